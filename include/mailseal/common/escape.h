@@ -1,0 +1,15 @@
+#pragma once
+// Every attacker-controlled string (headers, certificate names, file names) is
+// printed through this helper, so that a crafted value cannot fake terminal
+// output or move the cursor (STYLE.md, after sq).
+
+#include <string>
+#include <string_view>
+
+namespace mailseal {
+
+// Printable ASCII and valid UTF-8 pass through; control characters, DEL, C1
+// controls and invalid UTF-8 bytes become \xNN; a backslash becomes "\\".
+std::string escape_for_terminal(std::string_view text);
+
+}  // namespace mailseal

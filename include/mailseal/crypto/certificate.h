@@ -1,0 +1,128 @@
+#pragma once
+// X.509 certificates: reading, inspecting, issuing with the extensions S/MIME
+// needs (RFC 8550), and checking a chain.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/udf/udf.h"
+
+struct x509_st;
+
+namespace mailseal::crypto {
+
+struct X509Free {
+  void operator()(x509_st* certificate) const noexcept;
+};
+using X509Handle = std::unique_ptr<x509_st, X509Free>;
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Key usage bits (RFC 5280 section 4.2.1.3) that mailseal looks at.
+struct KeyUsage {
+  bool present = false;  // no extension: any use
+  bool digital_signature = false;
+  bool non_repudiation = false;
+  bool key_encipherment = false;
+  bool key_agreement = false;
+  bool key_cert_sign = false;
+};
+
+// A certificate; copies share the underlying object (reference counted).
+class Certificate {
+ public:
+  static Certificate from_der(ByteView der);
+  // The first certificate of a PEM text.
+  static Certificate from_pem(std::string_view pem);
+  // Every certificate in PEM (one or more), DER, or a PKCS#7 certs-only
+  // structure (.p7c, PEM or DER). Throws Error(Malformed) if there is none.
+  static std::vector<Certificate> read_all(ByteView data);
+
+  explicit Certificate(X509Handle certificate);
+  Certificate(const Certificate& other);
+  Certificate& operator=(const Certificate& other);
+  Certificate(Certificate&&) noexcept = default;
+  Certificate& operator=(Certificate&&) noexcept = default;
+  ~Certificate();
+
+  Bytes der() const;
+  std::string pem() const;
+
+  // RFC 2253 one-line names, attacker-controlled: escape before printing.
+  std::string subject() const;
+  std::string issuer() const;
+  std::string common_name() const;
+  std::string serial_hex() const;
+  TimePoint not_before() const;
+  TimePoint not_after() const;
+
+  // The valid email addresses it names: subjectAltName rfc822Name entries,
+  // then emailAddress attributes of the subject, without duplicates.
+  std::vector<EmailAddress> email_addresses() const;
+  bool names_address(const EmailAddress& address) const;
+
+  PublicKey public_key() const;
+  // UDF of the whole certificate (application/pkix-cert).
+  udf::Fingerprint fingerprint() const;
+  // UDF of its SubjectPublicKeyInfo (application/pkix-keyinfo).
+  udf::Fingerprint key_fingerprint() const;
+
+  bool is_ca() const;
+  bool is_self_issued() const;
+  KeyUsage key_usage() const;
+  // True without an extendedKeyUsage extension, or with emailProtection/anyExtendedKeyUsage in it.
+  bool allows_email_protection() const;
+  bool can_sign_mail() const;
+  bool can_encrypt_mail() const;
+  // True if `issuer`'s key verifies this certificate's signature and the names chain.
+  bool is_issued_by(const Certificate& issuer) const;
+
+  bool operator==(const Certificate& other) const;
+
+  x509_st* native() const noexcept { return certificate_.get(); }
+
+ private:
+  X509Handle certificate_;
+};
+
+// What a certificate is for; decides its extensions.
+enum class CertificateRole {
+  ProfileRoot,        // self-signed CA, name-constrained to the profile's addresses
+  DeviceSignature,    // a device's signature key, issued by the root
+  DeviceKeyAgreement, // a device's key-agreement key, issued by the root
+  MailSigning,        // S/MIME signing certificate for one address
+  MailEncryption,     // S/MIME encryption certificate for one address
+};
+
+struct CertificateRequest {
+  CertificateRole role = CertificateRole::MailSigning;
+  std::string common_name;
+  std::vector<EmailAddress> addresses;  // subjectAltName rfc822Name (and the subject's emailAddress)
+  std::vector<EmailAddress> permitted_addresses;  // ProfileRoot: the name constraints
+  TimePoint not_before;
+  TimePoint not_after;
+};
+
+// Issues a certificate for `subject_key`, signed by `issuer_key`; `issuer`
+// is null for a self-signed certificate. SHA-256 signatures.
+Certificate issue_certificate(const CertificateRequest& request, const PublicKey& subject_key,
+                              const PrivateKey& issuer_key, const Certificate* issuer);
+
+// Validates `leaf` up to one of `anchors` using `intermediates`, for S/MIME
+// use at time `at` (PKIX, RFC 5280, OpenSSL's verifier, name constraints
+// enforced). Returns an empty string when valid, else the reason.
+std::string verify_chain(const Certificate& leaf, const std::vector<Certificate>& intermediates,
+                         const std::vector<Certificate>& anchors, TimePoint at);
+
+// Orders `pool` into the chain above `leaf` (issuer by issuer, by signature),
+// stopping at a self-signed certificate or when no issuer is found.
+std::vector<Certificate> build_chain(const Certificate& leaf, const std::vector<Certificate>& pool);
+
+}  // namespace mailseal::crypto

@@ -1,0 +1,100 @@
+#pragma once
+// Public and private keys over OpenSSL 3 (RSA, ECDSA/ECDH on NIST curves).
+// Forward-declared handle; no OpenSSL header here (STYLE.md).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/udf/udf.h"
+
+struct evp_pkey_st;
+
+namespace mailseal::crypto {
+
+struct PkeyFree {
+  void operator()(evp_pkey_st* key) const noexcept;
+};
+using PkeyHandle = std::unique_ptr<evp_pkey_st, PkeyFree>;
+
+// Key types mailseal generates. RSA-3072 is the compat suite's mail key
+// (gpgsm and NSS need RSA); P-256 serves the modern suite and device keys.
+enum class KeyType { Rsa2048, Rsa3072, Rsa4096, P256, P384 };
+
+enum class KeyFamily { Rsa, Ec, Other };
+
+// A public key; copies share the underlying object (OpenSSL reference count).
+class PublicKey {
+ public:
+  static PublicKey from_spki_der(ByteView der);
+  // Takes ownership of a reference.
+  explicit PublicKey(PkeyHandle key);
+  PublicKey(const PublicKey& other);
+  PublicKey& operator=(const PublicKey& other);
+  PublicKey(PublicKey&&) noexcept = default;
+  PublicKey& operator=(PublicKey&&) noexcept = default;
+  ~PublicKey();
+
+  // DER SubjectPublicKeyInfo.
+  Bytes spki_der() const;
+  // UDF of the SubjectPublicKeyInfo, content type application/pkix-keyinfo
+  // (DESIGN.md section 2: the profile's permanent identifier).
+  udf::Fingerprint fingerprint() const;
+  KeyFamily family() const;
+  int bits() const;
+  // "RSA-3072", "P-256".
+  std::string description() const;
+
+  bool operator==(const PublicKey& other) const;
+
+  evp_pkey_st* native() const noexcept { return key_.get(); }
+
+ private:
+  PkeyHandle key_;
+};
+
+// A private key, move-only; its bytes are never logged or written unencrypted
+// except where the caller asks for the PKCS#8 form.
+class PrivateKey {
+ public:
+  static PrivateKey generate(KeyType type);
+  // PEM "PRIVATE KEY" or "ENCRYPTED PRIVATE KEY" (PKCS#8). An encrypted key
+  // without a passphrase, or with a wrong one, is Error(BadPassword).
+  static PrivateKey from_pkcs8_pem(std::string_view pem, const Passphrase* passphrase);
+  static PrivateKey from_pkcs8_der(ByteView der);
+  // An EC key from its private scalar (big-endian) on the named curve
+  // ("P-256", "P-384", "P-521").
+  static PrivateKey from_ec_scalar(std::string_view curve, ByteView scalar);
+
+  explicit PrivateKey(PkeyHandle key);
+  PrivateKey(PrivateKey&&) noexcept = default;
+  PrivateKey& operator=(PrivateKey&&) noexcept = default;
+  ~PrivateKey();
+
+  PublicKey public_key() const;
+  KeyFamily family() const;
+
+  // Unencrypted PKCS#8, PEM. Only for writing to a 0600 file or a protected
+  // container.
+  SecretBytes to_pkcs8_pem() const;
+  SecretBytes to_pkcs8_der() const;
+  // PKCS#8 EncryptedPrivateKeyInfo with PBES2: scrypt (N=2^14, r=8, p=1) and
+  // AES-256-CBC.
+  std::string to_encrypted_pkcs8_pem(const Passphrase& passphrase) const;
+
+  evp_pkey_st* native() const noexcept { return key_.get(); }
+
+ private:
+  PkeyHandle key_;
+};
+
+// Cryptographically strong random bytes.
+Bytes random_bytes(std::size_t count);
+
+// A random password for a file handed to a person (PKCS#12 export): 20
+// characters from an unambiguous alphabet, about 100 bits.
+std::string random_password();
+
+}  // namespace mailseal::crypto

@@ -1,0 +1,291 @@
+#include "mailseal/crypto/certificate.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+
+#include "common/openssl.h"
+#include "mailseal/common/error.h"
+
+namespace mailseal::crypto {
+
+namespace {
+
+constexpr std::string_view kPemCertificate = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view kPemPkcs7 = "-----BEGIN PKCS7-----";
+constexpr std::size_t kMaxCertificates = 1000;
+
+std::string name_to_string(const X509_NAME* name) {
+  auto bio = ossl::memory_writer();
+  if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+    ossl::take_errors();
+    return "(unreadable name)";
+  }
+  return std::string(ossl::memory_contents(bio.get()));
+}
+
+TimePoint to_time_point(const ASN1_TIME* time) {
+  struct tm broken_down {};
+  if (ASN1_TIME_to_tm(time, &broken_down) != 1) {
+    ossl::fail("certificate has an unreadable validity time", ErrorCode::Malformed);
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&broken_down));
+}
+
+std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
+  std::vector<Certificate> out;
+  STACK_OF(X509)* certificates = nullptr;
+  int type = OBJ_obj2nid(pkcs7->type);
+  if (type == NID_pkcs7_signed && pkcs7->d.sign != nullptr) {
+    certificates = pkcs7->d.sign->cert;
+  } else if (type == NID_pkcs7_signedAndEnveloped && pkcs7->d.signed_and_enveloped != nullptr) {
+    certificates = pkcs7->d.signed_and_enveloped->cert;
+  }
+  for (int i = 0; certificates != nullptr && i < sk_X509_num(certificates); ++i) {
+    X509* certificate = sk_X509_value(certificates, i);
+    X509_up_ref(certificate);
+    out.emplace_back(X509Handle(certificate));
+  }
+  return out;
+}
+
+}  // namespace
+
+void X509Free::operator()(x509_st* certificate) const noexcept { X509_free(certificate); }
+
+Certificate::Certificate(X509Handle certificate) : certificate_(std::move(certificate)) {}
+
+Certificate::Certificate(const Certificate& other) {
+  X509_up_ref(other.certificate_.get());
+  certificate_.reset(other.certificate_.get());
+}
+
+Certificate& Certificate::operator=(const Certificate& other) {
+  if (this != &other) {
+    Certificate copy(other);
+    certificate_ = std::move(copy.certificate_);
+  }
+  return *this;
+}
+
+Certificate::~Certificate() = default;
+
+Certificate Certificate::from_der(ByteView der) {
+  const unsigned char* cursor = der.data();
+  X509* certificate = d2i_X509(nullptr, &cursor, static_cast<long>(der.size()));
+  if (certificate == nullptr || cursor != der.data() + der.size()) {
+    X509_free(certificate);
+    ossl::fail("not a DER certificate", ErrorCode::Malformed);
+  }
+  return Certificate(X509Handle(certificate));
+}
+
+Certificate Certificate::from_pem(std::string_view pem) {
+  auto bio = ossl::memory_reader(pem.data(), pem.size());
+  X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (certificate == nullptr) {
+    ossl::fail("not a PEM certificate", ErrorCode::Malformed);
+  }
+  return Certificate(X509Handle(certificate));
+}
+
+std::vector<Certificate> Certificate::read_all(ByteView data) {
+  std::string_view text = as_string_view(data);
+  std::vector<Certificate> out;
+  if (text.find(kPemCertificate) != std::string_view::npos) {
+    auto bio = ossl::memory_reader(data.data(), data.size());
+    while (out.size() < kMaxCertificates) {
+      X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+      if (certificate == nullptr) {
+        break;
+      }
+      out.emplace_back(X509Handle(certificate));
+    }
+    ossl::take_errors();  // the end of the PEM stream reports "no start line"
+  } else if (text.find(kPemPkcs7) != std::string_view::npos) {
+    auto bio = ossl::memory_reader(data.data(), data.size());
+    ossl::Pkcs7 pkcs7(PEM_read_bio_PKCS7(bio.get(), nullptr, nullptr, nullptr));
+    if (!pkcs7) {
+      ossl::fail("damaged PEM PKCS#7 certificate bundle", ErrorCode::Malformed);
+    }
+    out = certificates_of_pkcs7(pkcs7.get());
+  } else {
+    // DER: a certificate, or a PKCS#7 certs-only structure.
+    const unsigned char* cursor = data.data();
+    X509* certificate = d2i_X509(nullptr, &cursor, static_cast<long>(data.size()));
+    if (certificate != nullptr && cursor == data.data() + data.size()) {
+      out.emplace_back(X509Handle(certificate));
+    } else {
+      X509_free(certificate);
+      ossl::take_errors();
+      cursor = data.data();
+      ossl::Pkcs7 pkcs7(d2i_PKCS7(nullptr, &cursor, static_cast<long>(data.size())));
+      if (pkcs7 && cursor == data.data() + data.size()) {
+        out = certificates_of_pkcs7(pkcs7.get());
+      }
+      ossl::take_errors();
+    }
+  }
+  if (out.empty()) {
+    throw Error(ErrorCode::Malformed, "no certificate found (expected PEM, DER or a PKCS#7 .p7c bundle)");
+  }
+  return out;
+}
+
+Bytes Certificate::der() const {
+  unsigned char* out = nullptr;
+  int length = i2d_X509(certificate_.get(), &out);
+  ossl::check(length, "cannot encode a certificate");
+  ossl::OpensslBytes owned(out);
+  return Bytes(out, out + length);
+}
+
+std::string Certificate::pem() const {
+  auto bio = ossl::memory_writer();
+  ossl::check(PEM_write_bio_X509(bio.get(), certificate_.get()), "cannot encode a certificate");
+  return std::string(ossl::memory_contents(bio.get()));
+}
+
+std::string Certificate::subject() const { return name_to_string(X509_get_subject_name(certificate_.get())); }
+
+std::string Certificate::issuer() const { return name_to_string(X509_get_issuer_name(certificate_.get())); }
+
+std::string Certificate::common_name() const {
+  const X509_NAME* name = X509_get_subject_name(certificate_.get());
+  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (index < 0) {
+    return {};
+  }
+  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  unsigned char* utf8 = nullptr;
+  int length = ASN1_STRING_to_UTF8(&utf8, value);
+  if (length < 0) {
+    ossl::take_errors();
+    return {};
+  }
+  ossl::OpensslBytes owned(utf8);
+  return std::string(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(length));
+}
+
+std::string Certificate::serial_hex() const {
+  ossl::Bignum serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate_.get()), nullptr));
+  if (!serial) {
+    ossl::fail("certificate has an unreadable serial number", ErrorCode::Malformed);
+  }
+  ossl::OpensslString hex(ossl::check_ptr(BN_bn2hex(serial.get()), "cannot format a serial number"));
+  return std::string(hex.get());
+}
+
+TimePoint Certificate::not_before() const { return to_time_point(X509_get0_notBefore(certificate_.get())); }
+
+TimePoint Certificate::not_after() const { return to_time_point(X509_get0_notAfter(certificate_.get())); }
+
+std::vector<EmailAddress> Certificate::email_addresses() const {
+  std::vector<EmailAddress> out;
+  auto add = [&](std::string_view text) {
+    if (!EmailAddress::is_valid(text)) {
+      return;
+    }
+    EmailAddress address = EmailAddress::parse(text);
+    if (std::find(out.begin(), out.end(), address) == out.end()) {
+      out.push_back(std::move(address));
+    }
+  };
+  ossl::GeneralNames names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(certificate_.get(), NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name->type == GEN_EMAIL) {
+      const ASN1_IA5STRING* email = name->d.rfc822Name;
+      add(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(email)),
+                           static_cast<std::size_t>(ASN1_STRING_length(email))));
+    }
+  }
+  const X509_NAME* subject = X509_get_subject_name(certificate_.get());
+  for (int index = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, -1); index >= 0;
+       index = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, index)) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    add(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                         static_cast<std::size_t>(ASN1_STRING_length(value))));
+  }
+  ossl::take_errors();
+  return out;
+}
+
+bool Certificate::names_address(const EmailAddress& address) const {
+  auto addresses = email_addresses();
+  return std::find(addresses.begin(), addresses.end(), address) != addresses.end();
+}
+
+PublicKey Certificate::public_key() const {
+  EVP_PKEY* key = X509_get_pubkey(certificate_.get());
+  if (key == nullptr) {
+    ossl::fail("certificate has an unsupported public key", ErrorCode::Unsupported);
+  }
+  return PublicKey(PkeyHandle(key));
+}
+
+udf::Fingerprint Certificate::fingerprint() const {
+  return udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, udf::content_type::kPkixCert, der());
+}
+
+udf::Fingerprint Certificate::key_fingerprint() const { return public_key().fingerprint(); }
+
+bool Certificate::is_ca() const { return X509_check_ca(certificate_.get()) > 0; }
+
+bool Certificate::is_self_issued() const {
+  return X509_NAME_cmp(X509_get_subject_name(certificate_.get()), X509_get_issuer_name(certificate_.get())) == 0;
+}
+
+KeyUsage Certificate::key_usage() const {
+  KeyUsage usage;
+  std::uint32_t bits = X509_get_key_usage(certificate_.get());
+  usage.present = (X509_get_extension_flags(certificate_.get()) & EXFLAG_KUSAGE) != 0;
+  usage.digital_signature = (bits & KU_DIGITAL_SIGNATURE) != 0;
+  usage.non_repudiation = (bits & KU_NON_REPUDIATION) != 0;
+  usage.key_encipherment = (bits & KU_KEY_ENCIPHERMENT) != 0;
+  usage.key_agreement = (bits & KU_KEY_AGREEMENT) != 0;
+  usage.key_cert_sign = (bits & KU_KEY_CERT_SIGN) != 0;
+  return usage;
+}
+
+bool Certificate::allows_email_protection() const {
+  if ((X509_get_extension_flags(certificate_.get()) & EXFLAG_XKUSAGE) == 0) {
+    return true;
+  }
+  return (X509_get_extended_key_usage(certificate_.get()) & (XKU_SMIME | XKU_ANYEKU)) != 0;
+}
+
+bool Certificate::can_sign_mail() const {
+  KeyUsage usage = key_usage();
+  return allows_email_protection() && (!usage.present || usage.digital_signature || usage.non_repudiation);
+}
+
+bool Certificate::can_encrypt_mail() const {
+  KeyUsage usage = key_usage();
+  if (!allows_email_protection()) {
+    return false;
+  }
+  if (!usage.present) {
+    return true;
+  }
+  return public_key().family() == KeyFamily::Rsa ? usage.key_encipherment : usage.key_agreement;
+}
+
+bool Certificate::is_issued_by(const Certificate& issuer) const {
+  if (X509_check_issued(issuer.native(), certificate_.get()) != X509_V_OK) {
+    return false;
+  }
+  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer.native());
+  bool verified = issuer_key != nullptr && X509_verify(certificate_.get(), issuer_key) == 1;
+  ossl::take_errors();
+  return verified;
+}
+
+bool Certificate::operator==(const Certificate& other) const {
+  return X509_cmp(certificate_.get(), other.certificate_.get()) == 0;
+}
+
+}  // namespace mailseal::crypto

@@ -1,0 +1,181 @@
+// Issuing certificates with the extensions S/MIME needs (RFC 8550 section 4.4,
+// RFC 5280 section 4.2).
+
+#include <fmt/format.h>
+
+#include "common/openssl.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/certificate.h"
+
+namespace mailseal::crypto {
+
+namespace {
+
+constexpr int kSerialBytes = 16;
+
+using GeneralSubtree = ossl::Handle<GENERAL_SUBTREE, GENERAL_SUBTREE_free>;
+using Ia5String = ossl::Handle<ASN1_IA5STRING, ASN1_IA5STRING_free>;
+
+void add_extension(X509* certificate, int nid, void* value, bool critical) {
+  ossl::check(X509_add1_ext_i2d(certificate, nid, value, critical ? 1 : 0, X509V3_ADD_REPLACE),
+              fmt::format("cannot add the {} extension", OBJ_nid2sn(nid)));
+}
+
+// Extensions whose textual form OpenSSL already parses well (constants only).
+void add_extension_text(X509* certificate, X509V3_CTX* context, int nid, const char* value) {
+  ossl::X509Extension extension(
+      ossl::check_ptr(X509V3_EXT_conf_nid(nullptr, context, nid, value),
+                      fmt::format("cannot build the {} extension", OBJ_nid2sn(nid))));
+  ossl::check(X509_add_ext(certificate, extension.get(), -1), "cannot add an extension");
+}
+
+ossl::GeneralName email_name(const EmailAddress& address) {
+  ossl::GeneralName name(ossl::check_ptr(GENERAL_NAME_new(), "cannot allocate a name"));
+  Ia5String text(ossl::check_ptr(ASN1_IA5STRING_new(), "cannot allocate a name"));
+  ossl::check(ASN1_STRING_set(text.get(), address.str().data(), static_cast<int>(address.str().size())),
+              "cannot set a name");
+  GENERAL_NAME_set0_value(name.get(), GEN_EMAIL, text.release());
+  return name;
+}
+
+void add_subject_alt_names(X509* certificate, const std::vector<EmailAddress>& addresses) {
+  ossl::GeneralNames names(ossl::check_ptr(GENERAL_NAMES_new(), "cannot allocate names"));
+  for (const auto& address : addresses) {
+    auto name = email_name(address);
+    ossl::check(sk_GENERAL_NAME_push(names.get(), name.get()), "cannot add a name");
+    name.release();
+  }
+  // RFC 5280 section 4.2.1.6: critical only when the subject name is empty.
+  add_extension(certificate, NID_subject_alt_name, names.get(), false);
+}
+
+// Name constraints limiting the root to the profile's own mailboxes
+// (DESIGN.md section 2). Marked non-critical although RFC 5280 asks for
+// critical: gpgsm 2.2 rejects every chain through a CA with a critical
+// nameConstraints extension ("critical certificate extension 2.5.29.30 is
+// not supported"), while OpenSSL and NSS enforce the constraint either way.
+void add_name_constraints(X509* certificate, const std::vector<EmailAddress>& permitted) {
+  ossl::NameConstraints constraints(ossl::check_ptr(NAME_CONSTRAINTS_new(), "cannot allocate name constraints"));
+  constraints->permittedSubtrees = sk_GENERAL_SUBTREE_new_null();
+  ossl::check_ptr(constraints->permittedSubtrees, "cannot allocate name constraints");
+  for (const auto& address : permitted) {
+    GeneralSubtree subtree(ossl::check_ptr(GENERAL_SUBTREE_new(), "cannot allocate a subtree"));
+    GENERAL_NAME_free(subtree->base);
+    subtree->base = email_name(address).release();
+    ossl::check(sk_GENERAL_SUBTREE_push(constraints->permittedSubtrees, subtree.get()), "cannot add a subtree");
+    subtree.release();
+  }
+  add_extension(certificate, NID_name_constraints, constraints.get(), false);
+}
+
+void set_subject(X509* certificate, const CertificateRequest& request) {
+  ossl::X509Name name(ossl::check_ptr(X509_NAME_new(), "cannot allocate a name"));
+  std::string common_name = request.common_name.empty() && !request.addresses.empty()
+                                ? request.addresses.front().str()
+                                : request.common_name;
+  if (!common_name.empty()) {
+    ossl::check(X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8,
+                                           reinterpret_cast<const unsigned char*>(common_name.data()),
+                                           static_cast<int>(common_name.size()), -1, 0),
+                "cannot set the common name (is it longer than 64 characters?)", ErrorCode::Usage);
+  }
+  if (request.role == CertificateRole::DeviceSignature || request.role == CertificateRole::DeviceKeyAgreement) {
+    static constexpr std::string_view kDeviceUnit = "mailseal device";
+    ossl::check(X509_NAME_add_entry_by_NID(name.get(), NID_organizationalUnitName, MBSTRING_UTF8,
+                                           reinterpret_cast<const unsigned char*>(kDeviceUnit.data()),
+                                           static_cast<int>(kDeviceUnit.size()), -1, 0),
+                "cannot set the subject name");
+  }
+  // Older clients look for the address in the subject (RFC 8550 section 3).
+  if ((request.role == CertificateRole::MailSigning || request.role == CertificateRole::MailEncryption) &&
+      !request.addresses.empty()) {
+    const std::string& address = request.addresses.front().str();
+    ossl::check(X509_NAME_add_entry_by_NID(name.get(), NID_pkcs9_emailAddress, MBSTRING_ASC,
+                                           reinterpret_cast<const unsigned char*>(address.data()),
+                                           static_cast<int>(address.size()), -1, 0),
+                "cannot set the subject address");
+  }
+  ossl::check(X509_set_subject_name(certificate, name.get()), "cannot set the subject name");
+}
+
+void set_random_serial(X509* certificate) {
+  Bytes random = random_bytes(kSerialBytes);
+  random[0] &= 0x7f;  // positive
+  random[0] |= 0x40;  // and exactly 16 bytes long
+  ossl::Bignum serial(ossl::check_ptr(BN_bin2bn(random.data(), kSerialBytes, nullptr), "cannot make a serial"));
+  ossl::check_ptr(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(certificate)), "cannot set a serial");
+}
+
+void set_validity(X509* certificate, const CertificateRequest& request) {
+  if (request.not_after <= request.not_before) {
+    throw Error(ErrorCode::Usage, "a certificate must end after it begins");
+  }
+  ossl::check_ptr(ASN1_TIME_set(X509_getm_notBefore(certificate), std::chrono::system_clock::to_time_t(request.not_before)),
+                  "cannot set the validity");
+  ossl::check_ptr(ASN1_TIME_set(X509_getm_notAfter(certificate), std::chrono::system_clock::to_time_t(request.not_after)),
+                  "cannot set the validity");
+}
+
+const char* key_usage_for(CertificateRole role, KeyFamily family) {
+  switch (role) {
+    // digitalSignature lets the root also sign statements (rotations,
+    // revocations) as CMS messages that peers can check.
+    case CertificateRole::ProfileRoot: return "critical,keyCertSign,cRLSign,digitalSignature";
+    case CertificateRole::DeviceSignature: return "critical,digitalSignature";
+    case CertificateRole::DeviceKeyAgreement:
+      return family == KeyFamily::Rsa ? "critical,keyEncipherment" : "critical,keyAgreement";
+    case CertificateRole::MailSigning: return "critical,digitalSignature,nonRepudiation";
+    case CertificateRole::MailEncryption:
+      return family == KeyFamily::Rsa ? "critical,keyEncipherment" : "critical,keyAgreement";
+  }
+  return "critical,digitalSignature";
+}
+
+}  // namespace
+
+Certificate issue_certificate(const CertificateRequest& request, const PublicKey& subject_key,
+                              const PrivateKey& issuer_key, const Certificate* issuer) {
+  bool self_signed = issuer == nullptr;
+  if (self_signed && !(subject_key == issuer_key.public_key())) {
+    throw Error(ErrorCode::Usage, "a self-signed certificate must be signed by its own key");
+  }
+  if (request.role == CertificateRole::ProfileRoot && request.permitted_addresses.empty()) {
+    throw Error(ErrorCode::Usage, "a profile root needs at least one address");
+  }
+  X509Handle certificate(ossl::check_ptr(X509_new(), "cannot allocate a certificate"));
+  X509* cert = certificate.get();
+  ossl::check(X509_set_version(cert, X509_VERSION_3), "cannot set the version");
+  set_random_serial(cert);
+  set_validity(cert, request);
+  set_subject(cert, request);
+  ossl::check(X509_set_issuer_name(cert, self_signed ? X509_get_subject_name(cert) : X509_get_subject_name(issuer->native())),
+              "cannot set the issuer");
+  ossl::check(X509_set_pubkey(cert, subject_key.native()), "cannot set the public key");
+
+  X509V3_CTX context;
+  X509V3_set_ctx(&context, self_signed ? cert : issuer->native(), cert, nullptr, nullptr, 0);
+  bool is_ca = request.role == CertificateRole::ProfileRoot;
+  // pathlen 0: the root certifies only end entities, so a client trusting it
+  // does not inherit the profiles it endorses (DESIGN.md section 2).
+  add_extension_text(cert, &context, NID_basic_constraints, is_ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE");
+  add_extension_text(cert, &context, NID_key_usage, key_usage_for(request.role, subject_key.family()));
+  if (request.role == CertificateRole::MailSigning || request.role == CertificateRole::MailEncryption) {
+    add_extension_text(cert, &context, NID_ext_key_usage, "emailProtection");
+  }
+  add_extension_text(cert, &context, NID_subject_key_identifier, "hash");
+  if (!self_signed) {
+    add_extension_text(cert, &context, NID_authority_key_identifier, "keyid:always");
+  }
+  if (!request.addresses.empty()) {
+    add_subject_alt_names(cert, request.addresses);
+  }
+  if (is_ca) {
+    add_name_constraints(cert, request.permitted_addresses);
+  }
+  if (X509_sign(cert, issuer_key.native(), EVP_sha256()) <= 0) {
+    ossl::fail("cannot sign the certificate");
+  }
+  return Certificate(std::move(certificate));
+}
+
+}  // namespace mailseal::crypto
