@@ -12,6 +12,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/common/secret.h"
 
 namespace mailseal {
 
@@ -46,8 +47,9 @@ class FileDescriptor {
   int fd_;
 };
 
-Bytes read_descriptor(int fd, std::size_t max_size, std::string_view name) {
-  Bytes out;
+template <typename Container>
+Container read_descriptor(int fd, std::size_t max_size, std::string_view name) {
+  Container out;
   std::uint8_t buffer[65536];
   while (true) {
     ssize_t n = ::read(fd, buffer, sizeof buffer);
@@ -66,7 +68,21 @@ Bytes read_descriptor(int fd, std::size_t max_size, std::string_view name) {
     }
     out.insert(out.end(), buffer, buffer + n);
   }
+  secure_wipe(buffer, sizeof buffer);
   return out;
+}
+
+template <typename Container>
+Container read_path(const std::filesystem::path& path, std::size_t max_size) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    io_failure("open", path, errno);
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    throw Error(ErrorCode::Io, fmt::format("{} is a directory, not a file", describe(path)));
+  }
+  return read_descriptor<Container>(fd.get(), max_size, describe(path));
 }
 
 void write_all(int fd, ByteView contents, const std::filesystem::path& path) {
@@ -96,20 +112,16 @@ void sync_directory(const std::filesystem::path& directory) {
 }  // namespace
 
 Bytes read_file(const std::filesystem::path& path, std::size_t max_size) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    io_failure("open", path, errno);
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) == 0 && S_ISDIR(info.st_mode)) {
-    throw Error(ErrorCode::Io, fmt::format("{} is a directory, not a file", describe(path)));
-  }
-  return read_descriptor(fd.get(), max_size, describe(path));
+  return read_path<Bytes>(path, max_size);
+}
+
+SecretBytes read_secret_file(const std::filesystem::path& path, std::size_t max_size) {
+  return read_path<SecretBytes>(path, max_size);
 }
 
 Bytes read_input(std::string_view name, std::size_t max_size) {
   if (name.empty() || name == "-") {
-    return read_descriptor(STDIN_FILENO, max_size, "standard input");
+    return read_descriptor<Bytes>(STDIN_FILENO, max_size, "standard input");
   }
   return read_file(std::filesystem::path(name), max_size);
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/secret.h"
 
 namespace mailseal {
 
@@ -17,6 +18,9 @@ inline constexpr std::size_t kDefaultMaxFileSize = 64 * 1024 * 1024;
 
 // Reads a whole file; throws Error(NotFound) or Error(Io) with the path.
 Bytes read_file(const std::filesystem::path& path, std::size_t max_size = kDefaultMaxFileSize);
+
+// Reads a file holding a secret into a buffer that is wiped when freed.
+SecretBytes read_secret_file(const std::filesystem::path& path, std::size_t max_size = kDefaultMaxFileSize);
 
 // Reads "FILE", or standard input when the name is "-" or empty.
 Bytes read_input(std::string_view name, std::size_t max_size = kDefaultMaxFileSize);

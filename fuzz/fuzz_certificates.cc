@@ -1,0 +1,38 @@
+// Certificates in PEM, DER or PKCS#7 bundles ('contact import', PKCS#12
+// contents, signed messages): reading and inspecting every field.
+
+#include "fuzz.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/certificate.h"
+
+namespace mailseal::fuzz {
+
+void run(std::span<const std::uint8_t> input) {
+  try {
+    for (const auto& certificate : crypto::Certificate::read_all(input)) {
+      (void)certificate.subject();
+      (void)certificate.issuer();
+      (void)certificate.common_name();
+      (void)certificate.email_addresses();
+      (void)certificate.key_usage();
+      (void)certificate.can_sign_mail();
+      (void)certificate.is_ca();
+      (void)certificate.fingerprint();
+      try {
+        (void)certificate.serial_hex();
+        (void)certificate.not_before();
+        (void)certificate.not_after();
+        (void)certificate.key_fingerprint();
+        (void)certificate.can_encrypt_mail();
+      } catch (const Error&) {
+      }
+      auto again = crypto::Certificate::from_der(certificate.der());
+      (void)again;
+    }
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace mailseal::fuzz
+
+MAILSEAL_FUZZ_TARGET

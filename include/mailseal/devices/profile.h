@@ -1,0 +1,108 @@
+#pragma once
+// A person's profile on this device (DESIGN.md section 2): the profile root
+// (a self-signed CA name-constrained to the person's addresses), this
+// device's keys and certificates, and per address a signing and an
+// encryption key with S/MIME certificates issued by the root.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/crypto/pkcs12.h"
+#include "mailseal/store/local_store.h"
+#include "mailseal/udf/strong_address.h"
+#include "mailseal/udf/udf.h"
+
+namespace mailseal::devices {
+
+struct InitOptions {
+  std::vector<EmailAddress> addresses;
+  std::string name;          // the person's name; defaults to the first address
+  store::Suite suite = store::Suite::Compat;
+  std::string device_name;   // defaults to the host name
+  std::optional<Passphrase> passphrase;  // encrypts every key file when set
+};
+
+struct DeviceSummary {
+  std::string device_id;
+  std::string name;
+  store::DeviceRole role;
+  store::DeviceStatus status;
+  bool is_this_device;
+};
+
+struct MailKeySummary {
+  EmailAddress address;
+  store::KeyPurpose purpose;
+  store::KeyStatus status;
+  store::KeyOrigin origin;
+  crypto::Certificate certificate;
+};
+
+struct ProfileStatus {
+  udf::Fingerprint fingerprint;
+  std::string name;
+  store::Suite suite;
+  std::vector<EmailAddress> addresses;
+  std::vector<DeviceSummary> devices;
+  std::vector<MailKeySummary> mail_keys;
+  bool keys_encrypted;
+};
+
+// What an import added.
+struct ImportedKey {
+  EmailAddress address;
+  store::KeyPurpose purpose;
+  crypto::Certificate certificate;
+  std::size_t chain_length;
+};
+
+// Validity periods of what init issues.
+inline constexpr int kRootValidityDays = 10 * 365;
+inline constexpr int kDeviceValidityDays = 5 * 365;
+inline constexpr int kMailValidityDays = 2 * 365;
+
+class Profile {
+ public:
+  // Creates the profile in `home`. Nothing is written unless everything
+  // succeeds; Error(AlreadyExists) if a profile is there already.
+  static Profile create(const std::filesystem::path& home, const InitOptions& options);
+  static Profile open(const std::filesystem::path& home);
+
+  ProfileStatus status();
+  udf::Fingerprint fingerprint();
+  crypto::Certificate root_certificate();
+  std::vector<EmailAddress> addresses();
+  std::vector<udf::StrongAddress> strong_addresses();
+
+  // Current mail certificates, each address's signing then encryption one.
+  std::vector<crypto::Certificate> current_mail_certificates();
+
+  // The mail private keys (current ones, of one address or all, of one
+  // purpose or both) with their chains, as a PKCS#12 for other mail clients.
+  // gpgsm 2.2 reads only the first key of a file, hence the purpose filter.
+  Bytes export_pkcs12(const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
+                      const Passphrase& password, crypto::Pkcs12Protection protection,
+                      const Passphrase* key_passphrase);
+
+  // Adopts the identities of a PKCS#12 (for example from a public CA) as
+  // additional keys of their addresses, keeping their chains. Every identity
+  // must name one of the profile's addresses; nothing is stored unless all
+  // can be.
+  std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const Passphrase* key_passphrase);
+
+  store::LocalStore& store() noexcept { return store_; }
+
+ private:
+  explicit Profile(store::LocalStore store) : store_(std::move(store)) {}
+  crypto::PrivateKey load_key(const std::string& file, const Passphrase* passphrase);
+  store::LocalStore store_;
+};
+
+}  // namespace mailseal::devices

@@ -1,0 +1,126 @@
+#pragma once
+// The local store of one device (DESIGN.md section 9): a SQLite database with
+// a versioned schema and private keys as PKCS#8 files, created 0600, in a home
+// directory. It persists records; it does not decide anything.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/store/sqlite.h"
+
+namespace mailseal::store {
+
+// Where the store lives: --home DIR, else $MAILSEAL_HOME, else
+// ${XDG_DATA_HOME:-~/.local/share}/mailseal.
+std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
+
+// The schema this build reads and writes.
+inline constexpr std::int64_t kSchemaVersion = 1;
+
+enum class Suite { Compat, Modern };
+enum class DeviceRole { Admin, Full, Read };
+enum class DeviceStatus { Active, Removed };
+enum class KeyPurpose { Signing, Encryption, Both };
+enum class KeyStatus { Current, Archived };
+enum class KeyOrigin { Profile, Imported };
+
+std::string_view to_string(Suite suite) noexcept;
+std::string_view to_string(DeviceRole role) noexcept;
+std::string_view to_string(DeviceStatus status) noexcept;
+std::string_view to_string(KeyPurpose purpose) noexcept;
+std::string_view to_string(KeyStatus status) noexcept;
+std::string_view to_string(KeyOrigin origin) noexcept;
+Suite parse_suite(std::string_view text);
+
+struct ProfileRecord {
+  std::string fingerprint;  // UDF of the root's SubjectPublicKeyInfo, full precision
+  std::string name;
+  Suite suite = Suite::Compat;
+  std::vector<EmailAddress> addresses;
+  Bytes root_certificate;  // DER
+  std::string root_key_file;
+  bool keys_encrypted = false;
+  std::int64_t created_at = 0;
+};
+
+struct DeviceRecord {
+  std::string device_id;
+  std::string name;
+  DeviceRole role = DeviceRole::Admin;
+  DeviceStatus status = DeviceStatus::Active;
+  bool is_this_device = false;
+  Bytes signature_certificate;  // DER
+  Bytes agreement_certificate;  // DER
+  std::string signature_key_file;  // empty for other devices
+  std::string agreement_key_file;
+  std::int64_t created_at = 0;
+};
+
+struct MailKeyRecord {
+  std::int64_t id = 0;
+  EmailAddress address;
+  KeyPurpose purpose = KeyPurpose::Signing;
+  KeyStatus status = KeyStatus::Current;
+  KeyOrigin origin = KeyOrigin::Profile;
+  Bytes certificate;         // DER
+  std::vector<Bytes> chain;  // DER, issuer first
+  std::string key_file;
+  std::string key_fingerprint;
+  std::int64_t created_at = 0;
+};
+
+// A private key file staged by the caller: name under keys/ and PEM text.
+struct KeyFile {
+  std::string name;
+  SecretBytes pem;
+};
+
+class LocalStore {
+ public:
+  // Creates a new store holding the profile, its first device and its mail
+  // keys, atomically: key files are written first, then the database is
+  // built under a temporary name and linked into place. If anything fails, or
+  // a profile exists already, nothing is left behind and nothing existing is
+  // changed (Error(AlreadyExists) for the latter).
+  static LocalStore create(const std::filesystem::path& home, const ProfileRecord& profile,
+                           const DeviceRecord& device, const std::vector<MailKeyRecord>& mail_keys,
+                           const std::vector<KeyFile>& key_files);
+
+  // Opens an existing store; Error(NotFound) with a hint when there is none.
+  static LocalStore open(const std::filesystem::path& home);
+
+  static bool exists(const std::filesystem::path& home);
+
+  const std::filesystem::path& home() const noexcept { return home_; }
+
+  ProfileRecord profile();
+  std::vector<DeviceRecord> devices();
+  // Mail keys, optionally only those of one address, oldest first.
+  std::vector<MailKeyRecord> mail_keys(const std::optional<EmailAddress>& address = std::nullopt);
+
+  // Adds mail keys and their files all or nothing: the files are written,
+  // then the rows in one transaction; if anything fails, the files are
+  // removed again. Each record's key_file is taken from its KeyFile.
+  void add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFile>>& keys);
+
+  // The PEM text of a key file.
+  SecretBytes read_key_file(const std::string& name) const;
+
+  std::optional<std::string> setting(std::string_view key);
+  void set_setting(std::string_view key, std::string_view value);
+
+  Database& database() noexcept { return database_; }
+
+ private:
+  LocalStore(std::filesystem::path home, Database database);
+  std::filesystem::path home_;
+  Database database_;
+};
+
+}  // namespace mailseal::store

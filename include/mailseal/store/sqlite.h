@@ -1,0 +1,88 @@
+#pragma once
+// A thin RAII layer over SQLite 3: one owner per handle, prepared statements
+// with bound parameters only (never SQL built from input), transactions that
+// roll back unless committed.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mailseal/common/bytes.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mailseal::store {
+
+struct SqliteClose {
+  void operator()(sqlite3* database) const noexcept;
+};
+struct SqliteFinalize {
+  void operator()(sqlite3_stmt* statement) const noexcept;
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* database, sqlite3_stmt* statement);
+
+  // Parameters are numbered from 1, as in SQL "?1".
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, ByteView blob);
+  Statement& bind_null(int index);
+
+  // Advances; true while a row is available.
+  bool step();
+  // Runs a statement that returns no rows.
+  void run();
+  void reset();
+
+  std::int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  Bytes column_blob(int index) const;
+  bool column_is_null(int index) const;
+
+ private:
+  sqlite3* database_;
+  std::unique_ptr<sqlite3_stmt, SqliteFinalize> statement_;
+};
+
+enum class OpenMode { ReadWrite, ReadWriteCreate, ReadOnly };
+
+class Database {
+ public:
+  static Database open(const std::filesystem::path& path, OpenMode mode);
+
+  Statement prepare(std::string_view sql);
+  // Runs one or more statements without parameters (schema definitions).
+  void execute(std::string_view sql);
+
+  std::int64_t user_version();
+  void set_user_version(std::int64_t version);
+  std::int64_t last_insert_id() const;
+
+  sqlite3* native() const noexcept { return database_.get(); }
+
+ private:
+  explicit Database(sqlite3* database);
+  std::unique_ptr<sqlite3, SqliteClose> database_;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() ran.
+class Transaction {
+ public:
+  explicit Transaction(Database& database);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  Database& database_;
+  bool done_ = false;
+};
+
+}  // namespace mailseal::store

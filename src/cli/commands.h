@@ -1,0 +1,55 @@
+#pragma once
+// The code that runs each command. Option definitions live in app.cc; these
+// functions parse nothing from argv, call the library and format its answer.
+
+#include <string>
+#include <vector>
+
+#include "cli/context.h"
+
+namespace mailseal::cli {
+
+struct InitArgs {
+  std::vector<std::string> addresses;
+  std::string name;
+  std::string suite = "compat";
+  std::string device_name;
+};
+int run_init(const Context& context, const InitArgs& args);
+
+int run_status(const Context& context);
+
+struct FingerprintArgs {
+  int bits = 140;
+};
+int run_fingerprint(const Context& context, const FingerprintArgs& args);
+
+struct ExportCertificatesArgs {
+  std::string output;
+};
+int run_export_certificates(const Context& context, const ExportCertificatesArgs& args);
+
+struct ExportPkcs12Args {
+  std::string output;
+  std::string address;
+  std::string password_file;
+  std::string purpose;  // empty, "signing" or "encryption"
+  bool legacy = false;
+};
+int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args);
+
+struct ImportPkcs12Args {
+  std::string file;
+  std::string password_file;
+};
+int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args);
+
+struct UdfArgs {
+  std::string content_type = "application/octet-stream";
+  bool sha3 = false;
+  int bits = 140;
+  std::string input = "-";
+};
+int run_udf(const Context& context, const UdfArgs& args);
+
+}  // namespace mailseal::cli

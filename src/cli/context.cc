@@ -1,0 +1,43 @@
+#include "cli/context.h"
+
+#include <cstdlib>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/files.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::cli {
+
+namespace {
+constexpr std::size_t kMaxSecretFile = 4096;
+}
+
+Passphrase read_secret_line(const std::string& path) {
+  SecretBytes content = read_secret_file(path, kMaxSecretFile);
+  std::size_t end = 0;
+  while (end < content.size() && content[end] != '\n' && content[end] != '\r') {
+    ++end;
+  }
+  return Passphrase(std::string_view(reinterpret_cast<const char*>(content.data()), end));
+}
+
+Context::Context(const GlobalOptions& options) : home_flag_(options.home), json_(options.json) {
+  if (!options.passphrase_file.empty()) {
+    passphrase_ = read_secret_line(options.passphrase_file);
+    if (passphrase_->empty()) {
+      throw Error(ErrorCode::Usage, "the passphrase file is empty");
+    }
+  } else if (const char* value = std::getenv("MAILSEAL_PASSPHRASE"); value != nullptr && *value != '\0') {
+    passphrase_ = Passphrase(value);
+  }
+}
+
+}  // namespace mailseal::cli
+
+namespace mailseal::cli {
+
+std::filesystem::path Context::home() const {
+  return store::resolve_home(home_flag_.empty() ? std::nullopt : std::optional<std::filesystem::path>(home_flag_));
+}
+
+}  // namespace mailseal::cli

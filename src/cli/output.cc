@@ -1,0 +1,37 @@
+#include "cli/output.h"
+
+#include <iostream>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/files.h"
+
+namespace mailseal::cli {
+
+void print_json(nlohmann::json document) {
+  document["schema_version"] = kJsonSchemaVersion;
+  // Invalid UTF-8 from hostile input is replaced, never allowed to abort output.
+  std::string text = document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.push_back('\n');
+  write_stdout(as_bytes(text));
+}
+
+void print_line(std::string_view text) {
+  std::string line(text);
+  line.push_back('\n');
+  write_stdout(as_bytes(line));
+}
+
+void print_error(std::string_view message, std::string_view hint) {
+  std::cerr << "mailseal: error: " << message << '\n';
+  if (!hint.empty()) {
+    print_hint(hint);
+  }
+}
+
+void print_warning(std::string_view message) { std::cerr << "mailseal: warning: " << message << '\n'; }
+
+void print_hint(std::string_view message) { std::cerr << "mailseal: hint: " << message << '\n'; }
+
+int exit_status_for(const Error& error) noexcept { return error.code() == ErrorCode::Usage ? 2 : 1; }
+
+}  // namespace mailseal::cli

@@ -1,0 +1,28 @@
+#pragma once
+// How the mailseal command talks: JSON documents on stdout for programs,
+// text for people, diagnostics on stderr as "mailseal: error: ...".
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "mailseal/common/error.h"
+
+namespace mailseal::cli {
+
+// Version of every JSON document's layout (STYLE.md: versioned JSON).
+inline constexpr int kJsonSchemaVersion = 1;
+
+// Prints one JSON document (with schema_version) on stdout.
+void print_json(nlohmann::json document);
+
+void print_line(std::string_view text);
+void print_error(std::string_view message, std::string_view hint = {});
+void print_warning(std::string_view message);
+void print_hint(std::string_view message);
+
+// Exit status for an error (DESIGN.md section 8: 2 for usage, 1 otherwise).
+int exit_status_for(const Error& error) noexcept;
+
+}  // namespace mailseal::cli

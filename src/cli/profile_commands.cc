@@ -1,0 +1,226 @@
+// init, status, fingerprint, export, import.
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/common/files.h"
+#include "mailseal/devices/profile.h"
+
+namespace mailseal::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::string iso_date(std::chrono::system_clock::time_point time) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+json strong_addresses_json(devices::Profile& profile) {
+  json out = json::array();
+  for (const auto& strong : profile.strong_addresses()) {
+    out.push_back({{"address", strong.address.str()},
+                   {"query_form", strong.to_query_form()},
+                   {"strong_name", strong.to_strong_name_form()}});
+  }
+  return out;
+}
+
+void write_output(const std::string& output, ByteView contents, FileMode mode) {
+  if (output.empty() || output == "-") {
+    write_stdout(contents);
+  } else {
+    write_file_atomic(output, contents, mode);
+  }
+}
+
+}  // namespace
+
+int run_init(const Context& context, const InitArgs& args) {
+  devices::InitOptions options;
+  for (const auto& text : args.addresses) {
+    try {
+      options.addresses.push_back(EmailAddress::parse(text));
+    } catch (const Error& error) {
+      throw Error(ErrorCode::Usage, error.what());
+    }
+  }
+  options.name = args.name;
+  options.suite = store::parse_suite(args.suite);
+  options.device_name = args.device_name;
+  options.passphrase = context.passphrase_copy();
+  const auto home = context.home();
+  devices::Profile profile = devices::Profile::create(home, options);
+  devices::ProfileStatus status = profile.status();
+  const auto& device = status.devices.front();
+  if (context.json()) {
+    json addresses = json::array();
+    for (const auto& address : status.addresses) addresses.push_back(address.str());
+    print_json({{"fingerprint", status.fingerprint.to_string()},
+                {"addresses", addresses},
+                {"strong_addresses", strong_addresses_json(profile)},
+                {"device_id", device.device_id},
+                {"suite", store::to_string(status.suite)},
+                {"keys_encrypted", status.keys_encrypted},
+                {"home", home.string()}});
+    return 0;
+  }
+  print_line(fmt::format("Created the profile of {}.", escape_for_terminal(status.name)));
+  print_line(fmt::format("fingerprint     {}", status.fingerprint.to_string()));
+  bool first = true;
+  for (const auto& strong : profile.strong_addresses()) {
+    print_line(fmt::format("{:<16}{}", first ? "strong address" : "", strong.to_query_form()));
+    print_line(fmt::format("{:<16}{}", "", strong.to_strong_name_form()));
+    first = false;
+  }
+  print_line(fmt::format("device          {} ({}, admin)", device.device_id, escape_for_terminal(device.name)));
+  print_line(fmt::format("store           {}", escape_for_terminal(home.string())));
+  if (!status.keys_encrypted) {
+    print_hint("the private keys are stored unencrypted (0600); give --passphrase-file FILE to 'mailseal init' to encrypt them");
+  }
+  return 0;
+}
+
+int run_status(const Context& context) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  devices::ProfileStatus status = profile.status();
+  if (context.json()) {
+    json addresses = json::array();
+    for (const auto& address : status.addresses) addresses.push_back(address.str());
+    json devices = json::array();
+    for (const auto& device : status.devices) {
+      devices.push_back({{"device_id", device.device_id},
+                         {"name", device.name},
+                         {"role", store::to_string(device.role)},
+                         {"status", store::to_string(device.status)},
+                         {"this_device", device.is_this_device}});
+    }
+    json keys = json::array();
+    for (const auto& key : status.mail_keys) {
+      keys.push_back({{"address", key.address.str()},
+                      {"purpose", store::to_string(key.purpose)},
+                      {"status", store::to_string(key.status)},
+                      {"origin", store::to_string(key.origin)},
+                      {"algorithm", key.certificate.public_key().description()},
+                      {"fingerprint", key.certificate.fingerprint().to_string()},
+                      {"not_after", iso_date(key.certificate.not_after())}});
+    }
+    print_json({{"fingerprint", status.fingerprint.to_string()},
+                {"addresses", addresses},
+                {"name", status.name},
+                {"suite", store::to_string(status.suite)},
+                {"devices", devices},
+                {"mail_keys", keys},
+                {"keys_encrypted", status.keys_encrypted}});
+    return 0;
+  }
+  print_line(fmt::format("profile      {}", escape_for_terminal(status.name)));
+  print_line(fmt::format("fingerprint  {}", status.fingerprint.to_string()));
+  for (const auto& address : status.addresses) {
+    print_line(fmt::format("address      {}", address.str()));
+  }
+  print_line(fmt::format("suite        {}", store::to_string(status.suite)));
+  print_line(fmt::format("keys         {}", status.keys_encrypted ? "encrypted with a passphrase" : "not encrypted"));
+  for (const auto& device : status.devices) {
+    print_line(fmt::format("device       {} {} ({}{}{})", device.device_id, escape_for_terminal(device.name),
+                           store::to_string(device.role),
+                           device.status == store::DeviceStatus::Removed ? ", removed" : "",
+                           device.is_this_device ? ", this device" : ""));
+  }
+  for (const auto& key : status.mail_keys) {
+    print_line(fmt::format("mail key     {} {} {} {}, {} until {}", key.address.str(), store::to_string(key.purpose),
+                           key.certificate.public_key().description(), store::to_string(key.origin),
+                           store::to_string(key.status), iso_date(key.certificate.not_after()).substr(0, 10)));
+  }
+  return 0;
+}
+
+int run_fingerprint(const Context& context, const FingerprintArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::string fingerprint = profile.fingerprint().to_string(args.bits);
+  if (context.json()) {
+    print_json({{"fingerprint", fingerprint}, {"bits", args.bits}});
+  } else {
+    print_line(fingerprint);
+  }
+  return 0;
+}
+
+int run_export_certificates(const Context& context, const ExportCertificatesArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::string pem;
+  for (const auto& certificate : profile.current_mail_certificates()) {
+    pem += certificate.pem();
+  }
+  pem += profile.root_certificate().pem();
+  write_output(args.output, as_bytes(pem), FileMode::Public);
+  return 0;
+}
+
+int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  bool generated = args.password_file.empty();
+  Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
+  std::optional<EmailAddress> address;
+  if (!args.address.empty()) {
+    address = EmailAddress::parse(args.address);
+  }
+  std::optional<store::KeyPurpose> purpose;
+  if (!args.purpose.empty()) {
+    purpose = args.purpose == "signing" ? store::KeyPurpose::Signing : store::KeyPurpose::Encryption;
+  }
+  Bytes file = profile.export_pkcs12(address, purpose, password,
+                                     args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
+                                     context.passphrase());
+  write_file_atomic(args.output, file, FileMode::Private);
+  if (context.json()) {
+    json document = {{"file", args.output}, {"protection", args.legacy ? "legacy" : "modern"}};
+    if (generated) {
+      document["password"] = std::string(password.view());
+    }
+    print_json(document);
+  } else if (generated) {
+    print_line(fmt::format("Wrote {}; its password is: {}", escape_for_terminal(args.output), password.view()));
+  } else {
+    print_line(fmt::format("Wrote {}.", escape_for_terminal(args.output)));
+  }
+  return 0;
+}
+
+int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  Passphrase password = args.password_file.empty() ? Passphrase() : read_secret_line(args.password_file);
+  Bytes data = read_file(args.file);
+  auto imported = profile.import_pkcs12(data, password, context.passphrase());
+  if (context.json()) {
+    json keys = json::array();
+    for (const auto& key : imported) {
+      keys.push_back({{"address", key.address.str()},
+                      {"purpose", store::to_string(key.purpose)},
+                      {"subject", key.certificate.subject()},
+                      {"issuer", key.certificate.issuer()},
+                      {"fingerprint", key.certificate.fingerprint().to_string()},
+                      {"chain_length", key.chain_length}});
+    }
+    print_json({{"imported", keys}});
+    return 0;
+  }
+  for (const auto& key : imported) {
+    print_line(fmt::format("Imported a {} key for {}: {} (issued by {}, {} chain certificate{})",
+                           store::to_string(key.purpose), key.address.str(), escape_for_terminal(key.certificate.subject()),
+                           escape_for_terminal(key.certificate.issuer()), key.chain_length, key.chain_length == 1 ? "" : "s"));
+  }
+  return 0;
+}
+
+}  // namespace mailseal::cli

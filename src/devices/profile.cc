@@ -1,0 +1,323 @@
+#include "mailseal/devices/profile.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+
+namespace mailseal::devices {
+
+namespace {
+
+using std::chrono::hours;
+using Clock = std::chrono::system_clock;
+
+// Certificates start an hour early so that a correspondent whose clock runs
+// a little behind does not see them as not yet valid.
+constexpr hours kBackdating{1};
+constexpr hours kDay{24};
+// Key files and device ids use a 100-bit fingerprint presentation: short,
+// unique, and above the draft's minimum.
+constexpr int kIdentifierBits = 100;
+
+std::int64_t to_seconds(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+
+std::string default_device_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') {
+    return name;
+  }
+  return "this device";
+}
+
+std::string compact_identifier(const crypto::PublicKey& key) {
+  std::string text = key.fingerprint().to_string(kIdentifierBits);
+  text.erase(std::remove(text.begin(), text.end(), '-'), text.end());
+  return text;
+}
+
+store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, const std::optional<Passphrase>& passphrase) {
+  store::KeyFile file;
+  file.name = fmt::format("{}-{}.pem", prefix, compact_identifier(key.public_key()));
+  if (passphrase) {
+    std::string pem = key.to_encrypted_pkcs8_pem(*passphrase);
+    file.pem.assign(pem.begin(), pem.end());
+    secure_wipe(pem.data(), pem.size());
+  } else {
+    file.pem = key.to_pkcs8_pem();
+  }
+  return file;
+}
+
+struct SuiteKeys {
+  crypto::KeyType root;
+  crypto::KeyType signing;
+  crypto::KeyType encryption;
+};
+
+// DESIGN.md section 3: compat uses RSA-3072 throughout (gpgsm and NSS need
+// RSA); modern uses P-256 ECDSA/ECDH.
+SuiteKeys keys_for(store::Suite suite) {
+  if (suite == store::Suite::Modern) {
+    return {crypto::KeyType::P256, crypto::KeyType::P256, crypto::KeyType::P256};
+  }
+  return {crypto::KeyType::Rsa3072, crypto::KeyType::Rsa3072, crypto::KeyType::Rsa3072};
+}
+
+std::string_view purpose_label(store::KeyPurpose purpose) {
+  switch (purpose) {
+    case store::KeyPurpose::Signing: return "signing";
+    case store::KeyPurpose::Encryption: return "encryption";
+    case store::KeyPurpose::Both: return "signing and encryption";
+  }
+  return "";
+}
+
+void check_addresses(const std::vector<EmailAddress>& addresses) {
+  if (addresses.empty()) {
+    throw Error(ErrorCode::Usage, "a profile needs at least one email address");
+  }
+  std::set<EmailAddress> unique(addresses.begin(), addresses.end());
+  if (unique.size() != addresses.size()) {
+    throw Error(ErrorCode::Usage, "an address is given twice");
+  }
+}
+
+}  // namespace
+
+Profile Profile::create(const std::filesystem::path& home, const InitOptions& options) {
+  check_addresses(options.addresses);
+  if (store::LocalStore::exists(home)) {
+    throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", escape_for_terminal(home.string())),
+                "use --home DIR to create another one elsewhere");
+  }
+  if (options.passphrase && options.passphrase->empty()) {
+    throw Error(ErrorCode::Usage, "the passphrase is empty");
+  }
+  const auto now = Clock::now();
+  const auto not_before = now - kBackdating;
+  const SuiteKeys suite_keys = keys_for(options.suite);
+  const std::string name = options.name.empty() ? options.addresses.front().str() : options.name;
+  const std::string device_name = options.device_name.empty() ? default_device_name() : options.device_name;
+
+  // The profile root.
+  crypto::PrivateKey root_key = crypto::PrivateKey::generate(suite_keys.root);
+  crypto::Certificate root = crypto::issue_certificate(
+      {crypto::CertificateRole::ProfileRoot, name, {}, options.addresses, not_before, now + kDay * kRootValidityDays},
+      root_key.public_key(), root_key, nullptr);
+  std::vector<store::KeyFile> files;
+  store::ProfileRecord profile;
+  profile.fingerprint = root.key_fingerprint().to_string(udf::kFullBits);
+  profile.name = name;
+  profile.suite = options.suite;
+  profile.addresses = options.addresses;
+  profile.root_certificate = root.der();
+  files.push_back(key_file("root", root_key, options.passphrase));
+  profile.root_key_file = files.back().name;
+  profile.keys_encrypted = options.passphrase.has_value();
+  profile.created_at = to_seconds(now);
+
+  // This device: a signature key and a key-agreement key (P-256; only
+  // mailseal itself uses them), certified by the root.
+  crypto::PrivateKey device_signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  crypto::PrivateKey device_agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto device_until = now + kDay * kDeviceValidityDays;
+  store::DeviceRecord device;
+  device.device_id = device_signature.public_key().fingerprint().to_string(kIdentifierBits);
+  device.name = device_name;
+  device.role = store::DeviceRole::Admin;
+  device.is_this_device = true;
+  device.signature_certificate =
+      crypto::issue_certificate({crypto::CertificateRole::DeviceSignature, device_name, {}, {}, not_before, device_until},
+                                device_signature.public_key(), root_key, &root)
+          .der();
+  device.agreement_certificate =
+      crypto::issue_certificate({crypto::CertificateRole::DeviceKeyAgreement, device_name, {}, {}, not_before, device_until},
+                                device_agreement.public_key(), root_key, &root)
+          .der();
+  files.push_back(key_file("device-signature", device_signature, options.passphrase));
+  device.signature_key_file = files.back().name;
+  files.push_back(key_file("device-agreement", device_agreement, options.passphrase));
+  device.agreement_key_file = files.back().name;
+  device.created_at = to_seconds(now);
+
+  // Per address: a signing and an encryption key, S/MIME certificates by the root.
+  std::vector<store::MailKeyRecord> mail_keys;
+  const auto mail_until = now + kDay * kMailValidityDays;
+  for (const auto& address : options.addresses) {
+    for (auto purpose : {store::KeyPurpose::Signing, store::KeyPurpose::Encryption}) {
+      bool signing = purpose == store::KeyPurpose::Signing;
+      crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? suite_keys.signing : suite_keys.encryption);
+      crypto::Certificate certificate = crypto::issue_certificate(
+          {signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption, name, {address}, {},
+           not_before, mail_until},
+          key.public_key(), root_key, &root);
+      files.push_back(key_file("mail", key, options.passphrase));
+      store::MailKeyRecord record{0,
+                                  address,
+                                  purpose,
+                                  store::KeyStatus::Current,
+                                  store::KeyOrigin::Profile,
+                                  certificate.der(),
+                                  {root.der()},
+                                  files.back().name,
+                                  certificate.key_fingerprint().to_string(udf::kFullBits),
+                                  to_seconds(now)};
+      mail_keys.push_back(std::move(record));
+    }
+  }
+  return Profile(store::LocalStore::create(home, profile, device, mail_keys, files));
+}
+
+Profile Profile::open(const std::filesystem::path& home) { return Profile(store::LocalStore::open(home)); }
+
+udf::Fingerprint Profile::fingerprint() { return udf::Fingerprint::parse(store_.profile().fingerprint); }
+
+crypto::Certificate Profile::root_certificate() {
+  return crypto::Certificate::from_der(store_.profile().root_certificate);
+}
+
+std::vector<EmailAddress> Profile::addresses() { return store_.profile().addresses; }
+
+std::vector<udf::StrongAddress> Profile::strong_addresses() {
+  auto profile = store_.profile();
+  auto fingerprint = udf::Fingerprint::parse(profile.fingerprint);
+  std::vector<udf::StrongAddress> out;
+  for (const auto& address : profile.addresses) {
+    out.push_back(udf::StrongAddress{address, fingerprint});
+  }
+  return out;
+}
+
+ProfileStatus Profile::status() {
+  auto profile = store_.profile();
+  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint), profile.name, profile.suite, profile.addresses,
+                       {}, {}, profile.keys_encrypted};
+  for (const auto& device : store_.devices()) {
+    status.devices.push_back({device.device_id, device.name, device.role, device.status, device.is_this_device});
+  }
+  for (const auto& key : store_.mail_keys()) {
+    status.mail_keys.push_back(
+        {key.address, key.purpose, key.status, key.origin, crypto::Certificate::from_der(key.certificate)});
+  }
+  return status;
+}
+
+std::vector<crypto::Certificate> Profile::current_mail_certificates() {
+  std::vector<crypto::Certificate> out;
+  for (const auto& key : store_.mail_keys()) {
+    if (key.status == store::KeyStatus::Current && key.origin == store::KeyOrigin::Profile) {
+      out.push_back(crypto::Certificate::from_der(key.certificate));
+    }
+  }
+  return out;
+}
+
+crypto::PrivateKey Profile::load_key(const std::string& file, const Passphrase* passphrase) {
+  SecretBytes pem = store_.read_key_file(file);
+  return crypto::PrivateKey::from_pkcs8_pem(std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size()),
+                                            passphrase);
+}
+
+Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
+                             const std::optional<store::KeyPurpose>& purpose, const Passphrase& password,
+                             crypto::Pkcs12Protection protection, const Passphrase* key_passphrase) {
+  auto profile = store_.profile();
+  if (address && std::find(profile.addresses.begin(), profile.addresses.end(), *address) == profile.addresses.end()) {
+    throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", address->str()));
+  }
+  std::vector<crypto::Pkcs12Identity> identities;
+  for (const auto& key : store_.mail_keys(address)) {
+    if (key.status != store::KeyStatus::Current) {
+      continue;
+    }
+    if (purpose && key.purpose != *purpose && key.purpose != store::KeyPurpose::Both) {
+      continue;
+    }
+    crypto::Certificate certificate = crypto::Certificate::from_der(key.certificate);
+    std::vector<crypto::Certificate> chain;
+    for (const auto& der : key.chain) {
+      chain.push_back(crypto::Certificate::from_der(der));
+    }
+    identities.push_back({load_key(key.key_file, key_passphrase), certificate, chain,
+                          fmt::format("{} ({})", key.address.str(), purpose_label(key.purpose))});
+  }
+  if (identities.empty()) {
+    throw Error(ErrorCode::NotFound, "this profile has no current mail keys to export");
+  }
+  return crypto::write_pkcs12(identities, password, protection);
+}
+
+std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password,
+                                                const Passphrase* key_passphrase) {
+  auto profile = store_.profile();
+  if (profile.keys_encrypted && (key_passphrase == nullptr || key_passphrase->empty())) {
+    throw Error(ErrorCode::BadPassword, "the keys of this profile are encrypted and no passphrase was given",
+                "give the passphrase with --passphrase-file FILE or MAILSEAL_PASSPHRASE");
+  }
+  crypto::Pkcs12Contents contents = crypto::read_pkcs12(data, password);
+  if (contents.identities.empty()) {
+    throw Error(ErrorCode::NotFound, "the PKCS#12 holds no private key");
+  }
+  std::vector<Bytes> stored;
+  for (const auto& key : store_.mail_keys()) {
+    stored.push_back(key.certificate);
+  }
+  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  std::vector<ImportedKey> imported;
+  for (const auto& identity : contents.identities) {
+    const crypto::Certificate& certificate = identity.certificate;
+    auto names = certificate.email_addresses();
+    auto address = std::find_if(names.begin(), names.end(), [&](const EmailAddress& name) {
+      return std::find(profile.addresses.begin(), profile.addresses.end(), name) != profile.addresses.end();
+    });
+    if (address == names.end()) {
+      std::string named = names.empty() ? std::string("no address") : names.front().str();
+      throw Error(ErrorCode::RejectedByPolicy,
+                  fmt::format("the certificate '{}' is for {}, not for an address of this profile",
+                              escape_for_terminal(certificate.subject()), named),
+                  "create a profile for that address with 'mailseal init' in another --home");
+    }
+    bool signs = certificate.can_sign_mail();
+    bool encrypts = certificate.can_encrypt_mail();
+    if (!signs && !encrypts) {
+      throw Error(ErrorCode::RejectedByPolicy,
+                  fmt::format("the certificate '{}' allows neither signing nor encrypting email",
+                              escape_for_terminal(certificate.subject())));
+    }
+    Bytes der = certificate.der();
+    if (std::find(stored.begin(), stored.end(), der) != stored.end()) {
+      throw Error(ErrorCode::AlreadyExists,
+                  fmt::format("the certificate '{}' is in this profile already", escape_for_terminal(certificate.subject())));
+    }
+    store::KeyPurpose purpose = signs && encrypts ? store::KeyPurpose::Both
+                                : signs          ? store::KeyPurpose::Signing
+                                                 : store::KeyPurpose::Encryption;
+    std::vector<Bytes> chain;
+    for (const auto& link : identity.chain) {
+      chain.push_back(link.der());
+    }
+    std::optional<Passphrase> protect;
+    if (profile.keys_encrypted) {
+      protect = *key_passphrase;
+    }
+    store::MailKeyRecord record{0,       *address, purpose, store::KeyStatus::Current, store::KeyOrigin::Imported,
+                                der,     chain,    "",      certificate.key_fingerprint().to_string(udf::kFullBits),
+                                0};
+    additions.emplace_back(std::move(record), key_file("imported", identity.key, protect));
+    imported.push_back({*address, purpose, certificate, identity.chain.size()});
+    stored.push_back(der);
+  }
+  store_.add_mail_keys(additions);
+  return imported;
+}
+
+}  // namespace mailseal::devices

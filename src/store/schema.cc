@@ -1,0 +1,85 @@
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/store/local_store.h"
+#include "store/internal/schema.h"
+
+namespace mailseal::store::internal {
+
+namespace {
+
+// Schema version 1. Certificates are DER blobs; fingerprints are UDF
+// presentations at full precision; times are Unix seconds.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE profile (
+  id               INTEGER PRIMARY KEY CHECK (id = 1),
+  fingerprint      TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  suite            TEXT NOT NULL CHECK (suite IN ('compat', 'modern')),
+  root_certificate BLOB NOT NULL,
+  root_key_file    TEXT NOT NULL,
+  keys_encrypted   INTEGER NOT NULL CHECK (keys_encrypted IN (0, 1)),
+  created_at       INTEGER NOT NULL
+);
+CREATE TABLE addresses (
+  address  TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+);
+CREATE TABLE devices (
+  device_id             TEXT PRIMARY KEY,
+  name                  TEXT NOT NULL,
+  role                  TEXT NOT NULL CHECK (role IN ('admin', 'full', 'read')),
+  status                TEXT NOT NULL CHECK (status IN ('active', 'removed')),
+  is_self               INTEGER NOT NULL CHECK (is_self IN (0, 1)),
+  signature_certificate BLOB NOT NULL,
+  agreement_certificate BLOB NOT NULL,
+  signature_key_file    TEXT NOT NULL DEFAULT '',
+  agreement_key_file    TEXT NOT NULL DEFAULT '',
+  created_at            INTEGER NOT NULL
+);
+CREATE TABLE mail_keys (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  address         TEXT NOT NULL,
+  purpose         TEXT NOT NULL CHECK (purpose IN ('signing', 'encryption', 'both')),
+  status          TEXT NOT NULL CHECK (status IN ('current', 'archived')),
+  origin          TEXT NOT NULL CHECK (origin IN ('profile', 'imported')),
+  certificate     BLOB NOT NULL UNIQUE,
+  key_file        TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  created_at      INTEGER NOT NULL
+);
+CREATE INDEX mail_keys_by_address ON mail_keys (address);
+CREATE TABLE mail_key_chain (
+  mail_key_id INTEGER NOT NULL REFERENCES mail_keys (id) ON DELETE CASCADE,
+  position    INTEGER NOT NULL,
+  certificate BLOB NOT NULL,
+  PRIMARY KEY (mail_key_id, position)
+);
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql";
+
+}  // namespace
+
+void create_schema(Database& database) {
+  database.execute(kSchemaV1);
+  database.set_user_version(kSchemaVersion);
+}
+
+void check_schema(Database& database) {
+  std::int64_t version = database.user_version();
+  if (version == kSchemaVersion) {
+    return;
+  }
+  if (version > kSchemaVersion) {
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("the store was written by a newer mailseal (schema {}, this one reads {})", version,
+                            kSchemaVersion),
+                "upgrade mailseal");
+  }
+  throw Error(ErrorCode::Malformed, fmt::format("the store has an unknown schema version {}", version));
+}
+
+}  // namespace mailseal::store::internal

@@ -1,0 +1,178 @@
+#include "mailseal/store/sqlite.h"
+
+#include <climits>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+
+namespace mailseal::store {
+
+namespace {
+
+// A busy database (another mailseal process) is waited for, not failed.
+constexpr int kBusyTimeoutMs = 5000;
+
+[[noreturn]] void fail(sqlite3* database, std::string_view what) {
+  int code = database ? sqlite3_errcode(database) : SQLITE_ERROR;
+  std::string message = database ? sqlite3_errmsg(database) : "out of memory";
+  ErrorCode error = ErrorCode::Io;
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+    error = ErrorCode::Malformed;
+  } else if (code == SQLITE_CONSTRAINT) {
+    error = ErrorCode::AlreadyExists;
+  } else if (code == SQLITE_CANTOPEN) {
+    error = ErrorCode::NotFound;
+  }
+  throw Error(error, fmt::format("{}: {}", what, message));
+}
+
+}  // namespace
+
+void SqliteClose::operator()(sqlite3* database) const noexcept { sqlite3_close_v2(database); }
+void SqliteFinalize::operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+
+Statement::Statement(sqlite3* database, sqlite3_stmt* statement) : database_(database), statement_(statement) {}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  if (sqlite3_bind_int64(statement_.get(), index, value) != SQLITE_OK) {
+    fail(database_, "cannot bind a value");
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  if (text.size() > static_cast<std::size_t>(INT_MAX) ||
+      sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) !=
+          SQLITE_OK) {
+    fail(database_, "cannot bind a value");
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, ByteView blob) {
+  if (blob.size() > static_cast<std::size_t>(INT_MAX) ||
+      sqlite3_bind_blob(statement_.get(), index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT) !=
+          SQLITE_OK) {
+    fail(database_, "cannot bind a value");
+  }
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  if (sqlite3_bind_null(statement_.get(), index) != SQLITE_OK) {
+    fail(database_, "cannot bind a value");
+  }
+  return *this;
+}
+
+bool Statement::step() {
+  int result = sqlite3_step(statement_.get());
+  if (result == SQLITE_ROW) {
+    return true;
+  }
+  if (result == SQLITE_DONE) {
+    return false;
+  }
+  fail(database_, "database statement failed");
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(statement_.get());
+  sqlite3_clear_bindings(statement_.get());
+}
+
+std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(statement_.get(), index); }
+
+std::string Statement::column_text(int index) const {
+  const unsigned char* text = sqlite3_column_text(statement_.get(), index);
+  int size = sqlite3_column_bytes(statement_.get(), index);
+  return text ? std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)) : std::string();
+}
+
+Bytes Statement::column_blob(int index) const {
+  const void* blob = sqlite3_column_blob(statement_.get(), index);
+  int size = sqlite3_column_bytes(statement_.get(), index);
+  const auto* bytes = static_cast<const std::uint8_t*>(blob);
+  return blob ? Bytes(bytes, bytes + size) : Bytes();
+}
+
+bool Statement::column_is_null(int index) const {
+  return sqlite3_column_type(statement_.get(), index) == SQLITE_NULL;
+}
+
+Database::Database(sqlite3* database) : database_(database) {}
+
+Database Database::open(const std::filesystem::path& path, OpenMode mode) {
+  int flags = SQLITE_OPEN_FULLMUTEX;
+  switch (mode) {
+    case OpenMode::ReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
+    case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case OpenMode::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+  }
+  sqlite3* raw = nullptr;
+  int result = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Database database(raw);
+  if (result != SQLITE_OK) {
+    fail(raw, fmt::format("cannot open the database {}", escape_for_terminal(path.string())));
+  }
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(raw, 0);
+  database.execute("PRAGMA foreign_keys = ON;");
+  return database;
+}
+
+Statement Database::prepare(std::string_view sql) {
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(database_.get(), sql.data(), static_cast<int>(sql.size()), &statement, nullptr) != SQLITE_OK) {
+    fail(database_.get(), "cannot prepare a database statement");
+  }
+  return Statement(database_.get(), statement);
+}
+
+void Database::execute(std::string_view sql) {
+  std::string text(sql);
+  char* message = nullptr;
+  if (sqlite3_exec(database_.get(), text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string detail = message ? message : "unknown error";
+    sqlite3_free(message);
+    fail(database_.get(), fmt::format("database statement failed ({})", detail));
+  }
+}
+
+std::int64_t Database::user_version() {
+  auto statement = prepare("PRAGMA user_version;");
+  return statement.step() ? statement.column_int(0) : 0;
+}
+
+void Database::set_user_version(std::int64_t version) {
+  execute(fmt::format("PRAGMA user_version = {};", version));
+}
+
+std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(database_.get()); }
+
+Transaction::Transaction(Database& database) : database_(database) { database_.execute("BEGIN IMMEDIATE;"); }
+
+Transaction::~Transaction() {
+  if (!done_) {
+    try {
+      database_.execute("ROLLBACK;");
+    } catch (...) {
+      // A failed rollback leaves SQLite to roll back when the connection closes.
+    }
+  }
+}
+
+void Transaction::commit() {
+  database_.execute("COMMIT;");
+  done_ = true;
+}
+
+}  // namespace mailseal::store
