@@ -17,10 +17,10 @@ void run(std::span<const std::uint8_t> input);
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 // Expands in each target's .cc file.
-#define MAILSEAL_FUZZ_TARGET                                                        \
+#define MAILSEAL_FUZZ_TARGET                                                          \
   extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) { \
     if (size <= mailseal::fuzz::kMaxInput) {                                          \
-      mailseal::fuzz::run(std::span<const std::uint8_t>(data, size));               \
+      mailseal::fuzz::run(std::span<const std::uint8_t>(data, size));                 \
     }                                                                                 \
     return 0;                                                                         \
   }

@@ -16,7 +16,8 @@ void run(std::span<const std::uint8_t> input) {
   std::string_view text = as_string_view(input);
   try {
     auto address = EmailAddress::parse(text);
-    if (!(EmailAddress::parse(address.str()) == address)) std::abort();
+    if (!(EmailAddress::parse(address.str()) == address))
+      std::abort();
   } catch (const Error&) {
   }
   try {
@@ -24,7 +25,8 @@ void run(std::span<const std::uint8_t> input) {
     int bits = std::min(strong.fingerprint.precision_bits(), udf::kMaxStrongNameBits);
     for (const auto& form : {strong.to_query_form(bits), strong.to_strong_name_form(bits)}) {
       auto again = udf::StrongAddress::parse(form);
-      if (!(again.address == strong.address) || !again.fingerprint.matches(strong.fingerprint)) std::abort();
+      if (!(again.address == strong.address) || !again.fingerprint.matches(strong.fingerprint))
+        std::abort();
     }
   } catch (const Error&) {
   }

@@ -18,24 +18,28 @@ void run(std::span<const std::uint8_t> input) {
   try {
     auto fingerprint = udf::Fingerprint::parse(text);
     auto again = udf::Fingerprint::parse(fingerprint.to_string(fingerprint.precision_bits()));
-    if (!(again == fingerprint) || !again.matches(fingerprint)) std::abort();
+    if (!(again == fingerprint) || !again.matches(fingerprint))
+      std::abort();
   } catch (const Error&) {
   }
   try {
     auto fixed = udf::parse_fixed(text);
     auto again = udf::parse_fixed(udf::present_fixed(fixed.type, fixed.data));
-    if (again.type != fixed.type || again.data != fixed.data) std::abort();
+    if (again.type != fixed.type || again.data != fixed.data)
+      std::abort();
   } catch (const Error&) {
   }
   try {
     auto share = udf::Share::parse(text);
     auto again = udf::Share::parse(share.to_string());
-    if (again.x != share.x || again.quorum != share.quorum || again.value != share.value) std::abort();
+    if (again.x != share.x || again.quorum != share.quorum || again.value != share.value)
+      std::abort();
   } catch (const Error&) {
   }
   try {
     auto seed = udf::SecretSeed::parse(text);
-    if (udf::SecretSeed::parse(seed.to_string()).binary != seed.binary) std::abort();
+    if (udf::SecretSeed::parse(seed.to_string()).binary != seed.binary)
+      std::abort();
   } catch (const Error&) {
   }
 }

@@ -24,11 +24,13 @@ constexpr const char* kVersion = "mailseal 0.1.0";
 // Adds the global options to a (sub)command, so they are accepted before or
 // after the subcommand name (DESIGN.md section 8).
 void add_global_options(CLI::App& command, GlobalOptions& globals) {
-  command.add_option("--home", globals.home, "The store to use (default: $MAILSEAL_HOME, then ~/.local/share/mailseal)")
+  command
+      .add_option("--home", globals.home, "The store to use (default: $MAILSEAL_HOME, then ~/.local/share/mailseal)")
       ->type_name("DIR");
   command.add_flag("--json", globals.json, "Print one JSON document on stdout");
-  command.add_option("--passphrase-file", globals.passphrase_file,
-                     "Passphrase protecting the private keys (else $MAILSEAL_PASSPHRASE)")
+  command
+      .add_option("--passphrase-file", globals.passphrase_file,
+                  "Passphrase protecting the private keys (else $MAILSEAL_PASSPHRASE)")
       ->type_name("FILE");
 }
 
@@ -68,15 +70,16 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
                             "mailseal status --json");
   status->callback([&] { action = [](const Context& c) { return run_status(c); }; });
 
-  auto* fingerprint = subcommand(app, g, "fingerprint", "Print the profile fingerprint", "mailseal fingerprint --bits 200");
+  auto* fingerprint =
+      subcommand(app, g, "fingerprint", "Print the profile fingerprint", "mailseal fingerprint --bits 200");
   fingerprint->add_option("--bits", args.fingerprint.bits, "Precision, a multiple of 20 (default 140)")
       ->check(CLI::Range(100, 520));
   fingerprint->callback([&] { action = [&](const Context& c) { return run_fingerprint(c, args.fingerprint); }; });
 
   auto* export_command = subcommand(app, g, "export", "Export certificates or keys for other mail clients", "");
   export_command->require_subcommand(1);
-  auto* certificates = subcommand(*export_command, g, "certificates",
-                                  "Write the mail certificates then the root, PEM", "mailseal export certificates -o alice.pem");
+  auto* certificates = subcommand(*export_command, g, "certificates", "Write the mail certificates then the root, PEM",
+                                  "mailseal export certificates -o alice.pem");
   certificates->add_option("-o,--output", args.export_certificates.output, "Output file (default: stdout)");
   certificates->callback(
       [&] { action = [&](const Context& c) { return run_export_certificates(c, args.export_certificates); }; });
@@ -86,8 +89,9 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   pkcs12->add_option("--address", args.export_pkcs12.address, "Only this address's keys");
   pkcs12->add_option("--password-file", args.export_pkcs12.password_file,
                      "Password for the file (default: a new random one, printed)");
-  pkcs12->add_option("--purpose", args.export_pkcs12.purpose,
-                     "Only the signing or the encryption keys (gpgsm imports one key a file)")
+  pkcs12
+      ->add_option("--purpose", args.export_pkcs12.purpose,
+                   "Only the signing or the encryption keys (gpgsm imports one key a file)")
       ->check(CLI::IsMember({"signing", "encryption"}));
   pkcs12->add_flag("--legacy", args.export_pkcs12.legacy, "3DES/SHA-1 protection, for gpgsm 2.2 and old clients");
   pkcs12->callback([&] { action = [&](const Context& c) { return run_export_pkcs12(c, args.export_pkcs12); }; });
@@ -97,7 +101,8 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   auto* import_pkcs12 = subcommand(*import_command, g, "pkcs12", "Adopt the keys of a PKCS#12 as additional mail keys",
                                    "mailseal import pkcs12 from-ca.p12 --password-file pw.txt");
   import_pkcs12->add_option("file", args.import_pkcs12.file, "The PKCS#12 file")->required();
-  import_pkcs12->add_option("--password-file", args.import_pkcs12.password_file, "Password of the file (default: empty)");
+  import_pkcs12->add_option("--password-file", args.import_pkcs12.password_file,
+                            "Password of the file (default: empty)");
   import_pkcs12->callback([&] { action = [&](const Context& c) { return run_import_pkcs12(c, args.import_pkcs12); }; });
 
   auto* udf = subcommand(app, g, "udf", "Print the UDF fingerprint of data",
@@ -105,8 +110,14 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   udf->add_option("--content-type", args.udf.content_type, "Content type (default application/octet-stream)");
   udf->add_flag("--sha3", args.udf.sha3, "Use SHA-3-512 instead of SHA-2-512");
   udf->add_option("--bits", args.udf.bits, "Precision, a multiple of 20 (default 140)")->check(CLI::Range(20, 520));
+  auto* parse =
+      udf->add_option("--parse", args.udf.parse, "Describe a UDF or strong address given as text (no FILE read)")
+          ->type_name("TEXT");
   udf->add_option("input", args.udf.input, "File to fingerprint, or - for stdin (default)")->type_name("FILE|-");
-  udf->callback([&] { action = [&](const Context& c) { return run_udf(c, args.udf); }; });
+  udf->callback([&, parse] {
+    args.udf.parse_given = parse->count() > 0;
+    action = [&](const Context& c) { return run_udf(c, args.udf); };
+  });
 }
 
 }  // namespace

@@ -49,6 +49,8 @@ struct UdfArgs {
   bool sha3 = false;
   int bits = 140;
   std::string input = "-";
+  std::string parse;  // --parse TEXT: describe a UDF or strong address instead
+  bool parse_given = false;
 };
 int run_udf(const Context& context, const UdfArgs& args);
 

@@ -28,10 +28,16 @@ void print_error(std::string_view message, std::string_view hint) {
   }
 }
 
-void print_warning(std::string_view message) { std::cerr << "mailseal: warning: " << message << '\n'; }
+void print_warning(std::string_view message) {
+  std::cerr << "mailseal: warning: " << message << '\n';
+}
 
-void print_hint(std::string_view message) { std::cerr << "mailseal: hint: " << message << '\n'; }
+void print_hint(std::string_view message) {
+  std::cerr << "mailseal: hint: " << message << '\n';
+}
 
-int exit_status_for(const Error& error) noexcept { return error.code() == ErrorCode::Usage ? 2 : 1; }
+int exit_status_for(const Error& error) noexcept {
+  return error.code() == ErrorCode::Usage ? 2 : 1;
+}
 
 }  // namespace mailseal::cli

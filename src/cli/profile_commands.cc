@@ -17,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string iso_date(std::chrono::system_clock::time_point time) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+std::string iso_date(crypto::TimePoint time) {
+  auto seconds = static_cast<std::time_t>(time.time_since_epoch().count());
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char buffer[32];
@@ -65,7 +65,8 @@ int run_init(const Context& context, const InitArgs& args) {
   const auto& device = status.devices.front();
   if (context.json()) {
     json addresses = json::array();
-    for (const auto& address : status.addresses) addresses.push_back(address.str());
+    for (const auto& address : status.addresses)
+      addresses.push_back(address.str());
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
                 {"strong_addresses", strong_addresses_json(profile)},
@@ -86,7 +87,9 @@ int run_init(const Context& context, const InitArgs& args) {
   print_line(fmt::format("device          {} ({}, admin)", device.device_id, escape_for_terminal(device.name)));
   print_line(fmt::format("store           {}", escape_for_terminal(home.string())));
   if (!status.keys_encrypted) {
-    print_hint("the private keys are stored unencrypted (0600); give --passphrase-file FILE to 'mailseal init' to encrypt them");
+    print_hint(
+        "the private keys are stored unencrypted (0600); give --passphrase-file FILE to 'mailseal init' to encrypt "
+        "them");
   }
   return 0;
 }
@@ -96,7 +99,8 @@ int run_status(const Context& context) {
   devices::ProfileStatus status = profile.status();
   if (context.json()) {
     json addresses = json::array();
-    for (const auto& address : status.addresses) addresses.push_back(address.str());
+    for (const auto& address : status.addresses)
+      addresses.push_back(address.str());
     json devices = json::array();
     for (const auto& device : status.devices) {
       devices.push_back({{"device_id", device.device_id},
@@ -216,9 +220,10 @@ int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args) {
     return 0;
   }
   for (const auto& key : imported) {
-    print_line(fmt::format("Imported a {} key for {}: {} (issued by {}, {} chain certificate{})",
-                           store::to_string(key.purpose), key.address.str(), escape_for_terminal(key.certificate.subject()),
-                           escape_for_terminal(key.certificate.issuer()), key.chain_length, key.chain_length == 1 ? "" : "s"));
+    print_line(
+        fmt::format("Imported a {} key for {}: {} (issued by {}, {} chain certificate{})",
+                    store::to_string(key.purpose), key.address.str(), escape_for_terminal(key.certificate.subject()),
+                    escape_for_terminal(key.certificate.issuer()), key.chain_length, key.chain_length == 1 ? "" : "s"));
   }
   return 0;
 }

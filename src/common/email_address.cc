@@ -25,7 +25,9 @@ bool is_atext(char c) {
   return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
-bool is_ldh(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }
+bool is_ldh(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+}
 
 [[noreturn]] void refuse(std::string_view text, std::string_view why) {
   throw Error(ErrorCode::Malformed,
@@ -88,8 +90,7 @@ std::string check_and_normalise(std::string_view text) {
     if (label.empty() || label.size() > kMaxLabel) {
       refuse(text, "a domain label is empty or longer than 63 characters");
     }
-    if (label.front() == '-' || label.back() == '-' ||
-        !std::all_of(label.begin(), label.end(), is_ldh)) {
+    if (label.front() == '-' || label.back() == '-' || !std::all_of(label.begin(), label.end(), is_ldh)) {
       refuse(text, "a domain label has a character other than letters, digits and inner hyphens");
     }
     start = end + 1;

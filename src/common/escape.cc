@@ -39,8 +39,7 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
   bool surrogate = code_point >= 0xd800 && code_point <= 0xdfff;
   bool c1_control = code_point >= 0x80 && code_point <= 0x9f;
   // Bidirectional overrides can reorder what a terminal shows.
-  bool bidi_control = (code_point >= 0x202a && code_point <= 0x202e) ||
-                      (code_point >= 0x2066 && code_point <= 0x2069);
+  bool bidi_control = (code_point >= 0x202a && code_point <= 0x202e) || (code_point >= 0x2066 && code_point <= 0x2069);
   if (overlong || surrogate || c1_control || bidi_control || code_point > 0x10ffff) {
     return 0;
   }

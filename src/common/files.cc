@@ -18,7 +18,9 @@ namespace mailseal {
 
 namespace {
 
-std::string describe(const std::filesystem::path& path) { return escape_for_terminal(path.string()); }
+std::string describe(const std::filesystem::path& path) {
+  return escape_for_terminal(path.string());
+}
 
 [[noreturn]] void io_failure(std::string_view action, const std::filesystem::path& path, int error) {
   ErrorCode code = (error == ENOENT) ? ErrorCode::NotFound : ErrorCode::Io;
@@ -63,8 +65,7 @@ Container read_descriptor(int fd, std::size_t max_size, std::string_view name) {
       break;
     }
     if (out.size() + static_cast<std::size_t>(n) > max_size) {
-      throw Error(ErrorCode::RejectedByPolicy,
-                  fmt::format("{} is larger than the limit of {} bytes", name, max_size));
+      throw Error(ErrorCode::RejectedByPolicy, fmt::format("{} is larger than the limit of {} bytes", name, max_size));
     }
     out.insert(out.end(), buffer, buffer + n);
   }
@@ -99,7 +100,9 @@ void write_all(int fd, ByteView contents, const std::filesystem::path& path) {
   }
 }
 
-mode_t to_mode(FileMode mode) { return mode == FileMode::Private ? 0600 : 0644; }
+mode_t to_mode(FileMode mode) {
+  return mode == FileMode::Private ? 0600 : 0644;
+}
 
 void sync_directory(const std::filesystem::path& directory) {
   int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -72,7 +72,9 @@ using Cms = Handle<CMS_ContentInfo, CMS_ContentInfo_free>;
 using LibCtx = Handle<OSSL_LIB_CTX, OSSL_LIB_CTX_free>;
 using EcGroup = Handle<EC_GROUP, EC_GROUP_free>;
 
-inline void unload_provider(OSSL_PROVIDER* provider) noexcept { OSSL_PROVIDER_unload(provider); }
+inline void unload_provider(OSSL_PROVIDER* provider) noexcept {
+  OSSL_PROVIDER_unload(provider);
+}
 using Provider = Handle<OSSL_PROVIDER, unload_provider>;
 
 // Stacks own their elements as well.

@@ -44,7 +44,9 @@ Bio memory_reader(const void* data, std::size_t size) {
   return Bio(check_ptr(BIO_new_mem_buf(data, static_cast<int>(size)), "cannot allocate a memory BIO"));
 }
 
-Bio memory_writer() { return Bio(check_ptr(BIO_new(BIO_s_mem()), "cannot allocate a memory BIO")); }
+Bio memory_writer() {
+  return Bio(check_ptr(BIO_new(BIO_s_mem()), "cannot allocate a memory BIO"));
+}
 
 std::string_view memory_contents(BIO* bio) {
   char* data = nullptr;

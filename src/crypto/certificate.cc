@@ -31,7 +31,7 @@ TimePoint to_time_point(const ASN1_TIME* time) {
   if (ASN1_TIME_to_tm(time, &broken_down) != 1) {
     ossl::fail("certificate has an unreadable validity time", ErrorCode::Malformed);
   }
-  return std::chrono::system_clock::from_time_t(timegm(&broken_down));
+  return TimePoint(std::chrono::seconds(timegm(&broken_down)));
 }
 
 std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
@@ -53,7 +53,13 @@ std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
 
 }  // namespace
 
-void X509Free::operator()(x509_st* certificate) const noexcept { X509_free(certificate); }
+TimePoint now() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+void X509Free::operator()(x509_st* certificate) const noexcept {
+  X509_free(certificate);
+}
 
 Certificate::Certificate(X509Handle certificate) : certificate_(std::move(certificate)) {}
 
@@ -148,9 +154,13 @@ std::string Certificate::pem() const {
   return std::string(ossl::memory_contents(bio.get()));
 }
 
-std::string Certificate::subject() const { return name_to_string(X509_get_subject_name(certificate_.get())); }
+std::string Certificate::subject() const {
+  return name_to_string(X509_get_subject_name(certificate_.get()));
+}
 
-std::string Certificate::issuer() const { return name_to_string(X509_get_issuer_name(certificate_.get())); }
+std::string Certificate::issuer() const {
+  return name_to_string(X509_get_issuer_name(certificate_.get()));
+}
 
 std::string Certificate::common_name() const {
   const X509_NAME* name = X509_get_subject_name(certificate_.get());
@@ -178,9 +188,13 @@ std::string Certificate::serial_hex() const {
   return std::string(hex.get());
 }
 
-TimePoint Certificate::not_before() const { return to_time_point(X509_get0_notBefore(certificate_.get())); }
+TimePoint Certificate::not_before() const {
+  return to_time_point(X509_get0_notBefore(certificate_.get()));
+}
 
-TimePoint Certificate::not_after() const { return to_time_point(X509_get0_notAfter(certificate_.get())); }
+TimePoint Certificate::not_after() const {
+  return to_time_point(X509_get0_notAfter(certificate_.get()));
+}
 
 std::vector<EmailAddress> Certificate::email_addresses() const {
   std::vector<EmailAddress> out;
@@ -193,8 +207,8 @@ std::vector<EmailAddress> Certificate::email_addresses() const {
       out.push_back(std::move(address));
     }
   };
-  ossl::GeneralNames names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(certificate_.get(), NID_subject_alt_name, nullptr, nullptr)));
+  ossl::GeneralNames names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate_.get(), NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
     if (name->type == GEN_EMAIL) {
@@ -231,9 +245,13 @@ udf::Fingerprint Certificate::fingerprint() const {
   return udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, udf::content_type::kPkixCert, der());
 }
 
-udf::Fingerprint Certificate::key_fingerprint() const { return public_key().fingerprint(); }
+udf::Fingerprint Certificate::key_fingerprint() const {
+  return public_key().fingerprint();
+}
 
-bool Certificate::is_ca() const { return X509_check_ca(certificate_.get()) > 0; }
+bool Certificate::is_ca() const {
+  return X509_check_ca(certificate_.get()) > 0;
+}
 
 bool Certificate::is_self_issued() const {
   return X509_NAME_cmp(X509_get_subject_name(certificate_.get()), X509_get_issuer_name(certificate_.get())) == 0;

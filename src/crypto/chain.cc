@@ -30,7 +30,7 @@ std::string verify_chain(const Certificate& leaf, const std::vector<Certificate>
   ossl::check(X509_STORE_CTX_init(context.get(), store.get(), leaf.native(), untrusted.get()),
               "cannot set up verification");
   X509_VERIFY_PARAM* params = X509_STORE_CTX_get0_param(context.get());
-  X509_VERIFY_PARAM_set_time(params, std::chrono::system_clock::to_time_t(at));
+  X509_VERIFY_PARAM_set_time(params, static_cast<time_t>(at.time_since_epoch().count()));
   X509_VERIFY_PARAM_set_purpose(params, X509_PURPOSE_SMIME_SIGN);
   X509_VERIFY_PARAM_set_depth(params, static_cast<int>(kMaxChainLength));
   int result = X509_verify_cert(context.get());
@@ -39,7 +39,8 @@ std::string verify_chain(const Certificate& leaf, const std::vector<Certificate>
     return {};
   }
   int error = X509_STORE_CTX_get_error(context.get());
-  return fmt::format("{} (at depth {})", X509_verify_cert_error_string(error), X509_STORE_CTX_get_error_depth(context.get()));
+  return fmt::format("{} (at depth {})", X509_verify_cert_error_string(error),
+                     X509_STORE_CTX_get_error_depth(context.get()));
 }
 
 std::vector<Certificate> build_chain(const Certificate& leaf, const std::vector<Certificate>& pool) {

@@ -23,9 +23,8 @@ void add_extension(X509* certificate, int nid, void* value, bool critical) {
 
 // Extensions whose textual form OpenSSL already parses well (constants only).
 void add_extension_text(X509* certificate, X509V3_CTX* context, int nid, const char* value) {
-  ossl::X509Extension extension(
-      ossl::check_ptr(X509V3_EXT_conf_nid(nullptr, context, nid, value),
-                      fmt::format("cannot build the {} extension", OBJ_nid2sn(nid))));
+  ossl::X509Extension extension(ossl::check_ptr(X509V3_EXT_conf_nid(nullptr, context, nid, value),
+                                                fmt::format("cannot build the {} extension", OBJ_nid2sn(nid))));
   ossl::check(X509_add_ext(certificate, extension.get(), -1), "cannot add an extension");
 }
 
@@ -70,9 +69,8 @@ void add_name_constraints(X509* certificate, const std::vector<EmailAddress>& pe
 
 void set_subject(X509* certificate, const CertificateRequest& request) {
   ossl::X509Name name(ossl::check_ptr(X509_NAME_new(), "cannot allocate a name"));
-  std::string common_name = request.common_name.empty() && !request.addresses.empty()
-                                ? request.addresses.front().str()
-                                : request.common_name;
+  std::string common_name =
+      request.common_name.empty() && !request.addresses.empty() ? request.addresses.front().str() : request.common_name;
   if (!common_name.empty()) {
     ossl::check(X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8,
                                            reinterpret_cast<const unsigned char*>(common_name.data()),
@@ -110,21 +108,26 @@ void set_validity(X509* certificate, const CertificateRequest& request) {
   if (request.not_after <= request.not_before) {
     throw Error(ErrorCode::Usage, "a certificate must end after it begins");
   }
-  ossl::check_ptr(ASN1_TIME_set(X509_getm_notBefore(certificate), std::chrono::system_clock::to_time_t(request.not_before)),
+  ossl::check_ptr(ASN1_TIME_set(X509_getm_notBefore(certificate),
+                                static_cast<time_t>(request.not_before.time_since_epoch().count())),
                   "cannot set the validity");
-  ossl::check_ptr(ASN1_TIME_set(X509_getm_notAfter(certificate), std::chrono::system_clock::to_time_t(request.not_after)),
-                  "cannot set the validity");
+  ossl::check_ptr(
+      ASN1_TIME_set(X509_getm_notAfter(certificate), static_cast<time_t>(request.not_after.time_since_epoch().count())),
+      "cannot set the validity");
 }
 
 const char* key_usage_for(CertificateRole role, KeyFamily family) {
   switch (role) {
     // digitalSignature lets the root also sign statements (rotations,
     // revocations) as CMS messages that peers can check.
-    case CertificateRole::ProfileRoot: return "critical,keyCertSign,cRLSign,digitalSignature";
-    case CertificateRole::DeviceSignature: return "critical,digitalSignature";
+    case CertificateRole::ProfileRoot:
+      return "critical,keyCertSign,cRLSign,digitalSignature";
+    case CertificateRole::DeviceSignature:
+      return "critical,digitalSignature";
     case CertificateRole::DeviceKeyAgreement:
       return family == KeyFamily::Rsa ? "critical,keyEncipherment" : "critical,keyAgreement";
-    case CertificateRole::MailSigning: return "critical,digitalSignature,nonRepudiation";
+    case CertificateRole::MailSigning:
+      return "critical,digitalSignature,nonRepudiation";
     case CertificateRole::MailEncryption:
       return family == KeyFamily::Rsa ? "critical,keyEncipherment" : "critical,keyAgreement";
   }
@@ -148,8 +151,9 @@ Certificate issue_certificate(const CertificateRequest& request, const PublicKey
   set_random_serial(cert);
   set_validity(cert, request);
   set_subject(cert, request);
-  ossl::check(X509_set_issuer_name(cert, self_signed ? X509_get_subject_name(cert) : X509_get_subject_name(issuer->native())),
-              "cannot set the issuer");
+  ossl::check(
+      X509_set_issuer_name(cert, self_signed ? X509_get_subject_name(cert) : X509_get_subject_name(issuer->native())),
+      "cannot set the issuer");
   ossl::check(X509_set_pubkey(cert, subject_key.native()), "cannot set the public key");
 
   X509V3_CTX context;

@@ -29,23 +29,31 @@ using ParamBld = ossl::Handle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
 using Params = ossl::Handle<OSSL_PARAM, OSSL_PARAM_free>;
 
 std::string openssl_group_name(std::string_view curve) {
-  if (curve == "P-256") return "prime256v1";
-  if (curve == "P-384") return "secp384r1";
-  if (curve == "P-521") return "secp521r1";
+  if (curve == "P-256")
+    return "prime256v1";
+  if (curve == "P-384")
+    return "secp384r1";
+  if (curve == "P-521")
+    return "secp521r1";
   throw Error(ErrorCode::Unsupported, fmt::format("unknown curve {}", curve));
 }
 
 KeyFamily family_of(const EVP_PKEY* key) {
   switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_RSA: return KeyFamily::Rsa;
-    case EVP_PKEY_EC: return KeyFamily::Ec;
-    default: return KeyFamily::Other;
+    case EVP_PKEY_RSA:
+      return KeyFamily::Rsa;
+    case EVP_PKEY_EC:
+      return KeyFamily::Ec;
+    default:
+      return KeyFamily::Other;
   }
 }
 
 }  // namespace
 
-void PkeyFree::operator()(evp_pkey_st* key) const noexcept { EVP_PKEY_free(key); }
+void PkeyFree::operator()(evp_pkey_st* key) const noexcept {
+  EVP_PKEY_free(key);
+}
 
 // --- PublicKey ---------------------------------------------------------------
 
@@ -90,26 +98,35 @@ udf::Fingerprint PublicKey::fingerprint() const {
   return udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, udf::content_type::kPkixKeyInfo, spki_der());
 }
 
-KeyFamily PublicKey::family() const { return family_of(key_.get()); }
+KeyFamily PublicKey::family() const {
+  return family_of(key_.get());
+}
 
-int PublicKey::bits() const { return EVP_PKEY_get_bits(key_.get()); }
+int PublicKey::bits() const {
+  return EVP_PKEY_get_bits(key_.get());
+}
 
 std::string PublicKey::description() const {
   switch (family()) {
-    case KeyFamily::Rsa: return fmt::format("RSA-{}", bits());
+    case KeyFamily::Rsa:
+      return fmt::format("RSA-{}", bits());
     case KeyFamily::Ec: {
       char name[64] = {};
       std::size_t length = 0;
       if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &length) == 1) {
         std::string_view group(name, length);
-        if (group == "prime256v1") return "P-256";
-        if (group == "secp384r1") return "P-384";
-        if (group == "secp521r1") return "P-521";
+        if (group == "prime256v1")
+          return "P-256";
+        if (group == "secp384r1")
+          return "P-384";
+        if (group == "secp521r1")
+          return "P-521";
         return std::string(group);
       }
       return "EC";
     }
-    case KeyFamily::Other: break;
+    case KeyFamily::Other:
+      break;
   }
   return EVP_PKEY_get0_type_name(key_.get()) ? EVP_PKEY_get0_type_name(key_.get()) : "unknown";
 }
@@ -126,11 +143,21 @@ PrivateKey::~PrivateKey() = default;
 PrivateKey PrivateKey::generate(KeyType type) {
   EVP_PKEY* key = nullptr;
   switch (type) {
-    case KeyType::Rsa2048: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048)); break;
-    case KeyType::Rsa3072: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(3072)); break;
-    case KeyType::Rsa4096: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(4096)); break;
-    case KeyType::P256: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-    case KeyType::P384: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+    case KeyType::Rsa2048:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048));
+      break;
+    case KeyType::Rsa3072:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(3072));
+      break;
+    case KeyType::Rsa4096:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(4096));
+      break;
+    case KeyType::P256:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
+    case KeyType::P384:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+      break;
   }
   return PrivateKey(PkeyHandle(ossl::check_ptr(key, "key generation failed")));
 }
@@ -141,8 +168,8 @@ PrivateKey PrivateKey::from_pkcs8_der(ByteView der) {
   if (!info) {
     ossl::fail("not a PKCS#8 private key", ErrorCode::Malformed);
   }
-  return PrivateKey(PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key in PKCS#8",
-                                               ErrorCode::Unsupported)));
+  return PrivateKey(PkeyHandle(
+      ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key in PKCS#8", ErrorCode::Unsupported)));
 }
 
 PrivateKey PrivateKey::from_pkcs8_pem(std::string_view pem, const Passphrase* passphrase) {
@@ -156,14 +183,14 @@ PrivateKey PrivateKey::from_pkcs8_pem(std::string_view pem, const Passphrase* pa
     if (!encrypted) {
       ossl::fail("damaged encrypted private key", ErrorCode::Malformed);
     }
-    ossl::Pkcs8Info info(PKCS8_decrypt(encrypted.get(), passphrase->view().data(),
-                                       static_cast<int>(passphrase->view().size())));
+    ossl::Pkcs8Info info(
+        PKCS8_decrypt(encrypted.get(), passphrase->view().data(), static_cast<int>(passphrase->view().size())));
     if (!info) {
       ossl::take_errors();
       throw Error(ErrorCode::BadPassword, "wrong passphrase for the private key");
     }
-    return PrivateKey(PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key",
-                                                 ErrorCode::Unsupported)));
+    return PrivateKey(
+        PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key", ErrorCode::Unsupported)));
   }
   if (pem.find(kPemPrivateKey) == std::string_view::npos) {
     throw Error(ErrorCode::Malformed, "not a PKCS#8 PEM private key");
@@ -172,8 +199,8 @@ PrivateKey PrivateKey::from_pkcs8_pem(std::string_view pem, const Passphrase* pa
   if (!info) {
     ossl::fail("damaged private key", ErrorCode::Malformed);
   }
-  return PrivateKey(PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key",
-                                               ErrorCode::Unsupported)));
+  return PrivateKey(
+      PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key", ErrorCode::Unsupported)));
 }
 
 PrivateKey PrivateKey::from_ec_scalar(std::string_view curve, ByteView scalar) {
@@ -223,7 +250,9 @@ PublicKey PrivateKey::public_key() const {
   return PublicKey::from_spki_der(ByteView(out, static_cast<std::size_t>(length)));
 }
 
-KeyFamily PrivateKey::family() const { return family_of(key_.get()); }
+KeyFamily PrivateKey::family() const {
+  return family_of(key_.get());
+}
 
 SecretBytes PrivateKey::to_pkcs8_der() const {
   ossl::Pkcs8Info info(ossl::check_ptr(EVP_PKEY2PKCS8(key_.get()), "cannot encode a private key"));

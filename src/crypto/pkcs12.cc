@@ -174,9 +174,14 @@ RawContents read_raw(ByteView armored, const Passphrase& password) {
     PKCS7* safe = sk_PKCS7_value(safes.get(), i);
     ossl::SafeBagStack bags;
     switch (OBJ_obj2nid(safe->type)) {
-      case NID_pkcs7_data: bags.reset(PKCS12_unpack_p7data(safe)); break;
-      case NID_pkcs7_encrypted: bags.reset(PKCS12_unpack_p7encdata(safe, pass, pass_length)); break;
-      default: continue;
+      case NID_pkcs7_data:
+        bags.reset(PKCS12_unpack_p7data(safe));
+        break;
+      case NID_pkcs7_encrypted:
+        bags.reset(PKCS12_unpack_p7encdata(safe, pass, pass_length));
+        break;
+      default:
+        continue;
     }
     if (!bags) {
       ossl::fail("cannot read part of the PKCS#12 (wrong password, damaged file or unsupported encryption)",
@@ -220,8 +225,7 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
     ossl::check(PKCS12_add_localkeyid(certificate_bag, key_id, static_cast<int>(key_id_length)),
                 "cannot label a certificate");
     STACK_OF(PKCS12_SAFEBAG)* bags = key_bags.release();
-    PKCS12_SAFEBAG* key_bag =
-        PKCS12_add_key(&bags, identity.key.native(), 0, iterations, encryption, pass.c_str());
+    PKCS12_SAFEBAG* key_bag = PKCS12_add_key(&bags, identity.key.native(), 0, iterations, encryption, pass.c_str());
     key_bags.reset(bags);
     ossl::check_ptr(key_bag, "cannot add a private key to the PKCS#12");
     ossl::check(PKCS12_add_localkeyid(key_bag, key_id, static_cast<int>(key_id_length)), "cannot label a key");
@@ -250,8 +254,9 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
   safes.reset(raw_safes);
   ossl::check(ok, "cannot add the keys to the PKCS#12");
   ossl::Pkcs12 pkcs12(ossl::check_ptr(PKCS12_add_safes(safes.get(), 0), "cannot assemble the PKCS#12"));
-  ossl::check(PKCS12_set_mac(pkcs12.get(), pass.c_str(), -1, nullptr, 0, iterations, legacy ? EVP_sha1() : EVP_sha256()),
-              "cannot protect the PKCS#12 with a MAC");
+  ossl::check(
+      PKCS12_set_mac(pkcs12.get(), pass.c_str(), -1, nullptr, 0, iterations, legacy ? EVP_sha1() : EVP_sha256()),
+      "cannot protect the PKCS#12 with a MAC");
   secure_wipe(pass.data(), pass.size());
   unsigned char* der = nullptr;
   int length = i2d_PKCS12(pkcs12.get(), &der);
@@ -283,7 +288,8 @@ Pkcs12Contents read_pkcs12(ByteView data, const Passphrase& password) {
   for (auto& identity : contents.identities) {
     identity.chain = build_chain(identity.certificate, certificates);
     for (const auto& link : identity.chain) {
-      used[static_cast<std::size_t>(std::find(certificates.begin(), certificates.end(), link) - certificates.begin())] = true;
+      used[static_cast<std::size_t>(std::find(certificates.begin(), certificates.end(), link) - certificates.begin())] =
+          true;
     }
   }
   for (std::size_t i = 0; i < certificates.size(); ++i) {

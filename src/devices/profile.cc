@@ -16,7 +16,6 @@ namespace mailseal::devices {
 namespace {
 
 using std::chrono::hours;
-using Clock = std::chrono::system_clock;
 
 // Certificates start an hour early so that a correspondent whose clock runs
 // a little behind does not see them as not yet valid.
@@ -26,8 +25,8 @@ constexpr hours kDay{24};
 // unique, and above the draft's minimum.
 constexpr int kIdentifierBits = 100;
 
-std::int64_t to_seconds(Clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+std::int64_t to_seconds(crypto::TimePoint time) {
+  return time.time_since_epoch().count();
 }
 
 std::string default_device_name() {
@@ -44,7 +43,8 @@ std::string compact_identifier(const crypto::PublicKey& key) {
   return text;
 }
 
-store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, const std::optional<Passphrase>& passphrase) {
+store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
+                        const std::optional<Passphrase>& passphrase) {
   store::KeyFile file;
   file.name = fmt::format("{}-{}.pem", prefix, compact_identifier(key.public_key()));
   if (passphrase) {
@@ -74,9 +74,12 @@ SuiteKeys keys_for(store::Suite suite) {
 
 std::string_view purpose_label(store::KeyPurpose purpose) {
   switch (purpose) {
-    case store::KeyPurpose::Signing: return "signing";
-    case store::KeyPurpose::Encryption: return "encryption";
-    case store::KeyPurpose::Both: return "signing and encryption";
+    case store::KeyPurpose::Signing:
+      return "signing";
+    case store::KeyPurpose::Encryption:
+      return "encryption";
+    case store::KeyPurpose::Both:
+      return "signing and encryption";
   }
   return "";
 }
@@ -96,13 +99,14 @@ void check_addresses(const std::vector<EmailAddress>& addresses) {
 Profile Profile::create(const std::filesystem::path& home, const InitOptions& options) {
   check_addresses(options.addresses);
   if (store::LocalStore::exists(home)) {
-    throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", escape_for_terminal(home.string())),
+    throw Error(ErrorCode::AlreadyExists,
+                fmt::format("a mailseal profile exists already in {}", escape_for_terminal(home.string())),
                 "use --home DIR to create another one elsewhere");
   }
   if (options.passphrase && options.passphrase->empty()) {
     throw Error(ErrorCode::Usage, "the passphrase is empty");
   }
-  const auto now = Clock::now();
+  const auto now = crypto::now();
   const auto not_before = now - kBackdating;
   const SuiteKeys suite_keys = keys_for(options.suite);
   const std::string name = options.name.empty() ? options.addresses.front().str() : options.name;
@@ -136,12 +140,14 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   device.role = store::DeviceRole::Admin;
   device.is_this_device = true;
   device.signature_certificate =
-      crypto::issue_certificate({crypto::CertificateRole::DeviceSignature, device_name, {}, {}, not_before, device_until},
-                                device_signature.public_key(), root_key, &root)
+      crypto::issue_certificate(
+          {crypto::CertificateRole::DeviceSignature, device_name, {}, {}, not_before, device_until},
+          device_signature.public_key(), root_key, &root)
           .der();
   device.agreement_certificate =
-      crypto::issue_certificate({crypto::CertificateRole::DeviceKeyAgreement, device_name, {}, {}, not_before, device_until},
-                                device_agreement.public_key(), root_key, &root)
+      crypto::issue_certificate(
+          {crypto::CertificateRole::DeviceKeyAgreement, device_name, {}, {}, not_before, device_until},
+          device_agreement.public_key(), root_key, &root)
           .der();
   files.push_back(key_file("device-signature", device_signature, options.passphrase));
   device.signature_key_file = files.back().name;
@@ -157,8 +163,12 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
       bool signing = purpose == store::KeyPurpose::Signing;
       crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? suite_keys.signing : suite_keys.encryption);
       crypto::Certificate certificate = crypto::issue_certificate(
-          {signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption, name, {address}, {},
-           not_before, mail_until},
+          {signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
+           name,
+           {address},
+           {},
+           not_before,
+           mail_until},
           key.public_key(), root_key, &root);
       files.push_back(key_file("mail", key, options.passphrase));
       store::MailKeyRecord record{0,
@@ -177,15 +187,21 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   return Profile(store::LocalStore::create(home, profile, device, mail_keys, files));
 }
 
-Profile Profile::open(const std::filesystem::path& home) { return Profile(store::LocalStore::open(home)); }
+Profile Profile::open(const std::filesystem::path& home) {
+  return Profile(store::LocalStore::open(home));
+}
 
-udf::Fingerprint Profile::fingerprint() { return udf::Fingerprint::parse(store_.profile().fingerprint); }
+udf::Fingerprint Profile::fingerprint() {
+  return udf::Fingerprint::parse(store_.profile().fingerprint);
+}
 
 crypto::Certificate Profile::root_certificate() {
   return crypto::Certificate::from_der(store_.profile().root_certificate);
 }
 
-std::vector<EmailAddress> Profile::addresses() { return store_.profile().addresses; }
+std::vector<EmailAddress> Profile::addresses() {
+  return store_.profile().addresses;
+}
 
 std::vector<udf::StrongAddress> Profile::strong_addresses() {
   auto profile = store_.profile();
@@ -199,8 +215,13 @@ std::vector<udf::StrongAddress> Profile::strong_addresses() {
 
 ProfileStatus Profile::status() {
   auto profile = store_.profile();
-  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint), profile.name, profile.suite, profile.addresses,
-                       {}, {}, profile.keys_encrypted};
+  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint),
+                       profile.name,
+                       profile.suite,
+                       profile.addresses,
+                       {},
+                       {},
+                       profile.keys_encrypted};
   for (const auto& device : store_.devices()) {
     status.devices.push_back({device.device_id, device.name, device.role, device.status, device.is_this_device});
   }
@@ -295,12 +316,12 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
     }
     Bytes der = certificate.der();
     if (std::find(stored.begin(), stored.end(), der) != stored.end()) {
-      throw Error(ErrorCode::AlreadyExists,
-                  fmt::format("the certificate '{}' is in this profile already", escape_for_terminal(certificate.subject())));
+      throw Error(ErrorCode::AlreadyExists, fmt::format("the certificate '{}' is in this profile already",
+                                                        escape_for_terminal(certificate.subject())));
     }
     store::KeyPurpose purpose = signs && encrypts ? store::KeyPurpose::Both
-                                : signs          ? store::KeyPurpose::Signing
-                                                 : store::KeyPurpose::Encryption;
+                                : signs           ? store::KeyPurpose::Signing
+                                                  : store::KeyPurpose::Encryption;
     std::vector<Bytes> chain;
     for (const auto& link : identity.chain) {
       chain.push_back(link.der());
@@ -309,8 +330,15 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
     if (profile.keys_encrypted) {
       protect = *key_passphrase;
     }
-    store::MailKeyRecord record{0,       *address, purpose, store::KeyStatus::Current, store::KeyOrigin::Imported,
-                                der,     chain,    "",      certificate.key_fingerprint().to_string(udf::kFullBits),
+    store::MailKeyRecord record{0,
+                                *address,
+                                purpose,
+                                store::KeyStatus::Current,
+                                store::KeyOrigin::Imported,
+                                der,
+                                chain,
+                                "",
+                                certificate.key_fingerprint().to_string(udf::kFullBits),
                                 0};
     additions.emplace_back(std::move(record), key_file("imported", identity.key, protect));
     imported.push_back({*address, purpose, certificate, identity.chain.size()});

@@ -31,8 +31,12 @@ constexpr int kBusyTimeoutMs = 5000;
 
 }  // namespace
 
-void SqliteClose::operator()(sqlite3* database) const noexcept { sqlite3_close_v2(database); }
-void SqliteFinalize::operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+void SqliteClose::operator()(sqlite3* database) const noexcept {
+  sqlite3_close_v2(database);
+}
+void SqliteFinalize::operator()(sqlite3_stmt* statement) const noexcept {
+  sqlite3_finalize(statement);
+}
 
 Statement::Statement(sqlite3* database, sqlite3_stmt* statement) : database_(database), statement_(statement) {}
 
@@ -89,7 +93,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(statement_.get());
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(statement_.get(), index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(statement_.get(), index);
+}
 
 std::string Statement::column_text(int index) const {
   const unsigned char* text = sqlite3_column_text(statement_.get(), index);
@@ -113,9 +119,15 @@ Database::Database(sqlite3* database) : database_(database) {}
 Database Database::open(const std::filesystem::path& path, OpenMode mode) {
   int flags = SQLITE_OPEN_FULLMUTEX;
   switch (mode) {
-    case OpenMode::ReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
-    case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
-    case OpenMode::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    case OpenMode::ReadWrite:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case OpenMode::ReadWriteCreate:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
+    case OpenMode::ReadOnly:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
   }
   sqlite3* raw = nullptr;
   int result = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -156,9 +168,13 @@ void Database::set_user_version(std::int64_t version) {
   execute(fmt::format("PRAGMA user_version = {};", version));
 }
 
-std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(database_.get()); }
+std::int64_t Database::last_insert_id() const {
+  return sqlite3_last_insert_rowid(database_.get());
+}
 
-Transaction::Transaction(Database& database) : database_(database) { database_.execute("BEGIN IMMEDIATE;"); }
+Transaction::Transaction(Database& database) : database_(database) {
+  database_.execute("BEGIN IMMEDIATE;");
+}
 
 Transaction::~Transaction() {
   if (!done_) {

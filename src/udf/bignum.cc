@@ -2,7 +2,9 @@
 
 namespace mailseal::udf::internal {
 
-ossl::Bignum new_bignum() { return ossl::Bignum(ossl::check_ptr(BN_secure_new(), "cannot allocate a big number")); }
+ossl::Bignum new_bignum() {
+  return ossl::Bignum(ossl::check_ptr(BN_secure_new(), "cannot allocate a big number"));
+}
 
 ossl::Bignum bignum_from_bytes(ByteView big_endian) {
   auto value = new_bignum();

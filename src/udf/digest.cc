@@ -62,8 +62,7 @@ SecretBytes hkdf_extract(DigestAlgorithm algorithm, ByteView salt, ByteView inpu
   return out;
 }
 
-SecretBytes hkdf_expand(DigestAlgorithm algorithm, ByteView pseudo_random_key, ByteView info,
-                        std::size_t length) {
+SecretBytes hkdf_expand(DigestAlgorithm algorithm, ByteView pseudo_random_key, ByteView info, std::size_t length) {
   ossl::Kdf kdf(ossl::check_ptr(EVP_KDF_fetch(nullptr, "HKDF", nullptr), "cannot load HKDF"));
   ossl::KdfCtx context(ossl::check_ptr(EVP_KDF_CTX_new(kdf.get()), "cannot allocate an HKDF context"));
   std::string name(digest_name(algorithm));
@@ -73,8 +72,7 @@ SecretBytes hkdf_expand(DigestAlgorithm algorithm, ByteView pseudo_random_key, B
       OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(pseudo_random_key.data()),
                                         pseudo_random_key.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t*>(info.data()),
-                                        info.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t*>(info.data()), info.size()),
       OSSL_PARAM_construct_end(),
   };
   SecretBytes out(length);

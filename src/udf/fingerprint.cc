@@ -20,7 +20,7 @@ constexpr std::string_view kUriScheme = "udf:";
 
 std::uint8_t base_type(DigestAlgorithm algorithm) {
   return static_cast<std::uint8_t>(algorithm == DigestAlgorithm::Sha3_512 ? TypeId::DigestSha3_512
-                                                                           : TypeId::DigestSha2_512);
+                                                                          : TypeId::DigestSha2_512);
 }
 
 // Trailing zero bits of the whole digest, least significant bits of the last
@@ -44,19 +44,25 @@ int trailing_zero_bits(ByteView digest) {
 
 // Section 5.1.3: 20, 30, 40 or 50 trailing zero bits select compressed types.
 std::uint8_t compression_offset(int zero_bits) {
-  if (zero_bits >= 50) return 4;
-  if (zero_bits >= 40) return 3;
-  if (zero_bits >= 30) return 2;
-  if (zero_bits >= 20) return 1;
+  if (zero_bits >= 50)
+    return 4;
+  if (zero_bits >= 40)
+    return 3;
+  if (zero_bits >= 30)
+    return 2;
+  if (zero_bits >= 20)
+    return 1;
   return 0;
 }
 
 void check_presentation_bits(int bits, int available) {
   if (bits <= 0 || bits % kBitsPerGroup != 0) {
-    throw Error(ErrorCode::Usage, fmt::format("fingerprint precision must be a positive multiple of 20 bits, not {}", bits));
+    throw Error(ErrorCode::Usage,
+                fmt::format("fingerprint precision must be a positive multiple of 20 bits, not {}", bits));
   }
   if (bits > available) {
-    throw Error(ErrorCode::Usage, fmt::format("fingerprint precision {} exceeds the {} bits available", bits, available));
+    throw Error(ErrorCode::Usage,
+                fmt::format("fingerprint precision {} exceeds the {} bits available", bits, available));
   }
 }
 
@@ -82,26 +88,26 @@ Fingerprint Fingerprint::of_content(DigestAlgorithm algorithm, std::string_view 
   return Fingerprint(std::move(binary), kFullBits);
 }
 
-Fingerprint Fingerprint::authenticator(DigestAlgorithm algorithm, std::string_view key,
-                                       std::string_view content_type, ByteView data) {
+Fingerprint Fingerprint::authenticator(DigestAlgorithm algorithm, std::string_view key, std::string_view content_type,
+                                       ByteView data) {
   // Section 5.2.2: PRK = MAC("KeyedUDFMaster", key); OKM = HKDF-Expand(PRK, "KeyedUDFExpand", HashLen).
   SecretBytes prk = internal::hkdf_extract(algorithm, as_bytes(kKeyedUdfMaster), as_bytes(key));
   SecretBytes okm = internal::hkdf_expand(algorithm, prk, as_bytes(kKeyedUdfExpand), internal::kDigestBytes);
   Bytes content_digest = internal::digest(algorithm, data);
   Bytes value = internal::hmac(algorithm, okm, as_bytes(content_type), as_bytes(":"), content_digest);
   Bytes binary;
-  binary.push_back(static_cast<std::uint8_t>(algorithm == DigestAlgorithm::Sha3_512
-                                                 ? TypeId::AuthenticatorHmacSha3_512
-                                                 : TypeId::AuthenticatorHmacSha2_512));
+  binary.push_back(static_cast<std::uint8_t>(
+      algorithm == DigestAlgorithm::Sha3_512 ? TypeId::AuthenticatorHmacSha3_512 : TypeId::AuthenticatorHmacSha2_512));
   binary.insert(binary.end(), value.begin(), value.end());
   return Fingerprint(std::move(binary), kFullBits);
 }
 
 Fingerprint Fingerprint::parse(std::string_view text) {
   std::string_view trimmed = text;
-  while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
-  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t' || trimmed.back() == '\n' ||
-                              trimmed.back() == '\r'))
+  while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
+    trimmed.remove_prefix(1);
+  while (!trimmed.empty() &&
+         (trimmed.back() == ' ' || trimmed.back() == '\t' || trimmed.back() == '\n' || trimmed.back() == '\r'))
     trimmed.remove_suffix(1);
   if (trimmed.size() >= kUriScheme.size()) {
     std::string prefix = strip_presentation(trimmed.substr(0, kUriScheme.size()));

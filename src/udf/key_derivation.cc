@@ -27,16 +27,20 @@ std::array<std::uint8_t, 2> key_specifier(KeyUse use, KeyAlgorithm algorithm) {
 }
 
 bool is_montgomery_edwards(KeyAlgorithm algorithm) {
-  return algorithm == KeyAlgorithm::X25519 || algorithm == KeyAlgorithm::X448 ||
-         algorithm == KeyAlgorithm::Ed25519 || algorithm == KeyAlgorithm::Ed448;
+  return algorithm == KeyAlgorithm::X25519 || algorithm == KeyAlgorithm::X448 || algorithm == KeyAlgorithm::Ed25519 ||
+         algorithm == KeyAlgorithm::Ed448;
 }
 
 int curve_nid(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::P256: return NID_X9_62_prime256v1;
-    case KeyAlgorithm::P384: return NID_secp384r1;
-    case KeyAlgorithm::P521: return NID_secp521r1;
-    default: throw Error(ErrorCode::Usage, "not a NIST curve algorithm");
+    case KeyAlgorithm::P256:
+      return NID_X9_62_prime256v1;
+    case KeyAlgorithm::P384:
+      return NID_secp384r1;
+    case KeyAlgorithm::P521:
+      return NID_secp521r1;
+    default:
+      throw Error(ErrorCode::Usage, "not a NIST curve algorithm");
   }
 }
 
@@ -73,7 +77,9 @@ SecretSeed SecretSeed::generate(KeyUse use, KeyAlgorithm algorithm, std::size_t 
   return seed;
 }
 
-std::string SecretSeed::to_string() const { return present_fixed(TypeId::SecretSeed, binary); }
+std::string SecretSeed::to_string() const {
+  return present_fixed(TypeId::SecretSeed, binary);
+}
 
 SecretBytes derive_key_material(const SecretSeed& seed, KeyAlgorithm algorithm, std::string_view tag,
                                 std::size_t length) {

@@ -1,7 +1,7 @@
 #include "mailseal/udf/shamir.h"
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include <fmt/format.h>
@@ -17,10 +17,9 @@ namespace {
 
 // Appendix A: the prime for an L-byte secret is 2^(8L) + kPrimeOffsets[L - 1].
 constexpr std::array<unsigned long, kMaxSecretBytes> kPrimeOffsets = {
-    1,   1,   43,  15,  15,  21,  81,  13,  15,  13,  7,   61,  111, 25,  451, 51,
-    85,  175, 253, 7,   87,  427, 27,  133, 235, 375, 423, 735, 357, 115, 81,  297,
-    175, 57,  45,  127, 61,  37,  91,  27,  15,  241, 231, 55,  105, 127, 115, 231,
-    207, 181, 37,  235, 163, 1093, 187, 211, 21, 841, 445, 165, 777, 583, 133, 75};
+    1,   1,   43,  15,  15,  21,  81,  13,  15,  13,   7,   61,  111, 25,  451, 51,  85,  175, 253, 7,   87,  427,
+    27,  133, 235, 375, 423, 735, 357, 115, 81,  297,  175, 57,  45,  127, 61,  37,  91,  27,  15,  241, 231, 55,
+    105, 127, 115, 231, 207, 181, 37,  235, 163, 1093, 187, 211, 21,  841, 445, 165, 777, 583, 133, 75};
 
 ossl::Bignum field_prime(std::size_t secret_bytes) {
   return internal::power_of_two_plus(static_cast<int>(secret_bytes * 8), kPrimeOffsets[secret_bytes - 1]);
@@ -37,9 +36,8 @@ void check_counts(int share_count, int quorum) {
     throw Error(ErrorCode::Usage, fmt::format("the quorum must be between 2 and {}, not {}", kMaxQuorum, quorum));
   }
   if (share_count < quorum || share_count > kMaxShares) {
-    throw Error(ErrorCode::Usage,
-                fmt::format("the number of shares must be between the quorum ({}) and {}, not {}", quorum,
-                            kMaxShares, share_count));
+    throw Error(ErrorCode::Usage, fmt::format("the number of shares must be between the quorum ({}) and {}, not {}",
+                                              quorum, kMaxShares, share_count));
   }
 }
 
@@ -93,7 +91,8 @@ ossl::Bignum interpolate(std::span<const Share* const> points, long at, const BI
                   "share arithmetic failed");
       BN_set_negative(factor.get(), difference < 0);
       ossl::check(BN_nnmod(factor.get(), factor.get(), prime, context), "share arithmetic failed");
-      ossl::check(BN_mod_mul(numerator.get(), numerator.get(), factor.get(), prime, context), "share arithmetic failed");
+      ossl::check(BN_mod_mul(numerator.get(), numerator.get(), factor.get(), prime, context),
+                  "share arithmetic failed");
       long spread = point->x - other->x;
       ossl::check(BN_set_word(factor.get(), static_cast<unsigned long>(spread < 0 ? -spread : spread)),
                   "share arithmetic failed");
@@ -106,7 +105,8 @@ ossl::Bignum interpolate(std::span<const Share* const> points, long at, const BI
     auto term = internal::bignum_from_bytes(point->value);
     ossl::check(BN_mod_mul(term.get(), term.get(), numerator.get(), prime, context), "share arithmetic failed");
     ossl::check(BN_mod_mul(term.get(), term.get(), denominator.get(), prime, context), "share arithmetic failed");
-    ossl::check(BN_mod_add(accumulator.get(), accumulator.get(), term.get(), prime, context), "share arithmetic failed");
+    ossl::check(BN_mod_add(accumulator.get(), accumulator.get(), term.get(), prime, context),
+                "share arithmetic failed");
   }
   return accumulator;
 }
@@ -211,9 +211,8 @@ SecretBytes combine_shares(std::span<const Share> shares) {
   }
   check_secret_size(secret_bytes);
   if (static_cast<int>(distinct.size()) < quorum) {
-    throw Error(ErrorCode::Usage,
-                fmt::format("{} recovery shares are needed and {} {} given", quorum, distinct.size(),
-                            distinct.size() == 1 ? "was" : "were"));
+    throw Error(ErrorCode::Usage, fmt::format("{} recovery shares are needed and {} {} given", quorum, distinct.size(),
+                                              distinct.size() == 1 ? "was" : "were"));
   }
   auto prime = field_prime(secret_bytes);
   ossl::BnCtx context(ossl::check_ptr(BN_CTX_secure_new(), "cannot allocate a BN context"));

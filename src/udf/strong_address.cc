@@ -125,7 +125,8 @@ std::string StrongAddress::to_query_form(int bits) const {
 
 std::string StrongAddress::to_strong_name_form(int bits) const {
   if (bits > kMaxStrongNameBits) {
-    throw Error(ErrorCode::Usage, fmt::format("a strong name holds at most {} bits of fingerprint", kMaxStrongNameBits));
+    throw Error(ErrorCode::Usage,
+                fmt::format("a strong name holds at most {} bits of fingerprint", kMaxStrongNameBits));
   }
   return fmt::format("{}@{}{}.{}", address.local_part(), kStrongNamePrefix, lower(fingerprint.to_string(bits)),
                      address.domain());

@@ -136,6 +136,29 @@ expect_status 0 "udf --bits 100" -- "$MAILSEAL" udf --content-type text/plain --
 expect_equal "$OUT" "MDDK-7N6A-727A-JZNO-STRX" "100-bit presentation"
 expect_status 2 "udf --bits 30 is refused" -- "$MAILSEAL" udf --bits 30 "$WORK/data"
 expect_status 1 "udf of a missing file" -- "$MAILSEAL" udf "$WORK/nothing-here"
+note "udf --parse describes fingerprints and strong addresses, and refuses malformed ones"
+expect_status 0 "udf --parse of a strong address" -- "$MAILSEAL" udf --json --parse "alice@mm--$LOWER_FP.example.com"
+expect_equal "$(json_field kind <<<"$OUT")" "strong address" "recognised as a strong address"
+expect_equal "$(json_field address <<<"$OUT")" "alice@example.com" "with its address"
+expect_equal "$(json_field udf <<<"$OUT")" "$FP" "and its fingerprint"
+expect_equal "$(json_field work_factor_bits <<<"$OUT")" "132" "140 bits give 132 bits of work factor"
+expect_status 0 "udf --parse of a compressed fingerprint" -- "$MAILSEAL" udf --json --parse mghb-jwiz-j3la-eewd-gct3-wx6h-c5w2
+expect_equal "$(json_field compression_bits <<<"$OUT")" "20" "compression counted"
+expect_status 0 "udf --parse of a share" -- "$MAILSEAL" udf --json --parse SAYC-UW4N-56UI-VTTZ-62UN-J6FP-ETD3-O
+expect_equal "$(json_field quorum <<<"$OUT")" "3" "share quorum"
+for bad in "MDDK-7N6A-727A-JZNO" "MDDK-7N6A-727A-JZNO-STR1" "MDDK-7N6A-727A-JZNO-STRX?not-an-address" \
+           "alice@mm--zzzz.example.com" "$(printf 'MDDK\033[2J')" ""; do
+  expect_status 1 "udf --parse refuses '$(printf '%q' "$bad")'" -- "$MAILSEAL" udf --parse "$bad"
+  expect_contains "$ERR" "mailseal: error:" "with a clear message"
+  expect_not_contains "$ERR" "$(printf '\033')" "and no raw control characters"
+done
+
+note "the default home follows XDG_DATA_HOME"
+XDG_DATA_HOME="$WORK/xdg" HOME="$WORK/nohome" expect_status 0 "init without --home" -- env -u MAILSEAL_HOME "$MAILSEAL" init xdg@example.com
+[ -f "$WORK/xdg/mailseal/mailseal.db" ] && pass "store created in \$XDG_DATA_HOME/mailseal" || fail "no store under XDG_DATA_HOME"
+HOME="$WORK/plainhome" expect_status 0 "init with only HOME" -- env -u MAILSEAL_HOME -u XDG_DATA_HOME "$MAILSEAL" init home@example.com
+[ -f "$WORK/plainhome/.local/share/mailseal/mailseal.db" ] && pass "store created in ~/.local/share/mailseal" || fail "no store under HOME"
+
 expect_status 2 "an unknown command" -- "$MAILSEAL" frobnicate
 expect_status 2 "an unknown option" -- "$MAILSEAL" status --frobnicate
 expect_status 0 "--help" -- "$MAILSEAL" --help

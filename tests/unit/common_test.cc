@@ -1,5 +1,5 @@
-#include <filesystem>
 #include <sys/stat.h>
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
@@ -19,10 +19,10 @@ TEST(EmailAddress, NormalisesToLowerCase) {
 }
 
 TEST(EmailAddress, RefusesInvalidOnes) {
-  for (const char* text : {"", "alice", "@example.com", "alice@", "alice@localhost", "al ice@example.com",
-                           "alice@exa_mple.com", "alice@-example.com", "\"a b\"@example.com", "alice@[127.0.0.1]",
-                           "a..b@example.com", ".a@example.com", "alice@example..com", "ålice@example.com",
-                           "alice@example.com\n", "alice@example.com\r\nBcc: x@y.z"}) {
+  for (const char* text :
+       {"", "alice", "@example.com", "alice@", "alice@localhost", "al ice@example.com", "alice@exa_mple.com",
+        "alice@-example.com", "\"a b\"@example.com", "alice@[127.0.0.1]", "a..b@example.com", ".a@example.com",
+        "alice@example..com", "ålice@example.com", "alice@example.com\n", "alice@example.com\r\nBcc: x@y.z"}) {
     SCOPED_TRACE(text);
     EXPECT_FALSE(EmailAddress::is_valid(text));
     EXPECT_THROW(EmailAddress::parse(text), Error);
@@ -37,8 +37,12 @@ TEST(Escape, NeutralisesControlCharacters) {
   EXPECT_EQ(escape_for_terminal("back\\slash"), "back\\\\slash");
   EXPECT_EQ(escape_for_terminal("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(escape_for_terminal("bad\xc3"), "bad\\xc3");
-  EXPECT_EQ(escape_for_terminal("\xe2\x80\xae" "evil"), "\\xe2\\x80\\xaeevil");  // right-to-left override
-  EXPECT_EQ(escape_for_terminal("\xc2\x9b" "c1"), "\\xc2\\x9bc1");               // C1 control CSI
+  EXPECT_EQ(escape_for_terminal("\xe2\x80\xae"
+                                "evil"),
+            "\\xe2\\x80\\xaeevil");  // right-to-left override
+  EXPECT_EQ(escape_for_terminal("\xc2\x9b"
+                                "c1"),
+            "\\xc2\\x9bc1");  // C1 control CSI
 }
 
 TEST(Files, AtomicWriteIsPrivateAndReplaces) {
@@ -58,7 +62,8 @@ TEST(Files, AtomicWriteIsPrivateAndReplaces) {
   EXPECT_EQ(as_string_view(read_file(path)), "second");
   // No temporary files are left behind.
   int entries = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(directory / "a" / "b")) ++entries;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(directory / "a" / "b"))
+    ++entries;
   EXPECT_EQ(entries, 1);
   try {
     read_file(directory / "missing");

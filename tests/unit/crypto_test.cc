@@ -34,14 +34,22 @@ struct Pki {
   Certificate mail;
 
   static Pki make() {
-    auto now = std::chrono::system_clock::now();
+    auto now = crypto::now();
     PrivateKey root_key = PrivateKey::generate(KeyType::P256);
-    CertificateRequest root_request{CertificateRole::ProfileRoot, "Alice", {}, {EmailAddress::parse("alice@example.com")},
-                                    now - 1h, now + 24h * 365};
+    CertificateRequest root_request{CertificateRole::ProfileRoot,
+                                    "Alice",
+                                    {},
+                                    {EmailAddress::parse("alice@example.com")},
+                                    now - 1h,
+                                    now + 24h * 365};
     Certificate root = issue_certificate(root_request, root_key.public_key(), root_key, nullptr);
     PrivateKey mail_key = PrivateKey::generate(KeyType::Rsa2048);
-    CertificateRequest mail_request{CertificateRole::MailSigning, "Alice", {EmailAddress::parse("alice@example.com")}, {},
-                                    now - 1h, now + 24h * 30};
+    CertificateRequest mail_request{CertificateRole::MailSigning,
+                                    "Alice",
+                                    {EmailAddress::parse("alice@example.com")},
+                                    {},
+                                    now - 1h,
+                                    now + 24h * 30};
     Certificate mail = issue_certificate(mail_request, mail_key.public_key(), root_key, &root);
     return Pki{std::move(root_key), std::move(root), std::move(mail_key), std::move(mail)};
   }
@@ -55,7 +63,8 @@ const Pki& pki() {
 TEST(Keys, Pkcs8RoundTripPlainAndEncrypted) {
   PrivateKey key = PrivateKey::generate(KeyType::P256);
   SecretBytes plain = key.to_pkcs8_pem();
-  PrivateKey again = PrivateKey::from_pkcs8_pem(std::string_view(reinterpret_cast<const char*>(plain.data()), plain.size()), nullptr);
+  PrivateKey again =
+      PrivateKey::from_pkcs8_pem(std::string_view(reinterpret_cast<const char*>(plain.data()), plain.size()), nullptr);
   EXPECT_TRUE(again.public_key() == key.public_key());
 
   Passphrase passphrase("correct horse battery staple");
@@ -65,7 +74,9 @@ TEST(Keys, Pkcs8RoundTripPlainAndEncrypted) {
   Passphrase wrong("Correct horse battery staple");
   EXPECT_EQ(error_code_of([&] { PrivateKey::from_pkcs8_pem(encrypted, &wrong); }), ErrorCode::BadPassword);
   EXPECT_EQ(error_code_of([&] { PrivateKey::from_pkcs8_pem(encrypted, nullptr); }), ErrorCode::BadPassword);
-  EXPECT_EQ(error_code_of([&] { PrivateKey::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", nullptr); }),
+  EXPECT_EQ(error_code_of([&] {
+              PrivateKey::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", nullptr);
+            }),
             ErrorCode::Malformed);
   EXPECT_EQ(error_code_of([&] { PrivateKey::from_pkcs8_pem("garbage", nullptr); }), ErrorCode::Malformed);
 }
@@ -79,7 +90,8 @@ TEST(Keys, Rsa3072AndDescriptions) {
 
 TEST(Keys, PublicKeyFingerprintIsTheUdfOfTheSpki) {
   PublicKey key = pki().root_key.public_key();
-  auto expected = udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "application/pkix-keyinfo", key.spki_der());
+  auto expected =
+      udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "application/pkix-keyinfo", key.spki_der());
   EXPECT_EQ(key.fingerprint(), expected);
   EXPECT_EQ(key.fingerprint().to_string().front(), 'M');
   EXPECT_TRUE(PublicKey::from_spki_der(key.spki_der()) == key);
@@ -118,21 +130,31 @@ TEST(Certificates, MailCertificateHasTheSmimeExtensions) {
   EXPECT_EQ(mail.email_addresses().front().str(), "alice@example.com");
   EXPECT_NE(mail.subject().find("emailAddress=alice@example.com"), std::string::npos) << mail.subject();
   EXPECT_EQ(mail.serial_hex().size(), 32u);
-  EXPECT_LT(mail.not_before(), std::chrono::system_clock::now());
+  EXPECT_LT(mail.not_before(), crypto::now());
 }
 
 TEST(Certificates, ChainVerifiesAndNameConstraintsBite) {
-  auto now = std::chrono::system_clock::now();
+  auto now = crypto::now();
   EXPECT_EQ(verify_chain(pki().mail, {}, {pki().root}, now), "");
   EXPECT_NE(verify_chain(pki().mail, {}, {}, now), "");
   EXPECT_NE(verify_chain(pki().mail, {}, {pki().root}, now + 24h * 400), "");
 
   PrivateKey other_key = PrivateKey::generate(KeyType::P256);
-  CertificateRequest outside{CertificateRole::MailSigning, "Mallory", {EmailAddress::parse("mallory@example.org")}, {},
-                             now - 1h, now + 24h};
+  CertificateRequest outside{
+      CertificateRole::MailSigning, "Mallory", {EmailAddress::parse("mallory@example.org")}, {}, now - 1h, now + 24h};
   Certificate forged = issue_certificate(outside, other_key.public_key(), pki().root_key, &pki().root);
   std::string reason = verify_chain(forged, {}, {pki().root}, now);
   EXPECT_NE(reason.find("subtree"), std::string::npos) << reason;
+}
+
+TEST(Certificates, DatesUpToTheYear9999) {
+  // Some CAs (NSS's test CA among them) write notAfter 9999-12-31T23:59:59Z.
+  const TimePoint end_of_9999{std::chrono::seconds(253402300799)};
+  PrivateKey key = PrivateKey::generate(KeyType::P256);
+  CertificateRequest request{
+      CertificateRole::MailSigning, "Fran", {EmailAddress::parse("fran@example.com")}, {}, crypto::now(), end_of_9999};
+  Certificate certificate = issue_certificate(request, key.public_key(), pki().root_key, &pki().root);
+  EXPECT_EQ(certificate.not_after(), end_of_9999);
 }
 
 TEST(Certificates, ReadAllAcceptsPemBundlesDerAndRefusesGarbage) {
@@ -196,9 +218,13 @@ TEST_P(Pkcs12RoundTrip, WrongPasswordAndDamageAreDistinguished) {
 
 INSTANTIATE_TEST_SUITE_P(Protections, Pkcs12RoundTrip,
                          ::testing::Values(Pkcs12Protection::Modern, Pkcs12Protection::Legacy),
-                         [](const auto& param_info) { return param_info.param == Pkcs12Protection::Modern ? "Modern" : "Legacy"; });
+                         [](const auto& param_info) {
+                           return param_info.param == Pkcs12Protection::Modern ? "Modern" : "Legacy";
+                         });
 
-std::filesystem::path corpora() { return MAILSEAL_CORPORA_DIR; }
+std::filesystem::path corpora() {
+  return MAILSEAL_CORPORA_DIR;
+}
 
 TEST(Pkcs12Corpora, ReadsThunderbirdAndLampsIdentities) {
   if (!std::filesystem::exists(corpora())) {

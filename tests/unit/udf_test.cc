@@ -33,7 +33,8 @@ TEST(Base32, RoundTripsEveryLength) {
   std::mt19937 random(20261127);
   for (std::size_t length = 0; length < 70; ++length) {
     Bytes data(length);
-    for (auto& byte : data) byte = static_cast<std::uint8_t>(random());
+    for (auto& byte : data)
+      byte = static_cast<std::uint8_t>(random());
     std::string encoded = base32_encode(data, length * 8);
     EXPECT_EQ(encoded.size(), (length * 8 + 4) / 5);
     BitString decoded = base32_decode(encoded);
@@ -82,11 +83,11 @@ TEST(Fingerprint, DifferentContentDoesNotMatch) {
 }
 
 TEST(Fingerprint, RefusesMalformedPresentations) {
-  for (const char* text : {"", "----", "MDDK-7N6A-727A-JZNO",           // 80 bits: below the minimum
-                           "MDDK-7N6A-727A-JZNO-STR",                         // not whole groups
+  for (const char* text : {"", "----", "MDDK-7N6A-727A-JZNO",  // 80 bits: below the minimum
+                           "MDDK-7N6A-727A-JZNO-STR",          // not whole groups
                            "MDDK-7N6A-727A-JZNO-STR1", "MDDK 7N6A 727A JZNO ST!X",
-                           "NDD7-6CMX-H2FW-ISAL-K4VB-DQ3E-PEDM",              // a nonce, not a fingerprint
-                           "SAYC-UW4N-56UI-VTTZ-62UN-J6FP-ETD3",              // a share
+                           "NDD7-6CMX-H2FW-ISAL-K4VB-DQ3E-PEDM",  // a nonce, not a fingerprint
+                           "SAYC-UW4N-56UI-VTTZ-62UN-J6FP-ETD3",  // a share
                            "MDDK\x1b[2J-7N6A-727A-JZNO-STRX"}) {
     SCOPED_TRACE(text);
     EXPECT_EQ(error_code_of([&] { Fingerprint::parse(text); }), ErrorCode::Malformed);
@@ -143,11 +144,13 @@ TEST(Shamir, RandomSplitsRecoverFromAnyQuorum) {
   for (int quorum = 2; quorum <= 5; ++quorum) {
     for (std::size_t length : {1u, 16u, 32u, 64u}) {
       Bytes secret(length);
-      for (auto& byte : secret) byte = static_cast<std::uint8_t>(random());
+      for (auto& byte : secret)
+        byte = static_cast<std::uint8_t>(random());
       auto shares = split_secret(secret, quorum + 2, quorum);
       ASSERT_EQ(shares.size(), static_cast<std::size_t>(quorum + 2));
       std::vector<Share> parsed;
-      for (const auto& share : shares) parsed.push_back(Share::parse(share.to_string()));
+      for (const auto& share : shares)
+        parsed.push_back(Share::parse(share.to_string()));
       std::shuffle(parsed.begin(), parsed.end(), random);
       std::vector<Share> subset(parsed.begin(), parsed.begin() + quorum);
       auto recovered = combine_shares(subset);
@@ -210,9 +213,9 @@ TEST(StrongAddress, BothFormsParseToTheSameBinding) {
   StrongAddress strong{EmailAddress::parse("alice@example.com"), fingerprint};
   EXPECT_EQ(strong.to_query_form(), "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF?alice@example.com");
   EXPECT_EQ(strong.to_strong_name_form(), "alice@mm--mddk-7n6a-727a-jzno-strx-xks7-djaf.example.com");
-  for (const std::string& text : {strong.to_query_form(), strong.to_strong_name_form(),
-                                  std::string("mddk7n6a727ajznostrx?Alice@Example.COM"),
-                                  std::string("alice@example.com.MM--MDDK-7N6A-727A-JZNO-STRX")}) {
+  for (const std::string& text :
+       {strong.to_query_form(), strong.to_strong_name_form(), std::string("mddk7n6a727ajznostrx?Alice@Example.COM"),
+        std::string("alice@example.com.MM--MDDK-7N6A-727A-JZNO-STRX")}) {
     SCOPED_TRACE(text);
     EXPECT_TRUE(StrongAddress::looks_strong(text));
     StrongAddress parsed = StrongAddress::parse(text);
@@ -223,11 +226,11 @@ TEST(StrongAddress, BothFormsParseToTheSameBinding) {
 }
 
 TEST(StrongAddress, RefusesMalformedOnes) {
-  for (const char* text : {"alice@example.com", "?alice@example.com", "MDDK-7N6A-727A-JZNO-STRX?",
-                           "MDDK-7N6A?alice@example.com", "MDDK-7N6A-727A-JZNO-STRX?not-an-address",
-                           "alice@mm--mddk-7n6a-727a-jzno-strx.mm--mddk-7n6a-727a-jzno-strx.example.com",
-                           "alice@mm--.example.com", "alice@mm--zzzz-zzzz-zzzz-zzzz-zz1z.example.com",
-                           "alice@mm--mddk-7n6a-727a-jzno-strx"}) {
+  for (const char* text :
+       {"alice@example.com", "?alice@example.com", "MDDK-7N6A-727A-JZNO-STRX?", "MDDK-7N6A?alice@example.com",
+        "MDDK-7N6A-727A-JZNO-STRX?not-an-address",
+        "alice@mm--mddk-7n6a-727a-jzno-strx.mm--mddk-7n6a-727a-jzno-strx.example.com", "alice@mm--.example.com",
+        "alice@mm--zzzz-zzzz-zzzz-zzzz-zz1z.example.com", "alice@mm--mddk-7n6a-727a-jzno-strx"}) {
     SCOPED_TRACE(text);
     EXPECT_EQ(error_code_of([&] { StrongAddress::parse(text); }), ErrorCode::Malformed);
   }

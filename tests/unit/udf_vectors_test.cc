@@ -16,8 +16,10 @@ using test::read_vec_file;
 using test::vectors_dir;
 
 DigestAlgorithm parse_algorithm(const std::string& name) {
-  if (name == "SHA2-512") return DigestAlgorithm::Sha2_512;
-  if (name == "SHA3-512") return DigestAlgorithm::Sha3_512;
+  if (name == "SHA2-512")
+    return DigestAlgorithm::Sha2_512;
+  if (name == "SHA3-512")
+    return DigestAlgorithm::Sha3_512;
   throw std::runtime_error("unknown digest algorithm " + name);
 }
 
@@ -29,7 +31,9 @@ KeyAlgorithm parse_key_algorithm(const std::string& name) {
   return kNames.at(name);
 }
 
-std::string raw_base32(ByteView bytes) { return group_characters(base32_encode(bytes, bytes.size() * 8)); }
+std::string raw_base32(ByteView bytes) {
+  return group_characters(base32_encode(bytes, bytes.size() * 8));
+}
 
 TEST(UdfVectors, ContentDigestAndAuthenticator) {
   auto records = read_vec_file(vectors_dir() / "udf/content_digest.vec");
@@ -40,9 +44,10 @@ TEST(UdfVectors, ContentDigestAndAuthenticator) {
     auto algorithm = parse_algorithm(record.get("Algorithm"));
     ByteView data = as_bytes(record.get("Data"));
     int bits = std::stoi(record.get("Bits"));
-    Fingerprint fingerprint = record.section == "authenticator"
-                                  ? Fingerprint::authenticator(algorithm, record.get("Key"), record.get("ContentType"), data)
-                                  : Fingerprint::of_content(algorithm, record.get("ContentType"), data);
+    Fingerprint fingerprint =
+        record.section == "authenticator"
+            ? Fingerprint::authenticator(algorithm, record.get("Key"), record.get("ContentType"), data)
+            : Fingerprint::of_content(algorithm, record.get("ContentType"), data);
     EXPECT_EQ(fingerprint.to_string(bits), record.get("Udf"));
     if (record.has("TypedDigest")) {
       EXPECT_EQ(to_hex(typed_content_digest(algorithm, record.get("ContentType"), data)),
@@ -57,9 +62,10 @@ TEST(UdfVectors, ShamirSplitWithTheDraftsCoefficients) {
   auto records = read_vec_file(vectors_dir() / "udf/shamir.vec");
   int checked = 0;
   for (const auto& record : records) {
-    if (record.section != "split") continue;
-    test::expect_only_keys(record, {"Secret", "SecretBase32", "A0", "A1", "A2", "F1", "F2", "F3", "F4", "F5",
-                                    "Share1", "Share2", "Share3", "Share4", "Share5"});
+    if (record.section != "split")
+      continue;
+    test::expect_only_keys(record, {"Secret", "SecretBase32", "A0", "A1", "A2", "F1", "F2", "F3", "F4", "F5", "Share1",
+                                    "Share2", "Share3", "Share4", "Share5"});
     Bytes secret = from_hex(record.get("Secret"));
     EXPECT_EQ(raw_base32(secret), record.get("SecretBase32"));
     EXPECT_EQ(big_endian_to_decimal(secret), record.get("A0"));
@@ -101,14 +107,16 @@ TEST(UdfVectors, ShamirCombineTheIntroductionsShares) {
   auto records = read_vec_file(vectors_dir() / "udf/shamir.vec");
   int checked = 0;
   for (const auto& record : records) {
-    if (record.section != "combine") continue;
+    if (record.section != "combine")
+      continue;
     test::expect_only_keys(record, {"Share1", "Share2", "Share3", "SecretBase32"});
     std::vector<Share> all = {Share::parse(record.get("Share1")), Share::parse(record.get("Share2")),
                               Share::parse(record.get("Share3"))};
     for (std::size_t left_out = 0; left_out < all.size(); ++left_out) {
       std::vector<Share> two;
       for (std::size_t i = 0; i < all.size(); ++i) {
-        if (i != left_out) two.push_back(all[i]);
+        if (i != left_out)
+          two.push_back(all[i]);
       }
       EXPECT_EQ(raw_base32(combine_shares(two)), record.get("SecretBase32"));
     }
@@ -124,8 +132,8 @@ TEST(UdfVectors, KeyDerivation) {
   int checked = 0;
   for (const auto& record : records) {
     SCOPED_TRACE("vector at line " + std::to_string(record.line));
-    test::expect_only_keys(record, {"Seed", "Algorithm", "Salt", "Ikm", "Okm", "Key", "OkmBits", "OkmP", "OkmQ",
-                                    "KeyP", "KeyQ"});
+    test::expect_only_keys(
+        record, {"Seed", "Algorithm", "Salt", "Ikm", "Okm", "Key", "OkmBits", "OkmP", "OkmQ", "KeyP", "KeyQ"});
     SecretSeed seed = SecretSeed::parse(record.get("Seed"));
     KeyAlgorithm algorithm = parse_key_algorithm(record.get("Algorithm"));
     if (record.has("Ikm")) {

@@ -80,6 +80,8 @@ void expect_only_keys(const VecRecord& record, const std::set<std::string>& know
   }
 }
 
-std::filesystem::path vectors_dir() { return MAILSEAL_VECTORS_DIR; }
+std::filesystem::path vectors_dir() {
+  return MAILSEAL_VECTORS_DIR;
+}
 
 }  // namespace mailseal::test

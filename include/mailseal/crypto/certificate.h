@@ -23,7 +23,12 @@ struct X509Free {
 };
 using X509Handle = std::unique_ptr<x509_st, X509Free>;
 
-using TimePoint = std::chrono::system_clock::time_point;
+// Whole seconds: certificates carry dates up to 9999-12-31, beyond what a
+// nanosecond system_clock::time_point can hold.
+using TimePoint = std::chrono::sys_seconds;
+
+// The current time, as a TimePoint.
+TimePoint now();
 
 // Key usage bits (RFC 5280 section 4.2.1.3) that mailseal looks at.
 struct KeyUsage {
@@ -94,17 +99,17 @@ class Certificate {
 
 // What a certificate is for; decides its extensions.
 enum class CertificateRole {
-  ProfileRoot,        // self-signed CA, name-constrained to the profile's addresses
-  DeviceSignature,    // a device's signature key, issued by the root
-  DeviceKeyAgreement, // a device's key-agreement key, issued by the root
-  MailSigning,        // S/MIME signing certificate for one address
-  MailEncryption,     // S/MIME encryption certificate for one address
+  ProfileRoot,         // self-signed CA, name-constrained to the profile's addresses
+  DeviceSignature,     // a device's signature key, issued by the root
+  DeviceKeyAgreement,  // a device's key-agreement key, issued by the root
+  MailSigning,         // S/MIME signing certificate for one address
+  MailEncryption,      // S/MIME encryption certificate for one address
 };
 
 struct CertificateRequest {
   CertificateRole role = CertificateRole::MailSigning;
   std::string common_name;
-  std::vector<EmailAddress> addresses;  // subjectAltName rfc822Name (and the subject's emailAddress)
+  std::vector<EmailAddress> addresses;            // subjectAltName rfc822Name (and the subject's emailAddress)
   std::vector<EmailAddress> permitted_addresses;  // ProfileRoot: the name constraints
   TimePoint not_before;
   TimePoint not_after;

@@ -31,11 +31,10 @@ enum class Pkcs12Protection {
 
 // Writes the identities into one PKCS#12; each key bag and its certificate
 // bag share a localKeyID; chain certificates appear once.
-Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase& password,
-                   Pkcs12Protection protection);
+Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase& password, Pkcs12Protection protection);
 
 struct Pkcs12Contents {
-  std::vector<Pkcs12Identity> identities;   // every key with its certificate and chain
+  std::vector<Pkcs12Identity> identities;  // every key with its certificate and chain
   std::vector<Certificate> other_certificates;
 };
 

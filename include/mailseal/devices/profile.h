@@ -23,9 +23,9 @@ namespace mailseal::devices {
 
 struct InitOptions {
   std::vector<EmailAddress> addresses;
-  std::string name;          // the person's name; defaults to the first address
+  std::string name;  // the person's name; defaults to the first address
   store::Suite suite = store::Suite::Compat;
-  std::string device_name;   // defaults to the host name
+  std::string device_name;               // defaults to the host name
   std::optional<Passphrase> passphrase;  // encrypts every key file when set
 };
 

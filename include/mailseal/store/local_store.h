@@ -55,8 +55,8 @@ struct DeviceRecord {
   DeviceRole role = DeviceRole::Admin;
   DeviceStatus status = DeviceStatus::Active;
   bool is_this_device = false;
-  Bytes signature_certificate;  // DER
-  Bytes agreement_certificate;  // DER
+  Bytes signature_certificate;     // DER
+  Bytes agreement_certificate;     // DER
   std::string signature_key_file;  // empty for other devices
   std::string agreement_key_file;
   std::int64_t created_at = 0;
@@ -88,9 +88,8 @@ class LocalStore {
   // built under a temporary name and linked into place. If anything fails, or
   // a profile exists already, nothing is left behind and nothing existing is
   // changed (Error(AlreadyExists) for the latter).
-  static LocalStore create(const std::filesystem::path& home, const ProfileRecord& profile,
-                           const DeviceRecord& device, const std::vector<MailKeyRecord>& mail_keys,
-                           const std::vector<KeyFile>& key_files);
+  static LocalStore create(const std::filesystem::path& home, const ProfileRecord& profile, const DeviceRecord& device,
+                           const std::vector<MailKeyRecord>& mail_keys, const std::vector<KeyFile>& key_files);
 
   // Opens an existing store; Error(NotFound) with a hint when there is none.
   static LocalStore open(const std::filesystem::path& home);

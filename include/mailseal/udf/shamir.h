@@ -13,14 +13,14 @@
 
 namespace mailseal::udf {
 
-inline constexpr int kMaxShares = 16;   // x - 1 is four bits
-inline constexpr int kMaxQuorum = 15;   // the threshold is four bits
+inline constexpr int kMaxShares = 16;  // x - 1 is four bits
+inline constexpr int kMaxQuorum = 15;  // the threshold is four bits
 inline constexpr std::size_t kMaxSecretBytes = 64;
 
 // One point (x, f(x)) of the polynomial, with the quorum needed to recover.
 struct Share {
   int quorum = 0;
-  int x = 0;  // 1..16
+  int x = 0;          // 1..16
   SecretBytes value;  // f(x), big-endian, as long as the secret
 
   // "SAYC-UW4N-..." (section 4.5).

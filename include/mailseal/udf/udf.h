@@ -58,8 +58,8 @@ class Fingerprint {
   static Fingerprint of_content(DigestAlgorithm algorithm, std::string_view content_type, ByteView data);
 
   // Authenticator UDF keyed with a string (section 5.2); never compressed.
-  static Fingerprint authenticator(DigestAlgorithm algorithm, std::string_view key,
-                                   std::string_view content_type, ByteView data);
+  static Fingerprint authenticator(DigestAlgorithm algorithm, std::string_view key, std::string_view content_type,
+                                   ByteView data);
 
   // Parses any presentation: case-insensitive, dashes optional, an optional
   // "udf:" prefix, a multiple of 20 bits and at least kMinimumBits. Throws
