@@ -80,12 +80,13 @@ for part in sys.argv[1].split("."):
 print("" if data is None else (json.dumps(data) if isinstance(data,(dict,list,bool)) else data))' "$1"
 }
 
-corpora_dir() {
-  local dir=${MAILSEAL_CORPORA:-}
-  if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+# Sets CORPORA to the shared corpora folder, or skips the whole test (exit 77)
+# where it is absent. Call it directly, not in $(...), so the exit is the script's.
+require_corpora() {
+  CORPORA=${MAILSEAL_CORPORA:-}
+  if [ -z "$CORPORA" ] || [ ! -d "$CORPORA" ]; then
     skip_test "../shared/corpora is absent"
   fi
-  printf '%s' "$dir"
 }
 
 finish() {

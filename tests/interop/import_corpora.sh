@@ -3,7 +3,7 @@
 # Thunderbird/NSS test identities (password "nss") and the LAMPS sample
 # bob.p12 (RC2-40, through OpenSSL's legacy provider).
 source "$(dirname "$0")/../lib.sh"
-CORPORA=$(corpora_dir)
+require_corpora
 
 import_case() {
   local file=$1 password=$2 address=$3 expected_keys=$4
