@@ -1,0 +1,122 @@
+#pragma once
+// MIME entities as bytes (RFC 2045, 2046, 5322). Header and boundary splitting
+// keep exact byte ranges, because a signed part must be verified over the
+// bytes that were signed and is never re-serialised; GMime parses the field
+// values that are hard to get right (addresses, Content-Type parameters
+// including RFC 2231, encoded words, dates).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+
+namespace mailseal::mime {
+
+// Limits against hostile input.
+inline constexpr std::size_t kMaxHeaderBlock = 1024 * 1024;
+inline constexpr std::size_t kMaxHeaderFields = 2000;
+inline constexpr std::size_t kMaxParts = 1000;
+
+// One header field as written: its name and its raw value (folding kept,
+// without the line ending of the last line).
+struct HeaderField {
+  std::string name;
+  std::string raw_value;
+
+  // The value unfolded and trimmed.
+  std::string value() const;
+};
+
+class Headers {
+ public:
+  // Splits a header block (the bytes before the empty line) into fields.
+  // Throws Error(Malformed) for a line that is neither a field nor a
+  // continuation, or a block over the limits.
+  static Headers parse(std::string_view block);
+
+  const std::vector<HeaderField>& fields() const noexcept { return fields_; }
+  // The first field of that name (case-insensitive), unfolded.
+  std::optional<std::string> get(std::string_view name) const;
+  std::size_t count(std::string_view name) const;
+
+  void remove(std::string_view name);
+  // Replaces the first field of that name (removing later ones) or appends.
+  void set(std::string_view name, std::string_view value);
+  void append(std::string_view name, std::string_view value);
+
+  // "Name: value\r\n" for each field: canonical line endings.
+  std::string serialize() const;
+
+ private:
+  std::vector<HeaderField> fields_;
+};
+
+bool is_content_header(std::string_view name);
+
+struct ContentType {
+  std::string media_type = "text";
+  std::string subtype = "plain";
+  std::vector<std::pair<std::string, std::string>> parameters;
+
+  // Parses a Content-Type value with GMime (RFC 2045, RFC 2231); lower-cases
+  // the type, subtype and parameter names.
+  static ContentType parse(std::string_view value);
+
+  std::string mime_type() const;  // "type/subtype"
+  std::optional<std::string> parameter(std::string_view name) const;
+  bool is(std::string_view type, std::string_view subtype) const;
+  bool is_multipart() const { return media_type == "multipart"; }
+};
+
+// The mailboxes of an address header (From, To, Cc, Bcc), group members
+// included, parsed with GMime. Throws Error(Malformed) when a mailbox is not a
+// valid address.
+std::vector<EmailAddress> parse_addresses(std::string_view value);
+
+// RFC 2047 encoded words decoded to UTF-8.
+std::string decode_header_text(std::string_view value);
+
+// A Date header as Unix seconds, if it parses.
+std::optional<std::int64_t> parse_date(std::string_view value);
+
+// An RFC 5322 Date value for Unix seconds (UTC).
+std::string format_date(std::int64_t unix_seconds);
+
+// A MIME entity (or whole message) as bytes, split at the first empty line.
+struct Entity {
+  std::string_view raw;
+  std::string_view header_block;  // without the empty line
+  std::string_view body;
+  Headers headers;
+  ContentType content_type;       // text/plain when absent (RFC 2045)
+  std::string transfer_encoding;  // lower case; "7bit" when absent
+
+  static Entity parse(std::string_view bytes);
+};
+
+// The body parts of a multipart body, exact byte ranges (RFC 2046 section
+// 5.1.1: the line break before a delimiter belongs to the delimiter).
+struct MultipartBody {
+  std::vector<std::string_view> parts;
+  bool closed = false;  // the close delimiter was present
+};
+MultipartBody split_multipart(std::string_view body, std::string_view boundary);
+
+// The body with its Content-Transfer-Encoding undone. Throws Error(Malformed)
+// for invalid base64 or an unknown encoding.
+Bytes decode_body(const Entity& entity);
+Bytes decode_base64(std::string_view text);
+
+// Every line ending becomes CRLF (RFC 5751 canonical form).
+std::string to_crlf(std::string_view text);
+// Base64 in lines of 76 characters, each ended by CRLF.
+std::string encode_base64_lines(ByteView data);
+// A fresh MIME boundary, unlikely to occur in any content.
+std::string make_boundary();
+
+}  // namespace mailseal::mime

@@ -1,0 +1,148 @@
+#pragma once
+// Streams of bytes for the S/MIME engine: signing and encrypting never hold
+// the whole message in memory (issue: "Fast"), so messages flow from a
+// ByteSource through transforming sinks into a ByteSink.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "mailseal/common/bytes.h"
+
+namespace mailseal::smime {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Fills up to buffer.size() bytes; returns 0 only at the end.
+  virtual std::size_t read(std::span<std::uint8_t> buffer) = 0;
+};
+
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void write(ByteView bytes) = 0;
+  void write(std::string_view text) { write(as_bytes(text)); }
+  // Flushes anything buffered; called once at the end.
+  virtual void finish() {}
+};
+
+// A file descriptor (standard input), or a file opened by name.
+class FdSource : public ByteSource {
+ public:
+  explicit FdSource(int fd) : fd_(fd) {}
+  static std::unique_ptr<FdSource> open(const std::filesystem::path& path);
+  ~FdSource() override;
+  std::size_t read(std::span<std::uint8_t> buffer) override;
+
+ private:
+  FdSource(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  int fd_;
+  bool owned_ = false;
+};
+
+class MemorySource : public ByteSource {
+ public:
+  explicit MemorySource(ByteView bytes) : bytes_(bytes) {}
+  std::size_t read(std::span<std::uint8_t> buffer) override;
+
+ private:
+  ByteView bytes_;
+  std::size_t position_ = 0;
+};
+
+// Bytes already read (a header block's look-ahead) followed by the rest.
+class PrefixedSource : public ByteSource {
+ public:
+  PrefixedSource(Bytes prefix, ByteSource& rest) : prefix_(std::move(prefix)), rest_(rest) {}
+  std::size_t read(std::span<std::uint8_t> buffer) override;
+
+ private:
+  Bytes prefix_;
+  std::size_t position_ = 0;
+  ByteSource& rest_;
+};
+
+class StringSink : public ByteSink {
+ public:
+  using ByteSink::write;
+  void write(ByteView bytes) override { text_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size()); }
+  const std::string& text() const noexcept { return text_; }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+// Writes to standard output, or to a file that appears only once complete:
+// a temporary file (0600) renamed over the target by commit(); removed if
+// never committed.
+class OutputSink : public ByteSink {
+ public:
+  static std::unique_ptr<OutputSink> standard_output();
+  static std::unique_ptr<OutputSink> file(const std::filesystem::path& path);
+  ~OutputSink() override;
+  using ByteSink::write;
+  void write(ByteView bytes) override;
+  void commit();
+
+ private:
+  OutputSink(int fd, std::filesystem::path target, std::filesystem::path temporary);
+  void flush_buffer();
+  int fd_;
+  std::filesystem::path target_;
+  std::filesystem::path temporary_;
+  std::string buffer_;
+  bool committed_ = false;
+};
+
+// Copies everything to two sinks.
+class TeeSink : public ByteSink {
+ public:
+  TeeSink(ByteSink& first, ByteSink& second) : first_(first), second_(second) {}
+  using ByteSink::write;
+  void write(ByteView bytes) override {
+    first_.write(bytes);
+    second_.write(bytes);
+  }
+
+ private:
+  ByteSink& first_;
+  ByteSink& second_;
+};
+
+// Rewrites every line ending (LF, CR, CRLF) as CRLF, across chunk borders.
+class CrlfSink : public ByteSink {
+ public:
+  explicit CrlfSink(ByteSink& next) : next_(next) {}
+  using ByteSink::write;
+  void write(ByteView bytes) override;
+
+ private:
+  ByteSink& next_;
+  bool after_cr_ = false;
+  std::string buffer_;
+};
+
+// Base64 in lines of 76 characters ended by CRLF; finish() writes the tail.
+class Base64Sink : public ByteSink {
+ public:
+  explicit Base64Sink(ByteSink& next) : next_(next) {}
+  using ByteSink::write;
+  void write(ByteView bytes) override;
+  void finish() override;
+
+ private:
+  void emit_line(ByteView group);
+  ByteSink& next_;
+  Bytes pending_;
+};
+
+// Reads a source to its end into a sink, in chunks.
+void pump(ByteSource& source, ByteSink& sink);
+
+}  // namespace mailseal::smime

@@ -1,0 +1,31 @@
+#pragma once
+// What the engine accepts, passed in as a value (STYLE.md, after Sequoia's
+// Policy): the reference time, the digests, key sizes, clock tolerances.
+
+#include <chrono>
+
+#include "mailseal/crypto/certificate.h"
+
+namespace mailseal::smime {
+
+struct Policy {
+  crypto::TimePoint now;
+  // A signing time later than now by more than this is "in the future".
+  std::chrono::seconds clock_skew{std::chrono::minutes(5)};
+  // Thunderbird marks a signature bad when the Date header and the signing
+  // time differ by more than an hour; so does mailseal (a replayed signature
+  // under a new date is the attack it stops).
+  std::chrono::seconds date_tolerance{std::chrono::hours(1)};
+  bool accept_sha1 = false;
+  int min_rsa_bits = 2048;
+  // Nesting limit for layers (signatures, encryption) of one message.
+  int max_layers = 8;
+
+  static Policy standard() {
+    Policy policy;
+    policy.now = crypto::now();
+    return policy;
+  }
+};
+
+}  // namespace mailseal::smime

@@ -1,0 +1,136 @@
+#pragma once
+// The S/MIME engine (RFC 8551 on CMS, RFC 5652): signs and encrypts
+// outgoing messages as streams, and reads incoming ones layer by layer
+// (signatures, encryption) into one verdict. It takes keys and
+// certificates as arguments; choosing them is the caller's job.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/email_address.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/mime/mime.h"
+#include "mailseal/smime/capabilities.h"
+#include "mailseal/smime/io.h"
+#include "mailseal/smime/policy.h"
+
+namespace mailseal::smime {
+
+// Largest message read whole (decrypt, verify): OpenSSL's CMS reader needs it
+// in memory (DESIGN.md section 3).
+inline constexpr std::size_t kMaxMessageSize = 1024ull * 1024 * 1024;
+
+// The key and certificates a signature is made with.
+struct SignerIdentity {
+  const crypto::PrivateKey* key = nullptr;
+  crypto::Certificate certificate;
+  std::vector<crypto::Certificate> chain;  // issuers, included so recipients learn them
+};
+
+enum class SignatureForm { Detached, Opaque };
+
+// An RFC 5322 message about to be signed or encrypted: its header block is
+// read ahead, its body stays in the source and is streamed once.
+class OutgoingMessage {
+ public:
+  // Reads the header block. Error(Malformed) if there is none or it is over
+  // the limit.
+  static OutgoingMessage read(ByteSource& source);
+
+  const mime::Headers& headers() const noexcept { return headers_; }
+  // The one From address; Error(Usage) when there is none or several.
+  EmailAddress from() const;
+  // Every address of To, Cc and Bcc, without duplicates.
+  std::vector<EmailAddress> recipients() const;
+  // Adds Date and Message-ID when missing, as submission would.
+  void complete_headers(std::int64_t now);
+
+  ByteSource& body() noexcept { return *body_; }
+  mime::Headers& mutable_headers() noexcept { return headers_; }
+
+ private:
+  OutgoingMessage() = default;
+  mime::Headers headers_;
+  std::unique_ptr<ByteSource> body_;
+};
+
+// Signs with a detached (multipart/signed) or opaque (application/pkcs7-mime
+// signed-data) signature carrying the chain, signingTime and
+// SMIMECapabilities. The signer's certificate must name the From address.
+void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, SignatureForm form);
+
+enum class ContentCipher { Aes256Gcm, Aes256Cbc };
+std::string_view to_string(ContentCipher cipher) noexcept;
+
+struct EncryptionRecipient {
+  crypto::Certificate certificate;
+  Capabilities capabilities;
+};
+
+struct EncryptionChoice {
+  ContentCipher cipher = ContentCipher::Aes256Cbc;
+  bool rsa_oaep = false;
+};
+
+// AES-256-GCM (AuthEnvelopedData) when every recipient advertises it, else
+// AES-256-CBC; RSA-OAEP when every RSA recipient advertises it, else RSA
+// PKCS#1 v1.5 (what gpgsm and NSS read).
+EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients);
+
+struct EncryptOptions {
+  std::vector<crypto::Certificate> recipients;  // the sender included
+  const SignerIdentity* signer = nullptr;       // sign inside the encryption when set
+  EncryptionChoice choice;
+};
+
+// Signs (optionally) then encrypts, protecting the headers as RFC 9788 does:
+// the encrypted payload carries Subject, From, To, Cc, Date, Message-ID (and
+// reply headers) with hp="cipher"; the outer Subject becomes "[...]" and Bcc
+// is dropped.
+void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options);
+
+// What a signature layer says.
+struct SignatureReport {
+  bool valid = false;
+  SignatureForm form = SignatureForm::Detached;
+  std::optional<crypto::Certificate> signer;
+  std::vector<crypto::Certificate> certificates;  // every certificate the signature carries
+  Capabilities capabilities;
+  bool from_matches = false;
+  std::optional<std::int64_t> signing_time;  // Unix seconds
+  std::string digest;                        // "SHA-256"
+  std::vector<std::string> problems;
+};
+
+struct DecryptionKey {
+  const crypto::PrivateKey* key = nullptr;
+  crypto::Certificate certificate;
+};
+
+// The outcome of reading a message.
+struct ReadResult {
+  bool encrypted = false;  // an encryption layer was found where it is opened
+  bool decrypted = false;
+  std::string content_cipher;  // "AES-256-GCM", "AES-256-CBC", ...
+  bool authenticated_encryption = false;
+  // The signature that vouches for the message: the outermost one counted,
+  // valid only if every counted layer is (see docs/smime.md).
+  std::optional<SignatureReport> signature;
+  std::vector<SignatureReport> layers;  // every counted signature, outermost first
+  std::vector<EmailAddress> from;
+  std::vector<std::string> notes;  // layers ignored or not opened, and why
+  // The innermost message, protected headers restored, CRLF line endings.
+  std::string message;
+};
+
+// Reads every layer of a message: verifies signatures, decrypts with the
+// first key that fits. Error(NoMatchingKey) when encrypted to none of `keys`
+// (naming the recipients), Error(Malformed) for broken structure.
+ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy);
+
+}  // namespace mailseal::smime

@@ -1,0 +1,68 @@
+#include <climits>
+
+#include <fmt/format.h>
+
+#include "smime/internal/cms.h"
+
+namespace mailseal::smime::internal {
+
+ossl::Cms read_cms(ByteView der) {
+  if (der.size() > static_cast<std::size_t>(LONG_MAX)) {
+    throw Error(ErrorCode::Malformed, "the CMS structure is too large");
+  }
+  const unsigned char* cursor = der.data();
+  ossl::Cms cms(d2i_CMS_ContentInfo(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!cms) {
+    ossl::fail("the S/MIME part is not a valid CMS structure (damaged or truncated)", ErrorCode::Malformed);
+  }
+  // Trailing bytes are refused, except zero padding some encoders leave.
+  for (const unsigned char* rest = cursor; rest < der.data() + der.size(); ++rest) {
+    if (*rest != 0) {
+      throw Error(ErrorCode::Malformed, "unexpected bytes follow the CMS structure");
+    }
+  }
+  return cms;
+}
+
+ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached) {
+  if (signer.key == nullptr) {
+    throw Error(ErrorCode::Internal, "no signing key given");
+  }
+  unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_STREAM | (detached ? CMS_DETACHED : 0u);
+  ossl::Cms cms(ossl::check_ptr(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), "cannot start a signature"));
+  // mailseal writes its own SMIMECapabilities (RFC 8551 section 2.5.2) so that
+  // correspondents learn it reads AES-GCM.
+  CMS_SignerInfo* info = CMS_add1_signer(cms.get(), signer.certificate.native(), signer.key->native(), EVP_sha256(),
+                                         flags | CMS_NOSMIMECAP);
+  ossl::check_ptr(info, "cannot add the signer (does the key belong to the certificate?)");
+  Bytes capabilities = Capabilities::mailseal().to_der();
+  ossl::check(CMS_signed_add1_attr_by_NID(info, NID_SMIMECapabilities, V_ASN1_SEQUENCE, capabilities.data(),
+                                          static_cast<int>(capabilities.size())),
+              "cannot add SMIMECapabilities");
+  for (const auto& certificate : signer.chain) {
+    ossl::check(CMS_add1_cert(cms.get(), certificate.native()), "cannot add a chain certificate");
+  }
+  return cms;
+}
+
+void free_chain_until(BIO* chain, BIO* stop) noexcept {
+  while (chain != nullptr && chain != stop) {
+    BIO* next = BIO_pop(chain);
+    BIO_free(chain);
+    chain = next;
+  }
+}
+
+void bio_write_all(BIO* bio, ByteView bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    int chunk = static_cast<int>(std::min<std::size_t>(bytes.size() - done, 1 << 30));
+    int written = BIO_write(bio, bytes.data() + done, chunk);
+    if (written <= 0) {
+      ossl::fail("cannot process the message content");
+    }
+    done += static_cast<std::size_t>(written);
+  }
+}
+
+}  // namespace mailseal::smime::internal

@@ -1,0 +1,112 @@
+#include <openssl/rsa.h>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "smime/internal/bio_sink.h"
+#include "smime/internal/cms.h"
+#include "smime/internal/compose.h"
+
+namespace mailseal::smime {
+
+namespace {
+
+// RFC 9788 section 4.5.1: the outer Subject of an encrypted message.
+constexpr std::string_view kObscuredSubject = "[...]";
+
+ossl::Cms make_envelope(const EncryptOptions& options) {
+  const EVP_CIPHER* cipher = options.choice.cipher == ContentCipher::Aes256Gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
+  ossl::X509Stack none(ossl::check_ptr(sk_X509_new_null(), "cannot allocate a certificate stack"));
+  // With an AEAD cipher OpenSSL 3 builds AuthEnvelopedData (RFC 5083).
+  ossl::Cms cms(ossl::check_ptr(CMS_encrypt(none.get(), nullptr, cipher, CMS_BINARY | CMS_STREAM | CMS_PARTIAL),
+                                "cannot start the encryption"));
+  for (const auto& certificate : options.recipients) {
+    bool oaep = options.choice.rsa_oaep && certificate.public_key().family() == crypto::KeyFamily::Rsa;
+    CMS_RecipientInfo* recipient = CMS_add1_recipient_cert(cms.get(), certificate.native(), oaep ? CMS_KEY_PARAM : 0u);
+    ossl::check_ptr(recipient, fmt::format("cannot encrypt to the certificate '{}'", certificate.subject()),
+                    ErrorCode::Unsupported);
+    if (oaep) {
+      // RFC 8017 RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 4055 parameters).
+      EVP_PKEY_CTX* context = CMS_RecipientInfo_get0_pkey_ctx(recipient);
+      ossl::check(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING), "cannot select RSA-OAEP");
+      ossl::check(EVP_PKEY_CTX_set_rsa_oaep_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+      ossl::check(EVP_PKEY_CTX_set_rsa_mgf1_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+    }
+  }
+  return cms;
+}
+
+}  // namespace
+
+std::string_view to_string(ContentCipher cipher) noexcept {
+  return cipher == ContentCipher::Aes256Gcm ? "AES-256-GCM" : "AES-256-CBC";
+}
+
+EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients) {
+  EncryptionChoice choice;
+  bool all_gcm = !recipients.empty();
+  bool all_oaep = true;
+  for (const auto& recipient : recipients) {
+    all_gcm = all_gcm && recipient.capabilities.aes256_gcm;
+    if (recipient.certificate.public_key().family() == crypto::KeyFamily::Rsa) {
+      all_oaep = all_oaep && recipient.capabilities.rsaes_oaep;
+    }
+  }
+  choice.cipher = all_gcm ? ContentCipher::Aes256Gcm : ContentCipher::Aes256Cbc;
+  // OAEP only together with GCM: a recipient advertising OAEP but not GCM is
+  // an older client, and the CBC path stays exactly what gpgsm and NSS read.
+  choice.rsa_oaep = all_gcm && all_oaep;
+  return choice;
+}
+
+void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options) {
+  if (options.recipients.empty()) {
+    throw Error(ErrorCode::Usage, "no recipients to encrypt to");
+  }
+  message.complete_headers(crypto::now().time_since_epoch().count());
+  if (options.signer != nullptr && !options.signer->certificate.names_address(message.from())) {
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("the signing certificate is not for {}, the message's From address", message.from().str()));
+  }
+  const bool authenticated = options.choice.cipher == ContentCipher::Aes256Gcm;
+  std::string outer = internal::message_headers(message, {"Subject", "Bcc"});
+  outer += fmt::format("Subject: {}\r\nMIME-Version: 1.0\r\n", kObscuredSubject);
+  outer += fmt::format(
+      "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+      "Content-Description: S/MIME Encrypted Message\r\n\r\n",
+      authenticated ? "authEnveloped-data" : "enveloped-data");
+  out.write(outer);
+
+  ossl::Cms cms = make_envelope(options);
+  Base64Sink base64(out);
+  internal::SinkBio der_out(base64);
+  BIO* chain = BIO_new_CMS(der_out.get(), cms.get());
+  if (chain == nullptr) {
+    der_out.rethrow_if_failed();
+    ossl::fail("cannot start the encryption");
+  }
+  try {
+    internal::BioSink plaintext(chain);
+    if (options.signer != nullptr) {
+      internal::write_multipart_signed(message, plaintext, *options.signer, internal::Transport::Binary, true, "");
+    } else {
+      internal::write_content_entity(message, plaintext, internal::Transport::Binary, true);
+    }
+    if (BIO_flush(chain) <= 0) {
+      der_out.rethrow_if_failed();
+      ossl::fail("cannot complete the encryption");
+    }
+  } catch (...) {
+    internal::free_chain_until(chain, der_out.get());
+    der_out.rethrow_if_failed();
+    throw;
+  }
+  internal::free_chain_until(chain, der_out.get());
+  der_out.rethrow_if_failed();
+  base64.finish();
+  out.finish();
+}
+
+}  // namespace mailseal::smime

@@ -1,0 +1,234 @@
+// Opening encryption layers (RFC 5652 section 6, RFC 5083).
+
+#include <fmt/format.h>
+#include <openssl/err.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "smime/internal/cms.h"
+#include "smime/internal/reading.h"
+
+namespace mailseal::smime::internal {
+
+namespace {
+
+constexpr int kMaxBerDepth = 64;
+
+// One BER element: header parsed, content located.
+struct Element {
+  int tag = 0;
+  int xclass = 0;
+  bool constructed = false;
+  bool indefinite = false;
+  const unsigned char* start = nullptr;  // the identifier octet
+  const unsigned char* content = nullptr;
+  const unsigned char* end = nullptr;  // one past the element (for indefinite: past its end-of-contents)
+};
+
+bool read_element(const unsigned char* position, const unsigned char* limit, Element& element, int depth);
+
+// Finds the end of an indefinite-length element's content (its EOC octets).
+const unsigned char* indefinite_end(const unsigned char* position, const unsigned char* limit, int depth) {
+  while (position + 2 <= limit) {
+    if (position[0] == 0 && position[1] == 0)
+      return position + 2;
+    Element child;
+    if (!read_element(position, limit, child, depth + 1))
+      return nullptr;
+    position = child.end;
+  }
+  return nullptr;
+}
+
+bool read_element(const unsigned char* position, const unsigned char* limit, Element& element, int depth) {
+  if (depth > kMaxBerDepth || position >= limit)
+    return false;
+  const unsigned char* cursor = position;
+  long length = 0;
+  int result = ASN1_get_object(&cursor, &length, &element.tag, &element.xclass, limit - position);
+  if (result & 0x80) {
+    ERR_clear_error();
+    return false;
+  }
+  element.start = position;
+  element.constructed = (result & V_ASN1_CONSTRUCTED) != 0;
+  element.indefinite = (result & 0x01) != 0;
+  element.content = cursor;
+  if (element.indefinite) {
+    element.end = indefinite_end(cursor, limit, depth);
+    return element.end != nullptr;
+  }
+  if (length < 0 || length > limit - cursor)
+    return false;
+  element.end = cursor + length;
+  return true;
+}
+
+// The children of a constructed element, in order.
+std::vector<Element> children(const Element& parent, int depth) {
+  std::vector<Element> out;
+  const unsigned char* limit = parent.indefinite ? parent.end - 2 : parent.end;
+  for (const unsigned char* position = parent.content; position < limit;) {
+    Element child;
+    if (!read_element(position, limit, child, depth + 1))
+      break;
+    out.push_back(child);
+    position = child.end;
+  }
+  return out;
+}
+
+int object_nid(const Element& element) {
+  const unsigned char* cursor = element.start;
+  ossl::Asn1Object oid(d2i_ASN1_OBJECT(nullptr, &cursor, element.end - element.start));
+  ERR_clear_error();
+  return oid ? OBJ_obj2nid(oid.get()) : NID_undef;
+}
+
+std::string friendly_cipher_name(int nid) {
+  switch (nid) {
+    case NID_aes_256_gcm:
+      return "AES-256-GCM";
+    case NID_aes_192_gcm:
+      return "AES-192-GCM";
+    case NID_aes_128_gcm:
+      return "AES-128-GCM";
+    case NID_aes_256_cbc:
+      return "AES-256-CBC";
+    case NID_aes_192_cbc:
+      return "AES-192-CBC";
+    case NID_aes_128_cbc:
+      return "AES-128-CBC";
+    case NID_des_ede3_cbc:
+      return "3DES-CBC";
+    case NID_rc2_cbc:
+      return "RC2-CBC";
+    case NID_des_cbc:
+      return "DES-CBC";
+    case NID_undef:
+      return "unknown";
+    default:
+      return OBJ_nid2ln(nid) ? OBJ_nid2ln(nid) : "unknown";
+  }
+}
+
+bool is_no_matching_recipient(unsigned long error) {
+  return ERR_GET_LIB(error) == ERR_LIB_CMS && ERR_GET_REASON(error) == CMS_R_NO_MATCHING_RECIPIENT;
+}
+
+// The recipients of an envelope, for an error message a person can act on.
+std::string describe_recipients(CMS_ContentInfo* cms) {
+  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms);
+  std::string out;
+  for (int i = 0; infos != nullptr && i < sk_CMS_RecipientInfo_num(infos); ++i) {
+    CMS_RecipientInfo* info = sk_CMS_RecipientInfo_value(infos, i);
+    X509_NAME* issuer = nullptr;
+    ASN1_INTEGER* serial = nullptr;
+    ASN1_OCTET_STRING* key_id = nullptr;
+    std::string entry;
+    if (CMS_RecipientInfo_type(info) == CMS_RECIPINFO_TRANS &&
+        CMS_RecipientInfo_ktri_get0_signer_id(info, &key_id, &issuer, &serial) == 1) {
+      if (issuer != nullptr) {
+        char name[256];
+        X509_NAME_oneline(issuer, name, sizeof name);
+        ossl::Bignum number(ASN1_INTEGER_to_BN(serial, nullptr));
+        ossl::OpensslString hex(number ? BN_bn2hex(number.get()) : nullptr);
+        entry = fmt::format("certificate {} issued by {}", hex ? hex.get() : "?", name);
+      } else if (key_id != nullptr) {
+        entry = fmt::format("key id {}", to_hex(ByteView(ASN1_STRING_get0_data(key_id),
+                                                         static_cast<std::size_t>(ASN1_STRING_length(key_id)))));
+      }
+    } else {
+      entry = CMS_RecipientInfo_type(info) == CMS_RECIPINFO_AGREE ? "a key-agreement (EC) recipient"
+                                                                  : "a recipient of another kind";
+    }
+    if (!out.empty())
+      out += "; ";
+    out += entry;
+  }
+  ossl::take_errors();
+  return escape_for_terminal(out);
+}
+
+}  // namespace
+
+int cms_content_type(ByteView der) {
+  Element info;
+  if (!read_element(der.data(), der.data() + der.size(), info, 0) || !info.constructed)
+    return NID_undef;
+  auto parts = children(info, 0);
+  if (parts.empty() || parts[0].tag != V_ASN1_OBJECT)
+    return NID_undef;
+  return object_nid(parts[0]);
+}
+
+std::string content_encryption_algorithm(ByteView der) {
+  // ContentInfo { contentType, [0] EXPLICIT (Auth)EnvelopedData { version,
+  // [0] originatorInfo OPTIONAL, recipientInfos SET, encryptedContentInfo {
+  // contentType, contentEncryptionAlgorithm { algorithm, ... } } } }
+  Element info;
+  if (!read_element(der.data(), der.data() + der.size(), info, 0))
+    return "unknown";
+  auto top = children(info, 0);
+  if (top.size() < 2)
+    return "unknown";
+  auto explicit_content = children(top[1], 1);
+  if (explicit_content.empty())
+    return "unknown";
+  auto envelope = children(explicit_content[0], 2);
+  for (const auto& field : envelope) {
+    if (field.tag == V_ASN1_SEQUENCE && field.xclass == V_ASN1_UNIVERSAL) {
+      auto content_info = children(field, 3);
+      if (content_info.size() < 2)
+        break;
+      auto algorithm = children(content_info[1], 4);
+      if (algorithm.empty() || algorithm[0].tag != V_ASN1_OBJECT)
+        break;
+      return friendly_cipher_name(object_nid(algorithm[0]));
+    }
+  }
+  return "unknown";
+}
+
+Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
+  ossl::Cms probe = read_cms(der);
+  int type = OBJ_obj2nid(CMS_get0_type(probe.get()));
+  if (type != NID_pkcs7_enveloped && type != NID_id_smime_ct_authEnvelopedData) {
+    throw Error(ErrorCode::Malformed, "the encrypted part is not an enveloped-data structure");
+  }
+  Decryption result;
+  result.cipher = content_encryption_algorithm(der);
+  result.authenticated = type == NID_id_smime_ct_authEnvelopedData;
+  std::string decrypt_failure;
+  for (const auto& key : keys) {
+    // A fresh structure for each key: a failed attempt may leave state behind.
+    ossl::Cms cms = read_cms(der);
+    if (CMS_decrypt_set1_pkey_and_peer(cms.get(), key.key->native(), key.certificate.native(), nullptr) != 1) {
+      unsigned long error = ERR_peek_last_error();
+      std::string detail = ossl::take_errors();
+      if (!is_no_matching_recipient(error)) {
+        decrypt_failure = detail;  // the message is for this key, but its key part did not decrypt
+      }
+      continue;
+    }
+    auto out = ossl::Bio(ossl::check_ptr(BIO_new(BIO_s_secmem()), "cannot allocate a buffer"));
+    if (CMS_decrypt(cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
+      // CBC padding or the GCM tag failed: nothing of the plaintext is kept.
+      decrypt_failure = ossl::take_errors();
+      continue;
+    }
+    result.plaintext = std::string(ossl::memory_contents(out.get()));
+    return result;
+  }
+  if (!decrypt_failure.empty()) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("the message is encrypted to this profile but does not decrypt cleanly (damaged or "
+                            "tampered with): {}",
+                            decrypt_failure));
+  }
+  throw Error(ErrorCode::NoMatchingKey,
+              fmt::format("the message is not encrypted to any of the {} key{} of this profile; it is for: {}",
+                          keys.size(), keys.size() == 1 ? "" : "s", describe_recipients(probe.get())));
+}
+
+}  // namespace mailseal::smime::internal

@@ -1,0 +1,49 @@
+#pragma once
+// Building the MIME entities of outgoing messages.
+
+#include <string>
+#include <string_view>
+
+#include "mailseal/smime/smime.h"
+
+namespace mailseal::smime::internal {
+
+// How the body may travel: inside CMS anything goes; as the first part of a
+// multipart/signed it must survive 7-bit transport unchanged.
+enum class Transport { SevenBit, Binary };
+
+// Header fields RFC 9788 protects (the Header Confidentiality Policy's
+// "hcp_baseline" set that a reader shows).
+bool is_protected_header(std::string_view name);
+
+// Writes the message's content entity: its Content-* fields (and, when
+// `protect_headers`, copies of the protected header fields with hp="cipher"
+// added to Content-Type), an empty line, then the body streamed with canonical
+// line endings; an 8bit or binary single-part body is base64-encoded for
+// 7-bit transport.
+void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, bool protect_headers);
+
+// The message's non-content header fields, serialised, with `skip` removed.
+std::string message_headers(const OutgoingMessage& message, std::initializer_list<std::string_view> skip);
+
+// Streams content into a detached CMS signature and returns its DER.
+class DetachedSigner {
+ public:
+  explicit DetachedSigner(const SignerIdentity& signer);
+  ~DetachedSigner();
+  DetachedSigner(const DetachedSigner&) = delete;
+  DetachedSigner& operator=(const DetachedSigner&) = delete;
+  ByteSink& content() noexcept;
+  Bytes finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes a multipart/signed entity with `content` signed by `signer`:
+// header (Content-Type only), delimiter, content, delimiter, signature part.
+void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, Transport transport,
+                            bool protect_headers, std::string_view extra_headers);
+
+}  // namespace mailseal::smime::internal

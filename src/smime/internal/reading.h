@@ -1,0 +1,48 @@
+#pragma once
+// Checking one signature layer and opening one encryption layer.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "mailseal/smime/smime.h"
+
+namespace mailseal::smime::internal {
+
+struct SignatureContext {
+  std::vector<EmailAddress> from;
+  std::optional<std::int64_t> date;  // the Date header, Unix seconds
+  bool check_from = true;            // a mismatch is a problem (else only reported)
+  const Policy* policy = nullptr;
+};
+
+struct SignatureCheck {
+  SignatureReport report;
+  std::string content;  // the signed entity (opaque: the eContent)
+};
+
+// Verifies a signed-data CMS; `detached_content` is the canonical first part
+// of a multipart/signed. Problems make the report invalid; only structure that
+// cannot be read throws.
+SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
+                               const SignatureContext& context);
+
+struct Decryption {
+  std::string plaintext;
+  std::string cipher;  // "AES-256-GCM"
+  bool authenticated = false;
+};
+
+// Opens an enveloped-data or authEnveloped-data CMS with the first key it is
+// encrypted to. Error(NoMatchingKey) lists the recipients when none fits;
+// Error(BadSignature) when the content fails to decrypt cleanly.
+Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys);
+
+// The CMS content type (NID) of a DER/BER ContentInfo.
+int cms_content_type(ByteView der);
+
+// The content-encryption algorithm of an (auth)enveloped-data, by name.
+std::string content_encryption_algorithm(ByteView der);
+
+}  // namespace mailseal::smime::internal

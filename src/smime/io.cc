@@ -1,0 +1,183 @@
+#include "mailseal/smime/io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+
+namespace mailseal::smime {
+
+namespace {
+constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kBase64LineBytes = 57;  // 76 characters
+}  // namespace
+
+std::unique_ptr<FdSource> FdSource::open(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw Error(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
+                fmt::format("cannot open {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
+  }
+  return std::unique_ptr<FdSource>(new FdSource(fd, true));
+}
+
+FdSource::~FdSource() {
+  if (owned_)
+    ::close(fd_);
+}
+
+std::size_t FdSource::read(std::span<std::uint8_t> buffer) {
+  while (true) {
+    ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+    if (n >= 0)
+      return static_cast<std::size_t>(n);
+    if (errno != EINTR) {
+      throw Error(ErrorCode::Io, fmt::format("cannot read the input: {}", std::strerror(errno)));
+    }
+  }
+}
+
+std::size_t MemorySource::read(std::span<std::uint8_t> buffer) {
+  std::size_t n = std::min(buffer.size(), bytes_.size() - position_);
+  std::memcpy(buffer.data(), bytes_.data() + position_, n);
+  position_ += n;
+  return n;
+}
+
+std::size_t PrefixedSource::read(std::span<std::uint8_t> buffer) {
+  if (position_ < prefix_.size()) {
+    std::size_t n = std::min(buffer.size(), prefix_.size() - position_);
+    std::memcpy(buffer.data(), prefix_.data() + position_, n);
+    position_ += n;
+    return n;
+  }
+  return rest_.read(buffer);
+}
+
+OutputSink::OutputSink(int fd, std::filesystem::path target, std::filesystem::path temporary)
+    : fd_(fd), target_(std::move(target)), temporary_(std::move(temporary)) {}
+
+std::unique_ptr<OutputSink> OutputSink::standard_output() {
+  return std::unique_ptr<OutputSink>(new OutputSink(STDOUT_FILENO, {}, {}));
+}
+
+std::unique_ptr<OutputSink> OutputSink::file(const std::filesystem::path& path) {
+  std::random_device random;
+  auto temporary = path;
+  temporary += fmt::format(".tmp-{:08x}", random());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw Error(ErrorCode::Io,
+                fmt::format("cannot create {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
+  }
+  return std::unique_ptr<OutputSink>(new OutputSink(fd, path, temporary));
+}
+
+OutputSink::~OutputSink() {
+  if (!temporary_.empty()) {
+    ::close(fd_);
+    if (!committed_) {
+      ::unlink(temporary_.c_str());  // never leave partial output behind
+    }
+  }
+}
+
+void OutputSink::write(ByteView bytes) {
+  buffer_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (buffer_.size() >= kChunk)
+    flush_buffer();
+}
+
+void OutputSink::flush_buffer() {
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      throw Error(ErrorCode::Io, fmt::format("cannot write the output: {}", std::strerror(errno)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  buffer_.clear();
+}
+
+void OutputSink::commit() {
+  flush_buffer();
+  if (temporary_.empty()) {
+    return;
+  }
+  if (::fsync(fd_) != 0 || ::rename(temporary_.c_str(), target_.c_str()) != 0) {
+    throw Error(ErrorCode::Io,
+                fmt::format("cannot write {}: {}", escape_for_terminal(target_.string()), std::strerror(errno)));
+  }
+  committed_ = true;
+}
+
+void CrlfSink::write(ByteView bytes) {
+  buffer_.clear();
+  buffer_.reserve(bytes.size() + bytes.size() / 16 + 2);
+  for (std::uint8_t byte : bytes) {
+    if (byte == '\r') {
+      buffer_ += "\r\n";
+      after_cr_ = true;
+    } else if (byte == '\n') {
+      if (!after_cr_)
+        buffer_ += "\r\n";
+      after_cr_ = false;
+    } else {
+      buffer_.push_back(static_cast<char>(byte));
+      after_cr_ = false;
+    }
+  }
+  next_.write(as_bytes(buffer_));
+}
+
+void Base64Sink::emit_line(ByteView group) {
+  unsigned char line[80];
+  int length = EVP_EncodeBlock(line, group.data(), static_cast<int>(group.size()));
+  next_.write(ByteView(line, static_cast<std::size_t>(length)));
+  next_.write(std::string_view("\r\n"));
+}
+
+void Base64Sink::write(ByteView bytes) {
+  std::size_t offset = 0;
+  if (!pending_.empty()) {
+    std::size_t take = std::min(kBase64LineBytes - pending_.size(), bytes.size());
+    pending_.insert(pending_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+    offset = take;
+    if (pending_.size() < kBase64LineBytes)
+      return;
+    emit_line(pending_);
+    pending_.clear();
+  }
+  while (bytes.size() - offset >= kBase64LineBytes) {
+    emit_line(bytes.subspan(offset, kBase64LineBytes));
+    offset += kBase64LineBytes;
+  }
+  pending_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end());
+}
+
+void Base64Sink::finish() {
+  if (!pending_.empty()) {
+    emit_line(pending_);
+    pending_.clear();
+  }
+}
+
+void pump(ByteSource& source, ByteSink& sink) {
+  std::vector<std::uint8_t> buffer(kChunk);
+  while (std::size_t n = source.read(buffer)) {
+    sink.write(ByteView(buffer.data(), n));
+  }
+}
+
+}  // namespace mailseal::smime

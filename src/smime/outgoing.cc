@@ -1,0 +1,210 @@
+// Outgoing messages: reading their header block and composing the entities
+// that get signed or encrypted.
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "smime/internal/compose.h"
+
+namespace mailseal::smime {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The end of the header block in `bytes` (offset of the body), if complete.
+std::optional<std::size_t> find_body(std::string_view bytes) {
+  std::size_t position = 0;
+  while (position < bytes.size()) {
+    std::size_t end = bytes.find('\n', position);
+    if (end == std::string_view::npos)
+      return std::nullopt;
+    std::string_view line = bytes.substr(position, end - position);
+    if (line.empty() || line == "\r")
+      return end + 1;
+    position = end + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+OutgoingMessage OutgoingMessage::read(ByteSource& source) {
+  std::string head;
+  std::vector<std::uint8_t> buffer(kReadChunk);
+  std::optional<std::size_t> body_start;
+  while (!(body_start = find_body(head))) {
+    if (head.size() > mime::kMaxHeaderBlock) {
+      throw Error(ErrorCode::Malformed, "the message's header block is larger than 1 MiB");
+    }
+    std::size_t n = source.read(buffer);
+    if (n == 0)
+      break;
+    head.append(reinterpret_cast<const char*>(buffer.data()), n);
+  }
+  std::size_t header_end = body_start ? *body_start : head.size();
+  std::string_view block(head.data(), header_end);
+  // Drop the empty line itself from the block.
+  while (!block.empty() && (block.back() == '\n' || block.back() == '\r'))
+    block.remove_suffix(1);
+  OutgoingMessage message;
+  message.headers_ = mime::Headers::parse(block);
+  if (message.headers_.fields().empty()) {
+    throw Error(ErrorCode::Malformed, "the input is not an email message: it has no header fields");
+  }
+  Bytes rest(head.begin() + static_cast<std::ptrdiff_t>(header_end), head.end());
+  message.body_ = std::make_unique<PrefixedSource>(std::move(rest), source);
+  return message;
+}
+
+EmailAddress OutgoingMessage::from() const {
+  auto value = headers_.get("From");
+  if (!value) {
+    throw Error(ErrorCode::Usage, "the message has no From header", "add a From: line with one of your addresses");
+  }
+  std::vector<EmailAddress> addresses;
+  try {
+    addresses = mime::parse_addresses(*value);
+  } catch (const Error& error) {
+    throw Error(ErrorCode::Usage, fmt::format("the From header is not valid: {}", error.what()));
+  }
+  if (addresses.size() != 1) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("the From header must name exactly one address, not {}", addresses.size()));
+  }
+  return addresses.front();
+}
+
+std::vector<EmailAddress> OutgoingMessage::recipients() const {
+  std::vector<EmailAddress> out;
+  for (const auto& field : headers_.fields()) {
+    if (same_name(field.name, "To") || same_name(field.name, "Cc") || same_name(field.name, "Bcc")) {
+      for (auto& address : mime::parse_addresses(field.value())) {
+        if (std::find(out.begin(), out.end(), address) == out.end())
+          out.push_back(std::move(address));
+      }
+    }
+  }
+  return out;
+}
+
+void OutgoingMessage::complete_headers(std::int64_t now) {
+  if (!headers_.get("Date")) {
+    headers_.append("Date", mime::format_date(now));
+  }
+  if (!headers_.get("Message-ID")) {
+    Bytes random = crypto::random_bytes(16);
+    headers_.append("Message-ID", fmt::format("<{}@{}>", to_hex(random), from().domain()));
+  }
+}
+
+namespace internal {
+
+bool is_protected_header(std::string_view name) {
+  for (std::string_view protected_name :
+       {"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To", "References"}) {
+    if (same_name(name, protected_name))
+      return true;
+  }
+  return false;
+}
+
+std::string message_headers(const OutgoingMessage& message, std::initializer_list<std::string_view> skip) {
+  mime::Headers headers;
+  for (const auto& field : message.headers().fields()) {
+    if (mime::is_content_header(field.name))
+      continue;
+    if (std::any_of(skip.begin(), skip.end(), [&](std::string_view name) { return same_name(name, field.name); }))
+      continue;
+    headers.append(field.name, field.raw_value);
+  }
+  return headers.serialize();
+}
+
+void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, bool protect_headers) {
+  const mime::Headers& headers = message.headers();
+  mime::Headers content;
+  if (protect_headers) {
+    for (const auto& field : headers.fields()) {
+      if (is_protected_header(field.name))
+        content.append(field.name, field.raw_value);
+    }
+  }
+  std::string encoding = headers.get("Content-Transfer-Encoding").value_or("7bit");
+  std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  mime::ContentType type;
+  if (auto value = headers.get("Content-Type"))
+    type = mime::ContentType::parse(*value);
+  const bool binary = encoding == "binary";
+  const bool needs_base64 = transport == Transport::SevenBit && !type.is_multipart() && (encoding == "8bit" || binary);
+  bool has_content_type = false;
+  for (const auto& field : headers.fields()) {
+    if (!mime::is_content_header(field.name) || same_name(field.name, "MIME-Version"))
+      continue;
+    std::string value = field.raw_value;
+    if (same_name(field.name, "Content-Type")) {
+      has_content_type = true;
+      if (protect_headers)
+        value += "; hp=\"cipher\"";
+    }
+    if (same_name(field.name, "Content-Transfer-Encoding") && needs_base64)
+      value = "base64";
+    content.append(field.name, value);
+  }
+  if (!has_content_type && protect_headers) {
+    content.append("Content-Type", "text/plain; charset=us-ascii; hp=\"cipher\"");
+  }
+  out.write(content.serialize());
+  out.write(std::string_view("\r\n"));
+  if (needs_base64) {
+    Base64Sink base64(out);
+    if (binary) {
+      pump(message.body(), base64);
+    } else {
+      CrlfSink canonical(base64);  // text lines become CRLF before encoding
+      pump(message.body(), canonical);
+    }
+    base64.finish();
+  } else if (binary) {
+    pump(message.body(), out);
+  } else {
+    CrlfSink canonical(out);
+    pump(message.body(), canonical);
+  }
+}
+
+void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, Transport transport,
+                            bool protect_headers, std::string_view extra_headers) {
+  const std::string boundary = mime::make_boundary();
+  out.write(extra_headers);
+  out.write(
+      fmt::format("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\r\n"
+                  " boundary=\"{}\"\r\n\r\n"
+                  "This is a cryptographically signed message in MIME format.\r\n\r\n--{}\r\n",
+                  boundary, boundary));
+  DetachedSigner detached(signer);
+  TeeSink both(out, detached.content());
+  write_content_entity(message, both, transport, protect_headers);
+  Bytes signature = detached.finish();
+  out.write(
+      fmt::format("\r\n--{}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
+                  "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+                  "Content-Description: S/MIME Cryptographic Signature\r\n\r\n",
+                  boundary));
+  out.write(mime::encode_base64_lines(signature));
+  out.write(fmt::format("\r\n--{}--\r\n", boundary));
+}
+
+}  // namespace internal
+}  // namespace mailseal::smime

@@ -1,0 +1,255 @@
+// Reading a message layer by layer (docs/smime.md, "Reading"):
+//  1. An outermost signature whose content is directly an encryption layer
+//     is a transport signature: ignored (Thunderbird does the same).
+//  2. Encryption is opened only as the message itself (after rule 1) or
+//     inside another opened encryption layer; encrypted content under a
+//     counted signature is signed ciphertext and is not opened.
+//  3. Signatures stack; every counted layer must be valid. The outermost
+//     signer must match the From address; an inner one too, unless it and
+//     the layer around it are both opaque (a sealed message signed again).
+//  4. Only a layer that is the whole message counts: a signed part among
+//     other parts does not make the message signed.
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+
+#include <openssl/obj_mac.h>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "smime/internal/reading.h"
+
+namespace mailseal::smime {
+
+namespace {
+
+using internal::SignatureContext;
+
+enum class LayerKind { Plain, SignedDetached, SignedOpaque, Encrypted };
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool is_pkcs7_mime(const mime::ContentType& type) {
+  return type.is("application", "pkcs7-mime") || type.is("application", "x-pkcs7-mime");
+}
+
+bool is_pkcs7_signature(const mime::ContentType& type) {
+  return type.is("application", "pkcs7-signature") || type.is("application", "x-pkcs7-signature");
+}
+
+// Outlook and others send application/octet-stream named *.p7m.
+bool is_p7m_octet_stream(const mime::Entity& entity) {
+  if (!entity.content_type.is("application", "octet-stream"))
+    return false;
+  std::string name = lower(entity.content_type.parameter("name").value_or(""));
+  return name.size() >= 4 && name.substr(name.size() - 4) == ".p7m";
+}
+
+LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
+  const mime::ContentType& type = entity.content_type;
+  if (type.is("multipart", "signed")) {
+    std::string protocol = lower(type.parameter("protocol").value_or(""));
+    if (protocol == "application/pkcs7-signature" || protocol == "application/x-pkcs7-signature") {
+      return LayerKind::SignedDetached;
+    }
+    return LayerKind::Plain;  // e.g. OpenPGP: not ours to judge
+  }
+  if (!is_pkcs7_mime(type) && !is_p7m_octet_stream(entity))
+    return LayerKind::Plain;
+  std::string smime_type = lower(type.parameter("smime-type").value_or(""));
+  if (smime_type == "certs-only")
+    return LayerKind::Plain;
+  decoded = mime::decode_body(entity);
+  int content_type = internal::cms_content_type(decoded);
+  if (content_type == NID_pkcs7_signed)
+    return LayerKind::SignedOpaque;
+  if (content_type == NID_pkcs7_enveloped || content_type == NID_id_smime_ct_authEnvelopedData) {
+    return LayerKind::Encrypted;
+  }
+  if (content_type == NID_id_smime_ct_compressedData) {
+    throw Error(ErrorCode::Unsupported, "compressed S/MIME content (RFC 3274) is not supported");
+  }
+  throw Error(ErrorCode::Malformed, fmt::format("the {} part does not hold a CMS structure mailseal reads",
+                                                escape_for_terminal(type.mime_type())));
+}
+
+// True if a signed part appears below a multipart message (not the whole).
+bool has_partial_signature(const mime::Entity& entity, int depth) {
+  if (depth > 8 || !entity.content_type.is_multipart())
+    return false;
+  auto boundary = entity.content_type.parameter("boundary");
+  if (!boundary)
+    return false;
+  mime::MultipartBody body;
+  try {
+    body = mime::split_multipart(entity.body, *boundary);
+  } catch (const Error&) {
+    return false;
+  }
+  for (auto part : body.parts) {
+    try {
+      mime::Entity child = mime::Entity::parse(part);
+      const auto& type = child.content_type;
+      if (type.is("multipart", "signed") ||
+          (is_pkcs7_mime(type) && lower(type.parameter("smime-type").value_or("")) == "signed-data") ||
+          has_partial_signature(child, depth + 1)) {
+        return true;
+      }
+    } catch (const Error&) {
+    }
+  }
+  return false;
+}
+
+// The output message: an inner entity that carries its own header fields
+// (RFC 9788 hp="cipher", or the LAMPS draft's protected-headers="v1") is the
+// message; otherwise the outer header fields are put back on top of it.
+std::string restore_message(const mime::Entity& top, const mime::Entity& innermost, bool same_entity) {
+  std::string inner = mime::to_crlf(innermost.raw);
+  if (same_entity || innermost.headers.get("From")) {
+    return inner;
+  }
+  mime::Headers outer;
+  for (const auto& field : top.headers.fields()) {
+    if (!mime::is_content_header(field.name))
+      outer.append(field.name, field.raw_value);
+  }
+  outer.append("MIME-Version", "1.0");
+  return outer.serialize() + inner;
+}
+
+}  // namespace
+
+ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy) {
+  if (message.size() > kMaxMessageSize) {
+    throw Error(ErrorCode::RejectedByPolicy, "the message is larger than 1 GiB");
+  }
+  ReadResult result;
+  std::deque<std::string> storage;  // decoded layers the entities point into
+  const mime::Entity top = mime::Entity::parse(as_string_view(message));
+  if (top.headers.fields().empty()) {
+    throw Error(ErrorCode::Malformed, "the input is not an email message: it has no header fields");
+  }
+  std::optional<std::int64_t> date;
+  if (auto value = top.headers.get("Date"))
+    date = mime::parse_date(*value);
+  if (auto value = top.headers.get("From")) {
+    try {
+      result.from = mime::parse_addresses(*value);
+    } catch (const Error&) {
+      result.notes.push_back("the From header is not a valid address");
+    }
+  }
+
+  mime::Entity current = top;
+  bool previous_opaque = false;
+  bool outermost = true;
+  for (int layer = 0;; ++layer) {
+    if (layer >= policy.max_layers) {
+      throw Error(ErrorCode::Malformed, "the message nests too many S/MIME layers");
+    }
+    // A decrypted payload with its own header fields speaks for itself (RFC 9788).
+    if (layer > 0 && current.headers.get("From")) {
+      try {
+        result.from = mime::parse_addresses(*current.headers.get("From"));
+      } catch (const Error&) {
+      }
+      if (auto value = current.headers.get("Date"))
+        date = mime::parse_date(*value);
+    }
+    Bytes decoded;
+    LayerKind kind = classify(current, decoded);
+    if (kind == LayerKind::Plain)
+      break;
+
+    if (kind == LayerKind::Encrypted) {
+      if (!result.layers.empty()) {
+        result.notes.push_back("the signed content is encrypted; signed ciphertext is not opened");
+        break;
+      }
+      if (result.decrypted) {
+        result.notes.push_back("an encryption layer inside the decrypted content is not opened");
+        break;
+      }
+      result.encrypted = true;
+      result.content_cipher = internal::content_encryption_algorithm(decoded);
+      internal::Decryption decryption = internal::decrypt_envelope(decoded, keys);
+      result.decrypted = true;
+      result.content_cipher = decryption.cipher;
+      result.authenticated_encryption = decryption.authenticated;
+      storage.push_back(std::move(decryption.plaintext));
+      current = mime::Entity::parse(storage.back());
+      outermost = false;
+      previous_opaque = false;
+      continue;
+    }
+
+    // A signature layer.
+    std::optional<std::string> detached;
+    if (kind == LayerKind::SignedDetached) {
+      auto boundary = current.content_type.parameter("boundary");
+      if (!boundary)
+        throw Error(ErrorCode::Malformed, "the multipart/signed part has no boundary");
+      mime::MultipartBody body = mime::split_multipart(current.body, *boundary);
+      if (body.parts.size() != 2) {
+        throw Error(ErrorCode::Malformed,
+                    fmt::format("a multipart/signed part must have 2 parts, this one has {}", body.parts.size()));
+      }
+      mime::Entity signature_part = mime::Entity::parse(body.parts[1]);
+      if (!is_pkcs7_signature(signature_part.content_type)) {
+        throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
+      }
+      decoded = mime::decode_body(signature_part);
+      // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form.
+      detached = mime::to_crlf(body.parts[0]);
+    }
+    const bool opaque = kind == LayerKind::SignedOpaque;
+    SignatureContext context{result.from, date, true, &policy};
+    // Rule 3: an opaque signature inside an opaque signature is a sealed
+    // message signed again; its signer need not be the From address.
+    context.check_from = result.layers.empty() || !(opaque && previous_opaque);
+    internal::SignatureCheck check = internal::check_signature(decoded, detached, context);
+    storage.push_back(std::move(check.content));
+    mime::Entity inner = mime::Entity::parse(storage.back());
+    Bytes inner_decoded;
+    bool wraps_encryption = false;
+    try {
+      wraps_encryption = classify(inner, inner_decoded) == LayerKind::Encrypted;
+    } catch (const Error&) {
+    }
+    if (outermost && wraps_encryption) {
+      // Rule 1: a transport signature over ciphertext says nothing about the author.
+      result.notes.push_back(fmt::format("an outer signature around the encryption was ignored{}",
+                                         check.report.valid ? "" : " (it was not valid either)"));
+    } else {
+      result.layers.push_back(std::move(check.report));
+    }
+    outermost = false;
+    previous_opaque = opaque;
+    current = inner;
+  }
+
+  if (!result.layers.empty()) {
+    SignatureReport combined = result.layers.front();
+    for (std::size_t i = 1; i < result.layers.size(); ++i) {
+      for (const auto& problem : result.layers[i].problems) {
+        combined.problems.push_back(fmt::format("inner signature: {}", problem));
+      }
+    }
+    combined.valid = combined.problems.empty();
+    result.signature = std::move(combined);
+  } else if (has_partial_signature(current, 0)) {
+    result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
+  }
+  result.message = restore_message(top, current, &current == &top || current.raw.data() == top.raw.data());
+  return result;
+}
+
+}  // namespace mailseal::smime

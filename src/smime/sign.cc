@@ -1,0 +1,99 @@
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "smime/internal/bio_sink.h"
+#include "smime/internal/cms.h"
+#include "smime/internal/compose.h"
+
+namespace mailseal::smime {
+
+namespace internal {
+
+struct DetachedSigner::Impl {
+  ossl::Cms cms;
+  BIO* data = nullptr;  // CMS_dataInit chain: digests what is written
+  std::unique_ptr<BioSink> sink;
+  ~Impl() {
+    if (data != nullptr)
+      BIO_free_all(data);
+  }
+};
+
+DetachedSigner::DetachedSigner(const SignerIdentity& signer) : impl_(std::make_unique<Impl>()) {
+  impl_->cms = make_signed_data(signer, true);
+  impl_->data = ossl::check_ptr(CMS_dataInit(impl_->cms.get(), nullptr), "cannot start the signature");
+  impl_->sink = std::make_unique<BioSink>(impl_->data);
+}
+
+DetachedSigner::~DetachedSigner() = default;
+
+ByteSink& DetachedSigner::content() noexcept {
+  return *impl_->sink;
+}
+
+Bytes DetachedSigner::finish() {
+  ossl::check(CMS_dataFinal(impl_->cms.get(), impl_->data), "cannot complete the signature");
+  BIO_free_all(impl_->data);
+  impl_->data = nullptr;
+  auto out = ossl::memory_writer();
+  ossl::check(i2d_CMS_bio(out.get(), impl_->cms.get()), "cannot encode the signature");
+  std::string_view der = ossl::memory_contents(out.get());
+  return Bytes(der.begin(), der.end());
+}
+
+}  // namespace internal
+
+namespace {
+
+void check_signer_names_sender(const SignerIdentity& signer, const EmailAddress& from) {
+  if (!signer.certificate.names_address(from)) {
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("the signing certificate is not for {}, the message's From address", from.str()));
+  }
+}
+
+}  // namespace
+
+void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, SignatureForm form) {
+  const EmailAddress from = message.from();
+  check_signer_names_sender(signer, from);
+  message.complete_headers(crypto::now().time_since_epoch().count());
+  out.write(internal::message_headers(message, {}));
+  out.write(std::string_view("MIME-Version: 1.0\r\n"));
+  if (form == SignatureForm::Detached) {
+    internal::write_multipart_signed(message, out, signer, internal::Transport::SevenBit, false, "");
+    out.finish();
+    return;
+  }
+  out.write(
+      std::string_view("Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"\r\n"
+                       "Content-Transfer-Encoding: base64\r\n"
+                       "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+                       "Content-Description: S/MIME Cryptographic Signature\r\n\r\n"));
+  ossl::Cms cms = internal::make_signed_data(signer, false);
+  Base64Sink base64(out);
+  internal::SinkBio der_out(base64);
+  BIO* chain = BIO_new_CMS(der_out.get(), cms.get());
+  if (chain == nullptr) {
+    der_out.rethrow_if_failed();
+    ossl::fail("cannot start the signature");
+  }
+  try {
+    internal::BioSink content(chain);
+    internal::write_content_entity(message, content, internal::Transport::Binary, false);
+    if (BIO_flush(chain) <= 0) {
+      der_out.rethrow_if_failed();
+      ossl::fail("cannot complete the signature");
+    }
+  } catch (...) {
+    internal::free_chain_until(chain, der_out.get());
+    der_out.rethrow_if_failed();
+    throw;
+  }
+  internal::free_chain_until(chain, der_out.get());
+  der_out.rethrow_if_failed();
+  base64.finish();
+  out.finish();
+}
+
+}  // namespace mailseal::smime

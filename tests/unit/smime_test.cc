@@ -1,0 +1,238 @@
+// The S/MIME engine on its own: sign, encrypt, read back, and refuse what is
+// forged or tampered with. The peers check the same output in tests/interop.
+
+#include <gtest/gtest.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/smime/smime.h"
+#include "test_identities.h"
+
+namespace mailseal::smime {
+namespace {
+
+using test::alice;
+using test::bob;
+
+const std::string kPlainMessage =
+    "From: Alice <alice@example.com>\n"
+    "To: Bob <bob@example.org>\n"
+    "Subject: Lunch\n"
+    "Content-Type: text/plain; charset=us-ascii\n"
+    "\n"
+    "Shall we meet at noon?\n"
+    "-- \n"
+    "Alice\n";
+
+std::string sign(const std::string& message, SignatureForm form) {
+  MemorySource source(as_bytes(message));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  sign_message(outgoing, out, alice().signer(), form);
+  return out.take();
+}
+
+std::string encrypt(const std::string& message, bool with_signature, EncryptionChoice choice) {
+  MemorySource source(as_bytes(message));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  auto signer = alice().signer();
+  EncryptOptions options{{bob().encryption, alice().encryption}, with_signature ? &signer : nullptr, choice};
+  encrypt_message(outgoing, out, options);
+  return out.take();
+}
+
+ReadResult read(const std::string& message, std::vector<DecryptionKey> keys = {}) {
+  return read_message(as_bytes(message), keys, Policy::standard());
+}
+
+TEST(Smime, DetachedSignatureVerifies) {
+  std::string signed_message = sign(kPlainMessage, SignatureForm::Detached);
+  EXPECT_NE(signed_message.find("multipart/signed"), std::string::npos);
+  EXPECT_NE(signed_message.find("Date: "), std::string::npos) << "a Date is added";
+  ReadResult result = read(signed_message);
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid) << (result.signature->problems.empty() ? "" : result.signature->problems[0]);
+  EXPECT_TRUE(result.signature->from_matches);
+  EXPECT_EQ(result.signature->digest, "SHA-256");
+  EXPECT_TRUE(result.signature->signing_time.has_value());
+  EXPECT_TRUE(result.signature->capabilities.aes256_gcm);
+  EXPECT_EQ(result.signature->certificates.size(), 2u) << "signer and root";
+  EXPECT_FALSE(result.encrypted);
+  EXPECT_NE(result.message.find("Shall we meet at noon?\r\n"), std::string::npos);
+}
+
+TEST(Smime, OpaqueSignatureVerifies) {
+  std::string signed_message = sign(kPlainMessage, SignatureForm::Opaque);
+  EXPECT_NE(signed_message.find("smime-type=signed-data"), std::string::npos);
+  ReadResult result = read(signed_message);
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid);
+  EXPECT_EQ(result.signature->form, SignatureForm::Opaque);
+  EXPECT_NE(result.message.find("Shall we meet at noon?"), std::string::npos);
+}
+
+TEST(Smime, TamperedBodyIsBad) {
+  std::string signed_message = sign(kPlainMessage, SignatureForm::Detached);
+  auto position = signed_message.find("noon");
+  ASSERT_NE(position, std::string::npos);
+  signed_message[position] = 'm';
+  ReadResult result = read(signed_message);
+  ASSERT_TRUE(result.signature);
+  EXPECT_FALSE(result.signature->valid);
+}
+
+TEST(Smime, LineEndingsDoNotMatter) {
+  std::string signed_message = sign(kPlainMessage, SignatureForm::Detached);
+  std::string lf;
+  for (char c : signed_message)
+    if (c != '\r')
+      lf.push_back(c);
+  ReadResult result = read(lf);
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid);
+}
+
+TEST(Smime, SignerMustBeTheSender) {
+  std::string forged = kPlainMessage;
+  forged.replace(forged.find("alice@example.com"), 17, "carol@example.com");
+  MemorySource source(as_bytes(forged));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  EXPECT_THROW(sign_message(outgoing, out, alice().signer(), SignatureForm::Detached), Error);
+
+  // A signature whose From header is changed afterwards is bad.
+  std::string signed_message = sign(kPlainMessage, SignatureForm::Detached);
+  signed_message.replace(signed_message.find("alice@example.com"), 17, "carol@example.com");
+  ReadResult result = read(signed_message);
+  ASSERT_TRUE(result.signature);
+  EXPECT_FALSE(result.signature->valid);
+  EXPECT_FALSE(result.signature->from_matches);
+}
+
+TEST(Smime, EightBitBodyIsBase64EncodedForDetachedSignatures) {
+  std::string message = kPlainMessage;
+  message.replace(message.find("Content-Type: text/plain; charset=us-ascii"), 42,
+                  "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit");
+  message +=
+      "Gr\xc3\xbc\xc3\x9f"
+      "e\n";
+  std::string signed_message = sign(message, SignatureForm::Detached);
+  EXPECT_EQ(signed_message.find("Gr\xc3\xbc"), std::string::npos) << "8-bit bytes must not travel raw";
+  ReadResult result = read(signed_message);
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid);
+}
+
+TEST(Smime, EncryptedAndSignedWithGcm) {
+  std::string encrypted = encrypt(kPlainMessage, true, {ContentCipher::Aes256Gcm, true});
+  EXPECT_NE(encrypted.find("smime-type=authEnveloped-data"), std::string::npos);
+  EXPECT_NE(encrypted.find("Subject: [...]"), std::string::npos);
+  EXPECT_EQ(encrypted.find("Lunch"), std::string::npos) << "the real Subject is protected";
+  ReadResult result = read(encrypted, {bob().decryption()});
+  EXPECT_TRUE(result.decrypted);
+  EXPECT_TRUE(result.authenticated_encryption);
+  EXPECT_EQ(result.content_cipher, "AES-256-GCM");
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid);
+  EXPECT_NE(result.message.find("Subject: Lunch"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("hp=\"cipher\""), std::string::npos);
+  // The sender can read her own mail.
+  EXPECT_TRUE(read(encrypted, {alice().decryption()}).decrypted);
+}
+
+TEST(Smime, EncryptedWithCbcForLegacyRecipients) {
+  std::string encrypted = encrypt(kPlainMessage, false, {ContentCipher::Aes256Cbc, false});
+  EXPECT_NE(encrypted.find("smime-type=enveloped-data"), std::string::npos);
+  ReadResult result = read(encrypted, {bob().decryption()});
+  EXPECT_TRUE(result.decrypted);
+  EXPECT_FALSE(result.authenticated_encryption);
+  EXPECT_EQ(result.content_cipher, "AES-256-CBC");
+  EXPECT_FALSE(result.signature.has_value());
+}
+
+TEST(Smime, NotForMeNamesTheRecipients) {
+  std::string encrypted = encrypt(kPlainMessage, false, {ContentCipher::Aes256Cbc, false});
+  auto carol = test::make_person("carol@example.net");
+  try {
+    read(encrypted, {carol.decryption()});
+    FAIL() << "expected NoMatchingKey";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::NoMatchingKey);
+    EXPECT_NE(std::string(error.what()).find("issued by"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Smime, TamperedCiphertextNeverYieldsPlaintext) {
+  for (auto cipher : {ContentCipher::Aes256Gcm, ContentCipher::Aes256Cbc}) {
+    std::string encrypted = encrypt(kPlainMessage, false, {cipher, false});
+    // Flip a base64 character near the end of the body (the ciphertext or tag).
+    auto end = encrypted.rfind("\r\n", encrypted.size() - 3);
+    ASSERT_NE(end, std::string::npos);
+    char& c = encrypted[end - 5];
+    c = c == 'A' ? 'B' : 'A';
+    EXPECT_THROW(read(encrypted, {bob().decryption()}), Error) << to_string(cipher);
+  }
+}
+
+TEST(Smime, EcKeysSignAndEncrypt) {
+  auto erin = test::make_person("erin@example.com", true);
+  std::string message = kPlainMessage;
+  message.replace(message.find("alice@example.com"), 17, "erin@example.com");
+  MemorySource source(as_bytes(message));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  auto signer = erin.signer();
+  encrypt_message(outgoing, out, {{erin.encryption}, &signer, {ContentCipher::Aes256Gcm, false}});
+  ReadResult result = read(out.text(), {erin.decryption()});
+  EXPECT_TRUE(result.decrypted);
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid);
+}
+
+TEST(Smime, ChoosesGcmOnlyWhenEveryoneReadsIt) {
+  Capabilities none;
+  std::vector<EncryptionRecipient> modern = {{bob().encryption, Capabilities::mailseal()},
+                                             {alice().encryption, Capabilities::mailseal()}};
+  EXPECT_EQ(choose_encryption(modern).cipher, ContentCipher::Aes256Gcm);
+  EXPECT_TRUE(choose_encryption(modern).rsa_oaep);
+  std::vector<EncryptionRecipient> mixed = {{bob().encryption, none}, {alice().encryption, Capabilities::mailseal()}};
+  EXPECT_EQ(choose_encryption(mixed).cipher, ContentCipher::Aes256Cbc);
+  EXPECT_FALSE(choose_encryption(mixed).rsa_oaep);
+}
+
+TEST(Smime, CapabilitiesRoundTrip) {
+  Capabilities ours = Capabilities::mailseal();
+  EXPECT_EQ(Capabilities::from_der(ours.to_der()), ours);
+  EXPECT_EQ(Capabilities::parse(ours.to_string()), ours);
+  EXPECT_FALSE(Capabilities::from_der(as_bytes("garbage")).advertised);
+}
+
+TEST(Smime, PartialSignatureDoesNotCount) {
+  std::string signed_message = sign(kPlainMessage, SignatureForm::Detached);
+  auto body = signed_message.substr(signed_message.find("Content-Type: multipart/signed"));
+  std::string mixed =
+      "From: alice@example.com\r\nTo: bob@example.org\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\n"
+      "Content-Type: text/plain\r\n\r\nUnsigned words an attacker added.\r\n--outer\r\n" +
+      body + "\r\n--outer--\r\n";
+  ReadResult result = read(mixed);
+  EXPECT_FALSE(result.signature.has_value());
+  ASSERT_FALSE(result.notes.empty());
+  EXPECT_NE(result.notes.back().find("no signature covers the whole message"), std::string::npos);
+}
+
+TEST(Smime, MalformedInputIsRefused) {
+  EXPECT_THROW(read(""), Error);
+  EXPECT_THROW(read("no headers here, just text"), Error);
+  std::string broken =
+      "From: alice@example.com\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nTUlJQ==\r\n";
+  EXPECT_THROW(read(broken), Error);
+  std::string three_parts =
+      "From: alice@example.com\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+      "boundary=b\r\n\r\n--b\r\n\r\na\r\n--b\r\n\r\nb\r\n--b\r\n\r\nc\r\n--b--\r\n";
+  EXPECT_THROW(read(three_parts), Error);
+}
+
+}  // namespace
+}  // namespace mailseal::smime
