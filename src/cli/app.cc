@@ -52,6 +52,11 @@ struct Arguments {
   ExportPkcs12Args export_pkcs12;
   ImportPkcs12Args import_pkcs12;
   UdfArgs udf;
+  SignArgs sign;
+  EncryptArgs encrypt;
+  DecryptArgs decrypt;
+  VerifyArgs verify;
+  ContactImportArgs contact_import;
 };
 
 void define_commands(CLI::App& app, Arguments& args, Action& action) {
@@ -104,6 +109,43 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   import_pkcs12->add_option("--password-file", args.import_pkcs12.password_file,
                             "Password of the file (default: empty)");
   import_pkcs12->callback([&] { action = [&](const Context& c) { return run_import_pkcs12(c, args.import_pkcs12); }; });
+
+  auto* sign = subcommand(app, g, "sign", "Sign a message (RFC 5322) as the From address",
+                          "mailseal sign message.eml -o signed.eml");
+  sign->add_option("input", args.sign.input, "The message (default: stdin)")->type_name("IN");
+  sign->add_option("-o,--output", args.sign.output, "Output file (default: stdout)");
+  sign->add_flag("--opaque", args.sign.opaque, "application/pkcs7-mime signed-data instead of multipart/signed");
+  sign->callback([&] { action = [&](const Context& c) { return run_sign(c, args.sign); }; });
+
+  auto* encrypt = subcommand(app, g, "encrypt", "Sign, then encrypt to every recipient and to yourself",
+                             "mailseal encrypt message.eml -o encrypted.eml");
+  encrypt->add_option("input", args.encrypt.input, "The message (default: stdin)")->type_name("IN");
+  encrypt->add_option("-o,--output", args.encrypt.output, "Output file (default: stdout)");
+  encrypt->add_option("--to", args.encrypt.to, "Recipient (repeatable; default: To, Cc and Bcc)")->type_name("ADDR");
+  encrypt->add_flag("--no-sign", args.encrypt.no_sign, "Encrypt without signing inside");
+  encrypt->callback([&] { action = [&](const Context& c) { return run_encrypt(c, args.encrypt); }; });
+
+  auto* decrypt = subcommand(app, g, "decrypt", "Decrypt a message, verify its inner signature, restore its headers",
+                             "mailseal decrypt encrypted.eml -o message.eml");
+  decrypt->add_option("input", args.decrypt.input, "The message (default: stdin)")->type_name("IN");
+  decrypt->add_option("-o,--output", args.decrypt.output, "Output file (default: stdout; with --json: not written)");
+  decrypt->callback([&] { action = [&](const Context& c) { return run_decrypt(c, args.decrypt); }; });
+
+  auto* verify = subcommand(app, g, "verify", "Check a message's signature (exit 0 only when it is valid)",
+                            "mailseal verify signed.eml --json");
+  verify->add_option("input", args.verify.input, "The message (default: stdin)")->type_name("IN");
+  verify->callback([&] { action = [&](const Context& c) { return run_verify(c, args.verify); }; });
+
+  auto* contact = subcommand(app, g, "contact", "Correspondents' certificates", "");
+  contact->require_subcommand(1);
+  auto* contact_import =
+      subcommand(*contact, g, "import", "Import certificates (PEM, DER, .p7c) or the signer of a signed message",
+                 "mailseal contact import bob.pem");
+  contact_import->add_option("file", args.contact_import.file, "The file")->required();
+  contact_import->callback(
+      [&] { action = [&](const Context& c) { return run_contact_import(c, args.contact_import); }; });
+  auto* contact_list = subcommand(*contact, g, "list", "List the contacts", "mailseal contact list --json");
+  contact_list->callback([&] { action = [](const Context& c) { return run_contact_list(c); }; });
 
   auto* udf = subcommand(app, g, "udf", "Print the UDF fingerprint of data",
                          "printf 'UDF Data Value' | mailseal udf --content-type text/plain");

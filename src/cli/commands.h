@@ -44,6 +44,38 @@ struct ImportPkcs12Args {
 };
 int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args);
 
+struct SignArgs {
+  std::string input = "-";
+  std::string output;
+  bool opaque = false;
+};
+int run_sign(const Context& context, const SignArgs& args);
+
+struct EncryptArgs {
+  std::string input = "-";
+  std::string output;
+  std::vector<std::string> to;
+  bool no_sign = false;
+};
+int run_encrypt(const Context& context, const EncryptArgs& args);
+
+struct DecryptArgs {
+  std::string input = "-";
+  std::string output;
+};
+int run_decrypt(const Context& context, const DecryptArgs& args);
+
+struct VerifyArgs {
+  std::string input = "-";
+};
+int run_verify(const Context& context, const VerifyArgs& args);
+
+struct ContactImportArgs {
+  std::string file;
+};
+int run_contact_import(const Context& context, const ContactImportArgs& args);
+int run_contact_list(const Context& context);
+
 struct UdfArgs {
   std::string content_type = "application/octet-stream";
   bool sha3 = false;

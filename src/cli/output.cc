@@ -41,3 +41,11 @@ int exit_status_for(const Error& error) noexcept {
 }
 
 }  // namespace mailseal::cli
+
+namespace mailseal::cli {
+
+void print_note(std::string_view message) {
+  std::cerr << "mailseal: " << message << '\n';
+}
+
+}  // namespace mailseal::cli

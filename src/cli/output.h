@@ -21,6 +21,8 @@ void print_line(std::string_view text);
 void print_error(std::string_view message, std::string_view hint = {});
 void print_warning(std::string_view message);
 void print_hint(std::string_view message);
+// An informative line on stderr ("mailseal: ...").
+void print_note(std::string_view message);
 
 // Exit status for an error (DESIGN.md section 8: 2 for usage, 1 otherwise).
 int exit_status_for(const Error& error) noexcept;

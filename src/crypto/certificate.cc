@@ -249,6 +249,17 @@ udf::Fingerprint Certificate::key_fingerprint() const {
   return public_key().fingerprint();
 }
 
+std::optional<Bytes> Certificate::smime_capabilities() const {
+  int index = X509_get_ext_by_NID(certificate_.get(), NID_SMIMECapabilities, -1);
+  if (index < 0)
+    return std::nullopt;
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(certificate_.get(), index));
+  if (value == nullptr)
+    return std::nullopt;
+  const auto* data = ASN1_STRING_get0_data(value);
+  return Bytes(data, data + ASN1_STRING_length(value));
+}
+
 bool Certificate::is_ca() const {
   return X509_check_ca(certificate_.get()) > 0;
 }

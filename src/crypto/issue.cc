@@ -176,6 +176,17 @@ Certificate issue_certificate(const CertificateRequest& request, const PublicKey
   if (is_ca) {
     add_name_constraints(cert, request.permitted_addresses);
   }
+  if (!request.smime_capabilities.empty()) {
+    // RFC 4262: what the holder decrypts, so senders can pick AES-GCM before
+    // they ever saw a signature from this key.
+    ossl::Asn1OctetString value(ossl::check_ptr(ASN1_OCTET_STRING_new(), "cannot allocate an extension"));
+    ossl::check(ASN1_OCTET_STRING_set(value.get(), request.smime_capabilities.data(),
+                                      static_cast<int>(request.smime_capabilities.size())),
+                "cannot set an extension");
+    ossl::X509Extension extension(ossl::check_ptr(
+        X509_EXTENSION_create_by_NID(nullptr, NID_SMIMECapabilities, 0, value.get()), "cannot build an extension"));
+    ossl::check(X509_add_ext(cert, extension.get(), -1), "cannot add the SMIMECapabilities extension");
+  }
   if (X509_sign(cert, issuer_key.native(), EVP_sha256()) <= 0) {
     ossl::fail("cannot sign the certificate");
   }

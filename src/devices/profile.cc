@@ -10,6 +10,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/smime/capabilities.h"
 
 namespace mailseal::devices {
 
@@ -114,9 +115,12 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
 
   // The profile root.
   crypto::PrivateKey root_key = crypto::PrivateKey::generate(suite_keys.root);
-  crypto::Certificate root = crypto::issue_certificate(
-      {crypto::CertificateRole::ProfileRoot, name, {}, options.addresses, not_before, now + kDay * kRootValidityDays},
-      root_key.public_key(), root_key, nullptr);
+  crypto::Certificate root = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
+                                                        .common_name = name,
+                                                        .permitted_addresses = options.addresses,
+                                                        .not_before = not_before,
+                                                        .not_after = now + kDay * kRootValidityDays},
+                                                       root_key.public_key(), root_key, nullptr);
   std::vector<store::KeyFile> files;
   store::ProfileRecord profile;
   profile.fingerprint = root.key_fingerprint().to_string(udf::kFullBits);
@@ -139,16 +143,18 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   device.name = device_name;
   device.role = store::DeviceRole::Admin;
   device.is_this_device = true;
-  device.signature_certificate =
-      crypto::issue_certificate(
-          {crypto::CertificateRole::DeviceSignature, device_name, {}, {}, not_before, device_until},
-          device_signature.public_key(), root_key, &root)
-          .der();
-  device.agreement_certificate =
-      crypto::issue_certificate(
-          {crypto::CertificateRole::DeviceKeyAgreement, device_name, {}, {}, not_before, device_until},
-          device_agreement.public_key(), root_key, &root)
-          .der();
+  device.signature_certificate = crypto::issue_certificate({.role = crypto::CertificateRole::DeviceSignature,
+                                                            .common_name = device_name,
+                                                            .not_before = not_before,
+                                                            .not_after = device_until},
+                                                           device_signature.public_key(), root_key, &root)
+                                     .der();
+  device.agreement_certificate = crypto::issue_certificate({.role = crypto::CertificateRole::DeviceKeyAgreement,
+                                                            .common_name = device_name,
+                                                            .not_before = not_before,
+                                                            .not_after = device_until},
+                                                           device_agreement.public_key(), root_key, &root)
+                                     .der();
   files.push_back(key_file("device-signature", device_signature, options.passphrase));
   device.signature_key_file = files.back().name;
   files.push_back(key_file("device-agreement", device_agreement, options.passphrase));
@@ -163,12 +169,12 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
       bool signing = purpose == store::KeyPurpose::Signing;
       crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? suite_keys.signing : suite_keys.encryption);
       crypto::Certificate certificate = crypto::issue_certificate(
-          {signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
-           name,
-           {address},
-           {},
-           not_before,
-           mail_until},
+          {.role = signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
+           .common_name = name,
+           .addresses = {address},
+           .not_before = not_before,
+           .not_after = mail_until,
+           .smime_capabilities = smime::Capabilities::mailseal().to_der()},
           key.public_key(), root_key, &root);
       files.push_back(key_file("mail", key, options.passphrase));
       store::MailKeyRecord record{0,
@@ -230,6 +236,78 @@ ProfileStatus Profile::status() {
         {key.address, key.purpose, key.status, key.origin, crypto::Certificate::from_der(key.certificate)});
   }
   return status;
+}
+
+bool Profile::has_address(const EmailAddress& address) {
+  auto addresses = store_.profile().addresses;
+  return std::find(addresses.begin(), addresses.end(), address) != addresses.end();
+}
+
+bool Profile::keys_encrypted() {
+  return store_.profile().keys_encrypted;
+}
+
+namespace {
+
+bool can_sign(store::KeyPurpose purpose) {
+  return purpose != store::KeyPurpose::Encryption;
+}
+bool can_encrypt(store::KeyPurpose purpose) {
+  return purpose != store::KeyPurpose::Signing;
+}
+
+std::vector<crypto::Certificate> chain_of(const store::MailKeyRecord& record) {
+  std::vector<crypto::Certificate> chain;
+  for (const auto& der : record.chain)
+    chain.push_back(crypto::Certificate::from_der(der));
+  return chain;
+}
+
+// The profile's own keys first, then imported ones; newest first within each.
+std::vector<store::MailKeyRecord> preferred_order(std::vector<store::MailKeyRecord> keys) {
+  std::stable_sort(keys.begin(), keys.end(), [](const store::MailKeyRecord& a, const store::MailKeyRecord& b) {
+    if (a.origin != b.origin)
+      return a.origin == store::KeyOrigin::Profile;
+    return a.id > b.id;
+  });
+  return keys;
+}
+
+}  // namespace
+
+MailKey Profile::signing_key(const EmailAddress& address, const Passphrase* passphrase) {
+  if (!has_address(address)) {
+    throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", address.str()),
+                "send from one of the addresses 'mailseal status' lists");
+  }
+  for (const auto& record : preferred_order(store_.mail_keys(address))) {
+    if (record.status == store::KeyStatus::Current && can_sign(record.purpose)) {
+      return MailKey{load_key(record.key_file, passphrase), crypto::Certificate::from_der(record.certificate),
+                     chain_of(record)};
+    }
+  }
+  throw Error(ErrorCode::NotFound, fmt::format("this device holds no signing key for {}", address.str()),
+              "a device with the read role cannot sign");
+}
+
+crypto::Certificate Profile::encryption_certificate(const EmailAddress& address) {
+  for (const auto& record : preferred_order(store_.mail_keys(address))) {
+    if (record.status == store::KeyStatus::Current && can_encrypt(record.purpose)) {
+      return crypto::Certificate::from_der(record.certificate);
+    }
+  }
+  throw Error(ErrorCode::NotFound, fmt::format("this profile has no encryption certificate for {}", address.str()));
+}
+
+std::vector<MailKey> Profile::decryption_keys(const Passphrase* passphrase) {
+  std::vector<MailKey> keys;
+  for (const auto& record : preferred_order(store_.mail_keys())) {
+    if (can_encrypt(record.purpose)) {
+      keys.push_back(MailKey{load_key(record.key_file, passphrase), crypto::Certificate::from_der(record.certificate),
+                             chain_of(record)});
+    }
+  }
+  return keys;
 }
 
 std::vector<crypto::Certificate> Profile::current_mail_certificates() {

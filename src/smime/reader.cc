@@ -128,6 +128,15 @@ std::string restore_message(const mime::Entity& top, const mime::Entity& innermo
 }  // namespace
 
 ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy) {
+  struct Fixed : KeyProvider {
+    std::span<const DecryptionKey> fixed;
+    std::span<const DecryptionKey> keys() override { return fixed; }
+  } provider;
+  provider.fixed = keys;
+  return read_message(message, provider, policy);
+}
+
+ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& policy) {
   if (message.size() > kMaxMessageSize) {
     throw Error(ErrorCode::RejectedByPolicy, "the message is larger than 1 GiB");
   }
@@ -180,7 +189,7 @@ ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, c
       }
       result.encrypted = true;
       result.content_cipher = internal::content_encryption_algorithm(decoded);
-      internal::Decryption decryption = internal::decrypt_envelope(decoded, keys);
+      internal::Decryption decryption = internal::decrypt_envelope(decoded, keys.keys());
       result.decrypted = true;
       result.content_cipher = decryption.cipher;
       result.authenticated_encryption = decryption.authenticated;

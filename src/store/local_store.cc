@@ -419,6 +419,74 @@ SecretBytes LocalStore::read_key_file(const std::string& name) const {
   return read_secret_file(home_ / kKeysDirectory / name);
 }
 
+bool LocalStore::upsert_contact_certificate(const ContactCertificateRecord& record) {
+  Transaction transaction(database_);
+  auto existing = database_.prepare("SELECT id FROM contact_certificates WHERE address = ?1 AND fingerprint = ?2");
+  existing.bind(1, record.address.str()).bind(2, record.fingerprint);
+  bool is_new = !existing.step();
+  if (is_new) {
+    database_
+        .prepare(
+            "INSERT INTO contact_certificates (address, certificate, fingerprint, key_fingerprint, capabilities, "
+            "source, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)")
+        .bind(1, record.address.str())
+        .bind(2, record.certificate)
+        .bind(3, record.fingerprint)
+        .bind(4, record.key_fingerprint)
+        .bind(5, record.capabilities)
+        .bind(6, record.source)
+        .bind(7, record.last_seen)
+        .run();
+  } else {
+    // Capabilities seen in a newer signature replace older ones.
+    database_
+        .prepare(
+            "UPDATE contact_certificates SET last_seen = MAX(last_seen, ?3), "
+            "capabilities = CASE WHEN ?4 = '' THEN capabilities ELSE ?4 END "
+            "WHERE address = ?1 AND fingerprint = ?2")
+        .bind(1, record.address.str())
+        .bind(2, record.fingerprint)
+        .bind(3, record.last_seen)
+        .bind(4, record.capabilities)
+        .run();
+  }
+  transaction.commit();
+  return is_new;
+}
+
+std::vector<ContactCertificateRecord> LocalStore::contact_certificates(const std::optional<EmailAddress>& address) {
+  auto statement = database_.prepare(
+      "SELECT id, address, certificate, fingerprint, key_fingerprint, capabilities, source, first_seen, last_seen "
+      "FROM contact_certificates WHERE ?1 IS NULL OR address = ?1 ORDER BY address, first_seen, id");
+  if (address) {
+    statement.bind(1, address->str());
+  } else {
+    statement.bind_null(1);
+  }
+  std::vector<ContactCertificateRecord> out;
+  while (statement.step()) {
+    out.push_back({statement.column_int(0), EmailAddress::parse(statement.column_text(1)), statement.column_blob(2),
+                   statement.column_text(3), statement.column_text(4), statement.column_text(5),
+                   statement.column_text(6), statement.column_int(7), statement.column_int(8)});
+  }
+  return out;
+}
+
+void LocalStore::add_contact_chain_certificate(ByteView der) {
+  database_.prepare("INSERT OR IGNORE INTO contact_chain_certificates (certificate, added_at) VALUES (?1, ?2)")
+      .bind(1, der)
+      .bind(2, now_seconds())
+      .run();
+}
+
+std::vector<Bytes> LocalStore::contact_chain_certificates() {
+  auto statement = database_.prepare("SELECT certificate FROM contact_chain_certificates ORDER BY added_at");
+  std::vector<Bytes> out;
+  while (statement.step())
+    out.push_back(statement.column_blob(0));
+  return out;
+}
+
 std::optional<std::string> LocalStore::setting(std::string_view key) {
   auto statement = database_.prepare("SELECT value FROM settings WHERE key = ?1");
   statement.bind(1, key);

@@ -61,15 +61,45 @@ CREATE TABLE settings (
 );
 )sql";
 
+// Schema version 2: contacts (correspondents' certificates).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE contact_certificates (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  address         TEXT NOT NULL,
+  certificate     BLOB NOT NULL,
+  fingerprint     TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  capabilities    TEXT NOT NULL DEFAULT '',
+  source          TEXT NOT NULL,
+  first_seen      INTEGER NOT NULL,
+  last_seen       INTEGER NOT NULL,
+  UNIQUE (address, fingerprint)
+);
+CREATE INDEX contact_certificates_by_address ON contact_certificates (address);
+CREATE TABLE contact_chain_certificates (
+  certificate BLOB PRIMARY KEY,
+  added_at    INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 void create_schema(Database& database) {
   database.execute(kSchemaV1);
+  database.execute(kSchemaV2);
   database.set_user_version(kSchemaVersion);
 }
 
 void check_schema(Database& database) {
   std::int64_t version = database.user_version();
+  if (version == 1) {
+    // Stores made before contacts existed gain the tables, atomically.
+    Transaction transaction(database);
+    database.execute(kSchemaV2);
+    database.set_user_version(2);
+    transaction.commit();
+    version = 2;
+  }
   if (version == kSchemaVersion) {
     return;
   }

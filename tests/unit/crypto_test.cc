@@ -36,20 +36,18 @@ struct Pki {
   static Pki make() {
     auto now = crypto::now();
     PrivateKey root_key = PrivateKey::generate(KeyType::P256);
-    CertificateRequest root_request{CertificateRole::ProfileRoot,
-                                    "Alice",
-                                    {},
-                                    {EmailAddress::parse("alice@example.com")},
-                                    now - 1h,
-                                    now + 24h * 365};
+    CertificateRequest root_request{.role = CertificateRole::ProfileRoot,
+                                    .common_name = "Alice",
+                                    .permitted_addresses = {EmailAddress::parse("alice@example.com")},
+                                    .not_before = now - 1h,
+                                    .not_after = now + 24h * 365};
     Certificate root = issue_certificate(root_request, root_key.public_key(), root_key, nullptr);
     PrivateKey mail_key = PrivateKey::generate(KeyType::Rsa2048);
-    CertificateRequest mail_request{CertificateRole::MailSigning,
-                                    "Alice",
-                                    {EmailAddress::parse("alice@example.com")},
-                                    {},
-                                    now - 1h,
-                                    now + 24h * 30};
+    CertificateRequest mail_request{.role = CertificateRole::MailSigning,
+                                    .common_name = "Alice",
+                                    .addresses = {EmailAddress::parse("alice@example.com")},
+                                    .not_before = now - 1h,
+                                    .not_after = now + 24h * 30};
     Certificate mail = issue_certificate(mail_request, mail_key.public_key(), root_key, &root);
     return Pki{std::move(root_key), std::move(root), std::move(mail_key), std::move(mail)};
   }
@@ -140,8 +138,11 @@ TEST(Certificates, ChainVerifiesAndNameConstraintsBite) {
   EXPECT_NE(verify_chain(pki().mail, {}, {pki().root}, now + 24h * 400), "");
 
   PrivateKey other_key = PrivateKey::generate(KeyType::P256);
-  CertificateRequest outside{
-      CertificateRole::MailSigning, "Mallory", {EmailAddress::parse("mallory@example.org")}, {}, now - 1h, now + 24h};
+  CertificateRequest outside{.role = CertificateRole::MailSigning,
+                             .common_name = "Mallory",
+                             .addresses = {EmailAddress::parse("mallory@example.org")},
+                             .not_before = now - 1h,
+                             .not_after = now + 24h};
   Certificate forged = issue_certificate(outside, other_key.public_key(), pki().root_key, &pki().root);
   std::string reason = verify_chain(forged, {}, {pki().root}, now);
   EXPECT_NE(reason.find("subtree"), std::string::npos) << reason;
@@ -151,8 +152,11 @@ TEST(Certificates, DatesUpToTheYear9999) {
   // Some CAs (NSS's test CA among them) write notAfter 9999-12-31T23:59:59Z.
   const TimePoint end_of_9999{std::chrono::seconds(253402300799)};
   PrivateKey key = PrivateKey::generate(KeyType::P256);
-  CertificateRequest request{
-      CertificateRole::MailSigning, "Fran", {EmailAddress::parse("fran@example.com")}, {}, crypto::now(), end_of_9999};
+  CertificateRequest request{.role = CertificateRole::MailSigning,
+                             .common_name = "Fran",
+                             .addresses = {EmailAddress::parse("fran@example.com")},
+                             .not_before = crypto::now(),
+                             .not_after = end_of_9999};
   Certificate certificate = issue_certificate(request, key.public_key(), pki().root_key, &pki().root);
   EXPECT_EQ(certificate.not_after(), end_of_9999);
 }

@@ -8,17 +8,26 @@ Person make_person(const std::string& text, bool ec) {
   auto now = crypto::now();
   auto type = ec ? crypto::KeyType::P256 : crypto::KeyType::Rsa2048;
   crypto::PrivateKey root_key = crypto::PrivateKey::generate(type);
-  crypto::Certificate root =
-      crypto::issue_certificate({crypto::CertificateRole::ProfileRoot, text, {}, {address}, now - 1h, now + 24h * 30},
-                                root_key.public_key(), root_key, nullptr);
+  crypto::Certificate root = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
+                                                        .common_name = text,
+                                                        .permitted_addresses = {address},
+                                                        .not_before = now - 1h,
+                                                        .not_after = now + 24h * 30},
+                                                       root_key.public_key(), root_key, nullptr);
   crypto::PrivateKey signing_key = crypto::PrivateKey::generate(type);
-  crypto::Certificate signing =
-      crypto::issue_certificate({crypto::CertificateRole::MailSigning, text, {address}, {}, now - 1h, now + 24h * 30},
-                                signing_key.public_key(), root_key, &root);
+  crypto::Certificate signing = crypto::issue_certificate({.role = crypto::CertificateRole::MailSigning,
+                                                           .common_name = text,
+                                                           .addresses = {address},
+                                                           .not_before = now - 1h,
+                                                           .not_after = now + 24h * 30},
+                                                          signing_key.public_key(), root_key, &root);
   crypto::PrivateKey encryption_key = crypto::PrivateKey::generate(type);
-  crypto::Certificate encryption = crypto::issue_certificate(
-      {crypto::CertificateRole::MailEncryption, text, {address}, {}, now - 1h, now + 24h * 30},
-      encryption_key.public_key(), root_key, &root);
+  crypto::Certificate encryption = crypto::issue_certificate({.role = crypto::CertificateRole::MailEncryption,
+                                                              .common_name = text,
+                                                              .addresses = {address},
+                                                              .not_before = now - 1h,
+                                                              .not_after = now + 24h * 30},
+                                                             encryption_key.public_key(), root_key, &root);
   return Person{address, std::move(root_key),       std::move(root),      std::move(signing_key),
                 signing, std::move(encryption_key), std::move(encryption)};
 }

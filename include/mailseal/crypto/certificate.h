@@ -79,6 +79,9 @@ class Certificate {
   // UDF of its SubjectPublicKeyInfo (application/pkix-keyinfo).
   udf::Fingerprint key_fingerprint() const;
 
+  // The DER value of the RFC 4262 SMIMECapabilities extension, if present.
+  std::optional<Bytes> smime_capabilities() const;
+
   bool is_ca() const;
   bool is_self_issued() const;
   KeyUsage key_usage() const;
@@ -108,11 +111,12 @@ enum class CertificateRole {
 
 struct CertificateRequest {
   CertificateRole role = CertificateRole::MailSigning;
-  std::string common_name;
-  std::vector<EmailAddress> addresses;            // subjectAltName rfc822Name (and the subject's emailAddress)
-  std::vector<EmailAddress> permitted_addresses;  // ProfileRoot: the name constraints
-  TimePoint not_before;
-  TimePoint not_after;
+  std::string common_name{};
+  std::vector<EmailAddress> addresses{};            // subjectAltName rfc822Name (and the subject's emailAddress)
+  std::vector<EmailAddress> permitted_addresses{};  // ProfileRoot: the name constraints
+  TimePoint not_before{};
+  TimePoint not_after{};
+  Bytes smime_capabilities{};  // DER SMIMECapabilities for the RFC 4262 extension (mail certificates)
 };
 
 // Issues a certificate for `subject_key`, signed by `issuer_key`; `issuer`

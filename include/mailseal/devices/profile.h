@@ -63,6 +63,13 @@ struct ImportedKey {
   std::size_t chain_length;
 };
 
+// A mail key loaded for use, with its certificate and the chain above it.
+struct MailKey {
+  crypto::PrivateKey key;
+  crypto::Certificate certificate;
+  std::vector<crypto::Certificate> chain;
+};
+
 // Validity periods of what init issues.
 inline constexpr int kRootValidityDays = 10 * 365;
 inline constexpr int kDeviceValidityDays = 5 * 365;
@@ -80,6 +87,18 @@ class Profile {
   crypto::Certificate root_certificate();
   std::vector<EmailAddress> addresses();
   std::vector<udf::StrongAddress> strong_addresses();
+
+  bool has_address(const EmailAddress& address);
+
+  // The current signing key of an address (the profile's own before imported
+  // ones). Error(NotFound) if the address is not the profile's;
+  // Error(BadPassword) if the keys are encrypted and the passphrase is missing.
+  MailKey signing_key(const EmailAddress& address, const Passphrase* passphrase);
+  // The current encryption certificate of an address (no private key).
+  crypto::Certificate encryption_certificate(const EmailAddress& address);
+  // Every key that may decrypt: current and archived, own and imported.
+  std::vector<MailKey> decryption_keys(const Passphrase* passphrase);
+  bool keys_encrypted();
 
   // Current mail certificates, each address's signing then encryption one.
   std::vector<crypto::Certificate> current_mail_certificates();

@@ -128,9 +128,18 @@ struct ReadResult {
   std::string message;
 };
 
+// Supplies decryption keys when, and only when, an encryption layer is met
+// (loading keys may need a passphrase that reading a signature does not).
+class KeyProvider {
+ public:
+  virtual ~KeyProvider() = default;
+  virtual std::span<const DecryptionKey> keys() = 0;
+};
+
 // Reads every layer of a message: verifies signatures, decrypts with the
-// first key that fits. Error(NoMatchingKey) when encrypted to none of `keys`
-// (naming the recipients), Error(Malformed) for broken structure.
+// first key that fits. Error(NoMatchingKey) when encrypted to none of the
+// keys (naming the recipients), Error(Malformed) for broken structure.
+ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& policy);
 ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy);
 
 }  // namespace mailseal::smime

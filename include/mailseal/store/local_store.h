@@ -21,7 +21,7 @@ namespace mailseal::store {
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
 
 // The schema this build reads and writes.
-inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 enum class Suite { Compat, Modern };
 enum class DeviceRole { Admin, Full, Read };
@@ -75,6 +75,20 @@ struct MailKeyRecord {
   std::int64_t created_at = 0;
 };
 
+// A correspondent's certificate for one of the addresses it names
+// (schema 2). `source` says how it arrived: "import" or "message".
+struct ContactCertificateRecord {
+  std::int64_t id = 0;
+  EmailAddress address;
+  Bytes certificate;            // DER
+  std::string fingerprint;      // UDF of the certificate, full precision
+  std::string key_fingerprint;  // UDF of its public key
+  std::string capabilities;     // smime::Capabilities::to_string(), "" when unknown
+  std::string source;
+  std::int64_t first_seen = 0;
+  std::int64_t last_seen = 0;
+};
+
 // A private key file staged by the caller: name under keys/ and PEM text.
 struct KeyFile {
   std::string name;
@@ -110,6 +124,14 @@ class LocalStore {
 
   // The PEM text of a key file.
   SecretBytes read_key_file(const std::string& name) const;
+
+  // Adds a contact certificate, or refreshes last_seen (and capabilities, when
+  // newly advertised) of one already known. Returns true if it was new.
+  bool upsert_contact_certificate(const ContactCertificateRecord& record);
+  std::vector<ContactCertificateRecord> contact_certificates(const std::optional<EmailAddress>& address = std::nullopt);
+  // Issuer certificates that came with contacts (kept for chain building).
+  void add_contact_chain_certificate(ByteView der);
+  std::vector<Bytes> contact_chain_certificates();
 
   std::optional<std::string> setting(std::string_view key);
   void set_setting(std::string_view key, std::string_view value);

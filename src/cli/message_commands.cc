@@ -1,0 +1,207 @@
+// sign, encrypt, decrypt, verify.
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/common/files.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::unique_ptr<smime::ByteSource> open_input(const std::string& input) {
+  if (input.empty() || input == "-")
+    return std::make_unique<smime::FdSource>(0);
+  return smime::FdSource::open(input);
+}
+
+std::unique_ptr<smime::OutputSink> open_output(const std::string& output) {
+  if (output.empty() || output == "-")
+    return smime::OutputSink::standard_output();
+  return smime::OutputSink::file(output);
+}
+
+std::string iso_time(std::int64_t seconds) {
+  auto value = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&value, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+// The signer's address to show: the one matching From, else the first.
+std::string signer_address(const smime::SignatureReport& report, const std::vector<EmailAddress>& from) {
+  if (!report.signer)
+    return "";
+  auto addresses = report.signer->email_addresses();
+  for (const auto& address : addresses) {
+    if (!from.empty() && address == from.front())
+      return address.str();
+  }
+  return addresses.empty() ? std::string() : addresses.front().str();
+}
+
+json signature_json(const smime::ReadResult& result) {
+  if (!result.signature)
+    return nullptr;
+  const auto& report = *result.signature;
+  json signer = nullptr;
+  if (report.signer) {
+    signer = {{"address", signer_address(report, result.from)},
+              {"fingerprint", report.signer->fingerprint().to_string()},
+              {"key_fingerprint", report.signer->key_fingerprint().to_string()},
+              {"subject", report.signer->subject()},
+              {"issuer", report.signer->issuer()}};
+  }
+  return {{"valid", report.valid},
+          {"signer", signer},
+          {"from_matches", report.from_matches},
+          {"signing_time", report.signing_time ? json(iso_time(*report.signing_time)) : json(nullptr)},
+          {"digest", report.digest},
+          {"form", report.form == smime::SignatureForm::Detached ? "detached" : "opaque"},
+          {"layers", result.layers.size()},
+          {"problems", report.problems}};
+}
+
+// Opens the profile if there is one; verifying needs none.
+std::optional<devices::Profile> optional_profile(const Context& context) {
+  auto home = context.home();
+  if (!store::LocalStore::exists(home))
+    return std::nullopt;
+  return devices::Profile::open(home);
+}
+
+void print_signature_summary(const smime::ReadResult& result) {
+  if (!result.signature)
+    return;
+  const auto& report = *result.signature;
+  std::string who = signer_address(report, result.from);
+  if (report.valid) {
+    print_note(fmt::format("good signature from {} ({}, {})", escape_for_terminal(who), report.digest,
+                           report.signing_time ? iso_time(*report.signing_time) : "no signing time"));
+  } else {
+    print_warning(fmt::format("BAD signature{}", who.empty() ? "" : " from " + escape_for_terminal(who)));
+    for (const auto& problem : report.problems)
+      print_warning(escape_for_terminal(problem));
+  }
+}
+
+}  // namespace
+
+int run_sign(const Context& context, const SignArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  auto input = open_input(args.input);
+  smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
+  auto output = open_output(args.output);
+  agent::sign(profile, context.passphrase(), message, *output,
+              args.opaque ? smime::SignatureForm::Opaque : smime::SignatureForm::Detached);
+  output->commit();
+  return 0;
+}
+
+int run_encrypt(const Context& context, const EncryptArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::vector<EmailAddress> to;
+  for (const auto& text : args.to) {
+    try {
+      to.push_back(EmailAddress::parse(text));
+    } catch (const Error& error) {
+      throw Error(ErrorCode::Usage, error.what());
+    }
+  }
+  auto input = open_input(args.input);
+  smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
+  auto output = open_output(args.output);
+  agent::EncryptReport report = agent::encrypt(profile, context.passphrase(), message, *output, to, !args.no_sign);
+  output->commit();
+  if (context.json() && !args.output.empty()) {
+    json recipients = json::array();
+    for (const auto& address : report.recipients)
+      recipients.push_back(address.str());
+    print_json({{"recipients", recipients},
+                {"content_cipher", smime::to_string(report.choice.cipher)},
+                {"key_transport", report.choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5"},
+                {"signed", report.signed_message},
+                {"output", args.output}});
+  }
+  return 0;
+}
+
+int run_decrypt(const Context& context, const DecryptArgs& args) {
+  Bytes data = read_input(args.input, smime::kMaxMessageSize);
+  auto profile = optional_profile(context);
+  if (!profile) {
+    throw Error(ErrorCode::NotFound,
+                fmt::format("no mailseal profile in {}", escape_for_terminal(context.home().string())),
+                "point to your profile with --home DIR");
+  }
+  smime::ReadResult result = agent::read(&*profile, context.passphrase(), data, smime::Policy::standard());
+  if (!result.decrypted) {
+    throw Error(ErrorCode::Malformed, result.signature
+                                          ? "the message is signed but not encrypted; use 'mailseal verify'"
+                                          : "the message is not encrypted");
+  }
+  bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
+  if (!args.output.empty() || !context.json()) {
+    auto output = open_output(args.output);
+    output->write(result.message);
+    output->commit();
+  }
+  if (context.json()) {
+    print_json({{"decrypted", true},
+                {"content_cipher", result.content_cipher},
+                {"authenticated", authenticated},
+                {"signature", signature_json(result)},
+                {"notes", result.notes},
+                {"output", args.output.empty() ? json(nullptr) : json(args.output)}});
+    return 0;
+  }
+  print_note(fmt::format("decrypted ({}{})", result.content_cipher,
+                         result.authenticated_encryption ? ", authenticated encryption" : ""));
+  print_signature_summary(result);
+  if (!result.signature) {
+    print_note("the message is not signed inside the encryption");
+  }
+  for (const auto& note : result.notes)
+    print_note(escape_for_terminal(note));
+  return 0;
+}
+
+int run_verify(const Context& context, const VerifyArgs& args) {
+  Bytes data = read_input(args.input, smime::kMaxMessageSize);
+  auto profile = optional_profile(context);
+  smime::ReadResult result =
+      agent::read(profile ? &*profile : nullptr, context.passphrase(), data, smime::Policy::standard());
+  bool valid = result.signature && result.signature->valid;
+  if (context.json()) {
+    json document = result.signature
+                        ? signature_json(result)
+                        : json{{"valid", false},        {"signer", nullptr},
+                               {"from_matches", false}, {"signing_time", nullptr},
+                               {"digest", nullptr},     {"problems", json::array({"the message is not signed"})}};
+    document["signed"] = result.signature.has_value();
+    document["encrypted"] = result.encrypted;
+    document["notes"] = result.notes;
+    print_json(document);
+    return valid ? 0 : 1;
+  }
+  if (!result.signature) {
+    for (const auto& note : result.notes)
+      print_note(escape_for_terminal(note));
+    throw Error(ErrorCode::BadSignature, "the message is not signed");
+  }
+  print_signature_summary(result);
+  for (const auto& note : result.notes)
+    print_note(escape_for_terminal(note));
+  return valid ? 0 : 1;
+}
+
+}  // namespace mailseal::cli
