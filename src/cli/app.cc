@@ -129,6 +129,8 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
                              "mailseal decrypt encrypted.eml -o message.eml");
   decrypt->add_option("input", args.decrypt.input, "The message (default: stdin)")->type_name("IN");
   decrypt->add_option("-o,--output", args.decrypt.output, "Output file (default: stdout; with --json: not written)");
+  decrypt->add_flag("--allow-bad-signature", args.decrypt.allow_bad_signature,
+                    "Write the message even though its inner signature is not valid (exit status stays 1)");
   decrypt->callback([&] { action = [&](const Context& c) { return run_decrypt(c, args.decrypt); }; });
 
   auto* verify = subcommand(app, g, "verify", "Check a message's signature (exit 0 only when it is valid)",

@@ -62,6 +62,7 @@ int run_encrypt(const Context& context, const EncryptArgs& args);
 struct DecryptArgs {
   std::string input = "-";
   std::string output;
+  bool allow_bad_signature = false;
 };
 int run_decrypt(const Context& context, const DecryptArgs& args);
 

@@ -150,7 +150,11 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
                                           : "the message is not encrypted");
   }
   bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
-  if (!args.output.empty() || !context.json()) {
+  // A message whose signature does not hold may have been altered (CBC
+  // content can be, undetected): it is not released unless asked for.
+  bool bad_signature = result.signature && !result.signature->valid;
+  bool write = (!args.output.empty() || !context.json()) && (!bad_signature || args.allow_bad_signature);
+  if (write) {
     auto output = open_output(args.output);
     output->write(result.message);
     output->commit();
@@ -161,13 +165,25 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
                 {"authenticated", authenticated},
                 {"signature", signature_json(result)},
                 {"notes", result.notes},
-                {"output", args.output.empty() ? json(nullptr) : json(args.output)}});
-    return 0;
+                {"output", write && !args.output.empty() ? json(args.output) : json(nullptr)}});
+    return bad_signature ? 1 : 0;
+  }
+  if (bad_signature) {
+    print_signature_summary(result);
+    if (!write) {
+      throw Error(ErrorCode::BadSignature,
+                  "the message decrypted, but its signature is not valid, so it may have been altered; nothing was "
+                  "written",
+                  "to read it anyway, give --allow-bad-signature");
+    }
+    return 1;
   }
   print_note(fmt::format("decrypted ({}{})", result.content_cipher,
                          result.authenticated_encryption ? ", authenticated encryption" : ""));
   print_signature_summary(result);
-  if (!result.signature) {
+  if (!result.signature && !result.authenticated_encryption) {
+    print_warning("the message is neither signed nor encrypted with authentication: it could have been altered in transit");
+  } else if (!result.signature) {
     print_note("the message is not signed inside the encryption");
   }
   for (const auto& note : result.notes)

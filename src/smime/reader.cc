@@ -108,6 +108,22 @@ bool has_partial_signature(const mime::Entity& entity, int depth) {
   return false;
 }
 
+// Content inside a signature or an encryption layer is a MIME entity, but
+// some senders (openssl cms without -text) put a bare body there. Such
+// content reads as a body without header fields (text/plain, RFC 2045).
+mime::Entity parse_content(std::string_view bytes) {
+  try {
+    return mime::Entity::parse(bytes);
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::Malformed) throw;
+    mime::Entity entity;
+    entity.raw = bytes;
+    entity.body = bytes;
+    entity.transfer_encoding = "7bit";
+    return entity;
+  }
+}
+
 // The output message: an inner entity that carries its own header fields
 // (RFC 9788 hp="cipher", or the LAMPS draft's protected-headers="v1") is the
 // message; otherwise the outer header fields are put back on top of it.
@@ -122,7 +138,9 @@ std::string restore_message(const mime::Entity& top, const mime::Entity& innermo
       outer.append(field.name, field.raw_value);
   }
   outer.append("MIME-Version", "1.0");
-  return outer.serialize() + inner;
+  // A headerless inner body needs the empty line that ends the header block.
+  bool bare_body = innermost.body.data() == innermost.raw.data();
+  return outer.serialize() + (bare_body ? "\r\n" : "") + inner;
 }
 
 }  // namespace
@@ -194,7 +212,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
       result.content_cipher = decryption.cipher;
       result.authenticated_encryption = decryption.authenticated;
       storage.push_back(std::move(decryption.plaintext));
-      current = mime::Entity::parse(storage.back());
+      current = parse_content(storage.back());
       outermost = false;
       previous_opaque = false;
       continue;
@@ -226,7 +244,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     context.check_from = result.layers.empty() || !(opaque && previous_opaque);
     internal::SignatureCheck check = internal::check_signature(decoded, detached, context);
     storage.push_back(std::move(check.content));
-    mime::Entity inner = mime::Entity::parse(storage.back());
+    mime::Entity inner = parse_content(storage.back());
     Bytes inner_decoded;
     bool wraps_encryption = false;
     try {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/mime/mime.h"
 #include "mailseal/smime/smime.h"
 #include "test_identities.h"
 
@@ -162,16 +163,52 @@ TEST(Smime, NotForMeNamesTheRecipients) {
   }
 }
 
-TEST(Smime, TamperedCiphertextNeverYieldsPlaintext) {
-  for (auto cipher : {ContentCipher::Aes256Gcm, ContentCipher::Aes256Cbc}) {
-    std::string encrypted = encrypt(kPlainMessage, false, {cipher, false});
-    // Flip a base64 character near the end of the body (the ciphertext or tag).
-    auto end = encrypted.rfind("\r\n", encrypted.size() - 3);
-    ASSERT_NE(end, std::string::npos);
-    char& c = encrypted[end - 5];
-    c = c == 'A' ? 'B' : 'A';
-    EXPECT_THROW(read(encrypted, {bob().decryption()}), Error) << to_string(cipher);
+// Flips one bit of the decoded CMS at `offset` and re-encodes the message.
+std::string flip_cms_bit(const std::string& message, std::size_t offset) {
+  auto body_start = message.find("\r\n\r\n") + 4;
+  Bytes der = mime::decode_base64(message.substr(body_start));
+  der[offset % der.size()] ^= 0x10;
+  return message.substr(0, body_start) + mime::encode_base64_lines(der);
+}
+
+std::size_t cms_size(const std::string& message) {
+  return mime::decode_base64(message.substr(message.find("\r\n\r\n") + 4)).size();
+}
+
+// Whatever a flipped bit does, a result that claims to be authentic (AEAD or
+// a valid signature) carries exactly the original message; flips elsewhere
+// (another recipient's key, unused fields) may leave it readable and intact.
+int expect_no_undetected_change(const std::string& encrypted) {
+  const std::string original = read(encrypted, {bob().decryption()}).message;
+  std::size_t size = cms_size(encrypted);
+  int refused = 0;
+  for (std::size_t offset = 0; offset < size; ++offset) {
+    try {
+      ReadResult result = read(flip_cms_bit(encrypted, offset), {bob().decryption()});
+      bool claims_authentic = result.authenticated_encryption || (result.signature && result.signature->valid);
+      if (claims_authentic) {
+        EXPECT_EQ(result.message, original) << "a flip at byte " << offset << " changed authenticated content";
+      } else {
+        ++refused;
+      }
+    } catch (const Error&) {
+      ++refused;
+    }
   }
+  return refused;
+}
+
+TEST(Smime, FlipsInGcmCiphertextAreAlwaysDetected) {
+  std::string encrypted = encrypt(kPlainMessage, false, {ContentCipher::Aes256Gcm, false});
+  EXPECT_GT(expect_no_undetected_change(encrypted), 0);
+}
+
+TEST(Smime, FlipsInSignedCbcMessagesAreDetected) {
+  EXPECT_GT(expect_no_undetected_change(encrypt(kPlainMessage, true, {ContentCipher::Aes256Cbc, false})), 0);
+}
+
+TEST(Smime, FlipsInSignedGcmMessagesAreDetected) {
+  EXPECT_GT(expect_no_undetected_change(encrypt(kPlainMessage, true, {ContentCipher::Aes256Gcm, true})), 0);
 }
 
 TEST(Smime, EcKeysSignAndEncrypt) {
