@@ -136,6 +136,7 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   auto* verify = subcommand(app, g, "verify", "Check a message's signature (exit 0 only when it is valid)",
                             "mailseal verify signed.eml --json");
   verify->add_option("input", args.verify.input, "The message (default: stdin)")->type_name("IN");
+  verify->add_option("-o,--output", args.verify.output, "Write the signed content there when the signature is valid");
   verify->callback([&] { action = [&](const Context& c) { return run_verify(c, args.verify); }; });
 
   auto* contact = subcommand(app, g, "contact", "Correspondents' certificates", "");

@@ -68,6 +68,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args);
 
 struct VerifyArgs {
   std::string input = "-";
+  std::string output;  // the verified message, written only when valid
 };
 int run_verify(const Context& context, const VerifyArgs& args);
 

@@ -197,6 +197,11 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   smime::ReadResult result =
       agent::read(profile ? &*profile : nullptr, context.passphrase(), data, smime::Policy::standard());
   bool valid = result.signature && result.signature->valid;
+  if (valid && !args.output.empty()) {
+    auto output = open_output(args.output);
+    output->write(result.message);
+    output->commit();
+  }
   if (context.json()) {
     json document = result.signature
                         ? signature_json(result)

@@ -1,5 +1,8 @@
 // Opening encryption layers (RFC 5652 section 6, RFC 5083).
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 
@@ -198,6 +201,14 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
   }
   Decryption result;
   result.cipher = content_encryption_algorithm(der);
+  // RC2 and single DES are broken; OpenSSL 3 does not even load them by default.
+  static constexpr std::string_view kReadable[] = {"AES-256-GCM", "AES-192-GCM", "AES-128-GCM", "AES-256-CBC",
+                                                   "AES-192-CBC", "AES-128-CBC", "3DES-CBC"};
+  if (std::find(std::begin(kReadable), std::end(kReadable), result.cipher) == std::end(kReadable)) {
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("the message is encrypted with {}, an obsolete or unknown cipher mailseal does not decrypt",
+                            escape_for_terminal(result.cipher)));
+  }
   result.authenticated = type == NID_id_smime_ct_authEnvelopedData;
   std::string decrypt_failure;
   for (const auto& key : keys) {
