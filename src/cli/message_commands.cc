@@ -136,7 +136,8 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
 }
 
 int run_decrypt(const Context& context, const DecryptArgs& args) {
-  Bytes data = read_input(args.input, smime::kMaxMessageSize);
+  InputData input = InputData::read(args.input, smime::kMaxMessageSize);
+  ByteView data = input.bytes();
   auto profile = optional_profile(context);
   if (!profile) {
     throw Error(ErrorCode::NotFound,
@@ -182,7 +183,8 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
                          result.authenticated_encryption ? ", authenticated encryption" : ""));
   print_signature_summary(result);
   if (!result.signature && !result.authenticated_encryption) {
-    print_warning("the message is neither signed nor encrypted with authentication: it could have been altered in transit");
+    print_warning(
+        "the message is neither signed nor encrypted with authentication: it could have been altered in transit");
   } else if (!result.signature) {
     print_note("the message is not signed inside the encryption");
   }
@@ -192,7 +194,8 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
 }
 
 int run_verify(const Context& context, const VerifyArgs& args) {
-  Bytes data = read_input(args.input, smime::kMaxMessageSize);
+  InputData input = InputData::read(args.input, smime::kMaxMessageSize);
+  ByteView data = input.bytes();
   auto profile = optional_profile(context);
   smime::ReadResult result =
       agent::read(profile ? &*profile : nullptr, context.passphrase(), data, smime::Policy::standard());

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <cstring>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -61,22 +64,21 @@ Bytes decode_base64(std::string_view text) {
   using EncodeCtx = ossl::Handle<EVP_ENCODE_CTX, EVP_ENCODE_CTX_free>;
   EncodeCtx context(ossl::check_ptr(EVP_ENCODE_CTX_new(), "cannot allocate a base64 context"));
   EVP_DecodeInit(context.get());
-  // EVP_DecodeUpdate skips line breaks; other white space is removed first.
-  std::string compact;
-  compact.reserve(text.size());
-  for (char c : text) {
-    if (c != ' ' && c != '\t' && c != '\r')
-      compact.push_back(c);
-  }
-  Bytes out(compact.size() / 4 * 3 + 3 + 64);
+  // EVP_DecodeUpdate skips white space and line breaks itself. Chunks keep
+  // each call within int range.
+  static constexpr std::size_t kChunk = 1 << 26;
+  Bytes out(text.size() / 4 * 3 + 3 + 64);
   int total = 0;
   int length = 0;
-  if (EVP_DecodeUpdate(context.get(), out.data(), &length, reinterpret_cast<const unsigned char*>(compact.data()),
-                       static_cast<int>(compact.size())) < 0) {
-    ossl::take_errors();
-    throw Error(ErrorCode::Malformed, "invalid base64 content");
+  for (std::size_t offset = 0; offset < text.size(); offset += kChunk) {
+    std::size_t size = std::min(kChunk, text.size() - offset);
+    if (EVP_DecodeUpdate(context.get(), out.data() + total, &length,
+                         reinterpret_cast<const unsigned char*>(text.data() + offset), static_cast<int>(size)) < 0) {
+      ossl::take_errors();
+      throw Error(ErrorCode::Malformed, "invalid base64 content");
+    }
+    total += length;
   }
-  total = length;
   if (EVP_DecodeFinal(context.get(), out.data() + total, &length) < 0) {
     ossl::take_errors();
     throw Error(ErrorCode::Malformed, "invalid base64 content (truncated?)");
@@ -99,6 +101,21 @@ Bytes decode_body(const Entity& entity) {
   }
   throw Error(ErrorCode::Unsupported,
               fmt::format("unknown Content-Transfer-Encoding '{}'", escape_for_terminal(encoding)));
+}
+
+bool is_crlf(std::string_view text) {
+  // Equal numbers of CR and LF, and every CR followed by LF, means every line
+  // ending is CRLF. std::count vectorises; the CR walk is one memchr per line.
+  if (std::count(text.begin(), text.end(), '\r') != std::count(text.begin(), text.end(), '\n'))
+    return false;
+  const char* position = text.data();
+  const char* end = text.data() + text.size();
+  while ((position = static_cast<const char*>(std::memchr(position, '\r', static_cast<std::size_t>(end - position))))) {
+    if (position + 1 >= end || position[1] != '\n')
+      return false;
+    position += 2;
+  }
+  return true;
 }
 
 std::string to_crlf(std::string_view text) {

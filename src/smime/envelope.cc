@@ -8,6 +8,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "smime/internal/bio_sink.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/reading.h"
 
@@ -194,8 +195,7 @@ std::string content_encryption_algorithm(ByteView der) {
 }
 
 Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
-  ossl::Cms probe = read_cms(der);
-  int type = OBJ_obj2nid(CMS_get0_type(probe.get()));
+  int type = cms_content_type(der);
   if (type != NID_pkcs7_enveloped && type != NID_id_smime_ct_authEnvelopedData) {
     throw Error(ErrorCode::Malformed, "the encrypted part is not an enveloped-data structure");
   }
@@ -222,13 +222,18 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
       }
       continue;
     }
-    auto out = ossl::Bio(ossl::check_ptr(BIO_new(BIO_s_secmem()), "cannot allocate a buffer"));
+    // The plaintext is no longer than the ciphertext: one allocation, no copy.
+    StringSink plaintext;
+    plaintext.reserve(der.size());
+    SinkBio out(plaintext);
     if (CMS_decrypt(cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
       // CBC padding or the GCM tag failed: nothing of the plaintext is kept.
       decrypt_failure = ossl::take_errors();
+      out.rethrow_if_failed();
       continue;
     }
-    result.plaintext = std::string(ossl::memory_contents(out.get()));
+    out.rethrow_if_failed();
+    result.plaintext = plaintext.take();
     return result;
   }
   if (!decrypt_failure.empty()) {
@@ -239,7 +244,7 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
   }
   throw Error(ErrorCode::NoMatchingKey,
               fmt::format("the message is not encrypted to any of the {} key{} of this profile; it is for: {}",
-                          keys.size(), keys.size() == 1 ? "" : "s", describe_recipients(probe.get())));
+                          keys.size(), keys.size() == 1 ? "" : "s", describe_recipients(read_cms(der).get())));
 }
 
 }  // namespace mailseal::smime::internal

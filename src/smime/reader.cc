@@ -115,7 +115,8 @@ mime::Entity parse_content(std::string_view bytes) {
   try {
     return mime::Entity::parse(bytes);
   } catch (const Error& error) {
-    if (error.code() != ErrorCode::Malformed) throw;
+    if (error.code() != ErrorCode::Malformed)
+      throw;
     mime::Entity entity;
     entity.raw = bytes;
     entity.body = bytes;
@@ -127,11 +128,18 @@ mime::Entity parse_content(std::string_view bytes) {
 // The output message: an inner entity that carries its own header fields
 // (RFC 9788 hp="cipher", or the LAMPS draft's protected-headers="v1") is the
 // message; otherwise the outer header fields are put back on top of it.
-std::string restore_message(const mime::Entity& top, const mime::Entity& innermost, bool same_entity) {
-  std::string inner = mime::to_crlf(innermost.raw);
+std::string restore_message(const mime::Entity& top, const mime::Entity& innermost, bool same_entity,
+                            std::string* owner) {
   if (same_entity || innermost.headers.get("From")) {
-    return inner;
+    // The common case for a large decrypted message: the whole buffer is the
+    // message and already canonical, so it moves instead of being copied.
+    if (owner != nullptr && owner->data() == innermost.raw.data() && owner->size() == innermost.raw.size() &&
+        mime::is_crlf(*owner)) {
+      return std::move(*owner);
+    }
+    return mime::to_crlf(innermost.raw);
   }
+  std::string inner = mime::to_crlf(innermost.raw);
   mime::Headers outer;
   for (const auto& field : top.headers.fields()) {
     if (!mime::is_content_header(field.name))
@@ -206,7 +214,6 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
         break;
       }
       result.encrypted = true;
-      result.content_cipher = internal::content_encryption_algorithm(decoded);
       internal::Decryption decryption = internal::decrypt_envelope(decoded, keys.keys());
       result.decrypted = true;
       result.content_cipher = decryption.cipher;
@@ -275,7 +282,8 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   } else if (has_partial_signature(current, 0)) {
     result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
   }
-  result.message = restore_message(top, current, &current == &top || current.raw.data() == top.raw.data());
+  std::string* owner = storage.empty() ? nullptr : &storage.back();
+  result.message = restore_message(top, current, current.raw.data() == top.raw.data(), owner);
   return result;
 }
 

@@ -25,6 +25,27 @@ SecretBytes read_secret_file(const std::filesystem::path& path, std::size_t max_
 // Reads "FILE", or standard input when the name is "-" or empty.
 Bytes read_input(std::string_view name, std::size_t max_size = kDefaultMaxFileSize);
 
+// A whole input held read-only: a regular file is mapped (no copy, no heap),
+// standard input or a pipe is read into memory.
+class InputData {
+ public:
+  // "FILE", or standard input for "-" or "". Error(RejectedByPolicy) above max_size.
+  static InputData read(std::string_view name, std::size_t max_size);
+  InputData(InputData&& other) noexcept;
+  InputData& operator=(InputData&& other) noexcept;
+  InputData(const InputData&) = delete;
+  InputData& operator=(const InputData&) = delete;
+  ~InputData();
+
+  ByteView bytes() const noexcept { return mapped_ ? ByteView(mapped_, size_) : ByteView(owned_); }
+
+ private:
+  InputData() = default;
+  const std::uint8_t* mapped_ = nullptr;
+  std::size_t size_ = 0;
+  Bytes owned_;
+};
+
 // Writes to a temporary file in the same directory, fsyncs, and renames over
 // the target, so readers see the old file or the new one, never a mix.
 void write_file_atomic(const std::filesystem::path& path, ByteView contents, FileMode mode);

@@ -114,6 +114,8 @@ Bytes decode_base64(std::string_view text);
 
 // Every line ending becomes CRLF (RFC 5751 canonical form).
 std::string to_crlf(std::string_view text);
+// True when every line ending already is CRLF.
+bool is_crlf(std::string_view text);
 // Base64 in lines of 76 characters, each ended by CRLF.
 std::string encode_base64_lines(ByteView data);
 // A fresh MIME boundary, unlikely to occur in any content.

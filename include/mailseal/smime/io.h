@@ -72,6 +72,7 @@ class StringSink : public ByteSink {
   using ByteSink::write;
   void write(ByteView bytes) override { text_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size()); }
   const std::string& text() const noexcept { return text_; }
+  void reserve(std::size_t size) { text_.reserve(size); }
   std::string take() { return std::move(text_); }
 
  private:

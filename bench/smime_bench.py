@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""S/MIME throughput and memory, mailseal against `openssl cms` in the same
+run (issue: "Fast"). Cases, each printed as one JSON line, then a summary:
+
+  encrypt-large   encrypt a large message (default 100 MB) to one recipient,
+                  AES-256-GCM on both sides, no inner signature
+  decrypt-large   decrypt mailseal's encrypted message (both tools, same input)
+  sign-small      sign N small messages (default 1000), one process each
+  sign-encrypt-large  mailseal's default (sign inside, then encrypt): informative
+
+ratio = openssl time / mailseal time (above 1: mailseal is faster). Peak
+memory is each process's maximum resident set (ru_maxrss).
+
+  bench/smime_bench.py [--mailseal PATH] [--size-mb 100] [--messages 1000]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+MEASURE = ("import resource, subprocess, sys\n"
+           "with open(sys.argv[1], 'rb') as i, open(sys.argv[2], 'wb') as o:\n"
+           "    code = subprocess.run(sys.argv[3:], stdin=i, stdout=o, stderr=subprocess.DEVNULL).returncode\n"
+           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
+def measure(command, stdin=os.devnull, stdout=os.devnull):
+    """Wall time and peak RSS (KiB) of one command, in a fresh parent process."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", MEASURE, stdin, stdout, *command], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    code, peak = result.stdout.split()
+    if int(code) != 0:
+        raise SystemExit("benchmark command failed: " + " ".join(command))
+    return elapsed, int(peak)
+
+
+def run(command, **kwargs):
+    subprocess.run(command, check=True, capture_output=True, **kwargs)
+
+
+def write_large_message(path, size_mb):
+    line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
+    with open(path, "wb") as out:
+        out.write(b"From: Alice <alice@example.com>\r\nTo: Bob <bob@example.org>\r\nSubject: large\r\n"
+                  b"Content-Type: text/plain; charset=us-ascii\r\n\r\n")
+        block = line * (1024 * 1024 // len(line))
+        for _ in range(size_mb):
+            out.write(block)
+
+
+def report(case, mailseal, openssl, size_bytes=None):
+    m_time, m_peak = mailseal
+    o_time, o_peak = openssl
+    entry = {"case": case, "mailseal_seconds": round(m_time, 3), "openssl_seconds": round(o_time, 3),
+             "ratio": round(o_time / m_time, 3), "mailseal_peak_mib": round(m_peak / 1024, 1),
+             "openssl_peak_mib": round(o_peak / 1024, 1)}
+    if size_bytes:
+        entry["mailseal_mb_per_s"] = round(size_bytes / 1e6 / m_time, 1)
+        entry["openssl_mb_per_s"] = round(size_bytes / 1e6 / o_time, 1)
+        entry["message_mib"] = round(size_bytes / 2**20, 1)
+    print(json.dumps(entry), flush=True)
+    return entry
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mailseal", default=os.path.join(os.path.dirname(__file__), "..", "build", "src", "cli",
+                                                           "mailseal"))
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--messages", type=int, default=1000)
+    args = parser.parse_args()
+    mailseal = os.path.abspath(args.mailseal)
+    work = tempfile.mkdtemp(prefix="mailseal-bench.")
+    try:
+        alice, bob = os.path.join(work, "alice"), os.path.join(work, "bob")
+        run([mailseal, "init", "alice@example.com", "--home", alice])
+        run([mailseal, "init", "bob@example.org", "--home", bob])
+        certs = os.path.join(work, "bob.pem")
+        run([mailseal, "export", "certificates", "-o", certs, "--home", bob])
+        run([mailseal, "contact", "import", certs, "--home", alice])
+        password = os.path.join(work, "pw")
+        with open(password, "w") as handle:
+            handle.write("pw")
+        # Bob's and Alice's keys as PEM for openssl.
+        for who, home, purpose in (("bob", bob, "encryption"), ("alice", alice, "signing")):
+            p12 = os.path.join(work, who + ".p12")
+            run([mailseal, "export", "pkcs12", "--purpose", purpose, "-o", p12, "--password-file", password,
+                 "--home", home])
+            run(["openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nodes", "-nocerts", "-out",
+                 os.path.join(work, who + ".key")])
+            run(["openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nokeys", "-clcerts", "-out",
+                 os.path.join(work, who + ".crt")])
+
+        large = os.path.join(work, "large.eml")
+        write_large_message(large, args.size_mb)
+        size = os.path.getsize(large)
+        results = []
+        m_encrypted, o_encrypted = os.path.join(work, "m.eml"), os.path.join(work, "o.eml")
+        results.append(report("encrypt-large",
+                              measure([mailseal, "encrypt", "--no-sign", "--to", "bob@example.org", "--home", alice],
+                                      large, m_encrypted),
+                              measure(["openssl", "cms", "-encrypt", "-aes-256-gcm", "-binary", "-stream",
+                                       os.path.join(work, "bob.crt")], large, o_encrypted), size))
+        # Both decrypt the same message (mailseal's), so that the input's
+        # encoding (BER chunking) is the same for both.
+        results.append(report("decrypt-large",
+                              measure([mailseal, "decrypt", "--home", bob], m_encrypted),
+                              measure(["openssl", "cms", "-decrypt", "-binary", "-recip", os.path.join(work, "bob.crt"),
+                                       "-inkey", os.path.join(work, "bob.key")], m_encrypted), size))
+        small = os.path.join(work, "small.eml")
+        with open(small, "w") as handle:
+            handle.write("From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: small\r\n\r\n"
+                         "A short note, one of many.\r\n")
+
+        def many(command):
+            total, peak = 0.0, 0
+            for _ in range(args.messages):
+                elapsed, rss = measure(command, small)
+                total, peak = total + elapsed, max(peak, rss)
+            return total, peak
+
+        results.append(report("sign-small",
+                              many([mailseal, "sign", "--home", alice]),
+                              many(["openssl", "cms", "-sign", "-signer", os.path.join(work, "alice.crt"),
+                                    "-inkey", os.path.join(work, "alice.key")])))
+        results.append(report("sign-encrypt-large",
+                              measure([mailseal, "encrypt", "--to", "bob@example.org", "--home", alice], large,
+                                      m_encrypted),
+                              measure(["openssl", "cms", "-encrypt", "-aes-256-gcm", "-binary", "-stream",
+                                       os.path.join(work, "bob.crt")], large, o_encrypted), size))
+        print("\n%-20s %10s %10s %7s %12s %12s" % ("case", "mailseal s", "openssl s", "ratio", "mailseal MiB",
+                                                    "openssl MiB"))
+        for entry in results:
+            print("%-20s %10.2f %10.2f %7.2f %12.1f %12.1f" % (entry["case"], entry["mailseal_seconds"],
+                                                              entry["openssl_seconds"], entry["ratio"],
+                                                              entry["mailseal_peak_mib"], entry["openssl_peak_mib"]))
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
