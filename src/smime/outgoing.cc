@@ -147,7 +147,11 @@ void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport tra
   if (auto value = headers.get("Content-Type"))
     type = mime::ContentType::parse(*value);
   const bool binary = encoding == "binary";
-  const bool needs_base64 = transport == Transport::SevenBit && !type.is_multipart() && (encoding == "8bit" || binary);
+  // Binary content is never line-canonicalised (RFC 8551 section 3.1.1), so a
+  // reader that canonicalises would alter it: a single-part binary body is
+  // always base64-encoded; an 8bit one too when it must cross 7-bit transport.
+  const bool needs_base64 =
+      !type.is_multipart() && (binary || (transport == Transport::SevenBit && encoding == "8bit"));
   bool has_content_type = false;
   for (const auto& field : headers.fields()) {
     if (!mime::is_content_header(field.name) || same_name(field.name, "MIME-Version"))

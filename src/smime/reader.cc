@@ -227,6 +227,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
 
     // A signature layer.
     std::optional<std::string> detached;
+    std::string_view raw_part;
     if (kind == LayerKind::SignedDetached) {
       auto boundary = current.content_type.parameter("boundary");
       if (!boundary)
@@ -243,6 +244,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
       decoded = mime::decode_body(signature_part);
       // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form.
       detached = mime::to_crlf(body.parts[0]);
+      raw_part = body.parts[0];
     }
     const bool opaque = kind == LayerKind::SignedOpaque;
     SignatureContext context{result.from, date, true, &policy};
@@ -250,6 +252,13 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     // message signed again; its signer need not be the From address.
     context.check_from = result.layers.empty() || !(opaque && previous_opaque);
     internal::SignatureCheck check = internal::check_signature(decoded, detached, context);
+    if (detached && check.content_mismatch && raw_part != *detached) {
+      // Content signed without line-ending canonicalisation (binary parts):
+      // the exact bytes may be what was signed.
+      internal::SignatureCheck exact = internal::check_signature(decoded, std::string(raw_part), context);
+      if (!exact.content_mismatch)
+        check = std::move(exact);
+    }
     storage.push_back(std::move(check.content));
     mime::Entity inner = parse_content(storage.back());
     Bytes inner_decoded;

@@ -150,6 +150,7 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
   }
   unsigned int flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY;
   if (CMS_verify(cms.get(), nullptr, nullptr, data.get(), nullptr, flags) != 1) {
+    check.content_mismatch = true;
     std::string detail = ossl::take_errors();
     problems.push_back(detail.empty() ? "the signature does not match the message"
                                       : fmt::format("the signature does not match the message ({})", detail));

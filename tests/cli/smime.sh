@@ -69,6 +69,35 @@ cat "$MESSAGE" | "$MAILSEAL" sign --home "$A" >"$WORK/signed-stdin.eml"
 expect_status 0 "sign from stdin to stdout" -- "$MAILSEAL" verify "$WORK/signed-stdin.eml"
 expect_status 0 "verify from stdin" -- sh -c "'$MAILSEAL' verify <'$WORK/signed-stdin.eml'"
 
+note "binary and quoted-printable bodies"
+python3 - "$WORK/binary.eml" <<'PY'
+import sys
+body = bytes(range(256)) * 4
+open(sys.argv[1], "wb").write(b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: bytes\r\n"
+                              b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + body)
+PY
+expect_status 0 "sign a binary body (detached)" -- "$MAILSEAL" sign "$WORK/binary.eml" -o "$WORK/binary-signed.eml" --home "$A"
+expect_contains "$(grep -a -c 'Content-Transfer-Encoding: base64' "$WORK/binary-signed.eml")" "2" "the binary body travels base64-encoded"
+expect_status 0 "verify it" -- "$MAILSEAL" verify "$WORK/binary-signed.eml" -o "$WORK/binary-verified.eml"
+python3 - "$WORK/binary-verified.eml" <<'PY' && pass "every byte of the binary body survives" || fail "binary body changed"
+import base64, sys
+data = open(sys.argv[1], "rb").read()
+body = data.split(b"\r\n\r\n", 1)[1]
+sys.exit(0 if base64.b64decode(body) == bytes(range(256)) * 4 else 1)
+PY
+expect_status 0 "encrypt a binary body" -- "$MAILSEAL" encrypt "$WORK/binary.eml" --to bob@example.org -o "$WORK/binary-enc.eml" --home "$A"
+expect_status 0 "Bob decrypts it" -- "$MAILSEAL" decrypt "$WORK/binary-enc.eml" -o "$WORK/binary-dec.eml" --home "$B"
+python3 - "$WORK/binary-dec.eml" <<'PY' && pass "binary content intact inside encryption (base64-encoded there too)" || fail "binary content changed"
+import base64, sys
+data = open(sys.argv[1], "rb").read()
+head, body = data.split(b"\r\n\r\n", 1)
+sys.exit(0 if b"Content-Transfer-Encoding: base64" in head and base64.b64decode(body) == bytes(range(256)) * 4 else 1)
+PY
+printf 'From: alice@example.com\nTo: bob@example.org\nSubject: qp\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nGr=C3=BC=C3=9Fe aus K=C3=B6ln, a long line that is soft-broken =\nhere.\n' >"$WORK/qp.eml"
+expect_status 0 "sign a quoted-printable body" -- "$MAILSEAL" sign "$WORK/qp.eml" -o "$WORK/qp-signed.eml" --home "$A"
+expect_contains "$(cat "$WORK/qp-signed.eml")" "Gr=C3=BC=C3=9Fe aus K=C3=B6ln" "quoted-printable passes through unchanged"
+expect_status 0 "verify it" -- "$MAILSEAL" verify "$WORK/qp-signed.eml"
+
 note "sign refuses a From that is not the profile's"
 sed 's/^From: Alice <alice@example.com>/From: Mallory <mallory@example.com>/' "$MESSAGE" >"$WORK/not-mine.eml"
 expect_status 1 "sign as someone else" -- "$MAILSEAL" sign "$WORK/not-mine.eml" -o "$WORK/x.eml" --home "$A"

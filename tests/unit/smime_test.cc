@@ -6,6 +6,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/mime/mime.h"
 #include "mailseal/smime/smime.h"
+#include "smime/internal/compose.h"
 #include "test_identities.h"
 
 namespace mailseal::smime {
@@ -256,6 +257,28 @@ TEST(Smime, PartialSignatureDoesNotCount) {
   EXPECT_FALSE(result.signature.has_value());
   ASSERT_FALSE(result.notes.empty());
   EXPECT_NE(result.notes.back().find("no signature covers the whole message"), std::string::npos);
+}
+
+TEST(Smime, BinaryPartSignedWithoutCanonicalisationVerifies) {
+  // A peer may sign a binary part's exact bytes, lone LF and CR included.
+  const std::string part =
+      std::string("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n") +
+      std::string("\x01\n\x02\r\x03\x00\xff", 7);
+  auto signer = alice().signer();
+  internal::DetachedSigner detached(signer);
+  detached.content().write(part);
+  Bytes signature = detached.finish();
+  std::string message =
+      "From: alice@example.com\r\nDate: " + mime::format_date(crypto::now().time_since_epoch().count()) +
+      "\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n"
+      "--b\r\n" +
+      part +
+      "\r\n--b\r\nContent-Type: application/pkcs7-signature\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      mime::encode_base64_lines(signature) + "--b--\r\n";
+  ReadResult result = read(message);
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid) << (result.signature->problems.empty() ? "" : result.signature->problems[0]);
 }
 
 TEST(Smime, MalformedInputIsRefused) {

@@ -19,7 +19,8 @@ struct SignatureContext {
 
 struct SignatureCheck {
   SignatureReport report;
-  std::string content;  // the signed entity (opaque: the eContent)
+  std::string content;            // the signed entity (opaque: the eContent)
+  bool content_mismatch = false;  // the digest of the content did not match
 };
 
 // Verifies a signed-data CMS; `detached_content` is the canonical first part
