@@ -49,6 +49,33 @@ if command -v pk12util >/dev/null; then
   run certutil -L -d "sql:$DEMO/nss"
 fi
 
+say "Bob has a profile too. Alice learns his certificate from a signed message he sends her."
+run "$MAILSEAL" init bob@example.org --name "Bob Example" --home "$DEMO/bob"
+printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: Hi\n\nHi Alice, here is my key.\n' >"$DEMO/hello.eml"
+run "$MAILSEAL" sign "$DEMO/hello.eml" -o "$DEMO/hello-signed.eml" --home "$DEMO/bob"
+run "$MAILSEAL" verify "$DEMO/hello-signed.eml"
+run "$MAILSEAL" contact import "$DEMO/hello-signed.eml" --home "$DEMO/alice"
+
+say "Alice writes back. mailseal signs, then encrypts to Bob and to herself; the Subject is hidden."
+printf 'From: Alice <alice@example.com>\nTo: Bob <bob@example.org>\nSubject: The secret plan\n\nMeet me by the old oak tree.\n' >"$DEMO/reply.eml"
+run "$MAILSEAL" encrypt "$DEMO/reply.eml" -o "$DEMO/reply-encrypted.eml" --json --home "$DEMO/alice"
+sed -n '1,8p' "$DEMO/reply-encrypted.eml" | sed 's/^/    /'
+
+say "Bob decrypts: the signature inside is Alice's, the real Subject comes back."
+run "$MAILSEAL" decrypt "$DEMO/reply-encrypted.eml" --home "$DEMO/bob"
+
+say "Any S/MIME client reads it too: here OpenSSL, with Bob's key exported as PKCS#12."
+printf 'demo-password' >"$DEMO/bob-pw"
+"$MAILSEAL" export pkcs12 --purpose encryption -o "$DEMO/bob.p12" --password-file "$DEMO/bob-pw" --home "$DEMO/bob" >/dev/null
+openssl pkcs12 -in "$DEMO/bob.p12" -passin file:"$DEMO/bob-pw" -nodes -nocerts -out "$DEMO/bob.key" 2>/dev/null
+openssl pkcs12 -in "$DEMO/bob.p12" -passin file:"$DEMO/bob-pw" -nokeys -clcerts -out "$DEMO/bob.crt" 2>/dev/null
+printf '$ openssl cms -decrypt -in reply-encrypted.eml -recip bob.crt -inkey bob.key | grep Subject\n'
+openssl cms -decrypt -in "$DEMO/reply-encrypted.eml" -recip "$DEMO/bob.crt" -inkey "$DEMO/bob.key" | grep -a '^Subject' | sed 's/^/    /'
+
+say "Tampering is caught: one changed letter and the signature no longer holds."
+sed 's/here is my key/here is my kez/' "$DEMO/hello-signed.eml" >"$DEMO/hello-tampered.eml"
+run "$MAILSEAL" verify "$DEMO/hello-tampered.eml" || true
+
 say "Fingerprints are UDFs (draft-hallambaker-mesh-udf): the draft's own example."
 printf '$ printf "UDF Data Value" | mailseal udf --content-type text/plain\n'
 printf 'UDF Data Value' | "$MAILSEAL" udf --content-type text/plain

@@ -9,10 +9,30 @@
 
 namespace mailseal::agent {
 
+namespace {
+
+// What a signature carries besides the signing certificate: the chain and the
+// sender's encryption certificate (RFC 8551 section 2.5.3: how recipients
+// learn where to encrypt replies).
+std::vector<crypto::Certificate> certificates_to_include(devices::Profile& profile, const EmailAddress& sender,
+                                                         const devices::MailKey& key) {
+  std::vector<crypto::Certificate> certificates = key.chain;
+  try {
+    crypto::Certificate encryption = profile.encryption_certificate(sender);
+    if (!(encryption == key.certificate)) certificates.push_back(encryption);
+  } catch (const Error&) {
+    // A profile without an encryption key for this address still signs.
+  }
+  return certificates;
+}
+
+}  // namespace
+
 void sign(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
           smime::ByteSink& out, smime::SignatureForm form) {
-  devices::MailKey key = profile.signing_key(message.from(), passphrase);
-  smime::SignerIdentity signer{&key.key, key.certificate, key.chain};
+  const EmailAddress sender = message.from();
+  devices::MailKey key = profile.signing_key(sender, passphrase);
+  smime::SignerIdentity signer{&key.key, key.certificate, certificates_to_include(profile, sender, key)};
   smime::sign_message(message, out, signer, form);
 }
 
@@ -65,7 +85,7 @@ EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, s
   std::optional<smime::SignerIdentity> signer;
   if (sign) {
     key.emplace(profile.signing_key(sender, passphrase));
-    signer.emplace(smime::SignerIdentity{&key->key, key->certificate, key->chain});
+    signer.emplace(smime::SignerIdentity{&key->key, key->certificate, certificates_to_include(profile, sender, *key)});
   }
   smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice});
   report.signed_message = sign;

@@ -48,6 +48,14 @@ printf 'From: Bob <bob@example.org>\nTo: alice@example.com\nSubject: hello\n\nHi
 expect_status 0 "contact import of a signed message learns the sender" -- "$MAILSEAL" contact import "$WORK/from-bob-signed.eml" --json --home "$A"
 expect_equal "$(json_field imported.0.source <<<"$OUT")" "message" "source: message"
 expect_contains "$(json_field imported.0.capabilities <<<"$OUT")" "aes256-gcm" "with the capabilities the signature advertises"
+expect_equal "$(python3 -c 'import json,sys; print(any(c["can_encrypt"] for c in json.load(sys.stdin)["imported"]))' <<<"$OUT")" "True" \
+  "and the encryption certificate the signature carries, so Alice can reply encrypted"
+D="$WORK/dora"
+"$MAILSEAL" init dora@example.com --home "$D" >/dev/null 2>&1
+"$MAILSEAL" contact import "$WORK/from-bob-signed.eml" --home "$D" >/dev/null
+printf 'From: dora@example.com\nTo: bob@example.org\nSubject: reply\n\nThanks.\n' >"$WORK/dora.eml"
+expect_status 0 "a signed message alone is enough to encrypt a reply" -- "$MAILSEAL" encrypt "$WORK/dora.eml" -o "$WORK/dora-enc.eml" --home "$D"
+expect_status 0 "which Bob reads" -- "$MAILSEAL" decrypt "$WORK/dora-enc.eml" --home "$B"
 sed 's/Hi Alice./Hi Mallory./' "$WORK/from-bob-signed.eml" >"$WORK/from-bob-tampered.eml"
 expect_status 1 "a message with a broken signature is no source of keys" -- "$MAILSEAL" contact import "$WORK/from-bob-tampered.eml" --home "$A"
 printf 'hello\n' >"$WORK/junk"

@@ -29,7 +29,9 @@ inline constexpr std::size_t kMaxMessageSize = 1024ull * 1024 * 1024;
 struct SignerIdentity {
   const crypto::PrivateKey* key = nullptr;
   crypto::Certificate certificate;
-  std::vector<crypto::Certificate> chain;  // issuers, included so recipients learn them
+  // Further certificates the signature carries: the issuers, and the sender's
+  // encryption certificate, so that a recipient can encrypt a reply.
+  std::vector<crypto::Certificate> chain;
 };
 
 enum class SignatureForm { Detached, Opaque };
