@@ -1,12 +1,15 @@
 #include "mailseal/crypto/pkcs12.h"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 #include "common/openssl.h"
+#include "crypto/internal/gpgsm_compat.h"
 #include "mailseal/common/error.h"
 
 namespace mailseal::crypto {
@@ -194,6 +197,85 @@ RawContents read_raw(ByteView armored, const Passphrase& password) {
 
 }  // namespace
 
+namespace internal {
+
+// gpgsm 2.2's PKCS#12 key derivation (RFC 7292 appendix B.2) writes each
+// updated 64-byte block I_j with gcry_mpi_print, which drops a leading zero
+// byte instead of keeping it: whenever I_j + B + 1 (mod 2^512) starts with a
+// zero byte, gpgsm derives the wrong 3DES key and refuses the file ("decryption
+// failed"), about once in 64 files. This replays the derivation's first step
+// for a salt so that mailseal only uses salts gpgsm handles correctly.
+bool gpgsm_derives_correctly(std::string_view password, ByteView salt, int iterations) {
+  constexpr std::size_t kBlock = 64;
+  std::array<std::uint8_t, 2 * kBlock> input{};
+  for (std::size_t i = 0; i < kBlock; ++i)
+    input[i] = salt[i % salt.size()];
+  // The password as gpgsm lays it out: 00 c for each character, then the
+  // terminator, repeated.
+  for (std::size_t i = 0, j = 0; i < kBlock; i += 2) {
+    input[kBlock + i] = 0;
+    input[kBlock + i + 1] = j < password.size() ? static_cast<std::uint8_t>(password[j]) : 0;
+    if (++j > password.size())
+      j = 0;
+  }
+  std::array<std::uint8_t, kBlock> diversifier;
+  diversifier.fill(1);  // ID 1: key material
+  unsigned char hash[SHA_DIGEST_LENGTH];
+  ossl::MdCtx context(ossl::check_ptr(EVP_MD_CTX_new(), "cannot allocate a digest"));
+  ossl::check(EVP_DigestInit_ex(context.get(), EVP_sha1(), nullptr), "SHA-1 failed");
+  ossl::check(EVP_DigestUpdate(context.get(), diversifier.data(), diversifier.size()), "SHA-1 failed");
+  ossl::check(EVP_DigestUpdate(context.get(), input.data(), input.size()), "SHA-1 failed");
+  ossl::check(EVP_DigestFinal_ex(context.get(), hash, nullptr), "SHA-1 failed");
+  for (int i = 1; i < iterations; ++i) {
+    ossl::check(EVP_Digest(hash, sizeof hash, hash, nullptr, EVP_sha1(), nullptr), "SHA-1 failed");
+  }
+  // B + 1, big-endian over 64 bytes.
+  std::array<std::uint8_t, kBlock> b_plus_one;
+  for (std::size_t i = 0; i < kBlock; ++i)
+    b_plus_one[i] = hash[i % sizeof hash];
+  for (std::size_t i = kBlock; i-- > 0;) {
+    if (++b_plus_one[i] != 0)
+      break;
+  }
+  for (std::size_t block = 0; block < 2; ++block) {
+    unsigned carry = 0;
+    std::uint8_t top = 0;
+    for (std::size_t i = kBlock; i-- > 0;) {
+      unsigned sum = input[block * kBlock + i] + b_plus_one[i] + carry;
+      carry = sum >> 8;
+      if (i == 0)
+        top = static_cast<std::uint8_t>(sum & 0xff);
+    }
+    if (top == 0)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace internal
+
+namespace {
+
+constexpr std::size_t kLegacySaltBytes = 8;
+constexpr std::size_t kModernSaltBytes = 16;
+// gpgsm 2.2 keeps the password in a 64-byte buffer as UCS-2 with its terminator.
+constexpr std::size_t kGpgsmMaxPassword = 31;
+
+Bytes choose_salt(Pkcs12Protection protection, std::string_view password, int iterations) {
+  if (protection == Pkcs12Protection::Modern) {
+    return random_bytes(kModernSaltBytes);
+  }
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    Bytes salt = random_bytes(kLegacySaltBytes);
+    if (internal::gpgsm_derives_correctly(password, salt, iterations))
+      return salt;
+  }
+  // Each attempt fails with probability about 1/128.
+  throw Error(ErrorCode::Internal, "could not find a salt gpgsm reads correctly");
+}
+
+}  // namespace
+
 Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase& password,
                    Pkcs12Protection protection) {
   if (identities.empty()) {
@@ -203,17 +285,26 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
   const int encryption = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
   const int iterations = legacy ? kLegacyIterations : kModernIterations;
   std::string pass(password.view());
+  if (legacy && (pass.size() > kGpgsmMaxPassword ||
+                 std::any_of(pass.begin(), pass.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))) {
+    throw Error(ErrorCode::Usage,
+                "the legacy PKCS#12 (for gpgsm 2.2) needs an ASCII password of at most 31 characters");
+  }
 
-  ossl::SafeBagStack certificate_bags;
-  ossl::SafeBagStack key_bags;
-  std::vector<Certificate> added;
-  auto add_certificate = [&](const Certificate& certificate) -> PKCS12_SAFEBAG* {
-    STACK_OF(PKCS12_SAFEBAG)* bags = certificate_bags.release();
-    PKCS12_SAFEBAG* bag = PKCS12_add_cert(&bags, certificate.native());
-    certificate_bags.reset(bags);
-    ossl::check_ptr(bag, "cannot add a certificate to the PKCS#12");
-    added.push_back(certificate);
+  ossl::SafeBagStack certificate_bags(ossl::check_ptr(sk_PKCS12_SAFEBAG_new_null(), "cannot allocate bags"));
+  ossl::SafeBagStack key_bags(ossl::check_ptr(sk_PKCS12_SAFEBAG_new_null(), "cannot allocate bags"));
+  auto push = [](ossl::SafeBagStack& stack, PKCS12_SAFEBAG* bag) {
+    ossl::check_ptr(bag, "cannot build a PKCS#12 bag");
+    if (sk_PKCS12_SAFEBAG_push(stack.get(), bag) <= 0) {
+      PKCS12_SAFEBAG_free(bag);
+      ossl::fail("cannot add a PKCS#12 bag");
+    }
     return bag;
+  };
+  std::vector<Certificate> added;
+  auto add_certificate = [&](const Certificate& certificate) {
+    added.push_back(certificate);
+    return push(certificate_bags, PKCS12_SAFEBAG_create_cert(certificate.native()));
   };
   for (const auto& identity : identities) {
     // localKeyID = SHA-1 of the certificate, the convention clients match on.
@@ -224,10 +315,11 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
     PKCS12_SAFEBAG* certificate_bag = add_certificate(identity.certificate);
     ossl::check(PKCS12_add_localkeyid(certificate_bag, key_id, static_cast<int>(key_id_length)),
                 "cannot label a certificate");
-    STACK_OF(PKCS12_SAFEBAG)* bags = key_bags.release();
-    PKCS12_SAFEBAG* key_bag = PKCS12_add_key(&bags, identity.key.native(), 0, iterations, encryption, pass.c_str());
-    key_bags.reset(bags);
-    ossl::check_ptr(key_bag, "cannot add a private key to the PKCS#12");
+    ossl::Pkcs8Info info(ossl::check_ptr(EVP_PKEY2PKCS8(identity.key.native()), "cannot encode a private key"));
+    Bytes salt = choose_salt(protection, pass, iterations);
+    PKCS12_SAFEBAG* key_bag = push(key_bags, PKCS12_SAFEBAG_create_pkcs8_encrypt(
+                                                 encryption, pass.c_str(), static_cast<int>(pass.size()), salt.data(),
+                                                 static_cast<int>(salt.size()), iterations, info.get()));
     ossl::check(PKCS12_add_localkeyid(key_bag, key_id, static_cast<int>(key_id_length)), "cannot label a key");
     if (!identity.friendly_name.empty()) {
       ossl::check(PKCS12_add_friendlyname_utf8(certificate_bag, identity.friendly_name.c_str(), -1),
@@ -242,21 +334,27 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
       }
     }
   }
-  ossl::Pkcs7Stack safes;
-  STACK_OF(PKCS7)* raw_safes = nullptr;
   // Certificates in an encrypted safe, keys (already shrouded) in a data safe,
   // as OpenSSL, NSS and Windows lay them out.
-  int ok = PKCS12_add_safe(&raw_safes, certificate_bags.get(), encryption, iterations, pass.c_str());
-  safes.reset(raw_safes);
-  ossl::check(ok, "cannot encrypt the certificates of the PKCS#12");
-  raw_safes = safes.release();
-  ok = PKCS12_add_safe(&raw_safes, key_bags.get(), -1, 0, nullptr);
-  safes.reset(raw_safes);
-  ossl::check(ok, "cannot add the keys to the PKCS#12");
+  ossl::Pkcs7Stack safes(ossl::check_ptr(sk_PKCS7_new_null(), "cannot allocate safes"));
+  Bytes salt = choose_salt(protection, pass, iterations);
+  PKCS7* certificate_safe =
+      ossl::check_ptr(PKCS12_pack_p7encdata(encryption, pass.c_str(), static_cast<int>(pass.size()), salt.data(),
+                                            static_cast<int>(salt.size()), iterations, certificate_bags.get()),
+                      "cannot encrypt the certificates of the PKCS#12");
+  if (sk_PKCS7_push(safes.get(), certificate_safe) <= 0) {
+    PKCS7_free(certificate_safe);
+    ossl::fail("cannot assemble the PKCS#12");
+  }
+  PKCS7* key_safe = ossl::check_ptr(PKCS12_pack_p7data(key_bags.get()), "cannot add the keys to the PKCS#12");
+  if (sk_PKCS7_push(safes.get(), key_safe) <= 0) {
+    PKCS7_free(key_safe);
+    ossl::fail("cannot assemble the PKCS#12");
+  }
   ossl::Pkcs12 pkcs12(ossl::check_ptr(PKCS12_add_safes(safes.get(), 0), "cannot assemble the PKCS#12"));
-  ossl::check(
-      PKCS12_set_mac(pkcs12.get(), pass.c_str(), -1, nullptr, 0, iterations, legacy ? EVP_sha1() : EVP_sha256()),
-      "cannot protect the PKCS#12 with a MAC");
+  ossl::check(PKCS12_set_mac(pkcs12.get(), pass.c_str(), static_cast<int>(pass.size()), nullptr, 0, iterations,
+                             legacy ? EVP_sha1() : EVP_sha256()),
+              "cannot protect the PKCS#12 with a MAC");
   secure_wipe(pass.data(), pass.size());
   unsigned char* der = nullptr;
   int length = i2d_PKCS12(pkcs12.get(), &der);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/internal/gpgsm_compat.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
 #include "mailseal/crypto/certificate.h"
