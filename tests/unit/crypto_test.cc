@@ -227,6 +227,13 @@ INSTANTIATE_TEST_SUITE_P(Protections, Pkcs12RoundTrip,
                            return param_info.param == Pkcs12Protection::Modern ? "Modern" : "Legacy";
                          });
 
+TEST(Pkcs12, LegacySaltsAvoidGpgsmsKeyDerivationBug) {
+  // Salts of a file gpgsm 2.2 refused ("decryption failed"): the certificate
+  // safe's salt makes an updated block start with a zero byte.
+  EXPECT_FALSE(internal::gpgsm_derives_correctly("export-password", from_hex("AABF16296C7037FB"), 2048));
+  EXPECT_TRUE(internal::gpgsm_derives_correctly("export-password", from_hex("4F085A3B77C8465C"), 2048));
+}
+
 std::filesystem::path corpora() {
   return MAILSEAL_CORPORA_DIR;
 }
