@@ -1,0 +1,241 @@
+// The trust engine on small in-memory networks (sequoia-wot style). Each test
+// draws its network; "R" is the evaluator's own profile root, "T" the target
+// identity claiming bob@example.org. Edges read "issuer -amount/depth-> subject".
+// tests/trust/scenarios.py runs the same shapes with real profiles.
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "mailseal/trust/trust.h"
+
+namespace mailseal::trust {
+namespace {
+
+class MemoryGraph : public TrustGraph {
+ public:
+  MemoryGraph& add(const std::string& issuer, const std::string& subject, int amount, int depth,
+                   std::vector<std::string> scope = {}) {
+    edges_[issuer].push_back(Edge{Identity{issuer}, Identity{subject}, amount, depth, std::move(scope)});
+    return *this;
+  }
+  std::vector<Edge> endorsements_by(const Identity& issuer) override {
+    ++lookups;
+    auto it = edges_.find(issuer.fingerprint);
+    return it == edges_.end() ? std::vector<Edge>{} : it->second;
+  }
+  int lookups = 0;
+
+ private:
+  std::map<std::string, std::vector<Edge>> edges_;
+};
+
+const Identity kRoot{"R"};
+
+BindingFacts bob(const std::string& identity = "T") {
+  return BindingFacts{EmailAddress::parse("bob@example.org"), Identity{identity}, false, {}, {}, {}, false, {}, false, 128};
+}
+
+Verdict run(MemoryGraph& graph, const BindingFacts& facts = bob()) { return evaluate(facts, graph, kRoot); }
+
+TEST(TrustEngine, NoEvidenceIsNone) {
+  MemoryGraph graph;
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.level, Level::None);
+  EXPECT_EQ(verdict.amount, 0);
+  EXPECT_EQ(verdict.work_factor_bits, 0);
+}
+
+// R -120/0-> T : your own endorsement is full, whatever its amount.
+TEST(TrustEngine, OwnEndorsementIsFull) {
+  MemoryGraph graph;
+  graph.add("R", "T", 60, 0);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.level, Level::Full);
+  EXPECT_EQ(verdict.amount, 120);
+  EXPECT_EQ(verdict.work_factor_bits, 128) << "only forging R's signature would do";
+}
+
+// R -120/2-> A -120/1-> B -120/0-> T : a chain of introducers within their depth.
+TEST(TrustEngine, ChainOfIntroducersWithinDepth) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 2).add("A", "B", 120, 1).add("B", "T", 120, 0);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.level, Level::Full);
+  EXPECT_EQ(verdict.amount, 120);
+  ASSERT_EQ(verdict.paths.size(), 1u);
+  EXPECT_EQ(verdict.paths[0].edges.size(), 3u);
+  // Stealing A's or B's key gives the attacker the whole path.
+  EXPECT_EQ(verdict.work_factor_bits, 64);
+}
+
+// R -120/1-> A -120/1-> B -120/0-> T : A may introduce B, but B's own
+// introductions are one level too deep.
+TEST(TrustEngine, DepthRunsOut) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 1).add("A", "B", 120, 1).add("B", "T", 120, 0);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.level, Level::None);
+  EXPECT_TRUE(verdict.paths.empty());
+}
+
+// R -120/1[example.com]-> A -120/0-> T : A is trusted only for example.com.
+TEST(TrustEngine, ScopeExcludesTheAddress) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 1, {"example.com"}).add("A", "T", 120, 0);
+  EXPECT_EQ(run(graph).level, Level::None);
+  MemoryGraph in_scope;
+  in_scope.add("R", "A", 120, 1, {"example.org"}).add("A", "T", 120, 0);
+  EXPECT_EQ(run(in_scope).level, Level::Full);
+  MemoryGraph subdomains;
+  subdomains.add("R", "A", 120, 1, {".example.org"}).add("A", "T", 120, 0);
+  EXPECT_EQ(run(subdomains).level, Level::None) << ".example.org covers hosts below, not example.org itself";
+}
+
+//      .-60/1-> A -120/0-.
+//    R                    T : two partial paths add up to full.
+//      '-60/1-> B -120/0-'
+
+TEST(TrustEngine, TwoPartialPathsAddUp) {
+  MemoryGraph graph;
+  graph.add("R", "A", 60, 1).add("R", "B", 60, 1).add("A", "T", 120, 0).add("B", "T", 120, 0);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.amount, 120);
+  EXPECT_EQ(verdict.level, Level::Full);
+  EXPECT_EQ(verdict.paths.size(), 2u);
+  // The attacker must steal both introducers' keys: 2 * 2^64.
+  EXPECT_EQ(verdict.work_factor_bits, 65);
+}
+
+// R -60/1-> A -50/0-> T (the second edge limits the path) plus R -30/1-> B -40/0-> T.
+TEST(TrustEngine, PathsAreLimitedByTheirWeakestEdge) {
+  MemoryGraph graph;
+  graph.add("R", "A", 60, 1).add("A", "T", 50, 0).add("R", "B", 30, 1).add("B", "T", 40, 0);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.amount, 80);
+  EXPECT_EQ(verdict.level, Level::Partial);
+}
+
+// R -120/3-> A -120/3-> B -120/3-> A (a cycle), B -120/0-> T.
+TEST(TrustEngine, CyclesAreHarmless) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 3).add("A", "B", 120, 3).add("B", "A", 120, 3).add("B", "T", 120, 0).add("T", "R", 120, 3);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.level, Level::Full);
+  EXPECT_EQ(verdict.paths.size(), 1u);
+}
+
+// R -120/2-> A -120/1-> B -120/0-> T, with B's endorsement revoked: the store
+// no longer returns revoked endorsements, so the path is gone.
+TEST(TrustEngine, RevokedIntroducerBreaksThePath) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 2).add("A", "B", 120, 1);  // B -> T revoked
+  EXPECT_EQ(run(graph).level, Level::None);
+}
+
+TEST(TrustEngine, TofuAloneNeverReachesPartial) {
+  MemoryGraph graph;
+  BindingFacts facts = bob();
+  facts.tofu = TofuFact{0, 1, 1};
+  Verdict first = run(graph, facts);
+  EXPECT_EQ(first.level, Level::Marginal);
+  EXPECT_EQ(first.amount, 10);
+  facts.tofu = TofuFact{0, 400, 5000};
+  Verdict years = run(graph, facts);
+  EXPECT_EQ(years.level, Level::Marginal);
+  EXPECT_EQ(years.amount, kTofuCap);
+  EXPECT_LT(years.amount, kPartialAmount);
+}
+
+TEST(TrustEngine, ConflictOverridesEverythingButADecision) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 1).add("A", "T", 120, 0);
+  BindingFacts facts = bob();
+  facts.pkix.push_back({"Some CA", 60});
+  facts.conflict_with = Identity{"OLD"};
+  Verdict verdict = run(graph, facts);
+  EXPECT_EQ(verdict.level, Level::Conflict);
+  ASSERT_TRUE(verdict.conflict_with);
+  EXPECT_EQ(verdict.conflict_with->fingerprint, "OLD");
+  facts.pin = PinFact{140, 132};
+  EXPECT_EQ(run(graph, facts).level, Level::Full) << "a pin settles the conflict";
+  MemoryGraph own;
+  own.add("R", "T", 120, 0);
+  facts.pin.reset();
+  EXPECT_EQ(run(own, facts).level, Level::Full) << "so does your own endorsement";
+}
+
+TEST(TrustEngine, PkixDefaultAloneIsPartial) {
+  MemoryGraph graph;
+  BindingFacts facts = bob();
+  facts.pkix.push_back({"Example CA", 60});
+  Verdict verdict = run(graph, facts);
+  EXPECT_EQ(verdict.level, Level::Partial);
+  EXPECT_EQ(verdict.amount, 60);
+  EXPECT_EQ(verdict.work_factor_bits, 48) << "fooling the CA";
+}
+
+TEST(TrustEngine, PinOverridesEverythingButRevocation) {
+  MemoryGraph graph;
+  BindingFacts facts = bob();
+  facts.pin = PinFact{100, 92};
+  Verdict verdict = run(graph, facts);
+  EXPECT_EQ(verdict.level, Level::Full);
+  EXPECT_EQ(verdict.work_factor_bits, 92) << "colliding a 100-bit presentation";
+  facts.revoked = true;
+  EXPECT_EQ(run(graph, facts).level, Level::Revoked);
+}
+
+TEST(TrustEngine, AbsurdAmountsAndDepthsAreClamped) {
+  MemoryGraph graph;
+  graph.add("R", "A", 100000, 1000).add("A", "T", -5, 0).add("A", "T", 120, 0);
+  Verdict verdict = run(graph);
+  EXPECT_EQ(verdict.amount, 120);
+  MemoryGraph negative;
+  negative.add("R", "A", 120, -3).add("A", "T", 120, 0);
+  EXPECT_EQ(run(negative).level, Level::None) << "a negative depth introduces nobody";
+}
+
+TEST(TrustEngine, EvidenceAddsUpAcrossKinds) {
+  MemoryGraph graph;
+  graph.add("R", "A", 30, 1).add("A", "T", 120, 0);
+  BindingFacts facts = bob();
+  facts.pkix.push_back({"Example CA", 60});
+  facts.tofu = TofuFact{0, 3, 10};
+  Verdict verdict = run(graph, facts);
+  EXPECT_EQ(verdict.amount, 30 + 60 + tofu_amount(*facts.tofu));
+  EXPECT_EQ(verdict.level, Level::Partial);
+  EXPECT_EQ(verdict.work_factor_bits, 48) << "fooling the CA alone reaches partial";
+}
+
+TEST(TrustEngine, ScopeRules) {
+  auto address = EmailAddress::parse("bob@mail.example.org");
+  EXPECT_TRUE(scope_permits("mail.example.org", address));
+  EXPECT_TRUE(scope_permits(".example.org", address));
+  EXPECT_FALSE(scope_permits("example.org", address));
+  EXPECT_TRUE(scope_permits("Bob@Mail.Example.org", address));
+  EXPECT_FALSE(scope_permits("alice@mail.example.org", address));
+  EXPECT_FALSE(scope_permits("", address));
+}
+
+TEST(TrustEngine, LevelsOrder) {
+  EXPECT_TRUE(meets(Level::Full, Level::Partial));
+  EXPECT_FALSE(meets(Level::Marginal, Level::Partial));
+  EXPECT_FALSE(meets(Level::Conflict, Level::None));
+  EXPECT_EQ(parse_level("partial"), Level::Partial);
+  EXPECT_THROW(parse_level("sort of"), std::exception);
+}
+
+TEST(TrustEngine, DotShowsThePaths) {
+  MemoryGraph graph;
+  graph.add("R", "A", 60, 1).add("A", "T", 120, 0);
+  BindingFacts facts = bob();
+  Verdict verdict = run(graph, facts);
+  std::string dot = to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.fingerprint; });
+  EXPECT_NE(dot.find("digraph trust"), std::string::npos);
+  EXPECT_NE(dot.find("\"R\" -> \"A\""), std::string::npos);
+  EXPECT_NE(dot.find("60 (depth 1)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailseal::trust
