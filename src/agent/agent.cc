@@ -19,7 +19,8 @@ std::vector<crypto::Certificate> certificates_to_include(devices::Profile& profi
   std::vector<crypto::Certificate> certificates = key.chain;
   try {
     crypto::Certificate encryption = profile.encryption_certificate(sender);
-    if (!(encryption == key.certificate)) certificates.push_back(encryption);
+    if (!(encryption == key.certificate))
+      certificates.push_back(encryption);
   } catch (const Error&) {
     // A profile without an encryption key for this address still signs.
   }

@@ -247,6 +247,10 @@ bool Profile::keys_encrypted() {
   return store_.profile().keys_encrypted;
 }
 
+crypto::PrivateKey Profile::root_key(const Passphrase* passphrase) {
+  return load_key(store_.profile().root_key_file, passphrase);
+}
+
 namespace {
 
 bool can_sign(store::KeyPurpose purpose) {

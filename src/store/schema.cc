@@ -82,11 +82,76 @@ CREATE TABLE contact_chain_certificates (
 );
 )sql";
 
+// Schema version 3: trust evidence. Identities are UDF fingerprints (full
+// precision) of the key at the top of a certificate chain.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE identities (
+  fingerprint TEXT PRIMARY KEY,
+  certificate BLOB NOT NULL,
+  first_seen  INTEGER NOT NULL
+);
+CREATE TABLE pins (
+  address     TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('pin', 'accept')),
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (address, fingerprint, kind)
+);
+CREATE TABLE observations (
+  address     TEXT NOT NULL,
+  identity    TEXT NOT NULL,
+  certificate TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  first_seen  INTEGER NOT NULL,
+  last_seen   INTEGER NOT NULL,
+  last_day    INTEGER NOT NULL,
+  days        INTEGER NOT NULL,
+  messages    INTEGER NOT NULL,
+  PRIMARY KEY (address, identity)
+);
+CREATE TABLE endorsements (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  issuer      TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  amount      INTEGER NOT NULL,
+  depth       INTEGER NOT NULL,
+  scope       TEXT NOT NULL DEFAULT '',
+  addresses   TEXT NOT NULL DEFAULT '',
+  kind        TEXT NOT NULL CHECK (kind IN ('endorsement', 'rotation')),
+  exportable  INTEGER NOT NULL CHECK (exportable IN (0, 1)),
+  certificate BLOB NOT NULL UNIQUE,
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX endorsements_by_issuer ON endorsements (issuer);
+CREATE INDEX endorsements_by_subject ON endorsements (subject);
+CREATE TABLE trust_anchors (
+  fingerprint TEXT PRIMARY KEY,
+  certificate BLOB NOT NULL,
+  amount      INTEGER NOT NULL,
+  added_at    INTEGER NOT NULL
+);
+CREATE TABLE revocations (
+  issuer     TEXT NOT NULL,
+  serial     TEXT NOT NULL,
+  source     TEXT NOT NULL,
+  revoked_at INTEGER NOT NULL,
+  PRIMARY KEY (issuer, serial)
+);
+CREATE TABLE discoveries (
+  address  TEXT NOT NULL,
+  identity TEXT NOT NULL,
+  source   TEXT NOT NULL,
+  seen_at  INTEGER NOT NULL,
+  PRIMARY KEY (address, identity)
+);
+)sql";
+
 }  // namespace
 
 void create_schema(Database& database) {
   database.execute(kSchemaV1);
   database.execute(kSchemaV2);
+  database.execute(kSchemaV3);
   database.set_user_version(kSchemaVersion);
 }
 
@@ -99,6 +164,13 @@ void check_schema(Database& database) {
     database.set_user_version(2);
     transaction.commit();
     version = 2;
+  }
+  if (version == 2) {
+    Transaction transaction(database);
+    database.execute(kSchemaV3);
+    database.set_user_version(3);
+    transaction.commit();
+    version = 3;
   }
   if (version == kSchemaVersion) {
     return;

@@ -20,7 +20,8 @@ constexpr int kRootDepth = kMaxDepth + 1;
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -97,24 +98,34 @@ std::optional<Path> widest_path(GraphCache& graph, const Identity& root, const I
       return path;
     }
     auto found = best.find({state.node, state.remaining});
-    if (found != best.end() && found->second > state.bottleneck) continue;  // a better way was found
+    if (found != best.end() && found->second > state.bottleneck)
+      continue;  // a better way was found
     bool is_root = state.node == root.fingerprint;
-    if (!is_root && state.remaining < 1) continue;  // may not introduce anyone
+    if (!is_root && state.remaining < 1)
+      continue;  // may not introduce anyone
     for (const Edge& edge : graph.out(Identity{state.node})) {
-      if (edge.subject == root) continue;
+      if (edge.subject == root)
+        continue;
       int capacity = edge.amount;
       auto spent = used.find({edge.issuer.fingerprint, edge.subject.fingerprint});
-      if (spent != used.end()) capacity -= spent->second;
-      if (capacity <= 0) continue;
+      if (spent != used.end())
+        capacity -= spent->second;
+      if (capacity <= 0)
+        continue;
       if (!std::all_of(edge.scope.begin(), edge.scope.end(),
                        [&](const std::string& constraint) { return scope_permits(constraint, address); })) {
         continue;
+      }
+      if (edge.subject == target && !edge.addresses.empty() &&
+          std::find(edge.addresses.begin(), edge.addresses.end(), address.str()) == edge.addresses.end()) {
+        continue;  // certifies the target for other addresses only
       }
       int remaining = is_root ? edge.depth : std::min(edge.depth, state.remaining - 1);
       int bottleneck = std::min(state.bottleneck, capacity);
       StateKey key{edge.subject.fingerprint, remaining};
       auto current = best.find(key);
-      if (current != best.end() && current->second >= bottleneck) continue;
+      if (current != best.end() && current->second >= bottleneck)
+        continue;
       best[key] = bottleneck;
       previous[key] = Previous{state.node, state.remaining, edge};
       queue.push({bottleneck, remaining, edge.subject.fingerprint});
@@ -132,9 +143,11 @@ std::vector<Path> endorsement_paths(GraphCache& graph, const Identity& root, con
   int total = 0;
   while (total < kFullAmount) {
     auto path = widest_path(graph, root, target, address, used);
-    if (!path) break;
+    if (!path)
+      break;
     path->amount = std::min(path->amount, kFullAmount - total);
-    for (const Edge& edge : path->edges) used[{edge.issuer.fingerprint, edge.subject.fingerprint}] += path->amount;
+    for (const Edge& edge : path->edges)
+      used[{edge.issuer.fingerprint, edge.subject.fingerprint}] += path->amount;
     total += path->amount;
     paths.push_back(std::move(*path));
   }
@@ -164,7 +177,8 @@ double cheapest_attack(std::vector<Attack> attacks, int threshold, double ceilin
   int gained = 0;
   std::optional<double> accumulated;
   for (const Attack& attack : attacks) {
-    if (attack.amount >= threshold) best = std::min(best, attack.cost_bits);
+    if (attack.amount >= threshold)
+      best = std::min(best, attack.cost_bits);
     gained += attack.amount;
     accumulated = accumulated ? add_costs(*accumulated, attack.cost_bits) : attack.cost_bits;
     if (gained >= threshold) {
@@ -177,10 +191,14 @@ double cheapest_attack(std::vector<Attack> attacks, int threshold, double ceilin
 
 int threshold_of(Level level) {
   switch (level) {
-    case Level::Full: return kFullAmount;
-    case Level::Partial: return kPartialAmount;
-    case Level::Marginal: return 1;
-    default: return 0;
+    case Level::Full:
+      return kFullAmount;
+    case Level::Partial:
+      return kPartialAmount;
+    case Level::Marginal:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -188,8 +206,10 @@ int threshold_of(Level level) {
 
 bool scope_permits(std::string_view constraint, const EmailAddress& address) {
   std::string rule = lower(constraint);
-  if (rule.empty()) return false;
-  if (rule.find('@') != std::string::npos) return rule == address.str();  // one mailbox
+  if (rule.empty())
+    return false;
+  if (rule.find('@') != std::string::npos)
+    return rule == address.str();  // one mailbox
   std::string_view domain = address.domain();
   if (rule.front() == '.') {  // any host below the domain
     return domain.size() > rule.size() && domain.substr(domain.size() - rule.size()) == rule;
@@ -199,32 +219,44 @@ bool scope_permits(std::string_view constraint, const EmailAddress& address) {
 
 std::string_view to_string(Level level) noexcept {
   switch (level) {
-    case Level::Full: return "full";
-    case Level::Partial: return "partial";
-    case Level::Marginal: return "marginal";
-    case Level::None: return "none";
-    case Level::Conflict: return "conflict";
-    case Level::Revoked: return "revoked";
+    case Level::Full:
+      return "full";
+    case Level::Partial:
+      return "partial";
+    case Level::Marginal:
+      return "marginal";
+    case Level::None:
+      return "none";
+    case Level::Conflict:
+      return "conflict";
+    case Level::Revoked:
+      return "revoked";
   }
   return "none";
 }
 
 Level parse_level(std::string_view text) {
   for (Level level : {Level::Full, Level::Partial, Level::Marginal, Level::None, Level::Conflict, Level::Revoked}) {
-    if (to_string(level) == text) return level;
+    if (to_string(level) == text)
+      return level;
   }
-  throw Error(ErrorCode::Usage,
-              fmt::format("unknown trust level '{}': choose full, partial, marginal or none", escape_for_terminal(text)));
+  throw Error(ErrorCode::Usage, fmt::format("unknown trust level '{}': choose full, partial, marginal or none",
+                                            escape_for_terminal(text)));
 }
 
 bool meets(Level level, Level required) noexcept {
   auto rank = [](Level value) {
     switch (value) {
-      case Level::Full: return 3;
-      case Level::Partial: return 2;
-      case Level::Marginal: return 1;
-      case Level::None: return 0;
-      default: return -1;
+      case Level::Full:
+        return 3;
+      case Level::Partial:
+        return 2;
+      case Level::Marginal:
+        return 1;
+      case Level::None:
+        return 0;
+      default:
+        return -1;
     }
   };
   return rank(level) >= rank(required);
@@ -265,7 +297,8 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   }
   if (flow > 0) {
     verdict.evidence.push_back(
-        {"endorsements", flow, fmt::format("{} endorsement path{}", verdict.paths.size(), verdict.paths.size() == 1 ? "" : "s")});
+        {"endorsements", flow,
+         fmt::format("{} endorsement path{}", verdict.paths.size(), verdict.paths.size() == 1 ? "" : "s")});
   }
   int pkix = 0;
   for (const auto& anchor : facts.pkix) {
@@ -274,20 +307,21 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   }
   int tofu = facts.tofu ? tofu_amount(*facts.tofu) : 0;
   if (facts.tofu) {
-    verdict.evidence.push_back({"tofu", tofu,
-                                fmt::format("seen on {} day{} in {} message{}", facts.tofu->days_seen,
-                                            facts.tofu->days_seen == 1 ? "" : "s", facts.tofu->messages,
-                                            facts.tofu->messages == 1 ? "" : "s")});
+    verdict.evidence.push_back(
+        {"tofu", tofu,
+         fmt::format("seen on {} day{} in {} message{}", facts.tofu->days_seen, facts.tofu->days_seen == 1 ? "" : "s",
+                     facts.tofu->messages, facts.tofu->messages == 1 ? "" : "s")});
   }
   int discovery = facts.discovered ? kDiscoveryAmount : 0;
-  if (facts.discovered) verdict.evidence.push_back({"discovery", discovery, "found through a key service"});
+  if (facts.discovered)
+    verdict.evidence.push_back({"discovery", discovery, "found through a key service"});
 
   // A pin, or the evaluator's own endorsement, is the person's own decision:
   // full trust, and it settles a conflict.
   const bool decided = facts.pin.has_value() || endorsed_by_self;
   if (facts.pin) {
-    verdict.evidence.push_back({"pin", kFullAmount,
-                                fmt::format("the fingerprint was compared ({} bits)", facts.pin->presented_bits)});
+    verdict.evidence.push_back(
+        {"pin", kFullAmount, fmt::format("the fingerprint was compared ({} bits)", facts.pin->presented_bits)});
   }
   if (facts.conflict_with && !decided) {
     verdict.level = Level::Conflict;
@@ -297,7 +331,7 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   }
 
   verdict.amount = decided ? kFullAmount : std::min(kFullAmount, flow + pkix + tofu + discovery);
-  verdict.level = verdict.amount >= kFullAmount    ? Level::Full
+  verdict.level = verdict.amount >= kFullAmount      ? Level::Full
                   : verdict.amount >= kPartialAmount ? Level::Partial
                   : verdict.amount > 0               ? Level::Marginal
                                                      : Level::None;
@@ -311,7 +345,8 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
     return verdict;
   }
   std::vector<Attack> attacks;
-  if (facts.pin) attacks.push_back({kFullAmount, static_cast<double>(facts.pin->work_factor_bits), "collide the pin"});
+  if (facts.pin)
+    attacks.push_back({kFullAmount, static_cast<double>(facts.pin->work_factor_bits), "collide the pin"});
   for (const auto& anchor : facts.pkix) {
     attacks.push_back({anchor.amount, static_cast<double>(costs.fool_ca_bits), "fool a CA"});
   }
@@ -319,7 +354,8 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   // certify the attacker's key for the flow it carries.
   std::map<std::string, int> introducer_flow;
   for (const Path& path : verdict.paths) {
-    if (path.edges.size() < 2) continue;  // the evaluator's own endorsement
+    if (path.edges.size() < 2)
+      continue;  // the evaluator's own endorsement
     for (std::size_t i = 1; i < path.edges.size(); ++i) {
       introducer_flow[path.edges[i].issuer.fingerprint] += path.amount;
     }
@@ -329,7 +365,8 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   }
   // TOFU and discovery belong to the real key: a new key is a conflict, so the
   // attacker must steal the real key instead.
-  if (tofu > 0) attacks.push_back({tofu, static_cast<double>(costs.steal_key_bits), "steal the key seen before"});
+  if (tofu > 0)
+    attacks.push_back({tofu, static_cast<double>(costs.steal_key_bits), "steal the key seen before"});
   if (discovery > 0 && !facts.tofu) {
     attacks.push_back({discovery, static_cast<double>(costs.key_service_bits), "subvert the key service"});
   }
@@ -347,8 +384,10 @@ std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Iden
   auto quote = [](std::string text) {
     std::string out;
     for (char c : text) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+      if (c == '"' || c == '\\')
+        out.push_back('\\');
+      if (static_cast<unsigned char>(c) >= 0x20)
+        out.push_back(c);
     }
     return "\"" + out + "\"";
   };
@@ -374,9 +413,9 @@ std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Iden
     out += fmt::format("  {} -> {} [label={}];\n", quote(key.first), quote(key.second),
                        quote(fmt::format("{} (depth {})", edge->amount, edge->depth)));
   }
-  out += fmt::format("  label={};\n}}\n", quote(fmt::format("{}: {} ({}), work factor 2^{}", facts.address.str(),
-                                                           to_string(verdict.level), verdict.amount,
-                                                           verdict.work_factor_bits)));
+  out += fmt::format("  label={};\n}}\n",
+                     quote(fmt::format("{}: {} ({}), work factor 2^{}", facts.address.str(), to_string(verdict.level),
+                                       verdict.amount, verdict.work_factor_bits)));
   return out;
 }
 

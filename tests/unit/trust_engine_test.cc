@@ -16,7 +16,7 @@ class MemoryGraph : public TrustGraph {
  public:
   MemoryGraph& add(const std::string& issuer, const std::string& subject, int amount, int depth,
                    std::vector<std::string> scope = {}) {
-    edges_[issuer].push_back(Edge{Identity{issuer}, Identity{subject}, amount, depth, std::move(scope)});
+    edges_[issuer].push_back(Edge{Identity{issuer}, Identity{subject}, amount, depth, std::move(scope), {}});
     return *this;
   }
   std::vector<Edge> endorsements_by(const Identity& issuer) override {
@@ -33,10 +33,13 @@ class MemoryGraph : public TrustGraph {
 const Identity kRoot{"R"};
 
 BindingFacts bob(const std::string& identity = "T") {
-  return BindingFacts{EmailAddress::parse("bob@example.org"), Identity{identity}, false, {}, {}, {}, false, {}, false, 128};
+  return BindingFacts{
+      EmailAddress::parse("bob@example.org"), Identity{identity}, false, {}, {}, {}, false, {}, false, 128};
 }
 
-Verdict run(MemoryGraph& graph, const BindingFacts& facts = bob()) { return evaluate(facts, graph, kRoot); }
+Verdict run(MemoryGraph& graph, const BindingFacts& facts = bob()) {
+  return evaluate(facts, graph, kRoot);
+}
 
 TEST(TrustEngine, NoEvidenceIsNone) {
   MemoryGraph graph;
@@ -208,6 +211,23 @@ TEST(TrustEngine, EvidenceAddsUpAcrossKinds) {
   EXPECT_EQ(verdict.work_factor_bits, 48) << "fooling the CA alone reaches partial";
 }
 
+// R -120/0 [certifies bob@example.org]-> T, evaluated for another address of T.
+TEST(TrustEngine, AnEndorsementCertifiesItsAddresses) {
+  MemoryGraph graph;
+  graph.add("R", "T", 120, 0);
+  graph.add("R", "A", 120, 1).add("A", "T", 120, 0);
+  EXPECT_EQ(run(graph).level, Level::Full);
+  class Certifying : public TrustGraph {
+   public:
+    std::vector<Edge> endorsements_by(const Identity& issuer) override {
+      if (issuer.fingerprint != "R")
+        return {};
+      return {Edge{Identity{"R"}, Identity{"T"}, 120, 0, {}, {"carol@example.org"}}};
+    }
+  } only_carol;
+  EXPECT_EQ(evaluate(bob(), only_carol, kRoot).level, Level::None);
+}
+
 TEST(TrustEngine, ScopeRules) {
   auto address = EmailAddress::parse("bob@mail.example.org");
   EXPECT_TRUE(scope_permits("mail.example.org", address));
@@ -231,7 +251,8 @@ TEST(TrustEngine, DotShowsThePaths) {
   graph.add("R", "A", 60, 1).add("A", "T", 120, 0);
   BindingFacts facts = bob();
   Verdict verdict = run(graph, facts);
-  std::string dot = to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.fingerprint; });
+  std::string dot =
+      to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.fingerprint; });
   EXPECT_NE(dot.find("digraph trust"), std::string::npos);
   EXPECT_NE(dot.find("\"R\" -> \"A\""), std::string::npos);
   EXPECT_NE(dot.find("60 (depth 1)"), std::string::npos);

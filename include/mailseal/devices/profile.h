@@ -99,6 +99,8 @@ class Profile {
   // Every key that may decrypt: current and archived, own and imported.
   std::vector<MailKey> decryption_keys(const Passphrase* passphrase);
   bool keys_encrypted();
+  // The profile root's private key (endorsements, revocations).
+  crypto::PrivateKey root_key(const Passphrase* passphrase);
 
   // Current mail certificates, each address's signing then encryption one.
   std::vector<crypto::Certificate> current_mail_certificates();

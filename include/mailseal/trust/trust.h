@@ -41,7 +41,10 @@ struct Edge {
   Identity subject;
   int amount = kFullAmount;
   int depth = 0;
-  std::vector<std::string> scope;  // RFC 5280 rfc822Name constraints: "a@b.c", "b.c", ".b.c"
+  std::vector<std::string> scope{};  // RFC 5280 rfc822Name constraints: "a@b.c", "b.c", ".b.c"
+  // The bindings the endorsement certifies; when not empty, an edge into the
+  // target counts only for these addresses.
+  std::vector<std::string> addresses{};
 };
 
 // Where endorsements come from: the store, or an in-memory graph in tests.
@@ -64,8 +67,8 @@ bool meets(Level level, Level required) noexcept;
 
 // Facts about a binding that the caller gathers from its records.
 struct PinFact {
-  int presented_bits = 0;     // precision of the compared fingerprint
-  int work_factor_bits = 0;   // second-preimage work of that presentation
+  int presented_bits = 0;    // precision of the compared fingerprint
+  int work_factor_bits = 0;  // second-preimage work of that presentation
 };
 
 struct AnchorFact {
@@ -82,14 +85,14 @@ struct TofuFact {
 struct BindingFacts {
   EmailAddress address;
   Identity identity;
-  bool own = false;                       // the evaluator's own profile
-  std::optional<PinFact> pin;             // a pin (or acceptance) that matches
-  std::vector<AnchorFact> pkix;           // trust anchors the certificate validates to
-  std::optional<TofuFact> tofu;           // history of this identity for this address
-  bool discovered = false;                // found through a key service
-  std::optional<Identity> conflict_with;  // an earlier identity, not succeeded by rotation
+  bool own = false;                         // the evaluator's own profile
+  std::optional<PinFact> pin{};             // a pin that matches
+  std::vector<AnchorFact> pkix{};           // trust anchors the certificate validates to
+  std::optional<TofuFact> tofu{};           // history of this identity for this address
+  bool discovered = false;                  // found through a key service
+  std::optional<Identity> conflict_with{};  // an earlier identity, not succeeded by rotation
   bool revoked = false;
-  int key_security_bits = 128;            // strength of the identity's key
+  int key_security_bits = 128;  // strength of the identity's key
 };
 
 struct Path {
@@ -114,9 +117,9 @@ struct Verdict {
 
 // log2 costs of the attacker's moves (docs/trust.md, "Cost model").
 struct CostModel {
-  int steal_key_bits = 64;       // take a private key from someone's device
-  int fool_ca_bits = 48;         // have a public CA mis-issue a certificate
-  int key_service_bits = 40;     // make a key service serve a substituted key
+  int steal_key_bits = 64;    // take a private key from someone's device
+  int fool_ca_bits = 48;      // have a public CA mis-issue a certificate
+  int key_service_bits = 40;  // make a key service serve a substituted key
   // TOFU history stands until the attacker holds the real key: stealing it.
 };
 
@@ -128,8 +131,7 @@ inline constexpr int kDiscoveryAmount = 1;
 
 // Weighs the evidence for a binding. `own_root` is the evaluator's profile root,
 // the source of every endorsement path.
-Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& own_root,
-                 const CostModel& costs = {});
+Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& own_root, const CostModel& costs = {});
 
 // Graphviz of a verdict's paths, for a person to look at.
 std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Identity& own_root,

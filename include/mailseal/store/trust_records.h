@@ -1,0 +1,93 @@
+#pragma once
+// The trust evidence a device keeps (schema 3): identities, pins and
+// acceptances, observations (trust on first use), endorsements, trust anchors,
+// revocations and discoveries. Records only; the trust engine weighs them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::store {
+
+struct PinRecord {
+  EmailAddress address;
+  std::string fingerprint;  // a UDF presentation, as typed (at least 100 bits)
+  std::string kind;         // "pin" (compared) or "accept" (a conflict resolved)
+  std::int64_t created_at = 0;
+};
+
+struct ObservationRecord {
+  EmailAddress address;
+  std::string identity;     // identity fingerprint
+  std::string certificate;  // certificate fingerprint of the last sighting
+  std::string source;       // "message", "import"
+  std::int64_t first_seen = 0;
+  std::int64_t last_seen = 0;
+  int days = 0;
+  int messages = 0;
+};
+
+struct EndorsementRecord {
+  std::int64_t id = 0;
+  std::string issuer;  // identity fingerprints
+  std::string subject;
+  int amount = 0;
+  int depth = 0;
+  std::vector<std::string> scope;      // name constraints on what the subject may introduce
+  std::vector<std::string> addresses;  // the bindings certified
+  std::string kind = "endorsement";    // or "rotation"
+  bool exportable = true;
+  Bytes certificate;  // the cross-certificate, DER
+  std::int64_t created_at = 0;
+};
+
+struct AnchorRecord {
+  std::string fingerprint;  // of the certificate
+  Bytes certificate;
+  int amount = 60;
+  std::int64_t added_at = 0;
+};
+
+class TrustRecords {
+ public:
+  explicit TrustRecords(LocalStore& store) : database_(store.database()) {}
+
+  // Identities: the certificate at the top of a chain, by key fingerprint.
+  void add_identity(const std::string& fingerprint, ByteView certificate, std::int64_t at);
+  std::optional<Bytes> identity_certificate(const std::string& fingerprint);
+
+  void add_pin(const PinRecord& pin);
+  std::vector<PinRecord> pins(const EmailAddress& address);
+
+  // Records a sighting of `identity` for `address`: the first creates the
+  // row; later ones count messages and distinct days (UTC).
+  void observe(const EmailAddress& address, const std::string& identity, const std::string& certificate,
+               const std::string& source, std::int64_t at, bool is_message);
+  std::vector<ObservationRecord> observations(const EmailAddress& address);
+
+  // Returns false if the same certificate is there already.
+  bool add_endorsement(const EndorsementRecord& endorsement);
+  std::vector<EndorsementRecord> endorsements_by(const std::string& issuer);
+  std::vector<EndorsementRecord> endorsements_of(const std::string& subject);
+
+  void add_anchor(const AnchorRecord& anchor);
+  std::vector<AnchorRecord> anchors();
+
+  // A revoked certificate, by its issuer's key fingerprint and serial (hex).
+  void add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, std::int64_t at);
+  bool is_revoked(const std::string& issuer, const std::string& serial);
+
+  void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
+                     std::int64_t at);
+  bool discovered(const EmailAddress& address, const std::string& identity);
+
+ private:
+  Database& database_;
+};
+
+}  // namespace mailseal::store

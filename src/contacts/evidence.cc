@@ -1,0 +1,401 @@
+#include "mailseal/contacts/evidence.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/contacts/contacts.h"
+#include "mailseal/store/trust_records.h"
+#include "mailseal/udf/udf.h"
+
+namespace mailseal::contacts {
+
+namespace {
+
+std::string full(const udf::Fingerprint& fingerprint) {
+  return fingerprint.to_string(udf::kFullBits);
+}
+
+// NIST SP 800-57 part 1 strengths.
+int security_bits(const crypto::PublicKey& key) {
+  int bits = key.bits();
+  if (key.family() == crypto::KeyFamily::Rsa) {
+    if (bits < 2048)
+      return 80;
+    if (bits < 3072)
+      return 112;
+    if (bits < 7680)
+      return 128;
+    return 192;
+  }
+  return bits / 2;
+}
+
+std::vector<crypto::Certificate> known_issuers(store::LocalStore& store) {
+  std::vector<crypto::Certificate> out;
+  for (const auto& der : store.contact_chain_certificates()) {
+    try {
+      out.push_back(crypto::Certificate::from_der(der));
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
+
+bool matches(const std::string& presentation, const std::vector<udf::Fingerprint>& candidates) {
+  try {
+    udf::Fingerprint pinned = udf::Fingerprint::parse(presentation);
+    return std::any_of(candidates.begin(), candidates.end(),
+                       [&](const udf::Fingerprint& candidate) { return pinned.matches(candidate); });
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Identities reachable from `from` by rotation statements (each signed by the
+// identity it replaces).
+bool rotated(store::TrustRecords& records, const std::string& from, const std::string& to) {
+  std::deque<std::pair<std::string, int>> queue{{from, 0}};
+  std::set<std::string> seen{from};
+  while (!queue.empty()) {
+    auto [current, steps] = queue.front();
+    queue.pop_front();
+    if (current == to)
+      return true;
+    if (steps >= trust::kMaxDepth)
+      continue;
+    for (const auto& endorsement : records.endorsements_by(current)) {
+      if (endorsement.kind == "rotation" && seen.insert(endorsement.subject).second) {
+        queue.push_back({endorsement.subject, steps + 1});
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+CertificateIdentity identify(store::LocalStore& store, const crypto::Certificate& certificate,
+                             const std::vector<crypto::Certificate>& carried) {
+  std::vector<crypto::Certificate> pool = carried;
+  auto issuers = known_issuers(store);
+  pool.insert(pool.end(), issuers.begin(), issuers.end());
+  std::vector<crypto::Certificate> chain = crypto::build_chain(certificate, pool);
+  crypto::Certificate top = chain.empty() ? certificate : chain.back();
+  return CertificateIdentity{trust::Identity{full(top.key_fingerprint())}, top, chain};
+}
+
+std::vector<trust::Edge> StoreGraph::endorsements_by(const trust::Identity& issuer) {
+  if (revoked(issuer.fingerprint))
+    return {};
+  store::TrustRecords records(store_);
+  std::vector<trust::Edge> out;
+  for (auto& record : records.endorsements_by(issuer.fingerprint)) {
+    if (record.kind != "endorsement" || revoked(record.subject))
+      continue;
+    out.push_back(trust::Edge{trust::Identity{record.issuer}, trust::Identity{record.subject}, record.amount,
+                              record.depth, std::move(record.scope), std::move(record.addresses)});
+  }
+  return out;
+}
+
+bool StoreGraph::revoked(const std::string& identity) {
+  auto cached = revoked_.find(identity);
+  if (cached != revoked_.end())
+    return cached->second;
+  store::TrustRecords records(store_);
+  bool is_revoked = false;
+  if (auto der = records.identity_certificate(identity)) {
+    try {
+      is_revoked = records.is_revoked(identity, crypto::Certificate::from_der(*der).serial_hex());
+    } catch (const Error&) {
+    }
+  }
+  revoked_[identity] = is_revoked;
+  return is_revoked;
+}
+
+TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
+                                 const crypto::Certificate& certificate,
+                                 const std::vector<crypto::Certificate>& carried, crypto::TimePoint now) {
+  store::TrustRecords records(store);
+  CertificateIdentity identity = identify(store, certificate, carried);
+  trust::BindingFacts facts{address, identity.identity};
+  facts.own = identity.identity == evaluator.root &&
+              std::find(evaluator.addresses.begin(), evaluator.addresses.end(), address) != evaluator.addresses.end();
+  facts.key_security_bits = security_bits(identity.top.public_key());
+
+  // Revocation of the certificate or anything above it (a root revokes itself).
+  std::vector<crypto::Certificate> path = {certificate};
+  path.insert(path.end(), identity.chain.begin(), identity.chain.end());
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const crypto::Certificate& issuer = i + 1 < path.size() ? path[i + 1] : path[i];
+    if (records.is_revoked(full(issuer.key_fingerprint()), path[i].serial_hex()))
+      facts.revoked = true;
+  }
+
+  // Pins and acceptances: a compared fingerprint may name the identity, the
+  // certificate's key, or the certificate.
+  std::vector<udf::Fingerprint> candidates = {udf::Fingerprint::parse(identity.identity.fingerprint),
+                                              certificate.key_fingerprint(), certificate.fingerprint()};
+  std::optional<store::PinRecord> first_pin;
+  std::optional<store::PinRecord> latest_accept;
+  for (const auto& record : records.pins(address)) {
+    if (record.kind == "pin") {
+      if (!first_pin)
+        first_pin = record;
+      if (matches(record.fingerprint, candidates)) {
+        udf::Fingerprint pinned = udf::Fingerprint::parse(record.fingerprint);
+        facts.pin = trust::PinFact{pinned.precision_bits(), pinned.work_factor_bits(pinned.precision_bits())};
+      }
+    } else {
+      latest_accept = record;
+    }
+  }
+
+  // Trust on first use and conflicts.
+  auto observations = records.observations(address);
+  for (const auto& observation : observations) {
+    if (observation.identity == identity.identity.fingerprint) {
+      facts.tofu =
+          trust::TofuFact{observation.first_seen, std::max(1, observation.days), std::max(1, observation.messages)};
+    }
+  }
+  if (!facts.pin && !facts.own) {
+    if (first_pin) {
+      facts.conflict_with = trust::Identity{first_pin->fingerprint};  // a different key was compared
+    } else if (latest_accept) {
+      if (!matches(latest_accept->fingerprint, candidates))
+        facts.conflict_with = trust::Identity{latest_accept->fingerprint};
+    } else if (!observations.empty()) {
+      const std::string& baseline = observations.front().identity;
+      if (baseline != identity.identity.fingerprint && !rotated(records, baseline, identity.identity.fingerprint)) {
+        facts.conflict_with = trust::Identity{baseline};
+      }
+    }
+  }
+
+  for (const auto& anchor : records.anchors()) {
+    crypto::Certificate anchor_certificate = crypto::Certificate::from_der(anchor.certificate);
+    if (crypto::verify_chain(certificate, path, {anchor_certificate}, now).empty()) {
+      facts.pkix.push_back({anchor_certificate.subject(), anchor.amount});
+    }
+  }
+  facts.discovered = records.discovered(address, identity.identity.fingerprint);
+
+  StoreGraph graph(store);
+  trust::Verdict verdict = trust::evaluate(facts, graph, evaluator.root);
+  return TrustReport{std::move(verdict), std::move(facts), std::move(identity), certificate};
+}
+
+std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
+                                            const EmailAddress& address, crypto::TimePoint now) {
+  std::optional<crypto::Certificate> certificate;
+  if (auto contact = encryption_certificate(store, address, now)) {
+    certificate = contact->certificate;
+  } else {
+    for (const auto& record : store.contact_certificates(address)) {
+      certificate = crypto::Certificate::from_der(record.certificate);  // the newest last
+    }
+  }
+  if (!certificate)
+    return std::nullopt;
+  return evaluate_certificate(store, evaluator, address, *certificate, {}, now);
+}
+
+void learn(store::LocalStore& store, const smime::SignatureReport& report, const EmailAddress& from, std::int64_t at) {
+  if (!report.valid || !report.signer) {
+    throw Error(ErrorCode::BadSignature, "an invalid signature is no source of keys");
+  }
+  record_signature(store, report, "message", at);
+  CertificateIdentity identity = identify(store, *report.signer, report.certificates);
+  store::TrustRecords records(store);
+  records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+  records.observe(from, identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at, true);
+}
+
+void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
+  udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
+  store::TrustRecords(store).add_pin({address, parsed.to_string(parsed.precision_bits()), "pin", at});
+}
+
+void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
+  udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
+  store::TrustRecords(store).add_pin({address, parsed.to_string(parsed.precision_bits()), "accept", at});
+}
+
+crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
+                            const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
+                            crypto::TimePoint now) {
+  using namespace std::chrono_literals;
+  std::optional<crypto::Certificate> certificate;
+  for (const auto& record : store.contact_certificates(address)) {
+    certificate = crypto::Certificate::from_der(record.certificate);
+  }
+  if (auto contact = encryption_certificate(store, address, now))
+    certificate = contact->certificate;
+  if (!certificate) {
+    throw Error(ErrorCode::NotFound, fmt::format("no certificate is known for {}", address.str()),
+                "import one first: 'mailseal contact import FILE', or learn it from a signed message");
+  }
+  CertificateIdentity identity = identify(store, *certificate);
+  if (identity.identity == evaluator.root) {
+    throw Error(ErrorCode::Usage, "that is your own profile");
+  }
+  crypto::EndorsementTerms terms;
+  terms.amount = options.amount;
+  terms.depth = options.depth;
+  terms.exportable = !options.local;
+  terms.scope = options.scope;
+  terms.addresses = {address};
+  crypto::Certificate endorsement =
+      crypto::issue_endorsement(identity.top, root_key, root, terms, now - 1h, now + 24h * 2 * 365);
+  store::TrustRecords records(store);
+  const std::int64_t at = now.time_since_epoch().count();
+  records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+  store::EndorsementRecord record;
+  record.issuer = evaluator.root.fingerprint;
+  record.subject = identity.identity.fingerprint;
+  record.amount = terms.amount;
+  record.depth = terms.depth;
+  record.scope = terms.scope;
+  record.addresses = {address.str()};
+  record.exportable = terms.exportable;
+  record.certificate = endorsement.der();
+  record.created_at = at;
+  records.add_endorsement(record);
+  return endorsement;
+}
+
+std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root) {
+  std::string pem = root.pem();
+  for (const auto& record : store::TrustRecords(store).endorsements_by(full(root.key_fingerprint()))) {
+    if (record.exportable)
+      pem += crypto::Certificate::from_der(record.certificate).pem();
+  }
+  return pem;
+}
+
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
+  ImportSummary summary;
+  store::TrustRecords records(store);
+  const std::int64_t at = now.time_since_epoch().count();
+  std::vector<crypto::Certificate> bundle;
+  try {
+    bundle = crypto::Certificate::read_all(data);
+  } catch (const Error&) {
+  }
+  std::vector<crypto::Certificate> issuers = bundle;
+  auto known = known_issuers(store);
+  issuers.insert(issuers.end(), known.begin(), known.end());
+  for (const auto& anchor : records.anchors())
+    issuers.push_back(crypto::Certificate::from_der(anchor.certificate));
+
+  for (const auto& certificate : bundle) {
+    std::optional<crypto::EndorsementTerms> terms;
+    try {
+      terms = crypto::read_endorsement(certificate);
+    } catch (const Error& error) {
+      summary.warnings.push_back(
+          fmt::format("ignored an endorsement of '{}': {}", escape_for_terminal(certificate.subject()), error.what()));
+      continue;
+    }
+    if (!terms)
+      continue;
+    // Only a root (a CA certificate) speaks for an identity; a mail
+    // certificate's key cannot endorse.
+    auto issuer = std::find_if(issuers.begin(), issuers.end(), [&](const crypto::Certificate& candidate) {
+      return candidate.is_ca() && !(candidate == certificate) && certificate.is_issued_by(candidate);
+    });
+    if (issuer == issuers.end()) {
+      summary.warnings.push_back(
+          fmt::format("ignored an endorsement of '{}': its issuer is unknown or it is mis-signed",
+                      escape_for_terminal(certificate.subject())));
+      continue;
+    }
+    if (terms->amount < 1 || terms->amount > trust::kFullAmount) {
+      summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': amount {} is outside 1..120",
+                                             escape_for_terminal(certificate.subject()), terms->amount));
+      continue;
+    }
+    if (terms->depth > trust::kMaxDepth) {
+      summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
+                                             escape_for_terminal(certificate.subject()), terms->depth,
+                                             trust::kMaxDepth));
+    }
+    std::string issuer_identity = full(issuer->key_fingerprint());
+    records.add_identity(issuer_identity, issuer->der(), at);
+    store::EndorsementRecord record;
+    record.issuer = issuer_identity;
+    record.subject = full(certificate.key_fingerprint());
+    record.amount = terms->amount;
+    record.depth = std::min(terms->depth, trust::kMaxDepth);
+    record.scope = terms->scope;
+    for (const auto& address : terms->addresses)
+      record.addresses.push_back(address.str());
+    record.kind = terms->kind == crypto::EndorsementTerms::Kind::Rotation ? "rotation" : "endorsement";
+    record.exportable = false;  // someone else's: mailseal publishes only its own
+    record.certificate = certificate.der();
+    record.created_at = at;
+    if (records.add_endorsement(record))
+      ++summary.endorsements;
+  }
+
+  // Revocation lists, PEM (possibly several) or DER.
+  std::vector<Bytes> crls;
+  std::string_view text = as_string_view(data);
+  static constexpr std::string_view kBegin = "-----BEGIN X509 CRL-----";
+  static constexpr std::string_view kEnd = "-----END X509 CRL-----";
+  for (std::size_t position = text.find(kBegin); position != std::string_view::npos;
+       position = text.find(kBegin, position + kBegin.size())) {
+    std::size_t end = text.find(kEnd, position);
+    if (end == std::string_view::npos)
+      break;
+    std::string_view block = text.substr(position, end + kEnd.size() - position);
+    crls.emplace_back(block.begin(), block.end());
+  }
+  if (crls.empty() && bundle.empty() && text.find("-----BEGIN") == std::string_view::npos) {
+    crls.emplace_back(data.begin(), data.end());  // perhaps a DER CRL
+  }
+  for (const auto& bytes : crls) {
+    std::optional<crypto::RevocationList> crl;
+    try {
+      crl.emplace(crypto::RevocationList::read(bytes));
+    } catch (const Error&) {
+      if (!bundle.empty() || crls.size() > 1)
+        summary.warnings.push_back("ignored a damaged revocation list");
+      continue;
+    }
+    auto issuer = std::find_if(issuers.begin(), issuers.end(),
+                               [&](const crypto::Certificate& candidate) { return crl->is_issued_by(candidate); });
+    if (issuer == issuers.end()) {
+      summary.warnings.push_back(
+          fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed",
+                      escape_for_terminal(crl->issuer())));
+      continue;
+    }
+    std::string issuer_identity = full(issuer->key_fingerprint());
+    records.add_identity(issuer_identity, issuer->der(), at);
+    for (const auto& serial : crl->revoked_serials()) {
+      records.add_revocation(issuer_identity, serial, "crl", at);
+      ++summary.revocations;
+    }
+  }
+  return summary;
+}
+
+void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at) {
+  if (amount < 1 || amount > trust::kFullAmount) {
+    throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is 1 to 120, not {}", amount));
+  }
+  if (!anchor.is_ca()) {
+    throw Error(ErrorCode::Usage, "a trust anchor must be a CA certificate");
+  }
+  store::TrustRecords(store).add_anchor({full(anchor.fingerprint()), anchor.der(), amount, at});
+}
+
+}  // namespace mailseal::contacts

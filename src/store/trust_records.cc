@@ -1,0 +1,243 @@
+#include "mailseal/store/trust_records.h"
+
+namespace mailseal::store {
+
+namespace {
+
+constexpr std::int64_t kSecondsPerDay = 86400;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty())
+      out.push_back(',');
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > start)
+      out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+EndorsementRecord read_endorsement(Statement& statement) {
+  EndorsementRecord record;
+  record.id = statement.column_int(0);
+  record.issuer = statement.column_text(1);
+  record.subject = statement.column_text(2);
+  record.amount = static_cast<int>(statement.column_int(3));
+  record.depth = static_cast<int>(statement.column_int(4));
+  record.scope = split(statement.column_text(5));
+  record.addresses = split(statement.column_text(6));
+  record.kind = statement.column_text(7);
+  record.exportable = statement.column_int(8) != 0;
+  record.certificate = statement.column_blob(9);
+  record.created_at = statement.column_int(10);
+  return record;
+}
+
+constexpr std::string_view kEndorsementColumns =
+    "id, issuer, subject, amount, depth, scope, addresses, kind, exportable, certificate, created_at";
+
+}  // namespace
+
+void TrustRecords::add_identity(const std::string& fingerprint, ByteView certificate, std::int64_t at) {
+  database_.prepare("INSERT OR IGNORE INTO identities (fingerprint, certificate, first_seen) VALUES (?1, ?2, ?3)")
+      .bind(1, fingerprint)
+      .bind(2, certificate)
+      .bind(3, at)
+      .run();
+}
+
+std::optional<Bytes> TrustRecords::identity_certificate(const std::string& fingerprint) {
+  auto statement = database_.prepare("SELECT certificate FROM identities WHERE fingerprint = ?1");
+  statement.bind(1, fingerprint);
+  if (statement.step())
+    return statement.column_blob(0);
+  return std::nullopt;
+}
+
+void TrustRecords::add_pin(const PinRecord& pin) {
+  database_.prepare("INSERT OR REPLACE INTO pins (address, fingerprint, kind, created_at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, pin.address.str())
+      .bind(2, pin.fingerprint)
+      .bind(3, pin.kind)
+      .bind(4, pin.created_at)
+      .run();
+}
+
+std::vector<PinRecord> TrustRecords::pins(const EmailAddress& address) {
+  auto statement =
+      database_.prepare("SELECT fingerprint, kind, created_at FROM pins WHERE address = ?1 ORDER BY created_at, rowid");
+  statement.bind(1, address.str());
+  std::vector<PinRecord> out;
+  while (statement.step()) {
+    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_int(2)});
+  }
+  return out;
+}
+
+void TrustRecords::observe(const EmailAddress& address, const std::string& identity, const std::string& certificate,
+                           const std::string& source, std::int64_t at, bool is_message) {
+  const std::int64_t day = at / kSecondsPerDay;
+  Transaction transaction(database_);
+  auto existing = database_.prepare("SELECT last_day FROM observations WHERE address = ?1 AND identity = ?2");
+  existing.bind(1, address.str()).bind(2, identity);
+  if (!existing.step()) {
+    database_
+        .prepare(
+            "INSERT INTO observations (address, identity, certificate, source, first_seen, last_seen, last_day, days, "
+            "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1, ?7)")
+        .bind(1, address.str())
+        .bind(2, identity)
+        .bind(3, certificate)
+        .bind(4, source)
+        .bind(5, at)
+        .bind(6, day)
+        .bind(7, is_message ? 1 : 0)
+        .run();
+  } else {
+    bool new_day = is_message && existing.column_int(0) != day;
+    database_
+        .prepare(
+            "UPDATE observations SET certificate = ?3, last_seen = MAX(last_seen, ?4), "
+            "last_day = CASE WHEN ?5 THEN ?6 ELSE last_day END, days = days + ?5, messages = messages + ?7 "
+            "WHERE address = ?1 AND identity = ?2")
+        .bind(1, address.str())
+        .bind(2, identity)
+        .bind(3, certificate)
+        .bind(4, at)
+        .bind(5, new_day ? 1 : 0)
+        .bind(6, day)
+        .bind(7, is_message ? 1 : 0)
+        .run();
+  }
+  transaction.commit();
+}
+
+std::vector<ObservationRecord> TrustRecords::observations(const EmailAddress& address) {
+  auto statement = database_.prepare(
+      "SELECT identity, certificate, source, first_seen, last_seen, days, messages FROM observations "
+      "WHERE address = ?1 ORDER BY first_seen, rowid");
+  statement.bind(1, address.str());
+  std::vector<ObservationRecord> out;
+  while (statement.step()) {
+    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_text(2),
+                   statement.column_int(3), statement.column_int(4), static_cast<int>(statement.column_int(5)),
+                   static_cast<int>(statement.column_int(6))});
+  }
+  return out;
+}
+
+bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
+  auto existing = database_.prepare("SELECT id FROM endorsements WHERE certificate = ?1");
+  existing.bind(1, endorsement.certificate);
+  if (existing.step())
+    return false;
+  database_
+      .prepare(
+          "INSERT INTO endorsements (issuer, subject, amount, depth, scope, addresses, kind, exportable, certificate, "
+          "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+      .bind(1, endorsement.issuer)
+      .bind(2, endorsement.subject)
+      .bind(3, static_cast<std::int64_t>(endorsement.amount))
+      .bind(4, static_cast<std::int64_t>(endorsement.depth))
+      .bind(5, join(endorsement.scope))
+      .bind(6, join(endorsement.addresses))
+      .bind(7, endorsement.kind)
+      .bind(8, endorsement.exportable ? 1 : 0)
+      .bind(9, endorsement.certificate)
+      .bind(10, endorsement.created_at)
+      .run();
+  return true;
+}
+
+std::vector<EndorsementRecord> TrustRecords::endorsements_by(const std::string& issuer) {
+  auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
+                                     " FROM endorsements WHERE issuer = ?1 ORDER BY id");
+  statement.bind(1, issuer);
+  std::vector<EndorsementRecord> out;
+  while (statement.step())
+    out.push_back(read_endorsement(statement));
+  return out;
+}
+
+std::vector<EndorsementRecord> TrustRecords::endorsements_of(const std::string& subject) {
+  auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
+                                     " FROM endorsements WHERE subject = ?1 ORDER BY id");
+  statement.bind(1, subject);
+  std::vector<EndorsementRecord> out;
+  while (statement.step())
+    out.push_back(read_endorsement(statement));
+  return out;
+}
+
+void TrustRecords::add_anchor(const AnchorRecord& anchor) {
+  database_
+      .prepare(
+          "INSERT INTO trust_anchors (fingerprint, certificate, amount, added_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (fingerprint) DO UPDATE SET amount = ?3")
+      .bind(1, anchor.fingerprint)
+      .bind(2, anchor.certificate)
+      .bind(3, static_cast<std::int64_t>(anchor.amount))
+      .bind(4, anchor.added_at)
+      .run();
+}
+
+std::vector<AnchorRecord> TrustRecords::anchors() {
+  auto statement =
+      database_.prepare("SELECT fingerprint, certificate, amount, added_at FROM trust_anchors ORDER BY added_at");
+  std::vector<AnchorRecord> out;
+  while (statement.step()) {
+    out.push_back({statement.column_text(0), statement.column_blob(1), static_cast<int>(statement.column_int(2)),
+                   statement.column_int(3)});
+  }
+  return out;
+}
+
+void TrustRecords::add_revocation(const std::string& issuer, const std::string& serial, const std::string& source,
+                                  std::int64_t at) {
+  database_.prepare("INSERT OR IGNORE INTO revocations (issuer, serial, source, revoked_at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, issuer)
+      .bind(2, serial)
+      .bind(3, source)
+      .bind(4, at)
+      .run();
+}
+
+bool TrustRecords::is_revoked(const std::string& issuer, const std::string& serial) {
+  auto statement = database_.prepare("SELECT 1 FROM revocations WHERE issuer = ?1 AND serial = ?2");
+  statement.bind(1, issuer).bind(2, serial);
+  return statement.step();
+}
+
+void TrustRecords::add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
+                                 std::int64_t at) {
+  database_
+      .prepare(
+          "INSERT INTO discoveries (address, identity, source, seen_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (address, identity) DO UPDATE SET seen_at = ?4")
+      .bind(1, address.str())
+      .bind(2, identity)
+      .bind(3, source)
+      .bind(4, at)
+      .run();
+}
+
+bool TrustRecords::discovered(const EmailAddress& address, const std::string& identity) {
+  auto statement = database_.prepare("SELECT 1 FROM discoveries WHERE address = ?1 AND identity = ?2");
+  statement.bind(1, address.str()).bind(2, identity);
+  return statement.step();
+}
+
+}  // namespace mailseal::store
