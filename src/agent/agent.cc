@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/contacts.h"
+#include "mailseal/udf/udf.h"
 
 namespace mailseal::agent {
 
@@ -37,6 +39,11 @@ void sign(devices::Profile& profile, const Passphrase* passphrase, smime::Outgoi
   smime::sign_message(message, out, signer, form);
 }
 
+contacts::Evaluator evaluator(devices::Profile& profile) {
+  return contacts::Evaluator{trust::Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+                             profile.addresses()};
+}
+
 EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign) {
   const EmailAddress sender = message.from();
@@ -49,27 +56,47 @@ EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, s
     throw Error(ErrorCode::Usage, "the message has no recipients", "add To/Cc lines or give --to ADDRESS");
   }
   const auto now = crypto::now();
+  const contacts::Evaluator me = evaluator(profile);
   std::vector<smime::EncryptionRecipient> recipients;
   std::vector<std::string> missing;
+  std::vector<std::string> refused;
+  std::string resolve_hint;
   EncryptReport report;
   for (const auto& address : addresses) {
     if (profile.has_address(address))
       continue;  // the sender's own key is added below
-    auto contact = contacts::encryption_certificate(profile.store(), address, now);
-    if (!contact) {
+    auto recipient = contacts::choose_recipient(profile.store(), me, address, now);
+    if (!recipient) {
       missing.push_back(address.str());
       continue;
     }
-    recipients.push_back({contact->certificate, contact->capabilities});
+    const trust::Verdict& verdict = recipient->trust.verdict;
+    if (verdict.level == trust::Level::Conflict || verdict.level == trust::Level::Revoked) {
+      refused.push_back(fmt::format("{} ({})", address.str(), trust::to_string(verdict.level)));
+      if (resolve_hint.empty()) {
+        resolve_hint = verdict.level == trust::Level::Conflict
+                           ? fmt::format(
+                                 "see 'mailseal trust {0}', then settle it with 'mailseal contact accept {0} "
+                                 "FINGERPRINT' or a pin once you have compared fingerprints with them",
+                                 address.str())
+                           : fmt::format(
+                                 "their certificate was revoked; ask them for their new one and import it "
+                                 "with 'mailseal contact import FILE'");
+      }
+      continue;
+    }
+    recipients.push_back({recipient->contact.certificate, recipient->contact.capabilities});
     report.recipients.push_back(address);
+    report.trust.push_back({address, verdict});
   }
   if (!missing.empty()) {
-    std::string list;
-    for (const auto& name : missing)
-      list += (list.empty() ? "" : ", ") + name;
     throw Error(ErrorCode::NoMatchingKey,
-                fmt::format("no usable encryption certificate for {}; nothing was written", list),
+                fmt::format("no usable encryption certificate for {}; nothing was written", fmt::join(missing, ", ")),
                 "import their certificate or a signed message from them with 'mailseal contact import FILE'");
+  }
+  if (!refused.empty()) {
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("not encrypting to {}; nothing was written", fmt::join(refused, ", ")), resolve_hint);
   }
   // The sender reads their own sent mail; mailseal profiles read AES-GCM.
   recipients.push_back({profile.encryption_certificate(sender), smime::Capabilities::mailseal()});
@@ -128,6 +155,28 @@ smime::ReadResult read(devices::Profile* profile, const Passphrase* passphrase, 
                        const smime::Policy& policy) {
   ProfileKeys keys(profile, passphrase);
   return smime::read_message(message, keys, policy);
+}
+
+std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, const EmailAddress& address) {
+  const auto now = crypto::now();
+  if (profile.has_address(address)) {
+    return contacts::evaluate_certificate(profile.store(), evaluator(profile), address,
+                                          profile.encryption_certificate(address), {profile.root_certificate()}, now);
+  }
+  return contacts::evaluate_address(profile.store(), evaluator(profile), address, now);
+}
+
+std::optional<SenderTrust> sender_trust(devices::Profile& profile, const smime::ReadResult& message, bool learn) {
+  auto address = contacts::signed_address(message);
+  if (!address)
+    return std::nullopt;
+  const auto now = crypto::now();
+  bool learned = learn && contacts::learn(profile.store(), message, now);
+  const smime::SignatureReport& signature = *message.signature;
+  return SenderTrust{*address,
+                     contacts::evaluate_certificate(profile.store(), evaluator(profile), *address, *signature.signer,
+                                                    signature.certificates, now),
+                     learned};
 }
 
 }  // namespace mailseal::agent

@@ -57,6 +57,15 @@ struct Arguments {
   DecryptArgs decrypt;
   VerifyArgs verify;
   ContactImportArgs contact_import;
+  LearnArgs learn;
+  ContactPinArgs contact_pin;
+  ContactAcceptArgs contact_accept;
+  EndorseArgs endorse;
+  ExportEndorsementsArgs export_endorsements;
+  ExportRotationArgs export_rotation;
+  ExportRevocationArgs export_revocation;
+  TrustArgs trust;
+  TrustAnchorAddArgs trust_anchor_add;
 };
 
 void define_commands(CLI::App& app, Arguments& args, Action& action) {
@@ -88,6 +97,26 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   certificates->add_option("-o,--output", args.export_certificates.output, "Output file (default: stdout)");
   certificates->callback(
       [&] { action = [&](const Context& c) { return run_export_certificates(c, args.export_certificates); }; });
+  auto* endorsements = subcommand(*export_command, g, "endorsements",
+                                  "Write your root and the endorsements you made, for others to import",
+                                  "mailseal export endorsements -o endorsements.pem");
+  endorsements->add_option("-o,--output", args.export_endorsements.output, "Output file (default: stdout)");
+  endorsements->callback(
+      [&] { action = [&](const Context& c) { return run_export_endorsements(c, args.export_endorsements); }; });
+  auto* rotation = subcommand(*export_command, g, "rotation",
+                              "Sign a statement that a new profile replaces this one, so contacts see no conflict",
+                              "mailseal export rotation new-profile.pem -o rotation.pem");
+  rotation->add_option("successor", args.export_rotation.successor, "The new profile's certificates (its root)")
+      ->required()
+      ->type_name("FILE");
+  rotation->add_option("-o,--output", args.export_rotation.output, "Output file (default: stdout)");
+  rotation->callback([&] { action = [&](const Context& c) { return run_export_rotation(c, args.export_rotation); }; });
+  auto* revocation = subcommand(*export_command, g, "revocation",
+                                "Revoke this profile's root (it was lost or stolen): a CRL to publish",
+                                "mailseal export revocation -o revocation.pem");
+  revocation->add_option("-o,--output", args.export_revocation.output, "Output file (default: stdout)");
+  revocation->callback(
+      [&] { action = [&](const Context& c) { return run_export_revocation(c, args.export_revocation); }; });
   auto* pkcs12 = subcommand(*export_command, g, "pkcs12", "Write the mail private keys and chain as PKCS#12",
                             "mailseal export pkcs12 -o alice.p12 --password-file pw.txt");
   pkcs12->add_option("-o,--output", args.export_pkcs12.output, "Output file")->required();
@@ -131,12 +160,19 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   decrypt->add_option("-o,--output", args.decrypt.output, "Output file (default: stdout; with --json: not written)");
   decrypt->add_flag("--allow-bad-signature", args.decrypt.allow_bad_signature,
                     "Write the message even though its inner signature is not valid (exit status stays 1)");
+  decrypt->add_flag("--no-learn", args.decrypt.no_learn, "Do not record the sender's key and history");
   decrypt->callback([&] { action = [&](const Context& c) { return run_decrypt(c, args.decrypt); }; });
 
   auto* verify = subcommand(app, g, "verify", "Check a message's signature (exit 0 only when it is valid)",
                             "mailseal verify signed.eml --json");
   verify->add_option("input", args.verify.input, "The message (default: stdin)")->type_name("IN");
   verify->add_option("-o,--output", args.verify.output, "Write the signed content there when the signature is valid");
+  verify->add_flag("--no-learn", args.verify.no_learn, "Do not record the sender's key and history");
+  verify
+      ->add_option("--require-trust", args.verify.require_trust,
+                   "Exit 1 unless trust in the signer is at least this level")
+      ->check(CLI::IsMember({"full", "partial", "marginal", "none"}))
+      ->type_name("LEVEL");
   verify->callback([&] { action = [&](const Context& c) { return run_verify(c, args.verify); }; });
 
   auto* contact = subcommand(app, g, "contact", "Correspondents' certificates", "");
@@ -149,6 +185,64 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
       [&] { action = [&](const Context& c) { return run_contact_import(c, args.contact_import); }; });
   auto* contact_list = subcommand(*contact, g, "list", "List the contacts", "mailseal contact list --json");
   contact_list->callback([&] { action = [](const Context& c) { return run_contact_list(c); }; });
+  auto* contact_pin = subcommand(*contact, g, "pin", "Record a fingerprint you compared with the person",
+                                 "mailseal contact pin bob@example.org MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G");
+  contact_pin->add_option("address", args.contact_pin.first, "ADDRESS, or a strong address FINGERPRINT?ADDRESS")
+      ->required()
+      ->type_name("ADDRESS|STRONG-ADDRESS");
+  contact_pin->add_option("fingerprint", args.contact_pin.second, "Any UDF presentation of at least 100 bits")
+      ->type_name("FINGERPRINT");
+  contact_pin->callback([&] { action = [&](const Context& c) { return run_contact_pin(c, args.contact_pin); }; });
+  auto* contact_accept = subcommand(*contact, g, "accept", "Settle a conflict: this key is the one for the address",
+                                    "mailseal contact accept bob@example.org MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G");
+  contact_accept->add_option("address", args.contact_accept.address, "The address")->required()->type_name("ADDRESS");
+  contact_accept->add_option("fingerprint", args.contact_accept.fingerprint, "Fingerprint of the key to keep")
+      ->required()
+      ->type_name("FINGERPRINT");
+  contact_accept->callback(
+      [&] { action = [&](const Context& c) { return run_contact_accept(c, args.contact_accept); }; });
+
+  auto* learn = subcommand(app, g, "learn", "Learn the sender's key and history from a signed message",
+                           "mailseal learn signed.eml");
+  learn->add_option("input", args.learn.input, "The message (default: stdin)")->type_name("IN");
+  learn->callback([&] { action = [&](const Context& c) { return run_learn(c, args.learn); }; });
+
+  auto* endorse = subcommand(app, g, "endorse", "Vouch for a contact's key with your profile root",
+                             "mailseal endorse carol@example.org --depth 1 --scope example.org");
+  endorse->add_option("address", args.endorse.address, "The contact")->required()->type_name("ADDRESS");
+  endorse->add_option("--amount", args.endorse.amount, "How sure you are, 1 to 120 (default 120: fully)")
+      ->check(CLI::Range(1, 120));
+  endorse->add_option("--depth", args.endorse.depth, "How far they may introduce others (default 0: they may not)")
+      ->check(CLI::Range(0, 8));
+  endorse
+      ->add_option("--scope", args.endorse.scope,
+                   "Only for addresses in this domain (example.org, .example.org) or this address (repeatable)")
+      ->type_name("DOMAIN");
+  endorse->add_flag("--local", args.endorse.local, "Keep the endorsement to yourself: never exported");
+  endorse->callback([&] { action = [&](const Context& c) { return run_endorse(c, args.endorse); }; });
+
+  auto* trust = subcommand(app, g, "trust", "Show how far a key is trusted for an address, and why",
+                           "mailseal trust bob@example.org --dot | dot -Tsvg > bob.svg");
+  trust->add_option("address", args.trust.address, "The address")->type_name("ADDRESS");
+  trust->add_flag("--dot", args.trust.dot, "Write the paths as Graphviz");
+  auto* anchor = subcommand(*trust, g, "anchor", "PKIX trust anchors (CA certificates)", "");
+  anchor->require_subcommand(1);
+  auto* anchor_add = subcommand(*anchor, g, "add", "Trust a CA's certificates for addresses it certifies",
+                                "mailseal trust anchor add company-ca.pem --amount 60");
+  anchor_add->add_option("file", args.trust_anchor_add.file, "The CA certificate(s)")->required();
+  anchor_add->add_option("--amount", args.trust_anchor_add.amount, "How much the CA counts (default 60: partial)")
+      ->check(CLI::Range(1, 120));
+  anchor_add->callback(
+      [&] { action = [&](const Context& c) { return run_trust_anchor_add(c, args.trust_anchor_add); }; });
+  auto* anchor_list = subcommand(*anchor, g, "list", "List the trust anchors", "mailseal trust anchor list");
+  anchor_list->callback([&] { action = [](const Context& c) { return run_trust_anchor_list(c); }; });
+  trust->callback([&, trust] {
+    if (trust->get_subcommands().empty()) {
+      if (args.trust.address.empty())
+        throw CLI::RequiredError("ADDRESS");
+      action = [&](const Context& c) { return run_trust(c, args.trust); };
+    }
+  });
 
   auto* udf = subcommand(app, g, "udf", "Print the UDF fingerprint of data",
                          "printf 'UDF Data Value' | mailseal udf --content-type text/plain");

@@ -63,12 +63,15 @@ struct DecryptArgs {
   std::string input = "-";
   std::string output;
   bool allow_bad_signature = false;
+  bool no_learn = false;
 };
 int run_decrypt(const Context& context, const DecryptArgs& args);
 
 struct VerifyArgs {
   std::string input = "-";
   std::string output;  // the verified message, written only when valid
+  bool no_learn = false;
+  std::string require_trust;  // a level name, or empty
 };
 int run_verify(const Context& context, const VerifyArgs& args);
 
@@ -77,6 +80,61 @@ struct ContactImportArgs {
 };
 int run_contact_import(const Context& context, const ContactImportArgs& args);
 int run_contact_list(const Context& context);
+
+struct LearnArgs {
+  std::string input = "-";
+};
+int run_learn(const Context& context, const LearnArgs& args);
+
+struct ContactPinArgs {
+  std::string first;   // ADDRESS or STRONG-ADDRESS
+  std::string second;  // FINGERPRINT, or empty
+};
+int run_contact_pin(const Context& context, const ContactPinArgs& args);
+
+struct ContactAcceptArgs {
+  std::string address;
+  std::string fingerprint;
+};
+int run_contact_accept(const Context& context, const ContactAcceptArgs& args);
+
+struct EndorseArgs {
+  std::string address;
+  int amount = 120;
+  int depth = 0;
+  std::vector<std::string> scope;
+  bool local = false;
+};
+int run_endorse(const Context& context, const EndorseArgs& args);
+
+struct ExportEndorsementsArgs {
+  std::string output;
+};
+int run_export_endorsements(const Context& context, const ExportEndorsementsArgs& args);
+
+struct ExportRotationArgs {
+  std::string successor;  // file with the new profile's root
+  std::string output;
+};
+int run_export_rotation(const Context& context, const ExportRotationArgs& args);
+
+struct ExportRevocationArgs {
+  std::string output;
+};
+int run_export_revocation(const Context& context, const ExportRevocationArgs& args);
+
+struct TrustArgs {
+  std::string address;
+  bool dot = false;
+};
+int run_trust(const Context& context, const TrustArgs& args);
+
+struct TrustAnchorAddArgs {
+  std::string file;
+  int amount = 60;
+};
+int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args);
+int run_trust_anchor_list(const Context& context);
 
 struct UdfArgs {
   std::string content_type = "application/octet-stream";

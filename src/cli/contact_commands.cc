@@ -4,7 +4,7 @@
 #include "cli/output.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
-#include "mailseal/contacts/contacts.h"
+#include "mailseal/contacts/evidence.h"
 #include "mailseal/devices/profile.h"
 
 namespace mailseal::cli {
@@ -38,21 +38,30 @@ int run_contact_import(const Context& context, const ContactImportArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
   Bytes data = read_file(args.file);
   auto imported = contacts::import_file(profile.store(), data, smime::Policy::standard());
+  for (const auto& warning : imported.trust.warnings)
+    print_warning(escape_for_terminal(warning));
   if (context.json()) {
     json list = json::array();
-    for (const auto& entry : imported) {
+    for (const auto& entry : imported.contacts) {
       json item = contact_json(entry.contact);
       item["new"] = entry.is_new;
       list.push_back(item);
     }
-    print_json({{"imported", list}});
+    print_json({{"imported", list},
+                {"endorsements", imported.trust.endorsements},
+                {"revocations", imported.trust.revocations},
+                {"warnings", imported.trust.warnings}});
     return 0;
   }
-  for (const auto& entry : imported) {
+  for (const auto& entry : imported.contacts) {
     print_line(fmt::format("{} {} ({}, {})", entry.is_new ? "Added" : "Already known:", entry.contact.address.str(),
                            entry.contact.certificate.fingerprint().to_string(),
                            entry.contact.certificate.can_encrypt_mail() ? "encryption" : "signing only"));
   }
+  if (imported.trust.endorsements > 0)
+    print_line(fmt::format("Took {} endorsement(s) as evidence", imported.trust.endorsements));
+  if (imported.trust.revocations > 0)
+    print_line(fmt::format("Took {} revocation(s)", imported.trust.revocations));
   return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/trust_view.h"
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
@@ -111,22 +112,33 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
   std::vector<EmailAddress> to;
   for (const auto& text : args.to) {
-    try {
-      to.push_back(EmailAddress::parse(text));
-    } catch (const Error& error) {
-      throw Error(ErrorCode::Usage, error.what());
-    }
+    to.push_back(parse_address_argument(text));
   }
   auto input = open_input(args.input);
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
   agent::EncryptReport report = agent::encrypt(profile, context.passphrase(), message, *output, to, !args.no_sign);
   output->commit();
+  for (const auto& recipient : report.trust) {
+    if (recipient.verdict.level == trust::Level::None) {
+      print_warning(fmt::format("nothing vouches that the certificate used for {} is theirs (trust: none)",
+                                recipient.address.str()));
+      print_hint(
+          fmt::format("compare fingerprints and 'mailseal contact pin {} FINGERPRINT'", recipient.address.str()));
+    }
+  }
   if (context.json() && !args.output.empty()) {
     json recipients = json::array();
     for (const auto& address : report.recipients)
       recipients.push_back(address.str());
+    json trust = json::object();
+    for (const auto& recipient : report.trust) {
+      trust[recipient.address.str()] = {{"level", trust::to_string(recipient.verdict.level)},
+                                        {"amount", recipient.verdict.amount},
+                                        {"work_factor_bits", recipient.verdict.work_factor_bits}};
+    }
     print_json({{"recipients", recipients},
+                {"trust", trust},
                 {"content_cipher", smime::to_string(report.choice.cipher)},
                 {"key_transport", report.choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5"},
                 {"signed", report.signed_message},
@@ -151,6 +163,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
                                           : "the message is not encrypted");
   }
   bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
+  auto sender = agent::sender_trust(*profile, result, !args.no_learn);
   // A message whose signature does not hold may have been altered (CBC
   // content can be, undetected): it is not released unless asked for.
   bool bad_signature = result.signature && !result.signature->valid;
@@ -165,6 +178,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
                 {"content_cipher", result.content_cipher},
                 {"authenticated", authenticated},
                 {"signature", signature_json(result)},
+                {"trust", sender ? trust_summary_json(sender->report) : json(nullptr)},
                 {"notes", result.notes},
                 {"output", write && !args.output.empty() ? json(args.output) : json(nullptr)}});
     return bad_signature ? 1 : 0;
@@ -182,6 +196,8 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   print_note(fmt::format("decrypted ({}{})", result.content_cipher,
                          result.authenticated_encryption ? ", authenticated encryption" : ""));
   print_signature_summary(result);
+  if (sender)
+    print_trust_summary(sender->report);
   if (!result.signature && !result.authenticated_encryption) {
     print_warning(
         "the message is neither signed nor encrypted with authentication: it could have been altered in transit");
@@ -200,6 +216,17 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   smime::ReadResult result =
       agent::read(profile ? &*profile : nullptr, context.passphrase(), data, smime::Policy::standard());
   bool valid = result.signature && result.signature->valid;
+  std::optional<trust::Level> required;
+  if (!args.require_trust.empty())
+    required = trust::parse_level(args.require_trust);
+  std::optional<agent::SenderTrust> sender;
+  if (profile && valid)
+    sender = agent::sender_trust(*profile, result, !args.no_learn);
+  if (required && valid && !profile) {
+    throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
+                "point to your profile with --home DIR");
+  }
+  const bool trusted_enough = !required || (sender && trust::meets(sender->report.verdict.level, *required));
   if (valid && !args.output.empty()) {
     auto output = open_output(args.output);
     output->write(result.message);
@@ -214,8 +241,9 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     document["signed"] = result.signature.has_value();
     document["encrypted"] = result.encrypted;
     document["notes"] = result.notes;
+    document["trust"] = sender ? trust_summary_json(sender->report) : json(nullptr);
     print_json(document);
-    return valid ? 0 : 1;
+    return valid && trusted_enough ? 0 : 1;
   }
   if (!result.signature) {
     for (const auto& note : result.notes)
@@ -223,9 +251,15 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     throw Error(ErrorCode::BadSignature, "the message is not signed");
   }
   print_signature_summary(result);
+  if (sender)
+    print_trust_summary(sender->report);
   for (const auto& note : result.notes)
     print_note(escape_for_terminal(note));
-  return valid ? 0 : 1;
+  if (valid && !trusted_enough) {
+    print_error(fmt::format("the signature is good, but trust in the signer is below {}", trust::to_string(*required)),
+                sender ? fmt::format("'mailseal trust {}' shows the evidence", sender->address.str()) : "");
+  }
+  return valid && trusted_enough ? 0 : 1;
 }
 
 }  // namespace mailseal::cli

@@ -28,6 +28,22 @@ void print_error(std::string_view message, std::string_view hint) {
   }
 }
 
+void write_output(const std::string& output, ByteView contents, FileMode mode) {
+  if (output.empty() || output == "-") {
+    write_stdout(contents);
+  } else {
+    write_file_atomic(output, contents, mode);
+  }
+}
+
+EmailAddress parse_address_argument(std::string_view text) {
+  try {
+    return EmailAddress::parse(text);
+  } catch (const Error& error) {
+    throw Error(ErrorCode::Usage, error.what());
+  }
+}
+
 void print_warning(std::string_view message) {
   std::cerr << "mailseal: warning: " << message << '\n';
 }

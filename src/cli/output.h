@@ -7,7 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/files.h"
 
 namespace mailseal::cli {
 
@@ -23,6 +26,12 @@ void print_warning(std::string_view message);
 void print_hint(std::string_view message);
 // An informative line on stderr ("mailseal: ...").
 void print_note(std::string_view message);
+
+// Writes to a file (atomically, with `mode`), or to stdout for "" or "-".
+void write_output(const std::string& output, ByteView contents, FileMode mode);
+
+// An address given on the command line; Error(Usage) when it is not one.
+EmailAddress parse_address_argument(std::string_view text);
 
 // Exit status for an error (DESIGN.md section 8: 2 for usage, 1 otherwise).
 int exit_status_for(const Error& error) noexcept;

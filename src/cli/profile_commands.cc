@@ -36,24 +36,12 @@ json strong_addresses_json(devices::Profile& profile) {
   return out;
 }
 
-void write_output(const std::string& output, ByteView contents, FileMode mode) {
-  if (output.empty() || output == "-") {
-    write_stdout(contents);
-  } else {
-    write_file_atomic(output, contents, mode);
-  }
-}
-
 }  // namespace
 
 int run_init(const Context& context, const InitArgs& args) {
   devices::InitOptions options;
   for (const auto& text : args.addresses) {
-    try {
-      options.addresses.push_back(EmailAddress::parse(text));
-    } catch (const Error& error) {
-      throw Error(ErrorCode::Usage, error.what());
-    }
+    options.addresses.push_back(parse_address_argument(text));
   }
   options.name = args.name;
   options.suite = store::parse_suite(args.suite);
@@ -177,7 +165,7 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
   Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
   std::optional<EmailAddress> address;
   if (!args.address.empty()) {
-    address = EmailAddress::parse(args.address);
+    address = parse_address_argument(args.address);
   }
   std::optional<store::KeyPurpose> purpose;
   if (!args.purpose.empty()) {

@@ -41,14 +41,6 @@ std::vector<ImportedContact> store_certificate(store::LocalStore& store, const c
   return out;
 }
 
-bool looks_like_message(ByteView data) {
-  std::string_view text = as_string_view(data.subspan(0, std::min<std::size_t>(data.size(), 4096)));
-  auto colon = text.find(':');
-  auto line_end = text.find('\n');
-  return colon != std::string_view::npos && (line_end == std::string_view::npos || colon < line_end) &&
-         text.find("-----BEGIN") == std::string_view::npos;
-}
-
 }  // namespace
 
 std::vector<ImportedContact> record_signature(store::LocalStore& store, const smime::SignatureReport& report,
@@ -80,42 +72,11 @@ std::vector<ImportedContact> record_signature(store::LocalStore& store, const sm
   return out;
 }
 
-std::vector<ImportedContact> import_file(store::LocalStore& store, ByteView data, const smime::Policy& policy) {
-  const std::int64_t now = policy.now.time_since_epoch().count();
-  std::vector<crypto::Certificate> certificates;
-  try {
-    certificates = crypto::Certificate::read_all(data);
-  } catch (const Error&) {
-    if (!looks_like_message(data))
-      throw;
-    smime::ReadResult result = smime::read_message(data, {}, policy);
-    if (!result.signature) {
-      throw Error(ErrorCode::Malformed, "the message is not signed, so it carries no certificate to import");
-    }
-    if (!result.signature->valid) {
-      throw Error(
-          ErrorCode::BadSignature,
-          fmt::format("the message's signature is not valid ({}), so its certificate is not imported",
-                      escape_for_terminal(result.signature->problems.empty() ? "unknown problem"
-                                                                             : result.signature->problems.front())));
-    }
-    return record_signature(store, *result.signature, "message", now);
-  }
-  std::vector<ImportedContact> out;
-  for (const auto& certificate : certificates) {
-    if (certificate.is_ca()) {
-      store.add_contact_chain_certificate(certificate.der());
-      continue;
-    }
-    if (!is_mail_certificate(certificate))
-      continue;
-    auto stored = store_certificate(store, certificate, capabilities_of(certificate), "import", now);
-    out.insert(out.end(), stored.begin(), stored.end());
-  }
-  if (out.empty()) {
-    throw Error(ErrorCode::Malformed, "none of the certificates names an email address it may be used with");
-  }
-  return out;
+std::vector<ImportedContact> add_certificate(store::LocalStore& store, const crypto::Certificate& certificate,
+                                             std::string_view source, std::int64_t seen_at) {
+  if (!is_mail_certificate(certificate))
+    return {};
+  return store_certificate(store, certificate, capabilities_of(certificate), source, seen_at);
 }
 
 std::vector<Contact> list(store::LocalStore& store) {
@@ -128,23 +89,32 @@ std::vector<Contact> list(store::LocalStore& store) {
   return out;
 }
 
-std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
-                                              crypto::TimePoint now) {
-  std::optional<Contact> best;
+std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
+                                           crypto::TimePoint now) {
+  std::vector<Contact> out;
   for (const auto& record : store.contact_certificates(address)) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
     if (!certificate.can_encrypt_mail() || !certificate.names_address(address) || certificate.not_before() > now ||
         certificate.not_after() < now) {
       continue;
     }
-    if (!best || certificate.not_before() > best->certificate.not_before()) {
-      auto capabilities = smime::Capabilities::parse(record.capabilities);
-      if (!capabilities.advertised)
-        capabilities = capabilities_of(certificate);
-      best = Contact{address, certificate, capabilities, record.source, record.first_seen, record.last_seen};
-    }
+    auto capabilities = smime::Capabilities::parse(record.capabilities);
+    if (!capabilities.advertised)
+      capabilities = capabilities_of(certificate);
+    out.push_back(Contact{address, certificate, capabilities, record.source, record.first_seen, record.last_seen});
   }
-  return best;
+  std::stable_sort(out.begin(), out.end(), [](const Contact& a, const Contact& b) {
+    return a.certificate.not_before() > b.certificate.not_before();
+  });
+  return out;
+}
+
+std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
+                                              crypto::TimePoint now) {
+  auto candidates = encryption_candidates(store, address, now);
+  if (candidates.empty())
+    return std::nullopt;
+  return candidates.front();
 }
 
 }  // namespace mailseal::contacts

@@ -81,9 +81,17 @@ bool rotated(store::TrustRecords& records, const std::string& from, const std::s
 
 CertificateIdentity identify(store::LocalStore& store, const crypto::Certificate& certificate,
                              const std::vector<crypto::Certificate>& carried) {
-  std::vector<crypto::Certificate> pool = carried;
-  auto issuers = known_issuers(store);
-  pool.insert(pool.end(), issuers.begin(), issuers.end());
+  // Cross-certificates name the endorsed root as subject with its key, so
+  // they would chain; an identity is what the certificate itself chains to.
+  std::vector<crypto::Certificate> pool;
+  for (const auto& candidate : carried) {
+    if (!crypto::is_endorsement(candidate))
+      pool.push_back(candidate);
+  }
+  for (auto& candidate : known_issuers(store)) {
+    if (!crypto::is_endorsement(candidate))
+      pool.push_back(std::move(candidate));
+  }
   std::vector<crypto::Certificate> chain = crypto::build_chain(certificate, pool);
   crypto::Certificate top = chain.empty() ? certificate : chain.back();
   return CertificateIdentity{trust::Identity{full(top.key_fingerprint())}, top, chain};
@@ -173,8 +181,14 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
         facts.conflict_with = trust::Identity{latest_accept->fingerprint};
     } else if (!observations.empty()) {
       const std::string& baseline = observations.front().identity;
-      if (baseline != identity.identity.fingerprint && !rotated(records, baseline, identity.identity.fingerprint)) {
-        facts.conflict_with = trust::Identity{baseline};
+      if (baseline != identity.identity.fingerprint) {
+        if (!rotated(records, baseline, identity.identity.fingerprint)) {
+          facts.conflict_with = trust::Identity{baseline};
+        } else if (!facts.tofu) {
+          // A rotation continues the history of the identity it replaces.
+          const auto& first = observations.front();
+          facts.tofu = trust::TofuFact{first.first_seen, std::max(1, first.days), std::max(1, first.messages)};
+        }
       }
     }
   }
@@ -192,30 +206,113 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   return TrustReport{std::move(verdict), std::move(facts), std::move(identity), certificate};
 }
 
-std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
-                                            const EmailAddress& address, crypto::TimePoint now) {
-  std::optional<crypto::Certificate> certificate;
-  if (auto contact = encryption_certificate(store, address, now)) {
-    certificate = contact->certificate;
-  } else {
-    for (const auto& record : store.contact_certificates(address)) {
-      certificate = crypto::Certificate::from_der(record.certificate);  // the newest last
-    }
-  }
-  if (!certificate)
-    return std::nullopt;
-  return evaluate_certificate(store, evaluator, address, *certificate, {}, now);
+namespace {
+
+bool better(const trust::Verdict& a, const trust::Verdict& b) {
+  if (a.level != b.level)
+    return trust::meets(a.level, b.level);
+  return a.amount > b.amount;
 }
 
-void learn(store::LocalStore& store, const smime::SignatureReport& report, const EmailAddress& from, std::int64_t at) {
-  if (!report.valid || !report.signer) {
-    throw Error(ErrorCode::BadSignature, "an invalid signature is no source of keys");
+// Of reports newest first: an unresolved conflict if there is one, else the
+// best verdict, the newest among equals.
+std::size_t choose(store::LocalStore& store, const EmailAddress& address, const std::vector<TrustReport>& reports) {
+  const bool settled = !store::TrustRecords(store).pins(address).empty();
+  for (std::size_t i = 0; i < reports.size() && !settled; ++i) {
+    if (reports[i].verdict.level == trust::Level::Conflict)
+      return i;
   }
-  record_signature(store, report, "message", at);
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < reports.size(); ++i) {
+    if (better(reports[i].verdict, reports[best].verdict))
+      best = i;
+  }
+  return best;
+}
+
+}  // namespace
+
+std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
+                                          const EmailAddress& address, crypto::TimePoint now) {
+  auto candidates = encryption_candidates(store, address, now);
+  if (candidates.empty())
+    return std::nullopt;
+  std::vector<TrustReport> reports;
+  for (const auto& candidate : candidates) {
+    reports.push_back(evaluate_certificate(store, evaluator, address, candidate.certificate, {}, now));
+  }
+  std::size_t chosen = choose(store, address, reports);
+  return Recipient{candidates[chosen], std::move(reports[chosen])};
+}
+
+std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
+                                            const EmailAddress& address, crypto::TimePoint now) {
+  if (auto recipient = choose_recipient(store, evaluator, address, now))
+    return std::move(recipient->trust);
+  // No certificate that can encrypt now: judge the ones known (signing only,
+  // expired), newest first.
+  std::vector<TrustReport> reports;
+  auto records = store.contact_certificates(address);
+  for (auto record = records.rbegin(); record != records.rend(); ++record) {
+    crypto::Certificate certificate = crypto::Certificate::from_der(record->certificate);
+    if (certificate.names_address(address))
+      reports.push_back(evaluate_certificate(store, evaluator, address, certificate, {}, now));
+  }
+  if (reports.empty())
+    return std::nullopt;
+  return std::move(reports[choose(store, address, reports)]);
+}
+
+std::optional<EmailAddress> signed_address(const smime::ReadResult& message) {
+  if (!message.signature || !message.signature->valid || !message.signature->signer || message.from.size() != 1)
+    return std::nullopt;
+  if (!message.signature->signer->names_address(message.from.front()))
+    return std::nullopt;
+  return message.from.front();
+}
+
+namespace {
+
+struct Learned {
+  std::vector<ImportedContact> contacts;
+  bool observed = false;
+};
+
+Learned learn_message(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
+  if (!message.signature || !message.signature->valid || !message.signature->signer) {
+    throw Error(ErrorCode::BadSignature, "only a message with a valid signature teaches keys");
+  }
+  const smime::SignatureReport& report = *message.signature;
+  const std::int64_t at = now.time_since_epoch().count();
+  store::Transaction transaction(store.database());
+  Learned out;
+  out.contacts = record_signature(store, report, "message", at);
   CertificateIdentity identity = identify(store, *report.signer, report.certificates);
   store::TrustRecords records(store);
   records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
-  records.observe(from, identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at, true);
+  if (auto address = signed_address(message)) {
+    // The message's own date counts the days of history; a date in the
+    // future counts as today.
+    constexpr std::int64_t kSecondsPerDay = 86400;
+    const std::int64_t dated = std::min(report.signing_time.value_or(at), at);
+    store::TrustRecords::Sighting sighting{
+        identity.identity.fingerprint,
+        full(report.signer->fingerprint()),
+        "message",
+        at,
+        dated / kSecondsPerDay,
+        full(udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "message/rfc822",
+                                          as_bytes(std::string_view(message.message))))};
+    out.observed = records.observe(*address, sighting);
+  }
+  transaction.commit();
+  return out;
+}
+
+}  // namespace
+
+bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
+  return learn_message(store, message, now).observed;
 }
 
 void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
@@ -225,7 +322,20 @@ void pin(store::LocalStore& store, const EmailAddress& address, std::string_view
 
 void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
   udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
-  store::TrustRecords(store).add_pin({address, parsed.to_string(parsed.precision_bits()), "accept", at});
+  const std::string presentation = parsed.to_string(parsed.precision_bits());
+  bool known = false;
+  for (const auto& record : store.contact_certificates(address)) {
+    crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
+    CertificateIdentity identity = identify(store, certificate);
+    known = known || matches(presentation, {udf::Fingerprint::parse(identity.identity.fingerprint),
+                                            certificate.key_fingerprint(), certificate.fingerprint()});
+  }
+  if (!known) {
+    throw Error(ErrorCode::NotFound,
+                fmt::format("no certificate known for {} matches {}", address.str(), escape_for_terminal(fingerprint)),
+                fmt::format("'mailseal trust {}' shows the fingerprints in question", address.str()));
+  }
+  store::TrustRecords(store).add_pin({address, presentation, "accept", at});
 }
 
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
@@ -386,6 +496,82 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     }
   }
   return summary;
+}
+
+namespace {
+
+// Headers first ("Name: value" before the first line end) and no PEM armour.
+bool looks_like_message(ByteView data) {
+  std::string_view text = as_string_view(data.subspan(0, std::min<std::size_t>(data.size(), 4096)));
+  auto colon = text.find(':');
+  auto line_end = text.find('\n');
+  return colon != std::string_view::npos && (line_end == std::string_view::npos || colon < line_end) &&
+         text.find("-----BEGIN") == std::string_view::npos;
+}
+
+ImportResult import_message(store::LocalStore& store, ByteView data, const smime::Policy& policy) {
+  smime::ReadResult message = smime::read_message(data, {}, policy);
+  if (!message.signature) {
+    throw Error(ErrorCode::Malformed, "the message is not signed, so it carries no certificate to import");
+  }
+  if (!message.signature->valid) {
+    throw Error(
+        ErrorCode::BadSignature,
+        fmt::format("the message's signature is not valid ({}), so its certificate is not imported",
+                    escape_for_terminal(message.signature->problems.empty() ? "unknown problem"
+                                                                            : message.signature->problems.front())));
+  }
+  Learned learned = learn_message(store, message, policy.now);
+  ImportResult result;
+  result.contacts = std::move(learned.contacts);
+  result.learned = learned.observed;
+  return result;
+}
+
+}  // namespace
+
+ImportResult import_file(store::LocalStore& store, ByteView data, const smime::Policy& policy) {
+  std::vector<crypto::Certificate> certificates;
+  try {
+    certificates = crypto::Certificate::read_all(data);
+  } catch (const Error&) {
+    if (looks_like_message(data))
+      return import_message(store, data, policy);
+  }
+  ImportResult result;
+  const std::int64_t at = policy.now.time_since_epoch().count();
+  store::Transaction transaction(store.database());
+  for (const auto& certificate : certificates) {
+    if (crypto::is_endorsement(certificate))
+      continue;  // evidence, read below
+    if (certificate.is_ca()) {
+      store.add_contact_chain_certificate(certificate.der());
+      continue;
+    }
+    auto added = add_certificate(store, certificate, "import", at);
+    if (added.empty())
+      continue;
+    CertificateIdentity identity = identify(store, certificate, certificates);
+    store::TrustRecords records(store);
+    records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+    for (const auto& entry : added) {
+      records.observe(entry.contact.address, {identity.identity.fingerprint, full(certificate.fingerprint()), "import",
+                                              at, std::nullopt, std::nullopt});
+    }
+    result.contacts.insert(result.contacts.end(), added.begin(), added.end());
+  }
+  result.trust = import_trust_material(store, data, policy.now);
+  if (result.contacts.empty() && result.trust.endorsements == 0 && result.trust.revocations == 0) {
+    std::string why = certificates.empty()
+                          ? "the file holds no certificate, signed message or revocation list mailseal can read"
+                          : "none of the certificates names an email address it may be used with, and none is an "
+                            "endorsement or revocation mailseal can use";
+    if (!result.trust.warnings.empty())
+      why += " (" + result.trust.warnings.front() + ")";
+    throw Error(ErrorCode::Malformed, why);
+  }
+  transaction.commit();
+  return result;
 }
 
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at) {

@@ -204,6 +204,10 @@ std::optional<EndorsementTerms> read_endorsement(const Certificate& certificate)
   return terms;
 }
 
+bool is_endorsement(const Certificate& certificate) {
+  return X509_get_ext_by_NID(certificate.native(), endorsement_nid(), -1) >= 0;
+}
+
 std::vector<std::string> permitted_email_constraints(const Certificate& certificate) {
   std::vector<std::string> out;
   ossl::NameConstraints constraints(
@@ -287,6 +291,12 @@ Bytes RevocationList::der() const {
   ossl::check(length, "cannot encode a CRL");
   ossl::OpensslBytes owned(out);
   return Bytes(out, out + length);
+}
+
+std::string RevocationList::pem() const {
+  auto bio = ossl::memory_writer();
+  ossl::check(PEM_write_bio_X509_CRL(bio.get(), impl_->crl.get()), "cannot encode a CRL");
+  return std::string(ossl::memory_contents(bio.get()));
 }
 
 RevocationList issue_revocation_list(const PrivateKey& issuer_key, const Certificate& issuer,

@@ -251,6 +251,30 @@ crypto::PrivateKey Profile::root_key(const Passphrase* passphrase) {
   return load_key(store_.profile().root_key_file, passphrase);
 }
 
+crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const Passphrase* passphrase) {
+  using namespace std::chrono_literals;
+  crypto::Certificate root = root_certificate();
+  if (!successor.is_ca() || !successor.is_self_issued() || !successor.is_issued_by(successor)) {
+    throw Error(ErrorCode::Usage, "the successor must be a profile root (a self-signed CA certificate)",
+                "on the new profile, 'mailseal export certificates' writes its root last");
+  }
+  if (successor.key_fingerprint().matches(root.key_fingerprint())) {
+    throw Error(ErrorCode::Usage, "that is this profile's own root");
+  }
+  crypto::EndorsementTerms terms;
+  terms.kind = crypto::EndorsementTerms::Kind::Rotation;
+  terms.amount = crypto::kFullEndorsementAmount;
+  terms.depth = 0;
+  terms.addresses = addresses();
+  const auto now = crypto::now();
+  return crypto::issue_endorsement(successor, root_key(passphrase), root, terms, now - 1h, root.not_after());
+}
+
+crypto::RevocationList Profile::root_revocation(const Passphrase* passphrase) {
+  crypto::Certificate root = root_certificate();
+  return crypto::issue_revocation_list(root_key(passphrase), root, {root.serial_hex()}, crypto::now());
+}
+
 namespace {
 
 bool can_sign(store::KeyPurpose purpose) {

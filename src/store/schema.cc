@@ -109,6 +109,12 @@ CREATE TABLE observations (
   messages    INTEGER NOT NULL,
   PRIMARY KEY (address, identity)
 );
+-- Messages already learned from (a digest of the message), so a replayed
+-- message adds nothing to an observation's history.
+CREATE TABLE learned_messages (
+  digest     TEXT PRIMARY KEY,
+  learned_at INTEGER NOT NULL
+);
 CREATE TABLE endorsements (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   issuer      TEXT NOT NULL,

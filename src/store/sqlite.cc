@@ -173,13 +173,14 @@ std::int64_t Database::last_insert_id() const {
 }
 
 Transaction::Transaction(Database& database) : database_(database) {
-  database_.execute("BEGIN IMMEDIATE;");
+  nested_ = sqlite3_get_autocommit(database_.native()) == 0;
+  database_.execute(nested_ ? "SAVEPOINT mailseal_nested;" : "BEGIN IMMEDIATE;");
 }
 
 Transaction::~Transaction() {
   if (!done_) {
     try {
-      database_.execute("ROLLBACK;");
+      database_.execute(nested_ ? "ROLLBACK TO mailseal_nested; RELEASE mailseal_nested;" : "ROLLBACK;");
     } catch (...) {
       // A failed rollback leaves SQLite to roll back when the connection closes.
     }
@@ -187,7 +188,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-  database_.execute("COMMIT;");
+  database_.execute(nested_ ? "RELEASE mailseal_nested;" : "COMMIT;");
   done_ = true;
 }
 

@@ -87,22 +87,32 @@ std::vector<PinRecord> TrustRecords::pins(const EmailAddress& address) {
   return out;
 }
 
-void TrustRecords::observe(const EmailAddress& address, const std::string& identity, const std::string& certificate,
-                           const std::string& source, std::int64_t at, bool is_message) {
-  const std::int64_t day = at / kSecondsPerDay;
+bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting) {
   Transaction transaction(database_);
+  if (sighting.message_digest) {
+    auto seen = database_.prepare("SELECT 1 FROM learned_messages WHERE digest = ?1");
+    seen.bind(1, *sighting.message_digest);
+    if (seen.step())
+      return false;
+    database_.prepare("INSERT INTO learned_messages (digest, learned_at) VALUES (?1, ?2)")
+        .bind(1, *sighting.message_digest)
+        .bind(2, sighting.at)
+        .run();
+  }
+  const bool is_message = sighting.message_day.has_value();
+  const std::int64_t day = sighting.message_day.value_or(sighting.at / kSecondsPerDay);
   auto existing = database_.prepare("SELECT last_day FROM observations WHERE address = ?1 AND identity = ?2");
-  existing.bind(1, address.str()).bind(2, identity);
+  existing.bind(1, address.str()).bind(2, sighting.identity);
   if (!existing.step()) {
     database_
         .prepare(
             "INSERT INTO observations (address, identity, certificate, source, first_seen, last_seen, last_day, days, "
             "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1, ?7)")
         .bind(1, address.str())
-        .bind(2, identity)
-        .bind(3, certificate)
-        .bind(4, source)
-        .bind(5, at)
+        .bind(2, sighting.identity)
+        .bind(3, sighting.certificate)
+        .bind(4, sighting.source)
+        .bind(5, sighting.at)
         .bind(6, day)
         .bind(7, is_message ? 1 : 0)
         .run();
@@ -114,21 +124,22 @@ void TrustRecords::observe(const EmailAddress& address, const std::string& ident
             "last_day = CASE WHEN ?5 THEN ?6 ELSE last_day END, days = days + ?5, messages = messages + ?7 "
             "WHERE address = ?1 AND identity = ?2")
         .bind(1, address.str())
-        .bind(2, identity)
-        .bind(3, certificate)
-        .bind(4, at)
+        .bind(2, sighting.identity)
+        .bind(3, sighting.certificate)
+        .bind(4, sighting.at)
         .bind(5, new_day ? 1 : 0)
         .bind(6, day)
         .bind(7, is_message ? 1 : 0)
         .run();
   }
   transaction.commit();
+  return true;
 }
 
 std::vector<ObservationRecord> TrustRecords::observations(const EmailAddress& address) {
   auto statement = database_.prepare(
       "SELECT identity, certificate, source, first_seen, last_seen, days, messages FROM observations "
-      "WHERE address = ?1 ORDER BY first_seen, rowid");
+      "WHERE address = ?1 ORDER BY rowid");
   statement.bind(1, address.str());
   std::vector<ObservationRecord> out;
   while (statement.step()) {

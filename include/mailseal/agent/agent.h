@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mailseal/common/secret.h"
+#include "mailseal/contacts/evidence.h"
 #include "mailseal/devices/profile.h"
 #include "mailseal/smime/smime.h"
 
@@ -16,21 +17,48 @@ namespace mailseal::agent {
 void sign(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
           smime::ByteSink& out, smime::SignatureForm form);
 
+// Whose trust the profile computes: its root and its addresses.
+contacts::Evaluator evaluator(devices::Profile& profile);
+
+struct RecipientTrust {
+  EmailAddress address;
+  trust::Verdict verdict;
+};
+
 struct EncryptReport {
   std::vector<EmailAddress> recipients;  // the sender included
+  std::vector<RecipientTrust> trust;     // each recipient but the sender
   smime::EncryptionChoice choice;
   bool signed_message = false;
 };
 
 // Encrypts to `to` (else every To/Cc/Bcc address) and to the sender, with
-// certificates from the contacts; signs first unless `sign` is false.
-// Error(NoMatchingKey) naming every recipient without a usable certificate;
-// nothing is written then.
+// the certificate of each recipient the trust engine prefers; signs first
+// unless `sign` is false. Nothing is written when it fails:
+// Error(NoMatchingKey) naming every recipient without a usable certificate,
+// Error(RejectedByPolicy) naming every recipient whose binding is a conflict
+// or revoked. Recipients at level none are reported, not refused.
 EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign);
 
 // Reads a message with every decryption key of the profile (if given).
 smime::ReadResult read(devices::Profile* profile, const Passphrase* passphrase, ByteView message,
                        const smime::Policy& policy);
+
+// The verdict for an address (evidence.h's evaluate_address; the profile's
+// own addresses are judged with its own certificates). nullopt if no
+// certificate is known for it.
+std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, const EmailAddress& address);
+
+// The sender of a read message as the profile judges them: learns from a
+// valid signature first (unless `learn` is false), then weighs the binding of
+// the From address to the signer's certificate. nullopt when the message has
+// no valid signature for its From address.
+struct SenderTrust {
+  EmailAddress address;
+  contacts::TrustReport report;
+  bool learned = false;  // the message added to the sender's history
+};
+std::optional<SenderTrust> sender_trust(devices::Profile& profile, const smime::ReadResult& message, bool learn);
 
 }  // namespace mailseal::agent

@@ -30,11 +30,11 @@ struct ImportedContact {
   bool is_new = false;
 };
 
-// Imports certificates (PEM, DER, a .p7c bundle) or the signer of a signed
-// message. Only certificates that name an address and allow S/MIME use are
-// kept; issuers are kept for chains. A message whose signature is not valid
-// is refused. Error(Malformed) when nothing importable is found.
-std::vector<ImportedContact> import_file(store::LocalStore& store, ByteView data, const smime::Policy& policy);
+// Stores a correspondent's mail certificate under each address it names,
+// with the capabilities its extension advertises. Nothing is stored for a CA
+// certificate or one that names no address or allows no S/MIME use.
+std::vector<ImportedContact> add_certificate(store::LocalStore& store, const crypto::Certificate& certificate,
+                                             std::string_view source, std::int64_t seen_at);
 
 // Records the signer (and chain) of a valid signature as a contact.
 std::vector<ImportedContact> record_signature(store::LocalStore& store, const smime::SignatureReport& report,
@@ -42,8 +42,12 @@ std::vector<ImportedContact> record_signature(store::LocalStore& store, const sm
 
 std::vector<Contact> list(store::LocalStore& store);
 
-// The certificate to encrypt to `address` at `now`: one that names it,
-// allows encryption and is within its validity; the newest if several.
+// The certificates that can encrypt to `address` at `now`: they name it,
+// allow encryption and are within their validity; newest first.
+std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
+                                           crypto::TimePoint now);
+
+// The newest of them, regardless of trust (evidence.h chooses by trust).
 std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
                                               crypto::TimePoint now);
 

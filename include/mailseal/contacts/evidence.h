@@ -11,6 +11,7 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/contacts/contacts.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
@@ -50,18 +51,39 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
                                  const crypto::Certificate& certificate,
                                  const std::vector<crypto::Certificate>& carried, crypto::TimePoint now);
 
-// The verdict for the certificate mailseal would encrypt to (or, failing that,
-// the newest one known) for `address`; nullopt if no certificate is known.
+// The verdict for `address`: of the certificates known for it (those that
+// can encrypt now, else any), the one with the best verdict, the newest among
+// equals. While a conflict is unresolved (no pin or acceptance for the
+// address), the conflicting certificate's verdict is the answer, so that a
+// conflict is never passed over silently. nullopt if no certificate is known.
 std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
                                             const EmailAddress& address, crypto::TimePoint now);
 
-// Records what a valid signature teaches: the signer's certificates (contacts),
-// its identity, and an observation for the From address (trust on first use).
-void learn(store::LocalStore& store, const smime::SignatureReport& report, const EmailAddress& from, std::int64_t at);
+// The certificate to encrypt to for `address` (chosen as evaluate_address
+// chooses), with the recipient's capabilities and the verdict; nullopt if no
+// certificate can encrypt now.
+struct Recipient {
+  Contact contact;
+  TrustReport trust;
+};
+std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
+                                          const EmailAddress& address, crypto::TimePoint now);
+
+// The address a valid signature speaks for: the From address when the signer's
+// certificate names it; nullopt otherwise.
+std::optional<EmailAddress> signed_address(const smime::ReadResult& message);
+
+// Records what a message with a valid signature teaches: the signer's
+// certificates (contacts), its identity, and an observation for the From
+// address (trust on first use) dated by the message. Returns false when the
+// same message was learned before: a replay adds no history.
+// Error(BadSignature) when the message has no valid signature.
+bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now);
 
 // Records a compared fingerprint (at least 100 bits). Error(Malformed) otherwise.
 void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
-// Settles a conflict in favour of the identity with that fingerprint.
+// Settles a conflict in favour of the identity (or certificate) with that
+// fingerprint; Error(NotFound) if no certificate known for the address has it.
 void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
 
 struct EndorseOptions {
@@ -89,6 +111,19 @@ struct ImportSummary {
 // from a certificate bundle. Anything mis-signed, damaged or from an unknown
 // issuer is ignored with a warning; nothing raises trust on its own.
 ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now);
+
+struct ImportResult {
+  std::vector<ImportedContact> contacts;
+  ImportSummary trust;   // endorsements and revocations taken, warnings
+  bool learned = false;  // a signed message added to an observation
+};
+
+// `mailseal contact import`: certificates (PEM, DER, a .p7c bundle), a signed
+// message (learned as `learn` does), endorsement bundles and revocation lists,
+// in any mix. Certificates of correspondents become contacts and observations
+// (source "import"). Error(Malformed) when nothing in it is usable;
+// Error(BadSignature) for a message whose signature is not valid.
+ImportResult import_file(store::LocalStore& store, ByteView data, const smime::Policy& policy);
 
 // PKIX trust anchors.
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at);

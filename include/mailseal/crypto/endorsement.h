@@ -20,6 +20,8 @@ namespace mailseal::crypto {
 // registration is needed: 2.25.142306864262817934866580448232155847179.
 inline constexpr const char* kEndorsementExtensionOid = "2.25.142306864262817934866580448232155847179";
 
+inline constexpr int kFullEndorsementAmount = 120;
+
 struct EndorsementTerms {
   enum class Kind { Endorsement, Rotation };
   Kind kind = Kind::Endorsement;
@@ -36,6 +38,10 @@ Certificate issue_endorsement(const Certificate& subject, const PrivateKey& issu
 // The terms of a cross-certificate carrying the extension; nullopt if it has
 // none. Error(Malformed) if the extension is present but damaged.
 std::optional<EndorsementTerms> read_endorsement(const Certificate& certificate);
+
+// True if the certificate carries the endorsement extension, damaged or not:
+// such a certificate is evidence, never an issuer in a chain.
+bool is_endorsement(const Certificate& certificate);
 
 // The permitted rfc822Name subtrees of a certificate's name constraints.
 std::vector<std::string> permitted_email_constraints(const Certificate& certificate);
@@ -55,6 +61,7 @@ class RevocationList {
   // Serial numbers revoked, upper-case hex as Certificate::serial_hex gives.
   std::vector<std::string> revoked_serials() const;
   Bytes der() const;
+  std::string pem() const;
 
  private:
   struct Impl;

@@ -13,6 +13,7 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/crypto/pkcs12.h"
 #include "mailseal/store/local_store.h"
@@ -101,6 +102,15 @@ class Profile {
   bool keys_encrypted();
   // The profile root's private key (endorsements, revocations).
   crypto::PrivateKey root_key(const Passphrase* passphrase);
+
+  // A statement, signed by this profile's root, that the profile root
+  // `successor` replaces it for all of this profile's addresses: correspondents
+  // who import it see continuity, not a conflict. Error(Usage) if `successor`
+  // is not a profile root or is this one.
+  crypto::Certificate rotation_statement(const crypto::Certificate& successor, const Passphrase* passphrase);
+  // A revocation list, signed by this profile's root, revoking the root
+  // itself: once published, nobody trusts this profile again.
+  crypto::RevocationList root_revocation(const Passphrase* passphrase);
 
   // Current mail certificates, each address's signing then encryption one.
   std::vector<crypto::Certificate> current_mail_certificates();

@@ -72,6 +72,8 @@ class Database {
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() ran.
+// A transaction, or a savepoint within the enclosing one: what a function
+// writes stays atomic whether or not its caller already opened a transaction.
 class Transaction {
  public:
   explicit Transaction(Database& database);
@@ -82,6 +84,7 @@ class Transaction {
 
  private:
   Database& database_;
+  bool nested_ = false;
   bool done_ = false;
 };
 

@@ -64,10 +64,21 @@ class TrustRecords {
   void add_pin(const PinRecord& pin);
   std::vector<PinRecord> pins(const EmailAddress& address);
 
-  // Records a sighting of `identity` for `address`: the first creates the
-  // row; later ones count messages and distinct days (UTC).
-  void observe(const EmailAddress& address, const std::string& identity, const std::string& certificate,
-               const std::string& source, std::int64_t at, bool is_message);
+  // Records a sighting of `identity` for `address` at `at` (the local
+  // clock: the first sighting is the baseline), of a message dated
+  // `message_day` (days since the epoch, UTC). The first creates the row;
+  // later ones count messages and changes of day. A message whose
+  // `message_digest` was learned before is not counted again (replays).
+  struct Sighting {
+    std::string identity;
+    std::string certificate;
+    std::string source;  // "message" or "import"
+    std::int64_t at = 0;
+    std::optional<std::int64_t> message_day;    // set for a message
+    std::optional<std::string> message_digest;  // set for a message
+  };
+  // Returns false if the message was learned before (nothing changed).
+  bool observe(const EmailAddress& address, const Sighting& sighting);
   std::vector<ObservationRecord> observations(const EmailAddress& address);
 
   // Returns false if the same certificate is there already.

@@ -1,0 +1,250 @@
+// learn, contact pin/accept, endorse, export endorsements/rotation/revocation,
+// trust, trust anchor.
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/trust_view.h"
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/common/files.h"
+#include "mailseal/devices/profile.h"
+#include "mailseal/smime/smime.h"
+#include "mailseal/store/trust_records.h"
+#include "mailseal/udf/strong_address.h"
+
+namespace mailseal::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxCertificateFile = 16 * 1024 * 1024;
+
+std::int64_t unix_now() {
+  return crypto::now().time_since_epoch().count();
+}
+
+IdentityNames names_for(devices::Profile& profile) {
+  return IdentityNames(profile.store(), agent::evaluator(profile).root);
+}
+
+// After a change of evidence: where the address stands now, if a certificate
+// is known for it.
+void show_standing(const Context& context, devices::Profile& profile, const EmailAddress& address, json document) {
+  auto report = agent::address_trust(profile, address);
+  if (context.json()) {
+    document["trust"] = report ? trust_summary_json(*report) : json(nullptr);
+    print_json(document);
+    return;
+  }
+  if (report) {
+    print_trust_summary(*report);
+  } else {
+    print_note(fmt::format("no certificate is known for {} yet; this applies when one arrives", address.str()));
+  }
+}
+
+}  // namespace
+
+int run_learn(const Context& context, const LearnArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  InputData input = InputData::read(args.input, smime::kMaxMessageSize);
+  smime::ReadResult result = agent::read(&profile, context.passphrase(), input.bytes(), smime::Policy::standard());
+  if (!result.signature) {
+    throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
+  }
+  if (!result.signature->valid) {
+    throw Error(ErrorCode::BadSignature, fmt::format("the message's signature is not valid ({}); nothing was learned",
+                                                     escape_for_terminal(result.signature->problems.empty()
+                                                                             ? "unknown problem"
+                                                                             : result.signature->problems.front())));
+  }
+  auto sender = agent::sender_trust(profile, result, true);
+  if (!sender) {
+    throw Error(ErrorCode::BadSignature, "the signer's certificate does not name the message's From address");
+  }
+  if (context.json()) {
+    print_json({{"address", sender->address.str()},
+                {"learned", sender->learned},
+                {"trust", trust_summary_json(sender->report)}});
+    return 0;
+  }
+  if (sender->learned) {
+    print_note(fmt::format("learned the key of {} ({})", sender->address.str(),
+                           short_fingerprint(sender->report.identity.identity.fingerprint)));
+  } else {
+    print_note("this message was learned before; nothing changed");
+  }
+  print_trust_summary(sender->report);
+  return 0;
+}
+
+int run_contact_pin(const Context& context, const ContactPinArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  EmailAddress address = EmailAddress::parse("nobody@invalid.invalid");
+  std::string fingerprint;
+  if (args.second.empty()) {
+    if (!udf::StrongAddress::looks_strong(args.first)) {
+      throw Error(ErrorCode::Usage, "give ADDRESS FINGERPRINT, or a strong address (FINGERPRINT?ADDRESS)");
+    }
+    udf::StrongAddress strong = udf::StrongAddress::parse(args.first);
+    address = strong.address;
+    fingerprint = strong.fingerprint.to_string(strong.fingerprint.precision_bits());
+  } else {
+    address = parse_address_argument(args.first);
+    fingerprint = args.second;
+  }
+  contacts::pin(profile.store(), address, fingerprint, unix_now());
+  if (!context.json())
+    print_note(fmt::format("pinned {} to {}", address.str(), escape_for_terminal(fingerprint)));
+  show_standing(context, profile, address, {{"pinned", address.str()}});
+  return 0;
+}
+
+int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  EmailAddress address = parse_address_argument(args.address);
+  contacts::accept(profile.store(), address, args.fingerprint, unix_now());
+  if (!context.json())
+    print_note(fmt::format("accepted {} for {}", escape_for_terminal(args.fingerprint), address.str()));
+  show_standing(context, profile, address, {{"accepted", address.str()}});
+  return 0;
+}
+
+int run_endorse(const Context& context, const EndorseArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  EmailAddress address = parse_address_argument(args.address);
+  if (args.amount < 1 || args.amount > trust::kFullAmount) {
+    throw Error(ErrorCode::Usage, fmt::format("--amount is 1 to 120, not {}", args.amount));
+  }
+  if (args.depth < 0 || args.depth > trust::kMaxDepth) {
+    throw Error(ErrorCode::Usage, fmt::format("--depth is 0 to {}, not {}", trust::kMaxDepth, args.depth));
+  }
+  if (profile.has_address(address)) {
+    throw Error(ErrorCode::Usage, "that is your own address");
+  }
+  contacts::EndorseOptions options{args.amount, args.depth, args.scope, args.local};
+  crypto::Certificate endorsement =
+      contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.passphrase()),
+                        profile.root_certificate(), address, options, crypto::now());
+  if (!context.json()) {
+    print_note(fmt::format("endorsed {} with amount {}, depth {}{}{}", address.str(), args.amount, args.depth,
+                           args.scope.empty() ? "" : ", scope " + fmt::format("{}", fmt::join(args.scope, " ")),
+                           args.local ? ", local (never exported)" : ""));
+  }
+  show_standing(context, profile, address,
+                {{"endorsed", address.str()},
+                 {"endorsement", endorsement.fingerprint().to_string()},
+                 {"amount", args.amount},
+                 {"depth", args.depth},
+                 {"scope", args.scope},
+                 {"exportable", !args.local}});
+  return 0;
+}
+
+int run_export_endorsements(const Context& context, const ExportEndorsementsArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::string pem = contacts::export_endorsements(profile.store(), profile.root_certificate());
+  write_output(args.output, as_bytes(pem), FileMode::Public);
+  return 0;
+}
+
+int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::vector<crypto::Certificate> certificates =
+      crypto::Certificate::read_all(read_file(args.successor, kMaxCertificateFile));
+  std::optional<crypto::Certificate> successor;
+  for (const auto& certificate : certificates) {
+    if (certificate.is_ca() && certificate.is_self_issued())
+      successor = certificate;
+  }
+  if (!successor) {
+    throw Error(ErrorCode::Usage, "the file holds no profile root",
+                "on the new profile, 'mailseal export certificates' writes its root last");
+  }
+  crypto::Certificate statement = profile.rotation_statement(*successor, context.passphrase());
+  std::string pem = profile.root_certificate().pem() + statement.pem();
+  write_output(args.output, as_bytes(pem), FileMode::Public);
+  return 0;
+}
+
+int run_export_revocation(const Context& context, const ExportRevocationArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  crypto::RevocationList revocation = profile.root_revocation(context.passphrase());
+  std::string pem = profile.root_certificate().pem() + revocation.pem();
+  write_output(args.output, as_bytes(pem), FileMode::Public);
+  print_warning("once published, this revocation cannot be taken back: nobody will trust this profile again");
+  return 0;
+}
+
+int run_trust(const Context& context, const TrustArgs& args) {
+  if (args.dot && context.json()) {
+    throw Error(ErrorCode::Usage, "give --json or --dot, not both");
+  }
+  devices::Profile profile = devices::Profile::open(context.home());
+  EmailAddress address = parse_address_argument(args.address);
+  auto report = agent::address_trust(profile, address);
+  if (!report) {
+    throw Error(ErrorCode::NotFound, fmt::format("no certificate is known for {}", address.str()),
+                "import one with 'mailseal contact import FILE', or learn it from a signed message");
+  }
+  IdentityNames names = names_for(profile);
+  if (context.json()) {
+    print_json(trust_json(*report, names));
+  } else if (args.dot) {
+    print_line(trust::to_dot(report->verdict, report->facts, agent::evaluator(profile).root,
+                             [&](const trust::Identity& identity) { return names(identity); }));
+  } else {
+    print_trust(*report, names);
+    if (report->verdict.level == trust::Level::Conflict) {
+      print_hint(
+          fmt::format("compare fingerprints with them, then 'mailseal contact accept {} FINGERPRINT' or "
+                      "'mailseal contact pin {} FINGERPRINT'",
+                      address.str(), address.str()));
+    }
+  }
+  return 0;
+}
+
+int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::vector<crypto::Certificate> certificates =
+      crypto::Certificate::read_all(read_file(args.file, kMaxCertificateFile));
+  json added = json::array();
+  for (const auto& certificate : certificates) {
+    contacts::add_anchor(profile.store(), certificate, args.amount, unix_now());
+    added.push_back({{"subject", certificate.subject()},
+                     {"fingerprint", certificate.fingerprint().to_string()},
+                     {"amount", args.amount}});
+    if (!context.json()) {
+      print_note(fmt::format("trust anchor {} ({}), amount {}", escape_for_terminal(certificate.subject()),
+                             certificate.fingerprint().to_string(), args.amount));
+    }
+  }
+  if (context.json())
+    print_json({{"added", added}});
+  return 0;
+}
+
+int run_trust_anchor_list(const Context& context) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  json anchors = json::array();
+  for (const auto& record : store::TrustRecords(profile.store()).anchors()) {
+    crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
+    anchors.push_back({{"subject", certificate.subject()},
+                       {"fingerprint", certificate.fingerprint().to_string()},
+                       {"amount", record.amount}});
+    if (!context.json()) {
+      print_line(fmt::format("{:>4}  {}  {}", record.amount, certificate.fingerprint().to_string(),
+                             escape_for_terminal(certificate.subject())));
+    }
+  }
+  if (context.json())
+    print_json({{"anchors", anchors}});
+  return 0;
+}
+
+}  // namespace mailseal::cli
