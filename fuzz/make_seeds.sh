@@ -40,4 +40,14 @@ printf 'Content-Type: multipart/alternative; boundary=x\n\n--x\n\na\n--x\nConten
 openssl cms -encrypt -aes256 -in "$work/plain.eml" -out corpus/smime/openssl-cbc-rsa.eml data/fuzz-rsa-cert.pem
 openssl cms -encrypt -aes-256-gcm -in "$work/plain.eml" -out corpus/smime/openssl-gcm-ec.eml data/fuzz-cert.pem
 cp corpus/smime/signed-detached.eml corpus/mime/signed-detached.eml
+# Trust material: endorsements with depth and scope, a rotation, a revocation.
+"$MAILSEAL" init introducer@example.org --suite modern --home "$work/introducer" >/dev/null 2>&1
+"$MAILSEAL" export certificates -o "$work/sender.pem" --home "$work/sender"
+"$MAILSEAL" contact import "$work/sender.pem" --home "$work/introducer" >/dev/null
+"$MAILSEAL" endorse sender@example.com --amount 60 --depth 2 --scope example.com --scope .example.org \
+  --home "$work/introducer" >/dev/null 2>&1
+"$MAILSEAL" export endorsements -o corpus/trust_material/endorsements.pem --home "$work/introducer"
+"$MAILSEAL" export rotation "$work/sender.pem" -o corpus/trust_material/rotation.pem --home "$work/introducer"
+"$MAILSEAL" export revocation -o corpus/trust_material/revocation.pem --home "$work/introducer" 2>/dev/null
+openssl crl -in corpus/trust_material/revocation.pem -outform DER -out corpus/trust_material/revocation.der
 echo "seeds written"

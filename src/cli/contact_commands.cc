@@ -50,6 +50,7 @@ int run_contact_import(const Context& context, const ContactImportArgs& args) {
     print_json({{"imported", list},
                 {"endorsements", imported.trust.endorsements},
                 {"revocations", imported.trust.revocations},
+                {"already_known", imported.trust.already_known},
                 {"warnings", imported.trust.warnings}});
     return 0;
   }
@@ -62,6 +63,8 @@ int run_contact_import(const Context& context, const ContactImportArgs& args) {
     print_line(fmt::format("Took {} endorsement(s) as evidence", imported.trust.endorsements));
   if (imported.trust.revocations > 0)
     print_line(fmt::format("Took {} revocation(s)", imported.trust.revocations));
+  if (imported.trust.already_known > 0)
+    print_line(fmt::format("{} endorsement(s) or revocation(s) were known already", imported.trust.already_known));
   return 0;
 }
 

@@ -109,6 +109,7 @@ int run_status(const Context& context) {
     }
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
+                {"strong_addresses", strong_addresses_json(profile)},
                 {"name", status.name},
                 {"suite", store::to_string(status.suite)},
                 {"devices", devices},

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
@@ -215,19 +216,32 @@ bool better(const trust::Verdict& a, const trust::Verdict& b) {
 }
 
 // Of reports newest first: an unresolved conflict if there is one, else the
-// best verdict, the newest among equals.
+// best verdict, the newest among equals. An identity that rotated to another
+// one among them is passed over: its successor speaks for the address now.
 std::size_t choose(store::LocalStore& store, const EmailAddress& address, const std::vector<TrustReport>& reports) {
-  const bool settled = !store::TrustRecords(store).pins(address).empty();
+  store::TrustRecords records(store);
+  const bool settled = !records.pins(address).empty();
   for (std::size_t i = 0; i < reports.size() && !settled; ++i) {
     if (reports[i].verdict.level == trust::Level::Conflict)
       return i;
   }
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < reports.size(); ++i) {
-    if (better(reports[i].verdict, reports[best].verdict))
+  std::vector<bool> superseded(reports.size(), false);
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    for (const auto& other : reports) {
+      const std::string& from = reports[i].identity.identity.fingerprint;
+      const std::string& to = other.identity.identity.fingerprint;
+      if (from != to && rotated(records, from, to))
+        superseded[i] = true;
+    }
+  }
+  std::optional<std::size_t> best;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    if (superseded[i])
+      continue;
+    if (!best || better(reports[i].verdict, reports[*best].verdict))
       best = i;
   }
-  return best;
+  return best.value_or(0);
 }
 
 }  // namespace
@@ -451,8 +465,11 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     record.exportable = false;  // someone else's: mailseal publishes only its own
     record.certificate = certificate.der();
     record.created_at = at;
-    if (records.add_endorsement(record))
+    if (records.add_endorsement(record)) {
       ++summary.endorsements;
+    } else {
+      ++summary.already_known;
+    }
   }
 
   // Revocation lists, PEM (possibly several) or DER.
@@ -491,8 +508,11 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     std::string issuer_identity = full(issuer->key_fingerprint());
     records.add_identity(issuer_identity, issuer->der(), at);
     for (const auto& serial : crl->revoked_serials()) {
-      records.add_revocation(issuer_identity, serial, "crl", at);
-      ++summary.revocations;
+      if (records.add_revocation(issuer_identity, serial, "crl", at)) {
+        ++summary.revocations;
+      } else {
+        ++summary.already_known;
+      }
     }
   }
   return summary;
@@ -561,13 +581,14 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
   }
   result.trust = import_trust_material(store, data, policy.now);
-  if (result.contacts.empty() && result.trust.endorsements == 0 && result.trust.revocations == 0) {
+  if (result.contacts.empty() && result.trust.endorsements == 0 && result.trust.revocations == 0 &&
+      result.trust.already_known == 0) {
     std::string why = certificates.empty()
-                          ? "the file holds no certificate, signed message or revocation list mailseal can read"
+                          ? "the file holds no certificate, signed message or revocation list mailseal can use"
                           : "none of the certificates names an email address it may be used with, and none is an "
                             "endorsement or revocation mailseal can use";
     if (!result.trust.warnings.empty())
-      why += " (" + result.trust.warnings.front() + ")";
+      why += fmt::format(": {}", fmt::join(result.trust.warnings, "; "));
     throw Error(ErrorCode::Malformed, why);
   }
   transaction.commit();

@@ -168,6 +168,10 @@ void Database::set_user_version(std::int64_t version) {
   execute(fmt::format("PRAGMA user_version = {};", version));
 }
 
+int Database::changes() const {
+  return sqlite3_changes(database_.get());
+}
+
 std::int64_t Database::last_insert_id() const {
   return sqlite3_last_insert_rowid(database_.get());
 }

@@ -216,7 +216,7 @@ std::vector<AnchorRecord> TrustRecords::anchors() {
   return out;
 }
 
-void TrustRecords::add_revocation(const std::string& issuer, const std::string& serial, const std::string& source,
+bool TrustRecords::add_revocation(const std::string& issuer, const std::string& serial, const std::string& source,
                                   std::int64_t at) {
   database_.prepare("INSERT OR IGNORE INTO revocations (issuer, serial, source, revoked_at) VALUES (?1, ?2, ?3, ?4)")
       .bind(1, issuer)
@@ -224,6 +224,7 @@ void TrustRecords::add_revocation(const std::string& issuer, const std::string& 
       .bind(3, source)
       .bind(4, at)
       .run();
+  return database_.changes() > 0;
 }
 
 bool TrustRecords::is_revoked(const std::string& issuer, const std::string& serial) {

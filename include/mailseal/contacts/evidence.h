@@ -102,8 +102,9 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
 std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root);
 
 struct ImportSummary {
-  int endorsements = 0;
+  int endorsements = 0;  // new ones taken
   int revocations = 0;
+  int already_known = 0;              // valid endorsements and revocations the store had
   std::vector<std::string> warnings;  // ignored items, and why
 };
 

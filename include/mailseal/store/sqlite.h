@@ -63,6 +63,8 @@ class Database {
   std::int64_t user_version();
   void set_user_version(std::int64_t version);
   std::int64_t last_insert_id() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int changes() const;
 
   sqlite3* native() const noexcept { return database_.get(); }
 

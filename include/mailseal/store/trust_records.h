@@ -90,7 +90,8 @@ class TrustRecords {
   std::vector<AnchorRecord> anchors();
 
   // A revoked certificate, by its issuer's key fingerprint and serial (hex).
-  void add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, std::int64_t at);
+  // Returns false if it was recorded already.
+  bool add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, std::int64_t at);
   bool is_revoked(const std::string& issuer, const std::string& serial);
 
   void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
