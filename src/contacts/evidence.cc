@@ -117,7 +117,15 @@ bool StoreGraph::revoked(const std::string& identity) {
   if (cached != revoked_.end())
     return cached->second;
   store::TrustRecords records(store_);
+  if (!revoking_issuers_)
+    revoking_issuers_ = records.revoking_issuers();
+  // Only an identity that revoked something can have revoked itself: most
+  // have not, and need no certificate parsed.
   bool is_revoked = false;
+  if (!revoking_issuers_->contains(identity)) {
+    revoked_[identity] = false;
+    return false;
+  }
   if (auto der = records.identity_certificate(identity)) {
     try {
       is_revoked = records.is_revoked(identity, crypto::Certificate::from_der(*der).serial_hex());
@@ -131,6 +139,7 @@ bool StoreGraph::revoked(const std::string& identity) {
 TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
                                  const crypto::Certificate& certificate,
                                  const std::vector<crypto::Certificate>& carried, crypto::TimePoint now) {
+  store::ReadSnapshot snapshot(store.database());
   store::TrustRecords records(store);
   CertificateIdentity identity = identify(store, certificate, carried);
   trust::BindingFacts facts{address, identity.identity};
@@ -248,6 +257,7 @@ std::size_t choose(store::LocalStore& store, const EmailAddress& address, const 
 
 std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
                                           const EmailAddress& address, crypto::TimePoint now) {
+  store::ReadSnapshot snapshot(store.database());
   auto candidates = encryption_candidates(store, address, now);
   if (candidates.empty())
     return std::nullopt;
@@ -261,6 +271,7 @@ std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evalua
 
 std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
                                             const EmailAddress& address, crypto::TimePoint now) {
+  store::ReadSnapshot snapshot(store.database());
   if (auto recipient = choose_recipient(store, evaluator, address, now))
     return std::move(recipient->trust);
   // No certificate that can encrypt now: judge the ones known (signing only,

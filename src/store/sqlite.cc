@@ -176,6 +176,23 @@ std::int64_t Database::last_insert_id() const {
   return sqlite3_last_insert_rowid(database_.get());
 }
 
+ReadSnapshot::ReadSnapshot(Database& database) : database_(database) {
+  if (sqlite3_get_autocommit(database_.native()) != 0) {
+    database_.execute("BEGIN DEFERRED;");
+    owned_ = true;
+  }
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  if (owned_) {
+    try {
+      database_.execute("COMMIT;");
+    } catch (...) {
+      // Nothing was written; the connection ends the transaction when it closes.
+    }
+  }
+}
+
 Transaction::Transaction(Database& database) : database_(database) {
   nested_ = sqlite3_get_autocommit(database_.native()) == 0;
   database_.execute(nested_ ? "SAVEPOINT mailseal_nested;" : "BEGIN IMMEDIATE;");

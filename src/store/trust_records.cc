@@ -227,6 +227,14 @@ bool TrustRecords::add_revocation(const std::string& issuer, const std::string& 
   return database_.changes() > 0;
 }
 
+std::set<std::string> TrustRecords::revoking_issuers() {
+  auto statement = database_.prepare("SELECT DISTINCT issuer FROM revocations");
+  std::set<std::string> out;
+  while (statement.step())
+    out.insert(statement.column_text(0));
+  return out;
+}
+
 bool TrustRecords::is_revoked(const std::string& issuer, const std::string& serial) {
   auto statement = database_.prepare("SELECT 1 FROM revocations WHERE issuer = ?1 AND serial = ?2");
   statement.bind(1, issuer).bind(2, serial);

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,7 @@ class StoreGraph : public trust::TrustGraph {
   bool revoked(const std::string& identity);
   store::LocalStore& store_;
   std::map<std::string, bool> revoked_;
+  std::optional<std::set<std::string>> revoking_issuers_;
 };
 
 }  // namespace mailseal::contacts

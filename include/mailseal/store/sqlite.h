@@ -74,6 +74,20 @@ class Database {
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() ran.
+// A read transaction: the queries inside see one snapshot and take the file
+// lock once (not once per statement). Nothing when a transaction is open.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Database& database);
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+ private:
+  Database& database_;
+  bool owned_ = false;
+};
+
 // A transaction, or a savepoint within the enclosing one: what a function
 // writes stays atomic whether or not its caller already opened a transaction.
 class Transaction {

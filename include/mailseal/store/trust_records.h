@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,8 @@ class TrustRecords {
   // Returns false if it was recorded already.
   bool add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, std::int64_t at);
   bool is_revoked(const std::string& issuer, const std::string& serial);
+  // Every issuer with a recorded revocation.
+  std::set<std::string> revoking_issuers();
 
   void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
                      std::int64_t at);
