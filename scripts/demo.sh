@@ -49,12 +49,11 @@ if command -v pk12util >/dev/null; then
   run certutil -L -d "sql:$DEMO/nss"
 fi
 
-say "Bob has a profile too. Alice learns his certificate from a signed message he sends her."
+say "Bob has a profile too. Alice learns his key from a signed message he sends her (trust on first use)."
 run "$MAILSEAL" init bob@example.org --name "Bob Example" --home "$DEMO/bob"
 printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: Hi\n\nHi Alice, here is my key.\n' >"$DEMO/hello.eml"
 run "$MAILSEAL" sign "$DEMO/hello.eml" -o "$DEMO/hello-signed.eml" --home "$DEMO/bob"
-run "$MAILSEAL" verify "$DEMO/hello-signed.eml"
-run "$MAILSEAL" contact import "$DEMO/hello-signed.eml" --home "$DEMO/alice"
+run "$MAILSEAL" verify "$DEMO/hello-signed.eml" --home "$DEMO/alice"
 
 say "Alice writes back. mailseal signs, then encrypts to Bob and to herself; the Subject is hidden."
 printf 'From: Alice <alice@example.com>\nTo: Bob <bob@example.org>\nSubject: The secret plan\n\nMeet me by the old oak tree.\n' >"$DEMO/reply.eml"
@@ -75,6 +74,32 @@ openssl cms -decrypt -in "$DEMO/reply-encrypted.eml" -recip "$DEMO/bob.crt" -ink
 say "Tampering is caught: one changed letter and the signature no longer holds."
 sed 's/here is my key/here is my kez/' "$DEMO/hello-signed.eml" >"$DEMO/hello-tampered.eml"
 run "$MAILSEAL" verify "$DEMO/hello-tampered.eml" || true
+
+say "Mallory makes a profile for bob@example.org and signs as Bob. The signature is valid, but Alice saw another key first."
+run "$MAILSEAL" init bob@example.org --name "Not Bob" --suite modern --home "$DEMO/mallory"
+printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: New key\n\nUse this one now.\n' >"$DEMO/fake.eml"
+"$MAILSEAL" sign "$DEMO/fake.eml" -o "$DEMO/fake-signed.eml" --home "$DEMO/mallory"
+run "$MAILSEAL" verify "$DEMO/fake-signed.eml" --home "$DEMO/alice"
+run "$MAILSEAL" trust bob@example.org --home "$DEMO/alice"
+run "$MAILSEAL" encrypt "$DEMO/reply.eml" -o "$DEMO/refused.eml" --home "$DEMO/alice" || true
+
+say "Alice and Bob compare fingerprints on the phone; Alice pins Bob's. The pin decides: full trust."
+BOB_FINGERPRINT=$("$MAILSEAL" fingerprint --home "$DEMO/bob")
+run "$MAILSEAL" contact pin bob@example.org "$BOB_FINGERPRINT" --home "$DEMO/alice"
+run "$MAILSEAL" trust bob@example.org --home "$DEMO/alice"
+
+say "The web of trust: Bob vouches for Carol; Alice lets Bob introduce people at example.org."
+run "$MAILSEAL" init carol@example.org --name "Carol Example" --suite modern --home "$DEMO/carol"
+"$MAILSEAL" export certificates -o "$DEMO/carol.pem" --home "$DEMO/carol"
+"$MAILSEAL" contact import "$DEMO/carol.pem" --home "$DEMO/bob" >/dev/null
+run "$MAILSEAL" endorse carol@example.org --amount 90 --home "$DEMO/bob"
+"$MAILSEAL" export endorsements -o "$DEMO/bob-endorsements.pem" --home "$DEMO/bob"
+run "$MAILSEAL" endorse bob@example.org --depth 1 --scope example.org --home "$DEMO/alice"
+run "$MAILSEAL" contact import "$DEMO/carol.pem" --home "$DEMO/alice"
+run "$MAILSEAL" contact import "$DEMO/bob-endorsements.pem" --home "$DEMO/alice"
+run "$MAILSEAL" trust carol@example.org --home "$DEMO/alice"
+printf '$ mailseal trust carol@example.org --dot   # Graphviz, for dot -Tsvg\n'
+"$MAILSEAL" trust carol@example.org --dot --home "$DEMO/alice" | sed 's/^/    /'
 
 say "Fingerprints are UDFs (draft-hallambaker-mesh-udf): the draft's own example."
 printf '$ printf "UDF Data Value" | mailseal udf --content-type text/plain\n'

@@ -131,7 +131,8 @@ int run_endorse(const Context& context, const EndorseArgs& args) {
       contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.passphrase()),
                         profile.root_certificate(), address, options, crypto::now());
   if (!context.json()) {
-    print_note(fmt::format("endorsed {} with amount {}, depth {}{}{}", address.str(), args.amount, args.depth,
+    print_note(fmt::format("endorsed {} ({}) with amount {}, depth {}{}{}", address.str(),
+                           endorsement.key_fingerprint().to_string(), args.amount, args.depth,
                            args.scope.empty() ? "" : ", scope " + fmt::format("{}", fmt::join(args.scope, " ")),
                            args.local ? ", local (never exported)" : ""));
   }

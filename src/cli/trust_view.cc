@@ -107,8 +107,9 @@ void print_trust(const contacts::TrustReport& report, const IdentityNames& names
 
 void print_trust_summary(const contacts::TrustReport& report) {
   const trust::Verdict& verdict = report.verdict;
-  std::string line = fmt::format("trust in {}: {} (amount {}, work factor 2^{})", report.facts.address.str(),
-                                 trust::to_string(verdict.level), verdict.amount, verdict.work_factor_bits);
+  std::string line = fmt::format("trust in {}: {}", report.facts.address.str(), trust::to_string(verdict.level));
+  if (verdict.work_factor_bits > 0)
+    line += fmt::format(" (amount {}, work factor 2^{})", verdict.amount, verdict.work_factor_bits);
   if (verdict.level == trust::Level::Conflict) {
     print_warning(line + ": a different key was seen for this address first");
     print_hint(fmt::format("see 'mailseal trust {}'", report.facts.address.str()));

@@ -367,17 +367,22 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
                             crypto::TimePoint now) {
   using namespace std::chrono_literals;
-  std::optional<crypto::Certificate> certificate;
-  for (const auto& record : store.contact_certificates(address)) {
-    certificate = crypto::Certificate::from_der(record.certificate);
-  }
-  if (auto contact = encryption_certificate(store, address, now))
-    certificate = contact->certificate;
-  if (!certificate) {
+  // The identity `trust ADDRESS` shows: never one of two keys in conflict.
+  auto report = evaluate_address(store, evaluator, address, now);
+  if (!report) {
     throw Error(ErrorCode::NotFound, fmt::format("no certificate is known for {}", address.str()),
                 "import one first: 'mailseal contact import FILE', or learn it from a signed message");
   }
-  CertificateIdentity identity = identify(store, *certificate);
+  if (report->verdict.level == trust::Level::Conflict) {
+    throw Error(
+        ErrorCode::RejectedByPolicy,
+        fmt::format("two different keys are known for {}; endorsing would vouch for one at random", address.str()),
+        fmt::format("compare fingerprints with them, then 'mailseal contact pin {} FINGERPRINT'", address.str()));
+  }
+  if (report->verdict.level == trust::Level::Revoked) {
+    throw Error(ErrorCode::RejectedByPolicy, fmt::format("the key known for {} is revoked", address.str()));
+  }
+  const CertificateIdentity& identity = report->identity;
   if (identity.identity == evaluator.root) {
     throw Error(ErrorCode::Usage, "that is your own profile");
   }

@@ -269,6 +269,9 @@ def conflict_after_first_use(work):
     stderr = refused.stderr.decode()
     check(refused.returncode == 1 and "bob@example.org (conflict)" in stderr and "contact accept" in stderr
           and not refused.stdout, "encrypt refuses Bob, says how to resolve, writes nothing", stderr)
+    endorsed = alice.mailseal("endorse", "bob@example.org")
+    check(endorsed.returncode == 1 and b"two different keys" in endorsed.stderr,
+          "endorsing during a conflict is refused (it would vouch for one key at random)", endorsed.stderr.decode())
     again = alice.trust("bob@example.org")
     check(again["level"] == "conflict", "the conflict does not resolve itself")
     alice.must("contact", "accept", "bob@example.org", bob.fingerprint())
