@@ -218,9 +218,28 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
 
 namespace {
 
+// Levels from worst to best: a conflict is still better than a revocation.
+int rank(trust::Level level) {
+  switch (level) {
+    case trust::Level::Revoked:
+      return 0;
+    case trust::Level::Conflict:
+      return 1;
+    case trust::Level::None:
+      return 2;
+    case trust::Level::Marginal:
+      return 3;
+    case trust::Level::Partial:
+      return 4;
+    case trust::Level::Full:
+      return 5;
+  }
+  return 0;
+}
+
 bool better(const trust::Verdict& a, const trust::Verdict& b) {
   if (a.level != b.level)
-    return trust::meets(a.level, b.level);
+    return rank(a.level) > rank(b.level);
   return a.amount > b.amount;
 }
 
