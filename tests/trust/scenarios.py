@@ -282,6 +282,13 @@ def conflict_after_first_use(work):
         result = reader.mailseal("decrypt", "--no-learn", stdin=encrypted.stdout)
         check((result.returncode == 0) == readable and (b"secret" in result.stdout) == readable,
               f"{reader.name} {'reads' if readable else 'cannot read'} it", result.stderr.decode())
+    check(bob.trust("alice@example.org")["level"] == "unknown", "decrypt --no-learn recorded nothing")
+    decrypted = json.loads(bob.must("decrypt", "--json", stdin=encrypted.stdout).stdout)
+    check(decrypted["trust"]["level"] == "marginal" and decrypted["trust"]["address"] == "alice@example.org",
+          "decrypt learns the sender of an encrypted, signed message", json.dumps(decrypted))
+    learned = json.loads(bob.must("learn", "--json", stdin=encrypted.stdout).stdout)
+    check(not learned["learned"] and learned["address"] == "alice@example.org",
+          "learn opens encrypted mail too (and knows it already)", json.dumps(learned))
     # Pinning Mallory's key instead is the user's decision, and it wins.
     alice.must("contact", "pin", mallory.fingerprint(200) + "?bob@example.org")
     expect(alice.trust("bob@example.org"), "full", 120, "after pinning the other key with a strong address")
