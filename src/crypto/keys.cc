@@ -7,6 +7,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
@@ -289,6 +290,44 @@ std::string PrivateKey::to_encrypted_pkcs8_pem(const Passphrase& passphrase) con
   auto bio = ossl::memory_writer();
   ossl::check(PEM_write_bio_PKCS8(bio.get(), encrypted.get()), "cannot encode an encrypted private key");
   return std::string(ossl::memory_contents(bio.get()));
+}
+
+namespace {
+
+// PSS for RSA, so that protocol signatures cannot be confused with PKCS#1
+// v1.5 signatures made elsewhere with the same key.
+void configure_padding(EVP_PKEY_CTX* context, const EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    ossl::check(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PSS_PADDING), "cannot select RSA-PSS");
+    ossl::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(context, RSA_PSS_SALTLEN_DIGEST), "cannot set the PSS salt");
+  }
+}
+
+}  // namespace
+
+Bytes PrivateKey::sign(ByteView data) const {
+  ossl::MdCtx context(ossl::check_ptr(EVP_MD_CTX_new(), "cannot allocate a signing context"));
+  EVP_PKEY_CTX* key_context = nullptr;
+  ossl::check(EVP_DigestSignInit_ex(context.get(), &key_context, "SHA256", nullptr, nullptr, key_.get(), nullptr),
+              "cannot start a signature");
+  configure_padding(key_context, key_.get());
+  std::size_t length = 0;
+  ossl::check(EVP_DigestSign(context.get(), nullptr, &length, data.data(), data.size()), "cannot sign");
+  Bytes signature(length);
+  ossl::check(EVP_DigestSign(context.get(), signature.data(), &length, data.data(), data.size()), "cannot sign");
+  signature.resize(length);
+  return signature;
+}
+
+bool PublicKey::verify(ByteView data, ByteView signature) const {
+  ossl::MdCtx context(ossl::check_ptr(EVP_MD_CTX_new(), "cannot allocate a verification context"));
+  EVP_PKEY_CTX* key_context = nullptr;
+  ossl::check(EVP_DigestVerifyInit_ex(context.get(), &key_context, "SHA256", nullptr, nullptr, key_.get(), nullptr),
+              "cannot start a verification");
+  configure_padding(key_context, key_.get());
+  int result = EVP_DigestVerify(context.get(), signature.data(), signature.size(), data.data(), data.size());
+  ossl::take_errors();
+  return result == 1;
 }
 
 Bytes random_bytes(std::size_t count) {

@@ -12,6 +12,7 @@
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/crypto/pkcs12.h"
+#include "mailseal/crypto/symmetric.h"
 
 namespace mailseal::crypto {
 namespace {
@@ -236,6 +237,38 @@ TEST(Pkcs12, LegacySaltsAvoidGpgsmsKeyDerivationBug) {
 
 std::filesystem::path corpora() {
   return MAILSEAL_CORPORA_DIR;
+}
+
+TEST(ProtocolSignatures, SignAndVerifyWithEcAndRsa) {
+  const std::string text = "POST /v1/accounts";
+  for (KeyType type : {KeyType::P256, KeyType::Rsa2048}) {
+    PrivateKey key = PrivateKey::generate(type);
+    Bytes signature = key.sign(as_bytes(text));
+    EXPECT_TRUE(key.public_key().verify(as_bytes(text), signature));
+    EXPECT_FALSE(key.public_key().verify(as_bytes(text + " "), signature)) << "other data";
+    signature[signature.size() / 2] ^= 1;
+    EXPECT_FALSE(key.public_key().verify(as_bytes(text), signature)) << "a flipped bit";
+    EXPECT_FALSE(PrivateKey::generate(type).public_key().verify(as_bytes(text), key.sign(as_bytes(text))))
+        << "another key";
+    EXPECT_FALSE(key.public_key().verify(as_bytes(text), Bytes{})) << "an empty signature";
+  }
+}
+
+TEST(Symmetric, SealsAndRefusesEveryAlteration) {
+  Bytes key = random_bytes(kSymmetricKeyBytes);
+  const std::string secret = "mail keys";
+  Bytes sealed = seal_symmetric(key, as_bytes(secret), as_bytes(std::string_view("context")));
+  SecretBytes opened = open_symmetric(key, sealed, as_bytes(std::string_view("context")));
+  EXPECT_EQ(std::string(opened.begin(), opened.end()), secret);
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    Bytes altered = sealed;
+    altered[i] ^= 0x80;
+    EXPECT_THROW(open_symmetric(key, altered, as_bytes(std::string_view("context"))), Error) << "byte " << i;
+  }
+  EXPECT_THROW(open_symmetric(key, sealed, as_bytes(std::string_view("other"))), Error) << "other context";
+  EXPECT_THROW(open_symmetric(random_bytes(32), sealed, as_bytes(std::string_view("context"))), Error);
+  EXPECT_THROW(open_symmetric(key, ByteView(sealed).first(20), {}), Error) << "truncated";
+  EXPECT_THROW(seal_symmetric(random_bytes(16), as_bytes(secret), {}), Error) << "a short key";
 }
 
 TEST(Pkcs12Corpora, ReadsThunderbirdAndLampsIdentities) {

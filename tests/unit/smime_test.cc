@@ -5,6 +5,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/mime/mime.h"
+#include "mailseal/smime/sealed.h"
 #include "mailseal/smime/smime.h"
 #include "smime/internal/compose.h"
 #include "test_identities.h"
@@ -292,6 +293,38 @@ TEST(Smime, MalformedInputIsRefused) {
       "From: alice@example.com\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
       "boundary=b\r\n\r\n--b\r\n\r\na\r\n--b\r\n\r\nb\r\n--b\r\n\r\nc\r\n--b--\r\n";
   EXPECT_THROW(read(three_parts), Error);
+}
+
+TEST(Sealed, RoundTripAndTampering) {
+  test::Person device = test::make_person("device@example.org", true);  // an EC recipient (key agreement)
+  const std::string secret = "the mail keys";
+  std::vector<crypto::Certificate> recipients = {device.encryption, bob().encryption};
+  Bytes sealed = seal(as_bytes(secret), alice().signer(), recipients);
+  for (const auto& reader : {device.decryption(), bob().decryption()}) {
+    std::vector<DecryptionKey> keys = {reader};
+    Opened opened = open_sealed(sealed, keys);
+    EXPECT_EQ(std::string(opened.content.begin(), opened.content.end()), secret);
+    EXPECT_EQ(opened.signer, alice().signing);
+  }
+  std::vector<DecryptionKey> others = {alice().decryption()};
+  EXPECT_THROW(open_sealed(sealed, others), Error) << "not a recipient";
+  std::vector<DecryptionKey> keys = {device.decryption()};
+  int refused = 0;
+  for (std::size_t i = 0; i < sealed.size(); i += 7) {
+    Bytes altered = sealed;
+    altered[i] ^= 0x01;
+    try {
+      // Some bytes (another recipient's info) are not protected and not
+      // needed: then the content and signer must be exactly the original.
+      Opened opened = open_sealed(altered, keys);
+      EXPECT_EQ(std::string(opened.content.begin(), opened.content.end()), secret) << "byte " << i;
+      EXPECT_EQ(opened.signer, alice().signing) << "byte " << i;
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_THROW(open_sealed(ByteView(sealed).first(sealed.size() / 2), keys), Error) << "truncated";
 }
 
 }  // namespace

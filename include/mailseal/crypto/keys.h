@@ -49,6 +49,9 @@ class PublicKey {
 
   bool operator==(const PublicKey& other) const;
 
+  // Checks a signature made by PrivateKey::sign over `data`.
+  bool verify(ByteView data, ByteView signature) const;
+
   evp_pkey_st* native() const noexcept { return key_.get(); }
 
  private:
@@ -83,6 +86,10 @@ class PrivateKey {
   // PKCS#8 EncryptedPrivateKeyInfo with PBES2: scrypt (N=2^14, r=8, p=1) and
   // AES-256-CBC.
   std::string to_encrypted_pkcs8_pem(const Passphrase& passphrase) const;
+
+  // A signature over `data` with SHA-256: ECDSA for EC keys, RSASSA-PSS
+  // (salt as long as the hash) for RSA keys. For protocol messages, not mail.
+  Bytes sign(ByteView data) const;
 
   evp_pkey_st* native() const noexcept { return key_.get(); }
 

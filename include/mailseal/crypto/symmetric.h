@@ -1,0 +1,20 @@
+#pragma once
+// Authenticated symmetric encryption for secrets mailseal keeps for itself
+// (the key-service escrow of a profile's mail keys): AES-256-GCM.
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/secret.h"
+
+namespace mailseal::crypto {
+
+inline constexpr std::size_t kSymmetricKeyBytes = 32;
+
+// nonce (12 bytes) || ciphertext || tag (16 bytes); `associated` is
+// authenticated, not encrypted. Error(Usage) unless the key has 32 bytes.
+Bytes seal_symmetric(ByteView key, ByteView plaintext, ByteView associated);
+
+// The plaintext; Error(BadSignature) when the key is wrong or a byte changed,
+// Error(Malformed) when it is too short to be sealed data.
+SecretBytes open_symmetric(ByteView key, ByteView sealed, ByteView associated);
+
+}  // namespace mailseal::crypto
