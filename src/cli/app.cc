@@ -66,6 +66,7 @@ struct Arguments {
   ExportRevocationArgs export_revocation;
   TrustArgs trust;
   TrustAnchorAddArgs trust_anchor_add;
+  ServeArgs serve;
 };
 
 void define_commands(CLI::App& app, Arguments& args, Action& action) {
@@ -243,6 +244,17 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
       action = [&](const Context& c) { return run_trust(c, args.trust); };
     }
   });
+
+  auto* serve = subcommand(app, g, "serve", "Run a key service (until SIGINT or SIGTERM)",
+                           "mailseal serve --listen 127.0.0.1:8080 --db service.db");
+  serve->add_option("--listen", args.serve.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->type_name("HOST:PORT");
+  serve->add_option("--db", args.serve.database, "The service's SQLite database (default mailseal-service.db)")
+      ->type_name("FILE");
+  serve->add_option("--tls-cert", args.serve.tls_certificate, "Serve HTTPS with this certificate (PEM)")
+      ->type_name("FILE");
+  serve->add_option("--tls-key", args.serve.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  serve->callback([&] { action = [&](const Context& c) { return run_serve(c, args.serve); }; });
 
   auto* udf = subcommand(app, g, "udf", "Print the UDF fingerprint of data",
                          "printf 'UDF Data Value' | mailseal udf --content-type text/plain");

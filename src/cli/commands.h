@@ -136,6 +136,14 @@ struct TrustAnchorAddArgs {
 int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args);
 int run_trust_anchor_list(const Context& context);
 
+struct ServeArgs {
+  std::string listen = "127.0.0.1:8080";
+  std::string database = "mailseal-service.db";
+  std::string tls_certificate;
+  std::string tls_key;
+};
+int run_serve(const Context& context, const ServeArgs& args);
+
 struct UdfArgs {
   std::string content_type = "application/octet-stream";
   bool sha3 = false;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "mailseal/common/base64.h"
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
 
@@ -110,7 +111,7 @@ MultipartBody split_multipart(std::string_view body, std::string_view boundary);
 // The body with its Content-Transfer-Encoding undone. Throws Error(Malformed)
 // for invalid base64 or an unknown encoding.
 Bytes decode_body(const Entity& entity);
-Bytes decode_base64(std::string_view text);
+using mailseal::decode_base64;  // common/base64.h
 
 // Every line ending becomes CRLF (RFC 5751 canonical form).
 std::string to_crlf(std::string_view text);

@@ -1,0 +1,104 @@
+#include "mailseal/service/server.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/service/api.h"
+#include "mailseal/service/protocol.h"
+
+namespace mailseal::service {
+
+std::pair<std::string, int> parse_listen_address(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size())
+    throw Error(ErrorCode::Usage, "--listen takes HOST:PORT, for example 127.0.0.1:8080");
+  std::string_view port_text = text.substr(colon + 1);
+  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos)
+    throw Error(ErrorCode::Usage, "the port is a number from 0 to 65535");
+  int port = std::stoi(std::string(port_text));
+  if (port > 65535)
+    throw Error(ErrorCode::Usage, "the port is a number from 0 to 65535");
+  return {std::string(text.substr(0, colon)), port};
+}
+
+struct Server::Impl {
+  ServeOptions options;
+  Api api;
+  std::unique_ptr<httplib::Server> http;
+  int port = 0;
+
+  explicit Impl(const ServeOptions& given) : options(given), api(given.database) {
+    if (options.tls_certificate.has_value() != options.tls_key.has_value())
+      throw Error(ErrorCode::Usage, "--tls-cert and --tls-key go together");
+    if (options.tls_certificate) {
+      auto tls = std::make_unique<httplib::SSLServer>(options.tls_certificate->c_str(), options.tls_key->c_str());
+      if (!tls->is_valid())
+        throw Error(ErrorCode::Io, "cannot load the TLS certificate and key");
+      http = std::move(tls);
+    } else {
+      http = std::make_unique<httplib::Server>();
+    }
+    http->set_payload_max_length(kMaxBodyBytes);
+    http->set_read_timeout(10, 0);
+    http->set_write_timeout(10, 0);
+    auto handler = [this](const httplib::Request& request, httplib::Response& response) {
+      HttpRequest call{request.method, request.target, request.get_header_value("Content-Type"),
+                       request.get_header_value("Authorization"), request.body};
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+      HttpResponse answer = api.handle(call, now.count());
+      response.status = answer.status;
+      response.set_content(answer.body, "application/json");
+    };
+    http->Get(".*", handler);
+    http->Put(".*", handler);
+    http->Post(".*", handler);
+    http->Delete(".*", handler);
+    http->Patch(".*", handler);
+    // What httplib refuses itself (oversized bodies, bad requests) also gets
+    // a JSON error.
+    http->set_error_handler([](const httplib::Request&, httplib::Response& response) {
+      if (!response.body.empty())
+        return;
+      std::string code = response.status == 413 ? "too_large" : "bad_request";
+      response.set_content(fmt::format(R"({{"error": {{"code": "{}", "message": "HTTP {}"}}}})", code, response.status),
+                           "application/json");
+    });
+  }
+};
+
+Server::Server(const ServeOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+Server::~Server() = default;
+
+int Server::bind() {
+  if (impl_->options.port == 0) {
+    impl_->port = impl_->http->bind_to_any_port(impl_->options.host);
+  } else if (impl_->http->bind_to_port(impl_->options.host, impl_->options.port)) {
+    impl_->port = impl_->options.port;
+  } else {
+    impl_->port = -1;
+  }
+  if (impl_->port <= 0) {
+    throw Error(ErrorCode::Io, fmt::format("cannot listen on {}:{}", escape_for_terminal(impl_->options.host),
+                                           impl_->options.port));
+  }
+  return impl_->port;
+}
+
+void Server::run() {
+  impl_->http->listen_after_bind();
+}
+
+void Server::stop() {
+  impl_->http->stop();
+}
+
+std::string Server::url() const {
+  return fmt::format("{}://{}:{}", impl_->options.tls_certificate ? "https" : "http", impl_->options.host,
+                     impl_->port);
+}
+
+}  // namespace mailseal::service

@@ -1,0 +1,291 @@
+#include "service/storage.h"
+
+#include <sys/stat.h>
+
+#include "mailseal/common/error.h"
+
+namespace mailseal::service {
+
+namespace {
+
+constexpr std::int64_t kSchemaVersion = 1;
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE accounts (
+  fingerprint TEXT PRIMARY KEY,
+  root        BLOB NOT NULL,
+  document    TEXT NOT NULL,
+  escrow      BLOB,
+  updated_at  INTEGER NOT NULL
+);
+CREATE TABLE addresses (
+  address TEXT PRIMARY KEY,
+  account TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE
+);
+CREATE TABLE devices (
+  account               TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  device_id             TEXT NOT NULL,
+  signature_certificate BLOB NOT NULL,
+  status                TEXT NOT NULL CHECK (status IN ('active', 'removed')),
+  PRIMARY KEY (account, device_id)
+);
+CREATE TABLE requests (
+  id            TEXT PRIMARY KEY,
+  account       TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  document      TEXT NOT NULL,
+  signature_key BLOB NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected')),
+  bundle        BLOB,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX requests_by_account ON requests (account, status);
+CREATE TABLE invites (
+  pin_id     TEXT PRIMARY KEY,
+  account    TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER
+);
+CREATE TABLE bundles (
+  account    TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  device_id  TEXT NOT NULL,
+  bundle     BLOB NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (account, device_id)
+);
+CREATE TABLE nonces (
+  key     TEXT NOT NULL,
+  nonce   TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  PRIMARY KEY (key, nonce)
+);
+CREATE INDEX nonces_by_time ON nonces (seen_at);
+)sql";
+
+store::Database open_database(const std::filesystem::path& path) {
+  // Nothing secret is stored, but nothing is anybody else's business either.
+  const mode_t previous = ::umask(077);
+  try {
+    store::Database database = store::Database::open(path, store::OpenMode::ReadWriteCreate);
+    ::umask(previous);
+    return database;
+  } catch (...) {
+    ::umask(previous);
+    throw;
+  }
+}
+
+}  // namespace
+
+ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_database(path)) {
+  database_.execute("PRAGMA journal_mode = WAL;");
+  std::int64_t version = database_.user_version();
+  if (version == 0) {
+    store::Transaction transaction(database_);
+    database_.execute(kSchema);
+    database_.set_user_version(kSchemaVersion);
+    transaction.commit();
+  } else if (version != kSchemaVersion) {
+    throw Error(ErrorCode::Unsupported, "the service database was made by another version of mailseal");
+  }
+}
+
+std::optional<AccountRecord> ServiceStore::account(const std::string& fingerprint) {
+  auto statement =
+      database_.prepare("SELECT root, document, escrow, updated_at FROM accounts WHERE fingerprint = ?1");
+  statement.bind(1, fingerprint);
+  if (!statement.step())
+    return std::nullopt;
+  AccountRecord out{fingerprint, statement.column_blob(0), statement.column_text(1), std::nullopt,
+                    statement.column_int(3)};
+  if (!statement.column_is_null(2))
+    out.escrow = statement.column_blob(2);
+  return out;
+}
+
+std::optional<std::string> ServiceStore::account_for_address(const std::string& address) {
+  auto statement = database_.prepare("SELECT account FROM addresses WHERE address = ?1");
+  statement.bind(1, address);
+  if (!statement.step())
+    return std::nullopt;
+  return statement.column_text(0);
+}
+
+void ServiceStore::save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
+                                const std::vector<DeviceEntry>& devices) {
+  store::Transaction transaction(database_);
+  auto upsert = database_.prepare(
+      "INSERT INTO accounts (fingerprint, root, document, escrow, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT (fingerprint) DO UPDATE SET document = excluded.document, "
+      "escrow = COALESCE(excluded.escrow, accounts.escrow), updated_at = excluded.updated_at");
+  upsert.bind(1, account.fingerprint).bind(2, account.root).bind(3, account.document).bind(5, account.updated_at);
+  if (account.escrow)
+    upsert.bind(4, *account.escrow);
+  else
+    upsert.bind_null(4);
+  upsert.run();
+  database_.prepare("DELETE FROM addresses WHERE account = ?1").bind(1, account.fingerprint).run();
+  for (const auto& address : addresses) {
+    database_.prepare("INSERT INTO addresses (address, account) VALUES (?1, ?2)")
+        .bind(1, address)
+        .bind(2, account.fingerprint)
+        .run();
+  }
+  database_.prepare("DELETE FROM devices WHERE account = ?1").bind(1, account.fingerprint).run();
+  for (const auto& device : devices) {
+    database_
+        .prepare("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, account.fingerprint)
+        .bind(2, device.device_id)
+        .bind(3, device.signature_certificate)
+        .bind(4, device.status)
+        .run();
+  }
+  transaction.commit();
+}
+
+std::optional<DeviceEntry> ServiceStore::device(const std::string& account, const std::string& device_id) {
+  auto statement = database_.prepare(
+      "SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2");
+  statement.bind(1, account).bind(2, device_id);
+  if (!statement.step())
+    return std::nullopt;
+  return DeviceEntry{device_id, statement.column_blob(0), statement.column_text(1)};
+}
+
+bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now,
+                                  std::int64_t horizon) {
+  store::Transaction transaction(database_);
+  database_.prepare("DELETE FROM nonces WHERE seen_at < ?1").bind(1, horizon).run();
+  database_.prepare("INSERT OR IGNORE INTO nonces (key, nonce, seen_at) VALUES (?1, ?2, ?3)")
+      .bind(1, key)
+      .bind(2, nonce)
+      .bind(3, now)
+      .run();
+  bool fresh = database_.changes() > 0;
+  transaction.commit();
+  return fresh;
+}
+
+void ServiceStore::add_request(const JoinRequestRecord& request) {
+  database_
+      .prepare(
+          "INSERT INTO requests (id, account, document, signature_key, status, created_at) "
+          "VALUES (?1, ?2, ?3, ?4, 'pending', ?5)")
+      .bind(1, request.id)
+      .bind(2, request.account)
+      .bind(3, request.document)
+      .bind(4, request.signature_key)
+      .bind(5, request.created_at)
+      .run();
+}
+
+namespace {
+
+JoinRequestRecord request_from(store::Statement& statement) {
+  JoinRequestRecord out{statement.column_text(0),
+                        statement.column_text(1),
+                        statement.column_text(2),
+                        statement.column_blob(3),
+                        statement.column_text(4),
+                        std::nullopt,
+                        statement.column_int(6)};
+  if (!statement.column_is_null(5))
+    out.bundle = statement.column_blob(5);
+  return out;
+}
+
+constexpr std::string_view kRequestColumns = "id, account, document, signature_key, status, bundle, created_at";
+
+}  // namespace
+
+std::optional<JoinRequestRecord> ServiceStore::request(const std::string& id) {
+  auto statement = database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) +
+                                     " FROM requests WHERE id = ?1");
+  statement.bind(1, id);
+  if (!statement.step())
+    return std::nullopt;
+  return request_from(statement);
+}
+
+std::vector<JoinRequestRecord> ServiceStore::pending_requests(const std::string& account) {
+  auto statement = database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) +
+                                     " FROM requests WHERE account = ?1 AND status = 'pending' ORDER BY created_at");
+  statement.bind(1, account);
+  std::vector<JoinRequestRecord> out;
+  while (statement.step())
+    out.push_back(request_from(statement));
+  return out;
+}
+
+int ServiceStore::pending_count(const std::string& account) {
+  auto statement = database_.prepare("SELECT COUNT(*) FROM requests WHERE account = ?1 AND status = 'pending'");
+  statement.bind(1, account);
+  statement.step();
+  return static_cast<int>(statement.column_int(0));
+}
+
+bool ServiceStore::decide(const std::string& id, const std::string& status, const std::optional<Bytes>& bundle) {
+  auto statement =
+      database_.prepare("UPDATE requests SET status = ?2, bundle = ?3 WHERE id = ?1 AND status = 'pending'");
+  statement.bind(1, id).bind(2, status);
+  if (bundle)
+    statement.bind(3, *bundle);
+  else
+    statement.bind_null(3);
+  statement.run();
+  return database_.changes() > 0;
+}
+
+void ServiceStore::add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at) {
+  database_.prepare("INSERT INTO invites (pin_id, account, expires_at) VALUES (?1, ?2, ?3)")
+      .bind(1, pin_id)
+      .bind(2, account)
+      .bind(3, expires_at)
+      .run();
+}
+
+int ServiceStore::open_invites(const std::string& account, std::int64_t now) {
+  auto statement = database_.prepare(
+      "SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2");
+  statement.bind(1, account).bind(2, now);
+  statement.step();
+  return static_cast<int>(statement.column_int(0));
+}
+
+InviteUse ServiceStore::use_invite(const std::string& pin_id, const std::string& account, std::int64_t now) {
+  store::Transaction transaction(database_);
+  auto statement = database_.prepare("SELECT account, expires_at, used_at FROM invites WHERE pin_id = ?1");
+  statement.bind(1, pin_id);
+  if (!statement.step() || statement.column_text(0) != account)
+    return InviteUse::Unknown;
+  if (!statement.column_is_null(2))
+    return InviteUse::Used;
+  if (statement.column_int(1) <= now)
+    return InviteUse::Expired;
+  database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, now).run();
+  transaction.commit();
+  return InviteUse::Accepted;
+}
+
+void ServiceStore::put_bundle(const std::string& account, const std::string& device_id, ByteView bundle,
+                              std::int64_t now) {
+  database_
+      .prepare(
+          "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (account, device_id) DO UPDATE SET bundle = excluded.bundle, updated_at = excluded.updated_at")
+      .bind(1, account)
+      .bind(2, device_id)
+      .bind(3, bundle)
+      .bind(4, now)
+      .run();
+}
+
+std::optional<Bytes> ServiceStore::bundle(const std::string& account, const std::string& device_id) {
+  auto statement = database_.prepare("SELECT bundle FROM bundles WHERE account = ?1 AND device_id = ?2");
+  statement.bind(1, account).bind(2, device_id);
+  if (!statement.step())
+    return std::nullopt;
+  return statement.column_blob(0);
+}
+
+}  // namespace mailseal::service

@@ -1,0 +1,81 @@
+#pragma once
+// The key service's database: published profiles, the address index,
+// devices (from the published profiles), join requests, invitations, key
+// bundles, escrow and the nonces of signed requests. Records only; the API
+// validates everything before it gets here.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/store/sqlite.h"
+
+namespace mailseal::service {
+
+struct AccountRecord {
+  std::string fingerprint;
+  Bytes root;            // DER
+  std::string document;  // the published profile, JSON
+  std::optional<Bytes> escrow;
+  std::int64_t updated_at = 0;
+};
+
+struct DeviceEntry {
+  std::string device_id;
+  Bytes signature_certificate;
+  std::string status;  // "active" or "removed"
+};
+
+struct JoinRequestRecord {
+  std::string id;
+  std::string account;
+  std::string document;  // what the device sent, plus the service nonce, JSON
+  Bytes signature_key;   // SubjectPublicKeyInfo DER of the device's signature key
+  std::string status;    // "pending", "accepted", "rejected"
+  std::optional<Bytes> bundle;
+  std::int64_t created_at = 0;
+};
+
+enum class InviteUse { Accepted, Unknown, Used, Expired };
+
+class ServiceStore {
+ public:
+  explicit ServiceStore(const std::filesystem::path& path);
+
+  store::Database& database() noexcept { return database_; }
+
+  std::optional<AccountRecord> account(const std::string& fingerprint);
+  std::optional<std::string> account_for_address(const std::string& address);
+  // Creates or replaces a published profile with its addresses and devices;
+  // escrow is kept when not given.
+  void save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
+                    const std::vector<DeviceEntry>& devices);
+  std::optional<DeviceEntry> device(const std::string& account, const std::string& device_id);
+
+  // False if this key used this nonce before. Forgets nonces older than
+  // `horizon`.
+  bool remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now, std::int64_t horizon);
+
+  void add_request(const JoinRequestRecord& request);
+  std::optional<JoinRequestRecord> request(const std::string& id);
+  std::vector<JoinRequestRecord> pending_requests(const std::string& account);
+  int pending_count(const std::string& account);
+  // Only a pending request is decided; returns false otherwise.
+  bool decide(const std::string& id, const std::string& status, const std::optional<Bytes>& bundle);
+
+  void add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at);
+  int open_invites(const std::string& account, std::int64_t now);
+  // Marks the invitation used if it is for `account`, unused and unexpired.
+  InviteUse use_invite(const std::string& pin_id, const std::string& account, std::int64_t now);
+
+  void put_bundle(const std::string& account, const std::string& device_id, ByteView bundle, std::int64_t now);
+  std::optional<Bytes> bundle(const std::string& account, const std::string& device_id);
+
+ private:
+  store::Database database_;
+};
+
+}  // namespace mailseal::service
