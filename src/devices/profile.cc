@@ -10,25 +10,14 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "devices/internal/issuing.h"
 #include "mailseal/smime/capabilities.h"
 
 namespace mailseal::devices {
 
 namespace {
 
-using std::chrono::hours;
-
-// Certificates start an hour early so that a correspondent whose clock runs
-// a little behind does not see them as not yet valid.
-constexpr hours kBackdating{1};
-constexpr hours kDay{24};
-// Key files and device ids use a 100-bit fingerprint presentation: short,
-// unique, and above the draft's minimum.
-constexpr int kIdentifierBits = 100;
-
-std::int64_t to_seconds(crypto::TimePoint time) {
-  return time.time_since_epoch().count();
-}
+using namespace internal;
 
 std::string default_device_name() {
   char name[256] = {};
@@ -36,41 +25,6 @@ std::string default_device_name() {
     return name;
   }
   return "this device";
-}
-
-std::string compact_identifier(const crypto::PublicKey& key) {
-  std::string text = key.fingerprint().to_string(kIdentifierBits);
-  text.erase(std::remove(text.begin(), text.end(), '-'), text.end());
-  return text;
-}
-
-store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
-                        const std::optional<Passphrase>& passphrase) {
-  store::KeyFile file;
-  file.name = fmt::format("{}-{}.pem", prefix, compact_identifier(key.public_key()));
-  if (passphrase) {
-    std::string pem = key.to_encrypted_pkcs8_pem(*passphrase);
-    file.pem.assign(pem.begin(), pem.end());
-    secure_wipe(pem.data(), pem.size());
-  } else {
-    file.pem = key.to_pkcs8_pem();
-  }
-  return file;
-}
-
-struct SuiteKeys {
-  crypto::KeyType root;
-  crypto::KeyType signing;
-  crypto::KeyType encryption;
-};
-
-// DESIGN.md section 3: compat uses RSA-3072 throughout (gpgsm and NSS need
-// RSA); modern uses P-256 ECDSA/ECDH.
-SuiteKeys keys_for(store::Suite suite) {
-  if (suite == store::Suite::Modern) {
-    return {crypto::KeyType::P256, crypto::KeyType::P256, crypto::KeyType::P256};
-  }
-  return {crypto::KeyType::Rsa3072, crypto::KeyType::Rsa3072, crypto::KeyType::Rsa3072};
 }
 
 std::string_view purpose_label(store::KeyPurpose purpose) {
@@ -137,24 +91,15 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   // mailseal itself uses them), certified by the root.
   crypto::PrivateKey device_signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey device_agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  const auto device_until = now + kDay * kDeviceValidityDays;
+  DeviceCertificates certificates = issue_device_certificates(
+      root_key, root, device_name, device_signature.public_key(), device_agreement.public_key(), now);
   store::DeviceRecord device;
-  device.device_id = device_signature.public_key().fingerprint().to_string(kIdentifierBits);
+  device.device_id = device_id_of(device_signature.public_key());
   device.name = device_name;
   device.role = store::DeviceRole::Admin;
   device.is_this_device = true;
-  device.signature_certificate = crypto::issue_certificate({.role = crypto::CertificateRole::DeviceSignature,
-                                                            .common_name = device_name,
-                                                            .not_before = not_before,
-                                                            .not_after = device_until},
-                                                           device_signature.public_key(), root_key, &root)
-                                     .der();
-  device.agreement_certificate = crypto::issue_certificate({.role = crypto::CertificateRole::DeviceKeyAgreement,
-                                                            .common_name = device_name,
-                                                            .not_before = not_before,
-                                                            .not_after = device_until},
-                                                           device_agreement.public_key(), root_key, &root)
-                                     .der();
+  device.signature_certificate = certificates.signature.der();
+  device.agreement_certificate = certificates.agreement.der();
   files.push_back(key_file("device-signature", device_signature, options.passphrase));
   device.signature_key_file = files.back().name;
   files.push_back(key_file("device-agreement", device_agreement, options.passphrase));
@@ -163,30 +108,10 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
 
   // Per address: a signing and an encryption key, S/MIME certificates by the root.
   std::vector<store::MailKeyRecord> mail_keys;
-  const auto mail_until = now + kDay * kMailValidityDays;
   for (const auto& address : options.addresses) {
     for (auto purpose : {store::KeyPurpose::Signing, store::KeyPurpose::Encryption}) {
-      bool signing = purpose == store::KeyPurpose::Signing;
-      crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? suite_keys.signing : suite_keys.encryption);
-      crypto::Certificate certificate = crypto::issue_certificate(
-          {.role = signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
-           .common_name = name,
-           .addresses = {address},
-           .not_before = not_before,
-           .not_after = mail_until,
-           .smime_capabilities = smime::Capabilities::mailseal().to_der()},
-          key.public_key(), root_key, &root);
-      files.push_back(key_file("mail", key, options.passphrase));
-      store::MailKeyRecord record{0,
-                                  address,
-                                  purpose,
-                                  store::KeyStatus::Current,
-                                  store::KeyOrigin::Profile,
-                                  certificate.der(),
-                                  {root.der()},
-                                  files.back().name,
-                                  certificate.key_fingerprint().to_string(udf::kFullBits),
-                                  to_seconds(now)};
+      auto [record, file] = issue_mail_key(root_key, root, name, address, purpose, options.suite, options.passphrase, now);
+      files.push_back(std::move(file));
       mail_keys.push_back(std::move(record));
     }
   }

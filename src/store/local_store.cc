@@ -123,7 +123,7 @@ void insert_profile(Database& database, const ProfileRecord& profile) {
   database
       .prepare(
           "INSERT INTO profile (id, fingerprint, name, suite, root_certificate, root_key_file, keys_encrypted, "
-          "created_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+          "created_at, root_seed_file) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
       .bind(1, profile.fingerprint)
       .bind(2, profile.name)
       .bind(3, to_string(profile.suite))
@@ -131,6 +131,7 @@ void insert_profile(Database& database, const ProfileRecord& profile) {
       .bind(5, profile.root_key_file)
       .bind(6, profile.keys_encrypted ? 1 : 0)
       .bind(7, profile.created_at)
+      .bind(8, profile.root_seed_file)
       .run();
   auto statement = database.prepare("INSERT INTO addresses (address, position) VALUES (?1, ?2)");
   for (std::size_t i = 0; i < profile.addresses.size(); ++i) {
@@ -317,8 +318,8 @@ LocalStore LocalStore::open(const std::filesystem::path& home) {
 
 ProfileRecord LocalStore::profile() {
   auto statement = database_.prepare(
-      "SELECT fingerprint, name, suite, root_certificate, root_key_file, keys_encrypted, created_at FROM profile "
-      "WHERE id = 1");
+      "SELECT fingerprint, name, suite, root_certificate, root_key_file, keys_encrypted, created_at, root_seed_file "
+      "FROM profile WHERE id = 1");
   if (!statement.step()) {
     throw Error(ErrorCode::Malformed, "the store has no profile record");
   }
@@ -330,6 +331,7 @@ ProfileRecord LocalStore::profile() {
   profile.root_key_file = statement.column_text(4);
   profile.keys_encrypted = statement.column_int(5) != 0;
   profile.created_at = statement.column_int(6);
+  profile.root_seed_file = statement.column_text(7);
   auto addresses = database_.prepare("SELECT address FROM addresses ORDER BY position");
   while (addresses.step()) {
     profile.addresses.push_back(EmailAddress::parse(addresses.column_text(0)));
@@ -417,6 +419,64 @@ void LocalStore::add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFil
 SecretBytes LocalStore::read_key_file(const std::string& name) const {
   check_key_file_name(name);
   return read_secret_file(home_ / kKeysDirectory / name);
+}
+
+void LocalStore::write_key_file(const KeyFile& file) {
+  check_key_file_name(file.name);
+  write_new_file(home_ / kKeysDirectory / file.name, file.pem, FileMode::Private);
+}
+
+void LocalStore::add_device(const DeviceRecord& device) {
+  insert_device(database_, device);
+}
+
+void LocalStore::set_device_status(const std::string& device_id, DeviceStatus status) {
+  database_.prepare("UPDATE devices SET status = ?2 WHERE device_id = ?1")
+      .bind(1, device_id)
+      .bind(2, to_string(status))
+      .run();
+  if (database_.changes() == 0)
+    throw Error(ErrorCode::NotFound, fmt::format("no device {}", escape_for_terminal(device_id)));
+}
+
+void LocalStore::set_mail_key_status(std::int64_t id, KeyStatus status) {
+  database_.prepare("UPDATE mail_keys SET status = ?2 WHERE id = ?1").bind(1, id).bind(2, to_string(status)).run();
+}
+
+void LocalStore::add_invite(const InviteRecord& invite) {
+  database_
+      .prepare(
+          "INSERT INTO invites (pin_id, mac_key, role, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, invite.pin_id)
+      .bind(2, ByteView(invite.mac_key.data(), invite.mac_key.size()))
+      .bind(3, to_string(invite.role))
+      .bind(4, invite.expires_at)
+      .bind(5, invite.created_at)
+      .run();
+}
+
+std::vector<InviteRecord> LocalStore::invites() {
+  auto statement =
+      database_.prepare("SELECT pin_id, mac_key, role, expires_at, used_at, created_at FROM invites ORDER BY created_at");
+  std::vector<InviteRecord> out;
+  while (statement.step()) {
+    InviteRecord invite;
+    invite.pin_id = statement.column_text(0);
+    Bytes key = statement.column_blob(1);
+    invite.mac_key.assign(key.begin(), key.end());
+    secure_wipe(key.data(), key.size());
+    invite.role = parse_role(statement.column_text(2));
+    invite.expires_at = statement.column_int(3);
+    if (!statement.column_is_null(4))
+      invite.used_at = statement.column_int(4);
+    invite.created_at = statement.column_int(5);
+    out.push_back(std::move(invite));
+  }
+  return out;
+}
+
+void LocalStore::mark_invite_used(const std::string& pin_id, std::int64_t at) {
+  database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, at).run();
 }
 
 bool LocalStore::upsert_contact_certificate(const ContactCertificateRecord& record) {

@@ -152,12 +152,27 @@ CREATE TABLE discoveries (
 );
 )sql";
 
+// Schema version 4: devices joining by invitation, and the seed the profile
+// root is derived from (admin devices; recovery splits it into shares).
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE invites (
+  pin_id     TEXT PRIMARY KEY,
+  mac_key    BLOB NOT NULL,
+  role       TEXT NOT NULL CHECK (role IN ('full', 'read')),
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER,
+  created_at INTEGER NOT NULL
+);
+ALTER TABLE profile ADD COLUMN root_seed_file TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 void create_schema(Database& database) {
   database.execute(kSchemaV1);
   database.execute(kSchemaV2);
   database.execute(kSchemaV3);
+  database.execute(kSchemaV4);
   database.set_user_version(kSchemaVersion);
 }
 
@@ -177,6 +192,13 @@ void check_schema(Database& database) {
     database.set_user_version(3);
     transaction.commit();
     version = 3;
+  }
+  if (version == 3) {
+    Transaction transaction(database);
+    database.execute(kSchemaV4);
+    database.set_user_version(4);
+    transaction.commit();
+    version = 4;
   }
   if (version == kSchemaVersion) {
     return;

@@ -21,7 +21,7 @@ namespace mailseal::store {
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
 
 // The schema this build reads and writes.
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 enum class Suite { Compat, Modern };
 enum class DeviceRole { Admin, Full, Read };
@@ -44,7 +44,8 @@ struct ProfileRecord {
   Suite suite = Suite::Compat;
   std::vector<EmailAddress> addresses;
   Bytes root_certificate;  // DER
-  std::string root_key_file;
+  std::string root_key_file;  // empty on devices that do not hold the root
+  std::string root_seed_file;  // the seed the root key derives from; empty if none
   bool keys_encrypted = false;
   std::int64_t created_at = 0;
 };
@@ -89,6 +90,17 @@ struct ContactCertificateRecord {
   std::int64_t last_seen = 0;
 };
 
+// An invitation to join by PIN (schema 4), kept by the admin device that
+// made it: the key the PIN's MAC is checked with, not the PIN.
+struct InviteRecord {
+  std::string pin_id;
+  SecretBytes mac_key;
+  DeviceRole role = DeviceRole::Full;
+  std::int64_t expires_at = 0;
+  std::optional<std::int64_t> used_at;
+  std::int64_t created_at = 0;
+};
+
 // A private key file staged by the caller: name under keys/ and PEM text.
 struct KeyFile {
   std::string name;
@@ -124,6 +136,16 @@ class LocalStore {
 
   // The PEM text of a key file.
   SecretBytes read_key_file(const std::string& name) const;
+  // Writes a new key file (0600); Error(AlreadyExists) if the name is taken.
+  void write_key_file(const KeyFile& file);
+
+  void add_device(const DeviceRecord& device);
+  void set_device_status(const std::string& device_id, DeviceStatus status);
+  void set_mail_key_status(std::int64_t id, KeyStatus status);
+
+  void add_invite(const InviteRecord& invite);
+  std::vector<InviteRecord> invites();
+  void mark_invite_used(const std::string& pin_id, std::int64_t at);
 
   // Adds a contact certificate, or refreshes last_seen (and capabilities, when
   // newly advertised) of one already known. Returns true if it was new.

@@ -1,0 +1,99 @@
+#include "devices/internal/issuing.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "mailseal/devices/profile.h"
+#include "mailseal/smime/capabilities.h"
+#include "mailseal/udf/udf.h"
+
+namespace mailseal::devices::internal {
+
+std::int64_t to_seconds(crypto::TimePoint time) {
+  return time.time_since_epoch().count();
+}
+
+SuiteKeys keys_for(store::Suite suite) {
+  if (suite == store::Suite::Modern) {
+    return {crypto::KeyType::P256, crypto::KeyType::P256, crypto::KeyType::P256};
+  }
+  return {crypto::KeyType::Rsa3072, crypto::KeyType::Rsa3072, crypto::KeyType::Rsa3072};
+}
+
+namespace {
+
+std::string compact_identifier(const crypto::PublicKey& key) {
+  std::string text = key.fingerprint().to_string(kIdentifierBits);
+  text.erase(std::remove(text.begin(), text.end(), '-'), text.end());
+  return text;
+}
+
+}  // namespace
+
+store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
+                        const std::optional<Passphrase>& passphrase) {
+  store::KeyFile file;
+  file.name = fmt::format("{}-{}.pem", prefix, compact_identifier(key.public_key()));
+  if (passphrase) {
+    std::string pem = key.to_encrypted_pkcs8_pem(*passphrase);
+    file.pem.assign(pem.begin(), pem.end());
+    secure_wipe(pem.data(), pem.size());
+  } else {
+    file.pem = key.to_pkcs8_pem();
+  }
+  return file;
+}
+
+std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
+                                                               const crypto::Certificate& root,
+                                                               const std::string& name, const EmailAddress& address,
+                                                               store::KeyPurpose purpose, store::Suite suite,
+                                                               const std::optional<Passphrase>& passphrase,
+                                                               crypto::TimePoint now) {
+  const bool signing = purpose == store::KeyPurpose::Signing;
+  const SuiteKeys types = keys_for(suite);
+  crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? types.signing : types.encryption);
+  crypto::Certificate certificate = crypto::issue_certificate(
+      {.role = signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
+       .common_name = name,
+       .addresses = {address},
+       .not_before = now - kBackdating,
+       .not_after = now + kDay * kMailValidityDays,
+       .smime_capabilities = smime::Capabilities::mailseal().to_der()},
+      key.public_key(), root_key, &root);
+  store::KeyFile file = key_file("mail", key, passphrase);
+  store::MailKeyRecord record{0,
+                              address,
+                              purpose,
+                              store::KeyStatus::Current,
+                              store::KeyOrigin::Profile,
+                              certificate.der(),
+                              {root.der()},
+                              file.name,
+                              certificate.key_fingerprint().to_string(udf::kFullBits),
+                              to_seconds(now)};
+  return {std::move(record), std::move(file)};
+}
+
+DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                             const std::string& device_name, const crypto::PublicKey& signature_key,
+                                             const crypto::PublicKey& agreement_key, crypto::TimePoint now) {
+  const auto until = now + kDay * kDeviceValidityDays;
+  return {crypto::issue_certificate({.role = crypto::CertificateRole::DeviceSignature,
+                                     .common_name = device_name,
+                                     .not_before = now - kBackdating,
+                                     .not_after = until},
+                                    signature_key, root_key, &root),
+          crypto::issue_certificate({.role = crypto::CertificateRole::DeviceKeyAgreement,
+                                     .common_name = device_name,
+                                     .not_before = now - kBackdating,
+                                     .not_after = until},
+                                    agreement_key, root_key, &root)};
+}
+
+std::string device_id_of(const crypto::PublicKey& signature_key) {
+  return signature_key.fingerprint().to_string(kIdentifierBits);
+}
+
+}  // namespace mailseal::devices::internal

@@ -1,0 +1,62 @@
+#pragma once
+// What the profile root issues, shared by profile creation, device
+// connection, device removal and recovery: key files, mail keys and device
+// certificates, with the same lifetimes and names everywhere.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mailseal/common/secret.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::devices::internal {
+
+// Certificates start an hour early so that a correspondent whose clock runs
+// a little behind does not see them as not yet valid.
+inline constexpr std::chrono::hours kBackdating{1};
+inline constexpr std::chrono::hours kDay{24};
+// Key files and device ids use a 100-bit fingerprint presentation: short,
+// unique, and above the draft's minimum.
+inline constexpr int kIdentifierBits = 100;
+
+std::int64_t to_seconds(crypto::TimePoint time);
+
+struct SuiteKeys {
+  crypto::KeyType root;
+  crypto::KeyType signing;
+  crypto::KeyType encryption;
+};
+// DESIGN.md section 3: compat uses RSA-3072 throughout (gpgsm and NSS need
+// RSA); modern uses P-256 ECDSA/ECDH.
+SuiteKeys keys_for(store::Suite suite);
+
+// "PREFIX-<100-bit fingerprint without dashes>.pem", PKCS#8, encrypted when a
+// passphrase is given.
+store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
+                        const std::optional<Passphrase>& passphrase);
+
+// A new mail key for `address` and `purpose`, certified by the root.
+std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
+                                                               const crypto::Certificate& root,
+                                                               const std::string& name, const EmailAddress& address,
+                                                               store::KeyPurpose purpose, store::Suite suite,
+                                                               const std::optional<Passphrase>& passphrase,
+                                                               crypto::TimePoint now);
+
+// A device's signature and key-agreement certificates, issued by the root.
+struct DeviceCertificates {
+  crypto::Certificate signature;
+  crypto::Certificate agreement;
+};
+DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                             const std::string& device_name, const crypto::PublicKey& signature_key,
+                                             const crypto::PublicKey& agreement_key, crypto::TimePoint now);
+
+// The device id: the 100-bit fingerprint of its signature key.
+std::string device_id_of(const crypto::PublicKey& signature_key);
+
+}  // namespace mailseal::devices::internal
