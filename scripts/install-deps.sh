@@ -8,7 +8,7 @@ packages=(
   g++ cmake make pkg-config
   # libraries (DESIGN.md section 10)
   libssl-dev libgmime-3.0-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libgtest-dev
+  libgtest-dev libcpp-httplib-dev libqrencode-dev
   # peers the tests run against
   openssl gpgsm libnss3-tools sqlite3
 )

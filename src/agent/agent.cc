@@ -7,6 +7,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/contacts.h"
+#include "mailseal/devices/connect.h"
 #include "mailseal/udf/udf.h"
 
 namespace mailseal::agent {
@@ -164,6 +165,19 @@ std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, co
                                           profile.encryption_certificate(address), {profile.root_certificate()}, now);
   }
   return contacts::evaluate_address(profile.store(), evaluator(profile), address, now);
+}
+
+LookupReport lookup(devices::Profile& profile, service::Client& client, const EmailAddress& address) {
+  devices::PublishedProfile published = devices::fetch_profile(client, address);
+  const auto now = crypto::now();
+  LookupReport report;
+  report.fingerprint = published.fingerprint;
+  report.imported = contacts::record_discovery(
+      profile.store(),
+      {address, published.root, published.certificates, published.endorsements, published.revocations, client.url()},
+      now);
+  report.trust = address_trust(profile, address);
+  return report;
 }
 
 std::optional<SenderTrust> sender_trust(devices::Profile& profile, const smime::ReadResult& message, bool learn) {

@@ -67,6 +67,17 @@ struct Arguments {
   TrustArgs trust;
   TrustAnchorAddArgs trust_anchor_add;
   ServeArgs serve;
+  ServiceArgs publish;
+  LookupArgs lookup;
+  DeviceJoinArgs device_join;
+  ServiceArgs device_pending;
+  DeviceDecisionArgs device_accept;
+  DeviceDecisionArgs device_reject;
+  DeviceInviteArgs device_invite;
+  DeviceRemoveArgs device_remove;
+  ServiceArgs sync;
+  RecoveryCreateArgs recovery_create;
+  RecoveryRestoreArgs recovery_restore;
 };
 
 void define_commands(CLI::App& app, Arguments& args, Action& action) {
@@ -79,6 +90,8 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
   init->add_option("--suite", args.init.suite, "Algorithms: compat (RSA-3072, every client) or modern (P-256)")
       ->check(CLI::IsMember({"compat", "modern"}));
   init->add_option("--device-name", args.init.device_name, "Name of this device (default: the host name)");
+  init->add_option("--service", args.init.service, "Publish the profile to this key service (and remember it)")
+      ->type_name("URL");
   init->callback([&] { action = [&](const Context& c) { return run_init(c, args.init); }; });
 
   auto* status = subcommand(app, g, "status", "Show the profile, its devices and whether its keys are encrypted",
@@ -244,6 +257,92 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
       action = [&](const Context& c) { return run_trust(c, args.trust); };
     }
   });
+
+  auto service_option = [](CLI::App* command, std::string& target) {
+    command->add_option("--service", target, "The key service (default: the one this profile remembers)")
+        ->type_name("URL");
+  };
+  auto* publish = subcommand(app, g, "publish", "Publish the profile, its devices and its escrow to the key service",
+                             "mailseal publish --service http://127.0.0.1:8080");
+  service_option(publish, args.publish.service);
+  publish->callback([&] { action = [&](const Context& c) { return run_publish(c, args.publish); }; });
+
+  auto* lookup =
+      subcommand(app, g, "lookup", "Find a correspondent's profile on the key service (discovery, not trust)",
+                 "mailseal lookup bob@example.org");
+  lookup->add_option("address", args.lookup.address, "The address")->required()->type_name("ADDRESS");
+  service_option(lookup, args.lookup.service);
+  lookup->callback([&] { action = [&](const Context& c) { return run_lookup(c, args.lookup); }; });
+
+  auto* sync =
+      subcommand(app, g, "sync", "Finish joining, receive new keys, accept devices invited by PIN", "mailseal sync");
+  service_option(sync, args.sync.service);
+  sync->callback([&] { action = [&](const Context& c) { return run_sync(c, args.sync); }; });
+
+  auto* device = subcommand(app, g, "device", "This profile's devices: join, accept, invite, remove", "");
+  device->require_subcommand(1);
+  auto* join = subcommand(*device, g, "join", "On a new device: ask to join a profile",
+                          "mailseal device join alice@example.com --service https://keys.example.com --name phone");
+  join->add_option("address", args.device_join.address, "An address of the profile")->required()->type_name("ADDRESS");
+  join->add_option("--service", args.device_join.service, "The key service the profile is published on")
+      ->required()
+      ->type_name("URL");
+  join->add_option("--pin", args.device_join.pin, "A PIN from 'mailseal device invite' (no witness to compare)");
+  join->add_option("--name", args.device_join.name, "This device's name (default: the host name)");
+  join->callback([&] { action = [&](const Context& c) { return run_device_join(c, args.device_join); }; });
+  auto* pending = subcommand(*device, g, "pending", "Requests to join, with the witness each device shows",
+                             "mailseal device pending");
+  service_option(pending, args.device_pending.service);
+  pending->callback([&] { action = [&](const Context& c) { return run_device_pending(c, args.device_pending); }; });
+  auto* accept = subcommand(*device, g, "accept", "Accept the device showing this witness (or with this request id)",
+                            "mailseal device accept MB2G-QXQK-DBHN-5W4D-3RTB-NOUN --role read");
+  accept->add_option("witness", args.device_accept.selector, "The witness, or the request id")
+      ->required()
+      ->type_name("WITNESS|ID");
+  accept->add_option("--role", args.device_accept.role, "full (decrypts and signs, default) or read (decrypts only)")
+      ->check(CLI::IsMember({"full", "read"}));
+  service_option(accept, args.device_accept.service);
+  accept->callback([&] { action = [&](const Context& c) { return run_device_accept(c, args.device_accept); }; });
+  auto* reject = subcommand(*device, g, "reject", "Refuse a request to join", "mailseal device reject REQUEST_ID");
+  reject->add_option("witness", args.device_reject.selector, "The witness, or the request id")
+      ->required()
+      ->type_name("WITNESS|ID");
+  service_option(reject, args.device_reject.service);
+  reject->callback([&] { action = [&](const Context& c) { return run_device_reject(c, args.device_reject); }; });
+  auto* invite = subcommand(*device, g, "invite", "A one-time PIN that lets a device join without comparing",
+                            "mailseal device invite --expires 10m");
+  invite->add_option("--expires", args.device_invite.expires, "How long the PIN works: 90s, 10m (default), 2h, 1d")
+      ->type_name("DURATION");
+  invite->add_option("--role", args.device_invite.role, "full (default) or read")
+      ->check(CLI::IsMember({"full", "read"}));
+  service_option(invite, args.device_invite.service);
+  invite->callback([&] { action = [&](const Context& c) { return run_device_invite(c, args.device_invite); }; });
+  auto* list = subcommand(*device, g, "list", "The profile's devices", "mailseal device list --json");
+  list->callback([&] { action = [](const Context& c) { return run_device_list(c); }; });
+  auto* remove = subcommand(*device, g, "remove", "Remove a device: revoke it and rotate the keys",
+                            "mailseal device remove MBJJ-CNCY-PCEM-G5LY-QKX7");
+  remove->add_option("device", args.device_remove.device_id, "The device id ('mailseal device list')")
+      ->required()
+      ->type_name("DEVICE_ID");
+  service_option(remove, args.device_remove.service);
+  remove->callback([&] { action = [&](const Context& c) { return run_device_remove(c, args.device_remove); }; });
+
+  auto* recovery = subcommand(app, g, "recovery", "Shares of the profile's root secret, and restoring from them", "");
+  recovery->require_subcommand(1);
+  auto* create = subcommand(*recovery, g, "create", "Split the root secret into shares (any QUORUM restore it)",
+                            "mailseal recovery create --shares 3 --quorum 2");
+  create->add_option("--shares", args.recovery_create.shares, "How many shares (default 3)")->check(CLI::Range(2, 16));
+  create->add_option("--quorum", args.recovery_create.quorum, "How many restore the profile (default 2)")
+      ->check(CLI::Range(2, 15));
+  create->callback([&] { action = [&](const Context& c) { return run_recovery_create(c, args.recovery_create); }; });
+  auto* restore = subcommand(*recovery, g, "restore", "Restore the profile on this device from shares",
+                             "mailseal recovery restore SHARE1 SHARE2 --service https://keys.example.com");
+  restore->add_option("shares", args.recovery_restore.shares, "The shares")->required()->type_name("SHARE");
+  restore->add_option("--service", args.recovery_restore.service, "The key service that keeps the escrow")
+      ->required()
+      ->type_name("URL");
+  restore->add_option("--name", args.recovery_restore.name, "This device's name");
+  restore->callback([&] { action = [&](const Context& c) { return run_recovery_restore(c, args.recovery_restore); }; });
 
   auto* serve = subcommand(app, g, "serve", "Run a key service (until SIGINT or SIGTERM)",
                            "mailseal serve --listen 127.0.0.1:8080 --db service.db");

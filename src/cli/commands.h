@@ -14,6 +14,7 @@ struct InitArgs {
   std::string name;
   std::string suite = "compat";
   std::string device_name;
+  std::string service;  // publish to this key service, and remember it
 };
 int run_init(const Context& context, const InitArgs& args);
 
@@ -135,6 +136,63 @@ struct TrustAnchorAddArgs {
 };
 int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args);
 int run_trust_anchor_list(const Context& context);
+
+// The key service to use: --service URL, else the one the store remembers.
+struct ServiceArgs {
+  std::string service;
+};
+int run_publish(const Context& context, const ServiceArgs& args);
+
+struct LookupArgs {
+  std::string address;
+  std::string service;
+};
+int run_lookup(const Context& context, const LookupArgs& args);
+
+struct DeviceJoinArgs {
+  std::string address;
+  std::string service;
+  std::string pin;
+  std::string name;
+};
+int run_device_join(const Context& context, const DeviceJoinArgs& args);
+int run_device_pending(const Context& context, const ServiceArgs& args);
+
+struct DeviceDecisionArgs {
+  std::string selector;  // witness or request id
+  std::string role = "full";
+  std::string service;
+};
+int run_device_accept(const Context& context, const DeviceDecisionArgs& args);
+int run_device_reject(const Context& context, const DeviceDecisionArgs& args);
+
+struct DeviceInviteArgs {
+  std::string expires = "10m";
+  std::string role = "full";
+  std::string service;
+};
+int run_device_invite(const Context& context, const DeviceInviteArgs& args);
+int run_device_list(const Context& context);
+
+struct DeviceRemoveArgs {
+  std::string device_id;
+  std::string service;
+};
+int run_device_remove(const Context& context, const DeviceRemoveArgs& args);
+int run_sync(const Context& context, const ServiceArgs& args);
+
+struct RecoveryCreateArgs {
+  int shares = 3;
+  int quorum = 2;
+};
+int run_recovery_create(const Context& context, const RecoveryCreateArgs& args);
+
+struct RecoveryRestoreArgs {
+  std::vector<std::string> shares;
+  std::string service;
+  std::string name;
+};
+int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args);
 
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";

@@ -9,7 +9,9 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
+#include "mailseal/devices/connect.h"
 #include "mailseal/devices/profile.h"
+#include "mailseal/service/client.h"
 
 namespace mailseal::cli {
 
@@ -51,6 +53,22 @@ int run_init(const Context& context, const InitArgs& args) {
   devices::Profile profile = devices::Profile::create(home, options);
   devices::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
+  // With a key service: remembered, and the profile published at once. A
+  // service that cannot be reached leaves a working profile behind.
+  std::optional<std::string> publish_failure;
+  if (!args.service.empty()) {
+    try {
+      service::Client client(args.service);
+      devices::remember_service(profile.store(), client.url());
+      devices::publish(profile, client, context.passphrase());
+    } catch (const Error& error) {
+      publish_failure = error.what();
+    }
+  }
+  if (publish_failure) {
+    print_warning(fmt::format("the profile was made, but not published: {}", escape_for_terminal(*publish_failure)));
+    print_hint("publish it later with 'mailseal publish --service URL'");
+  }
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : status.addresses)
@@ -61,6 +79,7 @@ int run_init(const Context& context, const InitArgs& args) {
                 {"device_id", device.device_id},
                 {"suite", store::to_string(status.suite)},
                 {"keys_encrypted", status.keys_encrypted},
+                {"published", !args.service.empty() && !publish_failure},
                 {"home", home.string()}});
     return 0;
   }

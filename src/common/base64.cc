@@ -14,7 +14,8 @@ std::string encode_base64(ByteView data) {
     throw Error(ErrorCode::Usage, "too much data to encode at once");
   }
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(), static_cast<int>(data.size()));
+  int length =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(), static_cast<int>(data.size()));
   out.resize(static_cast<std::size_t>(length));
   return out;
 }

@@ -432,10 +432,8 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
 
 std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root) {
   std::string pem = root.pem();
-  for (const auto& record : store::TrustRecords(store).endorsements_by(full(root.key_fingerprint()))) {
-    if (record.exportable)
-      pem += crypto::Certificate::from_der(record.certificate).pem();
-  }
+  for (const auto& der : store::TrustRecords(store).exportable_endorsements(full(root.key_fingerprint())))
+    pem += crypto::Certificate::from_der(der).pem();
   return pem;
 }
 
@@ -625,6 +623,37 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
     if (!result.trust.warnings.empty())
       why += fmt::format(": {}", fmt::join(result.trust.warnings, "; "));
     throw Error(ErrorCode::Malformed, why);
+  }
+  transaction.commit();
+  return result;
+}
+
+ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now) {
+  const std::int64_t at = now.time_since_epoch().count();
+  ImportResult result;
+  store::Transaction transaction(store.database());
+  store::TrustRecords records(store);
+  store.add_contact_chain_certificate(discovery.root.der());
+  const std::string identity = full(discovery.root.key_fingerprint());
+  records.add_identity(identity, discovery.root.der(), at);
+  for (const auto& certificate : discovery.certificates) {
+    if (!certificate.names_address(discovery.address))
+      continue;
+    auto added = add_certificate(store, certificate, "lookup", at);
+    result.contacts.insert(result.contacts.end(), added.begin(), added.end());
+  }
+  records.add_discovery(discovery.address, identity, discovery.source, at);
+  if (!discovery.endorsements.empty()) {
+    ImportSummary summary = import_trust_material(store, as_bytes(discovery.endorsements), now);
+    result.trust.endorsements += summary.endorsements;
+    result.trust.already_known += summary.already_known;
+    result.trust.warnings.insert(result.trust.warnings.end(), summary.warnings.begin(), summary.warnings.end());
+  }
+  for (const auto& crl : discovery.revocations) {
+    ImportSummary summary = import_trust_material(store, crl, now);
+    result.trust.revocations += summary.revocations;
+    result.trust.already_known += summary.already_known;
+    result.trust.warnings.insert(result.trust.warnings.end(), summary.warnings.begin(), summary.warnings.end());
   }
   transaction.commit();
   return result;

@@ -2,6 +2,9 @@
 
 #include <climits>
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/keys.h"
@@ -27,6 +30,21 @@ void check_key(ByteView key) {
 }
 
 }  // namespace
+
+SecretBytes derive_symmetric_key(ByteView secret, std::string_view purpose) {
+  ossl::Kdf kdf(ossl::check_ptr(EVP_KDF_fetch(nullptr, "HKDF", nullptr), "cannot load HKDF"));
+  ossl::KdfCtx context(ossl::check_ptr(EVP_KDF_CTX_new(kdf.get()), "cannot allocate an HKDF context"));
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(secret.data()), secret.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(purpose.data()), purpose.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  SecretBytes key(kSymmetricKeyBytes);
+  ossl::check(EVP_KDF_derive(context.get(), key.data(), key.size(), params), "HKDF failed");
+  return key;
+}
 
 Bytes seal_symmetric(ByteView key, ByteView plaintext, ByteView associated) {
   check_key(key);

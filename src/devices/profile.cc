@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "devices/internal/issuing.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
-#include "devices/internal/issuing.h"
 #include "mailseal/smime/capabilities.h"
 
 namespace mailseal::devices {
@@ -110,7 +110,8 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   std::vector<store::MailKeyRecord> mail_keys;
   for (const auto& address : options.addresses) {
     for (auto purpose : {store::KeyPurpose::Signing, store::KeyPurpose::Encryption}) {
-      auto [record, file] = issue_mail_key(root_key, root, name, address, purpose, options.suite, options.passphrase, now);
+      auto [record, file] =
+          issue_mail_key(root_key, root, name, address, purpose, options.suite, options.passphrase, now);
       files.push_back(std::move(file));
       mail_keys.push_back(std::move(record));
     }
@@ -172,7 +173,15 @@ bool Profile::keys_encrypted() {
   return store_.profile().keys_encrypted;
 }
 
+bool Profile::holds_root() {
+  return !store_.profile().root_key_file.empty();
+}
+
 crypto::PrivateKey Profile::root_key(const Passphrase* passphrase) {
+  if (!holds_root()) {
+    throw Error(ErrorCode::NotFound, "this device does not hold the profile root",
+                "do this on an admin device (the one the profile was made on, or one restored from recovery shares)");
+  }
   return load_key(store_.profile().root_key_file, passphrase);
 }
 

@@ -224,18 +224,26 @@ class Handler {
       std::function<HttpResponse()> run;
     };
     const Route routes[] = {
-        {"GET", {"v1", "health"}, [&] { return json_response(200, {{"status", "ok"}}); }},
+        {"GET",
+         {"v1", "health"},
+         [&] {
+           return json_response(200, {{"status", "ok"}});
+         }},
         {"GET", {"v1", "addresses", "*"}, [&] { return get_address(segments[2]); }},
         {"GET", {"v1", "accounts", "*"}, [&] { return get_account(segments[2]); }},
         {"PUT", {"v1", "accounts", "*"}, [&] { return publish(segments[2]); }},
-        {"GET", {"v1", "accounts", "*", "escrow"}, [&] { return get_escrow(segments[2]); }},
+        {"GET", {"v1", "escrow", "*"}, [&] { return get_escrow(segments[2]); }},
         {"POST", {"v1", "accounts", "*", "invites"}, [&] { return add_invite(segments[2]); }},
         {"POST", {"v1", "accounts", "*", "requests"}, [&] { return join(segments[2]); }},
         {"GET", {"v1", "accounts", "*", "requests"}, [&] { return pending(segments[2]); }},
         {"POST", {"v1", "accounts", "*", "requests", "*"}, [&] { return decide(segments[2], segments[4]); }},
         {"GET", {"v1", "requests", "*"}, [&] { return request_status(segments[2]); }},
-        {"PUT", {"v1", "accounts", "*", "devices", "*", "bundle"}, [&] { return put_bundle(segments[2], segments[4]); }},
-        {"GET", {"v1", "accounts", "*", "devices", "*", "bundle"}, [&] { return get_bundle(segments[2], segments[4]); }},
+        {"PUT",
+         {"v1", "accounts", "*", "devices", "*", "bundle"},
+         [&] { return put_bundle(segments[2], segments[4]); }},
+        {"GET",
+         {"v1", "accounts", "*", "devices", "*", "bundle"},
+         [&] { return get_bundle(segments[2], segments[4]); }},
     };
     bool path_known = false;
     for (const auto& route : routes) {
@@ -395,20 +403,29 @@ class Handler {
     }
     document["devices"] = devices;
 
-    AccountRecord account{fingerprint, root.der(), document.dump(), std::nullopt, now_};
+    AccountRecord account{fingerprint, root.der(), document.dump(), std::nullopt, std::nullopt, now_};
     if (auto escrow = body.find("escrow"); escrow != body.end() && !escrow->is_null()) {
-      account.escrow = base64_field(*escrow, "escrow", kMaxBodyBytes);
+      if (!escrow->is_object())
+        refuse(400, "bad_field", "'escrow' is {\"id\", \"data\"}");
+      std::string escrow_id = string_field(*escrow, "id", 128);
+      if (auto other = store_.account_for_escrow(escrow_id);
+          escrow_id.empty() || (other && other->fingerprint != fingerprint))
+        refuse(409, "bad_escrow", "that escrow id belongs to another profile");
+      account.escrow = base64_field(field(*escrow, "data"), "data", kMaxBodyBytes);
+      account.escrow_id = escrow_id;
     }
     store_.save_account(account, addresses, entries);
     return json_response(200, {{"fingerprint", fingerprint}, {"addresses", addresses}, {"updated_at", now_}});
   }
 
-  HttpResponse get_escrow(const std::string& fingerprint) {
-    AccountRecord account = account_or_404(fingerprint);
-    authenticate_root(account);
-    if (!account.escrow)
-      refuse(404, "no_escrow", "this profile keeps no escrow here");
-    return json_response(200, {{"escrow", encode_base64(*account.escrow)}});
+  // Public: the escrow is sealed with a key only the profile's root secret
+  // gives, and found by an id derived from that secret, which is all a
+  // restoring device has.
+  HttpResponse get_escrow(const std::string& escrow_id) {
+    auto account = store_.account_for_escrow(escrow_id);
+    if (!account || !account->escrow)
+      refuse(404, "no_escrow", "no escrow with that id is kept here");
+    return json_response(200, {{"fingerprint", account->fingerprint}, {"escrow", encode_base64(*account->escrow)}});
   }
 
   HttpResponse add_invite(const std::string& fingerprint) {
@@ -500,13 +517,25 @@ class Handler {
     if (!request || request->account != fingerprint)
       refuse(404, "unknown_request", "no such request for this profile");
     std::string decision = string_field(body, "decision", 16);
+    json document = json::parse(request->document);
     std::optional<Bytes> bundle;
     if (decision == "accept") {
       bundle = base64_field(field(body, "bundle"), "bundle", kMaxBodyBytes);
+      // The device's certificates, so that it can find itself among the
+      // bundle's recipients; they must certify the keys it asked for.
+      crypto::Certificate signature = certificate_from(field(body, "signature_certificate"), "signature_certificate");
+      crypto::Certificate agreement = certificate_from(field(body, "agreement_certificate"), "agreement_certificate");
+      crypto::Certificate root = crypto::Certificate::from_der(account.root);
+      if (!signature.is_issued_by(root) || !agreement.is_issued_by(root) ||
+          signature.public_key().spki_der() != request->signature_key ||
+          encode_base64(agreement.public_key().spki_der()) != document.value("agreement_key", ""))
+        refuse(400, "bad_certificate", "the certificates must be the root's, for the keys the device sent");
+      document["signature_certificate"] = encode_base64(signature.der());
+      document["agreement_certificate"] = encode_base64(agreement.der());
     } else if (decision != "reject") {
       refuse(400, "bad_field", "'decision' is accept or reject");
     }
-    if (!store_.decide(id, decision == "accept" ? "accepted" : "rejected", bundle))
+    if (!store_.decide(id, decision == "accept" ? "accepted" : "rejected", document.dump(), bundle))
       refuse(409, "decided", "the request was decided already");
     return json_response(200, {{"request_id", id}, {"status", decision == "accept" ? "accepted" : "rejected"}});
   }
@@ -516,8 +545,11 @@ class Handler {
     if (!request)
       refuse(404, "unknown_request", "no such request");
     authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account);
+    json document = json::parse(request->document);
     json answer = {{"request_id", id}, {"status", request->status}};
     answer["bundle"] = request->bundle ? json(encode_base64(*request->bundle)) : json(nullptr);
+    answer["signature_certificate"] = document.value("signature_certificate", json(nullptr));
+    answer["agreement_certificate"] = document.value("agreement_certificate", json(nullptr));
     return json_response(200, answer);
   }
 

@@ -17,8 +17,7 @@ namespace {
 constexpr std::size_t kMaxAnswerBytes = 32 * 1024 * 1024;
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 ErrorCode code_for(int status) {
@@ -58,9 +57,8 @@ Client::Client(std::string url) : url_(std::move(url)) {
   while (!url_.empty() && url_.back() == '/')
     url_.pop_back();
   if (!url_.starts_with("http://") && !url_.starts_with("https://")) {
-    throw Error(ErrorCode::Usage,
-                fmt::format("'{}' is not a key service URL (http://HOST:PORT or https://HOST:PORT)",
-                            escape_for_terminal(url_)));
+    throw Error(ErrorCode::Usage, fmt::format("'{}' is not a key service URL (http://HOST:PORT or https://HOST:PORT)",
+                                              escape_for_terminal(url_)));
   }
   impl_ = std::make_unique<Impl>(url_);
   impl_->http.set_connection_timeout(10, 0);
@@ -90,8 +88,7 @@ nlohmann::json Client::call(std::string_view method, const std::string& path, co
                             const RequestSigner* signer) {
   httplib::Headers headers;
   if (signer != nullptr) {
-    headers.emplace("Authorization",
-                    authorize(*signer->key, signer->key_id, method, path, as_bytes(body), unix_now()));
+    headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), unix_now()));
   }
   auto perform = [&]() -> httplib::Result {
     if (method == "GET")
@@ -114,9 +111,9 @@ nlohmann::json Client::call(std::string_view method, const std::string& path, co
   }
   nlohmann::json answer = nlohmann::json::parse(result->body, nullptr, false);
   if (answer.is_discarded() || !answer.is_object()) {
-    throw Error(ErrorCode::Malformed,
-                fmt::format("the key service answered HTTP {} with something that is not a JSON object",
-                            result->status));
+    throw Error(
+        ErrorCode::Malformed,
+        fmt::format("the key service answered HTTP {} with something that is not a JSON object", result->status));
   }
   if (result->status >= 300) {
     std::string message = "no reason given";

@@ -82,8 +82,8 @@ int Server::bind() {
     impl_->port = -1;
   }
   if (impl_->port <= 0) {
-    throw Error(ErrorCode::Io, fmt::format("cannot listen on {}:{}", escape_for_terminal(impl_->options.host),
-                                           impl_->options.port));
+    throw Error(ErrorCode::Io,
+                fmt::format("cannot listen on {}:{}", escape_for_terminal(impl_->options.host), impl_->options.port));
   }
   return impl_->port;
 }
@@ -97,8 +97,7 @@ void Server::stop() {
 }
 
 std::string Server::url() const {
-  return fmt::format("{}://{}:{}", impl_->options.tls_certificate ? "https" : "http", impl_->options.host,
-                     impl_->port);
+  return fmt::format("{}://{}:{}", impl_->options.tls_certificate ? "https" : "http", impl_->options.host, impl_->port);
 }
 
 }  // namespace mailseal::service

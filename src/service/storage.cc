@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
 #include "mailseal/common/error.h"
 
 namespace mailseal::service {
@@ -16,6 +18,7 @@ CREATE TABLE accounts (
   root        BLOB NOT NULL,
   document    TEXT NOT NULL,
   escrow      BLOB,
+  escrow_id   TEXT UNIQUE,
   updated_at  INTEGER NOT NULL
 );
 CREATE TABLE addresses (
@@ -89,17 +92,37 @@ ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_d
   }
 }
 
+namespace {
+
+AccountRecord account_from(store::Statement& statement) {
+  AccountRecord out{
+      statement.column_text(0), statement.column_blob(1), statement.column_text(2), std::nullopt, std::nullopt,
+      statement.column_int(5)};
+  if (!statement.column_is_null(3))
+    out.escrow = statement.column_blob(3);
+  if (!statement.column_is_null(4))
+    out.escrow_id = statement.column_text(4);
+  return out;
+}
+
+constexpr std::string_view kAccountColumns = "fingerprint, root, document, escrow, escrow_id, updated_at";
+
+}  // namespace
+
 std::optional<AccountRecord> ServiceStore::account(const std::string& fingerprint) {
-  auto statement =
-      database_.prepare("SELECT root, document, escrow, updated_at FROM accounts WHERE fingerprint = ?1");
+  auto statement = database_.prepare(fmt::format("SELECT {} FROM accounts WHERE fingerprint = ?1", kAccountColumns));
   statement.bind(1, fingerprint);
   if (!statement.step())
     return std::nullopt;
-  AccountRecord out{fingerprint, statement.column_blob(0), statement.column_text(1), std::nullopt,
-                    statement.column_int(3)};
-  if (!statement.column_is_null(2))
-    out.escrow = statement.column_blob(2);
-  return out;
+  return account_from(statement);
+}
+
+std::optional<AccountRecord> ServiceStore::account_for_escrow(const std::string& escrow_id) {
+  auto statement = database_.prepare(fmt::format("SELECT {} FROM accounts WHERE escrow_id = ?1", kAccountColumns));
+  statement.bind(1, escrow_id);
+  if (!statement.step())
+    return std::nullopt;
+  return account_from(statement);
 }
 
 std::optional<std::string> ServiceStore::account_for_address(const std::string& address) {
@@ -114,14 +137,17 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
                                 const std::vector<DeviceEntry>& devices) {
   store::Transaction transaction(database_);
   auto upsert = database_.prepare(
-      "INSERT INTO accounts (fingerprint, root, document, escrow, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "INSERT INTO accounts (fingerprint, root, document, escrow, escrow_id, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?6, ?5) "
       "ON CONFLICT (fingerprint) DO UPDATE SET document = excluded.document, "
-      "escrow = COALESCE(excluded.escrow, accounts.escrow), updated_at = excluded.updated_at");
+      "escrow = COALESCE(excluded.escrow, accounts.escrow), "
+      "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at");
   upsert.bind(1, account.fingerprint).bind(2, account.root).bind(3, account.document).bind(5, account.updated_at);
-  if (account.escrow)
-    upsert.bind(4, *account.escrow);
-  else
-    upsert.bind_null(4);
+  if (account.escrow && account.escrow_id) {
+    upsert.bind(4, *account.escrow).bind(6, *account.escrow_id);
+  } else {
+    upsert.bind_null(4).bind_null(6);
+  }
   upsert.run();
   database_.prepare("DELETE FROM addresses WHERE account = ?1").bind(1, account.fingerprint).run();
   for (const auto& address : addresses) {
@@ -132,8 +158,7 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
   }
   database_.prepare("DELETE FROM devices WHERE account = ?1").bind(1, account.fingerprint).run();
   for (const auto& device : devices) {
-    database_
-        .prepare("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)")
+    database_.prepare("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)")
         .bind(1, account.fingerprint)
         .bind(2, device.device_id)
         .bind(3, device.signature_certificate)
@@ -144,8 +169,8 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
 }
 
 std::optional<DeviceEntry> ServiceStore::device(const std::string& account, const std::string& device_id) {
-  auto statement = database_.prepare(
-      "SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2");
+  auto statement =
+      database_.prepare("SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2");
   statement.bind(1, account).bind(2, device_id);
   if (!statement.step())
     return std::nullopt;
@@ -182,12 +207,8 @@ void ServiceStore::add_request(const JoinRequestRecord& request) {
 namespace {
 
 JoinRequestRecord request_from(store::Statement& statement) {
-  JoinRequestRecord out{statement.column_text(0),
-                        statement.column_text(1),
-                        statement.column_text(2),
-                        statement.column_blob(3),
-                        statement.column_text(4),
-                        std::nullopt,
+  JoinRequestRecord out{statement.column_text(0), statement.column_text(1), statement.column_text(2),
+                        statement.column_blob(3), statement.column_text(4), std::nullopt,
                         statement.column_int(6)};
   if (!statement.column_is_null(5))
     out.bundle = statement.column_blob(5);
@@ -199,8 +220,8 @@ constexpr std::string_view kRequestColumns = "id, account, document, signature_k
 }  // namespace
 
 std::optional<JoinRequestRecord> ServiceStore::request(const std::string& id) {
-  auto statement = database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) +
-                                     " FROM requests WHERE id = ?1");
+  auto statement =
+      database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) + " FROM requests WHERE id = ?1");
   statement.bind(1, id);
   if (!statement.step())
     return std::nullopt;
@@ -224,10 +245,11 @@ int ServiceStore::pending_count(const std::string& account) {
   return static_cast<int>(statement.column_int(0));
 }
 
-bool ServiceStore::decide(const std::string& id, const std::string& status, const std::optional<Bytes>& bundle) {
-  auto statement =
-      database_.prepare("UPDATE requests SET status = ?2, bundle = ?3 WHERE id = ?1 AND status = 'pending'");
-  statement.bind(1, id).bind(2, status);
+bool ServiceStore::decide(const std::string& id, const std::string& status, const std::string& document,
+                          const std::optional<Bytes>& bundle) {
+  auto statement = database_.prepare(
+      "UPDATE requests SET status = ?2, bundle = ?3, document = ?4 WHERE id = ?1 AND status = 'pending'");
+  statement.bind(1, id).bind(2, status).bind(4, document);
   if (bundle)
     statement.bind(3, *bundle);
   else
@@ -245,8 +267,8 @@ void ServiceStore::add_invite(const std::string& pin_id, const std::string& acco
 }
 
 int ServiceStore::open_invites(const std::string& account, std::int64_t now) {
-  auto statement = database_.prepare(
-      "SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2");
+  auto statement =
+      database_.prepare("SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2");
   statement.bind(1, account).bind(2, now);
   statement.step();
   return static_cast<int>(statement.column_int(0));

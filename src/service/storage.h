@@ -20,6 +20,7 @@ struct AccountRecord {
   Bytes root;            // DER
   std::string document;  // the published profile, JSON
   std::optional<Bytes> escrow;
+  std::optional<std::string> escrow_id;  // derived from the profile's root secret
   std::int64_t updated_at = 0;
 };
 
@@ -49,6 +50,7 @@ class ServiceStore {
 
   std::optional<AccountRecord> account(const std::string& fingerprint);
   std::optional<std::string> account_for_address(const std::string& address);
+  std::optional<AccountRecord> account_for_escrow(const std::string& escrow_id);
   // Creates or replaces a published profile with its addresses and devices;
   // escrow is kept when not given.
   void save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
@@ -64,7 +66,8 @@ class ServiceStore {
   std::vector<JoinRequestRecord> pending_requests(const std::string& account);
   int pending_count(const std::string& account);
   // Only a pending request is decided; returns false otherwise.
-  bool decide(const std::string& id, const std::string& status, const std::optional<Bytes>& bundle);
+  bool decide(const std::string& id, const std::string& status, const std::string& document,
+              const std::optional<Bytes>& bundle);
 
   void add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at);
   int open_invites(const std::string& account, std::int64_t now);

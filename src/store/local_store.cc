@@ -93,32 +93,6 @@ std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-template <typename Enum, std::size_t N>
-Enum parse_enum(std::string_view text, const std::array<Enum, N>& values, std::string_view what) {
-  for (Enum value : values) {
-    if (to_string(value) == text) {
-      return value;
-    }
-  }
-  throw Error(ErrorCode::Malformed, fmt::format("the store has an unknown {} '{}'", what, escape_for_terminal(text)));
-}
-
-DeviceRole parse_role(std::string_view text) {
-  return parse_enum(text, std::array{DeviceRole::Admin, DeviceRole::Full, DeviceRole::Read}, "device role");
-}
-DeviceStatus parse_device_status(std::string_view text) {
-  return parse_enum(text, std::array{DeviceStatus::Active, DeviceStatus::Removed}, "device status");
-}
-KeyPurpose parse_purpose(std::string_view text) {
-  return parse_enum(text, std::array{KeyPurpose::Signing, KeyPurpose::Encryption, KeyPurpose::Both}, "key purpose");
-}
-KeyStatus parse_key_status(std::string_view text) {
-  return parse_enum(text, std::array{KeyStatus::Current, KeyStatus::Archived}, "key status");
-}
-KeyOrigin parse_origin(std::string_view text) {
-  return parse_enum(text, std::array{KeyOrigin::Profile, KeyOrigin::Imported}, "key origin");
-}
-
 void insert_profile(Database& database, const ProfileRecord& profile) {
   database
       .prepare(
@@ -184,6 +158,36 @@ std::int64_t insert_mail_key(Database& database, const MailKeyRecord& key) {
 }
 
 }  // namespace
+
+namespace {
+
+template <typename Enum, std::size_t N>
+Enum parse_enum(std::string_view text, const std::array<Enum, N>& values, std::string_view what) {
+  for (Enum value : values) {
+    if (to_string(value) == text) {
+      return value;
+    }
+  }
+  throw Error(ErrorCode::Malformed, fmt::format("unknown {} '{}'", what, escape_for_terminal(text)));
+}
+
+}  // namespace
+
+DeviceRole parse_device_role(std::string_view text) {
+  return parse_enum(text, std::array{DeviceRole::Admin, DeviceRole::Full, DeviceRole::Read}, "device role");
+}
+DeviceStatus parse_device_status(std::string_view text) {
+  return parse_enum(text, std::array{DeviceStatus::Active, DeviceStatus::Removed}, "device status");
+}
+KeyPurpose parse_key_purpose(std::string_view text) {
+  return parse_enum(text, std::array{KeyPurpose::Signing, KeyPurpose::Encryption, KeyPurpose::Both}, "key purpose");
+}
+KeyStatus parse_key_status(std::string_view text) {
+  return parse_enum(text, std::array{KeyStatus::Current, KeyStatus::Archived}, "key status");
+}
+KeyOrigin parse_key_origin(std::string_view text) {
+  return parse_enum(text, std::array{KeyOrigin::Profile, KeyOrigin::Imported}, "key origin");
+}
 
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag) {
   if (flag && !flag->empty()) {
@@ -348,7 +352,7 @@ std::vector<DeviceRecord> LocalStore::devices() {
     DeviceRecord device;
     device.device_id = statement.column_text(0);
     device.name = statement.column_text(1);
-    device.role = parse_role(statement.column_text(2));
+    device.role = parse_device_role(statement.column_text(2));
     device.status = parse_device_status(statement.column_text(3));
     device.is_this_device = statement.column_int(4) != 0;
     device.signature_certificate = statement.column_blob(5);
@@ -374,9 +378,9 @@ std::vector<MailKeyRecord> LocalStore::mail_keys(const std::optional<EmailAddres
   while (statement.step()) {
     MailKeyRecord key{statement.column_int(0),
                       EmailAddress::parse(statement.column_text(1)),
-                      parse_purpose(statement.column_text(2)),
+                      parse_key_purpose(statement.column_text(2)),
                       parse_key_status(statement.column_text(3)),
-                      parse_origin(statement.column_text(4)),
+                      parse_key_origin(statement.column_text(4)),
                       statement.column_blob(5),
                       {},
                       statement.column_text(6),
@@ -444,9 +448,7 @@ void LocalStore::set_mail_key_status(std::int64_t id, KeyStatus status) {
 }
 
 void LocalStore::add_invite(const InviteRecord& invite) {
-  database_
-      .prepare(
-          "INSERT INTO invites (pin_id, mac_key, role, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+  database_.prepare("INSERT INTO invites (pin_id, mac_key, role, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, invite.pin_id)
       .bind(2, ByteView(invite.mac_key.data(), invite.mac_key.size()))
       .bind(3, to_string(invite.role))
@@ -456,8 +458,8 @@ void LocalStore::add_invite(const InviteRecord& invite) {
 }
 
 std::vector<InviteRecord> LocalStore::invites() {
-  auto statement =
-      database_.prepare("SELECT pin_id, mac_key, role, expires_at, used_at, created_at FROM invites ORDER BY created_at");
+  auto statement = database_.prepare(
+      "SELECT pin_id, mac_key, role, expires_at, used_at, created_at FROM invites ORDER BY created_at");
   std::vector<InviteRecord> out;
   while (statement.step()) {
     InviteRecord invite;
@@ -465,7 +467,7 @@ std::vector<InviteRecord> LocalStore::invites() {
     Bytes key = statement.column_blob(1);
     invite.mac_key.assign(key.begin(), key.end());
     secure_wipe(key.data(), key.size());
-    invite.role = parse_role(statement.column_text(2));
+    invite.role = parse_device_role(statement.column_text(2));
     invite.expires_at = statement.column_int(3);
     if (!statement.column_is_null(4))
       invite.used_at = statement.column_int(4);

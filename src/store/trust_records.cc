@@ -227,6 +227,24 @@ bool TrustRecords::add_revocation(const std::string& issuer, const std::string& 
   return database_.changes() > 0;
 }
 
+std::vector<Bytes> TrustRecords::exportable_endorsements(const std::string& issuer) {
+  std::vector<Bytes> out;
+  for (auto& record : endorsements_by(issuer)) {
+    if (record.exportable)
+      out.push_back(std::move(record.certificate));
+  }
+  return out;
+}
+
+std::vector<std::string> TrustRecords::revoked_serials(const std::string& issuer) {
+  auto statement = database_.prepare("SELECT serial FROM revocations WHERE issuer = ?1 ORDER BY revoked_at, serial");
+  statement.bind(1, issuer);
+  std::vector<std::string> out;
+  while (statement.step())
+    out.push_back(statement.column_text(0));
+  return out;
+}
+
 std::set<std::string> TrustRecords::revoking_issuers() {
   auto statement = database_.prepare("SELECT DISTINCT issuer FROM revocations");
   std::set<std::string> out;

@@ -9,6 +9,7 @@
 #include "mailseal/common/secret.h"
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/devices/profile.h"
+#include "mailseal/service/client.h"
 #include "mailseal/smime/smime.h"
 
 namespace mailseal::agent {
@@ -49,6 +50,15 @@ smime::ReadResult read(devices::Profile* profile, const Passphrase* passphrase, 
 // own addresses are judged with its own certificates). nullopt if no
 // certificate is known for it.
 std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, const EmailAddress& address);
+
+// Looks `address` up on the key service and records what it finds as a
+// contact found by discovery; returns the verdict for the address after.
+struct LookupReport {
+  contacts::ImportResult imported;
+  std::string fingerprint;
+  std::optional<contacts::TrustReport> trust;
+};
+LookupReport lookup(devices::Profile& profile, service::Client& client, const EmailAddress& address);
 
 // The sender of a read message as the profile judges them: learns from a
 // valid signature first (unless `learn` is false), then weighs the binding of

@@ -127,6 +127,19 @@ struct ImportResult {
 // Error(BadSignature) for a message whose signature is not valid.
 ImportResult import_file(store::LocalStore& store, ByteView data, const smime::Policy& policy);
 
+// What a key service said about an address (`mailseal lookup`): a profile
+// root and its certificates, endorsements and revocations. Recorded as
+// contacts found by discovery (evidence amount 1, not trust on first use).
+struct Discovery {
+  EmailAddress address;
+  crypto::Certificate root;
+  std::vector<crypto::Certificate> certificates;
+  std::string endorsements;        // PEM
+  std::vector<Bytes> revocations;  // DER CRLs
+  std::string source;              // the service's URL
+};
+ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now);
+
 // PKIX trust anchors.
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at);
 

@@ -130,9 +130,13 @@ class Profile {
 
   store::LocalStore& store() noexcept { return store_; }
 
+  // A private key of this store by its file name (mail, device or root).
+  crypto::PrivateKey load_key(const std::string& file, const Passphrase* passphrase);
+  // True when this device holds the profile root (an admin device).
+  bool holds_root();
+
  private:
   explicit Profile(store::LocalStore store) : store_(std::move(store)) {}
-  crypto::PrivateKey load_key(const std::string& file, const Passphrase* passphrase);
   store::LocalStore store_;
 };
 

@@ -37,14 +37,20 @@ std::string_view to_string(KeyPurpose purpose) noexcept;
 std::string_view to_string(KeyStatus status) noexcept;
 std::string_view to_string(KeyOrigin origin) noexcept;
 Suite parse_suite(std::string_view text);
+// Error(Malformed) for a name that is not one of the values.
+DeviceRole parse_device_role(std::string_view text);
+DeviceStatus parse_device_status(std::string_view text);
+KeyPurpose parse_key_purpose(std::string_view text);
+KeyStatus parse_key_status(std::string_view text);
+KeyOrigin parse_key_origin(std::string_view text);
 
 struct ProfileRecord {
   std::string fingerprint;  // UDF of the root's SubjectPublicKeyInfo, full precision
   std::string name;
   Suite suite = Suite::Compat;
   std::vector<EmailAddress> addresses;
-  Bytes root_certificate;  // DER
-  std::string root_key_file;  // empty on devices that do not hold the root
+  Bytes root_certificate;      // DER
+  std::string root_key_file;   // empty on devices that do not hold the root
   std::string root_seed_file;  // the seed the root key derives from; empty if none
   bool keys_encrypted = false;
   std::int64_t created_at = 0;
@@ -69,10 +75,10 @@ struct MailKeyRecord {
   KeyPurpose purpose = KeyPurpose::Signing;
   KeyStatus status = KeyStatus::Current;
   KeyOrigin origin = KeyOrigin::Profile;
-  Bytes certificate;         // DER
-  std::vector<Bytes> chain;  // DER, issuer first
-  std::string key_file;
-  std::string key_fingerprint;
+  Bytes certificate{};         // DER
+  std::vector<Bytes> chain{};  // DER, issuer first
+  std::string key_file{};
+  std::string key_fingerprint{};
   std::int64_t created_at = 0;
 };
 

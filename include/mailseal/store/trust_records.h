@@ -85,6 +85,8 @@ class TrustRecords {
   // Returns false if the same certificate is there already.
   bool add_endorsement(const EndorsementRecord& endorsement);
   std::vector<EndorsementRecord> endorsements_by(const std::string& issuer);
+  // The cross-certificates (DER) of `issuer`'s exportable endorsements.
+  std::vector<Bytes> exportable_endorsements(const std::string& issuer);
   std::vector<EndorsementRecord> endorsements_of(const std::string& subject);
 
   void add_anchor(const AnchorRecord& anchor);
@@ -96,6 +98,8 @@ class TrustRecords {
   bool is_revoked(const std::string& issuer, const std::string& serial);
   // Every issuer with a recorded revocation.
   std::set<std::string> revoking_issuers();
+  // The serials `issuer` revoked.
+  std::vector<std::string> revoked_serials(const std::string& issuer);
 
   void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
                      std::int64_t at);

@@ -46,9 +46,9 @@ store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
 }
 
 std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
-                                                               const crypto::Certificate& root,
-                                                               const std::string& name, const EmailAddress& address,
-                                                               store::KeyPurpose purpose, store::Suite suite,
+                                                               const crypto::Certificate& root, const std::string& name,
+                                                               const EmailAddress& address, store::KeyPurpose purpose,
+                                                               store::Suite suite,
                                                                const std::optional<Passphrase>& passphrase,
                                                                crypto::TimePoint now) {
   const bool signing = purpose == store::KeyPurpose::Signing;

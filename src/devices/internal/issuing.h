@@ -41,9 +41,9 @@ store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
 
 // A new mail key for `address` and `purpose`, certified by the root.
 std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
-                                                               const crypto::Certificate& root,
-                                                               const std::string& name, const EmailAddress& address,
-                                                               store::KeyPurpose purpose, store::Suite suite,
+                                                               const crypto::Certificate& root, const std::string& name,
+                                                               const EmailAddress& address, store::KeyPurpose purpose,
+                                                               store::Suite suite,
                                                                const std::optional<Passphrase>& passphrase,
                                                                crypto::TimePoint now);
 

@@ -1,0 +1,146 @@
+#pragma once
+// Every device reads the mail (DESIGN.md section 6): publishing the profile
+// to the key service, connecting devices by witness or PIN, key bundles,
+// removing a device (which rotates the keys), and synchronising.
+//
+// The key service is trusted with nothing secret: bundles are sealed to the
+// receiving device's key-agreement key and signed by an admin device; a
+// witness or a PIN binds every new device key, so a service that swaps keys
+// is caught.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/devices/profile.h"
+#include "mailseal/service/client.h"
+
+namespace mailseal::devices {
+
+// The key service a store uses, remembered by `init --service` and `device join`.
+std::optional<std::string> remembered_service(store::LocalStore& store);
+void remember_service(store::LocalStore& store, const std::string& url);
+
+struct PublishReport {
+  std::string fingerprint;
+  std::vector<EmailAddress> addresses;
+  int certificates = 0;
+  int devices = 0;
+};
+
+// Publishes the profile (root, current mail certificates, exportable
+// endorsements, revocations, devices) and the escrow of its keys, sealed to
+// the root secret. Admin devices only (it is signed by the root).
+PublishReport publish(Profile& profile, service::Client& client, const Passphrase* passphrase);
+
+// A profile as the key service publishes it, checked: the root is
+// self-signed and constrained to the address asked for, the fingerprint is
+// the root's, every certificate was issued by the root.
+struct PublishedProfile {
+  std::string fingerprint;
+  crypto::Certificate root;
+  std::vector<crypto::Certificate> certificates;
+  std::string endorsements;        // PEM, possibly empty
+  std::vector<Bytes> revocations;  // DER CRLs
+};
+// Error(NotFound) when the service has no profile for the address;
+// Error(Malformed) when what it returns does not hold together.
+PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address);
+
+struct JoinTicket {
+  std::string device_id;
+  std::string witness;
+  std::string request_id;
+  std::string fingerprint;  // of the profile the service named
+};
+
+struct JoinOptions {
+  EmailAddress address;
+  std::string device_name;
+  std::optional<std::string> pin;
+  std::optional<Passphrase> passphrase;  // encrypts this device's key files
+};
+
+// On a new device: makes its keys and asks to join the profile of
+// `options.address`. The home holds only a pending join until `sync` finds
+// the request accepted. Error(AlreadyExists) if the home holds a profile or
+// a pending join.
+JoinTicket join(const std::filesystem::path& home, service::Client& client, const JoinOptions& options);
+
+// True if the home holds a join that is not complete yet.
+bool join_pending(const std::filesystem::path& home);
+// The key service a pending join was made on.
+std::string pending_join_service(const std::filesystem::path& home);
+
+struct PendingDevice {
+  std::string request_id;
+  std::string device_name;
+  std::string witness;
+  bool by_pin = false;
+  std::int64_t created_at = 0;
+};
+
+// Requests waiting for an admin device, with the witness computed here.
+std::vector<PendingDevice> pending_devices(Profile& profile, service::Client& client, const Passphrase* passphrase);
+
+struct AcceptedDevice {
+  std::string device_id;
+  std::string name;
+  store::DeviceRole role = store::DeviceRole::Full;
+  std::string request_id;
+};
+
+// Accepts the request with that witness (any 100 bits of it) or request id:
+// issues the device's certificates, sends it a key bundle, publishes.
+// Error(NotFound) when no pending request matches.
+AcceptedDevice accept_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                             std::string_view witness_or_id, store::DeviceRole role);
+void reject_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                   std::string_view witness_or_id);
+
+struct Invitation {
+  std::string pin;
+  std::string uri;
+  std::int64_t expires_at = 0;
+  store::DeviceRole role = store::DeviceRole::Full;
+};
+
+// A one-time PIN: a device joining with it is accepted by this admin device
+// on its next sync, without comparing witnesses.
+Invitation invite(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                  std::chrono::seconds lifetime, store::DeviceRole role);
+
+struct SyncReport {
+  bool joined = false;                   // a pending join completed
+  bool waiting = false;                  // a pending join is still waiting
+  bool removed = false;                  // this device was removed from the profile
+  std::vector<AcceptedDevice> accepted;  // PIN requests this admin device accepted
+  std::vector<std::string> refused;      // PIN requests refused (bad, used or expired PIN)
+  int keys_added = 0;
+  int keys_archived = 0;
+};
+
+// Completes a pending join, or (on a device of a profile) processes PIN
+// requests (admin devices) and takes the newest key bundle.
+SyncReport sync(const std::filesystem::path& home, service::Client& client,
+                const std::optional<Passphrase>& passphrase);
+
+struct RemovalReport {
+  std::string device_id;
+  std::vector<EmailAddress> rotated;  // addresses with new keys
+  int devices_updated = 0;            // remaining devices sent new bundles
+};
+
+// Removes a device: revokes its certificates, makes new mail encryption keys
+// (and signing keys, revoking the old ones, when the device could sign),
+// publishes them and sends them to the remaining devices. The removed device
+// gets nothing new.
+RemovalReport remove_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                            const std::string& device_id);
+
+}  // namespace mailseal::devices

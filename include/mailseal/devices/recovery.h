@@ -1,0 +1,43 @@
+#pragma once
+// Recovery (DESIGN.md section 6): the profile's root secret split into k of
+// n Shamir shares (UDF share strings, draft-hallambaker-mesh-udf section
+// 4.5). Any k of them find and open the escrow the key service keeps, which
+// restores the profile root and every mail key on a fresh device, as a new
+// admin device.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/secret.h"
+#include "mailseal/devices/profile.h"
+#include "mailseal/service/client.h"
+
+namespace mailseal::devices {
+
+// `quorum` of `shares` (2 <= quorum <= shares <= 16) recover the profile.
+// Admin devices only. The escrow must be published (`publish`) for the
+// shares to be of use.
+std::vector<std::string> create_recovery_shares(Profile& profile, const Passphrase* passphrase, int shares, int quorum);
+
+struct RestoreOptions {
+  std::vector<std::string> shares;
+  std::string device_name;
+  std::optional<Passphrase> passphrase;  // encrypts the restored key files
+};
+
+struct RestoreReport {
+  std::string fingerprint;
+  std::vector<EmailAddress> addresses;
+  std::string device_id;
+  int mail_keys = 0;
+};
+
+// Restores the profile in `home` (which must hold none) as a new admin
+// device and publishes the new device list. Error(Usage) with the number
+// needed when there are too few shares; Error(BadSignature) when the shares
+// do not belong together.
+RestoreReport restore(const std::filesystem::path& home, service::Client& client, const RestoreOptions& options);
+
+}  // namespace mailseal::devices

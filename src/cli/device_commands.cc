@@ -1,0 +1,370 @@
+// publish, lookup, device join/pending/accept/reject/invite/list/remove, sync,
+// recovery create/restore.
+
+#include <unistd.h>
+
+#include <qrencode.h>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/trust_view.h"
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/devices/connect.h"
+#include "mailseal/devices/recovery.h"
+#include "mailseal/service/client.h"
+
+namespace mailseal::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// --service URL, else the service the store remembers.
+service::Client client_for(const std::string& flag, store::LocalStore* store) {
+  if (!flag.empty())
+    return service::Client(flag);
+  if (store != nullptr) {
+    if (auto remembered = devices::remembered_service(*store))
+      return service::Client(*remembered);
+  }
+  throw Error(ErrorCode::Usage, "no key service is known for this profile",
+              "give --service URL (it is remembered once used)");
+}
+
+store::DeviceRole parse_role_argument(const std::string& text) {
+  if (text == "full")
+    return store::DeviceRole::Full;
+  if (text == "read")
+    return store::DeviceRole::Read;
+  throw Error(ErrorCode::Usage, "--role is full or read");
+}
+
+// "90s", "10m", "2h", "1d", or seconds.
+std::chrono::seconds parse_duration(const std::string& text) {
+  if (text.empty() || text.size() > 12)
+    throw Error(ErrorCode::Usage, "a duration is a number with s, m, h or d, for example 10m");
+  std::size_t digits = text.find_first_not_of("0123456789");
+  if (digits == 0)
+    throw Error(ErrorCode::Usage, "a duration starts with a number, for example 10m");
+  long long value = std::stoll(text.substr(0, digits));
+  std::string unit = digits == std::string::npos ? "s" : text.substr(digits);
+  long long scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (scale == 0)
+    throw Error(ErrorCode::Usage, "a duration's unit is s, m, h or d");
+  return std::chrono::seconds(value * scale);
+}
+
+std::string iso_time(std::int64_t seconds) {
+  auto value = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&value, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+// A QR code of `text` in Unicode half blocks, for a phone to scan off the
+// terminal.
+void print_qr(const std::string& text) {
+  using Code = std::unique_ptr<QRcode, decltype(&QRcode_free)>;
+  Code code(QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1), &QRcode_free);
+  if (!code)
+    return;
+  const int width = code->width;
+  auto dark = [&](int x, int y) {
+    return x >= 0 && y >= 0 && x < width && y < width && (code->data[y * width + x] & 1) != 0;
+  };
+  for (int y = -2; y < width + 2; y += 2) {
+    std::string line;
+    for (int x = -2; x < width + 2; ++x) {
+      bool top = dark(x, y);
+      bool bottom = dark(x, y + 1);
+      // Light modules are drawn, dark ones left blank: terminals are dark.
+      line += !top && !bottom ? "\u2588" : !top ? "\u2580" : !bottom ? "\u2584" : " ";
+    }
+    print_line(line);
+  }
+}
+
+std::optional<Passphrase> passphrase_of(const Context& context) {
+  return context.passphrase_copy();
+}
+
+}  // namespace
+
+int run_publish(const Context& context, const ServiceArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  service::Client client = client_for(args.service, &profile.store());
+  devices::PublishReport report = devices::publish(profile, client, context.passphrase());
+  if (context.json()) {
+    json addresses = json::array();
+    for (const auto& address : report.addresses)
+      addresses.push_back(address.str());
+    print_json({{"service", client.url()},
+                {"fingerprint", short_fingerprint(report.fingerprint)},
+                {"addresses", addresses},
+                {"certificates", report.certificates},
+                {"devices", report.devices}});
+    return 0;
+  }
+  print_note(fmt::format("published {} certificate(s) and {} device(s) to {}", report.certificates, report.devices,
+                         client.url()));
+  return 0;
+}
+
+int run_lookup(const Context& context, const LookupArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  EmailAddress address = parse_address_argument(args.address);
+  service::Client client = client_for(args.service, &profile.store());
+  agent::LookupReport report = agent::lookup(profile, client, address);
+  for (const auto& warning : report.imported.trust.warnings)
+    print_warning(escape_for_terminal(warning));
+  if (context.json()) {
+    print_json({{"address", address.str()},
+                {"fingerprint", short_fingerprint(report.fingerprint)},
+                {"certificates", report.imported.contacts.size()},
+                {"endorsements", report.imported.trust.endorsements},
+                {"revocations", report.imported.trust.revocations},
+                {"trust", report.trust ? trust_summary_json(*report.trust) : json(nullptr)}});
+    return 0;
+  }
+  print_note(fmt::format("found {} ({}) on {}: {} certificate(s)", address.str(), short_fingerprint(report.fingerprint),
+                         client.url(), report.imported.contacts.size()));
+  if (report.trust)
+    print_trust_summary(*report.trust);
+  return 0;
+}
+
+int run_device_join(const Context& context, const DeviceJoinArgs& args) {
+  if (args.service.empty())
+    throw Error(ErrorCode::Usage, "give --service URL, the key service the profile is published on");
+  service::Client client(args.service);
+  devices::JoinOptions options{parse_address_argument(args.address), args.name, std::nullopt, passphrase_of(context)};
+  if (options.device_name.empty()) {
+    char host[256] = {};
+    options.device_name = ::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "new device";
+  }
+  if (!args.pin.empty())
+    options.pin = args.pin;
+  devices::JoinTicket ticket = devices::join(context.home(), client, options);
+  if (context.json()) {
+    print_json({{"device_id", ticket.device_id}, {"witness", ticket.witness}, {"request_id", ticket.request_id}});
+    return 0;
+  }
+  print_line(fmt::format("device   {}", ticket.device_id));
+  print_line(fmt::format("witness  {}", ticket.witness));
+  if (args.pin.empty()) {
+    print_note("on an admin device, run 'mailseal device pending' and accept the request showing this witness");
+  } else {
+    print_note("the admin device that made the PIN accepts this device on its next 'mailseal sync'");
+  }
+  print_hint("then run 'mailseal sync' here to receive the keys");
+  return 0;
+}
+
+int run_device_pending(const Context& context, const ServiceArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  service::Client client = client_for(args.service, &profile.store());
+  auto pending = devices::pending_devices(profile, client, context.passphrase());
+  if (context.json()) {
+    json list = json::array();
+    for (const auto& request : pending) {
+      list.push_back({{"request_id", request.request_id},
+                      {"device_name", request.device_name},
+                      {"witness", request.witness},
+                      {"pin", request.by_pin},
+                      {"requested_at", iso_time(request.created_at)}});
+    }
+    print_json({{"requests", list}});
+    return 0;
+  }
+  if (pending.empty())
+    print_note("no device is waiting to join");
+  for (const auto& request : pending) {
+    print_line(fmt::format("{}  {}  {}{}", request.witness, request.request_id,
+                           escape_for_terminal(request.device_name), request.by_pin ? "  (PIN)" : ""));
+  }
+  return 0;
+}
+
+int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  service::Client client = client_for(args.service, &profile.store());
+  devices::AcceptedDevice accepted =
+      devices::accept_device(profile, client, context.passphrase(), args.selector, parse_role_argument(args.role));
+  if (context.json()) {
+    print_json({{"device_id", accepted.device_id},
+                {"name", accepted.name},
+                {"role", store::to_string(accepted.role)},
+                {"request_id", accepted.request_id}});
+    return 0;
+  }
+  print_note(fmt::format("accepted {} ({}) as a {} device; it receives its keys on its next 'mailseal sync'",
+                         escape_for_terminal(accepted.name), accepted.device_id, store::to_string(accepted.role)));
+  return 0;
+}
+
+int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  service::Client client = client_for(args.service, &profile.store());
+  devices::reject_device(profile, client, context.passphrase(), args.selector);
+  if (context.json()) {
+    print_json({{"rejected", args.selector}});
+    return 0;
+  }
+  print_note("the request was rejected");
+  return 0;
+}
+
+int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  service::Client client = client_for(args.service, &profile.store());
+  devices::Invitation invitation = devices::invite(profile, client, context.passphrase(), parse_duration(args.expires),
+                                                   parse_role_argument(args.role));
+  if (context.json()) {
+    print_json({{"pin", invitation.pin},
+                {"uri", invitation.uri},
+                {"expires", iso_time(invitation.expires_at)},
+                {"role", store::to_string(invitation.role)}});
+    return 0;
+  }
+  print_line(fmt::format("PIN      {}", invitation.pin));
+  print_line(fmt::format("expires  {}", iso_time(invitation.expires_at)));
+  print_line(fmt::format("URI      {}", invitation.uri));
+  if (::isatty(STDOUT_FILENO))
+    print_qr(invitation.uri);
+  print_note(fmt::format("on the new device: mailseal device join {} --service {} --pin {}",
+                         profile.addresses().front().str(), client.url(), invitation.pin));
+  print_hint("then run 'mailseal sync' here to accept it");
+  return 0;
+}
+
+int run_device_list(const Context& context) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  devices::ProfileStatus status = profile.status();
+  if (context.json()) {
+    json list = json::array();
+    for (const auto& device : status.devices) {
+      list.push_back({{"device_id", device.device_id},
+                      {"name", device.name},
+                      {"role", store::to_string(device.role)},
+                      {"status", store::to_string(device.status)},
+                      {"this_device", device.is_this_device}});
+    }
+    print_json({{"devices", list}});
+    return 0;
+  }
+  for (const auto& device : status.devices) {
+    print_line(fmt::format("{}  {:<6} {:<8} {}{}", device.device_id, store::to_string(device.role),
+                           store::to_string(device.status), escape_for_terminal(device.name),
+                           device.is_this_device ? "  (this device)" : ""));
+  }
+  return 0;
+}
+
+int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  service::Client client = client_for(args.service, &profile.store());
+  devices::RemovalReport report = devices::remove_device(profile, client, context.passphrase(), args.device_id);
+  if (context.json()) {
+    json rotated = json::array();
+    for (const auto& address : report.rotated)
+      rotated.push_back(address.str());
+    print_json({{"removed", report.device_id}, {"rotated", rotated}, {"devices_updated", report.devices_updated}});
+    return 0;
+  }
+  print_note(fmt::format("removed {}; new keys for {} address(es) were published and sent to {} device(s)",
+                         report.device_id, report.rotated.size(), report.devices_updated));
+  return 0;
+}
+
+int run_sync(const Context& context, const ServiceArgs& args) {
+  const auto home = context.home();
+  std::optional<service::Client> client;
+  if (store::LocalStore::exists(home)) {
+    auto store = store::LocalStore::open(home);
+    client.emplace(client_for(args.service, &store));
+  } else if (devices::join_pending(home)) {
+    if (!args.service.empty())
+      client.emplace(args.service);
+    else
+      client.emplace(devices::pending_join_service(home));
+  } else {
+    throw Error(ErrorCode::NotFound, fmt::format("no mailseal profile in {}", escape_for_terminal(home.string())),
+                "make one with 'mailseal init', join one with 'mailseal device join'");
+  }
+  devices::SyncReport report = devices::sync(home, *client, passphrase_of(context));
+  if (context.json()) {
+    json accepted = json::array();
+    for (const auto& device : report.accepted)
+      accepted.push_back({{"device_id", device.device_id}, {"name", device.name}});
+    print_json({{"joined", report.joined},
+                {"waiting", report.waiting},
+                {"removed", report.removed},
+                {"accepted", accepted},
+                {"refused", report.refused},
+                {"keys_added", report.keys_added},
+                {"keys_archived", report.keys_archived}});
+    return report.removed ? 1 : 0;
+  }
+  if (report.waiting)
+    print_note("the request to join is still waiting for an admin device");
+  if (report.joined)
+    print_note(fmt::format("joined the profile; {} mail key(s) received", report.keys_added));
+  for (const auto& device : report.accepted)
+    print_note(fmt::format("accepted {} ({}) by its PIN", escape_for_terminal(device.name), device.device_id));
+  for (const auto& request : report.refused)
+    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", request));
+  if (report.keys_added > 0 && !report.joined)
+    print_note(fmt::format("{} new mail key(s)", report.keys_added));
+  if (report.removed) {
+    print_warning("this device was removed from the profile; it receives no new keys");
+    return 1;
+  }
+  if (!report.waiting && !report.joined && report.accepted.empty() && report.refused.empty() && report.keys_added == 0)
+    print_note("up to date");
+  return 0;
+}
+
+int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  auto shares = devices::create_recovery_shares(profile, context.passphrase(), args.shares, args.quorum);
+  if (context.json()) {
+    print_json({{"shares", shares}, {"quorum", args.quorum}});
+    return 0;
+  }
+  for (const auto& share : shares)
+    print_line(share);
+  print_note(fmt::format("any {} of these {} shares restore the profile ('mailseal recovery restore'); keep them apart",
+                         args.quorum, args.shares));
+  if (!devices::remembered_service(profile.store()))
+    print_warning("the profile is not published: restoring needs the escrow on a key service ('mailseal publish')");
+  return 0;
+}
+
+int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args) {
+  if (args.service.empty())
+    throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
+  service::Client client(args.service);
+  devices::RestoreReport report =
+      devices::restore(context.home(), client, {args.shares, args.name, passphrase_of(context)});
+  if (context.json()) {
+    json addresses = json::array();
+    for (const auto& address : report.addresses)
+      addresses.push_back(address.str());
+    print_json({{"fingerprint", short_fingerprint(report.fingerprint)},
+                {"addresses", addresses},
+                {"device_id", report.device_id},
+                {"mail_keys", report.mail_keys}});
+    return 0;
+  }
+  print_note(fmt::format("restored the profile {} with {} mail key(s); this is admin device {}",
+                         short_fingerprint(report.fingerprint), report.mail_keys, report.device_id));
+  return 0;
+}
+
+}  // namespace mailseal::cli

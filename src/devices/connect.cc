@@ -1,0 +1,816 @@
+#include "mailseal/devices/connect.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "devices/internal/bundle.h"
+#include "devices/internal/issuing.h"
+#include "devices/internal/recovery_secret.h"
+#include "mailseal/common/base64.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/common/files.h"
+#include "mailseal/crypto/endorsement.h"
+#include "mailseal/crypto/symmetric.h"
+#include "mailseal/devices/pairing.h"
+#include "mailseal/service/protocol.h"
+#include "mailseal/smime/sealed.h"
+#include "mailseal/store/trust_records.h"
+#include "mailseal/udf/udf.h"
+
+namespace mailseal::devices {
+
+namespace {
+
+using nlohmann::json;
+using namespace internal;
+
+constexpr std::string_view kServiceSetting = "service_url";
+constexpr std::string_view kJoinFile = "join.json";
+constexpr std::size_t kMaxJoinFile = 64 * 1024;
+constexpr std::size_t kNonceBytes = 16;
+
+std::string account_path(const std::string& fingerprint) {
+  return "/v1/accounts/" + service::path_segment(fingerprint);
+}
+
+std::string text_of(const SecretBytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// A key that signs requests, kept alive with the signer that points to it.
+struct KeySigner {
+  crypto::PrivateKey key;
+  service::RequestSigner signer;
+  KeySigner(crypto::PrivateKey private_key, std::string key_id)
+      : key(std::move(private_key)), signer{&key, std::move(key_id)} {}
+  KeySigner(const KeySigner&) = delete;
+};
+
+store::DeviceRecord this_device(store::LocalStore& store) {
+  for (auto& device : store.devices()) {
+    if (device.is_this_device)
+      return device;
+  }
+  throw Error(ErrorCode::Malformed, "the store does not say which device it is");
+}
+
+std::string fingerprint_of(const crypto::Certificate& root) {
+  return root.key_fingerprint().to_string(udf::kFullBits);
+}
+
+// Length-prefixed fields for MACs: no two lists of fields serialise alike.
+Bytes fields(std::initializer_list<ByteView> parts) {
+  Bytes out;
+  for (ByteView part : parts) {
+    std::string length = fmt::format("{}:", part.size());
+    out.insert(out.end(), length.begin(), length.end());
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+Bytes join_mac_data(std::string_view fingerprint, ByteView signature_key, ByteView agreement_key,
+                    std::string_view device_nonce, std::string_view device_name) {
+  return fields({as_bytes(fingerprint), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(device_name)});
+}
+
+Bytes bundle_proof_data(std::string_view fingerprint, std::string_view device_id, std::string_view request_id) {
+  return fields({as_bytes(fingerprint), as_bytes(device_id), as_bytes(request_id)});
+}
+
+// The root of a published profile, checked against what it claims.
+crypto::Certificate checked_root(const json& document, const EmailAddress* address) {
+  crypto::Certificate root = crypto::Certificate::from_der(decode_base64(document.at("root").get<std::string>()));
+  if (!root.is_ca() || !root.is_self_issued() || !root.is_issued_by(root)) {
+    throw Error(ErrorCode::Malformed, "the key service returned a profile whose root is not a self-signed CA");
+  }
+  if (document.at("fingerprint").get<std::string>() != fingerprint_of(root)) {
+    throw Error(ErrorCode::Malformed, "the key service returned a profile whose fingerprint does not match its root");
+  }
+  if (address != nullptr) {
+    auto permitted = crypto::permitted_email_constraints(root);
+    if (std::find(permitted.begin(), permitted.end(), address->str()) == permitted.end()) {
+      throw Error(ErrorCode::Malformed,
+                  fmt::format("the key service returned a profile that is not for {}", address->str()));
+    }
+  }
+  return root;
+}
+
+// --- Bundles ---------------------------------------------------------------
+
+KeyBundle bundle_for(Profile& profile, const Passphrase* passphrase, const store::DeviceRecord& device,
+                     std::optional<std::string> pin_proof) {
+  auto record = profile.store().profile();
+  KeyBundle bundle;
+  bundle.fingerprint = record.fingerprint;
+  bundle.name = record.name;
+  bundle.suite = record.suite;
+  bundle.addresses = record.addresses;
+  bundle.root = record.root_certificate;
+  bundle.devices = {device};
+  bundle.pin_proof = std::move(pin_proof);
+  bundle.issued_at = to_seconds(crypto::now());
+  for (auto& key : profile.store().mail_keys()) {
+    // A device that only reads gets no key that signs.
+    if (device.role == store::DeviceRole::Read && key.purpose != store::KeyPurpose::Encryption)
+      continue;
+    SecretBytes pem = profile.load_key(key.key_file, passphrase).to_pkcs8_pem();
+    bundle.keys.push_back({std::move(key), std::move(pem)});
+  }
+  return bundle;
+}
+
+smime::SignerIdentity device_signer(Profile& profile, const store::DeviceRecord& self, const crypto::PrivateKey& key) {
+  return smime::SignerIdentity{
+      &key, crypto::Certificate::from_der(self.signature_certificate), {profile.root_certificate()}};
+}
+
+Bytes seal_bundle(Profile& profile, const Passphrase* passphrase, const KeyBundle& bundle,
+                  const crypto::Certificate& recipient) {
+  store::DeviceRecord self = this_device(profile.store());
+  crypto::PrivateKey key = profile.load_key(self.signature_key_file, passphrase);
+  SecretBytes content = encode_bundle(bundle);
+  std::vector<crypto::Certificate> recipients = {recipient};
+  return smime::seal(content, device_signer(profile, self, key), recipients);
+}
+
+// Opens a bundle for this device and checks it comes from a device of the
+// profile whose root is `root`.
+KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
+                      const crypto::Certificate& agreement_certificate, const crypto::Certificate& root) {
+  std::vector<smime::DecryptionKey> keys = {{&agreement_key, agreement_certificate}};
+  smime::Opened opened = smime::open_sealed(sealed, keys);
+  if (opened.signer.is_ca() || !opened.signer.is_issued_by(root)) {
+    throw Error(ErrorCode::BadSignature, "the key bundle was not signed by a device of this profile");
+  }
+  KeyBundle bundle = decode_bundle(opened.content);
+  if (bundle.root != root.der() || bundle.fingerprint != fingerprint_of(root)) {
+    throw Error(ErrorCode::BadSignature, "the key bundle is for another profile");
+  }
+  for (const auto& key : bundle.keys) {
+    crypto::Certificate certificate = crypto::Certificate::from_der(key.record.certificate);
+    crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(text_of(key.pem), nullptr);
+    if (!(private_key.public_key() == certificate.public_key()))
+      throw Error(ErrorCode::Malformed, "a key in the bundle does not belong to its certificate");
+    if (key.record.origin == store::KeyOrigin::Profile && !certificate.is_issued_by(root))
+      throw Error(ErrorCode::Malformed, "a mail certificate in the bundle was not issued by the profile root");
+  }
+  return bundle;
+}
+
+std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
+                                                           const std::optional<Passphrase>& passphrase) {
+  crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(text_of(key.pem), nullptr);
+  store::MailKeyRecord record = key.record;
+  store::KeyFile file =
+      key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, passphrase);
+  record.key_file = file.name;
+  record.key_fingerprint =
+      crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
+  return {std::move(record), std::move(file)};
+}
+
+// --- Publishing ------------------------------------------------------------
+
+// The root, then the exportable endorsements it made (what `export
+// endorsements` writes), for correspondents who look the profile up.
+std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate& root) {
+  auto endorsements = store::TrustRecords(store).exportable_endorsements(fingerprint_of(root));
+  if (endorsements.empty())
+    return "";
+  std::string pem = root.pem();
+  for (const auto& der : endorsements)
+    pem += crypto::Certificate::from_der(der).pem();
+  return pem;
+}
+
+json escrow_of(Profile& profile, const Passphrase* passphrase, const crypto::PrivateKey& root_key) {
+  auto record = profile.store().profile();
+  KeyBundle escrow;
+  escrow.fingerprint = record.fingerprint;
+  escrow.name = record.name;
+  escrow.suite = record.suite;
+  escrow.addresses = record.addresses;
+  escrow.root = record.root_certificate;
+  escrow.devices = profile.store().devices();
+  for (auto& device : escrow.devices) {
+    device.is_this_device = false;
+    device.signature_key_file.clear();
+    device.agreement_key_file.clear();
+  }
+  escrow.root_key = root_key.to_pkcs8_pem();
+  escrow.issued_at = to_seconds(crypto::now());
+  for (auto& key : profile.store().mail_keys()) {
+    SecretBytes pem = profile.load_key(key.key_file, passphrase).to_pkcs8_pem();
+    escrow.keys.push_back({std::move(key), std::move(pem)});
+  }
+  RecoverySecret secret = RecoverySecret::of_root_key(root_key);
+  Bytes sealed = crypto::seal_symmetric(secret.escrow_key(), encode_bundle(escrow), as_bytes(secret.escrow_id()));
+  return {{"id", secret.escrow_id()}, {"data", encode_base64(sealed)}};
+}
+
+}  // namespace
+
+PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address) {
+  json document = client.get("/v1/addresses/" + service::path_segment(address.str()));
+  try {
+    crypto::Certificate root = checked_root(document, &address);
+    PublishedProfile profile{fingerprint_of(root), root, {}, document.value("endorsements", ""), {}};
+    for (const auto& text : document.at("certificates").get<std::vector<std::string>>()) {
+      crypto::Certificate certificate = crypto::Certificate::from_der(decode_base64(text));
+      if (!certificate.is_issued_by(root))
+        throw Error(ErrorCode::Malformed, "a published certificate was not issued by the profile's root");
+      profile.certificates.push_back(std::move(certificate));
+    }
+    for (const auto& text : document.at("revocations").get<std::vector<std::string>>())
+      profile.revocations.push_back(decode_base64(text));
+    return profile;
+  } catch (const json::exception&) {
+    throw Error(ErrorCode::Malformed, "the key service returned a profile mailseal cannot read");
+  }
+}
+
+std::optional<std::string> remembered_service(store::LocalStore& store) {
+  return store.setting(kServiceSetting);
+}
+
+void remember_service(store::LocalStore& store, const std::string& url) {
+  store.set_setting(kServiceSetting, url);
+}
+
+PublishReport publish(Profile& profile, service::Client& client, const Passphrase* passphrase) {
+  crypto::PrivateKey root_key = profile.root_key(passphrase);
+  crypto::Certificate root = profile.root_certificate();
+  const std::string fingerprint = fingerprint_of(root);
+  PublishReport report{fingerprint, profile.addresses(), 0, 0};
+
+  json certificates = json::array();
+  for (const auto& certificate : profile.current_mail_certificates()) {
+    certificates.push_back(encode_base64(certificate.der()));
+    ++report.certificates;
+  }
+  json revocations = json::array();
+  auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
+  if (!serials.empty()) {
+    revocations.push_back(encode_base64(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der()));
+  }
+  json devices = json::array();
+  for (const auto& device : profile.store().devices()) {
+    devices.push_back({{"device_id", device.device_id},
+                       {"name", device.name},
+                       {"role", store::to_string(device.role)},
+                       {"status", store::to_string(device.status)},
+                       {"signature_certificate", encode_base64(device.signature_certificate)},
+                       {"agreement_certificate", encode_base64(device.agreement_certificate)}});
+    ++report.devices;
+  }
+  json body = {{"root", encode_base64(root.der())},
+               {"certificates", certificates},
+               {"endorsements", endorsements_pem(profile.store(), root)},
+               {"revocations", revocations},
+               {"devices", devices},
+               {"escrow", escrow_of(profile, passphrase, root_key)}};
+  KeySigner signer(std::move(root_key), "root");
+  client.send("PUT", account_path(fingerprint), body, &signer.signer);
+  remember_service(profile.store(), client.url());
+  return report;
+}
+
+// --- Joining ---------------------------------------------------------------
+
+namespace {
+
+std::filesystem::path join_file(const std::filesystem::path& home) {
+  return home / kJoinFile;
+}
+
+std::string key_pem(const crypto::PrivateKey& key, const std::optional<Passphrase>& passphrase) {
+  if (passphrase)
+    return key.to_encrypted_pkcs8_pem(*passphrase);
+  return text_of(key.to_pkcs8_pem());
+}
+
+void prepare_home(const std::filesystem::path& home) {
+  std::error_code error;
+  std::filesystem::create_directories(home, error);
+  if (error || !std::filesystem::is_directory(home)) {
+    throw Error(ErrorCode::Io, fmt::format("cannot create {}", escape_for_terminal(home.string())));
+  }
+  std::filesystem::permissions(home, std::filesystem::perms::owner_all, error);
+}
+
+struct JoinState {
+  json document;
+  static JoinState read(const std::filesystem::path& home) {
+    SecretBytes text = read_secret_file(join_file(home), kMaxJoinFile);
+    json document = json::parse(text.begin(), text.end(), nullptr, false);
+    if (document.is_discarded() || !document.is_object())
+      throw Error(ErrorCode::Malformed, "the pending join is damaged; remove join.json and join again");
+    return JoinState{std::move(document)};
+  }
+  std::string text(const char* name) const { return document.at(name).get<std::string>(); }
+  crypto::PrivateKey key(const char* name, const Passphrase* passphrase) const {
+    return crypto::PrivateKey::from_pkcs8_pem(text(name), passphrase);
+  }
+  crypto::Certificate root() const { return crypto::Certificate::from_der(decode_base64(text("root"))); }
+};
+
+}  // namespace
+
+bool join_pending(const std::filesystem::path& home) {
+  return std::filesystem::exists(join_file(home));
+}
+
+std::string pending_join_service(const std::filesystem::path& home) {
+  return JoinState::read(home).text("service");
+}
+
+JoinTicket join(const std::filesystem::path& home, service::Client& client, const JoinOptions& options) {
+  if (store::LocalStore::exists(home)) {
+    throw Error(ErrorCode::AlreadyExists, fmt::format("{} holds a profile already", escape_for_terminal(home.string())),
+                "join with a new --home DIR for this device");
+  }
+  if (join_pending(home)) {
+    throw Error(ErrorCode::AlreadyExists, "this home is waiting to join already",
+                "run 'mailseal sync' to finish, or remove join.json to start again");
+  }
+  if (options.device_name.empty() || options.device_name.size() > 100) {
+    throw Error(ErrorCode::Usage, "a device name has 1 to 100 characters");
+  }
+  std::optional<std::string> pin;
+  if (options.pin)
+    pin = canonical_pin(*options.pin);
+
+  json profile = client.get("/v1/addresses/" + service::path_segment(options.address.str()));
+  crypto::Certificate root = checked_root(profile, &options.address);
+  const std::string fingerprint = fingerprint_of(root);
+
+  crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  Bytes signature_spki = signature_key.public_key().spki_der();
+  Bytes agreement_spki = agreement_key.public_key().spki_der();
+  const std::string device_nonce = to_hex(crypto::random_bytes(kNonceBytes));
+  json request = {{"device_name", options.device_name},
+                  {"signature_key", encode_base64(signature_spki)},
+                  {"agreement_key", encode_base64(agreement_spki)},
+                  {"device_nonce", device_nonce}};
+  std::optional<SecretBytes> mac_key;
+  if (pin) {
+    mac_key = pin_mac_key(*pin);
+    request["pin_id"] = pin_id(*pin);
+    request["pin_mac"] =
+        pin_mac(*mac_key, "join",
+                join_mac_data(fingerprint, signature_spki, agreement_spki, device_nonce, options.device_name));
+  }
+  KeySigner signer(std::move(signature_key), std::string(service::kJoiningDeviceKey));
+  json answer = client.send("POST", account_path(fingerprint) + "/requests", request, &signer.signer);
+  const std::string request_id = answer.at("request_id").get<std::string>();
+  const std::string service_nonce = answer.at("service_nonce").get<std::string>();
+
+  JoinTicket ticket{device_id_of(signer.key.public_key()),
+                    compute_witness(fingerprint, signature_spki, agreement_spki, device_nonce, service_nonce),
+                    request_id, fingerprint};
+  json state = {{"service", client.url()},
+                {"address", options.address.str()},
+                {"fingerprint", fingerprint},
+                {"root", encode_base64(root.der())},
+                {"request_id", request_id},
+                {"device_name", options.device_name},
+                {"device_id", ticket.device_id},
+                {"witness", ticket.witness},
+                {"keys_encrypted", options.passphrase.has_value()},
+                {"signature_key", key_pem(signer.key, options.passphrase)},
+                {"agreement_key", key_pem(agreement_key, options.passphrase)},
+                {"pin_mac_key", mac_key ? json(to_hex(*mac_key)) : json(nullptr)},
+                {"created_at", to_seconds(crypto::now())}};
+  prepare_home(home);
+  std::string text = state.dump(2);
+  write_new_file(join_file(home), as_bytes(text), FileMode::Private);
+  secure_wipe(text.data(), text.size());
+  return ticket;
+}
+
+namespace {
+
+// The accepted join: the store is made from the bundle, and the pending
+// state goes.
+SyncReport complete_join(const std::filesystem::path& home, service::Client& client,
+                         const std::optional<Passphrase>& passphrase) {
+  JoinState state = JoinState::read(home);
+  const bool encrypted = state.document.value("keys_encrypted", false);
+  if (encrypted && !passphrase) {
+    throw Error(ErrorCode::BadPassword, "this device's keys are encrypted and no passphrase was given",
+                "give --passphrase-file FILE or MAILSEAL_PASSPHRASE");
+  }
+  const Passphrase* key_passphrase = passphrase ? &*passphrase : nullptr;
+  KeySigner signer(state.key("signature_key", key_passphrase), std::string(service::kJoiningDeviceKey));
+  crypto::PrivateKey agreement_key = state.key("agreement_key", key_passphrase);
+  json answer = client.get("/v1/requests/" + service::path_segment(state.text("request_id")), &signer.signer);
+  SyncReport report;
+  const std::string status = answer.at("status").get<std::string>();
+  if (status == "pending") {
+    report.waiting = true;
+    return report;
+  }
+  if (status != "accepted") {
+    std::filesystem::remove(join_file(home));
+    throw Error(ErrorCode::RejectedByPolicy, "an admin device rejected this device's request to join",
+                "nothing was stored; join again if that was a mistake");
+  }
+  crypto::Certificate root = state.root();
+  crypto::Certificate signature_certificate =
+      crypto::Certificate::from_der(decode_base64(answer.at("signature_certificate").get<std::string>()));
+  crypto::Certificate agreement_certificate =
+      crypto::Certificate::from_der(decode_base64(answer.at("agreement_certificate").get<std::string>()));
+  if (!signature_certificate.is_issued_by(root) || !agreement_certificate.is_issued_by(root) ||
+      !(signature_certificate.public_key() == signer.key.public_key()) ||
+      !(agreement_certificate.public_key() == agreement_key.public_key())) {
+    throw Error(ErrorCode::BadSignature, "the certificates the key service returned are not this device's");
+  }
+  KeyBundle bundle =
+      open_bundle(decode_base64(answer.at("bundle").get<std::string>()), agreement_key, agreement_certificate, root);
+  const std::string device_id = state.text("device_id");
+  auto me = std::find_if(bundle.devices.begin(), bundle.devices.end(),
+                         [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
+  if (me == bundle.devices.end()) {
+    throw Error(ErrorCode::BadSignature, "the key bundle is for another device");
+  }
+  if (state.document.contains("pin_mac_key") && state.document["pin_mac_key"].is_string()) {
+    Bytes mac_key = from_hex(state.text("pin_mac_key"));
+    std::string expected =
+        pin_mac(mac_key, "bundle", bundle_proof_data(state.text("fingerprint"), device_id, state.text("request_id")));
+    if (!bundle.pin_proof || !pin_mac_equal(*bundle.pin_proof, expected)) {
+      throw Error(ErrorCode::BadSignature,
+                  "the key bundle does not prove knowledge of the PIN this device joined with");
+    }
+  }
+
+  const auto now = crypto::now();
+  std::vector<store::KeyFile> files;
+  store::ProfileRecord profile;
+  profile.fingerprint = bundle.fingerprint;
+  profile.name = bundle.name;
+  profile.suite = bundle.suite;
+  profile.addresses = bundle.addresses;
+  profile.root_certificate = root.der();
+  profile.keys_encrypted = encrypted;
+  profile.created_at = to_seconds(now);
+  store::DeviceRecord device;
+  device.device_id = device_id;
+  device.name = state.text("device_name");
+  device.role = me->role;
+  device.is_this_device = true;
+  device.signature_certificate = signature_certificate.der();
+  device.agreement_certificate = agreement_certificate.der();
+  files.push_back(key_file("device-signature", signer.key, passphrase));
+  device.signature_key_file = files.back().name;
+  files.push_back(key_file("device-agreement", agreement_key, passphrase));
+  device.agreement_key_file = files.back().name;
+  device.created_at = to_seconds(now);
+  std::vector<store::MailKeyRecord> mail_keys;
+  for (const auto& key : bundle.keys) {
+    auto [record, file] = stored_key(key, passphrase);
+    files.push_back(std::move(file));
+    mail_keys.push_back(std::move(record));
+  }
+  store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
+  remember_service(store, state.text("service"));
+  std::filesystem::remove(join_file(home));
+  report.joined = true;
+  report.keys_added = static_cast<int>(mail_keys.size());
+  return report;
+}
+
+KeySigner root_signer(Profile& profile, const Passphrase* passphrase) {
+  return KeySigner(profile.root_key(passphrase), "root");
+}
+
+std::vector<json> pending_requests(Profile& profile, service::Client& client, const KeySigner& root) {
+  json answer = client.get(account_path(profile.store().profile().fingerprint) + "/requests", &root.signer);
+  return answer.at("requests").get<std::vector<json>>();
+}
+
+std::string witness_of(const std::string& fingerprint, const json& request) {
+  return compute_witness(fingerprint, decode_base64(request.at("signature_key").get<std::string>()),
+                         decode_base64(request.at("agreement_key").get<std::string>()),
+                         request.at("device_nonce").get<std::string>(), request.at("service_nonce").get<std::string>());
+}
+
+bool has_pin(const json& request) {
+  return request.contains("pin_id") && request["pin_id"].is_string();
+}
+
+std::optional<store::InviteRecord> invite_for(store::LocalStore& store, const std::string& pin) {
+  for (auto& invite : store.invites()) {
+    if (invite.pin_id == pin)
+      return invite;
+  }
+  return std::nullopt;
+}
+
+bool pin_mac_valid(const std::string& fingerprint, const json& request, const store::InviteRecord& invite) {
+  std::string expected = pin_mac(
+      invite.mac_key, "join",
+      join_mac_data(fingerprint, decode_base64(request.at("signature_key").get<std::string>()),
+                    decode_base64(request.at("agreement_key").get<std::string>()),
+                    request.at("device_nonce").get<std::string>(), request.at("device_name").get<std::string>()));
+  return request.contains("pin_mac") && request["pin_mac"].is_string() &&
+         pin_mac_equal(request["pin_mac"].get<std::string>(), expected);
+}
+
+AcceptedDevice accept_request(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                              const KeySigner& root, const json& request, store::DeviceRole role,
+                              const std::optional<store::InviteRecord>& invite) {
+  const auto fingerprint = profile.store().profile().fingerprint;
+  const std::string request_id = request.at("request_id").get<std::string>();
+  const std::string name = request.at("device_name").get<std::string>();
+  crypto::PublicKey signature_key =
+      crypto::PublicKey::from_spki_der(decode_base64(request.at("signature_key").get<std::string>()));
+  crypto::PublicKey agreement_key =
+      crypto::PublicKey::from_spki_der(decode_base64(request.at("agreement_key").get<std::string>()));
+  DeviceCertificates certificates = issue_device_certificates(root.key, profile.root_certificate(), name, signature_key,
+                                                              agreement_key, crypto::now());
+  store::DeviceRecord device;
+  device.device_id = device_id_of(signature_key);
+  device.name = name;
+  device.role = role;
+  device.status = store::DeviceStatus::Active;
+  device.signature_certificate = certificates.signature.der();
+  device.agreement_certificate = certificates.agreement.der();
+  device.created_at = to_seconds(crypto::now());
+  std::optional<std::string> proof;
+  if (invite) {
+    proof = pin_mac(invite->mac_key, "bundle", bundle_proof_data(fingerprint, device.device_id, request_id));
+  }
+  Bytes sealed =
+      seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, proof), certificates.agreement);
+  json decision = {{"decision", "accept"},
+                   {"bundle", encode_base64(sealed)},
+                   {"signature_certificate", encode_base64(certificates.signature.der())},
+                   {"agreement_certificate", encode_base64(certificates.agreement.der())}};
+  client.send("POST", account_path(fingerprint) + "/requests/" + service::path_segment(request_id), decision,
+              &root.signer);
+  profile.store().add_device(device);
+  if (invite)
+    profile.store().mark_invite_used(invite->pin_id, to_seconds(crypto::now()));
+  return AcceptedDevice{device.device_id, name, role, request_id};
+}
+
+void refuse_request(Profile& profile, service::Client& client, const KeySigner& root, const std::string& request_id) {
+  client.send("POST",
+              account_path(profile.store().profile().fingerprint) + "/requests/" + service::path_segment(request_id),
+              {{"decision", "reject"}}, &root.signer);
+}
+
+const json& matching_request(const std::vector<json>& requests, const std::string& fingerprint,
+                             std::string_view witness_or_id) {
+  for (const auto& request : requests) {
+    if (request.at("request_id").get<std::string>() == witness_or_id ||
+        witness_matches(witness_or_id, witness_of(fingerprint, request)))
+      return request;
+  }
+  throw Error(ErrorCode::NotFound,
+              fmt::format("no pending request has the witness or id {}", escape_for_terminal(witness_or_id)),
+              "'mailseal device pending' lists them; compare the witness with the new device's screen");
+}
+
+}  // namespace
+
+std::vector<PendingDevice> pending_devices(Profile& profile, service::Client& client, const Passphrase* passphrase) {
+  KeySigner root = root_signer(profile, passphrase);
+  const auto fingerprint = profile.store().profile().fingerprint;
+  std::vector<PendingDevice> out;
+  for (const auto& request : pending_requests(profile, client, root)) {
+    out.push_back({request.at("request_id").get<std::string>(), request.at("device_name").get<std::string>(),
+                   witness_of(fingerprint, request), has_pin(request), request.value("created_at", std::int64_t{0})});
+  }
+  return out;
+}
+
+AcceptedDevice accept_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                             std::string_view witness_or_id, store::DeviceRole role) {
+  if (role == store::DeviceRole::Admin) {
+    throw Error(ErrorCode::Usage, "a connected device is full or read; admin devices are made by recovery");
+  }
+  KeySigner root = root_signer(profile, passphrase);
+  const auto fingerprint = profile.store().profile().fingerprint;
+  auto requests = pending_requests(profile, client, root);
+  const json& request = matching_request(requests, fingerprint, witness_or_id);
+  std::optional<store::InviteRecord> invite;
+  if (has_pin(request)) {
+    // The device will check that the bundle proves the PIN.
+    invite = invite_for(profile.store(), request["pin_id"].get<std::string>());
+    if (!invite || !pin_mac_valid(fingerprint, request, *invite)) {
+      throw Error(ErrorCode::RejectedByPolicy,
+                  "this request was made with a PIN this device did not issue, or with a wrong one",
+                  "accept it on the admin device that made the invitation, or reject it");
+    }
+  }
+  AcceptedDevice accepted = accept_request(profile, client, passphrase, root, request, role, invite);
+  publish(profile, client, passphrase);
+  return accepted;
+}
+
+void reject_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                   std::string_view witness_or_id) {
+  KeySigner root = root_signer(profile, passphrase);
+  auto requests = pending_requests(profile, client, root);
+  const json& request = matching_request(requests, profile.store().profile().fingerprint, witness_or_id);
+  refuse_request(profile, client, root, request.at("request_id").get<std::string>());
+}
+
+Invitation invite(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                  std::chrono::seconds lifetime, store::DeviceRole role) {
+  if (role == store::DeviceRole::Admin) {
+    throw Error(ErrorCode::Usage, "an invited device is full or read");
+  }
+  if (lifetime.count() < 60 || lifetime.count() > 7 * 24 * 3600) {
+    throw Error(ErrorCode::Usage, "an invitation lasts between a minute and a week");
+  }
+  KeySigner root = root_signer(profile, passphrase);
+  const auto now = to_seconds(crypto::now());
+  Invitation invitation;
+  invitation.pin = new_pin();
+  invitation.expires_at = now + lifetime.count();
+  invitation.role = role;
+  const std::string id = pin_id(invitation.pin);
+  client.send("POST", account_path(profile.store().profile().fingerprint) + "/invites",
+              {{"pin_id", id}, {"expires_at", invitation.expires_at}}, &root.signer);
+  profile.store().add_invite({id, pin_mac_key(invitation.pin), role, invitation.expires_at, std::nullopt, now});
+  invitation.uri = fmt::format("mailseal:join?address={}&service={}&pin={}",
+                               service::path_segment(profile.addresses().front().str()),
+                               service::path_segment(client.url()), invitation.pin);
+  return invitation;
+}
+
+namespace {
+
+// Admin devices: requests made with a PIN they issued are accepted (or
+// refused) without anyone comparing witnesses.
+void process_pin_requests(Profile& profile, service::Client& client, const Passphrase* passphrase, SyncReport& report) {
+  KeySigner root = root_signer(profile, passphrase);
+  const auto fingerprint = profile.store().profile().fingerprint;
+  const auto now = to_seconds(crypto::now());
+  bool accepted_any = false;
+  for (const auto& request : pending_requests(profile, client, root)) {
+    if (!has_pin(request))
+      continue;
+    auto invite = invite_for(profile.store(), request["pin_id"].get<std::string>());
+    if (!invite)
+      continue;  // another admin device's invitation
+    const std::string request_id = request.at("request_id").get<std::string>();
+    if (invite->used_at || invite->expires_at <= now || !pin_mac_valid(fingerprint, request, *invite)) {
+      refuse_request(profile, client, root, request_id);
+      report.refused.push_back(request_id);
+      continue;
+    }
+    report.accepted.push_back(accept_request(profile, client, passphrase, root, request, invite->role, invite));
+    accepted_any = true;
+  }
+  if (accepted_any)
+    publish(profile, client, passphrase);
+}
+
+// Takes the newest bundle sent to this device: new keys are added, keys the
+// bundle lists as archived are archived here too.
+void take_bundle(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                 const std::optional<Passphrase>& key_passphrase, SyncReport& report) {
+  store::LocalStore& store = profile.store();
+  store::DeviceRecord self = this_device(store);
+  KeySigner signer(profile.load_key(self.signature_key_file, passphrase), self.device_id);
+  json answer;
+  try {
+    answer = client.get(
+        account_path(store.profile().fingerprint) + "/devices/" + service::path_segment(self.device_id) + "/bundle",
+        &signer.signer);
+  } catch (const Error& error) {
+    if (error.code() == ErrorCode::NotFound)
+      return;  // nothing sent to this device since it joined
+    if (error.code() == ErrorCode::RejectedByPolicy &&
+        std::string_view(error.what()).find("removed") != std::string_view::npos) {
+      store.set_device_status(self.device_id, store::DeviceStatus::Removed);
+      report.removed = true;
+      return;
+    }
+    throw;
+  }
+  crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, passphrase);
+  KeyBundle bundle = open_bundle(decode_base64(answer.at("bundle").get<std::string>()), agreement_key,
+                                 crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
+  auto known = store.mail_keys();
+  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  store::Transaction transaction(store.database());
+  for (const auto& key : bundle.keys) {
+    auto existing = std::find_if(known.begin(), known.end(), [&](const store::MailKeyRecord& record) {
+      return record.certificate == key.record.certificate;
+    });
+    if (existing == known.end()) {
+      additions.push_back(stored_key(key, key_passphrase));
+      ++report.keys_added;
+    } else if (existing->status != key.record.status) {
+      store.set_mail_key_status(existing->id, key.record.status);
+      if (key.record.status == store::KeyStatus::Archived)
+        ++report.keys_archived;
+    }
+  }
+  if (!additions.empty())
+    store.add_mail_keys(additions);
+  transaction.commit();
+}
+
+}  // namespace
+
+SyncReport sync(const std::filesystem::path& home, service::Client& client,
+                const std::optional<Passphrase>& passphrase) {
+  if (!store::LocalStore::exists(home) && join_pending(home))
+    return complete_join(home, client, passphrase);
+  Profile profile = Profile::open(home);
+  const Passphrase* key_passphrase = passphrase ? &*passphrase : nullptr;
+  SyncReport report;
+  if (profile.holds_root()) {
+    process_pin_requests(profile, client, key_passphrase, report);
+  } else {
+    take_bundle(profile, client, key_passphrase, passphrase, report);
+  }
+  return report;
+}
+
+RemovalReport remove_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+                            const std::string& device_id) {
+  store::LocalStore& store = profile.store();
+  auto devices = store.devices();
+  auto target = std::find_if(devices.begin(), devices.end(),
+                             [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
+  if (target == devices.end()) {
+    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", escape_for_terminal(device_id)),
+                "'mailseal device list' shows the devices");
+  }
+  if (target->is_this_device) {
+    throw Error(ErrorCode::Usage, "a device cannot remove itself", "remove it from another admin device");
+  }
+  if (target->status == store::DeviceStatus::Removed) {
+    throw Error(ErrorCode::AlreadyExists, "that device was removed already");
+  }
+  crypto::PrivateKey root_key = profile.root_key(passphrase);
+  crypto::Certificate root = profile.root_certificate();
+  auto record = store.profile();
+  std::optional<Passphrase> protect;
+  if (record.keys_encrypted && passphrase != nullptr)
+    protect = *passphrase;
+  const auto now = crypto::now();
+  const bool could_sign = target->role != store::DeviceRole::Read;
+
+  RemovalReport report{device_id, {}, 0};
+  {
+    store::Transaction transaction(store.database());
+    store.set_device_status(device_id, store::DeviceStatus::Removed);
+    store::TrustRecords records(store);
+    for (const Bytes& der : {target->signature_certificate, target->agreement_certificate}) {
+      records.add_revocation(record.fingerprint, crypto::Certificate::from_der(der).serial_hex(), "device removed",
+                             to_seconds(now));
+    }
+    // New keys for everything the removed device held: it keeps the old ones,
+    // so nothing sent from now on may be readable (or signable) with them.
+    std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+    for (const auto& key : store.mail_keys()) {
+      if (key.origin != store::KeyOrigin::Profile || key.status != store::KeyStatus::Current)
+        continue;
+      if (key.purpose == store::KeyPurpose::Signing && !could_sign)
+        continue;
+      store.set_mail_key_status(key.id, store::KeyStatus::Archived);
+      if (key.purpose == store::KeyPurpose::Signing) {
+        records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
+                               "device removed", to_seconds(now));
+      }
+      additions.push_back(
+          issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, protect, now));
+      if (std::find(report.rotated.begin(), report.rotated.end(), key.address) == report.rotated.end())
+        report.rotated.push_back(key.address);
+    }
+    store.add_mail_keys(additions);
+    transaction.commit();
+  }
+  publish(profile, client, passphrase);
+
+  // The remaining devices get the new keys.
+  KeySigner signer(profile.root_key(passphrase), "root");
+  for (const auto& device : store.devices()) {
+    if (device.is_this_device || device.status != store::DeviceStatus::Active)
+      continue;
+    Bytes sealed = seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, std::nullopt),
+                               crypto::Certificate::from_der(device.agreement_certificate));
+    client.send("PUT",
+                account_path(record.fingerprint) + "/devices/" + service::path_segment(device.device_id) + "/bundle",
+                {{"bundle", encode_base64(sealed)}}, &signer.signer);
+    ++report.devices_updated;
+  }
+  return report;
+}
+
+}  // namespace mailseal::devices

@@ -1,0 +1,133 @@
+#include "devices/internal/bundle.h"
+
+#include <nlohmann/json.hpp>
+
+#include "mailseal/common/base64.h"
+#include "mailseal/common/error.h"
+
+namespace mailseal::devices::internal {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kType = "mailseal-key-bundle";
+constexpr int kVersion = 1;
+
+std::string text_of(const SecretBytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+template <typename T>
+T get(const json& document, const char* name) {
+  try {
+    return document.at(name).get<T>();
+  } catch (const json::exception&) {
+    throw Error(ErrorCode::Malformed, std::string("the key bundle's field '") + name + "' is missing or wrong");
+  }
+}
+
+Bytes get_base64(const json& document, const char* name) {
+  try {
+    return decode_base64(get<std::string>(document, name));
+  } catch (const Error&) {
+    throw Error(ErrorCode::Malformed, std::string("the key bundle's field '") + name + "' is not base64");
+  }
+}
+
+}  // namespace
+
+SecretBytes encode_bundle(const KeyBundle& bundle) {
+  json addresses = json::array();
+  for (const auto& address : bundle.addresses)
+    addresses.push_back(address.str());
+  json devices = json::array();
+  for (const auto& device : bundle.devices) {
+    devices.push_back({{"device_id", device.device_id},
+                       {"name", device.name},
+                       {"role", store::to_string(device.role)},
+                       {"status", store::to_string(device.status)},
+                       {"signature_certificate", encode_base64(device.signature_certificate)},
+                       {"agreement_certificate", encode_base64(device.agreement_certificate)}});
+  }
+  json keys = json::array();
+  for (const auto& key : bundle.keys) {
+    json chain = json::array();
+    for (const auto& link : key.record.chain)
+      chain.push_back(encode_base64(link));
+    keys.push_back({{"address", key.record.address.str()},
+                    {"purpose", store::to_string(key.record.purpose)},
+                    {"status", store::to_string(key.record.status)},
+                    {"origin", store::to_string(key.record.origin)},
+                    {"certificate", encode_base64(key.record.certificate)},
+                    {"chain", chain},
+                    {"key", text_of(key.pem)}});
+  }
+  json document = {{"type", kType},
+                   {"version", kVersion},
+                   {"fingerprint", bundle.fingerprint},
+                   {"name", bundle.name},
+                   {"suite", store::to_string(bundle.suite)},
+                   {"addresses", addresses},
+                   {"root", encode_base64(bundle.root)},
+                   {"devices", devices},
+                   {"keys", keys},
+                   {"pin_proof", bundle.pin_proof ? json(*bundle.pin_proof) : json(nullptr)},
+                   {"root_key", bundle.root_key ? json(text_of(*bundle.root_key)) : json(nullptr)},
+                   {"issued_at", bundle.issued_at}};
+  std::string text = document.dump();
+  SecretBytes out(text.begin(), text.end());
+  secure_wipe(text.data(), text.size());
+  return out;
+}
+
+KeyBundle decode_bundle(ByteView data) {
+  json document = json::parse(data.begin(), data.end(), nullptr, false);
+  if (document.is_discarded() || !document.is_object() || document.value("type", "") != kType) {
+    throw Error(ErrorCode::Malformed, "not a mailseal key bundle");
+  }
+  if (document.value("version", 0) != kVersion) {
+    throw Error(ErrorCode::Unsupported, "the key bundle was made by another version of mailseal");
+  }
+  KeyBundle bundle;
+  bundle.fingerprint = get<std::string>(document, "fingerprint");
+  bundle.name = get<std::string>(document, "name");
+  bundle.suite = store::parse_suite(get<std::string>(document, "suite"));
+  for (const auto& address : get<std::vector<std::string>>(document, "addresses"))
+    bundle.addresses.push_back(EmailAddress::parse(address));
+  bundle.root = get_base64(document, "root");
+  for (const auto& item : get<std::vector<json>>(document, "devices")) {
+    store::DeviceRecord device;
+    device.device_id = get<std::string>(item, "device_id");
+    device.name = get<std::string>(item, "name");
+    device.role = store::parse_device_role(get<std::string>(item, "role"));
+    device.status = store::parse_device_status(get<std::string>(item, "status"));
+    device.signature_certificate = get_base64(item, "signature_certificate");
+    device.agreement_certificate = get_base64(item, "agreement_certificate");
+    bundle.devices.push_back(std::move(device));
+  }
+  for (const auto& item : get<std::vector<json>>(document, "keys")) {
+    BundleKey key{store::MailKeyRecord{.address = EmailAddress::parse(get<std::string>(item, "address"))}, {}};
+    key.record.purpose = store::parse_key_purpose(get<std::string>(item, "purpose"));
+    key.record.status = store::parse_key_status(get<std::string>(item, "status"));
+    key.record.origin = store::parse_key_origin(get<std::string>(item, "origin"));
+    key.record.certificate = get_base64(item, "certificate");
+    for (const auto& link : get<std::vector<std::string>>(item, "chain"))
+      key.record.chain.push_back(decode_base64(link));
+    std::string pem = get<std::string>(item, "key");
+    key.pem.assign(pem.begin(), pem.end());
+    secure_wipe(pem.data(), pem.size());
+    bundle.keys.push_back(std::move(key));
+  }
+  if (document.contains("pin_proof") && document["pin_proof"].is_string())
+    bundle.pin_proof = document["pin_proof"].get<std::string>();
+  if (document.contains("root_key") && document["root_key"].is_string()) {
+    std::string pem = document["root_key"].get<std::string>();
+    bundle.root_key = SecretBytes(pem.begin(), pem.end());
+    secure_wipe(pem.data(), pem.size());
+  }
+  bundle.issued_at = get<std::int64_t>(document, "issued_at");
+  return bundle;
+}
+
+}  // namespace mailseal::devices::internal

@@ -1,0 +1,41 @@
+#pragma once
+// The content of a key bundle (what an admin device seals to a new or
+// remaining device) and of the escrow (what the key service keeps sealed to
+// the profile's root secret): the profile, the device's own certificates,
+// and mail private keys, as JSON. Both travel only sealed.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::devices::internal {
+
+struct BundleKey {
+  store::MailKeyRecord record;  // key_file and id unused
+  SecretBytes pem;              // unencrypted PKCS#8
+};
+
+struct KeyBundle {
+  // The profile.
+  std::string fingerprint;
+  std::string name;
+  store::Suite suite = store::Suite::Compat;
+  std::vector<EmailAddress> addresses;
+  Bytes root;
+  // The device it is for (a bundle) or the devices known (escrow).
+  std::vector<store::DeviceRecord> devices;
+  std::vector<BundleKey> keys;
+  std::optional<std::string> pin_proof;  // PIN joins: the admin knew the PIN
+  std::optional<SecretBytes> root_key;   // escrow only: the root's PKCS#8
+  std::int64_t issued_at = 0;
+};
+
+SecretBytes encode_bundle(const KeyBundle& bundle);
+// Error(Malformed) for anything that is not a bundle of this version.
+KeyBundle decode_bundle(ByteView json);
+
+}  // namespace mailseal::devices::internal

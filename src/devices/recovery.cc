@@ -1,0 +1,138 @@
+#include "mailseal/devices/recovery.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "devices/internal/bundle.h"
+#include "devices/internal/issuing.h"
+#include "devices/internal/recovery_secret.h"
+#include "mailseal/common/base64.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/crypto/symmetric.h"
+#include "mailseal/devices/connect.h"
+#include "mailseal/udf/shamir.h"
+#include "mailseal/udf/udf.h"
+
+namespace mailseal::devices {
+
+using namespace internal;
+
+std::vector<std::string> create_recovery_shares(Profile& profile, const Passphrase* passphrase, int shares,
+                                                int quorum) {
+  if (quorum < 2 || quorum > shares || shares > udf::kMaxShares || quorum > udf::kMaxQuorum) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("choose 2 <= quorum <= shares <= {} (a quorum of 1 would make every share the key)",
+                            udf::kMaxShares));
+  }
+  RecoverySecret secret = RecoverySecret::of_root_key(profile.root_key(passphrase));
+  std::vector<std::string> out;
+  for (const auto& share : udf::split_secret(secret.bytes(), shares, quorum))
+    out.push_back(share.to_string());
+  return out;
+}
+
+namespace {
+
+SecretBytes combine(const std::vector<std::string>& texts) {
+  std::vector<udf::Share> shares;
+  for (const auto& text : texts) {
+    try {
+      shares.push_back(udf::Share::parse(text));
+    } catch (const Error& error) {
+      throw Error(ErrorCode::Usage,
+                  fmt::format("'{}' is not a recovery share: {}", escape_for_terminal(text), error.what()));
+    }
+  }
+  if (shares.empty())
+    throw Error(ErrorCode::Usage, "give the recovery shares");
+  const int quorum = shares.front().quorum;
+  if (static_cast<int>(shares.size()) < quorum) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("{} shares are needed to recover this profile; {} given", quorum, shares.size()));
+  }
+  try {
+    return udf::combine_shares(shares);
+  } catch (const Error& error) {
+    throw Error(ErrorCode::BadSignature, fmt::format("the shares do not recover one secret: {}", error.what()));
+  }
+}
+
+}  // namespace
+
+RestoreReport restore(const std::filesystem::path& home, service::Client& client, const RestoreOptions& options) {
+  if (store::LocalStore::exists(home) || join_pending(home)) {
+    throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", escape_for_terminal(home.string())),
+                "restore into a new --home DIR");
+  }
+  RecoverySecret secret = RecoverySecret::from_bytes(combine(options.shares));
+  nlohmann::json answer = client.get("/v1/escrow/" + service::path_segment(secret.escrow_id()));
+  Bytes sealed = decode_base64(answer.at("escrow").get<std::string>());
+  KeyBundle escrow = decode_bundle(crypto::open_symmetric(secret.escrow_key(), sealed, as_bytes(secret.escrow_id())));
+  if (!escrow.root_key)
+    throw Error(ErrorCode::Malformed, "the escrow holds no profile root");
+  crypto::PrivateKey root_key = crypto::PrivateKey::from_pkcs8_pem(
+      std::string_view(reinterpret_cast<const char*>(escrow.root_key->data()), escrow.root_key->size()), nullptr);
+  crypto::Certificate root = crypto::Certificate::from_der(escrow.root);
+  if (!(root_key.public_key() == root.public_key()) ||
+      root.key_fingerprint().to_string(udf::kFullBits) != escrow.fingerprint ||
+      RecoverySecret::of_root_key(root_key).bytes() != secret.bytes()) {
+    throw Error(ErrorCode::BadSignature, "the escrow does not belong to these shares");
+  }
+
+  const auto now = crypto::now();
+  const std::optional<Passphrase>& protect = options.passphrase;
+  std::vector<store::KeyFile> files;
+  store::ProfileRecord profile;
+  profile.fingerprint = escrow.fingerprint;
+  profile.name = escrow.name;
+  profile.suite = escrow.suite;
+  profile.addresses = escrow.addresses;
+  profile.root_certificate = root.der();
+  files.push_back(key_file("root", root_key, protect));
+  profile.root_key_file = files.back().name;
+  profile.keys_encrypted = protect.has_value();
+  profile.created_at = to_seconds(now);
+
+  const std::string device_name = options.device_name.empty() ? "restored device" : options.device_name;
+  crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  DeviceCertificates certificates = issue_device_certificates(root_key, root, device_name, signature_key.public_key(),
+                                                              agreement_key.public_key(), now);
+  store::DeviceRecord device;
+  device.device_id = device_id_of(signature_key.public_key());
+  device.name = device_name;
+  device.role = store::DeviceRole::Admin;
+  device.is_this_device = true;
+  device.signature_certificate = certificates.signature.der();
+  device.agreement_certificate = certificates.agreement.der();
+  files.push_back(key_file("device-signature", signature_key, protect));
+  device.signature_key_file = files.back().name;
+  files.push_back(key_file("device-agreement", agreement_key, protect));
+  device.agreement_key_file = files.back().name;
+  device.created_at = to_seconds(now);
+
+  std::vector<store::MailKeyRecord> mail_keys;
+  for (const auto& key : escrow.keys) {
+    crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(
+        std::string_view(reinterpret_cast<const char*>(key.pem.data()), key.pem.size()), nullptr);
+    store::MailKeyRecord record = key.record;
+    files.push_back(key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, protect));
+    record.key_file = files.back().name;
+    record.key_fingerprint =
+        crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
+    mail_keys.push_back(std::move(record));
+  }
+  store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
+  for (const auto& other : escrow.devices) {
+    if (other.device_id != device.device_id)
+      store.add_device(other);
+  }
+  remember_service(store, client.url());
+  Profile restored = Profile::open(home);
+  const Passphrase* passphrase = protect ? &*protect : nullptr;
+  publish(restored, client, passphrase);
+  return RestoreReport{escrow.fingerprint, escrow.addresses, device.device_id, static_cast<int>(mail_keys.size())};
+}
+
+}  // namespace mailseal::devices
