@@ -630,8 +630,8 @@ Invitation invite(Profile& profile, service::Client& client, const Passphrase* p
   if (role == store::DeviceRole::Admin) {
     throw Error(ErrorCode::Usage, "an invited device is full or read");
   }
-  if (lifetime.count() < 60 || lifetime.count() > 7 * 24 * 3600) {
-    throw Error(ErrorCode::Usage, "an invitation lasts between a minute and a week");
+  if (lifetime.count() < 1 || lifetime.count() > 7 * 24 * 3600) {
+    throw Error(ErrorCode::Usage, "an invitation lasts between a second and a week");
   }
   KeySigner root = root_signer(profile, passphrase);
   const auto now = to_seconds(crypto::now());
