@@ -101,6 +101,59 @@ run "$MAILSEAL" trust carol@example.org --home "$DEMO/alice"
 printf '$ mailseal trust carol@example.org --dot   # Graphviz, for dot -Tsvg\n'
 "$MAILSEAL" trust carol@example.org --dot --home "$DEMO/alice" | sed 's/^/    /'
 
+say "Every device reads the mail. A key service (it only ever holds public data and ciphertext) runs locally."
+"$MAILSEAL" serve --listen 127.0.0.1:0 --db "$DEMO/service.db" >"$DEMO/service.url" 2>"$DEMO/service.log" &
+SERVICE_PID=$!
+trap 'kill $SERVICE_PID 2>/dev/null; rm -rf "$DEMO"' EXIT
+for _ in $(seq 50); do [ -s "$DEMO/service.url" ] && break; sleep 0.1; done
+SERVICE=$(head -1 "$DEMO/service.url")
+echo "    key service at $SERVICE"
+run "$MAILSEAL" publish --service "$SERVICE" --home "$DEMO/alice"
+
+say "Alice's laptop asks to join; both screens show the same witness, and Alice accepts it."
+WITNESS=$("$MAILSEAL" device join alice@example.com --service "$SERVICE" --name laptop --json --home "$DEMO/laptop" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["witness"])')
+echo "    the laptop shows: $WITNESS"
+run "$MAILSEAL" device pending --home "$DEMO/alice"
+run "$MAILSEAL" device accept "$WITNESS" --home "$DEMO/alice"
+run "$MAILSEAL" sync --home "$DEMO/laptop"
+
+say "Her phone joins with a one-time PIN instead (also shown as a QR code on a terminal)."
+PIN=$("$MAILSEAL" device invite --json --home "$DEMO/alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pin"])')
+echo "    PIN: $PIN"
+run "$MAILSEAL" device join alice@example.com --service "$SERVICE" --pin "$PIN" --name phone --home "$DEMO/phone"
+run "$MAILSEAL" sync --home "$DEMO/alice"
+run "$MAILSEAL" sync --home "$DEMO/phone"
+run "$MAILSEAL" device list --home "$DEMO/alice"
+
+say "Bob finds Alice on the service and writes to her: every device of hers reads it."
+run "$MAILSEAL" lookup alice@example.com --service "$SERVICE" --home "$DEMO/bob"
+printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: For all your devices\n\nRead me anywhere.\n' |
+  "$MAILSEAL" encrypt -o "$DEMO/to-alice.eml" --home "$DEMO/bob"
+for device in alice laptop phone; do
+  printf '$ mailseal decrypt to-alice.eml   # on %s\n' "$device"
+  "$MAILSEAL" decrypt "$DEMO/to-alice.eml" --no-learn --home "$DEMO/$device" 2>/dev/null | tail -1 | sed 's/^/    /'
+done
+
+say "The phone is lost. Alice removes it: her keys rotate, the other devices get the new ones."
+PHONE=$("$MAILSEAL" device list --json --home "$DEMO/phone" |
+  python3 -c 'import json,sys; print([d["device_id"] for d in json.load(sys.stdin)["devices"] if d["this_device"]][0])')
+run "$MAILSEAL" device remove "$PHONE" --home "$DEMO/alice"
+run "$MAILSEAL" sync --home "$DEMO/laptop"
+"$MAILSEAL" lookup alice@example.com --service "$SERVICE" --home "$DEMO/bob" 2>/dev/null
+printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: After the loss\n\nOnly your remaining devices read this.\n' |
+  "$MAILSEAL" encrypt -o "$DEMO/after.eml" --home "$DEMO/bob"
+run "$MAILSEAL" decrypt "$DEMO/after.eml" --no-learn --home "$DEMO/laptop"
+run "$MAILSEAL" decrypt "$DEMO/after.eml" --no-learn --home "$DEMO/phone" || true
+
+say "Recovery: any 2 of 3 shares restore the profile on a new device."
+"$MAILSEAL" recovery create --shares 3 --quorum 2 --json --home "$DEMO/alice" >"$DEMO/shares.json"
+python3 -c 'import json; [print("    " + s) for s in json.load(open("'"$DEMO"'/shares.json"))["shares"]]'
+SHARES=$(python3 -c 'import json; s = json.load(open("'"$DEMO"'/shares.json"))["shares"]; print(s[0], s[2])')
+# shellcheck disable=SC2086
+run "$MAILSEAL" recovery restore $SHARES --service "$SERVICE" --name new-laptop --home "$DEMO/restored"
+run "$MAILSEAL" decrypt "$DEMO/after.eml" --no-learn --home "$DEMO/restored"
+
 say "Fingerprints are UDFs (draft-hallambaker-mesh-udf): the draft's own example."
 printf '$ printf "UDF Data Value" | mailseal udf --content-type text/plain\n'
 printf 'UDF Data Value' | "$MAILSEAL" udf --content-type text/plain
