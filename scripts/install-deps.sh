@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libcpp-httplib-dev libqrencode-dev
   # peers the tests run against
   openssl gpgsm libnss3-tools sqlite3
+  # the gateway's upstream SMTP server and clients in tests and the demo
+  python3 python3-aiosmtpd swaks
 )
 
 missing=()

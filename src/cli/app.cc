@@ -67,6 +67,7 @@ struct Arguments {
   TrustArgs trust;
   TrustAnchorAddArgs trust_anchor_add;
   ServeArgs serve;
+  GatewayArgs gateway;
   ServiceArgs publish;
   LookupArgs lookup;
   DeviceJoinArgs device_join;
@@ -354,6 +355,31 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
       ->type_name("FILE");
   serve->add_option("--tls-key", args.serve.tls_key, "... and this private key (PEM)")->type_name("FILE");
   serve->callback([&] { action = [&](const Context& c) { return run_serve(c, args.serve); }; });
+
+  auto* gateway = subcommand(app, g, "gateway", "Run the SMTP submission gateway (until SIGINT or SIGTERM)",
+                             "mailseal gateway --listen 127.0.0.1:10587 --upstream smtp.example.com:587 "
+                             "--upstream-tls starttls");
+  gateway->add_option("--listen", args.gateway.listen, "HOST:PORT for mail clients (default 127.0.0.1:10587)")
+      ->type_name("HOST:PORT");
+  gateway->add_option("--upstream", args.gateway.upstream, "The submission server to relay to")
+      ->required()
+      ->type_name("HOST:PORT");
+  gateway->add_option("--upstream-tls", args.gateway.upstream_tls, "none, starttls or tls (default none)")
+      ->type_name("MODE");
+  gateway->add_option("--upstream-ca", args.gateway.upstream_ca, "Trust these CA certificates for the upstream")
+      ->type_name("FILE");
+  gateway
+      ->add_option("--policy", args.gateway.policy,
+                   "opportunistic (sign, encrypt when possible) or required (refuse what cannot be encrypted)")
+      ->type_name("POLICY");
+  gateway->add_option("--tls-cert", args.gateway.tls_certificate, "Offer STARTTLS to clients with this certificate")
+      ->type_name("FILE");
+  gateway->add_option("--tls-key", args.gateway.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  gateway->add_option("--max-size", args.gateway.max_size, "Largest message accepted, in bytes (default 25 MiB)")
+      ->type_name("BYTES");
+  gateway->add_option("--timeout", args.gateway.timeout, "Seconds to wait for a client or the upstream (default 300)")
+      ->type_name("SECONDS");
+  gateway->callback([&] { action = [&](const Context& c) { return run_gateway(c, args.gateway); }; });
 
   auto* udf = subcommand(app, g, "udf", "Print the UDF fingerprint of data",
                          "printf 'UDF Data Value' | mailseal udf --content-type text/plain");

@@ -202,6 +202,19 @@ struct ServeArgs {
 };
 int run_serve(const Context& context, const ServeArgs& args);
 
+struct GatewayArgs {
+  std::string listen = "127.0.0.1:10587";
+  std::string upstream;
+  std::string upstream_tls = "none";
+  std::string upstream_ca;
+  std::string policy = "opportunistic";
+  std::string tls_certificate;
+  std::string tls_key;
+  std::size_t max_size = 25u * 1024 * 1024;
+  int timeout = 300;
+};
+int run_gateway(const Context& context, const GatewayArgs& args);
+
 struct UdfArgs {
   std::string content_type = "application/octet-stream";
   bool sha3 = false;

@@ -1,6 +1,8 @@
-// serve: the key service in the foreground until SIGINT or SIGTERM.
+// serve and gateway: long-running servers in the foreground until SIGINT or
+// SIGTERM.
 
 #include <csignal>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -8,9 +10,50 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/error.h"
+#include "mailseal/devices/profile.h"
+#include "mailseal/gateway/gateway.h"
 #include "mailseal/service/server.h"
 
 namespace mailseal::cli {
+
+namespace {
+
+// Signals are taken by a thread of their own (sigwait), so that stopping a
+// server never runs inside a signal handler. Blocks them before the server
+// starts its own threads, which inherit the mask.
+class SignalStopper {
+ public:
+  SignalStopper() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  }
+
+  // Runs `run` while a thread waits for a signal and then calls `stop`.
+  void serve(const std::function<void()>& run, const std::function<void()>& stop) {
+    std::thread waiter([&] {
+      int received = 0;
+      sigwait(&signals_, &received);
+      stop();
+    });
+    try {
+      run();
+    } catch (...) {
+      pthread_kill(waiter.native_handle(), SIGTERM);
+      waiter.join();
+      throw;
+    }
+    // run() also returns when serving fails: wake the waiter either way.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+  }
+
+ private:
+  sigset_t signals_;
+};
+
+}  // namespace
 
 int run_serve(const Context& context, const ServeArgs& args) {
   service::ServeOptions options;
@@ -21,14 +64,7 @@ int run_serve(const Context& context, const ServeArgs& args) {
   if (!args.tls_key.empty())
     options.tls_key = args.tls_key;
 
-  // Signals are taken by a thread of their own (sigwait), so that stopping
-  // the server never runs inside a signal handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  SignalStopper stopper;
   service::Server server(options);
   server.bind();
   if (context.json()) {
@@ -38,16 +74,57 @@ int run_serve(const Context& context, const ServeArgs& args) {
   }
   std::fflush(stdout);
   print_note(fmt::format("key service listening on {}, database {}", server.url(), options.database.string()));
-  std::thread waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
-    server.stop();
-  });
-  server.run();
-  // run() also returns when listening fails: wake the waiter either way.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
+  stopper.serve([&] { server.run(); }, [&] { server.stop(); });
   print_note("key service stopped");
+  return 0;
+}
+
+int run_gateway(const Context& context, const GatewayArgs& args) {
+  gateway::GatewayOptions options;
+  std::tie(options.host, options.port) = service::parse_listen_address(args.listen);
+  std::tie(options.upstream.host, options.upstream.port) = service::parse_listen_address(args.upstream);
+  options.upstream.tls = gateway::parse_upstream_tls(args.upstream_tls);
+  if (!args.upstream_ca.empty())
+    options.upstream.ca_file = args.upstream_ca;
+  options.policy = gateway::parse_encryption_policy(args.policy);
+  if (args.tls_certificate.empty() != args.tls_key.empty())
+    throw Error(ErrorCode::Usage, "--tls-cert and --tls-key go together");
+  if (!args.tls_certificate.empty()) {
+    options.tls_certificate = args.tls_certificate;
+    options.tls_key = args.tls_key;
+  }
+  if (args.max_size < 1024)
+    throw Error(ErrorCode::Usage, "--max-size must be at least 1024 bytes");
+  if (args.timeout < 1)
+    throw Error(ErrorCode::Usage, "--timeout must be at least one second");
+  options.max_message_size = args.max_size;
+  options.timeout = std::chrono::seconds(args.timeout);
+  options.home = context.home();
+  options.passphrase = context.passphrase_copy();
+
+  // Fail now, not at the first message, when there is no profile.
+  devices::Profile profile = devices::Profile::open(options.home);
+  std::string addresses;
+  for (const auto& address : profile.addresses())
+    addresses += (addresses.empty() ? "" : ", ") + address.str();
+
+  SignalStopper stopper;
+  gateway::Gateway gateway(options);
+  int port = gateway.bind();
+  std::string listen = fmt::format("{}:{}", options.host, port);
+  if (context.json()) {
+    print_json({{"listen", listen},
+                {"upstream", args.upstream},
+                {"policy", args.policy},
+                {"starttls", options.tls_certificate.has_value()}});
+  } else {
+    print_line(listen);
+  }
+  std::fflush(stdout);
+  print_note(fmt::format("SMTP gateway for {} listening on {}, relaying to {} ({}, policy {})", addresses, listen,
+                         args.upstream, args.upstream_tls, args.policy));
+  stopper.serve([&] { gateway.run(); }, [&] { gateway.stop(); });
+  print_note("SMTP gateway stopped");
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <openssl/kdf.h>
 #include <openssl/pkcs12.h>
 #include <openssl/provider.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -71,6 +72,9 @@ using Pkcs7 = Handle<PKCS7, PKCS7_free>;
 using Cms = Handle<CMS_ContentInfo, CMS_ContentInfo_free>;
 using LibCtx = Handle<OSSL_LIB_CTX, OSSL_LIB_CTX_free>;
 using EcGroup = Handle<EC_GROUP, EC_GROUP_free>;
+// TLS (libssl): only parts that link OpenSSL::SSL use these.
+using Ssl = Handle<SSL, SSL_free>;
+using SslCtx = Handle<SSL_CTX, SSL_CTX_free>;
 
 inline void unload_provider(OSSL_PROVIDER* provider) noexcept {
   OSSL_PROVIDER_unload(provider);

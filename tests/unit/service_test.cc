@@ -33,12 +33,14 @@ TEST(RequestSignature, RoundTripAndEveryFieldMatters) {
 }
 
 TEST(RequestSignature, MalformedHeadersAreRefused) {
-  for (const char* header : {"", "Basic abc", "Mailseal-Signature", "Mailseal-Signature key=\"root\"",
-                             R"(Mailseal-Signature key="root", time="x", nonce="00112233445566778899aabbccddeeff", signature="AAAA")",
-                             R"(Mailseal-Signature key="root", time="1", nonce="0011", signature="AAAA")",
-                             R"(Mailseal-Signature key="root", key="root", time="1", nonce="00112233445566778899aabbccddeeff", signature="AAAA")",
-                             R"(Mailseal-Signature key="root", time="1", nonce="00112233445566778899aabbccddeeff", signature="AAAA", extra="1")",
-                             R"(Mailseal-Signature key="root, time="1")"}) {
+  for (
+      const char* header :
+      {"", "Basic abc", "Mailseal-Signature", "Mailseal-Signature key=\"root\"",
+       R"(Mailseal-Signature key="root", time="x", nonce="00112233445566778899aabbccddeeff", signature="AAAA")",
+       R"(Mailseal-Signature key="root", time="1", nonce="0011", signature="AAAA")",
+       R"(Mailseal-Signature key="root", key="root", time="1", nonce="00112233445566778899aabbccddeeff", signature="AAAA")",
+       R"(Mailseal-Signature key="root", time="1", nonce="00112233445566778899aabbccddeeff", signature="AAAA", extra="1")",
+       R"(Mailseal-Signature key="root, time="1")"}) {
     EXPECT_THROW(service::parse_authorization(header), Error) << header;
   }
 }
@@ -75,8 +77,8 @@ TEST(Pairing, PinsAreCanonicalAndTheirIdsAndMacsDiffer) {
   std::string mac = devices::pin_mac(key, "join", as_bytes(std::string_view("data")));
   EXPECT_TRUE(devices::pin_mac_equal(mac, devices::pin_mac(key, "join", as_bytes(std::string_view("data")))));
   EXPECT_FALSE(devices::pin_mac_equal(mac, devices::pin_mac(key, "bundle", as_bytes(std::string_view("data")))));
-  EXPECT_FALSE(devices::pin_mac_equal(mac, devices::pin_mac(devices::pin_mac_key(devices::new_pin()), "join",
-                                                             as_bytes(std::string_view("data")))));
+  EXPECT_FALSE(devices::pin_mac_equal(
+      mac, devices::pin_mac(devices::pin_mac_key(devices::new_pin()), "join", as_bytes(std::string_view("data")))));
   EXPECT_EQ(devices::pin_id(pin).find(pin), std::string::npos);
 }
 

@@ -1,0 +1,122 @@
+// The gateway's SMTP server on untrusted clients, and its reader of upstream
+// replies. Input starting with "R": lines fed to the reply reader, as an
+// upstream would send them. Otherwise: the bytes a client sends, played into
+// a real session over a socket pair, with an upstream that cannot be reached
+// and a profile that does not exist. Property: nothing crashes or hangs, and
+// everything the gateway answers is a well-formed SMTP reply.
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "fuzz.h"
+#include "gateway/internal/connection.h"
+#include "gateway/internal/session.h"
+#include "mailseal/common/error.h"
+#include "mailseal/gateway/smtp.h"
+
+namespace mailseal::fuzz {
+
+namespace {
+
+void read_replies(std::string_view text) {
+  gateway::ReplyReader reader;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    start = end == std::string_view::npos ? text.size() : end + 1;
+    try {
+      if (reader.feed(line)) {
+        gateway::Reply reply = reader.take();
+        if (reply.code < 200 || reply.code > 599 || reply.lines.empty())
+          std::abort();
+        reader = gateway::ReplyReader();
+      }
+    } catch (const Error&) {
+      reader = gateway::ReplyReader();
+    }
+  }
+}
+
+const gateway::GatewayOptions& options() {
+  static const gateway::GatewayOptions instance = [] {
+    gateway::GatewayOptions made;
+    made.upstream.host = "127.0.0.1";
+    made.upstream.port = 1;  // nothing listens there: the upstream is unavailable
+    made.home = "/nonexistent/mailseal-fuzz-home";
+    made.max_message_size = 4096;
+    made.timeout = std::chrono::seconds(5);
+    return made;
+  }();
+  return instance;
+}
+
+// Every line the gateway wrote must be "DDD TEXT" or "DDD-TEXT" in printable ASCII.
+void check_replies(const std::string& written) {
+  std::size_t start = 0;
+  while (start < written.size()) {
+    std::size_t end = written.find("\r\n", start);
+    if (end == std::string::npos)
+      std::abort();  // a reply without its line ending
+    std::string_view line(written.data() + start, end - start);
+    if (line.size() < 3 || line[0] < '2' || line[0] > '5')
+      std::abort();
+    for (char c : line) {
+      if (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) >= 127)
+        std::abort();
+    }
+    start = end + 2;
+  }
+}
+
+void play_session(std::span<const std::uint8_t> input) {
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sockets) != 0)
+    std::abort();
+  std::string written;
+  std::thread client([&] {
+    std::size_t sent = 0;
+    while (sent < input.size()) {
+      ssize_t n = ::send(sockets[1], input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0)
+        break;  // the gateway closed the session (QUIT, too many errors)
+      sent += static_cast<std::size_t>(n);
+    }
+    ::shutdown(sockets[1], SHUT_WR);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(sockets[1], buffer, sizeof buffer, 0)) > 0)
+      written.append(buffer, static_cast<std::size_t>(n));
+    ::close(sockets[1]);
+  });
+  static gateway::internal::Shared shared{options(), nullptr, nullptr, "fuzz.invalid", {}};
+  {
+    gateway::internal::Connection connection(sockets[0], std::chrono::seconds(5));
+    try {
+      gateway::internal::Session(connection, shared).run();
+    } catch (const Error&) {
+      // The client went away while being answered.
+    }
+  }
+  client.join();
+  check_replies(written);
+}
+
+}  // namespace
+
+void run(std::span<const std::uint8_t> input) {
+  std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
+  if (!text.empty() && text.front() == 'R') {
+    read_replies(text.substr(1));
+    return;
+  }
+  play_session(input);
+}
+
+}  // namespace mailseal::fuzz
+
+MAILSEAL_FUZZ_TARGET

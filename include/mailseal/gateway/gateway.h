@@ -1,0 +1,105 @@
+#pragma once
+// `mailseal gateway`: an SMTP submission proxy on localhost (DESIGN.md
+// section 7). The user's mail client submits to it; it signs every message
+// from the profile's addresses, encrypts whenever every recipient has a
+// usable key, and relays upstream. Nothing is acknowledged that the upstream
+// did not accept.
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailseal/common/secret.h"
+
+namespace mailseal::devices {
+class Profile;
+}
+namespace mailseal::service {
+class Client;
+}
+
+namespace mailseal::gateway {
+
+enum class UpstreamTls { None, StartTls, Tls };
+enum class EncryptionPolicy { Opportunistic, Required };
+
+UpstreamTls parse_upstream_tls(std::string_view text);            // Error(Usage) otherwise
+EncryptionPolicy parse_encryption_policy(std::string_view text);  // Error(Usage) otherwise
+
+struct UpstreamOptions {
+  std::string host;
+  int port = 587;
+  UpstreamTls tls = UpstreamTls::None;
+  std::optional<std::filesystem::path> ca_file;  // else the system's CAs
+};
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port
+  UpstreamOptions upstream;
+  EncryptionPolicy policy = EncryptionPolicy::Opportunistic;
+  std::filesystem::path home;            // the profile's store
+  std::optional<Passphrase> passphrase;  // for encrypted key files
+  std::size_t max_message_size = 25u * 1024 * 1024;
+  // STARTTLS towards the mail client, offered when both are given.
+  std::optional<std::filesystem::path> tls_certificate;
+  std::optional<std::filesystem::path> tls_key;
+  std::chrono::seconds timeout{300};  // per read or write, both sides
+  std::size_t max_sessions = 64;
+};
+
+// What one submitted message becomes upstream.
+struct Envelope {
+  std::string reverse_path;             // MAIL FROM, may be empty
+  std::vector<std::string> recipients;  // RCPT TO, in order
+};
+
+struct Copy {
+  std::vector<std::string> recipients;  // the envelope recipients of this copy
+  std::string message;
+  bool signed_message = false;
+  bool encrypted = false;
+};
+
+struct DeliveryPlan {
+  std::vector<Copy> copies;
+  std::vector<std::string> without_keys;  // recipients no usable certificate was found for
+  std::string summary;                    // one line for the log and the SMTP reply
+};
+
+// Decides what to send: the main copy to the recipients named in To/Cc, and
+// for every other envelope recipient (Bcc) a copy of their own, encrypted to
+// them alone, so that nobody learns who else was sent it. Certificates come
+// from the contacts and learned mail first, then from the key service (a
+// lookup) when `service` is given. Messages already signed or encrypted by
+// the client, and messages from addresses not in the profile, pass
+// unchanged (refused under Required). Error(RejectedByPolicy) under
+// Required when some recipient has no usable certificate, naming them.
+DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+                           const Envelope& envelope, std::string message, service::Client* service);
+
+class Gateway {
+ public:
+  explicit Gateway(GatewayOptions options);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds the listening socket; Error(Io) if it cannot. Returns the port.
+  int bind();
+  // Serves until stop(); returns once every session has ended.
+  void run();
+  // Safe from any thread (not from a signal handler).
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailseal::gateway

@@ -1,0 +1,101 @@
+#pragma once
+// The SMTP protocol (RFC 5321) as pure functions over lines: what the gateway
+// and its upstream client parse and write. Nothing here touches a socket, so
+// every parser of untrusted bytes can be fuzzed alone.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mailseal::gateway {
+
+// RFC 5321 section 4.5.3.1: a command line is at most 512 octets with CRLF;
+// AUTH lines may be longer (RFC 4954 section 4), so commands get 4096; a
+// text line is at most 1000 octets with CRLF.
+inline constexpr std::size_t kMaxCommandLine = 4096;
+inline constexpr std::size_t kMaxTextLine = 1000;
+inline constexpr std::size_t kMaxRecipients = 100;
+
+struct Command {
+  std::string verb;      // upper case: "EHLO", "MAIL", ...
+  std::string argument;  // the rest of the line, leading spaces removed
+};
+
+// Splits a command line (without its line ending). nullopt when the line is
+// empty or its verb is not letters.
+std::optional<Command> parse_command(std::string_view line);
+
+// The argument of MAIL FROM: or RCPT TO:, e.g. "FROM:<a@b> SIZE=10".
+struct PathArgument {
+  std::string path;                                             // inside the angle brackets; empty for the null path <>
+  std::vector<std::pair<std::string, std::string>> parameters;  // keyword upper case, value as written
+};
+
+// Parses `argument` after the keyword ("FROM" or "TO", case-insensitive).
+// Throws Error(Malformed) naming what is wrong.
+PathArgument parse_path_argument(std::string_view argument, std::string_view keyword);
+
+// A reply: the code and one or more lines of text. Multi-line replies are
+// written "250-..." for every line but the last (RFC 5321 section 4.2.1).
+struct Reply {
+  int code = 0;
+  std::vector<std::string> lines;
+
+  bool positive() const noexcept { return code >= 200 && code < 400; }
+  bool transient() const noexcept { return code >= 400 && code < 500; }
+  std::string text() const;  // the lines joined by spaces
+  std::string serialize() const;
+};
+
+Reply reply(int code, std::string line);
+
+// Reads a reply line by line: feed() returns true once the last line has
+// been read. Throws Error(Malformed) for a line that is not a reply line, or
+// whose code differs from the first line's.
+class ReplyReader {
+ public:
+  bool feed(std::string_view line);
+  Reply take() { return std::move(reply_); }
+
+ private:
+  Reply reply_;
+  bool started_ = false;
+};
+
+// The message of a DATA command, line by line: undoes dot-stuffing (RFC 5321
+// section 4.5.2), restores CRLF, stops at the lone ".", and keeps counting
+// (without storing) past the size limit so that the client can be told.
+class DataReader {
+ public:
+  explicit DataReader(std::size_t max_size) : max_size_(max_size) {}
+
+  // One line without its line ending; `too_long` when the connection cut it
+  // at kMaxTextLine. Returns true at the terminating ".".
+  bool feed(std::string_view line, bool too_long = false);
+
+  bool over_size() const noexcept { return over_size_; }
+  bool line_too_long() const noexcept { return line_too_long_; }
+  bool has_eight_bit() const noexcept { return eight_bit_; }
+  std::string take() { return std::move(message_); }
+
+ private:
+  std::size_t max_size_;
+  std::size_t size_ = 0;
+  std::string message_;
+  bool over_size_ = false;
+  bool line_too_long_ = false;
+  bool eight_bit_ = false;
+};
+
+// The message as DATA sends it: dot-stuffed, CRLF line endings, ended by
+// the final "." line.
+std::string dot_stuff(std::string_view message);
+
+// xtext (RFC 3461 section 4) is not decoded: parameters are passed on as
+// written, only SIZE and BODY are read.
+std::optional<std::size_t> parse_size_parameter(std::string_view value);
+
+}  // namespace mailseal::gateway

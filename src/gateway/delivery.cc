@@ -1,0 +1,206 @@
+// What the gateway sends for one submitted message: which copies, signed or
+// encrypted, to whom.
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/gateway/gateway.h"
+#include "mailseal/mime/mime.h"
+#include "mailseal/smime/smime.h"
+
+namespace mailseal::gateway {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty())
+      out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+// A message the client protected itself is not wrapped again.
+bool already_protected(const smime::OutgoingMessage& message) {
+  auto value = message.headers().get("Content-Type");
+  if (!value)
+    return false;
+  mime::ContentType type = mime::ContentType::parse(*value);
+  return type.is("application", "pkcs7-mime") || type.is("application", "x-pkcs7-mime") ||
+         type.is("multipart", "signed") || type.is("multipart", "encrypted");
+}
+
+smime::OutgoingMessage read_message(const std::string& text, std::unique_ptr<smime::MemorySource>& source) {
+  source = std::make_unique<smime::MemorySource>(as_bytes(text));
+  return smime::OutgoingMessage::read(*source);
+}
+
+std::set<EmailAddress> visible_recipients(const smime::OutgoingMessage& message) {
+  std::set<EmailAddress> out;
+  for (const auto& field : message.headers().fields()) {
+    std::string name = field.name;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (name == "to" || name == "cc") {
+      for (auto& address : mime::parse_addresses(field.value()))
+        out.insert(std::move(address));
+    }
+  }
+  return out;
+}
+
+bool usable(devices::Profile& profile, const EmailAddress& address) {
+  auto report = agent::address_trust(profile, address);
+  return report && report->verdict.level != trust::Level::Conflict && report->verdict.level != trust::Level::Revoked;
+}
+
+// Certificates from the contacts and learned mail, else from the key service.
+std::vector<std::string> recipients_without_keys(devices::Profile& profile, const std::vector<EmailAddress>& recipients,
+                                                 service::Client* service) {
+  std::vector<std::string> missing;
+  for (const auto& address : recipients) {
+    if (usable(profile, address))
+      continue;
+    if (service != nullptr && !agent::address_trust(profile, address)) {
+      try {
+        agent::lookup(profile, *service, address);
+      } catch (const Error&) {
+        // Not published, or the service is unreachable: the address has no
+        // key, which the policy decides about.
+      }
+      if (usable(profile, address))
+        continue;
+    }
+    missing.push_back(address.str());
+  }
+  return missing;
+}
+
+std::string encrypt_copy(devices::Profile& profile, const Passphrase* passphrase, const std::string& text,
+                         const std::vector<EmailAddress>& to) {
+  std::unique_ptr<smime::MemorySource> source;
+  smime::OutgoingMessage message = read_message(text, source);
+  smime::StringSink out;
+  agent::encrypt(profile, passphrase, message, out, to, true);
+  out.finish();
+  return out.take();
+}
+
+std::string sign_copy(devices::Profile& profile, const Passphrase* passphrase, const std::string& text) {
+  std::unique_ptr<smime::MemorySource> source;
+  smime::OutgoingMessage message = read_message(text, source);
+  smime::StringSink out;
+  agent::sign(profile, passphrase, message, out, smime::SignatureForm::Detached);
+  out.finish();
+  return out.take();
+}
+
+}  // namespace
+
+DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+                           const Envelope& envelope, std::string message, service::Client* service) {
+  std::unique_ptr<smime::MemorySource> source;
+  smime::OutgoingMessage outgoing = read_message(message, source);
+  DeliveryPlan plan;
+  const bool required = policy == EncryptionPolicy::Required;
+
+  auto pass_unchanged = [&](std::string why) {
+    if (required)
+      throw Error(ErrorCode::RejectedByPolicy, fmt::format("{}, and the policy requires encryption", why));
+    plan.summary = why + "; relayed unchanged";
+    plan.copies.push_back(Copy{envelope.recipients, std::move(message), false, false});
+    return plan;
+  };
+  if (already_protected(outgoing))
+    return pass_unchanged("the message is already signed or encrypted by the client");
+  std::optional<EmailAddress> from;
+  try {
+    from = outgoing.from();
+  } catch (const Error&) {
+    return pass_unchanged("the message has no single From address");
+  }
+  if (!profile.has_address(*from))
+    return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
+
+  // Date and Message-ID are fixed once, so that every copy is the same message.
+  outgoing.complete_headers(crypto::now().time_since_epoch().count());
+  outgoing.mutable_headers().remove("Bcc");
+  std::string normalized = outgoing.mutable_headers().serialize() + "\r\n";
+  {
+    smime::StringSink body;
+    smime::pump(outgoing.body(), body);
+    normalized += body.take();
+  }
+
+  std::set<EmailAddress> visible = visible_recipients(outgoing);
+  std::vector<EmailAddress> main_group;
+  std::vector<EmailAddress> hidden;
+  std::vector<EmailAddress> everyone;
+  for (const auto& text : envelope.recipients) {
+    EmailAddress address = EmailAddress::parse(text);
+    if (std::find(everyone.begin(), everyone.end(), address) != everyone.end())
+      continue;
+    everyone.push_back(address);
+    (visible.count(address) ? main_group : hidden).push_back(address);
+  }
+
+  plan.without_keys = recipients_without_keys(profile, everyone, service);
+  if (plan.without_keys.empty()) {
+    try {
+      std::vector<Copy> copies;
+      if (!main_group.empty()) {
+        std::vector<std::string> to;
+        for (const auto& address : main_group)
+          to.push_back(address.str());
+        copies.push_back(Copy{to, encrypt_copy(profile, passphrase, normalized, main_group), true, true});
+      }
+      for (const auto& address : hidden)
+        copies.push_back(Copy{{address.str()}, encrypt_copy(profile, passphrase, normalized, {address}), true, true});
+      plan.copies = std::move(copies);
+      plan.summary =
+          hidden.empty()
+              ? fmt::format("signed and encrypted for {}",
+                            everyone.size() == 1 ? everyone[0].str() : fmt::format("{} recipients", everyone.size()))
+              : fmt::format("signed and encrypted; {} Bcc recipient(s) got a copy of their own", hidden.size());
+      return plan;
+    } catch (const Error& error) {
+      // A certificate that cannot encrypt after all (expired, a conflict that
+      // appeared meanwhile): the policy decides, as for a missing key.
+      if (error.code() != ErrorCode::NoMatchingKey && error.code() != ErrorCode::RejectedByPolicy)
+        throw;
+      plan.without_keys = {error.what()};
+    }
+  }
+  if (required)
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("no usable certificate for {}; the policy requires encryption", join(plan.without_keys)));
+  plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, passphrase, normalized), true, false});
+  plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", join(plan.without_keys));
+  return plan;
+}
+
+UpstreamTls parse_upstream_tls(std::string_view text) {
+  if (text == "none")
+    return UpstreamTls::None;
+  if (text == "starttls")
+    return UpstreamTls::StartTls;
+  if (text == "tls")
+    return UpstreamTls::Tls;
+  throw Error(ErrorCode::Usage, fmt::format("unknown upstream TLS mode '{}'", text), "use none, starttls or tls");
+}
+
+EncryptionPolicy parse_encryption_policy(std::string_view text) {
+  if (text == "opportunistic")
+    return EncryptionPolicy::Opportunistic;
+  if (text == "required")
+    return EncryptionPolicy::Required;
+  throw Error(ErrorCode::Usage, fmt::format("unknown policy '{}'", text), "use opportunistic or required");
+}
+
+}  // namespace mailseal::gateway

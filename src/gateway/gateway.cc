@@ -1,0 +1,191 @@
+#include "mailseal/gateway/gateway.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/openssl.h"
+#include "gateway/internal/connection.h"
+#include "gateway/internal/session.h"
+#include "mailseal/common/error.h"
+
+namespace mailseal::gateway {
+
+namespace {
+
+std::string local_hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
+    return "localhost";
+  return name;
+}
+
+ossl::SslCtx client_facing_tls(const GatewayOptions& options) {
+  if (!options.tls_certificate || !options.tls_key)
+    return nullptr;
+  ossl::SslCtx context(ossl::check_ptr(SSL_CTX_new(TLS_server_method()), "SSL_CTX_new"));
+  ossl::check(SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION), "SSL_CTX_set_min_proto_version");
+  if (SSL_CTX_use_certificate_chain_file(context.get(), options.tls_certificate->c_str()) <= 0)
+    ossl::fail(fmt::format("cannot use the TLS certificate {}", options.tls_certificate->string()), ErrorCode::Usage);
+  if (SSL_CTX_use_PrivateKey_file(context.get(), options.tls_key->c_str(), SSL_FILETYPE_PEM) <= 0 ||
+      SSL_CTX_check_private_key(context.get()) <= 0)
+    ossl::fail(fmt::format("cannot use the TLS key {}", options.tls_key->string()), ErrorCode::Usage);
+  return context;
+}
+
+ossl::SslCtx upstream_tls(const GatewayOptions& options) {
+  ossl::SslCtx context(ossl::check_ptr(SSL_CTX_new(TLS_client_method()), "SSL_CTX_new"));
+  ossl::check(SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION), "SSL_CTX_set_min_proto_version");
+  if (options.upstream.ca_file) {
+    if (SSL_CTX_load_verify_locations(context.get(), options.upstream.ca_file->c_str(), nullptr) <= 0)
+      ossl::fail(fmt::format("cannot read the upstream CA file {}", options.upstream.ca_file->string()),
+                 ErrorCode::Usage);
+  } else {
+    ossl::check(SSL_CTX_set_default_verify_paths(context.get()), "SSL_CTX_set_default_verify_paths");
+  }
+  return context;
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  explicit Impl(GatewayOptions gateway_options)
+      : options(std::move(gateway_options)),
+        client_tls(client_facing_tls(options)),
+        upstream_context(upstream_tls(options)),
+        shared{options, client_tls.get(), upstream_context.get(), local_hostname(), {}} {}
+
+  ~Impl() {
+    if (listener >= 0)
+      ::close(listener);
+    for (int fd : wake)
+      if (fd >= 0)
+        ::close(fd);
+  }
+
+  void serve(int fd);
+
+  GatewayOptions options;
+  ossl::SslCtx client_tls;
+  ossl::SslCtx upstream_context;
+  internal::Shared shared;
+  int listener = -1;
+  int wake[2] = {-1, -1};
+
+  std::mutex sessions_lock;
+  std::condition_variable sessions_ended;
+  std::set<internal::Connection*> sessions;
+  std::size_t active = 0;
+};
+
+Gateway::Gateway(GatewayOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Gateway::~Gateway() = default;
+
+int Gateway::bind() {
+  Impl& impl = *impl_;
+  if (::pipe2(impl.wake, O_CLOEXEC) != 0)
+    throw Error(ErrorCode::Io, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(impl.options.port);
+  if (int status = getaddrinfo(impl.options.host.c_str(), port.c_str(), &hints, &found); status != 0)
+    throw Error(ErrorCode::Usage, fmt::format("cannot listen on {}: {}", impl.options.host, gai_strerror(status)));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
+  if (fd < 0)
+    throw Error(ErrorCode::Io, fmt::format("cannot create a socket: {}", std::strerror(errno)));
+  impl.listener = fd;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // best effort: restarts only
+  if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 128) != 0)
+    throw Error(ErrorCode::Io,
+                fmt::format("cannot listen on {}:{}: {}", impl.options.host, impl.options.port, std::strerror(errno)));
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0)
+    throw Error(ErrorCode::Io, fmt::format("getsockname: {}", std::strerror(errno)));
+  return ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+void Gateway::Impl::serve(int fd) {
+  try {
+    internal::Connection connection(fd, options.timeout);
+    {
+      std::lock_guard lock(sessions_lock);
+      sessions.insert(&connection);
+    }
+    try {
+      internal::Session(connection, shared).run();
+    } catch (const Error& error) {
+      std::fprintf(stderr, "mailseal gateway: session ended: %s\n", error.what());
+    }
+    std::lock_guard lock(sessions_lock);
+    sessions.erase(&connection);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "mailseal gateway: session failed: %s\n", error.what());
+  }
+  std::lock_guard lock(sessions_lock);
+  --active;
+  sessions_ended.notify_all();
+}
+
+void Gateway::run() {
+  Impl& impl = *impl_;
+  if (impl.listener < 0)
+    bind();
+  while (true) {
+    pollfd watched[2] = {{impl.listener, POLLIN, 0}, {impl.wake[0], POLLIN, 0}};
+    if (::poll(watched, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      throw Error(ErrorCode::Io, fmt::format("poll: {}", std::strerror(errno)));
+    }
+    if (watched[1].revents != 0)
+      break;
+    int client = ::accept4(impl.listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0)
+      continue;  // the client gave up before we accepted it
+    std::unique_lock lock(impl.sessions_lock);
+    if (impl.active >= impl.options.max_sessions) {
+      lock.unlock();
+      static constexpr std::string_view busy = "421 4.3.2 too many connections, try again later\r\n";
+      ::send(client, busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
+      ::close(client);
+      continue;
+    }
+    ++impl.active;
+    lock.unlock();
+    std::thread([&impl, client] { impl.serve(client); }).detach();
+  }
+  // Stop: no new sessions; idle ones are told the connection is closing.
+  std::unique_lock lock(impl.sessions_lock);
+  for (internal::Connection* connection : impl.sessions)
+    connection->shutdown_reading();
+  impl.sessions_ended.wait(lock, [&] { return impl.active == 0; });
+}
+
+void Gateway::stop() {
+  if (impl_->wake[1] >= 0) {
+    char byte = 1;
+    // A full pipe means a stop is already pending.
+    [[maybe_unused]] ssize_t written = ::write(impl_->wake[1], &byte, 1);
+  }
+}
+
+}  // namespace mailseal::gateway

@@ -1,0 +1,61 @@
+#pragma once
+// A TCP connection that speaks lines, in clear or over TLS (STARTTLS turns
+// one into the other). Blocking, with a timeout on every read and write, so
+// that a silent peer cannot hold a gateway thread forever.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/openssl.h"
+
+namespace mailseal::gateway::internal {
+
+struct Line {
+  enum class Status { Complete, TooLong, End };
+  Status status = Status::End;
+  std::string text;  // without the line ending; cut at the limit when TooLong
+};
+
+class Connection {
+ public:
+  // Takes ownership of a connected socket.
+  Connection(int fd, std::chrono::seconds timeout);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects to HOST:PORT; Error(Io) naming the address when it cannot.
+  static std::unique_ptr<Connection> connect(const std::string& host, int port, std::chrono::seconds timeout);
+
+  // Reads one line ended by CRLF (or LF). A line longer than `limit` is read
+  // to its end and returned cut, as TooLong. End when the peer closed.
+  // Error(Io) on a timeout or a broken connection.
+  Line read_line(std::size_t limit);
+  // Error(Io) when the peer is gone.
+  void write(std::string_view bytes);
+
+  // True when the peer sent bytes not yet read (pipelined commands).
+  bool has_buffered_input() const noexcept { return start_ < buffer_.size(); }
+  // STARTTLS: commands sent before the handshake must not be obeyed after it
+  // (the plaintext injection of CVE-2011-0411).
+  void discard_buffered_input();
+
+  void start_tls_server(SSL_CTX* context);
+  // Verifies the server's certificate for `host` against the context's trust.
+  void start_tls_client(SSL_CTX* context, const std::string& host);
+  bool secure() const noexcept { return ssl_ != nullptr; }
+
+  // Makes a blocked read on another thread return End (for shutdown).
+  void shutdown_reading() noexcept;
+
+ private:
+  std::size_t fill();  // reads more into buffer_; 0 at the end
+  int fd_;
+  ossl::Ssl ssl_;
+  std::string buffer_;
+  std::size_t start_ = 0;
+};
+
+}  // namespace mailseal::gateway::internal

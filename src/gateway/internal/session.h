@@ -1,0 +1,65 @@
+#pragma once
+// One client connection to the gateway: the SMTP server's state machine
+// (RFC 5321, with RFC 1870 SIZE, 6152 8BITMIME, 2920 PIPELINING, 3207
+// STARTTLS, 4954 AUTH passed through, 2034 enhanced status codes).
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/internal/connection.h"
+#include "gateway/internal/upstream.h"
+#include "mailseal/gateway/gateway.h"
+#include "mailseal/gateway/smtp.h"
+
+namespace mailseal::gateway::internal {
+
+// What every session shares: the options, the TLS contexts, and a lock
+// around the profile's store (one message is planned at a time).
+struct Shared {
+  const GatewayOptions& options;
+  SSL_CTX* client_tls = nullptr;    // STARTTLS towards mail clients, if offered
+  SSL_CTX* upstream_tls = nullptr;  // verifying the upstream
+  std::string hostname;
+  std::mutex profile_lock;
+};
+
+class Session {
+ public:
+  Session(Connection& client, Shared& shared) : client_(client), shared_(shared) {}
+  // Serves the connection until QUIT, the client leaves, or an error that
+  // ends the session (after telling the client, when it can).
+  void run();
+
+ private:
+  struct Transaction {
+    std::string reverse_path;
+    std::vector<std::string> recipients;
+    bool eight_bit = false;
+  };
+
+  // Each returns false when the session must end.
+  bool hello(const Command& command, bool extended);
+  bool start_tls(const Command& command);
+  bool authenticate(const Command& command);
+  void mail(const Command& command);
+  void recipient(const Command& command);
+  bool data(const Command& command);
+  bool deliver(std::string message);
+
+  void send(const Reply& answer);
+  void send(int code, std::string line) { send(reply(code, std::move(line))); }
+  bool ensure_upstream();
+
+  Connection& client_;
+  Shared& shared_;
+  std::unique_ptr<Upstream> upstream_;
+  std::optional<std::string> client_name_;  // after HELO/EHLO
+  bool authenticated_ = false;
+  std::optional<Transaction> transaction_;
+  int errors_ = 0;
+};
+
+}  // namespace mailseal::gateway::internal

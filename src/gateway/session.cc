@@ -1,0 +1,398 @@
+#include "gateway/internal/session.h"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/devices/connect.h"
+#include "mailseal/devices/profile.h"
+#include "mailseal/service/client.h"
+
+namespace mailseal::gateway::internal {
+
+namespace {
+
+// A session that keeps sending nonsense is not a mail client.
+constexpr int kMaxErrors = 20;
+
+void log(std::string_view text) {
+  std::fprintf(stderr, "mailseal gateway: %s\n", std::string(text).c_str());
+}
+
+std::string describe_recipients(const std::vector<std::string>& recipients) {
+  return recipients.size() == 1 ? recipients[0] : fmt::format("{} recipients", recipients.size());
+}
+
+}  // namespace
+
+void Session::send(const Reply& answer) {
+  if (answer.code >= 500 && answer.code != 554 && answer.code != 550 && answer.code != 552)
+    ++errors_;
+  client_.write(answer.serialize());
+}
+
+void Session::run() {
+  send(220, fmt::format("{} ESMTP mailseal gateway", shared_.hostname));
+  while (true) {
+    if (errors_ > kMaxErrors) {
+      send(421, "4.7.0 too many errors, closing the connection");
+      break;
+    }
+    Line line = client_.read_line(kMaxCommandLine);
+    if (line.status == Line::Status::End)
+      break;
+    if (line.status == Line::Status::TooLong) {
+      send(500, "5.5.2 line too long");
+      continue;
+    }
+    std::optional<Command> command = parse_command(line.text);
+    if (!command) {
+      send(500, "5.5.2 syntax error: expected a command");
+      continue;
+    }
+    const std::string& verb = command->verb;
+    if (verb == "EHLO" || verb == "HELO") {
+      if (!hello(*command, verb == "EHLO"))
+        break;
+    } else if (verb == "STARTTLS") {
+      if (!start_tls(*command))
+        break;
+    } else if (verb == "AUTH") {
+      if (!authenticate(*command))
+        break;
+    } else if (verb == "MAIL") {
+      mail(*command);
+    } else if (verb == "RCPT") {
+      recipient(*command);
+    } else if (verb == "DATA") {
+      if (!data(*command))
+        break;
+    } else if (verb == "RSET") {
+      transaction_.reset();
+      send(250, "2.0.0 reset");
+    } else if (verb == "NOOP") {
+      send(250, "2.0.0 ok");
+    } else if (verb == "QUIT") {
+      send(221, "2.0.0 bye");
+      break;
+    } else if (verb == "VRFY") {
+      send(252, "2.5.0 cannot verify, but will relay");
+    } else if (verb == "HELP") {
+      send(214, "2.0.0 mailseal gateway: submit as to your provider; messages are signed and encrypted on the way");
+    } else if (verb == "BDAT") {
+      send(502, "5.5.1 CHUNKING is not offered");
+    } else {
+      send(500, fmt::format("5.5.1 unknown command {}", escape_for_terminal(verb)));
+    }
+  }
+  if (upstream_)
+    upstream_->quit();
+}
+
+bool Session::ensure_upstream() {
+  if (upstream_ && upstream_->usable())
+    return true;
+  upstream_.reset();
+  try {
+    upstream_ = Upstream::open(shared_.options.upstream, shared_.upstream_tls, shared_.hostname);
+    return true;
+  } catch (const Error& error) {
+    log(fmt::format("upstream unavailable: {}", error.what()));
+    return false;
+  }
+}
+
+bool Session::hello(const Command& command, bool extended) {
+  if (command.argument.empty()) {
+    send(501, "5.5.4 give your host name");
+    return true;
+  }
+  client_name_ = command.argument;
+  transaction_.reset();
+  if (!extended) {
+    send(250, shared_.hostname);
+    return true;
+  }
+  // The upstream's AUTH mechanisms are the ones offered: AUTH passes through.
+  if (!authenticated_)
+    ensure_upstream();
+  Reply answer{250, {fmt::format("{} greets {}", shared_.hostname, escape_for_terminal(command.argument))}};
+  answer.lines.push_back(fmt::format("SIZE {}", shared_.options.max_message_size));
+  answer.lines.push_back("8BITMIME");
+  answer.lines.push_back("PIPELINING");
+  answer.lines.push_back("ENHANCEDSTATUSCODES");
+  if (shared_.client_tls != nullptr && !client_.secure())
+    answer.lines.push_back("STARTTLS");
+  if (!authenticated_ && upstream_) {
+    std::string mechanisms;
+    for (const auto& mechanism : upstream_->auth_mechanisms())
+      mechanisms += " " + mechanism;
+    if (!mechanisms.empty())
+      answer.lines.push_back("AUTH" + mechanisms);
+  }
+  send(answer);
+  return true;
+}
+
+bool Session::start_tls(const Command& command) {
+  if (shared_.client_tls == nullptr) {
+    send(502, "5.5.1 STARTTLS is not offered (start the gateway with --tls-cert and --tls-key)");
+    return true;
+  }
+  if (!command.argument.empty()) {
+    send(501, "5.5.4 STARTTLS takes no argument");
+    return true;
+  }
+  if (client_.secure()) {
+    send(503, "5.5.1 TLS is already active");
+    return true;
+  }
+  send(220, "2.0.0 ready to start TLS");
+  try {
+    client_.start_tls_server(shared_.client_tls);
+  } catch (const Error& error) {
+    log(error.what());
+    return false;
+  }
+  // RFC 3207 section 4.2: forget everything learned before the handshake.
+  client_name_.reset();
+  transaction_.reset();
+  if (authenticated_) {
+    upstream_.reset();
+    authenticated_ = false;
+  }
+  return true;
+}
+
+bool Session::authenticate(const Command& command) {
+  if (!client_name_) {
+    send(503, "5.5.1 say EHLO first");
+    return true;
+  }
+  if (authenticated_) {
+    send(503, "5.5.1 already authenticated");
+    return true;
+  }
+  if (transaction_) {
+    send(503, "5.5.1 AUTH is not allowed during a mail transaction");
+    return true;
+  }
+  if (!ensure_upstream() || upstream_->auth_mechanisms().empty()) {
+    send(454, "4.7.0 the upstream does not offer authentication now");
+    return true;
+  }
+  // The exchange passes through: the gateway never keeps the credentials.
+  try {
+    Reply answer = upstream_->command("AUTH " + command.argument);
+    while (answer.code == 334) {
+      send(answer);
+      Line line = client_.read_line(kMaxCommandLine);
+      if (line.status == Line::Status::End)
+        return false;
+      if (line.status == Line::Status::TooLong) {
+        upstream_->command("*");
+        send(500, "5.5.2 line too long; authentication cancelled");
+        return true;
+      }
+      answer = upstream_->command(line.text);
+    }
+    authenticated_ = answer.code == 235;
+    send(answer);
+  } catch (const Error& error) {
+    log(fmt::format("upstream failed during AUTH: {}", error.what()));
+    upstream_.reset();
+    send(454, "4.7.0 the upstream failed during authentication; try again");
+  }
+  return true;
+}
+
+void Session::mail(const Command& command) {
+  if (!client_name_) {
+    send(503, "5.5.1 say EHLO first");
+    return;
+  }
+  if (transaction_) {
+    send(503, "5.5.1 a transaction is already open (RSET first)");
+    return;
+  }
+  PathArgument path;
+  try {
+    path = parse_path_argument(command.argument, "FROM");
+  } catch (const Error& error) {
+    send(501, fmt::format("5.5.4 {}", error.what()));
+    return;
+  }
+  if (!path.path.empty() && !EmailAddress::is_valid(path.path)) {
+    send(553, "5.1.7 the sender address is not valid");
+    return;
+  }
+  Transaction transaction{path.path, {}, false};
+  for (const auto& [keyword, value] : path.parameters) {
+    if (keyword == "SIZE") {
+      auto size = parse_size_parameter(value);
+      if (!size) {
+        send(501, "5.5.4 SIZE needs a number");
+        return;
+      }
+      if (*size > shared_.options.max_message_size) {
+        send(552,
+             fmt::format("5.3.4 the message is larger than the limit of {} bytes", shared_.options.max_message_size));
+        return;
+      }
+    } else if (keyword == "BODY") {
+      if (value == "8BITMIME" || value == "8bitmime") {
+        transaction.eight_bit = true;
+      } else if (value != "7BIT" && value != "7bit") {
+        send(501, "5.5.4 BODY must be 7BIT or 8BITMIME");
+        return;
+      }
+    } else if (keyword != "AUTH") {  // RFC 4954 section 5: AUTH= may be ignored
+      send(555, fmt::format("5.5.4 unsupported parameter {}", escape_for_terminal(keyword)));
+      return;
+    }
+  }
+  transaction_ = std::move(transaction);
+  send(250, "2.1.0 sender ok");
+}
+
+void Session::recipient(const Command& command) {
+  if (!transaction_) {
+    send(503, "5.5.1 MAIL first");
+    return;
+  }
+  PathArgument path;
+  try {
+    path = parse_path_argument(command.argument, "TO");
+  } catch (const Error& error) {
+    send(501, fmt::format("5.5.4 {}", error.what()));
+    return;
+  }
+  if (!path.parameters.empty()) {
+    send(555, "5.5.4 RCPT parameters are not supported");
+    return;
+  }
+  if (!EmailAddress::is_valid(path.path)) {
+    send(553, "5.1.3 the recipient address is not valid");
+    return;
+  }
+  if (transaction_->recipients.size() >= kMaxRecipients) {
+    send(452, "4.5.3 too many recipients; send the rest in another message");
+    return;
+  }
+  transaction_->recipients.push_back(EmailAddress::parse(path.path).str());
+  send(250, "2.1.5 recipient ok");
+}
+
+bool Session::data(const Command& command) {
+  if (!command.argument.empty()) {
+    send(501, "5.5.4 DATA takes no argument");
+    return true;
+  }
+  if (!transaction_ || transaction_->recipients.empty()) {
+    send(503, "5.5.1 no recipients (RCPT first)");
+    return true;
+  }
+  send(354, "end the message with a line holding only a dot");
+  DataReader reader(shared_.options.max_message_size);
+  while (true) {
+    Line line = client_.read_line(kMaxTextLine - 2);
+    if (line.status == Line::Status::End) {
+      // Dropped mid-message: nothing is relayed.
+      log("the client left in the middle of a message; nothing was relayed");
+      return false;
+    }
+    if (reader.feed(line.text, line.status == Line::Status::TooLong))
+      break;
+  }
+  if (reader.over_size()) {
+    transaction_.reset();
+    send(552, fmt::format("5.3.4 the message is larger than the limit of {} bytes", shared_.options.max_message_size));
+    return true;
+  }
+  if (reader.line_too_long()) {
+    transaction_.reset();
+    send(554, "5.6.0 a line of the message is longer than 998 characters (RFC 5322 section 2.1.1)");
+    return true;
+  }
+  transaction_->eight_bit = transaction_->eight_bit || reader.has_eight_bit();
+  bool keep_going = deliver(reader.take());
+  transaction_.reset();
+  return keep_going;
+}
+
+bool Session::deliver(std::string message) {
+  const Transaction& transaction = *transaction_;
+  DeliveryPlan plan;
+  try {
+    std::lock_guard lock(shared_.profile_lock);
+    devices::Profile profile = devices::Profile::open(shared_.options.home);
+    std::optional<service::Client> service;
+    if (auto url = devices::remembered_service(profile.store()))
+      service.emplace(*url);
+    const Passphrase* passphrase = shared_.options.passphrase ? &*shared_.options.passphrase : nullptr;
+    plan = plan_delivery(profile, passphrase, shared_.options.policy,
+                         Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
+                         service ? &*service : nullptr);
+  } catch (const Error& error) {
+    log(fmt::format("message from <{}> to {} not relayed: {}", transaction.reverse_path,
+                    describe_recipients(transaction.recipients), error.what()));
+    switch (error.code()) {
+      case ErrorCode::RejectedByPolicy:
+        send(550, fmt::format("5.7.1 {}", error.what()));
+        break;
+      case ErrorCode::Malformed:
+      case ErrorCode::Usage:
+        send(554, fmt::format("5.6.0 the message cannot be read: {}", error.what()));
+        break;
+      default:
+        // The gateway's own trouble (a key passphrase, the store): the client
+        // keeps the message and tries again later.
+        send(451, fmt::format("4.3.0 the gateway cannot process the message now: {}", error.what()));
+        break;
+    }
+    return true;
+  }
+
+  if (authenticated_ && !(upstream_ && upstream_->usable())) {
+    send(421, "4.4.2 the authenticated upstream connection was lost; reconnect");
+    return false;
+  }
+  if (!ensure_upstream()) {
+    send(451, "4.4.1 the upstream server cannot be reached; try again later");
+    return true;
+  }
+  std::size_t delivered = 0;
+  for (const auto& copy : plan.copies) {
+    std::optional<UpstreamRefusal> refusal;
+    try {
+      refusal = upstream_->relay(transaction.reverse_path, copy.recipients, copy.message, transaction.eight_bit);
+    } catch (const Error& error) {
+      log(fmt::format("upstream failed: {}", error.what()));
+      upstream_.reset();
+      send(451,
+           fmt::format("4.4.2 the upstream connection failed{}; try again later",
+                       delivered ? fmt::format(" after {} of {} copies were accepted", delivered, plan.copies.size())
+                                 : std::string()));
+      return !authenticated_;
+    }
+    if (refusal) {
+      int code = refusal->reply.code >= 400 && refusal->reply.code < 600 ? refusal->reply.code : 451;
+      log(fmt::format("upstream refused at {}: {} {}", refusal->stage, refusal->reply.code, refusal->reply.text()));
+      send(code, fmt::format("{}.0.0 upstream refused at {}: {}{}", code / 100, refusal->stage,
+                             escape_for_terminal(refusal->reply.text()),
+                             delivered ? fmt::format(" ({} of {} copies were accepted)", delivered, plan.copies.size())
+                                       : std::string()));
+      return true;
+    }
+    ++delivered;
+  }
+  log(fmt::format("message from <{}> to {}: {}", transaction.reverse_path, describe_recipients(transaction.recipients),
+                  plan.summary));
+  send(250, fmt::format("2.0.0 relayed: {}", plan.summary));
+  return true;
+}
+
+}  // namespace mailseal::gateway::internal

@@ -1,0 +1,165 @@
+#include "gateway/internal/upstream.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+
+namespace mailseal::gateway::internal {
+
+namespace {
+
+std::string upper(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+  return out;
+}
+
+}  // namespace
+
+Reply Upstream::read_reply() {
+  ReplyReader reader;
+  while (true) {
+    Line line = connection_->read_line(kMaxCommandLine);
+    if (line.status == Line::Status::End) {
+      usable_ = false;
+      throw Error(ErrorCode::Io, "the upstream closed the connection");
+    }
+    try {
+      if (reader.feed(line.text))
+        return reader.take();
+    } catch (const Error& error) {
+      usable_ = false;
+      throw Error(ErrorCode::Io, fmt::format("the upstream does not speak SMTP: {}", error.what()));
+    }
+  }
+}
+
+Reply Upstream::command(std::string_view line) {
+  try {
+    connection_->write(std::string(line) + "\r\n");
+    Reply answer = read_reply();
+    if (answer.code == 421)
+      usable_ = false;
+    return answer;
+  } catch (...) {
+    usable_ = false;
+    throw;
+  }
+}
+
+std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name) {
+  auto upstream = std::unique_ptr<Upstream>(new Upstream());
+  std::string where = fmt::format("{}:{}", options.host, options.port);
+  upstream->connection_ = Connection::connect(options.host, options.port, std::chrono::seconds(60));
+  if (options.tls == UpstreamTls::Tls)
+    upstream->connection_->start_tls_client(tls, options.host);
+  Reply greeting = upstream->read_reply();
+  if (greeting.code != 220)
+    throw Error(greeting.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
+                fmt::format("the upstream {} refused the connection: {} {}", where, greeting.code, greeting.text()));
+  auto hello = [&] {
+    Reply answer = upstream->command("EHLO " + our_name);
+    if (answer.code != 250)
+      throw Error(answer.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
+                  fmt::format("the upstream {} refused EHLO: {} {}", where, answer.code, answer.text()));
+    upstream->extensions_.assign(answer.lines.begin() + 1, answer.lines.end());
+  };
+  hello();
+  if (options.tls == UpstreamTls::StartTls) {
+    if (!upstream->supports("STARTTLS"))
+      throw Error(ErrorCode::Io, fmt::format("the upstream {} does not offer STARTTLS", where),
+                  "use --upstream-tls tls or none as the upstream requires");
+    Reply answer = upstream->command("STARTTLS");
+    if (answer.code != 220)
+      throw Error(ErrorCode::Io,
+                  fmt::format("the upstream {} refused STARTTLS: {} {}", where, answer.code, answer.text()));
+    upstream->connection_->start_tls_client(tls, options.host);
+    hello();
+  }
+  return upstream;
+}
+
+bool Upstream::supports(std::string_view extension) const {
+  std::string wanted = upper(extension);
+  return std::any_of(extensions_.begin(), extensions_.end(), [&](const std::string& line) {
+    std::string keyword = upper(line.substr(0, line.find(' ')));
+    return keyword == wanted;
+  });
+}
+
+std::vector<std::string> Upstream::auth_mechanisms() const {
+  std::vector<std::string> out;
+  for (const auto& line : extensions_) {
+    std::string keyword = upper(line.substr(0, line.find(' ')));
+    if (keyword != "AUTH" || line.size() <= 5)
+      continue;
+    std::string_view rest(line);
+    rest.remove_prefix(5);
+    while (!rest.empty()) {
+      std::size_t space = rest.find(' ');
+      std::string mechanism = upper(rest.substr(0, space));
+      if (!mechanism.empty() && std::find(out.begin(), out.end(), mechanism) == out.end())
+        out.push_back(mechanism);
+      rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+    }
+  }
+  return out;
+}
+
+std::optional<UpstreamRefusal> Upstream::relay(const std::string& reverse_path,
+                                               const std::vector<std::string>& recipients, const std::string& message,
+                                               bool eight_bit) {
+  auto refuse = [&](Reply answer, std::string stage) -> std::optional<UpstreamRefusal> {
+    if (usable_) {
+      try {
+        command("RSET");
+      } catch (const Error&) {
+        // The refusal is what the client needs to hear; a broken connection
+        // is noticed by the next transaction.
+      }
+    }
+    return UpstreamRefusal{std::move(answer), std::move(stage)};
+  };
+  std::string mail = fmt::format("MAIL FROM:<{}>", reverse_path);
+  if (supports("SIZE"))
+    mail += fmt::format(" SIZE={}", message.size());
+  if (eight_bit && supports("8BITMIME"))
+    mail += " BODY=8BITMIME";
+  Reply answer = command(mail);
+  if (answer.code != 250)
+    return refuse(std::move(answer), "MAIL");
+  for (const auto& recipient : recipients) {
+    answer = command(fmt::format("RCPT TO:<{}>", recipient));
+    if (answer.code != 250 && answer.code != 251)
+      return refuse(std::move(answer), "RCPT " + recipient);
+  }
+  answer = command("DATA");
+  if (answer.code != 354)
+    return refuse(std::move(answer), "DATA");
+  try {
+    connection_->write(dot_stuff(message));
+    answer = read_reply();
+  } catch (...) {
+    usable_ = false;
+    throw;
+  }
+  if (answer.code != 250)
+    return UpstreamRefusal{std::move(answer), "end of data"};
+  return std::nullopt;
+}
+
+void Upstream::quit() noexcept {
+  if (!usable_)
+    return;
+  try {
+    command("QUIT");
+  } catch (const Error&) {
+    // Leaving anyway.
+  }
+  usable_ = false;
+}
+
+}  // namespace mailseal::gateway::internal

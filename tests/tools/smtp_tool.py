@@ -1,0 +1,204 @@
+"""Test helpers for the SMTP gateway: a real SMTP server (aiosmtpd) as the
+upstream that keeps what it receives, the gateway itself as a process, and a
+raw line-level SMTP client for hostile input. Needs /usr/bin/python3 (Debian's
+python3-aiosmtpd)."""
+import logging
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import warnings
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+
+# aiosmtpd logs every failed handshake with a traceback; the tests provoke them.
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+# The AUTH upstream runs without TLS on loopback on purpose.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Received:
+    def __init__(self, mail_from, recipients, content):
+        self.mail_from = mail_from
+        self.recipients = recipients
+        self.content = content  # bytes, CRLF line endings as received
+
+
+class Handler:
+    """Keeps every message; `refuse` maps a stage ('RCPT', 'DATA') to a reply
+    to give instead of accepting."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = {}
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if "RCPT" in self.refuse and address in self.refuse.get("RCPT_ADDRESSES", [address]):
+            return self.refuse["RCPT"]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if "DATA" in self.refuse:
+            return self.refuse["DATA"]
+        with self.lock:
+            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
+                                          or envelope.content))
+        return "250 Message accepted for delivery"
+
+    def take(self):
+        with self.lock:
+            taken, self.messages = self.messages, []
+        return taken
+
+
+def check_credentials(user, password):
+    return user == b"alice" and password == b"correct horse"
+
+
+class Upstream:
+    """aiosmtpd on 127.0.0.1. tls: None, 'starttls' or 'tls' (with the
+    certificate and key given); auth: require AUTH (user alice, password
+    'correct horse')."""
+
+    def __init__(self, tls=None, certificate=None, key=None, auth=False):
+        self.handler = Handler()
+        self.port = free_port()
+        kwargs = {}
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certificate, key)
+            if tls == "starttls":
+                kwargs.update(tls_context=context, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=context)
+        if auth:
+            def authenticator(server, session, envelope, mechanism, data):
+                if mechanism in ("PLAIN", "LOGIN") and check_credentials(data.login, data.password):
+                    return AuthResult(success=True)
+                return AuthResult(success=False, handled=False)
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exception):
+        self.stop()
+        return False
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def take(self):
+        return self.handler.take()
+
+
+class Gateway:
+    """`mailseal gateway` as a process; stderr is collected for diagnostics."""
+
+    def __init__(self, mailseal, home, upstream_port, *extra, env=None):
+        self.command = [mailseal, "--home", home, "gateway", "--listen", "127.0.0.1:0", "--upstream",
+                        f"127.0.0.1:{upstream_port}", *extra]
+        self.env = env
+        self.process = None
+        self.port = None
+        self.log = b""
+
+    def __enter__(self):
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        line = self.process.stdout.readline().decode().strip()
+        if not line.startswith("127.0.0.1:"):
+            self.process.kill()
+            raise RuntimeError("the gateway did not start: " + self.process.stderr.read().decode())
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def stop(self):
+        """SIGTERM; returns the exit status (None if it had to be killed)."""
+        if self.process.poll() is not None:
+            return self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            status = None
+        self.log = self.process.stderr.read()
+        return status
+
+    def __exit__(self, *exception):
+        self.stop()
+        return False
+
+
+class RawClient:
+    """Lines in, replies out, nothing checked: for input no real client sends."""
+
+    def __init__(self, port, timeout=20):
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.socket.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def line(self):
+        while b"\n" not in self.buffer:
+            chunk = self.socket.recv(65536)
+            if not chunk:
+                raise EOFError("the gateway closed the connection")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.rstrip(b"\r").decode(errors="replace")
+
+    def reply(self):
+        """(code, [lines])"""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line[4:])
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def command(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True when the gateway has closed the connection."""
+        self.socket.settimeout(timeout)
+        try:
+            return self.socket.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self):
+        self.socket.close()
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
