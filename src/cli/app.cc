@@ -50,6 +50,9 @@ struct Arguments {
   FingerprintArgs fingerprint;
   ExportCertificatesArgs export_certificates;
   ExportPkcs12Args export_pkcs12;
+  ExportMobileconfigArgs export_mobileconfig;
+  SetupThunderbirdArgs setup_thunderbird;
+  SetupMuttArgs setup_mutt;
   ImportPkcs12Args import_pkcs12;
   UdfArgs udf;
   SignArgs sign;
@@ -144,6 +147,36 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
       ->check(CLI::IsMember({"signing", "encryption"}));
   pkcs12->add_flag("--legacy", args.export_pkcs12.legacy, "3DES/SHA-1 protection, for gpgsm 2.2 and old clients");
   pkcs12->callback([&] { action = [&](const Context& c) { return run_export_pkcs12(c, args.export_pkcs12); }; });
+  auto* mobileconfig =
+      subcommand(*export_command, g, "mobileconfig", "Write an Apple configuration profile (iPhone, iPad, macOS Mail)",
+                 "mailseal export mobileconfig -o alice.mobileconfig");
+  mobileconfig->add_option("-o,--output", args.export_mobileconfig.output, "Output file")->required();
+  mobileconfig->add_option("--password-file", args.export_mobileconfig.password_file,
+                           "Password of the keys inside (default: a new random one, printed)");
+  mobileconfig->add_flag("--include-password", args.export_mobileconfig.include_password,
+                         "Put the password in the profile: no question at install, but the file is then a secret");
+  mobileconfig->callback(
+      [&] { action = [&](const Context& c) { return run_export_mobileconfig(c, args.export_mobileconfig); }; });
+
+  auto* setup = subcommand(app, g, "setup", "Configure an existing mail client for this profile", "");
+  setup->require_subcommand(1);
+  auto* thunderbird = subcommand(*setup, g, "thunderbird",
+                                 "Import the keys into a Thunderbird profile and select them for its accounts",
+                                 "mailseal setup thunderbird --profile ~/.thunderbird/abcd1234.default-release");
+  thunderbird->add_option("--profile", args.setup_thunderbird.profile, "The Thunderbird profile directory")
+      ->required()
+      ->type_name("DIR");
+  thunderbird
+      ->add_option("--database-password-file", args.setup_thunderbird.database_password_file,
+                   "The primary password of Thunderbird's key database, if it has one")
+      ->type_name("FILE");
+  thunderbird->callback(
+      [&] { action = [&](const Context& c) { return run_setup_thunderbird(c, args.setup_thunderbird); }; });
+  auto* mutt = subcommand(*setup, g, "mutt", "Write key files for mutt/neomutt and print the muttrc lines",
+                          "mailseal setup mutt --dir ~/.mutt/smime >> ~/.muttrc");
+  mutt->add_option("--dir", args.setup_mutt.directory, "Where to write the key files (default HOME/.mutt/mailseal)")
+      ->type_name("DIR");
+  mutt->callback([&] { action = [&](const Context& c) { return run_setup_mutt(c, args.setup_mutt); }; });
 
   auto* import_command = subcommand(app, g, "import", "Import an existing S/MIME identity", "");
   import_command->require_subcommand(1);

@@ -39,6 +39,24 @@ struct ExportPkcs12Args {
 };
 int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args);
 
+struct ExportMobileconfigArgs {
+  std::string output;
+  std::string password_file;
+  bool include_password = false;
+};
+int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs& args);
+
+struct SetupThunderbirdArgs {
+  std::string profile;
+  std::string database_password_file;
+};
+int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& args);
+
+struct SetupMuttArgs {
+  std::string directory;
+};
+int run_setup_mutt(const Context& context, const SetupMuttArgs& args);
+
 struct ImportPkcs12Args {
   std::string file;
   std::string password_file;

@@ -188,6 +188,32 @@ std::string Certificate::serial_hex() const {
   return std::string(hex.get());
 }
 
+Bytes Certificate::serial_der_content() const {
+  // The INTEGER's content octets: the DER minus its tag and length.
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(certificate_.get());
+  int length = i2d_ASN1_INTEGER(serial, nullptr);
+  ossl::check(length, "cannot encode a serial number");
+  Bytes der(static_cast<std::size_t>(length));
+  unsigned char* cursor = der.data();
+  ossl::check(i2d_ASN1_INTEGER(serial, &cursor), "cannot encode a serial number");
+  std::size_t header = 2;
+  if (der.size() > 1 && (der[1] & 0x80) != 0)
+    header += der[1] & 0x7f;
+  if (header > der.size())
+    throw Error(ErrorCode::Malformed, "the certificate's serial number does not encode");
+  return Bytes(der.begin() + static_cast<std::ptrdiff_t>(header), der.end());
+}
+
+Bytes Certificate::issuer_name_der() const {
+  const X509_NAME* issuer = X509_get_issuer_name(certificate_.get());
+  int length = i2d_X509_NAME(issuer, nullptr);
+  ossl::check(length, "cannot encode the issuer name");
+  Bytes der(static_cast<std::size_t>(length));
+  unsigned char* cursor = der.data();
+  ossl::check(i2d_X509_NAME(issuer, &cursor), "cannot encode the issuer name");
+  return der;
+}
+
 TimePoint Certificate::not_before() const {
   return to_time_point(X509_get0_notBefore(certificate_.get()));
 }

@@ -288,15 +288,15 @@ crypto::PrivateKey Profile::load_key(const std::string& file, const Passphrase* 
                                             passphrase);
 }
 
-Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
-                             const std::optional<store::KeyPurpose>& purpose, const Passphrase& password,
-                             crypto::Pkcs12Protection protection, const Passphrase* key_passphrase) {
+std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> Profile::current_identities(
+    const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
+    const Passphrase* key_passphrase) {
   auto profile = store_.profile();
   if (address && std::find(profile.addresses.begin(), profile.addresses.end(), *address) == profile.addresses.end()) {
     throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", address->str()));
   }
-  std::vector<crypto::Pkcs12Identity> identities;
-  for (const auto& key : store_.mail_keys(address)) {
+  std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> out;
+  for (auto& key : store_.mail_keys(address)) {
     if (key.status != store::KeyStatus::Current) {
       continue;
     }
@@ -308,13 +308,37 @@ Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
     for (const auto& der : key.chain) {
       chain.push_back(crypto::Certificate::from_der(der));
     }
-    identities.push_back({load_key(key.key_file, key_passphrase), certificate, chain,
-                          fmt::format("{} ({})", key.address.str(), purpose_label(key.purpose))});
+    crypto::Pkcs12Identity identity{load_key(key.key_file, key_passphrase), certificate, chain,
+                                    fmt::format("{} ({})", key.address.str(), purpose_label(key.purpose))};
+    out.emplace_back(std::move(key), std::move(identity));
   }
-  if (identities.empty()) {
+  if (out.empty()) {
     throw Error(ErrorCode::NotFound, "this profile has no current mail keys to export");
   }
+  return out;
+}
+
+Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
+                             const std::optional<store::KeyPurpose>& purpose, const Passphrase& password,
+                             crypto::Pkcs12Protection protection, const Passphrase* key_passphrase) {
+  std::vector<crypto::Pkcs12Identity> identities;
+  for (auto& [record, identity] : current_identities(address, purpose, key_passphrase))
+    identities.push_back(std::move(identity));
   return crypto::write_pkcs12(identities, password, protection);
+}
+
+std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& password,
+                                                         crypto::Pkcs12Protection protection,
+                                                         const Passphrase* key_passphrase) {
+  std::vector<Pkcs12Export> out;
+  for (auto& [record, identity] : current_identities(std::nullopt, std::nullopt, key_passphrase)) {
+    crypto::Certificate certificate = identity.certificate;
+    std::string name = identity.friendly_name;
+    Bytes data = crypto::write_pkcs12(std::span(&identity, 1), password, protection);
+    out.push_back(
+        Pkcs12Export{record.address, record.purpose, std::move(certificate), std::move(name), std::move(data)});
+  }
+  return out;
 }
 
 std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password,

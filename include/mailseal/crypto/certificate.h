@@ -65,6 +65,10 @@ class Certificate {
   std::string issuer() const;
   std::string common_name() const;
   std::string serial_hex() const;
+  // The serial number's DER content octets and the issuer Name's DER: how
+  // NSS identifies a certificate (Thunderbird's dbKey).
+  Bytes serial_der_content() const;
+  Bytes issuer_name_der() const;
   TimePoint not_before() const;
   TimePoint not_after() const;
 

@@ -65,6 +65,14 @@ struct ImportedKey {
 };
 
 // A mail key loaded for use, with its certificate and the chain above it.
+struct Pkcs12Export {
+  EmailAddress address;
+  store::KeyPurpose purpose;
+  crypto::Certificate certificate;
+  std::string friendly_name;  // what NSS and Keychain show: "alice@example.com (signing)"
+  Bytes data;
+};
+
 struct MailKey {
   crypto::PrivateKey key;
   crypto::Certificate certificate;
@@ -126,6 +134,11 @@ class Profile {
   // additional keys of their addresses, keeping their chains. Every identity
   // must name one of the profile's addresses; nothing is stored unless all
   // can be.
+  // Each current mail key in a PKCS#12 of its own, for clients that read one
+  // identity per file (Apple's configuration profiles, gpgsm).
+  std::vector<Pkcs12Export> export_pkcs12_per_key(const Passphrase& password, crypto::Pkcs12Protection protection,
+                                                  const Passphrase* key_passphrase);
+
   std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const Passphrase* key_passphrase);
 
   store::LocalStore& store() noexcept { return store_; }
@@ -137,6 +150,11 @@ class Profile {
 
  private:
   explicit Profile(store::LocalStore store) : store_(std::move(store)) {}
+  // Current mail keys (of one address or all, of one purpose or both) with
+  // their records; Error(NotFound) when there are none.
+  std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> current_identities(
+      const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
+      const Passphrase* key_passphrase);
   store::LocalStore store_;
 };
 

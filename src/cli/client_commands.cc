@@ -1,0 +1,92 @@
+// export mobileconfig, setup thunderbird, setup mutt: keys into the mail
+// clients people already have.
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
+#include "mailseal/common/files.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/devices/mail_clients.h"
+#include "mailseal/devices/profile.h"
+
+namespace mailseal::cli {
+
+using nlohmann::json;
+
+int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  bool generated = args.password_file.empty();
+  Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
+  std::string document =
+      devices::apple_configuration_profile(profile, password, args.include_password, context.passphrase());
+  write_file_atomic(args.output, as_bytes(document), FileMode::Private);
+  if (context.json()) {
+    json answer = {{"file", args.output}, {"password_included", args.include_password}};
+    if (generated)
+      answer["password"] = std::string(password.view());
+    print_json(answer);
+    return 0;
+  }
+  print_line(fmt::format("Wrote {}.", escape_for_terminal(args.output)));
+  if (generated && !args.include_password)
+    print_line(fmt::format("The device asks for this password when the profile is installed: {}", password.view()));
+  print_note(
+      "open the file on the iPhone, iPad or Mac (AirDrop, Files, or mail it to yourself encrypted), install "
+      "it in Settings, then enable S/MIME for the account");
+  return 0;
+}
+
+int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::optional<Passphrase> database_password;
+  if (!args.database_password_file.empty())
+    database_password = read_secret_line(args.database_password_file);
+  devices::ThunderbirdSetup setup = devices::setup_thunderbird(profile, args.profile, context.passphrase(),
+                                                               database_password ? &*database_password : nullptr);
+  if (context.json()) {
+    json certificates = json::array();
+    for (const auto& certificate : setup.certificates) {
+      certificates.push_back({{"address", certificate.address.str()},
+                              {"purpose", store::to_string(certificate.purpose)},
+                              {"nickname", certificate.nickname},
+                              {"db_key", certificate.db_key}});
+    }
+    json identities = json::array();
+    for (const auto& identity : setup.identities)
+      identities.push_back({{"id", identity.id}, {"address", identity.address.str()}});
+    print_json({{"profile", args.profile}, {"certificates", certificates}, {"identities", identities}});
+    return 0;
+  }
+  print_line(fmt::format("Imported {} key(s) into {}.", setup.certificates.size(), escape_for_terminal(args.profile)));
+  for (const auto& identity : setup.identities)
+    print_line(fmt::format("Thunderbird identity {} ({}) now signs with S/MIME and can decrypt.", identity.id,
+                           identity.address.str()));
+  return 0;
+}
+
+int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
+  devices::Profile profile = devices::Profile::open(context.home());
+  std::filesystem::path directory = args.directory;
+  if (directory.empty()) {
+    const char* home = std::getenv("HOME");
+    if (home == nullptr)
+      throw Error(ErrorCode::Usage, "HOME is not set", "give --dir DIR");
+    directory = std::filesystem::path(home) / ".mutt" / "mailseal";
+  }
+  devices::MuttSetup setup = devices::setup_mutt(profile, directory);
+  if (context.json()) {
+    print_json({{"directory", setup.directory.string()}, {"configuration", setup.configuration}});
+    return 0;
+  }
+  std::fputs(setup.configuration.c_str(), stdout);
+  print_note(fmt::format("key files written to {}; append the lines above to your muttrc", setup.directory.string()));
+  return 0;
+}
+
+}  // namespace mailseal::cli

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Keys into existing mail clients: the Apple configuration profile parses as
+a property list and holds the identities; `setup thunderbird` fills a real
+NSS database (read back with certutil, used by NSS's cmsutil to sign and to
+decrypt) and prefs.js; `setup mutt` writes files that its OpenSSL commands,
+run as mutt would, sign and decrypt with."""
+import base64
+import email
+import json
+import os
+import plistlib
+import shlex
+import stat
+import subprocess
+import sys
+import tempfile
+
+MAILSEAL = os.environ["MAILSEAL"]
+failures = checks = 0
+
+
+def check(condition, description, detail=""):
+    global failures, checks
+    checks += 1
+    print(("ok - " if condition else "FAIL - ") + description, flush=True)
+    if not condition and detail:
+        print("    " + str(detail).strip().replace("\n", "\n    "))
+    failures += 0 if condition else 1
+
+
+def run(*arguments, stdin=None):
+    return subprocess.run(list(arguments), capture_output=True, input=stdin)
+
+
+def mailseal(home, *arguments, stdin=None):
+    return run(MAILSEAL, "--home", home, *arguments, stdin=stdin)
+
+
+def must(home, *arguments):
+    result = mailseal(home, *arguments)
+    if result.returncode != 0:
+        raise RuntimeError(f"mailseal {' '.join(arguments)}: {result.stderr.decode()}")
+    return result
+
+
+def der_of_pem(pem):
+    return run("openssl", "x509", "-outform", "DER", stdin=pem).stdout
+
+
+def cms_body(message_bytes):
+    """The DER of an application/pkcs7-mime message."""
+    parsed = email.message_from_bytes(message_bytes)
+    return base64.b64decode(parsed.get_payload())
+
+
+def tree(directory):
+    listing = {}
+    for root, _, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                listing[os.path.relpath(path, directory)] = os.readlink(path)
+                continue
+            with open(path, "rb") as handle:
+                listing[os.path.relpath(path, directory)] = handle.read()
+    return listing
+
+
+with tempfile.TemporaryDirectory() as work:
+    alice, bob = os.path.join(work, "alice"), os.path.join(work, "bob")
+    must(alice, "init", "alice@example.com", "--name", "Alice")
+    must(bob, "init", "bob@example.org", "--name", "Bob")
+    alice_certificates = os.path.join(work, "alice.pem")
+    must(alice, "export", "certificates", "-o", alice_certificates)
+    must(bob, "contact", "import", alice_certificates)
+    with open(alice_certificates, "rb") as handle:
+        pems = [block + b"-----END CERTIFICATE-----\n" for block in handle.read().split(b"-----END CERTIFICATE-----")
+                if b"BEGIN" in block]
+    root_der = der_of_pem(pems[-1])
+    mail_ders = {der_of_pem(pem) for pem in pems[:-1]}
+
+    # ---- Apple configuration profile ----
+    password = os.path.join(work, "password")
+    with open(password, "w") as out:
+        out.write("install me\n")
+    profile_file = os.path.join(work, "alice.mobileconfig")
+    result = mailseal(alice, "--json", "export", "mobileconfig", "-o", profile_file, "--password-file", password)
+    check(result.returncode == 0, "export mobileconfig", result.stderr.decode())
+    check(stat.S_IMODE(os.stat(profile_file).st_mode) == 0o600, "the profile file is 0600")
+    with open(profile_file, "rb") as handle:
+        plist = plistlib.load(handle)
+    payloads = plist.get("PayloadContent", [])
+    check(plist.get("PayloadType") == "Configuration" and plist.get("PayloadVersion") == 1
+          and len({p["PayloadUUID"] for p in payloads} | {plist["PayloadUUID"]}) == len(payloads) + 1,
+          "it parses as a property list: a Configuration with distinct payload UUIDs")
+    roots = [p for p in payloads if p["PayloadType"] == "com.apple.security.root"]
+    identities = [p for p in payloads if p["PayloadType"] == "com.apple.security.pkcs12"]
+    check(len(roots) == 1 and roots[0]["PayloadContent"] == root_der, "a root payload holds Alice's profile root")
+    check(len(identities) == 2 and all("Password" not in p for p in identities),
+          "two PKCS#12 payloads (signing, encryption), without the password by default")
+    found = set()
+    for payload in identities:
+        certificate = run("openssl", "pkcs12", "-nokeys", "-clcerts", "-passin", "pass:install me",
+                          stdin=payload["PayloadContent"])
+        key = run("openssl", "pkcs12", "-nocerts", "-nodes", "-passin", "pass:install me",
+                  stdin=payload["PayloadContent"])
+        certificate_key = run("openssl", "x509", "-noout", "-pubkey", stdin=certificate.stdout).stdout
+        private_public = run("openssl", "pkey", "-pubout", stdin=key.stdout).stdout
+        if certificate.returncode == 0 and certificate_key and certificate_key == private_public:
+            found.add(der_of_pem(certificate.stdout))
+    check(found == mail_ders, "each PKCS#12 opens with the password and holds one of Alice's keys with its certificate")
+    result = mailseal(alice, "export", "mobileconfig", "-o", profile_file, "--password-file", password,
+                      "--include-password")
+    with open(profile_file, "rb") as handle:
+        plist = plistlib.load(handle)
+    check(all(p.get("Password") == "install me" for p in plist["PayloadContent"]
+              if p["PayloadType"] == "com.apple.security.pkcs12"), "--include-password puts the password in")
+
+    # ---- Thunderbird ----
+    thunderbird = os.path.join(work, "thunderbird")
+    os.makedirs(thunderbird)
+    prefs_file = os.path.join(thunderbird, "prefs.js")
+    with open(prefs_file, "w") as out:
+        out.write('// Mozilla User Preferences\n'
+                  'user_pref("mail.identity.id1.fullName", "Someone Else");\n'
+                  'user_pref("mail.identity.id1.useremail", "someone@example.net");\n')
+    result = mailseal(alice, "setup", "thunderbird", "--profile", thunderbird)
+    check(result.returncode == 1 and b"add the mail account" in result.stderr
+          and not os.path.exists(os.path.join(thunderbird, "cert9.db")),
+          "no Thunderbird identity for Alice: a clear error, and no database created", result.stderr.decode())
+    with open(prefs_file, "a") as out:
+        out.write('user_pref("mail.identity.id2.fullName", "Alice");\n'
+                  'user_pref("mail.identity.id2.useremail", "Alice@Example.com");\n'
+                  'user_pref("mail.identity.id2.signing_cert_name", "an old one");\n')
+    os.symlink("127.0.0.1:+4242", os.path.join(thunderbird, "lock"))
+    before = tree(thunderbird)
+    result = mailseal(alice, "setup", "thunderbird", "--profile", thunderbird)
+    check(result.returncode == 1 and b"Thunderbird is running" in result.stderr and tree(thunderbird) == before,
+          "while Thunderbird runs: refused, nothing changed", result.stderr.decode())
+    os.unlink(os.path.join(thunderbird, "lock"))
+    result = mailseal(alice, "--json", "setup", "thunderbird", "--profile", thunderbird)
+    check(result.returncode == 0, "setup thunderbird", result.stderr.decode())
+    report = json.loads(result.stdout) if result.returncode == 0 else {}
+    check([i["id"] for i in report.get("identities", [])] == ["id2"], "it configures identity id2 (Alice's)")
+    database = "sql:" + thunderbird
+    listing = run("certutil", "-L", "-d", database).stdout.decode()
+    check("mailseal root Alice" in listing and ",C," in listing.split("mailseal root Alice")[1].splitlines()[0],
+          "certutil lists the profile root, trusted for email", listing)
+    keys = run("certutil", "-K", "-d", database, "-f", "/dev/null").stdout.decode()
+    check(keys.count("<") >= 2, "certutil -K lists two private keys", keys)
+
+    with open(prefs_file) as handle:
+        prefs = handle.read()
+
+    def pref(name):
+        prefix = f'user_pref("mail.identity.id2.{name}", '
+        lines = [line for line in prefs.splitlines() if line.startswith(prefix)]
+        return lines[-1][len(prefix):-2].strip('"') if len(lines) == 1 else None
+
+    check(pref("sign_mail") == "true" and pref("e2etechpref") == "1" and pref("signing_cert_name") != "an old one",
+          "prefs.js: signing on, S/MIME preferred, the old certificate name replaced", prefs)
+    check('mail.identity.id1.signing' not in prefs, "the other identity is left alone")
+    for purpose in ("signing", "encryption"):
+        db_key = base64.b64decode(pref(f"{purpose}_cert_dbkey") or "")
+        nickname = pref(f"{purpose}_cert_name")
+        serial_length = int.from_bytes(db_key[8:12], "big")
+        issuer_length = int.from_bytes(db_key[12:16], "big")
+        serial = db_key[16:16 + serial_length]
+        issuer = db_key[16 + serial_length:]
+        exported = run("certutil", "-L", "-d", database, "-n", nickname or "?", "-a").stdout
+        matches = []
+        for pem in exported.split(b"-----END CERTIFICATE-----")[:-1]:
+            pem += b"-----END CERTIFICATE-----\n"
+            text = run("openssl", "x509", "-noout", "-serial", stdin=pem).stdout.decode().strip()
+            if text.split("=")[1].lower() == serial.hex().lstrip("0") or text.split("=")[1].lower() == serial.hex():
+                matches.append(pem)
+        check(db_key[:8] == bytes(8) and len(issuer) == issuer_length and len(matches) == 1,
+              f"the {purpose} dbKey names a certificate NSS holds under nickname '{nickname}'", db_key.hex())
+    # NSS itself uses the imported keys: cmsutil signs, and decrypts Bob's mail.
+    body = os.path.join(work, "body.txt")
+    with open(body, "w") as out:
+        out.write("signed by NSS with Alice's imported key\n")
+    nickname = pref("signing_cert_name")
+    signed = run("cmsutil", "-S", "-N", nickname, "-d", database, "-i", body, "-p", "", "-H", "SHA256",
+                 "-u", "4", "-o", os.path.join(work, "nss-signed.p7m"))
+    verified = run("openssl", "cms", "-verify", "-inform", "DER", "-in", os.path.join(work, "nss-signed.p7m"),
+                   "-CAfile", alice_certificates)
+    check(signed.returncode == 0 and verified.returncode == 0 and b"signed by NSS" in verified.stdout,
+          "cmsutil signs with the imported key; openssl verifies it to Alice's root",
+          signed.stderr.decode() + verified.stderr.decode())
+    message = os.path.join(work, "to-alice.eml")
+    with open(message, "wb") as out:
+        out.write(b"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: for NSS\r\n\r\nread me in Thunderbird\r\n")
+    must(bob, "encrypt", message, "-o", message + ".enc")
+    with open(message + ".enc", "rb") as handle:
+        der = cms_body(handle.read())
+    with open(os.path.join(work, "to-alice.p7m"), "wb") as out:
+        out.write(der)
+    # NSS 3.87 reads no AuthEnvelopedData (AES-GCM), which mailseal uses between its own profiles, so the
+    # message for NSS is made with openssl: AES-256-CBC to Alice's encryption certificate.
+    encryption_pem = os.path.join(work, "alice-encryption.pem")
+    with open(encryption_pem, "wb") as out:
+        out.write([pem for pem in pems[:-1]
+                   if b"Key Encipherment" in run("openssl", "x509", "-noout", "-ext", "keyUsage", stdin=pem).stdout
+                   or b"Key Agreement" in run("openssl", "x509", "-noout", "-ext", "keyUsage", stdin=pem).stdout][0])
+    run("openssl", "cms", "-encrypt", "-aes256", "-binary", "-outform", "DER", "-in", body, "-out",
+        os.path.join(work, "cbc-to-alice.p7m"), encryption_pem)
+    decrypted = run("cmsutil", "-D", "-i", os.path.join(work, "cbc-to-alice.p7m"), "-d", database, "-p", "")
+    check(decrypted.returncode == 0 and b"signed by NSS" in decrypted.stdout,
+          "cmsutil decrypts a message to Alice with the imported encryption key", decrypted.stderr.decode())
+    result = mailseal(alice, "setup", "thunderbird", "--profile", thunderbird)
+    with open(prefs_file) as handle:
+        again = handle.read()
+    check(result.returncode == 0 and again.count("id2.signing_cert_dbkey") == 1,
+          "running it again changes nothing twice", result.stderr.decode())
+
+    # ---- mutt ----
+    mutt_directory = os.path.join(work, "mutt")
+    result = mailseal(alice, "setup", "mutt", "--dir", mutt_directory)
+    configuration = result.stdout.decode()
+    check(result.returncode == 0 and "set smime_sign_command" in configuration, "setup mutt prints muttrc lines",
+          result.stderr.decode())
+    key_files = [name for name in os.listdir(mutt_directory) if name.endswith(".key")]
+    check(len(key_files) == 2 and all(stat.S_IMODE(os.stat(os.path.join(mutt_directory, n)).st_mode) == 0o600
+                                      for n in key_files)
+          and stat.S_IMODE(os.stat(mutt_directory).st_mode) == 0o700, "key files 0600 in a 0700 directory")
+
+    def command(name):
+        for line in configuration.splitlines():
+            if line.startswith(f"set {name} = "):
+                return line.split(" = ", 1)[1].strip('"')
+        return ""
+
+    # mutt expands %f (the file), %d (the digest) and %s (the signature) and pipes the passphrase.
+    sign = command("smime_sign_command").replace("%d", "sha256").replace("%f", shlex.quote(body))
+    signature = subprocess.run(sign, shell=True, capture_output=True, input=b"\n")
+    with open(os.path.join(work, "mutt.sig"), "wb") as out:
+        out.write(signature.stdout)
+    verified = run("openssl", "cms", "-verify", "-inform", "DER", "-in", os.path.join(work, "mutt.sig"), "-content",
+                   body, "-CAfile", alice_certificates, "-purpose", "smimesign")
+    check(signature.returncode == 0 and verified.returncode == 0,
+          "mutt's sign command makes a detached signature openssl verifies", signature.stderr + verified.stderr)
+    decrypt = command("smime_decrypt_command").replace("%f", shlex.quote(os.path.join(work, "to-alice.p7m")))
+    decrypted = subprocess.run(decrypt, shell=True, capture_output=True, input=b"\n")
+    check(decrypted.returncode == 0 and b"read me in Thunderbird" in decrypted.stdout,
+          "mutt's decrypt command reads Bob's message", decrypted.stderr)
+
+print(f"{checks - failures}/{checks} checks passed")
+sys.exit(1 if failures else 0)
