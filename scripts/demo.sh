@@ -9,7 +9,14 @@ scripts/build.sh
 MAILSEAL="$PWD/${MAILSEAL_BUILD_DIR:-build}/src/cli/mailseal"
 
 DEMO=$(mktemp -d "${TMPDIR:-/tmp}/mailseal-demo.XXXXXX")
-trap 'rm -rf "$DEMO"' EXIT
+SERVICE_PID="" SINK_PID="" GATEWAY_PID=""
+cleanup() {
+  # shellcheck disable=SC2086
+  [ -n "$SERVICE_PID$SINK_PID$GATEWAY_PID" ] && kill $SERVICE_PID $SINK_PID $GATEWAY_PID 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$DEMO"
+}
+trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
@@ -39,15 +46,17 @@ openssl x509 -req -in "$DEMO/m.csr" -CA "$DEMO/cert-3.pem" -CAkey "$ROOT_KEY" -C
 printf '$ openssl verify -CAfile root.pem mallory.pem\n'
 openssl verify -CAfile "$DEMO/cert-3.pem" "$DEMO/m.pem" 2>&1 | sed 's/^/    /' || true
 
-say "Her keys go into any mail client as PKCS#12 (a password is generated and shown)."
+say "Her keys go into the mail clients she has: PKCS#12 for any client (a password is generated and shown)..."
 run "$MAILSEAL" export pkcs12 -o "$DEMO/alice.p12" --home "$DEMO/alice"
-if command -v pk12util >/dev/null; then
-  mkdir "$DEMO/nss" && certutil -N -d "sql:$DEMO/nss" --empty-password
-  PASSWORD=$("$MAILSEAL" export pkcs12 -o "$DEMO/alice2.p12" --json --home "$DEMO/alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')
-  printf '%s' "$PASSWORD" >"$DEMO/pw"
-  run pk12util -i "$DEMO/alice2.p12" -d "sql:$DEMO/nss" -w "$DEMO/pw"
-  run certutil -L -d "sql:$DEMO/nss"
-fi
+say "... an Apple configuration profile for iPhone, iPad and macOS Mail ..."
+run "$MAILSEAL" export mobileconfig -o "$DEMO/alice.mobileconfig" --home "$DEMO/alice"
+say "... and Thunderbird, set up directly: keys into its NSS database, certificates selected for her account."
+mkdir "$DEMO/thunderbird"
+printf 'user_pref("mail.identity.id1.fullName", "Alice Example");\nuser_pref("mail.identity.id1.useremail", "alice@example.com");\n' \
+  >"$DEMO/thunderbird/prefs.js"
+run "$MAILSEAL" setup thunderbird --profile "$DEMO/thunderbird" --home "$DEMO/alice"
+run certutil -L -d "sql:$DEMO/thunderbird"
+grep -a 'cert_name\|sign_mail' "$DEMO/thunderbird/prefs.js" | sed 's/^/    /'
 
 say "Bob has a profile too. Alice learns his key from a signed message he sends her (trust on first use)."
 run "$MAILSEAL" init bob@example.org --name "Bob Example" --home "$DEMO/bob"
@@ -104,7 +113,6 @@ printf '$ mailseal trust carol@example.org --dot   # Graphviz, for dot -Tsvg\n'
 say "Every device reads the mail. A key service (it only ever holds public data and ciphertext) runs locally."
 "$MAILSEAL" serve --listen 127.0.0.1:0 --db "$DEMO/service.db" >"$DEMO/service.url" 2>"$DEMO/service.log" &
 SERVICE_PID=$!
-trap 'kill $SERVICE_PID 2>/dev/null; rm -rf "$DEMO"' EXIT
 for _ in $(seq 50); do [ -s "$DEMO/service.url" ] && break; sleep 0.1; done
 SERVICE=$(head -1 "$DEMO/service.url")
 echo "    key service at $SERVICE"
@@ -126,14 +134,40 @@ run "$MAILSEAL" sync --home "$DEMO/alice"
 run "$MAILSEAL" sync --home "$DEMO/phone"
 run "$MAILSEAL" device list --home "$DEMO/alice"
 
-say "Bob finds Alice on the service and writes to her: every device of hers reads it."
+say "Bob sends mail as always: his mail client submits to the mailseal gateway on localhost, which relays to his provider (here a local SMTP server)."
+scripts/smtp-sink.py "$DEMO/inbox" >"$DEMO/sink.port" 2>"$DEMO/sink.log" &
+SINK_PID=$!
+for _ in $(seq 100); do [ -s "$DEMO/sink.port" ] && break; sleep 0.1; done
+"$MAILSEAL" gateway --listen 127.0.0.1:0 --upstream "127.0.0.1:$(head -1 "$DEMO/sink.port")" --home "$DEMO/bob" \
+  >"$DEMO/gateway.addr" 2>"$DEMO/gateway.log" &
+GATEWAY_PID=$!
+for _ in $(seq 100); do [ -s "$DEMO/gateway.addr" ] && break; sleep 0.1; done
+GATEWAY=$(head -1 "$DEMO/gateway.addr")
+echo "    Bob's gateway listens on $GATEWAY"
 run "$MAILSEAL" lookup alice@example.com --service "$SERVICE" --home "$DEMO/bob"
-printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: For all your devices\n\nRead me anywhere.\n' |
-  "$MAILSEAL" encrypt -o "$DEMO/to-alice.eml" --home "$DEMO/bob"
+send_as_bob() { # SUBJECT BODY: Bob's mail client (swaks) submits through the gateway
+  printf '$ swaks --server %s --from bob@example.org --to alice@example.com --header "Subject: %s"\n' "$GATEWAY" "$1"
+  swaks --server "$GATEWAY" --from bob@example.org --to alice@example.com --header "Subject: $1" --body "$2" \
+    --hide-all --silent 1 || { echo "    the gateway refused the message" >&2; return 1; }
+  tail -1 "$DEMO/gateway.log" | sed 's/^/    /'
+  for _ in $(seq 100); do [ -s "$DEMO/inbox/$3.eml" ] && break; sleep 0.1; done
+}
+send_as_bob "For all your devices" "Read me anywhere." 1
+
+say "What the provider stores: an encrypted S/MIME message; even the Subject is hidden."
+sed -n '/^Subject/p;/^Content-Type/p' "$DEMO/inbox/1.eml" | head -3 | sed 's/^/    /'
+
+say "Every one of Alice's devices decrypts it."
 for device in alice laptop phone; do
-  printf '$ mailseal decrypt to-alice.eml   # on %s\n' "$device"
-  "$MAILSEAL" decrypt "$DEMO/to-alice.eml" --no-learn --home "$DEMO/$device" 2>/dev/null | tail -1 | sed 's/^/    /'
+  printf '$ mailseal decrypt inbox/1.eml   # on %s\n' "$device"
+  "$MAILSEAL" decrypt "$DEMO/inbox/1.eml" --home "$DEMO/$device" 2>"$DEMO/decrypt.log" | grep -a 'Read me anywhere' | sed 's/^/    /'
+  grep -i 'good signature' "$DEMO/decrypt.log" | sed 's/^/    /'
 done
+
+say "On her laptop Alice has only this one message from Bob: first use, little trust. She compares fingerprints with him and pins his."
+run "$MAILSEAL" trust bob@example.org --home "$DEMO/laptop"
+run "$MAILSEAL" contact pin bob@example.org "$BOB_FINGERPRINT" --home "$DEMO/laptop"
+run "$MAILSEAL" trust bob@example.org --home "$DEMO/laptop"
 
 say "The phone is lost. Alice removes it: her keys rotate, the other devices get the new ones."
 PHONE=$("$MAILSEAL" device list --json --home "$DEMO/phone" |
@@ -141,8 +175,8 @@ PHONE=$("$MAILSEAL" device list --json --home "$DEMO/phone" |
 run "$MAILSEAL" device remove "$PHONE" --home "$DEMO/alice"
 run "$MAILSEAL" sync --home "$DEMO/laptop"
 "$MAILSEAL" lookup alice@example.com --service "$SERVICE" --home "$DEMO/bob" 2>/dev/null
-printf 'From: Bob <bob@example.org>\nTo: Alice <alice@example.com>\nSubject: After the loss\n\nOnly your remaining devices read this.\n' |
-  "$MAILSEAL" encrypt -o "$DEMO/after.eml" --home "$DEMO/bob"
+send_as_bob "After the loss" "Only your remaining devices read this." 2
+cp "$DEMO/inbox/2.eml" "$DEMO/after.eml"
 run "$MAILSEAL" decrypt "$DEMO/after.eml" --no-learn --home "$DEMO/laptop"
 run "$MAILSEAL" decrypt "$DEMO/after.eml" --no-learn --home "$DEMO/phone" || true
 
