@@ -93,7 +93,8 @@ void play_session(std::span<const std::uint8_t> input) {
       written.append(buffer, static_cast<std::size_t>(n));
     ::close(sockets[1]);
   });
-  static gateway::internal::Shared shared{options(), nullptr, nullptr, "fuzz.invalid", {}};
+  static gateway::internal::Shared shared{options(),      nullptr, nullptr,
+                                          "fuzz.invalid", {},      gateway::LookupSchedule(std::chrono::seconds(3600))};
   {
     gateway::internal::Connection connection(sockets[0], std::chrono::seconds(5));
     try {

@@ -412,6 +412,10 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
       ->type_name("BYTES");
   gateway->add_option("--timeout", args.gateway.timeout, "Seconds to wait for a client or the upstream (default 300)")
       ->type_name("SECONDS");
+  gateway
+      ->add_option("--refresh", args.gateway.refresh,
+                   "Seconds before a recipient's keys are fetched again from the key service (default 3600)")
+      ->type_name("SECONDS");
   gateway->callback([&] { action = [&](const Context& c) { return run_gateway(c, args.gateway); }; });
 
   auto* udf = subcommand(app, g, "udf", "Print the UDF fingerprint of data",

@@ -230,6 +230,7 @@ struct GatewayArgs {
   std::string tls_key;
   std::size_t max_size = 25u * 1024 * 1024;
   int timeout = 300;
+  int refresh = 3600;
 };
 int run_gateway(const Context& context, const GatewayArgs& args);
 

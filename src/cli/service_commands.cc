@@ -99,6 +99,9 @@ int run_gateway(const Context& context, const GatewayArgs& args) {
     throw Error(ErrorCode::Usage, "--timeout must be at least one second");
   options.max_message_size = args.max_size;
   options.timeout = std::chrono::seconds(args.timeout);
+  if (args.refresh < 0)
+    throw Error(ErrorCode::Usage, "--refresh is a number of seconds, 0 or more");
+  options.refresh_interval = std::chrono::seconds(args.refresh);
   options.home = context.home();
   options.passphrase = context.passphrase_copy();
 

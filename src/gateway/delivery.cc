@@ -61,23 +61,28 @@ bool usable(devices::Profile& profile, const EmailAddress& address) {
 }
 
 // Certificates from the contacts and learned mail, else from the key service.
+void fetch(devices::Profile& profile, service::Client& service, const EmailAddress& address, LookupSchedule* schedule) {
+  try {
+    agent::lookup(profile, service, address);
+  } catch (const Error&) {
+    // Not published, or the service is unreachable: what the store knows
+    // stands, and the policy decides about an address without a key.
+  }
+  if (schedule != nullptr)
+    schedule->fetched(address);
+}
+
 std::vector<std::string> recipients_without_keys(devices::Profile& profile, const std::vector<EmailAddress>& recipients,
-                                                 service::Client* service) {
+                                                 service::Client* service, LookupSchedule* schedule) {
   std::vector<std::string> missing;
   for (const auto& address : recipients) {
-    if (usable(profile, address))
-      continue;
-    if (service != nullptr && !agent::address_trust(profile, address)) {
-      try {
-        agent::lookup(profile, *service, address);
-      } catch (const Error&) {
-        // Not published, or the service is unreachable: the address has no
-        // key, which the policy decides about.
-      }
-      if (usable(profile, address))
-        continue;
+    if (service != nullptr && !profile.has_address(address)) {
+      bool known = agent::address_trust(profile, address).has_value();
+      if (!known || (schedule != nullptr && schedule->due(address)))
+        fetch(profile, *service, address, schedule);
     }
-    missing.push_back(address.str());
+    if (!usable(profile, address))
+      missing.push_back(address.str());
   }
   return missing;
 }
@@ -104,7 +109,8 @@ std::string sign_copy(devices::Profile& profile, const Passphrase* passphrase, c
 }  // namespace
 
 DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, service::Client* service) {
+                           const Envelope& envelope, std::string message, service::Client* service,
+                           LookupSchedule* schedule) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage outgoing = read_message(message, source);
   DeliveryPlan plan;
@@ -150,7 +156,7 @@ DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphra
     (visible.count(address) ? main_group : hidden).push_back(address);
   }
 
-  plan.without_keys = recipients_without_keys(profile, everyone, service);
+  plan.without_keys = recipients_without_keys(profile, everyone, service, schedule);
   if (plan.without_keys.empty()) {
     try {
       std::vector<Copy> copies;
@@ -183,6 +189,15 @@ DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphra
   plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, passphrase, normalized), true, false});
   plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", join(plan.without_keys));
   return plan;
+}
+
+bool LookupSchedule::due(const EmailAddress& address) const {
+  auto found = fetched_.find(address);
+  return found == fetched_.end() || std::chrono::steady_clock::now() - found->second >= interval_;
+}
+
+void LookupSchedule::fetched(const EmailAddress& address) {
+  fetched_[address] = std::chrono::steady_clock::now();
 }
 
 UpstreamTls parse_upstream_tls(std::string_view text) {

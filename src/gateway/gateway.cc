@@ -65,7 +65,12 @@ struct Gateway::Impl {
       : options(std::move(gateway_options)),
         client_tls(client_facing_tls(options)),
         upstream_context(upstream_tls(options)),
-        shared{options, client_tls.get(), upstream_context.get(), local_hostname(), {}} {}
+        shared{options,
+               client_tls.get(),
+               upstream_context.get(),
+               local_hostname(),
+               {},
+               LookupSchedule(options.refresh_interval)} {}
 
   ~Impl() {
     if (listener >= 0)

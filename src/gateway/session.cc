@@ -335,7 +335,7 @@ bool Session::deliver(std::string message) {
     const Passphrase* passphrase = shared_.options.passphrase ? &*shared_.options.passphrase : nullptr;
     plan = plan_delivery(profile, passphrase, shared_.options.policy,
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
-                         service ? &*service : nullptr);
+                         service ? &*service : nullptr, &shared_.lookups);
   } catch (const Error& error) {
     log(fmt::format("message from <{}> to {} not relayed: {}", transaction.reverse_path,
                     describe_recipients(transaction.recipients), error.what()));

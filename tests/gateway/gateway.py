@@ -253,6 +253,34 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
               "required: a From outside the profile is refused", outcome)
         client.quit()
 
+    # Carol removes a device: her keys rotate on the key service, and Alice's gateway picks the new ones up by
+    # itself (--refresh 0: at every message) without anyone running lookup.
+    carol_phone = Home(work, "carol-phone")
+    pin = json.loads(carol.must("--json", "device", "invite").stdout)["pin"]
+    carol_phone.must("device", "join", "carol@example.net", "--service", service.url, "--pin", pin, "--name", "phone")
+    carol.must("sync")
+    carol_phone.must("sync")
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--refresh", "0") as gateway:
+        def send_to_carol(subject):
+            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as session:
+                session.sendmail("alice@example.com", ["carol@example.net"],
+                                 message("alice@example.com", "carol@example.net", subject, subject + "\r\n"))
+            arrived = upstream.take()
+            return arrived[0].content if arrived else b""
+
+        before = send_to_carol("before the removal")
+        check(carol_phone.read(before)[0] == 0 and carol.read(before)[0] == 0,
+              "before the removal both of Carol's devices read Alice's mail")
+        phone_id = next(d["device_id"] for d in json.loads(carol_phone.must("--json", "device", "list").stdout)["devices"]
+                        if d["this_device"])
+        carol.must("device", "remove", phone_id)
+        after = send_to_carol("after the removal")
+        status, _, plain, error = carol.read(after)
+        check(status == 0 and b"after the removal" in plain, "after it Carol's remaining device reads the next one",
+              error)
+        check(carol_phone.read(after)[0] != 0,
+              "the removed phone cannot: the gateway fetched Carol's rotated key from the key service by itself")
+
     # AUTH passes through to an upstream that requires it.
     with Upstream(auth=True) as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
         eml = os.path.join(work, "auth.eml")

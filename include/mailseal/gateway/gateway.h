@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mailseal/common/email_address.h"
 #include "mailseal/common/secret.h"
 
 namespace mailseal::devices {
@@ -50,6 +52,10 @@ struct GatewayOptions {
   std::optional<std::filesystem::path> tls_certificate;
   std::optional<std::filesystem::path> tls_key;
   std::chrono::seconds timeout{300};  // per read or write, both sides
+  // How often a recipient's keys are fetched again from the key service, so
+  // that a correspondent's rotation (after removing a device) reaches this
+  // gateway without anyone running lookup.
+  std::chrono::seconds refresh_interval{3600};
   std::size_t max_sessions = 64;
 };
 
@@ -72,16 +78,31 @@ struct DeliveryPlan {
   std::string summary;                    // one line for the log and the SMTP reply
 };
 
+// When each address was last fetched from the key service (one gateway
+// process; not thread-safe: plan_delivery runs under the gateway's lock).
+class LookupSchedule {
+ public:
+  explicit LookupSchedule(std::chrono::seconds interval) : interval_(interval) {}
+  bool due(const EmailAddress& address) const;
+  void fetched(const EmailAddress& address);
+
+ private:
+  std::chrono::seconds interval_;
+  std::map<EmailAddress, std::chrono::steady_clock::time_point> fetched_;
+};
+
 // Decides what to send: the main copy to the recipients named in To/Cc, and
 // for every other envelope recipient (Bcc) a copy of their own, encrypted to
 // them alone, so that nobody learns who else was sent it. Certificates come
 // from the contacts and learned mail first, then from the key service (a
-// lookup) when `service` is given. Messages already signed or encrypted by
+// lookup) when `service` is given; with `schedule`, an address already known
+// is fetched again once its refresh is due (failures are ignored). Messages already signed or encrypted by
 // the client, and messages from addresses not in the profile, pass
 // unchanged (refused under Required). Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
 DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, service::Client* service);
+                           const Envelope& envelope, std::string message, service::Client* service,
+                           LookupSchedule* schedule = nullptr);
 
 class Gateway {
  public:

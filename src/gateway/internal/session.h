@@ -24,6 +24,7 @@ struct Shared {
   SSL_CTX* upstream_tls = nullptr;  // verifying the upstream
   std::string hostname;
   std::mutex profile_lock;
+  LookupSchedule lookups;  // under profile_lock
 };
 
 class Session {
