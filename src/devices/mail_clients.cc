@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -95,12 +94,33 @@ class PlistDict {
 
 // ---- Thunderbird ----
 
-// The identities of prefs.js: id -> useremail.
+// The identities of prefs.js: id -> useremail, from lines such as
+//   user_pref("mail.identity.id2.useremail", "alice@example.com");
 std::map<std::string, std::string> thunderbird_identities(const std::string& prefs) {
-  static const std::regex pattern(R"re(user_pref\("mail\.identity\.(id[0-9]+)\.useremail",\s*"([^"\\]*)"\);)re");
+  constexpr std::string_view prefix = "user_pref(\"mail.identity.";
+  constexpr std::string_view middle = ".useremail\", \"";
+  constexpr std::string_view suffix = "\");";
   std::map<std::string, std::string> out;
-  for (auto it = std::sregex_iterator(prefs.begin(), prefs.end(), pattern); it != std::sregex_iterator(); ++it)
-    out[(*it)[1]] = (*it)[2];
+  std::istringstream lines(prefs);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::string_view rest(line);
+    if (!rest.starts_with(prefix))
+      continue;
+    rest.remove_prefix(prefix.size());
+    std::size_t id_end = rest.find(middle);
+    if (id_end == std::string_view::npos || id_end < 3 || !rest.starts_with("id") ||
+        rest.substr(2, id_end - 2).find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    std::string_view id = rest.substr(0, id_end);
+    rest.remove_prefix(id_end + middle.size());
+    if (!rest.ends_with(suffix))
+      continue;
+    rest.remove_suffix(suffix.size());
+    if (rest.find_first_of("\"\\") != std::string_view::npos)
+      continue;  // an escaped address is not one mailseal could have
+    out[std::string(id)] = std::string(rest);
+  }
   return out;
 }
 
