@@ -125,7 +125,8 @@ expect_status 0 "encrypt --to bob" -- "$MAILSEAL" encrypt "$MESSAGE" --to bob@ex
 expect_equal "$(json_field content_cipher <<<"$OUT")" "AES-256-GCM" "GCM to a mailseal profile"
 expect_not_contains "$(cat "$WORK/to-bob.eml")" "The plan" "the Subject is not in the clear"
 expect_contains "$(cat "$WORK/to-bob.eml")" "Subject: [...]" "the outer Subject is neutral"
-expect_not_contains "$(cat "$WORK/to-bob.eml")" "Bcc" "no Bcc header outside"
+# Only the header block: "Bcc" turns up in about 3% of base64 bodies by chance.
+expect_not_contains "$(sed '/^\r\{0,1\}$/q' "$WORK/to-bob.eml")" "Bcc:" "no Bcc header outside"
 expect_not_contains "$(cat "$WORK/to-bob.eml")" "oak tree" "no plaintext"
 expect_status 0 "Bob decrypts" -- "$MAILSEAL" decrypt "$WORK/to-bob.eml" --json -o "$WORK/bob-reads.eml" --home "$B"
 expect_equal "$(json_field authenticated <<<"$OUT")" "true" "authenticated"
