@@ -30,14 +30,33 @@ std::vector<crypto::Certificate> certificates_to_include(devices::Profile& profi
   return certificates;
 }
 
+// What the sender reads: what their own encryption certificate advertises
+// (a profile whose keys also live in Thunderbird or Outlook asks for CBC).
+smime::Capabilities own_capabilities(devices::Profile& profile, const EmailAddress& sender) {
+  try {
+    auto advertised =
+        smime::Capabilities::of_certificate_extension(profile.encryption_certificate(sender).smime_capabilities());
+    if (advertised.advertised)
+      return advertised;
+  } catch (const Error&) {
+    // No encryption key for this address: nothing narrower to say.
+  }
+  return smime::Capabilities::mailseal();
+}
+
+smime::SignerIdentity signer_identity(devices::Profile& profile, const EmailAddress& sender,
+                                      const devices::MailKey& key) {
+  return smime::SignerIdentity{&key.key, key.certificate, certificates_to_include(profile, sender, key),
+                               own_capabilities(profile, sender)};
+}
+
 }  // namespace
 
 void sign(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
           smime::ByteSink& out, smime::SignatureForm form) {
   const EmailAddress sender = message.from();
   devices::MailKey key = profile.signing_key(sender, passphrase);
-  smime::SignerIdentity signer{&key.key, key.certificate, certificates_to_include(profile, sender, key)};
-  smime::sign_message(message, out, signer, form);
+  smime::sign_message(message, out, signer_identity(profile, sender, key), form);
 }
 
 contacts::Evaluator evaluator(devices::Profile& profile) {
@@ -99,8 +118,8 @@ EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, s
     throw Error(ErrorCode::RejectedByPolicy,
                 fmt::format("not encrypting to {}; nothing was written", fmt::join(refused, ", ")), resolve_hint);
   }
-  // The sender reads their own sent mail; mailseal profiles read AES-GCM.
-  recipients.push_back({profile.encryption_certificate(sender), smime::Capabilities::mailseal()});
+  // The sender reads their own sent mail, with what their certificate says they read.
+  recipients.push_back({profile.encryption_certificate(sender), own_capabilities(profile, sender)});
   report.recipients.push_back(sender);
   report.choice = smime::choose_encryption(recipients);
 
@@ -114,7 +133,7 @@ EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, s
   std::optional<smime::SignerIdentity> signer;
   if (sign) {
     key.emplace(profile.signing_key(sender, passphrase));
-    signer.emplace(smime::SignerIdentity{&key->key, key->certificate, certificates_to_include(profile, sender, *key)});
+    signer.emplace(signer_identity(profile, sender, *key));
   }
   smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice});
   report.signed_message = sign;

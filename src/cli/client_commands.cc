@@ -19,21 +19,48 @@ namespace mailseal::cli {
 
 using nlohmann::json;
 
+namespace {
+
+json describe(const devices::CbcReaders& cbc) {
+  return {{"reissued_certificates", cbc.reissued.size()},
+          {"published", cbc.published},
+          {"devices_updated", cbc.devices_updated},
+          {"warnings", cbc.warnings}};
+}
+
+void report(const devices::CbcReaders& cbc, std::string_view client) {
+  if (!cbc.reissued.empty()) {
+    print_note(fmt::format(
+        "{} reads no AES-GCM: {} encryption certificate(s) re-issued to ask senders for AES-CBC "
+        "(same keys){}",
+        client, cbc.reissued.size(),
+        cbc.published ? fmt::format(", published, sent to {} other device(s)", cbc.devices_updated) : std::string()));
+  }
+  for (const auto& warning : cbc.warnings)
+    print_warning(warning);
+}
+
+}  // namespace
+
 int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
   bool generated = args.password_file.empty();
   Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
+  // Apple Mail's S/MIME is not known to read AES-GCM: ask senders for CBC
+  // before the certificates go into the profile.
+  devices::CbcReaders cbc = devices::ask_senders_for_cbc(profile, context.passphrase());
   std::string document =
       devices::apple_configuration_profile(profile, password, args.include_password, context.passphrase());
   write_file_atomic(args.output, as_bytes(document), FileMode::Private);
   if (context.json()) {
-    json answer = {{"file", args.output}, {"password_included", args.include_password}};
+    json answer = {{"file", args.output}, {"password_included", args.include_password}, {"cbc", describe(cbc)}};
     if (generated)
       answer["password"] = std::string(password.view());
     print_json(answer);
     return 0;
   }
   print_line(fmt::format("Wrote {}.", escape_for_terminal(args.output)));
+  report(cbc, "Apple Mail");
   if (generated && !args.include_password)
     print_line(fmt::format("The device asks for this password when the profile is installed: {}", password.view()));
   print_note(
@@ -60,9 +87,13 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
     json identities = json::array();
     for (const auto& identity : setup.identities)
       identities.push_back({{"id", identity.id}, {"address", identity.address.str()}});
-    print_json({{"profile", args.profile}, {"certificates", certificates}, {"identities", identities}});
+    print_json({{"profile", args.profile},
+                {"certificates", certificates},
+                {"identities", identities},
+                {"cbc", describe(setup.cbc)}});
     return 0;
   }
+  report(setup.cbc, "Thunderbird");
   print_line(fmt::format("Imported {} key(s) into {}.", setup.certificates.size(), escape_for_terminal(args.profile)));
   for (const auto& identity : setup.identities)
     print_line(fmt::format("Thunderbird identity {} ({}) now signs with S/MIME and can decrypt.", identity.id,

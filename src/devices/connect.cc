@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -705,13 +706,23 @@ void take_bundle(Profile& profile, service::Client& client, const Passphrase* pa
                                  crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
   auto known = store.mail_keys();
   std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  // New certificates for keys this device holds already (re-issued ones)
+  // share the key's file.
+  std::vector<store::MailKeyRecord> certificates_only;
+  std::set<std::string> key_files;
+  for (const auto& record : known)
+    key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
   for (const auto& key : bundle.keys) {
     auto existing = std::find_if(known.begin(), known.end(), [&](const store::MailKeyRecord& record) {
       return record.certificate == key.record.certificate;
     });
     if (existing == known.end()) {
-      additions.push_back(stored_key(key, key_passphrase));
+      auto [record, file] = stored_key(key, key_passphrase);
+      if (key_files.insert(file.name).second)
+        additions.emplace_back(std::move(record), std::move(file));
+      else
+        certificates_only.push_back(std::move(record));
       ++report.keys_added;
     } else if (existing->status != key.record.status) {
       store.set_mail_key_status(existing->id, key.record.status);
@@ -721,6 +732,8 @@ void take_bundle(Profile& profile, service::Client& client, const Passphrase* pa
   }
   if (!additions.empty())
     store.add_mail_keys(additions);
+  for (const auto& record : certificates_only)
+    store.add_mail_certificate(record);
   transaction.commit();
 }
 
@@ -788,8 +801,13 @@ RemovalReport remove_device(Profile& profile, service::Client& client, const Pas
         records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
                                "device removed", to_seconds(now));
       }
-      additions.push_back(
-          issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, protect, now));
+      // The new certificate asks for what the old one asked for (CBC when the
+      // keys also live in a client without AES-GCM).
+      auto capabilities = smime::Capabilities::of_certificate_extension(
+          crypto::Certificate::from_der(key.certificate).smime_capabilities());
+      additions.push_back(issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, protect,
+                                         now,
+                                         capabilities.advertised ? capabilities : smime::Capabilities::mailseal()));
       if (std::find(report.rotated.begin(), report.rotated.end(), key.address) == report.rotated.end())
         report.rotated.push_back(key.address);
     }
@@ -797,20 +815,25 @@ RemovalReport remove_device(Profile& profile, service::Client& client, const Pas
     transaction.commit();
   }
   publish(profile, client, passphrase);
+  report.devices_updated = send_key_bundles(profile, client, passphrase);
+  return report;
+}
 
-  // The remaining devices get the new keys.
+int send_key_bundles(Profile& profile, service::Client& client, const Passphrase* passphrase) {
+  store::LocalStore& store = profile.store();
+  const std::string fingerprint = store.profile().fingerprint;
   KeySigner signer(profile.root_key(passphrase), "root");
+  int sent = 0;
   for (const auto& device : store.devices()) {
     if (device.is_this_device || device.status != store::DeviceStatus::Active)
       continue;
     Bytes sealed = seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, std::nullopt),
                                crypto::Certificate::from_der(device.agreement_certificate));
-    client.send("PUT",
-                account_path(record.fingerprint) + "/devices/" + service::path_segment(device.device_id) + "/bundle",
+    client.send("PUT", account_path(fingerprint) + "/devices/" + service::path_segment(device.device_id) + "/bundle",
                 {{"bundle", encode_base64(sealed)}}, &signer.signer);
-    ++report.devices_updated;
+    ++sent;
   }
-  return report;
+  return sent;
 }
 
 }  // namespace mailseal::devices

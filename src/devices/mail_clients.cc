@@ -14,6 +14,8 @@
 #include "mailseal/common/files.h"
 #include "mailseal/common/process.h"
 #include "mailseal/crypto/keys.h"
+#include "mailseal/devices/connect.h"
+#include "mailseal/service/client.h"
 
 namespace mailseal::devices {
 
@@ -221,6 +223,36 @@ std::string nss_nickname(const std::string& database, const crypto::Certificate&
 
 }  // namespace
 
+CbcReaders ask_senders_for_cbc(Profile& profile, const Passphrase* passphrase) {
+  CbcReaders result;
+  const smime::Capabilities cbc = smime::Capabilities::cbc_only();
+  if (profile.advertises(cbc))
+    return result;
+  if (!profile.holds_root()) {
+    result.warnings.push_back(
+        "this profile's certificates still ask senders for AES-GCM, which this client cannot read; run the same "
+        "set-up on an admin device (it re-issues them), then 'mailseal sync' here");
+    return result;
+  }
+  result.reissued = profile.advertise_capabilities(cbc, passphrase);
+  auto url = remembered_service(profile.store());
+  if (!url) {
+    result.warnings.push_back(
+        "correspondents learn the new certificates from your next signed message (no key service is configured)");
+    return result;
+  }
+  try {
+    service::Client client(*url);
+    publish(profile, client, passphrase);
+    result.published = true;
+    result.devices_updated = send_key_bundles(profile, client, passphrase);
+  } catch (const Error& error) {
+    result.warnings.push_back(
+        fmt::format("could not update the key service: {}; run 'mailseal publish' later", error.what()));
+  }
+  return result;
+}
+
 std::string apple_configuration_profile(Profile& profile, const Passphrase& password, bool include_password,
                                         const Passphrase* key_passphrase) {
   const std::string identifier = "org.mailseal.profile." + profile.fingerprint().to_string(100);
@@ -318,6 +350,8 @@ ThunderbirdSetup setup_thunderbird(Profile& profile, const fs::path& directory, 
     throw Error(ErrorCode::NotFound, fmt::format("no Thunderbird account in {} uses {}", directory.string(), addresses),
                 "add the mail account in Thunderbird first, quit it, then run this again");
   }
+
+  setup.cbc = ask_senders_for_cbc(profile, key_passphrase);
 
   // The keys travel to pk12util in PKCS#12 files under a random password,
   // in a private directory that is removed afterwards.

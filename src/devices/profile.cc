@@ -110,8 +110,8 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   std::vector<store::MailKeyRecord> mail_keys;
   for (const auto& address : options.addresses) {
     for (auto purpose : {store::KeyPurpose::Signing, store::KeyPurpose::Encryption}) {
-      auto [record, file] =
-          issue_mail_key(root_key, root, name, address, purpose, options.suite, options.passphrase, now);
+      auto [record, file] = issue_mail_key(root_key, root, name, address, purpose, options.suite, options.passphrase,
+                                           now, smime::Capabilities::mailseal());
       files.push_back(std::move(file));
       mail_keys.push_back(std::move(record));
     }
@@ -325,6 +325,54 @@ Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
   for (auto& [record, identity] : current_identities(address, purpose, key_passphrase))
     identities.push_back(std::move(identity));
   return crypto::write_pkcs12(identities, password, protection);
+}
+
+namespace {
+
+bool is_own_encryption_key(const store::MailKeyRecord& key) {
+  return key.origin == store::KeyOrigin::Profile && key.status == store::KeyStatus::Current &&
+         key.purpose != store::KeyPurpose::Signing;
+}
+
+smime::Capabilities advertised_by(const store::MailKeyRecord& key) {
+  return smime::Capabilities::of_certificate_extension(
+      crypto::Certificate::from_der(key.certificate).smime_capabilities());
+}
+
+}  // namespace
+
+bool Profile::advertises(const smime::Capabilities& capabilities) {
+  for (const auto& key : store_.mail_keys()) {
+    if (is_own_encryption_key(key) && !(advertised_by(key) == capabilities))
+      return false;
+  }
+  return true;
+}
+
+std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Capabilities& capabilities,
+                                                                 const Passphrase* passphrase) {
+  if (!holds_root()) {
+    throw Error(ErrorCode::RejectedByPolicy, "only an admin device can issue certificates",
+                "run this on an admin device; the other devices get the certificates with 'mailseal sync'");
+  }
+  crypto::PrivateKey issuer_key = root_key(passphrase);
+  crypto::Certificate root = root_certificate();
+  auto record = store_.profile();
+  const auto now = crypto::now();
+  std::vector<crypto::Certificate> issued;
+  store::Transaction transaction(store_.database());
+  for (const auto& key : store_.mail_keys()) {
+    if (!is_own_encryption_key(key) || advertised_by(key) == capabilities)
+      continue;
+    crypto::PublicKey public_key = crypto::Certificate::from_der(key.certificate).public_key();
+    store::MailKeyRecord renewed =
+        internal::reissue_mail_certificate(issuer_key, root, record.name, key, public_key, now, capabilities);
+    store_.set_mail_key_status(key.id, store::KeyStatus::Archived);
+    store_.add_mail_certificate(renewed);
+    issued.push_back(crypto::Certificate::from_der(renewed.certificate));
+  }
+  transaction.commit();
+  return issued;
 }
 
 std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& password,

@@ -39,6 +39,18 @@ Capabilities Capabilities::mailseal() {
   return capabilities;
 }
 
+Capabilities Capabilities::cbc_only() {
+  Capabilities capabilities;
+  capabilities.advertised = true;
+  capabilities.aes256_cbc = true;
+  capabilities.aes128_cbc = true;
+  return capabilities;
+}
+
+Capabilities Capabilities::of_certificate_extension(const std::optional<Bytes>& extension) {
+  return extension ? from_der(*extension) : Capabilities{};
+}
+
 Capabilities Capabilities::from_der(ByteView der) {
   const unsigned char* cursor = der.data();
   Algorithms algorithms(d2i_X509_ALGORS(nullptr, &cursor, static_cast<long>(der.size())));

@@ -31,11 +31,11 @@ ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached) {
   unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_STREAM | (detached ? CMS_DETACHED : 0u);
   ossl::Cms cms(ossl::check_ptr(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), "cannot start a signature"));
   // mailseal writes its own SMIMECapabilities (RFC 8551 section 2.5.2) so that
-  // correspondents learn it reads AES-GCM.
+  // correspondents learn whether the signer reads AES-GCM.
   CMS_SignerInfo* info = CMS_add1_signer(cms.get(), signer.certificate.native(), signer.key->native(), EVP_sha256(),
                                          flags | CMS_NOSMIMECAP);
   ossl::check_ptr(info, "cannot add the signer (does the key belong to the certificate?)");
-  Bytes capabilities = Capabilities::mailseal().to_der();
+  Bytes capabilities = signer.capabilities.to_der();
   ossl::check(CMS_signed_add1_attr_by_NID(info, NID_SMIMECapabilities, V_ASN1_SEQUENCE, capabilities.data(),
                                           static_cast<int>(capabilities.size())),
               "cannot add SMIMECapabilities");

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -272,8 +273,13 @@ LocalStore LocalStore::create(const std::filesystem::path& home, const ProfileRe
   }
   Rollback rollback;
   create_directories(home / kKeysDirectory, rollback);
+  std::set<std::string> written;
   for (const auto& file : key_files) {
     check_key_file_name(file.name);
+    // Several certificates of one key (re-issued ones) share its file,
+    // whose name is derived from the key.
+    if (!written.insert(file.name).second)
+      continue;
     auto path = home / kKeysDirectory / file.name;
     write_new_file(path, file.pem, FileMode::Private);
     rollback.add(path);
@@ -418,6 +424,16 @@ void LocalStore::add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFil
   }
   transaction.commit();
   rollback.dismiss();
+}
+
+void LocalStore::add_mail_certificate(const MailKeyRecord& record) {
+  check_key_file_name(record.key_file);
+  if (!std::filesystem::exists(home_ / kKeysDirectory / record.key_file))
+    throw Error(ErrorCode::NotFound, "the key of the certificate is not in this store");
+  MailKeyRecord stored = record;
+  if (stored.created_at == 0)
+    stored.created_at = now_seconds();
+  insert_mail_key(database_, stored);
 }
 
 SecretBytes LocalStore::read_key_file(const std::string& name) const {

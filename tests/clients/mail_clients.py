@@ -71,13 +71,32 @@ with tempfile.TemporaryDirectory() as work:
     must(alice, "init", "alice@example.com", "--name", "Alice")
     must(bob, "init", "bob@example.org", "--name", "Bob")
     alice_certificates = os.path.join(work, "alice.pem")
-    must(alice, "export", "certificates", "-o", alice_certificates)
-    must(bob, "contact", "import", alice_certificates)
-    with open(alice_certificates, "rb") as handle:
-        pems = [block + b"-----END CERTIFICATE-----\n" for block in handle.read().split(b"-----END CERTIFICATE-----")
-                if b"BEGIN" in block]
+
+    def alice_exports():
+        """Alice's current certificates (mail ones, then the root), given to Bob as a contact would."""
+        must(alice, "export", "certificates", "-o", alice_certificates)
+        must(bob, "contact", "import", alice_certificates)
+        with open(alice_certificates, "rb") as handle:
+            return [block + b"-----END CERTIFICATE-----\n"
+                    for block in handle.read().split(b"-----END CERTIFICATE-----") if b"BEGIN" in block]
+
+    def bob_writes_to_alice(name, text):
+        path = os.path.join(work, name)
+        with open(path, "wb") as out:
+            out.write(b"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\n" + text + b"\r\n")
+        result = mailseal(bob, "--json", "encrypt", path, "-o", path + ".enc")
+        report = json.loads(result.stdout) if result.returncode == 0 else {}
+        with open(path + ".enc", "rb") as handle:
+            der = cms_body(handle.read())
+        with open(path + ".p7m", "wb") as out:
+            out.write(der)
+        return report, path + ".p7m"
+
+    pems = alice_exports()
     root_der = der_of_pem(pems[-1])
-    mail_ders = {der_of_pem(pem) for pem in pems[:-1]}
+    report, _ = bob_writes_to_alice("gcm.eml", b"before")
+    check(report.get("content_cipher") == "AES-256-GCM",
+          "between mailseal profiles, Bob encrypts to Alice with AES-256-GCM", report)
 
     # ---- Apple configuration profile ----
     password = os.path.join(work, "password")
@@ -86,6 +105,15 @@ with tempfile.TemporaryDirectory() as work:
     profile_file = os.path.join(work, "alice.mobileconfig")
     result = mailseal(alice, "--json", "export", "mobileconfig", "-o", profile_file, "--password-file", password)
     check(result.returncode == 0, "export mobileconfig", result.stderr.decode())
+    cbc = json.loads(result.stdout).get("cbc", {}) if result.returncode == 0 else {}
+    check(cbc.get("reissued_certificates") == 1 and cbc.get("warnings") == [
+        "correspondents learn the new certificates from your next signed message (no key service is configured)"],
+          "the encryption certificate is re-issued to ask senders for AES-CBC (Apple Mail reads no GCM)", cbc)
+    pems = alice_exports()
+    mail_ders = {der_of_pem(pem) for pem in pems[:-1]}
+    report, _ = bob_writes_to_alice("cbc.eml", b"after")
+    check(report.get("content_cipher") == "AES-256-CBC" and report.get("key_transport") == "RSAES-PKCS1-v1_5",
+          "with the new certificate Bob encrypts with AES-256-CBC and RSA PKCS#1 v1.5", report)
     check(stat.S_IMODE(os.stat(profile_file).st_mode) == 0o600, "the profile file is 0600")
     with open(profile_file, "rb") as handle:
         plist = plistlib.load(handle)
@@ -140,8 +168,9 @@ with tempfile.TemporaryDirectory() as work:
     os.unlink(os.path.join(thunderbird, "lock"))
     result = mailseal(alice, "--json", "setup", "thunderbird", "--profile", thunderbird)
     check(result.returncode == 0, "setup thunderbird", result.stderr.decode())
-    report = json.loads(result.stdout) if result.returncode == 0 else {}
-    check([i["id"] for i in report.get("identities", [])] == ["id2"], "it configures identity id2 (Alice's)")
+    thunderbird_report = json.loads(result.stdout) if result.returncode == 0 else {}
+    check([i["id"] for i in thunderbird_report.get("identities", [])] == ["id2"],
+          "it configures identity id2 (Alice's)")
     database = "sql:" + thunderbird
     listing = run("certutil", "-L", "-d", database).stdout.decode()
     check("mailseal root Alice" in listing and ",C," in listing.split("mailseal root Alice")[1].splitlines()[0],
@@ -188,26 +217,13 @@ with tempfile.TemporaryDirectory() as work:
     check(signed.returncode == 0 and verified.returncode == 0 and b"signed by NSS" in verified.stdout,
           "cmsutil signs with the imported key; openssl verifies it to Alice's root",
           signed.stderr.decode() + verified.stderr.decode())
-    message = os.path.join(work, "to-alice.eml")
-    with open(message, "wb") as out:
-        out.write(b"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: for NSS\r\n\r\nread me in Thunderbird\r\n")
-    must(bob, "encrypt", message, "-o", message + ".enc")
-    with open(message + ".enc", "rb") as handle:
-        der = cms_body(handle.read())
-    with open(os.path.join(work, "to-alice.p7m"), "wb") as out:
-        out.write(der)
-    # NSS 3.87 reads no AuthEnvelopedData (AES-GCM), which mailseal uses between its own profiles, so the
-    # message for NSS is made with openssl: AES-256-CBC to Alice's encryption certificate.
-    encryption_pem = os.path.join(work, "alice-encryption.pem")
-    with open(encryption_pem, "wb") as out:
-        out.write([pem for pem in pems[:-1]
-                   if b"Key Encipherment" in run("openssl", "x509", "-noout", "-ext", "keyUsage", stdin=pem).stdout
-                   or b"Key Agreement" in run("openssl", "x509", "-noout", "-ext", "keyUsage", stdin=pem).stdout][0])
-    run("openssl", "cms", "-encrypt", "-aes256", "-binary", "-outform", "DER", "-in", body, "-out",
-        os.path.join(work, "cbc-to-alice.p7m"), encryption_pem)
-    decrypted = run("cmsutil", "-D", "-i", os.path.join(work, "cbc-to-alice.p7m"), "-d", database, "-p", "")
-    check(decrypted.returncode == 0 and b"signed by NSS" in decrypted.stdout,
-          "cmsutil decrypts a message to Alice with the imported encryption key", decrypted.stderr.decode())
+    _, to_alice = bob_writes_to_alice("to-alice.eml", b"read me in Thunderbird")
+    decrypted = run("cmsutil", "-D", "-i", to_alice, "-d", database, "-p", "")
+    check(decrypted.returncode == 0 and b"read me in Thunderbird" in decrypted.stdout,
+          "cmsutil decrypts what Bob's mailseal sent Alice, with the key imported into Thunderbird's database",
+          decrypted.stderr.decode())
+    check(thunderbird_report.get("cbc", {}).get("reissued_certificates") == 0,
+          "setup thunderbird found the certificates already asking for CBC")
     result = mailseal(alice, "setup", "thunderbird", "--profile", thunderbird)
     with open(prefs_file) as handle:
         again = handle.read()
@@ -240,7 +256,7 @@ with tempfile.TemporaryDirectory() as work:
                    body, "-CAfile", alice_certificates, "-purpose", "smimesign")
     check(signature.returncode == 0 and verified.returncode == 0,
           "mutt's sign command makes a detached signature openssl verifies", signature.stderr + verified.stderr)
-    decrypt = command("smime_decrypt_command").replace("%f", shlex.quote(os.path.join(work, "to-alice.p7m")))
+    decrypt = command("smime_decrypt_command").replace("%f", shlex.quote(to_alice))
     decrypted = subprocess.run(decrypt, shell=True, capture_output=True, input=b"\n")
     check(decrypted.returncode == 0 and b"read me in Thunderbird" in decrypted.stdout,
           "mutt's decrypt command reads Bob's message", decrypted.stderr)

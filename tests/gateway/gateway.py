@@ -280,6 +280,36 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
               error)
         check(carol_phone.read(after)[0] != 0,
               "the removed phone cannot: the gateway fetched Carol's rotated key from the key service by itself")
+        check("smime-type=authEnveloped-data" in outer_headers(after), "so far Carol gets AES-GCM")
+
+        # Carol puts her keys on an iPhone: her certificates now ask for AES-CBC, published to the key service,
+        # sent to her other devices, and Alice's gateway follows.
+        def join_carol(name):
+            device = Home(work, name)
+            code = json.loads(carol.must("--json", "device", "invite").stdout)["pin"]
+            device.must("device", "join", "carol@example.net", "--service", service.url, "--pin", code, "--name", name)
+            carol.must("sync")
+            device.must("sync")
+            return device
+
+        carol_tablet = join_carol("carol-tablet")
+        exported = json.loads(carol.must("--json", "export", "mobileconfig", "-o", os.path.join(work, "c.mobileconfig"))
+                              .stdout)
+        check(exported["cbc"]["reissued_certificates"] == 1 and exported["cbc"]["published"],
+              "Carol's mobileconfig export re-issues her encryption certificate for CBC and publishes it", exported)
+        cbc = send_to_carol("for an iPhone")
+        status, _, plain, error = carol.read(cbc)
+        check("smime-type=enveloped-data" in outer_headers(cbc) and status == 0 and b"for an iPhone" in plain,
+              "Alice's gateway now encrypts to Carol with AES-CBC (EnvelopedData), and Carol reads it",
+              outer_headers(cbc) + error)
+        synced = carol_tablet.run("sync")
+        status, _, plain, error = carol_tablet.read(cbc)
+        check(synced.returncode == 0 and status == 0 and b"for an iPhone" in plain,
+              "her tablet takes the re-issued certificate with sync (same key) and reads it too",
+              synced.stderr.decode() + error)
+        carol_watch = join_carol("carol-watch")
+        status, _, plain, error = carol_watch.read(cbc)
+        check(status == 0 and b"for an iPhone" in plain, "a device joining after the re-issue reads it", error)
 
     # AUTH passes through to an upstream that requires it.
     with Upstream(auth=True) as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:

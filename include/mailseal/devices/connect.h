@@ -130,6 +130,10 @@ struct SyncReport {
 SyncReport sync(const std::filesystem::path& home, service::Client& client,
                 const std::optional<Passphrase>& passphrase);
 
+// Sends every other active device of the profile its current key bundle
+// (after keys or certificates changed); returns how many. Admin devices only.
+int send_key_bundles(Profile& profile, service::Client& client, const Passphrase* passphrase);
+
 struct RemovalReport {
   std::string device_id;
   std::vector<EmailAddress> rotated;  // addresses with new keys

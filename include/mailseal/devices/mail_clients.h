@@ -13,6 +13,20 @@
 
 namespace mailseal::devices {
 
+// Most mail clients read no AES-GCM (AuthEnvelopedData) and no RSA-OAEP:
+// NSS/Thunderbird, gpgsm, Outlook. Once a profile's keys live in one, its
+// encryption certificates must ask senders for AES-CBC, or mail from other
+// mailseal users would be unreadable there. This re-issues them (same keys),
+// publishes them and sends them to the other devices when a key service is
+// remembered. Nothing happens when they already ask for CBC.
+struct CbcReaders {
+  std::vector<crypto::Certificate> reissued;
+  bool published = false;
+  int devices_updated = 0;
+  std::vector<std::string> warnings;  // what could not be done, and what to do instead
+};
+CbcReaders ask_senders_for_cbc(Profile& profile, const Passphrase* passphrase);
+
 // An Apple configuration profile (.mobileconfig, an XML property list) for
 // iPhone, iPad and macOS Mail: one com.apple.security.pkcs12 payload per
 // current mail key (Apple reads one identity per PKCS#12) protected by
@@ -41,6 +55,7 @@ struct ThunderbirdIdentity {
 };
 
 struct ThunderbirdSetup {
+  CbcReaders cbc;  // Thunderbird reads no AES-GCM: the certificates ask for CBC first
   std::vector<ThunderbirdCertificate> certificates;
   std::vector<ThunderbirdIdentity> identities;  // the identities whose preferences were set
 };

@@ -16,6 +16,7 @@
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/crypto/pkcs12.h"
+#include "mailseal/smime/capabilities.h"
 #include "mailseal/store/local_store.h"
 #include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
@@ -134,6 +135,16 @@ class Profile {
   // additional keys of their addresses, keeping their chains. Every identity
   // must name one of the profile's addresses; nothing is stored unless all
   // can be.
+  // Re-issues every current encryption certificate of the profile's own keys
+  // that does not advertise exactly `capabilities` (same keys, new
+  // certificates; the old ones are archived). Returns the new certificates.
+  // Admin devices only: Error(RejectedByPolicy) elsewhere.
+  std::vector<crypto::Certificate> advertise_capabilities(const smime::Capabilities& capabilities,
+                                                          const Passphrase* passphrase);
+  // True when every current encryption certificate of the profile's own
+  // keys advertises exactly `capabilities`.
+  bool advertises(const smime::Capabilities& capabilities);
+
   // Each current mail key in a PKCS#12 of its own, for clients that read one
   // identity per file (Apple's configuration profiles, gpgsm).
   std::vector<Pkcs12Export> export_pkcs12_per_key(const Passphrase& password, crypto::Pkcs12Protection protection,

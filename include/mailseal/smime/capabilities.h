@@ -3,6 +3,7 @@
 // SMIMECapabilities signed attribute (RFC 8551 section 2.5.2) and in the
 // certificate extension of RFC 4262 (same OID, 1.2.840.113549.1.9.15).
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,11 @@ struct Capabilities {
 
   // What mailseal itself decrypts, in order of preference.
   static Capabilities mailseal();
+  // What clients without AES-GCM and RSA-OAEP read: NSS (Thunderbird),
+  // gpgsm, Outlook. Advertised by a profile whose keys are also used there.
+  static Capabilities cbc_only();
+  // The capabilities a certificate's RFC 4262 extension advertises, if any.
+  static Capabilities of_certificate_extension(const std::optional<Bytes>& extension);
   // DER SMIMECapabilities (SEQUENCE OF SMIMECapability).
   static Capabilities from_der(ByteView der);
   Bytes to_der() const;

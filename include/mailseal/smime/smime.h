@@ -32,6 +32,8 @@ struct SignerIdentity {
   // Further certificates the signature carries: the issuers, and the sender's
   // encryption certificate, so that a recipient can encrypt a reply.
   std::vector<crypto::Certificate> chain;
+  // What the signer reads, announced in the SMIMECapabilities attribute.
+  Capabilities capabilities = Capabilities::mailseal();
 };
 
 enum class SignatureForm { Detached, Opaque };

@@ -139,6 +139,8 @@ class LocalStore {
   // then the rows in one transaction; if anything fails, the files are
   // removed again. Each record's key_file is taken from its KeyFile.
   void add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFile>>& keys);
+  // A new certificate for a key already stored (record.key_file must exist).
+  void add_mail_certificate(const MailKeyRecord& record);
 
   // The PEM text of a key file.
   SecretBytes read_key_file(const std::string& name) const;

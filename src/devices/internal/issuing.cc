@@ -45,23 +45,33 @@ store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
   return file;
 }
 
-std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
-                                                               const crypto::Certificate& root, const std::string& name,
-                                                               const EmailAddress& address, store::KeyPurpose purpose,
-                                                               store::Suite suite,
-                                                               const std::optional<Passphrase>& passphrase,
-                                                               crypto::TimePoint now) {
-  const bool signing = purpose == store::KeyPurpose::Signing;
-  const SuiteKeys types = keys_for(suite);
-  crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? types.signing : types.encryption);
-  crypto::Certificate certificate = crypto::issue_certificate(
+namespace {
+
+crypto::Certificate certify_mail_key(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                     const std::string& name, const EmailAddress& address, bool signing,
+                                     const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                     const smime::Capabilities& capabilities) {
+  return crypto::issue_certificate(
       {.role = signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
        .common_name = name,
        .addresses = {address},
        .not_before = now - kBackdating,
        .not_after = now + kDay * kMailValidityDays,
-       .smime_capabilities = smime::Capabilities::mailseal().to_der()},
-      key.public_key(), root_key, &root);
+       .smime_capabilities = capabilities.to_der()},
+      public_key, root_key, &root);
+}
+
+}  // namespace
+
+std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(
+    const crypto::PrivateKey& root_key, const crypto::Certificate& root, const std::string& name,
+    const EmailAddress& address, store::KeyPurpose purpose, store::Suite suite,
+    const std::optional<Passphrase>& passphrase, crypto::TimePoint now, const smime::Capabilities& capabilities) {
+  const bool signing = purpose == store::KeyPurpose::Signing;
+  const SuiteKeys types = keys_for(suite);
+  crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? types.signing : types.encryption);
+  crypto::Certificate certificate =
+      certify_mail_key(root_key, root, name, address, signing, key.public_key(), now, capabilities);
   store::KeyFile file = key_file("mail", key, passphrase);
   store::MailKeyRecord record{0,
                               address,
@@ -74,6 +84,21 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                               certificate.key_fingerprint().to_string(udf::kFullBits),
                               to_seconds(now)};
   return {std::move(record), std::move(file)};
+}
+
+store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                              const std::string& name, const store::MailKeyRecord& key,
+                                              const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                              const smime::Capabilities& capabilities) {
+  crypto::Certificate certificate = certify_mail_key(
+      root_key, root, name, key.address, key.purpose == store::KeyPurpose::Signing, public_key, now, capabilities);
+  store::MailKeyRecord record = key;
+  record.id = 0;
+  record.status = store::KeyStatus::Current;
+  record.certificate = certificate.der();
+  record.chain = {root.der()};
+  record.created_at = to_seconds(now);
+  return record;
 }
 
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,

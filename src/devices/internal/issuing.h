@@ -11,6 +11,7 @@
 #include "mailseal/common/secret.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/keys.h"
+#include "mailseal/smime/capabilities.h"
 #include "mailseal/store/local_store.h"
 
 namespace mailseal::devices::internal {
@@ -39,13 +40,19 @@ SuiteKeys keys_for(store::Suite suite);
 store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
                         const std::optional<Passphrase>& passphrase);
 
-// A new mail key for `address` and `purpose`, certified by the root.
-std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
-                                                               const crypto::Certificate& root, const std::string& name,
-                                                               const EmailAddress& address, store::KeyPurpose purpose,
-                                                               store::Suite suite,
-                                                               const std::optional<Passphrase>& passphrase,
-                                                               crypto::TimePoint now);
+// A new mail key for `address` and `purpose`, certified by the root; its
+// certificate advertises `capabilities` (RFC 4262).
+std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(
+    const crypto::PrivateKey& root_key, const crypto::Certificate& root, const std::string& name,
+    const EmailAddress& address, store::KeyPurpose purpose, store::Suite suite,
+    const std::optional<Passphrase>& passphrase, crypto::TimePoint now, const smime::Capabilities& capabilities);
+
+// A new certificate for an existing mail key (same key file), advertising
+// `capabilities`.
+store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                              const std::string& name, const store::MailKeyRecord& key,
+                                              const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                              const smime::Capabilities& capabilities);
 
 // A device's signature and key-agreement certificates, issued by the root.
 struct DeviceCertificates {
