@@ -97,7 +97,8 @@ bool Session::ensure_upstream() {
     return true;
   upstream_.reset();
   try {
-    upstream_ = Upstream::open(shared_.options.upstream, shared_.upstream_tls, shared_.hostname);
+    upstream_ =
+        Upstream::open(shared_.options.upstream, shared_.upstream_tls, shared_.hostname, shared_.options.timeout);
     return true;
   } catch (const Error& error) {
     log(fmt::format("upstream unavailable: {}", error.what()));

@@ -50,10 +50,11 @@ Reply Upstream::command(std::string_view line) {
   }
 }
 
-std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name) {
+std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name,
+                                         std::chrono::seconds timeout) {
   auto upstream = std::unique_ptr<Upstream>(new Upstream());
   std::string where = fmt::format("{}:{}", options.host, options.port);
-  upstream->connection_ = Connection::connect(options.host, options.port, std::chrono::seconds(60));
+  upstream->connection_ = Connection::connect(options.host, options.port, timeout);
   if (options.tls == UpstreamTls::Tls)
     upstream->connection_->start_tls_client(tls, options.host);
   Reply greeting = upstream->read_reply();

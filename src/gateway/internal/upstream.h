@@ -23,7 +23,9 @@ class Upstream {
   // Connects, reads the greeting, says EHLO (and STARTTLS then EHLO again
   // when asked to). Error(Io) when the upstream cannot be reached or does
   // not greet; Error(RejectedByPolicy) when it refuses us.
-  static std::unique_ptr<Upstream> open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name);
+  // `timeout` bounds the connection and every read and write.
+  static std::unique_ptr<Upstream> open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name,
+                                        std::chrono::seconds timeout);
 
   const std::vector<std::string>& extensions() const noexcept { return extensions_; }
   // The AUTH mechanisms the upstream offers ("PLAIN", "LOGIN"), possibly none.
