@@ -146,6 +146,9 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
                    "Only the signing or the encryption keys (gpgsm imports one key a file)")
       ->check(CLI::IsMember({"signing", "encryption"}));
   pkcs12->add_flag("--legacy", args.export_pkcs12.legacy, "3DES/SHA-1 protection, for gpgsm 2.2 and old clients");
+  pkcs12->add_flag("--ask-for-cbc", args.export_pkcs12.ask_for_cbc,
+                   "The keys go to a client without AES-GCM (Outlook, gpgsm): re-issue the encryption certificates "
+                   "to ask senders for AES-CBC first");
   pkcs12->callback([&] { action = [&](const Context& c) { return run_export_pkcs12(c, args.export_pkcs12); }; });
   auto* mobileconfig =
       subcommand(*export_command, g, "mobileconfig", "Write an Apple configuration profile (iPhone, iPad, macOS Mail)",

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/error.h"
@@ -19,16 +20,14 @@ namespace mailseal::cli {
 
 using nlohmann::json;
 
-namespace {
-
-json describe(const devices::CbcReaders& cbc) {
+json describe_cbc(const devices::CbcReaders& cbc) {
   return {{"reissued_certificates", cbc.reissued.size()},
           {"published", cbc.published},
           {"devices_updated", cbc.devices_updated},
           {"warnings", cbc.warnings}};
 }
 
-void report(const devices::CbcReaders& cbc, std::string_view client) {
+void report_cbc(const devices::CbcReaders& cbc, std::string_view client) {
   if (!cbc.reissued.empty()) {
     print_note(fmt::format(
         "{} reads no AES-GCM: {} encryption certificate(s) re-issued to ask senders for AES-CBC "
@@ -39,8 +38,6 @@ void report(const devices::CbcReaders& cbc, std::string_view client) {
   for (const auto& warning : cbc.warnings)
     print_warning(warning);
 }
-
-}  // namespace
 
 int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
@@ -53,14 +50,14 @@ int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs
       devices::apple_configuration_profile(profile, password, args.include_password, context.passphrase());
   write_file_atomic(args.output, as_bytes(document), FileMode::Private);
   if (context.json()) {
-    json answer = {{"file", args.output}, {"password_included", args.include_password}, {"cbc", describe(cbc)}};
+    json answer = {{"file", args.output}, {"password_included", args.include_password}, {"cbc", describe_cbc(cbc)}};
     if (generated)
       answer["password"] = std::string(password.view());
     print_json(answer);
     return 0;
   }
   print_line(fmt::format("Wrote {}.", escape_for_terminal(args.output)));
-  report(cbc, "Apple Mail");
+  report_cbc(cbc, "Apple Mail");
   if (generated && !args.include_password)
     print_line(fmt::format("The device asks for this password when the profile is installed: {}", password.view()));
   print_note(
@@ -90,10 +87,10 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
     print_json({{"profile", args.profile},
                 {"certificates", certificates},
                 {"identities", identities},
-                {"cbc", describe(setup.cbc)}});
+                {"cbc", describe_cbc(setup.cbc)}});
     return 0;
   }
-  report(setup.cbc, "Thunderbird");
+  report_cbc(setup.cbc, "Thunderbird");
   print_line(fmt::format("Imported {} key(s) into {}.", setup.certificates.size(), escape_for_terminal(args.profile)));
   for (const auto& identity : setup.identities)
     print_line(fmt::format("Thunderbird identity {} ({}) now signs with S/MIME and can decrypt.", identity.id,

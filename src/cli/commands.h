@@ -36,6 +36,7 @@ struct ExportPkcs12Args {
   std::string password_file;
   std::string purpose;  // empty, "signing" or "encryption"
   bool legacy = false;
+  bool ask_for_cbc = false;
 };
 int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args);
 

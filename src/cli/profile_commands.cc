@@ -4,12 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/devices/mail_clients.h"
 #include "mailseal/devices/profile.h"
 #include "mailseal/service/client.h"
 
@@ -191,12 +193,17 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
   if (!args.purpose.empty()) {
     purpose = args.purpose == "signing" ? store::KeyPurpose::Signing : store::KeyPurpose::Encryption;
   }
+  std::optional<devices::CbcReaders> cbc;
+  if (args.ask_for_cbc)
+    cbc = devices::ask_senders_for_cbc(profile, context.passphrase());
   Bytes file = profile.export_pkcs12(address, purpose, password,
                                      args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
                                      context.passphrase());
   write_file_atomic(args.output, file, FileMode::Private);
   if (context.json()) {
     json document = {{"file", args.output}, {"protection", args.legacy ? "legacy" : "modern"}};
+    if (cbc)
+      document["cbc"] = describe_cbc(*cbc);
     if (generated) {
       document["password"] = std::string(password.view());
     }
@@ -205,6 +212,13 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
     print_line(fmt::format("Wrote {}; its password is: {}", escape_for_terminal(args.output), password.view()));
   } else {
     print_line(fmt::format("Wrote {}.", escape_for_terminal(args.output)));
+  }
+  if (cbc && !context.json()) {
+    report_cbc(*cbc, "that client");
+  } else if (!cbc && !profile.advertises(smime::Capabilities::cbc_only())) {
+    print_hint(
+        "Outlook, gpgsm and Thunderbird read no AES-GCM, which your certificates ask senders for: if the file "
+        "goes into one of them, export it with --ask-for-cbc");
   }
   return 0;
 }

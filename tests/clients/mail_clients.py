@@ -261,5 +261,31 @@ with tempfile.TemporaryDirectory() as work:
     check(decrypted.returncode == 0 and b"read me in Thunderbird" in decrypted.stdout,
           "mutt's decrypt command reads Bob's message", decrypted.stderr)
 
+    # ---- PKCS#12 for Outlook or gpgsm: the same choice, on request ----
+    dave = os.path.join(work, "dave")
+    must(dave, "init", "dave@example.com", "--name", "Dave")
+    plain_export = mailseal(dave, "export", "pkcs12", "-o", os.path.join(work, "dave.p12"), "--password-file", password)
+    check(plain_export.returncode == 0 and b"--ask-for-cbc" in plain_export.stderr,
+          "export pkcs12 points out that clients without AES-GCM need --ask-for-cbc", plain_export.stderr.decode())
+    asked = mailseal(dave, "--json", "export", "pkcs12", "--ask-for-cbc", "--purpose", "encryption", "-o",
+                     os.path.join(work, "dave-cbc.p12"), "--password-file", password)
+    answer = json.loads(asked.stdout) if asked.returncode == 0 else {}
+    check(answer.get("cbc", {}).get("reissued_certificates") == 1, "--ask-for-cbc re-issues the certificate", answer)
+    dave_certificates = os.path.join(work, "dave.pem")
+    must(dave, "export", "certificates", "-o", dave_certificates)
+    must(bob, "contact", "import", dave_certificates)
+    in_file = run("openssl", "pkcs12", "-in", os.path.join(work, "dave-cbc.p12"), "-passin", "pass:install me",
+                  "-nokeys", "-clcerts").stdout
+    with open(dave_certificates, "rb") as handle:
+        current = {der_of_pem(block + b"-----END CERTIFICATE-----\n")
+                   for block in handle.read().split(b"-----END CERTIFICATE-----") if b"BEGIN" in block}
+    note = os.path.join(work, "to-dave.eml")
+    with open(note, "wb") as out:
+        out.write(b"From: bob@example.org\r\nTo: dave@example.com\r\nSubject: x\r\n\r\nfor Outlook\r\n")
+    encrypted = mailseal(bob, "--json", "encrypt", note, "-o", note + ".enc")
+    choice = json.loads(encrypted.stdout) if encrypted.returncode == 0 else {}
+    check(der_of_pem(in_file) in current and choice.get("content_cipher") == "AES-256-CBC",
+          "the file holds the re-issued certificate, and Bob now writes AES-CBC to Dave", choice)
+
 print(f"{checks - failures}/{checks} checks passed")
 sys.exit(1 if failures else 0)
