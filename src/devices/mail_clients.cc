@@ -23,18 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string_view purpose_word(store::KeyPurpose purpose) {
-  switch (purpose) {
-    case store::KeyPurpose::Signing:
-      return "signing";
-    case store::KeyPurpose::Encryption:
-      return "encryption";
-    case store::KeyPurpose::Both:
-      return "signing-encryption";
-  }
-  return "key";
-}
-
 // ---- Apple configuration profiles (property lists) ----
 
 std::string xml_escape(std::string_view text) {
@@ -278,13 +266,13 @@ std::string apple_configuration_profile(Profile& profile, const Passphrase& pass
     if (include_password)
       identity.string("Password", password.view());
     identity.string("PayloadCertificateFileName",
-                    fmt::format("{}-{}.p12", exported.address.str(), purpose_word(exported.purpose)));
+                    fmt::format("{}-{}.p12", exported.address.str(), store::to_string(exported.purpose)));
     identity.data("PayloadContent", exported.data);
     identity.string("PayloadDescription",
-                    fmt::format("Your S/MIME {} key for {}", purpose_word(exported.purpose), exported.address.str()));
+                    fmt::format("Your S/MIME key for {} ({})", exported.address.str(), exported.friendly_name));
     identity.string("PayloadDisplayName", exported.friendly_name);
     identity.string("PayloadIdentifier",
-                    fmt::format("{}.{}.{}", identifier, exported.address.str(), purpose_word(exported.purpose)));
+                    fmt::format("{}.{}.{}", identifier, exported.address.str(), store::to_string(exported.purpose)));
     identity.string("PayloadType", "com.apple.security.pkcs12");
     identity.string("PayloadUUID", random_uuid());
     identity.integer("PayloadVersion", 1);
@@ -426,7 +414,7 @@ MuttSetup setup_mutt(Profile& profile, const fs::path& directory) {
   for (const auto& key : profile.store().mail_keys()) {
     if (key.status != store::KeyStatus::Current || key.origin != store::KeyOrigin::Profile)
       continue;
-    std::string stem = fmt::format("{}-{}", key.address.str(), purpose_word(key.purpose));
+    std::string stem = fmt::format("{}-{}", key.address.str(), store::to_string(key.purpose));
     const fs::path key_file = setup.directory / (stem + ".key");
     const fs::path certificate_file = setup.directory / (stem + ".pem");
     // The key exactly as stored: PKCS#8, encrypted with the passphrase if

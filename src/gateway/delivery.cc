@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
@@ -16,16 +17,6 @@
 namespace mailseal::gateway {
 
 namespace {
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty())
-      out += ", ";
-    out += item;
-  }
-  return out;
-}
 
 // A message the client protected itself is not wrapped again.
 bool already_protected(const smime::OutgoingMessage& message) {
@@ -184,10 +175,10 @@ DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphra
     }
   }
   if (required)
-    throw Error(ErrorCode::RejectedByPolicy,
-                fmt::format("no usable certificate for {}; the policy requires encryption", join(plan.without_keys)));
+    throw Error(ErrorCode::RejectedByPolicy, fmt::format("no usable certificate for {}; the policy requires encryption",
+                                                         fmt::join(plan.without_keys, ", ")));
   plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, passphrase, normalized), true, false});
-  plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", join(plan.without_keys));
+  plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", fmt::join(plan.without_keys, ", "));
   return plan;
 }
 

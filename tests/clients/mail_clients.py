@@ -15,17 +15,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from checks import check, finish  # noqa: E402
+
 MAILSEAL = os.environ["MAILSEAL"]
-failures = checks = 0
-
-
-def check(condition, description, detail=""):
-    global failures, checks
-    checks += 1
-    print(("ok - " if condition else "FAIL - ") + description, flush=True)
-    if not condition and detail:
-        print("    " + str(detail).strip().replace("\n", "\n    "))
-    failures += 0 if condition else 1
 
 
 def run(*arguments, stdin=None):
@@ -287,5 +280,4 @@ with tempfile.TemporaryDirectory() as work:
     check(der_of_pem(in_file) in current and choice.get("content_cipher") == "AES-256-CBC",
           "the file holds the re-issued certificate, and Bob now writes AES-CBC to Dave", choice)
 
-print(f"{checks - failures}/{checks} checks passed")
-sys.exit(1 if failures else 0)
+finish()

@@ -20,6 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 try:
+    from checks import check, finish  # noqa: E402
     from smtp_tool import Gateway, RawClient, Upstream, wait_for  # noqa: E402
     from service_tool import KeyService  # noqa: E402
 except ImportError as missing:
@@ -27,16 +28,6 @@ except ImportError as missing:
     sys.exit(77)
 
 MAILSEAL = os.environ["MAILSEAL"]
-failures = checks = 0
-
-
-def check(condition, description, detail=""):
-    global failures, checks
-    checks += 1
-    print(("ok - " if condition else "FAIL - ") + description, flush=True)
-    if not condition and detail:
-        print("    " + str(detail).strip().replace("\n", "\n    "))
-    failures += 0 if condition else 1
 
 
 class Home:
@@ -489,5 +480,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         check(status == 0, "SIGTERM stops the gateway cleanly", gateway.log.decode()[-400:])
     listener.close()
 
-print(f"{checks - failures}/{checks} checks passed")
-sys.exit(1 if failures else 0)
+finish()
