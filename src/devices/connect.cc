@@ -218,8 +218,10 @@ json escrow_of(Profile& profile, const Passphrase* passphrase, const crypto::Pri
 
 }  // namespace
 
-PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address) {
-  json document = client.get("/v1/addresses/" + service::path_segment(address.str()));
+PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address) {
+  json document = json::parse(answer, nullptr, false);
+  if (document.is_discarded() || !document.is_object())
+    throw Error(ErrorCode::Malformed, "the key service's answer is not a JSON object");
   try {
     crypto::Certificate root = checked_root(document, &address);
     PublishedProfile profile{fingerprint_of(root), root, {}, document.value("endorsements", ""), {}};
@@ -235,6 +237,10 @@ PublishedProfile fetch_profile(service::Client& client, const EmailAddress& addr
   } catch (const json::exception&) {
     throw Error(ErrorCode::Malformed, "the key service returned a profile mailseal cannot read");
   }
+}
+
+PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address) {
+  return read_published_profile(client.get("/v1/addresses/" + service::path_segment(address.str())).dump(), address);
 }
 
 std::optional<std::string> remembered_service(store::LocalStore& store) {

@@ -51,6 +51,8 @@ struct PublishedProfile {
 // Error(NotFound) when the service has no profile for the address;
 // Error(Malformed) when what it returns does not hold together.
 PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address);
+// The same checks on an answer already received (the JSON text).
+PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address);
 
 struct JoinTicket {
   std::string device_id;
