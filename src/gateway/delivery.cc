@@ -55,9 +55,10 @@ bool usable(devices::Profile& profile, const EmailAddress& address) {
 void fetch(devices::Profile& profile, service::Client& service, const EmailAddress& address, LookupSchedule* schedule) {
   try {
     agent::lookup(profile, service, address);
-  } catch (const Error&) {
-    // Not published, or the service is unreachable: what the store knows
-    // stands, and the policy decides about an address without a key.
+  } catch (const std::exception&) {
+    // Not published, unreachable, or an answer that does not hold together:
+    // what the store knows stands, and the policy decides about an address
+    // without a key.
   }
   if (schedule != nullptr)
     schedule->fetched(address);

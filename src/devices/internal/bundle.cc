@@ -81,12 +81,13 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
   return out;
 }
 
-KeyBundle decode_bundle(ByteView data) {
-  json document = json::parse(data.begin(), data.end(), nullptr, false);
-  if (document.is_discarded() || !document.is_object() || document.value("type", "") != kType) {
+namespace {
+
+KeyBundle decode_document(const json& document) {
+  if (!document.is_object() || !document.contains("type") || document["type"] != kType) {
     throw Error(ErrorCode::Malformed, "not a mailseal key bundle");
   }
-  if (document.value("version", 0) != kVersion) {
+  if (!document.contains("version") || document["version"] != kVersion) {
     throw Error(ErrorCode::Unsupported, "the key bundle was made by another version of mailseal");
   }
   KeyBundle bundle;
@@ -128,6 +129,20 @@ KeyBundle decode_bundle(ByteView data) {
   }
   bundle.issued_at = get<std::int64_t>(document, "issued_at");
   return bundle;
+}
+
+}  // namespace
+
+KeyBundle decode_bundle(ByteView data) {
+  json document = json::parse(data.begin(), data.end(), nullptr, false);
+  if (document.is_discarded())
+    throw Error(ErrorCode::Malformed, "not a mailseal key bundle (not JSON)");
+  try {
+    return decode_document(document);
+  } catch (const json::exception&) {
+    // A field of the wrong type that the checks above let through.
+    throw Error(ErrorCode::Malformed, "the key bundle has a field of the wrong type");
+  }
 }
 
 }  // namespace mailseal::devices::internal
