@@ -165,18 +165,6 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
   return bundle;
 }
 
-std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
-                                                           const std::optional<Passphrase>& passphrase) {
-  crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(text_of(key.pem), nullptr);
-  store::MailKeyRecord record = key.record;
-  store::KeyFile file =
-      key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, passphrase);
-  record.key_file = file.name;
-  record.key_fingerprint =
-      crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
-  return {std::move(record), std::move(file)};
-}
-
 // --- Publishing ------------------------------------------------------------
 
 // The root, then the exportable endorsements it made (what `export
@@ -460,26 +448,10 @@ SyncReport complete_join(const std::filesystem::path& home, service::Client& cli
 
   const auto now = crypto::now();
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile;
-  profile.fingerprint = bundle.fingerprint;
-  profile.name = bundle.name;
-  profile.suite = bundle.suite;
-  profile.addresses = bundle.addresses;
-  profile.root_certificate = root.der();
-  profile.keys_encrypted = encrypted;
-  profile.created_at = to_seconds(now);
-  store::DeviceRecord device;
-  device.device_id = device_id;
-  device.name = state.text("device_name");
-  device.role = me->role;
-  device.is_this_device = true;
-  device.signature_certificate = signature_certificate.der();
-  device.agreement_certificate = agreement_certificate.der();
-  files.push_back(key_file("device-signature", signer.key, passphrase));
-  device.signature_key_file = files.back().name;
-  files.push_back(key_file("device-agreement", agreement_key, passphrase));
-  device.agreement_key_file = files.back().name;
-  device.created_at = to_seconds(now);
+  store::ProfileRecord profile = profile_record_of(bundle, encrypted, to_seconds(now));
+  store::DeviceRecord device = own_device_record({device_id, state.text("device_name"), me->role, signature_certificate,
+                                                  agreement_certificate, signer.key, agreement_key},
+                                                 passphrase, now, files);
   std::vector<store::MailKeyRecord> mail_keys;
   for (const auto& key : bundle.keys) {
     auto [record, file] = stored_key(key, passphrase);

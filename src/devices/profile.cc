@@ -93,18 +93,10 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   crypto::PrivateKey device_agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
   DeviceCertificates certificates = issue_device_certificates(
       root_key, root, device_name, device_signature.public_key(), device_agreement.public_key(), now);
-  store::DeviceRecord device;
-  device.device_id = device_id_of(device_signature.public_key());
-  device.name = device_name;
-  device.role = store::DeviceRole::Admin;
-  device.is_this_device = true;
-  device.signature_certificate = certificates.signature.der();
-  device.agreement_certificate = certificates.agreement.der();
-  files.push_back(key_file("device-signature", device_signature, options.passphrase));
-  device.signature_key_file = files.back().name;
-  files.push_back(key_file("device-agreement", device_agreement, options.passphrase));
-  device.agreement_key_file = files.back().name;
-  device.created_at = to_seconds(now);
+  store::DeviceRecord device =
+      own_device_record({device_id_of(device_signature.public_key()), device_name, store::DeviceRole::Admin,
+                         certificates.signature, certificates.agreement, device_signature, device_agreement},
+                        options.passphrase, now, files);
 
   // Per address: a signing and an encryption key, S/MIME certificates by the root.
   std::vector<store::MailKeyRecord> mail_keys;

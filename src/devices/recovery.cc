@@ -83,44 +83,24 @@ RestoreReport restore(const std::filesystem::path& home, service::Client& client
   const auto now = crypto::now();
   const std::optional<Passphrase>& protect = options.passphrase;
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile;
-  profile.fingerprint = escrow.fingerprint;
-  profile.name = escrow.name;
-  profile.suite = escrow.suite;
-  profile.addresses = escrow.addresses;
-  profile.root_certificate = root.der();
+  store::ProfileRecord profile = profile_record_of(escrow, protect.has_value(), to_seconds(now));
   files.push_back(key_file("root", root_key, protect));
   profile.root_key_file = files.back().name;
-  profile.keys_encrypted = protect.has_value();
-  profile.created_at = to_seconds(now);
 
   const std::string device_name = options.device_name.empty() ? "restored device" : options.device_name;
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   DeviceCertificates certificates = issue_device_certificates(root_key, root, device_name, signature_key.public_key(),
                                                               agreement_key.public_key(), now);
-  store::DeviceRecord device;
-  device.device_id = device_id_of(signature_key.public_key());
-  device.name = device_name;
-  device.role = store::DeviceRole::Admin;
-  device.is_this_device = true;
-  device.signature_certificate = certificates.signature.der();
-  device.agreement_certificate = certificates.agreement.der();
-  files.push_back(key_file("device-signature", signature_key, protect));
-  device.signature_key_file = files.back().name;
-  files.push_back(key_file("device-agreement", agreement_key, protect));
-  device.agreement_key_file = files.back().name;
-  device.created_at = to_seconds(now);
+  store::DeviceRecord device =
+      own_device_record({device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
+                         certificates.signature, certificates.agreement, signature_key, agreement_key},
+                        protect, now, files);
 
   std::vector<store::MailKeyRecord> mail_keys;
   for (const auto& key : escrow.keys) {
-    crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(
-        std::string_view(reinterpret_cast<const char*>(key.pem.data()), key.pem.size()), nullptr);
-    store::MailKeyRecord record = key.record;
-    files.push_back(key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, protect));
-    record.key_file = files.back().name;
-    record.key_fingerprint =
-        crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
+    auto [record, file] = stored_key(key, protect);
+    files.push_back(std::move(file));
     mail_keys.push_back(std::move(record));
   }
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);

@@ -22,19 +22,10 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from checks import check, finish  # noqa: E402
 from service_tool import KeyService, sign_request  # noqa: E402
 
 MAILSEAL = os.environ["MAILSEAL"]
-failures = checks = 0
-
-
-def check(condition, description, detail=""):
-    global failures, checks
-    checks += 1
-    print(("ok - " if condition else "FAIL - ") + description)
-    if not condition and detail:
-        print("    " + str(detail).strip().replace("\n", "\n    "))
-    failures += 0 if condition else 1
 
 
 class Home:
@@ -226,5 +217,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     check(len(private) > 30 and not leaks and b"PRIVATE KEY" not in stored,
           f"the service's database holds none of the {len(private)} private keys", leaks)
 
-print(f"{checks - failures}/{checks} checks passed")
-sys.exit(1 if failures else 0)
+finish()

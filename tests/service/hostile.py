@@ -16,19 +16,10 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from checks import check, finish  # noqa: E402
 from service_tool import KeyService, sign_request  # noqa: E402
 
 MAILSEAL = os.environ["MAILSEAL"]
-failures = checks = 0
-
-
-def check(condition, description, detail=""):
-    global failures, checks
-    checks += 1
-    print(("ok - " if condition else "FAIL - ") + description)
-    if not condition and detail:
-        print("    " + str(detail).strip().replace("\n", "\n    "))
-    failures += 0 if condition else 1
 
 
 def mailseal(home, *arguments, env=None):
@@ -189,5 +180,4 @@ with tempfile.TemporaryDirectory() as work:
         check(looked.returncode == 0, "and others look it up over HTTPS", looked.stderr.decode())
     check(service.exit_status == 0, "the service stops cleanly on SIGTERM", service.exit_status)
 
-print(f"{checks - failures}/{checks} checks passed")
-sys.exit(1 if failures else 0)
+finish()

@@ -14,18 +14,11 @@ import sys
 import tempfile
 import email.utils
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from checks import check, finish  # noqa: E402
+
 MAILSEAL = os.environ["MAILSEAL"]
 TOFU = 10  # one sighting
-failures = checks = 0
-
-
-def check(condition, description, detail=""):
-    global failures, checks
-    checks += 1
-    print(("ok - " if condition else "FAIL - ") + description)
-    if not condition and detail:
-        print("    " + detail.strip().replace("\n", "\n    "))
-    failures += 0 if condition else 1
 
 
 def run(*arguments, stdin=None):
@@ -499,5 +492,4 @@ def replayed_messages(work):
     check(dot.startswith("digraph trust {") and "bob@example.org: marginal" in dot, "--dot writes Graphviz", dot)
 
 
-print(f"{checks - failures}/{checks} checks passed")
-sys.exit(1 if failures else 0)
+finish()

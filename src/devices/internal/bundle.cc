@@ -2,8 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devices/internal/issuing.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/keys.h"
 
 namespace mailseal::devices::internal {
 
@@ -36,6 +39,31 @@ Bytes get_base64(const json& document, const char* name) {
 }
 
 }  // namespace
+
+store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at) {
+  store::ProfileRecord profile;
+  profile.fingerprint = bundle.fingerprint;
+  profile.name = bundle.name;
+  profile.suite = bundle.suite;
+  profile.addresses = bundle.addresses;
+  profile.root_certificate = bundle.root;
+  profile.keys_encrypted = keys_encrypted;
+  profile.created_at = created_at;
+  return profile;
+}
+
+std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
+                                                           const std::optional<Passphrase>& passphrase) {
+  crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(
+      std::string_view(reinterpret_cast<const char*>(key.pem.data()), key.pem.size()), nullptr);
+  store::MailKeyRecord record = key.record;
+  store::KeyFile file =
+      key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, passphrase);
+  record.key_file = file.name;
+  record.key_fingerprint =
+      crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
+  return {std::move(record), std::move(file)};
+}
 
 SecretBytes encode_bundle(const KeyBundle& bundle) {
   json addresses = json::array();

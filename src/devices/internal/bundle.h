@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mailseal/common/bytes.h"
@@ -35,6 +36,13 @@ struct KeyBundle {
 };
 
 SecretBytes encode_bundle(const KeyBundle& bundle);
+
+// The store records a device makes from a bundle or escrow it opened: the
+// profile (root_key_file left empty), and each mail key with its private key
+// file (encrypted with `passphrase` when given).
+store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at);
+std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
+                                                           const std::optional<Passphrase>& passphrase);
 // Error(Malformed) for anything that is not a bundle of this version.
 KeyBundle decode_bundle(ByteView json);
 

@@ -121,4 +121,21 @@ std::string device_id_of(const crypto::PublicKey& signature_key) {
   return signature_key.fingerprint().to_string(kIdentifierBits);
 }
 
+store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<Passphrase>& passphrase,
+                                      crypto::TimePoint now, std::vector<store::KeyFile>& files) {
+  store::DeviceRecord device;
+  device.device_id = own.device_id;
+  device.name = own.name;
+  device.role = own.role;
+  device.is_this_device = true;
+  device.signature_certificate = own.signature_certificate.der();
+  device.agreement_certificate = own.agreement_certificate.der();
+  files.push_back(key_file("device-signature", own.signature_key, passphrase));
+  device.signature_key_file = files.back().name;
+  files.push_back(key_file("device-agreement", own.agreement_key, passphrase));
+  device.agreement_key_file = files.back().name;
+  device.created_at = to_seconds(now);
+  return device;
+}
+
 }  // namespace mailseal::devices::internal

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mailseal/common/secret.h"
 #include "mailseal/crypto/certificate.h"
@@ -53,6 +54,20 @@ store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key
                                               const std::string& name, const store::MailKeyRecord& key,
                                               const crypto::PublicKey& public_key, crypto::TimePoint now,
                                               const smime::Capabilities& capabilities);
+
+// The record of the device a store is made on (init, join, restore); its
+// two private keys are appended to `files`.
+struct OwnDevice {
+  std::string device_id;
+  std::string name;
+  store::DeviceRole role = store::DeviceRole::Admin;
+  const crypto::Certificate& signature_certificate;
+  const crypto::Certificate& agreement_certificate;
+  const crypto::PrivateKey& signature_key;
+  const crypto::PrivateKey& agreement_key;
+};
+store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<Passphrase>& passphrase,
+                                      crypto::TimePoint now, std::vector<store::KeyFile>& files);
 
 // A device's signature and key-agreement certificates, issued by the root.
 struct DeviceCertificates {
