@@ -58,15 +58,6 @@ std::chrono::seconds parse_duration(const std::string& text) {
   return std::chrono::seconds(value * scale);
 }
 
-std::string iso_time(std::int64_t seconds) {
-  auto value = static_cast<std::time_t>(seconds);
-  std::tm utc{};
-  gmtime_r(&value, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
-
 // A QR code of `text` in Unicode half blocks, for a phone to scan off the
 // terminal.
 void print_qr(const std::string& text) {

@@ -29,15 +29,6 @@ std::unique_ptr<smime::OutputSink> open_output(const std::string& output) {
   return smime::OutputSink::file(output);
 }
 
-std::string iso_time(std::int64_t seconds) {
-  auto value = static_cast<std::time_t>(seconds);
-  std::tm utc{};
-  gmtime_r(&value, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
-
 // The signer's address to show: the one matching From, else the first.
 std::string signer_address(const smime::SignatureReport& report, const std::vector<EmailAddress>& from) {
   if (!report.signer)

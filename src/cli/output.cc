@@ -1,5 +1,6 @@
 #include "cli/output.h"
 
+#include <ctime>
 #include <iostream>
 
 #include "mailseal/common/bytes.h"
@@ -62,6 +63,15 @@ namespace mailseal::cli {
 
 void print_note(std::string_view message) {
   std::cerr << "mailseal: " << message << '\n';
+}
+
+std::string iso_time(std::int64_t seconds) {
+  auto value = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&value, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
 }
 
 }  // namespace mailseal::cli

@@ -2,6 +2,7 @@
 // How the mailseal command talks: JSON documents on stdout for programs,
 // text for people, diagnostics on stderr as "mailseal: error: ...".
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,9 @@ inline constexpr int kJsonSchemaVersion = 1;
 
 // Prints one JSON document (with schema_version) on stdout.
 void print_json(nlohmann::json document);
+
+// Unix seconds as an ISO 8601 UTC timestamp: "2026-11-27T13:04:24Z".
+std::string iso_time(std::int64_t seconds);
 
 void print_line(std::string_view text);
 void print_error(std::string_view message, std::string_view hint = {});

@@ -21,15 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string iso_date(crypto::TimePoint time) {
-  auto seconds = static_cast<std::time_t>(time.time_since_epoch().count());
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
-
 json strong_addresses_json(devices::Profile& profile) {
   json out = json::array();
   for (const auto& strong : profile.strong_addresses()) {
@@ -126,7 +117,7 @@ int run_status(const Context& context) {
                       {"origin", store::to_string(key.origin)},
                       {"algorithm", key.certificate.public_key().description()},
                       {"fingerprint", key.certificate.fingerprint().to_string()},
-                      {"not_after", iso_date(key.certificate.not_after())}});
+                      {"not_after", iso_time(key.certificate.not_after().time_since_epoch().count())}});
     }
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
@@ -154,7 +145,8 @@ int run_status(const Context& context) {
   for (const auto& key : status.mail_keys) {
     print_line(fmt::format("mail key     {} {} {} {}, {} until {}", key.address.str(), store::to_string(key.purpose),
                            key.certificate.public_key().description(), store::to_string(key.origin),
-                           store::to_string(key.status), iso_date(key.certificate.not_after()).substr(0, 10)));
+                           store::to_string(key.status),
+                           iso_time(key.certificate.not_after().time_since_epoch().count()).substr(0, 10)));
   }
   return 0;
 }
