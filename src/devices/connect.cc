@@ -105,8 +105,10 @@ crypto::Certificate checked_root(const json& document, const EmailAddress* addre
 
 // --- Bundles ---------------------------------------------------------------
 
-KeyBundle bundle_for(Profile& profile, const Passphrase* passphrase, const store::DeviceRecord& device,
-                     std::optional<std::string> pin_proof) {
+// What a bundle and the escrow both carry: the profile, and the mail keys
+// `wanted` selects.
+template <typename Wanted>
+KeyBundle bundle_of(Profile& profile, const Passphrase* passphrase, Wanted wanted) {
   auto record = profile.store().profile();
   KeyBundle bundle;
   bundle.fingerprint = record.fingerprint;
@@ -114,16 +116,24 @@ KeyBundle bundle_for(Profile& profile, const Passphrase* passphrase, const store
   bundle.suite = record.suite;
   bundle.addresses = record.addresses;
   bundle.root = record.root_certificate;
-  bundle.devices = {device};
-  bundle.pin_proof = std::move(pin_proof);
   bundle.issued_at = to_seconds(crypto::now());
   for (auto& key : profile.store().mail_keys()) {
-    // A device that only reads gets no key that signs.
-    if (device.role == store::DeviceRole::Read && key.purpose != store::KeyPurpose::Encryption)
+    if (!wanted(key))
       continue;
     SecretBytes pem = profile.load_key(key.key_file, passphrase).to_pkcs8_pem();
     bundle.keys.push_back({std::move(key), std::move(pem)});
   }
+  return bundle;
+}
+
+KeyBundle bundle_for(Profile& profile, const Passphrase* passphrase, const store::DeviceRecord& device,
+                     std::optional<std::string> pin_proof) {
+  // A device that only reads gets no key that signs.
+  KeyBundle bundle = bundle_of(profile, passphrase, [&](const store::MailKeyRecord& key) {
+    return device.role != store::DeviceRole::Read || key.purpose == store::KeyPurpose::Encryption;
+  });
+  bundle.devices = {device};
+  bundle.pin_proof = std::move(pin_proof);
   return bundle;
 }
 
@@ -180,13 +190,7 @@ std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate
 }
 
 json escrow_of(Profile& profile, const Passphrase* passphrase, const crypto::PrivateKey& root_key) {
-  auto record = profile.store().profile();
-  KeyBundle escrow;
-  escrow.fingerprint = record.fingerprint;
-  escrow.name = record.name;
-  escrow.suite = record.suite;
-  escrow.addresses = record.addresses;
-  escrow.root = record.root_certificate;
+  KeyBundle escrow = bundle_of(profile, passphrase, [](const store::MailKeyRecord&) { return true; });
   escrow.devices = profile.store().devices();
   for (auto& device : escrow.devices) {
     device.is_this_device = false;
@@ -194,11 +198,6 @@ json escrow_of(Profile& profile, const Passphrase* passphrase, const crypto::Pri
     device.agreement_key_file.clear();
   }
   escrow.root_key = root_key.to_pkcs8_pem();
-  escrow.issued_at = to_seconds(crypto::now());
-  for (auto& key : profile.store().mail_keys()) {
-    SecretBytes pem = profile.load_key(key.key_file, passphrase).to_pkcs8_pem();
-    escrow.keys.push_back({std::move(key), std::move(pem)});
-  }
   RecoverySecret secret = RecoverySecret::of_root_key(root_key);
   Bytes sealed = crypto::seal_symmetric(secret.escrow_key(), encode_bundle(escrow), as_bytes(secret.escrow_id()));
   return {{"id", secret.escrow_id()}, {"data", encode_base64(sealed)}};
