@@ -46,8 +46,7 @@ std::set<EmailAddress> visible_recipients(const smime::OutgoingMessage& message)
   return out;
 }
 
-bool usable(devices::Profile& profile, const EmailAddress& address) {
-  auto report = agent::address_trust(profile, address);
+bool usable(const std::optional<contacts::TrustReport>& report) {
   return report && report->verdict.level != trust::Level::Conflict && report->verdict.level != trust::Level::Revoked;
 }
 
@@ -68,12 +67,13 @@ std::vector<std::string> recipients_without_keys(devices::Profile& profile, cons
                                                  service::Client* service, LookupSchedule* schedule) {
   std::vector<std::string> missing;
   for (const auto& address : recipients) {
-    if (service != nullptr && !profile.has_address(address)) {
-      bool known = agent::address_trust(profile, address).has_value();
-      if (!known || (schedule != nullptr && schedule->due(address)))
-        fetch(profile, *service, address, schedule);
+    auto report = agent::address_trust(profile, address);
+    if (service != nullptr && !profile.has_address(address) &&
+        (!report || (schedule != nullptr && schedule->due(address)))) {
+      fetch(profile, *service, address, schedule);
+      report = agent::address_trust(profile, address);
     }
-    if (!usable(profile, address))
+    if (!usable(report))
       missing.push_back(address.str());
   }
   return missing;
