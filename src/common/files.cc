@@ -15,6 +15,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/secret.h"
+#include "mailseal/common/unique_fd.h"
 
 namespace mailseal {
 
@@ -28,28 +29,6 @@ std::string describe(const std::filesystem::path& path) {
   ErrorCode code = (error == ENOENT) ? ErrorCode::NotFound : ErrorCode::Io;
   throw Error(code, fmt::format("cannot {} {}: {}", action, describe(path), std::strerror(error)));
 }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-  // Closes now so that the error of close() is not lost.
-  int close() {
-    int result = ::close(fd_);
-    fd_ = -1;
-    return result;
-  }
-
- private:
-  int fd_;
-};
 
 template <typename Container>
 Container read_descriptor(int fd, std::size_t max_size, std::string_view name, std::size_t expected = 0) {
@@ -80,7 +59,7 @@ Container read_descriptor(int fd, std::size_t max_size, std::string_view name, s
 
 template <typename Container>
 Container read_path(const std::filesystem::path& path, std::size_t max_size) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     io_failure("open", path, errno);
   }
@@ -92,30 +71,42 @@ Container read_path(const std::filesystem::path& path, std::size_t max_size) {
   return read_descriptor<Container>(fd.get(), max_size, describe(path), expected);
 }
 
-void write_all(int fd, ByteView contents, const std::filesystem::path& path) {
-  std::size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      io_failure("write", path, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 mode_t to_mode(FileMode mode) {
   return mode == FileMode::Private ? 0600 : 0644;
 }
 
 void sync_directory(const std::filesystem::path& directory) {
-  int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);  // best effort: some file systems refuse fsync on directories
-    ::close(fd);
+  UniqueFd fd(::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.valid()) {
+    ::fsync(fd.get());  // best effort: some file systems refuse fsync on directories
   }
+}
+
+// Links are followed by hand rather than with realpath(): the end of the
+// chain may not exist yet (a link to a file still to be written).
+constexpr int kMaxSymbolicLinks = 40;  // as the kernel's own limit (ELOOP)
+
+std::filesystem::path follow_links(std::filesystem::path path, struct stat& info, bool& exists) {
+  for (int hops = 0; hops <= kMaxSymbolicLinks; ++hops) {
+    if (::lstat(path.c_str(), &info) != 0) {
+      if (errno != ENOENT) {
+        io_failure("open", path, errno);
+      }
+      exists = false;
+      return path;
+    }
+    if (!S_ISLNK(info.st_mode)) {
+      exists = true;
+      return path;
+    }
+    std::error_code error;
+    std::filesystem::path link = std::filesystem::read_symlink(path, error);
+    if (error) {
+      io_failure("follow the link", path, error.value());
+    }
+    path = link.is_absolute() ? link : path.parent_path() / link;
+  }
+  io_failure("follow the link", path, ELOOP);
 }
 
 }  // namespace
@@ -142,7 +133,7 @@ InputData InputData::read(std::string_view name, std::size_t max_size) {
     return input;
   }
   std::filesystem::path path(name);
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     io_failure("open", path, errno);
   }
@@ -189,7 +180,7 @@ InputData::~InputData() {
 }
 
 void write_new_file(const std::filesystem::path& path, ByteView contents, FileMode mode) {
-  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, to_mode(mode)));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, to_mode(mode)));
   if (fd.get() < 0) {
     if (errno == EEXIST) {
       throw Error(ErrorCode::AlreadyExists, fmt::format("{} exists already", describe(path)));
@@ -197,7 +188,7 @@ void write_new_file(const std::filesystem::path& path, ByteView contents, FileMo
     io_failure("create", path, errno);
   }
   try {
-    write_all(fd.get(), contents, path);
+    write_all(fd.get(), contents, describe(path));
     if (::fsync(fd.get()) != 0 || fd.close() != 0) {
       io_failure("write", path, errno);
     }
@@ -208,18 +199,100 @@ void write_new_file(const std::filesystem::path& path, ByteView contents, FileMo
   }
 }
 
-void write_file_atomic(const std::filesystem::path& path, ByteView contents, FileMode mode) {
-  std::random_device random;
-  auto temporary = path;
-  temporary += fmt::format(".tmp-{:08x}", random());
-  write_new_file(temporary, contents, mode);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    io_failure("replace", path, error);
+OutputTarget resolve_output_target(const std::filesystem::path& path) {
+  struct stat info {};
+  bool exists = false;
+  OutputTarget target{OutputTarget::Kind::NewFile, follow_links(path, info, exists)};
+  if (!exists) {
+    return target;
   }
-  sync_directory(path.parent_path());
+  if (S_ISREG(info.st_mode)) {
+    target.kind = OutputTarget::Kind::RegularFile;
+  } else if (S_ISCHR(info.st_mode) || S_ISFIFO(info.st_mode)) {
+    target.kind = OutputTarget::Kind::InPlace;
+  } else if (S_ISDIR(info.st_mode)) {
+    throw Error(ErrorCode::Io, fmt::format("{} is a directory, not a file", describe(path)));
+  } else {
+    throw Error(ErrorCode::Io, fmt::format("{} is not a regular file, a character device or a FIFO; nothing was written",
+                                           describe(path)));
+  }
+  return target;
+}
+
+UniqueFd open_in_place(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd.valid()) {
+    io_failure("open", path, errno);
+  }
+  // Something else may have been put there since it was looked at: a
+  // regular file is never written in place (that would leave old bytes
+  // behind a shorter output).
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || !(S_ISCHR(info.st_mode) || S_ISFIFO(info.st_mode))) {
+    throw Error(ErrorCode::Io, fmt::format("{} changed while it was opened; nothing was written", describe(path)));
+  }
+  return fd;
+}
+
+TemporaryFile::TemporaryFile(UniqueFd fd, std::filesystem::path path, std::filesystem::path target)
+    : fd_(std::move(fd)), path_(std::move(path)), target_(std::move(target)) {}
+
+TemporaryFile::TemporaryFile(TemporaryFile&& other) noexcept
+    : fd_(std::move(other.fd_)), path_(std::exchange(other.path_, {})), target_(std::move(other.target_)) {}
+
+TemporaryFile TemporaryFile::create_beside(const std::filesystem::path& target, FileMode mode) {
+  std::random_device random;
+  auto path = target;
+  path += fmt::format(".tmp-{:08x}", random());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, to_mode(mode)));
+  if (!fd.valid()) {
+    io_failure("create", target, errno);
+  }
+  return TemporaryFile(std::move(fd), std::move(path), target);
+}
+
+TemporaryFile::~TemporaryFile() {
+  if (!path_.empty()) {
+    fd_.reset();
+    ::unlink(path_.c_str());  // never leave partial output behind
+  }
+}
+
+void TemporaryFile::commit() {
+  if (::fsync(fd_.get()) != 0 || fd_.close() != 0 || ::rename(path_.c_str(), target_.c_str()) != 0) {
+    io_failure("write", target_, errno);
+  }
+  path_.clear();
+  sync_directory(target_.parent_path());
+}
+
+void write_all(int fd, ByteView contents, std::string_view description) {
+  std::size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw Error(ErrorCode::Io, fmt::format("cannot write {}: {}", description, std::strerror(errno)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void write_file_atomic(const std::filesystem::path& path, ByteView contents, FileMode mode) {
+  OutputTarget target = resolve_output_target(path);
+  if (target.kind == OutputTarget::Kind::InPlace) {
+    UniqueFd fd = open_in_place(target.path);
+    write_all(fd.get(), contents, describe(target.path));
+    if (fd.close() != 0) {
+      io_failure("write", target.path, errno);
+    }
+    return;
+  }
+  TemporaryFile temporary = TemporaryFile::create_beside(target.path, mode);
+  write_all(temporary.fd(), contents, describe(target.path));
+  temporary.commit();
 }
 
 void ensure_private_directory(const std::filesystem::path& path) {
@@ -239,17 +312,7 @@ void ensure_private_directory(const std::filesystem::path& path) {
 }
 
 void write_stdout(ByteView contents) {
-  std::size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(STDOUT_FILENO, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw Error(ErrorCode::Io, fmt::format("cannot write to standard output: {}", std::strerror(errno)));
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  write_all(STDOUT_FILENO, contents, "to standard output");
 }
 
 }  // namespace mailseal

@@ -11,30 +11,13 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/unique_fd.h"
 
 extern char** environ;
 
 namespace mailseal {
 
 namespace {
-
-// Closes a descriptor when it goes out of scope.
-class Descriptor {
- public:
-  explicit Descriptor(int fd = -1) : fd_(fd) {}
-  ~Descriptor() { reset(); }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 // posix_spawn's file actions, destroyed with their owner.
 class FileActions {
@@ -57,8 +40,8 @@ ProcessResult run_process(const std::vector<std::string>& arguments) {
   int pipe_ends[2];
   if (::pipe2(pipe_ends, O_CLOEXEC) != 0)
     throw Error(ErrorCode::Io, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
-  Descriptor read_end(pipe_ends[0]);
-  Descriptor write_end(pipe_ends[1]);
+  UniqueFd read_end(pipe_ends[0]);
+  UniqueFd write_end(pipe_ends[1]);
 
   FileActions actions;
   posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0);

@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -21,17 +20,12 @@ constexpr std::size_t kBase64LineBytes = 57;  // 76 characters
 }  // namespace
 
 std::unique_ptr<FdSource> FdSource::open(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     throw Error(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
                 fmt::format("cannot open {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
   }
-  return std::unique_ptr<FdSource>(new FdSource(fd, true));
-}
-
-FdSource::~FdSource() {
-  if (owned_)
-    ::close(fd_);
+  return std::unique_ptr<FdSource>(new FdSource(std::move(fd)));
 }
 
 std::size_t FdSource::read(std::span<std::uint8_t> buffer) {
@@ -62,32 +56,23 @@ std::size_t PrefixedSource::read(std::span<std::uint8_t> buffer) {
   return rest_.read(buffer);
 }
 
-OutputSink::OutputSink(int fd, std::filesystem::path target, std::filesystem::path temporary)
-    : fd_(fd), target_(std::move(target)), temporary_(std::move(temporary)) {}
+OutputSink::OutputSink(int fd, UniqueFd in_place, std::optional<TemporaryFile> temporary)
+    : fd_(fd), in_place_(std::move(in_place)), temporary_(std::move(temporary)) {}
 
 std::unique_ptr<OutputSink> OutputSink::standard_output() {
-  return std::unique_ptr<OutputSink>(new OutputSink(STDOUT_FILENO, {}, {}));
+  return std::unique_ptr<OutputSink>(new OutputSink(STDOUT_FILENO, UniqueFd(), std::nullopt));
 }
 
 std::unique_ptr<OutputSink> OutputSink::file(const std::filesystem::path& path) {
-  std::random_device random;
-  auto temporary = path;
-  temporary += fmt::format(".tmp-{:08x}", random());
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw Error(ErrorCode::Io,
-                fmt::format("cannot create {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
+  OutputTarget target = resolve_output_target(path);
+  if (target.kind == OutputTarget::Kind::InPlace) {
+    UniqueFd fd = open_in_place(target.path);
+    int raw = fd.get();
+    return std::unique_ptr<OutputSink>(new OutputSink(raw, std::move(fd), std::nullopt));
   }
-  return std::unique_ptr<OutputSink>(new OutputSink(fd, path, temporary));
-}
-
-OutputSink::~OutputSink() {
-  if (!temporary_.empty()) {
-    ::close(fd_);
-    if (!committed_) {
-      ::unlink(temporary_.c_str());  // never leave partial output behind
-    }
-  }
+  TemporaryFile temporary = TemporaryFile::create_beside(target.path, FileMode::Private);
+  int raw = temporary.fd();
+  return std::unique_ptr<OutputSink>(new OutputSink(raw, UniqueFd(), std::move(temporary)));
 }
 
 void OutputSink::write(ByteView bytes) {
@@ -97,29 +82,17 @@ void OutputSink::write(ByteView bytes) {
 }
 
 void OutputSink::flush_buffer() {
-  std::size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      throw Error(ErrorCode::Io, fmt::format("cannot write the output: {}", std::strerror(errno)));
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  write_all(fd_, as_bytes(buffer_), "the output");
   buffer_.clear();
 }
 
 void OutputSink::commit() {
   flush_buffer();
-  if (temporary_.empty()) {
-    return;
+  if (temporary_) {
+    temporary_->commit();
+  } else if (in_place_.valid() && in_place_.close() != 0) {
+    throw Error(ErrorCode::Io, fmt::format("cannot write the output: {}", std::strerror(errno)));
   }
-  if (::fsync(fd_) != 0 || ::rename(temporary_.c_str(), target_.c_str()) != 0) {
-    throw Error(ErrorCode::Io,
-                fmt::format("cannot write {}: {}", escape_for_terminal(target_.string()), std::strerror(errno)));
-  }
-  committed_ = true;
 }
 
 void CrlfSink::write(ByteView bytes) {

@@ -1,6 +1,9 @@
 #pragma once
 // File I/O with the guarantees the store needs: atomic replacement
-// (write-then-rename) and private permissions for anything secret.
+// (write-then-rename) and private permissions for anything secret. Atomic
+// replacement is for regular files and new paths only: output to anything
+// else a user can name (/dev/null, a terminal, a FIFO) is written in place,
+// never replaced by a file (see OutputTarget).
 
 #include <cstddef>
 #include <filesystem>
@@ -8,6 +11,7 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/secret.h"
+#include "mailseal/common/unique_fd.h"
 
 namespace mailseal {
 
@@ -46,8 +50,56 @@ class InputData {
   Bytes owned_;
 };
 
-// Writes to a temporary file in the same directory, fsyncs, and renames over
-// the target, so readers see the old file or the new one, never a mix.
+// Where output for a path goes. A symbolic link is followed (to the end of a
+// chain of links), so the file it points to is written and the link stays.
+// What is found there decides how it is written:
+//   NewFile      nothing there yet: created atomically
+//   RegularFile  replaced atomically (write-then-rename)
+//   InPlace      a character device (/dev/null, a terminal) or a FIFO:
+//                opened and written as it is, never replaced or re-moded
+// Error(Io) naming the path for a directory, a block device or a socket.
+struct OutputTarget {
+  enum class Kind { NewFile, RegularFile, InPlace };
+  Kind kind = Kind::NewFile;
+  std::filesystem::path path;  // after following symbolic links
+};
+OutputTarget resolve_output_target(const std::filesystem::path& path);
+
+// Opens an InPlace target for writing (a FIFO waits here for its reader).
+UniqueFd open_in_place(const std::filesystem::path& path);
+
+// A file created next to its target (in the same directory, so that a
+// rename can replace the target) under a random name; removed again when its
+// owner goes, unless commit() made it the target.
+class TemporaryFile {
+ public:
+  static TemporaryFile create_beside(const std::filesystem::path& target, FileMode mode);
+  TemporaryFile(TemporaryFile&& other) noexcept;
+  TemporaryFile& operator=(TemporaryFile&&) = delete;
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  ~TemporaryFile();
+
+  int fd() const noexcept { return fd_.get(); }
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // fsync, close, rename over the target, fsync the directory: readers see
+  // the old file or the new one, never a mix. Error(Io) naming the target.
+  void commit();
+
+ private:
+  TemporaryFile(UniqueFd fd, std::filesystem::path path, std::filesystem::path target);
+  UniqueFd fd_;
+  std::filesystem::path path_;
+  std::filesystem::path target_;
+};
+
+// Writes every byte or throws Error(Io) "cannot write DESCRIPTION: ...".
+void write_all(int fd, ByteView contents, std::string_view description);
+
+// Writes output for `path` as OutputTarget says: a regular file or a new path
+// through a temporary file in the same directory, fsynced and renamed over
+// the target, so readers see the old file or the new one, never a mix; a
+// device or a FIFO in place.
 void write_file_atomic(const std::filesystem::path& path, ByteView contents, FileMode mode);
 
 // Creates the file; fails with Error(AlreadyExists) if it is there.

@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/files.h"
+#include "mailseal/common/unique_fd.h"
 
 namespace mailseal::smime {
 
@@ -34,15 +37,15 @@ class ByteSink {
 // A file descriptor (standard input), or a file opened by name.
 class FdSource : public ByteSource {
  public:
+  // Reads `fd` without owning it.
   explicit FdSource(int fd) : fd_(fd) {}
   static std::unique_ptr<FdSource> open(const std::filesystem::path& path);
-  ~FdSource() override;
   std::size_t read(std::span<std::uint8_t> buffer) override;
 
  private:
-  FdSource(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  explicit FdSource(UniqueFd owned) : fd_(owned.get()), owned_(std::move(owned)) {}
   int fd_;
-  bool owned_ = false;
+  UniqueFd owned_;  // a file opened by name
 };
 
 class MemorySource : public ByteSource {
@@ -79,26 +82,26 @@ class StringSink : public ByteSink {
   std::string text_;
 };
 
-// Writes to standard output, or to a file that appears only once complete:
-// a temporary file (0600) renamed over the target by commit(); removed if
-// never committed.
+// Writes to standard output, or to the output named by a path as
+// mailseal::OutputTarget says: a regular file or a new path appears only once
+// complete (a temporary file, 0600, renamed over the target by commit();
+// removed if never committed); a character device (/dev/null, a terminal) or
+// a FIFO is written in place as the output flows, never replaced.
 class OutputSink : public ByteSink {
  public:
   static std::unique_ptr<OutputSink> standard_output();
   static std::unique_ptr<OutputSink> file(const std::filesystem::path& path);
-  ~OutputSink() override;
   using ByteSink::write;
   void write(ByteView bytes) override;
   void commit();
 
  private:
-  OutputSink(int fd, std::filesystem::path target, std::filesystem::path temporary);
+  OutputSink(int fd, UniqueFd in_place, std::optional<TemporaryFile> temporary);
   void flush_buffer();
   int fd_;
-  std::filesystem::path target_;
-  std::filesystem::path temporary_;
+  UniqueFd in_place_;                       // a device or FIFO opened by name
+  std::optional<TemporaryFile> temporary_;  // for a regular file or a new path
   std::string buffer_;
-  bool committed_ = false;
 };
 
 // Copies everything to two sinks.

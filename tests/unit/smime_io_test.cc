@@ -1,0 +1,145 @@
+// The streaming output of sign and encrypt (smime::OutputSink): a regular
+// file or a new path appears whole or not at all; a device or a FIFO is
+// written in place as the output flows and stays what it was; a symbolic
+// link is followed and stays a link. Plus the transforming sinks.
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/smime/io.h"
+#include "scratch.h"
+
+namespace mailseal::smime {
+namespace {
+
+using test::file_kind;
+using test::ScratchDirectory;
+
+std::string contents(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// More than one internal chunk (64 KiB), so that writes happen before commit().
+const std::string kLarge(200 * 1024, 'c');
+
+TEST(OutputSink, ANewFileAppearsOnlyWhenCommitted) {
+  ScratchDirectory scratch;
+  auto target = scratch / "out.eml";
+  {
+    auto sink = OutputSink::file(target);
+    sink->write(kLarge);
+    EXPECT_EQ(file_kind(target), "absent") << "nothing under the name before commit";
+  }
+  EXPECT_TRUE(scratch.names().empty()) << "an uncommitted output leaves nothing behind";
+
+  auto sink = OutputSink::file(target);
+  sink->write(kLarge);
+  sink->commit();
+  EXPECT_EQ(contents(target), kLarge);
+  struct stat info {};
+  ASSERT_EQ(::stat(target.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_EQ(scratch.names(), std::vector<std::string>{"out.eml"});
+}
+
+TEST(OutputSink, ARegularFileIsReplacedWholeOrNotAtAll) {
+  ScratchDirectory scratch;
+  auto target = scratch / "out.eml";
+  { std::ofstream(target) << "the old message"; }
+  {
+    auto sink = OutputSink::file(target);
+    sink->write(kLarge);
+  }
+  EXPECT_EQ(contents(target), "the old message") << "a failed run keeps the old file";
+  auto sink = OutputSink::file(target);
+  sink->write(std::string_view("new"));
+  sink->commit();
+  EXPECT_EQ(contents(target), "new");
+}
+
+TEST(OutputSink, ASymbolicLinkIsFollowedAndStays) {
+  ScratchDirectory scratch;
+  { std::ofstream(scratch / "real.eml") << "old"; }
+  std::filesystem::create_symlink("real.eml", scratch / "link.eml");
+  auto sink = OutputSink::file(scratch / "link.eml");
+  sink->write(kLarge);
+  sink->commit();
+  EXPECT_EQ(file_kind(scratch / "link.eml"), "symbolic link");
+  EXPECT_EQ(contents(scratch / "real.eml"), kLarge);
+  EXPECT_EQ(scratch.names(), (std::vector<std::string>{"link.eml", "real.eml"}));
+}
+
+TEST(OutputSink, AFifoIsStreamedInPlace) {
+  ScratchDirectory scratch;
+  auto fifo = scratch / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto received = std::async(std::launch::async, [&] { return contents(fifo); });
+  {
+    auto sink = OutputSink::file(fifo);
+    sink->write(kLarge);
+    sink->write(std::string_view("end"));
+    sink->commit();
+  }
+  EXPECT_EQ(received.get(), kLarge + "end");
+  EXPECT_EQ(file_kind(fifo), "fifo");
+  EXPECT_EQ(scratch.names(), std::vector<std::string>{"fifo"});
+}
+
+TEST(OutputSink, ACharacterDeviceStaysADevice) {
+  ScratchDirectory scratch;
+  auto device = scratch / "null";
+  if (!test::make_null_device(device))
+    GTEST_SKIP() << "mknod is not permitted here (needs CAP_MKNOD): the device case is not run";
+  for (int round = 0; round < 2; ++round) {
+    auto sink = OutputSink::file(device);
+    sink->write(kLarge);
+    sink->commit();
+  }
+  {
+    auto abandoned = OutputSink::file(device);
+    abandoned->write(kLarge);
+  }
+  EXPECT_EQ(file_kind(device), "character device");
+  EXPECT_EQ(scratch.names(), std::vector<std::string>{"null"});
+}
+
+TEST(OutputSink, ADirectoryIsRefused) {
+  ScratchDirectory scratch;
+  std::filesystem::create_directory(scratch / "folder");
+  EXPECT_THROW(OutputSink::file(scratch / "folder"), Error);
+  EXPECT_EQ(file_kind(scratch / "folder"), "directory");
+}
+
+TEST(Sinks, CrlfAcrossChunkBorders) {
+  StringSink out;
+  CrlfSink crlf(out);
+  crlf.write(std::string_view("a\r"));
+  crlf.write(std::string_view("\nb\n"));
+  crlf.write(std::string_view("c\rd"));
+  EXPECT_EQ(out.text(), "a\r\nb\r\nc\r\nd");
+}
+
+TEST(Sinks, Base64LinesOf76) {
+  StringSink out;
+  Base64Sink base64(out);
+  base64.write(std::string_view(std::string(50, 'a')));
+  base64.write(std::string_view(std::string(20, 'a')));
+  base64.finish();
+  auto first_end = out.text().find("\r\n");
+  ASSERT_NE(first_end, std::string::npos);
+  EXPECT_EQ(first_end, 76u);
+  EXPECT_EQ(out.text().substr(0, 8), "YWFhYWFh");
+  EXPECT_EQ(out.text().substr(76 + 2), "YWFhYWFhYWFhYWFhYQ==\r\n") << "57 + 13 bytes: the tail line";
+}
+
+}  // namespace
+}  // namespace mailseal::smime
