@@ -14,7 +14,6 @@
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/devices/profile.h"
 #include "mailseal/smime/io.h"
-#include "mailseal/store/sqlite.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/udf/udf.h"
 #include "test_identities.h"
@@ -23,6 +22,10 @@ namespace mailseal::contacts {
 namespace {
 
 using namespace std::chrono_literals;
+
+Bytes as_bytes_copy(const std::string& text) {
+  return Bytes(text.begin(), text.end());
+}
 
 class EvidenceTest : public ::testing::Test {
  protected:
@@ -121,6 +124,50 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
   EXPECT_EQ(observations.front().days, 1);
 }
 
+// StoreGraph keeps TrustGraph's contract over the store: the endorsements
+// an introducer made count until its root is revoked, and then none of them
+// (nor any made of it) do. Alice -120/2-> Carol -120/1-> Dave -90/0-> Bob.
+TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
+  const std::string alice = evaluator_.root.fingerprint;
+  const test::Person& dave_person = test::bob();  // any real root will do for Dave's identity
+  const std::string carol = "ICAROL";
+  const std::string dave = dave_person.root.key_fingerprint().to_string(udf::kFullBits);
+  const std::string bob = "IBOB";
+  store::TrustRecords records(store());
+  records.add_identity(dave, dave_person.root.der(), 1);
+  auto endorsement = [&](const std::string& issuer, const std::string& subject, int amount, int depth) {
+    store::EndorsementRecord record;
+    record.issuer = issuer;
+    record.subject = subject;
+    record.amount = amount;
+    record.depth = depth;
+    record.certificate = as_bytes_copy(issuer + "->" + subject);
+    EXPECT_TRUE(records.add_endorsement(record));
+  };
+  endorsement(alice, carol, 120, 2);
+  endorsement(carol, dave, 120, 1);
+  endorsement(dave, bob, 90, 0);
+  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), trust::Identity{bob}, false, {}, {}, {}, false, {}, false, 128};
+
+  StoreGraph before(store());
+  trust::Verdict verdict = trust::evaluate(facts, before, evaluator_.root);
+  EXPECT_EQ(verdict.level, trust::Level::Partial);
+  EXPECT_EQ(verdict.amount, 90);
+  ASSERT_EQ(verdict.paths.size(), 1u);
+  ASSERT_EQ(verdict.paths[0].edges.size(), 3u);
+  EXPECT_EQ(verdict.paths[0].edges[2].issuer.fingerprint, dave) << "the path runs through Dave";
+
+  // Dave revokes his root (a self-issued CRL names its serial).
+  EXPECT_TRUE(records.add_revocation(dave, dave_person.root.serial_hex(), "crl", 2));
+  StoreGraph after(store());
+  EXPECT_TRUE(after.endorsements_by(trust::Identity{dave}).empty()) << "nothing Dave endorsed counts";
+  EXPECT_TRUE(after.endorsements_by(trust::Identity{carol}).empty()) << "nor Carol's endorsement of Dave";
+  verdict = trust::evaluate(facts, after, evaluator_.root);
+  EXPECT_EQ(verdict.level, trust::Level::None);
+  EXPECT_TRUE(verdict.paths.empty());
+  EXPECT_EQ(after.endorsements_by(trust::Identity{alice}).size(), 1u) << "Alice's endorsement of Carol stands";
+}
+
 TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
   const test::Person& bob = test::bob();
   std::size_t chain_before = store().contact_chain_certificates().size();
@@ -135,25 +182,6 @@ TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
   EXPECT_EQ(store().contact_chain_certificates().size(), chain_before) << "the root in the bundle was not kept";
   EXPECT_TRUE(
       store::TrustRecords(store()).endorsements_by(stranger.root.key_fingerprint().to_string(udf::kFullBits)).empty());
-}
-
-TEST_F(EvidenceTest, AnInnerTransactionRollsBackAloneInsideAnOuterOne) {
-  store::Database& database = store().database();
-  database.execute("CREATE TABLE scratch (value INTEGER);");
-  {
-    store::Transaction outer(database);
-    database.execute("INSERT INTO scratch VALUES (1);");
-    {
-      store::Transaction inner(database);
-      database.execute("INSERT INTO scratch VALUES (2);");
-      // No commit: the savepoint is rolled back.
-    }
-    outer.commit();
-  }
-  auto count = database.prepare("SELECT COUNT(*), SUM(value) FROM scratch");
-  ASSERT_TRUE(count.step());
-  EXPECT_EQ(count.column_int(0), 1);
-  EXPECT_EQ(count.column_int(1), 1);
 }
 
 }  // namespace

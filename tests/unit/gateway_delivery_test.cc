@@ -1,0 +1,225 @@
+// The gateway's delivery planning (gateway::plan_delivery) with real profiles
+// in temporary homes: which copies go upstream, signed or encrypted, to whom;
+// what happens to Bcc recipients, to recipients without a key, to messages
+// from elsewhere and to ones the client protected itself, under each policy.
+// Each copy is read back with the recipient's own profile.
+// tests/gateway/gateway.py runs the same decisions through SMTP.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/contacts/evidence.h"
+#include "mailseal/devices/profile.h"
+#include "mailseal/gateway/gateway.h"
+#include "mailseal/mime/mime.h"
+#include "scratch.h"
+
+namespace mailseal::gateway {
+namespace {
+
+using test::ScratchDirectory;
+
+devices::Profile make_profile(const std::filesystem::path& home, const std::string& address) {
+  devices::InitOptions options;
+  options.addresses = {EmailAddress::parse(address)};
+  options.suite = store::Suite::Modern;  // P-256: quick to make
+  options.device_name = "test";
+  return devices::Profile::create(home, options);
+}
+
+// What `mailseal contact import` does with someone's exported certificates.
+void introduce(devices::Profile& reader, devices::Profile& person) {
+  std::string pem;
+  for (const auto& certificate : person.current_mail_certificates())
+    pem += certificate.pem();
+  pem += person.root_certificate().pem();
+  contacts::import_file(reader.store(), as_bytes(pem), smime::Policy::standard());
+}
+
+std::string header_block(const std::string& message) {
+  return message.substr(0, message.find("\r\n\r\n"));
+}
+
+// The people of these tests, made once: Alice runs the gateway and knows Bob
+// and Dave; nobody knows Carol.
+class DeliveryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    scratch_ = new ScratchDirectory();
+    alice_.emplace(make_profile(*scratch_ / "alice", "alice@example.com"));
+    bob_.emplace(make_profile(*scratch_ / "bob", "bob@example.org"));
+    dave_.emplace(make_profile(*scratch_ / "dave", "dave@example.net"));
+    introduce(*alice_, *bob_);
+    introduce(*alice_, *dave_);
+  }
+  static void TearDownTestSuite() {
+    alice_.reset();
+    bob_.reset();
+    dave_.reset();
+    delete scratch_;
+  }
+
+  static DeliveryPlan plan(const std::vector<std::string>& recipients, const std::string& message,
+                           EncryptionPolicy policy = EncryptionPolicy::Opportunistic,
+                           const std::string& reverse_path = "alice@example.com") {
+    return plan_delivery(*alice_, nullptr, policy, Envelope{reverse_path, recipients}, message, nullptr);
+  }
+
+  // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
+  static smime::ReadResult read_as(devices::Profile& reader, const std::string& copy) {
+    return agent::read(&reader, nullptr, as_bytes(copy), smime::Policy::standard());
+  }
+
+  static std::string message(const std::string& extra_headers, const std::string& body = "Meet at noon.\r\n") {
+    return "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.org>\r\nSubject: plans\r\n" + extra_headers +
+           "\r\n" + body;
+  }
+
+  static ScratchDirectory* scratch_;
+  static std::optional<devices::Profile> alice_;
+  static std::optional<devices::Profile> bob_;
+  static std::optional<devices::Profile> dave_;
+};
+
+ScratchDirectory* DeliveryTest::scratch_ = nullptr;
+std::optional<devices::Profile> DeliveryTest::alice_;
+std::optional<devices::Profile> DeliveryTest::bob_;
+std::optional<devices::Profile> DeliveryTest::dave_;
+
+TEST_F(DeliveryTest, ARecipientWithAKeyGetsOneSignedAndEncryptedCopy) {
+  DeliveryPlan result = plan({"bob@example.org"}, message(""));
+  ASSERT_EQ(result.copies.size(), 1u);
+  const Copy& copy = result.copies[0];
+  EXPECT_EQ(copy.recipients, std::vector<std::string>{"bob@example.org"});
+  EXPECT_TRUE(copy.signed_message);
+  EXPECT_TRUE(copy.encrypted);
+  EXPECT_TRUE(result.without_keys.empty());
+  EXPECT_EQ(result.summary, "signed and encrypted for bob@example.org");
+  EXPECT_NE(header_block(copy.message).find("application/pkcs7-mime"), std::string::npos);
+  EXPECT_EQ(copy.message.find("Meet at noon"), std::string::npos) << "no plaintext upstream";
+  EXPECT_EQ(header_block(copy.message).find("plans"), std::string::npos) << "the Subject is protected";
+
+  smime::ReadResult read = read_as(*bob_, copy.message);
+  EXPECT_TRUE(read.decrypted);
+  ASSERT_TRUE(read.signature);
+  EXPECT_TRUE(read.signature->valid);
+  EXPECT_NE(read.message.find("Subject: plans"), std::string::npos);
+  EXPECT_NE(read.message.find("Meet at noon."), std::string::npos);
+  EXPECT_NE(read.message.find("Message-ID: "), std::string::npos) << "the gateway completes the headers";
+  EXPECT_NE(read.message.find("Date: "), std::string::npos);
+  EXPECT_TRUE(read_as(*alice_, copy.message).decrypted) << "the sender can read her own copy";
+}
+
+TEST_F(DeliveryTest, EachBccRecipientGetsACopyOfTheirOwn) {
+  DeliveryPlan result =
+      plan({"bob@example.org", "Dave@Example.NET", "bob@example.org"}, message("Bcc: dave@example.net\r\n"));
+  ASSERT_EQ(result.copies.size(), 2u) << result.summary;
+  EXPECT_EQ(result.copies[0].recipients, std::vector<std::string>{"bob@example.org"}) << "each recipient once";
+  EXPECT_EQ(result.copies[1].recipients, std::vector<std::string>{"dave@example.net"});
+  EXPECT_EQ(result.summary, "signed and encrypted; 1 Bcc recipient(s) got a copy of their own");
+
+  smime::ReadResult bobs = read_as(*bob_, result.copies[0].message);
+  smime::ReadResult daves = read_as(*dave_, result.copies[1].message);
+  ASSERT_TRUE(bobs.decrypted && daves.decrypted);
+  EXPECT_EQ(bobs.message.find("dave@example.net"), std::string::npos) << "Bob's copy does not name Dave";
+  EXPECT_EQ(daves.message.find("Bcc:"), std::string::npos) << "the Bcc header is gone from every copy";
+  auto message_id = [](const std::string& text) {
+    return mime::Entity::parse(text).headers.get("Message-ID").value_or("none");
+  };
+  EXPECT_EQ(message_id(bobs.message), message_id(daves.message)) << "every copy is the same message";
+  EXPECT_THROW(read_as(*dave_, result.copies[0].message), Error) << "Dave cannot read Bob's copy";
+}
+
+TEST_F(DeliveryTest, WithoutAKeyOpportunisticSignsOnly) {
+  DeliveryPlan result = plan({"bob@example.org", "carol@example.net"}, message("Cc: carol@example.net\r\n"));
+  EXPECT_EQ(result.without_keys, std::vector<std::string>{"carol@example.net"});
+  ASSERT_EQ(result.copies.size(), 1u);
+  const Copy& copy = result.copies[0];
+  EXPECT_EQ(copy.recipients, (std::vector<std::string>{"bob@example.org", "carol@example.net"}));
+  EXPECT_TRUE(copy.signed_message);
+  EXPECT_FALSE(copy.encrypted);
+  EXPECT_EQ(result.summary, "signed, not encrypted: no usable certificate for carol@example.net");
+  EXPECT_NE(header_block(copy.message).find("multipart/signed"), std::string::npos);
+  smime::ReadResult read = read_as(*bob_, copy.message);
+  EXPECT_FALSE(read.encrypted);
+  ASSERT_TRUE(read.signature);
+  EXPECT_TRUE(read.signature->valid);
+  EXPECT_NE(read.message.find("Meet at noon."), std::string::npos);
+}
+
+TEST_F(DeliveryTest, WithoutAKeyRequiredRefusesNamingOnlyThatRecipient) {
+  try {
+    plan({"bob@example.org", "carol@example.net"}, message(""), EncryptionPolicy::Required);
+    FAIL() << "required encryption with a recipient without a key";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::RejectedByPolicy);
+    std::string text = error.what();
+    EXPECT_NE(text.find("carol@example.net"), std::string::npos) << text;
+    EXPECT_EQ(text.find("bob@example.org"), std::string::npos) << text;
+  }
+  DeliveryPlan result = plan({"bob@example.org"}, message(""), EncryptionPolicy::Required);
+  ASSERT_EQ(result.copies.size(), 1u);
+  EXPECT_TRUE(result.copies[0].encrypted) << "everyone has a key: encrypted under required too";
+}
+
+TEST_F(DeliveryTest, MailFromElsewherePassesUnchangedUnlessRequired) {
+  const std::string foreign = "From: mallory@example.com\r\nTo: bob@example.org\r\nSubject: x\r\n\r\nplain\r\n";
+  DeliveryPlan result = plan({"bob@example.org"}, foreign, EncryptionPolicy::Opportunistic, "mallory@example.com");
+  ASSERT_EQ(result.copies.size(), 1u);
+  EXPECT_EQ(result.copies[0].message, foreign) << "byte for byte";
+  EXPECT_FALSE(result.copies[0].signed_message);
+  EXPECT_FALSE(result.copies[0].encrypted);
+  EXPECT_EQ(result.summary, "mallory@example.com is not an address of this profile; relayed unchanged");
+  EXPECT_THROW(plan({"bob@example.org"}, foreign, EncryptionPolicy::Required), Error);
+
+  const std::string no_from = "To: bob@example.org\r\nSubject: x\r\n\r\nplain\r\n";
+  result = plan({"bob@example.org"}, no_from);
+  ASSERT_EQ(result.copies.size(), 1u);
+  EXPECT_EQ(result.copies[0].message, no_from);
+  EXPECT_EQ(result.summary, "the message has no single From address; relayed unchanged");
+}
+
+TEST_F(DeliveryTest, WhatTheClientProtectedIsNotWrappedAgain) {
+  const std::string protected_message =
+      "From: alice@example.com\r\nTo: bob@example.org\r\nSubject: x\r\n"
+      "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQA=\r\n";
+  DeliveryPlan result = plan({"bob@example.org"}, protected_message);
+  ASSERT_EQ(result.copies.size(), 1u);
+  EXPECT_EQ(result.copies[0].message, protected_message);
+  EXPECT_FALSE(result.copies[0].encrypted);
+  EXPECT_EQ(result.summary, "the message is already signed or encrypted by the client; relayed unchanged");
+  EXPECT_THROW(plan({"bob@example.org"}, protected_message, EncryptionPolicy::Required), Error);
+}
+
+TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
+  ScratchDirectory scratch;
+  devices::Profile gateway_owner = make_profile(scratch / "alice2", "alice@example.com");
+  devices::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
+  introduce(gateway_owner, *bob_);
+  introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
+  DeliveryPlan result = plan_delivery(gateway_owner, nullptr, EncryptionPolicy::Opportunistic,
+                                      Envelope{"alice@example.com", {"bob@example.org"}}, message(""), nullptr);
+  EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
+  ASSERT_EQ(result.copies.size(), 1u);
+  EXPECT_FALSE(result.copies[0].encrypted) << "never encrypted to a key in conflict";
+}
+
+TEST(LookupSchedule, AFetchIsDueAgainOnlyAfterTheInterval) {
+  const EmailAddress bob = EmailAddress::parse("bob@example.org");
+  LookupSchedule hourly(std::chrono::hours(1));
+  EXPECT_TRUE(hourly.due(bob)) << "never fetched";
+  hourly.fetched(bob);
+  EXPECT_FALSE(hourly.due(bob));
+  EXPECT_TRUE(hourly.due(EmailAddress::parse("carol@example.net"))) << "per address";
+  LookupSchedule always(std::chrono::seconds(0));
+  always.fetched(bob);
+  EXPECT_TRUE(always.due(bob)) << "an interval of 0 fetches at every message";
+}
+
+}  // namespace
+}  // namespace mailseal::gateway

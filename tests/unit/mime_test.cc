@@ -1,0 +1,252 @@
+// MIME on its own (RFC 2045, 2046, 2047, 2231, 5322): header fields as
+// written and as read, Content-Type, addresses, dates, entities and multipart
+// bodies as exact byte ranges (a signed part is verified over its bytes), and
+// the transfer encodings. Every expected value is spelled out here.
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/mime/mime.h"
+
+namespace mailseal::mime {
+namespace {
+
+std::string text(const Bytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Entity entity_with_body(std::string_view encoding, std::string_view body, std::string& storage) {
+  storage = "Content-Type: text/plain\r\nContent-Transfer-Encoding: " + std::string(encoding) + "\r\n\r\n" +
+            std::string(body);
+  return Entity::parse(storage);
+}
+
+TEST(Headers, FieldsKeepTheirFoldingAndUnfoldWhenRead) {
+  Headers headers = Headers::parse(
+      "From: Alice <alice@example.com>\r\n"
+      "Subject: a long\r\n"
+      "\tsubject line\r\n"
+      "X-Empty:\r\n"
+      "x-twice: one\n"
+      "X-Twice: two");
+  ASSERT_EQ(headers.fields().size(), 5u);
+  EXPECT_EQ(headers.fields()[1].raw_value, "a long\r\n\tsubject line");
+  EXPECT_EQ(headers.fields()[1].value(), "a long\tsubject line");
+  EXPECT_EQ(headers.get("subject"), std::optional<std::string>("a long\tsubject line")) << "names ignore case";
+  EXPECT_EQ(headers.get("X-Empty"), std::optional<std::string>(""));
+  EXPECT_EQ(headers.get("X-Twice"), std::optional<std::string>("one")) << "the first of several";
+  EXPECT_EQ(headers.count("X-TWICE"), 2u);
+  EXPECT_EQ(headers.get("To"), std::nullopt);
+}
+
+TEST(Headers, EditingAndSerializingUseCrlf) {
+  Headers headers = Headers::parse("To: bob@example.org\nBcc: eve@example.net\nX-A: 1\nx-a: 2\nSubject: s\n");
+  headers.remove("BCC");
+  headers.set("X-A", "3");
+  headers.set("Date", "Thu, 1 Jan 2026 00:00:00 +0000");
+  headers.append("Comments", "folded\n continuation");
+  EXPECT_EQ(headers.serialize(),
+            "To: bob@example.org\r\n"
+            "X-A: 3\r\n"
+            "Subject: s\r\n"
+            "Date: Thu, 1 Jan 2026 00:00:00 +0000\r\n"
+            "Comments: folded\r\n continuation\r\n");
+}
+
+TEST(Headers, WhatIsNotAFieldIsRefused) {
+  for (const char* block : {" starts folded: x", "no colon here", ": empty name", "bad name: x",
+                            "Subject: ok\r\ncontrol\x01name: x"}) {
+    SCOPED_TRACE(block);
+    try {
+      Headers::parse(block);
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Malformed);
+    }
+  }
+  std::string many;
+  for (std::size_t i = 0; i <= kMaxHeaderFields; ++i)
+    many += "X-N: 1\r\n";
+  EXPECT_THROW(Headers::parse(many), Error) << "more fields than the limit";
+  EXPECT_THROW(Headers::parse(std::string(kMaxHeaderBlock + 1, 'a')), Error) << "a block over the limit";
+}
+
+TEST(Headers, ContentHeadersAreRecognised) {
+  EXPECT_TRUE(is_content_header("Content-Type"));
+  EXPECT_TRUE(is_content_header("content-transfer-encoding"));
+  EXPECT_TRUE(is_content_header("MIME-Version"));
+  EXPECT_FALSE(is_content_header("Content"));
+  EXPECT_FALSE(is_content_header("Subject"));
+}
+
+TEST(ContentType, ParametersIncludingRfc2231) {
+  ContentType type = ContentType::parse("Multipart/Signed; Protocol=\"application/pkcs7-signature\"; micalg=sha-256;"
+                                        " boundary=\"=_a b\"");
+  EXPECT_EQ(type.mime_type(), "multipart/signed");
+  EXPECT_TRUE(type.is("MULTIPART", "signed"));
+  EXPECT_TRUE(type.is_multipart());
+  EXPECT_EQ(type.parameter("protocol"), std::optional<std::string>("application/pkcs7-signature"));
+  EXPECT_EQ(type.parameter("BOUNDARY"), std::optional<std::string>("=_a b"));
+  EXPECT_EQ(type.parameter("charset"), std::nullopt);
+
+  // RFC 2231: a parameter continued over several sections, with a charset.
+  ContentType continued = ContentType::parse("application/octet-stream; name*0=\"long\"; name*1=\"name.bin\"");
+  EXPECT_EQ(continued.parameter("name"), std::optional<std::string>("longname.bin"));
+  ContentType encoded = ContentType::parse("text/plain; name*=utf-8''gr%C3%BC%C3%9Fe.txt");
+  EXPECT_EQ(encoded.parameter("name"), std::optional<std::string>("gr\xc3\xbc\xc3\x9f" "e.txt"));
+}
+
+// What GMime cannot make sense of becomes application/octet-stream, never a
+// multipart. (An absent Content-Type is text/plain: see Entity below.)
+TEST(ContentType, WhatDoesNotParseIsOpaqueData) {
+  for (const char* value : {"", "garbage", "/", ";", "text", "multipart"}) {
+    SCOPED_TRACE(value);
+    ContentType type = ContentType::parse(value);
+    EXPECT_EQ(type.mime_type(), "application/octet-stream");
+    EXPECT_FALSE(type.is_multipart());
+  }
+}
+
+TEST(Addresses, MailboxesAndGroups) {
+  auto addresses = parse_addresses("\"Bob, Jr.\" <Bob@Example.org>, carol@example.net, "
+                                   "friends: dave@example.com, erin@example.com;");
+  ASSERT_EQ(addresses.size(), 4u);
+  EXPECT_EQ(addresses[0].str(), "bob@example.org");
+  EXPECT_EQ(addresses[1].str(), "carol@example.net");
+  EXPECT_EQ(addresses[3].str(), "erin@example.com") << "group members count";
+  EXPECT_TRUE(parse_addresses("").empty());
+  EXPECT_THROW(parse_addresses("Bob <bob@localhost>"), Error) << "a mailbox that is not a valid address";
+}
+
+TEST(HeaderText, EncodedWordsAndDates) {
+  EXPECT_EQ(decode_header_text("=?utf-8?q?gr=C3=BC=C3=9Fe?= aus =?ISO-8859-1?B?S/Zsbg==?="),
+            "gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln");
+  EXPECT_EQ(decode_header_text("plain"), "plain");
+  EXPECT_EQ(parse_date("Thu, 01 Jan 2026 12:00:00 +0100"), std::optional<std::int64_t>(1767265200));
+  EXPECT_EQ(parse_date("not a date"), std::nullopt);
+  std::string formatted = format_date(1767268800);
+  EXPECT_NE(formatted.find("01 Jan 2026 12:00:00"), std::string::npos) << formatted;
+  EXPECT_EQ(parse_date(formatted), std::optional<std::int64_t>(1767268800)) << "formatting round-trips";
+}
+
+TEST(Entity, SplitsAtTheFirstEmptyLineAndKeepsBytes) {
+  const std::string message =
+      "From: alice@example.com\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding:  Quoted-Printable \r\n"
+      "\r\n"
+      "body line\r\n"
+      "\r\n"
+      "after an empty line\r\n";
+  Entity entity = Entity::parse(message);
+  EXPECT_EQ(entity.raw.data(), message.data()) << "views into the input, no copies";
+  EXPECT_EQ(entity.header_block,
+            "From: alice@example.com\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding:  Quoted-Printable \r\n");
+  EXPECT_EQ(entity.body, "body line\r\n\r\nafter an empty line\r\n");
+  EXPECT_EQ(entity.content_type.parameter("charset"), std::optional<std::string>("utf-8"));
+  EXPECT_EQ(entity.transfer_encoding, "quoted-printable") << "lower case, trimmed";
+}
+
+TEST(Entity, DefaultsAndHeaderOnlyEntities) {
+  Entity bare = Entity::parse("Subject: only headers");
+  EXPECT_EQ(bare.header_block, "Subject: only headers");
+  EXPECT_TRUE(bare.body.empty());
+  EXPECT_EQ(bare.content_type.mime_type(), "text/plain");
+  EXPECT_EQ(bare.transfer_encoding, "7bit");
+  Entity no_headers = Entity::parse("\nbody only\n");
+  EXPECT_TRUE(no_headers.headers.fields().empty());
+  EXPECT_EQ(no_headers.body, "body only\n");
+  EXPECT_THROW(Entity::parse(std::string(kMaxHeaderBlock + 10, 'a') + "\n"), Error);
+}
+
+TEST(Multipart, PartsAreExactByteRanges) {
+  const std::string body =
+      "preamble\r\n"
+      "--b1\r\n"
+      "Content-Type: text/plain\r\n\r\nfirst\r\n"
+      "--b1  \r\n"  // transport padding after a delimiter is allowed
+      "second, with a line break of its own\r\n\r\n"
+      "--b1--\r\n"
+      "epilogue\r\n";
+  MultipartBody parts = split_multipart(body, "b1");
+  ASSERT_EQ(parts.parts.size(), 2u);
+  EXPECT_EQ(parts.parts[0], "Content-Type: text/plain\r\n\r\nfirst") << "the CRLF before a delimiter is the delimiter's";
+  EXPECT_EQ(parts.parts[1], "second, with a line break of its own\r\n");
+  EXPECT_TRUE(parts.closed);
+  EXPECT_EQ(parts.parts[0].data(), body.data() + body.find("Content-Type")) << "views into the body";
+}
+
+TEST(Multipart, LookalikesAndMissingEnds) {
+  MultipartBody open = split_multipart("--b1\nx\n--b1x\ny\n--b1\nz\n", "b1");
+  ASSERT_EQ(open.parts.size(), 1u) << "a part not ended by a delimiter is not a part";
+  EXPECT_EQ(open.parts[0], "x\n--b1x\ny") << "\"--b1x\" is not the delimiter";
+  EXPECT_FALSE(open.closed) << "no close delimiter";
+  EXPECT_TRUE(split_multipart("no delimiters at all", "b1").parts.empty());
+  EXPECT_THROW(split_multipart("--\r\n", ""), Error);
+  EXPECT_THROW(split_multipart("x", std::string(201, 'b')), Error);
+  std::string many;
+  for (std::size_t i = 0; i <= kMaxParts; ++i)
+    many += "--b\r\npart\r\n";
+  EXPECT_THROW(split_multipart(many + "--b--\r\n", "b"), Error) << "more parts than the limit";
+}
+
+TEST(TransferEncoding, QuotedPrintable) {
+  std::string storage;
+  Entity entity = entity_with_body("quoted-printable",
+                                   "Gr=C3=BC=C3=9Fe, soft =\r\nbreak, trailing =  \r\nspace, lower =c3=a4, "
+                                   "lone = sign, bad =ZZ, end=",
+                                   storage);
+  EXPECT_EQ(text(decode_body(entity)), "Gr\xc3\xbc\xc3\x9f" "e, soft break, trailing space, lower \xc3\xa4, "
+                                       "lone = sign, bad =ZZ, end");
+}
+
+TEST(TransferEncoding, Base64AndIdentityEncodings) {
+  std::string storage;
+  EXPECT_EQ(text(decode_body(entity_with_body("base64", "aGVs\r\nbG8=\r\n", storage))), "hello");
+  EXPECT_THROW(decode_body(entity_with_body("base64", "!!!not base64!!!", storage)), Error);
+  for (const char* encoding : {"7bit", "8bit", "binary"}) {
+    EXPECT_EQ(text(decode_body(entity_with_body(encoding, "as\r\nis\x80", storage))), "as\r\nis\x80") << encoding;
+  }
+  try {
+    decode_body(entity_with_body("x-uuencode", "begin 644 x", storage));
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Unsupported);
+  }
+}
+
+TEST(TransferEncoding, Base64LinesRoundTrip) {
+  Bytes data;
+  for (int i = 0; i < 200; ++i)
+    data.push_back(static_cast<std::uint8_t>(i * 7));
+  std::string encoded = encode_base64_lines(data);
+  EXPECT_EQ(encoded.substr(76, 2), "\r\n") << "lines of 76 characters";
+  EXPECT_TRUE(is_crlf(encoded));
+  EXPECT_EQ(encoded.size(), 268u + 4 * 2) << "200 bytes: 268 characters in 4 lines";
+  EXPECT_EQ(decode_base64(encoded), data);
+  EXPECT_EQ(encode_base64_lines({}), "");
+}
+
+TEST(LineEndings, CanonicalForm) {
+  EXPECT_EQ(to_crlf("a\nb\rc\r\nd"), "a\r\nb\r\nc\r\nd");
+  EXPECT_EQ(to_crlf("\r\r\n\n"), "\r\n\r\n\r\n");
+  EXPECT_TRUE(is_crlf("a\r\nb\r\n"));
+  EXPECT_TRUE(is_crlf("no line ending"));
+  EXPECT_FALSE(is_crlf("a\nb"));
+  EXPECT_FALSE(is_crlf("a\rb\n"));
+  EXPECT_FALSE(is_crlf("a\n\rb"));
+}
+
+TEST(Boundary, FreshEachTime) {
+  std::string first = make_boundary();
+  std::string second = make_boundary();
+  EXPECT_NE(first, second);
+  EXPECT_EQ(first.rfind("=_mailseal_", 0), 0u);
+  EXPECT_EQ(first.size(), 11u + 36u) << "18 random bytes in hex";
+}
+
+}  // namespace
+}  // namespace mailseal::mime

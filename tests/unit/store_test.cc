@@ -1,0 +1,490 @@
+// The local store on its own (records in, the same records out): creation
+// that leaves nothing behind when it fails, key files 0600, mail keys all or
+// nothing, the trust records, migration of older schemas, and transactions.
+// The store decides nothing, so the records here are plain values, not real
+// certificates.
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/store/local_store.h"
+#include "mailseal/store/sqlite.h"
+#include "mailseal/store/trust_records.h"
+#include "scratch.h"
+
+namespace mailseal::store {
+namespace {
+
+using test::ScratchDirectory;
+
+const EmailAddress kAlice = EmailAddress::parse("alice@example.com");
+const EmailAddress kBob = EmailAddress::parse("bob@example.org");
+
+Bytes blob(std::string_view text) {
+  return Bytes(text.begin(), text.end());
+}
+
+SecretBytes secret(std::string_view text) {
+  return SecretBytes(text.begin(), text.end());
+}
+
+ProfileRecord profile_record() {
+  ProfileRecord profile;
+  profile.fingerprint = "MPROFILE";
+  profile.name = "Alice";
+  profile.suite = Suite::Modern;
+  profile.addresses = {kAlice, EmailAddress::parse("alice@example.net")};
+  profile.root_certificate = blob("root DER");
+  profile.root_key_file = "root-1.pem";
+  profile.root_seed_file = "seed-1.pem";
+  profile.created_at = 1000;
+  return profile;
+}
+
+DeviceRecord device_record(const std::string& id, bool self) {
+  DeviceRecord device;
+  device.device_id = id;
+  device.name = "laptop " + id;
+  device.is_this_device = self;
+  device.signature_certificate = blob("sig " + id);
+  device.agreement_certificate = blob("agr " + id);
+  device.signature_key_file = self ? "device-signature-" + id + ".pem" : "";
+  device.created_at = 1000;
+  return device;
+}
+
+MailKeyRecord mail_key(const std::string& certificate, KeyPurpose purpose, const std::string& file) {
+  MailKeyRecord key{.address = kAlice};
+  key.purpose = purpose;
+  key.certificate = blob(certificate);
+  key.chain = {blob("root DER")};
+  key.key_file = file;
+  key.key_fingerprint = "K" + certificate;
+  key.created_at = 1000;
+  return key;
+}
+
+LocalStore create_store(const std::filesystem::path& home) {
+  return LocalStore::create(home, profile_record(), device_record("D1", true),
+                            {mail_key("sign cert", KeyPurpose::Signing, "mail-1.pem"),
+                             mail_key("enc cert", KeyPurpose::Encryption, "mail-2.pem")},
+                            {{"root-1.pem", secret("root key")},
+                             {"mail-1.pem", secret("signing key")},
+                             {"mail-2.pem", secret("encryption key")}});
+}
+
+unsigned mode_of(const std::filesystem::path& path) {
+  struct stat info {};
+  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+  return info.st_mode & 0777;
+}
+
+std::int64_t count_rows(Database& database, const std::string& table) {
+  auto statement = database.prepare("SELECT COUNT(*) FROM " + table);
+  EXPECT_TRUE(statement.step());
+  return statement.column_int(0);
+}
+
+TEST(LocalStore, WhatIsCreatedReadsBack) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  EXPECT_FALSE(LocalStore::exists(home));
+  {
+    LocalStore created = create_store(home);
+  }
+  EXPECT_TRUE(LocalStore::exists(home));
+  LocalStore store = LocalStore::open(home);
+  ProfileRecord profile = store.profile();
+  EXPECT_EQ(profile.fingerprint, "MPROFILE");
+  EXPECT_EQ(profile.name, "Alice");
+  EXPECT_EQ(profile.suite, Suite::Modern);
+  ASSERT_EQ(profile.addresses.size(), 2u);
+  EXPECT_EQ(profile.addresses[1].str(), "alice@example.net") << "addresses keep their order";
+  EXPECT_EQ(profile.root_certificate, blob("root DER"));
+  EXPECT_EQ(profile.root_seed_file, "seed-1.pem");
+
+  auto devices = store.devices();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].device_id, "D1");
+  EXPECT_TRUE(devices[0].is_this_device);
+  EXPECT_EQ(devices[0].role, DeviceRole::Admin);
+
+  auto keys = store.mail_keys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].purpose, KeyPurpose::Signing);
+  EXPECT_EQ(keys[1].certificate, blob("enc cert"));
+  ASSERT_EQ(keys[1].chain.size(), 1u);
+  EXPECT_EQ(keys[1].chain[0], blob("root DER"));
+  EXPECT_TRUE(store.mail_keys(kBob).empty());
+
+  SecretBytes key = store.read_key_file("mail-2.pem");
+  EXPECT_EQ(std::string(key.begin(), key.end()), "encryption key");
+  EXPECT_EQ(mode_of(home), 0700u);
+  EXPECT_EQ(mode_of(home / "keys"), 0700u);
+  EXPECT_EQ(mode_of(home / "keys" / "mail-1.pem"), 0600u);
+  EXPECT_EQ(mode_of(home / "mailseal.db"), 0600u);
+}
+
+TEST(LocalStore, ASecondCreateChangesNothing) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  create_store(home);
+  try {
+    create_store(home);
+    FAIL() << "a second profile in one home";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::AlreadyExists);
+  }
+  EXPECT_EQ(LocalStore::open(home).mail_keys().size(), 2u);
+}
+
+TEST(LocalStore, AFailedCreateLeavesNothingBehind) {
+  ScratchDirectory scratch;
+  auto home = scratch / "deep" / "home";
+  // Two mail keys with one certificate: the UNIQUE constraint fails after the
+  // key files are written.
+  EXPECT_THROW(LocalStore::create(home, profile_record(), device_record("D1", true),
+                                  {mail_key("same", KeyPurpose::Signing, "mail-1.pem"),
+                                   mail_key("same", KeyPurpose::Encryption, "mail-2.pem")},
+                                  {{"mail-1.pem", secret("a")}, {"mail-2.pem", secret("b")}}),
+               Error);
+  EXPECT_TRUE(scratch.names().empty()) << "not even the folders made for it are left";
+  EXPECT_FALSE(LocalStore::exists(home));
+}
+
+TEST(LocalStore, KeyFileNamesCannotLeaveTheKeysFolder) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  for (const char* name : {"../mailseal.db", ".hidden", "a/b", "", "x y"}) {
+    SCOPED_TRACE(name);
+    try {
+      store.read_key_file(name);
+      ADD_FAILURE() << "read";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Malformed);
+    }
+    EXPECT_THROW(store.write_key_file({name, secret("k")}), Error);
+  }
+  store.write_key_file({"extra.pem", secret("k")});
+  EXPECT_THROW(store.write_key_file({"extra.pem", secret("other")}), Error) << "never overwritten";
+}
+
+TEST(LocalStore, MailKeysAreAddedAllOrNothing) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  // The second key repeats a stored certificate: nothing of the batch stays.
+  std::vector<std::pair<MailKeyRecord, KeyFile>> batch{
+      {mail_key("new cert", KeyPurpose::Encryption, ""), {"mail-3.pem", secret("three")}},
+      {mail_key("sign cert", KeyPurpose::Signing, ""), {"mail-4.pem", secret("four")}}};
+  EXPECT_THROW(store.add_mail_keys(batch), Error);
+  EXPECT_EQ(store.mail_keys().size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(scratch / "home" / "keys" / "mail-3.pem")) << "the key file is removed again";
+
+  batch.pop_back();
+  store.add_mail_keys(batch);
+  auto keys = store.mail_keys();
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[2].key_file, "mail-3.pem") << "the record takes its file's name";
+
+  MailKeyRecord reissued = mail_key("reissued cert", KeyPurpose::Encryption, "mail-3.pem");
+  store.add_mail_certificate(reissued);
+  store.set_mail_key_status(keys[2].id, KeyStatus::Archived);
+  keys = store.mail_keys();
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(keys[2].status, KeyStatus::Archived);
+  EXPECT_EQ(keys[3].key_file, "mail-3.pem") << "a re-issued certificate shares its key's file";
+  try {
+    store.add_mail_certificate(mail_key("orphan", KeyPurpose::Signing, "missing.pem"));
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::NotFound);
+  }
+}
+
+TEST(LocalStore, DevicesInvitesContactsAndSettings) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  store.add_device(device_record("D2", false));
+  store.set_device_status("D2", DeviceStatus::Removed);
+  EXPECT_EQ(store.devices()[1].status, DeviceStatus::Removed);
+  EXPECT_THROW(store.set_device_status("nobody", DeviceStatus::Removed), Error);
+
+  InviteRecord invite{"PIN1", secret("mac key"), DeviceRole::Read, 5000, std::nullopt, 4000};
+  store.add_invite(invite);
+  store.mark_invite_used("PIN1", 4500);
+  auto invites = store.invites();
+  ASSERT_EQ(invites.size(), 1u);
+  EXPECT_EQ(invites[0].role, DeviceRole::Read);
+  EXPECT_EQ(invites[0].used_at, std::optional<std::int64_t>(4500));
+  EXPECT_EQ(std::string(invites[0].mac_key.begin(), invites[0].mac_key.end()), "mac key");
+
+  ContactCertificateRecord contact{0, kBob, blob("bob cert"), "CBOB", "KBOB", "", "import", 100, 100};
+  EXPECT_TRUE(store.upsert_contact_certificate(contact));
+  contact.capabilities = "aes256-gcm";
+  contact.last_seen = 300;
+  EXPECT_FALSE(store.upsert_contact_certificate(contact));
+  contact.capabilities = "";
+  contact.last_seen = 200;  // an older sighting moves nothing back, forgets no capability
+  EXPECT_FALSE(store.upsert_contact_certificate(contact));
+  auto contacts = store.contact_certificates(kBob);
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0].first_seen, 100);
+  EXPECT_EQ(contacts[0].last_seen, 300);
+  EXPECT_EQ(contacts[0].capabilities, "aes256-gcm");
+  EXPECT_TRUE(store.contact_certificates(kAlice).empty());
+
+  store.add_contact_chain_certificate(blob("issuer"));
+  store.add_contact_chain_certificate(blob("issuer"));
+  EXPECT_EQ(store.contact_chain_certificates().size(), 1u);
+
+  EXPECT_EQ(store.setting("service"), std::nullopt);
+  store.set_setting("service", "https://a.example");
+  store.set_setting("service", "https://b.example");
+  EXPECT_EQ(store.setting("service"), std::optional<std::string>("https://b.example"));
+}
+
+TEST(TrustRecords, ObservationsCountDaysAndMessagesAndRefuseReplays) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+  const std::int64_t day = 86400;
+  TrustRecords::Sighting first{"IBOB", "C1", "message", 10 * day, 10, std::string("digest-1")};
+  EXPECT_TRUE(records.observe(kBob, first));
+  EXPECT_FALSE(records.observe(kBob, first)) << "the same message again is a replay";
+  TrustRecords::Sighting same_day{"IBOB", "C1", "message", 10 * day + 50, 10, std::string("digest-2")};
+  EXPECT_TRUE(records.observe(kBob, same_day));
+  TrustRecords::Sighting next_day{"IBOB", "C2", "message", 11 * day, 11, std::string("digest-3")};
+  EXPECT_TRUE(records.observe(kBob, next_day));
+  TrustRecords::Sighting import{"IBOB", "C2", "import", 12 * day, std::nullopt, std::nullopt};
+  EXPECT_TRUE(records.observe(kBob, import));
+  auto observations = records.observations(kBob);
+  ASSERT_EQ(observations.size(), 1u);
+  EXPECT_EQ(observations[0].messages, 3);
+  EXPECT_EQ(observations[0].days, 2) << "an import is no message and no day";
+  EXPECT_EQ(observations[0].first_seen, 10 * day);
+  EXPECT_EQ(observations[0].last_seen, 12 * day);
+  EXPECT_EQ(observations[0].certificate, "C2");
+  EXPECT_TRUE(records.observations(kAlice).empty());
+}
+
+TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+
+  records.add_identity("IBOB", blob("bob root"), 1);
+  records.add_identity("IBOB", blob("another"), 2);
+  EXPECT_EQ(records.identity_certificate("IBOB"), std::optional<Bytes>(blob("bob root"))) << "the first one stays";
+  EXPECT_EQ(records.identity_certificate("INOBODY"), std::nullopt);
+
+  records.add_pin({kBob, "MBOB-1234", "pin", 5});
+  records.add_pin({kBob, "MBOB-1234", "accept", 6});
+  EXPECT_EQ(records.pins(kBob).size(), 2u);
+  EXPECT_TRUE(records.pins(kAlice).empty());
+
+  EndorsementRecord endorsement;
+  endorsement.issuer = "IALICE";
+  endorsement.subject = "IBOB";
+  endorsement.amount = 90;
+  endorsement.depth = 1;
+  endorsement.scope = {"example.org", ".example.org"};
+  endorsement.addresses = {"bob@example.org"};
+  endorsement.certificate = blob("cross 1");
+  EXPECT_TRUE(records.add_endorsement(endorsement));
+  EXPECT_FALSE(records.add_endorsement(endorsement)) << "the same certificate once";
+  endorsement.certificate = blob("cross 2");
+  endorsement.exportable = false;
+  EXPECT_TRUE(records.add_endorsement(endorsement));
+  auto by = records.endorsements_by("IALICE");
+  ASSERT_EQ(by.size(), 2u);
+  EXPECT_EQ(by[0].scope, (std::vector<std::string>{"example.org", ".example.org"}));
+  EXPECT_EQ(by[0].addresses, std::vector<std::string>{"bob@example.org"});
+  EXPECT_EQ(by[0].amount, 90);
+  EXPECT_EQ(records.endorsements_of("IBOB").size(), 2u);
+  EXPECT_EQ(records.exportable_endorsements("IALICE"), std::vector<Bytes>{blob("cross 1")});
+  EXPECT_TRUE(records.endorsements_by("IBOB").empty());
+
+  records.add_anchor({"CA1", blob("ca"), 60, 7});
+  records.add_anchor({"CA1", blob("ca"), 90, 8});
+  ASSERT_EQ(records.anchors().size(), 1u);
+  EXPECT_EQ(records.anchors()[0].amount, 90) << "adding again sets the amount";
+
+  EXPECT_TRUE(records.add_revocation("IBOB", "0A", "crl", 9));
+  EXPECT_FALSE(records.add_revocation("IBOB", "0A", "crl", 10));
+  EXPECT_TRUE(records.add_revocation("IBOB", "0B", "crl", 11));
+  EXPECT_TRUE(records.is_revoked("IBOB", "0A"));
+  EXPECT_FALSE(records.is_revoked("IALICE", "0A"));
+  EXPECT_EQ(records.revoked_serials("IBOB"), (std::vector<std::string>{"0A", "0B"}));
+  EXPECT_EQ(records.revoking_issuers(), std::set<std::string>{"IBOB"});
+
+  EXPECT_FALSE(records.discovered(kBob, "IBOB"));
+  records.add_discovery(kBob, "IBOB", "https://keys.example", 12);
+  EXPECT_TRUE(records.discovered(kBob, "IBOB"));
+  EXPECT_FALSE(records.discovered(kAlice, "IBOB"));
+}
+
+// A store as an older mailseal left it: the tables of later schemas removed,
+// the version set back.
+void make_schema(Database& database, std::int64_t version) {
+  if (version < 4) {
+    database.execute("DROP TABLE invites; ALTER TABLE profile DROP COLUMN root_seed_file;");
+  }
+  if (version < 3) {
+    database.execute(
+        "DROP TABLE identities; DROP TABLE pins; DROP TABLE observations; DROP TABLE learned_messages; "
+        "DROP TABLE endorsements; DROP TABLE trust_anchors; DROP TABLE revocations; DROP TABLE discoveries;");
+  }
+  if (version < 2) {
+    database.execute("DROP TABLE contact_certificates; DROP TABLE contact_chain_certificates;");
+  }
+  database.set_user_version(version);
+}
+
+class SchemaMigration : public ::testing::TestWithParam<int> {};
+
+TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  {
+    LocalStore store = create_store(home);
+    make_schema(store.database(), GetParam());
+    EXPECT_EQ(store.database().user_version(), GetParam());
+  }
+  LocalStore store = LocalStore::open(home);
+  EXPECT_EQ(store.database().user_version(), kSchemaVersion);
+  EXPECT_EQ(store.profile().name, "Alice");
+  EXPECT_EQ(store.profile().root_seed_file, GetParam() < 4 ? "" : "seed-1.pem");
+  EXPECT_EQ(store.mail_keys().size(), 2u);
+  // Every table of the current schema is usable.
+  TrustRecords records(store);
+  records.add_revocation("I", "01", "crl", 1);
+  EXPECT_TRUE(records.is_revoked("I", "01"));
+  EXPECT_TRUE(store.upsert_contact_certificate({0, kBob, blob("c"), "F", "K", "", "import", 1, 1}));
+  store.add_invite({"P", secret("m"), DeviceRole::Full, 2, std::nullopt, 1});
+  EXPECT_EQ(store.invites().size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4));
+
+TEST(Schema, NewerAndUnknownVersionsAreRefused) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  create_store(home);
+  {
+    Database database = Database::open(home / "mailseal.db", OpenMode::ReadWrite);
+    database.set_user_version(kSchemaVersion + 1);
+  }
+  try {
+    LocalStore::open(home);
+    FAIL() << "a newer schema";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(error.what()).find("newer mailseal"), std::string::npos) << error.what();
+  }
+  {
+    Database database = Database::open(home / "mailseal.db", OpenMode::ReadWrite);
+    database.set_user_version(0);
+  }
+  try {
+    LocalStore::open(home);
+    FAIL() << "schema 0";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Malformed);
+  }
+  try {
+    LocalStore::open(scratch / "nowhere");
+    FAIL() << "no store";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::NotFound);
+    EXPECT_NE(error.hint().find("mailseal init"), std::string::npos);
+  }
+}
+
+class TransactionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    database_.emplace(Database::open(scratch_ / "t.db", OpenMode::ReadWriteCreate));
+    database_->execute("CREATE TABLE scratch (value INTEGER);");
+  }
+  void insert(int value) {
+    database_->prepare("INSERT INTO scratch VALUES (?1)").bind(1, std::int64_t{value}).run();
+  }
+  std::int64_t rows() { return count_rows(*database_, "scratch"); }
+
+  ScratchDirectory scratch_;
+  std::optional<Database> database_;
+};
+
+TEST_F(TransactionTest, RolledBackUnlessCommitted) {
+  {
+    Transaction transaction(*database_);
+    insert(1);
+    EXPECT_EQ(rows(), 1);
+  }
+  EXPECT_EQ(rows(), 0);
+  {
+    Transaction transaction(*database_);
+    insert(2);
+    transaction.commit();
+  }
+  EXPECT_EQ(rows(), 1);
+}
+
+TEST_F(TransactionTest, AnExceptionRollsBack) {
+  try {
+    Transaction transaction(*database_);
+    insert(1);
+    database_->execute("INSERT INTO no_such_table VALUES (1);");
+    transaction.commit();
+  } catch (const Error&) {
+  }
+  EXPECT_EQ(rows(), 0);
+}
+
+TEST_F(TransactionTest, AnInnerTransactionRollsBackAloneInsideAnOuterOne) {
+  {
+    Transaction outer(*database_);
+    insert(1);
+    {
+      Transaction inner(*database_);
+      insert(2);
+      // No commit: the savepoint is rolled back.
+    }
+    outer.commit();
+  }
+  auto sum = database_->prepare("SELECT COUNT(*), SUM(value) FROM scratch");
+  ASSERT_TRUE(sum.step());
+  EXPECT_EQ(sum.column_int(0), 1);
+  EXPECT_EQ(sum.column_int(1), 1);
+}
+
+TEST_F(TransactionTest, ACommittedInnerOneGoesWithItsOuterOne) {
+  {
+    Transaction outer(*database_);
+    {
+      Transaction inner(*database_);
+      insert(1);
+      inner.commit();
+    }
+    // The outer transaction is not committed: the inner one's row goes too.
+  }
+  EXPECT_EQ(rows(), 0);
+}
+
+TEST_F(TransactionTest, ParametersAreBoundNeverSpliced) {
+  database_->execute("CREATE TABLE names (name TEXT);");
+  const std::string hostile = "x'); DROP TABLE names; --";
+  database_->prepare("INSERT INTO names VALUES (?1)").bind(1, hostile).run();
+  auto read = database_->prepare("SELECT name FROM names");
+  ASSERT_TRUE(read.step());
+  EXPECT_EQ(read.column_text(0), hostile);
+  EXPECT_EQ(count_rows(*database_, "names"), 1);
+}
+
+}  // namespace
+}  // namespace mailseal::store
