@@ -16,9 +16,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from checks import check, finish  # noqa: E402
+from mailseal_test import Home, check, finish, require_mailseal  # noqa: E402
 
-MAILSEAL = os.environ["MAILSEAL"]
+require_mailseal()
 
 
 def run(*arguments, stdin=None):
@@ -26,14 +26,11 @@ def run(*arguments, stdin=None):
 
 
 def mailseal(home, *arguments, stdin=None):
-    return run(MAILSEAL, "--home", home, *arguments, stdin=stdin)
+    return Home.at(home).run(*arguments, stdin=stdin)
 
 
 def must(home, *arguments):
-    result = mailseal(home, *arguments)
-    if result.returncode != 0:
-        raise RuntimeError(f"mailseal {' '.join(arguments)}: {result.stderr.decode()}")
-    return result
+    return Home.at(home).must(*arguments)
 
 
 def der_of_pem(pem):
@@ -280,4 +277,4 @@ with tempfile.TemporaryDirectory() as work:
     check(der_of_pem(in_file) in current and choice.get("content_cipher") == "AES-256-CBC",
           "the file holds the re-issued certificate, and Bob now writes AES-CBC to Dave", choice)
 
-finish()
+finish(minimum=31)

@@ -8,46 +8,23 @@ expired PINs and replayed requests are refused, and the service's database
 holds no private key."""
 import base64
 import email.utils
-import hashlib
 import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from checks import check, finish  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
 from service_tool import KeyService, sign_request  # noqa: E402
 
-MAILSEAL = os.environ["MAILSEAL"]
+require_mailseal()
 
 
-class Home:
-    def __init__(self, work, name):
-        self.name = name
-        self.home = os.path.join(work, name)
-
-    def run(self, *arguments, stdin=None):
-        return subprocess.run([MAILSEAL, "--home", self.home, *arguments], capture_output=True, input=stdin)
-
-    def must(self, *arguments, stdin=None):
-        result = self.run(*arguments, stdin=stdin)
-        if result.returncode != 0:
-            raise RuntimeError(f"{self.name}: mailseal {' '.join(arguments)}: {result.stderr.decode()}")
-        return result
-
-    def json(self, *arguments):
-        return json.loads(self.must(*arguments, "--json").stdout)
-
-    def device_id(self):
-        return next(d["device_id"] for d in self.json("device", "list")["devices"] if d["this_device"])
-
+class Device(Home):
     def decrypts(self, message, text):
         result = self.run("decrypt", "--no-learn", message)
         return result.returncode == 0 and text.encode() in result.stdout
@@ -60,7 +37,7 @@ def message(sender, to, subject, body):
 
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as service:
     url = service.url
-    alice = [Home(work, f"device{i}") for i in range(1, 9)]
+    alice = [Device(work, f"device{i}") for i in range(1, 9)]
     first = alice[0]
     created = first.json("init", "alice@example.com", "--name", "Alice", "--suite", "modern", "--device-name",
                          "device1", "--service", url)
@@ -100,7 +77,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     full_signs = alice[1].run("sign", stdin=message("alice@example.com", "bob@example.org", "x", "x"))
     check(full_signs.returncode == 0, "a full device signs")
 
-    bob = Home(work, "bob")
+    bob = Device(work, "bob")
     bob.must("init", "bob@example.org", "--suite", "modern", "--service", url)
     found = bob.json("lookup", "alice@example.com")
     check(found["trust"]["level"] == "marginal" and found["trust"]["amount"] == 1,
@@ -157,22 +134,22 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # Bad PINs.
     invite = first.json("device", "invite")
-    newcomer = Home(work, "newcomer")
+    newcomer = Device(work, "newcomer")
     wrong = newcomer.run("device", "join", "alice@example.com", "--service", url, "--pin",
                          "AAAA-BBBB-CCCC-DDDD-EEEE")
     check(wrong.returncode == 1 and b"PIN is wrong" in wrong.stderr and not os.path.exists(newcomer.home),
           "a wrong PIN is refused and nothing is left behind", wrong.stderr.decode())
     newcomer.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"])
-    again = Home(work, "again")
+    again = Device(work, "again")
     reused = again.run("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"])
     check(reused.returncode == 1 and b"used already" in reused.stderr, "a PIN works once", reused.stderr.decode())
     short = first.json("device", "invite", "--expires", "2s")
     time.sleep(3)
-    late = Home(work, "late")
+    late = Device(work, "late")
     expired = late.run("device", "join", "alice@example.com", "--service", url, "--pin", short["pin"])
     check(expired.returncode == 1 and b"expired" in expired.stderr, "an expired PIN is refused",
           expired.stderr.decode())
-    malformed = Home(work, "malformed").run("device", "join", "alice@example.com", "--service", url, "--pin", "1234")
+    malformed = Device(work, "malformed").run("device", "join", "alice@example.com", "--service", url, "--pin", "1234")
     check(malformed.returncode == 2, "a PIN that is not one is a usage error", malformed.stderr.decode())
 
     # Replayed, expired and altered requests, signed here independently of mailseal.
@@ -217,4 +194,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     check(len(private) > 30 and not leaks and b"PRIVATE KEY" not in stored,
           f"the service's database holds none of the {len(private)} private keys", leaks)
 
-finish()
+finish(minimum=63)

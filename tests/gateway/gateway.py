@@ -15,38 +15,26 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
+
 try:
-    from checks import check, finish  # noqa: E402
-    from smtp_tool import Gateway, RawClient, Upstream, wait_for  # noqa: E402
-    from service_tool import KeyService  # noqa: E402
+    from smtp_tool import Gateway, RawClient, Upstream  # noqa: E402
 except ImportError as missing:
-    print(f"skipped: {missing} (install python3-aiosmtpd)")
-    sys.exit(77)
+    skip(f"{missing} (install python3-aiosmtpd; Debian's is seen by /usr/bin/python3 only)")
+from service_tool import KeyService  # noqa: E402
 
-MAILSEAL = os.environ["MAILSEAL"]
+require_mailseal()
+if shutil.which("swaks") is None:
+    skip("swaks is not installed (scripts/install-deps.sh installs it)")
 
 
-class Home:
-    def __init__(self, work, name):
-        self.name = name
-        self.home = os.path.join(work, name)
-        self.work = work
-
-    def run(self, *arguments, stdin=None):
-        return subprocess.run([MAILSEAL, "--home", self.home, *arguments], capture_output=True, input=stdin)
-
-    def must(self, *arguments, stdin=None):
-        result = self.run(*arguments, stdin=stdin)
-        if result.returncode != 0:
-            raise RuntimeError(f"{self.name}: mailseal {' '.join(arguments)}: {result.stderr.decode()}")
-        return result
-
+class Person(Home):
     def read(self, content):
-        """decrypt or verify a received message: (status, JSON report, plaintext)."""
+        """decrypt or verify a received message: (status, JSON report, plaintext, stderr)."""
         path = os.path.join(self.work, f"in-{secrets.token_hex(4)}.eml")
         with open(path, "wb") as out:
             out.write(content)
@@ -89,7 +77,7 @@ def self_signed(work, name):
 
 
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as service:
-    alice, bob, carol = Home(work, "alice"), Home(work, "bob"), Home(work, "carol")
+    alice, bob, carol = Person(work, "alice"), Person(work, "bob"), Person(work, "carol")
     alice.must("init", "alice@example.com", "--name", "Alice", "--service", service.url)
     bob.must("init", "bob@example.org", "--name", "Bob")
     # Carol publishes to the key service only: Alice's gateway finds her there.
@@ -246,7 +234,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # Carol removes a device: her keys rotate on the key service, and Alice's gateway picks the new ones up by
     # itself (--refresh 0: at every message) without anyone running lookup.
-    carol_phone = Home(work, "carol-phone")
+    carol_phone = Person(work, "carol-phone")
     pin = json.loads(carol.must("--json", "device", "invite").stdout)["pin"]
     carol_phone.must("device", "join", "carol@example.net", "--service", service.url, "--pin", pin, "--name", "phone")
     carol.must("sync")
@@ -276,7 +264,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         # Carol puts her keys on an iPhone: her certificates now ask for AES-CBC, published to the key service,
         # sent to her other devices, and Alice's gateway follows.
         def join_carol(name):
-            device = Home(work, name)
+            device = Person(work, name)
             code = json.loads(carol.must("--json", "device", "invite").stdout)["pin"]
             device.must("device", "join", "carol@example.net", "--service", service.url, "--pin", code, "--name", name)
             carol.must("sync")
@@ -395,8 +383,13 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         raw.command("RCPT TO:<bob@example.org>")
         raw.command("DATA")
         raw.send(b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: half\r\n\r\nhalf a mess")
+        # The client stops sending. The gateway's answer is to end the session
+        # and close the connection; a gateway that took the end of the stream
+        # for the end of the data would relay before it closes. So: wait for
+        # the close, then look upstream.
+        raw.socket.shutdown(socket.SHUT_WR)
+        check(raw.wait_closed(timeout=30), "a client that vanishes mid-DATA: the gateway closes the connection")
         raw.close()
-        time.sleep(0.5)
         check(gateway.alive() and upstream.take() == [], "a client that vanishes mid-DATA: nothing relayed")
 
         # A client that goes silent is dropped after --timeout.
@@ -466,7 +459,6 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
             else:
                 connection.sendall(b"250 ok\r\n")
 
-    import threading
     thread = threading.Thread(target=vanishing_upstream, daemon=True)
     thread.start()
     with Gateway(MAILSEAL, alice.home, listener.getsockname()[1]) as gateway:
@@ -480,4 +472,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         check(status == 0, "SIGTERM stops the gateway cleanly", gateway.log.decode()[-400:])
     listener.close()
 
-finish()
+finish(minimum=73)

@@ -12,18 +12,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from checks import check, finish  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
 from service_tool import KeyService, sign_request  # noqa: E402
 
-MAILSEAL = os.environ["MAILSEAL"]
+require_mailseal()
 
 
 def mailseal(home, *arguments, env=None):
-    return subprocess.run([MAILSEAL, "--home", home, *arguments], capture_output=True, env=env)
+    return Home.at(home).run(*arguments, env=env)
 
 
 def snapshot(database):
@@ -180,4 +179,4 @@ with tempfile.TemporaryDirectory() as work:
         check(looked.returncode == 0, "and others look it up over HTTPS", looked.stderr.decode())
     check(service.exit_status == 0, "the service stops cleanly on SIGTERM", service.exit_status)
 
-finish()
+finish(minimum=38)

@@ -3,7 +3,6 @@ upstream that keeps what it receives, the gateway itself as a process, and a
 raw line-level SMTP client for hostile input. Needs /usr/bin/python3 (Debian's
 python3-aiosmtpd)."""
 import logging
-import os
 import signal
 import socket
 import ssl
@@ -191,14 +190,23 @@ class RawClient:
         except (ConnectionResetError, socket.timeout):
             return False
 
+    def wait_closed(self, timeout=20):
+        """Reads (and drops) whatever the gateway still sends until it closes
+        the connection: True then, False if it is still open after `timeout`
+        seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.socket.settimeout(remaining)
+            try:
+                if self.socket.recv(65536) == b"":
+                    return True
+            except ConnectionResetError:
+                return True
+            except socket.timeout:
+                return False
+
     def close(self):
         self.socket.close()
-
-
-def wait_for(predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()

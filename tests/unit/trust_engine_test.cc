@@ -4,6 +4,7 @@
 // tests/trust/scenarios.py runs the same shapes with real profiles.
 
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,9 @@
 namespace mailseal::trust {
 namespace {
 
+// TrustGraph's contract, in memory: the endorsements an issuer made, none by
+// or of a revoked identity (contacts::StoreGraph keeps it over the store;
+// tests/unit/contacts_evidence_test.cc checks that with real revocations).
 class MemoryGraph : public TrustGraph {
  public:
   MemoryGraph& add(const std::string& issuer, const std::string& subject, int amount, int depth,
@@ -19,15 +23,24 @@ class MemoryGraph : public TrustGraph {
     edges_[issuer].push_back(Edge{Identity{issuer}, Identity{subject}, amount, depth, std::move(scope), {}});
     return *this;
   }
+  void revoke(const std::string& identity) { revoked_.insert(identity); }
   std::vector<Edge> endorsements_by(const Identity& issuer) override {
     ++lookups;
     auto it = edges_.find(issuer.fingerprint);
-    return it == edges_.end() ? std::vector<Edge>{} : it->second;
+    if (it == edges_.end() || revoked_.count(issuer.fingerprint))
+      return {};
+    std::vector<Edge> out;
+    for (const auto& edge : it->second) {
+      if (!revoked_.count(edge.subject.fingerprint))
+        out.push_back(edge);
+    }
+    return out;
   }
   int lookups = 0;
 
  private:
   std::map<std::string, std::vector<Edge>> edges_;
+  std::set<std::string> revoked_;
 };
 
 const Identity kRoot{"R"};
@@ -130,10 +143,26 @@ TEST(TrustEngine, CyclesAreHarmless) {
 
 // R -120/2-> A -120/1-> B -120/0-> T, with B's endorsement revoked: the store
 // no longer returns revoked endorsements, so the path is gone.
+// R -120/2-> A -120/1-> B -90/0-> T and R -120/1-> C -50/0-> T. B, in the
+// middle of the first path, revokes its root: only the path through C is left.
 TEST(TrustEngine, RevokedIntroducerBreaksThePath) {
   MemoryGraph graph;
-  graph.add("R", "A", 120, 2).add("A", "B", 120, 1);  // B -> T revoked
-  EXPECT_EQ(run(graph).level, Level::None);
+  graph.add("R", "A", 120, 2).add("A", "B", 120, 1).add("B", "T", 90, 0);
+  graph.add("R", "C", 120, 1).add("C", "T", 50, 0);
+  Verdict before = run(graph);
+  EXPECT_EQ(before.level, Level::Full);
+  EXPECT_EQ(before.amount, 120) << "90 + 50, capped";
+  ASSERT_EQ(before.paths.size(), 2u);
+  EXPECT_EQ(before.paths[0].edges.size(), 3u) << "the path through B is found";
+  EXPECT_EQ(before.paths[0].edges[1].subject.fingerprint, "B");
+
+  graph.revoke("B");
+  Verdict after = run(graph);
+  EXPECT_EQ(after.level, Level::Partial);
+  EXPECT_EQ(after.amount, 50);
+  ASSERT_EQ(after.paths.size(), 1u);
+  ASSERT_EQ(after.paths[0].edges.size(), 2u);
+  EXPECT_EQ(after.paths[0].edges[0].subject.fingerprint, "C");
 }
 
 TEST(TrustEngine, TofuAloneNeverReachesPartial) {
