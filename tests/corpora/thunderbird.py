@@ -6,36 +6,20 @@ expected text after decryption. Exit 77 (skip) where the corpus is absent."""
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
-MAILSEAL = os.environ["MAILSEAL"]
-CORPORA = os.environ.get("MAILSEAL_CORPORA", "")
-BASE = os.path.join(CORPORA, "thunderbird")
-if not CORPORA or not os.path.isdir(BASE):
-    print("SKIP: ../shared/corpora is absent")
-    sys.exit(77)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mailseal_test import Home, check, corpus, finish, require_mailseal  # noqa: E402
+
+require_mailseal()
+BASE = corpus("thunderbird")
+EXPECTATIONS = os.path.join(BASE, "EXPECTED_OUTCOMES_from_test_smime_decrypt.tsv")
 
 TEXTS = {"gTextAliceBob": "This is a test message from Alice to Bob.",
          "gTextFran": "This is a test message to Fran."}
 FOLDERS = {"../smime-manual/": "mailnews-test-data-smime-manual/",
            "../smime-interop/": "mailnews-test-data-smime-interop/"}
-
-failures = 0
-checks = 0
-
-
-def check(condition, description):
-    global failures, checks
-    checks += 1
-    print(("ok - " if condition else "FAIL - ") + description)
-    if not condition:
-        failures += 1
-
-
-def run(*arguments):
-    return subprocess.run([MAILSEAL, *arguments], capture_output=True, text=True)
 
 
 def corpus_path(name):
@@ -50,26 +34,27 @@ def flag(value):
 
 
 with tempfile.TemporaryDirectory() as work:
-    home = os.path.join(work, "bob")
     # One profile holds the corpus recipients' keys: Bob (alice.* messages)
     # and Fran (the smime-interop ones).
-    result = run("init", "bob@example.com", "fran@example.com", "fran-ec@example.com", "--suite", "modern",
-                 "--home", home)
-    check(result.returncode == 0, "init a profile for Bob and Fran: " + result.stderr.strip())
+    bob = Home(work, "bob")
+    bob.must("init", "bob@example.com", "fran@example.com", "fran-ec@example.com", "--suite", "modern")
     password = os.path.join(work, "password")
     with open(password, "w") as handle:
         handle.write("nss")
     for p12 in ("mailnews-test-data-smime/Bob.p12", "mailnews-test-data-smime-interop/Fran.p12",
                 "mailnews-test-data-smime-interop/Fran-ec.p12"):
-        result = run("import", "pkcs12", os.path.join(BASE, p12), "--password-file", password, "--home", home)
-        check(result.returncode == 0, "import " + p12 + ": " + result.stderr.strip())
+        result = bob.run("import", "pkcs12", os.path.join(BASE, p12), "--password-file", password)
+        check(result.returncode == 0, "import " + p12, result.stderr.decode())
 
-    with open(os.path.join(BASE, "EXPECTED_OUTCOMES_from_test_smime_decrypt.tsv")) as table:
+    check(os.path.isfile(EXPECTATIONS), "the corpus has Thunderbird's table of expected outcomes", EXPECTATIONS)
+    with open(EXPECTATIONS) as table:
         rows = list(csv.DictReader(table, delimiter="\t"))
     check(len(rows) >= 60, "the expectations table has its %d rows" % len(rows))
     for row in rows:
         name = row["filename"]
         path = corpus_path(name)
+        if not check(os.path.isfile(path), f"{name} is in the corpus", path):
+            continue
         encrypted, signed, good = flag(row["enc"]), flag(row["sig"]), flag(row["sig_good"])
         dave = flag(row["dave"])
         if encrypted:
@@ -77,9 +62,9 @@ with tempfile.TemporaryDirectory() as work:
             if os.path.exists(output):
                 os.remove(output)
             # A bad inner signature keeps the message back unless asked for.
-            result = run("decrypt", path, "--json", "-o", output, "--allow-bad-signature", "--home", home)
+            result = bob.run("decrypt", path, "--json", "-o", output, "--allow-bad-signature")
             report = json.loads(result.stdout) if result.stdout.strip() else {}
-            check(report.get("decrypted") is True, "%s: decrypts (%s)" % (name, result.stderr.strip()))
+            check(report.get("decrypted") is True, "%s: decrypts" % name, result.stderr.decode())
             if not report.get("decrypted"):
                 continue
             bad = report["signature"] is not None and not report["signature"]["valid"]
@@ -94,7 +79,7 @@ with tempfile.TemporaryDirectory() as work:
                     text = handle.read()
                 check(TEXTS[row["check_text"]] in text, "%s: shows the expected text" % name)
         else:
-            result = run("verify", path, "--json", "--home", home)
+            result = bob.run("verify", path, "--json")
             report = json.loads(result.stdout) if result.stdout.strip() else {}
             check(report.get("encrypted") is False or not report.get("encrypted"), "%s: not decrypted" % name)
             check(report.get("signed") == signed, "%s: signed=%s" % (name, signed))
@@ -106,5 +91,4 @@ with tempfile.TemporaryDirectory() as work:
                 expected = "dave@example.com" if dave else "alice@example.com"
                 check(signer == expected, "%s: outermost signer %s (got %s)" % (name, expected, signer))
 
-print("# %d checks, %d failed" % (checks, failures))
-sys.exit(1 if failures else 0)
+finish(minimum=392)
