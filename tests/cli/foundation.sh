@@ -38,11 +38,16 @@ expect_equal "${OUT:0:34}" "$FP" "a longer presentation extends the shorter one"
 expect_status 2 "fingerprint --bits 130 is refused" -- "$MAILSEAL" fingerprint --bits 130 --home "$HOME_A"
 
 note "key files are private"
-for f in "$HOME_A"/keys/*.pem "$HOME_A/mailseal.db"; do
+files_matching "the profile's key files" "$HOME_A/keys" "*.pem"
+KEY_FILES=("${FILES[@]}")
+expect_equal "${#KEY_FILES[@]}" "5" "the root, two device keys and two mail keys"
+for f in "${KEY_FILES[@]}" "$HOME_A/mailseal.db"; do
   expect_equal "$(stat -c %a "$f")" "600" "$(basename "$f") is 0600"
 done
 expect_equal "$(stat -c %a "$HOME_A")" "700" "the home is 0700"
-if grep -l "ENCRYPTED" "$HOME_A"/keys/*.pem >/dev/null; then fail "no key is encrypted without a passphrase"; else pass "keys are plain PKCS#8 without a passphrase"; fi
+expect_equal "$(grep -l "ENCRYPTED" "${KEY_FILES[@]}" | wc -l)" "0" "no key is encrypted without a passphrase"
+expect_equal "$(grep -l "BEGIN PRIVATE KEY" "${KEY_FILES[@]}" | wc -l)" "${#KEY_FILES[@]}" \
+  "every key is plain PKCS#8 without a passphrase"
 
 note "export certificates: every mail certificate, then the root"
 expect_status 0 "export certificates" -- "$MAILSEAL" export certificates -o "$WORK/certs.pem" --home "$HOME_A"
@@ -64,7 +69,8 @@ expect_status 0 "status" -- "$MAILSEAL" status --json --home "$HOME_P"
 expect_equal "$(json_field keys_encrypted <<<"$OUT")" "true" "status says the keys are encrypted"
 expect_equal "$(json_field suite <<<"$OUT")" "modern" "modern suite"
 expect_equal "$(json_field mail_keys.0.algorithm <<<"$OUT")" "P-256" "modern suite uses P-256 mail keys"
-expect_equal "$(grep -L 'BEGIN ENCRYPTED PRIVATE KEY' "$HOME_P"/keys/*.pem | wc -l)" "0" "every key file is encrypted"
+files_matching "the protected profile's key files" "$HOME_P/keys" "*.pem"
+expect_equal "$(grep -l 'BEGIN ENCRYPTED PRIVATE KEY' "${FILES[@]}" | wc -l)" "${#FILES[@]}" "every key file is encrypted"
 expect_status 1 "export pkcs12 without the passphrase is refused" -- "$MAILSEAL" export pkcs12 -o "$WORK/x.p12" --home "$HOME_P"
 expect_contains "$ERR" "passphrase" "the error names the passphrase"
 expect_contains "$ERR" "hint:" "and gives a hint"
@@ -75,7 +81,7 @@ MAILSEAL_PASSPHRASE='hunter2 but longer' expect_status 0 "MAILSEAL_PASSPHRASE un
 
 note "import pkcs12: keys made elsewhere become additional keys of their address"
 HOME_B="$WORK/bob"
-"$MAILSEAL" init carol@example.org --home "$HOME_B" >/dev/null 2>&1
+"$MAILSEAL" init carol@example.org --home "$HOME_B" >/dev/null
 expect_status 0 "import a PKCS#12 made by another profile" -- "$MAILSEAL" import pkcs12 "$WORK/carol.p12" --password-file "$WORK/passphrase" --home "$HOME_B" --json
 expect_equal "$(json_field imported.0.address <<<"$OUT")" "carol@example.org" "imported for its address"
 expect_equal "$(json_field imported.0.chain_length <<<"$OUT")" "1" "its chain is kept"
@@ -164,4 +170,4 @@ expect_status 2 "an unknown option" -- "$MAILSEAL" status --frobnicate
 expect_status 0 "--help" -- "$MAILSEAL" --help
 expect_contains "$OUT" "init" "help lists the commands"
 
-finish
+finish 133

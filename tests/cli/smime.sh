@@ -249,4 +249,4 @@ printf 'From: alice@example.com\r\nContent-Type: application/pkcs7-mime; smime-t
 expect_status 1 "invalid base64" -- "$MAILSEAL" decrypt "$WORK/bad-base64.eml" --home "$B"
 printf 'From: alice@example.com\r\n\r\n' | cat - /dev/null >"$WORK/empty-body.eml"
 expect_status 1 "verify of an unsigned message" -- "$MAILSEAL" verify "$WORK/empty-body.eml"
-finish
+finish 95
