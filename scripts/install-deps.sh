@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages mailseal builds and tests with, skipping the
-# ones already installed. Run as root (or with sudo available).
+# Installs the Debian 12 packages mailseal builds, tests, demonstrates and
+# benchmarks with, skipping the ones already installed. Run as root (or with
+# sudo available). Packages are installed with --no-install-recommends, so
+# every capability a test uses is named here by the package that provides it,
+# never left to a recommendation (swaks's TLS and gpgsm's agent are both only
+# recommended by their packages).
 set -euo pipefail
 
 packages=(
-  # build
+  # build: the compiler, CMake and make, pkg-config for GMime
   g++ cmake make pkg-config
   # libraries (DESIGN.md section 10)
   libssl-dev libgmime-3.0-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libcpp-httplib-dev libqrencode-dev
-  # peers the tests run against
-  openssl gpgsm libnss3-tools sqlite3
-  # the gateway's upstream SMTP server and clients in tests and the demo
-  python3 python3-aiosmtpd swaks
+  # the peers the tests check mailseal's output with:
+  #   openssl (x509, verify, pkcs12, cms, req, dgst: interop, client set-up, gateway, service signatures)
+  #   libnss3-tools (certutil, pk12util, cmsutil: interop, Thunderbird set-up, and what mailseal itself runs)
+  #   gpgsm, and gpg-agent, which holds the keys gpgsm imports (gpgsm only recommends it); gpgconf stops it
+  openssl libnss3-tools gpgsm gpg-agent gpgconf
+  # the SMTP side of the gateway tests, the demo and the gateway benchmark:
+  #   python3-aiosmtpd (the upstream server; Debian's is seen only by /usr/bin/python3)
+  #   swaks (the mail client), and libnet-ssleay-perl, its TLS (Net::SSLeay: STARTTLS, which swaks
+  #   only recommends and whose absence fails the STARTTLS cases)
+  python3-aiosmtpd swaks libnet-ssleay-perl
+  # Python 3 (/usr/bin/python3 with its standard library: sqlite3, ssl, plistlib, smtplib,
+  # http.client, email) for the test scripts, tests/tools and the benchmarks
+  python3
+  # sqlite3, to look into a store or the key service's database by hand
+  sqlite3
+  # what the shell tests, the demo and the scripts run besides (all part of a Debian system,
+  # named so that nothing is assumed): bash; dash (sh); coreutils (mktemp, stat, dd, timeout, mkfifo,
+  # mknod, sha256sum, base64, seq, nproc, ...); findutils (find, xargs); diffutils (cmp);
+  # grep; sed; mawk (awk)
+  bash dash coreutils findutils diffutils grep sed mawk
 )
 
 missing=()
