@@ -100,19 +100,27 @@ def closure(roots, packages):
     return seen
 
 
-def owner(path):
-    """The package that installed `path` (usr-merged paths tried both ways)."""
-    candidates = [path, os.path.realpath(path)]
-    for candidate in list(candidates):
+def candidates_of(path):
+    """The names dpkg may know `path` by (usr-merged paths are registered under /bin, /sbin, /lib)."""
+    names = [path, os.path.realpath(path)]
+    for name in list(names):
         for prefix in ("/usr/bin/", "/usr/sbin/", "/usr/lib/"):
-            if candidate.startswith(prefix):
-                candidates.append(candidate[len("/usr"):])
-    for candidate in candidates:
-        result = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True)
-        for line in result.stdout.splitlines():
-            if not line.startswith("diversion by"):  # "diversion by dash from: /bin/sh" names no owner
-                return line.split(":")[0].split(",")[0].strip()
-    return None
+            if name.startswith(prefix):
+                names.append(name[len("/usr"):])
+    return names
+
+
+def owners(paths):
+    """{path: package} for every path dpkg knows, in one dpkg-query call."""
+    wanted = sorted({name for path in paths for name in candidates_of(path)})
+    output = subprocess.run(["dpkg-query", "-S", *wanted], capture_output=True, text=True).stdout
+    by_name = {}
+    for line in output.splitlines():
+        if line.startswith("diversion by"):  # "diversion by dash from: /bin/sh" names no owner
+            continue
+        package, _, name = line.partition(": ")
+        by_name.setdefault(name.strip(), package.split(",")[0].split(":")[0].strip())
+    return {path: next((by_name[name] for name in candidates_of(path) if name in by_name), None) for path in paths}
 
 
 def resolve(program):
@@ -135,30 +143,26 @@ essential = {line.split("\t")[0] for line in subprocess.run(
     if line.endswith("\tyes")}
 
 
-def provided_by_list(description, path):
+# What each program and module is, and where it is (None when it is not installed).
+found = [(program, resolve(program)) for program in PROGRAMS]
+for module in PYTHON_MODULES:
+    result = subprocess.run(["/usr/bin/python3", "-c", f"import {module}; print({module}.__file__)"],
+                            capture_output=True, text=True)
+    path = result.stdout.strip() if result.returncode == 0 else ""
+    found.append((f"Python module {module}", path if path and os.path.exists(path) else None))
+for module in PERL_MODULES:
+    key = module.replace("::", "/") + ".pm"
+    result = subprocess.run(["perl", f"-M{module}", "-e", f"print $INC{{'{key}'}}"], capture_output=True, text=True)
+    found.append((f"Perl module {module}", result.stdout.strip() if result.returncode == 0 else None))
+
+owner = owners([path for _, path in found if path])
+for description, path in found:
     if not check(path is not None, f"{description} is installed"):
-        return
-    package = owner(path)
+        continue
+    package = owner[path]
     check(package is not None and package in provided,
           f"{description} ({path}) comes from {package}, which install-deps.sh brings",
           f"{package} is not {'essential but ' if package in essential else ''}named in install-deps.sh "
           f"nor a dependency of a package it names")
 
-
-for program in PROGRAMS:
-    provided_by_list(program, resolve(program))
-
-for module in PYTHON_MODULES:
-    found = subprocess.run(["/usr/bin/python3", "-c", f"import {module}; print({module}.__file__)"],
-                           capture_output=True, text=True)
-    path = found.stdout.strip() if found.returncode == 0 else None
-    if path and not os.path.exists(path):
-        path = None
-    provided_by_list(f"Python module {module}", path)
-
-for module in PERL_MODULES:
-    key = module.replace("::", "/") + ".pm"
-    found = subprocess.run(["perl", f"-M{module}", "-e", f"print $INC{{'{key}'}}"], capture_output=True, text=True)
-    provided_by_list(f"Perl module {module}", found.stdout.strip() if found.returncode == 0 else None)
-
-finish(minimum=len(PROGRAMS) + len(PYTHON_MODULES) + len(PERL_MODULES))
+finish(minimum=2 * (len(PROGRAMS) + len(PYTHON_MODULES) + len(PERL_MODULES)))
