@@ -68,11 +68,19 @@ def openssl(*arguments, stdin=None):
     return subprocess.run(["openssl", *arguments], capture_output=True, input=stdin)
 
 
+def openssl_setup(*arguments):
+    """An openssl step that sets a test up: its failure ends the script, loudly."""
+    result = openssl(*arguments)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(arguments)} failed: {result.stderr.decode(errors='replace')}")
+    return result
+
+
 def self_signed(work, name):
     certificate, key = os.path.join(work, name + ".pem"), os.path.join(work, name + ".key")
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout", key, "-out", certificate)
+    openssl_setup("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                  "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                  "-keyout", key, "-out", certificate)
     return certificate, key
 
 
@@ -96,10 +104,10 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         out.write("pw\n")
     bob.must("export", "pkcs12", "--purpose", "encryption", "-o", os.path.join(work, "bob-enc.p12"),
              "--password-file", password)
-    openssl("pkcs12", "-in", os.path.join(work, "bob-enc.p12"), "-passin", "pass:pw", "-nodes", "-nocerts",
-            "-out", os.path.join(work, "bob-enc.key"))
-    openssl("pkcs12", "-in", os.path.join(work, "bob-enc.p12"), "-passin", "pass:pw", "-nokeys", "-clcerts",
-            "-out", os.path.join(work, "bob-enc.pem"))
+    openssl_setup("pkcs12", "-in", os.path.join(work, "bob-enc.p12"), "-passin", "pass:pw", "-nodes", "-nocerts",
+                  "-out", os.path.join(work, "bob-enc.key"))
+    openssl_setup("pkcs12", "-in", os.path.join(work, "bob-enc.p12"), "-passin", "pass:pw", "-nokeys", "-clcerts",
+                  "-out", os.path.join(work, "bob-enc.pem"))
 
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
         # swaks: one recipient with a key.
