@@ -184,7 +184,12 @@ TEST(OutputTarget, AFifoIsWrittenInPlace) {
   auto fifo = scratch / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0640), 0);
   auto received = read_fifo(fifo);
-  write_file_atomic(fifo, as_bytes("through the pipe"), FileMode::Private);
+  try {
+    write_file_atomic(fifo, as_bytes("through the pipe"), FileMode::Private);
+  } catch (...) {
+    test::release_fifo_reader(fifo);
+    throw;
+  }
   EXPECT_EQ(received.get(), "through the pipe");
   EXPECT_EQ(file_kind(fifo), "fifo");
   EXPECT_EQ(mode_of(fifo), 0640u) << "its mode is left alone";

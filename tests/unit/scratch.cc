@@ -54,6 +54,12 @@ bool make_null_device(const std::filesystem::path& path) {
   return true;
 }
 
+void release_fifo_reader(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0)
+    ::close(fd);
+}
+
 std::string file_kind(const std::filesystem::path& path) {
   struct stat info {};
   if (::lstat(path.c_str(), &info) != 0)

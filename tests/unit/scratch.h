@@ -29,6 +29,11 @@ class ScratchDirectory {
 // process may not (mknod needs CAP_MKNOD), so the caller can skip.
 bool make_null_device(const std::filesystem::path& path);
 
+// Opens a FIFO for writing and closes it at once, without waiting: a reader
+// blocked on it sees the end, so that a test whose writer failed before
+// opening the FIFO fails instead of hanging.
+void release_fifo_reader(const std::filesystem::path& path);
+
 // "character device", "fifo", "regular file", "symbolic link", ... (lstat).
 std::string file_kind(const std::filesystem::path& path);
 

@@ -83,11 +83,14 @@ TEST(OutputSink, AFifoIsStreamedInPlace) {
   auto fifo = scratch / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   auto received = std::async(std::launch::async, [&] { return contents(fifo); });
-  {
+  try {
     auto sink = OutputSink::file(fifo);
     sink->write(kLarge);
     sink->write(std::string_view("end"));
     sink->commit();
+  } catch (...) {
+    test::release_fifo_reader(fifo);
+    throw;
   }
   EXPECT_EQ(received.get(), kLarge + "end");
   EXPECT_EQ(file_kind(fifo), "fifo");
