@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The structure checker finds what it is meant to find: small trees made
+here, each breaking one rule, and one that breaks none."""
+import pathlib
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+import check_structure  # noqa: E402
+from mailseal_test import check, finish  # noqa: E402
+
+
+def make_tree(root: pathlib.Path, files: dict):
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+BASE = {
+    "src/low/CMakeLists.txt": "mailseal_part(low\n  SOURCES low.cc\n  LIBS fmt::fmt)\n",
+    "src/low/low.cc": '#include "mailseal/low/low.h"\nint low() { return 1; }\n',
+    "include/mailseal/low/low.h": "#pragma once\nint low();\n",
+    "src/low/internal/secret.h": "#pragma once\n",
+    "src/high/CMakeLists.txt": "mailseal_part(high\n  SOURCES high.cc\n  DEPENDS low)\n",
+    "src/high/high.cc": '#include "mailseal/high/high.h"\n#include "mailseal/low/low.h"\nint high() { return low(); }\n',
+    "include/mailseal/high/high.h": "#pragma once\nint high();\n",
+    "src/cli/main.cc": '#include "mailseal/high/high.h"\nint main() { return high(); }\n',
+}
+
+
+def layer_problems(extra: dict) -> list:
+    with tempfile.TemporaryDirectory() as directory:
+        root = pathlib.Path(directory)
+        make_tree(root, {**BASE, **extra})
+        return check_structure.check_layers(root)
+
+
+check(layer_problems({}) == [], "a tree that keeps the rules passes", layer_problems({}))
+
+found = layer_problems({"src/low/low.cc": '#include "mailseal/high/high.h"\nint low() { return 1; }\n'})
+check(any("part 'low' includes mailseal/high/high.h" in p for p in found), "a lower part including a higher one",
+      found)
+
+found = layer_problems({"src/high/high.cc": '#include "low/internal/secret.h"\nint high() { return 0; }\n'})
+check(any("internal header of part 'low'" in p for p in found), "another part's internal header", found)
+
+found = layer_problems({"include/mailseal/high/high.h": "#pragma once\n#include <nlohmann/json.hpp>\n"})
+check(any("public header includes <nlohmann/json.hpp>" in p for p in found), "nlohmann in a public header", found)
+
+found = layer_problems({"include/mailseal/low/low.h": "#pragma once\n#include <openssl/evp.h>\n"})
+check(any("<openssl/evp.h>" in p for p in found), "OpenSSL in a public header", found)
+
+found = layer_problems({"src/low/CMakeLists.txt": "mailseal_part(low\n  SOURCES low.cc\n  DEPENDS high)\n"})
+check(any("cycle" in p for p in found), "parts that depend on each other", found)
+
+found = layer_problems({"src/stray/thing.cc": "int thing() { return 0; }\n"})
+check(any("src/stray/ is not a part" in p for p in found), "a folder that is not a part", found)
+
+
+def sizes(code: str) -> dict:
+    return {name: last - first + 1 for name, first, last in check_structure.functions_in(code)}
+
+
+long_body = "\n".join(f"  x += {i};" for i in range(130))
+found = sizes(f"namespace a {{\nint long_one(int x) {{\n{long_body}\n  return x;\n}}\n}}\n")
+check(found.get("long_one") == 133, "a function's lines counted from its first line to its closing brace", found)
+
+found = sizes("struct S {\n  int f() const { return 1; }\n  int g();\n};\nint S::g() {\n  return 2;\n}\n")
+check(found == {"f": 1, "S::g": 3}, "member functions inside and outside the class", found)
+
+found = sizes('void h() {\n  auto brace = "}{";  // }\n  /* { */ char c = \'{\';\n  auto l = [] {\n    return 1;\n  };\n}\n')
+check(found == {"h": 7}, "braces in strings, comments, characters and lambdas do not end a function", found)
+
+found = sizes("const int table[] = {\n  1,\n  2,\n};\nenum class E { A, B };\nint k() { return 0; }\n")
+check(found == {"k": 1}, "initialisers and enums are not functions", found)
+
+found = sizes("Widget::Widget(int a)\n    : a_(a),\n      b_{a} {\n  start();\n}\n")
+check(found == {"Widget::Widget": 5}, "a constructor with braces in its initialiser list", found)
+
+finish(minimum=13)
