@@ -15,7 +15,7 @@ void run(std::span<const std::uint8_t> input) {
   std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
   static const EmailAddress alice = EmailAddress::parse("alice@example.com");
   try {
-    devices::PublishedProfile profile = devices::read_published_profile(text, alice);
+    keyservice::PublishedProfile profile = devices::read_published_profile(text, alice);
     for (const auto& certificate : profile.certificates)
       (void)certificate.email_addresses();
   } catch (const Error&) {

@@ -186,8 +186,8 @@ std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, co
   return contacts::evaluate_address(profile.store(), evaluator(profile), address, now);
 }
 
-LookupReport lookup(devices::Profile& profile, service::Client& client, const EmailAddress& address) {
-  devices::PublishedProfile published = devices::fetch_profile(client, address);
+LookupReport lookup(devices::Profile& profile, keyservice::Client& client, const EmailAddress& address) {
+  keyservice::PublishedProfile published = devices::fetch_profile(client, address);
   const auto now = crypto::now();
   LookupReport report;
   report.fingerprint = published.fingerprint;

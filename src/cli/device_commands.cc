@@ -15,7 +15,7 @@
 #include "mailseal/common/escape.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/recovery.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 
 namespace mailseal::cli {
 
@@ -24,12 +24,12 @@ namespace {
 using nlohmann::json;
 
 // --service URL, else the service the store remembers.
-service::Client client_for(const std::string& flag, store::LocalStore* store) {
+keyservice::Client client_for(const std::string& flag, store::LocalStore* store) {
   if (!flag.empty())
-    return service::Client(flag);
+    return keyservice::Client(flag);
   if (store != nullptr) {
     if (auto remembered = devices::remembered_service(*store))
-      return service::Client(*remembered);
+      return keyservice::Client(*remembered);
   }
   throw Error(ErrorCode::Usage, "no key service is known for this profile",
               "give --service URL (it is remembered once used)");
@@ -89,7 +89,7 @@ std::optional<Passphrase> passphrase_of(const Context& context) {
 
 int run_publish(const Context& context, const ServiceArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   devices::PublishReport report = devices::publish(profile, client, context.passphrase());
   if (context.json()) {
     json addresses = json::array();
@@ -110,7 +110,7 @@ int run_publish(const Context& context, const ServiceArgs& args) {
 int run_lookup(const Context& context, const LookupArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   agent::LookupReport report = agent::lookup(profile, client, address);
   for (const auto& warning : report.imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
@@ -133,7 +133,7 @@ int run_lookup(const Context& context, const LookupArgs& args) {
 int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   if (args.service.empty())
     throw Error(ErrorCode::Usage, "give --service URL, the key service the profile is published on");
-  service::Client client(args.service);
+  keyservice::Client client(args.service);
   devices::JoinOptions options{parse_address_argument(args.address), args.name, std::nullopt, passphrase_of(context)};
   if (options.device_name.empty()) {
     char host[256] = {};
@@ -159,7 +159,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 
 int run_device_pending(const Context& context, const ServiceArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   auto pending = devices::pending_devices(profile, client, context.passphrase());
   if (context.json()) {
     json list = json::array();
@@ -184,7 +184,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
 
 int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   devices::AcceptedDevice accepted =
       devices::accept_device(profile, client, context.passphrase(), args.selector, parse_role_argument(args.role));
   if (context.json()) {
@@ -201,7 +201,7 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   devices::reject_device(profile, client, context.passphrase(), args.selector);
   if (context.json()) {
     print_json({{"rejected", args.selector}});
@@ -213,7 +213,7 @@ int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
 
 int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   devices::Invitation invitation = devices::invite(profile, client, context.passphrase(), parse_duration(args.expires),
                                                    parse_role_argument(args.role));
   if (context.json()) {
@@ -259,7 +259,7 @@ int run_device_list(const Context& context) {
 
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = client_for(args.service, &profile.store());
   devices::RemovalReport report = devices::remove_device(profile, client, context.passphrase(), args.device_id);
   if (context.json()) {
     json rotated = json::array();
@@ -275,7 +275,7 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
 
 int run_sync(const Context& context, const ServiceArgs& args) {
   const auto home = context.home();
-  std::optional<service::Client> client;
+  std::optional<keyservice::Client> client;
   if (store::LocalStore::exists(home)) {
     auto store = store::LocalStore::open(home);
     client.emplace(client_for(args.service, &store));
@@ -340,7 +340,7 @@ int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) 
 int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args) {
   if (args.service.empty())
     throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
-  service::Client client(args.service);
+  keyservice::Client client(args.service);
   devices::RestoreReport report =
       devices::restore(context.home(), client, {args.shares, args.name, passphrase_of(context)});
   if (context.json()) {

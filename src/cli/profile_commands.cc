@@ -13,7 +13,7 @@
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/mail_clients.h"
 #include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 
 namespace mailseal::cli {
 
@@ -51,7 +51,7 @@ int run_init(const Context& context, const InitArgs& args) {
   std::optional<std::string> publish_failure;
   if (!args.service.empty()) {
     try {
-      service::Client client(args.service);
+      keyservice::Client client(args.service);
       devices::remember_service(profile.store(), client.url());
       devices::publish(profile, client, context.passphrase());
     } catch (const Error& error) {

@@ -18,7 +18,8 @@
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/pairing.h"
-#include "mailseal/service/protocol.h"
+#include "mailseal/keyservice/protocol.h"
+#include "mailseal/keyservice/rules.h"
 #include "mailseal/smime/sealed.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/udf/udf.h"
@@ -35,9 +36,7 @@ constexpr std::string_view kJoinFile = "join.json";
 constexpr std::size_t kMaxJoinFile = 64 * 1024;
 constexpr std::size_t kNonceBytes = 16;
 
-std::string account_path(const std::string& fingerprint) {
-  return "/v1/accounts/" + service::path_segment(fingerprint);
-}
+constexpr std::string_view kAnswerSource = "the key service's answer";
 
 std::string text_of(const SecretBytes& bytes) {
   return std::string(bytes.begin(), bytes.end());
@@ -46,7 +45,7 @@ std::string text_of(const SecretBytes& bytes) {
 // A key that signs requests, kept alive with the signer that points to it.
 struct KeySigner {
   crypto::PrivateKey key;
-  service::RequestSigner signer;
+  keyservice::RequestSigner signer;
   KeySigner(crypto::PrivateKey private_key, std::string key_id)
       : key(std::move(private_key)), signer{&key, std::move(key_id)} {}
   KeySigner(const KeySigner&) = delete;
@@ -61,7 +60,7 @@ store::DeviceRecord this_device(store::LocalStore& store) {
 }
 
 std::string fingerprint_of(const crypto::Certificate& root) {
-  return root.key_fingerprint().to_string(udf::kFullBits);
+  return keyservice::profile_fingerprint_of(root);
 }
 
 // Length-prefixed fields for MACs: no two lists of fields serialise alike.
@@ -84,23 +83,27 @@ Bytes bundle_proof_data(std::string_view fingerprint, std::string_view device_id
   return fields({as_bytes(fingerprint), as_bytes(device_id), as_bytes(request_id)});
 }
 
-// The root of a published profile, checked against what it claims.
-crypto::Certificate checked_root(const json& document, const EmailAddress* address) {
-  crypto::Certificate root = crypto::Certificate::from_der(decode_base64(document.at("root").get<std::string>()));
-  if (!root.is_ca() || !root.is_self_issued() || !root.is_issued_by(root)) {
+// A published profile, checked against what it claims: its root is a
+// profile root constrained to `address`, the fingerprint is the root's, and
+// every certificate was issued by the root.
+keyservice::PublishedProfile checked_profile(keyservice::PublishedProfile profile, const EmailAddress& address) {
+  const crypto::Certificate& root = profile.root;
+  if (!keyservice::is_profile_root(root)) {
     throw Error(ErrorCode::Malformed, "the key service returned a profile whose root is not a self-signed CA");
   }
-  if (document.at("fingerprint").get<std::string>() != fingerprint_of(root)) {
+  if (profile.fingerprint != fingerprint_of(root)) {
     throw Error(ErrorCode::Malformed, "the key service returned a profile whose fingerprint does not match its root");
   }
-  if (address != nullptr) {
-    auto permitted = crypto::permitted_email_constraints(root);
-    if (std::find(permitted.begin(), permitted.end(), address->str()) == permitted.end()) {
-      throw Error(ErrorCode::Malformed,
-                  fmt::format("the key service returned a profile that is not for {}", address->str()));
-    }
+  auto permitted = crypto::permitted_email_constraints(root);
+  if (std::find(permitted.begin(), permitted.end(), address.str()) == permitted.end()) {
+    throw Error(ErrorCode::Malformed,
+                fmt::format("the key service returned a profile that is not for {}", address.str()));
   }
-  return root;
+  for (const auto& certificate : profile.certificates) {
+    if (!certificate.is_issued_by(root))
+      throw Error(ErrorCode::Malformed, "a published certificate was not issued by the profile's root");
+  }
+  return profile;
 }
 
 // --- Bundles ---------------------------------------------------------------
@@ -189,7 +192,8 @@ std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate
   return pem;
 }
 
-json escrow_of(Profile& profile, const Passphrase* passphrase, const crypto::PrivateKey& root_key) {
+keyservice::EscrowReference escrow_of(Profile& profile, const Passphrase* passphrase,
+                                      const crypto::PrivateKey& root_key) {
   KeyBundle escrow = bundle_of(profile, passphrase, [](const store::MailKeyRecord&) { return true; });
   escrow.devices = profile.store().devices();
   for (auto& device : escrow.devices) {
@@ -200,34 +204,17 @@ json escrow_of(Profile& profile, const Passphrase* passphrase, const crypto::Pri
   escrow.root_key = root_key.to_pkcs8_pem();
   RecoverySecret secret = RecoverySecret::of_root_key(root_key);
   Bytes sealed = crypto::seal_symmetric(secret.escrow_key(), encode_bundle(escrow), as_bytes(secret.escrow_id()));
-  return {{"id", secret.escrow_id()}, {"data", encode_base64(sealed)}};
+  return {secret.escrow_id(), std::move(sealed)};
 }
 
 }  // namespace
 
-PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address) {
-  json document = json::parse(answer, nullptr, false);
-  if (document.is_discarded() || !document.is_object())
-    throw Error(ErrorCode::Malformed, "the key service's answer is not a JSON object");
-  try {
-    crypto::Certificate root = checked_root(document, &address);
-    PublishedProfile profile{fingerprint_of(root), root, {}, document.value("endorsements", ""), {}};
-    for (const auto& text : document.at("certificates").get<std::vector<std::string>>()) {
-      crypto::Certificate certificate = crypto::Certificate::from_der(decode_base64(text));
-      if (!certificate.is_issued_by(root))
-        throw Error(ErrorCode::Malformed, "a published certificate was not issued by the profile's root");
-      profile.certificates.push_back(std::move(certificate));
-    }
-    for (const auto& text : document.at("revocations").get<std::vector<std::string>>())
-      profile.revocations.push_back(decode_base64(text));
-    return profile;
-  } catch (const json::exception&) {
-    throw Error(ErrorCode::Malformed, "the key service returned a profile mailseal cannot read");
-  }
+keyservice::PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address) {
+  return checked_profile(keyservice::read<keyservice::PublishedProfile>(answer, kAnswerSource), address);
 }
 
-PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address) {
-  return read_published_profile(client.get("/v1/addresses/" + service::path_segment(address.str())).dump(), address);
+keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const EmailAddress& address) {
+  return checked_profile(client.profile_for(address), address);
 }
 
 std::optional<std::string> remembered_service(store::LocalStore& store) {
@@ -238,42 +225,26 @@ void remember_service(store::LocalStore& store, const std::string& url) {
   store.set_setting(kServiceSetting, url);
 }
 
-PublishReport publish(Profile& profile, service::Client& client, const Passphrase* passphrase) {
+PublishReport publish(Profile& profile, keyservice::Client& client, const Passphrase* passphrase) {
   crypto::PrivateKey root_key = profile.root_key(passphrase);
   crypto::Certificate root = profile.root_certificate();
   const std::string fingerprint = fingerprint_of(root);
-  PublishReport report{fingerprint, profile.addresses(), 0, 0};
-
-  json certificates = json::array();
-  for (const auto& certificate : profile.current_mail_certificates()) {
-    certificates.push_back(encode_base64(certificate.der()));
-    ++report.certificates;
-  }
-  json revocations = json::array();
+  keyservice::Publication publication{root, profile.current_mail_certificates(), endorsements_pem(profile.store(), root),
+                                      {}, {}, escrow_of(profile, passphrase, root_key)};
   auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
-  if (!serials.empty()) {
-    revocations.push_back(encode_base64(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der()));
-  }
-  json devices = json::array();
+  if (!serials.empty())
+    publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der());
   for (const auto& device : profile.store().devices()) {
-    devices.push_back({{"device_id", device.device_id},
-                       {"name", device.name},
-                       {"role", store::to_string(device.role)},
-                       {"status", store::to_string(device.status)},
-                       {"signature_certificate", encode_base64(device.signature_certificate)},
-                       {"agreement_certificate", encode_base64(device.agreement_certificate)}});
-    ++report.devices;
+    publication.devices.push_back({device.device_id, device.name, std::string(store::to_string(device.role)),
+                                   std::string(store::to_string(device.status)),
+                                   crypto::Certificate::from_der(device.signature_certificate),
+                                   crypto::Certificate::from_der(device.agreement_certificate)});
   }
-  json body = {{"root", encode_base64(root.der())},
-               {"certificates", certificates},
-               {"endorsements", endorsements_pem(profile.store(), root)},
-               {"revocations", revocations},
-               {"devices", devices},
-               {"escrow", escrow_of(profile, passphrase, root_key)}};
-  KeySigner signer(std::move(root_key), "root");
-  client.send("PUT", account_path(fingerprint), body, &signer.signer);
+  KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey));
+  client.publish(fingerprint, publication, signer.signer);
   remember_service(profile.store(), client.url());
-  return report;
+  return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
+                       static_cast<int>(publication.devices.size())};
 }
 
 // --- Joining ---------------------------------------------------------------
@@ -325,7 +296,7 @@ std::string pending_join_service(const std::filesystem::path& home) {
   return JoinState::read(home).text("service");
 }
 
-JoinTicket join(const std::filesystem::path& home, service::Client& client, const JoinOptions& options) {
+JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options) {
   if (store::LocalStore::exists(home)) {
     throw Error(ErrorCode::AlreadyExists, fmt::format("{} holds a profile already", escape_for_terminal(home.string())),
                 "join with a new --home DIR for this device");
@@ -334,15 +305,15 @@ JoinTicket join(const std::filesystem::path& home, service::Client& client, cons
     throw Error(ErrorCode::AlreadyExists, "this home is waiting to join already",
                 "run 'mailseal sync' to finish, or remove join.json to start again");
   }
-  if (options.device_name.empty() || options.device_name.size() > 100) {
-    throw Error(ErrorCode::Usage, "a device name has 1 to 100 characters");
+  if (!keyservice::device_name_allowed(options.device_name)) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("a device name has 1 to {} characters", keyservice::kMaxDeviceNameLength));
   }
   std::optional<std::string> pin;
   if (options.pin)
     pin = canonical_pin(*options.pin);
 
-  json profile = client.get("/v1/addresses/" + service::path_segment(options.address.str()));
-  crypto::Certificate root = checked_root(profile, &options.address);
+  const crypto::Certificate root = fetch_profile(client, options.address).root;
   const std::string fingerprint = fingerprint_of(root);
 
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
@@ -350,25 +321,20 @@ JoinTicket join(const std::filesystem::path& home, service::Client& client, cons
   Bytes signature_spki = signature_key.public_key().spki_der();
   Bytes agreement_spki = agreement_key.public_key().spki_der();
   const std::string device_nonce = to_hex(crypto::random_bytes(kNonceBytes));
-  json request = {{"device_name", options.device_name},
-                  {"signature_key", encode_base64(signature_spki)},
-                  {"agreement_key", encode_base64(agreement_spki)},
-                  {"device_nonce", device_nonce}};
+  keyservice::JoinRequest request{options.device_name, signature_spki, agreement_spki, device_nonce, {}, {}};
   std::optional<SecretBytes> mac_key;
   if (pin) {
     mac_key = pin_mac_key(*pin);
-    request["pin_id"] = pin_id(*pin);
-    request["pin_mac"] =
-        pin_mac(*mac_key, "join",
-                join_mac_data(fingerprint, signature_spki, agreement_spki, device_nonce, options.device_name));
+    request.pin_id = pin_id(*pin);
+    request.pin_mac = pin_mac(*mac_key, "join",
+                              join_mac_data(fingerprint, signature_spki, agreement_spki, device_nonce, options.device_name));
   }
-  KeySigner signer(std::move(signature_key), std::string(service::kJoiningDeviceKey));
-  json answer = client.send("POST", account_path(fingerprint) + "/requests", request, &signer.signer);
-  const std::string request_id = answer.at("request_id").get<std::string>();
-  const std::string service_nonce = answer.at("service_nonce").get<std::string>();
+  KeySigner signer(std::move(signature_key), std::string(keyservice::kJoiningDeviceKey));
+  keyservice::JoinReceipt receipt = client.join(fingerprint, request, signer.signer);
+  const std::string& request_id = receipt.request_id;
 
-  JoinTicket ticket{device_id_of(signer.key.public_key()),
-                    compute_witness(fingerprint, signature_spki, agreement_spki, device_nonce, service_nonce),
+  JoinTicket ticket{keyservice::device_id_of(signer.key.public_key()),
+                    compute_witness(fingerprint, signature_spki, agreement_spki, device_nonce, receipt.service_nonce),
                     request_id, fingerprint};
   json state = {{"service", client.url()},
                 {"address", options.address.str()},
@@ -394,7 +360,7 @@ namespace {
 
 // The accepted join: the store is made from the bundle, and the pending
 // state goes.
-SyncReport complete_join(const std::filesystem::path& home, service::Client& client,
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client,
                          const std::optional<Passphrase>& passphrase) {
   JoinState state = JoinState::read(home);
   const bool encrypted = state.document.value("keys_encrypted", false);
@@ -403,32 +369,29 @@ SyncReport complete_join(const std::filesystem::path& home, service::Client& cli
                 "give --passphrase-file FILE or MAILSEAL_PASSPHRASE");
   }
   const Passphrase* key_passphrase = passphrase ? &*passphrase : nullptr;
-  KeySigner signer(state.key("signature_key", key_passphrase), std::string(service::kJoiningDeviceKey));
+  KeySigner signer(state.key("signature_key", key_passphrase), std::string(keyservice::kJoiningDeviceKey));
   crypto::PrivateKey agreement_key = state.key("agreement_key", key_passphrase);
-  json answer = client.get("/v1/requests/" + service::path_segment(state.text("request_id")), &signer.signer);
+  keyservice::RequestStatus answer = client.request_status(state.text("request_id"), signer.signer);
   SyncReport report;
-  const std::string status = answer.at("status").get<std::string>();
-  if (status == "pending") {
+  if (answer.state == keyservice::RequestState::Pending) {
     report.waiting = true;
     return report;
   }
-  if (status != "accepted") {
+  if (answer.state != keyservice::RequestState::Accepted) {
     std::filesystem::remove(join_file(home));
     throw Error(ErrorCode::RejectedByPolicy, "an admin device rejected this device's request to join",
                 "nothing was stored; join again if that was a mistake");
   }
   crypto::Certificate root = state.root();
-  crypto::Certificate signature_certificate =
-      crypto::Certificate::from_der(decode_base64(answer.at("signature_certificate").get<std::string>()));
-  crypto::Certificate agreement_certificate =
-      crypto::Certificate::from_der(decode_base64(answer.at("agreement_certificate").get<std::string>()));
+  const keyservice::Acceptance& accepted = *answer.accepted;
+  const crypto::Certificate& signature_certificate = accepted.signature_certificate;
+  const crypto::Certificate& agreement_certificate = accepted.agreement_certificate;
   if (!signature_certificate.is_issued_by(root) || !agreement_certificate.is_issued_by(root) ||
       !(signature_certificate.public_key() == signer.key.public_key()) ||
       !(agreement_certificate.public_key() == agreement_key.public_key())) {
     throw Error(ErrorCode::BadSignature, "the certificates the key service returned are not this device's");
   }
-  KeyBundle bundle =
-      open_bundle(decode_base64(answer.at("bundle").get<std::string>()), agreement_key, agreement_certificate, root);
+  KeyBundle bundle = open_bundle(accepted.bundle, agreement_key, agreement_certificate, root);
   const std::string device_id = state.text("device_id");
   auto me = std::find_if(bundle.devices.begin(), bundle.devices.end(),
                          [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
@@ -466,22 +429,21 @@ SyncReport complete_join(const std::filesystem::path& home, service::Client& cli
 }
 
 KeySigner root_signer(Profile& profile, const Passphrase* passphrase) {
-  return KeySigner(profile.root_key(passphrase), "root");
+  return KeySigner(profile.root_key(passphrase), std::string(keyservice::kRootKey));
 }
 
-std::vector<json> pending_requests(Profile& profile, service::Client& client, const KeySigner& root) {
-  json answer = client.get(account_path(profile.store().profile().fingerprint) + "/requests", &root.signer);
-  return answer.at("requests").get<std::vector<json>>();
+std::vector<keyservice::PendingRequest> pending_requests(Profile& profile, keyservice::Client& client,
+                                                         const KeySigner& root) {
+  return client.pending_requests(profile.store().profile().fingerprint, root.signer).requests;
 }
 
-std::string witness_of(const std::string& fingerprint, const json& request) {
-  return compute_witness(fingerprint, decode_base64(request.at("signature_key").get<std::string>()),
-                         decode_base64(request.at("agreement_key").get<std::string>()),
-                         request.at("device_nonce").get<std::string>(), request.at("service_nonce").get<std::string>());
+std::string witness_of(const std::string& fingerprint, const keyservice::PendingRequest& pending) {
+  return compute_witness(fingerprint, pending.request.signature_key, pending.request.agreement_key,
+                         pending.request.device_nonce, pending.service_nonce);
 }
 
-bool has_pin(const json& request) {
-  return request.contains("pin_id") && request["pin_id"].is_string();
+bool has_pin(const keyservice::PendingRequest& pending) {
+  return pending.request.pin_id.has_value();
 }
 
 std::optional<store::InviteRecord> invite_for(store::LocalStore& store, const std::string& pin) {
@@ -492,30 +454,27 @@ std::optional<store::InviteRecord> invite_for(store::LocalStore& store, const st
   return std::nullopt;
 }
 
-bool pin_mac_valid(const std::string& fingerprint, const json& request, const store::InviteRecord& invite) {
-  std::string expected = pin_mac(
-      invite.mac_key, "join",
-      join_mac_data(fingerprint, decode_base64(request.at("signature_key").get<std::string>()),
-                    decode_base64(request.at("agreement_key").get<std::string>()),
-                    request.at("device_nonce").get<std::string>(), request.at("device_name").get<std::string>()));
-  return request.contains("pin_mac") && request["pin_mac"].is_string() &&
-         pin_mac_equal(request["pin_mac"].get<std::string>(), expected);
+bool pin_mac_valid(const std::string& fingerprint, const keyservice::PendingRequest& pending,
+                   const store::InviteRecord& invite) {
+  const keyservice::JoinRequest& request = pending.request;
+  std::string expected = pin_mac(invite.mac_key, "join",
+                                 join_mac_data(fingerprint, request.signature_key, request.agreement_key,
+                                               request.device_nonce, request.device_name));
+  return request.pin_mac && pin_mac_equal(*request.pin_mac, expected);
 }
 
-AcceptedDevice accept_request(Profile& profile, service::Client& client, const Passphrase* passphrase,
-                              const KeySigner& root, const json& request, store::DeviceRole role,
+AcceptedDevice accept_request(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+                              const KeySigner& root, const keyservice::PendingRequest& pending, store::DeviceRole role,
                               const std::optional<store::InviteRecord>& invite) {
   const auto fingerprint = profile.store().profile().fingerprint;
-  const std::string request_id = request.at("request_id").get<std::string>();
-  const std::string name = request.at("device_name").get<std::string>();
-  crypto::PublicKey signature_key =
-      crypto::PublicKey::from_spki_der(decode_base64(request.at("signature_key").get<std::string>()));
-  crypto::PublicKey agreement_key =
-      crypto::PublicKey::from_spki_der(decode_base64(request.at("agreement_key").get<std::string>()));
+  const std::string& request_id = pending.request_id;
+  const std::string& name = pending.request.device_name;
+  crypto::PublicKey signature_key = crypto::PublicKey::from_spki_der(pending.request.signature_key);
+  crypto::PublicKey agreement_key = crypto::PublicKey::from_spki_der(pending.request.agreement_key);
   DeviceCertificates certificates = issue_device_certificates(root.key, profile.root_certificate(), name, signature_key,
                                                               agreement_key, crypto::now());
   store::DeviceRecord device;
-  device.device_id = device_id_of(signature_key);
+  device.device_id = keyservice::device_id_of(signature_key);
   device.name = name;
   device.role = role;
   device.status = store::DeviceStatus::Active;
@@ -528,29 +487,23 @@ AcceptedDevice accept_request(Profile& profile, service::Client& client, const P
   }
   Bytes sealed =
       seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, proof), certificates.agreement);
-  json decision = {{"decision", "accept"},
-                   {"bundle", encode_base64(sealed)},
-                   {"signature_certificate", encode_base64(certificates.signature.der())},
-                   {"agreement_certificate", encode_base64(certificates.agreement.der())}};
-  client.send("POST", account_path(fingerprint) + "/requests/" + service::path_segment(request_id), decision,
-              &root.signer);
+  keyservice::Decision decision{keyservice::Acceptance{sealed, certificates.signature, certificates.agreement}};
+  client.decide(fingerprint, request_id, decision, root.signer);
   profile.store().add_device(device);
   if (invite)
     profile.store().mark_invite_used(invite->pin_id, to_seconds(crypto::now()));
   return AcceptedDevice{device.device_id, name, role, request_id};
 }
 
-void refuse_request(Profile& profile, service::Client& client, const KeySigner& root, const std::string& request_id) {
-  client.send("POST",
-              account_path(profile.store().profile().fingerprint) + "/requests/" + service::path_segment(request_id),
-              {{"decision", "reject"}}, &root.signer);
+void refuse_request(Profile& profile, keyservice::Client& client, const KeySigner& root,
+                    const std::string& request_id) {
+  client.decide(profile.store().profile().fingerprint, request_id, keyservice::Decision{std::nullopt}, root.signer);
 }
 
-const json& matching_request(const std::vector<json>& requests, const std::string& fingerprint,
-                             std::string_view witness_or_id) {
+const keyservice::PendingRequest& matching_request(const std::vector<keyservice::PendingRequest>& requests,
+                                                   const std::string& fingerprint, std::string_view witness_or_id) {
   for (const auto& request : requests) {
-    if (request.at("request_id").get<std::string>() == witness_or_id ||
-        witness_matches(witness_or_id, witness_of(fingerprint, request)))
+    if (request.request_id == witness_or_id || witness_matches(witness_or_id, witness_of(fingerprint, request)))
       return request;
   }
   throw Error(ErrorCode::NotFound,
@@ -560,18 +513,19 @@ const json& matching_request(const std::vector<json>& requests, const std::strin
 
 }  // namespace
 
-std::vector<PendingDevice> pending_devices(Profile& profile, service::Client& client, const Passphrase* passphrase) {
+std::vector<PendingDevice> pending_devices(Profile& profile, keyservice::Client& client,
+                                           const Passphrase* passphrase) {
   KeySigner root = root_signer(profile, passphrase);
   const auto fingerprint = profile.store().profile().fingerprint;
   std::vector<PendingDevice> out;
   for (const auto& request : pending_requests(profile, client, root)) {
-    out.push_back({request.at("request_id").get<std::string>(), request.at("device_name").get<std::string>(),
-                   witness_of(fingerprint, request), has_pin(request), request.value("created_at", std::int64_t{0})});
+    out.push_back({request.request_id, request.request.device_name, witness_of(fingerprint, request),
+                   has_pin(request), request.created_at});
   }
   return out;
 }
 
-AcceptedDevice accept_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+AcceptedDevice accept_device(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                              std::string_view witness_or_id, store::DeviceRole role) {
   if (role == store::DeviceRole::Admin) {
     throw Error(ErrorCode::Usage, "a connected device is full or read; admin devices are made by recovery");
@@ -579,11 +533,11 @@ AcceptedDevice accept_device(Profile& profile, service::Client& client, const Pa
   KeySigner root = root_signer(profile, passphrase);
   const auto fingerprint = profile.store().profile().fingerprint;
   auto requests = pending_requests(profile, client, root);
-  const json& request = matching_request(requests, fingerprint, witness_or_id);
+  const keyservice::PendingRequest& request = matching_request(requests, fingerprint, witness_or_id);
   std::optional<store::InviteRecord> invite;
   if (has_pin(request)) {
     // The device will check that the bundle proves the PIN.
-    invite = invite_for(profile.store(), request["pin_id"].get<std::string>());
+    invite = invite_for(profile.store(), *request.request.pin_id);
     if (!invite || !pin_mac_valid(fingerprint, request, *invite)) {
       throw Error(ErrorCode::RejectedByPolicy,
                   "this request was made with a PIN this device did not issue, or with a wrong one",
@@ -595,20 +549,20 @@ AcceptedDevice accept_device(Profile& profile, service::Client& client, const Pa
   return accepted;
 }
 
-void reject_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+void reject_device(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                    std::string_view witness_or_id) {
   KeySigner root = root_signer(profile, passphrase);
   auto requests = pending_requests(profile, client, root);
-  const json& request = matching_request(requests, profile.store().profile().fingerprint, witness_or_id);
-  refuse_request(profile, client, root, request.at("request_id").get<std::string>());
+  const auto& request = matching_request(requests, profile.store().profile().fingerprint, witness_or_id);
+  refuse_request(profile, client, root, request.request_id);
 }
 
-Invitation invite(Profile& profile, service::Client& client, const Passphrase* passphrase,
+Invitation invite(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                   std::chrono::seconds lifetime, store::DeviceRole role) {
   if (role == store::DeviceRole::Admin) {
     throw Error(ErrorCode::Usage, "an invited device is full or read");
   }
-  if (lifetime.count() < 1 || lifetime.count() > 7 * 24 * 3600) {
+  if (!keyservice::invitation_lifetime_allowed(lifetime)) {
     throw Error(ErrorCode::Usage, "an invitation lasts between a second and a week");
   }
   KeySigner root = root_signer(profile, passphrase);
@@ -618,12 +572,11 @@ Invitation invite(Profile& profile, service::Client& client, const Passphrase* p
   invitation.expires_at = now + lifetime.count();
   invitation.role = role;
   const std::string id = pin_id(invitation.pin);
-  client.send("POST", account_path(profile.store().profile().fingerprint) + "/invites",
-              {{"pin_id", id}, {"expires_at", invitation.expires_at}}, &root.signer);
+  client.invite(profile.store().profile().fingerprint, {id, invitation.expires_at}, root.signer);
   profile.store().add_invite({id, pin_mac_key(invitation.pin), role, invitation.expires_at, std::nullopt, now});
   invitation.uri = fmt::format("mailseal:join?address={}&service={}&pin={}",
-                               service::path_segment(profile.addresses().front().str()),
-                               service::path_segment(client.url()), invitation.pin);
+                               keyservice::path_segment(profile.addresses().front().str()),
+                               keyservice::path_segment(client.url()), invitation.pin);
   return invitation;
 }
 
@@ -631,7 +584,8 @@ namespace {
 
 // Admin devices: requests made with a PIN they issued are accepted (or
 // refused) without anyone comparing witnesses.
-void process_pin_requests(Profile& profile, service::Client& client, const Passphrase* passphrase, SyncReport& report) {
+void process_pin_requests(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+                          SyncReport& report) {
   KeySigner root = root_signer(profile, passphrase);
   const auto fingerprint = profile.store().profile().fingerprint;
   const auto now = to_seconds(crypto::now());
@@ -639,10 +593,10 @@ void process_pin_requests(Profile& profile, service::Client& client, const Passp
   for (const auto& request : pending_requests(profile, client, root)) {
     if (!has_pin(request))
       continue;
-    auto invite = invite_for(profile.store(), request["pin_id"].get<std::string>());
+    auto invite = invite_for(profile.store(), *request.request.pin_id);
     if (!invite)
       continue;  // another admin device's invitation
-    const std::string request_id = request.at("request_id").get<std::string>();
+    const std::string& request_id = request.request_id;
     if (invite->used_at || invite->expires_at <= now || !pin_mac_valid(fingerprint, request, *invite)) {
       refuse_request(profile, client, root, request_id);
       report.refused.push_back(request_id);
@@ -657,30 +611,22 @@ void process_pin_requests(Profile& profile, service::Client& client, const Passp
 
 // Takes the newest bundle sent to this device: new keys are added, keys the
 // bundle lists as archived are archived here too.
-void take_bundle(Profile& profile, service::Client& client, const Passphrase* passphrase,
+void take_bundle(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                  const std::optional<Passphrase>& key_passphrase, SyncReport& report) {
   store::LocalStore& store = profile.store();
   store::DeviceRecord self = this_device(store);
   KeySigner signer(profile.load_key(self.signature_key_file, passphrase), self.device_id);
-  json answer;
-  try {
-    answer = client.get(
-        account_path(store.profile().fingerprint) + "/devices/" + service::path_segment(self.device_id) + "/bundle",
-        &signer.signer);
-  } catch (const Error& error) {
-    if (error.code() == ErrorCode::NotFound)
-      return;  // nothing sent to this device since it joined
-    if (error.code() == ErrorCode::RejectedByPolicy &&
-        std::string_view(error.what()).find("removed") != std::string_view::npos) {
-      store.set_device_status(self.device_id, store::DeviceStatus::Removed);
-      report.removed = true;
-      return;
-    }
-    throw;
+  keyservice::FetchedBundle fetched = client.bundle(store.profile().fingerprint, self.device_id, signer.signer);
+  if (fetched.state == keyservice::BundleState::NoneSent)
+    return;  // nothing sent to this device since it joined
+  if (fetched.state == keyservice::BundleState::DeviceRemoved) {
+    store.set_device_status(self.device_id, store::DeviceStatus::Removed);
+    report.removed = true;
+    return;
   }
   crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, passphrase);
-  KeyBundle bundle = open_bundle(decode_base64(answer.at("bundle").get<std::string>()), agreement_key,
-                                 crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
+  KeyBundle bundle = open_bundle(fetched.bundle, agreement_key, crypto::Certificate::from_der(self.agreement_certificate),
+                                 profile.root_certificate());
   auto known = store.mail_keys();
   std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
   // New certificates for keys this device holds already (re-issued ones)
@@ -716,7 +662,7 @@ void take_bundle(Profile& profile, service::Client& client, const Passphrase* pa
 
 }  // namespace
 
-SyncReport sync(const std::filesystem::path& home, service::Client& client,
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client,
                 const std::optional<Passphrase>& passphrase) {
   if (!store::LocalStore::exists(home) && join_pending(home))
     return complete_join(home, client, passphrase);
@@ -731,7 +677,7 @@ SyncReport sync(const std::filesystem::path& home, service::Client& client,
   return report;
 }
 
-RemovalReport remove_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+RemovalReport remove_device(Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                             const std::string& device_id) {
   store::LocalStore& store = profile.store();
   auto devices = store.devices();
@@ -796,18 +742,17 @@ RemovalReport remove_device(Profile& profile, service::Client& client, const Pas
   return report;
 }
 
-int send_key_bundles(Profile& profile, service::Client& client, const Passphrase* passphrase) {
+int send_key_bundles(Profile& profile, keyservice::Client& client, const Passphrase* passphrase) {
   store::LocalStore& store = profile.store();
   const std::string fingerprint = store.profile().fingerprint;
-  KeySigner signer(profile.root_key(passphrase), "root");
+  KeySigner signer(profile.root_key(passphrase), std::string(keyservice::kRootKey));
   int sent = 0;
   for (const auto& device : store.devices()) {
     if (device.is_this_device || device.status != store::DeviceStatus::Active)
       continue;
     Bytes sealed = seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, std::nullopt),
                                crypto::Certificate::from_der(device.agreement_certificate));
-    client.send("PUT", account_path(fingerprint) + "/devices/" + service::path_segment(device.device_id) + "/bundle",
-                {{"bundle", encode_base64(sealed)}}, &signer.signer);
+    client.put_bundle(fingerprint, device.device_id, {sealed}, signer.signer);
     ++sent;
   }
   return sent;

@@ -15,7 +15,7 @@
 #include "mailseal/common/process.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/devices/connect.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 
 namespace mailseal::devices {
 
@@ -230,7 +230,7 @@ CbcReaders ask_senders_for_cbc(Profile& profile, const Passphrase* passphrase) {
     return result;
   }
   try {
-    service::Client client(*url);
+    keyservice::Client client(*url);
     publish(profile, client, passphrase);
     result.published = true;
     result.devices_updated = send_key_bundles(profile, client, passphrase);

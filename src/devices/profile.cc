@@ -11,6 +11,7 @@
 #include "devices/internal/issuing.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/keyservice/rules.h"
 #include "mailseal/smime/capabilities.h"
 
 namespace mailseal::devices {
@@ -94,7 +95,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   DeviceCertificates certificates = issue_device_certificates(
       root_key, root, device_name, device_signature.public_key(), device_agreement.public_key(), now);
   store::DeviceRecord device =
-      own_device_record({device_id_of(device_signature.public_key()), device_name, store::DeviceRole::Admin,
+      own_device_record({keyservice::device_id_of(device_signature.public_key()), device_name, store::DeviceRole::Admin,
                          certificates.signature, certificates.agreement, device_signature, device_agreement},
                         options.passphrase, now, files);
 
@@ -180,7 +181,7 @@ crypto::PrivateKey Profile::root_key(const Passphrase* passphrase) {
 crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const Passphrase* passphrase) {
   using namespace std::chrono_literals;
   crypto::Certificate root = root_certificate();
-  if (!successor.is_ca() || !successor.is_self_issued() || !successor.is_issued_by(successor)) {
+  if (!keyservice::is_profile_root(successor)) {
     throw Error(ErrorCode::Usage, "the successor must be a profile root (a self-signed CA certificate)",
                 "on the new profile, 'mailseal export certificates' writes its root last");
   }

@@ -1,16 +1,15 @@
 #include "mailseal/devices/recovery.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "devices/internal/bundle.h"
 #include "devices/internal/issuing.h"
 #include "devices/internal/recovery_secret.h"
-#include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/keyservice/rules.h"
 #include "mailseal/udf/shamir.h"
 #include "mailseal/udf/udf.h"
 
@@ -60,15 +59,15 @@ SecretBytes combine(const std::vector<std::string>& texts) {
 
 }  // namespace
 
-RestoreReport restore(const std::filesystem::path& home, service::Client& client, const RestoreOptions& options) {
+RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options) {
   if (store::LocalStore::exists(home) || join_pending(home)) {
     throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", escape_for_terminal(home.string())),
                 "restore into a new --home DIR");
   }
   RecoverySecret secret = RecoverySecret::from_bytes(combine(options.shares));
-  nlohmann::json answer = client.get("/v1/escrow/" + service::path_segment(secret.escrow_id()));
-  Bytes sealed = decode_base64(answer.at("escrow").get<std::string>());
-  KeyBundle escrow = decode_bundle(crypto::open_symmetric(secret.escrow_key(), sealed, as_bytes(secret.escrow_id())));
+  keyservice::EscrowAnswer answer = client.escrow(secret.escrow_id());
+  KeyBundle escrow =
+      decode_bundle(crypto::open_symmetric(secret.escrow_key(), answer.escrow, as_bytes(secret.escrow_id())));
   if (!escrow.root_key)
     throw Error(ErrorCode::Malformed, "the escrow holds no profile root");
   crypto::PrivateKey root_key = crypto::PrivateKey::from_pkcs8_pem(
@@ -93,7 +92,7 @@ RestoreReport restore(const std::filesystem::path& home, service::Client& client
   DeviceCertificates certificates = issue_device_certificates(root_key, root, device_name, signature_key.public_key(),
                                                               agreement_key.public_key(), now);
   store::DeviceRecord device =
-      own_device_record({device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
+      own_device_record({keyservice::device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
                          certificates.signature, certificates.agreement, signature_key, agreement_key},
                         protect, now, files);
 

@@ -51,7 +51,7 @@ bool usable(const std::optional<contacts::TrustReport>& report) {
 }
 
 // Certificates from the contacts and learned mail, else from the key service.
-void fetch(devices::Profile& profile, service::Client& service, const EmailAddress& address, LookupSchedule* schedule) {
+void fetch(devices::Profile& profile, keyservice::Client& service, const EmailAddress& address, LookupSchedule* schedule) {
   try {
     agent::lookup(profile, service, address);
   } catch (const std::exception&) {
@@ -64,7 +64,7 @@ void fetch(devices::Profile& profile, service::Client& service, const EmailAddre
 }
 
 std::vector<std::string> recipients_without_keys(devices::Profile& profile, const std::vector<EmailAddress>& recipients,
-                                                 service::Client* service, LookupSchedule* schedule) {
+                                                 keyservice::Client* service, LookupSchedule* schedule) {
   std::vector<std::string> missing;
   for (const auto& address : recipients) {
     auto report = agent::address_trust(profile, address);
@@ -101,7 +101,7 @@ std::string sign_copy(devices::Profile& profile, const Passphrase* passphrase, c
 }  // namespace
 
 DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, service::Client* service,
+                           const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage outgoing = read_message(message, source);

@@ -9,7 +9,7 @@
 #include "mailseal/common/escape.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 
 namespace mailseal::gateway::internal {
 
@@ -330,7 +330,7 @@ bool Session::deliver(std::string message) {
   try {
     std::lock_guard lock(shared_.profile_lock);
     devices::Profile profile = devices::Profile::open(shared_.options.home);
-    std::optional<service::Client> service;
+    std::optional<keyservice::Client> service;
     if (auto url = devices::remembered_service(profile.store()))
       service.emplace(*url);
     const Passphrase* passphrase = shared_.options.passphrase ? &*shared_.options.passphrase : nullptr;

@@ -24,7 +24,7 @@ struct AccountRecord {
   std::int64_t updated_at = 0;
 };
 
-struct DeviceEntry {
+struct StoredDevice {
   std::string device_id;
   Bytes signature_certificate;
   std::string status;  // "active" or "removed"
@@ -54,8 +54,8 @@ class ServiceStore {
   // Creates or replaces a published profile with its addresses and devices;
   // escrow is kept when not given.
   void save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
-                    const std::vector<DeviceEntry>& devices);
-  std::optional<DeviceEntry> device(const std::string& account, const std::string& device_id);
+                    const std::vector<StoredDevice>& devices);
+  std::optional<StoredDevice> device(const std::string& account, const std::string& device_id);
 
   // False if this key used this nonce before. Forgets nonces older than
   // `horizon`.

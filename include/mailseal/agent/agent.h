@@ -9,7 +9,7 @@
 #include "mailseal/common/secret.h"
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 #include "mailseal/smime/smime.h"
 
 namespace mailseal::agent {
@@ -58,7 +58,7 @@ struct LookupReport {
   std::string fingerprint;
   std::optional<contacts::TrustReport> trust;
 };
-LookupReport lookup(devices::Profile& profile, service::Client& client, const EmailAddress& address);
+LookupReport lookup(devices::Profile& profile, keyservice::Client& client, const EmailAddress& address);
 
 // The sender of a read message as the profile judges them: learns from a
 // valid signature first (unless `learn` is false), then weighs the binding of

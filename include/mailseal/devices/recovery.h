@@ -12,7 +12,7 @@
 
 #include "mailseal/common/secret.h"
 #include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 
 namespace mailseal::devices {
 
@@ -38,6 +38,6 @@ struct RestoreReport {
 // device and publishes the new device list. Error(Usage) with the number
 // needed when there are too few shares; Error(BadSignature) when the shares
 // do not belong together.
-RestoreReport restore(const std::filesystem::path& home, service::Client& client, const RestoreOptions& options);
+RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options);
 
 }  // namespace mailseal::devices

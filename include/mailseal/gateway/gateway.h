@@ -21,7 +21,7 @@
 namespace mailseal::devices {
 class Profile;
 }
-namespace mailseal::service {
+namespace mailseal::keyservice {
 class Client;
 }
 
@@ -101,7 +101,7 @@ class LookupSchedule {
 // unchanged (refused under Required). Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
 DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, service::Client* service,
+                           const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule = nullptr);
 
 class Gateway {

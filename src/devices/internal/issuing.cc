@@ -117,10 +117,6 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                     agreement_key, root_key, &root)};
 }
 
-std::string device_id_of(const crypto::PublicKey& signature_key) {
-  return signature_key.fingerprint().to_string(kIdentifierBits);
-}
-
 store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<Passphrase>& passphrase,
                                       crypto::TimePoint now, std::vector<store::KeyFile>& files) {
   store::DeviceRecord device;

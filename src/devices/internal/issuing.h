@@ -21,8 +21,9 @@ namespace mailseal::devices::internal {
 // a little behind does not see them as not yet valid.
 inline constexpr std::chrono::hours kBackdating{1};
 inline constexpr std::chrono::hours kDay{24};
-// Key files and device ids use a 100-bit fingerprint presentation: short,
-// unique, and above the draft's minimum.
+// Key files are named by a 100-bit fingerprint presentation of their key
+// (like device ids, keyservice::kDeviceIdBits): short, unique, and above
+// the draft's minimum.
 inline constexpr int kIdentifierBits = 100;
 
 std::int64_t to_seconds(crypto::TimePoint time);
@@ -77,8 +78,5 @@ struct DeviceCertificates {
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
                                              const crypto::PublicKey& agreement_key, crypto::TimePoint now);
-
-// The device id: the 100-bit fingerprint of its signature key.
-std::string device_id_of(const crypto::PublicKey& signature_key);
 
 }  // namespace mailseal::devices::internal
