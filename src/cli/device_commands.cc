@@ -14,6 +14,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/devices/key_service.h"
 #include "mailseal/devices/recovery.h"
 #include "mailseal/keyservice/client.h"
 
@@ -88,7 +89,7 @@ std::optional<Passphrase> passphrase_of(const Context& context) {
 }  // namespace
 
 int run_publish(const Context& context, const ServiceArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = client_for(args.service, &profile.store());
   devices::PublishReport report = devices::publish(profile, client, context.passphrase());
   if (context.json()) {
@@ -108,7 +109,7 @@ int run_publish(const Context& context, const ServiceArgs& args) {
 }
 
 int run_lookup(const Context& context, const LookupArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
   keyservice::Client client = client_for(args.service, &profile.store());
   agent::LookupReport report = agent::lookup(profile, client, address);
@@ -158,7 +159,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 }
 
 int run_device_pending(const Context& context, const ServiceArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = client_for(args.service, &profile.store());
   auto pending = devices::pending_devices(profile, client, context.passphrase());
   if (context.json()) {
@@ -183,7 +184,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
 }
 
 int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = client_for(args.service, &profile.store());
   devices::AcceptedDevice accepted =
       devices::accept_device(profile, client, context.passphrase(), args.selector, parse_role_argument(args.role));
@@ -200,7 +201,7 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 }
 
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = client_for(args.service, &profile.store());
   devices::reject_device(profile, client, context.passphrase(), args.selector);
   if (context.json()) {
@@ -212,7 +213,7 @@ int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
 }
 
 int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = client_for(args.service, &profile.store());
   devices::Invitation invitation = devices::invite(profile, client, context.passphrase(), parse_duration(args.expires),
                                                    parse_role_argument(args.role));
@@ -235,8 +236,8 @@ int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
 }
 
 int run_device_list(const Context& context) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  devices::ProfileStatus status = profile.status();
+  profile::Profile profile = profile::Profile::open(context.home());
+  profile::ProfileStatus status = profile.status();
   if (context.json()) {
     json list = json::array();
     for (const auto& device : status.devices) {
@@ -258,7 +259,7 @@ int run_device_list(const Context& context) {
 }
 
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = client_for(args.service, &profile.store());
   devices::RemovalReport report = devices::remove_device(profile, client, context.passphrase(), args.device_id);
   if (context.json()) {
@@ -322,7 +323,7 @@ int run_sync(const Context& context, const ServiceArgs& args) {
 }
 
 int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   auto shares = devices::create_recovery_shares(profile, context.passphrase(), args.shares, args.quorum);
   if (context.json()) {
     print_json({{"shares", shares}, {"quorum", args.quorum}});

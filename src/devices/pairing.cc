@@ -17,6 +17,9 @@ constexpr std::string_view kWitnessType = "application/mailseal-witness";
 constexpr std::string_view kPinIdType = "application/mailseal-pin-id";
 constexpr std::string_view kPinKeyType = "application/mailseal-pin-key";
 constexpr std::size_t kPinCharacters = kPinBits / 5;
+// The purposes of the two PIN MACs (each its own content type).
+constexpr std::string_view kJoinPurpose = "join";
+constexpr std::string_view kBundlePurpose = "bundle";
 
 // Each field is length-prefixed, so that no two field lists serialise alike.
 void append_field(Bytes& out, ByteView field) {
@@ -81,6 +84,26 @@ std::string pin_mac(ByteView mac_key, std::string_view purpose, ByteView data) {
                         .to_string(200);
   secure_wipe(key.data(), key.size());
   return mac;
+}
+
+std::string join_pin_mac(ByteView mac_key, std::string_view profile_fingerprint, ByteView signature_key,
+                         ByteView agreement_key, std::string_view device_nonce, std::string_view device_name) {
+  Bytes data;
+  append_field(data, as_bytes(profile_fingerprint));
+  append_field(data, signature_key);
+  append_field(data, agreement_key);
+  append_field(data, as_bytes(device_nonce));
+  append_field(data, as_bytes(device_name));
+  return pin_mac(mac_key, kJoinPurpose, data);
+}
+
+std::string bundle_pin_proof(ByteView mac_key, std::string_view profile_fingerprint, std::string_view device_id,
+                             std::string_view request_id) {
+  Bytes data;
+  append_field(data, as_bytes(profile_fingerprint));
+  append_field(data, as_bytes(device_id));
+  append_field(data, as_bytes(request_id));
+  return pin_mac(mac_key, kBundlePurpose, data);
 }
 
 bool pin_mac_equal(std::string_view a, std::string_view b) {

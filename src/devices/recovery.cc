@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 
 #include "devices/internal/bundle.h"
-#include "devices/internal/issuing.h"
 #include "devices/internal/recovery_secret.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/devices/key_service.h"
 #include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/udf/shamir.h"
 #include "mailseal/udf/udf.h"
 
@@ -17,7 +18,7 @@ namespace mailseal::devices {
 
 using namespace internal;
 
-std::vector<std::string> create_recovery_shares(Profile& profile, const Passphrase* passphrase, int shares,
+std::vector<std::string> create_recovery_shares(profile::Profile& profile, const Passphrase* passphrase, int shares,
                                                 int quorum) {
   if (quorum < 2 || quorum > shares || shares > udf::kMaxShares || quorum > udf::kMaxQuorum) {
     throw Error(ErrorCode::Usage,
@@ -82,19 +83,19 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   const auto now = crypto::now();
   const std::optional<Passphrase>& protect = options.passphrase;
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(escrow, protect.has_value(), to_seconds(now));
-  files.push_back(key_file("root", root_key, protect));
+  store::ProfileRecord profile = profile_record_of(escrow, protect.has_value(), profile::to_seconds(now));
+  files.push_back(profile::key_file("root", root_key, protect));
   profile.root_key_file = files.back().name;
 
   const std::string device_name = options.device_name.empty() ? "restored device" : options.device_name;
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  DeviceCertificates certificates = issue_device_certificates(root_key, root, device_name, signature_key.public_key(),
-                                                              agreement_key.public_key(), now);
-  store::DeviceRecord device =
-      own_device_record({keyservice::device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
-                         certificates.signature, certificates.agreement, signature_key, agreement_key},
-                        protect, now, files);
+  profile::DeviceCertificates certificates = profile::issue_device_certificates(
+      root_key, root, device_name, signature_key.public_key(), agreement_key.public_key(), now);
+  store::DeviceRecord device = profile::own_device_record(
+      {keyservice::device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
+       certificates.signature, certificates.agreement, signature_key, agreement_key},
+      protect, now, files);
 
   std::vector<store::MailKeyRecord> mail_keys;
   for (const auto& key : escrow.keys) {
@@ -108,7 +109,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
       store.add_device(other);
   }
   remember_service(store, client.url());
-  Profile restored = Profile::open(home);
+  profile::Profile restored = profile::Profile::open(home);
   const Passphrase* passphrase = protect ? &*protect : nullptr;
   publish(restored, client, passphrase);
   return RestoreReport{escrow.fingerprint, escrow.addresses, device.device_id, static_cast<int>(mail_keys.size())};

@@ -11,15 +11,16 @@
 #include <vector>
 
 #include "mailseal/common/secret.h"
-#include "mailseal/devices/profile.h"
 #include "mailseal/keyservice/client.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::devices {
 
 // `quorum` of `shares` (2 <= quorum <= shares <= 16) recover the profile.
 // Admin devices only. The escrow must be published (`publish`) for the
 // shares to be of use.
-std::vector<std::string> create_recovery_shares(Profile& profile, const Passphrase* passphrase, int shares, int quorum);
+std::vector<std::string> create_recovery_shares(profile::Profile& profile, const Passphrase* passphrase, int shares,
+                                                int quorum);
 
 struct RestoreOptions {
   std::vector<std::string> shares;

@@ -18,7 +18,7 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/secret.h"
 
-namespace mailseal::devices {
+namespace mailseal::profile {
 class Profile;
 }
 namespace mailseal::keyservice {
@@ -100,7 +100,7 @@ class LookupSchedule {
 // the client, and messages from addresses not in the profile, pass
 // unchanged (refused under Required). Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
-DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
                            const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule = nullptr);
 

@@ -1,7 +1,8 @@
 #pragma once
-// What the profile root issues, shared by profile creation, device
-// connection, device removal and recovery: key files, mail keys and device
-// certificates, with the same lifetimes and names everywhere.
+// What the profile root issues, shared by profile creation (here) and by
+// device connection, device removal and recovery (src/devices): key files,
+// mail keys and device certificates, with the same lifetimes and names
+// everywhere.
 
 #include <chrono>
 #include <optional>
@@ -15,7 +16,7 @@
 #include "mailseal/smime/capabilities.h"
 #include "mailseal/store/local_store.h"
 
-namespace mailseal::devices::internal {
+namespace mailseal::profile {
 
 // Certificates start an hour early so that a correspondent whose clock runs
 // a little behind does not see them as not yet valid.
@@ -79,4 +80,4 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
                                              const crypto::PublicKey& agreement_key, crypto::TimePoint now);
 
-}  // namespace mailseal::devices::internal
+}  // namespace mailseal::profile
