@@ -24,18 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-// --service URL, else the service the store remembers.
-keyservice::Client client_for(const std::string& flag, store::LocalStore* store) {
-  if (!flag.empty())
-    return keyservice::Client(flag);
-  if (store != nullptr) {
-    if (auto remembered = devices::remembered_service(*store))
-      return keyservice::Client(*remembered);
-  }
-  throw Error(ErrorCode::Usage, "no key service is known for this profile",
-              "give --service URL (it is remembered once used)");
-}
-
 store::DeviceRole parse_role_argument(const std::string& text) {
   if (text == "full")
     return store::DeviceRole::Full;
@@ -90,7 +78,7 @@ std::optional<Passphrase> passphrase_of(const Context& context) {
 
 int run_publish(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::PublishReport report = devices::publish(profile, client, context.passphrase());
   if (context.json()) {
     json addresses = json::array();
@@ -111,7 +99,7 @@ int run_publish(const Context& context, const ServiceArgs& args) {
 int run_lookup(const Context& context, const LookupArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   agent::LookupReport report = agent::lookup(profile, client, address);
   for (const auto& warning : report.imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
@@ -160,7 +148,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 
 int run_device_pending(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   auto pending = devices::pending_devices(profile, client, context.passphrase());
   if (context.json()) {
     json list = json::array();
@@ -185,7 +173,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
 
 int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::AcceptedDevice accepted =
       devices::accept_device(profile, client, context.passphrase(), args.selector, parse_role_argument(args.role));
   if (context.json()) {
@@ -202,7 +190,7 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::reject_device(profile, client, context.passphrase(), args.selector);
   if (context.json()) {
     print_json({{"rejected", args.selector}});
@@ -214,7 +202,7 @@ int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
 
 int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::Invitation invitation = devices::invite(profile, client, context.passphrase(), parse_duration(args.expires),
                                                    parse_role_argument(args.role));
   if (context.json()) {
@@ -260,7 +248,7 @@ int run_device_list(const Context& context) {
 
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  keyservice::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::RemovalReport report = devices::remove_device(profile, client, context.passphrase(), args.device_id);
   if (context.json()) {
     json rotated = json::array();
@@ -276,20 +264,8 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
 
 int run_sync(const Context& context, const ServiceArgs& args) {
   const auto home = context.home();
-  std::optional<keyservice::Client> client;
-  if (store::LocalStore::exists(home)) {
-    auto store = store::LocalStore::open(home);
-    client.emplace(client_for(args.service, &store));
-  } else if (devices::join_pending(home)) {
-    if (!args.service.empty())
-      client.emplace(args.service);
-    else
-      client.emplace(devices::pending_join_service(home));
-  } else {
-    throw Error(ErrorCode::NotFound, fmt::format("no mailseal profile in {}", escape_for_terminal(home.string())),
-                "make one with 'mailseal init', join one with 'mailseal device join'");
-  }
-  devices::SyncReport report = devices::sync(home, *client, passphrase_of(context));
+  keyservice::Client client = devices::service_client_for_home(args.service, home);
+  devices::SyncReport report = devices::sync(home, client, passphrase_of(context));
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)

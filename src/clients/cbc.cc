@@ -22,7 +22,7 @@ CbcReaders ask_senders_for_cbc(profile::Profile& profile, const Passphrase* pass
     return result;
   }
   result.reissued = profile.advertise_capabilities(cbc, passphrase);
-  auto url = devices::remembered_service(profile.store());
+  auto url = devices::service_to_use({}, profile.store());
   if (!url) {
     result.warnings.push_back(
         "correspondents learn the new certificates from your next signed message (no key service is configured)");

@@ -331,7 +331,7 @@ bool Session::deliver(std::string message) {
     std::lock_guard lock(shared_.profile_lock);
     profile::Profile profile = profile::Profile::open(shared_.options.home);
     std::optional<keyservice::Client> service;
-    if (auto url = devices::remembered_service(profile.store()))
+    if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
     const Passphrase* passphrase = shared_.options.passphrase ? &*shared_.options.passphrase : nullptr;
     plan = plan_delivery(profile, passphrase, shared_.options.policy,
