@@ -36,7 +36,7 @@ void report_cbc(const clients::CbcReaders& cbc, std::string_view client) {
         cbc.published ? fmt::format(", published, sent to {} other device(s)", cbc.devices_updated) : std::string()));
   }
   for (const auto& warning : cbc.warnings)
-    print_warning(warning);
+    print_warning(escape_for_terminal(warning));
 }
 
 int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs& args) {

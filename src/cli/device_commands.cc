@@ -165,7 +165,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
   if (pending.empty())
     print_note("no device is waiting to join");
   for (const auto& request : pending) {
-    print_line(fmt::format("{}  {}  {}{}", request.witness, request.request_id,
+    print_line(fmt::format("{}  {}  {}{}", request.witness, escape_for_terminal(request.request_id),
                            escape_for_terminal(request.device_name), request.by_pin ? "  (PIN)" : ""));
   }
   return 0;
@@ -286,7 +286,7 @@ int run_sync(const Context& context, const ServiceArgs& args) {
   for (const auto& device : report.accepted)
     print_note(fmt::format("accepted {} ({}) by its PIN", escape_for_terminal(device.name), device.device_id));
   for (const auto& request : report.refused)
-    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", request));
+    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", escape_for_terminal(request)));
   if (report.keys_added > 0 && !report.joined)
     print_note(fmt::format("{} new mail key(s)", report.keys_added));
   if (report.removed) {

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal::clients::internal {
 
@@ -35,7 +34,7 @@ void run_nss_tool(const std::vector<std::string>& arguments, std::string_view wh
     throw;
   }
   if (result.exit_status != 0)
-    throw Error(ErrorCode::Io, fmt::format("{} failed: {}", what, escape_for_terminal(result.output)));
+    throw Error(ErrorCode::Io, fmt::format("{} failed: {}", what, result.output));
 }
 
 namespace {
@@ -43,7 +42,7 @@ namespace {
 ProcessResult run_nss_query(const std::vector<std::string>& arguments) {
   ProcessResult result = run_process(arguments);
   if (result.exit_status != 0)
-    throw Error(ErrorCode::Io, fmt::format("{} failed: {}", arguments[0], escape_for_terminal(result.output)));
+    throw Error(ErrorCode::Io, fmt::format("{} failed: {}", arguments[0], result.output));
   return result;
 }
 

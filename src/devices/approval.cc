@@ -6,7 +6,6 @@
 
 #include "devices/internal/steps.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/devices/pairing.h"
 #include "mailseal/keyservice/protocol.h"
 #include "mailseal/keyservice/rules.h"
@@ -91,8 +90,7 @@ const keyservice::PendingRequest& matching_request(const std::vector<keyservice:
     if (request.request_id == witness_or_id || witness_matches(witness_or_id, witness_of(fingerprint, request)))
       return request;
   }
-  throw Error(ErrorCode::NotFound,
-              fmt::format("no pending request has the witness or id {}", escape_for_terminal(witness_or_id)),
+  throw Error(ErrorCode::NotFound, fmt::format("no pending request has the witness or id {}", witness_or_id),
               "'mailseal device pending' lists them; compare the witness with the new device's screen");
 }
 

@@ -9,7 +9,6 @@
 #include "devices/internal/steps.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/devices/pairing.h"
@@ -43,7 +42,7 @@ void prepare_home(const std::filesystem::path& home) {
   std::error_code error;
   std::filesystem::create_directories(home, error);
   if (error || !std::filesystem::is_directory(home)) {
-    throw Error(ErrorCode::Io, fmt::format("cannot create {}", escape_for_terminal(home.string())));
+    throw Error(ErrorCode::Io, fmt::format("cannot create {}", home.string()));
   }
   std::filesystem::permissions(home, std::filesystem::perms::owner_all, error);
 }
@@ -76,7 +75,7 @@ std::string pending_join_service(const std::filesystem::path& home) {
 
 JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options) {
   if (store::LocalStore::exists(home)) {
-    throw Error(ErrorCode::AlreadyExists, fmt::format("{} holds a profile already", escape_for_terminal(home.string())),
+    throw Error(ErrorCode::AlreadyExists, fmt::format("{} holds a profile already", home.string()),
                 "join with a new --home DIR for this device");
   }
   if (join_pending(home)) {

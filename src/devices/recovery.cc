@@ -5,7 +5,6 @@
 #include "devices/internal/bundle.h"
 #include "devices/internal/recovery_secret.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
@@ -40,8 +39,7 @@ SecretBytes combine(const std::vector<std::string>& texts) {
     try {
       shares.push_back(udf::Share::parse(text));
     } catch (const Error& error) {
-      throw Error(ErrorCode::Usage,
-                  fmt::format("'{}' is not a recovery share: {}", escape_for_terminal(text), error.what()));
+      throw Error(ErrorCode::Usage, fmt::format("'{}' is not a recovery share: {}", text, error.what()));
     }
   }
   if (shares.empty())
@@ -62,7 +60,7 @@ SecretBytes combine(const std::vector<std::string>& texts) {
 
 RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options) {
   if (store::LocalStore::exists(home) || join_pending(home)) {
-    throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", escape_for_terminal(home.string())),
+    throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", home.string()),
                 "restore into a new --home DIR");
   }
   RecoverySecret secret = RecoverySecret::from_bytes(combine(options.shares));

@@ -7,7 +7,6 @@
 
 #include "devices/internal/steps.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/store/trust_records.h"
 
@@ -22,7 +21,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   auto target = std::find_if(devices.begin(), devices.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
   if (target == devices.end()) {
-    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", escape_for_terminal(device_id)),
+    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", device_id),
                 "'mailseal device list' shows the devices");
   }
   if (target->is_this_device) {

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/profile/profile.h"
 
@@ -108,20 +107,20 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
       std::string named = names.empty() ? std::string("no address") : names.front().str();
       throw Error(ErrorCode::RejectedByPolicy,
                   fmt::format("the certificate '{}' is for {}, not for an address of this profile",
-                              escape_for_terminal(certificate.subject()), named),
+                              certificate.subject(), named),
                   "create a profile for that address with 'mailseal init' in another --home");
     }
     bool signs = certificate.can_sign_mail();
     bool encrypts = certificate.can_encrypt_mail();
     if (!signs && !encrypts) {
-      throw Error(ErrorCode::RejectedByPolicy,
-                  fmt::format("the certificate '{}' allows neither signing nor encrypting email",
-                              escape_for_terminal(certificate.subject())));
+      throw Error(
+          ErrorCode::RejectedByPolicy,
+          fmt::format("the certificate '{}' allows neither signing nor encrypting email", certificate.subject()));
     }
     Bytes der = certificate.der();
     if (std::find(stored.begin(), stored.end(), der) != stored.end()) {
-      throw Error(ErrorCode::AlreadyExists, fmt::format("the certificate '{}' is in this profile already",
-                                                        escape_for_terminal(certificate.subject())));
+      throw Error(ErrorCode::AlreadyExists,
+                  fmt::format("the certificate '{}' is in this profile already", certificate.subject()));
     }
     store::KeyPurpose purpose = signs && encrypts ? store::KeyPurpose::Both
                                 : signs           ? store::KeyPurpose::Signing

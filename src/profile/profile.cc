@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/smime/capabilities.h"
@@ -41,8 +40,7 @@ void check_addresses(const std::vector<EmailAddress>& addresses) {
 Profile Profile::create(const std::filesystem::path& home, const InitOptions& options) {
   check_addresses(options.addresses);
   if (store::LocalStore::exists(home)) {
-    throw Error(ErrorCode::AlreadyExists,
-                fmt::format("a mailseal profile exists already in {}", escape_for_terminal(home.string())),
+    throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", home.string()),
                 "use --home DIR to create another one elsewhere");
   }
   if (options.passphrase && options.passphrase->empty()) {
