@@ -191,12 +191,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
       profile::own_device_record({device_id, state.text("device_name"), me->role, signature_certificate,
                                   agreement_certificate, signer.key, agreement_key},
                                  passphrase, now, files);
-  std::vector<store::MailKeyRecord> mail_keys;
-  for (const auto& key : bundle.keys) {
-    auto [record, file] = stored_key(key, passphrase);
-    files.push_back(std::move(file));
-    mail_keys.push_back(std::move(record));
-  }
+  std::vector<store::MailKeyRecord> mail_keys = stored_keys(bundle, passphrase, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
   remember_service(store, state.text("service"));
   std::filesystem::remove(join_file(home));

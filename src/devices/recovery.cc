@@ -72,8 +72,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   crypto::PrivateKey root_key = crypto::PrivateKey::from_pkcs8_pem(
       std::string_view(reinterpret_cast<const char*>(escrow.root_key->data()), escrow.root_key->size()), nullptr);
   crypto::Certificate root = crypto::Certificate::from_der(escrow.root);
-  if (!(root_key.public_key() == root.public_key()) ||
-      root.key_fingerprint().to_string(udf::kFullBits) != escrow.fingerprint ||
+  if (!(root_key.public_key() == root.public_key()) || keyservice::profile_fingerprint_of(root) != escrow.fingerprint ||
       RecoverySecret::of_root_key(root_key).bytes() != secret.bytes()) {
     throw Error(ErrorCode::BadSignature, "the escrow does not belong to these shares");
   }
@@ -95,12 +94,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
        certificates.signature, certificates.agreement, signature_key, agreement_key},
       protect, now, files);
 
-  std::vector<store::MailKeyRecord> mail_keys;
-  for (const auto& key : escrow.keys) {
-    auto [record, file] = stored_key(key, protect);
-    files.push_back(std::move(file));
-    mail_keys.push_back(std::move(record));
-  }
+  std::vector<store::MailKeyRecord> mail_keys = stored_keys(escrow, protect, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
   for (const auto& other : escrow.devices) {
     if (other.device_id != device.device_id)

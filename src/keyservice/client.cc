@@ -164,8 +164,8 @@ DecisionReceipt Client::decide(std::string_view fingerprint, std::string_view re
                                  decision.to_json(), &root);
 }
 
-BundleReceipt Client::put_bundle(std::string_view fingerprint, std::string_view device_id,
-                                 const BundleEnvelope& bundle, const RequestSigner& root) {
+BundleReceipt Client::put_bundle(std::string_view fingerprint, std::string_view device_id, const BundleEnvelope& bundle,
+                                 const RequestSigner& root) {
   return answer<BundleReceipt>("PUT", bundle_path(fingerprint, device_id), bundle.to_json(), &root);
 }
 

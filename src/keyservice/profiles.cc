@@ -27,12 +27,9 @@ constexpr std::size_t kMaxEscrowIdLength = 128;
 
 DeviceEntry read_device(const Value& value) {
   Fields fields = value.object();
-  return DeviceEntry{fields["device_id"].text(kMaxDeviceIdLength),
-                     fields["name"].text(kMaxDeviceNameLength),
-                     fields["role"].text(kMaxStateLength),
-                     fields["status"].text(kMaxStateLength),
-                     fields["signature_certificate"].certificate(),
-                     fields["agreement_certificate"].certificate()};
+  return DeviceEntry{fields["device_id"].text(kMaxDeviceIdLength),  fields["name"].text(kMaxDeviceNameLength),
+                     fields["role"].text(kMaxStateLength),          fields["status"].text(kMaxStateLength),
+                     fields["signature_certificate"].certificate(), fields["agreement_certificate"].certificate()};
 }
 
 json device_json(const DeviceEntry& device) {
@@ -123,13 +120,11 @@ std::string ErrorDocument::to_json() const {
 
 Parsed<Publication> Publication::parse(std::string_view text) {
   return parse_document<Publication>(text, [](const Fields& fields) {
-    std::optional<Value> escrow = fields.optional("escrow");
-    return Publication{fields["root"].certificate(),
-                       read_certificates(fields["certificates"]),
-                       optional_endorsements(fields),
-                       read_revocations(fields["revocations"]),
-                       read_devices(fields["devices"]),
-                       escrow ? std::optional(read_escrow(*escrow)) : std::nullopt};
+    std::optional<Value> escrow_value = fields.optional("escrow");
+    return Publication{
+        fields["root"].certificate(),    read_certificates(fields["certificates"]),
+        optional_endorsements(fields),   read_revocations(fields["revocations"]),
+        read_devices(fields["devices"]), escrow_value ? std::optional(read_escrow(*escrow_value)) : std::nullopt};
   });
 }
 
@@ -158,7 +153,7 @@ std::string PublishReceipt::to_json() const {
 
 Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
   return parse_document<PublishedProfile>(text, [](const Fields& fields) {
-    std::optional<Value> updated_at = fields.optional("updated_at");
+    std::optional<Value> updated = fields.optional("updated_at");
     return PublishedProfile{fields["fingerprint"].text(),
                             fields["root"].certificate(),
                             fields["addresses"].list(kMaxAddresses, read_address),
@@ -166,7 +161,7 @@ Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
                             optional_endorsements(fields),
                             read_revocations(fields["revocations"]),
                             read_devices(fields["devices"]),
-                            updated_at ? std::optional(updated_at->integer()) : std::nullopt};
+                            updated ? std::optional(updated->integer()) : std::nullopt};
   });
 }
 

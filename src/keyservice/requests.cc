@@ -46,7 +46,8 @@ std::string nonce(const Value& value) {
 // The fields a joining device sends; the service keeps them flat in its own
 // record of the request.
 JoinRequest read_join_fields(const Fields& fields) {
-  JoinRequest request{device_name(fields["device_name"]), fields["signature_key"].bytes(kMaxKeyBytes),
+  JoinRequest request{device_name(fields["device_name"]),
+                      fields["signature_key"].bytes(kMaxKeyBytes),
                       fields["agreement_key"].bytes(kMaxKeyBytes),
                       nonce(fields["device_nonce"]),
                       optional_field_text(fields, "pin_id", kMaxPinIdLength),

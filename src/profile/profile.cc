@@ -62,7 +62,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
                                                        root_key.public_key(), root_key, nullptr);
   std::vector<store::KeyFile> files;
   store::ProfileRecord profile;
-  profile.fingerprint = root.key_fingerprint().to_string(udf::kFullBits);
+  profile.fingerprint = keyservice::profile_fingerprint_of(root);
   profile.name = name;
   profile.suite = options.suite;
   profile.addresses = options.addresses;

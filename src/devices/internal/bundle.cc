@@ -65,6 +65,17 @@ std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
   return {std::move(record), std::move(file)};
 }
 
+std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const std::optional<Passphrase>& passphrase,
+                                              std::vector<store::KeyFile>& files) {
+  std::vector<store::MailKeyRecord> records;
+  for (const auto& key : bundle.keys) {
+    auto [record, file] = stored_key(key, passphrase);
+    files.push_back(std::move(file));
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
 SecretBytes encode_bundle(const KeyBundle& bundle) {
   json addresses = json::array();
   for (const auto& address : bundle.addresses)
