@@ -57,6 +57,8 @@ std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate
   return pem;
 }
 
+// The escrow (docs/service.md, "Recovery"): every mail key, the devices and
+// the root's private key, sealed under a key only the root secret gives.
 keyservice::EscrowReference escrow_of(profile::Profile& profile, const Passphrase* passphrase,
                                       const crypto::PrivateKey& root_key) {
   KeyBundle escrow = bundle_of(profile, passphrase, [](const store::MailKeyRecord&) { return true; });

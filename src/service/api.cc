@@ -21,8 +21,15 @@ namespace {
 
 using namespace keyservice;
 
-// A name for the database in errors about what it holds.
-constexpr std::string_view kStoredDocument = "a document the service stored";
+// A document this service wrote into its database: one that no longer
+// reads is the service's fault (500), not the request's.
+template <typename Document>
+Document stored(const std::string& text) {
+  Parsed<Document> parsed = Document::parse(text);
+  if (const Fault* fault = std::get_if<Fault>(&parsed))
+    throw Error(ErrorCode::Internal, fmt::format("a document the service stored: {}", fault->describe()));
+  return std::get<Document>(std::move(parsed));
+}
 
 // A refusal: an HTTP status, a stable code for programs, a message for people.
 struct Refusal {
@@ -210,7 +217,7 @@ class Handler {
   }
 
   HttpResponse public_profile(const AccountRecord& account) {
-    PublishedProfile profile = read<PublishedProfile>(account.document, kStoredDocument);
+    PublishedProfile profile = stored<PublishedProfile>(account.document);
     profile.updated_at = account.updated_at;
     return respond(200, profile.to_json());
   }
@@ -399,7 +406,7 @@ class Handler {
     authenticate_root(account);
     PendingRequests answer;
     for (const auto& request : store_.pending_requests(fingerprint))
-      answer.requests.push_back(read<PendingRequest>(request.document, kStoredDocument));
+      answer.requests.push_back(stored<PendingRequest>(request.document));
     return respond(200, answer.to_json());
   }
 
@@ -410,7 +417,7 @@ class Handler {
     auto request = store_.request(id);
     if (!request || request->account != fingerprint)
       refuse(404, "unknown_request", "no such request for this profile");
-    PendingRequest kept = read<PendingRequest>(request->document, kStoredDocument);
+    PendingRequest kept = stored<PendingRequest>(request->document);
     std::optional<Bytes> bundle;
     if (decision.accepted) {
       // The device's certificates, so that it can find itself among the
@@ -438,7 +445,7 @@ class Handler {
     authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account);
     RequestStatus status{id, state_of(*request), std::nullopt};
     if (status.state == RequestState::Accepted) {
-      PendingRequest kept = read<PendingRequest>(request->document, kStoredDocument);
+      PendingRequest kept = stored<PendingRequest>(request->document);
       if (!request->bundle || !kept.signature_certificate || !kept.agreement_certificate)
         throw Error(ErrorCode::Internal, "an accepted request lacks its bundle or certificates");
       status.accepted = Acceptance{*request->bundle, *kept.signature_certificate, *kept.agreement_certificate};

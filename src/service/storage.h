@@ -18,7 +18,7 @@ namespace mailseal::service {
 struct AccountRecord {
   std::string fingerprint;
   Bytes root;            // DER
-  std::string document;  // the published profile, JSON
+  std::string document;  // keyservice::PublishedProfile without updated_at, JSON
   std::optional<Bytes> escrow;
   std::optional<std::string> escrow_id;  // derived from the profile's root secret
   std::int64_t updated_at = 0;
@@ -33,7 +33,7 @@ struct StoredDevice {
 struct JoinRequestRecord {
   std::string id;
   std::string account;
-  std::string document;  // what the device sent, plus the service nonce, JSON
+  std::string document;  // keyservice::PendingRequest, JSON
   Bytes signature_key;   // SubjectPublicKeyInfo DER of the device's signature key
   std::string status;    // "pending", "accepted", "rejected"
   std::optional<Bytes> bundle;
