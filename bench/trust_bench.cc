@@ -28,7 +28,7 @@
 
 #include "mailseal/agent/agent.h"
 #include "mailseal/contacts/evidence.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/store/sqlite.h"
 #include "mailseal/udf/udf.h"
 
@@ -64,13 +64,13 @@ int random_depth(std::mt19937_64& random) {
 }
 
 Web build_web(const std::filesystem::path& directory, std::int64_t endorsements, std::mt19937_64& random) {
-  devices::InitOptions options;
+  profile::InitOptions options;
   options.suite = store::Suite::Modern;
   options.addresses = {EmailAddress::parse("alice@example.org")};
   options.device_name = "bench";
-  devices::Profile alice = devices::Profile::create(directory / "alice", options);
+  profile::Profile alice = profile::Profile::create(directory / "alice", options);
   options.addresses = {EmailAddress::parse("bob@example.org")};
-  devices::Profile bob = devices::Profile::create(directory / "bob", options);
+  profile::Profile bob = profile::Profile::create(directory / "bob", options);
 
   std::string bob_certificates;
   for (const auto& certificate : bob.current_mail_certificates())
@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     Web web = build_web(directory, size, random);
     double build_seconds = milliseconds(Clock::now() - build_start) / 1000;
 
-    devices::Profile alice = devices::Profile::open(web.alice_home);
+    profile::Profile alice = profile::Profile::open(web.alice_home);
     const contacts::Evaluator evaluator = agent::evaluator(alice);
     const EmailAddress bob = EmailAddress::parse("bob@example.org");
     std::vector<double> verdicts;

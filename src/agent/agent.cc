@@ -17,8 +17,8 @@ namespace {
 // What a signature carries besides the signing certificate: the chain and the
 // sender's encryption certificate (RFC 8551 section 2.5.3: how recipients
 // learn where to encrypt replies).
-std::vector<crypto::Certificate> certificates_to_include(devices::Profile& profile, const EmailAddress& sender,
-                                                         const devices::MailKey& key) {
+std::vector<crypto::Certificate> certificates_to_include(profile::Profile& profile, const EmailAddress& sender,
+                                                         const profile::MailKey& key) {
   std::vector<crypto::Certificate> certificates = key.chain;
   try {
     crypto::Certificate encryption = profile.encryption_certificate(sender);
@@ -32,7 +32,7 @@ std::vector<crypto::Certificate> certificates_to_include(devices::Profile& profi
 
 // What the sender reads: what their own encryption certificate advertises
 // (a profile whose keys also live in Thunderbird or Outlook asks for CBC).
-smime::Capabilities own_capabilities(devices::Profile& profile, const EmailAddress& sender) {
+smime::Capabilities own_capabilities(profile::Profile& profile, const EmailAddress& sender) {
   try {
     auto advertised =
         smime::Capabilities::of_certificate_extension(profile.encryption_certificate(sender).smime_capabilities());
@@ -44,27 +44,27 @@ smime::Capabilities own_capabilities(devices::Profile& profile, const EmailAddre
   return smime::Capabilities::mailseal();
 }
 
-smime::SignerIdentity signer_identity(devices::Profile& profile, const EmailAddress& sender,
-                                      const devices::MailKey& key) {
+smime::SignerIdentity signer_identity(profile::Profile& profile, const EmailAddress& sender,
+                                      const profile::MailKey& key) {
   return smime::SignerIdentity{&key.key, key.certificate, certificates_to_include(profile, sender, key),
                                own_capabilities(profile, sender)};
 }
 
 }  // namespace
 
-void sign(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
+void sign(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
           smime::ByteSink& out, smime::SignatureForm form) {
   const EmailAddress sender = message.from();
-  devices::MailKey key = profile.signing_key(sender, passphrase);
+  profile::MailKey key = profile.signing_key(sender, passphrase);
   smime::sign_message(message, out, signer_identity(profile, sender, key), form);
 }
 
-contacts::Evaluator evaluator(devices::Profile& profile) {
+contacts::Evaluator evaluator(profile::Profile& profile) {
   return contacts::Evaluator{trust::Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                              profile.addresses()};
 }
 
-EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
+EncryptReport encrypt(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign) {
   const EmailAddress sender = message.from();
   if (!profile.has_address(sender)) {
@@ -129,7 +129,7 @@ EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, s
       certificates.push_back(recipient.certificate);
     }
   }
-  std::optional<devices::MailKey> key;
+  std::optional<profile::MailKey> key;
   std::optional<smime::SignerIdentity> signer;
   if (sign) {
     key.emplace(profile.signing_key(sender, passphrase));
@@ -145,7 +145,7 @@ namespace {
 // Loads the profile's keys the first time an encryption layer asks for them.
 class ProfileKeys : public smime::KeyProvider {
  public:
-  ProfileKeys(devices::Profile* profile, const Passphrase* passphrase) : profile_(profile), passphrase_(passphrase) {}
+  ProfileKeys(profile::Profile* profile, const Passphrase* passphrase) : profile_(profile), passphrase_(passphrase) {}
 
   std::span<const smime::DecryptionKey> keys() override {
     if (profile_ == nullptr) {
@@ -162,22 +162,22 @@ class ProfileKeys : public smime::KeyProvider {
   }
 
  private:
-  devices::Profile* profile_;
+  profile::Profile* profile_;
   const Passphrase* passphrase_;
   bool loaded_ = false;
-  std::vector<devices::MailKey> keys_;
+  std::vector<profile::MailKey> keys_;
   std::vector<smime::DecryptionKey> decryption_;
 };
 
 }  // namespace
 
-smime::ReadResult read(devices::Profile* profile, const Passphrase* passphrase, ByteView message,
+smime::ReadResult read(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
                        const smime::Policy& policy) {
   ProfileKeys keys(profile, passphrase);
   return smime::read_message(message, keys, policy);
 }
 
-std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, const EmailAddress& address) {
+std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address) {
   const auto now = crypto::now();
   if (profile.has_address(address)) {
     return contacts::evaluate_certificate(profile.store(), evaluator(profile), address,
@@ -186,8 +186,8 @@ std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, co
   return contacts::evaluate_address(profile.store(), evaluator(profile), address, now);
 }
 
-LookupReport lookup(devices::Profile& profile, service::Client& client, const EmailAddress& address) {
-  devices::PublishedProfile published = devices::fetch_profile(client, address);
+LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address) {
+  keyservice::PublishedProfile published = devices::fetch_profile(client, address);
   const auto now = crypto::now();
   LookupReport report;
   report.fingerprint = published.fingerprint;
@@ -199,7 +199,7 @@ LookupReport lookup(devices::Profile& profile, service::Client& client, const Em
   return report;
 }
 
-std::optional<SenderTrust> sender_trust(devices::Profile& profile, const smime::ReadResult& message, bool learn) {
+std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn) {
   auto address = contacts::signed_address(message);
   if (!address)
     return std::nullopt;

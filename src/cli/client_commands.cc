@@ -9,25 +9,25 @@
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/crypto/keys.h"
-#include "mailseal/devices/mail_clients.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::cli {
 
 using nlohmann::json;
 
-json describe_cbc(const devices::CbcReaders& cbc) {
+json describe_cbc(const clients::CbcReaders& cbc) {
   return {{"reissued_certificates", cbc.reissued.size()},
           {"published", cbc.published},
           {"devices_updated", cbc.devices_updated},
           {"warnings", cbc.warnings}};
 }
 
-void report_cbc(const devices::CbcReaders& cbc, std::string_view client) {
+void report_cbc(const clients::CbcReaders& cbc, std::string_view client) {
   if (!cbc.reissued.empty()) {
     print_note(fmt::format(
         "{} reads no AES-GCM: {} encryption certificate(s) re-issued to ask senders for AES-CBC "
@@ -36,28 +36,26 @@ void report_cbc(const devices::CbcReaders& cbc, std::string_view client) {
         cbc.published ? fmt::format(", published, sent to {} other device(s)", cbc.devices_updated) : std::string()));
   }
   for (const auto& warning : cbc.warnings)
-    print_warning(warning);
+    print_warning(escape_for_terminal(warning));
 }
 
 int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   bool generated = args.password_file.empty();
   Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
-  // Apple Mail's S/MIME is not known to read AES-GCM: ask senders for CBC
-  // before the certificates go into the profile.
-  devices::CbcReaders cbc = devices::ask_senders_for_cbc(profile, context.passphrase());
-  std::string document =
-      devices::apple_configuration_profile(profile, password, args.include_password, context.passphrase());
-  write_file_atomic(args.output, as_bytes(document), FileMode::Private);
+  clients::AppleProfile apple =
+      clients::apple_configuration_profile(profile, password, args.include_password, context.passphrase());
+  write_file_atomic(args.output, as_bytes(apple.document), FileMode::Private);
   if (context.json()) {
-    json answer = {{"file", args.output}, {"password_included", args.include_password}, {"cbc", describe_cbc(cbc)}};
+    json answer = {
+        {"file", args.output}, {"password_included", args.include_password}, {"cbc", describe_cbc(apple.cbc)}};
     if (generated)
       answer["password"] = std::string(password.view());
     print_json(answer);
     return 0;
   }
   print_line(fmt::format("Wrote {}.", escape_for_terminal(args.output)));
-  report_cbc(cbc, "Apple Mail");
+  report_cbc(apple.cbc, "Apple Mail");
   if (generated && !args.include_password)
     print_line(fmt::format("The device asks for this password when the profile is installed: {}", password.view()));
   print_note(
@@ -67,11 +65,11 @@ int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs
 }
 
 int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::optional<Passphrase> database_password;
   if (!args.database_password_file.empty())
     database_password = read_secret_line(args.database_password_file);
-  devices::ThunderbirdSetup setup = devices::setup_thunderbird(profile, args.profile, context.passphrase(),
+  clients::ThunderbirdSetup setup = clients::setup_thunderbird(profile, args.profile, context.passphrase(),
                                                                database_password ? &*database_password : nullptr);
   if (context.json()) {
     json certificates = json::array();
@@ -99,7 +97,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
 }
 
 int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::filesystem::path directory = args.directory;
   if (directory.empty()) {
     const char* home = std::getenv("HOME");
@@ -107,7 +105,7 @@ int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
       throw Error(ErrorCode::Usage, "HOME is not set", "give --dir DIR");
     directory = std::filesystem::path(home) / ".mutt" / "mailseal";
   }
-  devices::MuttSetup setup = devices::setup_mutt(profile, directory);
+  clients::MuttSetup setup = clients::setup_mutt(profile, directory);
   if (context.json()) {
     print_json({{"directory", setup.directory.string()}, {"configuration", setup.configuration}});
     return 0;

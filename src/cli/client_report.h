@@ -6,12 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mailseal/devices/mail_clients.h"
+#include "mailseal/clients/mail_clients.h"
 
 namespace mailseal::cli {
 
-nlohmann::json describe_cbc(const devices::CbcReaders& cbc);
+nlohmann::json describe_cbc(const clients::CbcReaders& cbc);
 // Notes and warnings on stderr.
-void report_cbc(const devices::CbcReaders& cbc, std::string_view client);
+void report_cbc(const clients::CbcReaders& cbc, std::string_view client);
 
 }  // namespace mailseal::cli

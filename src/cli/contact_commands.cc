@@ -5,7 +5,7 @@
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/contacts/evidence.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::cli {
 
@@ -35,7 +35,7 @@ json contact_json(const contacts::Contact& contact) {
 }  // namespace
 
 int run_contact_import(const Context& context, const ContactImportArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   Bytes data = read_file(args.file);
   auto imported = contacts::import_file(profile.store(), data, smime::Policy::standard());
   for (const auto& warning : imported.trust.warnings)
@@ -69,7 +69,7 @@ int run_contact_import(const Context& context, const ContactImportArgs& args) {
 }
 
 int run_contact_list(const Context& context) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   auto list = contacts::list(profile.store());
   if (context.json()) {
     json items = json::array();

@@ -14,26 +14,15 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/devices/key_service.h"
 #include "mailseal/devices/recovery.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
 
 namespace mailseal::cli {
 
 namespace {
 
 using nlohmann::json;
-
-// --service URL, else the service the store remembers.
-service::Client client_for(const std::string& flag, store::LocalStore* store) {
-  if (!flag.empty())
-    return service::Client(flag);
-  if (store != nullptr) {
-    if (auto remembered = devices::remembered_service(*store))
-      return service::Client(*remembered);
-  }
-  throw Error(ErrorCode::Usage, "no key service is known for this profile",
-              "give --service URL (it is remembered once used)");
-}
 
 store::DeviceRole parse_role_argument(const std::string& text) {
   if (text == "full")
@@ -88,8 +77,8 @@ std::optional<Passphrase> passphrase_of(const Context& context) {
 }  // namespace
 
 int run_publish(const Context& context, const ServiceArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::PublishReport report = devices::publish(profile, client, context.passphrase());
   if (context.json()) {
     json addresses = json::array();
@@ -108,9 +97,9 @@ int run_publish(const Context& context, const ServiceArgs& args) {
 }
 
 int run_lookup(const Context& context, const LookupArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  service::Client client = client_for(args.service, &profile.store());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   agent::LookupReport report = agent::lookup(profile, client, address);
   for (const auto& warning : report.imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
@@ -133,7 +122,7 @@ int run_lookup(const Context& context, const LookupArgs& args) {
 int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   if (args.service.empty())
     throw Error(ErrorCode::Usage, "give --service URL, the key service the profile is published on");
-  service::Client client(args.service);
+  keyservice::Client client(args.service);
   devices::JoinOptions options{parse_address_argument(args.address), args.name, std::nullopt, passphrase_of(context)};
   if (options.device_name.empty()) {
     char host[256] = {};
@@ -158,8 +147,8 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 }
 
 int run_device_pending(const Context& context, const ServiceArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   auto pending = devices::pending_devices(profile, client, context.passphrase());
   if (context.json()) {
     json list = json::array();
@@ -176,15 +165,15 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
   if (pending.empty())
     print_note("no device is waiting to join");
   for (const auto& request : pending) {
-    print_line(fmt::format("{}  {}  {}{}", request.witness, request.request_id,
+    print_line(fmt::format("{}  {}  {}{}", request.witness, escape_for_terminal(request.request_id),
                            escape_for_terminal(request.device_name), request.by_pin ? "  (PIN)" : ""));
   }
   return 0;
 }
 
 int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::AcceptedDevice accepted =
       devices::accept_device(profile, client, context.passphrase(), args.selector, parse_role_argument(args.role));
   if (context.json()) {
@@ -200,8 +189,8 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 }
 
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::reject_device(profile, client, context.passphrase(), args.selector);
   if (context.json()) {
     print_json({{"rejected", args.selector}});
@@ -212,8 +201,8 @@ int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
 }
 
 int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::Invitation invitation = devices::invite(profile, client, context.passphrase(), parse_duration(args.expires),
                                                    parse_role_argument(args.role));
   if (context.json()) {
@@ -235,8 +224,8 @@ int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
 }
 
 int run_device_list(const Context& context) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  devices::ProfileStatus status = profile.status();
+  profile::Profile profile = profile::Profile::open(context.home());
+  profile::ProfileStatus status = profile.status();
   if (context.json()) {
     json list = json::array();
     for (const auto& device : status.devices) {
@@ -258,8 +247,8 @@ int run_device_list(const Context& context) {
 }
 
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  service::Client client = client_for(args.service, &profile.store());
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::RemovalReport report = devices::remove_device(profile, client, context.passphrase(), args.device_id);
   if (context.json()) {
     json rotated = json::array();
@@ -275,20 +264,8 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
 
 int run_sync(const Context& context, const ServiceArgs& args) {
   const auto home = context.home();
-  std::optional<service::Client> client;
-  if (store::LocalStore::exists(home)) {
-    auto store = store::LocalStore::open(home);
-    client.emplace(client_for(args.service, &store));
-  } else if (devices::join_pending(home)) {
-    if (!args.service.empty())
-      client.emplace(args.service);
-    else
-      client.emplace(devices::pending_join_service(home));
-  } else {
-    throw Error(ErrorCode::NotFound, fmt::format("no mailseal profile in {}", escape_for_terminal(home.string())),
-                "make one with 'mailseal init', join one with 'mailseal device join'");
-  }
-  devices::SyncReport report = devices::sync(home, *client, passphrase_of(context));
+  keyservice::Client client = devices::service_client_for_home(args.service, home);
+  devices::SyncReport report = devices::sync(home, client, passphrase_of(context));
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -309,7 +286,7 @@ int run_sync(const Context& context, const ServiceArgs& args) {
   for (const auto& device : report.accepted)
     print_note(fmt::format("accepted {} ({}) by its PIN", escape_for_terminal(device.name), device.device_id));
   for (const auto& request : report.refused)
-    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", request));
+    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", escape_for_terminal(request)));
   if (report.keys_added > 0 && !report.joined)
     print_note(fmt::format("{} new mail key(s)", report.keys_added));
   if (report.removed) {
@@ -322,7 +299,7 @@ int run_sync(const Context& context, const ServiceArgs& args) {
 }
 
 int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   auto shares = devices::create_recovery_shares(profile, context.passphrase(), args.shares, args.quorum);
   if (context.json()) {
     print_json({{"shares", shares}, {"quorum", args.quorum}});
@@ -340,7 +317,7 @@ int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) 
 int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args) {
   if (args.service.empty())
     throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
-  service::Client client(args.service);
+  keyservice::Client client(args.service);
   devices::RestoreReport report =
       devices::restore(context.home(), client, {args.shares, args.name, passphrase_of(context)});
   if (context.json()) {

@@ -64,11 +64,11 @@ json signature_json(const smime::ReadResult& result) {
 }
 
 // Opens the profile if there is one; verifying needs none.
-std::optional<devices::Profile> optional_profile(const Context& context) {
+std::optional<profile::Profile> optional_profile(const Context& context) {
   auto home = context.home();
   if (!store::LocalStore::exists(home))
     return std::nullopt;
-  return devices::Profile::open(home);
+  return profile::Profile::open(home);
 }
 
 void print_signature_summary(const smime::ReadResult& result) {
@@ -89,7 +89,7 @@ void print_signature_summary(const smime::ReadResult& result) {
 }  // namespace
 
 int run_sign(const Context& context, const SignArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   auto input = open_input(args.input);
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
@@ -100,7 +100,7 @@ int run_sign(const Context& context, const SignArgs& args) {
 }
 
 int run_encrypt(const Context& context, const EncryptArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::vector<EmailAddress> to;
   for (const auto& text : args.to) {
     to.push_back(parse_address_argument(text));

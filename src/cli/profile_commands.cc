@@ -7,13 +7,14 @@
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/devices/connect.h"
-#include "mailseal/devices/mail_clients.h"
-#include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/devices/key_service.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::cli {
 
@@ -21,7 +22,7 @@ namespace {
 
 using nlohmann::json;
 
-json strong_addresses_json(devices::Profile& profile) {
+json strong_addresses_json(profile::Profile& profile) {
   json out = json::array();
   for (const auto& strong : profile.strong_addresses()) {
     out.push_back({{"address", strong.address.str()},
@@ -34,7 +35,7 @@ json strong_addresses_json(devices::Profile& profile) {
 }  // namespace
 
 int run_init(const Context& context, const InitArgs& args) {
-  devices::InitOptions options;
+  profile::InitOptions options;
   for (const auto& text : args.addresses) {
     options.addresses.push_back(parse_address_argument(text));
   }
@@ -43,15 +44,15 @@ int run_init(const Context& context, const InitArgs& args) {
   options.device_name = args.device_name;
   options.passphrase = context.passphrase_copy();
   const auto home = context.home();
-  devices::Profile profile = devices::Profile::create(home, options);
-  devices::ProfileStatus status = profile.status();
+  profile::Profile profile = profile::Profile::create(home, options);
+  profile::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
   // With a key service: remembered, and the profile published at once. A
   // service that cannot be reached leaves a working profile behind.
   std::optional<std::string> publish_failure;
   if (!args.service.empty()) {
     try {
-      service::Client client(args.service);
+      keyservice::Client client(args.service);
       devices::remember_service(profile.store(), client.url());
       devices::publish(profile, client, context.passphrase());
     } catch (const Error& error) {
@@ -95,8 +96,8 @@ int run_init(const Context& context, const InitArgs& args) {
 }
 
 int run_status(const Context& context) {
-  devices::Profile profile = devices::Profile::open(context.home());
-  devices::ProfileStatus status = profile.status();
+  profile::Profile profile = profile::Profile::open(context.home());
+  profile::ProfileStatus status = profile.status();
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : status.addresses)
@@ -152,7 +153,7 @@ int run_status(const Context& context) {
 }
 
 int run_fingerprint(const Context& context, const FingerprintArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::string fingerprint = profile.fingerprint().to_string(args.bits);
   if (context.json()) {
     print_json({{"fingerprint", fingerprint}, {"bits", args.bits}});
@@ -163,7 +164,7 @@ int run_fingerprint(const Context& context, const FingerprintArgs& args) {
 }
 
 int run_export_certificates(const Context& context, const ExportCertificatesArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::string pem;
   for (const auto& certificate : profile.current_mail_certificates()) {
     pem += certificate.pem();
@@ -174,7 +175,7 @@ int run_export_certificates(const Context& context, const ExportCertificatesArgs
 }
 
 int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   bool generated = args.password_file.empty();
   Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
   std::optional<EmailAddress> address;
@@ -185,13 +186,13 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
   if (!args.purpose.empty()) {
     purpose = args.purpose == "signing" ? store::KeyPurpose::Signing : store::KeyPurpose::Encryption;
   }
-  std::optional<devices::CbcReaders> cbc;
-  if (args.ask_for_cbc)
-    cbc = devices::ask_senders_for_cbc(profile, context.passphrase());
-  Bytes file = profile.export_pkcs12(address, purpose, password,
-                                     args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
-                                     context.passphrase());
-  write_file_atomic(args.output, file, FileMode::Private);
+  clients::Pkcs12ForClient exported = clients::export_pkcs12(
+      profile,
+      {address, purpose, args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
+       args.ask_for_cbc},
+      password, context.passphrase());
+  const std::optional<clients::CbcReaders>& cbc = exported.cbc;
+  write_file_atomic(args.output, exported.data, FileMode::Private);
   if (context.json()) {
     json document = {{"file", args.output}, {"protection", args.legacy ? "legacy" : "modern"}};
     if (cbc)
@@ -216,7 +217,7 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
 }
 
 int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   Passphrase password = args.password_file.empty() ? Passphrase() : read_secret_line(args.password_file);
   Bytes data = read_file(args.file);
   auto imported = profile.import_pkcs12(data, password, context.passphrase());

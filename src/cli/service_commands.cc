@@ -10,8 +10,8 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/error.h"
-#include "mailseal/devices/profile.h"
 #include "mailseal/gateway/gateway.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/service/server.h"
 
 namespace mailseal::cli {
@@ -106,7 +106,7 @@ int run_gateway(const Context& context, const GatewayArgs& args) {
   options.passphrase = context.passphrase_copy();
 
   // Fail now, not at the first message, when there is no profile.
-  devices::Profile profile = devices::Profile::open(options.home);
+  profile::Profile profile = profile::Profile::open(options.home);
   std::string addresses;
   for (const auto& address : profile.addresses())
     addresses += (addresses.empty() ? "" : ", ") + address.str();

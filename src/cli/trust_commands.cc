@@ -10,7 +10,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/smime/smime.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/udf/strong_address.h"
@@ -27,13 +27,13 @@ std::int64_t unix_now() {
   return crypto::now().time_since_epoch().count();
 }
 
-IdentityNames names_for(devices::Profile& profile) {
+IdentityNames names_for(profile::Profile& profile) {
   return IdentityNames(profile.store(), agent::evaluator(profile).root);
 }
 
 // After a change of evidence: where the address stands now, if a certificate
 // is known for it.
-void show_standing(const Context& context, devices::Profile& profile, const EmailAddress& address, json document) {
+void show_standing(const Context& context, profile::Profile& profile, const EmailAddress& address, json document) {
   auto report = agent::address_trust(profile, address);
   if (context.json()) {
     document["trust"] = report ? trust_summary_json(*report) : json(nullptr);
@@ -50,7 +50,7 @@ void show_standing(const Context& context, devices::Profile& profile, const Emai
 }  // namespace
 
 int run_learn(const Context& context, const LearnArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
   smime::ReadResult result = agent::read(&profile, context.passphrase(), input.bytes(), smime::Policy::standard());
   if (!result.signature) {
@@ -83,7 +83,7 @@ int run_learn(const Context& context, const LearnArgs& args) {
 }
 
 int run_contact_pin(const Context& context, const ContactPinArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = EmailAddress::parse("nobody@invalid.invalid");
   std::string fingerprint;
   if (args.second.empty()) {
@@ -105,7 +105,7 @@ int run_contact_pin(const Context& context, const ContactPinArgs& args) {
 }
 
 int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
   contacts::accept(profile.store(), address, args.fingerprint, unix_now());
   if (!context.json())
@@ -115,7 +115,7 @@ int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
 }
 
 int run_endorse(const Context& context, const EndorseArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
   if (args.amount < 1 || args.amount > trust::kFullAmount) {
     throw Error(ErrorCode::Usage, fmt::format("--amount is 1 to 120, not {}", args.amount));
@@ -147,14 +147,14 @@ int run_endorse(const Context& context, const EndorseArgs& args) {
 }
 
 int run_export_endorsements(const Context& context, const ExportEndorsementsArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::string pem = contacts::export_endorsements(profile.store(), profile.root_certificate());
   write_output(args.output, as_bytes(pem), FileMode::Public);
   return 0;
 }
 
 int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::vector<crypto::Certificate> certificates =
       crypto::Certificate::read_all(read_file(args.successor, kMaxCertificateFile));
   std::optional<crypto::Certificate> successor;
@@ -173,7 +173,7 @@ int run_export_rotation(const Context& context, const ExportRotationArgs& args) 
 }
 
 int run_export_revocation(const Context& context, const ExportRevocationArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   crypto::RevocationList revocation = profile.root_revocation(context.passphrase());
   std::string pem = profile.root_certificate().pem() + revocation.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
@@ -185,7 +185,7 @@ int run_trust(const Context& context, const TrustArgs& args) {
   if (args.dot && context.json()) {
     throw Error(ErrorCode::Usage, "give --json or --dot, not both");
   }
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
   auto report = agent::address_trust(profile, address);
   if (!report) {
@@ -211,7 +211,7 @@ int run_trust(const Context& context, const TrustArgs& args) {
 }
 
 int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   std::vector<crypto::Certificate> certificates =
       crypto::Certificate::read_all(read_file(args.file, kMaxCertificateFile));
   json added = json::array();
@@ -231,7 +231,7 @@ int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args)
 }
 
 int run_trust_anchor_list(const Context& context) {
-  devices::Profile profile = devices::Profile::open(context.home());
+  profile::Profile profile = profile::Profile::open(context.home());
   json anchors = json::array();
   for (const auto& record : store::TrustRecords(profile.store()).anchors()) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);

@@ -17,24 +17,27 @@ constexpr std::string_view kWitnessType = "application/mailseal-witness";
 constexpr std::string_view kPinIdType = "application/mailseal-pin-id";
 constexpr std::string_view kPinKeyType = "application/mailseal-pin-key";
 constexpr std::size_t kPinCharacters = kPinBits / 5;
+// The purposes of the two PIN MACs (each its own content type).
+constexpr std::string_view kJoinPurpose = "join";
+constexpr std::string_view kBundlePurpose = "bundle";
 
 // Each field is length-prefixed, so that no two field lists serialise alike.
-void append_field(Bytes& out, ByteView field) {
-  std::string length = fmt::format("{}:", field.size());
-  out.insert(out.end(), length.begin(), length.end());
-  out.insert(out.end(), field.begin(), field.end());
+Bytes length_prefixed(std::initializer_list<ByteView> fields) {
+  Bytes out;
+  for (ByteView field : fields) {
+    std::string length = fmt::format("{}:", field.size());
+    out.insert(out.end(), length.begin(), length.end());
+    out.insert(out.end(), field.begin(), field.end());
+  }
+  return out;
 }
 
 }  // namespace
 
 std::string compute_witness(std::string_view profile_fingerprint, ByteView signature_key, ByteView agreement_key,
                             std::string_view device_nonce, std::string_view service_nonce) {
-  Bytes data;
-  append_field(data, as_bytes(profile_fingerprint));
-  append_field(data, signature_key);
-  append_field(data, agreement_key);
-  append_field(data, as_bytes(device_nonce));
-  append_field(data, as_bytes(service_nonce));
+  Bytes data = length_prefixed(
+      {as_bytes(profile_fingerprint), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(service_nonce)});
   return udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, kWitnessType, data).to_string(kWitnessBits);
 }
 
@@ -81,6 +84,19 @@ std::string pin_mac(ByteView mac_key, std::string_view purpose, ByteView data) {
                         .to_string(200);
   secure_wipe(key.data(), key.size());
   return mac;
+}
+
+std::string join_pin_mac(ByteView mac_key, std::string_view profile_fingerprint, ByteView signature_key,
+                         ByteView agreement_key, std::string_view device_nonce, std::string_view device_name) {
+  Bytes data = length_prefixed(
+      {as_bytes(profile_fingerprint), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(device_name)});
+  return pin_mac(mac_key, kJoinPurpose, data);
+}
+
+std::string bundle_pin_proof(ByteView mac_key, std::string_view profile_fingerprint, std::string_view device_id,
+                             std::string_view request_id) {
+  return pin_mac(mac_key, kBundlePurpose,
+                 length_prefixed({as_bytes(profile_fingerprint), as_bytes(device_id), as_bytes(request_id)}));
 }
 
 bool pin_mac_equal(std::string_view a, std::string_view b) {

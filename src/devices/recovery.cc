@@ -1,16 +1,15 @@
 #include "mailseal/devices/recovery.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "devices/internal/bundle.h"
-#include "devices/internal/issuing.h"
 #include "devices/internal/recovery_secret.h"
-#include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/devices/key_service.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/udf/shamir.h"
 #include "mailseal/udf/udf.h"
 
@@ -18,7 +17,7 @@ namespace mailseal::devices {
 
 using namespace internal;
 
-std::vector<std::string> create_recovery_shares(Profile& profile, const Passphrase* passphrase, int shares,
+std::vector<std::string> create_recovery_shares(profile::Profile& profile, const Passphrase* passphrase, int shares,
                                                 int quorum) {
   if (quorum < 2 || quorum > shares || shares > udf::kMaxShares || quorum > udf::kMaxQuorum) {
     throw Error(ErrorCode::Usage,
@@ -40,8 +39,7 @@ SecretBytes combine(const std::vector<std::string>& texts) {
     try {
       shares.push_back(udf::Share::parse(text));
     } catch (const Error& error) {
-      throw Error(ErrorCode::Usage,
-                  fmt::format("'{}' is not a recovery share: {}", escape_for_terminal(text), error.what()));
+      throw Error(ErrorCode::Usage, fmt::format("'{}' is not a recovery share: {}", text, error.what()));
     }
   }
   if (shares.empty())
@@ -60,22 +58,21 @@ SecretBytes combine(const std::vector<std::string>& texts) {
 
 }  // namespace
 
-RestoreReport restore(const std::filesystem::path& home, service::Client& client, const RestoreOptions& options) {
+RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options) {
   if (store::LocalStore::exists(home) || join_pending(home)) {
-    throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", escape_for_terminal(home.string())),
+    throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", home.string()),
                 "restore into a new --home DIR");
   }
   RecoverySecret secret = RecoverySecret::from_bytes(combine(options.shares));
-  nlohmann::json answer = client.get("/v1/escrow/" + service::path_segment(secret.escrow_id()));
-  Bytes sealed = decode_base64(answer.at("escrow").get<std::string>());
-  KeyBundle escrow = decode_bundle(crypto::open_symmetric(secret.escrow_key(), sealed, as_bytes(secret.escrow_id())));
+  keyservice::EscrowAnswer answer = client.escrow(secret.escrow_id());
+  KeyBundle escrow =
+      decode_bundle(crypto::open_symmetric(secret.escrow_key(), answer.escrow, as_bytes(secret.escrow_id())));
   if (!escrow.root_key)
     throw Error(ErrorCode::Malformed, "the escrow holds no profile root");
   crypto::PrivateKey root_key = crypto::PrivateKey::from_pkcs8_pem(
       std::string_view(reinterpret_cast<const char*>(escrow.root_key->data()), escrow.root_key->size()), nullptr);
   crypto::Certificate root = crypto::Certificate::from_der(escrow.root);
-  if (!(root_key.public_key() == root.public_key()) ||
-      root.key_fingerprint().to_string(udf::kFullBits) != escrow.fingerprint ||
+  if (!(root_key.public_key() == root.public_key()) || keyservice::profile_fingerprint_of(root) != escrow.fingerprint ||
       RecoverySecret::of_root_key(root_key).bytes() != secret.bytes()) {
     throw Error(ErrorCode::BadSignature, "the escrow does not belong to these shares");
   }
@@ -83,33 +80,28 @@ RestoreReport restore(const std::filesystem::path& home, service::Client& client
   const auto now = crypto::now();
   const std::optional<Passphrase>& protect = options.passphrase;
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(escrow, protect.has_value(), to_seconds(now));
-  files.push_back(key_file("root", root_key, protect));
+  store::ProfileRecord profile = profile_record_of(escrow, protect.has_value(), profile::to_seconds(now));
+  files.push_back(profile::key_file("root", root_key, protect));
   profile.root_key_file = files.back().name;
 
   const std::string device_name = options.device_name.empty() ? "restored device" : options.device_name;
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  DeviceCertificates certificates = issue_device_certificates(root_key, root, device_name, signature_key.public_key(),
-                                                              agreement_key.public_key(), now);
-  store::DeviceRecord device =
-      own_device_record({device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
-                         certificates.signature, certificates.agreement, signature_key, agreement_key},
-                        protect, now, files);
+  profile::DeviceCertificates certificates = profile::issue_device_certificates(
+      root_key, root, device_name, signature_key.public_key(), agreement_key.public_key(), now);
+  store::DeviceRecord device = profile::own_device_record(
+      {keyservice::device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
+       certificates.signature, certificates.agreement, signature_key, agreement_key},
+      protect, now, files);
 
-  std::vector<store::MailKeyRecord> mail_keys;
-  for (const auto& key : escrow.keys) {
-    auto [record, file] = stored_key(key, protect);
-    files.push_back(std::move(file));
-    mail_keys.push_back(std::move(record));
-  }
+  std::vector<store::MailKeyRecord> mail_keys = stored_keys(escrow, protect, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
   for (const auto& other : escrow.devices) {
     if (other.device_id != device.device_id)
       store.add_device(other);
   }
   remember_service(store, client.url());
-  Profile restored = Profile::open(home);
+  profile::Profile restored = profile::Profile::open(home);
   const Passphrase* passphrase = protect ? &*protect : nullptr;
   publish(restored, client, passphrase);
   return RestoreReport{escrow.fingerprint, escrow.addresses, device.device_id, static_cast<int>(mail_keys.size())};

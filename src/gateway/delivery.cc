@@ -51,7 +51,8 @@ bool usable(const std::optional<contacts::TrustReport>& report) {
 }
 
 // Certificates from the contacts and learned mail, else from the key service.
-void fetch(devices::Profile& profile, service::Client& service, const EmailAddress& address, LookupSchedule* schedule) {
+void fetch(profile::Profile& profile, keyservice::Client& service, const EmailAddress& address,
+           LookupSchedule* schedule) {
   try {
     agent::lookup(profile, service, address);
   } catch (const std::exception&) {
@@ -63,8 +64,8 @@ void fetch(devices::Profile& profile, service::Client& service, const EmailAddre
     schedule->fetched(address);
 }
 
-std::vector<std::string> recipients_without_keys(devices::Profile& profile, const std::vector<EmailAddress>& recipients,
-                                                 service::Client* service, LookupSchedule* schedule) {
+std::vector<std::string> recipients_without_keys(profile::Profile& profile, const std::vector<EmailAddress>& recipients,
+                                                 keyservice::Client* service, LookupSchedule* schedule) {
   std::vector<std::string> missing;
   for (const auto& address : recipients) {
     auto report = agent::address_trust(profile, address);
@@ -79,7 +80,7 @@ std::vector<std::string> recipients_without_keys(devices::Profile& profile, cons
   return missing;
 }
 
-std::string encrypt_copy(devices::Profile& profile, const Passphrase* passphrase, const std::string& text,
+std::string encrypt_copy(profile::Profile& profile, const Passphrase* passphrase, const std::string& text,
                          const std::vector<EmailAddress>& to) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
@@ -89,7 +90,7 @@ std::string encrypt_copy(devices::Profile& profile, const Passphrase* passphrase
   return out.take();
 }
 
-std::string sign_copy(devices::Profile& profile, const Passphrase* passphrase, const std::string& text) {
+std::string sign_copy(profile::Profile& profile, const Passphrase* passphrase, const std::string& text) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
@@ -100,8 +101,8 @@ std::string sign_copy(devices::Profile& profile, const Passphrase* passphrase, c
 
 }  // namespace
 
-DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, service::Client* service,
+DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+                           const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage outgoing = read_message(message, source);

@@ -7,9 +7,9 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
-#include "mailseal/devices/connect.h"
-#include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/devices/key_service.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::gateway::internal {
 
@@ -329,9 +329,9 @@ bool Session::deliver(std::string message) {
   DeliveryPlan plan;
   try {
     std::lock_guard lock(shared_.profile_lock);
-    devices::Profile profile = devices::Profile::open(shared_.options.home);
-    std::optional<service::Client> service;
-    if (auto url = devices::remembered_service(profile.store()))
+    profile::Profile profile = profile::Profile::open(shared_.options.home);
+    std::optional<keyservice::Client> service;
+    if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
     const Passphrase* passphrase = shared_.options.passphrase ? &*shared_.options.passphrase : nullptr;
     plan = plan_delivery(profile, passphrase, shared_.options.policy,

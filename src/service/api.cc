@@ -4,38 +4,32 @@
 #include <functional>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-#include "mailseal/common/base64.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
-#include "mailseal/service/protocol.h"
-#include "mailseal/udf/udf.h"
+#include "mailseal/keyservice/documents.h"
+#include "mailseal/keyservice/protocol.h"
+#include "mailseal/keyservice/rules.h"
 #include "service/storage.h"
 
 namespace mailseal::service {
 
 namespace {
 
-using nlohmann::json;
+using namespace keyservice;
 
-// Limits on what one request may hold (docs/service.md).
-constexpr std::size_t kMaxJsonDepth = 32;
-constexpr std::size_t kMaxCertificates = 256;
-constexpr std::size_t kMaxDevices = 64;
-constexpr std::size_t kMaxRevocations = 16;
-constexpr std::size_t kMaxAddresses = 32;
-constexpr std::size_t kMaxEndorsementText = 1024 * 1024;
-constexpr std::size_t kMaxKeyBytes = 4096;
-constexpr std::size_t kMaxNameLength = 100;
-constexpr int kMaxPendingRequests = 100;
-constexpr int kMaxOpenInvites = 100;
-constexpr std::int64_t kMaxInviteSeconds = 7 * 24 * 3600;
-constexpr int kDeviceIdBits = 100;
+// A document this service wrote into its database: one that no longer
+// reads is the service's fault (500), not the request's.
+template <typename Document>
+Document stored(const std::string& text) {
+  Parsed<Document> parsed = Document::parse(text);
+  if (const Fault* fault = std::get_if<Fault>(&parsed))
+    throw Error(ErrorCode::Internal, fmt::format("a document the service stored: {}", fault->describe()));
+  return std::get<Document>(std::move(parsed));
+}
 
 // A refusal: an HTTP status, a stable code for programs, a message for people.
 struct Refusal {
@@ -48,12 +42,12 @@ struct Refusal {
   throw Refusal{status, std::move(code), std::move(message)};
 }
 
-HttpResponse json_response(int status, const json& document) {
-  return HttpResponse{status, document.dump(-1, ' ', false, json::error_handler_t::replace)};
+HttpResponse respond(int status, std::string document) {
+  return HttpResponse{status, std::move(document)};
 }
 
 HttpResponse error_response(const Refusal& refusal) {
-  return json_response(refusal.status, {{"error", {{"code", refusal.code}, {"message", refusal.message}}}});
+  return respond(refusal.status, ErrorDocument{refusal.code, refusal.message}.to_json());
 }
 
 // Percent-decoding of one path segment; anything odd is refused.
@@ -98,105 +92,27 @@ std::vector<std::string> path_segments(std::string_view target) {
   return out;
 }
 
-// nlohmann's parser is iterative, but a hostile document nested thousands of
-// levels deep gains nothing: it is refused before parsing.
-bool nested_too_deep(std::string_view body) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    char c = body[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth)
-        return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
+// The refusal code for each way a body can fail strict reading.
+std::string refusal_code(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::NotJson:
+      return "bad_json";
+    case FaultKind::MissingField:
+      return "missing_field";
+    case FaultKind::BadField:
+      return "bad_field";
+    case FaultKind::BadCertificate:
+      return "bad_certificate";
   }
-  return false;
+  return "bad_request";
 }
 
-json parse_body(const HttpRequest& request) {
-  if (!request.content_type.starts_with("application/json"))
-    refuse(415, "unsupported_media_type", "the body must be application/json");
-  if (request.body.size() > kMaxBodyBytes)
-    refuse(413, "too_large", "the body is larger than the service accepts");
-  if (nested_too_deep(request.body))
-    refuse(400, "bad_json", "the JSON document is nested too deeply");
-  json document = json::parse(request.body, nullptr, false);
-  if (document.is_discarded())
-    refuse(400, "bad_json", "the body is not valid JSON");
-  if (!document.is_object())
-    refuse(400, "bad_json", "the body must be a JSON object");
-  return document;
-}
-
-// Typed field access with a clear refusal.
-const json& field(const json& document, const char* name) {
-  auto found = document.find(name);
-  if (found == document.end())
-    refuse(400, "missing_field", fmt::format("the field '{}' is missing", name));
-  return *found;
-}
-
-std::string string_field(const json& document, const char* name, std::size_t max_length) {
-  const json& value = field(document, name);
-  if (!value.is_string())
-    refuse(400, "bad_field", fmt::format("'{}' must be a string", name));
-  std::string text = value.get<std::string>();
-  if (text.size() > max_length)
-    refuse(400, "bad_field", fmt::format("'{}' is too long", name));
-  return text;
-}
-
-std::optional<std::string> optional_string(const json& document, const char* name, std::size_t max_length) {
-  auto found = document.find(name);
-  if (found == document.end() || found->is_null())
-    return std::nullopt;
-  return string_field(document, name, max_length);
-}
-
-Bytes base64_field(const json& value, const char* name, std::size_t max_bytes) {
-  if (!value.is_string() || value.get_ref<const std::string&>().size() > max_bytes / 3 * 4 + 4)
-    refuse(400, "bad_field", fmt::format("'{}' must be base64 of at most {} bytes", name, max_bytes));
-  try {
-    Bytes out = decode_base64(value.get_ref<const std::string&>());
-    if (out.empty())
-      refuse(400, "bad_field", fmt::format("'{}' is empty", name));
-    return out;
-  } catch (const Error&) {
-    refuse(400, "bad_field", fmt::format("'{}' is not valid base64", name));
-  }
-}
-
-const json& array_field(const json& document, const char* name, std::size_t max_items) {
-  const json& value = field(document, name);
-  if (!value.is_array() || value.size() > max_items)
-    refuse(400, "bad_field", fmt::format("'{}' must be an array of at most {} items", name, max_items));
-  return value;
-}
-
-crypto::Certificate certificate_from(const json& value, const char* name) {
-  Bytes der = base64_field(value, name, kMaxBodyBytes);
-  try {
-    return crypto::Certificate::from_der(der);
-  } catch (const Error& error) {
-    refuse(400, "bad_certificate", fmt::format("'{}' is not a certificate: {}", name, error.what()));
-  }
-}
-
-std::string full_fingerprint(const crypto::Certificate& certificate) {
-  return certificate.key_fingerprint().to_string(udf::kFullBits);
-}
-
-bool is_hex(std::string_view text, std::size_t length) {
-  return text.size() == length && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+RequestState state_of(const JoinRequestRecord& record) {
+  if (record.status == to_string(RequestState::Accepted))
+    return RequestState::Accepted;
+  if (record.status == to_string(RequestState::Rejected))
+    return RequestState::Rejected;
+  return RequestState::Pending;
 }
 
 class Handler {
@@ -206,7 +122,6 @@ class Handler {
 
   HttpResponse run() {
     auto segments = path_segments(request_.target);
-    const std::string& method = request_.method;
     auto is = [&](std::initializer_list<std::string_view> pattern) {
       if (segments.size() != pattern.size())
         return false;
@@ -224,11 +139,7 @@ class Handler {
       std::function<HttpResponse()> run;
     };
     const Route routes[] = {
-        {"GET",
-         {"v1", "health"},
-         [&] {
-           return json_response(200, {{"status", "ok"}});
-         }},
+        {"GET", {"v1", "health"}, [&] { return respond(200, Health{"ok"}.to_json()); }},
         {"GET", {"v1", "addresses", "*"}, [&] { return get_address(segments[2]); }},
         {"GET", {"v1", "accounts", "*"}, [&] { return get_account(segments[2]); }},
         {"PUT", {"v1", "accounts", "*"}, [&] { return publish(segments[2]); }},
@@ -249,16 +160,29 @@ class Handler {
     for (const auto& route : routes) {
       if (is(route.pattern)) {
         path_known = true;
-        if (route.method == method)
+        if (route.method == request_.method)
           return route.run();
       }
     }
     if (path_known)
-      refuse(405, "method_not_allowed", fmt::format("{} is not allowed here", escape_for_terminal(method)));
+      refuse(405, "method_not_allowed", fmt::format("{} is not allowed here", request_.method));
     refuse(404, "not_found", "no such resource");
   }
 
  private:
+  // The body read strictly as `Document`; what is wrong with it is refused.
+  template <typename Document>
+  Document body() {
+    if (!request_.content_type.starts_with("application/json"))
+      refuse(415, "unsupported_media_type", "the body must be application/json");
+    if (request_.body.size() > kMaxBodyBytes)
+      refuse(413, "too_large", "the body is larger than the service accepts");
+    Parsed<Document> parsed = Document::parse(request_.body);
+    if (const Fault* fault = std::get_if<Fault>(&parsed))
+      refuse(400, refusal_code(fault->kind), fmt::format("the body: {}", fault->describe()));
+    return std::get<Document>(std::move(parsed));
+  }
+
   AccountRecord account_or_404(const std::string& fingerprint) {
     auto account = store_.account(fingerprint);
     if (!account)
@@ -293,19 +217,15 @@ class Handler {
   }
 
   HttpResponse public_profile(const AccountRecord& account) {
-    json document = json::parse(account.document);
-    document["updated_at"] = account.updated_at;
-    return json_response(200, document);
+    PublishedProfile profile = stored<PublishedProfile>(account.document);
+    profile.updated_at = account.updated_at;
+    return respond(200, profile.to_json());
   }
 
   HttpResponse get_address(const std::string& text) {
-    EmailAddress address = EmailAddress::parse("nobody@invalid.invalid");
-    try {
-      address = EmailAddress::parse(text);
-    } catch (const Error&) {
+    if (!EmailAddress::is_valid(text))
       refuse(400, "bad_address", "not an email address");
-    }
-    auto account = store_.account_for_address(address.str());
+    auto account = store_.account_for_address(EmailAddress::parse(text).str());
     if (!account)
       refuse(404, "unknown_address", "no profile is published here for that address");
     return public_profile(account_or_404(*account));
@@ -314,108 +234,106 @@ class Handler {
   HttpResponse get_account(const std::string& fingerprint) { return public_profile(account_or_404(fingerprint)); }
 
   HttpResponse publish(const std::string& fingerprint) {
-    json body = parse_body(request_);
-    crypto::Certificate root = certificate_from(field(body, "root"), "root");
-    if (!root.is_ca() || !root.is_self_issued() || !root.is_issued_by(root))
+    Publication publication = body<Publication>();
+    check_root(publication.root, fingerprint);
+    authenticate(publication.root.public_key(), kRootKey, fingerprint);
+    std::vector<EmailAddress> addresses = addresses_of(publication.root, fingerprint);
+    check_issued_by_root(publication);
+    std::vector<StoredDevice> devices = checked_devices(publication.devices, publication.root);
+    PublishedProfile profile{fingerprint,
+                             publication.root,
+                             addresses,
+                             publication.certificates,
+                             publication.endorsements,
+                             publication.revocations,
+                             publication.devices,
+                             std::nullopt};
+    AccountRecord account{fingerprint, publication.root.der(), profile.to_json(), std::nullopt, std::nullopt, now_};
+    if (publication.escrow)
+      keep_escrow(*publication.escrow, account);
+    std::vector<std::string> listed;
+    for (const auto& address : addresses)
+      listed.push_back(address.str());
+    store_.save_account(account, listed, devices);
+    return respond(200, PublishReceipt{fingerprint, listed, now_}.to_json());
+  }
+
+  // A published root is a profile root whose fingerprint is the one in the
+  // path, and never changes.
+  void check_root(const crypto::Certificate& root, const std::string& fingerprint) {
+    if (!is_profile_root(root))
       refuse(400, "bad_root", "the root must be a self-signed CA certificate");
-    if (full_fingerprint(root) != fingerprint)
+    if (profile_fingerprint_of(root) != fingerprint)
       refuse(400, "bad_root", "the root's key fingerprint is not the one in the path");
     if (auto existing = store_.account(fingerprint); existing && existing->root != root.der())
       refuse(409, "root_changed", "a profile's root certificate cannot be replaced; publish a rotation instead");
-    authenticate(root.public_key(), kRootKey, fingerprint);
+  }
 
-    std::vector<std::string> addresses;
+  // The root's name constraints: the addresses published, each owned by one profile.
+  std::vector<EmailAddress> addresses_of(const crypto::Certificate& root, const std::string& fingerprint) {
+    std::vector<EmailAddress> addresses;
     for (const auto& constraint : crypto::permitted_email_constraints(root)) {
-      try {
-        addresses.push_back(EmailAddress::parse(constraint).str());
-      } catch (const Error&) {
+      if (!EmailAddress::is_valid(constraint))
         refuse(400, "bad_root", "the root's name constraints must be email addresses");
-      }
+      addresses.push_back(EmailAddress::parse(constraint));
     }
     if (addresses.empty() || addresses.size() > kMaxAddresses)
-      refuse(400, "bad_root", "the root must be constrained to between 1 and 32 addresses");
+      refuse(400, "bad_root", fmt::format("the root must be constrained to between 1 and {} addresses", kMaxAddresses));
     for (const auto& address : addresses) {
-      auto owner = store_.account_for_address(address);
+      auto owner = store_.account_for_address(address.str());
       if (owner && *owner != fingerprint)
-        refuse(409, "address_taken", fmt::format("{} is published by another profile", address));
+        refuse(409, "address_taken", fmt::format("{} is published by another profile", address.str()));
     }
+    return addresses;
+  }
 
-    json document = {{"fingerprint", fingerprint}, {"root", encode_base64(root.der())}, {"addresses", addresses}};
-    json certificates = json::array();
-    for (const auto& item : array_field(body, "certificates", kMaxCertificates)) {
-      crypto::Certificate certificate = certificate_from(item, "certificates");
-      if (!certificate.is_issued_by(root))
+  // Certificates, endorsements and revocation lists: the root's, and what they claim to be.
+  void check_issued_by_root(const Publication& publication) {
+    for (const auto& certificate : publication.certificates) {
+      if (!certificate.is_issued_by(publication.root))
         refuse(400, "bad_certificate", "every certificate must be issued by the root");
-      certificates.push_back(encode_base64(certificate.der()));
     }
-    document["certificates"] = certificates;
-
-    std::string endorsements = optional_string(body, "endorsements", kMaxEndorsementText).value_or("");
-    if (!endorsements.empty()) {
+    if (!publication.endorsements.empty()) {
       try {
-        (void)crypto::Certificate::read_all(as_bytes(endorsements));
+        (void)crypto::Certificate::read_all(as_bytes(publication.endorsements));
       } catch (const Error&) {
         refuse(400, "bad_field", "'endorsements' must be PEM certificates");
       }
     }
-    document["endorsements"] = endorsements;
-
-    json revocations = json::array();
-    for (const auto& item : array_field(body, "revocations", kMaxRevocations)) {
-      Bytes der = base64_field(item, "revocations", kMaxBodyBytes);
+    for (const auto& der : publication.revocations) {
       try {
-        if (!crypto::RevocationList::read(der).is_issued_by(root))
+        if (!crypto::RevocationList::read(der).is_issued_by(publication.root))
           refuse(400, "bad_revocation", "every revocation list must be issued by the root");
       } catch (const Error&) {
         refuse(400, "bad_revocation", "'revocations' must hold DER revocation lists");
       }
-      revocations.push_back(encode_base64(der));
     }
-    document["revocations"] = revocations;
+  }
 
-    json devices = json::array();
-    std::vector<DeviceEntry> entries;
-    for (const auto& item : array_field(body, "devices", kMaxDevices)) {
-      if (!item.is_object())
-        refuse(400, "bad_device", "each device is an object");
-      crypto::Certificate signature = certificate_from(field(item, "signature_certificate"), "signature_certificate");
-      crypto::Certificate agreement = certificate_from(field(item, "agreement_certificate"), "agreement_certificate");
-      if (!signature.is_issued_by(root) || !agreement.is_issued_by(root))
+  std::vector<StoredDevice> checked_devices(const std::vector<DeviceEntry>& devices, const crypto::Certificate& root) {
+    std::vector<StoredDevice> out;
+    for (const auto& device : devices) {
+      if (!device.signature_certificate.is_issued_by(root) || !device.agreement_certificate.is_issued_by(root))
         refuse(400, "bad_device", "device certificates must be issued by the root");
-      std::string device_id = signature.public_key().fingerprint().to_string(kDeviceIdBits);
-      if (string_field(item, "device_id", 64) != device_id)
+      if (device.device_id != device_id_of(device.signature_certificate.public_key()))
         refuse(400, "bad_device", "a device id is the fingerprint of its signature key");
-      std::string status = string_field(item, "status", 16);
-      if (status != "active" && status != "removed")
+      if (device.status != "active" && device.status != "removed")
         refuse(400, "bad_device", "a device's status is active or removed");
-      std::string role = string_field(item, "role", 16);
-      if (role != "admin" && role != "full" && role != "read")
+      if (device.role != "admin" && device.role != "full" && device.role != "read")
         refuse(400, "bad_device", "a device's role is admin, full or read");
-      if (std::any_of(entries.begin(), entries.end(), [&](const DeviceEntry& e) { return e.device_id == device_id; }))
+      if (std::any_of(out.begin(), out.end(), [&](const StoredDevice& e) { return e.device_id == device.device_id; }))
         refuse(400, "bad_device", "a device is listed twice");
-      entries.push_back({device_id, signature.der(), status});
-      devices.push_back({{"device_id", device_id},
-                         {"name", string_field(item, "name", kMaxNameLength)},
-                         {"role", role},
-                         {"status", status},
-                         {"signature_certificate", encode_base64(signature.der())},
-                         {"agreement_certificate", encode_base64(agreement.der())}});
+      out.push_back({device.device_id, device.signature_certificate.der(), device.status});
     }
-    document["devices"] = devices;
+    return out;
+  }
 
-    AccountRecord account{fingerprint, root.der(), document.dump(), std::nullopt, std::nullopt, now_};
-    if (auto escrow = body.find("escrow"); escrow != body.end() && !escrow->is_null()) {
-      if (!escrow->is_object())
-        refuse(400, "bad_field", "'escrow' is {\"id\", \"data\"}");
-      std::string escrow_id = string_field(*escrow, "id", 128);
-      if (auto other = store_.account_for_escrow(escrow_id);
-          escrow_id.empty() || (other && other->fingerprint != fingerprint))
-        refuse(409, "bad_escrow", "that escrow id belongs to another profile");
-      account.escrow = base64_field(field(*escrow, "data"), "data", kMaxBodyBytes);
-      account.escrow_id = escrow_id;
-    }
-    store_.save_account(account, addresses, entries);
-    return json_response(200, {{"fingerprint", fingerprint}, {"addresses", addresses}, {"updated_at", now_}});
+  void keep_escrow(const EscrowReference& escrow, AccountRecord& account) {
+    if (auto other = store_.account_for_escrow(escrow.id);
+        escrow.id.empty() || (other && other->fingerprint != account.fingerprint))
+      refuse(409, "bad_escrow", "that escrow id belongs to another profile");
+    account.escrow = escrow.data;
+    account.escrow_id = escrow.id;
   }
 
   // Public: the escrow is sealed with a key only the profile's root secret
@@ -425,119 +343,99 @@ class Handler {
     auto account = store_.account_for_escrow(escrow_id);
     if (!account || !account->escrow)
       refuse(404, "no_escrow", "no escrow with that id is kept here");
-    return json_response(200, {{"fingerprint", account->fingerprint}, {"escrow", encode_base64(*account->escrow)}});
+    return respond(200, EscrowAnswer{account->fingerprint, *account->escrow}.to_json());
   }
 
   HttpResponse add_invite(const std::string& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
-    json body = parse_body(request_);
+    Invitation invitation = body<Invitation>();
     authenticate_root(account);
-    std::string pin_id = string_field(body, "pin_id", 128);
-    const json& expires = field(body, "expires_at");
-    if (!expires.is_number_integer())
-      refuse(400, "bad_field", "'expires_at' is Unix seconds");
-    std::int64_t expires_at = expires.get<std::int64_t>();
-    if (expires_at <= now_ || expires_at > now_ + kMaxInviteSeconds)
+    // expires_at > now first: the difference then cannot overflow.
+    if (invitation.expires_at <= now_ ||
+        !invitation_lifetime_allowed(std::chrono::seconds(invitation.expires_at - now_)))
       refuse(400, "bad_field", "an invitation expires within a week");
-    if (pin_id.empty() || store_.open_invites(fingerprint, now_) >= kMaxOpenInvites)
+    if (invitation.pin_id.empty() ||
+        store_.open_invites(fingerprint, now_) >= static_cast<int>(kMaxOpenInvitations))
       refuse(429, "too_many", "too many open invitations");
     try {
-      store_.add_invite(pin_id, fingerprint, expires_at);
+      store_.add_invite(invitation.pin_id, fingerprint, invitation.expires_at);
     } catch (const Error&) {
       refuse(409, "duplicate", "that invitation exists already");
     }
-    return json_response(201, {{"pin_id", pin_id}, {"expires_at", expires_at}});
+    return respond(201, invitation.to_json());
   }
 
   HttpResponse join(const std::string& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
-    json body = parse_body(request_);
-    std::string name = string_field(body, "device_name", kMaxNameLength);
-    Bytes signature_key = base64_field(field(body, "signature_key"), "signature_key", kMaxKeyBytes);
-    Bytes agreement_key = base64_field(field(body, "agreement_key"), "agreement_key", kMaxKeyBytes);
-    std::string device_nonce = string_field(body, "device_nonce", 64);
-    if (name.empty() || !is_hex(device_nonce, 32))
-      refuse(400, "bad_field", "a device name and a 16-byte hex nonce are needed");
+    JoinRequest request = body<JoinRequest>();
     crypto::PublicKey key = [&] {
       try {
-        crypto::PublicKey::from_spki_der(agreement_key);
-        return crypto::PublicKey::from_spki_der(signature_key);
+        crypto::PublicKey::from_spki_der(request.agreement_key);
+        return crypto::PublicKey::from_spki_der(request.signature_key);
       } catch (const Error&) {
         refuse(400, "bad_key", "the device keys must be SubjectPublicKeyInfo");
       }
     }();
     authenticate(key, kJoiningDeviceKey, fingerprint);
-    if (store_.pending_count(fingerprint) >= kMaxPendingRequests)
+    if (store_.pending_count(fingerprint) >= static_cast<int>(kMaxPendingRequests))
       refuse(429, "too_many", "too many requests are waiting for this profile");
-    auto pin_id = optional_string(body, "pin_id", 128);
-    auto pin_mac = optional_string(body, "pin_mac", 256);
-    if (pin_id.has_value() != pin_mac.has_value())
-      refuse(400, "bad_field", "'pin_id' and 'pin_mac' go together");
-    if (pin_id) {
-      switch (store_.use_invite(*pin_id, fingerprint, now_)) {
-        case InviteUse::Accepted:
-          break;
-        case InviteUse::Unknown:
-          refuse(403, "bad_pin", "the PIN is wrong or was not issued for this profile");
-        case InviteUse::Used:
-          refuse(403, "pin_used", "the PIN was used already");
-        case InviteUse::Expired:
-          refuse(403, "pin_expired", "the PIN has expired");
-      }
+    if (request.pin_id)
+      use_invite(*request.pin_id, fingerprint);
+    PendingRequest pending{to_hex(crypto::random_bytes(16)), request, to_hex(crypto::random_bytes(16)), now_,
+                           std::nullopt, std::nullopt};
+    store_.add_request({pending.request_id, fingerprint, pending.to_json(), request.signature_key, "pending",
+                        std::nullopt, now_});
+    return respond(201, JoinReceipt{pending.request_id, pending.service_nonce}.to_json());
+  }
+
+  void use_invite(const std::string& pin_id, const std::string& fingerprint) {
+    switch (store_.use_invite(pin_id, fingerprint, now_)) {
+      case InviteUse::Accepted:
+        return;
+      case InviteUse::Unknown:
+        refuse(403, "bad_pin", "the PIN is wrong or was not issued for this profile");
+      case InviteUse::Used:
+        refuse(403, "pin_used", "the PIN was used already");
+      case InviteUse::Expired:
+        refuse(403, "pin_expired", "the PIN has expired");
     }
-    std::string id = to_hex(crypto::random_bytes(16));
-    std::string service_nonce = to_hex(crypto::random_bytes(16));
-    json document = {{"request_id", id},
-                     {"device_name", name},
-                     {"signature_key", encode_base64(signature_key)},
-                     {"agreement_key", encode_base64(agreement_key)},
-                     {"device_nonce", device_nonce},
-                     {"service_nonce", service_nonce},
-                     {"pin_id", pin_id ? json(*pin_id) : json(nullptr)},
-                     {"pin_mac", pin_mac ? json(*pin_mac) : json(nullptr)},
-                     {"created_at", now_}};
-    store_.add_request({id, fingerprint, document.dump(), signature_key, "pending", std::nullopt, now_});
-    return json_response(201, {{"request_id", id}, {"service_nonce", service_nonce}});
   }
 
   HttpResponse pending(const std::string& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
     authenticate_root(account);
-    json requests = json::array();
+    PendingRequests answer;
     for (const auto& request : store_.pending_requests(fingerprint))
-      requests.push_back(json::parse(request.document));
-    return json_response(200, {{"requests", requests}});
+      answer.requests.push_back(stored<PendingRequest>(request.document));
+    return respond(200, answer.to_json());
   }
 
   HttpResponse decide(const std::string& fingerprint, const std::string& id) {
     AccountRecord account = account_or_404(fingerprint);
-    json body = parse_body(request_);
+    Decision decision = body<Decision>();
     authenticate_root(account);
     auto request = store_.request(id);
     if (!request || request->account != fingerprint)
       refuse(404, "unknown_request", "no such request for this profile");
-    std::string decision = string_field(body, "decision", 16);
-    json document = json::parse(request->document);
+    PendingRequest kept = stored<PendingRequest>(request->document);
     std::optional<Bytes> bundle;
-    if (decision == "accept") {
-      bundle = base64_field(field(body, "bundle"), "bundle", kMaxBodyBytes);
+    if (decision.accepted) {
       // The device's certificates, so that it can find itself among the
       // bundle's recipients; they must certify the keys it asked for.
-      crypto::Certificate signature = certificate_from(field(body, "signature_certificate"), "signature_certificate");
-      crypto::Certificate agreement = certificate_from(field(body, "agreement_certificate"), "agreement_certificate");
+      const Acceptance& accepted = *decision.accepted;
       crypto::Certificate root = crypto::Certificate::from_der(account.root);
-      if (!signature.is_issued_by(root) || !agreement.is_issued_by(root) ||
-          signature.public_key().spki_der() != request->signature_key ||
-          encode_base64(agreement.public_key().spki_der()) != document.value("agreement_key", ""))
+      if (!accepted.signature_certificate.is_issued_by(root) || !accepted.agreement_certificate.is_issued_by(root) ||
+          accepted.signature_certificate.public_key().spki_der() != request->signature_key ||
+          accepted.agreement_certificate.public_key().spki_der() != kept.request.agreement_key)
         refuse(400, "bad_certificate", "the certificates must be the root's, for the keys the device sent");
-      document["signature_certificate"] = encode_base64(signature.der());
-      document["agreement_certificate"] = encode_base64(agreement.der());
-    } else if (decision != "reject") {
-      refuse(400, "bad_field", "'decision' is accept or reject");
+      kept.signature_certificate = accepted.signature_certificate;
+      kept.agreement_certificate = accepted.agreement_certificate;
+      bundle = accepted.bundle;
     }
-    if (!store_.decide(id, decision == "accept" ? "accepted" : "rejected", document.dump(), bundle))
+    RequestState state = decision.accepted ? RequestState::Accepted : RequestState::Rejected;
+    if (!store_.decide(id, std::string(to_string(state)), kept.to_json(), bundle))
       refuse(409, "decided", "the request was decided already");
-    return json_response(200, {{"request_id", id}, {"status", decision == "accept" ? "accepted" : "rejected"}});
+    return respond(200, DecisionReceipt{id, state}.to_json());
   }
 
   HttpResponse request_status(const std::string& id) {
@@ -545,26 +443,27 @@ class Handler {
     if (!request)
       refuse(404, "unknown_request", "no such request");
     authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account);
-    json document = json::parse(request->document);
-    json answer = {{"request_id", id}, {"status", request->status}};
-    answer["bundle"] = request->bundle ? json(encode_base64(*request->bundle)) : json(nullptr);
-    answer["signature_certificate"] = document.value("signature_certificate", json(nullptr));
-    answer["agreement_certificate"] = document.value("agreement_certificate", json(nullptr));
-    return json_response(200, answer);
+    RequestStatus status{id, state_of(*request), std::nullopt};
+    if (status.state == RequestState::Accepted) {
+      PendingRequest kept = stored<PendingRequest>(request->document);
+      if (!request->bundle || !kept.signature_certificate || !kept.agreement_certificate)
+        throw Error(ErrorCode::Internal, "an accepted request lacks its bundle or certificates");
+      status.accepted = Acceptance{*request->bundle, *kept.signature_certificate, *kept.agreement_certificate};
+    }
+    return respond(200, status.to_json());
   }
 
   HttpResponse put_bundle(const std::string& fingerprint, const std::string& device_id) {
     AccountRecord account = account_or_404(fingerprint);
-    json body = parse_body(request_);
+    BundleEnvelope envelope = body<BundleEnvelope>();
     authenticate_root(account);
     auto device = store_.device(fingerprint, device_id);
     if (!device)
       refuse(404, "unknown_device", "no such device in the published profile");
     if (device->status != "active")
-      refuse(409, "device_removed", "the device was removed");
-    Bytes bundle = base64_field(field(body, "bundle"), "bundle", kMaxBodyBytes);
-    store_.put_bundle(fingerprint, device_id, bundle, now_);
-    return json_response(200, {{"device_id", device_id}, {"updated_at", now_}});
+      refuse(409, std::string(kDeviceRemovedCode), "the device was removed");
+    store_.put_bundle(fingerprint, device_id, envelope.bundle, now_);
+    return respond(200, BundleReceipt{device_id, now_}.to_json());
   }
 
   HttpResponse get_bundle(const std::string& fingerprint, const std::string& device_id) {
@@ -574,11 +473,11 @@ class Handler {
       refuse(404, "unknown_device", "no such device in the published profile");
     authenticate(crypto::Certificate::from_der(device->signature_certificate).public_key(), device_id, fingerprint);
     if (device->status != "active")
-      refuse(403, "device_removed", "this device was removed from the profile");
+      refuse(403, std::string(kDeviceRemovedCode), "this device was removed from the profile");
     auto bundle = store_.bundle(fingerprint, device_id);
     if (!bundle)
       refuse(404, "no_bundle", "no key bundle for this device yet");
-    return json_response(200, {{"device_id", device_id}, {"bundle", encode_base64(*bundle)}});
+    return respond(200, DeviceBundle{device_id, *bundle}.to_json());
   }
 
   ServiceStore& store_;

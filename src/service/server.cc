@@ -6,9 +6,9 @@
 #include <httplib.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
+#include "mailseal/keyservice/documents.h"
+#include "mailseal/keyservice/protocol.h"
 #include "mailseal/service/api.h"
-#include "mailseal/service/protocol.h"
 
 namespace mailseal::service {
 
@@ -16,7 +16,7 @@ std::pair<std::string, int> parse_listen_address(std::string_view text) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size())
     throw Error(ErrorCode::Usage,
-                fmt::format("expected HOST:PORT, for example 127.0.0.1:8080, not '{}'", escape_for_terminal(text)));
+                fmt::format("expected HOST:PORT, for example 127.0.0.1:8080, not '{}'", text));
   std::string_view port_text = text.substr(colon + 1);
   if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos)
     throw Error(ErrorCode::Usage, "the port is a number from 0 to 65535");
@@ -43,7 +43,7 @@ struct Server::Impl {
     } else {
       http = std::make_unique<httplib::Server>();
     }
-    http->set_payload_max_length(kMaxBodyBytes);
+    http->set_payload_max_length(keyservice::kMaxBodyBytes);
     http->set_read_timeout(10, 0);
     http->set_write_timeout(10, 0);
     auto handler = [this](const httplib::Request& request, httplib::Response& response) {
@@ -65,7 +65,7 @@ struct Server::Impl {
       if (!response.body.empty())
         return;
       std::string code = response.status == 413 ? "too_large" : "bad_request";
-      response.set_content(fmt::format(R"({{"error": {{"code": "{}", "message": "HTTP {}"}}}})", code, response.status),
+      response.set_content(keyservice::ErrorDocument{code, fmt::format("HTTP {}", response.status)}.to_json(),
                            "application/json");
     });
   }
@@ -84,7 +84,7 @@ int Server::bind() {
   }
   if (impl_->port <= 0) {
     throw Error(ErrorCode::Io,
-                fmt::format("cannot listen on {}:{}", escape_for_terminal(impl_->options.host), impl_->options.port));
+                fmt::format("cannot listen on {}:{}", impl_->options.host, impl_->options.port));
   }
   return impl_->port;
 }

@@ -134,7 +134,7 @@ std::optional<std::string> ServiceStore::account_for_address(const std::string& 
 }
 
 void ServiceStore::save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
-                                const std::vector<DeviceEntry>& devices) {
+                                const std::vector<StoredDevice>& devices) {
   store::Transaction transaction(database_);
   auto upsert = database_.prepare(
       "INSERT INTO accounts (fingerprint, root, document, escrow, escrow_id, updated_at) "
@@ -168,13 +168,13 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
   transaction.commit();
 }
 
-std::optional<DeviceEntry> ServiceStore::device(const std::string& account, const std::string& device_id) {
+std::optional<StoredDevice> ServiceStore::device(const std::string& account, const std::string& device_id) {
   auto statement =
       database_.prepare("SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2");
   statement.bind(1, account).bind(2, device_id);
   if (!statement.step())
     return std::nullopt;
-  return DeviceEntry{device_id, statement.column_blob(0), statement.column_text(1)};
+  return StoredDevice{device_id, statement.column_blob(0), statement.column_text(1)};
 }
 
 bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now,

@@ -18,13 +18,13 @@ namespace mailseal::service {
 struct AccountRecord {
   std::string fingerprint;
   Bytes root;            // DER
-  std::string document;  // the published profile, JSON
+  std::string document;  // keyservice::PublishedProfile without updated_at, JSON
   std::optional<Bytes> escrow;
   std::optional<std::string> escrow_id;  // derived from the profile's root secret
   std::int64_t updated_at = 0;
 };
 
-struct DeviceEntry {
+struct StoredDevice {
   std::string device_id;
   Bytes signature_certificate;
   std::string status;  // "active" or "removed"
@@ -33,7 +33,7 @@ struct DeviceEntry {
 struct JoinRequestRecord {
   std::string id;
   std::string account;
-  std::string document;  // what the device sent, plus the service nonce, JSON
+  std::string document;  // keyservice::PendingRequest, JSON
   Bytes signature_key;   // SubjectPublicKeyInfo DER of the device's signature key
   std::string status;    // "pending", "accepted", "rejected"
   std::optional<Bytes> bundle;
@@ -54,8 +54,8 @@ class ServiceStore {
   // Creates or replaces a published profile with its addresses and devices;
   // escrow is kept when not given.
   void save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
-                    const std::vector<DeviceEntry>& devices);
-  std::optional<DeviceEntry> device(const std::string& account, const std::string& device_id);
+                    const std::vector<StoredDevice>& devices);
+  std::optional<StoredDevice> device(const std::string& account, const std::string& device_id);
 
   // False if this key used this nonce before. Forgets nonces older than
   // `horizon`.

@@ -12,7 +12,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/evidence.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/smime/io.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/udf/udf.h"
@@ -33,11 +33,11 @@ class EvidenceTest : public ::testing::Test {
     home_ = std::filesystem::temp_directory_path() / ("mailseal-evidence-" + std::to_string(::getpid()) + "-" +
                                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(home_);
-    devices::InitOptions options;
+    profile::InitOptions options;
     options.addresses = {EmailAddress::parse("alice@example.com")};
     options.suite = store::Suite::Modern;
     options.device_name = "test";
-    profile_.emplace(devices::Profile::create(home_, options));
+    profile_.emplace(profile::Profile::create(home_, options));
     evaluator_ = Evaluator{trust::Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                            profile_->addresses()};
   }
@@ -62,7 +62,7 @@ class EvidenceTest : public ::testing::Test {
   }
 
   std::filesystem::path home_;
-  std::optional<devices::Profile> profile_;
+  std::optional<profile::Profile> profile_;
   Evaluator evaluator_;
 };
 

@@ -14,7 +14,7 @@
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/evidence.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/mime/mime.h"
 #include "scratch.h"
@@ -24,16 +24,16 @@ namespace {
 
 using test::ScratchDirectory;
 
-devices::Profile make_profile(const std::filesystem::path& home, const std::string& address) {
-  devices::InitOptions options;
+profile::Profile make_profile(const std::filesystem::path& home, const std::string& address) {
+  profile::InitOptions options;
   options.addresses = {EmailAddress::parse(address)};
   options.suite = store::Suite::Modern;  // P-256: quick to make
   options.device_name = "test";
-  return devices::Profile::create(home, options);
+  return profile::Profile::create(home, options);
 }
 
 // What `mailseal contact import` does with someone's exported certificates.
-void introduce(devices::Profile& reader, devices::Profile& person) {
+void introduce(profile::Profile& reader, profile::Profile& person) {
   std::string pem;
   for (const auto& certificate : person.current_mail_certificates())
     pem += certificate.pem();
@@ -71,7 +71,7 @@ class DeliveryTest : public ::testing::Test {
   }
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
-  static smime::ReadResult read_as(devices::Profile& reader, const std::string& copy) {
+  static smime::ReadResult read_as(profile::Profile& reader, const std::string& copy) {
     return agent::read(&reader, nullptr, as_bytes(copy), smime::Policy::standard());
   }
 
@@ -81,15 +81,15 @@ class DeliveryTest : public ::testing::Test {
   }
 
   static ScratchDirectory* scratch_;
-  static std::optional<devices::Profile> alice_;
-  static std::optional<devices::Profile> bob_;
-  static std::optional<devices::Profile> dave_;
+  static std::optional<profile::Profile> alice_;
+  static std::optional<profile::Profile> bob_;
+  static std::optional<profile::Profile> dave_;
 };
 
 ScratchDirectory* DeliveryTest::scratch_ = nullptr;
-std::optional<devices::Profile> DeliveryTest::alice_;
-std::optional<devices::Profile> DeliveryTest::bob_;
-std::optional<devices::Profile> DeliveryTest::dave_;
+std::optional<profile::Profile> DeliveryTest::alice_;
+std::optional<profile::Profile> DeliveryTest::bob_;
+std::optional<profile::Profile> DeliveryTest::dave_;
 
 TEST_F(DeliveryTest, ARecipientWithAKeyGetsOneSignedAndEncryptedCopy) {
   DeliveryPlan result = plan({"bob@example.org"}, message(""));
@@ -198,8 +198,8 @@ TEST_F(DeliveryTest, WhatTheClientProtectedIsNotWrappedAgain) {
 
 TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   ScratchDirectory scratch;
-  devices::Profile gateway_owner = make_profile(scratch / "alice2", "alice@example.com");
-  devices::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
+  profile::Profile gateway_owner = make_profile(scratch / "alice2", "alice@example.com");
+  profile::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
   DeliveryPlan result = plan_delivery(gateway_owner, nullptr, EncryptionPolicy::Opportunistic,

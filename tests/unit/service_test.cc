@@ -7,7 +7,7 @@
 #include "devices/internal/bundle.h"
 #include "mailseal/common/error.h"
 #include "mailseal/devices/pairing.h"
-#include "mailseal/service/protocol.h"
+#include "mailseal/keyservice/protocol.h"
 
 namespace mailseal {
 namespace {
@@ -15,20 +15,20 @@ namespace {
 TEST(RequestSignature, RoundTripAndEveryFieldMatters) {
   crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   const std::string body = R"({"a": 1})";
-  std::string header = service::authorize(key, "root", "PUT", "/v1/accounts/X", as_bytes(body), 1800000000);
-  service::RequestAuthorization parsed = service::parse_authorization(header);
+  std::string header = keyservice::authorize(key, "root", "PUT", "/v1/accounts/X", as_bytes(body), 1800000000);
+  keyservice::RequestAuthorization parsed = keyservice::parse_authorization(header);
   EXPECT_EQ(parsed.key, "root");
   EXPECT_EQ(parsed.time, 1800000000);
   EXPECT_EQ(parsed.nonce.size(), 32u);
   auto pub = key.public_key();
-  EXPECT_TRUE(service::verify_authorization(pub, parsed, "PUT", "/v1/accounts/X", as_bytes(body)));
-  EXPECT_FALSE(service::verify_authorization(pub, parsed, "POST", "/v1/accounts/X", as_bytes(body)));
-  EXPECT_FALSE(service::verify_authorization(pub, parsed, "PUT", "/v1/accounts/Y", as_bytes(body)));
-  EXPECT_FALSE(service::verify_authorization(pub, parsed, "PUT", "/v1/accounts/X", as_bytes(std::string("{}"))));
-  service::RequestAuthorization later = parsed;
+  EXPECT_TRUE(keyservice::verify_authorization(pub, parsed, "PUT", "/v1/accounts/X", as_bytes(body)));
+  EXPECT_FALSE(keyservice::verify_authorization(pub, parsed, "POST", "/v1/accounts/X", as_bytes(body)));
+  EXPECT_FALSE(keyservice::verify_authorization(pub, parsed, "PUT", "/v1/accounts/Y", as_bytes(body)));
+  EXPECT_FALSE(keyservice::verify_authorization(pub, parsed, "PUT", "/v1/accounts/X", as_bytes(std::string("{}"))));
+  keyservice::RequestAuthorization later = parsed;
   later.time += 1;
-  EXPECT_FALSE(service::verify_authorization(pub, later, "PUT", "/v1/accounts/X", as_bytes(body)));
-  EXPECT_NE(parsed.nonce, service::parse_authorization(service::authorize(key, "root", "PUT", "/", {}, 1)).nonce)
+  EXPECT_FALSE(keyservice::verify_authorization(pub, later, "PUT", "/v1/accounts/X", as_bytes(body)));
+  EXPECT_NE(parsed.nonce, keyservice::parse_authorization(keyservice::authorize(key, "root", "PUT", "/", {}, 1)).nonce)
       << "a fresh nonce every time";
 }
 
@@ -41,7 +41,7 @@ TEST(RequestSignature, MalformedHeadersAreRefused) {
        R"(Mailseal-Signature key="root", key="root", time="1", nonce="00112233445566778899aabbccddeeff", signature="AAAA")",
        R"(Mailseal-Signature key="root", time="1", nonce="00112233445566778899aabbccddeeff", signature="AAAA", extra="1")",
        R"(Mailseal-Signature key="root, time="1")"}) {
-    EXPECT_THROW(service::parse_authorization(header), Error) << header;
+    EXPECT_THROW(keyservice::parse_authorization(header), Error) << header;
   }
 }
 

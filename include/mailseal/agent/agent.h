@@ -8,18 +8,18 @@
 
 #include "mailseal/common/secret.h"
 #include "mailseal/contacts/evidence.h"
-#include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/smime/smime.h"
 
 namespace mailseal::agent {
 
 // Signs with the current signing key of the From address.
-void sign(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
+void sign(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
           smime::ByteSink& out, smime::SignatureForm form);
 
 // Whose trust the profile computes: its root and its addresses.
-contacts::Evaluator evaluator(devices::Profile& profile);
+contacts::Evaluator evaluator(profile::Profile& profile);
 
 struct RecipientTrust {
   EmailAddress address;
@@ -39,17 +39,17 @@ struct EncryptReport {
 // Error(NoMatchingKey) naming every recipient without a usable certificate,
 // Error(RejectedByPolicy) naming every recipient whose binding is a conflict
 // or revoked. Recipients at level none are reported, not refused.
-EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
+EncryptReport encrypt(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign);
 
 // Reads a message with every decryption key of the profile (if given).
-smime::ReadResult read(devices::Profile* profile, const Passphrase* passphrase, ByteView message,
+smime::ReadResult read(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
                        const smime::Policy& policy);
 
 // The verdict for an address (evidence.h's evaluate_address; the profile's
 // own addresses are judged with its own certificates). nullopt if no
 // certificate is known for it.
-std::optional<contacts::TrustReport> address_trust(devices::Profile& profile, const EmailAddress& address);
+std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address);
 
 // Looks `address` up on the key service and records what it finds as a
 // contact found by discovery; returns the verdict for the address after.
@@ -58,7 +58,7 @@ struct LookupReport {
   std::string fingerprint;
   std::optional<contacts::TrustReport> trust;
 };
-LookupReport lookup(devices::Profile& profile, service::Client& client, const EmailAddress& address);
+LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address);
 
 // The sender of a read message as the profile judges them: learns from a
 // valid signature first (unless `learn` is false), then weighs the binding of
@@ -69,6 +69,6 @@ struct SenderTrust {
   contacts::TrustReport report;
   bool learned = false;  // the message added to the sender's history
 };
-std::optional<SenderTrust> sender_trust(devices::Profile& profile, const smime::ReadResult& message, bool learn);
+std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn);
 
 }  // namespace mailseal::agent

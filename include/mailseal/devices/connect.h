@@ -17,14 +17,10 @@
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/secret.h"
-#include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::devices {
-
-// The key service a store uses, remembered by `init --service` and `device join`.
-std::optional<std::string> remembered_service(store::LocalStore& store);
-void remember_service(store::LocalStore& store, const std::string& url);
 
 struct PublishReport {
   std::string fingerprint;
@@ -36,23 +32,16 @@ struct PublishReport {
 // Publishes the profile (root, current mail certificates, exportable
 // endorsements, revocations, devices) and the escrow of its keys, sealed to
 // the root secret. Admin devices only (it is signed by the root).
-PublishReport publish(Profile& profile, service::Client& client, const Passphrase* passphrase);
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase);
 
-// A profile as the key service publishes it, checked: the root is
-// self-signed and constrained to the address asked for, the fingerprint is
+// The profile the key service publishes for `address`, checked: the root is
+// a profile root constrained to the address asked for, the fingerprint is
 // the root's, every certificate was issued by the root.
-struct PublishedProfile {
-  std::string fingerprint;
-  crypto::Certificate root;
-  std::vector<crypto::Certificate> certificates;
-  std::string endorsements;        // PEM, possibly empty
-  std::vector<Bytes> revocations;  // DER CRLs
-};
 // Error(NotFound) when the service has no profile for the address;
 // Error(Malformed) when what it returns does not hold together.
-PublishedProfile fetch_profile(service::Client& client, const EmailAddress& address);
+keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const EmailAddress& address);
 // The same checks on an answer already received (the JSON text).
-PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address);
+keyservice::PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address);
 
 struct JoinTicket {
   std::string device_id;
@@ -72,7 +61,7 @@ struct JoinOptions {
 // `options.address`. The home holds only a pending join until `sync` finds
 // the request accepted. Error(AlreadyExists) if the home holds a profile or
 // a pending join.
-JoinTicket join(const std::filesystem::path& home, service::Client& client, const JoinOptions& options);
+JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options);
 
 // True if the home holds a join that is not complete yet.
 bool join_pending(const std::filesystem::path& home);
@@ -88,7 +77,8 @@ struct PendingDevice {
 };
 
 // Requests waiting for an admin device, with the witness computed here.
-std::vector<PendingDevice> pending_devices(Profile& profile, service::Client& client, const Passphrase* passphrase);
+std::vector<PendingDevice> pending_devices(profile::Profile& profile, keyservice::Client& client,
+                                           const Passphrase* passphrase);
 
 struct AcceptedDevice {
   std::string device_id;
@@ -100,9 +90,9 @@ struct AcceptedDevice {
 // Accepts the request with that witness (any 100 bits of it) or request id:
 // issues the device's certificates, sends it a key bundle, publishes.
 // Error(NotFound) when no pending request matches.
-AcceptedDevice accept_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                              std::string_view witness_or_id, store::DeviceRole role);
-void reject_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+void reject_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                    std::string_view witness_or_id);
 
 struct Invitation {
@@ -114,7 +104,7 @@ struct Invitation {
 
 // A one-time PIN: a device joining with it is accepted by this admin device
 // on its next sync, without comparing witnesses.
-Invitation invite(Profile& profile, service::Client& client, const Passphrase* passphrase,
+Invitation invite(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                   std::chrono::seconds lifetime, store::DeviceRole role);
 
 struct SyncReport {
@@ -129,12 +119,12 @@ struct SyncReport {
 
 // Completes a pending join, or (on a device of a profile) processes PIN
 // requests (admin devices) and takes the newest key bundle.
-SyncReport sync(const std::filesystem::path& home, service::Client& client,
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client,
                 const std::optional<Passphrase>& passphrase);
 
 // Sends every other active device of the profile its current key bundle
 // (after keys or certificates changed); returns how many. Admin devices only.
-int send_key_bundles(Profile& profile, service::Client& client, const Passphrase* passphrase);
+int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase);
 
 struct RemovalReport {
   std::string device_id;
@@ -146,7 +136,7 @@ struct RemovalReport {
 // (and signing keys, revoking the old ones, when the device could sign),
 // publishes them and sends them to the remaining devices. The removed device
 // gets nothing new.
-RemovalReport remove_device(Profile& profile, service::Client& client, const Passphrase* passphrase,
+RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
                             const std::string& device_id);
 
 }  // namespace mailseal::devices

@@ -39,6 +39,14 @@ std::string pin_id(std::string_view pin);
 SecretBytes pin_mac_key(std::string_view pin);
 // MAC over `purpose` and `data` with a PIN MAC key, as a UDF presentation.
 std::string pin_mac(ByteView mac_key, std::string_view purpose, ByteView data);
+// The MAC a device joining with a PIN sends: over the profile fingerprint,
+// both its keys (SubjectPublicKeyInfo DER), its nonce and its name.
+std::string join_pin_mac(ByteView mac_key, std::string_view profile_fingerprint, ByteView signature_key,
+                         ByteView agreement_key, std::string_view device_nonce, std::string_view device_name);
+// The proof in a PIN join's key bundle that it comes from whoever made the
+// PIN: a MAC over the profile fingerprint, the device id and the request id.
+std::string bundle_pin_proof(ByteView mac_key, std::string_view profile_fingerprint, std::string_view device_id,
+                             std::string_view request_id);
 // Constant-time comparison of two MACs.
 bool pin_mac_equal(std::string_view a, std::string_view b);
 

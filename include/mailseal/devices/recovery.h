@@ -11,15 +11,16 @@
 #include <vector>
 
 #include "mailseal/common/secret.h"
-#include "mailseal/devices/profile.h"
-#include "mailseal/service/client.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::devices {
 
 // `quorum` of `shares` (2 <= quorum <= shares <= 16) recover the profile.
 // Admin devices only. The escrow must be published (`publish`) for the
 // shares to be of use.
-std::vector<std::string> create_recovery_shares(Profile& profile, const Passphrase* passphrase, int shares, int quorum);
+std::vector<std::string> create_recovery_shares(profile::Profile& profile, const Passphrase* passphrase, int shares,
+                                                int quorum);
 
 struct RestoreOptions {
   std::vector<std::string> shares;
@@ -38,6 +39,6 @@ struct RestoreReport {
 // device and publishes the new device list. Error(Usage) with the number
 // needed when there are too few shares; Error(BadSignature) when the shares
 // do not belong together.
-RestoreReport restore(const std::filesystem::path& home, service::Client& client, const RestoreOptions& options);
+RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options);
 
 }  // namespace mailseal::devices

@@ -18,10 +18,10 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/secret.h"
 
-namespace mailseal::devices {
+namespace mailseal::profile {
 class Profile;
 }
-namespace mailseal::service {
+namespace mailseal::keyservice {
 class Client;
 }
 
@@ -100,8 +100,8 @@ class LookupSchedule {
 // the client, and messages from addresses not in the profile, pass
 // unchanged (refused under Required). Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
-DeliveryPlan plan_delivery(devices::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, service::Client* service,
+DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+                           const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule = nullptr);
 
 class Gateway {

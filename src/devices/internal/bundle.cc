@@ -2,11 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "devices/internal/issuing.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/keys.h"
+#include "mailseal/profile/issuing.h"
 
 namespace mailseal::devices::internal {
 
@@ -58,11 +58,22 @@ std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
       std::string_view(reinterpret_cast<const char*>(key.pem.data()), key.pem.size()), nullptr);
   store::MailKeyRecord record = key.record;
   store::KeyFile file =
-      key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, passphrase);
+      profile::key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, passphrase);
   record.key_file = file.name;
   record.key_fingerprint =
       crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
   return {std::move(record), std::move(file)};
+}
+
+std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const std::optional<Passphrase>& passphrase,
+                                              std::vector<store::KeyFile>& files) {
+  std::vector<store::MailKeyRecord> records;
+  for (const auto& key : bundle.keys) {
+    auto [record, file] = stored_key(key, passphrase);
+    files.push_back(std::move(file));
+    records.push_back(std::move(record));
+  }
+  return records;
 }
 
 SecretBytes encode_bundle(const KeyBundle& bundle) {

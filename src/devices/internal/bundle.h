@@ -43,6 +43,10 @@ SecretBytes encode_bundle(const KeyBundle& bundle);
 store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at);
 std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
                                                            const std::optional<Passphrase>& passphrase);
+// Every mail key of a bundle or escrow as store records; their key files are
+// appended to `files`.
+std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const std::optional<Passphrase>& passphrase,
+                                              std::vector<store::KeyFile>& files);
 // Error(Malformed) for anything that is not a bundle of this version.
 KeyBundle decode_bundle(ByteView json);
 

@@ -17,11 +17,13 @@
 #include "mailseal/common/bytes.h"
 #include "mailseal/crypto/keys.h"
 
-namespace mailseal::service {
+namespace mailseal::keyservice {
 
 inline constexpr std::string_view kAuthorizationScheme = "Mailseal-Signature";
 inline constexpr std::int64_t kMaxClockSkewSeconds = 300;
+// What one request body may be: at most 4 MiB, JSON nested at most 32 deep.
 inline constexpr std::size_t kMaxBodyBytes = 4 * 1024 * 1024;
+inline constexpr std::size_t kMaxJsonDepth = 32;
 inline constexpr std::string_view kRootKey = "root";
 inline constexpr std::string_view kJoiningDeviceKey = "device";
 
@@ -48,4 +50,4 @@ RequestAuthorization parse_authorization(std::string_view header);
 bool verify_authorization(const crypto::PublicKey& key, const RequestAuthorization& authorization,
                           std::string_view method, std::string_view target, ByteView body);
 
-}  // namespace mailseal::service
+}  // namespace mailseal::keyservice

@@ -1,14 +1,14 @@
-#include "devices/internal/issuing.h"
+#include "mailseal/profile/issuing.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 #include "mailseal/smime/capabilities.h"
 #include "mailseal/udf/udf.h"
 
-namespace mailseal::devices::internal {
+namespace mailseal::profile {
 
 std::int64_t to_seconds(crypto::TimePoint time) {
   return time.time_since_epoch().count();
@@ -117,10 +117,6 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                     agreement_key, root_key, &root)};
 }
 
-std::string device_id_of(const crypto::PublicKey& signature_key) {
-  return signature_key.fingerprint().to_string(kIdentifierBits);
-}
-
 store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<Passphrase>& passphrase,
                                       crypto::TimePoint now, std::vector<store::KeyFile>& files) {
   store::DeviceRecord device;
@@ -138,4 +134,4 @@ store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<
   return device;
 }
 
-}  // namespace mailseal::devices::internal
+}  // namespace mailseal::profile

@@ -4,28 +4,46 @@
 // preferences, and mutt/neomutt with OpenSSL.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/secret.h"
-#include "mailseal/devices/profile.h"
+#include "mailseal/crypto/pkcs12.h"
+#include "mailseal/profile/profile.h"
 
-namespace mailseal::devices {
+namespace mailseal::clients {
 
 // Most mail clients read no AES-GCM (AuthEnvelopedData) and no RSA-OAEP:
 // NSS/Thunderbird, gpgsm, Outlook. Once a profile's keys live in one, its
 // encryption certificates must ask senders for AES-CBC, or mail from other
-// mailseal users would be unreadable there. This re-issues them (same keys),
-// publishes them and sends them to the other devices when a key service is
-// remembered. Nothing happens when they already ask for CBC.
+// mailseal users would be unreadable there. Every export below for such a
+// client first re-issues them (same keys), publishes them and sends them to
+// the other devices when a key service is remembered, and reports what it
+// did here. Nothing happens when they already ask for CBC.
 struct CbcReaders {
   std::vector<crypto::Certificate> reissued;
   bool published = false;
   int devices_updated = 0;
   std::vector<std::string> warnings;  // what could not be done, and what to do instead
 };
-CbcReaders ask_senders_for_cbc(Profile& profile, const Passphrase* passphrase);
+
+// The current mail keys (of one address or all, of one purpose or both) as
+// a PKCS#12 for another mail client; with `ask_for_cbc`, the certificates
+// ask senders for AES-CBC first (the client reads no AES-GCM).
+struct Pkcs12Options {
+  std::optional<EmailAddress> address;
+  std::optional<store::KeyPurpose> purpose;
+  crypto::Pkcs12Protection protection = crypto::Pkcs12Protection::Modern;
+  bool ask_for_cbc = false;
+};
+struct Pkcs12ForClient {
+  Bytes data;
+  std::optional<CbcReaders> cbc;  // with ask_for_cbc
+};
+Pkcs12ForClient export_pkcs12(profile::Profile& profile, const Pkcs12Options& options, const Passphrase& password,
+                              const Passphrase* key_passphrase);
 
 // An Apple configuration profile (.mobileconfig, an XML property list) for
 // iPhone, iPad and macOS Mail: one com.apple.security.pkcs12 payload per
@@ -33,9 +51,14 @@ CbcReaders ask_senders_for_cbc(Profile& profile, const Passphrase* passphrase);
 // `password`, and a com.apple.security.root payload with the profile root so
 // that the chain is trusted. The password is written into the profile only
 // if `include_password` (Apple then installs without asking; the file must
-// be kept as secret as the keys).
-std::string apple_configuration_profile(Profile& profile, const Passphrase& password, bool include_password,
-                                        const Passphrase* key_passphrase);
+// be kept as secret as the keys). Apple Mail is not known to read AES-GCM:
+// the certificates ask senders for AES-CBC first.
+struct AppleProfile {
+  std::string document;
+  CbcReaders cbc;
+};
+AppleProfile apple_configuration_profile(profile::Profile& profile, const Passphrase& password, bool include_password,
+                                         const Passphrase* key_passphrase);
 
 // Thunderbird's name for a certificate in its preferences: base64 of two
 // zero words, the lengths of the serial number and issuer, then both (the
@@ -67,8 +90,9 @@ struct ThunderbirdSetup {
 // encryption certificates and signing by default in prefs.js (atomically).
 // Error(NotFound) when no identity uses one of the addresses, and
 // Error(RejectedByPolicy) while Thunderbird runs (it rewrites prefs.js on
-// exit): nothing is changed then.
-ThunderbirdSetup setup_thunderbird(Profile& profile, const std::filesystem::path& directory,
+// exit): nothing is changed then. Thunderbird reads no AES-GCM: the
+// certificates ask senders for AES-CBC first.
+ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesystem::path& directory,
                                    const Passphrase* key_passphrase, const Passphrase* database_password);
 
 struct MuttSetup {
@@ -79,6 +103,6 @@ struct MuttSetup {
 // Writes the files mutt's OpenSSL S/MIME commands read into `directory`
 // (0700): the keys (PKCS#8, encrypted as they are in the store), the
 // certificates and the profile root; returns the muttrc lines that use them.
-MuttSetup setup_mutt(Profile& profile, const std::filesystem::path& directory);
+MuttSetup setup_mutt(profile::Profile& profile, const std::filesystem::path& directory);
 
-}  // namespace mailseal::devices
+}  // namespace mailseal::clients

@@ -21,7 +21,7 @@
 #include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
 
-namespace mailseal::devices {
+namespace mailseal::profile {
 
 struct InitOptions {
   std::vector<EmailAddress> addresses;
@@ -131,10 +131,6 @@ class Profile {
                       const Passphrase& password, crypto::Pkcs12Protection protection,
                       const Passphrase* key_passphrase);
 
-  // Adopts the identities of a PKCS#12 (for example from a public CA) as
-  // additional keys of their addresses, keeping their chains. Every identity
-  // must name one of the profile's addresses; nothing is stored unless all
-  // can be.
   // Re-issues every current encryption certificate of the profile's own keys
   // that does not advertise exactly `capabilities` (same keys, new
   // certificates; the old ones are archived). Returns the new certificates.
@@ -150,6 +146,10 @@ class Profile {
   std::vector<Pkcs12Export> export_pkcs12_per_key(const Passphrase& password, crypto::Pkcs12Protection protection,
                                                   const Passphrase* key_passphrase);
 
+  // Adopts the identities of a PKCS#12 (for example from a public CA) as
+  // additional keys of their addresses, keeping their chains. Every identity
+  // must name one of the profile's addresses; nothing is stored unless all
+  // can be.
   std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const Passphrase* key_passphrase);
 
   store::LocalStore& store() noexcept { return store_; }
@@ -169,4 +169,4 @@ class Profile {
   store::LocalStore store_;
 };
 
-}  // namespace mailseal::devices
+}  // namespace mailseal::profile

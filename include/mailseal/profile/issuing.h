@@ -1,7 +1,8 @@
 #pragma once
-// What the profile root issues, shared by profile creation, device
-// connection, device removal and recovery: key files, mail keys and device
-// certificates, with the same lifetimes and names everywhere.
+// What the profile root issues, shared by profile creation (here) and by
+// device connection, device removal and recovery (src/devices): key files,
+// mail keys and device certificates, with the same lifetimes and names
+// everywhere.
 
 #include <chrono>
 #include <optional>
@@ -15,14 +16,15 @@
 #include "mailseal/smime/capabilities.h"
 #include "mailseal/store/local_store.h"
 
-namespace mailseal::devices::internal {
+namespace mailseal::profile {
 
 // Certificates start an hour early so that a correspondent whose clock runs
 // a little behind does not see them as not yet valid.
 inline constexpr std::chrono::hours kBackdating{1};
 inline constexpr std::chrono::hours kDay{24};
-// Key files and device ids use a 100-bit fingerprint presentation: short,
-// unique, and above the draft's minimum.
+// Key files are named by a 100-bit fingerprint presentation of their key
+// (like device ids, keyservice::kDeviceIdBits): short, unique, and above
+// the draft's minimum.
 inline constexpr int kIdentifierBits = 100;
 
 std::int64_t to_seconds(crypto::TimePoint time);
@@ -78,7 +80,4 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
                                              const crypto::PublicKey& agreement_key, crypto::TimePoint now);
 
-// The device id: the 100-bit fingerprint of its signature key.
-std::string device_id_of(const crypto::PublicKey& signature_key);
-
-}  // namespace mailseal::devices::internal
+}  // namespace mailseal::profile

@@ -1,4 +1,4 @@
-#include "mailseal/devices/profile.h"
+#include "mailseal/profile/profile.h"
 
 #include <unistd.h>
 
@@ -8,16 +8,14 @@
 
 #include <fmt/format.h>
 
-#include "devices/internal/issuing.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/smime/capabilities.h"
 
-namespace mailseal::devices {
+namespace mailseal::profile {
 
 namespace {
-
-using namespace internal;
 
 std::string default_device_name() {
   char name[256] = {};
@@ -25,18 +23,6 @@ std::string default_device_name() {
     return name;
   }
   return "this device";
-}
-
-std::string_view purpose_label(store::KeyPurpose purpose) {
-  switch (purpose) {
-    case store::KeyPurpose::Signing:
-      return "signing";
-    case store::KeyPurpose::Encryption:
-      return "encryption";
-    case store::KeyPurpose::Both:
-      return "signing and encryption";
-  }
-  return "";
 }
 
 void check_addresses(const std::vector<EmailAddress>& addresses) {
@@ -54,8 +40,7 @@ void check_addresses(const std::vector<EmailAddress>& addresses) {
 Profile Profile::create(const std::filesystem::path& home, const InitOptions& options) {
   check_addresses(options.addresses);
   if (store::LocalStore::exists(home)) {
-    throw Error(ErrorCode::AlreadyExists,
-                fmt::format("a mailseal profile exists already in {}", escape_for_terminal(home.string())),
+    throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", home.string()),
                 "use --home DIR to create another one elsewhere");
   }
   if (options.passphrase && options.passphrase->empty()) {
@@ -77,7 +62,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
                                                        root_key.public_key(), root_key, nullptr);
   std::vector<store::KeyFile> files;
   store::ProfileRecord profile;
-  profile.fingerprint = root.key_fingerprint().to_string(udf::kFullBits);
+  profile.fingerprint = keyservice::profile_fingerprint_of(root);
   profile.name = name;
   profile.suite = options.suite;
   profile.addresses = options.addresses;
@@ -94,7 +79,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   DeviceCertificates certificates = issue_device_certificates(
       root_key, root, device_name, device_signature.public_key(), device_agreement.public_key(), now);
   store::DeviceRecord device =
-      own_device_record({device_id_of(device_signature.public_key()), device_name, store::DeviceRole::Admin,
+      own_device_record({keyservice::device_id_of(device_signature.public_key()), device_name, store::DeviceRole::Admin,
                          certificates.signature, certificates.agreement, device_signature, device_agreement},
                         options.passphrase, now, files);
 
@@ -180,7 +165,7 @@ crypto::PrivateKey Profile::root_key(const Passphrase* passphrase) {
 crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const Passphrase* passphrase) {
   using namespace std::chrono_literals;
   crypto::Certificate root = root_certificate();
-  if (!successor.is_ca() || !successor.is_self_issued() || !successor.is_issued_by(successor)) {
+  if (!keyservice::is_profile_root(successor)) {
     throw Error(ErrorCode::Usage, "the successor must be a profile root (a self-signed CA certificate)",
                 "on the new profile, 'mailseal export certificates' writes its root last");
   }
@@ -280,45 +265,6 @@ crypto::PrivateKey Profile::load_key(const std::string& file, const Passphrase* 
                                             passphrase);
 }
 
-std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> Profile::current_identities(
-    const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
-    const Passphrase* key_passphrase) {
-  auto profile = store_.profile();
-  if (address && std::find(profile.addresses.begin(), profile.addresses.end(), *address) == profile.addresses.end()) {
-    throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", address->str()));
-  }
-  std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> out;
-  for (auto& key : store_.mail_keys(address)) {
-    if (key.status != store::KeyStatus::Current) {
-      continue;
-    }
-    if (purpose && key.purpose != *purpose && key.purpose != store::KeyPurpose::Both) {
-      continue;
-    }
-    crypto::Certificate certificate = crypto::Certificate::from_der(key.certificate);
-    std::vector<crypto::Certificate> chain;
-    for (const auto& der : key.chain) {
-      chain.push_back(crypto::Certificate::from_der(der));
-    }
-    crypto::Pkcs12Identity identity{load_key(key.key_file, key_passphrase), certificate, chain,
-                                    fmt::format("{} ({})", key.address.str(), purpose_label(key.purpose))};
-    out.emplace_back(std::move(key), std::move(identity));
-  }
-  if (out.empty()) {
-    throw Error(ErrorCode::NotFound, "this profile has no current mail keys to export");
-  }
-  return out;
-}
-
-Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
-                             const std::optional<store::KeyPurpose>& purpose, const Passphrase& password,
-                             crypto::Pkcs12Protection protection, const Passphrase* key_passphrase) {
-  std::vector<crypto::Pkcs12Identity> identities;
-  for (auto& [record, identity] : current_identities(address, purpose, key_passphrase))
-    identities.push_back(std::move(identity));
-  return crypto::write_pkcs12(identities, password, protection);
-}
-
 namespace {
 
 bool is_own_encryption_key(const store::MailKeyRecord& key) {
@@ -358,7 +304,7 @@ std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Ca
       continue;
     crypto::PublicKey public_key = crypto::Certificate::from_der(key.certificate).public_key();
     store::MailKeyRecord renewed =
-        internal::reissue_mail_certificate(issuer_key, root, record.name, key, public_key, now, capabilities);
+        reissue_mail_certificate(issuer_key, root, record.name, key, public_key, now, capabilities);
     store_.set_mail_key_status(key.id, store::KeyStatus::Archived);
     store_.add_mail_certificate(renewed);
     issued.push_back(crypto::Certificate::from_der(renewed.certificate));
@@ -367,89 +313,4 @@ std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Ca
   return issued;
 }
 
-std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& password,
-                                                         crypto::Pkcs12Protection protection,
-                                                         const Passphrase* key_passphrase) {
-  std::vector<Pkcs12Export> out;
-  for (auto& [record, identity] : current_identities(std::nullopt, std::nullopt, key_passphrase)) {
-    crypto::Certificate certificate = identity.certificate;
-    std::string name = identity.friendly_name;
-    Bytes data = crypto::write_pkcs12(std::span(&identity, 1), password, protection);
-    out.push_back(
-        Pkcs12Export{record.address, record.purpose, std::move(certificate), std::move(name), std::move(data)});
-  }
-  return out;
-}
-
-std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password,
-                                                const Passphrase* key_passphrase) {
-  auto profile = store_.profile();
-  if (profile.keys_encrypted && (key_passphrase == nullptr || key_passphrase->empty())) {
-    throw Error(ErrorCode::BadPassword, "the keys of this profile are encrypted and no passphrase was given",
-                "give the passphrase with --passphrase-file FILE or MAILSEAL_PASSPHRASE");
-  }
-  crypto::Pkcs12Contents contents = crypto::read_pkcs12(data, password);
-  if (contents.identities.empty()) {
-    throw Error(ErrorCode::NotFound, "the PKCS#12 holds no private key");
-  }
-  std::vector<Bytes> stored;
-  for (const auto& key : store_.mail_keys()) {
-    stored.push_back(key.certificate);
-  }
-  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
-  std::vector<ImportedKey> imported;
-  for (const auto& identity : contents.identities) {
-    const crypto::Certificate& certificate = identity.certificate;
-    auto names = certificate.email_addresses();
-    auto address = std::find_if(names.begin(), names.end(), [&](const EmailAddress& name) {
-      return std::find(profile.addresses.begin(), profile.addresses.end(), name) != profile.addresses.end();
-    });
-    if (address == names.end()) {
-      std::string named = names.empty() ? std::string("no address") : names.front().str();
-      throw Error(ErrorCode::RejectedByPolicy,
-                  fmt::format("the certificate '{}' is for {}, not for an address of this profile",
-                              escape_for_terminal(certificate.subject()), named),
-                  "create a profile for that address with 'mailseal init' in another --home");
-    }
-    bool signs = certificate.can_sign_mail();
-    bool encrypts = certificate.can_encrypt_mail();
-    if (!signs && !encrypts) {
-      throw Error(ErrorCode::RejectedByPolicy,
-                  fmt::format("the certificate '{}' allows neither signing nor encrypting email",
-                              escape_for_terminal(certificate.subject())));
-    }
-    Bytes der = certificate.der();
-    if (std::find(stored.begin(), stored.end(), der) != stored.end()) {
-      throw Error(ErrorCode::AlreadyExists, fmt::format("the certificate '{}' is in this profile already",
-                                                        escape_for_terminal(certificate.subject())));
-    }
-    store::KeyPurpose purpose = signs && encrypts ? store::KeyPurpose::Both
-                                : signs           ? store::KeyPurpose::Signing
-                                                  : store::KeyPurpose::Encryption;
-    std::vector<Bytes> chain;
-    for (const auto& link : identity.chain) {
-      chain.push_back(link.der());
-    }
-    std::optional<Passphrase> protect;
-    if (profile.keys_encrypted) {
-      protect = *key_passphrase;
-    }
-    store::MailKeyRecord record{0,
-                                *address,
-                                purpose,
-                                store::KeyStatus::Current,
-                                store::KeyOrigin::Imported,
-                                der,
-                                chain,
-                                "",
-                                certificate.key_fingerprint().to_string(udf::kFullBits),
-                                0};
-    additions.emplace_back(std::move(record), key_file("imported", identity.key, protect));
-    imported.push_back({*address, purpose, certificate, identity.chain.size()});
-    stored.push_back(der);
-  }
-  store_.add_mail_keys(additions);
-  return imported;
-}
-
-}  // namespace mailseal::devices
+}  // namespace mailseal::profile

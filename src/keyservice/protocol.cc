@@ -1,13 +1,12 @@
-#include "mailseal/service/protocol.h"
+#include "mailseal/keyservice/protocol.h"
 
 #include <fmt/format.h>
 
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/udf/udf.h"
 
-namespace mailseal::service {
+namespace mailseal::keyservice {
 
 namespace {
 
@@ -77,7 +76,7 @@ RequestAuthorization parse_authorization(std::string_view header) {
       out.signature = decode_base64(value);
       have_signature = !out.signature.empty();
     } else {
-      throw malformed(fmt::format("unknown or repeated parameter '{}'", escape_for_terminal(name)));
+      throw malformed(fmt::format("unknown or repeated parameter '{}'", name));
     }
   }
   if (!(have_key && have_time && have_nonce && have_signature))
@@ -91,4 +90,4 @@ bool verify_authorization(const crypto::PublicKey& key, const RequestAuthorizati
                     authorization.signature);
 }
 
-}  // namespace mailseal::service
+}  // namespace mailseal::keyservice

@@ -1,0 +1,86 @@
+#pragma once
+// A client of the key service: its API (docs/service.md) over HTTP(S), one
+// method a request, typed documents in and out (documents.h), requests
+// signed as protocol.h describes. Refusals become errors carrying the
+// service's message (raw text: escape it before printing).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mailseal/common/email_address.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/keyservice/documents.h"
+
+namespace mailseal::keyservice {
+
+// Who signs a request: the key and the name the service knows it by
+// (kRootKey, a device id, or kJoiningDeviceKey).
+struct RequestSigner {
+  const crypto::PrivateKey* key = nullptr;
+  std::string key_id;
+};
+
+// Percent-encodes one path segment (an address, a fingerprint).
+std::string path_segment(std::string_view text);
+
+// What a device finds when it asks for its key bundle.
+enum class BundleState {
+  Sent,          // the bundle is there
+  NoneSent,      // nothing was sent to the device since it joined
+  DeviceRemoved  // the device was removed from the profile
+};
+struct FetchedBundle {
+  BundleState state = BundleState::NoneSent;
+  Bytes bundle;  // Sent only
+};
+
+class Client {
+ public:
+  // "http://host:port" or "https://host:port" (with $MAILSEAL_SERVICE_CA, a
+  // PEM file of the CA to trust, for a service with its own CA).
+  // Error(Usage) for anything else.
+  explicit Client(std::string url);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+
+  const std::string& url() const noexcept { return url_; }
+
+  // Every call: Error(Io) when the service cannot be reached; Error(NotFound)
+  // for 404; Error(RejectedByPolicy) for 401/403/409/429; Error(Malformed)
+  // for other refusals and for answers that do not read strictly.
+
+  // Public: the profile published for an address, read but not judged.
+  PublishedProfile profile_for(const EmailAddress& address);
+  // Public: the sealed escrow kept under an id.
+  EscrowAnswer escrow(std::string_view escrow_id);
+
+  // Signed with the profile root.
+  PublishReceipt publish(std::string_view fingerprint, const Publication& publication, const RequestSigner& root);
+  Invitation invite(std::string_view fingerprint, const Invitation& invitation, const RequestSigner& root);
+  PendingRequests pending_requests(std::string_view fingerprint, const RequestSigner& root);
+  DecisionReceipt decide(std::string_view fingerprint, std::string_view request_id, const Decision& decision,
+                         const RequestSigner& root);
+  BundleReceipt put_bundle(std::string_view fingerprint, std::string_view device_id, const BundleEnvelope& bundle,
+                           const RequestSigner& root);
+
+  // Signed with a joining device's own signature key.
+  JoinReceipt join(std::string_view fingerprint, const JoinRequest& request, const RequestSigner& device);
+  RequestStatus request_status(std::string_view request_id, const RequestSigner& device);
+
+  // Signed by the device the bundle is for.
+  FetchedBundle bundle(std::string_view fingerprint, std::string_view device_id, const RequestSigner& device);
+
+ private:
+  struct Answer;
+  Answer call(std::string_view method, const std::string& path, const std::string& body, const RequestSigner* signer);
+  template <typename Document>
+  Document answer(std::string_view method, const std::string& path, const std::string& body,
+                  const RequestSigner* signer);
+  std::string url_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailseal::keyservice

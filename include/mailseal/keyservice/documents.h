@@ -1,0 +1,255 @@
+#pragma once
+// Every JSON document that crosses the key service's wire (docs/service.md),
+// as a type with one strict reader and one writer, used by the service and by
+// its clients alike.
+//
+// Reading is strict: a field that is missing, of the wrong type, beyond its
+// limit, not base64 where bytes are expected or not a certificate where one
+// is expected is a Fault naming the field ("devices[1].role"). `parse` gives
+// the fault to a caller that answers it itself (the service turns it into a
+// 400 refusal); `read` turns it into Error(Malformed, "SOURCE: 'FIELD' ...").
+// Unknown fields are ignored, so that either side can add one.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/certificate.h"
+
+namespace mailseal::keyservice {
+
+// What strict reading found wrong. The service answers each kind with its own
+// refusal code: bad_json, missing_field, bad_field, bad_certificate.
+enum class FaultKind { NotJson, MissingField, BadField, BadCertificate };
+
+struct Fault {
+  FaultKind kind = FaultKind::NotJson;
+  std::string field;    // "root", "devices[1].role"; empty for NotJson
+  std::string problem;  // "is missing", "must be a string"
+  // "'root' is missing"; the problem alone when no field is named.
+  std::string describe() const;
+};
+
+template <typename Document>
+using Parsed = std::variant<Document, Fault>;
+
+// The document, or Error(Malformed) naming the field: "SOURCE: 'FIELD' PROBLEM".
+[[noreturn]] void throw_fault(const Fault& fault, std::string_view source);
+template <typename Document>
+Document read(std::string_view json, std::string_view source) {
+  Parsed<Document> parsed = Document::parse(json);
+  if (const Fault* fault = std::get_if<Fault>(&parsed))
+    throw_fault(*fault, source);
+  return std::get<Document>(std::move(parsed));
+}
+
+// Limits on what one document may hold (docs/service.md, "Limits").
+inline constexpr std::size_t kMaxCertificates = 256;
+inline constexpr std::size_t kMaxDevices = 64;
+inline constexpr std::size_t kMaxRevocations = 16;
+inline constexpr std::size_t kMaxAddresses = 32;
+inline constexpr std::size_t kMaxPendingRequests = 100;  // waiting at once, per profile
+inline constexpr std::size_t kMaxOpenInvitations = 100;  // open at once, per profile
+inline constexpr std::size_t kMaxEndorsementText = 1024 * 1024;
+inline constexpr std::size_t kMaxKeyBytes = 4096;
+inline constexpr std::size_t kNonceHexDigits = 32;  // 16 random bytes
+
+// {"status": "ok"}: GET /v1/health.
+struct Health {
+  std::string status;
+  static Parsed<Health> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// {"error": {"code", "message"}}: every refusal. The code is stable, for
+// programs; the message is for people (raw text: escape before printing).
+struct ErrorDocument {
+  std::string code;
+  std::string message;
+  static Parsed<ErrorDocument> parse(std::string_view json);
+  std::string to_json() const;
+};
+// The refusal code of a bundle request from a device that was removed.
+inline constexpr std::string_view kDeviceRemovedCode = "device_removed";
+
+// A device of a published profile.
+struct DeviceEntry {
+  std::string device_id;  // device_id_of(the signature certificate's key)
+  std::string name;       // at most kMaxDeviceNameLength bytes
+  std::string role;       // "admin", "full" or "read"
+  std::string status;     // "active" or "removed"
+  crypto::Certificate signature_certificate;
+  crypto::Certificate agreement_certificate;
+};
+
+// The escrow an admin device publishes: the profile's keys sealed to its
+// root secret, under an id derived from that secret (docs/service.md, "Recovery").
+struct EscrowReference {
+  std::string id;
+  Bytes data;
+};
+
+// PUT /v1/accounts/{fingerprint}: what an admin device publishes, signed by the root.
+struct Publication {
+  crypto::Certificate root;
+  std::vector<crypto::Certificate> certificates;  // current mail certificates
+  std::string endorsements;                       // PEM, possibly empty
+  std::vector<Bytes> revocations;                 // DER revocation lists
+  std::vector<DeviceEntry> devices;
+  std::optional<EscrowReference> escrow;
+  static Parsed<Publication> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// Its answer.
+struct PublishReceipt {
+  std::string fingerprint;
+  std::vector<std::string> addresses;
+  std::int64_t updated_at = 0;
+  static Parsed<PublishReceipt> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// GET /v1/addresses/{address} and /v1/accounts/{fingerprint}: a published
+// profile, as the service keeps it and hands it out. Reading checks types
+// only: whether it holds together is for the reader to judge.
+struct PublishedProfile {
+  std::string fingerprint;
+  crypto::Certificate root;
+  std::vector<EmailAddress> addresses;
+  std::vector<crypto::Certificate> certificates;
+  std::string endorsements;
+  std::vector<Bytes> revocations;
+  std::vector<DeviceEntry> devices;
+  std::optional<std::int64_t> updated_at;  // in answers; not in what the service stores
+  static Parsed<PublishedProfile> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// GET /v1/escrow/{escrow_id}.
+struct EscrowAnswer {
+  std::string fingerprint;
+  Bytes escrow;
+  static Parsed<EscrowAnswer> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// POST /v1/accounts/{fingerprint}/invites (and its answer): a PIN invitation
+// the service knows only by an id it cannot reverse.
+struct Invitation {
+  std::string pin_id;
+  std::int64_t expires_at = 0;  // Unix seconds
+  static Parsed<Invitation> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// POST /v1/accounts/{fingerprint}/requests: a new device asks to join,
+// signed with its own signature key.
+struct JoinRequest {
+  std::string device_name;   // device_name_allowed()
+  Bytes signature_key;       // SubjectPublicKeyInfo DER
+  Bytes agreement_key;       // SubjectPublicKeyInfo DER
+  std::string device_nonce;  // kNonceHexDigits lower-case hex digits
+  std::optional<std::string> pin_id;   // PIN joins only, with pin_mac
+  std::optional<std::string> pin_mac;
+  static Parsed<JoinRequest> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// Its answer.
+struct JoinReceipt {
+  std::string request_id;
+  std::string service_nonce;
+  static Parsed<JoinReceipt> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// What an admin device sends a device it accepts: its key bundle (sealed to
+// it) and its two certificates.
+struct Acceptance {
+  Bytes bundle;
+  crypto::Certificate signature_certificate;
+  crypto::Certificate agreement_certificate;
+};
+
+// A join request as the service keeps it and shows it to admin devices
+// (GET /v1/accounts/{fingerprint}/requests); once accepted, the service also
+// keeps the device's certificates with it.
+struct PendingRequest {
+  std::string request_id;
+  JoinRequest request;
+  std::string service_nonce;
+  std::int64_t created_at = 0;
+  std::optional<crypto::Certificate> signature_certificate;
+  std::optional<crypto::Certificate> agreement_certificate;
+  static Parsed<PendingRequest> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+struct PendingRequests {
+  std::vector<PendingRequest> requests;
+  static Parsed<PendingRequests> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// POST /v1/accounts/{fingerprint}/requests/{id}: accept (with what the
+// device gets) or reject.
+struct Decision {
+  std::optional<Acceptance> accepted;  // nullopt: rejected
+  static Parsed<Decision> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+enum class RequestState { Pending, Accepted, Rejected };
+std::string_view to_string(RequestState state) noexcept;
+
+// The answer to a decision.
+struct DecisionReceipt {
+  std::string request_id;
+  RequestState state = RequestState::Pending;
+  static Parsed<DecisionReceipt> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// GET /v1/requests/{id}, signed by the requesting device: where its request
+// stands, with the bundle and certificates once it is accepted.
+struct RequestStatus {
+  std::string request_id;
+  RequestState state = RequestState::Pending;
+  std::optional<Acceptance> accepted;  // exactly when state is Accepted
+  static Parsed<RequestStatus> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// PUT /v1/accounts/{fingerprint}/devices/{id}/bundle: {"bundle": base64}, a
+// newer key bundle for a device.
+struct BundleEnvelope {
+  Bytes bundle;
+  static Parsed<BundleEnvelope> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// Its answer.
+struct BundleReceipt {
+  std::string device_id;
+  std::int64_t updated_at = 0;
+  static Parsed<BundleReceipt> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// GET /v1/accounts/{fingerprint}/devices/{id}/bundle, signed by that device.
+struct DeviceBundle {
+  std::string device_id;
+  Bytes bundle;
+  static Parsed<DeviceBundle> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+}  // namespace mailseal::keyservice

@@ -1,0 +1,37 @@
+#pragma once
+// Rules of the key-service protocol (docs/service.md) that the service and
+// its clients both apply: what a device id and a profile fingerprint are,
+// what counts as a profile root, how long an invitation may last, and what a
+// device name may be. Written once here so that the two sides cannot drift.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/keys.h"
+
+namespace mailseal::keyservice {
+
+// A device id is the fingerprint of the device's signature key at 100 bits:
+// short, unique, and above the UDF draft's minimum.
+inline constexpr int kDeviceIdBits = 100;
+std::string device_id_of(const crypto::PublicKey& signature_key);
+
+// A profile is named by the full-precision fingerprint of its root's key.
+std::string profile_fingerprint_of(const crypto::Certificate& root);
+
+// A profile root is a self-signed CA certificate (DESIGN.md section 2).
+bool is_profile_root(const crypto::Certificate& certificate);
+
+// A PIN invitation lasts at least a second and at most a week.
+inline constexpr std::chrono::seconds kMaxInvitationLifetime{7 * 24 * 3600};
+bool invitation_lifetime_allowed(std::chrono::seconds lifetime);
+
+// A device's name, as its owner gave it: 1 to 100 bytes.
+inline constexpr std::size_t kMaxDeviceNameLength = 100;
+bool device_name_allowed(std::string_view name);
+
+}  // namespace mailseal::keyservice

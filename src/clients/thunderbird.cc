@@ -1,0 +1,196 @@
+// Thunderbird: the keys into its NSS database, its identities' S/MIME
+// preferences in prefs.js.
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "clients/internal/cbc.h"
+#include "clients/internal/nss.h"
+#include "mailseal/clients/mail_clients.h"
+#include "mailseal/common/base64.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/files.h"
+#include "mailseal/crypto/keys.h"
+
+namespace mailseal::clients {
+
+using internal::nss_nickname;
+using internal::run_nss_tool;
+using internal::ScratchDirectory;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The identities of prefs.js: id -> useremail, from lines such as
+//   user_pref("mail.identity.id2.useremail", "alice@example.com");
+std::map<std::string, std::string> thunderbird_identities(const std::string& prefs) {
+  constexpr std::string_view prefix = "user_pref(\"mail.identity.";
+  constexpr std::string_view middle = ".useremail\", \"";
+  constexpr std::string_view suffix = "\");";
+  std::map<std::string, std::string> out;
+  std::istringstream lines(prefs);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::string_view rest(line);
+    if (!rest.starts_with(prefix))
+      continue;
+    rest.remove_prefix(prefix.size());
+    std::size_t id_end = rest.find(middle);
+    if (id_end == std::string_view::npos || id_end < 3 || !rest.starts_with("id") ||
+        rest.substr(2, id_end - 2).find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    std::string_view id = rest.substr(0, id_end);
+    rest.remove_prefix(id_end + middle.size());
+    if (!rest.ends_with(suffix))
+      continue;
+    rest.remove_suffix(suffix.size());
+    if (rest.find_first_of("\"\\") != std::string_view::npos)
+      continue;  // an escaped address is not one mailseal could have
+    out[std::string(id)] = std::string(rest);
+  }
+  return out;
+}
+
+std::string pref_string(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// prefs.js with `values` set: earlier lines for those names are dropped, the
+// new ones appended (Thunderbird reads the file top to bottom, last wins).
+std::string set_preferences(const std::string& prefs, const std::vector<std::pair<std::string, std::string>>& values) {
+  std::istringstream lines(prefs);
+  std::string line;
+  std::string out;
+  while (std::getline(lines, line)) {
+    bool replaced = std::any_of(values.begin(), values.end(), [&](const auto& value) {
+      return line.rfind(fmt::format("user_pref(\"{}\",", value.first), 0) == 0;
+    });
+    if (!replaced)
+      out += line + "\n";
+  }
+  for (const auto& [name, value] : values)
+    out += fmt::format("user_pref(\"{}\", {});\n", name, value);
+  return out;
+}
+
+}  // namespace
+
+std::string thunderbird_db_key(const crypto::Certificate& certificate) {
+  Bytes serial = certificate.serial_der_content();
+  Bytes issuer = certificate.issuer_name_der();
+  Bytes key(8, 0);
+  for (std::size_t length : {serial.size(), issuer.size()}) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      key.push_back(static_cast<std::uint8_t>((length >> shift) & 0xff));
+  }
+  key.insert(key.end(), serial.begin(), serial.end());
+  key.insert(key.end(), issuer.begin(), issuer.end());
+  return encode_base64(key);
+}
+
+ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& directory,
+                                   const Passphrase* key_passphrase, const Passphrase* database_password) {
+  if (!fs::is_directory(directory))
+    throw Error(ErrorCode::NotFound, fmt::format("{} is not a Thunderbird profile directory", directory.string()));
+  // Thunderbird holds this link while it runs, and writes prefs.js on exit.
+  std::error_code ignored;
+  if (fs::is_symlink(fs::symlink_status(directory / "lock", ignored)))
+    throw Error(ErrorCode::RejectedByPolicy, "Thunderbird is running with this profile", "quit Thunderbird first");
+  const fs::path prefs_file = directory / "prefs.js";
+  std::string prefs;
+  if (fs::exists(prefs_file)) {
+    Bytes bytes = read_file(prefs_file);
+    prefs.assign(bytes.begin(), bytes.end());
+  }
+
+  ThunderbirdSetup setup;
+  for (const auto& [id, email] : thunderbird_identities(prefs)) {
+    if (!EmailAddress::is_valid(email))
+      continue;
+    EmailAddress address = EmailAddress::parse(email);
+    if (profile.has_address(address))
+      setup.identities.push_back({id, address});
+  }
+  if (setup.identities.empty()) {
+    std::string addresses;
+    for (const auto& address : profile.addresses())
+      addresses += (addresses.empty() ? "" : ", ") + address.str();
+    throw Error(ErrorCode::NotFound, fmt::format("no Thunderbird account in {} uses {}", directory.string(), addresses),
+                "add the mail account in Thunderbird first, quit it, then run this again");
+  }
+
+  setup.cbc = internal::ask_senders_for_cbc(profile, key_passphrase);
+
+  // The keys travel to pk12util in PKCS#12 files under a random password,
+  // in a private directory that is removed afterwards.
+  ScratchDirectory scratch;
+  const std::string database = "sql:" + directory.string();
+  const fs::path password_file = scratch.path() / "pkcs12-password";
+  const fs::path database_password_file = scratch.path() / "database-password";
+  Passphrase password(to_hex(crypto::random_bytes(16)));
+  write_new_file(password_file, as_bytes(std::string(password.view()) + "\n"), FileMode::Private);
+  write_new_file(database_password_file,
+                 as_bytes(std::string(database_password ? database_password->view() : std::string_view{}) + "\n"),
+                 FileMode::Private);
+  if (!fs::exists(directory / "cert9.db")) {
+    std::vector<std::string> create = {"certutil", "-N", "-d", database};
+    if (database_password)
+      create.insert(create.end(), {"-f", database_password_file.string()});
+    else
+      create.push_back("--empty-password");
+    run_nss_tool(create, "creating the NSS database");
+  }
+  crypto::Certificate root = profile.root_certificate();
+  const fs::path root_file = scratch.path() / "root.pem";
+  write_new_file(root_file, as_bytes(root.pem()), FileMode::Private);
+  // The root first, under a name of our own and trusted for email only; the
+  // PKCS#12 imports then find it there.
+  run_nss_tool({"certutil", "-A", "-d", database, "-n", "mailseal root " + root.common_name(), "-t", ",C,", "-i",
+                root_file.string(), "-f", database_password_file.string()},
+               "adding the profile root to the NSS database");
+  for (const auto& exported :
+       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_passphrase)) {
+    const fs::path file = scratch.path() / fmt::format("{}.p12", setup.certificates.size());
+    write_new_file(file, exported.data, FileMode::Private);
+    run_nss_tool({"pk12util", "-i", file.string(), "-d", database, "-w", password_file.string(), "-k",
+                  database_password_file.string()},
+                 "importing a key into the NSS database");
+    setup.certificates.push_back({exported.address, exported.purpose,
+                                  nss_nickname(database, exported.certificate, exported.friendly_name),
+                                  thunderbird_db_key(exported.certificate)});
+  }
+
+  std::vector<std::pair<std::string, std::string>> values;
+  for (const auto& identity : setup.identities) {
+    for (const auto& certificate : setup.certificates) {
+      if (certificate.address != identity.address)
+        continue;
+      const std::string prefix = "mail.identity." + identity.id + ".";
+      if (certificate.purpose != store::KeyPurpose::Encryption) {
+        values.emplace_back(prefix + "signing_cert_name", pref_string(certificate.nickname));
+        values.emplace_back(prefix + "signing_cert_dbkey", pref_string(certificate.db_key));
+        values.emplace_back(prefix + "sign_mail", "true");
+      }
+      if (certificate.purpose != store::KeyPurpose::Signing) {
+        values.emplace_back(prefix + "encryption_cert_name", pref_string(certificate.nickname));
+        values.emplace_back(prefix + "encryption_cert_dbkey", pref_string(certificate.db_key));
+      }
+    }
+    // S/MIME rather than OpenPGP when both could be used (Thunderbird 78+).
+    values.emplace_back("mail.identity." + identity.id + ".e2etechpref", "1");
+  }
+  write_file_atomic(prefs_file, as_bytes(set_preferences(prefs, values)), FileMode::Private);
+  return setup;
+}
+
+}  // namespace mailseal::clients

@@ -1,0 +1,65 @@
+#pragma once
+// What the steps of connecting devices share (publish.cc, join.cc,
+// approval.cc, sync.cc, removal.cc, bundles.cc): the keys that sign
+// requests to the key service, this device's record, key bundles, and the
+// approval steps a sync runs.
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "devices/internal/bundle.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/devices/connect.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/keyservice/documents.h"
+#include "mailseal/profile/profile.h"
+
+namespace mailseal::devices::internal {
+
+// A key that signs requests, kept alive with the signer that points to it.
+struct KeySigner {
+  crypto::PrivateKey key;
+  keyservice::RequestSigner signer;
+  KeySigner(crypto::PrivateKey private_key, std::string key_id)
+      : key(std::move(private_key)), signer{&key, std::move(key_id)} {}
+  KeySigner(const KeySigner&) = delete;
+};
+
+// The profile root, signing as keyservice::kRootKey. Admin devices only.
+KeySigner root_signer(profile::Profile& profile, const Passphrase* passphrase);
+
+// This device's record in its store.
+store::DeviceRecord this_device(store::LocalStore& store);
+
+// --- Key bundles (bundles.cc) ---
+
+// What a bundle and the escrow both carry: the profile, and the mail keys
+// `wanted` selects.
+KeyBundle bundle_of(profile::Profile& profile, const Passphrase* passphrase,
+                    const std::function<bool(const store::MailKeyRecord&)>& wanted);
+// The bundle for one device: its record, the keys its role may hold, and the
+// proof of the PIN it joined with.
+KeyBundle bundle_for(profile::Profile& profile, const Passphrase* passphrase, const store::DeviceRecord& device,
+                     std::optional<std::string> pin_proof);
+// Signed by this device, encrypted to `recipient` (a device's key-agreement certificate).
+Bytes seal_bundle(profile::Profile& profile, const Passphrase* passphrase, const KeyBundle& bundle,
+                  const crypto::Certificate& recipient);
+// Opens a bundle for this device and checks it comes from a device of the
+// profile whose root is `root`, and that every key belongs to its certificate.
+KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
+                      const crypto::Certificate& agreement_certificate, const crypto::Certificate& root);
+
+// --- Steps a sync runs ---
+
+// join.cc: the accepted join: the store is made from the bundle, and the
+// pending state goes.
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client,
+                         const std::optional<Passphrase>& passphrase);
+// approval.cc: admin devices accept (or refuse) requests made with a PIN
+// they issued, without anyone comparing witnesses.
+void process_pin_requests(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+                          SyncReport& report);
+
+}  // namespace mailseal::devices::internal

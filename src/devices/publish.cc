@@ -1,0 +1,110 @@
+// Publishing the profile to the key service, and reading what it publishes.
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "devices/internal/recovery_secret.h"
+#include "devices/internal/steps.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/endorsement.h"
+#include "mailseal/crypto/symmetric.h"
+#include "mailseal/devices/key_service.h"
+#include "mailseal/keyservice/protocol.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/store/trust_records.h"
+
+namespace mailseal::devices {
+
+using namespace internal;
+
+namespace {
+
+constexpr std::string_view kAnswerSource = "the key service's answer";
+
+// A published profile, checked against what it claims: its root is a
+// profile root constrained to `address`, the fingerprint is the root's, and
+// every certificate was issued by the root.
+keyservice::PublishedProfile checked_profile(keyservice::PublishedProfile profile, const EmailAddress& address) {
+  const crypto::Certificate& root = profile.root;
+  if (!keyservice::is_profile_root(root)) {
+    throw Error(ErrorCode::Malformed, "the key service returned a profile whose root is not a self-signed CA");
+  }
+  if (profile.fingerprint != keyservice::profile_fingerprint_of(root)) {
+    throw Error(ErrorCode::Malformed, "the key service returned a profile whose fingerprint does not match its root");
+  }
+  auto permitted = crypto::permitted_email_constraints(root);
+  if (std::find(permitted.begin(), permitted.end(), address.str()) == permitted.end()) {
+    throw Error(ErrorCode::Malformed,
+                fmt::format("the key service returned a profile that is not for {}", address.str()));
+  }
+  for (const auto& certificate : profile.certificates) {
+    if (!certificate.is_issued_by(root))
+      throw Error(ErrorCode::Malformed, "a published certificate was not issued by the profile's root");
+  }
+  return profile;
+}
+
+// The root, then the exportable endorsements it made (what `export
+// endorsements` writes), for correspondents who look the profile up.
+std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate& root) {
+  auto endorsements = store::TrustRecords(store).exportable_endorsements(keyservice::profile_fingerprint_of(root));
+  if (endorsements.empty())
+    return "";
+  std::string pem = root.pem();
+  for (const auto& der : endorsements)
+    pem += crypto::Certificate::from_der(der).pem();
+  return pem;
+}
+
+// The escrow (docs/service.md, "Recovery"): every mail key, the devices and
+// the root's private key, sealed under a key only the root secret gives.
+keyservice::EscrowReference escrow_of(profile::Profile& profile, const Passphrase* passphrase,
+                                      const crypto::PrivateKey& root_key) {
+  KeyBundle escrow = bundle_of(profile, passphrase, [](const store::MailKeyRecord&) { return true; });
+  escrow.devices = profile.store().devices();
+  for (auto& device : escrow.devices) {
+    device.is_this_device = false;
+    device.signature_key_file.clear();
+    device.agreement_key_file.clear();
+  }
+  escrow.root_key = root_key.to_pkcs8_pem();
+  RecoverySecret secret = RecoverySecret::of_root_key(root_key);
+  Bytes sealed = crypto::seal_symmetric(secret.escrow_key(), encode_bundle(escrow), as_bytes(secret.escrow_id()));
+  return {secret.escrow_id(), std::move(sealed)};
+}
+
+}  // namespace
+
+keyservice::PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address) {
+  return checked_profile(keyservice::read<keyservice::PublishedProfile>(answer, kAnswerSource), address);
+}
+
+keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const EmailAddress& address) {
+  return checked_profile(client.profile_for(address), address);
+}
+
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase) {
+  crypto::PrivateKey root_key = profile.root_key(passphrase);
+  crypto::Certificate root = profile.root_certificate();
+  const std::string fingerprint = keyservice::profile_fingerprint_of(root);
+  keyservice::Publication publication{
+      root, profile.current_mail_certificates(),     endorsements_pem(profile.store(), root), {},
+      {},   escrow_of(profile, passphrase, root_key)};
+  auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
+  if (!serials.empty())
+    publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der());
+  for (const auto& device : profile.store().devices()) {
+    publication.devices.push_back({device.device_id, device.name, std::string(store::to_string(device.role)),
+                                   std::string(store::to_string(device.status)),
+                                   crypto::Certificate::from_der(device.signature_certificate),
+                                   crypto::Certificate::from_der(device.agreement_certificate)});
+  }
+  KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey));
+  client.publish(fingerprint, publication, signer.signer);
+  remember_service(profile.store(), client.url());
+  return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
+                       static_cast<int>(publication.devices.size())};
+}
+
+}  // namespace mailseal::devices

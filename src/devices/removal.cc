@@ -1,0 +1,82 @@
+// Removing a device: revoke it, rotate the keys it held, and send the new
+// ones to the devices that remain.
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "devices/internal/steps.h"
+#include "mailseal/common/error.h"
+#include "mailseal/profile/issuing.h"
+#include "mailseal/store/trust_records.h"
+
+namespace mailseal::devices {
+
+using namespace internal;
+
+RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+                            const std::string& device_id) {
+  store::LocalStore& store = profile.store();
+  auto devices = store.devices();
+  auto target = std::find_if(devices.begin(), devices.end(),
+                             [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
+  if (target == devices.end()) {
+    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", device_id),
+                "'mailseal device list' shows the devices");
+  }
+  if (target->is_this_device) {
+    throw Error(ErrorCode::Usage, "a device cannot remove itself", "remove it from another admin device");
+  }
+  if (target->status == store::DeviceStatus::Removed) {
+    throw Error(ErrorCode::AlreadyExists, "that device was removed already");
+  }
+  crypto::PrivateKey root_key = profile.root_key(passphrase);
+  crypto::Certificate root = profile.root_certificate();
+  auto record = store.profile();
+  std::optional<Passphrase> protect;
+  if (record.keys_encrypted && passphrase != nullptr)
+    protect = *passphrase;
+  const auto now = crypto::now();
+  const bool could_sign = target->role != store::DeviceRole::Read;
+
+  RemovalReport report{device_id, {}, 0};
+  {
+    store::Transaction transaction(store.database());
+    store.set_device_status(device_id, store::DeviceStatus::Removed);
+    store::TrustRecords records(store);
+    for (const Bytes& der : {target->signature_certificate, target->agreement_certificate}) {
+      records.add_revocation(record.fingerprint, crypto::Certificate::from_der(der).serial_hex(), "device removed",
+                             profile::to_seconds(now));
+    }
+    // New keys for everything the removed device held: it keeps the old ones,
+    // so nothing sent from now on may be readable (or signable) with them.
+    std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+    for (const auto& key : store.mail_keys()) {
+      if (key.origin != store::KeyOrigin::Profile || key.status != store::KeyStatus::Current)
+        continue;
+      if (key.purpose == store::KeyPurpose::Signing && !could_sign)
+        continue;
+      store.set_mail_key_status(key.id, store::KeyStatus::Archived);
+      if (key.purpose == store::KeyPurpose::Signing) {
+        records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
+                               "device removed", profile::to_seconds(now));
+      }
+      // The new certificate asks for what the old one asked for (CBC when the
+      // keys also live in a client without AES-GCM).
+      auto capabilities = smime::Capabilities::of_certificate_extension(
+          crypto::Certificate::from_der(key.certificate).smime_capabilities());
+      additions.push_back(
+          profile::issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, protect, now,
+                                  capabilities.advertised ? capabilities : smime::Capabilities::mailseal()));
+      if (std::find(report.rotated.begin(), report.rotated.end(), key.address) == report.rotated.end())
+        report.rotated.push_back(key.address);
+    }
+    store.add_mail_keys(additions);
+    transaction.commit();
+  }
+  publish(profile, client, passphrase);
+  report.devices_updated = send_key_bundles(profile, client, passphrase);
+  return report;
+}
+
+}  // namespace mailseal::devices

@@ -1,0 +1,85 @@
+// Synchronising a device: finishing a pending join, accepting PIN requests
+// (admin devices), or taking the newest key bundle.
+
+#include <algorithm>
+#include <set>
+
+#include "devices/internal/steps.h"
+#include "mailseal/common/error.h"
+#include "mailseal/profile/issuing.h"
+
+namespace mailseal::devices {
+
+using namespace internal;
+
+namespace {
+
+// Takes the newest bundle sent to this device: new keys are added, keys the
+// bundle lists as archived are archived here too.
+void take_bundle(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+                 const std::optional<Passphrase>& key_passphrase, SyncReport& report) {
+  store::LocalStore& store = profile.store();
+  store::DeviceRecord self = this_device(store);
+  KeySigner signer(profile.load_key(self.signature_key_file, passphrase), self.device_id);
+  keyservice::FetchedBundle fetched = client.bundle(store.profile().fingerprint, self.device_id, signer.signer);
+  if (fetched.state == keyservice::BundleState::NoneSent)
+    return;  // nothing sent to this device since it joined
+  if (fetched.state == keyservice::BundleState::DeviceRemoved) {
+    store.set_device_status(self.device_id, store::DeviceStatus::Removed);
+    report.removed = true;
+    return;
+  }
+  crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, passphrase);
+  KeyBundle bundle = open_bundle(fetched.bundle, agreement_key,
+                                 crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
+  auto known = store.mail_keys();
+  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  // New certificates for keys this device holds already (re-issued ones)
+  // share the key's file.
+  std::vector<store::MailKeyRecord> certificates_only;
+  std::set<std::string> key_files;
+  for (const auto& record : known)
+    key_files.insert(record.key_file);
+  store::Transaction transaction(store.database());
+  for (const auto& key : bundle.keys) {
+    auto existing = std::find_if(known.begin(), known.end(), [&](const store::MailKeyRecord& record) {
+      return record.certificate == key.record.certificate;
+    });
+    if (existing == known.end()) {
+      auto [record, file] = stored_key(key, key_passphrase);
+      if (key_files.insert(file.name).second)
+        additions.emplace_back(std::move(record), std::move(file));
+      else
+        certificates_only.push_back(std::move(record));
+      ++report.keys_added;
+    } else if (existing->status != key.record.status) {
+      store.set_mail_key_status(existing->id, key.record.status);
+      if (key.record.status == store::KeyStatus::Archived)
+        ++report.keys_archived;
+    }
+  }
+  if (!additions.empty())
+    store.add_mail_keys(additions);
+  for (const auto& record : certificates_only)
+    store.add_mail_certificate(record);
+  transaction.commit();
+}
+
+}  // namespace
+
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client,
+                const std::optional<Passphrase>& passphrase) {
+  if (!store::LocalStore::exists(home) && join_pending(home))
+    return complete_join(home, client, passphrase);
+  profile::Profile profile = profile::Profile::open(home);
+  const Passphrase* key_passphrase = passphrase ? &*passphrase : nullptr;
+  SyncReport report;
+  if (profile.holds_root()) {
+    process_pin_requests(profile, client, key_passphrase, report);
+  } else {
+    take_bundle(profile, client, key_passphrase, passphrase, report);
+  }
+  return report;
+}
+
+}  // namespace mailseal::devices

@@ -1,0 +1,191 @@
+#include "mailseal/keyservice/client.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/keyservice/protocol.h"
+
+namespace mailseal::keyservice {
+
+namespace {
+
+constexpr std::size_t kMaxAnswerBytes = 32 * 1024 * 1024;
+constexpr std::string_view kAnswerSource = "the key service's answer";
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+ErrorCode code_for(int status) {
+  switch (status) {
+    case 404:
+      return ErrorCode::NotFound;
+    case 401:
+    case 403:
+    case 409:
+    case 429:
+      return ErrorCode::RejectedByPolicy;
+    default:
+      return status >= 500 ? ErrorCode::Io : ErrorCode::Malformed;
+  }
+}
+
+std::string account_path(std::string_view fingerprint) {
+  return "/v1/accounts/" + path_segment(fingerprint);
+}
+
+std::string bundle_path(std::string_view fingerprint, std::string_view device_id) {
+  return account_path(fingerprint) + "/devices/" + path_segment(device_id) + "/bundle";
+}
+
+}  // namespace
+
+std::string path_segment(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+struct Client::Impl {
+  httplib::Client http;
+  explicit Impl(const std::string& url) : http(url) {}
+};
+
+struct Client::Answer {
+  int status = 0;
+  std::string body;
+  // The service's refusal as an error: its message, and a code by status.
+  Error refusal() const {
+    std::string message = "no reason given";
+    auto parsed = ErrorDocument::parse(body);
+    if (const ErrorDocument* error = std::get_if<ErrorDocument>(&parsed))
+      message = error->message;
+    return Error(code_for(status), fmt::format("the key service refused: {} (HTTP {})", message, status));
+  }
+  std::string refusal_code() const {
+    auto parsed = ErrorDocument::parse(body);
+    const ErrorDocument* error = std::get_if<ErrorDocument>(&parsed);
+    return error != nullptr ? error->code : std::string();
+  }
+};
+
+Client::Client(std::string url) : url_(std::move(url)) {
+  while (!url_.empty() && url_.back() == '/')
+    url_.pop_back();
+  if (!url_.starts_with("http://") && !url_.starts_with("https://")) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("'{}' is not a key service URL (http://HOST:PORT or https://HOST:PORT)", url_));
+  }
+  impl_ = std::make_unique<Impl>(url_);
+  impl_->http.set_connection_timeout(10, 0);
+  impl_->http.set_read_timeout(30, 0);
+  impl_->http.set_write_timeout(30, 0);
+  if (url_.starts_with("https://")) {
+    if (const char* ca = std::getenv("MAILSEAL_SERVICE_CA"); ca != nullptr && *ca != '\0')
+      impl_->http.set_ca_cert_path(ca);
+    impl_->http.enable_server_certificate_verification(true);
+  }
+}
+
+Client::~Client() = default;
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+
+Client::Answer Client::call(std::string_view method, const std::string& path, const std::string& body,
+                            const RequestSigner* signer) {
+  httplib::Headers headers;
+  if (signer != nullptr) {
+    headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), unix_now()));
+  }
+  auto perform = [&]() -> httplib::Result {
+    if (method == "GET")
+      return impl_->http.Get(path, headers);
+    if (method == "POST")
+      return impl_->http.Post(path, headers, body, "application/json");
+    if (method == "PUT")
+      return impl_->http.Put(path, headers, body, "application/json");
+    throw Error(ErrorCode::Internal, "unsupported HTTP method");
+  };
+  httplib::Result result = perform();
+  if (!result) {
+    throw Error(ErrorCode::Io,
+                fmt::format("cannot reach the key service at {} ({})", url_, httplib::to_string(result.error())),
+                "is the service running? 'mailseal serve --listen HOST:PORT' starts one");
+  }
+  if (result->body.size() > kMaxAnswerBytes) {
+    throw Error(ErrorCode::Malformed, "the key service's answer is larger than mailseal accepts");
+  }
+  return Answer{result->status, std::move(result->body)};
+}
+
+template <typename Document>
+Document Client::answer(std::string_view method, const std::string& path, const std::string& body,
+                        const RequestSigner* signer) {
+  Answer reply = call(method, path, body, signer);
+  if (reply.status >= 300)
+    throw reply.refusal();
+  return read<Document>(reply.body, kAnswerSource);
+}
+
+PublishedProfile Client::profile_for(const EmailAddress& address) {
+  return answer<PublishedProfile>("GET", "/v1/addresses/" + path_segment(address.str()), "", nullptr);
+}
+
+EscrowAnswer Client::escrow(std::string_view escrow_id) {
+  return answer<EscrowAnswer>("GET", "/v1/escrow/" + path_segment(escrow_id), "", nullptr);
+}
+
+PublishReceipt Client::publish(std::string_view fingerprint, const Publication& publication,
+                               const RequestSigner& root) {
+  return answer<PublishReceipt>("PUT", account_path(fingerprint), publication.to_json(), &root);
+}
+
+Invitation Client::invite(std::string_view fingerprint, const Invitation& invitation, const RequestSigner& root) {
+  return answer<Invitation>("POST", account_path(fingerprint) + "/invites", invitation.to_json(), &root);
+}
+
+PendingRequests Client::pending_requests(std::string_view fingerprint, const RequestSigner& root) {
+  return answer<PendingRequests>("GET", account_path(fingerprint) + "/requests", "", &root);
+}
+
+DecisionReceipt Client::decide(std::string_view fingerprint, std::string_view request_id, const Decision& decision,
+                               const RequestSigner& root) {
+  return answer<DecisionReceipt>("POST", account_path(fingerprint) + "/requests/" + path_segment(request_id),
+                                 decision.to_json(), &root);
+}
+
+BundleReceipt Client::put_bundle(std::string_view fingerprint, std::string_view device_id, const BundleEnvelope& bundle,
+                                 const RequestSigner& root) {
+  return answer<BundleReceipt>("PUT", bundle_path(fingerprint, device_id), bundle.to_json(), &root);
+}
+
+JoinReceipt Client::join(std::string_view fingerprint, const JoinRequest& request, const RequestSigner& device) {
+  return answer<JoinReceipt>("POST", account_path(fingerprint) + "/requests", request.to_json(), &device);
+}
+
+RequestStatus Client::request_status(std::string_view request_id, const RequestSigner& device) {
+  return answer<RequestStatus>("GET", "/v1/requests/" + path_segment(request_id), "", &device);
+}
+
+FetchedBundle Client::bundle(std::string_view fingerprint, std::string_view device_id, const RequestSigner& device) {
+  Answer reply = call("GET", bundle_path(fingerprint, device_id), "", &device);
+  if (reply.status == 404)
+    return FetchedBundle{BundleState::NoneSent, {}};
+  if (reply.status == 403 && reply.refusal_code() == kDeviceRemovedCode)
+    return FetchedBundle{BundleState::DeviceRemoved, {}};
+  if (reply.status >= 300)
+    throw reply.refusal();
+  return FetchedBundle{BundleState::Sent, read<DeviceBundle>(reply.body, kAnswerSource).bundle};
+}
+
+}  // namespace mailseal::keyservice

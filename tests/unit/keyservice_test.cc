@@ -1,0 +1,286 @@
+// The key service's typed documents (keyservice/documents.h): each reads
+// back what it writes, and strict reading refuses every required field
+// missing or of the wrong type with a Fault, and read() with
+// Error(Malformed), that names the field. Also the protocol's shared rules.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "mailseal/common/error.h"
+#include "mailseal/keyservice/documents.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
+#include "mailseal/udf/udf.h"
+#include "test_identities.h"
+
+namespace mailseal::keyservice {
+namespace {
+
+using nlohmann::json;
+
+const test::Person& person() {
+  static const test::Person alice = test::make_person("alice@example.com", true);
+  return alice;
+}
+
+DeviceEntry device() {
+  static const crypto::PrivateKey signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  static const crypto::PrivateKey agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  static const profile::DeviceCertificates issued = profile::issue_device_certificates(
+      person().root_key, person().root, "phone", signature.public_key(), agreement.public_key(), crypto::now());
+  return DeviceEntry{
+      device_id_of(signature.public_key()), "phone", "full", "active", issued.signature, issued.agreement};
+}
+
+Acceptance acceptance() {
+  DeviceEntry entry = device();
+  return Acceptance{{1, 2, 3}, entry.signature_certificate, entry.agreement_certificate};
+}
+
+JoinRequest join_request() {
+  return JoinRequest{"phone", {4, 5}, {6, 7}, std::string(kNonceHexDigits, 'b'), "PIN", "MAC"};
+}
+
+PendingRequest pending_request() {
+  return PendingRequest{"0011", join_request(), std::string(kNonceHexDigits, 'c'), 42, std::nullopt, std::nullopt};
+}
+
+// A field by its JSON pointer ("/devices/0/role") and the name a fault gives
+// it ("devices[0].role").
+struct Field {
+  std::string pointer;
+  std::string name;
+};
+
+// Every `required` field: removed, it is a MissingField fault; `true` in its
+// place (a boolean is no document's type) is a BadField fault, and read()
+// says Error(Malformed) naming it. `optional` fields may be removed but not
+// be of the wrong type; `typed` ones (array items, fields that go in pairs)
+// are checked for their type only.
+template <typename Document>
+void expect_strict(const std::string& valid, const std::vector<Field>& required,
+                   const std::vector<Field>& optional = {}, const std::vector<Field>& typed = {}) {
+  SCOPED_TRACE(valid);
+  ASSERT_TRUE(std::holds_alternative<Document>(Document::parse(valid))) << "the sample reads";
+  auto expect_fault = [](const json& document, FaultKind kind, const std::string& name) {
+    auto parsed = Document::parse(document.dump());
+    const Fault* fault = std::get_if<Fault>(&parsed);
+    ASSERT_NE(fault, nullptr) << document.dump();
+    EXPECT_EQ(fault->kind, kind) << fault->describe();
+    EXPECT_EQ(fault->field, name) << fault->describe();
+    try {
+      (void)read<Document>(document.dump(), "the key service's answer");
+      ADD_FAILURE() << "read() accepted " << document.dump();
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Malformed);
+      EXPECT_NE(std::string(error.what()).find("the key service's answer: '" + name + "'"), std::string::npos)
+          << error.what();
+    }
+  };
+  for (const Field& field : required) {
+    SCOPED_TRACE(field.name);
+    json missing = json::parse(valid);
+    json::json_pointer pointer(field.pointer);
+    missing[pointer.parent_pointer()].erase(pointer.back());
+    expect_fault(missing, FaultKind::MissingField, field.name);
+  }
+  for (const auto& fields : {required, optional, typed}) {
+    for (const Field& field : fields) {
+      SCOPED_TRACE(field.name);
+      json wrong = json::parse(valid);
+      wrong[json::json_pointer(field.pointer)] = true;
+      expect_fault(wrong, FaultKind::BadField, field.name);
+    }
+  }
+  for (const Field& field : optional) {
+    json without = json::parse(valid);
+    json::json_pointer pointer(field.pointer);
+    without[pointer.parent_pointer()].erase(pointer.back());
+    EXPECT_TRUE(std::holds_alternative<Document>(Document::parse(without.dump()))) << field.name << " is optional";
+  }
+}
+
+std::vector<Field> device_fields(const std::string& pointer, const std::string& name) {
+  std::vector<Field> out;
+  for (const char* field : {"device_id", "name", "role", "status", "signature_certificate", "agreement_certificate"})
+    out.push_back({pointer + "/" + field, name + "." + field});
+  return out;
+}
+
+std::vector<Field> join_fields(const std::string& pointer, const std::string& prefix) {
+  std::vector<Field> out;
+  for (const char* field : {"device_name", "signature_key", "agreement_key", "device_nonce"})
+    out.push_back({pointer + "/" + field, prefix + field});
+  return out;
+}
+
+TEST(KeyServiceDocuments, SmallDocumentsAreStrict) {
+  expect_strict<Health>(Health{"ok"}.to_json(), {{"/status", "status"}});
+  expect_strict<ErrorDocument>(
+      ErrorDocument{"bad_field", "why"}.to_json(),
+      {{"/error", "error"}, {"/error/code", "error.code"}, {"/error/message", "error.message"}});
+  expect_strict<PublishReceipt>(
+      PublishReceipt{"FP", {"alice@example.com"}, 1}.to_json(),
+      {{"/fingerprint", "fingerprint"}, {"/addresses", "addresses"}, {"/updated_at", "updated_at"}}, {},
+      {{"/addresses/0", "addresses[0]"}});
+  expect_strict<EscrowAnswer>(EscrowAnswer{"FP", {1}}.to_json(),
+                              {{"/fingerprint", "fingerprint"}, {"/escrow", "escrow"}});
+  expect_strict<Invitation>(Invitation{"PIN", 5}.to_json(), {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
+  expect_strict<JoinReceipt>(JoinReceipt{"0011", std::string(kNonceHexDigits, 'd')}.to_json(),
+                             {{"/request_id", "request_id"}, {"/service_nonce", "service_nonce"}});
+  expect_strict<DecisionReceipt>(DecisionReceipt{"0011", RequestState::Accepted}.to_json(),
+                                 {{"/request_id", "request_id"}, {"/status", "status"}});
+  expect_strict<BundleEnvelope>(BundleEnvelope{{1}}.to_json(), {{"/bundle", "bundle"}});
+  expect_strict<BundleReceipt>(BundleReceipt{"D", 1}.to_json(),
+                               {{"/device_id", "device_id"}, {"/updated_at", "updated_at"}});
+  expect_strict<DeviceBundle>(DeviceBundle{"D", {1}}.to_json(), {{"/device_id", "device_id"}, {"/bundle", "bundle"}});
+}
+
+TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
+  Publication publication{person().root, {person().signing}, "", {{9}}, {device()}, EscrowReference{"E", {8}}};
+  std::vector<Field> required = {
+      {"/root", "root"},       {"/certificates", "certificates"}, {"/revocations", "revocations"},
+      {"/devices", "devices"}, {"/escrow/id", "escrow.id"},       {"/escrow/data", "escrow.data"}};
+  for (const auto& field : device_fields("/devices/0", "devices[0]"))
+    required.push_back(field);
+  const std::vector<Field> items = {
+      {"/certificates/0", "certificates[0]"}, {"/revocations/0", "revocations[0]"}, {"/devices/0", "devices[0]"}};
+  expect_strict<Publication>(publication.to_json(), required,
+                             {{"/endorsements", "endorsements"}, {"/escrow", "escrow"}}, items);
+
+  PublishedProfile profile{"FP", person().root, {person().address}, {person().signing}, "", {{9}}, {device()}, 7};
+  std::vector<Field> published = {{"/fingerprint", "fingerprint"}, {"/root", "root"},
+                                  {"/addresses", "addresses"},     {"/certificates", "certificates"},
+                                  {"/revocations", "revocations"}, {"/devices", "devices"}};
+  for (const auto& field : device_fields("/devices/0", "devices[0]"))
+    published.push_back(field);
+  std::vector<Field> published_items = items;
+  published_items.push_back({"/addresses/0", "addresses[0]"});
+  expect_strict<PublishedProfile>(profile.to_json(), published,
+                                  {{"/endorsements", "endorsements"}, {"/updated_at", "updated_at"}}, published_items);
+}
+
+TEST(KeyServiceDocuments, RequestsAndDecisionsAreStrict) {
+  // The PIN fields go together: one without the other is refused too.
+  expect_strict<JoinRequest>(join_request().to_json(), join_fields("", ""), {},
+                             {{"/pin_id", "pin_id"}, {"/pin_mac", "pin_mac"}});
+  json half = json::parse(join_request().to_json());
+  half.erase("pin_mac");
+  auto half_parsed = JoinRequest::parse(half.dump());
+  ASSERT_TRUE(std::holds_alternative<Fault>(half_parsed));
+  EXPECT_EQ(std::get<Fault>(half_parsed).field, "pin_id");
+  PendingRequest pending = pending_request();
+  std::vector<Field> kept = join_fields("", "");
+  for (Field field : {Field{"/request_id", "request_id"}, Field{"/service_nonce", "service_nonce"},
+                      Field{"/created_at", "created_at"}})
+    kept.push_back(field);
+  expect_strict<PendingRequest>(pending.to_json(), kept);
+  std::vector<Field> listed = {{"/requests", "requests"}};
+  for (const auto& field : join_fields("/requests/0", "requests[0]."))
+    listed.push_back(field);
+  expect_strict<PendingRequests>(PendingRequests{{pending}}.to_json(), listed, {}, {{"/requests/0", "requests[0]"}});
+  const std::vector<Field> accepted = {{"/bundle", "bundle"},
+                                       {"/signature_certificate", "signature_certificate"},
+                                       {"/agreement_certificate", "agreement_certificate"}};
+  std::vector<Field> decision = accepted;
+  decision.push_back({"/decision", "decision"});
+  expect_strict<Decision>(Decision{acceptance()}.to_json(), decision);
+  expect_strict<Decision>(Decision{}.to_json(), {{"/decision", "decision"}});
+  std::vector<Field> status = accepted;
+  status.push_back({"/request_id", "request_id"});
+  status.push_back({"/status", "status"});
+  expect_strict<RequestStatus>(RequestStatus{"0011", RequestState::Accepted, acceptance()}.to_json(), status);
+}
+
+TEST(KeyServiceDocuments, WhatIsWrittenReadsBack) {
+  Publication publication{
+      person().root, {person().signing, person().encryption}, "PEM", {{9}}, {device()}, EscrowReference{"E", {8}}};
+  auto read_back = read<Publication>(publication.to_json(), "test");
+  EXPECT_EQ(read_back.root, person().root);
+  EXPECT_EQ(read_back.certificates.size(), 2u);
+  EXPECT_EQ(read_back.endorsements, "PEM");
+  EXPECT_EQ(read_back.devices[0].device_id, device().device_id);
+  EXPECT_EQ(read_back.escrow->data, Bytes{8});
+  EXPECT_EQ(read_back.to_json(), publication.to_json());
+
+  auto join = read<JoinRequest>(join_request().to_json(), "test");
+  EXPECT_EQ(join.pin_id, "PIN");
+  EXPECT_EQ(join.agreement_key, (Bytes{6, 7}));
+  JoinRequest plain = join_request();
+  plain.pin_id.reset();
+  plain.pin_mac.reset();
+  EXPECT_EQ(plain.to_json().find("pin_"), std::string::npos) << "no PIN fields unless joining with a PIN";
+  EXPECT_FALSE(read<JoinRequest>(plain.to_json(), "test").pin_id);
+
+  auto kept = read<PendingRequest>(pending_request().to_json(), "test");
+  EXPECT_EQ(kept.request.device_name, "phone");
+  EXPECT_EQ(kept.created_at, 42);
+  EXPECT_FALSE(read<Decision>(Decision{}.to_json(), "test").accepted);
+  auto status = read<RequestStatus>(RequestStatus{"0011", RequestState::Accepted, acceptance()}.to_json(), "test");
+  ASSERT_TRUE(status.accepted);
+  EXPECT_EQ(status.accepted->bundle, (Bytes{1, 2, 3}));
+  auto waiting = read<RequestStatus>(RequestStatus{"0011", RequestState::Pending, std::nullopt}.to_json(), "test");
+  EXPECT_EQ(waiting.state, RequestState::Pending);
+  EXPECT_FALSE(waiting.accepted);
+}
+
+TEST(KeyServiceDocuments, ValuesAreCheckedForWhatTheyClaimToBe) {
+  auto fault_of = [](const std::string& text) {
+    auto parsed = Publication::parse(text);
+    return std::holds_alternative<Fault>(parsed) ? std::get<Fault>(parsed) : Fault{};
+  };
+  json valid = json::parse(Publication{person().root, {}, "", {}, {}, std::nullopt}.to_json());
+  json garbage = valid;
+  garbage["root"] = "AAAA";
+  EXPECT_EQ(fault_of(garbage.dump()).kind, FaultKind::BadCertificate);
+  EXPECT_EQ(fault_of(garbage.dump()).field, "root");
+  json not_base64 = valid;
+  not_base64["certificates"] = {"!!!"};
+  EXPECT_EQ(fault_of(not_base64.dump()).kind, FaultKind::BadField);
+  EXPECT_EQ(fault_of(not_base64.dump()).field, "certificates[0]");
+  json too_many = valid;
+  too_many["revocations"] = json::array();
+  for (std::size_t i = 0; i <= kMaxRevocations; ++i)
+    too_many["revocations"].push_back("AAAA");
+  EXPECT_EQ(fault_of(too_many.dump()).field, "revocations");
+  for (const std::string& text : {std::string("{not json"), std::string("[1]"), std::string(40, '[')}) {
+    EXPECT_EQ(fault_of(text).kind, FaultKind::NotJson) << text;
+    EXPECT_TRUE(fault_of(text).field.empty());
+  }
+  JoinRequest long_name = join_request();
+  long_name.device_name = std::string(kMaxDeviceNameLength + 1, 'x');
+  auto parsed = JoinRequest::parse(long_name.to_json());
+  ASSERT_TRUE(std::holds_alternative<Fault>(parsed));
+  EXPECT_EQ(std::get<Fault>(parsed).field, "device_name");
+  JoinRequest short_nonce = join_request();
+  short_nonce.device_nonce = "00";
+  parsed = JoinRequest::parse(short_nonce.to_json());
+  ASSERT_TRUE(std::holds_alternative<Fault>(parsed));
+  EXPECT_EQ(std::get<Fault>(parsed).field, "device_nonce");
+  json negative = json::parse(Invitation{"PIN", 1}.to_json());
+  negative["expires_at"] = 18446744073709551615u;
+  EXPECT_TRUE(std::holds_alternative<Fault>(Invitation::parse(negative.dump()))) << "beyond a signed 64-bit integer";
+}
+
+TEST(KeyServiceRules, WrittenOnceForBothSides) {
+  EXPECT_TRUE(is_profile_root(person().root));
+  EXPECT_FALSE(is_profile_root(person().signing)) << "not a CA";
+  EXPECT_FALSE(is_profile_root(device().signature_certificate));
+  EXPECT_EQ(profile_fingerprint_of(person().root), person().root.key_fingerprint().to_string(udf::kFullBits));
+  std::string id = device().device_id;
+  EXPECT_EQ(id, device().signature_certificate.public_key().fingerprint().to_string(kDeviceIdBits));
+  EXPECT_FALSE(invitation_lifetime_allowed(std::chrono::seconds(0)));
+  EXPECT_TRUE(invitation_lifetime_allowed(std::chrono::seconds(1)));
+  EXPECT_TRUE(invitation_lifetime_allowed(kMaxInvitationLifetime));
+  EXPECT_FALSE(invitation_lifetime_allowed(kMaxInvitationLifetime + std::chrono::seconds(1)));
+  EXPECT_FALSE(device_name_allowed(""));
+  EXPECT_TRUE(device_name_allowed(std::string(kMaxDeviceNameLength, 'x')));
+  EXPECT_FALSE(device_name_allowed(std::string(kMaxDeviceNameLength + 1, 'x')));
+}
+
+}  // namespace
+}  // namespace mailseal::keyservice

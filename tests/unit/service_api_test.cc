@@ -1,0 +1,425 @@
+// The key service's API handler (service::Api::handle) on hand-made
+// requests against a temporary SQLite file: publishing and looking up,
+// joining, deciding, bundles, invitations, and the refusals, each with its
+// status and code, a refused request changing nothing stored.
+// tests/service/hostile.py drives the same API over HTTP.
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/keyservice/client.h"
+#include "mailseal/keyservice/documents.h"
+#include "mailseal/keyservice/protocol.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
+#include "mailseal/service/api.h"
+#include "test_identities.h"
+
+namespace mailseal::service {
+namespace {
+
+using namespace keyservice;
+
+constexpr std::int64_t kNow = 1800000000;
+
+// A device's keys and certificates, issued by a person's root.
+struct TestDevice {
+  crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  std::string id = device_id_of(signature_key.public_key());
+
+  profile::DeviceCertificates certificates(const test::Person& person) const {
+    return profile::issue_device_certificates(person.root_key, person.root, "phone", signature_key.public_key(),
+                                              agreement_key.public_key(), crypto::now());
+  }
+  DeviceEntry entry(const test::Person& person, std::string status = "active") const {
+    auto issued = certificates(person);
+    return DeviceEntry{id, "phone", "full", std::move(status), issued.signature, issued.agreement};
+  }
+  JoinRequest join_request() const {
+    return JoinRequest{"phone",
+                       signature_key.public_key().spki_der(),
+                       agreement_key.public_key().spki_der(),
+                       std::string(kNonceHexDigits, 'a'),
+                       std::nullopt,
+                       std::nullopt};
+  }
+};
+
+// Every row of every table but the nonces (a valid signature may use one up).
+std::map<std::string, std::vector<std::string>> snapshot(const std::filesystem::path& database) {
+  sqlite3* raw = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(database.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> connection(raw, &sqlite3_close);
+  auto rows_of = [&](const std::string& sql) {
+    std::vector<std::string> rows;
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      std::string row;
+      for (int column = 0; column < sqlite3_column_count(statement); ++column) {
+        auto data = static_cast<const char*>(sqlite3_column_blob(statement, column));
+        row += std::string(data ? data : "NULL", data ? sqlite3_column_bytes(statement, column) : 4) + "|";
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(statement);
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& table : rows_of("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'nonces'")) {
+    std::string name = table.substr(0, table.size() - 1);
+    out[name] = rows_of("SELECT * FROM " + name);
+  }
+  return out;
+}
+
+class ServiceApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    database_ = std::filesystem::temp_directory_path() /
+                ("mailseal-api-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    remove_database();
+    api_.emplace(database_);
+  }
+  void TearDown() override {
+    api_.reset();
+    remove_database();
+  }
+  void remove_database() {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(database_.string() + suffix);
+  }
+
+  static const test::Person& alice() {
+    static const test::Person person = test::make_person("alice@example.com", true);
+    return person;
+  }
+  static const test::Person& mallory() {
+    static const test::Person person = test::make_person("mallory@example.org", true);
+    return person;
+  }
+  static std::string fingerprint(const test::Person& person) { return profile_fingerprint_of(person.root); }
+  static std::string account(const test::Person& person) { return "/v1/accounts/" + fingerprint(person); }
+
+  // A request as it arrives, signed with `key` under `key_id` when given.
+  HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "",
+                    const crypto::PrivateKey* key = nullptr, std::string_view key_id = kRootKey,
+                    std::int64_t signed_at = kNow) {
+    HttpRequest request{method, target, body.empty() ? "" : "application/json", "", body};
+    if (key != nullptr)
+      request.authorization = authorize(*key, key_id, method, target, as_bytes(body), signed_at);
+    return api_->handle(request, kNow);
+  }
+  HttpResponse as_root(const test::Person& person, const std::string& method, const std::string& target,
+                       const std::string& body = "") {
+    return call(method, target, body, &person.root_key, kRootKey);
+  }
+
+  Publication publication(const test::Person& person, std::vector<DeviceEntry> devices = {}) {
+    return Publication{person.root, {person.signing, person.encryption}, "", {}, std::move(devices), std::nullopt};
+  }
+  void publish(const test::Person& person, std::vector<DeviceEntry> devices = {}) {
+    HttpResponse response = as_root(person, "PUT", account(person), publication(person, std::move(devices)).to_json());
+    ASSERT_EQ(response.status, 200) << response.body;
+  }
+
+  template <typename Document>
+  Document answer(const HttpResponse& response, int status) {
+    EXPECT_EQ(response.status, status) << response.body;
+    return read<Document>(response.body, "the answer");
+  }
+
+  // Refused with `status` and `code`, and nothing stored changed.
+  void expect_refused(const std::function<HttpResponse()>& send, int status, std::string_view code) {
+    auto before = snapshot(database_);
+    HttpResponse response = send();
+    EXPECT_EQ(response.status, status) << response.body;
+    auto parsed = ErrorDocument::parse(response.body);
+    ASSERT_TRUE(std::holds_alternative<ErrorDocument>(parsed)) << response.body;
+    EXPECT_EQ(std::get<ErrorDocument>(parsed).code, code) << response.body;
+    EXPECT_FALSE(std::get<ErrorDocument>(parsed).message.empty());
+    EXPECT_EQ(snapshot(database_), before) << "a refused request (" << code << ") changed what is stored";
+  }
+
+  std::filesystem::path database_;
+  std::optional<Api> api_;
+};
+
+TEST_F(ServiceApiTest, HealthAndUnknownPaths) {
+  EXPECT_EQ(answer<Health>(call("GET", "/v1/health"), 200).status, "ok");
+  expect_refused([&] { return call("GET", "/v1/nothing"); }, 404, "not_found");
+  expect_refused([&] { return call("DELETE", "/v1/health"); }, 405, "method_not_allowed");
+  expect_refused([&] { return call("GET", "/v1/addresses/a%00b"); }, 400, "bad_path");
+  expect_refused([&] { return call("GET", "/v1/addresses/%4"); }, 400, "bad_path");
+  expect_refused([&] { return call("GET", "relative"); }, 400, "bad_path");
+}
+
+TEST_F(ServiceApiTest, APublishedProfileIsFoundByAddressAndFingerprint) {
+  TestDevice phone;
+  Publication sent = publication(alice(), {phone.entry(alice())});
+  sent.escrow = EscrowReference{"escrow-1", {1, 2, 3}};
+  auto receipt = answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), sent.to_json()), 200);
+  EXPECT_EQ(receipt.fingerprint, fingerprint(alice()));
+  EXPECT_EQ(receipt.addresses, std::vector<std::string>{"alice@example.com"});
+  EXPECT_EQ(receipt.updated_at, kNow);
+  auto stored = snapshot(database_);
+  EXPECT_EQ(stored["accounts"].size(), 1u) << "the snapshot that refusals are compared with sees what is stored";
+  EXPECT_EQ(stored["devices"].size(), 1u);
+
+  for (const std::string& target : {std::string("/v1/addresses/alice%40example.com"), account(alice())}) {
+    auto found = answer<PublishedProfile>(call("GET", target), 200);
+    EXPECT_EQ(found.fingerprint, fingerprint(alice())) << target;
+    EXPECT_EQ(found.root, alice().root);
+    ASSERT_EQ(found.certificates.size(), 2u);
+    EXPECT_EQ(found.certificates[1], alice().encryption);
+    ASSERT_EQ(found.devices.size(), 1u);
+    EXPECT_EQ(found.devices[0].device_id, phone.id);
+    EXPECT_EQ(found.updated_at, kNow);
+  }
+  auto escrow = answer<EscrowAnswer>(call("GET", "/v1/escrow/escrow-1"), 200);
+  EXPECT_EQ(escrow.fingerprint, fingerprint(alice()));
+  EXPECT_EQ(escrow.escrow, (Bytes{1, 2, 3}));
+
+  expect_refused([&] { return call("GET", "/v1/addresses/nobody%40example.org"); }, 404, "unknown_address");
+  expect_refused([&] { return call("GET", "/v1/addresses/not-an-address"); }, 400, "bad_address");
+  expect_refused([&] { return call("GET", "/v1/accounts/UNKNOWN"); }, 404, "unknown_account");
+  expect_refused([&] { return call("GET", "/v1/escrow/nothing"); }, 404, "no_escrow");
+}
+
+TEST_F(ServiceApiTest, PublishingRefusesWhatDoesNotHoldTogether) {
+  publish(alice());
+  const std::string body = publication(alice()).to_json();
+  auto put = [&](const std::string& text, const crypto::PrivateKey* key = &alice().root_key,
+                 std::string_view key_id = kRootKey, std::int64_t at = kNow) {
+    return [=, this] { return call("PUT", account(alice()), text, key, key_id, at); };
+  };
+  expect_refused(put(body, nullptr), 401, "unauthenticated");
+  expect_refused(put(body, &mallory().root_key), 401, "bad_signature");
+  expect_refused(put(body, &alice().root_key, kJoiningDeviceKey), 401, "wrong_key");
+  expect_refused(put(body, &alice().root_key, kRootKey, kNow - 2 * kMaxClockSkewSeconds), 401, "expired");
+  expect_refused(put("{not json"), 400, "bad_json");
+  expect_refused(put("[1, 2]"), 400, "bad_json");
+  expect_refused(put(std::string(100, '[') + std::string(100, ']')), 400, "bad_json");
+  expect_refused(put("{}"), 400, "missing_field");
+  expect_refused(put(R"({"root": 5})"), 400, "bad_field");
+  expect_refused(put(R"({"root": "AAAA"})"), 400, "bad_certificate");
+  expect_refused([&] { return call("PUT", account(mallory()), body, &alice().root_key); }, 400, "bad_root");
+  // A certificate, device or revocation that is not the root's.
+  expect_refused(put(Publication{alice().root, {mallory().signing}, "", {}, {}, std::nullopt}.to_json()), 400,
+                 "bad_certificate");
+  TestDevice phone;
+  expect_refused(put(publication(alice(), {phone.entry(mallory())}).to_json()), 400, "bad_device");
+  DeviceEntry misnamed = phone.entry(alice());
+  misnamed.device_id = "AAAA-BBBB";
+  expect_refused(put(publication(alice(), {misnamed}).to_json()), 400, "bad_device");
+  expect_refused(put(publication(alice(), {phone.entry(alice()), phone.entry(alice())}).to_json()), 400, "bad_device");
+  expect_refused(put(publication(alice(), {phone.entry(alice(), "lost")}).to_json()), 400, "bad_device");
+  Publication revoked = publication(alice());
+  revoked.revocations = {Bytes{1, 2, 3}};
+  expect_refused(put(revoked.to_json()), 400, "bad_revocation");
+  // Another profile cannot claim the address, nor its escrow id.
+  test::Person impostor = test::make_person("alice@example.com", true);
+  expect_refused([&] { return as_root(impostor, "PUT", account(impostor), publication(impostor).to_json()); }, 409,
+                 "address_taken");
+  Publication with_escrow = publication(alice());
+  with_escrow.escrow = EscrowReference{"alice-escrow", {9}};
+  publish(alice());
+  ASSERT_EQ(as_root(alice(), "PUT", account(alice()), with_escrow.to_json()).status, 200);
+  Publication stealing = publication(mallory());
+  stealing.escrow = EscrowReference{"alice-escrow", {6}};
+  expect_refused([&] { return as_root(mallory(), "PUT", account(mallory()), stealing.to_json()); }, 409, "bad_escrow");
+}
+
+TEST_F(ServiceApiTest, ARootCannotBeReplacedAndARequestCannotBeReplayed) {
+  publish(alice());
+  // The same key in a new self-signed certificate: the fingerprint matches, the root does not.
+  crypto::Certificate reissued = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
+                                                            .common_name = "Alice again",
+                                                            .permitted_addresses = {alice().address},
+                                                            .not_before = crypto::now(),
+                                                            .not_after = crypto::now() + std::chrono::hours(24)},
+                                                           alice().root_key.public_key(), alice().root_key, nullptr);
+  Publication replaced{reissued, {}, "", {}, {}, std::nullopt};
+  expect_refused([&] { return as_root(alice(), "PUT", account(alice()), replaced.to_json()); }, 409, "root_changed");
+
+  const std::string body = publication(alice()).to_json();
+  HttpRequest request{"PUT", account(alice()), "application/json",
+                      authorize(alice().root_key, kRootKey, "PUT", account(alice()), as_bytes(body), kNow), body};
+  ASSERT_EQ(api_->handle(request, kNow).status, 200);
+  expect_refused([&] { return api_->handle(request, kNow); }, 401, "replayed");
+}
+
+TEST_F(ServiceApiTest, ADeviceJoinsAndIsAcceptedWithItsCertificates) {
+  publish(alice());
+  TestDevice phone;
+  auto join = [&](const JoinRequest& request) {
+    return call("POST", account(alice()) + "/requests", request.to_json(), &phone.signature_key, kJoiningDeviceKey);
+  };
+  auto receipt = answer<JoinReceipt>(join(phone.join_request()), 201);
+  EXPECT_EQ(receipt.service_nonce.size(), kNonceHexDigits);
+
+  auto pending = answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
+  ASSERT_EQ(pending.requests.size(), 1u);
+  EXPECT_EQ(pending.requests[0].request_id, receipt.request_id);
+  EXPECT_EQ(pending.requests[0].service_nonce, receipt.service_nonce);
+  EXPECT_EQ(pending.requests[0].request.signature_key, phone.join_request().signature_key);
+  EXPECT_EQ(pending.requests[0].created_at, kNow);
+
+  const std::string status_path = "/v1/requests/" + receipt.request_id;
+  auto waiting = answer<RequestStatus>(call("GET", status_path, "", &phone.signature_key, kJoiningDeviceKey), 200);
+  EXPECT_EQ(waiting.state, RequestState::Pending);
+  EXPECT_FALSE(waiting.accepted);
+
+  const std::string decide_path = account(alice()) + "/requests/" + receipt.request_id;
+  TestDevice other;
+  auto others = other.certificates(alice());
+  expect_refused(
+      [&] {
+        return as_root(alice(), "POST", decide_path,
+                       Decision{Acceptance{{7}, others.signature, others.agreement}}.to_json());
+      },
+      400, "bad_certificate");
+  auto issued = phone.certificates(alice());
+  auto decided = answer<DecisionReceipt>(
+      as_root(alice(), "POST", decide_path, Decision{Acceptance{{7, 8}, issued.signature, issued.agreement}}.to_json()),
+      200);
+  EXPECT_EQ(decided.state, RequestState::Accepted);
+  expect_refused([&] { return as_root(alice(), "POST", decide_path, Decision{}.to_json()); }, 409, "decided");
+
+  auto accepted = answer<RequestStatus>(call("GET", status_path, "", &phone.signature_key, kJoiningDeviceKey), 200);
+  ASSERT_EQ(accepted.state, RequestState::Accepted);
+  ASSERT_TRUE(accepted.accepted);
+  EXPECT_EQ(accepted.accepted->bundle, (Bytes{7, 8}));
+  EXPECT_EQ(accepted.accepted->signature_certificate, issued.signature);
+  EXPECT_TRUE(answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200).requests.empty());
+
+  // Only the requesting device reads its status.
+  expect_refused([&] { return call("GET", status_path, "", &other.signature_key, kJoiningDeviceKey); }, 401,
+                 "bad_signature");
+  expect_refused([&] { return call("GET", "/v1/requests/0123", "", &phone.signature_key, kJoiningDeviceKey); }, 404,
+                 "unknown_request");
+  expect_refused([&] { return as_root(alice(), "POST", account(alice()) + "/requests/0123", Decision{}.to_json()); },
+                 404, "unknown_request");
+}
+
+TEST_F(ServiceApiTest, ARejectedRequestSaysSo) {
+  publish(alice());
+  TestDevice phone;
+  auto receipt = answer<JoinReceipt>(call("POST", account(alice()) + "/requests", phone.join_request().to_json(),
+                                          &phone.signature_key, kJoiningDeviceKey),
+                                     201);
+  auto decided = answer<DecisionReceipt>(
+      as_root(alice(), "POST", account(alice()) + "/requests/" + receipt.request_id, Decision{}.to_json()), 200);
+  EXPECT_EQ(decided.state, RequestState::Rejected);
+  auto status = answer<RequestStatus>(
+      call("GET", "/v1/requests/" + receipt.request_id, "", &phone.signature_key, kJoiningDeviceKey), 200);
+  EXPECT_EQ(status.state, RequestState::Rejected);
+  EXPECT_FALSE(status.accepted);
+}
+
+TEST_F(ServiceApiTest, JoinRequestsAreRefusedWhenMalformedOrUnsigned) {
+  publish(alice());
+  TestDevice phone;
+  const std::string path = account(alice()) + "/requests";
+  auto post = [&](const std::string& body, const crypto::PrivateKey* key) {
+    return [=, this] { return call("POST", path, body, key, kJoiningDeviceKey); };
+  };
+  expect_refused(post(phone.join_request().to_json(), nullptr), 401, "unauthenticated");
+  TestDevice stranger;
+  expect_refused(post(phone.join_request().to_json(), &stranger.signature_key), 401, "bad_signature");
+  JoinRequest garbage = phone.join_request();
+  garbage.signature_key = {1, 2, 3};
+  expect_refused(post(garbage.to_json(), &phone.signature_key), 400, "bad_key");
+  expect_refused(post(R"({"device_name": "phone"})", &phone.signature_key), 400, "missing_field");
+  JoinRequest nameless = phone.join_request();
+  nameless.device_name = "";
+  expect_refused(post(nameless.to_json(), &phone.signature_key), 400, "bad_field");
+  JoinRequest half_pin = phone.join_request();
+  half_pin.pin_id = "PIN";
+  expect_refused(post(half_pin.to_json(), &phone.signature_key), 400, "bad_field");
+  expect_refused(
+      [&] {
+        return call("POST", account(mallory()) + "/requests", phone.join_request().to_json(), &phone.signature_key,
+                    kJoiningDeviceKey);
+      },
+      404, "unknown_account");
+}
+
+TEST_F(ServiceApiTest, AnInvitationIsUsedOnceAndExpiresWithinAWeek) {
+  publish(alice());
+  const std::string invites = account(alice()) + "/invites";
+  auto invite = [&](const Invitation& invitation) { return as_root(alice(), "POST", invites, invitation.to_json()); };
+  auto made = answer<Invitation>(invite({"PIN-1", kNow + 600}), 201);
+  EXPECT_EQ(made.pin_id, "PIN-1");
+  expect_refused([&] { return invite({"PIN-1", kNow + 600}); }, 409, "duplicate");
+  expect_refused([&] { return invite({"PIN-2", kNow}); }, 400, "bad_field");
+  expect_refused([&] { return invite({"PIN-2", kNow + kMaxInvitationLifetime.count() + 1}); }, 400, "bad_field");
+  ASSERT_EQ(invite({"PIN-3", kNow + kMaxInvitationLifetime.count()}).status, 201) << "a week is allowed";
+  expect_refused(
+      [&] {
+        return call("POST", invites, Invitation{"PIN-4", kNow + 60}.to_json());
+      },
+      401, "unauthenticated");
+
+  auto join_with = [&](const TestDevice& device, std::string pin_id) {
+    JoinRequest request = device.join_request();
+    request.pin_id = std::move(pin_id);
+    request.pin_mac = "MAC";
+    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
+  };
+  TestDevice phone, laptop;
+  auto receipt = answer<JoinReceipt>(join_with(phone, "PIN-1"), 201);
+  auto pending = answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
+  ASSERT_EQ(pending.requests.size(), 1u);
+  EXPECT_EQ(pending.requests[0].request.pin_id, "PIN-1");
+  EXPECT_EQ(pending.requests[0].request.pin_mac, "MAC");
+  expect_refused([&] { return join_with(laptop, "PIN-1"); }, 403, "pin_used");
+  expect_refused([&] { return join_with(laptop, "PIN-UNKNOWN"); }, 403, "bad_pin");
+}
+
+TEST_F(ServiceApiTest, BundlesReachActiveDevicesOnly) {
+  TestDevice phone;
+  publish(alice(), {phone.entry(alice())});
+  const std::string path = account(alice()) + "/devices/" + phone.id + "/bundle";
+  auto fetch = [&] { return call("GET", path, "", &phone.signature_key, phone.id); };
+  expect_refused(fetch, 404, "no_bundle");
+  auto put = answer<BundleReceipt>(as_root(alice(), "PUT", path, BundleEnvelope{{4, 5}}.to_json()), 200);
+  EXPECT_EQ(put.device_id, phone.id);
+  EXPECT_EQ(answer<DeviceBundle>(fetch(), 200).bundle, (Bytes{4, 5}));
+  expect_refused([&] { return call("GET", path, "", &phone.signature_key, kRootKey); }, 401, "wrong_key");
+  TestDevice stranger;
+  expect_refused([&] { return call("GET", path, "", &stranger.signature_key, phone.id); }, 401, "bad_signature");
+  expect_refused([&] { return as_root(alice(), "PUT", path, R"({"bundle": 5})"); }, 400, "bad_field");
+  const std::string unknown = account(alice()) + "/devices/NOBODY/bundle";
+  expect_refused([&] { return as_root(alice(), "PUT", unknown, BundleEnvelope{{1}}.to_json()); }, 404,
+                 "unknown_device");
+
+  publish(alice(), {phone.entry(alice(), "removed")});
+  expect_refused(fetch, 403, kDeviceRemovedCode);
+  expect_refused([&] { return as_root(alice(), "PUT", path, BundleEnvelope{{6}}.to_json()); }, 409, kDeviceRemovedCode);
+}
+
+TEST_F(ServiceApiTest, TheAnswersReadBackThroughTheClientsDocuments) {
+  // What the service writes is exactly what its clients read: a round trip
+  // through every document keeps every field.
+  TestDevice phone;
+  publish(alice(), {phone.entry(alice())});
+  auto profile = answer<PublishedProfile>(call("GET", account(alice())), 200);
+  auto again = read<PublishedProfile>(profile.to_json(), "the written profile");
+  EXPECT_EQ(again.to_json(), profile.to_json());
+}
+
+}  // namespace
+}  // namespace mailseal::service
