@@ -140,34 +140,29 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
 
 int run_decrypt(const Context& context, const DecryptArgs& args) {
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  ByteView data = input.bytes();
   auto profile = optional_profile(context);
   if (!profile) {
-    throw Error(ErrorCode::NotFound,
-                fmt::format("no mailseal profile in {}", escape_for_terminal(context.home().string())),
+    throw Error(ErrorCode::NotFound, fmt::format("no mailseal profile in {}", context.home().string()),
                 "point to your profile with --home DIR");
   }
-  smime::ReadResult result = agent::read(&*profile, context.passphrase(), data, smime::Policy::standard());
-  if (!result.decrypted) {
-    throw Error(ErrorCode::Malformed, result.signature
-                                          ? "the message is signed but not encrypted; use 'mailseal verify'"
-                                          : "the message is not encrypted");
-  }
-  bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
-  auto sender = agent::sender_trust(*profile, result, !args.no_learn);
-  // A message whose signature does not hold may have been altered (CBC
-  // content can be, undetected): it is not released unless asked for.
-  bool bad_signature = result.signature && !result.signature->valid;
-  bool write = (!args.output.empty() || !context.json()) && (!bad_signature || args.allow_bad_signature);
+  agent::DecryptOptions options;
+  options.bad_signature = args.allow_bad_signature ? smime::BadSignature::Release : smime::BadSignature::Withhold;
+  options.learn = !args.no_learn;
+  agent::Decrypted decrypted = agent::decrypt(*profile, context.passphrase(), input.bytes(), options);
+  const smime::ReadResult& result = decrypted.read;
+  const auto& sender = decrypted.sender;
+  const bool bad_signature = result.has_bad_signature();
+  // With --json, content goes only to a file named with -o.
+  const bool write = decrypted.content.released() && (!args.output.empty() || !context.json());
   if (write) {
     auto output = open_output(args.output);
-    output->write(result.message);
+    output->write(decrypted.content.content());
     output->commit();
   }
   if (context.json()) {
     print_json({{"decrypted", true},
                 {"content_cipher", result.content_cipher},
-                {"authenticated", authenticated},
+                {"authenticated", decrypted.authenticated},
                 {"signature", signature_json(result)},
                 {"trust", sender ? trust_summary_json(sender->report) : json(nullptr)},
                 {"notes", result.notes},
@@ -176,7 +171,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   }
   if (bad_signature) {
     print_signature_summary(result);
-    if (!write) {
+    if (!decrypted.content.released()) {
       throw Error(ErrorCode::BadSignature,
                   "the message decrypted, but its signature is not valid, so it may have been altered; nothing was "
                   "written",
@@ -202,27 +197,22 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
 
 int run_verify(const Context& context, const VerifyArgs& args) {
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  ByteView data = input.bytes();
   auto profile = optional_profile(context);
-  smime::ReadResult result =
-      agent::read(profile ? &*profile : nullptr, context.passphrase(), data, smime::Policy::standard());
-  bool valid = result.signature && result.signature->valid;
-  std::optional<trust::Level> required;
+  agent::VerifyOptions options;
+  options.learn = !args.no_learn;
   if (!args.require_trust.empty())
-    required = trust::parse_level(args.require_trust);
-  std::optional<agent::SenderTrust> sender;
-  if (profile && valid)
-    sender = agent::sender_trust(*profile, result, !args.no_learn);
-  if (required && valid && !profile) {
-    throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
-                "point to your profile with --home DIR");
-  }
-  const bool trusted_enough = !required || (sender && trust::meets(sender->report.verdict.level, *required));
-  if (valid && !args.output.empty()) {
+    options.required_trust = trust::parse_level(args.require_trust);
+  agent::Verified verified =
+      agent::verify(profile ? &*profile : nullptr, context.passphrase(), input.bytes(), options);
+  const smime::ReadResult& result = verified.read;
+  const auto& sender = verified.sender;
+  // Written only when released: a valid signature, by a signer trusted as required.
+  if (verified.content.released() && !args.output.empty()) {
     auto output = open_output(args.output);
-    output->write(result.message);
+    output->write(verified.content.content());
     output->commit();
   }
+  const int status = verified.content.released() ? 0 : 1;
   if (context.json()) {
     json document = result.signature
                         ? signature_json(result)
@@ -234,7 +224,7 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     document["notes"] = result.notes;
     document["trust"] = sender ? trust_summary_json(sender->report) : json(nullptr);
     print_json(document);
-    return valid && trusted_enough ? 0 : 1;
+    return status;
   }
   if (!result.signature) {
     for (const auto& note : result.notes)
@@ -246,11 +236,11 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     print_trust_summary(sender->report);
   for (const auto& note : result.notes)
     print_note(escape_for_terminal(note));
-  if (valid && !trusted_enough) {
-    print_error(fmt::format("the signature is good, but trust in the signer is below {}", trust::to_string(*required)),
+  if (verified.content.withheld() == smime::Withheld::TrustBelowRequired) {
+    print_error(fmt::format("the signature is good, but trust in the signer is below {}", args.require_trust),
                 sender ? fmt::format("'mailseal trust {}' shows the evidence", sender->address.str()) : "");
   }
-  return valid && trusted_enough ? 0 : 1;
+  return status;
 }
 
 }  // namespace mailseal::cli

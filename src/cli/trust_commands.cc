@@ -52,33 +52,20 @@ void show_standing(const Context& context, devices::Profile& profile, const Emai
 int run_learn(const Context& context, const LearnArgs& args) {
   devices::Profile profile = devices::Profile::open(context.home());
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  smime::ReadResult result = agent::read(&profile, context.passphrase(), input.bytes(), smime::Policy::standard());
-  if (!result.signature) {
-    throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
-  }
-  if (!result.signature->valid) {
-    throw Error(ErrorCode::BadSignature, fmt::format("the message's signature is not valid ({}); nothing was learned",
-                                                     escape_for_terminal(result.signature->problems.empty()
-                                                                             ? "unknown problem"
-                                                                             : result.signature->problems.front())));
-  }
-  auto sender = agent::sender_trust(profile, result, true);
-  if (!sender) {
-    throw Error(ErrorCode::BadSignature, "the signer's certificate does not name the message's From address");
-  }
+  agent::SenderTrust sender = agent::learn_sender(profile, context.passphrase(), input.bytes());
   if (context.json()) {
-    print_json({{"address", sender->address.str()},
-                {"learned", sender->learned},
-                {"trust", trust_summary_json(sender->report)}});
+    print_json({{"address", sender.address.str()},
+                {"learned", sender.learned},
+                {"trust", trust_summary_json(sender.report)}});
     return 0;
   }
-  if (sender->learned) {
-    print_note(fmt::format("learned the key of {} ({})", sender->address.str(),
-                           short_fingerprint(sender->report.identity.identity.fingerprint)));
+  if (sender.learned) {
+    print_note(fmt::format("learned the key of {} ({})", sender.address.str(),
+                           short_fingerprint(sender.report.identity.identity.fingerprint)));
   } else {
     print_note("this message was learned before; nothing changed");
   }
-  print_trust_summary(sender->report);
+  print_trust_summary(sender.report);
   return 0;
 }
 

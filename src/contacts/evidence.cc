@@ -345,8 +345,7 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
         "message",
         at,
         dated / kSecondsPerDay,
-        full(udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "message/rfc822",
-                                          as_bytes(std::string_view(message.message))))};
+        full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();

@@ -292,7 +292,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
   }
   std::string* owner = storage.empty() ? nullptr : &storage.back();
-  result.message = restore_message(top, current, current.raw.data() == top.raw.data(), owner);
+  result.content = HeldContent(restore_message(top, current, current.raw.data() == top.raw.data(), owner));
   return result;
 }
 

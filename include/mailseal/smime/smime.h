@@ -18,6 +18,7 @@
 #include "mailseal/smime/capabilities.h"
 #include "mailseal/smime/io.h"
 #include "mailseal/smime/policy.h"
+#include "mailseal/smime/release.h"
 
 namespace mailseal::smime {
 
@@ -128,8 +129,12 @@ struct ReadResult {
   std::vector<SignatureReport> layers;  // every counted signature, outermost first
   std::vector<EmailAddress> from;
   std::vector<std::string> notes;  // layers ignored or not opened, and why
-  // The innermost message, protected headers restored, CRLF line endings.
-  std::string message;
+  // The innermost message, protected headers restored, CRLF line endings:
+  // held back until a Release (release.h) decides that it may be read.
+  HeldContent content;
+
+  // A signature vouches for the message, and it does not hold.
+  bool has_bad_signature() const noexcept { return signature && !signature->valid; }
 };
 
 // Supplies decryption keys when, and only when, an encryption layer is met
