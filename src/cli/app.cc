@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/contacts/evidence.h"
 
 namespace mailseal::cli {
 
@@ -262,9 +263,9 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
                              "mailseal endorse carol@example.org --depth 1 --scope example.org");
   endorse->add_option("address", args.endorse.address, "The contact")->required()->type_name("ADDRESS");
   endorse->add_option("--amount", args.endorse.amount, "How sure you are, 1 to 120 (default 120: fully)")
-      ->check(CLI::Range(1, 120));
+      ->check(CLI::Range(contacts::kMinEndorsementAmount, trust::kFullAmount));
   endorse->add_option("--depth", args.endorse.depth, "How far they may introduce others (default 0: they may not)")
-      ->check(CLI::Range(0, 8));
+      ->check(CLI::Range(0, contacts::kMaxEndorsementDepth));
   endorse
       ->add_option("--scope", args.endorse.scope,
                    "Only for addresses in this domain (example.org, .example.org) or this address (repeatable)")

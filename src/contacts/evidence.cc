@@ -11,6 +11,7 @@
 #include "mailseal/common/escape.h"
 #include "mailseal/contacts/contacts.h"
 #include "mailseal/store/trust_records.h"
+#include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
 
 namespace mailseal::contacts {
@@ -358,6 +359,21 @@ bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::T
   return learn_message(store, message, now).observed;
 }
 
+PinTarget pin_target(std::string_view address_or_strong_address, std::string_view fingerprint) {
+  if (fingerprint.empty()) {
+    if (!udf::StrongAddress::looks_strong(address_or_strong_address)) {
+      throw Error(ErrorCode::Usage, "give ADDRESS FINGERPRINT, or a strong address (FINGERPRINT?ADDRESS)");
+    }
+    udf::StrongAddress strong = udf::StrongAddress::parse(address_or_strong_address);
+    return {strong.address, strong.fingerprint.to_string(strong.fingerprint.precision_bits())};
+  }
+  try {
+    return {EmailAddress::parse(address_or_strong_address), std::string(fingerprint)};
+  } catch (const Error& error) {
+    throw Error(ErrorCode::Usage, error.what());
+  }
+}
+
 void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
   udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
   store::TrustRecords(store).add_pin({address, parsed.to_string(parsed.precision_bits()), "pin", at});
@@ -381,10 +397,29 @@ void accept(store::LocalStore& store, const EmailAddress& address, std::string_v
   store::TrustRecords(store).add_pin({address, presentation, "accept", at});
 }
 
+namespace {
+
+void check_endorsement_terms(const Evaluator& evaluator, const EmailAddress& address, const EndorseOptions& options) {
+  if (options.amount < kMinEndorsementAmount || options.amount > trust::kFullAmount) {
+    throw Error(ErrorCode::Usage, fmt::format("the amount of an endorsement is {} to {}, not {}", kMinEndorsementAmount,
+                                              trust::kFullAmount, options.amount));
+  }
+  if (options.depth < 0 || options.depth > kMaxEndorsementDepth) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("the depth of an endorsement is 0 to {}, not {}", kMaxEndorsementDepth, options.depth));
+  }
+  if (std::find(evaluator.addresses.begin(), evaluator.addresses.end(), address) != evaluator.addresses.end()) {
+    throw Error(ErrorCode::Usage, "that is your own address");
+  }
+}
+
+}  // namespace
+
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
                             crypto::TimePoint now) {
   using namespace std::chrono_literals;
+  check_endorsement_terms(evaluator, address, options);
   // The identity `trust ADDRESS` shows: never one of two keys in conflict.
   auto report = evaluate_address(store, evaluator, address, now);
   if (!report) {
