@@ -464,7 +464,7 @@ int run(int argc, char** argv) {
     Context context(args.globals);
     return action(context);
   } catch (const Error& error) {
-    print_error(escape_for_terminal(error.what()), error.hint());
+    print_error(escape_for_terminal(error.what()), escape_for_terminal(error.hint()));
     return exit_status_for(error);
   } catch (const std::exception& error) {
     print_error(escape_for_terminal(error.what()));

@@ -2,6 +2,7 @@
 // SIGTERM.
 
 #include <csignal>
+#include <cstdio>
 #include <functional>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/devices/profile.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/service/server.h"
@@ -83,6 +85,11 @@ int run_gateway(const Context& context, const GatewayArgs& args) {
   gateway::GatewayOptions options = gateway::gateway_options(args);
   options.home = context.home();
   options.passphrase = context.passphrase_copy();
+  options.log = [](std::string_view line) {
+    // One write a line: sessions report from threads of their own.
+    std::string text = fmt::format("mailseal gateway: {}\n", escape_for_terminal(line));
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  };
 
   // Fail now, not at the first message, when there is no profile.
   devices::Profile profile = devices::Profile::open(options.home);

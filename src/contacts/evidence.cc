@@ -8,7 +8,6 @@
 #include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/contacts/contacts.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/udf/strong_address.h"
@@ -391,7 +390,7 @@ void accept(store::LocalStore& store, const EmailAddress& address, std::string_v
   }
   if (!known) {
     throw Error(ErrorCode::NotFound,
-                fmt::format("no certificate known for {} matches {}", address.str(), escape_for_terminal(fingerprint)),
+                fmt::format("no certificate known for {} matches {}", address.str(), fingerprint),
                 fmt::format("'mailseal trust {}' shows the fingerprints in question", address.str()));
   }
   store::TrustRecords(store).add_pin({address, presentation, "accept", at});
@@ -492,7 +491,7 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
       terms = crypto::read_endorsement(certificate);
     } catch (const Error& error) {
       summary.warnings.push_back(
-          fmt::format("ignored an endorsement of '{}': {}", escape_for_terminal(certificate.subject()), error.what()));
+          fmt::format("ignored an endorsement of '{}': {}", certificate.subject(), error.what()));
       continue;
     }
     if (!terms)
@@ -505,17 +504,17 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     if (issuer == issuers.end()) {
       summary.warnings.push_back(
           fmt::format("ignored an endorsement of '{}': its issuer is unknown or it is mis-signed",
-                      escape_for_terminal(certificate.subject())));
+                      certificate.subject()));
       continue;
     }
     if (terms->amount < 1 || terms->amount > trust::kFullAmount) {
       summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': amount {} is outside 1..120",
-                                             escape_for_terminal(certificate.subject()), terms->amount));
+                                             certificate.subject(), terms->amount));
       continue;
     }
     if (terms->depth > trust::kMaxDepth) {
       summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
-                                             escape_for_terminal(certificate.subject()), terms->depth,
+                                             certificate.subject(), terms->depth,
                                              trust::kMaxDepth));
     }
     std::string issuer_identity = full(issuer->key_fingerprint());
@@ -569,7 +568,7 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     if (issuer == issuers.end()) {
       summary.warnings.push_back(
           fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed",
-                      escape_for_terminal(crl->issuer())));
+                      crl->issuer()));
       continue;
     }
     std::string issuer_identity = full(issuer->key_fingerprint());
@@ -605,8 +604,8 @@ ImportResult import_message(store::LocalStore& store, ByteView data, const smime
     throw Error(
         ErrorCode::BadSignature,
         fmt::format("the message's signature is not valid ({}), so its certificate is not imported",
-                    escape_for_terminal(message.signature->problems.empty() ? "unknown problem"
-                                                                            : message.signature->problems.front())));
+                    message.signature->problems.empty() ? "unknown problem"
+                                                                            : message.signature->problems.front()));
   }
   Learned learned = learn_message(store, message, policy.now);
   ImportResult result;

@@ -11,7 +11,6 @@
 #include <openssl/evp.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal::smime {
 
@@ -24,7 +23,7 @@ std::unique_ptr<FdSource> FdSource::open(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw Error(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
-                fmt::format("cannot open {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
+                fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
   }
   return std::unique_ptr<FdSource>(new FdSource(fd, true));
 }
@@ -76,7 +75,7 @@ std::unique_ptr<OutputSink> OutputSink::file(const std::filesystem::path& path) 
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     throw Error(ErrorCode::Io,
-                fmt::format("cannot create {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
+                fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
   }
   return std::unique_ptr<OutputSink>(new OutputSink(fd, path, temporary));
 }
@@ -117,7 +116,7 @@ void OutputSink::commit() {
   }
   if (::fsync(fd_) != 0 || ::rename(temporary_.c_str(), target_.c_str()) != 0) {
     throw Error(ErrorCode::Io,
-                fmt::format("cannot write {}: {}", escape_for_terminal(target_.string()), std::strerror(errno)));
+                fmt::format("cannot write {}: {}", target_.string(), std::strerror(errno)));
   }
   committed_ = true;
 }

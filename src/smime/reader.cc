@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "smime/internal/reading.h"
 
 namespace mailseal::smime {
@@ -77,7 +76,7 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
     throw Error(ErrorCode::Unsupported, "compressed S/MIME content (RFC 3274) is not supported");
   }
   throw Error(ErrorCode::Malformed, fmt::format("the {} part does not hold a CMS structure mailseal reads",
-                                                escape_for_terminal(type.mime_type())));
+                                                type.mime_type()));
 }
 
 // True if a signed part appears below a multipart message (not the whole).

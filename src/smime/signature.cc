@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/reading.h"
 
@@ -189,7 +188,7 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
         auto addresses = certificate.email_addresses();
         problems.push_back(
             fmt::format("signed by {}, but the message is from {}",
-                        addresses.empty() ? escape_for_terminal(certificate.subject()) : addresses.front().str(),
+                        addresses.empty() ? certificate.subject() : addresses.front().str(),
                         context.from.front().str()));
       }
     } else if (context.check_from) {

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/trust/trust.h"
 
 namespace mailseal::trust {
@@ -241,7 +240,7 @@ Level parse_level(std::string_view text) {
       return level;
   }
   throw Error(ErrorCode::Usage, fmt::format("unknown trust level '{}': choose full, partial, marginal or none",
-                                            escape_for_terminal(text)));
+                                            text));
 }
 
 bool meets(Level level, Level required) noexcept {
@@ -386,7 +385,8 @@ std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Iden
     for (char c : text) {
       if (c == '"' || c == '\\')
         out.push_back('\\');
-      if (static_cast<unsigned char>(c) >= 0x20)
+      // No control characters: DOT has no escape for them.
+      if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)
         out.push_back(c);
     }
     return "\"" + out + "\"";

@@ -4,7 +4,6 @@
 
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/udf/base32.h"
 #include "mailseal/udf/udf.h"
 #include "udf/internal/hash.h"
@@ -153,7 +152,7 @@ Fingerprint Fingerprint::parse(std::string_view text) {
   }
   std::string characters = strip_presentation(trimmed);
   auto refuse = [&](std::string_view why) {
-    throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a fingerprint: {}", escape_for_terminal(text), why));
+    throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a fingerprint: {}", text, why));
   };
   if (characters.empty()) {
     refuse("it is empty");

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,6 +67,11 @@ struct GatewayOptions {
   // gateway without anyone running lookup.
   std::chrono::seconds refresh_interval = kDefaultRefreshInterval;
   std::size_t max_sessions = 64;
+  // Where the gateway reports what happens (a message relayed or refused, an
+  // upstream failure), one line at a time. The text is raw: it holds words
+  // of clients, upstreams and messages, so the receiver escapes it for
+  // wherever it shows it. Unset: nothing is reported.
+  std::function<void(std::string_view line)> log;
 };
 
 // The gateway's settings as a person gives them (`mailseal gateway`'s
