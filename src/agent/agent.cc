@@ -220,8 +220,9 @@ Decrypted decrypt(devices::Profile& profile, const Passphrase* passphrase, ByteV
                   const DecryptOptions& options) {
   smime::ReadResult result = read(&profile, passphrase, message, smime::Policy::standard());
   if (!result.decrypted) {
-    throw Error(ErrorCode::Malformed, result.signature ? "the message is signed but not encrypted; use 'mailseal verify'"
-                                                       : "the message is not encrypted");
+    throw Error(ErrorCode::Malformed, result.signature
+                                          ? "the message is signed but not encrypted; use 'mailseal verify'"
+                                          : "the message is not encrypted");
   }
   const bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
   // Learning fingerprints the content, so it comes before the release takes it.
@@ -260,9 +261,8 @@ SenderTrust learn_sender(devices::Profile& profile, const Passphrase* passphrase
   }
   if (!result.signature->valid) {
     const auto& problems = result.signature->problems;
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("the message's signature is not valid ({}); nothing was learned",
-                            problems.empty() ? "unknown problem" : problems.front()));
+    throw Error(ErrorCode::BadSignature, fmt::format("the message's signature is not valid ({}); nothing was learned",
+                                                     problems.empty() ? "unknown problem" : problems.front()));
   }
   auto sender = sender_trust(profile, result, true);
   if (!sender) {

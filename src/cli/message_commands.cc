@@ -202,8 +202,7 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   options.learn = !args.no_learn;
   if (!args.require_trust.empty())
     options.required_trust = trust::parse_level(args.require_trust);
-  agent::Verified verified =
-      agent::verify(profile ? &*profile : nullptr, context.passphrase(), input.bytes(), options);
+  agent::Verified verified = agent::verify(profile ? &*profile : nullptr, context.passphrase(), input.bytes(), options);
   const smime::ReadResult& result = verified.read;
   const auto& sender = verified.sender;
   // Written only when released: a valid signature, by a signer trusted as required.

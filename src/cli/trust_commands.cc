@@ -53,9 +53,8 @@ int run_learn(const Context& context, const LearnArgs& args) {
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
   agent::SenderTrust sender = agent::learn_sender(profile, context.passphrase(), input.bytes());
   if (context.json()) {
-    print_json({{"address", sender.address.str()},
-                {"learned", sender.learned},
-                {"trust", trust_summary_json(sender.report)}});
+    print_json(
+        {{"address", sender.address.str()}, {"learned", sender.learned}, {"trust", trust_summary_json(sender.report)}});
     return 0;
   }
   if (sender.learned) {

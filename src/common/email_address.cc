@@ -29,8 +29,7 @@ bool is_ldh(char c) {
 }
 
 [[noreturn]] void refuse(std::string_view text, std::string_view why) {
-  throw Error(ErrorCode::Malformed,
-              fmt::format("'{}' is not a valid email address: {}", text, why));
+  throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a valid email address: {}", text, why));
 }
 
 std::string check_and_normalise(std::string_view text) {

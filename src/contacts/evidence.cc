@@ -340,12 +340,8 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
     constexpr std::int64_t kSecondsPerDay = 86400;
     const std::int64_t dated = std::min(report.signing_time.value_or(at), at);
     store::TrustRecords::Sighting sighting{
-        identity.identity.fingerprint,
-        full(report.signer->fingerprint()),
-        "message",
-        at,
-        dated / kSecondsPerDay,
-        full(message.content.fingerprint())};
+        identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at,
+        dated / kSecondsPerDay,        full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();
@@ -389,8 +385,7 @@ void accept(store::LocalStore& store, const EmailAddress& address, std::string_v
                                             certificate.key_fingerprint(), certificate.fingerprint()});
   }
   if (!known) {
-    throw Error(ErrorCode::NotFound,
-                fmt::format("no certificate known for {} matches {}", address.str(), fingerprint),
+    throw Error(ErrorCode::NotFound, fmt::format("no certificate known for {} matches {}", address.str(), fingerprint),
                 fmt::format("'mailseal trust {}' shows the fingerprints in question", address.str()));
   }
   store::TrustRecords(store).add_pin({address, presentation, "accept", at});
@@ -502,9 +497,8 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
       return candidate.is_ca() && !(candidate == certificate) && certificate.is_issued_by(candidate);
     });
     if (issuer == issuers.end()) {
-      summary.warnings.push_back(
-          fmt::format("ignored an endorsement of '{}': its issuer is unknown or it is mis-signed",
-                      certificate.subject()));
+      summary.warnings.push_back(fmt::format(
+          "ignored an endorsement of '{}': its issuer is unknown or it is mis-signed", certificate.subject()));
       continue;
     }
     if (terms->amount < 1 || terms->amount > trust::kFullAmount) {
@@ -514,8 +508,7 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     }
     if (terms->depth > trust::kMaxDepth) {
       summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
-                                             certificate.subject(), terms->depth,
-                                             trust::kMaxDepth));
+                                             certificate.subject(), terms->depth, trust::kMaxDepth));
     }
     std::string issuer_identity = full(issuer->key_fingerprint());
     records.add_identity(issuer_identity, issuer->der(), at);
@@ -567,8 +560,7 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
                                [&](const crypto::Certificate& candidate) { return crl->is_issued_by(candidate); });
     if (issuer == issuers.end()) {
       summary.warnings.push_back(
-          fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed",
-                      crl->issuer()));
+          fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed", crl->issuer()));
       continue;
     }
     std::string issuer_identity = full(issuer->key_fingerprint());
@@ -604,8 +596,7 @@ ImportResult import_message(store::LocalStore& store, ByteView data, const smime
     throw Error(
         ErrorCode::BadSignature,
         fmt::format("the message's signature is not valid ({}), so its certificate is not imported",
-                    message.signature->problems.empty() ? "unknown problem"
-                                                                            : message.signature->problems.front()));
+                    message.signature->problems.empty() ? "unknown problem" : message.signature->problems.front()));
   }
   Learned learned = learn_message(store, message, policy.now);
   ImportResult result;
@@ -693,8 +684,9 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
 }
 
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at) {
-  if (amount < 1 || amount > trust::kFullAmount) {
-    throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is 1 to 120, not {}", amount));
+  if (amount < kMinAnchorAmount || amount > trust::kFullAmount) {
+    throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is {} to {}, not {}", kMinAnchorAmount,
+                                              trust::kFullAmount, amount));
   }
   if (!anchor.is_ca()) {
     throw Error(ErrorCode::Usage, "a trust anchor must be a CA certificate");

@@ -379,8 +379,7 @@ bool Session::deliver(std::string message) {
     if (refusal) {
       int code = refusal->reply.code >= 400 && refusal->reply.code < 600 ? refusal->reply.code : 451;
       log(fmt::format("upstream refused at {}: {} {}", refusal->stage, refusal->reply.code, refusal->reply.text()));
-      send(code, fmt::format("{}.0.0 upstream refused at {}: {}{}", code / 100, refusal->stage,
-                             refusal->reply.text(),
+      send(code, fmt::format("{}.0.0 upstream refused at {}: {}{}", code / 100, refusal->stage, refusal->reply.text(),
                              delivered ? fmt::format(" ({} of {} copies were accepted)", delivered, plan.copies.size())
                                        : std::string()));
       return true;

@@ -70,8 +70,7 @@ Bytes decode_body(const Entity& entity) {
   if (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty()) {
     return Bytes(entity.body.begin(), entity.body.end());
   }
-  throw Error(ErrorCode::Unsupported,
-              fmt::format("unknown Content-Transfer-Encoding '{}'", encoding));
+  throw Error(ErrorCode::Unsupported, fmt::format("unknown Content-Transfer-Encoding '{}'", encoding));
 }
 
 bool is_crlf(std::string_view text) {

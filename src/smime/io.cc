@@ -74,8 +74,7 @@ std::unique_ptr<OutputSink> OutputSink::file(const std::filesystem::path& path) 
   temporary += fmt::format(".tmp-{:08x}", random());
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw Error(ErrorCode::Io,
-                fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
+    throw Error(ErrorCode::Io, fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
   }
   return std::unique_ptr<OutputSink>(new OutputSink(fd, path, temporary));
 }
@@ -115,8 +114,7 @@ void OutputSink::commit() {
     return;
   }
   if (::fsync(fd_) != 0 || ::rename(temporary_.c_str(), target_.c_str()) != 0) {
-    throw Error(ErrorCode::Io,
-                fmt::format("cannot write {}: {}", target_.string(), std::strerror(errno)));
+    throw Error(ErrorCode::Io, fmt::format("cannot write {}: {}", target_.string(), std::strerror(errno)));
   }
   committed_ = true;
 }

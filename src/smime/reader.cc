@@ -75,8 +75,8 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
   if (content_type == NID_id_smime_ct_compressedData) {
     throw Error(ErrorCode::Unsupported, "compressed S/MIME content (RFC 3274) is not supported");
   }
-  throw Error(ErrorCode::Malformed, fmt::format("the {} part does not hold a CMS structure mailseal reads",
-                                                type.mime_type()));
+  throw Error(ErrorCode::Malformed,
+              fmt::format("the {} part does not hold a CMS structure mailseal reads", type.mime_type()));
 }
 
 // True if a signed part appears below a multipart message (not the whole).

@@ -34,8 +34,7 @@ udf::Fingerprint HeldContent::fingerprint() const {
 }
 
 // Takes the content out of `held`; a withheld one is wiped at once.
-Release::Release(HeldContent& held, std::optional<Withheld> reason)
-    : content_(std::move(held.text_)), reason_(reason) {
+Release::Release(HeldContent& held, std::optional<Withheld> reason) : content_(std::move(held.text_)), reason_(reason) {
   held.text_.clear();
   held.taken_ = true;
   if (reason_) {

@@ -186,10 +186,9 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
       report.from_matches = certificate.names_address(context.from.front());
       if (!report.from_matches && context.check_from) {
         auto addresses = certificate.email_addresses();
-        problems.push_back(
-            fmt::format("signed by {}, but the message is from {}",
-                        addresses.empty() ? certificate.subject() : addresses.front().str(),
-                        context.from.front().str()));
+        problems.push_back(fmt::format("signed by {}, but the message is from {}",
+                                       addresses.empty() ? certificate.subject() : addresses.front().str(),
+                                       context.from.front().str()));
       }
     } else if (context.check_from) {
       problems.push_back(fmt::format("the message has {} From addresses; exactly one is needed", context.from.size()));

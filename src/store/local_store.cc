@@ -37,8 +37,7 @@ void check_key_file_name(std::string_view name) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
       });
   if (!safe) {
-    throw Error(ErrorCode::Malformed,
-                fmt::format("the store names an invalid key file '{}'", name));
+    throw Error(ErrorCode::Malformed, fmt::format("the store names an invalid key file '{}'", name));
   }
 }
 

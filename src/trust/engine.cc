@@ -239,8 +239,7 @@ Level parse_level(std::string_view text) {
     if (to_string(level) == text)
       return level;
   }
-  throw Error(ErrorCode::Usage, fmt::format("unknown trust level '{}': choose full, partial, marginal or none",
-                                            text));
+  throw Error(ErrorCode::Usage, fmt::format("unknown trust level '{}': choose full, partial, marginal or none", text));
 }
 
 bool meets(Level level, Level required) noexcept {

@@ -72,9 +72,8 @@ TEST(RequireTrust, ASignerNobodyJudgedWithholds) {
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = std::filesystem::temp_directory_path() /
-            ("mailseal-agent-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    base_ = std::filesystem::temp_directory_path() / ("mailseal-agent-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(base_);
     alice_.emplace(make_profile("alice", "alice@example.com"));
     bob_.emplace(make_profile("bob", "bob@example.org"));

@@ -63,9 +63,8 @@ TEST(PinTarget, RefusesWhatIsNotAnAddress) {
 class EndorseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    home_ = std::filesystem::temp_directory_path() /
-            ("mailseal-endorse-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    home_ = std::filesystem::temp_directory_path() / ("mailseal-endorse-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(home_);
     devices::InitOptions options;
     options.addresses = {EmailAddress::parse("alice@example.com")};
@@ -98,8 +97,8 @@ class EndorseTest : public ::testing::Test {
 
 TEST_F(EndorseTest, TheRangesOfAmountAndDepth) {
   const EmailAddress bob = test::bob().address;
-  for (auto [amount, depth] : {std::pair{0, 0}, {-1, 0}, {trust::kFullAmount + 1, 0}, {120, -1},
-                               {120, kMaxEndorsementDepth + 1}}) {
+  for (auto [amount, depth] :
+       {std::pair{0, 0}, {-1, 0}, {trust::kFullAmount + 1, 0}, {120, -1}, {120, kMaxEndorsementDepth + 1}}) {
     EXPECT_EQ(error_code_of([&, amount = amount, depth = depth] { endorse_with(bob, amount, depth); }),
               ErrorCode::Usage)
         << "amount " << amount << ", depth " << depth;

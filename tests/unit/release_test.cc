@@ -136,8 +136,8 @@ TEST(Release, TheHeldContentIsFingerprintedWithoutReleasingIt) {
   ReadResult result = read(sign(kMessage));
   udf::Fingerprint fingerprint = result.content.fingerprint();
   Release release = Release::of_verified(result);
-  EXPECT_EQ(fingerprint,
-            udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "message/rfc822", as_bytes(release.content())));
+  EXPECT_EQ(fingerprint, udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "message/rfc822",
+                                                      as_bytes(release.content())));
   EXPECT_THROW((void)result.content.fingerprint(), Error) << "once taken, the held content is gone";
 }
 

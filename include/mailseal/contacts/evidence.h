@@ -161,7 +161,9 @@ struct Discovery {
 };
 ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now);
 
-// PKIX trust anchors.
+// PKIX trust anchors: a CA certificate that counts `amount` (kMinAnchorAmount
+// to trust::kFullAmount) for the addresses it certifies. Error(Usage) otherwise.
+inline constexpr int kMinAnchorAmount = 1;
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at);
 
 // A TrustGraph over the store's endorsements, skipping revoked identities.
