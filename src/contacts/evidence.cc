@@ -465,73 +465,77 @@ std::string export_endorsements(store::LocalStore& store, const crypto::Certific
   return pem;
 }
 
-ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
-  ImportSummary summary;
-  store::TrustRecords records(store);
-  const std::int64_t at = now.time_since_epoch().count();
-  std::vector<crypto::Certificate> bundle;
-  try {
-    bundle = crypto::Certificate::read_all(data);
-  } catch (const Error&) {
-  }
+namespace {
+
+// Who may have signed what a bundle holds: the CA certificates in it, the
+// roots the store knows, and the trust anchors.
+std::vector<crypto::Certificate> possible_issuers(store::LocalStore& store,
+                                                  const std::vector<crypto::Certificate>& bundle) {
   std::vector<crypto::Certificate> issuers = bundle;
   auto known = known_issuers(store);
   issuers.insert(issuers.end(), known.begin(), known.end());
-  for (const auto& anchor : records.anchors())
+  for (const auto& anchor : store::TrustRecords(store).anchors())
     issuers.push_back(crypto::Certificate::from_der(anchor.certificate));
+  return issuers;
+}
 
-  for (const auto& certificate : bundle) {
-    std::optional<crypto::EndorsementTerms> terms;
-    try {
-      terms = crypto::read_endorsement(certificate);
-    } catch (const Error& error) {
-      summary.warnings.push_back(
-          fmt::format("ignored an endorsement of '{}': {}", certificate.subject(), error.what()));
-      continue;
-    }
-    if (!terms)
-      continue;
-    // Only a root (a CA certificate) speaks for an identity; a mail
-    // certificate's key cannot endorse.
-    auto issuer = std::find_if(issuers.begin(), issuers.end(), [&](const crypto::Certificate& candidate) {
-      return candidate.is_ca() && !(candidate == certificate) && certificate.is_issued_by(candidate);
-    });
-    if (issuer == issuers.end()) {
-      summary.warnings.push_back(fmt::format(
-          "ignored an endorsement of '{}': its issuer is unknown or it is mis-signed", certificate.subject()));
-      continue;
-    }
-    if (terms->amount < 1 || terms->amount > trust::kFullAmount) {
-      summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': amount {} is outside 1..120",
-                                             certificate.subject(), terms->amount));
-      continue;
-    }
-    if (terms->depth > trust::kMaxDepth) {
-      summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
-                                             certificate.subject(), terms->depth, trust::kMaxDepth));
-    }
-    std::string issuer_identity = full(issuer->key_fingerprint());
-    records.add_identity(issuer_identity, issuer->der(), at);
-    store::EndorsementRecord record;
-    record.issuer = issuer_identity;
-    record.subject = full(certificate.key_fingerprint());
-    record.amount = terms->amount;
-    record.depth = std::min(terms->depth, trust::kMaxDepth);
-    record.scope = terms->scope;
-    for (const auto& address : terms->addresses)
-      record.addresses.push_back(address.str());
-    record.kind = terms->kind == crypto::EndorsementTerms::Kind::Rotation ? "rotation" : "endorsement";
-    record.exportable = false;  // someone else's: mailseal publishes only its own
-    record.certificate = certificate.der();
-    record.created_at = at;
-    if (records.add_endorsement(record)) {
-      ++summary.endorsements;
-    } else {
-      ++summary.already_known;
-    }
+// Takes one cross-certificate of a bundle as evidence, when it carries the
+// endorsement extension, a known root signed it and its terms are sound.
+void import_endorsement(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
+                        const crypto::Certificate& certificate, std::int64_t at, ImportSummary& summary) {
+  std::optional<crypto::EndorsementTerms> terms;
+  try {
+    terms = crypto::read_endorsement(certificate);
+  } catch (const Error& error) {
+    summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': {}", certificate.subject(), error.what()));
+    return;
   }
+  if (!terms)
+    return;
+  // Only a root (a CA certificate) speaks for an identity; a mail
+  // certificate's key cannot endorse.
+  auto issuer = std::find_if(issuers.begin(), issuers.end(), [&](const crypto::Certificate& candidate) {
+    return candidate.is_ca() && !(candidate == certificate) && certificate.is_issued_by(candidate);
+  });
+  if (issuer == issuers.end()) {
+    summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': its issuer is unknown or it is mis-signed",
+                                           certificate.subject()));
+    return;
+  }
+  if (terms->amount < kMinEndorsementAmount || terms->amount > trust::kFullAmount) {
+    summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': amount {} is outside {}..{}",
+                                           certificate.subject(), terms->amount, kMinEndorsementAmount,
+                                           trust::kFullAmount));
+    return;
+  }
+  if (terms->depth > kMaxEndorsementDepth) {
+    summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
+                                           certificate.subject(), terms->depth, kMaxEndorsementDepth));
+  }
+  std::string issuer_identity = full(issuer->key_fingerprint());
+  records.add_identity(issuer_identity, issuer->der(), at);
+  store::EndorsementRecord record;
+  record.issuer = issuer_identity;
+  record.subject = full(certificate.key_fingerprint());
+  record.amount = terms->amount;
+  record.depth = std::min(terms->depth, kMaxEndorsementDepth);
+  record.scope = terms->scope;
+  for (const auto& address : terms->addresses)
+    record.addresses.push_back(address.str());
+  record.kind = terms->kind == crypto::EndorsementTerms::Kind::Rotation ? "rotation" : "endorsement";
+  record.exportable = false;  // someone else's: mailseal publishes only its own
+  record.certificate = certificate.der();
+  record.created_at = at;
+  if (records.add_endorsement(record)) {
+    ++summary.endorsements;
+  } else {
+    ++summary.already_known;
+  }
+}
 
-  // Revocation lists, PEM (possibly several) or DER.
+// The revocation lists in `data`: PEM blocks (possibly several), or the
+// whole input as DER when it holds neither certificates nor PEM armour.
+std::vector<Bytes> revocation_lists(ByteView data, bool holds_certificates) {
   std::vector<Bytes> crls;
   std::string_view text = as_string_view(data);
   static constexpr std::string_view kBegin = "-----BEGIN X509 CRL-----";
@@ -544,35 +548,59 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     std::string_view block = text.substr(position, end + kEnd.size() - position);
     crls.emplace_back(block.begin(), block.end());
   }
-  if (crls.empty() && bundle.empty() && text.find("-----BEGIN") == std::string_view::npos) {
+  if (crls.empty() && !holds_certificates && text.find("-----BEGIN") == std::string_view::npos) {
     crls.emplace_back(data.begin(), data.end());  // perhaps a DER CRL
   }
-  for (const auto& bytes : crls) {
-    std::optional<crypto::RevocationList> crl;
-    try {
-      crl.emplace(crypto::RevocationList::read(bytes));
-    } catch (const Error&) {
-      if (!bundle.empty() || crls.size() > 1)
-        summary.warnings.push_back("ignored a damaged revocation list");
-      continue;
-    }
-    auto issuer = std::find_if(issuers.begin(), issuers.end(),
-                               [&](const crypto::Certificate& candidate) { return crl->is_issued_by(candidate); });
-    if (issuer == issuers.end()) {
-      summary.warnings.push_back(
-          fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed", crl->issuer()));
-      continue;
-    }
-    std::string issuer_identity = full(issuer->key_fingerprint());
-    records.add_identity(issuer_identity, issuer->der(), at);
-    for (const auto& serial : crl->revoked_serials()) {
-      if (records.add_revocation(issuer_identity, serial, "crl", at)) {
-        ++summary.revocations;
-      } else {
-        ++summary.already_known;
-      }
+  return crls;
+}
+
+// Takes the revocations of one list signed by a known issuer. A list that
+// does not parse is only worth a warning where the input held more than it.
+void import_revocation_list(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
+                            const Bytes& bytes, bool warn_if_damaged, std::int64_t at, ImportSummary& summary) {
+  std::optional<crypto::RevocationList> crl;
+  try {
+    crl.emplace(crypto::RevocationList::read(bytes));
+  } catch (const Error&) {
+    if (warn_if_damaged)
+      summary.warnings.push_back("ignored a damaged revocation list");
+    return;
+  }
+  auto issuer = std::find_if(issuers.begin(), issuers.end(),
+                             [&](const crypto::Certificate& candidate) { return crl->is_issued_by(candidate); });
+  if (issuer == issuers.end()) {
+    summary.warnings.push_back(
+        fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed", crl->issuer()));
+    return;
+  }
+  std::string issuer_identity = full(issuer->key_fingerprint());
+  records.add_identity(issuer_identity, issuer->der(), at);
+  for (const auto& serial : crl->revoked_serials()) {
+    if (records.add_revocation(issuer_identity, serial, "crl", at)) {
+      ++summary.revocations;
+    } else {
+      ++summary.already_known;
     }
   }
+}
+
+}  // namespace
+
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
+  ImportSummary summary;
+  store::TrustRecords records(store);
+  const std::int64_t at = now.time_since_epoch().count();
+  std::vector<crypto::Certificate> bundle;
+  try {
+    bundle = crypto::Certificate::read_all(data);
+  } catch (const Error&) {
+  }
+  const std::vector<crypto::Certificate> issuers = possible_issuers(store, bundle);
+  for (const auto& certificate : bundle)
+    import_endorsement(records, issuers, certificate, at, summary);
+  const std::vector<Bytes> crls = revocation_lists(data, !bundle.empty());
+  for (const auto& bytes : crls)
+    import_revocation_list(records, issuers, bytes, !bundle.empty() || crls.size() > 1, at, summary);
   return summary;
 }
 
