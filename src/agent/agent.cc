@@ -64,6 +64,15 @@ contacts::Evaluator evaluator(devices::Profile& profile) {
                              profile.addresses()};
 }
 
+std::vector<EmailAddress> EncryptReport::unvouched() const {
+  std::vector<EmailAddress> out;
+  for (const auto& recipient : trust) {
+    if (recipient.verdict.level == trust::Level::None)
+      out.push_back(recipient.address);
+  }
+  return out;
+}
+
 EncryptReport encrypt(devices::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign) {
   const EmailAddress sender = message.from();

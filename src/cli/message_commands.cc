@@ -29,25 +29,13 @@ std::unique_ptr<smime::OutputSink> open_output(const std::string& output) {
   return smime::OutputSink::file(output);
 }
 
-// The signer's address to show: the one matching From, else the first.
-std::string signer_address(const smime::SignatureReport& report, const std::vector<EmailAddress>& from) {
-  if (!report.signer)
-    return "";
-  auto addresses = report.signer->email_addresses();
-  for (const auto& address : addresses) {
-    if (!from.empty() && address == from.front())
-      return address.str();
-  }
-  return addresses.empty() ? std::string() : addresses.front().str();
-}
-
 json signature_json(const smime::ReadResult& result) {
   if (!result.signature)
     return nullptr;
   const auto& report = *result.signature;
   json signer = nullptr;
   if (report.signer) {
-    signer = {{"address", signer_address(report, result.from)},
+    signer = {{"address", smime::signer_address(report, result.from)},
               {"fingerprint", report.signer->fingerprint().to_string()},
               {"key_fingerprint", report.signer->key_fingerprint().to_string()},
               {"subject", report.signer->subject()},
@@ -58,7 +46,7 @@ json signature_json(const smime::ReadResult& result) {
           {"from_matches", report.from_matches},
           {"signing_time", report.signing_time ? json(iso_time(*report.signing_time)) : json(nullptr)},
           {"digest", report.digest},
-          {"form", report.form == smime::SignatureForm::Detached ? "detached" : "opaque"},
+          {"form", smime::to_string(report.form)},
           {"layers", result.layers.size()},
           {"problems", report.problems}};
 }
@@ -75,7 +63,7 @@ void print_signature_summary(const smime::ReadResult& result) {
   if (!result.signature)
     return;
   const auto& report = *result.signature;
-  std::string who = signer_address(report, result.from);
+  std::string who = smime::signer_address(report, result.from);
   if (report.valid) {
     print_note(fmt::format("good signature from {} ({}, {})", escape_for_terminal(who), report.digest,
                            report.signing_time ? iso_time(*report.signing_time) : "no signing time"));
@@ -110,13 +98,10 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   auto output = open_output(args.output);
   agent::EncryptReport report = agent::encrypt(profile, context.passphrase(), message, *output, to, !args.no_sign);
   output->commit();
-  for (const auto& recipient : report.trust) {
-    if (recipient.verdict.level == trust::Level::None) {
-      print_warning(fmt::format("nothing vouches that the certificate used for {} is theirs (trust: none)",
-                                recipient.address.str()));
-      print_hint(
-          fmt::format("compare fingerprints and 'mailseal contact pin {} FINGERPRINT'", recipient.address.str()));
-    }
+  for (const auto& address : report.unvouched()) {
+    print_warning(
+        fmt::format("nothing vouches that the certificate used for {} is theirs (trust: none)", address.str()));
+    print_hint(fmt::format("compare fingerprints and 'mailseal contact pin {} FINGERPRINT'", address.str()));
   }
   if (context.json() && !args.output.empty()) {
     json recipients = json::array();
@@ -131,7 +116,7 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
     print_json({{"recipients", recipients},
                 {"trust", trust},
                 {"content_cipher", smime::to_string(report.choice.cipher)},
-                {"key_transport", report.choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5"},
+                {"key_transport", smime::key_transport(report.choice)},
                 {"signed", report.signed_message},
                 {"output", args.output}});
   }
@@ -184,7 +169,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   print_signature_summary(result);
   if (sender)
     print_trust_summary(sender->report);
-  if (!result.signature && !result.authenticated_encryption) {
+  if (!decrypted.authenticated) {
     print_warning(
         "the message is neither signed nor encrypted with authentication: it could have been altered in transit");
   } else if (!result.signature) {

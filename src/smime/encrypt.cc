@@ -42,6 +42,10 @@ std::string_view to_string(ContentCipher cipher) noexcept {
   return cipher == ContentCipher::Aes256Gcm ? "AES-256-GCM" : "AES-256-CBC";
 }
 
+std::string_view key_transport(const EncryptionChoice& choice) noexcept {
+  return choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5";
+}
+
 EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients) {
   EncryptionChoice choice;
   bool all_gcm = !recipients.empty();

@@ -345,4 +345,15 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   return std::move(result);
 }
 
+std::string signer_address(const SignatureReport& report, const std::vector<EmailAddress>& from) {
+  if (!report.signer)
+    return "";
+  auto addresses = report.signer->email_addresses();
+  for (const auto& address : addresses) {
+    if (!from.empty() && address == from.front())
+      return address.str();
+  }
+  return addresses.empty() ? std::string() : addresses.front().str();
+}
+
 }  // namespace mailseal::smime

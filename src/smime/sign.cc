@@ -96,4 +96,8 @@ void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity&
   out.finish();
 }
 
+std::string_view to_string(SignatureForm form) noexcept {
+  return form == SignatureForm::Detached ? "detached" : "opaque";
+}
+
 }  // namespace mailseal::smime

@@ -68,6 +68,22 @@ TEST(RequireTrust, ASignerNobodyJudgedWithholds) {
   EXPECT_EQ(release.withheld(), smime::Withheld::TrustBelowRequired);
 }
 
+TEST(EncryptReport, NamesTheRecipientsNothingVouchesFor) {
+  EncryptReport report;
+  for (auto [address, level] : {std::pair{"bob@example.org", trust::Level::None},
+                                {"carol@example.net", trust::Level::Marginal},
+                                {"dave@example.com", trust::Level::Full},
+                                {"erin@example.com", trust::Level::None}}) {
+    trust::Verdict verdict;
+    verdict.level = level;
+    report.trust.push_back({EmailAddress::parse(address), verdict});
+  }
+  std::vector<EmailAddress> expected = {EmailAddress::parse("bob@example.org"),
+                                        EmailAddress::parse("erin@example.com")};
+  EXPECT_EQ(report.unvouched(), expected);
+  EXPECT_TRUE(EncryptReport{}.unvouched().empty());
+}
+
 // Alice signs and encrypts to Bob; Bob's profile reads.
 class AgentTest : public ::testing::Test {
  protected:

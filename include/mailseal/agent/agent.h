@@ -31,6 +31,10 @@ struct EncryptReport {
   std::vector<RecipientTrust> trust;     // each recipient but the sender
   smime::EncryptionChoice choice;
   bool signed_message = false;
+
+  // The recipients nothing vouches for (trust level none): the message went
+  // to them, but their certificate may not be theirs.
+  std::vector<EmailAddress> unvouched() const;
 };
 
 // Encrypts to `to` (else every To/Cc/Bcc address) and to the sender, with

@@ -38,6 +38,8 @@ struct SignerIdentity {
 };
 
 enum class SignatureForm { Detached, Opaque };
+// "detached" or "opaque".
+std::string_view to_string(SignatureForm form) noexcept;
 
 // An RFC 5322 message about to be signed or encrypted: its header block is
 // read ahead, its body stays in the source and is streamed once.
@@ -81,6 +83,8 @@ struct EncryptionChoice {
   ContentCipher cipher = ContentCipher::Aes256Cbc;
   bool rsa_oaep = false;
 };
+// The RSA key transport of a choice: "RSAES-OAEP" or "RSAES-PKCS1-v1_5".
+std::string_view key_transport(const EncryptionChoice& choice) noexcept;
 
 // AES-256-GCM (AuthEnvelopedData) when every recipient advertises it, else
 // AES-256-CBC; RSA-OAEP when every RSA recipient advertises it, else RSA
@@ -111,6 +115,11 @@ struct SignatureReport {
   std::string digest;                        // "SHA-256"
   std::vector<std::string> problems;
 };
+
+// The address a signature is shown under: of the signer certificate's
+// addresses, the one that is the message's From address, else the first;
+// empty without a signer certificate or addresses.
+std::string signer_address(const SignatureReport& report, const std::vector<EmailAddress>& from);
 
 struct DecryptionKey {
   const crypto::PrivateKey* key = nullptr;
