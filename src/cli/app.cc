@@ -95,6 +95,13 @@ class Definitions {
     return command;
   }
 
+  // A command that only groups others: one of them must be given.
+  CLI::App* group(CLI::App& parent, const std::string& name, const std::string& summary) {
+    CLI::App* command = subcommand(parent, name, summary, "");
+    command->require_subcommand(1);
+    return command;
+  }
+
   // When `command` is the one given, `run` runs with its parsed `args`.
   template <typename Args>
   void runs(CLI::App* command, int (*run)(const Context&, const Args&), const Args& args) {
@@ -112,6 +119,15 @@ class Definitions {
   GlobalOptions& globals_;
   Action& action_;
 };
+
+// The message a command reads: a file, else stdin.
+void add_message_input(CLI::App* command, std::string& target) {
+  command->add_option("input", target, "The message (default: stdin)")->type_name("IN");
+}
+
+void add_output_option(CLI::App* command, std::string& target) {
+  command->add_option("-o,--output", target, "Output file (default: stdout)");
+}
 
 void add_service_option(CLI::App* command, std::string& target) {
   command->add_option("--service", target, "The key service (default: the one this profile remembers)")
@@ -144,16 +160,15 @@ void define_profile_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
 // export certificates, endorsements, rotation, revocation, pkcs12, mobileconfig
 void define_export_commands(Definitions& d, CLI::App& app, Arguments& args) {
-  auto* export_command = d.subcommand(app, "export", "Export certificates or keys for other mail clients", "");
-  export_command->require_subcommand(1);
+  auto* export_command = d.group(app, "export", "Export certificates or keys for other mail clients");
   auto* certificates = d.subcommand(*export_command, "certificates", "Write the mail certificates then the root, PEM",
                                     "mailseal export certificates -o alice.pem");
-  certificates->add_option("-o,--output", args.export_certificates.output, "Output file (default: stdout)");
+  add_output_option(certificates, args.export_certificates.output);
   d.runs(certificates, run_export_certificates, args.export_certificates);
   auto* endorsements = d.subcommand(*export_command, "endorsements",
                                     "Write your root and the endorsements you made, for others to import",
                                     "mailseal export endorsements -o endorsements.pem");
-  endorsements->add_option("-o,--output", args.export_endorsements.output, "Output file (default: stdout)");
+  add_output_option(endorsements, args.export_endorsements.output);
   d.runs(endorsements, run_export_endorsements, args.export_endorsements);
   auto* rotation = d.subcommand(*export_command, "rotation",
                                 "Sign a statement that a new profile replaces this one, so contacts see no conflict",
@@ -161,12 +176,12 @@ void define_export_commands(Definitions& d, CLI::App& app, Arguments& args) {
   rotation->add_option("successor", args.export_rotation.successor, "The new profile's certificates (its root)")
       ->required()
       ->type_name("FILE");
-  rotation->add_option("-o,--output", args.export_rotation.output, "Output file (default: stdout)");
+  add_output_option(rotation, args.export_rotation.output);
   d.runs(rotation, run_export_rotation, args.export_rotation);
   auto* revocation = d.subcommand(*export_command, "revocation",
                                   "Revoke this profile's root (it was lost or stolen): a CRL to publish",
                                   "mailseal export revocation -o revocation.pem");
-  revocation->add_option("-o,--output", args.export_revocation.output, "Output file (default: stdout)");
+  add_output_option(revocation, args.export_revocation.output);
   d.runs(revocation, run_export_revocation, args.export_revocation);
   auto* pkcs12 = d.subcommand(*export_command, "pkcs12", "Write the mail private keys and chain as PKCS#12",
                               "mailseal export pkcs12 -o alice.p12 --password-file pw.txt");
@@ -196,8 +211,7 @@ void define_export_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
 // setup thunderbird, mutt
 void define_setup_commands(Definitions& d, CLI::App& app, Arguments& args) {
-  auto* setup = d.subcommand(app, "setup", "Configure an existing mail client for this profile", "");
-  setup->require_subcommand(1);
+  auto* setup = d.group(app, "setup", "Configure an existing mail client for this profile");
   auto* thunderbird =
       d.subcommand(*setup, "thunderbird", "Import the keys into a Thunderbird profile and select them for its accounts",
                    "mailseal setup thunderbird --profile ~/.thunderbird/abcd1234.default-release");
@@ -218,8 +232,7 @@ void define_setup_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
 // import pkcs12
 void define_import_commands(Definitions& d, CLI::App& app, Arguments& args) {
-  auto* import_command = d.subcommand(app, "import", "Import an existing S/MIME identity", "");
-  import_command->require_subcommand(1);
+  auto* import_command = d.group(app, "import", "Import an existing S/MIME identity");
   auto* import_pkcs12 = d.subcommand(*import_command, "pkcs12", "Adopt the keys of a PKCS#12 as additional mail keys",
                                      "mailseal import pkcs12 from-ca.p12 --password-file pw.txt");
   import_pkcs12->add_option("file", args.import_pkcs12.file, "The PKCS#12 file")->required();
@@ -232,22 +245,22 @@ void define_import_commands(Definitions& d, CLI::App& app, Arguments& args) {
 void define_message_commands(Definitions& d, CLI::App& app, Arguments& args) {
   auto* sign = d.subcommand(app, "sign", "Sign a message (RFC 5322) as the From address",
                             "mailseal sign message.eml -o signed.eml");
-  sign->add_option("input", args.sign.input, "The message (default: stdin)")->type_name("IN");
-  sign->add_option("-o,--output", args.sign.output, "Output file (default: stdout)");
+  add_message_input(sign, args.sign.input);
+  add_output_option(sign, args.sign.output);
   sign->add_flag("--opaque", args.sign.opaque, "application/pkcs7-mime signed-data instead of multipart/signed");
   d.runs(sign, run_sign, args.sign);
 
   auto* encrypt = d.subcommand(app, "encrypt", "Sign, then encrypt to every recipient and to yourself",
                                "mailseal encrypt message.eml -o encrypted.eml");
-  encrypt->add_option("input", args.encrypt.input, "The message (default: stdin)")->type_name("IN");
-  encrypt->add_option("-o,--output", args.encrypt.output, "Output file (default: stdout)");
+  add_message_input(encrypt, args.encrypt.input);
+  add_output_option(encrypt, args.encrypt.output);
   encrypt->add_option("--to", args.encrypt.to, "Recipient (repeatable; default: To, Cc and Bcc)")->type_name("ADDR");
   encrypt->add_flag("--no-sign", args.encrypt.no_sign, "Encrypt without signing inside");
   d.runs(encrypt, run_encrypt, args.encrypt);
 
   auto* decrypt = d.subcommand(app, "decrypt", "Decrypt a message, verify its inner signature, restore its headers",
                                "mailseal decrypt encrypted.eml -o message.eml");
-  decrypt->add_option("input", args.decrypt.input, "The message (default: stdin)")->type_name("IN");
+  add_message_input(decrypt, args.decrypt.input);
   decrypt->add_option("-o,--output", args.decrypt.output, "Output file (default: stdout; with --json: not written)");
   decrypt->add_flag("--allow-bad-signature", args.decrypt.allow_bad_signature,
                     "Write the message even though its inner signature is not valid (exit status stays 1)");
@@ -256,7 +269,7 @@ void define_message_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
   auto* verify = d.subcommand(app, "verify", "Check a message's signature (exit 0 only when it is valid)",
                               "mailseal verify signed.eml --json");
-  verify->add_option("input", args.verify.input, "The message (default: stdin)")->type_name("IN");
+  add_message_input(verify, args.verify.input);
   verify->add_option("-o,--output", args.verify.output, "Write the signed content there when the signature is valid");
   verify->add_flag("--no-learn", args.verify.no_learn, "Do not record the sender's key and history");
   verify
@@ -269,8 +282,7 @@ void define_message_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
 // contact import, list, pin, accept; learn
 void define_contact_commands(Definitions& d, CLI::App& app, Arguments& args) {
-  auto* contact = d.subcommand(app, "contact", "Correspondents' certificates", "");
-  contact->require_subcommand(1);
+  auto* contact = d.group(app, "contact", "Correspondents' certificates");
   auto* contact_import =
       d.subcommand(*contact, "import", "Import certificates (PEM, DER, .p7c) or the signer of a signed message",
                    "mailseal contact import bob.pem");
@@ -296,7 +308,7 @@ void define_contact_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
   auto* learn = d.subcommand(app, "learn", "Learn the sender's key and history from a signed message",
                              "mailseal learn signed.eml");
-  learn->add_option("input", args.learn.input, "The message (default: stdin)")->type_name("IN");
+  add_message_input(learn, args.learn.input);
   d.runs(learn, run_learn, args.learn);
 }
 
@@ -320,8 +332,7 @@ void define_trust_commands(Definitions& d, CLI::App& app, Arguments& args) {
                              "mailseal trust bob@example.org --dot | dot -Tsvg > bob.svg");
   trust->add_option("address", args.trust.address, "The address")->type_name("ADDRESS");
   trust->add_flag("--dot", args.trust.dot, "Write the paths as Graphviz");
-  auto* anchor = d.subcommand(*trust, "anchor", "PKIX trust anchors (CA certificates)", "");
-  anchor->require_subcommand(1);
+  auto* anchor = d.group(*trust, "anchor", "PKIX trust anchors (CA certificates)");
   auto* anchor_add = d.subcommand(*anchor, "add", "Trust a CA's certificates for addresses it certifies",
                                   "mailseal trust anchor add company-ca.pem --amount 60");
   anchor_add->add_option("file", args.trust_anchor_add.file, "The CA certificate(s)")->required();
@@ -360,8 +371,7 @@ void define_service_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
 // device join, pending, accept, reject, invite, list, remove
 void define_device_commands(Definitions& d, CLI::App& app, Arguments& args) {
-  auto* device = d.subcommand(app, "device", "This profile's devices: join, accept, invite, remove", "");
-  device->require_subcommand(1);
+  auto* device = d.group(app, "device", "This profile's devices: join, accept, invite, remove");
   auto* join = d.subcommand(*device, "join", "On a new device: ask to join a profile",
                             "mailseal device join alice@example.com --service https://keys.example.com --name phone");
   join->add_option("address", args.device_join.address, "An address of the profile")->required()->type_name("ADDRESS");
@@ -411,8 +421,7 @@ void define_device_commands(Definitions& d, CLI::App& app, Arguments& args) {
 
 // recovery create, restore
 void define_recovery_commands(Definitions& d, CLI::App& app, Arguments& args) {
-  auto* recovery = d.subcommand(app, "recovery", "Shares of the profile's root secret, and restoring from them", "");
-  recovery->require_subcommand(1);
+  auto* recovery = d.group(app, "recovery", "Shares of the profile's root secret, and restoring from them");
   auto* create = d.subcommand(*recovery, "create", "Split the root secret into shares (any QUORUM restore it)",
                               "mailseal recovery create --shares 3 --quorum 2");
   create->add_option("--shares", args.recovery_create.shares, "How many shares (default 3)")

@@ -3,15 +3,12 @@
 // real profiles in temporary homes; the messages are made by agent::sign and
 // agent::encrypt.
 
-#include <unistd.h>
-
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
 #include "mailseal/smime/io.h"
+#include "test_support.h"
 
 namespace mailseal::agent {
 namespace {
@@ -88,27 +85,9 @@ TEST(EncryptReport, NamesTheRecipientsNothingVouchesFor) {
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = std::filesystem::temp_directory_path() / ("mailseal-agent-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(base_);
-    alice_.emplace(make_profile("alice", "alice@example.com"));
-    bob_.emplace(make_profile("bob", "bob@example.org"));
     // Bob gets Alice's certificates, so that she can be judged (marginal:
     // nothing but trust on first use vouches for her).
     learn_sender(*bob_, nullptr, as_bytes(signed_by_alice()));
-  }
-  void TearDown() override {
-    alice_.reset();
-    bob_.reset();
-    std::filesystem::remove_all(base_);
-  }
-
-  devices::Profile make_profile(const std::string& name, const std::string& address) {
-    devices::InitOptions options;
-    options.addresses = {EmailAddress::parse(address)};
-    options.suite = store::Suite::Modern;
-    options.device_name = name;
-    return devices::Profile::create(base_ / name, options);
   }
 
   std::string message() const {
@@ -140,9 +119,8 @@ class AgentTest : public ::testing::Test {
     return out.take();
   }
 
-  std::filesystem::path base_;
-  std::optional<devices::Profile> alice_;
-  std::optional<devices::Profile> bob_;
+  test::TemporaryProfile alice_{"alice", "alice@example.com"};
+  test::TemporaryProfile bob_{"bob", "bob@example.org"};
 };
 
 TEST_F(AgentTest, VerifyReleasesWhenTheSignerIsTrustedAsRequired) {

@@ -2,10 +2,6 @@
 // reading a pin as a person gives it, and the terms an endorsement may carry.
 // (evidence_test.cc weighs the evidence itself.)
 
-#include <unistd.h>
-
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
@@ -14,19 +10,12 @@
 #include "mailseal/store/trust_records.h"
 #include "mailseal/udf/strong_address.h"
 #include "test_identities.h"
+#include "test_support.h"
 
 namespace mailseal::contacts {
 namespace {
 
-ErrorCode error_code_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.code();
-  }
-  ADD_FAILURE() << "expected an Error";
-  return ErrorCode::Internal;
-}
+using test::error_code_of;
 
 const udf::Fingerprint& bob_root_fingerprint() {
   static const udf::Fingerprint fingerprint = test::bob().root.key_fingerprint();
@@ -63,36 +52,22 @@ TEST(PinTarget, RefusesWhatIsNotAnAddress) {
 class EndorseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    home_ = std::filesystem::temp_directory_path() / ("mailseal-endorse-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(home_);
-    devices::InitOptions options;
-    options.addresses = {EmailAddress::parse("alice@example.com")};
-    options.suite = store::Suite::Modern;
-    options.device_name = "test";
-    profile_.emplace(devices::Profile::create(home_, options));
-    evaluator_ = Evaluator{trust::Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
-                           profile_->addresses()};
     const test::Person& bob = test::bob();
     std::string pem = bob.encryption.pem() + bob.root.pem();
-    import_file(profile_->store(), as_bytes(pem), smime::Policy::standard());
-  }
-  void TearDown() override {
-    profile_.reset();
-    std::filesystem::remove_all(home_);
+    import_file(alice_->store(), as_bytes(pem), smime::Policy::standard());
   }
 
   crypto::Certificate endorse_with(const EmailAddress& address, int amount, int depth) {
     EndorseOptions options;
     options.amount = amount;
     options.depth = depth;
-    return endorse(profile_->store(), evaluator_, profile_->root_key(nullptr), profile_->root_certificate(), address,
-                   options, crypto::now());
+    return endorse(alice_->store(), evaluator_, alice_->root_key(nullptr), alice_->root_certificate(), address, options,
+                   crypto::now());
   }
 
-  std::filesystem::path home_;
-  std::optional<devices::Profile> profile_;
-  Evaluator evaluator_;
+  test::TemporaryProfile alice_{"alice", "alice@example.com"};
+  Evaluator evaluator_{trust::Identity{alice_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+                       alice_->addresses()};
 };
 
 TEST_F(EndorseTest, TheRangesOfAmountAndDepth) {
@@ -103,7 +78,7 @@ TEST_F(EndorseTest, TheRangesOfAmountAndDepth) {
               ErrorCode::Usage)
         << "amount " << amount << ", depth " << depth;
   }
-  EXPECT_TRUE(store::TrustRecords(profile_->store()).endorsements_by(evaluator_.root.fingerprint).empty())
+  EXPECT_TRUE(store::TrustRecords(alice_->store()).endorsements_by(evaluator_.root.fingerprint).empty())
       << "a refused endorsement leaves nothing behind";
   for (auto [amount, depth] : {std::pair{kMinEndorsementAmount, 0}, {trust::kFullAmount, kMaxEndorsementDepth}}) {
     auto terms = crypto::read_endorsement(endorse_with(bob, amount, depth));

@@ -1,6 +1,8 @@
 // The gateway's settings (gateway.h): the defaults `mailseal gateway` starts
 // with, and every setting it refuses.
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
@@ -73,33 +75,27 @@ TEST(GatewayOptions, EverySettingIsTaken) {
 }
 
 TEST(GatewayOptions, RefusesWhatCannotWork) {
-  expect_refused(relaying_to(""), "HOST:PORT");
-  expect_refused(relaying_to("no-port"), "HOST:PORT");
-  GatewaySettings settings = relaying_to("smtp.example.com:587");
-  settings.listen = "nowhere";
-  expect_refused(settings, "HOST:PORT");
-
-  settings = relaying_to("smtp.example.com:587");
-  settings.upstream_tls = "ssl";
-  expect_refused(settings, "upstream TLS mode");
-  settings = relaying_to("smtp.example.com:587");
-  settings.policy = "always";
-  expect_refused(settings, "policy");
-  settings = relaying_to("smtp.example.com:587");
-  settings.tls_certificate = "cert.pem";
-  expect_refused(settings, "--tls-cert and --tls-key");
-  settings = relaying_to("smtp.example.com:587");
-  settings.tls_key = "key.pem";
-  expect_refused(settings, "--tls-cert and --tls-key");
-  settings = relaying_to("smtp.example.com:587");
-  settings.max_size = kMinMessageSize - 1;
-  expect_refused(settings, "--max-size");
-  settings = relaying_to("smtp.example.com:587");
-  settings.timeout = 0;
-  expect_refused(settings, "--timeout");
-  settings = relaying_to("smtp.example.com:587");
-  settings.refresh = -1;
-  expect_refused(settings, "--refresh");
+  struct Case {
+    std::function<void(GatewaySettings&)> change;
+    std::string_view naming;
+  };
+  const Case cases[] = {
+      {[](GatewaySettings& s) { s.upstream = ""; }, "HOST:PORT"},
+      {[](GatewaySettings& s) { s.upstream = "no-port"; }, "HOST:PORT"},
+      {[](GatewaySettings& s) { s.listen = "nowhere"; }, "HOST:PORT"},
+      {[](GatewaySettings& s) { s.upstream_tls = "ssl"; }, "upstream TLS mode"},
+      {[](GatewaySettings& s) { s.policy = "always"; }, "policy"},
+      {[](GatewaySettings& s) { s.tls_certificate = "cert.pem"; }, "--tls-cert and --tls-key"},
+      {[](GatewaySettings& s) { s.tls_key = "key.pem"; }, "--tls-cert and --tls-key"},
+      {[](GatewaySettings& s) { s.max_size = kMinMessageSize - 1; }, "--max-size"},
+      {[](GatewaySettings& s) { s.timeout = 0; }, "--timeout"},
+      {[](GatewaySettings& s) { s.refresh = -1; }, "--refresh"},
+  };
+  for (const Case& refused : cases) {
+    GatewaySettings settings = relaying_to("smtp.example.com:587");
+    refused.change(settings);
+    expect_refused(settings, refused.naming);
+  }
 }
 
 }  // namespace
