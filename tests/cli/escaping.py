@@ -57,7 +57,7 @@ def header_in_an_error(work):
     message = os.path.join(work, "bad-header.eml")
     with open(message, "wb") as handle:
         handle.write(f"From: alice@example.com\r\nevil{EVIL} line\r\nSubject: x\r\n\r\nbody\r\n".encode())
-    result = run("verify", message)
+    result = run("verify", message, "--home", os.path.join(work, "no-profile"))
     stderr = result.stderr.decode()
     check(result.returncode == 1, "verify refuses a header line that is not a field", stderr)
     check(f"'{terminal_escape('evil' + EVIL + ' line')}'" in stderr, "the error shows the header line escaped once",
