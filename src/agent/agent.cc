@@ -64,6 +64,15 @@ contacts::Evaluator evaluator(profile::Profile& profile) {
                              profile.addresses()};
 }
 
+std::vector<EmailAddress> EncryptReport::unvouched() const {
+  std::vector<EmailAddress> out;
+  for (const auto& recipient : trust) {
+    if (recipient.verdict.level == trust::Level::None)
+      out.push_back(recipient.address);
+  }
+  return out;
+}
+
 EncryptReport encrypt(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign) {
   const EmailAddress sender = message.from();
@@ -210,6 +219,65 @@ std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::
                      contacts::evaluate_certificate(profile.store(), evaluator(profile), *address, *signature.signer,
                                                     signature.certificates, now),
                      learned};
+}
+
+}  // namespace mailseal::agent
+
+namespace mailseal::agent {
+
+Decrypted decrypt(profile::Profile& profile, const Passphrase* passphrase, ByteView message,
+                  const DecryptOptions& options) {
+  smime::ReadResult result = read(&profile, passphrase, message, smime::Policy::standard());
+  if (!result.decrypted) {
+    throw Error(ErrorCode::Malformed, result.signature
+                                          ? "the message is signed but not encrypted; use 'mailseal verify'"
+                                          : "the message is not encrypted");
+  }
+  const bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
+  // Learning fingerprints the content, so it comes before the release takes it.
+  std::optional<SenderTrust> sender = sender_trust(profile, result, options.learn);
+  smime::Release content = smime::Release::of_decrypted(result, options.bad_signature);
+  return Decrypted{std::move(result), std::move(content), std::move(sender), authenticated};
+}
+
+Verified verify(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
+                const VerifyOptions& options) {
+  smime::ReadResult result = read(profile, passphrase, message, smime::Policy::standard());
+  const bool valid = result.signature && result.signature->valid;
+  if (options.required_trust && valid && profile == nullptr) {
+    throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
+                "point to your profile with --home DIR");
+  }
+  std::optional<SenderTrust> sender;
+  if (profile != nullptr && valid)
+    sender = sender_trust(*profile, result, options.learn);
+  smime::Release content = smime::Release::of_verified(result);
+  require_trust(content, sender ? std::optional<trust::Level>(sender->report.verdict.level) : std::nullopt,
+                options.required_trust);
+  return Verified{std::move(result), std::move(content), std::move(sender)};
+}
+
+void require_trust(smime::Release& content, std::optional<trust::Level> signer_level,
+                   std::optional<trust::Level> required) {
+  if (required && !(signer_level && trust::meets(*signer_level, *required)))
+    content.withhold(smime::Withheld::TrustBelowRequired);
+}
+
+SenderTrust learn_sender(profile::Profile& profile, const Passphrase* passphrase, ByteView message) {
+  smime::ReadResult result = read(&profile, passphrase, message, smime::Policy::standard());
+  if (!result.signature) {
+    throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
+  }
+  if (!result.signature->valid) {
+    const auto& problems = result.signature->problems;
+    throw Error(ErrorCode::BadSignature, fmt::format("the message's signature is not valid ({}); nothing was learned",
+                                                     problems.empty() ? "unknown problem" : problems.front()));
+  }
+  auto sender = sender_trust(profile, result, true);
+  if (!sender) {
+    throw Error(ErrorCode::BadSignature, "the signer's certificate does not name the message's From address");
+  }
+  return std::move(*sender);
 }
 
 }  // namespace mailseal::agent

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/context.h"
+#include "mailseal/gateway/gateway.h"
 
 namespace mailseal::cli {
 
@@ -221,18 +222,8 @@ struct ServeArgs {
 };
 int run_serve(const Context& context, const ServeArgs& args);
 
-struct GatewayArgs {
-  std::string listen = "127.0.0.1:10587";
-  std::string upstream;
-  std::string upstream_tls = "none";
-  std::string upstream_ca;
-  std::string policy = "opportunistic";
-  std::string tls_certificate;
-  std::string tls_key;
-  std::size_t max_size = 25u * 1024 * 1024;
-  int timeout = 300;
-  int refresh = 3600;
-};
+// The gateway's settings and their defaults live in the gateway library.
+using GatewayArgs = gateway::GatewaySettings;
 int run_gateway(const Context& context, const GatewayArgs& args);
 
 struct UdfArgs {

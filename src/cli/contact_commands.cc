@@ -14,11 +14,7 @@ namespace {
 using nlohmann::json;
 
 json contact_json(const contacts::Contact& contact) {
-  auto seconds = static_cast<std::time_t>(contact.certificate.not_after().time_since_epoch().count());
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char until[32];
-  std::strftime(until, sizeof until, "%Y-%m-%d", &utc);
+  const std::string until = iso_time(contact.certificate.not_after().time_since_epoch().count()).substr(0, 10);
   return {{"address", contact.address.str()},
           {"fingerprint", contact.certificate.fingerprint().to_string()},
           {"key_fingerprint", contact.certificate.key_fingerprint().to_string()},

@@ -29,25 +29,13 @@ std::unique_ptr<smime::OutputSink> open_output(const std::string& output) {
   return smime::OutputSink::file(output);
 }
 
-// The signer's address to show: the one matching From, else the first.
-std::string signer_address(const smime::SignatureReport& report, const std::vector<EmailAddress>& from) {
-  if (!report.signer)
-    return "";
-  auto addresses = report.signer->email_addresses();
-  for (const auto& address : addresses) {
-    if (!from.empty() && address == from.front())
-      return address.str();
-  }
-  return addresses.empty() ? std::string() : addresses.front().str();
-}
-
 json signature_json(const smime::ReadResult& result) {
   if (!result.signature)
     return nullptr;
   const auto& report = *result.signature;
   json signer = nullptr;
   if (report.signer) {
-    signer = {{"address", signer_address(report, result.from)},
+    signer = {{"address", smime::signer_address(report, result.from)},
               {"fingerprint", report.signer->fingerprint().to_string()},
               {"key_fingerprint", report.signer->key_fingerprint().to_string()},
               {"subject", report.signer->subject()},
@@ -58,7 +46,7 @@ json signature_json(const smime::ReadResult& result) {
           {"from_matches", report.from_matches},
           {"signing_time", report.signing_time ? json(iso_time(*report.signing_time)) : json(nullptr)},
           {"digest", report.digest},
-          {"form", report.form == smime::SignatureForm::Detached ? "detached" : "opaque"},
+          {"form", smime::to_string(report.form)},
           {"layers", result.layers.size()},
           {"problems", report.problems}};
 }
@@ -75,7 +63,7 @@ void print_signature_summary(const smime::ReadResult& result) {
   if (!result.signature)
     return;
   const auto& report = *result.signature;
-  std::string who = signer_address(report, result.from);
+  std::string who = smime::signer_address(report, result.from);
   if (report.valid) {
     print_note(fmt::format("good signature from {} ({}, {})", escape_for_terminal(who), report.digest,
                            report.signing_time ? iso_time(*report.signing_time) : "no signing time"));
@@ -110,13 +98,10 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   auto output = open_output(args.output);
   agent::EncryptReport report = agent::encrypt(profile, context.passphrase(), message, *output, to, !args.no_sign);
   output->commit();
-  for (const auto& recipient : report.trust) {
-    if (recipient.verdict.level == trust::Level::None) {
-      print_warning(fmt::format("nothing vouches that the certificate used for {} is theirs (trust: none)",
-                                recipient.address.str()));
-      print_hint(
-          fmt::format("compare fingerprints and 'mailseal contact pin {} FINGERPRINT'", recipient.address.str()));
-    }
+  for (const auto& address : report.unvouched()) {
+    print_warning(
+        fmt::format("nothing vouches that the certificate used for {} is theirs (trust: none)", address.str()));
+    print_hint(fmt::format("compare fingerprints and 'mailseal contact pin {} FINGERPRINT'", address.str()));
   }
   if (context.json() && !args.output.empty()) {
     json recipients = json::array();
@@ -131,7 +116,7 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
     print_json({{"recipients", recipients},
                 {"trust", trust},
                 {"content_cipher", smime::to_string(report.choice.cipher)},
-                {"key_transport", report.choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5"},
+                {"key_transport", smime::key_transport(report.choice)},
                 {"signed", report.signed_message},
                 {"output", args.output}});
   }
@@ -140,34 +125,29 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
 
 int run_decrypt(const Context& context, const DecryptArgs& args) {
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  ByteView data = input.bytes();
   auto profile = optional_profile(context);
   if (!profile) {
-    throw Error(ErrorCode::NotFound,
-                fmt::format("no mailseal profile in {}", escape_for_terminal(context.home().string())),
+    throw Error(ErrorCode::NotFound, fmt::format("no mailseal profile in {}", context.home().string()),
                 "point to your profile with --home DIR");
   }
-  smime::ReadResult result = agent::read(&*profile, context.passphrase(), data, smime::Policy::standard());
-  if (!result.decrypted) {
-    throw Error(ErrorCode::Malformed, result.signature
-                                          ? "the message is signed but not encrypted; use 'mailseal verify'"
-                                          : "the message is not encrypted");
-  }
-  bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
-  auto sender = agent::sender_trust(*profile, result, !args.no_learn);
-  // A message whose signature does not hold may have been altered (CBC
-  // content can be, undetected): it is not released unless asked for.
-  bool bad_signature = result.signature && !result.signature->valid;
-  bool write = (!args.output.empty() || !context.json()) && (!bad_signature || args.allow_bad_signature);
+  agent::DecryptOptions options;
+  options.bad_signature = args.allow_bad_signature ? smime::BadSignature::Release : smime::BadSignature::Withhold;
+  options.learn = !args.no_learn;
+  agent::Decrypted decrypted = agent::decrypt(*profile, context.passphrase(), input.bytes(), options);
+  const smime::ReadResult& result = decrypted.read;
+  const auto& sender = decrypted.sender;
+  const bool bad_signature = result.has_bad_signature();
+  // With --json, content goes only to a file named with -o.
+  const bool write = decrypted.content.released() && (!args.output.empty() || !context.json());
   if (write) {
     auto output = open_output(args.output);
-    output->write(result.message);
+    output->write(decrypted.content.content());
     output->commit();
   }
   if (context.json()) {
     print_json({{"decrypted", true},
                 {"content_cipher", result.content_cipher},
-                {"authenticated", authenticated},
+                {"authenticated", decrypted.authenticated},
                 {"signature", signature_json(result)},
                 {"trust", sender ? trust_summary_json(sender->report) : json(nullptr)},
                 {"notes", result.notes},
@@ -176,7 +156,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   }
   if (bad_signature) {
     print_signature_summary(result);
-    if (!write) {
+    if (!decrypted.content.released()) {
       throw Error(ErrorCode::BadSignature,
                   "the message decrypted, but its signature is not valid, so it may have been altered; nothing was "
                   "written",
@@ -189,7 +169,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   print_signature_summary(result);
   if (sender)
     print_trust_summary(sender->report);
-  if (!result.signature && !result.authenticated_encryption) {
+  if (!decrypted.authenticated) {
     print_warning(
         "the message is neither signed nor encrypted with authentication: it could have been altered in transit");
   } else if (!result.signature) {
@@ -202,27 +182,21 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
 
 int run_verify(const Context& context, const VerifyArgs& args) {
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  ByteView data = input.bytes();
   auto profile = optional_profile(context);
-  smime::ReadResult result =
-      agent::read(profile ? &*profile : nullptr, context.passphrase(), data, smime::Policy::standard());
-  bool valid = result.signature && result.signature->valid;
-  std::optional<trust::Level> required;
+  agent::VerifyOptions options;
+  options.learn = !args.no_learn;
   if (!args.require_trust.empty())
-    required = trust::parse_level(args.require_trust);
-  std::optional<agent::SenderTrust> sender;
-  if (profile && valid)
-    sender = agent::sender_trust(*profile, result, !args.no_learn);
-  if (required && valid && !profile) {
-    throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
-                "point to your profile with --home DIR");
-  }
-  const bool trusted_enough = !required || (sender && trust::meets(sender->report.verdict.level, *required));
-  if (valid && !args.output.empty()) {
+    options.required_trust = trust::parse_level(args.require_trust);
+  agent::Verified verified = agent::verify(profile ? &*profile : nullptr, context.passphrase(), input.bytes(), options);
+  const smime::ReadResult& result = verified.read;
+  const auto& sender = verified.sender;
+  // Written only when released: a valid signature, by a signer trusted as required.
+  if (verified.content.released() && !args.output.empty()) {
     auto output = open_output(args.output);
-    output->write(result.message);
+    output->write(verified.content.content());
     output->commit();
   }
+  const int status = verified.content.released() ? 0 : 1;
   if (context.json()) {
     json document = result.signature
                         ? signature_json(result)
@@ -234,7 +208,7 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     document["notes"] = result.notes;
     document["trust"] = sender ? trust_summary_json(sender->report) : json(nullptr);
     print_json(document);
-    return valid && trusted_enough ? 0 : 1;
+    return status;
   }
   if (!result.signature) {
     for (const auto& note : result.notes)
@@ -246,11 +220,11 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     print_trust_summary(sender->report);
   for (const auto& note : result.notes)
     print_note(escape_for_terminal(note));
-  if (valid && !trusted_enough) {
-    print_error(fmt::format("the signature is good, but trust in the signer is below {}", trust::to_string(*required)),
+  if (verified.content.withheld() == smime::Withheld::TrustBelowRequired) {
+    print_error(fmt::format("the signature is good, but trust in the signer is below {}", args.require_trust),
                 sender ? fmt::format("'mailseal trust {}' shows the evidence", sender->address.str()) : "");
   }
-  return valid && trusted_enough ? 0 : 1;
+  return status;
 }
 
 }  // namespace mailseal::cli

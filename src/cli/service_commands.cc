@@ -2,6 +2,7 @@
 // SIGTERM.
 
 #include <csignal>
+#include <cstdio>
 #include <functional>
 #include <thread>
 
@@ -10,6 +11,8 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/host_port.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/service/server.h"
@@ -57,7 +60,9 @@ class SignalStopper {
 
 int run_serve(const Context& context, const ServeArgs& args) {
   service::ServeOptions options;
-  std::tie(options.host, options.port) = service::parse_listen_address(args.listen);
+  const HostPort listen = parse_host_port(args.listen);
+  options.host = listen.host;
+  options.port = listen.port;
   options.database = args.database;
   if (!args.tls_certificate.empty())
     options.tls_certificate = args.tls_certificate;
@@ -80,30 +85,14 @@ int run_serve(const Context& context, const ServeArgs& args) {
 }
 
 int run_gateway(const Context& context, const GatewayArgs& args) {
-  gateway::GatewayOptions options;
-  std::tie(options.host, options.port) = service::parse_listen_address(args.listen);
-  std::tie(options.upstream.host, options.upstream.port) = service::parse_listen_address(args.upstream);
-  options.upstream.tls = gateway::parse_upstream_tls(args.upstream_tls);
-  if (!args.upstream_ca.empty())
-    options.upstream.ca_file = args.upstream_ca;
-  options.policy = gateway::parse_encryption_policy(args.policy);
-  if (args.tls_certificate.empty() != args.tls_key.empty())
-    throw Error(ErrorCode::Usage, "--tls-cert and --tls-key go together");
-  if (!args.tls_certificate.empty()) {
-    options.tls_certificate = args.tls_certificate;
-    options.tls_key = args.tls_key;
-  }
-  if (args.max_size < 1024)
-    throw Error(ErrorCode::Usage, "--max-size must be at least 1024 bytes");
-  if (args.timeout < 1)
-    throw Error(ErrorCode::Usage, "--timeout must be at least one second");
-  options.max_message_size = args.max_size;
-  options.timeout = std::chrono::seconds(args.timeout);
-  if (args.refresh < 0)
-    throw Error(ErrorCode::Usage, "--refresh is a number of seconds, 0 or more");
-  options.refresh_interval = std::chrono::seconds(args.refresh);
+  gateway::GatewayOptions options = gateway::gateway_options(args);
   options.home = context.home();
   options.passphrase = context.passphrase_copy();
+  options.log = [](std::string_view line) {
+    // One write a line: sessions report from threads of their own.
+    std::string text = fmt::format("mailseal gateway: {}\n", escape_for_terminal(line));
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  };
 
   // Fail now, not at the first message, when there is no profile.
   profile::Profile profile = profile::Profile::open(options.home);

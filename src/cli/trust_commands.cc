@@ -13,7 +13,6 @@
 #include "mailseal/profile/profile.h"
 #include "mailseal/smime/smime.h"
 #include "mailseal/store/trust_records.h"
-#include "mailseal/udf/strong_address.h"
 
 namespace mailseal::cli {
 
@@ -52,51 +51,27 @@ void show_standing(const Context& context, profile::Profile& profile, const Emai
 int run_learn(const Context& context, const LearnArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  smime::ReadResult result = agent::read(&profile, context.passphrase(), input.bytes(), smime::Policy::standard());
-  if (!result.signature) {
-    throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
-  }
-  if (!result.signature->valid) {
-    throw Error(ErrorCode::BadSignature, fmt::format("the message's signature is not valid ({}); nothing was learned",
-                                                     escape_for_terminal(result.signature->problems.empty()
-                                                                             ? "unknown problem"
-                                                                             : result.signature->problems.front())));
-  }
-  auto sender = agent::sender_trust(profile, result, true);
-  if (!sender) {
-    throw Error(ErrorCode::BadSignature, "the signer's certificate does not name the message's From address");
-  }
+  agent::SenderTrust sender = agent::learn_sender(profile, context.passphrase(), input.bytes());
   if (context.json()) {
-    print_json({{"address", sender->address.str()},
-                {"learned", sender->learned},
-                {"trust", trust_summary_json(sender->report)}});
+    print_json(
+        {{"address", sender.address.str()}, {"learned", sender.learned}, {"trust", trust_summary_json(sender.report)}});
     return 0;
   }
-  if (sender->learned) {
-    print_note(fmt::format("learned the key of {} ({})", sender->address.str(),
-                           short_fingerprint(sender->report.identity.identity.fingerprint)));
+  if (sender.learned) {
+    print_note(fmt::format("learned the key of {} ({})", sender.address.str(),
+                           short_fingerprint(sender.report.identity.identity.fingerprint)));
   } else {
     print_note("this message was learned before; nothing changed");
   }
-  print_trust_summary(sender->report);
+  print_trust_summary(sender.report);
   return 0;
 }
 
 int run_contact_pin(const Context& context, const ContactPinArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  EmailAddress address = EmailAddress::parse("nobody@invalid.invalid");
-  std::string fingerprint;
-  if (args.second.empty()) {
-    if (!udf::StrongAddress::looks_strong(args.first)) {
-      throw Error(ErrorCode::Usage, "give ADDRESS FINGERPRINT, or a strong address (FINGERPRINT?ADDRESS)");
-    }
-    udf::StrongAddress strong = udf::StrongAddress::parse(args.first);
-    address = strong.address;
-    fingerprint = strong.fingerprint.to_string(strong.fingerprint.precision_bits());
-  } else {
-    address = parse_address_argument(args.first);
-    fingerprint = args.second;
-  }
+  contacts::PinTarget target = contacts::pin_target(args.first, args.second);
+  const EmailAddress& address = target.address;
+  const std::string& fingerprint = target.fingerprint;
   contacts::pin(profile.store(), address, fingerprint, unix_now());
   if (!context.json())
     print_note(fmt::format("pinned {} to {}", address.str(), escape_for_terminal(fingerprint)));
@@ -117,15 +92,6 @@ int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
 int run_endorse(const Context& context, const EndorseArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  if (args.amount < 1 || args.amount > trust::kFullAmount) {
-    throw Error(ErrorCode::Usage, fmt::format("--amount is 1 to 120, not {}", args.amount));
-  }
-  if (args.depth < 0 || args.depth > trust::kMaxDepth) {
-    throw Error(ErrorCode::Usage, fmt::format("--depth is 0 to {}, not {}", trust::kMaxDepth, args.depth));
-  }
-  if (profile.has_address(address)) {
-    throw Error(ErrorCode::Usage, "that is your own address");
-  }
   contacts::EndorseOptions options{args.amount, args.depth, args.scope, args.local};
   crypto::Certificate endorsement =
       contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.passphrase()),
@@ -155,18 +121,8 @@ int run_export_endorsements(const Context& context, const ExportEndorsementsArgs
 
 int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  std::vector<crypto::Certificate> certificates =
-      crypto::Certificate::read_all(read_file(args.successor, kMaxCertificateFile));
-  std::optional<crypto::Certificate> successor;
-  for (const auto& certificate : certificates) {
-    if (certificate.is_ca() && certificate.is_self_issued())
-      successor = certificate;
-  }
-  if (!successor) {
-    throw Error(ErrorCode::Usage, "the file holds no profile root",
-                "on the new profile, 'mailseal export certificates' writes its root last");
-  }
-  crypto::Certificate statement = profile.rotation_statement(*successor, context.passphrase());
+  crypto::Certificate successor = crypto::rotation_successor(read_file(args.successor, kMaxCertificateFile));
+  crypto::Certificate statement = profile.rotation_statement(successor, context.passphrase());
   std::string pem = profile.root_certificate().pem() + statement.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   return 0;

@@ -31,7 +31,7 @@ std::string IdentityNames::operator()(const trust::Identity& identity) const {
       if (name.empty() && !addresses.empty())
         name = addresses.front().str();
       if (!name.empty())
-        return escape_for_terminal(name);
+        return name;
     } catch (const Error&) {
     }
   }
@@ -74,7 +74,10 @@ json trust_json(const contacts::TrustReport& report, const IdentityNames& names)
   return document;
 }
 
-void print_trust(const contacts::TrustReport& report, const IdentityNames& names) {
+void print_trust(const contacts::TrustReport& report, const IdentityNames& identity_names) {
+  // Names come from certificates, details from evidence that names them:
+  // escaped here, where they reach the terminal.
+  auto names = [&](const trust::Identity& identity) { return escape_for_terminal(identity_names(identity)); };
   const trust::Verdict& verdict = report.verdict;
   print_line(fmt::format("{}: {} (amount {} of {})", report.facts.address.str(), trust::to_string(verdict.level),
                          verdict.amount, trust::kFullAmount));
@@ -92,7 +95,7 @@ void print_trust(const contacts::TrustReport& report, const IdentityNames& names
   if (!verdict.evidence.empty())
     print_line("  evidence");
   for (const auto& item : verdict.evidence) {
-    print_line(fmt::format("    {:<13}{:>4}  {}", item.kind, item.amount, item.detail));
+    print_line(fmt::format("    {:<13}{:>4}  {}", item.kind, item.amount, escape_for_terminal(item.detail)));
   }
   if (!verdict.paths.empty())
     print_line("  paths");

@@ -13,6 +13,7 @@ namespace mailseal::cli {
 
 // Names identities for people: "you" for the evaluator's root, else the
 // common name or address of the identity's certificate, else its fingerprint.
+// Raw text (JSON and DOT take it as it is); print_trust escapes it.
 class IdentityNames {
  public:
   IdentityNames(store::LocalStore& store, trust::Identity own_root) : store_(store), own_root_(std::move(own_root)) {}

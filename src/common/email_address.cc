@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal {
 
@@ -30,8 +29,7 @@ bool is_ldh(char c) {
 }
 
 [[noreturn]] void refuse(std::string_view text, std::string_view why) {
-  throw Error(ErrorCode::Malformed,
-              fmt::format("'{}' is not a valid email address: {}", escape_for_terminal(text), why));
+  throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a valid email address: {}", text, why));
 }
 
 std::string check_and_normalise(std::string_view text) {

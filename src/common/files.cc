@@ -13,7 +13,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/common/unique_fd.h"
 
@@ -22,7 +21,7 @@ namespace mailseal {
 namespace {
 
 std::string describe(const std::filesystem::path& path) {
-  return escape_for_terminal(path.string());
+  return path.string();
 }
 
 [[noreturn]] void io_failure(std::string_view action, const std::filesystem::path& path, int error) {

@@ -8,9 +8,9 @@
 #include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/contacts/contacts.h"
 #include "mailseal/store/trust_records.h"
+#include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
 
 namespace mailseal::contacts {
@@ -340,13 +340,8 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
     constexpr std::int64_t kSecondsPerDay = 86400;
     const std::int64_t dated = std::min(report.signing_time.value_or(at), at);
     store::TrustRecords::Sighting sighting{
-        identity.identity.fingerprint,
-        full(report.signer->fingerprint()),
-        "message",
-        at,
-        dated / kSecondsPerDay,
-        full(udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, "message/rfc822",
-                                          as_bytes(std::string_view(message.message))))};
+        identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at,
+        dated / kSecondsPerDay,        full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();
@@ -357,6 +352,21 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
 
 bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
   return learn_message(store, message, now).observed;
+}
+
+PinTarget pin_target(std::string_view address_or_strong_address, std::string_view fingerprint) {
+  if (fingerprint.empty()) {
+    if (!udf::StrongAddress::looks_strong(address_or_strong_address)) {
+      throw Error(ErrorCode::Usage, "give ADDRESS FINGERPRINT, or a strong address (FINGERPRINT?ADDRESS)");
+    }
+    udf::StrongAddress strong = udf::StrongAddress::parse(address_or_strong_address);
+    return {strong.address, strong.fingerprint.to_string(strong.fingerprint.precision_bits())};
+  }
+  try {
+    return {EmailAddress::parse(address_or_strong_address), std::string(fingerprint)};
+  } catch (const Error& error) {
+    throw Error(ErrorCode::Usage, error.what());
+  }
 }
 
 void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
@@ -375,17 +385,35 @@ void accept(store::LocalStore& store, const EmailAddress& address, std::string_v
                                             certificate.key_fingerprint(), certificate.fingerprint()});
   }
   if (!known) {
-    throw Error(ErrorCode::NotFound,
-                fmt::format("no certificate known for {} matches {}", address.str(), escape_for_terminal(fingerprint)),
+    throw Error(ErrorCode::NotFound, fmt::format("no certificate known for {} matches {}", address.str(), fingerprint),
                 fmt::format("'mailseal trust {}' shows the fingerprints in question", address.str()));
   }
   store::TrustRecords(store).add_pin({address, presentation, "accept", at});
 }
 
+namespace {
+
+void check_endorsement_terms(const Evaluator& evaluator, const EmailAddress& address, const EndorseOptions& options) {
+  if (options.amount < kMinEndorsementAmount || options.amount > trust::kFullAmount) {
+    throw Error(ErrorCode::Usage, fmt::format("the amount of an endorsement is {} to {}, not {}", kMinEndorsementAmount,
+                                              trust::kFullAmount, options.amount));
+  }
+  if (options.depth < 0 || options.depth > kMaxEndorsementDepth) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("the depth of an endorsement is 0 to {}, not {}", kMaxEndorsementDepth, options.depth));
+  }
+  if (std::find(evaluator.addresses.begin(), evaluator.addresses.end(), address) != evaluator.addresses.end()) {
+    throw Error(ErrorCode::Usage, "that is your own address");
+  }
+}
+
+}  // namespace
+
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
                             crypto::TimePoint now) {
   using namespace std::chrono_literals;
+  check_endorsement_terms(evaluator, address, options);
   // The identity `trust ADDRESS` shows: never one of two keys in conflict.
   auto report = evaluate_address(store, evaluator, address, now);
   if (!report) {
@@ -437,75 +465,77 @@ std::string export_endorsements(store::LocalStore& store, const crypto::Certific
   return pem;
 }
 
-ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
-  ImportSummary summary;
-  store::TrustRecords records(store);
-  const std::int64_t at = now.time_since_epoch().count();
-  std::vector<crypto::Certificate> bundle;
-  try {
-    bundle = crypto::Certificate::read_all(data);
-  } catch (const Error&) {
-  }
+namespace {
+
+// Who may have signed what a bundle holds: the CA certificates in it, the
+// roots the store knows, and the trust anchors.
+std::vector<crypto::Certificate> possible_issuers(store::LocalStore& store,
+                                                  const std::vector<crypto::Certificate>& bundle) {
   std::vector<crypto::Certificate> issuers = bundle;
   auto known = known_issuers(store);
   issuers.insert(issuers.end(), known.begin(), known.end());
-  for (const auto& anchor : records.anchors())
+  for (const auto& anchor : store::TrustRecords(store).anchors())
     issuers.push_back(crypto::Certificate::from_der(anchor.certificate));
+  return issuers;
+}
 
-  for (const auto& certificate : bundle) {
-    std::optional<crypto::EndorsementTerms> terms;
-    try {
-      terms = crypto::read_endorsement(certificate);
-    } catch (const Error& error) {
-      summary.warnings.push_back(
-          fmt::format("ignored an endorsement of '{}': {}", escape_for_terminal(certificate.subject()), error.what()));
-      continue;
-    }
-    if (!terms)
-      continue;
-    // Only a root (a CA certificate) speaks for an identity; a mail
-    // certificate's key cannot endorse.
-    auto issuer = std::find_if(issuers.begin(), issuers.end(), [&](const crypto::Certificate& candidate) {
-      return candidate.is_ca() && !(candidate == certificate) && certificate.is_issued_by(candidate);
-    });
-    if (issuer == issuers.end()) {
-      summary.warnings.push_back(
-          fmt::format("ignored an endorsement of '{}': its issuer is unknown or it is mis-signed",
-                      escape_for_terminal(certificate.subject())));
-      continue;
-    }
-    if (terms->amount < 1 || terms->amount > trust::kFullAmount) {
-      summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': amount {} is outside 1..120",
-                                             escape_for_terminal(certificate.subject()), terms->amount));
-      continue;
-    }
-    if (terms->depth > trust::kMaxDepth) {
-      summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
-                                             escape_for_terminal(certificate.subject()), terms->depth,
-                                             trust::kMaxDepth));
-    }
-    std::string issuer_identity = full(issuer->key_fingerprint());
-    records.add_identity(issuer_identity, issuer->der(), at);
-    store::EndorsementRecord record;
-    record.issuer = issuer_identity;
-    record.subject = full(certificate.key_fingerprint());
-    record.amount = terms->amount;
-    record.depth = std::min(terms->depth, trust::kMaxDepth);
-    record.scope = terms->scope;
-    for (const auto& address : terms->addresses)
-      record.addresses.push_back(address.str());
-    record.kind = terms->kind == crypto::EndorsementTerms::Kind::Rotation ? "rotation" : "endorsement";
-    record.exportable = false;  // someone else's: mailseal publishes only its own
-    record.certificate = certificate.der();
-    record.created_at = at;
-    if (records.add_endorsement(record)) {
-      ++summary.endorsements;
-    } else {
-      ++summary.already_known;
-    }
+// Takes one cross-certificate of a bundle as evidence, when it carries the
+// endorsement extension, a known root signed it and its terms are sound.
+void import_endorsement(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
+                        const crypto::Certificate& certificate, std::int64_t at, ImportSummary& summary) {
+  std::optional<crypto::EndorsementTerms> terms;
+  try {
+    terms = crypto::read_endorsement(certificate);
+  } catch (const Error& error) {
+    summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': {}", certificate.subject(), error.what()));
+    return;
   }
+  if (!terms)
+    return;
+  // Only a root (a CA certificate) speaks for an identity; a mail
+  // certificate's key cannot endorse.
+  auto issuer = std::find_if(issuers.begin(), issuers.end(), [&](const crypto::Certificate& candidate) {
+    return candidate.is_ca() && !(candidate == certificate) && certificate.is_issued_by(candidate);
+  });
+  if (issuer == issuers.end()) {
+    summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': its issuer is unknown or it is mis-signed",
+                                           certificate.subject()));
+    return;
+  }
+  if (terms->amount < kMinEndorsementAmount || terms->amount > trust::kFullAmount) {
+    summary.warnings.push_back(fmt::format("ignored an endorsement of '{}': amount {} is outside {}..{}",
+                                           certificate.subject(), terms->amount, kMinEndorsementAmount,
+                                           trust::kFullAmount));
+    return;
+  }
+  if (terms->depth > kMaxEndorsementDepth) {
+    summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
+                                           certificate.subject(), terms->depth, kMaxEndorsementDepth));
+  }
+  std::string issuer_identity = full(issuer->key_fingerprint());
+  records.add_identity(issuer_identity, issuer->der(), at);
+  store::EndorsementRecord record;
+  record.issuer = issuer_identity;
+  record.subject = full(certificate.key_fingerprint());
+  record.amount = terms->amount;
+  record.depth = std::min(terms->depth, kMaxEndorsementDepth);
+  record.scope = terms->scope;
+  for (const auto& address : terms->addresses)
+    record.addresses.push_back(address.str());
+  record.kind = terms->kind == crypto::EndorsementTerms::Kind::Rotation ? "rotation" : "endorsement";
+  record.exportable = false;  // someone else's: mailseal publishes only its own
+  record.certificate = certificate.der();
+  record.created_at = at;
+  if (records.add_endorsement(record)) {
+    ++summary.endorsements;
+  } else {
+    ++summary.already_known;
+  }
+}
 
-  // Revocation lists, PEM (possibly several) or DER.
+// The revocation lists in `data`: PEM blocks (possibly several), or the
+// whole input as DER when it holds neither certificates nor PEM armour.
+std::vector<Bytes> revocation_lists(ByteView data, bool holds_certificates) {
   std::vector<Bytes> crls;
   std::string_view text = as_string_view(data);
   static constexpr std::string_view kBegin = "-----BEGIN X509 CRL-----";
@@ -518,36 +548,59 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
     std::string_view block = text.substr(position, end + kEnd.size() - position);
     crls.emplace_back(block.begin(), block.end());
   }
-  if (crls.empty() && bundle.empty() && text.find("-----BEGIN") == std::string_view::npos) {
+  if (crls.empty() && !holds_certificates && text.find("-----BEGIN") == std::string_view::npos) {
     crls.emplace_back(data.begin(), data.end());  // perhaps a DER CRL
   }
-  for (const auto& bytes : crls) {
-    std::optional<crypto::RevocationList> crl;
-    try {
-      crl.emplace(crypto::RevocationList::read(bytes));
-    } catch (const Error&) {
-      if (!bundle.empty() || crls.size() > 1)
-        summary.warnings.push_back("ignored a damaged revocation list");
-      continue;
-    }
-    auto issuer = std::find_if(issuers.begin(), issuers.end(),
-                               [&](const crypto::Certificate& candidate) { return crl->is_issued_by(candidate); });
-    if (issuer == issuers.end()) {
-      summary.warnings.push_back(
-          fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed",
-                      escape_for_terminal(crl->issuer())));
-      continue;
-    }
-    std::string issuer_identity = full(issuer->key_fingerprint());
-    records.add_identity(issuer_identity, issuer->der(), at);
-    for (const auto& serial : crl->revoked_serials()) {
-      if (records.add_revocation(issuer_identity, serial, "crl", at)) {
-        ++summary.revocations;
-      } else {
-        ++summary.already_known;
-      }
+  return crls;
+}
+
+// Takes the revocations of one list signed by a known issuer. A list that
+// does not parse is only worth a warning where the input held more than it.
+void import_revocation_list(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
+                            const Bytes& bytes, bool warn_if_damaged, std::int64_t at, ImportSummary& summary) {
+  std::optional<crypto::RevocationList> crl;
+  try {
+    crl.emplace(crypto::RevocationList::read(bytes));
+  } catch (const Error&) {
+    if (warn_if_damaged)
+      summary.warnings.push_back("ignored a damaged revocation list");
+    return;
+  }
+  auto issuer = std::find_if(issuers.begin(), issuers.end(),
+                             [&](const crypto::Certificate& candidate) { return crl->is_issued_by(candidate); });
+  if (issuer == issuers.end()) {
+    summary.warnings.push_back(
+        fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed", crl->issuer()));
+    return;
+  }
+  std::string issuer_identity = full(issuer->key_fingerprint());
+  records.add_identity(issuer_identity, issuer->der(), at);
+  for (const auto& serial : crl->revoked_serials()) {
+    if (records.add_revocation(issuer_identity, serial, "crl", at)) {
+      ++summary.revocations;
+    } else {
+      ++summary.already_known;
     }
   }
+}
+
+}  // namespace
+
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
+  ImportSummary summary;
+  store::TrustRecords records(store);
+  const std::int64_t at = now.time_since_epoch().count();
+  std::vector<crypto::Certificate> bundle;
+  try {
+    bundle = crypto::Certificate::read_all(data);
+  } catch (const Error&) {
+  }
+  const std::vector<crypto::Certificate> issuers = possible_issuers(store, bundle);
+  for (const auto& certificate : bundle)
+    import_endorsement(records, issuers, certificate, at, summary);
+  const std::vector<Bytes> crls = revocation_lists(data, !bundle.empty());
+  for (const auto& bytes : crls)
+    import_revocation_list(records, issuers, bytes, !bundle.empty() || crls.size() > 1, at, summary);
   return summary;
 }
 
@@ -571,8 +624,7 @@ ImportResult import_message(store::LocalStore& store, ByteView data, const smime
     throw Error(
         ErrorCode::BadSignature,
         fmt::format("the message's signature is not valid ({}), so its certificate is not imported",
-                    escape_for_terminal(message.signature->problems.empty() ? "unknown problem"
-                                                                            : message.signature->problems.front())));
+                    message.signature->problems.empty() ? "unknown problem" : message.signature->problems.front()));
   }
   Learned learned = learn_message(store, message, policy.now);
   ImportResult result;
@@ -660,8 +712,9 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
 }
 
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at) {
-  if (amount < 1 || amount > trust::kFullAmount) {
-    throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is 1 to 120, not {}", amount));
+  if (amount < kMinAnchorAmount || amount > trust::kFullAmount) {
+    throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is {} to {}, not {}", kMinAnchorAmount,
+                                              trust::kFullAmount, amount));
   }
   if (!anchor.is_ca()) {
     throw Error(ErrorCode::Usage, "a trust anchor must be a CA certificate");

@@ -193,22 +193,4 @@ void LookupSchedule::fetched(const EmailAddress& address) {
   fetched_[address] = std::chrono::steady_clock::now();
 }
 
-UpstreamTls parse_upstream_tls(std::string_view text) {
-  if (text == "none")
-    return UpstreamTls::None;
-  if (text == "starttls")
-    return UpstreamTls::StartTls;
-  if (text == "tls")
-    return UpstreamTls::Tls;
-  throw Error(ErrorCode::Usage, fmt::format("unknown upstream TLS mode '{}'", text), "use none, starttls or tls");
-}
-
-EncryptionPolicy parse_encryption_policy(std::string_view text) {
-  if (text == "opportunistic")
-    return EncryptionPolicy::Opportunistic;
-  if (text == "required")
-    return EncryptionPolicy::Required;
-  throw Error(ErrorCode::Usage, fmt::format("unknown policy '{}'", text), "use opportunistic or required");
-}
-
 }  // namespace mailseal::gateway

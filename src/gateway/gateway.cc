@@ -138,12 +138,12 @@ void Gateway::Impl::serve(int fd) {
     try {
       internal::Session(connection, shared).run();
     } catch (const Error& error) {
-      std::fprintf(stderr, "mailseal gateway: session ended: %s\n", error.what());
+      internal::report(options, fmt::format("session ended: {}", error.what()));
     }
     std::lock_guard lock(sessions_lock);
     sessions.erase(&connection);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "mailseal gateway: session failed: %s\n", error.what());
+    internal::report(options, fmt::format("session failed: {}", error.what()));
   }
   std::lock_guard lock(sessions_lock);
   --active;

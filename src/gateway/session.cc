@@ -1,12 +1,9 @@
 #include "gateway/internal/session.h"
 
-#include <cstdio>
-
 #include <fmt/format.h>
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/keyservice/client.h"
 #include "mailseal/profile/profile.h"
@@ -18,15 +15,15 @@ namespace {
 // A session that keeps sending nonsense is not a mail client.
 constexpr int kMaxErrors = 20;
 
-void log(std::string_view text) {
-  std::fprintf(stderr, "mailseal gateway: %s\n", std::string(text).c_str());
-}
-
 std::string describe_recipients(const std::vector<std::string>& recipients) {
   return recipients.size() == 1 ? recipients[0] : fmt::format("{} recipients", recipients.size());
 }
 
 }  // namespace
+
+void Session::log(std::string_view text) const {
+  report(shared_.options, text);
+}
 
 void Session::send(const Reply& answer) {
   if (answer.code >= 500 && answer.code != 554 && answer.code != 550 && answer.code != 552)
@@ -85,7 +82,7 @@ void Session::run() {
     } else if (verb == "BDAT") {
       send(502, "5.5.1 CHUNKING is not offered");
     } else {
-      send(500, fmt::format("5.5.1 unknown command {}", escape_for_terminal(verb)));
+      send(500, fmt::format("5.5.1 unknown command {}", verb));
     }
   }
   if (upstream_)
@@ -120,7 +117,7 @@ bool Session::hello(const Command& command, bool extended) {
   // The upstream's AUTH mechanisms are the ones offered: AUTH passes through.
   if (!authenticated_)
     ensure_upstream();
-  Reply answer{250, {fmt::format("{} greets {}", shared_.hostname, escape_for_terminal(command.argument))}};
+  Reply answer{250, {fmt::format("{} greets {}", shared_.hostname, command.argument)}};
   answer.lines.push_back(fmt::format("SIZE {}", shared_.options.max_message_size));
   answer.lines.push_back("8BITMIME");
   answer.lines.push_back("PIPELINING");
@@ -251,7 +248,7 @@ void Session::mail(const Command& command) {
         return;
       }
     } else if (keyword != "AUTH") {  // RFC 4954 section 5: AUTH= may be ignored
-      send(555, fmt::format("5.5.4 unsupported parameter {}", escape_for_terminal(keyword)));
+      send(555, fmt::format("5.5.4 unsupported parameter {}", keyword));
       return;
     }
   }
@@ -382,8 +379,7 @@ bool Session::deliver(std::string message) {
     if (refusal) {
       int code = refusal->reply.code >= 400 && refusal->reply.code < 600 ? refusal->reply.code : 451;
       log(fmt::format("upstream refused at {}: {} {}", refusal->stage, refusal->reply.code, refusal->reply.text()));
-      send(code, fmt::format("{}.0.0 upstream refused at {}: {}{}", code / 100, refusal->stage,
-                             escape_for_terminal(refusal->reply.text()),
+      send(code, fmt::format("{}.0.0 upstream refused at {}: {}{}", code / 100, refusal->stage, refusal->reply.text(),
                              delivered ? fmt::format(" ({} of {} copies were accepted)", delivered, plan.copies.size())
                                        : std::string()));
       return true;

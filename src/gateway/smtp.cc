@@ -108,19 +108,19 @@ std::string Reply::text() const {
   return out;
 }
 
+std::string smtp_reply_text(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) >= 127)
+      c = '?';
+  }
+  return out;
+}
+
 std::string Reply::serialize() const {
-  // Reply text is printable US-ASCII (RFC 5321 section 4.2): a value from a
-  // message or a peer cannot end the line early or inject a reply.
-  auto printable = [](std::string text) {
-    for (char& c : text) {
-      if (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) >= 127)
-        c = '?';
-    }
-    return text;
-  };
   std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i)
-    out += fmt::format("{}{}{}\r\n", code, i + 1 < lines.size() ? '-' : ' ', printable(lines[i]));
+    out += fmt::format("{}{}{}\r\n", code, i + 1 < lines.size() ? '-' : ' ', smtp_reply_text(lines[i]));
   if (lines.empty())
     out = fmt::format("{}\r\n", code);
   return out;

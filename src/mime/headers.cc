@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/mime/mime.h"
 #include "mime/internal/gmime.h"
 
@@ -74,8 +73,7 @@ Headers Headers::parse(std::string_view block) {
       auto colon = content.find(':');
       if (colon == std::string_view::npos || colon == 0 ||
           !std::all_of(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(colon), is_field_name_char)) {
-        throw Error(ErrorCode::Malformed,
-                    fmt::format("a header line is not a field: '{}'", escape_for_terminal(content.substr(0, 80))));
+        throw Error(ErrorCode::Malformed, fmt::format("a header line is not a field: '{}'", content.substr(0, 80)));
       }
       if (headers.fields_.size() >= kMaxHeaderFields) {
         throw Error(ErrorCode::Malformed, "the message has too many header fields");

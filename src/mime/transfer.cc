@@ -8,7 +8,6 @@
 
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/mime/mime.h"
 
 namespace mailseal::mime {
@@ -71,8 +70,7 @@ Bytes decode_body(const Entity& entity) {
   if (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty()) {
     return Bytes(entity.body.begin(), entity.body.end());
   }
-  throw Error(ErrorCode::Unsupported,
-              fmt::format("unknown Content-Transfer-Encoding '{}'", escape_for_terminal(encoding)));
+  throw Error(ErrorCode::Unsupported, fmt::format("unknown Content-Transfer-Encoding '{}'", encoding));
 }
 
 bool is_crlf(std::string_view text) {

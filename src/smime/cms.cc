@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "smime/internal/bio_sink.h"
 #include "smime/internal/cms.h"
 
 namespace mailseal::smime::internal {
@@ -51,6 +52,32 @@ void free_chain_until(BIO* chain, BIO* stop) noexcept {
     BIO_free(chain);
     chain = next;
   }
+}
+
+void stream_cms(CMS_ContentInfo* cms, ByteSink& out, std::string_view what,
+                const std::function<void(ByteSink& content)>& write) {
+  Base64Sink base64(out);
+  SinkBio der_out(base64);
+  BIO* chain = BIO_new_CMS(der_out.get(), cms);
+  if (chain == nullptr) {
+    der_out.rethrow_if_failed();
+    ossl::fail(fmt::format("cannot start the {}", what));
+  }
+  try {
+    BioSink content(chain);
+    write(content);
+    if (BIO_flush(chain) <= 0) {
+      der_out.rethrow_if_failed();
+      ossl::fail(fmt::format("cannot complete the {}", what));
+    }
+  } catch (...) {
+    free_chain_until(chain, der_out.get());
+    der_out.rethrow_if_failed();
+    throw;
+  }
+  free_chain_until(chain, der_out.get());
+  der_out.rethrow_if_failed();
+  base64.finish();
 }
 
 void bio_write_all(BIO* bio, ByteView bytes) {

@@ -42,6 +42,10 @@ std::string_view to_string(ContentCipher cipher) noexcept {
   return cipher == ContentCipher::Aes256Gcm ? "AES-256-GCM" : "AES-256-CBC";
 }
 
+std::string_view key_transport(const EncryptionChoice& choice) noexcept {
+  return choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5";
+}
+
 EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients) {
   EncryptionChoice choice;
   bool all_gcm = !recipients.empty();
@@ -80,32 +84,13 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
   out.write(outer);
 
   ossl::Cms cms = make_envelope(options);
-  Base64Sink base64(out);
-  internal::SinkBio der_out(base64);
-  BIO* chain = BIO_new_CMS(der_out.get(), cms.get());
-  if (chain == nullptr) {
-    der_out.rethrow_if_failed();
-    ossl::fail("cannot start the encryption");
-  }
-  try {
-    internal::BioSink plaintext(chain);
+  internal::stream_cms(cms.get(), out, "encryption", [&](ByteSink& plaintext) {
     if (options.signer != nullptr) {
       internal::write_multipart_signed(message, plaintext, *options.signer, internal::Transport::Binary, true, "");
     } else {
       internal::write_content_entity(message, plaintext, internal::Transport::Binary, true);
     }
-    if (BIO_flush(chain) <= 0) {
-      der_out.rethrow_if_failed();
-      ossl::fail("cannot complete the encryption");
-    }
-  } catch (...) {
-    internal::free_chain_until(chain, der_out.get());
-    der_out.rethrow_if_failed();
-    throw;
-  }
-  internal::free_chain_until(chain, der_out.get());
-  der_out.rethrow_if_failed();
-  base64.finish();
+  });
   out.finish();
 }
 

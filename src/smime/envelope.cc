@@ -7,7 +7,6 @@
 #include <openssl/err.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "smime/internal/bio_sink.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/reading.h"
@@ -151,7 +150,7 @@ std::string describe_recipients(CMS_ContentInfo* cms) {
     out += entry;
   }
   ossl::take_errors();
-  return escape_for_terminal(out);
+  return out;
 }
 
 }  // namespace
@@ -207,7 +206,7 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
   if (std::find(std::begin(kReadable), std::end(kReadable), result.cipher) == std::end(kReadable)) {
     throw Error(ErrorCode::Unsupported,
                 fmt::format("the message is encrypted with {}, an obsolete or unknown cipher mailseal does not decrypt",
-                            escape_for_terminal(result.cipher)));
+                            result.cipher));
   }
   result.authenticated = type == NID_id_smime_ct_authEnvelopedData;
   std::string decrypt_failure;

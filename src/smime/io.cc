@@ -10,7 +10,6 @@
 #include <openssl/evp.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal::smime {
 
@@ -23,7 +22,7 @@ std::unique_ptr<FdSource> FdSource::open(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     throw Error(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Io,
-                fmt::format("cannot open {}: {}", escape_for_terminal(path.string()), std::strerror(errno)));
+                fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
   }
   return std::unique_ptr<FdSource>(new FdSource(std::move(fd)));
 }

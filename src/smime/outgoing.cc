@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "smime/internal/compose.h"
 
 namespace mailseal::smime {

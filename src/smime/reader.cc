@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "smime/internal/reading.h"
 
 namespace mailseal::smime {
@@ -76,8 +75,8 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
   if (content_type == NID_id_smime_ct_compressedData) {
     throw Error(ErrorCode::Unsupported, "compressed S/MIME content (RFC 3274) is not supported");
   }
-  throw Error(ErrorCode::Malformed, fmt::format("the {} part does not hold a CMS structure mailseal reads",
-                                                escape_for_terminal(type.mime_type())));
+  throw Error(ErrorCode::Malformed,
+              fmt::format("the {} part does not hold a CMS structure mailseal reads", type.mime_type()));
 }
 
 // True if a signed part appears below a multipart message (not the whole).
@@ -151,6 +150,154 @@ std::string restore_message(const mime::Entity& top, const mime::Entity& innermo
   return outer.serialize() + (bare_body ? "\r\n" : "") + inner;
 }
 
+// A message being read, layer by layer.
+struct Reading {
+  ReadResult result;
+  std::deque<std::string> storage;   // decoded layers the entities point into
+  std::optional<std::int64_t> date;  // of the Date header that counts
+  mime::Entity current;              // the layer being read
+  bool previous_opaque = false;      // the layer around it was an opaque signature
+  bool outermost = true;
+};
+
+// The outermost header fields: the From address and Date signatures are
+// checked against.
+void read_outer_headers(const mime::Entity& top, Reading& reading) {
+  if (auto value = top.headers.get("Date"))
+    reading.date = mime::parse_date(*value);
+  if (auto value = top.headers.get("From")) {
+    try {
+      reading.result.from = mime::parse_addresses(*value);
+    } catch (const Error&) {
+      reading.result.notes.push_back("the From header is not a valid address");
+    }
+  }
+}
+
+// A decrypted payload with its own header fields speaks for itself (RFC 9788).
+void read_inner_headers(Reading& reading) {
+  const mime::Headers& headers = reading.current.headers;
+  if (!headers.get("From"))
+    return;
+  try {
+    reading.result.from = mime::parse_addresses(*headers.get("From"));
+  } catch (const Error&) {
+  }
+  if (auto value = headers.get("Date"))
+    reading.date = mime::parse_date(*value);
+}
+
+// Rule 2: opens an encryption layer, unless it lies under a counted signature
+// or inside another decrypted layer. False when reading stops here.
+bool open_encryption(Reading& reading, const Bytes& decoded, KeyProvider& keys) {
+  ReadResult& result = reading.result;
+  if (!result.layers.empty()) {
+    result.notes.push_back("the signed content is encrypted; signed ciphertext is not opened");
+    return false;
+  }
+  if (result.decrypted) {
+    result.notes.push_back("an encryption layer inside the decrypted content is not opened");
+    return false;
+  }
+  result.encrypted = true;
+  internal::Decryption decryption = internal::decrypt_envelope(decoded, keys.keys());
+  result.decrypted = true;
+  result.content_cipher = decryption.cipher;
+  result.authenticated_encryption = decryption.authenticated;
+  reading.storage.push_back(std::move(decryption.plaintext));
+  reading.current = parse_content(reading.storage.back());
+  reading.outermost = false;
+  reading.previous_opaque = false;
+  return true;
+}
+
+// The two parts of a multipart/signed: the signed content (canonical CRLF,
+// RFC 8551 section 3.1.1, and as it stands) and the decoded signature.
+struct DetachedParts {
+  std::string canonical;
+  std::string_view raw;
+  Bytes signature;
+};
+
+DetachedParts split_detached(const mime::Entity& entity) {
+  auto boundary = entity.content_type.parameter("boundary");
+  if (!boundary)
+    throw Error(ErrorCode::Malformed, "the multipart/signed part has no boundary");
+  mime::MultipartBody body = mime::split_multipart(entity.body, *boundary);
+  if (body.parts.size() != 2) {
+    throw Error(ErrorCode::Malformed,
+                fmt::format("a multipart/signed part must have 2 parts, this one has {}", body.parts.size()));
+  }
+  mime::Entity signature_part = mime::Entity::parse(body.parts[1]);
+  if (!is_pkcs7_signature(signature_part.content_type)) {
+    throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
+  }
+  return DetachedParts{mime::to_crlf(body.parts[0]), body.parts[0], mime::decode_body(signature_part)};
+}
+
+// Checks a signature layer (rule 3) and steps inside it; rule 1 leaves a
+// transport signature around the encryption uncounted.
+void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Policy& policy) {
+  ReadResult& result = reading.result;
+  std::optional<DetachedParts> detached;
+  if (kind == LayerKind::SignedDetached) {
+    detached = split_detached(reading.current);
+    decoded = std::move(detached->signature);
+  }
+  const bool opaque = kind == LayerKind::SignedOpaque;
+  SignatureContext context{result.from, reading.date, true, &policy};
+  // Rule 3: an opaque signature inside an opaque signature is a sealed
+  // message signed again; its signer need not be the From address.
+  context.check_from = result.layers.empty() || !(opaque && reading.previous_opaque);
+  std::optional<std::string_view> content;
+  if (detached)
+    content = detached->canonical;
+  internal::SignatureCheck check = internal::check_signature(decoded, content, context);
+  if (detached && check.content_mismatch && detached->raw != detached->canonical) {
+    // Content signed without line-ending canonicalisation (binary parts):
+    // the exact bytes may be what was signed.
+    internal::SignatureCheck exact = internal::check_signature(decoded, detached->raw, context);
+    if (!exact.content_mismatch)
+      check = std::move(exact);
+  }
+  reading.storage.push_back(std::move(check.content));
+  mime::Entity inner = parse_content(reading.storage.back());
+  Bytes inner_decoded;
+  bool wraps_encryption = false;
+  try {
+    wraps_encryption = classify(inner, inner_decoded) == LayerKind::Encrypted;
+  } catch (const Error&) {
+  }
+  if (reading.outermost && wraps_encryption) {
+    // Rule 1: a transport signature over ciphertext says nothing about the author.
+    result.notes.push_back(fmt::format("an outer signature around the encryption was ignored{}",
+                                       check.report.valid ? "" : " (it was not valid either)"));
+  } else {
+    result.layers.push_back(std::move(check.report));
+  }
+  reading.outermost = false;
+  reading.previous_opaque = opaque;
+  reading.current = inner;
+}
+
+// The signature that vouches for the message: the outermost counted one,
+// valid only if every counted layer is. Rule 4: a signed part among others
+// is only a note.
+void combine_signatures(ReadResult& result, const mime::Entity& innermost) {
+  if (!result.layers.empty()) {
+    SignatureReport combined = result.layers.front();
+    for (std::size_t i = 1; i < result.layers.size(); ++i) {
+      for (const auto& problem : result.layers[i].problems) {
+        combined.problems.push_back(fmt::format("inner signature: {}", problem));
+      }
+    }
+    combined.valid = combined.problems.empty();
+    result.signature = std::move(combined);
+  } else if (has_partial_signature(innermost, 0)) {
+    result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
+  }
+}
+
 }  // namespace
 
 ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy) {
@@ -166,134 +313,47 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   if (message.size() > kMaxMessageSize) {
     throw Error(ErrorCode::RejectedByPolicy, "the message is larger than 1 GiB");
   }
-  ReadResult result;
-  std::deque<std::string> storage;  // decoded layers the entities point into
   const mime::Entity top = mime::Entity::parse(as_string_view(message));
   if (top.headers.fields().empty()) {
     throw Error(ErrorCode::Malformed, "the input is not an email message: it has no header fields");
   }
-  std::optional<std::int64_t> date;
-  if (auto value = top.headers.get("Date"))
-    date = mime::parse_date(*value);
-  if (auto value = top.headers.get("From")) {
-    try {
-      result.from = mime::parse_addresses(*value);
-    } catch (const Error&) {
-      result.notes.push_back("the From header is not a valid address");
-    }
-  }
-
-  mime::Entity current = top;
-  bool previous_opaque = false;
-  bool outermost = true;
+  Reading reading;
+  read_outer_headers(top, reading);
+  reading.current = top;
   for (int layer = 0;; ++layer) {
     if (layer >= policy.max_layers) {
       throw Error(ErrorCode::Malformed, "the message nests too many S/MIME layers");
     }
-    // A decrypted payload with its own header fields speaks for itself (RFC 9788).
-    if (layer > 0 && current.headers.get("From")) {
-      try {
-        result.from = mime::parse_addresses(*current.headers.get("From"));
-      } catch (const Error&) {
-      }
-      if (auto value = current.headers.get("Date"))
-        date = mime::parse_date(*value);
-    }
+    if (layer > 0)
+      read_inner_headers(reading);
     Bytes decoded;
-    LayerKind kind = classify(current, decoded);
+    LayerKind kind = classify(reading.current, decoded);
     if (kind == LayerKind::Plain)
       break;
-
     if (kind == LayerKind::Encrypted) {
-      if (!result.layers.empty()) {
-        result.notes.push_back("the signed content is encrypted; signed ciphertext is not opened");
+      if (!open_encryption(reading, decoded, keys))
         break;
-      }
-      if (result.decrypted) {
-        result.notes.push_back("an encryption layer inside the decrypted content is not opened");
-        break;
-      }
-      result.encrypted = true;
-      internal::Decryption decryption = internal::decrypt_envelope(decoded, keys.keys());
-      result.decrypted = true;
-      result.content_cipher = decryption.cipher;
-      result.authenticated_encryption = decryption.authenticated;
-      storage.push_back(std::move(decryption.plaintext));
-      current = parse_content(storage.back());
-      outermost = false;
-      previous_opaque = false;
       continue;
     }
-
-    // A signature layer.
-    std::optional<std::string> detached;
-    std::string_view raw_part;
-    if (kind == LayerKind::SignedDetached) {
-      auto boundary = current.content_type.parameter("boundary");
-      if (!boundary)
-        throw Error(ErrorCode::Malformed, "the multipart/signed part has no boundary");
-      mime::MultipartBody body = mime::split_multipart(current.body, *boundary);
-      if (body.parts.size() != 2) {
-        throw Error(ErrorCode::Malformed,
-                    fmt::format("a multipart/signed part must have 2 parts, this one has {}", body.parts.size()));
-      }
-      mime::Entity signature_part = mime::Entity::parse(body.parts[1]);
-      if (!is_pkcs7_signature(signature_part.content_type)) {
-        throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
-      }
-      decoded = mime::decode_body(signature_part);
-      // RFC 8551 section 3.1.1: the signature covers the canonical (CRLF) form.
-      detached = mime::to_crlf(body.parts[0]);
-      raw_part = body.parts[0];
-    }
-    const bool opaque = kind == LayerKind::SignedOpaque;
-    SignatureContext context{result.from, date, true, &policy};
-    // Rule 3: an opaque signature inside an opaque signature is a sealed
-    // message signed again; its signer need not be the From address.
-    context.check_from = result.layers.empty() || !(opaque && previous_opaque);
-    internal::SignatureCheck check = internal::check_signature(decoded, detached, context);
-    if (detached && check.content_mismatch && raw_part != *detached) {
-      // Content signed without line-ending canonicalisation (binary parts):
-      // the exact bytes may be what was signed.
-      internal::SignatureCheck exact = internal::check_signature(decoded, std::string(raw_part), context);
-      if (!exact.content_mismatch)
-        check = std::move(exact);
-    }
-    storage.push_back(std::move(check.content));
-    mime::Entity inner = parse_content(storage.back());
-    Bytes inner_decoded;
-    bool wraps_encryption = false;
-    try {
-      wraps_encryption = classify(inner, inner_decoded) == LayerKind::Encrypted;
-    } catch (const Error&) {
-    }
-    if (outermost && wraps_encryption) {
-      // Rule 1: a transport signature over ciphertext says nothing about the author.
-      result.notes.push_back(fmt::format("an outer signature around the encryption was ignored{}",
-                                         check.report.valid ? "" : " (it was not valid either)"));
-    } else {
-      result.layers.push_back(std::move(check.report));
-    }
-    outermost = false;
-    previous_opaque = opaque;
-    current = inner;
+    read_signature(reading, kind, std::move(decoded), policy);
   }
+  ReadResult& result = reading.result;
+  const mime::Entity& innermost = reading.current;
+  combine_signatures(result, innermost);
+  std::string* owner = reading.storage.empty() ? nullptr : &reading.storage.back();
+  result.content = HeldContent(restore_message(top, innermost, innermost.raw.data() == top.raw.data(), owner));
+  return std::move(result);
+}
 
-  if (!result.layers.empty()) {
-    SignatureReport combined = result.layers.front();
-    for (std::size_t i = 1; i < result.layers.size(); ++i) {
-      for (const auto& problem : result.layers[i].problems) {
-        combined.problems.push_back(fmt::format("inner signature: {}", problem));
-      }
-    }
-    combined.valid = combined.problems.empty();
-    result.signature = std::move(combined);
-  } else if (has_partial_signature(current, 0)) {
-    result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
+std::string signer_address(const SignatureReport& report, const std::vector<EmailAddress>& from) {
+  if (!report.signer)
+    return "";
+  auto addresses = report.signer->email_addresses();
+  for (const auto& address : addresses) {
+    if (!from.empty() && address == from.front())
+      return address.str();
   }
-  std::string* owner = storage.empty() ? nullptr : &storage.back();
-  result.message = restore_message(top, current, current.raw.data() == top.raw.data(), owner);
-  return result;
+  return addresses.empty() ? std::string() : addresses.front().str();
 }
 
 }  // namespace mailseal::smime

@@ -71,29 +71,14 @@ void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity&
                        "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
                        "Content-Description: S/MIME Cryptographic Signature\r\n\r\n"));
   ossl::Cms cms = internal::make_signed_data(signer, false);
-  Base64Sink base64(out);
-  internal::SinkBio der_out(base64);
-  BIO* chain = BIO_new_CMS(der_out.get(), cms.get());
-  if (chain == nullptr) {
-    der_out.rethrow_if_failed();
-    ossl::fail("cannot start the signature");
-  }
-  try {
-    internal::BioSink content(chain);
+  internal::stream_cms(cms.get(), out, "signature", [&](ByteSink& content) {
     internal::write_content_entity(message, content, internal::Transport::Binary, false);
-    if (BIO_flush(chain) <= 0) {
-      der_out.rethrow_if_failed();
-      ossl::fail("cannot complete the signature");
-    }
-  } catch (...) {
-    internal::free_chain_until(chain, der_out.get());
-    der_out.rethrow_if_failed();
-    throw;
-  }
-  internal::free_chain_until(chain, der_out.get());
-  der_out.rethrow_if_failed();
-  base64.finish();
+  });
   out.finish();
+}
+
+std::string_view to_string(SignatureForm form) noexcept {
+  return form == SignatureForm::Detached ? "detached" : "opaque";
 }
 
 }  // namespace mailseal::smime

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/reading.h"
 
@@ -68,21 +67,11 @@ std::string format_hours(std::int64_t seconds) {
   return seconds >= 7200 ? fmt::format("{} hours", seconds / 3600) : fmt::format("{} minutes", seconds / 60);
 }
 
-}  // namespace
-
-SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
-                               const SignatureContext& context) {
-  const Policy& policy = *context.policy;
-  ossl::Cms cms = read_cms(der);
-  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
-    throw Error(ErrorCode::Malformed, "the signature is not a CMS signed-data structure");
-  }
-  SignatureCheck check;
-  SignatureReport& report = check.report;
-  auto& problems = report.problems;
-  report.form = detached_content ? SignatureForm::Detached : SignatureForm::Opaque;
-
-  ASN1_OCTET_STRING** content = CMS_get0_content(cms.get());
+// The signed content: the detached part, else the eContent (RFC 5652
+// section 5.2); a problem when there is none or both.
+void take_content(CMS_ContentInfo* cms, std::optional<std::string_view> detached_content, SignatureCheck& check) {
+  auto& problems = check.report.problems;
+  ASN1_OCTET_STRING** content = CMS_get0_content(cms);
   bool embedded = content != nullptr && *content != nullptr;
   if (detached_content) {
     check.content = std::string(*detached_content);
@@ -95,31 +84,41 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
   } else {
     problems.push_back("the signature carries no content");
   }
-  if (OBJ_obj2nid(CMS_get0_eContentType(cms.get())) != NID_pkcs7_data) {
+  if (OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data) {
     problems.push_back("the signed content is not of type id-data");
   }
+}
 
-  ossl::X509Stack certificates(CMS_get1_certs(cms.get()));
+std::vector<crypto::Certificate> carried_certificates(CMS_ContentInfo* cms) {
+  std::vector<crypto::Certificate> out;
+  ossl::X509Stack certificates(CMS_get1_certs(cms));
   for (int i = 0; certificates && i < sk_X509_num(certificates.get()); ++i) {
     X509* certificate = sk_X509_value(certificates.get(), i);
     X509_up_ref(certificate);
-    report.certificates.emplace_back(crypto::X509Handle(certificate));
+    out.emplace_back(crypto::X509Handle(certificate));
   }
+  return out;
+}
 
-  STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms.get());
+// The one signerInfo accepted; nullptr (with a problem) when there are none
+// or several.
+CMS_SignerInfo* only_signer(CMS_ContentInfo* cms, SignatureReport& report) {
+  STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms);
   int signer_count = signers ? sk_CMS_SignerInfo_num(signers) : 0;
   if (signer_count != 1) {
-    problems.push_back(signer_count == 0
-                           ? "the signature has no signer"
-                           : fmt::format("the signature has {} signers; exactly one is accepted", signer_count));
+    report.problems.push_back(signer_count == 0
+                                  ? "the signature has no signer"
+                                  : fmt::format("the signature has {} signers; exactly one is accepted", signer_count));
   }
-  if (signer_count == 0) {
-    report.valid = false;
-    return check;
-  }
-  CMS_set1_signers_certs(cms.get(), nullptr, 0);
+  if (signer_count == 0)
+    return nullptr;
+  return sk_CMS_SignerInfo_value(signers, 0);
+}
+
+// The signer's digest algorithm (against the policy) and certificate.
+void read_signer(CMS_ContentInfo* cms, CMS_SignerInfo* info, const Policy& policy, SignatureReport& report) {
+  CMS_set1_signers_certs(cms, nullptr, 0);
   ossl::take_errors();
-  CMS_SignerInfo* info = sk_CMS_SignerInfo_value(signers, 0);
   EVP_PKEY* public_key = nullptr;
   X509* signer = nullptr;
   X509_ALGOR* digest = nullptr;
@@ -133,70 +132,107 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
   }
   report.digest = digest_name(digest_nid);
   if (!acceptable_digest(digest_nid, policy)) {
-    problems.push_back(fmt::format("the {} digest is not accepted (SHA-256, SHA-384 or SHA-512 are)", report.digest));
+    report.problems.push_back(
+        fmt::format("the {} digest is not accepted (SHA-256, SHA-384 or SHA-512 are)", report.digest));
   }
   if (signer == nullptr) {
-    problems.push_back("the signer's certificate is not in the message");
+    report.problems.push_back("the signer's certificate is not in the message");
   } else {
     X509_up_ref(signer);
     report.signer.emplace(crypto::X509Handle(signer));
   }
+}
 
-  // Signature and content digest, without PKIX path validation: whom to
-  // believe is the trust engine's question, not this one's.
+// Signature and content digest, without PKIX path validation: whom to
+// believe is the trust engine's question, not this one's.
+void verify_signature(CMS_ContentInfo* cms, std::optional<std::string_view> detached_content, SignatureCheck& check) {
   ossl::Bio data;
   if (detached_content) {
     data = ossl::memory_reader(detached_content->data(), detached_content->size());
   }
   unsigned int flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY;
-  if (CMS_verify(cms.get(), nullptr, nullptr, data.get(), nullptr, flags) != 1) {
+  if (CMS_verify(cms, nullptr, nullptr, data.get(), nullptr, flags) != 1) {
     check.content_mismatch = true;
     std::string detail = ossl::take_errors();
-    problems.push_back(detail.empty() ? "the signature does not match the message"
-                                      : fmt::format("the signature does not match the message ({})", detail));
+    check.report.problems.push_back(detail.empty()
+                                        ? "the signature does not match the message"
+                                        : fmt::format("the signature does not match the message ({})", detail));
   }
+}
 
+// The signing time against the clock and the Date header.
+void check_signing_time(const SignatureContext& context, SignatureReport& report) {
+  const Policy& policy = *context.policy;
+  const std::int64_t now = policy.now.time_since_epoch().count();
+  if (!report.signing_time)
+    return;
+  if (*report.signing_time > now + policy.clock_skew.count()) {
+    report.problems.push_back("the signing time is in the future");
+  }
+  if (context.date && std::llabs(*context.date - *report.signing_time) > policy.date_tolerance.count()) {
+    report.problems.push_back(fmt::format("the Date header and the signing time differ by {}",
+                                          format_hours(std::llabs(*context.date - *report.signing_time))));
+  }
+}
+
+// The signer's certificate: valid at the signing time, for signing mail,
+// with a key the policy accepts, naming the From address (RFC 8551 section 3.5).
+void check_signer_certificate(const SignatureContext& context, SignatureReport& report) {
+  const Policy& policy = *context.policy;
+  const crypto::Certificate& certificate = *report.signer;
+  auto& problems = report.problems;
+  const std::int64_t at = report.signing_time.value_or(policy.now.time_since_epoch().count());
+  if (at + policy.clock_skew.count() < certificate.not_before().time_since_epoch().count() ||
+      at > certificate.not_after().time_since_epoch().count()) {
+    problems.push_back("the signer's certificate was not valid at the signing time");
+  }
+  if (!certificate.can_sign_mail()) {
+    problems.push_back("the signer's certificate is not for signing email");
+  }
+  auto key = certificate.public_key();
+  if (key.family() == crypto::KeyFamily::Rsa && key.bits() < policy.min_rsa_bits) {
+    problems.push_back(
+        fmt::format("the signer's RSA key has {} bits; at least {} are accepted", key.bits(), policy.min_rsa_bits));
+  }
+  if (context.from.size() == 1) {
+    report.from_matches = certificate.names_address(context.from.front());
+    if (!report.from_matches && context.check_from) {
+      auto addresses = certificate.email_addresses();
+      problems.push_back(fmt::format("signed by {}, but the message is from {}",
+                                     addresses.empty() ? certificate.subject() : addresses.front().str(),
+                                     context.from.front().str()));
+    }
+  } else if (context.check_from) {
+    problems.push_back(fmt::format("the message has {} From addresses; exactly one is needed", context.from.size()));
+  }
+}
+
+}  // namespace
+
+SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
+                               const SignatureContext& context) {
+  ossl::Cms cms = read_cms(der);
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
+    throw Error(ErrorCode::Malformed, "the signature is not a CMS signed-data structure");
+  }
+  SignatureCheck check;
+  SignatureReport& report = check.report;
+  report.form = detached_content ? SignatureForm::Detached : SignatureForm::Opaque;
+  take_content(cms.get(), detached_content, check);
+  report.certificates = carried_certificates(cms.get());
+  CMS_SignerInfo* info = only_signer(cms.get(), report);
+  if (info == nullptr) {
+    report.valid = false;
+    return check;
+  }
+  read_signer(cms.get(), info, *context.policy, report);
+  verify_signature(cms.get(), detached_content, check);
   report.signing_time = signing_time(info);
   report.capabilities = signed_capabilities(info);
-  const std::int64_t now = policy.now.time_since_epoch().count();
-  if (report.signing_time) {
-    if (*report.signing_time > now + policy.clock_skew.count()) {
-      problems.push_back("the signing time is in the future");
-    }
-    if (context.date && std::llabs(*context.date - *report.signing_time) > policy.date_tolerance.count()) {
-      problems.push_back(fmt::format("the Date header and the signing time differ by {}",
-                                     format_hours(std::llabs(*context.date - *report.signing_time))));
-    }
-  }
-  if (report.signer) {
-    const crypto::Certificate& certificate = *report.signer;
-    const std::int64_t at = report.signing_time.value_or(now);
-    if (at + policy.clock_skew.count() < certificate.not_before().time_since_epoch().count() ||
-        at > certificate.not_after().time_since_epoch().count()) {
-      problems.push_back("the signer's certificate was not valid at the signing time");
-    }
-    if (!certificate.can_sign_mail()) {
-      problems.push_back("the signer's certificate is not for signing email");
-    }
-    auto key = certificate.public_key();
-    if (key.family() == crypto::KeyFamily::Rsa && key.bits() < policy.min_rsa_bits) {
-      problems.push_back(
-          fmt::format("the signer's RSA key has {} bits; at least {} are accepted", key.bits(), policy.min_rsa_bits));
-    }
-    if (context.from.size() == 1) {
-      report.from_matches = certificate.names_address(context.from.front());
-      if (!report.from_matches && context.check_from) {
-        auto addresses = certificate.email_addresses();
-        problems.push_back(
-            fmt::format("signed by {}, but the message is from {}",
-                        addresses.empty() ? escape_for_terminal(certificate.subject()) : addresses.front().str(),
-                        context.from.front().str()));
-      }
-    } else if (context.check_from) {
-      problems.push_back(fmt::format("the message has {} From addresses; exactly one is needed", context.from.size()));
-    }
-  }
-  report.valid = problems.empty();
+  check_signing_time(context, report);
+  if (report.signer)
+    check_signer_certificate(context, report);
+  report.valid = report.problems.empty();
   return check;
 }
 

@@ -6,7 +6,6 @@
 #include <sqlite3.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal::store {
 
@@ -133,7 +132,7 @@ Database Database::open(const std::filesystem::path& path, OpenMode mode) {
   int result = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Database database(raw);
   if (result != SQLITE_OK) {
-    fail(raw, fmt::format("cannot open the database {}", escape_for_terminal(path.string())));
+    fail(raw, fmt::format("cannot open the database {}", path.string()));
   }
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   sqlite3_extended_result_codes(raw, 0);

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/trust/trust.h"
 
 namespace mailseal::trust {
@@ -240,8 +239,7 @@ Level parse_level(std::string_view text) {
     if (to_string(level) == text)
       return level;
   }
-  throw Error(ErrorCode::Usage, fmt::format("unknown trust level '{}': choose full, partial, marginal or none",
-                                            escape_for_terminal(text)));
+  throw Error(ErrorCode::Usage, fmt::format("unknown trust level '{}': choose full, partial, marginal or none", text));
 }
 
 bool meets(Level level, Level required) noexcept {
@@ -269,11 +267,20 @@ int tofu_amount(const TofuFact& fact) noexcept {
   return std::min(amount, kTofuCap);
 }
 
-Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& own_root, const CostModel& costs) {
-  Verdict verdict;
-  GraphCache cache(graph);
-  const double forge_bits = facts.key_security_bits;
+namespace {
 
+// What each kind of evidence adds to a binding.
+struct Amounts {
+  int endorsements = 0;  // the flow of the endorsement paths
+  int pkix = 0;
+  int tofu = 0;
+  int discovery = 0;
+  bool endorsed_by_self = false;  // the evaluator endorsed the identity directly
+};
+
+// A revoked binding, or the evaluator's own: nothing else to weigh.
+std::optional<Verdict> settled_outright(const BindingFacts& facts) {
+  Verdict verdict;
   if (facts.revoked) {
     verdict.level = Level::Revoked;
     verdict.evidence.push_back({"revoked", 0, "the certificate or its profile root is revoked"});
@@ -282,67 +289,68 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   if (facts.own) {
     verdict.level = Level::Full;
     verdict.amount = kFullAmount;
-    verdict.work_factor_bits = static_cast<int>(forge_bits);
+    verdict.work_factor_bits = facts.key_security_bits;
     verdict.evidence.push_back({"own", kFullAmount, "this is your own profile"});
     return verdict;
   }
+  return std::nullopt;
+}
 
-  // Endorsement paths from the evaluator's root.
+// The endorsement paths from the evaluator's root and every other piece of
+// evidence, each explained in the verdict; returns what each adds.
+Amounts weigh_evidence(const BindingFacts& facts, GraphCache& cache, const Identity& own_root, Verdict& verdict) {
+  Amounts amounts;
   verdict.paths = endorsement_paths(cache, own_root, facts.identity, facts.address);
-  int flow = 0;
-  bool endorsed_by_self = false;
   for (const Path& path : verdict.paths) {
-    flow += path.amount;
-    endorsed_by_self = endorsed_by_self || path.edges.size() == 1;
+    amounts.endorsements += path.amount;
+    amounts.endorsed_by_self = amounts.endorsed_by_self || path.edges.size() == 1;
   }
-  if (flow > 0) {
+  if (amounts.endorsements > 0) {
     verdict.evidence.push_back(
-        {"endorsements", flow,
+        {"endorsements", amounts.endorsements,
          fmt::format("{} endorsement path{}", verdict.paths.size(), verdict.paths.size() == 1 ? "" : "s")});
   }
-  int pkix = 0;
   for (const auto& anchor : facts.pkix) {
-    pkix += anchor.amount;
+    amounts.pkix += anchor.amount;
     verdict.evidence.push_back({"pkix", anchor.amount, fmt::format("validates to the trust anchor {}", anchor.name)});
   }
-  int tofu = facts.tofu ? tofu_amount(*facts.tofu) : 0;
   if (facts.tofu) {
+    amounts.tofu = tofu_amount(*facts.tofu);
     verdict.evidence.push_back(
-        {"tofu", tofu,
+        {"tofu", amounts.tofu,
          fmt::format("seen on {} day{} in {} message{}", facts.tofu->days_seen, facts.tofu->days_seen == 1 ? "" : "s",
                      facts.tofu->messages, facts.tofu->messages == 1 ? "" : "s")});
   }
-  int discovery = facts.discovered ? kDiscoveryAmount : 0;
-  if (facts.discovered)
-    verdict.evidence.push_back({"discovery", discovery, "found through a key service"});
-
-  // A pin, or the evaluator's own endorsement, is the person's own decision:
-  // full trust, and it settles a conflict.
-  const bool decided = facts.pin.has_value() || endorsed_by_self;
+  if (facts.discovered) {
+    amounts.discovery = kDiscoveryAmount;
+    verdict.evidence.push_back({"discovery", amounts.discovery, "found through a key service"});
+  }
   if (facts.pin) {
     verdict.evidence.push_back(
         {"pin", kFullAmount, fmt::format("the fingerprint was compared ({} bits)", facts.pin->presented_bits)});
   }
-  if (facts.conflict_with && !decided) {
-    verdict.level = Level::Conflict;
-    verdict.conflict_with = facts.conflict_with;
-    verdict.evidence.push_back({"conflict", 0, "a different key was seen for this address before, without a rotation"});
-    return verdict;
-  }
+  return amounts;
+}
 
-  verdict.amount = decided ? kFullAmount : std::min(kFullAmount, flow + pkix + tofu + discovery);
-  verdict.level = verdict.amount >= kFullAmount      ? Level::Full
-                  : verdict.amount >= kPartialAmount ? Level::Partial
-                  : verdict.amount > 0               ? Level::Marginal
-                                                     : Level::None;
+Level level_of(int amount) {
+  return amount >= kFullAmount      ? Level::Full
+         : amount >= kPartialAmount ? Level::Partial
+         : amount > 0               ? Level::Marginal
+                                    : Level::None;
+}
 
-  // Work factor: the cheapest way for an attacker to bring a key of their own
-  // to the same level for this address. The evaluator's own keys are assumed
-  // safe; forging a signature of them (or of the identity) bounds everything.
+// Work factor: the cheapest way for an attacker to bring a key of their own
+// to the verdict's level for this address. The evaluator's own keys are
+// assumed safe; forging a signature of them (or of the identity) bounds
+// everything.
+int work_factor(const Verdict& verdict, const BindingFacts& facts, const Amounts& amounts, const CostModel& costs) {
+  const double forge_bits = facts.key_security_bits;
   int threshold = threshold_of(verdict.level);
-  if (threshold == 0) {
-    verdict.work_factor_bits = 0;
-    return verdict;
+  if (threshold == 0)
+    return 0;
+  if (amounts.endorsed_by_self && !facts.pin) {
+    // Only a forged signature of the evaluator's root would do.
+    return static_cast<int>(forge_bits);
   }
   std::vector<Attack> attacks;
   if (facts.pin)
@@ -365,17 +373,36 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
   }
   // TOFU and discovery belong to the real key: a new key is a conflict, so the
   // attacker must steal the real key instead.
-  if (tofu > 0)
-    attacks.push_back({tofu, static_cast<double>(costs.steal_key_bits), "steal the key seen before"});
-  if (discovery > 0 && !facts.tofu) {
-    attacks.push_back({discovery, static_cast<double>(costs.key_service_bits), "subvert the key service"});
+  if (amounts.tofu > 0)
+    attacks.push_back({amounts.tofu, static_cast<double>(costs.steal_key_bits), "steal the key seen before"});
+  if (amounts.discovery > 0 && !facts.tofu) {
+    attacks.push_back({amounts.discovery, static_cast<double>(costs.key_service_bits), "subvert the key service"});
   }
-  if (endorsed_by_self && !facts.pin) {
-    // Only a forged signature of the evaluator's root would do.
-    verdict.work_factor_bits = static_cast<int>(forge_bits);
+  return static_cast<int>(std::floor(cheapest_attack(attacks, threshold, forge_bits)));
+}
+
+}  // namespace
+
+Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& own_root, const CostModel& costs) {
+  if (auto settled = settled_outright(facts))
+    return *settled;
+  Verdict verdict;
+  GraphCache cache(graph);
+  const Amounts amounts = weigh_evidence(facts, cache, own_root, verdict);
+  // A pin, or the evaluator's own endorsement, is the person's own decision:
+  // full trust, and it settles a conflict.
+  const bool decided = facts.pin.has_value() || amounts.endorsed_by_self;
+  if (facts.conflict_with && !decided) {
+    verdict.level = Level::Conflict;
+    verdict.conflict_with = facts.conflict_with;
+    verdict.evidence.push_back({"conflict", 0, "a different key was seen for this address before, without a rotation"});
     return verdict;
   }
-  verdict.work_factor_bits = static_cast<int>(std::floor(cheapest_attack(attacks, threshold, forge_bits)));
+  verdict.amount = decided
+                       ? kFullAmount
+                       : std::min(kFullAmount, amounts.endorsements + amounts.pkix + amounts.tofu + amounts.discovery);
+  verdict.level = level_of(verdict.amount);
+  verdict.work_factor_bits = work_factor(verdict, facts, amounts, costs);
   return verdict;
 }
 
@@ -386,7 +413,8 @@ std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Iden
     for (char c : text) {
       if (c == '"' || c == '\\')
         out.push_back('\\');
-      if (static_cast<unsigned char>(c) >= 0x20)
+      // No control characters: DOT has no escape for them.
+      if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)
         out.push_back(c);
     }
     return "\"" + out + "\"";

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal::udf {
 
@@ -50,8 +49,7 @@ BitString base32_decode(std::string_view characters) {
   for (char c : characters) {
     int value = decode_character(c);
     if (value < 0) {
-      throw Error(ErrorCode::Malformed,
-                  fmt::format("'{}' is not a Base32 character (A-Z, 2-7)", escape_for_terminal(std::string(1, c))));
+      throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a Base32 character (A-Z, 2-7)", std::string(1, c)));
     }
     for (int b = 4; b >= 0; --b, ++bit) {
       if ((value >> b) & 1) {

@@ -4,7 +4,6 @@
 
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/udf/base32.h"
 #include "mailseal/udf/udf.h"
 #include "udf/internal/hash.h"
@@ -56,10 +55,7 @@ std::uint8_t compression_offset(int zero_bits) {
 }
 
 void check_presentation_bits(int bits, int available) {
-  if (bits <= 0 || bits % kBitsPerGroup != 0) {
-    throw Error(ErrorCode::Usage,
-                fmt::format("fingerprint precision must be a positive multiple of 20 bits, not {}", bits));
-  }
+  check_precision(bits);
   if (bits > available) {
     throw Error(ErrorCode::Usage,
                 fmt::format("fingerprint precision {} exceeds the {} bits available", bits, available));
@@ -67,6 +63,45 @@ void check_presentation_bits(int bits, int available) {
 }
 
 }  // namespace
+
+void check_precision(int bits) {
+  if (bits <= 0 || bits % kBitsPerGroup != 0) {
+    throw Error(ErrorCode::Usage,
+                fmt::format("fingerprint precision must be a positive multiple of 20 bits, not {}", bits));
+  }
+}
+
+std::string_view to_string(DigestAlgorithm algorithm) noexcept {
+  return algorithm == DigestAlgorithm::Sha3_512 ? "SHA-3-512" : "SHA-2-512";
+}
+
+DigestAlgorithm digest_algorithm_of(std::uint8_t type) noexcept {
+  const bool sha3 = type == static_cast<std::uint8_t>(TypeId::AuthenticatorHmacSha3_512) ||
+                    (type >= static_cast<std::uint8_t>(TypeId::DigestSha3_512) && type <= 84);
+  return sha3 ? DigestAlgorithm::Sha3_512 : DigestAlgorithm::Sha2_512;
+}
+
+std::string_view type_kind(std::uint8_t type) noexcept {
+  if (type <= static_cast<std::uint8_t>(TypeId::AuthenticatorHmacSha3_512))
+    return "authenticator";
+  if ((type >= 80 && type <= 84) || (type >= 96 && type <= 100))
+    return "content digest";
+  switch (static_cast<TypeId>(type)) {
+    case TypeId::EncryptionHkdfAes512:
+    case TypeId::EncryptionSignatureHkdfAes512:
+      return "encryption key";
+    case TypeId::Nonce:
+      return "nonce";
+    case TypeId::OidSequence:
+      return "OID sequence";
+    case TypeId::ShamirShare:
+      return "recovery share";
+    case TypeId::SecretSeed:
+      return "secret seed";
+    default:
+      return "unknown";
+  }
+}
 
 bool is_fingerprint_type(std::uint8_t type) noexcept {
   return type == static_cast<std::uint8_t>(TypeId::AuthenticatorHmacSha2_512) ||
@@ -117,7 +152,7 @@ Fingerprint Fingerprint::parse(std::string_view text) {
   }
   std::string characters = strip_presentation(trimmed);
   auto refuse = [&](std::string_view why) {
-    throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a fingerprint: {}", escape_for_terminal(text), why));
+    throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a fingerprint: {}", text, why));
   };
   if (characters.empty()) {
     refuse("it is empty");

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 
 namespace mailseal::udf {
 
@@ -32,8 +31,7 @@ std::string lower(std::string text) {
 }
 
 [[noreturn]] void refuse(std::string_view text, std::string_view why) {
-  throw Error(ErrorCode::Malformed,
-              fmt::format("'{}' is not a strong email address: {}", escape_for_terminal(text), why));
+  throw Error(ErrorCode::Malformed, fmt::format("'{}' is not a strong email address: {}", text, why));
 }
 
 StrongAddress parse_query_form(std::string_view text, std::size_t question_mark) {

@@ -346,6 +346,16 @@ def pkix_only(work):
     required = alice.mailseal("verify", message, "--require-trust", "full")
     check(required.returncode == 1 and b"below full" in required.stderr, "verify --require-trust full fails",
           required.stderr.decode())
+    # The content is released only when the trust check passes: -o names a
+    # file that must not even be created otherwise.
+    written = os.path.join(work, "verified-pkix.eml")
+    required = alice.mailseal("verify", message, "-o", written, "--require-trust", "full")
+    check(required.returncode == 1 and not os.path.exists(written),
+          "verify -o FILE --require-trust full writes nothing when trust is below full", required.stderr.decode())
+    required = alice.mailseal("verify", message, "-o", written, "--require-trust", "partial")
+    check(required.returncode == 0 and os.path.exists(written)
+          and b"hello from a CA certificate" in open(written, "rb").read(),
+          "verify -o FILE --require-trust partial writes the content", required.stderr.decode())
 
 
 @scenario

@@ -3,6 +3,7 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/common/host_port.h"
 
 namespace mailseal {
 namespace {
@@ -39,6 +40,32 @@ TEST(Escape, NeutralisesControlCharacters) {
   EXPECT_EQ(escape_for_terminal("\xc2\x9b"
                                 "c1"),
             "\\xc2\\x9bc1");  // C1 control CSI
+}
+
+}  // namespace
+}  // namespace mailseal
+
+namespace mailseal {
+namespace {
+
+TEST(HostPort, SplitsAtTheLastColon) {
+  HostPort loopback = parse_host_port("127.0.0.1:8080");
+  EXPECT_EQ(loopback.host, "127.0.0.1");
+  EXPECT_EQ(loopback.port, 8080);
+  HostPort any = parse_host_port("[::1]:0");
+  EXPECT_EQ(any.host, "[::1]");
+  EXPECT_EQ(any.port, 0);
+}
+
+TEST(HostPort, RefusesWhatIsNotHostAndPort) {
+  for (const char* text : {"localhost", ":25", "host:", "host:65536", "host:123456", "host:8o80", "host:-1"}) {
+    try {
+      parse_host_port(text);
+      ADD_FAILURE() << text << " was accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Usage) << text;
+    }
+  }
 }
 
 }  // namespace

@@ -14,9 +14,10 @@
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/evidence.h"
-#include "mailseal/profile/profile.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/mime/mime.h"
+#include "mailseal/profile/profile.h"
+#include "mailseal/smime/release.h"
 #include "scratch.h"
 
 namespace mailseal::gateway {
@@ -75,6 +76,11 @@ class DeliveryTest : public ::testing::Test {
     return agent::read(&reader, nullptr, as_bytes(copy), smime::Policy::standard());
   }
 
+  // The content of a read copy, released only under a valid signature.
+  static std::string verified_content(smime::ReadResult& read) {
+    return smime::Release::of_verified(read).content();
+  }
+
   static std::string message(const std::string& extra_headers, const std::string& body = "Meet at noon.\r\n") {
     return "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.org>\r\nSubject: plans\r\n" + extra_headers +
            "\r\n" + body;
@@ -108,10 +114,11 @@ TEST_F(DeliveryTest, ARecipientWithAKeyGetsOneSignedAndEncryptedCopy) {
   EXPECT_TRUE(read.decrypted);
   ASSERT_TRUE(read.signature);
   EXPECT_TRUE(read.signature->valid);
-  EXPECT_NE(read.message.find("Subject: plans"), std::string::npos);
-  EXPECT_NE(read.message.find("Meet at noon."), std::string::npos);
-  EXPECT_NE(read.message.find("Message-ID: "), std::string::npos) << "the gateway completes the headers";
-  EXPECT_NE(read.message.find("Date: "), std::string::npos);
+  const std::string content = verified_content(read);
+  EXPECT_NE(content.find("Subject: plans"), std::string::npos);
+  EXPECT_NE(content.find("Meet at noon."), std::string::npos);
+  EXPECT_NE(content.find("Message-ID: "), std::string::npos) << "the gateway completes the headers";
+  EXPECT_NE(content.find("Date: "), std::string::npos);
   EXPECT_TRUE(read_as(*alice_, copy.message).decrypted) << "the sender can read her own copy";
 }
 
@@ -126,12 +133,14 @@ TEST_F(DeliveryTest, EachBccRecipientGetsACopyOfTheirOwn) {
   smime::ReadResult bobs = read_as(*bob_, result.copies[0].message);
   smime::ReadResult daves = read_as(*dave_, result.copies[1].message);
   ASSERT_TRUE(bobs.decrypted && daves.decrypted);
-  EXPECT_EQ(bobs.message.find("dave@example.net"), std::string::npos) << "Bob's copy does not name Dave";
-  EXPECT_EQ(daves.message.find("Bcc:"), std::string::npos) << "the Bcc header is gone from every copy";
+  const std::string bobs_content = verified_content(bobs);
+  const std::string daves_content = verified_content(daves);
+  EXPECT_EQ(bobs_content.find("dave@example.net"), std::string::npos) << "Bob's copy does not name Dave";
+  EXPECT_EQ(daves_content.find("Bcc:"), std::string::npos) << "the Bcc header is gone from every copy";
   auto message_id = [](const std::string& text) {
     return mime::Entity::parse(text).headers.get("Message-ID").value_or("none");
   };
-  EXPECT_EQ(message_id(bobs.message), message_id(daves.message)) << "every copy is the same message";
+  EXPECT_EQ(message_id(bobs_content), message_id(daves_content)) << "every copy is the same message";
   EXPECT_THROW(read_as(*dave_, result.copies[0].message), Error) << "Dave cannot read Bob's copy";
 }
 
@@ -149,7 +158,7 @@ TEST_F(DeliveryTest, WithoutAKeyOpportunisticSignsOnly) {
   EXPECT_FALSE(read.encrypted);
   ASSERT_TRUE(read.signature);
   EXPECT_TRUE(read.signature->valid);
-  EXPECT_NE(read.message.find("Meet at noon."), std::string::npos);
+  EXPECT_NE(verified_content(read).find("Meet at noon."), std::string::npos);
 }
 
 TEST_F(DeliveryTest, WithoutAKeyRequiredRefusesNamingOnlyThatRecipient) {

@@ -31,6 +31,10 @@ struct EncryptReport {
   std::vector<RecipientTrust> trust;     // each recipient but the sender
   smime::EncryptionChoice choice;
   bool signed_message = false;
+
+  // The recipients nothing vouches for (trust level none): the message went
+  // to them, but their certificate may not be theirs.
+  std::vector<EmailAddress> unvouched() const;
 };
 
 // Encrypts to `to` (else every To/Cc/Bcc address) and to the sender, with
@@ -70,5 +74,55 @@ struct SenderTrust {
   bool learned = false;  // the message added to the sender's history
 };
 std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn);
+
+// `mailseal decrypt`: the message read (its content taken into `content`),
+// whether that content may be released, and the sender as the profile judges
+// them. Content under a signature that does not hold is withheld unless
+// `bad_signature` is Release.
+struct DecryptOptions {
+  smime::BadSignature bad_signature = smime::BadSignature::Withhold;
+  bool learn = true;  // record the sender's key and history
+};
+struct Decrypted {
+  smime::ReadResult read;
+  smime::Release content;
+  std::optional<SenderTrust> sender;
+  // Authenticated encryption or a valid signature inside: the content cannot
+  // have been altered unnoticed.
+  bool authenticated = false;
+};
+// Error(Malformed) when the message is not encrypted (saying to verify it when
+// it is signed).
+Decrypted decrypt(profile::Profile& profile, const Passphrase* passphrase, ByteView message,
+                  const DecryptOptions& options);
+
+// `mailseal verify`: the content is released only under a valid signature
+// and, when `required_trust` is set, only when the profile trusts the signer
+// at least that much. Verifying needs no profile (`profile` may be null),
+// but judging trust does: Error(NotFound) when `required_trust` is set for a
+// valid signature and there is none.
+struct VerifyOptions {
+  std::optional<trust::Level> required_trust;
+  bool learn = true;  // record the signer's key and history
+};
+struct Verified {
+  smime::ReadResult read;
+  smime::Release content;
+  std::optional<SenderTrust> sender;  // with a profile and a valid signature
+};
+Verified verify(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
+                const VerifyOptions& options);
+
+// The trust requirement of `verify` on its own: withholds `content`
+// (Withheld::TrustBelowRequired) when `required` is set and the signer's level
+// is not at least that (or the signer was not judged at all).
+void require_trust(smime::Release& content, std::optional<trust::Level> signer_level,
+                   std::optional<trust::Level> required);
+
+// `mailseal learn`: records the sender of a signed message (as sender_trust
+// does). Error(BadSignature) when the message is not signed, its signature is
+// not valid (naming the first problem), or the signer's certificate does not
+// name the From address.
+SenderTrust learn_sender(profile::Profile& profile, const Passphrase* passphrase, ByteView message);
 
 }  // namespace mailseal::agent

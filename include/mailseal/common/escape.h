@@ -1,7 +1,9 @@
 #pragma once
 // Every attacker-controlled string (headers, certificate names, file names) is
 // printed through this helper, so that a crafted value cannot fake terminal
-// output or move the cursor (STYLE.md, after sq).
+// output or move the cursor (STYLE.md, after sq). It is applied once, where
+// text reaches a terminal (the mailseal command): the library keeps raw
+// strings in its errors and results, and JSON carries them raw.
 
 #include <string>
 #include <string_view>

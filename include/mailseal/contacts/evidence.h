@@ -81,20 +81,41 @@ std::optional<EmailAddress> signed_address(const smime::ReadResult& message);
 // Error(BadSignature) when the message has no valid signature.
 bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now);
 
+// What `contact pin` records, as a person gives it: an address and a
+// fingerprint, or a strong address alone (FINGERPRINT?ADDRESS or the Strong
+// Internet Name form), whose fingerprint is pinned at the precision it shows.
+// Error(Usage) when the fingerprint is missing and the text is not a strong
+// address, or the address is not one; Error(Malformed) for a broken strong
+// address.
+struct PinTarget {
+  EmailAddress address;
+  std::string fingerprint;
+};
+PinTarget pin_target(std::string_view address_or_strong_address, std::string_view fingerprint);
+
 // Records a compared fingerprint (at least 100 bits). Error(Malformed) otherwise.
 void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
 // Settles a conflict in favour of the identity (or certificate) with that
 // fingerprint; Error(NotFound) if no certificate known for the address has it.
 void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
 
+// The amounts an endorsement may carry: 1 (barely) to trust::kFullAmount
+// (fully); and its depths: 0 (no introducing) to trust::kMaxDepth.
+inline constexpr int kMinEndorsementAmount = 1;
+inline constexpr int kMaxEndorsementDepth = trust::kMaxDepth;
+
 struct EndorseOptions {
-  int amount = 120;
+  int amount = trust::kFullAmount;
   int depth = 0;
   std::vector<std::string> scope;
   bool local = false;
 };
 
 // The profile root endorses the identity of `address`'s current certificate.
+// Error(Usage) for an amount or depth out of range, or one of the
+// evaluator's own addresses; Error(NotFound) when no certificate is known
+// for the address; Error(RejectedByPolicy) when its binding is a conflict or
+// revoked.
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
                             crypto::TimePoint now);
@@ -140,7 +161,9 @@ struct Discovery {
 };
 ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now);
 
-// PKIX trust anchors.
+// PKIX trust anchors: a CA certificate that counts `amount` (kMinAnchorAmount
+// to trust::kFullAmount) for the addresses it certifies. Error(Usage) otherwise.
+inline constexpr int kMinAnchorAmount = 1;
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at);
 
 // A TrustGraph over the store's endorsements, skipping revoked identities.

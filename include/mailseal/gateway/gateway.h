@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,15 @@ enum class EncryptionPolicy { Opportunistic, Required };
 UpstreamTls parse_upstream_tls(std::string_view text);            // Error(Usage) otherwise
 EncryptionPolicy parse_encryption_policy(std::string_view text);  // Error(Usage) otherwise
 
+// The defaults and limits of the gateway's settings: here and nowhere else.
+inline constexpr std::string_view kDefaultListen = "127.0.0.1:10587";
+inline constexpr std::string_view kDefaultUpstreamTls = "none";
+inline constexpr std::string_view kDefaultPolicy = "opportunistic";
+inline constexpr std::size_t kDefaultMaxMessageSize = 25u * 1024 * 1024;
+inline constexpr std::size_t kMinMessageSize = 1024;
+inline constexpr std::chrono::seconds kDefaultTimeout{300};
+inline constexpr std::chrono::seconds kDefaultRefreshInterval{3600};
+
 struct UpstreamOptions {
   std::string host;
   int port = 587;
@@ -47,17 +57,44 @@ struct GatewayOptions {
   EncryptionPolicy policy = EncryptionPolicy::Opportunistic;
   std::filesystem::path home;            // the profile's store
   std::optional<Passphrase> passphrase;  // for encrypted key files
-  std::size_t max_message_size = 25u * 1024 * 1024;
+  std::size_t max_message_size = kDefaultMaxMessageSize;
   // STARTTLS towards the mail client, offered when both are given.
   std::optional<std::filesystem::path> tls_certificate;
   std::optional<std::filesystem::path> tls_key;
-  std::chrono::seconds timeout{300};  // per read or write, both sides
+  std::chrono::seconds timeout = kDefaultTimeout;  // per read or write, both sides
   // How often a recipient's keys are fetched again from the key service, so
   // that a correspondent's rotation (after removing a device) reaches this
   // gateway without anyone running lookup.
-  std::chrono::seconds refresh_interval{3600};
+  std::chrono::seconds refresh_interval = kDefaultRefreshInterval;
   std::size_t max_sessions = 64;
+  // Where the gateway reports what happens (a message relayed or refused, an
+  // upstream failure), one line at a time. The text is raw: it holds words
+  // of clients, upstreams and messages, so the receiver escapes it for
+  // wherever it shows it. Unset: nothing is reported.
+  std::function<void(std::string_view line)> log;
 };
+
+// The gateway's settings as a person gives them (`mailseal gateway`'s
+// options), each with its default.
+struct GatewaySettings {
+  std::string listen{kDefaultListen};  // HOST:PORT for the mail clients
+  std::string upstream;                // HOST:PORT of the submission server
+  std::string upstream_tls{kDefaultUpstreamTls};
+  std::string upstream_ca;  // empty: the system's CAs
+  std::string policy{kDefaultPolicy};
+  std::string tls_certificate;  // with tls_key: STARTTLS towards the mail clients
+  std::string tls_key;
+  std::size_t max_size = kDefaultMaxMessageSize;
+  int timeout = static_cast<int>(kDefaultTimeout.count());          // seconds
+  int refresh = static_cast<int>(kDefaultRefreshInterval.count());  // seconds
+};
+
+// Checks the settings and builds the options from them (the caller adds the
+// profile's home and passphrase). Error(Usage) naming the setting that is
+// wrong: an address that is not HOST:PORT, an unknown TLS mode or policy, a
+// TLS certificate without its key (or the reverse), a size limit below
+// kMinMessageSize, a timeout below one second, a negative refresh interval.
+GatewayOptions gateway_options(const GatewaySettings& settings);
 
 // What one submitted message becomes upstream.
 struct Envelope {

@@ -40,6 +40,13 @@ PathArgument parse_path_argument(std::string_view argument, std::string_view key
 
 // A reply: the code and one or more lines of text. Multi-line replies are
 // written "250-..." for every line but the last (RFC 5321 section 4.2.1).
+// Text made safe for an SMTP reply line: printable US-ASCII only (RFC 5321
+// section 4.2, textstring), every other byte becomes '?'. Protocol safety,
+// not display: a value from a message, a client or an upstream cannot end
+// the line early or inject a reply of its own.
+std::string smtp_reply_text(std::string_view text);
+
+// A reply; serialize() passes every line through smtp_reply_text.
 struct Reply {
   int code = 0;
   std::vector<std::string> lines;

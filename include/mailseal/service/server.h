@@ -19,9 +19,6 @@ struct ServeOptions {
   std::optional<std::filesystem::path> tls_key;
 };
 
-// Splits "HOST:PORT"; Error(Usage) otherwise.
-std::pair<std::string, int> parse_listen_address(std::string_view text);
-
 class Server {
  public:
   explicit Server(const ServeOptions& options);

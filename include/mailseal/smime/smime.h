@@ -18,6 +18,7 @@
 #include "mailseal/smime/capabilities.h"
 #include "mailseal/smime/io.h"
 #include "mailseal/smime/policy.h"
+#include "mailseal/smime/release.h"
 
 namespace mailseal::smime {
 
@@ -37,6 +38,8 @@ struct SignerIdentity {
 };
 
 enum class SignatureForm { Detached, Opaque };
+// "detached" or "opaque".
+std::string_view to_string(SignatureForm form) noexcept;
 
 // An RFC 5322 message about to be signed or encrypted: its header block is
 // read ahead, its body stays in the source and is streamed once.
@@ -80,6 +83,8 @@ struct EncryptionChoice {
   ContentCipher cipher = ContentCipher::Aes256Cbc;
   bool rsa_oaep = false;
 };
+// The RSA key transport of a choice: "RSAES-OAEP" or "RSAES-PKCS1-v1_5".
+std::string_view key_transport(const EncryptionChoice& choice) noexcept;
 
 // AES-256-GCM (AuthEnvelopedData) when every recipient advertises it, else
 // AES-256-CBC; RSA-OAEP when every RSA recipient advertises it, else RSA
@@ -111,6 +116,11 @@ struct SignatureReport {
   std::vector<std::string> problems;
 };
 
+// The address a signature is shown under: of the signer certificate's
+// addresses, the one that is the message's From address, else the first;
+// empty without a signer certificate or addresses.
+std::string signer_address(const SignatureReport& report, const std::vector<EmailAddress>& from);
+
 struct DecryptionKey {
   const crypto::PrivateKey* key = nullptr;
   crypto::Certificate certificate;
@@ -128,8 +138,12 @@ struct ReadResult {
   std::vector<SignatureReport> layers;  // every counted signature, outermost first
   std::vector<EmailAddress> from;
   std::vector<std::string> notes;  // layers ignored or not opened, and why
-  // The innermost message, protected headers restored, CRLF line endings.
-  std::string message;
+  // The innermost message, protected headers restored, CRLF line endings:
+  // held back until a Release (release.h) decides that it may be read.
+  HeldContent content;
+
+  // A signature vouches for the message, and it does not hold.
+  bool has_bad_signature() const noexcept { return signature && !signature->valid; }
 };
 
 // Supplies decryption keys when, and only when, an encryption layer is met

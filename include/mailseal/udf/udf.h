@@ -29,6 +29,17 @@ enum class TypeId : std::uint8_t {
 };
 
 enum class DigestAlgorithm { Sha2_512, Sha3_512 };
+// "SHA-2-512" or "SHA-3-512", as the draft names them.
+std::string_view to_string(DigestAlgorithm algorithm) noexcept;
+
+// The digest algorithm of a fingerprint type: SHA-3-512 for the SHA-3
+// authenticator and content digests (1, 80..84), SHA-2-512 for the others.
+DigestAlgorithm digest_algorithm_of(std::uint8_t type) noexcept;
+
+// What a UDF of this type is, for people: "authenticator", "content digest",
+// "encryption key", "nonce", "OID sequence", "recovery share", "secret seed",
+// or "unknown".
+std::string_view type_kind(std::uint8_t type) noexcept;
 
 // Content types mailseal fingerprints (draft section 5.3).
 namespace content_type {
@@ -45,6 +56,10 @@ inline constexpr int kDefaultBits = 140;
 inline constexpr int kMinimumBits = 100;
 inline constexpr int kFullBits = 520;  // type byte + 512-bit digest
 inline constexpr int kBitsPerGroup = 20;
+
+// Error(Usage) unless `bits` is a precision a presentation can have: a
+// positive multiple of kBitsPerGroup.
+void check_precision(int bits);
 
 // The typed content digest H(content-type ":" H(data)), 64 bytes (section 5.1.2).
 Bytes typed_content_digest(DigestAlgorithm algorithm, std::string_view content_type, ByteView data);

@@ -18,6 +18,12 @@ namespace mailseal::gateway::internal {
 
 // What every session shares: the options, the TLS contexts, and a lock
 // around the profile's store (one message is planned at a time).
+// Hands one line to GatewayOptions::log, if the caller gave one.
+inline void report(const GatewayOptions& options, std::string_view line) {
+  if (options.log)
+    options.log(line);
+}
+
 struct Shared {
   const GatewayOptions& options;
   SSL_CTX* client_tls = nullptr;    // STARTTLS towards mail clients, if offered
@@ -50,9 +56,11 @@ class Session {
   bool data(const Command& command);
   bool deliver(std::string message);
 
+  // Text in a reply is made safe by Reply::serialize (smtp_reply_text).
   void send(const Reply& answer);
   void send(int code, std::string line) { send(reply(code, std::move(line))); }
   bool ensure_upstream();
+  void log(std::string_view text) const;
 
   Connection& client_;
   Shared& shared_;

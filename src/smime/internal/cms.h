@@ -1,6 +1,9 @@
 #pragma once
 // CMS helpers shared by signing, encryption and reading.
 
+#include <functional>
+#include <string_view>
+
 #include "common/openssl.h"
 #include "mailseal/smime/smime.h"
 
@@ -17,6 +20,12 @@ ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached);
 // A BIO that writes into `bio` and frees nothing of it: used to detach
 // OpenSSL's streaming chains.
 void free_chain_until(BIO* chain, BIO* stop) noexcept;
+
+// Streams what `write` puts into its sink through `cms` (a streaming
+// signed-data or enveloped-data) into `out`, base64-encoded; `what` names the
+// operation in errors ("cannot start the signature").
+void stream_cms(CMS_ContentInfo* cms, ByteSink& out, std::string_view what,
+                const std::function<void(ByteSink& content)>& write);
 
 // Writes bytes fully into a BIO or throws.
 void bio_write_all(BIO* bio, ByteView bytes);

@@ -1,0 +1,81 @@
+#pragma once
+// Whether the content of a read message may be released: decided here, in the
+// library, and nowhere else (STYLE.md: never release plaintext that failed
+// verification). A ReadResult holds its content back (HeldContent); the only
+// way to read it is a Release, which carries the content when the decision
+// lets it out and only the reason when it does not.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mailseal::udf {
+class Fingerprint;
+}
+
+namespace mailseal::smime {
+
+struct ReadResult;
+
+// Why content is withheld.
+enum class Withheld {
+  NotSigned,           // verify: no signature vouches for the content
+  BadSignature,        // a signature does not hold: the content may have been altered
+  TrustBelowRequired,  // the signer is trusted less than the caller requires
+};
+// "not signed", "bad signature", "trust below the required level"
+std::string_view to_string(Withheld reason) noexcept;
+
+// What decrypting does with content under a signature that does not hold.
+enum class BadSignature {
+  Withhold,  // the default: it may have been altered (CBC content can be, undetected)
+  Release,   // the reader asked for it anyway (decrypt --allow-bad-signature)
+};
+
+// The innermost content of a read message, held back until a Release lets it
+// out. Nothing else reads it.
+class HeldContent {
+ public:
+  HeldContent() = default;
+  explicit HeldContent(std::string text) : text_(std::move(text)) {}
+
+  // The UDF (SHA-2-512, message/rfc822) of the content: names a message
+  // without releasing it (learning counts each message once by it).
+  // Error(Internal) once a Release has taken the content.
+  udf::Fingerprint fingerprint() const;
+
+ private:
+  friend class Release;
+  std::string text_;
+  bool taken_ = false;
+};
+
+// A decision about the content of a read message: the content when it may
+// be released, else why it is withheld.
+class Release {
+ public:
+  // decrypt: the content is released unless a signature over it does not
+  // hold (then as `bad_signature` says). Takes the content out of `result`.
+  static Release of_decrypted(ReadResult& result, BadSignature bad_signature);
+  // verify: the content is released only under a valid signature. Takes the
+  // content out of `result`.
+  static Release of_verified(ReadResult& result);
+
+  // Withholds the content for `reason` (a further requirement of the
+  // caller's failed). A decision only ever narrows: nothing widens it again.
+  // The first reason stays.
+  void withhold(Withheld reason);
+
+  bool released() const noexcept { return !reason_.has_value(); }
+  std::optional<Withheld> withheld() const noexcept { return reason_; }
+  // The released content. Error(BadSignature) or Error(RejectedByPolicy),
+  // naming the reason, when it is withheld.
+  const std::string& content() const;
+
+ private:
+  Release(HeldContent& held, std::optional<Withheld> reason);
+  std::string content_;
+  std::optional<Withheld> reason_;
+};
+
+}  // namespace mailseal::smime

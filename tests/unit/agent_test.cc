@@ -1,0 +1,200 @@
+// The user agent's release decisions (agent.h): verify with a trust
+// requirement, decrypt with and without --allow-bad-signature, learn. Two
+// real profiles in temporary homes; the messages are made by agent::sign and
+// agent::encrypt.
+
+#include <gtest/gtest.h>
+
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/smime/io.h"
+#include "test_support.h"
+
+namespace mailseal::agent {
+namespace {
+
+// A released Release of `text`, as verify makes one under a valid signature.
+smime::Release released(const std::string& text) {
+  smime::ReadResult result;
+  result.content = smime::HeldContent(text);
+  result.signature = smime::SignatureReport{};
+  result.signature->valid = true;
+  return smime::Release::of_verified(result);
+}
+
+TEST(RequireTrust, NoRequirementReleases) {
+  for (std::optional<trust::Level> level : {std::optional<trust::Level>(), std::optional(trust::Level::Conflict)}) {
+    smime::Release release = released("content");
+    require_trust(release, level, std::nullopt);
+    EXPECT_TRUE(release.released());
+  }
+}
+
+TEST(RequireTrust, ALevelAtOrAboveTheRequirementReleases) {
+  using trust::Level;
+  const std::pair<Level, Level> cases[] = {{Level::Full, Level::Full},       {Level::Full, Level::Partial},
+                                           {Level::Partial, Level::Partial}, {Level::Partial, Level::Marginal},
+                                           {Level::Marginal, Level::None},   {Level::None, Level::None}};
+  for (const auto& [signer, required] : cases) {
+    smime::Release release = released("content");
+    require_trust(release, signer, required);
+    EXPECT_TRUE(release.released()) << trust::to_string(signer) << " against " << trust::to_string(required);
+    EXPECT_EQ(release.content(), "content");
+  }
+}
+
+TEST(RequireTrust, ALevelBelowTheRequirementWithholds) {
+  using trust::Level;
+  const std::pair<Level, Level> cases[] = {{Level::Partial, Level::Full},
+                                           {Level::Marginal, Level::Partial},
+                                           {Level::None, Level::Marginal},
+                                           {Level::Conflict, Level::None},
+                                           {Level::Revoked, Level::None}};
+  for (const auto& [signer, required] : cases) {
+    smime::Release release = released("content");
+    require_trust(release, signer, required);
+    ASSERT_FALSE(release.released()) << trust::to_string(signer) << " against " << trust::to_string(required);
+    EXPECT_EQ(release.withheld(), smime::Withheld::TrustBelowRequired);
+    EXPECT_THROW((void)release.content(), Error);
+  }
+}
+
+TEST(RequireTrust, ASignerNobodyJudgedWithholds) {
+  smime::Release release = released("content");
+  require_trust(release, std::nullopt, trust::Level::None);
+  EXPECT_EQ(release.withheld(), smime::Withheld::TrustBelowRequired);
+}
+
+TEST(EncryptReport, NamesTheRecipientsNothingVouchesFor) {
+  EncryptReport report;
+  for (auto [address, level] : {std::pair{"bob@example.org", trust::Level::None},
+                                {"carol@example.net", trust::Level::Marginal},
+                                {"dave@example.com", trust::Level::Full},
+                                {"erin@example.com", trust::Level::None}}) {
+    trust::Verdict verdict;
+    verdict.level = level;
+    report.trust.push_back({EmailAddress::parse(address), verdict});
+  }
+  std::vector<EmailAddress> expected = {EmailAddress::parse("bob@example.org"),
+                                        EmailAddress::parse("erin@example.com")};
+  EXPECT_EQ(report.unvouched(), expected);
+  EXPECT_TRUE(EncryptReport{}.unvouched().empty());
+}
+
+// Alice signs and encrypts to Bob; Bob's profile reads.
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Bob gets Alice's certificates, so that she can be judged (marginal:
+    // nothing but trust on first use vouches for her).
+    learn_sender(*bob_, nullptr, as_bytes(signed_by_alice()));
+  }
+
+  std::string message() const {
+    return "From: alice@example.com\r\nTo: bob@example.org\r\nSubject: plan\r\n\r\nMeet me by the old oak tree.\r\n";
+  }
+
+  std::string signed_by_alice() {
+    std::string text = message();
+    smime::MemorySource source(as_bytes(text));
+    smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+    smime::StringSink out;
+    sign(*alice_, nullptr, outgoing, out, smime::SignatureForm::Detached);
+    return out.take();
+  }
+
+  std::string encrypted_to_bob(const std::string& text) {
+    // Alice needs Bob's certificate: a signed message from him.
+    std::string from_bob = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhi\r\n";
+    smime::MemorySource bob_source(as_bytes(from_bob));
+    smime::OutgoingMessage bob_message = smime::OutgoingMessage::read(bob_source);
+    smime::StringSink bob_signed;
+    sign(*bob_, nullptr, bob_message, bob_signed, smime::SignatureForm::Detached);
+    learn_sender(*alice_, nullptr, as_bytes(bob_signed.take()));
+
+    smime::MemorySource source(as_bytes(text));
+    smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+    smime::StringSink out;
+    encrypt(*alice_, nullptr, outgoing, out, {EmailAddress::parse("bob@example.org")}, false);
+    return out.take();
+  }
+
+  test::TemporaryProfile alice_{"alice", "alice@example.com"};
+  test::TemporaryProfile bob_{"bob", "bob@example.org"};
+};
+
+TEST_F(AgentTest, VerifyReleasesWhenTheSignerIsTrustedAsRequired) {
+  VerifyOptions options;
+  options.required_trust = trust::Level::Marginal;
+  Verified verified = verify(&*bob_, nullptr, as_bytes(signed_by_alice()), options);
+  ASSERT_TRUE(verified.sender);
+  EXPECT_EQ(verified.sender->report.verdict.level, trust::Level::Marginal);
+  ASSERT_TRUE(verified.content.released());
+  EXPECT_NE(verified.content.content().find("old oak tree"), std::string::npos);
+}
+
+TEST_F(AgentTest, VerifyWithholdsWhenTheSignerIsTrustedLessThanRequired) {
+  VerifyOptions options;
+  options.required_trust = trust::Level::Full;
+  Verified verified = verify(&*bob_, nullptr, as_bytes(signed_by_alice()), options);
+  ASSERT_TRUE(verified.read.signature && verified.read.signature->valid) << "the signature itself is good";
+  EXPECT_EQ(verified.content.withheld(), smime::Withheld::TrustBelowRequired);
+  EXPECT_THROW((void)verified.content.content(), Error);
+}
+
+TEST_F(AgentTest, VerifyWithoutAProfileReleasesAValidSignatureButCannotJudgeTrust) {
+  Verified verified = verify(nullptr, nullptr, as_bytes(signed_by_alice()), {});
+  EXPECT_TRUE(verified.content.released());
+  EXPECT_FALSE(verified.sender);
+  VerifyOptions options;
+  options.required_trust = trust::Level::None;
+  try {
+    verify(nullptr, nullptr, as_bytes(signed_by_alice()), options);
+    FAIL() << "a trust requirement without a profile was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::NotFound);
+  }
+}
+
+TEST_F(AgentTest, DecryptWithholdsContentUnderABadSignatureUnlessAskedFor) {
+  std::string tampered = signed_by_alice();
+  tampered[tampered.find("old oak")] = 'b';
+  std::string encrypted = encrypted_to_bob(tampered);
+
+  Decrypted withheld = decrypt(*bob_, nullptr, as_bytes(encrypted), {});
+  EXPECT_TRUE(withheld.read.has_bad_signature());
+  EXPECT_EQ(withheld.content.withheld(), smime::Withheld::BadSignature);
+
+  DecryptOptions asked;
+  asked.bad_signature = smime::BadSignature::Release;
+  Decrypted released = decrypt(*bob_, nullptr, as_bytes(encrypted), asked);
+  ASSERT_TRUE(released.content.released());
+  EXPECT_NE(released.content.content().find("bld oak tree"), std::string::npos);
+}
+
+TEST_F(AgentTest, DecryptRefusesAMessageThatIsNotEncrypted) {
+  try {
+    decrypt(*bob_, nullptr, as_bytes(signed_by_alice()), {});
+    FAIL() << "a signed message was decrypted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Malformed);
+    EXPECT_NE(std::string(error.what()).find("mailseal verify"), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(AgentTest, LearnRefusesUnsignedAndBadlySignedMessages) {
+  std::string unsigned_message = message();
+  EXPECT_THROW(learn_sender(*bob_, nullptr, as_bytes(unsigned_message)), Error);
+  std::string tampered = signed_by_alice();
+  tampered[tampered.find("old oak")] = 'b';
+  try {
+    learn_sender(*bob_, nullptr, as_bytes(tampered));
+    FAIL() << "a bad signature was learned from";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::BadSignature);
+    EXPECT_NE(std::string(error.what()).find("does not match"), std::string::npos) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace mailseal::agent
