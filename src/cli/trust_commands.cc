@@ -121,7 +121,7 @@ int run_export_endorsements(const Context& context, const ExportEndorsementsArgs
 
 int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  crypto::Certificate successor = crypto::rotation_successor(read_file(args.successor, kMaxCertificateFile));
+  crypto::Certificate successor = profile::rotation_successor(read_file(args.successor, kMaxCertificateFile));
   crypto::Certificate statement = profile.rotation_statement(successor, context.passphrase());
   std::string pem = profile.root_certificate().pem() + statement.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);

@@ -204,19 +204,6 @@ std::optional<EndorsementTerms> read_endorsement(const Certificate& certificate)
   return terms;
 }
 
-Certificate rotation_successor(ByteView certificates) {
-  std::optional<Certificate> successor;
-  for (auto& certificate : Certificate::read_all(certificates)) {
-    if (certificate.is_ca() && certificate.is_self_issued() && certificate.is_issued_by(certificate))
-      successor = std::move(certificate);
-  }
-  if (!successor) {
-    throw Error(ErrorCode::Usage, "the file holds no profile root",
-                "on the new profile, 'mailseal export certificates' writes its root last");
-  }
-  return std::move(*successor);
-}
-
 bool is_endorsement(const Certificate& certificate) {
   return X509_get_ext_by_NID(certificate.native(), endorsement_nid(), -1) >= 0;
 }

@@ -313,4 +313,18 @@ std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Ca
   return issued;
 }
 
+crypto::Certificate rotation_successor(ByteView certificates) {
+  std::optional<crypto::Certificate> successor;
+  for (auto& certificate : crypto::Certificate::read_all(certificates)) {
+    if (keyservice::is_profile_root(certificate)) {
+      successor = std::move(certificate);
+    }
+  }
+  if (!successor) {
+    throw Error(ErrorCode::Usage, "the file holds no profile root",
+                "on the new profile, 'mailseal export certificates' writes its root last");
+  }
+  return std::move(*successor);
+}
+
 }  // namespace mailseal::profile

@@ -43,12 +43,6 @@ std::optional<EndorsementTerms> read_endorsement(const Certificate& certificate)
 // such a certificate is evidence, never an issuer in a chain.
 bool is_endorsement(const Certificate& certificate);
 
-// The new profile root a rotation statement is about, read from the new
-// profile's certificates ('mailseal export certificates' writes its mail
-// certificates, then its root): the last self-signed CA certificate among
-// them. Error(Usage) when there is none.
-Certificate rotation_successor(ByteView certificates);
-
 // The permitted rfc822Name subtrees of a certificate's name constraints.
 std::vector<std::string> permitted_email_constraints(const Certificate& certificate);
 

@@ -85,6 +85,12 @@ inline constexpr int kRootValidityDays = 10 * 365;
 inline constexpr int kDeviceValidityDays = 5 * 365;
 inline constexpr int kMailValidityDays = 2 * 365;
 
+// The new profile root a rotation statement is about, read from the new
+// profile's certificates ('mailseal export certificates' writes its mail
+// certificates, then its root): the last profile root among them
+// (keyservice::is_profile_root). Error(Usage) when there is none.
+crypto::Certificate rotation_successor(ByteView certificates);
+
 class Profile {
  public:
   // Creates the profile in `home`. Nothing is written unless everything

@@ -1,18 +1,18 @@
 // Choosing the successor of a rotation from the new profile's exported
-// certificates (crypto/endorsement.h), as `export rotation FILE` does.
+// certificates (profile/profile.h), as `export rotation FILE` does.
 
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/crypto/endorsement.h"
+#include "mailseal/profile/profile.h"
 #include "test_identities.h"
 
-namespace mailseal::crypto {
+namespace mailseal::profile {
 namespace {
 
-std::string pem_of(std::initializer_list<const Certificate*> certificates) {
+std::string pem_of(std::initializer_list<const crypto::Certificate*> certificates) {
   std::string pem;
-  for (const Certificate* certificate : certificates)
+  for (const crypto::Certificate* certificate : certificates)
     pem += certificate->pem();
   return pem;
 }
@@ -47,4 +47,4 @@ TEST(RotationSuccessor, NoCertificatesAtAll) {
 }
 
 }  // namespace
-}  // namespace mailseal::crypto
+}  // namespace mailseal::profile
