@@ -47,17 +47,9 @@ int run_init(const Context& context, const InitArgs& args) {
   profile::Profile profile = profile::Profile::create(home, options);
   profile::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
-  // With a key service: remembered, and the profile published at once. A
-  // service that cannot be reached leaves a working profile behind.
   std::optional<std::string> publish_failure;
   if (!args.service.empty()) {
-    try {
-      keyservice::Client client(args.service);
-      devices::remember_service(profile.store(), client.url());
-      devices::publish(profile, client, context.passphrase());
-    } catch (const Error& error) {
-      publish_failure = error.what();
-    }
+    publish_failure = devices::publish_new_profile(profile, args.service, context.passphrase()).failure;
   }
   if (publish_failure) {
     print_warning(fmt::format("the profile was made, but not published: {}", escape_for_terminal(*publish_failure)));

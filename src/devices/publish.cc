@@ -107,4 +107,17 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
                        static_cast<int>(publication.devices.size())};
 }
 
+FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,
+                                     const Passphrase* passphrase) {
+  FirstPublication outcome;
+  try {
+    keyservice::Client client{std::string(service_url)};
+    remember_service(profile.store(), client.url());
+    outcome.published = publish(profile, client, passphrase);
+  } catch (const Error& error) {
+    outcome.failure = error.what();
+  }
+  return outcome;
+}
+
 }  // namespace mailseal::devices

@@ -9,6 +9,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/profile/profile.h"
 
@@ -79,6 +80,25 @@ TEST_F(ServiceChoiceTest, AnEmptyHomeHasNoService) {
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::NotFound);
   }
+}
+
+TEST_F(ServiceChoiceTest, ANewProfileWhoseServiceIsUnreachableStaysWorkingAndRemembersIt) {
+  profile::Profile profile = make_profile();
+  // Port 1 on loopback: nothing listens there, the connection is refused at once.
+  FirstPublication outcome = publish_new_profile(profile, "http://127.0.0.1:1", nullptr);
+  EXPECT_FALSE(outcome.published);
+  ASSERT_TRUE(outcome.failure);
+  EXPECT_NE(outcome.failure->find("cannot reach the key service"), std::string::npos) << *outcome.failure;
+  EXPECT_EQ(remembered_service(profile.store()), "http://127.0.0.1:1") << "publish can finish the job later";
+  EXPECT_FALSE(profile.addresses().empty()) << "the profile still works";
+}
+
+TEST_F(ServiceChoiceTest, ANewProfileWithSomethingThatIsNotAServiceUrlIsNotPublished) {
+  profile::Profile profile = make_profile();
+  FirstPublication outcome = publish_new_profile(profile, "ftp://keys.example", nullptr);
+  EXPECT_FALSE(outcome.published);
+  ASSERT_TRUE(outcome.failure);
+  EXPECT_EQ(remembered_service(profile.store()), std::nullopt) << "nothing is remembered for a URL that is not one";
 }
 
 }  // namespace

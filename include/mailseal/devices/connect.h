@@ -34,6 +34,17 @@ struct PublishReport {
 // the root secret. Admin devices only (it is signed by the root).
 PublishReport publish(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase);
 
+// A new profile's first publication (`init --service URL`): the service is
+// remembered and the profile published. A service that cannot be reached,
+// refuses, or is not a service URL at all leaves the new profile working:
+// the reason is returned, and `publish` finishes the job later.
+struct FirstPublication {
+  std::optional<PublishReport> published;
+  std::optional<std::string> failure;  // why it was not published
+};
+FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,
+                                     const Passphrase* passphrase);
+
 // The profile the key service publishes for `address`, checked: the root is
 // a profile root constrained to the address asked for, the fingerprint is
 // the root's, every certificate was issued by the root.
