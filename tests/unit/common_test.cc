@@ -1,9 +1,12 @@
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/host_port.h"
+#include "mailseal/common/key_access.h"
 
 namespace mailseal {
 namespace {
@@ -40,6 +43,44 @@ TEST(Escape, NeutralisesControlCharacters) {
   EXPECT_EQ(escape_for_terminal("\xc2\x9b"
                                 "c1"),
             "\\xc2\\x9bc1");  // C1 control CSI
+}
+
+TEST(KeyAccess, UnencryptedHasNoPassphrase) {
+  KeyAccess access = KeyAccess::unencrypted();
+  EXPECT_FALSE(access.encrypted());
+  EXPECT_EQ(access.passphrase(), nullptr);
+}
+
+TEST(KeyAccess, WithAPassphraseHandsItToCrypto) {
+  KeyAccess access = KeyAccess::with_passphrase(Passphrase("correct horse"));
+  EXPECT_TRUE(access.encrypted());
+  ASSERT_NE(access.passphrase(), nullptr);
+  EXPECT_EQ(access.passphrase()->view(), "correct horse");
+}
+
+TEST(KeyAccess, RefusesAnEmptyPassphrase) {
+  try {
+    KeyAccess::with_passphrase(Passphrase(""));
+    ADD_FAILURE() << "an empty passphrase was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Usage);
+  }
+}
+
+TEST(KeyAccess, ACopyHoldsItsOwnPassphrase) {
+  std::optional<KeyAccess> original = KeyAccess::with_passphrase(Passphrase("s3cret"));
+  KeyAccess copy = *original;
+  EXPECT_NE(copy.passphrase(), original->passphrase()) << "not shared";
+  original.reset();
+  ASSERT_TRUE(copy.encrypted());
+  EXPECT_EQ(copy.passphrase()->view(), "s3cret");
+
+  KeyAccess assigned = KeyAccess::unencrypted();
+  assigned = copy;
+  EXPECT_EQ(assigned.passphrase()->view(), "s3cret");
+  assigned = KeyAccess::unencrypted();
+  EXPECT_FALSE(assigned.encrypted());
+  EXPECT_TRUE(copy.encrypted()) << "assigning to a copy leaves the original";
 }
 
 }  // namespace
