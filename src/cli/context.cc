@@ -1,6 +1,7 @@
 #include "cli/context.h"
 
 #include <cstdlib>
+#include <utility>
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
@@ -23,12 +24,13 @@ Passphrase read_secret_line(const std::string& path) {
 
 Context::Context(const GlobalOptions& options) : home_flag_(options.home), json_(options.json) {
   if (!options.passphrase_file.empty()) {
-    passphrase_ = read_secret_line(options.passphrase_file);
-    if (passphrase_->empty()) {
+    Passphrase passphrase = read_secret_line(options.passphrase_file);
+    if (passphrase.empty()) {
       throw Error(ErrorCode::Usage, "the passphrase file is empty");
     }
+    key_access_ = KeyAccess::with_passphrase(std::move(passphrase));
   } else if (const char* value = std::getenv("MAILSEAL_PASSPHRASE"); value != nullptr && *value != '\0') {
-    passphrase_ = Passphrase(value);
+    key_access_ = KeyAccess::with_passphrase(Passphrase(value));
   }
 }
 

@@ -1,11 +1,12 @@
 #pragma once
-// What every command may need: the store's home, the key passphrase, whether
-// to print JSON. Built from the global options once they are parsed.
+// What every command may need: the store's home, how to unlock its key
+// files, whether to print JSON. Built from the global options once they are parsed.
 
 #include <filesystem>
 #include <optional>
 #include <string>
 
+#include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
 
 namespace mailseal::cli {
@@ -24,14 +25,18 @@ class Context {
   // use the store work without one).
   std::filesystem::path home() const;
   bool json() const noexcept { return json_; }
-  // The key passphrase from --passphrase-file or MAILSEAL_PASSPHRASE, if any.
-  const Passphrase* passphrase() const noexcept { return passphrase_ ? &*passphrase_ : nullptr; }
-  std::optional<Passphrase> passphrase_copy() const { return passphrase_; }
+  // How this device unlocks its key files: with the passphrase from
+  // --passphrase-file or MAILSEAL_PASSPHRASE, else they are not encrypted.
+  const KeyAccess& key_access() const noexcept { return key_access_; }
+  const Passphrase* passphrase() const noexcept { return key_access_.passphrase(); }
+  std::optional<Passphrase> passphrase_copy() const {
+    return key_access_.encrypted() ? std::optional<Passphrase>(*key_access_.passphrase()) : std::nullopt;
+  }
 
  private:
   std::string home_flag_;
   bool json_;
-  std::optional<Passphrase> passphrase_;
+  KeyAccess key_access_ = KeyAccess::unencrypted();
 };
 
 // Reads a secret from a file: the first line, without its line ending.
