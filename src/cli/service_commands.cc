@@ -87,7 +87,7 @@ int run_serve(const Context& context, const ServeArgs& args) {
 int run_gateway(const Context& context, const GatewayArgs& args) {
   gateway::GatewayOptions options = gateway::gateway_options(args);
   options.home = context.home();
-  options.passphrase = context.passphrase_copy();
+  options.key_access = context.key_access();
   options.log = [](std::string_view line) {
     // One write a line: sessions report from threads of their own.
     std::string text = fmt::format("mailseal gateway: {}\n", escape_for_terminal(line));

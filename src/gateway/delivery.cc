@@ -80,28 +80,28 @@ std::vector<std::string> recipients_without_keys(profile::Profile& profile, cons
   return missing;
 }
 
-std::string encrypt_copy(profile::Profile& profile, const Passphrase* passphrase, const std::string& text,
+std::string encrypt_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text,
                          const std::vector<EmailAddress>& to) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
-  agent::encrypt(profile, passphrase, message, out, to, true);
+  agent::encrypt(profile, key_access.passphrase(), message, out, to, true);
   out.finish();
   return out.take();
 }
 
-std::string sign_copy(profile::Profile& profile, const Passphrase* passphrase, const std::string& text) {
+std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
-  agent::sign(profile, passphrase, message, out, smime::SignatureForm::Detached);
+  agent::sign(profile, key_access.passphrase(), message, out, smime::SignatureForm::Detached);
   out.finish();
   return out.take();
 }
 
 }  // namespace
 
-DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
                            const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule) {
   std::unique_ptr<smime::MemorySource> source;
@@ -157,10 +157,10 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphra
         std::vector<std::string> to;
         for (const auto& address : main_group)
           to.push_back(address.str());
-        copies.push_back(Copy{to, encrypt_copy(profile, passphrase, normalized, main_group), true, true});
+        copies.push_back(Copy{to, encrypt_copy(profile, key_access, normalized, main_group), true, true});
       }
       for (const auto& address : hidden)
-        copies.push_back(Copy{{address.str()}, encrypt_copy(profile, passphrase, normalized, {address}), true, true});
+        copies.push_back(Copy{{address.str()}, encrypt_copy(profile, key_access, normalized, {address}), true, true});
       plan.copies = std::move(copies);
       plan.summary =
           hidden.empty()
@@ -179,7 +179,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphra
   if (required)
     throw Error(ErrorCode::RejectedByPolicy, fmt::format("no usable certificate for {}; the policy requires encryption",
                                                          fmt::join(plan.without_keys, ", ")));
-  plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, passphrase, normalized), true, false});
+  plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, key_access, normalized), true, false});
   plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", fmt::join(plan.without_keys, ", "));
   return plan;
 }

@@ -330,8 +330,7 @@ bool Session::deliver(std::string message) {
     std::optional<keyservice::Client> service;
     if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
-    const Passphrase* passphrase = shared_.options.passphrase ? &*shared_.options.passphrase : nullptr;
-    plan = plan_delivery(profile, passphrase, shared_.options.policy,
+    plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy,
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
                          service ? &*service : nullptr, &shared_.lookups);
   } catch (const Error& error) {

@@ -68,7 +68,8 @@ class DeliveryTest : public ::testing::Test {
   static DeliveryPlan plan(const std::vector<std::string>& recipients, const std::string& message,
                            EncryptionPolicy policy = EncryptionPolicy::Opportunistic,
                            const std::string& reverse_path = "alice@example.com") {
-    return plan_delivery(*alice_, nullptr, policy, Envelope{reverse_path, recipients}, message, nullptr);
+    return plan_delivery(*alice_, KeyAccess::unencrypted(), policy, Envelope{reverse_path, recipients}, message,
+                         nullptr);
   }
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
@@ -211,7 +212,7 @@ TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   profile::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
-  DeliveryPlan result = plan_delivery(gateway_owner, nullptr, EncryptionPolicy::Opportunistic,
+  DeliveryPlan result = plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
                                       Envelope{"alice@example.com", {"bob@example.org"}}, message(""), nullptr);
   EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
   ASSERT_EQ(result.copies.size(), 1u);

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "mailseal/common/email_address.h"
-#include "mailseal/common/secret.h"
+#include "mailseal/common/key_access.h"
 
 namespace mailseal::profile {
 class Profile;
@@ -56,7 +56,7 @@ struct GatewayOptions {
   UpstreamOptions upstream;
   EncryptionPolicy policy = EncryptionPolicy::Opportunistic;
   std::filesystem::path home;            // the profile's store
-  std::optional<Passphrase> passphrase;  // for encrypted key files
+  KeyAccess key_access = KeyAccess::unencrypted();  // how to unlock the profile's key files
   std::size_t max_message_size = kDefaultMaxMessageSize;
   // STARTTLS towards the mail client, offered when both are given.
   std::optional<std::filesystem::path> tls_certificate;
@@ -90,7 +90,7 @@ struct GatewaySettings {
 };
 
 // Checks the settings and builds the options from them (the caller adds the
-// profile's home and passphrase). Error(Usage) naming the setting that is
+// profile's home and key access). Error(Usage) naming the setting that is
 // wrong: an address that is not HOST:PORT, an unknown TLS mode or policy, a
 // TLS certificate without its key (or the reverse), a size limit below
 // kMinMessageSize, a timeout below one second, a negative refresh interval.
@@ -137,7 +137,7 @@ class LookupSchedule {
 // the client, and messages from addresses not in the profile, pass
 // unchanged (refused under Required). Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
-DeliveryPlan plan_delivery(profile::Profile& profile, const Passphrase* passphrase, EncryptionPolicy policy,
+DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
                            const Envelope& envelope, std::string message, keyservice::Client* service,
                            LookupSchedule* schedule = nullptr);
 
