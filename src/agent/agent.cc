@@ -52,10 +52,10 @@ smime::SignerIdentity signer_identity(profile::Profile& profile, const EmailAddr
 
 }  // namespace
 
-void sign(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
-          smime::ByteSink& out, smime::SignatureForm form) {
+void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
+          smime::SignatureForm form) {
   const EmailAddress sender = message.from();
-  profile::MailKey key = profile.signing_key(sender, passphrase);
+  profile::MailKey key = profile.signing_key(sender, key_access.passphrase());
   smime::sign_message(message, out, signer_identity(profile, sender, key), form);
 }
 
@@ -73,7 +73,7 @@ std::vector<EmailAddress> EncryptReport::unvouched() const {
   return out;
 }
 
-EncryptReport encrypt(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
+EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign) {
   const EmailAddress sender = message.from();
   if (!profile.has_address(sender)) {
@@ -141,7 +141,7 @@ EncryptReport encrypt(profile::Profile& profile, const Passphrase* passphrase, s
   std::optional<profile::MailKey> key;
   std::optional<smime::SignerIdentity> signer;
   if (sign) {
-    key.emplace(profile.signing_key(sender, passphrase));
+    key.emplace(profile.signing_key(sender, key_access.passphrase()));
     signer.emplace(signer_identity(profile, sender, *key));
   }
   smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice});
@@ -154,7 +154,7 @@ namespace {
 // Loads the profile's keys the first time an encryption layer asks for them.
 class ProfileKeys : public smime::KeyProvider {
  public:
-  ProfileKeys(profile::Profile* profile, const Passphrase* passphrase) : profile_(profile), passphrase_(passphrase) {}
+  ProfileKeys(profile::Profile* profile, const KeyAccess& key_access) : profile_(profile), key_access_(key_access) {}
 
   std::span<const smime::DecryptionKey> keys() override {
     if (profile_ == nullptr) {
@@ -162,7 +162,7 @@ class ProfileKeys : public smime::KeyProvider {
                   "point to your profile with --home DIR");
     }
     if (!loaded_) {
-      keys_ = profile_->decryption_keys(passphrase_);
+      keys_ = profile_->decryption_keys(key_access_.passphrase());
       for (const auto& key : keys_)
         decryption_.push_back({&key.key, key.certificate});
       loaded_ = true;
@@ -172,7 +172,7 @@ class ProfileKeys : public smime::KeyProvider {
 
  private:
   profile::Profile* profile_;
-  const Passphrase* passphrase_;
+  const KeyAccess& key_access_;
   bool loaded_ = false;
   std::vector<profile::MailKey> keys_;
   std::vector<smime::DecryptionKey> decryption_;
@@ -180,9 +180,9 @@ class ProfileKeys : public smime::KeyProvider {
 
 }  // namespace
 
-smime::ReadResult read(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
+smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                        const smime::Policy& policy) {
-  ProfileKeys keys(profile, passphrase);
+  ProfileKeys keys(profile, key_access);
   return smime::read_message(message, keys, policy);
 }
 
@@ -225,9 +225,9 @@ std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::
 
 namespace mailseal::agent {
 
-Decrypted decrypt(profile::Profile& profile, const Passphrase* passphrase, ByteView message,
+Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
                   const DecryptOptions& options) {
-  smime::ReadResult result = read(&profile, passphrase, message, smime::Policy::standard());
+  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard());
   if (!result.decrypted) {
     throw Error(ErrorCode::Malformed, result.signature
                                           ? "the message is signed but not encrypted; use 'mailseal verify'"
@@ -240,9 +240,9 @@ Decrypted decrypt(profile::Profile& profile, const Passphrase* passphrase, ByteV
   return Decrypted{std::move(result), std::move(content), std::move(sender), authenticated};
 }
 
-Verified verify(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                 const VerifyOptions& options) {
-  smime::ReadResult result = read(profile, passphrase, message, smime::Policy::standard());
+  smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard());
   const bool valid = result.signature && result.signature->valid;
   if (options.required_trust && valid && profile == nullptr) {
     throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
@@ -263,8 +263,8 @@ void require_trust(smime::Release& content, std::optional<trust::Level> signer_l
     content.withhold(smime::Withheld::TrustBelowRequired);
 }
 
-SenderTrust learn_sender(profile::Profile& profile, const Passphrase* passphrase, ByteView message) {
-  smime::ReadResult result = read(&profile, passphrase, message, smime::Policy::standard());
+SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message) {
+  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard());
   if (!result.signature) {
     throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
   }

@@ -51,7 +51,7 @@ void show_standing(const Context& context, profile::Profile& profile, const Emai
 int run_learn(const Context& context, const LearnArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  agent::SenderTrust sender = agent::learn_sender(profile, context.passphrase(), input.bytes());
+  agent::SenderTrust sender = agent::learn_sender(profile, context.key_access(), input.bytes());
   if (context.json()) {
     print_json(
         {{"address", sender.address.str()}, {"learned", sender.learned}, {"trust", trust_summary_json(sender.report)}});

@@ -85,7 +85,7 @@ std::string encrypt_copy(profile::Profile& profile, const KeyAccess& key_access,
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
-  agent::encrypt(profile, key_access.passphrase(), message, out, to, true);
+  agent::encrypt(profile, key_access, message, out, to, true);
   out.finish();
   return out.take();
 }
@@ -94,7 +94,7 @@ std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, co
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
-  agent::sign(profile, key_access.passphrase(), message, out, smime::SignatureForm::Detached);
+  agent::sign(profile, key_access, message, out, smime::SignatureForm::Detached);
   out.finish();
   return out.take();
 }

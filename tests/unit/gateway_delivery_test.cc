@@ -74,7 +74,7 @@ class DeliveryTest : public ::testing::Test {
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
   static smime::ReadResult read_as(profile::Profile& reader, const std::string& copy) {
-    return agent::read(&reader, nullptr, as_bytes(copy), smime::Policy::standard());
+    return agent::read(&reader, KeyAccess::unencrypted(), as_bytes(copy), smime::Policy::standard());
   }
 
   // The content of a read copy, released only under a valid signature.

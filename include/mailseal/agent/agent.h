@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "mailseal/common/secret.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/keyservice/client.h"
 #include "mailseal/profile/profile.h"
@@ -15,8 +15,8 @@
 namespace mailseal::agent {
 
 // Signs with the current signing key of the From address.
-void sign(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
-          smime::ByteSink& out, smime::SignatureForm form);
+void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
+          smime::SignatureForm form);
 
 // Whose trust the profile computes: its root and its addresses.
 contacts::Evaluator evaluator(profile::Profile& profile);
@@ -43,11 +43,11 @@ struct EncryptReport {
 // Error(NoMatchingKey) naming every recipient without a usable certificate,
 // Error(RejectedByPolicy) naming every recipient whose binding is a conflict
 // or revoked. Recipients at level none are reported, not refused.
-EncryptReport encrypt(profile::Profile& profile, const Passphrase* passphrase, smime::OutgoingMessage& message,
+EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign);
 
 // Reads a message with every decryption key of the profile (if given).
-smime::ReadResult read(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
+smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                        const smime::Policy& policy);
 
 // The verdict for an address (evidence.h's evaluate_address; the profile's
@@ -93,7 +93,7 @@ struct Decrypted {
 };
 // Error(Malformed) when the message is not encrypted (saying to verify it when
 // it is signed).
-Decrypted decrypt(profile::Profile& profile, const Passphrase* passphrase, ByteView message,
+Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
                   const DecryptOptions& options);
 
 // `mailseal verify`: the content is released only under a valid signature
@@ -110,8 +110,7 @@ struct Verified {
   smime::Release content;
   std::optional<SenderTrust> sender;  // with a profile and a valid signature
 };
-Verified verify(profile::Profile* profile, const Passphrase* passphrase, ByteView message,
-                const VerifyOptions& options);
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options);
 
 // The trust requirement of `verify` on its own: withholds `content`
 // (Withheld::TrustBelowRequired) when `required` is set and the signer's level
@@ -123,6 +122,6 @@ void require_trust(smime::Release& content, std::optional<trust::Level> signer_l
 // does). Error(BadSignature) when the message is not signed, its signature is
 // not valid (naming the first problem), or the signer's certificate does not
 // name the From address.
-SenderTrust learn_sender(profile::Profile& profile, const Passphrase* passphrase, ByteView message);
+SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message);
 
 }  // namespace mailseal::agent
