@@ -44,7 +44,7 @@ int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs
   bool generated = args.password_file.empty();
   Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
   clients::AppleProfile apple =
-      clients::apple_configuration_profile(profile, password, args.include_password, context.passphrase());
+      clients::apple_configuration_profile(profile, password, args.include_password, context.key_access());
   write_file_atomic(args.output, as_bytes(apple.document), FileMode::Private);
   if (context.json()) {
     json answer = {
@@ -69,7 +69,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
   std::optional<Passphrase> database_password;
   if (!args.database_password_file.empty())
     database_password = read_secret_line(args.database_password_file);
-  clients::ThunderbirdSetup setup = clients::setup_thunderbird(profile, args.profile, context.passphrase(),
+  clients::ThunderbirdSetup setup = clients::setup_thunderbird(profile, args.profile, context.key_access(),
                                                                database_password ? &*database_password : nullptr);
   if (context.json()) {
     json certificates = json::array();

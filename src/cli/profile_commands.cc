@@ -182,7 +182,7 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
       profile,
       {address, purpose, args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
        args.ask_for_cbc},
-      password, context.passphrase());
+      password, context.key_access());
   const std::optional<clients::CbcReaders>& cbc = exported.cbc;
   write_file_atomic(args.output, exported.data, FileMode::Private);
   if (context.json()) {

@@ -74,10 +74,10 @@ class PlistDict {
 }  // namespace
 
 AppleProfile apple_configuration_profile(profile::Profile& profile, const Passphrase& password, bool include_password,
-                                         const Passphrase* key_passphrase) {
+                                         const KeyAccess& key_access) {
   // Apple Mail's S/MIME is not known to read AES-GCM: senders are asked for
   // CBC before the certificates go into the profile.
-  CbcReaders cbc = internal::ask_senders_for_cbc(profile, key_passphrase);
+  CbcReaders cbc = internal::ask_senders_for_cbc(profile, key_access);
   const std::string identifier = "org.mailseal.profile." + profile.fingerprint().to_string(100);
   std::string payloads;
   crypto::Certificate root = profile.root_certificate();
@@ -96,7 +96,7 @@ AppleProfile apple_configuration_profile(profile::Profile& profile, const Passph
   // Apple reads one identity per PKCS#12; the legacy protection (3DES,
   // SHA-1 MAC) is what every iOS and macOS version imports.
   for (const auto& exported :
-       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Legacy, key_passphrase)) {
+       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Legacy, key_access.passphrase())) {
     PlistDict identity;
     if (include_password)
       identity.string("Password", password.view());

@@ -10,7 +10,7 @@
 
 namespace mailseal::clients::internal {
 
-CbcReaders ask_senders_for_cbc(profile::Profile& profile, const Passphrase* passphrase) {
+CbcReaders ask_senders_for_cbc(profile::Profile& profile, const KeyAccess& key_access) {
   CbcReaders result;
   const smime::Capabilities cbc = smime::Capabilities::cbc_only();
   if (profile.advertises(cbc))
@@ -21,7 +21,7 @@ CbcReaders ask_senders_for_cbc(profile::Profile& profile, const Passphrase* pass
         "set-up on an admin device (it re-issues them), then 'mailseal sync' here");
     return result;
   }
-  result.reissued = profile.advertise_capabilities(cbc, passphrase);
+  result.reissued = profile.advertise_capabilities(cbc, key_access.passphrase());
   auto url = devices::service_to_use({}, profile.store());
   if (!url) {
     result.warnings.push_back(
@@ -30,9 +30,9 @@ CbcReaders ask_senders_for_cbc(profile::Profile& profile, const Passphrase* pass
   }
   try {
     keyservice::Client client(*url);
-    devices::publish(profile, client, passphrase);
+    devices::publish(profile, client, key_access.passphrase());
     result.published = true;
-    result.devices_updated = devices::send_key_bundles(profile, client, passphrase);
+    result.devices_updated = devices::send_key_bundles(profile, client, key_access.passphrase());
   } catch (const Error& error) {
     result.warnings.push_back(
         fmt::format("could not update the key service: {}; run 'mailseal publish' later", error.what()));

@@ -6,11 +6,12 @@
 namespace mailseal::clients {
 
 Pkcs12ForClient export_pkcs12(profile::Profile& profile, const Pkcs12Options& options, const Passphrase& password,
-                              const Passphrase* key_passphrase) {
+                              const KeyAccess& key_access) {
   Pkcs12ForClient out;
   if (options.ask_for_cbc)
-    out.cbc = internal::ask_senders_for_cbc(profile, key_passphrase);
-  out.data = profile.export_pkcs12(options.address, options.purpose, password, options.protection, key_passphrase);
+    out.cbc = internal::ask_senders_for_cbc(profile, key_access);
+  out.data =
+      profile.export_pkcs12(options.address, options.purpose, password, options.protection, key_access.passphrase());
   return out;
 }
 

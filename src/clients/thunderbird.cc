@@ -98,8 +98,8 @@ std::string thunderbird_db_key(const crypto::Certificate& certificate) {
   return encode_base64(key);
 }
 
-ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& directory,
-                                   const Passphrase* key_passphrase, const Passphrase* database_password) {
+ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& directory, const KeyAccess& key_access,
+                                   const Passphrase* database_password) {
   if (!fs::is_directory(directory))
     throw Error(ErrorCode::NotFound, fmt::format("{} is not a Thunderbird profile directory", directory.string()));
   // Thunderbird holds this link while it runs, and writes prefs.js on exit.
@@ -129,7 +129,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
                 "add the mail account in Thunderbird first, quit it, then run this again");
   }
 
-  setup.cbc = internal::ask_senders_for_cbc(profile, key_passphrase);
+  setup.cbc = internal::ask_senders_for_cbc(profile, key_access);
 
   // The keys travel to pk12util in PKCS#12 files under a random password,
   // in a private directory that is removed afterwards.
@@ -159,7 +159,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
                 root_file.string(), "-f", database_password_file.string()},
                "adding the profile root to the NSS database");
   for (const auto& exported :
-       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_passphrase)) {
+       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_access.passphrase())) {
     const fs::path file = scratch.path() / fmt::format("{}.p12", setup.certificates.size());
     write_new_file(file, exported.data, FileMode::Private);
     run_nss_tool({"pk12util", "-i", file.string(), "-d", database, "-w", password_file.string(), "-k",

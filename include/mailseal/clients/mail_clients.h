@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/crypto/pkcs12.h"
 #include "mailseal/profile/profile.h"
@@ -43,7 +44,7 @@ struct Pkcs12ForClient {
   std::optional<CbcReaders> cbc;  // with ask_for_cbc
 };
 Pkcs12ForClient export_pkcs12(profile::Profile& profile, const Pkcs12Options& options, const Passphrase& password,
-                              const Passphrase* key_passphrase);
+                              const KeyAccess& key_access);
 
 // An Apple configuration profile (.mobileconfig, an XML property list) for
 // iPhone, iPad and macOS Mail: one com.apple.security.pkcs12 payload per
@@ -58,7 +59,7 @@ struct AppleProfile {
   CbcReaders cbc;
 };
 AppleProfile apple_configuration_profile(profile::Profile& profile, const Passphrase& password, bool include_password,
-                                         const Passphrase* key_passphrase);
+                                         const KeyAccess& key_access);
 
 // Thunderbird's name for a certificate in its preferences: base64 of two
 // zero words, the lengths of the serial number and issuer, then both (the
@@ -93,7 +94,7 @@ struct ThunderbirdSetup {
 // exit): nothing is changed then. Thunderbird reads no AES-GCM: the
 // certificates ask senders for AES-CBC first.
 ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesystem::path& directory,
-                                   const Passphrase* key_passphrase, const Passphrase* database_password);
+                                   const KeyAccess& key_access, const Passphrase* database_password);
 
 struct MuttSetup {
   std::filesystem::path directory;

@@ -9,6 +9,6 @@ namespace mailseal::clients::internal {
 // Re-issues the profile's encryption certificates to ask for AES-CBC unless
 // they do already, then publishes them and sends them to the other devices
 // when a key service is remembered; what could not be done is a warning.
-CbcReaders ask_senders_for_cbc(profile::Profile& profile, const Passphrase* passphrase);
+CbcReaders ask_senders_for_cbc(profile::Profile& profile, const KeyAccess& key_access);
 
 }  // namespace mailseal::clients::internal
