@@ -55,7 +55,7 @@ smime::SignerIdentity signer_identity(profile::Profile& profile, const EmailAddr
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
           smime::SignatureForm form) {
   const EmailAddress sender = message.from();
-  profile::MailKey key = profile.signing_key(sender, key_access.passphrase());
+  profile::MailKey key = profile.signing_key(sender, key_access);
   smime::sign_message(message, out, signer_identity(profile, sender, key), form);
 }
 
@@ -141,7 +141,7 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
   std::optional<profile::MailKey> key;
   std::optional<smime::SignerIdentity> signer;
   if (sign) {
-    key.emplace(profile.signing_key(sender, key_access.passphrase()));
+    key.emplace(profile.signing_key(sender, key_access));
     signer.emplace(signer_identity(profile, sender, *key));
   }
   smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice});
@@ -162,7 +162,7 @@ class ProfileKeys : public smime::KeyProvider {
                   "point to your profile with --home DIR");
     }
     if (!loaded_) {
-      keys_ = profile_->decryption_keys(key_access_.passphrase());
+      keys_ = profile_->decryption_keys(key_access_);
       for (const auto& key : keys_)
         decryption_.push_back({&key.key, key.certificate});
       loaded_ = true;

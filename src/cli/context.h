@@ -3,7 +3,6 @@
 // files, whether to print JSON. Built from the global options once they are parsed.
 
 #include <filesystem>
-#include <optional>
 #include <string>
 
 #include "mailseal/common/key_access.h"
@@ -28,10 +27,6 @@ class Context {
   // How this device unlocks its key files: with the passphrase from
   // --passphrase-file or MAILSEAL_PASSPHRASE, else they are not encrypted.
   const KeyAccess& key_access() const noexcept { return key_access_; }
-  const Passphrase* passphrase() const noexcept { return key_access_.passphrase(); }
-  std::optional<Passphrase> passphrase_copy() const {
-    return key_access_.encrypted() ? std::optional<Passphrase>(*key_access_.passphrase()) : std::nullopt;
-  }
 
  private:
   std::string home_flag_;

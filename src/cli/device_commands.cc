@@ -70,16 +70,12 @@ void print_qr(const std::string& text) {
   }
 }
 
-std::optional<Passphrase> passphrase_of(const Context& context) {
-  return context.passphrase_copy();
-}
-
 }  // namespace
 
 int run_publish(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::PublishReport report = devices::publish(profile, client, context.passphrase());
+  devices::PublishReport report = devices::publish(profile, client, context.key_access());
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)
@@ -123,7 +119,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   if (args.service.empty())
     throw Error(ErrorCode::Usage, "give --service URL, the key service the profile is published on");
   keyservice::Client client(args.service);
-  devices::JoinOptions options{parse_address_argument(args.address), args.name, std::nullopt, passphrase_of(context)};
+  devices::JoinOptions options{parse_address_argument(args.address), args.name, std::nullopt, context.key_access()};
   if (options.device_name.empty()) {
     char host[256] = {};
     options.device_name = ::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "new device";
@@ -149,7 +145,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 int run_device_pending(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  auto pending = devices::pending_devices(profile, client, context.passphrase());
+  auto pending = devices::pending_devices(profile, client, context.key_access());
   if (context.json()) {
     json list = json::array();
     for (const auto& request : pending) {
@@ -175,7 +171,7 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::AcceptedDevice accepted =
-      devices::accept_device(profile, client, context.passphrase(), args.selector, parse_role_argument(args.role));
+      devices::accept_device(profile, client, context.key_access(), args.selector, parse_role_argument(args.role));
   if (context.json()) {
     print_json({{"device_id", accepted.device_id},
                 {"name", accepted.name},
@@ -191,7 +187,7 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::reject_device(profile, client, context.passphrase(), args.selector);
+  devices::reject_device(profile, client, context.key_access(), args.selector);
   if (context.json()) {
     print_json({{"rejected", args.selector}});
     return 0;
@@ -203,7 +199,7 @@ int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
 int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::Invitation invitation = devices::invite(profile, client, context.passphrase(), parse_duration(args.expires),
+  devices::Invitation invitation = devices::invite(profile, client, context.key_access(), parse_duration(args.expires),
                                                    parse_role_argument(args.role));
   if (context.json()) {
     print_json({{"pin", invitation.pin},
@@ -249,7 +245,7 @@ int run_device_list(const Context& context) {
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::RemovalReport report = devices::remove_device(profile, client, context.passphrase(), args.device_id);
+  devices::RemovalReport report = devices::remove_device(profile, client, context.key_access(), args.device_id);
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)
@@ -265,7 +261,7 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
 int run_sync(const Context& context, const ServiceArgs& args) {
   const auto home = context.home();
   keyservice::Client client = devices::service_client_for_home(args.service, home);
-  devices::SyncReport report = devices::sync(home, client, passphrase_of(context));
+  devices::SyncReport report = devices::sync(home, client, context.key_access());
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -300,7 +296,7 @@ int run_sync(const Context& context, const ServiceArgs& args) {
 
 int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  auto shares = devices::create_recovery_shares(profile, context.passphrase(), args.shares, args.quorum);
+  auto shares = devices::create_recovery_shares(profile, context.key_access(), args.shares, args.quorum);
   if (context.json()) {
     print_json({{"shares", shares}, {"quorum", args.quorum}});
     return 0;
@@ -319,7 +315,7 @@ int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args
     throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
   keyservice::Client client(args.service);
   devices::RestoreReport report =
-      devices::restore(context.home(), client, {args.shares, args.name, passphrase_of(context)});
+      devices::restore(context.home(), client, {args.shares, args.name, context.key_access()});
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)

@@ -42,14 +42,14 @@ int run_init(const Context& context, const InitArgs& args) {
   options.name = args.name;
   options.suite = store::parse_suite(args.suite);
   options.device_name = args.device_name;
-  options.passphrase = context.passphrase_copy();
+  options.key_access = context.key_access();
   const auto home = context.home();
   profile::Profile profile = profile::Profile::create(home, options);
   profile::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
   std::optional<std::string> publish_failure;
   if (!args.service.empty()) {
-    publish_failure = devices::publish_new_profile(profile, args.service, context.passphrase()).failure;
+    publish_failure = devices::publish_new_profile(profile, args.service, context.key_access()).failure;
   }
   if (publish_failure) {
     print_warning(fmt::format("the profile was made, but not published: {}", escape_for_terminal(*publish_failure)));
@@ -212,7 +212,7 @@ int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   Passphrase password = args.password_file.empty() ? Passphrase() : read_secret_line(args.password_file);
   Bytes data = read_file(args.file);
-  auto imported = profile.import_pkcs12(data, password, context.passphrase());
+  auto imported = profile.import_pkcs12(data, password, context.key_access());
   if (context.json()) {
     json keys = json::array();
     for (const auto& key : imported) {

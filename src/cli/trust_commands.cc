@@ -94,7 +94,7 @@ int run_endorse(const Context& context, const EndorseArgs& args) {
   EmailAddress address = parse_address_argument(args.address);
   contacts::EndorseOptions options{args.amount, args.depth, args.scope, args.local};
   crypto::Certificate endorsement =
-      contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.passphrase()),
+      contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.key_access()),
                         profile.root_certificate(), address, options, crypto::now());
   if (!context.json()) {
     print_note(fmt::format("endorsed {} ({}) with amount {}, depth {}{}{}", address.str(),
@@ -122,7 +122,7 @@ int run_export_endorsements(const Context& context, const ExportEndorsementsArgs
 int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   crypto::Certificate successor = profile::rotation_successor(read_file(args.successor, kMaxCertificateFile));
-  crypto::Certificate statement = profile.rotation_statement(successor, context.passphrase());
+  crypto::Certificate statement = profile.rotation_statement(successor, context.key_access());
   std::string pem = profile.root_certificate().pem() + statement.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   return 0;
@@ -130,7 +130,7 @@ int run_export_rotation(const Context& context, const ExportRotationArgs& args) 
 
 int run_export_revocation(const Context& context, const ExportRevocationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  crypto::RevocationList revocation = profile.root_revocation(context.passphrase());
+  crypto::RevocationList revocation = profile.root_revocation(context.key_access());
   std::string pem = profile.root_certificate().pem() + revocation.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   print_warning("once published, this revocation cannot be taken back: nobody will trust this profile again");

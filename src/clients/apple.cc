@@ -95,8 +95,7 @@ AppleProfile apple_configuration_profile(profile::Profile& profile, const Passph
   }
   // Apple reads one identity per PKCS#12; the legacy protection (3DES,
   // SHA-1 MAC) is what every iOS and macOS version imports.
-  for (const auto& exported :
-       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Legacy, key_access.passphrase())) {
+  for (const auto& exported : profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Legacy, key_access)) {
     PlistDict identity;
     if (include_password)
       identity.string("Password", password.view());

@@ -10,8 +10,7 @@ Pkcs12ForClient export_pkcs12(profile::Profile& profile, const Pkcs12Options& op
   Pkcs12ForClient out;
   if (options.ask_for_cbc)
     out.cbc = internal::ask_senders_for_cbc(profile, key_access);
-  out.data =
-      profile.export_pkcs12(options.address, options.purpose, password, options.protection, key_access.passphrase());
+  out.data = profile.export_pkcs12(options.address, options.purpose, password, options.protection, key_access);
   return out;
 }
 

@@ -158,8 +158,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
   run_nss_tool({"certutil", "-A", "-d", database, "-n", "mailseal root " + root.common_name(), "-t", ",C,", "-i",
                 root_file.string(), "-f", database_password_file.string()},
                "adding the profile root to the NSS database");
-  for (const auto& exported :
-       profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_access.passphrase())) {
+  for (const auto& exported : profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_access)) {
     const fs::path file = scratch.path() / fmt::format("{}.p12", setup.certificates.size());
     write_new_file(file, exported.data, FileMode::Private);
     run_nss_tool({"pk12util", "-i", file.string(), "-d", database, "-w", password_file.string(), "-k",

@@ -47,7 +47,7 @@ bool pin_mac_valid(const std::string& fingerprint, const keyservice::PendingRequ
   return request.pin_mac && pin_mac_equal(*request.pin_mac, expected);
 }
 
-AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                               const KeySigner& root, const keyservice::PendingRequest& pending, store::DeviceRole role,
                               const std::optional<store::InviteRecord>& invite) {
   const auto fingerprint = profile.store().profile().fingerprint;
@@ -70,7 +70,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
     proof = bundle_pin_proof(invite->mac_key, fingerprint, device.device_id, request_id);
   }
   Bytes sealed =
-      seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, proof), certificates.agreement);
+      seal_bundle(profile, key_access, bundle_for(profile, key_access, device, proof), certificates.agreement);
   keyservice::Decision decision{keyservice::Acceptance{sealed, certificates.signature, certificates.agreement}};
   client.decide(fingerprint, request_id, decision, root.signer);
   profile.store().add_device(device);
@@ -97,8 +97,8 @@ const keyservice::PendingRequest& matching_request(const std::vector<keyservice:
 }  // namespace
 
 std::vector<PendingDevice> pending_devices(profile::Profile& profile, keyservice::Client& client,
-                                           const Passphrase* passphrase) {
-  KeySigner root = root_signer(profile, passphrase);
+                                           const KeyAccess& key_access) {
+  KeySigner root = root_signer(profile, key_access);
   const auto fingerprint = profile.store().profile().fingerprint;
   std::vector<PendingDevice> out;
   for (const auto& request : pending_requests(profile, client, root)) {
@@ -108,12 +108,12 @@ std::vector<PendingDevice> pending_devices(profile::Profile& profile, keyservice
   return out;
 }
 
-AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                              std::string_view witness_or_id, store::DeviceRole role) {
   if (role == store::DeviceRole::Admin) {
     throw Error(ErrorCode::Usage, "a connected device is full or read; admin devices are made by recovery");
   }
-  KeySigner root = root_signer(profile, passphrase);
+  KeySigner root = root_signer(profile, key_access);
   const auto fingerprint = profile.store().profile().fingerprint;
   auto requests = pending_requests(profile, client, root);
   const keyservice::PendingRequest& request = matching_request(requests, fingerprint, witness_or_id);
@@ -127,20 +127,20 @@ AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& clie
                   "accept it on the admin device that made the invitation, or reject it");
     }
   }
-  AcceptedDevice accepted = accept_request(profile, client, passphrase, root, request, role, invite);
-  publish(profile, client, passphrase);
+  AcceptedDevice accepted = accept_request(profile, client, key_access, root, request, role, invite);
+  publish(profile, client, key_access);
   return accepted;
 }
 
-void reject_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+void reject_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                    std::string_view witness_or_id) {
-  KeySigner root = root_signer(profile, passphrase);
+  KeySigner root = root_signer(profile, key_access);
   auto requests = pending_requests(profile, client, root);
   const auto& request = matching_request(requests, profile.store().profile().fingerprint, witness_or_id);
   refuse_request(profile, client, root, request.request_id);
 }
 
-Invitation invite(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+Invitation invite(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                   std::chrono::seconds lifetime, store::DeviceRole role) {
   if (role == store::DeviceRole::Admin) {
     throw Error(ErrorCode::Usage, "an invited device is full or read");
@@ -148,7 +148,7 @@ Invitation invite(profile::Profile& profile, keyservice::Client& client, const P
   if (!keyservice::invitation_lifetime_allowed(lifetime)) {
     throw Error(ErrorCode::Usage, "an invitation lasts between a second and a week");
   }
-  KeySigner root = root_signer(profile, passphrase);
+  KeySigner root = root_signer(profile, key_access);
   const auto now = profile::to_seconds(crypto::now());
   Invitation invitation;
   invitation.pin = new_pin();
@@ -167,9 +167,9 @@ namespace internal {
 
 // Admin devices: requests made with a PIN they issued are accepted (or
 // refused) without anyone comparing witnesses.
-void process_pin_requests(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+void process_pin_requests(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                           SyncReport& report) {
-  KeySigner root = root_signer(profile, passphrase);
+  KeySigner root = root_signer(profile, key_access);
   const auto fingerprint = profile.store().profile().fingerprint;
   const auto now = profile::to_seconds(crypto::now());
   bool accepted_any = false;
@@ -185,11 +185,11 @@ void process_pin_requests(profile::Profile& profile, keyservice::Client& client,
       report.refused.push_back(request_id);
       continue;
     }
-    report.accepted.push_back(accept_request(profile, client, passphrase, root, request, invite->role, invite));
+    report.accepted.push_back(accept_request(profile, client, key_access, root, request, invite->role, invite));
     accepted_any = true;
   }
   if (accepted_any)
-    publish(profile, client, passphrase);
+    publish(profile, client, key_access);
 }
 
 }  // namespace internal

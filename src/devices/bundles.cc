@@ -12,7 +12,7 @@ namespace mailseal::devices {
 
 namespace internal {
 
-KeyBundle bundle_of(profile::Profile& profile, const Passphrase* passphrase,
+KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
                     const std::function<bool(const store::MailKeyRecord&)>& wanted) {
   auto record = profile.store().profile();
   KeyBundle bundle;
@@ -25,16 +25,16 @@ KeyBundle bundle_of(profile::Profile& profile, const Passphrase* passphrase,
   for (auto& key : profile.store().mail_keys()) {
     if (!wanted(key))
       continue;
-    SecretBytes pem = profile.load_key(key.key_file, passphrase).to_pkcs8_pem();
+    SecretBytes pem = profile.load_key(key.key_file, key_access).to_pkcs8_pem();
     bundle.keys.push_back({std::move(key), std::move(pem)});
   }
   return bundle;
 }
 
-KeyBundle bundle_for(profile::Profile& profile, const Passphrase* passphrase, const store::DeviceRecord& device,
+KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, const store::DeviceRecord& device,
                      std::optional<std::string> pin_proof) {
   // A device that only reads gets no key that signs.
-  KeyBundle bundle = bundle_of(profile, passphrase, [&](const store::MailKeyRecord& key) {
+  KeyBundle bundle = bundle_of(profile, key_access, [&](const store::MailKeyRecord& key) {
     return device.role != store::DeviceRole::Read || key.purpose == store::KeyPurpose::Encryption;
   });
   bundle.devices = {device};
@@ -52,10 +52,10 @@ smime::SignerIdentity device_signer(profile::Profile& profile, const store::Devi
 
 }  // namespace
 
-Bytes seal_bundle(profile::Profile& profile, const Passphrase* passphrase, const KeyBundle& bundle,
+Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const KeyBundle& bundle,
                   const crypto::Certificate& recipient) {
   store::DeviceRecord self = this_device(profile.store());
-  crypto::PrivateKey key = profile.load_key(self.signature_key_file, passphrase);
+  crypto::PrivateKey key = profile.load_key(self.signature_key_file, key_access);
   SecretBytes content = encode_bundle(bundle);
   std::vector<crypto::Certificate> recipients = {recipient};
   return smime::seal(content, device_signer(profile, self, key), recipients);
@@ -87,15 +87,15 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
 
 using namespace internal;
 
-int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase) {
+int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access) {
   store::LocalStore& store = profile.store();
   const std::string fingerprint = store.profile().fingerprint;
-  KeySigner signer(profile.root_key(passphrase), std::string(keyservice::kRootKey));
+  KeySigner signer(profile.root_key(key_access), std::string(keyservice::kRootKey));
   int sent = 0;
   for (const auto& device : store.devices()) {
     if (device.is_this_device || device.status != store::DeviceStatus::Active)
       continue;
-    Bytes sealed = seal_bundle(profile, passphrase, bundle_for(profile, passphrase, device, std::nullopt),
+    Bytes sealed = seal_bundle(profile, key_access, bundle_for(profile, key_access, device, std::nullopt),
                                crypto::Certificate::from_der(device.agreement_certificate));
     client.put_bundle(fingerprint, device.device_id, {sealed}, signer.signer);
     ++sent;

@@ -32,12 +32,6 @@ std::filesystem::path join_file(const std::filesystem::path& home) {
   return home / kJoinFile;
 }
 
-std::string key_pem(const crypto::PrivateKey& key, const std::optional<Passphrase>& passphrase) {
-  if (passphrase)
-    return key.to_encrypted_pkcs8_pem(*passphrase);
-  return std::string(as_string_view(key.to_pkcs8_pem()));
-}
-
 void prepare_home(const std::filesystem::path& home) {
   std::error_code error;
   std::filesystem::create_directories(home, error);
@@ -57,8 +51,8 @@ struct JoinState {
     return JoinState{std::move(document)};
   }
   std::string text(const char* name) const { return document.at(name).get<std::string>(); }
-  crypto::PrivateKey key(const char* name, const Passphrase* passphrase) const {
-    return crypto::PrivateKey::from_pkcs8_pem(text(name), passphrase);
+  crypto::PrivateKey key(const char* name, const KeyAccess& key_access) const {
+    return profile::read_key_file_pem(text(name), key_access);
   }
   crypto::Certificate root() const { return crypto::Certificate::from_der(decode_base64(text("root"))); }
 };
@@ -121,9 +115,9 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
                 {"device_name", options.device_name},
                 {"device_id", ticket.device_id},
                 {"witness", ticket.witness},
-                {"keys_encrypted", options.passphrase.has_value()},
-                {"signature_key", key_pem(signer.key, options.passphrase)},
-                {"agreement_key", key_pem(agreement_key, options.passphrase)},
+                {"keys_encrypted", options.key_access.encrypted()},
+                {"signature_key", as_string_view(profile::key_file_pem(signer.key, options.key_access))},
+                {"agreement_key", as_string_view(profile::key_file_pem(agreement_key, options.key_access))},
                 {"pin_mac_key", mac_key ? json(to_hex(*mac_key)) : json(nullptr)},
                 {"created_at", profile::to_seconds(crypto::now())}};
   prepare_home(home);
@@ -137,17 +131,15 @@ namespace internal {
 
 // The accepted join: the store is made from the bundle, and the pending
 // state goes.
-SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client,
-                         const std::optional<Passphrase>& passphrase) {
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access) {
   JoinState state = JoinState::read(home);
   const bool encrypted = state.document.value("keys_encrypted", false);
-  if (encrypted && !passphrase) {
+  if (encrypted && !key_access.encrypted()) {
     throw Error(ErrorCode::BadPassword, "this device's keys are encrypted and no passphrase was given",
                 "give --passphrase-file FILE or MAILSEAL_PASSPHRASE");
   }
-  const Passphrase* key_passphrase = passphrase ? &*passphrase : nullptr;
-  KeySigner signer(state.key("signature_key", key_passphrase), std::string(keyservice::kJoiningDeviceKey));
-  crypto::PrivateKey agreement_key = state.key("agreement_key", key_passphrase);
+  KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey));
+  crypto::PrivateKey agreement_key = state.key("agreement_key", key_access);
   keyservice::RequestStatus answer = client.request_status(state.text("request_id"), signer.signer);
   SyncReport report;
   if (answer.state == keyservice::RequestState::Pending) {
@@ -190,8 +182,8 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   store::DeviceRecord device =
       profile::own_device_record({device_id, state.text("device_name"), me->role, signature_certificate,
                                   agreement_certificate, signer.key, agreement_key},
-                                 passphrase, now, files);
-  std::vector<store::MailKeyRecord> mail_keys = stored_keys(bundle, passphrase, files);
+                                 key_access, now, files);
+  std::vector<store::MailKeyRecord> mail_keys = stored_keys(bundle, key_access, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
   remember_service(store, state.text("service"));
   std::filesystem::remove(join_file(home));

@@ -59,9 +59,9 @@ std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate
 
 // The escrow (docs/service.md, "Recovery"): every mail key, the devices and
 // the root's private key, sealed under a key only the root secret gives.
-keyservice::EscrowReference escrow_of(profile::Profile& profile, const Passphrase* passphrase,
+keyservice::EscrowReference escrow_of(profile::Profile& profile, const KeyAccess& key_access,
                                       const crypto::PrivateKey& root_key) {
-  KeyBundle escrow = bundle_of(profile, passphrase, [](const store::MailKeyRecord&) { return true; });
+  KeyBundle escrow = bundle_of(profile, key_access, [](const store::MailKeyRecord&) { return true; });
   escrow.devices = profile.store().devices();
   for (auto& device : escrow.devices) {
     device.is_this_device = false;
@@ -84,13 +84,13 @@ keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const Ema
   return checked_profile(client.profile_for(address), address);
 }
 
-PublishReport publish(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase) {
-  crypto::PrivateKey root_key = profile.root_key(passphrase);
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access) {
+  crypto::PrivateKey root_key = profile.root_key(key_access);
   crypto::Certificate root = profile.root_certificate();
   const std::string fingerprint = keyservice::profile_fingerprint_of(root);
   keyservice::Publication publication{
       root, profile.current_mail_certificates(),     endorsements_pem(profile.store(), root), {},
-      {},   escrow_of(profile, passphrase, root_key)};
+      {},   escrow_of(profile, key_access, root_key)};
   auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
   if (!serials.empty())
     publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der());
@@ -108,12 +108,12 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
 }
 
 FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,
-                                     const Passphrase* passphrase) {
+                                     const KeyAccess& key_access) {
   FirstPublication outcome;
   try {
     keyservice::Client client{std::string(service_url)};
     remember_service(profile.store(), client.url());
-    outcome.published = publish(profile, client, passphrase);
+    outcome.published = publish(profile, client, key_access);
   } catch (const Error& error) {
     outcome.failure = error.what();
   }

@@ -17,14 +17,14 @@ namespace mailseal::devices {
 
 using namespace internal;
 
-std::vector<std::string> create_recovery_shares(profile::Profile& profile, const Passphrase* passphrase, int shares,
+std::vector<std::string> create_recovery_shares(profile::Profile& profile, const KeyAccess& key_access, int shares,
                                                 int quorum) {
   if (quorum < 2 || quorum > shares || shares > udf::kMaxShares || quorum > udf::kMaxQuorum) {
     throw Error(ErrorCode::Usage,
                 fmt::format("choose 2 <= quorum <= shares <= {} (a quorum of 1 would make every share the key)",
                             udf::kMaxShares));
   }
-  RecoverySecret secret = RecoverySecret::of_root_key(profile.root_key(passphrase));
+  RecoverySecret secret = RecoverySecret::of_root_key(profile.root_key(key_access));
   std::vector<std::string> out;
   for (const auto& share : udf::split_secret(secret.bytes(), shares, quorum))
     out.push_back(share.to_string());
@@ -78,10 +78,10 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   }
 
   const auto now = crypto::now();
-  const std::optional<Passphrase>& protect = options.passphrase;
+  const KeyAccess& key_access = options.key_access;
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(escrow, protect.has_value(), profile::to_seconds(now));
-  files.push_back(profile::key_file("root", root_key, protect));
+  store::ProfileRecord profile = profile_record_of(escrow, key_access.encrypted(), profile::to_seconds(now));
+  files.push_back(profile::key_file("root", root_key, key_access));
   profile.root_key_file = files.back().name;
 
   const std::string device_name = options.device_name.empty() ? "restored device" : options.device_name;
@@ -92,9 +92,9 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   store::DeviceRecord device = profile::own_device_record(
       {keyservice::device_id_of(signature_key.public_key()), device_name, store::DeviceRole::Admin,
        certificates.signature, certificates.agreement, signature_key, agreement_key},
-      protect, now, files);
+      key_access, now, files);
 
-  std::vector<store::MailKeyRecord> mail_keys = stored_keys(escrow, protect, files);
+  std::vector<store::MailKeyRecord> mail_keys = stored_keys(escrow, key_access, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
   for (const auto& other : escrow.devices) {
     if (other.device_id != device.device_id)
@@ -102,8 +102,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   }
   remember_service(store, client.url());
   profile::Profile restored = profile::Profile::open(home);
-  const Passphrase* passphrase = protect ? &*protect : nullptr;
-  publish(restored, client, passphrase);
+  publish(restored, client, key_access);
   return RestoreReport{escrow.fingerprint, escrow.addresses, device.device_id, static_cast<int>(mail_keys.size())};
 }
 

@@ -14,7 +14,7 @@ namespace mailseal::devices {
 
 using namespace internal;
 
-RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                             const std::string& device_id) {
   store::LocalStore& store = profile.store();
   auto devices = store.devices();
@@ -30,12 +30,10 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   if (target->status == store::DeviceStatus::Removed) {
     throw Error(ErrorCode::AlreadyExists, "that device was removed already");
   }
-  crypto::PrivateKey root_key = profile.root_key(passphrase);
+  crypto::PrivateKey root_key = profile.root_key(key_access);
   crypto::Certificate root = profile.root_certificate();
   auto record = store.profile();
-  std::optional<Passphrase> protect;
-  if (record.keys_encrypted && passphrase != nullptr)
-    protect = *passphrase;
+  const KeyAccess new_files = profile.access_for_new_key_files(key_access);
   const auto now = crypto::now();
   const bool could_sign = target->role != store::DeviceRole::Read;
 
@@ -66,7 +64,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
       auto capabilities = smime::Capabilities::of_certificate_extension(
           crypto::Certificate::from_der(key.certificate).smime_capabilities());
       additions.push_back(
-          profile::issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, protect, now,
+          profile::issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, new_files, now,
                                   capabilities.advertised ? capabilities : smime::Capabilities::mailseal()));
       if (std::find(report.rotated.begin(), report.rotated.end(), key.address) == report.rotated.end())
         report.rotated.push_back(key.address);
@@ -74,8 +72,8 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     store.add_mail_keys(additions);
     transaction.commit();
   }
-  publish(profile, client, passphrase);
-  report.devices_updated = send_key_bundles(profile, client, passphrase);
+  publish(profile, client, key_access);
+  report.devices_updated = send_key_bundles(profile, client, key_access);
   return report;
 }
 

@@ -5,8 +5,8 @@
 
 namespace mailseal::devices::internal {
 
-KeySigner root_signer(profile::Profile& profile, const Passphrase* passphrase) {
-  return KeySigner(profile.root_key(passphrase), std::string(keyservice::kRootKey));
+KeySigner root_signer(profile::Profile& profile, const KeyAccess& key_access) {
+  return KeySigner(profile.root_key(key_access), std::string(keyservice::kRootKey));
 }
 
 store::DeviceRecord this_device(store::LocalStore& store) {

@@ -16,11 +16,11 @@ namespace {
 
 // Takes the newest bundle sent to this device: new keys are added, keys the
 // bundle lists as archived are archived here too.
-void take_bundle(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
-                 const std::optional<Passphrase>& key_passphrase, SyncReport& report) {
+void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                 SyncReport& report) {
   store::LocalStore& store = profile.store();
   store::DeviceRecord self = this_device(store);
-  KeySigner signer(profile.load_key(self.signature_key_file, passphrase), self.device_id);
+  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id);
   keyservice::FetchedBundle fetched = client.bundle(store.profile().fingerprint, self.device_id, signer.signer);
   if (fetched.state == keyservice::BundleState::NoneSent)
     return;  // nothing sent to this device since it joined
@@ -29,7 +29,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Pa
     report.removed = true;
     return;
   }
-  crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, passphrase);
+  crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, key_access);
   KeyBundle bundle = open_bundle(fetched.bundle, agreement_key,
                                  crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
   auto known = store.mail_keys();
@@ -46,7 +46,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Pa
       return record.certificate == key.record.certificate;
     });
     if (existing == known.end()) {
-      auto [record, file] = stored_key(key, key_passphrase);
+      auto [record, file] = stored_key(key, key_access);
       if (key_files.insert(file.name).second)
         additions.emplace_back(std::move(record), std::move(file));
       else
@@ -67,17 +67,15 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Pa
 
 }  // namespace
 
-SyncReport sync(const std::filesystem::path& home, keyservice::Client& client,
-                const std::optional<Passphrase>& passphrase) {
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access) {
   if (!store::LocalStore::exists(home) && join_pending(home))
-    return complete_join(home, client, passphrase);
+    return complete_join(home, client, key_access);
   profile::Profile profile = profile::Profile::open(home);
-  const Passphrase* key_passphrase = passphrase ? &*passphrase : nullptr;
   SyncReport report;
   if (profile.holds_root()) {
-    process_pin_requests(profile, client, key_passphrase, report);
+    process_pin_requests(profile, client, key_access, report);
   } else {
-    take_bundle(profile, client, key_passphrase, passphrase, report);
+    take_bundle(profile, client, key_access, report);
   }
   return report;
 }

@@ -31,18 +31,24 @@ std::string compact_identifier(const crypto::PublicKey& key) {
 
 }  // namespace
 
-store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
-                        const std::optional<Passphrase>& passphrase) {
-  store::KeyFile file;
-  file.name = fmt::format("{}-{}.pem", prefix, compact_identifier(key.public_key()));
-  if (passphrase) {
-    std::string pem = key.to_encrypted_pkcs8_pem(*passphrase);
-    file.pem.assign(pem.begin(), pem.end());
-    secure_wipe(pem.data(), pem.size());
-  } else {
-    file.pem = key.to_pkcs8_pem();
+SecretBytes key_file_pem(const crypto::PrivateKey& key, const KeyAccess& key_access) {
+  const Passphrase* passphrase = key_access.passphrase();
+  if (passphrase == nullptr) {
+    return key.to_pkcs8_pem();
   }
-  return file;
+  std::string pem = key.to_encrypted_pkcs8_pem(*passphrase);
+  SecretBytes out(pem.begin(), pem.end());
+  secure_wipe(pem.data(), pem.size());
+  return out;
+}
+
+crypto::PrivateKey read_key_file_pem(std::string_view pem, const KeyAccess& key_access) {
+  return crypto::PrivateKey::from_pkcs8_pem(pem, key_access.passphrase());
+}
+
+store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, const KeyAccess& key_access) {
+  return store::KeyFile{fmt::format("{}-{}.pem", prefix, compact_identifier(key.public_key())),
+                        key_file_pem(key, key_access)};
 }
 
 namespace {
@@ -63,16 +69,18 @@ crypto::Certificate certify_mail_key(const crypto::PrivateKey& root_key, const c
 
 }  // namespace
 
-std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(
-    const crypto::PrivateKey& root_key, const crypto::Certificate& root, const std::string& name,
-    const EmailAddress& address, store::KeyPurpose purpose, store::Suite suite,
-    const std::optional<Passphrase>& passphrase, crypto::TimePoint now, const smime::Capabilities& capabilities) {
+std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
+                                                               const crypto::Certificate& root, const std::string& name,
+                                                               const EmailAddress& address, store::KeyPurpose purpose,
+                                                               store::Suite suite, const KeyAccess& key_access,
+                                                               crypto::TimePoint now,
+                                                               const smime::Capabilities& capabilities) {
   const bool signing = purpose == store::KeyPurpose::Signing;
   const SuiteKeys types = keys_for(suite);
   crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? types.signing : types.encryption);
   crypto::Certificate certificate =
       certify_mail_key(root_key, root, name, address, signing, key.public_key(), now, capabilities);
-  store::KeyFile file = key_file("mail", key, passphrase);
+  store::KeyFile file = key_file("mail", key, key_access);
   store::MailKeyRecord record{0,
                               address,
                               purpose,
@@ -117,8 +125,8 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                     agreement_key, root_key, &root)};
 }
 
-store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<Passphrase>& passphrase,
-                                      crypto::TimePoint now, std::vector<store::KeyFile>& files) {
+store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, crypto::TimePoint now,
+                                      std::vector<store::KeyFile>& files) {
   store::DeviceRecord device;
   device.device_id = own.device_id;
   device.name = own.name;
@@ -126,9 +134,9 @@ store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<
   device.is_this_device = true;
   device.signature_certificate = own.signature_certificate.der();
   device.agreement_certificate = own.agreement_certificate.der();
-  files.push_back(key_file("device-signature", own.signature_key, passphrase));
+  files.push_back(key_file("device-signature", own.signature_key, key_access));
   device.signature_key_file = files.back().name;
-  files.push_back(key_file("device-agreement", own.agreement_key, passphrase));
+  files.push_back(key_file("device-agreement", own.agreement_key, key_access));
   device.agreement_key_file = files.back().name;
   device.created_at = to_seconds(now);
   return device;

@@ -29,7 +29,7 @@ std::string_view purpose_label(store::KeyPurpose purpose) {
 
 std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> Profile::current_identities(
     const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
-    const Passphrase* key_passphrase) {
+    const KeyAccess& key_access) {
   auto profile = store_.profile();
   if (address && std::find(profile.addresses.begin(), profile.addresses.end(), *address) == profile.addresses.end()) {
     throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", address->str()));
@@ -47,7 +47,7 @@ std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> Profile::cu
     for (const auto& der : key.chain) {
       chain.push_back(crypto::Certificate::from_der(der));
     }
-    crypto::Pkcs12Identity identity{load_key(key.key_file, key_passphrase), certificate, chain,
+    crypto::Pkcs12Identity identity{load_key(key.key_file, key_access), certificate, chain,
                                     fmt::format("{} ({})", key.address.str(), purpose_label(key.purpose))};
     out.emplace_back(std::move(key), std::move(identity));
   }
@@ -59,18 +59,18 @@ std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> Profile::cu
 
 Bytes Profile::export_pkcs12(const std::optional<EmailAddress>& address,
                              const std::optional<store::KeyPurpose>& purpose, const Passphrase& password,
-                             crypto::Pkcs12Protection protection, const Passphrase* key_passphrase) {
+                             crypto::Pkcs12Protection protection, const KeyAccess& key_access) {
   std::vector<crypto::Pkcs12Identity> identities;
-  for (auto& [record, identity] : current_identities(address, purpose, key_passphrase))
+  for (auto& [record, identity] : current_identities(address, purpose, key_access))
     identities.push_back(std::move(identity));
   return crypto::write_pkcs12(identities, password, protection);
 }
 
 std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& password,
                                                          crypto::Pkcs12Protection protection,
-                                                         const Passphrase* key_passphrase) {
+                                                         const KeyAccess& key_access) {
   std::vector<Pkcs12Export> out;
-  for (auto& [record, identity] : current_identities(std::nullopt, std::nullopt, key_passphrase)) {
+  for (auto& [record, identity] : current_identities(std::nullopt, std::nullopt, key_access)) {
     crypto::Certificate certificate = identity.certificate;
     std::string name = identity.friendly_name;
     Bytes data = crypto::write_pkcs12(std::span(&identity, 1), password, protection);
@@ -81,12 +81,9 @@ std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& passw
 }
 
 std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password,
-                                                const Passphrase* key_passphrase) {
+                                                const KeyAccess& key_access) {
   auto profile = store_.profile();
-  if (profile.keys_encrypted && (key_passphrase == nullptr || key_passphrase->empty())) {
-    throw Error(ErrorCode::BadPassword, "the keys of this profile are encrypted and no passphrase was given",
-                "give the passphrase with --passphrase-file FILE or MAILSEAL_PASSPHRASE");
-  }
+  const KeyAccess new_files = access_for_new_key_files(key_access);
   crypto::Pkcs12Contents contents = crypto::read_pkcs12(data, password);
   if (contents.identities.empty()) {
     throw Error(ErrorCode::NotFound, "the PKCS#12 holds no private key");
@@ -129,10 +126,6 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
     for (const auto& link : identity.chain) {
       chain.push_back(link.der());
     }
-    std::optional<Passphrase> protect;
-    if (profile.keys_encrypted) {
-      protect = *key_passphrase;
-    }
     store::MailKeyRecord record{0,
                                 *address,
                                 purpose,
@@ -143,7 +136,7 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
                                 "",
                                 certificate.key_fingerprint().to_string(udf::kFullBits),
                                 0};
-    additions.emplace_back(std::move(record), key_file("imported", identity.key, protect));
+    additions.emplace_back(std::move(record), key_file("imported", identity.key, new_files));
     imported.push_back({*address, purpose, certificate, identity.chain.size()});
     stored.push_back(der);
   }

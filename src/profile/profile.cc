@@ -43,9 +43,6 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
     throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", home.string()),
                 "use --home DIR to create another one elsewhere");
   }
-  if (options.passphrase && options.passphrase->empty()) {
-    throw Error(ErrorCode::Usage, "the passphrase is empty");
-  }
   const auto now = crypto::now();
   const auto not_before = now - kBackdating;
   const SuiteKeys suite_keys = keys_for(options.suite);
@@ -67,9 +64,9 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   profile.suite = options.suite;
   profile.addresses = options.addresses;
   profile.root_certificate = root.der();
-  files.push_back(key_file("root", root_key, options.passphrase));
+  files.push_back(key_file("root", root_key, options.key_access));
   profile.root_key_file = files.back().name;
-  profile.keys_encrypted = options.passphrase.has_value();
+  profile.keys_encrypted = options.key_access.encrypted();
   profile.created_at = to_seconds(now);
 
   // This device: a signature key and a key-agreement key (P-256; only
@@ -81,13 +78,13 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   store::DeviceRecord device =
       own_device_record({keyservice::device_id_of(device_signature.public_key()), device_name, store::DeviceRole::Admin,
                          certificates.signature, certificates.agreement, device_signature, device_agreement},
-                        options.passphrase, now, files);
+                        options.key_access, now, files);
 
   // Per address: a signing and an encryption key, S/MIME certificates by the root.
   std::vector<store::MailKeyRecord> mail_keys;
   for (const auto& address : options.addresses) {
     for (auto purpose : {store::KeyPurpose::Signing, store::KeyPurpose::Encryption}) {
-      auto [record, file] = issue_mail_key(root_key, root, name, address, purpose, options.suite, options.passphrase,
+      auto [record, file] = issue_mail_key(root_key, root, name, address, purpose, options.suite, options.key_access,
                                            now, smime::Capabilities::mailseal());
       files.push_back(std::move(file));
       mail_keys.push_back(std::move(record));
@@ -154,15 +151,15 @@ bool Profile::holds_root() {
   return !store_.profile().root_key_file.empty();
 }
 
-crypto::PrivateKey Profile::root_key(const Passphrase* passphrase) {
+crypto::PrivateKey Profile::root_key(const KeyAccess& key_access) {
   if (!holds_root()) {
     throw Error(ErrorCode::NotFound, "this device does not hold the profile root",
                 "do this on an admin device (the one the profile was made on, or one restored from recovery shares)");
   }
-  return load_key(store_.profile().root_key_file, passphrase);
+  return load_key(store_.profile().root_key_file, key_access);
 }
 
-crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const Passphrase* passphrase) {
+crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const KeyAccess& key_access) {
   using namespace std::chrono_literals;
   crypto::Certificate root = root_certificate();
   if (!keyservice::is_profile_root(successor)) {
@@ -178,12 +175,12 @@ crypto::Certificate Profile::rotation_statement(const crypto::Certificate& succe
   terms.depth = 0;
   terms.addresses = addresses();
   const auto now = crypto::now();
-  return crypto::issue_endorsement(successor, root_key(passphrase), root, terms, now - 1h, root.not_after());
+  return crypto::issue_endorsement(successor, root_key(key_access), root, terms, now - 1h, root.not_after());
 }
 
-crypto::RevocationList Profile::root_revocation(const Passphrase* passphrase) {
+crypto::RevocationList Profile::root_revocation(const KeyAccess& key_access) {
   crypto::Certificate root = root_certificate();
-  return crypto::issue_revocation_list(root_key(passphrase), root, {root.serial_hex()}, crypto::now());
+  return crypto::issue_revocation_list(root_key(key_access), root, {root.serial_hex()}, crypto::now());
 }
 
 namespace {
@@ -214,14 +211,14 @@ std::vector<store::MailKeyRecord> preferred_order(std::vector<store::MailKeyReco
 
 }  // namespace
 
-MailKey Profile::signing_key(const EmailAddress& address, const Passphrase* passphrase) {
+MailKey Profile::signing_key(const EmailAddress& address, const KeyAccess& key_access) {
   if (!has_address(address)) {
     throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", address.str()),
                 "send from one of the addresses 'mailseal status' lists");
   }
   for (const auto& record : preferred_order(store_.mail_keys(address))) {
     if (record.status == store::KeyStatus::Current && can_sign(record.purpose)) {
-      return MailKey{load_key(record.key_file, passphrase), crypto::Certificate::from_der(record.certificate),
+      return MailKey{load_key(record.key_file, key_access), crypto::Certificate::from_der(record.certificate),
                      chain_of(record)};
     }
   }
@@ -238,11 +235,11 @@ crypto::Certificate Profile::encryption_certificate(const EmailAddress& address)
   throw Error(ErrorCode::NotFound, fmt::format("this profile has no encryption certificate for {}", address.str()));
 }
 
-std::vector<MailKey> Profile::decryption_keys(const Passphrase* passphrase) {
+std::vector<MailKey> Profile::decryption_keys(const KeyAccess& key_access) {
   std::vector<MailKey> keys;
   for (const auto& record : preferred_order(store_.mail_keys())) {
     if (can_encrypt(record.purpose)) {
-      keys.push_back(MailKey{load_key(record.key_file, passphrase), crypto::Certificate::from_der(record.certificate),
+      keys.push_back(MailKey{load_key(record.key_file, key_access), crypto::Certificate::from_der(record.certificate),
                              chain_of(record)});
     }
   }
@@ -259,10 +256,20 @@ std::vector<crypto::Certificate> Profile::current_mail_certificates() {
   return out;
 }
 
-crypto::PrivateKey Profile::load_key(const std::string& file, const Passphrase* passphrase) {
+crypto::PrivateKey Profile::load_key(const std::string& file, const KeyAccess& key_access) {
   SecretBytes pem = store_.read_key_file(file);
-  return crypto::PrivateKey::from_pkcs8_pem(std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size()),
-                                            passphrase);
+  return read_key_file_pem(as_string_view(pem), key_access);
+}
+
+KeyAccess Profile::access_for_new_key_files(const KeyAccess& key_access) {
+  if (!keys_encrypted()) {
+    return KeyAccess::unencrypted();
+  }
+  if (!key_access.encrypted()) {
+    throw Error(ErrorCode::BadPassword, "the keys of this profile are encrypted and no passphrase was given",
+                "give the passphrase with --passphrase-file FILE or MAILSEAL_PASSPHRASE");
+  }
+  return key_access;
 }
 
 namespace {
@@ -288,12 +295,12 @@ bool Profile::advertises(const smime::Capabilities& capabilities) {
 }
 
 std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Capabilities& capabilities,
-                                                                 const Passphrase* passphrase) {
+                                                                 const KeyAccess& key_access) {
   if (!holds_root()) {
     throw Error(ErrorCode::RejectedByPolicy, "only an admin device can issue certificates",
                 "run this on an admin device; the other devices get the certificates with 'mailseal sync'");
   }
-  crypto::PrivateKey issuer_key = root_key(passphrase);
+  crypto::PrivateKey issuer_key = root_key(key_access);
   crypto::Certificate root = root_certificate();
   auto record = store_.profile();
   const auto now = crypto::now();

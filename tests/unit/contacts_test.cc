@@ -61,8 +61,8 @@ class EndorseTest : public ::testing::Test {
     EndorseOptions options;
     options.amount = amount;
     options.depth = depth;
-    return endorse(alice_->store(), evaluator_, alice_->root_key(nullptr), alice_->root_certificate(), address, options,
-                   crypto::now());
+    return endorse(alice_->store(), evaluator_, alice_->root_key(KeyAccess::unencrypted()), alice_->root_certificate(),
+                   address, options, crypto::now());
   }
 
   test::TemporaryProfile alice_{"alice", "alice@example.com"};

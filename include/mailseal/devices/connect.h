@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "mailseal/common/email_address.h"
-#include "mailseal/common/secret.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/keyservice/client.h"
 #include "mailseal/profile/profile.h"
 
@@ -32,7 +32,7 @@ struct PublishReport {
 // Publishes the profile (root, current mail certificates, exportable
 // endorsements, revocations, devices) and the escrow of its keys, sealed to
 // the root secret. Admin devices only (it is signed by the root).
-PublishReport publish(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase);
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access);
 
 // A new profile's first publication (`init --service URL`): the service is
 // remembered and the profile published. A service that cannot be reached,
@@ -43,7 +43,7 @@ struct FirstPublication {
   std::optional<std::string> failure;  // why it was not published
 };
 FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,
-                                     const Passphrase* passphrase);
+                                     const KeyAccess& key_access);
 
 // The profile the key service publishes for `address`, checked: the root is
 // a profile root constrained to the address asked for, the fingerprint is
@@ -65,7 +65,7 @@ struct JoinOptions {
   EmailAddress address;
   std::string device_name;
   std::optional<std::string> pin;
-  std::optional<Passphrase> passphrase;  // encrypts this device's key files
+  KeyAccess key_access = KeyAccess::unencrypted();  // protects this device's key files
 };
 
 // On a new device: makes its keys and asks to join the profile of
@@ -89,7 +89,7 @@ struct PendingDevice {
 
 // Requests waiting for an admin device, with the witness computed here.
 std::vector<PendingDevice> pending_devices(profile::Profile& profile, keyservice::Client& client,
-                                           const Passphrase* passphrase);
+                                           const KeyAccess& key_access);
 
 struct AcceptedDevice {
   std::string device_id;
@@ -101,9 +101,9 @@ struct AcceptedDevice {
 // Accepts the request with that witness (any 100 bits of it) or request id:
 // issues the device's certificates, sends it a key bundle, publishes.
 // Error(NotFound) when no pending request matches.
-AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                              std::string_view witness_or_id, store::DeviceRole role);
-void reject_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+void reject_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                    std::string_view witness_or_id);
 
 struct Invitation {
@@ -115,7 +115,7 @@ struct Invitation {
 
 // A one-time PIN: a device joining with it is accepted by this admin device
 // on its next sync, without comparing witnesses.
-Invitation invite(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+Invitation invite(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                   std::chrono::seconds lifetime, store::DeviceRole role);
 
 struct SyncReport {
@@ -130,12 +130,11 @@ struct SyncReport {
 
 // Completes a pending join, or (on a device of a profile) processes PIN
 // requests (admin devices) and takes the newest key bundle.
-SyncReport sync(const std::filesystem::path& home, keyservice::Client& client,
-                const std::optional<Passphrase>& passphrase);
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access);
 
 // Sends every other active device of the profile its current key bundle
 // (after keys or certificates changed); returns how many. Admin devices only.
-int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase);
+int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access);
 
 struct RemovalReport {
   std::string device_id;
@@ -147,7 +146,7 @@ struct RemovalReport {
 // (and signing keys, revoking the old ones, when the device could sign),
 // publishes them and sends them to the remaining devices. The removed device
 // gets nothing new.
-RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                             const std::string& device_id);
 
 }  // namespace mailseal::devices

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "mailseal/common/secret.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/keyservice/client.h"
 #include "mailseal/profile/profile.h"
 
@@ -19,13 +19,13 @@ namespace mailseal::devices {
 // `quorum` of `shares` (2 <= quorum <= shares <= 16) recover the profile.
 // Admin devices only. The escrow must be published (`publish`) for the
 // shares to be of use.
-std::vector<std::string> create_recovery_shares(profile::Profile& profile, const Passphrase* passphrase, int shares,
+std::vector<std::string> create_recovery_shares(profile::Profile& profile, const KeyAccess& key_access, int shares,
                                                 int quorum);
 
 struct RestoreOptions {
   std::vector<std::string> shares;
   std::string device_name;
-  std::optional<Passphrase> passphrase;  // encrypts the restored key files
+  KeyAccess key_access = KeyAccess::unencrypted();  // protects the restored key files
 };
 
 struct RestoreReport {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/keys.h"
@@ -38,17 +39,25 @@ struct SuiteKeys {
 // RSA); modern uses P-256 ECDSA/ECDH.
 SuiteKeys keys_for(store::Suite suite);
 
-// "PREFIX-<100-bit fingerprint without dashes>.pem", PKCS#8, encrypted when a
-// passphrase is given.
-store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key,
-                        const std::optional<Passphrase>& passphrase);
+// The PKCS#8 PEM of `key` as this device keeps its key files: encrypted
+// with the passphrase of `key_access` (PBES2, scrypt), if it has one.
+SecretBytes key_file_pem(const crypto::PrivateKey& key, const KeyAccess& key_access);
+// A private key from the PEM of a key file (key_file_pem), unlocked with
+// `key_access`: Error(BadPassword) when it is encrypted and `key_access` has
+// no passphrase, or another one.
+crypto::PrivateKey read_key_file_pem(std::string_view pem, const KeyAccess& key_access);
+
+// "PREFIX-<100-bit fingerprint without dashes>.pem" holding key_file_pem.
+store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, const KeyAccess& key_access);
 
 // A new mail key for `address` and `purpose`, certified by the root; its
 // certificate advertises `capabilities` (RFC 4262).
-std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(
-    const crypto::PrivateKey& root_key, const crypto::Certificate& root, const std::string& name,
-    const EmailAddress& address, store::KeyPurpose purpose, store::Suite suite,
-    const std::optional<Passphrase>& passphrase, crypto::TimePoint now, const smime::Capabilities& capabilities);
+std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
+                                                               const crypto::Certificate& root, const std::string& name,
+                                                               const EmailAddress& address, store::KeyPurpose purpose,
+                                                               store::Suite suite, const KeyAccess& key_access,
+                                                               crypto::TimePoint now,
+                                                               const smime::Capabilities& capabilities);
 
 // A new certificate for an existing mail key (same key file), advertising
 // `capabilities`.
@@ -68,8 +77,8 @@ struct OwnDevice {
   const crypto::PrivateKey& signature_key;
   const crypto::PrivateKey& agreement_key;
 };
-store::DeviceRecord own_device_record(const OwnDevice& own, const std::optional<Passphrase>& passphrase,
-                                      crypto::TimePoint now, std::vector<store::KeyFile>& files);
+store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, crypto::TimePoint now,
+                                      std::vector<store::KeyFile>& files);
 
 // A device's signature and key-agreement certificates, issued by the root.
 struct DeviceCertificates {

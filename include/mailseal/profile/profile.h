@@ -11,6 +11,7 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/endorsement.h"
@@ -27,8 +28,8 @@ struct InitOptions {
   std::vector<EmailAddress> addresses;
   std::string name;  // the person's name; defaults to the first address
   store::Suite suite = store::Suite::Compat;
-  std::string device_name;               // defaults to the host name
-  std::optional<Passphrase> passphrase;  // encrypts every key file when set
+  std::string device_name;                          // defaults to the host name
+  KeyAccess key_access = KeyAccess::unencrypted();  // protects every key file
 };
 
 struct DeviceSummary {
@@ -108,24 +109,25 @@ class Profile {
 
   // The current signing key of an address (the profile's own before imported
   // ones). Error(NotFound) if the address is not the profile's;
-  // Error(BadPassword) if the keys are encrypted and the passphrase is missing.
-  MailKey signing_key(const EmailAddress& address, const Passphrase* passphrase);
+  // Error(BadPassword) if the keys are encrypted and `key_access` has no
+  // passphrase, or another one.
+  MailKey signing_key(const EmailAddress& address, const KeyAccess& key_access);
   // The current encryption certificate of an address (no private key).
   crypto::Certificate encryption_certificate(const EmailAddress& address);
   // Every key that may decrypt: current and archived, own and imported.
-  std::vector<MailKey> decryption_keys(const Passphrase* passphrase);
+  std::vector<MailKey> decryption_keys(const KeyAccess& key_access);
   bool keys_encrypted();
   // The profile root's private key (endorsements, revocations).
-  crypto::PrivateKey root_key(const Passphrase* passphrase);
+  crypto::PrivateKey root_key(const KeyAccess& key_access);
 
   // A statement, signed by this profile's root, that the profile root
   // `successor` replaces it for all of this profile's addresses: correspondents
   // who import it see continuity, not a conflict. Error(Usage) if `successor`
   // is not a profile root or is this one.
-  crypto::Certificate rotation_statement(const crypto::Certificate& successor, const Passphrase* passphrase);
+  crypto::Certificate rotation_statement(const crypto::Certificate& successor, const KeyAccess& key_access);
   // A revocation list, signed by this profile's root, revoking the root
   // itself: once published, nobody trusts this profile again.
-  crypto::RevocationList root_revocation(const Passphrase* passphrase);
+  crypto::RevocationList root_revocation(const KeyAccess& key_access);
 
   // Current mail certificates, each address's signing then encryption one.
   std::vector<crypto::Certificate> current_mail_certificates();
@@ -134,15 +136,14 @@ class Profile {
   // purpose or both) with their chains, as a PKCS#12 for other mail clients.
   // gpgsm 2.2 reads only the first key of a file, hence the purpose filter.
   Bytes export_pkcs12(const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
-                      const Passphrase& password, crypto::Pkcs12Protection protection,
-                      const Passphrase* key_passphrase);
+                      const Passphrase& password, crypto::Pkcs12Protection protection, const KeyAccess& key_access);
 
   // Re-issues every current encryption certificate of the profile's own keys
   // that does not advertise exactly `capabilities` (same keys, new
   // certificates; the old ones are archived). Returns the new certificates.
   // Admin devices only: Error(RejectedByPolicy) elsewhere.
   std::vector<crypto::Certificate> advertise_capabilities(const smime::Capabilities& capabilities,
-                                                          const Passphrase* passphrase);
+                                                          const KeyAccess& key_access);
   // True when every current encryption certificate of the profile's own
   // keys advertises exactly `capabilities`.
   bool advertises(const smime::Capabilities& capabilities);
@@ -150,18 +151,23 @@ class Profile {
   // Each current mail key in a PKCS#12 of its own, for clients that read one
   // identity per file (Apple's configuration profiles, gpgsm).
   std::vector<Pkcs12Export> export_pkcs12_per_key(const Passphrase& password, crypto::Pkcs12Protection protection,
-                                                  const Passphrase* key_passphrase);
+                                                  const KeyAccess& key_access);
 
   // Adopts the identities of a PKCS#12 (for example from a public CA) as
   // additional keys of their addresses, keeping their chains. Every identity
   // must name one of the profile's addresses; nothing is stored unless all
   // can be.
-  std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const Passphrase* key_passphrase);
+  std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const KeyAccess& key_access);
 
   store::LocalStore& store() noexcept { return store_; }
 
   // A private key of this store by its file name (mail, device or root).
-  crypto::PrivateKey load_key(const std::string& file, const Passphrase* passphrase);
+  crypto::PrivateKey load_key(const std::string& file, const KeyAccess& key_access);
+  // How the key files written into this store from now on are protected:
+  // like the ones it holds, with the passphrase of `key_access` when the
+  // store's keys are encrypted, else not at all. Error(BadPassword) when
+  // they are encrypted and `key_access` has no passphrase.
+  KeyAccess access_for_new_key_files(const KeyAccess& key_access);
   // True when this device holds the profile root (an admin device).
   bool holds_root();
 
@@ -171,7 +177,7 @@ class Profile {
   // their records; Error(NotFound) when there are none.
   std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> current_identities(
       const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
-      const Passphrase* key_passphrase);
+      const KeyAccess& key_access);
   store::LocalStore store_;
 };
 

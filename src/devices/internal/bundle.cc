@@ -52,24 +52,23 @@ store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encryp
   return profile;
 }
 
-std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
-                                                           const std::optional<Passphrase>& passphrase) {
+std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key, const KeyAccess& key_access) {
   crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(
       std::string_view(reinterpret_cast<const char*>(key.pem.data()), key.pem.size()), nullptr);
   store::MailKeyRecord record = key.record;
   store::KeyFile file =
-      profile::key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, passphrase);
+      profile::key_file(record.origin == store::KeyOrigin::Profile ? "mail" : "imported", private_key, key_access);
   record.key_file = file.name;
   record.key_fingerprint =
       crypto::Certificate::from_der(record.certificate).key_fingerprint().to_string(udf::kFullBits);
   return {std::move(record), std::move(file)};
 }
 
-std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const std::optional<Passphrase>& passphrase,
+std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const KeyAccess& key_access,
                                               std::vector<store::KeyFile>& files) {
   std::vector<store::MailKeyRecord> records;
   for (const auto& key : bundle.keys) {
-    auto [record, file] = stored_key(key, passphrase);
+    auto [record, file] = stored_key(key, key_access);
     files.push_back(std::move(file));
     records.push_back(std::move(record));
   }

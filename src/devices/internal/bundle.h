@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/store/local_store.h"
 
@@ -39,13 +40,12 @@ SecretBytes encode_bundle(const KeyBundle& bundle);
 
 // The store records a device makes from a bundle or escrow it opened: the
 // profile (root_key_file left empty), and each mail key with its private key
-// file (encrypted with `passphrase` when given).
+// file (protected as `key_access` says, profile::key_file).
 store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at);
-std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key,
-                                                           const std::optional<Passphrase>& passphrase);
+std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key, const KeyAccess& key_access);
 // Every mail key of a bundle or escrow as store records; their key files are
 // appended to `files`.
-std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const std::optional<Passphrase>& passphrase,
+std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const KeyAccess& key_access,
                                               std::vector<store::KeyFile>& files);
 // Error(Malformed) for anything that is not a bundle of this version.
 KeyBundle decode_bundle(ByteView json);

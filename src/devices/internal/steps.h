@@ -10,7 +10,7 @@
 #include <string>
 
 #include "devices/internal/bundle.h"
-#include "mailseal/common/secret.h"
+#include "mailseal/common/key_access.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/keyservice/client.h"
 #include "mailseal/keyservice/documents.h"
@@ -28,7 +28,7 @@ struct KeySigner {
 };
 
 // The profile root, signing as keyservice::kRootKey. Admin devices only.
-KeySigner root_signer(profile::Profile& profile, const Passphrase* passphrase);
+KeySigner root_signer(profile::Profile& profile, const KeyAccess& key_access);
 
 // This device's record in its store.
 store::DeviceRecord this_device(store::LocalStore& store);
@@ -37,14 +37,14 @@ store::DeviceRecord this_device(store::LocalStore& store);
 
 // What a bundle and the escrow both carry: the profile, and the mail keys
 // `wanted` selects.
-KeyBundle bundle_of(profile::Profile& profile, const Passphrase* passphrase,
+KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
                     const std::function<bool(const store::MailKeyRecord&)>& wanted);
 // The bundle for one device: its record, the keys its role may hold, and the
 // proof of the PIN it joined with.
-KeyBundle bundle_for(profile::Profile& profile, const Passphrase* passphrase, const store::DeviceRecord& device,
+KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, const store::DeviceRecord& device,
                      std::optional<std::string> pin_proof);
 // Signed by this device, encrypted to `recipient` (a device's key-agreement certificate).
-Bytes seal_bundle(profile::Profile& profile, const Passphrase* passphrase, const KeyBundle& bundle,
+Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const KeyBundle& bundle,
                   const crypto::Certificate& recipient);
 // Opens a bundle for this device and checks it comes from a device of the
 // profile whose root is `root`, and that every key belongs to its certificate.
@@ -55,11 +55,10 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
 
 // join.cc: the accepted join: the store is made from the bundle, and the
 // pending state goes.
-SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client,
-                         const std::optional<Passphrase>& passphrase);
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access);
 // approval.cc: admin devices accept (or refuse) requests made with a PIN
 // they issued, without anyone comparing witnesses.
-void process_pin_requests(profile::Profile& profile, keyservice::Client& client, const Passphrase* passphrase,
+void process_pin_requests(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                           SyncReport& report);
 
 }  // namespace mailseal::devices::internal
