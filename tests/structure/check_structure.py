@@ -17,6 +17,10 @@
       Prints the parts' dependency graph (Graphviz DOT), as declared in CMake
       and reduced to the edges not implied by others.
 
+  check_structure.py graph-current SOURCE_DIR
+      The picture in docs/architecture.md (docs/parts.dot) is the graph the
+      build declares; scripts/architecture-graph.sh regenerates it.
+
 Exit status: 0 when the tree holds to the rule, 1 with one line per breach.
 """
 import argparse
@@ -311,34 +315,45 @@ def check_function_size(source: pathlib.Path, max_lines: int) -> list:
     return problems
 
 
-def print_graph(source: pathlib.Path):
+def graph_of(source: pathlib.Path) -> str:
     parts = declared_parts(source)
     closure = reachable(parts)
-    print("digraph mailseal_parts {")
-    print('  rankdir=TB; node [shape=box, fontname="sans-serif"];')
-    print('  cli [style=bold];')
+    lines = ["digraph mailseal_parts {", '  rankdir=TB; node [shape=box, fontname="sans-serif"];',
+             "  cli [style=bold];"]
     for part in sorted(parts):
         if not any(part in parts[other] for other in parts):
-            print(f"  cli -> {part};")
+            lines.append(f"  cli -> {part};")
     for part, deps in sorted(parts.items()):
         for dep in sorted(deps):
             implied = any(dep in closure[other] for other in deps if other != dep)
             if not implied:
-                print(f"  {part} -> {dep};")
-    print("}")
+                lines.append(f"  {part} -> {dep};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def check_graph_current(source: pathlib.Path) -> list:
+    picture = source / "docs" / "parts.dot"
+    if not picture.exists():
+        return ["docs/parts.dot is missing: run scripts/architecture-graph.sh"]
+    if picture.read_text() != graph_of(source):
+        return ["docs/parts.dot differs from the parts the build declares: run scripts/architecture-graph.sh"]
+    return []
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=["layers", "function-size", "graph"])
+    parser.add_argument("check", choices=["layers", "function-size", "graph", "graph-current"])
     parser.add_argument("source", type=pathlib.Path)
     parser.add_argument("--max-lines", type=int, default=120)
     args = parser.parse_args()
     if args.check == "graph":
-        print_graph(args.source)
+        print(graph_of(args.source), end="")
         return 0
     if args.check == "layers":
         problems = check_layers(args.source)
+    elif args.check == "graph-current":
+        problems = check_graph_current(args.source)
     else:
         problems = check_function_size(args.source, args.max_lines)
     for problem in problems:
