@@ -38,6 +38,9 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   // share the key's file.
   std::vector<store::MailKeyRecord> certificates_only;
   std::set<std::string> key_files;
+  // Received keys are protected like the keys this store holds, whatever
+  // passphrase this command was given.
+  const KeyAccess new_key_files = profile.access_for_new_key_files(key_access);
   for (const auto& record : known)
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
@@ -46,7 +49,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
       return record.certificate == key.record.certificate;
     });
     if (existing == known.end()) {
-      auto [record, file] = stored_key(key, key_access);
+      auto [record, file] = stored_key(key, new_key_files);
       if (key_files.insert(file.name).second)
         additions.emplace_back(std::move(record), std::move(file));
       else

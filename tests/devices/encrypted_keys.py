@@ -74,6 +74,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     admin = Device(work, "admin", "admin passphrase")
     laptop = Device(work, "laptop", "laptop passphrase")
     phone = Device(work, "phone")
+    tablet = Device(work, "tablet")
 
     created = admin.json("init", "alice@example.com", "--suite", "modern", "--device-name", "admin", "--service", url)
     check(created["published"], "the admin device makes the profile with a passphrase and publishes it", created)
@@ -117,6 +118,12 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     check(len(files) == 4 and all_start_with(files, PLAIN), "no key file of the phone is encrypted", list(files))
     check(not phone.json("status")["keys_encrypted"], "the phone's status says its keys are not encrypted")
 
+    # The tablet joins by PIN too, without a passphrase.
+    invite = admin.json("device", "invite", "--expires", "10m")
+    tablet.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--name", "tablet")
+    admin.must("sync")
+    check(tablet.json("sync")["joined"], "the tablet joins")
+
     bob = Device(work, "bob")
     bob.must("init", "bob@example.org", "--suite", "modern", "--service", url)
     bob.must("lookup", "alice@example.com")
@@ -134,8 +141,8 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     check(refused_for_passphrase(admin.bare("device", "remove", phone_id)),
           "removing a device needs the admin device's passphrase")
     removal = admin.json("device", "remove", phone_id)
-    check(removal["devices_updated"] == 1 and removal["rotated"] == ["alice@example.com"],
-          "removing the phone rotates the keys and sends them to the laptop", removal)
+    check(removal["devices_updated"] == 2 and removal["rotated"] == ["alice@example.com"],
+          "removing the phone rotates the keys and sends them to the laptop and the tablet", removal)
     files = admin.key_files()
     check(len(files) == 7 and all_start_with(files, ENCRYPTED), "the admin device's new key files are encrypted",
           list(files))
@@ -145,12 +152,22 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     files = laptop.key_files()
     check(len(files) == 6 and all_start_with(files, ENCRYPTED),
           "the laptop stores the keys it received under its passphrase", list(files))
+    # A passphrase given to a device whose keys are not encrypted (here in
+    # the environment, as a shell profile might set it for another device)
+    # does not encrypt the keys it receives: its store stays as it was made.
+    stray = dict(os.environ, MAILSEAL_PASSPHRASE="a passphrase meant for another device")
+    synced = mailseal("--home", tablet.home, "sync", "--json", env=stray)
+    check(synced.returncode == 0, "the tablet takes the new keys", synced.stderr.decode())
+    files = tablet.key_files()
+    check(len(files) == 6 and all_start_with(files, PLAIN),
+          "the tablet stores them unencrypted, like the rest of its store", list(files))
     bob.must("lookup", "alice@example.com")
     second_message = os.path.join(work, "second.eml")
     bob.must("encrypt", "-o", second_message,
              stdin=message("bob@example.org", "alice@example.com", "two", "the second secret"))
     check(laptop.decrypts(second_message, "the second secret") and admin.decrypts(second_message, "the second secret"),
           "the laptop and the admin device decrypt Bob's second message with their passphrases")
+    check(tablet.decrypts(second_message, "the second secret", bare=True), "the tablet decrypts it without one")
 
     # Recovery, under a third passphrase.
     check(refused_for_passphrase(admin.bare("recovery", "create", "--shares", "3", "--quorum", "2")),
@@ -167,4 +184,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
           and not restored_home.decrypts(second_message, "the second secret", bare=True),
           "the restored device decrypts with its passphrase only")
 
-finish(minimum=30)
+finish(minimum=34)
