@@ -36,6 +36,9 @@ void SqliteClose::operator()(sqlite3* database) const noexcept {
 void SqliteFinalize::operator()(sqlite3_stmt* statement) const noexcept {
   sqlite3_finalize(statement);
 }
+void SqliteFree::operator()(char* memory) const noexcept {
+  sqlite3_free(memory);
+}
 
 Statement::Statement(sqlite3* database, sqlite3_stmt* statement) : database_(database), statement_(statement) {}
 
@@ -151,10 +154,10 @@ Statement Database::prepare(std::string_view sql) {
 void Database::execute(std::string_view sql) {
   std::string text(sql);
   char* message = nullptr;
-  if (sqlite3_exec(database_.get(), text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string detail = message ? message : "unknown error";
-    sqlite3_free(message);
-    fail(database_.get(), fmt::format("database statement failed ({})", detail));
+  int status = sqlite3_exec(database_.get(), text.c_str(), nullptr, nullptr, &message);
+  SqliteString owned_message(message);
+  if (status != SQLITE_OK) {
+    fail(database_.get(), fmt::format("database statement failed ({})", message ? message : "unknown error"));
   }
 }
 
