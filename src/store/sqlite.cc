@@ -30,16 +30,6 @@ constexpr int kBusyTimeoutMs = 5000;
 
 }  // namespace
 
-void SqliteClose::operator()(sqlite3* database) const noexcept {
-  sqlite3_close_v2(database);
-}
-void SqliteFinalize::operator()(sqlite3_stmt* statement) const noexcept {
-  sqlite3_finalize(statement);
-}
-void SqliteFree::operator()(char* memory) const noexcept {
-  sqlite3_free(memory);
-}
-
 Statement::Statement(sqlite3* database, sqlite3_stmt* statement) : database_(database), statement_(statement) {}
 
 Statement& Statement::bind(int index, std::int64_t value) {
