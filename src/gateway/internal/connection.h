@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/openssl.h"
+#include "mailseal/common/unique_fd.h"
 
 namespace mailseal::gateway::internal {
 
@@ -20,8 +21,9 @@ struct Line {
 
 class Connection {
  public:
-  // Takes ownership of a connected socket.
-  Connection(int fd, std::chrono::seconds timeout);
+  // Takes a connected socket; it is closed with the connection, or at once
+  // when the constructor fails (Error(Io): the timeouts cannot be set).
+  Connection(UniqueFd socket, std::chrono::seconds timeout);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -52,8 +54,8 @@ class Connection {
 
  private:
   std::size_t fill();  // reads more into buffer_; 0 at the end
-  int fd_;
-  ossl::Ssl ssl_;
+  UniqueFd fd_;
+  ossl::Ssl ssl_;  // refers to fd_ (SSL_set_fd): declared after it, so freed before the socket is closed
   std::string buffer_;
   std::size_t start_ = 0;
 };
