@@ -35,6 +35,28 @@ void set_timeouts(int fd, std::chrono::seconds timeout) {
 
 }  // namespace
 
+void AddressListFree::operator()(addrinfo* list) const noexcept {
+  freeaddrinfo(list);
+}
+
+AddressList resolve(const std::string& host, int port, AddressUse use) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (use == AddressUse::Listen) {
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  }
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  if (int status = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); status != 0) {
+    if (use == AddressUse::Listen) {
+      throw Error(ErrorCode::Usage, fmt::format("cannot listen on {}: {}", host, gai_strerror(status)));
+    }
+    throw Error(ErrorCode::Io, fmt::format("cannot resolve {}: {}", host, gai_strerror(status)));
+  }
+  return AddressList(found);
+}
+
 Connection::Connection(UniqueFd socket, std::chrono::seconds timeout) : fd_(std::move(socket)) {
   set_timeouts(fd_.get(), timeout);
 }
@@ -47,16 +69,9 @@ Connection::~Connection() {
 }
 
 std::unique_ptr<Connection> Connection::connect(const std::string& host, int port, std::chrono::seconds timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(port);
-  if (int status = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); status != 0)
-    throw Error(ErrorCode::Io, fmt::format("cannot resolve {}: {}", host, gai_strerror(status)));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  AddressList addresses = resolve(host, port, AddressUse::Connect);
   std::string last_error = "no address";
-  for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
+  for (addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
     UniqueFd candidate(::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol));
     if (!candidate.valid()) {
       last_error = std::strerror(errno);

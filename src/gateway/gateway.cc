@@ -101,15 +101,9 @@ int Gateway::bind() {
     throw Error(ErrorCode::Io, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
   impl.wake_read.reset(wake[0]);
   impl.wake_write.reset(wake[1]);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(impl.options.port);
-  if (int status = getaddrinfo(impl.options.host.c_str(), port.c_str(), &hints, &found); status != 0)
-    throw Error(ErrorCode::Usage, fmt::format("cannot listen on {}: {}", impl.options.host, gai_strerror(status)));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  internal::AddressList addresses =
+      internal::resolve(impl.options.host, impl.options.port, internal::AddressUse::Listen);
+  const addrinfo* found = addresses.get();
   impl.listener.reset(::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol));
   if (!impl.listener.valid())
     throw Error(ErrorCode::Io, fmt::format("cannot create a socket: {}", std::strerror(errno)));

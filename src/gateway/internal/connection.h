@@ -11,7 +11,22 @@
 #include "common/openssl.h"
 #include "mailseal/common/unique_fd.h"
 
+struct addrinfo;
+
 namespace mailseal::gateway::internal {
+
+// The addresses getaddrinfo found (a linked list), freed with freeaddrinfo.
+struct AddressListFree {
+  void operator()(addrinfo* list) const noexcept;
+};
+using AddressList = std::unique_ptr<addrinfo, AddressListFree>;
+
+enum class AddressUse { Connect, Listen };
+
+// The TCP addresses of `host` and `port`, to connect to or to listen on;
+// never empty. Error(Io) when a host to connect to cannot be resolved,
+// Error(Usage) for an address to listen on.
+AddressList resolve(const std::string& host, int port, AddressUse use);
 
 struct Line {
   enum class Status { Complete, TooLong, End };
