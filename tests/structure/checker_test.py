@@ -30,11 +30,16 @@ BASE = {
 }
 
 
-def layer_problems(extra: dict) -> list:
+def problems_in(checker, extra: dict) -> list:
+    """What `checker` finds in BASE changed by `extra`."""
     with tempfile.TemporaryDirectory() as directory:
         root = pathlib.Path(directory)
         make_tree(root, {**BASE, **extra})
-        return check_structure.check_layers(root)
+        return checker(root)
+
+
+def layer_problems(extra: dict) -> list:
+    return problems_in(check_structure.check_layers, extra)
 
 
 check(layer_problems({}) == [], "a tree that keeps the rules passes", layer_problems({}))
@@ -61,10 +66,7 @@ check(any("src/stray/ is not a part" in p for p in found), "a folder that is not
 
 
 def owner_problems(extra: dict) -> list:
-    with tempfile.TemporaryDirectory() as directory:
-        root = pathlib.Path(directory)
-        make_tree(root, {**BASE, **extra})
-        return check_structure.check_owners(root)
+    return problems_in(check_structure.check_owners, extra)
 
 
 check(owner_problems({}) == [], "a tree without C release calls passes", owner_problems({}))

@@ -28,13 +28,13 @@ namespace {
 
 constexpr std::string_view kNoEnd = "<no end of file>";
 
-// What is left to read on `fd` without waiting, then kNoEnd if the other
-// side still holds its end open. Only for a peer that has finished writing.
-std::string read_now(int fd) {
+// What `fd` receives up to the end of file, followed by kNoEnd if the other
+// side still holds its end open when receiving stops.
+std::string receive(int fd, int flags) {
   std::string out;
   char buffer[512];
   while (true) {
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, flags);
     if (n > 0) {
       out.append(buffer, static_cast<std::size_t>(n));
     } else if (n == 0) {
@@ -45,24 +45,18 @@ std::string read_now(int fd) {
   }
 }
 
+// Without waiting: for a peer that has finished writing.
+std::string read_now(int fd) {
+  return receive(fd, MSG_DONTWAIT);
+}
+
 // Everything the gateway sends until it closes the connection. The receive
 // timeout is a safety net, not a measurement: a socket the gateway never
 // closed ends the test as a failure instead of hanging it.
 std::string read_until_closed(int fd) {
   timeval safety{60, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &safety, sizeof safety);
-  std::string out;
-  char buffer[512];
-  while (true) {
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      out.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      return out;
-    } else if (errno != EINTR) {
-      return out + std::string(kNoEnd);
-    }
-  }
+  return receive(fd, 0);
 }
 
 // A TCP connection to the gateway on 127.0.0.1:port; invalid (errno set) if refused.
