@@ -16,6 +16,7 @@
 #include "gateway/internal/connection.h"
 #include "gateway/internal/session.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/unique_fd.h"
 #include "mailseal/gateway/smtp.h"
 
 namespace mailseal::fuzz {
@@ -77,26 +78,26 @@ void play_session(std::span<const std::uint8_t> input) {
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sockets) != 0)
     std::abort();
+  UniqueFd server_end(sockets[0]);
   std::string written;
-  std::thread client([&] {
+  std::thread client([&, client_end = UniqueFd(sockets[1])] {
     std::size_t sent = 0;
     while (sent < input.size()) {
-      ssize_t n = ::send(sockets[1], input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
+      ssize_t n = ::send(client_end.get(), input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
       if (n <= 0)
         break;  // the gateway closed the session (QUIT, too many errors)
       sent += static_cast<std::size_t>(n);
     }
-    ::shutdown(sockets[1], SHUT_WR);
+    ::shutdown(client_end.get(), SHUT_WR);
     char buffer[4096];
     ssize_t n;
-    while ((n = ::recv(sockets[1], buffer, sizeof buffer, 0)) > 0)
+    while ((n = ::recv(client_end.get(), buffer, sizeof buffer, 0)) > 0)
       written.append(buffer, static_cast<std::size_t>(n));
-    ::close(sockets[1]);
   });
   static gateway::internal::Shared shared{options(),      nullptr, nullptr,
                                           "fuzz.invalid", {},      gateway::LookupSchedule(std::chrono::seconds(3600))};
   {
-    gateway::internal::Connection connection(sockets[0], std::chrono::seconds(5));
+    gateway::internal::Connection connection(std::move(server_end), std::chrono::seconds(5));
     try {
       gateway::internal::Session(connection, shared).run();
     } catch (const Error&) {

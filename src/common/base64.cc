@@ -21,8 +21,7 @@ std::string encode_base64(ByteView data) {
 }
 
 Bytes decode_base64(std::string_view text) {
-  using EncodeCtx = ossl::Handle<EVP_ENCODE_CTX, EVP_ENCODE_CTX_free>;
-  EncodeCtx context(ossl::check_ptr(EVP_ENCODE_CTX_new(), "cannot allocate a base64 context"));
+  ossl::EncodeCtx context(ossl::check_ptr(EVP_ENCODE_CTX_new(), "cannot allocate a base64 context"));
   EVP_DecodeInit(context.get());
   // EVP_DecodeUpdate skips white space and line breaks itself. Chunks keep
   // each call within int range.

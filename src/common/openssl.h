@@ -1,8 +1,10 @@
 #pragma once
 // The one place that owns OpenSSL handles (STYLE.md): each C handle type has one
 // move-only owner, a unique_ptr with a stateless deleter, and no other code
-// calls an OpenSSL free function. Library-internal: public headers never
-// include this file.
+// calls an OpenSSL free function. The owners public headers hold (ossl::Pkey,
+// ossl::X509Cert) come from mailseal/common/openssl_handles.h, which
+// forward-declares their C types; every other owner is defined here.
+// Library-internal: public headers never include this file.
 
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <openssl/param_build.h>
 #include <openssl/pkcs12.h>
 #include <openssl/provider.h>
 #include <openssl/ssl.h>
@@ -21,6 +24,8 @@
 #include <openssl/x509v3.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/openssl_handles.h"
+#include "mailseal/common/secret.h"
 
 namespace mailseal::ossl {
 
@@ -35,7 +40,6 @@ struct FreeWith {
 template <typename T, auto FreeFunction>
 using Handle = std::unique_ptr<T, FreeWith<FreeFunction>>;
 
-using Pkey = Handle<EVP_PKEY, EVP_PKEY_free>;
 using PkeyCtx = Handle<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
 using MdCtx = Handle<EVP_MD_CTX, EVP_MD_CTX_free>;
 using Md = Handle<EVP_MD, EVP_MD_free>;
@@ -46,8 +50,11 @@ using KdfCtx = Handle<EVP_KDF_CTX, EVP_KDF_CTX_free>;
 using CipherCtx = Handle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 using Bignum = Handle<BIGNUM, BN_clear_free>;
 using BnCtx = Handle<BN_CTX, BN_CTX_free>;
+using EcPoint = Handle<EC_POINT, EC_POINT_free>;
+using ParamBld = Handle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using Params = Handle<OSSL_PARAM, OSSL_PARAM_free>;
+using EncodeCtx = Handle<EVP_ENCODE_CTX, EVP_ENCODE_CTX_free>;
 using Bio = Handle<BIO, BIO_free_all>;
-using X509Cert = Handle<X509, X509_free>;
 using X509Name = Handle<X509_NAME, X509_NAME_free>;
 using X509Extension = Handle<X509_EXTENSION, X509_EXTENSION_free>;
 using X509Store = Handle<X509_STORE, X509_STORE_free>;
@@ -55,12 +62,15 @@ using X509StoreCtx = Handle<X509_STORE_CTX, X509_STORE_CTX_free>;
 using X509Algor = Handle<X509_ALGOR, X509_ALGOR_free>;
 using X509Sig = Handle<X509_SIG, X509_SIG_free>;
 using X509Crl = Handle<X509_CRL, X509_CRL_free>;
+using X509Revoked = Handle<X509_REVOKED, X509_REVOKED_free>;
 using Asn1Integer = Handle<ASN1_INTEGER, ASN1_INTEGER_free>;
 using Asn1Time = Handle<ASN1_TIME, ASN1_TIME_free>;
 using Asn1OctetString = Handle<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using Asn1Ia5String = Handle<ASN1_IA5STRING, ASN1_IA5STRING_free>;
 using Asn1Object = Handle<ASN1_OBJECT, ASN1_OBJECT_free>;
 using GeneralNames = Handle<GENERAL_NAMES, GENERAL_NAMES_free>;
 using GeneralName = Handle<GENERAL_NAME, GENERAL_NAME_free>;
+using GeneralSubtree = Handle<GENERAL_SUBTREE, GENERAL_SUBTREE_free>;
 using NameConstraints = Handle<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>;
 using BasicConstraints = Handle<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
 using ExtendedKeyUsage = Handle<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
@@ -81,11 +91,29 @@ inline void unload_provider(OSSL_PROVIDER* provider) noexcept {
 }
 using Provider = Handle<OSSL_PROVIDER, unload_provider>;
 
+// A new reference to a handle another owner holds (OpenSSL counts
+// references): copying a certificate or a key, or keeping one that a CMS
+// structure lends. Null gives an empty owner.
+X509Cert add_reference(X509* certificate);
+Pkey add_reference(EVP_PKEY* key);
+
 // Stacks own their elements as well.
 struct X509StackFree {
   void operator()(STACK_OF(X509) * stack) const noexcept { sk_X509_pop_free(stack, X509_free); }
 };
 using X509Stack = std::unique_ptr<STACK_OF(X509), X509StackFree>;
+
+// A stack whose certificates another owner lends (CMS_get0_signers): only the
+// stack itself is freed.
+struct BorrowedX509StackFree {
+  void operator()(STACK_OF(X509) * stack) const noexcept { sk_X509_free(stack); }
+};
+using BorrowedX509Stack = std::unique_ptr<STACK_OF(X509), BorrowedX509StackFree>;
+
+struct X509AlgorStackFree {
+  void operator()(X509_ALGORS* stack) const noexcept { sk_X509_ALGOR_pop_free(stack, X509_ALGOR_free); }
+};
+using X509AlgorStack = std::unique_ptr<X509_ALGORS, X509AlgorStackFree>;
 
 struct SafeBagStackFree {
   void operator()(STACK_OF(PKCS12_SAFEBAG) * stack) const noexcept {
@@ -105,6 +133,27 @@ struct OpensslFree {
 };
 using OpensslString = std::unique_ptr<char, OpensslFree>;
 using OpensslBytes = std::unique_ptr<unsigned char, OpensslFree>;
+
+// Memory from OpenSSL's allocator that holds a secret (the DER of a private
+// key): wiped, then freed. OPENSSL_clear_free needs the size, so this owner
+// holds it beside the pointer.
+class SecretAllocation {
+ public:
+  SecretAllocation(unsigned char* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  ~SecretAllocation() { OPENSSL_clear_free(data_, size_); }
+  SecretAllocation(const SecretAllocation&) = delete;
+  SecretAllocation& operator=(const SecretAllocation&) = delete;
+
+  SecretBytes bytes() const { return SecretBytes(data_, data_ + size_); }
+
+ private:
+  unsigned char* data_;
+  std::size_t size_;
+};
+
+// The DER of a PKCS#8 private key, in a wiping buffer; no copy of it is left
+// in OpenSSL's heap. Throws Error(code, "<what>: ...") when it cannot encode.
+SecretBytes pkcs8_der(const PKCS8_PRIV_KEY_INFO* info, std::string_view what, ErrorCode code = ErrorCode::Internal);
 
 // Drains OpenSSL's thread-local error queue into one readable line.
 std::string take_errors();

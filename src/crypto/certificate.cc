@@ -44,9 +44,7 @@ std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
     certificates = pkcs7->d.signed_and_enveloped->cert;
   }
   for (int i = 0; certificates != nullptr && i < sk_X509_num(certificates); ++i) {
-    X509* certificate = sk_X509_value(certificates, i);
-    X509_up_ref(certificate);
-    out.emplace_back(X509Handle(certificate));
+    out.emplace_back(ossl::add_reference(sk_X509_value(certificates, i)));
   }
   return out;
 }
@@ -57,16 +55,9 @@ TimePoint now() {
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-void X509Free::operator()(x509_st* certificate) const noexcept {
-  X509_free(certificate);
-}
+Certificate::Certificate(ossl::X509Cert certificate) : certificate_(std::move(certificate)) {}
 
-Certificate::Certificate(X509Handle certificate) : certificate_(std::move(certificate)) {}
-
-Certificate::Certificate(const Certificate& other) {
-  X509_up_ref(other.certificate_.get());
-  certificate_.reset(other.certificate_.get());
-}
+Certificate::Certificate(const Certificate& other) : certificate_(ossl::add_reference(other.certificate_.get())) {}
 
 Certificate& Certificate::operator=(const Certificate& other) {
   if (this != &other) {
@@ -80,21 +71,20 @@ Certificate::~Certificate() = default;
 
 Certificate Certificate::from_der(ByteView der) {
   const unsigned char* cursor = der.data();
-  X509* certificate = d2i_X509(nullptr, &cursor, static_cast<long>(der.size()));
-  if (certificate == nullptr || cursor != der.data() + der.size()) {
-    X509_free(certificate);
+  ossl::X509Cert certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!certificate || cursor != der.data() + der.size()) {
     ossl::fail("not a DER certificate", ErrorCode::Malformed);
   }
-  return Certificate(X509Handle(certificate));
+  return Certificate(std::move(certificate));
 }
 
 Certificate Certificate::from_pem(std::string_view pem) {
   auto bio = ossl::memory_reader(pem.data(), pem.size());
-  X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
-  if (certificate == nullptr) {
+  ossl::X509Cert certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!certificate) {
     ossl::fail("not a PEM certificate", ErrorCode::Malformed);
   }
-  return Certificate(X509Handle(certificate));
+  return Certificate(std::move(certificate));
 }
 
 std::vector<Certificate> Certificate::read_all(ByteView data) {
@@ -103,11 +93,11 @@ std::vector<Certificate> Certificate::read_all(ByteView data) {
   if (text.find(kPemCertificate) != std::string_view::npos) {
     auto bio = ossl::memory_reader(data.data(), data.size());
     while (out.size() < kMaxCertificates) {
-      X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
-      if (certificate == nullptr) {
+      ossl::X509Cert certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+      if (!certificate) {
         break;
       }
-      out.emplace_back(X509Handle(certificate));
+      out.emplace_back(std::move(certificate));
     }
     ossl::take_errors();  // the end of the PEM stream reports "no start line"
   } else if (text.find(kPemPkcs7) != std::string_view::npos) {
@@ -120,11 +110,10 @@ std::vector<Certificate> Certificate::read_all(ByteView data) {
   } else {
     // DER: a certificate, or a PKCS#7 certs-only structure.
     const unsigned char* cursor = data.data();
-    X509* certificate = d2i_X509(nullptr, &cursor, static_cast<long>(data.size()));
-    if (certificate != nullptr && cursor == data.data() + data.size()) {
-      out.emplace_back(X509Handle(certificate));
+    ossl::X509Cert certificate(d2i_X509(nullptr, &cursor, static_cast<long>(data.size())));
+    if (certificate && cursor == data.data() + data.size()) {
+      out.emplace_back(std::move(certificate));
     } else {
-      X509_free(certificate);
       ossl::take_errors();
       cursor = data.data();
       ossl::Pkcs7 pkcs7(d2i_PKCS7(nullptr, &cursor, static_cast<long>(data.size())));
@@ -260,11 +249,11 @@ bool Certificate::names_address(const EmailAddress& address) const {
 }
 
 PublicKey Certificate::public_key() const {
-  EVP_PKEY* key = X509_get_pubkey(certificate_.get());
-  if (key == nullptr) {
+  ossl::Pkey key(X509_get_pubkey(certificate_.get()));
+  if (!key) {
     ossl::fail("certificate has an unsupported public key", ErrorCode::Unsupported);
   }
-  return PublicKey(PkeyHandle(key));
+  return PublicKey(std::move(key));
 }
 
 udf::Fingerprint Certificate::fingerprint() const {

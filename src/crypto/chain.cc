@@ -20,11 +20,9 @@ std::string verify_chain(const Certificate& leaf, const std::vector<Certificate>
   }
   ossl::X509Stack untrusted(ossl::check_ptr(sk_X509_new_null(), "cannot allocate a certificate stack"));
   for (const auto& certificate : intermediates) {
-    X509_up_ref(certificate.native());
-    if (sk_X509_push(untrusted.get(), certificate.native()) <= 0) {
-      X509_free(certificate.native());
-      ossl::fail("cannot build a certificate stack");
-    }
+    ossl::X509Cert reference = ossl::add_reference(certificate.native());
+    ossl::check(sk_X509_push(untrusted.get(), reference.get()), "cannot build a certificate stack");
+    reference.release();  // the stack holds it now
   }
   ossl::X509StoreCtx context(ossl::check_ptr(X509_STORE_CTX_new(), "cannot allocate a verification context"));
   ossl::check(X509_STORE_CTX_init(context.get(), store.get(), leaf.native(), untrusted.get()),

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/openssl.h"
+#include "crypto/internal/extensions.h"
 #include "mailseal/common/error.h"
 
 namespace mailseal::crypto {
@@ -85,32 +86,6 @@ int endorsement_nid() {
   return nid;
 }
 
-void add_extension_text(X509* certificate, X509V3_CTX* context, int nid, const char* value) {
-  ossl::X509Extension extension(ossl::check_ptr(X509V3_EXT_conf_nid(nullptr, context, nid, value),
-                                                fmt::format("cannot build the {} extension", OBJ_nid2sn(nid))));
-  ossl::check(X509_add_ext(certificate, extension.get(), -1), "cannot add an extension");
-}
-
-void add_raw_extension(X509* certificate, const ASN1_OBJECT* oid, ByteView value, bool critical) {
-  ossl::Asn1OctetString data(ossl::check_ptr(ASN1_OCTET_STRING_new(), "cannot allocate an extension"));
-  ossl::check(ASN1_OCTET_STRING_set(data.get(), value.data(), static_cast<int>(value.size())),
-              "cannot set an extension");
-  ossl::X509Extension extension(ossl::check_ptr(
-      X509_EXTENSION_create_by_OBJ(nullptr, oid, critical ? 1 : 0, data.get()), "cannot build an extension"));
-  ossl::check(X509_add_ext(certificate, extension.get(), -1), "cannot add an extension");
-}
-
-ossl::GeneralName email_name(std::string_view text) {
-  ossl::GeneralName name(ossl::check_ptr(GENERAL_NAME_new(), "cannot allocate a name"));
-  ASN1_IA5STRING* value = ossl::check_ptr(ASN1_IA5STRING_new(), "cannot allocate a name");
-  if (ASN1_STRING_set(value, text.data(), static_cast<int>(text.size())) != 1) {
-    ASN1_IA5STRING_free(value);
-    ossl::fail("cannot set a name");
-  }
-  GENERAL_NAME_set0_value(name.get(), GEN_EMAIL, value);
-  return name;
-}
-
 }  // namespace
 
 Certificate issue_endorsement(const Certificate& subject, const PrivateKey& issuer_key, const Certificate& issuer,
@@ -121,13 +96,10 @@ Certificate issue_endorsement(const Certificate& subject, const PrivateKey& issu
   if (terms.depth < 0 || terms.depth > 255) {
     throw Error(ErrorCode::Usage, fmt::format("an endorsement's depth is 0 to 255, not {}", terms.depth));
   }
-  X509Handle certificate(ossl::check_ptr(X509_new(), "cannot allocate a certificate"));
+  ossl::X509Cert certificate(ossl::check_ptr(X509_new(), "cannot allocate a certificate"));
   X509* cert = certificate.get();
   ossl::check(X509_set_version(cert, X509_VERSION_3), "cannot set the version");
-  Bytes random = random_bytes(16);
-  random[0] = static_cast<std::uint8_t>((random[0] & 0x7f) | 0x40);
-  ossl::Bignum serial(ossl::check_ptr(BN_bin2bn(random.data(), 16, nullptr), "cannot make a serial"));
-  ossl::check_ptr(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)), "cannot set a serial");
+  internal::set_random_serial(cert);
   ossl::check_ptr(ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(not_before.time_since_epoch().count())),
                   "cannot set the validity");
   ossl::check_ptr(ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(not_after.time_since_epoch().count())),
@@ -139,39 +111,21 @@ Certificate issue_endorsement(const Certificate& subject, const PrivateKey& issu
   X509V3_CTX context;
   X509V3_set_ctx(&context, issuer.native(), cert, nullptr, nullptr, 0);
   const bool introducer = subject.is_ca();
-  add_extension_text(cert, &context, NID_basic_constraints, introducer ? "critical,CA:TRUE" : "critical,CA:FALSE");
+  internal::add_extension_text(cert, &context, NID_basic_constraints,
+                               introducer ? "critical,CA:TRUE" : "critical,CA:FALSE");
   if (introducer) {
-    add_extension_text(cert, &context, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+    internal::add_extension_text(cert, &context, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
   }
-  add_extension_text(cert, &context, NID_subject_key_identifier, "hash");
-  add_extension_text(cert, &context, NID_authority_key_identifier, "keyid:always");
+  internal::add_extension_text(cert, &context, NID_subject_key_identifier, "hash");
+  internal::add_extension_text(cert, &context, NID_authority_key_identifier, "keyid:always");
   if (!terms.addresses.empty()) {
-    ossl::GeneralNames names(ossl::check_ptr(GENERAL_NAMES_new(), "cannot allocate names"));
-    for (const auto& address : terms.addresses) {
-      auto name = email_name(address.str());
-      ossl::check(sk_GENERAL_NAME_push(names.get(), name.get()), "cannot add a name");
-      name.release();
-    }
-    ossl::check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_REPLACE),
-                "cannot add the subjectAltName");
+    internal::add_subject_alt_names(cert, terms.addresses);
   }
   if (!terms.scope.empty() && introducer) {
-    ossl::NameConstraints constraints(ossl::check_ptr(NAME_CONSTRAINTS_new(), "cannot allocate name constraints"));
-    constraints->permittedSubtrees = ossl::check_ptr(sk_GENERAL_SUBTREE_new_null(), "cannot allocate subtrees");
-    for (const auto& rule : terms.scope) {
-      GENERAL_SUBTREE* subtree = ossl::check_ptr(GENERAL_SUBTREE_new(), "cannot allocate a subtree");
-      GENERAL_NAME_free(subtree->base);
-      subtree->base = email_name(rule).release();
-      if (sk_GENERAL_SUBTREE_push(constraints->permittedSubtrees, subtree) <= 0) {
-        GENERAL_SUBTREE_free(subtree);
-        ossl::fail("cannot add a subtree");
-      }
-    }
-    // Non-critical for gpgsm 2.2's sake, as on profile roots (issue.cc).
-    ossl::check(X509_add1_ext_i2d(cert, NID_name_constraints, constraints.get(), 0, X509V3_ADD_REPLACE),
-                "cannot add the name constraints");
+    // Non-critical, as on profile roots (crypto/internal/extensions.h says why).
+    internal::add_email_name_constraints(cert, terms.scope);
   }
-  add_raw_extension(cert, OBJ_nid2obj(endorsement_nid()), encode_terms(terms), false);
+  internal::add_raw_extension(cert, OBJ_nid2obj(endorsement_nid()), encode_terms(terms), false);
   if (X509_sign(cert, issuer_key.native(), EVP_sha256()) <= 0) {
     ossl::fail("cannot sign the endorsement");
   }
@@ -316,8 +270,7 @@ RevocationList issue_revocation_list(const PrivateKey& issuer_key, const Certifi
     }
     ossl::Bignum number(raw);
     ossl::Asn1Integer serial(ossl::check_ptr(BN_to_ASN1_INTEGER(number.get(), nullptr), "cannot set a serial"));
-    using Revoked = ossl::Handle<X509_REVOKED, X509_REVOKED_free>;
-    Revoked entry(ossl::check_ptr(X509_REVOKED_new(), "cannot allocate a CRL entry"));
+    ossl::X509Revoked entry(ossl::check_ptr(X509_REVOKED_new(), "cannot allocate a CRL entry"));
     ossl::check(X509_REVOKED_set_serialNumber(entry.get(), serial.get()), "cannot set a CRL entry");
     ossl::check(X509_REVOKED_set_revocationDate(entry.get(), when.get()), "cannot set a CRL entry");
     ossl::check(X509_CRL_add0_revoked(crl, entry.get()), "cannot add a CRL entry");

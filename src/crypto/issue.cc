@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/openssl.h"
+#include "crypto/internal/extensions.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/certificate.h"
 
@@ -11,61 +12,7 @@ namespace mailseal::crypto {
 
 namespace {
 
-constexpr int kSerialBytes = 16;
-
-using GeneralSubtree = ossl::Handle<GENERAL_SUBTREE, GENERAL_SUBTREE_free>;
-using Ia5String = ossl::Handle<ASN1_IA5STRING, ASN1_IA5STRING_free>;
-
-void add_extension(X509* certificate, int nid, void* value, bool critical) {
-  ossl::check(X509_add1_ext_i2d(certificate, nid, value, critical ? 1 : 0, X509V3_ADD_REPLACE),
-              fmt::format("cannot add the {} extension", OBJ_nid2sn(nid)));
-}
-
-// Extensions whose textual form OpenSSL already parses well (constants only).
-void add_extension_text(X509* certificate, X509V3_CTX* context, int nid, const char* value) {
-  ossl::X509Extension extension(ossl::check_ptr(X509V3_EXT_conf_nid(nullptr, context, nid, value),
-                                                fmt::format("cannot build the {} extension", OBJ_nid2sn(nid))));
-  ossl::check(X509_add_ext(certificate, extension.get(), -1), "cannot add an extension");
-}
-
-ossl::GeneralName email_name(const EmailAddress& address) {
-  ossl::GeneralName name(ossl::check_ptr(GENERAL_NAME_new(), "cannot allocate a name"));
-  Ia5String text(ossl::check_ptr(ASN1_IA5STRING_new(), "cannot allocate a name"));
-  ossl::check(ASN1_STRING_set(text.get(), address.str().data(), static_cast<int>(address.str().size())),
-              "cannot set a name");
-  GENERAL_NAME_set0_value(name.get(), GEN_EMAIL, text.release());
-  return name;
-}
-
-void add_subject_alt_names(X509* certificate, const std::vector<EmailAddress>& addresses) {
-  ossl::GeneralNames names(ossl::check_ptr(GENERAL_NAMES_new(), "cannot allocate names"));
-  for (const auto& address : addresses) {
-    auto name = email_name(address);
-    ossl::check(sk_GENERAL_NAME_push(names.get(), name.get()), "cannot add a name");
-    name.release();
-  }
-  // RFC 5280 section 4.2.1.6: critical only when the subject name is empty.
-  add_extension(certificate, NID_subject_alt_name, names.get(), false);
-}
-
-// Name constraints limiting the root to the profile's own mailboxes
-// (DESIGN.md section 2). Marked non-critical although RFC 5280 asks for
-// critical: gpgsm 2.2 rejects every chain through a CA with a critical
-// nameConstraints extension ("critical certificate extension 2.5.29.30 is
-// not supported"), while OpenSSL and NSS enforce the constraint either way.
-void add_name_constraints(X509* certificate, const std::vector<EmailAddress>& permitted) {
-  ossl::NameConstraints constraints(ossl::check_ptr(NAME_CONSTRAINTS_new(), "cannot allocate name constraints"));
-  constraints->permittedSubtrees = sk_GENERAL_SUBTREE_new_null();
-  ossl::check_ptr(constraints->permittedSubtrees, "cannot allocate name constraints");
-  for (const auto& address : permitted) {
-    GeneralSubtree subtree(ossl::check_ptr(GENERAL_SUBTREE_new(), "cannot allocate a subtree"));
-    GENERAL_NAME_free(subtree->base);
-    subtree->base = email_name(address).release();
-    ossl::check(sk_GENERAL_SUBTREE_push(constraints->permittedSubtrees, subtree.get()), "cannot add a subtree");
-    subtree.release();
-  }
-  add_extension(certificate, NID_name_constraints, constraints.get(), false);
-}
+using internal::add_extension_text;
 
 void set_subject(X509* certificate, const CertificateRequest& request) {
   ossl::X509Name name(ossl::check_ptr(X509_NAME_new(), "cannot allocate a name"));
@@ -94,14 +41,6 @@ void set_subject(X509* certificate, const CertificateRequest& request) {
                 "cannot set the subject address");
   }
   ossl::check(X509_set_subject_name(certificate, name.get()), "cannot set the subject name");
-}
-
-void set_random_serial(X509* certificate) {
-  Bytes random = random_bytes(kSerialBytes);
-  random[0] &= 0x7f;  // positive
-  random[0] |= 0x40;  // and exactly 16 bytes long
-  ossl::Bignum serial(ossl::check_ptr(BN_bin2bn(random.data(), kSerialBytes, nullptr), "cannot make a serial"));
-  ossl::check_ptr(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(certificate)), "cannot set a serial");
 }
 
 void set_validity(X509* certificate, const CertificateRequest& request) {
@@ -145,10 +84,10 @@ Certificate issue_certificate(const CertificateRequest& request, const PublicKey
   if (request.role == CertificateRole::ProfileRoot && request.permitted_addresses.empty()) {
     throw Error(ErrorCode::Usage, "a profile root needs at least one address");
   }
-  X509Handle certificate(ossl::check_ptr(X509_new(), "cannot allocate a certificate"));
+  ossl::X509Cert certificate(ossl::check_ptr(X509_new(), "cannot allocate a certificate"));
   X509* cert = certificate.get();
   ossl::check(X509_set_version(cert, X509_VERSION_3), "cannot set the version");
-  set_random_serial(cert);
+  internal::set_random_serial(cert);
   set_validity(cert, request);
   set_subject(cert, request);
   ossl::check(
@@ -171,21 +110,20 @@ Certificate issue_certificate(const CertificateRequest& request, const PublicKey
     add_extension_text(cert, &context, NID_authority_key_identifier, "keyid:always");
   }
   if (!request.addresses.empty()) {
-    add_subject_alt_names(cert, request.addresses);
+    internal::add_subject_alt_names(cert, request.addresses);
   }
   if (is_ca) {
-    add_name_constraints(cert, request.permitted_addresses);
+    std::vector<std::string> permitted;
+    for (const auto& address : request.permitted_addresses) {
+      permitted.push_back(address.str());
+    }
+    // Limited to the profile's own mailboxes (DESIGN.md section 2).
+    internal::add_email_name_constraints(cert, permitted);
   }
   if (!request.smime_capabilities.empty()) {
     // RFC 4262: what the holder decrypts, so senders can pick AES-GCM before
     // they ever saw a signature from this key.
-    ossl::Asn1OctetString value(ossl::check_ptr(ASN1_OCTET_STRING_new(), "cannot allocate an extension"));
-    ossl::check(ASN1_OCTET_STRING_set(value.get(), request.smime_capabilities.data(),
-                                      static_cast<int>(request.smime_capabilities.size())),
-                "cannot set an extension");
-    ossl::X509Extension extension(ossl::check_ptr(
-        X509_EXTENSION_create_by_NID(nullptr, NID_SMIMECapabilities, 0, value.get()), "cannot build an extension"));
-    ossl::check(X509_add_ext(cert, extension.get(), -1), "cannot add the SMIMECapabilities extension");
+    internal::add_raw_extension(cert, OBJ_nid2obj(NID_SMIMECapabilities), request.smime_capabilities, false);
   }
   if (X509_sign(cert, issuer_key.native(), EVP_sha256()) <= 0) {
     ossl::fail("cannot sign the certificate");

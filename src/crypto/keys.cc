@@ -26,9 +26,6 @@ constexpr int kSaltBytes = 16;
 constexpr std::string_view kPemEncryptedPrivateKey = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
 constexpr std::string_view kPemPrivateKey = "-----BEGIN PRIVATE KEY-----";
 
-using ParamBld = ossl::Handle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
-using Params = ossl::Handle<OSSL_PARAM, OSSL_PARAM_free>;
-
 std::string openssl_group_name(std::string_view curve) {
   if (curve == "P-256")
     return "prime256v1";
@@ -52,20 +49,11 @@ KeyFamily family_of(const EVP_PKEY* key) {
 
 }  // namespace
 
-void PkeyFree::operator()(evp_pkey_st* key) const noexcept {
-  EVP_PKEY_free(key);
-}
-
 // --- PublicKey ---------------------------------------------------------------
 
-PublicKey::PublicKey(PkeyHandle key) : key_(std::move(key)) {}
+PublicKey::PublicKey(ossl::Pkey key) : key_(std::move(key)) {}
 
-PublicKey::PublicKey(const PublicKey& other) : key_(nullptr) {
-  if (other.key_) {
-    EVP_PKEY_up_ref(other.key_.get());
-    key_.reset(other.key_.get());
-  }
-}
+PublicKey::PublicKey(const PublicKey& other) : key_(ossl::add_reference(other.key_.get())) {}
 
 PublicKey& PublicKey::operator=(const PublicKey& other) {
   if (this != &other) {
@@ -79,12 +67,11 @@ PublicKey::~PublicKey() = default;
 
 PublicKey PublicKey::from_spki_der(ByteView der) {
   const unsigned char* cursor = der.data();
-  EVP_PKEY* key = d2i_PUBKEY(nullptr, &cursor, static_cast<long>(der.size()));
-  if (key == nullptr || cursor != der.data() + der.size()) {
-    EVP_PKEY_free(key);
+  ossl::Pkey key(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!key || cursor != der.data() + der.size()) {
     ossl::fail("not a DER SubjectPublicKeyInfo", ErrorCode::Malformed);
   }
-  return PublicKey(PkeyHandle(key));
+  return PublicKey(std::move(key));
 }
 
 Bytes PublicKey::spki_der() const {
@@ -138,7 +125,7 @@ bool PublicKey::operator==(const PublicKey& other) const {
 
 // --- PrivateKey --------------------------------------------------------------
 
-PrivateKey::PrivateKey(PkeyHandle key) : key_(std::move(key)) {}
+PrivateKey::PrivateKey(ossl::Pkey key) : key_(std::move(key)) {}
 PrivateKey::~PrivateKey() = default;
 
 PrivateKey PrivateKey::generate(KeyType type) {
@@ -160,7 +147,7 @@ PrivateKey PrivateKey::generate(KeyType type) {
       key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
       break;
   }
-  return PrivateKey(PkeyHandle(ossl::check_ptr(key, "key generation failed")));
+  return PrivateKey(ossl::Pkey(ossl::check_ptr(key, "key generation failed")));
 }
 
 PrivateKey PrivateKey::from_pkcs8_der(ByteView der) {
@@ -169,7 +156,7 @@ PrivateKey PrivateKey::from_pkcs8_der(ByteView der) {
   if (!info) {
     ossl::fail("not a PKCS#8 private key", ErrorCode::Malformed);
   }
-  return PrivateKey(PkeyHandle(
+  return PrivateKey(ossl::Pkey(
       ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key in PKCS#8", ErrorCode::Unsupported)));
 }
 
@@ -191,7 +178,7 @@ PrivateKey PrivateKey::from_pkcs8_pem(std::string_view pem, const Passphrase* pa
       throw Error(ErrorCode::BadPassword, "wrong passphrase for the private key");
     }
     return PrivateKey(
-        PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key", ErrorCode::Unsupported)));
+        ossl::Pkey(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key", ErrorCode::Unsupported)));
   }
   if (pem.find(kPemPrivateKey) == std::string_view::npos) {
     throw Error(ErrorCode::Malformed, "not a PKCS#8 PEM private key");
@@ -201,7 +188,7 @@ PrivateKey PrivateKey::from_pkcs8_pem(std::string_view pem, const Passphrase* pa
     ossl::fail("damaged private key", ErrorCode::Malformed);
   }
   return PrivateKey(
-      PkeyHandle(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key", ErrorCode::Unsupported)));
+      ossl::Pkey(ossl::check_ptr(EVP_PKCS82PKEY(info.get()), "unsupported private key", ErrorCode::Unsupported)));
 }
 
 PrivateKey PrivateKey::from_ec_scalar(std::string_view curve, ByteView scalar) {
@@ -215,8 +202,7 @@ PrivateKey PrivateKey::from_ec_scalar(std::string_view curve, ByteView scalar) {
     throw Error(ErrorCode::Malformed, "the private scalar is outside the curve's range");
   }
   // The public point d*G completes the key pair.
-  using EcPoint = ossl::Handle<EC_POINT, EC_POINT_free>;
-  EcPoint point(ossl::check_ptr(EC_POINT_new(ec_group.get()), "cannot allocate a curve point"));
+  ossl::EcPoint point(ossl::check_ptr(EC_POINT_new(ec_group.get()), "cannot allocate a curve point"));
   ossl::check(EC_POINT_mul(ec_group.get(), point.get(), private_value.get(), nullptr, nullptr, nullptr),
               "curve arithmetic failed");
   std::size_t point_length =
@@ -226,7 +212,7 @@ PrivateKey PrivateKey::from_ec_scalar(std::string_view curve, ByteView scalar) {
                                               encoded_point.data(), encoded_point.size(), nullptr) != point_length) {
     ossl::fail("cannot encode a curve point");
   }
-  ParamBld builder(ossl::check_ptr(OSSL_PARAM_BLD_new(), "cannot allocate parameters"));
+  ossl::ParamBld builder(ossl::check_ptr(OSSL_PARAM_BLD_new(), "cannot allocate parameters"));
   ossl::check(OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, group.c_str(), 0),
               "cannot build key parameters");
   ossl::check(OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, private_value.get()),
@@ -234,12 +220,12 @@ PrivateKey PrivateKey::from_ec_scalar(std::string_view curve, ByteView scalar) {
   ossl::check(OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, encoded_point.data(),
                                                encoded_point.size()),
               "cannot build key parameters");
-  Params params(ossl::check_ptr(OSSL_PARAM_BLD_to_param(builder.get()), "cannot build key parameters"));
+  ossl::Params params(ossl::check_ptr(OSSL_PARAM_BLD_to_param(builder.get()), "cannot build key parameters"));
   ossl::PkeyCtx context(ossl::check_ptr(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), "cannot load EC"));
   ossl::check(EVP_PKEY_fromdata_init(context.get()), "cannot build an EC key");
   EVP_PKEY* key = nullptr;
   ossl::check(EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_KEYPAIR, params.get()), "cannot build an EC key");
-  return PrivateKey(PkeyHandle(key));
+  return PrivateKey(ossl::Pkey(key));
 }
 
 PublicKey PrivateKey::public_key() const {
@@ -257,12 +243,7 @@ KeyFamily PrivateKey::family() const {
 
 SecretBytes PrivateKey::to_pkcs8_der() const {
   ossl::Pkcs8Info info(ossl::check_ptr(EVP_PKEY2PKCS8(key_.get()), "cannot encode a private key"));
-  unsigned char* out = nullptr;
-  int length = i2d_PKCS8_PRIV_KEY_INFO(info.get(), &out);
-  ossl::check(length, "cannot encode a private key");
-  SecretBytes result(out, out + length);
-  OPENSSL_clear_free(out, static_cast<std::size_t>(length));
-  return result;
+  return ossl::pkcs8_der(info.get(), "cannot encode a private key");
 }
 
 SecretBytes PrivateKey::to_pkcs8_pem() const {

@@ -76,11 +76,7 @@ void collect_bags(const STACK_OF(PKCS12_SAFEBAG) * bags, const char* password, i
           }
           info = decrypted.get();
         }
-        unsigned char* der = nullptr;
-        int length = i2d_PKCS8_PRIV_KEY_INFO(info, &der);
-        ossl::check(length, "damaged private key in the PKCS#12", ErrorCode::Malformed);
-        out.keys.emplace_back(der, der + length);
-        OPENSSL_clear_free(der, static_cast<std::size_t>(length));
+        out.keys.push_back(ossl::pkcs8_der(info, "damaged private key in the PKCS#12", ErrorCode::Malformed));
         out.key_names.push_back(friendly_name_of(bag));
         break;
       }
@@ -293,13 +289,10 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
 
   ossl::SafeBagStack certificate_bags(ossl::check_ptr(sk_PKCS12_SAFEBAG_new_null(), "cannot allocate bags"));
   ossl::SafeBagStack key_bags(ossl::check_ptr(sk_PKCS12_SAFEBAG_new_null(), "cannot allocate bags"));
-  auto push = [](ossl::SafeBagStack& stack, PKCS12_SAFEBAG* bag) {
-    ossl::check_ptr(bag, "cannot build a PKCS#12 bag");
-    if (sk_PKCS12_SAFEBAG_push(stack.get(), bag) <= 0) {
-      PKCS12_SAFEBAG_free(bag);
-      ossl::fail("cannot add a PKCS#12 bag");
-    }
-    return bag;
+  auto push = [](ossl::SafeBagStack& stack, PKCS12_SAFEBAG* created) {
+    ossl::Pkcs12SafeBag bag(ossl::check_ptr(created, "cannot build a PKCS#12 bag"));
+    ossl::check(sk_PKCS12_SAFEBAG_push(stack.get(), bag.get()), "cannot add a PKCS#12 bag");
+    return bag.release();  // the stack holds it now
   };
   std::vector<Certificate> added;
   auto add_certificate = [&](const Certificate& certificate) {
@@ -338,19 +331,15 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
   // as OpenSSL, NSS and Windows lay them out.
   ossl::Pkcs7Stack safes(ossl::check_ptr(sk_PKCS7_new_null(), "cannot allocate safes"));
   Bytes salt = choose_salt(protection, pass, iterations);
-  PKCS7* certificate_safe =
-      ossl::check_ptr(PKCS12_pack_p7encdata(encryption, pass.c_str(), static_cast<int>(pass.size()), salt.data(),
-                                            static_cast<int>(salt.size()), iterations, certificate_bags.get()),
-                      "cannot encrypt the certificates of the PKCS#12");
-  if (sk_PKCS7_push(safes.get(), certificate_safe) <= 0) {
-    PKCS7_free(certificate_safe);
-    ossl::fail("cannot assemble the PKCS#12");
-  }
-  PKCS7* key_safe = ossl::check_ptr(PKCS12_pack_p7data(key_bags.get()), "cannot add the keys to the PKCS#12");
-  if (sk_PKCS7_push(safes.get(), key_safe) <= 0) {
-    PKCS7_free(key_safe);
-    ossl::fail("cannot assemble the PKCS#12");
-  }
+  auto add_safe = [&safes](PKCS7* created, std::string_view what) {
+    ossl::Pkcs7 safe(ossl::check_ptr(created, what));
+    ossl::check(sk_PKCS7_push(safes.get(), safe.get()), "cannot assemble the PKCS#12");
+    safe.release();  // the stack holds it now
+  };
+  add_safe(PKCS12_pack_p7encdata(encryption, pass.c_str(), static_cast<int>(pass.size()), salt.data(),
+                                 static_cast<int>(salt.size()), iterations, certificate_bags.get()),
+           "cannot encrypt the certificates of the PKCS#12");
+  add_safe(PKCS12_pack_p7data(key_bags.get()), "cannot add the keys to the PKCS#12");
   ossl::Pkcs12 pkcs12(ossl::check_ptr(PKCS12_add_safes(safes.get(), 0), "cannot assemble the PKCS#12"));
   ossl::check(PKCS12_set_mac(pkcs12.get(), pass.c_str(), static_cast<int>(pass.size()), nullptr, 0, iterations,
                              legacy ? EVP_sha1() : EVP_sha256()),

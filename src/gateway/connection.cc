@@ -35,13 +35,30 @@ void set_timeouts(int fd, std::chrono::seconds timeout) {
 
 }  // namespace
 
-Connection::Connection(int fd, std::chrono::seconds timeout) : fd_(fd) {
-  try {
-    set_timeouts(fd_, timeout);
-  } catch (...) {
-    ::close(fd_);
-    throw;
+void AddressListFree::operator()(addrinfo* list) const noexcept {
+  freeaddrinfo(list);
+}
+
+AddressList resolve(const std::string& host, int port, AddressUse use) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (use == AddressUse::Listen) {
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   }
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  if (int status = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); status != 0) {
+    if (use == AddressUse::Listen) {
+      throw Error(ErrorCode::Usage, fmt::format("cannot listen on {}: {}", host, gai_strerror(status)));
+    }
+    throw Error(ErrorCode::Io, fmt::format("cannot resolve {}: {}", host, gai_strerror(status)));
+  }
+  return AddressList(found);
+}
+
+Connection::Connection(UniqueFd socket, std::chrono::seconds timeout) : fd_(std::move(socket)) {
+  set_timeouts(fd_.get(), timeout);
 }
 
 Connection::~Connection() {
@@ -49,26 +66,19 @@ Connection::~Connection() {
     // A close_notify, best effort: the peer may be gone already.
     SSL_shutdown(ssl_.get());
   }
-  ::close(fd_);
 }
 
 std::unique_ptr<Connection> Connection::connect(const std::string& host, int port, std::chrono::seconds timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(port);
-  if (int status = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); status != 0)
-    throw Error(ErrorCode::Io, fmt::format("cannot resolve {}: {}", host, gai_strerror(status)));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  AddressList addresses = resolve(host, port, AddressUse::Connect);
   std::string last_error = "no address";
-  for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
-    int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
-    if (fd < 0) {
+  for (addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
+    UniqueFd candidate(::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol));
+    if (!candidate.valid()) {
       last_error = std::strerror(errno);
       continue;
     }
-    auto connection = std::make_unique<Connection>(fd, timeout);
+    int fd = candidate.get();
+    auto connection = std::make_unique<Connection>(std::move(candidate), timeout);
     if (::connect(fd, address->ai_addr, address->ai_addrlen) == 0) {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // best effort: latency only
@@ -105,7 +115,7 @@ std::size_t Connection::fill() {
       ERR_clear_error();
       throw Error(ErrorCode::Io, "the TLS connection failed");
     }
-    ssize_t read = ::recv(fd_, chunk, sizeof chunk, 0);
+    ssize_t read = ::recv(fd_.get(), chunk, sizeof chunk, 0);
     if (read > 0) {
       buffer_.append(chunk, static_cast<std::size_t>(read));
       return static_cast<std::size_t>(read);
@@ -163,7 +173,7 @@ void Connection::write(std::string_view bytes) {
       bytes.remove_prefix(static_cast<std::size_t>(written));
       continue;
     }
-    ssize_t written = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    ssize_t written = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (written < 0) {
       if (errno == EINTR)
         continue;
@@ -181,7 +191,7 @@ void Connection::discard_buffered_input() {
 void Connection::start_tls_server(SSL_CTX* context) {
   discard_buffered_input();
   ossl::Ssl ssl(ossl::check_ptr(SSL_new(context), "SSL_new"));
-  ossl::check(SSL_set_fd(ssl.get(), fd_), "SSL_set_fd");
+  ossl::check(SSL_set_fd(ssl.get(), fd_.get()), "SSL_set_fd");
   if (SSL_accept(ssl.get()) <= 0)
     ossl::fail("the TLS handshake with the client failed", ErrorCode::Io);
   ssl_ = std::move(ssl);
@@ -190,7 +200,7 @@ void Connection::start_tls_server(SSL_CTX* context) {
 void Connection::start_tls_client(SSL_CTX* context, const std::string& host) {
   discard_buffered_input();
   ossl::Ssl ssl(ossl::check_ptr(SSL_new(context), "SSL_new"));
-  ossl::check(SSL_set_fd(ssl.get(), fd_), "SSL_set_fd");
+  ossl::check(SSL_set_fd(ssl.get(), fd_.get()), "SSL_set_fd");
   // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
   ossl::check(static_cast<int>(SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                                         const_cast<char*>(host.c_str()))),
@@ -212,7 +222,7 @@ void Connection::start_tls_client(SSL_CTX* context, const std::string& host) {
 }
 
 void Connection::shutdown_reading() noexcept {
-  ::shutdown(fd_, SHUT_RD);
+  ::shutdown(fd_.get(), SHUT_RD);
 }
 
 }  // namespace mailseal::gateway::internal

@@ -20,6 +20,7 @@
 #include "gateway/internal/connection.h"
 #include "gateway/internal/session.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/unique_fd.h"
 
 namespace mailseal::gateway {
 
@@ -72,22 +73,17 @@ struct Gateway::Impl {
                {},
                LookupSchedule(options.refresh_interval)} {}
 
-  ~Impl() {
-    if (listener >= 0)
-      ::close(listener);
-    for (int fd : wake)
-      if (fd >= 0)
-        ::close(fd);
-  }
-
-  void serve(int fd);
+  void serve(UniqueFd client);
 
   GatewayOptions options;
   ossl::SslCtx client_tls;
   ossl::SslCtx upstream_context;
   internal::Shared shared;
-  int listener = -1;
-  int wake[2] = {-1, -1};
+  UniqueFd listener;
+  // A byte written to wake_write makes run() stop (a self-pipe: poll() waits
+  // on the listener and on wake_read).
+  UniqueFd wake_read;
+  UniqueFd wake_write;
 
   std::mutex sessions_lock;
   std::condition_variable sessions_ended;
@@ -100,21 +96,18 @@ Gateway::~Gateway() = default;
 
 int Gateway::bind() {
   Impl& impl = *impl_;
-  if (::pipe2(impl.wake, O_CLOEXEC) != 0)
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC) != 0)
     throw Error(ErrorCode::Io, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(impl.options.port);
-  if (int status = getaddrinfo(impl.options.host.c_str(), port.c_str(), &hints, &found); status != 0)
-    throw Error(ErrorCode::Usage, fmt::format("cannot listen on {}: {}", impl.options.host, gai_strerror(status)));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
-  int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
-  if (fd < 0)
+  impl.wake_read.reset(wake[0]);
+  impl.wake_write.reset(wake[1]);
+  internal::AddressList addresses =
+      internal::resolve(impl.options.host, impl.options.port, internal::AddressUse::Listen);
+  const addrinfo* found = addresses.get();
+  impl.listener.reset(::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol));
+  if (!impl.listener.valid())
     throw Error(ErrorCode::Io, fmt::format("cannot create a socket: {}", std::strerror(errno)));
-  impl.listener = fd;
+  int fd = impl.listener.get();
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // best effort: restarts only
   if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 128) != 0)
@@ -128,9 +121,9 @@ int Gateway::bind() {
                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 }
 
-void Gateway::Impl::serve(int fd) {
+void Gateway::Impl::serve(UniqueFd client) {
   try {
-    internal::Connection connection(fd, options.timeout);
+    internal::Connection connection(std::move(client), options.timeout);
     {
       std::lock_guard lock(sessions_lock);
       sessions.insert(&connection);
@@ -152,10 +145,10 @@ void Gateway::Impl::serve(int fd) {
 
 void Gateway::run() {
   Impl& impl = *impl_;
-  if (impl.listener < 0)
+  if (!impl.listener.valid())
     bind();
   while (true) {
-    pollfd watched[2] = {{impl.listener, POLLIN, 0}, {impl.wake[0], POLLIN, 0}};
+    pollfd watched[2] = {{impl.listener.get(), POLLIN, 0}, {impl.wake_read.get(), POLLIN, 0}};
     if (::poll(watched, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
@@ -163,20 +156,20 @@ void Gateway::run() {
     }
     if (watched[1].revents != 0)
       break;
-    int client = ::accept4(impl.listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0)
+    UniqueFd client(::accept4(impl.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client.valid())
       continue;  // the client gave up before we accepted it
     std::unique_lock lock(impl.sessions_lock);
     if (impl.active >= impl.options.max_sessions) {
       lock.unlock();
       static constexpr std::string_view busy = "421 4.3.2 too many connections, try again later\r\n";
-      ::send(client, busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
-      ::close(client);
+      ::send(client.get(), busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
       continue;
     }
     ++impl.active;
     lock.unlock();
-    std::thread([&impl, client] { impl.serve(client); }).detach();
+    // The session's thread owns the socket from here on.
+    std::thread([&impl, socket = std::move(client)]() mutable { impl.serve(std::move(socket)); }).detach();
   }
   // Stop: no new sessions; idle ones are told the connection is closing.
   std::unique_lock lock(impl.sessions_lock);
@@ -186,10 +179,10 @@ void Gateway::run() {
 }
 
 void Gateway::stop() {
-  if (impl_->wake[1] >= 0) {
+  if (impl_->wake_write.valid()) {
     char byte = 1;
     // A full pipe means a stop is already pending.
-    [[maybe_unused]] ssize_t written = ::write(impl_->wake[1], &byte, 1);
+    [[maybe_unused]] ssize_t written = ::write(impl_->wake_write.get(), &byte, 1);
   }
 }
 

@@ -9,11 +9,6 @@ namespace mailseal::smime {
 
 namespace {
 
-struct AlgorithmsFree {
-  void operator()(X509_ALGORS* algorithms) const noexcept { sk_X509_ALGOR_pop_free(algorithms, X509_ALGOR_free); }
-};
-using Algorithms = std::unique_ptr<X509_ALGORS, AlgorithmsFree>;
-
 struct Entry {
   int nid;
   bool Capabilities::*flag;
@@ -53,7 +48,7 @@ Capabilities Capabilities::of_certificate_extension(const std::optional<Bytes>& 
 
 Capabilities Capabilities::from_der(ByteView der) {
   const unsigned char* cursor = der.data();
-  Algorithms algorithms(d2i_X509_ALGORS(nullptr, &cursor, static_cast<long>(der.size())));
+  ossl::X509AlgorStack algorithms(d2i_X509_ALGORS(nullptr, &cursor, static_cast<long>(der.size())));
   Capabilities capabilities;
   if (!algorithms) {
     ossl::take_errors();
@@ -73,7 +68,7 @@ Capabilities Capabilities::from_der(ByteView der) {
 }
 
 Bytes Capabilities::to_der() const {
-  Algorithms algorithms(ossl::check_ptr(sk_X509_ALGOR_new_null(), "cannot allocate capabilities"));
+  ossl::X509AlgorStack algorithms(ossl::check_ptr(sk_X509_ALGOR_new_null(), "cannot allocate capabilities"));
   for (const auto& entry : kEntries) {
     if (!(this->*entry.flag))
       continue;

@@ -46,36 +46,40 @@ ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached) {
   return cms;
 }
 
-void free_chain_until(BIO* chain, BIO* stop) noexcept {
-  while (chain != nullptr && chain != stop) {
-    BIO* next = BIO_pop(chain);
-    BIO_free(chain);
-    chain = next;
+std::vector<crypto::Certificate> carried_certificates(CMS_ContentInfo* cms) {
+  std::vector<crypto::Certificate> out;
+  ossl::X509Stack certificates(CMS_get1_certs(cms));
+  for (int i = 0; certificates && i < sk_X509_num(certificates.get()); ++i) {
+    out.emplace_back(ossl::add_reference(sk_X509_value(certificates.get(), i)));
   }
+  return out;
 }
 
 void stream_cms(CMS_ContentInfo* cms, ByteSink& out, std::string_view what,
                 const std::function<void(ByteSink& content)>& write) {
   Base64Sink base64(out);
   SinkBio der_out(base64);
-  BIO* chain = BIO_new_CMS(der_out.get(), cms);
-  if (chain == nullptr) {
+  ossl::Bio chain(BIO_new_CMS(der_out.get(), cms));
+  if (!chain) {
     der_out.rethrow_if_failed();
     ossl::fail(fmt::format("cannot start the {}", what));
   }
+  // The chain ends in der_out's BIO and frees it with the rest; der_out
+  // keeps the state its callbacks write into, and outlives the chain.
+  der_out.release();
   try {
-    BioSink content(chain);
+    BioSink content(chain.get());
     write(content);
-    if (BIO_flush(chain) <= 0) {
+    if (BIO_flush(chain.get()) <= 0) {
       der_out.rethrow_if_failed();
       ossl::fail(fmt::format("cannot complete the {}", what));
     }
   } catch (...) {
-    free_chain_until(chain, der_out.get());
+    chain.reset();
     der_out.rethrow_if_failed();
     throw;
   }
-  free_chain_until(chain, der_out.get());
+  chain.reset();
   der_out.rethrow_if_failed();
   base64.finish();
 }

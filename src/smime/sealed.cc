@@ -11,11 +11,6 @@ namespace mailseal::smime {
 
 namespace {
 
-struct BorrowedStackFree {
-  void operator()(STACK_OF(X509) * stack) const noexcept { sk_X509_free(stack); }
-};
-using BorrowedStack = std::unique_ptr<STACK_OF(X509), BorrowedStackFree>;
-
 Bytes to_der(CMS_ContentInfo* cms) {
   unsigned char* out = nullptr;
   int length = i2d_CMS_ContentInfo(cms, &out);
@@ -74,22 +69,15 @@ Opened open_sealed(ByteView sealed, std::span<const DecryptionKey> keys) {
   }
   out.rethrow_if_failed();
   // CMS_get0_signers lends its certificates: only the stack itself is freed.
-  BorrowedStack signers(CMS_get0_signers(signed_data.get()));
+  ossl::BorrowedX509Stack signers(CMS_get0_signers(signed_data.get()));
   if (!signers || sk_X509_num(signers.get()) != 1) {
     throw Error(ErrorCode::Malformed, "the sealed object's signer certificate is missing");
   }
-  X509* signer = sk_X509_value(signers.get(), 0);
-  X509_up_ref(signer);
-  Opened opened{SecretBytes(), crypto::Certificate(crypto::X509Handle(signer)), {}};
+  Opened opened{SecretBytes(), crypto::Certificate(ossl::add_reference(sk_X509_value(signers.get(), 0))), {}};
   std::string text = content.take();
   opened.content.assign(text.begin(), text.end());
   secure_wipe(text.data(), text.size());
-  ossl::X509Stack carried(CMS_get1_certs(signed_data.get()));
-  for (int i = 0; carried && i < sk_X509_num(carried.get()); ++i) {
-    X509* certificate = sk_X509_value(carried.get(), i);
-    X509_up_ref(certificate);
-    opened.certificates.emplace_back(crypto::X509Handle(certificate));
-  }
+  opened.certificates = internal::carried_certificates(signed_data.get());
   return opened;
 }
 

@@ -11,18 +11,14 @@ namespace internal {
 
 struct DetachedSigner::Impl {
   ossl::Cms cms;
-  BIO* data = nullptr;  // CMS_dataInit chain: digests what is written
-  std::unique_ptr<BioSink> sink;
-  ~Impl() {
-    if (data != nullptr)
-      BIO_free_all(data);
-  }
+  ossl::Bio data;                 // CMS_dataInit chain: digests what is written
+  std::unique_ptr<BioSink> sink;  // writes into `data`; declared after it, so destroyed first
 };
 
 DetachedSigner::DetachedSigner(const SignerIdentity& signer) : impl_(std::make_unique<Impl>()) {
   impl_->cms = make_signed_data(signer, true);
-  impl_->data = ossl::check_ptr(CMS_dataInit(impl_->cms.get(), nullptr), "cannot start the signature");
-  impl_->sink = std::make_unique<BioSink>(impl_->data);
+  impl_->data.reset(ossl::check_ptr(CMS_dataInit(impl_->cms.get(), nullptr), "cannot start the signature"));
+  impl_->sink = std::make_unique<BioSink>(impl_->data.get());
 }
 
 DetachedSigner::~DetachedSigner() = default;
@@ -32,9 +28,8 @@ ByteSink& DetachedSigner::content() noexcept {
 }
 
 Bytes DetachedSigner::finish() {
-  ossl::check(CMS_dataFinal(impl_->cms.get(), impl_->data), "cannot complete the signature");
-  BIO_free_all(impl_->data);
-  impl_->data = nullptr;
+  ossl::check(CMS_dataFinal(impl_->cms.get(), impl_->data.get()), "cannot complete the signature");
+  impl_->data.reset();
   auto out = ossl::memory_writer();
   ossl::check(i2d_CMS_bio(out.get(), impl_->cms.get()), "cannot encode the signature");
   std::string_view der = ossl::memory_contents(out.get());

@@ -89,17 +89,6 @@ void take_content(CMS_ContentInfo* cms, std::optional<std::string_view> detached
   }
 }
 
-std::vector<crypto::Certificate> carried_certificates(CMS_ContentInfo* cms) {
-  std::vector<crypto::Certificate> out;
-  ossl::X509Stack certificates(CMS_get1_certs(cms));
-  for (int i = 0; certificates && i < sk_X509_num(certificates.get()); ++i) {
-    X509* certificate = sk_X509_value(certificates.get(), i);
-    X509_up_ref(certificate);
-    out.emplace_back(crypto::X509Handle(certificate));
-  }
-  return out;
-}
-
 // The one signerInfo accepted; nullptr (with a problem) when there are none
 // or several.
 CMS_SignerInfo* only_signer(CMS_ContentInfo* cms, SignatureReport& report) {
@@ -138,8 +127,7 @@ void read_signer(CMS_ContentInfo* cms, CMS_SignerInfo* info, const Policy& polic
   if (signer == nullptr) {
     report.problems.push_back("the signer's certificate is not in the message");
   } else {
-    X509_up_ref(signer);
-    report.signer.emplace(crypto::X509Handle(signer));
+    report.signer.emplace(ossl::add_reference(signer));
   }
 }
 

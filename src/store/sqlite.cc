@@ -30,13 +30,6 @@ constexpr int kBusyTimeoutMs = 5000;
 
 }  // namespace
 
-void SqliteClose::operator()(sqlite3* database) const noexcept {
-  sqlite3_close_v2(database);
-}
-void SqliteFinalize::operator()(sqlite3_stmt* statement) const noexcept {
-  sqlite3_finalize(statement);
-}
-
 Statement::Statement(sqlite3* database, sqlite3_stmt* statement) : database_(database), statement_(statement) {}
 
 Statement& Statement::bind(int index, std::int64_t value) {
@@ -151,10 +144,10 @@ Statement Database::prepare(std::string_view sql) {
 void Database::execute(std::string_view sql) {
   std::string text(sql);
   char* message = nullptr;
-  if (sqlite3_exec(database_.get(), text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string detail = message ? message : "unknown error";
-    sqlite3_free(message);
-    fail(database_.get(), fmt::format("database statement failed ({})", detail));
+  int status = sqlite3_exec(database_.get(), text.c_str(), nullptr, nullptr, &message);
+  SqliteString owned_message(message);
+  if (status != SQLITE_OK) {
+    fail(database_.get(), fmt::format("database statement failed ({})", message ? message : "unknown error"));
   }
 }
 

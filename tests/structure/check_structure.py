@@ -13,6 +13,12 @@
       the first line of its declaration to its closing brace, lambdas and
       local classes included.
 
+  check_structure.py owners SOURCE_DIR
+      No code in src/ or include/ releases a C library's handle or memory
+      (OpenSSL's *_free, SQLite's sqlite3_close/finalize/free, GLib's g_free
+      and *_unref, close() of a descriptor) outside the files that define the
+      owners: each C handle type has one owner, in one header per library.
+
   check_structure.py graph SOURCE_DIR
       Prints the parts' dependency graph (Graphviz DOT), as declared in CMake
       and reduced to the edges not implied by others.
@@ -151,6 +157,41 @@ def check_layers(source: pathlib.Path) -> list:
                     problems.append(f"{relative}: includes {path}, an internal header of part '{other}'")
                 elif is_public and not public:
                     problems.append(f"{relative}: a public header includes the private header {path}")
+    return problems
+
+
+# --- Owners of C handles -------------------------------------------------------
+
+# The one header per library that defines the owners, and the files that
+# define their deleters out of line (STYLE.md: no other code calls a C free
+# function).
+OWNER_FILES = {
+    "src/common/openssl.h",  # OpenSSL
+    "src/common/openssl_handles.cc",
+    "include/mailseal/common/openssl_handles.h",
+    "include/mailseal/store/sqlite.h",  # SQLite
+    "src/store/sqlite_handles.cc",
+    "src/mime/internal/gmime.h",  # GMime and GLib
+    "include/mailseal/common/unique_fd.h",  # POSIX descriptors
+    "src/common/unique_fd.cc",
+}
+# A call (with an argument) that releases a handle, memory or a descriptor.
+RELEASE_CALL = re.compile(
+    r"(?<![\w.>:])((?:\w+_(?:free|free_all|pop_free|clear_free|unref|unload|finalize))|sqlite3_close\w*|(?:::)?close)"
+    r"\s*\(\s*[^)\s]")
+
+
+def check_owners(source: pathlib.Path) -> list:
+    problems = []
+    for file in files_of(source / "src") + files_of(source / "include"):
+        relative = file.relative_to(source).as_posix()
+        if relative in OWNER_FILES:
+            continue
+        code = blank_out_comments_and_literals(file.read_text(errors="replace"))
+        for match in RELEASE_CALL.finditer(code):
+            line = code.count("\n", 0, match.start()) + 1
+            problems.append(f"{relative}:{line}: calls {match.group(1)}() by hand; hold the handle in its owner "
+                            "(src/common/openssl.h, store/sqlite.h, mime/internal/gmime.h, UniqueFd)")
     return problems
 
 
@@ -343,7 +384,7 @@ def check_graph_current(source: pathlib.Path) -> list:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=["layers", "function-size", "graph", "graph-current"])
+    parser.add_argument("check", choices=["layers", "function-size", "owners", "graph", "graph-current"])
     parser.add_argument("source", type=pathlib.Path)
     parser.add_argument("--max-lines", type=int, default=120)
     args = parser.parse_args()
@@ -354,6 +395,8 @@ def main():
         problems = check_layers(args.source)
     elif args.check == "graph-current":
         problems = check_graph_current(args.source)
+    elif args.check == "owners":
+        problems = check_owners(args.source)
     else:
         problems = check_function_size(args.source, args.max_lines)
     for problem in problems:

@@ -30,11 +30,16 @@ BASE = {
 }
 
 
-def layer_problems(extra: dict) -> list:
+def problems_in(checker, extra: dict) -> list:
+    """What `checker` finds in BASE changed by `extra`."""
     with tempfile.TemporaryDirectory() as directory:
         root = pathlib.Path(directory)
         make_tree(root, {**BASE, **extra})
-        return check_structure.check_layers(root)
+        return checker(root)
+
+
+def layer_problems(extra: dict) -> list:
+    return problems_in(check_structure.check_layers, extra)
 
 
 check(layer_problems({}) == [], "a tree that keeps the rules passes", layer_problems({}))
@@ -59,6 +64,32 @@ found = layer_problems({"src/stray/thing.cc": "int thing() { return 0; }\n"})
 check(any("src/stray/ is not a part" in p for p in found), "a folder that is not a part", found)
 
 
+
+def owner_problems(extra: dict) -> list:
+    return problems_in(check_structure.check_owners, extra)
+
+
+check(owner_problems({}) == [], "a tree without C release calls passes", owner_problems({}))
+
+found = owner_problems({"src/low/low.cc": "void drop(X509* x) {\n  X509_free(x);\n}\n"})
+check(found and found[0].startswith("src/low/low.cc:2: calls X509_free()"), "an OpenSSL free outside the owners",
+      found)
+
+found = owner_problems(
+    {"include/mailseal/low/low.h": "struct Free {\n  void operator()(S* s) { sk_X509_pop_free(s, X509_free); }\n};\n"})
+check(len(found) == 1 and "sk_X509_pop_free" in found[0], "a second owner's deleter in another header", found)
+
+found = owner_problems({"src/high/high.cc": "void end(int fd) {\n  ::close(fd);\n  g_object_unref(o);\n}\n"})
+check(len(found) == 2, "close() of a descriptor and a GLib unref by hand", found)
+
+found = owner_problems({
+    "src/common/openssl.h": "struct X509Free {\n  void operator()(X509* x) { X509_free(x); }\n};\n",
+    "src/low/low.cc": "// X509_free(x) in a comment\nauto s = \"BIO_free(b)\";\nint UniqueFd::close() noexcept;\n"
+                      "void f() { sink.close(); file->close(fd); }\n",
+})
+check(found == [], "deleters in the owners' header; comments, strings, declarations and members do not count", found)
+
+
 def sizes(code: str) -> dict:
     return {name: last - first + 1 for name, first, last in check_structure.functions_in(code)}
 
@@ -79,4 +110,4 @@ check(found == {"k": 1}, "initialisers and enums are not functions", found)
 found = sizes("Widget::Widget(int a)\n    : a_(a),\n      b_{a} {\n  start();\n}\n")
 check(found == {"Widget::Widget": 5}, "a constructor with braces in its initialiser list", found)
 
-finish(minimum=12)
+finish(minimum=17)

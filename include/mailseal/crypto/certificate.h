@@ -11,17 +11,11 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/openssl_handles.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/udf/udf.h"
 
-struct x509_st;
-
 namespace mailseal::crypto {
-
-struct X509Free {
-  void operator()(x509_st* certificate) const noexcept;
-};
-using X509Handle = std::unique_ptr<x509_st, X509Free>;
 
 // Whole seconds: certificates carry dates up to 9999-12-31, beyond what a
 // nanosecond system_clock::time_point can hold.
@@ -50,7 +44,7 @@ class Certificate {
   // structure (.p7c, PEM or DER). Throws Error(Malformed) if there is none.
   static std::vector<Certificate> read_all(ByteView data);
 
-  explicit Certificate(X509Handle certificate);
+  explicit Certificate(ossl::X509Cert certificate);
   Certificate(const Certificate& other);
   Certificate& operator=(const Certificate& other);
   Certificate(Certificate&&) noexcept = default;
@@ -101,7 +95,7 @@ class Certificate {
   x509_st* native() const noexcept { return certificate_.get(); }
 
  private:
-  X509Handle certificate_;
+  ossl::X509Cert certificate_;
 };
 
 // What a certificate is for; decides its extensions.

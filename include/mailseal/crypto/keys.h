@@ -1,23 +1,18 @@
 #pragma once
 // Public and private keys over OpenSSL 3 (RSA, ECDSA/ECDH on NIST curves).
-// Forward-declared handle; no OpenSSL header here (STYLE.md).
+// The key is held by ossl::Pkey (mailseal/common/openssl_handles.h), whose C
+// type is forward-declared; no OpenSSL header here (STYLE.md).
 
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/openssl_handles.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/udf/udf.h"
 
-struct evp_pkey_st;
-
 namespace mailseal::crypto {
-
-struct PkeyFree {
-  void operator()(evp_pkey_st* key) const noexcept;
-};
-using PkeyHandle = std::unique_ptr<evp_pkey_st, PkeyFree>;
 
 // Key types mailseal generates. RSA-3072 is the compat suite's mail key
 // (gpgsm and NSS need RSA); P-256 serves the modern suite and device keys.
@@ -30,7 +25,7 @@ class PublicKey {
  public:
   static PublicKey from_spki_der(ByteView der);
   // Takes ownership of a reference.
-  explicit PublicKey(PkeyHandle key);
+  explicit PublicKey(ossl::Pkey key);
   PublicKey(const PublicKey& other);
   PublicKey& operator=(const PublicKey& other);
   PublicKey(PublicKey&&) noexcept = default;
@@ -55,7 +50,7 @@ class PublicKey {
   evp_pkey_st* native() const noexcept { return key_.get(); }
 
  private:
-  PkeyHandle key_;
+  ossl::Pkey key_;
 };
 
 // A private key, move-only; its bytes are never logged or written unencrypted
@@ -71,7 +66,7 @@ class PrivateKey {
   // ("P-256", "P-384", "P-521").
   static PrivateKey from_ec_scalar(std::string_view curve, ByteView scalar);
 
-  explicit PrivateKey(PkeyHandle key);
+  explicit PrivateKey(ossl::Pkey key);
   PrivateKey(PrivateKey&&) noexcept = default;
   PrivateKey& operator=(PrivateKey&&) noexcept = default;
   ~PrivateKey();
@@ -94,7 +89,7 @@ class PrivateKey {
   evp_pkey_st* native() const noexcept { return key_.get(); }
 
  private:
-  PkeyHandle key_;
+  ossl::Pkey key_;
 };
 
 // Cryptographically strong random bytes.

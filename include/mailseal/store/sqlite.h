@@ -23,6 +23,11 @@ struct SqliteClose {
 struct SqliteFinalize {
   void operator()(sqlite3_stmt* statement) const noexcept;
 };
+// Memory SQLite allocated (an error message of sqlite3_exec).
+struct SqliteFree {
+  void operator()(char* memory) const noexcept;
+};
+using SqliteString = std::unique_ptr<char, SqliteFree>;
 
 class Statement {
  public:

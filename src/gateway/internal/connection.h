@@ -9,8 +9,24 @@
 #include <string_view>
 
 #include "common/openssl.h"
+#include "mailseal/common/unique_fd.h"
+
+struct addrinfo;
 
 namespace mailseal::gateway::internal {
+
+// The addresses getaddrinfo found (a linked list), freed with freeaddrinfo.
+struct AddressListFree {
+  void operator()(addrinfo* list) const noexcept;
+};
+using AddressList = std::unique_ptr<addrinfo, AddressListFree>;
+
+enum class AddressUse { Connect, Listen };
+
+// The TCP addresses of `host` and `port`, to connect to or to listen on;
+// never empty. Error(Io) when a host to connect to cannot be resolved,
+// Error(Usage) for an address to listen on.
+AddressList resolve(const std::string& host, int port, AddressUse use);
 
 struct Line {
   enum class Status { Complete, TooLong, End };
@@ -20,8 +36,9 @@ struct Line {
 
 class Connection {
  public:
-  // Takes ownership of a connected socket.
-  Connection(int fd, std::chrono::seconds timeout);
+  // Takes a connected socket; it is closed with the connection, or at once
+  // when the constructor fails (Error(Io): the timeouts cannot be set).
+  Connection(UniqueFd socket, std::chrono::seconds timeout);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -52,8 +69,8 @@ class Connection {
 
  private:
   std::size_t fill();  // reads more into buffer_; 0 at the end
-  int fd_;
-  ossl::Ssl ssl_;
+  UniqueFd fd_;
+  ossl::Ssl ssl_;  // refers to fd_ (SSL_set_fd): declared after it, so freed before the socket is closed
   std::string buffer_;
   std::size_t start_ = 0;
 };

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "common/openssl.h"
 #include "mailseal/smime/smime.h"
@@ -17,9 +18,8 @@ ossl::Cms read_cms(ByteView der);
 // signingTime, mailseal's SMIMECapabilities, the chain).
 ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached);
 
-// A BIO that writes into `bio` and frees nothing of it: used to detach
-// OpenSSL's streaming chains.
-void free_chain_until(BIO* chain, BIO* stop) noexcept;
+// The certificates a CMS structure carries (its CertificateSet), in order.
+std::vector<crypto::Certificate> carried_certificates(CMS_ContentInfo* cms);
 
 // Streams what `write` puts into its sink through `cms` (a streaming
 // signed-data or enveloped-data) into `out`, base64-encoded; `what` names the
