@@ -7,9 +7,7 @@
 // password.
 
 #include <optional>
-#include <utility>
 
-#include "mailseal/common/error.h"
 #include "mailseal/common/secret.h"
 
 namespace mailseal {
@@ -17,24 +15,19 @@ namespace mailseal {
 class KeyAccess {
  public:
   // Key files are not encrypted: read as plain PKCS#8, written so (0600).
-  static KeyAccess unencrypted() { return KeyAccess(std::nullopt); }
+  static KeyAccess unencrypted();
   // Key files are encrypted with `passphrase`. Error(Usage) when it is
   // empty: an empty passphrase protects nothing.
-  static KeyAccess with_passphrase(Passphrase passphrase) {
-    if (passphrase.empty()) {
-      throw Error(ErrorCode::Usage, "the passphrase is empty");
-    }
-    return KeyAccess(std::move(passphrase));
-  }
+  static KeyAccess with_passphrase(Passphrase passphrase);
 
   // True when key files are encrypted with passphrase().
-  bool encrypted() const noexcept { return passphrase_.has_value(); }
+  bool encrypted() const noexcept;
   // The passphrase, for crypto's PKCS#8 reading and writing; null when key
   // files are not encrypted.
-  const Passphrase* passphrase() const noexcept { return passphrase_ ? &*passphrase_ : nullptr; }
+  const Passphrase* passphrase() const noexcept;
 
  private:
-  explicit KeyAccess(std::optional<Passphrase> passphrase) : passphrase_(std::move(passphrase)) {}
+  explicit KeyAccess(std::optional<Passphrase> passphrase);
   std::optional<Passphrase> passphrase_;  // wiped on destruction (SecretBytes)
 };
 
