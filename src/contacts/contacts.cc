@@ -102,6 +102,11 @@ std::vector<Contact> encryption_candidates(store::LocalStore& store, const Email
       capabilities = capabilities_of(certificate);
     out.push_back(Contact{address, certificate, capabilities, record.source, record.first_seen, record.last_seen});
   }
+  // Newest first. Certificates issued within the same second (a re-issue
+  // right after a rotation) tie on not_before: then the one recorded last
+  // wins, which is why the store's order (first seen, oldest first) is
+  // reversed before the stable sort.
+  std::reverse(out.begin(), out.end());
   std::stable_sort(out.begin(), out.end(), [](const Contact& a, const Contact& b) {
     return a.certificate.not_before() > b.certificate.not_before();
   });

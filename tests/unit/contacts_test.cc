@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/contacts/contacts.h"
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/store/trust_records.h"
@@ -90,6 +91,39 @@ TEST_F(EndorseTest, TheRangesOfAmountAndDepth) {
 
 TEST_F(EndorseTest, NotOneOfYourOwnAddresses) {
   EXPECT_EQ(error_code_of([&] { endorse_with(EmailAddress::parse("alice@example.com"), 120, 0); }), ErrorCode::Usage);
+}
+
+}  // namespace
+}  // namespace mailseal::contacts
+
+namespace mailseal::contacts {
+namespace {
+
+// Two encryption certificates of one key issued within the same second (a
+// re-issue right after a rotation, as when a client needing AES-CBC is set up
+// at once): the one recorded last is the one to encrypt to.
+TEST(EncryptionCertificate, OfTwoIssuedInTheSameSecondTheOneRecordedLastWins) {
+  using namespace std::chrono_literals;
+  test::TemporaryProfile reader("reader", "reader@example.com");
+  const test::Person& bob = test::bob();
+  const auto issued = crypto::now() - 1h;
+  auto reissue = [&] {
+    return crypto::issue_certificate({.role = crypto::CertificateRole::MailEncryption,
+                                      .common_name = bob.address.str(),
+                                      .addresses = {bob.address},
+                                      .not_before = issued,
+                                      .not_after = issued + 24h * 30},
+                                     bob.encryption_key.public_key(), bob.root_key, &bob.root);
+  };
+  const crypto::Certificate first = reissue();
+  const crypto::Certificate second = reissue();
+  ASSERT_FALSE(first == second) << "two certificates (new serial numbers) with the same dates";
+  for (const crypto::Certificate* certificate : {&first, &second}) {
+    ASSERT_EQ(add_certificate(reader->store(), *certificate, "import", 1000).size(), 1u);
+  }
+  auto chosen = encryption_certificate(reader->store(), bob.address, crypto::now());
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(chosen->certificate, second);
 }
 
 }  // namespace
