@@ -27,7 +27,9 @@ PY
 kind() { stat -c %F "$1"; }  # lstat: a link is "symbolic link"
 # decrypts FILE: Bob reads it back (the last line of the message is in it).
 decrypts() {
-  "$MAILSEAL" decrypt "$1" --no-learn --home "$B" 2>/dev/null | grep -q "line 39999 of a message"
+  local plain
+  plain=$("$MAILSEAL" decrypt "$1" --no-learn --home "$B" 2>/dev/null) || return 1
+  [[ $plain == *"line 39999 of a message"* ]]
 }
 # Reads a FIFO to FILE in the background (bounded, so that a writer that never
 # comes cannot hang the test); wait for it with `wait "$READER"`.

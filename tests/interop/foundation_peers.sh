@@ -81,7 +81,7 @@ for suite in compat modern; do
   expect_status 0 "certutil lists the private keys" -- certutil -K -d "sql:$NSSDB"
   expect_equal "$(printf '%s' "$OUT" | grep -c 'alice@example.com')" "2" "both keys are in NSS"
   # NSS validates the chain for S/MIME once the root is trusted.
-  ROOT_NICK=$(certutil -L -d "sql:$NSSDB" | awk 'NR>4 && !/alice@example.com/ {sub(/[ \t]+[A-Za-z,]*,[A-Za-z,]*,[A-Za-z,]*[ \t]*$/,""); print; exit}')
+  ROOT_NICK=$(certutil -L -d "sql:$NSSDB" | awk 'NR>4 && !/alice@example.com/ {sub(/[ \t]+[A-Za-z,]*,[A-Za-z,]*,[A-Za-z,]*[ \t]*$/,""); if (!found) print; found = 1}')
   certutil -M -d "sql:$NSSDB" -n "$ROOT_NICK" -t "C,C,C" 2>/dev/null
   expect_status 0 "certutil -V validates the signing certificate as an email signer" -- \
     certutil -V -d "sql:$NSSDB" -n "alice@example.com (signing)" -u S
@@ -111,7 +111,7 @@ expect_status 0 "gpgsm lists the secret keys" -- gpgsm --batch --with-colons --l
 expect_equal "$(printf '%s\n' "$OUT" | grep -c '^crs')" "2" "two secret keys"
 expect_contains "$OUT" "alice@example.com" "for alice@example.com"
 # Trust the root and let gpgsm validate the chain of the signing certificate.
-ROOT_FPR=$(gpgsm --batch --with-colons --list-keys "/CN=Alice Example" 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+ROOT_FPR=$(gpgsm --batch --with-colons --list-keys "/CN=Alice Example" 2>/dev/null | awk -F: '/^fpr/ && !found {print $10; found = 1}')
 printf '%s S relax\n' "$ROOT_FPR" >"$GNUPGHOME/trustlist.txt"
 expect_status 0 "gpgsm validates the chain (name constraints included)" -- gpgsm --batch --with-validation --list-keys alice@example.com
 expect_not_contains "$OUT$ERR" "not supported" "no unsupported critical extension"
