@@ -36,7 +36,7 @@ def message(number):
 
 
 def submit_all(port, payloads):
-    with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=120, local_hostname="client.test") as client:
         for payload in payloads:
             client.sendmail("alice@example.com", ["bob@example.org"], payload)
 

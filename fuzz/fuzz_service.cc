@@ -17,13 +17,24 @@ namespace mailseal::fuzz {
 
 namespace {
 
-service::Api& api() {
-  static const std::filesystem::path database =
+// The service's database for one fuzzing process, removed (with SQLite's
+// journal files) when the process ends, after the Api that uses it.
+struct ScratchDatabase {
+  std::filesystem::path path =
       std::filesystem::temp_directory_path() / ("mailseal-fuzz-service-" + std::to_string(::getpid()) + ".db");
-  static service::Api instance = [] {
-    std::filesystem::remove(database);
-    return service::Api(database);
-  }();
+  ScratchDatabase() { remove_files(); }
+  ~ScratchDatabase() { remove_files(); }
+  void remove_files() const {
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::filesystem::remove(std::filesystem::path(path.string() + suffix), ignored);
+    }
+  }
+};
+
+service::Api& api() {
+  static const ScratchDatabase database;
+  static service::Api instance(database.path);
   return instance;
 }
 

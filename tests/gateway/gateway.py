@@ -31,6 +31,10 @@ require_mailseal()
 if shutil.which("swaks") is None:
     skip("swaks is not installed (scripts/install-deps.sh installs it)")
 
+# smtplib's EHLO name; without one it asks DNS for this machine's name, which
+# stalls for seconds where the host name is not in /etc/hosts (a bare chroot).
+CLIENT_NAME = "client.test"
+
 
 class Person(Home):
     def read(self, content):
@@ -144,7 +148,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
               "openssl cms -verify accepts Alice's signature inside", verified.stderr.decode())
 
         # smtplib: To Bob, Bcc Carol (found on the key service).
-        client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30)
+        client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME)
         code, features = client.ehlo("client.example")
         check(code == 250 and all(word in features.decode() for word in ("PIPELINING", "8BITMIME", "SIZE")),
               "EHLO offers PIPELINING, 8BITMIME and SIZE", features)
@@ -214,7 +218,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # Required policy.
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--policy", "required") as gateway:
-        client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30)
+        client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME)
         try:
             client.sendmail("alice@example.com", ["bob@example.org", "dave@example.com"],
                             message("alice@example.com", "bob@example.org, dave@example.com", "x", "secret\r\n"))
@@ -249,7 +253,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     carol_phone.must("sync")
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--refresh", "0") as gateway:
         def send_to_carol(subject):
-            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as session:
+            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME) as session:
                 session.sendmail("alice@example.com", ["carol@example.net"],
                                  message("alice@example.com", "carol@example.net", subject, subject + "\r\n"))
             arrived = upstream.take()
@@ -415,7 +419,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
         # Fifty concurrent clients.
         def submit(number):
-            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=60) as session:
+            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=60, local_hostname=CLIENT_NAME) as session:
                 session.sendmail("alice@example.com", ["bob@example.org"],
                                  message("alice@example.com", "bob@example.org", f"n{number}", f"number {number}\r\n"))
             return number

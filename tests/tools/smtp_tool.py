@@ -89,7 +89,11 @@ class Upstream:
                     return AuthResult(success=True)
                 return AuthResult(success=False, handled=False)
             kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        # server_hostname: without it aiosmtpd asks DNS for this machine's name
+        # on every connection, inside its event loop (5 s stalls where the
+        # host name is not in /etc/hosts, as in a bare chroot).
+        self.controller = Controller(self.handler, hostname="127.0.0.1", server_hostname="upstream.test",
+                                     port=self.port, **kwargs)
 
     def __enter__(self):
         self.controller.start()
