@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     std::int64_t reached = 0;
     for (int r = 0; r < repeat; ++r) {
       auto start = Clock::now();
-      report = contacts::evaluate_address(alice.store(), evaluator, bob, crypto::now());
+      report = contacts::evaluate_address(alice.store(), evaluator, bob, mailseal::now());
       verdicts.push_back(milliseconds(Clock::now() - start));
       walks.push_back(sqlite_walk(alice.store().database(), web.root, &reached));
     }

@@ -84,7 +84,7 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
   if (addresses.empty()) {
     throw Error(ErrorCode::Usage, "the message has no recipients", "add To/Cc lines or give --to ADDRESS");
   }
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   const contacts::Evaluator me = evaluator(profile);
   std::vector<smime::EncryptionRecipient> recipients;
   std::vector<std::string> missing;
@@ -187,7 +187,7 @@ smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, B
 }
 
 std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address) {
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   if (profile.has_address(address)) {
     return contacts::evaluate_certificate(profile.store(), evaluator(profile), address,
                                           profile.encryption_certificate(address), {profile.root_certificate()}, now);
@@ -197,7 +197,7 @@ std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, co
 
 LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address) {
   keyservice::PublishedProfile published = devices::fetch_profile(client, address);
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   LookupReport report;
   report.fingerprint = published.fingerprint;
   report.imported = contacts::record_discovery(
@@ -212,7 +212,7 @@ std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::
   auto address = contacts::signed_address(message);
   if (!address)
     return std::nullopt;
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   bool learned = learn && contacts::learn(profile.store(), message, now);
   const smime::SignatureReport& signature = *message.signature;
   return SenderTrust{*address,

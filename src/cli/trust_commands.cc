@@ -23,7 +23,7 @@ using nlohmann::json;
 constexpr std::size_t kMaxCertificateFile = 16 * 1024 * 1024;
 
 std::int64_t unix_now() {
-  return crypto::now().time_since_epoch().count();
+  return mailseal::now().time_since_epoch().count();
 }
 
 IdentityNames names_for(profile::Profile& profile) {
@@ -95,7 +95,7 @@ int run_endorse(const Context& context, const EndorseArgs& args) {
   contacts::EndorseOptions options{args.amount, args.depth, args.scope, args.local};
   crypto::Certificate endorsement =
       contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.key_access()),
-                        profile.root_certificate(), address, options, crypto::now());
+                        profile.root_certificate(), address, options, mailseal::now());
   if (!context.json()) {
     print_note(fmt::format("endorsed {} ({}) with amount {}, depth {}{}{}", address.str(),
                            endorsement.key_fingerprint().to_string(), args.amount, args.depth,

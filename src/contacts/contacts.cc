@@ -89,7 +89,7 @@ std::vector<Contact> list(store::LocalStore& store) {
 }
 
 std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
-                                           crypto::TimePoint now) {
+                                           TimePoint now) {
   std::vector<Contact> out;
   for (const auto& record : store.contact_certificates(address)) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
@@ -109,7 +109,7 @@ std::vector<Contact> encryption_candidates(store::LocalStore& store, const Email
 }
 
 std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
-                                              crypto::TimePoint now) {
+                                              TimePoint now) {
   auto candidates = encryption_candidates(store, address, now);
   if (candidates.empty())
     return std::nullopt;

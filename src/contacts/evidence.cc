@@ -138,7 +138,7 @@ bool StoreGraph::revoked(const std::string& identity) {
 
 TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
                                  const crypto::Certificate& certificate,
-                                 const std::vector<crypto::Certificate>& carried, crypto::TimePoint now) {
+                                 const std::vector<crypto::Certificate>& carried, TimePoint now) {
   store::ReadSnapshot snapshot(store.database());
   store::TrustRecords records(store);
   CertificateIdentity identity = identify(store, certificate, carried);
@@ -275,7 +275,7 @@ std::size_t choose(store::LocalStore& store, const EmailAddress& address, const 
 }  // namespace
 
 std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
-                                          const EmailAddress& address, crypto::TimePoint now) {
+                                          const EmailAddress& address, TimePoint now) {
   store::ReadSnapshot snapshot(store.database());
   auto candidates = encryption_candidates(store, address, now);
   if (candidates.empty())
@@ -289,7 +289,7 @@ std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evalua
 }
 
 std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
-                                            const EmailAddress& address, crypto::TimePoint now) {
+                                            const EmailAddress& address, TimePoint now) {
   store::ReadSnapshot snapshot(store.database());
   if (auto recipient = choose_recipient(store, evaluator, address, now))
     return std::move(recipient->trust);
@@ -322,7 +322,7 @@ struct Learned {
   bool observed = false;
 };
 
-Learned learn_message(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
+Learned learn_message(store::LocalStore& store, const smime::ReadResult& message, TimePoint now) {
   if (!message.signature || !message.signature->valid || !message.signature->signer) {
     throw Error(ErrorCode::BadSignature, "only a message with a valid signature teaches keys");
   }
@@ -350,7 +350,7 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
 
 }  // namespace
 
-bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
+bool learn(store::LocalStore& store, const smime::ReadResult& message, TimePoint now) {
   return learn_message(store, message, now).observed;
 }
 
@@ -411,7 +411,7 @@ void check_endorsement_terms(const Evaluator& evaluator, const EmailAddress& add
 
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
-                            crypto::TimePoint now) {
+                            TimePoint now) {
   using namespace std::chrono_literals;
   check_endorsement_terms(evaluator, address, options);
   // The identity `trust ADDRESS` shows: never one of two keys in conflict.
@@ -586,7 +586,7 @@ void import_revocation_list(store::TrustRecords& records, const std::vector<cryp
 
 }  // namespace
 
-ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, TimePoint now) {
   ImportSummary summary;
   store::TrustRecords records(store);
   const std::int64_t at = now.time_since_epoch().count();
@@ -680,7 +680,7 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
   return result;
 }
 
-ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now) {
+ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, TimePoint now) {
   const std::int64_t at = now.time_since_epoch().count();
   ImportResult result;
   store::Transaction transaction(store.database());

@@ -53,10 +53,6 @@ std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
 
 }  // namespace
 
-TimePoint now() {
-  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-}
-
 void X509Free::operator()(x509_st* certificate) const noexcept {
   X509_free(certificate);
 }

@@ -56,7 +56,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   crypto::PublicKey signature_key = crypto::PublicKey::from_spki_der(pending.request.signature_key);
   crypto::PublicKey agreement_key = crypto::PublicKey::from_spki_der(pending.request.agreement_key);
   profile::DeviceCertificates certificates = profile::issue_device_certificates(
-      root.key, profile.root_certificate(), name, signature_key, agreement_key, crypto::now());
+      root.key, profile.root_certificate(), name, signature_key, agreement_key, mailseal::now());
   store::DeviceRecord device;
   device.device_id = keyservice::device_id_of(signature_key);
   device.name = name;
@@ -64,7 +64,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   device.status = store::DeviceStatus::Active;
   device.signature_certificate = certificates.signature.der();
   device.agreement_certificate = certificates.agreement.der();
-  device.created_at = profile::to_seconds(crypto::now());
+  device.created_at = profile::to_seconds(mailseal::now());
   std::optional<std::string> proof;
   if (invite) {
     proof = bundle_pin_proof(invite->mac_key, fingerprint, device.device_id, request_id);
@@ -75,7 +75,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   client.decide(fingerprint, request_id, decision, root.signer);
   profile.store().add_device(device);
   if (invite)
-    profile.store().mark_invite_used(invite->pin_id, profile::to_seconds(crypto::now()));
+    profile.store().mark_invite_used(invite->pin_id, profile::to_seconds(mailseal::now()));
   return AcceptedDevice{device.device_id, name, role, request_id};
 }
 
@@ -149,7 +149,7 @@ Invitation invite(profile::Profile& profile, keyservice::Client& client, const K
     throw Error(ErrorCode::Usage, "an invitation lasts between a second and a week");
   }
   KeySigner root = root_signer(profile, key_access);
-  const auto now = profile::to_seconds(crypto::now());
+  const auto now = profile::to_seconds(mailseal::now());
   Invitation invitation;
   invitation.pin = new_pin();
   invitation.expires_at = now + lifetime.count();
@@ -171,7 +171,7 @@ void process_pin_requests(profile::Profile& profile, keyservice::Client& client,
                           SyncReport& report) {
   KeySigner root = root_signer(profile, key_access);
   const auto fingerprint = profile.store().profile().fingerprint;
-  const auto now = profile::to_seconds(crypto::now());
+  const auto now = profile::to_seconds(mailseal::now());
   bool accepted_any = false;
   for (const auto& request : pending_requests(profile, client, root)) {
     if (!has_pin(request))

@@ -93,7 +93,7 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
       {},   escrow_of(profile, key_access, root_key)};
   auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
   if (!serials.empty())
-    publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der());
+    publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, mailseal::now()).der());
   for (const auto& device : profile.store().devices()) {
     publication.devices.push_back({device.device_id, device.name, std::string(store::to_string(device.role)),
                                    std::string(store::to_string(device.status)),

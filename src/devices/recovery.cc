@@ -77,7 +77,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
     throw Error(ErrorCode::BadSignature, "the escrow does not belong to these shares");
   }
 
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   const KeyAccess& key_access = options.key_access;
   std::vector<store::KeyFile> files;
   store::ProfileRecord profile = profile_record_of(escrow, key_access.encrypted(), profile::to_seconds(now));

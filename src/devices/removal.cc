@@ -34,7 +34,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   crypto::Certificate root = profile.root_certificate();
   auto record = store.profile();
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   const bool could_sign = target->role != store::DeviceRole::Read;
 
   RemovalReport report{device_id, {}, 0};

@@ -10,7 +10,7 @@
 
 namespace mailseal::profile {
 
-std::int64_t to_seconds(crypto::TimePoint time) {
+std::int64_t to_seconds(TimePoint time) {
   return time.time_since_epoch().count();
 }
 
@@ -55,7 +55,7 @@ namespace {
 
 crypto::Certificate certify_mail_key(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                      const std::string& name, const EmailAddress& address, bool signing,
-                                     const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                     const crypto::PublicKey& public_key, TimePoint now,
                                      const smime::Capabilities& capabilities) {
   return crypto::issue_certificate(
       {.role = signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
@@ -73,7 +73,7 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,
                                                                store::Suite suite, const KeyAccess& key_access,
-                                                               crypto::TimePoint now,
+                                                               TimePoint now,
                                                                const smime::Capabilities& capabilities) {
   const bool signing = purpose == store::KeyPurpose::Signing;
   const SuiteKeys types = keys_for(suite);
@@ -96,7 +96,7 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
 
 store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                               const std::string& name, const store::MailKeyRecord& key,
-                                              const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                              const crypto::PublicKey& public_key, TimePoint now,
                                               const smime::Capabilities& capabilities) {
   crypto::Certificate certificate = certify_mail_key(
       root_key, root, name, key.address, key.purpose == store::KeyPurpose::Signing, public_key, now, capabilities);
@@ -111,7 +111,7 @@ store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key
 
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
-                                             const crypto::PublicKey& agreement_key, crypto::TimePoint now) {
+                                             const crypto::PublicKey& agreement_key, TimePoint now) {
   const auto until = now + kDay * kDeviceValidityDays;
   return {crypto::issue_certificate({.role = crypto::CertificateRole::DeviceSignature,
                                      .common_name = device_name,
@@ -125,7 +125,7 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                     agreement_key, root_key, &root)};
 }
 
-store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, crypto::TimePoint now,
+store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, TimePoint now,
                                       std::vector<store::KeyFile>& files) {
   store::DeviceRecord device;
   device.device_id = own.device_id;

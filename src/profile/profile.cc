@@ -43,7 +43,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
     throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", home.string()),
                 "use --home DIR to create another one elsewhere");
   }
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   const auto not_before = now - kBackdating;
   const SuiteKeys suite_keys = keys_for(options.suite);
   const std::string name = options.name.empty() ? options.addresses.front().str() : options.name;
@@ -174,13 +174,13 @@ crypto::Certificate Profile::rotation_statement(const crypto::Certificate& succe
   terms.amount = crypto::kFullEndorsementAmount;
   terms.depth = 0;
   terms.addresses = addresses();
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   return crypto::issue_endorsement(successor, root_key(key_access), root, terms, now - 1h, root.not_after());
 }
 
 crypto::RevocationList Profile::root_revocation(const KeyAccess& key_access) {
   crypto::Certificate root = root_certificate();
-  return crypto::issue_revocation_list(root_key(key_access), root, {root.serial_hex()}, crypto::now());
+  return crypto::issue_revocation_list(root_key(key_access), root, {root.serial_hex()}, mailseal::now());
 }
 
 namespace {
@@ -303,7 +303,7 @@ std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Ca
   crypto::PrivateKey issuer_key = root_key(key_access);
   crypto::Certificate root = root_certificate();
   auto record = store_.profile();
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   std::vector<crypto::Certificate> issued;
   store::Transaction transaction(store_.database());
   for (const auto& key : store_.mail_keys()) {

@@ -67,7 +67,7 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
   if (options.recipients.empty()) {
     throw Error(ErrorCode::Usage, "no recipients to encrypt to");
   }
-  message.complete_headers(crypto::now().time_since_epoch().count());
+  message.complete_headers(mailseal::now().time_since_epoch().count());
   if (options.signer != nullptr && !options.signer->certificate.names_address(message.from())) {
     throw Error(ErrorCode::RejectedByPolicy,
                 fmt::format("the signing certificate is not for {}, the message's From address", message.from().str()));

@@ -56,7 +56,7 @@ class EvidenceTest : public ::testing::Test {
   }
 
   trust::Verdict bob_verdict() {
-    auto report = evaluate_address(store(), evaluator_, EmailAddress::parse("bob@example.org"), crypto::now());
+    auto report = evaluate_address(store(), evaluator_, EmailAddress::parse("bob@example.org"), mailseal::now());
     EXPECT_TRUE(report.has_value());
     return report ? report->verdict : trust::Verdict{};
   }
@@ -73,7 +73,7 @@ TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
 
   // Bob's root issues him a new encryption certificate (a key rotation).
   crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   crypto::CertificateRequest request{.role = crypto::CertificateRole::MailEncryption,
                                      .common_name = "Bob",
                                      .addresses = {bob.address},
@@ -83,7 +83,7 @@ TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
   import_pem({&renewed});
   trust::Verdict verdict = bob_verdict();
   EXPECT_EQ(verdict.level, trust::Level::Marginal) << "the same identity: no conflict";
-  auto chosen = choose_recipient(store(), evaluator_, bob.address, crypto::now());
+  auto chosen = choose_recipient(store(), evaluator_, bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
   EXPECT_EQ(chosen->contact.certificate, renewed) << "the newest certificate of the identity is used";
 }
@@ -101,7 +101,7 @@ TEST_F(EvidenceTest, ADifferentRootIsAConflictUntilAccepted) {
       << "accepting a fingerprint no certificate has";
   accept(store(), bob.address, bob.root.key_fingerprint().to_string(), 0);
   EXPECT_EQ(bob_verdict().level, trust::Level::Marginal);
-  auto chosen = choose_recipient(store(), evaluator_, bob.address, crypto::now());
+  auto chosen = choose_recipient(store(), evaluator_, bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
   EXPECT_EQ(chosen->contact.certificate, bob.encryption) << "encryption goes to the accepted key";
 }
@@ -116,8 +116,8 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
   std::string signed_message = out.take();
   smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard());
   ASSERT_TRUE(read.signature && read.signature->valid);
-  EXPECT_TRUE(learn(store(), read, crypto::now()));
-  EXPECT_FALSE(learn(store(), read, crypto::now() + 24h * 3)) << "the same message, days later";
+  EXPECT_TRUE(learn(store(), read, mailseal::now()));
+  EXPECT_FALSE(learn(store(), read, mailseal::now() + 24h * 3)) << "the same message, days later";
   auto observations = store::TrustRecords(store()).observations(bob.address);
   ASSERT_EQ(observations.size(), 1u);
   EXPECT_EQ(observations.front().messages, 1);
@@ -175,7 +175,7 @@ TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
   test::Person stranger = test::make_person("stranger@example.net", true);
   crypto::EndorsementTerms terms;
   terms.addresses = {bob.address};
-  auto now = crypto::now();
+  auto now = mailseal::now();
   crypto::Certificate endorsement =
       crypto::issue_endorsement(bob.root, stranger.root_key, stranger.root, terms, now - 1min, now + 24h);
   EXPECT_THROW(import_pem({&bob.root, &endorsement}), Error);

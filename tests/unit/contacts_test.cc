@@ -62,7 +62,7 @@ class EndorseTest : public ::testing::Test {
     options.amount = amount;
     options.depth = depth;
     return endorse(alice_->store(), evaluator_, alice_->root_key(KeyAccess::unencrypted()), alice_->root_certificate(),
-                   address, options, crypto::now());
+                   address, options, mailseal::now());
   }
 
   test::TemporaryProfile alice_{"alice", "alice@example.com"};

@@ -36,7 +36,7 @@ struct Pki {
   Certificate mail;
 
   static Pki make() {
-    auto now = crypto::now();
+    auto now = mailseal::now();
     PrivateKey root_key = PrivateKey::generate(KeyType::P256);
     CertificateRequest root_request{.role = CertificateRole::ProfileRoot,
                                     .common_name = "Alice",
@@ -130,11 +130,11 @@ TEST(Certificates, MailCertificateHasTheSmimeExtensions) {
   EXPECT_EQ(mail.email_addresses().front().str(), "alice@example.com");
   EXPECT_NE(mail.subject().find("emailAddress=alice@example.com"), std::string::npos) << mail.subject();
   EXPECT_EQ(mail.serial_hex().size(), 32u);
-  EXPECT_LT(mail.not_before(), crypto::now());
+  EXPECT_LT(mail.not_before(), mailseal::now());
 }
 
 TEST(Certificates, ChainVerifiesAndNameConstraintsBite) {
-  auto now = crypto::now();
+  auto now = mailseal::now();
   EXPECT_EQ(verify_chain(pki().mail, {}, {pki().root}, now), "");
   EXPECT_NE(verify_chain(pki().mail, {}, {}, now), "");
   EXPECT_NE(verify_chain(pki().mail, {}, {pki().root}, now + 24h * 400), "");
@@ -157,7 +157,7 @@ TEST(Certificates, DatesUpToTheYear9999) {
   CertificateRequest request{.role = CertificateRole::MailSigning,
                              .common_name = "Fran",
                              .addresses = {EmailAddress::parse("fran@example.com")},
-                             .not_before = crypto::now(),
+                             .not_before = mailseal::now(),
                              .not_after = end_of_9999};
   Certificate certificate = issue_certificate(request, key.public_key(), pki().root_key, &pki().root);
   EXPECT_EQ(certificate.not_after(), end_of_9999);

@@ -31,7 +31,7 @@ DeviceEntry device() {
   static const crypto::PrivateKey signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
   static const crypto::PrivateKey agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
   static const profile::DeviceCertificates issued = profile::issue_device_certificates(
-      person().root_key, person().root, "phone", signature.public_key(), agreement.public_key(), crypto::now());
+      person().root_key, person().root, "phone", signature.public_key(), agreement.public_key(), mailseal::now());
   return DeviceEntry{
       device_id_of(signature.public_key()), "phone", "full", "active", issued.signature, issued.agreement};
 }

@@ -39,7 +39,7 @@ struct TestDevice {
 
   profile::DeviceCertificates certificates(const test::Person& person) const {
     return profile::issue_device_certificates(person.root_key, person.root, "phone", signature_key.public_key(),
-                                              agreement_key.public_key(), crypto::now());
+                                              agreement_key.public_key(), mailseal::now());
   }
   DeviceEntry entry(const test::Person& person, std::string status = "active") const {
     auto issued = certificates(person);
@@ -248,8 +248,8 @@ TEST_F(ServiceApiTest, ARootCannotBeReplacedAndARequestCannotBeReplayed) {
   crypto::Certificate reissued = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
                                                             .common_name = "Alice again",
                                                             .permitted_addresses = {alice().address},
-                                                            .not_before = crypto::now(),
-                                                            .not_after = crypto::now() + std::chrono::hours(24)},
+                                                            .not_before = mailseal::now(),
+                                                            .not_after = mailseal::now() + std::chrono::hours(24)},
                                                            alice().root_key.public_key(), alice().root_key, nullptr);
   Publication replaced{reissued, {}, "", {}, {}, std::nullopt};
   expect_refused([&] { return as_root(alice(), "PUT", account(alice()), replaced.to_json()); }, 409, "root_changed");

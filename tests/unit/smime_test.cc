@@ -278,7 +278,7 @@ TEST(Smime, BinaryPartSignedWithoutCanonicalisationVerifies) {
   detached.content().write(part);
   Bytes signature = detached.finish();
   std::string message =
-      "From: alice@example.com\r\nDate: " + mime::format_date(crypto::now().time_since_epoch().count()) +
+      "From: alice@example.com\r\nDate: " + mime::format_date(mailseal::now().time_since_epoch().count()) +
       "\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n"
       "--b\r\n" +
       part +

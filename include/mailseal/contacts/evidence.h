@@ -50,7 +50,7 @@ struct TrustReport {
 // message carried).
 TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
                                  const crypto::Certificate& certificate,
-                                 const std::vector<crypto::Certificate>& carried, crypto::TimePoint now);
+                                 const std::vector<crypto::Certificate>& carried, TimePoint now);
 
 // The verdict for `address`: of the certificates known for it (those that
 // can encrypt now, else any), the one with the best verdict, the newest among
@@ -58,7 +58,7 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
 // address), the conflicting certificate's verdict is the answer, so that a
 // conflict is never passed over silently. nullopt if no certificate is known.
 std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
-                                            const EmailAddress& address, crypto::TimePoint now);
+                                            const EmailAddress& address, TimePoint now);
 
 // The certificate to encrypt to for `address` (chosen as evaluate_address
 // chooses), with the recipient's capabilities and the verdict; nullopt if no
@@ -68,7 +68,7 @@ struct Recipient {
   TrustReport trust;
 };
 std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
-                                          const EmailAddress& address, crypto::TimePoint now);
+                                          const EmailAddress& address, TimePoint now);
 
 // The address a valid signature speaks for: the From address when the signer's
 // certificate names it; nullopt otherwise.
@@ -79,7 +79,7 @@ std::optional<EmailAddress> signed_address(const smime::ReadResult& message);
 // address (trust on first use) dated by the message. Returns false when the
 // same message was learned before: a replay adds no history.
 // Error(BadSignature) when the message has no valid signature.
-bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now);
+bool learn(store::LocalStore& store, const smime::ReadResult& message, TimePoint now);
 
 // What `contact pin` records, as a person gives it: an address and a
 // fingerprint, or a strong address alone (FINGERPRINT?ADDRESS or the Strong
@@ -118,7 +118,7 @@ struct EndorseOptions {
 // revoked.
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
-                            crypto::TimePoint now);
+                            TimePoint now);
 
 // PEM: the profile root, then every exportable endorsement it made.
 std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root);
@@ -133,7 +133,7 @@ struct ImportSummary {
 // Reads endorsements (cross-certificates with their issuers' roots) and CRLs
 // from a certificate bundle. Anything mis-signed, damaged or from an unknown
 // issuer is ignored with a warning; nothing raises trust on its own.
-ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now);
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, TimePoint now);
 
 struct ImportResult {
   std::vector<ImportedContact> contacts;
@@ -159,7 +159,7 @@ struct Discovery {
   std::vector<Bytes> revocations;  // DER CRLs
   std::string source;              // the service's URL
 };
-ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now);
+ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, TimePoint now);
 
 // PKIX trust anchors: a CA certificate that counts `amount` (kMinAnchorAmount
 // to trust::kFullAmount) for the addresses it certifies. Error(Usage) otherwise.

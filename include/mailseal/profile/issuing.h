@@ -28,7 +28,7 @@ inline constexpr std::chrono::hours kDay{24};
 // the draft's minimum.
 inline constexpr int kIdentifierBits = 100;
 
-std::int64_t to_seconds(crypto::TimePoint time);
+std::int64_t to_seconds(TimePoint time);
 
 struct SuiteKeys {
   crypto::KeyType root;
@@ -56,14 +56,14 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,
                                                                store::Suite suite, const KeyAccess& key_access,
-                                                               crypto::TimePoint now,
+                                                               TimePoint now,
                                                                const smime::Capabilities& capabilities);
 
 // A new certificate for an existing mail key (same key file), advertising
 // `capabilities`.
 store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                               const std::string& name, const store::MailKeyRecord& key,
-                                              const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                              const crypto::PublicKey& public_key, TimePoint now,
                                               const smime::Capabilities& capabilities);
 
 // The record of the device a store is made on (init, join, restore); its
@@ -77,7 +77,7 @@ struct OwnDevice {
   const crypto::PrivateKey& signature_key;
   const crypto::PrivateKey& agreement_key;
 };
-store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, crypto::TimePoint now,
+store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, TimePoint now,
                                       std::vector<store::KeyFile>& files);
 
 // A device's signature and key-agreement certificates, issued by the root.
@@ -87,6 +87,6 @@ struct DeviceCertificates {
 };
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
-                                             const crypto::PublicKey& agreement_key, crypto::TimePoint now);
+                                             const crypto::PublicKey& agreement_key, TimePoint now);
 
 }  // namespace mailseal::profile

@@ -9,7 +9,7 @@
 namespace mailseal::smime {
 
 struct Policy {
-  crypto::TimePoint now;
+  TimePoint now;
   // A signing time later than now by more than this is "in the future".
   std::chrono::seconds clock_skew{std::chrono::minutes(5)};
   // Thunderbird marks a signature bad when the Date header and the signing
@@ -23,7 +23,7 @@ struct Policy {
 
   static Policy standard() {
     Policy policy;
-    policy.now = crypto::now();
+    policy.now = mailseal::now();
     return policy;
   }
 };
