@@ -76,7 +76,7 @@ Web build_web(const std::filesystem::path& directory, std::int64_t endorsements,
   for (const auto& certificate : bob.current_mail_certificates())
     bob_certificates += certificate.pem();
   bob_certificates += bob.root_certificate().pem();
-  contacts::import_file(alice.store(), as_bytes(bob_certificates), smime::Policy::standard());
+  contacts::import_file(alice.store(), as_bytes(bob_certificates), smime::Policy::standard(mailseal::now()));
 
   Web web{directory / "alice", agent::evaluator(alice).root.fingerprint,
           bob.root_certificate().key_fingerprint().to_string(udf::kFullBits)};

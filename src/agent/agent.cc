@@ -56,7 +56,7 @@ void sign(profile::Profile& profile, const KeyAccess& key_access, smime::Outgoin
           smime::SignatureForm form) {
   const EmailAddress sender = message.from();
   profile::MailKey key = profile.signing_key(sender, key_access);
-  smime::sign_message(message, out, signer_identity(profile, sender, key), form);
+  smime::sign_message(message, out, signer_identity(profile, sender, key), form, mailseal::now());
 }
 
 contacts::Evaluator evaluator(profile::Profile& profile) {
@@ -144,7 +144,7 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
     key.emplace(profile.signing_key(sender, key_access));
     signer.emplace(signer_identity(profile, sender, *key));
   }
-  smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice});
+  smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice}, mailseal::now());
   report.signed_message = sign;
   return report;
 }
@@ -227,7 +227,7 @@ namespace mailseal::agent {
 
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
                   const DecryptOptions& options) {
-  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard());
+  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard(mailseal::now()));
   if (!result.decrypted) {
     throw Error(ErrorCode::Malformed, result.signature
                                           ? "the message is signed but not encrypted; use 'mailseal verify'"
@@ -242,7 +242,7 @@ Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteVi
 
 Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                 const VerifyOptions& options) {
-  smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard());
+  smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard(mailseal::now()));
   const bool valid = result.signature && result.signature->valid;
   if (options.required_trust && valid && profile == nullptr) {
     throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
@@ -264,7 +264,7 @@ void require_trust(smime::Release& content, std::optional<trust::Level> signer_l
 }
 
 SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message) {
-  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard());
+  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard(mailseal::now()));
   if (!result.signature) {
     throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
   }

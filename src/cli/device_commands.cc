@@ -153,7 +153,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
                       {"device_name", request.device_name},
                       {"witness", request.witness},
                       {"pin", request.by_pin},
-                      {"requested_at", iso_time(request.created_at)}});
+                      {"requested_at", iso_time(from_unix_seconds(request.created_at))}});
     }
     print_json({{"requests", list}});
     return 0;
@@ -204,12 +204,12 @@ int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
   if (context.json()) {
     print_json({{"pin", invitation.pin},
                 {"uri", invitation.uri},
-                {"expires", iso_time(invitation.expires_at)},
+                {"expires", iso_time(from_unix_seconds(invitation.expires_at))},
                 {"role", store::to_string(invitation.role)}});
     return 0;
   }
   print_line(fmt::format("PIN      {}", invitation.pin));
-  print_line(fmt::format("expires  {}", iso_time(invitation.expires_at)));
+  print_line(fmt::format("expires  {}", iso_time(from_unix_seconds(invitation.expires_at))));
   print_line(fmt::format("URI      {}", invitation.uri));
   if (::isatty(STDOUT_FILENO))
     print_qr(invitation.uri);

@@ -110,7 +110,7 @@ int run_status(const Context& context) {
                       {"origin", store::to_string(key.origin)},
                       {"algorithm", key.certificate.public_key().description()},
                       {"fingerprint", key.certificate.fingerprint().to_string()},
-                      {"not_after", iso_time(key.certificate.not_after().time_since_epoch().count())}});
+                      {"not_after", iso_time(key.certificate.not_after())}});
     }
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
@@ -139,7 +139,7 @@ int run_status(const Context& context) {
     print_line(fmt::format("mail key     {} {} {} {}, {} until {}", key.address.str(), store::to_string(key.purpose),
                            key.certificate.public_key().description(), store::to_string(key.origin),
                            store::to_string(key.status),
-                           iso_time(key.certificate.not_after().time_since_epoch().count()).substr(0, 10)));
+                           iso_time(key.certificate.not_after()).substr(0, 10)));
   }
   return 0;
 }

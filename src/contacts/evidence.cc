@@ -338,7 +338,7 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
     // The message's own date counts the days of history; a date in the
     // future counts as today.
     constexpr std::int64_t kSecondsPerDay = 86400;
-    const std::int64_t dated = std::min(report.signing_time.value_or(at), at);
+    const std::int64_t dated = std::min(report.signing_time ? to_unix_seconds(*report.signing_time) : at, at);
     store::TrustRecords::Sighting sighting{
         identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at,
         dated / kSecondsPerDay,        full(message.content.fingerprint())};

@@ -128,7 +128,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
     return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
 
   // Date and Message-ID are fixed once, so that every copy is the same message.
-  outgoing.complete_headers(mailseal::now().time_since_epoch().count());
+  outgoing.complete_headers(mailseal::now());
   outgoing.mutable_headers().remove("Bcc");
   std::string normalized = outgoing.mutable_headers().serialize() + "\r\n";
   {

@@ -52,7 +52,7 @@ class EvidenceTest : public ::testing::Test {
     std::string pem;
     for (const auto* certificate : certificates)
       pem += certificate->pem();
-    return import_file(store(), as_bytes(pem), smime::Policy::standard());
+    return import_file(store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
   }
 
   trust::Verdict bob_verdict() {
@@ -112,9 +112,9 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
   smime::MemorySource source(as_bytes(text));
   smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
   smime::StringSink out;
-  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached);
+  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached, mailseal::now());
   std::string signed_message = out.take();
-  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard());
+  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard(mailseal::now()));
   ASSERT_TRUE(read.signature && read.signature->valid);
   EXPECT_TRUE(learn(store(), read, mailseal::now()));
   EXPECT_FALSE(learn(store(), read, mailseal::now() + 24h * 3)) << "the same message, days later";

@@ -54,7 +54,7 @@ class EndorseTest : public ::testing::Test {
   void SetUp() override {
     const test::Person& bob = test::bob();
     std::string pem = bob.encryption.pem() + bob.root.pem();
-    import_file(alice_->store(), as_bytes(pem), smime::Policy::standard());
+    import_file(alice_->store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
   }
 
   crypto::Certificate endorse_with(const EmailAddress& address, int amount, int depth) {

@@ -39,7 +39,7 @@ void introduce(profile::Profile& reader, profile::Profile& person) {
   for (const auto& certificate : person.current_mail_certificates())
     pem += certificate.pem();
   pem += person.root_certificate().pem();
-  contacts::import_file(reader.store(), as_bytes(pem), smime::Policy::standard());
+  contacts::import_file(reader.store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
 }
 
 std::string header_block(const std::string& message) {
@@ -74,7 +74,7 @@ class DeliveryTest : public ::testing::Test {
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
   static smime::ReadResult read_as(profile::Profile& reader, const std::string& copy) {
-    return agent::read(&reader, KeyAccess::unencrypted(), as_bytes(copy), smime::Policy::standard());
+    return agent::read(&reader, KeyAccess::unencrypted(), as_bytes(copy), smime::Policy::standard(mailseal::now()));
   }
 
   // The content of a read copy, released only under a valid signature.

@@ -1,10 +1,11 @@
 #pragma once
 // What the engine accepts, passed in as a value (STYLE.md, after Sequoia's
 // Policy): the reference time, the digests, key sizes, clock tolerances.
+// The reference time is the caller's `now`: the engine never reads the clock.
 
 #include <chrono>
 
-#include "mailseal/crypto/certificate.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::smime {
 
@@ -21,9 +22,10 @@ struct Policy {
   // Nesting limit for layers (signatures, encryption) of one message.
   int max_layers = 8;
 
-  static Policy standard() {
+  // The standard settings, judging at `now`.
+  static Policy standard(TimePoint now) {
     Policy policy;
-    policy.now = mailseal::now();
+    policy.now = now;
     return policy;
   }
 };
