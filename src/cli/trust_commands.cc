@@ -22,10 +22,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxCertificateFile = 16 * 1024 * 1024;
 
-std::int64_t unix_now() {
-  return mailseal::now().time_since_epoch().count();
-}
-
 IdentityNames names_for(profile::Profile& profile) {
   return IdentityNames(profile.store(), agent::evaluator(profile).root);
 }
@@ -72,7 +68,7 @@ int run_contact_pin(const Context& context, const ContactPinArgs& args) {
   contacts::PinTarget target = contacts::pin_target(args.first, args.second);
   const EmailAddress& address = target.address;
   const std::string& fingerprint = target.fingerprint;
-  contacts::pin(profile.store(), address, fingerprint, unix_now());
+  contacts::pin(profile.store(), address, fingerprint, mailseal::now());
   if (!context.json())
     print_note(fmt::format("pinned {} to {}", address.str(), escape_for_terminal(fingerprint)));
   show_standing(context, profile, address, {{"pinned", address.str()}});
@@ -82,7 +78,7 @@ int run_contact_pin(const Context& context, const ContactPinArgs& args) {
 int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  contacts::accept(profile.store(), address, args.fingerprint, unix_now());
+  contacts::accept(profile.store(), address, args.fingerprint, mailseal::now());
   if (!context.json())
     print_note(fmt::format("accepted {} for {}", escape_for_terminal(args.fingerprint), address.str()));
   show_standing(context, profile, address, {{"accepted", address.str()}});
@@ -172,7 +168,7 @@ int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args)
       crypto::Certificate::read_all(read_file(args.file, kMaxCertificateFile));
   json added = json::array();
   for (const auto& certificate : certificates) {
-    contacts::add_anchor(profile.store(), certificate, args.amount, unix_now());
+    contacts::add_anchor(profile.store(), certificate, args.amount, mailseal::now());
     added.push_back({{"subject", certificate.subject()},
                      {"fingerprint", certificate.fingerprint().to_string()},
                      {"amount", args.amount}});

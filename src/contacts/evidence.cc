@@ -327,21 +327,18 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
     throw Error(ErrorCode::BadSignature, "only a message with a valid signature teaches keys");
   }
   const smime::SignatureReport& report = *message.signature;
-  const std::int64_t at = now.time_since_epoch().count();
   store::Transaction transaction(store.database());
   Learned out;
-  out.contacts = record_signature(store, report, "message", at);
+  out.contacts = record_signature(store, report, "message", now);
   CertificateIdentity identity = identify(store, *report.signer, report.certificates);
   store::TrustRecords records(store);
-  records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+  records.add_identity(identity.identity.fingerprint, identity.top.der(), now);
   if (auto address = signed_address(message)) {
     // The message's own date counts the days of history; a date in the
     // future counts as today.
-    constexpr std::int64_t kSecondsPerDay = 86400;
-    const std::int64_t dated = std::min(report.signing_time ? to_unix_seconds(*report.signing_time) : at, at);
-    store::TrustRecords::Sighting sighting{
-        identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at,
-        dated / kSecondsPerDay,        full(message.content.fingerprint())};
+    const TimePoint dated = std::min(report.signing_time.value_or(now), now);
+    store::TrustRecords::Sighting sighting{identity.identity.fingerprint, full(report.signer->fingerprint()), "message",
+                                           now, dated, full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();
@@ -369,12 +366,12 @@ PinTarget pin_target(std::string_view address_or_strong_address, std::string_vie
   }
 }
 
-void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
+void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at) {
   udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
   store::TrustRecords(store).add_pin({address, parsed.to_string(parsed.precision_bits()), "pin", at});
 }
 
-void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
+void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at) {
   udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
   const std::string presentation = parsed.to_string(parsed.precision_bits());
   bool known = false;
@@ -442,8 +439,7 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
   crypto::Certificate endorsement =
       crypto::issue_endorsement(identity.top, root_key, root, terms, now - 1h, now + 24h * 2 * 365);
   store::TrustRecords records(store);
-  const std::int64_t at = now.time_since_epoch().count();
-  records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+  records.add_identity(identity.identity.fingerprint, identity.top.der(), now);
   store::EndorsementRecord record;
   record.issuer = evaluator.root.fingerprint;
   record.subject = identity.identity.fingerprint;
@@ -453,7 +449,7 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
   record.addresses = {address.str()};
   record.exportable = terms.exportable;
   record.certificate = endorsement.der();
-  record.created_at = at;
+  record.created_at = now;
   records.add_endorsement(record);
   return endorsement;
 }
@@ -482,7 +478,7 @@ std::vector<crypto::Certificate> possible_issuers(store::LocalStore& store,
 // Takes one cross-certificate of a bundle as evidence, when it carries the
 // endorsement extension, a known root signed it and its terms are sound.
 void import_endorsement(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
-                        const crypto::Certificate& certificate, std::int64_t at, ImportSummary& summary) {
+                        const crypto::Certificate& certificate, TimePoint at, ImportSummary& summary) {
   std::optional<crypto::EndorsementTerms> terms;
   try {
     terms = crypto::read_endorsement(certificate);
@@ -557,7 +553,7 @@ std::vector<Bytes> revocation_lists(ByteView data, bool holds_certificates) {
 // Takes the revocations of one list signed by a known issuer. A list that
 // does not parse is only worth a warning where the input held more than it.
 void import_revocation_list(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
-                            const Bytes& bytes, bool warn_if_damaged, std::int64_t at, ImportSummary& summary) {
+                            const Bytes& bytes, bool warn_if_damaged, TimePoint at, ImportSummary& summary) {
   std::optional<crypto::RevocationList> crl;
   try {
     crl.emplace(crypto::RevocationList::read(bytes));
@@ -589,7 +585,6 @@ void import_revocation_list(store::TrustRecords& records, const std::vector<cryp
 ImportSummary import_trust_material(store::LocalStore& store, ByteView data, TimePoint now) {
   ImportSummary summary;
   store::TrustRecords records(store);
-  const std::int64_t at = now.time_since_epoch().count();
   std::vector<crypto::Certificate> bundle;
   try {
     bundle = crypto::Certificate::read_all(data);
@@ -597,10 +592,10 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, Tim
   }
   const std::vector<crypto::Certificate> issuers = possible_issuers(store, bundle);
   for (const auto& certificate : bundle)
-    import_endorsement(records, issuers, certificate, at, summary);
+    import_endorsement(records, issuers, certificate, now, summary);
   const std::vector<Bytes> crls = revocation_lists(data, !bundle.empty());
   for (const auto& bytes : crls)
-    import_revocation_list(records, issuers, bytes, !bundle.empty() || crls.size() > 1, at, summary);
+    import_revocation_list(records, issuers, bytes, !bundle.empty() || crls.size() > 1, now, summary);
   return summary;
 }
 
@@ -644,13 +639,13 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
       return import_message(store, data, policy);
   }
   ImportResult result;
-  const std::int64_t at = policy.now.time_since_epoch().count();
+  const TimePoint at = policy.now;
   store::Transaction transaction(store.database());
   for (const auto& certificate : certificates) {
     if (crypto::is_endorsement(certificate))
       continue;  // evidence, read below
     if (certificate.is_ca()) {
-      store.add_contact_chain_certificate(certificate.der());
+      store.add_contact_chain_certificate(certificate.der(), at);
       continue;
     }
     auto added = add_certificate(store, certificate, "import", at);
@@ -681,20 +676,19 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
 }
 
 ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, TimePoint now) {
-  const std::int64_t at = now.time_since_epoch().count();
   ImportResult result;
   store::Transaction transaction(store.database());
   store::TrustRecords records(store);
-  store.add_contact_chain_certificate(discovery.root.der());
+  store.add_contact_chain_certificate(discovery.root.der(), now);
   const std::string identity = full(discovery.root.key_fingerprint());
-  records.add_identity(identity, discovery.root.der(), at);
+  records.add_identity(identity, discovery.root.der(), now);
   for (const auto& certificate : discovery.certificates) {
     if (!certificate.names_address(discovery.address))
       continue;
-    auto added = add_certificate(store, certificate, "lookup", at);
+    auto added = add_certificate(store, certificate, "lookup", now);
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
   }
-  records.add_discovery(discovery.address, identity, discovery.source, at);
+  records.add_discovery(discovery.address, identity, discovery.source, now);
   if (!discovery.endorsements.empty()) {
     ImportSummary summary = import_trust_material(store, as_bytes(discovery.endorsements), now);
     result.trust.endorsements += summary.endorsements;
@@ -711,7 +705,7 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
   return result;
 }
 
-void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at) {
+void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, TimePoint at) {
   if (amount < kMinAnchorAmount || amount > trust::kFullAmount) {
     throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is {} to {}, not {}", kMinAnchorAmount,
                                               trust::kFullAmount, amount));

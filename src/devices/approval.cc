@@ -64,7 +64,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   device.status = store::DeviceStatus::Active;
   device.signature_certificate = certificates.signature.der();
   device.agreement_certificate = certificates.agreement.der();
-  device.created_at = profile::to_seconds(mailseal::now());
+  device.created_at = mailseal::now();
   std::optional<std::string> proof;
   if (invite) {
     proof = bundle_pin_proof(invite->mac_key, fingerprint, device.device_id, request_id);
@@ -75,7 +75,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   client.decide(fingerprint, request_id, decision, root.signer);
   profile.store().add_device(device);
   if (invite)
-    profile.store().mark_invite_used(invite->pin_id, profile::to_seconds(mailseal::now()));
+    profile.store().mark_invite_used(invite->pin_id, mailseal::now());
   return AcceptedDevice{device.device_id, name, role, request_id};
 }
 
@@ -149,14 +149,14 @@ Invitation invite(profile::Profile& profile, keyservice::Client& client, const K
     throw Error(ErrorCode::Usage, "an invitation lasts between a second and a week");
   }
   KeySigner root = root_signer(profile, key_access);
-  const auto now = profile::to_seconds(mailseal::now());
+  const TimePoint now = mailseal::now();
   Invitation invitation;
   invitation.pin = new_pin();
-  invitation.expires_at = now + lifetime.count();
+  invitation.expires_at = to_unix_seconds(now + lifetime);
   invitation.role = role;
   const std::string id = pin_id(invitation.pin);
   client.invite(profile.store().profile().fingerprint, {id, invitation.expires_at}, root.signer);
-  profile.store().add_invite({id, pin_mac_key(invitation.pin), role, invitation.expires_at, std::nullopt, now});
+  profile.store().add_invite({id, pin_mac_key(invitation.pin), role, now + lifetime, std::nullopt, now});
   invitation.uri = fmt::format("mailseal:join?address={}&service={}&pin={}",
                                keyservice::path_segment(profile.addresses().front().str()),
                                keyservice::path_segment(client.url()), invitation.pin);
@@ -171,7 +171,7 @@ void process_pin_requests(profile::Profile& profile, keyservice::Client& client,
                           SyncReport& report) {
   KeySigner root = root_signer(profile, key_access);
   const auto fingerprint = profile.store().profile().fingerprint;
-  const auto now = profile::to_seconds(mailseal::now());
+  const TimePoint now = mailseal::now();
   bool accepted_any = false;
   for (const auto& request : pending_requests(profile, client, root)) {
     if (!has_pin(request))

@@ -21,7 +21,7 @@ KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
   bundle.suite = record.suite;
   bundle.addresses = record.addresses;
   bundle.root = record.root_certificate;
-  bundle.issued_at = profile::to_seconds(mailseal::now());
+  bundle.issued_at = mailseal::now();
   for (auto& key : profile.store().mail_keys()) {
     if (!wanted(key))
       continue;

@@ -119,7 +119,7 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
                 {"signature_key", as_string_view(profile::key_file_pem(signer.key, options.key_access))},
                 {"agreement_key", as_string_view(profile::key_file_pem(agreement_key, options.key_access))},
                 {"pin_mac_key", mac_key ? json(to_hex(*mac_key)) : json(nullptr)},
-                {"created_at", profile::to_seconds(mailseal::now())}};
+                {"created_at", to_unix_seconds(mailseal::now())}};
   prepare_home(home);
   std::string text = state.dump(2);
   write_new_file(join_file(home), as_bytes(text), FileMode::Private);
@@ -178,7 +178,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
 
   const auto now = mailseal::now();
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(bundle, encrypted, profile::to_seconds(now));
+  store::ProfileRecord profile = profile_record_of(bundle, encrypted, now);
   store::DeviceRecord device =
       profile::own_device_record({device_id, state.text("device_name"), me->role, signature_certificate,
                                   agreement_certificate, signer.key, agreement_key},

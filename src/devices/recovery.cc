@@ -80,7 +80,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   const auto now = mailseal::now();
   const KeyAccess& key_access = options.key_access;
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(escrow, key_access.encrypted(), profile::to_seconds(now));
+  store::ProfileRecord profile = profile_record_of(escrow, key_access.encrypted(), now);
   files.push_back(profile::key_file("root", root_key, key_access));
   profile.root_key_file = files.back().name;
 

@@ -44,7 +44,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     store::TrustRecords records(store);
     for (const Bytes& der : {target->signature_certificate, target->agreement_certificate}) {
       records.add_revocation(record.fingerprint, crypto::Certificate::from_der(der).serial_hex(), "device removed",
-                             profile::to_seconds(now));
+                             now);
     }
     // New keys for everything the removed device held: it keeps the old ones,
     // so nothing sent from now on may be readable (or signable) with them.
@@ -57,7 +57,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
       store.set_mail_key_status(key.id, store::KeyStatus::Archived);
       if (key.purpose == store::KeyPurpose::Signing) {
         records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
-                               "device removed", profile::to_seconds(now));
+                               "device removed", now);
       }
       // The new certificate asks for what the old one asked for (CBC when the
       // keys also live in a client without AES-GCM).

@@ -41,6 +41,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   // Received keys are protected like the keys this store holds, whatever
   // passphrase this command was given.
   const KeyAccess new_key_files = profile.access_for_new_key_files(key_access);
+  const TimePoint now = mailseal::now();
   for (const auto& record : known)
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
@@ -50,6 +51,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
     });
     if (existing == known.end()) {
       auto [record, file] = stored_key(key, new_key_files);
+      record.created_at = now;
       if (key_files.insert(file.name).second)
         additions.emplace_back(std::move(record), std::move(file));
       else

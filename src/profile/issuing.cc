@@ -10,10 +10,6 @@
 
 namespace mailseal::profile {
 
-std::int64_t to_seconds(TimePoint time) {
-  return time.time_since_epoch().count();
-}
-
 SuiteKeys keys_for(store::Suite suite) {
   if (suite == store::Suite::Modern) {
     return {crypto::KeyType::P256, crypto::KeyType::P256, crypto::KeyType::P256};
@@ -90,7 +86,7 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                               {root.der()},
                               file.name,
                               certificate.key_fingerprint().to_string(udf::kFullBits),
-                              to_seconds(now)};
+                              now};
   return {std::move(record), std::move(file)};
 }
 
@@ -105,7 +101,7 @@ store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key
   record.status = store::KeyStatus::Current;
   record.certificate = certificate.der();
   record.chain = {root.der()};
-  record.created_at = to_seconds(now);
+  record.created_at = now;
   return record;
 }
 
@@ -138,7 +134,7 @@ store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key
   device.signature_key_file = files.back().name;
   files.push_back(key_file("device-agreement", own.agreement_key, key_access));
   device.agreement_key_file = files.back().name;
-  device.created_at = to_seconds(now);
+  device.created_at = now;
   return device;
 }
 

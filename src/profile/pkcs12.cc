@@ -135,7 +135,7 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
                                 chain,
                                 "",
                                 certificate.key_fingerprint().to_string(udf::kFullBits),
-                                0};
+                                mailseal::now()};
     additions.emplace_back(std::move(record), key_file("imported", identity.key, new_files));
     imported.push_back({*address, purpose, certificate, identity.chain.size()});
     stored.push_back(der);

@@ -67,7 +67,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   files.push_back(key_file("root", root_key, options.key_access));
   profile.root_key_file = files.back().name;
   profile.keys_encrypted = options.key_access.encrypted();
-  profile.created_at = to_seconds(now);
+  profile.created_at = now;
 
   // This device: a signature key and a key-agreement key (P-256; only
   // mailseal itself uses them), certified by the root.

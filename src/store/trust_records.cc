@@ -6,6 +6,12 @@ namespace {
 
 constexpr std::int64_t kSecondsPerDay = 86400;
 
+// The day of `time` (days since the epoch, UTC), as the observations'
+// last_day column keeps it.
+std::int64_t day_of(TimePoint time) {
+  return to_unix_seconds(time) / kSecondsPerDay;
+}
+
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) {
@@ -42,7 +48,7 @@ EndorsementRecord read_endorsement(Statement& statement) {
   record.kind = statement.column_text(7);
   record.exportable = statement.column_int(8) != 0;
   record.certificate = statement.column_blob(9);
-  record.created_at = statement.column_int(10);
+  record.created_at = statement.column_time(10);
   return record;
 }
 
@@ -51,7 +57,7 @@ constexpr std::string_view kEndorsementColumns =
 
 }  // namespace
 
-void TrustRecords::add_identity(const std::string& fingerprint, ByteView certificate, std::int64_t at) {
+void TrustRecords::add_identity(const std::string& fingerprint, ByteView certificate, TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO identities (fingerprint, certificate, first_seen) VALUES (?1, ?2, ?3)")
       .bind(1, fingerprint)
       .bind(2, certificate)
@@ -82,7 +88,7 @@ std::vector<PinRecord> TrustRecords::pins(const EmailAddress& address) {
   statement.bind(1, address.str());
   std::vector<PinRecord> out;
   while (statement.step()) {
-    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_int(2)});
+    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_time(2)});
   }
   return out;
 }
@@ -99,8 +105,8 @@ bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting
         .bind(2, sighting.at)
         .run();
   }
-  const bool is_message = sighting.message_day.has_value();
-  const std::int64_t day = sighting.message_day.value_or(sighting.at / kSecondsPerDay);
+  const bool is_message = sighting.message_date.has_value();
+  const std::int64_t day = day_of(sighting.message_date.value_or(sighting.at));
   auto existing = database_.prepare("SELECT last_day FROM observations WHERE address = ?1 AND identity = ?2");
   existing.bind(1, address.str()).bind(2, sighting.identity);
   if (!existing.step()) {
@@ -144,7 +150,7 @@ std::vector<ObservationRecord> TrustRecords::observations(const EmailAddress& ad
   std::vector<ObservationRecord> out;
   while (statement.step()) {
     out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_text(2),
-                   statement.column_int(3), statement.column_int(4), static_cast<int>(statement.column_int(5)),
+                   statement.column_time(3), statement.column_time(4), static_cast<int>(statement.column_int(5)),
                    static_cast<int>(statement.column_int(6))});
   }
   return out;
@@ -211,13 +217,13 @@ std::vector<AnchorRecord> TrustRecords::anchors() {
   std::vector<AnchorRecord> out;
   while (statement.step()) {
     out.push_back({statement.column_text(0), statement.column_blob(1), static_cast<int>(statement.column_int(2)),
-                   statement.column_int(3)});
+                   statement.column_time(3)});
   }
   return out;
 }
 
 bool TrustRecords::add_revocation(const std::string& issuer, const std::string& serial, const std::string& source,
-                                  std::int64_t at) {
+                                  TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO revocations (issuer, serial, source, revoked_at) VALUES (?1, ?2, ?3, ?4)")
       .bind(1, issuer)
       .bind(2, serial)
@@ -260,7 +266,7 @@ bool TrustRecords::is_revoked(const std::string& issuer, const std::string& seri
 }
 
 void TrustRecords::add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
-                                 std::int64_t at) {
+                                 TimePoint at) {
   database_
       .prepare(
           "INSERT INTO discoveries (address, identity, source, seen_at) VALUES (?1, ?2, ?3, ?4) "

@@ -97,9 +97,9 @@ TEST_F(EvidenceTest, ADifferentRootIsAConflictUntilAccepted) {
   ASSERT_EQ(verdict.level, trust::Level::Conflict);
   ASSERT_TRUE(verdict.conflict_with);
   EXPECT_EQ(verdict.conflict_with->fingerprint, bob.root.key_fingerprint().to_string(udf::kFullBits));
-  EXPECT_THROW(accept(store(), bob.address, "MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G", 0), Error)
+  EXPECT_THROW(accept(store(), bob.address, "MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G", TimePoint{}), Error)
       << "accepting a fingerprint no certificate has";
-  accept(store(), bob.address, bob.root.key_fingerprint().to_string(), 0);
+  accept(store(), bob.address, bob.root.key_fingerprint().to_string(), TimePoint{});
   EXPECT_EQ(bob_verdict().level, trust::Level::Marginal);
   auto chosen = choose_recipient(store(), evaluator_, bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
@@ -134,7 +134,7 @@ TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
   const std::string dave = dave_person.root.key_fingerprint().to_string(udf::kFullBits);
   const std::string bob = "IBOB";
   store::TrustRecords records(store());
-  records.add_identity(dave, dave_person.root.der(), 1);
+  records.add_identity(dave, dave_person.root.der(), from_unix_seconds(1));
   auto endorsement = [&](const std::string& issuer, const std::string& subject, int amount, int depth) {
     store::EndorsementRecord record;
     record.issuer = issuer;
@@ -158,7 +158,7 @@ TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
   EXPECT_EQ(verdict.paths[0].edges[2].issuer.fingerprint, dave) << "the path runs through Dave";
 
   // Dave revokes his root (a self-issued CRL names its serial).
-  EXPECT_TRUE(records.add_revocation(dave, dave_person.root.serial_hex(), "crl", 2));
+  EXPECT_TRUE(records.add_revocation(dave, dave_person.root.serial_hex(), "crl", from_unix_seconds(2)));
   StoreGraph after(store());
   EXPECT_TRUE(after.endorsements_by(trust::Identity{dave}).empty()) << "nothing Dave endorsed counts";
   EXPECT_TRUE(after.endorsements_by(trust::Identity{carol}).empty()) << "nor Carol's endorsement of Dave";

@@ -104,7 +104,7 @@ TEST(KeyBundle, RoundTripAndRefusals) {
   std::string pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
   bundle.keys.push_back({record, SecretBytes(pem.begin(), pem.end())});
   bundle.pin_proof = "proof";
-  bundle.issued_at = 42;
+  bundle.issued_at = from_unix_seconds(42);
   SecretBytes encoded = devices::internal::encode_bundle(bundle);
   devices::internal::KeyBundle decoded = devices::internal::decode_bundle(encoded);
   EXPECT_EQ(decoded.fingerprint, "FP");
@@ -116,6 +116,9 @@ TEST(KeyBundle, RoundTripAndRefusals) {
   EXPECT_EQ(decoded.keys[0].record.chain, record.chain);
   EXPECT_EQ(std::string(decoded.keys[0].pem.begin(), decoded.keys[0].pem.end()), pem);
   EXPECT_EQ(decoded.pin_proof, "proof");
+  EXPECT_EQ(decoded.issued_at, from_unix_seconds(42));
+  EXPECT_NE(std::string(encoded.begin(), encoded.end()).find("\"issued_at\":42"), std::string::npos)
+      << "Unix seconds in the JSON, as before";
   EXPECT_FALSE(decoded.root_key);
   for (std::string bad : {"", "[]", "{}", R"({"type": "mailseal-key-bundle", "version": 2})",
                           R"({"type": "mailseal-key-bundle", "version": 1, "fingerprint": 5})"}) {

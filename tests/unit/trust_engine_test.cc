@@ -168,11 +168,11 @@ TEST(TrustEngine, RevokedIntroducerBreaksThePath) {
 TEST(TrustEngine, TofuAloneNeverReachesPartial) {
   MemoryGraph graph;
   BindingFacts facts = bob();
-  facts.tofu = TofuFact{0, 1, 1};
+  facts.tofu = TofuFact{{}, 1, 1};
   Verdict first = run(graph, facts);
   EXPECT_EQ(first.level, Level::Marginal);
   EXPECT_EQ(first.amount, 10);
-  facts.tofu = TofuFact{0, 400, 5000};
+  facts.tofu = TofuFact{{}, 400, 5000};
   Verdict years = run(graph, facts);
   EXPECT_EQ(years.level, Level::Marginal);
   EXPECT_EQ(years.amount, kTofuCap);
@@ -233,7 +233,7 @@ TEST(TrustEngine, EvidenceAddsUpAcrossKinds) {
   graph.add("R", "A", 30, 1).add("A", "T", 120, 0);
   BindingFacts facts = bob();
   facts.pkix.push_back({"Example CA", 60});
-  facts.tofu = TofuFact{0, 3, 10};
+  facts.tofu = TofuFact{{}, 3, 10};
   Verdict verdict = run(graph, facts);
   EXPECT_EQ(verdict.amount, 30 + 60 + tofu_amount(*facts.tofu));
   EXPECT_EQ(verdict.level, Level::Partial);

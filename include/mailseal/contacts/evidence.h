@@ -94,10 +94,10 @@ struct PinTarget {
 PinTarget pin_target(std::string_view address_or_strong_address, std::string_view fingerprint);
 
 // Records a compared fingerprint (at least 100 bits). Error(Malformed) otherwise.
-void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
+void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at);
 // Settles a conflict in favour of the identity (or certificate) with that
 // fingerprint; Error(NotFound) if no certificate known for the address has it.
-void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
+void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at);
 
 // The amounts an endorsement may carry: 1 (barely) to trust::kFullAmount
 // (fully); and its depths: 0 (no introducing) to trust::kMaxDepth.
@@ -164,7 +164,7 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
 // PKIX trust anchors: a CA certificate that counts `amount` (kMinAnchorAmount
 // to trust::kFullAmount) for the addresses it certifies. Error(Usage) otherwise.
 inline constexpr int kMinAnchorAmount = 1;
-void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at);
+void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, TimePoint at);
 
 // A TrustGraph over the store's endorsements, skipping revoked identities.
 class StoreGraph : public trust::TrustGraph {

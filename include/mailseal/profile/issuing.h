@@ -28,8 +28,6 @@ inline constexpr std::chrono::hours kDay{24};
 // the draft's minimum.
 inline constexpr int kIdentifierBits = 100;
 
-std::int64_t to_seconds(TimePoint time);
-
 struct SuiteKeys {
   crypto::KeyType root;
   crypto::KeyType signing;

@@ -53,7 +53,7 @@ struct ProfileRecord {
   std::string root_key_file;   // empty on devices that do not hold the root
   std::string root_seed_file;  // the seed the root key derives from; empty if none
   bool keys_encrypted = false;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct DeviceRecord {
@@ -66,7 +66,7 @@ struct DeviceRecord {
   Bytes agreement_certificate;     // DER
   std::string signature_key_file;  // empty for other devices
   std::string agreement_key_file;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct MailKeyRecord {
@@ -79,7 +79,7 @@ struct MailKeyRecord {
   std::vector<Bytes> chain{};  // DER, issuer first
   std::string key_file{};
   std::string key_fingerprint{};
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 // A correspondent's certificate for one of the addresses it names
@@ -92,8 +92,8 @@ struct ContactCertificateRecord {
   std::string key_fingerprint;  // UDF of its public key
   std::string capabilities;     // smime::Capabilities::to_string(), "" when unknown
   std::string source;
-  std::int64_t first_seen = 0;
-  std::int64_t last_seen = 0;
+  TimePoint first_seen{};
+  TimePoint last_seen{};
 };
 
 // An invitation to join by PIN (schema 4), kept by the admin device that
@@ -102,9 +102,9 @@ struct InviteRecord {
   std::string pin_id;
   SecretBytes mac_key;
   DeviceRole role = DeviceRole::Full;
-  std::int64_t expires_at = 0;
-  std::optional<std::int64_t> used_at;
-  std::int64_t created_at = 0;
+  TimePoint expires_at{};
+  std::optional<TimePoint> used_at;
+  TimePoint created_at{};
 };
 
 // A private key file staged by the caller: name under keys/ and PEM text.
@@ -137,7 +137,8 @@ class LocalStore {
 
   // Adds mail keys and their files all or nothing: the files are written,
   // then the rows in one transaction; if anything fails, the files are
-  // removed again. Each record's key_file is taken from its KeyFile.
+  // removed again. Each record's key_file is taken from its KeyFile; its
+  // created_at is the caller's (the store reads no clock).
   void add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFile>>& keys);
   // A new certificate for a key already stored (record.key_file must exist).
   void add_mail_certificate(const MailKeyRecord& record);
@@ -153,14 +154,15 @@ class LocalStore {
 
   void add_invite(const InviteRecord& invite);
   std::vector<InviteRecord> invites();
-  void mark_invite_used(const std::string& pin_id, std::int64_t at);
+  void mark_invite_used(const std::string& pin_id, TimePoint at);
 
   // Adds a contact certificate, or refreshes last_seen (and capabilities, when
   // newly advertised) of one already known. Returns true if it was new.
   bool upsert_contact_certificate(const ContactCertificateRecord& record);
   std::vector<ContactCertificateRecord> contact_certificates(const std::optional<EmailAddress>& address = std::nullopt);
-  // Issuer certificates that came with contacts (kept for chain building).
-  void add_contact_chain_certificate(ByteView der);
+  // Issuer certificates that came with contacts (kept for chain building),
+  // in the order they were added (`at`).
+  void add_contact_chain_certificate(ByteView der, TimePoint at);
   std::vector<Bytes> contact_chain_certificates();
 
   std::optional<std::string> setting(std::string_view key);

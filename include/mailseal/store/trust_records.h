@@ -19,7 +19,7 @@ struct PinRecord {
   EmailAddress address;
   std::string fingerprint;  // a UDF presentation, as typed (at least 100 bits)
   std::string kind;         // "pin" (compared) or "accept" (a conflict resolved)
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct ObservationRecord {
@@ -27,8 +27,8 @@ struct ObservationRecord {
   std::string identity;     // identity fingerprint
   std::string certificate;  // certificate fingerprint of the last sighting
   std::string source;       // "message", "import"
-  std::int64_t first_seen = 0;
-  std::int64_t last_seen = 0;
+  TimePoint first_seen{};
+  TimePoint last_seen{};
   int days = 0;
   int messages = 0;
 };
@@ -44,14 +44,14 @@ struct EndorsementRecord {
   std::string kind = "endorsement";    // or "rotation"
   bool exportable = true;
   Bytes certificate;  // the cross-certificate, DER
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct AnchorRecord {
   std::string fingerprint;  // of the certificate
   Bytes certificate;
   int amount = 60;
-  std::int64_t added_at = 0;
+  TimePoint added_at{};
 };
 
 class TrustRecords {
@@ -59,7 +59,7 @@ class TrustRecords {
   explicit TrustRecords(LocalStore& store) : database_(store.database()) {}
 
   // Identities: the certificate at the top of a chain, by key fingerprint.
-  void add_identity(const std::string& fingerprint, ByteView certificate, std::int64_t at);
+  void add_identity(const std::string& fingerprint, ByteView certificate, TimePoint at);
   std::optional<Bytes> identity_certificate(const std::string& fingerprint);
 
   void add_pin(const PinRecord& pin);
@@ -67,15 +67,15 @@ class TrustRecords {
 
   // Records a sighting of `identity` for `address` at `at` (the local
   // clock: the first sighting is the baseline), of a message dated
-  // `message_day` (days since the epoch, UTC). The first creates the row;
-  // later ones count messages and changes of day. A message whose
+  // `message_date` (its day, UTC, is what counts). The first creates the
+  // row; later ones count messages and changes of day. A message whose
   // `message_digest` was learned before is not counted again (replays).
   struct Sighting {
     std::string identity;
     std::string certificate;
     std::string source;  // "message" or "import"
-    std::int64_t at = 0;
-    std::optional<std::int64_t> message_day;    // set for a message
+    TimePoint at{};
+    std::optional<TimePoint> message_date;      // set for a message
     std::optional<std::string> message_digest;  // set for a message
   };
   // Returns false if the message was learned before (nothing changed).
@@ -94,7 +94,7 @@ class TrustRecords {
 
   // A revoked certificate, by its issuer's key fingerprint and serial (hex).
   // Returns false if it was recorded already.
-  bool add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, std::int64_t at);
+  bool add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, TimePoint at);
   bool is_revoked(const std::string& issuer, const std::string& serial);
   // Every issuer with a recorded revocation.
   std::set<std::string> revoking_issuers();
@@ -102,7 +102,7 @@ class TrustRecords {
   std::vector<std::string> revoked_serials(const std::string& issuer);
 
   void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
-                     std::int64_t at);
+                     TimePoint at);
   bool discovered(const EmailAddress& address, const std::string& identity);
 
  private:

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::trust {
 
@@ -77,7 +78,7 @@ struct AnchorFact {
 };
 
 struct TofuFact {
-  std::int64_t first_seen = 0;
+  TimePoint first_seen{};
   int days_seen = 1;
   int messages = 1;
 };

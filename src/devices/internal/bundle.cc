@@ -40,7 +40,7 @@ Bytes get_base64(const json& document, const char* name) {
 
 }  // namespace
 
-store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at) {
+store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, TimePoint created_at) {
   store::ProfileRecord profile;
   profile.fingerprint = bundle.fingerprint;
   profile.name = bundle.name;
@@ -112,7 +112,7 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
                    {"keys", keys},
                    {"pin_proof", bundle.pin_proof ? json(*bundle.pin_proof) : json(nullptr)},
                    {"root_key", bundle.root_key ? json(text_of(*bundle.root_key)) : json(nullptr)},
-                   {"issued_at", bundle.issued_at}};
+                   {"issued_at", to_unix_seconds(bundle.issued_at)}};
   std::string text = document.dump();
   SecretBytes out(text.begin(), text.end());
   secure_wipe(text.data(), text.size());
@@ -165,7 +165,7 @@ KeyBundle decode_document(const json& document) {
     bundle.root_key = SecretBytes(pem.begin(), pem.end());
     secure_wipe(pem.data(), pem.size());
   }
-  bundle.issued_at = get<std::int64_t>(document, "issued_at");
+  bundle.issued_at = from_unix_seconds(get<std::int64_t>(document, "issued_at"));
   return bundle;
 }
 
