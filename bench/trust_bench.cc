@@ -68,9 +68,9 @@ Web build_web(const std::filesystem::path& directory, std::int64_t endorsements,
   options.suite = store::Suite::Modern;
   options.addresses = {EmailAddress::parse("alice@example.org")};
   options.device_name = "bench";
-  profile::Profile alice = profile::Profile::create(directory / "alice", options);
+  profile::Profile alice = profile::Profile::create(directory / "alice", options, mailseal::now());
   options.addresses = {EmailAddress::parse("bob@example.org")};
-  profile::Profile bob = profile::Profile::create(directory / "bob", options);
+  profile::Profile bob = profile::Profile::create(directory / "bob", options, mailseal::now());
 
   std::string bob_certificates;
   for (const auto& certificate : bob.current_mail_certificates())

@@ -75,7 +75,7 @@ void print_qr(const std::string& text) {
 int run_publish(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::PublishReport report = devices::publish(profile, client, context.key_access());
+  devices::PublishReport report = devices::publish(profile, client, context.key_access(), context.now());
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)
@@ -126,7 +126,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   }
   if (!args.pin.empty())
     options.pin = args.pin;
-  devices::JoinTicket ticket = devices::join(context.home(), client, options);
+  devices::JoinTicket ticket = devices::join(context.home(), client, options, context.now());
   if (context.json()) {
     print_json({{"device_id", ticket.device_id}, {"witness", ticket.witness}, {"request_id", ticket.request_id}});
     return 0;
@@ -145,7 +145,7 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 int run_device_pending(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  auto pending = devices::pending_devices(profile, client, context.key_access());
+  auto pending = devices::pending_devices(profile, client, context.key_access(), context.now());
   if (context.json()) {
     json list = json::array();
     for (const auto& request : pending) {
@@ -153,7 +153,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
                       {"device_name", request.device_name},
                       {"witness", request.witness},
                       {"pin", request.by_pin},
-                      {"requested_at", iso_time(from_unix_seconds(request.created_at))}});
+                      {"requested_at", iso_time(request.created_at)}});
     }
     print_json({{"requests", list}});
     return 0;
@@ -171,7 +171,8 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::AcceptedDevice accepted =
-      devices::accept_device(profile, client, context.key_access(), args.selector, parse_role_argument(args.role));
+      devices::accept_device(profile, client, context.key_access(), args.selector, parse_role_argument(args.role),
+                             context.now());
   if (context.json()) {
     print_json({{"device_id", accepted.device_id},
                 {"name", accepted.name},
@@ -187,7 +188,7 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::reject_device(profile, client, context.key_access(), args.selector);
+  devices::reject_device(profile, client, context.key_access(), args.selector, context.now());
   if (context.json()) {
     print_json({{"rejected", args.selector}});
     return 0;
@@ -200,16 +201,16 @@ int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::Invitation invitation = devices::invite(profile, client, context.key_access(), parse_duration(args.expires),
-                                                   parse_role_argument(args.role));
+                                                   parse_role_argument(args.role), context.now());
   if (context.json()) {
     print_json({{"pin", invitation.pin},
                 {"uri", invitation.uri},
-                {"expires", iso_time(from_unix_seconds(invitation.expires_at))},
+                {"expires", iso_time(invitation.expires_at)},
                 {"role", store::to_string(invitation.role)}});
     return 0;
   }
   print_line(fmt::format("PIN      {}", invitation.pin));
-  print_line(fmt::format("expires  {}", iso_time(from_unix_seconds(invitation.expires_at))));
+  print_line(fmt::format("expires  {}", iso_time(invitation.expires_at)));
   print_line(fmt::format("URI      {}", invitation.uri));
   if (::isatty(STDOUT_FILENO))
     print_qr(invitation.uri);
@@ -245,7 +246,7 @@ int run_device_list(const Context& context) {
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::RemovalReport report = devices::remove_device(profile, client, context.key_access(), args.device_id);
+  devices::RemovalReport report = devices::remove_device(profile, client, context.key_access(), args.device_id, context.now());
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)
@@ -261,7 +262,7 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
 int run_sync(const Context& context, const ServiceArgs& args) {
   const auto home = context.home();
   keyservice::Client client = devices::service_client_for_home(args.service, home);
-  devices::SyncReport report = devices::sync(home, client, context.key_access());
+  devices::SyncReport report = devices::sync(home, client, context.key_access(), context.now());
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -315,7 +316,7 @@ int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args
     throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
   keyservice::Client client(args.service);
   devices::RestoreReport report =
-      devices::restore(context.home(), client, {args.shares, args.name, context.key_access()});
+      devices::restore(context.home(), client, {args.shares, args.name, context.key_access()}, context.now());
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)

@@ -44,12 +44,12 @@ int run_init(const Context& context, const InitArgs& args) {
   options.device_name = args.device_name;
   options.key_access = context.key_access();
   const auto home = context.home();
-  profile::Profile profile = profile::Profile::create(home, options);
+  profile::Profile profile = profile::Profile::create(home, options, context.now());
   profile::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
   std::optional<std::string> publish_failure;
   if (!args.service.empty()) {
-    publish_failure = devices::publish_new_profile(profile, args.service, context.key_access()).failure;
+    publish_failure = devices::publish_new_profile(profile, args.service, context.key_access(), context.now()).failure;
   }
   if (publish_failure) {
     print_warning(fmt::format("the profile was made, but not published: {}", escape_for_terminal(*publish_failure)));
@@ -182,7 +182,7 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
       profile,
       {address, purpose, args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
        args.ask_for_cbc},
-      password, context.key_access());
+      password, context.key_access(), context.now());
   const std::optional<clients::CbcReaders>& cbc = exported.cbc;
   write_file_atomic(args.output, exported.data, FileMode::Private);
   if (context.json()) {
@@ -212,7 +212,7 @@ int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   Passphrase password = args.password_file.empty() ? Passphrase() : read_secret_line(args.password_file);
   Bytes data = read_file(args.file);
-  auto imported = profile.import_pkcs12(data, password, context.key_access());
+  auto imported = profile.import_pkcs12(data, password, context.key_access(), context.now());
   if (context.json()) {
     json keys = json::array();
     for (const auto& key : imported) {

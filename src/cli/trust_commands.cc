@@ -118,7 +118,7 @@ int run_export_endorsements(const Context& context, const ExportEndorsementsArgs
 int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   crypto::Certificate successor = profile::rotation_successor(read_file(args.successor, kMaxCertificateFile));
-  crypto::Certificate statement = profile.rotation_statement(successor, context.key_access());
+  crypto::Certificate statement = profile.rotation_statement(successor, context.key_access(), context.now());
   std::string pem = profile.root_certificate().pem() + statement.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   return 0;
@@ -126,7 +126,7 @@ int run_export_rotation(const Context& context, const ExportRotationArgs& args) 
 
 int run_export_revocation(const Context& context, const ExportRevocationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  crypto::RevocationList revocation = profile.root_revocation(context.key_access());
+  crypto::RevocationList revocation = profile.root_revocation(context.key_access(), context.now());
   std::string pem = profile.root_certificate().pem() + revocation.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   print_warning("once published, this revocation cannot be taken back: nobody will trust this profile again");

@@ -67,7 +67,8 @@ std::string pending_join_service(const std::filesystem::path& home) {
   return JoinState::read(home).text("service");
 }
 
-JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options) {
+JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options,
+                TimePoint now) {
   if (store::LocalStore::exists(home)) {
     throw Error(ErrorCode::AlreadyExists, fmt::format("{} holds a profile already", home.string()),
                 "join with a new --home DIR for this device");
@@ -100,7 +101,7 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
     request.pin_mac =
         join_pin_mac(*mac_key, fingerprint, signature_spki, agreement_spki, device_nonce, options.device_name);
   }
-  KeySigner signer(std::move(signature_key), std::string(keyservice::kJoiningDeviceKey));
+  KeySigner signer(std::move(signature_key), std::string(keyservice::kJoiningDeviceKey), now);
   keyservice::JoinReceipt receipt = client.join(fingerprint, request, signer.signer);
   const std::string& request_id = receipt.request_id;
 
@@ -119,7 +120,7 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
                 {"signature_key", as_string_view(profile::key_file_pem(signer.key, options.key_access))},
                 {"agreement_key", as_string_view(profile::key_file_pem(agreement_key, options.key_access))},
                 {"pin_mac_key", mac_key ? json(to_hex(*mac_key)) : json(nullptr)},
-                {"created_at", to_unix_seconds(mailseal::now())}};
+                {"created_at", to_unix_seconds(now)}};
   prepare_home(home);
   std::string text = state.dump(2);
   write_new_file(join_file(home), as_bytes(text), FileMode::Private);
@@ -131,14 +132,15 @@ namespace internal {
 
 // The accepted join: the store is made from the bundle, and the pending
 // state goes.
-SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access) {
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
+                         TimePoint now) {
   JoinState state = JoinState::read(home);
   const bool encrypted = state.document.value("keys_encrypted", false);
   if (encrypted && !key_access.encrypted()) {
     throw Error(ErrorCode::BadPassword, "this device's keys are encrypted and no passphrase was given",
                 "give --passphrase-file FILE or MAILSEAL_PASSPHRASE");
   }
-  KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey));
+  KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey), now);
   crypto::PrivateKey agreement_key = state.key("agreement_key", key_access);
   keyservice::RequestStatus answer = client.request_status(state.text("request_id"), signer.signer);
   SyncReport report;
@@ -176,7 +178,6 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
     }
   }
 
-  const auto now = mailseal::now();
   std::vector<store::KeyFile> files;
   store::ProfileRecord profile = profile_record_of(bundle, encrypted, now);
   store::DeviceRecord device =

@@ -15,7 +15,7 @@ namespace mailseal::devices {
 using namespace internal;
 
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                            const std::string& device_id) {
+                            const std::string& device_id, TimePoint now) {
   store::LocalStore& store = profile.store();
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
@@ -34,7 +34,6 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   crypto::Certificate root = profile.root_certificate();
   auto record = store.profile();
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
-  const auto now = mailseal::now();
   const bool could_sign = target->role != store::DeviceRole::Read;
 
   RemovalReport report{device_id, {}, 0};
@@ -72,8 +71,8 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     store.add_mail_keys(additions);
     transaction.commit();
   }
-  publish(profile, client, key_access);
-  report.devices_updated = send_key_bundles(profile, client, key_access);
+  publish(profile, client, key_access, now);
+  report.devices_updated = send_key_bundles(profile, client, key_access, now);
   return report;
 }
 

@@ -17,10 +17,10 @@ namespace {
 // Takes the newest bundle sent to this device: new keys are added, keys the
 // bundle lists as archived are archived here too.
 void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                 SyncReport& report) {
+                 SyncReport& report, TimePoint now) {
   store::LocalStore& store = profile.store();
   store::DeviceRecord self = this_device(store);
-  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id);
+  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id, now);
   keyservice::FetchedBundle fetched = client.bundle(store.profile().fingerprint, self.device_id, signer.signer);
   if (fetched.state == keyservice::BundleState::NoneSent)
     return;  // nothing sent to this device since it joined
@@ -41,7 +41,6 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   // Received keys are protected like the keys this store holds, whatever
   // passphrase this command was given.
   const KeyAccess new_key_files = profile.access_for_new_key_files(key_access);
-  const TimePoint now = mailseal::now();
   for (const auto& record : known)
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
@@ -72,15 +71,16 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
 
 }  // namespace
 
-SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access) {
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
+                TimePoint now) {
   if (!store::LocalStore::exists(home) && join_pending(home))
-    return complete_join(home, client, key_access);
+    return complete_join(home, client, key_access, now);
   profile::Profile profile = profile::Profile::open(home);
   SyncReport report;
   if (profile.holds_root()) {
-    process_pin_requests(profile, client, key_access, report);
+    process_pin_requests(profile, client, key_access, report, now);
   } else {
-    take_bundle(profile, client, key_access, report);
+    take_bundle(profile, client, key_access, report, now);
   }
   return report;
 }

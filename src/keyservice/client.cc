@@ -1,6 +1,5 @@
 #include "mailseal/keyservice/client.h"
 
-#include <chrono>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -15,10 +14,6 @@ namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 32 * 1024 * 1024;
 constexpr std::string_view kAnswerSource = "the key service's answer";
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 ErrorCode code_for(int status) {
   switch (status) {
@@ -105,7 +100,7 @@ Client::Answer Client::call(std::string_view method, const std::string& path, co
                             const RequestSigner* signer) {
   httplib::Headers headers;
   if (signer != nullptr) {
-    headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), unix_now()));
+    headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), signer->at));
   }
   auto perform = [&]() -> httplib::Result {
     if (method == "GET")

@@ -143,12 +143,12 @@ Parsed<PublishReceipt> PublishReceipt::parse(std::string_view text) {
   return parse_document<PublishReceipt>(text, [](const Fields& fields) {
     return PublishReceipt{fields["fingerprint"].text(),
                           fields["addresses"].list(kMaxAddresses, [](const Value& item) { return item.text(); }),
-                          fields["updated_at"].integer()};
+                          fields["updated_at"].time()};
   });
 }
 
 std::string PublishReceipt::to_json() const {
-  return dump({{"fingerprint", fingerprint}, {"addresses", addresses}, {"updated_at", updated_at}});
+  return dump({{"fingerprint", fingerprint}, {"addresses", addresses}, {"updated_at", to_unix_seconds(updated_at)}});
 }
 
 Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
@@ -161,7 +161,7 @@ Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
                             optional_endorsements(fields),
                             read_revocations(fields["revocations"]),
                             read_devices(fields["devices"]),
-                            updated ? std::optional(updated->integer()) : std::nullopt};
+                            updated ? std::optional(updated->time()) : std::nullopt};
   });
 }
 
@@ -177,7 +177,7 @@ std::string PublishedProfile::to_json() const {
                    {"revocations", revocations_json(revocations)},
                    {"devices", devices_json(devices)}};
   if (updated_at)
-    document["updated_at"] = *updated_at;
+    document["updated_at"] = to_unix_seconds(*updated_at);
   return dump(document);
 }
 

@@ -104,12 +104,12 @@ std::string_view to_string(RequestState state) noexcept {
 
 Parsed<Invitation> Invitation::parse(std::string_view text) {
   return parse_document<Invitation>(text, [](const Fields& fields) {
-    return Invitation{fields["pin_id"].text(kMaxPinIdLength), fields["expires_at"].integer()};
+    return Invitation{fields["pin_id"].text(kMaxPinIdLength), fields["expires_at"].time()};
   });
 }
 
 std::string Invitation::to_json() const {
-  return dump({{"pin_id", pin_id}, {"expires_at", expires_at}});
+  return dump({{"pin_id", pin_id}, {"expires_at", to_unix_seconds(expires_at)}});
 }
 
 Parsed<JoinRequest> JoinRequest::parse(std::string_view text) {
@@ -143,7 +143,7 @@ PendingRequest read_pending(const Fields& fields) {
   return PendingRequest{fields["request_id"].text(),
                         read_join_fields(fields),
                         nonce(fields["service_nonce"]),
-                        fields["created_at"].integer(),
+                        fields["created_at"].time(),
                         signature ? std::optional(signature->certificate()) : std::nullopt,
                         agreement ? std::optional(agreement->certificate()) : std::nullopt};
 }
@@ -154,7 +154,7 @@ json pending_json(const PendingRequest& pending) {
   document["service_nonce"] = pending.service_nonce;
   document["pin_id"] = text_or_null(pending.request.pin_id);
   document["pin_mac"] = text_or_null(pending.request.pin_mac);
-  document["created_at"] = pending.created_at;
+  document["created_at"] = to_unix_seconds(pending.created_at);
   if (pending.signature_certificate)
     document["signature_certificate"] = base64_of(*pending.signature_certificate);
   if (pending.agreement_certificate)
@@ -246,12 +246,12 @@ std::string BundleEnvelope::to_json() const {
 
 Parsed<BundleReceipt> BundleReceipt::parse(std::string_view text) {
   return parse_document<BundleReceipt>(text, [](const Fields& fields) {
-    return BundleReceipt{fields["device_id"].text(), fields["updated_at"].integer()};
+    return BundleReceipt{fields["device_id"].text(), fields["updated_at"].time()};
   });
 }
 
 std::string BundleReceipt::to_json() const {
-  return dump({{"device_id", device_id}, {"updated_at", updated_at}});
+  return dump({{"device_id", device_id}, {"updated_at", to_unix_seconds(updated_at)}});
 }
 
 Parsed<DeviceBundle> DeviceBundle::parse(std::string_view text) {

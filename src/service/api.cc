@@ -117,7 +117,7 @@ RequestState state_of(const JoinRequestRecord& record) {
 
 class Handler {
  public:
-  Handler(ServiceStore& store, const HttpRequest& request, std::int64_t now)
+  Handler(ServiceStore& store, const HttpRequest& request, TimePoint now)
       : store_(store), request_(request), now_(now) {}
 
   HttpResponse run() {
@@ -203,12 +203,11 @@ class Handler {
     }
     if (authorization.key != key_id)
       refuse(401, "wrong_key", fmt::format("this request must be signed with the {} key", key_id));
-    if (authorization.time < now_ - kMaxClockSkewSeconds || authorization.time > now_ + kMaxClockSkewSeconds)
+    if (authorization.time < now_ - kMaxClockSkew || authorization.time > now_ + kMaxClockSkew)
       refuse(401, "expired", "the request's time is too far from the service's clock (expired or replayed?)");
     if (!verify_authorization(key, authorization, request_.method, request_.target, as_bytes(request_.body)))
       refuse(401, "bad_signature", "the request's signature does not verify");
-    if (!store_.remember_nonce(scope + "/" + authorization.key, authorization.nonce, now_,
-                               now_ - 2 * kMaxClockSkewSeconds))
+    if (!store_.remember_nonce(scope + "/" + authorization.key, authorization.nonce, now_, now_ - 2 * kMaxClockSkew))
       refuse(401, "replayed", "this request was seen before (replayed)");
   }
 
@@ -351,8 +350,7 @@ class Handler {
     Invitation invitation = body<Invitation>();
     authenticate_root(account);
     // expires_at > now first: the difference then cannot overflow.
-    if (invitation.expires_at <= now_ ||
-        !invitation_lifetime_allowed(std::chrono::seconds(invitation.expires_at - now_)))
+    if (invitation.expires_at <= now_ || !invitation_lifetime_allowed(invitation.expires_at - now_))
       refuse(400, "bad_field", "an invitation expires within a week");
     if (invitation.pin_id.empty() ||
         store_.open_invites(fingerprint, now_) >= static_cast<int>(kMaxOpenInvitations))
@@ -482,7 +480,7 @@ class Handler {
 
   ServiceStore& store_;
   const HttpRequest& request_;
-  std::int64_t now_;
+  TimePoint now_;
 };
 
 }  // namespace
@@ -490,7 +488,7 @@ class Handler {
 Api::Api(const std::filesystem::path& database) : store_(std::make_unique<ServiceStore>(database)) {}
 Api::~Api() = default;
 
-HttpResponse Api::handle(const HttpRequest& request, std::int64_t now) {
+HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
   std::lock_guard lock(mutex_);
   try {
     return Handler(*store_, request, now).run();

@@ -97,7 +97,7 @@ namespace {
 AccountRecord account_from(store::Statement& statement) {
   AccountRecord out{
       statement.column_text(0), statement.column_blob(1), statement.column_text(2), std::nullopt, std::nullopt,
-      statement.column_int(5)};
+      statement.column_time(5)};
   if (!statement.column_is_null(3))
     out.escrow = statement.column_blob(3);
   if (!statement.column_is_null(4))
@@ -177,8 +177,8 @@ std::optional<StoredDevice> ServiceStore::device(const std::string& account, con
   return StoredDevice{device_id, statement.column_blob(0), statement.column_text(1)};
 }
 
-bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now,
-                                  std::int64_t horizon) {
+bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, TimePoint now,
+                                  TimePoint horizon) {
   store::Transaction transaction(database_);
   database_.prepare("DELETE FROM nonces WHERE seen_at < ?1").bind(1, horizon).run();
   database_.prepare("INSERT OR IGNORE INTO nonces (key, nonce, seen_at) VALUES (?1, ?2, ?3)")
@@ -209,7 +209,7 @@ namespace {
 JoinRequestRecord request_from(store::Statement& statement) {
   JoinRequestRecord out{statement.column_text(0), statement.column_text(1), statement.column_text(2),
                         statement.column_blob(3), statement.column_text(4), std::nullopt,
-                        statement.column_int(6)};
+                        statement.column_time(6)};
   if (!statement.column_is_null(5))
     out.bundle = statement.column_blob(5);
   return out;
@@ -258,7 +258,7 @@ bool ServiceStore::decide(const std::string& id, const std::string& status, cons
   return database_.changes() > 0;
 }
 
-void ServiceStore::add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at) {
+void ServiceStore::add_invite(const std::string& pin_id, const std::string& account, TimePoint expires_at) {
   database_.prepare("INSERT INTO invites (pin_id, account, expires_at) VALUES (?1, ?2, ?3)")
       .bind(1, pin_id)
       .bind(2, account)
@@ -266,7 +266,7 @@ void ServiceStore::add_invite(const std::string& pin_id, const std::string& acco
       .run();
 }
 
-int ServiceStore::open_invites(const std::string& account, std::int64_t now) {
+int ServiceStore::open_invites(const std::string& account, TimePoint now) {
   auto statement =
       database_.prepare("SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2");
   statement.bind(1, account).bind(2, now);
@@ -274,7 +274,7 @@ int ServiceStore::open_invites(const std::string& account, std::int64_t now) {
   return static_cast<int>(statement.column_int(0));
 }
 
-InviteUse ServiceStore::use_invite(const std::string& pin_id, const std::string& account, std::int64_t now) {
+InviteUse ServiceStore::use_invite(const std::string& pin_id, const std::string& account, TimePoint now) {
   store::Transaction transaction(database_);
   auto statement = database_.prepare("SELECT account, expires_at, used_at FROM invites WHERE pin_id = ?1");
   statement.bind(1, pin_id);
@@ -282,7 +282,7 @@ InviteUse ServiceStore::use_invite(const std::string& pin_id, const std::string&
     return InviteUse::Unknown;
   if (!statement.column_is_null(2))
     return InviteUse::Used;
-  if (statement.column_int(1) <= now)
+  if (statement.column_time(1) <= now)
     return InviteUse::Expired;
   database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, now).run();
   transaction.commit();
@@ -290,7 +290,7 @@ InviteUse ServiceStore::use_invite(const std::string& pin_id, const std::string&
 }
 
 void ServiceStore::put_bundle(const std::string& account, const std::string& device_id, ByteView bundle,
-                              std::int64_t now) {
+                              TimePoint now) {
   database_
       .prepare(
           "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "

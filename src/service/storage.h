@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/time.h"
 #include "mailseal/store/sqlite.h"
 
 namespace mailseal::service {
@@ -21,7 +22,7 @@ struct AccountRecord {
   std::string document;  // keyservice::PublishedProfile without updated_at, JSON
   std::optional<Bytes> escrow;
   std::optional<std::string> escrow_id;  // derived from the profile's root secret
-  std::int64_t updated_at = 0;
+  TimePoint updated_at{};
 };
 
 struct StoredDevice {
@@ -37,7 +38,7 @@ struct JoinRequestRecord {
   Bytes signature_key;   // SubjectPublicKeyInfo DER of the device's signature key
   std::string status;    // "pending", "accepted", "rejected"
   std::optional<Bytes> bundle;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 enum class InviteUse { Accepted, Unknown, Used, Expired };
@@ -59,7 +60,7 @@ class ServiceStore {
 
   // False if this key used this nonce before. Forgets nonces older than
   // `horizon`.
-  bool remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now, std::int64_t horizon);
+  bool remember_nonce(const std::string& key, const std::string& nonce, TimePoint now, TimePoint horizon);
 
   void add_request(const JoinRequestRecord& request);
   std::optional<JoinRequestRecord> request(const std::string& id);
@@ -69,12 +70,12 @@ class ServiceStore {
   bool decide(const std::string& id, const std::string& status, const std::string& document,
               const std::optional<Bytes>& bundle);
 
-  void add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at);
-  int open_invites(const std::string& account, std::int64_t now);
+  void add_invite(const std::string& pin_id, const std::string& account, TimePoint expires_at);
+  int open_invites(const std::string& account, TimePoint now);
   // Marks the invitation used if it is for `account`, unused and unexpired.
-  InviteUse use_invite(const std::string& pin_id, const std::string& account, std::int64_t now);
+  InviteUse use_invite(const std::string& pin_id, const std::string& account, TimePoint now);
 
-  void put_bundle(const std::string& account, const std::string& device_id, ByteView bundle, std::int64_t now);
+  void put_bundle(const std::string& account, const std::string& device_id, ByteView bundle, TimePoint now);
   std::optional<Bytes> bundle(const std::string& account, const std::string& device_id);
 
  private:

@@ -37,7 +37,7 @@ class EvidenceTest : public ::testing::Test {
     options.addresses = {EmailAddress::parse("alice@example.com")};
     options.suite = store::Suite::Modern;
     options.device_name = "test";
-    profile_.emplace(profile::Profile::create(home_, options));
+    profile_.emplace(profile::Profile::create(home_, options, mailseal::now()));
     evaluator_ = Evaluator{trust::Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                            profile_->addresses()};
   }

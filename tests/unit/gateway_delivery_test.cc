@@ -30,7 +30,7 @@ profile::Profile make_profile(const std::filesystem::path& home, const std::stri
   options.addresses = {EmailAddress::parse(address)};
   options.suite = store::Suite::Modern;  // P-256: quick to make
   options.device_name = "test";
-  return profile::Profile::create(home, options);
+  return profile::Profile::create(home, options, mailseal::now());
 }
 
 // What `mailseal contact import` does with someone's exported certificates.

@@ -46,7 +46,7 @@ JoinRequest join_request() {
 }
 
 PendingRequest pending_request() {
-  return PendingRequest{"0011", join_request(), std::string(kNonceHexDigits, 'c'), 42, std::nullopt, std::nullopt};
+  return PendingRequest{"0011", join_request(), std::string(kNonceHexDigits, 'c'), from_unix_seconds(42), std::nullopt, std::nullopt};
 }
 
 // A field by its JSON pointer ("/devices/0/role") and the name a fault gives
@@ -124,18 +124,18 @@ TEST(KeyServiceDocuments, SmallDocumentsAreStrict) {
       ErrorDocument{"bad_field", "why"}.to_json(),
       {{"/error", "error"}, {"/error/code", "error.code"}, {"/error/message", "error.message"}});
   expect_strict<PublishReceipt>(
-      PublishReceipt{"FP", {"alice@example.com"}, 1}.to_json(),
+      PublishReceipt{"FP", {"alice@example.com"}, from_unix_seconds(1)}.to_json(),
       {{"/fingerprint", "fingerprint"}, {"/addresses", "addresses"}, {"/updated_at", "updated_at"}}, {},
       {{"/addresses/0", "addresses[0]"}});
   expect_strict<EscrowAnswer>(EscrowAnswer{"FP", {1}}.to_json(),
                               {{"/fingerprint", "fingerprint"}, {"/escrow", "escrow"}});
-  expect_strict<Invitation>(Invitation{"PIN", 5}.to_json(), {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
+  expect_strict<Invitation>(Invitation{"PIN", from_unix_seconds(5)}.to_json(), {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
   expect_strict<JoinReceipt>(JoinReceipt{"0011", std::string(kNonceHexDigits, 'd')}.to_json(),
                              {{"/request_id", "request_id"}, {"/service_nonce", "service_nonce"}});
   expect_strict<DecisionReceipt>(DecisionReceipt{"0011", RequestState::Accepted}.to_json(),
                                  {{"/request_id", "request_id"}, {"/status", "status"}});
   expect_strict<BundleEnvelope>(BundleEnvelope{{1}}.to_json(), {{"/bundle", "bundle"}});
-  expect_strict<BundleReceipt>(BundleReceipt{"D", 1}.to_json(),
+  expect_strict<BundleReceipt>(BundleReceipt{"D", from_unix_seconds(1)}.to_json(),
                                {{"/device_id", "device_id"}, {"/updated_at", "updated_at"}});
   expect_strict<DeviceBundle>(DeviceBundle{"D", {1}}.to_json(), {{"/device_id", "device_id"}, {"/bundle", "bundle"}});
 }
@@ -152,7 +152,7 @@ TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
   expect_strict<Publication>(publication.to_json(), required,
                              {{"/endorsements", "endorsements"}, {"/escrow", "escrow"}}, items);
 
-  PublishedProfile profile{"FP", person().root, {person().address}, {person().signing}, "", {{9}}, {device()}, 7};
+  PublishedProfile profile{"FP", person().root, {person().address}, {person().signing}, "", {{9}}, {device()}, from_unix_seconds(7)};
   std::vector<Field> published = {{"/fingerprint", "fingerprint"}, {"/root", "root"},
                                   {"/addresses", "addresses"},     {"/certificates", "certificates"},
                                   {"/revocations", "revocations"}, {"/devices", "devices"}};
@@ -218,7 +218,7 @@ TEST(KeyServiceDocuments, WhatIsWrittenReadsBack) {
 
   auto kept = read<PendingRequest>(pending_request().to_json(), "test");
   EXPECT_EQ(kept.request.device_name, "phone");
-  EXPECT_EQ(kept.created_at, 42);
+  EXPECT_EQ(kept.created_at, from_unix_seconds(42));
   EXPECT_FALSE(read<Decision>(Decision{}.to_json(), "test").accepted);
   auto status = read<RequestStatus>(RequestStatus{"0011", RequestState::Accepted, acceptance()}.to_json(), "test");
   ASSERT_TRUE(status.accepted);
@@ -261,7 +261,8 @@ TEST(KeyServiceDocuments, ValuesAreCheckedForWhatTheyClaimToBe) {
   parsed = JoinRequest::parse(short_nonce.to_json());
   ASSERT_TRUE(std::holds_alternative<Fault>(parsed));
   EXPECT_EQ(std::get<Fault>(parsed).field, "device_nonce");
-  json negative = json::parse(Invitation{"PIN", 1}.to_json());
+  json negative = json::parse(Invitation{"PIN", from_unix_seconds(1)}.to_json());
+  EXPECT_EQ(negative["expires_at"], 1) << "a point in time is Unix seconds on the wire";
   negative["expires_at"] = 18446744073709551615u;
   EXPECT_TRUE(std::holds_alternative<Fault>(Invitation::parse(negative.dump()))) << "beyond a signed 64-bit integer";
 }

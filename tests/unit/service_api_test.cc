@@ -29,7 +29,9 @@ namespace {
 
 using namespace keyservice;
 
-constexpr std::int64_t kNow = 1800000000;
+using namespace std::chrono_literals;
+
+constexpr TimePoint kNow = from_unix_seconds(1800000000);
 
 // A device's keys and certificates, issued by a person's root.
 struct TestDevice {
@@ -39,7 +41,7 @@ struct TestDevice {
 
   profile::DeviceCertificates certificates(const test::Person& person) const {
     return profile::issue_device_certificates(person.root_key, person.root, "phone", signature_key.public_key(),
-                                              agreement_key.public_key(), mailseal::now());
+                                              agreement_key.public_key(), kNow);
   }
   DeviceEntry entry(const test::Person& person, std::string status = "active") const {
     auto issued = certificates(person);
@@ -113,14 +115,16 @@ class ServiceApiTest : public ::testing::Test {
   static std::string fingerprint(const test::Person& person) { return profile_fingerprint_of(person.root); }
   static std::string account(const test::Person& person) { return "/v1/accounts/" + fingerprint(person); }
 
-  // A request as it arrives, signed with `key` under `key_id` when given.
+  // A request as it arrives at the service's clock (clock_), signed with
+  // `key` under `key_id` when given, at `signed_at` (else by a client whose
+  // clock agrees with the service's).
   HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "",
                     const crypto::PrivateKey* key = nullptr, std::string_view key_id = kRootKey,
-                    std::int64_t signed_at = kNow) {
+                    std::optional<TimePoint> signed_at = std::nullopt) {
     HttpRequest request{method, target, body.empty() ? "" : "application/json", "", body};
     if (key != nullptr)
-      request.authorization = authorize(*key, key_id, method, target, as_bytes(body), signed_at);
-    return api_->handle(request, kNow);
+      request.authorization = authorize(*key, key_id, method, target, as_bytes(body), signed_at.value_or(clock_));
+    return api_->handle(request, clock_);
   }
   HttpResponse as_root(const test::Person& person, const std::string& method, const std::string& target,
                        const std::string& body = "") {
@@ -155,6 +159,7 @@ class ServiceApiTest : public ::testing::Test {
 
   std::filesystem::path database_;
   std::optional<Api> api_;
+  TimePoint clock_ = kNow;  // the service's clock: a test moves it instead of waiting
 };
 
 TEST_F(ServiceApiTest, HealthAndUnknownPaths) {
@@ -202,13 +207,13 @@ TEST_F(ServiceApiTest, PublishingRefusesWhatDoesNotHoldTogether) {
   publish(alice());
   const std::string body = publication(alice()).to_json();
   auto put = [&](const std::string& text, const crypto::PrivateKey* key = &alice().root_key,
-                 std::string_view key_id = kRootKey, std::int64_t at = kNow) {
+                 std::string_view key_id = kRootKey, std::optional<TimePoint> at = std::nullopt) {
     return [=, this] { return call("PUT", account(alice()), text, key, key_id, at); };
   };
   expect_refused(put(body, nullptr), 401, "unauthenticated");
   expect_refused(put(body, &mallory().root_key), 401, "bad_signature");
   expect_refused(put(body, &alice().root_key, kJoiningDeviceKey), 401, "wrong_key");
-  expect_refused(put(body, &alice().root_key, kRootKey, kNow - 2 * kMaxClockSkewSeconds), 401, "expired");
+  expect_refused(put(body, &alice().root_key, kRootKey, kNow - 2 * kMaxClockSkew), 401, "expired");
   expect_refused(put("{not json"), 400, "bad_json");
   expect_refused(put("[1, 2]"), 400, "bad_json");
   expect_refused(put(std::string(100, '[') + std::string(100, ']')), 400, "bad_json");
@@ -248,8 +253,8 @@ TEST_F(ServiceApiTest, ARootCannotBeReplacedAndARequestCannotBeReplayed) {
   crypto::Certificate reissued = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
                                                             .common_name = "Alice again",
                                                             .permitted_addresses = {alice().address},
-                                                            .not_before = mailseal::now(),
-                                                            .not_after = mailseal::now() + std::chrono::hours(24)},
+                                                            .not_before = kNow,
+                                                            .not_after = kNow + std::chrono::hours(24)},
                                                            alice().root_key.public_key(), alice().root_key, nullptr);
   Publication replaced{reissued, {}, "", {}, {}, std::nullopt};
   expect_refused([&] { return as_root(alice(), "PUT", account(alice()), replaced.to_json()); }, 409, "root_changed");
@@ -361,15 +366,15 @@ TEST_F(ServiceApiTest, AnInvitationIsUsedOnceAndExpiresWithinAWeek) {
   publish(alice());
   const std::string invites = account(alice()) + "/invites";
   auto invite = [&](const Invitation& invitation) { return as_root(alice(), "POST", invites, invitation.to_json()); };
-  auto made = answer<Invitation>(invite({"PIN-1", kNow + 600}), 201);
+  auto made = answer<Invitation>(invite({"PIN-1", kNow + 10min}), 201);
   EXPECT_EQ(made.pin_id, "PIN-1");
-  expect_refused([&] { return invite({"PIN-1", kNow + 600}); }, 409, "duplicate");
+  expect_refused([&] { return invite({"PIN-1", kNow + 10min}); }, 409, "duplicate");
   expect_refused([&] { return invite({"PIN-2", kNow}); }, 400, "bad_field");
-  expect_refused([&] { return invite({"PIN-2", kNow + kMaxInvitationLifetime.count() + 1}); }, 400, "bad_field");
-  ASSERT_EQ(invite({"PIN-3", kNow + kMaxInvitationLifetime.count()}).status, 201) << "a week is allowed";
+  expect_refused([&] { return invite({"PIN-2", kNow + kMaxInvitationLifetime + 1s}); }, 400, "bad_field");
+  ASSERT_EQ(invite({"PIN-3", kNow + kMaxInvitationLifetime}).status, 201) << "a week is allowed";
   expect_refused(
       [&] {
-        return call("POST", invites, Invitation{"PIN-4", kNow + 60}.to_json());
+        return call("POST", invites, Invitation{"PIN-4", kNow + 1min}.to_json());
       },
       401, "unauthenticated");
 

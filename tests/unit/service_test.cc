@@ -15,10 +15,11 @@ namespace {
 TEST(RequestSignature, RoundTripAndEveryFieldMatters) {
   crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   const std::string body = R"({"a": 1})";
-  std::string header = keyservice::authorize(key, "root", "PUT", "/v1/accounts/X", as_bytes(body), 1800000000);
+  std::string header = keyservice::authorize(key, "root", "PUT", "/v1/accounts/X", as_bytes(body), from_unix_seconds(1800000000));
   keyservice::RequestAuthorization parsed = keyservice::parse_authorization(header);
   EXPECT_EQ(parsed.key, "root");
-  EXPECT_EQ(parsed.time, 1800000000);
+  EXPECT_EQ(parsed.time, from_unix_seconds(1800000000));
+  EXPECT_NE(header.find(R"(time="1800000000")"), std::string::npos) << "Unix seconds in the header";
   EXPECT_EQ(parsed.nonce.size(), 32u);
   auto pub = key.public_key();
   EXPECT_TRUE(keyservice::verify_authorization(pub, parsed, "PUT", "/v1/accounts/X", as_bytes(body)));
@@ -26,9 +27,9 @@ TEST(RequestSignature, RoundTripAndEveryFieldMatters) {
   EXPECT_FALSE(keyservice::verify_authorization(pub, parsed, "PUT", "/v1/accounts/Y", as_bytes(body)));
   EXPECT_FALSE(keyservice::verify_authorization(pub, parsed, "PUT", "/v1/accounts/X", as_bytes(std::string("{}"))));
   keyservice::RequestAuthorization later = parsed;
-  later.time += 1;
+  later.time += std::chrono::seconds(1);
   EXPECT_FALSE(keyservice::verify_authorization(pub, later, "PUT", "/v1/accounts/X", as_bytes(body)));
-  EXPECT_NE(parsed.nonce, keyservice::parse_authorization(keyservice::authorize(key, "root", "PUT", "/", {}, 1)).nonce)
+  EXPECT_NE(parsed.nonce, keyservice::parse_authorization(keyservice::authorize(key, "root", "PUT", "/", {}, from_unix_seconds(1))).nonce)
       << "a fresh nonce every time";
 }
 

@@ -9,16 +9,20 @@
 #include <string_view>
 
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/time.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/keyservice/documents.h"
 
 namespace mailseal::keyservice {
 
-// Who signs a request: the key and the name the service knows it by
-// (kRootKey, a device id, or kJoiningDeviceKey).
+// Who signs a request, and when: the key, the name the service knows it by
+// (kRootKey, a device id, or kJoiningDeviceKey), and the time the signature
+// carries, the caller's now (the service refuses one too far from its own
+// clock, protocol.h).
 struct RequestSigner {
   const crypto::PrivateKey* key = nullptr;
   std::string key_id;
+  TimePoint at{};
 };
 
 // Percent-encodes one path segment (an address, a fingerprint).

@@ -1,7 +1,7 @@
 #pragma once
 // Every JSON document that crosses the key service's wire (docs/service.md),
 // as a type with one strict reader and one writer, used by the service and by
-// its clients alike.
+// its clients alike. Points in time are Unix seconds on the wire.
 //
 // Reading is strict: a field that is missing, of the wrong type, beyond its
 // limit, not base64 where bytes are expected or not a certificate where one
@@ -21,6 +21,7 @@
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/time.h"
 #include "mailseal/crypto/certificate.h"
 
 namespace mailseal::keyservice {
@@ -112,7 +113,7 @@ struct Publication {
 struct PublishReceipt {
   std::string fingerprint;
   std::vector<std::string> addresses;
-  std::int64_t updated_at = 0;
+  TimePoint updated_at{};
   static Parsed<PublishReceipt> parse(std::string_view json);
   std::string to_json() const;
 };
@@ -128,7 +129,7 @@ struct PublishedProfile {
   std::string endorsements;
   std::vector<Bytes> revocations;
   std::vector<DeviceEntry> devices;
-  std::optional<std::int64_t> updated_at;  // in answers; not in what the service stores
+  std::optional<TimePoint> updated_at;  // in answers; not in what the service stores
   static Parsed<PublishedProfile> parse(std::string_view json);
   std::string to_json() const;
 };
@@ -145,7 +146,7 @@ struct EscrowAnswer {
 // the service knows only by an id it cannot reverse.
 struct Invitation {
   std::string pin_id;
-  std::int64_t expires_at = 0;  // Unix seconds
+  TimePoint expires_at{};
   static Parsed<Invitation> parse(std::string_view json);
   std::string to_json() const;
 };
@@ -186,7 +187,7 @@ struct PendingRequest {
   std::string request_id;
   JoinRequest request;
   std::string service_nonce;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
   std::optional<crypto::Certificate> signature_certificate;
   std::optional<crypto::Certificate> agreement_certificate;
   static Parsed<PendingRequest> parse(std::string_view json);
@@ -239,7 +240,7 @@ struct BundleEnvelope {
 // Its answer.
 struct BundleReceipt {
   std::string device_id;
-  std::int64_t updated_at = 0;
+  TimePoint updated_at{};
   static Parsed<BundleReceipt> parse(std::string_view json);
   std::string to_json() const;
 };
