@@ -33,7 +33,7 @@ json contact_json(const contacts::Contact& contact) {
 int run_contact_import(const Context& context, const ContactImportArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   Bytes data = read_file(args.file);
-  auto imported = contacts::import_file(profile.store(), data, smime::Policy::standard(mailseal::now()));
+  auto imported = contacts::import_file(profile.store(), data, smime::Policy::standard(context.now()));
   for (const auto& warning : imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
   if (context.json()) {

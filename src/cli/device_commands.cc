@@ -96,7 +96,7 @@ int run_lookup(const Context& context, const LookupArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  agent::LookupReport report = agent::lookup(profile, client, address);
+  agent::LookupReport report = agent::lookup(profile, client, address, context.now());
   for (const auto& warning : report.imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
   if (context.json()) {

@@ -87,7 +87,7 @@ class AgentTest : public ::testing::Test {
   void SetUp() override {
     // Bob gets Alice's certificates, so that she can be judged (marginal:
     // nothing but trust on first use vouches for her).
-    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()));
+    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), mailseal::now());
   }
 
   std::string message() const {
@@ -99,7 +99,7 @@ class AgentTest : public ::testing::Test {
     smime::MemorySource source(as_bytes(text));
     smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
     smime::StringSink out;
-    sign(*alice_, KeyAccess::unencrypted(), outgoing, out, smime::SignatureForm::Detached);
+    sign(*alice_, KeyAccess::unencrypted(), outgoing, out, smime::SignatureForm::Detached, mailseal::now());
     return out.take();
   }
 
@@ -109,13 +109,14 @@ class AgentTest : public ::testing::Test {
     smime::MemorySource bob_source(as_bytes(from_bob));
     smime::OutgoingMessage bob_message = smime::OutgoingMessage::read(bob_source);
     smime::StringSink bob_signed;
-    sign(*bob_, KeyAccess::unencrypted(), bob_message, bob_signed, smime::SignatureForm::Detached);
-    learn_sender(*alice_, KeyAccess::unencrypted(), as_bytes(bob_signed.take()));
+    sign(*bob_, KeyAccess::unencrypted(), bob_message, bob_signed, smime::SignatureForm::Detached, mailseal::now());
+    learn_sender(*alice_, KeyAccess::unencrypted(), as_bytes(bob_signed.take()), mailseal::now());
 
     smime::MemorySource source(as_bytes(text));
     smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
     smime::StringSink out;
-    encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false);
+    encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false,
+            mailseal::now());
     return out.take();
   }
 
@@ -126,7 +127,7 @@ class AgentTest : public ::testing::Test {
 TEST_F(AgentTest, VerifyReleasesWhenTheSignerIsTrustedAsRequired) {
   VerifyOptions options;
   options.required_trust = trust::Level::Marginal;
-  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options);
+  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options, mailseal::now());
   ASSERT_TRUE(verified.sender);
   EXPECT_EQ(verified.sender->report.verdict.level, trust::Level::Marginal);
   ASSERT_TRUE(verified.content.released());
@@ -136,20 +137,20 @@ TEST_F(AgentTest, VerifyReleasesWhenTheSignerIsTrustedAsRequired) {
 TEST_F(AgentTest, VerifyWithholdsWhenTheSignerIsTrustedLessThanRequired) {
   VerifyOptions options;
   options.required_trust = trust::Level::Full;
-  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options);
+  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options, mailseal::now());
   ASSERT_TRUE(verified.read.signature && verified.read.signature->valid) << "the signature itself is good";
   EXPECT_EQ(verified.content.withheld(), smime::Withheld::TrustBelowRequired);
   EXPECT_THROW((void)verified.content.content(), Error);
 }
 
 TEST_F(AgentTest, VerifyWithoutAProfileReleasesAValidSignatureButCannotJudgeTrust) {
-  Verified verified = verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {});
+  Verified verified = verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {}, mailseal::now());
   EXPECT_TRUE(verified.content.released());
   EXPECT_FALSE(verified.sender);
   VerifyOptions options;
   options.required_trust = trust::Level::None;
   try {
-    verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options);
+    verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options, mailseal::now());
     FAIL() << "a trust requirement without a profile was accepted";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::NotFound);
@@ -161,20 +162,20 @@ TEST_F(AgentTest, DecryptWithholdsContentUnderABadSignatureUnlessAskedFor) {
   tampered[tampered.find("old oak")] = 'b';
   std::string encrypted = encrypted_to_bob(tampered);
 
-  Decrypted withheld = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), {});
+  Decrypted withheld = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), {}, mailseal::now());
   EXPECT_TRUE(withheld.read.has_bad_signature());
   EXPECT_EQ(withheld.content.withheld(), smime::Withheld::BadSignature);
 
   DecryptOptions asked;
   asked.bad_signature = smime::BadSignature::Release;
-  Decrypted released = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), asked);
+  Decrypted released = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), asked, mailseal::now());
   ASSERT_TRUE(released.content.released());
   EXPECT_NE(released.content.content().find("bld oak tree"), std::string::npos);
 }
 
 TEST_F(AgentTest, DecryptRefusesAMessageThatIsNotEncrypted) {
   try {
-    decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {});
+    decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {}, mailseal::now());
     FAIL() << "a signed message was decrypted";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::Malformed);
@@ -184,11 +185,11 @@ TEST_F(AgentTest, DecryptRefusesAMessageThatIsNotEncrypted) {
 
 TEST_F(AgentTest, LearnRefusesUnsignedAndBadlySignedMessages) {
   std::string unsigned_message = message();
-  EXPECT_THROW(learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(unsigned_message)), Error);
+  EXPECT_THROW(learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(unsigned_message), mailseal::now()), Error);
   std::string tampered = signed_by_alice();
   tampered[tampered.find("old oak")] = 'b';
   try {
-    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(tampered));
+    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(tampered), mailseal::now());
     FAIL() << "a bad signature was learned from";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::BadSignature);

@@ -69,7 +69,7 @@ class DeliveryTest : public ::testing::Test {
                            EncryptionPolicy policy = EncryptionPolicy::Opportunistic,
                            const std::string& reverse_path = "alice@example.com") {
     return plan_delivery(*alice_, KeyAccess::unencrypted(), policy, Envelope{reverse_path, recipients}, message,
-                         nullptr);
+                         mailseal::now(), nullptr);
   }
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
@@ -213,22 +213,30 @@ TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
   DeliveryPlan result = plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
-                                      Envelope{"alice@example.com", {"bob@example.org"}}, message(""), nullptr);
+                                      Envelope{"alice@example.com", {"bob@example.org"}}, message(""), mailseal::now(),
+                                      nullptr);
   EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
   ASSERT_EQ(result.copies.size(), 1u);
   EXPECT_FALSE(result.copies[0].encrypted) << "never encrypted to a key in conflict";
 }
 
 TEST(LookupSchedule, AFetchIsDueAgainOnlyAfterTheInterval) {
+  using namespace std::chrono_literals;
   const EmailAddress bob = EmailAddress::parse("bob@example.org");
-  LookupSchedule hourly(std::chrono::hours(1));
-  EXPECT_TRUE(hourly.due(bob)) << "never fetched";
-  hourly.fetched(bob);
-  EXPECT_FALSE(hourly.due(bob));
-  EXPECT_TRUE(hourly.due(EmailAddress::parse("carol@example.net"))) << "per address";
-  LookupSchedule always(std::chrono::seconds(0));
-  always.fetched(bob);
-  EXPECT_TRUE(always.due(bob)) << "an interval of 0 fetches at every message";
+  const TimePoint noon = from_unix_seconds(1800000000);
+  LookupSchedule hourly(1h);
+  EXPECT_TRUE(hourly.due(bob, noon)) << "never fetched";
+  hourly.fetched(bob, noon);
+  EXPECT_FALSE(hourly.due(bob, noon));
+  EXPECT_FALSE(hourly.due(bob, noon + 59min + 59s));
+  EXPECT_TRUE(hourly.due(bob, noon + 1h)) << "an hour later";
+  EXPECT_TRUE(hourly.due(bob, noon - 1s)) << "a clock set back does not stop the refreshes";
+  EXPECT_TRUE(hourly.due(EmailAddress::parse("carol@example.net"), noon)) << "per address";
+  hourly.fetched(bob, noon + 2h);
+  EXPECT_FALSE(hourly.due(bob, noon + 2h + 30min)) << "counted from the last fetch";
+  LookupSchedule always(0s);
+  always.fetched(bob, noon);
+  EXPECT_TRUE(always.due(bob, noon)) << "an interval of 0 fetches at every message";
 }
 
 }  // namespace
