@@ -194,8 +194,7 @@ std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, co
   return contacts::evaluate_address(profile.store(), evaluator(profile), address, now);
 }
 
-LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address,
-                    TimePoint now) {
+LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address, TimePoint now) {
   keyservice::PublishedProfile published = devices::fetch_profile(client, address);
   LookupReport report;
   report.fingerprint = published.fingerprint;
@@ -239,8 +238,8 @@ Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteVi
   return Decrypted{std::move(result), std::move(content), std::move(sender), authenticated};
 }
 
-Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
-                const VerifyOptions& options, TimePoint now) {
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,
+                TimePoint now) {
   smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard(now));
   const bool valid = result.signature && result.signature->valid;
   if (options.required_trust && valid && profile == nullptr) {

@@ -170,9 +170,8 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
 int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::AcceptedDevice accepted =
-      devices::accept_device(profile, client, context.key_access(), args.selector, parse_role_argument(args.role),
-                             context.now());
+  devices::AcceptedDevice accepted = devices::accept_device(profile, client, context.key_access(), args.selector,
+                                                            parse_role_argument(args.role), context.now());
   if (context.json()) {
     print_json({{"device_id", accepted.device_id},
                 {"name", accepted.name},
@@ -246,7 +245,8 @@ int run_device_list(const Context& context) {
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::RemovalReport report = devices::remove_device(profile, client, context.key_access(), args.device_id, context.now());
+  devices::RemovalReport report =
+      devices::remove_device(profile, client, context.key_access(), args.device_id, context.now());
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)

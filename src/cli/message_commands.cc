@@ -96,7 +96,8 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   auto input = open_input(args.input);
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
-  agent::EncryptReport report = agent::encrypt(profile, context.key_access(), message, *output, to, !args.no_sign, context.now());
+  agent::EncryptReport report =
+      agent::encrypt(profile, context.key_access(), message, *output, to, !args.no_sign, context.now());
   output->commit();
   for (const auto& address : report.unvouched()) {
     print_warning(
@@ -187,8 +188,8 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   options.learn = !args.no_learn;
   if (!args.require_trust.empty())
     options.required_trust = trust::parse_level(args.require_trust);
-  agent::Verified verified = agent::verify(profile ? &*profile : nullptr, context.key_access(), input.bytes(), options,
-                                             context.now());
+  agent::Verified verified =
+      agent::verify(profile ? &*profile : nullptr, context.key_access(), input.bytes(), options, context.now());
   const smime::ReadResult& result = verified.read;
   const auto& sender = verified.sender;
   // Written only when released: a valid signature, by a signer trusted as required.

@@ -138,8 +138,7 @@ int run_status(const Context& context) {
   for (const auto& key : status.mail_keys) {
     print_line(fmt::format("mail key     {} {} {} {}, {} until {}", key.address.str(), store::to_string(key.purpose),
                            key.certificate.public_key().description(), store::to_string(key.origin),
-                           store::to_string(key.status),
-                           iso_time(key.certificate.not_after()).substr(0, 10)));
+                           store::to_string(key.status), iso_time(key.certificate.not_after()).substr(0, 10)));
   }
   return 0;
 }

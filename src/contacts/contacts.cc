@@ -88,8 +88,7 @@ std::vector<Contact> list(store::LocalStore& store) {
   return out;
 }
 
-std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
-                                           TimePoint now) {
+std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address, TimePoint now) {
   std::vector<Contact> out;
   for (const auto& record : store.contact_certificates(address)) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
@@ -108,8 +107,7 @@ std::vector<Contact> encryption_candidates(store::LocalStore& store, const Email
   return out;
 }
 
-std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
-                                              TimePoint now) {
+std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address, TimePoint now) {
   auto candidates = encryption_candidates(store, address, now);
   if (candidates.empty())
     return std::nullopt;

@@ -337,8 +337,9 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
     // The message's own date counts the days of history; a date in the
     // future counts as today.
     const TimePoint dated = std::min(report.signing_time.value_or(now), now);
-    store::TrustRecords::Sighting sighting{identity.identity.fingerprint, full(report.signer->fingerprint()), "message",
-                                           now, dated, full(message.content.fingerprint())};
+    store::TrustRecords::Sighting sighting{
+        identity.identity.fingerprint,      full(report.signer->fingerprint()), "message", now, dated,
+        full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();

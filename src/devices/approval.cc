@@ -55,8 +55,8 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   const std::string& name = pending.request.device_name;
   crypto::PublicKey signature_key = crypto::PublicKey::from_spki_der(pending.request.signature_key);
   crypto::PublicKey agreement_key = crypto::PublicKey::from_spki_der(pending.request.agreement_key);
-  profile::DeviceCertificates certificates = profile::issue_device_certificates(
-      root.key, profile.root_certificate(), name, signature_key, agreement_key, now);
+  profile::DeviceCertificates certificates =
+      profile::issue_device_certificates(root.key, profile.root_certificate(), name, signature_key, agreement_key, now);
   store::DeviceRecord device;
   device.device_id = keyservice::device_id_of(signature_key);
   device.name = name;

@@ -91,7 +91,7 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
   crypto::Certificate root = profile.root_certificate();
   const std::string fingerprint = keyservice::profile_fingerprint_of(root);
   keyservice::Publication publication{
-      root, profile.current_mail_certificates(),     endorsements_pem(profile.store(), root), {},
+      root, profile.current_mail_certificates(),          endorsements_pem(profile.store(), root), {},
       {},   escrow_of(profile, key_access, root_key, now)};
   auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
   if (!serials.empty())

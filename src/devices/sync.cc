@@ -16,8 +16,8 @@ namespace {
 
 // Takes the newest bundle sent to this device: new keys are added, keys the
 // bundle lists as archived are archived here too.
-void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                 SyncReport& report, TimePoint now) {
+void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access, SyncReport& report,
+                 TimePoint now) {
   store::LocalStore& store = profile.store();
   store::DeviceRecord self = this_device(store);
   KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id, now);

@@ -65,8 +65,7 @@ void fetch(profile::Profile& profile, keyservice::Client& service, const EmailAd
 }
 
 std::vector<std::string> recipients_without_keys(profile::Profile& profile, const std::vector<EmailAddress>& recipients,
-                                                 keyservice::Client* service, LookupSchedule* schedule,
-                                                 TimePoint now) {
+                                                 keyservice::Client* service, LookupSchedule* schedule, TimePoint now) {
   std::vector<std::string> missing;
   for (const auto& address : recipients) {
     auto report = agent::address_trust(profile, address, now);
@@ -91,8 +90,7 @@ std::string encrypt_copy(profile::Profile& profile, const KeyAccess& key_access,
   return out.take();
 }
 
-std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text,
-                      TimePoint now) {
+std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text, TimePoint now) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;

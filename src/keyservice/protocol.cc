@@ -23,8 +23,7 @@ Error malformed(std::string_view what) {
 std::string signing_input(std::string_view method, std::string_view target, TimePoint time, std::string_view nonce,
                           ByteView body) {
   Bytes digest = udf::typed_content_digest(udf::DigestAlgorithm::Sha2_512, "application/octet-stream", body);
-  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", kLabel, method, target, to_unix_seconds(time), nonce,
-                     to_hex(digest));
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", kLabel, method, target, to_unix_seconds(time), nonce, to_hex(digest));
 }
 
 std::string authorize(const crypto::PrivateKey& key, std::string_view key_id, std::string_view method,

@@ -69,8 +69,7 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,
                                                                store::Suite suite, const KeyAccess& key_access,
-                                                               TimePoint now,
-                                                               const smime::Capabilities& capabilities) {
+                                                               TimePoint now, const smime::Capabilities& capabilities) {
   const bool signing = purpose == store::KeyPurpose::Signing;
   const SuiteKeys types = keys_for(suite);
   crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? types.signing : types.encryption);

@@ -80,8 +80,8 @@ std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& passw
   return out;
 }
 
-std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password,
-                                                const KeyAccess& key_access, TimePoint now) {
+std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password, const KeyAccess& key_access,
+                                                TimePoint now) {
   auto profile = store_.profile();
   const KeyAccess new_files = access_for_new_key_files(key_access);
   crypto::Pkcs12Contents contents = crypto::read_pkcs12(data, password);

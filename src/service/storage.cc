@@ -177,8 +177,7 @@ std::optional<StoredDevice> ServiceStore::device(const std::string& account, con
   return StoredDevice{device_id, statement.column_blob(0), statement.column_text(1)};
 }
 
-bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, TimePoint now,
-                                  TimePoint horizon) {
+bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, TimePoint now, TimePoint horizon) {
   store::Transaction transaction(database_);
   database_.prepare("DELETE FROM nonces WHERE seen_at < ?1").bind(1, horizon).run();
   database_.prepare("INSERT OR IGNORE INTO nonces (key, nonce, seen_at) VALUES (?1, ?2, ?3)")

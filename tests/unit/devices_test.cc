@@ -85,7 +85,8 @@ TEST_F(ServiceChoiceTest, AnEmptyHomeHasNoService) {
 TEST_F(ServiceChoiceTest, ANewProfileWhoseServiceIsUnreachableStaysWorkingAndRemembersIt) {
   profile::Profile profile = make_profile();
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  FirstPublication outcome = publish_new_profile(profile, "http://127.0.0.1:1", KeyAccess::unencrypted(), mailseal::now());
+  FirstPublication outcome =
+      publish_new_profile(profile, "http://127.0.0.1:1", KeyAccess::unencrypted(), mailseal::now());
   EXPECT_FALSE(outcome.published);
   ASSERT_TRUE(outcome.failure);
   EXPECT_NE(outcome.failure->find("cannot reach the key service"), std::string::npos) << *outcome.failure;
@@ -95,7 +96,8 @@ TEST_F(ServiceChoiceTest, ANewProfileWhoseServiceIsUnreachableStaysWorkingAndRem
 
 TEST_F(ServiceChoiceTest, ANewProfileWithSomethingThatIsNotAServiceUrlIsNotPublished) {
   profile::Profile profile = make_profile();
-  FirstPublication outcome = publish_new_profile(profile, "ftp://keys.example", KeyAccess::unencrypted(), mailseal::now());
+  FirstPublication outcome =
+      publish_new_profile(profile, "ftp://keys.example", KeyAccess::unencrypted(), mailseal::now());
   EXPECT_FALSE(outcome.published);
   ASSERT_TRUE(outcome.failure);
   EXPECT_EQ(remembered_service(profile.store()), std::nullopt) << "nothing is remembered for a URL that is not one";

@@ -212,9 +212,9 @@ TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   profile::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
-  DeliveryPlan result = plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
-                                      Envelope{"alice@example.com", {"bob@example.org"}}, message(""), mailseal::now(),
-                                      nullptr);
+  DeliveryPlan result =
+      plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
+                    Envelope{"alice@example.com", {"bob@example.org"}}, message(""), mailseal::now(), nullptr);
   EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
   ASSERT_EQ(result.copies.size(), 1u);
   EXPECT_FALSE(result.copies[0].encrypted) << "never encrypted to a key in conflict";

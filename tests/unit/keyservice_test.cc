@@ -46,7 +46,8 @@ JoinRequest join_request() {
 }
 
 PendingRequest pending_request() {
-  return PendingRequest{"0011", join_request(), std::string(kNonceHexDigits, 'c'), from_unix_seconds(42), std::nullopt, std::nullopt};
+  return PendingRequest{"0011",       join_request(), std::string(kNonceHexDigits, 'c'), from_unix_seconds(42),
+                        std::nullopt, std::nullopt};
 }
 
 // A field by its JSON pointer ("/devices/0/role") and the name a fault gives
@@ -129,7 +130,8 @@ TEST(KeyServiceDocuments, SmallDocumentsAreStrict) {
       {{"/addresses/0", "addresses[0]"}});
   expect_strict<EscrowAnswer>(EscrowAnswer{"FP", {1}}.to_json(),
                               {{"/fingerprint", "fingerprint"}, {"/escrow", "escrow"}});
-  expect_strict<Invitation>(Invitation{"PIN", from_unix_seconds(5)}.to_json(), {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
+  expect_strict<Invitation>(Invitation{"PIN", from_unix_seconds(5)}.to_json(),
+                            {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
   expect_strict<JoinReceipt>(JoinReceipt{"0011", std::string(kNonceHexDigits, 'd')}.to_json(),
                              {{"/request_id", "request_id"}, {"/service_nonce", "service_nonce"}});
   expect_strict<DecisionReceipt>(DecisionReceipt{"0011", RequestState::Accepted}.to_json(),
@@ -152,7 +154,8 @@ TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
   expect_strict<Publication>(publication.to_json(), required,
                              {{"/endorsements", "endorsements"}, {"/escrow", "escrow"}}, items);
 
-  PublishedProfile profile{"FP", person().root, {person().address}, {person().signing}, "", {{9}}, {device()}, from_unix_seconds(7)};
+  PublishedProfile profile{"FP", person().root, {person().address}, {person().signing},
+                           "",   {{9}},         {device()},         from_unix_seconds(7)};
   std::vector<Field> published = {{"/fingerprint", "fingerprint"}, {"/root", "root"},
                                   {"/addresses", "addresses"},     {"/certificates", "certificates"},
                                   {"/revocations", "revocations"}, {"/devices", "devices"}};

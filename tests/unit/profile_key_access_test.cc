@@ -144,8 +144,9 @@ TEST(ProfileKeyAccess, AnImportedKeyIsStoredLikeTheOthers) {
   const Bytes pkcs12 = foreign_pkcs12(scratch / "other", password);
 
   Profile encrypted = make_profile(scratch / "encrypted", passphrase("correct horse"));
-  EXPECT_EQ(error_code_of([&] { encrypted.import_pkcs12(pkcs12, password, KeyAccess::unencrypted(), mailseal::now()); }),
-            ErrorCode::BadPassword);
+  EXPECT_EQ(
+      error_code_of([&] { encrypted.import_pkcs12(pkcs12, password, KeyAccess::unencrypted(), mailseal::now()); }),
+      ErrorCode::BadPassword);
   ASSERT_EQ(encrypted.import_pkcs12(pkcs12, password, passphrase("correct horse"), mailseal::now()).size(), 1u);
   const store::MailKeyRecord into_encrypted = imported_key(encrypted);
   EXPECT_TRUE(starts_with(encrypted.store().read_key_file(into_encrypted.key_file), kEncryptedPem));

@@ -37,7 +37,8 @@ std::string encrypt(const std::string& message, bool with_signature) {
   StringSink out;
   auto signer = alice().signer();
   encrypt_message(outgoing, out,
-                  {{bob().encryption}, with_signature ? &signer : nullptr, {ContentCipher::Aes256Cbc, false}}, mailseal::now());
+                  {{bob().encryption}, with_signature ? &signer : nullptr, {ContentCipher::Aes256Cbc, false}},
+                  mailseal::now());
   return out.take();
 }
 

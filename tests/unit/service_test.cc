@@ -15,7 +15,8 @@ namespace {
 TEST(RequestSignature, RoundTripAndEveryFieldMatters) {
   crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   const std::string body = R"({"a": 1})";
-  std::string header = keyservice::authorize(key, "root", "PUT", "/v1/accounts/X", as_bytes(body), from_unix_seconds(1800000000));
+  std::string header =
+      keyservice::authorize(key, "root", "PUT", "/v1/accounts/X", as_bytes(body), from_unix_seconds(1800000000));
   keyservice::RequestAuthorization parsed = keyservice::parse_authorization(header);
   EXPECT_EQ(parsed.key, "root");
   EXPECT_EQ(parsed.time, from_unix_seconds(1800000000));
@@ -29,7 +30,9 @@ TEST(RequestSignature, RoundTripAndEveryFieldMatters) {
   keyservice::RequestAuthorization later = parsed;
   later.time += std::chrono::seconds(1);
   EXPECT_FALSE(keyservice::verify_authorization(pub, later, "PUT", "/v1/accounts/X", as_bytes(body)));
-  EXPECT_NE(parsed.nonce, keyservice::parse_authorization(keyservice::authorize(key, "root", "PUT", "/", {}, from_unix_seconds(1))).nonce)
+  EXPECT_NE(
+      parsed.nonce,
+      keyservice::parse_authorization(keyservice::authorize(key, "root", "PUT", "/", {}, from_unix_seconds(1))).nonce)
       << "a fresh nonce every time";
 }
 

@@ -266,8 +266,8 @@ TEST(TrustRecords, ObservationsCountDaysAndMessagesAndRefuseReplays) {
   TrustRecords::Sighting first{"IBOB", "C1", "message", at(10 * day), at(10 * day), std::string("digest-1")};
   EXPECT_TRUE(records.observe(kBob, first));
   EXPECT_FALSE(records.observe(kBob, first)) << "the same message again is a replay";
-  TrustRecords::Sighting same_day{"IBOB",        "C1", "message", at(10 * day + 50), at(10 * day + 30),
-                                  std::string("digest-2")};
+  TrustRecords::Sighting same_day{
+      "IBOB", "C1", "message", at(10 * day + 50), at(10 * day + 30), std::string("digest-2")};
   EXPECT_TRUE(records.observe(kBob, same_day));
   // Learned on day 12, dated on day 11: the message's day counts.
   TrustRecords::Sighting next_day{"IBOB", "C2", "message", at(12 * day), at(11 * day + 5), std::string("digest-3")};

@@ -66,8 +66,7 @@ struct LookupReport {
   std::string fingerprint;
   std::optional<contacts::TrustReport> trust;
 };
-LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address,
-                    TimePoint now);
+LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address, TimePoint now);
 
 // The sender of a read message as the profile judges them: learns from a
 // valid signature first (unless `learn` is false), then weighs the binding of

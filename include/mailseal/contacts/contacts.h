@@ -44,11 +44,9 @@ std::vector<Contact> list(store::LocalStore& store);
 
 // The certificates that can encrypt to `address` at `now`: they name it,
 // allow encryption and are within their validity; newest first.
-std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
-                                           TimePoint now);
+std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address, TimePoint now);
 
 // The newest of them, regardless of trust (evidence.h chooses by trust).
-std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
-                                              TimePoint now);
+std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address, TimePoint now);
 
 }  // namespace mailseal::contacts

@@ -142,8 +142,7 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
 
 // Sends every other active device of the profile its current key bundle
 // (after keys or certificates changed); returns how many. Admin devices only.
-int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                     TimePoint now);
+int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access, TimePoint now);
 
 struct RemovalReport {
   std::string device_id;

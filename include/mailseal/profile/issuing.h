@@ -54,8 +54,7 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,
                                                                store::Suite suite, const KeyAccess& key_access,
-                                                               TimePoint now,
-                                                               const smime::Capabilities& capabilities);
+                                                               TimePoint now, const smime::Capabilities& capabilities);
 
 // A new certificate for an existing mail key (same key file), advertising
 // `capabilities`.

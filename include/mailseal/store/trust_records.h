@@ -101,8 +101,7 @@ class TrustRecords {
   // The serials `issuer` revoked.
   std::vector<std::string> revoked_serials(const std::string& issuer);
 
-  void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
-                     TimePoint at);
+  void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source, TimePoint at);
   bool discovered(const EmailAddress& address, const std::string& identity);
 
  private:
