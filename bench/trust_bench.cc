@@ -78,7 +78,7 @@ Web build_web(const std::filesystem::path& directory, std::int64_t endorsements,
   bob_certificates += bob.root_certificate().pem();
   contacts::import_file(alice.store(), as_bytes(bob_certificates), smime::Policy::standard(mailseal::now()));
 
-  Web web{directory / "alice", agent::evaluator(alice).root.fingerprint,
+  Web web{directory / "alice", agent::evaluator(alice).root.str(),
           bob.root_certificate().key_fingerprint().to_string(udf::kFullBits)};
   const std::int64_t identities = std::max<std::int64_t>(endorsements / kEndorsementsPerIdentity, 100);
   auto identity = [](std::int64_t index) { return fmt::format("SYNTHETIC-{:08}", index); };

@@ -60,7 +60,7 @@ void sign(profile::Profile& profile, const KeyAccess& key_access, smime::Outgoin
 }
 
 contacts::Evaluator evaluator(profile::Profile& profile) {
-  return contacts::Evaluator{trust::Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+  return contacts::Evaluator{Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                              profile.addresses()};
 }
 

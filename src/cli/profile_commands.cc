@@ -62,7 +62,7 @@ int run_init(const Context& context, const InitArgs& args) {
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
                 {"strong_addresses", strong_addresses_json(profile)},
-                {"device_id", device.device_id},
+                {"device_id", device.device_id.str()},
                 {"suite", store::to_string(status.suite)},
                 {"keys_encrypted", status.keys_encrypted},
                 {"published", !args.service.empty() && !publish_failure},
@@ -77,7 +77,7 @@ int run_init(const Context& context, const InitArgs& args) {
     print_line(fmt::format("{:<16}{}", "", strong.to_strong_name_form()));
     first = false;
   }
-  print_line(fmt::format("device          {} ({}, admin)", device.device_id, escape_for_terminal(device.name)));
+  print_line(fmt::format("device          {} ({}, admin)", device.device_id.str(), escape_for_terminal(device.name)));
   print_line(fmt::format("store           {}", escape_for_terminal(home.string())));
   if (!status.keys_encrypted) {
     print_hint(
@@ -96,7 +96,7 @@ int run_status(const Context& context) {
       addresses.push_back(address.str());
     json devices = json::array();
     for (const auto& device : status.devices) {
-      devices.push_back({{"device_id", device.device_id},
+      devices.push_back({{"device_id", device.device_id.str()},
                          {"name", device.name},
                          {"role", store::to_string(device.role)},
                          {"status", store::to_string(device.status)},
@@ -130,7 +130,7 @@ int run_status(const Context& context) {
   print_line(fmt::format("suite        {}", store::to_string(status.suite)));
   print_line(fmt::format("keys         {}", status.keys_encrypted ? "encrypted with a passphrase" : "not encrypted"));
   for (const auto& device : status.devices) {
-    print_line(fmt::format("device       {} {} ({}{}{})", device.device_id, escape_for_terminal(device.name),
+    print_line(fmt::format("device       {} {} ({}{}{})", device.device_id.str(), escape_for_terminal(device.name),
                            store::to_string(device.role),
                            device.status == store::DeviceStatus::Removed ? ", removed" : "",
                            device.is_this_device ? ", this device" : ""));

@@ -55,7 +55,7 @@ int run_learn(const Context& context, const LearnArgs& args) {
   }
   if (sender.learned) {
     print_note(fmt::format("learned the key of {} ({})", sender.address.str(),
-                           short_fingerprint(sender.report.identity.identity.fingerprint)));
+                           short_fingerprint(sender.report.identity.identity)));
   } else {
     print_note("this message was learned before; nothing changed");
   }
@@ -149,7 +149,7 @@ int run_trust(const Context& context, const TrustArgs& args) {
     print_json(trust_json(*report, names));
   } else if (args.dot) {
     print_line(trust::to_dot(report->verdict, report->facts, agent::evaluator(profile).root,
-                             [&](const trust::Identity& identity) { return names(identity); }));
+                             [&](const Identity& identity) { return names(identity); }));
   } else {
     print_trust(*report, names);
     if (report->verdict.level == trust::Level::Conflict) {

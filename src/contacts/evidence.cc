@@ -21,6 +21,12 @@ std::string full(const udf::Fingerprint& fingerprint) {
   return fingerprint.to_string(udf::kFullBits);
 }
 
+// The identity a certificate's key has when it is at the top of a chain (a
+// root), and the name of the issuer of what it signed.
+Identity identity_of_key(const crypto::Certificate& certificate) {
+  return Identity(full(certificate.key_fingerprint()));
+}
+
 // NIST SP 800-57 part 1 strengths.
 int security_bits(const crypto::PublicKey& key) {
   int bits = key.bits();
@@ -59,9 +65,9 @@ bool matches(const std::string& presentation, const std::vector<udf::Fingerprint
 
 // Identities reachable from `from` by rotation statements (each signed by the
 // identity it replaces).
-bool rotated(store::TrustRecords& records, const std::string& from, const std::string& to) {
-  std::deque<std::pair<std::string, int>> queue{{from, 0}};
-  std::set<std::string> seen{from};
+bool rotated(store::TrustRecords& records, const Identity& from, const Identity& to) {
+  std::deque<std::pair<Identity, int>> queue{{from, 0}};
+  std::set<Identity> seen{from};
   while (!queue.empty()) {
     auto [current, steps] = queue.front();
     queue.pop_front();
@@ -95,24 +101,24 @@ CertificateIdentity identify(store::LocalStore& store, const crypto::Certificate
   }
   std::vector<crypto::Certificate> chain = crypto::build_chain(certificate, pool);
   crypto::Certificate top = chain.empty() ? certificate : chain.back();
-  return CertificateIdentity{trust::Identity{full(top.key_fingerprint())}, top, chain};
+  return CertificateIdentity{identity_of_key(top), top, chain};
 }
 
-std::vector<trust::Edge> StoreGraph::endorsements_by(const trust::Identity& issuer) {
-  if (revoked(issuer.fingerprint))
+std::vector<trust::Edge> StoreGraph::endorsements_by(const Identity& issuer) {
+  if (revoked(issuer))
     return {};
   store::TrustRecords records(store_);
   std::vector<trust::Edge> out;
-  for (auto& record : records.endorsements_by(issuer.fingerprint)) {
+  for (auto& record : records.endorsements_by(issuer)) {
     if (record.kind != "endorsement" || revoked(record.subject))
       continue;
-    out.push_back(trust::Edge{trust::Identity{record.issuer}, trust::Identity{record.subject}, record.amount,
-                              record.depth, std::move(record.scope), std::move(record.addresses)});
+    out.push_back(trust::Edge{std::move(record.issuer), std::move(record.subject), record.amount, record.depth,
+                              std::move(record.scope), std::move(record.addresses)});
   }
   return out;
 }
 
-bool StoreGraph::revoked(const std::string& identity) {
+bool StoreGraph::revoked(const Identity& identity) {
   auto cached = revoked_.find(identity);
   if (cached != revoked_.end())
     return cached->second;
@@ -152,13 +158,13 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   path.insert(path.end(), identity.chain.begin(), identity.chain.end());
   for (std::size_t i = 0; i < path.size(); ++i) {
     const crypto::Certificate& issuer = i + 1 < path.size() ? path[i + 1] : path[i];
-    if (records.is_revoked(full(issuer.key_fingerprint()), path[i].serial_hex()))
+    if (records.is_revoked(identity_of_key(issuer), path[i].serial_hex()))
       facts.revoked = true;
   }
 
   // Pins and acceptances: a compared fingerprint may name the identity, the
   // certificate's key, or the certificate.
-  std::vector<udf::Fingerprint> candidates = {udf::Fingerprint::parse(identity.identity.fingerprint),
+  std::vector<udf::Fingerprint> candidates = {udf::Fingerprint::parse(identity.identity.str()),
                                               certificate.key_fingerprint(), certificate.fingerprint()};
   std::optional<store::PinRecord> first_pin;
   std::optional<store::PinRecord> latest_accept;
@@ -178,22 +184,22 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   // Trust on first use and conflicts.
   auto observations = records.observations(address);
   for (const auto& observation : observations) {
-    if (observation.identity == identity.identity.fingerprint) {
+    if (observation.identity == identity.identity) {
       facts.tofu =
           trust::TofuFact{observation.first_seen, std::max(1, observation.days), std::max(1, observation.messages)};
     }
   }
   if (!facts.pin && !facts.own) {
     if (first_pin) {
-      facts.conflict_with = trust::Identity{first_pin->fingerprint};  // a different key was compared
+      facts.conflict_with = Identity{first_pin->fingerprint};  // a different key was compared
     } else if (latest_accept) {
       if (!matches(latest_accept->fingerprint, candidates))
-        facts.conflict_with = trust::Identity{latest_accept->fingerprint};
+        facts.conflict_with = Identity{latest_accept->fingerprint};
     } else if (!observations.empty()) {
-      const std::string& baseline = observations.front().identity;
-      if (baseline != identity.identity.fingerprint) {
-        if (!rotated(records, baseline, identity.identity.fingerprint)) {
-          facts.conflict_with = trust::Identity{baseline};
+      const Identity& baseline = observations.front().identity;
+      if (baseline != identity.identity) {
+        if (!rotated(records, baseline, identity.identity)) {
+          facts.conflict_with = Identity{baseline};
         } else if (!facts.tofu) {
           // A rotation continues the history of the identity it replaces.
           const auto& first = observations.front();
@@ -209,7 +215,7 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
       facts.pkix.push_back({anchor_certificate.subject(), anchor.amount});
     }
   }
-  facts.discovered = records.discovered(address, identity.identity.fingerprint);
+  facts.discovered = records.discovered(address, identity.identity);
 
   StoreGraph graph(store);
   trust::Verdict verdict = trust::evaluate(facts, graph, evaluator.root);
@@ -256,8 +262,8 @@ std::size_t choose(store::LocalStore& store, const EmailAddress& address, const 
   std::vector<bool> superseded(reports.size(), false);
   for (std::size_t i = 0; i < reports.size(); ++i) {
     for (const auto& other : reports) {
-      const std::string& from = reports[i].identity.identity.fingerprint;
-      const std::string& to = other.identity.identity.fingerprint;
+      const Identity& from = reports[i].identity.identity;
+      const Identity& to = other.identity.identity;
       if (from != to && rotated(records, from, to))
         superseded[i] = true;
     }
@@ -332,13 +338,13 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
   out.contacts = record_signature(store, report, "message", now);
   CertificateIdentity identity = identify(store, *report.signer, report.certificates);
   store::TrustRecords records(store);
-  records.add_identity(identity.identity.fingerprint, identity.top.der(), now);
+  records.add_identity(identity.identity, identity.top.der(), now);
   if (auto address = signed_address(message)) {
     // The message's own date counts the days of history; a date in the
     // future counts as today.
     const TimePoint dated = std::min(report.signing_time.value_or(now), now);
     store::TrustRecords::Sighting sighting{
-        identity.identity.fingerprint,      full(report.signer->fingerprint()), "message", now, dated,
+        identity.identity,      full(report.signer->fingerprint()), "message", now, dated,
         full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
@@ -379,7 +385,7 @@ void accept(store::LocalStore& store, const EmailAddress& address, std::string_v
   for (const auto& record : store.contact_certificates(address)) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
     CertificateIdentity identity = identify(store, certificate);
-    known = known || matches(presentation, {udf::Fingerprint::parse(identity.identity.fingerprint),
+    known = known || matches(presentation, {udf::Fingerprint::parse(identity.identity.str()),
                                             certificate.key_fingerprint(), certificate.fingerprint()});
   }
   if (!known) {
@@ -440,10 +446,10 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
   crypto::Certificate endorsement =
       crypto::issue_endorsement(identity.top, root_key, root, terms, now - 1h, now + 24h * 2 * 365);
   store::TrustRecords records(store);
-  records.add_identity(identity.identity.fingerprint, identity.top.der(), now);
+  records.add_identity(identity.identity, identity.top.der(), now);
   store::EndorsementRecord record;
-  record.issuer = evaluator.root.fingerprint;
-  record.subject = identity.identity.fingerprint;
+  record.issuer = evaluator.root;
+  record.subject = identity.identity;
   record.amount = terms.amount;
   record.depth = terms.depth;
   record.scope = terms.scope;
@@ -457,7 +463,7 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
 
 std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root) {
   std::string pem = root.pem();
-  for (const auto& der : store::TrustRecords(store).exportable_endorsements(full(root.key_fingerprint())))
+  for (const auto& der : store::TrustRecords(store).exportable_endorsements(identity_of_key(root)))
     pem += crypto::Certificate::from_der(der).pem();
   return pem;
 }
@@ -509,11 +515,11 @@ void import_endorsement(store::TrustRecords& records, const std::vector<crypto::
     summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
                                            certificate.subject(), terms->depth, kMaxEndorsementDepth));
   }
-  std::string issuer_identity = full(issuer->key_fingerprint());
+  const Identity issuer_identity = identity_of_key(*issuer);
   records.add_identity(issuer_identity, issuer->der(), at);
   store::EndorsementRecord record;
   record.issuer = issuer_identity;
-  record.subject = full(certificate.key_fingerprint());
+  record.subject = identity_of_key(certificate);
   record.amount = terms->amount;
   record.depth = std::min(terms->depth, kMaxEndorsementDepth);
   record.scope = terms->scope;
@@ -570,7 +576,7 @@ void import_revocation_list(store::TrustRecords& records, const std::vector<cryp
         fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed", crl->issuer()));
     return;
   }
-  std::string issuer_identity = full(issuer->key_fingerprint());
+  const Identity issuer_identity = identity_of_key(*issuer);
   records.add_identity(issuer_identity, issuer->der(), at);
   for (const auto& serial : crl->revoked_serials()) {
     if (records.add_revocation(issuer_identity, serial, "crl", at)) {
@@ -654,9 +660,9 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
       continue;
     CertificateIdentity identity = identify(store, certificate, certificates);
     store::TrustRecords records(store);
-    records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+    records.add_identity(identity.identity, identity.top.der(), at);
     for (const auto& entry : added) {
-      records.observe(entry.contact.address, {identity.identity.fingerprint, full(certificate.fingerprint()), "import",
+      records.observe(entry.contact.address, {identity.identity, full(certificate.fingerprint()), "import",
                                               at, std::nullopt, std::nullopt});
     }
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
@@ -681,7 +687,7 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
   store::Transaction transaction(store.database());
   store::TrustRecords records(store);
   store.add_contact_chain_certificate(discovery.root.der(), now);
-  const std::string identity = full(discovery.root.key_fingerprint());
+  const Identity identity = identity_of_key(discovery.root);
   records.add_identity(identity, discovery.root.der(), now);
   for (const auto& certificate : discovery.certificates) {
     if (!certificate.names_address(discovery.address))

@@ -22,7 +22,7 @@ std::vector<keyservice::PendingRequest> pending_requests(profile::Profile& profi
   return client.pending_requests(profile.store().profile().fingerprint, root.signer).requests;
 }
 
-std::string witness_of(const std::string& fingerprint, const keyservice::PendingRequest& pending) {
+std::string witness_of(const Identity& fingerprint, const keyservice::PendingRequest& pending) {
   return compute_witness(fingerprint, pending.request.signature_key, pending.request.agreement_key,
                          pending.request.device_nonce, pending.service_nonce);
 }
@@ -39,7 +39,7 @@ std::optional<store::InviteRecord> invite_for(store::LocalStore& store, const st
   return std::nullopt;
 }
 
-bool pin_mac_valid(const std::string& fingerprint, const keyservice::PendingRequest& pending,
+bool pin_mac_valid(const Identity& fingerprint, const keyservice::PendingRequest& pending,
                    const store::InviteRecord& invite) {
   const keyservice::JoinRequest& request = pending.request;
   std::string expected = join_pin_mac(invite.mac_key, fingerprint, request.signature_key, request.agreement_key,
@@ -51,7 +51,7 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
                               const KeySigner& root, const keyservice::PendingRequest& pending, store::DeviceRole role,
                               const std::optional<store::InviteRecord>& invite, TimePoint now) {
   const auto fingerprint = profile.store().profile().fingerprint;
-  const std::string& request_id = pending.request_id;
+  const RequestId& request_id = pending.request_id;
   const std::string& name = pending.request.device_name;
   crypto::PublicKey signature_key = crypto::PublicKey::from_spki_der(pending.request.signature_key);
   crypto::PublicKey agreement_key = crypto::PublicKey::from_spki_der(pending.request.agreement_key);
@@ -80,14 +80,14 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
 }
 
 void refuse_request(profile::Profile& profile, keyservice::Client& client, const KeySigner& root,
-                    const std::string& request_id) {
+                    const RequestId& request_id) {
   client.decide(profile.store().profile().fingerprint, request_id, keyservice::Decision{std::nullopt}, root.signer);
 }
 
 const keyservice::PendingRequest& matching_request(const std::vector<keyservice::PendingRequest>& requests,
-                                                   const std::string& fingerprint, std::string_view witness_or_id) {
+                                                   const Identity& fingerprint, std::string_view witness_or_id) {
   for (const auto& request : requests) {
-    if (request.request_id == witness_or_id || witness_matches(witness_or_id, witness_of(fingerprint, request)))
+    if (request.request_id.str() == witness_or_id || witness_matches(witness_or_id, witness_of(fingerprint, request)))
       return request;
   }
   throw Error(ErrorCode::NotFound, fmt::format("no pending request has the witness or id {}", witness_or_id),
@@ -177,7 +177,7 @@ void process_pin_requests(profile::Profile& profile, keyservice::Client& client,
     auto invite = invite_for(profile.store(), *request.request.pin_id);
     if (!invite)
       continue;  // another admin device's invitation
-    const std::string& request_id = request.request_id;
+    const RequestId& request_id = request.request_id;
     if (invite->used_at || invite->expires_at <= now || !pin_mac_valid(fingerprint, request, *invite)) {
       refuse_request(profile, client, root, request_id);
       report.refused.push_back(request_id);

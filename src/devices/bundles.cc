@@ -93,7 +93,7 @@ using namespace internal;
 int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                      TimePoint now) {
   store::LocalStore& store = profile.store();
-  const std::string fingerprint = store.profile().fingerprint;
+  const Identity fingerprint = store.profile().fingerprint;
   KeySigner signer = root_signer(profile, key_access, now);
   int sent = 0;
   for (const auto& device : store.devices()) {

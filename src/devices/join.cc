@@ -86,7 +86,7 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
     pin = canonical_pin(*options.pin);
 
   const crypto::Certificate root = fetch_profile(client, options.address).root;
-  const std::string fingerprint = keyservice::profile_fingerprint_of(root);
+  const Identity fingerprint = keyservice::profile_fingerprint_of(root);
 
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
@@ -103,18 +103,18 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
   }
   KeySigner signer(std::move(signature_key), std::string(keyservice::kJoiningDeviceKey), now);
   keyservice::JoinReceipt receipt = client.join(fingerprint, request, signer.signer);
-  const std::string& request_id = receipt.request_id;
+  const RequestId& request_id = receipt.request_id;
 
   JoinTicket ticket{keyservice::device_id_of(signer.key.public_key()),
                     compute_witness(fingerprint, signature_spki, agreement_spki, device_nonce, receipt.service_nonce),
                     request_id, fingerprint};
   json state = {{"service", client.url()},
                 {"address", options.address.str()},
-                {"fingerprint", fingerprint},
+                {"fingerprint", fingerprint.str()},
                 {"root", encode_base64(root.der())},
-                {"request_id", request_id},
+                {"request_id", request_id.str()},
                 {"device_name", options.device_name},
-                {"device_id", ticket.device_id},
+                {"device_id", ticket.device_id.str()},
                 {"witness", ticket.witness},
                 {"keys_encrypted", options.key_access.encrypted()},
                 {"signature_key", as_string_view(profile::key_file_pem(signer.key, options.key_access))},
@@ -142,7 +142,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   }
   KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey), now);
   crypto::PrivateKey agreement_key = state.key("agreement_key", key_access);
-  keyservice::RequestStatus answer = client.request_status(state.text("request_id"), signer.signer);
+  keyservice::RequestStatus answer = client.request_status(RequestId(state.text("request_id")), signer.signer);
   SyncReport report;
   if (answer.state == keyservice::RequestState::Pending) {
     report.waiting = true;
@@ -163,7 +163,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
     throw Error(ErrorCode::BadSignature, "the certificates the key service returned are not this device's");
   }
   KeyBundle bundle = open_bundle(accepted.bundle, agreement_key, agreement_certificate, root);
-  const std::string device_id = state.text("device_id");
+  const DeviceId device_id(state.text("device_id"));
   auto me = std::find_if(bundle.devices.begin(), bundle.devices.end(),
                          [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
   if (me == bundle.devices.end()) {
@@ -171,7 +171,8 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   }
   if (state.document.contains("pin_mac_key") && state.document["pin_mac_key"].is_string()) {
     Bytes mac_key = from_hex(state.text("pin_mac_key"));
-    std::string expected = bundle_pin_proof(mac_key, state.text("fingerprint"), device_id, state.text("request_id"));
+    std::string expected = bundle_pin_proof(mac_key, Identity(state.text("fingerprint")), device_id,
+                                            RequestId(state.text("request_id")));
     if (!bundle.pin_proof || !pin_mac_equal(*bundle.pin_proof, expected)) {
       throw Error(ErrorCode::BadSignature,
                   "the key bundle does not prove knowledge of the PIN this device joined with");

@@ -89,7 +89,7 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
                       TimePoint now) {
   crypto::PrivateKey root_key = profile.root_key(key_access);
   crypto::Certificate root = profile.root_certificate();
-  const std::string fingerprint = keyservice::profile_fingerprint_of(root);
+  const Identity fingerprint = keyservice::profile_fingerprint_of(root);
   keyservice::Publication publication{
       root, profile.current_mail_certificates(),          endorsements_pem(profile.store(), root), {},
       {},   escrow_of(profile, key_access, root_key, now)};

@@ -15,13 +15,13 @@ namespace mailseal::devices {
 using namespace internal;
 
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                            const std::string& device_id, TimePoint now) {
+                            const DeviceId& device_id, TimePoint now) {
   store::LocalStore& store = profile.store();
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
   if (target == devices.end()) {
-    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", device_id),
+    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", device_id.str()),
                 "'mailseal device list' shows the devices");
   }
   if (target->is_this_device) {

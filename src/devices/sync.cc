@@ -20,7 +20,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
                  TimePoint now) {
   store::LocalStore& store = profile.store();
   store::DeviceRecord self = this_device(store);
-  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id, now);
+  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
   keyservice::FetchedBundle fetched = client.bundle(store.profile().fingerprint, self.device_id, signer.signer);
   if (fetched.state == keyservice::BundleState::NoneSent)
     return;  // nothing sent to this device since it joined

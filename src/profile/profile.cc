@@ -97,7 +97,7 @@ Profile Profile::open(const std::filesystem::path& home) {
 }
 
 udf::Fingerprint Profile::fingerprint() {
-  return udf::Fingerprint::parse(store_.profile().fingerprint);
+  return udf::Fingerprint::parse(store_.profile().fingerprint.str());
 }
 
 crypto::Certificate Profile::root_certificate() {
@@ -110,7 +110,7 @@ std::vector<EmailAddress> Profile::addresses() {
 
 std::vector<udf::StrongAddress> Profile::strong_addresses() {
   auto profile = store_.profile();
-  auto fingerprint = udf::Fingerprint::parse(profile.fingerprint);
+  auto fingerprint = udf::Fingerprint::parse(profile.fingerprint.str());
   std::vector<udf::StrongAddress> out;
   for (const auto& address : profile.addresses) {
     out.push_back(udf::StrongAddress{address, fingerprint});
@@ -120,7 +120,7 @@ std::vector<udf::StrongAddress> Profile::strong_addresses() {
 
 ProfileStatus Profile::status() {
   auto profile = store_.profile();
-  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint),
+  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint.str()),
                        profile.name,
                        profile.suite,
                        profile.addresses,

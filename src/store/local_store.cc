@@ -92,7 +92,7 @@ void insert_profile(Database& database, const ProfileRecord& profile) {
       .prepare(
           "INSERT INTO profile (id, fingerprint, name, suite, root_certificate, root_key_file, keys_encrypted, "
           "created_at, root_seed_file) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-      .bind(1, profile.fingerprint)
+      .bind(1, profile.fingerprint.str())
       .bind(2, profile.name)
       .bind(3, to_string(profile.suite))
       .bind(4, profile.root_certificate)
@@ -114,7 +114,7 @@ void insert_device(Database& database, const DeviceRecord& device) {
           "INSERT INTO devices (device_id, name, role, status, is_self, signature_certificate, "
           "agreement_certificate, signature_key_file, agreement_key_file, created_at) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-      .bind(1, device.device_id)
+      .bind(1, device.device_id.str())
       .bind(2, device.name)
       .bind(3, to_string(device.role))
       .bind(4, to_string(device.status))
@@ -327,7 +327,7 @@ ProfileRecord LocalStore::profile() {
     throw Error(ErrorCode::Malformed, "the store has no profile record");
   }
   ProfileRecord profile;
-  profile.fingerprint = statement.column_text(0);
+  profile.fingerprint = Identity(statement.column_text(0));
   profile.name = statement.column_text(1);
   profile.suite = parse_suite(statement.column_text(2));
   profile.root_certificate = statement.column_blob(3);
@@ -349,7 +349,7 @@ std::vector<DeviceRecord> LocalStore::devices() {
   std::vector<DeviceRecord> out;
   while (statement.step()) {
     DeviceRecord device;
-    device.device_id = statement.column_text(0);
+    device.device_id = DeviceId(statement.column_text(0));
     device.name = statement.column_text(1);
     device.role = parse_device_role(statement.column_text(2));
     device.status = parse_device_status(statement.column_text(3));
@@ -437,13 +437,13 @@ void LocalStore::add_device(const DeviceRecord& device) {
   insert_device(database_, device);
 }
 
-void LocalStore::set_device_status(const std::string& device_id, DeviceStatus status) {
+void LocalStore::set_device_status(const DeviceId& device_id, DeviceStatus status) {
   database_.prepare("UPDATE devices SET status = ?2 WHERE device_id = ?1")
-      .bind(1, device_id)
+      .bind(1, device_id.str())
       .bind(2, to_string(status))
       .run();
   if (database_.changes() == 0)
-    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id));
+    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
 }
 
 void LocalStore::set_mail_key_status(std::int64_t id, KeyStatus status) {

@@ -39,8 +39,8 @@ std::vector<std::string> split(const std::string& text) {
 EndorsementRecord read_endorsement(Statement& statement) {
   EndorsementRecord record;
   record.id = statement.column_int(0);
-  record.issuer = statement.column_text(1);
-  record.subject = statement.column_text(2);
+  record.issuer = Identity(statement.column_text(1));
+  record.subject = Identity(statement.column_text(2));
   record.amount = static_cast<int>(statement.column_int(3));
   record.depth = static_cast<int>(statement.column_int(4));
   record.scope = split(statement.column_text(5));
@@ -57,17 +57,17 @@ constexpr std::string_view kEndorsementColumns =
 
 }  // namespace
 
-void TrustRecords::add_identity(const std::string& fingerprint, ByteView certificate, TimePoint at) {
+void TrustRecords::add_identity(const Identity& identity, ByteView certificate, TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO identities (fingerprint, certificate, first_seen) VALUES (?1, ?2, ?3)")
-      .bind(1, fingerprint)
+      .bind(1, identity.str())
       .bind(2, certificate)
       .bind(3, at)
       .run();
 }
 
-std::optional<Bytes> TrustRecords::identity_certificate(const std::string& fingerprint) {
+std::optional<Bytes> TrustRecords::identity_certificate(const Identity& identity) {
   auto statement = database_.prepare("SELECT certificate FROM identities WHERE fingerprint = ?1");
-  statement.bind(1, fingerprint);
+  statement.bind(1, identity.str());
   if (statement.step())
     return statement.column_blob(0);
   return std::nullopt;
@@ -108,14 +108,14 @@ bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting
   const bool is_message = sighting.message_date.has_value();
   const std::int64_t day = day_of(sighting.message_date.value_or(sighting.at));
   auto existing = database_.prepare("SELECT last_day FROM observations WHERE address = ?1 AND identity = ?2");
-  existing.bind(1, address.str()).bind(2, sighting.identity);
+  existing.bind(1, address.str()).bind(2, sighting.identity.str());
   if (!existing.step()) {
     database_
         .prepare(
             "INSERT INTO observations (address, identity, certificate, source, first_seen, last_seen, last_day, days, "
             "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1, ?7)")
         .bind(1, address.str())
-        .bind(2, sighting.identity)
+        .bind(2, sighting.identity.str())
         .bind(3, sighting.certificate)
         .bind(4, sighting.source)
         .bind(5, sighting.at)
@@ -130,7 +130,7 @@ bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting
             "last_day = CASE WHEN ?5 THEN ?6 ELSE last_day END, days = days + ?5, messages = messages + ?7 "
             "WHERE address = ?1 AND identity = ?2")
         .bind(1, address.str())
-        .bind(2, sighting.identity)
+        .bind(2, sighting.identity.str())
         .bind(3, sighting.certificate)
         .bind(4, sighting.at)
         .bind(5, new_day ? 1 : 0)
@@ -149,7 +149,7 @@ std::vector<ObservationRecord> TrustRecords::observations(const EmailAddress& ad
   statement.bind(1, address.str());
   std::vector<ObservationRecord> out;
   while (statement.step()) {
-    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_text(2),
+    out.push_back({address, Identity(statement.column_text(0)), statement.column_text(1), statement.column_text(2),
                    statement.column_time(3), statement.column_time(4), static_cast<int>(statement.column_int(5)),
                    static_cast<int>(statement.column_int(6))});
   }
@@ -165,8 +165,8 @@ bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
       .prepare(
           "INSERT INTO endorsements (issuer, subject, amount, depth, scope, addresses, kind, exportable, certificate, "
           "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-      .bind(1, endorsement.issuer)
-      .bind(2, endorsement.subject)
+      .bind(1, endorsement.issuer.str())
+      .bind(2, endorsement.subject.str())
       .bind(3, static_cast<std::int64_t>(endorsement.amount))
       .bind(4, static_cast<std::int64_t>(endorsement.depth))
       .bind(5, join(endorsement.scope))
@@ -179,20 +179,20 @@ bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
   return true;
 }
 
-std::vector<EndorsementRecord> TrustRecords::endorsements_by(const std::string& issuer) {
+std::vector<EndorsementRecord> TrustRecords::endorsements_by(const Identity& issuer) {
   auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
                                      " FROM endorsements WHERE issuer = ?1 ORDER BY id");
-  statement.bind(1, issuer);
+  statement.bind(1, issuer.str());
   std::vector<EndorsementRecord> out;
   while (statement.step())
     out.push_back(read_endorsement(statement));
   return out;
 }
 
-std::vector<EndorsementRecord> TrustRecords::endorsements_of(const std::string& subject) {
+std::vector<EndorsementRecord> TrustRecords::endorsements_of(const Identity& subject) {
   auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
                                      " FROM endorsements WHERE subject = ?1 ORDER BY id");
-  statement.bind(1, subject);
+  statement.bind(1, subject.str());
   std::vector<EndorsementRecord> out;
   while (statement.step())
     out.push_back(read_endorsement(statement));
@@ -222,10 +222,10 @@ std::vector<AnchorRecord> TrustRecords::anchors() {
   return out;
 }
 
-bool TrustRecords::add_revocation(const std::string& issuer, const std::string& serial, const std::string& source,
+bool TrustRecords::add_revocation(const Identity& issuer, const std::string& serial, const std::string& source,
                                   TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO revocations (issuer, serial, source, revoked_at) VALUES (?1, ?2, ?3, ?4)")
-      .bind(1, issuer)
+      .bind(1, issuer.str())
       .bind(2, serial)
       .bind(3, source)
       .bind(4, at)
@@ -233,7 +233,7 @@ bool TrustRecords::add_revocation(const std::string& issuer, const std::string& 
   return database_.changes() > 0;
 }
 
-std::vector<Bytes> TrustRecords::exportable_endorsements(const std::string& issuer) {
+std::vector<Bytes> TrustRecords::exportable_endorsements(const Identity& issuer) {
   std::vector<Bytes> out;
   for (auto& record : endorsements_by(issuer)) {
     if (record.exportable)
@@ -242,45 +242,45 @@ std::vector<Bytes> TrustRecords::exportable_endorsements(const std::string& issu
   return out;
 }
 
-std::vector<std::string> TrustRecords::revoked_serials(const std::string& issuer) {
+std::vector<std::string> TrustRecords::revoked_serials(const Identity& issuer) {
   auto statement = database_.prepare("SELECT serial FROM revocations WHERE issuer = ?1 ORDER BY revoked_at, serial");
-  statement.bind(1, issuer);
+  statement.bind(1, issuer.str());
   std::vector<std::string> out;
   while (statement.step())
     out.push_back(statement.column_text(0));
   return out;
 }
 
-std::set<std::string> TrustRecords::revoking_issuers() {
+std::set<Identity> TrustRecords::revoking_issuers() {
   auto statement = database_.prepare("SELECT DISTINCT issuer FROM revocations");
-  std::set<std::string> out;
+  std::set<Identity> out;
   while (statement.step())
-    out.insert(statement.column_text(0));
+    out.insert(Identity(statement.column_text(0)));
   return out;
 }
 
-bool TrustRecords::is_revoked(const std::string& issuer, const std::string& serial) {
+bool TrustRecords::is_revoked(const Identity& issuer, const std::string& serial) {
   auto statement = database_.prepare("SELECT 1 FROM revocations WHERE issuer = ?1 AND serial = ?2");
-  statement.bind(1, issuer).bind(2, serial);
+  statement.bind(1, issuer.str()).bind(2, serial);
   return statement.step();
 }
 
-void TrustRecords::add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
+void TrustRecords::add_discovery(const EmailAddress& address, const Identity& identity, const std::string& source,
                                  TimePoint at) {
   database_
       .prepare(
           "INSERT INTO discoveries (address, identity, source, seen_at) VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (address, identity) DO UPDATE SET seen_at = ?4")
       .bind(1, address.str())
-      .bind(2, identity)
+      .bind(2, identity.str())
       .bind(3, source)
       .bind(4, at)
       .run();
 }
 
-bool TrustRecords::discovered(const EmailAddress& address, const std::string& identity) {
+bool TrustRecords::discovered(const EmailAddress& address, const Identity& identity) {
   auto statement = database_.prepare("SELECT 1 FROM discoveries WHERE address = ?1 AND identity = ?2");
-  statement.bind(1, address.str()).bind(2, identity);
+  statement.bind(1, address.str()).bind(2, identity.str());
   return statement.step();
 }
 

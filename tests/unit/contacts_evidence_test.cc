@@ -38,7 +38,7 @@ class EvidenceTest : public ::testing::Test {
     options.suite = store::Suite::Modern;
     options.device_name = "test";
     profile_.emplace(profile::Profile::create(home_, options, mailseal::now()));
-    evaluator_ = Evaluator{trust::Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+    evaluator_ = Evaluator{Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                            profile_->addresses()};
   }
   void TearDown() override {
@@ -96,7 +96,7 @@ TEST_F(EvidenceTest, ADifferentRootIsAConflictUntilAccepted) {
   trust::Verdict verdict = bob_verdict();
   ASSERT_EQ(verdict.level, trust::Level::Conflict);
   ASSERT_TRUE(verdict.conflict_with);
-  EXPECT_EQ(verdict.conflict_with->fingerprint, bob.root.key_fingerprint().to_string(udf::kFullBits));
+  EXPECT_EQ(verdict.conflict_with->str(), bob.root.key_fingerprint().to_string(udf::kFullBits));
   EXPECT_THROW(accept(store(), bob.address, "MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G", TimePoint{}), Error)
       << "accepting a fingerprint no certificate has";
   accept(store(), bob.address, bob.root.key_fingerprint().to_string(), TimePoint{});
@@ -128,26 +128,26 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
 // an introducer made count until its root is revoked, and then none of them
 // (nor any made of it) do. Alice -120/2-> Carol -120/1-> Dave -90/0-> Bob.
 TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
-  const std::string alice = evaluator_.root.fingerprint;
+  const Identity alice = evaluator_.root;
   const test::Person& dave_person = test::bob();  // any real root will do for Dave's identity
-  const std::string carol = "ICAROL";
-  const std::string dave = dave_person.root.key_fingerprint().to_string(udf::kFullBits);
-  const std::string bob = "IBOB";
+  const Identity carol("ICAROL");
+  const Identity dave(dave_person.root.key_fingerprint().to_string(udf::kFullBits));
+  const Identity bob("IBOB");
   store::TrustRecords records(store());
   records.add_identity(dave, dave_person.root.der(), from_unix_seconds(1));
-  auto endorsement = [&](const std::string& issuer, const std::string& subject, int amount, int depth) {
+  auto endorsement = [&](const Identity& issuer, const Identity& subject, int amount, int depth) {
     store::EndorsementRecord record;
     record.issuer = issuer;
     record.subject = subject;
     record.amount = amount;
     record.depth = depth;
-    record.certificate = as_bytes_copy(issuer + "->" + subject);
+    record.certificate = as_bytes_copy(issuer.str() + "->" + subject.str());
     EXPECT_TRUE(records.add_endorsement(record));
   };
   endorsement(alice, carol, 120, 2);
   endorsement(carol, dave, 120, 1);
   endorsement(dave, bob, 90, 0);
-  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), trust::Identity{bob}, false, {}, {}, {}, false, {}, false, 128};
+  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), bob, false, {}, {}, {}, false, {}, false, 128};
 
   StoreGraph before(store());
   trust::Verdict verdict = trust::evaluate(facts, before, evaluator_.root);
@@ -155,17 +155,17 @@ TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
   EXPECT_EQ(verdict.amount, 90);
   ASSERT_EQ(verdict.paths.size(), 1u);
   ASSERT_EQ(verdict.paths[0].edges.size(), 3u);
-  EXPECT_EQ(verdict.paths[0].edges[2].issuer.fingerprint, dave) << "the path runs through Dave";
+  EXPECT_EQ(verdict.paths[0].edges[2].issuer, dave) << "the path runs through Dave";
 
   // Dave revokes his root (a self-issued CRL names its serial).
   EXPECT_TRUE(records.add_revocation(dave, dave_person.root.serial_hex(), "crl", from_unix_seconds(2)));
   StoreGraph after(store());
-  EXPECT_TRUE(after.endorsements_by(trust::Identity{dave}).empty()) << "nothing Dave endorsed counts";
-  EXPECT_TRUE(after.endorsements_by(trust::Identity{carol}).empty()) << "nor Carol's endorsement of Dave";
+  EXPECT_TRUE(after.endorsements_by(Identity{dave}).empty()) << "nothing Dave endorsed counts";
+  EXPECT_TRUE(after.endorsements_by(Identity{carol}).empty()) << "nor Carol's endorsement of Dave";
   verdict = trust::evaluate(facts, after, evaluator_.root);
   EXPECT_EQ(verdict.level, trust::Level::None);
   EXPECT_TRUE(verdict.paths.empty());
-  EXPECT_EQ(after.endorsements_by(trust::Identity{alice}).size(), 1u) << "Alice's endorsement of Carol stands";
+  EXPECT_EQ(after.endorsements_by(Identity{alice}).size(), 1u) << "Alice's endorsement of Carol stands";
 }
 
 TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
@@ -181,7 +181,7 @@ TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
   EXPECT_THROW(import_pem({&bob.root, &endorsement}), Error);
   EXPECT_EQ(store().contact_chain_certificates().size(), chain_before) << "the root in the bundle was not kept";
   EXPECT_TRUE(
-      store::TrustRecords(store()).endorsements_by(stranger.root.key_fingerprint().to_string(udf::kFullBits)).empty());
+      store::TrustRecords(store()).endorsements_by(Identity(stranger.root.key_fingerprint().to_string(udf::kFullBits))).empty());
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ class EndorseTest : public ::testing::Test {
   }
 
   test::TemporaryProfile alice_{"alice", "alice@example.com"};
-  Evaluator evaluator_{trust::Identity{alice_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+  Evaluator evaluator_{Identity{alice_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                        alice_->addresses()};
 };
 
@@ -78,7 +78,7 @@ TEST_F(EndorseTest, TheRangesOfAmountAndDepth) {
               ErrorCode::Usage)
         << "amount " << amount << ", depth " << depth;
   }
-  EXPECT_TRUE(store::TrustRecords(alice_->store()).endorsements_by(evaluator_.root.fingerprint).empty())
+  EXPECT_TRUE(store::TrustRecords(alice_->store()).endorsements_by(evaluator_.root).empty())
       << "a refused endorsement leaves nothing behind";
   for (auto [amount, depth] : {std::pair{kMinEndorsementAmount, 0}, {trust::kFullAmount, kMaxEndorsementDepth}}) {
     auto terms = crypto::read_endorsement(endorse_with(bob, amount, depth));

@@ -37,7 +37,7 @@ constexpr TimePoint kNow = from_unix_seconds(1800000000);
 struct TestDevice {
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  std::string id = device_id_of(signature_key.public_key());
+  DeviceId id = device_id_of(signature_key.public_key());
 
   profile::DeviceCertificates certificates(const test::Person& person) const {
     return profile::issue_device_certificates(person.root_key, person.root, "phone", signature_key.public_key(),
@@ -112,8 +112,8 @@ class ServiceApiTest : public ::testing::Test {
     static const test::Person person = test::make_person("mallory@example.org", true);
     return person;
   }
-  static std::string fingerprint(const test::Person& person) { return profile_fingerprint_of(person.root); }
-  static std::string account(const test::Person& person) { return "/v1/accounts/" + fingerprint(person); }
+  static Identity fingerprint(const test::Person& person) { return profile_fingerprint_of(person.root); }
+  static std::string account(const test::Person& person) { return "/v1/accounts/" + fingerprint(person).str(); }
 
   // A request as it arrives at the service's clock (clock_), signed with
   // `key` under `key_id` when given, at `signed_at` (else by a client whose
@@ -227,7 +227,7 @@ TEST_F(ServiceApiTest, PublishingRefusesWhatDoesNotHoldTogether) {
   TestDevice phone;
   expect_refused(put(publication(alice(), {phone.entry(mallory())}).to_json()), 400, "bad_device");
   DeviceEntry misnamed = phone.entry(alice());
-  misnamed.device_id = "AAAA-BBBB";
+  misnamed.device_id = DeviceId("AAAA-BBBB");
   expect_refused(put(publication(alice(), {misnamed}).to_json()), 400, "bad_device");
   expect_refused(put(publication(alice(), {phone.entry(alice()), phone.entry(alice())}).to_json()), 400, "bad_device");
   expect_refused(put(publication(alice(), {phone.entry(alice(), "lost")}).to_json()), 400, "bad_device");
@@ -282,12 +282,12 @@ TEST_F(ServiceApiTest, ADeviceJoinsAndIsAcceptedWithItsCertificates) {
   EXPECT_EQ(pending.requests[0].request.signature_key, phone.join_request().signature_key);
   EXPECT_EQ(pending.requests[0].created_at, kNow);
 
-  const std::string status_path = "/v1/requests/" + receipt.request_id;
+  const std::string status_path = "/v1/requests/" + receipt.request_id.str();
   auto waiting = answer<RequestStatus>(call("GET", status_path, "", &phone.signature_key, kJoiningDeviceKey), 200);
   EXPECT_EQ(waiting.state, RequestState::Pending);
   EXPECT_FALSE(waiting.accepted);
 
-  const std::string decide_path = account(alice()) + "/requests/" + receipt.request_id;
+  const std::string decide_path = account(alice()) + "/requests/" + receipt.request_id.str();
   TestDevice other;
   auto others = other.certificates(alice());
   expect_refused(
@@ -326,10 +326,10 @@ TEST_F(ServiceApiTest, ARejectedRequestSaysSo) {
                                           &phone.signature_key, kJoiningDeviceKey),
                                      201);
   auto decided = answer<DecisionReceipt>(
-      as_root(alice(), "POST", account(alice()) + "/requests/" + receipt.request_id, Decision{}.to_json()), 200);
+      as_root(alice(), "POST", account(alice()) + "/requests/" + receipt.request_id.str(), Decision{}.to_json()), 200);
   EXPECT_EQ(decided.state, RequestState::Rejected);
   auto status = answer<RequestStatus>(
-      call("GET", "/v1/requests/" + receipt.request_id, "", &phone.signature_key, kJoiningDeviceKey), 200);
+      call("GET", "/v1/requests/" + receipt.request_id.str(), "", &phone.signature_key, kJoiningDeviceKey), 200);
   EXPECT_EQ(status.state, RequestState::Rejected);
   EXPECT_FALSE(status.accepted);
 }
@@ -397,15 +397,15 @@ TEST_F(ServiceApiTest, AnInvitationIsUsedOnceAndExpiresWithinAWeek) {
 TEST_F(ServiceApiTest, BundlesReachActiveDevicesOnly) {
   TestDevice phone;
   publish(alice(), {phone.entry(alice())});
-  const std::string path = account(alice()) + "/devices/" + phone.id + "/bundle";
-  auto fetch = [&] { return call("GET", path, "", &phone.signature_key, phone.id); };
+  const std::string path = account(alice()) + "/devices/" + phone.id.str() + "/bundle";
+  auto fetch = [&] { return call("GET", path, "", &phone.signature_key, phone.id.str()); };
   expect_refused(fetch, 404, "no_bundle");
   auto put = answer<BundleReceipt>(as_root(alice(), "PUT", path, BundleEnvelope{{4, 5}}.to_json()), 200);
   EXPECT_EQ(put.device_id, phone.id);
   EXPECT_EQ(answer<DeviceBundle>(fetch(), 200).bundle, (Bytes{4, 5}));
   expect_refused([&] { return call("GET", path, "", &phone.signature_key, kRootKey); }, 401, "wrong_key");
   TestDevice stranger;
-  expect_refused([&] { return call("GET", path, "", &stranger.signature_key, phone.id); }, 401, "bad_signature");
+  expect_refused([&] { return call("GET", path, "", &stranger.signature_key, phone.id.str()); }, 401, "bad_signature");
   expect_refused([&] { return as_root(alice(), "PUT", path, R"({"bundle": 5})"); }, 400, "bad_field");
   const std::string unknown = account(alice()) + "/devices/NOBODY/bundle";
   expect_refused([&] { return as_root(alice(), "PUT", unknown, BundleEnvelope{{1}}.to_json()); }, 404,

@@ -63,7 +63,7 @@ std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, co
 // contact found by discovery; returns the verdict for the address after.
 struct LookupReport {
   contacts::ImportResult imported;
-  std::string fingerprint;
+  Identity fingerprint;  // of the profile found
   std::optional<contacts::TrustReport> trust;
 };
 LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address, TimePoint now);

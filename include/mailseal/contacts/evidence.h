@@ -24,7 +24,7 @@ namespace mailseal::contacts {
 
 // The evaluator: whose trust is computed.
 struct Evaluator {
-  trust::Identity root;                 // the evaluator's profile root
+  Identity root;                 // the evaluator's profile root
   std::vector<EmailAddress> addresses;  // the evaluator's own addresses
 };
 
@@ -32,7 +32,7 @@ struct Evaluator {
 // build from what it knows (a mailseal profile root, a CA root, or the
 // certificate itself).
 struct CertificateIdentity {
-  trust::Identity identity;
+  Identity identity;
   crypto::Certificate top;
   std::vector<crypto::Certificate> chain;  // issuers above the certificate, top last
 };
@@ -170,13 +170,13 @@ void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int
 class StoreGraph : public trust::TrustGraph {
  public:
   explicit StoreGraph(store::LocalStore& store) : store_(store) {}
-  std::vector<trust::Edge> endorsements_by(const trust::Identity& issuer) override;
+  std::vector<trust::Edge> endorsements_by(const Identity& issuer) override;
 
  private:
-  bool revoked(const std::string& identity);
+  bool revoked(const Identity& identity);
   store::LocalStore& store_;
-  std::map<std::string, bool> revoked_;
-  std::optional<std::set<std::string>> revoking_issuers_;
+  std::map<Identity, bool> revoked_;
+  std::optional<std::set<Identity>> revoking_issuers_;
 };
 
 }  // namespace mailseal::contacts

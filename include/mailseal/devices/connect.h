@@ -27,7 +27,7 @@
 namespace mailseal::devices {
 
 struct PublishReport {
-  std::string fingerprint;
+  Identity fingerprint;
   std::vector<EmailAddress> addresses;
   int certificates = 0;
   int devices = 0;
@@ -60,10 +60,10 @@ keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const Ema
 keyservice::PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address);
 
 struct JoinTicket {
-  std::string device_id;
+  DeviceId device_id;
   std::string witness;
-  std::string request_id;
-  std::string fingerprint;  // of the profile the service named
+  RequestId request_id;
+  Identity fingerprint;  // of the profile the service named
 };
 
 struct JoinOptions {
@@ -86,7 +86,7 @@ bool join_pending(const std::filesystem::path& home);
 std::string pending_join_service(const std::filesystem::path& home);
 
 struct PendingDevice {
-  std::string request_id;
+  RequestId request_id;
   std::string device_name;
   std::string witness;
   bool by_pin = false;
@@ -98,10 +98,10 @@ std::vector<PendingDevice> pending_devices(profile::Profile& profile, keyservice
                                            const KeyAccess& key_access, TimePoint now);
 
 struct AcceptedDevice {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   store::DeviceRole role = store::DeviceRole::Full;
-  std::string request_id;
+  RequestId request_id;
 };
 
 // Accepts the request with that witness (any 100 bits of it) or request id:
@@ -129,7 +129,7 @@ struct SyncReport {
   bool waiting = false;                  // a pending join is still waiting
   bool removed = false;                  // this device was removed from the profile
   std::vector<AcceptedDevice> accepted;  // PIN requests this admin device accepted
-  std::vector<std::string> refused;      // PIN requests refused (bad, used or expired PIN)
+  std::vector<RequestId> refused;        // PIN requests refused (bad, used or expired PIN)
   int keys_added = 0;
   int keys_archived = 0;
 };
@@ -145,7 +145,7 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
 int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access, TimePoint now);
 
 struct RemovalReport {
-  std::string device_id;
+  DeviceId device_id;
   std::vector<EmailAddress> rotated;  // addresses with new keys
   int devices_updated = 0;            // remaining devices sent new bundles
 };
@@ -155,6 +155,6 @@ struct RemovalReport {
 // publishes them and sends them to the remaining devices. The removed device
 // gets nothing new.
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                            const std::string& device_id, TimePoint now);
+                            const DeviceId& device_id, TimePoint now);
 
 }  // namespace mailseal::devices

@@ -29,9 +29,9 @@ struct RestoreOptions {
 };
 
 struct RestoreReport {
-  std::string fingerprint;
+  Identity fingerprint;
   std::vector<EmailAddress> addresses;
-  std::string device_id;
+  DeviceId device_id;
   int mail_keys = 0;
 };
 

@@ -66,7 +66,7 @@ store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key
 // The record of the device a store is made on (init, join, restore); its
 // two private keys are appended to `files`.
 struct OwnDevice {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   store::DeviceRole role = store::DeviceRole::Admin;
   const crypto::Certificate& signature_certificate;

@@ -33,7 +33,7 @@ struct InitOptions {
 };
 
 struct DeviceSummary {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   store::DeviceRole role;
   store::DeviceStatus status;

@@ -11,6 +11,7 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/ids.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/store/sqlite.h"
 
@@ -45,7 +46,7 @@ KeyStatus parse_key_status(std::string_view text);
 KeyOrigin parse_key_origin(std::string_view text);
 
 struct ProfileRecord {
-  std::string fingerprint;  // UDF of the root's SubjectPublicKeyInfo, full precision
+  Identity fingerprint;  // UDF of the root's SubjectPublicKeyInfo, full precision
   std::string name;
   Suite suite = Suite::Compat;
   std::vector<EmailAddress> addresses;
@@ -57,7 +58,7 @@ struct ProfileRecord {
 };
 
 struct DeviceRecord {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   DeviceRole role = DeviceRole::Admin;
   DeviceStatus status = DeviceStatus::Active;
@@ -149,7 +150,7 @@ class LocalStore {
   void write_key_file(const KeyFile& file);
 
   void add_device(const DeviceRecord& device);
-  void set_device_status(const std::string& device_id, DeviceStatus status);
+  void set_device_status(const DeviceId& device_id, DeviceStatus status);
   void set_mail_key_status(std::int64_t id, KeyStatus status);
 
   void add_invite(const InviteRecord& invite);

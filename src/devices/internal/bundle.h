@@ -23,7 +23,7 @@ struct BundleKey {
 
 struct KeyBundle {
   // The profile.
-  std::string fingerprint;
+  Identity fingerprint;
   std::string name;
   store::Suite suite = store::Suite::Compat;
   std::vector<EmailAddress> addresses;
