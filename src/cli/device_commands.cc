@@ -181,7 +181,8 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
     return 0;
   }
   print_note(fmt::format("accepted {} ({}) as a {} device; it receives its keys on its next 'mailseal sync'",
-                         escape_for_terminal(accepted.name), accepted.device_id.str(), store::to_string(accepted.role)));
+                         escape_for_terminal(accepted.name), accepted.device_id.str(),
+                         store::to_string(accepted.role)));
   return 0;
 }
 
@@ -288,7 +289,8 @@ int run_sync(const Context& context, const ServiceArgs& args) {
   for (const auto& device : report.accepted)
     print_note(fmt::format("accepted {} ({}) by its PIN", escape_for_terminal(device.name), device.device_id.str()));
   for (const auto& request : report.refused)
-    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", escape_for_terminal(request.str())));
+    print_warning(
+        fmt::format("refused request {}: its PIN was wrong, used or expired", escape_for_terminal(request.str())));
   if (report.keys_added > 0 && !report.joined)
     print_note(fmt::format("{} new mail key(s)", report.keys_added));
   if (report.removed) {

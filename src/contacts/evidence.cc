@@ -343,9 +343,12 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
     // The message's own date counts the days of history; a date in the
     // future counts as today.
     const TimePoint dated = std::min(report.signing_time.value_or(now), now);
-    store::TrustRecords::Sighting sighting{
-        identity.identity,      full(report.signer->fingerprint()), "message", now, dated,
-        full(message.content.fingerprint())};
+    store::TrustRecords::Sighting sighting{identity.identity,
+                                           full(report.signer->fingerprint()),
+                                           "message",
+                                           now,
+                                           dated,
+                                           full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();
@@ -662,8 +665,8 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
     store::TrustRecords records(store);
     records.add_identity(identity.identity, identity.top.der(), at);
     for (const auto& entry : added) {
-      records.observe(entry.contact.address, {identity.identity, full(certificate.fingerprint()), "import",
-                                              at, std::nullopt, std::nullopt});
+      records.observe(entry.contact.address,
+                      {identity.identity, full(certificate.fingerprint()), "import", at, std::nullopt, std::nullopt});
     }
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
   }

@@ -171,8 +171,8 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   }
   if (state.document.contains("pin_mac_key") && state.document["pin_mac_key"].is_string()) {
     Bytes mac_key = from_hex(state.text("pin_mac_key"));
-    std::string expected = bundle_pin_proof(mac_key, Identity(state.text("fingerprint")), device_id,
-                                            RequestId(state.text("request_id")));
+    std::string expected =
+        bundle_pin_proof(mac_key, Identity(state.text("fingerprint")), device_id, RequestId(state.text("request_id")));
     if (!bundle.pin_proof || !pin_mac_equal(*bundle.pin_proof, expected)) {
       throw Error(ErrorCode::BadSignature,
                   "the key bundle does not prove knowledge of the PIN this device joined with");

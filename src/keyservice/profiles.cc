@@ -151,7 +151,8 @@ Parsed<PublishReceipt> PublishReceipt::parse(std::string_view text) {
 }
 
 std::string PublishReceipt::to_json() const {
-  return dump({{"fingerprint", fingerprint.str()}, {"addresses", addresses}, {"updated_at", to_unix_seconds(updated_at)}});
+  return dump(
+      {{"fingerprint", fingerprint.str()}, {"addresses", addresses}, {"updated_at", to_unix_seconds(updated_at)}});
 }
 
 Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {

@@ -147,7 +147,9 @@ class Handler {
         {"POST", {"v1", "accounts", "*", "invites"}, [&] { return add_invite(Identity(segments[2])); }},
         {"POST", {"v1", "accounts", "*", "requests"}, [&] { return join(Identity(segments[2])); }},
         {"GET", {"v1", "accounts", "*", "requests"}, [&] { return pending(Identity(segments[2])); }},
-        {"POST", {"v1", "accounts", "*", "requests", "*"}, [&] { return decide(Identity(segments[2]), RequestId(segments[4])); }},
+        {"POST",
+         {"v1", "accounts", "*", "requests", "*"},
+         [&] { return decide(Identity(segments[2]), RequestId(segments[4])); }},
         {"GET", {"v1", "requests", "*"}, [&] { return request_status(RequestId(segments[2])); }},
         {"PUT",
          {"v1", "accounts", "*", "devices", "*", "bundle"},
@@ -379,8 +381,12 @@ class Handler {
       refuse(429, "too_many", "too many requests are waiting for this profile");
     if (request.pin_id)
       use_invite(*request.pin_id, fingerprint);
-    PendingRequest pending{RequestId(to_hex(crypto::random_bytes(16))), request, to_hex(crypto::random_bytes(16)), now_,
-                           std::nullopt, std::nullopt};
+    PendingRequest pending{RequestId(to_hex(crypto::random_bytes(16))),
+                           request,
+                           to_hex(crypto::random_bytes(16)),
+                           now_,
+                           std::nullopt,
+                           std::nullopt};
     store_.add_request({pending.request_id, fingerprint, pending.to_json(), request.signature_key, "pending",
                         std::nullopt, now_});
     return respond(201, JoinReceipt{pending.request_id, pending.service_nonce}.to_json());

@@ -95,9 +95,12 @@ ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_d
 namespace {
 
 AccountRecord account_from(store::Statement& statement) {
-  AccountRecord out{
-      Identity(statement.column_text(0)), statement.column_blob(1), statement.column_text(2), std::nullopt, std::nullopt,
-      statement.column_time(5)};
+  AccountRecord out{Identity(statement.column_text(0)),
+                    statement.column_blob(1),
+                    statement.column_text(2),
+                    std::nullopt,
+                    std::nullopt,
+                    statement.column_time(5)};
   if (!statement.column_is_null(3))
     out.escrow = statement.column_blob(3);
   if (!statement.column_is_null(4))
@@ -206,8 +209,12 @@ void ServiceStore::add_request(const JoinRequestRecord& request) {
 namespace {
 
 JoinRequestRecord request_from(store::Statement& statement) {
-  JoinRequestRecord out{RequestId(statement.column_text(0)), Identity(statement.column_text(1)), statement.column_text(2),
-                        statement.column_blob(3), statement.column_text(4), std::nullopt,
+  JoinRequestRecord out{RequestId(statement.column_text(0)),
+                        Identity(statement.column_text(1)),
+                        statement.column_text(2),
+                        statement.column_blob(3),
+                        statement.column_text(4),
+                        std::nullopt,
                         statement.column_time(6)};
   if (!statement.column_is_null(5))
     out.bundle = statement.column_blob(5);
@@ -288,8 +295,7 @@ InviteUse ServiceStore::use_invite(const std::string& pin_id, const Identity& ac
   return InviteUse::Accepted;
 }
 
-void ServiceStore::put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle,
-                              TimePoint now) {
+void ServiceStore::put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now) {
   database_
       .prepare(
           "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "

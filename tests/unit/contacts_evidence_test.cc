@@ -180,8 +180,9 @@ TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
       crypto::issue_endorsement(bob.root, stranger.root_key, stranger.root, terms, now - 1min, now + 24h);
   EXPECT_THROW(import_pem({&bob.root, &endorsement}), Error);
   EXPECT_EQ(store().contact_chain_certificates().size(), chain_before) << "the root in the bundle was not kept";
-  EXPECT_TRUE(
-      store::TrustRecords(store()).endorsements_by(Identity(stranger.root.key_fingerprint().to_string(udf::kFullBits))).empty());
+  EXPECT_TRUE(store::TrustRecords(store())
+                  .endorsements_by(Identity(stranger.root.key_fingerprint().to_string(udf::kFullBits)))
+                  .empty());
 }
 
 }  // namespace

@@ -46,8 +46,8 @@ JoinRequest join_request() {
 }
 
 PendingRequest pending_request() {
-  return PendingRequest{RequestId("0011"), join_request(), std::string(kNonceHexDigits, 'c'), from_unix_seconds(42),
-                        std::nullopt, std::nullopt};
+  return PendingRequest{RequestId("0011"),     join_request(), std::string(kNonceHexDigits, 'c'),
+                        from_unix_seconds(42), std::nullopt,   std::nullopt};
 }
 
 // A field by its JSON pointer ("/devices/0/role") and the name a fault gives
@@ -139,7 +139,8 @@ TEST(KeyServiceDocuments, SmallDocumentsAreStrict) {
   expect_strict<BundleEnvelope>(BundleEnvelope{{1}}.to_json(), {{"/bundle", "bundle"}});
   expect_strict<BundleReceipt>(BundleReceipt{DeviceId("D"), from_unix_seconds(1)}.to_json(),
                                {{"/device_id", "device_id"}, {"/updated_at", "updated_at"}});
-  expect_strict<DeviceBundle>(DeviceBundle{DeviceId("D"), {1}}.to_json(), {{"/device_id", "device_id"}, {"/bundle", "bundle"}});
+  expect_strict<DeviceBundle>(DeviceBundle{DeviceId("D"), {1}}.to_json(),
+                              {{"/device_id", "device_id"}, {"/bundle", "bundle"}});
 }
 
 TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
@@ -154,8 +155,8 @@ TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
   expect_strict<Publication>(publication.to_json(), required,
                              {{"/endorsements", "endorsements"}, {"/escrow", "escrow"}}, items);
 
-  PublishedProfile profile{Identity("FP"), person().root, {person().address}, {person().signing},
-                           "",   {{9}},         {device()},         from_unix_seconds(7)};
+  PublishedProfile profile{Identity("FP"), person().root, {person().address},  {person().signing}, "",
+                           {{9}},          {device()},    from_unix_seconds(7)};
   std::vector<Field> published = {{"/fingerprint", "fingerprint"}, {"/root", "root"},
                                   {"/addresses", "addresses"},     {"/certificates", "certificates"},
                                   {"/revocations", "revocations"}, {"/devices", "devices"}};
@@ -196,7 +197,8 @@ TEST(KeyServiceDocuments, RequestsAndDecisionsAreStrict) {
   std::vector<Field> status = accepted;
   status.push_back({"/request_id", "request_id"});
   status.push_back({"/status", "status"});
-  expect_strict<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Accepted, acceptance()}.to_json(), status);
+  expect_strict<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Accepted, acceptance()}.to_json(),
+                               status);
 }
 
 TEST(KeyServiceDocuments, WhatIsWrittenReadsBack) {
@@ -223,10 +225,12 @@ TEST(KeyServiceDocuments, WhatIsWrittenReadsBack) {
   EXPECT_EQ(kept.request.device_name, "phone");
   EXPECT_EQ(kept.created_at, from_unix_seconds(42));
   EXPECT_FALSE(read<Decision>(Decision{}.to_json(), "test").accepted);
-  auto status = read<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Accepted, acceptance()}.to_json(), "test");
+  auto status =
+      read<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Accepted, acceptance()}.to_json(), "test");
   ASSERT_TRUE(status.accepted);
   EXPECT_EQ(status.accepted->bundle, (Bytes{1, 2, 3}));
-  auto waiting = read<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Pending, std::nullopt}.to_json(), "test");
+  auto waiting =
+      read<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Pending, std::nullopt}.to_json(), "test");
   EXPECT_EQ(waiting.state, RequestState::Pending);
   EXPECT_FALSE(waiting.accepted);
 }

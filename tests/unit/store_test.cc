@@ -266,11 +266,12 @@ TEST(TrustRecords, ObservationsCountDaysAndMessagesAndRefuseReplays) {
   TrustRecords::Sighting first{Identity("IBOB"), "C1", "message", at(10 * day), at(10 * day), std::string("digest-1")};
   EXPECT_TRUE(records.observe(kBob, first));
   EXPECT_FALSE(records.observe(kBob, first)) << "the same message again is a replay";
-  TrustRecords::Sighting same_day{
-      Identity("IBOB"), "C1", "message", at(10 * day + 50), at(10 * day + 30), std::string("digest-2")};
+  TrustRecords::Sighting same_day{Identity("IBOB"),       "C1", "message", at(10 * day + 50), at(10 * day + 30),
+                                  std::string("digest-2")};
   EXPECT_TRUE(records.observe(kBob, same_day));
   // Learned on day 12, dated on day 11: the message's day counts.
-  TrustRecords::Sighting next_day{Identity("IBOB"), "C2", "message", at(12 * day), at(11 * day + 5), std::string("digest-3")};
+  TrustRecords::Sighting next_day{Identity("IBOB"),       "C2", "message", at(12 * day), at(11 * day + 5),
+                                  std::string("digest-3")};
   EXPECT_TRUE(records.observe(kBob, next_day));
   TrustRecords::Sighting import{Identity("IBOB"), "C2", "import", at(13 * day), std::nullopt, std::nullopt};
   EXPECT_TRUE(records.observe(kBob, import));
@@ -291,7 +292,8 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
 
   records.add_identity(Identity("IBOB"), blob("bob root"), at(1));
   records.add_identity(Identity("IBOB"), blob("another"), at(2));
-  EXPECT_EQ(records.identity_certificate(Identity("IBOB")), std::optional<Bytes>(blob("bob root"))) << "the first one stays";
+  EXPECT_EQ(records.identity_certificate(Identity("IBOB")), std::optional<Bytes>(blob("bob root")))
+      << "the first one stays";
   EXPECT_EQ(records.identity_certificate(Identity("INOBODY")), std::nullopt);
 
   records.add_pin({kBob, "MBOB-1234", "pin", at(5)});

@@ -280,8 +280,7 @@ TEST(TrustEngine, DotShowsThePaths) {
   graph.add("R", "A", 60, 1).add("A", "T", 120, 0);
   BindingFacts facts = bob();
   Verdict verdict = run(graph, facts);
-  std::string dot =
-      to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.str(); });
+  std::string dot = to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.str(); });
   EXPECT_NE(dot.find("digraph trust"), std::string::npos);
   EXPECT_NE(dot.find("\"R\" -> \"A\""), std::string::npos);
   EXPECT_NE(dot.find("60 (depth 1)"), std::string::npos);

@@ -24,7 +24,7 @@ namespace mailseal::contacts {
 
 // The evaluator: whose trust is computed.
 struct Evaluator {
-  Identity root;                 // the evaluator's profile root
+  Identity root;                        // the evaluator's profile root
   std::vector<EmailAddress> addresses;  // the evaluator's own addresses
 };
 
