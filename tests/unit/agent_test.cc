@@ -7,11 +7,14 @@
 
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/smime/io.h"
 #include "test_support.h"
 
 namespace mailseal::agent {
 namespace {
+
+using namespace std::chrono_literals;
 
 // A released Release of `text`, as verify makes one under a valid signature.
 smime::Release released(const std::string& text) {
@@ -195,6 +198,46 @@ TEST_F(AgentTest, LearnRefusesUnsignedAndBadlySignedMessages) {
     EXPECT_EQ(error.code(), ErrorCode::BadSignature);
     EXPECT_NE(std::string(error.what()).find("does not match"), std::string::npos) << error.what();
   }
+}
+
+// The clock is the caller's: a test sets it instead of waiting for it.
+TEST_F(AgentTest, VerifyJudgesTheSignatureAtTheTimeGiven) {
+  const std::string signed_message = signed_by_alice();
+  VerifyOptions options;
+  options.learn = false;
+  Verified early = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_message), options, mailseal::now() - 1h);
+  ASSERT_TRUE(early.read.signature);
+  EXPECT_FALSE(early.read.signature->valid) << "read an hour before it was made";
+  ASSERT_FALSE(early.read.signature->problems.empty());
+  EXPECT_NE(early.read.signature->problems.front().find("in the future"), std::string::npos)
+      << early.read.signature->problems.front();
+  EXPECT_FALSE(early.content.released());
+
+  // Years later, after the certificates expired: the signer's certificate was
+  // valid when the signature was made, and that is what counts.
+  const TimePoint later = mailseal::now() + profile::kDay * (profile::kMailValidityDays + 1);
+  Verified late = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_message), options, later);
+  ASSERT_TRUE(late.read.signature);
+  EXPECT_TRUE(late.read.signature->valid) << (late.read.signature->problems.empty() ? ""
+                                                                                   : late.read.signature->problems[0]);
+}
+
+TEST_F(AgentTest, EncryptingNeedsACertificateValidAtTheTimeGiven) {
+  (void)encrypted_to_bob(message());  // Alice learns Bob's certificates and can encrypt to him now
+  // Once they expired (two years on), she has none, and nothing is written.
+  const TimePoint later = mailseal::now() + profile::kDay * (profile::kMailValidityDays + 1);
+  const std::string text = message();
+  smime::MemorySource source(as_bytes(text));
+  smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+  smime::StringSink out;
+  EXPECT_EQ(test::error_code_of([&] {
+              encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")},
+                      false, later);
+            }),
+            ErrorCode::NoMatchingKey);
+  EXPECT_TRUE(out.text().empty());
+  EXPECT_TRUE(address_trust(*alice_, EmailAddress::parse("bob@example.org"), later).has_value())
+      << "Bob is still known: his expired certificates are judged";
 }
 
 }  // namespace

@@ -66,6 +66,21 @@ class EvidenceTest : public ::testing::Test {
   Evaluator evaluator_;
 };
 
+TEST_F(EvidenceTest, ACertificateEncryptsOnlyWithinItsValidity) {
+  // test::bob()'s certificates are valid from an hour ago for thirty days.
+  const test::Person& bob = test::bob();
+  import_pem({&bob.signing, &bob.encryption, &bob.root});
+  const TimePoint now = mailseal::now();
+  auto at = [&](TimePoint time) { return choose_recipient(store(), evaluator_, bob.address, time); };
+  ASSERT_TRUE(at(now));
+  EXPECT_EQ(at(now)->contact.certificate, bob.encryption);
+  EXPECT_FALSE(at(now - 2h)) << "not yet valid";
+  EXPECT_FALSE(at(now + 24h * 31)) << "expired";
+  EXPECT_TRUE(encryption_candidates(store(), bob.address, now + 24h * 31).empty());
+  // An expired certificate is still judged, so that `trust` can say why.
+  EXPECT_TRUE(evaluate_address(store(), evaluator_, bob.address, now + 24h * 31).has_value());
+}
+
 TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
   const test::Person& bob = test::bob();
   import_pem({&bob.encryption, &bob.root});

@@ -150,6 +150,35 @@ TEST(Certificates, ChainVerifiesAndNameConstraintsBite) {
   EXPECT_NE(reason.find("subtree"), std::string::npos) << reason;
 }
 
+TEST(Certificates, ValidityIsJudgedAtTheTimeGiven) {
+  // A root and a mail certificate of 2030, judged before, within and after
+  // their validity: the time is the caller's, never the clock's.
+  const TimePoint issued = from_unix_seconds(1893456000);  // 2030-01-01T00:00:00Z
+  const EmailAddress alice = EmailAddress::parse("alice@example.com");
+  PrivateKey root_key = PrivateKey::generate(KeyType::P256);
+  Certificate root = issue_certificate({.role = CertificateRole::ProfileRoot,
+                                        .common_name = "Alice 2030",
+                                        .permitted_addresses = {alice},
+                                        .not_before = issued,
+                                        .not_after = issued + 24h * 3650},
+                                       root_key.public_key(), root_key, nullptr);
+  PrivateKey key = PrivateKey::generate(KeyType::P256);
+  Certificate mail = issue_certificate({.role = CertificateRole::MailSigning,
+                                        .common_name = "Alice",
+                                        .addresses = {alice},
+                                        .not_before = issued,
+                                        .not_after = issued + 24h * 30},
+                                       key.public_key(), root_key, &root);
+  EXPECT_EQ(mail.not_before(), issued);
+  EXPECT_EQ(mail.not_after(), issued + 24h * 30);
+  EXPECT_EQ(verify_chain(mail, {}, {root}, issued), "");
+  EXPECT_EQ(verify_chain(mail, {}, {root}, issued + 24h * 30 - 1s), "") << "a second before it expires";
+  std::string early = verify_chain(mail, {}, {root}, issued - 1s);
+  EXPECT_NE(early.find("not yet valid"), std::string::npos) << early;
+  std::string late = verify_chain(mail, {}, {root}, issued + 24h * 30);
+  EXPECT_NE(late.find("expired"), std::string::npos) << late;
+}
+
 TEST(Certificates, DatesUpToTheYear9999) {
   // Some CAs (NSS's test CA among them) write notAfter 9999-12-31T23:59:59Z.
   const TimePoint end_of_9999{std::chrono::seconds(253402300799)};

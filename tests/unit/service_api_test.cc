@@ -394,6 +394,44 @@ TEST_F(ServiceApiTest, AnInvitationIsUsedOnceAndExpiresWithinAWeek) {
   expect_refused([&] { return join_with(laptop, "PIN-UNKNOWN"); }, 403, "bad_pin");
 }
 
+TEST_F(ServiceApiTest, ARequestIsTakenOnlyWithinTheClockSkewOfTheService) {
+  publish(alice());
+  const std::string path = account(alice()) + "/requests";
+  auto signed_at = [&](TimePoint at) {
+    return [=, this] { return call("GET", path, "", &alice().root_key, kRootKey, at); };
+  };
+  EXPECT_EQ(signed_at(kNow - kMaxClockSkew)().status, 200) << "a client five minutes behind";
+  EXPECT_EQ(signed_at(kNow + kMaxClockSkew)().status, 200) << "a client five minutes ahead";
+  expect_refused(signed_at(kNow - kMaxClockSkew - 1s), 401, "expired");
+  expect_refused(signed_at(kNow + kMaxClockSkew + 1s), 401, "expired");
+  // The service's clock moves on: what was signed at kNow is too old then.
+  clock_ = kNow + kMaxClockSkew + 1s;
+  expect_refused(signed_at(kNow), 401, "expired");
+  EXPECT_EQ(signed_at(clock_)().status, 200);
+}
+
+TEST_F(ServiceApiTest, AnInvitationExpiresByTheServicesClock) {
+  publish(alice());
+  const std::string invites = account(alice()) + "/invites";
+  for (const char* pin : {"PIN-1", "PIN-2"})
+    ASSERT_EQ(as_root(alice(), "POST", invites, Invitation{pin, kNow + 10min}.to_json()).status, 201);
+  auto join_with = [&](const TestDevice& device, std::string pin_id) {
+    JoinRequest request = device.join_request();
+    request.pin_id = std::move(pin_id);
+    request.pin_mac = "MAC";
+    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
+  };
+  TestDevice phone, laptop;
+  clock_ = kNow + 10min - 1s;
+  EXPECT_EQ(join_with(phone, "PIN-1").status, 201) << "the last second of the invitation";
+  clock_ = kNow + 10min;
+  expect_refused([&] { return join_with(laptop, "PIN-2"); }, 403, "pin_expired");
+  // New invitations are judged by the same clock: one that expires now is refused.
+  EXPECT_EQ(as_root(alice(), "POST", invites, Invitation{"PIN-3", clock_ + 10min}.to_json()).status, 201);
+  expect_refused([&] { return as_root(alice(), "POST", invites, Invitation{"PIN-4", clock_}.to_json()); }, 400,
+                 "bad_field");
+}
+
 TEST_F(ServiceApiTest, BundlesReachActiveDevicesOnly) {
   TestDevice phone;
   publish(alice(), {phone.entry(alice())});
