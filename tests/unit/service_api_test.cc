@@ -131,6 +131,14 @@ class ServiceApiTest : public ::testing::Test {
     return call(method, target, body, &person.root_key, kRootKey);
   }
 
+  // `device` asks to join Alice's profile with the PIN known by `pin_id`.
+  HttpResponse join_with_pin(const TestDevice& device, std::string pin_id) {
+    JoinRequest request = device.join_request();
+    request.pin_id = std::move(pin_id);
+    request.pin_mac = "MAC";
+    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
+  }
+
   Publication publication(const test::Person& person, std::vector<DeviceEntry> devices = {}) {
     return Publication{person.root, {person.signing, person.encryption}, "", {}, std::move(devices), std::nullopt};
   }
@@ -378,20 +386,14 @@ TEST_F(ServiceApiTest, AnInvitationIsUsedOnceAndExpiresWithinAWeek) {
       },
       401, "unauthenticated");
 
-  auto join_with = [&](const TestDevice& device, std::string pin_id) {
-    JoinRequest request = device.join_request();
-    request.pin_id = std::move(pin_id);
-    request.pin_mac = "MAC";
-    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
-  };
   TestDevice phone, laptop;
-  auto receipt = answer<JoinReceipt>(join_with(phone, "PIN-1"), 201);
+  auto receipt = answer<JoinReceipt>(join_with_pin(phone, "PIN-1"), 201);
   auto pending = answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
   ASSERT_EQ(pending.requests.size(), 1u);
   EXPECT_EQ(pending.requests[0].request.pin_id, "PIN-1");
   EXPECT_EQ(pending.requests[0].request.pin_mac, "MAC");
-  expect_refused([&] { return join_with(laptop, "PIN-1"); }, 403, "pin_used");
-  expect_refused([&] { return join_with(laptop, "PIN-UNKNOWN"); }, 403, "bad_pin");
+  expect_refused([&] { return join_with_pin(laptop, "PIN-1"); }, 403, "pin_used");
+  expect_refused([&] { return join_with_pin(laptop, "PIN-UNKNOWN"); }, 403, "bad_pin");
 }
 
 TEST_F(ServiceApiTest, ARequestIsTakenOnlyWithinTheClockSkewOfTheService) {
@@ -415,17 +417,11 @@ TEST_F(ServiceApiTest, AnInvitationExpiresByTheServicesClock) {
   const std::string invites = account(alice()) + "/invites";
   for (const char* pin : {"PIN-1", "PIN-2"})
     ASSERT_EQ(as_root(alice(), "POST", invites, Invitation{pin, kNow + 10min}.to_json()).status, 201);
-  auto join_with = [&](const TestDevice& device, std::string pin_id) {
-    JoinRequest request = device.join_request();
-    request.pin_id = std::move(pin_id);
-    request.pin_mac = "MAC";
-    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
-  };
   TestDevice phone, laptop;
   clock_ = kNow + 10min - 1s;
-  EXPECT_EQ(join_with(phone, "PIN-1").status, 201) << "the last second of the invitation";
+  EXPECT_EQ(join_with_pin(phone, "PIN-1").status, 201) << "the last second of the invitation";
   clock_ = kNow + 10min;
-  expect_refused([&] { return join_with(laptop, "PIN-2"); }, 403, "pin_expired");
+  expect_refused([&] { return join_with_pin(laptop, "PIN-2"); }, 403, "pin_expired");
   // New invitations are judged by the same clock: one that expires now is refused.
   EXPECT_EQ(as_root(alice(), "POST", invites, Invitation{"PIN-3", clock_ + 10min}.to_json()).status, 201);
   expect_refused([&] { return as_root(alice(), "POST", invites, Invitation{"PIN-4", clock_}.to_json()); }, 400,
