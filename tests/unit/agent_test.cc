@@ -218,8 +218,8 @@ TEST_F(AgentTest, VerifyJudgesTheSignatureAtTheTimeGiven) {
   const TimePoint later = mailseal::now() + profile::kDay * (profile::kMailValidityDays + 1);
   Verified late = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_message), options, later);
   ASSERT_TRUE(late.read.signature);
-  EXPECT_TRUE(late.read.signature->valid) << (late.read.signature->problems.empty() ? ""
-                                                                                   : late.read.signature->problems[0]);
+  EXPECT_TRUE(late.read.signature->valid)
+      << (late.read.signature->problems.empty() ? "" : late.read.signature->problems[0]);
 }
 
 TEST_F(AgentTest, EncryptingNeedsACertificateValidAtTheTimeGiven) {
@@ -231,8 +231,8 @@ TEST_F(AgentTest, EncryptingNeedsACertificateValidAtTheTimeGiven) {
   smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
   smime::StringSink out;
   EXPECT_EQ(test::error_code_of([&] {
-              encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")},
-                      false, later);
+              encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false,
+                      later);
             }),
             ErrorCode::NoMatchingKey);
   EXPECT_TRUE(out.text().empty());

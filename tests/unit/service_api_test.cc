@@ -424,8 +424,11 @@ TEST_F(ServiceApiTest, AnInvitationExpiresByTheServicesClock) {
   expect_refused([&] { return join_with_pin(laptop, "PIN-2"); }, 403, "pin_expired");
   // New invitations are judged by the same clock: one that expires now is refused.
   EXPECT_EQ(as_root(alice(), "POST", invites, Invitation{"PIN-3", clock_ + 10min}.to_json()).status, 201);
-  expect_refused([&] { return as_root(alice(), "POST", invites, Invitation{"PIN-4", clock_}.to_json()); }, 400,
-                 "bad_field");
+  expect_refused(
+      [&] {
+        return as_root(alice(), "POST", invites, Invitation{"PIN-4", clock_}.to_json());
+      },
+      400, "bad_field");
 }
 
 TEST_F(ServiceApiTest, BundlesReachActiveDevicesOnly) {
