@@ -68,17 +68,17 @@ Web build_web(const std::filesystem::path& directory, std::int64_t endorsements,
   options.suite = store::Suite::Modern;
   options.addresses = {EmailAddress::parse("alice@example.org")};
   options.device_name = "bench";
-  profile::Profile alice = profile::Profile::create(directory / "alice", options);
+  profile::Profile alice = profile::Profile::create(directory / "alice", options, mailseal::now());
   options.addresses = {EmailAddress::parse("bob@example.org")};
-  profile::Profile bob = profile::Profile::create(directory / "bob", options);
+  profile::Profile bob = profile::Profile::create(directory / "bob", options, mailseal::now());
 
   std::string bob_certificates;
   for (const auto& certificate : bob.current_mail_certificates())
     bob_certificates += certificate.pem();
   bob_certificates += bob.root_certificate().pem();
-  contacts::import_file(alice.store(), as_bytes(bob_certificates), smime::Policy::standard());
+  contacts::import_file(alice.store(), as_bytes(bob_certificates), smime::Policy::standard(mailseal::now()));
 
-  Web web{directory / "alice", agent::evaluator(alice).root.fingerprint,
+  Web web{directory / "alice", agent::evaluator(alice).root.str(),
           bob.root_certificate().key_fingerprint().to_string(udf::kFullBits)};
   const std::int64_t identities = std::max<std::int64_t>(endorsements / kEndorsementsPerIdentity, 100);
   auto identity = [](std::int64_t index) { return fmt::format("SYNTHETIC-{:08}", index); };
@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     std::int64_t reached = 0;
     for (int r = 0; r < repeat; ++r) {
       auto start = Clock::now();
-      report = contacts::evaluate_address(alice.store(), evaluator, bob, crypto::now());
+      report = contacts::evaluate_address(alice.store(), evaluator, bob, mailseal::now());
       verdicts.push_back(milliseconds(Clock::now() - start));
       walks.push_back(sqlite_walk(alice.store().database(), web.root, &reached));
     }

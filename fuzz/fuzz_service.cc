@@ -55,7 +55,7 @@ void run(std::span<const std::uint8_t> input) {
   request.content_type = next_line(rest);
   request.authorization = next_line(rest);
   request.body = std::string(rest);
-  service::HttpResponse response = api().handle(request, 1800000000);
+  service::HttpResponse response = api().handle(request, from_unix_seconds(1800000000));
   auto document = nlohmann::json::parse(response.body, nullptr, false);
   if (document.is_discarded() || !document.is_object())
     std::abort();

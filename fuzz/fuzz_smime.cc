@@ -46,7 +46,7 @@ void run(std::span<const std::uint8_t> input) {
   std::vector<smime::DecryptionKey> decryption = {{&keys.ec_key, keys.ec_certificate},
                                                   {&keys.rsa_key, keys.rsa_certificate}};
   try {
-    smime::ReadResult result = smime::read_message(input, decryption, smime::Policy::standard());
+    smime::ReadResult result = smime::read_message(input, decryption, smime::Policy::standard(mailseal::now()));
     if (result.signature && result.signature->valid && !result.signature->signer)
       std::abort();
   } catch (const Error&) {

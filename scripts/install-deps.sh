@@ -23,6 +23,9 @@ packages=(
   #   swaks (the mail client), and libnet-ssleay-perl, its TLS (Net::SSLeay: STARTTLS, which swaks
   #   only recommends and whose absence fails the STARTTLS cases)
   python3-aiosmtpd swaks libnet-ssleay-perl
+  # faketime (with libfaketime, its dependency): the key service of tests/devices runs on a clock
+  # the test moves forward instead of sleeping until a PIN expires (tests/tools/service_tool.py)
+  faketime
   # Python 3 (/usr/bin/python3 with its standard library: sqlite3, ssl, plistlib, smtplib,
   # http.client, email) for the test scripts, tests/tools and the benchmarks
   python3

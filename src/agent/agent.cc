@@ -53,14 +53,14 @@ smime::SignerIdentity signer_identity(profile::Profile& profile, const EmailAddr
 }  // namespace
 
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
-          smime::SignatureForm form) {
+          smime::SignatureForm form, TimePoint now) {
   const EmailAddress sender = message.from();
   profile::MailKey key = profile.signing_key(sender, key_access);
-  smime::sign_message(message, out, signer_identity(profile, sender, key), form);
+  smime::sign_message(message, out, signer_identity(profile, sender, key), form, now);
 }
 
 contacts::Evaluator evaluator(profile::Profile& profile) {
-  return contacts::Evaluator{trust::Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+  return contacts::Evaluator{Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                              profile.addresses()};
 }
 
@@ -74,7 +74,7 @@ std::vector<EmailAddress> EncryptReport::unvouched() const {
 }
 
 EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
-                      smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign) {
+                      smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign, TimePoint now) {
   const EmailAddress sender = message.from();
   if (!profile.has_address(sender)) {
     throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", sender.str()),
@@ -84,7 +84,6 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
   if (addresses.empty()) {
     throw Error(ErrorCode::Usage, "the message has no recipients", "add To/Cc lines or give --to ADDRESS");
   }
-  const auto now = crypto::now();
   const contacts::Evaluator me = evaluator(profile);
   std::vector<smime::EncryptionRecipient> recipients;
   std::vector<std::string> missing;
@@ -144,7 +143,7 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
     key.emplace(profile.signing_key(sender, key_access));
     signer.emplace(signer_identity(profile, sender, *key));
   }
-  smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice});
+  smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice}, now);
   report.signed_message = sign;
   return report;
 }
@@ -186,8 +185,8 @@ smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, B
   return smime::read_message(message, keys, policy);
 }
 
-std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address) {
-  const auto now = crypto::now();
+std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address,
+                                                   TimePoint now) {
   if (profile.has_address(address)) {
     return contacts::evaluate_certificate(profile.store(), evaluator(profile), address,
                                           profile.encryption_certificate(address), {profile.root_certificate()}, now);
@@ -195,24 +194,23 @@ std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, co
   return contacts::evaluate_address(profile.store(), evaluator(profile), address, now);
 }
 
-LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address) {
+LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address, TimePoint now) {
   keyservice::PublishedProfile published = devices::fetch_profile(client, address);
-  const auto now = crypto::now();
   LookupReport report;
   report.fingerprint = published.fingerprint;
   report.imported = contacts::record_discovery(
       profile.store(),
       {address, published.root, published.certificates, published.endorsements, published.revocations, client.url()},
       now);
-  report.trust = address_trust(profile, address);
+  report.trust = address_trust(profile, address, now);
   return report;
 }
 
-std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn) {
+std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn,
+                                        TimePoint now) {
   auto address = contacts::signed_address(message);
   if (!address)
     return std::nullopt;
-  const auto now = crypto::now();
   bool learned = learn && contacts::learn(profile.store(), message, now);
   const smime::SignatureReport& signature = *message.signature;
   return SenderTrust{*address,
@@ -226,8 +224,8 @@ std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::
 namespace mailseal::agent {
 
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
-                  const DecryptOptions& options) {
-  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard());
+                  const DecryptOptions& options, TimePoint now) {
+  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard(now));
   if (!result.decrypted) {
     throw Error(ErrorCode::Malformed, result.signature
                                           ? "the message is signed but not encrypted; use 'mailseal verify'"
@@ -235,14 +233,14 @@ Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteVi
   }
   const bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
   // Learning fingerprints the content, so it comes before the release takes it.
-  std::optional<SenderTrust> sender = sender_trust(profile, result, options.learn);
+  std::optional<SenderTrust> sender = sender_trust(profile, result, options.learn, now);
   smime::Release content = smime::Release::of_decrypted(result, options.bad_signature);
   return Decrypted{std::move(result), std::move(content), std::move(sender), authenticated};
 }
 
-Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
-                const VerifyOptions& options) {
-  smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard());
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,
+                TimePoint now) {
+  smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard(now));
   const bool valid = result.signature && result.signature->valid;
   if (options.required_trust && valid && profile == nullptr) {
     throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
@@ -250,7 +248,7 @@ Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView
   }
   std::optional<SenderTrust> sender;
   if (profile != nullptr && valid)
-    sender = sender_trust(*profile, result, options.learn);
+    sender = sender_trust(*profile, result, options.learn, now);
   smime::Release content = smime::Release::of_verified(result);
   require_trust(content, sender ? std::optional<trust::Level>(sender->report.verdict.level) : std::nullopt,
                 options.required_trust);
@@ -263,8 +261,8 @@ void require_trust(smime::Release& content, std::optional<trust::Level> signer_l
     content.withhold(smime::Withheld::TrustBelowRequired);
 }
 
-SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message) {
-  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard());
+SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message, TimePoint now) {
+  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard(now));
   if (!result.signature) {
     throw Error(ErrorCode::BadSignature, "the message is not signed, so there is nothing to learn from it");
   }
@@ -273,7 +271,7 @@ SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access,
     throw Error(ErrorCode::BadSignature, fmt::format("the message's signature is not valid ({}); nothing was learned",
                                                      problems.empty() ? "unknown problem" : problems.front()));
   }
-  auto sender = sender_trust(profile, result, true);
+  auto sender = sender_trust(profile, result, true, now);
   if (!sender) {
     throw Error(ErrorCode::BadSignature, "the signer's certificate does not name the message's From address");
   }

@@ -43,8 +43,8 @@ int run_export_mobileconfig(const Context& context, const ExportMobileconfigArgs
   profile::Profile profile = profile::Profile::open(context.home());
   bool generated = args.password_file.empty();
   Passphrase password = generated ? Passphrase(crypto::random_password()) : read_secret_line(args.password_file);
-  clients::AppleProfile apple =
-      clients::apple_configuration_profile(profile, password, args.include_password, context.key_access());
+  clients::AppleProfile apple = clients::apple_configuration_profile(profile, password, args.include_password,
+                                                                     context.key_access(), context.now());
   write_file_atomic(args.output, as_bytes(apple.document), FileMode::Private);
   if (context.json()) {
     json answer = {
@@ -69,8 +69,8 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
   std::optional<Passphrase> database_password;
   if (!args.database_password_file.empty())
     database_password = read_secret_line(args.database_password_file);
-  clients::ThunderbirdSetup setup = clients::setup_thunderbird(profile, args.profile, context.key_access(),
-                                                               database_password ? &*database_password : nullptr);
+  clients::ThunderbirdSetup setup = clients::setup_thunderbird(
+      profile, args.profile, context.key_access(), database_password ? &*database_password : nullptr, context.now());
   if (context.json()) {
     json certificates = json::array();
     for (const auto& certificate : setup.certificates) {

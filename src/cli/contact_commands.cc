@@ -14,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 json contact_json(const contacts::Contact& contact) {
-  const std::string until = iso_time(contact.certificate.not_after().time_since_epoch().count()).substr(0, 10);
+  const std::string until = iso_time(contact.certificate.not_after()).substr(0, 10);
   return {{"address", contact.address.str()},
           {"fingerprint", contact.certificate.fingerprint().to_string()},
           {"key_fingerprint", contact.certificate.key_fingerprint().to_string()},
@@ -33,7 +33,7 @@ json contact_json(const contacts::Contact& contact) {
 int run_contact_import(const Context& context, const ContactImportArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   Bytes data = read_file(args.file);
-  auto imported = contacts::import_file(profile.store(), data, smime::Policy::standard());
+  auto imported = contacts::import_file(profile.store(), data, smime::Policy::standard(context.now()));
   for (const auto& warning : imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
   if (context.json()) {

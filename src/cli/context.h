@@ -1,12 +1,14 @@
 #pragma once
 // What every command may need: the store's home, how to unlock its key
-// files, whether to print JSON. Built from the global options once they are parsed.
+// files, whether to print JSON, the time it runs at. Built from the global
+// options once they are parsed.
 
 #include <filesystem>
 #include <string>
 
 #include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::cli {
 
@@ -27,11 +29,16 @@ class Context {
   // How this device unlocks its key files: with the passphrase from
   // --passphrase-file or MAILSEAL_PASSPHRASE, else they are not encrypted.
   const KeyAccess& key_access() const noexcept { return key_access_; }
+  // The time this command runs at: the one place the CLI reads the clock
+  // (once, when the command starts). The library decides by it (validity,
+  // expiry) and dates what it makes and signs with it.
+  TimePoint now() const noexcept { return now_; }
 
  private:
   std::string home_flag_;
   bool json_;
   KeyAccess key_access_ = KeyAccess::unencrypted();
+  TimePoint now_ = mailseal::now();
 };
 
 // Reads a secret from a file: the first line, without its line ending.

@@ -75,7 +75,7 @@ void print_qr(const std::string& text) {
 int run_publish(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::PublishReport report = devices::publish(profile, client, context.key_access());
+  devices::PublishReport report = devices::publish(profile, client, context.key_access(), context.now());
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)
@@ -96,7 +96,7 @@ int run_lookup(const Context& context, const LookupArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  agent::LookupReport report = agent::lookup(profile, client, address);
+  agent::LookupReport report = agent::lookup(profile, client, address, context.now());
   for (const auto& warning : report.imported.trust.warnings)
     print_warning(escape_for_terminal(warning));
   if (context.json()) {
@@ -126,12 +126,13 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   }
   if (!args.pin.empty())
     options.pin = args.pin;
-  devices::JoinTicket ticket = devices::join(context.home(), client, options);
+  devices::JoinTicket ticket = devices::join(context.home(), client, options, context.now());
   if (context.json()) {
-    print_json({{"device_id", ticket.device_id}, {"witness", ticket.witness}, {"request_id", ticket.request_id}});
+    print_json(
+        {{"device_id", ticket.device_id.str()}, {"witness", ticket.witness}, {"request_id", ticket.request_id.str()}});
     return 0;
   }
-  print_line(fmt::format("device   {}", ticket.device_id));
+  print_line(fmt::format("device   {}", ticket.device_id.str()));
   print_line(fmt::format("witness  {}", ticket.witness));
   if (args.pin.empty()) {
     print_note("on an admin device, run 'mailseal device pending' and accept the request showing this witness");
@@ -145,11 +146,11 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
 int run_device_pending(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  auto pending = devices::pending_devices(profile, client, context.key_access());
+  auto pending = devices::pending_devices(profile, client, context.key_access(), context.now());
   if (context.json()) {
     json list = json::array();
     for (const auto& request : pending) {
-      list.push_back({{"request_id", request.request_id},
+      list.push_back({{"request_id", request.request_id.str()},
                       {"device_name", request.device_name},
                       {"witness", request.witness},
                       {"pin", request.by_pin},
@@ -161,7 +162,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
   if (pending.empty())
     print_note("no device is waiting to join");
   for (const auto& request : pending) {
-    print_line(fmt::format("{}  {}  {}{}", request.witness, escape_for_terminal(request.request_id),
+    print_line(fmt::format("{}  {}  {}{}", request.witness, escape_for_terminal(request.request_id.str()),
                            escape_for_terminal(request.device_name), request.by_pin ? "  (PIN)" : ""));
   }
   return 0;
@@ -170,24 +171,25 @@ int run_device_pending(const Context& context, const ServiceArgs& args) {
 int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::AcceptedDevice accepted =
-      devices::accept_device(profile, client, context.key_access(), args.selector, parse_role_argument(args.role));
+  devices::AcceptedDevice accepted = devices::accept_device(profile, client, context.key_access(), args.selector,
+                                                            parse_role_argument(args.role), context.now());
   if (context.json()) {
-    print_json({{"device_id", accepted.device_id},
+    print_json({{"device_id", accepted.device_id.str()},
                 {"name", accepted.name},
                 {"role", store::to_string(accepted.role)},
-                {"request_id", accepted.request_id}});
+                {"request_id", accepted.request_id.str()}});
     return 0;
   }
   print_note(fmt::format("accepted {} ({}) as a {} device; it receives its keys on its next 'mailseal sync'",
-                         escape_for_terminal(accepted.name), accepted.device_id, store::to_string(accepted.role)));
+                         escape_for_terminal(accepted.name), accepted.device_id.str(),
+                         store::to_string(accepted.role)));
   return 0;
 }
 
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::reject_device(profile, client, context.key_access(), args.selector);
+  devices::reject_device(profile, client, context.key_access(), args.selector, context.now());
   if (context.json()) {
     print_json({{"rejected", args.selector}});
     return 0;
@@ -200,7 +202,7 @@ int run_device_invite(const Context& context, const DeviceInviteArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::Invitation invitation = devices::invite(profile, client, context.key_access(), parse_duration(args.expires),
-                                                   parse_role_argument(args.role));
+                                                   parse_role_argument(args.role), context.now());
   if (context.json()) {
     print_json({{"pin", invitation.pin},
                 {"uri", invitation.uri},
@@ -225,7 +227,7 @@ int run_device_list(const Context& context) {
   if (context.json()) {
     json list = json::array();
     for (const auto& device : status.devices) {
-      list.push_back({{"device_id", device.device_id},
+      list.push_back({{"device_id", device.device_id.str()},
                       {"name", device.name},
                       {"role", store::to_string(device.role)},
                       {"status", store::to_string(device.status)},
@@ -235,7 +237,7 @@ int run_device_list(const Context& context) {
     return 0;
   }
   for (const auto& device : status.devices) {
-    print_line(fmt::format("{}  {:<6} {:<8} {}{}", device.device_id, store::to_string(device.role),
+    print_line(fmt::format("{}  {:<6} {:<8} {}{}", device.device_id.str(), store::to_string(device.role),
                            store::to_string(device.status), escape_for_terminal(device.name),
                            device.is_this_device ? "  (this device)" : ""));
   }
@@ -245,32 +247,37 @@ int run_device_list(const Context& context) {
 int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
-  devices::RemovalReport report = devices::remove_device(profile, client, context.key_access(), args.device_id);
+  devices::RemovalReport report =
+      devices::remove_device(profile, client, context.key_access(), DeviceId(args.device_id), context.now());
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)
       rotated.push_back(address.str());
-    print_json({{"removed", report.device_id}, {"rotated", rotated}, {"devices_updated", report.devices_updated}});
+    print_json(
+        {{"removed", report.device_id.str()}, {"rotated", rotated}, {"devices_updated", report.devices_updated}});
     return 0;
   }
   print_note(fmt::format("removed {}; new keys for {} address(es) were published and sent to {} device(s)",
-                         report.device_id, report.rotated.size(), report.devices_updated));
+                         report.device_id.str(), report.rotated.size(), report.devices_updated));
   return 0;
 }
 
 int run_sync(const Context& context, const ServiceArgs& args) {
   const auto home = context.home();
   keyservice::Client client = devices::service_client_for_home(args.service, home);
-  devices::SyncReport report = devices::sync(home, client, context.key_access());
+  devices::SyncReport report = devices::sync(home, client, context.key_access(), context.now());
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
-      accepted.push_back({{"device_id", device.device_id}, {"name", device.name}});
+      accepted.push_back({{"device_id", device.device_id.str()}, {"name", device.name}});
+    json refused = json::array();
+    for (const auto& request : report.refused)
+      refused.push_back(request.str());
     print_json({{"joined", report.joined},
                 {"waiting", report.waiting},
                 {"removed", report.removed},
                 {"accepted", accepted},
-                {"refused", report.refused},
+                {"refused", refused},
                 {"keys_added", report.keys_added},
                 {"keys_archived", report.keys_archived}});
     return report.removed ? 1 : 0;
@@ -280,9 +287,10 @@ int run_sync(const Context& context, const ServiceArgs& args) {
   if (report.joined)
     print_note(fmt::format("joined the profile; {} mail key(s) received", report.keys_added));
   for (const auto& device : report.accepted)
-    print_note(fmt::format("accepted {} ({}) by its PIN", escape_for_terminal(device.name), device.device_id));
+    print_note(fmt::format("accepted {} ({}) by its PIN", escape_for_terminal(device.name), device.device_id.str()));
   for (const auto& request : report.refused)
-    print_warning(fmt::format("refused request {}: its PIN was wrong, used or expired", escape_for_terminal(request)));
+    print_warning(
+        fmt::format("refused request {}: its PIN was wrong, used or expired", escape_for_terminal(request.str())));
   if (report.keys_added > 0 && !report.joined)
     print_note(fmt::format("{} new mail key(s)", report.keys_added));
   if (report.removed) {
@@ -315,19 +323,19 @@ int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args
     throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
   keyservice::Client client(args.service);
   devices::RestoreReport report =
-      devices::restore(context.home(), client, {args.shares, args.name, context.key_access()});
+      devices::restore(context.home(), client, {args.shares, args.name, context.key_access()}, context.now());
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)
       addresses.push_back(address.str());
     print_json({{"fingerprint", short_fingerprint(report.fingerprint)},
                 {"addresses", addresses},
-                {"device_id", report.device_id},
+                {"device_id", report.device_id.str()},
                 {"mail_keys", report.mail_keys}});
     return 0;
   }
   print_note(fmt::format("restored the profile {} with {} mail key(s); this is admin device {}",
-                         short_fingerprint(report.fingerprint), report.mail_keys, report.device_id));
+                         short_fingerprint(report.fingerprint), report.mail_keys, report.device_id.str()));
   return 0;
 }
 

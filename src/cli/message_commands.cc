@@ -82,7 +82,7 @@ int run_sign(const Context& context, const SignArgs& args) {
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
   agent::sign(profile, context.key_access(), message, *output,
-              args.opaque ? smime::SignatureForm::Opaque : smime::SignatureForm::Detached);
+              args.opaque ? smime::SignatureForm::Opaque : smime::SignatureForm::Detached, context.now());
   output->commit();
   return 0;
 }
@@ -96,7 +96,8 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   auto input = open_input(args.input);
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
-  agent::EncryptReport report = agent::encrypt(profile, context.key_access(), message, *output, to, !args.no_sign);
+  agent::EncryptReport report =
+      agent::encrypt(profile, context.key_access(), message, *output, to, !args.no_sign, context.now());
   output->commit();
   for (const auto& address : report.unvouched()) {
     print_warning(
@@ -133,7 +134,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   agent::DecryptOptions options;
   options.bad_signature = args.allow_bad_signature ? smime::BadSignature::Release : smime::BadSignature::Withhold;
   options.learn = !args.no_learn;
-  agent::Decrypted decrypted = agent::decrypt(*profile, context.key_access(), input.bytes(), options);
+  agent::Decrypted decrypted = agent::decrypt(*profile, context.key_access(), input.bytes(), options, context.now());
   const smime::ReadResult& result = decrypted.read;
   const auto& sender = decrypted.sender;
   const bool bad_signature = result.has_bad_signature();
@@ -187,7 +188,8 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   options.learn = !args.no_learn;
   if (!args.require_trust.empty())
     options.required_trust = trust::parse_level(args.require_trust);
-  agent::Verified verified = agent::verify(profile ? &*profile : nullptr, context.key_access(), input.bytes(), options);
+  agent::Verified verified =
+      agent::verify(profile ? &*profile : nullptr, context.key_access(), input.bytes(), options, context.now());
   const smime::ReadResult& result = verified.read;
   const auto& sender = verified.sender;
   // Written only when released: a valid signature, by a signer trusted as required.

@@ -65,8 +65,8 @@ void print_note(std::string_view message) {
   std::cerr << "mailseal: " << message << '\n';
 }
 
-std::string iso_time(std::int64_t seconds) {
-  auto value = static_cast<std::time_t>(seconds);
+std::string iso_time(TimePoint time) {
+  auto value = static_cast<std::time_t>(to_unix_seconds(time));
   std::tm utc{};
   gmtime_r(&value, &utc);
   char buffer[32];

@@ -12,6 +12,7 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::cli {
 
@@ -22,7 +23,7 @@ inline constexpr int kJsonSchemaVersion = 1;
 void print_json(nlohmann::json document);
 
 // Unix seconds as an ISO 8601 UTC timestamp: "2026-11-27T13:04:24Z".
-std::string iso_time(std::int64_t seconds);
+std::string iso_time(TimePoint time);
 
 void print_line(std::string_view text);
 void print_error(std::string_view message, std::string_view hint = {});

@@ -44,12 +44,12 @@ int run_init(const Context& context, const InitArgs& args) {
   options.device_name = args.device_name;
   options.key_access = context.key_access();
   const auto home = context.home();
-  profile::Profile profile = profile::Profile::create(home, options);
+  profile::Profile profile = profile::Profile::create(home, options, context.now());
   profile::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
   std::optional<std::string> publish_failure;
   if (!args.service.empty()) {
-    publish_failure = devices::publish_new_profile(profile, args.service, context.key_access()).failure;
+    publish_failure = devices::publish_new_profile(profile, args.service, context.key_access(), context.now()).failure;
   }
   if (publish_failure) {
     print_warning(fmt::format("the profile was made, but not published: {}", escape_for_terminal(*publish_failure)));
@@ -62,7 +62,7 @@ int run_init(const Context& context, const InitArgs& args) {
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
                 {"strong_addresses", strong_addresses_json(profile)},
-                {"device_id", device.device_id},
+                {"device_id", device.device_id.str()},
                 {"suite", store::to_string(status.suite)},
                 {"keys_encrypted", status.keys_encrypted},
                 {"published", !args.service.empty() && !publish_failure},
@@ -77,7 +77,7 @@ int run_init(const Context& context, const InitArgs& args) {
     print_line(fmt::format("{:<16}{}", "", strong.to_strong_name_form()));
     first = false;
   }
-  print_line(fmt::format("device          {} ({}, admin)", device.device_id, escape_for_terminal(device.name)));
+  print_line(fmt::format("device          {} ({}, admin)", device.device_id.str(), escape_for_terminal(device.name)));
   print_line(fmt::format("store           {}", escape_for_terminal(home.string())));
   if (!status.keys_encrypted) {
     print_hint(
@@ -96,7 +96,7 @@ int run_status(const Context& context) {
       addresses.push_back(address.str());
     json devices = json::array();
     for (const auto& device : status.devices) {
-      devices.push_back({{"device_id", device.device_id},
+      devices.push_back({{"device_id", device.device_id.str()},
                          {"name", device.name},
                          {"role", store::to_string(device.role)},
                          {"status", store::to_string(device.status)},
@@ -110,7 +110,7 @@ int run_status(const Context& context) {
                       {"origin", store::to_string(key.origin)},
                       {"algorithm", key.certificate.public_key().description()},
                       {"fingerprint", key.certificate.fingerprint().to_string()},
-                      {"not_after", iso_time(key.certificate.not_after().time_since_epoch().count())}});
+                      {"not_after", iso_time(key.certificate.not_after())}});
     }
     print_json({{"fingerprint", status.fingerprint.to_string()},
                 {"addresses", addresses},
@@ -130,7 +130,7 @@ int run_status(const Context& context) {
   print_line(fmt::format("suite        {}", store::to_string(status.suite)));
   print_line(fmt::format("keys         {}", status.keys_encrypted ? "encrypted with a passphrase" : "not encrypted"));
   for (const auto& device : status.devices) {
-    print_line(fmt::format("device       {} {} ({}{}{})", device.device_id, escape_for_terminal(device.name),
+    print_line(fmt::format("device       {} {} ({}{}{})", device.device_id.str(), escape_for_terminal(device.name),
                            store::to_string(device.role),
                            device.status == store::DeviceStatus::Removed ? ", removed" : "",
                            device.is_this_device ? ", this device" : ""));
@@ -138,8 +138,7 @@ int run_status(const Context& context) {
   for (const auto& key : status.mail_keys) {
     print_line(fmt::format("mail key     {} {} {} {}, {} until {}", key.address.str(), store::to_string(key.purpose),
                            key.certificate.public_key().description(), store::to_string(key.origin),
-                           store::to_string(key.status),
-                           iso_time(key.certificate.not_after().time_since_epoch().count()).substr(0, 10)));
+                           store::to_string(key.status), iso_time(key.certificate.not_after()).substr(0, 10)));
   }
   return 0;
 }
@@ -182,7 +181,7 @@ int run_export_pkcs12(const Context& context, const ExportPkcs12Args& args) {
       profile,
       {address, purpose, args.legacy ? crypto::Pkcs12Protection::Legacy : crypto::Pkcs12Protection::Modern,
        args.ask_for_cbc},
-      password, context.key_access());
+      password, context.key_access(), context.now());
   const std::optional<clients::CbcReaders>& cbc = exported.cbc;
   write_file_atomic(args.output, exported.data, FileMode::Private);
   if (context.json()) {
@@ -212,7 +211,7 @@ int run_import_pkcs12(const Context& context, const ImportPkcs12Args& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   Passphrase password = args.password_file.empty() ? Passphrase() : read_secret_line(args.password_file);
   Bytes data = read_file(args.file);
-  auto imported = profile.import_pkcs12(data, password, context.key_access());
+  auto imported = profile.import_pkcs12(data, password, context.key_access(), context.now());
   if (context.json()) {
     json keys = json::array();
     for (const auto& key : imported) {

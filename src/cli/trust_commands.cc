@@ -22,10 +22,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxCertificateFile = 16 * 1024 * 1024;
 
-std::int64_t unix_now() {
-  return crypto::now().time_since_epoch().count();
-}
-
 IdentityNames names_for(profile::Profile& profile) {
   return IdentityNames(profile.store(), agent::evaluator(profile).root);
 }
@@ -33,7 +29,7 @@ IdentityNames names_for(profile::Profile& profile) {
 // After a change of evidence: where the address stands now, if a certificate
 // is known for it.
 void show_standing(const Context& context, profile::Profile& profile, const EmailAddress& address, json document) {
-  auto report = agent::address_trust(profile, address);
+  auto report = agent::address_trust(profile, address, context.now());
   if (context.json()) {
     document["trust"] = report ? trust_summary_json(*report) : json(nullptr);
     print_json(document);
@@ -51,7 +47,7 @@ void show_standing(const Context& context, profile::Profile& profile, const Emai
 int run_learn(const Context& context, const LearnArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   InputData input = InputData::read(args.input, smime::kMaxMessageSize);
-  agent::SenderTrust sender = agent::learn_sender(profile, context.key_access(), input.bytes());
+  agent::SenderTrust sender = agent::learn_sender(profile, context.key_access(), input.bytes(), context.now());
   if (context.json()) {
     print_json(
         {{"address", sender.address.str()}, {"learned", sender.learned}, {"trust", trust_summary_json(sender.report)}});
@@ -59,7 +55,7 @@ int run_learn(const Context& context, const LearnArgs& args) {
   }
   if (sender.learned) {
     print_note(fmt::format("learned the key of {} ({})", sender.address.str(),
-                           short_fingerprint(sender.report.identity.identity.fingerprint)));
+                           short_fingerprint(sender.report.identity.identity)));
   } else {
     print_note("this message was learned before; nothing changed");
   }
@@ -72,7 +68,7 @@ int run_contact_pin(const Context& context, const ContactPinArgs& args) {
   contacts::PinTarget target = contacts::pin_target(args.first, args.second);
   const EmailAddress& address = target.address;
   const std::string& fingerprint = target.fingerprint;
-  contacts::pin(profile.store(), address, fingerprint, unix_now());
+  contacts::pin(profile.store(), address, fingerprint, context.now());
   if (!context.json())
     print_note(fmt::format("pinned {} to {}", address.str(), escape_for_terminal(fingerprint)));
   show_standing(context, profile, address, {{"pinned", address.str()}});
@@ -82,7 +78,7 @@ int run_contact_pin(const Context& context, const ContactPinArgs& args) {
 int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  contacts::accept(profile.store(), address, args.fingerprint, unix_now());
+  contacts::accept(profile.store(), address, args.fingerprint, context.now());
   if (!context.json())
     print_note(fmt::format("accepted {} for {}", escape_for_terminal(args.fingerprint), address.str()));
   show_standing(context, profile, address, {{"accepted", address.str()}});
@@ -95,7 +91,7 @@ int run_endorse(const Context& context, const EndorseArgs& args) {
   contacts::EndorseOptions options{args.amount, args.depth, args.scope, args.local};
   crypto::Certificate endorsement =
       contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.key_access()),
-                        profile.root_certificate(), address, options, crypto::now());
+                        profile.root_certificate(), address, options, context.now());
   if (!context.json()) {
     print_note(fmt::format("endorsed {} ({}) with amount {}, depth {}{}{}", address.str(),
                            endorsement.key_fingerprint().to_string(), args.amount, args.depth,
@@ -122,7 +118,7 @@ int run_export_endorsements(const Context& context, const ExportEndorsementsArgs
 int run_export_rotation(const Context& context, const ExportRotationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   crypto::Certificate successor = profile::rotation_successor(read_file(args.successor, kMaxCertificateFile));
-  crypto::Certificate statement = profile.rotation_statement(successor, context.key_access());
+  crypto::Certificate statement = profile.rotation_statement(successor, context.key_access(), context.now());
   std::string pem = profile.root_certificate().pem() + statement.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   return 0;
@@ -130,7 +126,7 @@ int run_export_rotation(const Context& context, const ExportRotationArgs& args) 
 
 int run_export_revocation(const Context& context, const ExportRevocationArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
-  crypto::RevocationList revocation = profile.root_revocation(context.key_access());
+  crypto::RevocationList revocation = profile.root_revocation(context.key_access(), context.now());
   std::string pem = profile.root_certificate().pem() + revocation.pem();
   write_output(args.output, as_bytes(pem), FileMode::Public);
   print_warning("once published, this revocation cannot be taken back: nobody will trust this profile again");
@@ -143,7 +139,7 @@ int run_trust(const Context& context, const TrustArgs& args) {
   }
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
-  auto report = agent::address_trust(profile, address);
+  auto report = agent::address_trust(profile, address, context.now());
   if (!report) {
     throw Error(ErrorCode::NotFound, fmt::format("no certificate is known for {}", address.str()),
                 "import one with 'mailseal contact import FILE', or learn it from a signed message");
@@ -153,7 +149,7 @@ int run_trust(const Context& context, const TrustArgs& args) {
     print_json(trust_json(*report, names));
   } else if (args.dot) {
     print_line(trust::to_dot(report->verdict, report->facts, agent::evaluator(profile).root,
-                             [&](const trust::Identity& identity) { return names(identity); }));
+                             [&](const Identity& identity) { return names(identity); }));
   } else {
     print_trust(*report, names);
     if (report->verdict.level == trust::Level::Conflict) {
@@ -172,7 +168,7 @@ int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args)
       crypto::Certificate::read_all(read_file(args.file, kMaxCertificateFile));
   json added = json::array();
   for (const auto& certificate : certificates) {
-    contacts::add_anchor(profile.store(), certificate, args.amount, unix_now());
+    contacts::add_anchor(profile.store(), certificate, args.amount, context.now());
     added.push_back({{"subject", certificate.subject()},
                      {"fingerprint", certificate.fingerprint().to_string()},
                      {"amount", args.amount}});

@@ -12,18 +12,18 @@ namespace mailseal::cli {
 
 using nlohmann::json;
 
-std::string short_fingerprint(const std::string& full_fingerprint) {
+std::string short_fingerprint(const Identity& identity) {
   try {
-    return udf::Fingerprint::parse(full_fingerprint).to_string();
+    return udf::Fingerprint::parse(identity.str()).to_string();
   } catch (const Error&) {
-    return full_fingerprint;  // a stored presentation shorter than the default
+    return identity.str();  // a stored presentation shorter than the default
   }
 }
 
-std::string IdentityNames::operator()(const trust::Identity& identity) const {
+std::string IdentityNames::operator()(const Identity& identity) const {
   if (identity == own_root_)
     return "you";
-  if (auto der = store::TrustRecords(store_).identity_certificate(identity.fingerprint)) {
+  if (auto der = store::TrustRecords(store_).identity_certificate(identity)) {
     try {
       crypto::Certificate certificate = crypto::Certificate::from_der(*der);
       std::string name = certificate.common_name();
@@ -35,12 +35,12 @@ std::string IdentityNames::operator()(const trust::Identity& identity) const {
     } catch (const Error&) {
     }
   }
-  return short_fingerprint(identity.fingerprint);
+  return short_fingerprint(identity);
 }
 
 json trust_summary_json(const contacts::TrustReport& report) {
   return {{"address", report.facts.address.str()},
-          {"fingerprint", short_fingerprint(report.identity.identity.fingerprint)},
+          {"fingerprint", short_fingerprint(report.identity.identity)},
           {"level", trust::to_string(report.verdict.level)},
           {"amount", report.verdict.amount},
           {"work_factor_bits", report.verdict.work_factor_bits}};
@@ -53,9 +53,9 @@ json trust_json(const contacts::TrustReport& report, const IdentityNames& names)
   for (const auto& path : report.verdict.paths) {
     json edges = json::array();
     for (const auto& edge : path.edges) {
-      edges.push_back({{"from", short_fingerprint(edge.issuer.fingerprint)},
+      edges.push_back({{"from", short_fingerprint(edge.issuer)},
                        {"from_name", names(edge.issuer)},
-                       {"to", short_fingerprint(edge.subject.fingerprint)},
+                       {"to", short_fingerprint(edge.subject)},
                        {"to_name", names(edge.subject)},
                        {"amount", edge.amount},
                        {"depth", edge.depth},
@@ -65,7 +65,7 @@ json trust_json(const contacts::TrustReport& report, const IdentityNames& names)
   }
   document["paths"] = paths;
   document["conflict"] =
-      report.verdict.conflict_with ? json(short_fingerprint(report.verdict.conflict_with->fingerprint)) : json(nullptr);
+      report.verdict.conflict_with ? json(short_fingerprint(*report.verdict.conflict_with)) : json(nullptr);
   json evidence = json::array();
   for (const auto& item : report.verdict.evidence) {
     evidence.push_back({{"kind", item.kind}, {"amount", item.amount}, {"detail", item.detail}});
@@ -77,7 +77,7 @@ json trust_json(const contacts::TrustReport& report, const IdentityNames& names)
 void print_trust(const contacts::TrustReport& report, const IdentityNames& identity_names) {
   // Names come from certificates, details from evidence that names them:
   // escaped here, where they reach the terminal.
-  auto names = [&](const trust::Identity& identity) { return escape_for_terminal(identity_names(identity)); };
+  auto names = [&](const Identity& identity) { return escape_for_terminal(identity_names(identity)); };
   const trust::Verdict& verdict = report.verdict;
   print_line(fmt::format("{}: {} (amount {} of {})", report.facts.address.str(), trust::to_string(verdict.level),
                          verdict.amount, trust::kFullAmount));
@@ -85,12 +85,12 @@ void print_trust(const contacts::TrustReport& report, const IdentityNames& ident
     print_line(fmt::format("  work factor  2^{} (the cheapest attack that brings another key to this level)",
                            verdict.work_factor_bits));
   }
-  print_line(fmt::format("  identity     {} ({})", short_fingerprint(report.identity.identity.fingerprint),
+  print_line(fmt::format("  identity     {} ({})", short_fingerprint(report.identity.identity),
                          names(report.identity.identity)));
   print_line(fmt::format("  certificate  {}", report.certificate.fingerprint().to_string()));
   if (verdict.conflict_with) {
     print_line(fmt::format("  conflict     first seen for this address: {} ({})",
-                           short_fingerprint(verdict.conflict_with->fingerprint), names(*verdict.conflict_with)));
+                           short_fingerprint(*verdict.conflict_with), names(*verdict.conflict_with)));
   }
   if (!verdict.evidence.empty())
     print_line("  evidence");

@@ -16,12 +16,12 @@ namespace mailseal::cli {
 // Raw text (JSON and DOT take it as it is); print_trust escapes it.
 class IdentityNames {
  public:
-  IdentityNames(store::LocalStore& store, trust::Identity own_root) : store_(store), own_root_(std::move(own_root)) {}
-  std::string operator()(const trust::Identity& identity) const;
+  IdentityNames(store::LocalStore& store, Identity own_root) : store_(store), own_root_(std::move(own_root)) {}
+  std::string operator()(const Identity& identity) const;
 
  private:
   store::LocalStore& store_;
-  trust::Identity own_root_;
+  Identity own_root_;
 };
 
 // {"address", "fingerprint", "certificate", "level", "amount",
@@ -35,7 +35,7 @@ void print_trust(const contacts::TrustReport& report, const IdentityNames& names
 // One line on stderr: "bob@example.org is trusted: partial (amount 60, work factor 2^64)".
 void print_trust_summary(const contacts::TrustReport& report);
 
-// The fingerprint as people see it (default precision).
-std::string short_fingerprint(const std::string& full_fingerprint);
+// An identity's fingerprint as people see it (default precision).
+std::string short_fingerprint(const Identity& identity);
 
 }  // namespace mailseal::cli

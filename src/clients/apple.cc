@@ -74,10 +74,10 @@ class PlistDict {
 }  // namespace
 
 AppleProfile apple_configuration_profile(profile::Profile& profile, const Passphrase& password, bool include_password,
-                                         const KeyAccess& key_access) {
+                                         const KeyAccess& key_access, TimePoint now) {
   // Apple Mail's S/MIME is not known to read AES-GCM: senders are asked for
   // CBC before the certificates go into the profile.
-  CbcReaders cbc = internal::ask_senders_for_cbc(profile, key_access);
+  CbcReaders cbc = internal::ask_senders_for_cbc(profile, key_access, now);
   const std::string identifier = "org.mailseal.profile." + profile.fingerprint().to_string(100);
   std::string payloads;
   crypto::Certificate root = profile.root_certificate();

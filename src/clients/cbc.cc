@@ -10,7 +10,7 @@
 
 namespace mailseal::clients::internal {
 
-CbcReaders ask_senders_for_cbc(profile::Profile& profile, const KeyAccess& key_access) {
+CbcReaders ask_senders_for_cbc(profile::Profile& profile, const KeyAccess& key_access, TimePoint now) {
   CbcReaders result;
   const smime::Capabilities cbc = smime::Capabilities::cbc_only();
   if (profile.advertises(cbc))
@@ -21,7 +21,7 @@ CbcReaders ask_senders_for_cbc(profile::Profile& profile, const KeyAccess& key_a
         "set-up on an admin device (it re-issues them), then 'mailseal sync' here");
     return result;
   }
-  result.reissued = profile.advertise_capabilities(cbc, key_access);
+  result.reissued = profile.advertise_capabilities(cbc, key_access, now);
   auto url = devices::service_to_use({}, profile.store());
   if (!url) {
     result.warnings.push_back(
@@ -30,9 +30,9 @@ CbcReaders ask_senders_for_cbc(profile::Profile& profile, const KeyAccess& key_a
   }
   try {
     keyservice::Client client(*url);
-    devices::publish(profile, client, key_access);
+    devices::publish(profile, client, key_access, now);
     result.published = true;
-    result.devices_updated = devices::send_key_bundles(profile, client, key_access);
+    result.devices_updated = devices::send_key_bundles(profile, client, key_access, now);
   } catch (const Error& error) {
     result.warnings.push_back(
         fmt::format("could not update the key service: {}; run 'mailseal publish' later", error.what()));

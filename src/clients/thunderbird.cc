@@ -99,7 +99,7 @@ std::string thunderbird_db_key(const crypto::Certificate& certificate) {
 }
 
 ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& directory, const KeyAccess& key_access,
-                                   const Passphrase* database_password) {
+                                   const Passphrase* database_password, TimePoint now) {
   if (!fs::is_directory(directory))
     throw Error(ErrorCode::NotFound, fmt::format("{} is not a Thunderbird profile directory", directory.string()));
   // Thunderbird holds this link while it runs, and writes prefs.js on exit.
@@ -129,7 +129,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
                 "add the mail account in Thunderbird first, quit it, then run this again");
   }
 
-  setup.cbc = internal::ask_senders_for_cbc(profile, key_access);
+  setup.cbc = internal::ask_senders_for_cbc(profile, key_access, now);
 
   // The keys travel to pk12util in PKCS#12 files under a random password,
   // in a private directory that is removed afterwards.

@@ -22,7 +22,7 @@ bool is_mail_certificate(const crypto::Certificate& certificate) {
 
 std::vector<ImportedContact> store_certificate(store::LocalStore& store, const crypto::Certificate& certificate,
                                                const smime::Capabilities& capabilities, std::string_view source,
-                                               std::int64_t seen_at) {
+                                               TimePoint seen_at) {
   std::vector<ImportedContact> out;
   for (const auto& address : certificate.email_addresses()) {
     store::ContactCertificateRecord record{0,
@@ -43,13 +43,13 @@ std::vector<ImportedContact> store_certificate(store::LocalStore& store, const c
 }  // namespace
 
 std::vector<ImportedContact> record_signature(store::LocalStore& store, const smime::SignatureReport& report,
-                                              std::string_view source, std::int64_t seen_at) {
+                                              std::string_view source, TimePoint seen_at) {
   if (!report.valid || !report.signer) {
     throw Error(ErrorCode::BadSignature, "an invalid signature is no source of keys");
   }
   for (const auto& certificate : report.certificates) {
     if (certificate.is_ca())
-      store.add_contact_chain_certificate(certificate.der());
+      store.add_contact_chain_certificate(certificate.der(), seen_at);
   }
   // The signing certificate, with what the signature says the sender reads;
   // any other certificate of the sender carried along (its encryption one).
@@ -72,7 +72,7 @@ std::vector<ImportedContact> record_signature(store::LocalStore& store, const sm
 }
 
 std::vector<ImportedContact> add_certificate(store::LocalStore& store, const crypto::Certificate& certificate,
-                                             std::string_view source, std::int64_t seen_at) {
+                                             std::string_view source, TimePoint seen_at) {
   if (!is_mail_certificate(certificate))
     return {};
   return store_certificate(store, certificate, capabilities_of(certificate), source, seen_at);
@@ -88,8 +88,7 @@ std::vector<Contact> list(store::LocalStore& store) {
   return out;
 }
 
-std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
-                                           crypto::TimePoint now) {
+std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address, TimePoint now) {
   std::vector<Contact> out;
   for (const auto& record : store.contact_certificates(address)) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
@@ -113,8 +112,7 @@ std::vector<Contact> encryption_candidates(store::LocalStore& store, const Email
   return out;
 }
 
-std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
-                                              crypto::TimePoint now) {
+std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address, TimePoint now) {
   auto candidates = encryption_candidates(store, address, now);
   if (candidates.empty())
     return std::nullopt;

@@ -21,6 +21,12 @@ std::string full(const udf::Fingerprint& fingerprint) {
   return fingerprint.to_string(udf::kFullBits);
 }
 
+// The identity a certificate's key has when it is at the top of a chain (a
+// root), and the name of the issuer of what it signed.
+Identity identity_of_key(const crypto::Certificate& certificate) {
+  return Identity(full(certificate.key_fingerprint()));
+}
+
 // NIST SP 800-57 part 1 strengths.
 int security_bits(const crypto::PublicKey& key) {
   int bits = key.bits();
@@ -59,9 +65,9 @@ bool matches(const std::string& presentation, const std::vector<udf::Fingerprint
 
 // Identities reachable from `from` by rotation statements (each signed by the
 // identity it replaces).
-bool rotated(store::TrustRecords& records, const std::string& from, const std::string& to) {
-  std::deque<std::pair<std::string, int>> queue{{from, 0}};
-  std::set<std::string> seen{from};
+bool rotated(store::TrustRecords& records, const Identity& from, const Identity& to) {
+  std::deque<std::pair<Identity, int>> queue{{from, 0}};
+  std::set<Identity> seen{from};
   while (!queue.empty()) {
     auto [current, steps] = queue.front();
     queue.pop_front();
@@ -95,24 +101,24 @@ CertificateIdentity identify(store::LocalStore& store, const crypto::Certificate
   }
   std::vector<crypto::Certificate> chain = crypto::build_chain(certificate, pool);
   crypto::Certificate top = chain.empty() ? certificate : chain.back();
-  return CertificateIdentity{trust::Identity{full(top.key_fingerprint())}, top, chain};
+  return CertificateIdentity{identity_of_key(top), top, chain};
 }
 
-std::vector<trust::Edge> StoreGraph::endorsements_by(const trust::Identity& issuer) {
-  if (revoked(issuer.fingerprint))
+std::vector<trust::Edge> StoreGraph::endorsements_by(const Identity& issuer) {
+  if (revoked(issuer))
     return {};
   store::TrustRecords records(store_);
   std::vector<trust::Edge> out;
-  for (auto& record : records.endorsements_by(issuer.fingerprint)) {
+  for (auto& record : records.endorsements_by(issuer)) {
     if (record.kind != "endorsement" || revoked(record.subject))
       continue;
-    out.push_back(trust::Edge{trust::Identity{record.issuer}, trust::Identity{record.subject}, record.amount,
-                              record.depth, std::move(record.scope), std::move(record.addresses)});
+    out.push_back(trust::Edge{std::move(record.issuer), std::move(record.subject), record.amount, record.depth,
+                              std::move(record.scope), std::move(record.addresses)});
   }
   return out;
 }
 
-bool StoreGraph::revoked(const std::string& identity) {
+bool StoreGraph::revoked(const Identity& identity) {
   auto cached = revoked_.find(identity);
   if (cached != revoked_.end())
     return cached->second;
@@ -138,7 +144,7 @@ bool StoreGraph::revoked(const std::string& identity) {
 
 TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
                                  const crypto::Certificate& certificate,
-                                 const std::vector<crypto::Certificate>& carried, crypto::TimePoint now) {
+                                 const std::vector<crypto::Certificate>& carried, TimePoint now) {
   store::ReadSnapshot snapshot(store.database());
   store::TrustRecords records(store);
   CertificateIdentity identity = identify(store, certificate, carried);
@@ -152,13 +158,13 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   path.insert(path.end(), identity.chain.begin(), identity.chain.end());
   for (std::size_t i = 0; i < path.size(); ++i) {
     const crypto::Certificate& issuer = i + 1 < path.size() ? path[i + 1] : path[i];
-    if (records.is_revoked(full(issuer.key_fingerprint()), path[i].serial_hex()))
+    if (records.is_revoked(identity_of_key(issuer), path[i].serial_hex()))
       facts.revoked = true;
   }
 
   // Pins and acceptances: a compared fingerprint may name the identity, the
   // certificate's key, or the certificate.
-  std::vector<udf::Fingerprint> candidates = {udf::Fingerprint::parse(identity.identity.fingerprint),
+  std::vector<udf::Fingerprint> candidates = {udf::Fingerprint::parse(identity.identity.str()),
                                               certificate.key_fingerprint(), certificate.fingerprint()};
   std::optional<store::PinRecord> first_pin;
   std::optional<store::PinRecord> latest_accept;
@@ -178,22 +184,22 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   // Trust on first use and conflicts.
   auto observations = records.observations(address);
   for (const auto& observation : observations) {
-    if (observation.identity == identity.identity.fingerprint) {
+    if (observation.identity == identity.identity) {
       facts.tofu =
           trust::TofuFact{observation.first_seen, std::max(1, observation.days), std::max(1, observation.messages)};
     }
   }
   if (!facts.pin && !facts.own) {
     if (first_pin) {
-      facts.conflict_with = trust::Identity{first_pin->fingerprint};  // a different key was compared
+      facts.conflict_with = Identity{first_pin->fingerprint};  // a different key was compared
     } else if (latest_accept) {
       if (!matches(latest_accept->fingerprint, candidates))
-        facts.conflict_with = trust::Identity{latest_accept->fingerprint};
+        facts.conflict_with = Identity{latest_accept->fingerprint};
     } else if (!observations.empty()) {
-      const std::string& baseline = observations.front().identity;
-      if (baseline != identity.identity.fingerprint) {
-        if (!rotated(records, baseline, identity.identity.fingerprint)) {
-          facts.conflict_with = trust::Identity{baseline};
+      const Identity& baseline = observations.front().identity;
+      if (baseline != identity.identity) {
+        if (!rotated(records, baseline, identity.identity)) {
+          facts.conflict_with = Identity{baseline};
         } else if (!facts.tofu) {
           // A rotation continues the history of the identity it replaces.
           const auto& first = observations.front();
@@ -209,7 +215,7 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
       facts.pkix.push_back({anchor_certificate.subject(), anchor.amount});
     }
   }
-  facts.discovered = records.discovered(address, identity.identity.fingerprint);
+  facts.discovered = records.discovered(address, identity.identity);
 
   StoreGraph graph(store);
   trust::Verdict verdict = trust::evaluate(facts, graph, evaluator.root);
@@ -256,8 +262,8 @@ std::size_t choose(store::LocalStore& store, const EmailAddress& address, const 
   std::vector<bool> superseded(reports.size(), false);
   for (std::size_t i = 0; i < reports.size(); ++i) {
     for (const auto& other : reports) {
-      const std::string& from = reports[i].identity.identity.fingerprint;
-      const std::string& to = other.identity.identity.fingerprint;
+      const Identity& from = reports[i].identity.identity;
+      const Identity& to = other.identity.identity;
       if (from != to && rotated(records, from, to))
         superseded[i] = true;
     }
@@ -275,7 +281,7 @@ std::size_t choose(store::LocalStore& store, const EmailAddress& address, const 
 }  // namespace
 
 std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
-                                          const EmailAddress& address, crypto::TimePoint now) {
+                                          const EmailAddress& address, TimePoint now) {
   store::ReadSnapshot snapshot(store.database());
   auto candidates = encryption_candidates(store, address, now);
   if (candidates.empty())
@@ -289,7 +295,7 @@ std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evalua
 }
 
 std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
-                                            const EmailAddress& address, crypto::TimePoint now) {
+                                            const EmailAddress& address, TimePoint now) {
   store::ReadSnapshot snapshot(store.database());
   if (auto recipient = choose_recipient(store, evaluator, address, now))
     return std::move(recipient->trust);
@@ -322,26 +328,27 @@ struct Learned {
   bool observed = false;
 };
 
-Learned learn_message(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
+Learned learn_message(store::LocalStore& store, const smime::ReadResult& message, TimePoint now) {
   if (!message.signature || !message.signature->valid || !message.signature->signer) {
     throw Error(ErrorCode::BadSignature, "only a message with a valid signature teaches keys");
   }
   const smime::SignatureReport& report = *message.signature;
-  const std::int64_t at = now.time_since_epoch().count();
   store::Transaction transaction(store.database());
   Learned out;
-  out.contacts = record_signature(store, report, "message", at);
+  out.contacts = record_signature(store, report, "message", now);
   CertificateIdentity identity = identify(store, *report.signer, report.certificates);
   store::TrustRecords records(store);
-  records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+  records.add_identity(identity.identity, identity.top.der(), now);
   if (auto address = signed_address(message)) {
     // The message's own date counts the days of history; a date in the
     // future counts as today.
-    constexpr std::int64_t kSecondsPerDay = 86400;
-    const std::int64_t dated = std::min(report.signing_time.value_or(at), at);
-    store::TrustRecords::Sighting sighting{
-        identity.identity.fingerprint, full(report.signer->fingerprint()), "message", at,
-        dated / kSecondsPerDay,        full(message.content.fingerprint())};
+    const TimePoint dated = std::min(report.signing_time.value_or(now), now);
+    store::TrustRecords::Sighting sighting{identity.identity,
+                                           full(report.signer->fingerprint()),
+                                           "message",
+                                           now,
+                                           dated,
+                                           full(message.content.fingerprint())};
     out.observed = records.observe(*address, sighting);
   }
   transaction.commit();
@@ -350,7 +357,7 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
 
 }  // namespace
 
-bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now) {
+bool learn(store::LocalStore& store, const smime::ReadResult& message, TimePoint now) {
   return learn_message(store, message, now).observed;
 }
 
@@ -369,19 +376,19 @@ PinTarget pin_target(std::string_view address_or_strong_address, std::string_vie
   }
 }
 
-void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
+void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at) {
   udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
   store::TrustRecords(store).add_pin({address, parsed.to_string(parsed.precision_bits()), "pin", at});
 }
 
-void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at) {
+void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at) {
   udf::Fingerprint parsed = udf::Fingerprint::parse(fingerprint);
   const std::string presentation = parsed.to_string(parsed.precision_bits());
   bool known = false;
   for (const auto& record : store.contact_certificates(address)) {
     crypto::Certificate certificate = crypto::Certificate::from_der(record.certificate);
     CertificateIdentity identity = identify(store, certificate);
-    known = known || matches(presentation, {udf::Fingerprint::parse(identity.identity.fingerprint),
+    known = known || matches(presentation, {udf::Fingerprint::parse(identity.identity.str()),
                                             certificate.key_fingerprint(), certificate.fingerprint()});
   }
   if (!known) {
@@ -411,7 +418,7 @@ void check_endorsement_terms(const Evaluator& evaluator, const EmailAddress& add
 
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
-                            crypto::TimePoint now) {
+                            TimePoint now) {
   using namespace std::chrono_literals;
   check_endorsement_terms(evaluator, address, options);
   // The identity `trust ADDRESS` shows: never one of two keys in conflict.
@@ -442,25 +449,24 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
   crypto::Certificate endorsement =
       crypto::issue_endorsement(identity.top, root_key, root, terms, now - 1h, now + 24h * 2 * 365);
   store::TrustRecords records(store);
-  const std::int64_t at = now.time_since_epoch().count();
-  records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+  records.add_identity(identity.identity, identity.top.der(), now);
   store::EndorsementRecord record;
-  record.issuer = evaluator.root.fingerprint;
-  record.subject = identity.identity.fingerprint;
+  record.issuer = evaluator.root;
+  record.subject = identity.identity;
   record.amount = terms.amount;
   record.depth = terms.depth;
   record.scope = terms.scope;
   record.addresses = {address.str()};
   record.exportable = terms.exportable;
   record.certificate = endorsement.der();
-  record.created_at = at;
+  record.created_at = now;
   records.add_endorsement(record);
   return endorsement;
 }
 
 std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root) {
   std::string pem = root.pem();
-  for (const auto& der : store::TrustRecords(store).exportable_endorsements(full(root.key_fingerprint())))
+  for (const auto& der : store::TrustRecords(store).exportable_endorsements(identity_of_key(root)))
     pem += crypto::Certificate::from_der(der).pem();
   return pem;
 }
@@ -482,7 +488,7 @@ std::vector<crypto::Certificate> possible_issuers(store::LocalStore& store,
 // Takes one cross-certificate of a bundle as evidence, when it carries the
 // endorsement extension, a known root signed it and its terms are sound.
 void import_endorsement(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
-                        const crypto::Certificate& certificate, std::int64_t at, ImportSummary& summary) {
+                        const crypto::Certificate& certificate, TimePoint at, ImportSummary& summary) {
   std::optional<crypto::EndorsementTerms> terms;
   try {
     terms = crypto::read_endorsement(certificate);
@@ -512,11 +518,11 @@ void import_endorsement(store::TrustRecords& records, const std::vector<crypto::
     summary.warnings.push_back(fmt::format("an endorsement of '{}' claims depth {}; it counts as {}",
                                            certificate.subject(), terms->depth, kMaxEndorsementDepth));
   }
-  std::string issuer_identity = full(issuer->key_fingerprint());
+  const Identity issuer_identity = identity_of_key(*issuer);
   records.add_identity(issuer_identity, issuer->der(), at);
   store::EndorsementRecord record;
   record.issuer = issuer_identity;
-  record.subject = full(certificate.key_fingerprint());
+  record.subject = identity_of_key(certificate);
   record.amount = terms->amount;
   record.depth = std::min(terms->depth, kMaxEndorsementDepth);
   record.scope = terms->scope;
@@ -557,7 +563,7 @@ std::vector<Bytes> revocation_lists(ByteView data, bool holds_certificates) {
 // Takes the revocations of one list signed by a known issuer. A list that
 // does not parse is only worth a warning where the input held more than it.
 void import_revocation_list(store::TrustRecords& records, const std::vector<crypto::Certificate>& issuers,
-                            const Bytes& bytes, bool warn_if_damaged, std::int64_t at, ImportSummary& summary) {
+                            const Bytes& bytes, bool warn_if_damaged, TimePoint at, ImportSummary& summary) {
   std::optional<crypto::RevocationList> crl;
   try {
     crl.emplace(crypto::RevocationList::read(bytes));
@@ -573,7 +579,7 @@ void import_revocation_list(store::TrustRecords& records, const std::vector<cryp
         fmt::format("ignored a revocation list by '{}': its issuer is unknown or it is mis-signed", crl->issuer()));
     return;
   }
-  std::string issuer_identity = full(issuer->key_fingerprint());
+  const Identity issuer_identity = identity_of_key(*issuer);
   records.add_identity(issuer_identity, issuer->der(), at);
   for (const auto& serial : crl->revoked_serials()) {
     if (records.add_revocation(issuer_identity, serial, "crl", at)) {
@@ -586,10 +592,9 @@ void import_revocation_list(store::TrustRecords& records, const std::vector<cryp
 
 }  // namespace
 
-ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now) {
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, TimePoint now) {
   ImportSummary summary;
   store::TrustRecords records(store);
-  const std::int64_t at = now.time_since_epoch().count();
   std::vector<crypto::Certificate> bundle;
   try {
     bundle = crypto::Certificate::read_all(data);
@@ -597,10 +602,10 @@ ImportSummary import_trust_material(store::LocalStore& store, ByteView data, cry
   }
   const std::vector<crypto::Certificate> issuers = possible_issuers(store, bundle);
   for (const auto& certificate : bundle)
-    import_endorsement(records, issuers, certificate, at, summary);
+    import_endorsement(records, issuers, certificate, now, summary);
   const std::vector<Bytes> crls = revocation_lists(data, !bundle.empty());
   for (const auto& bytes : crls)
-    import_revocation_list(records, issuers, bytes, !bundle.empty() || crls.size() > 1, at, summary);
+    import_revocation_list(records, issuers, bytes, !bundle.empty() || crls.size() > 1, now, summary);
   return summary;
 }
 
@@ -644,13 +649,13 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
       return import_message(store, data, policy);
   }
   ImportResult result;
-  const std::int64_t at = policy.now.time_since_epoch().count();
+  const TimePoint at = policy.now;
   store::Transaction transaction(store.database());
   for (const auto& certificate : certificates) {
     if (crypto::is_endorsement(certificate))
       continue;  // evidence, read below
     if (certificate.is_ca()) {
-      store.add_contact_chain_certificate(certificate.der());
+      store.add_contact_chain_certificate(certificate.der(), at);
       continue;
     }
     auto added = add_certificate(store, certificate, "import", at);
@@ -658,10 +663,10 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
       continue;
     CertificateIdentity identity = identify(store, certificate, certificates);
     store::TrustRecords records(store);
-    records.add_identity(identity.identity.fingerprint, identity.top.der(), at);
+    records.add_identity(identity.identity, identity.top.der(), at);
     for (const auto& entry : added) {
-      records.observe(entry.contact.address, {identity.identity.fingerprint, full(certificate.fingerprint()), "import",
-                                              at, std::nullopt, std::nullopt});
+      records.observe(entry.contact.address,
+                      {identity.identity, full(certificate.fingerprint()), "import", at, std::nullopt, std::nullopt});
     }
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
   }
@@ -680,21 +685,20 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
   return result;
 }
 
-ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now) {
-  const std::int64_t at = now.time_since_epoch().count();
+ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, TimePoint now) {
   ImportResult result;
   store::Transaction transaction(store.database());
   store::TrustRecords records(store);
-  store.add_contact_chain_certificate(discovery.root.der());
-  const std::string identity = full(discovery.root.key_fingerprint());
-  records.add_identity(identity, discovery.root.der(), at);
+  store.add_contact_chain_certificate(discovery.root.der(), now);
+  const Identity identity = identity_of_key(discovery.root);
+  records.add_identity(identity, discovery.root.der(), now);
   for (const auto& certificate : discovery.certificates) {
     if (!certificate.names_address(discovery.address))
       continue;
-    auto added = add_certificate(store, certificate, "lookup", at);
+    auto added = add_certificate(store, certificate, "lookup", now);
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
   }
-  records.add_discovery(discovery.address, identity, discovery.source, at);
+  records.add_discovery(discovery.address, identity, discovery.source, now);
   if (!discovery.endorsements.empty()) {
     ImportSummary summary = import_trust_material(store, as_bytes(discovery.endorsements), now);
     result.trust.endorsements += summary.endorsements;
@@ -711,7 +715,7 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
   return result;
 }
 
-void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at) {
+void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, TimePoint at) {
   if (amount < kMinAnchorAmount || amount > trust::kFullAmount) {
     throw Error(ErrorCode::Usage, fmt::format("a trust anchor's amount is {} to {}, not {}", kMinAnchorAmount,
                                               trust::kFullAmount, amount));

@@ -51,10 +51,6 @@ std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
 
 }  // namespace
 
-TimePoint now() {
-  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-}
-
 Certificate::Certificate(ossl::X509Cert certificate) : certificate_(std::move(certificate)) {}
 
 Certificate::Certificate(const Certificate& other) : certificate_(ossl::add_reference(other.certificate_.get())) {}

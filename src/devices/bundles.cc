@@ -13,7 +13,7 @@ namespace mailseal::devices {
 namespace internal {
 
 KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
-                    const std::function<bool(const store::MailKeyRecord&)>& wanted) {
+                    const std::function<bool(const store::MailKeyRecord&)>& wanted, TimePoint now) {
   auto record = profile.store().profile();
   KeyBundle bundle;
   bundle.fingerprint = record.fingerprint;
@@ -21,7 +21,7 @@ KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
   bundle.suite = record.suite;
   bundle.addresses = record.addresses;
   bundle.root = record.root_certificate;
-  bundle.issued_at = profile::to_seconds(crypto::now());
+  bundle.issued_at = now;
   for (auto& key : profile.store().mail_keys()) {
     if (!wanted(key))
       continue;
@@ -32,11 +32,14 @@ KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
 }
 
 KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, const store::DeviceRecord& device,
-                     std::optional<std::string> pin_proof) {
+                     std::optional<std::string> pin_proof, TimePoint now) {
   // A device that only reads gets no key that signs.
-  KeyBundle bundle = bundle_of(profile, key_access, [&](const store::MailKeyRecord& key) {
-    return device.role != store::DeviceRole::Read || key.purpose == store::KeyPurpose::Encryption;
-  });
+  KeyBundle bundle = bundle_of(
+      profile, key_access,
+      [&](const store::MailKeyRecord& key) {
+        return device.role != store::DeviceRole::Read || key.purpose == store::KeyPurpose::Encryption;
+      },
+      now);
   bundle.devices = {device};
   bundle.pin_proof = std::move(pin_proof);
   return bundle;
@@ -87,15 +90,16 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
 
 using namespace internal;
 
-int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access) {
+int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                     TimePoint now) {
   store::LocalStore& store = profile.store();
-  const std::string fingerprint = store.profile().fingerprint;
-  KeySigner signer(profile.root_key(key_access), std::string(keyservice::kRootKey));
+  const Identity fingerprint = store.profile().fingerprint;
+  KeySigner signer = root_signer(profile, key_access, now);
   int sent = 0;
   for (const auto& device : store.devices()) {
     if (device.is_this_device || device.status != store::DeviceStatus::Active)
       continue;
-    Bytes sealed = seal_bundle(profile, key_access, bundle_for(profile, key_access, device, std::nullopt),
+    Bytes sealed = seal_bundle(profile, key_access, bundle_for(profile, key_access, device, std::nullopt, now),
                                crypto::Certificate::from_der(device.agreement_certificate));
     client.put_bundle(fingerprint, device.device_id, {sealed}, signer.signer);
     ++sent;

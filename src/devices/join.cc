@@ -67,7 +67,8 @@ std::string pending_join_service(const std::filesystem::path& home) {
   return JoinState::read(home).text("service");
 }
 
-JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options) {
+JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options,
+                TimePoint now) {
   if (store::LocalStore::exists(home)) {
     throw Error(ErrorCode::AlreadyExists, fmt::format("{} holds a profile already", home.string()),
                 "join with a new --home DIR for this device");
@@ -85,7 +86,7 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
     pin = canonical_pin(*options.pin);
 
   const crypto::Certificate root = fetch_profile(client, options.address).root;
-  const std::string fingerprint = keyservice::profile_fingerprint_of(root);
+  const Identity fingerprint = keyservice::profile_fingerprint_of(root);
 
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
@@ -100,26 +101,26 @@ JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, c
     request.pin_mac =
         join_pin_mac(*mac_key, fingerprint, signature_spki, agreement_spki, device_nonce, options.device_name);
   }
-  KeySigner signer(std::move(signature_key), std::string(keyservice::kJoiningDeviceKey));
+  KeySigner signer(std::move(signature_key), std::string(keyservice::kJoiningDeviceKey), now);
   keyservice::JoinReceipt receipt = client.join(fingerprint, request, signer.signer);
-  const std::string& request_id = receipt.request_id;
+  const RequestId& request_id = receipt.request_id;
 
   JoinTicket ticket{keyservice::device_id_of(signer.key.public_key()),
                     compute_witness(fingerprint, signature_spki, agreement_spki, device_nonce, receipt.service_nonce),
                     request_id, fingerprint};
   json state = {{"service", client.url()},
                 {"address", options.address.str()},
-                {"fingerprint", fingerprint},
+                {"fingerprint", fingerprint.str()},
                 {"root", encode_base64(root.der())},
-                {"request_id", request_id},
+                {"request_id", request_id.str()},
                 {"device_name", options.device_name},
-                {"device_id", ticket.device_id},
+                {"device_id", ticket.device_id.str()},
                 {"witness", ticket.witness},
                 {"keys_encrypted", options.key_access.encrypted()},
                 {"signature_key", as_string_view(profile::key_file_pem(signer.key, options.key_access))},
                 {"agreement_key", as_string_view(profile::key_file_pem(agreement_key, options.key_access))},
                 {"pin_mac_key", mac_key ? json(to_hex(*mac_key)) : json(nullptr)},
-                {"created_at", profile::to_seconds(crypto::now())}};
+                {"created_at", to_unix_seconds(now)}};
   prepare_home(home);
   std::string text = state.dump(2);
   write_new_file(join_file(home), as_bytes(text), FileMode::Private);
@@ -131,16 +132,17 @@ namespace internal {
 
 // The accepted join: the store is made from the bundle, and the pending
 // state goes.
-SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access) {
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
+                         TimePoint now) {
   JoinState state = JoinState::read(home);
   const bool encrypted = state.document.value("keys_encrypted", false);
   if (encrypted && !key_access.encrypted()) {
     throw Error(ErrorCode::BadPassword, "this device's keys are encrypted and no passphrase was given",
                 "give --passphrase-file FILE or MAILSEAL_PASSPHRASE");
   }
-  KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey));
+  KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey), now);
   crypto::PrivateKey agreement_key = state.key("agreement_key", key_access);
-  keyservice::RequestStatus answer = client.request_status(state.text("request_id"), signer.signer);
+  keyservice::RequestStatus answer = client.request_status(RequestId(state.text("request_id")), signer.signer);
   SyncReport report;
   if (answer.state == keyservice::RequestState::Pending) {
     report.waiting = true;
@@ -161,7 +163,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
     throw Error(ErrorCode::BadSignature, "the certificates the key service returned are not this device's");
   }
   KeyBundle bundle = open_bundle(accepted.bundle, agreement_key, agreement_certificate, root);
-  const std::string device_id = state.text("device_id");
+  const DeviceId device_id(state.text("device_id"));
   auto me = std::find_if(bundle.devices.begin(), bundle.devices.end(),
                          [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
   if (me == bundle.devices.end()) {
@@ -169,16 +171,16 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   }
   if (state.document.contains("pin_mac_key") && state.document["pin_mac_key"].is_string()) {
     Bytes mac_key = from_hex(state.text("pin_mac_key"));
-    std::string expected = bundle_pin_proof(mac_key, state.text("fingerprint"), device_id, state.text("request_id"));
+    std::string expected =
+        bundle_pin_proof(mac_key, Identity(state.text("fingerprint")), device_id, RequestId(state.text("request_id")));
     if (!bundle.pin_proof || !pin_mac_equal(*bundle.pin_proof, expected)) {
       throw Error(ErrorCode::BadSignature,
                   "the key bundle does not prove knowledge of the PIN this device joined with");
     }
   }
 
-  const auto now = crypto::now();
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(bundle, encrypted, profile::to_seconds(now));
+  store::ProfileRecord profile = profile_record_of(bundle, encrypted, now);
   store::DeviceRecord device =
       profile::own_device_record({device_id, state.text("device_name"), me->role, signature_certificate,
                                   agreement_certificate, signer.key, agreement_key},

@@ -34,10 +34,10 @@ Bytes length_prefixed(std::initializer_list<ByteView> fields) {
 
 }  // namespace
 
-std::string compute_witness(std::string_view profile_fingerprint, ByteView signature_key, ByteView agreement_key,
+std::string compute_witness(const Identity& profile, ByteView signature_key, ByteView agreement_key,
                             std::string_view device_nonce, std::string_view service_nonce) {
   Bytes data = length_prefixed(
-      {as_bytes(profile_fingerprint), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(service_nonce)});
+      {as_bytes(profile.str()), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(service_nonce)});
   return udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, kWitnessType, data).to_string(kWitnessBits);
 }
 
@@ -86,17 +86,17 @@ std::string pin_mac(ByteView mac_key, std::string_view purpose, ByteView data) {
   return mac;
 }
 
-std::string join_pin_mac(ByteView mac_key, std::string_view profile_fingerprint, ByteView signature_key,
-                         ByteView agreement_key, std::string_view device_nonce, std::string_view device_name) {
+std::string join_pin_mac(ByteView mac_key, const Identity& profile, ByteView signature_key, ByteView agreement_key,
+                         std::string_view device_nonce, std::string_view device_name) {
   Bytes data = length_prefixed(
-      {as_bytes(profile_fingerprint), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(device_name)});
+      {as_bytes(profile.str()), signature_key, agreement_key, as_bytes(device_nonce), as_bytes(device_name)});
   return pin_mac(mac_key, kJoinPurpose, data);
 }
 
-std::string bundle_pin_proof(ByteView mac_key, std::string_view profile_fingerprint, std::string_view device_id,
-                             std::string_view request_id) {
+std::string bundle_pin_proof(ByteView mac_key, const Identity& profile, const DeviceId& device,
+                             const RequestId& request) {
   return pin_mac(mac_key, kBundlePurpose,
-                 length_prefixed({as_bytes(profile_fingerprint), as_bytes(device_id), as_bytes(request_id)}));
+                 length_prefixed({as_bytes(profile.str()), as_bytes(device.str()), as_bytes(request.str())}));
 }
 
 bool pin_mac_equal(std::string_view a, std::string_view b) {

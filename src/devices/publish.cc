@@ -60,8 +60,9 @@ std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate
 // The escrow (docs/service.md, "Recovery"): every mail key, the devices and
 // the root's private key, sealed under a key only the root secret gives.
 keyservice::EscrowReference escrow_of(profile::Profile& profile, const KeyAccess& key_access,
-                                      const crypto::PrivateKey& root_key) {
-  KeyBundle escrow = bundle_of(profile, key_access, [](const store::MailKeyRecord&) { return true; });
+                                      const crypto::PrivateKey& root_key, TimePoint now) {
+  KeyBundle escrow = bundle_of(
+      profile, key_access, [](const store::MailKeyRecord&) { return true; }, now);
   escrow.devices = profile.store().devices();
   for (auto& device : escrow.devices) {
     device.is_this_device = false;
@@ -84,23 +85,24 @@ keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const Ema
   return checked_profile(client.profile_for(address), address);
 }
 
-PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access) {
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                      TimePoint now) {
   crypto::PrivateKey root_key = profile.root_key(key_access);
   crypto::Certificate root = profile.root_certificate();
-  const std::string fingerprint = keyservice::profile_fingerprint_of(root);
+  const Identity fingerprint = keyservice::profile_fingerprint_of(root);
   keyservice::Publication publication{
-      root, profile.current_mail_certificates(),     endorsements_pem(profile.store(), root), {},
-      {},   escrow_of(profile, key_access, root_key)};
+      root, profile.current_mail_certificates(),          endorsements_pem(profile.store(), root), {},
+      {},   escrow_of(profile, key_access, root_key, now)};
   auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
   if (!serials.empty())
-    publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, crypto::now()).der());
+    publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, now).der());
   for (const auto& device : profile.store().devices()) {
     publication.devices.push_back({device.device_id, device.name, std::string(store::to_string(device.role)),
                                    std::string(store::to_string(device.status)),
                                    crypto::Certificate::from_der(device.signature_certificate),
                                    crypto::Certificate::from_der(device.agreement_certificate)});
   }
-  KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey));
+  KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey), now);
   client.publish(fingerprint, publication, signer.signer);
   remember_service(profile.store(), client.url());
   return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
@@ -108,12 +110,12 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
 }
 
 FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,
-                                     const KeyAccess& key_access) {
+                                     const KeyAccess& key_access, TimePoint now) {
   FirstPublication outcome;
   try {
     keyservice::Client client{std::string(service_url)};
     remember_service(profile.store(), client.url());
-    outcome.published = publish(profile, client, key_access);
+    outcome.published = publish(profile, client, key_access, now);
   } catch (const Error& error) {
     outcome.failure = error.what();
   }

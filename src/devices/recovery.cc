@@ -58,7 +58,8 @@ SecretBytes combine(const std::vector<std::string>& texts) {
 
 }  // namespace
 
-RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options) {
+RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options,
+                      TimePoint now) {
   if (store::LocalStore::exists(home) || join_pending(home)) {
     throw Error(ErrorCode::AlreadyExists, fmt::format("{} is in use already", home.string()),
                 "restore into a new --home DIR");
@@ -77,10 +78,9 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
     throw Error(ErrorCode::BadSignature, "the escrow does not belong to these shares");
   }
 
-  const auto now = crypto::now();
   const KeyAccess& key_access = options.key_access;
   std::vector<store::KeyFile> files;
-  store::ProfileRecord profile = profile_record_of(escrow, key_access.encrypted(), profile::to_seconds(now));
+  store::ProfileRecord profile = profile_record_of(escrow, key_access.encrypted(), now);
   files.push_back(profile::key_file("root", root_key, key_access));
   profile.root_key_file = files.back().name;
 
@@ -102,7 +102,7 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   }
   remember_service(store, client.url());
   profile::Profile restored = profile::Profile::open(home);
-  publish(restored, client, key_access);
+  publish(restored, client, key_access, now);
   return RestoreReport{escrow.fingerprint, escrow.addresses, device.device_id, static_cast<int>(mail_keys.size())};
 }
 

@@ -15,13 +15,13 @@ namespace mailseal::devices {
 using namespace internal;
 
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                            const std::string& device_id) {
+                            const DeviceId& device_id, TimePoint now) {
   store::LocalStore& store = profile.store();
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
   if (target == devices.end()) {
-    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", device_id),
+    throw Error(ErrorCode::NotFound, fmt::format("no device {} in this profile", device_id.str()),
                 "'mailseal device list' shows the devices");
   }
   if (target->is_this_device) {
@@ -34,7 +34,6 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   crypto::Certificate root = profile.root_certificate();
   auto record = store.profile();
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
-  const auto now = crypto::now();
   const bool could_sign = target->role != store::DeviceRole::Read;
 
   RemovalReport report{device_id, {}, 0};
@@ -44,7 +43,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     store::TrustRecords records(store);
     for (const Bytes& der : {target->signature_certificate, target->agreement_certificate}) {
       records.add_revocation(record.fingerprint, crypto::Certificate::from_der(der).serial_hex(), "device removed",
-                             profile::to_seconds(now));
+                             now);
     }
     // New keys for everything the removed device held: it keeps the old ones,
     // so nothing sent from now on may be readable (or signable) with them.
@@ -57,7 +56,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
       store.set_mail_key_status(key.id, store::KeyStatus::Archived);
       if (key.purpose == store::KeyPurpose::Signing) {
         records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
-                               "device removed", profile::to_seconds(now));
+                               "device removed", now);
       }
       // The new certificate asks for what the old one asked for (CBC when the
       // keys also live in a client without AES-GCM).
@@ -72,8 +71,8 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     store.add_mail_keys(additions);
     transaction.commit();
   }
-  publish(profile, client, key_access);
-  report.devices_updated = send_key_bundles(profile, client, key_access);
+  publish(profile, client, key_access, now);
+  report.devices_updated = send_key_bundles(profile, client, key_access, now);
   return report;
 }
 

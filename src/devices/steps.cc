@@ -5,8 +5,8 @@
 
 namespace mailseal::devices::internal {
 
-KeySigner root_signer(profile::Profile& profile, const KeyAccess& key_access) {
-  return KeySigner(profile.root_key(key_access), std::string(keyservice::kRootKey));
+KeySigner root_signer(profile::Profile& profile, const KeyAccess& key_access, TimePoint now) {
+  return KeySigner(profile.root_key(key_access), std::string(keyservice::kRootKey), now);
 }
 
 store::DeviceRecord this_device(store::LocalStore& store) {

@@ -16,11 +16,11 @@ namespace {
 
 // Takes the newest bundle sent to this device: new keys are added, keys the
 // bundle lists as archived are archived here too.
-void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                 SyncReport& report) {
+void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access, SyncReport& report,
+                 TimePoint now) {
   store::LocalStore& store = profile.store();
   store::DeviceRecord self = this_device(store);
-  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id);
+  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
   keyservice::FetchedBundle fetched = client.bundle(store.profile().fingerprint, self.device_id, signer.signer);
   if (fetched.state == keyservice::BundleState::NoneSent)
     return;  // nothing sent to this device since it joined
@@ -50,6 +50,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
     });
     if (existing == known.end()) {
       auto [record, file] = stored_key(key, new_key_files);
+      record.created_at = now;
       if (key_files.insert(file.name).second)
         additions.emplace_back(std::move(record), std::move(file));
       else
@@ -70,15 +71,16 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
 
 }  // namespace
 
-SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access) {
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
+                TimePoint now) {
   if (!store::LocalStore::exists(home) && join_pending(home))
-    return complete_join(home, client, key_access);
+    return complete_join(home, client, key_access, now);
   profile::Profile profile = profile::Profile::open(home);
   SyncReport report;
   if (profile.holds_root()) {
-    process_pin_requests(profile, client, key_access, report);
+    process_pin_requests(profile, client, key_access, report, now);
   } else {
-    take_bundle(profile, client, key_access, report);
+    take_bundle(profile, client, key_access, report, now);
   }
   return report;
 }

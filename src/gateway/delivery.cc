@@ -52,27 +52,27 @@ bool usable(const std::optional<contacts::TrustReport>& report) {
 
 // Certificates from the contacts and learned mail, else from the key service.
 void fetch(profile::Profile& profile, keyservice::Client& service, const EmailAddress& address,
-           LookupSchedule* schedule) {
+           LookupSchedule* schedule, TimePoint now) {
   try {
-    agent::lookup(profile, service, address);
+    agent::lookup(profile, service, address, now);
   } catch (const std::exception&) {
     // Not published, unreachable, or an answer that does not hold together:
     // what the store knows stands, and the policy decides about an address
     // without a key.
   }
   if (schedule != nullptr)
-    schedule->fetched(address);
+    schedule->fetched(address, now);
 }
 
 std::vector<std::string> recipients_without_keys(profile::Profile& profile, const std::vector<EmailAddress>& recipients,
-                                                 keyservice::Client* service, LookupSchedule* schedule) {
+                                                 keyservice::Client* service, LookupSchedule* schedule, TimePoint now) {
   std::vector<std::string> missing;
   for (const auto& address : recipients) {
-    auto report = agent::address_trust(profile, address);
+    auto report = agent::address_trust(profile, address, now);
     if (service != nullptr && !profile.has_address(address) &&
-        (!report || (schedule != nullptr && schedule->due(address)))) {
-      fetch(profile, *service, address, schedule);
-      report = agent::address_trust(profile, address);
+        (!report || (schedule != nullptr && schedule->due(address, now)))) {
+      fetch(profile, *service, address, schedule, now);
+      report = agent::address_trust(profile, address, now);
     }
     if (!usable(report))
       missing.push_back(address.str());
@@ -81,20 +81,20 @@ std::vector<std::string> recipients_without_keys(profile::Profile& profile, cons
 }
 
 std::string encrypt_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text,
-                         const std::vector<EmailAddress>& to) {
+                         const std::vector<EmailAddress>& to, TimePoint now) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
-  agent::encrypt(profile, key_access, message, out, to, true);
+  agent::encrypt(profile, key_access, message, out, to, true, now);
   out.finish();
   return out.take();
 }
 
-std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text) {
+std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, const std::string& text, TimePoint now) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage message = read_message(text, source);
   smime::StringSink out;
-  agent::sign(profile, key_access, message, out, smime::SignatureForm::Detached);
+  agent::sign(profile, key_access, message, out, smime::SignatureForm::Detached, now);
   out.finish();
   return out.take();
 }
@@ -102,7 +102,7 @@ std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, co
 }  // namespace
 
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, keyservice::Client* service,
+                           const Envelope& envelope, std::string message, TimePoint now, keyservice::Client* service,
                            LookupSchedule* schedule) {
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage outgoing = read_message(message, source);
@@ -128,7 +128,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
     return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
 
   // Date and Message-ID are fixed once, so that every copy is the same message.
-  outgoing.complete_headers(crypto::now().time_since_epoch().count());
+  outgoing.complete_headers(now);
   outgoing.mutable_headers().remove("Bcc");
   std::string normalized = outgoing.mutable_headers().serialize() + "\r\n";
   {
@@ -149,7 +149,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
     (visible.count(address) ? main_group : hidden).push_back(address);
   }
 
-  plan.without_keys = recipients_without_keys(profile, everyone, service, schedule);
+  plan.without_keys = recipients_without_keys(profile, everyone, service, schedule, now);
   if (plan.without_keys.empty()) {
     try {
       std::vector<Copy> copies;
@@ -157,10 +157,11 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
         std::vector<std::string> to;
         for (const auto& address : main_group)
           to.push_back(address.str());
-        copies.push_back(Copy{to, encrypt_copy(profile, key_access, normalized, main_group), true, true});
+        copies.push_back(Copy{to, encrypt_copy(profile, key_access, normalized, main_group, now), true, true});
       }
       for (const auto& address : hidden)
-        copies.push_back(Copy{{address.str()}, encrypt_copy(profile, key_access, normalized, {address}), true, true});
+        copies.push_back(
+            Copy{{address.str()}, encrypt_copy(profile, key_access, normalized, {address}, now), true, true});
       plan.copies = std::move(copies);
       plan.summary =
           hidden.empty()
@@ -179,18 +180,18 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
   if (required)
     throw Error(ErrorCode::RejectedByPolicy, fmt::format("no usable certificate for {}; the policy requires encryption",
                                                          fmt::join(plan.without_keys, ", ")));
-  plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, key_access, normalized), true, false});
+  plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, key_access, normalized, now), true, false});
   plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", fmt::join(plan.without_keys, ", "));
   return plan;
 }
 
-bool LookupSchedule::due(const EmailAddress& address) const {
+bool LookupSchedule::due(const EmailAddress& address, TimePoint now) const {
   auto found = fetched_.find(address);
-  return found == fetched_.end() || std::chrono::steady_clock::now() - found->second >= interval_;
+  return found == fetched_.end() || now - found->second >= interval_ || now < found->second;
 }
 
-void LookupSchedule::fetched(const EmailAddress& address) {
-  fetched_[address] = std::chrono::steady_clock::now();
+void LookupSchedule::fetched(const EmailAddress& address, TimePoint at) {
+  fetched_[address] = at;
 }
 
 }  // namespace mailseal::gateway

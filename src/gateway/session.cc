@@ -330,9 +330,10 @@ bool Session::deliver(std::string message) {
     std::optional<keyservice::Client> service;
     if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
+    // The gateway reads the clock here, once a message: the library plans by it.
     plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy,
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
-                         service ? &*service : nullptr, &shared_.lookups);
+                         mailseal::now(), service ? &*service : nullptr, &shared_.lookups);
   } catch (const Error& error) {
     log(fmt::format("message from <{}> to {} not relayed: {}", transaction.reverse_path,
                     describe_recipients(transaction.recipients), error.what()));

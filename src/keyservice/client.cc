@@ -1,6 +1,5 @@
 #include "mailseal/keyservice/client.h"
 
-#include <chrono>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -16,10 +15,6 @@ namespace {
 constexpr std::size_t kMaxAnswerBytes = 32 * 1024 * 1024;
 constexpr std::string_view kAnswerSource = "the key service's answer";
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 ErrorCode code_for(int status) {
   switch (status) {
     case 404:
@@ -34,12 +29,12 @@ ErrorCode code_for(int status) {
   }
 }
 
-std::string account_path(std::string_view fingerprint) {
-  return "/v1/accounts/" + path_segment(fingerprint);
+std::string account_path(const Identity& profile) {
+  return "/v1/accounts/" + path_segment(profile.str());
 }
 
-std::string bundle_path(std::string_view fingerprint, std::string_view device_id) {
-  return account_path(fingerprint) + "/devices/" + path_segment(device_id) + "/bundle";
+std::string bundle_path(const Identity& profile, const DeviceId& device) {
+  return account_path(profile) + "/devices/" + path_segment(device.str()) + "/bundle";
 }
 
 }  // namespace
@@ -105,7 +100,7 @@ Client::Answer Client::call(std::string_view method, const std::string& path, co
                             const RequestSigner* signer) {
   httplib::Headers headers;
   if (signer != nullptr) {
-    headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), unix_now()));
+    headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), signer->at));
   }
   auto perform = [&]() -> httplib::Result {
     if (method == "GET")
@@ -145,40 +140,39 @@ EscrowAnswer Client::escrow(std::string_view escrow_id) {
   return answer<EscrowAnswer>("GET", "/v1/escrow/" + path_segment(escrow_id), "", nullptr);
 }
 
-PublishReceipt Client::publish(std::string_view fingerprint, const Publication& publication,
+PublishReceipt Client::publish(const Identity& profile, const Publication& publication, const RequestSigner& root) {
+  return answer<PublishReceipt>("PUT", account_path(profile), publication.to_json(), &root);
+}
+
+Invitation Client::invite(const Identity& profile, const Invitation& invitation, const RequestSigner& root) {
+  return answer<Invitation>("POST", account_path(profile) + "/invites", invitation.to_json(), &root);
+}
+
+PendingRequests Client::pending_requests(const Identity& profile, const RequestSigner& root) {
+  return answer<PendingRequests>("GET", account_path(profile) + "/requests", "", &root);
+}
+
+DecisionReceipt Client::decide(const Identity& profile, const RequestId& request, const Decision& decision,
                                const RequestSigner& root) {
-  return answer<PublishReceipt>("PUT", account_path(fingerprint), publication.to_json(), &root);
-}
-
-Invitation Client::invite(std::string_view fingerprint, const Invitation& invitation, const RequestSigner& root) {
-  return answer<Invitation>("POST", account_path(fingerprint) + "/invites", invitation.to_json(), &root);
-}
-
-PendingRequests Client::pending_requests(std::string_view fingerprint, const RequestSigner& root) {
-  return answer<PendingRequests>("GET", account_path(fingerprint) + "/requests", "", &root);
-}
-
-DecisionReceipt Client::decide(std::string_view fingerprint, std::string_view request_id, const Decision& decision,
-                               const RequestSigner& root) {
-  return answer<DecisionReceipt>("POST", account_path(fingerprint) + "/requests/" + path_segment(request_id),
+  return answer<DecisionReceipt>("POST", account_path(profile) + "/requests/" + path_segment(request.str()),
                                  decision.to_json(), &root);
 }
 
-BundleReceipt Client::put_bundle(std::string_view fingerprint, std::string_view device_id, const BundleEnvelope& bundle,
+BundleReceipt Client::put_bundle(const Identity& profile, const DeviceId& device, const BundleEnvelope& bundle,
                                  const RequestSigner& root) {
-  return answer<BundleReceipt>("PUT", bundle_path(fingerprint, device_id), bundle.to_json(), &root);
+  return answer<BundleReceipt>("PUT", bundle_path(profile, device), bundle.to_json(), &root);
 }
 
-JoinReceipt Client::join(std::string_view fingerprint, const JoinRequest& request, const RequestSigner& device) {
-  return answer<JoinReceipt>("POST", account_path(fingerprint) + "/requests", request.to_json(), &device);
+JoinReceipt Client::join(const Identity& profile, const JoinRequest& request, const RequestSigner& device) {
+  return answer<JoinReceipt>("POST", account_path(profile) + "/requests", request.to_json(), &device);
 }
 
-RequestStatus Client::request_status(std::string_view request_id, const RequestSigner& device) {
-  return answer<RequestStatus>("GET", "/v1/requests/" + path_segment(request_id), "", &device);
+RequestStatus Client::request_status(const RequestId& request, const RequestSigner& device) {
+  return answer<RequestStatus>("GET", "/v1/requests/" + path_segment(request.str()), "", &device);
 }
 
-FetchedBundle Client::bundle(std::string_view fingerprint, std::string_view device_id, const RequestSigner& device) {
-  Answer reply = call("GET", bundle_path(fingerprint, device_id), "", &device);
+FetchedBundle Client::bundle(const Identity& profile, const DeviceId& device_id, const RequestSigner& device) {
+  Answer reply = call("GET", bundle_path(profile, device_id), "", &device);
   if (reply.status == 404)
     return FetchedBundle{BundleState::NoneSent, {}};
   if (reply.status == 403 && reply.refusal_code() == kDeviceRemovedCode)

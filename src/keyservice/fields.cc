@@ -77,12 +77,12 @@ std::string Value::text(std::size_t max_bytes) const {
   return text;
 }
 
-std::int64_t Value::integer() const {
+TimePoint Value::time() const {
   if (!value_.is_number_integer() ||
       (value_.is_number_unsigned() &&
        value_.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
     fail(FaultKind::BadField, "must be an integer");
-  return value_.get<std::int64_t>();
+  return from_unix_seconds(value_.get<std::int64_t>());
 }
 
 Bytes Value::bytes(std::size_t max_bytes) const {

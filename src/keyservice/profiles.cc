@@ -27,13 +27,16 @@ constexpr std::size_t kMaxEscrowIdLength = 128;
 
 DeviceEntry read_device(const Value& value) {
   Fields fields = value.object();
-  return DeviceEntry{fields["device_id"].text(kMaxDeviceIdLength),  fields["name"].text(kMaxDeviceNameLength),
-                     fields["role"].text(kMaxStateLength),          fields["status"].text(kMaxStateLength),
-                     fields["signature_certificate"].certificate(), fields["agreement_certificate"].certificate()};
+  return DeviceEntry{DeviceId(fields["device_id"].text(kMaxDeviceIdLength)),
+                     fields["name"].text(kMaxDeviceNameLength),
+                     fields["role"].text(kMaxStateLength),
+                     fields["status"].text(kMaxStateLength),
+                     fields["signature_certificate"].certificate(),
+                     fields["agreement_certificate"].certificate()};
 }
 
 json device_json(const DeviceEntry& device) {
-  return {{"device_id", device.device_id},
+  return {{"device_id", device.device_id.str()},
           {"name", device.name},
           {"role", device.role},
           {"status", device.status},
@@ -141,27 +144,28 @@ std::string Publication::to_json() const {
 
 Parsed<PublishReceipt> PublishReceipt::parse(std::string_view text) {
   return parse_document<PublishReceipt>(text, [](const Fields& fields) {
-    return PublishReceipt{fields["fingerprint"].text(),
+    return PublishReceipt{Identity(fields["fingerprint"].text()),
                           fields["addresses"].list(kMaxAddresses, [](const Value& item) { return item.text(); }),
-                          fields["updated_at"].integer()};
+                          fields["updated_at"].time()};
   });
 }
 
 std::string PublishReceipt::to_json() const {
-  return dump({{"fingerprint", fingerprint}, {"addresses", addresses}, {"updated_at", updated_at}});
+  return dump(
+      {{"fingerprint", fingerprint.str()}, {"addresses", addresses}, {"updated_at", to_unix_seconds(updated_at)}});
 }
 
 Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
   return parse_document<PublishedProfile>(text, [](const Fields& fields) {
     std::optional<Value> updated = fields.optional("updated_at");
-    return PublishedProfile{fields["fingerprint"].text(),
+    return PublishedProfile{Identity(fields["fingerprint"].text()),
                             fields["root"].certificate(),
                             fields["addresses"].list(kMaxAddresses, read_address),
                             read_certificates(fields["certificates"]),
                             optional_endorsements(fields),
                             read_revocations(fields["revocations"]),
                             read_devices(fields["devices"]),
-                            updated ? std::optional(updated->integer()) : std::nullopt};
+                            updated ? std::optional(updated->time()) : std::nullopt};
   });
 }
 
@@ -169,7 +173,7 @@ std::string PublishedProfile::to_json() const {
   json listed = json::array();
   for (const auto& address : addresses)
     listed.push_back(address.str());
-  json document = {{"fingerprint", fingerprint},
+  json document = {{"fingerprint", fingerprint.str()},
                    {"root", base64_of(root)},
                    {"addresses", listed},
                    {"certificates", certificates_json(certificates)},
@@ -177,18 +181,18 @@ std::string PublishedProfile::to_json() const {
                    {"revocations", revocations_json(revocations)},
                    {"devices", devices_json(devices)}};
   if (updated_at)
-    document["updated_at"] = *updated_at;
+    document["updated_at"] = to_unix_seconds(*updated_at);
   return dump(document);
 }
 
 Parsed<EscrowAnswer> EscrowAnswer::parse(std::string_view text) {
   return parse_document<EscrowAnswer>(text, [](const Fields& fields) {
-    return EscrowAnswer{fields["fingerprint"].text(), fields["escrow"].bytes(kMaxBodyBytes)};
+    return EscrowAnswer{Identity(fields["fingerprint"].text()), fields["escrow"].bytes(kMaxBodyBytes)};
   });
 }
 
 std::string EscrowAnswer::to_json() const {
-  return dump({{"fingerprint", fingerprint}, {"escrow", base64_of(escrow)}});
+  return dump({{"fingerprint", fingerprint.str()}, {"escrow", base64_of(escrow)}});
 }
 
 }  // namespace mailseal::keyservice

@@ -20,18 +20,18 @@ Error malformed(std::string_view what) {
 
 }  // namespace
 
-std::string signing_input(std::string_view method, std::string_view target, std::int64_t time, std::string_view nonce,
+std::string signing_input(std::string_view method, std::string_view target, TimePoint time, std::string_view nonce,
                           ByteView body) {
   Bytes digest = udf::typed_content_digest(udf::DigestAlgorithm::Sha2_512, "application/octet-stream", body);
-  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", kLabel, method, target, time, nonce, to_hex(digest));
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", kLabel, method, target, to_unix_seconds(time), nonce, to_hex(digest));
 }
 
 std::string authorize(const crypto::PrivateKey& key, std::string_view key_id, std::string_view method,
-                      std::string_view target, ByteView body, std::int64_t now) {
+                      std::string_view target, ByteView body, TimePoint now) {
   std::string nonce = to_hex(crypto::random_bytes(kNonceBytes));
   Bytes signature = key.sign(as_bytes(signing_input(method, target, now, nonce, body)));
-  return fmt::format(R"({} key="{}", time="{}", nonce="{}", signature="{}")", kAuthorizationScheme, key_id, now, nonce,
-                     encode_base64(signature));
+  return fmt::format(R"({} key="{}", time="{}", nonce="{}", signature="{}")", kAuthorizationScheme, key_id,
+                     to_unix_seconds(now), nonce, encode_base64(signature));
 }
 
 RequestAuthorization parse_authorization(std::string_view header) {
@@ -65,7 +65,7 @@ RequestAuthorization parse_authorization(std::string_view header) {
     } else if (name == "time" && !have_time) {
       if (value.empty() || value.size() > 12 || value.find_first_not_of("0123456789") != std::string_view::npos)
         throw malformed("time is Unix seconds");
-      out.time = std::stoll(std::string(value));
+      out.time = from_unix_seconds(std::stoll(std::string(value)));
       have_time = true;
     } else if (name == "nonce" && !have_nonce) {
       if (value.size() != 2 * kNonceBytes || value.find_first_not_of("0123456789abcdef") != std::string_view::npos)

@@ -104,12 +104,12 @@ std::string_view to_string(RequestState state) noexcept {
 
 Parsed<Invitation> Invitation::parse(std::string_view text) {
   return parse_document<Invitation>(text, [](const Fields& fields) {
-    return Invitation{fields["pin_id"].text(kMaxPinIdLength), fields["expires_at"].integer()};
+    return Invitation{fields["pin_id"].text(kMaxPinIdLength), fields["expires_at"].time()};
   });
 }
 
 std::string Invitation::to_json() const {
-  return dump({{"pin_id", pin_id}, {"expires_at", expires_at}});
+  return dump({{"pin_id", pin_id}, {"expires_at", to_unix_seconds(expires_at)}});
 }
 
 Parsed<JoinRequest> JoinRequest::parse(std::string_view text) {
@@ -127,12 +127,12 @@ std::string JoinRequest::to_json() const {
 
 Parsed<JoinReceipt> JoinReceipt::parse(std::string_view text) {
   return parse_document<JoinReceipt>(text, [](const Fields& fields) {
-    return JoinReceipt{fields["request_id"].text(), nonce(fields["service_nonce"])};
+    return JoinReceipt{RequestId(fields["request_id"].text()), nonce(fields["service_nonce"])};
   });
 }
 
 std::string JoinReceipt::to_json() const {
-  return dump({{"request_id", request_id}, {"service_nonce", service_nonce}});
+  return dump({{"request_id", request_id.str()}, {"service_nonce", service_nonce}});
 }
 
 namespace {
@@ -140,21 +140,21 @@ namespace {
 PendingRequest read_pending(const Fields& fields) {
   std::optional<Value> signature = fields.optional("signature_certificate");
   std::optional<Value> agreement = fields.optional("agreement_certificate");
-  return PendingRequest{fields["request_id"].text(),
+  return PendingRequest{RequestId(fields["request_id"].text()),
                         read_join_fields(fields),
                         nonce(fields["service_nonce"]),
-                        fields["created_at"].integer(),
+                        fields["created_at"].time(),
                         signature ? std::optional(signature->certificate()) : std::nullopt,
                         agreement ? std::optional(agreement->certificate()) : std::nullopt};
 }
 
 json pending_json(const PendingRequest& pending) {
   json document = join_json(pending.request);
-  document["request_id"] = pending.request_id;
+  document["request_id"] = pending.request_id.str();
   document["service_nonce"] = pending.service_nonce;
   document["pin_id"] = text_or_null(pending.request.pin_id);
   document["pin_mac"] = text_or_null(pending.request.pin_mac);
-  document["created_at"] = pending.created_at;
+  document["created_at"] = to_unix_seconds(pending.created_at);
   if (pending.signature_certificate)
     document["signature_certificate"] = base64_of(*pending.signature_certificate);
   if (pending.agreement_certificate)
@@ -207,17 +207,17 @@ std::string Decision::to_json() const {
 
 Parsed<DecisionReceipt> DecisionReceipt::parse(std::string_view text) {
   return parse_document<DecisionReceipt>(text, [](const Fields& fields) {
-    return DecisionReceipt{fields["request_id"].text(), read_state(fields["status"])};
+    return DecisionReceipt{RequestId(fields["request_id"].text()), read_state(fields["status"])};
   });
 }
 
 std::string DecisionReceipt::to_json() const {
-  return dump({{"request_id", request_id}, {"status", std::string(to_string(state))}});
+  return dump({{"request_id", request_id.str()}, {"status", std::string(to_string(state))}});
 }
 
 Parsed<RequestStatus> RequestStatus::parse(std::string_view text) {
   return parse_document<RequestStatus>(text, [](const Fields& fields) {
-    RequestStatus status{fields["request_id"].text(), read_state(fields["status"]), std::nullopt};
+    RequestStatus status{RequestId(fields["request_id"].text()), read_state(fields["status"]), std::nullopt};
     if (status.state == RequestState::Accepted)
       status.accepted = read_acceptance(fields);
     return status;
@@ -225,7 +225,7 @@ Parsed<RequestStatus> RequestStatus::parse(std::string_view text) {
 }
 
 std::string RequestStatus::to_json() const {
-  json document = {{"request_id", request_id},
+  json document = {{"request_id", request_id.str()},
                    {"status", std::string(to_string(state))},
                    {"bundle", nullptr},
                    {"signature_certificate", nullptr},
@@ -246,22 +246,22 @@ std::string BundleEnvelope::to_json() const {
 
 Parsed<BundleReceipt> BundleReceipt::parse(std::string_view text) {
   return parse_document<BundleReceipt>(text, [](const Fields& fields) {
-    return BundleReceipt{fields["device_id"].text(), fields["updated_at"].integer()};
+    return BundleReceipt{DeviceId(fields["device_id"].text()), fields["updated_at"].time()};
   });
 }
 
 std::string BundleReceipt::to_json() const {
-  return dump({{"device_id", device_id}, {"updated_at", updated_at}});
+  return dump({{"device_id", device_id.str()}, {"updated_at", to_unix_seconds(updated_at)}});
 }
 
 Parsed<DeviceBundle> DeviceBundle::parse(std::string_view text) {
   return parse_document<DeviceBundle>(text, [](const Fields& fields) {
-    return DeviceBundle{fields["device_id"].text(), fields["bundle"].bytes(kMaxBodyBytes)};
+    return DeviceBundle{DeviceId(fields["device_id"].text()), fields["bundle"].bytes(kMaxBodyBytes)};
   });
 }
 
 std::string DeviceBundle::to_json() const {
-  return dump({{"device_id", device_id}, {"bundle", base64_of(bundle)}});
+  return dump({{"device_id", device_id.str()}, {"bundle", base64_of(bundle)}});
 }
 
 }  // namespace mailseal::keyservice

@@ -4,12 +4,12 @@
 
 namespace mailseal::keyservice {
 
-std::string device_id_of(const crypto::PublicKey& signature_key) {
-  return signature_key.fingerprint().to_string(kDeviceIdBits);
+DeviceId device_id_of(const crypto::PublicKey& signature_key) {
+  return DeviceId(signature_key.fingerprint().to_string(kDeviceIdBits));
 }
 
-std::string profile_fingerprint_of(const crypto::Certificate& root) {
-  return root.key_fingerprint().to_string(udf::kFullBits);
+Identity profile_fingerprint_of(const crypto::Certificate& root) {
+  return Identity(root.key_fingerprint().to_string(udf::kFullBits));
 }
 
 bool is_profile_root(const crypto::Certificate& certificate) {

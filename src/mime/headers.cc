@@ -223,19 +223,19 @@ std::string decode_header_text(std::string_view value) {
   return decoded ? std::string(decoded.get()) : text;
 }
 
-std::optional<std::int64_t> parse_date(std::string_view value) {
+std::optional<TimePoint> parse_date(std::string_view value) {
   internal::ensure_gmime();
   std::string text(value);
   internal::GDateTimePtr date(g_mime_utils_header_decode_date(text.c_str()));
   if (!date) {
     return std::nullopt;
   }
-  return g_date_time_to_unix(date.get());
+  return from_unix_seconds(g_date_time_to_unix(date.get()));
 }
 
-std::string format_date(std::int64_t unix_seconds) {
+std::string format_date(TimePoint time) {
   internal::ensure_gmime();
-  internal::GDateTimePtr date(g_date_time_new_from_unix_utc(unix_seconds));
+  internal::GDateTimePtr date(g_date_time_new_from_unix_utc(to_unix_seconds(time)));
   internal::GString text(date ? g_mime_utils_header_format_date(date.get()) : nullptr);
   return text ? std::string(text.get()) : std::string();
 }

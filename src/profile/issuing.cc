@@ -10,10 +10,6 @@
 
 namespace mailseal::profile {
 
-std::int64_t to_seconds(crypto::TimePoint time) {
-  return time.time_since_epoch().count();
-}
-
 SuiteKeys keys_for(store::Suite suite) {
   if (suite == store::Suite::Modern) {
     return {crypto::KeyType::P256, crypto::KeyType::P256, crypto::KeyType::P256};
@@ -55,7 +51,7 @@ namespace {
 
 crypto::Certificate certify_mail_key(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                      const std::string& name, const EmailAddress& address, bool signing,
-                                     const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                     const crypto::PublicKey& public_key, TimePoint now,
                                      const smime::Capabilities& capabilities) {
   return crypto::issue_certificate(
       {.role = signing ? crypto::CertificateRole::MailSigning : crypto::CertificateRole::MailEncryption,
@@ -73,8 +69,7 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,
                                                                store::Suite suite, const KeyAccess& key_access,
-                                                               crypto::TimePoint now,
-                                                               const smime::Capabilities& capabilities) {
+                                                               TimePoint now, const smime::Capabilities& capabilities) {
   const bool signing = purpose == store::KeyPurpose::Signing;
   const SuiteKeys types = keys_for(suite);
   crypto::PrivateKey key = crypto::PrivateKey::generate(signing ? types.signing : types.encryption);
@@ -90,13 +85,13 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                               {root.der()},
                               file.name,
                               certificate.key_fingerprint().to_string(udf::kFullBits),
-                              to_seconds(now)};
+                              now};
   return {std::move(record), std::move(file)};
 }
 
 store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                               const std::string& name, const store::MailKeyRecord& key,
-                                              const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                              const crypto::PublicKey& public_key, TimePoint now,
                                               const smime::Capabilities& capabilities) {
   crypto::Certificate certificate = certify_mail_key(
       root_key, root, name, key.address, key.purpose == store::KeyPurpose::Signing, public_key, now, capabilities);
@@ -105,13 +100,13 @@ store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key
   record.status = store::KeyStatus::Current;
   record.certificate = certificate.der();
   record.chain = {root.der()};
-  record.created_at = to_seconds(now);
+  record.created_at = now;
   return record;
 }
 
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
-                                             const crypto::PublicKey& agreement_key, crypto::TimePoint now) {
+                                             const crypto::PublicKey& agreement_key, TimePoint now) {
   const auto until = now + kDay * kDeviceValidityDays;
   return {crypto::issue_certificate({.role = crypto::CertificateRole::DeviceSignature,
                                      .common_name = device_name,
@@ -125,7 +120,7 @@ DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key,
                                     agreement_key, root_key, &root)};
 }
 
-store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, crypto::TimePoint now,
+store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, TimePoint now,
                                       std::vector<store::KeyFile>& files) {
   store::DeviceRecord device;
   device.device_id = own.device_id;
@@ -138,7 +133,7 @@ store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key
   device.signature_key_file = files.back().name;
   files.push_back(key_file("device-agreement", own.agreement_key, key_access));
   device.agreement_key_file = files.back().name;
-  device.created_at = to_seconds(now);
+  device.created_at = now;
   return device;
 }
 

@@ -80,8 +80,8 @@ std::vector<Pkcs12Export> Profile::export_pkcs12_per_key(const Passphrase& passw
   return out;
 }
 
-std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password,
-                                                const KeyAccess& key_access) {
+std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase& password, const KeyAccess& key_access,
+                                                TimePoint now) {
   auto profile = store_.profile();
   const KeyAccess new_files = access_for_new_key_files(key_access);
   crypto::Pkcs12Contents contents = crypto::read_pkcs12(data, password);
@@ -135,7 +135,7 @@ std::vector<ImportedKey> Profile::import_pkcs12(ByteView data, const Passphrase&
                                 chain,
                                 "",
                                 certificate.key_fingerprint().to_string(udf::kFullBits),
-                                0};
+                                now};
     additions.emplace_back(std::move(record), key_file("imported", identity.key, new_files));
     imported.push_back({*address, purpose, certificate, identity.chain.size()});
     stored.push_back(der);

@@ -37,13 +37,12 @@ void check_addresses(const std::vector<EmailAddress>& addresses) {
 
 }  // namespace
 
-Profile Profile::create(const std::filesystem::path& home, const InitOptions& options) {
+Profile Profile::create(const std::filesystem::path& home, const InitOptions& options, TimePoint now) {
   check_addresses(options.addresses);
   if (store::LocalStore::exists(home)) {
     throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", home.string()),
                 "use --home DIR to create another one elsewhere");
   }
-  const auto now = crypto::now();
   const auto not_before = now - kBackdating;
   const SuiteKeys suite_keys = keys_for(options.suite);
   const std::string name = options.name.empty() ? options.addresses.front().str() : options.name;
@@ -67,7 +66,7 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
   files.push_back(key_file("root", root_key, options.key_access));
   profile.root_key_file = files.back().name;
   profile.keys_encrypted = options.key_access.encrypted();
-  profile.created_at = to_seconds(now);
+  profile.created_at = now;
 
   // This device: a signature key and a key-agreement key (P-256; only
   // mailseal itself uses them), certified by the root.
@@ -98,7 +97,7 @@ Profile Profile::open(const std::filesystem::path& home) {
 }
 
 udf::Fingerprint Profile::fingerprint() {
-  return udf::Fingerprint::parse(store_.profile().fingerprint);
+  return udf::Fingerprint::parse(store_.profile().fingerprint.str());
 }
 
 crypto::Certificate Profile::root_certificate() {
@@ -111,7 +110,7 @@ std::vector<EmailAddress> Profile::addresses() {
 
 std::vector<udf::StrongAddress> Profile::strong_addresses() {
   auto profile = store_.profile();
-  auto fingerprint = udf::Fingerprint::parse(profile.fingerprint);
+  auto fingerprint = udf::Fingerprint::parse(profile.fingerprint.str());
   std::vector<udf::StrongAddress> out;
   for (const auto& address : profile.addresses) {
     out.push_back(udf::StrongAddress{address, fingerprint});
@@ -121,7 +120,7 @@ std::vector<udf::StrongAddress> Profile::strong_addresses() {
 
 ProfileStatus Profile::status() {
   auto profile = store_.profile();
-  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint),
+  ProfileStatus status{udf::Fingerprint::parse(profile.fingerprint.str()),
                        profile.name,
                        profile.suite,
                        profile.addresses,
@@ -159,7 +158,8 @@ crypto::PrivateKey Profile::root_key(const KeyAccess& key_access) {
   return load_key(store_.profile().root_key_file, key_access);
 }
 
-crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const KeyAccess& key_access) {
+crypto::Certificate Profile::rotation_statement(const crypto::Certificate& successor, const KeyAccess& key_access,
+                                                TimePoint now) {
   using namespace std::chrono_literals;
   crypto::Certificate root = root_certificate();
   if (!keyservice::is_profile_root(successor)) {
@@ -174,13 +174,12 @@ crypto::Certificate Profile::rotation_statement(const crypto::Certificate& succe
   terms.amount = crypto::kFullEndorsementAmount;
   terms.depth = 0;
   terms.addresses = addresses();
-  const auto now = crypto::now();
   return crypto::issue_endorsement(successor, root_key(key_access), root, terms, now - 1h, root.not_after());
 }
 
-crypto::RevocationList Profile::root_revocation(const KeyAccess& key_access) {
+crypto::RevocationList Profile::root_revocation(const KeyAccess& key_access, TimePoint now) {
   crypto::Certificate root = root_certificate();
-  return crypto::issue_revocation_list(root_key(key_access), root, {root.serial_hex()}, crypto::now());
+  return crypto::issue_revocation_list(root_key(key_access), root, {root.serial_hex()}, now);
 }
 
 namespace {
@@ -295,7 +294,7 @@ bool Profile::advertises(const smime::Capabilities& capabilities) {
 }
 
 std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Capabilities& capabilities,
-                                                                 const KeyAccess& key_access) {
+                                                                 const KeyAccess& key_access, TimePoint now) {
   if (!holds_root()) {
     throw Error(ErrorCode::RejectedByPolicy, "only an admin device can issue certificates",
                 "run this on an admin device; the other devices get the certificates with 'mailseal sync'");
@@ -303,7 +302,6 @@ std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Ca
   crypto::PrivateKey issuer_key = root_key(key_access);
   crypto::Certificate root = root_certificate();
   auto record = store_.profile();
-  const auto now = crypto::now();
   std::vector<crypto::Certificate> issued;
   store::Transaction transaction(store_.database());
   for (const auto& key : store_.mail_keys()) {

@@ -117,7 +117,7 @@ RequestState state_of(const JoinRequestRecord& record) {
 
 class Handler {
  public:
-  Handler(ServiceStore& store, const HttpRequest& request, std::int64_t now)
+  Handler(ServiceStore& store, const HttpRequest& request, TimePoint now)
       : store_(store), request_(request), now_(now) {}
 
   HttpResponse run() {
@@ -141,20 +141,22 @@ class Handler {
     const Route routes[] = {
         {"GET", {"v1", "health"}, [&] { return respond(200, Health{"ok"}.to_json()); }},
         {"GET", {"v1", "addresses", "*"}, [&] { return get_address(segments[2]); }},
-        {"GET", {"v1", "accounts", "*"}, [&] { return get_account(segments[2]); }},
-        {"PUT", {"v1", "accounts", "*"}, [&] { return publish(segments[2]); }},
+        {"GET", {"v1", "accounts", "*"}, [&] { return get_account(Identity(segments[2])); }},
+        {"PUT", {"v1", "accounts", "*"}, [&] { return publish(Identity(segments[2])); }},
         {"GET", {"v1", "escrow", "*"}, [&] { return get_escrow(segments[2]); }},
-        {"POST", {"v1", "accounts", "*", "invites"}, [&] { return add_invite(segments[2]); }},
-        {"POST", {"v1", "accounts", "*", "requests"}, [&] { return join(segments[2]); }},
-        {"GET", {"v1", "accounts", "*", "requests"}, [&] { return pending(segments[2]); }},
-        {"POST", {"v1", "accounts", "*", "requests", "*"}, [&] { return decide(segments[2], segments[4]); }},
-        {"GET", {"v1", "requests", "*"}, [&] { return request_status(segments[2]); }},
+        {"POST", {"v1", "accounts", "*", "invites"}, [&] { return add_invite(Identity(segments[2])); }},
+        {"POST", {"v1", "accounts", "*", "requests"}, [&] { return join(Identity(segments[2])); }},
+        {"GET", {"v1", "accounts", "*", "requests"}, [&] { return pending(Identity(segments[2])); }},
+        {"POST",
+         {"v1", "accounts", "*", "requests", "*"},
+         [&] { return decide(Identity(segments[2]), RequestId(segments[4])); }},
+        {"GET", {"v1", "requests", "*"}, [&] { return request_status(RequestId(segments[2])); }},
         {"PUT",
          {"v1", "accounts", "*", "devices", "*", "bundle"},
-         [&] { return put_bundle(segments[2], segments[4]); }},
+         [&] { return put_bundle(Identity(segments[2]), DeviceId(segments[4])); }},
         {"GET",
          {"v1", "accounts", "*", "devices", "*", "bundle"},
-         [&] { return get_bundle(segments[2], segments[4]); }},
+         [&] { return get_bundle(Identity(segments[2]), DeviceId(segments[4])); }},
     };
     bool path_known = false;
     for (const auto& route : routes) {
@@ -183,7 +185,7 @@ class Handler {
     return std::get<Document>(std::move(parsed));
   }
 
-  AccountRecord account_or_404(const std::string& fingerprint) {
+  AccountRecord account_or_404(const Identity& fingerprint) {
     auto account = store_.account(fingerprint);
     if (!account)
       refuse(404, "unknown_account", "no profile with that fingerprint is published here");
@@ -203,17 +205,16 @@ class Handler {
     }
     if (authorization.key != key_id)
       refuse(401, "wrong_key", fmt::format("this request must be signed with the {} key", key_id));
-    if (authorization.time < now_ - kMaxClockSkewSeconds || authorization.time > now_ + kMaxClockSkewSeconds)
+    if (authorization.time < now_ - kMaxClockSkew || authorization.time > now_ + kMaxClockSkew)
       refuse(401, "expired", "the request's time is too far from the service's clock (expired or replayed?)");
     if (!verify_authorization(key, authorization, request_.method, request_.target, as_bytes(request_.body)))
       refuse(401, "bad_signature", "the request's signature does not verify");
-    if (!store_.remember_nonce(scope + "/" + authorization.key, authorization.nonce, now_,
-                               now_ - 2 * kMaxClockSkewSeconds))
+    if (!store_.remember_nonce(scope + "/" + authorization.key, authorization.nonce, now_, now_ - 2 * kMaxClockSkew))
       refuse(401, "replayed", "this request was seen before (replayed)");
   }
 
   void authenticate_root(const AccountRecord& account) {
-    authenticate(crypto::Certificate::from_der(account.root).public_key(), kRootKey, account.fingerprint);
+    authenticate(crypto::Certificate::from_der(account.root).public_key(), kRootKey, account.fingerprint.str());
   }
 
   HttpResponse public_profile(const AccountRecord& account) {
@@ -231,12 +232,12 @@ class Handler {
     return public_profile(account_or_404(*account));
   }
 
-  HttpResponse get_account(const std::string& fingerprint) { return public_profile(account_or_404(fingerprint)); }
+  HttpResponse get_account(const Identity& fingerprint) { return public_profile(account_or_404(fingerprint)); }
 
-  HttpResponse publish(const std::string& fingerprint) {
+  HttpResponse publish(const Identity& fingerprint) {
     Publication publication = body<Publication>();
     check_root(publication.root, fingerprint);
-    authenticate(publication.root.public_key(), kRootKey, fingerprint);
+    authenticate(publication.root.public_key(), kRootKey, fingerprint.str());
     std::vector<EmailAddress> addresses = addresses_of(publication.root, fingerprint);
     check_issued_by_root(publication);
     std::vector<StoredDevice> devices = checked_devices(publication.devices, publication.root);
@@ -260,7 +261,7 @@ class Handler {
 
   // A published root is a profile root whose fingerprint is the one in the
   // path, and never changes.
-  void check_root(const crypto::Certificate& root, const std::string& fingerprint) {
+  void check_root(const crypto::Certificate& root, const Identity& fingerprint) {
     if (!is_profile_root(root))
       refuse(400, "bad_root", "the root must be a self-signed CA certificate");
     if (profile_fingerprint_of(root) != fingerprint)
@@ -270,7 +271,7 @@ class Handler {
   }
 
   // The root's name constraints: the addresses published, each owned by one profile.
-  std::vector<EmailAddress> addresses_of(const crypto::Certificate& root, const std::string& fingerprint) {
+  std::vector<EmailAddress> addresses_of(const crypto::Certificate& root, const Identity& fingerprint) {
     std::vector<EmailAddress> addresses;
     for (const auto& constraint : crypto::permitted_email_constraints(root)) {
       if (!EmailAddress::is_valid(constraint))
@@ -346,13 +347,12 @@ class Handler {
     return respond(200, EscrowAnswer{account->fingerprint, *account->escrow}.to_json());
   }
 
-  HttpResponse add_invite(const std::string& fingerprint) {
+  HttpResponse add_invite(const Identity& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
     Invitation invitation = body<Invitation>();
     authenticate_root(account);
     // expires_at > now first: the difference then cannot overflow.
-    if (invitation.expires_at <= now_ ||
-        !invitation_lifetime_allowed(std::chrono::seconds(invitation.expires_at - now_)))
+    if (invitation.expires_at <= now_ || !invitation_lifetime_allowed(invitation.expires_at - now_))
       refuse(400, "bad_field", "an invitation expires within a week");
     if (invitation.pin_id.empty() ||
         store_.open_invites(fingerprint, now_) >= static_cast<int>(kMaxOpenInvitations))
@@ -365,7 +365,7 @@ class Handler {
     return respond(201, invitation.to_json());
   }
 
-  HttpResponse join(const std::string& fingerprint) {
+  HttpResponse join(const Identity& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
     JoinRequest request = body<JoinRequest>();
     crypto::PublicKey key = [&] {
@@ -376,19 +376,23 @@ class Handler {
         refuse(400, "bad_key", "the device keys must be SubjectPublicKeyInfo");
       }
     }();
-    authenticate(key, kJoiningDeviceKey, fingerprint);
+    authenticate(key, kJoiningDeviceKey, fingerprint.str());
     if (store_.pending_count(fingerprint) >= static_cast<int>(kMaxPendingRequests))
       refuse(429, "too_many", "too many requests are waiting for this profile");
     if (request.pin_id)
       use_invite(*request.pin_id, fingerprint);
-    PendingRequest pending{to_hex(crypto::random_bytes(16)), request, to_hex(crypto::random_bytes(16)), now_,
-                           std::nullopt, std::nullopt};
+    PendingRequest pending{RequestId(to_hex(crypto::random_bytes(16))),
+                           request,
+                           to_hex(crypto::random_bytes(16)),
+                           now_,
+                           std::nullopt,
+                           std::nullopt};
     store_.add_request({pending.request_id, fingerprint, pending.to_json(), request.signature_key, "pending",
                         std::nullopt, now_});
     return respond(201, JoinReceipt{pending.request_id, pending.service_nonce}.to_json());
   }
 
-  void use_invite(const std::string& pin_id, const std::string& fingerprint) {
+  void use_invite(const std::string& pin_id, const Identity& fingerprint) {
     switch (store_.use_invite(pin_id, fingerprint, now_)) {
       case InviteUse::Accepted:
         return;
@@ -401,7 +405,7 @@ class Handler {
     }
   }
 
-  HttpResponse pending(const std::string& fingerprint) {
+  HttpResponse pending(const Identity& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
     authenticate_root(account);
     PendingRequests answer;
@@ -410,7 +414,7 @@ class Handler {
     return respond(200, answer.to_json());
   }
 
-  HttpResponse decide(const std::string& fingerprint, const std::string& id) {
+  HttpResponse decide(const Identity& fingerprint, const RequestId& id) {
     AccountRecord account = account_or_404(fingerprint);
     Decision decision = body<Decision>();
     authenticate_root(account);
@@ -438,11 +442,11 @@ class Handler {
     return respond(200, DecisionReceipt{id, state}.to_json());
   }
 
-  HttpResponse request_status(const std::string& id) {
+  HttpResponse request_status(const RequestId& id) {
     auto request = store_.request(id);
     if (!request)
       refuse(404, "unknown_request", "no such request");
-    authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account);
+    authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account.str());
     RequestStatus status{id, state_of(*request), std::nullopt};
     if (status.state == RequestState::Accepted) {
       PendingRequest kept = stored<PendingRequest>(request->document);
@@ -453,7 +457,7 @@ class Handler {
     return respond(200, status.to_json());
   }
 
-  HttpResponse put_bundle(const std::string& fingerprint, const std::string& device_id) {
+  HttpResponse put_bundle(const Identity& fingerprint, const DeviceId& device_id) {
     AccountRecord account = account_or_404(fingerprint);
     BundleEnvelope envelope = body<BundleEnvelope>();
     authenticate_root(account);
@@ -466,12 +470,13 @@ class Handler {
     return respond(200, BundleReceipt{device_id, now_}.to_json());
   }
 
-  HttpResponse get_bundle(const std::string& fingerprint, const std::string& device_id) {
+  HttpResponse get_bundle(const Identity& fingerprint, const DeviceId& device_id) {
     account_or_404(fingerprint);
     auto device = store_.device(fingerprint, device_id);
     if (!device)
       refuse(404, "unknown_device", "no such device in the published profile");
-    authenticate(crypto::Certificate::from_der(device->signature_certificate).public_key(), device_id, fingerprint);
+    authenticate(crypto::Certificate::from_der(device->signature_certificate).public_key(), device_id.str(),
+                 fingerprint.str());
     if (device->status != "active")
       refuse(403, std::string(kDeviceRemovedCode), "this device was removed from the profile");
     auto bundle = store_.bundle(fingerprint, device_id);
@@ -482,7 +487,7 @@ class Handler {
 
   ServiceStore& store_;
   const HttpRequest& request_;
-  std::int64_t now_;
+  TimePoint now_;
 };
 
 }  // namespace
@@ -490,7 +495,7 @@ class Handler {
 Api::Api(const std::filesystem::path& database) : store_(std::make_unique<ServiceStore>(database)) {}
 Api::~Api() = default;
 
-HttpResponse Api::handle(const HttpRequest& request, std::int64_t now) {
+HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
   std::lock_guard lock(mutex_);
   try {
     return Handler(*store_, request, now).run();

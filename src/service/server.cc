@@ -35,8 +35,8 @@ struct Server::Impl {
     auto handler = [this](const httplib::Request& request, httplib::Response& response) {
       HttpRequest call{request.method, request.target, request.get_header_value("Content-Type"),
                        request.get_header_value("Authorization"), request.body};
-      auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
-      HttpResponse answer = api.handle(call, now.count());
+      // The service's clock is read here, once a request: Api decides by it.
+      HttpResponse answer = api.handle(call, mailseal::now());
       response.status = answer.status;
       response.set_content(answer.body, "application/json");
     };

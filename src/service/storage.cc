@@ -95,9 +95,12 @@ ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_d
 namespace {
 
 AccountRecord account_from(store::Statement& statement) {
-  AccountRecord out{
-      statement.column_text(0), statement.column_blob(1), statement.column_text(2), std::nullopt, std::nullopt,
-      statement.column_int(5)};
+  AccountRecord out{Identity(statement.column_text(0)),
+                    statement.column_blob(1),
+                    statement.column_text(2),
+                    std::nullopt,
+                    std::nullopt,
+                    statement.column_time(5)};
   if (!statement.column_is_null(3))
     out.escrow = statement.column_blob(3);
   if (!statement.column_is_null(4))
@@ -109,9 +112,9 @@ constexpr std::string_view kAccountColumns = "fingerprint, root, document, escro
 
 }  // namespace
 
-std::optional<AccountRecord> ServiceStore::account(const std::string& fingerprint) {
+std::optional<AccountRecord> ServiceStore::account(const Identity& fingerprint) {
   auto statement = database_.prepare(fmt::format("SELECT {} FROM accounts WHERE fingerprint = ?1", kAccountColumns));
-  statement.bind(1, fingerprint);
+  statement.bind(1, fingerprint.str());
   if (!statement.step())
     return std::nullopt;
   return account_from(statement);
@@ -125,12 +128,12 @@ std::optional<AccountRecord> ServiceStore::account_for_escrow(const std::string&
   return account_from(statement);
 }
 
-std::optional<std::string> ServiceStore::account_for_address(const std::string& address) {
+std::optional<Identity> ServiceStore::account_for_address(const std::string& address) {
   auto statement = database_.prepare("SELECT account FROM addresses WHERE address = ?1");
   statement.bind(1, address);
   if (!statement.step())
     return std::nullopt;
-  return statement.column_text(0);
+  return Identity(statement.column_text(0));
 }
 
 void ServiceStore::save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
@@ -142,25 +145,25 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
       "ON CONFLICT (fingerprint) DO UPDATE SET document = excluded.document, "
       "escrow = COALESCE(excluded.escrow, accounts.escrow), "
       "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at");
-  upsert.bind(1, account.fingerprint).bind(2, account.root).bind(3, account.document).bind(5, account.updated_at);
+  upsert.bind(1, account.fingerprint.str()).bind(2, account.root).bind(3, account.document).bind(5, account.updated_at);
   if (account.escrow && account.escrow_id) {
     upsert.bind(4, *account.escrow).bind(6, *account.escrow_id);
   } else {
     upsert.bind_null(4).bind_null(6);
   }
   upsert.run();
-  database_.prepare("DELETE FROM addresses WHERE account = ?1").bind(1, account.fingerprint).run();
+  database_.prepare("DELETE FROM addresses WHERE account = ?1").bind(1, account.fingerprint.str()).run();
   for (const auto& address : addresses) {
     database_.prepare("INSERT INTO addresses (address, account) VALUES (?1, ?2)")
         .bind(1, address)
-        .bind(2, account.fingerprint)
+        .bind(2, account.fingerprint.str())
         .run();
   }
-  database_.prepare("DELETE FROM devices WHERE account = ?1").bind(1, account.fingerprint).run();
+  database_.prepare("DELETE FROM devices WHERE account = ?1").bind(1, account.fingerprint.str()).run();
   for (const auto& device : devices) {
     database_.prepare("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)")
-        .bind(1, account.fingerprint)
-        .bind(2, device.device_id)
+        .bind(1, account.fingerprint.str())
+        .bind(2, device.device_id.str())
         .bind(3, device.signature_certificate)
         .bind(4, device.status)
         .run();
@@ -168,17 +171,16 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
   transaction.commit();
 }
 
-std::optional<StoredDevice> ServiceStore::device(const std::string& account, const std::string& device_id) {
+std::optional<StoredDevice> ServiceStore::device(const Identity& account, const DeviceId& device_id) {
   auto statement =
       database_.prepare("SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2");
-  statement.bind(1, account).bind(2, device_id);
+  statement.bind(1, account.str()).bind(2, device_id.str());
   if (!statement.step())
     return std::nullopt;
   return StoredDevice{device_id, statement.column_blob(0), statement.column_text(1)};
 }
 
-bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now,
-                                  std::int64_t horizon) {
+bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, TimePoint now, TimePoint horizon) {
   store::Transaction transaction(database_);
   database_.prepare("DELETE FROM nonces WHERE seen_at < ?1").bind(1, horizon).run();
   database_.prepare("INSERT OR IGNORE INTO nonces (key, nonce, seen_at) VALUES (?1, ?2, ?3)")
@@ -196,8 +198,8 @@ void ServiceStore::add_request(const JoinRequestRecord& request) {
       .prepare(
           "INSERT INTO requests (id, account, document, signature_key, status, created_at) "
           "VALUES (?1, ?2, ?3, ?4, 'pending', ?5)")
-      .bind(1, request.id)
-      .bind(2, request.account)
+      .bind(1, request.id.str())
+      .bind(2, request.account.str())
       .bind(3, request.document)
       .bind(4, request.signature_key)
       .bind(5, request.created_at)
@@ -207,9 +209,13 @@ void ServiceStore::add_request(const JoinRequestRecord& request) {
 namespace {
 
 JoinRequestRecord request_from(store::Statement& statement) {
-  JoinRequestRecord out{statement.column_text(0), statement.column_text(1), statement.column_text(2),
-                        statement.column_blob(3), statement.column_text(4), std::nullopt,
-                        statement.column_int(6)};
+  JoinRequestRecord out{RequestId(statement.column_text(0)),
+                        Identity(statement.column_text(1)),
+                        statement.column_text(2),
+                        statement.column_blob(3),
+                        statement.column_text(4),
+                        std::nullopt,
+                        statement.column_time(6)};
   if (!statement.column_is_null(5))
     out.bundle = statement.column_blob(5);
   return out;
@@ -219,37 +225,37 @@ constexpr std::string_view kRequestColumns = "id, account, document, signature_k
 
 }  // namespace
 
-std::optional<JoinRequestRecord> ServiceStore::request(const std::string& id) {
+std::optional<JoinRequestRecord> ServiceStore::request(const RequestId& id) {
   auto statement =
       database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) + " FROM requests WHERE id = ?1");
-  statement.bind(1, id);
+  statement.bind(1, id.str());
   if (!statement.step())
     return std::nullopt;
   return request_from(statement);
 }
 
-std::vector<JoinRequestRecord> ServiceStore::pending_requests(const std::string& account) {
+std::vector<JoinRequestRecord> ServiceStore::pending_requests(const Identity& account) {
   auto statement = database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) +
                                      " FROM requests WHERE account = ?1 AND status = 'pending' ORDER BY created_at");
-  statement.bind(1, account);
+  statement.bind(1, account.str());
   std::vector<JoinRequestRecord> out;
   while (statement.step())
     out.push_back(request_from(statement));
   return out;
 }
 
-int ServiceStore::pending_count(const std::string& account) {
+int ServiceStore::pending_count(const Identity& account) {
   auto statement = database_.prepare("SELECT COUNT(*) FROM requests WHERE account = ?1 AND status = 'pending'");
-  statement.bind(1, account);
+  statement.bind(1, account.str());
   statement.step();
   return static_cast<int>(statement.column_int(0));
 }
 
-bool ServiceStore::decide(const std::string& id, const std::string& status, const std::string& document,
+bool ServiceStore::decide(const RequestId& id, const std::string& status, const std::string& document,
                           const std::optional<Bytes>& bundle) {
   auto statement = database_.prepare(
       "UPDATE requests SET status = ?2, bundle = ?3, document = ?4 WHERE id = ?1 AND status = 'pending'");
-  statement.bind(1, id).bind(2, status).bind(4, document);
+  statement.bind(1, id.str()).bind(2, status).bind(4, document);
   if (bundle)
     statement.bind(3, *bundle);
   else
@@ -258,53 +264,52 @@ bool ServiceStore::decide(const std::string& id, const std::string& status, cons
   return database_.changes() > 0;
 }
 
-void ServiceStore::add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at) {
+void ServiceStore::add_invite(const std::string& pin_id, const Identity& account, TimePoint expires_at) {
   database_.prepare("INSERT INTO invites (pin_id, account, expires_at) VALUES (?1, ?2, ?3)")
       .bind(1, pin_id)
-      .bind(2, account)
+      .bind(2, account.str())
       .bind(3, expires_at)
       .run();
 }
 
-int ServiceStore::open_invites(const std::string& account, std::int64_t now) {
+int ServiceStore::open_invites(const Identity& account, TimePoint now) {
   auto statement =
       database_.prepare("SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2");
-  statement.bind(1, account).bind(2, now);
+  statement.bind(1, account.str()).bind(2, now);
   statement.step();
   return static_cast<int>(statement.column_int(0));
 }
 
-InviteUse ServiceStore::use_invite(const std::string& pin_id, const std::string& account, std::int64_t now) {
+InviteUse ServiceStore::use_invite(const std::string& pin_id, const Identity& account, TimePoint now) {
   store::Transaction transaction(database_);
   auto statement = database_.prepare("SELECT account, expires_at, used_at FROM invites WHERE pin_id = ?1");
   statement.bind(1, pin_id);
-  if (!statement.step() || statement.column_text(0) != account)
+  if (!statement.step() || Identity(statement.column_text(0)) != account)
     return InviteUse::Unknown;
   if (!statement.column_is_null(2))
     return InviteUse::Used;
-  if (statement.column_int(1) <= now)
+  if (statement.column_time(1) <= now)
     return InviteUse::Expired;
   database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, now).run();
   transaction.commit();
   return InviteUse::Accepted;
 }
 
-void ServiceStore::put_bundle(const std::string& account, const std::string& device_id, ByteView bundle,
-                              std::int64_t now) {
+void ServiceStore::put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now) {
   database_
       .prepare(
           "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (account, device_id) DO UPDATE SET bundle = excluded.bundle, updated_at = excluded.updated_at")
-      .bind(1, account)
-      .bind(2, device_id)
+      .bind(1, account.str())
+      .bind(2, device_id.str())
       .bind(3, bundle)
       .bind(4, now)
       .run();
 }
 
-std::optional<Bytes> ServiceStore::bundle(const std::string& account, const std::string& device_id) {
+std::optional<Bytes> ServiceStore::bundle(const Identity& account, const DeviceId& device_id) {
   auto statement = database_.prepare("SELECT bundle FROM bundles WHERE account = ?1 AND device_id = ?2");
-  statement.bind(1, account).bind(2, device_id);
+  statement.bind(1, account.str()).bind(2, device_id.str());
   if (!statement.step())
     return std::nullopt;
   return statement.column_blob(0);

@@ -11,33 +11,35 @@
 #include <vector>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/ids.h"
+#include "mailseal/common/time.h"
 #include "mailseal/store/sqlite.h"
 
 namespace mailseal::service {
 
 struct AccountRecord {
-  std::string fingerprint;
+  Identity fingerprint;
   Bytes root;            // DER
   std::string document;  // keyservice::PublishedProfile without updated_at, JSON
   std::optional<Bytes> escrow;
   std::optional<std::string> escrow_id;  // derived from the profile's root secret
-  std::int64_t updated_at = 0;
+  TimePoint updated_at{};
 };
 
 struct StoredDevice {
-  std::string device_id;
+  DeviceId device_id;
   Bytes signature_certificate;
   std::string status;  // "active" or "removed"
 };
 
 struct JoinRequestRecord {
-  std::string id;
-  std::string account;
+  RequestId id;
+  Identity account;
   std::string document;  // keyservice::PendingRequest, JSON
   Bytes signature_key;   // SubjectPublicKeyInfo DER of the device's signature key
   std::string status;    // "pending", "accepted", "rejected"
   std::optional<Bytes> bundle;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 enum class InviteUse { Accepted, Unknown, Used, Expired };
@@ -48,34 +50,34 @@ class ServiceStore {
 
   store::Database& database() noexcept { return database_; }
 
-  std::optional<AccountRecord> account(const std::string& fingerprint);
-  std::optional<std::string> account_for_address(const std::string& address);
+  std::optional<AccountRecord> account(const Identity& fingerprint);
+  std::optional<Identity> account_for_address(const std::string& address);
   std::optional<AccountRecord> account_for_escrow(const std::string& escrow_id);
   // Creates or replaces a published profile with its addresses and devices;
   // escrow is kept when not given.
   void save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
                     const std::vector<StoredDevice>& devices);
-  std::optional<StoredDevice> device(const std::string& account, const std::string& device_id);
+  std::optional<StoredDevice> device(const Identity& account, const DeviceId& device_id);
 
   // False if this key used this nonce before. Forgets nonces older than
   // `horizon`.
-  bool remember_nonce(const std::string& key, const std::string& nonce, std::int64_t now, std::int64_t horizon);
+  bool remember_nonce(const std::string& key, const std::string& nonce, TimePoint now, TimePoint horizon);
 
   void add_request(const JoinRequestRecord& request);
-  std::optional<JoinRequestRecord> request(const std::string& id);
-  std::vector<JoinRequestRecord> pending_requests(const std::string& account);
-  int pending_count(const std::string& account);
+  std::optional<JoinRequestRecord> request(const RequestId& id);
+  std::vector<JoinRequestRecord> pending_requests(const Identity& account);
+  int pending_count(const Identity& account);
   // Only a pending request is decided; returns false otherwise.
-  bool decide(const std::string& id, const std::string& status, const std::string& document,
+  bool decide(const RequestId& id, const std::string& status, const std::string& document,
               const std::optional<Bytes>& bundle);
 
-  void add_invite(const std::string& pin_id, const std::string& account, std::int64_t expires_at);
-  int open_invites(const std::string& account, std::int64_t now);
+  void add_invite(const std::string& pin_id, const Identity& account, TimePoint expires_at);
+  int open_invites(const Identity& account, TimePoint now);
   // Marks the invitation used if it is for `account`, unused and unexpired.
-  InviteUse use_invite(const std::string& pin_id, const std::string& account, std::int64_t now);
+  InviteUse use_invite(const std::string& pin_id, const Identity& account, TimePoint now);
 
-  void put_bundle(const std::string& account, const std::string& device_id, ByteView bundle, std::int64_t now);
-  std::optional<Bytes> bundle(const std::string& account, const std::string& device_id);
+  void put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now);
+  std::optional<Bytes> bundle(const Identity& account, const DeviceId& device_id);
 
  private:
   store::Database database_;

@@ -63,11 +63,11 @@ EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipien
   return choice;
 }
 
-void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options) {
+void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options, TimePoint now) {
   if (options.recipients.empty()) {
     throw Error(ErrorCode::Usage, "no recipients to encrypt to");
   }
-  message.complete_headers(crypto::now().time_since_epoch().count());
+  message.complete_headers(now);
   if (options.signer != nullptr && !options.signer->certificate.names_address(message.from())) {
     throw Error(ErrorCode::RejectedByPolicy,
                 fmt::format("the signing certificate is not for {}, the message's From address", message.from().str()));

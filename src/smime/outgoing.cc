@@ -97,7 +97,7 @@ std::vector<EmailAddress> OutgoingMessage::recipients() const {
   return out;
 }
 
-void OutgoingMessage::complete_headers(std::int64_t now) {
+void OutgoingMessage::complete_headers(TimePoint now) {
   if (!headers_.get("Date")) {
     headers_.append("Date", mime::format_date(now));
   }

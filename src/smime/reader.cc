@@ -154,7 +154,7 @@ std::string restore_message(const mime::Entity& top, const mime::Entity& innermo
 struct Reading {
   ReadResult result;
   std::deque<std::string> storage;   // decoded layers the entities point into
-  std::optional<std::int64_t> date;  // of the Date header that counts
+  std::optional<TimePoint> date;     // of the Date header that counts
   mime::Entity current;              // the layer being read
   bool previous_opaque = false;      // the layer around it was an opaque signature
   bool outermost = true;

@@ -49,10 +49,11 @@ void check_signer_names_sender(const SignerIdentity& signer, const EmailAddress&
 
 }  // namespace
 
-void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, SignatureForm form) {
+void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, SignatureForm form,
+                  TimePoint now) {
   const EmailAddress from = message.from();
   check_signer_names_sender(signer, from);
-  message.complete_headers(crypto::now().time_since_epoch().count());
+  message.complete_headers(now);
   out.write(internal::message_headers(message, {}));
   out.write(std::string_view("MIME-Version: 1.0\r\n"));
   if (form == SignatureForm::Detached) {

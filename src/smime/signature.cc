@@ -35,7 +35,7 @@ bool acceptable_digest(int nid, const Policy& policy) {
   return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512 || (policy.accept_sha1 && nid == NID_sha1);
 }
 
-std::optional<std::int64_t> signing_time(CMS_SignerInfo* info) {
+std::optional<TimePoint> signing_time(CMS_SignerInfo* info) {
   int index = CMS_signed_get_attr_by_NID(info, NID_pkcs9_signingTime, -1);
   if (index < 0)
     return std::nullopt;
@@ -49,7 +49,7 @@ std::optional<std::int64_t> signing_time(CMS_SignerInfo* info) {
     ossl::take_errors();
     return std::nullopt;
   }
-  return static_cast<std::int64_t>(timegm(&broken_down));
+  return from_unix_seconds(timegm(&broken_down));
 }
 
 Capabilities signed_capabilities(CMS_SignerInfo* info) {
@@ -63,7 +63,8 @@ Capabilities signed_capabilities(CMS_SignerInfo* info) {
                                          static_cast<std::size_t>(ASN1_STRING_length(value->value.sequence))));
 }
 
-std::string format_hours(std::int64_t seconds) {
+std::string format_hours(std::chrono::seconds duration) {
+  const std::int64_t seconds = duration.count();
   return seconds >= 7200 ? fmt::format("{} hours", seconds / 3600) : fmt::format("{} minutes", seconds / 60);
 }
 
@@ -151,15 +152,14 @@ void verify_signature(CMS_ContentInfo* cms, std::optional<std::string_view> deta
 // The signing time against the clock and the Date header.
 void check_signing_time(const SignatureContext& context, SignatureReport& report) {
   const Policy& policy = *context.policy;
-  const std::int64_t now = policy.now.time_since_epoch().count();
   if (!report.signing_time)
     return;
-  if (*report.signing_time > now + policy.clock_skew.count()) {
+  if (*report.signing_time > policy.now + policy.clock_skew) {
     report.problems.push_back("the signing time is in the future");
   }
-  if (context.date && std::llabs(*context.date - *report.signing_time) > policy.date_tolerance.count()) {
+  if (context.date && std::chrono::abs(*context.date - *report.signing_time) > policy.date_tolerance) {
     report.problems.push_back(fmt::format("the Date header and the signing time differ by {}",
-                                          format_hours(std::llabs(*context.date - *report.signing_time))));
+                                          format_hours(std::chrono::abs(*context.date - *report.signing_time))));
   }
 }
 
@@ -169,9 +169,8 @@ void check_signer_certificate(const SignatureContext& context, SignatureReport& 
   const Policy& policy = *context.policy;
   const crypto::Certificate& certificate = *report.signer;
   auto& problems = report.problems;
-  const std::int64_t at = report.signing_time.value_or(policy.now.time_since_epoch().count());
-  if (at + policy.clock_skew.count() < certificate.not_before().time_since_epoch().count() ||
-      at > certificate.not_after().time_since_epoch().count()) {
+  const TimePoint at = report.signing_time.value_or(policy.now);
+  if (at + policy.clock_skew < certificate.not_before() || at > certificate.not_after()) {
     problems.push_back("the signer's certificate was not valid at the signing time");
   }
   if (!certificate.can_sign_mail()) {

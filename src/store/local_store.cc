@@ -7,7 +7,6 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -88,16 +87,12 @@ void create_directories(const std::filesystem::path& directory, Rollback& rollba
   }
 }
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 void insert_profile(Database& database, const ProfileRecord& profile) {
   database
       .prepare(
           "INSERT INTO profile (id, fingerprint, name, suite, root_certificate, root_key_file, keys_encrypted, "
           "created_at, root_seed_file) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-      .bind(1, profile.fingerprint)
+      .bind(1, profile.fingerprint.str())
       .bind(2, profile.name)
       .bind(3, to_string(profile.suite))
       .bind(4, profile.root_certificate)
@@ -119,7 +114,7 @@ void insert_device(Database& database, const DeviceRecord& device) {
           "INSERT INTO devices (device_id, name, role, status, is_self, signature_certificate, "
           "agreement_certificate, signature_key_file, agreement_key_file, created_at) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-      .bind(1, device.device_id)
+      .bind(1, device.device_id.str())
       .bind(2, device.name)
       .bind(3, to_string(device.role))
       .bind(4, to_string(device.status))
@@ -332,13 +327,13 @@ ProfileRecord LocalStore::profile() {
     throw Error(ErrorCode::Malformed, "the store has no profile record");
   }
   ProfileRecord profile;
-  profile.fingerprint = statement.column_text(0);
+  profile.fingerprint = Identity(statement.column_text(0));
   profile.name = statement.column_text(1);
   profile.suite = parse_suite(statement.column_text(2));
   profile.root_certificate = statement.column_blob(3);
   profile.root_key_file = statement.column_text(4);
   profile.keys_encrypted = statement.column_int(5) != 0;
-  profile.created_at = statement.column_int(6);
+  profile.created_at = statement.column_time(6);
   profile.root_seed_file = statement.column_text(7);
   auto addresses = database_.prepare("SELECT address FROM addresses ORDER BY position");
   while (addresses.step()) {
@@ -354,7 +349,7 @@ std::vector<DeviceRecord> LocalStore::devices() {
   std::vector<DeviceRecord> out;
   while (statement.step()) {
     DeviceRecord device;
-    device.device_id = statement.column_text(0);
+    device.device_id = DeviceId(statement.column_text(0));
     device.name = statement.column_text(1);
     device.role = parse_device_role(statement.column_text(2));
     device.status = parse_device_status(statement.column_text(3));
@@ -363,7 +358,7 @@ std::vector<DeviceRecord> LocalStore::devices() {
     device.agreement_certificate = statement.column_blob(6);
     device.signature_key_file = statement.column_text(7);
     device.agreement_key_file = statement.column_text(8);
-    device.created_at = statement.column_int(9);
+    device.created_at = statement.column_time(9);
     out.push_back(std::move(device));
   }
   return out;
@@ -389,7 +384,7 @@ std::vector<MailKeyRecord> LocalStore::mail_keys(const std::optional<EmailAddres
                       {},
                       statement.column_text(6),
                       statement.column_text(7),
-                      statement.column_int(8)};
+                      statement.column_time(8)};
     out.push_back(std::move(key));
   }
   auto chain = database_.prepare("SELECT certificate FROM mail_key_chain WHERE mail_key_id = ?1 ORDER BY position");
@@ -415,9 +410,6 @@ void LocalStore::add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFil
   for (const auto& [record, key_file] : keys) {
     MailKeyRecord stored = record;
     stored.key_file = key_file.name;
-    if (stored.created_at == 0) {
-      stored.created_at = now_seconds();
-    }
     insert_mail_key(database_, stored);
   }
   transaction.commit();
@@ -428,10 +420,7 @@ void LocalStore::add_mail_certificate(const MailKeyRecord& record) {
   check_key_file_name(record.key_file);
   if (!std::filesystem::exists(home_ / kKeysDirectory / record.key_file))
     throw Error(ErrorCode::NotFound, "the key of the certificate is not in this store");
-  MailKeyRecord stored = record;
-  if (stored.created_at == 0)
-    stored.created_at = now_seconds();
-  insert_mail_key(database_, stored);
+  insert_mail_key(database_, record);
 }
 
 SecretBytes LocalStore::read_key_file(const std::string& name) const {
@@ -448,13 +437,13 @@ void LocalStore::add_device(const DeviceRecord& device) {
   insert_device(database_, device);
 }
 
-void LocalStore::set_device_status(const std::string& device_id, DeviceStatus status) {
+void LocalStore::set_device_status(const DeviceId& device_id, DeviceStatus status) {
   database_.prepare("UPDATE devices SET status = ?2 WHERE device_id = ?1")
-      .bind(1, device_id)
+      .bind(1, device_id.str())
       .bind(2, to_string(status))
       .run();
   if (database_.changes() == 0)
-    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id));
+    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
 }
 
 void LocalStore::set_mail_key_status(std::int64_t id, KeyStatus status) {
@@ -482,16 +471,16 @@ std::vector<InviteRecord> LocalStore::invites() {
     invite.mac_key.assign(key.begin(), key.end());
     secure_wipe(key.data(), key.size());
     invite.role = parse_device_role(statement.column_text(2));
-    invite.expires_at = statement.column_int(3);
+    invite.expires_at = statement.column_time(3);
     if (!statement.column_is_null(4))
-      invite.used_at = statement.column_int(4);
-    invite.created_at = statement.column_int(5);
+      invite.used_at = statement.column_time(4);
+    invite.created_at = statement.column_time(5);
     out.push_back(std::move(invite));
   }
   return out;
 }
 
-void LocalStore::mark_invite_used(const std::string& pin_id, std::int64_t at) {
+void LocalStore::mark_invite_used(const std::string& pin_id, TimePoint at) {
   database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, at).run();
 }
 
@@ -543,15 +532,15 @@ std::vector<ContactCertificateRecord> LocalStore::contact_certificates(const std
   while (statement.step()) {
     out.push_back({statement.column_int(0), EmailAddress::parse(statement.column_text(1)), statement.column_blob(2),
                    statement.column_text(3), statement.column_text(4), statement.column_text(5),
-                   statement.column_text(6), statement.column_int(7), statement.column_int(8)});
+                   statement.column_text(6), statement.column_time(7), statement.column_time(8)});
   }
   return out;
 }
 
-void LocalStore::add_contact_chain_certificate(ByteView der) {
+void LocalStore::add_contact_chain_certificate(ByteView der, TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO contact_chain_certificates (certificate, added_at) VALUES (?1, ?2)")
       .bind(1, der)
-      .bind(2, now_seconds())
+      .bind(2, at)
       .run();
 }
 

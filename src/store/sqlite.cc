@@ -39,6 +39,10 @@ Statement& Statement::bind(int index, std::int64_t value) {
   return *this;
 }
 
+Statement& Statement::bind(int index, TimePoint time) {
+  return bind(index, to_unix_seconds(time));
+}
+
 Statement& Statement::bind(int index, std::string_view text) {
   if (text.size() > static_cast<std::size_t>(INT_MAX) ||
       sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) !=
@@ -87,6 +91,10 @@ void Statement::reset() {
 
 std::int64_t Statement::column_int(int index) const {
   return sqlite3_column_int64(statement_.get(), index);
+}
+
+TimePoint Statement::column_time(int index) const {
+  return from_unix_seconds(column_int(index));
 }
 
 std::string Statement::column_text(int index) const {

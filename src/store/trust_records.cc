@@ -6,6 +6,12 @@ namespace {
 
 constexpr std::int64_t kSecondsPerDay = 86400;
 
+// The day of `time` (days since the epoch, UTC), as the observations'
+// last_day column keeps it.
+std::int64_t day_of(TimePoint time) {
+  return to_unix_seconds(time) / kSecondsPerDay;
+}
+
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) {
@@ -33,8 +39,8 @@ std::vector<std::string> split(const std::string& text) {
 EndorsementRecord read_endorsement(Statement& statement) {
   EndorsementRecord record;
   record.id = statement.column_int(0);
-  record.issuer = statement.column_text(1);
-  record.subject = statement.column_text(2);
+  record.issuer = Identity(statement.column_text(1));
+  record.subject = Identity(statement.column_text(2));
   record.amount = static_cast<int>(statement.column_int(3));
   record.depth = static_cast<int>(statement.column_int(4));
   record.scope = split(statement.column_text(5));
@@ -42,7 +48,7 @@ EndorsementRecord read_endorsement(Statement& statement) {
   record.kind = statement.column_text(7);
   record.exportable = statement.column_int(8) != 0;
   record.certificate = statement.column_blob(9);
-  record.created_at = statement.column_int(10);
+  record.created_at = statement.column_time(10);
   return record;
 }
 
@@ -51,17 +57,17 @@ constexpr std::string_view kEndorsementColumns =
 
 }  // namespace
 
-void TrustRecords::add_identity(const std::string& fingerprint, ByteView certificate, std::int64_t at) {
+void TrustRecords::add_identity(const Identity& identity, ByteView certificate, TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO identities (fingerprint, certificate, first_seen) VALUES (?1, ?2, ?3)")
-      .bind(1, fingerprint)
+      .bind(1, identity.str())
       .bind(2, certificate)
       .bind(3, at)
       .run();
 }
 
-std::optional<Bytes> TrustRecords::identity_certificate(const std::string& fingerprint) {
+std::optional<Bytes> TrustRecords::identity_certificate(const Identity& identity) {
   auto statement = database_.prepare("SELECT certificate FROM identities WHERE fingerprint = ?1");
-  statement.bind(1, fingerprint);
+  statement.bind(1, identity.str());
   if (statement.step())
     return statement.column_blob(0);
   return std::nullopt;
@@ -82,7 +88,7 @@ std::vector<PinRecord> TrustRecords::pins(const EmailAddress& address) {
   statement.bind(1, address.str());
   std::vector<PinRecord> out;
   while (statement.step()) {
-    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_int(2)});
+    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_time(2)});
   }
   return out;
 }
@@ -99,17 +105,17 @@ bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting
         .bind(2, sighting.at)
         .run();
   }
-  const bool is_message = sighting.message_day.has_value();
-  const std::int64_t day = sighting.message_day.value_or(sighting.at / kSecondsPerDay);
+  const bool is_message = sighting.message_date.has_value();
+  const std::int64_t day = day_of(sighting.message_date.value_or(sighting.at));
   auto existing = database_.prepare("SELECT last_day FROM observations WHERE address = ?1 AND identity = ?2");
-  existing.bind(1, address.str()).bind(2, sighting.identity);
+  existing.bind(1, address.str()).bind(2, sighting.identity.str());
   if (!existing.step()) {
     database_
         .prepare(
             "INSERT INTO observations (address, identity, certificate, source, first_seen, last_seen, last_day, days, "
             "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1, ?7)")
         .bind(1, address.str())
-        .bind(2, sighting.identity)
+        .bind(2, sighting.identity.str())
         .bind(3, sighting.certificate)
         .bind(4, sighting.source)
         .bind(5, sighting.at)
@@ -124,7 +130,7 @@ bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting
             "last_day = CASE WHEN ?5 THEN ?6 ELSE last_day END, days = days + ?5, messages = messages + ?7 "
             "WHERE address = ?1 AND identity = ?2")
         .bind(1, address.str())
-        .bind(2, sighting.identity)
+        .bind(2, sighting.identity.str())
         .bind(3, sighting.certificate)
         .bind(4, sighting.at)
         .bind(5, new_day ? 1 : 0)
@@ -143,8 +149,8 @@ std::vector<ObservationRecord> TrustRecords::observations(const EmailAddress& ad
   statement.bind(1, address.str());
   std::vector<ObservationRecord> out;
   while (statement.step()) {
-    out.push_back({address, statement.column_text(0), statement.column_text(1), statement.column_text(2),
-                   statement.column_int(3), statement.column_int(4), static_cast<int>(statement.column_int(5)),
+    out.push_back({address, Identity(statement.column_text(0)), statement.column_text(1), statement.column_text(2),
+                   statement.column_time(3), statement.column_time(4), static_cast<int>(statement.column_int(5)),
                    static_cast<int>(statement.column_int(6))});
   }
   return out;
@@ -159,8 +165,8 @@ bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
       .prepare(
           "INSERT INTO endorsements (issuer, subject, amount, depth, scope, addresses, kind, exportable, certificate, "
           "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-      .bind(1, endorsement.issuer)
-      .bind(2, endorsement.subject)
+      .bind(1, endorsement.issuer.str())
+      .bind(2, endorsement.subject.str())
       .bind(3, static_cast<std::int64_t>(endorsement.amount))
       .bind(4, static_cast<std::int64_t>(endorsement.depth))
       .bind(5, join(endorsement.scope))
@@ -173,20 +179,20 @@ bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
   return true;
 }
 
-std::vector<EndorsementRecord> TrustRecords::endorsements_by(const std::string& issuer) {
+std::vector<EndorsementRecord> TrustRecords::endorsements_by(const Identity& issuer) {
   auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
                                      " FROM endorsements WHERE issuer = ?1 ORDER BY id");
-  statement.bind(1, issuer);
+  statement.bind(1, issuer.str());
   std::vector<EndorsementRecord> out;
   while (statement.step())
     out.push_back(read_endorsement(statement));
   return out;
 }
 
-std::vector<EndorsementRecord> TrustRecords::endorsements_of(const std::string& subject) {
+std::vector<EndorsementRecord> TrustRecords::endorsements_of(const Identity& subject) {
   auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
                                      " FROM endorsements WHERE subject = ?1 ORDER BY id");
-  statement.bind(1, subject);
+  statement.bind(1, subject.str());
   std::vector<EndorsementRecord> out;
   while (statement.step())
     out.push_back(read_endorsement(statement));
@@ -211,15 +217,15 @@ std::vector<AnchorRecord> TrustRecords::anchors() {
   std::vector<AnchorRecord> out;
   while (statement.step()) {
     out.push_back({statement.column_text(0), statement.column_blob(1), static_cast<int>(statement.column_int(2)),
-                   statement.column_int(3)});
+                   statement.column_time(3)});
   }
   return out;
 }
 
-bool TrustRecords::add_revocation(const std::string& issuer, const std::string& serial, const std::string& source,
-                                  std::int64_t at) {
+bool TrustRecords::add_revocation(const Identity& issuer, const std::string& serial, const std::string& source,
+                                  TimePoint at) {
   database_.prepare("INSERT OR IGNORE INTO revocations (issuer, serial, source, revoked_at) VALUES (?1, ?2, ?3, ?4)")
-      .bind(1, issuer)
+      .bind(1, issuer.str())
       .bind(2, serial)
       .bind(3, source)
       .bind(4, at)
@@ -227,7 +233,7 @@ bool TrustRecords::add_revocation(const std::string& issuer, const std::string& 
   return database_.changes() > 0;
 }
 
-std::vector<Bytes> TrustRecords::exportable_endorsements(const std::string& issuer) {
+std::vector<Bytes> TrustRecords::exportable_endorsements(const Identity& issuer) {
   std::vector<Bytes> out;
   for (auto& record : endorsements_by(issuer)) {
     if (record.exportable)
@@ -236,45 +242,45 @@ std::vector<Bytes> TrustRecords::exportable_endorsements(const std::string& issu
   return out;
 }
 
-std::vector<std::string> TrustRecords::revoked_serials(const std::string& issuer) {
+std::vector<std::string> TrustRecords::revoked_serials(const Identity& issuer) {
   auto statement = database_.prepare("SELECT serial FROM revocations WHERE issuer = ?1 ORDER BY revoked_at, serial");
-  statement.bind(1, issuer);
+  statement.bind(1, issuer.str());
   std::vector<std::string> out;
   while (statement.step())
     out.push_back(statement.column_text(0));
   return out;
 }
 
-std::set<std::string> TrustRecords::revoking_issuers() {
+std::set<Identity> TrustRecords::revoking_issuers() {
   auto statement = database_.prepare("SELECT DISTINCT issuer FROM revocations");
-  std::set<std::string> out;
+  std::set<Identity> out;
   while (statement.step())
-    out.insert(statement.column_text(0));
+    out.insert(Identity(statement.column_text(0)));
   return out;
 }
 
-bool TrustRecords::is_revoked(const std::string& issuer, const std::string& serial) {
+bool TrustRecords::is_revoked(const Identity& issuer, const std::string& serial) {
   auto statement = database_.prepare("SELECT 1 FROM revocations WHERE issuer = ?1 AND serial = ?2");
-  statement.bind(1, issuer).bind(2, serial);
+  statement.bind(1, issuer.str()).bind(2, serial);
   return statement.step();
 }
 
-void TrustRecords::add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
-                                 std::int64_t at) {
+void TrustRecords::add_discovery(const EmailAddress& address, const Identity& identity, const std::string& source,
+                                 TimePoint at) {
   database_
       .prepare(
           "INSERT INTO discoveries (address, identity, source, seen_at) VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (address, identity) DO UPDATE SET seen_at = ?4")
       .bind(1, address.str())
-      .bind(2, identity)
+      .bind(2, identity.str())
       .bind(3, source)
       .bind(4, at)
       .run();
 }
 
-bool TrustRecords::discovered(const EmailAddress& address, const std::string& identity) {
+bool TrustRecords::discovered(const EmailAddress& address, const Identity& identity) {
   auto statement = database_.prepare("SELECT 1 FROM discoveries WHERE address = ?1 AND identity = ?2");
-  statement.bind(1, address.str()).bind(2, identity);
+  statement.bind(1, address.str()).bind(2, identity.str());
   return statement.step();
 }
 

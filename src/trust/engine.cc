@@ -29,7 +29,7 @@ class GraphCache {
  public:
   explicit GraphCache(TrustGraph& graph) : graph_(graph) {}
   const std::vector<Edge>& out(const Identity& node) {
-    auto it = cache_.find(node.fingerprint);
+    auto it = cache_.find(node.str());
     if (it == cache_.end()) {
       std::vector<Edge> edges = graph_.endorsements_by(node);
       for (auto& edge : edges) {
@@ -37,7 +37,7 @@ class GraphCache {
         edge.amount = std::clamp(edge.amount, 0, kFullAmount);
         edge.depth = std::clamp(edge.depth, 0, kMaxDepth);
       }
-      it = cache_.emplace(node.fingerprint, std::move(edges)).first;
+      it = cache_.emplace(node.str(), std::move(edges)).first;
     }
     return it->second;
   }
@@ -79,16 +79,16 @@ std::optional<Path> widest_path(GraphCache& graph, const Identity& root, const I
   std::map<StateKey, int> best;
   std::map<StateKey, Previous> previous;
   std::priority_queue<State> queue;
-  queue.push({kFullAmount, kRootDepth, root.fingerprint});
-  best[{root.fingerprint, kRootDepth}] = kFullAmount;
+  queue.push({kFullAmount, kRootDepth, root.str()});
+  best[{root.str(), kRootDepth}] = kFullAmount;
   while (!queue.empty()) {
     State state = queue.top();
     queue.pop();
-    if (state.node == target.fingerprint) {
+    if (state.node == target.str()) {
       Path path;
       path.amount = state.bottleneck;
       StateKey key{state.node, state.remaining};
-      while (key.first != root.fingerprint) {
+      while (key.first != root.str()) {
         const Previous& step = previous.at(key);
         path.edges.push_back(step.edge);
         key = {step.node, step.remaining};
@@ -99,14 +99,14 @@ std::optional<Path> widest_path(GraphCache& graph, const Identity& root, const I
     auto found = best.find({state.node, state.remaining});
     if (found != best.end() && found->second > state.bottleneck)
       continue;  // a better way was found
-    bool is_root = state.node == root.fingerprint;
+    bool is_root = state.node == root.str();
     if (!is_root && state.remaining < 1)
       continue;  // may not introduce anyone
     for (const Edge& edge : graph.out(Identity{state.node})) {
       if (edge.subject == root)
         continue;
       int capacity = edge.amount;
-      auto spent = used.find({edge.issuer.fingerprint, edge.subject.fingerprint});
+      auto spent = used.find({edge.issuer.str(), edge.subject.str()});
       if (spent != used.end())
         capacity -= spent->second;
       if (capacity <= 0)
@@ -121,13 +121,13 @@ std::optional<Path> widest_path(GraphCache& graph, const Identity& root, const I
       }
       int remaining = is_root ? edge.depth : std::min(edge.depth, state.remaining - 1);
       int bottleneck = std::min(state.bottleneck, capacity);
-      StateKey key{edge.subject.fingerprint, remaining};
+      StateKey key{edge.subject.str(), remaining};
       auto current = best.find(key);
       if (current != best.end() && current->second >= bottleneck)
         continue;
       best[key] = bottleneck;
       previous[key] = Previous{state.node, state.remaining, edge};
-      queue.push({bottleneck, remaining, edge.subject.fingerprint});
+      queue.push({bottleneck, remaining, edge.subject.str()});
     }
   }
   return std::nullopt;
@@ -146,7 +146,7 @@ std::vector<Path> endorsement_paths(GraphCache& graph, const Identity& root, con
       break;
     path->amount = std::min(path->amount, kFullAmount - total);
     for (const Edge& edge : path->edges)
-      used[{edge.issuer.fingerprint, edge.subject.fingerprint}] += path->amount;
+      used[{edge.issuer.str(), edge.subject.str()}] += path->amount;
     total += path->amount;
     paths.push_back(std::move(*path));
   }
@@ -365,7 +365,7 @@ int work_factor(const Verdict& verdict, const BindingFacts& facts, const Amounts
     if (path.edges.size() < 2)
       continue;  // the evaluator's own endorsement
     for (std::size_t i = 1; i < path.edges.size(); ++i) {
-      introducer_flow[path.edges[i].issuer.fingerprint] += path.amount;
+      introducer_flow[path.edges[i].issuer.str()] += path.amount;
     }
   }
   for (const auto& [introducer, amount] : introducer_flow) {
@@ -422,9 +422,9 @@ std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Iden
   std::string out = "digraph trust {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n";
   std::set<std::string> nodes;
   auto node = [&](const Identity& identity) {
-    if (nodes.insert(identity.fingerprint).second) {
+    if (nodes.insert(identity.str()).second) {
       std::string style = identity == own_root ? ", style=\"rounded,bold\"" : "";
-      out += fmt::format("  {} [label={}{}];\n", quote(identity.fingerprint), quote(label(identity)), style);
+      out += fmt::format("  {} [label={}{}];\n", quote(identity.str()), quote(label(identity)), style);
     }
   };
   node(own_root);
@@ -434,7 +434,7 @@ std::string to_dot(const Verdict& verdict, const BindingFacts& facts, const Iden
     for (const Edge& edge : path.edges) {
       node(edge.issuer);
       node(edge.subject);
-      edges[{edge.issuer.fingerprint, edge.subject.fingerprint}] = &edge;
+      edges[{edge.issuer.str(), edge.subject.str()}] = &edge;
     }
   }
   for (const auto& [key, edge] : edges) {

@@ -27,6 +27,8 @@ INSTALL_DEPS = os.path.join(SOURCE, "scripts", "install-deps.sh")
 PROGRAMS = [
     # peers
     "openssl", "certutil", "pk12util", "cmsutil", "gpgsm", "gpg-agent", "gpgconf", "swaks",
+    # a clock a test moves (the key service in tests/devices runs under it)
+    "faketime",
     # interpreters
     "/usr/bin/python3", "bash", "sh",
     # build

@@ -27,6 +27,11 @@
       The picture in docs/architecture.md (docs/parts.dot) is the graph the
       build declares; scripts/architecture-graph.sh regenerates it.
 
+  check_structure.py clock SOURCE_DIR
+      Only the edges read the clock (common/time.h): the CLI, the key
+      service's HTTP server and the gateway's session; everything else in
+      src/ takes `now` from its caller.
+
 Exit status: 0 when the tree holds to the rule, 1 with one line per breach.
 """
 import argparse
@@ -40,6 +45,14 @@ CPP_SUFFIXES = {".h", ".cc", ".cpp"}
 FORBIDDEN_IN_PUBLIC = re.compile(r"^(openssl/|gmime/|glib|sqlite3|httplib|nlohmann/|CLI/)")
 # The executables' folders: they may use every part.
 TOP_LEVEL = {"cli"}
+
+# Where the clock may be read (docs/architecture.md): the edges, and the one
+# function that reads it for them.
+CLOCK_READERS = ("src/cli/", "src/service/server.cc", "src/gateway/session.cc", "src/common/time.cc")
+# A call of a clock: mailseal::now() (or any now()), std::chrono's clocks,
+# the C library's and GLib's, and OpenSSL's "now" for certificate dates.
+CLOCK_READ = re.compile(r"\bnow\s*\(\s*\)|\btime\s*\(\s*(nullptr|NULL|0|&\s*\w+)\s*\)|\b(gettimeofday|clock_gettime|"
+                        r"g_get_real_time|g_date_time_new_now\w*|X509_gmtime_adj|X509_time_adj\w*)\s*\(")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.MULTILINE)
 PART_CALL = re.compile(r"mailseal_part\(\s*(\w+)(.*?)\)", re.DOTALL)
@@ -382,9 +395,22 @@ def check_graph_current(source: pathlib.Path) -> list:
     return []
 
 
+def check_clock(source: pathlib.Path) -> list:
+    problems = []
+    for file in files_of(source / "src"):
+        name = file.relative_to(source).as_posix()
+        if name.startswith(CLOCK_READERS):
+            continue
+        code = blank_out_comments_and_literals(file.read_text(errors="replace"))
+        for match in CLOCK_READ.finditer(code):
+            line = code.count("\n", 0, match.start()) + 1
+            problems.append(f"{name}:{line}: reads the clock ({match.group(0).strip()}); take `now` from the caller")
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=["layers", "function-size", "owners", "graph", "graph-current"])
+    parser.add_argument("check", choices=["layers", "function-size", "owners", "graph", "graph-current", "clock"])
     parser.add_argument("source", type=pathlib.Path)
     parser.add_argument("--max-lines", type=int, default=120)
     args = parser.parse_args()
@@ -397,6 +423,8 @@ def main():
         problems = check_graph_current(args.source)
     elif args.check == "owners":
         problems = check_owners(args.source)
+    elif args.check == "clock":
+        problems = check_clock(args.source)
     else:
         problems = check_function_size(args.source, args.max_lines)
     for problem in problems:

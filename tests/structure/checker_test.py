@@ -110,4 +110,19 @@ check(found == {"k": 1}, "initialisers and enums are not functions", found)
 found = sizes("Widget::Widget(int a)\n    : a_(a),\n      b_{a} {\n  start();\n}\n")
 check(found == {"Widget::Widget": 5}, "a constructor with braces in its initialiser list", found)
 
-finish(minimum=17)
+
+
+def clock_problems(extra: dict) -> list:
+    return problems_in(check_structure.check_clock, extra)
+
+
+check(clock_problems({}) == [], "a tree whose library reads no clock passes", clock_problems({}))
+for call in ("mailseal::now()", "std::chrono::system_clock::now().time_since_epoch().count()", "std::time(nullptr)",
+             "::time(NULL)"):
+    found = clock_problems({"src/low/low.cc": f"#include <ctime>\nint low() {{\n  return {call} > 0;\n}}\n"})
+    check(any(p.startswith("src/low/low.cc:3: reads the clock") for p in found), f"the library calling {call}", found)
+found = clock_problems({"src/cli/main.cc": "int main() { return mailseal::now() > 0; }\n",
+                        "src/low/low.cc": "// never now() here\nint low() { return time_of(value.time()); }\n"})
+check(found == [], "the CLI may read the clock; comments, a member named time() and other names are no reads", found)
+
+finish(minimum=21)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -15,16 +16,47 @@ import urllib.parse
 
 
 class KeyService:
-    def __init__(self, mailseal, work, extra=()):
+    """`mailseal serve` on 127.0.0.1. With settable_clock, the service runs
+    under libfaketime (the faketime package), reading its clock's offset from
+    a file on every look at the clock, so that a test moves the service's
+    clock forward (move_clock) instead of sleeping; the monotonic clock, which
+    times connections, stays real."""
+
+    def __init__(self, mailseal, work, extra=(), settable_clock=False):
         self.mailseal = mailseal
         self.database = os.path.join(work, "service.db")
         self.extra = list(extra)
         self.process = None
         self.url = None
+        self.clock_file = os.path.join(work, "service-clock") if settable_clock else None
+
+    def command(self):
+        serve = [self.mailseal, "serve", "--listen", "127.0.0.1:0", "--db", self.database, *self.extra]
+        if self.clock_file is None:
+            return serve, None
+        if shutil.which("faketime") is None:
+            raise RuntimeError("faketime is not installed (scripts/install-deps.sh installs it)")
+        self.move_clock(0)
+        # An AddressSanitizer build wants its runtime first among the loaded
+        # libraries; libfaketime, preloaded, comes before it and is harmless.
+        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        environment = dict(os.environ, FAKETIME_TIMESTAMP_FILE=self.clock_file, FAKETIME_NO_CACHE="1",
+                           FAKETIME_DONT_FAKE_MONOTONIC="1", ASAN_OPTIONS=asan)
+        # faketime preloads the multi-threaded libfaketime (-m); its own
+        # FAKETIME setting is dropped, or it would win over the file.
+        return ["faketime", "-m", "-f", "+0", "env", "-u", "FAKETIME", *serve], environment
+
+    def move_clock(self, seconds):
+        """Sets the service's clock `seconds` ahead of the real one (atomically:
+        the service never reads half a file)."""
+        temporary = self.clock_file + ".new"
+        with open(temporary, "w") as out:
+            out.write(f"{seconds:+d}\n")
+        os.replace(temporary, self.clock_file)
 
     def __enter__(self):
-        self.process = subprocess.Popen([self.mailseal, "serve", "--listen", "127.0.0.1:0", "--db", self.database,
-                                         *self.extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        command, environment = self.command()
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
         line = self.process.stdout.readline().decode().strip()
         if not line.startswith("http"):
             self.process.kill()

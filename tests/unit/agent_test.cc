@@ -7,11 +7,14 @@
 
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/smime/io.h"
 #include "test_support.h"
 
 namespace mailseal::agent {
 namespace {
+
+using namespace std::chrono_literals;
 
 // A released Release of `text`, as verify makes one under a valid signature.
 smime::Release released(const std::string& text) {
@@ -87,7 +90,7 @@ class AgentTest : public ::testing::Test {
   void SetUp() override {
     // Bob gets Alice's certificates, so that she can be judged (marginal:
     // nothing but trust on first use vouches for her).
-    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()));
+    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), mailseal::now());
   }
 
   std::string message() const {
@@ -99,7 +102,7 @@ class AgentTest : public ::testing::Test {
     smime::MemorySource source(as_bytes(text));
     smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
     smime::StringSink out;
-    sign(*alice_, KeyAccess::unencrypted(), outgoing, out, smime::SignatureForm::Detached);
+    sign(*alice_, KeyAccess::unencrypted(), outgoing, out, smime::SignatureForm::Detached, mailseal::now());
     return out.take();
   }
 
@@ -109,13 +112,14 @@ class AgentTest : public ::testing::Test {
     smime::MemorySource bob_source(as_bytes(from_bob));
     smime::OutgoingMessage bob_message = smime::OutgoingMessage::read(bob_source);
     smime::StringSink bob_signed;
-    sign(*bob_, KeyAccess::unencrypted(), bob_message, bob_signed, smime::SignatureForm::Detached);
-    learn_sender(*alice_, KeyAccess::unencrypted(), as_bytes(bob_signed.take()));
+    sign(*bob_, KeyAccess::unencrypted(), bob_message, bob_signed, smime::SignatureForm::Detached, mailseal::now());
+    learn_sender(*alice_, KeyAccess::unencrypted(), as_bytes(bob_signed.take()), mailseal::now());
 
     smime::MemorySource source(as_bytes(text));
     smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
     smime::StringSink out;
-    encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false);
+    encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false,
+            mailseal::now());
     return out.take();
   }
 
@@ -126,7 +130,7 @@ class AgentTest : public ::testing::Test {
 TEST_F(AgentTest, VerifyReleasesWhenTheSignerIsTrustedAsRequired) {
   VerifyOptions options;
   options.required_trust = trust::Level::Marginal;
-  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options);
+  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options, mailseal::now());
   ASSERT_TRUE(verified.sender);
   EXPECT_EQ(verified.sender->report.verdict.level, trust::Level::Marginal);
   ASSERT_TRUE(verified.content.released());
@@ -136,20 +140,20 @@ TEST_F(AgentTest, VerifyReleasesWhenTheSignerIsTrustedAsRequired) {
 TEST_F(AgentTest, VerifyWithholdsWhenTheSignerIsTrustedLessThanRequired) {
   VerifyOptions options;
   options.required_trust = trust::Level::Full;
-  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options);
+  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options, mailseal::now());
   ASSERT_TRUE(verified.read.signature && verified.read.signature->valid) << "the signature itself is good";
   EXPECT_EQ(verified.content.withheld(), smime::Withheld::TrustBelowRequired);
   EXPECT_THROW((void)verified.content.content(), Error);
 }
 
 TEST_F(AgentTest, VerifyWithoutAProfileReleasesAValidSignatureButCannotJudgeTrust) {
-  Verified verified = verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {});
+  Verified verified = verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {}, mailseal::now());
   EXPECT_TRUE(verified.content.released());
   EXPECT_FALSE(verified.sender);
   VerifyOptions options;
   options.required_trust = trust::Level::None;
   try {
-    verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options);
+    verify(nullptr, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), options, mailseal::now());
     FAIL() << "a trust requirement without a profile was accepted";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::NotFound);
@@ -161,20 +165,20 @@ TEST_F(AgentTest, DecryptWithholdsContentUnderABadSignatureUnlessAskedFor) {
   tampered[tampered.find("old oak")] = 'b';
   std::string encrypted = encrypted_to_bob(tampered);
 
-  Decrypted withheld = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), {});
+  Decrypted withheld = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), {}, mailseal::now());
   EXPECT_TRUE(withheld.read.has_bad_signature());
   EXPECT_EQ(withheld.content.withheld(), smime::Withheld::BadSignature);
 
   DecryptOptions asked;
   asked.bad_signature = smime::BadSignature::Release;
-  Decrypted released = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), asked);
+  Decrypted released = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), asked, mailseal::now());
   ASSERT_TRUE(released.content.released());
   EXPECT_NE(released.content.content().find("bld oak tree"), std::string::npos);
 }
 
 TEST_F(AgentTest, DecryptRefusesAMessageThatIsNotEncrypted) {
   try {
-    decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {});
+    decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(signed_by_alice()), {}, mailseal::now());
     FAIL() << "a signed message was decrypted";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::Malformed);
@@ -184,16 +188,56 @@ TEST_F(AgentTest, DecryptRefusesAMessageThatIsNotEncrypted) {
 
 TEST_F(AgentTest, LearnRefusesUnsignedAndBadlySignedMessages) {
   std::string unsigned_message = message();
-  EXPECT_THROW(learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(unsigned_message)), Error);
+  EXPECT_THROW(learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(unsigned_message), mailseal::now()), Error);
   std::string tampered = signed_by_alice();
   tampered[tampered.find("old oak")] = 'b';
   try {
-    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(tampered));
+    learn_sender(*bob_, KeyAccess::unencrypted(), as_bytes(tampered), mailseal::now());
     FAIL() << "a bad signature was learned from";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::BadSignature);
     EXPECT_NE(std::string(error.what()).find("does not match"), std::string::npos) << error.what();
   }
+}
+
+// The clock is the caller's: a test sets it instead of waiting for it.
+TEST_F(AgentTest, VerifyJudgesTheSignatureAtTheTimeGiven) {
+  const std::string signed_message = signed_by_alice();
+  VerifyOptions options;
+  options.learn = false;
+  Verified early = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_message), options, mailseal::now() - 1h);
+  ASSERT_TRUE(early.read.signature);
+  EXPECT_FALSE(early.read.signature->valid) << "read an hour before it was made";
+  ASSERT_FALSE(early.read.signature->problems.empty());
+  EXPECT_NE(early.read.signature->problems.front().find("in the future"), std::string::npos)
+      << early.read.signature->problems.front();
+  EXPECT_FALSE(early.content.released());
+
+  // Years later, after the certificates expired: the signer's certificate was
+  // valid when the signature was made, and that is what counts.
+  const TimePoint later = mailseal::now() + profile::kDay * (profile::kMailValidityDays + 1);
+  Verified late = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(signed_message), options, later);
+  ASSERT_TRUE(late.read.signature);
+  EXPECT_TRUE(late.read.signature->valid)
+      << (late.read.signature->problems.empty() ? "" : late.read.signature->problems[0]);
+}
+
+TEST_F(AgentTest, EncryptingNeedsACertificateValidAtTheTimeGiven) {
+  (void)encrypted_to_bob(message());  // Alice learns Bob's certificates and can encrypt to him now
+  // Once they expired (two years on), she has none, and nothing is written.
+  const TimePoint later = mailseal::now() + profile::kDay * (profile::kMailValidityDays + 1);
+  const std::string text = message();
+  smime::MemorySource source(as_bytes(text));
+  smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+  smime::StringSink out;
+  EXPECT_EQ(test::error_code_of([&] {
+              encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false,
+                      later);
+            }),
+            ErrorCode::NoMatchingKey);
+  EXPECT_TRUE(out.text().empty());
+  EXPECT_TRUE(address_trust(*alice_, EmailAddress::parse("bob@example.org"), later).has_value())
+      << "Bob is still known: his expired certificates are judged";
 }
 
 }  // namespace

@@ -1,4 +1,8 @@
 #include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <unordered_set>
 
 #include <gtest/gtest.h>
 
@@ -6,7 +10,9 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/host_port.h"
+#include "mailseal/common/ids.h"
 #include "mailseal/common/key_access.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal {
 namespace {
@@ -107,6 +113,57 @@ TEST(HostPort, RefusesWhatIsNotHostAndPort) {
       EXPECT_EQ(error.code(), ErrorCode::Usage) << text;
     }
   }
+}
+
+// One id cannot be passed where another is expected, and a string becomes
+// one only when the code says so.
+static_assert(!std::is_convertible_v<std::string, Identity>);
+static_assert(!std::is_convertible_v<std::string, DeviceId>);
+static_assert(!std::is_convertible_v<DeviceId, std::string>);
+static_assert(!std::is_constructible_v<DeviceId, RequestId>);
+static_assert(!std::is_constructible_v<RequestId, DeviceId>);
+static_assert(!std::is_constructible_v<Identity, DeviceId>);
+static_assert(!std::is_assignable_v<DeviceId&, Identity>);
+static_assert(std::is_constructible_v<DeviceId, std::string>);
+
+TEST(Ids, CompareAndHashByTheirText) {
+  const DeviceId phone("AAAA-BBBB"), laptop("CCCC-DDDD");
+  EXPECT_EQ(phone, DeviceId("AAAA-BBBB"));
+  EXPECT_NE(phone, laptop);
+  EXPECT_LT(phone, laptop);
+  EXPECT_EQ(phone.str(), "AAAA-BBBB");
+  EXPECT_TRUE(DeviceId().empty());
+  std::set<DeviceId> ordered = {laptop, phone, DeviceId("AAAA-BBBB")};
+  EXPECT_EQ(ordered.size(), 2u);
+  EXPECT_EQ(ordered.begin()->str(), "AAAA-BBBB");
+  std::unordered_set<Identity> hashed = {Identity("MAAA"), Identity("MAAA"), Identity("MBBB")};
+  EXPECT_EQ(hashed.size(), 2u);
+  EXPECT_TRUE(hashed.contains(Identity("MBBB")));
+}
+
+TEST(Ids, AcceptAnyTextAsBefore) {
+  // Checking is the reader's job (a device id typed on the command line, a
+  // request id the service sent): the type takes the string as it is.
+  for (const char* text : {"", "not a fingerprint", "\u00e9t\u00e9", "a/b"})
+    EXPECT_EQ(RequestId(text).str(), text);
+}
+
+TEST(Time, UnixSecondsAtTheBoundariesRoundTrip) {
+  EXPECT_EQ(to_unix_seconds(from_unix_seconds(1800000000)), 1800000000);
+  EXPECT_EQ(to_unix_seconds(TimePoint{}), 0) << "the epoch";
+  EXPECT_EQ(to_unix_seconds(from_unix_seconds(-86400)), -86400) << "before the epoch";
+  // 9999-12-31T23:59:59Z, the latest date a certificate carries (RFC 5280 section 4.1.2.5).
+  constexpr std::int64_t kLatest = 253402300799;
+  EXPECT_EQ(to_unix_seconds(from_unix_seconds(kLatest)), kLatest);
+  EXPECT_EQ(from_unix_seconds(kLatest) - from_unix_seconds(kLatest - 3600), std::chrono::hours(1));
+}
+
+TEST(Time, NowIsWholeSecondsOfTheSystemClock) {
+  const TimePoint before = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const TimePoint read = now();
+  const TimePoint after = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  EXPECT_LE(before, read);
+  EXPECT_LE(read, after);
 }
 
 }  // namespace

@@ -37,8 +37,8 @@ class EvidenceTest : public ::testing::Test {
     options.addresses = {EmailAddress::parse("alice@example.com")};
     options.suite = store::Suite::Modern;
     options.device_name = "test";
-    profile_.emplace(profile::Profile::create(home_, options));
-    evaluator_ = Evaluator{trust::Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+    profile_.emplace(profile::Profile::create(home_, options, mailseal::now()));
+    evaluator_ = Evaluator{Identity{profile_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                            profile_->addresses()};
   }
   void TearDown() override {
@@ -52,11 +52,11 @@ class EvidenceTest : public ::testing::Test {
     std::string pem;
     for (const auto* certificate : certificates)
       pem += certificate->pem();
-    return import_file(store(), as_bytes(pem), smime::Policy::standard());
+    return import_file(store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
   }
 
   trust::Verdict bob_verdict() {
-    auto report = evaluate_address(store(), evaluator_, EmailAddress::parse("bob@example.org"), crypto::now());
+    auto report = evaluate_address(store(), evaluator_, EmailAddress::parse("bob@example.org"), mailseal::now());
     EXPECT_TRUE(report.has_value());
     return report ? report->verdict : trust::Verdict{};
   }
@@ -66,6 +66,21 @@ class EvidenceTest : public ::testing::Test {
   Evaluator evaluator_;
 };
 
+TEST_F(EvidenceTest, ACertificateEncryptsOnlyWithinItsValidity) {
+  // test::bob()'s certificates are valid from an hour ago for thirty days.
+  const test::Person& bob = test::bob();
+  import_pem({&bob.signing, &bob.encryption, &bob.root});
+  const TimePoint now = mailseal::now();
+  auto at = [&](TimePoint time) { return choose_recipient(store(), evaluator_, bob.address, time); };
+  ASSERT_TRUE(at(now));
+  EXPECT_EQ(at(now)->contact.certificate, bob.encryption);
+  EXPECT_FALSE(at(now - 2h)) << "not yet valid";
+  EXPECT_FALSE(at(now + 24h * 31)) << "expired";
+  EXPECT_TRUE(encryption_candidates(store(), bob.address, now + 24h * 31).empty());
+  // An expired certificate is still judged, so that `trust` can say why.
+  EXPECT_TRUE(evaluate_address(store(), evaluator_, bob.address, now + 24h * 31).has_value());
+}
+
 TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
   const test::Person& bob = test::bob();
   import_pem({&bob.encryption, &bob.root});
@@ -73,7 +88,7 @@ TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
 
   // Bob's root issues him a new encryption certificate (a key rotation).
   crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  const auto now = crypto::now();
+  const auto now = mailseal::now();
   crypto::CertificateRequest request{.role = crypto::CertificateRole::MailEncryption,
                                      .common_name = "Bob",
                                      .addresses = {bob.address},
@@ -83,7 +98,7 @@ TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
   import_pem({&renewed});
   trust::Verdict verdict = bob_verdict();
   EXPECT_EQ(verdict.level, trust::Level::Marginal) << "the same identity: no conflict";
-  auto chosen = choose_recipient(store(), evaluator_, bob.address, crypto::now());
+  auto chosen = choose_recipient(store(), evaluator_, bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
   EXPECT_EQ(chosen->contact.certificate, renewed) << "the newest certificate of the identity is used";
 }
@@ -96,12 +111,12 @@ TEST_F(EvidenceTest, ADifferentRootIsAConflictUntilAccepted) {
   trust::Verdict verdict = bob_verdict();
   ASSERT_EQ(verdict.level, trust::Level::Conflict);
   ASSERT_TRUE(verdict.conflict_with);
-  EXPECT_EQ(verdict.conflict_with->fingerprint, bob.root.key_fingerprint().to_string(udf::kFullBits));
-  EXPECT_THROW(accept(store(), bob.address, "MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G", 0), Error)
+  EXPECT_EQ(verdict.conflict_with->str(), bob.root.key_fingerprint().to_string(udf::kFullBits));
+  EXPECT_THROW(accept(store(), bob.address, "MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G", TimePoint{}), Error)
       << "accepting a fingerprint no certificate has";
-  accept(store(), bob.address, bob.root.key_fingerprint().to_string(), 0);
+  accept(store(), bob.address, bob.root.key_fingerprint().to_string(), TimePoint{});
   EXPECT_EQ(bob_verdict().level, trust::Level::Marginal);
-  auto chosen = choose_recipient(store(), evaluator_, bob.address, crypto::now());
+  auto chosen = choose_recipient(store(), evaluator_, bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
   EXPECT_EQ(chosen->contact.certificate, bob.encryption) << "encryption goes to the accepted key";
 }
@@ -112,12 +127,12 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
   smime::MemorySource source(as_bytes(text));
   smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
   smime::StringSink out;
-  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached);
+  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached, mailseal::now());
   std::string signed_message = out.take();
-  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard());
+  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard(mailseal::now()));
   ASSERT_TRUE(read.signature && read.signature->valid);
-  EXPECT_TRUE(learn(store(), read, crypto::now()));
-  EXPECT_FALSE(learn(store(), read, crypto::now() + 24h * 3)) << "the same message, days later";
+  EXPECT_TRUE(learn(store(), read, mailseal::now()));
+  EXPECT_FALSE(learn(store(), read, mailseal::now() + 24h * 3)) << "the same message, days later";
   auto observations = store::TrustRecords(store()).observations(bob.address);
   ASSERT_EQ(observations.size(), 1u);
   EXPECT_EQ(observations.front().messages, 1);
@@ -128,26 +143,26 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
 // an introducer made count until its root is revoked, and then none of them
 // (nor any made of it) do. Alice -120/2-> Carol -120/1-> Dave -90/0-> Bob.
 TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
-  const std::string alice = evaluator_.root.fingerprint;
+  const Identity alice = evaluator_.root;
   const test::Person& dave_person = test::bob();  // any real root will do for Dave's identity
-  const std::string carol = "ICAROL";
-  const std::string dave = dave_person.root.key_fingerprint().to_string(udf::kFullBits);
-  const std::string bob = "IBOB";
+  const Identity carol("ICAROL");
+  const Identity dave(dave_person.root.key_fingerprint().to_string(udf::kFullBits));
+  const Identity bob("IBOB");
   store::TrustRecords records(store());
-  records.add_identity(dave, dave_person.root.der(), 1);
-  auto endorsement = [&](const std::string& issuer, const std::string& subject, int amount, int depth) {
+  records.add_identity(dave, dave_person.root.der(), from_unix_seconds(1));
+  auto endorsement = [&](const Identity& issuer, const Identity& subject, int amount, int depth) {
     store::EndorsementRecord record;
     record.issuer = issuer;
     record.subject = subject;
     record.amount = amount;
     record.depth = depth;
-    record.certificate = as_bytes_copy(issuer + "->" + subject);
+    record.certificate = as_bytes_copy(issuer.str() + "->" + subject.str());
     EXPECT_TRUE(records.add_endorsement(record));
   };
   endorsement(alice, carol, 120, 2);
   endorsement(carol, dave, 120, 1);
   endorsement(dave, bob, 90, 0);
-  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), trust::Identity{bob}, false, {}, {}, {}, false, {}, false, 128};
+  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), bob, false, {}, {}, {}, false, {}, false, 128};
 
   StoreGraph before(store());
   trust::Verdict verdict = trust::evaluate(facts, before, evaluator_.root);
@@ -155,17 +170,17 @@ TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
   EXPECT_EQ(verdict.amount, 90);
   ASSERT_EQ(verdict.paths.size(), 1u);
   ASSERT_EQ(verdict.paths[0].edges.size(), 3u);
-  EXPECT_EQ(verdict.paths[0].edges[2].issuer.fingerprint, dave) << "the path runs through Dave";
+  EXPECT_EQ(verdict.paths[0].edges[2].issuer, dave) << "the path runs through Dave";
 
   // Dave revokes his root (a self-issued CRL names its serial).
-  EXPECT_TRUE(records.add_revocation(dave, dave_person.root.serial_hex(), "crl", 2));
+  EXPECT_TRUE(records.add_revocation(dave, dave_person.root.serial_hex(), "crl", from_unix_seconds(2)));
   StoreGraph after(store());
-  EXPECT_TRUE(after.endorsements_by(trust::Identity{dave}).empty()) << "nothing Dave endorsed counts";
-  EXPECT_TRUE(after.endorsements_by(trust::Identity{carol}).empty()) << "nor Carol's endorsement of Dave";
+  EXPECT_TRUE(after.endorsements_by(Identity{dave}).empty()) << "nothing Dave endorsed counts";
+  EXPECT_TRUE(after.endorsements_by(Identity{carol}).empty()) << "nor Carol's endorsement of Dave";
   verdict = trust::evaluate(facts, after, evaluator_.root);
   EXPECT_EQ(verdict.level, trust::Level::None);
   EXPECT_TRUE(verdict.paths.empty());
-  EXPECT_EQ(after.endorsements_by(trust::Identity{alice}).size(), 1u) << "Alice's endorsement of Carol stands";
+  EXPECT_EQ(after.endorsements_by(Identity{alice}).size(), 1u) << "Alice's endorsement of Carol stands";
 }
 
 TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
@@ -175,13 +190,14 @@ TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {
   test::Person stranger = test::make_person("stranger@example.net", true);
   crypto::EndorsementTerms terms;
   terms.addresses = {bob.address};
-  auto now = crypto::now();
+  auto now = mailseal::now();
   crypto::Certificate endorsement =
       crypto::issue_endorsement(bob.root, stranger.root_key, stranger.root, terms, now - 1min, now + 24h);
   EXPECT_THROW(import_pem({&bob.root, &endorsement}), Error);
   EXPECT_EQ(store().contact_chain_certificates().size(), chain_before) << "the root in the bundle was not kept";
-  EXPECT_TRUE(
-      store::TrustRecords(store()).endorsements_by(stranger.root.key_fingerprint().to_string(udf::kFullBits)).empty());
+  EXPECT_TRUE(store::TrustRecords(store())
+                  .endorsements_by(Identity(stranger.root.key_fingerprint().to_string(udf::kFullBits)))
+                  .empty());
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ class EndorseTest : public ::testing::Test {
   void SetUp() override {
     const test::Person& bob = test::bob();
     std::string pem = bob.encryption.pem() + bob.root.pem();
-    import_file(alice_->store(), as_bytes(pem), smime::Policy::standard());
+    import_file(alice_->store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
   }
 
   crypto::Certificate endorse_with(const EmailAddress& address, int amount, int depth) {
@@ -63,11 +63,11 @@ class EndorseTest : public ::testing::Test {
     options.amount = amount;
     options.depth = depth;
     return endorse(alice_->store(), evaluator_, alice_->root_key(KeyAccess::unencrypted()), alice_->root_certificate(),
-                   address, options, crypto::now());
+                   address, options, mailseal::now());
   }
 
   test::TemporaryProfile alice_{"alice", "alice@example.com"};
-  Evaluator evaluator_{trust::Identity{alice_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
+  Evaluator evaluator_{Identity{alice_->root_certificate().key_fingerprint().to_string(udf::kFullBits)},
                        alice_->addresses()};
 };
 
@@ -79,7 +79,7 @@ TEST_F(EndorseTest, TheRangesOfAmountAndDepth) {
               ErrorCode::Usage)
         << "amount " << amount << ", depth " << depth;
   }
-  EXPECT_TRUE(store::TrustRecords(alice_->store()).endorsements_by(evaluator_.root.fingerprint).empty())
+  EXPECT_TRUE(store::TrustRecords(alice_->store()).endorsements_by(evaluator_.root).empty())
       << "a refused endorsement leaves nothing behind";
   for (auto [amount, depth] : {std::pair{kMinEndorsementAmount, 0}, {trust::kFullAmount, kMaxEndorsementDepth}}) {
     auto terms = crypto::read_endorsement(endorse_with(bob, amount, depth));
@@ -106,7 +106,7 @@ TEST(EncryptionCertificate, OfTwoIssuedInTheSameSecondTheOneRecordedLastWins) {
   using namespace std::chrono_literals;
   test::TemporaryProfile reader("reader", "reader@example.com");
   const test::Person& bob = test::bob();
-  const auto issued = crypto::now() - 1h;
+  const auto issued = mailseal::now() - 1h;
   auto reissue = [&] {
     return crypto::issue_certificate({.role = crypto::CertificateRole::MailEncryption,
                                       .common_name = bob.address.str(),
@@ -119,9 +119,9 @@ TEST(EncryptionCertificate, OfTwoIssuedInTheSameSecondTheOneRecordedLastWins) {
   const crypto::Certificate second = reissue();
   ASSERT_FALSE(first == second) << "two certificates (new serial numbers) with the same dates";
   for (const crypto::Certificate* certificate : {&first, &second}) {
-    ASSERT_EQ(add_certificate(reader->store(), *certificate, "import", 1000).size(), 1u);
+    ASSERT_EQ(add_certificate(reader->store(), *certificate, "import", issued).size(), 1u);
   }
-  auto chosen = encryption_certificate(reader->store(), bob.address, crypto::now());
+  auto chosen = encryption_certificate(reader->store(), bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
   EXPECT_EQ(chosen->certificate, second);
 }

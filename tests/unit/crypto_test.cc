@@ -36,7 +36,7 @@ struct Pki {
   Certificate mail;
 
   static Pki make() {
-    auto now = crypto::now();
+    auto now = mailseal::now();
     PrivateKey root_key = PrivateKey::generate(KeyType::P256);
     CertificateRequest root_request{.role = CertificateRole::ProfileRoot,
                                     .common_name = "Alice",
@@ -130,11 +130,11 @@ TEST(Certificates, MailCertificateHasTheSmimeExtensions) {
   EXPECT_EQ(mail.email_addresses().front().str(), "alice@example.com");
   EXPECT_NE(mail.subject().find("emailAddress=alice@example.com"), std::string::npos) << mail.subject();
   EXPECT_EQ(mail.serial_hex().size(), 32u);
-  EXPECT_LT(mail.not_before(), crypto::now());
+  EXPECT_LT(mail.not_before(), mailseal::now());
 }
 
 TEST(Certificates, ChainVerifiesAndNameConstraintsBite) {
-  auto now = crypto::now();
+  auto now = mailseal::now();
   EXPECT_EQ(verify_chain(pki().mail, {}, {pki().root}, now), "");
   EXPECT_NE(verify_chain(pki().mail, {}, {}, now), "");
   EXPECT_NE(verify_chain(pki().mail, {}, {pki().root}, now + 24h * 400), "");
@@ -150,6 +150,35 @@ TEST(Certificates, ChainVerifiesAndNameConstraintsBite) {
   EXPECT_NE(reason.find("subtree"), std::string::npos) << reason;
 }
 
+TEST(Certificates, ValidityIsJudgedAtTheTimeGiven) {
+  // A root and a mail certificate of 2030, judged before, within and after
+  // their validity: the time is the caller's, never the clock's.
+  const TimePoint issued = from_unix_seconds(1893456000);  // 2030-01-01T00:00:00Z
+  const EmailAddress alice = EmailAddress::parse("alice@example.com");
+  PrivateKey root_key = PrivateKey::generate(KeyType::P256);
+  Certificate root = issue_certificate({.role = CertificateRole::ProfileRoot,
+                                        .common_name = "Alice 2030",
+                                        .permitted_addresses = {alice},
+                                        .not_before = issued,
+                                        .not_after = issued + 24h * 3650},
+                                       root_key.public_key(), root_key, nullptr);
+  PrivateKey key = PrivateKey::generate(KeyType::P256);
+  Certificate mail = issue_certificate({.role = CertificateRole::MailSigning,
+                                        .common_name = "Alice",
+                                        .addresses = {alice},
+                                        .not_before = issued,
+                                        .not_after = issued + 24h * 30},
+                                       key.public_key(), root_key, &root);
+  EXPECT_EQ(mail.not_before(), issued);
+  EXPECT_EQ(mail.not_after(), issued + 24h * 30);
+  EXPECT_EQ(verify_chain(mail, {}, {root}, issued), "");
+  EXPECT_EQ(verify_chain(mail, {}, {root}, issued + 24h * 30 - 1s), "") << "a second before it expires";
+  std::string early = verify_chain(mail, {}, {root}, issued - 1s);
+  EXPECT_NE(early.find("not yet valid"), std::string::npos) << early;
+  std::string late = verify_chain(mail, {}, {root}, issued + 24h * 30);
+  EXPECT_NE(late.find("expired"), std::string::npos) << late;
+}
+
 TEST(Certificates, DatesUpToTheYear9999) {
   // Some CAs (NSS's test CA among them) write notAfter 9999-12-31T23:59:59Z.
   const TimePoint end_of_9999{std::chrono::seconds(253402300799)};
@@ -157,7 +186,7 @@ TEST(Certificates, DatesUpToTheYear9999) {
   CertificateRequest request{.role = CertificateRole::MailSigning,
                              .common_name = "Fran",
                              .addresses = {EmailAddress::parse("fran@example.com")},
-                             .not_before = crypto::now(),
+                             .not_before = mailseal::now(),
                              .not_after = end_of_9999};
   Certificate certificate = issue_certificate(request, key.public_key(), pki().root_key, &pki().root);
   EXPECT_EQ(certificate.not_after(), end_of_9999);

@@ -1,9 +1,12 @@
 // Which key service a device talks to: one rule for the CLI (--service) and
-// the gateway, tried on a real store in a temporary home.
+// the gateway, tried on a real store in a temporary home. Joining by PIN
+// against a real key service in this process, at times the test sets.
 
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -12,6 +15,9 @@
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/profile/profile.h"
+#include "mailseal/service/server.h"
+#include "scratch.h"
+#include "test_support.h"
 
 namespace mailseal::devices {
 namespace {
@@ -30,7 +36,7 @@ class ServiceChoiceTest : public ::testing::Test {
     options.addresses = {EmailAddress::parse("alice@example.com")};
     options.suite = store::Suite::Modern;
     options.device_name = "test";
-    return profile::Profile::create(home_, options);
+    return profile::Profile::create(home_, options, mailseal::now());
   }
 
   std::filesystem::path home_;
@@ -85,7 +91,8 @@ TEST_F(ServiceChoiceTest, AnEmptyHomeHasNoService) {
 TEST_F(ServiceChoiceTest, ANewProfileWhoseServiceIsUnreachableStaysWorkingAndRemembersIt) {
   profile::Profile profile = make_profile();
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  FirstPublication outcome = publish_new_profile(profile, "http://127.0.0.1:1", KeyAccess::unencrypted());
+  FirstPublication outcome =
+      publish_new_profile(profile, "http://127.0.0.1:1", KeyAccess::unencrypted(), mailseal::now());
   EXPECT_FALSE(outcome.published);
   ASSERT_TRUE(outcome.failure);
   EXPECT_NE(outcome.failure->find("cannot reach the key service"), std::string::npos) << *outcome.failure;
@@ -95,10 +102,85 @@ TEST_F(ServiceChoiceTest, ANewProfileWhoseServiceIsUnreachableStaysWorkingAndRem
 
 TEST_F(ServiceChoiceTest, ANewProfileWithSomethingThatIsNotAServiceUrlIsNotPublished) {
   profile::Profile profile = make_profile();
-  FirstPublication outcome = publish_new_profile(profile, "ftp://keys.example", KeyAccess::unencrypted());
+  FirstPublication outcome =
+      publish_new_profile(profile, "ftp://keys.example", KeyAccess::unencrypted(), mailseal::now());
   EXPECT_FALSE(outcome.published);
   ASSERT_TRUE(outcome.failure);
   EXPECT_EQ(remembered_service(profile.store()), std::nullopt) << "nothing is remembered for a URL that is not one";
+}
+
+// An admin device and a key service on 127.0.0.1 (in this process). The
+// service reads its own clock; the devices act at times the test sets, within
+// the five minutes of skew the service allows (keyservice::kMaxClockSkew), so
+// that nothing waits for the clock.
+class PinJoinTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    service::ServeOptions options;
+    options.port = 0;
+    options.database = scratch_ / "service.db";
+    server_.emplace(options);
+    server_->bind();
+    serving_ = std::thread([this] { server_->run(); });
+    client_.emplace(server_->url());
+    profile::InitOptions init;
+    init.addresses = {EmailAddress::parse("alice@example.com")};
+    init.suite = store::Suite::Modern;
+    init.device_name = "admin";
+    admin_.emplace(profile::Profile::create(scratch_ / "admin", init, start_));
+    // Once this answer is back, the service is serving (and stop() ends it).
+    publish(*admin_, *client_, KeyAccess::unencrypted(), start_);
+  }
+  void TearDown() override {
+    if (server_)
+      server_->stop();
+    if (serving_.joinable())
+      serving_.join();
+  }
+
+  // A new device asks to join with `pin`, at the start of the test.
+  JoinTicket join_with(const std::string& name, const std::string& pin) {
+    JoinOptions options{EmailAddress::parse("alice@example.com"), name, pin, KeyAccess::unencrypted()};
+    return join(scratch_ / name, *client_, options, start_);
+  }
+  SyncReport sync_admin(TimePoint at) { return sync(scratch_ / "admin", *client_, KeyAccess::unencrypted(), at); }
+
+  test::ScratchDirectory scratch_;
+  const TimePoint start_ = mailseal::now();
+  std::optional<service::Server> server_;
+  std::thread serving_;
+  std::optional<keyservice::Client> client_;
+  std::optional<profile::Profile> admin_;
+};
+
+TEST_F(PinJoinTest, TheAdminDeviceAcceptsAPinRequestBeforeThePinExpires) {
+  using namespace std::chrono_literals;
+  Invitation invitation = invite(*admin_, *client_, KeyAccess::unencrypted(), 1min, store::DeviceRole::Read, start_);
+  EXPECT_EQ(invitation.expires_at, start_ + 1min);
+  JoinTicket ticket = join_with("phone", invitation.pin);
+  SyncReport report = sync_admin(start_ + 59s);
+  ASSERT_EQ(report.accepted.size(), 1u) << "the last second of the PIN";
+  EXPECT_EQ(report.accepted[0].request_id, ticket.request_id);
+  EXPECT_EQ(report.accepted[0].device_id, ticket.device_id);
+  EXPECT_EQ(report.accepted[0].role, store::DeviceRole::Read);
+  EXPECT_TRUE(report.refused.empty());
+  SyncReport joined = sync(scratch_ / "phone", *client_, KeyAccess::unencrypted(), start_ + 59s);
+  EXPECT_TRUE(joined.joined);
+}
+
+TEST_F(PinJoinTest, TheAdminDeviceRefusesAPinRequestOnceThePinHasExpired) {
+  using namespace std::chrono_literals;
+  Invitation invitation = invite(*admin_, *client_, KeyAccess::unencrypted(), 1min, store::DeviceRole::Full, start_);
+  // The service takes the request (by its clock the PIN is still good); the
+  // admin device syncs only when it has expired, and refuses it.
+  JoinTicket ticket = join_with("phone", invitation.pin);
+  SyncReport report = sync_admin(start_ + 1min);
+  EXPECT_TRUE(report.accepted.empty());
+  EXPECT_EQ(report.refused, std::vector<RequestId>{ticket.request_id});
+  EXPECT_EQ(test::error_code_of([&] { sync(scratch_ / "phone", *client_, KeyAccess::unencrypted(), start_ + 1min); }),
+            ErrorCode::RejectedByPolicy)
+      << "the device learns it was refused";
+  EXPECT_EQ(admin_->status().devices.size(), 1u) << "no device was added";
 }
 
 }  // namespace

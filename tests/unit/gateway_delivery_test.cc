@@ -30,7 +30,7 @@ profile::Profile make_profile(const std::filesystem::path& home, const std::stri
   options.addresses = {EmailAddress::parse(address)};
   options.suite = store::Suite::Modern;  // P-256: quick to make
   options.device_name = "test";
-  return profile::Profile::create(home, options);
+  return profile::Profile::create(home, options, mailseal::now());
 }
 
 // What `mailseal contact import` does with someone's exported certificates.
@@ -39,7 +39,7 @@ void introduce(profile::Profile& reader, profile::Profile& person) {
   for (const auto& certificate : person.current_mail_certificates())
     pem += certificate.pem();
   pem += person.root_certificate().pem();
-  contacts::import_file(reader.store(), as_bytes(pem), smime::Policy::standard());
+  contacts::import_file(reader.store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
 }
 
 std::string header_block(const std::string& message) {
@@ -69,12 +69,12 @@ class DeliveryTest : public ::testing::Test {
                            EncryptionPolicy policy = EncryptionPolicy::Opportunistic,
                            const std::string& reverse_path = "alice@example.com") {
     return plan_delivery(*alice_, KeyAccess::unencrypted(), policy, Envelope{reverse_path, recipients}, message,
-                         nullptr);
+                         mailseal::now(), nullptr);
   }
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
   static smime::ReadResult read_as(profile::Profile& reader, const std::string& copy) {
-    return agent::read(&reader, KeyAccess::unencrypted(), as_bytes(copy), smime::Policy::standard());
+    return agent::read(&reader, KeyAccess::unencrypted(), as_bytes(copy), smime::Policy::standard(mailseal::now()));
   }
 
   // The content of a read copy, released only under a valid signature.
@@ -212,23 +212,31 @@ TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   profile::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
-  DeliveryPlan result = plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
-                                      Envelope{"alice@example.com", {"bob@example.org"}}, message(""), nullptr);
+  DeliveryPlan result =
+      plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
+                    Envelope{"alice@example.com", {"bob@example.org"}}, message(""), mailseal::now(), nullptr);
   EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
   ASSERT_EQ(result.copies.size(), 1u);
   EXPECT_FALSE(result.copies[0].encrypted) << "never encrypted to a key in conflict";
 }
 
 TEST(LookupSchedule, AFetchIsDueAgainOnlyAfterTheInterval) {
+  using namespace std::chrono_literals;
   const EmailAddress bob = EmailAddress::parse("bob@example.org");
-  LookupSchedule hourly(std::chrono::hours(1));
-  EXPECT_TRUE(hourly.due(bob)) << "never fetched";
-  hourly.fetched(bob);
-  EXPECT_FALSE(hourly.due(bob));
-  EXPECT_TRUE(hourly.due(EmailAddress::parse("carol@example.net"))) << "per address";
-  LookupSchedule always(std::chrono::seconds(0));
-  always.fetched(bob);
-  EXPECT_TRUE(always.due(bob)) << "an interval of 0 fetches at every message";
+  const TimePoint noon = from_unix_seconds(1800000000);
+  LookupSchedule hourly(1h);
+  EXPECT_TRUE(hourly.due(bob, noon)) << "never fetched";
+  hourly.fetched(bob, noon);
+  EXPECT_FALSE(hourly.due(bob, noon));
+  EXPECT_FALSE(hourly.due(bob, noon + 59min + 59s));
+  EXPECT_TRUE(hourly.due(bob, noon + 1h)) << "an hour later";
+  EXPECT_TRUE(hourly.due(bob, noon - 1s)) << "a clock set back does not stop the refreshes";
+  EXPECT_TRUE(hourly.due(EmailAddress::parse("carol@example.net"), noon)) << "per address";
+  hourly.fetched(bob, noon + 2h);
+  EXPECT_FALSE(hourly.due(bob, noon + 2h + 30min)) << "counted from the last fetch";
+  LookupSchedule always(0s);
+  always.fetched(bob, noon);
+  EXPECT_TRUE(always.due(bob, noon)) << "an interval of 0 fetches at every message";
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ DeviceEntry device() {
   static const crypto::PrivateKey signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
   static const crypto::PrivateKey agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
   static const profile::DeviceCertificates issued = profile::issue_device_certificates(
-      person().root_key, person().root, "phone", signature.public_key(), agreement.public_key(), crypto::now());
+      person().root_key, person().root, "phone", signature.public_key(), agreement.public_key(), mailseal::now());
   return DeviceEntry{
       device_id_of(signature.public_key()), "phone", "full", "active", issued.signature, issued.agreement};
 }
@@ -46,7 +46,8 @@ JoinRequest join_request() {
 }
 
 PendingRequest pending_request() {
-  return PendingRequest{"0011", join_request(), std::string(kNonceHexDigits, 'c'), 42, std::nullopt, std::nullopt};
+  return PendingRequest{RequestId("0011"),     join_request(), std::string(kNonceHexDigits, 'c'),
+                        from_unix_seconds(42), std::nullopt,   std::nullopt};
 }
 
 // A field by its JSON pointer ("/devices/0/role") and the name a fault gives
@@ -124,20 +125,22 @@ TEST(KeyServiceDocuments, SmallDocumentsAreStrict) {
       ErrorDocument{"bad_field", "why"}.to_json(),
       {{"/error", "error"}, {"/error/code", "error.code"}, {"/error/message", "error.message"}});
   expect_strict<PublishReceipt>(
-      PublishReceipt{"FP", {"alice@example.com"}, 1}.to_json(),
+      PublishReceipt{Identity("FP"), {"alice@example.com"}, from_unix_seconds(1)}.to_json(),
       {{"/fingerprint", "fingerprint"}, {"/addresses", "addresses"}, {"/updated_at", "updated_at"}}, {},
       {{"/addresses/0", "addresses[0]"}});
-  expect_strict<EscrowAnswer>(EscrowAnswer{"FP", {1}}.to_json(),
+  expect_strict<EscrowAnswer>(EscrowAnswer{Identity("FP"), {1}}.to_json(),
                               {{"/fingerprint", "fingerprint"}, {"/escrow", "escrow"}});
-  expect_strict<Invitation>(Invitation{"PIN", 5}.to_json(), {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
-  expect_strict<JoinReceipt>(JoinReceipt{"0011", std::string(kNonceHexDigits, 'd')}.to_json(),
+  expect_strict<Invitation>(Invitation{"PIN", from_unix_seconds(5)}.to_json(),
+                            {{"/pin_id", "pin_id"}, {"/expires_at", "expires_at"}});
+  expect_strict<JoinReceipt>(JoinReceipt{RequestId("0011"), std::string(kNonceHexDigits, 'd')}.to_json(),
                              {{"/request_id", "request_id"}, {"/service_nonce", "service_nonce"}});
-  expect_strict<DecisionReceipt>(DecisionReceipt{"0011", RequestState::Accepted}.to_json(),
+  expect_strict<DecisionReceipt>(DecisionReceipt{RequestId("0011"), RequestState::Accepted}.to_json(),
                                  {{"/request_id", "request_id"}, {"/status", "status"}});
   expect_strict<BundleEnvelope>(BundleEnvelope{{1}}.to_json(), {{"/bundle", "bundle"}});
-  expect_strict<BundleReceipt>(BundleReceipt{"D", 1}.to_json(),
+  expect_strict<BundleReceipt>(BundleReceipt{DeviceId("D"), from_unix_seconds(1)}.to_json(),
                                {{"/device_id", "device_id"}, {"/updated_at", "updated_at"}});
-  expect_strict<DeviceBundle>(DeviceBundle{"D", {1}}.to_json(), {{"/device_id", "device_id"}, {"/bundle", "bundle"}});
+  expect_strict<DeviceBundle>(DeviceBundle{DeviceId("D"), {1}}.to_json(),
+                              {{"/device_id", "device_id"}, {"/bundle", "bundle"}});
 }
 
 TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
@@ -152,7 +155,8 @@ TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
   expect_strict<Publication>(publication.to_json(), required,
                              {{"/endorsements", "endorsements"}, {"/escrow", "escrow"}}, items);
 
-  PublishedProfile profile{"FP", person().root, {person().address}, {person().signing}, "", {{9}}, {device()}, 7};
+  PublishedProfile profile{Identity("FP"), person().root, {person().address},  {person().signing}, "",
+                           {{9}},          {device()},    from_unix_seconds(7)};
   std::vector<Field> published = {{"/fingerprint", "fingerprint"}, {"/root", "root"},
                                   {"/addresses", "addresses"},     {"/certificates", "certificates"},
                                   {"/revocations", "revocations"}, {"/devices", "devices"}};
@@ -193,7 +197,8 @@ TEST(KeyServiceDocuments, RequestsAndDecisionsAreStrict) {
   std::vector<Field> status = accepted;
   status.push_back({"/request_id", "request_id"});
   status.push_back({"/status", "status"});
-  expect_strict<RequestStatus>(RequestStatus{"0011", RequestState::Accepted, acceptance()}.to_json(), status);
+  expect_strict<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Accepted, acceptance()}.to_json(),
+                               status);
 }
 
 TEST(KeyServiceDocuments, WhatIsWrittenReadsBack) {
@@ -218,12 +223,14 @@ TEST(KeyServiceDocuments, WhatIsWrittenReadsBack) {
 
   auto kept = read<PendingRequest>(pending_request().to_json(), "test");
   EXPECT_EQ(kept.request.device_name, "phone");
-  EXPECT_EQ(kept.created_at, 42);
+  EXPECT_EQ(kept.created_at, from_unix_seconds(42));
   EXPECT_FALSE(read<Decision>(Decision{}.to_json(), "test").accepted);
-  auto status = read<RequestStatus>(RequestStatus{"0011", RequestState::Accepted, acceptance()}.to_json(), "test");
+  auto status =
+      read<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Accepted, acceptance()}.to_json(), "test");
   ASSERT_TRUE(status.accepted);
   EXPECT_EQ(status.accepted->bundle, (Bytes{1, 2, 3}));
-  auto waiting = read<RequestStatus>(RequestStatus{"0011", RequestState::Pending, std::nullopt}.to_json(), "test");
+  auto waiting =
+      read<RequestStatus>(RequestStatus{RequestId("0011"), RequestState::Pending, std::nullopt}.to_json(), "test");
   EXPECT_EQ(waiting.state, RequestState::Pending);
   EXPECT_FALSE(waiting.accepted);
 }
@@ -261,7 +268,8 @@ TEST(KeyServiceDocuments, ValuesAreCheckedForWhatTheyClaimToBe) {
   parsed = JoinRequest::parse(short_nonce.to_json());
   ASSERT_TRUE(std::holds_alternative<Fault>(parsed));
   EXPECT_EQ(std::get<Fault>(parsed).field, "device_nonce");
-  json negative = json::parse(Invitation{"PIN", 1}.to_json());
+  json negative = json::parse(Invitation{"PIN", from_unix_seconds(1)}.to_json());
+  EXPECT_EQ(negative["expires_at"], 1) << "a point in time is Unix seconds on the wire";
   negative["expires_at"] = 18446744073709551615u;
   EXPECT_TRUE(std::holds_alternative<Fault>(Invitation::parse(negative.dump()))) << "beyond a signed 64-bit integer";
 }
@@ -270,9 +278,9 @@ TEST(KeyServiceRules, WrittenOnceForBothSides) {
   EXPECT_TRUE(is_profile_root(person().root));
   EXPECT_FALSE(is_profile_root(person().signing)) << "not a CA";
   EXPECT_FALSE(is_profile_root(device().signature_certificate));
-  EXPECT_EQ(profile_fingerprint_of(person().root), person().root.key_fingerprint().to_string(udf::kFullBits));
-  std::string id = device().device_id;
-  EXPECT_EQ(id, device().signature_certificate.public_key().fingerprint().to_string(kDeviceIdBits));
+  EXPECT_EQ(profile_fingerprint_of(person().root).str(), person().root.key_fingerprint().to_string(udf::kFullBits));
+  const DeviceId id = device().device_id;
+  EXPECT_EQ(id.str(), device().signature_certificate.public_key().fingerprint().to_string(kDeviceIdBits));
   EXPECT_FALSE(invitation_lifetime_allowed(std::chrono::seconds(0)));
   EXPECT_TRUE(invitation_lifetime_allowed(std::chrono::seconds(1)));
   EXPECT_TRUE(invitation_lifetime_allowed(kMaxInvitationLifetime));

@@ -124,11 +124,11 @@ TEST(HeaderText, EncodedWordsAndDates) {
   EXPECT_EQ(decode_header_text("=?utf-8?q?gr=C3=BC=C3=9Fe?= aus =?ISO-8859-1?B?S/Zsbg==?="),
             "gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln");
   EXPECT_EQ(decode_header_text("plain"), "plain");
-  EXPECT_EQ(parse_date("Thu, 01 Jan 2026 12:00:00 +0100"), std::optional<std::int64_t>(1767265200));
+  EXPECT_EQ(parse_date("Thu, 01 Jan 2026 12:00:00 +0100"), std::optional<TimePoint>(from_unix_seconds(1767265200)));
   EXPECT_EQ(parse_date("not a date"), std::nullopt);
-  std::string formatted = format_date(1767268800);
+  std::string formatted = format_date(from_unix_seconds(1767268800));
   EXPECT_NE(formatted.find("01 Jan 2026 12:00:00"), std::string::npos) << formatted;
-  EXPECT_EQ(parse_date(formatted), std::optional<std::int64_t>(1767268800)) << "formatting round-trips";
+  EXPECT_EQ(parse_date(formatted), std::optional<TimePoint>(from_unix_seconds(1767268800))) << "formatting round-trips";
 }
 
 TEST(Entity, SplitsAtTheFirstEmptyLineAndKeepsBytes) {

@@ -35,7 +35,7 @@ Profile make_profile(const std::filesystem::path& home, const KeyAccess& key_acc
   options.suite = store::Suite::Modern;
   options.device_name = "test";
   options.key_access = key_access;
-  return Profile::create(home, options);
+  return Profile::create(home, options, mailseal::now());
 }
 
 bool starts_with(const SecretBytes& pem, std::string_view prefix) {
@@ -144,16 +144,17 @@ TEST(ProfileKeyAccess, AnImportedKeyIsStoredLikeTheOthers) {
   const Bytes pkcs12 = foreign_pkcs12(scratch / "other", password);
 
   Profile encrypted = make_profile(scratch / "encrypted", passphrase("correct horse"));
-  EXPECT_EQ(error_code_of([&] { encrypted.import_pkcs12(pkcs12, password, KeyAccess::unencrypted()); }),
-            ErrorCode::BadPassword);
-  ASSERT_EQ(encrypted.import_pkcs12(pkcs12, password, passphrase("correct horse")).size(), 1u);
+  EXPECT_EQ(
+      error_code_of([&] { encrypted.import_pkcs12(pkcs12, password, KeyAccess::unencrypted(), mailseal::now()); }),
+      ErrorCode::BadPassword);
+  ASSERT_EQ(encrypted.import_pkcs12(pkcs12, password, passphrase("correct horse"), mailseal::now()).size(), 1u);
   const store::MailKeyRecord into_encrypted = imported_key(encrypted);
   EXPECT_TRUE(starts_with(encrypted.store().read_key_file(into_encrypted.key_file), kEncryptedPem));
   EXPECT_EQ(encrypted.load_key(into_encrypted.key_file, passphrase("correct horse")).public_key(),
             crypto::Certificate::from_der(into_encrypted.certificate).public_key());
 
   Profile plain = make_profile(scratch / "plain", KeyAccess::unencrypted());
-  ASSERT_EQ(plain.import_pkcs12(pkcs12, password, passphrase("correct horse")).size(), 1u);
+  ASSERT_EQ(plain.import_pkcs12(pkcs12, password, passphrase("correct horse"), mailseal::now()).size(), 1u);
   const store::MailKeyRecord into_plain = imported_key(plain);
   EXPECT_TRUE(starts_with(plain.store().read_key_file(into_plain.key_file), kPlainPem));
 }

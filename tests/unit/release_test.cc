@@ -27,7 +27,7 @@ std::string sign(const std::string& message) {
   MemorySource source(as_bytes(message));
   OutgoingMessage outgoing = OutgoingMessage::read(source);
   StringSink out;
-  sign_message(outgoing, out, alice().signer(), SignatureForm::Detached);
+  sign_message(outgoing, out, alice().signer(), SignatureForm::Detached, mailseal::now());
   return out.take();
 }
 
@@ -37,7 +37,8 @@ std::string encrypt(const std::string& message, bool with_signature) {
   StringSink out;
   auto signer = alice().signer();
   encrypt_message(outgoing, out,
-                  {{bob().encryption}, with_signature ? &signer : nullptr, {ContentCipher::Aes256Cbc, false}});
+                  {{bob().encryption}, with_signature ? &signer : nullptr, {ContentCipher::Aes256Cbc, false}},
+                  mailseal::now());
   return out.take();
 }
 
@@ -49,7 +50,7 @@ std::string tampered(std::string signed_message) {
 
 ReadResult read(const std::string& message) {
   std::vector<DecryptionKey> keys = {bob().decryption()};
-  return read_message(as_bytes(message), keys, Policy::standard());
+  return read_message(as_bytes(message), keys, Policy::standard(mailseal::now()));
 }
 
 void expect_withheld(const Release& release, Withheld reason, ErrorCode code) {

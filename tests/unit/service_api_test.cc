@@ -29,17 +29,19 @@ namespace {
 
 using namespace keyservice;
 
-constexpr std::int64_t kNow = 1800000000;
+using namespace std::chrono_literals;
+
+constexpr TimePoint kNow = from_unix_seconds(1800000000);
 
 // A device's keys and certificates, issued by a person's root.
 struct TestDevice {
   crypto::PrivateKey signature_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
   crypto::PrivateKey agreement_key = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  std::string id = device_id_of(signature_key.public_key());
+  DeviceId id = device_id_of(signature_key.public_key());
 
   profile::DeviceCertificates certificates(const test::Person& person) const {
     return profile::issue_device_certificates(person.root_key, person.root, "phone", signature_key.public_key(),
-                                              agreement_key.public_key(), crypto::now());
+                                              agreement_key.public_key(), kNow);
   }
   DeviceEntry entry(const test::Person& person, std::string status = "active") const {
     auto issued = certificates(person);
@@ -110,21 +112,31 @@ class ServiceApiTest : public ::testing::Test {
     static const test::Person person = test::make_person("mallory@example.org", true);
     return person;
   }
-  static std::string fingerprint(const test::Person& person) { return profile_fingerprint_of(person.root); }
-  static std::string account(const test::Person& person) { return "/v1/accounts/" + fingerprint(person); }
+  static Identity fingerprint(const test::Person& person) { return profile_fingerprint_of(person.root); }
+  static std::string account(const test::Person& person) { return "/v1/accounts/" + fingerprint(person).str(); }
 
-  // A request as it arrives, signed with `key` under `key_id` when given.
+  // A request as it arrives at the service's clock (clock_), signed with
+  // `key` under `key_id` when given, at `signed_at` (else by a client whose
+  // clock agrees with the service's).
   HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "",
                     const crypto::PrivateKey* key = nullptr, std::string_view key_id = kRootKey,
-                    std::int64_t signed_at = kNow) {
+                    std::optional<TimePoint> signed_at = std::nullopt) {
     HttpRequest request{method, target, body.empty() ? "" : "application/json", "", body};
     if (key != nullptr)
-      request.authorization = authorize(*key, key_id, method, target, as_bytes(body), signed_at);
-    return api_->handle(request, kNow);
+      request.authorization = authorize(*key, key_id, method, target, as_bytes(body), signed_at.value_or(clock_));
+    return api_->handle(request, clock_);
   }
   HttpResponse as_root(const test::Person& person, const std::string& method, const std::string& target,
                        const std::string& body = "") {
     return call(method, target, body, &person.root_key, kRootKey);
+  }
+
+  // `device` asks to join Alice's profile with the PIN known by `pin_id`.
+  HttpResponse join_with_pin(const TestDevice& device, std::string pin_id) {
+    JoinRequest request = device.join_request();
+    request.pin_id = std::move(pin_id);
+    request.pin_mac = "MAC";
+    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
   }
 
   Publication publication(const test::Person& person, std::vector<DeviceEntry> devices = {}) {
@@ -155,6 +167,7 @@ class ServiceApiTest : public ::testing::Test {
 
   std::filesystem::path database_;
   std::optional<Api> api_;
+  TimePoint clock_ = kNow;  // the service's clock: a test moves it instead of waiting
 };
 
 TEST_F(ServiceApiTest, HealthAndUnknownPaths) {
@@ -202,13 +215,13 @@ TEST_F(ServiceApiTest, PublishingRefusesWhatDoesNotHoldTogether) {
   publish(alice());
   const std::string body = publication(alice()).to_json();
   auto put = [&](const std::string& text, const crypto::PrivateKey* key = &alice().root_key,
-                 std::string_view key_id = kRootKey, std::int64_t at = kNow) {
+                 std::string_view key_id = kRootKey, std::optional<TimePoint> at = std::nullopt) {
     return [=, this] { return call("PUT", account(alice()), text, key, key_id, at); };
   };
   expect_refused(put(body, nullptr), 401, "unauthenticated");
   expect_refused(put(body, &mallory().root_key), 401, "bad_signature");
   expect_refused(put(body, &alice().root_key, kJoiningDeviceKey), 401, "wrong_key");
-  expect_refused(put(body, &alice().root_key, kRootKey, kNow - 2 * kMaxClockSkewSeconds), 401, "expired");
+  expect_refused(put(body, &alice().root_key, kRootKey, kNow - 2 * kMaxClockSkew), 401, "expired");
   expect_refused(put("{not json"), 400, "bad_json");
   expect_refused(put("[1, 2]"), 400, "bad_json");
   expect_refused(put(std::string(100, '[') + std::string(100, ']')), 400, "bad_json");
@@ -222,7 +235,7 @@ TEST_F(ServiceApiTest, PublishingRefusesWhatDoesNotHoldTogether) {
   TestDevice phone;
   expect_refused(put(publication(alice(), {phone.entry(mallory())}).to_json()), 400, "bad_device");
   DeviceEntry misnamed = phone.entry(alice());
-  misnamed.device_id = "AAAA-BBBB";
+  misnamed.device_id = DeviceId("AAAA-BBBB");
   expect_refused(put(publication(alice(), {misnamed}).to_json()), 400, "bad_device");
   expect_refused(put(publication(alice(), {phone.entry(alice()), phone.entry(alice())}).to_json()), 400, "bad_device");
   expect_refused(put(publication(alice(), {phone.entry(alice(), "lost")}).to_json()), 400, "bad_device");
@@ -248,8 +261,8 @@ TEST_F(ServiceApiTest, ARootCannotBeReplacedAndARequestCannotBeReplayed) {
   crypto::Certificate reissued = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
                                                             .common_name = "Alice again",
                                                             .permitted_addresses = {alice().address},
-                                                            .not_before = crypto::now(),
-                                                            .not_after = crypto::now() + std::chrono::hours(24)},
+                                                            .not_before = kNow,
+                                                            .not_after = kNow + std::chrono::hours(24)},
                                                            alice().root_key.public_key(), alice().root_key, nullptr);
   Publication replaced{reissued, {}, "", {}, {}, std::nullopt};
   expect_refused([&] { return as_root(alice(), "PUT", account(alice()), replaced.to_json()); }, 409, "root_changed");
@@ -277,12 +290,12 @@ TEST_F(ServiceApiTest, ADeviceJoinsAndIsAcceptedWithItsCertificates) {
   EXPECT_EQ(pending.requests[0].request.signature_key, phone.join_request().signature_key);
   EXPECT_EQ(pending.requests[0].created_at, kNow);
 
-  const std::string status_path = "/v1/requests/" + receipt.request_id;
+  const std::string status_path = "/v1/requests/" + receipt.request_id.str();
   auto waiting = answer<RequestStatus>(call("GET", status_path, "", &phone.signature_key, kJoiningDeviceKey), 200);
   EXPECT_EQ(waiting.state, RequestState::Pending);
   EXPECT_FALSE(waiting.accepted);
 
-  const std::string decide_path = account(alice()) + "/requests/" + receipt.request_id;
+  const std::string decide_path = account(alice()) + "/requests/" + receipt.request_id.str();
   TestDevice other;
   auto others = other.certificates(alice());
   expect_refused(
@@ -321,10 +334,10 @@ TEST_F(ServiceApiTest, ARejectedRequestSaysSo) {
                                           &phone.signature_key, kJoiningDeviceKey),
                                      201);
   auto decided = answer<DecisionReceipt>(
-      as_root(alice(), "POST", account(alice()) + "/requests/" + receipt.request_id, Decision{}.to_json()), 200);
+      as_root(alice(), "POST", account(alice()) + "/requests/" + receipt.request_id.str(), Decision{}.to_json()), 200);
   EXPECT_EQ(decided.state, RequestState::Rejected);
   auto status = answer<RequestStatus>(
-      call("GET", "/v1/requests/" + receipt.request_id, "", &phone.signature_key, kJoiningDeviceKey), 200);
+      call("GET", "/v1/requests/" + receipt.request_id.str(), "", &phone.signature_key, kJoiningDeviceKey), 200);
   EXPECT_EQ(status.state, RequestState::Rejected);
   EXPECT_FALSE(status.accepted);
 }
@@ -361,46 +374,75 @@ TEST_F(ServiceApiTest, AnInvitationIsUsedOnceAndExpiresWithinAWeek) {
   publish(alice());
   const std::string invites = account(alice()) + "/invites";
   auto invite = [&](const Invitation& invitation) { return as_root(alice(), "POST", invites, invitation.to_json()); };
-  auto made = answer<Invitation>(invite({"PIN-1", kNow + 600}), 201);
+  auto made = answer<Invitation>(invite({"PIN-1", kNow + 10min}), 201);
   EXPECT_EQ(made.pin_id, "PIN-1");
-  expect_refused([&] { return invite({"PIN-1", kNow + 600}); }, 409, "duplicate");
+  expect_refused([&] { return invite({"PIN-1", kNow + 10min}); }, 409, "duplicate");
   expect_refused([&] { return invite({"PIN-2", kNow}); }, 400, "bad_field");
-  expect_refused([&] { return invite({"PIN-2", kNow + kMaxInvitationLifetime.count() + 1}); }, 400, "bad_field");
-  ASSERT_EQ(invite({"PIN-3", kNow + kMaxInvitationLifetime.count()}).status, 201) << "a week is allowed";
+  expect_refused([&] { return invite({"PIN-2", kNow + kMaxInvitationLifetime + 1s}); }, 400, "bad_field");
+  ASSERT_EQ(invite({"PIN-3", kNow + kMaxInvitationLifetime}).status, 201) << "a week is allowed";
   expect_refused(
       [&] {
-        return call("POST", invites, Invitation{"PIN-4", kNow + 60}.to_json());
+        return call("POST", invites, Invitation{"PIN-4", kNow + 1min}.to_json());
       },
       401, "unauthenticated");
 
-  auto join_with = [&](const TestDevice& device, std::string pin_id) {
-    JoinRequest request = device.join_request();
-    request.pin_id = std::move(pin_id);
-    request.pin_mac = "MAC";
-    return call("POST", account(alice()) + "/requests", request.to_json(), &device.signature_key, kJoiningDeviceKey);
-  };
   TestDevice phone, laptop;
-  auto receipt = answer<JoinReceipt>(join_with(phone, "PIN-1"), 201);
+  auto receipt = answer<JoinReceipt>(join_with_pin(phone, "PIN-1"), 201);
   auto pending = answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
   ASSERT_EQ(pending.requests.size(), 1u);
   EXPECT_EQ(pending.requests[0].request.pin_id, "PIN-1");
   EXPECT_EQ(pending.requests[0].request.pin_mac, "MAC");
-  expect_refused([&] { return join_with(laptop, "PIN-1"); }, 403, "pin_used");
-  expect_refused([&] { return join_with(laptop, "PIN-UNKNOWN"); }, 403, "bad_pin");
+  expect_refused([&] { return join_with_pin(laptop, "PIN-1"); }, 403, "pin_used");
+  expect_refused([&] { return join_with_pin(laptop, "PIN-UNKNOWN"); }, 403, "bad_pin");
+}
+
+TEST_F(ServiceApiTest, ARequestIsTakenOnlyWithinTheClockSkewOfTheService) {
+  publish(alice());
+  const std::string path = account(alice()) + "/requests";
+  auto signed_at = [&](TimePoint at) {
+    return [=, this] { return call("GET", path, "", &alice().root_key, kRootKey, at); };
+  };
+  EXPECT_EQ(signed_at(kNow - kMaxClockSkew)().status, 200) << "a client five minutes behind";
+  EXPECT_EQ(signed_at(kNow + kMaxClockSkew)().status, 200) << "a client five minutes ahead";
+  expect_refused(signed_at(kNow - kMaxClockSkew - 1s), 401, "expired");
+  expect_refused(signed_at(kNow + kMaxClockSkew + 1s), 401, "expired");
+  // The service's clock moves on: what was signed at kNow is too old then.
+  clock_ = kNow + kMaxClockSkew + 1s;
+  expect_refused(signed_at(kNow), 401, "expired");
+  EXPECT_EQ(signed_at(clock_)().status, 200);
+}
+
+TEST_F(ServiceApiTest, AnInvitationExpiresByTheServicesClock) {
+  publish(alice());
+  const std::string invites = account(alice()) + "/invites";
+  for (const char* pin : {"PIN-1", "PIN-2"})
+    ASSERT_EQ(as_root(alice(), "POST", invites, Invitation{pin, kNow + 10min}.to_json()).status, 201);
+  TestDevice phone, laptop;
+  clock_ = kNow + 10min - 1s;
+  EXPECT_EQ(join_with_pin(phone, "PIN-1").status, 201) << "the last second of the invitation";
+  clock_ = kNow + 10min;
+  expect_refused([&] { return join_with_pin(laptop, "PIN-2"); }, 403, "pin_expired");
+  // New invitations are judged by the same clock: one that expires now is refused.
+  EXPECT_EQ(as_root(alice(), "POST", invites, Invitation{"PIN-3", clock_ + 10min}.to_json()).status, 201);
+  expect_refused(
+      [&] {
+        return as_root(alice(), "POST", invites, Invitation{"PIN-4", clock_}.to_json());
+      },
+      400, "bad_field");
 }
 
 TEST_F(ServiceApiTest, BundlesReachActiveDevicesOnly) {
   TestDevice phone;
   publish(alice(), {phone.entry(alice())});
-  const std::string path = account(alice()) + "/devices/" + phone.id + "/bundle";
-  auto fetch = [&] { return call("GET", path, "", &phone.signature_key, phone.id); };
+  const std::string path = account(alice()) + "/devices/" + phone.id.str() + "/bundle";
+  auto fetch = [&] { return call("GET", path, "", &phone.signature_key, phone.id.str()); };
   expect_refused(fetch, 404, "no_bundle");
   auto put = answer<BundleReceipt>(as_root(alice(), "PUT", path, BundleEnvelope{{4, 5}}.to_json()), 200);
   EXPECT_EQ(put.device_id, phone.id);
   EXPECT_EQ(answer<DeviceBundle>(fetch(), 200).bundle, (Bytes{4, 5}));
   expect_refused([&] { return call("GET", path, "", &phone.signature_key, kRootKey); }, 401, "wrong_key");
   TestDevice stranger;
-  expect_refused([&] { return call("GET", path, "", &stranger.signature_key, phone.id); }, 401, "bad_signature");
+  expect_refused([&] { return call("GET", path, "", &stranger.signature_key, phone.id.str()); }, 401, "bad_signature");
   expect_refused([&] { return as_root(alice(), "PUT", path, R"({"bundle": 5})"); }, 400, "bad_field");
   const std::string unknown = account(alice()) + "/devices/NOBODY/bundle";
   expect_refused([&] { return as_root(alice(), "PUT", unknown, BundleEnvelope{{1}}.to_json()); }, 404,

@@ -30,7 +30,7 @@ std::string sign(const std::string& message, SignatureForm form) {
   MemorySource source(as_bytes(message));
   OutgoingMessage outgoing = OutgoingMessage::read(source);
   StringSink out;
-  sign_message(outgoing, out, alice().signer(), form);
+  sign_message(outgoing, out, alice().signer(), form, mailseal::now());
   return out.take();
 }
 
@@ -40,12 +40,12 @@ std::string encrypt(const std::string& message, bool with_signature, EncryptionC
   StringSink out;
   auto signer = alice().signer();
   EncryptOptions options{{bob().encryption, alice().encryption}, with_signature ? &signer : nullptr, choice};
-  encrypt_message(outgoing, out, options);
+  encrypt_message(outgoing, out, options, mailseal::now());
   return out.take();
 }
 
 ReadResult read(const std::string& message, std::vector<DecryptionKey> keys = {}) {
-  return read_message(as_bytes(message), keys, Policy::standard());
+  return read_message(as_bytes(message), keys, Policy::standard(mailseal::now()));
 }
 
 // The content of a read message, whatever a release would decide (the tests
@@ -107,7 +107,7 @@ TEST(Smime, SignerMustBeTheSender) {
   MemorySource source(as_bytes(forged));
   OutgoingMessage outgoing = OutgoingMessage::read(source);
   StringSink out;
-  EXPECT_THROW(sign_message(outgoing, out, alice().signer(), SignatureForm::Detached), Error);
+  EXPECT_THROW(sign_message(outgoing, out, alice().signer(), SignatureForm::Detached, mailseal::now()), Error);
 
   // A signature whose From header is changed afterwards is bad.
   std::string signed_message = sign(kPlainMessage, SignatureForm::Detached);
@@ -229,7 +229,7 @@ TEST(Smime, EcKeysSignAndEncrypt) {
   OutgoingMessage outgoing = OutgoingMessage::read(source);
   StringSink out;
   auto signer = erin.signer();
-  encrypt_message(outgoing, out, {{erin.encryption}, &signer, {ContentCipher::Aes256Gcm, false}});
+  encrypt_message(outgoing, out, {{erin.encryption}, &signer, {ContentCipher::Aes256Gcm, false}}, mailseal::now());
   ReadResult result = read(out.text(), {erin.decryption()});
   EXPECT_TRUE(result.decrypted);
   ASSERT_TRUE(result.signature);
@@ -278,7 +278,7 @@ TEST(Smime, BinaryPartSignedWithoutCanonicalisationVerifies) {
   detached.content().write(part);
   Bytes signature = detached.finish();
   std::string message =
-      "From: alice@example.com\r\nDate: " + mime::format_date(crypto::now().time_since_epoch().count()) +
+      "From: alice@example.com\r\nDate: " + mime::format_date(mailseal::now()) +
       "\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n"
       "--b\r\n" +
       part +

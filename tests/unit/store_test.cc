@@ -25,6 +25,11 @@ using test::ScratchDirectory;
 const EmailAddress kAlice = EmailAddress::parse("alice@example.com");
 const EmailAddress kBob = EmailAddress::parse("bob@example.org");
 
+// A point in time given as Unix seconds.
+TimePoint at(std::int64_t seconds) {
+  return from_unix_seconds(seconds);
+}
+
 Bytes blob(std::string_view text) {
   return Bytes(text.begin(), text.end());
 }
@@ -35,26 +40,26 @@ SecretBytes secret(std::string_view text) {
 
 ProfileRecord profile_record() {
   ProfileRecord profile;
-  profile.fingerprint = "MPROFILE";
+  profile.fingerprint = Identity("MPROFILE");
   profile.name = "Alice";
   profile.suite = Suite::Modern;
   profile.addresses = {kAlice, EmailAddress::parse("alice@example.net")};
   profile.root_certificate = blob("root DER");
   profile.root_key_file = "root-1.pem";
   profile.root_seed_file = "seed-1.pem";
-  profile.created_at = 1000;
+  profile.created_at = at(1000);
   return profile;
 }
 
 DeviceRecord device_record(const std::string& id, bool self) {
   DeviceRecord device;
-  device.device_id = id;
+  device.device_id = DeviceId(id);
   device.name = "laptop " + id;
   device.is_this_device = self;
   device.signature_certificate = blob("sig " + id);
   device.agreement_certificate = blob("agr " + id);
   device.signature_key_file = self ? "device-signature-" + id + ".pem" : "";
-  device.created_at = 1000;
+  device.created_at = at(1000);
   return device;
 }
 
@@ -65,7 +70,7 @@ MailKeyRecord mail_key(const std::string& certificate, KeyPurpose purpose, const
   key.chain = {blob("root DER")};
   key.key_file = file;
   key.key_fingerprint = "K" + certificate;
-  key.created_at = 1000;
+  key.created_at = at(1000);
   return key;
 }
 
@@ -100,7 +105,7 @@ TEST(LocalStore, WhatIsCreatedReadsBack) {
   EXPECT_TRUE(LocalStore::exists(home));
   LocalStore store = LocalStore::open(home);
   ProfileRecord profile = store.profile();
-  EXPECT_EQ(profile.fingerprint, "MPROFILE");
+  EXPECT_EQ(profile.fingerprint.str(), "MPROFILE");
   EXPECT_EQ(profile.name, "Alice");
   EXPECT_EQ(profile.suite, Suite::Modern);
   ASSERT_EQ(profile.addresses.size(), 2u);
@@ -110,7 +115,7 @@ TEST(LocalStore, WhatIsCreatedReadsBack) {
 
   auto devices = store.devices();
   ASSERT_EQ(devices.size(), 1u);
-  EXPECT_EQ(devices[0].device_id, "D1");
+  EXPECT_EQ(devices[0].device_id.str(), "D1");
   EXPECT_TRUE(devices[0].is_this_device);
   EXPECT_EQ(devices[0].role, DeviceRole::Admin);
 
@@ -190,6 +195,7 @@ TEST(LocalStore, MailKeysAreAddedAllOrNothing) {
   auto keys = store.mail_keys();
   ASSERT_EQ(keys.size(), 3u);
   EXPECT_EQ(keys[2].key_file, "mail-3.pem") << "the record takes its file's name";
+  EXPECT_EQ(keys[2].created_at, at(1000)) << "the caller's time: the store reads no clock";
 
   MailKeyRecord reissued = mail_key("reissued cert", KeyPurpose::Encryption, "mail-3.pem");
   store.add_mail_certificate(reissued);
@@ -210,37 +216,41 @@ TEST(LocalStore, DevicesInvitesContactsAndSettings) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
   store.add_device(device_record("D2", false));
-  store.set_device_status("D2", DeviceStatus::Removed);
+  store.set_device_status(DeviceId("D2"), DeviceStatus::Removed);
   EXPECT_EQ(store.devices()[1].status, DeviceStatus::Removed);
-  EXPECT_THROW(store.set_device_status("nobody", DeviceStatus::Removed), Error);
+  EXPECT_THROW(store.set_device_status(DeviceId("nobody"), DeviceStatus::Removed), Error);
 
-  InviteRecord invite{"PIN1", secret("mac key"), DeviceRole::Read, 5000, std::nullopt, 4000};
+  InviteRecord invite{"PIN1", secret("mac key"), DeviceRole::Read, at(5000), std::nullopt, at(4000)};
   store.add_invite(invite);
-  store.mark_invite_used("PIN1", 4500);
+  store.mark_invite_used("PIN1", at(4500));
   auto invites = store.invites();
   ASSERT_EQ(invites.size(), 1u);
   EXPECT_EQ(invites[0].role, DeviceRole::Read);
-  EXPECT_EQ(invites[0].used_at, std::optional<std::int64_t>(4500));
+  EXPECT_EQ(invites[0].used_at, std::optional<TimePoint>(at(4500)));
+  EXPECT_EQ(invites[0].expires_at, at(5000));
+  EXPECT_EQ(invites[0].created_at, at(4000));
   EXPECT_EQ(std::string(invites[0].mac_key.begin(), invites[0].mac_key.end()), "mac key");
 
-  ContactCertificateRecord contact{0, kBob, blob("bob cert"), "CBOB", "KBOB", "", "import", 100, 100};
+  ContactCertificateRecord contact{0, kBob, blob("bob cert"), "CBOB", "KBOB", "", "import", at(100), at(100)};
   EXPECT_TRUE(store.upsert_contact_certificate(contact));
   contact.capabilities = "aes256-gcm";
-  contact.last_seen = 300;
+  contact.last_seen = at(300);
   EXPECT_FALSE(store.upsert_contact_certificate(contact));
   contact.capabilities = "";
-  contact.last_seen = 200;  // an older sighting moves nothing back, forgets no capability
+  contact.last_seen = at(200);  // an older sighting moves nothing back, forgets no capability
   EXPECT_FALSE(store.upsert_contact_certificate(contact));
   auto contacts = store.contact_certificates(kBob);
   ASSERT_EQ(contacts.size(), 1u);
-  EXPECT_EQ(contacts[0].first_seen, 100);
-  EXPECT_EQ(contacts[0].last_seen, 300);
+  EXPECT_EQ(contacts[0].first_seen, at(100));
+  EXPECT_EQ(contacts[0].last_seen, at(300));
   EXPECT_EQ(contacts[0].capabilities, "aes256-gcm");
   EXPECT_TRUE(store.contact_certificates(kAlice).empty());
 
-  store.add_contact_chain_certificate(blob("issuer"));
-  store.add_contact_chain_certificate(blob("issuer"));
-  EXPECT_EQ(store.contact_chain_certificates().size(), 1u);
+  store.add_contact_chain_certificate(blob("issuer"), at(20));
+  store.add_contact_chain_certificate(blob("issuer"), at(30));
+  store.add_contact_chain_certificate(blob("older issuer"), at(10));
+  EXPECT_EQ(store.contact_chain_certificates(), (std::vector<Bytes>{blob("older issuer"), blob("issuer")}))
+      << "once each, in the order of their times";
 
   EXPECT_EQ(store.setting("service"), std::nullopt);
   store.set_setting("service", "https://a.example");
@@ -253,21 +263,24 @@ TEST(TrustRecords, ObservationsCountDaysAndMessagesAndRefuseReplays) {
   LocalStore store = create_store(scratch / "home");
   TrustRecords records(store);
   const std::int64_t day = 86400;
-  TrustRecords::Sighting first{"IBOB", "C1", "message", 10 * day, 10, std::string("digest-1")};
+  TrustRecords::Sighting first{Identity("IBOB"), "C1", "message", at(10 * day), at(10 * day), std::string("digest-1")};
   EXPECT_TRUE(records.observe(kBob, first));
   EXPECT_FALSE(records.observe(kBob, first)) << "the same message again is a replay";
-  TrustRecords::Sighting same_day{"IBOB", "C1", "message", 10 * day + 50, 10, std::string("digest-2")};
+  TrustRecords::Sighting same_day{Identity("IBOB"),       "C1", "message", at(10 * day + 50), at(10 * day + 30),
+                                  std::string("digest-2")};
   EXPECT_TRUE(records.observe(kBob, same_day));
-  TrustRecords::Sighting next_day{"IBOB", "C2", "message", 11 * day, 11, std::string("digest-3")};
+  // Learned on day 12, dated on day 11: the message's day counts.
+  TrustRecords::Sighting next_day{Identity("IBOB"),       "C2", "message", at(12 * day), at(11 * day + 5),
+                                  std::string("digest-3")};
   EXPECT_TRUE(records.observe(kBob, next_day));
-  TrustRecords::Sighting import{"IBOB", "C2", "import", 12 * day, std::nullopt, std::nullopt};
+  TrustRecords::Sighting import{Identity("IBOB"), "C2", "import", at(13 * day), std::nullopt, std::nullopt};
   EXPECT_TRUE(records.observe(kBob, import));
   auto observations = records.observations(kBob);
   ASSERT_EQ(observations.size(), 1u);
   EXPECT_EQ(observations[0].messages, 3);
   EXPECT_EQ(observations[0].days, 2) << "an import is no message and no day";
-  EXPECT_EQ(observations[0].first_seen, 10 * day);
-  EXPECT_EQ(observations[0].last_seen, 12 * day);
+  EXPECT_EQ(observations[0].first_seen, at(10 * day));
+  EXPECT_EQ(observations[0].last_seen, at(13 * day));
   EXPECT_EQ(observations[0].certificate, "C2");
   EXPECT_TRUE(records.observations(kAlice).empty());
 }
@@ -277,19 +290,20 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
   LocalStore store = create_store(scratch / "home");
   TrustRecords records(store);
 
-  records.add_identity("IBOB", blob("bob root"), 1);
-  records.add_identity("IBOB", blob("another"), 2);
-  EXPECT_EQ(records.identity_certificate("IBOB"), std::optional<Bytes>(blob("bob root"))) << "the first one stays";
-  EXPECT_EQ(records.identity_certificate("INOBODY"), std::nullopt);
+  records.add_identity(Identity("IBOB"), blob("bob root"), at(1));
+  records.add_identity(Identity("IBOB"), blob("another"), at(2));
+  EXPECT_EQ(records.identity_certificate(Identity("IBOB")), std::optional<Bytes>(blob("bob root")))
+      << "the first one stays";
+  EXPECT_EQ(records.identity_certificate(Identity("INOBODY")), std::nullopt);
 
-  records.add_pin({kBob, "MBOB-1234", "pin", 5});
-  records.add_pin({kBob, "MBOB-1234", "accept", 6});
+  records.add_pin({kBob, "MBOB-1234", "pin", at(5)});
+  records.add_pin({kBob, "MBOB-1234", "accept", at(6)});
   EXPECT_EQ(records.pins(kBob).size(), 2u);
   EXPECT_TRUE(records.pins(kAlice).empty());
 
   EndorsementRecord endorsement;
-  endorsement.issuer = "IALICE";
-  endorsement.subject = "IBOB";
+  endorsement.issuer = Identity("IALICE");
+  endorsement.subject = Identity("IBOB");
   endorsement.amount = 90;
   endorsement.depth = 1;
   endorsement.scope = {"example.org", ".example.org"};
@@ -300,32 +314,32 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
   endorsement.certificate = blob("cross 2");
   endorsement.exportable = false;
   EXPECT_TRUE(records.add_endorsement(endorsement));
-  auto by = records.endorsements_by("IALICE");
+  auto by = records.endorsements_by(Identity("IALICE"));
   ASSERT_EQ(by.size(), 2u);
   EXPECT_EQ(by[0].scope, (std::vector<std::string>{"example.org", ".example.org"}));
   EXPECT_EQ(by[0].addresses, std::vector<std::string>{"bob@example.org"});
   EXPECT_EQ(by[0].amount, 90);
-  EXPECT_EQ(records.endorsements_of("IBOB").size(), 2u);
-  EXPECT_EQ(records.exportable_endorsements("IALICE"), std::vector<Bytes>{blob("cross 1")});
-  EXPECT_TRUE(records.endorsements_by("IBOB").empty());
+  EXPECT_EQ(records.endorsements_of(Identity("IBOB")).size(), 2u);
+  EXPECT_EQ(records.exportable_endorsements(Identity("IALICE")), std::vector<Bytes>{blob("cross 1")});
+  EXPECT_TRUE(records.endorsements_by(Identity("IBOB")).empty());
 
-  records.add_anchor({"CA1", blob("ca"), 60, 7});
-  records.add_anchor({"CA1", blob("ca"), 90, 8});
+  records.add_anchor({"CA1", blob("ca"), 60, at(7)});
+  records.add_anchor({"CA1", blob("ca"), 90, at(8)});
   ASSERT_EQ(records.anchors().size(), 1u);
   EXPECT_EQ(records.anchors()[0].amount, 90) << "adding again sets the amount";
 
-  EXPECT_TRUE(records.add_revocation("IBOB", "0A", "crl", 9));
-  EXPECT_FALSE(records.add_revocation("IBOB", "0A", "crl", 10));
-  EXPECT_TRUE(records.add_revocation("IBOB", "0B", "crl", 11));
-  EXPECT_TRUE(records.is_revoked("IBOB", "0A"));
-  EXPECT_FALSE(records.is_revoked("IALICE", "0A"));
-  EXPECT_EQ(records.revoked_serials("IBOB"), (std::vector<std::string>{"0A", "0B"}));
-  EXPECT_EQ(records.revoking_issuers(), std::set<std::string>{"IBOB"});
+  EXPECT_TRUE(records.add_revocation(Identity("IBOB"), "0A", "crl", at(9)));
+  EXPECT_FALSE(records.add_revocation(Identity("IBOB"), "0A", "crl", at(10)));
+  EXPECT_TRUE(records.add_revocation(Identity("IBOB"), "0B", "crl", at(11)));
+  EXPECT_TRUE(records.is_revoked(Identity("IBOB"), "0A"));
+  EXPECT_FALSE(records.is_revoked(Identity("IALICE"), "0A"));
+  EXPECT_EQ(records.revoked_serials(Identity("IBOB")), (std::vector<std::string>{"0A", "0B"}));
+  EXPECT_EQ(records.revoking_issuers(), std::set<Identity>{Identity("IBOB")});
 
-  EXPECT_FALSE(records.discovered(kBob, "IBOB"));
-  records.add_discovery(kBob, "IBOB", "https://keys.example", 12);
-  EXPECT_TRUE(records.discovered(kBob, "IBOB"));
-  EXPECT_FALSE(records.discovered(kAlice, "IBOB"));
+  EXPECT_FALSE(records.discovered(kBob, Identity("IBOB")));
+  records.add_discovery(kBob, Identity("IBOB"), "https://keys.example", at(12));
+  EXPECT_TRUE(records.discovered(kBob, Identity("IBOB")));
+  EXPECT_FALSE(records.discovered(kAlice, Identity("IBOB")));
 }
 
 // A store as an older mailseal left it: the tables of later schemas removed,
@@ -362,10 +376,10 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.mail_keys().size(), 2u);
   // Every table of the current schema is usable.
   TrustRecords records(store);
-  records.add_revocation("I", "01", "crl", 1);
-  EXPECT_TRUE(records.is_revoked("I", "01"));
-  EXPECT_TRUE(store.upsert_contact_certificate({0, kBob, blob("c"), "F", "K", "", "import", 1, 1}));
-  store.add_invite({"P", secret("m"), DeviceRole::Full, 2, std::nullopt, 1});
+  records.add_revocation(Identity("I"), "01", "crl", at(1));
+  EXPECT_TRUE(records.is_revoked(Identity("I"), "01"));
+  EXPECT_TRUE(store.upsert_contact_certificate({0, kBob, blob("c"), "F", "K", "", "import", at(1), at(1)}));
+  store.add_invite({"P", secret("m"), DeviceRole::Full, at(2), std::nullopt, at(1)});
   EXPECT_EQ(store.invites().size(), 1u);
 }
 

@@ -5,7 +5,7 @@ namespace mailseal::test {
 Person make_person(const std::string& text, bool ec) {
   using namespace std::chrono_literals;
   auto address = EmailAddress::parse(text);
-  auto now = crypto::now();
+  auto now = mailseal::now();
   auto type = ec ? crypto::KeyType::P256 : crypto::KeyType::Rsa2048;
   crypto::PrivateKey root_key = crypto::PrivateKey::generate(type);
   crypto::Certificate root = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,

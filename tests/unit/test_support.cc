@@ -15,7 +15,7 @@ TemporaryProfile::TemporaryProfile(const std::string& name, const std::string& a
   options.addresses = {EmailAddress::parse(address)};
   options.suite = store::Suite::Modern;
   options.device_name = name;
-  profile_.emplace(profile::Profile::create(home_, options));
+  profile_.emplace(profile::Profile::create(home_, options, mailseal::now()));
 }
 
 TemporaryProfile::~TemporaryProfile() {

@@ -26,12 +26,12 @@ class MemoryGraph : public TrustGraph {
   void revoke(const std::string& identity) { revoked_.insert(identity); }
   std::vector<Edge> endorsements_by(const Identity& issuer) override {
     ++lookups;
-    auto it = edges_.find(issuer.fingerprint);
-    if (it == edges_.end() || revoked_.count(issuer.fingerprint))
+    auto it = edges_.find(issuer.str());
+    if (it == edges_.end() || revoked_.count(issuer.str()))
       return {};
     std::vector<Edge> out;
     for (const auto& edge : it->second) {
-      if (!revoked_.count(edge.subject.fingerprint))
+      if (!revoked_.count(edge.subject.str()))
         out.push_back(edge);
     }
     return out;
@@ -154,7 +154,7 @@ TEST(TrustEngine, RevokedIntroducerBreaksThePath) {
   EXPECT_EQ(before.amount, 120) << "90 + 50, capped";
   ASSERT_EQ(before.paths.size(), 2u);
   EXPECT_EQ(before.paths[0].edges.size(), 3u) << "the path through B is found";
-  EXPECT_EQ(before.paths[0].edges[1].subject.fingerprint, "B");
+  EXPECT_EQ(before.paths[0].edges[1].subject.str(), "B");
 
   graph.revoke("B");
   Verdict after = run(graph);
@@ -162,17 +162,17 @@ TEST(TrustEngine, RevokedIntroducerBreaksThePath) {
   EXPECT_EQ(after.amount, 50);
   ASSERT_EQ(after.paths.size(), 1u);
   ASSERT_EQ(after.paths[0].edges.size(), 2u);
-  EXPECT_EQ(after.paths[0].edges[0].subject.fingerprint, "C");
+  EXPECT_EQ(after.paths[0].edges[0].subject.str(), "C");
 }
 
 TEST(TrustEngine, TofuAloneNeverReachesPartial) {
   MemoryGraph graph;
   BindingFacts facts = bob();
-  facts.tofu = TofuFact{0, 1, 1};
+  facts.tofu = TofuFact{{}, 1, 1};
   Verdict first = run(graph, facts);
   EXPECT_EQ(first.level, Level::Marginal);
   EXPECT_EQ(first.amount, 10);
-  facts.tofu = TofuFact{0, 400, 5000};
+  facts.tofu = TofuFact{{}, 400, 5000};
   Verdict years = run(graph, facts);
   EXPECT_EQ(years.level, Level::Marginal);
   EXPECT_EQ(years.amount, kTofuCap);
@@ -188,7 +188,7 @@ TEST(TrustEngine, ConflictOverridesEverythingButADecision) {
   Verdict verdict = run(graph, facts);
   EXPECT_EQ(verdict.level, Level::Conflict);
   ASSERT_TRUE(verdict.conflict_with);
-  EXPECT_EQ(verdict.conflict_with->fingerprint, "OLD");
+  EXPECT_EQ(verdict.conflict_with->str(), "OLD");
   facts.pin = PinFact{140, 132};
   EXPECT_EQ(run(graph, facts).level, Level::Full) << "a pin settles the conflict";
   MemoryGraph own;
@@ -233,7 +233,7 @@ TEST(TrustEngine, EvidenceAddsUpAcrossKinds) {
   graph.add("R", "A", 30, 1).add("A", "T", 120, 0);
   BindingFacts facts = bob();
   facts.pkix.push_back({"Example CA", 60});
-  facts.tofu = TofuFact{0, 3, 10};
+  facts.tofu = TofuFact{{}, 3, 10};
   Verdict verdict = run(graph, facts);
   EXPECT_EQ(verdict.amount, 30 + 60 + tofu_amount(*facts.tofu));
   EXPECT_EQ(verdict.level, Level::Partial);
@@ -249,7 +249,7 @@ TEST(TrustEngine, AnEndorsementCertifiesItsAddresses) {
   class Certifying : public TrustGraph {
    public:
     std::vector<Edge> endorsements_by(const Identity& issuer) override {
-      if (issuer.fingerprint != "R")
+      if (issuer.str() != "R")
         return {};
       return {Edge{Identity{"R"}, Identity{"T"}, 120, 0, {}, {"carol@example.org"}}};
     }
@@ -280,8 +280,7 @@ TEST(TrustEngine, DotShowsThePaths) {
   graph.add("R", "A", 60, 1).add("A", "T", 120, 0);
   BindingFacts facts = bob();
   Verdict verdict = run(graph, facts);
-  std::string dot =
-      to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.fingerprint; });
+  std::string dot = to_dot(verdict, facts, kRoot, [](const Identity& identity) { return "node " + identity.str(); });
   EXPECT_NE(dot.find("digraph trust"), std::string::npos);
   EXPECT_NE(dot.find("\"R\" -> \"A\""), std::string::npos);
   EXPECT_NE(dot.find("60 (depth 1)"), std::string::npos);

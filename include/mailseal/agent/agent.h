@@ -1,7 +1,9 @@
 #pragma once
 // The user agent: what a person asks mailseal to do with a message, combining
 // their profile, their contacts and the S/MIME engine. The CLI and the
-// gateway are shells over these functions.
+// gateway are shells over these functions. Each takes `now`, the caller's
+// clock: the Date of a message without one, the time certificates must be
+// valid at and signatures are judged at, the time of what is learned.
 
 #include <optional>
 #include <vector>
@@ -16,7 +18,7 @@ namespace mailseal::agent {
 
 // Signs with the current signing key of the From address.
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
-          smime::SignatureForm form);
+          smime::SignatureForm form, TimePoint now);
 
 // Whose trust the profile computes: its root and its addresses.
 contacts::Evaluator evaluator(profile::Profile& profile);
@@ -44,25 +46,27 @@ struct EncryptReport {
 // Error(RejectedByPolicy) naming every recipient whose binding is a conflict
 // or revoked. Recipients at level none are reported, not refused.
 EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
-                      smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign);
+                      smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign, TimePoint now);
 
-// Reads a message with every decryption key of the profile (if given).
+// Reads a message with every decryption key of the profile (if given),
+// judging signatures at `policy.now`.
 smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                        const smime::Policy& policy);
 
 // The verdict for an address (evidence.h's evaluate_address; the profile's
 // own addresses are judged with its own certificates). nullopt if no
 // certificate is known for it.
-std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address);
+std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address,
+                                                   TimePoint now);
 
 // Looks `address` up on the key service and records what it finds as a
 // contact found by discovery; returns the verdict for the address after.
 struct LookupReport {
   contacts::ImportResult imported;
-  std::string fingerprint;
+  Identity fingerprint;  // of the profile found
   std::optional<contacts::TrustReport> trust;
 };
-LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address);
+LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address, TimePoint now);
 
 // The sender of a read message as the profile judges them: learns from a
 // valid signature first (unless `learn` is false), then weighs the binding of
@@ -73,7 +77,8 @@ struct SenderTrust {
   contacts::TrustReport report;
   bool learned = false;  // the message added to the sender's history
 };
-std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn);
+std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::ReadResult& message, bool learn,
+                                        TimePoint now);
 
 // `mailseal decrypt`: the message read (its content taken into `content`),
 // whether that content may be released, and the sender as the profile judges
@@ -94,7 +99,7 @@ struct Decrypted {
 // Error(Malformed) when the message is not encrypted (saying to verify it when
 // it is signed).
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
-                  const DecryptOptions& options);
+                  const DecryptOptions& options, TimePoint now);
 
 // `mailseal verify`: the content is released only under a valid signature
 // and, when `required_trust` is set, only when the profile trusts the signer
@@ -110,7 +115,8 @@ struct Verified {
   smime::Release content;
   std::optional<SenderTrust> sender;  // with a profile and a valid signature
 };
-Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options);
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,
+                TimePoint now);
 
 // The trust requirement of `verify` on its own: withholds `content`
 // (Withheld::TrustBelowRequired) when `required` is set and the signer's level
@@ -122,6 +128,6 @@ void require_trust(smime::Release& content, std::optional<trust::Level> signer_l
 // does). Error(BadSignature) when the message is not signed, its signature is
 // not valid (naming the first problem), or the signer's certificate does not
 // name the From address.
-SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message);
+SenderTrust learn_sender(profile::Profile& profile, const KeyAccess& key_access, ByteView message, TimePoint now);
 
 }  // namespace mailseal::agent

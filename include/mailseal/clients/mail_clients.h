@@ -22,7 +22,8 @@ namespace mailseal::clients {
 // mailseal users would be unreadable there. Every export below for such a
 // client first re-issues them (same keys), publishes them and sends them to
 // the other devices when a key service is remembered, and reports what it
-// did here. Nothing happens when they already ask for CBC.
+// did here. Nothing happens when they already ask for CBC. The new
+// certificates are valid from the `now` each export takes.
 struct CbcReaders {
   std::vector<crypto::Certificate> reissued;
   bool published = false;
@@ -44,7 +45,7 @@ struct Pkcs12ForClient {
   std::optional<CbcReaders> cbc;  // with ask_for_cbc
 };
 Pkcs12ForClient export_pkcs12(profile::Profile& profile, const Pkcs12Options& options, const Passphrase& password,
-                              const KeyAccess& key_access);
+                              const KeyAccess& key_access, TimePoint now);
 
 // An Apple configuration profile (.mobileconfig, an XML property list) for
 // iPhone, iPad and macOS Mail: one com.apple.security.pkcs12 payload per
@@ -59,7 +60,7 @@ struct AppleProfile {
   CbcReaders cbc;
 };
 AppleProfile apple_configuration_profile(profile::Profile& profile, const Passphrase& password, bool include_password,
-                                         const KeyAccess& key_access);
+                                         const KeyAccess& key_access, TimePoint now);
 
 // Thunderbird's name for a certificate in its preferences: base64 of two
 // zero words, the lengths of the serial number and issuer, then both (the
@@ -94,7 +95,7 @@ struct ThunderbirdSetup {
 // exit): nothing is changed then. Thunderbird reads no AES-GCM: the
 // certificates ask senders for AES-CBC first.
 ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesystem::path& directory,
-                                   const KeyAccess& key_access, const Passphrase* database_password);
+                                   const KeyAccess& key_access, const Passphrase* database_password, TimePoint now);
 
 struct MuttSetup {
   std::filesystem::path directory;

@@ -21,8 +21,8 @@ struct Contact {
   crypto::Certificate certificate;
   smime::Capabilities capabilities;
   std::string source;  // "import" or "message"
-  std::int64_t first_seen = 0;
-  std::int64_t last_seen = 0;
+  TimePoint first_seen{};
+  TimePoint last_seen{};
 };
 
 struct ImportedContact {
@@ -34,21 +34,19 @@ struct ImportedContact {
 // with the capabilities its extension advertises. Nothing is stored for a CA
 // certificate or one that names no address or allows no S/MIME use.
 std::vector<ImportedContact> add_certificate(store::LocalStore& store, const crypto::Certificate& certificate,
-                                             std::string_view source, std::int64_t seen_at);
+                                             std::string_view source, TimePoint seen_at);
 
 // Records the signer (and chain) of a valid signature as a contact.
 std::vector<ImportedContact> record_signature(store::LocalStore& store, const smime::SignatureReport& report,
-                                              std::string_view source, std::int64_t seen_at);
+                                              std::string_view source, TimePoint seen_at);
 
 std::vector<Contact> list(store::LocalStore& store);
 
 // The certificates that can encrypt to `address` at `now`: they name it,
 // allow encryption and are within their validity; newest first.
-std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address,
-                                           crypto::TimePoint now);
+std::vector<Contact> encryption_candidates(store::LocalStore& store, const EmailAddress& address, TimePoint now);
 
 // The newest of them, regardless of trust (evidence.h chooses by trust).
-std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address,
-                                              crypto::TimePoint now);
+std::optional<Contact> encryption_certificate(store::LocalStore& store, const EmailAddress& address, TimePoint now);
 
 }  // namespace mailseal::contacts

@@ -24,7 +24,7 @@ namespace mailseal::contacts {
 
 // The evaluator: whose trust is computed.
 struct Evaluator {
-  trust::Identity root;                 // the evaluator's profile root
+  Identity root;                        // the evaluator's profile root
   std::vector<EmailAddress> addresses;  // the evaluator's own addresses
 };
 
@@ -32,7 +32,7 @@ struct Evaluator {
 // build from what it knows (a mailseal profile root, a CA root, or the
 // certificate itself).
 struct CertificateIdentity {
-  trust::Identity identity;
+  Identity identity;
   crypto::Certificate top;
   std::vector<crypto::Certificate> chain;  // issuers above the certificate, top last
 };
@@ -50,7 +50,7 @@ struct TrustReport {
 // message carried).
 TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
                                  const crypto::Certificate& certificate,
-                                 const std::vector<crypto::Certificate>& carried, crypto::TimePoint now);
+                                 const std::vector<crypto::Certificate>& carried, TimePoint now);
 
 // The verdict for `address`: of the certificates known for it (those that
 // can encrypt now, else any), the one with the best verdict, the newest among
@@ -58,7 +58,7 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
 // address), the conflicting certificate's verdict is the answer, so that a
 // conflict is never passed over silently. nullopt if no certificate is known.
 std::optional<TrustReport> evaluate_address(store::LocalStore& store, const Evaluator& evaluator,
-                                            const EmailAddress& address, crypto::TimePoint now);
+                                            const EmailAddress& address, TimePoint now);
 
 // The certificate to encrypt to for `address` (chosen as evaluate_address
 // chooses), with the recipient's capabilities and the verdict; nullopt if no
@@ -68,7 +68,7 @@ struct Recipient {
   TrustReport trust;
 };
 std::optional<Recipient> choose_recipient(store::LocalStore& store, const Evaluator& evaluator,
-                                          const EmailAddress& address, crypto::TimePoint now);
+                                          const EmailAddress& address, TimePoint now);
 
 // The address a valid signature speaks for: the From address when the signer's
 // certificate names it; nullopt otherwise.
@@ -79,7 +79,7 @@ std::optional<EmailAddress> signed_address(const smime::ReadResult& message);
 // address (trust on first use) dated by the message. Returns false when the
 // same message was learned before: a replay adds no history.
 // Error(BadSignature) when the message has no valid signature.
-bool learn(store::LocalStore& store, const smime::ReadResult& message, crypto::TimePoint now);
+bool learn(store::LocalStore& store, const smime::ReadResult& message, TimePoint now);
 
 // What `contact pin` records, as a person gives it: an address and a
 // fingerprint, or a strong address alone (FINGERPRINT?ADDRESS or the Strong
@@ -94,10 +94,10 @@ struct PinTarget {
 PinTarget pin_target(std::string_view address_or_strong_address, std::string_view fingerprint);
 
 // Records a compared fingerprint (at least 100 bits). Error(Malformed) otherwise.
-void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
+void pin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at);
 // Settles a conflict in favour of the identity (or certificate) with that
 // fingerprint; Error(NotFound) if no certificate known for the address has it.
-void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, std::int64_t at);
+void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at);
 
 // The amounts an endorsement may carry: 1 (barely) to trust::kFullAmount
 // (fully); and its depths: 0 (no introducing) to trust::kMaxDepth.
@@ -118,7 +118,7 @@ struct EndorseOptions {
 // revoked.
 crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator, const crypto::PrivateKey& root_key,
                             const crypto::Certificate& root, const EmailAddress& address, const EndorseOptions& options,
-                            crypto::TimePoint now);
+                            TimePoint now);
 
 // PEM: the profile root, then every exportable endorsement it made.
 std::string export_endorsements(store::LocalStore& store, const crypto::Certificate& root);
@@ -133,7 +133,7 @@ struct ImportSummary {
 // Reads endorsements (cross-certificates with their issuers' roots) and CRLs
 // from a certificate bundle. Anything mis-signed, damaged or from an unknown
 // issuer is ignored with a warning; nothing raises trust on its own.
-ImportSummary import_trust_material(store::LocalStore& store, ByteView data, crypto::TimePoint now);
+ImportSummary import_trust_material(store::LocalStore& store, ByteView data, TimePoint now);
 
 struct ImportResult {
   std::vector<ImportedContact> contacts;
@@ -159,24 +159,24 @@ struct Discovery {
   std::vector<Bytes> revocations;  // DER CRLs
   std::string source;              // the service's URL
 };
-ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, crypto::TimePoint now);
+ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, TimePoint now);
 
 // PKIX trust anchors: a CA certificate that counts `amount` (kMinAnchorAmount
 // to trust::kFullAmount) for the addresses it certifies. Error(Usage) otherwise.
 inline constexpr int kMinAnchorAmount = 1;
-void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, std::int64_t at);
+void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, TimePoint at);
 
 // A TrustGraph over the store's endorsements, skipping revoked identities.
 class StoreGraph : public trust::TrustGraph {
  public:
   explicit StoreGraph(store::LocalStore& store) : store_(store) {}
-  std::vector<trust::Edge> endorsements_by(const trust::Identity& issuer) override;
+  std::vector<trust::Edge> endorsements_by(const Identity& issuer) override;
 
  private:
-  bool revoked(const std::string& identity);
+  bool revoked(const Identity& identity);
   store::LocalStore& store_;
-  std::map<std::string, bool> revoked_;
-  std::optional<std::set<std::string>> revoking_issuers_;
+  std::map<Identity, bool> revoked_;
+  std::optional<std::set<Identity>> revoking_issuers_;
 };
 
 }  // namespace mailseal::contacts

@@ -12,17 +12,12 @@
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/openssl_handles.h"
+#include "mailseal/common/time.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/udf/udf.h"
 
 namespace mailseal::crypto {
 
-// Whole seconds: certificates carry dates up to 9999-12-31, beyond what a
-// nanosecond system_clock::time_point can hold.
-using TimePoint = std::chrono::sys_seconds;
-
-// The current time, as a TimePoint.
-TimePoint now();
 
 // Key usage bits (RFC 5280 section 4.2.1.3) that mailseal looks at.
 struct KeyUsage {

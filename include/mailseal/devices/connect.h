@@ -7,6 +7,10 @@
 // receiving device's key-agreement key and signed by an admin device; a
 // witness or a PIN binds every new device key, so a service that swaps keys
 // is caught.
+//
+// Every operation takes `now`, the caller's clock: what it issues is valid
+// from then, what it decides (an invitation expired?) is decided at then,
+// and its requests to the key service are signed with that time.
 
 #include <chrono>
 #include <cstdint>
@@ -23,7 +27,7 @@
 namespace mailseal::devices {
 
 struct PublishReport {
-  std::string fingerprint;
+  Identity fingerprint;
   std::vector<EmailAddress> addresses;
   int certificates = 0;
   int devices = 0;
@@ -32,7 +36,8 @@ struct PublishReport {
 // Publishes the profile (root, current mail certificates, exportable
 // endorsements, revocations, devices) and the escrow of its keys, sealed to
 // the root secret. Admin devices only (it is signed by the root).
-PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access);
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                      TimePoint now);
 
 // A new profile's first publication (`init --service URL`): the service is
 // remembered and the profile published. A service that cannot be reached,
@@ -43,7 +48,7 @@ struct FirstPublication {
   std::optional<std::string> failure;  // why it was not published
 };
 FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,
-                                     const KeyAccess& key_access);
+                                     const KeyAccess& key_access, TimePoint now);
 
 // The profile the key service publishes for `address`, checked: the root is
 // a profile root constrained to the address asked for, the fingerprint is
@@ -55,10 +60,10 @@ keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const Ema
 keyservice::PublishedProfile read_published_profile(std::string_view answer, const EmailAddress& address);
 
 struct JoinTicket {
-  std::string device_id;
+  DeviceId device_id;
   std::string witness;
-  std::string request_id;
-  std::string fingerprint;  // of the profile the service named
+  RequestId request_id;
+  Identity fingerprint;  // of the profile the service named
 };
 
 struct JoinOptions {
@@ -72,7 +77,8 @@ struct JoinOptions {
 // `options.address`. The home holds only a pending join until `sync` finds
 // the request accepted. Error(AlreadyExists) if the home holds a profile or
 // a pending join.
-JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options);
+JoinTicket join(const std::filesystem::path& home, keyservice::Client& client, const JoinOptions& options,
+                TimePoint now);
 
 // True if the home holds a join that is not complete yet.
 bool join_pending(const std::filesystem::path& home);
@@ -80,64 +86,66 @@ bool join_pending(const std::filesystem::path& home);
 std::string pending_join_service(const std::filesystem::path& home);
 
 struct PendingDevice {
-  std::string request_id;
+  RequestId request_id;
   std::string device_name;
   std::string witness;
   bool by_pin = false;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 // Requests waiting for an admin device, with the witness computed here.
 std::vector<PendingDevice> pending_devices(profile::Profile& profile, keyservice::Client& client,
-                                           const KeyAccess& key_access);
+                                           const KeyAccess& key_access, TimePoint now);
 
 struct AcceptedDevice {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   store::DeviceRole role = store::DeviceRole::Full;
-  std::string request_id;
+  RequestId request_id;
 };
 
 // Accepts the request with that witness (any 100 bits of it) or request id:
 // issues the device's certificates, sends it a key bundle, publishes.
 // Error(NotFound) when no pending request matches.
 AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                             std::string_view witness_or_id, store::DeviceRole role);
+                             std::string_view witness_or_id, store::DeviceRole role, TimePoint now);
 void reject_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                   std::string_view witness_or_id);
+                   std::string_view witness_or_id, TimePoint now);
 
 struct Invitation {
   std::string pin;
   std::string uri;
-  std::int64_t expires_at = 0;
+  TimePoint expires_at{};
   store::DeviceRole role = store::DeviceRole::Full;
 };
 
 // A one-time PIN: a device joining with it is accepted by this admin device
-// on its next sync, without comparing witnesses.
+// on its next sync, without comparing witnesses, until `now` + `lifetime`.
 Invitation invite(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                  std::chrono::seconds lifetime, store::DeviceRole role);
+                  std::chrono::seconds lifetime, store::DeviceRole role, TimePoint now);
 
 struct SyncReport {
   bool joined = false;                   // a pending join completed
   bool waiting = false;                  // a pending join is still waiting
   bool removed = false;                  // this device was removed from the profile
   std::vector<AcceptedDevice> accepted;  // PIN requests this admin device accepted
-  std::vector<std::string> refused;      // PIN requests refused (bad, used or expired PIN)
+  std::vector<RequestId> refused;        // PIN requests refused (bad, used or expired PIN)
   int keys_added = 0;
   int keys_archived = 0;
 };
 
 // Completes a pending join, or (on a device of a profile) processes PIN
-// requests (admin devices) and takes the newest key bundle.
-SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access);
+// requests (admin devices: a PIN expired at `now` is refused) and takes the
+// newest key bundle.
+SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
+                TimePoint now);
 
 // Sends every other active device of the profile its current key bundle
 // (after keys or certificates changed); returns how many. Admin devices only.
-int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access);
+int send_key_bundles(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access, TimePoint now);
 
 struct RemovalReport {
-  std::string device_id;
+  DeviceId device_id;
   std::vector<EmailAddress> rotated;  // addresses with new keys
   int devices_updated = 0;            // remaining devices sent new bundles
 };
@@ -147,6 +155,6 @@ struct RemovalReport {
 // publishes them and sends them to the remaining devices. The removed device
 // gets nothing new.
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                            const std::string& device_id);
+                            const DeviceId& device_id, TimePoint now);
 
 }  // namespace mailseal::devices

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/ids.h"
 #include "mailseal/common/secret.h"
 
 namespace mailseal::devices {
@@ -18,9 +19,9 @@ inline constexpr int kWitnessBits = 120;
 // Entropy of a PIN (at least 80 bits; here 100, twenty Base32 characters).
 inline constexpr int kPinBits = 100;
 
-// UDF content digest over the profile fingerprint, both device keys and the
-// nonces of the device and of the service, presented at kWitnessBits.
-std::string compute_witness(std::string_view profile_fingerprint, ByteView signature_key, ByteView agreement_key,
+// UDF content digest over the profile's fingerprint, both device keys and
+// the nonces of the device and of the service, presented at kWitnessBits.
+std::string compute_witness(const Identity& profile, ByteView signature_key, ByteView agreement_key,
                             std::string_view device_nonce, std::string_view service_nonce);
 
 // True if `typed` is the witness (any case, dashes optional, at least 100
@@ -39,14 +40,14 @@ std::string pin_id(std::string_view pin);
 SecretBytes pin_mac_key(std::string_view pin);
 // MAC over `purpose` and `data` with a PIN MAC key, as a UDF presentation.
 std::string pin_mac(ByteView mac_key, std::string_view purpose, ByteView data);
-// The MAC a device joining with a PIN sends: over the profile fingerprint,
+// The MAC a device joining with a PIN sends: over the profile's fingerprint,
 // both its keys (SubjectPublicKeyInfo DER), its nonce and its name.
-std::string join_pin_mac(ByteView mac_key, std::string_view profile_fingerprint, ByteView signature_key,
-                         ByteView agreement_key, std::string_view device_nonce, std::string_view device_name);
+std::string join_pin_mac(ByteView mac_key, const Identity& profile, ByteView signature_key, ByteView agreement_key,
+                         std::string_view device_nonce, std::string_view device_name);
 // The proof in a PIN join's key bundle that it comes from whoever made the
-// PIN: a MAC over the profile fingerprint, the device id and the request id.
-std::string bundle_pin_proof(ByteView mac_key, std::string_view profile_fingerprint, std::string_view device_id,
-                             std::string_view request_id);
+// PIN: a MAC over the profile's fingerprint, the device id and the request id.
+std::string bundle_pin_proof(ByteView mac_key, const Identity& profile, const DeviceId& device,
+                             const RequestId& request);
 // Constant-time comparison of two MACs.
 bool pin_mac_equal(std::string_view a, std::string_view b);
 

@@ -29,9 +29,9 @@ struct RestoreOptions {
 };
 
 struct RestoreReport {
-  std::string fingerprint;
+  Identity fingerprint;
   std::vector<EmailAddress> addresses;
-  std::string device_id;
+  DeviceId device_id;
   int mail_keys = 0;
 };
 
@@ -39,6 +39,7 @@ struct RestoreReport {
 // device and publishes the new device list. Error(Usage) with the number
 // needed when there are too few shares; Error(BadSignature) when the shares
 // do not belong together.
-RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options);
+RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options,
+                      TimePoint now);
 
 }  // namespace mailseal::devices

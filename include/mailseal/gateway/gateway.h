@@ -18,6 +18,7 @@
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/key_access.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::profile {
 class Profile;
@@ -120,12 +121,15 @@ struct DeliveryPlan {
 class LookupSchedule {
  public:
   explicit LookupSchedule(std::chrono::seconds interval) : interval_(interval) {}
-  bool due(const EmailAddress& address) const;
-  void fetched(const EmailAddress& address);
+  // True at `now` when `address` was never fetched, or last fetched the
+  // interval or longer before (or after `now`: a clock set back does not
+  // stop the refreshes).
+  bool due(const EmailAddress& address, TimePoint now) const;
+  void fetched(const EmailAddress& address, TimePoint at);
 
  private:
   std::chrono::seconds interval_;
-  std::map<EmailAddress, std::chrono::steady_clock::time_point> fetched_;
+  std::map<EmailAddress, TimePoint> fetched_;
 };
 
 // Decides what to send: the main copy to the recipients named in To/Cc, and
@@ -137,8 +141,10 @@ class LookupSchedule {
 // the client, and messages from addresses not in the profile, pass
 // unchanged (refused under Required). Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
+// `now` is the session's clock: the Date of a message without one, the
+// time certificates must be valid at, and when lookups are due.
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, keyservice::Client* service,
+                           const Envelope& envelope, std::string message, TimePoint now, keyservice::Client* service,
                            LookupSchedule* schedule = nullptr);
 
 class Gateway {

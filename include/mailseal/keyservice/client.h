@@ -9,16 +9,21 @@
 #include <string_view>
 
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/ids.h"
+#include "mailseal/common/time.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/keyservice/documents.h"
 
 namespace mailseal::keyservice {
 
-// Who signs a request: the key and the name the service knows it by
-// (kRootKey, a device id, or kJoiningDeviceKey).
+// Who signs a request, and when: the key, the name the service knows it by
+// (kRootKey, a device id, or kJoiningDeviceKey), and the time the signature
+// carries, the caller's now (the service refuses one too far from its own
+// clock, protocol.h).
 struct RequestSigner {
   const crypto::PrivateKey* key = nullptr;
   std::string key_id;
+  TimePoint at{};
 };
 
 // Percent-encodes one path segment (an address, a fingerprint).
@@ -56,21 +61,21 @@ class Client {
   // Public: the sealed escrow kept under an id.
   EscrowAnswer escrow(std::string_view escrow_id);
 
-  // Signed with the profile root.
-  PublishReceipt publish(std::string_view fingerprint, const Publication& publication, const RequestSigner& root);
-  Invitation invite(std::string_view fingerprint, const Invitation& invitation, const RequestSigner& root);
-  PendingRequests pending_requests(std::string_view fingerprint, const RequestSigner& root);
-  DecisionReceipt decide(std::string_view fingerprint, std::string_view request_id, const Decision& decision,
+  // Signed with the profile root; `profile` is the profile's fingerprint.
+  PublishReceipt publish(const Identity& profile, const Publication& publication, const RequestSigner& root);
+  Invitation invite(const Identity& profile, const Invitation& invitation, const RequestSigner& root);
+  PendingRequests pending_requests(const Identity& profile, const RequestSigner& root);
+  DecisionReceipt decide(const Identity& profile, const RequestId& request, const Decision& decision,
                          const RequestSigner& root);
-  BundleReceipt put_bundle(std::string_view fingerprint, std::string_view device_id, const BundleEnvelope& bundle,
+  BundleReceipt put_bundle(const Identity& profile, const DeviceId& device, const BundleEnvelope& bundle,
                            const RequestSigner& root);
 
   // Signed with a joining device's own signature key.
-  JoinReceipt join(std::string_view fingerprint, const JoinRequest& request, const RequestSigner& device);
-  RequestStatus request_status(std::string_view request_id, const RequestSigner& device);
+  JoinReceipt join(const Identity& profile, const JoinRequest& request, const RequestSigner& device);
+  RequestStatus request_status(const RequestId& request, const RequestSigner& device);
 
   // Signed by the device the bundle is for.
-  FetchedBundle bundle(std::string_view fingerprint, std::string_view device_id, const RequestSigner& device);
+  FetchedBundle bundle(const Identity& profile, const DeviceId& device_id, const RequestSigner& device);
 
  private:
   struct Answer;

@@ -1,7 +1,9 @@
 #pragma once
 // Every JSON document that crosses the key service's wire (docs/service.md),
 // as a type with one strict reader and one writer, used by the service and by
-// its clients alike.
+// its clients alike. Points in time are Unix seconds on the wire; identities
+// (a profile's fingerprint), device ids and request ids are strings there and
+// their own types here (common/ids.h).
 //
 // Reading is strict: a field that is missing, of the wrong type, beyond its
 // limit, not base64 where bytes are expected or not a certificate where one
@@ -21,6 +23,8 @@
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/ids.h"
+#include "mailseal/common/time.h"
 #include "mailseal/crypto/certificate.h"
 
 namespace mailseal::keyservice {
@@ -81,7 +85,7 @@ inline constexpr std::string_view kDeviceRemovedCode = "device_removed";
 
 // A device of a published profile.
 struct DeviceEntry {
-  std::string device_id;  // device_id_of(the signature certificate's key)
+  DeviceId device_id;     // device_id_of(the signature certificate's key)
   std::string name;       // at most kMaxDeviceNameLength bytes
   std::string role;       // "admin", "full" or "read"
   std::string status;     // "active" or "removed"
@@ -110,9 +114,9 @@ struct Publication {
 
 // Its answer.
 struct PublishReceipt {
-  std::string fingerprint;
+  Identity fingerprint;
   std::vector<std::string> addresses;
-  std::int64_t updated_at = 0;
+  TimePoint updated_at{};
   static Parsed<PublishReceipt> parse(std::string_view json);
   std::string to_json() const;
 };
@@ -121,21 +125,21 @@ struct PublishReceipt {
 // profile, as the service keeps it and hands it out. Reading checks types
 // only: whether it holds together is for the reader to judge.
 struct PublishedProfile {
-  std::string fingerprint;
+  Identity fingerprint;
   crypto::Certificate root;
   std::vector<EmailAddress> addresses;
   std::vector<crypto::Certificate> certificates;
   std::string endorsements;
   std::vector<Bytes> revocations;
   std::vector<DeviceEntry> devices;
-  std::optional<std::int64_t> updated_at;  // in answers; not in what the service stores
+  std::optional<TimePoint> updated_at;  // in answers; not in what the service stores
   static Parsed<PublishedProfile> parse(std::string_view json);
   std::string to_json() const;
 };
 
 // GET /v1/escrow/{escrow_id}.
 struct EscrowAnswer {
-  std::string fingerprint;
+  Identity fingerprint;
   Bytes escrow;
   static Parsed<EscrowAnswer> parse(std::string_view json);
   std::string to_json() const;
@@ -145,7 +149,7 @@ struct EscrowAnswer {
 // the service knows only by an id it cannot reverse.
 struct Invitation {
   std::string pin_id;
-  std::int64_t expires_at = 0;  // Unix seconds
+  TimePoint expires_at{};
   static Parsed<Invitation> parse(std::string_view json);
   std::string to_json() const;
 };
@@ -165,7 +169,7 @@ struct JoinRequest {
 
 // Its answer.
 struct JoinReceipt {
-  std::string request_id;
+  RequestId request_id;
   std::string service_nonce;
   static Parsed<JoinReceipt> parse(std::string_view json);
   std::string to_json() const;
@@ -183,10 +187,10 @@ struct Acceptance {
 // (GET /v1/accounts/{fingerprint}/requests); once accepted, the service also
 // keeps the device's certificates with it.
 struct PendingRequest {
-  std::string request_id;
+  RequestId request_id;
   JoinRequest request;
   std::string service_nonce;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
   std::optional<crypto::Certificate> signature_certificate;
   std::optional<crypto::Certificate> agreement_certificate;
   static Parsed<PendingRequest> parse(std::string_view json);
@@ -212,7 +216,7 @@ std::string_view to_string(RequestState state) noexcept;
 
 // The answer to a decision.
 struct DecisionReceipt {
-  std::string request_id;
+  RequestId request_id;
   RequestState state = RequestState::Pending;
   static Parsed<DecisionReceipt> parse(std::string_view json);
   std::string to_json() const;
@@ -221,7 +225,7 @@ struct DecisionReceipt {
 // GET /v1/requests/{id}, signed by the requesting device: where its request
 // stands, with the bundle and certificates once it is accepted.
 struct RequestStatus {
-  std::string request_id;
+  RequestId request_id;
   RequestState state = RequestState::Pending;
   std::optional<Acceptance> accepted;  // exactly when state is Accepted
   static Parsed<RequestStatus> parse(std::string_view json);
@@ -238,15 +242,15 @@ struct BundleEnvelope {
 
 // Its answer.
 struct BundleReceipt {
-  std::string device_id;
-  std::int64_t updated_at = 0;
+  DeviceId device_id;
+  TimePoint updated_at{};
   static Parsed<BundleReceipt> parse(std::string_view json);
   std::string to_json() const;
 };
 
 // GET /v1/accounts/{fingerprint}/devices/{id}/bundle, signed by that device.
 struct DeviceBundle {
-  std::string device_id;
+  DeviceId device_id;
   Bytes bundle;
   static Parsed<DeviceBundle> parse(std::string_view json);
   std::string to_json() const;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "mailseal/common/ids.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/keys.h"
 
@@ -18,10 +19,11 @@ namespace mailseal::keyservice {
 // A device id is the fingerprint of the device's signature key at 100 bits:
 // short, unique, and above the UDF draft's minimum.
 inline constexpr int kDeviceIdBits = 100;
-std::string device_id_of(const crypto::PublicKey& signature_key);
+DeviceId device_id_of(const crypto::PublicKey& signature_key);
 
-// A profile is named by the full-precision fingerprint of its root's key.
-std::string profile_fingerprint_of(const crypto::Certificate& root);
+// A profile is named by the full-precision fingerprint of its root's key:
+// the identity of its root.
+Identity profile_fingerprint_of(const crypto::Certificate& root);
 
 // A profile root is a self-signed CA certificate (DESIGN.md section 2).
 bool is_profile_root(const crypto::Certificate& certificate);

@@ -15,6 +15,7 @@
 #include "mailseal/common/base64.h"
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::mime {
 
@@ -82,11 +83,11 @@ std::vector<EmailAddress> parse_addresses(std::string_view value);
 // RFC 2047 encoded words decoded to UTF-8.
 std::string decode_header_text(std::string_view value);
 
-// A Date header as Unix seconds, if it parses.
-std::optional<std::int64_t> parse_date(std::string_view value);
+// A Date header as a point in time, if it parses.
+std::optional<TimePoint> parse_date(std::string_view value);
 
-// An RFC 5322 Date value for Unix seconds (UTC).
-std::string format_date(std::int64_t unix_seconds);
+// An RFC 5322 Date value for a point in time (UTC).
+std::string format_date(TimePoint time);
 
 // A MIME entity (or whole message) as bytes, split at the first empty line.
 struct Entity {

@@ -28,8 +28,6 @@ inline constexpr std::chrono::hours kDay{24};
 // the draft's minimum.
 inline constexpr int kIdentifierBits = 100;
 
-std::int64_t to_seconds(crypto::TimePoint time);
-
 struct SuiteKeys {
   crypto::KeyType root;
   crypto::KeyType signing;
@@ -56,20 +54,19 @@ std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::Pri
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,
                                                                store::Suite suite, const KeyAccess& key_access,
-                                                               crypto::TimePoint now,
-                                                               const smime::Capabilities& capabilities);
+                                                               TimePoint now, const smime::Capabilities& capabilities);
 
 // A new certificate for an existing mail key (same key file), advertising
 // `capabilities`.
 store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                               const std::string& name, const store::MailKeyRecord& key,
-                                              const crypto::PublicKey& public_key, crypto::TimePoint now,
+                                              const crypto::PublicKey& public_key, TimePoint now,
                                               const smime::Capabilities& capabilities);
 
 // The record of the device a store is made on (init, join, restore); its
 // two private keys are appended to `files`.
 struct OwnDevice {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   store::DeviceRole role = store::DeviceRole::Admin;
   const crypto::Certificate& signature_certificate;
@@ -77,7 +74,7 @@ struct OwnDevice {
   const crypto::PrivateKey& signature_key;
   const crypto::PrivateKey& agreement_key;
 };
-store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, crypto::TimePoint now,
+store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, TimePoint now,
                                       std::vector<store::KeyFile>& files);
 
 // A device's signature and key-agreement certificates, issued by the root.
@@ -87,6 +84,6 @@ struct DeviceCertificates {
 };
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
-                                             const crypto::PublicKey& agreement_key, crypto::TimePoint now);
+                                             const crypto::PublicKey& agreement_key, TimePoint now);
 
 }  // namespace mailseal::profile

@@ -33,7 +33,7 @@ struct InitOptions {
 };
 
 struct DeviceSummary {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   store::DeviceRole role;
   store::DeviceStatus status;
@@ -94,9 +94,10 @@ crypto::Certificate rotation_successor(ByteView certificates);
 
 class Profile {
  public:
-  // Creates the profile in `home`. Nothing is written unless everything
-  // succeeds; Error(AlreadyExists) if a profile is there already.
-  static Profile create(const std::filesystem::path& home, const InitOptions& options);
+  // Creates the profile in `home`, its certificates valid from `now`.
+  // Nothing is written unless everything succeeds; Error(AlreadyExists) if a
+  // profile is there already.
+  static Profile create(const std::filesystem::path& home, const InitOptions& options, TimePoint now);
   static Profile open(const std::filesystem::path& home);
 
   ProfileStatus status();
@@ -123,11 +124,12 @@ class Profile {
   // A statement, signed by this profile's root, that the profile root
   // `successor` replaces it for all of this profile's addresses: correspondents
   // who import it see continuity, not a conflict. Error(Usage) if `successor`
-  // is not a profile root or is this one.
-  crypto::Certificate rotation_statement(const crypto::Certificate& successor, const KeyAccess& key_access);
+  // is not a profile root or is this one. Valid from `now`.
+  crypto::Certificate rotation_statement(const crypto::Certificate& successor, const KeyAccess& key_access,
+                                         TimePoint now);
   // A revocation list, signed by this profile's root, revoking the root
-  // itself: once published, nobody trusts this profile again.
-  crypto::RevocationList root_revocation(const KeyAccess& key_access);
+  // itself: once published, nobody trusts this profile again. Issued `now`.
+  crypto::RevocationList root_revocation(const KeyAccess& key_access, TimePoint now);
 
   // Current mail certificates, each address's signing then encryption one.
   std::vector<crypto::Certificate> current_mail_certificates();
@@ -140,10 +142,10 @@ class Profile {
 
   // Re-issues every current encryption certificate of the profile's own keys
   // that does not advertise exactly `capabilities` (same keys, new
-  // certificates; the old ones are archived). Returns the new certificates.
-  // Admin devices only: Error(RejectedByPolicy) elsewhere.
+  // certificates, valid from `now`; the old ones are archived). Returns the
+  // new certificates. Admin devices only: Error(RejectedByPolicy) elsewhere.
   std::vector<crypto::Certificate> advertise_capabilities(const smime::Capabilities& capabilities,
-                                                          const KeyAccess& key_access);
+                                                          const KeyAccess& key_access, TimePoint now);
   // True when every current encryption certificate of the profile's own
   // keys advertises exactly `capabilities`.
   bool advertises(const smime::Capabilities& capabilities);
@@ -156,8 +158,9 @@ class Profile {
   // Adopts the identities of a PKCS#12 (for example from a public CA) as
   // additional keys of their addresses, keeping their chains. Every identity
   // must name one of the profile's addresses; nothing is stored unless all
-  // can be.
-  std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const KeyAccess& key_access);
+  // can be. They are recorded as added `now`.
+  std::vector<ImportedKey> import_pkcs12(ByteView data, const Passphrase& password, const KeyAccess& key_access,
+                                         TimePoint now);
 
   store::LocalStore& store() noexcept { return store_; }
 

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <string>
 
+#include "mailseal/common/time.h"
+
 namespace mailseal::service {
 
 struct HttpRequest {
@@ -36,10 +38,11 @@ class Api {
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
-  // Answers one request at time `now` (Unix seconds). Never throws: every
+  // Answers one request at time `now` (the server's clock; tests pass their
+  // own). Never throws: every
   // failure is a 4xx or 5xx JSON error {"error": {"code", "message"}}, and a
   // refused request changes nothing.
-  HttpResponse handle(const HttpRequest& request, std::int64_t now);
+  HttpResponse handle(const HttpRequest& request, TimePoint now);
 
  private:
   std::mutex mutex_;  // one SQLite connection, one request at a time

@@ -1,15 +1,16 @@
 #pragma once
 // What the engine accepts, passed in as a value (STYLE.md, after Sequoia's
 // Policy): the reference time, the digests, key sizes, clock tolerances.
+// The reference time is the caller's `now`: the engine never reads the clock.
 
 #include <chrono>
 
-#include "mailseal/crypto/certificate.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::smime {
 
 struct Policy {
-  crypto::TimePoint now;
+  TimePoint now;
   // A signing time later than now by more than this is "in the future".
   std::chrono::seconds clock_skew{std::chrono::minutes(5)};
   // Thunderbird marks a signature bad when the Date header and the signing
@@ -21,9 +22,10 @@ struct Policy {
   // Nesting limit for layers (signatures, encryption) of one message.
   int max_layers = 8;
 
-  static Policy standard() {
+  // The standard settings, judging at `now`.
+  static Policy standard(TimePoint now) {
     Policy policy;
-    policy.now = crypto::now();
+    policy.now = now;
     return policy;
   }
 };

@@ -54,8 +54,8 @@ class OutgoingMessage {
   EmailAddress from() const;
   // Every address of To, Cc and Bcc, without duplicates.
   std::vector<EmailAddress> recipients() const;
-  // Adds Date and Message-ID when missing, as submission would.
-  void complete_headers(std::int64_t now);
+  // Adds Date (`now`) and Message-ID when missing, as submission would.
+  void complete_headers(TimePoint now);
 
   ByteSource& body() noexcept { return *body_; }
   mime::Headers& mutable_headers() noexcept { return headers_; }
@@ -69,7 +69,9 @@ class OutgoingMessage {
 // Signs with a detached (multipart/signed) or opaque (application/pkcs7-mime
 // signed-data) signature carrying the chain, signingTime and
 // SMIMECapabilities. The signer's certificate must name the From address.
-void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, SignatureForm form);
+// A message without a Date header is dated `now`.
+void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, SignatureForm form,
+                  TimePoint now);
 
 enum class ContentCipher { Aes256Gcm, Aes256Cbc };
 std::string_view to_string(ContentCipher cipher) noexcept;
@@ -100,8 +102,8 @@ struct EncryptOptions {
 // Signs (optionally) then encrypts, protecting the headers as RFC 9788 does:
 // the encrypted payload carries Subject, From, To, Cc, Date, Message-ID (and
 // reply headers) with hp="cipher"; the outer Subject becomes "[...]" and Bcc
-// is dropped.
-void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options);
+// is dropped. A message without a Date header is dated `now`.
+void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options, TimePoint now);
 
 // What a signature layer says.
 struct SignatureReport {
@@ -111,8 +113,8 @@ struct SignatureReport {
   std::vector<crypto::Certificate> certificates;  // every certificate the signature carries
   Capabilities capabilities;
   bool from_matches = false;
-  std::optional<std::int64_t> signing_time;  // Unix seconds
-  std::string digest;                        // "SHA-256"
+  std::optional<TimePoint> signing_time;
+  std::string digest;  // "SHA-256"
   std::vector<std::string> problems;
 };
 

@@ -11,6 +11,7 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/ids.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/store/sqlite.h"
 
@@ -45,7 +46,7 @@ KeyStatus parse_key_status(std::string_view text);
 KeyOrigin parse_key_origin(std::string_view text);
 
 struct ProfileRecord {
-  std::string fingerprint;  // UDF of the root's SubjectPublicKeyInfo, full precision
+  Identity fingerprint;  // UDF of the root's SubjectPublicKeyInfo, full precision
   std::string name;
   Suite suite = Suite::Compat;
   std::vector<EmailAddress> addresses;
@@ -53,11 +54,11 @@ struct ProfileRecord {
   std::string root_key_file;   // empty on devices that do not hold the root
   std::string root_seed_file;  // the seed the root key derives from; empty if none
   bool keys_encrypted = false;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct DeviceRecord {
-  std::string device_id;
+  DeviceId device_id;
   std::string name;
   DeviceRole role = DeviceRole::Admin;
   DeviceStatus status = DeviceStatus::Active;
@@ -66,7 +67,7 @@ struct DeviceRecord {
   Bytes agreement_certificate;     // DER
   std::string signature_key_file;  // empty for other devices
   std::string agreement_key_file;
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct MailKeyRecord {
@@ -79,7 +80,7 @@ struct MailKeyRecord {
   std::vector<Bytes> chain{};  // DER, issuer first
   std::string key_file{};
   std::string key_fingerprint{};
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 // A correspondent's certificate for one of the addresses it names
@@ -92,8 +93,8 @@ struct ContactCertificateRecord {
   std::string key_fingerprint;  // UDF of its public key
   std::string capabilities;     // smime::Capabilities::to_string(), "" when unknown
   std::string source;
-  std::int64_t first_seen = 0;
-  std::int64_t last_seen = 0;
+  TimePoint first_seen{};
+  TimePoint last_seen{};
 };
 
 // An invitation to join by PIN (schema 4), kept by the admin device that
@@ -102,9 +103,9 @@ struct InviteRecord {
   std::string pin_id;
   SecretBytes mac_key;
   DeviceRole role = DeviceRole::Full;
-  std::int64_t expires_at = 0;
-  std::optional<std::int64_t> used_at;
-  std::int64_t created_at = 0;
+  TimePoint expires_at{};
+  std::optional<TimePoint> used_at;
+  TimePoint created_at{};
 };
 
 // A private key file staged by the caller: name under keys/ and PEM text.
@@ -137,7 +138,8 @@ class LocalStore {
 
   // Adds mail keys and their files all or nothing: the files are written,
   // then the rows in one transaction; if anything fails, the files are
-  // removed again. Each record's key_file is taken from its KeyFile.
+  // removed again. Each record's key_file is taken from its KeyFile; its
+  // created_at is the caller's (the store reads no clock).
   void add_mail_keys(const std::vector<std::pair<MailKeyRecord, KeyFile>>& keys);
   // A new certificate for a key already stored (record.key_file must exist).
   void add_mail_certificate(const MailKeyRecord& record);
@@ -148,19 +150,20 @@ class LocalStore {
   void write_key_file(const KeyFile& file);
 
   void add_device(const DeviceRecord& device);
-  void set_device_status(const std::string& device_id, DeviceStatus status);
+  void set_device_status(const DeviceId& device_id, DeviceStatus status);
   void set_mail_key_status(std::int64_t id, KeyStatus status);
 
   void add_invite(const InviteRecord& invite);
   std::vector<InviteRecord> invites();
-  void mark_invite_used(const std::string& pin_id, std::int64_t at);
+  void mark_invite_used(const std::string& pin_id, TimePoint at);
 
   // Adds a contact certificate, or refreshes last_seen (and capabilities, when
   // newly advertised) of one already known. Returns true if it was new.
   bool upsert_contact_certificate(const ContactCertificateRecord& record);
   std::vector<ContactCertificateRecord> contact_certificates(const std::optional<EmailAddress>& address = std::nullopt);
-  // Issuer certificates that came with contacts (kept for chain building).
-  void add_contact_chain_certificate(ByteView der);
+  // Issuer certificates that came with contacts (kept for chain building),
+  // in the order they were added (`at`).
+  void add_contact_chain_certificate(ByteView der, TimePoint at);
   std::vector<Bytes> contact_chain_certificates();
 
   std::optional<std::string> setting(std::string_view key);

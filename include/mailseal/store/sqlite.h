@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "mailseal/common/bytes.h"
+#include "mailseal/common/time.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -35,6 +36,8 @@ class Statement {
 
   // Parameters are numbered from 1, as in SQL "?1".
   Statement& bind(int index, std::int64_t value);
+  // A point in time is kept as Unix seconds (INTEGER).
+  Statement& bind(int index, TimePoint time);
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, ByteView blob);
   Statement& bind_null(int index);
@@ -46,6 +49,7 @@ class Statement {
   void reset();
 
   std::int64_t column_int(int index) const;
+  TimePoint column_time(int index) const;
   std::string column_text(int index) const;
   Bytes column_blob(int index) const;
   bool column_is_null(int index) const;

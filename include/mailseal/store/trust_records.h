@@ -19,24 +19,24 @@ struct PinRecord {
   EmailAddress address;
   std::string fingerprint;  // a UDF presentation, as typed (at least 100 bits)
   std::string kind;         // "pin" (compared) or "accept" (a conflict resolved)
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct ObservationRecord {
   EmailAddress address;
-  std::string identity;     // identity fingerprint
+  Identity identity;
   std::string certificate;  // certificate fingerprint of the last sighting
   std::string source;       // "message", "import"
-  std::int64_t first_seen = 0;
-  std::int64_t last_seen = 0;
+  TimePoint first_seen{};
+  TimePoint last_seen{};
   int days = 0;
   int messages = 0;
 };
 
 struct EndorsementRecord {
   std::int64_t id = 0;
-  std::string issuer;  // identity fingerprints
-  std::string subject;
+  Identity issuer;
+  Identity subject;
   int amount = 0;
   int depth = 0;
   std::vector<std::string> scope;      // name constraints on what the subject may introduce
@@ -44,38 +44,38 @@ struct EndorsementRecord {
   std::string kind = "endorsement";    // or "rotation"
   bool exportable = true;
   Bytes certificate;  // the cross-certificate, DER
-  std::int64_t created_at = 0;
+  TimePoint created_at{};
 };
 
 struct AnchorRecord {
   std::string fingerprint;  // of the certificate
   Bytes certificate;
   int amount = 60;
-  std::int64_t added_at = 0;
+  TimePoint added_at{};
 };
 
 class TrustRecords {
  public:
   explicit TrustRecords(LocalStore& store) : database_(store.database()) {}
 
-  // Identities: the certificate at the top of a chain, by key fingerprint.
-  void add_identity(const std::string& fingerprint, ByteView certificate, std::int64_t at);
-  std::optional<Bytes> identity_certificate(const std::string& fingerprint);
+  // Identities: the certificate at the top of a chain, by its identity.
+  void add_identity(const Identity& identity, ByteView certificate, TimePoint at);
+  std::optional<Bytes> identity_certificate(const Identity& identity);
 
   void add_pin(const PinRecord& pin);
   std::vector<PinRecord> pins(const EmailAddress& address);
 
   // Records a sighting of `identity` for `address` at `at` (the local
   // clock: the first sighting is the baseline), of a message dated
-  // `message_day` (days since the epoch, UTC). The first creates the row;
-  // later ones count messages and changes of day. A message whose
+  // `message_date` (its day, UTC, is what counts). The first creates the
+  // row; later ones count messages and changes of day. A message whose
   // `message_digest` was learned before is not counted again (replays).
   struct Sighting {
-    std::string identity;
+    Identity identity;
     std::string certificate;
     std::string source;  // "message" or "import"
-    std::int64_t at = 0;
-    std::optional<std::int64_t> message_day;    // set for a message
+    TimePoint at{};
+    std::optional<TimePoint> message_date;      // set for a message
     std::optional<std::string> message_digest;  // set for a message
   };
   // Returns false if the message was learned before (nothing changed).
@@ -84,26 +84,26 @@ class TrustRecords {
 
   // Returns false if the same certificate is there already.
   bool add_endorsement(const EndorsementRecord& endorsement);
-  std::vector<EndorsementRecord> endorsements_by(const std::string& issuer);
+  std::vector<EndorsementRecord> endorsements_by(const Identity& issuer);
   // The cross-certificates (DER) of `issuer`'s exportable endorsements.
-  std::vector<Bytes> exportable_endorsements(const std::string& issuer);
-  std::vector<EndorsementRecord> endorsements_of(const std::string& subject);
+  std::vector<Bytes> exportable_endorsements(const Identity& issuer);
+  std::vector<EndorsementRecord> endorsements_of(const Identity& subject);
 
   void add_anchor(const AnchorRecord& anchor);
   std::vector<AnchorRecord> anchors();
 
-  // A revoked certificate, by its issuer's key fingerprint and serial (hex).
-  // Returns false if it was recorded already.
-  bool add_revocation(const std::string& issuer, const std::string& serial, const std::string& source, std::int64_t at);
-  bool is_revoked(const std::string& issuer, const std::string& serial);
+  // A revoked certificate, by its issuer (the full-precision fingerprint of
+  // the issuer's key, an identity when the issuer is a root) and serial
+  // (hex). Returns false if it was recorded already.
+  bool add_revocation(const Identity& issuer, const std::string& serial, const std::string& source, TimePoint at);
+  bool is_revoked(const Identity& issuer, const std::string& serial);
   // Every issuer with a recorded revocation.
-  std::set<std::string> revoking_issuers();
+  std::set<Identity> revoking_issuers();
   // The serials `issuer` revoked.
-  std::vector<std::string> revoked_serials(const std::string& issuer);
+  std::vector<std::string> revoked_serials(const Identity& issuer);
 
-  void add_discovery(const EmailAddress& address, const std::string& identity, const std::string& source,
-                     std::int64_t at);
-  bool discovered(const EmailAddress& address, const std::string& identity);
+  void add_discovery(const EmailAddress& address, const Identity& identity, const std::string& source, TimePoint at);
+  bool discovered(const EmailAddress& address, const Identity& identity);
 
  private:
   Database& database_;

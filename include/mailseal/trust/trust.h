@@ -5,8 +5,10 @@
 // address?", weighed on the 0..120 scale into one verdict with the attacker's
 // work factor.
 //
-// The engine reads endorsements through TrustGraph, keyed by identity
-// fingerprints; it never sees SQLite or X.509 (STYLE.md, after sequoia-wot).
+// The engine reads endorsements through TrustGraph, keyed by identities (the
+// full-precision fingerprint of the key at the top of a certificate chain,
+// mailseal::Identity in common/ids.h); it never sees SQLite or X.509
+// (STYLE.md, after sequoia-wot).
 
 #include <cstdint>
 #include <functional>
@@ -16,6 +18,8 @@
 #include <vector>
 
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/ids.h"
+#include "mailseal/common/time.h"
 
 namespace mailseal::trust {
 
@@ -25,13 +29,6 @@ inline constexpr int kPartialAmount = 40;
 // Depths above this are treated as this (nobody needs longer introducer chains,
 // and it bounds the search).
 inline constexpr int kMaxDepth = 8;
-
-// An identity: the UDF fingerprint (full precision) of the key at the top of a
-// certificate chain, a mailseal profile root for mailseal users.
-struct Identity {
-  std::string fingerprint;
-  bool operator==(const Identity&) const = default;
-};
 
 // One endorsement: `issuer` vouches that `subject` speaks for the addresses in
 // `scope` (all, when empty), with `amount`, letting it introduce others `depth`
@@ -77,7 +74,7 @@ struct AnchorFact {
 };
 
 struct TofuFact {
-  std::int64_t first_seen = 0;
+  TimePoint first_seen{};
   int days_seen = 1;
   int messages = 1;
 };

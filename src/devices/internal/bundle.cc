@@ -40,7 +40,7 @@ Bytes get_base64(const json& document, const char* name) {
 
 }  // namespace
 
-store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at) {
+store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, TimePoint created_at) {
   store::ProfileRecord profile;
   profile.fingerprint = bundle.fingerprint;
   profile.name = bundle.name;
@@ -81,7 +81,7 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
     addresses.push_back(address.str());
   json devices = json::array();
   for (const auto& device : bundle.devices) {
-    devices.push_back({{"device_id", device.device_id},
+    devices.push_back({{"device_id", device.device_id.str()},
                        {"name", device.name},
                        {"role", store::to_string(device.role)},
                        {"status", store::to_string(device.status)},
@@ -103,7 +103,7 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
   }
   json document = {{"type", kType},
                    {"version", kVersion},
-                   {"fingerprint", bundle.fingerprint},
+                   {"fingerprint", bundle.fingerprint.str()},
                    {"name", bundle.name},
                    {"suite", store::to_string(bundle.suite)},
                    {"addresses", addresses},
@@ -112,7 +112,7 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
                    {"keys", keys},
                    {"pin_proof", bundle.pin_proof ? json(*bundle.pin_proof) : json(nullptr)},
                    {"root_key", bundle.root_key ? json(text_of(*bundle.root_key)) : json(nullptr)},
-                   {"issued_at", bundle.issued_at}};
+                   {"issued_at", to_unix_seconds(bundle.issued_at)}};
   std::string text = document.dump();
   SecretBytes out(text.begin(), text.end());
   secure_wipe(text.data(), text.size());
@@ -129,7 +129,7 @@ KeyBundle decode_document(const json& document) {
     throw Error(ErrorCode::Unsupported, "the key bundle was made by another version of mailseal");
   }
   KeyBundle bundle;
-  bundle.fingerprint = get<std::string>(document, "fingerprint");
+  bundle.fingerprint = Identity(get<std::string>(document, "fingerprint"));
   bundle.name = get<std::string>(document, "name");
   bundle.suite = store::parse_suite(get<std::string>(document, "suite"));
   for (const auto& address : get<std::vector<std::string>>(document, "addresses"))
@@ -137,7 +137,7 @@ KeyBundle decode_document(const json& document) {
   bundle.root = get_base64(document, "root");
   for (const auto& item : get<std::vector<json>>(document, "devices")) {
     store::DeviceRecord device;
-    device.device_id = get<std::string>(item, "device_id");
+    device.device_id = DeviceId(get<std::string>(item, "device_id"));
     device.name = get<std::string>(item, "name");
     device.role = store::parse_device_role(get<std::string>(item, "role"));
     device.status = store::parse_device_status(get<std::string>(item, "status"));
@@ -165,7 +165,7 @@ KeyBundle decode_document(const json& document) {
     bundle.root_key = SecretBytes(pem.begin(), pem.end());
     secure_wipe(pem.data(), pem.size());
   }
-  bundle.issued_at = get<std::int64_t>(document, "issued_at");
+  bundle.issued_at = from_unix_seconds(get<std::int64_t>(document, "issued_at"));
   return bundle;
 }
 

@@ -23,7 +23,7 @@ struct BundleKey {
 
 struct KeyBundle {
   // The profile.
-  std::string fingerprint;
+  Identity fingerprint;
   std::string name;
   store::Suite suite = store::Suite::Compat;
   std::vector<EmailAddress> addresses;
@@ -33,7 +33,7 @@ struct KeyBundle {
   std::vector<BundleKey> keys;
   std::optional<std::string> pin_proof;  // PIN joins: the admin knew the PIN
   std::optional<SecretBytes> root_key;   // escrow only: the root's PKCS#8
-  std::int64_t issued_at = 0;
+  TimePoint issued_at{};
 };
 
 SecretBytes encode_bundle(const KeyBundle& bundle);
@@ -41,7 +41,7 @@ SecretBytes encode_bundle(const KeyBundle& bundle);
 // The store records a device makes from a bundle or escrow it opened: the
 // profile (root_key_file left empty), and each mail key with its private key
 // file (protected as `key_access` says, profile::key_file).
-store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, std::int64_t created_at);
+store::ProfileRecord profile_record_of(const KeyBundle& bundle, bool keys_encrypted, TimePoint created_at);
 std::pair<store::MailKeyRecord, store::KeyFile> stored_key(const BundleKey& key, const KeyAccess& key_access);
 // Every mail key of a bundle or escrow as store records; their key files are
 // appended to `files`.

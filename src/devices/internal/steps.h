@@ -18,17 +18,18 @@
 
 namespace mailseal::devices::internal {
 
-// A key that signs requests, kept alive with the signer that points to it.
+// A key that signs requests (made at `now`), kept alive with the signer
+// that points to it.
 struct KeySigner {
   crypto::PrivateKey key;
   keyservice::RequestSigner signer;
-  KeySigner(crypto::PrivateKey private_key, std::string key_id)
-      : key(std::move(private_key)), signer{&key, std::move(key_id)} {}
+  KeySigner(crypto::PrivateKey private_key, std::string key_id, TimePoint now)
+      : key(std::move(private_key)), signer{&key, std::move(key_id), now} {}
   KeySigner(const KeySigner&) = delete;
 };
 
 // The profile root, signing as keyservice::kRootKey. Admin devices only.
-KeySigner root_signer(profile::Profile& profile, const KeyAccess& key_access);
+KeySigner root_signer(profile::Profile& profile, const KeyAccess& key_access, TimePoint now);
 
 // This device's record in its store.
 store::DeviceRecord this_device(store::LocalStore& store);
@@ -36,13 +37,13 @@ store::DeviceRecord this_device(store::LocalStore& store);
 // --- Key bundles (bundles.cc) ---
 
 // What a bundle and the escrow both carry: the profile, and the mail keys
-// `wanted` selects.
+// `wanted` selects; issued `now`.
 KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
-                    const std::function<bool(const store::MailKeyRecord&)>& wanted);
+                    const std::function<bool(const store::MailKeyRecord&)>& wanted, TimePoint now);
 // The bundle for one device: its record, the keys its role may hold, and the
 // proof of the PIN it joined with.
 KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, const store::DeviceRecord& device,
-                     std::optional<std::string> pin_proof);
+                     std::optional<std::string> pin_proof, TimePoint now);
 // Signed by this device, encrypted to `recipient` (a device's key-agreement certificate).
 Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const KeyBundle& bundle,
                   const crypto::Certificate& recipient);
@@ -55,10 +56,12 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
 
 // join.cc: the accepted join: the store is made from the bundle, and the
 // pending state goes.
-SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access);
+SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
+                         TimePoint now);
 // approval.cc: admin devices accept (or refuse) requests made with a PIN
-// they issued, without anyone comparing witnesses.
+// they issued, without anyone comparing witnesses: a PIN that was used, has
+// expired at `now` or does not match is refused.
 void process_pin_requests(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                          SyncReport& report);
+                          SyncReport& report, TimePoint now);
 
 }  // namespace mailseal::devices::internal

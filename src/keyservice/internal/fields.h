@@ -35,7 +35,8 @@ class Value {
 
   bool is_null() const noexcept { return value_.is_null(); }
   std::string text(std::size_t max_bytes = kMaxTextBytes) const;
-  std::int64_t integer() const;
+  // A point in time: an integer, Unix seconds.
+  TimePoint time() const;
   // Base64 of 1 to max_bytes bytes.
   Bytes bytes(std::size_t max_bytes) const;
   // Base64 of a DER certificate.

@@ -12,7 +12,7 @@ namespace mailseal::smime::internal {
 
 struct SignatureContext {
   std::vector<EmailAddress> from;
-  std::optional<std::int64_t> date;  // the Date header, Unix seconds
+  std::optional<TimePoint> date;     // the Date header
   bool check_from = true;            // a mismatch is a problem (else only reported)
   const Policy* policy = nullptr;
 };
