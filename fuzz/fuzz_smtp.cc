@@ -1,14 +1,21 @@
 // The gateway's SMTP server on untrusted clients, and its reader of upstream
 // replies. Input starting with "R": lines fed to the reply reader, as an
-// upstream would send them. Otherwise: the bytes a client sends, played into
-// a real session over a socket pair, with an upstream that cannot be reached
-// and a profile that does not exist. Property: nothing crashes or hangs, and
-// everything the gateway answers is a well-formed SMTP reply.
+// upstream would send them. Input starting with "S": a whole session, the
+// rest played after "EHLO" and a successful "AUTH PLAIN" (credential fuzz,
+// secret "secret"), so that MAIL, RCPT, DATA with arbitrary data, the
+// smuggling and header rules are reached. Otherwise: the bytes a client
+// sends, from the greeting on. Both into a real session over a socket pair
+// (a loopback client: AUTH is offered in clear), with an upstream that
+// cannot be reached and a profile that does not exist. Properties: nothing
+// crashes or hangs, everything the gateway answers is a well-formed SMTP
+// reply, and no message is ever accepted (250 after DATA) without an
+// upstream.
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -74,6 +81,21 @@ void check_replies(const std::string& written) {
   }
 }
 
+// The plaintext SMTP AUTH PLAIN of user "fuzz" with secret "secret".
+constexpr std::string_view kLogin = "EHLO fuzz.example\r\nAUTH PLAIN AGZ1enoAc2VjcmV0\r\n";
+
+std::optional<gateway::CredentialInfo> fuzz_credential(std::string_view name, std::string_view secret) {
+  if (name == "fuzz" && secret == "secret")
+    return gateway::CredentialInfo{"fuzz", {}, {}};
+  return std::nullopt;
+}
+
+// No reply may say that a message was relayed: there is no upstream.
+void check_nothing_relayed(const std::string& written) {
+  if (written.find("250 2.0.0 relayed:") != std::string::npos)
+    std::abort();
+}
+
 void play_session(std::span<const std::uint8_t> input) {
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sockets) != 0)
@@ -94,18 +116,24 @@ void play_session(std::span<const std::uint8_t> input) {
     while ((n = ::recv(client_end.get(), buffer, sizeof buffer, 0)) > 0)
       written.append(buffer, static_cast<std::size_t>(n));
   });
-  static gateway::internal::Shared shared{options(),      nullptr, nullptr,
-                                          "fuzz.invalid", {},      gateway::LookupSchedule(std::chrono::seconds(3600))};
+  static gateway::internal::Shared shared{options(),
+                                          nullptr,
+                                          nullptr,
+                                          "fuzz.invalid",
+                                          {},
+                                          gateway::LookupSchedule(std::chrono::seconds(3600)),
+                                          fuzz_credential};
   {
     gateway::internal::Connection connection(std::move(server_end), std::chrono::seconds(5));
     try {
-      gateway::internal::Session(connection, shared).run();
+      gateway::internal::Session(connection, shared, true).run();
     } catch (const Error&) {
       // The client went away while being answered.
     }
   }
   client.join();
   check_replies(written);
+  check_nothing_relayed(written);
 }
 
 }  // namespace
@@ -114,6 +142,12 @@ void run(std::span<const std::uint8_t> input) {
   std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
   if (!text.empty() && text.front() == 'R') {
     read_replies(text.substr(1));
+    return;
+  }
+  if (!text.empty() && text.front() == 'S') {
+    std::string session(kLogin);
+    session.append(text.substr(1));
+    play_session(std::span(reinterpret_cast<const std::uint8_t*>(session.data()), session.size()));
     return;
   }
   play_session(input);

@@ -50,4 +50,25 @@ cp corpus/smime/signed-detached.eml corpus/mime/signed-detached.eml
 "$MAILSEAL" export rotation "$work/sender.pem" -o corpus/trust_material/rotation.pem --home "$work/introducer"
 "$MAILSEAL" export revocation -o corpus/trust_material/revocation.pem --home "$work/introducer" 2>/dev/null
 openssl crl -in corpus/trust_material/revocation.pem -outform DER -out corpus/trust_material/revocation.der
+# The gateway's whole sessions ("S": after EHLO and a successful AUTH PLAIN,
+# see fuzz_smtp.cc): smuggling variants, header rules, HTTP, AUTH LOGIN.
+data='From: alice@example.com\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nbody\r\n'
+envelope='MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n'
+smuggled='MAIL FROM:<alice@example.com>\r\nRCPT TO:<carol@example.net>\r\nDATA\r\nFrom: alice@example.com\r\n\r\nx\r\n.\r\n'
+printf "S$envelope$data.\r\nQUIT\r\n" >corpus/smtp/auth-session
+for variant in lf-dot-lf crlf-dot-lf lf-dot-crlf cr-dot-crlf crlf-dot-cr; do
+  case $variant in
+    lf-dot-lf) end='\n.\n' ;;
+    crlf-dot-lf) end='\r\n.\n' ;;
+    lf-dot-crlf) end='\n.\r\n' ;;
+    cr-dot-crlf) end='\r.\r\n' ;;
+    crlf-dot-cr) end='\r\n.\r' ;;
+  esac
+  printf "S${envelope}From: alice@example.com\r\n\r\nfirst$end$smuggled" >"corpus/smtp/smuggle-$variant"
+done
+printf "S${envelope}From: alice@example.com\r\nFrom: bob@example.org\r\n\r\nx\r\n.\r\n" >corpus/smtp/two-from
+printf "S${envelope}From: alice@example.com, bob@example.org\r\nSubject: \303\244\000\r\n\r\nx\r\n.\r\n" >corpus/smtp/bad-from
+printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1:10587\r\nContent-Type: text/plain\r\n\r\nEHLO a\r\n' >corpus/smtp/http-post
+printf 'EHLO a\r\nAUTH LOGIN\r\nZnV6eg==\r\nc2VjcmV0\r\nMAIL FROM:<a@b.c>\r\nNOOP\nQUIT\r\n' >corpus/smtp/auth-login
+printf 'EHLO a\r\nMAIL FROM:<a@b.c>\r\nAUTH PLAIN\r\n*\r\nAUTH CRAM-MD5\r\n' >corpus/smtp/unauthenticated
 echo "seeds written"

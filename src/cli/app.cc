@@ -64,6 +64,8 @@ struct Arguments {
   TrustAnchorAddArgs trust_anchor_add;
   ServeArgs serve;
   GatewayArgs gateway;
+  CredentialAddArgs credential_add;
+  CredentialRemoveArgs credential_remove;
   ServiceArgs publish;
   LookupArgs lookup;
   DeviceJoinArgs device_join;
@@ -227,6 +229,9 @@ void define_setup_commands(Definitions& d, CLI::App& app, Arguments& args) {
                             "mailseal setup mutt --dir ~/.mutt/smime >> ~/.muttrc");
   mutt->add_option("--dir", args.setup_mutt.directory, "Where to write the key files (default HOME/.mutt/mailseal)")
       ->type_name("DIR");
+  mutt->add_option("--gateway", args.setup_mutt.gateway,
+                   "HOST:PORT of the mailseal gateway mutt submits through (default 127.0.0.1:10587)")
+      ->type_name("HOST:PORT");
   d.runs(mutt, run_setup_mutt, args.setup_mutt);
 }
 
@@ -476,10 +481,39 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
   gateway->add_option("--timeout", args.gateway.timeout, "Seconds to wait for a client or the upstream (default 300)")
       ->type_name("SECONDS");
   gateway
+      ->add_option("--auth-timeout", args.gateway.auth_timeout,
+                   "Seconds a client has to authenticate after connecting (default 30)")
+      ->type_name("SECONDS");
+  gateway
+      ->add_option("--max-per-client", args.gateway.max_sessions_per_client,
+                   "Simultaneous sessions from one client address (default 8)")
+      ->type_name("N");
+  gateway->add_option("--upstream-user", args.gateway.upstream_user, "Authenticate to the upstream as USER")
+      ->type_name("USER");
+  gateway
+      ->add_option("--upstream-password-file", args.gateway.upstream_password_file,
+                   "... with the password in FILE (mode 0600)")
+      ->type_name("FILE");
+  gateway
       ->add_option("--refresh", args.gateway.refresh,
                    "Seconds before a recipient's keys are fetched again from the key service (default 3600)")
       ->type_name("SECONDS");
   d.runs(gateway, run_gateway, args.gateway);
+
+  auto* credential = d.group(app, "credential", "Credentials mail clients submit to the gateway with (SMTP AUTH)");
+  auto* add = d.subcommand(*credential, "add", "Make a credential and print its secret, once",
+                           "mailseal credential add thunderbird --address alice@example.com");
+  add->add_option("name", args.credential_add.name, "Its name: the SMTP AUTH user name")->required();
+  add->add_option("--address", args.credential_add.addresses,
+                  "A From address it may sign for (repeatable; default all of the profile's)")
+      ->type_name("ADDRESS");
+  add->add_flag("--replace", args.credential_add.replace, "Replace a credential of that name (a new secret)");
+  d.runs(add, run_credential_add, args.credential_add);
+  d.runs(d.subcommand(*credential, "list", "List the credentials (never their secrets)", ""), run_credential_list);
+  auto* remove = d.subcommand(*credential, "remove", "Remove a credential: its clients can no longer submit",
+                              "mailseal credential remove thunderbird");
+  remove->add_option("name", args.credential_remove.name, "The credential's name")->required();
+  d.runs(remove, run_credential_remove, args.credential_remove);
 }
 
 // udf

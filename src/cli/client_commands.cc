@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/clients/mail_clients.h"
+#include "mailseal/gateway/credentials.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
@@ -96,6 +97,8 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
   return 0;
 }
 
+constexpr std::string_view kMuttCredential = "mutt";
+
 int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   std::filesystem::path directory = args.directory;
@@ -105,13 +108,24 @@ int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
       throw Error(ErrorCode::Usage, "HOME is not set", "give --dir DIR");
     directory = std::filesystem::path(home) / ".mutt" / "mailseal";
   }
-  clients::MuttSetup setup = clients::setup_mutt(profile, directory);
+  // mutt submits through the gateway with a credential of its own; running
+  // the set-up again replaces it (the old secret stops working).
+  gateway::NewCredential credential =
+      gateway::create_credential(profile, kMuttCredential, {}, mailseal::now(), /*replace=*/true);
+  clients::MuttSetup setup =
+      clients::setup_mutt(profile, directory, {args.gateway, credential.info.name, credential.secret});
   if (context.json()) {
-    print_json({{"directory", setup.directory.string()}, {"configuration", setup.configuration}});
+    print_json({{"directory", setup.directory.string()},
+                {"configuration", setup.configuration},
+                {"gateway", args.gateway},
+                {"credential", credential.info.name},
+                {"submission_file", setup.submission_file.string()}});
     return 0;
   }
   std::fputs(setup.configuration.c_str(), stdout);
   print_note(fmt::format("key files written to {}; append the lines above to your muttrc", setup.directory.string()));
+  print_note(fmt::format("mutt submits through the gateway at {} with the credential '{}' (its secret is in {}, 0600)",
+                         args.gateway, credential.info.name, setup.submission_file.string()));
   return 0;
 }
 

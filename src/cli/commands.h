@@ -56,6 +56,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
 
 struct SetupMuttArgs {
   std::string directory;
+  std::string gateway{gateway::kDefaultListen};  // HOST:PORT mutt submits to
 };
 int run_setup_mutt(const Context& context, const SetupMuttArgs& args);
 
@@ -225,6 +226,18 @@ int run_serve(const Context& context, const ServeArgs& args);
 // The gateway's settings and their defaults live in the gateway library.
 using GatewayArgs = gateway::GatewaySettings;
 int run_gateway(const Context& context, const GatewayArgs& args);
+
+struct CredentialAddArgs {
+  std::string name;
+  std::vector<std::string> addresses;  // empty: all of the profile's
+  bool replace = false;
+};
+int run_credential_add(const Context& context, const CredentialAddArgs& args);
+int run_credential_list(const Context& context);
+struct CredentialRemoveArgs {
+  std::string name;
+};
+int run_credential_remove(const Context& context, const CredentialRemoveArgs& args);
 
 struct UdfArgs {
   std::string content_type = "application/octet-stream";

@@ -5,14 +5,42 @@
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/common/host_port.h"
 
 namespace mailseal::clients {
 
 namespace fs = std::filesystem;
 
-MuttSetup setup_mutt(profile::Profile& profile, const fs::path& directory) {
+namespace {
+
+// A muttrc string value in double quotes: backslash and quote escaped.
+std::string muttrc_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\' || c == '`' || c == '$')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// gateway.muttrc: where mutt submits, with the credential's secret.
+fs::path write_submission(const fs::path& directory, const MuttSubmission& submission) {
+  parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+  std::string text = "# mutt submits through the mailseal gateway, written by 'mailseal setup mutt' (keep it 0600)\n";
+  text += fmt::format("set smtp_url = {}\n", muttrc_string(fmt::format("smtp://{}@{}/", submission.user, submission.gateway)));
+  text += fmt::format("set smtp_pass = {}\n", muttrc_string(submission.secret));
+  const fs::path file = directory / "gateway.muttrc";
+  write_file_atomic(file, as_bytes(text), FileMode::Private);
+  secure_wipe(text.data(), text.size());
+  return file;
+}
+
+}  // namespace
+
+MuttSetup setup_mutt(profile::Profile& profile, const fs::path& directory, const MuttSubmission& submission) {
   ensure_private_directory(directory);
-  MuttSetup setup{fs::absolute(directory), {}};
+  MuttSetup setup{fs::absolute(directory), {}, {}};
   crypto::Certificate root = profile.root_certificate();
   const fs::path root_file = setup.directory / "root.pem";
   write_file_atomic(root_file, as_bytes(root.pem()), FileMode::Public);
@@ -66,6 +94,8 @@ MuttSetup setup_mutt(profile::Profile& profile, const fs::path& directory) {
   lines += "set smime_get_cert_command = \"openssl pkcs7 -print_certs -in %f\"\n";
   lines += "set smime_get_signer_cert_command = \"openssl cms -verify -in %f -noverify -signer %c -out /dev/null\"\n";
   lines += "set smime_get_cert_email_command = \"openssl x509 -in %f -noout -email\"\n";
+  setup.submission_file = write_submission(setup.directory, submission);
+  lines += fmt::format("source {}\n", muttrc_string(setup.submission_file.string()));
   setup.configuration = std::move(lines);
   return setup;
 }

@@ -61,6 +61,10 @@ Connection::Connection(UniqueFd socket, std::chrono::seconds timeout) : fd_(std:
   set_timeouts(fd_.get(), timeout);
 }
 
+void Connection::set_timeout(std::chrono::seconds timeout) {
+  set_timeouts(fd_.get(), timeout);
+}
+
 Connection::~Connection() {
   if (ssl_) {
     // A close_notify, best effort: the peer may be gone already.
@@ -142,9 +146,10 @@ Line Connection::read_line(std::size_t limit) {
       cut = true;
     }
     if (newline != std::string::npos) {
+      line.crlf = newline > 0 && buffer_[newline - 1] == '\r';
       if (!cut) {
         line.text.assign(buffer_, start_, available);
-        if (!line.text.empty() && line.text.back() == '\r')
+        if (line.crlf && !line.text.empty())
           line.text.pop_back();
       }
       start_ = newline + 1;

@@ -99,11 +99,81 @@ std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, co
   return out.take();
 }
 
+bool same_name(std::string_view name, std::string_view wanted) {
+  return name.size() == wanted.size() && std::equal(name.begin(), name.end(), wanted.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// The bytes of the header section: nothing a reader could take two ways.
+void check_header_bytes(std::string_view header) {
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(header[i]);
+    if (c == 0)
+      throw Error(ErrorCode::Malformed, "the header section holds a NUL byte");
+    if (c >= 128)
+      throw Error(ErrorCode::Malformed,
+                  "a header field holds 8-bit bytes (SMTPUTF8 is not offered; use RFC 2047 encoded words)");
+    if (c == '\n' && (i == 0 || header[i - 1] != '\r'))
+      throw Error(ErrorCode::Malformed, "the header section holds a bare LF");
+    if (c == '\r' && (i + 1 >= header.size() || header[i + 1] != '\n'))
+      throw Error(ErrorCode::Malformed, "the header section holds a bare CR");
+  }
+}
+
 }  // namespace
 
+void check_header_section(std::string_view message) {
+  std::size_t end = message.find("\r\n\r\n");
+  std::string_view header = message.substr(0, end == std::string_view::npos ? message.size() : end + 2);
+  check_header_bytes(header);
+  std::vector<std::string> from_values;
+  std::size_t start = 0;
+  while (start < header.size()) {
+    std::size_t line_end = header.find("\r\n", start);
+    std::string_view line = header.substr(start, line_end == std::string_view::npos ? std::string_view::npos
+                                                                                    : line_end - start);
+    start = line_end == std::string_view::npos ? header.size() : line_end + 2;
+    if (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+      continue;  // a continuation of a field that is not From
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos)
+      continue;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+      name.remove_suffix(1);
+    if (!same_name(name, "From"))
+      continue;
+    // The field's value with its continuation lines, unfolded.
+    std::string value(line.substr(colon + 1));
+    while (start < header.size() && (header[start] == ' ' || header[start] == '\t')) {
+      std::size_t next = header.find("\r\n", start);
+      value += header.substr(start, next == std::string_view::npos ? std::string_view::npos : next - start);
+      start = next == std::string_view::npos ? header.size() : next + 2;
+    }
+    from_values.push_back(std::move(value));
+  }
+  if (from_values.size() > 1)
+    throw Error(ErrorCode::Malformed,
+                fmt::format("the message has {} From fields; exactly one is allowed (RFC 5322 section 3.6)",
+                            from_values.size()));
+  if (from_values.size() == 1) {
+    std::size_t mailboxes = 0;
+    try {
+      mailboxes = mime::parse_addresses(from_values[0]).size();
+    } catch (const Error&) {
+      return;  // not an address mailseal reads: not signed (plan_delivery)
+    }
+    if (mailboxes > 1)
+      throw Error(ErrorCode::Malformed,
+                  fmt::format("the From field names {} mailboxes; exactly one is allowed here", mailboxes));
+  }
+}
+
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, TimePoint now, keyservice::Client* service,
-                           LookupSchedule* schedule) {
+                           const CredentialInfo& submitter, const Envelope& envelope, std::string message,
+                           TimePoint now, keyservice::Client* service, LookupSchedule* schedule) {
+  check_header_section(message);
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage outgoing = read_message(message, source);
   DeliveryPlan plan;
@@ -126,6 +196,10 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
   }
   if (!profile.has_address(*from))
     return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
+  if (!submitter.allows(*from))
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("the credential '{}' may not send as {}", submitter.name, from->str()),
+                fmt::format("'mailseal credential add NAME --address {}' makes one that may", from->str()));
 
   // Date and Message-ID are fixed once, so that every copy is the same message.
   outgoing.complete_headers(now);

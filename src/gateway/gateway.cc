@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "gateway/internal/session.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/unique_fd.h"
+#include "mailseal/profile/profile.h"
 
 namespace mailseal::gateway {
 
@@ -59,6 +61,34 @@ ossl::SslCtx upstream_tls(const GatewayOptions& options) {
   return context;
 }
 
+// Who is at the other end of an accepted socket: the peer's IP address (the
+// key of the per-client cap) and whether it came over loopback.
+struct Peer {
+  std::string address;
+  bool local = false;
+};
+
+Peer peer_of(int fd) {
+  sockaddr_storage local{}, remote{};
+  socklen_t local_length = sizeof local, remote_length = sizeof remote;
+  Peer peer;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &remote_length) == 0) {
+    const void* raw = remote.ss_family == AF_INET6
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&remote)->sin6_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&remote)->sin_addr);
+    if (inet_ntop(remote.ss_family, raw, text, sizeof text) != nullptr)
+      peer.address = text;
+  }
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+    if (local.ss_family == AF_INET)
+      peer.local = (ntohl(reinterpret_cast<sockaddr_in*>(&local)->sin_addr.s_addr) >> 24) == 127;
+    else if (local.ss_family == AF_INET6)
+      peer.local = IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr);
+  }
+  return peer;
+}
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -71,9 +101,17 @@ struct Gateway::Impl {
                upstream_context.get(),
                local_hostname(),
                {},
-               LookupSchedule(options.refresh_interval)} {}
+               LookupSchedule(options.refresh_interval),
+               [this](std::string_view name, std::string_view secret) { return check(name, secret); }} {}
 
-  void serve(UniqueFd client);
+  void serve(UniqueFd client, Peer peer);
+  // A new client: false (after a 421) when a cap is reached.
+  bool admit(int fd, const Peer& peer);
+  std::optional<CredentialInfo> check(std::string_view name, std::string_view secret) {
+    std::lock_guard lock(shared.profile_lock);
+    profile::Profile profile = profile::Profile::open(options.home);
+    return check_credential(profile, name, secret);
+  }
 
   GatewayOptions options;
   ossl::SslCtx client_tls;
@@ -89,6 +127,7 @@ struct Gateway::Impl {
   std::condition_variable sessions_ended;
   std::set<internal::Connection*> sessions;
   std::size_t active = 0;
+  std::map<std::string, std::size_t> per_client;  // sessions by client address
 };
 
 Gateway::Gateway(GatewayOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -121,7 +160,25 @@ int Gateway::bind() {
                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 }
 
-void Gateway::Impl::serve(UniqueFd client) {
+bool Gateway::Impl::admit(int fd, const Peer& peer) {
+  std::string_view busy;
+  {
+    std::lock_guard lock(sessions_lock);
+    if (active >= options.max_sessions) {
+      busy = "421 4.3.2 too many connections, try again later\r\n";
+    } else if (per_client[peer.address] >= options.max_sessions_per_client) {
+      busy = "421 4.3.2 too many connections from your address, try again later\r\n";
+    } else {
+      ++active;
+      ++per_client[peer.address];
+      return true;
+    }
+  }
+  ::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
+  return false;
+}
+
+void Gateway::Impl::serve(UniqueFd client, Peer peer) {
   try {
     internal::Connection connection(std::move(client), options.timeout);
     {
@@ -129,7 +186,7 @@ void Gateway::Impl::serve(UniqueFd client) {
       sessions.insert(&connection);
     }
     try {
-      internal::Session(connection, shared).run();
+      internal::Session(connection, shared, peer.local).run();
     } catch (const Error& error) {
       internal::report(options, fmt::format("session ended: {}", error.what()));
     }
@@ -140,6 +197,8 @@ void Gateway::Impl::serve(UniqueFd client) {
   }
   std::lock_guard lock(sessions_lock);
   --active;
+  if (--per_client[peer.address] == 0)
+    per_client.erase(peer.address);
   sessions_ended.notify_all();
 }
 
@@ -159,17 +218,13 @@ void Gateway::run() {
     UniqueFd client(::accept4(impl.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!client.valid())
       continue;  // the client gave up before we accepted it
-    std::unique_lock lock(impl.sessions_lock);
-    if (impl.active >= impl.options.max_sessions) {
-      lock.unlock();
-      static constexpr std::string_view busy = "421 4.3.2 too many connections, try again later\r\n";
-      ::send(client.get(), busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
+    Peer peer = peer_of(client.get());
+    if (!impl.admit(client.get(), peer))
       continue;
-    }
-    ++impl.active;
-    lock.unlock();
     // The session's thread owns the socket from here on.
-    std::thread([&impl, socket = std::move(client)]() mutable { impl.serve(std::move(socket)); }).detach();
+    std::thread([&impl, socket = std::move(client), peer]() mutable {
+      impl.serve(std::move(socket), std::move(peer));
+    }).detach();
   }
   // Stop: no new sessions; idle ones are told the connection is closing.
   std::unique_lock lock(impl.sessions_lock);

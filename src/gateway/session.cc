@@ -1,7 +1,11 @@
 #include "gateway/internal/session.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
+#include "mailseal/common/base64.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
 #include "mailseal/devices/key_service.h"
@@ -14,6 +18,9 @@ namespace {
 
 // A session that keeps sending nonsense is not a mail client.
 constexpr int kMaxErrors = 20;
+// Guessing a 256-bit secret is hopeless; a client that fails three times is
+// misconfigured or hostile.
+constexpr int kMaxAuthFailures = 3;
 
 std::string describe_recipients(const std::vector<std::string>& recipients) {
   return recipients.size() == 1 ? recipients[0] : fmt::format("{} recipients", recipients.size());
@@ -28,62 +35,87 @@ void Session::log(std::string_view text) const {
 void Session::send(const Reply& answer) {
   if (answer.code >= 500 && answer.code != 554 && answer.code != 550 && answer.code != 552)
     ++errors_;
+  if (answer.code == 500 || answer.code == 501)
+    protocol_error_ = true;
   client_.write(answer.serialize());
 }
 
+bool Session::within_auth_time() {
+  auto left = std::chrono::ceil<std::chrono::seconds>(auth_deadline_ - std::chrono::steady_clock::now());
+  if (left <= std::chrono::seconds(0)) {
+    send(421, "4.7.0 authentication took too long, closing the connection");
+    return false;
+  }
+  client_.set_timeout(std::min(left, shared_.options.timeout));
+  return true;
+}
+
+// One command line: false when the session ends.
+bool Session::command(const Line& line) {
+  if (looks_like_http(line.text)) {
+    // A web page speaking through a browser: no reply, nothing it could use.
+    log("a client sent an HTTP request line or header field; connection closed");
+    return false;
+  }
+  if (line.status == Line::Status::TooLong) {
+    send(500, "5.5.2 line too long");
+    return true;
+  }
+  if (!line.crlf || line.text.find_first_of(std::string_view("\r\0", 2)) != std::string::npos) {
+    send(500, "5.5.2 a command line must end with CRLF and hold no bare CR, LF or NUL");
+    return true;
+  }
+  std::optional<Command> command = parse_command(line.text);
+  if (!command) {
+    send(500, "5.5.2 syntax error: expected a command");
+    return true;
+  }
+  const std::string& verb = command->verb;
+  if (verb == "EHLO" || verb == "HELO")
+    return hello(*command, verb == "EHLO");
+  if (verb == "STARTTLS")
+    return start_tls(*command);
+  if (verb == "AUTH")
+    return authenticate(*command);
+  if (verb == "MAIL") {
+    mail(*command);
+  } else if (verb == "RCPT") {
+    recipient(*command);
+  } else if (verb == "DATA") {
+    return data(*command);
+  } else if (verb == "RSET") {
+    transaction_.reset();
+    send(250, "2.0.0 reset");
+  } else if (verb == "NOOP") {
+    send(250, "2.0.0 ok");
+  } else if (verb == "QUIT") {
+    send(221, "2.0.0 bye");
+    return false;
+  } else if (verb == "VRFY") {
+    send(252, "2.5.0 cannot verify, but will relay");
+  } else if (verb == "HELP") {
+    send(214, "2.0.0 mailseal gateway: submit as to your provider; messages are signed and encrypted on the way");
+  } else if (verb == "BDAT") {
+    send(502, "5.5.1 CHUNKING is not offered");
+  } else {
+    send(500, fmt::format("5.5.1 unknown command {}", verb));
+  }
+  return true;
+}
+
 void Session::run() {
+  auth_deadline_ = std::chrono::steady_clock::now() + shared_.options.auth_timeout;
   send(220, fmt::format("{} ESMTP mailseal gateway", shared_.hostname));
   while (true) {
     if (errors_ > kMaxErrors) {
       send(421, "4.7.0 too many errors, closing the connection");
       break;
     }
+    if (!submitter_ && !within_auth_time())
+      break;
     Line line = client_.read_line(kMaxCommandLine);
-    if (line.status == Line::Status::End)
+    if (line.status == Line::Status::End || !command(line))
       break;
-    if (line.status == Line::Status::TooLong) {
-      send(500, "5.5.2 line too long");
-      continue;
-    }
-    std::optional<Command> command = parse_command(line.text);
-    if (!command) {
-      send(500, "5.5.2 syntax error: expected a command");
-      continue;
-    }
-    const std::string& verb = command->verb;
-    if (verb == "EHLO" || verb == "HELO") {
-      if (!hello(*command, verb == "EHLO"))
-        break;
-    } else if (verb == "STARTTLS") {
-      if (!start_tls(*command))
-        break;
-    } else if (verb == "AUTH") {
-      if (!authenticate(*command))
-        break;
-    } else if (verb == "MAIL") {
-      mail(*command);
-    } else if (verb == "RCPT") {
-      recipient(*command);
-    } else if (verb == "DATA") {
-      if (!data(*command))
-        break;
-    } else if (verb == "RSET") {
-      transaction_.reset();
-      send(250, "2.0.0 reset");
-    } else if (verb == "NOOP") {
-      send(250, "2.0.0 ok");
-    } else if (verb == "QUIT") {
-      send(221, "2.0.0 bye");
-      break;
-    } else if (verb == "VRFY") {
-      send(252, "2.5.0 cannot verify, but will relay");
-    } else if (verb == "HELP") {
-      send(214, "2.0.0 mailseal gateway: submit as to your provider; messages are signed and encrypted on the way");
-    } else if (verb == "BDAT") {
-      send(502, "5.5.1 CHUNKING is not offered");
-    } else {
-      send(500, fmt::format("5.5.1 unknown command {}", verb));
-    }
   }
   if (upstream_)
     upstream_->quit();
@@ -114,9 +146,6 @@ bool Session::hello(const Command& command, bool extended) {
     send(250, shared_.hostname);
     return true;
   }
-  // The upstream's AUTH mechanisms are the ones offered: AUTH passes through.
-  if (!authenticated_)
-    ensure_upstream();
   Reply answer{250, {fmt::format("{} greets {}", shared_.hostname, command.argument)}};
   answer.lines.push_back(fmt::format("SIZE {}", shared_.options.max_message_size));
   answer.lines.push_back("8BITMIME");
@@ -124,13 +153,9 @@ bool Session::hello(const Command& command, bool extended) {
   answer.lines.push_back("ENHANCEDSTATUSCODES");
   if (shared_.client_tls != nullptr && !client_.secure())
     answer.lines.push_back("STARTTLS");
-  if (!authenticated_ && upstream_) {
-    std::string mechanisms;
-    for (const auto& mechanism : upstream_->auth_mechanisms())
-      mechanisms += " " + mechanism;
-    if (!mechanisms.empty())
-      answer.lines.push_back("AUTH" + mechanisms);
-  }
+  // The gateway's own credentials; in clear only over loopback.
+  if (!submitter_ && auth_offered())
+    answer.lines.push_back("AUTH PLAIN LOGIN");
   send(answer);
   return true;
 }
@@ -158,19 +183,62 @@ bool Session::start_tls(const Command& command) {
   // RFC 3207 section 4.2: forget everything learned before the handshake.
   client_name_.reset();
   transaction_.reset();
-  if (authenticated_) {
-    upstream_.reset();
-    authenticated_ = false;
-  }
+  submitter_.reset();
   return true;
 }
+
+std::optional<std::string> Session::auth_response(bool& end) {
+  Line line = client_.read_line(kMaxCommandLine);
+  if (line.status == Line::Status::End) {
+    end = true;
+    return std::nullopt;
+  }
+  if (line.status == Line::Status::TooLong || !line.crlf) {
+    send(500, "5.5.2 an AUTH line must end with CRLF and be at most 4096 octets; authentication cancelled");
+    return std::nullopt;
+  }
+  if (line.text == "*") {
+    // RFC 4954 section 4: the client cancelled; not a protocol error.
+    client_.write(reply(501, "5.7.0 authentication cancelled").serialize());
+    return std::nullopt;
+  }
+  return std::move(line.text);
+}
+
+namespace {
+
+// Decoded base64 text of an AUTH exchange; nullopt when it is not base64.
+std::optional<std::string> decode_auth(std::string_view text) {
+  try {
+    Bytes bytes = decode_base64(text);
+    std::string out(bytes.begin(), bytes.end());
+    secure_wipe(bytes.data(), bytes.size());
+    return out;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// RFC 4616: [authzid] NUL authcid NUL passwd; an authzid other than the
+// authcid is not allowed (a credential acts only for itself).
+bool split_plain(const std::string& decoded, std::string& name, std::string& secret) {
+  std::size_t first = decoded.find('\0');
+  std::size_t second = first == std::string::npos ? std::string::npos : decoded.find('\0', first + 1);
+  if (second == std::string::npos || decoded.find('\0', second + 1) != std::string::npos)
+    return false;
+  name = decoded.substr(first + 1, second - first - 1);
+  secret = decoded.substr(second + 1);
+  return first == 0 || decoded.substr(0, first) == name;
+}
+
+}  // namespace
 
 bool Session::authenticate(const Command& command) {
   if (!client_name_) {
     send(503, "5.5.1 say EHLO first");
     return true;
   }
-  if (authenticated_) {
+  if (submitter_) {
     send(503, "5.5.1 already authenticated");
     return true;
   }
@@ -178,38 +246,88 @@ bool Session::authenticate(const Command& command) {
     send(503, "5.5.1 AUTH is not allowed during a mail transaction");
     return true;
   }
-  if (!ensure_upstream() || upstream_->auth_mechanisms().empty()) {
-    send(454, "4.7.0 the upstream does not offer authentication now");
+  if (!auth_offered()) {
+    send(538, "5.7.11 encryption required: STARTTLS first");
     return true;
   }
-  // The exchange passes through: the gateway never keeps the credentials.
-  try {
-    Reply answer = upstream_->command("AUTH " + command.argument);
-    while (answer.code == 334) {
-      send(answer);
-      Line line = client_.read_line(kMaxCommandLine);
-      if (line.status == Line::Status::End)
-        return false;
-      if (line.status == Line::Status::TooLong) {
-        upstream_->command("*");
-        send(500, "5.5.2 line too long; authentication cancelled");
-        return true;
-      }
-      answer = upstream_->command(line.text);
+  std::string mechanism = command.argument.substr(0, command.argument.find(' '));
+  std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::string initial =
+      command.argument.find(' ') == std::string::npos ? "" : command.argument.substr(command.argument.find(' ') + 1);
+  bool end = false;
+  std::string name, secret;
+  if (mechanism == "PLAIN") {
+    std::optional<std::string> response = initial;
+    if (initial.empty()) {
+      send(334, "");
+      if (!(response = auth_response(end)))
+        return !end;
     }
-    authenticated_ = answer.code == 235;
-    send(answer);
-  } catch (const Error& error) {
-    log(fmt::format("upstream failed during AUTH: {}", error.what()));
-    upstream_.reset();
-    send(454, "4.7.0 the upstream failed during authentication; try again");
+    std::optional<std::string> decoded = decode_auth(*response == "=" ? "" : *response);
+    if (!decoded || !split_plain(*decoded, name, secret)) {
+      send(501, "5.5.2 AUTH PLAIN needs base64 of authzid NUL user NUL password");
+      return true;
+    }
+  } else if (mechanism == "LOGIN") {
+    std::optional<std::string> user = initial;
+    if (initial.empty()) {
+      send(334, "VXNlcm5hbWU6");  // "Username:"
+      if (!(user = auth_response(end)))
+        return !end;
+    }
+    send(334, "UGFzc3dvcmQ6");  // "Password:"
+    std::optional<std::string> password = auth_response(end);
+    if (!password)
+      return !end;
+    std::optional<std::string> user_text = decode_auth(*user), password_text = decode_auth(*password);
+    if (!user_text || !password_text) {
+      send(501, "5.5.2 AUTH LOGIN needs the user name and password in base64");
+      return true;
+    }
+    name = *user_text;
+    secret = *password_text;
+  } else {
+    send(504, "5.5.4 unrecognized authentication mechanism; use PLAIN or LOGIN");
+    return true;
   }
+  std::optional<CredentialInfo> found;
+  if (shared_.check_credential) {
+    try {
+      found = shared_.check_credential(name, secret);
+    } catch (const Error& error) {
+      log(fmt::format("cannot check a credential: {}", error.what()));
+      send(454, "4.7.0 the gateway cannot check credentials now; try again later");
+      return true;
+    }
+  }
+  secure_wipe(secret.data(), secret.size());
+  if (!found) {
+    log("authentication failed");
+    if (++auth_failures_ >= kMaxAuthFailures) {
+      send(421, "4.7.0 too many failed authentications, closing the connection");
+      return false;
+    }
+    send(535, "5.7.8 authentication credentials invalid");
+    return true;
+  }
+  submitter_ = std::move(found);
+  client_.set_timeout(shared_.options.timeout);
+  send(235, "2.7.0 authentication successful");
   return true;
 }
 
 void Session::mail(const Command& command) {
   if (!client_name_) {
     send(503, "5.5.1 say EHLO first");
+    return;
+  }
+  if (protocol_error_) {
+    send(503, "5.5.1 this session made a protocol error earlier; nothing more is relayed on it (reconnect)");
+    return;
+  }
+  if (!submitter_) {
+    send(530, "5.7.0 Authentication required");
     return;
   }
   if (transaction_) {
@@ -293,6 +411,11 @@ bool Session::data(const Command& command) {
     send(503, "5.5.1 no recipients (RCPT first)");
     return true;
   }
+  if (protocol_error_) {
+    transaction_.reset();
+    send(503, "5.5.1 this session made a protocol error earlier; nothing more is relayed on it (reconnect)");
+    return true;
+  }
   send(354, "end the message with a line holding only a dot");
   DataReader reader(shared_.options.max_message_size);
   while (true) {
@@ -302,12 +425,20 @@ bool Session::data(const Command& command) {
       log("the client left in the middle of a message; nothing was relayed");
       return false;
     }
-    if (reader.feed(line.text, line.status == Line::Status::TooLong))
+    if (reader.feed(line.text, line.status == Line::Status::TooLong, line.crlf))
       break;
   }
   if (reader.over_size()) {
     transaction_.reset();
     send(552, fmt::format("5.3.4 the message is larger than the limit of {} bytes", shared_.options.max_message_size));
+    return true;
+  }
+  if (reader.bare_line_ending()) {
+    // SMTP smuggling: what a bare LF or CR might end is never trusted.
+    transaction_.reset();
+    log("a message with a bare LF or CR was refused");
+    send(554, "5.6.0 the message contains a bare LF or CR: every line must end with CRLF (RFC 5321 section 2.3.8); "
+              "nothing was relayed");
     return true;
   }
   if (reader.line_too_long()) {
@@ -331,7 +462,7 @@ bool Session::deliver(std::string message) {
     if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
     // The gateway reads the clock here, once a message: the library plans by it.
-    plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy,
+    plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy, *submitter_,
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
                          mailseal::now(), service ? &*service : nullptr, &shared_.lookups);
   } catch (const Error& error) {
@@ -343,7 +474,7 @@ bool Session::deliver(std::string message) {
         break;
       case ErrorCode::Malformed:
       case ErrorCode::Usage:
-        send(554, fmt::format("5.6.0 the message cannot be read: {}", error.what()));
+        send(554, fmt::format("5.6.0 the message is refused: {}", error.what()));
         break;
       default:
         // The gateway's own trouble (a key passphrase, the store): the client
@@ -354,10 +485,6 @@ bool Session::deliver(std::string message) {
     return true;
   }
 
-  if (authenticated_ && !(upstream_ && upstream_->usable())) {
-    send(421, "4.4.2 the authenticated upstream connection was lost; reconnect");
-    return false;
-  }
   if (!ensure_upstream()) {
     send(451, "4.4.1 the upstream server cannot be reached; try again later");
     return true;
@@ -374,7 +501,7 @@ bool Session::deliver(std::string message) {
            fmt::format("4.4.2 the upstream connection failed{}; try again later",
                        delivered ? fmt::format(" after {} of {} copies were accepted", delivered, plan.copies.size())
                                  : std::string()));
-      return !authenticated_;
+      return true;
     }
     if (refusal) {
       int code = refusal->reply.code >= 400 && refusal->reply.code < 600 ? refusal->reply.code : 451;

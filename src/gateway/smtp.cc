@@ -53,6 +53,23 @@ std::optional<Command> parse_command(std::string_view line) {
   return Command{upper(line.substr(0, end)), std::string(trim_right(trim_left(line.substr(end))))};
 }
 
+bool looks_like_http(std::string_view line) {
+  // A request line: METHOD SP request-target SP HTTP-version (RFC 9112 section 3).
+  std::size_t first = line.find(' ');
+  if (first != std::string_view::npos && first > 0) {
+    std::size_t second = line.find(' ', first + 1);
+    if (second != std::string_view::npos && second > first + 1 && line.substr(second + 1).starts_with("HTTP/"))
+      return true;
+  }
+  // A header field: a token directly followed by ':' (RFC 9110 section 5.1).
+  std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return false;
+  return std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
 PathArgument parse_path_argument(std::string_view argument, std::string_view keyword) {
   std::string prefix = upper(keyword) + ":";
   if (argument.size() < prefix.size() || upper(argument.substr(0, prefix.size())) != prefix)
@@ -149,9 +166,13 @@ bool ReplyReader::feed(std::string_view line) {
   return last;
 }
 
-bool DataReader::feed(std::string_view line, bool too_long) {
-  if (!too_long && line == ".")
+bool DataReader::feed(std::string_view line, bool too_long, bool crlf) {
+  const bool after_crlf = previous_crlf_;
+  previous_crlf_ = crlf;
+  if (!too_long && line == "." && crlf && after_crlf)
     return true;
+  if (!crlf || line.find('\r') != std::string_view::npos)
+    bare_line_ending_ = true;
   if (too_long)
     line_too_long_ = true;
   if (!line.empty() && line.front() == '.')

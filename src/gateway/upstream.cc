@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 
 namespace mailseal::gateway::internal {
@@ -80,7 +81,37 @@ std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX
     upstream->connection_->start_tls_client(tls, options.host);
     hello();
   }
+  if (!options.user.empty())
+    upstream->log_in(options, where);
   return upstream;
+}
+
+void Upstream::log_in(const UpstreamOptions& options, const std::string& where) {
+  std::vector<std::string> mechanisms = auth_mechanisms();
+  auto offers = [&](std::string_view name) { return std::find(mechanisms.begin(), mechanisms.end(), name) != mechanisms.end(); };
+  std::string_view password = options.password.view();
+  Reply answer;
+  if (offers("PLAIN")) {
+    std::string plain = std::string(1, '\0') + options.user + '\0' + std::string(password);
+    std::string line = "AUTH PLAIN " + encode_base64(as_bytes(plain));
+    answer = command(line);
+    secure_wipe(plain.data(), plain.size());
+    secure_wipe(line.data(), line.size());
+  } else if (offers("LOGIN")) {
+    answer = command("AUTH LOGIN " + encode_base64(as_bytes(options.user)));
+    if (answer.code == 334) {
+      std::string line = encode_base64(as_bytes(password));
+      answer = command(line);
+      secure_wipe(line.data(), line.size());
+    }
+  } else {
+    throw Error(ErrorCode::Io, fmt::format("the upstream {} offers neither AUTH PLAIN nor AUTH LOGIN", where),
+                "give --upstream-user only for an upstream that asks for it");
+  }
+  if (answer.code != 235)
+    throw Error(answer.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
+                fmt::format("the upstream {} refused the gateway's credentials (--upstream-user {}): {} {}", where,
+                            options.user, answer.code, answer.text()));
 }
 
 bool Upstream::supports(std::string_view extension) const {

@@ -484,6 +484,68 @@ void LocalStore::mark_invite_used(const std::string& pin_id, TimePoint at) {
   database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, at).run();
 }
 
+namespace {
+
+std::string join_addresses(const std::vector<EmailAddress>& addresses) {
+  std::string out;
+  for (const auto& address : addresses) {
+    if (!out.empty())
+      out += ',';
+    out += address.str();
+  }
+  return out;
+}
+
+std::vector<EmailAddress> split_addresses(std::string_view text) {
+  std::vector<EmailAddress> out;
+  while (!text.empty()) {
+    std::size_t comma = text.find(',');
+    out.push_back(EmailAddress::parse(text.substr(0, comma)));
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+void LocalStore::add_gateway_credential(const GatewayCredentialRecord& credential) {
+  auto existing = database_.prepare("SELECT 1 FROM gateway_credentials WHERE name = ?1");
+  existing.bind(1, credential.name);
+  if (existing.step())
+    throw Error(ErrorCode::AlreadyExists, fmt::format("a gateway credential named '{}' exists already", credential.name),
+                "choose another name, or remove it first");
+  database_
+      .prepare("INSERT INTO gateway_credentials (name, secret_hash, addresses, created_at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, credential.name)
+      .bind(2, credential.secret_hash)
+      .bind(3, join_addresses(credential.addresses))
+      .bind(4, credential.created_at)
+      .run();
+}
+
+void LocalStore::replace_gateway_credential(const GatewayCredentialRecord& credential) {
+  Transaction transaction(database_);
+  remove_gateway_credential(credential.name);
+  add_gateway_credential(credential);
+  transaction.commit();
+}
+
+std::vector<GatewayCredentialRecord> LocalStore::gateway_credentials() {
+  auto statement =
+      database_.prepare("SELECT name, secret_hash, addresses, created_at FROM gateway_credentials ORDER BY name");
+  std::vector<GatewayCredentialRecord> out;
+  while (statement.step()) {
+    out.push_back(GatewayCredentialRecord{statement.column_text(0), statement.column_blob(1),
+                                          split_addresses(statement.column_text(2)), statement.column_time(3)});
+  }
+  return out;
+}
+
+bool LocalStore::remove_gateway_credential(std::string_view name) {
+  database_.prepare("DELETE FROM gateway_credentials WHERE name = ?1").bind(1, name).run();
+  return database_.changes() > 0;
+}
+
 bool LocalStore::upsert_contact_certificate(const ContactCertificateRecord& record) {
   Transaction transaction(database_);
   auto existing = database_.prepare("SELECT id FROM contact_certificates WHERE address = ?1 AND fingerprint = ?2");

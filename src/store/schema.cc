@@ -166,6 +166,19 @@ CREATE TABLE invites (
 ALTER TABLE profile ADD COLUMN root_seed_file TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Schema version 5: the gateway's credentials (SMTP AUTH). Only a SHA-256
+// hash of each random secret is kept; `addresses` lists the From addresses
+// the credential may sign for, comma-separated, empty for all of the
+// profile's.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE gateway_credentials (
+  name        TEXT PRIMARY KEY,
+  secret_hash BLOB NOT NULL,
+  addresses   TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 void create_schema(Database& database) {
@@ -173,6 +186,7 @@ void create_schema(Database& database) {
   database.execute(kSchemaV2);
   database.execute(kSchemaV3);
   database.execute(kSchemaV4);
+  database.execute(kSchemaV5);
   database.set_user_version(kSchemaVersion);
 }
 
@@ -199,6 +213,13 @@ void check_schema(Database& database) {
     database.set_user_version(4);
     transaction.commit();
     version = 4;
+  }
+  if (version == 4) {
+    Transaction transaction(database);
+    database.execute(kSchemaV5);
+    database.set_user_version(5);
+    transaction.commit();
+    version = 5;
   }
   if (version == kSchemaVersion) {
     return;

@@ -67,9 +67,10 @@ class DeliveryTest : public ::testing::Test {
 
   static DeliveryPlan plan(const std::vector<std::string>& recipients, const std::string& message,
                            EncryptionPolicy policy = EncryptionPolicy::Opportunistic,
-                           const std::string& reverse_path = "alice@example.com") {
-    return plan_delivery(*alice_, KeyAccess::unencrypted(), policy, Envelope{reverse_path, recipients}, message,
-                         mailseal::now(), nullptr);
+                           const std::string& reverse_path = "alice@example.com",
+                           const CredentialInfo& submitter = CredentialInfo{"test", {}, {}}) {
+    return plan_delivery(*alice_, KeyAccess::unencrypted(), policy, submitter, Envelope{reverse_path, recipients},
+                         message, mailseal::now(), nullptr);
   }
 
   // What `reader` gets out of a copy: decrypted (when encrypted) and verified.
@@ -213,7 +214,7 @@ TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
   DeliveryPlan result =
-      plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
+      plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic, CredentialInfo{"t", {}, {}},
                     Envelope{"alice@example.com", {"bob@example.org"}}, message(""), mailseal::now(), nullptr);
   EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
   ASSERT_EQ(result.copies.size(), 1u);
@@ -237,6 +238,70 @@ TEST(LookupSchedule, AFetchIsDueAgainOnlyAfterTheInterval) {
   LookupSchedule always(0s);
   always.fetched(bob, noon);
   EXPECT_TRUE(always.due(bob, noon)) << "an interval of 0 fetches at every message";
+}
+
+TEST_F(DeliveryTest, CredentialsAreMadeCheckedAndRemoved) {
+  NewCredential made = create_credential(*alice_, "unit-mutt", {}, mailseal::now());
+  EXPECT_GE(made.secret.size(), 43u) << "256 bits in base64url";
+  EXPECT_EQ(made.secret.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            std::string::npos);
+  for (const auto& record : alice_->store().gateway_credentials())
+    EXPECT_EQ(as_string_view(record.secret_hash).find(made.secret), std::string_view::npos) << "only a hash is kept";
+  EXPECT_TRUE(check_credential(*alice_, "unit-mutt", made.secret));
+  EXPECT_FALSE(check_credential(*alice_, "unit-mutt", made.secret + "x"));
+  EXPECT_FALSE(check_credential(*alice_, "unit-other", made.secret));
+  EXPECT_THROW(create_credential(*alice_, "unit-mutt", {}, mailseal::now()), Error);
+  EXPECT_THROW(create_credential(*alice_, "bad name", {}, mailseal::now()), Error);
+  EXPECT_THROW(create_credential(*alice_, "x", {EmailAddress::parse("bob@example.org")}, mailseal::now()), Error);
+  NewCredential again = create_credential(*alice_, "unit-mutt", {}, mailseal::now(), true);
+  EXPECT_FALSE(check_credential(*alice_, "unit-mutt", made.secret)) << "replaced: the old secret is gone";
+  EXPECT_TRUE(check_credential(*alice_, "unit-mutt", again.secret));
+  remove_credential(*alice_, "unit-mutt");
+  EXPECT_FALSE(check_credential(*alice_, "unit-mutt", again.secret));
+  EXPECT_THROW(remove_credential(*alice_, "unit-mutt"), Error);
+}
+
+// A credential signs only for the addresses it was given.
+TEST_F(DeliveryTest, ACredentialSignsOnlyForItsAddresses) {
+  const EmailAddress other = EmailAddress::parse("alice@other.example");
+  try {
+    plan({"bob@example.org"}, message(""), EncryptionPolicy::Opportunistic, "alice@example.com",
+         CredentialInfo{"narrow", {other}, {}});
+    FAIL() << "signed for an address the credential may not use";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::RejectedByPolicy);
+    EXPECT_NE(std::string(error.what()).find("alice@example.com"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("narrow"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(plan({"bob@example.org"}, message(""), EncryptionPolicy::Opportunistic, "alice@example.com",
+                 CredentialInfo{"mine", {EmailAddress::parse("alice@example.com")}, {}})
+                .copies.size(),
+            1u);
+}
+
+// What no submitter may send, signed or not: each refused naming why.
+TEST(HeaderSection, AmbiguousHeadersAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"From: a@example.com\r\nFrom: b@example.com\r\n\r\nx\r\n", "2 From fields"},
+      {"from: a@example.com\r\nTo: c@example.com\r\nFROM : b@example.com\r\n\r\nx\r\n", "2 From fields"},
+      {"From: a@example.com,\r\n b@example.com\r\n\r\nx\r\n", "2 mailboxes"},
+      {std::string("From: a@example.com\r\nSubject: a\0b\r\n\r\nx\r\n", 38), "NUL"},
+      {"From: a@example.com\r\nSubject: gr\xc3\xbc\xc3\x9f\r\n\r\nx\r\n", "8-bit"},
+      {"From: a@example.com\nSubject: x\r\n\r\nx\r\n", "bare LF"},
+      {"From: a@example.com\rBcc: x@example.com\r\n\r\nx\r\n", "bare CR"},
+  };
+  for (const auto& [text, why] : refused) {
+    try {
+      check_header_section(text);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Malformed);
+      EXPECT_NE(std::string(error.what()).find(why), std::string::npos) << error.what();
+    }
+  }
+  EXPECT_NO_THROW(check_header_section("From: Alice <a@example.com>\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9F?=\r\n\r\n"
+                                       "8-bit body \xc3\xbc\r\n"));
+  EXPECT_NO_THROW(check_header_section("To: b@example.com\r\n\r\nno From at all\r\n"));
 }
 
 }  // namespace

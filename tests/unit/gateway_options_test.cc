@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/files.h"
 #include "mailseal/gateway/gateway.h"
+#include "scratch.h"
 
 namespace mailseal::gateway {
 namespace {
@@ -90,12 +92,61 @@ TEST(GatewayOptions, RefusesWhatCannotWork) {
       {[](GatewaySettings& s) { s.max_size = kMinMessageSize - 1; }, "--max-size"},
       {[](GatewaySettings& s) { s.timeout = 0; }, "--timeout"},
       {[](GatewaySettings& s) { s.refresh = -1; }, "--refresh"},
+      {[](GatewaySettings& s) { s.listen = "0.0.0.0:10587"; }, "not a loopback address"},
+      {[](GatewaySettings& s) { s.listen = "192.0.2.1:10587"; }, "need TLS"},
+      {[](GatewaySettings& s) { s.auth_timeout = 0; }, "--auth-timeout"},
+      {[](GatewaySettings& s) { s.max_sessions_per_client = 0; }, "--max-per-client"},
+      {[](GatewaySettings& s) { s.upstream_user = "alice"; }, "--upstream-password-file"},
+      {[](GatewaySettings& s) { s.upstream_password_file = "/nonexistent"; }, "--upstream-user"},
+      {[](GatewaySettings& s) {
+         s.upstream_user = "alice";
+         s.upstream_password_file = "/nonexistent/password";
+       },
+       "in clear"},
+      {[](GatewaySettings& s) {
+         s.upstream_user = "alice";
+         s.upstream_password_file = "/nonexistent/password";
+         s.upstream_tls = "starttls";
+       },
+       "cannot read --upstream-password-file"},
   };
   for (const Case& refused : cases) {
     GatewaySettings settings = relaying_to("smtp.example.com:587");
     refused.change(settings);
     expect_refused(settings, refused.naming);
   }
+}
+
+TEST(GatewayOptions, TheUpstreamPasswordFileMustBePrivate) {
+  test::ScratchDirectory scratch;
+  const auto file = scratch / "password";
+  write_file_atomic(file, as_bytes("correct horse\n"), FileMode::Private);
+  GatewaySettings settings = relaying_to("127.0.0.1:587");
+  settings.upstream_user = "alice";
+  settings.upstream_password_file = file.string();
+  GatewayOptions options = gateway_options(settings);
+  EXPECT_EQ(options.upstream.user, "alice");
+  EXPECT_EQ(options.upstream.password.view(), "correct horse");
+  std::filesystem::permissions(file, std::filesystem::perms::group_read, std::filesystem::perm_options::add);
+  expect_refused(settings, "readable by group or others");
+}
+
+TEST(GatewayOptions, ExposureDefaults) {
+  GatewayOptions options = gateway_options(relaying_to("smtp.example.com:587"));
+  EXPECT_EQ(options.auth_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(options.max_sessions_per_client, 8u);
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("127.4.5.6"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_TRUE(is_loopback_host("localhost"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("::"));
+  EXPECT_FALSE(is_loopback_host("128.0.0.1"));
+  GatewaySettings exposed = relaying_to("smtp.example.com:587");
+  exposed.listen = "0.0.0.0:10587";
+  exposed.tls_certificate = "cert.pem";
+  exposed.tls_key = "key.pem";
+  EXPECT_EQ(gateway_options(exposed).host, "0.0.0.0");
 }
 
 }  // namespace

@@ -95,6 +95,50 @@ TEST(SmtpData, SizeAndLineLimitsAreReported) {
   EXPECT_TRUE(eight.has_eight_bit());
 }
 
+// Feeds `data` (what follows DATA's CRLF) line by line as the connection
+// splits it (at LF; `crlf` when CR came before it). Returns how many bytes
+// were read when the reader saw the end, or npos.
+std::size_t end_of_data(DataReader& reader, std::string_view data) {
+  std::size_t start = 0;
+  while (start < data.size()) {
+    std::size_t newline = data.find('\n', start);
+    if (newline == std::string_view::npos)
+      return std::string_view::npos;
+    bool crlf = newline > start && data[newline - 1] == '\r';
+    std::string_view line = data.substr(start, newline - start - (crlf ? 1 : 0));
+    start = newline + 1;
+    if (reader.feed(line, false, crlf))
+      return start;
+  }
+  return std::string_view::npos;
+}
+
+// SMTP smuggling: only CRLF.CRLF ends the data; every other "end" is data,
+// and marks the message as one to refuse.
+TEST(SmtpData, OnlyCrlfDotCrlfEndsTheData) {
+  const std::string tail = "MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nsmuggled\r\n.\r\n";
+  for (std::string fake : {"\n.\n", "\r\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r", "\r\n.\r\r\n", "\n..\n"}) {
+    DataReader reader(1 << 20);
+    std::string data = "first" + fake + tail;
+    EXPECT_EQ(end_of_data(reader, data), data.size()) << "the data ended early at " << testing::PrintToString(fake);
+    EXPECT_TRUE(reader.bare_line_ending()) << testing::PrintToString(fake);
+  }
+  DataReader clean(1 << 20);
+  EXPECT_EQ(end_of_data(clean, ".\r\n"), 3u) << "an empty message";
+  DataReader honest(1 << 20);
+  EXPECT_EQ(end_of_data(honest, "a\r\n.\r\nQUIT\r\n"), 6u);
+  EXPECT_FALSE(honest.bare_line_ending());
+}
+
+TEST(SmtpHttp, RequestLinesAndHeaderFieldsAreRecognized) {
+  for (std::string_view line : {"POST / HTTP/1.1", "GET /index.html HTTP/1.0", "OPTIONS * HTTP/1.1", "Host: 127.0.0.1:10587",
+                                "Content-Type: text/plain", "User-Agent:x", "Origin: https://evil.example"})
+    EXPECT_TRUE(looks_like_http(line)) << line;
+  for (std::string_view line : {"EHLO a", "MAIL FROM:<a@b.c>", "RCPT TO:<b@c.d> NOTIFY=NEVER", "AUTH PLAIN AGEAYg==",
+                                "DATA", "QUIT", "HELO http://x", "VRFY a HTTP", ""})
+    EXPECT_FALSE(looks_like_http(line)) << line;
+}
+
 TEST(SmtpSize, OnlyDecimalNumbers) {
   EXPECT_EQ(parse_size_parameter("1024"), 1024u);
   EXPECT_FALSE(parse_size_parameter(""));

@@ -345,6 +345,9 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 5) {
+    database.execute("DROP TABLE gateway_credentials;");
+  }
   if (version < 4) {
     database.execute("DROP TABLE invites; ALTER TABLE profile DROP COLUMN root_seed_file;");
   }
@@ -381,9 +384,30 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_TRUE(store.upsert_contact_certificate({0, kBob, blob("c"), "F", "K", "", "import", at(1), at(1)}));
   store.add_invite({"P", secret("m"), DeviceRole::Full, at(2), std::nullopt, at(1)});
   EXPECT_EQ(store.invites().size(), 1u);
+  store.add_gateway_credential({"mutt", blob("h"), {kAlice}, at(3)});
+  EXPECT_EQ(store.gateway_credentials().size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5));
+
+TEST(GatewayCredentials, AddListReplaceRemove) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  store.add_gateway_credential({"mutt", blob("h1"), {}, at(1)});
+  store.add_gateway_credential({"laptop", blob("h2"), {kAlice, kBob}, at(2)});
+  EXPECT_THROW(store.add_gateway_credential({"mutt", blob("h3"), {}, at(3)}), Error);
+  auto all = store.gateway_credentials();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "laptop");
+  EXPECT_EQ(all[0].addresses, (std::vector<EmailAddress>{kAlice, kBob}));
+  EXPECT_EQ(all[1].secret_hash, blob("h1"));
+  EXPECT_TRUE(all[1].addresses.empty());
+  store.replace_gateway_credential({"mutt", blob("h4"), {kAlice}, at(4)});
+  EXPECT_EQ(store.gateway_credentials()[1].secret_hash, blob("h4"));
+  EXPECT_TRUE(store.remove_gateway_credential("mutt"));
+  EXPECT_FALSE(store.remove_gateway_credential("mutt"));
+  EXPECT_EQ(store.gateway_credentials().size(), 1u);
+}
 
 TEST(Schema, NewerAndUnknownVersionsAreRefused) {
   ScratchDirectory scratch;

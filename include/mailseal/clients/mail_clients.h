@@ -99,12 +99,25 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesys
 
 struct MuttSetup {
   std::filesystem::path directory;
-  std::string configuration;  // the lines for muttrc
+  std::string configuration;            // the lines for muttrc
+  std::filesystem::path submission_file;  // 0600: smtp_url and smtp_pass, sourced by the lines
+};
+
+// How mutt submits: through the mailseal gateway at `gateway` (HOST:PORT)
+// with a gateway credential (its name and secret).
+struct MuttSubmission {
+  std::string gateway;
+  std::string user;
+  std::string secret;
 };
 
 // Writes the files mutt's OpenSSL S/MIME commands read into `directory`
 // (0700): the keys (PKCS#8, encrypted as they are in the store), the
-// certificates and the profile root; returns the muttrc lines that use them.
-MuttSetup setup_mutt(profile::Profile& profile, const std::filesystem::path& directory);
+// certificates and the profile root, and gateway.muttrc (0600) with
+// smtp_url and smtp_pass; returns the muttrc lines that use them (the
+// secret is only in the private file, which they `source`). Error(Usage)
+// for a gateway address that is not HOST:PORT.
+MuttSetup setup_mutt(profile::Profile& profile, const std::filesystem::path& directory,
+                     const MuttSubmission& submission);
 
 }  // namespace mailseal::clients

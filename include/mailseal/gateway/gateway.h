@@ -18,7 +18,9 @@
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/key_access.h"
+#include "mailseal/common/secret.h"
 #include "mailseal/common/time.h"
+#include "mailseal/gateway/credentials.h"
 
 namespace mailseal::profile {
 class Profile;
@@ -42,6 +44,10 @@ inline constexpr std::string_view kDefaultPolicy = "opportunistic";
 inline constexpr std::size_t kDefaultMaxMessageSize = 25u * 1024 * 1024;
 inline constexpr std::size_t kMinMessageSize = 1024;
 inline constexpr std::chrono::seconds kDefaultTimeout{300};
+// How long a client has from connecting to a successful AUTH.
+inline constexpr std::chrono::seconds kDefaultAuthTimeout{30};
+inline constexpr std::size_t kDefaultMaxSessions = 64;
+inline constexpr std::size_t kDefaultMaxSessionsPerClient = 8;
 inline constexpr std::chrono::seconds kDefaultRefreshInterval{3600};
 
 struct UpstreamOptions {
@@ -49,6 +55,10 @@ struct UpstreamOptions {
   int port = 587;
   UpstreamTls tls = UpstreamTls::None;
   std::optional<std::filesystem::path> ca_file;  // else the system's CAs
+  // The gateway's own account at the upstream (AUTH PLAIN or LOGIN after
+  // TLS, or in clear to a loopback upstream); empty: no AUTH.
+  std::string user;
+  Passphrase password;
 };
 
 struct GatewayOptions {
@@ -67,7 +77,11 @@ struct GatewayOptions {
   // that a correspondent's rotation (after removing a device) reaches this
   // gateway without anyone running lookup.
   std::chrono::seconds refresh_interval = kDefaultRefreshInterval;
-  std::size_t max_sessions = 64;
+  // Until a client has authenticated, its reads wait at most until this
+  // long after it connected (and never longer than `timeout`).
+  std::chrono::seconds auth_timeout = kDefaultAuthTimeout;
+  std::size_t max_sessions = kDefaultMaxSessions;
+  std::size_t max_sessions_per_client = kDefaultMaxSessionsPerClient;  // per client IP address
   // Where the gateway reports what happens (a message relayed or refused, an
   // upstream failure), one line at a time. The text is raw: it holds words
   // of clients, upstreams and messages, so the receiver escapes it for
@@ -88,13 +102,22 @@ struct GatewaySettings {
   std::size_t max_size = kDefaultMaxMessageSize;
   int timeout = static_cast<int>(kDefaultTimeout.count());          // seconds
   int refresh = static_cast<int>(kDefaultRefreshInterval.count());  // seconds
+  int auth_timeout = static_cast<int>(kDefaultAuthTimeout.count());  // seconds
+  std::size_t max_sessions_per_client = kDefaultMaxSessionsPerClient;
+  std::string upstream_user;           // with upstream_password_file: AUTH towards the upstream
+  std::string upstream_password_file;  // 0600 (not readable by group or others)
 };
 
 // Checks the settings and builds the options from them (the caller adds the
 // profile's home and key access). Error(Usage) naming the setting that is
 // wrong: an address that is not HOST:PORT, an unknown TLS mode or policy, a
-// TLS certificate without its key (or the reverse), a size limit below
-// kMinMessageSize, a timeout below one second, a negative refresh interval.
+// TLS certificate without its key (or the reverse), a listening address
+// other than loopback without them, a size limit below kMinMessageSize, a
+// timeout below one second, a negative refresh interval, a per-client cap
+// of 0, an upstream user without a password file (or the reverse), a
+// password file readable by group or others, or an upstream user with
+// --upstream-tls none towards an upstream that is not on loopback.
+// Reads the upstream password file.
 GatewayOptions gateway_options(const GatewaySettings& settings);
 
 // What one submitted message becomes upstream.
@@ -132,19 +155,30 @@ class LookupSchedule {
   std::map<EmailAddress, TimePoint> fetched_;
 };
 
-// Decides what to send: the main copy to the recipients named in To/Cc, and
+// Refuses (Error(Malformed), saying why) a message no submitter may send,
+// signed or not: a NUL, a bare CR or LF, or an 8-bit byte in the header
+// section (SMTPUTF8 is not offered); more than one From field; a From field
+// naming more than one mailbox.
+void check_header_section(std::string_view message);
+
+// Whether `host` (a name or an IP address as given to --listen) is loopback.
+bool is_loopback_host(std::string_view host);
+
+// Decides what to send (after check_header_section): the main copy to the recipients named in To/Cc, and
 // for every other envelope recipient (Bcc) a copy of their own, encrypted to
 // them alone, so that nobody learns who else was sent it. Certificates come
 // from the contacts and learned mail first, then from the key service (a
 // lookup) when `service` is given; with `schedule`, an address already known
 // is fetched again once its refresh is due (failures are ignored). Messages already signed or encrypted by
 // the client, and messages from addresses not in the profile, pass
-// unchanged (refused under Required). Error(RejectedByPolicy) under
+// unchanged (refused under Required). A From of the profile that
+// `submitter` may not use: Error(RejectedByPolicy) naming it. Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
 // `now` is the session's clock: the Date of a message without one, the
 // time certificates must be valid at, and when lookups are due.
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
-                           const Envelope& envelope, std::string message, TimePoint now, keyservice::Client* service,
+                           const CredentialInfo& submitter, const Envelope& envelope, std::string message,
+                           TimePoint now, keyservice::Client* service,
                            LookupSchedule* schedule = nullptr);
 
 class Gateway {

@@ -28,6 +28,12 @@ struct Command {
 // empty or its verb is not letters.
 std::optional<Command> parse_command(std::string_view line);
 
+// True for a line no SMTP client sends but a web browser (or another HTTP
+// client) does: an HTTP request line ("POST / HTTP/1.1") or a header field
+// ("Host: 127.0.0.1:10587"). The gateway closes such a connection at once,
+// so that a web page cannot speak SMTP to it (cross-protocol requests).
+bool looks_like_http(std::string_view line);
+
 // The argument of MAIL FROM: or RCPT TO:, e.g. "FROM:<a@b> SIZE=10".
 struct PathArgument {
   std::string path;                                             // inside the angle brackets; empty for the null path <>
@@ -73,16 +79,23 @@ class ReplyReader {
 };
 
 // The message of a DATA command, line by line: undoes dot-stuffing (RFC 5321
-// section 4.5.2), restores CRLF, stops at the lone ".", and keeps counting
+// section 4.5.2), restores CRLF, stops at the end of data, and keeps counting
 // (without storing) past the size limit so that the client can be told.
+//
+// The data ends only at CRLF "." CRLF (SMTP smuggling): a "." line counts
+// only when it and the line before it (or the DATA command) ended with CRLF.
+// A line ended by a bare LF, or holding a bare CR, marks the message as
+// having a bare line ending; the gateway refuses such a message whole.
 class DataReader {
  public:
   explicit DataReader(std::size_t max_size) : max_size_(max_size) {}
 
   // One line without its line ending; `too_long` when the connection cut it
-  // at kMaxTextLine. Returns true at the terminating ".".
-  bool feed(std::string_view line, bool too_long = false);
+  // at kMaxTextLine; `crlf` false when it ended with a bare LF. Returns true
+  // at the end of data.
+  bool feed(std::string_view line, bool too_long = false, bool crlf = true);
 
+  bool bare_line_ending() const noexcept { return bare_line_ending_; }
   bool over_size() const noexcept { return over_size_; }
   bool line_too_long() const noexcept { return line_too_long_; }
   bool has_eight_bit() const noexcept { return eight_bit_; }
@@ -95,6 +108,8 @@ class DataReader {
   bool over_size_ = false;
   bool line_too_long_ = false;
   bool eight_bit_ = false;
+  bool bare_line_ending_ = false;
+  bool previous_crlf_ = true;  // the DATA command's own CRLF
 };
 
 // The message as DATA sends it: dot-stuffed, CRLF line endings, ended by

@@ -22,7 +22,7 @@ namespace mailseal::store {
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
 
 // The schema this build reads and writes.
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 5;
 
 enum class Suite { Compat, Modern };
 enum class DeviceRole { Admin, Full, Read };
@@ -108,6 +108,15 @@ struct InviteRecord {
   TimePoint created_at{};
 };
 
+// A credential mail clients authenticate to the gateway with (schema 5):
+// the SHA-256 of its secret, never the secret.
+struct GatewayCredentialRecord {
+  std::string name;
+  Bytes secret_hash;
+  std::vector<EmailAddress> addresses;  // the From addresses it may use; empty: all of the profile's
+  TimePoint created_at{};
+};
+
 // A private key file staged by the caller: name under keys/ and PEM text.
 struct KeyFile {
   std::string name;
@@ -156,6 +165,14 @@ class LocalStore {
   void add_invite(const InviteRecord& invite);
   std::vector<InviteRecord> invites();
   void mark_invite_used(const std::string& pin_id, TimePoint at);
+
+  // Error(AlreadyExists) when the name is taken.
+  void add_gateway_credential(const GatewayCredentialRecord& credential);
+  // Replaces the credential of that name (or adds it), in one transaction.
+  void replace_gateway_credential(const GatewayCredentialRecord& credential);
+  std::vector<GatewayCredentialRecord> gateway_credentials();
+  // False when there was none of that name.
+  bool remove_gateway_credential(std::string_view name);
 
   // Adds a contact certificate, or refreshes last_seen (and capabilities, when
   // newly advertised) of one already known. Returns true if it was new.

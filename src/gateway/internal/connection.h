@@ -32,6 +32,7 @@ struct Line {
   enum class Status { Complete, TooLong, End };
   Status status = Status::End;
   std::string text;  // without the line ending; cut at the limit when TooLong
+  bool crlf = false;  // ended by CRLF (false: by a bare LF, or the end)
 };
 
 class Connection {
@@ -46,10 +47,12 @@ class Connection {
   // Connects to HOST:PORT; Error(Io) naming the address when it cannot.
   static std::unique_ptr<Connection> connect(const std::string& host, int port, std::chrono::seconds timeout);
 
-  // Reads one line ended by CRLF (or LF). A line longer than `limit` is read
+  // Reads one line ended by CRLF or a bare LF (Line::crlf tells which). A line longer than `limit` is read
   // to its end and returned cut, as TooLong. End when the peer closed.
   // Error(Io) on a timeout or a broken connection.
   Line read_line(std::size_t limit);
+  // The timeout of every read and write from now on.
+  void set_timeout(std::chrono::seconds timeout);
   // Error(Io) when the peer is gone.
   void write(std::string_view bytes);
 

@@ -1,8 +1,11 @@
 #pragma once
 // One client connection to the gateway: the SMTP server's state machine
 // (RFC 5321, with RFC 1870 SIZE, 6152 8BITMIME, 2920 PIPELINING, 3207
-// STARTTLS, 4954 AUTH passed through, 2034 enhanced status codes).
+// STARTTLS, 4954 AUTH against the gateway's own credentials, 2034 enhanced
+// status codes).
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,11 +34,16 @@ struct Shared {
   std::string hostname;
   std::mutex profile_lock;
   LookupSchedule lookups;  // under profile_lock
+  // Checks a user name and secret given with AUTH: the credential, or
+  // nullopt. Unset: every AUTH fails.
+  std::function<std::optional<CredentialInfo>(std::string_view name, std::string_view secret)> check_credential;
 };
 
 class Session {
  public:
-  Session(Connection& client, Shared& shared) : client_(client), shared_(shared) {}
+  // `local`: the client came over loopback (or a Unix socket), where AUTH
+  // is offered without TLS.
+  Session(Connection& client, Shared& shared, bool local) : client_(client), shared_(shared), local_(local) {}
   // Serves the connection until QUIT, the client leaves, or an error that
   // ends the session (after telling the client, when it can).
   void run();
@@ -48,9 +56,16 @@ class Session {
   };
 
   // Each returns false when the session must end.
+  bool command(const Line& line);
   bool hello(const Command& command, bool extended);
   bool start_tls(const Command& command);
   bool authenticate(const Command& command);
+  // Reads one AUTH continuation line (after a 334); nullopt when the
+  // exchange is over (the reply is sent); sets `end` when the session must end.
+  std::optional<std::string> auth_response(bool& end);
+  bool auth_offered() const noexcept { return local_ || client_.secure(); }
+  // Before AUTH: false (after a 421) when the time to authenticate is over.
+  bool within_auth_time();
   void mail(const Command& command);
   void recipient(const Command& command);
   bool data(const Command& command);
@@ -65,8 +80,14 @@ class Session {
   Connection& client_;
   Shared& shared_;
   std::unique_ptr<Upstream> upstream_;
+  bool local_;
   std::optional<std::string> client_name_;  // after HELO/EHLO
-  bool authenticated_ = false;
+  std::optional<CredentialInfo> submitter_;  // after a successful AUTH
+  int auth_failures_ = 0;
+  // A protocol error (a 500 or 501 reply: an unknown command, a syntax
+  // error, a line without CRLF): nothing is relayed on this session after it.
+  bool protocol_error_ = false;
+  std::chrono::steady_clock::time_point auth_deadline_;
   std::optional<Transaction> transaction_;
   int errors_ = 0;
 };

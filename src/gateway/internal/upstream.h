@@ -1,6 +1,7 @@
 #pragma once
 // The gateway's side of the upstream submission server: an SMTP client that
-// relays whole messages, and lets a client's AUTH exchange pass through.
+// relays whole messages, authenticated with the gateway's own upstream
+// account when one is given.
 
 #include <memory>
 #include <string>
@@ -21,7 +22,7 @@ struct UpstreamRefusal {
 class Upstream {
  public:
   // Connects, reads the greeting, says EHLO (and STARTTLS then EHLO again
-  // when asked to). Error(Io) when the upstream cannot be reached or does
+  // when asked to), then AUTH with options.user when given. Error(Io) when the upstream cannot be reached or does
   // not greet; Error(RejectedByPolicy) when it refuses us.
   // `timeout` bounds the connection and every read and write.
   static std::unique_ptr<Upstream> open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name,
@@ -47,6 +48,8 @@ class Upstream {
 
  private:
   Reply read_reply();
+  // AUTH PLAIN (else LOGIN) with the gateway's upstream account.
+  void log_in(const UpstreamOptions& options, const std::string& where);
   std::unique_ptr<Connection> connection_;
   std::vector<std::string> extensions_;
   bool usable_ = true;
