@@ -17,7 +17,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "tools"))
-from smtp_tool import Gateway, Upstream  # noqa: E402
+from smtp_tool import Gateway, Upstream, make_credential  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--messages", type=int, default=200)
@@ -35,8 +35,10 @@ def message(number):
             f"Message-ID: <{number}@bench>\r\n\r\n" + "A short note, about one kilobyte.\r\n" * 30).encode()
 
 
-def submit_all(port, payloads):
+def submit_all(port, payloads, credential=None):
     with smtplib.SMTP("127.0.0.1", port, timeout=120, local_hostname="client.test") as client:
+        if credential:
+            client.login(*credential)
         for payload in payloads:
             client.sendmail("alice@example.com", ["bob@example.org"], payload)
 
@@ -68,9 +70,10 @@ with tempfile.TemporaryDirectory() as work:
         results["plain"] = time.perf_counter() - start
         assert len(upstream.take()) == arguments.messages
 
+        credential = make_credential(MAILSEAL, alice, "bench")
         with Gateway(MAILSEAL, alice, upstream.port) as gateway:
             start = time.perf_counter()
-            submit_all(gateway.port, payloads)
+            submit_all(gateway.port, payloads, credential)
             results["gateway"] = time.perf_counter() - start
         arrived = upstream.take()
         assert len(arrived) == arguments.messages and all(b"pkcs7-mime" in m.content[:2000] for m in arrived)

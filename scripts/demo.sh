@@ -145,9 +145,13 @@ for _ in $(seq 100); do [ -s "$DEMO/gateway.addr" ] && break; sleep 0.1; done
 GATEWAY=$(head -1 "$DEMO/gateway.addr")
 echo "    Bob's gateway listens on $GATEWAY"
 run "$MAILSEAL" lookup alice@example.com --service "$SERVICE" --home "$DEMO/bob"
-send_as_bob() { # SUBJECT BODY: Bob's mail client (swaks) submits through the gateway
-  printf '$ swaks --server %s --from bob@example.org --to alice@example.com --header "Subject: %s"\n' "$GATEWAY" "$1"
-  swaks --server "$GATEWAY" --from bob@example.org --to alice@example.com --header "Subject: $1" --body "$2" \
+echo "$ mailseal credential add demo-client --home bob   # the secret Bob's mail client authenticates with"
+SECRET=$("$MAILSEAL" credential add demo-client --json --home "$DEMO/bob" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+echo "    (shown once; stored only as a hash)"
+send_as_bob() { # SUBJECT BODY: Bob's mail client (swaks) submits through the gateway, authenticated
+  printf '$ swaks --server %s --auth PLAIN --auth-user demo-client --from bob@example.org --to alice@example.com --header "Subject: %s"\n' "$GATEWAY" "$1"
+  swaks --server "$GATEWAY" --auth PLAIN --auth-user demo-client --auth-password "$SECRET" \
+    --from bob@example.org --to alice@example.com --header "Subject: $1" --body "$2" \
     --hide-all --silent 1 || { echo "    the gateway refused the message" >&2; return 1; }
   tail -1 "$DEMO/gateway.log" | sed 's/^/    /'
   for _ in $(seq 100); do [ -s "$DEMO/inbox/$3.eml" ] && break; sleep 0.1; done

@@ -113,7 +113,16 @@ void Session::run() {
     }
     if (!submitter_ && !within_auth_time())
       break;
-    Line line = client_.read_line(kMaxCommandLine);
+    Line line;
+    try {
+      line = client_.read_line(kMaxCommandLine);
+    } catch (const Error&) {
+      if (submitter_)
+        throw;
+      // Silent until the time to authenticate ran out: told, then closed.
+      send(421, "4.7.0 authentication took too long, closing the connection");
+      break;
+    }
     if (line.status == Line::Status::End || !command(line))
       break;
   }

@@ -10,13 +10,14 @@ import json
 import os
 import plistlib
 import shlex
+import smtplib
 import stat
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from mailseal_test import Home, check, finish, require_mailseal  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
 
 require_mailseal()
 
@@ -231,6 +232,36 @@ with tempfile.TemporaryDirectory() as work:
                                       for n in key_files)
           and stat.S_IMODE(os.stat(mutt_directory).st_mode) == 0o700, "key files 0600 in a 0700 directory")
 
+    # mutt submits through the gateway with a credential of its own, its secret only in a 0600 file.
+    submission = os.path.join(mutt_directory, "gateway.muttrc")
+    with open(submission) as handle:
+        submission_lines = handle.read()
+    secret = next((line.split(" = ", 1)[1].strip('"') for line in submission_lines.splitlines()
+                   if line.startswith("set smtp_pass = ")), "")
+    check(f'source "{submission}"' in configuration and len(secret) >= 43 and secret not in configuration
+          and secret not in result.stderr.decode()
+          and 'set smtp_url = "smtp://mutt@127.0.0.1:10587/"' in submission_lines
+          and stat.S_IMODE(os.stat(submission).st_mode) == 0o600,
+          "setup mutt: smtp_url (the gateway, default 127.0.0.1:10587) and smtp_pass in a 0600 file the printed "
+          "lines source; the secret printed nowhere", configuration + submission_lines.replace(secret, "SECRET"))
+    listed = json.loads(mailseal(alice, "--json", "credential", "list").stdout)["credentials"]
+    check([c["name"] for c in listed] == ["mutt"], "it made the credential 'mutt'", listed)
+    gateway = subprocess.Popen([MAILSEAL, "--home", alice, "gateway", "--listen", "127.0.0.1:0", "--upstream",
+                                "127.0.0.1:9"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = gateway.stdout.readline().decode().strip().rsplit(":", 1)[-1]
+        with smtplib.SMTP("127.0.0.1", int(port), timeout=30, local_hostname="mutt.test") as client:
+            code, _ = client.login("mutt", secret)
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=30)
+    check(code == 235, "the gateway accepts mutt's credential (AUTH PLAIN)", code)
+    again = mailseal(alice, "setup", "mutt", "--dir", mutt_directory, "--gateway", "127.0.0.1:2525")
+    with open(submission) as handle:
+        renewed = handle.read()
+    check(again.returncode == 0 and "smtp://mutt@127.0.0.1:2525/" in renewed and secret not in renewed,
+          "setup mutt again: --gateway is used, and the credential is replaced (a new secret)", again.stderr.decode())
+
     def command(name):
         for line in configuration.splitlines():
             if line.startswith(f"set {name} = "):
@@ -277,4 +308,4 @@ with tempfile.TemporaryDirectory() as work:
     check(der_of_pem(in_file) in current and choice.get("content_cipher") == "AES-256-CBC",
           "the file holds the re-issued certificate, and Bob now writes AES-CBC to Dave", choice)
 
-finish(minimum=31)
+finish(minimum=35)

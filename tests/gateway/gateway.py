@@ -6,6 +6,7 @@ over-long lines, oversized messages, clients that vanish mid-DATA, and
 upstreams that refuse or disappear."""
 import concurrent.futures
 import email.utils
+import http.client
 import json
 import os
 import secrets
@@ -16,13 +17,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
 
 try:
-    from smtp_tool import Gateway, RawClient, Upstream  # noqa: E402
+    from smtp_tool import Gateway, RawClient, Upstream, auth_plain, make_credential  # noqa: E402
 except ImportError as missing:
     skip(f"{missing} (install python3-aiosmtpd; Debian's is seen by /usr/bin/python3 only)")
 from service_tool import KeyService  # noqa: E402
@@ -63,9 +65,21 @@ def outer_headers(content):
     return content.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
 
 
-def swaks(port, *arguments):
-    return subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--timeout", "30", *arguments],
+CREDENTIAL = None  # (name, secret): Alice's gateway credential, made below
+
+
+def swaks(port, *arguments, credential=True):
+    """swaks submitting to the gateway, with Alice's credential (AUTH PLAIN) unless told otherwise."""
+    auth = ["--auth", "PLAIN", "--auth-user", CREDENTIAL[0], "--auth-password", CREDENTIAL[1]] if credential else []
+    return subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--timeout", "30", *auth, *arguments],
                           capture_output=True, text=True)
+
+
+def smtp(port, timeout=30):
+    """smtplib logged in with Alice's credential."""
+    client = smtplib.SMTP("127.0.0.1", port, timeout=timeout, local_hostname=CLIENT_NAME)
+    client.login(*CREDENTIAL)
+    return client
 
 
 def openssl(*arguments, stdin=None):
@@ -101,6 +115,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     alice.must("export", "certificates", "-o", alice_certificates)
     for reader in (bob, carol):
         reader.must("contact", "import", alice_certificates)
+    CREDENTIAL = make_credential(MAILSEAL, alice.home, "tests")
 
     # Bob's encryption key for openssl.
     password = os.path.join(work, "password")
@@ -150,8 +165,10 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         # smtplib: To Bob, Bcc Carol (found on the key service).
         client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME)
         code, features = client.ehlo("client.example")
-        check(code == 250 and all(word in features.decode() for word in ("PIPELINING", "8BITMIME", "SIZE")),
-              "EHLO offers PIPELINING, 8BITMIME and SIZE", features)
+        check(code == 250 and all(word in features.decode()
+                                  for word in ("PIPELINING", "8BITMIME", "SIZE", "AUTH PLAIN LOGIN")),
+              "EHLO offers PIPELINING, 8BITMIME, SIZE and (on loopback, in clear) AUTH PLAIN LOGIN", features)
+        client.login(*CREDENTIAL)
         refused = client.sendmail("alice@example.com", ["bob@example.org", "carol@example.net"],
                                   message("alice@example.com", "bob@example.org", "plans", "Meeting at noon\r\n",
                                           bcc="carol@example.net"))
@@ -203,13 +220,13 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
         # Pipelining: the whole transaction in one write.
         raw = RawClient(gateway.port)
-        raw.send("EHLO pipeline.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
-                 "RCPT TO:<carol@example.net>\r\nDATA\r\n")
-        replies = [raw.reply()[0] for _ in range(5)]
+        raw.send("EHLO pipeline.example\r\n" + auth_plain(*CREDENTIAL) + "\r\nMAIL FROM:<alice@example.com>\r\n"
+                 "RCPT TO:<bob@example.org>\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n")
+        replies = [raw.reply()[0] for _ in range(6)]
         raw.send(message("alice@example.com", "bob@example.org, carol@example.net", "pipelined", "p\r\n")
                  + b".\r\nQUIT\r\n")
         final = raw.reply()[0]
-        check(replies == [250, 250, 250, 250, 354] and final == 250 and raw.reply()[0] == 221,
+        check(replies == [250, 235, 250, 250, 250, 354] and final == 250 and raw.reply()[0] == 221,
               "pipelined commands are answered in order", replies)
         arrived = upstream.take()
         check(len(arrived) == 1 and sorted(arrived[0].recipients) == ["bob@example.org", "carol@example.net"],
@@ -218,7 +235,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # Required policy.
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--policy", "required") as gateway:
-        client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME)
+        client = smtp(gateway.port)
         try:
             client.sendmail("alice@example.com", ["bob@example.org", "dave@example.com"],
                             message("alice@example.com", "bob@example.org, dave@example.com", "x", "secret\r\n"))
@@ -253,7 +270,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     carol_phone.must("sync")
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--refresh", "0") as gateway:
         def send_to_carol(subject):
-            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME) as session:
+            with smtp(gateway.port) as session:
                 session.sendmail("alice@example.com", ["carol@example.net"],
                                  message("alice@example.com", "carol@example.net", subject, subject + "\r\n"))
             arrived = upstream.take()
@@ -302,24 +319,113 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         status, _, plain, error = carol_watch.read(cbc)
         check(status == 0 and b"for an iPhone" in plain, "a device joining after the re-issue reads it", error)
 
-    # AUTH passes through to an upstream that requires it.
-    with Upstream(auth=True) as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
+    # The gateway's own AUTH: nothing is signed or relayed for a client that has not authenticated.
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
         eml = os.path.join(work, "auth.eml")
         with open(eml, "wb") as out:
             out.write(message("alice@example.com", "bob@example.org", "auth", "authenticated\r\n"))
+        sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml,
+                     credential=False)
+        check(sent.returncode != 0 and "530 5.7.0 Authentication required" in sent.stdout and upstream.take() == [],
+              "swaks without AUTH: 530 5.7.0 Authentication required, nothing signed or relayed", sent.stdout[-400:])
+        raw = RawClient(gateway.port)
+        raw.command("EHLO unauthenticated.example")
+        answer = raw.command("MAIL FROM:<alice@example.com>")
+        check(answer[0] == 530 and raw.command("RCPT TO:<bob@example.org>")[0] == 503
+              and raw.command("DATA")[0] == 503, "a raw MAIL without AUTH: 530, and RCPT and DATA go nowhere", answer)
+        raw.close()
+        try:
+            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME) as plain:
+                plain.sendmail("alice@example.com", ["bob@example.org"],
+                               message("alice@example.com", "bob@example.org", "x", "y\r\n"))
+            outcome = None
+        except smtplib.SMTPSenderRefused as error:
+            outcome = error
+        check(outcome is not None and outcome.smtp_code == 530 and upstream.take() == [],
+              "smtplib without login: 530, nothing relayed", outcome)
         for mechanism in ("PLAIN", "LOGIN"):
             sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml,
-                         "--auth", mechanism, "--auth-user", "alice", "--auth-password", "correct horse")
+                         "--auth", mechanism, "--auth-user", CREDENTIAL[0], "--auth-password", CREDENTIAL[1],
+                         credential=False)
             arrived = upstream.take()
-            check(sent.returncode == 0 and "235" in sent.stdout and len(arrived) == 1,
-                  f"AUTH {mechanism} passes through to the upstream and the message is relayed", sent.stdout[-600:])
+            check(sent.returncode == 0 and "235" in sent.stdout and len(arrived) == 1
+                  and bob.read(arrived[0].content)[0] == 0,
+                  f"AUTH {mechanism} with the gateway credential: relayed, signed and encrypted", sent.stdout[-600:])
         sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml,
-                     "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "wrong")
+                     "--auth", "PLAIN", "--auth-user", CREDENTIAL[0], "--auth-password", CREDENTIAL[1] + "x",
+                     credential=False)
         check(sent.returncode != 0 and "535" in sent.stdout and upstream.take() == [],
-              "a wrong password gets the upstream's 535 and nothing is sent", sent.stdout[-400:])
+              "a wrong secret: 535 and nothing is sent", sent.stdout[-400:])
+        raw = RawClient(gateway.port)
+        raw.command("EHLO guesser.example")
+        codes = [raw.command(auth_plain(CREDENTIAL[0], secrets.token_urlsafe(32)))[0] for _ in range(3)]
+        check(codes == [535, 535, 421] and raw.closed(), "three wrong secrets: 535, 535, 421 and the connection closes",
+              codes)
+        raw.close()
+        raw = RawClient(gateway.port)
+        raw.command("EHLO someone.example")
+        wrong_name = raw.command(auth_plain("someone-else", CREDENTIAL[1]))[0]
+        check(wrong_name == 535, "the right secret under another name: 535", wrong_name)
+        raw.close()
+
+        # Credentials: listed without secrets, removed, and the removed one stops working at once.
+        spare = make_credential(MAILSEAL, alice.home, "spare")
+        listed = json.loads(alice.must("--json", "credential", "list").stdout)["credentials"]
+        check(sorted(c["name"] for c in listed) == ["spare", "tests"] and spare[1] not in json.dumps(listed)
+              and all(c["addresses"] == [] for c in listed), "credential list names them, never their secrets",
+              listed)
+        raw = RawClient(gateway.port)
+        check(raw.login(spare) == 235, "a new credential works at once, without restarting the gateway")
+        raw.close()
+        alice.must("credential", "remove", "spare")
+        raw = RawClient(gateway.port)
+        check(raw.login(spare) == 535, "a removed credential is refused")
+        raw.close()
+        check(alice.run("credential", "remove", "spare").returncode != 0, "removing it twice fails")
+        check(alice.run("credential", "add", "tests").returncode != 0, "a taken name is refused")
+
+    # Upstream credentials are the gateway's own (--upstream-user, --upstream-password-file), used after TLS (or
+    # towards a loopback upstream); the client's AUTH never goes upstream.
+    upstream_password = os.path.join(work, "upstream-password")
+    with open(upstream_password, "w") as out:
+        out.write("correct horse\n")
+    os.chmod(upstream_password, 0o600)
+    with Upstream(auth=True) as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--upstream-user", "alice",
+                                                  "--upstream-password-file", upstream_password) as gateway:
         sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml)
-        check(sent.returncode != 0 and upstream.take() == [],
-              "without AUTH the upstream's refusal reaches the client", sent.stdout[-400:])
+        arrived = upstream.take()
+        check(sent.returncode == 0 and len(arrived) == 1,
+              "the gateway authenticates to an upstream that requires AUTH with its own account", sent.stdout[-600:])
+    with Upstream(auth=True) as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
+        sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml,
+                     "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "correct horse", credential=False)
+        check(sent.returncode != 0 and "535" in sent.stdout and upstream.take() == [],
+              "the upstream's own user name and password do not authenticate to the gateway (no pass-through)",
+              sent.stdout[-400:])
+    wrong_password = os.path.join(work, "wrong-password")
+    with open(wrong_password, "w") as out:
+        out.write("wrong\n")
+    os.chmod(wrong_password, 0o600)
+    with Upstream(auth=True) as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--upstream-user", "alice",
+                                                  "--upstream-password-file", wrong_password) as gateway:
+        sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml)
+        check(sent.returncode != 0 and "451" in sent.stdout and upstream.take() == [],
+              "an upstream refusing the gateway's account: 451 (try again), nothing sent", sent.stdout[-400:])
+        gateway.stop()
+        check(b"refused the gateway's credentials" in gateway.log and b"wrong" not in gateway.log,
+              "the log says why, without the password", gateway.log.decode(errors="replace")[-400:])
+    os.chmod(upstream_password, 0o644)
+    started = subprocess.run([MAILSEAL, "--home", alice.home, "gateway", "--listen", "127.0.0.1:0", "--upstream",
+                              "127.0.0.1:25", "--upstream-user", "alice", "--upstream-password-file",
+                              upstream_password], capture_output=True, timeout=30)
+    check(started.returncode != 0 and b"readable by group or others" in started.stderr,
+          "an upstream password file readable by others: the gateway refuses to start, saying why", started.stderr)
+    os.chmod(upstream_password, 0o600)
+    started = subprocess.run([MAILSEAL, "--home", alice.home, "gateway", "--listen", "127.0.0.1:0", "--upstream",
+                              "smtp.example.com:587", "--upstream-user", "alice", "--upstream-password-file",
+                              upstream_password], capture_output=True, timeout=30)
+    check(started.returncode != 0 and b"in clear" in started.stderr,
+          "--upstream-user without TLS to a remote upstream: refused", started.stderr)
 
     # TLS: STARTTLS towards the client, STARTTLS and implicit TLS upstream.
     gateway_certificate, gateway_key = self_signed(work, "gateway")
@@ -346,32 +452,43 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # Hostile clients.
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--max-size", "100000",
-                                         "--timeout", "5") as gateway:
+                                         "--timeout", "5", "--max-per-client", "64") as gateway:
         raw = RawClient(gateway.port)
         check(raw.greeting[0] == 220, "the gateway greets with 220")
-        for line, code, what in [
-            ("MAIL FROM:<alice@example.com>", 503, "MAIL before EHLO"),
-            ("EHLO", 501, "EHLO without a name"),
-            ("\x00\x01garbage", 500, "binary garbage"),
-            ("EHLO hostile.example", 250, "EHLO"),
-            ("RCPT TO:<bob@example.org>", 503, "RCPT before MAIL"),
-            ("DATA", 503, "DATA before RCPT"),
-            ("MAIL FROM:alice@example.com", 501, "a path without angle brackets"),
-            ("MAIL FROM:<alice@example.com> SIZE=99999999", 552, "SIZE over the limit"),
-            ("MAIL FROM:<alice@example.com> FOO=BAR", 555, "an unknown MAIL parameter"),
-            ("MAIL FROM:<alice@example.com>", 250, "MAIL"),
-            ("MAIL FROM:<alice@example.com>", 503, "a nested MAIL"),
-            ("RCPT TO:<not an address>", 501, "a recipient with spaces"),
-            ("RCPT TO:<bob@@example.org>", 553, "an invalid recipient"),
-            ("RCPT TO:<\"quoted\"@example.org>", 553, "a quoted local part"),
-            ("RCPT TO:<bob@example.org> NOTIFY=NEVER", 555, "DSN parameters, not offered"),
-            ("STARTTLS", 502, "STARTTLS when not offered"),
-            ("BDAT 10 LAST", 502, "BDAT, not offered"),
-            ("X" * 5000, 500, "a 5000-character command line"),
-            ("RSET", 250, "RSET"),
+        raw.close()
+        # Each on a session of its own, after `before` (a protocol error taints the rest of a session).
+        for before, line, code, what in [
+            ([], "MAIL FROM:<alice@example.com>", 503, "MAIL before EHLO"),
+            ([], "EHLO", 501, "EHLO without a name"),
+            ([], "\x00\x01garbage", 500, "binary garbage"),
+            (["AUTH"], "RCPT TO:<bob@example.org>", 503, "RCPT before MAIL"),
+            (["AUTH"], "DATA", 503, "DATA before RCPT"),
+            (["AUTH"], "MAIL FROM:alice@example.com", 501, "a path without angle brackets"),
+            (["AUTH"], "MAIL FROM:<alice@example.com> SIZE=99999999", 552, "SIZE over the limit"),
+            (["AUTH"], "MAIL FROM:<alice@example.com> FOO=BAR", 555, "an unknown MAIL parameter"),
+            (["AUTH", "MAIL FROM:<alice@example.com>"], "MAIL FROM:<alice@example.com>", 503, "a nested MAIL"),
+            (["AUTH", "MAIL FROM:<alice@example.com>"], "RCPT TO:<not an address>", 501, "a recipient with spaces"),
+            (["AUTH", "MAIL FROM:<alice@example.com>"], "RCPT TO:<bob@@example.org>", 553, "an invalid recipient"),
+            (["AUTH", "MAIL FROM:<alice@example.com>"], "RCPT TO:<\"quoted\"@example.org>", 553, "a quoted local part"),
+            (["AUTH", "MAIL FROM:<alice@example.com>"], "RCPT TO:<bob@example.org> NOTIFY=NEVER", 555,
+             "DSN parameters, not offered"),
+            (["AUTH"], "STARTTLS", 502, "STARTTLS when not offered"),
+            (["AUTH"], "BDAT 10 LAST", 502, "BDAT, not offered"),
+            (["AUTH"], "AUTH CRAM-MD5", 503, "AUTH twice"),
+            ([], "X" * 5000, 500, "a 5000-character command line"),
+            (["AUTH"], "RSET", 250, "RSET"),
         ]:
+            raw = RawClient(gateway.port)
+            for step in before:
+                if step == "AUTH":
+                    raw.login(CREDENTIAL, "hostile.example")
+                else:
+                    raw.command(step)
             answer = raw.command(line)
             check(answer[0] == code, f"{what}: {code}", answer)
+            raw.close()
+        raw = RawClient(gateway.port)
+        raw.login(CREDENTIAL, "hostile.example")
         raw.command("MAIL FROM:<alice@example.com>")
         raw.command("RCPT TO:<bob@example.org>")
         raw.command("DATA")
@@ -390,7 +507,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
         # A client that drops mid-DATA.
         raw = RawClient(gateway.port)
-        raw.command("EHLO drop.example")
+        raw.login(CREDENTIAL, "drop.example")
         raw.command("MAIL FROM:<alice@example.com>")
         raw.command("RCPT TO:<bob@example.org>")
         raw.command("DATA")
@@ -407,7 +524,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         # A client that goes silent is dropped after --timeout.
         raw = RawClient(gateway.port)
         raw.command("EHLO silent.example")
-        check(raw.closed(timeout=15), "a silent client is disconnected after the timeout")
+        check(raw.received_until_closed(timeout=15) is not None, "a silent client is disconnected after the timeout")
         raw.close()
 
         # Too many errors end the session.
@@ -419,7 +536,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
         # Fifty concurrent clients.
         def submit(number):
-            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=60, local_hostname=CLIENT_NAME) as session:
+            with smtp(gateway.port, timeout=60) as session:
                 session.sendmail("alice@example.com", ["bob@example.org"],
                                  message("alice@example.com", "bob@example.org", f"n{number}", f"number {number}\r\n"))
             return number
@@ -429,6 +546,158 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         arrived = upstream.take()
         check(len(done) == 50 and len(arrived) == 50, "fifty concurrent clients: fifty messages relayed",
               len(arrived))
+
+    # SMTP smuggling, as an attacker does it: a raw socket, a real upstream. DATA ends only at CRLF.CRLF; a message
+    # holding a bare LF or CR is refused whole, and what followed a fake end was data, never commands.
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
+        second = (b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n"
+                  b"From: alice@example.com\r\nTo: carol@example.net\r\nSubject: smuggled\r\n\r\nsmuggled\r\n")
+        for fake_end in (b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n", b"\r\n.\r", b"\n.\r", b"\r.\r",
+                         b"\r\n.\r\r\n", b"\r\r\n.\r\r\n"):
+            raw = RawClient(gateway.port)
+            raw.login(CREDENTIAL, "smuggler.example")
+            raw.send("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+            opened = [raw.reply()[0] for _ in range(3)]
+            raw.send(message("alice@example.com", "bob@example.org", "first", "first") + fake_end + second
+                     + b".\r\nQUIT\r\n")
+            end, rest = raw.reply(), raw.reply()
+            check(opened == [250, 250, 354] and end[0] == 554 and "bare" in " ".join(end[1]) and rest[0] == 221,
+                  f"smuggling with {fake_end!r}: one 554 (bare line ending) at the real end, then QUIT's 221: "
+                  "no reply to a smuggled command", (opened, end, rest))
+            raw.close()
+            arrived = upstream.take()
+            check(arrived == [], f"smuggling with {fake_end!r}: the upstream receives nothing",
+                  [m.recipients for m in arrived])
+        # A bare LF in the body alone is refused too; commands must end with CRLF.
+        raw = RawClient(gateway.port)
+        raw.login(CREDENTIAL, "lf.example")
+        raw.send("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+        [raw.reply() for _ in range(3)]
+        raw.send(message("alice@example.com", "bob@example.org", "lf", "one\ntwo\r\n") + b".\r\n")
+        check(raw.reply()[0] == 554 and upstream.take() == [], "a bare LF in the body: 554, nothing relayed")
+        answer = raw.command("NOOP\n\r")  # sent as "NOOP\n" then "\r\r\n"
+        check(answer[0] == 500, "a command line ended by a bare LF: 500", answer)
+        raw.reply()
+        check(raw.command("MAIL FROM:<alice@example.com>")[0] == 503,
+              "after that protocol error nothing more is relayed on the session: MAIL gets 503")
+        raw.close()
+
+        # Pipelined commands after an error: nothing is relayed afterwards.
+        raw = RawClient(gateway.port)
+        raw.login(CREDENTIAL, "pipeline.example")
+        raw.send(b"NONSENSE\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
+                 + message("alice@example.com", "bob@example.org", "after an error", "x\r\n") + b".\r\n")
+        codes = [raw.reply()[0] for _ in range(4)]
+        check(codes == [500, 503, 503, 503], "pipelined after an unknown command: MAIL, RCPT and DATA get 503", codes)
+        check(raw.received_until_closed() is not None and upstream.take() == [],
+              "the message lines that follow are not run (the connection closes) and nothing is relayed")
+        raw.close()
+
+        # From: exactly one field, one mailbox; no NUL, no 8-bit bytes in the header (signed or not).
+        for text, why, what in [
+            (b"From: alice@example.com\r\nFrom: bob@example.org\r\nTo: bob@example.org\r\n\r\nx\r\n",
+             "2 From fields", "two From fields"),
+            (b"From: mallory@example.com\r\nFrom: alice@example.com\r\nTo: bob@example.org\r\n\r\nx\r\n",
+             "2 From fields", "two From fields, the first not the profile's"),
+            (b"From: alice@example.com, mallory@example.com\r\nTo: bob@example.org\r\n\r\nx\r\n",
+             "2 mailboxes", "a From with two mailboxes"),
+            (b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: a\x00b\r\n\r\nx\r\n", "NUL",
+             "a NUL in the Subject"),
+            (b"From: Al\xc3\xafce <alice@example.com>\r\nTo: bob@example.org\r\n\r\nx\r\n", "8-bit",
+             "8-bit bytes in From"),
+            (b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: gr\xc3\xbc\xc3\x9fe\r\n\r\nx\r\n", "8-bit",
+             "8-bit bytes in the Subject"),
+        ]:
+            raw = RawClient(gateway.port)
+            raw.login(CREDENTIAL, "headers.example")
+            raw.send("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+            [raw.reply() for _ in range(3)]
+            raw.send(text + b".\r\n")
+            answer = raw.reply()
+            check(answer[0] == 554 and why in " ".join(answer[1]) and upstream.take() == [],
+                  f"{what}: 554 saying why, nothing relayed", answer)
+            raw.close()
+
+        # HTTP: a browser-like POST whose body is SMTP (even with a valid AUTH in it) is closed at once.
+        smtp_body = ("EHLO web.example\r\n" + auth_plain(*CREDENTIAL) + "\r\nMAIL FROM:<alice@example.com>\r\n"
+                     "RCPT TO:<bob@example.org>\r\nDATA\r\nFrom: alice@example.com\r\nTo: bob@example.org\r\n"
+                     "Subject: from a web page\r\n\r\nsigned by a web page\r\n.\r\nQUIT\r\n")
+        raw = RawClient(gateway.port)
+        raw.send(f"POST /submit HTTP/1.1\r\nHost: 127.0.0.1:{gateway.port}\r\nUser-Agent: Mozilla/5.0\r\n"
+                 f"Origin: https://evil.example\r\nContent-Type: text/plain\r\nContent-Length: {len(smtp_body)}\r\n"
+                 f"\r\n{smtp_body}")
+        received = raw.received_until_closed()
+        check(received == b"", "a raw HTTP POST carrying SMTP: closed after the greeting, no reply at all", received)
+        raw.close()
+        raw = RawClient(gateway.port)
+        raw.command("EHLO before-a-header.example")
+        raw.send("Host: 127.0.0.1\r\n" + auth_plain(*CREDENTIAL) + "\r\n")
+        check(raw.received_until_closed() == b"", "a Host: field after EHLO (before AUTH): closed, AUTH never read")
+        raw.close()
+        for label, post in [
+            ("http.client", lambda: (lambda c: (c.request("POST", "/", body=smtp_body,
+                                                           headers={"Content-Type": "text/plain"}),
+                                                 c.getresponse()))(
+                http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=20))),
+            ("urllib", lambda: urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{gateway.port}/", data=smtp_body.encode(),
+                headers={"Content-Type": "text/plain"}), timeout=20)),
+        ]:
+            try:
+                post()
+                failed = None
+            except Exception as error:  # noqa: BLE001 - any failure is what a page sees
+                failed = error
+            check(failed is not None and upstream.take() == [] and gateway.alive(),
+                  f"{label} POSTing SMTP to the gateway: no HTTP answer, nothing relayed", failed)
+
+    # A credential signs only for its addresses: Erin has two, and the credential for work may use only one.
+    erin = Person(work, "erin")
+    erin.must("init", "erin@example.com", "erin@work.example", "--name", "Erin")
+    work_credential = make_credential(MAILSEAL, erin.home, "work", "erin@work.example")
+    with Upstream() as upstream, Gateway(MAILSEAL, erin.home, upstream.port) as gateway:
+        with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30, local_hostname=CLIENT_NAME) as client:
+            client.login(*work_credential)
+            try:
+                client.sendmail("erin@work.example", ["bob@example.org"],
+                                message("erin@example.com", "bob@example.org", "as home", "x\r\n"))
+                outcome = None
+            except smtplib.SMTPDataError as error:
+                outcome = error
+            check(outcome is not None and outcome.smtp_code == 550 and b"5.7.1" in outcome.smtp_error
+                  and b"erin@example.com" in outcome.smtp_error and upstream.take() == [],
+                  "a From of the profile the credential may not use: 550 5.7.1 naming it, nothing relayed", outcome)
+            client.sendmail("erin@work.example", ["bob@example.org"],
+                            message("erin@work.example", "bob@example.org", "as work", "x\r\n"))
+            arrived = upstream.take()
+            check(len(arrived) == 1 and "multipart/signed" in outer_headers(arrived[0].content),
+                  "its own address: signed and relayed")
+            client.sendmail("erin@work.example", ["bob@example.org"],
+                            message("someone@elsewhere.example", "bob@example.org", "not erin", "x\r\n"))
+            arrived = upstream.take()
+            check(len(arrived) == 1 and "multipart/signed" not in outer_headers(arrived[0].content),
+                  "a From that is not the profile's at all: relayed unsigned for an authenticated submitter")
+
+    # Exposure: only loopback without TLS; a cap per client address; a short time to authenticate.
+    started = subprocess.run([MAILSEAL, "--home", alice.home, "gateway", "--listen", "0.0.0.0:0", "--upstream",
+                              "127.0.0.1:25"], capture_output=True, timeout=30)
+    check(started.returncode != 0 and b"not a loopback address" in started.stderr,
+          "--listen 0.0.0.0 without --tls-cert/--tls-key: refused to start, saying why", started.stderr)
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--max-per-client", "3",
+                                         "--auth-timeout", "3") as gateway:
+        idle = [RawClient(gateway.port, source="127.0.0.2") for _ in range(3)]
+        turned_away = RawClient(gateway.port, source="127.0.0.2")
+        check(turned_away.greeting[0] == 421 and turned_away.closed(),
+              "a fourth connection from the same address: 421 and closed", turned_away.greeting)
+        turned_away.close()
+        sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml)
+        check(sent.returncode == 0 and len(upstream.take()) == 1,
+              "meanwhile an authenticated client from another address gets through", sent.stdout[-400:])
+        closed = [client.received_until_closed(timeout=30) for client in idle]
+        check(all(c is not None and b"421" in c for c in closed),
+              "idle unauthenticated connections are closed (421) once the time to authenticate is over", closed)
+        for client in idle:
+            client.close()
 
     # Upstreams that refuse or disappear: nothing is acknowledged that was not relayed.
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
@@ -484,4 +753,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         check(status == 0, "SIGTERM stops the gateway cleanly", gateway.log.decode()[-400:])
     listener.close()
 
-finish(minimum=73)
+finish(minimum=127)

@@ -2,6 +2,8 @@
 upstream that keeps what it receives, the gateway itself as a process, and a
 raw line-level SMTP client for hostile input. Needs /usr/bin/python3 (Debian's
 python3-aiosmtpd)."""
+import base64
+import json
 import logging
 import signal
 import socket
@@ -25,6 +27,22 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def make_credential(mailseal, home, name, *addresses):
+    """A gateway credential made with `mailseal credential add --json`:
+    (name, secret)."""
+    command = [mailseal, "--home", home, "--json", "credential", "add", name]
+    for address in addresses:
+        command += ["--address", address]
+    result = subprocess.run(command, capture_output=True, check=True)
+    made = json.loads(result.stdout)
+    return made["name"], made["secret"]
+
+
+def auth_plain(name, secret):
+    """The AUTH PLAIN command line for a credential."""
+    return "AUTH PLAIN " + base64.b64encode(b"\0" + name.encode() + b"\0" + secret.encode()).decode()
 
 
 class Received:
@@ -156,8 +174,9 @@ class Gateway:
 class RawClient:
     """Lines in, replies out, nothing checked: for input no real client sends."""
 
-    def __init__(self, port, timeout=20):
-        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=20, source=None):
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                               source_address=(source, 0) if source else None)
         self.buffer = b""
         self.greeting = self.reply()
 
@@ -185,6 +204,32 @@ class RawClient:
     def command(self, text):
         self.send(text + "\r\n")
         return self.reply()
+
+    def login(self, credential, name="client.test"):
+        """EHLO and AUTH PLAIN with (name, secret); returns AUTH's reply code."""
+        self.command("EHLO " + name)
+        return self.command(auth_plain(*credential))[0]
+
+    def received_until_closed(self, timeout=20):
+        """Everything the gateway sends until it closes the connection (None if
+        it is still open after `timeout` seconds)."""
+        received = self.buffer
+        self.buffer = b""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.socket.settimeout(remaining)
+            try:
+                chunk = self.socket.recv(65536)
+            except ConnectionResetError:
+                return received
+            except socket.timeout:
+                return None
+            if not chunk:
+                return received
+            received += chunk
 
     def closed(self, timeout=5):
         """True when the gateway has closed the connection."""
