@@ -10,11 +10,11 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "mailseal/clients/mail_clients.h"
-#include "mailseal/gateway/credentials.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/crypto/keys.h"
+#include "mailseal/gateway/credentials.h"
 #include "mailseal/profile/profile.h"
 
 namespace mailseal::cli {

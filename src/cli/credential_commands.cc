@@ -46,9 +46,10 @@ int run_credential_add(const Context& context, const CredentialAddArgs& args) {
     return 0;
   }
   print_line(made.secret);
-  print_note(fmt::format("gateway credential '{}' for {}: the secret above is shown only this once; give the mail "
-                         "client user name '{}' and this secret as its password (SMTP AUTH)",
-                         made.info.name, addresses_text(made.info), made.info.name));
+  print_note(
+      fmt::format("gateway credential '{}' for {}: the secret above is shown only this once; give the mail "
+                  "client user name '{}' and this secret as its password (SMTP AUTH)",
+                  made.info.name, addresses_text(made.info), made.info.name));
   return 0;
 }
 
@@ -66,8 +67,8 @@ int run_credential_list(const Context& context) {
   if (all.empty())
     print_note("no gateway credentials; 'mailseal credential add NAME' makes one");
   for (const auto& info : all)
-    print_line(fmt::format("{}  {}  {}", escape_for_terminal(info.name), iso_time(info.created_at),
-                           addresses_text(info)));
+    print_line(
+        fmt::format("{}  {}  {}", escape_for_terminal(info.name), iso_time(info.created_at), addresses_text(info)));
   return 0;
 }
 

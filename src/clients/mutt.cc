@@ -28,7 +28,8 @@ std::string muttrc_string(std::string_view text) {
 fs::path write_submission(const fs::path& directory, const MuttSubmission& submission) {
   parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
   std::string text = "# mutt submits through the mailseal gateway, written by 'mailseal setup mutt' (keep it 0600)\n";
-  text += fmt::format("set smtp_url = {}\n", muttrc_string(fmt::format("smtp://{}@{}/", submission.user, submission.gateway)));
+  text += fmt::format("set smtp_url = {}\n",
+                      muttrc_string(fmt::format("smtp://{}@{}/", submission.user, submission.gateway)));
   text += fmt::format("set smtp_pass = {}\n", muttrc_string(submission.secret));
   const fs::path file = directory / "gateway.muttrc";
   write_file_atomic(file, as_bytes(text), FileMode::Private);

@@ -131,8 +131,8 @@ void check_header_section(std::string_view message) {
   std::size_t start = 0;
   while (start < header.size()) {
     std::size_t line_end = header.find("\r\n", start);
-    std::string_view line = header.substr(start, line_end == std::string_view::npos ? std::string_view::npos
-                                                                                    : line_end - start);
+    std::string_view line =
+        header.substr(start, line_end == std::string_view::npos ? std::string_view::npos : line_end - start);
     start = line_end == std::string_view::npos ? header.size() : line_end + 2;
     if (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
       continue;  // a continuation of a field that is not From

@@ -23,8 +23,8 @@ namespace {
 Passphrase read_upstream_password(const std::string& file) {
   struct stat status {};
   if (::stat(file.c_str(), &status) != 0)
-    throw Error(ErrorCode::Usage, fmt::format("cannot read --upstream-password-file {}: {}", file,
-                                              std::strerror(errno)));
+    throw Error(ErrorCode::Usage,
+                fmt::format("cannot read --upstream-password-file {}: {}", file, std::strerror(errno)));
   if ((status.st_mode & 077) != 0)
     throw Error(ErrorCode::Usage,
                 fmt::format("--upstream-password-file {} is readable by group or others, and holds a password", file),
@@ -96,10 +96,10 @@ GatewayOptions gateway_options(const GatewaySettings& settings) {
     options.tls_certificate = settings.tls_certificate;
     options.tls_key = settings.tls_key;
   } else if (!is_loopback_host(options.host)) {
-    throw Error(ErrorCode::Usage,
-                fmt::format("--listen {} is not a loopback address: clients there need TLS to authenticate",
-                            settings.listen),
-                "give --tls-cert and --tls-key, or listen on 127.0.0.1");
+    throw Error(
+        ErrorCode::Usage,
+        fmt::format("--listen {} is not a loopback address: clients there need TLS to authenticate", settings.listen),
+        "give --tls-cert and --tls-key, or listen on 127.0.0.1");
   }
   if (settings.max_size < kMinMessageSize)
     throw Error(ErrorCode::Usage, fmt::format("--max-size must be at least {} bytes", kMinMessageSize));

@@ -446,8 +446,9 @@ bool Session::data(const Command& command) {
     // SMTP smuggling: what a bare LF or CR might end is never trusted.
     transaction_.reset();
     log("a message with a bare LF or CR was refused");
-    send(554, "5.6.0 the message contains a bare LF or CR: every line must end with CRLF (RFC 5321 section 2.3.8); "
-              "nothing was relayed");
+    send(554,
+         "5.6.0 the message contains a bare LF or CR: every line must end with CRLF (RFC 5321 section 2.3.8); "
+         "nothing was relayed");
     return true;
   }
   if (reader.line_too_long()) {
@@ -475,8 +476,8 @@ bool Session::deliver(std::string message) {
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
                          mailseal::now(), service ? &*service : nullptr, &shared_.lookups);
   } catch (const Error& error) {
-    log(fmt::format("message from <{}> to {} not relayed: {}", transaction.reverse_path,
-                    describe_recipients(transaction.recipients), error.what()));
+    log(fmt::format("message from <{}> to {} (credential {}) not relayed: {}", transaction.reverse_path,
+                    describe_recipients(transaction.recipients), submitter_->name, error.what()));
     switch (error.code()) {
       case ErrorCode::RejectedByPolicy:
         send(550, fmt::format("5.7.1 {}", error.what()));
@@ -522,8 +523,8 @@ bool Session::deliver(std::string message) {
     }
     ++delivered;
   }
-  log(fmt::format("message from <{}> to {}: {}", transaction.reverse_path, describe_recipients(transaction.recipients),
-                  plan.summary));
+  log(fmt::format("message from <{}> to {} (credential {}): {}", transaction.reverse_path,
+                  describe_recipients(transaction.recipients), submitter_->name, plan.summary));
   send(250, fmt::format("2.0.0 relayed: {}", plan.summary));
   return true;
 }

@@ -88,7 +88,9 @@ std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX
 
 void Upstream::log_in(const UpstreamOptions& options, const std::string& where) {
   std::vector<std::string> mechanisms = auth_mechanisms();
-  auto offers = [&](std::string_view name) { return std::find(mechanisms.begin(), mechanisms.end(), name) != mechanisms.end(); };
+  auto offers = [&](std::string_view name) {
+    return std::find(mechanisms.begin(), mechanisms.end(), name) != mechanisms.end();
+  };
   std::string_view password = options.password.view();
   Reply answer;
   if (offers("PLAIN")) {

@@ -512,7 +512,8 @@ void LocalStore::add_gateway_credential(const GatewayCredentialRecord& credentia
   auto existing = database_.prepare("SELECT 1 FROM gateway_credentials WHERE name = ?1");
   existing.bind(1, credential.name);
   if (existing.step())
-    throw Error(ErrorCode::AlreadyExists, fmt::format("a gateway credential named '{}' exists already", credential.name),
+    throw Error(ErrorCode::AlreadyExists,
+                fmt::format("a gateway credential named '{}' exists already", credential.name),
                 "choose another name, or remove it first");
   database_
       .prepare("INSERT INTO gateway_credentials (name, secret_hash, addresses, created_at) VALUES (?1, ?2, ?3, ?4)")

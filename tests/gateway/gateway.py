@@ -450,6 +450,39 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
             check(sent.returncode != 0 and "451" in sent.stdout and upstream.take() == [],
                   f"an upstream ({mode}) whose certificate does not verify: 451, nothing sent", sent.stdout[-400:])
 
+    # On an address other than loopback AUTH is offered only inside TLS.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing address
+        outside = probe.getsockname()[0]
+    except OSError:
+        outside = None
+    probe.close()
+    if outside is None or outside.startswith("127."):
+        print("note: no address other than loopback here; AUTH-after-STARTTLS checks skipped")
+    else:
+        with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--tls-cert", gateway_certificate,
+                                             "--tls-key", gateway_key, listen="0.0.0.0") as gateway:
+            raw = RawClient(gateway.port, host=outside)
+            features = " ".join(raw.command("EHLO outside.example")[1])
+            refused = raw.command(auth_plain(*CREDENTIAL))[0]
+            check("AUTH" not in features and "STARTTLS" in features and refused == 538,
+                  f"a client reaching {outside}: no AUTH offered in clear, AUTH refused with 538", (features, refused))
+            check(raw.command("MAIL FROM:<alice@example.com>")[0] == 530, "... and MAIL gets 530")
+            raw.close()
+            raw = RawClient(gateway.port, host=outside)
+            raw.command("EHLO outside.example")
+            tls = raw.start_tls()
+            features = " ".join(raw.command("EHLO outside.example")[1])
+            check(tls == 220 and "AUTH PLAIN LOGIN" in features and raw.command(auth_plain(*CREDENTIAL))[0] == 235,
+                  "after STARTTLS AUTH is offered and the credential works", features)
+            raw.send("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+            opened = [raw.reply()[0] for _ in range(3)]
+            raw.send(message("alice@example.com", "bob@example.org", "outside", "over TLS\r\n") + b".\r\n")
+            check(opened == [250, 250, 354] and raw.reply()[0] == 250 and len(upstream.take()) == 1,
+                  "and the message is relayed")
+            raw.close()
+
     # Hostile clients.
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--max-size", "100000",
                                          "--timeout", "5", "--max-per-client", "64") as gateway:

@@ -133,9 +133,10 @@ class Upstream:
 class Gateway:
     """`mailseal gateway` as a process; stderr is collected for diagnostics."""
 
-    def __init__(self, mailseal, home, upstream_port, *extra, env=None):
-        self.command = [mailseal, "--home", home, "gateway", "--listen", "127.0.0.1:0", "--upstream",
+    def __init__(self, mailseal, home, upstream_port, *extra, env=None, listen="127.0.0.1"):
+        self.command = [mailseal, "--home", home, "gateway", "--listen", f"{listen}:0", "--upstream",
                         f"127.0.0.1:{upstream_port}", *extra]
+        self.listen = listen
         self.env = env
         self.process = None
         self.port = None
@@ -144,7 +145,7 @@ class Gateway:
     def __enter__(self):
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
         line = self.process.stdout.readline().decode().strip()
-        if not line.startswith("127.0.0.1:"):
+        if not line.startswith(self.listen + ":"):
             self.process.kill()
             raise RuntimeError("the gateway did not start: " + self.process.stderr.read().decode())
         self.port = int(line.rsplit(":", 1)[1])
@@ -174,8 +175,8 @@ class Gateway:
 class RawClient:
     """Lines in, replies out, nothing checked: for input no real client sends."""
 
-    def __init__(self, port, timeout=20, source=None):
-        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+    def __init__(self, port, timeout=20, source=None, host="127.0.0.1"):
+        self.socket = socket.create_connection((host, port), timeout=timeout,
                                                source_address=(source, 0) if source else None)
         self.buffer = b""
         self.greeting = self.reply()
@@ -204,6 +205,16 @@ class RawClient:
     def command(self, text):
         self.send(text + "\r\n")
         return self.reply()
+
+    def start_tls(self):
+        """STARTTLS, trusting any certificate (the tests' are self-signed): the reply code."""
+        code = self.command("STARTTLS")[0]
+        if code == 220:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.socket = context.wrap_socket(self.socket)
+        return code
 
     def login(self, credential, name="client.test"):
         """EHLO and AUTH PLAIN with (name, secret); returns AUTH's reply code."""
@@ -243,19 +254,7 @@ class RawClient:
         """Reads (and drops) whatever the gateway still sends until it closes
         the connection: True then, False if it is still open after `timeout`
         seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self.socket.settimeout(remaining)
-            try:
-                if self.socket.recv(65536) == b"":
-                    return True
-            except ConnectionResetError:
-                return True
-            except socket.timeout:
-                return False
+        return self.received_until_closed(timeout) is not None
 
     def close(self):
         self.socket.close()

@@ -79,9 +79,7 @@ class DeliveryTest : public ::testing::Test {
   }
 
   // The content of a read copy, released only under a valid signature.
-  static std::string verified_content(smime::ReadResult& read) {
-    return smime::Release::of_verified(read).content();
-  }
+  static std::string verified_content(smime::ReadResult& read) { return smime::Release::of_verified(read).content(); }
 
   static std::string message(const std::string& extra_headers, const std::string& body = "Meet at noon.\r\n") {
     return "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.org>\r\nSubject: plans\r\n" + extra_headers +
@@ -213,9 +211,9 @@ TEST_F(DeliveryTest, AConflictCountsAsNoUsableKey) {
   profile::Profile impostor = make_profile(scratch / "impostor", "bob@example.org");
   introduce(gateway_owner, *bob_);
   introduce(gateway_owner, impostor);  // a second key for Bob's address: a conflict until settled
-  DeliveryPlan result =
-      plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic, CredentialInfo{"t", {}, {}},
-                    Envelope{"alice@example.com", {"bob@example.org"}}, message(""), mailseal::now(), nullptr);
+  DeliveryPlan result = plan_delivery(gateway_owner, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
+                                      CredentialInfo{"t", {}, {}}, Envelope{"alice@example.com", {"bob@example.org"}},
+                                      message(""), mailseal::now(), nullptr);
   EXPECT_EQ(result.without_keys, std::vector<std::string>{"bob@example.org"});
   ASSERT_EQ(result.copies.size(), 1u);
   EXPECT_FALSE(result.copies[0].encrypted) << "never encrypted to a key in conflict";
@@ -299,8 +297,9 @@ TEST(HeaderSection, AmbiguousHeadersAreRefused) {
       EXPECT_NE(std::string(error.what()).find(why), std::string::npos) << error.what();
     }
   }
-  EXPECT_NO_THROW(check_header_section("From: Alice <a@example.com>\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9F?=\r\n\r\n"
-                                       "8-bit body \xc3\xbc\r\n"));
+  EXPECT_NO_THROW(
+      check_header_section("From: Alice <a@example.com>\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9F?=\r\n\r\n"
+                           "8-bit body \xc3\xbc\r\n"));
   EXPECT_NO_THROW(check_header_section("To: b@example.com\r\n\r\nno From at all\r\n"));
 }
 

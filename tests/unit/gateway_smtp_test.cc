@@ -131,11 +131,12 @@ TEST(SmtpData, OnlyCrlfDotCrlfEndsTheData) {
 }
 
 TEST(SmtpHttp, RequestLinesAndHeaderFieldsAreRecognized) {
-  for (std::string_view line : {"POST / HTTP/1.1", "GET /index.html HTTP/1.0", "OPTIONS * HTTP/1.1", "Host: 127.0.0.1:10587",
-                                "Content-Type: text/plain", "User-Agent:x", "Origin: https://evil.example"})
+  for (std::string_view line :
+       {"POST / HTTP/1.1", "GET /index.html HTTP/1.0", "OPTIONS * HTTP/1.1", "Host: 127.0.0.1:10587",
+        "Content-Type: text/plain", "User-Agent:x", "Origin: https://evil.example"})
     EXPECT_TRUE(looks_like_http(line)) << line;
-  for (std::string_view line : {"EHLO a", "MAIL FROM:<a@b.c>", "RCPT TO:<b@c.d> NOTIFY=NEVER", "AUTH PLAIN AGEAYg==",
-                                "DATA", "QUIT", "HELO http://x", "VRFY a HTTP", ""})
+  for (std::string_view line : {"EHLO a", "MAIL FROM:<a@b.c>", "RCPT TO:<b@c.d> NOTIFY=NEVER",
+                                "AUTH PLAIN AGEAYg==", "DATA", "QUIT", "HELO http://x", "VRFY a HTTP", ""})
     EXPECT_FALSE(looks_like_http(line)) << line;
 }
 

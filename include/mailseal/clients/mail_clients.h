@@ -99,7 +99,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesys
 
 struct MuttSetup {
   std::filesystem::path directory;
-  std::string configuration;            // the lines for muttrc
+  std::string configuration;              // the lines for muttrc
   std::filesystem::path submission_file;  // 0600: smtp_url and smtp_pass, sourced by the lines
 };
 

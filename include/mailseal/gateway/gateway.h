@@ -66,7 +66,7 @@ struct GatewayOptions {
   int port = 0;  // 0: any free port
   UpstreamOptions upstream;
   EncryptionPolicy policy = EncryptionPolicy::Opportunistic;
-  std::filesystem::path home;            // the profile's store
+  std::filesystem::path home;                       // the profile's store
   KeyAccess key_access = KeyAccess::unencrypted();  // how to unlock the profile's key files
   std::size_t max_message_size = kDefaultMaxMessageSize;
   // STARTTLS towards the mail client, offered when both are given.
@@ -100,8 +100,8 @@ struct GatewaySettings {
   std::string tls_certificate;  // with tls_key: STARTTLS towards the mail clients
   std::string tls_key;
   std::size_t max_size = kDefaultMaxMessageSize;
-  int timeout = static_cast<int>(kDefaultTimeout.count());          // seconds
-  int refresh = static_cast<int>(kDefaultRefreshInterval.count());  // seconds
+  int timeout = static_cast<int>(kDefaultTimeout.count());           // seconds
+  int refresh = static_cast<int>(kDefaultRefreshInterval.count());   // seconds
   int auth_timeout = static_cast<int>(kDefaultAuthTimeout.count());  // seconds
   std::size_t max_sessions_per_client = kDefaultMaxSessionsPerClient;
   std::string upstream_user;           // with upstream_password_file: AUTH towards the upstream
@@ -178,8 +178,7 @@ bool is_loopback_host(std::string_view host);
 // time certificates must be valid at, and when lookups are due.
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
                            const CredentialInfo& submitter, const Envelope& envelope, std::string message,
-                           TimePoint now, keyservice::Client* service,
-                           LookupSchedule* schedule = nullptr);
+                           TimePoint now, keyservice::Client* service, LookupSchedule* schedule = nullptr);
 
 class Gateway {
  public:

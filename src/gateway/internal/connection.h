@@ -31,7 +31,7 @@ AddressList resolve(const std::string& host, int port, AddressUse use);
 struct Line {
   enum class Status { Complete, TooLong, End };
   Status status = Status::End;
-  std::string text;  // without the line ending; cut at the limit when TooLong
+  std::string text;   // without the line ending; cut at the limit when TooLong
   bool crlf = false;  // ended by CRLF (false: by a bare LF, or the end)
 };
 

@@ -81,7 +81,7 @@ class Session {
   Shared& shared_;
   std::unique_ptr<Upstream> upstream_;
   bool local_;
-  std::optional<std::string> client_name_;  // after HELO/EHLO
+  std::optional<std::string> client_name_;   // after HELO/EHLO
   std::optional<CredentialInfo> submitter_;  // after a successful AUTH
   int auth_failures_ = 0;
   // A protocol error (a 500 or 501 reply: an unknown command, a syntax
