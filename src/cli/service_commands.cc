@@ -13,6 +13,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/host_port.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/gateway/credentials.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/service/server.h"
@@ -99,6 +100,9 @@ int run_gateway(const Context& context, const GatewayArgs& args) {
   std::string addresses;
   for (const auto& address : profile.addresses())
     addresses += (addresses.empty() ? "" : ", ") + address.str();
+  if (gateway::list_credentials(profile).empty())
+    print_warning("no mail client can submit yet: make a credential with 'mailseal credential add NAME' (or run "
+                  "'mailseal setup mutt') and give the client its name and secret (SMTP AUTH)");
 
   SignalStopper stopper;
   gateway::Gateway gateway(options);
