@@ -186,20 +186,25 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
     plan.copies.push_back(Copy{envelope.recipients, std::move(message), false, false});
     return plan;
   };
-  if (already_protected(outgoing))
-    return pass_unchanged("the message is already signed or encrypted by the client");
   std::optional<EmailAddress> from;
   try {
     from = outgoing.from();
   } catch (const Error&) {
-    return pass_unchanged("the message has no single From address");
+    // No single From the gateway could sign for (check_header_section
+    // refused the ambiguous kinds): relayed as it is, if at all.
   }
-  if (!profile.has_address(*from))
-    return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
-  if (!submitter.allows(*from))
+  // A credential may not send as an address of the profile it was not given,
+  // whether or not the gateway would sign the message.
+  if (from && profile.has_address(*from) && !submitter.allows(*from))
     throw Error(ErrorCode::RejectedByPolicy,
                 fmt::format("the credential '{}' may not send as {}", submitter.name, from->str()),
                 fmt::format("'mailseal credential add NAME --address {}' makes one that may", from->str()));
+  if (already_protected(outgoing))
+    return pass_unchanged("the message is already signed or encrypted by the client");
+  if (!from)
+    return pass_unchanged("the message has no single From address");
+  if (!profile.has_address(*from))
+    return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
 
   // Date and Message-ID are fixed once, so that every copy is the same message.
   outgoing.complete_headers(now);

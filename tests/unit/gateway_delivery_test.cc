@@ -271,6 +271,13 @@ TEST_F(DeliveryTest, ACredentialSignsOnlyForItsAddresses) {
     EXPECT_NE(std::string(error.what()).find("alice@example.com"), std::string::npos) << error.what();
     EXPECT_NE(std::string(error.what()).find("narrow"), std::string::npos) << error.what();
   }
+  // Not even a message the client signed itself, which the gateway would pass unchanged.
+  EXPECT_THROW(plan({"bob@example.org"},
+                    message("MIME-Version: 1.0\r\nContent-Type: multipart/signed; boundary=x; "
+                            "protocol=\"application/pkcs7-signature\"\r\n",
+                            "--x\r\n\r\nhi\r\n--x--\r\n"),
+                    EncryptionPolicy::Opportunistic, "alice@example.com", CredentialInfo{"narrow", {other}, {}}),
+               Error);
   EXPECT_EQ(plan({"bob@example.org"}, message(""), EncryptionPolicy::Opportunistic, "alice@example.com",
                  CredentialInfo{"mine", {EmailAddress::parse("alice@example.com")}, {}})
                 .copies.size(),

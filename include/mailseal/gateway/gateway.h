@@ -172,7 +172,8 @@ bool is_loopback_host(std::string_view host);
 // is fetched again once its refresh is due (failures are ignored). Messages already signed or encrypted by
 // the client, and messages from addresses not in the profile, pass
 // unchanged (refused under Required). A From of the profile that
-// `submitter` may not use: Error(RejectedByPolicy) naming it. Error(RejectedByPolicy) under
+// `submitter` may not use: Error(RejectedByPolicy) naming it, whether or not
+// the message would be signed. Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
 // `now` is the session's clock: the Date of a message without one, the
 // time certificates must be valid at, and when lookups are due.
