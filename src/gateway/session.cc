@@ -228,16 +228,18 @@ std::optional<std::string> decode_auth(std::string_view text) {
   }
 }
 
-// RFC 4616: [authzid] NUL authcid NUL passwd; an authzid other than the
-// authcid is not allowed (a credential acts only for itself).
-bool split_plain(const std::string& decoded, std::string& name, std::string& secret) {
+// RFC 4616: [authzid] NUL authcid NUL passwd. False when it is not that.
+// `other_identity`: an authzid other than the authcid, which fails the
+// authentication (a credential acts only for itself).
+bool split_plain(const std::string& decoded, std::string& name, std::string& secret, bool& other_identity) {
   std::size_t first = decoded.find('\0');
   std::size_t second = first == std::string::npos ? std::string::npos : decoded.find('\0', first + 1);
   if (second == std::string::npos || decoded.find('\0', second + 1) != std::string::npos)
     return false;
   name = decoded.substr(first + 1, second - first - 1);
   secret = decoded.substr(second + 1);
-  return first == 0 || decoded.substr(0, first) == name;
+  other_identity = first != 0 && decoded.substr(0, first) != name;
+  return true;
 }
 
 }  // namespace
@@ -264,7 +266,7 @@ bool Session::authenticate(const Command& command) {
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   std::string initial =
       command.argument.find(' ') == std::string::npos ? "" : command.argument.substr(command.argument.find(' ') + 1);
-  bool end = false;
+  bool end = false, other_identity = false;
   std::string name, secret;
   if (mechanism == "PLAIN") {
     std::optional<std::string> response = initial;
@@ -274,7 +276,7 @@ bool Session::authenticate(const Command& command) {
         return !end;
     }
     std::optional<std::string> decoded = decode_auth(*response == "=" ? "" : *response);
-    if (!decoded || !split_plain(*decoded, name, secret)) {
+    if (!decoded || !split_plain(*decoded, name, secret, other_identity)) {
       send(501, "5.5.2 AUTH PLAIN needs base64 of authzid NUL user NUL password");
       return true;
     }
@@ -301,7 +303,7 @@ bool Session::authenticate(const Command& command) {
     return true;
   }
   std::optional<CredentialInfo> found;
-  if (shared_.check_credential) {
+  if (shared_.check_credential && !other_identity) {
     try {
       found = shared_.check_credential(name, secret);
     } catch (const Error& error) {

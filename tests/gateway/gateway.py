@@ -4,6 +4,7 @@ clients (swaks and smtplib), and what arrives checked with mailseal and with
 openssl cms. Then the input no client should send: malformed commands,
 over-long lines, oversized messages, clients that vanish mid-DATA, and
 upstreams that refuse or disappear."""
+import base64
 import concurrent.futures
 import email.utils
 import http.client
@@ -361,6 +362,24 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         codes = [raw.command(auth_plain(CREDENTIAL[0], secrets.token_urlsafe(32)))[0] for _ in range(3)]
         check(codes == [535, 535, 421] and raw.closed(), "three wrong secrets: 535, 535, 421 and the connection closes",
               codes)
+        raw.close()
+        raw = RawClient(gateway.port)
+        raw.command("EHLO exchange.example")
+        prompt = raw.command("AUTH PLAIN")
+        cancelled = raw.command("*")[0]
+        raw.command("AUTH PLAIN")
+        plain = raw.command(auth_plain(*CREDENTIAL).split(" ", 2)[2])[0]
+        check(prompt[0] == 334 and cancelled == 501 and plain == 235
+              and raw.command("MAIL FROM:<alice@example.com>")[0] == 250,
+              "AUTH PLAIN without an initial response: 334, '*' cancels (501, not a protocol error), then it works",
+              (prompt, cancelled, plain))
+        raw.close()
+        raw = RawClient(gateway.port)
+        raw.command("EHLO proxy.example")
+        other = base64.b64encode(b"someone-else\0" + CREDENTIAL[0].encode() + b"\0" + CREDENTIAL[1].encode())
+        check(raw.command("AUTH PLAIN " + other.decode())[0] == 535
+              and raw.command("MAIL FROM:<alice@example.com>")[0] == 530,
+              "AUTH PLAIN with the right secret acting for another identity (authzid): 535, not authenticated")
         raw.close()
         raw = RawClient(gateway.port)
         raw.command("EHLO someone.example")
@@ -790,4 +809,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         check(status == 0, "SIGTERM stops the gateway cleanly", gateway.log.decode()[-400:])
     listener.close()
 
-finish(minimum=128)
+finish(minimum=130)
