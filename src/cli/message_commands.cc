@@ -78,8 +78,9 @@ void print_warnings(const smime::ReadResult& result) {
 void refuse_identity(const smime::ReadResult& result) {
   for (const auto& problem : result.identity_problems)
     print_warning(escape_for_terminal(problem));
+  // The error is escaped where it is printed (app.cc).
   throw Error(ErrorCode::BadSignature, fmt::format("whom this message is from is unknown: {}; nothing was written",
-                                                   escape_for_terminal(result.identity_problems.front())));
+                                                   result.identity_problems.front()));
 }
 
 void print_signature_summary(const smime::ReadResult& result) {

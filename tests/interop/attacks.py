@@ -283,6 +283,13 @@ with tempfile.TemporaryDirectory() as work:
     report = as_json(bob.run("--json", "verify", path("in.eml")))
     check(report.get("addressed_to_reader") is False, "forwarding.surreptitious: JSON addressed_to_reader false",
           report)
+    hostile = signed_protected.replace(b"Subject: You are fired", b"Subject: \x1b]0;owned\x07You are fired")
+    result, written = verify(hostile)
+    check(b"\x1b" not in result.stderr and b"\x07" not in result.stderr and "You are fired" in text(result),
+          "header_protection: the outer field is reported escaped, once, in text", result.stderr)
+    report = as_json(bob.run("--json", "verify", path("in.eml")))
+    check(any("\x1b]0;owned\x07" in w for w in report.get("warnings", [])),
+          "header_protection: and raw in JSON", report.get("warnings"))
     to_bob = protected.replace(b"carol@example.net", b"bob@example.org")
     signed_to_bob = headers(From="mallory@evil.example", To="bob@example.org", Subject="Lunch",
                             Date=now_date()) + crlf(openssl_sign("mallory", to_bob))
@@ -432,4 +439,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=44)
+finish(minimum=46)
