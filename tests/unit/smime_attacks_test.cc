@@ -8,6 +8,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/smime/smime.h"
+#include "smime/internal/identity.h"
 #include "test_identities.h"
 
 namespace mailseal::smime {
@@ -203,6 +204,40 @@ TEST(SmimeAttacks, ASignedPartThatIsNotTheRootCountsForNothing) {
   EXPECT_FALSE(result.signature);
   EXPECT_TRUE(result.signed_part_only);
   EXPECT_EQ(Release::of_verified(result).withheld(), Withheld::NotSigned);
+}
+
+TEST(SmimeAttacks, OuterFieldsThatDifferFromTheSignedOnesAreReported) {
+  mime::Headers outer = mime::Headers::parse(
+      "From: alice@example.com\r\nTo: bob@example.org\r\nSubject: You are fired\r\nReply-To: mallory@evil.example");
+  mime::Headers signed_fields =
+      mime::Headers::parse("From: alice@example.com\r\nTo: bob@example.org\r\nSubject: Lunch");
+  std::vector<std::string> warnings;
+  internal::compare_with_signed(outer, signed_fields, warnings);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_TRUE(mentions(warnings, "Subject", "You are fired"));
+  EXPECT_TRUE(mentions(warnings, "Reply-To", "not signed"));
+}
+
+TEST(SmimeAttacks, SingleFromNamesEveryMailboxItRefuses) {
+  std::vector<std::string> problems, notes;
+  auto two = mime::Headers::parse("From: alice@example.com\r\nFrom: mallory@evil.example");
+  EXPECT_FALSE(internal::single_from(two, "the message", problems, notes));
+  EXPECT_TRUE(mentions(problems, "alice@example.com", "mallory@evil.example"));
+  problems.clear();
+  auto one = mime::Headers::parse("From: =?utf-8?q?Alice?= <alice@example.com>");
+  EXPECT_EQ(internal::single_from(one, "the message", problems, notes), EmailAddress::parse("alice@example.com"));
+  EXPECT_TRUE(problems.empty());
+  auto invalid = mime::Headers::parse("From: User1");
+  EXPECT_FALSE(internal::single_from(invalid, "the message", problems, notes));
+  EXPECT_TRUE(problems.empty()) << "nothing to confuse: a note, and a signature finds no From to match";
+  EXPECT_FALSE(notes.empty());
+}
+
+TEST(SmimeAttacks, AnEncodedDisplayNameHidingAnAddressIsReported) {
+  std::vector<std::string> warnings;
+  auto headers = mime::Headers::parse("From: =?utf-8?b?Ym9iQGV4YW1wbGUub3Jn?= <alice@example.com>");
+  internal::check_shown_identity(headers, EmailAddress::parse("alice@example.com"), warnings);
+  EXPECT_TRUE(mentions(warnings, "bob@example.org"));
 }
 
 }  // namespace
