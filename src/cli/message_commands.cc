@@ -189,6 +189,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
     refuse_identity(result);
   if (bad_signature) {
     print_signature_summary(result);
+    print_warnings(result);
     if (!released) {
       throw Error(ErrorCode::BadSignature,
                   "the message decrypted, but its signature is not valid, so it may have been altered; nothing was "

@@ -246,6 +246,12 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and not written, "identity.two_mailboxes: one From with two mailboxes fails",
           text(result))
 
+    unsigned_gcm = openssl_encrypt(b"Content-Type: text/plain\r\n\r\nPay Mallory.\r\n", "aes-256-gcm")
+    result, written = decrypt(headers(From="alice@example.com", To="bob@example.org") +
+                              b"From: mallory@evil.example\r\n" + crlf(unsigned_gcm), "--allow-unauthenticated")
+    check(result.returncode == 1 and written is None and "alice@example.com" in text(result) and
+          "mallory@evil.example" in text(result),
+          "identity.two_from_fields (unsigned, encrypted): no flag releases it; both addresses named", text(result))
     not_signer = headers(From="alice@example.com", To="bob@example.org", Subject="Hi", Date=now_date()) + \
         crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nIt is me, Alice.\r\n"))
     result, written = verify(not_signer)
@@ -439,4 +445,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=46)
+finish(minimum=47)
