@@ -5,6 +5,8 @@ UI redressing) and EFAIL (USENIX Security 2018: CBC gadgets, direct
 exfiltration), and a damaged AuthEnvelopedData. docs/smime.md, "Reading",
 says what mailseal does with each; each check names the class it covers."""
 import base64
+import email
+import email.policy
 import email.utils
 import json
 import os
@@ -232,6 +234,27 @@ with tempfile.TemporaryDirectory() as work:
         check("good signature" not in out, f"identity.inner_from_not_signer (outer From {outer_from}): never good",
               out)
 
+    # Python's email package, as a script would: an opaque message's headers
+    # edited, its body left as it is.
+    edited = email.message_from_bytes(alice_opaque, policy=email.policy.compat32)
+    edited["From"] = "mallory@evil.example"  # a second From field
+    result, written = verify(edited.as_bytes())
+    check(result.returncode == 1 and not written and "mallory@evil.example" in text(result),
+          "identity.two_from_fields (added with Python's email package): exit 1, nothing written", text(result))
+    opaque_inner = email.message_from_bytes(openssl_sign("mallory", inner, "-nodetach"),
+                                            policy=email.policy.compat32)
+    opaque_inner["From"] = "alice@example.com"
+    opaque_inner["To"] = "bob@example.org"
+    sealed = email.message_from_bytes(crlf(openssl_encrypt(crlf(opaque_inner.as_bytes()), "aes-256-gcm")),
+                                      policy=email.policy.compat32)
+    sealed["From"] = "Alice <alice@example.com>"
+    sealed["To"] = "bob@example.org"
+    sealed["Date"] = now_date()
+    result, written = decrypt(sealed.as_bytes(), "--allow-bad-signature")
+    check(result.returncode == 1 and written is None and
+          "signed by mallory@evil.example, but the message is from alice@example.com" in text(result),
+          "identity.inner_from_not_signer (opaque, made with Python's email package): exit 1 naming both",
+          text(result))
     two_from = b"From: mallory@evil.example\r\n" + crlf(alice_signed)
     result, written = verify(two_from)
     check(result.returncode == 1 and not written, "identity.two_from_fields: exit 1, -o writes nothing", text(result))
@@ -445,4 +468,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=47)
+finish(minimum=49)
