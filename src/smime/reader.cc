@@ -9,6 +9,11 @@
 //     the layer around it are both opaque (a sealed message signed again).
 //  4. Only a layer that is the whole message counts: a signed part among
 //     other parts does not make the message signed.
+//  5. An encrypted part that is not the message itself is not opened (EFAIL's
+//     direct exfiltration); ReadResult::encrypted_part_only says so.
+// Identity (internal/identity.h): one From field with one mailbox in the
+// message and in each layer with header fields, all the same address, and
+// the counted signers naming it; otherwise identity_problems.
 
 #include <algorithm>
 #include <cctype>
