@@ -1,7 +1,9 @@
 // The S/MIME reader on untrusted messages: signatures (detached, opaque,
 // nested), encryption (with a throw-away key, so decryption runs too).
-// Property: nothing crashes; a result that claims a valid signature has a
-// signer certificate.
+// Properties: nothing crashes; a result that claims a valid signature has a
+// signer certificate; identity problems (From fields that disagree) never
+// leave a signature valid; content is never released under an identity
+// problem, a bad signature, or unsigned unauthenticated (CBC) encryption.
 
 #include <cstdlib>
 #include <string>
@@ -45,9 +47,19 @@ void run(std::span<const std::uint8_t> input) {
   const Identity& keys = identity();
   std::vector<smime::DecryptionKey> decryption = {{&keys.ec_key, keys.ec_certificate},
                                                   {&keys.rsa_key, keys.rsa_certificate}};
+  smime::Policy policy = smime::Policy::standard(mailseal::now());
+  policy.reader_addresses = {EmailAddress::parse("bob@example.org")};
   try {
-    smime::ReadResult result = smime::read_message(input, decryption, smime::Policy::standard(mailseal::now()));
+    smime::ReadResult result = smime::read_message(input, decryption, policy);
     if (result.signature && result.signature->valid && !result.signature->signer)
+      std::abort();
+    // An identity problem never leaves a signature valid nor content released.
+    if (!result.identity_problems.empty() && result.signature && result.signature->valid)
+      std::abort();
+    const bool identity_problem = !result.identity_problems.empty();
+    const bool unauthenticated = result.decrypted && !result.authenticated_encryption && !result.signature;
+    smime::Release release = smime::Release::of_decrypted(result, smime::BadSignature::Withhold);
+    if (release.released() && (identity_problem || unauthenticated || result.has_bad_signature()))
       std::abort();
   } catch (const Error&) {
   }

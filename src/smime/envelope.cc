@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/secret.h"
 #include "smime/internal/bio_sink.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/reading.h"
@@ -153,6 +154,39 @@ std::string describe_recipients(CMS_ContentInfo* cms) {
   return out;
 }
 
+struct Failure {
+  bool unwrap = false;   // a recipientInfo for one of the keys did not open
+  bool content = false;  // the content did not decrypt under a key that opened
+  std::string unwrap_detail;
+  std::string content_detail;
+};
+
+// Content that fails under a key that opened was changed after it was
+// encrypted: with AES-GCM the tag says so for certain (RFC 5083).
+void throw_decrypt_failure(const Decryption& result, const Failure& failure) {
+  if (failure.content && result.authenticated) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("the message was altered in transit: it is encrypted to this profile and its key opens, "
+                            "but the {} authentication tag of its content does not match; nothing was written",
+                            result.cipher),
+                "ask the sender to send it again");
+  }
+  if (failure.content) {
+    throw Error(
+        ErrorCode::BadSignature,
+        fmt::format("the message was damaged or altered in transit: it is encrypted to this profile and its "
+                    "key opens, but its {} content does not decrypt cleanly{}; nothing was written",
+                    result.cipher, failure.content_detail.empty() ? "" : fmt::format(" ({})", failure.content_detail)),
+        "ask the sender to send it again");
+  }
+  if (failure.unwrap) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("the message is encrypted to this profile, but its key part does not decrypt (damaged or "
+                            "tampered with){}",
+                            failure.unwrap_detail.empty() ? "" : fmt::format(": {}", failure.unwrap_detail)));
+  }
+}
+
 }  // namespace
 
 int cms_content_type(ByteView der) {
@@ -209,15 +243,20 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
                             result.cipher));
   }
   result.authenticated = type == NID_id_smime_ct_authEnvelopedData;
-  std::string decrypt_failure;
+  // What failed decides the message: a key part of ours that does not open,
+  // or content that does not decrypt under a key that did open. (OpenSSL may
+  // leave no error behind for a GCM tag that does not match: the flags
+  // decide, not the error text.)
+  Failure failure;
   for (const auto& key : keys) {
     // A fresh structure for each key: a failed attempt may leave state behind.
     ossl::Cms cms = read_cms(der);
     if (CMS_decrypt_set1_pkey_and_peer(cms.get(), key.key->native(), key.certificate.native(), nullptr) != 1) {
       unsigned long error = ERR_peek_last_error();
       std::string detail = ossl::take_errors();
-      if (!is_no_matching_recipient(error)) {
-        decrypt_failure = detail;  // the message is for this key, but its key part did not decrypt
+      if (error != 0 && !is_no_matching_recipient(error)) {
+        failure.unwrap = true;  // the message is for this key, but its key part did not decrypt
+        failure.unwrap_detail = detail;
       }
       continue;
     }
@@ -227,20 +266,18 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
     SinkBio out(plaintext);
     if (CMS_decrypt(cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
       // CBC padding or the GCM tag failed: nothing of the plaintext is kept.
-      decrypt_failure = ossl::take_errors();
+      failure.content = true;
+      failure.content_detail = ossl::take_errors();
       out.rethrow_if_failed();
+      std::string partial = plaintext.take();
+      secure_wipe(partial.data(), partial.size());
       continue;
     }
     out.rethrow_if_failed();
     result.plaintext = plaintext.take();
     return result;
   }
-  if (!decrypt_failure.empty()) {
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("the message is encrypted to this profile but does not decrypt cleanly (damaged or "
-                            "tampered with): {}",
-                            decrypt_failure));
-  }
+  throw_decrypt_failure(result, failure);
   throw Error(ErrorCode::NoMatchingKey,
               fmt::format("the message is not encrypted to any of the {} key{} of this profile; it is for: {}",
                           keys.size(), keys.size() == 1 ? "" : "s", describe_recipients(read_cms(der).get())));

@@ -9,6 +9,11 @@
 //     the layer around it are both opaque (a sealed message signed again).
 //  4. Only a layer that is the whole message counts: a signed part among
 //     other parts does not make the message signed.
+//  5. An encrypted part that is not the message itself is not opened (EFAIL's
+//     direct exfiltration); ReadResult::encrypted_part_only says so.
+// Identity (internal/identity.h): one From field with one mailbox in the
+// message and in each layer with header fields, all the same address, and
+// the counted signers naming it; otherwise identity_problems.
 
 #include <algorithm>
 #include <cctype>
@@ -17,8 +22,10 @@
 #include <openssl/obj_mac.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
+#include "smime/internal/identity.h"
 #include "smime/internal/reading.h"
 
 namespace mailseal::smime {
@@ -29,26 +36,12 @@ using internal::SignatureContext;
 
 enum class LayerKind { Plain, SignedDetached, SignedOpaque, Encrypted };
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-bool is_pkcs7_mime(const mime::ContentType& type) {
-  return type.is("application", "pkcs7-mime") || type.is("application", "x-pkcs7-mime");
-}
+using internal::is_p7m_octet_stream;
+using internal::is_pkcs7_mime;
+using internal::lower;
 
 bool is_pkcs7_signature(const mime::ContentType& type) {
   return type.is("application", "pkcs7-signature") || type.is("application", "x-pkcs7-signature");
-}
-
-// Outlook and others send application/octet-stream named *.p7m.
-bool is_p7m_octet_stream(const mime::Entity& entity) {
-  if (!entity.content_type.is("application", "octet-stream"))
-    return false;
-  std::string name = lower(entity.content_type.parameter("name").value_or(""));
-  return name.size() >= 4 && name.substr(name.size() - 4) == ".p7m";
 }
 
 LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
@@ -77,34 +70,6 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
   }
   throw Error(ErrorCode::Malformed,
               fmt::format("the {} part does not hold a CMS structure mailseal reads", type.mime_type()));
-}
-
-// True if a signed part appears below a multipart message (not the whole).
-bool has_partial_signature(const mime::Entity& entity, int depth) {
-  if (depth > 8 || !entity.content_type.is_multipart())
-    return false;
-  auto boundary = entity.content_type.parameter("boundary");
-  if (!boundary)
-    return false;
-  mime::MultipartBody body;
-  try {
-    body = mime::split_multipart(entity.body, *boundary);
-  } catch (const Error&) {
-    return false;
-  }
-  for (auto part : body.parts) {
-    try {
-      mime::Entity child = mime::Entity::parse(part);
-      const auto& type = child.content_type;
-      if (type.is("multipart", "signed") ||
-          (is_pkcs7_mime(type) && lower(type.parameter("smime-type").value_or("")) == "signed-data") ||
-          has_partial_signature(child, depth + 1)) {
-        return true;
-      }
-    } catch (const Error&) {
-    }
-  }
-  return false;
 }
 
 // Content inside a signature or an encryption layer is a MIME entity, but
@@ -158,30 +123,49 @@ struct Reading {
   mime::Entity current;              // the layer being read
   bool previous_opaque = false;      // the layer around it was an opaque signature
   bool outermost = true;
+  std::optional<EmailAddress> outer_from;  // the From every protected From must equal
 };
 
 // The outermost header fields: the From address and Date signatures are
-// checked against.
+// checked against. Exactly one From field with one mailbox (identity rule).
 void read_outer_headers(const mime::Entity& top, Reading& reading) {
+  ReadResult& result = reading.result;
   if (auto value = top.headers.get("Date"))
     reading.date = mime::parse_date(*value);
-  if (auto value = top.headers.get("From")) {
+  reading.outer_from = internal::single_from(top.headers, "the message", result.identity_problems, result.notes);
+  if (reading.outer_from) {
+    result.from = {*reading.outer_from};
+    internal::check_shown_identity(top.headers, *reading.outer_from, result.warnings);
+  } else if (auto value = top.headers.get("From")) {
     try {
-      reading.result.from = mime::parse_addresses(*value);
+      result.from = mime::parse_addresses(*value);
     } catch (const Error&) {
-      reading.result.notes.push_back("the From header is not a valid address");
     }
   }
 }
 
-// A decrypted payload with its own header fields speaks for itself (RFC 9788).
-void read_inner_headers(Reading& reading) {
+// A signed or decrypted layer with its own header fields speaks for itself
+// (RFC 9788), and its From must be the message's: a protected From that is
+// another address is an identity problem naming both. A sealed message
+// signed again (an opaque signature inside an opaque one, rule 3) is another
+// author's message: its From becomes the one deeper layers are held to.
+void read_inner_headers(Reading& reading, LayerKind kind) {
   const mime::Headers& headers = reading.current.headers;
   if (!headers.get("From"))
     return;
-  try {
-    reading.result.from = mime::parse_addresses(*headers.get("From"));
-  } catch (const Error&) {
+  ReadResult& result = reading.result;
+  std::optional<EmailAddress> inner =
+      internal::single_from(headers, "a signed or encrypted part", result.identity_problems, result.notes);
+  const bool resealed = kind == LayerKind::SignedOpaque && reading.previous_opaque && !result.layers.empty();
+  if (inner && reading.outer_from && !(*inner == *reading.outer_from) && !resealed) {
+    result.identity_problems.push_back(fmt::format("the protected From {} differs from the message's From {}",
+                                                   inner->str(), reading.outer_from->str()));
+  }
+  if (inner) {
+    result.from = {*inner};
+    if (resealed || !reading.outer_from)
+      reading.outer_from = inner;
+    internal::check_shown_identity(headers, *inner, result.warnings);
   }
   if (auto value = headers.get("Date"))
     reading.date = mime::parse_date(*value);
@@ -273,6 +257,10 @@ void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Polic
     result.notes.push_back(fmt::format("an outer signature around the encryption was ignored{}",
                                        check.report.valid ? "" : " (it was not valid either)"));
   } else {
+    // A counted signer that is not the From address is an identity problem:
+    // no flag releases what it signs.
+    if (context.check_from && check.report.signer && !check.report.from_matches && context.from.size() == 1)
+      result.identity_problems.push_back(internal::signer_mismatch(*check.report.signer, context.from.front()));
     result.layers.push_back(std::move(check.report));
   }
   reading.outermost = false;
@@ -281,8 +269,8 @@ void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Polic
 }
 
 // The signature that vouches for the message: the outermost counted one,
-// valid only if every counted layer is. Rule 4: a signed part among others
-// is only a note.
+// valid only if every counted layer is and the From fields agree. Rule 4: a
+// signed or encrypted part among others is only a note.
 void combine_signatures(ReadResult& result, const mime::Entity& innermost) {
   if (!result.layers.empty()) {
     SignatureReport combined = result.layers.front();
@@ -291,10 +279,44 @@ void combine_signatures(ReadResult& result, const mime::Entity& innermost) {
         combined.problems.push_back(fmt::format("inner signature: {}", problem));
       }
     }
+    for (const auto& problem : result.identity_problems) {
+      if (std::find(combined.problems.begin(), combined.problems.end(), problem) == combined.problems.end())
+        combined.problems.push_back(problem);
+    }
     combined.valid = combined.problems.empty();
     result.signature = std::move(combined);
-  } else if (has_partial_signature(innermost, 0)) {
+    return;
+  }
+  internal::PartialLayers partial = internal::find_partial_layers(innermost);
+  result.signed_part_only = partial.signed_part;
+  result.encrypted_part_only = partial.encrypted_part && !result.encrypted;
+  if (partial.signed_part)
     result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
+  if (result.encrypted_part_only) {
+    result.notes.push_back(
+        "a part of this message is encrypted, but the message itself is not: such a part is not decrypted");
+  }
+}
+
+// Header protection (RFC 9788) of a signed message: the signed header fields
+// are the message's; outer ones that differ are reported and never win (the
+// output is the signed entity). Surreptitious forwarding: signed To/Cc that
+// do not name the reader.
+void check_signed_headers(ReadResult& result, const mime::Entity& top, const mime::Entity& innermost,
+                          const Policy& policy) {
+  if (!result.signature || !innermost.headers.get("From") || innermost.raw.data() == top.raw.data())
+    return;
+  if (!result.encrypted)
+    internal::compare_with_signed(top.headers, innermost.headers, result.warnings);
+  result.addressed_to_reader = internal::addressed_to(innermost.headers, policy.reader_addresses);
+  if (result.addressed_to_reader == false) {
+    std::vector<std::string> reader;
+    for (const auto& address : policy.reader_addresses)
+      reader.push_back(address.str());
+    result.warnings.push_back(
+        fmt::format("the signed To and Cc do not name you ({}): the signer wrote this to someone else, and it may "
+                    "have been forwarded to you as if written to you",
+                    fmt::join(reader, ", ")));
   }
 }
 
@@ -324,10 +346,10 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     if (layer >= policy.max_layers) {
       throw Error(ErrorCode::Malformed, "the message nests too many S/MIME layers");
     }
-    if (layer > 0)
-      read_inner_headers(reading);
     Bytes decoded;
     LayerKind kind = classify(reading.current, decoded);
+    if (layer > 0)
+      read_inner_headers(reading, kind);
     if (kind == LayerKind::Plain)
       break;
     if (kind == LayerKind::Encrypted) {
@@ -340,6 +362,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   ReadResult& result = reading.result;
   const mime::Entity& innermost = reading.current;
   combine_signatures(result, innermost);
+  check_signed_headers(result, top, innermost, policy);
   std::string* owner = reading.storage.empty() ? nullptr : &reading.storage.back();
   result.content = HeldContent(restore_message(top, innermost, innermost.raw.data() == top.raw.data(), owner));
   return std::move(result);

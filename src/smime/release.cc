@@ -22,6 +22,10 @@ std::string_view to_string(Withheld reason) noexcept {
       return "bad signature";
     case Withheld::TrustBelowRequired:
       return "trust below the required level";
+    case Withheld::IdentityMismatch:
+      return "the From addresses disagree";
+    case Withheld::Unauthenticated:
+      return "unauthenticated encryption";
   }
   return "withheld";
 }
@@ -43,16 +47,24 @@ Release::Release(HeldContent& held, std::optional<Withheld> reason) : content_(s
   }
 }
 
-Release Release::of_decrypted(ReadResult& result, BadSignature bad_signature) {
+Release Release::of_decrypted(ReadResult& result, BadSignature bad_signature, Unauthenticated unauthenticated) {
   std::optional<Withheld> reason;
-  if (result.has_bad_signature() && bad_signature == BadSignature::Withhold)
-    reason = Withheld::BadSignature;
+  if (!result.identity_problems.empty()) {
+    reason = Withheld::IdentityMismatch;
+  } else if (result.has_bad_signature()) {
+    if (bad_signature == BadSignature::Withhold)
+      reason = Withheld::BadSignature;
+  } else if (!result.authenticated_encryption && !result.signature && unauthenticated == Unauthenticated::Withhold) {
+    reason = Withheld::Unauthenticated;
+  }
   return Release(result.content, reason);
 }
 
 Release Release::of_verified(ReadResult& result) {
   std::optional<Withheld> reason;
-  if (!result.signature) {
+  if (!result.identity_problems.empty()) {
+    reason = Withheld::IdentityMismatch;
+  } else if (!result.signature) {
     reason = Withheld::NotSigned;
   } else if (!result.signature->valid) {
     reason = Withheld::BadSignature;
@@ -80,6 +92,14 @@ const std::string& Release::content() const {
     case Withheld::TrustBelowRequired:
       throw Error(ErrorCode::RejectedByPolicy,
                   "the signer is trusted less than required, so the content is not released");
+    case Withheld::IdentityMismatch:
+      throw Error(ErrorCode::BadSignature,
+                  "the message's From addresses disagree (with each other, with its protected headers or with the "
+                  "signer), so whom it is from is unknown; its content is not released");
+    case Withheld::Unauthenticated:
+      throw Error(ErrorCode::RejectedByPolicy,
+                  "the message is encrypted without authentication (CBC) and not signed by its sender, so it may "
+                  "have been altered in transit; its content is not released");
   }
   throw Error(ErrorCode::Internal, "the content is withheld");
 }

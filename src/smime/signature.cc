@@ -183,18 +183,20 @@ void check_signer_certificate(const SignatureContext& context, SignatureReport& 
   }
   if (context.from.size() == 1) {
     report.from_matches = certificate.names_address(context.from.front());
-    if (!report.from_matches && context.check_from) {
-      auto addresses = certificate.email_addresses();
-      problems.push_back(fmt::format("signed by {}, but the message is from {}",
-                                     addresses.empty() ? certificate.subject() : addresses.front().str(),
-                                     context.from.front().str()));
-    }
+    if (!report.from_matches && context.check_from)
+      problems.push_back(signer_mismatch(certificate, context.from.front()));
   } else if (context.check_from) {
     problems.push_back(fmt::format("the message has {} From addresses; exactly one is needed", context.from.size()));
   }
 }
 
 }  // namespace
+
+std::string signer_mismatch(const crypto::Certificate& signer, const EmailAddress& from) {
+  auto addresses = signer.email_addresses();
+  return fmt::format("signed by {}, but the message is from {}",
+                     addresses.empty() ? signer.subject() : addresses.front().str(), from.str());
+}
 
 SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
                                const SignatureContext& context) {

@@ -59,7 +59,8 @@ with tempfile.TemporaryDirectory() as work:
             if os.path.exists(output):
                 os.remove(output)
             if "enc" in name:
-                result = bob.run("decrypt", path, "--json", "-o", output)
+                # Unsigned CBC content is released only when asked for (docs/smime.md: EFAIL).
+                result = bob.run("decrypt", path, "--json", "-o", output, "--allow-unauthenticated")
                 report = json.loads(result.stdout) if result.stdout.strip() else {}
                 check(result.returncode == 0 and report.get("decrypted"), f"{name} ({label} key): decrypts",
                       result.stderr.decode())

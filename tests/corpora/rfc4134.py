@@ -76,7 +76,8 @@ with tempfile.TemporaryDirectory() as work:
         out = os.path.join(work, "out")
         if os.path.exists(out):
             os.remove(out)  # a previous example's output must not count
-        result = bob.run("decrypt", message, "--json", "-o", out)
+        # 5.x are unsigned CBC: released only when asked for (docs/smime.md: EFAIL).
+        result = bob.run("decrypt", message, "--json", "-o", out, "--allow-unauthenticated")
         if outcome == "decrypted":
             report = json.loads(result.stdout) if result.stdout.strip() else {}
             check(result.returncode == 0 and report.get("decrypted"), f"{name}: decrypts", text(result))

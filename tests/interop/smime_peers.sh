@@ -147,17 +147,19 @@ expect_contains "$(cat "$WORK/gcm-out.eml")" "signed by a peer" "content recover
 expect_status 0 "openssl cms -encrypt with RSA-OAEP (SHA-256)" -- \
   openssl cms -encrypt -aes256 -in "$WORK/body.txt" -text -from carol@example.net -to bob@example.org -subject oaep \
   -recip "$WORK/bob-2.pem" -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256 -out "$WORK/openssl-oaep.eml"
-expect_status 0 "mailseal decrypts openssl's OAEP message" -- "$MAILSEAL" decrypt "$WORK/openssl-oaep.eml" --json --home "$B"
+# Unsigned CBC content is withheld unless asked for (docs/smime.md: EFAIL).
+expect_status 1 "unsigned CBC from openssl is withheld by default" -- "$MAILSEAL" decrypt "$WORK/openssl-oaep.eml" --home "$B"
+expect_status 0 "mailseal decrypts openssl's OAEP message" -- "$MAILSEAL" decrypt "$WORK/openssl-oaep.eml" --json --allow-unauthenticated --home "$B"
 expect_equal "$(json_field content_cipher <<<"$OUT")" "AES-256-CBC" "AES-256-CBC"
 printf 'Content-Type: text/plain\r\n\r\nEncrypted by gpgsm.\r\n' >"$WORK/gpgsm-plain.txt"
 gpgsm --batch --encrypt -r bob@example.org -o "$WORK/gpgsm-enc.der" "$WORK/gpgsm-plain.txt" 2>"$WORK/gpgsm-enc.log"
 $TOOL wrap enveloped-data carol@example.net bob@example.org "$WORK/gpgsm-enc.der" "$WORK/gpgsm-enc.eml"
-expect_status 0 "mailseal decrypts gpgsm's message" -- "$MAILSEAL" decrypt "$WORK/gpgsm-enc.eml" --home "$B"
+expect_status 0 "mailseal decrypts gpgsm's message" -- "$MAILSEAL" decrypt "$WORK/gpgsm-enc.eml" --allow-unauthenticated --home "$B"
 expect_contains "$OUT" "Encrypted by gpgsm." "content recovered"
 printf 'Content-Type: text/plain\r\n\r\nEncrypted by NSS.\r\n' >"$WORK/nss-plain.txt"
 cmsutil -E -r bob@example.org -d "sql:$NSS" -i "$WORK/nss-plain.txt" -o "$WORK/nss-enc.der" 2>"$WORK/nss-enc.log"
 $TOOL wrap enveloped-data carol@example.net bob@example.org "$WORK/nss-enc.der" "$WORK/nss-enc.eml"
-expect_status 0 "mailseal decrypts NSS's message" -- "$MAILSEAL" decrypt "$WORK/nss-enc.eml" --home "$B"
+expect_status 0 "mailseal decrypts NSS's message" -- "$MAILSEAL" decrypt "$WORK/nss-enc.eml" --allow-unauthenticated --home "$B"
 expect_contains "$OUT" "Encrypted by NSS." "content recovered"
 
 note "mailseal to mailseal: AES-256-GCM with RSA-OAEP, signed inside"

@@ -51,7 +51,7 @@ ReadResult read(const std::string& message, std::vector<DecryptionKey> keys = {}
 // The content of a read message, whatever a release would decide (the tests
 // below look at what was read; release_test.cc at what may be released).
 std::string content_of(ReadResult& result) {
-  return Release::of_decrypted(result, BadSignature::Release).content();
+  return Release::of_decrypted(result, BadSignature::Release, Unauthenticated::Release).content();
 }
 
 TEST(Smime, DetachedSignatureVerifies) {

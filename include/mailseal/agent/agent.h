@@ -49,7 +49,8 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign, TimePoint now);
 
 // Reads a message with every decryption key of the profile (if given),
-// judging signatures at `policy.now`.
+// judging signatures at `policy.now`; the profile's addresses are the
+// reader's (Policy::reader_addresses) unless the policy names some.
 smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, ByteView message,
                        const smime::Policy& policy);
 
@@ -86,6 +87,8 @@ std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::
 // `bad_signature` is Release.
 struct DecryptOptions {
   smime::BadSignature bad_signature = smime::BadSignature::Withhold;
+  // Unsigned content of unauthenticated (CBC) encryption: withheld unless Release.
+  smime::Unauthenticated unauthenticated = smime::Unauthenticated::Withhold;
   bool learn = true;  // record the sender's key and history
 };
 struct Decrypted {
@@ -97,7 +100,9 @@ struct Decrypted {
   bool authenticated = false;
 };
 // Error(Malformed) when the message is not encrypted (saying to verify it when
-// it is signed).
+// it is signed); Error(RejectedByPolicy) when only a part of it is encrypted
+// (an encrypted part is decrypted only as the whole message: EFAIL's direct
+// exfiltration wraps it in the attacker's own content).
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
                   const DecryptOptions& options, TimePoint now);
 

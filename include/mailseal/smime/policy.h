@@ -4,7 +4,9 @@
 // The reference time is the caller's `now`: the engine never reads the clock.
 
 #include <chrono>
+#include <vector>
 
+#include "mailseal/common/email_address.h"
 #include "mailseal/common/time.h"
 
 namespace mailseal::smime {
@@ -21,6 +23,10 @@ struct Policy {
   int min_rsa_bits = 2048;
   // Nesting limit for layers (signatures, encryption) of one message.
   int max_layers = 8;
+  // The reader's own addresses (a profile's): a signed message whose signed
+  // To/Cc name none of them may have been forwarded by someone else
+  // (surreptitious forwarding); reported, not refused. Empty: not checked.
+  std::vector<EmailAddress> reader_addresses;
 
   // The standard settings, judging at `now`.
   static Policy standard(TimePoint now) {

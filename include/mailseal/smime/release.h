@@ -22,14 +22,25 @@ enum class Withheld {
   NotSigned,           // verify: no signature vouches for the content
   BadSignature,        // a signature does not hold: the content may have been altered
   TrustBelowRequired,  // the signer is trusted less than the caller requires
+  IdentityMismatch,    // the From fields disagree (with each other, a protected layer or the signer)
+  Unauthenticated,     // decrypt: CBC content no valid signature vouches for: it may have been altered (EFAIL)
 };
-// "not signed", "bad signature", "trust below the required level"
+// "not signed", "bad signature", "trust below the required level", "the From
+// addresses disagree", "unauthenticated encryption"
 std::string_view to_string(Withheld reason) noexcept;
 
 // What decrypting does with content under a signature that does not hold.
 enum class BadSignature {
   Withhold,  // the default: it may have been altered (CBC content can be, undetected)
   Release,   // the reader asked for it anyway (decrypt --allow-bad-signature)
+};
+
+// What decrypting does with content of an unauthenticated (CBC) encryption
+// layer that no valid signature from the From address vouches for: chosen
+// blocks can be spliced into such ciphertext undetected (EFAIL's CBC gadgets).
+enum class Unauthenticated {
+  Withhold,  // the default
+  Release,   // the reader asked for it anyway (decrypt --allow-unauthenticated)
 };
 
 // The innermost content of a read message, held back until a Release lets it
@@ -54,11 +65,14 @@ class HeldContent {
 // be released, else why it is withheld.
 class Release {
  public:
-  // decrypt: the content is released unless a signature over it does not
-  // hold (then as `bad_signature` says). Takes the content out of `result`.
-  static Release of_decrypted(ReadResult& result, BadSignature bad_signature);
-  // verify: the content is released only under a valid signature. Takes the
-  // content out of `result`.
+  // decrypt: the content is released unless the From fields disagree
+  // (never), a signature over it does not hold (then as `bad_signature`
+  // says), or it is unsigned content of unauthenticated encryption (then as
+  // `unauthenticated` says). Takes the content out of `result`.
+  static Release of_decrypted(ReadResult& result, BadSignature bad_signature,
+                              Unauthenticated unauthenticated = Unauthenticated::Withhold);
+  // verify: the content is released only under a valid signature and when
+  // the From fields agree. Takes the content out of `result`.
   static Release of_verified(ReadResult& result);
 
   // Withholds the content for `reason` (a further requirement of the

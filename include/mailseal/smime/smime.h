@@ -140,6 +140,24 @@ struct ReadResult {
   std::vector<SignatureReport> layers;  // every counted signature, outermost first
   std::vector<EmailAddress> from;
   std::vector<std::string> notes;  // layers ignored or not opened, and why
+  // Why whom the message is from is unknown (each names the addresses):
+  // not exactly one From field with one mailbox, in the message or in a
+  // signed or encrypted layer with header fields; a protected From that is
+  // not the outer one. Any makes the signature invalid and withholds the
+  // content (release.h).
+  std::vector<std::string> identity_problems;
+  // What a reader should know, since mail clients show it, without failing:
+  // a display name holding another address, a Sender that is not the From,
+  // outer header fields that differ from the signed ones (which count),
+  // signed To/Cc that do not name the reader.
+  std::vector<std::string> warnings;
+  // Whether the signed To/Cc name one of Policy::reader_addresses; nullopt
+  // when unknown (no reader addresses, or no signed To/Cc).
+  std::optional<bool> addressed_to_reader;
+  // A part of the message is signed, or encrypted, but not the message as a
+  // whole (its root): such a part counts for nothing and is not opened.
+  bool signed_part_only = false;
+  bool encrypted_part_only = false;
   // The innermost message, protected headers restored, CRLF line endings:
   // held back until a Release (release.h) decides that it may be read.
   HeldContent content;

@@ -23,6 +23,10 @@ struct SignatureCheck {
   bool content_mismatch = false;  // the digest of the content did not match
 };
 
+// "signed by SIGNER, but the message is from FROM": the signer's certificate
+// does not name the From address of the layer it signs.
+std::string signer_mismatch(const crypto::Certificate& signer, const EmailAddress& from);
+
 // Verifies a signed-data CMS; `detached_content` is the canonical first part
 // of a multipart/signed. Problems make the report invalid; only structure that
 // cannot be read throws.

@@ -1,0 +1,228 @@
+// Whom a read message is from (docs/smime.md, "Identity").
+
+#include "smime/internal/identity.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <openssl/obj_mac.h>
+
+#include "mailseal/common/error.h"
+#include "smime/internal/reading.h"
+
+namespace mailseal::smime::internal {
+
+namespace {
+
+// The fields a mail client shows, compared between outer and signed headers.
+constexpr std::string_view kShownFields[] = {"From", "Sender", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID"};
+constexpr int kMaxPartDepth = 8;
+
+bool is_local_char(unsigned char c) {
+  return std::isalnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+
+bool is_domain_char(unsigned char c) {
+  return std::isalnum(c) || c == '.' || c == '-';
+}
+
+// Every address-like token (local@domain.tld) in decoded header text.
+std::vector<std::string> addresses_in_text(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::size_t at = text.find('@'); at != std::string_view::npos; at = text.find('@', at + 1)) {
+    std::size_t begin = at;
+    while (begin > 0 && is_local_char(static_cast<unsigned char>(text[begin - 1])))
+      --begin;
+    std::size_t end = at + 1;
+    while (end < text.size() && is_domain_char(static_cast<unsigned char>(text[end])))
+      ++end;
+    while (end > at + 1 && text[end - 1] == '.')
+      --end;
+    std::string_view domain = text.substr(at + 1, end - at - 1);
+    if (begin < at && domain.find('.') != std::string_view::npos)
+      out.push_back(lower(std::string(text.substr(begin, end - begin))));
+  }
+  return out;
+}
+
+std::string join_addresses(const std::vector<EmailAddress>& addresses) {
+  std::vector<std::string> text;
+  for (const auto& address : addresses)
+    text.push_back(address.str());
+  return fmt::format("{}", fmt::join(text, ", "));
+}
+
+std::vector<EmailAddress> addresses_of(const mime::Headers& headers, std::string_view name) {
+  std::vector<EmailAddress> out;
+  for (const auto& field : headers.fields()) {
+    if (lower(field.name) != lower(std::string(name)))
+      continue;
+    try {
+      auto addresses = mime::parse_addresses(field.value());
+      out.insert(out.end(), addresses.begin(), addresses.end());
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
+
+// A signed or encrypted S/MIME entity, by its type (and, when the type does
+// not say, by its CMS content).
+void classify_part(const mime::Entity& part, PartialLayers& found) {
+  const auto& type = part.content_type;
+  if (type.is("multipart", "signed")) {
+    found.signed_part = true;
+    return;
+  }
+  if (!is_pkcs7_mime(type) && !is_p7m_octet_stream(part))
+    return;
+  std::string smime_type = lower(type.parameter("smime-type").value_or(""));
+  if (smime_type == "signed-data") {
+    found.signed_part = true;
+  } else if (smime_type == "enveloped-data" || smime_type == "authenveloped-data") {
+    found.encrypted_part = true;
+  } else if (smime_type.empty()) {
+    try {
+      int nid = cms_content_type(mime::decode_body(part));
+      found.signed_part = found.signed_part || nid == NID_pkcs7_signed;
+      found.encrypted_part =
+          found.encrypted_part || nid == NID_pkcs7_enveloped || nid == NID_id_smime_ct_authEnvelopedData;
+    } catch (const Error&) {
+    }
+  }
+}
+
+void find_in(const mime::Entity& entity, int depth, PartialLayers& found) {
+  if (depth > kMaxPartDepth)
+    return;
+  if (entity.content_type.is("message", "rfc822")) {
+    try {
+      mime::Entity attached = mime::Entity::parse(entity.body);
+      classify_part(attached, found);
+      find_in(attached, depth + 1, found);
+    } catch (const Error&) {
+    }
+    return;
+  }
+  auto boundary = entity.content_type.parameter("boundary");
+  if (!entity.content_type.is_multipart() || !boundary)
+    return;
+  try {
+    for (auto bytes : mime::split_multipart(entity.body, *boundary).parts) {
+      mime::Entity child = mime::Entity::parse(bytes);
+      classify_part(child, found);
+      find_in(child, depth + 1, found);
+    }
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool is_pkcs7_mime(const mime::ContentType& type) {
+  return type.is("application", "pkcs7-mime") || type.is("application", "x-pkcs7-mime");
+}
+
+bool is_p7m_octet_stream(const mime::Entity& entity) {
+  if (!entity.content_type.is("application", "octet-stream"))
+    return false;
+  std::string name = lower(entity.content_type.parameter("name").value_or(""));
+  return name.size() >= 4 && name.substr(name.size() - 4) == ".p7m";
+}
+
+std::optional<EmailAddress> single_from(const mime::Headers& headers, std::string_view where,
+                                        std::vector<std::string>& problems, std::vector<std::string>& notes) {
+  const std::size_t fields = headers.count("From");
+  if (fields == 0)
+    return std::nullopt;
+  if (fields > 1) {
+    std::vector<EmailAddress> all = addresses_of(headers, "From");
+    problems.push_back(fmt::format("{} has {} From fields ({}); exactly one is accepted", where, fields,
+                                   all.empty() ? std::string("none valid") : join_addresses(all)));
+    return std::nullopt;
+  }
+  std::vector<EmailAddress> mailboxes;
+  try {
+    mailboxes = mime::parse_addresses(*headers.get("From"));
+  } catch (const Error&) {
+  }
+  if (mailboxes.empty()) {
+    // Nothing to confuse: a signature finds no From address to match.
+    notes.push_back(fmt::format("the From field of {} is not a valid address", where));
+    return std::nullopt;
+  }
+  if (mailboxes.size() > 1) {
+    problems.push_back(fmt::format("the From field of {} names {} mailboxes ({}); exactly one is accepted", where,
+                                   mailboxes.size(), join_addresses(mailboxes)));
+    return std::nullopt;
+  }
+  return mailboxes.front();
+}
+
+void check_shown_identity(const mime::Headers& headers, const EmailAddress& from, std::vector<std::string>& warnings) {
+  if (auto value = headers.get("From")) {
+    for (const auto& token : addresses_in_text(mime::decode_header_text(*value))) {
+      if (token != from.str()) {
+        warnings.push_back(
+            fmt::format("the From display name shows the address {}, but the message is from {}", token, from.str()));
+        break;
+      }
+    }
+  }
+  for (const auto& sender : addresses_of(headers, "Sender")) {
+    if (!(sender == from)) {
+      warnings.push_back(
+          fmt::format("the Sender field says {}, but the message is from {}; mail clients may show "
+                      "either",
+                      sender.str(), from.str()));
+      break;
+    }
+  }
+}
+
+void compare_with_signed(const mime::Headers& outer, const mime::Headers& signed_fields,
+                         std::vector<std::string>& warnings) {
+  for (std::string_view name : kShownFields) {
+    auto outside = outer.get(name);
+    if (!outside)
+      continue;
+    auto inside = signed_fields.get(name);
+    if (!inside) {
+      warnings.push_back(
+          fmt::format("the outer {} field is not signed (the signed header fields have none): "
+                      "ignored",
+                      name));
+    } else if (*inside != *outside || outer.count(name) != signed_fields.count(name)) {
+      warnings.push_back(
+          fmt::format("the outer {} field \"{}\" differs from the signed one \"{}\": the signed one counts", name,
+                      *outside, *inside));
+    }
+  }
+}
+
+std::optional<bool> addressed_to(const mime::Headers& signed_fields, std::span<const EmailAddress> reader) {
+  if (reader.empty() || (!signed_fields.get("To") && !signed_fields.get("Cc")))
+    return std::nullopt;
+  std::vector<EmailAddress> recipients = addresses_of(signed_fields, "To");
+  std::vector<EmailAddress> copied = addresses_of(signed_fields, "Cc");
+  recipients.insert(recipients.end(), copied.begin(), copied.end());
+  return std::any_of(recipients.begin(), recipients.end(), [&](const EmailAddress& recipient) {
+    return std::find(reader.begin(), reader.end(), recipient) != reader.end();
+  });
+}
+
+PartialLayers find_partial_layers(const mime::Entity& entity) {
+  PartialLayers found;
+  find_in(entity, 0, found);
+  return found;
+}
+
+}  // namespace mailseal::smime::internal
