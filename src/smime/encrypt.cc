@@ -86,9 +86,11 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
   ossl::Cms cms = make_envelope(options);
   internal::stream_cms(cms.get(), out, "encryption", [&](ByteSink& plaintext) {
     if (options.signer != nullptr) {
-      internal::write_multipart_signed(message, plaintext, *options.signer, internal::Transport::Binary, true, "");
+      internal::write_multipart_signed(message, plaintext, *options.signer, internal::Transport::Binary,
+                                       internal::HeaderProtection::Cipher, "");
     } else {
-      internal::write_content_entity(message, plaintext, internal::Transport::Binary, true);
+      internal::write_content_entity(message, plaintext, internal::Transport::Binary,
+                                     internal::HeaderProtection::Cipher);
     }
   });
   out.finish();

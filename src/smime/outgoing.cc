@@ -130,7 +130,9 @@ std::string message_headers(const OutgoingMessage& message, std::initializer_lis
   return headers.serialize();
 }
 
-void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, bool protect_headers) {
+void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, HeaderProtection protection) {
+  const bool protect_headers = protection != HeaderProtection::None;
+  const std::string_view hp_parameter = protection == HeaderProtection::Clear ? "; hp=\"clear\"" : "; hp=\"cipher\"";
   const mime::Headers& headers = message.headers();
   mime::Headers content;
   if (protect_headers) {
@@ -159,14 +161,14 @@ void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport tra
     if (same_name(field.name, "Content-Type")) {
       has_content_type = true;
       if (protect_headers)
-        value += "; hp=\"cipher\"";
+        value += hp_parameter;
     }
     if (same_name(field.name, "Content-Transfer-Encoding") && needs_base64)
       value = "base64";
     content.append(field.name, value);
   }
   if (!has_content_type && protect_headers) {
-    content.append("Content-Type", "text/plain; charset=us-ascii; hp=\"cipher\"");
+    content.append("Content-Type", fmt::format("text/plain; charset=us-ascii{}", hp_parameter));
   }
   out.write(content.serialize());
   out.write(std::string_view("\r\n"));
@@ -188,7 +190,7 @@ void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport tra
 }
 
 void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, Transport transport,
-                            bool protect_headers, std::string_view extra_headers) {
+                            HeaderProtection protection, std::string_view extra_headers) {
   const std::string boundary = mime::make_boundary();
   out.write(extra_headers);
   out.write(
@@ -198,7 +200,7 @@ void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const Signe
                   boundary, boundary));
   DetachedSigner detached(signer);
   TeeSink both(out, detached.content());
-  write_content_entity(message, both, transport, protect_headers);
+  write_content_entity(message, both, transport, protection);
   Bytes signature = detached.finish();
   out.write(
       fmt::format("\r\n--{}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"

@@ -57,7 +57,8 @@ void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity&
   out.write(internal::message_headers(message, {}));
   out.write(std::string_view("MIME-Version: 1.0\r\n"));
   if (form == SignatureForm::Detached) {
-    internal::write_multipart_signed(message, out, signer, internal::Transport::SevenBit, false, "");
+    internal::write_multipart_signed(message, out, signer, internal::Transport::SevenBit,
+                                     internal::HeaderProtection::Clear, "");
     out.finish();
     return;
   }
@@ -68,7 +69,7 @@ void sign_message(OutgoingMessage& message, ByteSink& out, const SignerIdentity&
                        "Content-Description: S/MIME Cryptographic Signature\r\n\r\n"));
   ossl::Cms cms = internal::make_signed_data(signer, false);
   internal::stream_cms(cms.get(), out, "signature", [&](ByteSink& content) {
-    internal::write_content_entity(message, content, internal::Transport::Binary, false);
+    internal::write_content_entity(message, content, internal::Transport::Binary, internal::HeaderProtection::Clear);
   });
   out.finish();
 }

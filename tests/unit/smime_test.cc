@@ -132,6 +132,32 @@ TEST(Smime, EightBitBodyIsBase64EncodedForDetachedSignatures) {
   EXPECT_TRUE(result.signature->valid);
 }
 
+// RFC 9788 covers signed-only messages too: the signed part carries the
+// header fields (hp="clear"), so a reader can tell what a relay changed.
+TEST(Smime, SignedMessagesCarryTheirHeaderFieldsInsideTheSignature) {
+  for (SignatureForm form : {SignatureForm::Detached, SignatureForm::Opaque}) {
+    std::string signed_message = sign(kPlainMessage, form);
+    ReadResult result = read(signed_message);
+    ASSERT_TRUE(result.signature);
+    EXPECT_TRUE(result.signature->valid);
+    EXPECT_TRUE(result.warnings.empty()) << "nothing differs yet: " << result.warnings.front();
+    const std::string content = content_of(result);
+    EXPECT_NE(content.find("hp=\"clear\""), std::string::npos) << content;
+    EXPECT_NE(content.find("Subject: Lunch"), std::string::npos) << content;
+
+    // A relay that rewrites the outer Subject changes nothing the reader
+    // trusts: the difference is reported and the signed Subject stays.
+    signed_message.replace(signed_message.find("Subject: Lunch"), 14, "Subject: Fired");
+    ReadResult changed = read(signed_message);
+    ASSERT_TRUE(changed.signature);
+    EXPECT_TRUE(changed.signature->valid);
+    EXPECT_TRUE(std::any_of(changed.warnings.begin(), changed.warnings.end(),
+                            [](const std::string& warning) { return warning.find("Fired") != std::string::npos; }))
+        << "the outer Subject that differs from the signed one is reported";
+    EXPECT_NE(content_of(changed).find("Subject: Lunch"), std::string::npos);
+  }
+}
+
 TEST(Smime, EncryptedAndSignedWithGcm) {
   std::string encrypted = encrypt(kPlainMessage, true, {ContentCipher::Aes256Gcm, true});
   EXPECT_NE(encrypted.find("smime-type=authEnveloped-data"), std::string::npos);

@@ -16,12 +16,18 @@ enum class Transport { SevenBit, Binary };
 // "hcp_baseline" set that a reader shows).
 bool is_protected_header(std::string_view name);
 
-// Writes the message's content entity: its Content-* fields (and, when
-// `protect_headers`, copies of the protected header fields with hp="cipher"
-// added to Content-Type), an empty line, then the body streamed with canonical
-// line endings; an 8bit or binary single-part body is base64-encoded for
-// 7-bit transport.
-void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, bool protect_headers);
+// Header protection (RFC 9788): the content entity carries copies of the
+// protected header fields, marked on its Content-Type as hp="clear" (signed
+// only: a reader takes the signed fields as the message's) or hp="cipher"
+// (encrypted: the outer Subject is hidden).
+enum class HeaderProtection { None, Clear, Cipher };
+
+// Writes the message's content entity: its Content-* fields (and, unless
+// `protection` is None, copies of the protected header fields with the hp
+// parameter added to Content-Type), an empty line, then the body streamed with
+// canonical line endings; an 8bit or binary single-part body is base64-encoded
+// for 7-bit transport.
+void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, HeaderProtection protection);
 
 // The message's non-content header fields, serialised, with `skip` removed.
 std::string message_headers(const OutgoingMessage& message, std::initializer_list<std::string_view> skip);
@@ -44,6 +50,6 @@ class DetachedSigner {
 // Writes a multipart/signed entity with `content` signed by `signer`:
 // header (Content-Type only), delimiter, content, delimiter, signature part.
 void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, Transport transport,
-                            bool protect_headers, std::string_view extra_headers);
+                            HeaderProtection protection, std::string_view extra_headers);
 
 }  // namespace mailseal::smime::internal
