@@ -1,7 +1,11 @@
 // Thunderbird: the keys into its NSS database, its identities' S/MIME
 // preferences in prefs.js.
 
+#include <fcntl.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <map>
 #include <sstream>
 
@@ -13,6 +17,7 @@
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/common/unique_fd.h"
 #include "mailseal/crypto/keys.h"
 
 namespace mailseal::clients {
@@ -24,6 +29,46 @@ using internal::ScratchDirectory;
 namespace {
 
 namespace fs = std::filesystem;
+
+// Whether a process still holds the fcntl lock Thunderbird (like every
+// Mozilla program on Unix) takes on .parentlock while it runs.
+bool parent_lock_is_held(const fs::path& parent_lock) {
+  UniqueFd file(::open(parent_lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!file.valid())
+    return false;
+  struct flock query {};
+  query.l_type = F_WRLCK;
+  query.l_whence = SEEK_SET;
+  return ::fcntl(file.get(), F_GETLK, &query) == 0 && query.l_type != F_UNLCK;
+}
+
+// The process the `lock` link names ("IP:+PID"), if it is alive.
+bool lock_link_process_is_alive(const fs::path& lock) {
+  std::error_code error;
+  const std::string target = fs::read_symlink(lock, error).string();
+  const auto plus = target.rfind(":+");
+  if (error || plus == std::string::npos)
+    return false;
+  long pid = 0;
+  for (char c : target.substr(plus + 2)) {
+    if (c < '0' || c > '9' || pid > 4194304)
+      return false;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+// Whether Thunderbird runs with the profile in `directory`. Thunderbird
+// leaves its `lock` link behind after a normal quit, so the link alone says
+// nothing: the lock on .parentlock decides, and where there is no .parentlock
+// (an older or foreign layout), whether the process the link names lives.
+bool thunderbird_is_running(const fs::path& directory) {
+  std::error_code ignored;
+  if (fs::exists(fs::symlink_status(directory / ".parentlock", ignored)))
+    return parent_lock_is_held(directory / ".parentlock");
+  return fs::is_symlink(fs::symlink_status(directory / "lock", ignored)) &&
+         lock_link_process_is_alive(directory / "lock");
+}
 
 // The identities of prefs.js: id -> useremail, from lines such as
 //   user_pref("mail.identity.id2.useremail", "alice@example.com");
@@ -102,9 +147,8 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
                                    const Passphrase* database_password, TimePoint now) {
   if (!fs::is_directory(directory))
     throw Error(ErrorCode::NotFound, fmt::format("{} is not a Thunderbird profile directory", directory.string()));
-  // Thunderbird holds this link while it runs, and writes prefs.js on exit.
-  std::error_code ignored;
-  if (fs::is_symlink(fs::symlink_status(directory / "lock", ignored)))
+  // Thunderbird rewrites prefs.js on exit: what is written now would be lost.
+  if (thunderbird_is_running(directory))
     throw Error(ErrorCode::RejectedByPolicy, "Thunderbird is running with this profile", "quit Thunderbird first");
   const fs::path prefs_file = directory / "prefs.js";
   std::string prefs;

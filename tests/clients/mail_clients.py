@@ -6,6 +6,7 @@ decrypt) and prefs.js; `setup mutt` writes files that its OpenSSL commands,
 run as mutt would, sign and decrypt with."""
 import base64
 import email
+import fcntl
 import json
 import os
 import plistlib
@@ -42,6 +43,13 @@ def cms_body(message_bytes):
     """The DER of an application/pkcs7-mime message."""
     parsed = email.message_from_bytes(message_bytes)
     return base64.b64decode(parsed.get_payload())
+
+
+def dead_process_id():
+    """The id of a process that has ended (as after Thunderbird quit)."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return ended.pid
 
 
 def tree(directory):
@@ -151,12 +159,25 @@ with tempfile.TemporaryDirectory() as work:
         out.write('user_pref("mail.identity.id2.fullName", "Alice");\n'
                   'user_pref("mail.identity.id2.useremail", "Alice@Example.com");\n'
                   'user_pref("mail.identity.id2.signing_cert_name", "an old one");\n')
-    os.symlink("127.0.0.1:+4242", os.path.join(thunderbird, "lock"))
+    # Thunderbird, running, holds an fcntl lock on .parentlock (this process
+    # plays it) and a `lock` link naming its address and PID.
+    os.symlink(f"127.0.0.1:+{os.getpid()}", os.path.join(thunderbird, "lock"))
     before = tree(thunderbird)
     result = mailseal(alice, "setup", "thunderbird", "--profile", thunderbird)
     check(result.returncode == 1 and b"Thunderbird is running" in result.stderr and tree(thunderbird) == before,
-          "while Thunderbird runs: refused, nothing changed", result.stderr.decode())
+          "a lock link naming a live process (no .parentlock): refused, nothing changed", result.stderr.decode())
+    with open(os.path.join(thunderbird, ".parentlock"), "w") as parent_lock:
+        # Closing any descriptor of the file releases this process's fcntl
+        # locks on it, so the tree is read before the lock is taken.
+        before = tree(thunderbird)
+        fcntl.lockf(parent_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = mailseal(alice, "setup", "thunderbird", "--profile", thunderbird)
+    check(result.returncode == 1 and b"Thunderbird is running" in result.stderr and tree(thunderbird) == before,
+          "while Thunderbird runs (.parentlock locked): refused, nothing changed", result.stderr.decode())
+    # After a normal quit the lock is released and the link stays behind,
+    # naming a process that is gone: set-up goes ahead (below).
     os.unlink(os.path.join(thunderbird, "lock"))
+    os.symlink(f"127.0.0.1:+{dead_process_id()}", os.path.join(thunderbird, "lock"))
     result = mailseal(alice, "--json", "setup", "thunderbird", "--profile", thunderbird)
     check(result.returncode == 0, "setup thunderbird", result.stderr.decode())
     thunderbird_report = json.loads(result.stdout) if result.returncode == 0 else {}
@@ -308,4 +329,4 @@ with tempfile.TemporaryDirectory() as work:
     check(der_of_pem(in_file) in current and choice.get("content_cipher") == "AES-256-CBC",
           "the file holds the re-issued certificate, and Bob now writes AES-CBC to Dave", choice)
 
-finish(minimum=35)
+finish(minimum=36)
