@@ -84,6 +84,19 @@ bool rotated(store::TrustRecords& records, const Identity& from, const Identity&
   return false;
 }
 
+// Whether the first observation of an address was made of a certificate
+// that stood alone then (its issuer unknown, so its own key was the
+// identity) and that now arrives in `path` with the chain above it: the same
+// binding whose issuer became known (a certificate from a directory, then
+// signed mail carrying its CA chain), not a different key. Only the exact
+// certificate counts, whose signature the issuer made: a CA that issues a new
+// certificate for the same public key does not take the binding over.
+bool issuer_became_known(const store::ObservationRecord& first, const std::vector<crypto::Certificate>& path) {
+  return std::any_of(path.begin(), path.end(), [&](const crypto::Certificate& certificate) {
+    return full(certificate.fingerprint()) == first.certificate && identity_of_key(certificate) == first.identity;
+  });
+}
+
 }  // namespace
 
 CertificateIdentity identify(store::LocalStore& store, const crypto::Certificate& certificate,
@@ -198,10 +211,11 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
     } else if (!observations.empty()) {
       const Identity& baseline = observations.front().identity;
       if (baseline != identity.identity) {
-        if (!rotated(records, baseline, identity.identity)) {
+        if (!rotated(records, baseline, identity.identity) && !issuer_became_known(observations.front(), path)) {
           facts.conflict_with = Identity{baseline};
         } else if (!facts.tofu) {
-          // A rotation continues the history of the identity it replaces.
+          // A rotation continues the history of the identity it replaces,
+          // and so does a chain that became known above the same certificate.
           const auto& first = observations.front();
           facts.tofu = trust::TofuFact{first.first_seen, std::max(1, first.days), std::max(1, first.messages)};
         }

@@ -302,39 +302,62 @@ def rotation_keeps_continuity(work):
     expect(alice.trust("bob@example.org"), "conflict", 0, "a rotation signed by a stranger gives no continuity")
 
 
+def openssl(*arguments):
+    return subprocess.run(["openssl", *arguments], check=True, capture_output=True).stdout
+
+
+def openssl_ca(work, name):
+    """A CA made by openssl: (key file, certificate file)."""
+    stem = os.path.join(work, re.sub(r"\W", "-", name))
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            stem + ".key", "-out", stem + ".pem", "-subj", f"/CN={name}", "-days", "30", "-addext",
+            "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return stem + ".key", stem + ".pem"
+
+
+def openssl_mail_certificate(work, ca, address, serial, key=None):
+    """A mail certificate for `address` issued by `ca` (key file, certificate file), for a new key or `key`."""
+    ca_key, ca_certificate = ca
+    stem = os.path.join(work, f"{address}-{serial}")
+    if key is None:
+        key = stem + ".key"
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    openssl("req", "-new", "-key", key, "-out", stem + ".csr", "-subj", f"/CN={address}")
+    with open(stem + ".cnf", "w") as handle:
+        handle.write(f"[e]\nsubjectAltName=email:{address}\nkeyUsage=critical,digitalSignature,keyAgreement\n"
+                     "extendedKeyUsage=emailProtection\n")
+    openssl("x509", "-req", "-in", stem + ".csr", "-CA", ca_certificate, "-CAkey", ca_key, "-set_serial", str(serial),
+            "-days", "20", "-extfile", stem + ".cnf", "-extensions", "e", "-out", stem + ".pem")
+    return key, stem + ".pem"
+
+
+def openssl_signed_message(work, ca, signer, sender, to, text):
+    """A message signed with openssl cms, carrying the signer's certificate and the CA."""
+    body = os.path.join(work, "body.txt")
+    with open(body, "w") as handle:
+        handle.write(text + "\r\n")
+    signed = openssl("cms", "-sign", "-in", body, "-signer", signer[1], "-inkey", signer[0], "-certfile", ca[1],
+                     "-from", sender, "-to", to, "-subject", "signed by openssl", "-md", "sha256")
+    message = os.path.join(work, f"{sender}-signed.eml")
+    with open(message, "wb") as handle:
+        handle.write(f"Date: {email.utils.formatdate()}\n".encode() + signed)
+    return message
+
+
 @scenario
 def pkix_only(work):
     """A certificate from a CA (made by openssl) counts 60 once the CA is a trust anchor"""
     alice, = people(work, "Alice")
-    ca_key, ca, key, csr, cert = (os.path.join(work, n) for n in ("ca.key", "ca.pem", "b.key", "b.csr", "b.pem"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", ca_key, "-out", ca, "-subj", "/CN=Example CA", "-days", "30",
-                    "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-                   check=True, capture_output=True)
-    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", key, "-out", csr, "-subj", "/CN=Bob PKIX"], check=True, capture_output=True)
-    extensions = os.path.join(work, "ext.cnf")
-    with open(extensions, "w") as handle:
-        handle.write("[e]\nsubjectAltName=email:bob@example.org\nkeyUsage=critical,digitalSignature,keyAgreement\n"
-                     "extendedKeyUsage=emailProtection\n")
-    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-set_serial", "7",
-                    "-days", "20", "-extfile", extensions, "-extensions", "e", "-out", cert],
-                   check=True, capture_output=True)
-    message = os.path.join(work, "pkix.eml")
-    body = os.path.join(work, "body.txt")
-    with open(body, "w") as handle:
-        handle.write("hello from a CA certificate\r\n")
-    signed = subprocess.run(["openssl", "cms", "-sign", "-in", body, "-signer", cert, "-inkey", key, "-certfile", ca,
-                             "-from", "bob@example.org", "-to", "alice@example.org", "-subject", "pkix",
-                             "-md", "sha256"], check=True, capture_output=True).stdout
-    date = f"Date: {email.utils.formatdate()}\n".encode()
-    with open(message, "wb") as handle:
-        handle.write(date + signed)
+    ca = openssl_ca(work, "Example CA")
+    _, ca_file = ca
+    bob = openssl_mail_certificate(work, ca, "bob@example.org", 7)
+    message = openssl_signed_message(work, ca, bob, "bob@example.org", "alice@example.org",
+                                     "hello from a CA certificate")
     verified = alice.mailseal("verify", message, "--json")
     check(verified.returncode == 0 and json.loads(verified.stdout)["trust"]["level"] == "marginal",
           "openssl's signed message verifies; the CA is not an anchor yet: marginal",
           verified.stderr.decode() + verified.stdout.decode())
-    alice.must("trust", "anchor", "add", ca)
+    alice.must("trust", "anchor", "add", ca_file)
     verdict = alice.trust("bob@example.org")
     expect(verdict, "partial", 60 + TOFU, "with the CA as an anchor (default amount 60)")
     check(any(item["kind"] == "pkix" and item["amount"] == 60 for item in verdict["evidence"]),
@@ -356,6 +379,34 @@ def pkix_only(work):
     check(required.returncode == 0 and os.path.exists(written)
           and b"hello from a CA certificate" in open(written, "rb").read(),
           "verify -o FILE --require-trust partial writes the content", required.stderr.decode())
+
+
+@scenario
+def ca_certificate_then_its_chain(work):
+    """A CA-issued certificate imported alone, then signed mail carrying it with its chain: one identity"""
+    alice, = people(work, "Alice")
+    ca = openssl_ca(work, "Directory CA")
+    bob = openssl_mail_certificate(work, ca, "bob@example.org", 11)
+    alice.must("contact", "import", bob[1])
+    message = openssl_signed_message(work, ca, bob, "bob@example.org", "alice@example.org", "hello with my chain")
+    verified = alice.mailseal("verify", message, "--json")
+    report = json.loads(verified.stdout) if verified.returncode == 0 else {}
+    check(verified.returncode == 0 and report.get("trust", {}).get("level") == "marginal",
+          "the same certificate arriving with its CA chain is the same binding: marginal, no conflict",
+          verified.stderr.decode() + verified.stdout.decode())
+    encrypted = alice.mailseal("encrypt", "-o", os.devnull, stdin=b"From: alice@example.org\r\n"
+                               b"To: bob@example.org\r\nSubject: x\r\n\r\nreply\r\n")
+    check(encrypted.returncode == 0, "Alice still encrypts to Bob", encrypted.stderr.decode())
+    # Another CA certifying Bob's key for his address is not the same
+    # certificate: it does not take the binding over.
+    other_ca = openssl_ca(work, "Other CA")
+    usurper = openssl_mail_certificate(work, other_ca, "bob@example.org", 12, key=bob[0])
+    bundle = os.path.join(work, "usurper-bundle.pem")
+    with open(bundle, "wb") as handle:
+        handle.write(open(other_ca[1], "rb").read() + open(usurper[1], "rb").read())
+    alice.must("contact", "import", bundle)
+    check(alice.trust("bob@example.org")["level"] == "conflict",
+          "the same key certified by another CA: a conflict", json.dumps(alice.trust("bob@example.org")))
 
 
 @scenario
@@ -491,4 +542,4 @@ def replayed_messages(work):
     check(dot.startswith("digraph trust {") and "bob@example.org: marginal" in dot, "--dot writes Graphviz", dot)
 
 
-finish(minimum=66)
+finish(minimum=69)
