@@ -31,6 +31,9 @@ std::string verify_chain(const Certificate& leaf, const std::vector<Certificate>
   X509_VERIFY_PARAM_set_time(params, static_cast<time_t>(at.time_since_epoch().count()));
   X509_VERIFY_PARAM_set_purpose(params, X509_PURPOSE_SMIME_SIGN);
   X509_VERIFY_PARAM_set_depth(params, static_cast<int>(kMaxChainLength));
+  // An anchor need not be self-signed: a user may trust an intermediate CA
+  // (their company's issuing CA) without trusting the root above it.
+  X509_VERIFY_PARAM_set_flags(params, X509_V_FLAG_PARTIAL_CHAIN);
   int result = X509_verify_cert(context.get());
   ossl::take_errors();
   if (result == 1) {

@@ -306,12 +306,20 @@ def openssl(*arguments):
     return subprocess.run(["openssl", *arguments], check=True, capture_output=True).stdout
 
 
-def openssl_ca(work, name):
-    """A CA made by openssl: (key file, certificate file)."""
+def openssl_ca(work, name, issuer=None):
+    """A CA made by openssl, a root or one issued by `issuer`: (key file, certificate file)."""
     stem = os.path.join(work, re.sub(r"\W", "-", name))
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-            stem + ".key", "-out", stem + ".pem", "-subj", f"/CN={name}", "-days", "30", "-addext",
-            "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    if issuer is None:
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                stem + ".key", "-out", stem + ".pem", "-subj", f"/CN={name}", "-days", "30", "-addext",
+                "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        return stem + ".key", stem + ".pem"
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            stem + ".key", "-out", stem + ".csr", "-subj", f"/CN={name}")
+    with open(stem + ".cnf", "w") as handle:
+        handle.write("[e]\nbasicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    openssl("x509", "-req", "-in", stem + ".csr", "-CA", issuer[1], "-CAkey", issuer[0], "-set_serial", "2",
+            "-days", "25", "-extfile", stem + ".cnf", "-extensions", "e", "-out", stem + ".pem")
     return stem + ".key", stem + ".pem"
 
 
@@ -407,6 +415,31 @@ def ca_certificate_then_its_chain(work):
     alice.must("contact", "import", bundle)
     check(alice.trust("bob@example.org")["level"] == "conflict",
           "the same key certified by another CA: a conflict", json.dumps(alice.trust("bob@example.org")))
+
+
+@scenario
+def intermediate_ca_as_anchor(work):
+    """An intermediate CA added as a trust anchor gives PKIX evidence for what it issued"""
+    alice, = people(work, "Alice")
+    root = openssl_ca(work, "Company Root")
+    issuing = openssl_ca(work, "Company Issuing CA", issuer=root)
+    bob = openssl_mail_certificate(work, issuing, "bob@example.org", 21)
+    chain = os.path.join(work, "issuing-and-root.pem")
+    with open(chain, "wb") as handle:
+        handle.write(open(issuing[1], "rb").read() + open(root[1], "rb").read())
+    message = openssl_signed_message(work, (issuing[0], chain), bob, "bob@example.org", "alice@example.org",
+                                     "hello through an issuing CA")
+    alice.must("verify", message)
+    alice.must("trust", "anchor", "add", issuing[1])
+    verdict = alice.trust("bob@example.org")
+    expect(verdict, "partial", 60 + TOFU, "with the issuing CA (not self-signed) as the anchor")
+    check(any(item["kind"] == "pkix" and item["amount"] == 60 for item in verdict["evidence"]),
+          "the evidence names the issuing CA", json.dumps(verdict["evidence"]))
+    other = openssl_mail_certificate(work, root, "carol@example.org", 22)
+    alice.must("contact", "import", other[1])
+    check(not any(item["kind"] == "pkix" for item in alice.trust("carol@example.org")["evidence"]),
+          "a certificate the root issued directly gets nothing from the issuing CA as anchor",
+          json.dumps(alice.trust("carol@example.org")))
 
 
 @scenario
@@ -542,4 +575,4 @@ def replayed_messages(work):
     check(dot.startswith("digraph trust {") and "bob@example.org: marginal" in dot, "--dot writes Graphviz", dot)
 
 
-finish(minimum=69)
+finish(minimum=72)
