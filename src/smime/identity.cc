@@ -139,7 +139,7 @@ bool is_p7m_octet_stream(const mime::Entity& entity) {
 }
 
 std::optional<EmailAddress> single_from(const mime::Headers& headers, std::string_view where,
-                                        std::vector<std::string>& problems, std::vector<std::string>& notes) {
+                                        std::vector<std::string>& problems, std::vector<std::string>& unparsed) {
   const std::size_t fields = headers.count("From");
   if (fields == 0)
     return std::nullopt;
@@ -155,8 +155,9 @@ std::optional<EmailAddress> single_from(const mime::Headers& headers, std::strin
   } catch (const Error&) {
   }
   if (mailboxes.empty()) {
-    // Nothing to confuse: a signature finds no From address to match.
-    notes.push_back(fmt::format("the From field of {} is not a valid address", where));
+    unparsed.push_back(fmt::format("the From field of {} (\"{}\") is not one valid mailbox, so whom it is from "
+                                   "cannot be checked",
+                                   where, *headers.get("From")));
     return std::nullopt;
   }
   if (mailboxes.size() > 1) {

@@ -282,6 +282,50 @@ with tempfile.TemporaryDirectory() as work:
           "alice@example.com" in text(result), "identity.from_not_signer: exit 1 naming both, nothing written",
           text(result))
 
+    # A sealed message signed again (nested opaque signatures, openssl -nodetach):
+    # the inner layer says From Alice, Mallory signed both.
+    wire = b"Content-Type: text/plain\r\n\r\nBob, please wire 10000 EUR to Mallory. -- Alice\r\n"
+    alice_fields = headers(From="Alice <alice@example.com>", To="bob@example.org", Date=now_date())
+    for inner_signer in ("mallory", "eve"):
+        inner_der = openssl_sign(inner_signer, alice_fields + wire, "-nodetach", "-binary", "-outform", "DER")
+        inner_entity = pkcs7_message(inner_der, "signed-data", alice_fields)
+        outer_der = openssl_sign("mallory", inner_entity, "-nodetach", "-binary", "-outform", "DER")
+        resealed = pkcs7_message(outer_der, "signed-data", headers(From="mallory@evil.example", To="bob@example.org",
+                                                                   Subject="Fwd", Date=now_date()))
+        result, written = verify(resealed)
+        check(result.returncode == 1 and not written and "good signature" not in text(result) and
+              f"signed by {inner_signer}@evil.example, but the message is from alice@example.com" in text(result),
+              f"identity.resealed_inner_from_not_signer (inner signed by {inner_signer}): exit 1 naming both, "
+              "nothing written", text(result))
+        report = as_json(bob.run("--json", "verify", path("in.eml")))
+        check(report.get("valid") is False and report.get("identity_problems"),
+              f"identity.resealed_inner_from_not_signer (inner signed by {inner_signer}): JSON invalid", report)
+        encrypted = openssl_encrypt(inner_entity, "aes-256-gcm")
+        result, written = decrypt(headers(From="mallory@evil.example", To="bob@example.org", Date=now_date()) +
+                                  crlf(encrypted), "--allow-bad-signature")
+        check(result.returncode == 1 and written is None and "alice@example.com" in text(result),
+              f"identity.resealed_inner_from_not_signer (encrypted, inner signed by {inner_signer}): exit 1, "
+              "nothing written", text(result))
+
+    # A From that mailseal's parser refuses but mail clients show as Alice,
+    # inside Mallory's signature (signed-only and encrypted) and outside it.
+    for label, shown in (("quoted_local", 'Alice <"alice"@example.com>'), ("nbsp", "Alice <alice@example.com\u00a0>"),
+                         ("ip_literal", "Alice <alice@[192.0.2.1]>"), ("dotless_domain", "Alice <alice@localhost>")):
+        inner_fields = ("From: " + shown + "\r\nTo: bob@example.org\r\n").encode()
+        mallory_top = headers(From="mallory@evil.example", To="bob@example.org", Date=now_date())
+        result, written = verify(mallory_top + crlf(openssl_sign("mallory", inner_fields + wire)))
+        check(result.returncode == 1 and not written and "not one valid mailbox" in text(result) and
+              "good signature" not in text(result),
+              f"identity.unparsed_from.{label} (signed inner From): exit 1, nothing written", text(result))
+        signed = crlf(openssl_sign("mallory", inner_fields + wire))
+        result, written = decrypt(mallory_top + crlf(openssl_encrypt(inner_fields + signed, "aes-256-gcm")),
+                                  "--allow-bad-signature")
+        check(result.returncode == 1 and written is None and "not one valid mailbox" in text(result),
+              f"identity.unparsed_from.{label} (encrypted inner From): exit 1, nothing written", text(result))
+        result, written = verify(inner_fields + crlf(openssl_sign("mallory", wire)))
+        check(result.returncode == 1 and not written and "not one valid mailbox" in text(result),
+              f"identity.unparsed_from.{label} (outer From): exit 1, nothing written", text(result))
+
     display = crlf(alice.must("sign", write("display.eml", letter.replace(
         b"From: Alice <alice@example.com>", b'From: "bob@example.org" <alice@example.com>'))).stdout)
     result, written = verify(display)

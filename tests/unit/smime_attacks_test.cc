@@ -4,10 +4,13 @@
 // library and then altered as an attacker would; tests/interop/attacks.py
 // does the same end to end with openssl-made messages.
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
 #include "mailseal/smime/smime.h"
+#include "smime/internal/cms.h"
 #include "smime/internal/identity.h"
 #include "test_identities.h"
 
@@ -78,6 +81,72 @@ std::string alter_der(const std::string& message, std::size_t from_end) {
   Bytes der = mime::decode_body(entity);
   der.at(der.size() - from_end) ^= 0x20;
   return std::string(entity.header_block) + "\r\n\r\n" + mime::encode_base64_lines(der);
+}
+
+// An application/pkcs7-mime entity with `fields` on top, opaque-signed by
+// `signer` over `content` as it stands (as openssl cms -nodetach does).
+std::string opaque_entity(const std::string& fields, const std::string& content, const test::Person& signer) {
+  ossl::Cms cms = internal::make_signed_data(signer.signer(), false);
+  StringSink base64;
+  internal::stream_cms(cms.get(), base64, "sign", [&](ByteSink& sink) { sink.write(as_bytes(content)); });
+  return fields +
+         "MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n" +
+         base64.take();
+}
+
+const std::string kWire = "Content-Type: text/plain\r\n\r\nBob, please wire 10000 EUR to Mallory. -- Alice\r\n";
+
+TEST(SmimeAttacks, ANestedOpaqueLayerWhoseFromIsNotItsSignerIsAnIdentityProblem) {
+  // Mallory signs "From: Alice" inside, then signs that as himself outside.
+  std::string alice_fields = "From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n";
+  std::string inner = opaque_entity(alice_fields, alice_fields + kWire, mallory());
+  ReadResult result =
+      read(opaque_entity("From: mallory@evil.example\r\nTo: bob@example.org\r\n", inner, mallory()));
+  ASSERT_TRUE(result.signature);
+  EXPECT_FALSE(result.signature->valid);
+  EXPECT_TRUE(mentions(result.identity_problems, "signed by mallory@evil.example", "alice@example.com"));
+  EXPECT_EQ(Release::of_verified(result).withheld(), Withheld::IdentityMismatch);
+}
+
+TEST(SmimeAttacks, ASealedMessageSignedAgainByAForwarderCountsOnlyWhenItsSignerNamesItsFrom) {
+  std::string alice_fields = "From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n";
+  std::string forwarder = "From: mallory@evil.example\r\nTo: bob@example.org\r\n";
+  ReadResult sealed = read(opaque_entity(forwarder, opaque_entity(alice_fields, alice_fields + kWire, alice()),
+                                         mallory()));
+  ASSERT_TRUE(sealed.signature);
+  EXPECT_TRUE(sealed.signature->valid) << fmt::format("{}", fmt::join(sealed.signature->problems, "; "));
+  ASSERT_EQ(sealed.from.size(), 1u);
+  EXPECT_EQ(sealed.from.front(), EmailAddress::parse("alice@example.com"));
+  EXPECT_TRUE(mentions(sealed.warnings, "sealed message from alice@example.com"));
+  // Thunderbird's corpus: the sealed layer carries no From of its own; it
+  // speaks for no one, and the forwarder's From is the message's.
+  ReadResult bare = read(opaque_entity(forwarder, opaque_entity("", kWire, alice()), mallory()));
+  ASSERT_TRUE(bare.signature);
+  EXPECT_TRUE(bare.signature->valid);
+  EXPECT_TRUE(bare.identity_problems.empty());
+  // ... but a From deeper down is held to the forwarder's.
+  ReadResult deeper = read(opaque_entity(forwarder, opaque_entity("", alice_fields + kWire, alice()), mallory()));
+  EXPECT_TRUE(mentions(deeper.identity_problems, "alice@example.com", "mallory@evil.example"));
+}
+
+TEST(SmimeAttacks, AFromThatIsNotOneValidMailboxUnderASignatureIsAnIdentityProblem) {
+  for (std::string from : {"Alice <\"alice\"@example.com>", "Alice <alice@[192.0.2.1]>", "Alice <alice@localhost>",
+                           "Alice <alice@example.com\xc2\xa0>", "User1"}) {
+    std::string fields = "From: " + from + "\r\nTo: bob@example.org\r\n";
+    ReadResult inner = read(opaque_entity("From: mallory@evil.example\r\n", fields + kWire, mallory()));
+    ASSERT_TRUE(inner.signature) << from;
+    EXPECT_FALSE(inner.signature->valid) << from;
+    EXPECT_TRUE(mentions(inner.identity_problems, "is not one valid mailbox", from)) << from;
+    EXPECT_EQ(Release::of_verified(inner).withheld(), Withheld::IdentityMismatch) << from;
+    ReadResult outer = read(opaque_entity(fields, kWire, mallory()));
+    EXPECT_TRUE(mentions(outer.identity_problems, "is not one valid mailbox", from)) << from;
+  }
+  // Unsigned (RFC 4134's 5.3, "From: User1"): a note, nothing to confuse.
+  ReadResult unsigned_message =
+      read(replace(encrypt(kLetter, ContentCipher::Aes256Gcm), "From: Alice <alice@example.com>", "From: User1"));
+  EXPECT_TRUE(unsigned_message.identity_problems.empty());
+  EXPECT_TRUE(mentions(unsigned_message.notes, "User1"));
 }
 
 TEST(SmimeAttacks, TwoFromFieldsMakeTheSignatureInvalidAndWithholdTheContent) {
@@ -229,8 +298,8 @@ TEST(SmimeAttacks, SingleFromNamesEveryMailboxItRefuses) {
   EXPECT_TRUE(problems.empty());
   auto invalid = mime::Headers::parse("From: User1");
   EXPECT_FALSE(internal::single_from(invalid, "the message", problems, notes));
-  EXPECT_TRUE(problems.empty()) << "nothing to confuse: a note, and a signature finds no From to match";
-  EXPECT_FALSE(notes.empty());
+  EXPECT_TRUE(problems.empty()) << "the reader decides: an identity problem only under a signature";
+  EXPECT_TRUE(mentions(notes, "User1", "not one valid mailbox"));
 }
 
 TEST(SmimeAttacks, AnEncodedDisplayNameHidingAnAddressIsReported) {
