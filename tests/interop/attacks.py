@@ -139,6 +139,36 @@ def splice_gadget(cms, known, chosen):
     return rebuild(cms, 0, header_start, der(0x80, gadget + blocks[:16] + iv + blocks))
 
 
+def gcm_fields(data):
+    """(nonce, icvLen or None, mac) elements of an AuthEnvelopedData as
+    (tag, start, content, end) tuples (openssl -outform DER)."""
+    _, content, end = read_tlv(data, 0)
+    explicit = children(data, content, end)[1]
+    _, envelope_start, envelope_end = read_tlv(data, explicit[2])
+    fields = children(data, envelope_start, envelope_end)
+    info = next(f for f in fields if f[0] == 0x30)
+    mac = next(f for f in fields if f[0] == 0x04 and f[1] > info[1])
+    algorithm = children(data, *children(data, info[2], info[3])[1][2:4])
+    parameters = children(data, algorithm[1][2], algorithm[1][3])
+    return parameters[0], (parameters[1] if len(parameters) > 1 else None), mac, algorithm[1]
+
+
+def gcm_variant(data, icv_length, mac_length, nonce_length=12, flip_at=None):
+    """The AuthEnvelopedData with its GCMParameters and mac rewritten (RFC
+    5084 allows a tag of 12 to 16 bytes and says so in aes-ICVlen)."""
+    nonce, _, mac, parameters = gcm_fields(data)
+    original_mac = data[mac[2]:mac[3]]
+    data = rebuild(data, 0, mac[1], der(0x04, original_mac[:mac_length]))
+    nonce, _, _, parameters = gcm_fields(data)
+    icv = b"" if icv_length is None else der(0x02, bytes([icv_length]))
+    data = rebuild(data, 0, parameters[1], der(0x30, der(0x04, data[nonce[2]:nonce[2] + nonce_length]) + icv))
+    if flip_at is not None:
+        data = bytearray(data)
+        data[flip_at(data)] ^= 0x01
+        data = bytes(data)
+    return data
+
+
 def smime_body(message):
     """The DER of an application/pkcs7-mime message (base64 body)."""
     _, _, body = crlf(message).partition(b"\r\n\r\n")
@@ -464,6 +494,40 @@ with tempfile.TemporaryDirectory() as work:
               "not encrypted to any" not in text(result),
               f"gcm.tampered_{label}: reported as altered in transit, nothing written", text(result))
 
+    # Truncated tags (RFC 5084's aes-ICVlen and the mac, hand-made DER): a
+    # 1-byte tag would let one in 256 altered ciphertexts through.
+    def middle_of_ciphertext(data):
+        _, start, end = encrypted_content(data)
+        return (start + end) // 2
+
+    def decrypt_gcm(data):
+        return decrypt(pkcs7_message(data, "authEnveloped-data",
+                                     headers(From="alice@example.com", To="bob@example.org", Date=now_date())))
+
+    result, written = decrypt_gcm(gcm_variant(gcm, 16, 16))
+    check(result.returncode == 0 and written is not None and b"quarterly numbers" in written,
+          "gcm.rebuilt_unchanged: the rebuilt structure with a 16-byte tag decrypts (the rewriting is sound)",
+          text(result))
+    for label, icv_length, mac_length, nonce_length in (("mac_1_icv_16", 16, 1, 12), ("mac_4_icv_4", 4, 4, 12),
+                                                         ("mac_12_icv_default", None, 12, 12),
+                                                         ("mac_12_icv_12", 12, 12, 12), ("nonce_8", 16, 16, 8),
+                                                         ("mac_16_icv_12", 12, 16, 12)):
+        result, written = decrypt_gcm(gcm_variant(gcm, icv_length, mac_length, nonce_length))
+        check(result.returncode == 1 and written is None and "altered in transit" in text(result) and
+              "16-byte authentication tag" in text(result),
+              f"gcm.truncated_tag.{label}: refused as altered in transit, exit 1, nothing written", text(result))
+    forged = gcm_variant(gcm, 1, 1, flip_at=middle_of_ciphertext)
+    accepted = []
+    for guess in range(256):
+        nonce, _, mac, _ = gcm_fields(forged)
+        attempt = bytearray(forged)
+        attempt[mac[2]] = guess
+        result, written = decrypt_gcm(bytes(attempt))
+        if result.returncode == 0 or written is not None:
+            accepted.append(guess)
+    check(not accepted, "gcm.truncated_tag.forgery: none of the 256 one-byte tags on altered ciphertext is accepted",
+          accepted)
+
     # --- EFAIL: CBC gadgets --------------------------------------------------
     victim = headers(From="alice@example.com", To="bob@example.org", Subject="Secret") + \
         b"Content-Type: text/plain\r\n\r\nThe launch code is 0000.\r\n"
@@ -512,4 +576,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=49)
+finish(minimum=75)
