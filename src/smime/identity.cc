@@ -40,11 +40,35 @@ std::vector<std::string> addresses_in_text(std::string_view text) {
       ++end;
     while (end > at + 1 && text[end - 1] == '.')
       --end;
-    std::string_view domain = text.substr(at + 1, end - at - 1);
-    if (begin < at && domain.find('.') != std::string_view::npos)
+    // A dotless domain ("alice@example") still looks like an address.
+    if (begin < at && end > at + 1)
       out.push_back(lower(std::string(text.substr(begin, end - begin))));
   }
   return out;
+}
+
+// A character of decoded header text that makes one address look like
+// another: an @ look-alike (U+FF20, U+FE6B), an invisible format character
+// (U+200B..U+200F, U+FEFF) or a bidi control (U+202A..U+202E,
+// U+2066..U+2069), as "U+XXXX"; or " @ " for an @ with space around it.
+std::optional<std::string> deceptive_character(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
+    const bool space_before = i > 0 && std::isspace(static_cast<unsigned char>(text[i - 1]));
+    if (text[i] == '@' && (space_before || std::isspace(byte(1)))) {
+      return std::string("an @ with space around it");
+    }
+    unsigned code = 0;
+    if (byte(0) == 0xE2 && (byte(1) == 0x80 || byte(1) == 0x81) && byte(2) >= 0x80 && byte(2) <= 0xBF)
+      code = 0x2000 + ((byte(1) & 0x3F) << 6) + (byte(2) & 0x3F);
+    else if (byte(0) == 0xEF && byte(1) >= 0xB8 && byte(1) <= 0xBF && byte(2) >= 0x80 && byte(2) <= 0xBF)
+      code = 0xF000 + ((byte(1) & 0x3F) << 6) + (byte(2) & 0x3F);
+    const bool format = (code >= 0x200B && code <= 0x200F) || (code >= 0x202A && code <= 0x202E) ||
+                        (code >= 0x2066 && code <= 0x2069) || code == 0xFEFF;
+    if (format || code == 0xFF20 || code == 0xFE6B)
+      return fmt::format("U+{:04X}", code);
+  }
+  return std::nullopt;
 }
 
 std::string join_addresses(const std::vector<EmailAddress>& addresses) {
@@ -170,7 +194,13 @@ std::optional<EmailAddress> single_from(const mime::Headers& headers, std::strin
 
 void check_shown_identity(const mime::Headers& headers, const EmailAddress& from, std::vector<std::string>& warnings) {
   if (auto value = headers.get("From")) {
-    for (const auto& token : addresses_in_text(mime::decode_header_text(*value))) {
+    const std::string shown = mime::decode_header_text(*value);
+    if (auto character = deceptive_character(shown)) {
+      warnings.push_back(fmt::format("the From field holds {} (\"{}\"), which can make another address show; the "
+                                     "message is from {}",
+                                     *character, shown, from.str()));
+    }
+    for (const auto& token : addresses_in_text(shown)) {
       if (token != from.str()) {
         warnings.push_back(
             fmt::format("the From display name shows the address {}, but the message is from {}", token, from.str()));

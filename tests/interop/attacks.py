@@ -364,6 +364,30 @@ with tempfile.TemporaryDirectory() as work:
     report = as_json(bob.run("--json", "verify", write("in.eml", display)))
     check(any("bob@example.org" in w for w in report.get("warnings", [])),
           "identity.display_name: reported in JSON warnings", report)
+    # Display names that look like Alice's address, on Mallory's own valid
+    # signature (what a client shows is "alice@example.com").
+    zwsp_word = "=?utf-8?b?" + base64.b64encode("alice@\u200bexample.com".encode()).decode() + "?="
+    lookalikes = {"fullwidth_at": "alice\uff20example.com", "small_at": "alice\ufe6bexample.com",
+                  "zero_width_space": "alice@\u200bexample.com", "encoded_zero_width_space": zwsp_word,
+                  "right_to_left_override": "\u202emoc.elpmaxe@ecila\u202c", "spaced_at": "alice @ example.com",
+                  "dotless": '"alice@example"'}
+    mallory_body = crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nPay the invoice. -- Alice\r\n"))
+    for label, name in lookalikes.items():
+        message = ("From: " + name + " <mallory@evil.example>\r\n").encode() + \
+            headers(To="bob@example.org", Subject="Invoice", Date=now_date()) + mallory_body
+        report = as_json(bob.run("--json", "verify", write("in.eml", message)))
+        check(report.get("valid") is True and any("From" in w and "mallory@evil.example" in w
+                                                  for w in report.get("warnings", [])),
+              f"identity.display_name_lookalike.{label}: reported (JSON warnings)", report)
+        result = bob.run("verify", path("in.eml"))
+        check("mallory@evil.example" in text(result) and "warning" in text(result),
+              f"identity.display_name_lookalike.{label}: reported (text)", text(result))
+    plain = b"From: Mallory <mallory@evil.example>\r\n" + \
+        headers(To="bob@example.org", Subject="Invoice", Date=now_date()) + mallory_body
+    report = as_json(bob.run("--json", "verify", write("in.eml", plain)))
+    check(report.get("valid") is True and not report.get("warnings"),
+          "identity.display_name_lookalike.none: an ordinary display name is not reported", report)
+
     sender = crlf(alice.must("sign", write("sender.eml", b"Sender: mallory@evil.example\r\n" + letter)).stdout)
     report = as_json(bob.run("--json", "verify", write("in.eml", sender)))
     check(any("Sender" in w and "mallory@evil.example" in w for w in report.get("warnings", [])),
@@ -576,4 +600,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=75)
+finish(minimum=90)

@@ -302,6 +302,28 @@ TEST(SmimeAttacks, SingleFromNamesEveryMailboxItRefuses) {
   EXPECT_TRUE(mentions(notes, "User1", "not one valid mailbox"));
 }
 
+TEST(SmimeAttacks, DisplayNameLookAlikesAreReported) {
+  const EmailAddress from = EmailAddress::parse("mallory@evil.example");
+  for (std::string value : {"alice\xef\xbc\xa0" "example.com <mallory@evil.example>",    // U+FF20
+                            "alice\xef\xb9\xab" "example.com <mallory@evil.example>",    // U+FE6B
+                            "alice@\xe2\x80\x8b" "example.com <mallory@evil.example>",   // U+200B
+                            "=?utf-8?b?YWxpY2VA4oCLZXhhbXBsZS5jb20=?= <mallory@evil.example>",
+                            "\xe2\x80\xae" "moc.elpmaxe@ecila\xe2\x80\xac <mallory@evil.example>",  // U+202E
+                            "alice @ example.com <mallory@evil.example>", "\"alice@example\" <mallory@evil.example>",
+                            "\xef\xbb\xbf" "Alice <mallory@evil.example>", "Al\xe2\x81\xa6ice <mallory@evil.example>"}) {
+    std::vector<std::string> warnings;
+    internal::check_shown_identity(mime::Headers::parse("From: " + value), from, warnings);
+    EXPECT_TRUE(mentions(warnings, "mallory@evil.example")) << value;
+  }
+  for (std::string value : {"Mallory <mallory@evil.example>", "\"Mallory, M.\" <mallory@evil.example>",
+                            "=?utf-8?q?Zo=C3=AB_M=C3=BCller?= <mallory@evil.example>", "mallory@evil.example",
+                            "\"mallory@evil.example\" <mallory@evil.example>"}) {
+    std::vector<std::string> warnings;
+    internal::check_shown_identity(mime::Headers::parse("From: " + value), from, warnings);
+    EXPECT_TRUE(warnings.empty()) << value;
+  }
+}
+
 TEST(SmimeAttacks, AnEncodedDisplayNameHidingAnAddressIsReported) {
   std::vector<std::string> warnings;
   auto headers = mime::Headers::parse("From: =?utf-8?b?Ym9iQGV4YW1wbGUub3Jn?= <alice@example.com>");
