@@ -208,13 +208,22 @@ void check_shown_identity(const mime::Headers& headers, const EmailAddress& from
       }
     }
   }
-  for (const auto& sender : addresses_of(headers, "Sender")) {
-    if (!(sender == from)) {
-      warnings.push_back(
-          fmt::format("the Sender field says {}, but the message is from {}; mail clients may show "
-                      "either",
-                      sender.str(), from.str()));
-      break;
+  for (std::string_view name : {"Sender", "Resent-From", "Resent-Sender"}) {
+    for (const auto& field : headers.fields()) {
+      if (lower(field.name) != lower(std::string(name)))
+        continue;
+      std::vector<EmailAddress> addresses;
+      try {
+        addresses = mime::parse_addresses(field.value());
+      } catch (const Error&) {
+      }
+      // A field that does not parse is shown by clients all the same.
+      if (addresses.size() != 1 || !(addresses.front() == from)) {
+        warnings.push_back(fmt::format("the {} field says \"{}\", but the message is from {}; mail clients may show "
+                                       "either",
+                                       name, mime::decode_header_text(field.value()), from.str()));
+        break;
+      }
     }
   }
 }

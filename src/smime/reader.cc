@@ -75,6 +75,19 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
               fmt::format("the {} part does not hold a CMS structure mailseal reads", type.mime_type()));
 }
 
+// Two Content-Type or Content-Transfer-Encoding fields: clients differ in
+// which one they use, so what is shown may not be what was checked.
+void refuse_duplicate_content_fields(const mime::Headers& headers) {
+  for (std::string_view name : {"Content-Type", "Content-Transfer-Encoding"}) {
+    if (std::size_t count = headers.count(name); count > 1) {
+      throw Error(ErrorCode::Malformed,
+                  fmt::format("the message (or a signed or encrypted part of it) has {} {} fields; mail clients differ "
+                              "in which one they use, so it is refused and nothing was written",
+                              count, name));
+    }
+  }
+}
+
 // Content inside a signature or an encryption layer is a MIME entity, but
 // some senders (openssl cms without -text) put a bare body there. Such
 // content reads as a body without header fields (text/plain, RFC 2045).
@@ -132,8 +145,17 @@ struct Reading {
 
 // The outermost header fields: the From address and Date signatures are
 // checked against. Exactly one From field with one mailbox (identity rule).
+// Two Date fields are two claims of when it was written, like two From fields.
+void check_single_date(const mime::Headers& headers, std::string_view where, ReadResult& result) {
+  if (std::size_t dates = headers.count("Date"); dates > 1) {
+    result.identity_problems.push_back(
+        fmt::format("{} has {} Date fields; exactly one is accepted", where, dates));
+  }
+}
+
 void read_outer_headers(const mime::Entity& top, Reading& reading) {
   ReadResult& result = reading.result;
+  check_single_date(top.headers, "the message", result);
   if (auto value = top.headers.get("Date"))
     reading.date = mime::parse_date(*value);
   reading.outer_from =
@@ -178,6 +200,7 @@ void read_inner_headers(Reading& reading, LayerKind kind) {
       reading.outer_from = inner;
     internal::check_shown_identity(headers, *inner, result.warnings);
   }
+  check_single_date(headers, "a signed or encrypted part", result);
   if (auto value = headers.get("Date"))
     reading.date = mime::parse_date(*value);
 }
@@ -361,6 +384,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     if (layer >= policy.max_layers) {
       throw Error(ErrorCode::Malformed, "the message nests too many S/MIME layers");
     }
+    refuse_duplicate_content_fields(reading.current.headers);
     Bytes decoded;
     LayerKind kind = classify(reading.current, decoded);
     if (layer > 0)
@@ -384,6 +408,10 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
       list.push_back(std::move(unparsed));
   }
   combine_signatures(result, innermost);
+  if (result.signature && !reading.date && !result.signature->signing_time) {
+    result.warnings.push_back(
+        "the message has no readable Date field and its signature no signing time: when it was written is unknown");
+  }
   check_signed_headers(result, top, innermost, policy);
   std::string* owner = reading.storage.empty() ? nullptr : &reading.storage.back();
   result.content = HeldContent(restore_message(top, innermost, innermost.raw.data() == top.raw.data(), owner));

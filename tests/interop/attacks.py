@@ -393,6 +393,39 @@ with tempfile.TemporaryDirectory() as work:
     check(any("Sender" in w and "mallory@evil.example" in w for w in report.get("warnings", [])),
           "identity.sender: a Sender other than From is reported", report)
 
+    # Date, content fields and Sender that clients read one way and mailseal another.
+    result, written = verify(b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n" + crlf(alice_signed))
+    check(result.returncode == 1 and not written and "2 Date fields" in text(result),
+          "identity.two_date_fields: exit 1, nothing written", text(result))
+    undated = headers(From="mallory@evil.example", To="bob@example.org", Subject="Invoice") + \
+        crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nPay the invoice.\r\n", "-noattr"))
+    report = as_json(bob.run("--json", "verify", write("in.eml", undated)))
+    check(any("no readable Date" in w for w in report.get("warnings", [])),
+          "identity.no_date_no_signing_time (openssl -noattr, no Date): reported", report)
+    dated = headers(From="mallory@evil.example", To="bob@example.org", Subject="Invoice", Date=now_date()) + \
+        crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nPay the invoice.\r\n"))
+    report = as_json(bob.run("--json", "verify", write("in.eml", dated)))
+    check(report.get("valid") is True and not any("no readable Date" in w for w in report.get("warnings", [])),
+          "identity.no_date_no_signing_time: a dated, time-signed message is not reported", report)
+    result, written = verify(crlf(alice_opaque))
+    check(result.returncode == 0 and written, "mime.duplicate: (baseline) Alice's opaque message verifies", text(result))
+    for field in (b"Content-Type: text/plain\r\n", b"Content-Transfer-Encoding: 8bit\r\n"):
+        name = field.split(b":")[0].decode()
+        result, written = verify(field + crlf(alice_opaque))
+        check(result.returncode == 1 and not written and f"2 {name} fields" in text(result),
+              f"mime.duplicate_{name.lower()}: refused, exit 1, nothing written", text(result))
+    doubled = headers(From="mallory@evil.example", To="bob@example.org", Date=now_date()) + \
+        b"Content-Type: text/html\r\n" + crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nHi\r\n"))
+    result, written = verify(doubled)
+    check(result.returncode == 1 and not written and "2 Content-Type fields" in text(result),
+          "mime.duplicate_content-type (around a multipart/signed): refused", text(result))
+    for label, field in (("sender_unparsed", 'Sender: Alice <"alice"@example.com>'),
+                         ("resent_from", "Resent-From: alice@example.com")):
+        message = (field + "\r\n").encode() + dated
+        report = as_json(bob.run("--json", "verify", write("in.eml", message)))
+        check(any("alice" in w and "mallory@evil.example" in w for w in report.get("warnings", [])),
+              f"identity.{label}: reported", report)
+
     # --- Header protection and forwarding (signed-only, RFC 9788) ----------
     protected = headers(From="mallory@evil.example", To="carol@example.net", Subject="Lunch") + \
         b"Content-Type: text/plain\r\n\r\nShall we meet at noon?\r\n"
@@ -600,4 +633,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=90)
+finish(minimum=99)

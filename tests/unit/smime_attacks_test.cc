@@ -324,6 +324,45 @@ TEST(SmimeAttacks, DisplayNameLookAlikesAreReported) {
   }
 }
 
+TEST(SmimeAttacks, TwoDateFieldsAreAnIdentityProblem) {
+  ReadResult result = read("Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n" + sign(kLetter, alice()));
+  ASSERT_TRUE(result.signature);
+  EXPECT_FALSE(result.signature->valid);
+  EXPECT_TRUE(mentions(result.identity_problems, "2 Date fields"));
+  EXPECT_EQ(Release::of_verified(result).withheld(), Withheld::IdentityMismatch);
+}
+
+TEST(SmimeAttacks, ASignedMessageWithADateIsNotReportedAsUndated) {
+  // The library always adds signingTime; tests/interop/attacks.py signs
+  // without one (openssl cms -noattr) for the reported case.
+  std::string with_date = opaque_entity("From: mallory@evil.example\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n",
+                                        kWire, mallory());
+  EXPECT_FALSE(mentions(read(with_date).warnings, "no readable Date"));
+}
+
+TEST(SmimeAttacks, DuplicateContentFieldsAreRefused) {
+  std::string message = opaque_entity("From: alice@example.com\r\n", kLetter, alice());
+  EXPECT_NO_THROW((void)read(message));
+  for (std::string field : {"Content-Type: text/plain\r\n", "Content-Transfer-Encoding: 8bit\r\n"}) {
+    EXPECT_THROW((void)read(field + message), Error) << field;
+  }
+  std::string inner = "From: Alice <alice@example.com>\r\nContent-Type: text/html\r\n" + kWire;
+  EXPECT_THROW((void)read(opaque_entity("From: alice@example.com\r\n", inner, alice())), Error);
+}
+
+TEST(SmimeAttacks, AnUnparsedSenderAndAResentFromAreReported) {
+  const EmailAddress from = EmailAddress::parse("alice@example.com");
+  for (std::string field : {"Sender: Mallory <\"mallory\"@evil.example>", "Resent-From: mallory@evil.example"}) {
+    std::vector<std::string> warnings;
+    internal::check_shown_identity(mime::Headers::parse("From: alice@example.com\r\n" + field), from, warnings);
+    EXPECT_TRUE(mentions(warnings, "mallory", "alice@example.com")) << field;
+  }
+  std::vector<std::string> warnings;
+  internal::check_shown_identity(mime::Headers::parse("From: alice@example.com\r\nSender: alice@example.com"), from,
+                                 warnings);
+  EXPECT_TRUE(warnings.empty());
+}
+
 TEST(SmimeAttacks, AnEncodedDisplayNameHidingAnAddressIsReported) {
   std::vector<std::string> warnings;
   auto headers = mime::Headers::parse("From: =?utf-8?b?Ym9iQGV4YW1wbGUub3Jn?= <alice@example.com>");

@@ -24,8 +24,9 @@ std::optional<EmailAddress> single_from(const mime::Headers& headers, std::strin
                                         std::vector<std::string>& problems, std::vector<std::string>& unparsed);
 
 // Warnings about what a mail client shows of a header block whose From is
-// `from`: a display name that holds an address other than `from`, a Sender
-// that is not `from`.
+// `from`: a display name that holds an address other than `from` or an @
+// look-alike, invisible or bidi control character; a Sender, Resent-From or
+// Resent-Sender that is not `from` (or does not parse).
 void check_shown_identity(const mime::Headers& headers, const EmailAddress& from, std::vector<std::string>& warnings);
 
 // Signed-only header protection (RFC 9788): each outer field among those a
