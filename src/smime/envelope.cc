@@ -187,6 +187,73 @@ void throw_decrypt_failure(const Decryption& result, const Failure& failure) {
   }
 }
 
+// The one GCM parameter set mailseal accepts (docs/smime.md, "Encryption"):
+// a 16-byte authentication tag, which OpenSSL, NSS and Outlook write. RFC
+// 5084 allows 12 to 16, but OpenSSL checks a shorter tag as it stands, so a
+// sender's structure naming 1 or 4 bytes would let a forger succeed once in
+// 256 or 2^32 tries.
+constexpr std::size_t kGcmTagBytes = 16;
+constexpr std::size_t kGcmNonceBytes = 12;
+constexpr long kGcmDefaultIcvLength = 12;  // aes-ICVlen DEFAULT 12 (RFC 5084)
+
+long small_integer(const Element& element) {
+  if (element.tag != V_ASN1_INTEGER || element.end - element.content < 1 || element.end - element.content > 2 ||
+      (element.content[0] & 0x80) != 0) {
+    return -1;
+  }
+  long value = 0;
+  for (const unsigned char* c = element.content; c < element.end; ++c)
+    value = (value << 8) | *c;
+  return value;
+}
+
+// The nonce, ICV length and mac of an AuthEnvelopedData (RFC 5083, 5084):
+// anything but a 12-byte nonce, aes-ICVlen 16 and a 16-byte mac is refused
+// before any key is tried. ContentInfo { contentType, [0] AuthEnvelopedData {
+// version, [0] originatorInfo OPTIONAL, recipientInfos, authEncryptedContentInfo
+// { contentType, { algorithm, GCMParameters { aes-nonce, aes-ICVlen } }, ... },
+// [1] authAttrs OPTIONAL, mac OCTET STRING, ... } }
+void check_gcm_parameters(ByteView der, const std::string& cipher) {
+  auto refuse = [&](const std::string& what) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("the message was altered in transit or made to be forged: its {} content {}; mailseal "
+                            "accepts only a {}-byte nonce and a {}-byte authentication tag, and nothing was written",
+                            cipher, what, kGcmNonceBytes, kGcmTagBytes),
+                "ask the sender to send it again");
+  };
+  Element info;
+  if (!read_element(der.data(), der.data() + der.size(), info, 0))
+    refuse("cannot be read");
+  auto top = children(info, 0);
+  auto explicit_content = top.size() < 2 ? std::vector<Element>{} : children(top[1], 1);
+  auto envelope = explicit_content.empty() ? std::vector<Element>{} : children(explicit_content[0], 2);
+  const Element* content_info = nullptr;
+  const Element* mac = nullptr;
+  for (const auto& field : envelope) {
+    if (field.xclass != V_ASN1_UNIVERSAL)
+      continue;
+    if (field.tag == V_ASN1_SEQUENCE && content_info == nullptr)
+      content_info = &field;
+    else if (field.tag == V_ASN1_OCTET_STRING && content_info != nullptr && mac == nullptr)
+      mac = &field;
+  }
+  if (content_info == nullptr || mac == nullptr || mac->constructed)
+    refuse("has no authentication tag");
+  if (static_cast<std::size_t>(mac->end - mac->content) != kGcmTagBytes)
+    refuse(fmt::format("has a {}-byte authentication tag", mac->end - mac->content));
+  auto encrypted = children(*content_info, 3);
+  auto algorithm = encrypted.size() < 2 ? std::vector<Element>{} : children(encrypted[1], 4);
+  auto parameters = algorithm.size() < 2 || algorithm[1].tag != V_ASN1_SEQUENCE ? std::vector<Element>{}
+                                                                                 : children(algorithm[1], 5);
+  if (parameters.empty() || parameters[0].tag != V_ASN1_OCTET_STRING || parameters[0].constructed ||
+      static_cast<std::size_t>(parameters[0].end - parameters[0].content) != kGcmNonceBytes) {
+    refuse("does not have a 12-byte nonce");
+  }
+  long icv_length = parameters.size() > 1 ? small_integer(parameters[1]) : kGcmDefaultIcvLength;
+  if (parameters.size() > 2 || icv_length != static_cast<long>(kGcmTagBytes))
+    refuse(fmt::format("names a {}-byte authentication tag (aes-ICVlen)", icv_length));
+}
+
 }  // namespace
 
 int cms_content_type(ByteView der) {
@@ -243,6 +310,8 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
                             result.cipher));
   }
   result.authenticated = type == NID_id_smime_ct_authEnvelopedData;
+  if (result.authenticated)
+    check_gcm_parameters(der, result.cipher);
   // What failed decides the message: a key part of ours that does not open,
   // or content that does not decrypt under a key that did open. (OpenSSL may
   // leave no error behind for a GCM tag that does not match: the flags

@@ -40,11 +40,35 @@ std::vector<std::string> addresses_in_text(std::string_view text) {
       ++end;
     while (end > at + 1 && text[end - 1] == '.')
       --end;
-    std::string_view domain = text.substr(at + 1, end - at - 1);
-    if (begin < at && domain.find('.') != std::string_view::npos)
+    // A dotless domain ("alice@example") still looks like an address.
+    if (begin < at && end > at + 1)
       out.push_back(lower(std::string(text.substr(begin, end - begin))));
   }
   return out;
+}
+
+// A character of decoded header text that makes one address look like
+// another: an @ look-alike (U+FF20, U+FE6B), an invisible format character
+// (U+200B..U+200F, U+FEFF) or a bidi control (U+202A..U+202E,
+// U+2066..U+2069), as "U+XXXX"; or " @ " for an @ with space around it.
+std::optional<std::string> deceptive_character(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
+    const bool space_before = i > 0 && std::isspace(static_cast<unsigned char>(text[i - 1]));
+    if (text[i] == '@' && (space_before || std::isspace(byte(1)))) {
+      return std::string("an @ with space around it");
+    }
+    unsigned code = 0;
+    if (byte(0) == 0xE2 && (byte(1) == 0x80 || byte(1) == 0x81) && byte(2) >= 0x80 && byte(2) <= 0xBF)
+      code = 0x2000 + ((byte(1) & 0x3F) << 6) + (byte(2) & 0x3F);
+    else if (byte(0) == 0xEF && byte(1) >= 0xB8 && byte(1) <= 0xBF && byte(2) >= 0x80 && byte(2) <= 0xBF)
+      code = 0xF000 + ((byte(1) & 0x3F) << 6) + (byte(2) & 0x3F);
+    const bool format = (code >= 0x200B && code <= 0x200F) || (code >= 0x202A && code <= 0x202E) ||
+                        (code >= 0x2066 && code <= 0x2069) || code == 0xFEFF;
+    if (format || code == 0xFF20 || code == 0xFE6B)
+      return fmt::format("U+{:04X}", code);
+  }
+  return std::nullopt;
 }
 
 std::string join_addresses(const std::vector<EmailAddress>& addresses) {
@@ -139,7 +163,7 @@ bool is_p7m_octet_stream(const mime::Entity& entity) {
 }
 
 std::optional<EmailAddress> single_from(const mime::Headers& headers, std::string_view where,
-                                        std::vector<std::string>& problems, std::vector<std::string>& notes) {
+                                        std::vector<std::string>& problems, std::vector<std::string>& unparsed) {
   const std::size_t fields = headers.count("From");
   if (fields == 0)
     return std::nullopt;
@@ -155,8 +179,9 @@ std::optional<EmailAddress> single_from(const mime::Headers& headers, std::strin
   } catch (const Error&) {
   }
   if (mailboxes.empty()) {
-    // Nothing to confuse: a signature finds no From address to match.
-    notes.push_back(fmt::format("the From field of {} is not a valid address", where));
+    unparsed.push_back(fmt::format("the From field of {} (\"{}\") is not one valid mailbox, so whom it is from "
+                                   "cannot be checked",
+                                   where, *headers.get("From")));
     return std::nullopt;
   }
   if (mailboxes.size() > 1) {
@@ -169,7 +194,13 @@ std::optional<EmailAddress> single_from(const mime::Headers& headers, std::strin
 
 void check_shown_identity(const mime::Headers& headers, const EmailAddress& from, std::vector<std::string>& warnings) {
   if (auto value = headers.get("From")) {
-    for (const auto& token : addresses_in_text(mime::decode_header_text(*value))) {
+    const std::string shown = mime::decode_header_text(*value);
+    if (auto character = deceptive_character(shown)) {
+      warnings.push_back(fmt::format("the From field holds {} (\"{}\"), which can make another address show; the "
+                                     "message is from {}",
+                                     *character, shown, from.str()));
+    }
+    for (const auto& token : addresses_in_text(shown)) {
       if (token != from.str()) {
         warnings.push_back(
             fmt::format("the From display name shows the address {}, but the message is from {}", token, from.str()));
@@ -177,13 +208,22 @@ void check_shown_identity(const mime::Headers& headers, const EmailAddress& from
       }
     }
   }
-  for (const auto& sender : addresses_of(headers, "Sender")) {
-    if (!(sender == from)) {
-      warnings.push_back(
-          fmt::format("the Sender field says {}, but the message is from {}; mail clients may show "
-                      "either",
-                      sender.str(), from.str()));
-      break;
+  for (std::string_view name : {"Sender", "Resent-From", "Resent-Sender"}) {
+    for (const auto& field : headers.fields()) {
+      if (lower(field.name) != lower(std::string(name)))
+        continue;
+      std::vector<EmailAddress> addresses;
+      try {
+        addresses = mime::parse_addresses(field.value());
+      } catch (const Error&) {
+      }
+      // A field that does not parse is shown by clients all the same.
+      if (addresses.size() != 1 || !(addresses.front() == from)) {
+        warnings.push_back(fmt::format("the {} field says \"{}\", but the message is from {}; mail clients may show "
+                                       "either",
+                                       name, mime::decode_header_text(field.value()), from.str()));
+        break;
+      }
     }
   }
 }

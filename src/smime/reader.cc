@@ -4,9 +4,12 @@
 //  2. Encryption is opened only as the message itself (after rule 1) or
 //     inside another opened encryption layer; encrypted content under a
 //     counted signature is signed ciphertext and is not opened.
-//  3. Signatures stack; every counted layer must be valid. The outermost
-//     signer must match the From address; an inner one too, unless it and
-//     the layer around it are both opaque (a sealed message signed again).
+//  3. Signatures stack; every counted layer must be valid, and its signer
+//     must name the From its layer carries. A sealed message signed again (an
+//     opaque signature inside an opaque one) is the one exception: its inner
+//     layer may carry a From of its own, which its signer must name and which
+//     then counts; an inner layer without a From speaks for no one, and its
+//     signer is not held to the forwarder's From.
 //  4. Only a layer that is the whole message counts: a signed part among
 //     other parts does not make the message signed.
 //  5. An encrypted part that is not the message itself is not opened (EFAIL's
@@ -72,6 +75,19 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
               fmt::format("the {} part does not hold a CMS structure mailseal reads", type.mime_type()));
 }
 
+// Two Content-Type or Content-Transfer-Encoding fields: clients differ in
+// which one they use, so what is shown may not be what was checked.
+void refuse_duplicate_content_fields(const mime::Headers& headers) {
+  for (std::string_view name : {"Content-Type", "Content-Transfer-Encoding"}) {
+    if (std::size_t count = headers.count(name); count > 1) {
+      throw Error(ErrorCode::Malformed,
+                  fmt::format("the message (or a signed or encrypted part of it) has {} {} fields; mail clients differ "
+                              "in which one they use, so it is refused and nothing was written",
+                              count, name));
+    }
+  }
+}
+
 // Content inside a signature or an encryption layer is a MIME entity, but
 // some senders (openssl cms without -text) put a bare body there. Such
 // content reads as a body without header fields (text/plain, RFC 2045).
@@ -124,15 +140,26 @@ struct Reading {
   bool previous_opaque = false;      // the layer around it was an opaque signature
   bool outermost = true;
   std::optional<EmailAddress> outer_from;  // the From every protected From must equal
+  std::vector<std::string> unparsed_from;  // From fields that are not one valid mailbox
 };
 
 // The outermost header fields: the From address and Date signatures are
 // checked against. Exactly one From field with one mailbox (identity rule).
+// Two Date fields are two claims of when it was written, like two From fields.
+void check_single_date(const mime::Headers& headers, std::string_view where, ReadResult& result) {
+  if (std::size_t dates = headers.count("Date"); dates > 1) {
+    result.identity_problems.push_back(
+        fmt::format("{} has {} Date fields; exactly one is accepted", where, dates));
+  }
+}
+
 void read_outer_headers(const mime::Entity& top, Reading& reading) {
   ReadResult& result = reading.result;
+  check_single_date(top.headers, "the message", result);
   if (auto value = top.headers.get("Date"))
     reading.date = mime::parse_date(*value);
-  reading.outer_from = internal::single_from(top.headers, "the message", result.identity_problems, result.notes);
+  reading.outer_from =
+      internal::single_from(top.headers, "the message", result.identity_problems, reading.unparsed_from);
   if (reading.outer_from) {
     result.from = {*reading.outer_from};
     internal::check_shown_identity(top.headers, *reading.outer_from, result.warnings);
@@ -155,11 +182,17 @@ void read_inner_headers(Reading& reading, LayerKind kind) {
     return;
   ReadResult& result = reading.result;
   std::optional<EmailAddress> inner =
-      internal::single_from(headers, "a signed or encrypted part", result.identity_problems, result.notes);
+      internal::single_from(headers, "a signed or encrypted part", result.identity_problems, reading.unparsed_from);
   const bool resealed = kind == LayerKind::SignedOpaque && reading.previous_opaque && !result.layers.empty();
-  if (inner && reading.outer_from && !(*inner == *reading.outer_from) && !resealed) {
-    result.identity_problems.push_back(fmt::format("the protected From {} differs from the message's From {}",
-                                                   inner->str(), reading.outer_from->str()));
+  if (inner && reading.outer_from && !(*inner == *reading.outer_from)) {
+    if (resealed) {
+      // Its own signer must name it (read_signature checks that layer against it).
+      result.warnings.push_back(fmt::format("{} signed a sealed message from {} again: the message shown is {}'s",
+                                            reading.outer_from->str(), inner->str(), inner->str()));
+    } else {
+      result.identity_problems.push_back(fmt::format("the protected From {} differs from the message's From {}",
+                                                     inner->str(), reading.outer_from->str()));
+    }
   }
   if (inner) {
     result.from = {*inner};
@@ -167,6 +200,7 @@ void read_inner_headers(Reading& reading, LayerKind kind) {
       reading.outer_from = inner;
     internal::check_shown_identity(headers, *inner, result.warnings);
   }
+  check_single_date(headers, "a signed or encrypted part", result);
   if (auto value = headers.get("Date"))
     reading.date = mime::parse_date(*value);
 }
@@ -230,9 +264,13 @@ void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Polic
   }
   const bool opaque = kind == LayerKind::SignedOpaque;
   SignatureContext context{result.from, reading.date, true, &policy};
-  // Rule 3: an opaque signature inside an opaque signature is a sealed
-  // message signed again; its signer need not be the From address.
-  context.check_from = result.layers.empty() || !(opaque && reading.previous_opaque);
+  // Rule 3: a sealed message signed again (an opaque signature inside an
+  // opaque one) whose layer carries no From of its own claims no author: its
+  // signer is not held to the forwarder's From. A layer that carries a From
+  // (adopted by read_inner_headers) is always held to it.
+  const bool resealed_without_from = opaque && reading.previous_opaque && !result.layers.empty() &&
+                                     !reading.current.headers.get("From");
+  context.check_from = !resealed_without_from;
   std::optional<std::string_view> content;
   if (detached)
     content = detached->canonical;
@@ -346,6 +384,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     if (layer >= policy.max_layers) {
       throw Error(ErrorCode::Malformed, "the message nests too many S/MIME layers");
     }
+    refuse_duplicate_content_fields(reading.current.headers);
     Bytes decoded;
     LayerKind kind = classify(reading.current, decoded);
     if (layer > 0)
@@ -361,7 +400,18 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   }
   ReadResult& result = reading.result;
   const mime::Entity& innermost = reading.current;
+  // A From that is not one valid mailbox is compared with nothing, yet mail
+  // clients show it: under a signature it is an identity problem.
+  for (auto& unparsed : reading.unparsed_from) {
+    auto& list = result.layers.empty() ? result.notes : result.identity_problems;
+    if (std::find(list.begin(), list.end(), unparsed) == list.end())
+      list.push_back(std::move(unparsed));
+  }
   combine_signatures(result, innermost);
+  if (result.signature && !reading.date && !result.signature->signing_time) {
+    result.warnings.push_back(
+        "the message has no readable Date field and its signature no signing time: when it was written is unknown");
+  }
   check_signed_headers(result, top, innermost, policy);
   std::string* owner = reading.storage.empty() ? nullptr : &reading.storage.back();
   result.content = HeldContent(restore_message(top, innermost, innermost.raw.data() == top.raw.data(), owner));

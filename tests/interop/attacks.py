@@ -139,6 +139,36 @@ def splice_gadget(cms, known, chosen):
     return rebuild(cms, 0, header_start, der(0x80, gadget + blocks[:16] + iv + blocks))
 
 
+def gcm_fields(data):
+    """(nonce, icvLen or None, mac) elements of an AuthEnvelopedData as
+    (tag, start, content, end) tuples (openssl -outform DER)."""
+    _, content, end = read_tlv(data, 0)
+    explicit = children(data, content, end)[1]
+    _, envelope_start, envelope_end = read_tlv(data, explicit[2])
+    fields = children(data, envelope_start, envelope_end)
+    info = next(f for f in fields if f[0] == 0x30)
+    mac = next(f for f in fields if f[0] == 0x04 and f[1] > info[1])
+    algorithm = children(data, *children(data, info[2], info[3])[1][2:4])
+    parameters = children(data, algorithm[1][2], algorithm[1][3])
+    return parameters[0], (parameters[1] if len(parameters) > 1 else None), mac, algorithm[1]
+
+
+def gcm_variant(data, icv_length, mac_length, nonce_length=12, flip_at=None):
+    """The AuthEnvelopedData with its GCMParameters and mac rewritten (RFC
+    5084 allows a tag of 12 to 16 bytes and says so in aes-ICVlen)."""
+    nonce, _, mac, parameters = gcm_fields(data)
+    original_mac = data[mac[2]:mac[3]]
+    data = rebuild(data, 0, mac[1], der(0x04, original_mac[:mac_length]))
+    nonce, _, _, parameters = gcm_fields(data)
+    icv = b"" if icv_length is None else der(0x02, bytes([icv_length]))
+    data = rebuild(data, 0, parameters[1], der(0x30, der(0x04, data[nonce[2]:nonce[2] + nonce_length]) + icv))
+    if flip_at is not None:
+        data = bytearray(data)
+        data[flip_at(data)] ^= 0x01
+        data = bytes(data)
+    return data
+
+
 def smime_body(message):
     """The DER of an application/pkcs7-mime message (base64 body)."""
     _, _, body = crlf(message).partition(b"\r\n\r\n")
@@ -282,6 +312,50 @@ with tempfile.TemporaryDirectory() as work:
           "alice@example.com" in text(result), "identity.from_not_signer: exit 1 naming both, nothing written",
           text(result))
 
+    # A sealed message signed again (nested opaque signatures, openssl -nodetach):
+    # the inner layer says From Alice, Mallory signed both.
+    wire = b"Content-Type: text/plain\r\n\r\nBob, please wire 10000 EUR to Mallory. -- Alice\r\n"
+    alice_fields = headers(From="Alice <alice@example.com>", To="bob@example.org", Date=now_date())
+    for inner_signer in ("mallory", "eve"):
+        inner_der = openssl_sign(inner_signer, alice_fields + wire, "-nodetach", "-binary", "-outform", "DER")
+        inner_entity = pkcs7_message(inner_der, "signed-data", alice_fields)
+        outer_der = openssl_sign("mallory", inner_entity, "-nodetach", "-binary", "-outform", "DER")
+        resealed = pkcs7_message(outer_der, "signed-data", headers(From="mallory@evil.example", To="bob@example.org",
+                                                                   Subject="Fwd", Date=now_date()))
+        result, written = verify(resealed)
+        check(result.returncode == 1 and not written and "good signature" not in text(result) and
+              f"signed by {inner_signer}@evil.example, but the message is from alice@example.com" in text(result),
+              f"identity.resealed_inner_from_not_signer (inner signed by {inner_signer}): exit 1 naming both, "
+              "nothing written", text(result))
+        report = as_json(bob.run("--json", "verify", path("in.eml")))
+        check(report.get("valid") is False and report.get("identity_problems"),
+              f"identity.resealed_inner_from_not_signer (inner signed by {inner_signer}): JSON invalid", report)
+        encrypted = openssl_encrypt(inner_entity, "aes-256-gcm")
+        result, written = decrypt(headers(From="mallory@evil.example", To="bob@example.org", Date=now_date()) +
+                                  crlf(encrypted), "--allow-bad-signature")
+        check(result.returncode == 1 and written is None and "alice@example.com" in text(result),
+              f"identity.resealed_inner_from_not_signer (encrypted, inner signed by {inner_signer}): exit 1, "
+              "nothing written", text(result))
+
+    # A From that mailseal's parser refuses but mail clients show as Alice,
+    # inside Mallory's signature (signed-only and encrypted) and outside it.
+    for label, shown in (("quoted_local", 'Alice <"alice"@example.com>'), ("nbsp", "Alice <alice@example.com\u00a0>"),
+                         ("ip_literal", "Alice <alice@[192.0.2.1]>"), ("dotless_domain", "Alice <alice@localhost>")):
+        inner_fields = ("From: " + shown + "\r\nTo: bob@example.org\r\n").encode()
+        mallory_top = headers(From="mallory@evil.example", To="bob@example.org", Date=now_date())
+        result, written = verify(mallory_top + crlf(openssl_sign("mallory", inner_fields + wire)))
+        check(result.returncode == 1 and not written and "not one valid mailbox" in text(result) and
+              "good signature" not in text(result),
+              f"identity.unparsed_from.{label} (signed inner From): exit 1, nothing written", text(result))
+        signed = crlf(openssl_sign("mallory", inner_fields + wire))
+        result, written = decrypt(mallory_top + crlf(openssl_encrypt(inner_fields + signed, "aes-256-gcm")),
+                                  "--allow-bad-signature")
+        check(result.returncode == 1 and written is None and "not one valid mailbox" in text(result),
+              f"identity.unparsed_from.{label} (encrypted inner From): exit 1, nothing written", text(result))
+        result, written = verify(inner_fields + crlf(openssl_sign("mallory", wire)))
+        check(result.returncode == 1 and not written and "not one valid mailbox" in text(result),
+              f"identity.unparsed_from.{label} (outer From): exit 1, nothing written", text(result))
+
     display = crlf(alice.must("sign", write("display.eml", letter.replace(
         b"From: Alice <alice@example.com>", b'From: "bob@example.org" <alice@example.com>'))).stdout)
     result, written = verify(display)
@@ -290,10 +364,67 @@ with tempfile.TemporaryDirectory() as work:
     report = as_json(bob.run("--json", "verify", write("in.eml", display)))
     check(any("bob@example.org" in w for w in report.get("warnings", [])),
           "identity.display_name: reported in JSON warnings", report)
+    # Display names that look like Alice's address, on Mallory's own valid
+    # signature (what a client shows is "alice@example.com").
+    zwsp_word = "=?utf-8?b?" + base64.b64encode("alice@\u200bexample.com".encode()).decode() + "?="
+    lookalikes = {"fullwidth_at": "alice\uff20example.com", "small_at": "alice\ufe6bexample.com",
+                  "zero_width_space": "alice@\u200bexample.com", "encoded_zero_width_space": zwsp_word,
+                  "right_to_left_override": "\u202emoc.elpmaxe@ecila\u202c", "spaced_at": "alice @ example.com",
+                  "dotless": '"alice@example"'}
+    mallory_body = crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nPay the invoice. -- Alice\r\n"))
+    for label, name in lookalikes.items():
+        message = ("From: " + name + " <mallory@evil.example>\r\n").encode() + \
+            headers(To="bob@example.org", Subject="Invoice", Date=now_date()) + mallory_body
+        report = as_json(bob.run("--json", "verify", write("in.eml", message)))
+        check(report.get("valid") is True and any("From" in w and "mallory@evil.example" in w
+                                                  for w in report.get("warnings", [])),
+              f"identity.display_name_lookalike.{label}: reported (JSON warnings)", report)
+        result = bob.run("verify", path("in.eml"))
+        check("mallory@evil.example" in text(result) and "warning" in text(result),
+              f"identity.display_name_lookalike.{label}: reported (text)", text(result))
+    plain = b"From: Mallory <mallory@evil.example>\r\n" + \
+        headers(To="bob@example.org", Subject="Invoice", Date=now_date()) + mallory_body
+    report = as_json(bob.run("--json", "verify", write("in.eml", plain)))
+    check(report.get("valid") is True and not report.get("warnings"),
+          "identity.display_name_lookalike.none: an ordinary display name is not reported", report)
+
     sender = crlf(alice.must("sign", write("sender.eml", b"Sender: mallory@evil.example\r\n" + letter)).stdout)
     report = as_json(bob.run("--json", "verify", write("in.eml", sender)))
     check(any("Sender" in w and "mallory@evil.example" in w for w in report.get("warnings", [])),
           "identity.sender: a Sender other than From is reported", report)
+
+    # Date, content fields and Sender that clients read one way and mailseal another.
+    result, written = verify(b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n" + crlf(alice_signed))
+    check(result.returncode == 1 and not written and "2 Date fields" in text(result),
+          "identity.two_date_fields: exit 1, nothing written", text(result))
+    undated = headers(From="mallory@evil.example", To="bob@example.org", Subject="Invoice") + \
+        crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nPay the invoice.\r\n", "-noattr"))
+    report = as_json(bob.run("--json", "verify", write("in.eml", undated)))
+    check(any("no readable Date" in w for w in report.get("warnings", [])),
+          "identity.no_date_no_signing_time (openssl -noattr, no Date): reported", report)
+    dated = headers(From="mallory@evil.example", To="bob@example.org", Subject="Invoice", Date=now_date()) + \
+        crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nPay the invoice.\r\n"))
+    report = as_json(bob.run("--json", "verify", write("in.eml", dated)))
+    check(report.get("valid") is True and not any("no readable Date" in w for w in report.get("warnings", [])),
+          "identity.no_date_no_signing_time: a dated, time-signed message is not reported", report)
+    result, written = verify(crlf(alice_opaque))
+    check(result.returncode == 0 and written, "mime.duplicate: (baseline) Alice's opaque message verifies", text(result))
+    for field in (b"Content-Type: text/plain\r\n", b"Content-Transfer-Encoding: 8bit\r\n"):
+        name = field.split(b":")[0].decode()
+        result, written = verify(field + crlf(alice_opaque))
+        check(result.returncode == 1 and not written and f"2 {name} fields" in text(result),
+              f"mime.duplicate_{name.lower()}: refused, exit 1, nothing written", text(result))
+    doubled = headers(From="mallory@evil.example", To="bob@example.org", Date=now_date()) + \
+        b"Content-Type: text/html\r\n" + crlf(openssl_sign("mallory", b"Content-Type: text/plain\r\n\r\nHi\r\n"))
+    result, written = verify(doubled)
+    check(result.returncode == 1 and not written and "2 Content-Type fields" in text(result),
+          "mime.duplicate_content-type (around a multipart/signed): refused", text(result))
+    for label, field in (("sender_unparsed", 'Sender: Alice <"alice"@example.com>'),
+                         ("resent_from", "Resent-From: alice@example.com")):
+        message = (field + "\r\n").encode() + dated
+        report = as_json(bob.run("--json", "verify", write("in.eml", message)))
+        check(any("alice" in w and "mallory@evil.example" in w for w in report.get("warnings", [])),
+              f"identity.{label}: reported", report)
 
     # --- Header protection and forwarding (signed-only, RFC 9788) ----------
     protected = headers(From="mallory@evil.example", To="carol@example.net", Subject="Lunch") + \
@@ -420,6 +551,40 @@ with tempfile.TemporaryDirectory() as work:
               "not encrypted to any" not in text(result),
               f"gcm.tampered_{label}: reported as altered in transit, nothing written", text(result))
 
+    # Truncated tags (RFC 5084's aes-ICVlen and the mac, hand-made DER): a
+    # 1-byte tag would let one in 256 altered ciphertexts through.
+    def middle_of_ciphertext(data):
+        _, start, end = encrypted_content(data)
+        return (start + end) // 2
+
+    def decrypt_gcm(data):
+        return decrypt(pkcs7_message(data, "authEnveloped-data",
+                                     headers(From="alice@example.com", To="bob@example.org", Date=now_date())))
+
+    result, written = decrypt_gcm(gcm_variant(gcm, 16, 16))
+    check(result.returncode == 0 and written is not None and b"quarterly numbers" in written,
+          "gcm.rebuilt_unchanged: the rebuilt structure with a 16-byte tag decrypts (the rewriting is sound)",
+          text(result))
+    for label, icv_length, mac_length, nonce_length in (("mac_1_icv_16", 16, 1, 12), ("mac_4_icv_4", 4, 4, 12),
+                                                         ("mac_12_icv_default", None, 12, 12),
+                                                         ("mac_12_icv_12", 12, 12, 12), ("nonce_8", 16, 16, 8),
+                                                         ("mac_16_icv_12", 12, 16, 12)):
+        result, written = decrypt_gcm(gcm_variant(gcm, icv_length, mac_length, nonce_length))
+        check(result.returncode == 1 and written is None and "altered in transit" in text(result) and
+              "16-byte authentication tag" in text(result),
+              f"gcm.truncated_tag.{label}: refused as altered in transit, exit 1, nothing written", text(result))
+    forged = gcm_variant(gcm, 1, 1, flip_at=middle_of_ciphertext)
+    accepted = []
+    for guess in range(256):
+        nonce, _, mac, _ = gcm_fields(forged)
+        attempt = bytearray(forged)
+        attempt[mac[2]] = guess
+        result, written = decrypt_gcm(bytes(attempt))
+        if result.returncode == 0 or written is not None:
+            accepted.append(guess)
+    check(not accepted, "gcm.truncated_tag.forgery: none of the 256 one-byte tags on altered ciphertext is accepted",
+          accepted)
+
     # --- EFAIL: CBC gadgets --------------------------------------------------
     victim = headers(From="alice@example.com", To="bob@example.org", Subject="Secret") + \
         b"Content-Type: text/plain\r\n\r\nThe launch code is 0000.\r\n"
@@ -468,4 +633,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=49)
+finish(minimum=99)

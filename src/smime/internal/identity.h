@@ -17,14 +17,16 @@ namespace mailseal::smime::internal {
 
 // The one From mailbox of a header block. nullopt without a From field; a
 // problem naming `where` (and nullopt) when there are several From fields or
-// a field with several mailboxes; a note (and nullopt) when it names no valid
-// mailbox (a signature then finds no From address to match: its problem).
+// a field with several mailboxes; an entry in `unparsed` (and nullopt) when
+// it is not one valid mailbox (the reader makes that an identity problem
+// when a signature is involved, a note otherwise).
 std::optional<EmailAddress> single_from(const mime::Headers& headers, std::string_view where,
-                                        std::vector<std::string>& problems, std::vector<std::string>& notes);
+                                        std::vector<std::string>& problems, std::vector<std::string>& unparsed);
 
 // Warnings about what a mail client shows of a header block whose From is
-// `from`: a display name that holds an address other than `from`, a Sender
-// that is not `from`.
+// `from`: a display name that holds an address other than `from` or an @
+// look-alike, invisible or bidi control character; a Sender, Resent-From or
+// Resent-Sender that is not `from` (or does not parse).
 void check_shown_identity(const mime::Headers& headers, const EmailAddress& from, std::vector<std::string>& warnings);
 
 // Signed-only header protection (RFC 9788): each outer field among those a
