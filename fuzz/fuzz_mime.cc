@@ -1,5 +1,5 @@
 // MIME parsing of untrusted messages: entities, multipart bodies, transfer
-// encodings, address lists, Content-Type parameters, dates.
+// encodings, address lists, single mailboxes read strictly, Content-Type parameters, dates.
 
 #include "fuzz.h"
 #include "mailseal/common/error.h"
@@ -15,6 +15,10 @@ void walk(std::string_view bytes, int depth) {
     if (auto value = entity.headers.get(name)) {
       try {
         (void)mime::parse_addresses(*value);
+      } catch (const Error&) {
+      }
+      try {
+        (void)mime::parse_mailbox(*value);
       } catch (const Error&) {
       }
     }

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,9 +20,10 @@ namespace mailseal::gateway::internal {
 
 namespace {
 
-void set_timeouts(int fd, std::chrono::seconds timeout) {
+void set_timeouts(int fd, std::chrono::milliseconds timeout) {
   timeval value{};
-  value.tv_sec = static_cast<time_t>(timeout.count());
+  value.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  value.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
   if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, sizeof value) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, sizeof value) != 0)
     throw Error(ErrorCode::Io, fmt::format("cannot set socket timeouts: {}", std::strerror(errno)));
@@ -57,11 +59,12 @@ AddressList resolve(const std::string& host, int port, AddressUse use) {
   return AddressList(found);
 }
 
-Connection::Connection(UniqueFd socket, std::chrono::seconds timeout) : fd_(std::move(socket)) {
+Connection::Connection(UniqueFd socket, std::chrono::seconds timeout) : fd_(std::move(socket)), timeout_(timeout) {
   set_timeouts(fd_.get(), timeout);
 }
 
 void Connection::set_timeout(std::chrono::seconds timeout) {
+  timeout_ = timeout;
   set_timeouts(fd_.get(), timeout);
 }
 
@@ -103,6 +106,12 @@ std::size_t Connection::fill() {
   }
   char chunk[16384];
   while (true) {
+    if (time_left_) {
+      std::chrono::milliseconds left = time_left_();
+      if (left <= std::chrono::milliseconds(0))
+        throw Error(ErrorCode::Io, "reading from the connection: the time for this line ran out");
+      set_timeouts(fd_.get(), std::min<std::chrono::milliseconds>(left, timeout_));
+    }
     if (ssl_) {
       int read = SSL_read(ssl_.get(), chunk, sizeof chunk);
       if (read > 0) {

@@ -121,13 +121,11 @@ void check_header_bytes(std::string_view header) {
   }
 }
 
-}  // namespace
-
-void check_header_section(std::string_view message) {
-  std::size_t end = message.find("\r\n\r\n");
-  std::string_view header = message.substr(0, end == std::string_view::npos ? message.size() : end + 2);
-  check_header_bytes(header);
-  std::vector<std::string> from_values;
+// The identity fields (From, Sender, Resent-From) of a header section with
+// CRLF line endings: canonical names and unfolded values. A name is matched
+// without regard to case or to blanks before the colon.
+std::vector<std::pair<std::string, std::string>> identity_fields(std::string_view header) {
+  std::vector<std::pair<std::string, std::string>> out;
   std::size_t start = 0;
   while (start < header.size()) {
     std::size_t line_end = header.find("\r\n", start);
@@ -135,14 +133,18 @@ void check_header_section(std::string_view message) {
         header.substr(start, line_end == std::string_view::npos ? std::string_view::npos : line_end - start);
     start = line_end == std::string_view::npos ? header.size() : line_end + 2;
     if (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
-      continue;  // a continuation of a field that is not From
+      continue;  // a continuation of a field that is not one of these
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos)
       continue;
     std::string_view name = line.substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
       name.remove_suffix(1);
-    if (!same_name(name, "From"))
+    const char* canonical = same_name(name, "From")          ? "From"
+                            : same_name(name, "Sender")      ? "Sender"
+                            : same_name(name, "Resent-From") ? "Resent-From"
+                                                             : nullptr;
+    if (canonical == nullptr)
       continue;
     // The field's value with its continuation lines, unfolded.
     std::string value(line.substr(colon + 1));
@@ -151,29 +153,73 @@ void check_header_section(std::string_view message) {
       value += header.substr(start, next == std::string_view::npos ? std::string_view::npos : next - start);
       start = next == std::string_view::npos ? header.size() : next + 2;
     }
-    from_values.push_back(std::move(value));
+    out.emplace_back(canonical, std::move(value));
   }
-  if (from_values.size() > 1)
+  return out;
+}
+
+EmailAddress strict_mailbox(std::string_view name, std::string_view value) {
+  try {
+    return mime::parse_mailbox(value);
+  } catch (const Error& error) {
     throw Error(ErrorCode::Malformed,
-                fmt::format("the message has {} From fields; exactly one is allowed (RFC 5322 section 3.6)",
-                            from_values.size()));
-  if (from_values.size() == 1) {
-    std::size_t mailboxes = 0;
-    try {
-      mailboxes = mime::parse_addresses(from_values[0]).size();
-    } catch (const Error&) {
-      return;  // not an address mailseal reads: not signed (plan_delivery)
-    }
-    if (mailboxes > 1)
-      throw Error(ErrorCode::Malformed,
-                  fmt::format("the From field names {} mailboxes; exactly one is allowed here", mailboxes));
+                fmt::format("the {} field must be exactly one mailbox mailseal can read: {}", name, error.what()),
+                "write it as 'Name <local@domain.example>' with no '@' or '<' in the name");
   }
+}
+
+}  // namespace
+
+SenderFields check_header_section(std::string_view message) {
+  // A NUL anywhere: readers disagree on where the text ends.
+  if (message.find('\0') != std::string_view::npos)
+    throw Error(ErrorCode::Malformed, "the message holds a NUL byte");
+  std::size_t end = message.find("\r\n\r\n");
+  std::string_view header = message.substr(0, end == std::string_view::npos ? message.size() : end + 2);
+  check_header_bytes(header);
+  std::vector<std::pair<std::string, std::string>> fields = identity_fields(header);
+  for (const char* name : {"From", "Sender"}) {
+    auto count = std::count_if(fields.begin(), fields.end(), [&](const auto& field) { return field.first == name; });
+    if (count > 1)
+      throw Error(ErrorCode::Malformed,
+                  fmt::format("the message has {} {} fields; at most one is allowed (RFC 5322 section 3.6)", count,
+                              name));
+  }
+  SenderFields out;
+  for (const auto& [name, value] : fields) {
+    EmailAddress address = strict_mailbox(name, value);
+    if (name == "From")
+      out.from = address;
+    else
+      out.others.push_back(address);
+  }
+  return out;
+}
+
+void check_sender(profile::Profile& profile, const CredentialInfo& submitter, const EmailAddress& address) {
+  if (profile.has_address(address) && !submitter.allows(address))
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("the credential '{}' may not send as {}", submitter.name, address.str()),
+                fmt::format("'mailseal credential add NAME --address {}' makes one that may", address.str()));
+}
+
+void check_envelope_sender(profile::Profile& profile, const CredentialInfo& submitter, std::string_view reverse_path) {
+  if (!reverse_path.empty())
+    check_sender(profile, submitter, EmailAddress::parse(reverse_path));
 }
 
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,
                            const CredentialInfo& submitter, const Envelope& envelope, std::string message,
                            TimePoint now, keyservice::Client* service, LookupSchedule* schedule) {
-  check_header_section(message);
+  SenderFields senders = check_header_section(message);
+  // A credential may not send as an address of the profile it was not given
+  // (From, Sender, Resent-From, MAIL FROM), whether or not the gateway would
+  // sign the message.
+  check_envelope_sender(profile, submitter, envelope.reverse_path);
+  if (senders.from)
+    check_sender(profile, submitter, *senders.from);
+  for (const auto& address : senders.others)
+    check_sender(profile, submitter, address);
   std::unique_ptr<smime::MemorySource> source;
   smime::OutgoingMessage outgoing = read_message(message, source);
   DeliveryPlan plan;
@@ -186,19 +232,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
     plan.copies.push_back(Copy{envelope.recipients, std::move(message), false, false});
     return plan;
   };
-  std::optional<EmailAddress> from;
-  try {
-    from = outgoing.from();
-  } catch (const Error&) {
-    // No single From the gateway could sign for (check_header_section
-    // refused the ambiguous kinds): relayed as it is, if at all.
-  }
-  // A credential may not send as an address of the profile it was not given,
-  // whether or not the gateway would sign the message.
-  if (from && profile.has_address(*from) && !submitter.allows(*from))
-    throw Error(ErrorCode::RejectedByPolicy,
-                fmt::format("the credential '{}' may not send as {}", submitter.name, from->str()),
-                fmt::format("'mailseal credential add NAME --address {}' makes one that may", from->str()));
+  const std::optional<EmailAddress>& from = senders.from;
   if (already_protected(outgoing))
     return pass_unchanged("the message is already signed or encrypted by the client");
   if (!from)

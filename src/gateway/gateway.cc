@@ -12,7 +12,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <map>
-#include <set>
+#include <cstdint>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -61,11 +62,14 @@ ossl::SslCtx upstream_tls(const GatewayOptions& options) {
   return context;
 }
 
-// Who is at the other end of an accepted socket: the peer's IP address (the
-// key of the per-client cap) and whether it came over loopback.
+// Who is at the other end of an accepted socket: the peer's IP address and
+// whether it came over loopback.
 struct Peer {
   std::string address;
   bool local = false;
+  // The key of the per-client cap: every loopback peer (127.0.0.2 as much as
+  // 127.0.0.1) is the same machine, so one client.
+  std::string client() const { return local ? std::string("loopback") : address; }
 };
 
 Peer peer_of(int fd) {
@@ -102,11 +106,32 @@ struct Gateway::Impl {
                local_hostname(),
                {},
                LookupSchedule(options.refresh_interval),
-               [this](std::string_view name, std::string_view secret) { return check(name, secret); }} {}
+               [this](std::string_view name, std::string_view secret) { return check(name, secret); },
+               [this](const internal::Connection& connection) { authenticated(connection); },
+               {}} {}
 
-  void serve(UniqueFd client, Peer peer);
-  // A new client: false (after a 421) when a cap is reached.
-  bool admit(int fd, const Peer& peer);
+  // One session, oldest first in `entries`.
+  struct Entry {
+    internal::Connection* connection = nullptr;  // while the session runs
+    std::string client;                          // Peer::client()
+    bool authenticated = false;
+    bool evicted = false;  // closed to admit a newcomer: no longer counted
+  };
+
+  void serve(UniqueFd client, Peer peer, std::uint64_t order);
+  // A new client: its order, or nullopt (after a 421) when a cap is reached
+  // and no unauthenticated session can make room. Under sessions_lock.
+  std::optional<std::uint64_t> admit(int fd, const Peer& peer);
+  // Closes the oldest unauthenticated session (of `client`, when given):
+  // false when there is none.
+  bool evict_oldest(const std::string* client);
+  void authenticated(const internal::Connection& connection) {
+    std::lock_guard lock(sessions_lock);
+    for (auto& [order, entry] : entries) {
+      if (entry.connection == &connection)
+        entry.authenticated = true;
+    }
+  }
   std::optional<CredentialInfo> check(std::string_view name, std::string_view secret) {
     std::lock_guard lock(shared.profile_lock);
     profile::Profile profile = profile::Profile::open(options.home);
@@ -125,9 +150,10 @@ struct Gateway::Impl {
 
   std::mutex sessions_lock;
   std::condition_variable sessions_ended;
-  std::set<internal::Connection*> sessions;
-  std::size_t active = 0;
-  std::map<std::string, std::size_t> per_client;  // sessions by client address
+  std::map<std::uint64_t, Entry> entries;  // every session thread's, until it ends
+  std::uint64_t next_order = 0;
+  std::size_t active = 0;                          // sessions not evicted
+  std::map<std::string, std::size_t> per_client;  // sessions not evicted, by Peer::client()
 };
 
 Gateway::Gateway(GatewayOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -160,30 +186,55 @@ int Gateway::bind() {
                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 }
 
-bool Gateway::Impl::admit(int fd, const Peer& peer) {
-  std::string_view busy;
-  {
-    std::lock_guard lock(sessions_lock);
-    if (active >= options.max_sessions) {
-      busy = "421 4.3.2 too many connections, try again later\r\n";
-    } else if (per_client[peer.address] >= options.max_sessions_per_client) {
-      busy = "421 4.3.2 too many connections from your address, try again later\r\n";
-    } else {
-      ++active;
-      ++per_client[peer.address];
-      return true;
-    }
+bool Gateway::Impl::evict_oldest(const std::string* client) {
+  for (auto& [order, entry] : entries) {
+    if (entry.authenticated || entry.evicted || (client != nullptr && entry.client != *client))
+      continue;
+    entry.evicted = true;
+    --active;
+    if (--per_client[entry.client] == 0)
+      per_client.erase(entry.client);
+    if (entry.connection != nullptr)
+      entry.connection->shutdown_reading();  // its session ends; serve() forgets it
+    return true;
   }
-  ::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
   return false;
 }
 
-void Gateway::Impl::serve(UniqueFd client, Peer peer) {
+std::optional<std::uint64_t> Gateway::Impl::admit(int fd, const Peer& peer) {
+  std::string_view busy;
+  std::string client = peer.client();
+  {
+    std::lock_guard lock(sessions_lock);
+    // A full gateway (or a client at its cap) makes room by closing the
+    // oldest session that has not authenticated: idle or slow clients
+    // cannot lock out one that comes to authenticate.
+    if (per_client.count(client) && per_client[client] >= options.max_sessions_per_client &&
+        !evict_oldest(&client)) {
+      busy = "421 4.3.2 too many connections from your address, try again later\r\n";
+    } else if (active >= options.max_sessions && !evict_oldest(nullptr)) {
+      busy = "421 4.3.2 too many connections, try again later\r\n";
+    } else {
+      ++active;
+      ++per_client[client];
+      std::uint64_t order = next_order++;
+      entries[order] = Entry{nullptr, client, false, false};
+      return order;
+    }
+  }
+  ::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);  // best effort: closing anyway
+  return std::nullopt;
+}
+
+void Gateway::Impl::serve(UniqueFd client, Peer peer, std::uint64_t order) {
   try {
     internal::Connection connection(std::move(client), options.timeout);
     {
       std::lock_guard lock(sessions_lock);
-      sessions.insert(&connection);
+      Entry& entry = entries.at(order);
+      entry.connection = &connection;
+      if (entry.evicted)
+        connection.shutdown_reading();
     }
     try {
       internal::Session(connection, shared, peer.local).run();
@@ -191,14 +242,18 @@ void Gateway::Impl::serve(UniqueFd client, Peer peer) {
       internal::report(options, fmt::format("session ended: {}", error.what()));
     }
     std::lock_guard lock(sessions_lock);
-    sessions.erase(&connection);
+    entries.at(order).connection = nullptr;
   } catch (const std::exception& error) {
     internal::report(options, fmt::format("session failed: {}", error.what()));
   }
   std::lock_guard lock(sessions_lock);
-  --active;
-  if (--per_client[peer.address] == 0)
-    per_client.erase(peer.address);
+  auto found = entries.find(order);
+  if (!found->second.evicted) {
+    --active;
+    if (--per_client[found->second.client] == 0)
+      per_client.erase(found->second.client);
+  }
+  entries.erase(found);
   sessions_ended.notify_all();
 }
 
@@ -219,18 +274,21 @@ void Gateway::run() {
     if (!client.valid())
       continue;  // the client gave up before we accepted it
     Peer peer = peer_of(client.get());
-    if (!impl.admit(client.get(), peer))
+    std::optional<std::uint64_t> order = impl.admit(client.get(), peer);
+    if (!order)
       continue;
     // The session's thread owns the socket from here on.
-    std::thread([&impl, socket = std::move(client), peer]() mutable {
-      impl.serve(std::move(socket), std::move(peer));
+    std::thread([&impl, socket = std::move(client), peer, order = *order]() mutable {
+      impl.serve(std::move(socket), std::move(peer), order);
     }).detach();
   }
   // Stop: no new sessions; idle ones are told the connection is closing.
   std::unique_lock lock(impl.sessions_lock);
-  for (internal::Connection* connection : impl.sessions)
-    connection->shutdown_reading();
-  impl.sessions_ended.wait(lock, [&] { return impl.active == 0; });
+  for (auto& [order, entry] : impl.entries) {
+    if (entry.connection != nullptr)
+      entry.connection->shutdown_reading();
+  }
+  impl.sessions_ended.wait(lock, [&] { return impl.entries.empty(); });
 }
 
 void Gateway::stop() {

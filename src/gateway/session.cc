@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -29,7 +30,34 @@ std::string describe_recipients(const std::vector<std::string>& recipients) {
 }  // namespace
 
 void Session::log(std::string_view text) const {
-  report(shared_.options, text);
+  if (submitter_) {
+    report(shared_.options, text);
+    return;
+  }
+  // Before AUTH, anyone who reaches the port could make lines: at most
+  // kLinesPerMinute a minute, and then how many were left out.
+  std::size_t suppressed = 0;
+  bool write = false;
+  {
+    std::lock_guard lock(shared_.unauthenticated_log.lock);
+    UnauthenticatedLog& limit = shared_.unauthenticated_log;
+    auto now = std::chrono::steady_clock::now();
+    if (now - limit.window_start >= std::chrono::minutes(1)) {
+      suppressed = std::exchange(limit.suppressed, 0);
+      limit.window_start = now;
+      limit.written = 0;
+    }
+    write = limit.written < UnauthenticatedLog::kLinesPerMinute;
+    if (write)
+      ++limit.written;
+    else
+      ++limit.suppressed;
+  }
+  if (suppressed > 0)
+    report(shared_.options,
+           fmt::format("{} more lines about unauthenticated clients were left out of the log", suppressed));
+  if (write)
+    report(shared_.options, text);
 }
 
 void Session::send(const Reply& answer) {
@@ -103,8 +131,19 @@ bool Session::command(const Line& line) {
   return true;
 }
 
+Line Session::read_line(std::size_t limit) {
+  line_deadline_ = std::chrono::steady_clock::now() + shared_.options.timeout;
+  return client_.read_line(limit);
+}
+
 void Session::run() {
   auth_deadline_ = std::chrono::steady_clock::now() + shared_.options.auth_timeout;
+  // Every line must be complete within the timeout, and before AUTH within
+  // the time to authenticate, however slowly its bytes come.
+  client_.set_time_left([this] {
+    auto deadline = submitter_ ? line_deadline_ : std::min(line_deadline_, auth_deadline_);
+    return std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  });
   send(220, fmt::format("{} ESMTP mailseal gateway", shared_.hostname));
   while (true) {
     if (errors_ > kMaxErrors) {
@@ -115,7 +154,7 @@ void Session::run() {
       break;
     Line line;
     try {
-      line = client_.read_line(kMaxCommandLine);
+      line = read_line(kMaxCommandLine);
     } catch (const Error&) {
       if (submitter_)
         throw;
@@ -197,7 +236,7 @@ bool Session::start_tls(const Command& command) {
 }
 
 std::optional<std::string> Session::auth_response(bool& end) {
-  Line line = client_.read_line(kMaxCommandLine);
+  Line line = read_line(kMaxCommandLine);
   if (line.status == Line::Status::End) {
     end = true;
     return std::nullopt;
@@ -323,6 +362,8 @@ bool Session::authenticate(const Command& command) {
     return true;
   }
   submitter_ = std::move(found);
+  if (shared_.authenticated)
+    shared_.authenticated(client_);
   client_.set_timeout(shared_.options.timeout);
   send(235, "2.7.0 authentication successful");
   return true;
@@ -356,6 +397,8 @@ void Session::mail(const Command& command) {
     send(553, "5.1.7 the sender address is not valid");
     return;
   }
+  if (!sender_allowed(path.path))
+    return;
   Transaction transaction{path.path, {}, false};
   for (const auto& [keyword, value] : path.parameters) {
     if (keyword == "SIZE") {
@@ -383,6 +426,23 @@ void Session::mail(const Command& command) {
   }
   transaction_ = std::move(transaction);
   send(250, "2.1.0 sender ok");
+}
+
+// A MAIL FROM of the profile that the credential may not use: 550 at once.
+// (plan_delivery checks it again; when the profile cannot be read now, that
+// check decides after DATA.)
+bool Session::sender_allowed(const std::string& reverse_path) {
+  try {
+    std::lock_guard lock(shared_.profile_lock);
+    profile::Profile profile = profile::Profile::open(shared_.options.home);
+    check_envelope_sender(profile, *submitter_, reverse_path);
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::RejectedByPolicy)
+      return true;
+    send(550, fmt::format("5.7.1 {}", error.what()));
+    return false;
+  }
+  return true;
 }
 
 void Session::recipient(const Command& command) {
@@ -430,7 +490,7 @@ bool Session::data(const Command& command) {
   send(354, "end the message with a line holding only a dot");
   DataReader reader(shared_.options.max_message_size);
   while (true) {
-    Line line = client_.read_line(kMaxTextLine - 2);
+    Line line = read_line(kMaxTextLine - 2);
     if (line.status == Line::Status::End) {
       // Dropped mid-message: nothing is relayed.
       log("the client left in the middle of a message; nothing was relayed");
@@ -447,6 +507,9 @@ bool Session::data(const Command& command) {
   if (reader.bare_line_ending()) {
     // SMTP smuggling: what a bare LF or CR might end is never trusted.
     transaction_.reset();
+    // A client that ends lines with bare LF may have meant what follows as
+    // commands: nothing more is relayed on this session.
+    protocol_error_ = true;
     log("a message with a bare LF or CR was refused");
     send(554,
          "5.6.0 the message contains a bare LF or CR: every line must end with CRLF (RFC 5321 section 2.3.8); "

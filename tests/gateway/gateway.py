@@ -652,7 +652,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
             (b"From: mallory@example.com\r\nFrom: alice@example.com\r\nTo: bob@example.org\r\n\r\nx\r\n",
              "2 From fields", "two From fields, the first not the profile's"),
             (b"From: alice@example.com, mallory@example.com\r\nTo: bob@example.org\r\n\r\nx\r\n",
-             "2 mailboxes", "a From with two mailboxes"),
+             "more than one mailbox", "a From with two mailboxes"),
             (b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: a\x00b\r\n\r\nx\r\n", "NUL",
              "a NUL in the Subject"),
             (b"From: Al\xc3\xafce <alice@example.com>\r\nTo: bob@example.org\r\n\r\nx\r\n", "8-bit",
@@ -734,6 +734,65 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
             check(len(arrived) == 1 and "multipart/signed" not in outer_headers(arrived[0].content),
                   "a From that is not the profile's at all: relayed unsigned for an authenticated submitter")
 
+        # The work credential tries to get Erin's other address signed or relayed, as an attacker would.
+        def submit(header, mail_from="erin@work.example", body=b"x\r\n"):
+            raw = RawClient(gateway.port)
+            raw.login(work_credential, "attacker.example")
+            raw.send(f"MAIL FROM:<{mail_from}>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+            opened = [raw.reply()[0] for _ in range(3)]
+            if opened != [250, 250, 354]:
+                raw.close()
+                return opened, None
+            raw.send(header + b"\r\nTo: bob@example.org\r\nSubject: t\r\n\r\n" + body + b".\r\n")
+            answer = raw.reply()
+            raw.close()
+            return opened, answer
+
+        for header, why in [
+            (b"From: erin@work.example <erin@example.com>", "display name"),
+            (b"From: erin@work.example\r\n <erin@example.com>", "display name"),
+            (b"From: erin@example.com (erin@work.example)", "comment"),
+            (b"From: =?us-ascii?q?erin=40work=2Eexample?= <erin@example.com>", "display name"),
+            (b"From: \"Erin <erin@work.example>\": ;, erin@example.com", "display name"),
+            (b"From: erin@example.com, <>", "more than one mailbox"),
+            (b"From: <>, erin@example.com", "empty address"),
+            (b"From: g: erin@example.com;, <>", "group"),
+            (b"From: \"erin\"@example.com", "quoted"),
+            (b"From: erin@[example.com]", "literal"),
+        ]:
+            opened, answer = submit(header)
+            check(answer is not None and answer[0] == 554 and "From field" in " ".join(answer[1])
+                  and why in " ".join(answer[1]) and upstream.take() == [],
+                  f"{header!r}: 554 saying why ({why}), nothing relayed", (opened, answer))
+        opened, answer = submit(b"From: erin@work.example", mail_from="erin@example.com")
+        check(opened[0] == 550 and answer is None and upstream.take() == [],
+              "MAIL FROM an address of the profile the credential may not use: 550 5.7.1 at MAIL", opened)
+        for header in (b"From: erin@work.example\r\nSender: erin@example.com",
+                       b"From: erin@work.example\r\nResent-From: Erin <erin@example.com>"):
+            opened, answer = submit(header)
+            check(answer is not None and answer[0] == 550 and "erin@example.com" in " ".join(answer[1])
+                  and upstream.take() == [], f"{header!r}: 550 5.7.1 naming the address", answer)
+        opened, answer = submit(b"From: erin@work.example", body=b"a NUL \x00 in the body\r\n")
+        check(answer is not None and answer[0] == 554 and "NUL" in " ".join(answer[1]) and upstream.take() == [],
+              "a NUL byte in the body: 554, nothing relayed", answer)
+        # A replayed message signed by its author, from an address mailseal cannot read: refused, not passed on.
+        opened, answer = submit(b"From: \"erin\"@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; "
+                                b"boundary=x; protocol=\"application/pkcs7-signature\"",
+                                body=b"--x\r\n\r\nhi\r\n--x--\r\n")
+        check(answer is not None and answer[0] == 554 and upstream.take() == [],
+              "a client-signed message whose From mailseal cannot read: 554, not relayed unchanged", answer)
+        # After a 554 for a bare LF, a second pipelined transaction is not relayed either.
+        raw = RawClient(gateway.port)
+        raw.login(work_credential, "lf.example")
+        raw.send(b"MAIL FROM:<erin@work.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
+                 + message("erin@work.example", "bob@example.org", "lf", "one\ntwo\r\n") + b".\r\n"
+                 + b"MAIL FROM:<erin@work.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
+                 + message("erin@work.example", "bob@example.org", "second", "two\r\n") + b".\r\n")
+        codes = [raw.reply()[0] for _ in range(5)]
+        raw.close()
+        check(codes == [250, 250, 354, 554, 503] and upstream.take() == [],
+              "after a 554 for a bare LF the session relays nothing more: the pipelined MAIL gets 503", codes)
+
     # Exposure: only loopback without TLS; a cap per client address; a short time to authenticate.
     started = subprocess.run([MAILSEAL, "--home", alice.home, "gateway", "--listen", "0.0.0.0:0", "--upstream",
                               "127.0.0.1:25"], capture_output=True, timeout=30)
@@ -741,19 +800,75 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
           "--listen 0.0.0.0 without --tls-cert/--tls-key: refused to start, saying why", started.stderr)
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--max-per-client", "3",
                                          "--auth-timeout", "3") as gateway:
-        idle = [RawClient(gateway.port, source="127.0.0.2") for _ in range(3)]
-        turned_away = RawClient(gateway.port, source="127.0.0.2")
-        check(turned_away.greeting[0] == 421 and turned_away.closed(),
-              "a fourth connection from the same address: 421 and closed", turned_away.greeting)
-        turned_away.close()
+        # Every loopback address is one client: 127.0.0.2, .3 and .4 fill its three places.
+        idle = [RawClient(gateway.port, source=f"127.0.0.{host}") for host in (2, 3, 4)]
         sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml)
         check(sent.returncode == 0 and len(upstream.take()) == 1,
-              "meanwhile an authenticated client from another address gets through", sent.stdout[-400:])
-        closed = [client.received_until_closed(timeout=30) for client in idle]
-        check(all(c is not None and b"421" in c for c in closed),
+              "loopback at its cap (127.0.0.2-4 idle): a client that comes to authenticate still gets through",
+              sent.stdout[-400:])
+        check(idle[0].received_until_closed(timeout=30) is not None,
+              "... the oldest unauthenticated session was closed to make room")
+        newcomer = RawClient(gateway.port, source="127.0.0.9")
+        check(newcomer.greeting[0] == 220 and newcomer.login(CREDENTIAL) == 235,
+              "another loopback address is the same client: admitted by closing the oldest idle session",
+              newcomer.greeting)
+        check(newcomer.command("NOOP")[0] == 250, "an authenticated session is never closed to make room")
+        newcomer.close()
+        closed = [client.received_until_closed(timeout=30) for client in idle[1:]]
+        check(all(c is not None for c in closed) and any(b"421" in c for c in closed),
               "idle unauthenticated connections are closed (421) once the time to authenticate is over", closed)
         for client in idle:
             client.close()
+
+    # Unauthenticated clients flooding the log: at most 20 lines a minute about them.
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:
+        for attempt in range(12):
+            raw = RawClient(gateway.port)
+            raw.command("EHLO flood.example")
+            for _ in range(3):
+                raw.command(auth_plain("tests", "not-the-secret"))
+            raw.close()
+        sent = swaks(gateway.port, "--from", "alice@example.com", "--to", "bob@example.org", "--data", eml)
+        gateway.stop()
+        failed = gateway.log.count(b"authentication failed")
+        check(sent.returncode == 0 and 1 <= failed <= 20 and len(upstream.take()) == 1,
+              "unauthenticated AUTH floods: at most 20 log lines a minute, and the gateway keeps relaying",
+              (failed, sent.stdout[-300:]))
+
+    # Slowloris before AUTH: a line that never ends does not stretch the time to authenticate.
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--auth-timeout", "2") as gateway:
+        drip = RawClient(gateway.port, timeout=60)
+        stopped = threading.Event()
+
+        def feed_slowly():
+            while not stopped.wait(0.2):
+                try:
+                    drip.socket.send(b"N")
+                except OSError:
+                    return
+
+        feeder = threading.Thread(target=feed_slowly, daemon=True)
+        feeder.start()
+        received = drip.received_until_closed(timeout=60)
+        stopped.set()
+        feeder.join()
+        check(received is not None and b"421" in received,
+              "a client sending one byte at a time and never a line end: 421 and closed at the auth deadline",
+              received)
+        drip.close()
+        # After AUTH, a command line too has a total time (--timeout), however slowly its bytes come.
+    with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--timeout", "2") as gateway:
+        drip = RawClient(gateway.port, timeout=60)
+        check(drip.login(CREDENTIAL) == 235, "a slow client authenticates")
+        stopped = threading.Event()
+        feeder = threading.Thread(target=feed_slowly, daemon=True)
+        feeder.start()
+        received = drip.received_until_closed(timeout=60)
+        stopped.set()
+        feeder.join()
+        check(received is not None and gateway.alive(),
+              "an authenticated client dripping one command line forever: closed after --timeout", received)
+        drip.close()
 
     # Upstreams that refuse or disappear: nothing is acknowledged that was not relayed.
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port) as gateway:

@@ -131,7 +131,8 @@ class Upstream:
 
 
 class Gateway:
-    """`mailseal gateway` as a process; stderr is collected for diagnostics."""
+    """`mailseal gateway` as a process; stderr is drained all the time (a log pipe nobody reads would stop the
+    gateway once it is full) and collected in `log`."""
 
     def __init__(self, mailseal, home, upstream_port, *extra, env=None, listen="127.0.0.1"):
         self.command = [mailseal, "--home", home, "gateway", "--listen", f"{listen}:0", "--upstream",
@@ -149,7 +150,18 @@ class Gateway:
             self.process.kill()
             raise RuntimeError("the gateway did not start: " + self.process.stderr.read().decode())
         self.port = int(line.rsplit(":", 1)[1])
+        self._collected = []
+        self._drain = threading.Thread(target=self._read_log, daemon=True)
+        self._drain.start()
         return self
+
+    def _read_log(self):
+        for line in self.process.stderr:
+            self._collected.append(line)
+
+    def log_so_far(self):
+        """What the gateway has logged until now."""
+        return b"".join(self._collected)
 
     def alive(self):
         return self.process.poll() is None
@@ -157,6 +169,8 @@ class Gateway:
     def stop(self):
         """SIGTERM; returns the exit status (None if it had to be killed)."""
         if self.process.poll() is not None:
+            self._drain.join(timeout=20)
+            self.log = self.log_so_far()
             return self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -164,7 +178,8 @@ class Gateway:
         except subprocess.TimeoutExpired:
             self.process.kill()
             status = None
-        self.log = self.process.stderr.read()
+        self._drain.join(timeout=20)
+        self.log = self.log_so_far()
         return status
 
     def __exit__(self, *exception):

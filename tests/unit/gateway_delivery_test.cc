@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "mailseal/agent/agent.h"
@@ -284,16 +285,70 @@ TEST_F(DeliveryTest, ACredentialSignsOnlyForItsAddresses) {
             1u);
 }
 
+// Sender, Resent-From and MAIL FROM naming an address of the profile the
+// credential may not use are refused like From, signed or not.
+TEST_F(DeliveryTest, EveryIdentityFieldAndTheEnvelopeSenderAreChecked) {
+  const CredentialInfo narrow{"narrow", {EmailAddress::parse("alice@other.example")}, {}};
+  const std::string elsewhere = "From: mallory@elsewhere.example\r\nTo: bob@example.org\r\n";
+  for (const std::string& text : {elsewhere + "Sender: alice@example.com\r\n\r\nx\r\n",
+                                  elsewhere + "Resent-From: Alice <alice@example.com>\r\n\r\nx\r\n"}) {
+    SCOPED_TRACE(text);
+    try {
+      plan({"bob@example.org"}, text, EncryptionPolicy::Opportunistic, "mallory@elsewhere.example", narrow);
+      ADD_FAILURE() << "relayed";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::RejectedByPolicy);
+      EXPECT_NE(std::string(error.what()).find("alice@example.com"), std::string::npos) << error.what();
+    }
+  }
+  try {
+    plan({"bob@example.org"}, elsewhere + "\r\nx\r\n", EncryptionPolicy::Opportunistic, "alice@example.com", narrow);
+    ADD_FAILURE() << "relayed with MAIL FROM alice@example.com";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::RejectedByPolicy);
+  }
+  // An envelope sender that is not the profile's stays allowed (bounces
+  // go where the client says; docs/gateway.md).
+  EXPECT_EQ(plan({"bob@example.org"}, elsewhere + "\r\nx\r\n", EncryptionPolicy::Opportunistic,
+                 "bounces@elsewhere.example", narrow)
+                .copies.size(),
+            1u);
+}
+
+// A From that is present but not one mailbox mailseal reads is refused, not
+// passed unchanged: signed or not, and whoever the credential is.
+TEST_F(DeliveryTest, AFromMailsealCannotReadIsRefused) {
+  const std::string signed_body =
+      "MIME-Version: 1.0\r\nContent-Type: multipart/signed; boundary=x; "
+      "protocol=\"application/pkcs7-signature\"\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n";
+  for (const char* from : {"\"alice\"@work.example", "alice@[work.example]", "Alice"}) {
+    SCOPED_TRACE(from);
+    for (const std::string& rest : {std::string("\r\nx\r\n"), signed_body}) {
+      try {
+        plan({"bob@example.org"}, fmt::format("From: {}\r\nTo: bob@example.org\r\n", from) + rest);
+        ADD_FAILURE() << "relayed";
+      } catch (const Error& error) {
+        EXPECT_EQ(error.code(), ErrorCode::Malformed);
+        EXPECT_NE(std::string(error.what()).find("From field"), std::string::npos) << error.what();
+      }
+    }
+  }
+}
+
 // What no submitter may send, signed or not: each refused naming why.
 TEST(HeaderSection, AmbiguousHeadersAreRefused) {
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"From: a@example.com\r\nFrom: b@example.com\r\n\r\nx\r\n", "2 From fields"},
       {"from: a@example.com\r\nTo: c@example.com\r\nFROM : b@example.com\r\n\r\nx\r\n", "2 From fields"},
-      {"From: a@example.com,\r\n b@example.com\r\n\r\nx\r\n", "2 mailboxes"},
+      {"From: a@example.com,\r\n b@example.com\r\n\r\nx\r\n", "more than one mailbox"},
       {std::string("From: a@example.com\r\nSubject: a\0b\r\n\r\nx\r\n", 38), "NUL"},
       {"From: a@example.com\r\nSubject: gr\xc3\xbc\xc3\x9f\r\n\r\nx\r\n", "8-bit"},
       {"From: a@example.com\nSubject: x\r\n\r\nx\r\n", "bare LF"},
       {"From: a@example.com\rBcc: x@example.com\r\n\r\nx\r\n", "bare CR"},
+      {std::string("From: a@example.com\r\n\r\nbody \0 NUL\r\n", 35), "NUL"},
+      {"From: a@example.com\r\nSender: a@example.com\r\nSender: b@example.com\r\n\r\nx\r\n", "2 Sender fields"},
+      {"From: a@example.com\r\nSender: b@example.com (c@example.com)\r\n\r\nx\r\n", "Sender field"},
+      {"From: a@example.com\r\nResent-From: g: b@example.com;\r\n\r\nx\r\n", "Resent-From field"},
   };
   for (const auto& [text, why] : refused) {
     try {

@@ -4,6 +4,8 @@
 // the transfer encodings. Every expected value is spelled out here.
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -118,6 +120,52 @@ TEST(Addresses, MailboxesAndGroups) {
   EXPECT_EQ(addresses[3].str(), "erin@example.com") << "group members count";
   EXPECT_TRUE(parse_addresses("").empty());
   EXPECT_THROW(parse_addresses("Bob <bob@localhost>"), Error) << "a mailbox that is not a valid address";
+}
+
+// The strict reading of one mailbox: what a signature vouches for must be
+// the only address a reader could see.
+TEST(Addresses, OneMailboxStrictly) {
+  EXPECT_EQ(parse_mailbox("alice@example.com").str(), "alice@example.com");
+  EXPECT_EQ(parse_mailbox(" Alice Liddell <Alice@Example.com> ").str(), "alice@example.com");
+  EXPECT_EQ(parse_mailbox("\"Liddell, Alice\" <alice@example.com> (home)").str(), "alice@example.com");
+  EXPECT_EQ(parse_mailbox("=?utf-8?q?Al=C3=AFce?= <alice@example.com>").str(), "alice@example.com");
+  EXPECT_EQ(parse_mailbox("Alice\r\n <alice@example.com>").str(), "alice@example.com") << "folded";
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"alice@work.example <alice@example.com>", "display name"},
+      {"\"alice@work.example\" <alice@example.com>", "display name"},
+      {"alice@work.example\r\n\t<alice@example.com>", "display name"},
+      {"=?us-ascii?q?alice=40work=2Eexample?= <alice@example.com>", "display name"},
+      {"=?us-ascii?q?x=3Calice=40work=2Eexample=3E?= <alice@example.com>", "display name"},
+      {"alice@example.com (alice@work.example)", "comment"},
+      {"alice@example.com (=?us-ascii?q?alice=40work.example?=)", "comment"},
+      {"\"Alice <alice@work.example>\": ;, alice@example.com", "display name"},
+      {"g: alice@example.com;, <>", "group"},
+      {"alice@example.com, <>", "more than one mailbox"},
+      {"<>, alice@example.com", "empty address"},
+      {"<>", "empty address"},
+      {"<alice@example.com> <alice@work.example>", "more than one address"},
+      {"alice@example.com <alice@work.example>", "display name"},
+      {"alice@example.com alice@work.example", "not one address"},
+      {"alice@example.com>alice@work.example", "'>'"},
+      {"<alice@work.example", "not closed"},
+      {"<@example.com:alice@work.example>", "not a valid email address"},
+      {"\"alice\"@work.example", "quoted"},
+      {"alice@[work.example]", "literal"},
+      {"alice @ work.example", "not one address"},
+      {"alice(x)@work.example", "not one address"},
+      {"", "no mailbox"},
+      {"Alice", "not a valid email address"},
+  };
+  for (const auto& [value, why] : refused) {
+    SCOPED_TRACE(value);
+    try {
+      (void)parse_mailbox(value);
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Malformed);
+      EXPECT_NE(std::string(error.what()).find(why), std::string::npos) << error.what();
+    }
+  }
 }
 
 TEST(HeaderText, EncodedWordsAndDates) {

@@ -155,11 +155,26 @@ class LookupSchedule {
   std::map<EmailAddress, TimePoint> fetched_;
 };
 
+// The identity fields of a message, each one strictly read mailbox.
+struct SenderFields {
+  std::optional<EmailAddress> from;  // absent when there is no From field
+  std::vector<EmailAddress> others;  // Sender, Resent-From
+};
+
 // Refuses (Error(Malformed), saying why) a message no submitter may send,
-// signed or not: a NUL, a bare CR or LF, or an 8-bit byte in the header
-// section (SMTPUTF8 is not offered); more than one From field; a From field
-// naming more than one mailbox.
-void check_header_section(std::string_view message);
+// signed or not: a NUL anywhere; a bare CR or LF, or an 8-bit byte in the
+// header section (SMTPUTF8 is not offered); more than one From or Sender
+// field; a From, Sender or Resent-From field that is not exactly one mailbox
+// as mime::parse_mailbox reads it (groups, lists, `<>`, a display name or
+// comment holding '@' or '<', an address mailseal cannot parse).
+SenderFields check_header_section(std::string_view message);
+
+// Error(RejectedByPolicy) when `address` is one of the profile's and the
+// credential may not use it.
+void check_sender(profile::Profile& profile, const CredentialInfo& submitter, const EmailAddress& address);
+// The same for a MAIL FROM (empty: the null reverse path, allowed). A MAIL
+// FROM that is not the profile's is allowed (see docs/gateway.md).
+void check_envelope_sender(profile::Profile& profile, const CredentialInfo& submitter, std::string_view reverse_path);
 
 // Whether `host` (a name or an IP address as given to --listen) is loopback.
 bool is_loopback_host(std::string_view host);
@@ -171,9 +186,9 @@ bool is_loopback_host(std::string_view host);
 // lookup) when `service` is given; with `schedule`, an address already known
 // is fetched again once its refresh is due (failures are ignored). Messages already signed or encrypted by
 // the client, and messages from addresses not in the profile, pass
-// unchanged (refused under Required). A From of the profile that
-// `submitter` may not use: Error(RejectedByPolicy) naming it, whether or not
-// the message would be signed. Error(RejectedByPolicy) under
+// unchanged (refused under Required). A From, Sender, Resent-From or MAIL
+// FROM of the profile that `submitter` may not use: Error(RejectedByPolicy)
+// naming it, whether or not the message would be signed. Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
 // `now` is the session's clock: the Date of a message without one, the
 // time certificates must be valid at, and when lookups are due.

@@ -80,6 +80,14 @@ struct ContentType {
 // valid address.
 std::vector<EmailAddress> parse_addresses(std::string_view value);
 
+// Exactly one mailbox, read strictly, for a field a signature vouches for
+// (the gateway's From, Sender, Resent-From): `addr-spec` or
+// `display-name <addr-spec>` with an address EmailAddress accepts; no group,
+// no list, no empty `<>`, no quoted local part, and no display name or
+// comment holding '@' or '<' (after RFC 2047 decoding), and GMime must read
+// the same single address. Throws Error(Malformed) saying why.
+EmailAddress parse_mailbox(std::string_view value);
+
 // RFC 2047 encoded words decoded to UTF-8.
 std::string decode_header_text(std::string_view value);
 

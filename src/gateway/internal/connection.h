@@ -4,6 +4,7 @@
 // that a silent peer cannot hold a gateway thread forever.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,6 +54,12 @@ class Connection {
   Line read_line(std::size_t limit);
   // The timeout of every read and write from now on.
   void set_timeout(std::chrono::seconds timeout);
+  // How long reading may still take (asked before every read; the caller
+  // owns the clock): each read waits at most that long, and none starts
+  // when it is zero or less (Error(Io)). A peer that sends a byte now and
+  // then cannot stretch a deadline this way. Unset: only the timeout.
+  using TimeLeft = std::function<std::chrono::milliseconds()>;
+  void set_time_left(TimeLeft time_left) { time_left_ = std::move(time_left); }
   // Error(Io) when the peer is gone.
   void write(std::string_view bytes);
 
@@ -76,6 +83,8 @@ class Connection {
   ossl::Ssl ssl_;  // refers to fd_ (SSL_set_fd): declared after it, so freed before the socket is closed
   std::string buffer_;
   std::size_t start_ = 0;
+  std::chrono::seconds timeout_;
+  TimeLeft time_left_;
 };
 
 }  // namespace mailseal::gateway::internal

@@ -27,6 +27,15 @@ inline void report(const GatewayOptions& options, std::string_view line) {
     options.log(line);
 }
 
+// How many lines sessions before AUTH wrote to the log this minute.
+struct UnauthenticatedLog {
+  static constexpr int kLinesPerMinute = 20;
+  std::mutex lock;
+  std::chrono::steady_clock::time_point window_start;
+  int written = 0;
+  std::size_t suppressed = 0;  // since window_start
+};
+
 struct Shared {
   const GatewayOptions& options;
   SSL_CTX* client_tls = nullptr;    // STARTTLS towards mail clients, if offered
@@ -37,6 +46,10 @@ struct Shared {
   // Checks a user name and secret given with AUTH: the credential, or
   // nullopt. Unset: every AUTH fails.
   std::function<std::optional<CredentialInfo>(std::string_view name, std::string_view secret)> check_credential;
+  // Told when a session's client authenticated (it is no longer one the
+  // gateway may close to make room). Unset: nobody is told.
+  std::function<void(const Connection&)> authenticated;
+  UnauthenticatedLog unauthenticated_log;
 };
 
 class Session {
@@ -66,7 +79,10 @@ class Session {
   bool auth_offered() const noexcept { return local_ || client_.secure(); }
   // Before AUTH: false (after a 421) when the time to authenticate is over.
   bool within_auth_time();
+  // One line from the client, within the time a line may take.
+  Line read_line(std::size_t limit);
   void mail(const Command& command);
+  bool sender_allowed(const std::string& reverse_path);
   void recipient(const Command& command);
   bool data(const Command& command);
   bool deliver(std::string message);
@@ -88,6 +104,7 @@ class Session {
   // error, a line without CRLF): nothing is relayed on this session after it.
   bool protocol_error_ = false;
   std::chrono::steady_clock::time_point auth_deadline_;
+  std::chrono::steady_clock::time_point line_deadline_;  // of the line being read
   std::optional<Transaction> transaction_;
   int errors_ = 0;
 };
