@@ -38,6 +38,18 @@ packages=(
   bash dash coreutils findutils diffutils grep sed mawk
 )
 
+# On demand only (`scripts/install-deps.sh --real-clients`; the default run and CI never install
+# them): the real mail clients that tests/clients/thunderbird_real.py drives, with what it needs
+# to drive and see them: thunderbird (Debian's, an ESR with its own NSS), xvfb (Xvfb, a display
+# without a screen), imagemagick (import: screenshots), xdotool (clicks and keys), tesseract-ocr
+# (reads the screenshots), x11-apps (xwd, for capturing by hand).
+real_client_packages=(thunderbird xvfb imagemagick xdotool tesseract-ocr x11-apps)
+case "${1:-}" in
+  "") ;;
+  --real-clients) packages+=("${real_client_packages[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--real-clients]" >&2; exit 2 ;;
+esac
+
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
