@@ -280,7 +280,12 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
   const bool legacy = protection == Pkcs12Protection::Legacy;
   const int encryption = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
   const int iterations = legacy ? kLegacyIterations : kModernIterations;
-  std::string pass(password.view());
+  // OpenSSL wants the password NUL-terminated; the copy lives in a wiping
+  // buffer, so no path (an exception included) leaves it in freed memory.
+  const std::string_view text = password.view();
+  SecretBytes terminated(text.begin(), text.end());
+  terminated.push_back(0);
+  const std::string_view pass(reinterpret_cast<const char*>(terminated.data()), text.size());
   if (legacy && (pass.size() > kGpgsmMaxPassword ||
                  std::any_of(pass.begin(), pass.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))) {
     throw Error(ErrorCode::Usage,
@@ -311,7 +316,7 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
     ossl::Pkcs8Info info(ossl::check_ptr(EVP_PKEY2PKCS8(identity.key.native()), "cannot encode a private key"));
     Bytes salt = choose_salt(protection, pass, iterations);
     PKCS12_SAFEBAG* key_bag = push(key_bags, PKCS12_SAFEBAG_create_pkcs8_encrypt(
-                                                 encryption, pass.c_str(), static_cast<int>(pass.size()), salt.data(),
+                                                 encryption, pass.data(), static_cast<int>(pass.size()), salt.data(),
                                                  static_cast<int>(salt.size()), iterations, info.get()));
     ossl::check(PKCS12_add_localkeyid(key_bag, key_id, static_cast<int>(key_id_length)), "cannot label a key");
     if (!identity.friendly_name.empty()) {
@@ -336,15 +341,14 @@ Bytes write_pkcs12(std::span<const Pkcs12Identity> identities, const Passphrase&
     ossl::check(sk_PKCS7_push(safes.get(), safe.get()), "cannot assemble the PKCS#12");
     safe.release();  // the stack holds it now
   };
-  add_safe(PKCS12_pack_p7encdata(encryption, pass.c_str(), static_cast<int>(pass.size()), salt.data(),
+  add_safe(PKCS12_pack_p7encdata(encryption, pass.data(), static_cast<int>(pass.size()), salt.data(),
                                  static_cast<int>(salt.size()), iterations, certificate_bags.get()),
            "cannot encrypt the certificates of the PKCS#12");
   add_safe(PKCS12_pack_p7data(key_bags.get()), "cannot add the keys to the PKCS#12");
   ossl::Pkcs12 pkcs12(ossl::check_ptr(PKCS12_add_safes(safes.get(), 0), "cannot assemble the PKCS#12"));
-  ossl::check(PKCS12_set_mac(pkcs12.get(), pass.c_str(), static_cast<int>(pass.size()), nullptr, 0, iterations,
+  ossl::check(PKCS12_set_mac(pkcs12.get(), pass.data(), static_cast<int>(pass.size()), nullptr, 0, iterations,
                              legacy ? EVP_sha1() : EVP_sha256()),
               "cannot protect the PKCS#12 with a MAC");
-  secure_wipe(pass.data(), pass.size());
   unsigned char* der = nullptr;
   int length = i2d_PKCS12(pkcs12.get(), &der);
   ossl::check(length, "cannot encode the PKCS#12");
