@@ -1,3 +1,5 @@
+#include <array>
+
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
@@ -179,58 +181,36 @@ CREATE TABLE gateway_credentials (
 );
 )sql";
 
+// Step i brings a store from schema version i to i + 1 (step 0 makes it).
+constexpr std::array<std::string_view, 5> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
+
 }  // namespace
 
 void create_schema(Database& database) {
-  database.execute(kSchemaV1);
-  database.execute(kSchemaV2);
-  database.execute(kSchemaV3);
-  database.execute(kSchemaV4);
-  database.execute(kSchemaV5);
+  for (std::string_view step : kSchemaSteps)
+    database.execute(step);
   database.set_user_version(kSchemaVersion);
 }
 
 void check_schema(Database& database) {
   std::int64_t version = database.user_version();
-  if (version == 1) {
-    // Stores made before contacts existed gain the tables, atomically.
-    Transaction transaction(database);
-    database.execute(kSchemaV2);
-    database.set_user_version(2);
-    transaction.commit();
-    version = 2;
-  }
-  if (version == 2) {
-    Transaction transaction(database);
-    database.execute(kSchemaV3);
-    database.set_user_version(3);
-    transaction.commit();
-    version = 3;
-  }
-  if (version == 3) {
-    Transaction transaction(database);
-    database.execute(kSchemaV4);
-    database.set_user_version(4);
-    transaction.commit();
-    version = 4;
-  }
-  if (version == 4) {
-    Transaction transaction(database);
-    database.execute(kSchemaV5);
-    database.set_user_version(5);
-    transaction.commit();
-    version = 5;
-  }
-  if (version == kSchemaVersion) {
-    return;
-  }
   if (version > kSchemaVersion) {
     throw Error(ErrorCode::Unsupported,
                 fmt::format("the store was written by a newer mailseal (schema {}, this one reads {})", version,
                             kSchemaVersion),
                 "upgrade mailseal");
   }
-  throw Error(ErrorCode::Malformed, fmt::format("the store has an unknown schema version {}", version));
+  if (version < 1)
+    throw Error(ErrorCode::Malformed, fmt::format("the store has an unknown schema version {}", version));
+  // An older store gains what later versions added, one version per
+  // transaction, so an interrupted upgrade leaves a consistent store.
+  for (; version < kSchemaVersion; ++version) {
+    Transaction transaction(database);
+    database.execute(kSchemaSteps[static_cast<std::size_t>(version)]);
+    database.set_user_version(version + 1);
+    transaction.commit();
+  }
 }
 
 }  // namespace mailseal::store::internal
