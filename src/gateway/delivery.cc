@@ -99,12 +99,6 @@ std::string sign_copy(profile::Profile& profile, const KeyAccess& key_access, co
   return out.take();
 }
 
-bool same_name(std::string_view name, std::string_view wanted) {
-  return name.size() == wanted.size() && std::equal(name.begin(), name.end(), wanted.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-         });
-}
-
 // The bytes of the header section: nothing a reader could take two ways.
 void check_header_bytes(std::string_view header) {
   for (std::size_t i = 0; i < header.size(); ++i) {
@@ -140,10 +134,10 @@ std::vector<std::pair<std::string, std::string>> identity_fields(std::string_vie
     std::string_view name = line.substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
       name.remove_suffix(1);
-    const char* canonical = same_name(name, "From")          ? "From"
-                            : same_name(name, "Sender")      ? "Sender"
-                            : same_name(name, "Resent-From") ? "Resent-From"
-                                                             : nullptr;
+    const char* canonical = mime::same_field_name(name, "From")          ? "From"
+                            : mime::same_field_name(name, "Sender")      ? "Sender"
+                            : mime::same_field_name(name, "Resent-From") ? "Resent-From"
+                                                                         : nullptr;
     if (canonical == nullptr)
       continue;
     // The field's value with its continuation lines, unfolded.
@@ -181,9 +175,9 @@ SenderFields check_header_section(std::string_view message) {
   for (const char* name : {"From", "Sender"}) {
     auto count = std::count_if(fields.begin(), fields.end(), [&](const auto& field) { return field.first == name; });
     if (count > 1)
-      throw Error(ErrorCode::Malformed,
-                  fmt::format("the message has {} {} fields; at most one is allowed (RFC 5322 section 3.6)", count,
-                              name));
+      throw Error(
+          ErrorCode::Malformed,
+          fmt::format("the message has {} {} fields; at most one is allowed (RFC 5322 section 3.6)", count, name));
   }
   SenderFields out;
   for (const auto& [name, value] : fields) {

@@ -11,12 +11,6 @@ namespace mailseal::mime {
 
 namespace {
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string lower(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -38,6 +32,12 @@ std::string_view trim(std::string_view text) {
 }
 
 }  // namespace
+
+bool same_field_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 std::string HeaderField::value() const {
   // Unfolding (RFC 5322 section 2.2.3): remove the line breaks of folds.
@@ -90,27 +90,26 @@ Headers Headers::parse(std::string_view block) {
 
 std::optional<std::string> Headers::get(std::string_view name) const {
   for (const auto& field : fields_) {
-    if (equals_ignoring_case(field.name, name))
+    if (same_field_name(field.name, name))
       return field.value();
   }
   return std::nullopt;
 }
 
 std::size_t Headers::count(std::string_view name) const {
-  return static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(), [&](const HeaderField& field) {
-    return equals_ignoring_case(field.name, name);
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      fields_.begin(), fields_.end(), [&](const HeaderField& field) { return same_field_name(field.name, name); }));
 }
 
 void Headers::remove(std::string_view name) {
   fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
-                               [&](const HeaderField& field) { return equals_ignoring_case(field.name, name); }),
+                               [&](const HeaderField& field) { return same_field_name(field.name, name); }),
                 fields_.end());
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
   auto first = std::find_if(fields_.begin(), fields_.end(),
-                            [&](const HeaderField& field) { return equals_ignoring_case(field.name, name); });
+                            [&](const HeaderField& field) { return same_field_name(field.name, name); });
   if (first == fields_.end()) {
     append(name, value);
     return;
@@ -118,7 +117,7 @@ void Headers::set(std::string_view name, std::string_view value) {
   first->raw_value = std::string(value);
   auto index = first - fields_.begin();
   fields_.erase(std::remove_if(fields_.begin() + index + 1, fields_.end(),
-                               [&](const HeaderField& field) { return equals_ignoring_case(field.name, name); }),
+                               [&](const HeaderField& field) { return same_field_name(field.name, name); }),
                 fields_.end());
 }
 
@@ -138,8 +137,7 @@ std::string Headers::serialize() const {
 }
 
 bool is_content_header(std::string_view name) {
-  return (name.size() >= 8 && equals_ignoring_case(name.substr(0, 8), "content-")) ||
-         equals_ignoring_case(name, "mime-version");
+  return (name.size() >= 8 && same_field_name(name.substr(0, 8), "content-")) || same_field_name(name, "mime-version");
 }
 
 ContentType ContentType::parse(std::string_view value) {
@@ -176,14 +174,14 @@ std::string ContentType::mime_type() const {
 
 std::optional<std::string> ContentType::parameter(std::string_view name) const {
   for (const auto& [key, value] : parameters) {
-    if (equals_ignoring_case(key, name))
+    if (same_field_name(key, name))
       return value;
   }
   return std::nullopt;
 }
 
 bool ContentType::is(std::string_view type, std::string_view sub) const {
-  return equals_ignoring_case(media_type, type) && equals_ignoring_case(subtype, sub);
+  return same_field_name(media_type, type) && same_field_name(subtype, sub);
 }
 
 namespace {

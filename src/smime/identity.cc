@@ -81,7 +81,7 @@ std::string join_addresses(const std::vector<EmailAddress>& addresses) {
 std::vector<EmailAddress> addresses_of(const mime::Headers& headers, std::string_view name) {
   std::vector<EmailAddress> out;
   for (const auto& field : headers.fields()) {
-    if (lower(field.name) != lower(std::string(name)))
+    if (!mime::same_field_name(field.name, name))
       continue;
     try {
       auto addresses = mime::parse_addresses(field.value());
@@ -179,9 +179,10 @@ std::optional<EmailAddress> single_from(const mime::Headers& headers, std::strin
   } catch (const Error&) {
   }
   if (mailboxes.empty()) {
-    unparsed.push_back(fmt::format("the From field of {} (\"{}\") is not one valid mailbox, so whom it is from "
-                                   "cannot be checked",
-                                   where, *headers.get("From")));
+    unparsed.push_back(
+        fmt::format("the From field of {} (\"{}\") is not one valid mailbox, so whom it is from "
+                    "cannot be checked",
+                    where, *headers.get("From")));
     return std::nullopt;
   }
   if (mailboxes.size() > 1) {
@@ -196,9 +197,10 @@ void check_shown_identity(const mime::Headers& headers, const EmailAddress& from
   if (auto value = headers.get("From")) {
     const std::string shown = mime::decode_header_text(*value);
     if (auto character = deceptive_character(shown)) {
-      warnings.push_back(fmt::format("the From field holds {} (\"{}\"), which can make another address show; the "
-                                     "message is from {}",
-                                     *character, shown, from.str()));
+      warnings.push_back(
+          fmt::format("the From field holds {} (\"{}\"), which can make another address show; the "
+                      "message is from {}",
+                      *character, shown, from.str()));
     }
     for (const auto& token : addresses_in_text(shown)) {
       if (token != from.str()) {
@@ -210,7 +212,7 @@ void check_shown_identity(const mime::Headers& headers, const EmailAddress& from
   }
   for (std::string_view name : {"Sender", "Resent-From", "Resent-Sender"}) {
     for (const auto& field : headers.fields()) {
-      if (lower(field.name) != lower(std::string(name)))
+      if (!mime::same_field_name(field.name, name))
         continue;
       std::vector<EmailAddress> addresses;
       try {
@@ -219,9 +221,10 @@ void check_shown_identity(const mime::Headers& headers, const EmailAddress& from
       }
       // A field that does not parse is shown by clients all the same.
       if (addresses.size() != 1 || !(addresses.front() == from)) {
-        warnings.push_back(fmt::format("the {} field says \"{}\", but the message is from {}; mail clients may show "
-                                       "either",
-                                       name, mime::decode_header_text(field.value()), from.str()));
+        warnings.push_back(
+            fmt::format("the {} field says \"{}\", but the message is from {}; mail clients may show "
+                        "either",
+                        name, mime::decode_header_text(field.value()), from.str()));
         break;
       }
     }

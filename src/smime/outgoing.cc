@@ -15,12 +15,6 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // The end of the header block in `bytes` (offset of the body), if complete.
 std::optional<std::size_t> find_body(std::string_view bytes) {
   std::size_t position = 0;
@@ -87,7 +81,8 @@ EmailAddress OutgoingMessage::from() const {
 std::vector<EmailAddress> OutgoingMessage::recipients() const {
   std::vector<EmailAddress> out;
   for (const auto& field : headers_.fields()) {
-    if (same_name(field.name, "To") || same_name(field.name, "Cc") || same_name(field.name, "Bcc")) {
+    if (mime::same_field_name(field.name, "To") || mime::same_field_name(field.name, "Cc") ||
+        mime::same_field_name(field.name, "Bcc")) {
       for (auto& address : mime::parse_addresses(field.value())) {
         if (std::find(out.begin(), out.end(), address) == out.end())
           out.push_back(std::move(address));
@@ -112,7 +107,7 @@ namespace internal {
 bool is_protected_header(std::string_view name) {
   for (std::string_view protected_name :
        {"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To", "References"}) {
-    if (same_name(name, protected_name))
+    if (mime::same_field_name(name, protected_name))
       return true;
   }
   return false;
@@ -123,7 +118,8 @@ std::string message_headers(const OutgoingMessage& message, std::initializer_lis
   for (const auto& field : message.headers().fields()) {
     if (mime::is_content_header(field.name))
       continue;
-    if (std::any_of(skip.begin(), skip.end(), [&](std::string_view name) { return same_name(name, field.name); }))
+    if (std::any_of(skip.begin(), skip.end(),
+                    [&](std::string_view name) { return mime::same_field_name(name, field.name); }))
       continue;
     headers.append(field.name, field.raw_value);
   }
@@ -155,15 +151,15 @@ void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport tra
       !type.is_multipart() && (binary || (transport == Transport::SevenBit && encoding == "8bit"));
   bool has_content_type = false;
   for (const auto& field : headers.fields()) {
-    if (!mime::is_content_header(field.name) || same_name(field.name, "MIME-Version"))
+    if (!mime::is_content_header(field.name) || mime::same_field_name(field.name, "MIME-Version"))
       continue;
     std::string value = field.raw_value;
-    if (same_name(field.name, "Content-Type")) {
+    if (mime::same_field_name(field.name, "Content-Type")) {
       has_content_type = true;
       if (protect_headers)
         value += hp_parameter;
     }
-    if (same_name(field.name, "Content-Transfer-Encoding") && needs_base64)
+    if (mime::same_field_name(field.name, "Content-Transfer-Encoding") && needs_base64)
       value = "base64";
     content.append(field.name, value);
   }

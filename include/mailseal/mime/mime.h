@@ -60,6 +60,10 @@ class Headers {
 
 bool is_content_header(std::string_view name);
 
+// Whether two header field names are the same (they compare without regard
+// to case, RFC 5322 section 1.2.2).
+bool same_field_name(std::string_view a, std::string_view b);
+
 struct ContentType {
   std::string media_type = "text";
   std::string subtype = "plain";
