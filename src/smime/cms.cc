@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <climits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -23,6 +25,91 @@ ossl::Cms read_cms(ByteView der) {
     }
   }
   return cms;
+}
+
+namespace {
+
+// One BER header (X.690 section 8.1) read with OpenSSL's decoder: where the
+// contents start, how long they are (nullopt: indefinite) and what they are.
+struct BerHeader {
+  int tag = 0;
+  int tag_class = 0;
+  bool constructed = false;
+  std::optional<long> length;
+};
+
+BerHeader read_ber_header(const unsigned char*& cursor, const unsigned char* end) {
+  long length = 0;
+  int tag = 0;
+  int tag_class = 0;
+  const int flags = ASN1_get_object(&cursor, &length, &tag, &tag_class, end - cursor);
+  if ((flags & 0x80) != 0) {
+    ossl::take_errors();
+    throw Error(ErrorCode::Malformed, "the signature's signed-data structure is damaged");
+  }
+  BerHeader header{tag, tag_class, (flags & V_ASN1_CONSTRUCTED) != 0, std::nullopt};
+  if ((flags & 0x01) == 0)
+    header.length = length;
+  return header;
+}
+
+// Reads a header that must be `tag` in `tag_class`, and skips a primitive
+// value's contents.
+BerHeader expect_ber(const unsigned char*& cursor, const unsigned char* end, int tag, int tag_class, bool skip) {
+  BerHeader header = read_ber_header(cursor, end);
+  if (header.tag != tag || header.tag_class != tag_class || (skip && !header.length)) {
+    throw Error(ErrorCode::Malformed, "the signature is not a CMS signed-data structure");
+  }
+  if (skip)
+    cursor += *header.length;
+  return header;
+}
+
+bool at_end_of_contents(const unsigned char* cursor, const unsigned char* end) {
+  return end - cursor >= 2 && cursor[0] == 0 && cursor[1] == 0;
+}
+
+}  // namespace
+
+std::vector<int> listed_digest_algorithms(ByteView der) {
+  const unsigned char* cursor = der.data();
+  const unsigned char* end = der.data() + der.size();
+  // ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT
+  // SignedData ::= SEQUENCE { version INTEGER, digestAlgorithms SET OF ... } }
+  expect_ber(cursor, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, false);
+  expect_ber(cursor, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, true);
+  expect_ber(cursor, end, 0, V_ASN1_CONTEXT_SPECIFIC, false);
+  expect_ber(cursor, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, false);
+  expect_ber(cursor, end, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, true);
+  BerHeader set = expect_ber(cursor, end, V_ASN1_SET, V_ASN1_UNIVERSAL, false);
+  const unsigned char* set_end = set.length ? cursor + *set.length : end;
+  std::vector<int> digests;
+  while (cursor < set_end && !(!set.length && at_end_of_contents(cursor, end))) {
+    ossl::X509Algor algorithm(d2i_X509_ALGOR(nullptr, &cursor, set_end - cursor));
+    if (!algorithm) {
+      ossl::take_errors();
+      throw Error(ErrorCode::Malformed, "the signature's digestAlgorithms set is damaged");
+    }
+    const ASN1_OBJECT* oid = nullptr;
+    X509_ALGOR_get0(&oid, nullptr, nullptr, algorithm.get());
+    digests.push_back(OBJ_obj2nid(oid));
+  }
+  return digests;
+}
+
+int signer_digest(CMS_SignerInfo* info) {
+  X509_ALGOR* digest = nullptr;
+  CMS_SignerInfo_get0_algs(info, nullptr, nullptr, &digest, nullptr);
+  if (digest == nullptr)
+    return NID_undef;
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, digest);
+  return OBJ_obj2nid(oid);
+}
+
+bool signer_digest_listed(ByteView der, CMS_SignerInfo* info) {
+  std::vector<int> listed = listed_digest_algorithms(der);
+  return std::find(listed.begin(), listed.end(), signer_digest(info)) != listed.end();
 }
 
 ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached) {

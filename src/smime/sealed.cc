@@ -59,6 +59,9 @@ Opened open_sealed(ByteView sealed, std::span<const DecryptionKey> keys) {
   if (infos == nullptr || sk_CMS_SignerInfo_num(infos) != 1) {
     throw Error(ErrorCode::Malformed, "a sealed object has exactly one signer");
   }
+  if (!internal::signer_digest_listed(inner, sk_CMS_SignerInfo_value(infos, 0))) {
+    throw Error(ErrorCode::Malformed, "the sealed object's signature does not list its digest algorithm");
+  }
   StringSink content;
   internal::SinkBio out(content);
   if (CMS_verify(signed_data.get(), nullptr, nullptr, nullptr, out.get(), CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) !=

@@ -105,21 +105,26 @@ CMS_SignerInfo* only_signer(CMS_ContentInfo* cms, SignatureReport& report) {
   return sk_CMS_SignerInfo_value(signers, 0);
 }
 
+// The signer's digest algorithm must be listed (signer_digest_listed); a
+// problem when it is not.
+bool digest_listed(ByteView der, CMS_SignerInfo* info, SignatureReport& report) {
+  if (signer_digest_listed(der, info))
+    return true;
+  report.problems.push_back(
+      listed_digest_algorithms(der).empty()
+          ? "the signature lists no digest algorithm (its digestAlgorithms set is empty)"
+          : fmt::format("the signer's {} digest is not among the digest algorithms the signature lists",
+                        digest_name(signer_digest(info))));
+  return false;
+}
+
 // The signer's digest algorithm (against the policy) and certificate.
 void read_signer(CMS_ContentInfo* cms, CMS_SignerInfo* info, const Policy& policy, SignatureReport& report) {
   CMS_set1_signers_certs(cms, nullptr, 0);
   ossl::take_errors();
-  EVP_PKEY* public_key = nullptr;
   X509* signer = nullptr;
-  X509_ALGOR* digest = nullptr;
-  X509_ALGOR* algorithm = nullptr;
-  CMS_SignerInfo_get0_algs(info, &public_key, &signer, &digest, &algorithm);
-  int digest_nid = NID_undef;
-  if (digest != nullptr) {
-    const ASN1_OBJECT* oid = nullptr;
-    X509_ALGOR_get0(&oid, nullptr, nullptr, digest);
-    digest_nid = OBJ_obj2nid(oid);
-  }
+  CMS_SignerInfo_get0_algs(info, nullptr, &signer, nullptr, nullptr);
+  const int digest_nid = signer_digest(info);
   report.digest = digest_name(digest_nid);
   if (!acceptable_digest(digest_nid, policy)) {
     report.problems.push_back(
@@ -215,7 +220,10 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
     return check;
   }
   read_signer(cms.get(), info, *context.policy, report);
-  verify_signature(cms.get(), detached_content, check);
+  if (digest_listed(der, info, report))
+    verify_signature(cms.get(), detached_content, check);
+  else
+    check.content_mismatch = true;
   report.signing_time = signing_time(info);
   report.capabilities = signed_capabilities(info);
   check_signing_time(context, report);

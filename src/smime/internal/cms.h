@@ -14,6 +14,20 @@ namespace mailseal::smime::internal {
 // if it does not parse or bytes follow it.
 ossl::Cms read_cms(ByteView der);
 
+// The digestAlgorithms set of a signed-data ContentInfo `der` (as NIDs, in
+// order), read from the bytes because OpenSSL offers no accessor for it.
+// Error(Malformed) when `der` is not a signed-data ContentInfo.
+std::vector<int> listed_digest_algorithms(ByteView der);
+
+// The NID of a signer's digest algorithm (NID_undef when it has none).
+int signer_digest(CMS_SignerInfo* info);
+
+// RFC 5652 section 5.3: the signer's digest algorithm "SHALL be among those
+// listed in the digestAlgorithms field" of the signed-data `der`. Checked
+// before OpenSSL verifies, because CMS_verify leaks its content BIO when the
+// set lacks it (a message per leak would grow a long-running gateway).
+bool signer_digest_listed(ByteView der, CMS_SignerInfo* info);
+
 // A signed-data structure, streaming and partial, with `signer` added (SHA-256,
 // signingTime, mailseal's SMIMECapabilities, the chain).
 ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached);
