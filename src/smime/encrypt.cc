@@ -46,8 +46,10 @@ std::string_view key_transport(const EncryptionChoice& choice) noexcept {
   return choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5";
 }
 
-EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients) {
-  EncryptionChoice choice;
+EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients, CipherPolicy policy) {
+  EncryptionChoice choice;  // AES-256-CBC, RSA PKCS#1 v1.5
+  if (policy == CipherPolicy::EveryClient)
+    return choice;
   bool all_gcm = !recipients.empty();
   bool all_oaep = true;
   for (const auto& recipient : recipients) {
@@ -57,8 +59,8 @@ EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipien
     }
   }
   choice.cipher = all_gcm ? ContentCipher::Aes256Gcm : ContentCipher::Aes256Cbc;
-  // OAEP only together with GCM: a recipient advertising OAEP but not GCM is
-  // an older client, and the CBC path stays exactly what gpgsm and NSS read.
+  // OAEP only together with GCM: the CBC path stays exactly what gpgsm 2.2
+  // and NSS read.
   choice.rsa_oaep = all_gcm && all_oaep;
   return choice;
 }
@@ -73,8 +75,13 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
                 fmt::format("the signing certificate is not for {}, the message's From address", message.from().str()));
   }
   const bool authenticated = options.choice.cipher == ContentCipher::Aes256Gcm;
-  std::string outer = internal::message_headers(message, {"Subject", "Bcc"});
-  outer += fmt::format("Subject: {}\r\nMIME-Version: 1.0\r\n", kObscuredSubject);
+  // Bcc is never written; the Subject is kept where it was, or replaced.
+  const bool obscured = options.subject == OuterSubject::Obscured;
+  std::string outer = obscured ? internal::message_headers(message, {"Subject", "Bcc"})
+                               : internal::message_headers(message, {"Bcc"});
+  if (obscured)
+    outer += fmt::format("Subject: {}\r\n", kObscuredSubject);
+  outer += "MIME-Version: 1.0\r\n";
   outer += fmt::format(
       "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
       "Content-Transfer-Encoding: base64\r\n"
