@@ -160,9 +160,14 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
     require_gcm(recipients, report.recipients);
 
   std::vector<crypto::Certificate> certificates;
+  // A certificate that still advertises AES-GCM is one mailseal re-issues (same key) when its owner sets up a
+  // client without GCM: named by key identifier too, the key is found with the new one (docs/smime.md).
+  std::vector<crypto::Certificate> by_key_id;
   for (const auto& recipient : recipients) {
     if (std::find(certificates.begin(), certificates.end(), recipient.certificate) == certificates.end()) {
       certificates.push_back(recipient.certificate);
+      if (recipient.capabilities.aes256_gcm)
+        by_key_id.push_back(recipient.certificate);
     }
   }
   std::optional<profile::MailKey> key;
@@ -171,8 +176,8 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
     key.emplace(profile.signing_key(sender, key_access));
     signer.emplace(signer_identity(profile, sender, *key));
   }
-  smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice, settings.subject},
-                         now);
+  smime::encrypt_message(message, out,
+                         {certificates, signer ? &*signer : nullptr, report.choice, settings.subject, by_key_id}, now);
   report.signed_message = settings.sign;
   return report;
 }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <openssl/rsa.h>
 
 #include <fmt/format.h>
@@ -14,6 +16,19 @@ namespace {
 // RFC 9788 section 4.5.1: the outer Subject of an encrypted message.
 constexpr std::string_view kObscuredSubject = "[...]";
 
+void add_recipient(CMS_ContentInfo* cms, const crypto::Certificate& certificate, bool oaep, unsigned int flags) {
+  CMS_RecipientInfo* recipient = CMS_add1_recipient_cert(cms, certificate.native(), flags | (oaep ? CMS_KEY_PARAM : 0u));
+  ossl::check_ptr(recipient, fmt::format("cannot encrypt to the certificate '{}'", certificate.subject()),
+                  ErrorCode::Unsupported);
+  if (oaep) {
+    // RFC 8017 RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 4055 parameters).
+    EVP_PKEY_CTX* context = CMS_RecipientInfo_get0_pkey_ctx(recipient);
+    ossl::check(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING), "cannot select RSA-OAEP");
+    ossl::check(EVP_PKEY_CTX_set_rsa_oaep_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+    ossl::check(EVP_PKEY_CTX_set_rsa_mgf1_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+  }
+}
+
 ossl::Cms make_envelope(const EncryptOptions& options) {
   const EVP_CIPHER* cipher = options.choice.cipher == ContentCipher::Aes256Gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
   ossl::X509Stack none(ossl::check_ptr(sk_X509_new_null(), "cannot allocate a certificate stack"));
@@ -22,15 +37,11 @@ ossl::Cms make_envelope(const EncryptOptions& options) {
                                 "cannot start the encryption"));
   for (const auto& certificate : options.recipients) {
     bool oaep = options.choice.rsa_oaep && certificate.public_key().family() == crypto::KeyFamily::Rsa;
-    CMS_RecipientInfo* recipient = CMS_add1_recipient_cert(cms.get(), certificate.native(), oaep ? CMS_KEY_PARAM : 0u);
-    ossl::check_ptr(recipient, fmt::format("cannot encrypt to the certificate '{}'", certificate.subject()),
-                    ErrorCode::Unsupported);
-    if (oaep) {
-      // RFC 8017 RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 4055 parameters).
-      EVP_PKEY_CTX* context = CMS_RecipientInfo_get0_pkey_ctx(recipient);
-      ossl::check(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING), "cannot select RSA-OAEP");
-      ossl::check(EVP_PKEY_CTX_set_rsa_oaep_md(context, EVP_sha256()), "cannot select RSA-OAEP");
-      ossl::check(EVP_PKEY_CTX_set_rsa_mgf1_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+    add_recipient(cms.get(), certificate, oaep, 0);
+    const auto& by_key_id = options.also_by_key_id;
+    if (std::find(by_key_id.begin(), by_key_id.end(), certificate) != by_key_id.end() &&
+        X509_get0_subject_key_id(certificate.native()) != nullptr) {
+      add_recipient(cms.get(), certificate, oaep, CMS_USE_KEYID);
     }
   }
   return cms;

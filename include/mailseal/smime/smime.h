@@ -121,6 +121,12 @@ struct EncryptOptions {
   const SignerIdentity* signer = nullptr;       // sign inside the encryption when set
   EncryptionChoice choice;
   OuterSubject subject = OuterSubject::Obscured;
+  // Recipients (of `recipients`) whose key is named twice: by issuer and
+  // serial number, and by the certificate's subject key identifier (RFC 5652
+  // section 6.2.1), through which NSS (Thunderbird) finds the key with any
+  // certificate of it, such as one re-issued since the sender learned this
+  // one. gpgsm 2.2 decrypts such a message but exits 2, so only where needed.
+  std::vector<crypto::Certificate> also_by_key_id = {};
 };
 
 // Signs (optionally) then encrypts, protecting the headers as RFC 9788 does:
