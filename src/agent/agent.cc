@@ -73,8 +73,34 @@ std::vector<EmailAddress> EncryptReport::unvouched() const {
   return out;
 }
 
+namespace {
+
+// AES-256-GCM was asked for: every recipient (aligned with `addresses`) must
+// advertise it, else nothing is written.
+void require_gcm(const std::vector<smime::EncryptionRecipient>& recipients, const std::vector<EmailAddress>& addresses) {
+  std::vector<std::string> lacking;
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    if (!recipients[i].capabilities.aes256_gcm)
+      lacking.push_back(addresses[i].str());
+  }
+  if (!lacking.empty()) {
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("AES-256-GCM was asked for, but {} advertise{} no AES-256-GCM; nothing was written",
+                            fmt::join(lacking, ", "), lacking.size() == 1 ? "s" : ""),
+                "leave out --gcm: AES-256-CBC is what every client reads");
+  }
+}
+
+}  // namespace
+
 EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign, TimePoint now) {
+  return encrypt(profile, key_access, message, out, to, EncryptSettings{sign}, now);
+}
+
+EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
+                      smime::ByteSink& out, const std::vector<EmailAddress>& to, const EncryptSettings& settings,
+                      TimePoint now) {
   const EmailAddress sender = message.from();
   if (!profile.has_address(sender)) {
     throw Error(ErrorCode::NotFound, fmt::format("{} is not an address of this profile", sender.str()),
@@ -129,22 +155,30 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
   // The sender reads their own sent mail, with what their certificate says they read.
   recipients.push_back({profile.encryption_certificate(sender), own_capabilities(profile, sender)});
   report.recipients.push_back(sender);
-  report.choice = smime::choose_encryption(recipients);
+  report.choice = smime::choose_encryption(recipients, settings.cipher);
+  if (settings.cipher == smime::CipherPolicy::Authenticated)
+    require_gcm(recipients, report.recipients);
 
   std::vector<crypto::Certificate> certificates;
+  // A certificate that still advertises AES-GCM is one mailseal re-issues (same key) when its owner sets up a
+  // client without GCM: named by key identifier too, the key is found with the new one (docs/smime.md).
+  std::vector<crypto::Certificate> by_key_id;
   for (const auto& recipient : recipients) {
     if (std::find(certificates.begin(), certificates.end(), recipient.certificate) == certificates.end()) {
       certificates.push_back(recipient.certificate);
+      if (recipient.capabilities.aes256_gcm)
+        by_key_id.push_back(recipient.certificate);
     }
   }
   std::optional<profile::MailKey> key;
   std::optional<smime::SignerIdentity> signer;
-  if (sign) {
+  if (settings.sign) {
     key.emplace(profile.signing_key(sender, key_access));
     signer.emplace(signer_identity(profile, sender, *key));
   }
-  smime::encrypt_message(message, out, {certificates, signer ? &*signer : nullptr, report.choice}, now);
-  report.signed_message = sign;
+  smime::encrypt_message(message, out,
+                         {certificates, signer ? &*signer : nullptr, report.choice, settings.subject, by_key_id}, now);
+  report.signed_message = settings.sign;
   return report;
 }
 

@@ -261,6 +261,10 @@ void define_message_commands(Definitions& d, CLI::App& app, Arguments& args) {
   add_output_option(encrypt, args.encrypt.output);
   encrypt->add_option("--to", args.encrypt.to, "Recipient (repeatable; default: To, Cc and Bcc)")->type_name("ADDR");
   encrypt->add_flag("--no-sign", args.encrypt.no_sign, "Encrypt without signing inside");
+  encrypt->add_flag("--gcm", args.encrypt.gcm,
+                    "AES-256-GCM, for recipients who read with mailseal only (Thunderbird 153 cannot read it)");
+  encrypt->add_flag("--subject-in-clear", args.encrypt.subject_in_clear,
+                    "Leave the Subject readable outside the encryption (clients without RFC 9788 show it)");
   d.runs(encrypt, run_encrypt, args.encrypt);
 
   auto* decrypt = d.subcommand(app, "decrypt", "Decrypt a message, verify its inner signature, restore its headers",

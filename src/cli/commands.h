@@ -78,6 +78,8 @@ struct EncryptArgs {
   std::string output;
   std::vector<std::string> to;
   bool no_sign = false;
+  bool gcm = false;
+  bool subject_in_clear = false;
 };
 int run_encrypt(const Context& context, const EncryptArgs& args);
 

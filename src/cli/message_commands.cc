@@ -120,9 +120,19 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   auto input = open_input(args.input);
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
-  agent::EncryptReport report =
-      agent::encrypt(profile, context.key_access(), message, *output, to, !args.no_sign, context.now());
+  agent::EncryptSettings settings;
+  settings.sign = !args.no_sign;
+  settings.cipher = args.gcm ? smime::CipherPolicy::Authenticated : smime::CipherPolicy::EveryClient;
+  settings.subject = args.subject_in_clear ? smime::OuterSubject::Clear : smime::OuterSubject::Obscured;
+  agent::EncryptReport report = agent::encrypt(profile, context.key_access(), message, *output, to, settings,
+                                               context.now());
   output->commit();
+  if (report.unauthenticated()) {
+    print_warning(
+        "the message is not signed, so no reader can tell whether its AES-256-CBC encryption was altered; "
+        "mailseal withholds such content unless the reader asks for it with 'decrypt --allow-unauthenticated'");
+    print_hint("sign it (leave out --no-sign), or add --gcm for recipients who read with mailseal only");
+  }
   for (const auto& address : report.unvouched()) {
     print_warning(
         fmt::format("nothing vouches that the certificate used for {} is theirs (trust: none)", address.str()));

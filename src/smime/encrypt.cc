@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <openssl/rsa.h>
 
 #include <fmt/format.h>
@@ -14,6 +16,19 @@ namespace {
 // RFC 9788 section 4.5.1: the outer Subject of an encrypted message.
 constexpr std::string_view kObscuredSubject = "[...]";
 
+void add_recipient(CMS_ContentInfo* cms, const crypto::Certificate& certificate, bool oaep, unsigned int flags) {
+  CMS_RecipientInfo* recipient = CMS_add1_recipient_cert(cms, certificate.native(), flags | (oaep ? CMS_KEY_PARAM : 0u));
+  ossl::check_ptr(recipient, fmt::format("cannot encrypt to the certificate '{}'", certificate.subject()),
+                  ErrorCode::Unsupported);
+  if (oaep) {
+    // RFC 8017 RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 4055 parameters).
+    EVP_PKEY_CTX* context = CMS_RecipientInfo_get0_pkey_ctx(recipient);
+    ossl::check(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING), "cannot select RSA-OAEP");
+    ossl::check(EVP_PKEY_CTX_set_rsa_oaep_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+    ossl::check(EVP_PKEY_CTX_set_rsa_mgf1_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+  }
+}
+
 ossl::Cms make_envelope(const EncryptOptions& options) {
   const EVP_CIPHER* cipher = options.choice.cipher == ContentCipher::Aes256Gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
   ossl::X509Stack none(ossl::check_ptr(sk_X509_new_null(), "cannot allocate a certificate stack"));
@@ -22,15 +37,11 @@ ossl::Cms make_envelope(const EncryptOptions& options) {
                                 "cannot start the encryption"));
   for (const auto& certificate : options.recipients) {
     bool oaep = options.choice.rsa_oaep && certificate.public_key().family() == crypto::KeyFamily::Rsa;
-    CMS_RecipientInfo* recipient = CMS_add1_recipient_cert(cms.get(), certificate.native(), oaep ? CMS_KEY_PARAM : 0u);
-    ossl::check_ptr(recipient, fmt::format("cannot encrypt to the certificate '{}'", certificate.subject()),
-                    ErrorCode::Unsupported);
-    if (oaep) {
-      // RFC 8017 RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 4055 parameters).
-      EVP_PKEY_CTX* context = CMS_RecipientInfo_get0_pkey_ctx(recipient);
-      ossl::check(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING), "cannot select RSA-OAEP");
-      ossl::check(EVP_PKEY_CTX_set_rsa_oaep_md(context, EVP_sha256()), "cannot select RSA-OAEP");
-      ossl::check(EVP_PKEY_CTX_set_rsa_mgf1_md(context, EVP_sha256()), "cannot select RSA-OAEP");
+    add_recipient(cms.get(), certificate, oaep, 0);
+    const auto& by_key_id = options.also_by_key_id;
+    if (std::find(by_key_id.begin(), by_key_id.end(), certificate) != by_key_id.end() &&
+        X509_get0_subject_key_id(certificate.native()) != nullptr) {
+      add_recipient(cms.get(), certificate, oaep, CMS_USE_KEYID);
     }
   }
   return cms;
@@ -46,8 +57,10 @@ std::string_view key_transport(const EncryptionChoice& choice) noexcept {
   return choice.rsa_oaep ? "RSAES-OAEP" : "RSAES-PKCS1-v1_5";
 }
 
-EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients) {
-  EncryptionChoice choice;
+EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients, CipherPolicy policy) {
+  EncryptionChoice choice;  // AES-256-CBC, RSA PKCS#1 v1.5
+  if (policy == CipherPolicy::EveryClient)
+    return choice;
   bool all_gcm = !recipients.empty();
   bool all_oaep = true;
   for (const auto& recipient : recipients) {
@@ -57,8 +70,8 @@ EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipien
     }
   }
   choice.cipher = all_gcm ? ContentCipher::Aes256Gcm : ContentCipher::Aes256Cbc;
-  // OAEP only together with GCM: a recipient advertising OAEP but not GCM is
-  // an older client, and the CBC path stays exactly what gpgsm and NSS read.
+  // OAEP only together with GCM: the CBC path stays exactly what gpgsm 2.2
+  // and NSS read.
   choice.rsa_oaep = all_gcm && all_oaep;
   return choice;
 }
@@ -73,8 +86,13 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
                 fmt::format("the signing certificate is not for {}, the message's From address", message.from().str()));
   }
   const bool authenticated = options.choice.cipher == ContentCipher::Aes256Gcm;
-  std::string outer = internal::message_headers(message, {"Subject", "Bcc"});
-  outer += fmt::format("Subject: {}\r\nMIME-Version: 1.0\r\n", kObscuredSubject);
+  // Bcc is never written; the Subject is kept where it was, or replaced.
+  const bool obscured = options.subject == OuterSubject::Obscured;
+  std::string outer = obscured ? internal::message_headers(message, {"Subject", "Bcc"})
+                               : internal::message_headers(message, {"Bcc"});
+  if (obscured)
+    outer += fmt::format("Subject: {}\r\n", kObscuredSubject);
+  outer += "MIME-Version: 1.0\r\n";
   outer += fmt::format(
       "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
       "Content-Transfer-Encoding: base64\r\n"

@@ -289,7 +289,8 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
               error)
         check(carol_phone.read(after)[0] != 0,
               "the removed phone cannot: the gateway fetched Carol's rotated key from the key service by itself")
-        check("smime-type=authEnveloped-data" in outer_headers(after), "so far Carol gets AES-GCM")
+        check("smime-type=enveloped-data" in outer_headers(after),
+              "Carol gets AES-256-CBC, signed inside, what every client reads (issue 12)")
 
         # Carol puts her keys on an iPhone: her certificates now ask for AES-CBC, published to the key service,
         # sent to her other devices, and Alice's gateway follows.

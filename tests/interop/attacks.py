@@ -619,6 +619,26 @@ with tempfile.TemporaryDirectory() as work:
     result, written = decrypt(pkcs7_message(spliced_signed, "enveloped-data", top_signed))
     check(result.returncode == 1 and written is None,
           "efail.cbc_gadget_signed: a gadget in signed CBC content is caught, nothing written", text(result))
+    # What mailseal writes by default (issue 12: AES-256-CBC, signed inside), its first plaintext block
+    # as predictable as any: the attacker splices a gadget into it and sends it back to Bob.
+    alice.must("contact", "import", bob.certificates())
+    mailseal_cbc = alice.must("--json", "encrypt", write("letter.eml", letter), "-o", path("mailseal-cbc.eml"))
+    check(json.loads(mailseal_cbc.stdout).get("content_cipher") == "AES-256-CBC",
+          "efail.mailseal_default: mailseal's default encryption is AES-256-CBC", mailseal_cbc.stdout)
+    sent = open(path("mailseal-cbc.eml"), "rb").read()
+    top_sent, body_sent = sent.split(b"\r\n\r\n", 1)
+    # mailseal streams (indefinite lengths); openssl re-encodes it with definite ones, which splice_gadget reads.
+    sent_der = run("openssl", "cms", "-cmsout", "-inform", "DER", "-outform", "DER", stdin=base64.b64decode(body_sent))
+    result, written = decrypt(sent)
+    check(result.returncode == 0 and written is not None and b"Subject: Lunch" in written,
+          "efail.mailseal_default: Bob's mailseal releases it as sent (signature inside valid)", text(result))
+    spliced_sent = splice_gadget(sent_der, b"Content-Type: multipart/signed"[:16], chosen)
+    top_only = b"\r\n".join(line for line in top_sent.split(b"\r\n")
+                             if not line.lower().startswith((b"mime-version", b"content-"))) + b"\r\n"
+    result, written = decrypt(pkcs7_message(spliced_sent, "enveloped-data", top_only))
+    check(result.returncode == 1 and written is None,
+          "efail.mailseal_default_gadget: a gadget spliced into mailseal's signed CBC is caught, nothing written",
+          text(result))
 
     # --- EFAIL: direct exfiltration ----------------------------------------
     encrypted_for_bob = pkcs7_message(cbc, "enveloped-data", b"")
@@ -633,4 +653,4 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=99)
+finish(minimum=102)

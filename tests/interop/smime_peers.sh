@@ -162,13 +162,63 @@ $TOOL wrap enveloped-data carol@example.net bob@example.org "$WORK/nss-enc.der" 
 expect_status 0 "mailseal decrypts NSS's message" -- "$MAILSEAL" decrypt "$WORK/nss-enc.eml" --allow-unauthenticated --home "$B"
 expect_contains "$OUT" "Encrypted by NSS." "content recovered"
 
-note "mailseal to mailseal: AES-256-GCM with RSA-OAEP, signed inside"
+note "mailseal to mailseal: AES-256-CBC signed inside by default (what every client reads); AES-256-GCM with --gcm"
 "$MAILSEAL" contact import "$WORK/bob-certs.pem" --home "$A" >/dev/null
 expect_status 0 "encrypt to Bob" -- "$MAILSEAL" encrypt "$MESSAGE" -o "$WORK/to-bob.eml" --json --home "$A"
-expect_equal "$(json_field content_cipher <<<"$OUT")" "AES-256-GCM" "GCM between mailseal profiles"
+expect_equal "$(json_field content_cipher <<<"$OUT")" "AES-256-CBC" "CBC although Bob's certificates advertise GCM"
+expect_equal "$(json_field key_transport <<<"$OUT")" "RSAES-PKCS1-v1_5" "with RSA PKCS#1 v1.5"
+expect_equal "$(json_field signed <<<"$OUT")" "true" "signed inside"
 "$MAILSEAL" export pkcs12 --purpose encryption -o "$WORK/bob-enc.p12" --password-file "$WORK/pw" --home "$B" >/dev/null
 openssl pkcs12 -in "$WORK/bob-enc.p12" -passin file:"$WORK/pw" -nodes -nocerts -out "$WORK/bob-enc.key" 2>/dev/null
-expect_status 0 "openssl decrypts the GCM message too" -- openssl cms -decrypt -in "$WORK/to-bob.eml" -recip "$WORK/bob-2.pem" -inkey "$WORK/bob-enc.key"
+expect_status 0 "openssl decrypts it" -- openssl cms -decrypt -in "$WORK/to-bob.eml" -recip "$WORK/bob-2.pem" -inkey "$WORK/bob-enc.key"
 expect_contains "$OUT" "Subject: Quarterly figures" "and sees the protected headers"
+$TOOL body "$WORK/to-bob.eml" "$WORK/to-bob.der"
+expect_status 0 "NSS cmsutil -D decrypts Alice's copy of it" -- cmsutil -D -d "sql:$NSS" -i "$WORK/to-bob.der" -p ""
+expect_contains "$OUT" "application/pkcs7-signature" "NSS finds the signature inside"
+expect_status 0 "Bob's mailseal releases it: the signature inside authenticates the CBC content" -- \
+  "$MAILSEAL" decrypt "$WORK/to-bob.eml" --json -o "$WORK/to-bob-out.eml" --home "$B"
+expect_equal "$(json_field signature.valid <<<"$OUT")" "true" "the inner signature is valid"
+expect_equal "$(json_field authenticated <<<"$OUT")" "true" "so the content counts as authenticated"
+expect_status 0 "encrypt --gcm to Bob" -- "$MAILSEAL" encrypt "$MESSAGE" --gcm -o "$WORK/to-bob-gcm.eml" --json --home "$A"
+expect_equal "$(json_field content_cipher <<<"$OUT")" "AES-256-GCM" "GCM when asked for and Bob advertises it"
+expect_equal "$(json_field key_transport <<<"$OUT")" "RSAES-OAEP" "with RSA-OAEP"
+expect_status 0 "openssl decrypts the GCM message too" -- openssl cms -decrypt -in "$WORK/to-bob-gcm.eml" -recip "$WORK/bob-2.pem" -inkey "$WORK/bob-enc.key"
+expect_contains "$OUT" "Subject: Quarterly figures" "and sees the protected headers"
+expect_status 1 "encrypt --gcm to Carol (no capabilities) writes nothing" -- \
+  "$MAILSEAL" encrypt "$MESSAGE" --to carol@example.net --gcm -o "$WORK/to-carol-gcm.eml" --home "$A"
+expect_contains "$ERR" "carol@example.net" "the error names her"
+[ ! -e "$WORK/to-carol-gcm.eml" ] && pass "no file" || fail "a file was written"
+expect_status 0 "encrypt --no-sign warns" -- "$MAILSEAL" encrypt "$MESSAGE" --no-sign -o "$WORK/to-bob-unsigned.eml" --home "$A"
+expect_contains "$ERR" "allow-unauthenticated" "the warning names what the reader must do"
+expect_contains "$(head -c 2000 "$WORK/to-bob-unsigned.eml")" "smime-type=enveloped-data" "unsigned is CBC too (Thunderbird reads it)"
+
+note "a certificate re-issued for the same key (as client set-ups do): NSS still finds the key"
+"$MAILSEAL" contact import "$WORK/alice-certs.pem" --home "$B" >/dev/null   # Bob holds Alice's first certificates
+expect_status 0 "Alice's export --ask-for-cbc re-issues her encryption certificate" -- \
+  "$MAILSEAL" export pkcs12 --ask-for-cbc -o "$WORK/alice-reissued.p12" --password-file "$WORK/pw" --home "$A"
+NSS2="$WORK/nss-reissued"
+mkdir "$NSS2" && certutil -N -d "sql:$NSS2" --empty-password
+pk12util -i "$WORK/alice-reissued.p12" -d "sql:$NSS2" -w "$WORK/pw" >/dev/null || fail "pk12util imports the re-issued identity"
+printf 'From: bob@example.org\r\nTo: alice@example.com\r\nSubject: Early\r\n\r\nWritten to the first certificate.\r\n' >"$WORK/early.txt"
+expect_status 0 "Bob encrypts to the certificate he learned first" -- "$MAILSEAL" encrypt "$WORK/early.txt" -o "$WORK/early.eml" --home "$B"
+$TOOL body "$WORK/early.eml" "$WORK/early.der"
+expect_contains "$(openssl cms -cmsout -print -inform DER -in "$WORK/early.der")" "subjectKeyIdentifier" "the key is also named by its key identifier"
+expect_status 0 "NSS cmsutil -D decrypts it with only the re-issued certificate" -- cmsutil -D -d "sql:$NSS2" -i "$WORK/early.der" -p ""
+expect_contains "$OUT" "application/pkcs7-signature" "and finds Bob's signature inside"
+
+note "the Subject: obscured by default, in clear with --subject-in-clear; mailseal reads both markers"
+expect_contains "$(head -c 2000 "$WORK/to-bob.eml")" "Subject: [...]" "by default the outer Subject is [...]"
+expect_status 0 "encrypt --subject-in-clear" -- "$MAILSEAL" encrypt "$MESSAGE" --subject-in-clear -o "$WORK/clear-subject.eml" --home "$A"
+expect_contains "$(head -c 2000 "$WORK/clear-subject.eml")" "Subject: Quarterly figures" "the outer Subject is the real one"
+expect_status 0 "openssl decrypts it" -- openssl cms -decrypt -in "$WORK/clear-subject.eml" -recip "$WORK/bob-2.pem" -inkey "$WORK/bob-enc.key"
+expect_contains "$OUT" 'hp="cipher"' "the payload still carries the protected headers (RFC 9788)"
+expect_status 0 "mailseal reads it" -- "$MAILSEAL" decrypt "$WORK/clear-subject.eml" --json --home "$B"
+expect_equal "$(json_field warnings <<<"$OUT")" "[]" "without a warning: outer and protected Subject agree"
+printf 'From: carol@example.net\r\nTo: bob@example.org\r\nSubject: Draft marker subject\r\nContent-Type: text/plain; charset=us-ascii; protected-headers="v1"\r\n\r\nProtected the LAMPS draft way.\r\n' >"$WORK/v1-inner.txt"
+openssl cms -encrypt -aes-256-gcm -binary -in "$WORK/v1-inner.txt" -from carol@example.net -to bob@example.org -subject "..." \
+  -out "$WORK/v1.eml" "$WORK/bob-2.pem" 2>/dev/null
+expect_status 0 "mailseal decrypts a protected-headers=\"v1\" message made by openssl" -- "$MAILSEAL" decrypt "$WORK/v1.eml" --home "$B"
+expect_contains "$OUT" "Subject: Draft marker subject" "the protected Subject is the message's"
+expect_not_contains "$OUT" "Subject: ..." "not the outer placeholder"
 gpgconf --kill gpg-agent 2>/dev/null || true  # cleanup: the agent would outlive the test
-finish 55
+finish 86

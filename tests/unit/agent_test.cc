@@ -106,21 +106,31 @@ class AgentTest : public ::testing::Test {
     return out.take();
   }
 
-  std::string encrypted_to_bob(const std::string& text) {
-    // Alice needs Bob's certificate: a signed message from him.
+  // Alice learns Bob's certificates (and what he reads) from a signed message of his.
+  void alice_learns_bob() {
     std::string from_bob = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhi\r\n";
     smime::MemorySource bob_source(as_bytes(from_bob));
     smime::OutgoingMessage bob_message = smime::OutgoingMessage::read(bob_source);
     smime::StringSink bob_signed;
     sign(*bob_, KeyAccess::unencrypted(), bob_message, bob_signed, smime::SignatureForm::Detached, mailseal::now());
     learn_sender(*alice_, KeyAccess::unencrypted(), as_bytes(bob_signed.take()), mailseal::now());
+  }
 
+  EncryptReport encrypt_to_bob(const std::string& text, const EncryptSettings& settings, std::string& encrypted) {
     smime::MemorySource source(as_bytes(text));
     smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
     smime::StringSink out;
-    encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out, {EmailAddress::parse("bob@example.org")}, false,
-            mailseal::now());
-    return out.take();
+    EncryptReport report = encrypt(*alice_, KeyAccess::unencrypted(), outgoing, out,
+                                   {EmailAddress::parse("bob@example.org")}, settings, mailseal::now());
+    encrypted = out.take();
+    return report;
+  }
+
+  std::string encrypted_to_bob(const std::string& text) {
+    alice_learns_bob();
+    std::string encrypted;
+    encrypt_to_bob(text, EncryptSettings{false}, encrypted);
+    return encrypted;
   }
 
   test::TemporaryProfile alice_{"alice", "alice@example.com"};
@@ -238,6 +248,59 @@ TEST_F(AgentTest, EncryptingNeedsACertificateValidAtTheTimeGiven) {
   EXPECT_TRUE(out.text().empty());
   EXPECT_TRUE(address_trust(*alice_, EmailAddress::parse("bob@example.org"), later).has_value())
       << "Bob is still known: his expired certificates are judged";
+}
+
+TEST_F(AgentTest, EncryptWritesCbcThatEveryClientReadsUnlessGcmIsAskedFor) {
+  alice_learns_bob();  // Bob's mailseal certificates advertise AES-256-GCM and RSA-OAEP
+  std::string encrypted;
+  EncryptReport report = encrypt_to_bob(message(), {}, encrypted);
+  EXPECT_EQ(report.choice.cipher, smime::ContentCipher::Aes256Cbc) << "issue 12: Thunderbird 153 reads no AES-GCM";
+  EXPECT_FALSE(report.choice.rsa_oaep);
+  EXPECT_TRUE(report.signed_message);
+  EXPECT_FALSE(report.unauthenticated());
+  EXPECT_NE(encrypted.find("smime-type=enveloped-data"), std::string::npos);
+  Decrypted read = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), {}, mailseal::now());
+  EXPECT_TRUE(read.content.released()) << "the signature inside authenticates the CBC content";
+
+  EncryptSettings gcm;
+  gcm.cipher = smime::CipherPolicy::Authenticated;
+  report = encrypt_to_bob(message(), gcm, encrypted);
+  EXPECT_EQ(report.choice.cipher, smime::ContentCipher::Aes256Gcm);
+  EXPECT_TRUE(report.choice.rsa_oaep);
+  EXPECT_NE(encrypted.find("smime-type=authEnveloped-data"), std::string::npos);
+}
+
+TEST_F(AgentTest, UnsignedCbcIsReportedAndWithheldByTheReader) {
+  std::string encrypted = encrypted_to_bob(message());
+  EXPECT_NE(encrypted.find("smime-type=enveloped-data"), std::string::npos);
+  Decrypted read = decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), {}, mailseal::now());
+  ASSERT_FALSE(read.content.released());
+  EXPECT_EQ(read.content.withheld(), smime::Withheld::Unauthenticated);
+  DecryptOptions asked;
+  asked.unauthenticated = smime::Unauthenticated::Release;
+  EXPECT_TRUE(decrypt(*bob_, KeyAccess::unencrypted(), as_bytes(encrypted), asked, mailseal::now()).content.released());
+
+  std::string again;
+  EXPECT_TRUE(encrypt_to_bob(message(), EncryptSettings{false}, again).unauthenticated());
+  EncryptSettings unsigned_gcm{false, smime::CipherPolicy::Authenticated};
+  EXPECT_FALSE(encrypt_to_bob(message(), unsigned_gcm, again).unauthenticated());
+}
+
+TEST_F(AgentTest, GcmIsRefusedWhenARecipientDoesNotReadIt) {
+  // Bob's certificates ask for CBC (as after 'setup thunderbird'), and Alice learns that.
+  bob_->advertise_capabilities(smime::Capabilities::cbc_only(), KeyAccess::unencrypted(), mailseal::now());
+  alice_learns_bob();
+  EncryptSettings gcm;
+  gcm.cipher = smime::CipherPolicy::Authenticated;
+  std::string encrypted;
+  try {
+    encrypt_to_bob(message(), gcm, encrypted);
+    FAIL() << "expected Unsupported";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(error.what()).find("bob@example.org"), std::string::npos) << error.what();
+  }
+  EXPECT_TRUE(encrypted.empty());
 }
 
 }  // namespace

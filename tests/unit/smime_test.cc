@@ -262,15 +262,65 @@ TEST(Smime, EcKeysSignAndEncrypt) {
   EXPECT_TRUE(result.signature->valid);
 }
 
-TEST(Smime, ChoosesGcmOnlyWhenEveryoneReadsIt) {
+TEST(Smime, EveryClientGetsCbcWhateverIsAdvertised) {
+  // Issue 12: Thunderbird 153 shows AES-GCM as a blank body, and a recipient
+  // whose certificates advertised GCM when the sender learned them may read
+  // with it now. By default every message is AES-256-CBC with RSA v1.5.
   Capabilities none;
   std::vector<EncryptionRecipient> modern = {{bob().encryption, Capabilities::mailseal()},
                                              {alice().encryption, Capabilities::mailseal()}};
-  EXPECT_EQ(choose_encryption(modern).cipher, ContentCipher::Aes256Gcm);
-  EXPECT_TRUE(choose_encryption(modern).rsa_oaep);
+  EXPECT_EQ(choose_encryption(modern, CipherPolicy::EveryClient).cipher, ContentCipher::Aes256Cbc);
+  EXPECT_FALSE(choose_encryption(modern, CipherPolicy::EveryClient).rsa_oaep);
   std::vector<EncryptionRecipient> mixed = {{bob().encryption, none}, {alice().encryption, Capabilities::mailseal()}};
-  EXPECT_EQ(choose_encryption(mixed).cipher, ContentCipher::Aes256Cbc);
-  EXPECT_FALSE(choose_encryption(mixed).rsa_oaep);
+  EXPECT_EQ(choose_encryption(mixed, CipherPolicy::EveryClient).cipher, ContentCipher::Aes256Cbc);
+}
+
+TEST(Smime, GcmWhenAskedForAndEveryoneReadsIt) {
+  Capabilities none;
+  std::vector<EncryptionRecipient> modern = {{bob().encryption, Capabilities::mailseal()},
+                                             {alice().encryption, Capabilities::mailseal()}};
+  EXPECT_EQ(choose_encryption(modern, CipherPolicy::Authenticated).cipher, ContentCipher::Aes256Gcm);
+  EXPECT_TRUE(choose_encryption(modern, CipherPolicy::Authenticated).rsa_oaep);
+  Capabilities gcm_without_oaep = Capabilities::mailseal();
+  gcm_without_oaep.rsaes_oaep = false;
+  std::vector<EncryptionRecipient> no_oaep = {{bob().encryption, gcm_without_oaep},
+                                              {alice().encryption, Capabilities::mailseal()}};
+  EXPECT_EQ(choose_encryption(no_oaep, CipherPolicy::Authenticated).cipher, ContentCipher::Aes256Gcm);
+  EXPECT_FALSE(choose_encryption(no_oaep, CipherPolicy::Authenticated).rsa_oaep);
+  std::vector<EncryptionRecipient> mixed = {{bob().encryption, none}, {alice().encryption, Capabilities::mailseal()}};
+  EXPECT_EQ(choose_encryption(mixed, CipherPolicy::Authenticated).cipher, ContentCipher::Aes256Cbc);
+  EXPECT_FALSE(choose_encryption(mixed, CipherPolicy::Authenticated).rsa_oaep);
+  std::vector<EncryptionRecipient> cbc_readers = {{bob().encryption, Capabilities::cbc_only()},
+                                                  {alice().encryption, Capabilities::mailseal()}};
+  EXPECT_EQ(choose_encryption(cbc_readers, CipherPolicy::Authenticated).cipher, ContentCipher::Aes256Cbc);
+}
+
+TEST(Smime, TheSubjectCanStayInClear) {
+  MemorySource source(as_bytes(kPlainMessage));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  auto signer = alice().signer();
+  EncryptOptions options{{bob().encryption, alice().encryption}, &signer, {}, OuterSubject::Clear};
+  encrypt_message(outgoing, out, options, mailseal::now());
+  const std::string encrypted = out.take();
+  const std::string outer = encrypted.substr(0, encrypted.find("\r\n\r\n"));
+  EXPECT_NE(outer.find("Subject: Lunch"), std::string::npos) << outer;
+  EXPECT_EQ(outer.find("[...]"), std::string::npos) << outer;
+  ReadResult result = read(encrypted, {bob().decryption()});
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid);
+  EXPECT_TRUE(result.warnings.empty()) << "the outer Subject is the protected one";
+  const std::string content = content_of(result);
+  EXPECT_NE(content.find("Subject: Lunch"), std::string::npos) << content;
+  EXPECT_NE(content.find("hp=\"cipher\""), std::string::npos) << "still RFC 9788 header protection";
+  EXPECT_EQ(content.find("[...]"), std::string::npos) << content;
+}
+
+TEST(Smime, TheSubjectIsObscuredByDefault) {
+  const std::string encrypted = encrypt(kPlainMessage, true, {});
+  const std::string outer = encrypted.substr(0, encrypted.find("\r\n\r\n"));
+  EXPECT_NE(outer.find("Subject: [...]"), std::string::npos) << outer;
+  EXPECT_EQ(encrypted.find("Lunch"), std::string::npos) << "the real Subject is only inside";
 }
 
 TEST(Smime, CapabilitiesRoundTrip) {

@@ -37,14 +37,32 @@ struct EncryptReport {
   // The recipients nothing vouches for (trust level none): the message went
   // to them, but their certificate may not be theirs.
   std::vector<EmailAddress> unvouched() const;
+  // Unsigned AES-256-CBC: no reader can tell whether it was altered, so
+  // mailseal's reader withholds it by default (docs/smime.md, EFAIL).
+  bool unauthenticated() const noexcept {
+    return !signed_message && choice.cipher == smime::ContentCipher::Aes256Cbc;
+  }
+};
+
+// How `encrypt` writes (docs/smime.md, "Which cipher" and "Subject").
+struct EncryptSettings {
+  bool sign = true;  // sign inside the encryption
+  smime::CipherPolicy cipher = smime::CipherPolicy::EveryClient;
+  smime::OuterSubject subject = smime::OuterSubject::Obscured;
 };
 
 // Encrypts to `to` (else every To/Cc/Bcc address) and to the sender, with
 // the certificate of each recipient the trust engine prefers; signs first
-// unless `sign` is false. Nothing is written when it fails:
+// unless settings.sign is false. Nothing is written when it fails:
 // Error(NoMatchingKey) naming every recipient without a usable certificate,
 // Error(RejectedByPolicy) naming every recipient whose binding is a conflict
-// or revoked. Recipients at level none are reported, not refused.
+// or revoked, Error(Unsupported) naming every recipient that advertises no
+// AES-256-GCM when settings.cipher asks for it. Recipients at level none are
+// reported, not refused.
+EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
+                      smime::ByteSink& out, const std::vector<EmailAddress>& to, const EncryptSettings& settings,
+                      TimePoint now);
+// The same with the default settings, signing unless `sign` is false.
 EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message,
                       smime::ByteSink& out, const std::vector<EmailAddress>& to, bool sign, TimePoint now);
 

@@ -88,21 +88,52 @@ struct EncryptionChoice {
 // The RSA key transport of a choice: "RSAES-OAEP" or "RSAES-PKCS1-v1_5".
 std::string_view key_transport(const EncryptionChoice& choice) noexcept;
 
-// AES-256-GCM (AuthEnvelopedData) when every recipient advertises it, else
-// AES-256-CBC; RSA-OAEP when every RSA recipient advertises it, else RSA
-// PKCS#1 v1.5 (what gpgsm and NSS read).
-EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients);
+// Which content encryption a message gets (docs/smime.md, "Which cipher").
+enum class CipherPolicy {
+  // AES-256-CBC EnvelopedData with RSA PKCS#1 v1.5: what every S/MIME client
+  // reads (Thunderbird 153 shows AES-GCM as a blank body, whatever the
+  // recipient's certificate advertised when the sender learned it). The
+  // default, signed or not: a signature inside authenticates the content.
+  EveryClient,
+  // AES-256-GCM AuthEnvelopedData (RFC 5083) when every recipient advertises
+  // it, with RSA-OAEP when every RSA recipient advertises that too; else as
+  // EveryClient. For recipients who read with mailseal only.
+  Authenticated,
+};
+
+// The encryption for these recipients under `policy`.
+EncryptionChoice choose_encryption(std::span<const EncryptionRecipient> recipients, CipherPolicy policy);
+
+// The outer Subject of an encrypted message (RFC 9788 section 5.2: a header
+// confidentiality policy). Either way the encrypted payload carries the real
+// one with hp="cipher".
+enum class OuterSubject {
+  // "[...]" (hcp_baseline): only readers of protected headers (mailseal,
+  // Thunderbird for OpenPGP only) show the real Subject.
+  Obscured,
+  // The real Subject (hcp_no_confidentiality): every client shows it, and so
+  // does every server the message passes.
+  Clear,
+};
 
 struct EncryptOptions {
   std::vector<crypto::Certificate> recipients;  // the sender included
   const SignerIdentity* signer = nullptr;       // sign inside the encryption when set
   EncryptionChoice choice;
+  OuterSubject subject = OuterSubject::Obscured;
+  // Recipients (of `recipients`) whose key is named twice: by issuer and
+  // serial number, and by the certificate's subject key identifier (RFC 5652
+  // section 6.2.1), through which NSS (Thunderbird) finds the key with any
+  // certificate of it, such as one re-issued since the sender learned this
+  // one. gpgsm 2.2 decrypts such a message but exits 2, so only where needed.
+  std::vector<crypto::Certificate> also_by_key_id = {};
 };
 
 // Signs (optionally) then encrypts, protecting the headers as RFC 9788 does:
 // the encrypted payload carries Subject, From, To, Cc, Date, Message-ID (and
-// reply headers) with hp="cipher"; the outer Subject becomes "[...]" and Bcc
-// is dropped. A message without a Date header is dated `now`.
+// reply headers) with hp="cipher"; the outer Subject becomes "[...]" (unless
+// options.subject is Clear) and Bcc is dropped. A message without a Date
+// header is dated `now`.
 void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptions& options, TimePoint now);
 
 // What a signature layer says.
