@@ -13,6 +13,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
+#include "mailseal/contacts/client_trust.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/gateway/credentials.h"
 #include "mailseal/profile/profile.h"
@@ -20,6 +21,51 @@
 namespace mailseal::cli {
 
 using nlohmann::json;
+
+json describe_client_roots(const std::vector<contacts::ClientRoot>& roots) {
+  json out = json::array();
+  for (const auto& root : roots) {
+    json addresses = json::array();
+    for (const auto& address : root.addresses)
+      addresses.push_back(address.str());
+    out.push_back({{"identity", root.identity.str()},
+                   {"addresses", addresses},
+                   {"level", trust::to_string(root.level)},
+                   {"client_trust", contacts::to_string(root.trust)},
+                   {"profile_root", root.profile_root},
+                   {"refusal", root.refusal ? json(*root.refusal) : json(nullptr)}});
+  }
+  return out;
+}
+
+void report_client_roots(const std::vector<contacts::ClientRoot>& roots, std::string_view client) {
+  for (const auto& root : roots) {
+    std::string addresses;
+    for (const auto& address : root.addresses)
+      addresses += (addresses.empty() ? "" : ", ") + address.str();
+    addresses = escape_for_terminal(addresses);
+    if (!root.profile_root) {
+      if (root.refusal)
+        print_note(fmt::format("{} ({}): not made a {} trust anchor: {}", addresses, trust::to_string(root.level),
+                               client, escape_for_terminal(*root.refusal)));
+      continue;
+    }
+    switch (root.trust) {
+      case contacts::ClientTrust::Anchor:
+        print_line(fmt::format("{} trusts the profile root of {} for email ({}).", client, addresses,
+                               trust::to_string(root.level)));
+        break;
+      case contacts::ClientTrust::Distrusted:
+        print_line(fmt::format("{} distrusts a root for {} ({}).", client, addresses, trust::to_string(root.level)));
+        break;
+      case contacts::ClientTrust::Untrusted:
+        if (root.refusal)
+          print_note(fmt::format("{} ({}): not made a {} trust anchor: {}", addresses, trust::to_string(root.level),
+                                 client, escape_for_terminal(*root.refusal)));
+        break;
+    }
+  }
+}
 
 json describe_cbc(const clients::CbcReaders& cbc) {
   return {{"reissued_certificates", cbc.reissued.size()},
@@ -86,6 +132,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
     print_json({{"profile", args.profile},
                 {"certificates", certificates},
                 {"identities", identities},
+                {"roots", describe_client_roots(setup.roots)},
                 {"cbc", describe_cbc(setup.cbc)}});
     return 0;
   }
@@ -94,6 +141,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
   for (const auto& identity : setup.identities)
     print_line(fmt::format("Thunderbird identity {} ({}) now signs with S/MIME and can decrypt.", identity.id,
                            identity.address.str()));
+  report_client_roots(setup.roots, "Thunderbird");
   return 0;
 }
 

@@ -212,6 +212,15 @@ with tempfile.TemporaryDirectory() as work:
                                              "Body encrypted with AES-256-GCM.", 1), "encrypt")
     check(report.get("content_cipher") == "AES-256-GCM", "Bob encrypts to Alice with AES-256-GCM", report)
 
+    # Alice compared Bob's fingerprint (a pin: full), and an impostor's
+    # message for bob@example.org reached her (a conflict) before the set-up.
+    alice.must("contact", "pin", "bob@example.org", bob.must("fingerprint").stdout.decode().strip())
+    mallory = Home(work, "Mallory")
+    mallory.must("init", "bob@example.org", "--name", "Bob")
+    write("impostor", mallory, plain_message("bob@example.org", "alice@example.com", "Signed subject from an impostor",
+                                             "Body signed by an impostor.", 6), "sign")
+    alice.must("learn", os.path.join(results, "impostor.eml"))
+
     profile = os.path.join(work, "tb", "profile")
     os.makedirs(os.path.join(profile, "Mail", "Local Folders"))
     with open(os.path.join(profile, "prefs.js"), "w") as out:
@@ -260,10 +269,10 @@ with tempfile.TemporaryDirectory() as work:
               f"{decrypted.stderr.decode(errors='replace').strip()[:200]}", flush=True)
 
     inbox = os.path.join(profile, "Mail", "Local Folders", "Inbox")
-    order = ["signed", "gcm", "cbc", "self", "openssl-gcm"]
+    order = ["signed", "gcm", "cbc", "self", "openssl-gcm", "impostor"]
     write_mbox(inbox, [messages[name] for name in order])
 
-    display = Display(90 + os.getpid() % 9)
+    display = Display(int(os.environ.get("MAILSEAL_DISPLAY", 90 + os.getpid() % 9)))
     try:
         seen = {}
         for name in order:
@@ -303,6 +312,9 @@ with tempfile.TemporaryDirectory() as work:
     check(shows("signed-security", "Message Is Signed"), "Bob's signature: \"Message Is Signed\" (issue 12 "
           "item 3: Thunderbird trusts the roots of correspondents mailseal rates partial or better)",
           seen["signed-security"])
+    check(shows("impostor-security", "Not Valid") and not shows("impostor-security", "Message Is Signed"),
+          "an impostor for Bob (a conflict): \"Digital Signature Is Not Valid\" (his root is distrusted)",
+          seen["impostor-security"])
     print(f"# screenshots: {results}/*.png", flush=True)
 
-finish(minimum=13)
+finish(minimum=14)

@@ -11,6 +11,7 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
+#include "mailseal/contacts/client_trust.h"
 #include "mailseal/crypto/pkcs12.h"
 #include "mailseal/profile/profile.h"
 
@@ -83,11 +84,17 @@ struct ThunderbirdSetup {
   CbcReaders cbc;  // Thunderbird reads no AES-GCM: the certificates ask for CBC first
   std::vector<ThunderbirdCertificate> certificates;
   std::vector<ThunderbirdIdentity> identities;  // the identities whose preferences were set
+  // Correspondents' roots and what the database now says of them (only
+  // profile roots are changed; see contacts/client_trust.h).
+  std::vector<contacts::ClientRoot> roots;
 };
 
 // Imports the current mail keys with their chains into the NSS database of a
 // Thunderbird profile directory (pk12util; the database is created when
-// missing), trusts the profile root for email, and sets, for every
+// missing) under distinct nicknames ("ADDRESS (signing)", "ADDRESS
+// (encryption)"), trusts the profile root for email, makes correspondents'
+// profile roots trusted for email (only), distrusted or untrusted as
+// contacts::client_roots decides at `now`, and sets, for every
 // Thunderbird identity with one of the profile's addresses, the signing and
 // encryption certificates and signing by default in prefs.js (atomically).
 // Error(NotFound) when no identity uses one of the addresses, and
