@@ -67,6 +67,66 @@ void report_client_roots(const std::vector<contacts::ClientRoot>& roots, std::st
   }
 }
 
+namespace {
+
+std::string staleness(const clients::ClientState& state) {
+  if (state.keys_current && state.trust_current)
+    return "current";
+  if (!state.keys_current && !state.trust_current)
+    return "keys and trust changed";
+  return state.keys_current ? "trust changed" : "keys changed";
+}
+
+}  // namespace
+
+json describe_client_states(const std::vector<clients::ClientState>& states) {
+  json out = json::array();
+  for (const auto& state : states) {
+    out.push_back({{"kind", state.setup.kind},
+                   {"location", state.setup.location},
+                   {"set_up_at", iso_time(state.setup.set_up_at)},
+                   {"keys_current", state.keys_current},
+                   {"trust_current", state.trust_current},
+                   {"rerun", state.rerun}});
+  }
+  return out;
+}
+
+void print_client_states(const std::vector<clients::ClientState>& states) {
+  for (const auto& state : states) {
+    print_line(fmt::format("client       {} {} ({}{})", state.setup.kind, escape_for_terminal(state.setup.location),
+                           staleness(state),
+                           state.keys_current && state.trust_current ? "" : ": run 'mailseal sync'"));
+  }
+}
+
+json describe_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes) {
+  json out = json::array();
+  for (const auto& refresh : refreshes) {
+    out.push_back({{"kind", refresh.state.setup.kind},
+                   {"location", refresh.state.setup.location},
+                   {"refreshed", refresh.refreshed},
+                   {"problem", refresh.refreshed ? json(nullptr) : json(refresh.problem)},
+                   {"rerun", refresh.state.rerun}});
+  }
+  return out;
+}
+
+void report_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes) {
+  for (const auto& refresh : refreshes) {
+    const std::string where = escape_for_terminal(refresh.state.setup.location);
+    if (refresh.refreshed) {
+      print_note(fmt::format("refreshed the {} set-up in {} ({})", refresh.state.setup.kind, where,
+                             staleness(refresh.state)));
+      continue;
+    }
+    print_warning(fmt::format("the {} set-up in {} is out of date ({}) and was not refreshed: {}",
+                              refresh.state.setup.kind, where, staleness(refresh.state),
+                              escape_for_terminal(refresh.problem)));
+    print_hint(fmt::format("then run 'mailseal sync' again, or: {}", escape_for_terminal(refresh.state.rerun)));
+  }
+}
+
 json describe_cbc(const clients::CbcReaders& cbc) {
   return {{"reissued_certificates", cbc.reissued.size()},
           {"published", cbc.published},
@@ -160,8 +220,8 @@ int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
   // the set-up again replaces it (the old secret stops working).
   gateway::NewCredential credential =
       gateway::create_credential(profile, kMuttCredential, {}, mailseal::now(), /*replace=*/true);
-  clients::MuttSetup setup =
-      clients::setup_mutt(profile, directory, {args.gateway, credential.info.name, credential.secret});
+  const clients::MuttSubmission submission{args.gateway, credential.info.name, credential.secret};
+  clients::MuttSetup setup = clients::setup_mutt(profile, directory, &submission, context.now());
   if (context.json()) {
     print_json({{"directory", setup.directory.string()},
                 {"configuration", setup.configuration},

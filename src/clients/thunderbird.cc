@@ -13,6 +13,7 @@
 
 #include "clients/internal/cbc.h"
 #include "clients/internal/nss.h"
+#include "clients/internal/setups.h"
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/contacts/client_trust.h"
 #include "mailseal/agent/agent.h"
@@ -312,6 +313,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
     values.emplace_back("mail.identity." + identity.id + ".e2etechpref", "1");
   }
   write_file_atomic(prefs_file, as_bytes(set_preferences(prefs, values)), FileMode::Private);
+  internal::remember_setup(profile, kThunderbirdClient, directory, now, &setup.roots);
   return setup;
 }
 
