@@ -13,6 +13,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
+#include "mailseal/contacts/client_trust.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/gateway/credentials.h"
 #include "mailseal/profile/profile.h"
@@ -20,6 +21,111 @@
 namespace mailseal::cli {
 
 using nlohmann::json;
+
+json describe_client_roots(const std::vector<contacts::ClientRoot>& roots) {
+  json out = json::array();
+  for (const auto& root : roots) {
+    json addresses = json::array();
+    for (const auto& address : root.addresses)
+      addresses.push_back(address.str());
+    out.push_back({{"identity", root.identity.str()},
+                   {"addresses", addresses},
+                   {"level", trust::to_string(root.level)},
+                   {"client_trust", contacts::to_string(root.trust)},
+                   {"profile_root", root.profile_root},
+                   {"refusal", root.refusal ? json(*root.refusal) : json(nullptr)}});
+  }
+  return out;
+}
+
+void report_client_roots(const std::vector<contacts::ClientRoot>& roots, std::string_view client) {
+  for (const auto& root : roots) {
+    std::string addresses;
+    for (const auto& address : root.addresses)
+      addresses += (addresses.empty() ? "" : ", ") + address.str();
+    addresses = escape_for_terminal(addresses);
+    if (!root.profile_root) {
+      if (root.refusal)
+        print_note(fmt::format("{} ({}): not made a {} trust anchor: {}", addresses, trust::to_string(root.level),
+                               client, escape_for_terminal(*root.refusal)));
+      continue;
+    }
+    switch (root.trust) {
+      case contacts::ClientTrust::Anchor:
+        print_line(fmt::format("{} trusts the profile root of {} for email ({}).", client, addresses,
+                               trust::to_string(root.level)));
+        break;
+      case contacts::ClientTrust::Distrusted:
+        print_line(fmt::format("{} distrusts a root for {} ({}).", client, addresses, trust::to_string(root.level)));
+        break;
+      case contacts::ClientTrust::Untrusted:
+        if (root.refusal)
+          print_note(fmt::format("{} ({}): not made a {} trust anchor: {}", addresses, trust::to_string(root.level),
+                                 client, escape_for_terminal(*root.refusal)));
+        break;
+    }
+  }
+}
+
+namespace {
+
+std::string staleness(const clients::ClientState& state) {
+  if (state.keys_current && state.trust_current)
+    return "current";
+  if (!state.keys_current && !state.trust_current)
+    return "keys and trust changed";
+  return state.keys_current ? "trust changed" : "keys changed";
+}
+
+}  // namespace
+
+json describe_client_states(const std::vector<clients::ClientState>& states) {
+  json out = json::array();
+  for (const auto& state : states) {
+    out.push_back({{"kind", state.setup.kind},
+                   {"location", state.setup.location},
+                   {"set_up_at", iso_time(state.setup.set_up_at)},
+                   {"keys_current", state.keys_current},
+                   {"trust_current", state.trust_current},
+                   {"rerun", state.rerun}});
+  }
+  return out;
+}
+
+void print_client_states(const std::vector<clients::ClientState>& states) {
+  for (const auto& state : states) {
+    print_line(fmt::format("client       {} {} ({}{})", state.setup.kind, escape_for_terminal(state.setup.location),
+                           staleness(state),
+                           state.keys_current && state.trust_current ? "" : ": run 'mailseal sync'"));
+  }
+}
+
+json describe_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes) {
+  json out = json::array();
+  for (const auto& refresh : refreshes) {
+    out.push_back({{"kind", refresh.state.setup.kind},
+                   {"location", refresh.state.setup.location},
+                   {"refreshed", refresh.refreshed},
+                   {"problem", refresh.refreshed ? json(nullptr) : json(refresh.problem)},
+                   {"rerun", refresh.state.rerun}});
+  }
+  return out;
+}
+
+void report_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes) {
+  for (const auto& refresh : refreshes) {
+    const std::string where = escape_for_terminal(refresh.state.setup.location);
+    if (refresh.refreshed) {
+      print_note(fmt::format("refreshed the {} set-up in {} ({})", refresh.state.setup.kind, where,
+                             staleness(refresh.state)));
+      continue;
+    }
+    print_warning(fmt::format("the {} set-up in {} is out of date ({}) and was not refreshed: {}",
+                              refresh.state.setup.kind, where, staleness(refresh.state),
+                              escape_for_terminal(refresh.problem)));
+    print_hint(fmt::format("then run 'mailseal sync' again, or: {}", escape_for_terminal(refresh.state.rerun)));
+  }
+}
 
 json describe_cbc(const clients::CbcReaders& cbc) {
   return {{"reissued_certificates", cbc.reissued.size()},
@@ -86,6 +192,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
     print_json({{"profile", args.profile},
                 {"certificates", certificates},
                 {"identities", identities},
+                {"roots", describe_client_roots(setup.roots)},
                 {"cbc", describe_cbc(setup.cbc)}});
     return 0;
   }
@@ -94,6 +201,7 @@ int run_setup_thunderbird(const Context& context, const SetupThunderbirdArgs& ar
   for (const auto& identity : setup.identities)
     print_line(fmt::format("Thunderbird identity {} ({}) now signs with S/MIME and can decrypt.", identity.id,
                            identity.address.str()));
+  report_client_roots(setup.roots, "Thunderbird");
   return 0;
 }
 
@@ -112,8 +220,8 @@ int run_setup_mutt(const Context& context, const SetupMuttArgs& args) {
   // the set-up again replaces it (the old secret stops working).
   gateway::NewCredential credential =
       gateway::create_credential(profile, kMuttCredential, {}, mailseal::now(), /*replace=*/true);
-  clients::MuttSetup setup =
-      clients::setup_mutt(profile, directory, {args.gateway, credential.info.name, credential.secret});
+  const clients::MuttSubmission submission{args.gateway, credential.info.name, credential.secret};
+  clients::MuttSetup setup = clients::setup_mutt(profile, directory, &submission, context.now());
   if (context.json()) {
     print_json({{"directory", setup.directory.string()},
                 {"configuration", setup.configuration},

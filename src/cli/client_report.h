@@ -3,12 +3,24 @@
 // certificates they re-issued for clients without AES-GCM.
 
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "mailseal/clients/mail_clients.h"
 
 namespace mailseal::cli {
+
+// Correspondents' roots as a client now has them (JSON; lines on stdout and notes).
+nlohmann::json describe_client_roots(const std::vector<contacts::ClientRoot>& roots);
+void report_client_roots(const std::vector<contacts::ClientRoot>& roots, std::string_view client);
+
+// The remembered client set-ups and whether each is current (`status`), and
+// what `sync` did with the stale ones.
+nlohmann::json describe_client_states(const std::vector<clients::ClientState>& states);
+void print_client_states(const std::vector<clients::ClientState>& states);
+nlohmann::json describe_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes);
+void report_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes);
 
 nlohmann::json describe_cbc(const clients::CbcReaders& cbc);
 // Notes and warnings on stderr.

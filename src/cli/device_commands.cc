@@ -7,10 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/trust_view.h"
 #include "mailseal/agent/agent.h"
+#include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/devices/connect.h"
@@ -262,10 +264,13 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   return 0;
 }
 
-int run_sync(const Context& context, const ServiceArgs& args) {
-  const auto home = context.home();
-  keyservice::Client client = devices::service_client_for_home(args.service, home);
-  devices::SyncReport report = devices::sync(home, client, context.key_access(), context.now());
+namespace {
+
+// The device part of `sync`: with the key service, finish joining, receive
+// keys, accept devices invited by PIN. Returns false when this device was
+// removed.
+bool sync_with_service(const Context& context, keyservice::Client& client, json& answer) {
+  devices::SyncReport report = devices::sync(context.home(), client, context.key_access(), context.now());
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -273,14 +278,14 @@ int run_sync(const Context& context, const ServiceArgs& args) {
     json refused = json::array();
     for (const auto& request : report.refused)
       refused.push_back(request.str());
-    print_json({{"joined", report.joined},
-                {"waiting", report.waiting},
-                {"removed", report.removed},
-                {"accepted", accepted},
-                {"refused", refused},
-                {"keys_added", report.keys_added},
-                {"keys_archived", report.keys_archived}});
-    return report.removed ? 1 : 0;
+    answer.update({{"joined", report.joined},
+                   {"waiting", report.waiting},
+                   {"removed", report.removed},
+                   {"accepted", accepted},
+                   {"refused", refused},
+                   {"keys_added", report.keys_added},
+                   {"keys_archived", report.keys_archived}});
+    return !report.removed;
   }
   if (report.waiting)
     print_note("the request to join is still waiting for an admin device");
@@ -295,10 +300,49 @@ int run_sync(const Context& context, const ServiceArgs& args) {
     print_note(fmt::format("{} new mail key(s)", report.keys_added));
   if (report.removed) {
     print_warning("this device was removed from the profile; it receives no new keys");
-    return 1;
+    return false;
   }
   if (!report.waiting && !report.joined && report.accepted.empty() && report.refused.empty() && report.keys_added == 0)
     print_note("up to date");
+  return true;
+}
+
+// Whether `sync` talks to a key service: one is given or remembered, or the
+// home holds only a pending join (which names its service).
+bool uses_key_service(const Context& context, const ServiceArgs& args) {
+  if (!store::LocalStore::exists(context.home()))
+    return true;
+  store::LocalStore store = store::LocalStore::open(context.home());
+  return devices::service_to_use(args.service, store).has_value();
+}
+
+}  // namespace
+
+int run_sync(const Context& context, const ServiceArgs& args) {
+  const auto home = context.home();
+  json answer = json::object();
+  if (uses_key_service(context, args)) {
+    keyservice::Client client = devices::service_client_for_home(args.service, home);
+    if (!sync_with_service(context, client, answer)) {
+      if (context.json())
+        print_json(answer);
+      return 1;
+    }
+  } else if (!context.json()) {
+    print_note("no key service is configured: only the mail clients set up on this device are brought up to date");
+  }
+  // Mail clients set up here take the keys and trust the profile has now.
+  std::vector<clients::ClientRefresh> refreshes;
+  if (store::LocalStore::exists(home)) {
+    profile::Profile profile = profile::Profile::open(home);
+    refreshes = clients::refresh_clients(profile, context.key_access(), context.now());
+  }
+  if (context.json()) {
+    answer["clients"] = describe_client_refreshes(refreshes);
+    print_json(answer);
+    return 0;
+  }
+  report_client_refreshes(refreshes);
   return 0;
 }
 

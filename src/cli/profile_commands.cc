@@ -119,7 +119,8 @@ int run_status(const Context& context) {
                 {"suite", store::to_string(status.suite)},
                 {"devices", devices},
                 {"mail_keys", keys},
-                {"keys_encrypted", status.keys_encrypted}});
+                {"keys_encrypted", status.keys_encrypted},
+                {"clients", describe_client_states(clients::client_states(profile, context.now()))}});
     return 0;
   }
   print_line(fmt::format("profile      {}", escape_for_terminal(status.name)));
@@ -140,6 +141,7 @@ int run_status(const Context& context) {
                            key.certificate.public_key().description(), store::to_string(key.origin),
                            store::to_string(key.status), iso_time(key.certificate.not_after()).substr(0, 10)));
   }
+  print_client_states(clients::client_states(profile, context.now()));
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "clients/internal/setups.h"
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
@@ -39,7 +40,8 @@ fs::path write_submission(const fs::path& directory, const MuttSubmission& submi
 
 }  // namespace
 
-MuttSetup setup_mutt(profile::Profile& profile, const fs::path& directory, const MuttSubmission& submission) {
+MuttSetup setup_mutt(profile::Profile& profile, const fs::path& directory, const MuttSubmission* submission,
+                     TimePoint now) {
   ensure_private_directory(directory);
   MuttSetup setup{fs::absolute(directory), {}, {}};
   crypto::Certificate root = profile.root_certificate();
@@ -95,9 +97,11 @@ MuttSetup setup_mutt(profile::Profile& profile, const fs::path& directory, const
   lines += "set smime_get_cert_command = \"openssl pkcs7 -print_certs -in %f\"\n";
   lines += "set smime_get_signer_cert_command = \"openssl cms -verify -in %f -noverify -signer %c -out /dev/null\"\n";
   lines += "set smime_get_cert_email_command = \"openssl x509 -in %f -noout -email\"\n";
-  setup.submission_file = write_submission(setup.directory, submission);
+  setup.submission_file =
+      submission ? write_submission(setup.directory, *submission) : setup.directory / "gateway.muttrc";
   lines += fmt::format("source {}\n", muttrc_string(setup.submission_file.string()));
   setup.configuration = std::move(lines);
+  internal::remember_setup(profile, kMuttClient, setup.directory, now);
   return setup;
 }
 

@@ -13,7 +13,10 @@
 
 #include "clients/internal/cbc.h"
 #include "clients/internal/nss.h"
+#include "clients/internal/setups.h"
 #include "mailseal/clients/mail_clients.h"
+#include "mailseal/contacts/client_trust.h"
+#include "mailseal/agent/agent.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
@@ -22,7 +25,6 @@
 
 namespace mailseal::clients {
 
-using internal::nss_nickname;
 using internal::run_nss_tool;
 using internal::ScratchDirectory;
 
@@ -128,6 +130,116 @@ std::string set_preferences(const std::string& prefs, const std::vector<std::pai
   return out;
 }
 
+// The NSS database of one profile and what its tools need: the password of
+// its key database (empty when it has none) in a file of a private scratch
+// directory that is removed afterwards.
+class NssSession {
+ public:
+  NssSession(std::string database, const Passphrase* database_password)
+      : database_(std::move(database)), has_password_(database_password != nullptr) {
+    password_file_ = scratch_.path() / "database-password";
+    write_new_file(password_file_,
+                   as_bytes(std::string(database_password ? database_password->view() : std::string_view{}) + "\n"),
+                   FileMode::Private);
+  }
+  const std::string& database() const noexcept { return database_; }
+  const fs::path& scratch() const noexcept { return scratch_.path(); }
+  std::string password_file() const { return password_file_.string(); }
+
+  void create() const {
+    std::vector<std::string> create = {"certutil", "-N", "-d", database_};
+    if (has_password_)
+      create.insert(create.end(), {"-f", password_file()});
+    else
+      create.push_back("--empty-password");
+    run_nss_tool(create, "creating the NSS database");
+  }
+
+  // Adds `certificate` under `nickname` with NSS trust flags `trust`
+  // ("SSL,S/MIME,code signing"), or, when the database holds it already,
+  // sets its trust and keeps its nickname.
+  void add(const crypto::Certificate& certificate, const std::string& nickname, std::string_view trust,
+           std::string_view what) {
+    const fs::path file = scratch_.path() / fmt::format("certificate-{}.pem", ++files_);
+    write_new_file(file, as_bytes(certificate.pem()), FileMode::Private);
+    run_nss_tool({"certutil", "-A", "-d", database_, "-n", nickname, "-t", std::string(trust), "-i", file.string(),
+                  "-f", password_file()},
+                 what);
+  }
+
+ private:
+  ScratchDirectory scratch_;
+  std::string database_;
+  bool has_password_;
+  fs::path password_file_;
+  int files_ = 0;
+};
+
+// NSS trust flags, "SSL,S/MIME,code signing": a CA trusted to issue mail
+// certificates and nothing else; one explicitly distrusted for mail ('p'
+// without 'C': a terminal record, not trusted); no trust at all.
+constexpr std::string_view kEmailAnchor = ",C,";
+constexpr std::string_view kEmailDistrusted = ",p,";
+constexpr std::string_view kNoTrust = ",,";
+
+// The current mail keys with their chains. NSS would give a certificate the
+// nickname of one it already holds with the same subject (pk12util), and
+// the signing and encryption certificates share their subject: each is
+// added first under its own name ("alice@example.com (encryption)"), and
+// pk12util then only adds its key.
+std::vector<ThunderbirdCertificate> import_keys(NssSession& session, profile::Profile& profile,
+                                                const KeyAccess& key_access) {
+  crypto::Certificate root = profile.root_certificate();
+  // The root first, under a name of our own and trusted for email only; the
+  // PKCS#12 imports then find it there.
+  session.add(root, "mailseal root " + root.common_name(), kEmailAnchor, "adding the profile root to the NSS database");
+  const fs::path password_file = session.scratch() / "pkcs12-password";
+  Passphrase password(to_hex(crypto::random_bytes(16)));
+  write_new_file(password_file, as_bytes(std::string(password.view()) + "\n"), FileMode::Private);
+  std::vector<ThunderbirdCertificate> out;
+  for (const auto& exported : profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_access)) {
+    session.add(exported.certificate, exported.friendly_name, kNoTrust, "adding a mail certificate to the NSS database");
+    const fs::path file = session.scratch() / fmt::format("{}.p12", out.size());
+    write_new_file(file, exported.data, FileMode::Private);
+    run_nss_tool({"pk12util", "-i", file.string(), "-d", session.database(), "-w", password_file.string(), "-k",
+                  session.password_file()},
+                 "importing a key into the NSS database");
+    out.push_back({exported.address, exported.purpose, exported.friendly_name,
+                   thunderbird_db_key(exported.certificate)});
+  }
+  return out;
+}
+
+// Correspondents' roots as the verdicts say (contacts::client_roots): a
+// trust anchor for email, explicitly distrusted, or no trust. Distrust is a
+// flag on the certificate, not its removal: Thunderbird stores the
+// certificates of signed mail it reads, so a removed root would come back
+// from the impostor's next message, and a user's earlier "trust" click would
+// survive on a copy mailseal did not remove; a distrusted entry overrides
+// both.
+std::vector<contacts::ClientRoot> apply_client_trust(NssSession& session, std::vector<contacts::ClientRoot> roots) {
+  for (const auto& root : roots) {
+    if (!root.profile_root)
+      continue;  // a CA's trust is the client's own business (client_trust.h)
+    std::string addresses;
+    for (const auto& address : root.addresses)
+      addresses += (addresses.empty() ? "" : ", ") + address.str();
+    const std::string nickname = fmt::format("mailseal contact {} {}", addresses, root.identity.str().substr(0, 14));
+    switch (root.trust) {
+      case contacts::ClientTrust::Anchor:
+        session.add(root.root, nickname, kEmailAnchor, "trusting a correspondent's profile root");
+        break;
+      case contacts::ClientTrust::Distrusted:
+        session.add(root.root, nickname, kEmailDistrusted, "distrusting a correspondent's root");
+        break;
+      case contacts::ClientTrust::Untrusted:
+        session.add(root.root, nickname, kNoTrust, "clearing the trust in a correspondent's root");
+        break;
+    }
+  }
+  return roots;
+}
+
 }  // namespace
 
 std::string thunderbird_db_key(const crypto::Certificate& certificate) {
@@ -174,44 +286,12 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
   }
 
   setup.cbc = internal::ask_senders_for_cbc(profile, key_access, now);
-
-  // The keys travel to pk12util in PKCS#12 files under a random password,
-  // in a private directory that is removed afterwards.
-  ScratchDirectory scratch;
   const std::string database = "sql:" + directory.string();
-  const fs::path password_file = scratch.path() / "pkcs12-password";
-  const fs::path database_password_file = scratch.path() / "database-password";
-  Passphrase password(to_hex(crypto::random_bytes(16)));
-  write_new_file(password_file, as_bytes(std::string(password.view()) + "\n"), FileMode::Private);
-  write_new_file(database_password_file,
-                 as_bytes(std::string(database_password ? database_password->view() : std::string_view{}) + "\n"),
-                 FileMode::Private);
-  if (!fs::exists(directory / "cert9.db")) {
-    std::vector<std::string> create = {"certutil", "-N", "-d", database};
-    if (database_password)
-      create.insert(create.end(), {"-f", database_password_file.string()});
-    else
-      create.push_back("--empty-password");
-    run_nss_tool(create, "creating the NSS database");
-  }
-  crypto::Certificate root = profile.root_certificate();
-  const fs::path root_file = scratch.path() / "root.pem";
-  write_new_file(root_file, as_bytes(root.pem()), FileMode::Private);
-  // The root first, under a name of our own and trusted for email only; the
-  // PKCS#12 imports then find it there.
-  run_nss_tool({"certutil", "-A", "-d", database, "-n", "mailseal root " + root.common_name(), "-t", ",C,", "-i",
-                root_file.string(), "-f", database_password_file.string()},
-               "adding the profile root to the NSS database");
-  for (const auto& exported : profile.export_pkcs12_per_key(password, crypto::Pkcs12Protection::Modern, key_access)) {
-    const fs::path file = scratch.path() / fmt::format("{}.p12", setup.certificates.size());
-    write_new_file(file, exported.data, FileMode::Private);
-    run_nss_tool({"pk12util", "-i", file.string(), "-d", database, "-w", password_file.string(), "-k",
-                  database_password_file.string()},
-                 "importing a key into the NSS database");
-    setup.certificates.push_back({exported.address, exported.purpose,
-                                  nss_nickname(database, exported.certificate, exported.friendly_name),
-                                  thunderbird_db_key(exported.certificate)});
-  }
+  NssSession session(database, database_password);
+  if (!fs::exists(directory / "cert9.db"))
+    session.create();
+  setup.certificates = import_keys(session, profile, key_access);
+  setup.roots = apply_client_trust(session, contacts::client_roots(profile.store(), agent::evaluator(profile), now));
 
   std::vector<std::pair<std::string, std::string>> values;
   for (const auto& identity : setup.identities) {
@@ -233,6 +313,7 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
     values.emplace_back("mail.identity." + identity.id + ".e2etechpref", "1");
   }
   write_file_atomic(prefs_file, as_bytes(set_preferences(prefs, values)), FileMode::Private);
+  internal::remember_setup(profile, kThunderbirdClient, directory, now, &setup.roots);
   return setup;
 }
 

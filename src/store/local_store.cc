@@ -547,6 +547,29 @@ bool LocalStore::remove_gateway_credential(std::string_view name) {
   return database_.changes() > 0;
 }
 
+void LocalStore::remember_client_setup(const ClientSetupRecord& setup) {
+  database_
+      .prepare(
+          "INSERT INTO client_setups (kind, location, state, set_up_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (kind, location) DO UPDATE SET state = excluded.state, set_up_at = excluded.set_up_at")
+      .bind(1, setup.kind)
+      .bind(2, setup.location)
+      .bind(3, setup.state)
+      .bind(4, setup.set_up_at)
+      .run();
+}
+
+std::vector<ClientSetupRecord> LocalStore::client_setups() {
+  auto statement = database_.prepare("SELECT kind, location, state, set_up_at FROM client_setups ORDER BY kind, location");
+  std::vector<ClientSetupRecord> out;
+  while (statement.step()) {
+    out.push_back(
+        ClientSetupRecord{statement.column_text(0), statement.column_text(1), statement.column_text(2),
+                          statement.column_time(3)});
+  }
+  return out;
+}
+
 bool LocalStore::upsert_contact_certificate(const ContactCertificateRecord& record) {
   Transaction transaction(database_);
   auto existing = database_.prepare("SELECT id FROM contact_certificates WHERE address = ?1 AND fingerprint = ?2");

@@ -181,8 +181,22 @@ CREATE TABLE gateway_credentials (
 );
 )sql";
 
+// Schema version 6: the mail clients set up on this device (`setup
+// thunderbird`, `setup mutt`), which `sync` keeps current. `state` is a
+// digest of the keys and trust last put there.
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TABLE client_setups (
+  kind      TEXT NOT NULL,
+  location  TEXT NOT NULL,
+  state     TEXT NOT NULL,
+  set_up_at INTEGER NOT NULL,
+  PRIMARY KEY (kind, location)
+);
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 5> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+constexpr std::array<std::string_view, 6> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                          kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

@@ -222,13 +222,24 @@ with tempfile.TemporaryDirectory() as work:
     with open(body, "w") as out:
         out.write("signed by NSS with Alice's imported key\n")
     nickname = pref("signing_cert_name")
+    listing = run("certutil", "-L", "-d", database).stdout.decode()
+    check(nickname == "alice@example.com (signing)" and pref("encryption_cert_name") == "alice@example.com (encryption)"
+          and all(f"{name} " in listing for name in (nickname, pref("encryption_cert_name"))),
+          "the signing and the encryption certificate have distinct nicknames in the database and in prefs.js",
+          listing + prefs)
     signed = run("cmsutil", "-S", "-N", nickname, "-d", database, "-i", body, "-p", "", "-H", "SHA256",
                  "-u", "4", "-o", os.path.join(work, "nss-signed.p7m"))
+    signer = os.path.join(work, "nss-signer.pem")
     verified = run("openssl", "cms", "-verify", "-inform", "DER", "-in", os.path.join(work, "nss-signed.p7m"),
-                   "-CAfile", alice_certificates)
+                   "-CAfile", alice_certificates, "-signer", signer)
     check(signed.returncode == 0 and verified.returncode == 0 and b"signed by NSS" in verified.stdout,
           "cmsutil signs with the imported key; openssl verifies it to Alice's root",
           signed.stderr.decode() + verified.stderr.decode())
+    signing_serial = base64.b64decode(pref("signing_cert_dbkey") or "")
+    signing_serial = signing_serial[16:16 + int.from_bytes(signing_serial[8:12], "big")]
+    signer_serial = run("openssl", "x509", "-noout", "-serial", "-in", signer).stdout.decode().strip()
+    check(signer_serial.split("=")[-1].lower().lstrip("0") == signing_serial.hex().lstrip("0"),
+          "the nickname '(signing)' names the signing certificate: NSS signs with it", signer_serial)
     _, to_alice = bob_writes_to_alice("to-alice.eml", b"read me in Thunderbird")
     decrypted = run("cmsutil", "-D", "-i", to_alice, "-d", database, "-p", "")
     check(decrypted.returncode == 0 and b"read me in Thunderbird" in decrypted.stdout,
@@ -241,6 +252,138 @@ with tempfile.TemporaryDirectory() as work:
         again = handle.read()
     check(result.returncode == 0 and again.count("id2.signing_cert_dbkey") == 1,
           "running it again changes nothing twice", result.stderr.decode())
+
+    # ---- Thunderbird trusts correspondents as mailseal rates them ----
+    def signed_by(home, sender, name):
+        """A message signed by `sender`'s mailseal, as it arrives at Alice."""
+        path = os.path.join(work, name)
+        with open(path, "wb") as out:
+            out.write(f"From: {sender}\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nsigned\r\n".encode())
+        must(home, "sign", path, "-o", path + ".signed")
+        return path + ".signed"
+
+    def signing_certificate(home, name):
+        """`home`'s signing certificate, added to Alice's NSS database (no trust) under `name`."""
+        exported = os.path.join(work, name + ".pem")
+        must(home, "export", "certificates", "-o", exported)
+        with open(exported, "rb") as handle:
+            blocks = [b + b"-----END CERTIFICATE-----\n" for b in handle.read().split(b"-----END CERTIFICATE-----")
+                      if b"BEGIN" in b]
+        for pem in blocks:
+            usage = run("openssl", "x509", "-noout", "-ext", "keyUsage", stdin=pem).stdout
+            if b"Digital Signature" in usage and b"Certificate Sign" not in usage:
+                path = os.path.join(work, name + "-signing.pem")
+                with open(path, "wb") as out:
+                    out.write(pem)
+                run("certutil", "-A", "-d", database, "-n", name, "-t", ",,", "-i", path)
+                return name
+        return name
+
+    def verifies_for_email(nickname, usage="S"):
+        """NSS's verdict on a certificate for S/MIME signing (S) or another use, at the profile's trust."""
+        return run("certutil", "-V", "-d", database, "-n", nickname, "-u", usage, "-e")
+
+    def trust_flags(prefix):
+        """The trust flags certutil -L lists for nicknames that start with `prefix`."""
+        listing = run("certutil", "-L", "-d", database).stdout.decode()
+        return [line[60:].strip() for line in listing.splitlines() if line.startswith(prefix)]
+
+    def setup_roots():
+        result = mailseal(alice, "--json", "setup", "thunderbird", "--profile", thunderbird)
+        check(result.returncode == 0, "setup thunderbird again", result.stderr.decode())
+        return json.loads(result.stdout).get("roots", []) if result.returncode == 0 else []
+
+    must(alice, "learn", signed_by(bob, "bob@example.org", "from-bob.eml"))
+    bob_nickname = signing_certificate(bob, "bob signing")
+    roots = setup_roots()
+    check([r["client_trust"] for r in roots] == ["untrusted"] and trust_flags("mailseal contact bob@example.org")
+          == [",,"], "Bob first seen (trust on first use, marginal): his root is in the database without trust",
+          (roots, trust_flags("mailseal contact")))
+    first = verifies_for_email(bob_nickname)
+    check(first.returncode != 0 and b"issuer" in first.stdout + first.stderr,
+          "NSS does not accept Bob's signing certificate yet", (first.stdout + first.stderr).decode())
+    bob_fingerprint = must(bob, "fingerprint").stdout.strip().decode()
+    must(alice, "contact", "pin", "bob@example.org", bob_fingerprint)
+    roots = setup_roots()
+    check([r["client_trust"] for r in roots] == ["anchor"] and trust_flags("mailseal contact bob@example.org")
+          == [",C,"], "Bob pinned (full): setup thunderbird trusts his profile root for email only (,C,)",
+          (roots, trust_flags("mailseal contact")))
+    pinned = verifies_for_email(bob_nickname)
+    check(pinned.returncode == 0, "NSS now verifies Bob's signing certificate for S/MIME (certutil -V -u S)",
+          pinned.stderr.decode())
+    check(verifies_for_email(bob_nickname, "V").returncode != 0,
+          "and not for TLS servers: the root is no SSL trust anchor (certutil -V -u V)")
+
+    mallory = os.path.join(work, "mallory")
+    must(mallory, "init", "bob@example.org", "--name", "Bob")
+    must(alice, "learn", signed_by(mallory, "bob@example.org", "from-mallory.eml"))
+    mallory_nickname = signing_certificate(mallory, "impostor signing")
+    roots = setup_roots()
+    by_trust = sorted((r["client_trust"], r["level"]) for r in roots)
+    check(by_trust == [("anchor", "full"), ("distrusted", "conflict")]
+          and sorted(trust_flags("mailseal contact bob@example.org")) == [",C,", ",p,"],
+          "an impostor for Bob (a conflict): his root is explicitly distrusted (,p,), Bob's pin stands",
+          (roots, trust_flags("mailseal contact")))
+    impostor = verifies_for_email(mallory_nickname)
+    check(impostor.returncode != 0 and b"marked as not trusted" in impostor.stdout + impostor.stderr
+          and verifies_for_email(bob_nickname).returncode == 0,
+          "NSS refuses the impostor's certificate (its issuer marked as not trusted) and still accepts Bob's",
+          (impostor.stdout + impostor.stderr).decode())
+
+    # A root the Thunderbird user (or Thunderbird itself) trusted before mailseal saw a conflict: withdrawn.
+    mallory_root = os.path.join(work, "mallory-root.pem")
+    must(mallory, "export", "certificates", "-o", mallory_root)
+    run("certutil", "-A", "-d", database, "-n", "mallory root", "-t", ",C,", "-i", mallory_root)
+    setup_roots()
+    check(verifies_for_email(mallory_nickname).returncode != 0,
+          "an impostor root trusted by hand in Thunderbird is distrusted again by the next set-up")
+
+    # Revocation withdraws the trust of a pinned correspondent.
+    dan = os.path.join(work, "dan")
+    must(dan, "init", "dan@example.net", "--name", "Dan")
+    must(alice, "learn", signed_by(dan, "dan@example.net", "from-dan.eml"))
+    must(alice, "contact", "pin", "dan@example.net", must(dan, "fingerprint").stdout.strip().decode())
+    dan_nickname = signing_certificate(dan, "dan signing")
+    setup_roots()
+    check(verifies_for_email(dan_nickname).returncode == 0, "Dan pinned: NSS accepts his signing certificate")
+    revocation = os.path.join(work, "dan-revocation.pem")
+    must(dan, "export", "revocation", "-o", revocation)
+    must(alice, "contact", "import", revocation)
+    roots = setup_roots()
+    dan_root = [r for r in roots if r["addresses"] == ["dan@example.net"]]
+    check(dan_root and dan_root[0]["client_trust"] == "distrusted" and dan_root[0]["level"] == "revoked"
+          and verifies_for_email(dan_nickname).returncode != 0,
+          "Dan's root revoked: setup thunderbird withdraws the trust, NSS refuses his certificate", roots)
+
+    # A CA without name constraints (made by OpenSSL, like a corporate or public CA) is never made an anchor,
+    # even when mailseal trusts its binding fully.
+    corporate_key, corporate = os.path.join(work, "corp.key"), os.path.join(work, "corp.pem")
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+        corporate_key, "-subj", "/O=Example Corp/CN=Example Corp Mail CA", "-days", "30", "-addext",
+        "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", corporate)
+    carol_key, carol_request, carol = (os.path.join(work, n) for n in ("carol.key", "carol.csr", "carol.pem"))
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", carol_key,
+        "-subj", "/CN=Carol", "-out", carol_request)
+    extensions = os.path.join(work, "carol.ext")
+    with open(extensions, "w") as out:
+        out.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                  "extendedKeyUsage=emailProtection\nsubjectAltName=email:carol@example.com\n")
+    run("openssl", "x509", "-req", "-in", carol_request, "-CA", corporate, "-CAkey", corporate_key,
+        "-CAcreateserial", "-days", "20", "-extfile", extensions, "-out", carol)
+    with open(carol, "ab") as out, open(corporate, "rb") as ca:
+        out.write(ca.read())
+    must(alice, "contact", "import", carol)
+    corporate_fingerprint = json.loads(must(alice, "--json", "trust", "carol@example.com").stdout)["fingerprint"]
+    must(alice, "contact", "pin", "carol@example.com", corporate_fingerprint)
+    roots = setup_roots()
+    carol_root = [r for r in roots if r["addresses"] == ["carol@example.com"]]
+    check(carol_root and carol_root[0]["level"] == "full" and carol_root[0]["client_trust"] == "untrusted"
+          and not carol_root[0]["profile_root"] and "no email name constraints" in (carol_root[0]["refusal"] or "")
+          and not trust_flags("mailseal contact carol"),
+          "a pinned binding under a CA without name constraints: the CA is not made a Thunderbird trust anchor",
+          carol_root)
+    listing = run("certutil", "-L", "-d", database).stdout.decode()
+    check("Example Corp" not in listing, "the corporate CA is not even added to the database", listing)
 
     # ---- mutt ----
     mutt_directory = os.path.join(work, "mutt")
@@ -329,4 +472,4 @@ with tempfile.TemporaryDirectory() as work:
     check(der_of_pem(in_file) in current and choice.get("content_cipher") == "AES-256-CBC",
           "the file holds the re-issued certificate, and Bob now writes AES-CBC to Dave", choice)
 
-finish(minimum=36)
+finish(minimum=50)

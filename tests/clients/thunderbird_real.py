@@ -219,6 +219,15 @@ with tempfile.TemporaryDirectory() as work:
     check(report.get("content_cipher") == "AES-256-CBC" and report.get("signed"),
           "Bob encrypts to Alice with AES-256-CBC, signed, although her certificates he holds advertise GCM", report)
 
+    # Alice compared Bob's fingerprint (a pin: full), and an impostor's
+    # message for bob@example.org reached her (a conflict) before the set-up.
+    alice.must("contact", "pin", "bob@example.org", bob.must("fingerprint").stdout.decode().strip())
+    mallory = Home(work, "Mallory")
+    mallory.must("init", "bob@example.org", "--name", "Bob")
+    write("impostor", mallory, plain_message("bob@example.org", "alice@example.com", "Signed subject from an impostor",
+                                             "Body signed by an impostor.", 8), "sign")
+    alice.must("learn", os.path.join(results, "impostor.eml"))
+
     profile = os.path.join(work, "tb", "profile")
     os.makedirs(os.path.join(profile, "Mail", "Local Folders"))
     with open(os.path.join(profile, "prefs.js"), "w") as out:
@@ -273,7 +282,7 @@ with tempfile.TemporaryDirectory() as work:
               f"{decrypted.stderr.decode(errors='replace').strip()[:200]}", flush=True)
 
     inbox = os.path.join(profile, "Mail", "Local Folders", "Inbox")
-    order = ["signed", "early", "cbc", "clear", "unsigned", "self", "openssl-gcm"]
+    order = ["signed", "early", "cbc", "clear", "unsigned", "self", "openssl-gcm", "impostor"]
     write_mbox(inbox, [messages[name] for name in order])
 
     display = Display(int(os.environ.get("MAILSEAL_DISPLAY") or 90 + os.getpid() % 9))
@@ -328,6 +337,9 @@ with tempfile.TemporaryDirectory() as work:
     check(shows("signed-security", "Message Is Signed"), "Bob's signature: \"Message Is Signed\" (issue 12 "
           "item 3: Thunderbird trusts the roots of correspondents mailseal rates partial or better)",
           seen["signed-security"])
+    check(shows("impostor-security", "Not Valid") and not shows("impostor-security", "Message Is Signed"),
+          "an impostor for Bob (a conflict): \"Digital Signature Is Not Valid\" (his root is distrusted)",
+          seen["impostor-security"])
     print(f"# screenshots: {results}/*.png", flush=True)
 
-finish(minimum=18)
+finish(minimum=19)

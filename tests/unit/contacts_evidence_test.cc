@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/contacts/client_trust.h"
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/smime/io.h"
@@ -119,6 +120,121 @@ TEST_F(EvidenceTest, ADifferentRootIsAConflictUntilAccepted) {
   auto chosen = choose_recipient(store(), evaluator_, bob.address, mailseal::now());
   ASSERT_TRUE(chosen);
   EXPECT_EQ(chosen->contact.certificate, bob.encryption) << "encryption goes to the accepted key";
+}
+
+// A corporate mail CA made by OpenSSL (no name constraints; valid until 2126)
+// with its key, to issue a CA-issued mail certificate in tests.
+constexpr std::string_view kCorporateCa = R"(-----BEGIN CERTIFICATE-----
+MIIB0zCCAXmgAwIBAgIUVrjsDXEgScYS6PiLGLwxkiigMxYwCgYIKoZIzj0EAwIw
+NjEVMBMGA1UECgwMRXhhbXBsZSBDb3JwMR0wGwYDVQQDDBRFeGFtcGxlIENvcnAg
+TWFpbCBDQTAgFw0yNjExMzAxOTMzNTJaGA8yMTI2MTEwNjE5MzM1MlowNjEVMBMG
+A1UECgwMRXhhbXBsZSBDb3JwMR0wGwYDVQQDDBRFeGFtcGxlIENvcnAgTWFpbCBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABM7V7o78Aol7CDESaE9Mtl7E1NdV
+HxkC2eh9NunST00hZxKv+hp43EwyblEgyARAFgjoKHk1JVx0PQ8fTDHghROjYzBh
+MB0GA1UdDgQWBBSXF+U//L/jm4tw+oOCByDl090O2zAfBgNVHSMEGDAWgBSXF+U/
+/L/jm4tw+oOCByDl090O2zAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIB
+BjAKBggqhkjOPQQDAgNIADBFAiBUrEwzrZ0zYC0khIv69OIDBdFI2FjCFtrWtiHJ
+as+PwAIhAJEssMWyE4fJedo7wliUdXGqG3jfA70NF3T7VAjQ/R+R
+-----END CERTIFICATE-----
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1kkEN4Bw/+LUR+gS
+uxDPwVBwkrZNjkgYltgyTLDJUcKhRANCAATO1e6O/AKJewgxEmhPTLZexNTXVR8Z
+AtnofTbp0k9NIWcSr/oaeNxMMm5RIMgEQBYI6Ch5NSVcdD0PH0wx4IUT
+-----END PRIVATE KEY-----
+)";
+
+std::optional<ClientRoot> root_of(const std::vector<ClientRoot>& roots, const crypto::Certificate& root) {
+  for (const auto& candidate : roots) {
+    if (candidate.root == root)
+      return candidate;
+  }
+  return std::nullopt;
+}
+
+TEST(AnchorRefusal, OnlyAProfileRootConstrainedToTrustedMailboxes) {
+  const test::Person& bob = test::bob();
+  const EmailAddress other = EmailAddress::parse("bob@example.net");
+  EXPECT_EQ(anchor_refusal(bob.root, 1, {bob.address}), std::nullopt) << "constrained to exactly the trusted address";
+  EXPECT_EQ(anchor_refusal(bob.root, 1, {other, bob.address}), std::nullopt) << "trusted for more than it permits";
+  auto refusal = anchor_refusal(bob.root, 1, {other});
+  ASSERT_TRUE(refusal);
+  EXPECT_NE(refusal->find("also permit bob@example.org"), std::string::npos) << *refusal;
+  refusal = anchor_refusal(bob.root, 2, {bob.address});
+  ASSERT_TRUE(refusal) << "a chain through an intermediate";
+  EXPECT_NE(refusal->find("intermediate"), std::string::npos) << *refusal;
+  EXPECT_TRUE(anchor_refusal(bob.signing, 1, {bob.address})) << "a mail certificate is no CA";
+  crypto::Certificate corporate = crypto::Certificate::from_pem(kCorporateCa);
+  refusal = anchor_refusal(corporate, 1, {bob.address});
+  ASSERT_TRUE(refusal) << "a CA without name constraints";
+  EXPECT_NE(refusal->find("no email name constraints"), std::string::npos) << *refusal;
+}
+
+TEST_F(EvidenceTest, ClientRootsFollowTheVerdicts) {
+  const test::Person& bob = test::bob();
+  import_pem({&bob.signing, &bob.encryption, &bob.root});
+  auto roots = client_roots(store(), evaluator_, mailseal::now());
+  ASSERT_EQ(roots.size(), 1u) << "one root for Bob's two certificates";
+  EXPECT_EQ(roots[0].trust, ClientTrust::Untrusted) << "trust on first use alone is marginal";
+  EXPECT_EQ(roots[0].level, trust::Level::Marginal);
+  EXPECT_FALSE(roots[0].refusal);
+
+  pin(store(), bob.address, bob.root.key_fingerprint().to_string(), mailseal::now());
+  roots = client_roots(store(), evaluator_, mailseal::now());
+  ASSERT_EQ(roots.size(), 1u);
+  EXPECT_EQ(roots[0].trust, ClientTrust::Anchor) << "pinned: the client trusts Bob's root";
+  EXPECT_EQ(roots[0].addresses, std::vector<EmailAddress>{bob.address});
+
+  test::Person impostor = test::make_person("bob@example.org", true);
+  import_pem({&impostor.signing, &impostor.root});
+  roots = client_roots(store(), evaluator_, mailseal::now());
+  auto real = root_of(roots, bob.root);
+  auto fake = root_of(roots, impostor.root);
+  ASSERT_TRUE(real && fake);
+  EXPECT_EQ(real->trust, ClientTrust::Anchor) << "the pin stands";
+  EXPECT_EQ(fake->trust, ClientTrust::Distrusted) << "a different key for a pinned address: a conflict";
+  EXPECT_EQ(fake->level, trust::Level::Conflict);
+
+  accept(store(), bob.address, impostor.root.key_fingerprint().to_string(), mailseal::now());
+  roots = client_roots(store(), evaluator_, mailseal::now());
+  EXPECT_EQ(root_of(roots, bob.root)->trust, ClientTrust::Anchor) << "a pin outweighs a later acceptance";
+  EXPECT_EQ(root_of(roots, impostor.root)->trust, ClientTrust::Distrusted);
+}
+
+TEST_F(EvidenceTest, AConflictWithoutAPinDistrustsTheNewcomerOnly) {
+  const test::Person& bob = test::bob();
+  import_pem({&bob.signing, &bob.root});
+  test::Person impostor = test::make_person("bob@example.org", true);
+  import_pem({&impostor.signing, &impostor.root});
+  auto roots = client_roots(store(), evaluator_, mailseal::now());
+  EXPECT_EQ(root_of(roots, bob.root)->trust, ClientTrust::Untrusted) << "first seen, marginal";
+  EXPECT_EQ(root_of(roots, impostor.root)->trust, ClientTrust::Distrusted) << "the conflict";
+  // Settling the conflict for the newcomer turns it round.
+  accept(store(), bob.address, impostor.root.key_fingerprint().to_string(), mailseal::now());
+  roots = client_roots(store(), evaluator_, mailseal::now());
+  EXPECT_EQ(root_of(roots, bob.root)->trust, ClientTrust::Distrusted) << "no longer the key for the address";
+  EXPECT_EQ(root_of(roots, impostor.root)->trust, ClientTrust::Untrusted) << "accepted, but not compared: marginal";
+}
+
+TEST_F(EvidenceTest, ACorporateRootIsNeverMadeAClientAnchor) {
+  crypto::Certificate corporate = crypto::Certificate::from_pem(kCorporateCa);
+  crypto::PrivateKey corporate_key = crypto::PrivateKey::from_pkcs8_pem(kCorporateCa, nullptr);
+  const EmailAddress carol = EmailAddress::parse("carol@example.com");
+  crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const TimePoint now = mailseal::now();
+  crypto::Certificate leaf = crypto::issue_certificate({.role = crypto::CertificateRole::MailSigning,
+                                                        .common_name = "Carol",
+                                                        .addresses = {carol},
+                                                        .not_before = now - 1h,
+                                                        .not_after = now + 24h},
+                                                       key.public_key(), corporate_key, &corporate);
+  import_pem({&leaf, &corporate});
+  pin(store(), carol, corporate.key_fingerprint().to_string(), now);
+  auto roots = client_roots(store(), evaluator_, now);
+  ASSERT_EQ(roots.size(), 1u);
+  EXPECT_EQ(roots[0].level, trust::Level::Full) << "mailseal itself trusts the pinned binding";
+  EXPECT_EQ(roots[0].trust, ClientTrust::Untrusted) << "but the client must not trust the CA for everyone";
+  ASSERT_TRUE(roots[0].refusal);
+  EXPECT_NE(roots[0].refusal->find("no email name constraints"), std::string::npos) << *roots[0].refusal;
 }
 
 TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {

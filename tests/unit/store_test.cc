@@ -345,6 +345,9 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 6) {
+    database.execute("DROP TABLE client_setups;");
+  }
   if (version < 5) {
     database.execute("DROP TABLE gateway_credentials;");
   }
@@ -386,9 +389,24 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.invites().size(), 1u);
   store.add_gateway_credential({"mutt", blob("h"), {kAlice}, at(3)});
   EXPECT_EQ(store.gateway_credentials().size(), 1u);
+  store.remember_client_setup({"thunderbird", "/p", "S", at(4)});
+  EXPECT_EQ(store.client_setups().size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6));
+
+TEST(ClientSetups, RememberedByKindAndLocationTheLastStateWins) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  store.remember_client_setup({"thunderbird", "/home/a/.thunderbird/x", "S1", at(1)});
+  store.remember_client_setup({"mutt", "/home/a/.mutt/mailseal", "M1", at(2)});
+  store.remember_client_setup({"thunderbird", "/home/a/.thunderbird/x", "S2", at(3)});
+  auto all = store.client_setups();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].kind, "mutt");
+  EXPECT_EQ(all[1].state, "S2");
+  EXPECT_EQ(all[1].set_up_at, at(3));
+}
 
 TEST(GatewayCredentials, AddListReplaceRemove) {
   ScratchDirectory scratch;

@@ -11,6 +11,7 @@
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
+#include "mailseal/contacts/client_trust.h"
 #include "mailseal/crypto/pkcs12.h"
 #include "mailseal/profile/profile.h"
 
@@ -83,17 +84,24 @@ struct ThunderbirdSetup {
   CbcReaders cbc;  // Thunderbird reads no AES-GCM: the certificates ask for CBC first
   std::vector<ThunderbirdCertificate> certificates;
   std::vector<ThunderbirdIdentity> identities;  // the identities whose preferences were set
+  // Correspondents' roots and what the database now says of them (only
+  // profile roots are changed; see contacts/client_trust.h).
+  std::vector<contacts::ClientRoot> roots;
 };
 
 // Imports the current mail keys with their chains into the NSS database of a
 // Thunderbird profile directory (pk12util; the database is created when
-// missing), trusts the profile root for email, and sets, for every
+// missing) under distinct nicknames ("ADDRESS (signing)", "ADDRESS
+// (encryption)"), trusts the profile root for email, makes correspondents'
+// profile roots trusted for email (only), distrusted or untrusted as
+// contacts::client_roots decides at `now`, and sets, for every
 // Thunderbird identity with one of the profile's addresses, the signing and
 // encryption certificates and signing by default in prefs.js (atomically).
 // Error(NotFound) when no identity uses one of the addresses, and
 // Error(RejectedByPolicy) while Thunderbird runs (it rewrites prefs.js on
 // exit): nothing is changed then. Thunderbird reads no AES-GCM: the
-// certificates ask senders for AES-CBC first.
+// certificates ask senders for AES-CBC first. The set-up is remembered for
+// `sync`.
 ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesystem::path& directory,
                                    const KeyAccess& key_access, const Passphrase* database_password, TimePoint now);
 
@@ -113,11 +121,42 @@ struct MuttSubmission {
 
 // Writes the files mutt's OpenSSL S/MIME commands read into `directory`
 // (0700): the keys (PKCS#8, encrypted as they are in the store), the
-// certificates and the profile root, and gateway.muttrc (0600) with
-// smtp_url and smtp_pass; returns the muttrc lines that use them (the
-// secret is only in the private file, which they `source`). Error(Usage)
-// for a gateway address that is not HOST:PORT.
+// certificates and the profile root, and, given a `submission`,
+// gateway.muttrc (0600) with smtp_url and smtp_pass (without one the file
+// is left as it is); returns the muttrc lines that use them (the secret is
+// only in the private file, which they `source`). Error(Usage) for a gateway
+// address that is not HOST:PORT. The set-up is remembered for `sync`.
 MuttSetup setup_mutt(profile::Profile& profile, const std::filesystem::path& directory,
-                     const MuttSubmission& submission);
+                     const MuttSubmission* submission, TimePoint now);
+
+// The kinds of client set-up mailseal remembers (store::ClientSetupRecord).
+inline constexpr std::string_view kThunderbirdClient = "thunderbird";
+inline constexpr std::string_view kMuttClient = "mutt";
+
+// A remembered client set-up and whether what it holds is still current:
+// the keys (a rotation, a device removal, a new CBC certificate change
+// them) and, for Thunderbird, the correspondents' roots it trusts (a pin,
+// an acceptance, a conflict, a revocation change them).
+struct ClientState {
+  store::ClientSetupRecord setup;
+  bool keys_current = true;
+  bool trust_current = true;
+  std::string rerun;  // the command that sets it up again by hand
+};
+std::vector<ClientState> client_states(profile::Profile& profile, TimePoint now);
+
+// What `sync` did with one client set-up that was not current: refreshed
+// it, or why it could not (`problem`, with `state.rerun` to do by hand).
+struct ClientRefresh {
+  ClientState state;
+  bool refreshed = false;
+  std::string problem;
+};
+// Sets up again every remembered client that is not current (Thunderbird:
+// keys and trust, as setup_thunderbird; mutt: the key files, keeping its
+// gateway credential). A client that cannot be refreshed now (Thunderbird
+// runs, its database has a password, the folder is gone) is reported, not
+// an error.
+std::vector<ClientRefresh> refresh_clients(profile::Profile& profile, const KeyAccess& key_access, TimePoint now);
 
 }  // namespace mailseal::clients

@@ -22,7 +22,7 @@ namespace mailseal::store {
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
 
 // The schema this build reads and writes.
-inline constexpr std::int64_t kSchemaVersion = 5;
+inline constexpr std::int64_t kSchemaVersion = 6;
 
 enum class Suite { Compat, Modern };
 enum class DeviceRole { Admin, Full, Read };
@@ -117,6 +117,17 @@ struct GatewayCredentialRecord {
   TimePoint created_at{};
 };
 
+// A mail client mailseal set up (schema 6), so that `sync` can keep it
+// current: its kind ("thunderbird", "mutt"), where it is (a Thunderbird
+// profile directory, mutt's key directory), and a digest of what was put
+// there (the keys and the correspondents' trust), to tell when it is stale.
+struct ClientSetupRecord {
+  std::string kind;
+  std::string location;
+  std::string state;
+  TimePoint set_up_at{};
+};
+
 // A private key file staged by the caller: name under keys/ and PEM text.
 struct KeyFile {
   std::string name;
@@ -171,6 +182,10 @@ class LocalStore {
   // Replaces the credential of that name (or adds it), in one transaction.
   void replace_gateway_credential(const GatewayCredentialRecord& credential);
   std::vector<GatewayCredentialRecord> gateway_credentials();
+
+  // The mail clients set up on this device (schema 6), by kind and location.
+  void remember_client_setup(const ClientSetupRecord& setup);
+  std::vector<ClientSetupRecord> client_setups();
   // False when there was none of that name.
   bool remove_gateway_credential(std::string_view name);
 

@@ -31,9 +31,4 @@ class ScratchDirectory {
 // tools are not installed.
 void run_nss_tool(const std::vector<std::string>& arguments, std::string_view what);
 
-// NSS gives every certificate of one subject the same nickname (the first it
-// saw), so the name Thunderbird shows is read back from the database.
-std::string nss_nickname(const std::string& database, const crypto::Certificate& certificate,
-                         const std::string& fallback);
-
 }  // namespace mailseal::clients::internal
