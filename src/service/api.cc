@@ -7,6 +7,7 @@
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
@@ -127,39 +128,13 @@ RequestState state_of(const JoinRequestRecord& record) {
 constexpr std::string_view kPageSecurityPolicy =
     "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // `body` is HTML already; `title` is text.
 HttpResponse page(int status, std::string_view title, std::string_view body) {
   HttpResponse response{status,
                         fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                                     "<title>{0}</title></head>\n<body><h1>{0}</h1>\n{1}\n</body></html>\n",
-                                    html_escape(title), body),
+                                    escape_markup(title), body),
                         "text/html; charset=utf-8",
                         {{"Content-Security-Policy", std::string(kPageSecurityPolicy)},
                          {"X-Content-Type-Options", "nosniff"},
@@ -452,7 +427,7 @@ class Handler {
     if (!claim)
       return page(404, "Unknown link", kUnknown);
     const std::string what = fmt::format("<p>Address: <strong>{}</strong></p>\n<p>Profile: <code>{}</code></p>",
-                                         html_escape(claim->address), html_escape(claim->account.str()));
+                                         escape_markup(claim->address), escape_markup(claim->account.str()));
     switch (answer_challenge(*claim, now_)) {
       case ChallengeAnswer::Expired:
         return page(410, "This link has expired",
