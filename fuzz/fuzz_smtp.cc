@@ -20,18 +20,18 @@
 #include <thread>
 
 #include "fuzz.h"
-#include "gateway/internal/connection.h"
 #include "gateway/internal/session.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/unique_fd.h"
-#include "mailseal/gateway/smtp.h"
+#include "mailseal/smtp/protocol.h"
+#include "smtp/connection.h"
 
 namespace mailseal::fuzz {
 
 namespace {
 
 void read_replies(std::string_view text) {
-  gateway::ReplyReader reader;
+  smtp::ReplyReader reader;
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t end = text.find('\n', start);
@@ -39,13 +39,13 @@ void read_replies(std::string_view text) {
     start = end == std::string_view::npos ? text.size() : end + 1;
     try {
       if (reader.feed(line)) {
-        gateway::Reply reply = reader.take();
+        smtp::Reply reply = reader.take();
         if (reply.code < 200 || reply.code > 599 || reply.lines.empty())
           std::abort();
-        reader = gateway::ReplyReader();
+        reader = smtp::ReplyReader();
       }
     } catch (const Error&) {
-      reader = gateway::ReplyReader();
+      reader = smtp::ReplyReader();
     }
   }
 }
@@ -120,7 +120,7 @@ void play_session(std::span<const std::uint8_t> input) {
                                           "fuzz.invalid", {},      gateway::LookupSchedule(std::chrono::seconds(3600)),
                                           fuzz_credential, nullptr,      {}};
   {
-    gateway::internal::Connection connection(std::move(server_end), std::chrono::seconds(5));
+    smtp::Connection connection(std::move(server_end), std::chrono::seconds(5));
     try {
       gateway::internal::Session(connection, shared, true).run();
     } catch (const Error&) {

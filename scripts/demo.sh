@@ -111,7 +111,9 @@ printf '$ mailseal trust carol@example.org --dot   # Graphviz, for dot -Tsvg\n'
 "$MAILSEAL" trust carol@example.org --dot --home "$DEMO/alice" | sed 's/^/    /'
 
 say "Every device reads the mail. A key service (it only ever holds public data and ciphertext) runs locally."
-"$MAILSEAL" serve --listen 127.0.0.1:0 --db "$DEMO/service.db" >"$DEMO/service.url" 2>"$DEMO/service.log" &
+# On loopback, for a demonstration: addresses listed unverified. A service
+# others reach mails a challenge to each address first (serve --smtp).
+"$MAILSEAL" serve --listen 127.0.0.1:0 --db "$DEMO/service.db" --unverified >"$DEMO/service.url" 2>"$DEMO/service.log" &
 SERVICE_PID=$!
 for _ in $(seq 50); do [ -s "$DEMO/service.url" ] && break; sleep 0.1; done
 SERVICE=$(head -1 "$DEMO/service.url")

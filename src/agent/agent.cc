@@ -236,6 +236,7 @@ LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const
   keyservice::PublishedProfile published = devices::fetch_profile(client, address);
   LookupReport report;
   report.fingerprint = published.fingerprint;
+  report.verified = published.verified;
   report.imported = contacts::record_discovery(
       profile.store(),
       {address, published.root, published.certificates, published.endorsements, published.revocations, client.url()},

@@ -68,6 +68,8 @@ struct Arguments {
   CredentialRemoveArgs credential_remove;
   ServiceArgs publish;
   LookupArgs lookup;
+  AddressConfirmArgs address_confirm;
+  AddressWithdrawArgs address_withdraw;
   DeviceJoinArgs device_join;
   ServiceArgs device_pending;
   DeviceDecisionArgs device_accept;
@@ -375,6 +377,22 @@ void define_service_commands(Definitions& d, CLI::App& app, Arguments& args) {
   add_service_option(lookup, args.lookup.service);
   d.runs(lookup, run_lookup, args.lookup);
 
+  auto* address = d.group(app, "address", "This profile's addresses on the key service: confirm, withdraw");
+  auto* confirm =
+      d.subcommand(*address, "confirm", "Answer the key service's challenge mail with its token (instead of the link)",
+                   "mailseal address confirm https://keys.example.org/verify/5f0c...");
+  confirm->add_option("token", args.address_confirm.token, "The token, or the whole link from the mail")
+      ->required()
+      ->type_name("TOKEN|LINK");
+  add_service_option(confirm, args.address_confirm.service);
+  d.runs(confirm, run_address_confirm, args.address_confirm);
+  auto* withdraw =
+      d.subcommand(*address, "withdraw", "Have the key service stop handing out the profile for an address",
+                   "mailseal address withdraw alice@example.com");
+  withdraw->add_option("address", args.address_withdraw.address, "The address")->required()->type_name("ADDRESS");
+  add_service_option(withdraw, args.address_withdraw.service);
+  d.runs(withdraw, run_address_withdraw, args.address_withdraw);
+
   auto* sync =
       d.subcommand(app, "sync", "Finish joining, receive new keys, accept devices invited by PIN", "mailseal sync");
   add_service_option(sync, args.sync.service);
@@ -462,6 +480,29 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
   serve->add_option("--tls-cert", args.serve.tls_certificate, "Serve HTTPS with this certificate (PEM)")
       ->type_name("FILE");
   serve->add_option("--tls-key", args.serve.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  serve
+      ->add_option("--smtp", args.serve.smtp,
+                   "Verify addresses: mail a challenge to each through this relay before serving it")
+      ->type_name("HOST:PORT");
+  serve->add_option("--smtp-tls", args.serve.smtp_tls, "none, starttls or tls (default none)")->type_name("MODE");
+  serve->add_option("--smtp-ca", args.serve.smtp_ca, "Trust these CA certificates for the relay")->type_name("FILE");
+  serve->add_option("--smtp-user", args.serve.smtp_user, "Authenticate to the relay as USER")->type_name("USER");
+  serve->add_option("--smtp-password-file", args.serve.smtp_password_file, "... with the password in FILE (mode 0600)")
+      ->type_name("FILE");
+  serve
+      ->add_option("--public-url", args.serve.public_url,
+                   "The service's address as people reach it: the base of the links in mails (default: --listen)")
+      ->type_name("URL");
+  serve->add_option("--mail-from", args.serve.mail_from, "The From of challenge mails (default keys@ the URL's host)")
+      ->type_name("ADDRESS");
+  serve
+      ->add_option("--claim-hours", args.serve.claim_hours,
+                   "Hours an unanswered claim to an address is kept (default 48)")
+      ->type_name("HOURS");
+  serve->add_option("--link-hours", args.serve.token_hours, "Hours the link in a challenge mail works (default 24)")
+      ->type_name("HOURS");
+  serve->add_flag("--unverified", args.serve.unverified,
+                  "Serve addresses without proof, first come first served (the default on loopback without --smtp)");
   d.runs(serve, run_serve, args.serve);
 
   auto* gateway = d.subcommand(app, "gateway", "Run the SMTP submission gateway (until SIGINT or SIGTERM)",

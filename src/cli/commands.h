@@ -7,6 +7,7 @@
 
 #include "cli/context.h"
 #include "mailseal/gateway/gateway.h"
+#include "mailseal/service/server.h"
 
 namespace mailseal::cli {
 
@@ -167,6 +168,18 @@ struct ServiceArgs {
 };
 int run_publish(const Context& context, const ServiceArgs& args);
 
+struct AddressConfirmArgs {
+  std::string token;  // or the link
+  std::string service;
+};
+int run_address_confirm(const Context& context, const AddressConfirmArgs& args);
+
+struct AddressWithdrawArgs {
+  std::string address;
+  std::string service;
+};
+int run_address_withdraw(const Context& context, const AddressWithdrawArgs& args);
+
 struct LookupArgs {
   std::string address;
   std::string service;
@@ -218,12 +231,8 @@ struct RecoveryRestoreArgs {
 };
 int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args);
 
-struct ServeArgs {
-  std::string listen = "127.0.0.1:8080";
-  std::string database = "mailseal-service.db";
-  std::string tls_certificate;
-  std::string tls_key;
-};
+// The key service's settings and their checks live in the service library.
+using ServeArgs = service::ServeSettings;
 int run_serve(const Context& context, const ServeArgs& args);
 
 // The gateway's settings and their defaults live in the gateway library.

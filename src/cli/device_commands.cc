@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/claims_view.h"
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -85,12 +86,41 @@ int run_publish(const Context& context, const ServiceArgs& args) {
     print_json({{"service", client.url()},
                 {"fingerprint", short_fingerprint(report.fingerprint)},
                 {"addresses", addresses},
+                {"claims", claims_json(report.claims)},
                 {"certificates", report.certificates},
                 {"devices", report.devices}});
     return 0;
   }
   print_note(fmt::format("published {} certificate(s) and {} device(s) to {}", report.certificates, report.devices,
                          client.url()));
+  print_pending_claims(report.claims);
+  return 0;
+}
+
+int run_address_confirm(const Context& context, const AddressConfirmArgs& args) {
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
+  keyservice::AddressClaim claim =
+      devices::confirm_address(profile, client, context.key_access(), args.token, context.now());
+  if (context.json()) {
+    print_json({{"service", client.url()}, {"address", claim.address}, {"state", claim.state}});
+    return 0;
+  }
+  print_note(fmt::format("{} is verified on {}", escape_for_terminal(claim.address), client.url()));
+  return 0;
+}
+
+int run_address_withdraw(const Context& context, const AddressWithdrawArgs& args) {
+  profile::Profile profile = profile::Profile::open(context.home());
+  keyservice::Client client = devices::service_client(args.service, profile.store());
+  keyservice::AddressClaim claim = devices::withdraw_address(profile, client, context.key_access(),
+                                                             parse_address_argument(args.address), context.now());
+  if (context.json()) {
+    print_json({{"service", client.url()}, {"address", claim.address}, {"state", claim.state}});
+    return 0;
+  }
+  print_note(fmt::format("{} is no longer served by {}", escape_for_terminal(claim.address), client.url()));
+  print_hint("the next 'mailseal publish' claims it again, with a new challenge mail");
   return 0;
 }
 
@@ -104,14 +134,18 @@ int run_lookup(const Context& context, const LookupArgs& args) {
   if (context.json()) {
     print_json({{"address", address.str()},
                 {"fingerprint", short_fingerprint(report.fingerprint)},
+                {"verified", report.verified ? json(*report.verified) : json(nullptr)},
                 {"certificates", report.imported.contacts.size()},
                 {"endorsements", report.imported.trust.endorsements},
                 {"revocations", report.imported.trust.revocations},
                 {"trust", report.trust ? trust_summary_json(*report.trust) : json(nullptr)}});
     return 0;
   }
-  print_note(fmt::format("found {} ({}) on {}: {} certificate(s)", address.str(), short_fingerprint(report.fingerprint),
-                         client.url(), report.imported.contacts.size()));
+  print_note(fmt::format("found {} ({}) on {}: {} certificate(s){}", address.str(),
+                         short_fingerprint(report.fingerprint), client.url(), report.imported.contacts.size(),
+                         !report.verified   ? ""
+                         : *report.verified ? ", address verified by the service"
+                                            : ", address NOT verified by the service (first come, first served)"));
   if (report.trust)
     print_trust_summary(*report.trust);
   return 0;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/claims_view.h"
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -48,8 +49,13 @@ int run_init(const Context& context, const InitArgs& args) {
   profile::ProfileStatus status = profile.status();
   const auto& device = status.devices.front();
   std::optional<std::string> publish_failure;
+  std::vector<keyservice::AddressClaim> claims;
   if (!args.service.empty()) {
-    publish_failure = devices::publish_new_profile(profile, args.service, context.key_access(), context.now()).failure;
+    devices::FirstPublication first =
+        devices::publish_new_profile(profile, args.service, context.key_access(), context.now());
+    publish_failure = first.failure;
+    if (first.published)
+      claims = first.published->claims;
   }
   if (publish_failure) {
     print_warning(fmt::format("the profile was made, but not published: {}", escape_for_terminal(*publish_failure)));
@@ -66,6 +72,7 @@ int run_init(const Context& context, const InitArgs& args) {
                 {"suite", store::to_string(status.suite)},
                 {"keys_encrypted", status.keys_encrypted},
                 {"published", !args.service.empty() && !publish_failure},
+                {"claims", claims_json(claims)},
                 {"home", home.string()}});
     return 0;
   }
@@ -79,6 +86,7 @@ int run_init(const Context& context, const InitArgs& args) {
   }
   print_line(fmt::format("device          {} ({}, admin)", device.device_id.str(), escape_for_terminal(device.name)));
   print_line(fmt::format("store           {}", escape_for_terminal(home.string())));
+  print_pending_claims(claims);
   if (!status.keys_encrypted) {
     print_hint(
         "the private keys are stored unencrypted (0600); give --passphrase-file FILE to 'mailseal init' to encrypt "

@@ -60,26 +60,25 @@ class SignalStopper {
 }  // namespace
 
 int run_serve(const Context& context, const ServeArgs& args) {
-  service::ServeOptions options;
-  const HostPort listen = parse_host_port(args.listen);
-  options.host = listen.host;
-  options.port = listen.port;
-  options.database = args.database;
-  if (!args.tls_certificate.empty())
-    options.tls_certificate = args.tls_certificate;
-  if (!args.tls_key.empty())
-    options.tls_key = args.tls_key;
+  service::ServeOptions options = service::serve_options(args);
 
   SignalStopper stopper;
   service::Server server(options);
   server.bind();
   if (context.json()) {
-    print_json({{"url", server.url()}, {"database", options.database.string()}});
+    print_json({{"url", server.url()},
+                {"database", options.database.string()},
+                {"verifies_addresses", server.verifies_addresses()}});
   } else {
     print_line(server.url());
   }
   std::fflush(stdout);
   print_note(fmt::format("key service listening on {}, database {}", server.url(), options.database.string()));
+  if (!server.verifies_addresses()) {
+    print_warning(
+        "addresses are served unverified, first come first served (no --smtp): fine for tests on "
+        "loopback, not for a service others use");
+  }
   stopper.serve([&] { server.run(); }, [&] { server.stop(); });
   print_note("key service stopped");
   return 0;

@@ -1,5 +1,7 @@
 #include "mailseal/common/host_port.h"
 
+#include <arpa/inet.h>
+
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
@@ -25,6 +27,14 @@ HostPort parse_host_port(std::string_view text) {
     throw Error(ErrorCode::Usage, "the port is a number from 0 to 65535");
   }
   return HostPort{std::string(text.substr(0, colon)), port};
+}
+
+bool is_loopback_host(std::string_view host) {
+  std::string text(host);
+  if (text == "localhost" || text == "::1" || text == "[::1]")
+    return true;
+  in_addr address{};
+  return ::inet_pton(AF_INET, text.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
 }
 
 }  // namespace mailseal

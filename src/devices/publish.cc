@@ -103,10 +103,32 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
                                    crypto::Certificate::from_der(device.agreement_certificate)});
   }
   KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey), now);
-  client.publish(fingerprint, publication, signer.signer);
+  keyservice::PublishReceipt receipt = client.publish(fingerprint, publication, signer.signer);
   remember_service(profile.store(), client.url());
   return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
-                       static_cast<int>(publication.devices.size())};
+                       static_cast<int>(publication.devices.size()), std::move(receipt.claims)};
+}
+
+keyservice::AddressClaim confirm_address(profile::Profile& profile, keyservice::Client& client,
+                                         const KeyAccess& key_access, std::string_view token_or_link, TimePoint now) {
+  std::optional<std::string> token = keyservice::verification_token_in(token_or_link);
+  if (!token) {
+    throw Error(ErrorCode::Usage, "that is not the token or the link of a challenge mail",
+                fmt::format("give the {} hex digits after '{}' in the mail's link",
+                            keyservice::kVerificationTokenDigits, keyservice::kVerifyPath));
+  }
+  KeySigner signer = root_signer(profile, key_access, now);
+  return client.confirm_address(keyservice::profile_fingerprint_of(profile.root_certificate()),
+                                keyservice::Confirmation{*token}, signer.signer);
+}
+
+keyservice::AddressClaim withdraw_address(profile::Profile& profile, keyservice::Client& client,
+                                          const KeyAccess& key_access, const EmailAddress& address, TimePoint now) {
+  if (!profile.has_address(address))
+    throw Error(ErrorCode::Usage, fmt::format("{} is not an address of this profile", address.str()));
+  KeySigner signer = root_signer(profile, key_access, now);
+  return client.withdraw_address(keyservice::profile_fingerprint_of(profile.root_certificate()), address,
+                                 signer.signer);
 }
 
 FirstPublication publish_new_profile(profile::Profile& profile, std::string_view service_url,

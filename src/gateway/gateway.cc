@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include "common/openssl.h"
-#include "gateway/internal/connection.h"
 #include "gateway/internal/session.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/unique_fd.h"
@@ -46,19 +45,6 @@ ossl::SslCtx client_facing_tls(const GatewayOptions& options) {
   if (SSL_CTX_use_PrivateKey_file(context.get(), options.tls_key->c_str(), SSL_FILETYPE_PEM) <= 0 ||
       SSL_CTX_check_private_key(context.get()) <= 0)
     ossl::fail(fmt::format("cannot use the TLS key {}", options.tls_key->string()), ErrorCode::Usage);
-  return context;
-}
-
-ossl::SslCtx upstream_tls(const GatewayOptions& options) {
-  ossl::SslCtx context(ossl::check_ptr(SSL_CTX_new(TLS_client_method()), "SSL_CTX_new"));
-  ossl::check(SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION), "SSL_CTX_set_min_proto_version");
-  if (options.upstream.ca_file) {
-    if (SSL_CTX_load_verify_locations(context.get(), options.upstream.ca_file->c_str(), nullptr) <= 0)
-      ossl::fail(fmt::format("cannot read the upstream CA file {}", options.upstream.ca_file->string()),
-                 ErrorCode::Usage);
-  } else {
-    ossl::check(SSL_CTX_set_default_verify_paths(context.get()), "SSL_CTX_set_default_verify_paths");
-  }
   return context;
 }
 
@@ -99,7 +85,7 @@ struct Gateway::Impl {
   explicit Impl(GatewayOptions gateway_options)
       : options(std::move(gateway_options)),
         client_tls(client_facing_tls(options)),
-        upstream_context(upstream_tls(options)),
+        upstream_context(smtp::client_tls_context(options.upstream.ca_file)),
         shared{options,
                client_tls.get(),
                upstream_context.get(),

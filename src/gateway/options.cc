@@ -1,12 +1,6 @@
 // The gateway's settings: their defaults (gateway.h), their checks, and the
 // options built from them.
 
-#include <arpa/inet.h>
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
@@ -15,60 +9,6 @@
 #include "mailseal/gateway/gateway.h"
 
 namespace mailseal::gateway {
-
-namespace {
-
-// The password for the upstream, from a file only its owner can read. One
-// line; a final line break is not part of it.
-Passphrase read_upstream_password(const std::string& file) {
-  struct stat status {};
-  if (::stat(file.c_str(), &status) != 0)
-    throw Error(ErrorCode::Usage,
-                fmt::format("cannot read --upstream-password-file {}: {}", file, std::strerror(errno)));
-  if ((status.st_mode & 077) != 0)
-    throw Error(ErrorCode::Usage,
-                fmt::format("--upstream-password-file {} is readable by group or others, and holds a password", file),
-                fmt::format("chmod 600 {}", file));
-  SecretBytes bytes = read_secret_file(file, 4096);
-  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
-    text.remove_suffix(1);
-  if (text.empty() || text.find_first_of("\r\n") != std::string_view::npos)
-    throw Error(ErrorCode::Usage, fmt::format("--upstream-password-file {} must hold the password on one line", file));
-  return Passphrase(text);
-}
-
-void set_upstream_account(const GatewaySettings& settings, UpstreamOptions& upstream) {
-  if (settings.upstream_user.empty() != settings.upstream_password_file.empty())
-    throw Error(ErrorCode::Usage, "--upstream-user and --upstream-password-file go together");
-  if (settings.upstream_user.empty())
-    return;
-  if (upstream.tls == UpstreamTls::None && !is_loopback_host(upstream.host))
-    throw Error(ErrorCode::Usage, "--upstream-user would send the password in clear to a host that is not loopback",
-                "use --upstream-tls starttls or tls");
-  upstream.user = settings.upstream_user;
-  upstream.password = read_upstream_password(settings.upstream_password_file);
-}
-
-}  // namespace
-
-bool is_loopback_host(std::string_view host) {
-  std::string text(host);
-  if (text == "localhost" || text == "::1" || text == "[::1]")
-    return true;
-  in_addr address{};
-  return ::inet_pton(AF_INET, text.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
-}
-
-UpstreamTls parse_upstream_tls(std::string_view text) {
-  if (text == "none")
-    return UpstreamTls::None;
-  if (text == "starttls")
-    return UpstreamTls::StartTls;
-  if (text == "tls")
-    return UpstreamTls::Tls;
-  throw Error(ErrorCode::Usage, fmt::format("unknown upstream TLS mode '{}'", text), "use none, starttls or tls");
-}
 
 EncryptionPolicy parse_encryption_policy(std::string_view text) {
   if (text == "opportunistic")
@@ -86,7 +26,10 @@ GatewayOptions gateway_options(const GatewaySettings& settings) {
   const HostPort upstream = parse_host_port(settings.upstream);
   options.upstream.host = upstream.host;
   options.upstream.port = upstream.port;
-  options.upstream.tls = parse_upstream_tls(settings.upstream_tls);
+  options.upstream.tls = smtp::parse_relay_tls(settings.upstream_tls, "--upstream-tls");
+  options.upstream.name = "the upstream";
+  options.upstream.option_prefix = "--upstream";
+  options.upstream.client_name = "the gateway";
   if (!settings.upstream_ca.empty())
     options.upstream.ca_file = settings.upstream_ca;
   options.policy = parse_encryption_policy(settings.policy);
@@ -116,7 +59,7 @@ GatewayOptions gateway_options(const GatewaySettings& settings) {
   if (settings.max_sessions_per_client < 1)
     throw Error(ErrorCode::Usage, "--max-per-client must be at least 1");
   options.max_sessions_per_client = settings.max_sessions_per_client;
-  set_upstream_account(settings, options.upstream);
+  smtp::set_relay_account(options.upstream, settings.upstream_user, settings.upstream_password_file, "--upstream");
   return options;
 }
 

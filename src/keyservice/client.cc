@@ -22,6 +22,7 @@ ErrorCode code_for(int status) {
     case 401:
     case 403:
     case 409:
+    case 410:
     case 429:
       return ErrorCode::RejectedByPolicy;
     default:
@@ -109,6 +110,8 @@ Client::Answer Client::call(std::string_view method, const std::string& path, co
       return impl_->http.Post(path, headers, body, "application/json");
     if (method == "PUT")
       return impl_->http.Put(path, headers, body, "application/json");
+    if (method == "DELETE")
+      return impl_->http.Delete(path, headers);
     throw Error(ErrorCode::Internal, "unsupported HTTP method");
   };
   httplib::Result result = perform();
@@ -161,6 +164,15 @@ DecisionReceipt Client::decide(const Identity& profile, const RequestId& request
 BundleReceipt Client::put_bundle(const Identity& profile, const DeviceId& device, const BundleEnvelope& bundle,
                                  const RequestSigner& root) {
   return answer<BundleReceipt>("PUT", bundle_path(profile, device), bundle.to_json(), &root);
+}
+
+AddressClaim Client::confirm_address(const Identity& profile, const Confirmation& confirmation,
+                                     const RequestSigner& root) {
+  return answer<AddressClaim>("POST", account_path(profile) + "/confirmations", confirmation.to_json(), &root);
+}
+
+AddressClaim Client::withdraw_address(const Identity& profile, const EmailAddress& address, const RequestSigner& root) {
+  return answer<AddressClaim>("DELETE", account_path(profile) + "/addresses/" + path_segment(address.str()), "", &root);
 }
 
 JoinReceipt Client::join(const Identity& profile, const JoinRequest& request, const RequestSigner& device) {

@@ -85,6 +85,12 @@ TimePoint Value::time() const {
   return from_unix_seconds(value_.get<std::int64_t>());
 }
 
+bool Value::boolean() const {
+  if (!value_.is_boolean())
+    fail(FaultKind::BadField, "must be true or false");
+  return value_.get<bool>();
+}
+
 Bytes Value::bytes(std::size_t max_bytes) const {
   if (!value_.is_string() || value_.get_ref<const std::string&>().size() > max_bytes / 3 * 4 + 4)
     fail(FaultKind::BadField, fmt::format("must be base64 of at most {} bytes", max_bytes));

@@ -22,6 +22,8 @@ namespace {
 constexpr std::size_t kMaxDeviceIdLength = 64;
 constexpr std::size_t kMaxStateLength = 16;
 constexpr std::size_t kMaxEscrowIdLength = 128;
+constexpr std::size_t kMaxClaimStateLength = 16;
+constexpr std::size_t kMaxTokenLength = 256;
 
 }  // namespace
 
@@ -142,22 +144,61 @@ std::string Publication::to_json() const {
   return dump(document);
 }
 
+namespace {
+
+AddressClaim read_claim(const Fields& fields) {
+  return AddressClaim{fields["address"].text(), fields["state"].text(kMaxClaimStateLength)};
+}
+
+json claim_json(const AddressClaim& claim) {
+  return {{"address", claim.address}, {"state", claim.state}};
+}
+
+}  // namespace
+
+Parsed<AddressClaim> AddressClaim::parse(std::string_view text) {
+  return parse_document<AddressClaim>(text, read_claim);
+}
+
+std::string AddressClaim::to_json() const {
+  return dump(claim_json(*this));
+}
+
 Parsed<PublishReceipt> PublishReceipt::parse(std::string_view text) {
   return parse_document<PublishReceipt>(text, [](const Fields& fields) {
+    std::optional<Value> claims = fields.optional("claims");
     return PublishReceipt{Identity(fields["fingerprint"].text()),
                           fields["addresses"].list(kMaxAddresses, [](const Value& item) { return item.text(); }),
-                          fields["updated_at"].time()};
+                          fields["updated_at"].time(),
+                          claims
+                              ? claims->list(kMaxAddresses, [](const Value& item) { return read_claim(item.object()); })
+                              : std::vector<AddressClaim>{}};
   });
 }
 
 std::string PublishReceipt::to_json() const {
-  return dump(
-      {{"fingerprint", fingerprint.str()}, {"addresses", addresses}, {"updated_at", to_unix_seconds(updated_at)}});
+  json listed = json::array();
+  for (const auto& claim : claims)
+    listed.push_back(claim_json(claim));
+  return dump({{"fingerprint", fingerprint.str()},
+               {"addresses", addresses},
+               {"updated_at", to_unix_seconds(updated_at)},
+               {"claims", listed}});
+}
+
+Parsed<Confirmation> Confirmation::parse(std::string_view text) {
+  return parse_document<Confirmation>(
+      text, [](const Fields& fields) { return Confirmation{fields["token"].text(kMaxTokenLength)}; });
+}
+
+std::string Confirmation::to_json() const {
+  return dump({{"token", token}});
 }
 
 Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
   return parse_document<PublishedProfile>(text, [](const Fields& fields) {
     std::optional<Value> updated = fields.optional("updated_at");
+    std::optional<Value> verified = fields.optional("verified");
     return PublishedProfile{Identity(fields["fingerprint"].text()),
                             fields["root"].certificate(),
                             fields["addresses"].list(kMaxAddresses, read_address),
@@ -165,7 +206,8 @@ Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
                             optional_endorsements(fields),
                             read_revocations(fields["revocations"]),
                             read_devices(fields["devices"]),
-                            updated ? std::optional(updated->time()) : std::nullopt};
+                            updated ? std::optional(updated->time()) : std::nullopt,
+                            verified ? std::optional(verified->boolean()) : std::nullopt};
   });
 }
 
@@ -182,6 +224,8 @@ std::string PublishedProfile::to_json() const {
                    {"devices", devices_json(devices)}};
   if (updated_at)
     document["updated_at"] = to_unix_seconds(*updated_at);
+  if (verified)
+    document["verified"] = *verified;
   return dump(document);
 }
 

@@ -24,4 +24,26 @@ bool device_name_allowed(std::string_view name) {
   return !name.empty() && name.size() <= kMaxDeviceNameLength;
 }
 
+bool is_verification_token(std::string_view text) noexcept {
+  return text.size() == kVerificationTokenDigits &&
+         text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::optional<std::string> verification_token_in(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r'))
+    text.remove_suffix(1);
+  if (is_verification_token(text))
+    return std::string(text);
+  text = text.substr(0, text.find_first_of("?#"));
+  if (text.ends_with('/'))
+    text.remove_suffix(1);
+  auto at = text.rfind(kVerifyPath);
+  if (at == std::string_view::npos)
+    return std::nullopt;
+  std::string_view token = text.substr(at + kVerifyPath.size());
+  if (!is_verification_token(token))
+    return std::nullopt;
+  return std::string(token);
+}
+
 }  // namespace mailseal::keyservice

@@ -7,12 +7,15 @@
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/protocol.h"
 #include "mailseal/keyservice/rules.h"
+#include "mailseal/mime/mime.h"
+#include "mailseal/udf/udf.h"
 #include "service/storage.h"
 
 namespace mailseal::service {
@@ -43,7 +46,10 @@ struct Refusal {
 }
 
 HttpResponse respond(int status, std::string document) {
-  return HttpResponse{status, std::move(document)};
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(document);
+  return response;
 }
 
 HttpResponse error_response(const Refusal& refusal) {
@@ -115,10 +121,90 @@ RequestState state_of(const JoinRequestRecord& record) {
   return RequestState::Pending;
 }
 
+// What the service's pages say (docs/service.md, "Verified addresses"):
+// minimal server-rendered HTML, no scripts, no styles, no external assets.
+// The token is in the URL, so no referrer leaves the page and nothing is
+// cached; the page cannot be framed.
+constexpr std::string_view kPageSecurityPolicy =
+    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+// `body` is HTML already; `title` is text.
+HttpResponse page(int status, std::string_view title, std::string_view body) {
+  HttpResponse response{status,
+                        fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                                    "<title>{0}</title></head>\n<body><h1>{0}</h1>\n{1}\n</body></html>\n",
+                                    escape_markup(title), body),
+                        "text/html; charset=utf-8",
+                        {{"Content-Security-Policy", std::string(kPageSecurityPolicy)},
+                         {"X-Content-Type-Options", "nosniff"},
+                         {"X-Frame-Options", "DENY"},
+                         {"Referrer-Policy", "no-referrer"},
+                         {"Cache-Control", "no-store"}}};
+  return response;
+}
+
+// A challenge token is kept only as this digest, so a copy of the database
+// confirms nothing.
+constexpr std::string_view kTokenDigestType = "application/mailseal-verification-token";
+constexpr std::size_t kTokenBytes = keyservice::kVerificationTokenDigits / 2;
+
+std::string token_hash(std::string_view token) {
+  return to_hex(udf::typed_content_digest(udf::DigestAlgorithm::Sha2_512, kTokenDigestType, as_bytes(token)));
+}
+
+std::string domain_of(std::string_view address) {
+  return std::string(address.substr(address.rfind('@') + 1));
+}
+
+// The mail that proves the publisher receives mail at the address: the link
+// (a page whose button confirms) and the same token for a signed
+// confirmation. 7-bit text, CRLF; the address is a checked EmailAddress (no
+// line breaks), the rest is ours.
+OutgoingMail challenge_mail(const ServiceSettings& settings, const Claim& claim, std::string_view token,
+                            TimePoint now) {
+  std::string base = settings.public_url;
+  while (base.ends_with('/'))
+    base.pop_back();
+  const std::string lines[] = {
+      fmt::format("From: mailseal key service <{}>", settings.mail_from),
+      fmt::format("To: <{}>", claim.address),
+      "Subject: Confirm your address for the mailseal key service",
+      fmt::format("Date: {}", mime::format_date(now)),
+      fmt::format("Message-ID: <{}@{}>", to_hex(crypto::random_bytes(16)), domain_of(settings.mail_from)),
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=us-ascii",
+      "Content-Transfer-Encoding: 7bit",
+      "Auto-Submitted: auto-generated",
+      "",
+      fmt::format("Someone published a mailseal profile for {} to the key service", claim.address),
+      fmt::format("at {}. Its fingerprint:", base),
+      "",
+      fmt::format("    {}", claim.account.str()),
+      "",
+      "If that was you, open this link and press the button on the page:",
+      "",
+      fmt::format("    {}{}{}", base, keyservice::kVerifyPath, token),
+      "",
+      "or run this on the device that published the profile:",
+      "",
+      fmt::format("    mailseal address confirm {}", token),
+      "",
+      fmt::format("The link works until {}, once.", mime::format_date(claim.token_expires_at)),
+      "",
+      "If it was not you, ignore this mail: the key service does not hand out",
+      "that profile for your address, and the claim expires by itself.",
+  };
+  std::string message;
+  for (const auto& line : lines)
+    message += line + "\r\n";
+  return OutgoingMail{settings.mail_from, claim.address, std::move(message)};
+}
+
 class Handler {
  public:
-  Handler(ServiceStore& store, const HttpRequest& request, TimePoint now)
-      : store_(store), request_(request), now_(now) {}
+  Handler(ServiceStore& store, const ServiceSettings& settings, const HttpRequest& request, TimePoint now)
+      : store_(store), settings_(settings), request_(request), now_(now) {}
 
   HttpResponse run() {
     auto segments = path_segments(request_.target);
@@ -144,6 +230,12 @@ class Handler {
         {"GET", {"v1", "accounts", "*"}, [&] { return get_account(Identity(segments[2])); }},
         {"PUT", {"v1", "accounts", "*"}, [&] { return publish(Identity(segments[2])); }},
         {"GET", {"v1", "escrow", "*"}, [&] { return get_escrow(segments[2]); }},
+        {"GET", {"verify", "*"}, [&] { return verify_page(segments[1], PageAction::Show); }},
+        {"POST", {"verify", "*"}, [&] { return verify_page(segments[1], PageAction::Confirm); }},
+        {"POST", {"v1", "accounts", "*", "confirmations"}, [&] { return confirm(Identity(segments[2])); }},
+        {"DELETE",
+         {"v1", "accounts", "*", "addresses", "*"},
+         [&] { return withdraw(Identity(segments[2]), segments[4]); }},
         {"POST", {"v1", "accounts", "*", "invites"}, [&] { return add_invite(Identity(segments[2])); }},
         {"POST", {"v1", "accounts", "*", "requests"}, [&] { return join(Identity(segments[2])); }},
         {"GET", {"v1", "accounts", "*", "requests"}, [&] { return pending(Identity(segments[2])); }},
@@ -217,28 +309,40 @@ class Handler {
     authenticate(crypto::Certificate::from_der(account.root).public_key(), kRootKey, account.fingerprint.str());
   }
 
-  HttpResponse public_profile(const AccountRecord& account) {
+  // What the service hands out: the profile as published, listing only the
+  // addresses it serves for it.
+  PublishedProfile public_profile(const AccountRecord& account) {
     PublishedProfile profile = stored<PublishedProfile>(account.document);
     profile.updated_at = account.updated_at;
-    return respond(200, profile.to_json());
+    profile.addresses.clear();
+    for (const auto& claim : store_.claims_of(account.fingerprint)) {
+      if (is_served(claim))
+        profile.addresses.push_back(EmailAddress::parse(claim.address));
+    }
+    return profile;
   }
 
   HttpResponse get_address(const std::string& text) {
     if (!EmailAddress::is_valid(text))
       refuse(400, "bad_address", "not an email address");
-    auto account = store_.account_for_address(EmailAddress::parse(text).str());
-    if (!account)
-      refuse(404, "unknown_address", "no profile is published here for that address");
-    return public_profile(account_or_404(*account));
+    std::vector<Claim> claims = store_.claims(EmailAddress::parse(text).str());
+    std::optional<std::size_t> served = served_claim(claims);
+    if (!served)
+      refuse(404, "unknown_address", "no profile is published here for that address (or none verified yet)");
+    PublishedProfile profile = public_profile(account_or_404(claims[*served].account));
+    profile.verified = claims[*served].state == ClaimState::Verified;
+    return respond(200, profile.to_json());
   }
 
-  HttpResponse get_account(const Identity& fingerprint) { return public_profile(account_or_404(fingerprint)); }
+  HttpResponse get_account(const Identity& fingerprint) {
+    return respond(200, public_profile(account_or_404(fingerprint)).to_json());
+  }
 
   HttpResponse publish(const Identity& fingerprint) {
     Publication publication = body<Publication>();
     check_root(publication.root, fingerprint);
     authenticate(publication.root.public_key(), kRootKey, fingerprint.str());
-    std::vector<EmailAddress> addresses = addresses_of(publication.root, fingerprint);
+    std::vector<EmailAddress> addresses = addresses_of(publication.root);
     check_issued_by_root(publication);
     std::vector<StoredDevice> devices = checked_devices(publication.devices, publication.root);
     PublishedProfile profile{fingerprint,
@@ -248,6 +352,7 @@ class Handler {
                              publication.endorsements,
                              publication.revocations,
                              publication.devices,
+                             std::nullopt,
                              std::nullopt};
     AccountRecord account{fingerprint, publication.root.der(), profile.to_json(), std::nullopt, std::nullopt, now_};
     if (publication.escrow)
@@ -255,8 +360,132 @@ class Handler {
     std::vector<std::string> listed;
     for (const auto& address : addresses)
       listed.push_back(address.str());
-    store_.save_account(account, listed, devices);
-    return respond(200, PublishReceipt{fingerprint, listed, now_}.to_json());
+    store::Transaction transaction(store_.database());
+    store_.save_account(account, devices);
+    PublishReceipt receipt{fingerprint, listed, now_, claim_addresses(fingerprint, listed)};
+    transaction.commit();
+    return respond(200, receipt.to_json());
+  }
+
+  // The profile's claim to each address its root names (claims.h); mails
+  // the challenges, inside the publication's transaction: a mail that
+  // cannot be sent refuses the whole publication.
+  std::vector<AddressClaim> claim_addresses(const Identity& fingerprint, const std::vector<std::string>& addresses) {
+    store_.drop_stale_claims(now_);
+    std::vector<AddressClaim> states;
+    std::vector<OutgoingMail> mails;
+    for (const auto& address : addresses) {
+      std::vector<Claim> claims = store_.claims(address);
+      switch (on_publish(claims, fingerprint, settings_.verification, now_)) {
+        case PublishStep::Taken:
+          refuse(409, "address_taken", fmt::format("{} is published by another profile", address));
+        case PublishStep::List:
+          store_.put_claim({address, fingerprint, ClaimState::Listed, now_, now_, now_}, std::nullopt);
+          states.push_back({address, std::string(kClaimListed)});
+          break;
+        case PublishStep::Challenge: {
+          Claim claim = pending_claim(address, fingerprint, now_, settings_.lifetimes);
+          std::string token = to_hex(crypto::random_bytes(kTokenBytes));
+          store_.put_claim(claim, token_hash(token));
+          mails.push_back(challenge_mail(settings_, claim, token, now_));
+          states.push_back({address, std::string(kClaimPending)});
+          break;
+        }
+        case PublishStep::Keep:
+          for (const auto& claim : claims) {
+            if (claim.account == fingerprint)
+              states.push_back({address, std::string(to_string(claim.state))});
+          }
+          break;
+      }
+    }
+    for (const auto& mail : mails) {
+      try {
+        settings_.send_mail(mail);
+      } catch (const std::exception&) {
+        refuse(502, "mail_failed",
+               fmt::format("the service cannot send the challenge mail to {} now; nothing was published, try "
+                           "again later",
+                           mail.recipient));
+      }
+    }
+    return states;
+  }
+
+  enum class PageAction { Show, Confirm };
+
+  // GET /verify/TOKEN shows what the link confirms and a button; only the
+  // button's POST confirms, since mail scanners fetch links by themselves.
+  // Whatever the outcome, a page for a person.
+  HttpResponse verify_page(const std::string& token, PageAction action) {
+    constexpr std::string_view kUnknown =
+        "<p>This link is not known here. It was never sent, or its claim is gone: the address was verified for "
+        "another profile, the claim expired, or its owner withdrew it.</p>";
+    if (!is_verification_token(token))
+      return page(404, "Unknown link", kUnknown);
+    std::optional<Claim> claim = store_.claim_for_token(token_hash(token));
+    if (!claim)
+      return page(404, "Unknown link", kUnknown);
+    const std::string what = fmt::format("<p>Address: <strong>{}</strong></p>\n<p>Profile: <code>{}</code></p>",
+                                         escape_markup(claim->address), escape_markup(claim->account.str()));
+    switch (answer_challenge(*claim, now_)) {
+      case ChallengeAnswer::Expired:
+        return page(410, "This link has expired",
+                    what +
+                        "\n<p>Nothing was changed. Publish the profile again (<code>mailseal publish</code>) "
+                        "for a new mail.</p>");
+      case ChallengeAnswer::AlreadyConfirmed:
+        return page(action == PageAction::Show ? 200 : 409, "Confirmed already",
+                    what +
+                        "\n<p>This address was confirmed for this profile already; this link cannot be used "
+                        "again. Nothing was changed.</p>");
+      case ChallengeAnswer::Confirm:
+        break;
+    }
+    if (action == PageAction::Show) {
+      return page(200, "Confirm your address",
+                  what +
+                      "\n<p>If you published this profile, press the button: the key service then hands it "
+                      "out to whoever looks up your address. If you did not, close this page; nothing "
+                      "changes.</p>\n<form method=\"post\"><button type=\"submit\">Confirm</button></form>");
+    }
+    store_.confirm_claim(*claim, now_);
+    return page(200, "Address confirmed",
+                what + "\n<p>The key service now hands out this profile for this address.</p>");
+  }
+
+  // The same with the token sent by the profile, signed by its root.
+  HttpResponse confirm(const Identity& fingerprint) {
+    AccountRecord account = account_or_404(fingerprint);
+    Confirmation confirmation = body<Confirmation>();
+    authenticate_root(account);
+    std::optional<Claim> claim;
+    if (is_verification_token(confirmation.token))
+      claim = store_.claim_for_token(token_hash(confirmation.token));
+    if (!claim || claim->account != fingerprint)
+      refuse(404, "unknown_token", "no challenge with that token was sent for this profile (or its claim is gone)");
+    switch (answer_challenge(*claim, now_)) {
+      case ChallengeAnswer::Expired:
+        refuse(410, "expired", "the challenge has expired; publish again for a new one");
+      case ChallengeAnswer::AlreadyConfirmed:
+        refuse(409, "confirmed_already", "the address was confirmed already");
+      case ChallengeAnswer::Confirm:
+        break;
+    }
+    store_.confirm_claim(*claim, now_);
+    return respond(200, AddressClaim{claim->address, std::string(kClaimVerified)}.to_json());
+  }
+
+  // The owner stops the service serving one of its addresses.
+  HttpResponse withdraw(const Identity& fingerprint, const std::string& text) {
+    AccountRecord account = account_or_404(fingerprint);
+    authenticate_root(account);
+    if (!EmailAddress::is_valid(text))
+      refuse(400, "bad_address", "not an email address");
+    const std::string address = EmailAddress::parse(text).str();
+    if (!store_.remove_claim(address, fingerprint))
+      refuse(404, "unknown_claim", "this profile has no claim to that address here");
+    return respond(200, AddressClaim{address, std::string(kClaimWithdrawn)}.to_json());
   }
 
   // A published root is a profile root whose fingerprint is the one in the
@@ -270,8 +499,8 @@ class Handler {
       refuse(409, "root_changed", "a profile's root certificate cannot be replaced; publish a rotation instead");
   }
 
-  // The root's name constraints: the addresses published, each owned by one profile.
-  std::vector<EmailAddress> addresses_of(const crypto::Certificate& root, const Identity& fingerprint) {
+  // The root's name constraints: the addresses the profile claims.
+  std::vector<EmailAddress> addresses_of(const crypto::Certificate& root) {
     std::vector<EmailAddress> addresses;
     for (const auto& constraint : crypto::permitted_email_constraints(root)) {
       if (!EmailAddress::is_valid(constraint))
@@ -280,11 +509,6 @@ class Handler {
     }
     if (addresses.empty() || addresses.size() > kMaxAddresses)
       refuse(400, "bad_root", fmt::format("the root must be constrained to between 1 and {} addresses", kMaxAddresses));
-    for (const auto& address : addresses) {
-      auto owner = store_.account_for_address(address.str());
-      if (owner && *owner != fingerprint)
-        refuse(409, "address_taken", fmt::format("{} is published by another profile", address.str()));
-    }
     return addresses;
   }
 
@@ -486,19 +710,25 @@ class Handler {
   }
 
   ServiceStore& store_;
+  const ServiceSettings& settings_;
   const HttpRequest& request_;
   TimePoint now_;
 };
 
 }  // namespace
 
-Api::Api(const std::filesystem::path& database) : store_(std::make_unique<ServiceStore>(database)) {}
+Api::Api(const std::filesystem::path& database, ServiceSettings settings)
+    : store_(std::make_unique<ServiceStore>(database)), settings_(std::move(settings)) {
+  if (settings_.verification == Verification::Mail &&
+      (settings_.public_url.empty() || !EmailAddress::is_valid(settings_.mail_from) || !settings_.send_mail))
+    throw Error(ErrorCode::Usage, "verifying addresses needs a public URL, a From address and a relay for the mail");
+}
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
   std::lock_guard lock(mutex_);
   try {
-    return Handler(*store_, request, now).run();
+    return Handler(*store_, settings_, request, now).run();
   } catch (const Refusal& refusal) {
     return error_response(refusal);
   } catch (const Error& error) {

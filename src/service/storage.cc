@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
@@ -10,9 +12,7 @@ namespace mailseal::service {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 1;
-
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE accounts (
   fingerprint TEXT PRIMARY KEY,
   root        BLOB NOT NULL,
@@ -64,6 +64,31 @@ CREATE TABLE nonces (
 CREATE INDEX nonces_by_time ON nonces (seen_at);
 )sql";
 
+// Verified addresses (docs/service.md): every profile's claim to an address,
+// pending until its challenge is answered. The addresses served before are
+// kept as listed claims (served, not verified).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE claims (
+  address          TEXT NOT NULL,
+  account          TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  state            TEXT NOT NULL CHECK (state IN ('pending', 'verified', 'listed')),
+  token_hash       TEXT UNIQUE,
+  claimed_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  token_expires_at INTEGER NOT NULL,
+  PRIMARY KEY (address, account)
+);
+CREATE INDEX claims_by_account ON claims (account);
+INSERT INTO claims (address, account, state, claimed_at, expires_at, token_expires_at)
+  SELECT addresses.address, addresses.account, 'listed', accounts.updated_at, 0, 0
+  FROM addresses JOIN accounts ON accounts.fingerprint = addresses.account;
+DROP TABLE addresses;
+)sql";
+
+// Step i brings a database from schema version i to i + 1 (step 0 makes it).
+constexpr std::array<std::string_view, 2> kSchemaSteps = {kSchemaV1, kSchemaV2};
+constexpr auto kSchemaVersion = static_cast<std::int64_t>(kSchemaSteps.size());
+
 store::Database open_database(const std::filesystem::path& path) {
   // Nothing secret is stored, but nothing is anybody else's business either.
   const mode_t previous = ::umask(077);
@@ -82,13 +107,19 @@ store::Database open_database(const std::filesystem::path& path) {
 ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_database(path)) {
   database_.execute("PRAGMA journal_mode = WAL;");
   std::int64_t version = database_.user_version();
-  if (version == 0) {
+  if (version < 0 || version > kSchemaVersion) {
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("the service database was made by a newer mailseal (schema {}, this one reads {})", version,
+                            kSchemaVersion),
+                "upgrade mailseal");
+  }
+  // One version per transaction, so an interrupted upgrade leaves a
+  // consistent database.
+  for (; version < kSchemaVersion; ++version) {
     store::Transaction transaction(database_);
-    database_.execute(kSchema);
-    database_.set_user_version(kSchemaVersion);
+    database_.execute(kSchemaSteps[static_cast<std::size_t>(version)]);
+    database_.set_user_version(version + 1);
     transaction.commit();
-  } else if (version != kSchemaVersion) {
-    throw Error(ErrorCode::Unsupported, "the service database was made by another version of mailseal");
   }
 }
 
@@ -128,16 +159,7 @@ std::optional<AccountRecord> ServiceStore::account_for_escrow(const std::string&
   return account_from(statement);
 }
 
-std::optional<Identity> ServiceStore::account_for_address(const std::string& address) {
-  auto statement = database_.prepare("SELECT account FROM addresses WHERE address = ?1");
-  statement.bind(1, address);
-  if (!statement.step())
-    return std::nullopt;
-  return Identity(statement.column_text(0));
-}
-
-void ServiceStore::save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
-                                const std::vector<StoredDevice>& devices) {
+void ServiceStore::save_account(const AccountRecord& account, const std::vector<StoredDevice>& devices) {
   store::Transaction transaction(database_);
   auto upsert = database_.prepare(
       "INSERT INTO accounts (fingerprint, root, document, escrow, escrow_id, updated_at) "
@@ -152,13 +174,6 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
     upsert.bind_null(4).bind_null(6);
   }
   upsert.run();
-  database_.prepare("DELETE FROM addresses WHERE account = ?1").bind(1, account.fingerprint.str()).run();
-  for (const auto& address : addresses) {
-    database_.prepare("INSERT INTO addresses (address, account) VALUES (?1, ?2)")
-        .bind(1, address)
-        .bind(2, account.fingerprint.str())
-        .run();
-  }
   database_.prepare("DELETE FROM devices WHERE account = ?1").bind(1, account.fingerprint.str()).run();
   for (const auto& device : devices) {
     database_.prepare("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)")
@@ -313,6 +328,94 @@ std::optional<Bytes> ServiceStore::bundle(const Identity& account, const DeviceI
   if (!statement.step())
     return std::nullopt;
   return statement.column_blob(0);
+}
+
+namespace {
+
+constexpr std::string_view kClaimColumns = "address, account, state, claimed_at, expires_at, token_expires_at";
+
+Claim claim_from(store::Statement& statement) {
+  auto state = claim_state_from(statement.column_text(2));
+  if (!state)
+    throw Error(ErrorCode::Internal, "a claim in the service database has an unknown state");
+  return Claim{statement.column_text(0), Identity(statement.column_text(1)), *state,
+               statement.column_time(3), statement.column_time(4),           statement.column_time(5)};
+}
+
+}  // namespace
+
+std::vector<Claim> ServiceStore::claims(const std::string& address) {
+  auto statement = database_.prepare(
+      fmt::format("SELECT {} FROM claims WHERE address = ?1 ORDER BY claimed_at, account", kClaimColumns));
+  statement.bind(1, address);
+  std::vector<Claim> out;
+  while (statement.step())
+    out.push_back(claim_from(statement));
+  return out;
+}
+
+std::vector<Claim> ServiceStore::claims_of(const Identity& account) {
+  auto statement =
+      database_.prepare(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns));
+  statement.bind(1, account.str());
+  std::vector<Claim> out;
+  while (statement.step())
+    out.push_back(claim_from(statement));
+  return out;
+}
+
+std::optional<Claim> ServiceStore::claim_for_token(const std::string& token_hash) {
+  auto statement = database_.prepare(fmt::format("SELECT {} FROM claims WHERE token_hash = ?1", kClaimColumns));
+  statement.bind(1, token_hash);
+  if (!statement.step())
+    return std::nullopt;
+  return claim_from(statement);
+}
+
+void ServiceStore::put_claim(const Claim& claim, const std::optional<std::string>& token_hash) {
+  auto statement = database_.prepare(
+      "INSERT INTO claims (address, account, state, token_hash, claimed_at, expires_at, token_expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+      "ON CONFLICT (address, account) DO UPDATE SET state = excluded.state, token_hash = excluded.token_hash, "
+      "claimed_at = excluded.claimed_at, expires_at = excluded.expires_at, "
+      "token_expires_at = excluded.token_expires_at");
+  statement.bind(1, claim.address)
+      .bind(2, claim.account.str())
+      .bind(3, std::string(to_string(claim.state)))
+      .bind(5, claim.claimed_at)
+      .bind(6, claim.expires_at)
+      .bind(7, claim.token_expires_at);
+  if (token_hash)
+    statement.bind(4, *token_hash);
+  else
+    statement.bind_null(4);
+  statement.run();
+}
+
+void ServiceStore::confirm_claim(const Claim& claim, TimePoint now) {
+  store::Transaction transaction(database_);
+  database_.prepare("UPDATE claims SET state = 'verified', claimed_at = ?3 WHERE address = ?1 AND account = ?2")
+      .bind(1, claim.address)
+      .bind(2, claim.account.str())
+      .bind(3, now)
+      .run();
+  database_.prepare("DELETE FROM claims WHERE address = ?1 AND account <> ?2")
+      .bind(1, claim.address)
+      .bind(2, claim.account.str())
+      .run();
+  transaction.commit();
+}
+
+bool ServiceStore::remove_claim(const std::string& address, const Identity& account) {
+  database_.prepare("DELETE FROM claims WHERE address = ?1 AND account = ?2")
+      .bind(1, address)
+      .bind(2, account.str())
+      .run();
+  return database_.changes() > 0;
+}
+
+void ServiceStore::drop_stale_claims(TimePoint now) {
+  database_.prepare("DELETE FROM claims WHERE state = 'pending' AND expires_at <= ?1").bind(1, now).run();
 }
 
 }  // namespace mailseal::service

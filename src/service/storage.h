@@ -1,6 +1,6 @@
 #pragma once
-// The key service's database: published profiles, the address index,
-// devices (from the published profiles), join requests, invitations, key
+// The key service's database: published profiles, the claims to addresses
+// (claims.h), devices (from the published profiles), join requests, invitations, key
 // bundles, escrow and the nonces of signed requests. Records only; the API
 // validates everything before it gets here.
 
@@ -13,6 +13,7 @@
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/ids.h"
 #include "mailseal/common/time.h"
+#include "mailseal/service/claims.h"
 #include "mailseal/store/sqlite.h"
 
 namespace mailseal::service {
@@ -51,12 +52,26 @@ class ServiceStore {
   store::Database& database() noexcept { return database_; }
 
   std::optional<AccountRecord> account(const Identity& fingerprint);
-  std::optional<Identity> account_for_address(const std::string& address);
   std::optional<AccountRecord> account_for_escrow(const std::string& escrow_id);
-  // Creates or replaces a published profile with its addresses and devices;
-  // escrow is kept when not given.
-  void save_account(const AccountRecord& account, const std::vector<std::string>& addresses,
-                    const std::vector<StoredDevice>& devices);
+  // Creates or replaces a published profile with its devices; escrow is
+  // kept when not given. Its claims to addresses are kept apart (below).
+  void save_account(const AccountRecord& account, const std::vector<StoredDevice>& devices);
+
+  // Every claim to an address, oldest first; every claim of a profile.
+  std::vector<Claim> claims(const std::string& address);
+  std::vector<Claim> claims_of(const Identity& account);
+  // The claim whose challenge token hashes to `token_hash`.
+  std::optional<Claim> claim_for_token(const std::string& token_hash);
+  // Creates or replaces the profile's claim to the address, with the hash
+  // of its challenge token (none for a listed claim).
+  void put_claim(const Claim& claim, const std::optional<std::string>& token_hash);
+  // The claim becomes verified at `now`; every other claim to its address
+  // is dropped. The token's hash stays, so a replayed link is recognised.
+  void confirm_claim(const Claim& claim, TimePoint now);
+  // False when the profile had no claim to the address.
+  bool remove_claim(const std::string& address, const Identity& account);
+  // Forgets pending claims that expired.
+  void drop_stale_claims(TimePoint now);
   std::optional<StoredDevice> device(const Identity& account, const DeviceId& device_id);
 
   // False if this key used this nonce before. Forgets nonces older than

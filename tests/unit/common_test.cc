@@ -36,6 +36,13 @@ TEST(EmailAddress, RefusesInvalidOnes) {
   EXPECT_FALSE(EmailAddress::is_valid(std::string(65, 'a') + "@example.com"));
 }
 
+TEST(Escape, MarkupGetsCharacterReferences) {
+  EXPECT_EQ(escape_markup("o'brien&co@example.com"), "o&#39;brien&amp;co@example.com");
+  EXPECT_EQ(escape_markup("<script>\"x\"</script>"), "&lt;script&gt;&quot;x&quot;&lt;/script&gt;");
+  EXPECT_EQ(escape_markup("plain \xc3\xa9"), "plain \xc3\xa9");
+  EXPECT_EQ(escape_markup(""), "");
+}
+
 TEST(Escape, NeutralisesControlCharacters) {
   EXPECT_EQ(escape_for_terminal("plain text"), "plain text");
   EXPECT_EQ(escape_for_terminal("a\x1b[31mred"), "a\\x1b[31mred");

@@ -7,6 +7,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/common/host_port.h"
 #include "mailseal/gateway/gateway.h"
 #include "scratch.h"
 
@@ -85,7 +86,7 @@ TEST(GatewayOptions, RefusesWhatCannotWork) {
       {[](GatewaySettings& s) { s.upstream = ""; }, "HOST:PORT"},
       {[](GatewaySettings& s) { s.upstream = "no-port"; }, "HOST:PORT"},
       {[](GatewaySettings& s) { s.listen = "nowhere"; }, "HOST:PORT"},
-      {[](GatewaySettings& s) { s.upstream_tls = "ssl"; }, "upstream TLS mode"},
+      {[](GatewaySettings& s) { s.upstream_tls = "ssl"; }, "TLS mode 'ssl' for --upstream-tls"},
       {[](GatewaySettings& s) { s.policy = "always"; }, "policy"},
       {[](GatewaySettings& s) { s.tls_certificate = "cert.pem"; }, "--tls-cert and --tls-key"},
       {[](GatewaySettings& s) { s.tls_key = "key.pem"; }, "--tls-cert and --tls-key"},

@@ -18,10 +18,10 @@
 
 #include <gtest/gtest.h>
 
-#include "gateway/internal/connection.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/unique_fd.h"
 #include "mailseal/gateway/gateway.h"
+#include "smtp/connection.h"
 
 namespace mailseal::gateway {
 namespace {
@@ -110,7 +110,7 @@ TEST(GatewayConnection, ClosesTheSocketItWasGiven) {
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
   UniqueFd peer(sockets[1]);
   {
-    internal::Connection connection(UniqueFd(sockets[0]), std::chrono::seconds(30));
+    smtp::Connection connection(UniqueFd(sockets[0]), std::chrono::seconds(30));
     connection.write("220 ready\r\n");
     EXPECT_EQ(read_now(peer.get()), "220 ready\r\n" + std::string(kNoEnd)) << "open while the connection lives";
   }
@@ -122,7 +122,7 @@ TEST(GatewayConnection, ClosesTheSocketWhenItCannotBeSetUp) {
   int ends[2];
   ASSERT_EQ(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), 0);
   UniqueFd read_end(ends[0]);
-  EXPECT_THROW(internal::Connection(UniqueFd(ends[1]), std::chrono::seconds(30)), Error);
+  EXPECT_THROW(smtp::Connection(UniqueFd(ends[1]), std::chrono::seconds(30)), Error);
   char byte = 0;
   EXPECT_EQ(::read(read_end.get(), &byte, 1), 0) << "the write end is closed (-1 with EAGAIN while it is open)";
 }

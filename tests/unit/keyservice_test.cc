@@ -125,9 +125,18 @@ TEST(KeyServiceDocuments, SmallDocumentsAreStrict) {
       ErrorDocument{"bad_field", "why"}.to_json(),
       {{"/error", "error"}, {"/error/code", "error.code"}, {"/error/message", "error.message"}});
   expect_strict<PublishReceipt>(
-      PublishReceipt{Identity("FP"), {"alice@example.com"}, from_unix_seconds(1)}.to_json(),
-      {{"/fingerprint", "fingerprint"}, {"/addresses", "addresses"}, {"/updated_at", "updated_at"}}, {},
-      {{"/addresses/0", "addresses[0]"}});
+      PublishReceipt{Identity("FP"), {"alice@example.com"}, from_unix_seconds(1), {{"alice@example.com", "pending"}}}
+          .to_json(),
+      {{"/fingerprint", "fingerprint"},
+       {"/addresses", "addresses"},
+       {"/updated_at", "updated_at"},
+       {"/claims/0/address", "claims[0].address"},
+       {"/claims/0/state", "claims[0].state"}},
+      {{"/claims", "claims"}}, {{"/addresses/0", "addresses[0]"}, {"/claims/0", "claims[0]"}});
+  expect_strict<AddressClaim>(AddressClaim{"alice@example.com", "verified"}.to_json(),
+                              {{"/address", "address"}, {"/state", "state"}});
+  expect_strict<Confirmation>(Confirmation{std::string(kVerificationTokenDigits, 'a')}.to_json(),
+                              {{"/token", "token"}});
   expect_strict<EscrowAnswer>(EscrowAnswer{Identity("FP"), {1}}.to_json(),
                               {{"/fingerprint", "fingerprint"}, {"/escrow", "escrow"}});
   expect_strict<Invitation>(Invitation{"PIN", from_unix_seconds(5)}.to_json(),
@@ -155,8 +164,8 @@ TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
   expect_strict<Publication>(publication.to_json(), required,
                              {{"/endorsements", "endorsements"}, {"/escrow", "escrow"}}, items);
 
-  PublishedProfile profile{Identity("FP"), person().root, {person().address},  {person().signing}, "",
-                           {{9}},          {device()},    from_unix_seconds(7)};
+  PublishedProfile profile{Identity("FP"), person().root, {person().address},   {person().signing}, "",
+                           {{9}},          {device()},    from_unix_seconds(7), std::nullopt};
   std::vector<Field> published = {{"/fingerprint", "fingerprint"}, {"/root", "root"},
                                   {"/addresses", "addresses"},     {"/certificates", "certificates"},
                                   {"/revocations", "revocations"}, {"/devices", "devices"}};
@@ -166,6 +175,35 @@ TEST(KeyServiceDocuments, PublicationsAndPublishedProfilesAreStrict) {
   published_items.push_back({"/addresses/0", "addresses[0]"});
   expect_strict<PublishedProfile>(profile.to_json(), published,
                                   {{"/endorsements", "endorsements"}, {"/updated_at", "updated_at"}}, published_items);
+
+  // "verified" (lookups by address, on a service that says): optional, a
+  // boolean, kept through a round trip; an old reader ignores it.
+  EXPECT_FALSE(std::get<PublishedProfile>(PublishedProfile::parse(profile.to_json())).verified.has_value());
+  profile.verified = true;
+  PublishedProfile again = std::get<PublishedProfile>(PublishedProfile::parse(profile.to_json()));
+  ASSERT_TRUE(again.verified.has_value());
+  EXPECT_TRUE(*again.verified);
+  json wrong = json::parse(profile.to_json());
+  wrong["verified"] = "yes";
+  const auto parsed = PublishedProfile::parse(wrong.dump());
+  ASSERT_TRUE(std::holds_alternative<Fault>(parsed));
+  EXPECT_EQ(std::get<Fault>(parsed).field, "verified");
+}
+
+TEST(KeyServiceRules, VerificationTokensAreFoundInLinksAndNothingElse) {
+  const std::string token(kVerificationTokenDigits, 'c');
+  EXPECT_TRUE(is_verification_token(token));
+  EXPECT_FALSE(is_verification_token(std::string(kVerificationTokenDigits, 'C')));
+  EXPECT_FALSE(is_verification_token(token.substr(1)));
+  EXPECT_FALSE(is_verification_token(token + "c"));
+  EXPECT_EQ(verification_token_in(token), token);
+  EXPECT_EQ(verification_token_in(token + "\n"), token);
+  EXPECT_EQ(verification_token_in("https://keys.example.org/verify/" + token), token);
+  EXPECT_EQ(verification_token_in("https://keys.example.org/verify/" + token + "/?utm=x#top"), token);
+  EXPECT_EQ(verification_token_in("https://keys.example.org/verify/" + token.substr(2)), std::nullopt);
+  EXPECT_EQ(verification_token_in("https://keys.example.org/other/" + token), std::nullopt);
+  EXPECT_EQ(verification_token_in(""), std::nullopt);
+  EXPECT_EQ(verification_token_in("/verify/"), std::nullopt);
 }
 
 TEST(KeyServiceDocuments, RequestsAndDecisionsAreStrict) {

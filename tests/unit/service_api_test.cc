@@ -22,6 +22,8 @@
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/service/api.h"
+#include "mailseal/service/claims.h"
+#include "mailseal/service/server.h"
 #include "test_identities.h"
 
 namespace mailseal::service {
@@ -169,6 +171,234 @@ class ServiceApiTest : public ::testing::Test {
   std::optional<Api> api_;
   TimePoint clock_ = kNow;  // the service's clock: a test moves it instead of waiting
 };
+
+// --- Verified addresses: the rules (claims.h), with `now` passed in --------
+
+Claim claim_of(const char* account, ClaimState state, TimePoint at = kNow, ClaimLifetimes lifetimes = {}) {
+  Claim claim = pending_claim("bob@example.org", Identity(account), at, lifetimes);
+  claim.state = state;
+  return claim;
+}
+
+TEST(ServiceClaims, OnlyAVerifiedOrListedClaimIsServed) {
+  std::vector<Claim> claims = {claim_of("A", ClaimState::Pending), claim_of("B", ClaimState::Pending)};
+  EXPECT_EQ(served_claim(claims), std::nullopt) << "pending claims are never served";
+  claims.push_back(claim_of("C", ClaimState::Listed));
+  EXPECT_EQ(served_claim(claims), 2u);
+  claims.push_back(claim_of("D", ClaimState::Verified, kNow - 1h));
+  EXPECT_EQ(served_claim(claims), 3u) << "proof beats a listing, even an older proof";
+  claims.push_back(claim_of("E", ClaimState::Verified, kNow + 1h));
+  EXPECT_EQ(served_claim(claims), 4u) << "among proofs, the newest";
+  EXPECT_EQ(served_claim({}), std::nullopt);
+}
+
+TEST(ServiceClaims, APublicationChallengesUnlessItsClaimStands) {
+  const Identity bob("B");
+  const auto step = [&](std::vector<Claim> claims, TimePoint now, Verification mode = Verification::Mail) {
+    return on_publish(claims, bob, mode, now);
+  };
+  EXPECT_EQ(step({}, kNow), PublishStep::Challenge);
+  EXPECT_EQ(step({claim_of("B", ClaimState::Pending)}, kNow + 1h), PublishStep::Keep) << "the link still works";
+  EXPECT_EQ(step({claim_of("B", ClaimState::Pending)}, kNow + kDefaultTokenLifetime), PublishStep::Challenge)
+      << "the link expired: a new mail";
+  EXPECT_EQ(step({claim_of("B", ClaimState::Pending)}, kNow + kDefaultClaimLifetime + 1h), PublishStep::Challenge);
+  EXPECT_EQ(step({claim_of("B", ClaimState::Verified)}, kNow + 1000h), PublishStep::Keep) << "a proof does not expire";
+  EXPECT_EQ(step({claim_of("B", ClaimState::Listed)}, kNow), PublishStep::Keep);
+  EXPECT_EQ(step({claim_of("M", ClaimState::Verified), claim_of("N", ClaimState::Pending)}, kNow),
+            PublishStep::Challenge)
+      << "nobody's claim blocks another profile's";
+  // An unverified service: first come, first served, as before.
+  EXPECT_EQ(step({}, kNow, Verification::None), PublishStep::List);
+  EXPECT_EQ(step({claim_of("M", ClaimState::Pending)}, kNow, Verification::None), PublishStep::List);
+  EXPECT_EQ(step({claim_of("M", ClaimState::Listed)}, kNow, Verification::None), PublishStep::Taken);
+  EXPECT_EQ(step({claim_of("M", ClaimState::Verified)}, kNow, Verification::None), PublishStep::Taken);
+  EXPECT_EQ(step({claim_of("B", ClaimState::Listed)}, kNow, Verification::None), PublishStep::Keep);
+}
+
+TEST(ServiceClaims, AChallengeIsAnsweredOnceBeforeItExpires) {
+  const ClaimLifetimes lifetimes{10h, 2h};
+  const Claim pending = claim_of("B", ClaimState::Pending, kNow, lifetimes);
+  EXPECT_EQ(pending.token_expires_at, kNow + 2h);
+  EXPECT_EQ(pending.expires_at, kNow + 10h);
+  EXPECT_EQ(answer_challenge(pending, kNow), ChallengeAnswer::Confirm);
+  EXPECT_EQ(answer_challenge(pending, kNow + 2h - 1s), ChallengeAnswer::Confirm);
+  EXPECT_EQ(answer_challenge(pending, kNow + 2h), ChallengeAnswer::Expired) << "the link's last second is before";
+  EXPECT_EQ(answer_challenge(pending, kNow + 11h), ChallengeAnswer::Expired);
+  EXPECT_TRUE(is_stale(pending, kNow + 10h));
+  EXPECT_FALSE(is_stale(pending, kNow + 10h - 1s));
+  EXPECT_EQ(answer_challenge(claim_of("B", ClaimState::Verified), kNow), ChallengeAnswer::AlreadyConfirmed);
+  EXPECT_EQ(answer_challenge(claim_of("B", ClaimState::Listed), kNow), ChallengeAnswer::Expired);
+  // A link never outlives its claim.
+  EXPECT_EQ(claim_of("B", ClaimState::Pending, kNow, {1h, 5h}).token_expires_at, kNow + 1h);
+  for (ClaimState state : {ClaimState::Pending, ClaimState::Verified, ClaimState::Listed})
+    EXPECT_EQ(claim_state_from(to_string(state)), state);
+  EXPECT_EQ(claim_state_from("withdrawn"), std::nullopt);
+}
+
+// --- Verified addresses: the API, with the mails it would send kept -------
+
+class VerifiedServiceTest : public ServiceApiTest {
+ protected:
+  void SetUp() override {
+    ServiceApiTest::SetUp();
+    api_.reset();
+    ServiceSettings settings{Verification::Mail, "https://keys.test/", "keys@keys.test", {}, {}};
+    settings.send_mail = [this](const OutgoingMail& mail) {
+      if (mail_fails_)
+        throw Error(ErrorCode::Io, "the relay is down");
+      mails_.push_back(mail);
+    };
+    api_.emplace(database_, settings);
+  }
+
+  // The token in the newest mail to `address`.
+  std::string token_for(const std::string& address) {
+    for (auto mail = mails_.rbegin(); mail != mails_.rend(); ++mail) {
+      if (mail->recipient != address)
+        continue;
+      auto at = mail->message.find("https://keys.test/verify/");
+      EXPECT_NE(at, std::string::npos) << mail->message;
+      return mail->message.substr(at + 25, kVerificationTokenDigits);
+    }
+    ADD_FAILURE() << "no mail to " << address;
+    return "";
+  }
+
+  std::vector<OutgoingMail> mails_;
+  bool mail_fails_ = false;
+};
+
+TEST_F(VerifiedServiceTest, AnAddressIsServedOnlyOnceItsLinkIsPressed) {
+  auto receipt = answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  ASSERT_EQ(receipt.claims.size(), 1u);
+  EXPECT_EQ(receipt.claims[0].state, kClaimPending);
+  ASSERT_EQ(mails_.size(), 1u);
+  const OutgoingMail& mail = mails_[0];
+  EXPECT_EQ(mail.recipient, "alice@example.com");
+  EXPECT_EQ(mail.reverse_path, "keys@keys.test");
+  EXPECT_NE(mail.message.find("\r\nTo: <alice@example.com>\r\n"), std::string::npos);
+  EXPECT_EQ(mail.message.find("keys.test//verify"), std::string::npos) << "the URL's trailing slash is dropped";
+  EXPECT_EQ(mail.message.find('\n', 0), mail.message.find("\r\n") + 1) << "CRLF line endings";
+  const std::string token = token_for("alice@example.com");
+  ASSERT_TRUE(is_verification_token(token));
+  EXPECT_NE(mail.message.find("mailseal address confirm " + token), std::string::npos);
+  auto stored = snapshot(database_);
+  for (const auto& row : stored["claims"])
+    EXPECT_EQ(row.find(token), std::string::npos) << "only the token's hash is stored";
+
+  expect_refused([&] { return call("GET", "/v1/addresses/alice%40example.com"); }, 404, "unknown_address");
+  EXPECT_TRUE(answer<PublishedProfile>(call("GET", account(alice())), 200).addresses.empty())
+      << "the profile's own answer lists no unproved address";
+  auto before = snapshot(database_);
+  HttpResponse shown = call("GET", "/verify/" + token);
+  EXPECT_EQ(shown.status, 200);
+  EXPECT_EQ(shown.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(shown.body.find("<form method=\"post\">"), std::string::npos) << shown.body;
+  EXPECT_EQ(snapshot(database_), before) << "showing the page changes nothing";
+
+  HttpResponse pressed = call("POST", "/verify/" + token);
+  EXPECT_EQ(pressed.status, 200) << pressed.body;
+  auto found = answer<PublishedProfile>(call("GET", "/v1/addresses/alice%40example.com"), 200);
+  EXPECT_EQ(found.fingerprint, fingerprint(alice()));
+  EXPECT_EQ(found.verified, true);
+  EXPECT_EQ(answer<PublishedProfile>(call("GET", account(alice())), 200).addresses.size(), 1u);
+  EXPECT_EQ(call("POST", "/verify/" + token).status, 409) << "a link works once";
+
+  // Publishing again keeps the proof and mails nothing.
+  receipt = answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  EXPECT_EQ(receipt.claims[0].state, kClaimVerified);
+  EXPECT_EQ(mails_.size(), 1u);
+}
+
+TEST_F(VerifiedServiceTest, ASquatterNeitherBlocksNorWins) {
+  test::Person squatter = test::make_person("alice@example.com", true);
+  answer<PublishReceipt>(as_root(squatter, "PUT", account(squatter), publication(squatter).to_json()), 200);
+  const std::string squatter_token = token_for("alice@example.com");
+  answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  const std::string alice_token = token_for("alice@example.com");
+  ASSERT_NE(squatter_token, alice_token);
+  // The squatter cannot use Alice's token, signed by his own root.
+  expect_refused(
+      [&] {
+        return as_root(squatter, "POST", account(squatter) + "/confirmations", Confirmation{alice_token}.to_json());
+      },
+      404, "unknown_token");
+  auto confirmed = answer<AddressClaim>(
+      as_root(alice(), "POST", account(alice()) + "/confirmations", Confirmation{alice_token}.to_json()), 200);
+  EXPECT_EQ(confirmed.state, kClaimVerified);
+  EXPECT_EQ(answer<PublishedProfile>(call("GET", "/v1/addresses/alice%40example.com"), 200).fingerprint,
+            fingerprint(alice()));
+  EXPECT_EQ(call("POST", "/verify/" + squatter_token).status, 404) << "the squatter's claim was dropped";
+  expect_refused(
+      [&] {
+        return as_root(alice(), "POST", account(alice()) + "/confirmations", Confirmation{alice_token}.to_json());
+      },
+      409, "confirmed_already");
+}
+
+TEST_F(VerifiedServiceTest, ExpiredLinksAndFailedMailsChangeNothing) {
+  mail_fails_ = true;
+  expect_refused([&] { return as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()); }, 502,
+                 "mail_failed");
+  mail_fails_ = false;
+  publish(alice());
+  const std::string token = token_for("alice@example.com");
+  clock_ = kNow + kDefaultTokenLifetime;
+  auto before = snapshot(database_);
+  EXPECT_EQ(call("POST", "/verify/" + token).status, 410);
+  EXPECT_EQ(call("GET", "/verify/" + token).status, 410);
+  EXPECT_EQ(snapshot(database_), before);
+  expect_refused(
+      [&] { return as_root(alice(), "POST", account(alice()) + "/confirmations", Confirmation{token}.to_json()); }, 410,
+      "expired");
+  // A publication now sends a new link; the old one is forgotten.
+  publish(alice());
+  EXPECT_EQ(mails_.size(), 2u);
+  EXPECT_EQ(call("GET", "/verify/" + token).status, 404);
+  EXPECT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+}
+
+TEST_F(VerifiedServiceTest, AnOwnerWithdrawsAnAddress) {
+  publish(alice());
+  ASSERT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+  const std::string target = account(alice()) + "/addresses/alice%40example.com";
+  expect_refused([&] { return call("DELETE", target); }, 401, "unauthenticated");
+  expect_refused([&] { return call("DELETE", target, "", &mallory().root_key); }, 401, "bad_signature");
+  auto withdrawn = answer<AddressClaim>(as_root(alice(), "DELETE", target), 200);
+  EXPECT_EQ(withdrawn.state, kClaimWithdrawn);
+  expect_refused([&] { return call("GET", "/v1/addresses/alice%40example.com"); }, 404, "unknown_address");
+  expect_refused([&] { return as_root(alice(), "DELETE", target); }, 404, "unknown_claim");
+}
+
+TEST_F(ServiceApiTest, AVersionOneDatabaseIsUpgradedAndItsAddressesStayListed) {
+  publish(alice());
+  api_.reset();
+  {
+    // Back to schema 1 by hand: the address index that claims replaced.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(database_.c_str(), &raw), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> connection(raw, &sqlite3_close);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "CREATE TABLE addresses (address TEXT PRIMARY KEY, account TEXT NOT NULL "
+                           "REFERENCES accounts (fingerprint) ON DELETE CASCADE);"
+                           "INSERT INTO addresses SELECT address, account FROM claims; DROP TABLE claims;"
+                           "PRAGMA user_version = 1;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  api_.emplace(database_);
+  auto found = answer<PublishedProfile>(call("GET", "/v1/addresses/alice%40example.com"), 200);
+  EXPECT_EQ(found.fingerprint, fingerprint(alice()));
+  EXPECT_EQ(found.verified, false) << "listed before verification existed: served, not verified";
+  api_.reset();
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(database_.c_str(), &raw), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> connection(raw, &sqlite3_close);
+    ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version = 99;", nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  EXPECT_THROW(api_.emplace(database_), Error) << "a newer database is refused, not damaged";
+}
 
 TEST_F(ServiceApiTest, HealthAndUnknownPaths) {
   EXPECT_EQ(answer<Health>(call("GET", "/v1/health"), 200).status, "ok");
@@ -461,6 +691,59 @@ TEST_F(ServiceApiTest, TheAnswersReadBackThroughTheClientsDocuments) {
   auto profile = answer<PublishedProfile>(call("GET", account(alice())), 200);
   auto again = read<PublishedProfile>(profile.to_json(), "the written profile");
   EXPECT_EQ(again.to_json(), profile.to_json());
+}
+
+TEST(ServeOptions, AServiceOthersReachVerifiesUnlessToldNotTo) {
+  auto refused = [](ServeSettings settings, std::string_view why) {
+    try {
+      (void)serve_options(settings);
+      ADD_FAILURE() << "accepted; expected: " << why;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Usage) << error.what();
+      EXPECT_NE(std::string(error.what()).find(why), std::string::npos) << error.what();
+    }
+  };
+  ServeSettings loopback;
+  loopback.listen = "127.0.0.1:0";
+  EXPECT_FALSE(serve_options(loopback).smtp.has_value()) << "loopback without --smtp: unverified";
+  ServeSettings open = loopback;
+  open.listen = "0.0.0.0:443";
+  refused(open, "must verify addresses");
+  open.unverified = true;
+  EXPECT_FALSE(serve_options(open).smtp.has_value()) << "--unverified, explicitly";
+  ServeSettings verified = open;
+  verified.unverified = false;
+  verified.smtp = "smtp.example.org:587";
+  verified.smtp_tls = "starttls";
+  verified.public_url = "https://keys.example.org";
+  verified.claim_hours = 10;
+  verified.token_hours = 2;
+  ServeOptions options = serve_options(verified);
+  ASSERT_TRUE(options.smtp.has_value());
+  EXPECT_EQ(options.smtp->host, "smtp.example.org");
+  EXPECT_EQ(options.smtp->tls, smtp::RelayTls::StartTls);
+  EXPECT_EQ(options.lifetimes.claim, 10h);
+  EXPECT_EQ(options.lifetimes.token, 2h);
+  ServeSettings both = verified;
+  both.unverified = true;
+  refused(both, "give one of them");
+  ServeSettings stray = loopback;
+  stray.public_url = "https://keys.example.org";
+  refused(stray, "need --smtp");
+  ServeSettings bad_url = verified;
+  bad_url.public_url = "javascript:alert(1)";
+  refused(bad_url, "--public-url");
+  ServeSettings longer_link = verified;
+  longer_link.token_hours = 11;
+  refused(longer_link, "no longer than its claim");
+  ServeSettings clear_password = verified;
+  clear_password.smtp_tls = "none";
+  clear_password.smtp_user = "keys";
+  clear_password.smtp_password_file = "/nonexistent";
+  refused(clear_password, "in clear");
+  ServeSettings bad_from = verified;
+  bad_from.mail_from = "not an address";
+  refused(bad_from, "--mail-from");
 }
 
 }  // namespace

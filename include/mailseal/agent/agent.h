@@ -84,6 +84,9 @@ struct LookupReport {
   contacts::ImportResult imported;
   Identity fingerprint;  // of the profile found
   std::optional<contacts::TrustReport> trust;
+  // Whether the service proved the address (docs/trust.md, "Discovery");
+  // nullopt from a service that does not say.
+  std::optional<bool> verified;
 };
 LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const EmailAddress& address, TimePoint now);
 

@@ -14,4 +14,10 @@ namespace mailseal {
 // controls and invalid UTF-8 bytes become \xNN; a backslash becomes "\\".
 std::string escape_for_terminal(std::string_view text);
 
+// Text for HTML or XML character data and quoted attribute values: & < > "
+// and ' become character references; nothing else changes. For markup the
+// library writes itself (the key service's pages), where the terminal rule
+// above does not apply.
+std::string escape_markup(std::string_view text);
+
 }  // namespace mailseal

@@ -16,4 +16,7 @@ struct HostPort {
 // Error(Usage) with an example when it is not HOST:PORT.
 HostPort parse_host_port(std::string_view text);
 
+// Whether `host` (a name or an IP address as given to --listen) is loopback.
+bool is_loopback_host(std::string_view host);
+
 }  // namespace mailseal

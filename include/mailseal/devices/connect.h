@@ -31,6 +31,10 @@ struct PublishReport {
   std::vector<EmailAddress> addresses;
   int certificates = 0;
   int devices = 0;
+  // Where each address stands on the service (docs/service.md, "Verified
+  // addresses"): pending ones wait for the challenge mailed to them. Empty
+  // from a service that predates verification.
+  std::vector<keyservice::AddressClaim> claims;
 };
 
 // Publishes the profile (root, current mail certificates, exportable
@@ -38,6 +42,18 @@ struct PublishReport {
 // the root secret. Admin devices only (it is signed by the root).
 PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                       TimePoint now);
+
+// Answers a challenge mail from the key service with its token (or the link
+// holding it), signed by the profile root instead of pressing the page's
+// button: the address becomes verified for this profile. Error(Usage) when
+// the text holds no token; the service's refusals as Client says.
+keyservice::AddressClaim confirm_address(profile::Profile& profile, keyservice::Client& client,
+                                         const KeyAccess& key_access, std::string_view token_or_link, TimePoint now);
+
+// Has the key service stop serving one of the profile's addresses (signed
+// by the root). The next publication claims it again, with a new challenge.
+keyservice::AddressClaim withdraw_address(profile::Profile& profile, keyservice::Client& client,
+                                          const KeyAccess& key_access, const EmailAddress& address, TimePoint now);
 
 // A new profile's first publication (`init --service URL`): the service is
 // remembered and the profile published. A service that cannot be reached,

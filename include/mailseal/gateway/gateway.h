@@ -21,6 +21,7 @@
 #include "mailseal/common/secret.h"
 #include "mailseal/common/time.h"
 #include "mailseal/gateway/credentials.h"
+#include "mailseal/smtp/relay.h"
 
 namespace mailseal::profile {
 class Profile;
@@ -31,10 +32,12 @@ class Client;
 
 namespace mailseal::gateway {
 
-enum class UpstreamTls { None, StartTls, Tls };
+// The upstream is an SMTP relay (smtp/relay.h), reached with the same
+// client as the key service's challenge mails.
+using UpstreamTls = smtp::RelayTls;
+using UpstreamOptions = smtp::RelayOptions;
 enum class EncryptionPolicy { Opportunistic, Required };
 
-UpstreamTls parse_upstream_tls(std::string_view text);            // Error(Usage) otherwise
 EncryptionPolicy parse_encryption_policy(std::string_view text);  // Error(Usage) otherwise
 
 // The defaults and limits of the gateway's settings: here and nowhere else.
@@ -49,17 +52,6 @@ inline constexpr std::chrono::seconds kDefaultAuthTimeout{30};
 inline constexpr std::size_t kDefaultMaxSessions = 64;
 inline constexpr std::size_t kDefaultMaxSessionsPerClient = 8;
 inline constexpr std::chrono::seconds kDefaultRefreshInterval{3600};
-
-struct UpstreamOptions {
-  std::string host;
-  int port = 587;
-  UpstreamTls tls = UpstreamTls::None;
-  std::optional<std::filesystem::path> ca_file;  // else the system's CAs
-  // The gateway's own account at the upstream (AUTH PLAIN or LOGIN after
-  // TLS, or in clear to a loopback upstream); empty: no AUTH.
-  std::string user;
-  Passphrase password;
-};
 
 struct GatewayOptions {
   std::string host = "127.0.0.1";
@@ -175,9 +167,6 @@ void check_sender(profile::Profile& profile, const CredentialInfo& submitter, co
 // The same for a MAIL FROM (empty: the null reverse path, allowed). A MAIL
 // FROM that is not the profile's is allowed (see docs/gateway.md).
 void check_envelope_sender(profile::Profile& profile, const CredentialInfo& submitter, std::string_view reverse_path);
-
-// Whether `host` (a name or an IP address as given to --listen) is loopback.
-bool is_loopback_host(std::string_view host);
 
 // Decides what to send (after check_header_section): the main copy to the recipients named in To/Cc, and
 // for every other envelope recipient (Bcc) a copy of their own, encrypted to

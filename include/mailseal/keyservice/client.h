@@ -69,6 +69,13 @@ class Client {
                          const RequestSigner& root);
   BundleReceipt put_bundle(const Identity& profile, const DeviceId& device, const BundleEnvelope& bundle,
                            const RequestSigner& root);
+  // Answers a challenge mail with its token instead of the link: the
+  // address becomes verified for the profile. Error(NotFound) for a token
+  // not issued to this profile; Error(RejectedByPolicy) for one used or
+  // expired.
+  AddressClaim confirm_address(const Identity& profile, const Confirmation& confirmation, const RequestSigner& root);
+  // The service stops serving (and forgets the claim to) the address.
+  AddressClaim withdraw_address(const Identity& profile, const EmailAddress& address, const RequestSigner& root);
 
   // Signed with a joining device's own signature key.
   JoinReceipt join(const Identity& profile, const JoinRequest& request, const RequestSigner& device);

@@ -112,11 +112,27 @@ struct Publication {
   std::string to_json() const;
 };
 
-// Its answer.
+// Where one of a profile's addresses stands on the service (docs/service.md,
+// "Verified addresses"): "pending" (a challenge was mailed; not served),
+// "verified" (served, proved), "listed" (served, not proved: an unverified
+// service), "withdrawn" (the answer to a withdrawal).
+struct AddressClaim {
+  std::string address;
+  std::string state;
+  static Parsed<AddressClaim> parse(std::string_view json);
+  std::string to_json() const;
+};
+inline constexpr std::string_view kClaimPending = "pending";
+inline constexpr std::string_view kClaimVerified = "verified";
+inline constexpr std::string_view kClaimListed = "listed";
+inline constexpr std::string_view kClaimWithdrawn = "withdrawn";
+
+// Its answer. `claims` is empty from a service that predates verification.
 struct PublishReceipt {
   Identity fingerprint;
   std::vector<std::string> addresses;
   TimePoint updated_at{};
+  std::vector<AddressClaim> claims;
   static Parsed<PublishReceipt> parse(std::string_view json);
   std::string to_json() const;
 };
@@ -133,7 +149,20 @@ struct PublishedProfile {
   std::vector<Bytes> revocations;
   std::vector<DeviceEntry> devices;
   std::optional<TimePoint> updated_at;  // in answers; not in what the service stores
+  // In the answer to a lookup by address: whether the service proved that
+  // the profile receives mail there (false: listed by an unverified
+  // service). Absent from older services and from other answers.
+  std::optional<bool> verified;
   static Parsed<PublishedProfile> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// POST /v1/accounts/{fingerprint}/confirmations, signed by the root: the
+// token of a challenge mail, answered by the profile instead of the link.
+// The answer is an AddressClaim.
+struct Confirmation {
+  std::string token;
+  static Parsed<Confirmation> parse(std::string_view json);
   std::string to_json() const;
 };
 

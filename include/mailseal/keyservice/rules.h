@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,5 +36,16 @@ bool invitation_lifetime_allowed(std::chrono::seconds lifetime);
 // A device's name, as its owner gave it: 1 to 100 bytes.
 inline constexpr std::size_t kMaxDeviceNameLength = 100;
 bool device_name_allowed(std::string_view name);
+
+// The token of a challenge mail (docs/service.md, "Verified addresses"):
+// 32 random bytes as 64 lower-case hex digits, in the link
+// PUBLIC_URL/verify/TOKEN and in a signed confirmation.
+inline constexpr std::size_t kVerificationTokenDigits = 64;
+inline constexpr std::string_view kVerifyPath = "/verify/";
+bool is_verification_token(std::string_view text) noexcept;
+// The token in what a person pastes: the token itself, or a link ending in
+// /verify/TOKEN (a trailing slash, query or fragment ignored). nullopt
+// when neither.
+std::optional<std::string> verification_token_in(std::string_view text);
 
 }  // namespace mailseal::keyservice

@@ -7,11 +7,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mailseal/common/time.h"
+#include "mailseal/service/claims.h"
 
 namespace mailseal::service {
 
@@ -25,15 +29,41 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;  // JSON, or a page (content_type)
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // more header fields
+};
+
+// A challenge mail (docs/service.md, "Verified addresses"), whole, for the
+// relay.
+struct OutgoingMail {
+  std::string reverse_path;
+  std::string recipient;
+  std::string message;  // CRLF line endings
+};
+
+// How the service treats addresses.
+struct ServiceSettings {
+  Verification verification = Verification::None;
+  // The base of the links in challenge mails ("https://keys.example.org"),
+  // and the From of those mails.
+  std::string public_url;
+  std::string mail_from;
+  ClaimLifetimes lifetimes;
+  // Sends a challenge mail; Error when it cannot (the publication that made
+  // it is then refused and changes nothing). Called with the service's lock
+  // held. Needed with Verification::Mail.
+  std::function<void(const OutgoingMail&)> send_mail;
 };
 
 class ServiceStore;
 
 class Api {
  public:
-  // Opens (creating if needed) the service database at `database`.
-  explicit Api(const std::filesystem::path& database);
+  // Opens (creating if needed, upgrading if older) the service database at
+  // `database`. Error(Usage) for mail verification without a public URL, a
+  // From address or a way to send mail.
+  explicit Api(const std::filesystem::path& database, ServiceSettings settings = {});
   ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
@@ -47,6 +77,7 @@ class Api {
  private:
   std::mutex mutex_;  // one SQLite connection, one request at a time
   std::unique_ptr<ServiceStore> store_;
+  ServiceSettings settings_;
 };
 
 }  // namespace mailseal::service

@@ -12,12 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "gateway/internal/connection.h"
-#include "gateway/internal/upstream.h"
 #include "mailseal/gateway/gateway.h"
-#include "mailseal/gateway/smtp.h"
+#include "mailseal/smtp/protocol.h"
+#include "smtp/client.h"
+#include "smtp/connection.h"
 
 namespace mailseal::gateway::internal {
+
+// The SMTP protocol, connections and the relay client (src/smtp): the
+// session speaks the protocol on both sides.
+using namespace mailseal::smtp;
+using Upstream = smtp::Client;
+using UpstreamRefusal = smtp::Refusal;
 
 // What every session shares: the options, the TLS contexts, and a lock
 // around the profile's store (one message is planned at a time).

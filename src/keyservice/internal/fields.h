@@ -37,6 +37,7 @@ class Value {
   std::string text(std::size_t max_bytes = kMaxTextBytes) const;
   // A point in time: an integer, Unix seconds.
   TimePoint time() const;
+  bool boolean() const;
   // Base64 of 1 to max_bytes bytes.
   Bytes bytes(std::size_t max_bytes) const;
   // Base64 of a DER certificate.

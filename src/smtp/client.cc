@@ -1,14 +1,15 @@
-#include "gateway/internal/upstream.h"
+#include "smtp/client.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 
-namespace mailseal::gateway::internal {
+namespace mailseal::smtp {
 
 namespace {
 
@@ -20,25 +21,25 @@ std::string upper(std::string_view text) {
 
 }  // namespace
 
-Reply Upstream::read_reply() {
+Reply Client::read_reply() {
   ReplyReader reader;
   while (true) {
     Line line = connection_->read_line(kMaxCommandLine);
     if (line.status == Line::Status::End) {
       usable_ = false;
-      throw Error(ErrorCode::Io, "the upstream closed the connection");
+      throw Error(ErrorCode::Io, "the relay closed the connection");
     }
     try {
       if (reader.feed(line.text))
         return reader.take();
     } catch (const Error& error) {
       usable_ = false;
-      throw Error(ErrorCode::Io, fmt::format("the upstream does not speak SMTP: {}", error.what()));
+      throw Error(ErrorCode::Io, fmt::format("the relay does not speak SMTP: {}", error.what()));
     }
   }
 }
 
-Reply Upstream::command(std::string_view line) {
+Reply Client::command(std::string_view line) {
   try {
     connection_->write(std::string(line) + "\r\n");
     Reply answer = read_reply();
@@ -51,33 +52,34 @@ Reply Upstream::command(std::string_view line) {
   }
 }
 
-std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX* tls, const std::string& our_name,
-                                         std::chrono::seconds timeout) {
-  auto upstream = std::unique_ptr<Upstream>(new Upstream());
+std::unique_ptr<Client> Client::open(const RelayOptions& options, SSL_CTX* tls, const std::string& our_name,
+                                     std::chrono::seconds timeout) {
+  auto upstream = std::unique_ptr<Client>(new Client());
   std::string where = fmt::format("{}:{}", options.host, options.port);
   upstream->connection_ = Connection::connect(options.host, options.port, timeout);
-  if (options.tls == UpstreamTls::Tls)
+  if (options.tls == RelayTls::Tls)
     upstream->connection_->start_tls_client(tls, options.host);
   Reply greeting = upstream->read_reply();
   if (greeting.code != 220)
-    throw Error(greeting.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
-                fmt::format("the upstream {} refused the connection: {} {}", where, greeting.code, greeting.text()));
+    throw Error(
+        greeting.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
+        fmt::format("{} {} refused the connection: {} {}", options.name, where, greeting.code, greeting.text()));
   auto hello = [&] {
     Reply answer = upstream->command("EHLO " + our_name);
     if (answer.code != 250)
       throw Error(answer.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
-                  fmt::format("the upstream {} refused EHLO: {} {}", where, answer.code, answer.text()));
+                  fmt::format("{} {} refused EHLO: {} {}", options.name, where, answer.code, answer.text()));
     upstream->extensions_.assign(answer.lines.begin() + 1, answer.lines.end());
   };
   hello();
-  if (options.tls == UpstreamTls::StartTls) {
+  if (options.tls == RelayTls::StartTls) {
     if (!upstream->supports("STARTTLS"))
-      throw Error(ErrorCode::Io, fmt::format("the upstream {} does not offer STARTTLS", where),
-                  "use --upstream-tls tls or none as the upstream requires");
+      throw Error(ErrorCode::Io, fmt::format("{} {} does not offer STARTTLS", options.name, where),
+                  fmt::format("use {}-tls tls or none as it requires", options.option_prefix));
     Reply answer = upstream->command("STARTTLS");
     if (answer.code != 220)
       throw Error(ErrorCode::Io,
-                  fmt::format("the upstream {} refused STARTTLS: {} {}", where, answer.code, answer.text()));
+                  fmt::format("{} {} refused STARTTLS: {} {}", options.name, where, answer.code, answer.text()));
     upstream->connection_->start_tls_client(tls, options.host);
     hello();
   }
@@ -86,7 +88,7 @@ std::unique_ptr<Upstream> Upstream::open(const UpstreamOptions& options, SSL_CTX
   return upstream;
 }
 
-void Upstream::log_in(const UpstreamOptions& options, const std::string& where) {
+void Client::log_in(const RelayOptions& options, const std::string& where) {
   std::vector<std::string> mechanisms = auth_mechanisms();
   auto offers = [&](std::string_view name) {
     return std::find(mechanisms.begin(), mechanisms.end(), name) != mechanisms.end();
@@ -107,16 +109,16 @@ void Upstream::log_in(const UpstreamOptions& options, const std::string& where) 
       secure_wipe(line.data(), line.size());
     }
   } else {
-    throw Error(ErrorCode::Io, fmt::format("the upstream {} offers neither AUTH PLAIN nor AUTH LOGIN", where),
-                "give --upstream-user only for an upstream that asks for it");
+    throw Error(ErrorCode::Io, fmt::format("{} {} offers neither AUTH PLAIN nor AUTH LOGIN", options.name, where),
+                fmt::format("give {}-user only for a server that asks for it", options.option_prefix));
   }
   if (answer.code != 235)
     throw Error(answer.transient() ? ErrorCode::Io : ErrorCode::RejectedByPolicy,
-                fmt::format("the upstream {} refused the gateway's credentials (--upstream-user {}): {} {}", where,
-                            options.user, answer.code, answer.text()));
+                fmt::format("{} {} refused {}'s credentials ({}-user {}): {} {}", options.name, where,
+                            options.client_name, options.option_prefix, options.user, answer.code, answer.text()));
 }
 
-bool Upstream::supports(std::string_view extension) const {
+bool Client::supports(std::string_view extension) const {
   std::string wanted = upper(extension);
   return std::any_of(extensions_.begin(), extensions_.end(), [&](const std::string& line) {
     std::string keyword = upper(line.substr(0, line.find(' ')));
@@ -124,7 +126,7 @@ bool Upstream::supports(std::string_view extension) const {
   });
 }
 
-std::vector<std::string> Upstream::auth_mechanisms() const {
+std::vector<std::string> Client::auth_mechanisms() const {
   std::vector<std::string> out;
   for (const auto& line : extensions_) {
     std::string keyword = upper(line.substr(0, line.find(' ')));
@@ -143,10 +145,9 @@ std::vector<std::string> Upstream::auth_mechanisms() const {
   return out;
 }
 
-std::optional<UpstreamRefusal> Upstream::relay(const std::string& reverse_path,
-                                               const std::vector<std::string>& recipients, const std::string& message,
-                                               bool eight_bit) {
-  auto refuse = [&](Reply answer, std::string stage) -> std::optional<UpstreamRefusal> {
+std::optional<Refusal> Client::relay(const std::string& reverse_path, const std::vector<std::string>& recipients,
+                                     const std::string& message, bool eight_bit) {
+  auto refuse = [&](Reply answer, std::string stage) -> std::optional<Refusal> {
     if (usable_) {
       try {
         command("RSET");
@@ -155,7 +156,7 @@ std::optional<UpstreamRefusal> Upstream::relay(const std::string& reverse_path,
         // is noticed by the next transaction.
       }
     }
-    return UpstreamRefusal{std::move(answer), std::move(stage)};
+    return Refusal{std::move(answer), std::move(stage)};
   };
   std::string mail = fmt::format("MAIL FROM:<{}>", reverse_path);
   if (supports("SIZE"))
@@ -181,11 +182,11 @@ std::optional<UpstreamRefusal> Upstream::relay(const std::string& reverse_path,
     throw;
   }
   if (answer.code != 250)
-    return UpstreamRefusal{std::move(answer), "end of data"};
+    return Refusal{std::move(answer), "end of data"};
   return std::nullopt;
 }
 
-void Upstream::quit() noexcept {
+void Client::quit() noexcept {
   if (!usable_)
     return;
   try {
@@ -196,4 +197,16 @@ void Upstream::quit() noexcept {
   usable_ = false;
 }
 
-}  // namespace mailseal::gateway::internal
+ossl::SslCtx client_tls_context(const std::optional<std::filesystem::path>& ca_file) {
+  ossl::SslCtx context(ossl::check_ptr(SSL_CTX_new(TLS_client_method()), "SSL_CTX_new"));
+  ossl::check(SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION), "SSL_CTX_set_min_proto_version");
+  if (ca_file) {
+    if (SSL_CTX_load_verify_locations(context.get(), ca_file->c_str(), nullptr) <= 0)
+      ossl::fail(fmt::format("cannot read the CA file {}", ca_file->string()), ErrorCode::Usage);
+  } else {
+    ossl::check(SSL_CTX_set_default_verify_paths(context.get()), "SSL_CTX_set_default_verify_paths");
+  }
+  return context;
+}
+
+}  // namespace mailseal::smtp

@@ -1,4 +1,4 @@
-#include "mailseal/gateway/smtp.h"
+#include "mailseal/smtp/protocol.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 
 #include "mailseal/common/error.h"
 
-namespace mailseal::gateway {
+namespace mailseal::smtp {
 
 namespace {
 
@@ -223,4 +223,4 @@ std::optional<std::size_t> parse_size_parameter(std::string_view value) {
   return size;
 }
 
-}  // namespace mailseal::gateway
+}  // namespace mailseal::smtp

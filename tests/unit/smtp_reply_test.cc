@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "mailseal/gateway/smtp.h"
+#include "mailseal/smtp/protocol.h"
 
-namespace mailseal::gateway {
+namespace mailseal::smtp {
 namespace {
 
 TEST(SmtpReplyText, KeepsPrintableAscii) {
@@ -26,4 +26,4 @@ TEST(SmtpReplyText, ATextCannotInjectAReply) {
 }
 
 }  // namespace
-}  // namespace mailseal::gateway
+}  // namespace mailseal::smtp

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace mailseal::gateway {
+namespace mailseal::smtp {
 
 // RFC 5321 section 4.5.3.1: a command line is at most 512 octets with CRLF;
 // AUTH lines may be longer (RFC 4954 section 4), so commands get 4096; a
@@ -120,4 +120,4 @@ std::string dot_stuff(std::string_view message);
 // written, only SIZE and BODY are read.
 std::optional<std::size_t> parse_size_parameter(std::string_view value);
 
-}  // namespace mailseal::gateway
+}  // namespace mailseal::smtp

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/gateway/smtp.h"
+#include "mailseal/smtp/protocol.h"
 
-namespace mailseal::gateway {
+namespace mailseal::smtp {
 namespace {
 
 TEST(SmtpCommand, VerbIsUpperCasedAndArgumentTrimmed) {
@@ -149,4 +149,4 @@ TEST(SmtpSize, OnlyDecimalNumbers) {
 }
 
 }  // namespace
-}  // namespace mailseal::gateway
+}  // namespace mailseal::smtp

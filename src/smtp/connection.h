@@ -14,7 +14,7 @@
 
 struct addrinfo;
 
-namespace mailseal::gateway::internal {
+namespace mailseal::smtp {
 
 // The addresses getaddrinfo found (a linked list), freed with freeaddrinfo.
 struct AddressListFree {
@@ -87,4 +87,4 @@ class Connection {
   TimeLeft time_left_;
 };
 
-}  // namespace mailseal::gateway::internal
+}  // namespace mailseal::smtp

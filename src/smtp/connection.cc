@@ -1,4 +1,4 @@
-#include "gateway/internal/connection.h"
+#include "smtp/connection.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,7 +16,7 @@
 
 #include "mailseal/common/error.h"
 
-namespace mailseal::gateway::internal {
+namespace mailseal::smtp {
 
 namespace {
 
@@ -226,11 +226,11 @@ void Connection::start_tls_client(SSL_CTX* context, const std::string& host) {
     if (verify != X509_V_OK) {
       ERR_clear_error();
       throw Error(ErrorCode::Io,
-                  fmt::format("the upstream's TLS certificate is not valid for {}: {}", host,
+                  fmt::format("the server's TLS certificate is not valid for {}: {}", host,
                               X509_verify_cert_error_string(verify)),
-                  "give --upstream-ca FILE when the upstream uses a private CA");
+                  "give the CA file (--upstream-ca, --smtp-ca) when the server uses a private CA");
     }
-    ossl::fail("the TLS handshake with the upstream failed", ErrorCode::Io);
+    ossl::fail("the TLS handshake with the server failed", ErrorCode::Io);
   }
   ssl_ = std::move(ssl);
 }
@@ -239,4 +239,4 @@ void Connection::shutdown_reading() noexcept {
   ::shutdown(fd_.get(), SHUT_RD);
 }
 
-}  // namespace mailseal::gateway::internal
+}  // namespace mailseal::smtp
