@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <optional>
 
 #include <openssl/rsa.h>
 
@@ -29,6 +30,54 @@ void add_recipient(CMS_ContentInfo* cms, const crypto::Certificate& certificate,
   }
 }
 
+std::optional<Bytes> key_identifier(const crypto::Certificate& certificate) {
+  const ASN1_OCTET_STRING* identifier = X509_get0_subject_key_id(certificate.native());
+  if (identifier == nullptr)
+    return std::nullopt;
+  const unsigned char* data = ASN1_STRING_get0_data(identifier);
+  return Bytes(data, data + ASN1_STRING_length(identifier));
+}
+
+// RFC 5280 section 4.2.1.2, method 1: the SHA-1 of the subjectPublicKey. A
+// certificate whose key identifier is anything else may be naming someone
+// else's key, so it is never used to name a recipient.
+bool key_identifier_is_its_own(const crypto::Certificate& certificate) {
+  std::optional<Bytes> identifier = key_identifier(certificate);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!identifier || X509_pubkey_digest(certificate.native(), EVP_sha1(), digest, &length) != 1) {
+    ossl::take_errors();
+    return false;
+  }
+  return *identifier == Bytes(digest, digest + length);
+}
+
+// A reader finds its part of the message by issuer and serial number, or by
+// key identifier, and readers stop at the first match (NSS does). Two
+// recipients whose certificates share either but hold different keys would
+// leave one of them unable to decrypt: a correspondent's certificate made to
+// imitate another's. Refused, naming both.
+void refuse_imitating_recipients(const std::vector<crypto::Certificate>& recipients) {
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    for (std::size_t j = i + 1; j < recipients.size(); ++j) {
+      const crypto::Certificate& a = recipients[i];
+      const crypto::Certificate& b = recipients[j];
+      if (a.public_key() == b.public_key())
+        continue;
+      const bool same_serial = a.issuer_name_der() == b.issuer_name_der() && a.serial_hex() == b.serial_hex();
+      const std::optional<Bytes> a_id = key_identifier(a);
+      const bool same_key_id = a_id && a_id == key_identifier(b);
+      if (same_serial || same_key_id) {
+        throw Error(ErrorCode::RejectedByPolicy,
+                    fmt::format("the recipients' certificates '{}' and '{}' carry the same {} but different keys: one "
+                                "imitates the other, and a message to both could not be read by one of them",
+                                a.subject(), b.subject(), same_serial ? "issuer and serial number" : "key identifier"),
+                    "remove the contact you do not trust, or send to each separately");
+      }
+    }
+  }
+}
+
 ossl::Cms make_envelope(const EncryptOptions& options) {
   const EVP_CIPHER* cipher = options.choice.cipher == ContentCipher::Aes256Gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
   ossl::X509Stack none(ossl::check_ptr(sk_X509_new_null(), "cannot allocate a certificate stack"));
@@ -40,7 +89,7 @@ ossl::Cms make_envelope(const EncryptOptions& options) {
     add_recipient(cms.get(), certificate, oaep, 0);
     const auto& by_key_id = options.also_by_key_id;
     if (std::find(by_key_id.begin(), by_key_id.end(), certificate) != by_key_id.end() &&
-        X509_get0_subject_key_id(certificate.native()) != nullptr) {
+        key_identifier_is_its_own(certificate)) {
       add_recipient(cms.get(), certificate, oaep, CMS_USE_KEYID);
     }
   }
@@ -80,6 +129,7 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
   if (options.recipients.empty()) {
     throw Error(ErrorCode::Usage, "no recipients to encrypt to");
   }
+  refuse_imitating_recipients(options.recipients);
   message.complete_headers(now);
   if (options.signer != nullptr && !options.signer->certificate.names_address(message.from())) {
     throw Error(ErrorCode::RejectedByPolicy,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 
 #include <fmt/format.h>
 #include <openssl/err.h>
@@ -116,10 +117,6 @@ std::string friendly_cipher_name(int nid) {
   }
 }
 
-bool is_no_matching_recipient(unsigned long error) {
-  return ERR_GET_LIB(error) == ERR_LIB_CMS && ERR_GET_REASON(error) == CMS_R_NO_MATCHING_RECIPIENT;
-}
-
 // The recipients of an envelope, for an error message a person can act on.
 std::string describe_recipients(CMS_ContentInfo* cms) {
   STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms);
@@ -160,6 +157,80 @@ struct Failure {
   std::string unwrap_detail;
   std::string content_detail;
 };
+
+// One way into an envelope for one of our keys: the recipientInfo at `info`
+// and, for key agreement, its recipientEncryptedKey at `encrypted_key`.
+struct Attempt {
+  int info = 0;
+  int encrypted_key = -1;
+};
+
+// Every recipientInfo (and encrypted key) naming `certificate`, by issuer
+// and serial number or by key identifier. All of them, not the first: a
+// correspondent's certificate may imitate ours (same key identifier, or
+// same issuer and serial), and its entry, for a key that is not ours, may
+// come first. OpenSSL's CMS_decrypt_set1_pkey_and_peer tries only the first.
+std::vector<Attempt> attempts_for(CMS_ContentInfo* cms, const crypto::Certificate& certificate) {
+  std::vector<Attempt> attempts;
+  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms);
+  for (int i = 0; infos != nullptr && i < sk_CMS_RecipientInfo_num(infos); ++i) {
+    CMS_RecipientInfo* info = sk_CMS_RecipientInfo_value(infos, i);
+    if (CMS_RecipientInfo_type(info) == CMS_RECIPINFO_TRANS) {
+      if (CMS_RecipientInfo_ktri_cert_cmp(info, certificate.native()) == 0)
+        attempts.push_back({i, -1});
+    } else if (CMS_RecipientInfo_type(info) == CMS_RECIPINFO_AGREE) {
+      STACK_OF(CMS_RecipientEncryptedKey)* keys = CMS_RecipientInfo_kari_get0_reks(info);
+      for (int k = 0; keys != nullptr && k < sk_CMS_RecipientEncryptedKey_num(keys); ++k) {
+        if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(keys, k), certificate.native()) == 0)
+          attempts.push_back({i, k});
+      }
+    }
+  }
+  ossl::take_errors();
+  return attempts;
+}
+
+// Decrypts the content-encryption key of one attempt into `cms`; false when
+// it does not open under `key`.
+bool open_content_key(CMS_ContentInfo* cms, const Attempt& attempt, const DecryptionKey& key) {
+  CMS_RecipientInfo* info = sk_CMS_RecipientInfo_value(CMS_get0_RecipientInfos(cms), attempt.info);
+  EVP_PKEY* private_key = key.key->native();
+  int opened = 0;
+  if (attempt.encrypted_key < 0) {
+    // set0 takes the reference it is given and releases it when cleared.
+    EVP_PKEY_up_ref(private_key);
+    if (CMS_RecipientInfo_set0_pkey(info, private_key) == 1)
+      opened = CMS_RecipientInfo_decrypt(cms, info);
+    CMS_RecipientInfo_set0_pkey(info, nullptr);
+  } else {
+    CMS_RecipientEncryptedKey* encrypted_key =
+        sk_CMS_RecipientEncryptedKey_value(CMS_RecipientInfo_kari_get0_reks(info), attempt.encrypted_key);
+    if (CMS_RecipientInfo_kari_set0_pkey_and_peer(info, private_key, nullptr) == 1)
+      opened = CMS_RecipientInfo_kari_decrypt(cms, info, encrypted_key);
+    CMS_RecipientInfo_kari_set0_pkey(info, nullptr);
+  }
+  return opened > 0;
+}
+
+// Decrypts the content under the key an attempt opened; nullopt (recorded in
+// `failure`, nothing of the plaintext kept) when CBC padding or the GCM tag
+// fails.
+std::optional<std::string> decrypt_content(CMS_ContentInfo* cms, std::size_t size, Failure& failure) {
+  // The plaintext is no longer than the ciphertext: one allocation, no copy.
+  StringSink plaintext;
+  plaintext.reserve(size);
+  SinkBio out(plaintext);
+  if (CMS_decrypt(cms, nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
+    failure.content = true;
+    failure.content_detail = ossl::take_errors();
+    out.rethrow_if_failed();
+    std::string partial = plaintext.take();
+    secure_wipe(partial.data(), partial.size());
+    return std::nullopt;
+  }
+  out.rethrow_if_failed();
+  return plaintext.take();
+}
 
 // Content that fails under a key that opened was changed after it was
 // encrypted: with AES-GCM the tag says so for certain (RFC 5083).
@@ -318,33 +389,20 @@ Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
   // decide, not the error text.)
   Failure failure;
   for (const auto& key : keys) {
-    // A fresh structure for each key: a failed attempt may leave state behind.
-    ossl::Cms cms = read_cms(der);
-    if (CMS_decrypt_set1_pkey_and_peer(cms.get(), key.key->native(), key.certificate.native(), nullptr) != 1) {
-      unsigned long error = ERR_peek_last_error();
-      std::string detail = ossl::take_errors();
-      if (error != 0 && !is_no_matching_recipient(error)) {
-        failure.unwrap = true;  // the message is for this key, but its key part did not decrypt
-        failure.unwrap_detail = detail;
+    const std::vector<Attempt> attempts = attempts_for(read_cms(der).get(), key.certificate);
+    for (const Attempt& attempt : attempts) {
+      // A fresh structure for each attempt: a failed one may leave state behind.
+      ossl::Cms cms = read_cms(der);
+      if (!open_content_key(cms.get(), attempt, key)) {
+        failure.unwrap = true;  // the message names this key, but its key part did not decrypt
+        failure.unwrap_detail = ossl::take_errors();
+        continue;
       }
-      continue;
+      if (std::optional<std::string> plaintext = decrypt_content(cms.get(), der.size(), failure)) {
+        result.plaintext = std::move(*plaintext);
+        return result;
+      }
     }
-    // The plaintext is no longer than the ciphertext: one allocation, no copy.
-    StringSink plaintext;
-    plaintext.reserve(der.size());
-    SinkBio out(plaintext);
-    if (CMS_decrypt(cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
-      // CBC padding or the GCM tag failed: nothing of the plaintext is kept.
-      failure.content = true;
-      failure.content_detail = ossl::take_errors();
-      out.rethrow_if_failed();
-      std::string partial = plaintext.take();
-      secure_wipe(partial.data(), partial.size());
-      continue;
-    }
-    out.rethrow_if_failed();
-    result.plaintext = plaintext.take();
-    return result;
   }
   throw_decrypt_failure(result, failure);
   throw Error(ErrorCode::NoMatchingKey,

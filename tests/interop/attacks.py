@@ -653,4 +653,69 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and written is None and "encrypted as a whole" in text(result),
           "efail.attached_rfc822: an encrypted message attached as message/rfc822 is not decrypted", text(result))
 
-finish(minimum=102)
+    # --- A co-recipient whose certificate imitates Bob's ---------------------
+    # Mallory's own key in a certificate carrying Bob's key identifier, or his
+    # issuer name and serial number (both public: they are in every copy of
+    # Bob's certificate). A message to both names Bob twice; readers that stop
+    # at the first entry naming them (OpenSSL's CMS_decrypt with a certificate,
+    # NSS) could not read it when Mallory's comes first.
+    def field(certificate, *options):
+        return run("openssl", "x509", "-noout", *options, "-in", certificate).decode().strip()
+
+    bob_key_id = field(bob_encryption, "-ext", "subjectKeyIdentifier").splitlines()[-1].strip().replace(":", "")
+    bob_issuer = field(bob_encryption, "-issuer", "-nameopt", "compat").split("=", 1)[1]
+    bob_serial = field(bob_encryption, "-serial").split("=", 1)[1]
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", bob_issuer,
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+        "-keyout", path("imitation-ca.key"), "-out", path("imitation-ca.pem"))
+    imitations = {"key identifier": f"subjectKeyIdentifier={bob_key_id}\n",
+                  "issuer and serial number": "subjectKeyIdentifier=hash\n"}
+    for kind, extension in imitations.items():
+        name = "imitation-" + kind.split()[0]
+        write(f"{name}.cnf", (f"basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyEncipherment\n"
+                              f"extendedKeyUsage=emailProtection\nsubjectAltName=email:mallory@evil.example\n"
+                              + extension).encode())
+        run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mallory",
+            "-keyout", path(f"{name}.key"), "-out", path(f"{name}.csr"))
+        serial = ["-set_serial", "0x" + bob_serial] if kind.startswith("issuer") else ["-set_serial", "7"]
+        run("openssl", "x509", "-req", "-days", "30", "-in", path(f"{name}.csr"), "-CA", path("imitation-ca.pem"),
+            "-CAkey", path("imitation-ca.key"), *serial, "-extfile", path(f"{name}.cnf"), "-out", path(f"{name}.pem"))
+        check(field(path(f"{name}.pem"), "-ext", "subjectKeyIdentifier").splitlines()[-1].strip().replace(":", "")
+              == bob_key_id if kind == "key identifier" else field(path(f"{name}.pem"), "-serial") ==
+              "serial=" + bob_serial, f"imitation.{name}: Mallory's certificate carries Bob's {kind}")
+        # The reader: an envelope (made by openssl) whose first entry naming Bob is Mallory's.
+        options = ["-keyid"] if kind == "key identifier" else []
+        payload = write("imitated.eml", headers(From="alice@example.com", To="bob@example.org") +
+                        b"Content-Type: text/plain\r\n\r\nFor Bob and Mallory.\r\n")
+        mallory_first = None
+        for _ in range(40):
+            der = run("openssl", "cms", "-encrypt", "-aes-256-cbc", "-outform", "DER", *options, "-in", payload,
+                      path(f"{name}.pem"), bob_encryption)
+            # OpenSSL, given a certificate, uses the first entry naming it: that
+            # Mallory's key opens it means Mallory's entry comes first.
+            opened = subprocess.run(["openssl", "cms", "-decrypt", "-inform", "DER", "-recip", path(f"{name}.pem"),
+                                     "-inkey", path(f"{name}.key")], input=der, capture_output=True)
+            if opened.returncode == 0 and b"For Bob and Mallory" in opened.stdout:
+                mallory_first = der
+                break
+        if not check(mallory_first is not None, f"imitation.{name}: an envelope with Mallory's entry first"):
+            continue
+        top = headers(From="alice@example.com", To="bob@example.org", Subject="[...]", Date=now_date())
+        result, written = decrypt(pkcs7_message(mallory_first, "enveloped-data", top), "--allow-unauthenticated")
+        check(result.returncode == 0 and written is not None and b"For Bob and Mallory" in written,
+              f"imitation.{name}: Bob reads a message whose first entry naming his {kind} is Mallory's",
+              text(result))
+        # The sender: mailseal refuses to write such a message at all, naming both.
+        sender = Home(work, f"Sam-{name}")
+        sender.must("init", "sam@example.net")
+        sender.must("contact", "import", bob.certificates())
+        sender.must("contact", "import", write(f"{name}-chain.pem", open(path(f"{name}.pem"), "rb").read() +
+                                                open(path("imitation-ca.pem"), "rb").read()))
+        out = path(f"{name}-sent.eml")
+        result = sender.run("encrypt", write("to-both.eml", headers(From="sam@example.net",
+                                                                   To="bob@example.org, mallory@evil.example") +
+                                               b"\r\nHello both.\r\n"), "-o", out)
+        check(result.returncode != 0 and not os.path.exists(out) and kind in text(result) and "imitates" in text(result),
+              f"imitation.{name}: mailseal refuses to encrypt to Bob and his imitator together", text(result))
+
+finish(minimum=110)
