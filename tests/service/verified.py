@@ -277,8 +277,10 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     # --- An expired challenge -----------------------------------------------
     def later(home, seconds, *arguments):
         """`mailseal` for `home` with its clock `seconds` ahead (libfaketime), as the service's is."""
+        # An AddressSanitizer build wants its runtime first; libfaketime, preloaded, comes before it.
+        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
         return subprocess.run(["faketime", "-f", f"+{seconds}", MAILSEAL, "--home", home.home, *arguments],
-                              capture_output=True)
+                              capture_output=True, env=dict(os.environ, ASAN_OPTIONS=asan))
 
     erin = Home(work, "erin")
     erin.json("init", "erin@example.com", "--name", "Erin", "--suite", "modern", "--service", service.url)
