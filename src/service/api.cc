@@ -162,7 +162,7 @@ std::string domain_of(std::string_view address) {
 // confirmation. 7-bit text, CRLF; the address is a checked EmailAddress (no
 // line breaks), the rest is ours.
 OutgoingMail challenge_mail(const ServiceSettings& settings, const Claim& claim, std::string_view token,
-                            TimePoint now) {
+                            const std::optional<Claim>& served_for_another, TimePoint now) {
   std::string base = settings.public_url;
   while (base.ends_with('/'))
     base.pop_back();
@@ -198,6 +198,14 @@ OutgoingMail challenge_mail(const ServiceSettings& settings, const Claim& claim,
   std::string message;
   for (const auto& line : lines)
     message += line + "\r\n";
+  if (served_for_another) {
+    message += fmt::format(
+        "\r\nCareful: the key service already hands out another profile for {},\r\n"
+        "confirmed from this mailbox before:\r\n\r\n    {}\r\n\r\n"
+        "The link cannot replace it. Only if you made the new profile yourself,\r\n"
+        "run `mailseal address confirm` on one of its devices.\r\n",
+        claim.address, served_for_another->account.str());
+  }
   return OutgoingMail{settings.mail_from, claim.address, std::move(message)};
 }
 
@@ -387,7 +395,7 @@ class Handler {
           Claim claim = pending_claim(address, fingerprint, now_, settings_.lifetimes);
           std::string token = to_hex(crypto::random_bytes(kTokenBytes));
           store_.put_claim(claim, token_hash(token));
-          mails.push_back(challenge_mail(settings_, claim, token, now_));
+          mails.push_back(challenge_mail(settings_, claim, token, served_for_another(claim, claims), now_));
           states.push_back({address, std::string(kClaimPending)});
           break;
         }
@@ -441,6 +449,17 @@ class Handler {
                         "again. Nothing was changed.</p>");
       case ChallengeAnswer::Confirm:
         break;
+    }
+    if (std::optional<Claim> other = served_for_another(*claim, store_.claims(claim->address))) {
+      return page(action == PageAction::Show ? 200 : 409, "This address belongs to another profile",
+                  what + fmt::format(
+                             "\n<p>The key service hands out another profile for this address, <code>{}</code>: "
+                             "it was confirmed from this mailbox before. If you did not just make a new profile "
+                             "yourself, someone else published the one above: ignore this mail; nothing "
+                             "changes.</p>\n<p>If you did replace your profile, confirm from a device of the new "
+                             "one: <code>mailseal address confirm</code> with this link. A button cannot "
+                             "replace an address.</p>",
+                             escape_markup(other->account.str())));
     }
     if (action == PageAction::Show) {
       return page(200, "Confirm your address",

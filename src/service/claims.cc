@@ -81,6 +81,13 @@ ChallengeAnswer answer_challenge(const Claim& claim, TimePoint now) noexcept {
   return ChallengeAnswer::Confirm;
 }
 
+std::optional<Claim> served_for_another(const Claim& claim, std::span<const Claim> claims_to_address) {
+  std::optional<std::size_t> served = served_claim(claims_to_address);
+  if (!served || claims_to_address[*served].account == claim.account)
+    return std::nullopt;
+  return claims_to_address[*served];
+}
+
 Claim pending_claim(std::string address, Identity account, TimePoint now, const ClaimLifetimes& lifetimes) {
   return Claim{std::move(address),    std::move(account),
                ClaimState::Pending,   now,

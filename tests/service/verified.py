@@ -217,7 +217,17 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     status, found = lookup(alice, service, "carol@example.net")
     check(again.returncode == 0 and status == 0 and found["fingerprint"] == real["fingerprint"],
           "squatter: publishing again only makes another pending claim; Carol's stays served", found)
-    mailbox.challenge("carol@example.net", "squatter: his new claim mails Carol again")
+    again_link, _, again_mail = mailbox.challenge("carol@example.net", "squatter: his new claim mails Carol again")
+    again_text = again_mail.get_content() if again_mail else ""
+    check("Careful" in again_text and real["fingerprint"] in again_text,
+          "squatter: that mail warns that the address belongs to Carol's profile already", again_text)
+    status, _, page = fetch(service, "GET", path_of(again_link))
+    check(status == 200 and "belongs to another profile" in page and "<form" not in page,
+          "squatter: his link's page says the address is Carol's, with no button", page)
+    status, _, page = fetch(service, "POST", path_of(again_link), body="")
+    status_after, found = lookup(alice, service, "carol@example.net")
+    check(status == 409 and status_after == 0 and found["fingerprint"] == real["fingerprint"],
+          "squatter: Carol pressing a button anyway (a POST) does not give him her address", f"{status} {found}")
     stolen = mallory.run("address", "confirm", carol_link, "--service", service.url)
     check(stolen.returncode != 0 and b"refused" in stolen.stderr,
           "squatter: Carol's (used) token in his own signed confirmation is refused", stolen.stderr.decode())
@@ -420,4 +430,4 @@ with tempfile.TemporaryDirectory() as work:
         check(taken.returncode != 0 and b"409" in taken.stderr,
               "modes: --unverified keeps first come, first served (409 for the second)", taken.stderr.decode())
 
-finish(minimum=70)
+finish(minimum=73)

@@ -215,6 +215,21 @@ TEST(ServiceClaims, APublicationChallengesUnlessItsClaimStands) {
   EXPECT_EQ(step({claim_of("B", ClaimState::Listed)}, kNow, Verification::None), PublishStep::Keep);
 }
 
+TEST(ServiceClaims, ALinkNeverReplacesAnotherProfilesServedAddress) {
+  const Claim mine = claim_of("B", ClaimState::Pending);
+  EXPECT_EQ(served_for_another(mine, std::vector<Claim>{mine}), std::nullopt);
+  EXPECT_EQ(served_for_another(mine, std::vector<Claim>{claim_of("M", ClaimState::Pending), mine}), std::nullopt)
+      << "another pending claim is not served";
+  const Claim verified = claim_of("M", ClaimState::Verified);
+  std::optional<Claim> other = served_for_another(mine, std::vector<Claim>{verified, mine});
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->account, verified.account);
+  EXPECT_TRUE(served_for_another(mine, std::vector<Claim>{claim_of("M", ClaimState::Listed), mine}).has_value());
+  EXPECT_EQ(served_for_another(claim_of("B", ClaimState::Verified), std::vector<Claim>{claim_of("B", ClaimState::Verified)}),
+            std::nullopt)
+      << "its own served claim is no other profile's";
+}
+
 TEST(ServiceClaims, AChallengeIsAnsweredOnceBeforeItExpires) {
   const ClaimLifetimes lifetimes{10h, 2h};
   const Claim pending = claim_of("B", ClaimState::Pending, kNow, lifetimes);

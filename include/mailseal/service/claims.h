@@ -86,6 +86,13 @@ enum class ChallengeAnswer {
 };
 ChallengeAnswer answer_challenge(const Claim& claim, TimePoint now) noexcept;
 
+// The served claim of another profile to the claim's address, if any. A
+// link (a button on a page) does not replace it: the person who receives the
+// address's mail may press it thinking it is their own, after a squatter
+// published again (found by review). Only the signed confirmation, made on a
+// device of the new profile, replaces a served address.
+std::optional<Claim> served_for_another(const Claim& claim, std::span<const Claim> claims_to_address);
+
 // A new pending claim of `account` to `address` at `now`, or the renewal
 // of its stale one.
 Claim pending_claim(std::string address, Identity account, TimePoint now, const ClaimLifetimes& lifetimes);
