@@ -44,7 +44,7 @@ service::Api& verifying_api() {
   static service::Api instance(
       database.path,
       service::ServiceSettings{
-          service::Verification::Mail, "https://keys.test", "keys@keys.test", {}, [](const service::OutgoingMail&) {}});
+          service::Verification::Mail, "https://keys.test", "keys@keys.test", {}, [](const service::OutgoingMail&) {}, {}, {}});
   return instance;
 }
 
