@@ -2,10 +2,15 @@
 //   METHOD \n TARGET \n CONTENT-TYPE \n AUTHORIZATION \n BODY
 // answered by one Api over a throw-away database, one that verifies
 // addresses (its challenge mails kept, never sent), or, when METHOD starts
-// with '~', one that lists them unverified. Property: nothing crashes,
+// with '~', one that lists them unverified, or with '!', one whose rate
+// limits are tiny. With '@' first, the line after METHOD is a forwarding
+// header as a trusted proxy sends it (the request's client is what
+// client_address makes of it, read as X-Forwarded-For and as Forwarded),
+// and CONTENT-TYPE is also read as a --limit. Property: nothing crashes,
 // every answer is a JSON object or a page of the verification links (HTML
 // with its Content-Security-Policy), every refusal is a 4xx with an error,
-// and no page confirms an address.
+// every rate limit says when to retry, no page confirms an address, and a client
+// address is the peer or a canonical IP address.
 
 #include <unistd.h>
 
@@ -15,7 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz.h"
+#include "mailseal/common/error.h"
 #include "mailseal/service/api.h"
+#include "mailseal/service/limits.h"
 
 namespace mailseal::fuzz {
 
@@ -39,19 +46,55 @@ struct ScratchDatabase {
   }
 };
 
+// No limits: one fuzzing process sends millions of requests at one time.
+service::RateLimits unlimited() {
+  service::RateLimits rates;
+  for (auto name : service::rate_limit_names())
+    service::set_rate_limit(rates, std::string(name) + "=0/1s");
+  return rates;
+}
+
 service::Api& verifying_api() {
   static const ScratchDatabase database("verified");
-  static service::Api instance(
-      database.path,
-      service::ServiceSettings{
-          service::Verification::Mail, "https://keys.test", "keys@keys.test", {}, [](const service::OutgoingMail&) {}});
+  static service::Api instance(database.path, service::ServiceSettings{service::Verification::Mail,
+                                                                       "https://keys.test",
+                                                                       "keys@keys.test",
+                                                                       {},
+                                                                       [](const service::OutgoingMail&) {},
+                                                                       unlimited(),
+                                                                       {}});
   return instance;
 }
 
 service::Api& unverified_api() {
   static const ScratchDatabase database("unverified");
-  static service::Api instance(database.path);
+  static service::Api instance(database.path, service::ServiceSettings{service::Verification::None, "", "", {}, {},
+                                                                       unlimited(), {}});
   return instance;
+}
+
+service::Api& limited_api() {
+  static const ScratchDatabase database("limited");
+  service::RateLimits rates;
+  for (auto name : service::rate_limit_names())
+    service::set_rate_limit(rates, std::string(name) + "=1/1d");
+  static service::Api instance(database.path,
+                               service::ServiceSettings{service::Verification::None, "", "", {}, {}, rates, {}});
+  return instance;
+}
+
+// The client a trusted proxy names: the peer, or a canonical IP address.
+std::string forwarded_client(const std::string& forwarded) {
+  const std::string peer = "10.0.0.1";
+  std::string client;
+  for (auto header : {service::ForwardingHeader::XForwardedFor, service::ForwardingHeader::Forwarded}) {
+    client = service::client_address(peer, forwarded, header, {peer, "10.0.0.2"});
+    if (client != peer && service::canonical_ip(client) != client)
+      std::abort();
+    if (service::client_key(client).empty())
+      std::abort();
+  }
+  return client;
 }
 
 bool has_header(const service::HttpResponse& response, std::string_view name) {
@@ -75,11 +118,22 @@ void run(std::span<const std::uint8_t> input) {
   std::string_view rest(reinterpret_cast<const char*>(input.data()), input.size());
   service::HttpRequest request;
   request.method = next_line(rest);
-  service::Api& api = request.method.starts_with('~') ? unverified_api() : verifying_api();
-  if (request.method.starts_with('~'))
+  if (request.method.starts_with('@')) {
+    request.method.erase(0, 1);
+    request.client = forwarded_client(next_line(rest));
+  }
+  service::Api& api = request.method.starts_with('~')   ? unverified_api()
+                      : request.method.starts_with('!') ? limited_api()
+                                                        : verifying_api();
+  if (request.method.starts_with('~') || request.method.starts_with('!'))
     request.method.erase(0, 1);
   request.target = next_line(rest);
   request.content_type = next_line(rest);
+  try {
+    service::RateLimits rates;
+    service::set_rate_limit(rates, request.content_type);
+  } catch (const Error&) {
+  }
   request.authorization = next_line(rest);
   request.body = std::string(rest);
   service::HttpResponse response = api.handle(request, from_unix_seconds(1800000000));
@@ -95,6 +149,9 @@ void run(std::span<const std::uint8_t> input) {
   if (document.is_discarded() || !document.is_object())
     std::abort();
   if (response.status >= 400 && response.status < 500 && !document.contains("error"))
+    std::abort();
+  if (response.status == 429 && document["error"].value("code", "") == "rate_limited" &&
+      !has_header(response, "Retry-After"))
     std::abort();
 }
 

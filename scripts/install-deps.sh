@@ -13,6 +13,8 @@ packages=(
   # libraries (DESIGN.md section 10)
   libssl-dev libgmime-3.0-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libcpp-httplib-dev libqrencode-dev
+  # the key service's HTTP server: libmicrohttpd (event-driven, built for hostile clients; docs/service.md)
+  libmicrohttpd-dev
   # the peers the tests check mailseal's output with:
   #   openssl (x509, verify, pkcs12, cms, req, dgst: interop, client set-up, gateway, service signatures)
   #   libnss3-tools (certutil, pk12util, cmsutil: interop, Thunderbird set-up, and what mailseal itself runs)

@@ -424,10 +424,10 @@ void define_device_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->check(CLI::IsMember({"full", "read"}));
   add_service_option(accept, args.device_accept.service);
   d.runs(accept, run_device_accept, args.device_accept);
-  auto* reject = d.subcommand(*device, "reject", "Refuse a request to join", "mailseal device reject REQUEST_ID");
-  reject->add_option("witness", args.device_reject.selector, "The witness, or the request id")
-      ->required()
-      ->type_name("WITNESS|ID");
+  auto* reject = d.subcommand(*device, "reject", "Refuse a request to join, or every pending one (--all)",
+                              "mailseal device reject REQUEST_ID");
+  reject->add_option("witness", args.device_reject.selector, "The witness, or the request id")->type_name("WITNESS|ID");
+  reject->add_flag("--all", args.device_reject.all, "Reject every pending request (a queue spammed by strangers)");
   add_service_option(reject, args.device_reject.service);
   d.runs(reject, run_device_reject, args.device_reject);
   auto* invite = d.subcommand(*device, "invite", "A one-time PIN that lets a device join without comparing",
@@ -469,6 +469,42 @@ void define_recovery_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(restore, run_recovery_restore, args.recovery_restore);
 }
 
+// serve's options against abuse (docs/service.md, "Abuse").
+void define_serve_limits(CLI::App* serve, ServeArgs& args) {
+  serve->add_option("--limit", args.limits,
+                    "A rate limit NAME=COUNT/PERIOD (lookup, signed, new-profile, client-mails, account, "
+                    "account-mails, address-mails, joins; PERIOD 30s, 10m, 1h, 1d; COUNT 0: none), repeatable")
+      ->type_name("NAME=COUNT/PERIOD");
+  serve->add_option("--max-document-kib", args.max_document_kib, "KiB one profile may keep here (default 1024)")
+      ->type_name("KIB");
+  serve->add_option("--max-addresses", args.max_addresses, "Addresses one profile may name (default 32)")->type_name("N");
+  serve->add_option("--max-devices", args.max_devices, "Devices one profile may list (default 64)")->type_name("N");
+  serve->add_option("--max-certificates", args.max_certificates, "Certificates one profile may publish (default 256)")
+      ->type_name("N");
+  serve->add_option("--max-waiting-joins", args.max_waiting_joins,
+                    "Join requests without a PIN kept waiting per profile; the oldest goes (default 32)")
+      ->type_name("N");
+  serve->add_option("--join-minutes", args.join_minutes, "Minutes an undecided join request waits (default 60)")
+      ->type_name("MINUTES");
+  serve->add_option("--workers", args.workers, "Threads serving connections (default 8)")->type_name("N");
+  serve->add_option("--max-connections", args.max_connections, "Connections open at once (default 1000)")
+      ->type_name("N");
+  serve->add_option("--max-connections-per-client", args.max_connections_per_client,
+                    "Connections open at once from one client address (default 128)")
+      ->type_name("N");
+  serve->add_option("--request-seconds", args.request_seconds,
+                    "Seconds a client has to send a request's header and body, or to take an answer (default 30)")
+      ->type_name("SECONDS");
+  serve->add_option("--idle-seconds", args.idle_seconds, "Seconds a connection may stay silent (default 10)")
+      ->type_name("SECONDS");
+  serve->add_option("--trusted-proxy", args.trusted_proxies,
+                    "A reverse proxy (IP address) whose forwarding header names the client, repeatable")
+      ->type_name("ADDRESS");
+  serve->add_option("--proxy-header", args.proxy_header,
+                    "The header trusted proxies name the client in: x-forwarded-for (default) or forwarded")
+      ->type_name("NAME");
+}
+
 // serve, gateway
 void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
   auto* serve = d.subcommand(app, "serve", "Run a key service (until SIGINT or SIGTERM)",
@@ -503,6 +539,7 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->type_name("HOURS");
   serve->add_flag("--unverified", args.serve.unverified,
                   "Serve addresses without proof, first come first served (the default on loopback without --smtp)");
+  define_serve_limits(serve, args.serve);
   d.runs(serve, run_serve, args.serve);
 
   auto* gateway = d.subcommand(app, "gateway", "Run the SMTP submission gateway (until SIGINT or SIGTERM)",

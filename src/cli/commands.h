@@ -197,6 +197,7 @@ int run_device_pending(const Context& context, const ServiceArgs& args);
 
 struct DeviceDecisionArgs {
   std::string selector;  // witness or request id
+  bool all = false;      // reject: every pending request
   std::string role = "full";
   std::string service;
 };

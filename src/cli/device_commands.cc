@@ -225,6 +225,20 @@ int run_device_accept(const Context& context, const DeviceDecisionArgs& args) {
 int run_device_reject(const Context& context, const DeviceDecisionArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
+  if (args.all == !args.selector.empty())
+    throw Error(ErrorCode::Usage, "give a witness or request id, or --all (not both)");
+  if (args.all) {
+    std::vector<RequestId> rejected = devices::reject_all_requests(profile, client, context.key_access(), context.now());
+    if (context.json()) {
+      nlohmann::json ids = nlohmann::json::array();
+      for (const auto& id : rejected)
+        ids.push_back(id.str());
+      print_json({{"rejected", ids}});
+      return 0;
+    }
+    print_note(fmt::format("{} pending request(s) rejected", rejected.size()));
+    return 0;
+  }
   devices::reject_device(profile, client, context.key_access(), args.selector, context.now());
   if (context.json()) {
     print_json({{"rejected", args.selector}});

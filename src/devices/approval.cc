@@ -140,6 +140,12 @@ void reject_device(profile::Profile& profile, keyservice::Client& client, const 
   refuse_request(profile, client, root, request.request_id);
 }
 
+std::vector<RequestId> reject_all_requests(profile::Profile& profile, keyservice::Client& client,
+                                           const KeyAccess& key_access, TimePoint now) {
+  KeySigner root = root_signer(profile, key_access, now);
+  return client.reject_all(profile.store().profile().fingerprint, root.signer).rejected;
+}
+
 Invitation invite(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                   std::chrono::seconds lifetime, store::DeviceRole role, TimePoint now) {
   if (role == store::DeviceRole::Admin) {

@@ -150,8 +150,10 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   }
   if (answer.state != keyservice::RequestState::Accepted) {
     std::filesystem::remove(join_file(home));
-    throw Error(ErrorCode::RejectedByPolicy, "an admin device rejected this device's request to join",
-                "nothing was stored; join again if that was a mistake");
+    throw Error(ErrorCode::RejectedByPolicy,
+                "this device's request to join was rejected (by an admin device, or by the key service: it waited "
+                "longer than the service keeps requests, or too many others came after it)",
+                "nothing was stored; join again, with a PIN from 'mailseal device invite' if the queue is busy");
   }
   crypto::Certificate root = state.root();
   const keyservice::Acceptance& accepted = *answer.accepted;

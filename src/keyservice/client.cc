@@ -161,6 +161,10 @@ DecisionReceipt Client::decide(const Identity& profile, const RequestId& request
                                  decision.to_json(), &root);
 }
 
+Rejections Client::reject_all(const Identity& profile, const RequestSigner& root) {
+  return answer<Rejections>("DELETE", account_path(profile) + "/requests", "", &root);
+}
+
 BundleReceipt Client::put_bundle(const Identity& profile, const DeviceId& device, const BundleEnvelope& bundle,
                                  const RequestSigner& root) {
   return answer<BundleReceipt>("PUT", bundle_path(profile, device), bundle.to_json(), &root);

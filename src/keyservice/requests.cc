@@ -175,7 +175,8 @@ std::string PendingRequest::to_json() const {
 Parsed<PendingRequests> PendingRequests::parse(std::string_view text) {
   return parse_document<PendingRequests>(text, [](const Fields& fields) {
     return PendingRequests{
-        fields["requests"].list(kMaxPendingRequests, [](const Value& item) { return read_pending(item.object()); })};
+        fields["requests"].list(kMaxPendingRequests + kMaxOpenInvitations,
+                                [](const Value& item) { return read_pending(item.object()); })};
   });
 }
 
@@ -213,6 +214,20 @@ Parsed<DecisionReceipt> DecisionReceipt::parse(std::string_view text) {
 
 std::string DecisionReceipt::to_json() const {
   return dump({{"request_id", request_id.str()}, {"status", std::string(to_string(state))}});
+}
+
+Parsed<Rejections> Rejections::parse(std::string_view text) {
+  return parse_document<Rejections>(text, [](const Fields& fields) {
+    return Rejections{fields["rejected"].list(kMaxPendingRequests + kMaxOpenInvitations,
+                                              [](const Value& item) { return RequestId(item.text()); })};
+  });
+}
+
+std::string Rejections::to_json() const {
+  json list = json::array();
+  for (const auto& id : rejected)
+    list.push_back(id.str());
+  return dump({{"rejected", list}});
 }
 
 Parsed<RequestStatus> RequestStatus::parse(std::string_view text) {

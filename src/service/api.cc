@@ -39,6 +39,7 @@ struct Refusal {
   int status;
   std::string code;
   std::string message;
+  std::optional<std::chrono::seconds> retry_after = std::nullopt;  // 429: when to try again
 };
 
 [[noreturn]] void refuse(int status, std::string code, std::string message) {
@@ -53,7 +54,10 @@ HttpResponse respond(int status, std::string document) {
 }
 
 HttpResponse error_response(const Refusal& refusal) {
-  return respond(refusal.status, ErrorDocument{refusal.code, refusal.message}.to_json());
+  HttpResponse response = respond(refusal.status, ErrorDocument{refusal.code, refusal.message}.to_json());
+  if (refusal.retry_after)
+    response.headers.emplace_back("Retry-After", std::to_string(refusal.retry_after->count()));
+  return response;
 }
 
 // Percent-decoding of one path segment; anything odd is refused.
@@ -211,10 +215,18 @@ OutgoingMail challenge_mail(const ServiceSettings& settings, const Claim& claim,
 
 class Handler {
  public:
-  Handler(ServiceStore& store, const ServiceSettings& settings, const HttpRequest& request, TimePoint now)
-      : store_(store), settings_(settings), request_(request), now_(now) {}
+  Handler(ServiceStore& store, const ServiceSettings& settings, RateLimiter& limiter, const HttpRequest& request,
+          TimePoint now)
+      : store_(store), settings_(settings), limiter_(limiter), request_(request), now_(now) {}
 
   HttpResponse run() {
+    // Every client's requests first, before anything costs: unsigned reads
+    // (lookups, pages) and everything else in separate buckets.
+    const std::string client = client_key(request_.client);
+    if (request_.method == "GET" && request_.authorization.empty())
+      limit("lookup/" + client, settings_.rates.lookup, "lookups from your address");
+    else
+      limit("signed/" + client, settings_.rates.signed_request, "requests from your address");
     auto segments = path_segments(request_.target);
     auto is = [&](std::initializer_list<std::string_view> pattern) {
       if (segments.size() != pattern.size())
@@ -247,6 +259,7 @@ class Handler {
         {"POST", {"v1", "accounts", "*", "invites"}, [&] { return add_invite(Identity(segments[2])); }},
         {"POST", {"v1", "accounts", "*", "requests"}, [&] { return join(Identity(segments[2])); }},
         {"GET", {"v1", "accounts", "*", "requests"}, [&] { return pending(Identity(segments[2])); }},
+        {"DELETE", {"v1", "accounts", "*", "requests"}, [&] { return reject_all(Identity(segments[2])); }},
         {"POST",
          {"v1", "accounts", "*", "requests", "*"},
          [&] { return decide(Identity(segments[2]), RequestId(segments[4])); }},
@@ -272,6 +285,13 @@ class Handler {
   }
 
  private:
+  // One token of `rate` from the bucket `key`, or 429 with Retry-After.
+  void limit(const std::string& key, const Rate& rate, std::string_view what, std::uint32_t cost = 1) {
+    if (auto wait = limiter_.admit(key, rate, now_, cost))
+      throw Refusal{429, "rate_limited",
+                    fmt::format("too many {}; try again in {} seconds", what, wait->count()), *wait};
+  }
+
   // The body read strictly as `Document`; what is wrong with it is refused.
   template <typename Document>
   Document body() {
@@ -311,6 +331,10 @@ class Handler {
       refuse(401, "bad_signature", "the request's signature does not verify");
     if (!store_.remember_nonce(scope + "/" + authorization.key, authorization.nonce, now_, now_ - 2 * kMaxClockSkew))
       refuse(401, "replayed", "this request was seen before (replayed)");
+    // The profile's own keys (its root, its devices) share one bucket; a
+    // stranger's key (a joining device) cannot drain it.
+    if (key_id != kJoiningDeviceKey)
+      limit("account/" + scope, settings_.rates.account, "requests for this profile");
   }
 
   void authenticate_root(const AccountRecord& account) {
@@ -350,7 +374,10 @@ class Handler {
     Publication publication = body<Publication>();
     check_root(publication.root, fingerprint);
     authenticate(publication.root.public_key(), kRootKey, fingerprint.str());
+    if (!store_.account(fingerprint))
+      limit("new-profile/" + client_key(request_.client), settings_.rates.new_profile, "new profiles from your address");
     std::vector<EmailAddress> addresses = addresses_of(publication.root);
+    check_counts(publication, addresses.size());
     check_issued_by_root(publication);
     std::vector<StoredDevice> devices = checked_devices(publication.devices, publication.root);
     PublishedProfile profile{fingerprint,
@@ -365,6 +392,11 @@ class Handler {
     AccountRecord account{fingerprint, publication.root.der(), profile.to_json(), std::nullopt, std::nullopt, now_};
     if (publication.escrow)
       keep_escrow(*publication.escrow, account);
+    const std::size_t stored_bytes = account.document.size() + (account.escrow ? account.escrow->size() : 0);
+    if (stored_bytes > settings_.quotas.document_bytes)
+      refuse(413, "over_quota",
+             fmt::format("the profile would take {} KiB here; this service keeps at most {} KiB a profile",
+                         (stored_bytes + 1023) / 1024, settings_.quotas.document_bytes / 1024));
     std::vector<std::string> listed;
     for (const auto& address : addresses)
       listed.push_back(address.str());
@@ -373,6 +405,48 @@ class Handler {
     PublishReceipt receipt{fingerprint, listed, now_, claim_addresses(fingerprint, listed)};
     transaction.commit();
     return respond(200, receipt.to_json());
+  }
+
+  // What one profile may publish here (Quotas): beyond it, 400 naming it.
+  void check_counts(const Publication& publication, std::size_t addresses) {
+    const Quotas& quotas = settings_.quotas;
+    auto over = [](std::size_t count, std::size_t quota, std::string_view what) {
+      if (count > quota)
+        refuse(400, "over_quota", fmt::format("{} {}; this service keeps at most {} a profile", count, what, quota));
+    };
+    over(addresses, quotas.addresses, "addresses");
+    over(publication.devices.size(), quotas.devices, "devices");
+    over(publication.certificates.size(), quotas.certificates, "certificates");
+  }
+
+  // Challenge mails are limited per recipient address (nobody is mailed
+  // without end), per profile and per client. All are checked before any
+  // is taken, so a refused publication costs nothing.
+  void limit_mails(const Identity& fingerprint, const std::vector<OutgoingMail>& mails) {
+    if (mails.empty())
+      return;
+    const auto count = static_cast<std::uint32_t>(mails.size());
+    const std::string account = "account-mails/" + fingerprint.str();
+    const std::string client = "client-mails/" + client_key(request_.client);
+    std::optional<std::chrono::seconds> wait;
+    auto longest = [&](std::optional<std::chrono::seconds> w) {
+      if (w && (!wait || *w > *wait))
+        wait = w;
+    };
+    for (const auto& mail : mails)
+      longest(limiter_.wait("address-mails/" + mail.recipient, settings_.rates.address_mails, now_));
+    longest(limiter_.wait(account, settings_.rates.account_mails, now_, count));
+    longest(limiter_.wait(client, settings_.rates.client_mails, now_, count));
+    if (wait)
+      throw Refusal{429, "rate_limited",
+                    fmt::format("the service has sent enough challenge mails to these addresses, this profile or "
+                                "your address for now; nothing was published, try again in {} seconds",
+                                wait->count()),
+                    *wait};
+    for (const auto& mail : mails)
+      limiter_.take("address-mails/" + mail.recipient, settings_.rates.address_mails, now_);
+    limiter_.take(account, settings_.rates.account_mails, now_, count);
+    limiter_.take(client, settings_.rates.client_mails, now_, count);
   }
 
   // The profile's claim to each address its root names (claims.h); mails
@@ -407,6 +481,7 @@ class Handler {
           break;
       }
     }
+    limit_mails(fingerprint, mails);
     for (const auto& mail : mails) {
       try {
         settings_.send_mail(mail);
@@ -620,10 +695,26 @@ class Handler {
       }
     }();
     authenticate(key, kJoiningDeviceKey, fingerprint.str());
-    if (store_.pending_count(fingerprint) >= static_cast<int>(kMaxPendingRequests))
-      refuse(429, "too_many", "too many requests are waiting for this profile");
-    if (request.pin_id)
-      use_invite(*request.pin_id, fingerprint);
+    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
+    // Two lanes (docs/service.md, "Abuse"): a request with a valid PIN is
+    // the owner's (the service knows the PIN id only from the root) and is
+    // never limited or evicted by anyone else's; one without a PIN is a
+    // stranger's as far as the service knows: rate-limited per profile, and
+    // the oldest goes when too many wait.
+    const std::string joins = "joins/" + fingerprint.str();
+    if (request.pin_id) {
+      try {
+        use_invite(*request.pin_id, fingerprint);
+      } catch (const Refusal&) {
+        limiter_.take(joins, settings_.rates.joins, now_);  // wrong PINs count as joins without one
+        throw;
+      }
+    } else {
+      limit(joins, settings_.rates.joins, "requests to join this profile");
+      store_.evict_oldest_requests(
+          fingerprint, joins_to_evict(static_cast<std::size_t>(store_.pending_count(fingerprint, JoinLane::NoPin)),
+                                      settings_.quotas));
+    }
     PendingRequest pending{RequestId(to_hex(crypto::random_bytes(16))),
                            request,
                            to_hex(crypto::random_bytes(16)),
@@ -631,7 +722,8 @@ class Handler {
                            std::nullopt,
                            std::nullopt};
     store_.add_request({pending.request_id, fingerprint, pending.to_json(), request.signature_key, "pending",
-                        std::nullopt, now_});
+                        std::nullopt, now_},
+                       request.pin_id ? JoinLane::Pin : JoinLane::NoPin);
     return respond(201, JoinReceipt{pending.request_id, pending.service_nonce}.to_json());
   }
 
@@ -651,16 +743,25 @@ class Handler {
   HttpResponse pending(const Identity& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
     authenticate_root(account);
+    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
     PendingRequests answer;
     for (const auto& request : store_.pending_requests(fingerprint))
       answer.requests.push_back(stored<PendingRequest>(request.document));
     return respond(200, answer.to_json());
   }
 
+  // The owner clears a spammed queue at once.
+  HttpResponse reject_all(const Identity& fingerprint) {
+    AccountRecord account = account_or_404(fingerprint);
+    authenticate_root(account);
+    return respond(200, Rejections{store_.reject_pending(fingerprint)}.to_json());
+  }
+
   HttpResponse decide(const Identity& fingerprint, const RequestId& id) {
     AccountRecord account = account_or_404(fingerprint);
     Decision decision = body<Decision>();
     authenticate_root(account);
+    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
     auto request = store_.request(id);
     if (!request || request->account != fingerprint)
       refuse(404, "unknown_request", "no such request for this profile");
@@ -686,6 +787,7 @@ class Handler {
   }
 
   HttpResponse request_status(const RequestId& id) {
+    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
     auto request = store_.request(id);
     if (!request)
       refuse(404, "unknown_request", "no such request");
@@ -730,6 +832,7 @@ class Handler {
 
   ServiceStore& store_;
   const ServiceSettings& settings_;
+  RateLimiter& limiter_;
   const HttpRequest& request_;
   TimePoint now_;
 };
@@ -747,7 +850,7 @@ Api::~Api() = default;
 HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
   std::lock_guard lock(mutex_);
   try {
-    return Handler(*store_, settings_, request, now).run();
+    return Handler(*store_, settings_, limiter_, request, now).run();
   } catch (const Refusal& refusal) {
     return error_response(refusal);
   } catch (const Error& error) {

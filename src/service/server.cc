@@ -1,20 +1,41 @@
 #include "mailseal/service/server.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
 
 #include <fmt/format.h>
-#include <httplib.h>
+#include <microhttpd.h>
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/files.h"
 #include "mailseal/common/host_port.h"
+#include "mailseal/common/secret.h"
+#include "mailseal/common/unique_fd.h"
 #include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/protocol.h"
 #include "mailseal/service/api.h"
+#include "smtp/connection.h"
 
 namespace mailseal::service {
 
 namespace {
+
+// A body announced beyond this is refused at once, the connection closed
+// without reading it; up to it, read to its end and then refused (413).
+constexpr std::size_t kMaxDrainedBytes = 4 * keyservice::kMaxBodyBytes;
 
 // How long the relay may take for a challenge mail (the service waits).
 constexpr std::chrono::seconds kRelayTimeout{30};
@@ -27,6 +48,51 @@ std::string host_of_url(std::string_view url) {
   return std::string(url.substr(0, url.find(':')));
 }
 
+// A whole number option within [low, high].
+long long within(long long value, long long low, long long high, std::string_view option) {
+  if (value < low || value > high)
+    throw Error(ErrorCode::Usage, fmt::format("{} is {} to {}", option, low, high));
+  return value;
+}
+
+// Rate limits, quotas, connection limits and proxies (docs/service.md, "Abuse").
+void set_abuse_options(const ServeSettings& settings, ServeOptions& options) {
+  for (const auto& limit : settings.limits)
+    set_rate_limit(options.rates, limit);
+  Quotas& quotas = options.quotas;
+  quotas.document_bytes =
+      static_cast<std::size_t>(within(settings.max_document_kib, 16, keyservice::kMaxBodyBytes / 1024, "--max-document-kib")) *
+      1024;
+  quotas.addresses = static_cast<std::size_t>(
+      within(settings.max_addresses, 1, static_cast<long long>(keyservice::kMaxAddresses), "--max-addresses"));
+  quotas.devices = static_cast<std::size_t>(
+      within(settings.max_devices, 1, static_cast<long long>(keyservice::kMaxDevices), "--max-devices"));
+  quotas.certificates = static_cast<std::size_t>(
+      within(settings.max_certificates, 1, static_cast<long long>(keyservice::kMaxCertificates), "--max-certificates"));
+  quotas.waiting_joins = static_cast<std::size_t>(within(
+      settings.max_waiting_joins, 1, static_cast<long long>(keyservice::kMaxPendingRequests), "--max-waiting-joins"));
+  quotas.join_lifetime = std::chrono::minutes(within(settings.join_minutes, 1, 7 * 24 * 60, "--join-minutes"));
+  ConnectionLimits& connections = options.connections;
+  connections.workers = static_cast<unsigned>(within(settings.workers, 1, 256, "--workers"));
+  connections.connections = static_cast<unsigned>(within(settings.max_connections, 16, 100000, "--max-connections"));
+  connections.connections_per_client = static_cast<unsigned>(
+      within(settings.max_connections_per_client, 1, settings.max_connections, "--max-connections-per-client"));
+  connections.request = std::chrono::seconds(within(settings.request_seconds, 1, 3600, "--request-seconds"));
+  connections.idle = std::chrono::seconds(within(settings.idle_seconds, 1, 3600, "--idle-seconds"));
+  for (const auto& proxy : settings.trusted_proxies) {
+    auto address = canonical_ip(proxy);
+    if (!address)
+      throw Error(ErrorCode::Usage, fmt::format("--trusted-proxy '{}' is not an IP address", proxy));
+    options.trusted_proxies.push_back(*address);
+  }
+  if (settings.proxy_header == "x-forwarded-for" || settings.proxy_header == "X-Forwarded-For")
+    options.proxy_header = ForwardingHeader::XForwardedFor;
+  else if (settings.proxy_header == "forwarded" || settings.proxy_header == "Forwarded")
+    options.proxy_header = ForwardingHeader::Forwarded;
+  else
+    throw Error(ErrorCode::Usage, "--proxy-header is x-forwarded-for or forwarded");
+}
+
 }  // namespace
 
 ServeOptions serve_options(const ServeSettings& settings) {
@@ -35,6 +101,7 @@ ServeOptions serve_options(const ServeSettings& settings) {
   options.host = listen.host;
   options.port = listen.port;
   options.database = settings.database;
+  set_abuse_options(settings, options);
   if (!settings.tls_certificate.empty())
     options.tls_certificate = settings.tls_certificate;
   if (!settings.tls_key.empty())
@@ -80,16 +147,119 @@ ServeOptions serve_options(const ServeSettings& settings) {
   return options;
 }
 
+
+namespace {
+
+// One TCP connection: its client, the request being read, and the phase
+// of that request with when it began (the deadline's clock). The server's
+// mutex guards `phase`, `since` and `cut`; the rest belongs to the worker
+// thread that serves the connection.
+struct Connection {
+  enum class Phase { Reading, Handling, Sending };
+  int fd = -1;
+  std::string peer;      // canonical IP address
+  bool counted = false;  // counts against its client's connection cap
+  Phase phase = Phase::Reading;
+  std::chrono::steady_clock::time_point since;
+  bool cut = false;
+  std::string target;  // as sent (MHD unescapes its own copy)
+  std::string body;
+  bool too_large = false;
+};
+
+struct DaemonStop {
+  void operator()(MHD_Daemon* daemon) const noexcept { MHD_stop_daemon(daemon); }
+};
+struct ResponseDestroy {
+  void operator()(MHD_Response* response) const noexcept { MHD_destroy_response(response); }
+};
+
+std::string peer_address(const sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address == nullptr)
+    return "";
+  if (address->sa_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text, sizeof text);
+  else if (address->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text, sizeof text);
+  return canonical_ip(text).value_or(text);
+}
+
+Connection* connection_of(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info == nullptr ? nullptr : static_cast<Connection*>(info->socket_context);
+}
+
+std::string header(MHD_Connection* connection, const char* name) {
+  const char* value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// Every instance of a header field, joined by commas (RFC 9110 section 5.3).
+std::string all_values(MHD_Connection* connection, const char* name) {
+  struct Collected {
+    const char* name;
+    std::string values;
+  } collected{name, {}};
+  MHD_get_connection_values(
+      connection, MHD_HEADER_KIND,
+      [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
+        auto* into = static_cast<Collected*>(cls);
+        if (key != nullptr && value != nullptr && strcasecmp(key, into->name) == 0)
+          into->values += (into->values.empty() ? "" : ", ") + std::string(value);
+        return MHD_YES;
+      },
+      &collected);
+  return collected.values;
+}
+
+MHD_Result queue(MHD_Connection* connection, const HttpResponse& answer) {
+  std::unique_ptr<MHD_Response, ResponseDestroy> response(MHD_create_response_from_buffer(
+      answer.body.size(), const_cast<char*>(answer.body.data()), MHD_RESPMEM_MUST_COPY));
+  if (!response)
+    return MHD_NO;
+  MHD_add_response_header(response.get(), "Content-Type", answer.content_type.c_str());
+  for (const auto& [name, value] : answer.headers)
+    MHD_add_response_header(response.get(), name.c_str(), value.c_str());
+  return MHD_queue_response(connection, static_cast<unsigned>(answer.status), response.get());
+}
+
+HttpResponse too_large() {
+  HttpResponse answer;
+  answer.status = 413;
+  answer.body = keyservice::ErrorDocument{"too_large", "the body is larger than the service accepts"}.to_json();
+  return answer;
+}
+
+}  // namespace
+
 struct Server::Impl {
   ServeOptions options;
   std::unique_ptr<smtp::Sender> mailer;
   std::unique_ptr<Api> api;  // made once bound: the links in mails need the URL
-  std::unique_ptr<httplib::Server> http;
+  UniqueFd listener;
   int port = 0;
+
+  std::mutex mutex;  // the connections, their phases, `stopping`
+  std::condition_variable wake;
+  bool stopping = false;
+  std::set<Connection*> connections;
+  std::map<std::string, unsigned> per_client;  // open connections by client address
+  // Last: stopped (its threads joined, its connections closed) before the rest goes.
+  std::unique_ptr<MHD_Daemon, DaemonStop> daemon;
+
+  explicit Impl(const ServeOptions& given) : options(given) {
+    if (options.tls_certificate.has_value() != options.tls_key.has_value())
+      throw Error(ErrorCode::Usage, "--tls-cert and --tls-key go together");
+    if (options.tls_certificate && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+      throw Error(ErrorCode::Unsupported, "this libmicrohttpd has no TLS (HTTPS)");
+  }
 
   // The API over the database, verifying addresses when a relay is given.
   void open_api(const std::string& url) {
     ServiceSettings settings;
+    settings.rates = options.rates;
+    settings.quotas = options.quotas;
     if (options.smtp) {
       settings.verification = Verification::Mail;
       settings.public_url = options.public_url.empty() ? url : options.public_url;
@@ -103,72 +273,274 @@ struct Server::Impl {
     api = std::make_unique<Api>(options.database, std::move(settings));
   }
 
-  explicit Impl(const ServeOptions& given) : options(given) {
-    if (options.tls_certificate.has_value() != options.tls_key.has_value())
-      throw Error(ErrorCode::Usage, "--tls-cert and --tls-key go together");
-    if (options.tls_certificate) {
-      auto tls = std::make_unique<httplib::SSLServer>(options.tls_certificate->c_str(), options.tls_key->c_str());
-      if (!tls->is_valid())
-        throw Error(ErrorCode::Io, "cannot load the TLS certificate and key");
-      http = std::move(tls);
-    } else {
-      http = std::make_unique<httplib::Server>();
-    }
-    http->set_payload_max_length(keyservice::kMaxBodyBytes);
-    http->set_read_timeout(10, 0);
-    http->set_write_timeout(10, 0);
-    auto handler = [this](const httplib::Request& request, httplib::Response& response) {
-      HttpRequest call{request.method, request.target, request.get_header_value("Content-Type"),
-                       request.get_header_value("Authorization"), request.body};
-      // The service's clock is read here, once a request: Api decides by it.
-      HttpResponse answer = api->handle(call, mailseal::now());
-      response.status = answer.status;
-      for (const auto& [name, value] : answer.headers)
-        response.set_header(name, value);
-      response.set_content(answer.body, answer.content_type);
-    };
-    http->Get(".*", handler);
-    http->Put(".*", handler);
-    http->Post(".*", handler);
-    http->Delete(".*", handler);
-    http->Patch(".*", handler);
-    // What httplib refuses itself (oversized bodies, bad requests) also gets
-    // a JSON error.
-    http->set_error_handler([](const httplib::Request&, httplib::Response& response) {
-      if (!response.body.empty())
-        return;
-      std::string code = response.status == 413 ? "too_large" : "bad_request";
-      response.set_content(keyservice::ErrorDocument{code, fmt::format("HTTP {}", response.status)}.to_json(),
-                           "application/json");
-    });
+  bool trusted(const std::string& peer) const {
+    return std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), peer) !=
+           options.trusted_proxies.end();
   }
+
+  void set_phase(Connection& connection, Connection::Phase phase) {
+    std::lock_guard lock(mutex);
+    connection.phase = phase;
+    connection.since = std::chrono::steady_clock::now();
+  }
+
+  // The deadline: a connection reading a request (or waiting for the next
+  // one) or sending an answer for longer than options.connections.request
+  // is shut down, however steadily it trickles bytes. The worker that
+  // serves it then sees the end and closes it. Called with `mutex` held;
+  // a connection is in `connections` until just before its socket closes.
+  void cut_overdue() {
+    const auto now = std::chrono::steady_clock::now();
+    for (Connection* connection : connections) {
+      if (!connection->cut && connection->phase != Connection::Phase::Handling &&
+          now - connection->since > options.connections.request) {
+        ::shutdown(connection->fd, SHUT_RDWR);
+        connection->cut = true;
+      }
+    }
+  }
+
+  void make_room();
+
+  // MHD's callbacks (cls is the Impl).
+  static MHD_Result accept_policy(void* cls, const sockaddr* address, socklen_t);
+  static void notify_connection(void* cls, MHD_Connection* connection, void** context,
+                                MHD_ConnectionNotificationCode code);
+  static void* log_uri(void* cls, const char* uri, MHD_Connection* connection);
+  static MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                           const char* version, const char* upload, std::size_t* upload_size, void** request);
+  static void completed(void* cls, MHD_Connection* connection, void** request, MHD_RequestTerminationCode);
+  MHD_Result answer(MHD_Connection* connection, Connection& state, const char* method);
+  void start();
 };
+
+// A client at its cap of open connections gets no more (trusted proxies,
+// which carry many clients, have none).
+MHD_Result Server::Impl::accept_policy(void* cls, const sockaddr* address, socklen_t) {
+  auto* impl = static_cast<Impl*>(cls);
+  const std::string peer = peer_address(address);
+  if (impl->trusted(peer))
+    return MHD_YES;
+  std::lock_guard lock(impl->mutex);
+  auto found = impl->per_client.find(peer);
+  if (found != impl->per_client.end() && found->second >= impl->options.connections.connections_per_client)
+    return MHD_NO;
+  impl->make_room();
+  return MHD_YES;
+}
+
+// At the cap of open connections, the one that has been reading (or
+// waiting) longest is cut for the new one: slow clients from many
+// addresses push out each other, not the quick ones. Called with `mutex` held.
+void Server::Impl::make_room() {
+  std::size_t open = 0;
+  Connection* oldest = nullptr;
+  for (Connection* connection : connections) {
+    if (connection->cut)
+      continue;
+    ++open;
+    if (connection->phase == Connection::Phase::Reading && (oldest == nullptr || connection->since < oldest->since))
+      oldest = connection;
+  }
+  if (open >= options.connections.connections && oldest != nullptr) {
+    ::shutdown(oldest->fd, SHUT_RDWR);
+    oldest->cut = true;
+  }
+}
+
+void Server::Impl::notify_connection(void* cls, MHD_Connection* connection, void** context,
+                                     MHD_ConnectionNotificationCode code) {
+  auto* impl = static_cast<Impl*>(cls);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    auto state = std::make_unique<Connection>();
+    const MHD_ConnectionInfo* fd = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const MHD_ConnectionInfo* address = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    state->fd = fd == nullptr ? -1 : fd->connect_fd;
+    state->peer = peer_address(address == nullptr ? nullptr : address->client_addr);
+    state->since = std::chrono::steady_clock::now();
+    std::lock_guard lock(impl->mutex);
+    if (!impl->trusted(state->peer)) {
+      ++impl->per_client[state->peer];
+      state->counted = true;
+    }
+    impl->connections.insert(state.get());
+    *context = state.release();
+    return;
+  }
+  std::unique_ptr<Connection> state(static_cast<Connection*>(*context));
+  *context = nullptr;
+  if (!state)
+    return;
+  std::lock_guard lock(impl->mutex);
+  impl->connections.erase(state.get());
+  if (state->counted && --impl->per_client[state->peer] == 0)
+    impl->per_client.erase(state->peer);
+}
+
+// Called with each request's target as sent, before MHD unescapes it: the
+// signature covers these bytes.
+void* Server::Impl::log_uri(void*, const char* uri, MHD_Connection* connection) {
+  if (Connection* state = connection_of(connection)) {
+    state->target = uri == nullptr ? "" : uri;
+    state->body.clear();
+    state->too_large = false;
+  }
+  return nullptr;
+}
+
+MHD_Result Server::Impl::handle(void* cls, MHD_Connection* connection, const char*, const char* method,
+                                const char*, const char* upload, std::size_t* upload_size, void** request) {
+  auto* impl = static_cast<Impl*>(cls);
+  Connection* state = connection_of(connection);
+  if (state == nullptr)
+    return MHD_NO;
+  if (*request == nullptr) {
+    // The header is in. A body announced larger than the limit is refused
+    // before it is read.
+    *request = state;
+    const std::string length = header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    // Both framings at once is how requests are smuggled past a proxy that
+    // reads the other one (RFC 9112 section 6.3): refused, connection closed.
+    if (!length.empty() && !header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).empty()) {
+      impl->set_phase(*state, Connection::Phase::Sending);
+      HttpResponse refusal;
+      refusal.status = 400;
+      refusal.body = keyservice::ErrorDocument{"bad_request", "Content-Length and Transfer-Encoding together"}.to_json();
+      refusal.headers.emplace_back("Connection", "close");
+      return queue(connection, refusal);
+    }
+    std::size_t announced = 0;
+    std::from_chars(length.data(), length.data() + length.size(), announced);
+    if (length.size() > 12 || announced > kMaxDrainedBytes) {
+      impl->set_phase(*state, Connection::Phase::Sending);
+      return queue(connection, too_large());
+    }
+    // A little over the limit is read (and dropped) before the refusal, so
+    // that a client that sends its body before it reads sees the 413
+    // instead of a reset connection.
+    state->too_large = announced > keyservice::kMaxBodyBytes;
+    return MHD_YES;
+  }
+  if (*upload_size > 0) {
+    if (!state->too_large && state->body.size() + *upload_size <= keyservice::kMaxBodyBytes)
+      state->body.append(upload, *upload_size);
+    else
+      state->too_large = true;  // read to its end (within the deadline), then refused
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  return impl->answer(connection, *state, method);
+}
+
+MHD_Result Server::Impl::answer(MHD_Connection* connection, Connection& state, const char* method) {
+  if (state.too_large) {
+    set_phase(state, Connection::Phase::Sending);
+    return queue(connection, too_large());
+  }
+  set_phase(state, Connection::Phase::Handling);
+  HttpRequest call{method, state.target, header(connection, MHD_HTTP_HEADER_CONTENT_TYPE),
+                   header(connection, MHD_HTTP_HEADER_AUTHORIZATION), std::move(state.body), state.peer};
+  state.body.clear();
+  if (!options.trusted_proxies.empty()) {
+    const char* name = options.proxy_header == ForwardingHeader::Forwarded ? "Forwarded" : "X-Forwarded-For";
+    call.client = client_address(state.peer, all_values(connection, name), options.proxy_header,
+                                 options.trusted_proxies);
+  }
+  // The service's clock is read here, once a request: Api decides by it.
+  HttpResponse answer = api->handle(call, mailseal::now());
+  set_phase(state, Connection::Phase::Sending);
+  return queue(connection, answer);
+}
+
+// The answer is out (or the connection failed): the next request on the
+// connection has the whole deadline again, from now.
+void Server::Impl::completed(void* cls, MHD_Connection* connection, void** request, MHD_RequestTerminationCode) {
+  *request = nullptr;
+  if (Connection* state = connection_of(connection))
+    static_cast<Impl*>(cls)->set_phase(*state, Connection::Phase::Reading);
+}
+
+void Server::Impl::start() {
+  const bool tls = options.tls_certificate.has_value();
+  std::string certificate;
+  SecretBytes key;
+  if (tls) {
+    Bytes pem = read_file(*options.tls_certificate);
+    certificate.assign(pem.begin(), pem.end());
+    key = read_secret_file(*options.tls_key);
+    key.push_back(0);
+  }
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  getsockname(listener.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                   (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL) |
+                   (tls ? MHD_USE_TLS : 0) | (bound.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+  const ConnectionLimits& limits = options.connections;
+  std::vector<MHD_OptionItem> items = {
+      {MHD_OPTION_LISTEN_SOCKET, listener.get(), nullptr},
+      {MHD_OPTION_THREAD_POOL_SIZE, limits.workers, nullptr},
+      // Room above the cap for the connections make_room cuts while they close.
+      {MHD_OPTION_CONNECTION_LIMIT, limits.connections + 16 * limits.workers, nullptr},
+      {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(limits.idle.count()), nullptr},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Impl::notify_connection), this},
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::completed), this},
+      {MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(&Impl::log_uri), this},
+      {MHD_OPTION_STRICT_FOR_CLIENT, 1, nullptr},
+  };
+  if (tls) {
+    items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, key.data()});
+    items.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, certificate.data()});
+  }
+  items.push_back({MHD_OPTION_END, 0, nullptr});
+  daemon.reset(MHD_start_daemon(flags, 0, &Impl::accept_policy, this, &Impl::handle, this, MHD_OPTION_ARRAY,
+                                items.data(), MHD_OPTION_END));
+  if (!daemon)
+    throw Error(ErrorCode::Io, tls ? "cannot start the HTTPS server (is the TLS certificate and key right?)"
+                                   : "cannot start the HTTP server");
+  listener.release();  // MHD closes it when it stops
+}
 
 Server::Server(const ServeOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 Server::~Server() = default;
 
 int Server::bind() {
-  if (impl_->options.port == 0) {
-    impl_->port = impl_->http->bind_to_any_port(impl_->options.host);
-  } else if (impl_->http->bind_to_port(impl_->options.host, impl_->options.port)) {
-    impl_->port = impl_->options.port;
-  } else {
-    impl_->port = -1;
-  }
-  if (impl_->port <= 0) {
-    throw Error(ErrorCode::Io,
-                fmt::format("cannot listen on {}:{}", impl_->options.host, impl_->options.port));
-  }
-  impl_->open_api(url());
-  return impl_->port;
+  Impl& impl = *impl_;
+  smtp::AddressList addresses = smtp::resolve(impl.options.host, impl.options.port, smtp::AddressUse::Listen);
+  const addrinfo* found = addresses.get();
+  impl.listener.reset(::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol));
+  int one = 1;
+  if (impl.listener.valid())
+    setsockopt(impl.listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // best effort: restarts only
+  if (!impl.listener.valid() || ::bind(impl.listener.get(), found->ai_addr, found->ai_addrlen) != 0 ||
+      ::listen(impl.listener.get(), 1024) != 0)
+    throw Error(ErrorCode::Io, fmt::format("cannot listen on {}:{}: {}", impl.options.host, impl.options.port,
+                                           std::strerror(errno)));
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (getsockname(impl.listener.get(), reinterpret_cast<sockaddr*>(&bound), &length) != 0)
+    throw Error(ErrorCode::Io, fmt::format("getsockname: {}", std::strerror(errno)));
+  impl.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  impl.open_api(url());
+  impl.start();
+  return impl.port;
 }
 
 void Server::run() {
-  impl_->http->listen_after_bind();
+  std::unique_lock lock(impl_->mutex);
+  while (!impl_->stopping) {
+    impl_->wake.wait_for(lock, std::chrono::milliseconds(250));
+    impl_->cut_overdue();
+  }
+  lock.unlock();
+  impl_->daemon.reset();
 }
 
 void Server::stop() {
-  impl_->http->stop();
+  std::lock_guard lock(impl_->mutex);
+  impl_->stopping = true;
+  impl_->wake.notify_all();
 }
 
 bool Server::verifies_addresses() const noexcept {

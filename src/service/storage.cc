@@ -85,8 +85,15 @@ INSERT INTO claims (address, account, state, claimed_at, expires_at, token_expir
 DROP TABLE addresses;
 )sql";
 
+// The join queue's lanes (docs/service.md, "Abuse"): requests made with a
+// valid PIN apart from the others; expiry by creation time.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE requests ADD COLUMN pin_bound INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX requests_by_time ON requests (status, created_at);
+)sql";
+
 // Step i brings a database from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 2> kSchemaSteps = {kSchemaV1, kSchemaV2};
+constexpr std::array<std::string_view, 3> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3};
 constexpr auto kSchemaVersion = static_cast<std::int64_t>(kSchemaSteps.size());
 
 store::Database open_database(const std::filesystem::path& path) {
@@ -208,17 +215,50 @@ bool ServiceStore::remember_nonce(const std::string& key, const std::string& non
   return fresh;
 }
 
-void ServiceStore::add_request(const JoinRequestRecord& request) {
+void ServiceStore::add_request(const JoinRequestRecord& request, JoinLane lane) {
   database_
       .prepare(
-          "INSERT INTO requests (id, account, document, signature_key, status, created_at) "
-          "VALUES (?1, ?2, ?3, ?4, 'pending', ?5)")
+          "INSERT INTO requests (id, account, document, signature_key, status, created_at, pin_bound) "
+          "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)")
       .bind(1, request.id.str())
       .bind(2, request.account.str())
       .bind(3, request.document)
       .bind(4, request.signature_key)
       .bind(5, request.created_at)
+      .bind(6, static_cast<std::int64_t>(lane == JoinLane::Pin ? 1 : 0))
       .run();
+}
+
+void ServiceStore::evict_oldest_requests(const Identity& account, std::size_t count) {
+  if (count == 0)
+    return;
+  database_
+      .prepare(
+          "UPDATE requests SET status = 'rejected' WHERE id IN (SELECT id FROM requests WHERE account = ?1 AND "
+          "status = 'pending' AND pin_bound = 0 ORDER BY created_at, rowid LIMIT ?2)")
+      .bind(1, account.str())
+      .bind(2, static_cast<std::int64_t>(count))
+      .run();
+}
+
+void ServiceStore::expire_requests(TimePoint cutoff) {
+  database_.prepare("UPDATE requests SET status = 'rejected' WHERE status = 'pending' AND created_at <= ?1")
+      .bind(1, cutoff)
+      .run();
+}
+
+std::vector<RequestId> ServiceStore::reject_pending(const Identity& account) {
+  store::Transaction transaction(database_);
+  std::vector<RequestId> out;
+  auto statement = database_.prepare("SELECT id FROM requests WHERE account = ?1 AND status = 'pending'");
+  statement.bind(1, account.str());
+  while (statement.step())
+    out.emplace_back(statement.column_text(0));
+  database_.prepare("UPDATE requests SET status = 'rejected' WHERE account = ?1 AND status = 'pending'")
+      .bind(1, account.str())
+      .run();
+  transaction.commit();
+  return out;
 }
 
 namespace {
@@ -259,9 +299,10 @@ std::vector<JoinRequestRecord> ServiceStore::pending_requests(const Identity& ac
   return out;
 }
 
-int ServiceStore::pending_count(const Identity& account) {
-  auto statement = database_.prepare("SELECT COUNT(*) FROM requests WHERE account = ?1 AND status = 'pending'");
-  statement.bind(1, account.str());
+int ServiceStore::pending_count(const Identity& account, JoinLane lane) {
+  auto statement = database_.prepare(
+      "SELECT COUNT(*) FROM requests WHERE account = ?1 AND status = 'pending' AND pin_bound = ?2");
+  statement.bind(1, account.str()).bind(2, static_cast<std::int64_t>(lane == JoinLane::Pin ? 1 : 0));
   statement.step();
   return static_cast<int>(statement.column_int(0));
 }

@@ -45,6 +45,10 @@ struct JoinRequestRecord {
 
 enum class InviteUse { Accepted, Unknown, Used, Expired };
 
+// Which lane a join request waits in (limits.h, Quotas): made with a valid
+// PIN, or without one.
+enum class JoinLane { Pin, NoPin };
+
 class ServiceStore {
  public:
   explicit ServiceStore(const std::filesystem::path& path);
@@ -78,10 +82,16 @@ class ServiceStore {
   // `horizon`.
   bool remember_nonce(const std::string& key, const std::string& nonce, TimePoint now, TimePoint horizon);
 
-  void add_request(const JoinRequestRecord& request);
+  void add_request(const JoinRequestRecord& request, JoinLane lane);
   std::optional<JoinRequestRecord> request(const RequestId& id);
   std::vector<JoinRequestRecord> pending_requests(const Identity& account);
-  int pending_count(const Identity& account);
+  int pending_count(const Identity& account, JoinLane lane);
+  // Rejects the `count` oldest pending requests without a PIN.
+  void evict_oldest_requests(const Identity& account, std::size_t count);
+  // Rejects every pending request made at or before `cutoff` (expired).
+  void expire_requests(TimePoint cutoff);
+  // Rejects every pending request of the profile; their ids.
+  std::vector<RequestId> reject_pending(const Identity& account);
   // Only a pending request is decided; returns false otherwise.
   bool decide(const RequestId& id, const std::string& status, const std::string& document,
               const std::optional<Bytes>& bundle);

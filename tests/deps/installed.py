@@ -44,6 +44,9 @@ PYTHON_MODULES = ["aiosmtpd", "aiosmtpd.controller", "sqlite3", "ssl", "plistlib
                   "email.utils", "concurrent.futures", "csv", "resource", "hashlib"]
 # swaks's STARTTLS (and implicit TLS).
 PERL_MODULES = ["Net::SSLeay"]
+# Libraries the build finds with pkg-config: the key service's HTTP server
+# (libmicrohttpd) and its client (cpp-httplib).
+PKG_CONFIG_MODULES = ["libmicrohttpd", "cpp-httplib"]
 
 
 def listed_packages():
@@ -157,6 +160,11 @@ for module in PERL_MODULES:
     result = subprocess.run(["perl", f"-M{module}", "-e", f"print $INC{{'{key}'}}"], capture_output=True, text=True)
     found.append((f"Perl module {module}", result.stdout.strip() if result.returncode == 0 else None))
 
+for module in PKG_CONFIG_MODULES:
+    result = subprocess.run(["pkg-config", "--variable=pcfiledir", module], capture_output=True, text=True)
+    path = os.path.join(result.stdout.strip(), module + ".pc") if result.returncode == 0 else ""
+    found.append((f"pkg-config module {module}", path if path and os.path.exists(path) else None))
+
 owner = owners([path for _, path in found if path])
 for description, path in found:
     if not check(path is not None, f"{description} is installed"):
@@ -167,4 +175,4 @@ for description, path in found:
           f"{package} is not {'essential but ' if package in essential else ''}named in install-deps.sh "
           f"nor a dependency of a package it names")
 
-finish(minimum=2 * (len(PROGRAMS) + len(PYTHON_MODULES) + len(PERL_MODULES)))
+finish(minimum=2 * (len(PROGRAMS) + len(PYTHON_MODULES) + len(PERL_MODULES) + len(PKG_CONFIG_MODULES)))

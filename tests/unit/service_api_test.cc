@@ -123,7 +123,7 @@ class ServiceApiTest : public ::testing::Test {
   HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "",
                     const crypto::PrivateKey* key = nullptr, std::string_view key_id = kRootKey,
                     std::optional<TimePoint> signed_at = std::nullopt) {
-    HttpRequest request{method, target, body.empty() ? "" : "application/json", "", body};
+    HttpRequest request{method, target, body.empty() ? "" : "application/json", "", body, client_};
     if (key != nullptr)
       request.authorization = authorize(*key, key_id, method, target, as_bytes(body), signed_at.value_or(clock_));
     return api_->handle(request, clock_);
@@ -170,6 +170,7 @@ class ServiceApiTest : public ::testing::Test {
   std::filesystem::path database_;
   std::optional<Api> api_;
   TimePoint clock_ = kNow;  // the service's clock: a test moves it instead of waiting
+  std::string client_ = "192.0.2.1";  // the address requests come from
 };
 
 // --- Verified addresses: the rules (claims.h), with `now` passed in --------
@@ -257,7 +258,7 @@ class VerifiedServiceTest : public ServiceApiTest {
   void SetUp() override {
     ServiceApiTest::SetUp();
     api_.reset();
-    ServiceSettings settings{Verification::Mail, "https://keys.test/", "keys@keys.test", {}, {}};
+    ServiceSettings settings{Verification::Mail, "https://keys.test/", "keys@keys.test", {}, {}, {}, {}};
     settings.send_mail = [this](const OutgoingMail& mail) {
       if (mail_fails_)
         throw Error(ErrorCode::Io, "the relay is down");
@@ -397,6 +398,7 @@ TEST_F(ServiceApiTest, AVersionOneDatabaseIsUpgradedAndItsAddressesStayListed) {
                            "CREATE TABLE addresses (address TEXT PRIMARY KEY, account TEXT NOT NULL "
                            "REFERENCES accounts (fingerprint) ON DELETE CASCADE);"
                            "INSERT INTO addresses SELECT address, account FROM claims; DROP TABLE claims;"
+                           "DROP INDEX requests_by_time; ALTER TABLE requests DROP COLUMN pin_bound;"
                            "PRAGMA user_version = 1;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
@@ -514,7 +516,7 @@ TEST_F(ServiceApiTest, ARootCannotBeReplacedAndARequestCannotBeReplayed) {
 
   const std::string body = publication(alice()).to_json();
   HttpRequest request{"PUT", account(alice()), "application/json",
-                      authorize(alice().root_key, kRootKey, "PUT", account(alice()), as_bytes(body), kNow), body};
+                      authorize(alice().root_key, kRootKey, "PUT", account(alice()), as_bytes(body), kNow), body, ""};
   ASSERT_EQ(api_->handle(request, kNow).status, 200);
   expect_refused([&] { return api_->handle(request, kNow); }, 401, "replayed");
 }
@@ -759,6 +761,168 @@ TEST(ServeOptions, AServiceOthersReachVerifiesUnlessToldNotTo) {
   ServeSettings bad_from = verified;
   bad_from.mail_from = "not an address";
   refused(bad_from, "--mail-from");
+}
+
+// --- Abuse (docs/service.md): limits, quotas, the join queue ----------------
+
+TEST_F(VerifiedServiceTest, ChallengeMailsToOneAddressAreLimited) {
+  api_.reset();
+  ServiceSettings settings{Verification::Mail, "https://keys.test/", "keys@keys.test", {}, {}, {}, {}};
+  settings.send_mail = [this](const OutgoingMail& mail) { mails_.push_back(mail); };
+  settings.rates.address_mails = {2, std::chrono::hours(24)};
+  api_.emplace(database_, settings);
+  // Throwaway profiles that all claim Alice's address: each would mail her.
+  std::vector<test::Person> squatters;
+  for (int i = 0; i < 3; ++i)
+    squatters.push_back(test::make_person("alice@example.com", true));
+  publish(squatters[0]);
+  publish(squatters[1]);
+  EXPECT_EQ(mails_.size(), 2u);
+  expect_refused([&] { return as_root(squatters[2], "PUT", account(squatters[2]), publication(squatters[2]).to_json()); },
+                 429, "rate_limited");
+  EXPECT_EQ(mails_.size(), 2u) << "no third mail to the same address";
+  HttpResponse refused =
+      as_root(squatters[2], "PUT", account(squatters[2]), publication(squatters[2]).to_json());
+  ASSERT_EQ(refused.status, 429);
+  ASSERT_EQ(refused.headers.size(), 1u);
+  EXPECT_EQ(refused.headers[0].first, "Retry-After");
+  EXPECT_EQ(refused.headers[0].second, std::to_string(12 * 3600));
+  clock_ += 12h;
+  publish(squatters[2]);
+  EXPECT_EQ(mails_.size(), 3u);
+}
+
+class AbuseTest : public ServiceApiTest {
+ protected:
+  void with(const std::function<void(ServiceSettings&)>& change) {
+    api_.reset();
+    ServiceSettings settings;
+    change(settings);
+    api_.emplace(database_, settings);
+  }
+  HttpResponse stranger_joins(const TestDevice& device) {
+    return call("POST", account(alice()) + "/requests", device.join_request().to_json(), &device.signature_key,
+                kJoiningDeviceKey);
+  }
+  PendingRequests pending() {
+    return answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
+  }
+  RequestState state_of(const TestDevice& device, const RequestId& id) {
+    return answer<RequestStatus>(call("GET", "/v1/requests/" + id.str(), "", &device.signature_key, kJoiningDeviceKey),
+                                 200)
+        .state;
+  }
+  static std::string retry_after(const HttpResponse& response) {
+    for (const auto& [name, value] : response.headers) {
+      if (name == "Retry-After")
+        return value;
+    }
+    return "";
+  }
+};
+
+TEST_F(AbuseTest, StrangersFillOnlyTheirOwnLaneAndTheOldestGo) {
+  with([](ServiceSettings& settings) {
+    settings.quotas.waiting_joins = 4;
+    settings.rates.joins = {0, 1s};  // unlimited: a botnet of addresses
+  });
+  publish(alice());
+  ASSERT_EQ(as_root(alice(), "POST", account(alice()) + "/invites", Invitation{"PIN-1", kNow + 10min}.to_json()).status,
+            201);
+  std::vector<TestDevice> strangers(10);
+  std::vector<RequestId> ids;
+  for (const auto& stranger : strangers) {
+    ids.push_back(answer<JoinReceipt>(stranger_joins(stranger), 201).request_id);
+    clock_ += 1s;
+  }
+  EXPECT_EQ(pending().requests.size(), 4u) << "four wait; the oldest six were evicted";
+  EXPECT_EQ(state_of(strangers[0], ids[0]), RequestState::Rejected);
+  EXPECT_EQ(state_of(strangers[9], ids[9]), RequestState::Pending);
+
+  TestDevice own;
+  auto mine = answer<JoinReceipt>(join_with_pin(own, "PIN-1"), 201);
+  for (int i = 0; i < 20; ++i)
+    answer<JoinReceipt>(stranger_joins(TestDevice()), 201);
+  auto waiting = pending().requests;
+  EXPECT_EQ(waiting.size(), 5u);
+  EXPECT_EQ(std::count_if(waiting.begin(), waiting.end(), [&](const PendingRequest& r) { return r.request_id == mine.request_id; }),
+            1)
+      << "the request with the PIN is never evicted by strangers";
+}
+
+TEST_F(AbuseTest, JoinsWithoutAPinAreRateLimitedPerProfileButThePinLaneIsNot) {
+  with([](ServiceSettings& settings) { settings.rates.joins = {3, 600s}; });
+  publish(alice());
+  ASSERT_EQ(as_root(alice(), "POST", account(alice()) + "/invites", Invitation{"PIN-1", kNow + 30min}.to_json()).status,
+            201);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(stranger_joins(TestDevice()).status, 201) << i;
+  expect_refused([&] { return stranger_joins(TestDevice()); }, 429, "rate_limited");
+  EXPECT_EQ(retry_after(stranger_joins(TestDevice())), "200");
+  // Wrong PINs count as joins without one; the right PIN gets in anyway.
+  expect_refused([&] { return join_with_pin(TestDevice(), "PIN-WRONG"); }, 403, "bad_pin");
+  TestDevice own;
+  EXPECT_EQ(join_with_pin(own, "PIN-1").status, 201) << "the owner's PIN join is not limited by strangers";
+  clock_ += 200s;  // the wrong PIN's token is still owed
+  EXPECT_EQ(stranger_joins(TestDevice()).status, 429);
+  clock_ += 200s;
+  EXPECT_EQ(stranger_joins(TestDevice()).status, 201) << "tokens come back with time";
+}
+
+TEST_F(AbuseTest, PendingRequestsExpireAndTheOwnerRejectsThemAllAtOnce) {
+  publish(alice());
+  TestDevice early;
+  auto old_id = answer<JoinReceipt>(stranger_joins(early), 201).request_id;
+  clock_ += 3600s;  // an hour: the default lifetime
+  EXPECT_TRUE(pending().requests.empty()) << "an hour-old request is gone";
+  EXPECT_EQ(state_of(early, old_id), RequestState::Rejected);
+  for (int i = 0; i < 3; ++i)
+    answer<JoinReceipt>(stranger_joins(TestDevice()), 201);
+  ASSERT_EQ(pending().requests.size(), 3u);
+  expect_refused([&] { return call("DELETE", account(alice()) + "/requests"); }, 401, "unauthenticated");
+  auto rejected = answer<Rejections>(as_root(alice(), "DELETE", account(alice()) + "/requests"), 200);
+  EXPECT_EQ(rejected.rejected.size(), 3u);
+  EXPECT_TRUE(pending().requests.empty());
+  EXPECT_TRUE(answer<Rejections>(as_root(alice(), "DELETE", account(alice()) + "/requests"), 200).rejected.empty());
+}
+
+TEST_F(AbuseTest, LookupsAreLimitedPerClientAndRecover) {
+  with([](ServiceSettings& settings) { settings.rates.lookup = {2, 60s}; });
+  EXPECT_EQ(call("GET", "/v1/health").status, 200);
+  EXPECT_EQ(call("GET", "/v1/health").status, 200);
+  HttpResponse limited = call("GET", "/v1/health");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(retry_after(limited), "30");
+  EXPECT_NE(limited.body.find("rate_limited"), std::string::npos);
+  client_ = "192.0.2.2";
+  EXPECT_EQ(call("GET", "/v1/health").status, 200) << "another client has its own bucket";
+  client_ = "192.0.2.1";
+  clock_ += 30s;
+  EXPECT_EQ(call("GET", "/v1/health").status, 200) << "and the first one is served again after Retry-After";
+}
+
+TEST_F(AbuseTest, NewProfilesAreLimitedPerClient) {
+  with([](ServiceSettings& settings) { settings.rates.new_profile = {1, 3600s}; });
+  publish(alice());
+  publish(alice());  // publishing again is no new profile
+  expect_refused([&] { return as_root(mallory(), "PUT", account(mallory()), publication(mallory()).to_json()); },
+                 429, "rate_limited");
+  client_ = "198.51.100.7";
+  publish(mallory());
+}
+
+TEST_F(AbuseTest, QuotasRefuseWhatAProfileMayNotKeep) {
+  with([](ServiceSettings& settings) {
+    settings.quotas.certificates = 1;
+    settings.quotas.document_bytes = 16 * 1024;
+  });
+  expect_refused([&] { return as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()); }, 400,
+                 "over_quota");
+  with([](ServiceSettings& settings) { settings.quotas.document_bytes = 16 * 1024; });
+  Publication big = publication(alice());
+  big.escrow = EscrowReference{"escrow-1", Bytes(20 * 1024, 0x41)};
+  expect_refused([&] { return as_root(alice(), "PUT", account(alice()), big.to_json()); }, 413, "over_quota");
+  publish(alice());
 }
 
 }  // namespace

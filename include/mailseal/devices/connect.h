@@ -127,6 +127,10 @@ AcceptedDevice accept_device(profile::Profile& profile, keyservice::Client& clie
                              std::string_view witness_or_id, store::DeviceRole role, TimePoint now);
 void reject_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                    std::string_view witness_or_id, TimePoint now);
+// Rejects every pending request to join the profile at once (a queue
+// spammed by strangers); the ids of the requests rejected.
+std::vector<RequestId> reject_all_requests(profile::Profile& profile, keyservice::Client& client,
+                                           const KeyAccess& key_access, TimePoint now);
 
 struct Invitation {
   std::string pin;

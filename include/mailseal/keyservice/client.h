@@ -67,6 +67,8 @@ class Client {
   PendingRequests pending_requests(const Identity& profile, const RequestSigner& root);
   DecisionReceipt decide(const Identity& profile, const RequestId& request, const Decision& decision,
                          const RequestSigner& root);
+  // Rejects every pending request to join the profile at once.
+  Rejections reject_all(const Identity& profile, const RequestSigner& root);
   BundleReceipt put_bundle(const Identity& profile, const DeviceId& device, const BundleEnvelope& bundle,
                            const RequestSigner& root);
   // Answers a challenge mail with its token instead of the link: the

@@ -59,7 +59,10 @@ inline constexpr std::size_t kMaxCertificates = 256;
 inline constexpr std::size_t kMaxDevices = 64;
 inline constexpr std::size_t kMaxRevocations = 16;
 inline constexpr std::size_t kMaxAddresses = 32;
-inline constexpr std::size_t kMaxPendingRequests = 100;  // waiting at once, per profile
+// Join requests without a PIN waiting at once, per profile (the service may
+// keep fewer: `serve --max-waiting-joins`); those with a PIN are bounded by
+// the open invitations, so a list of pending requests holds at most both.
+inline constexpr std::size_t kMaxPendingRequests = 100;
 inline constexpr std::size_t kMaxOpenInvitations = 100;  // open at once, per profile
 inline constexpr std::size_t kMaxEndorsementText = 1024 * 1024;
 inline constexpr std::size_t kMaxKeyBytes = 4096;
@@ -248,6 +251,14 @@ struct DecisionReceipt {
   RequestId request_id;
   RequestState state = RequestState::Pending;
   static Parsed<DecisionReceipt> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// DELETE /v1/accounts/{fingerprint}/requests, signed by the root: every
+// pending request rejected at once (a spammed queue).
+struct Rejections {
+  std::vector<RequestId> rejected;
+  static Parsed<Rejections> parse(std::string_view json);
   std::string to_json() const;
 };
 

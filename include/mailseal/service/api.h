@@ -16,6 +16,7 @@
 
 #include "mailseal/common/time.h"
 #include "mailseal/service/claims.h"
+#include "mailseal/service/limits.h"
 
 namespace mailseal::service {
 
@@ -25,6 +26,9 @@ struct HttpRequest {
   std::string content_type;
   std::string authorization;
   std::string body;
+  // The client's address (the TCP peer's, or a trusted proxy's forwarded
+  // one): what its rate limits are kept by. Empty: one unnamed client.
+  std::string client;
 };
 
 struct HttpResponse {
@@ -54,6 +58,10 @@ struct ServiceSettings {
   // it is then refused and changes nothing). Called with the service's lock
   // held. Needed with Verification::Mail.
   std::function<void(const OutgoingMail&)> send_mail;
+  // Abuse (docs/service.md): rate limits per client, profile and address;
+  // what a profile may keep; the join queue's rules.
+  RateLimits rates;
+  Quotas quotas;
 };
 
 class ServiceStore;
@@ -78,6 +86,7 @@ class Api {
   std::mutex mutex_;  // one SQLite connection, one request at a time
   std::unique_ptr<ServiceStore> store_;
   ServiceSettings settings_;
+  RateLimiter limiter_;
 };
 
 }  // namespace mailseal::service

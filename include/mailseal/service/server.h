@@ -1,6 +1,7 @@
 #pragma once
-// `mailseal serve`: the key service's API over HTTP or HTTPS (cpp-httplib),
-// one SQLite database, a thread pool for concurrent clients.
+// `mailseal serve`: the key service's API over HTTP or HTTPS (libmicrohttpd:
+// event-driven, so a slow client holds a connection, never a thread), one
+// SQLite database, the limits of limits.h against slow and greedy clients.
 
 #include <cstdint>
 #include <filesystem>
@@ -8,8 +9,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mailseal/service/claims.h"
+#include "mailseal/service/limits.h"
 #include "mailseal/smtp/relay.h"
 
 namespace mailseal::service {
@@ -27,6 +30,13 @@ struct ServeOptions {
   std::string public_url;  // the base of links in mails; empty: url()
   std::string mail_from;   // the From of challenge mails; empty: keys@ the public URL's host
   ClaimLifetimes lifetimes;
+  ConnectionLimits connections;
+  RateLimits rates;
+  Quotas quotas;
+  // Peers whose forwarding header names the client (a reverse proxy):
+  // canonical IP addresses.
+  std::vector<std::string> trusted_proxies;
+  ForwardingHeader proxy_header = ForwardingHeader::XForwardedFor;
 };
 
 // What `mailseal serve` takes from its command line, as given.
@@ -45,6 +55,22 @@ struct ServeSettings {
   std::string mail_from;
   long long claim_hours = kDefaultClaimLifetime.count() / 3600;
   long long token_hours = kDefaultTokenLifetime.count() / 3600;
+  // Abuse (docs/service.md): "NAME=COUNT/PERIOD" each; the quotas; the
+  // connection limits; the reverse proxies to believe.
+  std::vector<std::string> limits;
+  long long max_document_kib = static_cast<long long>(Quotas{}.document_bytes / 1024);
+  long long max_addresses = static_cast<long long>(Quotas{}.addresses);
+  long long max_devices = static_cast<long long>(Quotas{}.devices);
+  long long max_certificates = static_cast<long long>(Quotas{}.certificates);
+  long long max_waiting_joins = static_cast<long long>(Quotas{}.waiting_joins);
+  long long join_minutes = Quotas{}.join_lifetime.count() / 60;
+  long long workers = ConnectionLimits{}.workers;
+  long long max_connections = ConnectionLimits{}.connections;
+  long long max_connections_per_client = ConnectionLimits{}.connections_per_client;
+  long long request_seconds = ConnectionLimits{}.request.count();
+  long long idle_seconds = ConnectionLimits{}.idle.count();
+  std::vector<std::string> trusted_proxies;
+  std::string proxy_header = "x-forwarded-for";
 };
 
 // Checks the settings and builds the options. Error(Usage) naming what is
@@ -53,7 +79,9 @@ struct ServeSettings {
 // loopback, for tests and demonstrations, may list them unverified);
 // --public-url or --mail-from without --smtp; a public URL that is not
 // http(s)://; lifetimes below an hour, or a link that outlives its claim;
-// and the relay's settings as smtp::set_relay_account checks them.
+// and the relay's settings as smtp::set_relay_account checks them; limits,
+// quotas and connection limits out of range; a trusted proxy that is not an
+// IP address.
 ServeOptions serve_options(const ServeSettings& settings);
 
 class Server {
