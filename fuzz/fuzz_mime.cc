@@ -1,8 +1,11 @@
 // MIME parsing of untrusted messages: entities, multipart bodies, transfer
-// encodings, address lists, single mailboxes read strictly, Content-Type parameters, dates.
+// encodings, address lists, single mailboxes read strictly, Content-Type parameters, dates,
+// and RFC 9788 Legacy Display Elements removed (as a reader of a decrypted
+// payload does, with the entity's own fields) and added.
 
 #include "fuzz.h"
 #include "mailseal/common/error.h"
+#include "mailseal/mime/legacy_display.h"
 #include "mailseal/mime/mime.h"
 
 namespace mailseal::fuzz {
@@ -44,11 +47,37 @@ void walk(std::string_view bytes, int depth) {
   }
 }
 
+// Removal with the entity's own user-facing fields: nothing removed means
+// nothing changed, and a removal never adds bytes beyond the parameter edit.
+void legacy_display(std::string_view bytes) {
+  mime::Entity entity = mime::Entity::parse(bytes);
+  std::vector<mime::DisplayedField> fields;
+  for (const auto& field : entity.headers.fields()) {
+    for (const char* name : {"Subject", "From", "To", "Cc", "Date", "Reply-To"}) {
+      if (mime::same_field_name(field.name, name))
+        fields.push_back(mime::displayed_field(field.name, field.raw_value));
+    }
+  }
+  mime::LegacyDisplayRemoval removal = mime::remove_legacy_display(bytes, fields);
+  if (removal.removed == 0 && removal.entity != bytes)
+    __builtin_trap();
+  if (fields.empty())
+    return;
+  if (auto added = mime::add_legacy_display(bytes, std::span(fields).first(1)))
+    (void)mime::remove_legacy_display(*added, fields);
+  if (auto type = entity.headers.get("Content-Type"))
+    (void)mime::without_parameter(*type, mime::kLegacyDisplayParameter);
+}
+
 }  // namespace
 
 void run(std::span<const std::uint8_t> input) {
   try {
     walk(as_string_view(input), 0);
+  } catch (const Error&) {
+  }
+  try {
+    legacy_display(as_string_view(input));
   } catch (const Error&) {
   }
   (void)mime::to_crlf(as_string_view(input));

@@ -71,6 +71,14 @@ printf "S${envelope}From: alice@example.com, bob@example.org\r\nSubject: \303\24
 printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1:10587\r\nContent-Type: text/plain\r\n\r\nEHLO a\r\n' >corpus/smtp/http-post
 printf 'EHLO a\r\nAUTH LOGIN\r\nZnV6eg==\r\nc2VjcmV0\r\nMAIL FROM:<a@b.c>\r\nNOOP\nQUIT\r\n' >corpus/smtp/auth-login
 printf 'EHLO a\r\nMAIL FROM:<a@b.c>\r\nAUTH PLAIN\r\n*\r\nAUTH CRAM-MD5\r\n' >corpus/smtp/unauthenticated
+# RFC 9788 Legacy Display Elements (mime/legacy_display.h): real ones in a
+# decrypted payload's main body parts, and crafted ones the reader must keep.
+hp='From: a@example.com\r\nTo: b@example.org\r\nSubject: =?utf-8?q?Caf=C3=A9_<at>_noon?=\r\n'
+printf "${hp}Content-Type: text/plain; charset=utf-8; hp=\"cipher\"; hp-legacy-display=\"1\"\r\n\r\nSubject: Caf\303\251 <at> noon\r\n\r\nHi\r\n" >corpus/mime/legacy-display-text.eml
+printf "${hp}Content-Type: multipart/alternative; boundary=\"a\"; hp=\"cipher\"\r\n\r\n--a\r\nContent-Type: text/plain; charset=utf-8; hp-legacy-display=1\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogQ2Fmw6kgPGF0PiBub29uDQoNCkhpDQo=\r\n--a\r\nContent-Type: text/html; hp-legacy-display=\"1\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<html><body><div class=3D\"header-protection-legacy-display\">\r\n<pre>Subject: Caf&#233; &lt;at&gt; noon</pre>\r\n</div>\r\n<p>Hi</p></body></html>\r\n--a--\r\n" >corpus/mime/legacy-display-alternative.eml
+printf "${hp}Content-Type: multipart/mixed; boundary=\"m\"; hp=\"cipher\"\r\n\r\n--m\r\nContent-Type: text/plain; hp-legacy-display=\"1\"\r\n\r\nSubject: Pay Mallory\r\nX-Note: hidden\r\n\r\nHi\r\n--m\r\nContent-Type: text/html; hp-legacy-display=\"1\"\r\n\r\n<div class='header-protection-legacy-display'><pre>Subject: x</pre><img src=http://evil.example/><div></div></div>\r\n--m--\r\n" >corpus/mime/legacy-display-crafted.eml
+openssl cms -encrypt -aes256 -in corpus/mime/legacy-display-alternative.eml -out corpus/smime/legacy-display-openssl.eml data/fuzz-rsa-cert.pem
+openssl cms -encrypt -aes256 -in corpus/mime/legacy-display-crafted.eml -out corpus/smime/legacy-display-crafted.eml data/fuzz-rsa-cert.pem
 echo "seeds written"
 # Attack shapes (docs/smime.md, "Reading"): two From fields, a signed and an
 # encrypted part wrapped in someone else's multipart/mixed, an attached message.

@@ -151,14 +151,27 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
       authenticated ? "authEnveloped-data" : "enveloped-data");
   out.write(outer);
 
+  // RFC 9788: what is obscured outside and user-facing (the Subject; Bcc is
+  // written nowhere) leads the main body parts, for clients that do not read
+  // protected header fields. Nothing is obscured when the Subject stays in
+  // clear, so then there is no element.
+  std::vector<mime::DisplayedField> legacy_display;
+  if (obscured) {
+    for (const auto& field : message.headers().fields()) {
+      if (mime::same_field_name(field.name, "Subject") && !field.value().empty()) {
+        legacy_display.push_back(mime::displayed_field("Subject", field.raw_value));
+        break;
+      }
+    }
+  }
   ossl::Cms cms = make_envelope(options);
   internal::stream_cms(cms.get(), out, "encryption", [&](ByteSink& plaintext) {
     if (options.signer != nullptr) {
       internal::write_multipart_signed(message, plaintext, *options.signer, internal::Transport::Binary,
-                                       internal::HeaderProtection::Cipher, "");
+                                       internal::HeaderProtection::Cipher, "", legacy_display);
     } else {
       internal::write_content_entity(message, plaintext, internal::Transport::Binary,
-                                     internal::HeaderProtection::Cipher);
+                                     internal::HeaderProtection::Cipher, legacy_display);
     }
   });
   out.finish();

@@ -126,9 +126,16 @@ std::string message_headers(const OutgoingMessage& message, std::initializer_lis
   return headers.serialize();
 }
 
-void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, HeaderProtection protection) {
+namespace {
+
+// The content entity with its body from `body`; `leading` (a text/plain Legacy
+// Display Element) goes before the body, and then Content-Type is marked.
+void write_entity(OutgoingMessage& message, ByteSource& body, ByteSink& out, Transport transport,
+                  HeaderProtection protection, std::string_view leading) {
   const bool protect_headers = protection != HeaderProtection::None;
-  const std::string_view hp_parameter = protection == HeaderProtection::Clear ? "; hp=\"clear\"" : "; hp=\"cipher\"";
+  std::string hp_parameter(protection == HeaderProtection::Clear ? "; hp=\"clear\"" : "; hp=\"cipher\"");
+  if (!leading.empty())
+    hp_parameter = mime::with_parameter(hp_parameter, mime::kLegacyDisplayParameter, "1");
   const mime::Headers& headers = message.headers();
   mime::Headers content;
   if (protect_headers) {
@@ -171,22 +178,85 @@ void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport tra
   if (needs_base64) {
     Base64Sink base64(out);
     if (binary) {
-      pump(message.body(), base64);
+      base64.write(leading);
+      pump(body, base64);
     } else {
       CrlfSink canonical(base64);  // text lines become CRLF before encoding
-      pump(message.body(), canonical);
+      canonical.write(leading);
+      pump(body, canonical);
     }
     base64.finish();
   } else if (binary) {
-    pump(message.body(), out);
+    out.write(leading);
+    pump(body, out);
   } else {
     CrlfSink canonical(out);
-    pump(message.body(), canonical);
+    canonical.write(leading);
+    pump(body, canonical);
   }
 }
 
+// A single text/plain body the element can be streamed into as it is: 7bit or
+// 8bit, no disposition, and an ASCII element or a UTF-8 body in 8bit.
+bool streams_with_element(const mime::Headers& headers, std::string_view element) {
+  mime::ContentType type;
+  if (auto value = headers.get("Content-Type"))
+    type = mime::ContentType::parse(*value);
+  std::string encoding = headers.get("Content-Transfer-Encoding").value_or("7bit");
+  std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!type.is("text", "plain") || headers.get("Content-Disposition") || (encoding != "7bit" && encoding != "8bit"))
+    return false;
+  const bool ascii = std::all_of(element.begin(), element.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  std::string charset = type.parameter("charset").value_or("");
+  std::transform(charset.begin(), charset.end(), charset.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ascii || (encoding == "8bit" && (charset == "utf-8" || charset == "utf8"));
+}
+
+}  // namespace
+
+void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, HeaderProtection protection,
+                          std::span<const mime::DisplayedField> legacy_display) {
+  if (legacy_display.empty()) {
+    write_entity(message, message.body(), out, transport, protection, "");
+    return;
+  }
+  const std::string element = mime::legacy_display_text(legacy_display);
+  if (streams_with_element(message.headers(), element)) {
+    write_entity(message, message.body(), out, transport, protection, element);
+    return;
+  }
+  // Any other body is read whole (up to the limit) and given its elements.
+  Bytes body;
+  std::vector<std::uint8_t> chunk(kReadChunk);
+  while (body.size() <= kMaxLegacyDisplayBody) {
+    std::size_t n = message.body().read(chunk);
+    if (n == 0)
+      break;
+    body.insert(body.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  if (body.size() > kMaxLegacyDisplayBody) {
+    PrefixedSource rest(std::move(body), message.body());
+    write_entity(message, rest, out, transport, protection, "");
+    return;
+  }
+  MemorySource source(body);
+  StringSink entity;
+  write_entity(message, source, entity, transport, protection, "");
+  std::optional<std::string> with_element;
+  try {
+    with_element = mime::add_legacy_display(entity.text(), legacy_display);
+  } catch (const Error&) {
+    // A body mailseal cannot take apart travels as it is, without an element.
+  }
+  out.write(with_element ? std::string_view(*with_element) : std::string_view(entity.text()));
+}
+
 void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, Transport transport,
-                            HeaderProtection protection, std::string_view extra_headers) {
+                            HeaderProtection protection, std::string_view extra_headers,
+                            std::span<const mime::DisplayedField> legacy_display) {
   const std::string boundary = mime::make_boundary();
   out.write(extra_headers);
   out.write(
@@ -196,7 +266,7 @@ void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const Signe
                   boundary, boundary));
   DetachedSigner detached(signer);
   TeeSink both(out, detached.content());
-  write_content_entity(message, both, transport, protection);
+  write_content_entity(message, both, transport, protection, legacy_display);
   Bytes signature = detached.finish();
   out.write(
       fmt::format("\r\n--{}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"

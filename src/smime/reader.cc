@@ -28,6 +28,7 @@
 #include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/mime/legacy_display.h"
 #include "smime/internal/identity.h"
 #include "smime/internal/reading.h"
 
@@ -358,6 +359,45 @@ void check_signed_headers(ReadResult& result, const mime::Entity& top, const mim
   }
 }
 
+// RFC 9788: the user-facing header fields a Legacy Display Element may repeat
+// (of those mailseal protects; Message-ID and the reply fields are not shown).
+bool is_user_facing(std::string_view name) {
+  for (std::string_view shown : {"Subject", "From", "To", "Cc", "Date", "Reply-To"}) {
+    if (mime::same_field_name(name, shown))
+      return true;
+  }
+  return false;
+}
+
+// RFC 9788: a reader of protected header fields does not show the Legacy
+// Display Elements of the main body parts. Only in a decrypted payload that
+// carries them (hp="cipher"), the only place a sender obscures anything; and
+// mime::remove_legacy_display removes an element only when each of its lines
+// is one of these protected fields, which the output shows anyway, so no
+// element, real or crafted, can hide anything else. One kept is reported.
+void remove_legacy_display(const mime::Entity& innermost, std::string& output, ReadResult& result) {
+  auto hp = innermost.content_type.parameter("hp");
+  if (!result.decrypted || !hp || lower(*hp) != "cipher" || !innermost.headers.get("From"))
+    return;
+  std::vector<mime::DisplayedField> fields;
+  for (const auto& field : innermost.headers.fields()) {
+    if (is_user_facing(field.name))
+      fields.push_back(mime::displayed_field(field.name, field.raw_value));
+  }
+  mime::LegacyDisplayRemoval removal;
+  try {
+    removal = mime::remove_legacy_display(output, fields);
+  } catch (const Error&) {
+    return;  // structure mailseal does not take apart is left as it is
+  }
+  if (removal.kept > 0) {
+    result.warnings.push_back(
+        "a body part is marked as carrying a legacy display element (RFC 9788) that does not just repeat the "
+        "message's protected header fields; it was left in the body");
+  }
+  output = std::move(removal.entity);
+}
+
 }  // namespace
 
 ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy) {
@@ -414,7 +454,9 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   }
   check_signed_headers(result, top, innermost, policy);
   std::string* owner = reading.storage.empty() ? nullptr : &reading.storage.back();
-  result.content = HeldContent(restore_message(top, innermost, innermost.raw.data() == top.raw.data(), owner));
+  std::string output = restore_message(top, innermost, innermost.raw.data() == top.raw.data(), owner);
+  remove_legacy_display(innermost, output, result);
+  result.content = HeldContent(std::move(output));
   return std::move(result);
 }
 

@@ -156,6 +156,12 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         check(decrypted.returncode == 0 and b"application/pkcs7-signature" in decrypted.stdout,
               "openssl cms -decrypt reads it with Bob's exported key: a signed message inside",
               decrypted.stderr.decode())
+        check(b'hp-legacy-display="1"' in decrypted.stdout
+              and b"\r\n\r\nSubject: lunch\r\n\r\nHello Bob," in decrypted.stdout,
+              "the gateway's message carries the obscured Subject at the top of its body for clients that do not "
+              "read protected headers (RFC 9788 Legacy Display Element)", decrypted.stdout[:1500])
+        check(b"hp-legacy-display" not in plain and b"\r\n\r\nHello Bob," in plain,
+              "mailseal's reader removes it again", plain[:1500])
         with open(os.path.join(work, "inner.eml"), "wb") as out:
             out.write(decrypted.stdout)
         verified = openssl("cms", "-verify", "-in", os.path.join(work, "inner.eml"), "-CAfile", alice_certificates,
@@ -925,4 +931,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         check(status == 0, "SIGTERM stops the gateway cleanly", gateway.log.decode()[-400:])
     listener.close()
 
-finish(minimum=130)
+finish(minimum=132)

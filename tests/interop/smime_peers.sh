@@ -220,5 +220,31 @@ openssl cms -encrypt -aes-256-gcm -binary -in "$WORK/v1-inner.txt" -from carol@e
 expect_status 0 "mailseal decrypts a protected-headers=\"v1\" message made by openssl" -- "$MAILSEAL" decrypt "$WORK/v1.eml" --home "$B"
 expect_contains "$OUT" "Subject: Draft marker subject" "the protected Subject is the message's"
 expect_not_contains "$OUT" "Subject: ..." "not the outer placeholder"
+
+note "RFC 9788 Legacy Display: the obscured Subject at the top of the body, for clients that do not read protected headers"
+expect_status 0 "openssl decrypts the default message" -- openssl cms -decrypt -in "$WORK/to-bob.eml" -recip "$WORK/bob-2.pem" -inkey "$WORK/bob-enc.key"
+expect_contains "$OUT" 'hp="cipher"; hp-legacy-display="1"' "the body part is marked hp-legacy-display=\"1\""
+expect_contains "$OUT" $'\r\n\r\nSubject: Quarterly figures\r\n\r\nThe figures are attached in spirit.' \
+  "the decrypted body starts with the Subject line and an empty line"
+expect_status 0 "mailseal decrypts it" -- "$MAILSEAL" decrypt "$WORK/to-bob.eml" --home "$B"
+expect_not_contains "$OUT" "hp-legacy-display" "mailseal's output has no mark"
+expect_contains "$OUT" $'hp="cipher"\r\nContent-Transfer-Encoding: 8bit\r\n\r\nThe figures are attached in spirit.' \
+  "and is the original body"
+expect_status 0 "openssl decrypts the --subject-in-clear message" -- openssl cms -decrypt -in "$WORK/clear-subject.eml" -recip "$WORK/bob-2.pem" -inkey "$WORK/bob-enc.key"
+expect_not_contains "$OUT" "hp-legacy-display" "nothing obscured, no element"
+legacy_inner() {  # a payload made without mailseal: protected fields, a marked part, BODY
+  printf 'From: carol@example.net\r\nTo: bob@example.org\r\nSubject: Made elsewhere\r\nContent-Type: text/plain; charset=us-ascii; hp="cipher"; hp-legacy-display="1"\r\n\r\n%s' "$1"
+}
+legacy_inner $'Subject: Made elsewhere\r\n\r\nThe body.\r\n' >"$WORK/legacy-inner.txt"
+openssl cms -encrypt -aes-256-gcm -binary -in "$WORK/legacy-inner.txt" -from carol@example.net -to bob@example.org -subject "[...]" \
+  -out "$WORK/legacy.eml" "$WORK/bob-2.pem" 2>/dev/null
+expect_status 0 "mailseal decrypts an element made by openssl" -- "$MAILSEAL" decrypt "$WORK/legacy.eml" --home "$B"
+expect_contains "$OUT" $'hp="cipher"\r\n\r\nThe body.' "the element (a repeat of the protected Subject) is removed, and the mark"
+legacy_inner $'X-Note: pay Mallory\r\n\r\nThe body.\r\n' >"$WORK/crafted-inner.txt"
+openssl cms -encrypt -aes-256-gcm -binary -in "$WORK/crafted-inner.txt" -from carol@example.net -to bob@example.org -subject "[...]" \
+  -out "$WORK/crafted.eml" "$WORK/bob-2.pem" 2>/dev/null
+expect_status 0 "mailseal decrypts a crafted element" -- "$MAILSEAL" decrypt "$WORK/crafted.eml" --json -o "$WORK/crafted-out.eml" --home "$B"
+expect_contains "$(json_field warnings <<<"$OUT")" "legacy display element" "which it reports"
+expect_contains "$(cat "$WORK/crafted-out.eml")" $'\r\n\r\nX-Note: pay Mallory\r\n\r\nThe body.' "and keeps: it is no protected field"
 gpgconf --kill gpg-agent 2>/dev/null || true  # cleanup: the agent would outlive the test
-finish 86
+finish 98

@@ -3,6 +3,7 @@
 // bodies as exact byte ranges (a signed part is verified over its bytes), and
 // the transfer encodings. Every expected value is spelled out here.
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/mime/legacy_display.h"
 #include "mailseal/mime/mime.h"
 
 namespace mailseal::mime {
@@ -17,6 +19,11 @@ namespace {
 
 std::string text(const Bytes& bytes) {
   return std::string(bytes.begin(), bytes.end());
+}
+
+// The decoded body of an entity held in `storage`.
+std::string text_of_entity(const std::string& storage) {
+  return text(decode_body(Entity::parse(storage)));
 }
 
 Entity entity_with_body(std::string_view encoding, std::string_view body, std::string& storage) {
@@ -294,6 +301,202 @@ TEST(Boundary, FreshEachTime) {
   EXPECT_NE(first, second);
   EXPECT_EQ(first.rfind("=_mailseal_", 0), 0u);
   EXPECT_EQ(first.size(), 11u + 36u) << "18 random bytes in hex";
+}
+
+
+// RFC 9788 Legacy Display Elements: added to the main body parts, removed
+// again to the byte, and removed only where the mark is and only when the
+// element repeats protected fields.
+const std::vector<DisplayedField> kLunch = {{"Subject", "Lunch"}};
+
+std::string body_of(const std::string& entity) {
+  return entity.substr(entity.find("\r\n\r\n") + 4);
+}
+
+TEST(LegacyDisplay, TextPlainGetsTheLinesAndTheMark) {
+  const std::string entity =
+      "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n\r\nShall we meet at noon?\r\n";
+  auto added = add_legacy_display(entity, kLunch);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(*added,
+            "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"; hp-legacy-display=\"1\"\r\n\r\n"
+            "Subject: Lunch\r\n\r\nShall we meet at noon?\r\n");
+  LegacyDisplayRemoval removal = remove_legacy_display(*added, kLunch);
+  EXPECT_EQ(removal.removed, 1u);
+  EXPECT_EQ(removal.kept, 0u);
+  EXPECT_EQ(removal.entity, entity) << "the original, byte for byte";
+}
+
+TEST(LegacyDisplay, HtmlGetsAnEscapedDivAfterTheBodyTag) {
+  const std::string entity =
+      "Content-Type: text/html; charset=iso-8859-1\r\n\r\n<html><body class=\"x\">\r\n<p>Hi</p></body></html>\r\n";
+  const std::vector<DisplayedField> fields = {{"Subject", "<b>Caf\xC3\xA9 & co</b>"}};
+  auto added = add_legacy_display(entity, fields);
+  ASSERT_TRUE(added);
+  EXPECT_NE(added->find("charset=iso-8859-1; hp-legacy-display=\"1\""), std::string::npos) << *added;
+  EXPECT_NE(added->find("<body class=\"x\"><div class=\"header-protection-legacy-display\">\r\n"
+                        "<pre>Subject: &lt;b&gt;Caf&#233; &amp; co&lt;/b&gt;</pre>\r\n</div>\r\n\r\n<p>Hi</p>"),
+            std::string::npos)
+      << *added;
+  LegacyDisplayRemoval removal = remove_legacy_display(*added, fields);
+  EXPECT_EQ(removal.removed, 1u);
+  EXPECT_EQ(removal.entity, entity);
+}
+
+TEST(LegacyDisplay, HtmlWithoutABodyTagGetsItAtTheTop) {
+  const std::string entity = "Content-Type: text/html\r\n\r\n<p>Hi</p>\r\n";
+  auto added = add_legacy_display(entity, kLunch);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(body_of(*added), "<div class=\"header-protection-legacy-display\">\r\n<pre>Subject: Lunch</pre>\r\n"
+                             "</div>\r\n<p>Hi</p>\r\n");
+  EXPECT_EQ(remove_legacy_display(*added, kLunch).entity, entity);
+}
+
+TEST(LegacyDisplay, BothAlternativesOfMultipartAlternative) {
+  const std::string entity =
+      "Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\npreamble\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\nHi\r\n"
+      "--b\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>\r\n"
+      "--b--\r\nepilogue\r\n";
+  auto added = add_legacy_display(entity, kLunch);
+  ASSERT_TRUE(added);
+  EXPECT_NE(added->find("Content-Type: text/plain; hp-legacy-display=\"1\"\r\n\r\nSubject: Lunch\r\n\r\nHi\r\n--b"),
+            std::string::npos)
+      << *added;
+  EXPECT_NE(added->find("Content-Type: text/html; hp-legacy-display=\"1\"\r\n\r\n<div class="), std::string::npos);
+  EXPECT_NE(added->find("\r\n\r\npreamble\r\n--b"), std::string::npos) << "the rest is kept";
+  EXPECT_NE(added->find("--b--\r\nepilogue\r\n"), std::string::npos);
+  LegacyDisplayRemoval removal = remove_legacy_display(*added, kLunch);
+  EXPECT_EQ(removal.removed, 2u);
+  EXPECT_EQ(removal.entity, entity);
+}
+
+TEST(LegacyDisplay, OnlyTheFirstPartOfMultipartMixedAndNeverAnAttachment) {
+  const std::string entity =
+      "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+      "--m\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n"
+      "--a\r\nContent-Type: text/plain\r\n\r\nHi\r\n--a\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>\r\n--a--\r\n"
+      "--m\r\nContent-Type: text/plain\r\n\r\nsecond part\r\n"
+      "--m--\r\n";
+  auto added = add_legacy_display(entity, kLunch);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(std::count(added->begin(), added->end(), '='), std::count(entity.begin(), entity.end(), '=') + 3)
+      << "three marks: both alternatives, one div class";
+  EXPECT_NE(added->find("Content-Type: text/plain\r\n\r\nsecond part"), std::string::npos) << "second part untouched";
+  EXPECT_EQ(remove_legacy_display(*added, kLunch).entity, entity);
+
+  const std::string attachment =
+      "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+      "--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nfile\r\n"
+      "--m\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--m--\r\n";
+  EXPECT_FALSE(add_legacy_display(attachment, kLunch)) << "the first part is an attachment: nothing to show it in";
+}
+
+TEST(LegacyDisplay, NoTextPartMeansNoElement) {
+  EXPECT_FALSE(add_legacy_display("Content-Type: application/pdf\r\n\r\n%PDF\r\n", kLunch));
+  EXPECT_FALSE(add_legacy_display("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBO\r\n",
+                                  kLunch));
+  EXPECT_FALSE(add_legacy_display("Content-Type: text/plain\r\n\r\nHi\r\n", {})) << "nothing obscured";
+}
+
+TEST(LegacyDisplay, Base64AndQuotedPrintableAreDecodedAndEncodedAgain) {
+  const std::string text = "Gr\xC3\xBC\xC3\x9F" "e, a line = long enough to matter\r\n";
+  const std::vector<DisplayedField> fields = {{"Subject", "Caf\xC3\xA9"}};
+  const std::string base64 = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                             encode_base64_lines(as_bytes(text));
+  auto added = add_legacy_display(base64, fields);
+  ASSERT_TRUE(added);
+  std::string storage = *added;
+  EXPECT_EQ(text_of_entity(storage), "Subject: Caf\xC3\xA9\r\n\r\n" + text);
+  EXPECT_EQ(remove_legacy_display(*added, fields).entity, base64);
+
+  const std::string qp = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+                         "\r\nGr=C3=BC=C3=9Fe, a line =3D long enough to matter\r\n";
+  added = add_legacy_display(qp, fields);
+  ASSERT_TRUE(added);
+  EXPECT_NE(added->find("\r\n\r\nSubject: Caf=C3=A9\r\n\r\nGr=C3=BC=C3=9Fe"), std::string::npos) << *added;
+  storage = *added;
+  EXPECT_EQ(text_of_entity(storage), "Subject: Caf\xC3\xA9\r\n\r\n" + text);
+  EXPECT_EQ(remove_legacy_display(*added, fields).entity, qp);
+}
+
+TEST(LegacyDisplay, AUtf8ValueFitsUsAsciiAnd7bitOnlyRelabelledAndNoOtherCharset) {
+  const std::vector<DisplayedField> fields = {{"Subject", "Caf\xC3\xA9"}};
+  auto added = add_legacy_display("Content-Type: text/plain; charset=us-ascii\r\n\r\nHi\r\n", fields);
+  ASSERT_TRUE(added);
+  EXPECT_NE(added->find("Content-Type: text/plain; charset=\"utf-8\"; hp-legacy-display=\"1\"\r\n"
+                        "Content-Transfer-Encoding: 8bit\r\n\r\nSubject: Caf\xC3\xA9\r\n\r\nHi\r\n"),
+            std::string::npos)
+      << *added;
+  EXPECT_FALSE(add_legacy_display("Content-Type: text/plain; charset=iso-8859-1\r\n\r\nHi\r\n", fields))
+      << "the UTF-8 value would be shown as Latin-1";
+}
+
+TEST(LegacyDisplay, LinesThatMerelyLookLikeAnElementAreKeptWithoutTheMark) {
+  const std::string entity = "Content-Type: text/plain\r\n\r\nSubject: Lunch\r\n\r\nHi\r\n";
+  LegacyDisplayRemoval removal = remove_legacy_display(entity, kLunch);
+  EXPECT_EQ(removal.entity, entity);
+  EXPECT_EQ(removal.removed, 0u);
+  EXPECT_EQ(removal.kept, 0u) << "not marked: nothing to report";
+  const std::string html = "Content-Type: text/html\r\n\r\n<div class=\"header-protection-legacy-display\">"
+                           "<pre>Subject: Lunch</pre></div>\r\n<p>Hi</p>";
+  EXPECT_EQ(remove_legacy_display(html, kLunch).entity, html);
+}
+
+TEST(LegacyDisplay, AMarkedElementIsRemovedOnlyWhenItRepeatsProtectedFields) {
+  const std::string head = "Content-Type: text/plain; hp-legacy-display=\"1\"\r\n\r\n";
+  for (const std::string& body : {std::string("Subject: Pay Mallory\r\n\r\nHi\r\n"),
+                                  std::string("Subject: Lunch\r\nX-Note: the real text\r\n\r\nHi\r\n"),
+                                  std::string("Subject: Lunch\r\nSubject: Lunch\r\n\r\nHi\r\n"),
+                                  std::string("Subject: Lunch\r\nno empty line ends this\r\n"),
+                                  std::string("\r\nHi\r\n"), std::string("Hi\r\n")}) {
+    LegacyDisplayRemoval removal = remove_legacy_display(head + body, kLunch);
+    EXPECT_EQ(removal.entity, head + body) << body;
+    EXPECT_EQ(removal.kept, 1u) << body;
+    EXPECT_EQ(removal.removed, 0u) << body;
+  }
+  const std::vector<DisplayedField> two = {{"From", "Alice <alice@example.com>"}, {"Subject", "Lunch"}};
+  LegacyDisplayRemoval removal =
+      remove_legacy_display(head + "subject: Lunch\r\nFrom: Alice <alice@example.com>\r\n\r\nHi\r\n", two);
+  EXPECT_EQ(removal.removed, 1u) << "any order, names in any case";
+  EXPECT_EQ(body_of(removal.entity), "Hi\r\n");
+}
+
+TEST(LegacyDisplay, AnHtmlElementIsRemovedAloneAndOnlyWhenItHoldsNothingElse) {
+  const std::string head = "Content-Type: text/html; hp-legacy-display=1\r\n\r\n";
+  LegacyDisplayRemoval removal = remove_legacy_display(
+      head + "<p>a</p><DIV id=x class='note  header-protection-legacy-display'>\n<PRE>Subject: Lunch</PRE>\n</div>"
+             "<p>b</p>",
+      kLunch);
+  EXPECT_EQ(removal.removed, 1u);
+  EXPECT_EQ(removal.entity, "Content-Type: text/html\r\n\r\n<p>a</p><p>b</p>");
+  for (const std::string& body :
+       {std::string("<div class=\"header-protection-legacy-display\"><pre>Subject: Lunch</pre>"
+                    "<img src=\"https://evil.example/\"></div><p>b</p>"),
+        std::string("<div class=\"header-protection-legacy-display\"><div>Subject: Lunch</div></div>"),
+        std::string("<div class=\"header-protection-legacy-display\">Subject: Pay Mallory</div>"),
+        std::string("<div class=\"header-protection-legacy-display-not\">Subject: Lunch</div>"),
+        std::string("<div class=\"header-protection-legacy-display\">Subject: Lunch")}) {
+    LegacyDisplayRemoval kept = remove_legacy_display(head + body, kLunch);
+    EXPECT_EQ(kept.entity, head + body) << body;
+    EXPECT_EQ(kept.kept, 1u) << body;
+  }
+}
+
+TEST(LegacyDisplay, ParametersAreEditedWhereTheyAre) {
+  EXPECT_EQ(with_parameter("text/plain; ", "hp-legacy-display", "1"), "text/plain; hp-legacy-display=\"1\"");
+  EXPECT_EQ(without_parameter("text/plain; hp-legacy-display=\"1\"; charset=utf-8", "hp-legacy-display"),
+            "text/plain; charset=utf-8");
+  EXPECT_EQ(without_parameter("text/plain;\r\n HP-Legacy-Display=1", "hp-legacy-display"), "text/plain");
+  const std::string quoted = "text/plain; name=\"a; hp-legacy-display=1\"";
+  EXPECT_EQ(without_parameter(quoted, "hp-legacy-display"), quoted) << "inside a quoted string it is no parameter";
+  EXPECT_EQ(without_parameter("text/plain; hp-legacy-displayed=1", "hp-legacy-display"),
+            "text/plain; hp-legacy-displayed=1");
+}
+
+TEST(LegacyDisplay, AValueIsAlwaysOneLine) {
+  DisplayedField field = displayed_field("Subject", "=?utf-8?q?two=0D=0Alines?=\r\n\tfolded");
+  EXPECT_EQ(field.value, "two  lines folded") << "GMime joins the fold and the word";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "mailseal/smime/sealed.h"
 #include "mailseal/smime/smime.h"
 #include "smime/internal/compose.h"
+#include "smime/internal/reading.h"
 #include "test_identities.h"
 
 namespace mailseal::smime {
@@ -321,6 +322,135 @@ TEST(Smime, TheSubjectIsObscuredByDefault) {
   const std::string outer = encrypted.substr(0, encrypted.find("\r\n\r\n"));
   EXPECT_NE(outer.find("Subject: [...]"), std::string::npos) << outer;
   EXPECT_EQ(encrypted.find("Lunch"), std::string::npos) << "the real Subject is only inside";
+}
+
+// RFC 9788 Legacy Display: what the encryption carries (opened here without
+// the reader), and what the reader makes of it.
+std::string plaintext_of(const std::string& encrypted) {
+  const mime::Entity top = mime::Entity::parse(encrypted);
+  return internal::decrypt_envelope(mime::decode_body(top), std::vector<DecryptionKey>{bob().decryption()}).plaintext;
+}
+
+std::string encrypt_with(const std::string& message, bool with_signature, OuterSubject subject) {
+  MemorySource source(as_bytes(message));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  auto signer = alice().signer();
+  EncryptOptions options{{bob().encryption, alice().encryption}, with_signature ? &signer : nullptr,
+                         {ContentCipher::Aes256Gcm, false}, subject};
+  encrypt_message(outgoing, out, options, mailseal::now());
+  return out.take();
+}
+
+const std::string kDated =
+    "From: Alice <alice@example.com>\n"
+    "To: Bob <bob@example.org>\n"
+    "Date: Thu, 1 Jan 2026 12:00:00 +0000\n"
+    "Message-ID: <lunch@example.com>\n";
+
+TEST(Smime, EncryptedMessagesShowTheirSubjectAtTheTopOfTheBodyForLegacyClients) {
+  const std::string encrypted = encrypt(kPlainMessage, true, {});
+  const std::string plaintext = plaintext_of(encrypted);
+  EXPECT_NE(plaintext.find("hp=\"cipher\"; hp-legacy-display=\"1\"\r\n"), std::string::npos) << plaintext;
+  EXPECT_NE(plaintext.find("\r\n\r\nSubject: Lunch\r\n\r\nShall we meet at noon?\r\n"), std::string::npos)
+      << plaintext;
+  ReadResult result = read(encrypted, {bob().decryption()});
+  ASSERT_TRUE(result.signature);
+  EXPECT_TRUE(result.signature->valid) << "the element is inside the signature";
+  EXPECT_TRUE(result.warnings.empty());
+  const std::string content = content_of(result);
+  EXPECT_EQ(content.find("hp-legacy-display"), std::string::npos) << content;
+  EXPECT_NE(content.find("charset=us-ascii; hp=\"cipher\"\r\n\r\nShall we meet at noon?\r\n"), std::string::npos)
+      << content;
+}
+
+TEST(Smime, TheReaderGivesTheOriginalBodyOfEveryShape) {
+  const std::vector<std::string> bodies = {
+      "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGr\xC3\xBC\xC3\x9F" "e\n",
+      "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "<html><body>\n<p>Gr=C3=BC=C3=9Fe</p></body></html>\n",
+      "Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\nSGk=\n",
+      "Content-Type: multipart/alternative; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nHi\n"
+      "--b\nContent-Type: text/html\n\n<p>Hi</p>\n--b--\n",
+      "Content-Type: multipart/mixed; boundary=\"m\"\n\n--m\nContent-Type: text/plain\n\nHi\n"
+      "--m\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERg==\n--m--\n",
+      "Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERg==\n",
+  };
+  for (const std::string& subject : {std::string("Lunch <at> noon & after"), std::string("=?utf-8?q?Caf=C3=A9?=")}) {
+    const std::string head = kDated + "Subject: " + subject + "\n";
+    for (const std::string& body : bodies) {
+      for (bool with_signature : {true, false}) {
+        const std::string obscured = encrypt_with(head + body, with_signature, OuterSubject::Obscured);
+        const bool has_text = body.find("text/") != std::string::npos;
+        EXPECT_EQ(plaintext_of(obscured).find("hp-legacy-display=\"1\"") != std::string::npos, has_text) << body;
+        ReadResult with_element = read(obscured, {bob().decryption()});
+        ReadResult without = read(encrypt_with(head + body, with_signature, OuterSubject::Clear), {bob().decryption()});
+        EXPECT_TRUE(with_element.warnings.empty()) << body;
+        const std::string content = content_of(with_element);
+        EXPECT_EQ(content.find("hp-legacy-display"), std::string::npos) << content;
+        if (subject.find("=?") == std::string::npos || body.find("charset=utf-8") != std::string::npos ||
+            !has_text) {
+          EXPECT_EQ(content, content_of(without)) << "byte for byte: " << body;
+        } else {
+          // A UTF-8 Subject in a us-ascii (or unlabelled) part: the part says
+          // utf-8 and 8bit from then on; its text is the same.
+          EXPECT_NE(content.find("charset=\"utf-8\""), std::string::npos) << content;
+          const std::string before = content_of(without);
+          const mime::Entity relabelled = mime::Entity::parse(content);
+          const mime::Entity original = mime::Entity::parse(before);
+          if (relabelled.content_type.is_multipart()) {
+            EXPECT_EQ(relabelled.body.substr(relabelled.body.find("Hi\r\n")),
+                      original.body.substr(original.body.find("Hi\r\n")));
+          } else {
+            EXPECT_EQ(mime::decode_body(relabelled), mime::decode_body(original));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Smime, NoLegacyDisplayWhenNothingIsObscured) {
+  const std::string clear = encrypt_with(kDated + "Subject: Lunch\n\nHi\n", true, OuterSubject::Clear);
+  EXPECT_EQ(plaintext_of(clear).find("hp-legacy-display"), std::string::npos) << "--subject-in-clear";
+  const std::string signed_only = sign(kPlainMessage, SignatureForm::Detached);
+  EXPECT_EQ(signed_only.find("hp-legacy-display"), std::string::npos) << "hp=\"clear\" obscures nothing";
+  EXPECT_NE(signed_only.find("\r\n\r\nShall we meet at noon?"), std::string::npos);
+}
+
+TEST(Smime, AnElementIsRemovedOnlyFromADecryptedPayloadAndOnlyWhenItRepeatsItsFields) {
+  // Made by a sender other than mailseal: the mark and lines in the message
+  // itself, encrypted with the Subject in clear, so mailseal adds nothing.
+  const std::string head =
+      kDated + "Subject: =?utf-8?q?Caf=C3=A9_<at>_noon?=\nContent-Type: text/plain; hp-legacy-display=\"1\"\n\n";
+  ReadResult repeated =
+      read(encrypt_with(head + "Subject: Caf\xC3\xA9 <at> noon\n\nHi\n", false, OuterSubject::Clear),
+           {bob().decryption()});
+  EXPECT_NE(content_of(repeated).find("\r\n\r\nHi\r\n"), std::string::npos);
+  EXPECT_EQ(content_of(repeated).find("Subject: Caf\xC3\xA9 <at> noon\r\n\r\nHi"), std::string::npos);
+  EXPECT_TRUE(repeated.warnings.empty());
+
+  ReadResult hiding = read(encrypt_with(head + "X-Note: pay Mallory\n\nHi\n", false, OuterSubject::Clear),
+                           {bob().decryption()});
+  EXPECT_NE(content_of(hiding).find("\r\n\r\nX-Note: pay Mallory\r\n\r\nHi\r\n"), std::string::npos)
+      << "kept: it is not a protected field";
+  ASSERT_EQ(hiding.warnings.size(), 1u);
+  EXPECT_NE(hiding.warnings[0].find("legacy display element"), std::string::npos);
+
+  const std::string unmarked =
+      kDated + "Subject: =?utf-8?q?Caf=C3=A9_<at>_noon?=\nContent-Type: text/plain\n\nSubject: Caf\xC3\xA9 <at> noon\n\nHi\n";
+  ReadResult plain = read(encrypt_with(unmarked, false, OuterSubject::Clear), {bob().decryption()});
+  EXPECT_NE(content_of(plain).find("\r\n\r\nSubject: Caf\xC3\xA9 <at> noon\r\n\r\nHi\r\n"), std::string::npos)
+      << "no mark, no removal";
+
+  // Signed only (hp="clear"): nothing was obscured, so nothing is removed.
+  const std::string marked = head + "Subject: Caf\xC3\xA9 <at> noon\n\nHi\n";
+  MemorySource source(as_bytes(marked));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  sign_message(outgoing, out, alice().signer(), SignatureForm::Opaque, mailseal::now());
+  ReadResult signed_only = read(out.take());
+  EXPECT_NE(content_of(signed_only).find("\r\n\r\nSubject: Caf\xC3\xA9 <at> noon\r\n\r\nHi\r\n"), std::string::npos);
 }
 
 TEST(Smime, CapabilitiesRoundTrip) {

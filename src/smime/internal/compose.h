@@ -1,9 +1,11 @@
 #pragma once
 // Building the MIME entities of outgoing messages.
 
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "mailseal/mime/legacy_display.h"
 #include "mailseal/smime/smime.h"
 
 namespace mailseal::smime::internal {
@@ -27,7 +29,17 @@ enum class HeaderProtection { None, Clear, Cipher };
 // parameter added to Content-Type), an empty line, then the body streamed with
 // canonical line endings; an 8bit or binary single-part body is base64-encoded
 // for 7-bit transport.
-void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, HeaderProtection protection);
+// `legacy_display` (the obscured fields of an encrypted message) puts an RFC
+// 9788 Legacy Display Element at the top of the main body parts
+// (mime::add_legacy_display). A plain-text body in 7bit or 8bit is still
+// streamed; any other is read whole for it, up to kMaxLegacyDisplayBody, and a
+// larger one is sent without an element.
+void write_content_entity(OutgoingMessage& message, ByteSink& out, Transport transport, HeaderProtection protection,
+                          std::span<const mime::DisplayedField> legacy_display = {});
+
+// The largest body (other than plain text in 7bit or 8bit) given a Legacy
+// Display Element: it is held in memory while the element is added.
+inline constexpr std::size_t kMaxLegacyDisplayBody = 64 * 1024 * 1024;
 
 // The message's non-content header fields, serialised, with `skip` removed.
 std::string message_headers(const OutgoingMessage& message, std::initializer_list<std::string_view> skip);
@@ -50,6 +62,7 @@ class DetachedSigner {
 // Writes a multipart/signed entity with `content` signed by `signer`:
 // header (Content-Type only), delimiter, content, delimiter, signature part.
 void write_multipart_signed(OutgoingMessage& message, ByteSink& out, const SignerIdentity& signer, Transport transport,
-                            HeaderProtection protection, std::string_view extra_headers);
+                            HeaderProtection protection, std::string_view extra_headers,
+                            std::span<const mime::DisplayedField> legacy_display = {});
 
 }  // namespace mailseal::smime::internal
