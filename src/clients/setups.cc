@@ -6,6 +6,7 @@
 #include "mailseal/agent/agent.h"
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/udf/udf.h"
 
 namespace mailseal::clients {
@@ -51,8 +52,8 @@ namespace {
 
 std::string rerun_command(const store::ClientSetupRecord& setup) {
   if (setup.kind == kThunderbirdClient)
-    return fmt::format("mailseal setup thunderbird --profile '{}'", setup.location);
-  return fmt::format("mailseal setup mutt --dir '{}'", setup.location);
+    return fmt::format("mailseal setup thunderbird --profile {}", quote_for_shell(setup.location));
+  return fmt::format("mailseal setup mutt --dir {}", quote_for_shell(setup.location));
 }
 
 }  // namespace

@@ -104,4 +104,15 @@ std::string escape_markup(std::string_view text) {
   return out;
 }
 
+std::string quote_for_shell(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
+  }
+  return out + "'";
+}
+
 }  // namespace mailseal

@@ -134,6 +134,12 @@ ServeOptions serve_options(const ServeSettings& settings) {
   if (!settings.public_url.empty() && !settings.public_url.starts_with("http://") &&
       !settings.public_url.starts_with("https://"))
     throw Error(ErrorCode::Usage, "--public-url is http://... or https://...");
+  // Links in challenge mails must reach the service: an address that means
+  // "every interface" (0.0.0.0, ::) is no place to send a person.
+  if (settings.public_url.empty() && (options.host == "0.0.0.0" || options.host == "::" || options.host == "[::]"))
+    throw Error(ErrorCode::Usage,
+                fmt::format("--listen {} names no address a person can open: give --public-url", settings.listen),
+                "the URL people reach the service at, for example https://keys.example.org");
   options.public_url = settings.public_url;
   if (!settings.mail_from.empty() && !EmailAddress::is_valid(settings.mail_from))
     throw Error(ErrorCode::Usage, fmt::format("--mail-from '{}' is not an email address", settings.mail_from));

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +35,23 @@ TEST(EmailAddress, RefusesInvalidOnes) {
     EXPECT_THROW(EmailAddress::parse(text), Error);
   }
   EXPECT_FALSE(EmailAddress::is_valid(std::string(65, 'a') + "@example.com"));
+}
+
+TEST(Escape, AShellWordStaysOneWordWhateverItHolds) {
+  EXPECT_EQ(quote_for_shell("/home/a/.thunderbird/x.default"), "'/home/a/.thunderbird/x.default'");
+  EXPECT_EQ(quote_for_shell("it's"), "'it'\\''s'");
+  EXPECT_EQ(quote_for_shell(""), "''");
+  // What a shell makes of it: the same bytes, one argument.
+  const std::string tricky = "a b'c$(touch pwned)`x`\\\"; d";
+  std::string command = "printf %s " + quote_for_shell(tricky);
+  std::FILE* shell = popen(command.c_str(), "r");
+  ASSERT_NE(shell, nullptr);
+  std::string seen;
+  char buffer[256];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, shell))
+    seen.append(buffer, n);
+  EXPECT_EQ(pclose(shell), 0);
+  EXPECT_EQ(seen, tricky);
 }
 
 TEST(Escape, MarkupGetsCharacterReferences) {

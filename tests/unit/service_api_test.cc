@@ -741,6 +741,11 @@ TEST(ServeOptions, AServiceOthersReachVerifiesUnlessToldNotTo) {
   EXPECT_EQ(options.smtp->tls, smtp::RelayTls::StartTls);
   EXPECT_EQ(options.lifetimes.claim, 10h);
   EXPECT_EQ(options.lifetimes.token, 2h);
+  ServeSettings no_url = verified;
+  no_url.public_url.clear();
+  refused(no_url, "give --public-url");  // the links would say http://0.0.0.0:443
+  no_url.listen = "[::]:443";
+  refused(no_url, "give --public-url");
   ServeSettings both = verified;
   both.unverified = true;
   refused(both, "give one of them");

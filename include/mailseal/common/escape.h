@@ -20,4 +20,9 @@ std::string escape_for_terminal(std::string_view text);
 // above does not apply.
 std::string escape_markup(std::string_view text);
 
+// One word for a POSIX shell, for commands mailseal prints for a person to
+// run: the text in single quotes, each ' written as '\''. A path with a
+// quote, a space or a $ in it stays one argument when pasted.
+std::string quote_for_shell(std::string_view text);
+
 }  // namespace mailseal
