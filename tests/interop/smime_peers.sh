@@ -35,7 +35,13 @@ export GNUPGHOME="$WORK/gnupg"
 mkdir -m 700 "$GNUPGHOME"
 printf 'allow-loopback-pinentry\n' >"$GNUPGHOME/gpg-agent.conf"
 printf 'disable-crl-checks\n' >"$GNUPGHOME/gpgsm.conf"
-gpg_import_p12() { gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --import "$1" <"$WORK/pw" >/dev/null 2>&1; }
+# The agent is started before the first import: started on demand by two imports in a
+# row, it lost the second key once in a CI run (2026-11-30) on a loaded machine.
+gpgconf --launch gpg-agent
+gpg_import_p12() {
+  gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 --import "$1" <"$WORK/pw" >"$WORK/gpgsm-import.log" 2>&1 ||
+    { cat "$WORK/gpgsm-import.log" >&2; return 1; }
+}
 # gpgsm protects imported keys with the PKCS#12 password; operations give it back.
 gpgsm_with_key() { gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 "$@" <"$WORK/pw"; }
 "$MAILSEAL" export pkcs12 --legacy --purpose signing -o "$WORK/alice-sign.p12" --password-file "$WORK/pw" --home "$A" >/dev/null
