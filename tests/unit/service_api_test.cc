@@ -326,6 +326,49 @@ TEST_F(VerifiedServiceTest, AnAddressIsServedOnlyOnceItsLinkIsPressed) {
   EXPECT_EQ(mails_.size(), 1u);
 }
 
+// The pages for people (docs/service.md, "Pages"): a lookup by address
+// shows only a served (verified) claim; the certificates download as PEM
+// and as a certs-only PKCS#7 that read back to the same certificates.
+TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
+  answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  const std::string fp = fingerprint(alice()).str();
+  HttpResponse pending = call("GET", "/lookup?q=alice%40example.com");
+  EXPECT_EQ(pending.status, 404) << "an unverified address has no page";
+  EXPECT_EQ(pending.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(pending.body.find(fp), std::string::npos);
+  EXPECT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+
+  HttpResponse shown = call("GET", "/lookup?q=+alice%40example.com+");
+  EXPECT_EQ(shown.status, 200) << shown.body;
+  EXPECT_NE(shown.body.find("<code id=\"fingerprint\">" + fp + "</code>"), std::string::npos) << shown.body;
+  EXPECT_NE(shown.body.find("The service proved"), std::string::npos);
+  EXPECT_NE(shown.body.find("<li><code>alice@example.com</code></li>"), std::string::npos);
+  HttpResponse by_fingerprint = call("GET", "/lookup?q=" + fp);
+  EXPECT_EQ(by_fingerprint.status, 200);
+  EXPECT_NE(by_fingerprint.body.find("<li><code>alice@example.com</code></li>"), std::string::npos);
+
+  std::vector<crypto::Certificate> expected{alice().root};
+  auto published = answer<PublishedProfile>(call("GET", account(alice())), 200);
+  expected.insert(expected.end(), published.certificates.begin(), published.certificates.end());
+  for (const std::string suffix : {".pem", ".p7c"}) {
+    HttpResponse file = call("GET", "/certificates/" + fp + suffix);
+    ASSERT_EQ(file.status, 200) << suffix;
+    EXPECT_EQ(crypto::Certificate::read_all(as_bytes(file.body)), expected) << suffix;
+  }
+  EXPECT_EQ(call("GET", "/certificates/" + fp + ".p7c").content_type,
+            "application/pkcs7-mime; smime-type=certs-only");
+  EXPECT_EQ(call("GET", "/certificates/" + fp + ".txt").status, 404);
+  EXPECT_EQ(call("GET", "/certificates/UNKNOWN.pem").status, 404);
+  EXPECT_EQ(call("GET", "/lookup?q=nobody%40example.org").status, 404);
+  EXPECT_EQ(call("GET", "/lookup?q=UNKNOWN").status, 404);
+  EXPECT_EQ(call("GET", "/lookup?q=a%40%40b").status, 400);
+  EXPECT_EQ(call("GET", "/lookup?q=%0a").status, 400);
+  EXPECT_EQ(call("GET", "/lookup").status, 400);
+  EXPECT_EQ(call("GET", "/").status, 200);
+  EXPECT_EQ(call("GET", "/about").status, 200);
+  EXPECT_EQ(call("POST", "/about").status, 405);
+}
+
 TEST_F(VerifiedServiceTest, ASquatterNeitherBlocksNorWins) {
   test::Person squatter = test::make_person("alice@example.com", true);
   answer<PublishReceipt>(as_root(squatter, "PUT", account(squatter), publication(squatter).to_json()), 200);

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""The key service's pages in a real browser: a real `mailseal serve
+--unverified` on 127.0.0.1 with a published profile whose name is hostile
+markup, Debian's chromium headless driven by chromedriver through selenium.
+Loads /, types an address into the form and submits it, checks the result
+page (fingerprint, addresses, the name shown as text, no script run, the
+stylesheet applied under the strict Content-Security-Policy and nothing
+refused by it), fetches the certificate links with urllib and reads them
+with openssl (PEM, and the .p7c as DER PKCS#7), the 404 page of an unknown
+address, /about, and takes phone-width screenshots (390x844) into
+MAILSEAL_RESULTS or ./web_pages, printing their paths."""
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+if not os.access(CHROMEDRIVER, os.X_OK) or not os.access("/usr/bin/chromium", os.X_OK):
+    skip("chromium and chromium-driver are not installed (scripts/install-deps.sh installs them)")
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError as missing:
+    skip(f"{missing} (install python3-selenium; Debian's is seen by /usr/bin/python3 only)")
+from service_tool import KeyService  # noqa: E402
+
+require_mailseal()
+
+ADDRESS = "alice@example.com"
+HOSTILE_NAME = "Alice <script>alert(1)</script> & \"Co\""
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=390,844",
+                     "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # A headless window is at least 500 pixels wide: a phone's screen is
+    # emulated instead (what the page's viewport meta then applies to).
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    return driver
+
+
+def fetch(url):
+    """(status, headers, body bytes) of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def openssl(*arguments, data):
+    return subprocess.run(["openssl", *arguments], input=data, capture_output=True)
+
+
+def no_alert(driver):
+    try:
+        driver.switch_to.alert
+        return False
+    except NoAlertPresentException:
+        return True
+
+
+def csp_complaints(driver):
+    return [entry["message"] for entry in driver.get_log("browser")
+            if "Content Security Policy" in entry["message"] or "Refused" in entry["message"]]
+
+
+results = os.environ.get("MAILSEAL_RESULTS") or os.path.join(os.getcwd(), "web_pages")
+os.makedirs(results, exist_ok=True)
+
+with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["--unverified"]) as service:
+    alice = Home.at(os.path.join(work, "alice"))
+    alice.must("init", ADDRESS, "--name", HOSTILE_NAME, "--suite", "modern", "--service", service.url)
+    fingerprint = service.account_fingerprint(ADDRESS)
+    check(bool(fingerprint), "Alice's profile is published on the service", fingerprint)
+
+    driver = browser()
+    try:
+        driver.get(service.url + "/")
+        check(driver.title == "mailseal key service", "/ loads in Chromium", driver.title)
+        driver.save_screenshot(os.path.join(results, "home.png"))
+        field = driver.find_element(By.NAME, "q")
+        field.send_keys(ADDRESS)
+        field.submit()
+        body = driver.find_element(By.TAG_NAME, "body").text
+        check(driver.current_url.startswith(service.url + "/lookup?q=alice%40example.com"),
+              "submitting the form GETs /lookup?q=<the address>", driver.current_url)
+        check(driver.find_element(By.ID, "fingerprint").text == fingerprint,
+              "the result page shows the profile's fingerprint", body)
+        check(HOSTILE_NAME in body, "the hostile name is shown as text, whole", body)
+        check(no_alert(driver), "the script in the name does not run")
+        check(not driver.find_elements(By.TAG_NAME, "script"), "the page holds no script element")
+        check(ADDRESS in body and "Not verified" in body, "the address is listed, said to be unverified", body)
+        font = driver.execute_script("return getComputedStyle(document.body).fontFamily")
+        check("sans-serif" in font, "the inline stylesheet applies (allowed by its hash)", font)
+        complaints = csp_complaints(driver)
+        check(not complaints, "the browser refused nothing under the Content-Security-Policy", complaints)
+        width = driver.execute_script("return [window.innerWidth, document.documentElement.scrollWidth]")
+        check(width == [390, 390], "nothing is wider than a 390-pixel phone (the fingerprint wraps)", width)
+        shot = os.path.join(results, "lookup.png")
+        driver.save_screenshot(shot)
+        print(f"# screenshot at phone width: {shot}", flush=True)
+
+        links = {name: driver.find_element(By.ID, name).get_attribute("href") for name in ("pem", "p7c")}
+        status, headers, pem = fetch(links["pem"])
+        check(status == 200 and pem.startswith(b"-----BEGIN CERTIFICATE-----"),
+              "the PEM link downloads certificates", (status, pem[:60]))
+        read = openssl("x509", "-noout", "-subject", data=pem)
+        check(read.returncode == 0, "openssl reads the PEM", read.stderr.decode())
+        status, headers, p7c = fetch(links["p7c"])
+        check(status == 200 and headers.get("Content-Type") == "application/pkcs7-mime; smime-type=certs-only",
+              "the .p7c link downloads application/pkcs7-mime (certs-only)", (status, headers))
+        printed = openssl("pkcs7", "-inform", "DER", "-print_certs", "-noout", data=p7c)
+        subjects = printed.stdout.decode().count("subject=")
+        check(printed.returncode == 0 and subjects == pem.count(b"-----BEGIN CERTIFICATE-----") and subjects >= 2,
+              "openssl pkcs7 reads the .p7c: the same certificates as the PEM", printed.stdout.decode()
+              + printed.stderr.decode())
+
+        driver.get(service.url + "/lookup?q=nobody%40example.org")
+        body = driver.find_element(By.TAG_NAME, "body").text
+        check(driver.title == "Not found" and "nobody@example.org" in body, "an unknown address gets a 404 page",
+              body)
+        check(fetch(service.url + "/lookup?q=nobody%40example.org")[0] == 404, "that page's status is 404")
+        driver.save_screenshot(os.path.join(results, "not-found.png"))
+        driver.get(service.url + "/about")
+        body = driver.find_element(By.TAG_NAME, "body").text
+        check("only public data and ciphertext" in body, "/about says what the service stores", body)
+        driver.save_screenshot(os.path.join(results, "about.png"))
+        status, headers, _ = fetch(service.url + "/about")
+        policy = headers.get("Content-Security-Policy", "")
+        check(policy.startswith("default-src 'none'") and "script-src" not in policy,
+              "pages are served with the strict Content-Security-Policy", policy)
+    finally:
+        driver.quit()
+    print(f"# screenshots: {results}/*.png", flush=True)
+
+finish(minimum=19)
