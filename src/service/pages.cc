@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "mailseal/common/bytes.h"
 #include "mailseal/common/escape.h"
 
 namespace mailseal::service::pages {
@@ -35,16 +36,6 @@ std::string url_encode(std::string_view text) {
       out += fmt::format("%{:02X}", c);
   }
   return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 constexpr std::string_view kLookupForm =
@@ -156,10 +147,10 @@ std::optional<std::string> query_parameter(std::string_view target, std::string_
       } else if (value[i] == '%') {
         if (i + 2 >= value.size())
           return std::nullopt;
-        int high = hex_value(value[i + 1]), low = hex_value(value[i + 2]);
-        if (high < 0 || low < 0)
+        std::string_view hex = value.substr(i + 1, 2);
+        if (!std::isxdigit(static_cast<unsigned char>(hex[0])) || !std::isxdigit(static_cast<unsigned char>(hex[1])))
           return std::nullopt;
-        out.push_back(static_cast<char>(high * 16 + low));
+        out.push_back(static_cast<char>(from_hex(hex)[0]));
         i += 2;
       } else {
         out.push_back(value[i]);
