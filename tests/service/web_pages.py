@@ -7,8 +7,13 @@ page (fingerprint, addresses, the name shown as text, no script run, the
 stylesheet applied under the strict Content-Security-Policy and nothing
 refused by it), fetches the certificate links with urllib and reads them
 with openssl (PEM, and the .p7c as DER PKCS#7), the 404 page of an unknown
-address, /about, and takes phone-width screenshots (390x844) into
-MAILSEAL_RESULTS or ./web_pages, printing their paths."""
+address, /about. Then the verification flow end to end on a `serve --smtp`
+mailing its challenge to a real SMTP server (aiosmtpd): the address has no
+page while pending, the mail's link opens the confirmation page, the button
+confirms, and the lookup page then says the address was proved. Phone-width
+screenshots (390x844) go into MAILSEAL_RESULTS or ./web_pages; their paths
+are printed."""
+import re
 import os
 import subprocess
 import sys
@@ -28,14 +33,18 @@ try:
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as missing:
     skip(f"{missing} (install python3-selenium; Debian's is seen by /usr/bin/python3 only)")
 from service_tool import KeyService  # noqa: E402
+from smtp_tool import Upstream  # noqa: E402
 
 require_mailseal()
 
 ADDRESS = "alice@example.com"
 HOSTILE_NAME = "Alice <script>alert(1)</script> & \"Co\""
+LINK = re.compile(rb"(https?://[^\s/]+/verify/[0-9a-f]{64})")
 
 
 def browser():
@@ -73,6 +82,15 @@ def no_alert(driver):
         return True
 
 
+def navigate_by(driver, action):
+    """Runs `action` (a submit, a click) and waits until the browser has
+    replaced the page and loaded the next one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def csp_complaints(driver):
     return [entry["message"] for entry in driver.get_log("browser")
             if "Content Security Policy" in entry["message"] or "Refused" in entry["message"]]
@@ -81,20 +99,22 @@ def csp_complaints(driver):
 results = os.environ.get("MAILSEAL_RESULTS") or os.path.join(os.getcwd(), "web_pages")
 os.makedirs(results, exist_ok=True)
 
-with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["--unverified"]) as service:
-    alice = Home.at(os.path.join(work, "alice"))
-    alice.must("init", ADDRESS, "--name", HOSTILE_NAME, "--suite", "modern", "--service", service.url)
-    fingerprint = service.account_fingerprint(ADDRESS)
-    check(bool(fingerprint), "Alice's profile is published on the service", fingerprint)
 
-    driver = browser()
-    try:
+def unverified_pages(work, driver):
+    """An unverified service: the lookup form, the result, the downloads, 404 and /about."""
+    os.makedirs(work)
+    with KeyService(MAILSEAL, work, extra=["--unverified"]) as service:
+        alice = Home.at(os.path.join(work, "alice"))
+        alice.must("init", ADDRESS, "--name", HOSTILE_NAME, "--suite", "modern", "--service", service.url)
+        fingerprint = service.account_fingerprint(ADDRESS)
+        check(bool(fingerprint), "Alice's profile is published on the service", fingerprint)
+
         driver.get(service.url + "/")
         check(driver.title == "mailseal key service", "/ loads in Chromium", driver.title)
         driver.save_screenshot(os.path.join(results, "home.png"))
         field = driver.find_element(By.NAME, "q")
         field.send_keys(ADDRESS)
-        field.submit()
+        navigate_by(driver, field.submit)
         body = driver.find_element(By.TAG_NAME, "body").text
         check(driver.current_url.startswith(service.url + "/lookup?q=alice%40example.com"),
               "submitting the form GETs /lookup?q=<the address>", driver.current_url)
@@ -143,8 +163,54 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["-
         policy = headers.get("Content-Security-Policy", "")
         check(policy.startswith("default-src 'none'") and "script-src" not in policy,
               "pages are served with the strict Content-Security-Policy", policy)
+
+
+def verification_flow(work, driver):
+    """A verified service: the challenge mail's link, in the browser, then the lookup page."""
+    os.makedirs(work)
+    with Upstream() as upstream, KeyService(MAILSEAL, work, extra=["--smtp", f"127.0.0.1:{upstream.port}",
+                                                                  "--mail-from", "keys@keys.test"]) as service:
+        bob = Home.at(os.path.join(work, "bob"))
+        made = bob.json("init", "bob@example.org", "--name", "Bob", "--service", service.url)
+        mails = [m for m in upstream.take() if "bob@example.org" in m.recipients]
+        found = LINK.search(mails[-1].content) if mails else None
+        check(found is not None, "flow: the service mailed Bob a /verify/ link", mails)
+        if found is None:
+            return
+        driver.get(service.url + "/lookup?q=bob%40example.org")
+        check(driver.title == "Not found", "flow: a pending address has no page (404)", driver.title)
+        driver.get(found.group(1).decode())
+        body = driver.find_element(By.TAG_NAME, "body").text
+        check(driver.title == "Confirm your address" and "bob@example.org" in body,
+              "flow: the link opens the confirmation page, naming the address", body)
+        driver.save_screenshot(os.path.join(results, "verify.png"))
+        navigate_by(driver, driver.find_element(By.TAG_NAME, "button").click)
+        body = driver.find_element(By.TAG_NAME, "body").text
+        check(driver.title == "Address confirmed", "flow: the button confirms", body)
+        check(not csp_complaints(driver), "flow: the browser refused nothing (the form posts to 'self')")
+        driver.save_screenshot(os.path.join(results, "confirmed.png"))
+        driver.get(service.url + "/")
+        field = driver.find_element(By.NAME, "q")
+        field.send_keys("bob@example.org")
+        navigate_by(driver, field.submit)
+        body = driver.find_element(By.TAG_NAME, "body").text
+        check("The service proved" in body and "Not verified" not in body and "Bob" in body,
+              "flow: the lookup page now says the address was proved by a mail", body)
+        shown = driver.find_element(By.ID, "fingerprint").text
+        check(len(shown) > len(made["fingerprint"]) and shown.startswith(made["fingerprint"] + "-"),
+              "flow: it shows Bob's whole fingerprint (init printed its first part)", (shown, made["fingerprint"]))
+        shot = os.path.join(results, "lookup-verified.png")
+        driver.save_screenshot(shot)
+        print(f"# screenshot at phone width: {shot}", flush=True)
+
+
+with tempfile.TemporaryDirectory() as work:
+    driver = browser()
+    try:
+        unverified_pages(os.path.join(work, "unverified"), driver)
+        verification_flow(os.path.join(work, "verified"), driver)
     finally:
         driver.quit()
-    print(f"# screenshots: {results}/*.png", flush=True)
+print(f"# screenshots: {results}/*.png", flush=True)
 
-finish(minimum=19)
+finish(minimum=26)
