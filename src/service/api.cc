@@ -15,6 +15,7 @@
 #include "mailseal/keyservice/protocol.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/mime/mime.h"
+#include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
 #include "service/internal/pages.h"
 #include "service/storage.h"
@@ -377,9 +378,12 @@ class Handler {
     if (!account)
       return pages::not_found(query);
     PublishedProfile profile = public_profile(*account);
-    pages::ProfileView view{query, profile.root.common_name(), profile.fingerprint.str(), {}, verified};
-    for (const auto& address : profile.addresses)
+    pages::ProfileView view{query, profile.root.common_name(), profile.fingerprint.str(), {}, {}, verified};
+    const udf::Fingerprint fingerprint = udf::Fingerprint::parse(profile.fingerprint.str());
+    for (const auto& address : profile.addresses) {
       view.addresses.push_back(address.str());
+      view.strong_addresses.push_back(udf::StrongAddress{address, fingerprint}.to_strong_name_form());
+    }
     return pages::profile(view);
   }
 

@@ -93,8 +93,12 @@ HttpResponse about() {
 
 HttpResponse profile(const ProfileView& view) {
   std::string addresses;
-  for (const auto& address : view.addresses)
-    addresses += fmt::format("<li><code>{}</code></li>\n", escape_markup(address));
+  for (std::size_t i = 0; i < view.addresses.size(); ++i) {
+    addresses += fmt::format("<li><code>{}</code>", escape_markup(view.addresses[i]));
+    if (i < view.strong_addresses.size())
+      addresses += fmt::format("<br>strong: <code class=\"strong\">{}</code>", escape_markup(view.strong_addresses[i]));
+    addresses += "</li>\n";
+  }
   std::string verified;
   if (view.verified)
     verified = *view.verified
@@ -106,7 +110,8 @@ HttpResponse profile(const ProfileView& view) {
   return page(200, "Profile",
               fmt::format("<p>Looked up: <code>{}</code></p>\n<dl>\n<dt>Name</dt><dd>{}</dd>\n"
                           "<dt>Fingerprint</dt><dd><code id=\"fingerprint\">{}</code></dd>\n</dl>\n{}"
-                          "<h2>Addresses</h2>\n<ul>\n{}</ul>\n<h2>Certificates</h2>\n<ul>\n"
+                          "<h2>Addresses</h2>\n<p>Give the strong form to your correspondents: it carries the fingerprint, so "
+                          "their mailseal pins this profile.</p>\n<ul>\n{}</ul>\n<h2>Certificates</h2>\n<ul>\n"
                           "<li><a id=\"pem\" href=\"{}.pem\">PEM</a></li>\n"
                           "<li><a id=\"p7c\" href=\"{}.p7c\">PKCS#7 (.p7c, for mail clients)</a></li>\n</ul>\n{}",
                           escape_markup(view.query), escape_markup(view.name), escape_markup(view.fingerprint),

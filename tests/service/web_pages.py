@@ -124,6 +124,10 @@ def unverified_pages(work, driver):
         check(no_alert(driver), "the script in the name does not run")
         check(not driver.find_elements(By.TAG_NAME, "script"), "the page holds no script element")
         check(ADDRESS in body and "Not verified" in body, "the address is listed, said to be unverified", body)
+        strong = driver.find_element(By.CLASS_NAME, "strong").text
+        check(strong.startswith("alice@mm--") and strong.endswith(".example.com") and
+              fingerprint.replace("-", "").lower().startswith(strong.split("--")[1].split(".")[0].replace("-", "")),
+              "the strong address (Strong Internet Name) carries the fingerprint", (strong, fingerprint))
         font = driver.execute_script("return getComputedStyle(document.body).fontFamily")
         check("sans-serif" in font, "the inline stylesheet applies (allowed by its hash)", font)
         complaints = csp_complaints(driver)
@@ -213,4 +217,4 @@ with tempfile.TemporaryDirectory() as work:
         driver.quit()
 print(f"# screenshots: {results}/*.png", flush=True)
 
-finish(minimum=26)
+finish(minimum=27)

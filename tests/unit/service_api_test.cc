@@ -24,6 +24,7 @@
 #include "mailseal/service/api.h"
 #include "mailseal/service/claims.h"
 #include "mailseal/service/server.h"
+#include "mailseal/udf/strong_address.h"
 #include "test_identities.h"
 
 namespace mailseal::service {
@@ -342,10 +343,15 @@ TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
   EXPECT_EQ(shown.status, 200) << shown.body;
   EXPECT_NE(shown.body.find("<code id=\"fingerprint\">" + fp + "</code>"), std::string::npos) << shown.body;
   EXPECT_NE(shown.body.find("The service proved"), std::string::npos);
-  EXPECT_NE(shown.body.find("<li><code>alice@example.com</code></li>"), std::string::npos);
+  const std::string strong =
+      udf::StrongAddress{EmailAddress::parse("alice@example.com"), udf::Fingerprint::parse(fp)}.to_strong_name_form();
+  EXPECT_NE(shown.body.find("<li><code>alice@example.com</code><br>strong: <code class=\"strong\">" + strong +
+                            "</code></li>"),
+            std::string::npos)
+      << shown.body;
   HttpResponse by_fingerprint = call("GET", "/lookup?q=" + fp);
   EXPECT_EQ(by_fingerprint.status, 200);
-  EXPECT_NE(by_fingerprint.body.find("<li><code>alice@example.com</code></li>"), std::string::npos);
+  EXPECT_NE(by_fingerprint.body.find("<li><code>alice@example.com</code><br>strong: "), std::string::npos);
 
   std::vector<crypto::Certificate> expected{alice().root};
   auto published = answer<PublishedProfile>(call("GET", account(alice())), 200);

@@ -48,6 +48,7 @@ TEST(ServicePages, HostileNamesAndQueriesAreEscapedOnce) {
                           "Mallory <img src=x onerror=alert(1)> & Co",
                           "ABCD-\"EFGH",
                           {"a&b@example.com"},
+                          {"a&b@mm--<x>.example.com"},
                           false};
   HttpResponse shown = pages::profile(view);
   EXPECT_EQ(shown.status, 200);
@@ -55,7 +56,10 @@ TEST(ServicePages, HostileNamesAndQueriesAreEscapedOnce) {
   EXPECT_EQ(shown.body.find("<img"), std::string::npos);
   EXPECT_NE(shown.body.find("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@example.com"), std::string::npos);
   EXPECT_NE(shown.body.find("Mallory &lt;img src=x onerror=alert(1)&gt; &amp; Co"), std::string::npos);
-  EXPECT_NE(shown.body.find("<li><code>a&amp;b@example.com</code></li>"), std::string::npos);
+  EXPECT_NE(shown.body.find("<li><code>a&amp;b@example.com</code><br>strong: <code class=\"strong\">"
+                            "a&amp;b@mm--&lt;x&gt;.example.com</code></li>"),
+            std::string::npos)
+      << shown.body;
   EXPECT_EQ(shown.body.find("&amp;amp;"), std::string::npos) << "escaped once, not twice";
   // The fingerprint in a link is percent-encoded, then escaped as markup.
   EXPECT_NE(shown.body.find("href=\"/certificates/ABCD-%22EFGH.pem\""), std::string::npos);
@@ -75,7 +79,7 @@ TEST(ServicePages, HostileNamesAndQueriesAreEscapedOnce) {
 }
 
 TEST(ServicePages, AVerifiedLookupSaysSoAndAFingerprintLookupSaysNeither) {
-  pages::ProfileView view{"alice@example.com", "Alice", "FP", {"alice@example.com"}, true};
+  pages::ProfileView view{"alice@example.com", "Alice", "FP", {"alice@example.com"}, {}, true};
   EXPECT_NE(pages::profile(view).body.find("The service proved"), std::string::npos);
   view.verified.reset();
   const std::string body = pages::profile(view).body;

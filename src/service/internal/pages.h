@@ -26,6 +26,9 @@ struct ProfileView {
   std::string name;                    // the root certificate's common name
   std::string fingerprint;             // the profile's
   std::vector<std::string> addresses;  // the addresses the service serves for it
+  // The same addresses bound to the fingerprint (udf/strong_address.h,
+  // Strong Internet Name form): typing one pins the key.
+  std::vector<std::string> strong_addresses;
   std::optional<bool> verified;        // for a lookup by address: proved by a mail?
 };
 
