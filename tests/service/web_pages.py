@@ -128,6 +128,9 @@ def unverified_pages(work, driver):
         check(strong.startswith("alice@mm--") and strong.endswith(".example.com") and
               fingerprint.replace("-", "").lower().startswith(strong.split("--")[1].split(".")[0].replace("-", "")),
               "the strong address (Strong Internet Name) carries the fingerprint", (strong, fingerprint))
+        qr = driver.find_elements(By.CSS_SELECTOR, "svg.qr path")
+        check(len(qr) == 1 and qr[0].size["width"] > 150, "a QR code of the strong address is drawn (inline SVG)",
+              [q.size for q in qr])
         font = driver.execute_script("return getComputedStyle(document.body).fontFamily")
         check("sans-serif" in font, "the inline stylesheet applies (allowed by its hash)", font)
         complaints = csp_complaints(driver)
@@ -217,4 +220,4 @@ with tempfile.TemporaryDirectory() as work:
         driver.quit()
 print(f"# screenshots: {results}/*.png", flush=True)
 
-finish(minimum=27)
+finish(minimum=28)

@@ -346,7 +346,7 @@ TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
   const std::string strong =
       udf::StrongAddress{EmailAddress::parse("alice@example.com"), udf::Fingerprint::parse(fp)}.to_strong_name_form();
   EXPECT_NE(shown.body.find("<li><code>alice@example.com</code><br>strong: <code class=\"strong\">" + strong +
-                            "</code></li>"),
+                            "</code><br><svg class=\"qr\""),
             std::string::npos)
       << shown.body;
   HttpResponse by_fingerprint = call("GET", "/lookup?q=" + fp);

@@ -57,7 +57,7 @@ TEST(ServicePages, HostileNamesAndQueriesAreEscapedOnce) {
   EXPECT_NE(shown.body.find("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@example.com"), std::string::npos);
   EXPECT_NE(shown.body.find("Mallory &lt;img src=x onerror=alert(1)&gt; &amp; Co"), std::string::npos);
   EXPECT_NE(shown.body.find("<li><code>a&amp;b@example.com</code><br>strong: <code class=\"strong\">"
-                            "a&amp;b@mm--&lt;x&gt;.example.com</code></li>"),
+                            "a&amp;b@mm--&lt;x&gt;.example.com</code><br><svg class=\"qr\""),
             std::string::npos)
       << shown.body;
   EXPECT_EQ(shown.body.find("&amp;amp;"), std::string::npos) << "escaped once, not twice";
@@ -65,6 +65,8 @@ TEST(ServicePages, HostileNamesAndQueriesAreEscapedOnce) {
   EXPECT_NE(shown.body.find("href=\"/certificates/ABCD-%22EFGH.pem\""), std::string::npos);
   EXPECT_NE(shown.body.find("href=\"/certificates/ABCD-%22EFGH.p7c\""), std::string::npos);
   EXPECT_NE(shown.body.find("Not verified"), std::string::npos);
+  EXPECT_NE(shown.body.find("<svg class=\"qr\""), std::string::npos) << "a QR code of the strong address";
+  EXPECT_EQ(shown.body.find("http"), std::string::npos) << "no absolute URL, not even a namespace";
 
   HttpResponse missing = pages::not_found("\"><b>x</b>");
   EXPECT_EQ(missing.status, 404);
