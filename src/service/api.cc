@@ -362,12 +362,24 @@ class Handler {
     });
     if (query.empty() || query.size() > 256 || !printable)
       return pages::bad_query(printable ? query : "");
+    // A strong address: look up its address, then hold the profile to its fingerprint.
+    std::optional<udf::Fingerprint> pinned;
+    std::string address = query;
+    if (udf::StrongAddress::looks_strong(query)) {
+      try {
+        udf::StrongAddress strong = udf::StrongAddress::parse(query);
+        pinned = strong.fingerprint;
+        address = strong.address.str();
+      } catch (const Error&) {
+        return pages::bad_query(query);
+      }
+    }
     std::optional<AccountRecord> account;
     std::optional<bool> verified;
-    if (query.find('@') != std::string::npos) {
-      if (!EmailAddress::is_valid(query))
+    if (address.find('@') != std::string::npos) {
+      if (!EmailAddress::is_valid(address))
         return pages::bad_query(query);
-      std::vector<Claim> claims = store_.claims(EmailAddress::parse(query).str());
+      std::vector<Claim> claims = store_.claims(EmailAddress::parse(address).str());
       if (std::optional<std::size_t> served = served_claim(claims)) {
         account = store_.account(claims[*served].account);
         verified = claims[*served].state == ClaimState::Verified;
@@ -377,12 +389,14 @@ class Handler {
     }
     if (!account)
       return pages::not_found(query);
+    if (pinned && !pinned->matches(udf::Fingerprint::parse(account->fingerprint.str())))
+      return pages::mismatch(query, account->fingerprint.str());
     PublishedProfile profile = public_profile(*account);
     pages::ProfileView view{query, profile.root.common_name(), profile.fingerprint.str(), {}, {}, verified};
     const udf::Fingerprint fingerprint = udf::Fingerprint::parse(profile.fingerprint.str());
-    for (const auto& address : profile.addresses) {
-      view.addresses.push_back(address.str());
-      view.strong_addresses.push_back(udf::StrongAddress{address, fingerprint}.to_strong_name_form());
+    for (const auto& served : profile.addresses) {
+      view.addresses.push_back(served.str());
+      view.strong_addresses.push_back(udf::StrongAddress{served, fingerprint}.to_strong_name_form());
     }
     return pages::profile(view);
   }

@@ -153,9 +153,18 @@ HttpResponse not_found(std::string_view query) {
                           kFooter));
 }
 
+HttpResponse mismatch(std::string_view query, std::string_view served) {
+  return page(409, "Does not match",
+              fmt::format("<p><strong>Careful:</strong> the strong address <code>{}</code> names another profile "
+                          "than the one this service hands out for its address, <code>{}</code>. Someone may "
+                          "have replaced the profile, or the strong address is wrong: ask its owner. No "
+                          "certificates are offered here.</p>\n{}",
+                          escape_markup(query), escape_markup(served), kFooter));
+}
+
 HttpResponse bad_query(std::string_view query) {
   return page(400, "Not an address or a fingerprint",
-              fmt::format("<p><code>{}</code> is neither an email address nor a profile's fingerprint.</p>\n{}{}",
+              fmt::format("<p><code>{}</code> is neither an email address, a strong address nor a profile's fingerprint.</p>\n{}{}",
                           escape_markup(query), fmt::format(fmt::runtime(kLookupForm), escape_markup(query)),
                           kFooter));
 }

@@ -349,6 +349,19 @@ TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
                             "</code><br><svg class=\"qr\""),
             std::string::npos)
       << shown.body;
+  for (const std::string& typed : {strong, fp.substr(0, 34) + "?alice@example.com"}) {
+    HttpResponse by_strong = call("GET", "/lookup?q=" + typed);
+    EXPECT_EQ(by_strong.status, 200) << typed << by_strong.body;
+    EXPECT_NE(by_strong.body.find(fp), std::string::npos) << typed;
+  }
+  const std::string other = udf::StrongAddress{EmailAddress::parse("alice@example.com"),
+                                               udf::Fingerprint::parse(fingerprint(mallory()).str())}
+                                .to_strong_name_form();
+  HttpResponse mismatched = call("GET", "/lookup?q=" + other);
+  EXPECT_EQ(mismatched.status, 409) << "a strong address naming another profile";
+  EXPECT_NE(mismatched.body.find("Does not match"), std::string::npos);
+  EXPECT_EQ(mismatched.body.find("/certificates/"), std::string::npos) << "no certificates of the wrong profile";
+  EXPECT_EQ(call("GET", "/lookup?q=alice%40mm--zz.example.com").status, 400) << "a malformed strong address";
   HttpResponse by_fingerprint = call("GET", "/lookup?q=" + fp);
   EXPECT_EQ(by_fingerprint.status, 200);
   EXPECT_NE(by_fingerprint.body.find("<li><code>alice@example.com</code><br>strong: "), std::string::npos);

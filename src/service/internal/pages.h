@@ -40,6 +40,9 @@ HttpResponse about();
 HttpResponse profile(const ProfileView& view);
 // 404: nothing (verified or listed) is served for `query`.
 HttpResponse not_found(std::string_view query);
+// 409: the profile served for a strong address's address is not the one
+// its fingerprint names (`served`): no certificates are offered.
+HttpResponse mismatch(std::string_view query, std::string_view served);
 // 400: `query` is neither an address nor a fingerprint.
 HttpResponse bad_query(std::string_view query);
 
