@@ -7,8 +7,9 @@
 // header as a trusted proxy sends it (the request's client is what
 // client_address makes of it, read as X-Forwarded-For and as Forwarded),
 // and CONTENT-TYPE is also read as a --limit. Property: nothing crashes,
-// every answer is a JSON object or a page of the verification links (HTML
-// with its Content-Security-Policy), every refusal is a 4xx with an error,
+// every answer is a JSON object, a page for people on a page's path (HTML
+// with its Content-Security-Policy, no script or image whatever the query)
+// or a certificate download, every refusal is a 4xx with an error,
 // every rate limit says when to retry, no page confirms an address, and a client
 // address is the peer or a canonical IP address.
 
@@ -137,11 +138,26 @@ void run(std::span<const std::uint8_t> input) {
   request.authorization = next_line(rest);
   request.body = std::string(rest);
   service::HttpResponse response = api.handle(request, from_unix_seconds(1800000000));
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (response.content_type.starts_with("application/x-pem-file") ||
+      response.content_type.starts_with("application/pkcs7-mime")) {
+    // A download of a profile's certificates, only from its own path.
+    if (!path.starts_with("/certificates/") || response.status != 200 ||
+        !has_header(response, "Content-Disposition"))
+      std::abort();
+    return;
+  }
   if (response.content_type != "application/json") {
-    // A page: only for the links of challenge mails, always with its
-    // policy, and (the fuzzer knows no token) never a confirmation.
-    if (!request.target.starts_with("/verify/") || !response.body.starts_with("<!DOCTYPE html>") ||
-        !has_header(response, "Content-Security-Policy") || (response.status == 200 && request.method == "POST"))
+    // A page for people (docs/service.md, "Pages"): only on their paths,
+    // always with its policy, never with a script (everything from the
+    // request is escaped), and (the fuzzer knows no token) never a
+    // confirmation.
+    const bool page_path = path == "/" || path == "/about" || path == "/lookup" || path.starts_with("/verify/") ||
+                           path.starts_with("/certificates/");
+    if (!page_path || !response.body.starts_with("<!DOCTYPE html>") ||
+        !has_header(response, "Content-Security-Policy") || response.body.find("<script") != std::string::npos ||
+        response.body.find("<img") != std::string::npos ||
+        (path.starts_with("/verify/") && response.status == 200 && request.method == "POST"))
       std::abort();
     return;
   }

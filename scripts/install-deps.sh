@@ -28,6 +28,9 @@ packages=(
   # faketime (with libfaketime, its dependency): the key service of tests/devices runs on a clock
   # the test moves forward instead of sleeping until a PIN expires (tests/tools/service_tool.py)
   faketime
+  # the key service's pages in a real browser (tests/service/web_pages.py): Debian's chromium,
+  # headless, driven by chromium-driver (chromedriver) through python3-selenium
+  chromium chromium-driver python3-selenium
   # Python 3 (/usr/bin/python3 with its standard library: sqlite3, ssl, plistlib, smtplib,
   # http.client, email) for the test scripts, tests/tools and the benchmarks
   python3

@@ -133,6 +133,21 @@ Bytes Certificate::der() const {
   return Bytes(out, out + length);
 }
 
+Bytes certs_only_pkcs7(const std::vector<Certificate>& certificates) {
+  ossl::Pkcs7 pkcs7(PKCS7_new());
+  if (!pkcs7)
+    ossl::fail("cannot make a PKCS#7 structure");
+  ossl::check(PKCS7_set_type(pkcs7.get(), NID_pkcs7_signed), "cannot make a PKCS#7 structure");
+  ossl::check(PKCS7_content_new(pkcs7.get(), NID_pkcs7_data), "cannot make a PKCS#7 structure");
+  for (const auto& certificate : certificates)
+    ossl::check(PKCS7_add_certificate(pkcs7.get(), certificate.native()), "cannot add a certificate to PKCS#7");
+  unsigned char* out = nullptr;
+  int length = i2d_PKCS7(pkcs7.get(), &out);
+  ossl::check(length, "cannot encode a PKCS#7 structure");
+  ossl::OpensslBytes owned(out);
+  return Bytes(out, out + length);
+}
+
 std::string Certificate::pem() const {
   auto bio = ossl::memory_writer();
   ossl::check(PEM_write_bio_X509(bio.get(), certificate_.get()), "cannot encode a certificate");

@@ -15,7 +15,9 @@
 #include "mailseal/keyservice/protocol.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/mime/mime.h"
+#include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
+#include "service/internal/pages.h"
 #include "service/storage.h"
 
 namespace mailseal::service {
@@ -125,28 +127,7 @@ RequestState state_of(const JoinRequestRecord& record) {
   return RequestState::Pending;
 }
 
-// What the service's pages say (docs/service.md, "Verified addresses"):
-// minimal server-rendered HTML, no scripts, no styles, no external assets.
-// The token is in the URL, so no referrer leaves the page and nothing is
-// cached; the page cannot be framed.
-constexpr std::string_view kPageSecurityPolicy =
-    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-// `body` is HTML already; `title` is text.
-HttpResponse page(int status, std::string_view title, std::string_view body) {
-  HttpResponse response{status,
-                        fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                                    "<title>{0}</title></head>\n<body><h1>{0}</h1>\n{1}\n</body></html>\n",
-                                    escape_markup(title), body),
-                        "text/html; charset=utf-8",
-                        {{"Content-Security-Policy", std::string(kPageSecurityPolicy)},
-                         {"X-Content-Type-Options", "nosniff"},
-                         {"X-Frame-Options", "DENY"},
-                         {"Referrer-Policy", "no-referrer"},
-                         {"Cache-Control", "no-store"}}};
-  return response;
-}
+using pages::page;
 
 // A challenge token is kept only as this digest, so a copy of the database
 // confirms nothing.
@@ -245,6 +226,10 @@ class Handler {
       std::function<HttpResponse()> run;
     };
     const Route routes[] = {
+        {"GET", {}, [&] { return pages::home(); }},
+        {"GET", {"about"}, [&] { return pages::about(); }},
+        {"GET", {"lookup"}, [&] { return lookup_page(); }},
+        {"GET", {"certificates", "*"}, [&] { return certificates(segments[1]); }},
         {"GET", {"v1", "health"}, [&] { return respond(200, Health{"ok"}.to_json()); }},
         {"GET", {"v1", "addresses", "*"}, [&] { return get_address(segments[2]); }},
         {"GET", {"v1", "accounts", "*"}, [&] { return get_account(Identity(segments[2])); }},
@@ -364,6 +349,85 @@ class Handler {
     PublishedProfile profile = public_profile(account_or_404(claims[*served].account));
     profile.verified = claims[*served].state == ClaimState::Verified;
     return respond(200, profile.to_json());
+  }
+
+  // GET /lookup?q=: the page for an address or a fingerprint (docs/service.md, "Pages").
+  HttpResponse lookup_page() {
+    std::string query = pages::query_parameter(request_.target, "q").value_or("");
+    while (!query.empty() && query.back() == ' ')
+      query.pop_back();
+    query.erase(0, query.find_first_not_of(' '));
+    const bool printable = std::none_of(query.begin(), query.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (query.empty() || query.size() > 256 || !printable)
+      return pages::bad_query(printable ? query : "");
+    // A strong address: look up its address, then hold the profile to its fingerprint.
+    std::optional<udf::Fingerprint> pinned;
+    std::string address = query;
+    if (udf::StrongAddress::looks_strong(query)) {
+      try {
+        udf::StrongAddress strong = udf::StrongAddress::parse(query);
+        pinned = strong.fingerprint;
+        address = strong.address.str();
+      } catch (const Error&) {
+        return pages::bad_query(query);
+      }
+    }
+    std::optional<AccountRecord> account;
+    std::optional<bool> verified;
+    if (address.find('@') != std::string::npos) {
+      if (!EmailAddress::is_valid(address))
+        return pages::bad_query(query);
+      std::vector<Claim> claims = store_.claims(EmailAddress::parse(address).str());
+      if (std::optional<std::size_t> served = served_claim(claims)) {
+        account = store_.account(claims[*served].account);
+        verified = claims[*served].state == ClaimState::Verified;
+      }
+    } else {
+      account = store_.account(Identity(query));
+    }
+    if (!account)
+      return pages::not_found(query);
+    if (pinned && !pinned->matches(udf::Fingerprint::parse(account->fingerprint.str())))
+      return pages::mismatch(query, account->fingerprint.str());
+    PublishedProfile profile = public_profile(*account);
+    pages::ProfileView view{query, profile.root.common_name(), profile.fingerprint.str(), {}, {}, verified};
+    const udf::Fingerprint fingerprint = udf::Fingerprint::parse(profile.fingerprint.str());
+    for (const auto& served : profile.addresses) {
+      view.addresses.push_back(served.str());
+      view.strong_addresses.push_back(udf::StrongAddress{served, fingerprint}.to_strong_name_form());
+    }
+    return pages::profile(view);
+  }
+
+  // GET /certificates/FINGERPRINT.pem or .p7c: the profile's root and device
+  // certificates, for people to import into a mail client.
+  HttpResponse certificates(const std::string& file) {
+    const bool pem = file.ends_with(".pem");
+    if (!pem && !file.ends_with(".p7c"))
+      return pages::not_found(file);
+    std::optional<AccountRecord> account = store_.account(Identity(file.substr(0, file.size() - 4)));
+    if (!account)
+      return pages::not_found(file.substr(0, file.size() - 4));
+    PublishedProfile profile = public_profile(*account);
+    std::vector<crypto::Certificate> all{profile.root};
+    all.insert(all.end(), profile.certificates.begin(), profile.certificates.end());
+    HttpResponse response;
+    if (pem) {
+      for (const auto& certificate : all)
+        response.body += certificate.pem();
+      response.content_type = "application/x-pem-file";
+    } else {
+      Bytes der = crypto::certs_only_pkcs7(all);
+      response.body.assign(der.begin(), der.end());
+      response.content_type = "application/pkcs7-mime; smime-type=certs-only";
+    }
+    response.headers = {{"Content-Disposition", fmt::format("attachment; filename=\"mailseal-profile.{}\"",
+                                                           pem ? "pem" : "p7c")},
+                        {"X-Content-Type-Options", "nosniff"},
+                        {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"}};
+    return response;
   }
 
   HttpResponse get_account(const Identity& fingerprint) {

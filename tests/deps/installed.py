@@ -29,6 +29,8 @@ PROGRAMS = [
     "openssl", "certutil", "pk12util", "cmsutil", "gpgsm", "gpg-agent", "gpgconf", "swaks",
     # a clock a test moves (the key service in tests/devices runs under it)
     "faketime",
+    # the browser that tests/service/web_pages.py drives
+    "chromium", "chromedriver",
     # interpreters
     "/usr/bin/python3", "bash", "sh",
     # build
@@ -41,7 +43,8 @@ PROGRAMS = [
 # Modules the scripts import with /usr/bin/python3 (the gateway and client
 # tests, the demo's SMTP sink, the benchmarks) beyond the interpreter itself.
 PYTHON_MODULES = ["aiosmtpd", "aiosmtpd.controller", "sqlite3", "ssl", "plistlib", "smtplib", "http.client",
-                  "email.utils", "concurrent.futures", "csv", "resource", "hashlib"]
+                  "email.utils", "concurrent.futures", "csv", "resource", "hashlib",
+                  "selenium.webdriver"]
 # swaks's STARTTLS (and implicit TLS).
 PERL_MODULES = ["Net::SSLeay"]
 # Libraries the build finds with pkg-config: the key service's HTTP server

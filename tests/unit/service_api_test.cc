@@ -24,6 +24,7 @@
 #include "mailseal/service/api.h"
 #include "mailseal/service/claims.h"
 #include "mailseal/service/server.h"
+#include "mailseal/udf/strong_address.h"
 #include "test_identities.h"
 
 namespace mailseal::service {
@@ -324,6 +325,67 @@ TEST_F(VerifiedServiceTest, AnAddressIsServedOnlyOnceItsLinkIsPressed) {
   receipt = answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
   EXPECT_EQ(receipt.claims[0].state, kClaimVerified);
   EXPECT_EQ(mails_.size(), 1u);
+}
+
+// The pages for people (docs/service.md, "Pages"): a lookup by address
+// shows only a served (verified) claim; the certificates download as PEM
+// and as a certs-only PKCS#7 that read back to the same certificates.
+TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
+  answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  const std::string fp = fingerprint(alice()).str();
+  HttpResponse pending = call("GET", "/lookup?q=alice%40example.com");
+  EXPECT_EQ(pending.status, 404) << "an unverified address has no page";
+  EXPECT_EQ(pending.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(pending.body.find(fp), std::string::npos);
+  EXPECT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+
+  HttpResponse shown = call("GET", "/lookup?q=+alice%40example.com+");
+  EXPECT_EQ(shown.status, 200) << shown.body;
+  EXPECT_NE(shown.body.find("<code id=\"fingerprint\">" + fp + "</code>"), std::string::npos) << shown.body;
+  EXPECT_NE(shown.body.find("The service proved"), std::string::npos);
+  const std::string strong =
+      udf::StrongAddress{EmailAddress::parse("alice@example.com"), udf::Fingerprint::parse(fp)}.to_strong_name_form();
+  EXPECT_NE(shown.body.find("<li><code>alice@example.com</code><br>strong: <code class=\"strong\">" + strong +
+                            "</code><br><svg class=\"qr\""),
+            std::string::npos)
+      << shown.body;
+  for (const std::string& typed : {strong, fp.substr(0, 34) + "?alice@example.com"}) {
+    HttpResponse by_strong = call("GET", "/lookup?q=" + typed);
+    EXPECT_EQ(by_strong.status, 200) << typed << by_strong.body;
+    EXPECT_NE(by_strong.body.find(fp), std::string::npos) << typed;
+  }
+  const std::string other = udf::StrongAddress{EmailAddress::parse("alice@example.com"),
+                                               udf::Fingerprint::parse(fingerprint(mallory()).str())}
+                                .to_strong_name_form();
+  HttpResponse mismatched = call("GET", "/lookup?q=" + other);
+  EXPECT_EQ(mismatched.status, 409) << "a strong address naming another profile";
+  EXPECT_NE(mismatched.body.find("Does not match"), std::string::npos);
+  EXPECT_EQ(mismatched.body.find("/certificates/"), std::string::npos) << "no certificates of the wrong profile";
+  EXPECT_EQ(call("GET", "/lookup?q=alice%40mm--zz.example.com").status, 400) << "a malformed strong address";
+  HttpResponse by_fingerprint = call("GET", "/lookup?q=" + fp);
+  EXPECT_EQ(by_fingerprint.status, 200);
+  EXPECT_NE(by_fingerprint.body.find("<li><code>alice@example.com</code><br>strong: "), std::string::npos);
+
+  std::vector<crypto::Certificate> expected{alice().root};
+  auto published = answer<PublishedProfile>(call("GET", account(alice())), 200);
+  expected.insert(expected.end(), published.certificates.begin(), published.certificates.end());
+  for (const std::string suffix : {".pem", ".p7c"}) {
+    HttpResponse file = call("GET", "/certificates/" + fp + suffix);
+    ASSERT_EQ(file.status, 200) << suffix;
+    EXPECT_EQ(crypto::Certificate::read_all(as_bytes(file.body)), expected) << suffix;
+  }
+  EXPECT_EQ(call("GET", "/certificates/" + fp + ".p7c").content_type,
+            "application/pkcs7-mime; smime-type=certs-only");
+  EXPECT_EQ(call("GET", "/certificates/" + fp + ".txt").status, 404);
+  EXPECT_EQ(call("GET", "/certificates/UNKNOWN.pem").status, 404);
+  EXPECT_EQ(call("GET", "/lookup?q=nobody%40example.org").status, 404);
+  EXPECT_EQ(call("GET", "/lookup?q=UNKNOWN").status, 404);
+  EXPECT_EQ(call("GET", "/lookup?q=a%40%40b").status, 400);
+  EXPECT_EQ(call("GET", "/lookup?q=%0a").status, 400);
+  EXPECT_EQ(call("GET", "/lookup").status, 400);
+  EXPECT_EQ(call("GET", "/").status, 200);
+  EXPECT_EQ(call("GET", "/about").status, 200);
+  EXPECT_EQ(call("POST", "/about").status, 405);
 }
 
 TEST_F(VerifiedServiceTest, ASquatterNeitherBlocksNorWins) {

@@ -93,6 +93,10 @@ class Certificate {
   ossl::X509Cert certificate_;
 };
 
+// A PKCS#7 certs-only structure (RFC 2315 SignedData without signers, the
+// .p7c of RFC 8551 section 3.6), DER: how mail clients import a chain.
+Bytes certs_only_pkcs7(const std::vector<Certificate>& certificates);
+
 // What a certificate is for; decides its extensions.
 enum class CertificateRole {
   ProfileRoot,         // self-signed CA, name-constrained to the profile's addresses
