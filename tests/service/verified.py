@@ -8,6 +8,7 @@ expired challenge (the service's clock moved with libfaketime), a replayed
 link, someone else's token in a signed confirmation, and hostile requests to
 the new endpoints, some over raw sockets."""
 import email
+import glob
 import email.policy
 import http.client
 import json
@@ -289,8 +290,13 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
         """`mailseal` for `home` with its clock `seconds` ahead (libfaketime), as the service's is."""
         # An AddressSanitizer build wants its runtime first; libfaketime, preloaded, comes before it.
         asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
-        return subprocess.run(["faketime", "-f", f"+{seconds}", MAILSEAL, "--home", home.home, *arguments],
-                              capture_output=True, env=dict(os.environ, ASAN_OPTIONS=asan))
+        # libfaketime preloaded directly: the faketime wrapper's semaphore (named by its pid)
+        # was once left behind by another test and refused ("sem_open: File exists").
+        library = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
+        if library is None:
+            raise RuntimeError("libfaketime is not installed (scripts/install-deps.sh installs faketime)")
+        return subprocess.run([MAILSEAL, "--home", home.home, *arguments], capture_output=True,
+                              env=dict(os.environ, ASAN_OPTIONS=asan, LD_PRELOAD=library, FAKETIME=f"+{seconds}"))
 
     erin = Home(work, "erin")
     erin.json("init", "erin@example.com", "--name", "Erin", "--suite", "modern", "--service", service.url)
