@@ -8,34 +8,12 @@
 #include "clients/internal/cbc.h"
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/base64.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/crypto/keys.h"
 
 namespace mailseal::clients {
 
 namespace {
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string random_uuid() {
   Bytes bytes = crypto::random_bytes(16);
@@ -51,7 +29,7 @@ std::string random_uuid() {
 class PlistDict {
  public:
   void string(std::string_view key, std::string_view value) {
-    add(key, fmt::format("<string>{}</string>", xml_escape(value)));
+    add(key, fmt::format("<string>{}</string>", escape_markup(value)));
   }
   void integer(std::string_view key, long value) { add(key, fmt::format("<integer>{}</integer>", value)); }
   void data(std::string_view key, ByteView value) {
@@ -66,7 +44,7 @@ class PlistDict {
 
  private:
   void add(std::string_view key, const std::string& element) {
-    body_ += fmt::format("<key>{}</key>\n{}\n", xml_escape(key), element);
+    body_ += fmt::format("<key>{}</key>\n{}\n", escape_markup(key), element);
   }
   std::string body_;
 };
