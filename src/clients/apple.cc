@@ -9,6 +9,7 @@
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/common/text.h"
 #include "mailseal/crypto/keys.h"
 
 namespace mailseal::clients {
@@ -19,8 +20,7 @@ std::string random_uuid() {
   Bytes bytes = crypto::random_bytes(16);
   bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
   bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  std::string hex = to_hex(bytes);
-  std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::toupper(c); });
+  const std::string hex = ascii_upper(to_hex(bytes));
   return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4), hex.substr(16, 4),
                      hex.substr(20));
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 
 namespace mailseal {
 
@@ -93,10 +94,7 @@ std::string check_and_normalise(std::string_view text) {
     }
     start = end + 1;
   }
-  std::string normalised(address);
-  std::transform(normalised.begin(), normalised.end(), normalised.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return normalised;
+  return ascii_lower(address);
 }
 
 }  // namespace

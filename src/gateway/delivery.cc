@@ -9,6 +9,7 @@
 
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/mime/mime.h"
@@ -36,8 +37,7 @@ smime::OutgoingMessage read_message(const std::string& text, std::unique_ptr<smi
 std::set<EmailAddress> visible_recipients(const smime::OutgoingMessage& message) {
   std::set<EmailAddress> out;
   for (const auto& field : message.headers().fields()) {
-    std::string name = field.name;
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string name = ascii_lower(field.name);
     if (name == "to" || name == "cc") {
       for (auto& address : mime::parse_addresses(field.value()))
         out.insert(std::move(address));

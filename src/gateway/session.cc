@@ -9,6 +9,7 @@
 #include "mailseal/common/base64.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/keyservice/client.h"
 #include "mailseal/profile/profile.h"
@@ -300,9 +301,7 @@ bool Session::authenticate(const Command& command) {
     send(538, "5.7.11 encryption required: STARTTLS first");
     return true;
   }
-  std::string mechanism = command.argument.substr(0, command.argument.find(' '));
-  std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::string mechanism = ascii_upper(command.argument.substr(0, command.argument.find(' ')));
   std::string initial =
       command.argument.find(' ') == std::string::npos ? "" : command.argument.substr(command.argument.find(' ') + 1);
   bool end = false, other_identity = false;

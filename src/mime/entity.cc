@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "mailseal/mime/mime.h"
 
 namespace mailseal::mime {
@@ -12,9 +13,7 @@ namespace {
 
 std::string lower_trimmed(std::string text) {
   text.erase(std::remove_if(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); }), text.end());
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
+  return ascii_lower(text);
 }
 
 bool is_transport_padding(std::string_view rest) {

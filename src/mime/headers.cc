@@ -4,19 +4,13 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "mailseal/mime/mime.h"
 #include "mime/internal/gmime.h"
 
 namespace mailseal::mime {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // RFC 5322 section 3.6.8: printable US-ASCII except ':'.
 bool is_field_name_char(char c) {
@@ -34,9 +28,7 @@ std::string_view trim(std::string_view text) {
 }  // namespace
 
 bool same_field_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  return equal_ignoring_ascii_case(a, b);
 }
 
 std::string HeaderField::value() const {
@@ -153,8 +145,8 @@ ContentType ContentType::parse(std::string_view value) {
   if (type == nullptr || subtype == nullptr) {
     return out;
   }
-  out.media_type = lower(type);
-  out.subtype = lower(subtype);
+  out.media_type = ascii_lower(type);
+  out.subtype = ascii_lower(subtype);
   GMimeParamList* parameters = g_mime_content_type_get_parameters(parsed.get());
   int count = parameters ? g_mime_param_list_length(parameters) : 0;
   for (int i = 0; i < count; ++i) {
@@ -162,7 +154,7 @@ ContentType ContentType::parse(std::string_view value) {
     const char* name = g_mime_param_get_name(parameter);
     const char* parameter_value = g_mime_param_get_value(parameter);
     if (name != nullptr) {
-      out.parameters.emplace_back(lower(name), parameter_value ? parameter_value : "");
+      out.parameters.emplace_back(ascii_lower(name), parameter_value ? parameter_value : "");
     }
   }
   return out;

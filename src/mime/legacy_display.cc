@@ -15,6 +15,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/common/text.h"
 #include "mailseal/mime/mime.h"
 #include "mime/internal/gmime.h"
 
@@ -27,13 +28,6 @@ constexpr int kMaxDepth = 8;
 
 bool is_ascii(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 bool is_space(char c) {
@@ -70,7 +64,7 @@ std::string unescape_markup(std::string_view text) {
       out.push_back(text[i]);
       continue;
     }
-    std::string name = lower(text.substr(i + 1, end - i - 1));
+    std::string name = ascii_lower(text.substr(i + 1, end - i - 1));
     static const std::pair<std::string_view, char> kNamed[] = {
         {"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"quot", '"'}, {"apos", '\''}};
     auto named = std::find_if(std::begin(kNamed), std::end(kNamed), [&](const auto& n) { return n.first == name; });
@@ -181,7 +175,7 @@ std::optional<std::string> transform(std::string_view bytes, const Leaf& leaf, i
   const ContentType& type = entity.content_type;
   if (!type.is_multipart()) {
     auto disposition = entity.headers.get("Content-Disposition");
-    if (disposition && lower(disposition->substr(0, disposition->find(';'))).find("attachment") != std::string::npos)
+    if (disposition && ascii_lower(disposition->substr(0, disposition->find(';'))).find("attachment") != std::string::npos)
       return std::nullopt;
     if (!type.is("text", "plain") && !type.is("text", "html"))
       return std::nullopt;
@@ -234,7 +228,7 @@ std::optional<std::string> add_to_part(const Entity& entity, std::span<const Dis
   const bool html = entity.content_type.is("text", "html");
   std::string element = html ? legacy_display_html(fields) : legacy_display_text(fields);
   std::string content_type = raw_content_type(entity);
-  const std::string charset = lower(entity.content_type.parameter("charset").value_or(""));
+  const std::string charset = ascii_lower(entity.content_type.parameter("charset").value_or(""));
   if (!is_ascii(element)) {
     if (charset == "us-ascii" || charset.empty())
       content_type = with_parameter(without_parameter(content_type, "charset"), "charset", "utf-8");
@@ -250,7 +244,7 @@ std::optional<std::string> add_to_part(const Entity& entity, std::span<const Dis
   std::string text(decoded_bytes.begin(), decoded_bytes.end());
   if (html) {
     // After the body's start tag, else at the top.
-    std::string folded = lower(text);
+    std::string folded = ascii_lower(text);
     std::size_t at = 0;
     for (std::size_t tag = folded.find("<body"); tag != std::string::npos; tag = folded.find("<body", tag + 1)) {
       char next = tag + 5 < folded.size() ? folded[tag + 5] : '\0';
@@ -360,7 +354,7 @@ bool has_legacy_class(std::string_view tag) {
     std::size_t name_start = i;
     while (i < tag.size() && !is_space(tag[i]) && tag[i] != '=' && tag[i] != '/')
       ++i;
-    std::string name = lower(tag.substr(name_start, i - name_start));
+    std::string name = ascii_lower(tag.substr(name_start, i - name_start));
     while (i < tag.size() && is_space(tag[i]))
       ++i;
     std::string_view value;
@@ -404,7 +398,7 @@ bool has_legacy_class(std::string_view tag) {
 // when it holds only protected fields; nullopt otherwise.
 std::optional<std::pair<std::size_t, std::size_t>> html_element(std::string_view text,
                                                                 std::span<const DisplayedField> fields) {
-  const std::string folded = lower(text);
+  const std::string folded = ascii_lower(text);
   for (std::size_t start = folded.find("<div"); start != std::string::npos; start = folded.find("<div", start + 1)) {
     char next = start + 4 < folded.size() ? folded[start + 4] : '\0';
     if (next != '>' && !is_space(next))

@@ -10,6 +10,7 @@
 #include <openssl/obj_mac.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "smime/internal/reading.h"
 
 namespace mailseal::smime::internal {
@@ -42,7 +43,7 @@ std::vector<std::string> addresses_in_text(std::string_view text) {
       --end;
     // A dotless domain ("alice@example") still looks like an address.
     if (begin < at && end > at + 1)
-      out.push_back(lower(std::string(text.substr(begin, end - begin))));
+      out.push_back(ascii_lower(std::string(text.substr(begin, end - begin))));
   }
   return out;
 }
@@ -102,7 +103,7 @@ void classify_part(const mime::Entity& part, PartialLayers& found) {
   }
   if (!is_pkcs7_mime(type) && !is_p7m_octet_stream(part))
     return;
-  std::string smime_type = lower(type.parameter("smime-type").value_or(""));
+  std::string smime_type = ascii_lower(type.parameter("smime-type").value_or(""));
   if (smime_type == "signed-data") {
     found.signed_part = true;
   } else if (smime_type == "enveloped-data" || smime_type == "authenveloped-data") {
@@ -145,12 +146,6 @@ void find_in(const mime::Entity& entity, int depth, PartialLayers& found) {
 
 }  // namespace
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 bool is_pkcs7_mime(const mime::ContentType& type) {
   return type.is("application", "pkcs7-mime") || type.is("application", "x-pkcs7-mime");
 }
@@ -158,7 +153,7 @@ bool is_pkcs7_mime(const mime::ContentType& type) {
 bool is_p7m_octet_stream(const mime::Entity& entity) {
   if (!entity.content_type.is("application", "octet-stream"))
     return false;
-  std::string name = lower(entity.content_type.parameter("name").value_or(""));
+  std::string name = ascii_lower(entity.content_type.parameter("name").value_or(""));
   return name.size() >= 4 && name.substr(name.size() - 4) == ".p7m";
 }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "smime/internal/compose.h"
 
 namespace mailseal::smime {
@@ -144,9 +145,7 @@ void write_entity(OutgoingMessage& message, ByteSource& body, ByteSink& out, Tra
         content.append(field.name, field.raw_value);
     }
   }
-  std::string encoding = headers.get("Content-Transfer-Encoding").value_or("7bit");
-  std::transform(encoding.begin(), encoding.end(), encoding.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string encoding = ascii_lower(headers.get("Content-Transfer-Encoding").value_or("7bit"));
   mime::ContentType type;
   if (auto value = headers.get("Content-Type"))
     type = mime::ContentType::parse(*value);
@@ -202,16 +201,12 @@ bool streams_with_element(const mime::Headers& headers, std::string_view element
   mime::ContentType type;
   if (auto value = headers.get("Content-Type"))
     type = mime::ContentType::parse(*value);
-  std::string encoding = headers.get("Content-Transfer-Encoding").value_or("7bit");
-  std::transform(encoding.begin(), encoding.end(), encoding.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string encoding = ascii_lower(headers.get("Content-Transfer-Encoding").value_or("7bit"));
   if (!type.is("text", "plain") || headers.get("Content-Disposition") || (encoding != "7bit" && encoding != "8bit"))
     return false;
   const bool ascii = std::all_of(element.begin(), element.end(),
                                  [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  std::string charset = type.parameter("charset").value_or("");
-  std::transform(charset.begin(), charset.end(), charset.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string charset = ascii_lower(type.parameter("charset").value_or(""));
   return ascii || (encoding == "8bit" && (charset == "utf-8" || charset == "utf8"));
 }
 

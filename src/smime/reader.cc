@@ -28,6 +28,7 @@
 #include <fmt/ranges.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "mailseal/mime/legacy_display.h"
 #include "smime/internal/identity.h"
 #include "smime/internal/reading.h"
@@ -42,7 +43,6 @@ enum class LayerKind { Plain, SignedDetached, SignedOpaque, Encrypted };
 
 using internal::is_p7m_octet_stream;
 using internal::is_pkcs7_mime;
-using internal::lower;
 
 bool is_pkcs7_signature(const mime::ContentType& type) {
   return type.is("application", "pkcs7-signature") || type.is("application", "x-pkcs7-signature");
@@ -51,7 +51,7 @@ bool is_pkcs7_signature(const mime::ContentType& type) {
 LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
   const mime::ContentType& type = entity.content_type;
   if (type.is("multipart", "signed")) {
-    std::string protocol = lower(type.parameter("protocol").value_or(""));
+    std::string protocol = ascii_lower(type.parameter("protocol").value_or(""));
     if (protocol == "application/pkcs7-signature" || protocol == "application/x-pkcs7-signature") {
       return LayerKind::SignedDetached;
     }
@@ -59,7 +59,7 @@ LayerKind classify(const mime::Entity& entity, Bytes& decoded) {
   }
   if (!is_pkcs7_mime(type) && !is_p7m_octet_stream(entity))
     return LayerKind::Plain;
-  std::string smime_type = lower(type.parameter("smime-type").value_or(""));
+  std::string smime_type = ascii_lower(type.parameter("smime-type").value_or(""));
   if (smime_type == "certs-only")
     return LayerKind::Plain;
   decoded = mime::decode_body(entity);
@@ -377,7 +377,7 @@ bool is_user_facing(std::string_view name) {
 // element, real or crafted, can hide anything else. One kept is reported.
 void remove_legacy_display(const mime::Entity& innermost, std::string& output, ReadResult& result) {
   auto hp = innermost.content_type.parameter("hp");
-  if (!result.decrypted || !hp || lower(*hp) != "cipher" || !innermost.headers.get("From"))
+  if (!result.decrypted || !hp || ascii_lower(*hp) != "cipher" || !innermost.headers.get("From"))
     return;
   std::vector<mime::DisplayedField> fields;
   for (const auto& field : innermost.headers.fields()) {

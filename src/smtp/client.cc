@@ -8,16 +8,11 @@
 
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 
 namespace mailseal::smtp {
 
 namespace {
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-  return out;
-}
 
 }  // namespace
 
@@ -119,9 +114,9 @@ void Client::log_in(const RelayOptions& options, const std::string& where) {
 }
 
 bool Client::supports(std::string_view extension) const {
-  std::string wanted = upper(extension);
+  std::string wanted = ascii_upper(extension);
   return std::any_of(extensions_.begin(), extensions_.end(), [&](const std::string& line) {
-    std::string keyword = upper(line.substr(0, line.find(' ')));
+    std::string keyword = ascii_upper(line.substr(0, line.find(' ')));
     return keyword == wanted;
   });
 }
@@ -129,14 +124,14 @@ bool Client::supports(std::string_view extension) const {
 std::vector<std::string> Client::auth_mechanisms() const {
   std::vector<std::string> out;
   for (const auto& line : extensions_) {
-    std::string keyword = upper(line.substr(0, line.find(' ')));
+    std::string keyword = ascii_upper(line.substr(0, line.find(' ')));
     if (keyword != "AUTH" || line.size() <= 5)
       continue;
     std::string_view rest(line);
     rest.remove_prefix(5);
     while (!rest.empty()) {
       std::size_t space = rest.find(' ');
-      std::string mechanism = upper(rest.substr(0, space));
+      std::string mechanism = ascii_upper(rest.substr(0, space));
       if (!mechanism.empty() && std::find(out.begin(), out.end(), mechanism) == out.end())
         out.push_back(mechanism);
       rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);

@@ -7,16 +7,11 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 
 namespace mailseal::smtp {
 
 namespace {
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-  return out;
-}
 
 std::string_view trim_left(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
@@ -50,7 +45,7 @@ std::optional<Command> parse_command(std::string_view line) {
     return std::nullopt;
   if (end < line.size() && line[end] != ' ')
     return std::nullopt;
-  return Command{upper(line.substr(0, end)), std::string(trim_right(trim_left(line.substr(end))))};
+  return Command{ascii_upper(line.substr(0, end)), std::string(trim_right(trim_left(line.substr(end))))};
 }
 
 bool looks_like_http(std::string_view line) {
@@ -71,8 +66,8 @@ bool looks_like_http(std::string_view line) {
 }
 
 PathArgument parse_path_argument(std::string_view argument, std::string_view keyword) {
-  std::string prefix = upper(keyword) + ":";
-  if (argument.size() < prefix.size() || upper(argument.substr(0, prefix.size())) != prefix)
+  std::string prefix = ascii_upper(keyword) + ":";
+  if (argument.size() < prefix.size() || ascii_upper(argument.substr(0, prefix.size())) != prefix)
     throw Error(ErrorCode::Malformed, fmt::format("expected {}<address>", prefix));
   std::string_view rest = trim_left(argument.substr(prefix.size()));
   if (rest.empty() || rest.front() != '<')
@@ -110,7 +105,7 @@ PathArgument parse_path_argument(std::string_view argument, std::string_view key
     std::string_view value = equals == std::string_view::npos ? std::string_view{} : word.substr(equals + 1);
     if (!is_esmtp_keyword(key) || !is_printable_ascii(value) || value.find('=') != std::string_view::npos)
       throw Error(ErrorCode::Malformed, "a parameter is not KEYWORD or KEYWORD=VALUE");
-    out.parameters.emplace_back(upper(key), std::string(value));
+    out.parameters.emplace_back(ascii_upper(key), std::string(value));
   }
   return out;
 }

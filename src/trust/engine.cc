@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 #include "mailseal/trust/trust.h"
 
 namespace mailseal::trust {
@@ -16,13 +17,6 @@ namespace {
 
 // Remaining introduction depth of the evaluator's own root: unlimited.
 constexpr int kRootDepth = kMaxDepth + 1;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // The outgoing edges of each node, read once per evaluation.
 class GraphCache {
@@ -204,7 +198,7 @@ int threshold_of(Level level) {
 }  // namespace
 
 bool scope_permits(std::string_view constraint, const EmailAddress& address) {
-  std::string rule = lower(constraint);
+  std::string rule = ascii_lower(constraint);
   if (rule.empty())
     return false;
   if (rule.find('@') != std::string::npos)

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 
 namespace mailseal::udf {
 
@@ -79,7 +80,7 @@ std::string strip_presentation(std::string_view text) {
     if (c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       continue;
     }
-    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    out.push_back(ascii_upper(c));
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 
 namespace mailseal::udf {
 
@@ -17,17 +18,11 @@ bool starts_with_prefix(std::string_view label) {
     return false;
   }
   for (std::size_t i = 0; i < kStrongNamePrefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(label[i])) != kStrongNamePrefix[i]) {
+    if (ascii_lower(label[i]) != kStrongNamePrefix[i]) {
       return false;
     }
   }
   return true;
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
 }
 
 [[noreturn]] void refuse(std::string_view text, std::string_view why) {
@@ -126,7 +121,7 @@ std::string StrongAddress::to_strong_name_form(int bits) const {
     throw Error(ErrorCode::Usage,
                 fmt::format("a strong name holds at most {} bits of fingerprint", kMaxStrongNameBits));
   }
-  return fmt::format("{}@{}{}.{}", address.local_part(), kStrongNamePrefix, lower(fingerprint.to_string(bits)),
+  return fmt::format("{}@{}{}.{}", address.local_part(), kStrongNamePrefix, ascii_lower(fingerprint.to_string(bits)),
                      address.domain());
 }
 

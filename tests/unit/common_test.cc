@@ -13,10 +13,29 @@
 #include "mailseal/common/host_port.h"
 #include "mailseal/common/ids.h"
 #include "mailseal/common/key_access.h"
+#include "mailseal/common/text.h"
 #include "mailseal/common/time.h"
 
 namespace mailseal {
 namespace {
+
+TEST(Text, FoldsAsciiLettersAndNothingElse) {
+  EXPECT_EQ(ascii_lower("MAIL From:<A@Example.ORG>"), "mail from:<a@example.org>");
+  EXPECT_EQ(ascii_upper("auth plain"), "AUTH PLAIN");
+  // Bytes above ASCII are never folded, whatever a locale would say
+  // (Latin-1 \xC9 is an uppercase E acute; UTF-8's capital I with dot).
+  EXPECT_EQ(ascii_lower("\xC9T\xC4\xB0"), "\xC9t\xC4\xB0");
+  EXPECT_EQ(ascii_upper("\xE9t"), "\xE9T");
+  EXPECT_EQ(ascii_lower('@'), '@');
+  EXPECT_EQ(ascii_upper('['), '[');
+}
+
+TEST(Text, ComparesIgnoringAsciiCaseOnly) {
+  EXPECT_TRUE(equal_ignoring_ascii_case("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(equal_ignoring_ascii_case("Content-Type", "Content-Typ"));
+  EXPECT_FALSE(equal_ignoring_ascii_case("\xC9", "\xE9"));
+  EXPECT_TRUE(equal_ignoring_ascii_case("", ""));
+}
 
 TEST(EmailAddress, NormalisesToLowerCase) {
   EXPECT_EQ(EmailAddress::parse("Alice@Example.COM").str(), "alice@example.com");

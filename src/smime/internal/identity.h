@@ -39,7 +39,6 @@ void compare_with_signed(const mime::Headers& outer, const mime::Headers& signed
 // empty or the signed fields have neither To nor Cc.
 std::optional<bool> addressed_to(const mime::Headers& signed_fields, std::span<const EmailAddress> reader);
 
-std::string lower(std::string text);
 bool is_pkcs7_mime(const mime::ContentType& type);
 // Outlook and others send application/octet-stream named *.p7m.
 bool is_p7m_octet_stream(const mime::Entity& entity);
