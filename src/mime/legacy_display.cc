@@ -290,6 +290,15 @@ bool only_protected_fields(const std::vector<std::string_view>& lines, std::span
   return true;
 }
 
+// Whether `text` begins with a line "Name: value" (an RFC 5322 field name).
+bool starts_with_field_line(std::string_view text) {
+  std::size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon > 76)
+    return false;
+  return std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon),
+                     [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
   std::size_t position = 0;
@@ -319,8 +328,13 @@ std::size_t text_element(std::string_view text, std::span<const DisplayedField> 
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
     position = end + 1;
-    if (line.empty())
-      return only_protected_fields(lines, fields) ? position : 0;
+    if (line.empty()) {
+      // A second block of fields right after it stays with the first: a
+      // decoy element must not silence the warning about the next one.
+      if (!only_protected_fields(lines, fields) || starts_with_field_line(text.substr(position)))
+        return 0;
+      return position;
+    }
     lines.push_back(line);
   }
   return 0;
@@ -394,54 +408,130 @@ bool has_legacy_class(std::string_view tag) {
   return false;
 }
 
-// The [begin, end) range of the HTML element (and the line break after it)
-// when it holds only protected fields; nullopt otherwise.
-std::optional<std::pair<std::size_t, std::size_t>> html_element(std::string_view text,
-                                                                std::span<const DisplayedField> fields) {
-  const std::string folded = ascii_lower(text);
-  for (std::size_t start = folded.find("<div"); start != std::string::npos; start = folded.find("<div", start + 1)) {
+// The name of the tag that begins at `start` ('<' then a letter), folded.
+std::string tag_name(std::string_view folded, std::size_t start) {
+  std::size_t end = start + 1;
+  while (end < folded.size() && (std::isalnum(static_cast<unsigned char>(folded[end])) != 0 || folded[end] == '-'))
+    ++end;
+  return std::string(folded.substr(start + 1, end - start - 1));
+}
+
+// Whether an HTML tokenizer that has read `folded` (lowercased) is in the
+// data state: outside any comment, tag, raw-text element (script, style,
+// textarea, title...) and CDATA section, so that bytes taken out right here
+// cannot change how the bytes after them are read. An approximation that
+// errs one way: whatever it does not follow exactly (foreign content, CDATA,
+// noscript, plaintext, anything unterminated) answers false, and the element
+// is kept.
+bool in_data_state(std::string_view folded) {
+  static constexpr std::string_view kRawText[] = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed"};
+  static constexpr std::string_view kRefused[] = {"svg", "math", "noscript", "noframes", "plaintext"};
+  std::size_t i = 0;
+  while ((i = folded.find('<', i)) != std::string_view::npos) {
+    std::string_view rest = folded.substr(i);
+    std::size_t end = std::string_view::npos;
+    if (rest.starts_with("<!--")) {
+      // "<!-->" ends at once, as in browsers; "--!>" ends one too.
+      const std::size_t close = folded.find("-->", i + 2), bang = folded.find("--!>", i + 2);
+      end = std::min(close == std::string_view::npos ? close : close + 2, bang == std::string_view::npos ? bang : bang + 3);
+    } else if (rest.starts_with("<!doctype") || rest.starts_with("<?") || rest.starts_with("</")) {
+      end = folded.find('>', i);
+    } else if (rest.starts_with("<!")) {
+      return false;  // CDATA and other declarations
+    } else if (rest.size() > 1 && std::isalpha(static_cast<unsigned char>(rest[1])) != 0) {
+      const std::string name = tag_name(folded, i);
+      if (std::find(std::begin(kRefused), std::end(kRefused), name) != std::end(kRefused))
+        return false;
+      end = tag_end(folded, i);
+      if (end != std::string_view::npos &&
+          std::find(std::begin(kRawText), std::end(kRawText), name) != std::end(kRawText)) {
+        std::size_t close = folded.find("</" + name, end);
+        if (close == std::string_view::npos)
+          return false;
+        end = close;  // the end tag is read next
+      }
+    } else {
+      end = i;  // a '<' that starts nothing is text
+    }
+    if (end == std::string_view::npos)
+      return false;
+    i = end + 1;
+  }
+  return true;
+}
+
+// Whether a div's start tag (from "<div" to its '>') is one a browser and
+// this code both end at the same '>': nothing but attribute characters.
+bool plain_start_tag(std::string_view tag) {
+  return std::all_of(tag.begin(), tag.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || is_space(c) || std::string_view("=\"'-_:;.,#%").find(c) != std::string_view::npos;
+  });
+}
+
+// The first div of class kLegacyDisplayClass from `from`: its start, and the
+// '>' ending its start tag.
+std::optional<std::pair<std::size_t, std::size_t>> next_legacy_div(std::string_view text, std::string_view folded,
+                                                                   std::size_t from) {
+  for (std::size_t start = folded.find("<div", from); start != std::string::npos; start = folded.find("<div", start + 1)) {
     char next = start + 4 < folded.size() ? folded[start + 4] : '\0';
     if (next != '>' && !is_space(next))
       continue;
     std::size_t open_end = tag_end(text, start);
-    if (open_end == std::string_view::npos || !has_legacy_class(text.substr(start + 4, open_end - start - 4)))
-      continue;
-    // The first element of the class decides: anything but its own text
-    // inside (other markup, a nested div) and it is kept.
-    std::size_t close = folded.find("</div", open_end);
-    std::size_t close_end = close == std::string::npos ? close : folded.find('>', close);
-    if (close_end == std::string::npos)
-      return std::nullopt;
-    std::string inner = folded.substr(open_end + 1, close - open_end - 1);
-    std::string original(text.substr(open_end + 1, close - open_end - 1));
-    for (std::string_view tag : {"<pre>", "</pre>"}) {
-      for (std::size_t at = inner.find(tag); at != std::string::npos; at = inner.find(tag)) {
-        inner.erase(at, tag.size());
-        original.erase(at, tag.size());
-      }
-    }
-    if (original.find('<') != std::string::npos)
-      return std::nullopt;
-    std::string unescaped = unescape_markup(original);
-    std::vector<std::string_view> lines;
-    for (std::string_view line : split_lines(unescaped)) {
-      while (!line.empty() && is_space(line.front()))
-        line.remove_prefix(1);
-      while (!line.empty() && is_space(line.back()))
-        line.remove_suffix(1);
-      if (!line.empty())
-        lines.push_back(line);
-    }
-    if (!only_protected_fields(lines, fields))
-      return std::nullopt;
-    std::size_t end = close_end + 1;
-    if (text.substr(end, 2) == "\r\n")
-      end += 2;
-    else if (text.substr(end, 1) == "\n")
-      end += 1;
-    return std::make_pair(start, end);
+    if (open_end != std::string_view::npos && has_legacy_class(text.substr(start + 4, open_end - start - 4)))
+      return std::make_pair(start, open_end);
   }
   return std::nullopt;
+}
+
+// The [begin, end) range of the HTML element (and the line break after it)
+// when taking it out changes nothing else: the first div of the class, in
+// the data state, a plain start tag, an end tag "</div>", nothing inside but
+// protected fields (text and <pre>, no other '<' or '>'), and no second div
+// of the class after it (a decoy first element must not silence the warning
+// about a second). nullopt otherwise.
+std::optional<std::pair<std::size_t, std::size_t>> html_element(std::string_view text,
+                                                                std::span<const DisplayedField> fields) {
+  const std::string folded = ascii_lower(text);
+  auto div = next_legacy_div(text, folded, 0);
+  if (!div)
+    return std::nullopt;
+  const auto [start, open_end] = *div;
+  if (!in_data_state(std::string_view(folded).substr(0, start)) ||
+      !plain_start_tag(std::string_view(text).substr(start + 1, open_end - start - 1)))
+    return std::nullopt;
+  std::size_t close = folded.find("</div", open_end);
+  if (close == std::string::npos || folded.compare(close, 6, "</div>") != 0)
+    return std::nullopt;
+  std::string inner = folded.substr(open_end + 1, close - open_end - 1);
+  std::string original(text.substr(open_end + 1, close - open_end - 1));
+  for (std::string_view tag : {"<pre>", "</pre>"}) {
+    for (std::size_t at = inner.find(tag); at != std::string::npos; at = inner.find(tag)) {
+      inner.erase(at, tag.size());
+      original.erase(at, tag.size());
+    }
+  }
+  if (original.find_first_of("<>") != std::string::npos)
+    return std::nullopt;
+  std::string unescaped = unescape_markup(original);
+  std::vector<std::string_view> lines;
+  for (std::string_view line : split_lines(unescaped)) {
+    while (!line.empty() && is_space(line.front()))
+      line.remove_prefix(1);
+    while (!line.empty() && is_space(line.back()))
+      line.remove_suffix(1);
+    if (!line.empty())
+      lines.push_back(line);
+  }
+  if (!only_protected_fields(lines, fields))
+    return std::nullopt;
+  std::size_t end = close + 6;
+  if (text.substr(end, 2) == "\r\n")
+    end += 2;
+  else if (text.substr(end, 1) == "\n")
+    end += 1;
+  if (next_legacy_div(text, folded, end))
+    return std::nullopt;
+  return std::make_pair(start, end);
 }
 
 std::optional<std::string> remove_from_part(const Entity& entity, std::span<const DisplayedField> fields,

@@ -483,6 +483,50 @@ TEST(LegacyDisplay, AnHtmlElementIsRemovedAloneAndOnlyWhenItHoldsNothingElse) {
   }
 }
 
+// Found by an attacker's review: taking an element out must not change how
+// a browser reads the bytes around it, and a decoy element must not silence
+// the warning about a second one.
+TEST(LegacyDisplay, AnHtmlElementIsKeptWhereTakingItOutWouldChangeTheRest) {
+  const std::string head = "Content-Type: text/html; hp-legacy-display=1\r\n\r\n";
+  const std::string element = "<div class=\"header-protection-legacy-display\">Subject: Lunch</div>";
+  for (const std::string& body : {
+           // Straddling a comment: removal would show text every browser hides...
+           "<!-- -" + element + "-> Pay IBAN DE00 --><p>Hello</p>",
+           // ...or hide text every browser shows.
+           "<!-" + element + "- Pay IBAN DE00 -->",
+           "<!--<body>" + element + "--> shown",
+           "<svg><![CDATA[" + element + "]]> shown</svg>",
+           "<title>" + element + "</title><p>x</p>",
+           "<textarea>" + element + "</textarea>",
+           "<noscript><!--</noscript>" + element + "-->",
+           std::string("<div class=\"header-protection-legacy-display\" ]]>Subject: Lunch</div>"),
+           std::string("<div class=\"header-protection-legacy-display\">Subject: Lunch</div x=\">\">"),
+           // A decoy first, then a second element that is not the protected fields.
+           element + "<div class=\"header-protection-legacy-display\">Subject: URGENT wire</div>",
+       }) {
+    LegacyDisplayRemoval kept = remove_legacy_display(head + body, kLunch);
+    EXPECT_EQ(kept.entity, head + body) << body;
+    EXPECT_EQ(kept.kept, 1u) << body;
+  }
+  for (const std::string& body : {"<!DOCTYPE html><html><head><style><!-- p {} --></style></head><body>\r\n" + element +
+                                      "\r\n<p>Hi</p>",
+                                  "<!-- a comment --><p>a</p>" + element + "<p>b</p>"}) {
+    LegacyDisplayRemoval removal = remove_legacy_display(head + body, kLunch);
+    EXPECT_EQ(removal.removed, 1u) << body;
+    EXPECT_EQ(removal.entity.find("Subject: Lunch"), std::string::npos) << body;
+  }
+}
+
+TEST(LegacyDisplay, ATextElementFollowedByAnotherBlockOfFieldsIsKept) {
+  const std::string head = "Content-Type: text/plain; hp-legacy-display=1\r\n\r\n";
+  const std::string body = "Subject: Lunch\r\n\r\nSubject: URGENT wire\r\nFrom: ceo@example.com\r\n\r\nPay.\r\n";
+  LegacyDisplayRemoval kept = remove_legacy_display(head + body, kLunch);
+  EXPECT_EQ(kept.entity, head + body);
+  EXPECT_EQ(kept.kept, 1u);
+  LegacyDisplayRemoval removal = remove_legacy_display(head + "Subject: Lunch\r\n\r\nHi Bob: lunch?\r\n", kLunch);
+  EXPECT_EQ(removal.removed, 1u) << "a first line with a space before its colon is no field";
+}
+
 TEST(LegacyDisplay, ParametersAreEditedWhereTheyAre) {
   EXPECT_EQ(with_parameter("text/plain; ", "hp-legacy-display", "1"), "text/plain; hp-legacy-display=\"1\"");
   EXPECT_EQ(without_parameter("text/plain; hp-legacy-display=\"1\"; charset=utf-8", "hp-legacy-display"),

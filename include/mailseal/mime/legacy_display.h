@@ -64,9 +64,13 @@ struct LegacyDisplayRemoval {
 // div of class kLegacyDisplayClass, with the line break after it. Only an
 // element made of nothing but lines "Name: value" that are, each, one of
 // `fields` (the message's protected header fields, shown to the reader
-// anyway) is removed, so a removal never hides anything; any other element,
-// an element nested in other markup, or a part that cannot be decoded is
-// kept as it is and counted in `kept`.
+// anyway) is removed, so a removal never hides anything; and only where
+// taking it out cannot change how the rest is read (an HTML element in the
+// tokenizer's data state, not inside a comment, raw text or CDATA; no second
+// element, and in text/plain no second block of fields, after it, so a decoy
+// cannot silence the warning about another). Any other element, an element
+// nested in other markup, or a part that cannot be decoded is kept as it is
+// and counted in `kept`.
 LegacyDisplayRemoval remove_legacy_display(std::string_view entity, std::span<const DisplayedField> fields);
 
 // A Content-Type value with a parameter added (quoted) or removed, the rest
