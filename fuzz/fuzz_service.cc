@@ -11,10 +11,11 @@
 // with its Content-Security-Policy, no script or image whatever the query)
 // or a certificate download, every refusal is a 4xx with an error,
 // every rate limit says when to retry, no page confirms an address, and a client
-// address is the peer or a canonical IP address.
+// address is the peer, a canonical IP address or an opaque hop.
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -84,13 +85,16 @@ service::Api& limited_api() {
   return instance;
 }
 
-// The client a trusted proxy names: the peer, or a canonical IP address.
+// The client a trusted proxy names: the peer, a canonical IP address, or
+// what the proxy wrote that is none ("hop:", at most 64 printable bytes).
 std::string forwarded_client(const std::string& forwarded) {
   const std::string peer = "10.0.0.1";
   std::string client;
   for (auto header : {service::ForwardingHeader::XForwardedFor, service::ForwardingHeader::Forwarded}) {
     client = service::client_address(peer, forwarded, header, {peer, "10.0.0.2"});
-    if (client != peer && service::canonical_ip(client) != client)
+    const bool opaque = client.starts_with("hop:") && client.size() <= 68 &&
+                        std::all_of(client.begin(), client.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    if (client != peer && service::canonical_ip(client) != client && !opaque)
       std::abort();
     if (service::client_key(client).empty())
       std::abort();

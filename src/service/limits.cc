@@ -204,13 +204,26 @@ std::optional<std::string> hop_address(std::string_view entry, ForwardingHeader 
     entry = *found;
     if (entry.size() >= 2 && entry.front() == '"' && entry.back() == '"')
       entry = entry.substr(1, entry.size() - 2);
-    if (entry.starts_with('[')) {
-      entry = entry.substr(0, entry.find(']') + 1);
-    } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
-      entry = entry.substr(0, entry.find(':'));
-    }
+  }
+  // Both headers: a port after the address, as some proxies write it
+  // ("192.0.2.1:4711", "[2001:db8::1]:4711").
+  if (entry.starts_with('[')) {
+    entry = entry.substr(0, entry.find(']') + 1);
+  } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
+    entry = entry.substr(0, entry.find(':'));
   }
   return canonical_ip(entry);
+}
+
+// What a trusted proxy wrote where an address should be, when it is none:
+// RFC 7239's "unknown" or an obfuscated identifier ("_hidden1"). The proxy
+// tells its clients apart by it, so they are limited apart too, never as the
+// proxy itself. Bounded, and marked so it cannot pass for an address.
+std::string opaque_hop(std::string_view entry) {
+  std::string out = "hop:";
+  for (char c : trim(entry).substr(0, 64))
+    out.push_back(c > ' ' && c < 0x7f ? c : '?');
+  return out;
 }
 
 }  // namespace
@@ -227,7 +240,7 @@ std::string client_address(const std::string& peer, std::string_view forwarded, 
     forwarded = comma == std::string_view::npos ? std::string_view() : forwarded.substr(0, comma);
     auto address = hop_address(entry, header);
     if (!address)
-      break;
+      return opaque_hop(entry);
     client = *address;
   }
   return client;

@@ -219,6 +219,22 @@ std::string all_values(MHD_Connection* connection, const char* name) {
   return collected.values;
 }
 
+// Why a request's framing is ambiguous, which is how requests are smuggled
+// past a proxy that reads it another way (RFC 9112 section 6.3): both
+// Content-Length and Transfer-Encoding, or Content-Length given twice or as
+// anything but digits (a proxy may take the last of two, MHD takes the
+// first). `length` holds every Content-Length joined by commas. Such a
+// request is refused and its connection closed.
+std::optional<std::string> framing_problem(MHD_Connection* connection, std::string_view length) {
+  if (length.empty())
+    return std::nullopt;
+  if (!header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).empty())
+    return "Content-Length and Transfer-Encoding together";
+  if (!std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return "Content-Length given more than once or not as digits";
+  return std::nullopt;
+}
+
 MHD_Result queue(MHD_Connection* connection, const HttpResponse& answer) {
   std::unique_ptr<MHD_Response, ResponseDestroy> response(MHD_create_response_from_buffer(
       answer.body.size(), const_cast<char*>(answer.body.data()), MHD_RESPMEM_MUST_COPY));
@@ -250,7 +266,7 @@ struct Server::Impl {
   std::condition_variable wake;
   bool stopping = false;
   std::set<Connection*> connections;
-  std::map<std::string, unsigned> per_client;  // open connections by client address
+  std::map<std::string, unsigned> per_client;  // open connections by client_key (an address, an IPv6 /64)
   // Last: stopped (its threads joined, its connections closed) before the rest goes.
   std::unique_ptr<MHD_Daemon, DaemonStop> daemon;
 
@@ -321,14 +337,15 @@ struct Server::Impl {
 };
 
 // A client at its cap of open connections gets no more (trusted proxies,
-// which carry many clients, have none).
+// which carry many clients, have none). A client is keyed as for rate
+// limits: an IPv6 /64 is one client, or it would hold every slot.
 MHD_Result Server::Impl::accept_policy(void* cls, const sockaddr* address, socklen_t) {
   auto* impl = static_cast<Impl*>(cls);
   const std::string peer = peer_address(address);
   if (impl->trusted(peer))
     return MHD_YES;
   std::lock_guard lock(impl->mutex);
-  auto found = impl->per_client.find(peer);
+  auto found = impl->per_client.find(client_key(peer));
   if (found != impl->per_client.end() && found->second >= impl->options.connections.connections_per_client)
     return MHD_NO;
   impl->make_room();
@@ -366,7 +383,7 @@ void Server::Impl::notify_connection(void* cls, MHD_Connection* connection, void
     state->since = std::chrono::steady_clock::now();
     std::lock_guard lock(impl->mutex);
     if (!impl->trusted(state->peer)) {
-      ++impl->per_client[state->peer];
+      ++impl->per_client[client_key(state->peer)];
       state->counted = true;
     }
     impl->connections.insert(state.get());
@@ -379,8 +396,8 @@ void Server::Impl::notify_connection(void* cls, MHD_Connection* connection, void
     return;
   std::lock_guard lock(impl->mutex);
   impl->connections.erase(state.get());
-  if (state->counted && --impl->per_client[state->peer] == 0)
-    impl->per_client.erase(state->peer);
+  if (state->counted && --impl->per_client[client_key(state->peer)] == 0)
+    impl->per_client.erase(client_key(state->peer));
 }
 
 // Called with each request's target as sent, before MHD unescapes it: the
@@ -404,14 +421,12 @@ MHD_Result Server::Impl::handle(void* cls, MHD_Connection* connection, const cha
     // The header is in. A body announced larger than the limit is refused
     // before it is read.
     *request = state;
-    const std::string length = header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    // Both framings at once is how requests are smuggled past a proxy that
-    // reads the other one (RFC 9112 section 6.3): refused, connection closed.
-    if (!length.empty() && !header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).empty()) {
+    const std::string length = all_values(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (std::optional<std::string> problem = framing_problem(connection, length)) {
       impl->set_phase(*state, Connection::Phase::Sending);
       HttpResponse refusal;
       refusal.status = 400;
-      refusal.body = keyservice::ErrorDocument{"bad_request", "Content-Length and Transfer-Encoding together"}.to_json();
+      refusal.body = keyservice::ErrorDocument{"bad_request", *problem}.to_json();
       refusal.headers.emplace_back("Connection", "close");
       return queue(connection, refusal);
     }

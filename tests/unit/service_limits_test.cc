@@ -149,13 +149,24 @@ TEST(ClientAddress, ATrustedProxyNamesTheRightmostUntrustedHop) {
             "2001:db8::7");
   EXPECT_EQ(client_address("10.0.0.1", "for=192.0.2.60:8080;by=10.0.0.1", ForwardingHeader::Forwarded, proxies),
             "192.0.2.60");
-  // Nothing forwarded, or garbage where the proxy's entry should be: the proxy.
+  // A port after the address, as some proxies write X-Forwarded-For.
+  EXPECT_EQ(client_address("10.0.0.1", "198.51.100.4:1111", ForwardingHeader::XForwardedFor, proxies),
+            "198.51.100.4");
+  EXPECT_EQ(client_address("10.0.0.1", "[2001:db8::7]:4711", ForwardingHeader::XForwardedFor, proxies),
+            "2001:db8::7");
+  // Nothing forwarded: the proxy's own request.
   EXPECT_EQ(client_address("10.0.0.1", "", ForwardingHeader::XForwardedFor, proxies), "10.0.0.1");
+  // What the proxy wrote that is no address (RFC 7239's obfuscated
+  // identifiers, "unknown", garbage) keys its clients apart, never as the
+  // proxy itself, which all of them would then share.
   EXPECT_EQ(client_address("10.0.0.1", "1.1.1.1, not-an-address", ForwardingHeader::XForwardedFor, proxies),
-            "10.0.0.1");
-  EXPECT_EQ(client_address("10.0.0.1", "for=unknown", ForwardingHeader::Forwarded, proxies), "10.0.0.1");
-  // The other header than the one configured is not read.
-  EXPECT_EQ(client_address("10.0.0.1", "198.51.100.4", ForwardingHeader::Forwarded, proxies), "10.0.0.1");
+            "hop:not-an-address");
+  EXPECT_EQ(client_address("10.0.0.1", "for=_hidden1", ForwardingHeader::Forwarded, proxies), "hop:for=_hidden1");
+  EXPECT_NE(client_address("10.0.0.1", "for=_hidden2", ForwardingHeader::Forwarded, proxies),
+            client_address("10.0.0.1", "for=_hidden1", ForwardingHeader::Forwarded, proxies));
+  EXPECT_EQ(client_address("10.0.0.1", "for=unknown", ForwardingHeader::Forwarded, proxies), "hop:for=unknown");
+  EXPECT_EQ(client_address("10.0.0.1", std::string(200, 'x'), ForwardingHeader::XForwardedFor, proxies).size(), 68u)
+      << "bounded";
 }
 
 TEST(ClientAddress, IPv6ClientsAreLimitedByTheirSlash64) {
