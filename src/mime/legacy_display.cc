@@ -175,7 +175,8 @@ std::optional<std::string> transform(std::string_view bytes, const Leaf& leaf, i
   const ContentType& type = entity.content_type;
   if (!type.is_multipart()) {
     auto disposition = entity.headers.get("Content-Disposition");
-    if (disposition && ascii_lower(disposition->substr(0, disposition->find(';'))).find("attachment") != std::string::npos)
+    if (disposition &&
+        ascii_lower(disposition->substr(0, disposition->find(';'))).find("attachment") != std::string::npos)
       return std::nullopt;
     if (!type.is("text", "plain") && !type.is("text", "html"))
       return std::nullopt;
@@ -433,7 +434,8 @@ bool in_data_state(std::string_view folded) {
     if (rest.starts_with("<!--")) {
       // "<!-->" ends at once, as in browsers; "--!>" ends one too.
       const std::size_t close = folded.find("-->", i + 2), bang = folded.find("--!>", i + 2);
-      end = std::min(close == std::string_view::npos ? close : close + 2, bang == std::string_view::npos ? bang : bang + 3);
+      end = std::min(close == std::string_view::npos ? close : close + 2,
+                     bang == std::string_view::npos ? bang : bang + 3);
     } else if (rest.starts_with("<!doctype") || rest.starts_with("<?") || rest.starts_with("</")) {
       end = folded.find('>', i);
     } else if (rest.starts_with("<!")) {
@@ -464,7 +466,8 @@ bool in_data_state(std::string_view folded) {
 // this code both end at the same '>': nothing but attribute characters.
 bool plain_start_tag(std::string_view tag) {
   return std::all_of(tag.begin(), tag.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || is_space(c) || std::string_view("=\"'-_:;.,#%").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || is_space(c) ||
+           std::string_view("=\"'-_:;.,#%").find(c) != std::string_view::npos;
   });
 }
 
@@ -472,7 +475,8 @@ bool plain_start_tag(std::string_view tag) {
 // '>' ending its start tag.
 std::optional<std::pair<std::size_t, std::size_t>> next_legacy_div(std::string_view text, std::string_view folded,
                                                                    std::size_t from) {
-  for (std::size_t start = folded.find("<div", from); start != std::string::npos; start = folded.find("<div", start + 1)) {
+  for (std::size_t start = folded.find("<div", from); start != std::string::npos;
+       start = folded.find("<div", start + 1)) {
     char next = start + 4 < folded.size() ? folded[start + 4] : '\0';
     if (next != '>' && !is_space(next))
       continue;

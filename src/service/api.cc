@@ -498,7 +498,7 @@ class Handler {
         wait = w;
     };
     for (const auto& mail : mails)
-      longest(limiter_.wait("address-mails/" + mail.recipient, settings_.rates.address_mails, now_));
+      longest(limiter_.wait("address-mails/" + recipient_key(mail.recipient), settings_.rates.address_mails, now_));
     longest(limiter_.wait(account, settings_.rates.account_mails, now_, count));
     longest(limiter_.wait(client, settings_.rates.client_mails, now_, count));
     if (wait)
@@ -508,7 +508,7 @@ class Handler {
                                 wait->count()),
                     *wait};
     for (const auto& mail : mails)
-      limiter_.take("address-mails/" + mail.recipient, settings_.rates.address_mails, now_);
+      limiter_.take("address-mails/" + recipient_key(mail.recipient), settings_.rates.address_mails, now_);
     limiter_.take(account, settings_.rates.account_mails, now_, count);
     limiter_.take(client, settings_.rates.client_mails, now_, count);
   }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
 
 namespace mailseal::service {
 
@@ -135,7 +136,11 @@ std::optional<std::chrono::seconds> RateLimiter::wait(const std::string& key, co
 void RateLimiter::take(const std::string& key, const Rate& rate, TimePoint now, std::uint32_t cost) {
   if (rate.count == 0)
     return;
-  bucket(key, rate, now).tokens -= cost;
+  // The debt is bounded: requests refused for other reasons but still
+  // counted (wrong PINs) can hold a bucket empty for a period, not for as
+  // long as the attacker keeps sending.
+  Bucket& found = bucket(key, rate, now);
+  found.tokens = std::max(found.tokens - cost, -static_cast<double>(rate.count));
 }
 
 std::optional<std::chrono::seconds> RateLimiter::admit(const std::string& key, const Rate& rate, TimePoint now,
@@ -173,6 +178,17 @@ std::string client_key(const std::string& address) {
   char out[INET6_ADDRSTRLEN] = {};
   inet_ntop(AF_INET6, &v6, out, sizeof out);
   return std::string(out) + "/64";
+}
+
+std::string recipient_key(std::string_view address) {
+  const std::string folded = ascii_lower(address);
+  const std::size_t at = folded.rfind('@');
+  if (at == std::string::npos)
+    return folded;
+  const std::size_t plus = folded.find('+');
+  if (plus == std::string::npos || plus > at)
+    return folded;
+  return folded.substr(0, plus) + folded.substr(at);
 }
 
 namespace {

@@ -508,9 +508,9 @@ TEST(LegacyDisplay, AnHtmlElementIsKeptWhereTakingItOutWouldChangeTheRest) {
     EXPECT_EQ(kept.entity, head + body) << body;
     EXPECT_EQ(kept.kept, 1u) << body;
   }
-  for (const std::string& body : {"<!DOCTYPE html><html><head><style><!-- p {} --></style></head><body>\r\n" + element +
-                                      "\r\n<p>Hi</p>",
-                                  "<!-- a comment --><p>a</p>" + element + "<p>b</p>"}) {
+  for (const std::string& body :
+       {"<!DOCTYPE html><html><head><style><!-- p {} --></style></head><body>\r\n" + element + "\r\n<p>Hi</p>",
+        "<!-- a comment --><p>a</p>" + element + "<p>b</p>"}) {
     LegacyDisplayRemoval removal = remove_legacy_display(head + body, kLunch);
     EXPECT_EQ(removal.removed, 1u) << body;
     EXPECT_EQ(removal.entity.find("Subject: Lunch"), std::string::npos) << body;

@@ -122,6 +122,11 @@ std::string client_address(const std::string& peer, std::string_view forwarded, 
 // The key a client's rate limits are kept under: its address, or for IPv6
 // its /64 (one subscriber gets a /64 and can use any address in it).
 std::string client_key(const std::string& address);
+// The key the challenge mails to an address are limited under: the mailbox
+// without a "+tag" (most providers deliver local+anything@ to local@, so
+// the tags would otherwise each get their own allowance), case folded.
+std::string recipient_key(std::string_view address);
+
 // The address in a canonical text form (inet_ntop), or nullopt when it is
 // not an IP address.
 std::optional<std::string> canonical_ip(std::string_view text);
