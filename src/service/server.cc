@@ -23,6 +23,7 @@
 #include "mailseal/common/files.h"
 #include "mailseal/common/host_port.h"
 #include "mailseal/common/secret.h"
+#include "mailseal/common/text.h"
 #include "mailseal/common/unique_fd.h"
 #include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/protocol.h"
@@ -241,8 +242,19 @@ MHD_Result queue(MHD_Connection* connection, const HttpResponse& answer) {
   if (!response)
     return MHD_NO;
   MHD_add_response_header(response.get(), "Content-Type", answer.content_type.c_str());
-  for (const auto& [name, value] : answer.headers)
+  bool sniffing_set = false, caching_set = false;
+  for (const auto& [name, value] : answer.headers) {
     MHD_add_response_header(response.get(), name.c_str(), value.c_str());
+    sniffing_set = sniffing_set || equal_ignoring_ascii_case(name, "X-Content-Type-Options");
+    caching_set = caching_set || equal_ignoring_ascii_case(name, "Cache-Control");
+  }
+  // Every answer is what it says it is (a browser never reads JSON as a
+  // page), and answers that did not choose otherwise (the API's JSON,
+  // refusals) are not kept by caches between the client and the service.
+  if (!sniffing_set)
+    MHD_add_response_header(response.get(), "X-Content-Type-Options", "nosniff");
+  if (!caching_set)
+    MHD_add_response_header(response.get(), "Cache-Control", "no-store");
   return MHD_queue_response(connection, static_cast<unsigned>(answer.status), response.get());
 }
 

@@ -152,6 +152,10 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
           "flow: the service keeps only a hash of the token", stored)
     status, found = lookup(alice, service, "bob@example.org")
     check(status != 0 and "404" in found, "flow: a pending address is not served", found)
+    status, headers, _ = fetch(service, "GET", "/v1/addresses/bob%40example.org")
+    check(status == 404 and headers.get("content-type", "").startswith("application/json") and
+          headers.get("x-content-type-options") == "nosniff" and headers.get("cache-control") == "no-store",
+          "flow: the API's JSON answers are not sniffed as pages nor kept by caches", (status, headers))
 
     status, headers, page = fetch(service, "GET", path_of(link))
     check(status == 200 and headers.get("content-type", "").startswith("text/html") and
