@@ -4,6 +4,7 @@
 
 #include "devices/internal/steps.h"
 #include "mailseal/common/error.h"
+#include "mailseal/devices/key_service.h"
 
 namespace mailseal::devices {
 
@@ -51,7 +52,8 @@ RenewalReport renew_certificates(profile::Profile& profile, keyservice::Client* 
     return report;
   }
   report.renewed = profile.renew_certificates(key_access, now);
-  if (!report.renewed.empty())
+  // A profile that was never published has nothing to bring up to date.
+  if (!report.renewed.empty() && (client != nullptr || remembered_service(store)))
     store.set_setting(kUnpublishedSetting, kUnpublished);
   if (!renewal_unpublished(profile))
     return report;
