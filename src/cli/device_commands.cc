@@ -11,6 +11,7 @@
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/renewal_view.h"
 #include "cli/trust_view.h"
 #include "mailseal/agent/agent.h"
 #include "mailseal/clients/mail_clients.h"
@@ -332,7 +333,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"accepted", accepted},
                    {"refused", refused},
                    {"keys_added", report.keys_added},
-                   {"keys_archived", report.keys_archived}});
+                   {"keys_archived", report.keys_archived},
+                   {"renewal", renewal_json(report.renewal)}});
     return !report.removed;
   }
   if (report.waiting)
@@ -350,7 +352,9 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
     print_warning("this device was removed from the profile; it receives no new keys");
     return false;
   }
-  if (!report.waiting && !report.joined && report.accepted.empty() && report.refused.empty() && report.keys_added == 0)
+  print_renewal(report.renewal);
+  if (!report.waiting && !report.joined && report.accepted.empty() && report.refused.empty() && report.keys_added == 0 &&
+      report.renewal.renewed.empty() && !report.renewal.published)
     print_note("up to date");
   return true;
 }

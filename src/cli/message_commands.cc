@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/renewal_view.h"
 #include "cli/trust_view.h"
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
@@ -98,10 +99,23 @@ void print_signature_summary(const smime::ReadResult& result) {
   }
 }
 
+// Signing notices certificates that are due: an admin device renews them
+// here, without the network (the new certificate travels in the signed
+// message; 'sync' publishes it); a renewal that fails leaves the current
+// certificate in use.
+void renew_when_due(const Context& context, profile::Profile& profile) {
+  try {
+    print_renewal(devices::renew_certificates(profile, nullptr, context.key_access(), context.now()));
+  } catch (const Error& error) {
+    print_warning(fmt::format("the certificates that are due were not renewed: {}", escape_for_terminal(error.what())));
+  }
+}
+
 }  // namespace
 
 int run_sign(const Context& context, const SignArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
+  renew_when_due(context, profile);
   auto input = open_input(args.input);
   smime::OutgoingMessage message = smime::OutgoingMessage::read(*input);
   auto output = open_output(args.output);
@@ -113,6 +127,8 @@ int run_sign(const Context& context, const SignArgs& args) {
 
 int run_encrypt(const Context& context, const EncryptArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
+  if (!args.no_sign)
+    renew_when_due(context, profile);
   std::vector<EmailAddress> to;
   for (const auto& text : args.to) {
     to.push_back(parse_address_argument(text));

@@ -33,6 +33,55 @@ json strong_addresses_json(profile::Profile& profile) {
   return out;
 }
 
+std::string certificate_name(const profile::CertificateExpiry& expiry) {
+  if (!expiry.address)
+    return "root";
+  return fmt::format("{} {}", expiry.address->str(), store::to_string(*expiry.purpose));
+}
+
+json expiry_json(profile::Profile& profile, TimePoint now) {
+  json certificates = json::array();
+  for (const auto& expiry : profile.certificate_expiry(now)) {
+    json entry = {{"certificate", expiry.purpose ? store::to_string(*expiry.purpose) : "root"},
+                  {"not_after", iso_time(expiry.not_after)},
+                  {"renewal_due_at", iso_time(expiry.renewal_due_at)},
+                  {"state", profile::to_string(expiry.state)}};
+    if (expiry.address)
+      entry["address"] = expiry.address->str();
+    certificates.push_back(std::move(entry));
+  }
+  return {{"certificates", certificates},
+          {"state", devices::to_string(devices::renewal_status(profile, now))},
+          {"can_renew", profile.holds_root()}};
+}
+
+void print_expiry(profile::Profile& profile, TimePoint now) {
+  bool root_due = false;
+  for (const auto& expiry : profile.certificate_expiry(now)) {
+    const std::string state = expiry.state == profile::RenewalState::Valid
+                                  ? fmt::format("renewal from {}", iso_time(expiry.renewal_due_at).substr(0, 10))
+                                  : std::string(profile::to_string(expiry.state));
+    print_line(fmt::format("expires      {} {} ({})", certificate_name(expiry), iso_time(expiry.not_after).substr(0, 10),
+                           state));
+    root_due = root_due || (!expiry.address && expiry.state != profile::RenewalState::Valid);
+  }
+  switch (devices::renewal_status(profile, now)) {
+    case devices::RenewalStatus::Unpublished:
+      print_line("renewal      renewed certificates wait to be published: run 'mailseal sync'");
+      break;
+    case devices::RenewalStatus::Due:
+      print_line("renewal      due: 'mailseal sync' (or the gateway) renews and publishes the certificates");
+      break;
+    case devices::RenewalStatus::WaitingForAdmin:
+      print_line("renewal      due: an admin device renews the certificates; 'mailseal sync' then brings them here");
+      break;
+    case devices::RenewalStatus::NoneDue:
+      break;
+  }
+  if (root_due)
+    print_warning("the profile root is near its end; mail certificates cannot outlast it (docs/profile.md, 'Renewal')");
+}
+
 }  // namespace
 
 int run_init(const Context& context, const InitArgs& args) {
@@ -128,6 +177,7 @@ int run_status(const Context& context) {
                 {"devices", devices},
                 {"mail_keys", keys},
                 {"keys_encrypted", status.keys_encrypted},
+                {"renewal", expiry_json(profile, context.now())},
                 {"clients", describe_client_states(clients::client_states(profile, context.now()))}});
     return 0;
   }
@@ -149,6 +199,7 @@ int run_status(const Context& context) {
                            key.certificate.public_key().description(), store::to_string(key.origin),
                            store::to_string(key.status), iso_time(key.certificate.not_after()).substr(0, 10)));
   }
+  print_expiry(profile, context.now());
   print_client_states(clients::client_states(profile, context.now()));
   return 0;
 }

@@ -79,8 +79,11 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
   SyncReport report;
   if (profile.holds_root()) {
     process_pin_requests(profile, client, key_access, report, now);
+    report.renewal = renew_certificates(profile, &client, key_access, now);
   } else {
     take_bundle(profile, client, key_access, report, now);
+    // What the bundle brought may have renewed the certificates already.
+    report.renewal = renew_certificates(profile, &client, key_access, now);
   }
   return report;
 }

@@ -46,6 +46,28 @@ std::set<EmailAddress> visible_recipients(const smime::OutgoingMessage& message)
   return out;
 }
 
+// The certificates due at `now` are renewed before the message is signed
+// with them; trouble here is logged, never a reason to hold the message.
+devices::RenewalReport renew_before_signing(profile::Profile& profile, const KeyAccess& key_access,
+                                            keyservice::Client* service, TimePoint now) {
+  try {
+    return devices::renew_certificates(profile, service, key_access, now);
+  } catch (const Error& error) {
+    devices::RenewalReport failed;
+    failed.publish_failure = fmt::format("the certificates were not renewed: {}", error.what());
+    return failed;
+  }
+}
+
+std::string renewal_note(const devices::RenewalReport& renewal) {
+  if (renewal.renewed.empty() && !renewal.published)
+    return "";
+  std::string note = fmt::format("; {} certificate(s) renewed", renewal.renewed.size());
+  if (renewal.published)
+    note += fmt::format(", published and sent to {} device(s)", renewal.devices_updated);
+  return note;
+}
+
 bool usable(const std::optional<contacts::TrustReport>& report) {
   return report && report->verdict.level != trust::Level::Conflict && report->verdict.level != trust::Level::Revoked;
 }
@@ -234,6 +256,8 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
   if (!profile.has_address(*from))
     return pass_unchanged(fmt::format("{} is not an address of this profile", from->str()));
 
+  plan.renewal = renew_before_signing(profile, key_access, service, now);
+
   // Date and Message-ID are fixed once, so that every copy is the same message.
   outgoing.complete_headers(now);
   outgoing.mutable_headers().remove("Bcc");
@@ -275,6 +299,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
               ? fmt::format("signed and encrypted for {}",
                             everyone.size() == 1 ? everyone[0].str() : fmt::format("{} recipients", everyone.size()))
               : fmt::format("signed and encrypted; {} Bcc recipient(s) got a copy of their own", hidden.size());
+      plan.summary += renewal_note(plan.renewal);
       return plan;
     } catch (const Error& error) {
       // A certificate that cannot encrypt after all (expired, a conflict that
@@ -289,6 +314,7 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
                                                          fmt::join(plan.without_keys, ", ")));
   plan.copies.push_back(Copy{envelope.recipients, sign_copy(profile, key_access, normalized, now), true, false});
   plan.summary = fmt::format("signed, not encrypted: no usable certificate for {}", fmt::join(plan.without_keys, ", "));
+  plan.summary += renewal_note(plan.renewal);
   return plan;
 }
 

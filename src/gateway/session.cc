@@ -558,6 +558,8 @@ bool Session::deliver(std::string message) {
     }
     return true;
   }
+  if (plan.renewal.publish_failure)
+    log(fmt::format("certificate renewal: {}", *plan.renewal.publish_failure));
 
   if (!ensure_upstream()) {
     send(451, "4.4.1 the upstream server cannot be reached; try again later");

@@ -47,6 +47,10 @@ store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, 
                         key_file_pem(key, key_access)};
 }
 
+TimePoint mail_certificate_end(const crypto::Certificate& root, TimePoint now) {
+  return std::min(TimePoint(now + kDay * kMailValidityDays), root.not_after());
+}
+
 namespace {
 
 crypto::Certificate certify_mail_key(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
@@ -58,7 +62,7 @@ crypto::Certificate certify_mail_key(const crypto::PrivateKey& root_key, const c
        .common_name = name,
        .addresses = {address},
        .not_before = now - kBackdating,
-       .not_after = now + kDay * kMailValidityDays,
+       .not_after = mail_certificate_end(root, now),
        .smime_capabilities = capabilities.to_der()},
       public_key, root_key, &root);
 }

@@ -318,6 +318,100 @@ std::vector<crypto::Certificate> Profile::advertise_capabilities(const smime::Ca
   return issued;
 }
 
+std::string_view to_string(RenewalState state) {
+  switch (state) {
+    case RenewalState::Valid:
+      return "valid";
+    case RenewalState::Due:
+      return "due";
+    case RenewalState::Expired:
+      return "expired";
+  }
+  return "valid";
+}
+
+TimePoint renewal_due_at(const crypto::Certificate& certificate) {
+  const auto lifetime = certificate.not_after() - certificate.not_before();
+  return certificate.not_after() - lifetime / kRenewalFraction;
+}
+
+RenewalState renewal_state(const crypto::Certificate& certificate, TimePoint now) {
+  if (now >= certificate.not_after())
+    return RenewalState::Expired;
+  if (now >= renewal_due_at(certificate))
+    return RenewalState::Due;
+  return RenewalState::Valid;
+}
+
+namespace {
+
+bool is_own_current_key(const store::MailKeyRecord& key) {
+  return key.origin == store::KeyOrigin::Profile && key.status == store::KeyStatus::Current;
+}
+
+// Due at `now`, and a certificate issued now would last longer than this one.
+bool renewable(const store::MailKeyRecord& key, const crypto::Certificate& root, TimePoint now) {
+  if (!is_own_current_key(key))
+    return false;
+  crypto::Certificate certificate = crypto::Certificate::from_der(key.certificate);
+  return renewal_state(certificate, now) != RenewalState::Valid &&
+         mail_certificate_end(root, now) > certificate.not_after();
+}
+
+}  // namespace
+
+std::vector<CertificateExpiry> Profile::certificate_expiry(TimePoint now) {
+  crypto::Certificate root = root_certificate();
+  std::vector<CertificateExpiry> out{
+      {std::nullopt, std::nullopt, root.not_after(), renewal_due_at(root), renewal_state(root, now)}};
+  for (const auto& key : store_.mail_keys()) {
+    if (!is_own_current_key(key))
+      continue;
+    crypto::Certificate certificate = crypto::Certificate::from_der(key.certificate);
+    out.push_back({key.address, key.purpose, certificate.not_after(), renewal_due_at(certificate),
+                   renewal_state(certificate, now)});
+  }
+  return out;
+}
+
+bool Profile::renewal_due(TimePoint now) {
+  crypto::Certificate root = root_certificate();
+  auto keys = store_.mail_keys();
+  return std::any_of(keys.begin(), keys.end(),
+                     [&](const store::MailKeyRecord& key) { return renewable(key, root, now); });
+}
+
+std::vector<crypto::Certificate> Profile::renew_certificates(const KeyAccess& key_access, TimePoint now) {
+  if (!renewal_due(now))
+    return {};
+  if (!holds_root()) {
+    throw Error(ErrorCode::RejectedByPolicy, "only an admin device can renew certificates",
+                "the admin device renews them on its next 'mailseal sync' (or in its gateway); this device then "
+                "gets them with 'mailseal sync'");
+  }
+  crypto::PrivateKey issuer_key = root_key(key_access);
+  crypto::Certificate root = root_certificate();
+  const std::string name = store_.profile().name;
+  std::vector<crypto::Certificate> issued;
+  store::Transaction transaction(store_.database());
+  for (const auto& key : store_.mail_keys()) {
+    if (!renewable(key, root, now))
+      continue;
+    // The same key: every device holds it already, and correspondents who
+    // still have the old certificate encrypt to a key all devices read.
+    crypto::Certificate old = crypto::Certificate::from_der(key.certificate);
+    auto capabilities = smime::Capabilities::of_certificate_extension(old.smime_capabilities());
+    store::MailKeyRecord renewed =
+        reissue_mail_certificate(issuer_key, root, name, key, old.public_key(), now,
+                                 capabilities.advertised ? capabilities : smime::Capabilities::mailseal());
+    store_.set_mail_key_status(key.id, store::KeyStatus::Archived);
+    store_.add_mail_certificate(renewed);
+    issued.push_back(crypto::Certificate::from_der(renewed.certificate));
+  }
+  transaction.commit();
+  return issued;
+}
+
 crypto::Certificate rotation_successor(ByteView certificates) {
   std::optional<crypto::Certificate> successor;
   for (auto& certificate : crypto::Certificate::read_all(certificates)) {

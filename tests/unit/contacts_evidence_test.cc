@@ -104,6 +104,38 @@ TEST_F(EvidenceTest, ANewCertificateUnderTheSameRootContinuesTheHistory) {
   EXPECT_EQ(chosen->contact.certificate, renewed) << "the newest certificate of the identity is used";
 }
 
+TEST_F(EvidenceTest, ARenewedCertificateFromAPinnedRootKeepsThePinWithoutAConflict) {
+  // Bob's profile renews his encryption certificate before it expires (the
+  // same key, a new certificate from the same root: docs/profile.md,
+  // "Renewal"). Alice pinned Bob's root and has his old certificate.
+  const test::Person& bob = test::bob();
+  import_pem({&bob.encryption, &bob.root});
+  pin(store(), bob.address, bob.root.key_fingerprint().to_string(), mailseal::now());
+  ASSERT_EQ(bob_verdict().level, trust::Level::Full);
+
+  const auto now = mailseal::now();
+  crypto::CertificateRequest request{.role = crypto::CertificateRole::MailEncryption,
+                                     .common_name = "Bob",
+                                     .addresses = {bob.address},
+                                     .not_before = now - 1h,
+                                     .not_after = now + 24h * 60};
+  crypto::Certificate renewed =
+      crypto::issue_certificate(request, bob.encryption.public_key(), bob.root_key, &bob.root);
+  import_pem({&renewed});
+  trust::Verdict verdict = bob_verdict();
+  EXPECT_EQ(verdict.level, trust::Level::Full) << "the pin covers the renewed certificate";
+  EXPECT_FALSE(verdict.conflict_with) << "the same root: no conflict";
+  auto chosen = choose_recipient(store(), evaluator_, bob.address, now);
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(chosen->contact.certificate, renewed) << "the newest certificate is used";
+  EXPECT_EQ(encryption_candidates(store(), bob.address, now).size(), 2u) << "the old one still encrypts until it ends";
+  // test::bob()'s own certificate ends after thirty days: then only the renewed one.
+  auto later = choose_recipient(store(), evaluator_, bob.address, now + 24h * 45);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->contact.certificate, renewed);
+  EXPECT_EQ(encryption_candidates(store(), bob.address, now + 24h * 45).size(), 1u);
+}
+
 TEST_F(EvidenceTest, ADifferentRootIsAConflictUntilAccepted) {
   const test::Person& bob = test::bob();
   import_pem({&bob.encryption, &bob.root});

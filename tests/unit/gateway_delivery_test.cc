@@ -17,6 +17,7 @@
 #include "mailseal/contacts/evidence.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/mime/mime.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/smime/release.h"
 #include "scratch.h"
@@ -363,6 +364,36 @@ TEST(HeaderSection, AmbiguousHeadersAreRefused) {
       check_header_section("From: Alice <a@example.com>\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9F?=\r\n\r\n"
                            "8-bit body \xc3\xbc\r\n"));
   EXPECT_NO_THROW(check_header_section("To: b@example.com\r\n\r\nno From at all\r\n"));
+}
+
+TEST(DeliveryRenewal, TheGatewayRenewsCertificatesThatAreDueBeforeSigning) {
+  // Erin's gateway, two weeks before her first certificates expire
+  // (docs/profile.md, "Renewal"); her profile has no key service, so there
+  // is nothing to publish, and the message goes out signed with the new
+  // certificate.
+  ScratchDirectory scratch;
+  profile::Profile erin = make_profile(scratch / "erin", "erin@example.com");
+  const TimePoint later = mailseal::now() + profile::kDay * (profile::kMailValidityDays - 14);
+  const std::string text = "From: Erin <erin@example.com>\r\nTo: Carol <carol@example.net>\r\nSubject: s\r\n\r\nHi\r\n";
+  DeliveryPlan result = plan_delivery(erin, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
+                                      CredentialInfo{"test", {}, {}}, Envelope{"erin@example.com", {"carol@example.net"}},
+                                      text, later, nullptr);
+  ASSERT_EQ(result.renewal.renewed.size(), 2u) << "the signing and the encryption certificate";
+  EXPECT_FALSE(result.renewal.unpublished || result.renewal.published) << "no key service: nothing to publish";
+  EXPECT_NE(result.summary.find("2 certificate(s) renewed"), std::string::npos) << result.summary;
+  ASSERT_EQ(result.copies.size(), 1u);
+  smime::ReadResult read = agent::read(nullptr, KeyAccess::unencrypted(), as_bytes(result.copies[0].message),
+                                       smime::Policy::standard(later));
+  // Not read.signature->valid: OpenSSL dates the CMS signingTime by the
+  // process clock, not by `later` (tests/devices/renewal.py moves the whole
+  // process's clock and checks the signatures).
+  ASSERT_TRUE(read.signature && read.signature->signer);
+  EXPECT_EQ(*read.signature->signer, result.renewal.renewed[0]) << "signed with the renewed certificate";
+
+  DeliveryPlan next = plan_delivery(erin, KeyAccess::unencrypted(), EncryptionPolicy::Opportunistic,
+                                    CredentialInfo{"test", {}, {}}, Envelope{"erin@example.com", {"carol@example.net"}},
+                                    text, later, nullptr);
+  EXPECT_TRUE(next.renewal.renewed.empty()) << "renewed once";
 }
 
 }  // namespace

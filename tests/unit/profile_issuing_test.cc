@@ -1,12 +1,15 @@
 // What a profile issues is dated by the `now` it is given, never by the
 // clock (profile/issuing.h): certificates start an hour before it
 // (kBackdating) and last their validity from it, and the store records it.
-// The profile here is made in 2030, and re-issues a year after.
+// The profile here is made in 2030, and re-issues a year after; renewal
+// (docs/profile.md, "Renewal") is judged and dated by the time given too.
 
 #include <gtest/gtest.h>
 
+#include "mailseal/common/error.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/profile/profile.h"
+#include "mailseal/store/sqlite.h"
 #include "scratch.h"
 #include "test_identities.h"
 
@@ -57,6 +60,106 @@ TEST(ProfileIssuing, WhatIsIssuedLaterIsDatedThen) {
   crypto::Certificate statement = profile.rotation_statement(test::bob().root, KeyAccess::unencrypted(), later);
   EXPECT_EQ(statement.not_before(), later - std::chrono::hours(1));
   EXPECT_EQ(statement.not_after(), profile.root_certificate().not_after()) << "as long as the root lasts";
+}
+
+const TimePoint kMailEnd = kCreated + kDay * kMailValidityDays;
+const TimePoint kTwoWeeksBefore = kMailEnd - kDay * 14;
+
+// --- Renewal (docs/profile.md, "Renewal"): due once a third of the lifetime
+// remains, the same keys, the old certificate archived and still decrypting,
+// nothing issued on a device without the root, never past the root's end.
+
+std::vector<store::MailKeyRecord> with_status(Profile& profile, store::KeyStatus status) {
+  std::vector<store::MailKeyRecord> out;
+  for (auto& key : profile.store().mail_keys()) {
+    if (key.status == status)
+      out.push_back(std::move(key));
+  }
+  return out;
+}
+
+TEST(ProfileRenewal, ACertificateIsDueOnceAThirdOfItsLifetimeRemains) {
+  test::ScratchDirectory scratch;
+  Profile profile = create_at(scratch / "home", kCreated);
+  crypto::Certificate signing = profile.current_mail_certificates().at(0);
+  const TimePoint due = renewal_due_at(signing);
+  const auto lifetime = signing.not_after() - signing.not_before();
+  EXPECT_EQ(signing.not_after() - due, lifetime / kRenewalFraction);
+  EXPECT_GT(signing.not_after() - due, kDay * 200) << "months before the end, not days";
+  EXPECT_EQ(renewal_state(signing, due - std::chrono::seconds(1)), RenewalState::Valid);
+  EXPECT_EQ(renewal_state(signing, due), RenewalState::Due);
+  EXPECT_EQ(renewal_state(signing, signing.not_after()), RenewalState::Expired);
+  EXPECT_FALSE(profile.renewal_due(due - std::chrono::seconds(1)));
+  EXPECT_TRUE(profile.renewal_due(due));
+  EXPECT_TRUE(profile.renew_certificates(KeyAccess::unencrypted(), due - std::chrono::seconds(1)).empty())
+      << "nothing is renewed before it is due";
+}
+
+TEST(ProfileRenewal, RenewalKeepsTheKeysAndArchivesTheOldCertificates) {
+  test::ScratchDirectory scratch;
+  Profile profile = create_at(scratch / "home", kCreated);
+  auto before = profile.current_mail_certificates();
+  ASSERT_EQ(before.size(), 2u);
+  auto renewed = profile.renew_certificates(KeyAccess::unencrypted(), kTwoWeeksBefore);
+  ASSERT_EQ(renewed.size(), 2u) << "the signing and the encryption certificate";
+  auto after = profile.current_mail_certificates();
+  ASSERT_EQ(after.size(), 2u);
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_TRUE(after[i].public_key() == before[i].public_key()) << "the same key";
+    EXPECT_FALSE(after[i] == before[i]);
+    EXPECT_EQ(after[i].not_before(), kTwoWeeksBefore - kBackdating);
+    EXPECT_EQ(after[i].not_after(), kTwoWeeksBefore + kDay * kMailValidityDays);
+    EXPECT_TRUE(after[i].is_issued_by(profile.root_certificate()));
+    EXPECT_EQ(after[i].smime_capabilities(), before[i].smime_capabilities()) << "what it advertises stays";
+  }
+  auto archived = with_status(profile, store::KeyStatus::Archived);
+  ASSERT_EQ(archived.size(), 2u) << "the old certificates stay, archived";
+  EXPECT_FALSE(profile.renewal_due(kTwoWeeksBefore));
+  EXPECT_TRUE(profile.renew_certificates(KeyAccess::unencrypted(), kTwoWeeksBefore).empty()) << "once only";
+
+  // Mail encrypted to the old certificate, read after it expired: the
+  // archived record still names its key (the end-to-end test decrypts one).
+  const crypto::Certificate& old_encryption = before[1];
+  bool found = false;
+  for (const auto& key : profile.decryption_keys(KeyAccess::unencrypted())) {
+    if (key.certificate == old_encryption) {
+      found = true;
+      EXPECT_TRUE(key.key.public_key() == old_encryption.public_key());
+    }
+  }
+  EXPECT_TRUE(found) << "the old certificate is among the decryption keys";
+}
+
+TEST(ProfileRenewal, ADeviceWithoutTheRootIssuesNothing) {
+  test::ScratchDirectory scratch;
+  Profile profile = create_at(scratch / "home", kCreated);
+  // As on a device that joined: the store names no root key file.
+  profile.store().database().execute("UPDATE profile SET root_key_file = ''");
+  ASSERT_FALSE(profile.holds_root());
+  EXPECT_TRUE(profile.renewal_due(kTwoWeeksBefore));
+  try {
+    profile.renew_certificates(KeyAccess::unencrypted(), kTwoWeeksBefore);
+    ADD_FAILURE() << "a device without the root renewed";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::RejectedByPolicy);
+  }
+  EXPECT_EQ(with_status(profile, store::KeyStatus::Archived).size(), 0u) << "nothing changed";
+}
+
+TEST(ProfileRenewal, AMailCertificateNeverOutlivesTheRoot) {
+  test::ScratchDirectory scratch;
+  Profile profile = create_at(scratch / "home", kCreated);
+  const TimePoint root_end = profile.root_certificate().not_after();
+  const TimePoint late = root_end - kDay * 100;
+  auto renewed = profile.renew_certificates(KeyAccess::unencrypted(), late);
+  ASSERT_EQ(renewed.size(), 2u) << "expired ones are renewed too";
+  EXPECT_EQ(renewed[0].not_after(), root_end) << "cut at the root's end";
+  EXPECT_FALSE(profile.renewal_due(late + kDay * 80)) << "a renewal that would not last longer is not due";
+  auto expiry = profile.certificate_expiry(late + kDay * 80);
+  ASSERT_EQ(expiry.size(), 3u);
+  EXPECT_FALSE(expiry[0].address) << "the root first";
+  EXPECT_EQ(expiry[0].state, RenewalState::Due);
+  EXPECT_EQ(expiry[1].state, RenewalState::Due);
 }
 
 }  // namespace

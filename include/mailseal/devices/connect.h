@@ -144,6 +144,37 @@ struct Invitation {
 Invitation invite(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                   std::chrono::seconds lifetime, store::DeviceRole role, TimePoint now);
 
+// Renewal of the profile's mail certificates (docs/profile.md, "Renewal").
+struct RenewalReport {
+  std::vector<crypto::Certificate> renewed;  // issued now, on this device
+  bool published = false;                    // this renewal, or an earlier unpublished one, reached the key service
+  int devices_updated = 0;                   // other devices sent the new certificates
+  bool unpublished = false;                  // renewed certificates wait for a key service
+  std::optional<std::string> publish_failure;
+  bool waiting_for_admin = false;  // due, but this device cannot issue: an admin device renews
+};
+
+// Renews the mail certificates that are due (profile::Profile::renew_certificates)
+// when this device holds the root. With `client`, a renewal (this one, or
+// one an earlier command made without a key service) is then published and
+// sent to the other devices in their key bundles; a key service that cannot
+// be reached leaves the renewal in place and it is published next time
+// (publish_failure says why). Without `client`, nothing leaves this device.
+// On a device without the root nothing is issued (two devices never make
+// different certificates the others do not know): waiting_for_admin says
+// whether a renewal is due.
+RenewalReport renew_certificates(profile::Profile& profile, keyservice::Client* client, const KeyAccess& key_access,
+                                 TimePoint now);
+// Where renewal stands on this device at `now`, for `status`.
+enum class RenewalStatus {
+  NoneDue,          // no mail certificate is due
+  Due,              // due, and this device renews them (it holds the root)
+  WaitingForAdmin,  // due, and only an admin device can renew them
+  Unpublished,      // renewed here, waiting for a key service
+};
+std::string_view to_string(RenewalStatus status);
+RenewalStatus renewal_status(profile::Profile& profile, TimePoint now);
+
 struct SyncReport {
   bool joined = false;                   // a pending join completed
   bool waiting = false;                  // a pending join is still waiting
@@ -152,11 +183,13 @@ struct SyncReport {
   std::vector<RequestId> refused;        // PIN requests refused (bad, used or expired PIN)
   int keys_added = 0;
   int keys_archived = 0;
+  RenewalReport renewal;  // admin devices renew; the others take the renewed certificates
 };
 
 // Completes a pending join, or (on a device of a profile) processes PIN
-// requests (admin devices: a PIN expired at `now` is refused) and takes the
-// newest key bundle.
+// requests and renews the certificates that are due at `now` (admin devices:
+// a PIN expired at `now` is refused), or takes the newest key bundle (other
+// devices).
 SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
                 TimePoint now);
 

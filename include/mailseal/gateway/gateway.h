@@ -20,6 +20,7 @@
 #include "mailseal/common/key_access.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/common/time.h"
+#include "mailseal/devices/connect.h"
 #include "mailseal/gateway/credentials.h"
 #include "mailseal/smtp/relay.h"
 
@@ -129,6 +130,10 @@ struct DeliveryPlan {
   std::vector<Copy> copies;
   std::vector<std::string> without_keys;  // recipients no usable certificate was found for
   std::string summary;                    // one line for the log and the SMTP reply
+  // Certificates renewed before signing (an admin device's gateway renews
+  // those that are due, devices::renew_certificates), and what became of
+  // publishing them (the message goes out either way).
+  devices::RenewalReport renewal;
 };
 
 // When each address was last fetched from the key service (one gateway
@@ -179,6 +184,10 @@ void check_envelope_sender(profile::Profile& profile, const CredentialInfo& subm
 // FROM of the profile that `submitter` may not use: Error(RejectedByPolicy)
 // naming it, whether or not the message would be signed. Error(RejectedByPolicy) under
 // Required when some recipient has no usable certificate, naming them.
+// Before signing, the profile's mail certificates that are due at `now` are
+// renewed (admin devices only) and, with `service`, published and sent to
+// the other devices; a failed renewal or publication does not stop the
+// message (plan.renewal says what happened).
 // `now` is the session's clock: the Date of a message without one, the
 // time certificates must be valid at, and when lookups are due.
 DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_access, EncryptionPolicy policy,

@@ -48,8 +48,14 @@ crypto::PrivateKey read_key_file_pem(std::string_view pem, const KeyAccess& key_
 // "PREFIX-<100-bit fingerprint without dashes>.pem" holding key_file_pem.
 store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, const KeyAccess& key_access);
 
+// Until when a mail certificate issued by `root` at `now` lasts:
+// kMailValidityDays, but never past the root's notAfter (a chain is valid
+// only while every certificate in it is).
+TimePoint mail_certificate_end(const crypto::Certificate& root, TimePoint now);
+
 // A new mail key for `address` and `purpose`, certified by the root; its
-// certificate advertises `capabilities` (RFC 4262).
+// certificate advertises `capabilities` (RFC 4262). Mail certificates last
+// kMailValidityDays from `now`, but never past the root's notAfter.
 std::pair<store::MailKeyRecord, store::KeyFile> issue_mail_key(const crypto::PrivateKey& root_key,
                                                                const crypto::Certificate& root, const std::string& name,
                                                                const EmailAddress& address, store::KeyPurpose purpose,

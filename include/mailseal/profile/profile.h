@@ -86,6 +86,33 @@ inline constexpr int kRootValidityDays = 10 * 365;
 inline constexpr int kDeviceValidityDays = 5 * 365;
 inline constexpr int kMailValidityDays = 2 * 365;
 
+// Renewal (docs/profile.md, "Renewal"): a certificate is due once less than
+// a third of its lifetime remains (about eight months of a two-year mail
+// certificate), so that correspondents pick up the new one from signed mail,
+// the key service or the gateway long before the old one expires.
+inline constexpr int kRenewalFraction = 3;
+
+enum class RenewalState {
+  Valid,    // not due yet
+  Due,      // less than a third of its lifetime remains
+  Expired,  // past its notAfter
+};
+std::string_view to_string(RenewalState state);
+
+// When `certificate` becomes due for renewal.
+TimePoint renewal_due_at(const crypto::Certificate& certificate);
+RenewalState renewal_state(const crypto::Certificate& certificate, TimePoint now);
+
+// The expiry of one of the profile's own certificates: the root (no address)
+// or a current mail certificate.
+struct CertificateExpiry {
+  std::optional<EmailAddress> address;       // none for the profile root
+  std::optional<store::KeyPurpose> purpose;  // none for the profile root
+  TimePoint not_after{};
+  TimePoint renewal_due_at{};
+  RenewalState state = RenewalState::Valid;
+};
+
 // The new profile root a rotation statement is about, read from the new
 // profile's certificates ('mailseal export certificates' writes its mail
 // certificates, then its root): the last profile root among them
@@ -130,6 +157,23 @@ class Profile {
   // A revocation list, signed by this profile's root, revoking the root
   // itself: once published, nobody trusts this profile again. Issued `now`.
   crypto::RevocationList root_revocation(const KeyAccess& key_access, TimePoint now);
+
+  // The root's expiry, then each current mail certificate of the profile's
+  // own keys, at `now`.
+  std::vector<CertificateExpiry> certificate_expiry(TimePoint now);
+  // True when a current mail certificate of the profile's own keys is due
+  // (or expired) at `now` and a new one would last longer (a new certificate
+  // never outlives the root, so near the root's end only the root's renewal
+  // helps).
+  bool renewal_due(TimePoint now);
+  // Renews every mail certificate that renewal_due finds: the same key, a new
+  // certificate from `now` for kMailValidityDays (never past the root's
+  // notAfter), advertising what the old one did; the old certificate is
+  // archived, so mail encrypted to it still decrypts. Returns the new
+  // certificates (empty when none was due). Admin devices only:
+  // Error(RejectedByPolicy) elsewhere, so that a device without the root
+  // never makes certificates the others do not know.
+  std::vector<crypto::Certificate> renew_certificates(const KeyAccess& key_access, TimePoint now);
 
   // Current mail certificates, each address's signing then encryption one.
   std::vector<crypto::Certificate> current_mail_certificates();
