@@ -45,9 +45,9 @@ smime::Capabilities own_capabilities(profile::Profile& profile, const EmailAddre
 }
 
 smime::SignerIdentity signer_identity(profile::Profile& profile, const EmailAddress& sender,
-                                      const profile::MailKey& key) {
+                                      const profile::MailKey& key, TimePoint now) {
   return smime::SignerIdentity{&key.key, key.certificate, certificates_to_include(profile, sender, key),
-                               own_capabilities(profile, sender)};
+                               own_capabilities(profile, sender), now};
 }
 
 }  // namespace
@@ -56,7 +56,7 @@ void sign(profile::Profile& profile, const KeyAccess& key_access, smime::Outgoin
           smime::SignatureForm form, TimePoint now) {
   const EmailAddress sender = message.from();
   profile::MailKey key = profile.signing_key(sender, key_access);
-  smime::sign_message(message, out, signer_identity(profile, sender, key), form, now);
+  smime::sign_message(message, out, signer_identity(profile, sender, key, now), form, now);
 }
 
 contacts::Evaluator evaluator(profile::Profile& profile) {
@@ -174,7 +174,7 @@ EncryptReport encrypt(profile::Profile& profile, const KeyAccess& key_access, sm
   std::optional<smime::SignerIdentity> signer;
   if (settings.sign) {
     key.emplace(profile.signing_key(sender, key_access));
-    signer.emplace(signer_identity(profile, sender, *key));
+    signer.emplace(signer_identity(profile, sender, *key, now));
   }
   smime::encrypt_message(message, out,
                          {certificates, signer ? &*signer : nullptr, report.choice, settings.subject, by_key_id}, now);

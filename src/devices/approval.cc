@@ -69,8 +69,8 @@ AcceptedDevice accept_request(profile::Profile& profile, keyservice::Client& cli
   if (invite) {
     proof = bundle_pin_proof(invite->mac_key, fingerprint, device.device_id, request_id);
   }
-  Bytes sealed =
-      seal_bundle(profile, key_access, bundle_for(profile, key_access, device, proof, now), certificates.agreement);
+  Bytes sealed = seal_bundle(profile, key_access, bundle_for(profile, key_access, device, proof, now),
+                             certificates.agreement, now);
   keyservice::Decision decision{keyservice::Acceptance{sealed, certificates.signature, certificates.agreement}};
   client.decide(fingerprint, request_id, decision, root.signer);
   profile.store().add_device(device);

@@ -48,20 +48,23 @@ KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, con
 namespace {
 
 smime::SignerIdentity device_signer(profile::Profile& profile, const store::DeviceRecord& self,
-                                    const crypto::PrivateKey& key) {
-  return smime::SignerIdentity{
-      &key, crypto::Certificate::from_der(self.signature_certificate), {profile.root_certificate()}};
+                                    const crypto::PrivateKey& key, TimePoint now) {
+  return smime::SignerIdentity{&key,
+                               crypto::Certificate::from_der(self.signature_certificate),
+                               {profile.root_certificate()},
+                               smime::Capabilities::mailseal(),
+                               now};
 }
 
 }  // namespace
 
 Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const KeyBundle& bundle,
-                  const crypto::Certificate& recipient) {
+                  const crypto::Certificate& recipient, TimePoint now) {
   store::DeviceRecord self = this_device(profile.store());
   crypto::PrivateKey key = profile.load_key(self.signature_key_file, key_access);
   SecretBytes content = encode_bundle(bundle);
   std::vector<crypto::Certificate> recipients = {recipient};
-  return smime::seal(content, device_signer(profile, self, key), recipients);
+  return smime::seal(content, device_signer(profile, self, key, now), recipients);
 }
 
 KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
@@ -100,7 +103,7 @@ int send_key_bundles(profile::Profile& profile, keyservice::Client& client, cons
     if (device.is_this_device || device.status != store::DeviceStatus::Active)
       continue;
     Bytes sealed = seal_bundle(profile, key_access, bundle_for(profile, key_access, device, std::nullopt, now),
-                               crypto::Certificate::from_der(device.agreement_certificate));
+                               crypto::Certificate::from_der(device.agreement_certificate), now);
     client.put_bundle(fingerprint, device.device_id, {sealed}, signer.signer);
     ++sent;
   }

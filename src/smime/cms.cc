@@ -127,6 +127,13 @@ ossl::Cms make_signed_data(const SignerIdentity& signer, bool detached) {
   ossl::check(CMS_signed_add1_attr_by_NID(info, NID_SMIMECapabilities, V_ASN1_SEQUENCE, capabilities.data(),
                                           static_cast<int>(capabilities.size())),
               "cannot add SMIMECapabilities");
+  if (signer.signing_time) {
+    // OpenSSL adds its own signingTime only when none is there.
+    ossl::Asn1Time time(ossl::check_ptr(ASN1_TIME_set(nullptr, to_unix_seconds(*signer.signing_time)),
+                                        "cannot encode the signing time"));
+    ossl::check(CMS_signed_add1_attr_by_NID(info, NID_pkcs9_signingTime, time.get()->type, time.get(), -1),
+                "cannot add the signing time");
+  }
   for (const auto& certificate : signer.chain) {
     ossl::check(CMS_add1_cert(cms.get(), certificate.native()), "cannot add a chain certificate");
   }

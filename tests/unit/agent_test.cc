@@ -232,6 +232,24 @@ TEST_F(AgentTest, VerifyJudgesTheSignatureAtTheTimeGiven) {
       << (late.read.signature->problems.empty() ? "" : late.read.signature->problems[0]);
 }
 
+// A signature made at an injected time (a test's clock, a renewal two weeks
+// ahead) says that time, not the process clock's, and agrees with the Date.
+TEST_F(AgentTest, TheSigningTimeIsTheTimeGiven) {
+  const TimePoint later = std::chrono::floor<std::chrono::seconds>(mailseal::now() + profile::kDay * 30);
+  std::string text = message();
+  smime::MemorySource source(as_bytes(text));
+  smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+  smime::StringSink out;
+  sign(*alice_, KeyAccess::unencrypted(), outgoing, out, smime::SignatureForm::Opaque, later);
+  VerifyOptions options;
+  options.learn = false;
+  Verified verified = verify(&*bob_, KeyAccess::unencrypted(), as_bytes(out.take()), options, later);
+  ASSERT_TRUE(verified.read.signature);
+  EXPECT_EQ(verified.read.signature->signing_time, later);
+  EXPECT_TRUE(verified.read.signature->valid)
+      << (verified.read.signature->problems.empty() ? "" : verified.read.signature->problems[0]);
+}
+
 TEST_F(AgentTest, EncryptingNeedsACertificateValidAtTheTimeGiven) {
   (void)encrypted_to_bob(message());  // Alice learns Bob's certificates and can encrypt to him now
   // Once they expired (two years on), she has none, and nothing is written.

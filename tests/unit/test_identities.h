@@ -19,7 +19,8 @@ struct Person {
   crypto::PrivateKey encryption_key;
   crypto::Certificate encryption;
 
-  smime::SignerIdentity signer() const { return {&signing_key, signing, {root}}; }
+  // Signs at the process clock (signing_time unset), as OpenSSL stamps it.
+  smime::SignerIdentity signer() const { return {&signing_key, signing, {root}, smime::Capabilities::mailseal(), {}}; }
   smime::DecryptionKey decryption() const { return {&encryption_key, encryption}; }
 };
 

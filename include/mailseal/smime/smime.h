@@ -35,6 +35,11 @@ struct SignerIdentity {
   std::vector<crypto::Certificate> chain;
   // What the signer reads, announced in the SMIMECapabilities attribute.
   Capabilities capabilities = Capabilities::mailseal();
+  // The signingTime attribute (RFC 5652 section 11.3): the caller's clock,
+  // so that a signature made at an injected time says that time and agrees
+  // with the Date it is checked against. Unset, OpenSSL stamps the process
+  // clock.
+  std::optional<TimePoint> signing_time;
 };
 
 enum class SignatureForm { Detached, Opaque };

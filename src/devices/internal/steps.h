@@ -44,9 +44,10 @@ KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
 // proof of the PIN it joined with.
 KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, const store::DeviceRecord& device,
                      std::optional<std::string> pin_proof, TimePoint now);
-// Signed by this device, encrypted to `recipient` (a device's key-agreement certificate).
+// Signed by this device at `now`, encrypted to `recipient` (a device's
+// key-agreement certificate).
 Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const KeyBundle& bundle,
-                  const crypto::Certificate& recipient);
+                  const crypto::Certificate& recipient, TimePoint now);
 // Opens a bundle for this device and checks it comes from a device of the
 // profile whose root is `root`, and that every key belongs to its certificate.
 KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
