@@ -128,7 +128,8 @@ int run_status(const Context& context) {
                 {"devices", devices},
                 {"mail_keys", keys},
                 {"keys_encrypted", status.keys_encrypted},
-                {"clients", describe_client_states(clients::client_states(profile, context.now()))}});
+                {"clients", describe_client_states(clients::client_states(profile, context.now()))},
+                {"gateway_service", describe_gateway_service()}});
     return 0;
   }
   print_line(fmt::format("profile      {}", escape_for_terminal(status.name)));
@@ -150,6 +151,7 @@ int run_status(const Context& context) {
                            store::to_string(key.status), iso_time(key.certificate.not_after()).substr(0, 10)));
   }
   print_client_states(clients::client_states(profile, context.now()));
+  print_gateway_service();
   return 0;
 }
 
