@@ -85,7 +85,7 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
   if (!context.passphrase_file().empty())
     service.passphrase_file = context.passphrase_file();
   service.settings = args.settings;
-  gateway::user_service_command(service);  // the settings are checked before anything changes
+  gateway::check_user_service(profile, service);  // before any credential or client changes
   const HostPort listen = parse_host_port(args.settings.listen);
   const auto security = args.settings.tls_certificate.empty() ? clients::SubmissionSecurity::None
                                                               : clients::SubmissionSecurity::StartTls;

@@ -237,12 +237,17 @@ UserManager user_manager() {
   return {false, result->output};
 }
 
-UserServiceInstall install_user_service(profile::Profile& profile, const UserService& service,
-                                        const fs::path& unit_directory) {
+void check_user_service(profile::Profile& profile, const UserService& service) {
+  user_service_command(service);
   if (profile.status().keys_encrypted && !service.passphrase_file)
     throw Error(ErrorCode::Usage,
                 "the profile's key files are encrypted and the service needs their passphrase from a file",
                 "give --passphrase-file FILE (mode 0600), not MAILSEAL_PASSPHRASE: the unit names the file");
+}
+
+UserServiceInstall install_user_service(profile::Profile& profile, const UserService& service,
+                                        const fs::path& unit_directory) {
+  check_user_service(profile, service);
   UserServiceInstall install;
   install.unit = user_unit(service);
   install.command = user_service_command(service);

@@ -74,6 +74,12 @@ struct UserManager {
 };
 UserManager user_manager();
 
+// Checks, before anything is changed, what install_user_service() would
+// refuse: the settings (user_service_command) and encrypted key files
+// without a passphrase file (the unit cannot hold the passphrase itself):
+// Error(Usage).
+void check_user_service(profile::Profile& profile, const UserService& service);
+
 struct UserServiceInstall {
   std::filesystem::path unit_file;
   UserUnit unit;
@@ -88,9 +94,7 @@ struct UserServiceInstall {
 // the passphrase is named by its file), enables it (systemctl --user enable
 // works without a running manager) and, when a user manager runs, reloads it
 // and restarts the service. Without systemd nothing fails: the result says
-// what was not done. Error(Usage) when the profile's key files are
-// encrypted and no passphrase file is given (the unit cannot hold the
-// passphrase itself), or as user_service_command() refuses.
+// what was not done. Error(Usage) as check_user_service() refuses.
 UserServiceInstall install_user_service(profile::Profile& profile, const UserService& service,
                                         const std::filesystem::path& unit_directory);
 
