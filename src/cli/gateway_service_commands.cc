@@ -38,6 +38,11 @@ std::string shell_command(const std::vector<std::string>& words) {
   return out;
 }
 
+std::string manager_text(const gateway::UserManager& manager) {
+  return manager.state == "offline" ? "no systemd user manager runs here (systemctl --user: offline)"
+                                    : manager.state;
+}
+
 json install_json(const gateway::UserServiceInstall& install) {
   return {{"unit_file", install.unit_file.string()},
           {"unit_notes", install.unit.notes},
@@ -61,7 +66,11 @@ void report_install(const gateway::UserServiceInstall& install) {
         "mailseal-gateway");
     return;
   }
-  print_warning(fmt::format("the gateway is not running: {}", escape_for_terminal(install.manager.state)));
+  if (install.manager.running)
+    print_warning("the gateway did not start under your systemd user manager: see journalctl --user -u "
+                  "mailseal-gateway");
+  else
+    print_warning(fmt::format("the gateway is not running: {}", escape_for_terminal(manager_text(install.manager))));
   if (install.enabled)
     print_note("the unit is enabled: it starts at your next login with a systemd user manager");
   print_hint(fmt::format("once logged in with systemd: systemctl --user daemon-reload && systemctl --user enable "
@@ -181,7 +190,7 @@ void print_gateway_service() {
   if (status.manager.running)
     state += ", " + (status.active.empty() ? std::string("state unknown") : status.active);
   else
-    state += fmt::format(", not running under systemd ({})", status.manager.state);
+    state += fmt::format(", not running: {}", manager_text(status.manager));
   print_line(fmt::format("gateway      {}", escape_for_terminal(state)));
 }
 

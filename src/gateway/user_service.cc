@@ -2,7 +2,10 @@
 
 #include "mailseal/gateway/user_service.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <span>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -20,6 +23,15 @@ namespace {
 
 // systemctl's words for a manager that runs (systemctl(1), is-system-running).
 constexpr std::string_view kManagerStates[] = {"initializing", "starting", "running", "degraded", "maintenance"};
+constexpr std::string_view kManagerAnswers[] = {"initializing", "starting", "running",  "degraded",
+                                                "maintenance",  "stopping", "offline", "unknown"};
+// systemctl is-enabled and is-active answers (systemctl(1)).
+constexpr std::string_view kEnabledAnswers[] = {"enabled",  "enabled-runtime", "linked",    "linked-runtime",
+                                                "alias",    "masked",          "masked-runtime", "static",
+                                                "indirect", "disabled",        "generated", "transient",
+                                                "bad",      "not-found"};
+constexpr std::string_view kActiveAnswers[] = {"active",   "reloading",   "inactive",  "failed",
+                                               "activating", "deactivating", "maintenance"};
 
 // Temporary directories PrivateTmp= replaces with the service's own.
 constexpr std::string_view kTemporaryDirectories[] = {"/tmp", "/var/tmp"};
@@ -68,16 +80,13 @@ std::vector<fs::path> service_files(const UserService& service) {
   return files;
 }
 
-// Runs systemctl --user with `arguments`: its exit status and first line
-// of output; nullopt when systemctl is not installed.
+// Runs systemctl --user with `arguments`: its exit status and output (its
+// standard output and error, one line each at most for the commands used
+// here); nullopt when systemctl is not installed.
 std::optional<ProcessResult> systemctl(std::vector<std::string> arguments) {
   arguments.insert(arguments.begin(), {"systemctl", "--user"});
   try {
-    ProcessResult result = run_process(arguments);
-    const auto end = result.output.find('\n');
-    if (end != std::string::npos)
-      result.output.resize(end);
-    return result;
+    return run_process(arguments);
   } catch (const Error& error) {
     if (error.code() == ErrorCode::NotFound)
       return std::nullopt;
@@ -85,10 +94,28 @@ std::optional<ProcessResult> systemctl(std::vector<std::string> arguments) {
   }
 }
 
+// The line of systemctl's output that is one of `words` (its answer, where
+// an error about the bus may come first), else its first line.
+std::string systemctl_answer(const ProcessResult& result, std::span<const std::string_view> words) {
+  std::istringstream lines(result.output);
+  std::string first;
+  for (std::string line; std::getline(lines, line);) {
+    if (std::find(words.begin(), words.end(), line) != words.end())
+      return line;
+    if (first.empty())
+      first = line;
+  }
+  return first;
+}
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
 std::string unit_text(const UserService& service, const std::vector<std::string>& command, bool private_tmp) {
-  std::string exec;
-  for (const auto& word : command)
-    exec += (exec.empty() ? "" : " ") + systemd_quote(word, UnitWord::Command);
+  std::string exec = systemd_quote(command.front(), UnitWord::Executable);
+  for (std::size_t i = 1; i < command.size(); ++i)
+    exec += " " + systemd_quote(command[i], UnitWord::Argument);
   std::string text = fmt::format(
       "# Written by 'mailseal setup gateway'; running it again rewrites this file.\n"
       "[Unit]\n"
@@ -149,11 +176,17 @@ std::string systemd_quote(std::string_view text, UnitWord kind) {
     if (byte < 0x20 || byte == 0x7f)
       throw Error(ErrorCode::Usage, "a path or setting for the systemd unit holds a control character",
                   "use a path without control characters");
+    if (kind == UnitWord::Executable && (c == '\\' || c == '"' || c == '\''))
+      throw Error(ErrorCode::Usage,
+                  fmt::format("the program's path {} holds a quote or a backslash, which systemd refuses in "
+                              "an executable",
+                              text),
+                  "install mailseal at a path without them");
     if (c == '\\' || c == '"')
       out += '\\';
     else if (c == '%')
       out += '%';
-    else if (c == '$' && kind == UnitWord::Command)
+    else if (c == '$' && kind == UnitWord::Argument)
       out += '$';
     out += c;
   }
@@ -228,17 +261,15 @@ UserManager user_manager() {
   std::optional<ProcessResult> result = systemctl({"is-system-running"});
   if (!result)
     return {false, "systemctl is not installed (no systemd)"};
-  for (std::string_view state : kManagerStates) {
-    if (result->output == state)
-      return {true, result->output};
-  }
-  if (result->output.empty() || result->output.starts_with("Failed"))
-    return {false, "no systemd user manager runs for this user"};
-  return {false, result->output};
+  const std::string answer = systemctl_answer(*result, kManagerAnswers);
+  const bool running = std::find(std::begin(kManagerStates), std::end(kManagerStates), answer) != std::end(kManagerStates);
+  if (running || answer == "offline" || answer == "stopping" || answer == "unknown")
+    return {running, answer};
+  return {false, "no systemd user manager runs for this user"};
 }
 
 void check_user_service(profile::Profile& profile, const UserService& service) {
-  user_service_command(service);
+  user_unit(service);
   if (profile.status().keys_encrypted && !service.passphrase_file)
     throw Error(ErrorCode::Usage,
                 "the profile's key files are encrypted and the service needs their passphrase from a file",
@@ -259,7 +290,7 @@ UserServiceInstall install_user_service(profile::Profile& profile, const UserSer
   if (install.manager.running) {
     std::optional<ProcessResult> reload = systemctl({"daemon-reload"});
     if (reload && reload->exit_status != 0)
-      install.problems.push_back("systemctl --user daemon-reload: " + reload->output);
+      install.problems.push_back("systemctl --user daemon-reload: " + first_line(reload->output));
   }
   std::optional<ProcessResult> enable = systemctl({"enable", std::string(kUserUnitName)});
   install.enabled = enable && enable->exit_status == 0;
@@ -269,7 +300,7 @@ UserServiceInstall install_user_service(profile::Profile& profile, const UserSer
     std::optional<ProcessResult> restart = systemctl({"restart", std::string(kUserUnitName)});
     install.started = restart && restart->exit_status == 0;
     if (restart && !install.started)
-      install.problems.push_back("systemctl --user restart: " + restart->output);
+      install.problems.push_back("systemctl --user restart: " + first_line(restart->output));
   }
   return install;
 }
@@ -282,12 +313,14 @@ UserServiceStatus user_service_status(const fs::path& unit_directory) {
   status.manager = user_manager();
   if (!status.installed)
     return status;
-  if (std::optional<ProcessResult> enabled = systemctl({"is-enabled", std::string(kUserUnitName)});
-      enabled && !enabled->output.starts_with("Failed"))
-    status.enabled = enabled->output;
+  if (std::optional<ProcessResult> enabled = systemctl({"is-enabled", std::string(kUserUnitName)})) {
+    const std::string answer = systemctl_answer(*enabled, kEnabledAnswers);
+    if (std::find(std::begin(kEnabledAnswers), std::end(kEnabledAnswers), answer) != std::end(kEnabledAnswers))
+      status.enabled = answer;
+  }
   if (status.manager.running) {
     if (std::optional<ProcessResult> active = systemctl({"is-active", std::string(kUserUnitName)}))
-      status.active = active->output;
+      status.active = systemctl_answer(*active, kActiveAnswers);
   }
   return status;
 }

@@ -35,6 +35,9 @@ UNIT = "mailseal-gateway.service"
 # A store and a program path with what systemd reads specially: a space, a
 # specifier, both quotes, an environment variable, a backslash.
 HOSTILE = ' %h "q" \'p\' $HOME ${USER} \\b'
+# systemd refuses quotes and backslashes in an executable's path, escaped or
+# not (the set-up refuses such a path, see the unit test); the rest stays.
+PROGRAM_HOSTILE = ' %h $HOME ${USER}'
 
 
 def systemd_specifiers(text):
@@ -102,9 +105,11 @@ def systemd_environment(word):
 
 
 def exec_start(unit_text):
-    """ExecStart= of a unit file as the argument vector systemd runs."""
+    """ExecStart= of a unit file as the argument vector systemd runs (the
+    executable is not expanded, the arguments are)."""
     line = next(line for line in unit_text.splitlines() if line.startswith("ExecStart="))
-    return [systemd_environment(word) for word in systemd_words(systemd_specifiers(line[len("ExecStart="):]), True)]
+    words = systemd_words(systemd_specifiers(line[len("ExecStart="):]), True)
+    return words[:1] + [systemd_environment(word) for word in words[1:]]
 
 
 def unit_paths(unit_text, key):
@@ -163,7 +168,7 @@ def stop(process):
 with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
     # The program at a hostile path: systemd-analyze verify fails if it reads
     # a different path out of ExecStart=.
-    bin_dir = os.path.join(work, "bin" + HOSTILE)
+    bin_dir = os.path.join(work, "bin" + PROGRAM_HOSTILE)
     os.makedirs(bin_dir)
     program = os.path.join(bin_dir, "mailseal")
     try:

@@ -50,30 +50,39 @@ void expect_usage_error(const std::function<void()>& action, std::string_view na
 }
 
 TEST(GatewayUserService, QuotesEachCharacterSystemdReadsSpecially) {
-  EXPECT_EQ(systemd_quote("/plain/path", UnitWord::Command), "\"/plain/path\"");
+  EXPECT_EQ(systemd_quote("/plain/path", UnitWord::Argument), "\"/plain/path\"");
   EXPECT_EQ(systemd_quote("a b", UnitWord::Path), "\"a b\"");
-  EXPECT_EQ(systemd_quote("50%h", UnitWord::Command), "\"50%%h\"");
+  EXPECT_EQ(systemd_quote("50%h", UnitWord::Argument), "\"50%%h\"");
   EXPECT_EQ(systemd_quote("say \"hi\"", UnitWord::Path), "\"say \\\"hi\\\"\"");
-  EXPECT_EQ(systemd_quote("back\\slash", UnitWord::Command), "\"back\\\\slash\"");
-  EXPECT_EQ(systemd_quote("it's", UnitWord::Command), "\"it's\"");
+  EXPECT_EQ(systemd_quote("back\\slash", UnitWord::Argument), "\"back\\\\slash\"");
+  EXPECT_EQ(systemd_quote("it's", UnitWord::Argument), "\"it's\"");
   // '$' is expanded in command lines only; in a path list it is itself.
-  EXPECT_EQ(systemd_quote("$HOME", UnitWord::Command), "\"$$HOME\"");
+  EXPECT_EQ(systemd_quote("$HOME", UnitWord::Argument), "\"$$HOME\"");
   EXPECT_EQ(systemd_quote("$HOME", UnitWord::Path), "\"$HOME\"");
   EXPECT_EQ(systemd_quote("é", UnitWord::Path), "\"é\"");
+  // The executable is not expanded: '$' stays; '%' is still a specifier.
+  EXPECT_EQ(systemd_quote("/opt/a b/$HOME/50%/mailseal", UnitWord::Executable),
+            "\"/opt/a b/$HOME/50%%/mailseal\"");
 }
 
 TEST(GatewayUserService, RefusesWhatAUnitFileCannotCarry) {
   // A newline would end the line: the rest would be a directive of its own.
-  expect_usage_error([] { systemd_quote("/home/x\nExecStartPre=/bin/rm -rf /", UnitWord::Command); },
+  expect_usage_error([] { systemd_quote("/home/x\nExecStartPre=/bin/rm -rf /", UnitWord::Argument); },
                      "control character");
   expect_usage_error([] { systemd_quote(std::string("/home/\x01x"), UnitWord::Path); }, "control character");
   expect_usage_error([] { systemd_quote("/home/\xff\xfe", UnitWord::Path); }, "UTF-8");
   expect_usage_error([] { user_unit(service_at("/home/a\rb")); }, "control character");
+  // systemd refuses quotes and backslashes in an executable, escaped or not.
+  for (std::string program : {"/opt/it's/mailseal", "/opt/\"q\"/mailseal", "/opt/back\\slash/mailseal"}) {
+    UserService service = service_at("/home/alice/store");
+    service.executable = program;
+    expect_usage_error([&] { user_unit(service); }, "refuses in an executable");
+  }
 }
 
 TEST(GatewayUserService, TheUnitRunsTheGatewayOnTheHostileHome) {
   UserUnit unit = user_unit(service_at(std::string(kHostileHome)));
-  const std::string quoted_home = systemd_quote(kHostileHome, UnitWord::Command);
+  const std::string quoted_home = systemd_quote(kHostileHome, UnitWord::Argument);
   EXPECT_EQ(unit_value(unit.text, "ExecStart"),
             "\"/usr/bin/mailseal\" \"--home\" " + quoted_home +
                 " \"gateway\" \"--listen\" \"127.0.0.1:10587\" \"--upstream\" \"smtp.example.com:587\" "

@@ -37,10 +37,12 @@ struct UserService {
 
 // How a word is written in a unit file (systemd.syntax(7), systemd.service(5)
 // "Command lines"): in double quotes, with '\' and '"' escaped by a
-// backslash and '%' (a specifier) written "%%"; in a command line '$' (an
-// environment variable) is also written "$$". Error(Usage) for text systemd
-// cannot carry (a control character, invalid UTF-8).
-enum class UnitWord { Command, Path };
+// backslash and '%' (a specifier) written "%%"; in a command line's
+// arguments '$' (an environment variable) is also written "$$" (the
+// executable is not expanded). Error(Usage) for text systemd cannot carry:
+// a control character, invalid UTF-8, and in the executable a quote or a
+// backslash (systemd refuses them there, escaped or not).
+enum class UnitWord { Executable, Argument, Path };
 std::string systemd_quote(std::string_view text, UnitWord kind);
 
 // The command line the service runs (executable first): the settings made
@@ -70,12 +72,14 @@ std::filesystem::path user_unit_directory();
 // is-system-running answers, and not "offline"), and why not.
 struct UserManager {
   bool running = false;
-  std::string state;  // systemctl's word ("running", "degraded", "offline"), or why there is none
+  // systemctl's word ("running", "degraded", "offline": none runs), or why
+  // it could not say (no systemctl)
+  std::string state;
 };
 UserManager user_manager();
 
 // Checks, before anything is changed, what install_user_service() would
-// refuse: the settings (user_service_command) and encrypted key files
+// refuse: the settings and paths (user_unit) and encrypted key files
 // without a passphrase file (the unit cannot hold the passphrase itself):
 // Error(Usage).
 void check_user_service(profile::Profile& profile, const UserService& service);
