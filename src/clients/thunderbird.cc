@@ -414,6 +414,12 @@ std::pair<std::string, bool> gateway_server(const std::map<std::string, std::str
 ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const fs::path& directory,
                                              const ThunderbirdSubmission& submission) {
   const HostPort gateway = parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+  // pref_string escapes quotes and backslashes; a line break would end the
+  // preference and start another.
+  for (std::string_view value : {std::string_view(gateway.host), std::string_view(submission.user)}) {
+    if (std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      throw Error(ErrorCode::Usage, "the gateway's host or user name holds a control character");
+  }
   const std::string prefs = read_prefs_of_stopped_thunderbird(directory);
   ThunderbirdOutgoing outgoing;
   outgoing.identities = profile_identities(profile, directory, prefs);

@@ -294,6 +294,19 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
               and "535" in (submit(port, "thunderbird", thunderbird_secret) or ""),
               "the new secret submits, the replaced one no longer does", again.stdout)
         upstream.take()
+
+        # mutt: its key files and gateway.muttrc with smtp_url and smtp_pass.
+        mutt_dir = os.path.join(work, "mutt dir")
+        mutt = subprocess.run(setup[:5] + ["gateway", "--upstream", f"127.0.0.1:{upstream.port}", "--listen", listen,
+                                           "--mutt", mutt_dir], capture_output=True, text=True, env=env)
+        muttrc = open(os.path.join(mutt_dir, "gateway.muttrc")).read() if mutt.returncode == 0 else ""
+        mutt_url = re.search(r'set smtp_url = "smtp://mutt@([^/]+)/"', muttrc)
+        mutt_pass = re.search(r'set smtp_pass = "([^"]+)"', muttrc)
+        check(mutt_url and mutt_url.group(1) == listen and mutt_pass
+              and submit(port, "mutt", mutt_pass.group(1)) is None and "other_clients" not in json.loads(mutt.stdout),
+              "--mutt: gateway.muttrc points at the gateway, its secret submits; no credential for other clients",
+              mutt.stderr + muttrc)
+        upstream.take()
     finally:
         stop(gateway)
 
@@ -316,4 +329,4 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
 
 print("# skipped: running the gateway under a systemd user manager (restart on failure, the journal); "
       + ("none runs here" if not running_manager else "it would install the unit for the real user"))
-finish(minimum=26)
+finish(minimum=27)
