@@ -5,9 +5,10 @@ ExecStart= parsed back as systemd.service(5) says and run as systemd would,
 with a store path and a program path that systemd quoting has to survive; the
 gateway it starts takes a submission with the credentials the set-up made
 and relays it to a real upstream (aiosmtpd). Thunderbird's prefs.js is read
-back; `mailseal status` reports the unit. Running the gateway under a real
-systemd user manager is not done here (there is none in this container, and
-elsewhere it would install the unit for the real user): the script says so."""
+back; `mailseal status` reports the unit. Where a systemd user manager runs
+and MAILSEAL_TEST_SYSTEMD_USER=1 allows installing the unit for the real
+user, the gateway runs under it (started, restarted after SIGKILL, logging
+to the journal); otherwise the script says that part was skipped."""
 import fcntl
 import json
 import os
@@ -17,6 +18,7 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -327,6 +329,68 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
     check(refused.returncode == 2 and "--passphrase-file" in refused.stderr,
           "encrypted key files without --passphrase-file: refused, naming the option", refused.stderr)
 
-print("# skipped: running the gateway under a systemd user manager (restart on failure, the journal); "
-      + ("none runs here" if not running_manager else "it would install the unit for the real user"))
+
+
+def wait_for(predicate, what, deadline=60):
+    """Polls until predicate() holds (a deadline, not a timing assertion)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    print(f"# gave up waiting for {what}")
+    return False
+
+
+def systemctl(*arguments):
+    return subprocess.run(["systemctl", "--user", *arguments], capture_output=True, text=True).stdout.strip()
+
+
+def under_systemd():
+    """The gateway under the real user's systemd user manager: started by the
+    set-up, restarted after SIGKILL, logging to the journal; removed again."""
+    real_unit = os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.environ["HOME"], ".config"),
+                             "systemd", "user", UNIT)
+    if os.path.exists(real_unit):
+        print(f"# skipped the systemd part: {real_unit} exists and is not the test's to replace")
+        return
+    with tempfile.TemporaryDirectory(dir=os.environ["HOME"]) as work, Upstream() as upstream:
+        carol = Home(work, "carol")
+        carol.must("init", "carol@example.com", "--name", "Carol")
+        listen = f"127.0.0.1:{free_port()}"
+        try:
+            made = json.loads(subprocess.run([MAILSEAL, "--home", carol.home, "--json", "setup", "gateway",
+                                              "--upstream", f"127.0.0.1:{upstream.port}", "--listen", listen],
+                                             capture_output=True, check=True).stdout)
+            check(made["service"]["started"] and wait_for(lambda: systemctl("is-active", UNIT) == "active", "active"),
+                  "under systemd: the set-up starts the gateway", made["service"])
+            port = int(listen.rsplit(":", 1)[1])
+            secret = made["other_clients"]["secret"]
+            check(wait_for(lambda: submit(port, "mail-client", secret, "carol@example.com") is None, "a submission")
+                  and upstream.take(), "under systemd: the gateway relays a submission")
+            pid = systemctl("show", "-P", "MainPID", UNIT)
+            systemctl("kill", "--signal=SIGKILL", UNIT)
+            check(wait_for(lambda: systemctl("show", "-P", "MainPID", UNIT) not in ("0", pid)
+                           and systemctl("is-active", UNIT) == "active", "the restart"),
+                  "under systemd: killed, it is restarted (Restart=on-failure)")
+            journal = subprocess.run(["journalctl", "--user", "-u", UNIT, "--no-pager"], capture_output=True,
+                                     text=True).stdout
+            check("SMTP gateway for carol@example.com" in journal, "under systemd: it logs to the journal",
+                  journal[-800:])
+            status = json.loads(subprocess.run([MAILSEAL, "--home", carol.home, "--json", "status"],
+                                               capture_output=True).stdout)["gateway_service"]
+            check(status["active"] == "active", "under systemd: status says it is active", status)
+        finally:
+            systemctl("disable", "--now", UNIT)
+            if os.path.exists(real_unit):
+                os.remove(real_unit)
+            systemctl("daemon-reload")
+
+
+if running_manager and os.environ.get("MAILSEAL_TEST_SYSTEMD_USER") == "1":
+    under_systemd()
+else:
+    print("# skipped: running the gateway under a systemd user manager (started, restarted after SIGKILL, the "
+          "journal); " + ("none runs here" if not running_manager else
+                          "set MAILSEAL_TEST_SYSTEMD_USER=1 to install the unit for the real user and run it"))
 finish(minimum=27)
