@@ -328,6 +328,17 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
                              capture_output=True, text=True, env=with_passphrase)
     check(refused.returncode == 2 and "--passphrase-file" in refused.stderr,
           "encrypted key files without --passphrase-file: refused, naming the option", refused.stderr)
+    passphrase_file = os.path.join(work, "bob passphrase")
+    with open(passphrase_file, "w") as out:
+        out.write("bob's passphrase\n")
+    os.chmod(passphrase_file, 0o600)
+    bob_env = dict(env, HOME=os.path.join(work, "bob's home"))
+    made = subprocess.run([program, "--home", bob.home, "--passphrase-file", passphrase_file, "--json", "setup",
+                           "gateway", "--upstream", "127.0.0.1:25"], capture_output=True, text=True, env=bob_env)
+    bob_unit = open(json.loads(made.stdout)["service"]["unit_file"]).read() if made.returncode == 0 else ""
+    check(bob_unit and exec_start(bob_unit)[3:5] == ["--passphrase-file", passphrase_file]
+          and "bob's passphrase" not in bob_unit,
+          "with --passphrase-file the unit names the file, never the passphrase", made.stderr + bob_unit)
 
 
 
@@ -393,4 +404,4 @@ else:
     print("# skipped: running the gateway under a systemd user manager (started, restarted after SIGKILL, the "
           "journal); " + ("none runs here" if not running_manager else
                           "set MAILSEAL_TEST_SYSTEMD_USER=1 to install the unit for the real user and run it"))
-finish(minimum=27)
+finish(minimum=28)
