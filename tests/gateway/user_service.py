@@ -195,7 +195,9 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
                   'user_pref("mail.identity.id2.smtpServer", "smtp1");\n'
                   'user_pref("mail.smtpservers", "smtp1");\n'
                   'user_pref("mail.smtpserver.smtp1.hostname", "smtp.provider.example");\n'
-                  'user_pref("mail.smtpserver.smtp1.port", 587);\n')
+                  'user_pref("mail.smtpserver.smtp1.port", 587);\n'
+                  # left behind by a deleted server: a new entry must not inherit it
+                  'user_pref("mail.smtpserver.smtp2.hostname", "stale.example");\n')
 
     listen = f"127.0.0.1:{free_port()}"
     setup = [program, "--home", alice.home, "--json", "setup", "gateway", "--upstream",
@@ -209,7 +211,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
         fcntl.lockf(lock, fcntl.LOCK_UN)
     check(refused.returncode != 0 and "Thunderbird is running" in refused.stderr
           and not os.path.exists(os.path.join(user_home, ".config", "systemd", "user", UNIT))
-          and "smtp2" not in open(prefs_file).read(),
+          and "smtp3" not in open(prefs_file).read(),
           "setup gateway while Thunderbird runs: refused, no unit written, prefs.js unchanged", refused.stderr)
 
     result = subprocess.run(setup, capture_output=True, text=True, env=env)
@@ -256,8 +258,8 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
 
     prefs = read_prefs(prefs_file)
     server = answer["thunderbird"]["server"]
-    check(server == "smtp2" and prefs.get("mail.smtpservers") == "smtp1,smtp2",
-          "prefs.js: a second outgoing server, listed after the provider's", prefs)
+    check(server == "smtp3" and prefs.get("mail.smtpservers") == "smtp1,smtp3",
+          "prefs.js: a second outgoing server, listed after the provider's, under a key no leftover uses", prefs)
     check(prefs.get(f"mail.smtpserver.{server}.hostname") == "127.0.0.1"
           and prefs.get(f"mail.smtpserver.{server}.port") == int(listen.rsplit(":", 1)[1])
           and prefs.get(f"mail.smtpserver.{server}.authMethod") == 3
@@ -286,7 +288,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
         # without systemd is said.
         again = subprocess.run(setup[:3] + setup[4:], capture_output=True, text=True, env=env)
         prefs = read_prefs(prefs_file)
-        check(again.returncode == 0 and prefs.get("mail.smtpservers") == "smtp1,smtp2",
+        check(again.returncode == 0 and prefs.get("mail.smtpservers") == "smtp1,smtp3",
               "running the set-up again reuses the gateway's outgoing server", again.stderr)
         check(running_manager or ("systemctl --user" in again.stderr and "autostart" in again.stderr),
               "without a user manager it says how to start the gateway (systemctl --user, or autostart)",
