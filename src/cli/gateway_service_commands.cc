@@ -39,8 +39,7 @@ std::string shell_command(const std::vector<std::string>& words) {
 }
 
 std::string manager_text(const gateway::UserManager& manager) {
-  return manager.state == "offline" ? "no systemd user manager runs here (systemctl --user: offline)"
-                                    : manager.state;
+  return manager.state == "offline" ? "no systemd user manager runs here (systemctl --user: offline)" : manager.state;
 }
 
 json install_json(const gateway::UserServiceInstall& install) {
@@ -67,15 +66,17 @@ void report_install(const gateway::UserServiceInstall& install) {
     return;
   }
   if (install.manager.running)
-    print_warning("the gateway did not start under your systemd user manager: see journalctl --user -u "
-                  "mailseal-gateway");
+    print_warning(
+        "the gateway did not start under your systemd user manager: see journalctl --user -u "
+        "mailseal-gateway");
   else
     print_warning(fmt::format("the gateway is not running: {}", escape_for_terminal(manager_text(install.manager))));
   if (install.enabled)
     print_note("the unit is enabled: it starts at your next login with a systemd user manager");
-  print_hint(fmt::format("once logged in with systemd: systemctl --user daemon-reload && systemctl --user enable "
-                         "--now {}",
-                         gateway::kUserUnitName));
+  print_hint(
+      fmt::format("once logged in with systemd: systemctl --user daemon-reload && systemctl --user enable "
+                  "--now {}",
+                  gateway::kUserUnitName));
   print_hint(fmt::format("without systemd, run this from your session's autostart: {}",
                          escape_for_terminal(shell_command(install.command))));
 }
@@ -96,8 +97,8 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
   service.settings = args.settings;
   gateway::check_user_service(profile, service);  // before any credential or client changes
   const HostPort listen = parse_host_port(args.settings.listen);
-  const auto security = args.settings.tls_certificate.empty() ? clients::SubmissionSecurity::None
-                                                              : clients::SubmissionSecurity::StartTls;
+  const auto security =
+      args.settings.tls_certificate.empty() ? clients::SubmissionSecurity::None : clients::SubmissionSecurity::StartTls;
   json answer = {{"listen", {{"host", listen.host}, {"port", listen.port}}},
                  {"security", security == clients::SubmissionSecurity::StartTls ? "starttls" : "none"}};
 
@@ -127,10 +128,11 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
         gateway::create_credential(profile, kMuttCredential, {}, context.now(), /*replace=*/true);
     const clients::MuttSubmission submission{args.settings.listen, credential.info.name, credential.secret};
     clients::MuttSetup mutt = clients::setup_mutt(profile, args.mutt, &submission, context.now());
-    lines.push_back(fmt::format("mutt submits through the gateway with smtp_url in {} (0600); your muttrc needs the "
-                                "lines of 'mailseal setup mutt --dir {}'.",
-                                escape_for_terminal(mutt.submission_file.string()),
-                                escape_for_terminal(quote_for_shell(mutt.directory.string()))));
+    lines.push_back(
+        fmt::format("mutt submits through the gateway with smtp_url in {} (0600); your muttrc needs the "
+                    "lines of 'mailseal setup mutt --dir {}'.",
+                    escape_for_terminal(mutt.submission_file.string()),
+                    escape_for_terminal(quote_for_shell(mutt.directory.string()))));
     answer["mutt"] = {{"directory", mutt.directory.string()},
                       {"submission_file", mutt.submission_file.string()},
                       {"credential", credential.info.name}};
@@ -139,8 +141,7 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
   if (other.empty() && args.thunderbird.empty() && args.mutt.empty())
     other = kOtherClientCredential;
   if (!other.empty()) {
-    gateway::NewCredential credential =
-        gateway::create_credential(profile, other, {}, context.now(), /*replace=*/true);
+    gateway::NewCredential credential = gateway::create_credential(profile, other, {}, context.now(), /*replace=*/true);
     lines.push_back(fmt::format(
         "Other mail clients: outgoing server {}, port {}, connection security {}, authentication normal password, "
         "user name {}, password {}",
@@ -148,8 +149,7 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
     answer["other_clients"] = {{"credential", credential.info.name}, {"secret", credential.secret}};
   }
 
-  gateway::UserServiceInstall install =
-      gateway::install_user_service(profile, service, gateway::user_unit_directory());
+  gateway::UserServiceInstall install = gateway::install_user_service(profile, service, gateway::user_unit_directory());
   if (context.json()) {
     answer["service"] = install_json(install);
     print_json(answer);

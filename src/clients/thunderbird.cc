@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/escape.h"
 #include "mailseal/common/files.h"
 #include "mailseal/common/host_port.h"
 #include "mailseal/common/process.h"
@@ -23,34 +24,17 @@ namespace {
 
 // systemctl's words for a manager that runs (systemctl(1), is-system-running).
 constexpr std::string_view kManagerStates[] = {"initializing", "starting", "running", "degraded", "maintenance"};
-constexpr std::string_view kManagerAnswers[] = {"initializing", "starting", "running",  "degraded",
+constexpr std::string_view kManagerAnswers[] = {"initializing", "starting", "running", "degraded",
                                                 "maintenance",  "stopping", "offline", "unknown"};
 // systemctl is-enabled and is-active answers (systemctl(1)).
-constexpr std::string_view kEnabledAnswers[] = {"enabled",  "enabled-runtime", "linked",    "linked-runtime",
-                                                "alias",    "masked",          "masked-runtime", "static",
-                                                "indirect", "disabled",        "generated", "transient",
-                                                "bad",      "not-found"};
-constexpr std::string_view kActiveAnswers[] = {"active",   "reloading",   "inactive",  "failed",
+constexpr std::string_view kEnabledAnswers[] = {"enabled",   "enabled-runtime", "linked", "linked-runtime", "alias",
+                                                "masked",    "masked-runtime",  "static", "indirect",       "disabled",
+                                                "generated", "transient",       "bad",    "not-found"};
+constexpr std::string_view kActiveAnswers[] = {"active",     "reloading",    "inactive",   "failed",
                                                "activating", "deactivating", "maintenance"};
 
 // Temporary directories PrivateTmp= replaces with the service's own.
 constexpr std::string_view kTemporaryDirectories[] = {"/tmp", "/var/tmp"};
-
-bool is_valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xe ? 3 : (byte >> 3) == 0x1e ? 4 : 0;
-    if (length == 0 || i + length > text.size())
-      return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80)
-        return false;
-    }
-    i += length;
-  }
-  return true;
-}
 
 // An absolute path for the unit (the service does not start where the
 // set-up ran).
@@ -167,15 +151,14 @@ std::string unit_text(const UserService& service, const std::vector<std::string>
 }  // namespace
 
 std::string systemd_quote(std::string_view text, UnitWord kind) {
-  if (!is_valid_utf8(text))
-    throw Error(ErrorCode::Usage, "a path or setting for the systemd unit is not valid UTF-8",
-                "use a path without such bytes");
+  // A line break would end the setting and start a directive of its own;
+  // systemd ignores a setting that is not valid UTF-8.
+  if (!is_printable_text(text))
+    throw Error(ErrorCode::Usage,
+                "a path or setting for the systemd unit holds a control character or is not valid UTF-8",
+                "use a path without such characters");
   std::string out = "\"";
   for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f)
-      throw Error(ErrorCode::Usage, "a path or setting for the systemd unit holds a control character",
-                  "use a path without control characters");
     if (kind == UnitWord::Executable && (c == '\\' || c == '"' || c == '\''))
       throw Error(ErrorCode::Usage,
                   fmt::format("the program's path {} holds a quote or a backslash, which systemd refuses in "
@@ -204,8 +187,8 @@ std::vector<std::string> user_service_command(const UserService& service) {
   std::vector<std::string> command = {service.executable.string(), "--home", absolute(service.home.string())};
   if (service.passphrase_file)
     command.insert(command.end(), {"--passphrase-file", absolute(service.passphrase_file->string())});
-  command.insert(command.end(), {"gateway", "--listen", s.listen, "--upstream", s.upstream, "--upstream-tls",
-                                 s.upstream_tls});
+  command.insert(command.end(),
+                 {"gateway", "--listen", s.listen, "--upstream", s.upstream, "--upstream-tls", s.upstream_tls});
   const GatewaySettings defaults;
   auto add = [&](std::string_view option, const std::string& value, const std::string& default_value) {
     if (value != default_value)
@@ -262,7 +245,8 @@ UserManager user_manager() {
   if (!result)
     return {false, "systemctl is not installed (no systemd)"};
   const std::string answer = systemctl_answer(*result, kManagerAnswers);
-  const bool running = std::find(std::begin(kManagerStates), std::end(kManagerStates), answer) != std::end(kManagerStates);
+  const bool running =
+      std::find(std::begin(kManagerStates), std::end(kManagerStates), answer) != std::end(kManagerStates);
   if (running || answer == "offline" || answer == "stopping" || answer == "unknown")
     return {running, answer};
   return {false, "no systemd user manager runs for this user"};

@@ -61,8 +61,7 @@ TEST(GatewayUserService, QuotesEachCharacterSystemdReadsSpecially) {
   EXPECT_EQ(systemd_quote("$HOME", UnitWord::Path), "\"$HOME\"");
   EXPECT_EQ(systemd_quote("é", UnitWord::Path), "\"é\"");
   // The executable is not expanded: '$' stays; '%' is still a specifier.
-  EXPECT_EQ(systemd_quote("/opt/a b/$HOME/50%/mailseal", UnitWord::Executable),
-            "\"/opt/a b/$HOME/50%%/mailseal\"");
+  EXPECT_EQ(systemd_quote("/opt/a b/$HOME/50%/mailseal", UnitWord::Executable), "\"/opt/a b/$HOME/50%%/mailseal\"");
 }
 
 TEST(GatewayUserService, RefusesWhatAUnitFileCannotCarry) {
@@ -71,6 +70,11 @@ TEST(GatewayUserService, RefusesWhatAUnitFileCannotCarry) {
                      "control character");
   expect_usage_error([] { systemd_quote(std::string("/home/\x01x"), UnitWord::Path); }, "control character");
   expect_usage_error([] { systemd_quote("/home/\xff\xfe", UnitWord::Path); }, "UTF-8");
+  expect_usage_error([] { systemd_quote("/home/\xc0\xaf", UnitWord::Path); }, "UTF-8");          // overlong '/'
+  expect_usage_error([] { systemd_quote("/home/\xed\xa0\x80", UnitWord::Path); }, "UTF-8");      // a surrogate
+  expect_usage_error([] { systemd_quote("/home/\xf4\x90\x80\x80", UnitWord::Path); }, "UTF-8");  // above U+10FFFF
+  expect_usage_error([] { systemd_quote("/home/\xc3", UnitWord::Path); }, "UTF-8");              // cut short
+  EXPECT_EQ(systemd_quote("/home/\xf0\x9f\x93\xa7", UnitWord::Path), "\"/home/\xf0\x9f\x93\xa7\"");
   expect_usage_error([] { user_unit(service_at("/home/a\rb")); }, "control character");
   // systemd refuses quotes and backslashes in an executable, escaped or not.
   for (std::string program : {"/opt/it's/mailseal", "/opt/\"q\"/mailseal", "/opt/back\\slash/mailseal"}) {

@@ -29,8 +29,8 @@ inline constexpr std::string_view kUserUnitName = "mailseal-gateway.service";
 // What the service runs: this mailseal program on this store, with the
 // gateway's settings.
 struct UserService {
-  std::filesystem::path executable;                     // absolute: the mailseal program
-  std::filesystem::path home;                           // the profile's store
+  std::filesystem::path executable;                      // absolute: the mailseal program
+  std::filesystem::path home;                            // the profile's store
   std::optional<std::filesystem::path> passphrase_file;  // when the key files are encrypted
   GatewaySettings settings;
 };
