@@ -96,6 +96,7 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
     service.passphrase_file = context.passphrase_file();
   service.settings = args.settings;
   gateway::check_user_service(profile, service);  // before any credential or client changes
+  const fs::path unit_directory = gateway::user_unit_directory();
   const HostPort listen = parse_host_port(args.settings.listen);
   const auto security =
       args.settings.tls_certificate.empty() ? clients::SubmissionSecurity::None : clients::SubmissionSecurity::StartTls;
@@ -149,7 +150,7 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
     answer["other_clients"] = {{"credential", credential.info.name}, {"secret", credential.secret}};
   }
 
-  gateway::UserServiceInstall install = gateway::install_user_service(profile, service, gateway::user_unit_directory());
+  gateway::UserServiceInstall install = gateway::install_user_service(profile, service, unit_directory);
   if (context.json()) {
     answer["service"] = install_json(install);
     print_json(answer);
