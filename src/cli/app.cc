@@ -46,6 +46,7 @@ struct Arguments {
   ExportMobileconfigArgs export_mobileconfig;
   SetupThunderbirdArgs setup_thunderbird;
   SetupMuttArgs setup_mutt;
+  SetupGatewayArgs setup_gateway;
   ImportPkcs12Args import_pkcs12;
   UdfArgs udf;
   SignArgs sign;
@@ -213,7 +214,47 @@ void define_export_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(mobileconfig, run_export_mobileconfig, args.export_mobileconfig);
 }
 
-// setup thunderbird, mutt
+// setup gateway
+void define_setup_gateway(Definitions& d, CLI::App& setup, SetupGatewayArgs& args) {
+  auto* gateway = d.subcommand(
+      setup, "gateway", "Run the gateway as a per-user service (systemd) and point mail clients at it",
+      "mailseal setup gateway --upstream smtp.example.com:587 --upstream-tls starttls "
+      "--thunderbird ~/.thunderbird/abcd1234.default-release");
+  gateway->add_option("--upstream", args.settings.upstream, "The submission server to relay to")
+      ->required()
+      ->type_name("HOST:PORT");
+  gateway->add_option("--upstream-tls", args.settings.upstream_tls, "none, starttls or tls (default none)")
+      ->type_name("MODE");
+  gateway->add_option("--upstream-ca", args.settings.upstream_ca, "Trust these CA certificates for the upstream")
+      ->type_name("FILE");
+  gateway->add_option("--upstream-user", args.settings.upstream_user, "Authenticate to the upstream as USER")
+      ->type_name("USER");
+  gateway
+      ->add_option("--upstream-password-file", args.settings.upstream_password_file,
+                   "... with the password in FILE (mode 0600)")
+      ->type_name("FILE");
+  gateway->add_option("--listen", args.settings.listen, "HOST:PORT for mail clients (default 127.0.0.1:10587)")
+      ->type_name("HOST:PORT");
+  gateway
+      ->add_option("--policy", args.settings.policy,
+                   "opportunistic (sign, encrypt when possible) or required (refuse what cannot be encrypted)")
+      ->type_name("POLICY");
+  gateway->add_option("--tls-cert", args.settings.tls_certificate, "Offer STARTTLS to clients with this certificate")
+      ->type_name("FILE");
+  gateway->add_option("--tls-key", args.settings.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  gateway->add_option("--thunderbird", args.thunderbird, "Make the gateway this Thunderbird profile's outgoing server")
+      ->type_name("DIR");
+  gateway->add_option("--mutt", args.mutt, "Write mutt's key files and smtp_url for the gateway into DIR")
+      ->type_name("DIR");
+  gateway
+      ->add_option("--credential", args.credential,
+                   "Make a credential NAME for another client and print its settings (default mail-client when "
+                   "neither --thunderbird nor --mutt is given)")
+      ->type_name("NAME");
+  d.runs(gateway, run_setup_gateway, args);
+}
+
+// setup thunderbird, mutt, gateway
 void define_setup_commands(Definitions& d, CLI::App& app, Arguments& args) {
   auto* setup = d.group(app, "setup", "Configure an existing mail client for this profile");
   auto* thunderbird =
@@ -235,6 +276,7 @@ void define_setup_commands(Definitions& d, CLI::App& app, Arguments& args) {
                    "HOST:PORT of the mailseal gateway mutt submits through (default 127.0.0.1:10587)")
       ->type_name("HOST:PORT");
   d.runs(mutt, run_setup_mutt, args.setup_mutt);
+  define_setup_gateway(d, *setup, args.setup_gateway);
 }
 
 // import pkcs12

@@ -22,6 +22,10 @@ void print_client_states(const std::vector<clients::ClientState>& states);
 nlohmann::json describe_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes);
 void report_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes);
 
+// Whether the gateway runs as a per-user service (`status`).
+nlohmann::json describe_gateway_service();
+void print_gateway_service();
+
 nlohmann::json describe_cbc(const clients::CbcReaders& cbc);
 // Notes and warnings on stderr.
 void report_cbc(const clients::CbcReaders& cbc, std::string_view client);

@@ -61,6 +61,16 @@ struct SetupMuttArgs {
 };
 int run_setup_mutt(const Context& context, const SetupMuttArgs& args);
 
+// setup gateway: the gateway as a per-user service, and the clients pointed
+// at it.
+struct SetupGatewayArgs {
+  gateway::GatewaySettings settings;
+  std::string thunderbird;  // a Thunderbird profile directory
+  std::string mutt;         // mutt's key-file directory
+  std::string credential;   // a credential for other clients
+};
+int run_setup_gateway(const Context& context, const SetupGatewayArgs& args);
+
 struct ImportPkcs12Args {
   std::string file;
   std::string password_file;

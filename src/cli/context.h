@@ -29,6 +29,8 @@ class Context {
   // How this device unlocks its key files: with the passphrase from
   // --passphrase-file or MAILSEAL_PASSPHRASE, else they are not encrypted.
   const KeyAccess& key_access() const noexcept { return key_access_; }
+  // --passphrase-file as given (empty without it), for what runs later with it.
+  const std::string& passphrase_file() const noexcept { return passphrase_file_; }
   // The time this command runs at: the one place the CLI reads the clock
   // (once, when the command starts). The library decides by it (validity,
   // expiry) and dates what it makes and signs with it.
@@ -37,6 +39,7 @@ class Context {
  private:
   std::string home_flag_;
   bool json_;
+  std::string passphrase_file_;
   KeyAccess key_access_ = KeyAccess::unencrypted();
   TimePoint now_ = mailseal::now();
 };

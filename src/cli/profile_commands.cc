@@ -178,7 +178,8 @@ int run_status(const Context& context) {
                 {"mail_keys", keys},
                 {"keys_encrypted", status.keys_encrypted},
                 {"renewal", expiry_json(profile, context.now())},
-                {"clients", describe_client_states(clients::client_states(profile, context.now()))}});
+                {"clients", describe_client_states(clients::client_states(profile, context.now()))},
+                {"gateway_service", describe_gateway_service()}});
     return 0;
   }
   print_line(fmt::format("profile      {}", escape_for_terminal(status.name)));
@@ -201,6 +202,7 @@ int run_status(const Context& context) {
   }
   print_expiry(profile, context.now());
   print_client_states(clients::client_states(profile, context.now()));
+  print_gateway_service();
   return 0;
 }
 

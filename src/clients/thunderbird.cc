@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,7 @@
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/common/host_port.h"
 #include "mailseal/common/unique_fd.h"
 #include "mailseal/crypto/keys.h"
 
@@ -110,6 +112,81 @@ std::string pref_string(std::string_view value) {
     out += c;
   }
   return out + "\"";
+}
+
+// prefs.js of a profile Thunderbird does not run with (it rewrites the file
+// on exit: what is written now would be lost); empty when there is none.
+std::string read_prefs_of_stopped_thunderbird(const fs::path& directory) {
+  if (!fs::is_directory(directory))
+    throw Error(ErrorCode::NotFound, fmt::format("{} is not a Thunderbird profile directory", directory.string()));
+  if (thunderbird_is_running(directory))
+    throw Error(ErrorCode::RejectedByPolicy, "Thunderbird is running with this profile", "quit Thunderbird first");
+  const fs::path prefs_file = directory / "prefs.js";
+  std::string prefs;
+  if (fs::exists(prefs_file)) {
+    Bytes bytes = read_file(prefs_file);
+    prefs.assign(bytes.begin(), bytes.end());
+  }
+  return prefs;
+}
+
+// The identities of prefs.js with one of the profile's addresses;
+// Error(NotFound) when there is none.
+std::vector<ThunderbirdIdentity> profile_identities(profile::Profile& profile, const fs::path& directory,
+                                                    const std::string& prefs) {
+  std::vector<ThunderbirdIdentity> out;
+  for (const auto& [id, email] : thunderbird_identities(prefs)) {
+    if (!EmailAddress::is_valid(email))
+      continue;
+    EmailAddress address = EmailAddress::parse(email);
+    if (profile.has_address(address))
+      out.push_back({id, address});
+  }
+  if (out.empty()) {
+    std::string addresses;
+    for (const auto& address : profile.addresses())
+      addresses += (addresses.empty() ? "" : ", ") + address.str();
+    throw Error(ErrorCode::NotFound, fmt::format("no Thunderbird account in {} uses {}", directory.string(), addresses),
+                "add the mail account in Thunderbird first, quit it, then run this again");
+  }
+  return out;
+}
+
+// Every user_pref line of prefs.js: name -> its value as written (a string
+// value with its quotes and escapes, a number, true or false).
+std::map<std::string, std::string> read_preferences(const std::string& prefs) {
+  constexpr std::string_view prefix = "user_pref(\"";
+  std::map<std::string, std::string> out;
+  std::istringstream lines(prefs);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::string_view rest(line);
+    if (!rest.starts_with(prefix) || !rest.ends_with(");"))
+      continue;
+    rest.remove_prefix(prefix.size());
+    rest.remove_suffix(2);
+    const auto name_end = rest.find("\", ");
+    if (name_end == std::string_view::npos || rest.substr(0, name_end).find_first_of("\"\\") != std::string_view::npos)
+      continue;
+    out[std::string(rest.substr(0, name_end))] = std::string(rest.substr(name_end + 3));
+  }
+  return out;
+}
+
+// A string preference's text (pref_string in reverse); empty for anything else.
+std::string string_preference(const std::map<std::string, std::string>& preferences, const std::string& name) {
+  const auto found = preferences.find(name);
+  if (found == preferences.end() || found->second.size() < 2 || found->second.front() != '"' ||
+      found->second.back() != '"')
+    return {};
+  std::string out;
+  const std::string_view inner = std::string_view(found->second).substr(1, found->second.size() - 2);
+  for (std::size_t i = 0; i < inner.size(); ++i) {
+    if (inner[i] == '\\' && i + 1 < inner.size())
+      ++i;
+    out += inner[i];
+  }
+  return out;
 }
 
 // prefs.js with `values` set: earlier lines for those names are dropped, the
@@ -257,33 +334,10 @@ std::string thunderbird_db_key(const crypto::Certificate& certificate) {
 
 ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& directory, const KeyAccess& key_access,
                                    const Passphrase* database_password, TimePoint now) {
-  if (!fs::is_directory(directory))
-    throw Error(ErrorCode::NotFound, fmt::format("{} is not a Thunderbird profile directory", directory.string()));
-  // Thunderbird rewrites prefs.js on exit: what is written now would be lost.
-  if (thunderbird_is_running(directory))
-    throw Error(ErrorCode::RejectedByPolicy, "Thunderbird is running with this profile", "quit Thunderbird first");
   const fs::path prefs_file = directory / "prefs.js";
-  std::string prefs;
-  if (fs::exists(prefs_file)) {
-    Bytes bytes = read_file(prefs_file);
-    prefs.assign(bytes.begin(), bytes.end());
-  }
-
+  const std::string prefs = read_prefs_of_stopped_thunderbird(directory);
   ThunderbirdSetup setup;
-  for (const auto& [id, email] : thunderbird_identities(prefs)) {
-    if (!EmailAddress::is_valid(email))
-      continue;
-    EmailAddress address = EmailAddress::parse(email);
-    if (profile.has_address(address))
-      setup.identities.push_back({id, address});
-  }
-  if (setup.identities.empty()) {
-    std::string addresses;
-    for (const auto& address : profile.addresses())
-      addresses += (addresses.empty() ? "" : ", ") + address.str();
-    throw Error(ErrorCode::NotFound, fmt::format("no Thunderbird account in {} uses {}", directory.string(), addresses),
-                "add the mail account in Thunderbird first, quit it, then run this again");
-  }
+  setup.identities = profile_identities(profile, directory, prefs);
 
   setup.cbc = internal::ask_senders_for_cbc(profile, key_access, now);
   const std::string database = "sql:" + directory.string();
@@ -315,6 +369,89 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const fs::path& di
   write_file_atomic(prefs_file, as_bytes(set_preferences(prefs, values)), FileMode::Private);
   internal::remember_setup(profile, kThunderbirdClient, directory, now, &setup.roots);
   return setup;
+}
+
+namespace {
+
+// Thunderbird's numbers for an outgoing server (nsMsgAuthMethod,
+// nsMsgSocketType): "normal password", no TLS or STARTTLS.
+constexpr std::string_view kAuthNormalPassword = "3";
+constexpr std::string_view kSocketPlain = "0";
+constexpr std::string_view kSocketStartTls = "2";
+constexpr std::string_view kGatewayDescription = "mailseal gateway";
+
+// The key of the outgoing server for `gateway` in `preferences`: the one
+// listed with its host and port, else "smtpN" with an N no preference uses.
+std::pair<std::string, bool> gateway_server(const std::map<std::string, std::string>& preferences,
+                                            const std::vector<std::string>& servers, const HostPort& gateway) {
+  for (const auto& server : servers) {
+    const std::string prefix = "mail.smtpserver." + server + ".";
+    const auto port = preferences.find(prefix + "port");
+    if (string_preference(preferences, prefix + "hostname") == gateway.host && port != preferences.end() &&
+        port->second == std::to_string(gateway.port))
+      return {server, false};
+  }
+  int highest = 0;
+  constexpr std::string_view server_prefix = "mail.smtpserver.smtp";
+  auto number = [](std::string_view text) {
+    const auto end = text.find_first_not_of("0123456789");
+    std::string_view digits = text.substr(0, end);
+    return digits.empty() || digits.size() > 6 ? 0 : std::stoi(std::string(digits));
+  };
+  for (const auto& [name, value] : preferences) {
+    if (name.starts_with(server_prefix))
+      highest = std::max(highest, number(std::string_view(name).substr(server_prefix.size())));
+  }
+  for (const auto& server : servers) {
+    if (server.starts_with("smtp"))
+      highest = std::max(highest, number(std::string_view(server).substr(4)));
+  }
+  return {fmt::format("smtp{}", highest + 1), true};
+}
+
+}  // namespace
+
+ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const fs::path& directory,
+                                             const ThunderbirdSubmission& submission) {
+  const HostPort gateway = parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+  // pref_string escapes quotes and backslashes; a line break would end the
+  // preference and start another.
+  for (std::string_view value : {std::string_view(gateway.host), std::string_view(submission.user)}) {
+    if (std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      throw Error(ErrorCode::Usage, "the gateway's host or user name holds a control character");
+  }
+  const std::string prefs = read_prefs_of_stopped_thunderbird(directory);
+  ThunderbirdOutgoing outgoing;
+  outgoing.identities = profile_identities(profile, directory, prefs);
+  const std::map<std::string, std::string> preferences = read_preferences(prefs);
+
+  std::vector<std::string> servers;
+  std::istringstream list(string_preference(preferences, "mail.smtpservers"));
+  for (std::string server; std::getline(list, server, ',');) {
+    if (!server.empty())
+      servers.push_back(server);
+  }
+  std::tie(outgoing.server, outgoing.added) = gateway_server(preferences, servers, gateway);
+  if (outgoing.added)
+    servers.push_back(outgoing.server);
+  std::string joined;
+  for (const auto& server : servers)
+    joined += (joined.empty() ? "" : ",") + server;
+
+  const std::string prefix = "mail.smtpserver." + outgoing.server + ".";
+  std::vector<std::pair<std::string, std::string>> values = {
+      {"mail.smtpservers", pref_string(joined)},
+      {prefix + "hostname", pref_string(gateway.host)},
+      {prefix + "port", std::to_string(gateway.port)},
+      {prefix + "authMethod", std::string(kAuthNormalPassword)},
+      {prefix + "try_ssl",
+       std::string(submission.security == SubmissionSecurity::StartTls ? kSocketStartTls : kSocketPlain)},
+      {prefix + "username", pref_string(submission.user)},
+      {prefix + "description", pref_string(kGatewayDescription)}};
+  for (const auto& identity : outgoing.identities)
+    values.emplace_back("mail.identity." + identity.id + ".smtpServer", pref_string(outgoing.server));
+  write_file_atomic(directory / "prefs.js", as_bytes(set_preferences(prefs, values)), FileMode::Private);
+  return outgoing;
 }
 
 }  // namespace mailseal::clients

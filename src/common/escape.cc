@@ -77,6 +77,22 @@ std::string escape_for_terminal(std::string_view text) {
   return out;
 }
 
+bool is_printable_text(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<std::uint8_t>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      ++i;
+      continue;
+    }
+    std::size_t length = c >= 0x80 ? utf8_sequence_length(text, i) : 0;
+    if (length == 0)
+      return false;
+    i += length;
+  }
+  return true;
+}
+
 std::string escape_markup(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -95,6 +95,15 @@ TEST(Escape, NeutralisesControlCharacters) {
             "\\xc2\\x9bc1");  // C1 control CSI
 }
 
+// Exactly the text escape_for_terminal leaves alone (backslashes aside).
+TEST(Escape, PrintableTextIsWhatNeedsNoEscape) {
+  for (std::string_view text : {"plain text", "back\\slash \"q\" 'p' %h $HOME", "caf\xc3\xa9", "\xf0\x9f\x93\xa7", ""})
+    EXPECT_TRUE(is_printable_text(text)) << text;
+  for (std::string_view text : {"line\nbreak", "tab\t", "del\x7f", "bad\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                "\xf4\x90\x80\x80", "\xe2\x80\xae" "evil", "\xc2\x9b" "c1"})
+    EXPECT_FALSE(is_printable_text(text)) << escape_for_terminal(text);
+}
+
 TEST(KeyAccess, UnencryptedHasNoPassphrase) {
   KeyAccess access = KeyAccess::unencrypted();
   EXPECT_FALSE(access.encrypted());

@@ -105,6 +105,36 @@ struct ThunderbirdSetup {
 ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesystem::path& directory,
                                    const KeyAccess& key_access, const Passphrase* database_password, TimePoint now);
 
+// Thunderbird's outgoing server for its identities: the mailseal gateway at
+// `gateway` (HOST:PORT) with the credential `user` (SMTP AUTH, "normal
+// password"), over STARTTLS when the gateway offers it, else in clear (it
+// listens on loopback).
+enum class SubmissionSecurity { None, StartTls };
+struct ThunderbirdSubmission {
+  std::string gateway;
+  std::string user;
+  SubmissionSecurity security = SubmissionSecurity::None;
+};
+
+struct ThunderbirdOutgoing {
+  std::string server;                           // the key of its outgoing server ("smtp2")
+  bool added = false;                           // a new server entry, not one that was already the gateway's
+  std::vector<ThunderbirdIdentity> identities;  // the identities that now send through it
+};
+
+// Adds (or updates) an outgoing server in prefs.js (mail.smtpservers,
+// mail.smtpserver.KEY.*) for the gateway and makes it the outgoing server
+// of every Thunderbird identity with one of the profile's addresses
+// (mail.identity.ID.smtpServer), atomically. A server entry with the
+// gateway's host and port is reused. The password is not written:
+// Thunderbird keeps passwords in logins.json, encrypted with the key in
+// key4.db, so it asks for the credential's secret on the first send and can
+// remember it. Error(NotFound) when no identity uses one of the addresses,
+// Error(RejectedByPolicy) while Thunderbird runs, Error(Usage) for a gateway
+// that is not HOST:PORT: nothing is changed then.
+ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const std::filesystem::path& directory,
+                                             const ThunderbirdSubmission& submission);
+
 struct MuttSetup {
   std::filesystem::path directory;
   std::string configuration;              // the lines for muttrc

@@ -14,6 +14,12 @@ namespace mailseal {
 // controls and invalid UTF-8 bytes become \xNN; a backslash becomes "\\".
 std::string escape_for_terminal(std::string_view text);
 
+// True when escape_for_terminal would leave `text` as it is but for its
+// backslashes: printable ASCII and valid UTF-8 only, no control character
+// (C0, DEL, C1), no bidirectional override. For text the library writes
+// into files other programs read line by line (a systemd unit).
+bool is_printable_text(std::string_view text);
+
 // Text for HTML or XML character data and quoted attribute values: & < > "
 // and ' become character references; nothing else changes. For markup the
 // library writes itself (the key service's pages), where the terminal rule
