@@ -3,6 +3,7 @@ raw HTTP requests, and sign requests the way docs/service.md describes, with
 openssl rather than mailseal, so that the tests check the protocol and not
 only mailseal against itself."""
 import hashlib
+import re
 import json
 import os
 import secrets
@@ -12,7 +13,11 @@ import subprocess
 import time
 import base64
 import http.client
+import sqlite3
+import subprocess
 import urllib.parse
+
+import postgres_tool
 
 
 class KeyService:
@@ -24,7 +29,16 @@ class KeyService:
 
     def __init__(self, mailseal, work, extra=(), settable_clock=False):
         self.mailseal = mailseal
-        self.database = os.path.join(work, "service.db")
+        # Under tests/tools/with_postgres.py (MAILSEAL_POSTGRES), each folder's
+        # service keeps its data in its own database of that cluster; else
+        # in a SQLite file in the folder.
+        self.postgres = postgres_tool.base_uri()
+        if self.postgres:
+            name = "service_" + hashlib.sha256(os.path.abspath(work).encode()).hexdigest()[:16]
+            self.database = postgres_tool.create_database(self.postgres, name)
+        else:
+            self.database = os.path.join(work, "service.db")
+        self.work = work
         self.extra = list(extra)
         self.process = None
         self.url = None
@@ -97,6 +111,35 @@ class KeyService:
             return response.status, json.loads(text)
         except ValueError:
             return response.status, {"raw": text.decode(errors="replace")}
+
+    def rows(self, sql, parameters=()):
+        """The rows of a query on the service's database, whichever back end:
+        tuples (of text, from PostgreSQL). Parameters as `?`."""
+        if not self.postgres:
+            connection = sqlite3.connect(self.database)
+            try:
+                return connection.execute(sql, parameters).fetchall()
+            finally:
+                connection.close()
+        for value in parameters:
+            sql = sql.replace("?", "'" + str(value).replace("'", "''") + "'", 1)
+        return postgres_tool.psql(self.database, sql)
+
+    def tables(self):
+        """The names of the service's tables."""
+        if not self.postgres:
+            return [row[0] for row in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [row[0] for row in self.rows("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+
+    def stored_bytes(self):
+        """Everything the database holds, as bytes: the SQLite files, or a
+        dump of the PostgreSQL database with its BYTEA values decoded too."""
+        if not self.postgres:
+            return b"".join(open(os.path.join(self.work, name), "rb").read() for name in os.listdir(self.work)
+                            if name.startswith("service.db"))
+        dump = subprocess.run(["pg_dump", "--data-only", "-d", self.database], capture_output=True, check=True).stdout
+        decoded = [bytes.fromhex(hex_text.decode()) for hex_text in re.findall(rb"\\x((?:[0-9a-f]{2})+)", dump)]
+        return dump + b"".join(decoded)
 
     def account_fingerprint(self, address):
         status, answer = self.request("GET", "/v1/addresses/" + urllib.parse.quote(address, safe=""))
