@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "mailseal/service/api.h"
 #include "service/internal/sql.h"
 
 namespace mailseal::service::sql {
@@ -44,3 +45,27 @@ bool is_postgres(std::string_view database) noexcept {
 }
 
 }  // namespace mailseal::service::sql
+
+namespace mailseal::service {
+
+std::string database_for_display(const std::string& database) {
+  if (!sql::is_postgres(database))
+    return database;
+  std::string out = database;
+  const std::size_t start = out.find("://") + 3;
+  const std::size_t at = out.find('@', start);
+  const std::size_t slash = out.find('/', start);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const std::size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at)
+      out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (std::size_t found = out.find("password="); found != std::string::npos;
+       found = out.find("password=", found + 1)) {
+    const std::size_t end = out.find('&', found);
+    out.replace(found + 9, (end == std::string::npos ? out.size() : end) - found - 9, "***");
+  }
+  return out;
+}
+
+}  // namespace mailseal::service

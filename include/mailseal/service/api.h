@@ -64,6 +64,10 @@ struct ServiceSettings {
   Quotas quotas;
 };
 
+// The service's database as it may be shown (a log line): a PostgreSQL URI
+// without its password (user:PASSWORD@ or password=), a SQLite path as is.
+std::string database_for_display(const std::string& database);
+
 class ServiceStore;
 
 class Api {
