@@ -12,13 +12,8 @@ process accepted, the other must not accept again.
 
 Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
-import base64
-import json
 import os
 import re
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +28,7 @@ try:
     from smtp_tool import Upstream  # noqa: E402
 except ImportError as missing:
     skip(f"{missing} (install python3-aiosmtpd; Debian's is seen by /usr/bin/python3 only)")
-from service_tool import KeyService, sign_request  # noqa: E402
+from service_tool import KeyService, ThrowawayDevice, raw  # noqa: E402
 
 require_mailseal()
 try:
@@ -42,46 +37,6 @@ except postgres_tool.Unavailable as reason:
     skip(str(reason))
 
 LINK = re.compile(r"/verify/([0-9a-f]{64})")
-
-
-def raw(service, method, target, source="127.0.0.1", headers=None, body=b""):
-    """(status, JSON or text) of one request from `source`, over a plain socket."""
-    lines = [f"{method} {target} HTTP/1.1", "Host: keys", "Connection: close", f"Content-Length: {len(body)}"]
-    if body:
-        lines.append("Content-Type: application/json")
-    lines += [f"{name}: {value}" for name, value in (headers or [])]
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
-        connection.bind((source, 0))
-        connection.settimeout(30)
-        connection.connect((service.host, service.port))
-        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, text = answer.partition(b"\r\n\r\n")
-    try:
-        document = json.loads(text)
-    except ValueError:
-        document = {"raw": text.decode(errors="replace")}
-    return int(head.split()[1]), document
-
-
-def throwaway_key(work, name):
-    key = os.path.join(work, name + ".pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
-                   check=True, capture_output=True)
-    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"], check=True,
-                         capture_output=True).stdout
-    return key, base64.b64encode(der).decode()
-
-
-def signed_join(work, fingerprint, name):
-    """A join request signed by a throwaway device key: (target, headers, body)."""
-    key, spki = throwaway_key(work, name)
-    target = f"/v1/accounts/{fingerprint}/requests"
-    body = json.dumps({"device_name": name, "signature_key": spki, "agreement_key": spki,
-                       "device_nonce": secrets.token_hex(16)}).encode()
-    return target, [("Authorization", sign_request(key, "device", "POST", target, body))], body
 
 
 def challenge_token(upstream, address, kept):
@@ -108,25 +63,25 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         alice = Home(work, "alice")
         alice.must("init", "alice@example.com", "--name", "Alice", "--service", first.url)
         token = challenge_token(upstream, "alice@example.com", kept)
-        status, answer = raw(second, "POST", f"/verify/{token}")
+        status, _, answer = raw(second, "POST", f"/verify/{token}")
         check(status == 200, "a claim made on the first process is confirmed on the second", answer)
         fingerprint = first.account_fingerprint("alice@example.com")
         check(second.account_fingerprint("alice@example.com") == fingerprint, "both serve the verified address")
 
         # --- Replays across processes -----------------------------------------
         for name, (to, again) in {"first to second": (first, second), "second to first": (second, first)}.items():
-            target, headers, body = signed_join(work, fingerprint, "replay-" + name.replace(" ", "-"))
-            status, answer = raw(to, "POST", target, headers=headers, body=body)
+            target, headers, body = ThrowawayDevice(work, "replay-" + name.replace(" ", "-")).signed_join(fingerprint)
+            status, _, answer = raw(to, "POST", target, headers=headers, body=body)
             check(status == 201, f"replay {name}: the signed join request is taken", answer)
-            status, answer = raw(again, "POST", target, headers=headers, body=body)
+            status, _, answer = raw(again, "POST", target, headers=headers, body=body)
             check(status == 401 and answer.get("error", {}).get("code") == "replayed",
                   f"replay {name}: the same request sent to the other process is refused as replayed", answer)
         # Both at once: one is taken.
-        target, headers, body = signed_join(work, fingerprint, "replay-at-once")
+        target, headers, body = ThrowawayDevice(work, "replay-at-once").signed_join(fingerprint)
         answers = [None, None]
 
         def send(index, service):
-            answers[index] = raw(service, "POST", target, headers=headers, body=body)
+            answers[index] = raw(service, "POST", target, headers=headers, body=body)[::2]
 
         threads = [threading.Thread(target=send, args=(i, s)) for i, s in enumerate((first, second))]
         [t.start() for t in threads]
@@ -153,7 +108,7 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
             answers = [None, None]
 
             def confirm(index, service):
-                answers[index] = raw(service, "POST", f"/verify/{tokens[index]}")
+                answers[index] = raw(service, "POST", f"/verify/{tokens[index]}")[::2]
 
             threads = [threading.Thread(target=confirm, args=(i, s)) for i, s in enumerate((first, second))]
             [t.start() for t in threads]
@@ -174,7 +129,7 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         check(statuses.count(200) == 40 and statuses.count(429) == 10 and statuses[:25] == [200] * 25,
               "rate limits: lookup=40/1d admits 40 lookups from one client over both processes, "
               "then 429 on either", statuses)
-        status, _ = raw(first, "GET", "/v1/health", source="127.0.0.9")
+        status, _, _ = raw(first, "GET", "/v1/health", source="127.0.0.9")
         check(status == 429, "rate limits: the first process refuses too once the second used the rest", status)
 
 finish(minimum=17)

@@ -9,12 +9,12 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import base64
 import http.client
 import sqlite3
-import subprocess
 import urllib.parse
 
 import postgres_tool
@@ -163,3 +163,51 @@ def sign_request(key_file, key_id, method, target, body, now=None, nonce=None):
                                capture_output=True, check=True).stdout
     return (f'Mailseal-Signature key="{key_id}", time="{now}", nonce="{nonce}", '
             f'signature="{base64.b64encode(signature).decode()}"')
+
+
+def raw(service, method, target, source="127.0.0.2", headers=None, body=b""):
+    """(status, headers {lower-case name: value}, JSON or text) of one request
+    from `source` over a plain socket (Linux routes all of 127/8 to lo)."""
+    lines = [f"{method} {target} HTTP/1.1", "Host: keys", "Connection: close", f"Content-Length: {len(body)}"]
+    if body:
+        lines.append("Content-Type: application/json")
+    lines += [f"{name}: {value}" for name, value in (headers or [])]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
+        connection.bind((source, 0))
+        connection.settimeout(30)
+        connection.connect((service.host, service.port))
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, text = answer.partition(b"\r\n\r\n")
+    status_line, *fields = head.decode(errors="replace").split("\r\n")
+    found = {name.strip().lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = {"raw": text.decode(errors="replace")}
+    return int(status_line.split()[1]), found, document
+
+
+class ThrowawayDevice:
+    """A joining device's P-256 keys made with openssl, as a spammer makes them."""
+
+    def __init__(self, work, number):
+        self.key = os.path.join(work, f"spam-{number}.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                        self.key], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", self.key, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        self.spki = base64.b64encode(der).decode()
+
+    def signed_join(self, fingerprint):
+        """A join request to the profile, signed: (target, headers, body)."""
+        target = f"/v1/accounts/{fingerprint}/requests"
+        body = json.dumps({"device_name": "spam", "signature_key": self.spki, "agreement_key": self.spki,
+                           "device_nonce": secrets.token_hex(16)}).encode()
+        return target, [("Authorization", sign_request(self.key, "device", "POST", target, body))], body
+
+    def join(self, service, fingerprint, source):
+        target, headers, body = self.signed_join(fingerprint)
+        return raw(service, "POST", target, source, headers, body)
