@@ -530,8 +530,10 @@ namespace {
 // last updated, never above full; a bucket untouched for a whole period is
 // full. ?2: full (count * 1000), ?3: now, ?4: the period in seconds.
 constexpr std::string_view kRefilled =
-    "(CASE WHEN ?3 <= updated THEN millitokens WHEN ?3 - updated >= ?4 THEN ?2 "
-    "WHEN millitokens + (?3 - updated) * ?2 / ?4 >= ?2 THEN ?2 ELSE millitokens + (?3 - updated) * ?2 / ?4 END)";
+    "(CASE WHEN ?3 <= rate_buckets.updated THEN rate_buckets.millitokens "
+    "WHEN ?3 - rate_buckets.updated >= ?4 THEN ?2 "
+    "WHEN rate_buckets.millitokens + (?3 - rate_buckets.updated) * ?2 / ?4 >= ?2 THEN ?2 "
+    "ELSE rate_buckets.millitokens + (?3 - rate_buckets.updated) * ?2 / ?4 END)";
 
 constexpr std::int64_t kMilli = 1000;
 
@@ -553,20 +555,20 @@ std::optional<std::chrono::seconds> ServiceStore::take_tokens(const std::string&
   const std::int64_t full = static_cast<std::int64_t>(rate.count) * kMilli;
   const std::int64_t needed = force ? 0 : std::min<std::int64_t>(cost, rate.count) * kMilli;
   const auto period = static_cast<std::int64_t>(rate.period.count());
-  connection_->run(
-      "INSERT INTO rate_buckets (key, millitokens, updated) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
-      {key, full, now});
-  // One statement: the row is locked from reading to writing, so requests
-  // to every process on the database take from the same bucket.
+  // One statement, one round trip: a new bucket is full, so it admits;
+  // an existing one is refilled and taken from with its row locked from
+  // reading to writing, so requests to every process on the database take
+  // from the same bucket.
   auto rows = connection_->query(
-      fmt::format("UPDATE rate_buckets SET millitokens = {0} - CASE WHEN {0} >= ?5 THEN ?6 ELSE 0 END, "
+      fmt::format("INSERT INTO rate_buckets (key, millitokens, updated, admitted) VALUES (?1, ?2 - ?6, ?3, 1) "
+                  "ON CONFLICT (key) DO UPDATE SET millitokens = {0} - CASE WHEN {0} >= ?5 THEN ?6 ELSE 0 END, "
                   "admitted = CASE WHEN {0} >= ?5 THEN 1 ELSE 0 END, "
-                  "updated = CASE WHEN ?3 > updated THEN ?3 ELSE updated END "
-                  "WHERE key = ?1 RETURNING millitokens, admitted",
+                  "updated = CASE WHEN ?3 > rate_buckets.updated THEN ?3 ELSE rate_buckets.updated END "
+                  "RETURNING millitokens, admitted",
                   kRefilled),
       {key, full, now, period, needed, static_cast<std::int64_t>(cost) * kMilli});
   if (!rows->next())
-    throw Error(ErrorCode::Internal, "a rate limit's bucket vanished");
+    throw Error(ErrorCode::Internal, "a rate limit's bucket was not written");
   if (rows->integer(1) == 1)
     return std::nullopt;
   return wait_for(rows->integer(0), needed, rate);
