@@ -14,6 +14,7 @@ Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -36,6 +37,8 @@ try:
 except postgres_tool.Unavailable as reason:
     skip(str(reason))
 
+# CTest's timeout ends a test with SIGTERM: the cluster is stopped then too.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 LINK = re.compile(r"/verify/([0-9a-f]{64})")
 
 

@@ -8,12 +8,15 @@ status; 77 (skipped) where PostgreSQL is not installed.
 
     with_postgres.py python3 tests/service/hostile.py"""
 import os
+import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postgres_tool import Cluster, Unavailable  # noqa: E402
 
+# CTest's timeout ends a test with SIGTERM: the cluster is stopped then too.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 if len(sys.argv) < 2:
     print("usage: with_postgres.py COMMAND [ARGUMENT...]", file=sys.stderr)
     sys.exit(2)
