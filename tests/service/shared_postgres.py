@@ -9,12 +9,14 @@ process accepted, the other must not accept again.
 - Two claimants confirming the same address at once, each on its own
   process: one wins, the other is refused, one claim is left.
 - Rate limits count the requests made to both processes.
+- Four processes starting together on a new database: one makes the schema.
 
 Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -55,6 +57,21 @@ def challenge_token(upstream, address, kept):
 
 
 with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, Upstream() as upstream:
+    # --- Four processes starting together on a new database -----------------
+    # One makes the schema (under the migration's advisory lock); the others
+    # wait and find it made.
+    fresh = cluster.create_database("started_together")
+    starting = [subprocess.Popen([MAILSEAL, "serve", "--listen", "127.0.0.1:0", "--db", fresh],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    lines = [process.stdout.readline().decode().strip() for process in starting]
+    for process in starting:
+        process.terminate()
+    errors = [process.communicate(timeout=20)[1].decode() for process in starting]
+    check(all(line.startswith("http://") for line in lines),
+          "four processes started together on a new database all start", errors)
+    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("4",)],
+          "the schema was made once, at version 4")
+
     os.environ["MAILSEAL_POSTGRES"] = cluster.uri
     # Both processes: the same database (KeyService names it by the folder), the same limits.
     extra = ["--smtp", f"127.0.0.1:{upstream.port}", "--mail-from", "keys@keys.test", "--limit", "lookup=40/1d"]
@@ -135,4 +152,4 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         status, _, _ = raw(first, "GET", "/v1/health", source="127.0.0.9")
         check(status == 429, "rate limits: the first process refuses too once the second used the rest", status)
 
-finish(minimum=17)
+finish(minimum=19)
