@@ -15,6 +15,10 @@ packages=(
   libgtest-dev libcpp-httplib-dev libqrencode-dev
   # the key service's HTTP server: libmicrohttpd (event-driven, built for hostile clients; docs/service.md)
   libmicrohttpd-dev
+  # the key service's PostgreSQL back end (`serve --db postgresql://...`): libpq; and the server
+  # (postgresql: initdb, pg_ctl, psql, pg_dump) for the throwaway clusters its tests start
+  # (tests/tools/postgres_tool.py), run as nobody through runuser (util-linux) where the tests run as root
+  libpq-dev postgresql util-linux
   # the peers the tests check mailseal's output with:
   #   openssl (x509, verify, pkcs12, cms, req, dgst: interop, client set-up, gateway, service signatures)
   #   libnss3-tools (certutil, pk12util, cmsutil: interop, Thunderbird set-up, and what mailseal itself runs)

@@ -553,8 +553,11 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
                              "mailseal serve --listen 127.0.0.1:8080 --db service.db");
   serve->add_option("--listen", args.serve.listen, "HOST:PORT to listen on (port 0: any free port)")
       ->type_name("HOST:PORT");
-  serve->add_option("--db", args.serve.database, "The service's SQLite database (default mailseal-service.db)")
-      ->type_name("FILE");
+  serve
+      ->add_option("--db", args.serve.database,
+                   "The service's database: a SQLite file (default mailseal-service.db), or postgresql://... "
+                   "that several serve processes may share")
+      ->type_name("FILE|URI");
   serve->add_option("--tls-cert", args.serve.tls_certificate, "Serve HTTPS with this certificate (PEM)")
       ->type_name("FILE");
   serve->add_option("--tls-key", args.serve.tls_key, "... and this private key (PEM)")->type_name("FILE");

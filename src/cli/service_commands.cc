@@ -16,6 +16,7 @@
 #include "mailseal/gateway/credentials.h"
 #include "mailseal/gateway/gateway.h"
 #include "mailseal/profile/profile.h"
+#include "mailseal/service/api.h"
 #include "mailseal/service/server.h"
 
 namespace mailseal::cli {
@@ -73,7 +74,7 @@ int run_serve(const Context& context, const ServeArgs& args) {
     print_line(server.url());
   }
   std::fflush(stdout);
-  print_note(fmt::format("key service listening on {}, database {}", server.url(), options.database.string()));
+  print_note(fmt::format("key service listening on {}, database {}", server.url(), service::database_for_display(options.database.string())));
   if (!server.verifies_addresses()) {
     print_warning(
         "addresses are served unverified, first come first served (no --smtp): fine for tests on "

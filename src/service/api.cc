@@ -1,7 +1,9 @@
 #include "mailseal/service/api.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -17,6 +19,7 @@
 #include "mailseal/mime/mime.h"
 #include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
+#include "service/internal/buckets.h"
 #include "service/internal/pages.h"
 #include "service/storage.h"
 
@@ -196,7 +199,7 @@ OutgoingMail challenge_mail(const ServiceSettings& settings, const Claim& claim,
 
 class Handler {
  public:
-  Handler(ServiceStore& store, const ServiceSettings& settings, RateLimiter& limiter, const HttpRequest& request,
+  Handler(ServiceStore& store, const ServiceSettings& settings, Buckets& limiter, const HttpRequest& request,
           TimePoint now)
       : store_(store), settings_(settings), limiter_(limiter), request_(request), now_(now) {}
 
@@ -464,7 +467,7 @@ class Handler {
     std::vector<std::string> listed;
     for (const auto& address : addresses)
       listed.push_back(address.str());
-    store::Transaction transaction(store_.database());
+    sql::Transaction transaction(store_.connection());
     store_.save_account(account, devices);
     PublishReceipt receipt{fingerprint, listed, now_, claim_addresses(fingerprint, listed)};
     transaction.commit();
@@ -607,7 +610,10 @@ class Handler {
                       "out to whoever looks up your address. If you did not, close this page; nothing "
                       "changes.</p>\n<form method=\"post\"><button type=\"submit\">Confirm</button></form>");
     }
-    store_.confirm_claim(*claim, now_);
+    if (!store_.confirm_claim(*claim, now_))
+      return page(409, "This address belongs to another profile",
+                  what + "\n<p>Another profile's claim to this address was confirmed first. Nothing was "
+                         "changed.</p>");
     return page(200, "Address confirmed",
                 what + "\n<p>The key service now hands out this profile for this address.</p>");
   }
@@ -630,7 +636,8 @@ class Handler {
       case ChallengeAnswer::Confirm:
         break;
     }
-    store_.confirm_claim(*claim, now_);
+    if (!store_.confirm_claim(*claim, now_))
+      refuse(409, "claimed_by_another", "another profile's claim to the address was confirmed first");
     return respond(200, AddressClaim{claim->address, std::string(kClaimVerified)}.to_json());
   }
 
@@ -736,6 +743,10 @@ class Handler {
     // expires_at > now first: the difference then cannot overflow.
     if (invitation.expires_at <= now_ || !invitation_lifetime_allowed(invitation.expires_at - now_))
       refuse(400, "bad_field", "an invitation expires within a week");
+    // Counted and added under the profile's lock: processes sharing the
+    // database cannot each add the last one.
+    sql::Transaction transaction(store_.connection());
+    store_.lock_account(fingerprint);
     if (invitation.pin_id.empty() ||
         store_.open_invites(fingerprint, now_) >= static_cast<int>(kMaxOpenInvitations))
       refuse(429, "too_many", "too many open invitations");
@@ -744,6 +755,7 @@ class Handler {
     } catch (const Error&) {
       refuse(409, "duplicate", "that invitation exists already");
     }
+    transaction.commit();
     return respond(201, invitation.to_json());
   }
 
@@ -775,6 +787,12 @@ class Handler {
       }
     } else {
       limit(joins, settings_.rates.joins, "requests to join this profile");
+    }
+    // Counted, evicted and added under the profile's lock: requests to
+    // several processes sharing the database cannot overfill the queue.
+    sql::Transaction transaction(store_.connection());
+    store_.lock_account(fingerprint);
+    if (!request.pin_id) {
       store_.evict_oldest_requests(
           fingerprint, joins_to_evict(static_cast<std::size_t>(store_.pending_count(fingerprint, JoinLane::NoPin)),
                                       settings_.quotas));
@@ -788,6 +806,7 @@ class Handler {
     store_.add_request({pending.request_id, fingerprint, pending.to_json(), request.signature_key, "pending",
                         std::nullopt, now_},
                        request.pin_id ? JoinLane::Pin : JoinLane::NoPin);
+    transaction.commit();
     return respond(201, JoinReceipt{pending.request_id, pending.service_nonce}.to_json());
   }
 
@@ -896,15 +915,92 @@ class Handler {
 
   ServiceStore& store_;
   const ServiceSettings& settings_;
-  RateLimiter& limiter_;
+  Buckets& limiter_;
   const HttpRequest& request_;
   TimePoint now_;
 };
 
 }  // namespace
 
+// The connections of one Api (docs/service.md, "Back ends"): SQLite's one
+// connection serves one request at a time (its database has one writer
+// anyway); PostgreSQL gets one connection per request being served at once
+// (at most the server's worker threads), kept open for the next.
+struct Api::Backend {
+  static constexpr std::size_t kMaxPostgresConnections = 64;
+  // Buckets untouched for longer than the longest period are full again
+  // (PostgreSQL); looked for this often.
+  static constexpr std::chrono::seconds kForgetBucketsEvery{300};
+
+  std::string database;
+  bool postgres;
+  std::size_t limit;
+  std::mutex mutex;
+  std::condition_variable released;
+  std::vector<std::unique_ptr<ServiceStore>> idle;
+  std::size_t open = 0;
+  MemoryBuckets memory;
+  TimePoint forgotten{};  // buckets were last forgotten then
+
+  explicit Backend(const std::string& name)
+      : database(name), postgres(sql::is_postgres(name)), limit(postgres ? kMaxPostgresConnections : 1) {
+    idle.push_back(std::make_unique<ServiceStore>(database));  // made and upgraded now: errors at start
+    open = 1;
+  }
+
+  std::unique_ptr<ServiceStore> lease() {
+    std::unique_lock lock(mutex);
+    released.wait(lock, [&] { return !idle.empty() || open < limit; });
+    if (!idle.empty()) {
+      auto store = std::move(idle.back());
+      idle.pop_back();
+      return store;
+    }
+    ++open;
+    lock.unlock();
+    try {
+      return std::make_unique<ServiceStore>(database);
+    } catch (...) {
+      give_back(nullptr);
+      throw;
+    }
+  }
+
+  // A lost connection is closed, not handed out again.
+  void give_back(std::unique_ptr<ServiceStore> store) {
+    std::lock_guard lock(mutex);
+    if (store && store->connection().healthy())
+      idle.push_back(std::move(store));
+    else
+      --open;
+    released.notify_one();
+  }
+
+  // Whether this request should forget the full buckets (one at a time).
+  bool forget_buckets_due(TimePoint now) {
+    std::lock_guard lock(mutex);
+    if (!postgres || now < forgotten + kForgetBucketsEvery)
+      return false;
+    forgotten = now;
+    return true;
+  }
+};
+
+namespace {
+
+// The longest period of any rate limit: a bucket untouched that long is full.
+std::chrono::seconds longest_period(const RateLimits& rates) {
+  std::chrono::seconds longest{1};
+  for (const Rate* rate : {&rates.lookup, &rates.signed_request, &rates.new_profile, &rates.client_mails,
+                           &rates.account, &rates.account_mails, &rates.address_mails, &rates.joins})
+    longest = std::max(longest, rate->period);
+  return longest;
+}
+
+}  // namespace
+
 Api::Api(const std::filesystem::path& database, ServiceSettings settings)
-    : store_(std::make_unique<ServiceStore>(database)), settings_(std::move(settings)) {
+    : backend_(std::make_unique<Backend>(database.string())), settings_(std::move(settings)) {
   if (settings_.verification == Verification::Mail &&
       (settings_.public_url.empty() || !EmailAddress::is_valid(settings_.mail_from) || !settings_.send_mail))
     throw Error(ErrorCode::Usage, "verifying addresses needs a public URL, a From address and a relay for the mail");
@@ -912,9 +1008,23 @@ Api::Api(const std::filesystem::path& database, ServiceSettings settings)
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
-  std::lock_guard lock(mutex_);
+  std::unique_ptr<ServiceStore> store;
   try {
-    return Handler(*store_, settings_, limiter_, request, now).run();
+    store = backend_->lease();
+  } catch (const std::exception&) {
+    return error_response({503, "unavailable", "the service cannot reach its database now; try again later"});
+  }
+  struct Return {
+    Backend& backend;
+    std::unique_ptr<ServiceStore>& store;
+    ~Return() { backend.give_back(std::move(store)); }
+  } give_back{*backend_, store};
+  StoredBuckets stored(*store);
+  Buckets& buckets = backend_->postgres ? static_cast<Buckets&>(stored) : backend_->memory;
+  try {
+    if (backend_->forget_buckets_due(now))
+      store->forget_buckets(now - longest_period(settings_.rates));
+    return Handler(*store, settings_, buckets, request, now).run();
   } catch (const Refusal& refusal) {
     return error_response(refusal);
   } catch (const Error& error) {

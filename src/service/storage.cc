@@ -1,8 +1,8 @@
 #include "service/storage.h"
 
-#include <sys/stat.h>
-
+#include <algorithm>
 #include <array>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -92,187 +92,278 @@ ALTER TABLE requests ADD COLUMN pin_bound INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX requests_by_time ON requests (status, created_at);
 )sql";
 
-// Step i brings a database from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 3> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3};
-constexpr auto kSchemaVersion = static_cast<std::int64_t>(kSchemaSteps.size());
+// PostgreSQL's schema, first made at version 3: the SQLite schema of
+// version 3 in PostgreSQL's types (BYTEA for BLOB, BIGINT for points in
+// time). `rowid` is SQLite's implicit column made explicit, so that the
+// queue's order (oldest first, then the order of arrival) is one statement.
+constexpr std::string_view kPostgresV3 = R"sql(
+CREATE TABLE accounts (
+  fingerprint TEXT PRIMARY KEY,
+  root        BYTEA NOT NULL,
+  document    TEXT NOT NULL,
+  escrow      BYTEA,
+  escrow_id   TEXT UNIQUE,
+  updated_at  BIGINT NOT NULL
+);
+CREATE TABLE devices (
+  account               TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  device_id             TEXT NOT NULL,
+  signature_certificate BYTEA NOT NULL,
+  status                TEXT NOT NULL CHECK (status IN ('active', 'removed')),
+  PRIMARY KEY (account, device_id)
+);
+CREATE TABLE requests (
+  rowid         BIGSERIAL,
+  id            TEXT PRIMARY KEY,
+  account       TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  document      TEXT NOT NULL,
+  signature_key BYTEA NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected')),
+  bundle        BYTEA,
+  created_at    BIGINT NOT NULL,
+  pin_bound     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX requests_by_account ON requests (account, status);
+CREATE INDEX requests_by_time ON requests (status, created_at);
+CREATE TABLE invites (
+  pin_id     TEXT PRIMARY KEY,
+  account    TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  expires_at BIGINT NOT NULL,
+  used_at    BIGINT
+);
+CREATE TABLE bundles (
+  account    TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  device_id  TEXT NOT NULL,
+  bundle     BYTEA NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (account, device_id)
+);
+CREATE TABLE nonces (
+  key     TEXT NOT NULL,
+  nonce   TEXT NOT NULL,
+  seen_at BIGINT NOT NULL,
+  PRIMARY KEY (key, nonce)
+);
+CREATE INDEX nonces_by_time ON nonces (seen_at);
+CREATE TABLE claims (
+  address          TEXT NOT NULL,
+  account          TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  state            TEXT NOT NULL CHECK (state IN ('pending', 'verified', 'listed')),
+  token_hash       TEXT UNIQUE,
+  claimed_at       BIGINT NOT NULL,
+  expires_at       BIGINT NOT NULL,
+  token_expires_at BIGINT NOT NULL,
+  PRIMARY KEY (address, account)
+);
+CREATE INDEX claims_by_account ON claims (account);
+)sql";
 
-store::Database open_database(const std::filesystem::path& path) {
-  // Nothing secret is stored, but nothing is anybody else's business either.
-  const mode_t previous = ::umask(077);
-  try {
-    store::Database database = store::Database::open(path, store::OpenMode::ReadWriteCreate);
-    ::umask(previous);
-    return database;
-  } catch (...) {
-    ::umask(previous);
-    throw;
-  }
+// The rate limits' buckets, shared by every process on the database
+// (docs/service.md, "Back ends"). UNLOGGED: not written to the write-ahead
+// log, so taking a token waits for no disk flush; after a crash the buckets
+// start full, as after a restart. Only PostgreSQL keeps them (the
+// processes on a SQLite file keep their own, in memory).
+constexpr std::string_view kPostgresV4 = R"sql(
+CREATE UNLOGGED TABLE rate_buckets (
+  key         TEXT PRIMARY KEY,
+  millitokens BIGINT NOT NULL,
+  updated     BIGINT NOT NULL,
+  admitted    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX rate_buckets_by_time ON rate_buckets (updated);
+)sql";
+
+// One schema change: it brings a database to `version`.
+struct Migration {
+  std::int64_t version;
+  std::string_view sql;
+};
+
+// SQLite's history from the first version; PostgreSQL's from version 3.
+constexpr std::array<Migration, 3> kSqliteMigrations = {{{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}}};
+constexpr std::array<Migration, 2> kPostgresMigrations = {{{3, kPostgresV3}, {4, kPostgresV4}}};
+
+// PostgreSQL keeps its version in a table; SQLite in its header.
+constexpr std::string_view kPostgresVersionTable =
+    "CREATE TABLE IF NOT EXISTS mailseal_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version BIGINT NOT NULL)";
+// Any number, the same in every mailseal: the advisory lock's name.
+constexpr std::int64_t kMigrationLock = 0x6d61696c7365616c;  // "mailseal"
+
+std::int64_t schema_version(sql::Connection& connection) {
+  auto rows = connection.query(connection.dialect() == sql::Dialect::Sqlite
+                                   ? "PRAGMA user_version"
+                                   : "SELECT version FROM mailseal_schema WHERE one = 1");
+  return rows->next() ? rows->integer(0) : 0;
 }
 
-}  // namespace
-
-ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_database(path)) {
-  database_.execute("PRAGMA journal_mode = WAL;");
-  std::int64_t version = database_.user_version();
-  if (version < 0 || version > kSchemaVersion) {
-    throw Error(ErrorCode::Unsupported,
-                fmt::format("the service database was made by a newer mailseal (schema {}, this one reads {})", version,
-                            kSchemaVersion),
-                "upgrade mailseal");
+void set_schema_version(sql::Connection& connection, std::int64_t version) {
+  if (connection.dialect() == sql::Dialect::Sqlite) {
+    connection.execute(fmt::format("PRAGMA user_version = {};", version));
+    return;
   }
-  // One version per transaction, so an interrupted upgrade leaves a
-  // consistent database.
-  for (; version < kSchemaVersion; ++version) {
-    store::Transaction transaction(database_);
-    database_.execute(kSchemaSteps[static_cast<std::size_t>(version)]);
-    database_.set_user_version(version + 1);
+  connection.run(
+      "INSERT INTO mailseal_schema (one, version) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET version = "
+      "excluded.version",
+      {version});
+}
+
+// Brings the database to this mailseal's schema, one version per
+// transaction (an interrupted upgrade leaves a consistent database). The
+// version is read inside the transaction, which holds the write lock
+// (SQLite) or an advisory lock (PostgreSQL): of several processes starting
+// together, one upgrades and the others find it done.
+void migrate(sql::Connection& connection) {
+  const std::span<const Migration> steps = connection.dialect() == sql::Dialect::Sqlite
+                                               ? std::span<const Migration>(kSqliteMigrations)
+                                               : std::span<const Migration>(kPostgresMigrations);
+  const std::int64_t newest = steps.back().version;
+  for (const Migration& step : steps) {
+    sql::Transaction transaction(connection);
+    if (connection.dialect() == sql::Dialect::Postgres) {
+      connection.query("SELECT pg_advisory_xact_lock(?1)", {kMigrationLock})->next();
+      connection.execute(kPostgresVersionTable);
+    }
+    const std::int64_t version = schema_version(connection);
+    if (version < 0 || version > newest) {
+      throw Error(ErrorCode::Unsupported,
+                  fmt::format("the service database was made by a newer mailseal (schema {}, this one reads {})",
+                              version, newest),
+                  "upgrade mailseal");
+    }
+    if (version >= step.version)
+      continue;  // rolled back: nothing was written
+    connection.execute(step.sql);
+    set_schema_version(connection, step.version);
     transaction.commit();
   }
 }
 
+std::unique_ptr<sql::Connection> connect(const std::string& database) {
+  return sql::is_postgres(database) ? sql::open_postgres(database) : sql::open_sqlite(database);
+}
+
+}  // namespace
+
+ServiceStore::ServiceStore(const std::string& database) : connection_(connect(database)) {
+  migrate(*connection_);
+}
+
+void ServiceStore::lock_account(const Identity& fingerprint) {
+  connection_->query(fmt::format("SELECT fingerprint FROM accounts WHERE fingerprint = ?1{}", connection_->lock_rows()),
+                     {fingerprint.str()})
+      ->next();
+}
+
 namespace {
 
-AccountRecord account_from(store::Statement& statement) {
-  AccountRecord out{Identity(statement.column_text(0)),
-                    statement.column_blob(1),
-                    statement.column_text(2),
-                    std::nullopt,
-                    std::nullopt,
-                    statement.column_time(5)};
-  if (!statement.column_is_null(3))
-    out.escrow = statement.column_blob(3);
-  if (!statement.column_is_null(4))
-    out.escrow_id = statement.column_text(4);
+AccountRecord account_from(const sql::Rows& rows) {
+  AccountRecord out{Identity(rows.text(0)), rows.blob(1), rows.text(2), std::nullopt, std::nullopt, rows.time(5)};
+  if (!rows.is_null(3))
+    out.escrow = rows.blob(3);
+  if (!rows.is_null(4))
+    out.escrow_id = rows.text(4);
   return out;
 }
 
 constexpr std::string_view kAccountColumns = "fingerprint, root, document, escrow, escrow_id, updated_at";
 
+std::int64_t lane_flag(JoinLane lane) {
+  return lane == JoinLane::Pin ? 1 : 0;
+}
+
 }  // namespace
 
 std::optional<AccountRecord> ServiceStore::account(const Identity& fingerprint) {
-  auto statement = database_.prepare(fmt::format("SELECT {} FROM accounts WHERE fingerprint = ?1", kAccountColumns));
-  statement.bind(1, fingerprint.str());
-  if (!statement.step())
+  auto rows = connection_->query(fmt::format("SELECT {} FROM accounts WHERE fingerprint = ?1", kAccountColumns),
+                                 {fingerprint.str()});
+  if (!rows->next())
     return std::nullopt;
-  return account_from(statement);
+  return account_from(*rows);
 }
 
 std::optional<AccountRecord> ServiceStore::account_for_escrow(const std::string& escrow_id) {
-  auto statement = database_.prepare(fmt::format("SELECT {} FROM accounts WHERE escrow_id = ?1", kAccountColumns));
-  statement.bind(1, escrow_id);
-  if (!statement.step())
+  auto rows =
+      connection_->query(fmt::format("SELECT {} FROM accounts WHERE escrow_id = ?1", kAccountColumns), {escrow_id});
+  if (!rows->next())
     return std::nullopt;
-  return account_from(statement);
+  return account_from(*rows);
 }
 
 void ServiceStore::save_account(const AccountRecord& account, const std::vector<StoredDevice>& devices) {
-  store::Transaction transaction(database_);
-  auto upsert = database_.prepare(
+  sql::Transaction transaction(*connection_);
+  const bool escrow = account.escrow && account.escrow_id;
+  connection_->run(
       "INSERT INTO accounts (fingerprint, root, document, escrow, escrow_id, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?6, ?5) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
       "ON CONFLICT (fingerprint) DO UPDATE SET document = excluded.document, "
       "escrow = COALESCE(excluded.escrow, accounts.escrow), "
-      "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at");
-  upsert.bind(1, account.fingerprint.str()).bind(2, account.root).bind(3, account.document).bind(5, account.updated_at);
-  if (account.escrow && account.escrow_id) {
-    upsert.bind(4, *account.escrow).bind(6, *account.escrow_id);
-  } else {
-    upsert.bind_null(4).bind_null(6);
-  }
-  upsert.run();
-  database_.prepare("DELETE FROM devices WHERE account = ?1").bind(1, account.fingerprint.str()).run();
+      "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at",
+      {account.fingerprint.str(), account.root, account.document,
+       escrow ? sql::Value(*account.escrow) : sql::Value(std::nullopt),
+       escrow ? sql::Value(*account.escrow_id) : sql::Value(std::nullopt), account.updated_at});
+  connection_->run("DELETE FROM devices WHERE account = ?1", {account.fingerprint.str()});
   for (const auto& device : devices) {
-    database_.prepare("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)")
-        .bind(1, account.fingerprint.str())
-        .bind(2, device.device_id.str())
-        .bind(3, device.signature_certificate)
-        .bind(4, device.status)
-        .run();
+    connection_->run("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)",
+                     {account.fingerprint.str(), device.device_id.str(), device.signature_certificate, device.status});
   }
   transaction.commit();
 }
 
 std::optional<StoredDevice> ServiceStore::device(const Identity& account, const DeviceId& device_id) {
-  auto statement =
-      database_.prepare("SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2");
-  statement.bind(1, account.str()).bind(2, device_id.str());
-  if (!statement.step())
+  auto rows = connection_->query(
+      "SELECT signature_certificate, status FROM devices WHERE account = ?1 AND device_id = ?2",
+      {account.str(), device_id.str()});
+  if (!rows->next())
     return std::nullopt;
-  return StoredDevice{device_id, statement.column_blob(0), statement.column_text(1)};
+  return StoredDevice{device_id, rows->blob(0), rows->text(1)};
 }
 
+// One INSERT on the primary key: of two requests with the same nonce, in
+// one process or two, exactly one inserts.
 bool ServiceStore::remember_nonce(const std::string& key, const std::string& nonce, TimePoint now, TimePoint horizon) {
-  store::Transaction transaction(database_);
-  database_.prepare("DELETE FROM nonces WHERE seen_at < ?1").bind(1, horizon).run();
-  database_.prepare("INSERT OR IGNORE INTO nonces (key, nonce, seen_at) VALUES (?1, ?2, ?3)")
-      .bind(1, key)
-      .bind(2, nonce)
-      .bind(3, now)
-      .run();
-  bool fresh = database_.changes() > 0;
-  transaction.commit();
-  return fresh;
+  connection_->run("DELETE FROM nonces WHERE seen_at < ?1", {horizon});
+  return connection_->run("INSERT INTO nonces (key, nonce, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                          {key, nonce, now}) > 0;
 }
 
 void ServiceStore::add_request(const JoinRequestRecord& request, JoinLane lane) {
-  database_
-      .prepare(
-          "INSERT INTO requests (id, account, document, signature_key, status, created_at, pin_bound) "
-          "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)")
-      .bind(1, request.id.str())
-      .bind(2, request.account.str())
-      .bind(3, request.document)
-      .bind(4, request.signature_key)
-      .bind(5, request.created_at)
-      .bind(6, static_cast<std::int64_t>(lane == JoinLane::Pin ? 1 : 0))
-      .run();
+  connection_->run(
+      "INSERT INTO requests (id, account, document, signature_key, status, created_at, pin_bound) "
+      "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
+      {request.id.str(), request.account.str(), request.document, request.signature_key, request.created_at,
+       lane_flag(lane)});
 }
 
 void ServiceStore::evict_oldest_requests(const Identity& account, std::size_t count) {
   if (count == 0)
     return;
-  database_
-      .prepare(
-          "UPDATE requests SET status = 'rejected' WHERE id IN (SELECT id FROM requests WHERE account = ?1 AND "
-          "status = 'pending' AND pin_bound = 0 ORDER BY created_at, rowid LIMIT ?2)")
-      .bind(1, account.str())
-      .bind(2, static_cast<std::int64_t>(count))
-      .run();
+  connection_->run(
+      "UPDATE requests SET status = 'rejected' WHERE id IN (SELECT id FROM requests WHERE account = ?1 AND "
+      "status = 'pending' AND pin_bound = 0 ORDER BY created_at, rowid LIMIT ?2)",
+      {account.str(), static_cast<std::int64_t>(count)});
 }
 
 void ServiceStore::expire_requests(TimePoint cutoff) {
-  database_.prepare("UPDATE requests SET status = 'rejected' WHERE status = 'pending' AND created_at <= ?1")
-      .bind(1, cutoff)
-      .run();
+  connection_->run("UPDATE requests SET status = 'rejected' WHERE status = 'pending' AND created_at <= ?1", {cutoff});
 }
 
 std::vector<RequestId> ServiceStore::reject_pending(const Identity& account) {
-  store::Transaction transaction(database_);
   std::vector<RequestId> out;
-  auto statement = database_.prepare("SELECT id FROM requests WHERE account = ?1 AND status = 'pending'");
-  statement.bind(1, account.str());
-  while (statement.step())
-    out.emplace_back(statement.column_text(0));
-  database_.prepare("UPDATE requests SET status = 'rejected' WHERE account = ?1 AND status = 'pending'")
-      .bind(1, account.str())
-      .run();
-  transaction.commit();
+  auto rows = connection_->query(
+      "UPDATE requests SET status = 'rejected' WHERE account = ?1 AND status = 'pending' RETURNING id",
+      {account.str()});
+  while (rows->next())
+    out.emplace_back(rows->text(0));
   return out;
 }
 
 namespace {
 
-JoinRequestRecord request_from(store::Statement& statement) {
-  JoinRequestRecord out{RequestId(statement.column_text(0)),
-                        Identity(statement.column_text(1)),
-                        statement.column_text(2),
-                        statement.column_blob(3),
-                        statement.column_text(4),
-                        std::nullopt,
-                        statement.column_time(6)};
-  if (!statement.column_is_null(5))
-    out.bundle = statement.column_blob(5);
+JoinRequestRecord request_from(const sql::Rows& rows) {
+  JoinRequestRecord out{RequestId(rows.text(0)), Identity(rows.text(1)), rows.text(2), rows.blob(3), rows.text(4),
+                        std::nullopt,            rows.time(6)};
+  if (!rows.is_null(5))
+    out.bundle = rows.blob(5);
   return out;
 }
 
@@ -281,182 +372,222 @@ constexpr std::string_view kRequestColumns = "id, account, document, signature_k
 }  // namespace
 
 std::optional<JoinRequestRecord> ServiceStore::request(const RequestId& id) {
-  auto statement =
-      database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) + " FROM requests WHERE id = ?1");
-  statement.bind(1, id.str());
-  if (!statement.step())
+  auto rows = connection_->query(fmt::format("SELECT {} FROM requests WHERE id = ?1", kRequestColumns), {id.str()});
+  if (!rows->next())
     return std::nullopt;
-  return request_from(statement);
+  return request_from(*rows);
 }
 
 std::vector<JoinRequestRecord> ServiceStore::pending_requests(const Identity& account) {
-  auto statement = database_.prepare(std::string("SELECT ") + std::string(kRequestColumns) +
-                                     " FROM requests WHERE account = ?1 AND status = 'pending' ORDER BY created_at");
-  statement.bind(1, account.str());
+  auto rows = connection_->query(
+      fmt::format("SELECT {} FROM requests WHERE account = ?1 AND status = 'pending' ORDER BY created_at, rowid",
+                  kRequestColumns),
+      {account.str()});
   std::vector<JoinRequestRecord> out;
-  while (statement.step())
-    out.push_back(request_from(statement));
+  while (rows->next())
+    out.push_back(request_from(*rows));
   return out;
 }
 
 int ServiceStore::pending_count(const Identity& account, JoinLane lane) {
-  auto statement = database_.prepare(
-      "SELECT COUNT(*) FROM requests WHERE account = ?1 AND status = 'pending' AND pin_bound = ?2");
-  statement.bind(1, account.str()).bind(2, static_cast<std::int64_t>(lane == JoinLane::Pin ? 1 : 0));
-  statement.step();
-  return static_cast<int>(statement.column_int(0));
+  auto rows = connection_->query(
+      "SELECT COUNT(*) FROM requests WHERE account = ?1 AND status = 'pending' AND pin_bound = ?2",
+      {account.str(), lane_flag(lane)});
+  rows->next();
+  return static_cast<int>(rows->integer(0));
 }
 
 bool ServiceStore::decide(const RequestId& id, const std::string& status, const std::string& document,
                           const std::optional<Bytes>& bundle) {
-  auto statement = database_.prepare(
-      "UPDATE requests SET status = ?2, bundle = ?3, document = ?4 WHERE id = ?1 AND status = 'pending'");
-  statement.bind(1, id.str()).bind(2, status).bind(4, document);
-  if (bundle)
-    statement.bind(3, *bundle);
-  else
-    statement.bind_null(3);
-  statement.run();
-  return database_.changes() > 0;
+  return connection_->run(
+             "UPDATE requests SET status = ?2, bundle = ?3, document = ?4 WHERE id = ?1 AND status = 'pending'",
+             {id.str(), status, bundle, document}) > 0;
 }
 
 void ServiceStore::add_invite(const std::string& pin_id, const Identity& account, TimePoint expires_at) {
-  database_.prepare("INSERT INTO invites (pin_id, account, expires_at) VALUES (?1, ?2, ?3)")
-      .bind(1, pin_id)
-      .bind(2, account.str())
-      .bind(3, expires_at)
-      .run();
+  connection_->run("INSERT INTO invites (pin_id, account, expires_at) VALUES (?1, ?2, ?3)",
+                   {pin_id, account.str(), expires_at});
 }
 
 int ServiceStore::open_invites(const Identity& account, TimePoint now) {
-  auto statement =
-      database_.prepare("SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2");
-  statement.bind(1, account.str()).bind(2, now);
-  statement.step();
-  return static_cast<int>(statement.column_int(0));
+  auto rows = connection_->query(
+      "SELECT COUNT(*) FROM invites WHERE account = ?1 AND used_at IS NULL AND expires_at > ?2", {account.str(), now});
+  rows->next();
+  return static_cast<int>(rows->integer(0));
 }
 
 InviteUse ServiceStore::use_invite(const std::string& pin_id, const Identity& account, TimePoint now) {
-  store::Transaction transaction(database_);
-  auto statement = database_.prepare("SELECT account, expires_at, used_at FROM invites WHERE pin_id = ?1");
-  statement.bind(1, pin_id);
-  if (!statement.step() || Identity(statement.column_text(0)) != account)
+  if (connection_->run("UPDATE invites SET used_at = ?3 WHERE pin_id = ?1 AND account = ?2 AND used_at IS NULL AND "
+                       "expires_at > ?3",
+                       {pin_id, account.str(), now}) > 0)
+    return InviteUse::Accepted;
+  // Not taken: why not (nothing changes from here on).
+  auto rows = connection_->query("SELECT account, expires_at, used_at FROM invites WHERE pin_id = ?1", {pin_id});
+  if (!rows->next() || Identity(rows->text(0)) != account)
     return InviteUse::Unknown;
-  if (!statement.column_is_null(2))
+  if (!rows->is_null(2))
     return InviteUse::Used;
-  if (statement.column_time(1) <= now)
-    return InviteUse::Expired;
-  database_.prepare("UPDATE invites SET used_at = ?2 WHERE pin_id = ?1").bind(1, pin_id).bind(2, now).run();
-  transaction.commit();
-  return InviteUse::Accepted;
+  return InviteUse::Expired;
 }
 
 void ServiceStore::put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now) {
-  database_
-      .prepare(
-          "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "
-          "ON CONFLICT (account, device_id) DO UPDATE SET bundle = excluded.bundle, updated_at = excluded.updated_at")
-      .bind(1, account.str())
-      .bind(2, device_id.str())
-      .bind(3, bundle)
-      .bind(4, now)
-      .run();
+  connection_->run(
+      "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (account, device_id) DO UPDATE SET bundle = excluded.bundle, updated_at = excluded.updated_at",
+      {account.str(), device_id.str(), bundle, now});
 }
 
 std::optional<Bytes> ServiceStore::bundle(const Identity& account, const DeviceId& device_id) {
-  auto statement = database_.prepare("SELECT bundle FROM bundles WHERE account = ?1 AND device_id = ?2");
-  statement.bind(1, account.str()).bind(2, device_id.str());
-  if (!statement.step())
+  auto rows = connection_->query("SELECT bundle FROM bundles WHERE account = ?1 AND device_id = ?2",
+                                 {account.str(), device_id.str()});
+  if (!rows->next())
     return std::nullopt;
-  return statement.column_blob(0);
+  return rows->blob(0);
 }
 
 namespace {
 
 constexpr std::string_view kClaimColumns = "address, account, state, claimed_at, expires_at, token_expires_at";
 
-Claim claim_from(store::Statement& statement) {
-  auto state = claim_state_from(statement.column_text(2));
+Claim claim_from(const sql::Rows& rows) {
+  auto state = claim_state_from(rows.text(2));
   if (!state)
     throw Error(ErrorCode::Internal, "a claim in the service database has an unknown state");
-  return Claim{statement.column_text(0), Identity(statement.column_text(1)), *state,
-               statement.column_time(3), statement.column_time(4),           statement.column_time(5)};
+  return Claim{rows.text(0), Identity(rows.text(1)), *state, rows.time(3), rows.time(4), rows.time(5)};
+}
+
+std::vector<Claim> claims_from(sql::Rows& rows) {
+  std::vector<Claim> out;
+  while (rows.next())
+    out.push_back(claim_from(rows));
+  return out;
 }
 
 }  // namespace
 
 std::vector<Claim> ServiceStore::claims(const std::string& address) {
-  auto statement = database_.prepare(
-      fmt::format("SELECT {} FROM claims WHERE address = ?1 ORDER BY claimed_at, account", kClaimColumns));
-  statement.bind(1, address);
-  std::vector<Claim> out;
-  while (statement.step())
-    out.push_back(claim_from(statement));
-  return out;
+  auto rows = connection_->query(
+      fmt::format("SELECT {} FROM claims WHERE address = ?1 ORDER BY claimed_at, account", kClaimColumns), {address});
+  return claims_from(*rows);
 }
 
 std::vector<Claim> ServiceStore::claims_of(const Identity& account) {
-  auto statement =
-      database_.prepare(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns));
-  statement.bind(1, account.str());
-  std::vector<Claim> out;
-  while (statement.step())
-    out.push_back(claim_from(statement));
-  return out;
+  auto rows = connection_->query(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns),
+                                 {account.str()});
+  return claims_from(*rows);
 }
 
 std::optional<Claim> ServiceStore::claim_for_token(const std::string& token_hash) {
-  auto statement = database_.prepare(fmt::format("SELECT {} FROM claims WHERE token_hash = ?1", kClaimColumns));
-  statement.bind(1, token_hash);
-  if (!statement.step())
+  auto rows = connection_->query(fmt::format("SELECT {} FROM claims WHERE token_hash = ?1", kClaimColumns),
+                                 {token_hash});
+  if (!rows->next())
     return std::nullopt;
-  return claim_from(statement);
+  return claim_from(*rows);
 }
 
 void ServiceStore::put_claim(const Claim& claim, const std::optional<std::string>& token_hash) {
-  auto statement = database_.prepare(
+  connection_->run(
       "INSERT INTO claims (address, account, state, token_hash, claimed_at, expires_at, token_expires_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
       "ON CONFLICT (address, account) DO UPDATE SET state = excluded.state, token_hash = excluded.token_hash, "
       "claimed_at = excluded.claimed_at, expires_at = excluded.expires_at, "
-      "token_expires_at = excluded.token_expires_at");
-  statement.bind(1, claim.address)
-      .bind(2, claim.account.str())
-      .bind(3, std::string(to_string(claim.state)))
-      .bind(5, claim.claimed_at)
-      .bind(6, claim.expires_at)
-      .bind(7, claim.token_expires_at);
-  if (token_hash)
-    statement.bind(4, *token_hash);
-  else
-    statement.bind_null(4);
-  statement.run();
+      "token_expires_at = excluded.token_expires_at",
+      {claim.address, claim.account.str(), to_string(claim.state), token_hash, claim.claimed_at, claim.expires_at,
+       claim.token_expires_at});
 }
 
-void ServiceStore::confirm_claim(const Claim& claim, TimePoint now) {
-  store::Transaction transaction(database_);
-  database_.prepare("UPDATE claims SET state = 'verified', claimed_at = ?3 WHERE address = ?1 AND account = ?2")
-      .bind(1, claim.address)
-      .bind(2, claim.account.str())
-      .bind(3, now)
-      .run();
-  database_.prepare("DELETE FROM claims WHERE address = ?1 AND account <> ?2")
-      .bind(1, claim.address)
-      .bind(2, claim.account.str())
-      .run();
+// Every claim to the address is locked first, in one order, so that two
+// claimants confirming at once (two processes) wait for each other rather
+// than deadlock; the second then finds its claim gone.
+bool ServiceStore::confirm_claim(const Claim& claim, TimePoint now) {
+  sql::Transaction transaction(*connection_);
+  auto locked = connection_->query(
+      fmt::format("SELECT account FROM claims WHERE address = ?1 ORDER BY account{}", connection_->lock_rows()),
+      {claim.address});
+  while (locked->next()) {
+  }
+  if (connection_->run("UPDATE claims SET state = 'verified', claimed_at = ?3 WHERE address = ?1 AND account = ?2 "
+                       "AND state = 'pending'",
+                       {claim.address, claim.account.str(), now}) == 0)
+    return false;
+  connection_->run("DELETE FROM claims WHERE address = ?1 AND account <> ?2", {claim.address, claim.account.str()});
   transaction.commit();
+  return true;
 }
 
 bool ServiceStore::remove_claim(const std::string& address, const Identity& account) {
-  database_.prepare("DELETE FROM claims WHERE address = ?1 AND account = ?2")
-      .bind(1, address)
-      .bind(2, account.str())
-      .run();
-  return database_.changes() > 0;
+  return connection_->run("DELETE FROM claims WHERE address = ?1 AND account = ?2", {address, account.str()}) > 0;
 }
 
 void ServiceStore::drop_stale_claims(TimePoint now) {
-  database_.prepare("DELETE FROM claims WHERE state = 'pending' AND expires_at <= ?1").bind(1, now).run();
+  connection_->run("DELETE FROM claims WHERE state = 'pending' AND expires_at <= ?1", {now});
+}
+
+namespace {
+
+// A bucket of `count` tokens is kept in thousandths (integers: the same
+// arithmetic in both databases), refilled by the whole seconds since it was
+// last updated, never above full; a bucket untouched for a whole period is
+// full. ?2: full (count * 1000), ?3: now, ?4: the period in seconds.
+constexpr std::string_view kRefilled =
+    "(CASE WHEN ?3 <= rate_buckets.updated THEN rate_buckets.millitokens "
+    "WHEN ?3 - rate_buckets.updated >= ?4 THEN ?2 "
+    "WHEN rate_buckets.millitokens + (?3 - rate_buckets.updated) * ?2 / ?4 >= ?2 THEN ?2 "
+    "ELSE rate_buckets.millitokens + (?3 - rate_buckets.updated) * ?2 / ?4 END)";
+
+constexpr std::int64_t kMilli = 1000;
+
+// The seconds until `needed` thousandths are in a bucket holding `held`.
+std::optional<std::chrono::seconds> wait_for(std::int64_t held, std::int64_t needed, const Rate& rate) {
+  if (held >= needed)
+    return std::nullopt;
+  const std::int64_t per_period = static_cast<std::int64_t>(rate.count) * kMilli;
+  const std::int64_t seconds = ((needed - held) * rate.period.count() + per_period - 1) / per_period;
+  return std::chrono::seconds(std::max<std::int64_t>(1, seconds));
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> ServiceStore::take_tokens(const std::string& key, const Rate& rate, TimePoint now,
+                                                              std::uint32_t cost, bool force) {
+  if (rate.count == 0 || (cost == 0 && !force))
+    return std::nullopt;
+  const std::int64_t full = static_cast<std::int64_t>(rate.count) * kMilli;
+  const std::int64_t needed = force ? 0 : std::min<std::int64_t>(cost, rate.count) * kMilli;
+  const auto period = static_cast<std::int64_t>(rate.period.count());
+  // One statement, one round trip: a new bucket is full, so it admits;
+  // an existing one is refilled and taken from with its row locked from
+  // reading to writing, so requests to every process on the database take
+  // from the same bucket.
+  auto rows = connection_->query(
+      fmt::format("INSERT INTO rate_buckets (key, millitokens, updated, admitted) VALUES (?1, ?2 - ?6, ?3, 1) "
+                  "ON CONFLICT (key) DO UPDATE SET millitokens = {0} - CASE WHEN {0} >= ?5 THEN ?6 ELSE 0 END, "
+                  "admitted = CASE WHEN {0} >= ?5 THEN 1 ELSE 0 END, "
+                  "updated = CASE WHEN ?3 > rate_buckets.updated THEN ?3 ELSE rate_buckets.updated END "
+                  "RETURNING millitokens, admitted",
+                  kRefilled),
+      {key, full, now, period, needed, static_cast<std::int64_t>(cost) * kMilli});
+  if (!rows->next())
+    throw Error(ErrorCode::Internal, "a rate limit's bucket was not written");
+  if (rows->integer(1) == 1)
+    return std::nullopt;
+  return wait_for(rows->integer(0), needed, rate);
+}
+
+std::optional<std::chrono::seconds> ServiceStore::tokens_wait(const std::string& key, const Rate& rate, TimePoint now,
+                                                              std::uint32_t cost) {
+  if (rate.count == 0 || cost == 0)
+    return std::nullopt;
+  const std::int64_t full = static_cast<std::int64_t>(rate.count) * kMilli;
+  auto rows = connection_->query(fmt::format("SELECT {} FROM rate_buckets WHERE key = ?1", kRefilled),
+                                 {key, full, now, static_cast<std::int64_t>(rate.period.count())});
+  if (!rows->next())
+    return std::nullopt;  // no bucket: a full one
+  return wait_for(rows->integer(0), std::min<std::int64_t>(cost, rate.count) * kMilli, rate);
+}
+
+void ServiceStore::forget_buckets(TimePoint before) {
+  connection_->run("DELETE FROM rate_buckets WHERE updated < ?1", {before});
 }
 
 }  // namespace mailseal::service

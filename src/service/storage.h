@@ -1,11 +1,16 @@
 #pragma once
 // The key service's database: published profiles, the claims to addresses
 // (claims.h), devices (from the published profiles), join requests, invitations, key
-// bundles, escrow and the nonces of signed requests. Records only; the API
-// validates everything before it gets here.
+// bundles, escrow, the nonces of signed requests and (PostgreSQL) the rate
+// limits' buckets. Records only; the API validates everything before it gets
+// here. One ServiceStore is one connection, to a SQLite file or a PostgreSQL
+// database (docs/service.md, "Back ends"); several processes may share the
+// database, so whatever must hold across requests is one atomic statement
+// or a transaction that locks the rows it reads.
 
 #include <cstdint>
-#include <filesystem>
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,7 +19,8 @@
 #include "mailseal/common/ids.h"
 #include "mailseal/common/time.h"
 #include "mailseal/service/claims.h"
-#include "mailseal/store/sqlite.h"
+#include "mailseal/service/limits.h"
+#include "service/internal/sql.h"
 
 namespace mailseal::service {
 
@@ -51,9 +57,16 @@ enum class JoinLane { Pin, NoPin };
 
 class ServiceStore {
  public:
-  explicit ServiceStore(const std::filesystem::path& path);
+  // Opens (creating if needed, upgrading if older) the database: a SQLite
+  // file, or a PostgreSQL URI (sql::is_postgres).
+  explicit ServiceStore(const std::string& database);
 
-  store::Database& database() noexcept { return database_; }
+  sql::Connection& connection() noexcept { return *connection_; }
+
+  // Inside a transaction: holds the profile's row until the transaction
+  // ends, so that what is counted for the profile (its join queue, its
+  // invitations) stays true until the transaction writes.
+  void lock_account(const Identity& fingerprint);
 
   std::optional<AccountRecord> account(const Identity& fingerprint);
   std::optional<AccountRecord> account_for_escrow(const std::string& escrow_id);
@@ -69,9 +82,11 @@ class ServiceStore {
   // Creates or replaces the profile's claim to the address, with the hash
   // of its challenge token (none for a listed claim).
   void put_claim(const Claim& claim, const std::optional<std::string>& token_hash);
-  // The claim becomes verified at `now`; every other claim to its address
-  // is dropped. The token's hash stays, so a replayed link is recognised.
-  void confirm_claim(const Claim& claim, TimePoint now);
+  // The claim, still pending, becomes verified at `now`; every other claim
+  // to its address is dropped. The token's hash stays, so a replayed link
+  // is recognised. False when the claim was no longer pending (another
+  // claim to the address was verified first, by another request).
+  bool confirm_claim(const Claim& claim, TimePoint now);
   // False when the profile had no claim to the address.
   bool remove_claim(const std::string& address, const Identity& account);
   // Forgets pending claims that expired.
@@ -98,14 +113,27 @@ class ServiceStore {
 
   void add_invite(const std::string& pin_id, const Identity& account, TimePoint expires_at);
   int open_invites(const Identity& account, TimePoint now);
-  // Marks the invitation used if it is for `account`, unused and unexpired.
+  // Marks the invitation used if it is for `account`, unused and unexpired
+  // (one statement: of two requests with one PIN, one wins).
   InviteUse use_invite(const std::string& pin_id, const Identity& account, TimePoint now);
 
   void put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now);
   std::optional<Bytes> bundle(const Identity& account, const DeviceId& device_id);
 
+  // Rate limits kept in the database (PostgreSQL: shared by every process):
+  // the bucket `key` of `rate` as limits.h's RateLimiter keeps it, in one
+  // atomic statement. Takes `cost` tokens if `min(cost, count)` are there
+  // (or always, with `force`); nullopt when taken, else how long to wait.
+  std::optional<std::chrono::seconds> take_tokens(const std::string& key, const Rate& rate, TimePoint now,
+                                                  std::uint32_t cost, bool force);
+  // How long until `cost` tokens are there; takes nothing.
+  std::optional<std::chrono::seconds> tokens_wait(const std::string& key, const Rate& rate, TimePoint now,
+                                                  std::uint32_t cost);
+  // Forgets the buckets untouched since `before` (full again by then).
+  void forget_buckets(TimePoint before);
+
  private:
-  store::Database database_;
+  std::unique_ptr<sql::Connection> connection_;
 };
 
 }  // namespace mailseal::service

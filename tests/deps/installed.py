@@ -31,6 +31,8 @@ PROGRAMS = [
     "faketime",
     # the browser that tests/service/web_pages.py drives
     "chromium", "chromedriver",
+    # the throwaway PostgreSQL clusters of the key service's tests (tests/tools/postgres_tool.py)
+    "/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_ctl", "psql", "pg_dump", "runuser",
     # interpreters
     "/usr/bin/python3", "bash", "sh",
     # build
@@ -48,8 +50,8 @@ PYTHON_MODULES = ["aiosmtpd", "aiosmtpd.controller", "sqlite3", "ssl", "plistlib
 # swaks's STARTTLS (and implicit TLS).
 PERL_MODULES = ["Net::SSLeay"]
 # Libraries the build finds with pkg-config: the key service's HTTP server
-# (libmicrohttpd) and its client (cpp-httplib).
-PKG_CONFIG_MODULES = ["libmicrohttpd", "cpp-httplib"]
+# (libmicrohttpd), its PostgreSQL client (libpq) and its client (cpp-httplib).
+PKG_CONFIG_MODULES = ["libmicrohttpd", "libpq", "cpp-httplib"]
 
 
 def listed_packages():

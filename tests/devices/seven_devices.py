@@ -185,8 +185,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
           answer)
 
     # No private key, in any encoding, in the service's files.
-    stored = b"".join(open(os.path.join(work, name), "rb").read() for name in os.listdir(work)
-                      if name.startswith("service.db"))
+    stored = service.stored_bytes()
     private = []
     for device in alice + [bob, newcomer]:
         keys = os.path.join(device.home, "keys")

@@ -11,12 +11,7 @@ libfaketime instead of sleeping.
 - Rate limits: 429 with Retry-After, and recovery once the clock passed it.
 - Oversized publications: over the service's quotas (400 and 413).
 - Forwarding headers: believed only from --trusted-proxy, rightmost hop."""
-import base64
-import json
 import os
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,52 +19,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
-from service_tool import KeyService, sign_request  # noqa: E402
+from service_tool import KeyService, ThrowawayDevice, raw  # noqa: E402
 
 require_mailseal()
-
-
-def raw(service, method, target, source="127.0.0.2", headers=None, body=b""):
-    """(status, headers {lower-case name: value}, JSON or text) of one request from `source`."""
-    lines = [f"{method} {target} HTTP/1.1", "Host: keys", "Connection: close", f"Content-Length: {len(body)}"]
-    if body:
-        lines.append("Content-Type: application/json")
-    lines += [f"{name}: {value}" for name, value in (headers or [])]
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
-        connection.bind((source, 0))
-        connection.settimeout(30)
-        connection.connect((service.host, service.port))
-        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, text = answer.partition(b"\r\n\r\n")
-    status_line, *fields = head.decode(errors="replace").split("\r\n")
-    found = {name.strip().lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
-    try:
-        document = json.loads(text)
-    except ValueError:
-        document = {"raw": text.decode(errors="replace")}
-    return int(status_line.split()[1]), found, document
-
-
-class ThrowawayDevice:
-    """A joining device's P-256 keys made with openssl, as a spammer makes them."""
-
-    def __init__(self, work, number):
-        self.key = os.path.join(work, f"spam-{number}.pem")
-        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                        self.key], check=True, capture_output=True)
-        der = subprocess.run(["openssl", "pkey", "-in", self.key, "-pubout", "-outform", "DER"], check=True,
-                             capture_output=True).stdout
-        self.spki = base64.b64encode(der).decode()
-
-    def join(self, service, fingerprint, source):
-        target = f"/v1/accounts/{fingerprint}/requests"
-        body = json.dumps({"device_name": "spam", "signature_key": self.spki, "agreement_key": self.spki,
-                           "device_nonce": secrets.token_hex(16)}).encode()
-        authorization = sign_request(self.key, "device", "POST", target, body)
-        return raw(service, "POST", target, source, [("Authorization", authorization)], body)
 
 
 def pending(home):

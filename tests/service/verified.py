@@ -15,7 +15,6 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -71,21 +70,13 @@ def lookup(home, service, address):
     return result.returncode, json.loads(result.stdout) if result.returncode == 0 else result.stderr.decode()
 
 
-def claims_in(database):
-    connection = sqlite3.connect(database)
-    rows = connection.execute("SELECT address, account, state, token_hash FROM claims ORDER BY address, account")
-    out = rows.fetchall()
-    connection.close()
-    return out
+def claims_in(service):
+    return service.rows("SELECT address, account, state, token_hash FROM claims ORDER BY address, account")
 
 
-def account_of(database, address):
+def account_of(service, address):
     """The full fingerprint of the newest profile that claims `address` (the CLI shows short ones)."""
-    connection = sqlite3.connect(database)
-    row = connection.execute("SELECT account FROM claims WHERE address = ? ORDER BY claimed_at DESC",
-                             (address,)).fetchone()
-    connection.close()
-    return row[0]
+    return service.rows("SELECT account FROM claims WHERE address = ? ORDER BY claimed_at DESC", (address,))[0][0]
 
 
 def root_key_of(home):
@@ -147,7 +138,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
           "flow: the mail names the profile and the signed-confirmation command")
     check(link is not None and link.startswith(service.url + "/verify/"), "flow: the link is on the service's URL",
           link)
-    stored = [row[3] for row in claims_in(service.database)]
+    stored = [row[3] for row in claims_in(service)]
     check(token not in stored and all(hash_ is None or len(hash_) == 128 for hash_ in stored),
           "flow: the service keeps only a hash of the token", stored)
     status, found = lookup(alice, service, "bob@example.org")
@@ -189,14 +180,14 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
           "flow: Alice encrypts to the verified key and Bob decrypts", decrypted.stderr.decode())
 
     # --- A replayed link ----------------------------------------------------
-    before = claims_in(service.database)
+    before = claims_in(service)
     status, _, page = fetch(service, "POST", path_of(link), body="")
     check(status == 409 and "Confirmed already" in page and "Nothing was changed" in page,
           "replay: POSTing a used link again is refused with a clear page", f"{status} {page}")
     status, _, page = fetch(service, "GET", path_of(link))
     check(status == 200 and "Confirmed already" in page and "<form" not in page,
           "replay: the used link's page offers no button", page)
-    check(claims_in(service.database) == before, "replay: nothing changed in the database")
+    check(claims_in(service) == before, "replay: nothing changed in the database")
 
     # --- A squatter who publishes first and never receives the mail ---------
     mallory, carol = Home(work, "mallory"), Home(work, "carol")
@@ -244,7 +235,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     second = dave2.json("init", "dave@example.com", "--name", "Dave too", "--service", service.url)
     link2, token2, _ = mailbox.challenge("dave@example.com", "two claimants: the second")
     check(token1 != token2, "two claimants: each claim has its own token")
-    pending = [row for row in claims_in(service.database) if row[0] == "dave@example.com"]
+    pending = [row for row in claims_in(service) if row[0] == "dave@example.com"]
     check(len(pending) == 2 and all(row[2] == "pending" for row in pending),
           "two claimants: both claims are pending side by side", pending)
     crossed = dave2.run("--json", "address", "confirm", token1, "--service", service.url)
@@ -259,7 +250,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
           found)
     status, _, page = fetch(service, "GET", path_of(link2))
     check(status == 404, "two claimants: the other claim is dropped, its link unknown", page)
-    check(len([row for row in claims_in(service.database) if row[0] == "dave@example.com"]) == 1,
+    check(len([row for row in claims_in(service) if row[0] == "dave@example.com"]) == 1,
           "two claimants: one claim to the address is left")
     replayed = dave1.run("address", "confirm", token1, "--service", service.url)
     check(replayed.returncode != 0 and b"confirmed already" in replayed.stderr,
@@ -311,15 +302,15 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
           "expiry: publishing again while the link works sends no second mail", quiet)
     a_day = 24 * HOUR + 60
     service.move_clock(a_day)
-    before = claims_in(service.database)
+    before = claims_in(service)
     status, _, page = fetch(service, "GET", path_of(erin_link))
     check(status == 410 and "expired" in page and "<form" not in page,
           "expiry: after 24 hours the link's page says it expired, with no button", page)
     status, _, page = fetch(service, "POST", path_of(erin_link), body="")
     check(status == 410 and "Nothing was changed" in page, "expiry: POSTing an expired link is refused", page)
-    check(claims_in(service.database) == before, "expiry: nothing changed in the database")
+    check(claims_in(service) == before, "expiry: nothing changed in the database")
     erin_key = root_key_of(erin)
-    confirmations = "/v1/accounts/" + account_of(service.database, "erin@example.com") + "/confirmations"
+    confirmations = "/v1/accounts/" + account_of(service, "erin@example.com") + "/confirmations"
     body = json.dumps({"token": erin_token}).encode()
     status, answer = service.request("POST", confirmations, body, headers={
         "Authorization": sign_request(erin_key, "root", "POST", confirmations, body, now=int(time.time()) + a_day)})
@@ -346,7 +337,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     status, _, page = fetch(service, "GET", path_of(gina_link))
     check(status == 410, "stale claims: after 48 hours the claim's link has expired", page)
     touched = later(dave1, two_days, "publish", "--service", service.url)
-    check(touched.returncode == 0 and not [row for row in claims_in(service.database) if row[0] == "gina@example.com"],
+    check(touched.returncode == 0 and not [row for row in claims_in(service) if row[0] == "gina@example.com"],
           "stale claims: the next publication (anyone's) forgets the stale claim", touched.stderr.decode())
     status, _, page = fetch(service, "GET", path_of(gina_link))
     check(status == 404, "stale claims: its link is unknown now", page)
@@ -357,7 +348,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     hank.json("init", "hank@example.com", "--name", "Hank", "--suite", "modern", "--service", service.url)
     hank_link, hank_token, _ = mailbox.challenge("hank@example.com", "a claim to attack")
     hank_key = root_key_of(hank)
-    hank_account = "/v1/accounts/" + account_of(service.database, "hank@example.com")
+    hank_account = "/v1/accounts/" + account_of(service, "hank@example.com")
     confirmations = hank_account + "/confirmations"
 
     # --- Hostile input on the new endpoints ----------------------------------
@@ -366,7 +357,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
             answer["error"].get("code") == code
         check(ok, f"hostile: {description}: {expected_status} {code}", f"{status} {answer}")
 
-    before = claims_in(service.database)
+    before = claims_in(service)
     for target in ("/verify/" + "0" * 64, "/verify/" + "A" * 64, "/verify/short", "/verify/" + hank_token[:-1]):
         status, _, page = fetch(service, "POST", target, body="")
         check(status == 404 and "not known" in page, f"hostile: POST {target[:20]}... is an unknown link", page)
@@ -415,7 +406,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
           b"Address confirmed" not in answer,
           "hostile: two Content-Length fields are refused (400, connection closed) and smuggle nothing",
           answer[:200])
-    after = claims_in(service.database)
+    after = claims_in(service)
     check([row for row in after if row[0] == "hank@example.com"] ==
           [row for row in before if row[0] == "hank@example.com"] and
           all(row[2] == "pending" for row in after if row[0] == "hank@example.com"),

@@ -15,7 +15,7 @@
 
   check_structure.py owners SOURCE_DIR
       No code in src/ or include/ releases a C library's handle or memory
-      (OpenSSL's *_free, SQLite's sqlite3_close/finalize/free, GLib's g_free
+      (OpenSSL's *_free, SQLite's sqlite3_close/finalize/free, libpq's PQfinish/PQclear, GLib's g_free
       and *_unref, close() of a descriptor) outside the files that define the
       owners: each C handle type has one owner, in one header per library.
 
@@ -187,10 +187,13 @@ OWNER_FILES = {
     "src/mime/internal/gmime.h",  # GMime and GLib
     "include/mailseal/common/unique_fd.h",  # POSIX descriptors
     "src/common/unique_fd.cc",
+    "src/service/internal/postgres.h",  # libpq (the key service's PostgreSQL back end)
+    "src/service/postgres_handles.cc",
 }
 # A call (with an argument) that releases a handle, memory or a descriptor.
 RELEASE_CALL = re.compile(
-    r"(?<![\w.>:])((?:\w+_(?:free|free_all|pop_free|clear_free|unref|unload|finalize))|sqlite3_close\w*|(?:::)?close)"
+    r"(?<![\w.>:])((?:\w+_(?:free|free_all|pop_free|clear_free|unref|unload|finalize))|sqlite3_close\w*"
+    r"|PQfinish|PQclear|PQfreemem|PQfreeCancel|(?:::)?close)"
     r"\s*\(\s*[^)\s]")
 
 
@@ -204,7 +207,7 @@ def check_owners(source: pathlib.Path) -> list:
         for match in RELEASE_CALL.finditer(code):
             line = code.count("\n", 0, match.start()) + 1
             problems.append(f"{relative}:{line}: calls {match.group(1)}() by hand; hold the handle in its owner "
-                            "(src/common/openssl.h, store/sqlite.h, mime/internal/gmime.h, UniqueFd)")
+                            "(src/common/openssl.h, store/sqlite.h, mime/internal/gmime.h, service/internal/postgres.h, UniqueFd)")
     return problems
 
 

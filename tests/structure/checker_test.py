@@ -83,6 +83,14 @@ found = owner_problems({"src/high/high.cc": "void end(int fd) {\n  ::close(fd);\
 check(len(found) == 2, "close() of a descriptor and a GLib unref by hand", found)
 
 found = owner_problems({
+    "src/service/internal/postgres.h": "struct PgClear {\n  void operator()(pg_result* r) const noexcept;\n};\n",
+    "src/service/postgres_handles.cc": "void PgClear::operator()(pg_result* r) const noexcept { PQclear(r); }\n",
+    "src/service/sql.cc": "void f(PGconn* c, PGresult* r) {\n  PQclear(r);\n  PQfinish(c);\n}\n",
+})
+check(len(found) == 2 and "src/service/sql.cc:2: calls PQclear()" in found[0] and "PQfinish" in found[1],
+      "libpq's PQclear and PQfinish by hand, outside the owners (service/internal/postgres.h)", found)
+
+found = owner_problems({
     "src/common/openssl.h": "struct X509Free {\n  void operator()(X509* x) { X509_free(x); }\n};\n",
     "src/low/low.cc": "// X509_free(x) in a comment\nauto s = \"BIO_free(b)\";\nint UniqueFd::close() noexcept;\n"
                       "void f() { sink.close(); file->close(fd); }\n",

@@ -3,16 +3,21 @@ raw HTTP requests, and sign requests the way docs/service.md describes, with
 openssl rather than mailseal, so that the tests check the protocol and not
 only mailseal against itself."""
 import hashlib
+import re
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import base64
 import http.client
+import sqlite3
 import urllib.parse
+
+import postgres_tool
 
 
 class KeyService:
@@ -24,7 +29,16 @@ class KeyService:
 
     def __init__(self, mailseal, work, extra=(), settable_clock=False):
         self.mailseal = mailseal
-        self.database = os.path.join(work, "service.db")
+        # Under tests/tools/with_postgres.py (MAILSEAL_POSTGRES), each folder's
+        # service keeps its data in its own database of that cluster; else
+        # in a SQLite file in the folder.
+        self.postgres = postgres_tool.base_uri()
+        if self.postgres:
+            name = "service_" + hashlib.sha256(os.path.abspath(work).encode()).hexdigest()[:16]
+            self.database = postgres_tool.create_database(self.postgres, name)
+        else:
+            self.database = os.path.join(work, "service.db")
+        self.work = work
         self.extra = list(extra)
         self.process = None
         self.url = None
@@ -98,6 +112,35 @@ class KeyService:
         except ValueError:
             return response.status, {"raw": text.decode(errors="replace")}
 
+    def rows(self, sql, parameters=()):
+        """The rows of a query on the service's database, whichever back end:
+        tuples (of text, from PostgreSQL). Parameters as `?`."""
+        if not self.postgres:
+            connection = sqlite3.connect(self.database)
+            try:
+                return connection.execute(sql, parameters).fetchall()
+            finally:
+                connection.close()
+        for value in parameters:
+            sql = sql.replace("?", "'" + str(value).replace("'", "''") + "'", 1)
+        return postgres_tool.psql(self.database, sql)
+
+    def tables(self):
+        """The names of the service's tables."""
+        if not self.postgres:
+            return [row[0] for row in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [row[0] for row in self.rows("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+
+    def stored_bytes(self):
+        """Everything the database holds, as bytes: the SQLite files, or a
+        dump of the PostgreSQL database with its BYTEA values decoded too."""
+        if not self.postgres:
+            return b"".join(open(os.path.join(self.work, name), "rb").read() for name in os.listdir(self.work)
+                            if name.startswith("service.db"))
+        dump = subprocess.run(["pg_dump", "--data-only", "-d", self.database], capture_output=True, check=True).stdout
+        decoded = [bytes.fromhex(hex_text.decode()) for hex_text in re.findall(rb"\\x((?:[0-9a-f]{2})+)", dump)]
+        return dump + b"".join(decoded)
+
     def account_fingerprint(self, address):
         status, answer = self.request("GET", "/v1/addresses/" + urllib.parse.quote(address, safe=""))
         if status != 200:
@@ -120,3 +163,51 @@ def sign_request(key_file, key_id, method, target, body, now=None, nonce=None):
                                capture_output=True, check=True).stdout
     return (f'Mailseal-Signature key="{key_id}", time="{now}", nonce="{nonce}", '
             f'signature="{base64.b64encode(signature).decode()}"')
+
+
+def raw(service, method, target, source="127.0.0.2", headers=None, body=b""):
+    """(status, headers {lower-case name: value}, JSON or text) of one request
+    from `source` over a plain socket (Linux routes all of 127/8 to lo)."""
+    lines = [f"{method} {target} HTTP/1.1", "Host: keys", "Connection: close", f"Content-Length: {len(body)}"]
+    if body:
+        lines.append("Content-Type: application/json")
+    lines += [f"{name}: {value}" for name, value in (headers or [])]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
+        connection.bind((source, 0))
+        connection.settimeout(30)
+        connection.connect((service.host, service.port))
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, text = answer.partition(b"\r\n\r\n")
+    status_line, *fields = head.decode(errors="replace").split("\r\n")
+    found = {name.strip().lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = {"raw": text.decode(errors="replace")}
+    return int(status_line.split()[1]), found, document
+
+
+class ThrowawayDevice:
+    """A joining device's P-256 keys made with openssl, as a spammer makes them."""
+
+    def __init__(self, work, number):
+        self.key = os.path.join(work, f"spam-{number}.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                        self.key], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", self.key, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        self.spki = base64.b64encode(der).decode()
+
+    def signed_join(self, fingerprint):
+        """A join request to the profile, signed: (target, headers, body)."""
+        target = f"/v1/accounts/{fingerprint}/requests"
+        body = json.dumps({"device_name": "spam", "signature_key": self.spki, "agreement_key": self.spki,
+                           "device_nonce": secrets.token_hex(16)}).encode()
+        return target, [("Authorization", sign_request(self.key, "device", "POST", target, body))], body
+
+    def join(self, service, fingerprint, source):
+        target, headers, body = self.signed_join(fingerprint)
+        return raw(service, "POST", target, source, headers, body)

@@ -25,6 +25,7 @@
 #include "mailseal/service/claims.h"
 #include "mailseal/service/server.h"
 #include "mailseal/udf/strong_address.h"
+#include "service/storage.h"
 #include "test_identities.h"
 
 namespace mailseal::service {
@@ -990,6 +991,41 @@ TEST_F(AbuseTest, QuotasRefuseWhatAProfileMayNotKeep) {
   big.escrow = EscrowReference{"escrow-1", Bytes(20 * 1024, 0x41)};
   expect_refused([&] { return as_root(alice(), "PUT", account(alice()), big.to_json()); }, 413, "over_quota");
   publish(alice());
+}
+
+// Two claimants confirm the same address, each having read its claim as
+// pending (two requests, maybe to two processes): the second finds its
+// claim gone and changes nothing.
+TEST(ServiceStore, OfTwoConfirmationsOfOneAddressTheSecondLoses) {
+  const auto path = std::filesystem::temp_directory_path() / ("mailseal-store-" + std::to_string(::getpid()) + ".db");
+  {
+    ServiceStore store(path.string());
+    for (const auto* person : {&test::alice(), &test::bob()}) {
+      store.save_account({profile_fingerprint_of(person->root), person->root.der(), "{}", std::nullopt, std::nullopt, kNow}, {});
+    }
+    const Claim first = pending_claim("dave@example.com", profile_fingerprint_of(test::alice().root), kNow, {});
+    const Claim second = pending_claim("dave@example.com", profile_fingerprint_of(test::bob().root), kNow, {});
+    store.put_claim(first, std::string(128, 'a'));
+    store.put_claim(second, std::string(128, 'b'));
+    EXPECT_TRUE(store.confirm_claim(first, kNow + 10s));
+    EXPECT_FALSE(store.confirm_claim(second, kNow + 11s)) << "read as pending, but dropped by the first";
+    const auto claims = store.claims("dave@example.com");
+    ASSERT_EQ(claims.size(), 1u);
+    EXPECT_EQ(claims[0].account, profile_fingerprint_of(test::alice().root));
+    EXPECT_EQ(claims[0].state, ClaimState::Verified);
+    EXPECT_FALSE(store.confirm_claim(first, kNow + 12s)) << "a verified claim is not confirmed again";
+  }
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path.string() + suffix);
+}
+
+TEST(ServiceDatabase, APostgresPasswordIsNeverShown) {
+  EXPECT_EQ(database_for_display("service.db"), "service.db");
+  EXPECT_EQ(database_for_display("postgresql://keys:s3cret@db.example:5432/keys"),
+            "postgresql://keys:***@db.example:5432/keys");
+  EXPECT_EQ(database_for_display("postgres://db.example/keys?user=keys&password=s3cret&sslmode=require"),
+            "postgres://db.example/keys?user=keys&password=***&sslmode=require");
+  EXPECT_EQ(database_for_display("postgresql:///keys?host=/run/postgresql"), "postgresql:///keys?host=/run/postgresql");
 }
 
 }  // namespace

@@ -64,12 +64,18 @@ struct ServiceSettings {
   Quotas quotas;
 };
 
+// The service's database as it may be shown (a log line): a PostgreSQL URI
+// without its password (user:PASSWORD@ or password=), a SQLite path as is.
+std::string database_for_display(const std::string& database);
+
 class ServiceStore;
 
 class Api {
  public:
-  // Opens (creating if needed, upgrading if older) the service database at
-  // `database`. Error(Usage) for mail verification without a public URL, a
+  // Opens (creating if needed, upgrading if older) the service database:
+  // `database` is a SQLite file, or a PostgreSQL connection URI
+  // (postgresql://... or postgres://..., docs/service.md "Back ends") that
+  // other processes may share. Error(Usage) for mail verification without a public URL, a
   // From address or a way to send mail.
   explicit Api(const std::filesystem::path& database, ServiceSettings settings = {});
   ~Api();
@@ -83,10 +89,9 @@ class Api {
   HttpResponse handle(const HttpRequest& request, TimePoint now);
 
  private:
-  std::mutex mutex_;  // one SQLite connection, one request at a time
-  std::unique_ptr<ServiceStore> store_;
+  struct Backend;  // the database's connections, the rate limits' buckets
+  std::unique_ptr<Backend> backend_;
   ServiceSettings settings_;
-  RateLimiter limiter_;
 };
 
 }  // namespace mailseal::service

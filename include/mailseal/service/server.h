@@ -1,7 +1,8 @@
 #pragma once
 // `mailseal serve`: the key service's API over HTTP or HTTPS (libmicrohttpd:
 // event-driven, so a slow client holds a connection, never a thread), one
-// SQLite database, the limits of limits.h against slow and greedy clients.
+// database (SQLite, or PostgreSQL shared with other processes: api.h), the
+// limits of limits.h against slow and greedy clients.
 
 #include <cstdint>
 #include <filesystem>
@@ -20,7 +21,7 @@ namespace mailseal::service {
 struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
-  std::filesystem::path database = "mailseal-service.db";
+  std::filesystem::path database = "mailseal-service.db";  // or postgresql://... (Api)
   std::optional<std::filesystem::path> tls_certificate;
   std::optional<std::filesystem::path> tls_key;
   // Verified addresses (docs/service.md): with a relay, every address is

@@ -1,0 +1,116 @@
+#pragma once
+// The key service's SQL connection (docs/service.md, "Back ends"): one
+// interface over SQLite (store::Database) and PostgreSQL (libpq), so that
+// storage.cc writes each statement once. Statements are written in the
+// subset both understand: parameters as ?1, ?2 (rewritten to $1, $2 for
+// PostgreSQL), ON CONFLICT ... DO NOTHING / DO UPDATE, RETURNING. Only
+// bound parameters, never SQL built from input.
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/time.h"
+
+namespace mailseal::service::sql {
+
+enum class Dialect { Sqlite, Postgres };
+
+// A bound parameter: NULL, an integer (a point in time is Unix seconds),
+// text or bytes.
+class Value {
+ public:
+  Value(std::nullopt_t) {}  // NOLINT: implicit, as in run("...", {a, std::nullopt})
+  Value(std::int64_t integer) : value_(integer) {}
+  Value(TimePoint time) : value_(to_unix_seconds(time)) {}
+  Value(std::string_view text) : value_(std::string(text)) {}
+  Value(const std::string& text) : value_(text) {}
+  Value(const char* text) : value_(std::string(text)) {}
+  Value(ByteView bytes) : value_(Bytes(bytes.begin(), bytes.end())) {}
+  Value(const Bytes& bytes) : value_(bytes) {}
+  Value(const std::optional<std::string>& text) {
+    if (text)
+      value_ = *text;
+  }
+  Value(const std::optional<Bytes>& bytes) {
+    if (bytes)
+      value_ = *bytes;
+  }
+
+  const std::variant<std::monostate, std::int64_t, std::string, Bytes>& get() const noexcept { return value_; }
+
+ private:
+  std::variant<std::monostate, std::int64_t, std::string, Bytes> value_;
+};
+
+using Values = std::initializer_list<Value>;
+
+// The rows a query returns, read one at a time; columns from 0.
+class Rows {
+ public:
+  virtual ~Rows() = default;
+  // Advances; true while a row is available.
+  virtual bool next() = 0;
+  virtual std::int64_t integer(int column) const = 0;
+  virtual std::string text(int column) const = 0;
+  virtual Bytes blob(int column) const = 0;
+  virtual bool is_null(int column) const = 0;
+  TimePoint time(int column) const { return from_unix_seconds(integer(column)); }
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual Dialect dialect() const noexcept = 0;
+  virtual std::unique_ptr<Rows> query(std::string_view sql, Values values = {}) = 0;
+  // A statement that returns no rows; the rows it changed.
+  virtual int run(std::string_view sql, Values values = {}) = 0;
+  // Statements without parameters, one or more (schema definitions,
+  // transaction control).
+  virtual void execute(std::string_view script) = 0;
+  // False once the connection is lost (the server went away): the pool
+  // drops it rather than handing it out again.
+  virtual bool healthy() const noexcept = 0;
+
+  // What a SELECT inside a transaction appends to lock the rows it reads
+  // until the transaction ends: PostgreSQL's FOR UPDATE; nothing for SQLite,
+  // whose transactions (BEGIN IMMEDIATE) hold the database's one write lock.
+  std::string_view lock_rows() const noexcept { return dialect() == Dialect::Postgres ? " FOR UPDATE" : ""; }
+
+ private:
+  friend class Transaction;
+  int depth_ = 0;  // open transactions and savepoints
+};
+
+// A transaction, or a savepoint within the enclosing one: what a function
+// writes stays atomic whether or not its caller opened a transaction. Rolls
+// back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  Connection& connection_;
+  int level_;
+  bool done_ = false;
+};
+
+// True for a database named by a PostgreSQL connection URI
+// (postgresql://... or postgres://...); anything else is a SQLite file.
+bool is_postgres(std::string_view database) noexcept;
+
+// Opens a SQLite file (made if absent, readable by its owner only, WAL).
+std::unique_ptr<Connection> open_sqlite(const std::string& path);
+// Connects to PostgreSQL; Error(Io) with libpq's reason if it cannot.
+std::unique_ptr<Connection> open_postgres(const std::string& uri);
+
+}  // namespace mailseal::service::sql

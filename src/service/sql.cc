@@ -1,0 +1,71 @@
+// What both back ends of the service's SQL connection share: transactions
+// and savepoints.
+
+#include <fmt/format.h>
+
+#include "mailseal/service/api.h"
+#include "service/internal/sql.h"
+
+namespace mailseal::service::sql {
+
+Transaction::Transaction(Connection& connection) : connection_(connection), level_(connection.depth_) {
+  if (level_ == 0) {
+    // SQLite: take the write lock now, so that what the transaction reads
+    // stays true until it commits (see lock_rows()).
+    connection_.execute(connection_.dialect() == Dialect::Sqlite ? "BEGIN IMMEDIATE;" : "BEGIN;");
+  } else {
+    connection_.execute(fmt::format("SAVEPOINT mailseal_{};", level_));
+  }
+  ++connection_.depth_;
+}
+
+Transaction::~Transaction() {
+  if (done_)
+    return;
+  --connection_.depth_;
+  try {
+    if (level_ == 0)
+      connection_.execute("ROLLBACK;");
+    else
+      connection_.execute(fmt::format("ROLLBACK TO SAVEPOINT mailseal_{0}; RELEASE SAVEPOINT mailseal_{0};", level_));
+  } catch (...) {
+    // A connection that cannot roll back is lost (the pool drops it) or
+    // rolls back when it closes.
+  }
+}
+
+void Transaction::commit() {
+  connection_.execute(level_ == 0 ? std::string("COMMIT;") : fmt::format("RELEASE SAVEPOINT mailseal_{};", level_));
+  --connection_.depth_;
+  done_ = true;
+}
+
+bool is_postgres(std::string_view database) noexcept {
+  return database.starts_with("postgresql://") || database.starts_with("postgres://");
+}
+
+}  // namespace mailseal::service::sql
+
+namespace mailseal::service {
+
+std::string database_for_display(const std::string& database) {
+  if (!sql::is_postgres(database))
+    return database;
+  std::string out = database;
+  const std::size_t start = out.find("://") + 3;
+  const std::size_t at = out.find('@', start);
+  const std::size_t slash = out.find('/', start);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const std::size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at)
+      out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (std::size_t found = out.find("password="); found != std::string::npos;
+       found = out.find("password=", found + 1)) {
+    const std::size_t end = out.find('&', found);
+    out.replace(found + 9, (end == std::string::npos ? out.size() : end) - found - 9, "***");
+  }
+  return out;
+}
+
+}  // namespace mailseal::service
