@@ -94,14 +94,57 @@ bool join_expired(TimePoint created_at, TimePoint now, const Quotas& quotas) noe
 
 RateLimiter::RateLimiter(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
-RateLimiter::Bucket& RateLimiter::bucket(const std::string& key, const Rate& rate, TimePoint now) {
+namespace {
+
+std::chrono::seconds whole_seconds_at_least_one(double seconds) {
+  return std::chrono::seconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(seconds - 1e-9))));
+}
+
+// When a bucket holding `tokens` at `at` is full again.
+TimePoint full_again(double tokens, const Rate& rate, TimePoint at) {
+  const double missing = std::max(0.0, static_cast<double>(rate.count) - tokens);
+  const double seconds = missing * static_cast<double>(rate.period.count()) / rate.count;
+  return at + std::chrono::ceil<std::chrono::seconds>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+// One of the least recently used buckets that has refilled (it can be
+// forgotten: it would start full anyway). Only the last kScanned are
+// looked at, so that one bucket that refills slowly (a day's allowance)
+// does not keep the others from giving way.
+std::list<RateLimiter::Bucket>::iterator RateLimiter::refilled_near_the_end(TimePoint now) {
+  constexpr std::size_t kScanned = 64;
+  auto at = recent_.end();
+  for (std::size_t scanned = 0; scanned < kScanned && at != recent_.begin(); ++scanned) {
+    --at;
+    if (at->full_at <= now)
+      return at;
+  }
+  return recent_.end();
+}
+
+// How long until refilled_near_the_end finds one.
+std::chrono::seconds RateLimiter::until_room(TimePoint now) const {
+  constexpr std::size_t kScanned = 64;
+  TimePoint soonest = TimePoint::max();
+  std::size_t scanned = 0;
+  for (auto at = recent_.rbegin(); at != recent_.rend() && scanned < kScanned; ++at, ++scanned)
+    soonest = std::min(soonest, at->full_at);
+  return whole_seconds_at_least_one(std::chrono::duration<double>(soonest - now).count());
+}
+
+RateLimiter::Bucket* RateLimiter::bucket(const std::string& key, const Rate& rate, TimePoint now) {
   auto found = buckets_.find(key);
   if (found == buckets_.end()) {
     if (buckets_.size() >= capacity_) {
-      buckets_.erase(recent_.back().key);
-      recent_.pop_back();
+      auto refilled = refilled_near_the_end(now);
+      if (refilled == recent_.end())
+        return nullptr;
+      buckets_.erase(refilled->key);
+      recent_.erase(refilled);
     }
-    recent_.push_front({key, static_cast<double>(rate.count), now});
+    recent_.push_front({key, static_cast<double>(rate.count), now, now});
     found = buckets_.emplace(key, recent_.begin()).first;
   } else {
     recent_.splice(recent_.begin(), recent_, found->second);
@@ -114,33 +157,37 @@ RateLimiter::Bucket& RateLimiter::bucket(const std::string& key, const Rate& rat
     bucket.tokens = std::min<double>(rate.count, bucket.tokens + refill);
     bucket.updated = now;
   }
-  return bucket;
+  return &bucket;
 }
 
 std::optional<std::chrono::seconds> RateLimiter::wait(const std::string& key, const Rate& rate, TimePoint now,
                                                       std::uint32_t cost) {
   if (rate.count == 0 || cost == 0)
     return std::nullopt;
-  const Bucket& found = bucket(key, rate, now);
+  const Bucket* found = bucket(key, rate, now);
+  if (found == nullptr)  // no room yet
+    return until_room(now);
   // A cost above what the bucket holds passes when the bucket is full, and
   // leaves it in debt for the rest.
   const double needed = std::min<double>(cost, rate.count);
-  if (found.tokens >= needed)
+  if (found->tokens >= needed)
     return std::nullopt;
   // The time the missing tokens take, rounded up to whole seconds.
-  const double missing = needed - found.tokens;
-  const double seconds = missing * static_cast<double>(rate.period.count()) / rate.count;
-  return std::chrono::seconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(seconds - 1e-9))));
+  const double missing = needed - found->tokens;
+  return whole_seconds_at_least_one(missing * static_cast<double>(rate.period.count()) / rate.count);
 }
 
 void RateLimiter::take(const std::string& key, const Rate& rate, TimePoint now, std::uint32_t cost) {
   if (rate.count == 0)
     return;
+  Bucket* found = bucket(key, rate, now);
+  if (found == nullptr)
+    return;  // no room: wait() refused it, or the caller counts a refusal
   // The debt is bounded: requests refused for other reasons but still
   // counted (wrong PINs) can hold a bucket empty for a period, not for as
   // long as the attacker keeps sending.
-  Bucket& found = bucket(key, rate, now);
-  found.tokens = std::max(found.tokens - cost, -static_cast<double>(rate.count));
+  found->tokens = std::max(found->tokens - cost, -static_cast<double>(rate.count));
+  found->full_at = full_again(found->tokens, rate, now);
 }
 
 std::optional<std::chrono::seconds> RateLimiter::admit(const std::string& key, const Rate& rate, TimePoint now,

@@ -103,15 +103,37 @@ TEST(RateLimiter, MemoryIsBoundedByItsCapacity) {
   EXPECT_EQ(limiter.size(), 1000u);
 }
 
-TEST(RateLimiter, TheBucketUsedLeastRecentlyIsForgotten) {
+TEST(RateLimiter, TheBucketUsedLeastRecentlyIsForgottenOnceItRefilled) {
   RateLimiter limiter(2);
-  const Rate rate{1, seconds(3600)};
+  const Rate rate{1, seconds(10)};
   limiter.admit("busy", rate, kStart);
   limiter.admit("old", rate, kStart);
   limiter.admit("busy", rate, kStart + seconds(1));  // refused, but used: it stays
-  limiter.admit("new", rate, kStart + seconds(2));   // "old" goes
-  EXPECT_TRUE(limiter.admit("busy", rate, kStart + seconds(3)));
-  EXPECT_FALSE(limiter.admit("old", rate, kStart + seconds(3)));  // forgotten: starts full
+  // "old" is the least recent, but still refilling: forgetting it would give
+  // its key a full bucket back, so the new key waits for room instead.
+  EXPECT_EQ(limiter.admit("new", rate, kStart + seconds(2)), seconds(8));
+  EXPECT_EQ(limiter.size(), 2u);
+  EXPECT_EQ(limiter.admit("old", rate, kStart + seconds(3)), seconds(7)) << "not reset";
+  // Once the least recent one ("busy" now) refilled, it gives way.
+  EXPECT_FALSE(limiter.admit("new", rate, kStart + seconds(11)));
+  EXPECT_EQ(limiter.size(), 2u);
+}
+
+// Found by an attacker's review: 100,000 fresh keys (a block of IPv6 /64s)
+// pushed every real bucket out, and the victim's bucket came back full.
+TEST(RateLimiter, AFloodOfNewKeysResetsNobody) {
+  RateLimiter limiter(1000);
+  const Rate per_day{3, seconds(86400)};
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FALSE(limiter.admit("address-mails/victim@example.org", per_day, kStart));
+  const Rate flood{600, seconds(60)};
+  for (int i = 0; i < 100000; ++i)
+    limiter.admit("client-" + std::to_string(i), flood, kStart + seconds(1));
+  EXPECT_TRUE(limiter.admit("address-mails/victim@example.org", per_day, kStart + seconds(2)))
+      << "the victim's bucket is still empty";
+  // And the victim's slowly refilling bucket, least recent of all, does not
+  // keep the flood's refilled buckets from giving way to a new client.
+  EXPECT_FALSE(limiter.admit("client-new", flood, kStart + seconds(3)));
 }
 
 TEST(RateLimits, ParsesNameCountPeriod) {

@@ -66,10 +66,14 @@ std::size_t joins_to_evict(std::size_t waiting_without_pin, const Quotas& quotas
 // Whether a pending join request made at `created_at` has expired at `now`.
 bool join_expired(TimePoint created_at, TimePoint now, const Quotas& quotas) noexcept;
 
-// Token buckets by key, at most `capacity` of them: when full, the bucket
-// used least recently is forgotten (it has refilled the most, and a
-// forgotten bucket starts full), so many clients cannot grow it without
-// limit. Not thread-safe: its owner serialises calls.
+// Token buckets by key, at most `capacity` of them. When full, one of the
+// buckets used least recently is forgotten, but only one that refilled: a
+// forgotten bucket starts full, so forgetting one that is not would hand
+// its key its allowance back, and an attacker with many client addresses
+// could reset anyone's limits by flooding new keys. While none of the least
+// recent ones has refilled, a new key gets no bucket: wait() answers how
+// long until there is room, take() records nothing. Not thread-safe: its
+// owner serialises calls.
 class RateLimiter {
  public:
   static constexpr std::size_t kDefaultCapacity = 100000;
@@ -93,8 +97,13 @@ class RateLimiter {
     std::string key;
     double tokens = 0;
     TimePoint updated{};
+    TimePoint full_at{};  // when the refill makes it full again
   };
-  Bucket& bucket(const std::string& key, const Rate& rate, TimePoint now);
+  // The key's bucket refilled to `now`; nullptr when it has none and there
+  // is no room for one.
+  Bucket* bucket(const std::string& key, const Rate& rate, TimePoint now);
+  std::list<Bucket>::iterator refilled_near_the_end(TimePoint now);
+  std::chrono::seconds until_room(TimePoint now) const;
   std::size_t capacity_;
   std::list<Bucket> recent_;  // most recently used first
   std::unordered_map<std::string, std::list<Bucket>::iterator> buckets_;

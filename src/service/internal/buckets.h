@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,7 +31,11 @@ class Buckets {
                                                     std::uint32_t cost = 1) = 0;
 };
 
-// This process's buckets; safe to share between threads.
+// This process's buckets; safe to share between threads. Each kind of key
+// ("lookup/", "address-mails/"...) has its own RateLimiter: a flood of keys
+// of one kind, which a RateLimiter answers by refusing new keys of it until
+// its least recent bucket refilled, never keeps another kind from working
+// (challenge mails to many addresses must not stop lookups).
 class MemoryBuckets final : public Buckets {
  public:
   std::optional<std::chrono::seconds> wait(const std::string& key, const Rate& rate, TimePoint now,
@@ -40,8 +45,9 @@ class MemoryBuckets final : public Buckets {
                                             std::uint32_t cost) override;
 
  private:
+  RateLimiter& limiter_for(const std::string& key);
   std::mutex mutex_;
-  RateLimiter limiter_;
+  std::map<std::string, RateLimiter, std::less<>> limiters_;  // by the key up to its '/'
 };
 
 // The database's buckets, through one connection (a request's).
