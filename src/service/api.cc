@@ -7,7 +7,6 @@
 
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/error.h"
-#include "mailseal/common/escape.h"
 #include "mailseal/crypto/certificate.h"
 #include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
@@ -127,8 +126,6 @@ RequestState state_of(const JoinRequestRecord& record) {
   return RequestState::Pending;
 }
 
-using pages::page;
-
 // A challenge token is kept only as this digest, so a copy of the database
 // confirms nothing.
 constexpr std::string_view kTokenDigestType = "application/mailseal-verification-token";
@@ -204,7 +201,7 @@ class Handler {
     // Every client's requests first, before anything costs: unsigned reads
     // (lookups, pages) and everything else in separate buckets.
     const std::string client = client_key(request_.client);
-    if (request_.method == "GET" && request_.authorization.empty())
+    if ((request_.method == "GET" || request_.method == "HEAD") && request_.authorization.empty())
       limit("lookup/" + client, settings_.rates.lookup, "lookups from your address");
     else
       limit("signed/" + client, settings_.rates.signed_request, "requests from your address");
@@ -256,16 +253,25 @@ class Handler {
          {"v1", "accounts", "*", "devices", "*", "bundle"},
          [&] { return get_bundle(Identity(segments[2]), DeviceId(segments[4])); }},
     };
-    bool path_known = false;
+    // HEAD is GET without the body (RFC 9110 section 9.3.2; the HTTP server
+    // sends no body for it). A method the path does not take: 405 with Allow.
+    std::string_view method = request_.method;
+    if (method == "HEAD")
+      method = "GET";
+    std::string allowed;
     for (const auto& route : routes) {
       if (is(route.pattern)) {
-        path_known = true;
-        if (route.method == request_.method)
+        if (route.method == method)
           return route.run();
+        allowed += (allowed.empty() ? "" : ", ") + std::string(route.method) + (route.method == "GET" ? ", HEAD" : "");
       }
     }
-    if (path_known)
-      refuse(405, "method_not_allowed", fmt::format("{} is not allowed here", request_.method));
+    if (!allowed.empty()) {
+      HttpResponse refusal =
+          error_response({405, "method_not_allowed", fmt::format("{} is not allowed here", request_.method)});
+      refusal.headers.emplace_back("Allow", allowed);
+      return refusal;
+    }
     refuse(404, "not_found", "no such resource");
   }
 
@@ -565,51 +571,31 @@ class Handler {
   // button's POST confirms, since mail scanners fetch links by themselves.
   // Whatever the outcome, a page for a person.
   HttpResponse verify_page(const std::string& token, PageAction action) {
-    constexpr std::string_view kUnknown =
-        "<p>This link is not known here. It was never sent, or its claim is gone: the address was verified for "
-        "another profile, the claim expired, or its owner withdrew it.</p>";
-    if (!is_verification_token(token))
-      return page(404, "Unknown link", kUnknown);
-    std::optional<Claim> claim = store_.claim_for_token(token_hash(token));
+    using pages::VerifyPage;
+    std::optional<Claim> claim;
+    if (is_verification_token(token))
+      claim = store_.claim_for_token(token_hash(token));
     if (!claim)
-      return page(404, "Unknown link", kUnknown);
-    const std::string what = fmt::format("<p>Address: <strong>{}</strong></p>\n<p>Profile: <code>{}</code></p>",
-                                         escape_markup(claim->address), escape_markup(claim->account.str()));
+      return pages::verify(VerifyPage::Unknown, 404);
+    pages::VerifyView view{claim->address, claim->account.str(), {}};
+    // What the button finds done or impossible is a conflict; the link only shows it.
+    const int shown = action == PageAction::Show ? 200 : 409;
     switch (answer_challenge(*claim, now_)) {
       case ChallengeAnswer::Expired:
-        return page(410, "This link has expired",
-                    what +
-                        "\n<p>Nothing was changed. Publish the profile again (<code>mailseal publish</code>) "
-                        "for a new mail.</p>");
+        return pages::verify(VerifyPage::Expired, 410, view);
       case ChallengeAnswer::AlreadyConfirmed:
-        return page(action == PageAction::Show ? 200 : 409, "Confirmed already",
-                    what +
-                        "\n<p>This address was confirmed for this profile already; this link cannot be used "
-                        "again. Nothing was changed.</p>");
+        return pages::verify(VerifyPage::ConfirmedAlready, shown, view);
       case ChallengeAnswer::Confirm:
         break;
     }
     if (std::optional<Claim> other = served_for_another(*claim, store_.claims(claim->address))) {
-      return page(action == PageAction::Show ? 200 : 409, "This address belongs to another profile",
-                  what + fmt::format(
-                             "\n<p>The key service hands out another profile for this address, <code>{}</code>: "
-                             "it was confirmed from this mailbox before. If you did not just make a new profile "
-                             "yourself, someone else published the one above: ignore this mail; nothing "
-                             "changes.</p>\n<p>If you did replace your profile, confirm from a device of the new "
-                             "one: <code>mailseal address confirm</code> with this link. A button cannot "
-                             "replace an address.</p>",
-                             escape_markup(other->account.str())));
+      view.other = other->account.str();
+      return pages::verify(VerifyPage::OtherProfile, shown, view);
     }
-    if (action == PageAction::Show) {
-      return page(200, "Confirm your address",
-                  what +
-                      "\n<p>If you published this profile, press the button: the key service then hands it "
-                      "out to whoever looks up your address. If you did not, close this page; nothing "
-                      "changes.</p>\n<form method=\"post\"><button type=\"submit\">Confirm</button></form>");
-    }
+    if (action == PageAction::Show)
+      return pages::verify(VerifyPage::Confirm, 200, view);
     store_.confirm_claim(*claim, now_);
-    return page(200, "Address confirmed",
-                what + "\n<p>The key service now hands out this profile for this address.</p>");
+    return pages::verify(VerifyPage::Confirmed, 200, view);
   }
 
   // The same with the token sent by the profile, signed by its root.

@@ -386,6 +386,13 @@ TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
   EXPECT_EQ(call("GET", "/").status, 200);
   EXPECT_EQ(call("GET", "/about").status, 200);
   EXPECT_EQ(call("POST", "/about").status, 405);
+  // HEAD is GET without the body (the HTTP server drops the body): the same
+  // status and header fields.
+  HttpResponse head = call("HEAD", "/lookup?q=alice%40example.com");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.content_type, shown.content_type);
+  EXPECT_EQ(head.headers, shown.headers);
+  EXPECT_EQ(call("HEAD", "/verify/" + std::string(64, '0')).status, 404) << "HEAD reaches the verify page's GET";
 }
 
 TEST_F(VerifiedServiceTest, ASquatterNeitherBlocksNorWins) {
@@ -483,6 +490,11 @@ TEST_F(ServiceApiTest, HealthAndUnknownPaths) {
   EXPECT_EQ(answer<Health>(call("GET", "/v1/health"), 200).status, "ok");
   expect_refused([&] { return call("GET", "/v1/nothing"); }, 404, "not_found");
   expect_refused([&] { return call("DELETE", "/v1/health"); }, 405, "method_not_allowed");
+  HttpResponse refused = call("POST", "/v1/accounts/X");
+  ASSERT_EQ(refused.status, 405);
+  EXPECT_EQ(refused.headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "GET, HEAD, PUT"}}))
+      << "a 405 says which methods the path takes (RFC 9110 section 15.5.6)";
+  EXPECT_EQ(answer<Health>(call("HEAD", "/v1/health"), 200).status, "ok") << "HEAD answers as GET";
   expect_refused([&] { return call("GET", "/v1/addresses/a%00b"); }, 400, "bad_path");
   expect_refused([&] { return call("GET", "/v1/addresses/%4"); }, 400, "bad_path");
   expect_refused([&] { return call("GET", "relative"); }, 400, "bad_path");
