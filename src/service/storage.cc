@@ -121,9 +121,14 @@ ServiceStore::ServiceStore(const std::filesystem::path& path) : database_(open_d
                 "upgrade mailseal");
   }
   // One version per transaction, so an interrupted upgrade leaves a
-  // consistent database.
+  // consistent database. The version is read again inside each: several
+  // processes (serve --reuse-port) may open a new database at once, and
+  // only the first to take the write lock upgrades it.
   for (; version < kSchemaVersion; ++version) {
     store::Transaction transaction(database_);
+    version = database_.user_version();
+    if (version >= kSchemaVersion)
+      break;
     database_.execute(kSchemaSteps[static_cast<std::size_t>(version)]);
     database_.set_user_version(version + 1);
     transaction.commit();
@@ -151,7 +156,9 @@ constexpr std::string_view kAccountColumns = "fingerprint, root, document, escro
 }  // namespace
 
 std::optional<AccountRecord> ServiceStore::account(const Identity& fingerprint) {
-  auto statement = database_.prepare(fmt::format("SELECT {} FROM accounts WHERE fingerprint = ?1", kAccountColumns));
+  // Every lookup's queries are kept compiled (cached).
+  auto cached = database_.cached(fmt::format("SELECT {} FROM accounts WHERE fingerprint = ?1", kAccountColumns));
+  store::Statement& statement = cached.statement();
   statement.bind(1, fingerprint.str());
   if (!statement.step())
     return std::nullopt;
@@ -386,8 +393,9 @@ Claim claim_from(store::Statement& statement) {
 }  // namespace
 
 std::vector<Claim> ServiceStore::claims(const std::string& address) {
-  auto statement = database_.prepare(
-      fmt::format("SELECT {} FROM claims WHERE address = ?1 ORDER BY claimed_at, account", kClaimColumns));
+  auto cached =
+      database_.cached(fmt::format("SELECT {} FROM claims WHERE address = ?1 ORDER BY claimed_at, account", kClaimColumns));
+  store::Statement& statement = cached.statement();
   statement.bind(1, address);
   std::vector<Claim> out;
   while (statement.step())
@@ -396,8 +404,8 @@ std::vector<Claim> ServiceStore::claims(const std::string& address) {
 }
 
 std::vector<Claim> ServiceStore::claims_of(const Identity& account) {
-  auto statement =
-      database_.prepare(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns));
+  auto cached = database_.cached(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns));
+  store::Statement& statement = cached.statement();
   statement.bind(1, account.str());
   std::vector<Claim> out;
   while (statement.step())

@@ -149,6 +149,17 @@ Statement Database::prepare(std::string_view sql) {
   return Statement(database_.get(), statement);
 }
 
+CachedStatement Database::cached(std::string_view sql) {
+  auto found = cached_.find(std::string(sql));
+  if (found == cached_.end())
+    found = cached_.emplace(std::string(sql), std::make_unique<Statement>(prepare(sql))).first;
+  return CachedStatement(*found->second);
+}
+
+CachedStatement::~CachedStatement() {
+  statement_->reset();
+}
+
 void Database::execute(std::string_view sql) {
   std::string text(sql);
   char* message = nullptr;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/time.h"
@@ -61,11 +62,30 @@ class Statement {
 
 enum class OpenMode { ReadWrite, ReadWriteCreate, ReadOnly };
 
+// A statement the database keeps compiled for reuse (Database::cached).
+// While this handle lives the statement is its holder's; when it goes, the
+// statement is reset and its bindings cleared, so that no read stays open
+// (an unfinished statement would hold its snapshot of the database).
+class CachedStatement {
+ public:
+  explicit CachedStatement(Statement& statement) noexcept : statement_(&statement) {}
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+  ~CachedStatement();
+  Statement& statement() noexcept { return *statement_; }
+
+ private:
+  Statement* statement_;
+};
+
 class Database {
  public:
   static Database open(const std::filesystem::path& path, OpenMode mode);
 
   Statement prepare(std::string_view sql);
+  // The same, compiled once per connection and kept: for the queries a
+  // server runs on every request. One holder at a time per statement text.
+  CachedStatement cached(std::string_view sql);
   // Runs one or more statements without parameters (schema definitions).
   void execute(std::string_view sql);
 
@@ -80,6 +100,8 @@ class Database {
  private:
   explicit Database(sqlite3* database);
   std::unique_ptr<sqlite3, SqliteClose> database_;
+  // After database_: finalized before the connection closes.
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cached_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() ran.
