@@ -65,6 +65,7 @@ struct ServiceSettings {
 };
 
 class ServiceStore;
+class RenderedProfiles;
 
 class Api {
  public:
@@ -87,6 +88,7 @@ class Api {
   std::unique_ptr<ServiceStore> store_;
   ServiceSettings settings_;
   RateLimiter limiter_;
+  std::unique_ptr<RenderedProfiles> rendered_;  // lookups' answers, memoized (api.cc)
 };
 
 }  // namespace mailseal::service
