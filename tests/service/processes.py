@@ -33,9 +33,11 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start(port, database, *extra, user=()):
-    return subprocess.Popen([*user, MAILSEAL, "serve", "--listen", f"127.0.0.1:{port}", "--db", database, *extra],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(port, database, *extra, as_nobody=False):
+    nobody = {"user": 65534, "group": 65534, "extra_groups": []} if as_nobody else {}
+    return subprocess.Popen([MAILSEAL, "serve", "--listen", f"127.0.0.1:{port}", "--db", database, *extra],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **nobody)
 
 
 def started(process):
@@ -92,8 +94,7 @@ with tempfile.TemporaryDirectory() as work:
         check(not ok and "cannot listen" in detail and alone.returncode != 0,
               "a serve without --reuse-port is refused the shared port", detail)
         if os.geteuid() == 0:
-            stranger = start(port, os.path.join(work, "stranger.db"), "--reuse-port",
-                             user=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+            stranger = start(port, os.path.join(work, "stranger.db"), "--reuse-port", as_nobody=True)
             ok, detail = started(stranger)
             check(not ok and "cannot listen" in detail,
                   "another user's serve --reuse-port is refused the port (SO_REUSEPORT needs the same uid)", detail)
