@@ -143,6 +143,9 @@ void run(std::span<const std::uint8_t> input) {
   request.body = std::string(rest);
   service::HttpResponse response = api.handle(request, from_unix_seconds(1800000000));
   const std::string path = request.target.substr(0, request.target.find('?'));
+  // A method the path does not take: 405 naming the ones it does.
+  if (response.status == 405 && !has_header(response, "Allow"))
+    std::abort();
   if (response.content_type.starts_with("application/x-pem-file") ||
       response.content_type.starts_with("application/pkcs7-mime")) {
     // A download of a profile's certificates, only from its own path.

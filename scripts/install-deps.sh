@@ -53,10 +53,17 @@ packages=(
 # without a screen), imagemagick (import: screenshots), xdotool (clicks and keys), tesseract-ocr
 # (reads the screenshots), x11-apps (xwd, for capturing by hand).
 real_client_packages=(thunderbird xvfb imagemagick xdotool tesseract-ocr x11-apps)
+# On demand only (`scripts/install-deps.sh --bench`): what bench/service_bench.py measures the key
+# service with and against: wrk (the HTTP load generator) and nginx-light (nginx, the peer serving
+# the same profile document as a static file), python3-cryptography (signs the publishes it
+# sends, each with its own nonce). PostgreSQL's rows (--db postgresql) also use Debian's
+# postgresql (initdb, pg_ctl of PostgreSQL 15).
+bench_packages=(nginx-light wrk python3-cryptography)
 case "${1:-}" in
   "") ;;
   --real-clients) packages+=("${real_client_packages[@]}") ;;
-  *) echo "usage: scripts/install-deps.sh [--real-clients]" >&2; exit 2 ;;
+  --bench) packages+=("${bench_packages[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--real-clients | --bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -529,6 +529,8 @@ void define_serve_limits(CLI::App* serve, ServeArgs& args) {
   serve->add_option("--join-minutes", args.join_minutes, "Minutes an undecided join request waits (default 60)")
       ->type_name("MINUTES");
   serve->add_option("--workers", args.workers, "Threads serving connections (default 8)")->type_name("N");
+  serve->add_flag("--reuse-port", args.reuse_port,
+                  "Share the port with other serve processes of this user (SO_REUSEPORT; docs/service.md)");
   serve->add_option("--max-connections", args.max_connections, "Connections open at once (default 1000)")
       ->type_name("N");
   serve->add_option("--max-connections-per-client", args.max_connections_per_client,

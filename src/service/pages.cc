@@ -169,6 +169,49 @@ HttpResponse bad_query(std::string_view query) {
                           kFooter));
 }
 
+HttpResponse verify(VerifyPage which, int status, const VerifyView& view) {
+  if (which == VerifyPage::Unknown)
+    return page(status, "Unknown link",
+                "<p>This link is not known here. It was never sent, or its claim is gone: the address was verified "
+                "for another profile, the claim expired, or its owner withdrew it.</p>");
+  const std::string what = fmt::format("<p>Address: <strong>{}</strong></p>\n<p>Profile: <code>{}</code></p>\n",
+                                       escape_markup(view.address), escape_markup(view.account));
+  switch (which) {
+    case VerifyPage::Expired:
+      return page(status, "This link has expired",
+                  what + "<p>Nothing was changed. Publish the profile again (<code>mailseal publish</code>) for a "
+                         "new mail.</p>");
+    case VerifyPage::ConfirmedAlready:
+      return page(status, "Confirmed already",
+                  what + "<p>This address was confirmed for this profile already; this link cannot be used again. "
+                         "Nothing was changed.</p>");
+    case VerifyPage::OtherProfile:
+      return page(status, "This address belongs to another profile",
+                  what + fmt::format(
+                             "<p>The key service hands out another profile for this address, <code>{}</code>: "
+                             "it was confirmed from this mailbox before. If you did not just make a new profile "
+                             "yourself, someone else published the one above: ignore this mail; nothing "
+                             "changes.</p>\n<p>If you did replace your profile, confirm from a device of the new "
+                             "one: <code>mailseal address confirm</code> with this link. A button cannot "
+                             "replace an address.</p>",
+                             escape_markup(view.other)));
+    case VerifyPage::ConfirmedFirst:
+      return page(status, "This address belongs to another profile",
+                  what + "<p>Another profile's claim to this address was confirmed first. Nothing was "
+                         "changed.</p>");
+    case VerifyPage::Confirm:
+      return page(status, "Confirm your address",
+                  what + "<p>If you published this profile, press the button: the key service then hands it "
+                         "out to whoever looks up your address. If you did not, close this page; nothing "
+                         "changes.</p>\n<form method=\"post\"><button type=\"submit\">Confirm</button></form>");
+    case VerifyPage::Confirmed:
+    case VerifyPage::Unknown:
+      break;
+  }
+  return page(status, "Address confirmed",
+              what + "<p>The key service now hands out this profile for this address.</p>");
+}
+
 std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
   auto question = target.find('?');
   if (question == std::string_view::npos)

@@ -101,6 +101,7 @@ ServeOptions serve_options(const ServeSettings& settings) {
   const HostPort listen = parse_host_port(settings.listen);
   options.host = listen.host;
   options.port = listen.port;
+  options.reuse_port = settings.reuse_port;
   options.database = settings.database;
   set_abuse_options(settings, options);
   if (!settings.tls_certificate.empty())
@@ -545,6 +546,12 @@ int Server::bind() {
   int one = 1;
   if (impl.listener.valid())
     setsockopt(impl.listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // best effort: restarts only
+  // Shared with the other processes of --reuse-port; Linux lets only sockets
+  // of the same effective user share a port, so a stranger's process cannot
+  // join in and take a share of the connections.
+  if (impl.listener.valid() && impl.options.reuse_port &&
+      setsockopt(impl.listener.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw Error(ErrorCode::Io, fmt::format("cannot share the port (SO_REUSEPORT): {}", std::strerror(errno)));
   if (!impl.listener.valid() || ::bind(impl.listener.get(), found->ai_addr, found->ai_addrlen) != 0 ||
       ::listen(impl.listener.get(), 1024) != 0)
     throw Error(ErrorCode::Io, fmt::format("cannot listen on {}:{}: {}", impl.options.host, impl.options.port,

@@ -40,6 +40,25 @@ void Transaction::commit() {
   done_ = true;
 }
 
+ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
+  if (connection_.dialect() != Dialect::Sqlite || connection_.depth_ > 0)
+    return;
+  connection_.execute("BEGIN;");
+  ++connection_.depth_;
+  owned_ = true;
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  if (!owned_)
+    return;
+  --connection_.depth_;
+  try {
+    connection_.execute("COMMIT;");  // it only read
+  } catch (...) {
+    // A read transaction that cannot end ends when the connection closes.
+  }
+}
+
 bool is_postgres(std::string_view database) noexcept {
   return database.starts_with("postgresql://") || database.starts_with("postgres://");
 }

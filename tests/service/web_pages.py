@@ -10,7 +10,9 @@ with openssl (PEM, and the .p7c as DER PKCS#7), the 404 page of an unknown
 address, /about. Then the verification flow end to end on a `serve --smtp`
 mailing its challenge to a real SMTP server (aiosmtpd): the address has no
 page while pending, the mail's link opens the confirmation page, the button
-confirms, and the lookup page then says the address was proved. Phone-width
+confirms, and the lookup page then says the address was proved. The QR code
+is read back (tests/tools/qr_decode.py, not the encoder's code); HEAD gets a
+page's header fields without its body. Phone-width
 screenshots (390x844) go into MAILSEAL_RESULTS or ./web_pages; their paths
 are printed."""
 import re
@@ -37,6 +39,7 @@ try:
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as missing:
     skip(f"{missing} (install python3-selenium; Debian's is seen by /usr/bin/python3 only)")
+import qr_decode  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 from smtp_tool import Upstream  # noqa: E402
 
@@ -61,10 +64,10 @@ def browser():
     return driver
 
 
-def fetch(url):
-    """(status, headers, body bytes) of a GET, whatever the status."""
+def fetch(url, method="GET"):
+    """(status, headers, body bytes) of a request without a body, whatever the status."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -131,6 +134,13 @@ def unverified_pages(work, driver):
         qr = driver.find_elements(By.CSS_SELECTOR, "svg.qr path")
         check(len(qr) == 1 and qr[0].size["width"] > 150, "a QR code of the strong address is drawn (inline SVG)",
               [q.size for q in qr])
+        try:
+            scanned = qr_decode.decode(qr_decode.svg_modules(
+                driver.find_element(By.CSS_SELECTOR, "svg.qr").get_attribute("outerHTML")))
+        except ValueError as unreadable:
+            scanned = f"unreadable: {unreadable}"
+        check(scanned == strong, "the QR code reads back as the strong address (tests/tools/qr_decode.py: "
+              "format, mask, Reed-Solomon checked)", (scanned, strong))
         font = driver.execute_script("return getComputedStyle(document.body).fontFamily")
         check("sans-serif" in font, "the inline stylesheet applies (allowed by its hash)", font)
         complaints = csp_complaints(driver)
@@ -170,6 +180,13 @@ def unverified_pages(work, driver):
         policy = headers.get("Content-Security-Policy", "")
         check(policy.startswith("default-src 'none'") and "script-src" not in policy,
               "pages are served with the strict Content-Security-Policy", policy)
+        status, head_headers, empty = fetch(service.url + "/lookup?q=alice%40example.com", method="HEAD")
+        check(status == 200 and empty == b"" and head_headers.get("Content-Type", "").startswith("text/html") and
+              head_headers.get("Content-Security-Policy") == policy,
+              "HEAD on a page: its status and header fields, no body", (status, head_headers, empty[:80]))
+        status, headers, _ = fetch(service.url + "/about", method="DELETE")
+        check(status == 405 and headers.get("Allow") == "GET, HEAD", "another method on a page: 405 with Allow",
+              (status, headers))
 
 
 def verification_flow(work, driver):
@@ -220,4 +237,4 @@ with tempfile.TemporaryDirectory() as work:
         driver.quit()
 print(f"# screenshots: {results}/*.png", flush=True)
 
-finish(minimum=28)
+finish(minimum=31)

@@ -387,6 +387,13 @@ TEST_F(VerifiedServiceTest, PagesShowOnlyAVerifiedAddressAndItsCertificates) {
   EXPECT_EQ(call("GET", "/").status, 200);
   EXPECT_EQ(call("GET", "/about").status, 200);
   EXPECT_EQ(call("POST", "/about").status, 405);
+  // HEAD is GET without the body (the HTTP server drops the body): the same
+  // status and header fields.
+  HttpResponse head = call("HEAD", "/lookup?q=alice%40example.com");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.content_type, shown.content_type);
+  EXPECT_EQ(head.headers, shown.headers);
+  EXPECT_EQ(call("HEAD", "/verify/" + std::string(64, '0')).status, 404) << "HEAD reaches the verify page's GET";
 }
 
 TEST_F(VerifiedServiceTest, ASquatterNeitherBlocksNorWins) {
@@ -480,10 +487,41 @@ TEST_F(ServiceApiTest, AVersionOneDatabaseIsUpgradedAndItsAddressesStayListed) {
   EXPECT_THROW(api_.emplace(database_), Error) << "a newer database is refused, not damaged";
 }
 
+// Lookups answer from a memo of rendered profiles (api.cc): a second Api on
+// the same database (another `serve --reuse-port` process) must answer what
+// the first one stored just now, even within the same second.
+TEST_F(ServiceApiTest, ALookupAnswersWhatIsStoredNowWhicheverProcessStoredIt) {
+  publish(alice());
+  Api other(database_);
+  auto lookup = [&](Api& api, const std::string& target) {
+    return read<PublishedProfile>(api.handle({"GET", target, "", "", "", client_}, clock_).body, "the answer");
+  };
+  const std::string by_address = "/v1/addresses/alice%40example.com";
+  ASSERT_EQ(lookup(other, by_address).certificates.size(), 2u);
+  ASSERT_EQ(lookup(other, account(alice())).certificates.size(), 2u);
+  Publication fewer = publication(alice());
+  fewer.certificates.pop_back();
+  ASSERT_EQ(as_root(alice(), "PUT", account(alice()), fewer.to_json()).status, 200);  // the same second
+  EXPECT_EQ(lookup(other, by_address).certificates.size(), 1u);
+  EXPECT_EQ(lookup(other, account(alice())).certificates.size(), 1u);
+  EXPECT_TRUE(lookup(other, by_address).verified.has_value()) << "by address: says whether verified";
+  EXPECT_FALSE(lookup(other, account(alice())).verified.has_value()) << "by fingerprint: does not";
+  clock_ += std::chrono::seconds(5);
+  publish(alice());
+  auto republished = lookup(other, by_address);
+  EXPECT_EQ(republished.certificates.size(), 2u);
+  EXPECT_EQ(republished.updated_at, clock_) << "the new publication's time, not the memoized one";
+}
+
 TEST_F(ServiceApiTest, HealthAndUnknownPaths) {
   EXPECT_EQ(answer<Health>(call("GET", "/v1/health"), 200).status, "ok");
   expect_refused([&] { return call("GET", "/v1/nothing"); }, 404, "not_found");
   expect_refused([&] { return call("DELETE", "/v1/health"); }, 405, "method_not_allowed");
+  HttpResponse refused = call("POST", "/v1/accounts/X");
+  ASSERT_EQ(refused.status, 405);
+  EXPECT_EQ(refused.headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "GET, HEAD, PUT"}}))
+      << "a 405 says which methods the path takes (RFC 9110 section 15.5.6)";
+  EXPECT_EQ(answer<Health>(call("HEAD", "/v1/health"), 200).status, "ok") << "HEAD answers as GET";
   expect_refused([&] { return call("GET", "/v1/addresses/a%00b"); }, 400, "bad_path");
   expect_refused([&] { return call("GET", "/v1/addresses/%4"); }, 400, "bad_path");
   expect_refused([&] { return call("GET", "relative"); }, 400, "bad_path");

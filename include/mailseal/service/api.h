@@ -69,6 +69,7 @@ struct ServiceSettings {
 std::string database_for_display(const std::string& database);
 
 class ServiceStore;
+class RenderedProfiles;
 
 class Api {
  public:
@@ -92,6 +93,7 @@ class Api {
   struct Backend;  // the database's connections, the rate limits' buckets
   std::unique_ptr<Backend> backend_;
   ServiceSettings settings_;
+  std::unique_ptr<RenderedProfiles> rendered_;  // lookups' answers, memoized (api.cc)
 };
 
 }  // namespace mailseal::service

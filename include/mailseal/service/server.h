@@ -21,6 +21,10 @@ namespace mailseal::service {
 struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
+  // SO_REUSEPORT: several `mailseal serve` processes (of the same effective
+  // user; Linux refuses another's) listen on one port, the kernel spreading
+  // connections among them (docs/service.md, "Several processes").
+  bool reuse_port = false;
   std::filesystem::path database = "mailseal-service.db";  // or postgresql://... (Api)
   std::optional<std::filesystem::path> tls_certificate;
   std::optional<std::filesystem::path> tls_key;
@@ -43,6 +47,7 @@ struct ServeOptions {
 // What `mailseal serve` takes from its command line, as given.
 struct ServeSettings {
   std::string listen = "127.0.0.1:8080";
+  bool reuse_port = false;
   std::string database = "mailseal-service.db";
   std::string tls_certificate;
   std::string tls_key;

@@ -46,6 +46,26 @@ HttpResponse mismatch(std::string_view query, std::string_view served);
 // 400: `query` is neither an address nor a fingerprint.
 HttpResponse bad_query(std::string_view query);
 
+// The pages of a challenge mail's link (GET /verify/TOKEN and its button's
+// POST; docs/service.md, "Verified addresses"). The API decides which and
+// its status; `address`, `account` and `other` (the profile served for the
+// address instead) are text.
+enum class VerifyPage {
+  Unknown,           // no such token, or its claim is gone
+  Expired,           // nothing changed
+  ConfirmedAlready,  // for this profile; the link cannot be used again
+  OtherProfile,      // another profile is served for the address: a button cannot replace it
+  Confirm,           // what the link confirms, and the button
+  Confirmed,         // the button did it
+  ConfirmedFirst,    // another profile's claim was confirmed at the same moment, first
+};
+struct VerifyView {
+  std::string address;
+  std::string account;
+  std::string other;
+};
+HttpResponse verify(VerifyPage which, int status, const VerifyView& view = {});
+
 // The value of `name` in a query string (application/x-www-form-urlencoded:
 // percent-escapes and '+'), or nullopt if absent or malformed.
 std::optional<std::string> query_parameter(std::string_view target, std::string_view name);

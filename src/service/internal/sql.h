@@ -84,6 +84,7 @@ class Connection {
 
  private:
   friend class Transaction;
+  friend class ReadSnapshot;
   int depth_ = 0;  // open transactions and savepoints
 };
 
@@ -102,6 +103,22 @@ class Transaction {
   Connection& connection_;
   int level_;
   bool done_ = false;
+};
+
+// Reads that see one state of the database. On SQLite a deferred
+// transaction: the queries inside take the file's read lock once, not once
+// each. On PostgreSQL nothing (each statement reads its own snapshot; a
+// transaction would cost two round trips). Nothing inside a transaction.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Connection& connection);
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+ private:
+  Connection& connection_;
+  bool owned_ = false;
 };
 
 // True for a database named by a PostgreSQL connection URI
