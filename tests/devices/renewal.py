@@ -13,7 +13,6 @@ of Alice stands (no conflict), Carol and `openssl cms` still encrypt to
 Alice's old certificate and both of Alice's devices read that, also after
 the old certificate expired (the archived key)."""
 import email.utils
-import glob
 import json
 import os
 import secrets
@@ -24,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, faketime_environment, finish, require_mailseal  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
@@ -34,18 +33,9 @@ MAIL_VALIDITY = 2 * 365 * DAY  # profile::kMailValidityDays
 TWO_WEEKS_BEFORE = MAIL_VALIDITY - 14 * DAY
 
 
-def faketime_library():
-    library = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
-    if library is None:
-        raise RuntimeError("libfaketime is not installed (scripts/install-deps.sh installs faketime)")
-    return library
-
-
 def at(seconds):
     """The environment of a mailseal process whose clock runs `seconds` ahead."""
-    # An AddressSanitizer build wants its runtime first; libfaketime, preloaded, comes before it.
-    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
-    return dict(os.environ, ASAN_OPTIONS=asan, LD_PRELOAD=faketime_library(), FAKETIME=f"+{seconds}")
+    return faketime_environment(offset=f"+{seconds}")
 
 
 class Person(Home):

@@ -8,7 +8,6 @@ expired challenge (the service's clock moved with libfaketime), a replayed
 link, someone else's token in a signed confirmation, and hostile requests to
 the new endpoints, some over raw sockets."""
 import email
-import glob
 import email.policy
 import http.client
 import json
@@ -23,7 +22,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, faketime_environment, finish, require_mailseal, skip  # noqa: E402
 
 try:
     from smtp_tool import Upstream  # noqa: E402
@@ -283,15 +282,8 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     # --- An expired challenge -----------------------------------------------
     def later(home, seconds, *arguments):
         """`mailseal` for `home` with its clock `seconds` ahead (libfaketime), as the service's is."""
-        # An AddressSanitizer build wants its runtime first; libfaketime, preloaded, comes before it.
-        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
-        # libfaketime preloaded directly: the faketime wrapper's semaphore (named by its pid)
-        # was once left behind by another test and refused ("sem_open: File exists").
-        library = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
-        if library is None:
-            raise RuntimeError("libfaketime is not installed (scripts/install-deps.sh installs faketime)")
         return subprocess.run([MAILSEAL, "--home", home.home, *arguments], capture_output=True,
-                              env=dict(os.environ, ASAN_OPTIONS=asan, LD_PRELOAD=library, FAKETIME=f"+{seconds}"))
+                              env=faketime_environment(offset=f"+{seconds}"))
 
     erin = Home(work, "erin")
     erin.json("init", "erin@example.com", "--name", "Erin", "--suite", "modern", "--service", service.url)

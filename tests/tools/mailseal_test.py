@@ -5,6 +5,7 @@ checks nothing must not pass); skipping (exit 77, as CTest's
 SKIP_RETURN_CODE) with a message; a mailseal profile home; the shared corpora;
 and a seeded random generator whose seed is printed, so a failure can be
 replayed (MAILSEAL_TEST_SEED)."""
+import glob
 import json
 import os
 import random
@@ -105,6 +106,28 @@ class Home:
 
     def device_id(self):
         return next(d["device_id"] for d in self.json("device", "list")["devices"] if d["this_device"])
+
+
+def faketime_environment(offset=None, timestamp_file=None, multithreaded=False):
+    """The environment that runs a program with its clock moved by libfaketime,
+    preloaded directly: the `faketime` wrapper forks, so a signal sent to it
+    left the program running, and its pid-named semaphore was once refused
+    ("sem_open: File exists"). Either a fixed `offset` ("+3600") or a file
+    the clock's offset is read from on every look (FAKETIME_TIMESTAMP_FILE);
+    the monotonic clock stays real."""
+    name = "libfaketimeMT.so.1" if multithreaded else "libfaketime.so.1"
+    library = next(iter(glob.glob(f"/usr/lib/*/faketime/{name}")), None)
+    if library is None:
+        raise RuntimeError("libfaketime is not installed (scripts/install-deps.sh installs faketime)")
+    # An AddressSanitizer build wants its runtime first; libfaketime, preloaded, comes before it.
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+    environment = dict(os.environ, LD_PRELOAD=library, ASAN_OPTIONS=asan, FAKETIME_DONT_FAKE_MONOTONIC="1")
+    environment.pop("FAKETIME", None)
+    if offset is not None:
+        environment["FAKETIME"] = offset
+    if timestamp_file is not None:
+        environment.update(FAKETIME_TIMESTAMP_FILE=timestamp_file, FAKETIME_NO_CACHE="1")
+    return environment
 
 
 def corpus(*parts):

@@ -18,6 +18,7 @@ import sqlite3
 import urllib.parse
 
 import postgres_tool
+from mailseal_test import faketime_environment
 
 
 class KeyService:
@@ -48,17 +49,10 @@ class KeyService:
         serve = [self.mailseal, "serve", "--listen", "127.0.0.1:0", "--db", self.database, *self.extra]
         if self.clock_file is None:
             return serve, None
-        if shutil.which("faketime") is None:
-            raise RuntimeError("faketime is not installed (scripts/install-deps.sh installs it)")
         self.move_clock(0)
-        # An AddressSanitizer build wants its runtime first among the loaded
-        # libraries; libfaketime, preloaded, comes before it and is harmless.
-        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
-        environment = dict(os.environ, FAKETIME_TIMESTAMP_FILE=self.clock_file, FAKETIME_NO_CACHE="1",
-                           FAKETIME_DONT_FAKE_MONOTONIC="1", ASAN_OPTIONS=asan)
-        # faketime preloads the multi-threaded libfaketime (-m); its own
-        # FAKETIME setting is dropped, or it would win over the file.
-        return ["faketime", "-m", "-f", "+0", "env", "-u", "FAKETIME", *serve], environment
+        # The service itself is the process started (not a wrapper that forks),
+        # so that SIGTERM at the end stops it.
+        return serve, faketime_environment(timestamp_file=self.clock_file, multithreaded=True)
 
     def move_clock(self, seconds):
         """Sets the service's clock `seconds` ahead of the real one (atomically:
