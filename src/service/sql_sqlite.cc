@@ -1,12 +1,16 @@
 // The service's SQL connection over SQLite (store::Database).
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "mailseal/common/error.h"
 #include "mailseal/store/sqlite.h"
 #include "service/internal/sql.h"
 
@@ -112,6 +116,24 @@ class SqliteConnection final : public Connection {
   StatementPool pool_;
 };
 
+// Switching a new database to WAL takes an exclusive lock for which SQLite
+// does not wait (it skips its busy handler where waiting could deadlock), so
+// of several processes opening a new database at once some were refused
+// ("database is locked"): they try again for a while.
+void use_wal(store::Database& database) {
+  constexpr int kAttempts = 100;  // about 4 s in all
+  for (int attempt = 1;; ++attempt) {
+    try {
+      database.execute("PRAGMA journal_mode = WAL;");
+      return;
+    } catch (const Error&) {
+      if (sqlite3_errcode(database.native()) != SQLITE_BUSY || attempt == kAttempts)
+        throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + attempt % 20));
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Connection> open_sqlite(const std::string& path) {
@@ -120,7 +142,7 @@ std::unique_ptr<Connection> open_sqlite(const std::string& path) {
   try {
     store::Database database = store::Database::open(path, store::OpenMode::ReadWriteCreate);
     ::umask(previous);
-    database.execute("PRAGMA journal_mode = WAL;");
+    use_wal(database);
     return std::make_unique<SqliteConnection>(std::move(database));
   } catch (...) {
     ::umask(previous);
