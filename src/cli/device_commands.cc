@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <qrencode.h>
 
 #include <fmt/format.h>
 
@@ -17,6 +16,7 @@
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/common/qr_code.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/devices/recovery.h"
@@ -54,19 +54,14 @@ std::chrono::seconds parse_duration(const std::string& text) {
 // A QR code of `text` in Unicode half blocks, for a phone to scan off the
 // terminal.
 void print_qr(const std::string& text) {
-  using Code = std::unique_ptr<QRcode, decltype(&QRcode_free)>;
-  Code code(QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1), &QRcode_free);
+  const std::optional<QrCode> code = encode_qr(text);
   if (!code)
     return;
-  const int width = code->width;
-  auto dark = [&](int x, int y) {
-    return x >= 0 && y >= 0 && x < width && y < width && (code->data[y * width + x] & 1) != 0;
-  };
-  for (int y = -2; y < width + 2; y += 2) {
+  for (int y = -2; y < code->width + 2; y += 2) {
     std::string line;
-    for (int x = -2; x < width + 2; ++x) {
-      bool top = dark(x, y);
-      bool bottom = dark(x, y + 1);
+    for (int x = -2; x < code->width + 2; ++x) {
+      bool top = code->dark(x, y);
+      bool bottom = code->dark(x, y + 1);
       // Light modules are drawn, dark ones left blank: terminals are dark.
       line += !top && !bottom ? "\u2588" : !top ? "\u2580" : !bottom ? "\u2584" : " ";
     }

@@ -6,10 +6,10 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <qrencode.h>
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/escape.h"
+#include "mailseal/common/qr_code.h"
 
 namespace mailseal::service::pages {
 
@@ -45,15 +45,13 @@ std::string url_encode(std::string_view text) {
 // none), black modules on a white square with a four-module quiet zone;
 // empty if `text` does not fit in one.
 std::string qr_svg(const std::string& text) {
-  using Code = std::unique_ptr<QRcode, decltype(&QRcode_free)>;
-  Code code(QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1), &QRcode_free);
+  const std::optional<QrCode> code = encode_qr(text);
   if (!code)
     return "";
-  const int width = code->width;
   std::string path;
-  for (int y = 0; y < width; ++y) {
-    for (int x = 0; x < width; ++x) {
-      if ((code->data[y * width + x] & 1) != 0)
+  for (int y = 0; y < code->width; ++y) {
+    for (int x = 0; x < code->width; ++x) {
+      if (code->dark(x, y))
         path += fmt::format("M{} {}h1v1h-1z", x, y);
     }
   }
@@ -61,7 +59,7 @@ std::string qr_svg(const std::string& text) {
                      "width=\"200\" height=\"200\" role=\"img\" aria-label=\"QR code of the strong address\">"
                      "<rect x=\"-4\" y=\"-4\" width=\"{0}\" height=\"{0}\" fill=\"#fff\"/>"
                      "<path fill=\"#000\" d=\"{1}\"/></svg>",
-                     width + 8, path);
+                     code->width + 8, path);
 }
 
 constexpr std::string_view kLookupForm =

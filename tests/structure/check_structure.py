@@ -189,6 +189,7 @@ OWNER_FILES = {
     "src/common/unique_fd.cc",
     "src/service/internal/postgres.h",  # libpq (the key service's PostgreSQL back end)
     "src/service/postgres_handles.cc",
+    "src/common/qr_code.cc",  # libqrencode (its only user, owner and deleter in one file)
 }
 # A call (with an argument) that releases a handle, memory or a descriptor.
 RELEASE_CALL = re.compile(

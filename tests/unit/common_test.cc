@@ -13,11 +13,23 @@
 #include "mailseal/common/host_port.h"
 #include "mailseal/common/ids.h"
 #include "mailseal/common/key_access.h"
+#include "mailseal/common/qr_code.h"
 #include "mailseal/common/text.h"
 #include "mailseal/common/time.h"
 
 namespace mailseal {
 namespace {
+
+TEST(QrCode, ASmallTextIsVersionOneWithItsFinderPatterns) {
+  const std::optional<QrCode> code = encode_qr("mailseal");
+  ASSERT_TRUE(code);
+  EXPECT_EQ(code->width, 21) << "version 1";
+  // The top-left finder pattern: a dark ring, a light ring, a dark centre.
+  EXPECT_TRUE(code->dark(0, 0) && code->dark(6, 6) && code->dark(3, 3));
+  EXPECT_FALSE(code->dark(1, 1) || code->dark(5, 1));
+  EXPECT_FALSE(code->dark(-1, 0) || code->dark(0, 21)) << "the quiet zone is light";
+  EXPECT_FALSE(encode_qr(std::string(3000, 'x'))) << "more than any version holds at level M";
+}
 
 TEST(Text, FoldsAsciiLettersAndNothingElse) {
   EXPECT_EQ(ascii_lower("MAIL From:<A@Example.ORG>"), "mail from:<a@example.org>");
