@@ -32,6 +32,9 @@ packages=(
   # faketime (with libfaketime, its dependency): the key service of tests/devices runs on a clock
   # the test moves forward instead of sleeping until a PIN expires (tests/tools/service_tool.py)
   faketime
+  # systemd (systemd-analyze, systemctl): tests/gateway/user_service.py checks the gateway's user
+  # unit with `systemd-analyze verify --user` and enables it with `systemctl --user`
+  systemd
   # the key service's pages in a real browser (tests/service/web_pages.py): Debian's chromium,
   # headless, driven by chromium-driver (chromedriver) through python3-selenium
   chromium chromium-driver python3-selenium

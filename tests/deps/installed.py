@@ -29,6 +29,8 @@ PROGRAMS = [
     "openssl", "certutil", "pk12util", "cmsutil", "gpgsm", "gpg-agent", "gpgconf", "swaks",
     # a clock a test moves (the key service in tests/devices runs under it)
     "faketime",
+    # the gateway's user unit, checked and enabled (tests/gateway/user_service.py)
+    "systemd-analyze", "systemctl",
     # the browser that tests/service/web_pages.py drives
     "chromium", "chromedriver",
     # the throwaway PostgreSQL clusters of the key service's tests (tests/tools/postgres_tool.py)
