@@ -214,34 +214,40 @@ void define_export_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(mobileconfig, run_export_mobileconfig, args.export_mobileconfig);
 }
 
-// setup gateway
-void define_setup_gateway(Definitions& d, CLI::App& setup, SetupGatewayArgs& args) {
-  auto* gateway = d.subcommand(
-      setup, "gateway", "Run the gateway as a per-user service (systemd) and point mail clients at it",
-      "mailseal setup gateway --upstream smtp.example.com:587 --upstream-tls starttls "
-      "--thunderbird ~/.thunderbird/abcd1234.default-release");
-  gateway->add_option("--upstream", args.settings.upstream, "The submission server to relay to")
+// The options `gateway` and `setup gateway` share: where it listens, the
+// upstream it relays to, its policy and its TLS for clients.
+void add_gateway_settings(CLI::App& gateway, gateway::GatewaySettings& settings) {
+  gateway.add_option("--listen", settings.listen, "HOST:PORT for mail clients (default 127.0.0.1:10587)")
+      ->type_name("HOST:PORT");
+  gateway.add_option("--upstream", settings.upstream, "The submission server to relay to")
       ->required()
       ->type_name("HOST:PORT");
-  gateway->add_option("--upstream-tls", args.settings.upstream_tls, "none, starttls or tls (default none)")
+  gateway.add_option("--upstream-tls", settings.upstream_tls, "none, starttls or tls (default none)")
       ->type_name("MODE");
-  gateway->add_option("--upstream-ca", args.settings.upstream_ca, "Trust these CA certificates for the upstream")
+  gateway.add_option("--upstream-ca", settings.upstream_ca, "Trust these CA certificates for the upstream")
       ->type_name("FILE");
-  gateway->add_option("--upstream-user", args.settings.upstream_user, "Authenticate to the upstream as USER")
+  gateway.add_option("--upstream-user", settings.upstream_user, "Authenticate to the upstream as USER")
       ->type_name("USER");
   gateway
-      ->add_option("--upstream-password-file", args.settings.upstream_password_file,
-                   "... with the password in FILE (mode 0600)")
+      .add_option("--upstream-password-file", settings.upstream_password_file,
+                  "... with the password in FILE (mode 0600)")
       ->type_name("FILE");
-  gateway->add_option("--listen", args.settings.listen, "HOST:PORT for mail clients (default 127.0.0.1:10587)")
-      ->type_name("HOST:PORT");
   gateway
-      ->add_option("--policy", args.settings.policy,
-                   "opportunistic (sign, encrypt when possible) or required (refuse what cannot be encrypted)")
+      .add_option("--policy", settings.policy,
+                  "opportunistic (sign, encrypt when possible) or required (refuse what cannot be encrypted)")
       ->type_name("POLICY");
-  gateway->add_option("--tls-cert", args.settings.tls_certificate, "Offer STARTTLS to clients with this certificate")
+  gateway.add_option("--tls-cert", settings.tls_certificate, "Offer STARTTLS to clients with this certificate")
       ->type_name("FILE");
-  gateway->add_option("--tls-key", args.settings.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  gateway.add_option("--tls-key", settings.tls_key, "... and this private key (PEM)")->type_name("FILE");
+}
+
+// setup gateway
+void define_setup_gateway(Definitions& d, CLI::App& setup, SetupGatewayArgs& args) {
+  auto* gateway =
+      d.subcommand(setup, "gateway", "Run the gateway as a per-user service (systemd) and point mail clients at it",
+                   "mailseal setup gateway --upstream smtp.example.com:587 --upstream-tls starttls "
+                   "--thunderbird ~/.thunderbird/abcd1234.default-release");
+  add_gateway_settings(*gateway, args.settings);
   gateway->add_option("--thunderbird", args.thunderbird, "Make the gateway this Thunderbird profile's outgoing server")
       ->type_name("DIR");
   gateway->add_option("--mutt", args.mutt, "Write mutt's key files and smtp_url for the gateway into DIR")
@@ -592,22 +598,7 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
   auto* gateway = d.subcommand(app, "gateway", "Run the SMTP submission gateway (until SIGINT or SIGTERM)",
                                "mailseal gateway --listen 127.0.0.1:10587 --upstream smtp.example.com:587 "
                                "--upstream-tls starttls");
-  gateway->add_option("--listen", args.gateway.listen, "HOST:PORT for mail clients (default 127.0.0.1:10587)")
-      ->type_name("HOST:PORT");
-  gateway->add_option("--upstream", args.gateway.upstream, "The submission server to relay to")
-      ->required()
-      ->type_name("HOST:PORT");
-  gateway->add_option("--upstream-tls", args.gateway.upstream_tls, "none, starttls or tls (default none)")
-      ->type_name("MODE");
-  gateway->add_option("--upstream-ca", args.gateway.upstream_ca, "Trust these CA certificates for the upstream")
-      ->type_name("FILE");
-  gateway
-      ->add_option("--policy", args.gateway.policy,
-                   "opportunistic (sign, encrypt when possible) or required (refuse what cannot be encrypted)")
-      ->type_name("POLICY");
-  gateway->add_option("--tls-cert", args.gateway.tls_certificate, "Offer STARTTLS to clients with this certificate")
-      ->type_name("FILE");
-  gateway->add_option("--tls-key", args.gateway.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  add_gateway_settings(*gateway, args.gateway);
   gateway->add_option("--max-size", args.gateway.max_size, "Largest message accepted, in bytes (default 25 MiB)")
       ->type_name("BYTES");
   gateway->add_option("--timeout", args.gateway.timeout, "Seconds to wait for a client or the upstream (default 300)")
@@ -620,12 +611,6 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->add_option("--max-per-client", args.gateway.max_sessions_per_client,
                    "Simultaneous sessions from one client address (default 8)")
       ->type_name("N");
-  gateway->add_option("--upstream-user", args.gateway.upstream_user, "Authenticate to the upstream as USER")
-      ->type_name("USER");
-  gateway
-      ->add_option("--upstream-password-file", args.gateway.upstream_password_file,
-                   "... with the password in FILE (mode 0600)")
-      ->type_name("FILE");
   gateway
       ->add_option("--refresh", args.gateway.refresh,
                    "Seconds before a recipient's keys are fetched again from the key service (default 3600)")
