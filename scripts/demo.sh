@@ -12,7 +12,8 @@ DEMO=$(mktemp -d "${TMPDIR:-/tmp}/mailseal-demo.XXXXXX")
 SERVICE_PID="" SINK_PID="" GATEWAY_PID=""
 cleanup() {
   # shellcheck disable=SC2086
-  [ -n "$SERVICE_PID$SINK_PID$GATEWAY_PID" ] && kill $SERVICE_PID $SINK_PID $GATEWAY_PID 2>/dev/null
+  [ -n "$SERVICE_PID$SINK_PID$GATEWAY_PID$ALICE_GATEWAY_PID" ] &&
+    kill $SERVICE_PID $SINK_PID $GATEWAY_PID $ALICE_GATEWAY_PID 2>/dev/null
   wait 2>/dev/null
   rm -rf "$DEMO"
 }
@@ -128,12 +129,14 @@ run "$MAILSEAL" device pending --home "$DEMO/alice"
 run "$MAILSEAL" device accept "$WITNESS" --home "$DEMO/alice"
 run "$MAILSEAL" sync --home "$DEMO/laptop"
 
-say "Her phone joins with a one-time PIN instead (also shown as a QR code on a terminal)."
+say "Her phone joins with a one-time PIN instead (also shown as a QR code on a terminal): two commands. Alice's always-running gateway (here syncing every 2 s) accepts it; the phone waits for its keys."
+"$MAILSEAL" gateway --listen 127.0.0.1:0 --upstream 127.0.0.1:1 --sync 2 --home "$DEMO/alice" \
+  >"$DEMO/alice-gateway.addr" 2>"$DEMO/alice-gateway.log" &
+ALICE_GATEWAY_PID=$!
 PIN=$("$MAILSEAL" device invite --json --home "$DEMO/alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pin"])')
 echo "    PIN: $PIN"
-run "$MAILSEAL" device join alice@example.com --service "$SERVICE" --pin "$PIN" --name phone --home "$DEMO/phone"
-run "$MAILSEAL" sync --home "$DEMO/alice"
-run "$MAILSEAL" sync --home "$DEMO/phone"
+run "$MAILSEAL" device join alice@example.com --service "$SERVICE" --pin "$PIN" --name phone --wait 60 --home "$DEMO/phone"
+grep 'sync:' "$DEMO/alice-gateway.log" | sed 's/^/    /'
 run "$MAILSEAL" device list --home "$DEMO/alice"
 
 say "Bob sends mail as always: his mail client submits to the mailseal gateway on localhost, which relays to his provider (here a local SMTP server)."

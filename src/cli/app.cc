@@ -239,6 +239,11 @@ void add_gateway_settings(CLI::App& gateway, gateway::GatewaySettings& settings)
   gateway.add_option("--tls-cert", settings.tls_certificate, "Offer STARTTLS to clients with this certificate")
       ->type_name("FILE");
   gateway.add_option("--tls-key", settings.tls_key, "... and this private key (PEM)")->type_name("FILE");
+  gateway
+      .add_option("--sync", settings.sync,
+                  "Seconds between syncs with the key service: accepts devices joining by PIN, takes new keys, "
+                  "renews certificates (default 60; 0: never)")
+      ->type_name("SECONDS");
 }
 
 // setup gateway
@@ -458,6 +463,11 @@ void define_device_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->type_name("URL");
   join->add_option("--pin", args.device_join.pin, "A PIN from 'mailseal device invite' (no witness to compare)");
   join->add_option("--name", args.device_join.name, "This device's name (default: the host name)");
+  join->add_option("--wait", args.device_join.wait,
+                   "Seconds to wait for an admin device to accept and send the keys (default 600 with --pin, "
+                   "0 without: finish with 'mailseal sync')")
+      ->type_name("SECONDS")
+      ->check(CLI::NonNegativeNumber);
   d.runs(join, run_device_join, args.device_join);
   auto* pending = d.subcommand(*device, "pending", "Requests to join, with the witness each device shows",
                                "mailseal device pending");

@@ -2,6 +2,7 @@
 // The code that runs each command. Option definitions live in app.cc; these
 // functions parse nothing from argv, call the library and format its answer.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -201,6 +202,7 @@ struct DeviceJoinArgs {
   std::string service;
   std::string pin;
   std::string name;
+  std::optional<int> wait;  // seconds to wait for the keys; default: kJoinWaitWithPin with --pin, else 0
 };
 int run_device_join(const Context& context, const DeviceJoinArgs& args);
 int run_device_pending(const Context& context, const ServiceArgs& args);

@@ -3,6 +3,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -147,6 +150,54 @@ int run_lookup(const Context& context, const LookupArgs& args) {
   return 0;
 }
 
+namespace {
+
+// How long `device join --pin` waits for its keys by default: a PIN's default
+// lifetime, after which the admin device refuses the request anyway.
+constexpr std::chrono::seconds kJoinWaitWithPin{600};
+// How often a waiting join asks the key service; well inside its limit on
+// signed requests per client (service::RateLimits::signed_request).
+constexpr std::chrono::seconds kJoinPollInterval{3};
+constexpr std::chrono::seconds kJoinProgressInterval{30};
+
+// Asks the key service until an admin device accepted the request and the
+// keys arrived (true), or `limit` passed (false). A refusal ends the wait with
+// its Error; a key service that does not answer is asked again.
+bool wait_for_keys(const Context& context, keyservice::Client& client, std::chrono::seconds limit, json& answer) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + limit;
+  Clock::time_point next_progress = Clock::now() + kJoinProgressInterval;
+  bool told_unreachable = false;
+  while (true) {
+    try {
+      devices::SyncReport report = devices::sync(context.home(), client, context.key_access(), mailseal::now());
+      if (report.joined) {
+        answer["keys_added"] = report.keys_added;
+        if (!context.json())
+          print_note(fmt::format("joined the profile; {} mail key(s) received", report.keys_added));
+        return true;
+      }
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::Io)
+        throw;
+      if (!told_unreachable && !context.json())
+        print_warning(fmt::format("the key service did not answer ({}); asking again", error.what()));
+      told_unreachable = true;
+    }
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline)
+      return false;
+    if (now >= next_progress && !context.json()) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
+      print_note(fmt::format("still waiting for an admin device ({} s left)", left.count()));
+      next_progress = now + kJoinProgressInterval;
+    }
+    std::this_thread::sleep_for(std::min<Clock::duration>(kJoinPollInterval, deadline - now));
+  }
+}
+
+}  // namespace
+
 int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   if (args.service.empty())
     throw Error(ErrorCode::Usage, "give --service URL, the key service the profile is published on");
@@ -159,19 +210,37 @@ int run_device_join(const Context& context, const DeviceJoinArgs& args) {
   if (!args.pin.empty())
     options.pin = args.pin;
   devices::JoinTicket ticket = devices::join(context.home(), client, options, context.now());
-  if (context.json()) {
-    print_json(
-        {{"device_id", ticket.device_id.str()}, {"witness", ticket.witness}, {"request_id", ticket.request_id.str()}});
+  const std::chrono::seconds wait(args.wait.value_or(args.pin.empty() ? 0 : kJoinWaitWithPin.count()));
+  json answer{
+      {"device_id", ticket.device_id.str()}, {"witness", ticket.witness}, {"request_id", ticket.request_id.str()}};
+  if (!context.json()) {
+    print_line(fmt::format("device   {}", ticket.device_id.str()));
+    print_line(fmt::format("witness  {}", ticket.witness));
+    if (args.pin.empty())
+      print_note("on an admin device, run 'mailseal device pending' and accept the request showing this witness");
+    else
+      print_note(
+          "the admin device that made the PIN accepts this device on its next sync (its gateway syncs by itself)");
+  }
+  if (wait.count() == 0) {
+    if (context.json())
+      print_json(answer);
+    else
+      print_hint("then run 'mailseal sync' here to receive the keys");
     return 0;
   }
-  print_line(fmt::format("device   {}", ticket.device_id.str()));
-  print_line(fmt::format("witness  {}", ticket.witness));
-  if (args.pin.empty()) {
-    print_note("on an admin device, run 'mailseal device pending' and accept the request showing this witness");
-  } else {
-    print_note("the admin device that made the PIN accepts this device on its next 'mailseal sync'");
-  }
-  print_hint("then run 'mailseal sync' here to receive the keys");
+  if (!context.json())
+    print_note(fmt::format("waiting up to {} s for the keys (Ctrl-C stops waiting; 'mailseal sync' finishes later)",
+                           wait.count()));
+  const bool joined = wait_for_keys(context, client, wait, answer);
+  if (!joined)
+    throw Error(
+        ErrorCode::NotFound,
+        fmt::format("no admin device accepted this device within {} s; the request is still waiting", wait.count()),
+        "run 'mailseal sync' later to finish joining, or 'mailseal device join' again with a new PIN");
+  answer["joined"] = true;
+  if (context.json())
+    print_json(answer);
   return 0;
 }
 

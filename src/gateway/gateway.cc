@@ -20,6 +20,7 @@
 
 #include "common/openssl.h"
 #include "gateway/internal/session.h"
+#include "gateway/internal/sync_loop.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/unique_fd.h"
 #include "mailseal/profile/profile.h"
@@ -247,6 +248,7 @@ void Gateway::run() {
   Impl& impl = *impl_;
   if (!impl.listener.valid())
     bind();
+  internal::SyncLoop sync(impl.options, impl.shared.profile_lock);
   while (true) {
     pollfd watched[2] = {{impl.listener.get(), POLLIN, 0}, {impl.wake_read.get(), POLLIN, 0}};
     if (::poll(watched, 2, -1) < 0) {

@@ -53,6 +53,9 @@ GatewayOptions gateway_options(const GatewaySettings& settings) {
   if (settings.refresh < 0)
     throw Error(ErrorCode::Usage, "--refresh is a number of seconds, 0 or more");
   options.refresh_interval = std::chrono::seconds(settings.refresh);
+  if (settings.sync < 0)
+    throw Error(ErrorCode::Usage, "--sync is a number of seconds, 0 or more");
+  options.sync_interval = std::chrono::seconds(settings.sync);
   if (settings.auth_timeout < 1)
     throw Error(ErrorCode::Usage, "--auth-timeout must be at least one second");
   options.auth_timeout = std::chrono::seconds(settings.auth_timeout);

@@ -205,6 +205,7 @@ std::vector<std::string> user_service_command(const UserService& service) {
   add("--max-size", std::to_string(s.max_size), std::to_string(defaults.max_size));
   add("--timeout", std::to_string(s.timeout), std::to_string(defaults.timeout));
   add("--refresh", std::to_string(s.refresh), std::to_string(defaults.refresh));
+  add("--sync", std::to_string(s.sync), std::to_string(defaults.sync));
   add("--auth-timeout", std::to_string(s.auth_timeout), std::to_string(defaults.auth_timeout));
   add("--max-per-client", std::to_string(s.max_sessions_per_client), std::to_string(defaults.max_sessions_per_client));
   add("--upstream-user", s.upstream_user, "");

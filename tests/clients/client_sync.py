@@ -43,7 +43,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     admin.must("init", "alice@example.com", "--name", "Alice", "--device-name", "admin", "--service", service.url)
     for device in (laptop, phone):
         invite = admin.json("device", "invite", "--expires", "10m")
-        device.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"],
+        device.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
                     "--name", device.name)
         admin.must("sync")
         device.must("sync")

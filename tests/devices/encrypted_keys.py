@@ -105,7 +105,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # The phone joins by PIN, without a passphrase.
     invite = admin.json("device", "invite", "--expires", "10m")
-    phone.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--name", "phone")
+    phone.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0", "--name", "phone")
     pending_join = open(os.path.join(phone.home, "join.json")).read()
     check(pending_join.count(PLAIN) == 2 and ENCRYPTED not in pending_join,
           "the phone's pending join keeps its keys unencrypted")
@@ -120,7 +120,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
 
     # The tablet joins by PIN too, without a passphrase.
     invite = admin.json("device", "invite", "--expires", "10m")
-    tablet.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--name", "tablet")
+    tablet.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0", "--name", "tablet")
     admin.must("sync")
     check(tablet.json("sync")["joined"], "the tablet joins")
 

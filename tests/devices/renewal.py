@@ -74,7 +74,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
     alice.must("init", "alice@example.com", "--name", "Alice", "--suite", "modern", "--device-name", "laptop",
                "--service", url)
     pin = alice.json("device", "invite", "--expires", "10m")["pin"]
-    phone.must("device", "join", "alice@example.com", "--service", url, "--pin", pin, "--name", "phone")
+    phone.must("device", "join", "alice@example.com", "--service", url, "--pin", pin, "--wait", "0", "--name", "phone")
     phone.must("sync")
     alice.must("sync")
     phone.must("sync")

@@ -58,7 +58,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
             invite = first.json("device", "invite", "--expires", "10m")
             check(re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){4}", invite["pin"]) is not None
                   and invite["uri"].startswith("mailseal:join?"), f"device {number}: a 100-bit PIN and a URI", invite)
-            device.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--name",
+            device.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0", "--name",
                         device.name)
             waiting = device.json("sync")
             check(waiting["waiting"], f"device {number}: waits until the admin device syncs", waiting)
@@ -139,9 +139,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
                          "AAAA-BBBB-CCCC-DDDD-EEEE")
     check(wrong.returncode == 1 and b"PIN is wrong" in wrong.stderr and not os.path.exists(newcomer.home),
           "a wrong PIN is refused and nothing is left behind", wrong.stderr.decode())
-    newcomer.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"])
+    newcomer.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0")
     again = Device(work, "again")
-    reused = again.run("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"])
+    reused = again.run("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0")
     check(reused.returncode == 1 and b"used already" in reused.stderr, "a PIN works once", reused.stderr.decode())
     # The service's clock moves past the PIN's minute instead of the test
     # waiting for it; 61 s is well within the five minutes of skew the service
@@ -149,7 +149,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
     short = first.json("device", "invite", "--expires", "1m")
     service.move_clock(61)
     late = Device(work, "late")
-    expired = late.run("device", "join", "alice@example.com", "--service", url, "--pin", short["pin"])
+    expired = late.run("device", "join", "alice@example.com", "--service", url, "--pin", short["pin"], "--wait", "0")
     service.move_clock(0)
     check(expired.returncode == 1 and b"the PIN has expired" in expired.stderr, "an expired PIN is refused",
           expired.stderr.decode())

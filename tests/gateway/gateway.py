@@ -272,7 +272,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     # itself (--refresh 0: at every message) without anyone running lookup.
     carol_phone = Person(work, "carol-phone")
     pin = json.loads(carol.must("--json", "device", "invite").stdout)["pin"]
-    carol_phone.must("device", "join", "carol@example.net", "--service", service.url, "--pin", pin, "--name", "phone")
+    carol_phone.must("device", "join", "carol@example.net", "--service", service.url, "--pin", pin, "--wait", "0", "--name", "phone")
     carol.must("sync")
     carol_phone.must("sync")
     with Upstream() as upstream, Gateway(MAILSEAL, alice.home, upstream.port, "--refresh", "0") as gateway:
@@ -303,7 +303,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
         def join_carol(name):
             device = Person(work, name)
             code = json.loads(carol.must("--json", "device", "invite").stdout)["pin"]
-            device.must("device", "join", "carol@example.net", "--service", service.url, "--pin", code, "--name", name)
+            device.must("device", "join", "carol@example.net", "--service", service.url, "--pin", code, "--wait", "0", "--name", name)
             carol.must("sync")
             device.must("sync")
             return device

@@ -31,7 +31,7 @@ def pending(home):
 def pin_join(owner, phone, service, name):
     """The owner's own PIN join, whole: invite, join, the admin's sync, the phone's sync."""
     invite = owner.json("device", "invite", "--expires", "10m")
-    joined = phone.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"],
+    joined = phone.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
                        "--name", name)
     if joined.returncode != 0:
         return f"join: {joined.stderr.decode()}"
@@ -100,7 +100,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     # The PIN request keeps its lane while the spam goes on.
     invite = alice.json("device", "invite", "--expires", "10m")
     tablet = Home(work, "tablet")
-    joined = tablet.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"])
+    joined = tablet.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0")
     for n in range(100):
         spammers[n % 40].join(service, fingerprint, f"127.0.0.{2 + n % 20}")
     accepted = alice.json("sync").get("accepted", [])

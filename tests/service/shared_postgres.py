@@ -112,9 +112,9 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         # --- A PIN is used once ------------------------------------------------
         invite = alice.json("device", "invite", "--expires", "10m")
         phone, thief = Home(work, "phone"), Home(work, "thief")
-        joined = phone.run("device", "join", "alice@example.com", "--service", second.url, "--pin", invite["pin"])
+        joined = phone.run("device", "join", "alice@example.com", "--service", second.url, "--pin", invite["pin"], "--wait", "0")
         check(joined.returncode == 0, "PIN: the phone joins through the second process", joined.stderr.decode())
-        reused = thief.run("device", "join", "alice@example.com", "--service", first.url, "--pin", invite["pin"])
+        reused = thief.run("device", "join", "alice@example.com", "--service", first.url, "--pin", invite["pin"], "--wait", "0")
         check(reused.returncode != 0 and b"used" in reused.stderr,
               "PIN: the same PIN on the first process is refused as used", reused.stderr.decode())
 

@@ -53,6 +53,9 @@ inline constexpr std::chrono::seconds kDefaultAuthTimeout{30};
 inline constexpr std::size_t kDefaultMaxSessions = 64;
 inline constexpr std::size_t kDefaultMaxSessionsPerClient = 8;
 inline constexpr std::chrono::seconds kDefaultRefreshInterval{3600};
+// How often the gateway syncs with the key service: often enough that a
+// device joining by PIN waits at most this long for its keys.
+inline constexpr std::chrono::seconds kDefaultSyncInterval{60};
 
 struct GatewayOptions {
   std::string host = "127.0.0.1";
@@ -70,6 +73,10 @@ struct GatewayOptions {
   // that a correspondent's rotation (after removing a device) reaches this
   // gateway without anyone running lookup.
   std::chrono::seconds refresh_interval = kDefaultRefreshInterval;
+  // How often the gateway runs devices::sync with the profile's key service
+  // (accepting PIN joins, taking key bundles, renewing certificates), once at
+  // start and then every interval; 0: never.
+  std::chrono::seconds sync_interval = kDefaultSyncInterval;
   // Until a client has authenticated, its reads wait at most until this
   // long after it connected (and never longer than `timeout`).
   std::chrono::seconds auth_timeout = kDefaultAuthTimeout;
@@ -95,6 +102,7 @@ struct GatewaySettings {
   std::size_t max_size = kDefaultMaxMessageSize;
   int timeout = static_cast<int>(kDefaultTimeout.count());           // seconds
   int refresh = static_cast<int>(kDefaultRefreshInterval.count());   // seconds
+  int sync = static_cast<int>(kDefaultSyncInterval.count());         // seconds, 0: never
   int auth_timeout = static_cast<int>(kDefaultAuthTimeout.count());  // seconds
   std::size_t max_sessions_per_client = kDefaultMaxSessionsPerClient;
   std::string upstream_user;           // with upstream_password_file: AUTH towards the upstream
@@ -106,7 +114,7 @@ struct GatewaySettings {
 // wrong: an address that is not HOST:PORT, an unknown TLS mode or policy, a
 // TLS certificate without its key (or the reverse), a listening address
 // other than loopback without them, a size limit below kMinMessageSize, a
-// timeout below one second, a negative refresh interval, a per-client cap
+// timeout below one second, a negative refresh or sync interval, a per-client cap
 // of 0, an upstream user without a password file (or the reverse), a
 // password file readable by group or others, or an upstream user with
 // --upstream-tls none towards an upstream that is not on loopback.

@@ -1,0 +1,39 @@
+#pragma once
+// The gateway's periodic sync with the key service: the always-running
+// gateway accepts devices that join by PIN, takes new key bundles and renews
+// certificates, so that nobody runs `mailseal sync` by hand.
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "mailseal/gateway/gateway.h"
+
+namespace mailseal::gateway::internal {
+
+class SyncLoop {
+ public:
+  // Runs devices::sync for options.home under `profile_lock` (the lock the
+  // sessions take before they open the profile) once now and then every
+  // options.sync_interval, reporting what changed to options.log. Nothing
+  // runs when the interval is 0.
+  SyncLoop(const GatewayOptions& options, std::mutex& profile_lock);
+  ~SyncLoop();  // stops and waits for a sync under way
+  SyncLoop(const SyncLoop&) = delete;
+  SyncLoop& operator=(const SyncLoop&) = delete;
+
+ private:
+  void run();
+  // One sync; false when this device was removed (there is nothing more to sync).
+  bool sync_once();
+
+  const GatewayOptions& options_;
+  std::mutex& profile_lock_;
+  std::mutex lock_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool told_no_service_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mailseal::gateway::internal
