@@ -75,7 +75,10 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
     throw Error(ErrorCode::BadSignature, "the key bundle was not signed by a device of this profile");
   }
   KeyBundle bundle = decode_bundle(opened.content);
-  if (bundle.root != root.der() || bundle.fingerprint != keyservice::profile_fingerprint_of(root)) {
+  // This device's root certificate, or the same root renewed (the newer one
+  // is adopted when the bundle is taken).
+  if (bundle.fingerprint != keyservice::profile_fingerprint_of(root) ||
+      (bundle.root != root.der() && !keyservice::same_profile_root(crypto::Certificate::from_der(bundle.root), root))) {
     throw Error(ErrorCode::BadSignature, "the key bundle is for another profile");
   }
   for (const auto& key : bundle.keys) {

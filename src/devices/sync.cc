@@ -14,6 +14,32 @@ using namespace internal;
 
 namespace {
 
+// A renewed root and this device's renewed certificates, from a bundle
+// open_bundle checked: the same keys, issued by the profile root, newer than
+// what this device holds. Older ones (a bundle sent before a renewal) change
+// nothing.
+void adopt_renewed_certificates(store::LocalStore& store, const KeyBundle& bundle) {
+  const crypto::Certificate held_root = crypto::Certificate::from_der(store.profile().root_certificate);
+  const crypto::Certificate root = crypto::Certificate::from_der(bundle.root);
+  if (root.not_after() > held_root.not_after())
+    store.set_root_certificate(root.der());
+  const store::DeviceRecord self = this_device(store);
+  for (const auto& device : bundle.devices) {
+    if (device.device_id != self.device_id)
+      continue;
+    auto signature = crypto::Certificate::from_der(device.signature_certificate);
+    auto agreement = crypto::Certificate::from_der(device.agreement_certificate);
+    auto held_signature = crypto::Certificate::from_der(self.signature_certificate);
+    auto held_agreement = crypto::Certificate::from_der(self.agreement_certificate);
+    if (!(signature.public_key() == held_signature.public_key()) ||
+        !(agreement.public_key() == held_agreement.public_key()) || !signature.is_issued_by(root) ||
+        !agreement.is_issued_by(root))
+      throw Error(ErrorCode::BadSignature, "the key bundle holds certificates for another device's keys");
+    if (signature.not_after() > held_signature.not_after())
+      store.set_device_certificates(self.device_id, signature.der(), agreement.der());
+  }
+}
+
 // Takes the newest bundle sent to this device: new keys are added, keys the
 // bundle lists as archived are archived here too.
 void take_bundle(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access, SyncReport& report,
@@ -44,6 +70,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   for (const auto& record : known)
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
+  adopt_renewed_certificates(store, bundle);
   for (const auto& key : bundle.keys) {
     auto existing = std::find_if(known.begin(), known.end(), [&](const store::MailKeyRecord& record) {
       return record.certificate == key.record.certificate;

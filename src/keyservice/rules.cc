@@ -16,6 +16,11 @@ bool is_profile_root(const crypto::Certificate& certificate) {
   return certificate.is_ca() && certificate.is_self_issued() && certificate.is_issued_by(certificate);
 }
 
+bool same_profile_root(const crypto::Certificate& one, const crypto::Certificate& other) {
+  return is_profile_root(one) && is_profile_root(other) && one.public_key() == other.public_key() &&
+         one.common_name() == other.common_name();
+}
+
 bool invitation_lifetime_allowed(std::chrono::seconds lifetime) {
   return lifetime >= std::chrono::seconds(1) && lifetime <= kMaxInvitationLifetime;
 }

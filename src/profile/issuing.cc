@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "mailseal/crypto/endorsement.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/smime/capabilities.h"
 #include "mailseal/udf/udf.h"
@@ -108,6 +109,24 @@ store::MailKeyRecord reissue_mail_certificate(const crypto::PrivateKey& root_key
   return record;
 }
 
+crypto::Certificate issue_root_certificate(const crypto::PrivateKey& root_key, const std::string& name,
+                                           const std::vector<EmailAddress>& addresses, TimePoint now) {
+  return crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
+                                    .common_name = name,
+                                    .permitted_addresses = addresses,
+                                    .not_before = now - kBackdating,
+                                    .not_after = now + kDay * kRootValidityDays},
+                                   root_key.public_key(), root_key, nullptr);
+}
+
+crypto::Certificate renew_root_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& old_root,
+                                           TimePoint now) {
+  std::vector<EmailAddress> addresses;
+  for (const auto& constraint : crypto::permitted_email_constraints(old_root))
+    addresses.push_back(EmailAddress::parse(constraint));
+  return issue_root_certificate(root_key, old_root.common_name(), addresses, now);
+}
+
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
                                              const crypto::PublicKey& agreement_key, TimePoint now) {
@@ -139,6 +158,13 @@ store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key
   device.agreement_key_file = files.back().name;
   device.created_at = now;
   return device;
+}
+
+DeviceCertificates renew_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                             const store::DeviceRecord& device, TimePoint now) {
+  return issue_device_certificates(root_key, root, device.name,
+                                   crypto::Certificate::from_der(device.signature_certificate).public_key(),
+                                   crypto::Certificate::from_der(device.agreement_certificate).public_key(), now);
 }
 
 }  // namespace mailseal::profile

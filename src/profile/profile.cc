@@ -43,19 +43,13 @@ Profile Profile::create(const std::filesystem::path& home, const InitOptions& op
     throw Error(ErrorCode::AlreadyExists, fmt::format("a mailseal profile exists already in {}", home.string()),
                 "use --home DIR to create another one elsewhere");
   }
-  const auto not_before = now - kBackdating;
   const SuiteKeys suite_keys = keys_for(options.suite);
   const std::string name = options.name.empty() ? options.addresses.front().str() : options.name;
   const std::string device_name = options.device_name.empty() ? default_device_name() : options.device_name;
 
   // The profile root.
   crypto::PrivateKey root_key = crypto::PrivateKey::generate(suite_keys.root);
-  crypto::Certificate root = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
-                                                        .common_name = name,
-                                                        .permitted_addresses = options.addresses,
-                                                        .not_before = not_before,
-                                                        .not_after = now + kDay * kRootValidityDays},
-                                                       root_key.public_key(), root_key, nullptr);
+  crypto::Certificate root = issue_root_certificate(root_key, name, options.addresses, now);
   std::vector<store::KeyFile> files;
   store::ProfileRecord profile;
   profile.fingerprint = keyservice::profile_fingerprint_of(root);
@@ -374,8 +368,75 @@ std::vector<CertificateExpiry> Profile::certificate_expiry(TimePoint now) {
   return out;
 }
 
+namespace {
+
+bool root_due(const crypto::Certificate& root, TimePoint now) {
+  return renewal_state(root, now) != RenewalState::Valid;
+}
+
+// An active device's certificates (five years) renew like mail certificates,
+// for the same keys; a removed device's are revoked and stay as they are.
+bool device_due(const store::DeviceRecord& device, TimePoint now) {
+  if (device.status != store::DeviceStatus::Active)
+    return false;
+  return renewal_state(crypto::Certificate::from_der(device.signature_certificate), now) != RenewalState::Valid ||
+         renewal_state(crypto::Certificate::from_der(device.agreement_certificate), now) != RenewalState::Valid;
+}
+
+// The root, for its own key (docs/profile.md, "The root's renewal"): the
+// new certificate, or the old one when it was not due.
+crypto::Certificate renew_root_if_due(store::LocalStore& store, const crypto::PrivateKey& root_key,
+                                      crypto::Certificate root, TimePoint now,
+                                      std::vector<crypto::Certificate>& issued) {
+  if (!root_due(root, now))
+    return root;
+  crypto::Certificate renewed = renew_root_certificate(root_key, root, now);
+  store.set_root_certificate(renewed.der());
+  issued.push_back(renewed);
+  return renewed;
+}
+
+void renew_due_devices(store::LocalStore& store, const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                       TimePoint now, std::vector<crypto::Certificate>& issued) {
+  for (const auto& device : store.devices()) {
+    if (!device_due(device, now))
+      continue;
+    DeviceCertificates renewed = renew_device_certificates(root_key, root, device, now);
+    store.set_device_certificates(device.device_id, renewed.signature.der(), renewed.agreement.der());
+    issued.push_back(std::move(renewed.signature));
+    issued.push_back(std::move(renewed.agreement));
+  }
+}
+
+void renew_due_mail_certificates(store::LocalStore& store, const crypto::PrivateKey& root_key,
+                                 const crypto::Certificate& root, const std::string& name, TimePoint now,
+                                 std::vector<crypto::Certificate>& issued) {
+  for (const auto& key : store.mail_keys()) {
+    if (!renewable(key, root, now))
+      continue;
+    // The same key: every device holds it already, and correspondents who
+    // still have the old certificate encrypt to a key all devices read.
+    crypto::Certificate old = crypto::Certificate::from_der(key.certificate);
+    auto capabilities = smime::Capabilities::of_certificate_extension(old.smime_capabilities());
+    store::MailKeyRecord renewed =
+        reissue_mail_certificate(root_key, root, name, key, old.public_key(), now,
+                                 capabilities.advertised ? capabilities : smime::Capabilities::mailseal());
+    store.set_mail_key_status(key.id, store::KeyStatus::Archived);
+    store.add_mail_certificate(renewed);
+    issued.push_back(crypto::Certificate::from_der(renewed.certificate));
+  }
+}
+
+}  // namespace
+
 bool Profile::renewal_due(TimePoint now) {
   crypto::Certificate root = root_certificate();
+  if (root_due(root, now))
+    return true;
+  auto devices = store_.devices();
+  if (std::any_of(devices.begin(), devices.end(),
+                  [&](const store::DeviceRecord& device) { return device_due(device, now); }))
+    return true;
   auto keys = store_.mail_keys();
   return std::any_of(keys.begin(), keys.end(),
                      [&](const store::MailKeyRecord& key) { return renewable(key, root, now); });
@@ -390,24 +451,12 @@ std::vector<crypto::Certificate> Profile::renew_certificates(const KeyAccess& ke
                 "gets them with 'mailseal sync'");
   }
   crypto::PrivateKey issuer_key = root_key(key_access);
-  crypto::Certificate root = root_certificate();
-  const std::string name = store_.profile().name;
   std::vector<crypto::Certificate> issued;
   store::Transaction transaction(store_.database());
-  for (const auto& key : store_.mail_keys()) {
-    if (!renewable(key, root, now))
-      continue;
-    // The same key: every device holds it already, and correspondents who
-    // still have the old certificate encrypt to a key all devices read.
-    crypto::Certificate old = crypto::Certificate::from_der(key.certificate);
-    auto capabilities = smime::Capabilities::of_certificate_extension(old.smime_capabilities());
-    store::MailKeyRecord renewed =
-        reissue_mail_certificate(issuer_key, root, name, key, old.public_key(), now,
-                                 capabilities.advertised ? capabilities : smime::Capabilities::mailseal());
-    store_.set_mail_key_status(key.id, store::KeyStatus::Archived);
-    store_.add_mail_certificate(renewed);
-    issued.push_back(crypto::Certificate::from_der(renewed.certificate));
-  }
+  // The root first: what it issues next lasts as long as the renewed root allows.
+  crypto::Certificate root = renew_root_if_due(store_, issuer_key, root_certificate(), now, issued);
+  renew_due_devices(store_, issuer_key, root, now, issued);
+  renew_due_mail_certificates(store_, issuer_key, root, store_.profile().name, now, issued);
   transaction.commit();
   return issued;
 }

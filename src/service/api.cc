@@ -726,8 +726,17 @@ class Handler {
       refuse(400, "bad_root", "the root must be a self-signed CA certificate");
     if (profile_fingerprint_of(root) != fingerprint)
       refuse(400, "bad_root", "the root's key fingerprint is not the one in the path");
-    if (auto existing = store_.account(fingerprint); existing && existing->root != root.der())
-      refuse(409, "root_changed", "a profile's root certificate cannot be replaced; publish a rotation instead");
+    // The same key renewed (docs/profile.md, "The root's renewal") replaces
+    // the root certificate: under the same name, so that what the old one
+    // issued verifies under it, and never by an older one.
+    auto existing = store_.account(fingerprint);
+    if (!existing || existing->root == root.der())
+      return;
+    crypto::Certificate published = crypto::Certificate::from_der(existing->root);
+    if (!same_profile_root(root, published))
+      refuse(409, "root_changed", "a renewed root keeps the profile's name; publish a rotation for another profile");
+    if (root.not_after() <= published.not_after())
+      refuse(409, "root_outdated", "the profile's published root certificate is newer than this one");
   }
 
   // The root's name constraints: the addresses the profile claims.

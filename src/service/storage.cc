@@ -295,7 +295,7 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
   connection_->run(
       "INSERT INTO accounts (fingerprint, root, document, escrow, escrow_id, updated_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-      "ON CONFLICT (fingerprint) DO UPDATE SET document = excluded.document, "
+      "ON CONFLICT (fingerprint) DO UPDATE SET root = excluded.root, document = excluded.document, "
       "escrow = COALESCE(excluded.escrow, accounts.escrow), "
       "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at",
       {account.fingerprint.str(), account.root, account.document,

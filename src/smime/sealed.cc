@@ -33,8 +33,11 @@ Bytes seal(ByteView content, const SignerIdentity& signer, std::span<const crypt
   ossl::X509Stack none(ossl::check_ptr(sk_X509_new_null(), "cannot allocate a certificate stack"));
   ossl::Cms envelope(ossl::check_ptr(CMS_encrypt(none.get(), nullptr, EVP_aes_256_gcm(), CMS_BINARY | CMS_PARTIAL),
                                      "cannot start the encryption"));
+  // Recipients named by key identifier: a device whose certificate was
+  // renewed for the same key (docs/profile.md) opens what was sealed to its
+  // new certificate while it still holds the old one.
   for (const auto& certificate : recipients) {
-    ossl::check_ptr(CMS_add1_recipient_cert(envelope.get(), certificate.native(), 0),
+    ossl::check_ptr(CMS_add1_recipient_cert(envelope.get(), certificate.native(), CMS_USE_KEYID),
                     fmt::format("cannot encrypt to '{}'", certificate.subject()), ErrorCode::Unsupported);
   }
   auto inner_bio = ossl::memory_reader(inner.data(), inner.size());

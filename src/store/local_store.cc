@@ -446,6 +446,21 @@ void LocalStore::set_device_status(const DeviceId& device_id, DeviceStatus statu
     throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
 }
 
+void LocalStore::set_device_certificates(const DeviceId& device_id, ByteView signature_certificate,
+                                         ByteView agreement_certificate) {
+  database_.prepare("UPDATE devices SET signature_certificate = ?2, agreement_certificate = ?3 WHERE device_id = ?1")
+      .bind(1, device_id.str())
+      .bind(2, signature_certificate)
+      .bind(3, agreement_certificate)
+      .run();
+  if (database_.changes() == 0)
+    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
+}
+
+void LocalStore::set_root_certificate(ByteView certificate) {
+  database_.prepare("UPDATE profile SET root_certificate = ?1").bind(1, certificate).run();
+}
+
 void LocalStore::set_mail_key_status(std::int64_t id, KeyStatus status) {
   database_.prepare("UPDATE mail_keys SET status = ?2 WHERE id = ?1").bind(1, id).bind(2, to_string(status)).run();
 }

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/crypto/endorsement.h"
+#include "mailseal/keyservice/rules.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/store/sqlite.h"
@@ -149,17 +151,51 @@ TEST(ProfileRenewal, ADeviceWithoutTheRootIssuesNothing) {
 TEST(ProfileRenewal, AMailCertificateNeverOutlivesTheRoot) {
   test::ScratchDirectory scratch;
   Profile profile = create_at(scratch / "home", kCreated);
-  const TimePoint root_end = profile.root_certificate().not_after();
-  const TimePoint late = root_end - kDay * 100;
+  const crypto::Certificate root = profile.root_certificate();
+  EXPECT_EQ(mail_certificate_end(root, root.not_after() - kDay * 100), root.not_after()) << "cut at the root's end";
+  EXPECT_EQ(mail_certificate_end(root, kCreated), kCreated + kDay * kMailValidityDays);
+}
+
+TEST(ProfileRenewal, TheRootAndTheDevicesRenewWithTheSameKeys) {
+  test::ScratchDirectory scratch;
+  Profile profile = create_at(scratch / "home", kCreated);
+  const crypto::Certificate old_root = profile.root_certificate();
+  const auto old_mail = profile.current_mail_certificates();
+  const store::DeviceRecord old_device = profile.store().devices().front();
+  // Nine years on: the root is due, the device certificates (five years) and
+  // the mail certificates (two) have expired.
+  const TimePoint late = old_root.not_after() - kDay * 365;
+  ASSERT_TRUE(profile.renewal_due(late));
   auto renewed = profile.renew_certificates(KeyAccess::unencrypted(), late);
-  ASSERT_EQ(renewed.size(), 2u) << "expired ones are renewed too";
-  EXPECT_EQ(renewed[0].not_after(), root_end) << "cut at the root's end";
-  EXPECT_FALSE(profile.renewal_due(late + kDay * 80)) << "a renewal that would not last longer is not due";
-  auto expiry = profile.certificate_expiry(late + kDay * 80);
+  ASSERT_EQ(renewed.size(), 5u) << "the root, the device's two, the two mail certificates";
+
+  const crypto::Certificate root = profile.root_certificate();
+  EXPECT_EQ(root, renewed.front()) << "the root first";
+  EXPECT_FALSE(root == old_root);
+  EXPECT_TRUE(root.public_key() == old_root.public_key()) << "the same root key";
+  EXPECT_EQ(keyservice::profile_fingerprint_of(root), keyservice::profile_fingerprint_of(old_root))
+      << "so the same fingerprint: pins, strong addresses and endorsements stand";
+  EXPECT_EQ(root.common_name(), old_root.common_name());
+  EXPECT_EQ(crypto::permitted_email_constraints(root), crypto::permitted_email_constraints(old_root));
+  EXPECT_EQ(root.not_after(), late + kDay * kRootValidityDays);
+  for (const auto& certificate : old_mail)
+    EXPECT_TRUE(certificate.is_issued_by(root)) << "what the old root issued verifies under the new one";
+
+  const store::DeviceRecord device = profile.store().devices().front();
+  const auto signature = crypto::Certificate::from_der(device.signature_certificate);
+  EXPECT_TRUE(signature.public_key() == crypto::Certificate::from_der(old_device.signature_certificate).public_key())
+      << "the device keeps its keys (and its id)";
+  EXPECT_EQ(signature.not_after(), late + kDay * kDeviceValidityDays);
+  EXPECT_TRUE(signature.is_issued_by(root));
+  EXPECT_TRUE(crypto::Certificate::from_der(device.agreement_certificate).is_issued_by(root));
+
+  for (const auto& certificate : profile.current_mail_certificates())
+    EXPECT_EQ(certificate.not_after(), late + kDay * kMailValidityDays) << "not cut: the root lasts longer now";
+  EXPECT_FALSE(profile.renewal_due(late));
+  auto expiry = profile.certificate_expiry(late);
   ASSERT_EQ(expiry.size(), 3u);
   EXPECT_FALSE(expiry[0].address) << "the root first";
-  EXPECT_EQ(expiry[0].state, RenewalState::Due);
-  EXPECT_EQ(expiry[1].state, RenewalState::Due);
+  EXPECT_EQ(expiry[0].state, RenewalState::Valid);
 }
 
 }  // namespace

@@ -603,23 +603,37 @@ TEST_F(ServiceApiTest, PublishingRefusesWhatDoesNotHoldTogether) {
   expect_refused([&] { return as_root(mallory(), "PUT", account(mallory()), stealing.to_json()); }, 409, "bad_escrow");
 }
 
-TEST_F(ServiceApiTest, ARootCannotBeReplacedAndARequestCannotBeReplayed) {
+TEST_F(ServiceApiTest, ARootIsReplacedOnlyByItsRenewalAndARequestCannotBeReplayed) {
   publish(alice());
-  // The same key in a new self-signed certificate: the fingerprint matches, the root does not.
-  crypto::Certificate reissued = crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
-                                                            .common_name = "Alice again",
-                                                            .permitted_addresses = {alice().address},
-                                                            .not_before = kNow,
-                                                            .not_after = kNow + std::chrono::hours(24)},
-                                                           alice().root_key.public_key(), alice().root_key, nullptr);
-  Publication replaced{reissued, {}, "", {}, {}, std::nullopt};
-  expect_refused([&] { return as_root(alice(), "PUT", account(alice()), replaced.to_json()); }, 409, "root_changed");
-
   const std::string body = publication(alice()).to_json();
   HttpRequest request{"PUT", account(alice()), "application/json",
                       authorize(alice().root_key, kRootKey, "PUT", account(alice()), as_bytes(body), kNow), body, ""};
   ASSERT_EQ(api_->handle(request, kNow).status, 200);
   expect_refused([&] { return api_->handle(request, kNow); }, 401, "replayed");
+
+  // The same key in a new self-signed certificate: the fingerprint matches, the root does not.
+  auto reissued = [&](const std::string& name, TimePoint not_after) {
+    return crypto::issue_certificate({.role = crypto::CertificateRole::ProfileRoot,
+                                      .common_name = name,
+                                      .permitted_addresses = {alice().address},
+                                      .not_before = std::min(kNow, not_after - std::chrono::hours(1)),
+                                      .not_after = not_after},
+                                     alice().root_key.public_key(), alice().root_key, nullptr);
+  };
+  auto put_root = [&](const crypto::Certificate& root) {
+    Publication replaced{root, {}, "", {}, {}, std::nullopt};
+    return as_root(alice(), "PUT", account(alice()), replaced.to_json());
+  };
+  const TimePoint published_end = alice().root.not_after();
+  expect_refused([&] { return put_root(reissued("Alice again", published_end + std::chrono::hours(24))); }, 409,
+                 "root_changed");
+  const std::string name = alice().root.common_name();
+  expect_refused([&] { return put_root(reissued(name, published_end - std::chrono::hours(1))); }, 409, "root_outdated");
+  // A renewal: the same key and name, lasting longer. It is served from then on.
+  crypto::Certificate renewed = reissued(name, published_end + std::chrono::hours(24 * 365));
+  ASSERT_EQ(put_root(renewed).status, 200);
+  EXPECT_EQ(answer<PublishedProfile>(call("GET", account(alice())), 200).root, renewed);
+  expect_refused([&] { return put_root(alice().root); }, 409, "root_outdated");
 }
 
 TEST_F(ServiceApiTest, ADeviceJoinsAndIsAcceptedWithItsCertificates) {

@@ -29,6 +29,12 @@ Identity profile_fingerprint_of(const crypto::Certificate& root);
 // A profile root is a self-signed CA certificate (DESIGN.md section 2).
 bool is_profile_root(const crypto::Certificate& certificate);
 
+// Two certificates of one profile root: both profile roots, for the same key
+// (so the same fingerprint) under the same name. A renewed root
+// (docs/profile.md, "The root's renewal") is one, and everything the other
+// issued verifies under it. The one with the later notAfter is the newer.
+bool same_profile_root(const crypto::Certificate& one, const crypto::Certificate& other);
+
 // A PIN invitation lasts at least a second and at most a week.
 inline constexpr std::chrono::seconds kMaxInvitationLifetime{7 * 24 * 3600};
 bool invitation_lifetime_allowed(std::chrono::seconds lifetime);

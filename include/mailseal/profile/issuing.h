@@ -83,6 +83,16 @@ struct OwnDevice {
 store::DeviceRecord own_device_record(const OwnDevice& own, const KeyAccess& key_access, TimePoint now,
                                       std::vector<store::KeyFile>& files);
 
+// A profile root certificate for `root_key` (self-signed), constrained to
+// `addresses`, valid from `now` for kRootValidityDays. Renewing the root
+// issues another for the same key, name and addresses: the fingerprint, the
+// subject and the key identifier stay, so every certificate the old one
+// issued verifies under the new one.
+crypto::Certificate issue_root_certificate(const crypto::PrivateKey& root_key, const std::string& name,
+                                           const std::vector<EmailAddress>& addresses, TimePoint now);
+crypto::Certificate renew_root_certificate(const crypto::PrivateKey& root_key, const crypto::Certificate& old_root,
+                                           TimePoint now);
+
 // A device's signature and key-agreement certificates, issued by the root.
 struct DeviceCertificates {
   crypto::Certificate signature;
@@ -91,5 +101,8 @@ struct DeviceCertificates {
 DeviceCertificates issue_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
                                              const std::string& device_name, const crypto::PublicKey& signature_key,
                                              const crypto::PublicKey& agreement_key, TimePoint now);
+// New certificates, from `now`, for a device's two existing keys and name.
+DeviceCertificates renew_device_certificates(const crypto::PrivateKey& root_key, const crypto::Certificate& root,
+                                             const store::DeviceRecord& device, TimePoint now);
 
 }  // namespace mailseal::profile

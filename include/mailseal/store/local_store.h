@@ -171,6 +171,11 @@ class LocalStore {
 
   void add_device(const DeviceRecord& device);
   void set_device_status(const DeviceId& device_id, DeviceStatus status);
+  // A renewed device's certificates (the same keys): Error(NotFound) for an unknown device.
+  void set_device_certificates(const DeviceId& device_id, ByteView signature_certificate,
+                               ByteView agreement_certificate);
+  // A renewed profile root certificate (the same key, so the same fingerprint).
+  void set_root_certificate(ByteView certificate);
   void set_mail_key_status(std::int64_t id, KeyStatus status);
 
   void add_invite(const InviteRecord& invite);
