@@ -53,6 +53,25 @@ std::vector<crypto::Certificate> known_issuers(store::LocalStore& store) {
   return out;
 }
 
+// Whether the root `identity` revoked itself, under any of its certificates
+// known here or in `carried`: a renewed root (docs/profile.md) has a serial
+// number of its own, and a revocation names the one it was issued by.
+bool revoked_itself(store::LocalStore& store, store::TrustRecords& records, const Identity& identity,
+                    const std::vector<crypto::Certificate>& carried) {
+  std::vector<crypto::Certificate> roots = known_issuers(store);
+  roots.insert(roots.end(), carried.begin(), carried.end());
+  if (auto der = records.identity_certificate(identity)) {
+    try {
+      roots.push_back(crypto::Certificate::from_der(*der));
+    } catch (const Error&) {
+    }
+  }
+  return std::any_of(roots.begin(), roots.end(), [&](const crypto::Certificate& root) {
+    return root.is_self_issued() && identity_of_key(root) == identity &&
+           records.is_revoked(identity, root.serial_hex());
+  });
+}
+
 bool matches(const std::string& presentation, const std::vector<udf::Fingerprint>& candidates) {
   try {
     udf::Fingerprint pinned = udf::Fingerprint::parse(presentation);
@@ -145,12 +164,7 @@ bool StoreGraph::revoked(const Identity& identity) {
     revoked_[identity] = false;
     return false;
   }
-  if (auto der = records.identity_certificate(identity)) {
-    try {
-      is_revoked = records.is_revoked(identity, crypto::Certificate::from_der(*der).serial_hex());
-    } catch (const Error&) {
-    }
-  }
+  is_revoked = revoked_itself(store_, records, identity, {});
   revoked_[identity] = is_revoked;
   return is_revoked;
 }
@@ -174,6 +188,8 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
     if (records.is_revoked(identity_of_key(issuer), path[i].serial_hex()))
       facts.revoked = true;
   }
+  if (!facts.revoked && records.revoking_issuers().contains(identity.identity))
+    facts.revoked = revoked_itself(store, records, identity.identity, identity.chain);
 
   // Pins and acceptances: a compared fingerprint may name the identity, the
   // certificate's key, or the certificate.

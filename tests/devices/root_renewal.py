@@ -140,4 +140,12 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
     check(verified["valid"] and verified["trust"]["level"] not in ("conflict", "none"),
           "carol, who only ever saw alice's first root, verifies her new signature: the same identity", verified)
 
-finish(minimum=16)
+    # Alice gives her profile up after the renewal: the revocation names the
+    # renewed root's serial, and Bob (whose store first saw the old root) sees it.
+    revocation = alice.path("revocation.pem")
+    alice.must("export", "revocation", "-o", revocation)
+    bob.must("contact", "import", revocation)
+    revoked = bob.json("trust", "alice@example.com")
+    check(revoked["level"] == "revoked", "a revocation by the renewed root revokes alice for bob", revoked)
+
+finish(minimum=17)
