@@ -4,9 +4,12 @@ small messages signed and encrypted by `openssl cms` (one sign and one encrypt
 process per message, as a script around a mail client would) and submitted
 directly, and submitted with no cryptography at all (the transport's own cost).
 Prints JSON lines and a table; ratio = peer time / gateway time (above 1 the
-gateway is faster). Run on demand: /usr/bin/python3 bench/gateway_bench.py
-[--messages N] [--mailseal PATH]."""
+gateway is faster). The messages are submitted over --sessions SMTP sessions
+at once (a mail client with several accounts, several clients), and openssl
+runs as many pipelines at once, so both can use every core. Run on demand:
+/usr/bin/python3 bench/gateway_bench.py [--messages N] [--sessions N] [--mailseal PATH]."""
 import argparse
+import concurrent.futures
 import json
 import os
 import smtplib
@@ -20,7 +23,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "tools"))
 from smtp_tool import Gateway, Upstream, make_credential  # noqa: E402
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--messages", type=int, default=200)
+parser.add_argument("--messages", type=int, default=400)
+parser.add_argument("--sessions", type=int, default=4)
 parser.add_argument("--mailseal", default=os.path.join(HERE, "..", "build", "src", "cli", "mailseal"))
 arguments = parser.parse_args()
 MAILSEAL = os.path.abspath(arguments.mailseal)
@@ -35,12 +39,24 @@ def message(number):
             f"Message-ID: <{number}@bench>\r\n\r\n" + "A short note, about one kilobyte.\r\n" * 30).encode()
 
 
-def submit_all(port, payloads, credential=None):
+def submit_session(port, payloads, credential):
     with smtplib.SMTP("127.0.0.1", port, timeout=120, local_hostname="client.test") as client:
         if credential:
             client.login(*credential)
         for payload in payloads:
             client.sendmail("alice@example.com", ["bob@example.org"], payload)
+
+
+def in_parallel(work, items):
+    """Runs work(share) for --sessions shares of `items` at once."""
+    shares = [items[i::arguments.sessions] for i in range(arguments.sessions)]
+    with concurrent.futures.ThreadPoolExecutor(arguments.sessions) as pool:
+        for done in [pool.submit(work, share) for share in shares if share]:
+            done.result()
+
+
+def submit_all(port, payloads, credential=None):
+    in_parallel(lambda share: submit_session(port, share, credential), payloads)
 
 
 with tempfile.TemporaryDirectory() as work:
@@ -78,18 +94,22 @@ with tempfile.TemporaryDirectory() as work:
         arrived = upstream.take()
         assert len(arrived) == arguments.messages and all(b"pkcs7-mime" in m.content[:2000] for m in arrived)
 
+        def openssl_session(share):
+            protected = []
+            for payload in share:
+                signed = subprocess.run(["openssl", "cms", "-sign", "-signer", os.path.join(work, "a.crt"), "-inkey",
+                                         os.path.join(work, "a.key"), "-md", "sha256"], input=payload,
+                                        capture_output=True, check=True).stdout
+                encrypted = subprocess.run(["openssl", "cms", "-encrypt", "-aes256", "-from", "alice@example.com",
+                                            "-to", "bob@example.org", "-subject", "[...]",
+                                            os.path.join(work, "bob-enc.pem")],
+                                           input=signed, capture_output=True, check=True).stdout
+                # openssl writes LF; SMTP wants CRLF (smtplib does not convert bytes).
+                protected.append(encrypted.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+            submit_session(upstream.port, protected, None)
+
         start = time.perf_counter()
-        protected = []
-        for payload in payloads:
-            signed = subprocess.run(["openssl", "cms", "-sign", "-signer", os.path.join(work, "a.crt"), "-inkey",
-                                     os.path.join(work, "a.key"), "-md", "sha256"], input=payload,
-                                    capture_output=True, check=True).stdout
-            encrypted = subprocess.run(["openssl", "cms", "-encrypt", "-aes256", "-from", "alice@example.com", "-to",
-                                        "bob@example.org", "-subject", "[...]", os.path.join(work, "bob-enc.pem")],
-                                       input=signed, capture_output=True, check=True).stdout
-            # openssl writes LF; SMTP wants CRLF (smtplib does not convert bytes).
-            protected.append(encrypted.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
-        submit_all(upstream.port, protected)
+        in_parallel(openssl_session, payloads)
         results["openssl"] = time.perf_counter() - start
         assert len(upstream.take()) == arguments.messages
 
@@ -103,7 +123,8 @@ with tempfile.TemporaryDirectory() as work:
         print(json.dumps({"case": name, "messages": count, "seconds": round(seconds, 3),
                           "messages_per_second": round(count / seconds, 1),
                           "ratio_vs_openssl": round(peer / seconds, 2)}))
-    print(f"\n| case ({count} messages of 1 KB, RSA-3072) | time | messages/s | ratio openssl/this |")
+    print(f"\n| case ({count} messages of 1 KB, RSA-3072, {arguments.sessions} sessions at once) | time | messages/s "
+          "| ratio openssl/this |")
     print("|---|---|---|---|")
     for name, seconds, peer in rows:
         print(f"| {name} | {seconds:.2f} s | {count / seconds:.1f} | {peer / seconds:.2f} |")

@@ -319,11 +319,13 @@ DeliveryPlan plan_delivery(profile::Profile& profile, const KeyAccess& key_acces
 }
 
 bool LookupSchedule::due(const EmailAddress& address, TimePoint now) const {
+  std::lock_guard guard(lock_);
   auto found = fetched_.find(address);
   return found == fetched_.end() || now - found->second >= interval_ || now < found->second;
 }
 
 void LookupSchedule::fetched(const EmailAddress& address, TimePoint at) {
+  std::lock_guard guard(lock_);
   fetched_[address] = at;
 }
 

@@ -91,7 +91,6 @@ struct Gateway::Impl {
                client_tls.get(),
                upstream_context.get(),
                local_hostname(),
-               {},
                LookupSchedule(options.refresh_interval),
                [this](std::string_view name, std::string_view secret) { return check(name, secret); },
                [this](const internal::Connection& connection) { authenticated(connection); },
@@ -120,7 +119,6 @@ struct Gateway::Impl {
     }
   }
   std::optional<CredentialInfo> check(std::string_view name, std::string_view secret) {
-    std::lock_guard lock(shared.profile_lock);
     profile::Profile profile = profile::Profile::open(options.home);
     return check_credential(profile, name, secret);
   }
@@ -248,7 +246,7 @@ void Gateway::run() {
   Impl& impl = *impl_;
   if (!impl.listener.valid())
     bind();
-  internal::SyncLoop sync(impl.options, impl.shared.profile_lock);
+  internal::SyncLoop sync(impl.options);
   while (true) {
     pollfd watched[2] = {{impl.listener.get(), POLLIN, 0}, {impl.wake_read.get(), POLLIN, 0}};
     if (::poll(watched, 2, -1) < 0) {

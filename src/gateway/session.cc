@@ -432,7 +432,6 @@ void Session::mail(const Command& command) {
 // check decides after DATA.)
 bool Session::sender_allowed(const std::string& reverse_path) {
   try {
-    std::lock_guard lock(shared_.profile_lock);
     profile::Profile profile = profile::Profile::open(shared_.options.home);
     check_envelope_sender(profile, *submitter_, reverse_path);
   } catch (const Error& error) {
@@ -530,7 +529,6 @@ bool Session::deliver(std::string message) {
   const Transaction& transaction = *transaction_;
   DeliveryPlan plan;
   try {
-    std::lock_guard lock(shared_.profile_lock);
     profile::Profile profile = profile::Profile::open(shared_.options.home);
     std::optional<keyservice::Client> service;
     if (auto url = devices::service_to_use({}, profile.store()))

@@ -26,7 +26,7 @@ std::vector<std::string> describe(const devices::SyncReport& report) {
   if (report.keys_added > 0 || report.keys_archived > 0)
     lines.push_back(fmt::format("sync: {} mail key(s) received, {} archived", report.keys_added, report.keys_archived));
   if (!report.renewal.renewed.empty())
-    lines.push_back(fmt::format("sync: renewed {} mail certificate(s)", report.renewal.renewed.size()));
+    lines.push_back(fmt::format("sync: renewed {} certificate(s)", report.renewal.renewed.size()));
   if (report.renewal.publish_failure)
     lines.push_back(fmt::format("sync: publishing the renewal failed: {}", *report.renewal.publish_failure));
   if (report.removed)
@@ -36,8 +36,7 @@ std::vector<std::string> describe(const devices::SyncReport& report) {
 
 }  // namespace
 
-SyncLoop::SyncLoop(const GatewayOptions& options, std::mutex& profile_lock)
-    : options_(options), profile_lock_(profile_lock) {
+SyncLoop::SyncLoop(const GatewayOptions& options) : options_(options) {
   if (options_.sync_interval.count() > 0)
     thread_ = std::thread([this] { run(); });
 }
@@ -66,7 +65,6 @@ void SyncLoop::run() {
 
 bool SyncLoop::sync_once() {
   try {
-    std::lock_guard guard(profile_lock_);
     std::optional<std::string> url;
     {
       store::LocalStore store = store::LocalStore::open(options_.home);

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -145,7 +146,7 @@ struct DeliveryPlan {
 };
 
 // When each address was last fetched from the key service (one gateway
-// process; not thread-safe: plan_delivery runs under the gateway's lock).
+// process, shared by its sessions, which deliver at once).
 class LookupSchedule {
  public:
   explicit LookupSchedule(std::chrono::seconds interval) : interval_(interval) {}
@@ -157,6 +158,7 @@ class LookupSchedule {
 
  private:
   std::chrono::seconds interval_;
+  mutable std::mutex lock_;
   std::map<EmailAddress, TimePoint> fetched_;
 };
 

@@ -47,8 +47,12 @@ struct Shared {
   SSL_CTX* client_tls = nullptr;    // STARTTLS towards mail clients, if offered
   SSL_CTX* upstream_tls = nullptr;  // verifying the upstream
   std::string hostname;
-  std::mutex profile_lock;
-  LookupSchedule lookups;  // under profile_lock
+  // Sessions deliver at once, each with its own connection to the store:
+  // its transactions (BEGIN IMMEDIATE, re-reading what they change) order
+  // the writers, a renewal or a lookup, as they do between the gateway and a
+  // `mailseal` command run beside it. No lock is held while a message is
+  // signed and encrypted.
+  LookupSchedule lookups;
   // Checks a user name and secret given with AUTH: the credential, or
   // nullopt. Unset: every AUTH fails.
   std::function<std::optional<CredentialInfo>(std::string_view name, std::string_view secret)> check_credential;

@@ -13,11 +13,11 @@ namespace mailseal::gateway::internal {
 
 class SyncLoop {
  public:
-  // Runs devices::sync for options.home under `profile_lock` (the lock the
-  // sessions take before they open the profile) once now and then every
-  // options.sync_interval, reporting what changed to options.log. Nothing
-  // runs when the interval is 0.
-  SyncLoop(const GatewayOptions& options, std::mutex& profile_lock);
+  // Runs devices::sync for options.home once now and then every
+  // options.sync_interval, reporting what changed to options.log, beside the
+  // sessions (the store's transactions order their writes). Nothing runs
+  // when the interval is 0.
+  explicit SyncLoop(const GatewayOptions& options);
   ~SyncLoop();  // stops and waits for a sync under way
   SyncLoop(const SyncLoop&) = delete;
   SyncLoop& operator=(const SyncLoop&) = delete;
@@ -28,7 +28,6 @@ class SyncLoop {
   bool sync_once();
 
   const GatewayOptions& options_;
-  std::mutex& profile_lock_;
   std::mutex lock_;
   std::condition_variable wake_;
   bool stopping_ = false;
