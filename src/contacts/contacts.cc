@@ -47,8 +47,10 @@ std::vector<ImportedContact> record_signature(store::LocalStore& store, const sm
   if (!report.valid || !report.signer) {
     throw Error(ErrorCode::BadSignature, "an invalid signature is no source of keys");
   }
+  // Issuers a chain may end at; a self-issued one only when its own key
+  // signed it (a copy of a root's name and key is forged).
   for (const auto& certificate : report.certificates) {
-    if (certificate.is_ca())
+    if (certificate.is_ca() && (!certificate.is_self_issued() || certificate.is_issued_by(certificate)))
       store.add_contact_chain_certificate(certificate.der(), seen_at);
   }
   // The signing certificate, with what the signature says the sender reads;

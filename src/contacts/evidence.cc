@@ -66,8 +66,10 @@ bool revoked_itself(store::LocalStore& store, store::TrustRecords& records, cons
     } catch (const Error&) {
     }
   }
+  // Only a root its own key signed: anyone can copy a root's name and key
+  // into a certificate with a revoked serial number.
   return std::any_of(roots.begin(), roots.end(), [&](const crypto::Certificate& root) {
-    return root.is_self_issued() && identity_of_key(root) == identity &&
+    return root.is_self_issued() && identity_of_key(root) == identity && root.is_issued_by(root) &&
            records.is_revoked(identity, root.serial_hex());
   });
 }
@@ -184,7 +186,11 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   std::vector<crypto::Certificate> path = {certificate};
   path.insert(path.end(), identity.chain.begin(), identity.chain.end());
   for (std::size_t i = 0; i < path.size(); ++i) {
-    const crypto::Certificate& issuer = i + 1 < path.size() ? path[i + 1] : path[i];
+    const bool top = i + 1 == path.size();
+    const crypto::Certificate& issuer = top ? path[i] : path[i + 1];
+    // The top revokes itself only if it is a root its own key signed.
+    if (top && !(path[i].is_self_issued() && path[i].is_issued_by(path[i])))
+      continue;
     if (records.is_revoked(identity_of_key(issuer), path[i].serial_hex()))
       facts.revoked = true;
   }

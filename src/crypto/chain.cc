@@ -52,7 +52,10 @@ std::vector<Certificate> build_chain(const Certificate& leaf, const std::vector<
     const Certificate* issuer = nullptr;
     for (const auto& candidate : pool) {
       bool already_used = candidate == leaf || std::find(chain.begin(), chain.end(), candidate) != chain.end();
-      if (!already_used && current->is_issued_by(candidate)) {
+      // A self-issued certificate that its own key did not sign is forged (a
+      // root's name and key under another signature): never an issuer.
+      bool forged_root = candidate.is_self_issued() && !candidate.is_issued_by(candidate);
+      if (!already_used && !forged_root && current->is_issued_by(candidate)) {
         issuer = &candidate;
         break;
       }

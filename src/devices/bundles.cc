@@ -45,34 +45,24 @@ KeyBundle bundle_for(profile::Profile& profile, const KeyAccess& key_access, con
   return bundle;
 }
 
-namespace {
-
-smime::SignerIdentity device_signer(profile::Profile& profile, const store::DeviceRecord& self,
-                                    const crypto::PrivateKey& key, TimePoint now) {
-  return smime::SignerIdentity{&key,
-                               crypto::Certificate::from_der(self.signature_certificate),
-                               {profile.root_certificate()},
-                               smime::Capabilities::mailseal(),
-                               now};
-}
-
-}  // namespace
-
+// Signed by the profile root itself: only an admin device holds it, so a
+// device that was removed, or one that only reads, cannot make a bundle the
+// others take, whatever a hostile key service hands them.
 Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const KeyBundle& bundle,
                   const crypto::Certificate& recipient, TimePoint now) {
-  store::DeviceRecord self = this_device(profile.store());
-  crypto::PrivateKey key = profile.load_key(self.signature_key_file, key_access);
+  crypto::PrivateKey root_key = profile.root_key(key_access);
   SecretBytes content = encode_bundle(bundle);
   std::vector<crypto::Certificate> recipients = {recipient};
-  return smime::seal(content, device_signer(profile, self, key, now), recipients);
+  smime::SignerIdentity signer{&root_key, profile.root_certificate(), {}, smime::Capabilities::mailseal(), now};
+  return smime::seal(content, signer, recipients);
 }
 
 KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
                       const crypto::Certificate& agreement_certificate, const crypto::Certificate& root) {
   std::vector<smime::DecryptionKey> keys = {{&agreement_key, agreement_certificate}};
   smime::Opened opened = smime::open_sealed(sealed, keys);
-  if (opened.signer.is_ca() || !opened.signer.is_issued_by(root)) {
-    throw Error(ErrorCode::BadSignature, "the key bundle was not signed by a device of this profile");
+  if (!keyservice::is_profile_root(opened.signer) || !(opened.signer.public_key() == root.public_key())) {
+    throw Error(ErrorCode::BadSignature, "the key bundle was not signed by this profile's root (an admin device)");
   }
   KeyBundle bundle = decode_bundle(opened.content);
   // This device's root certificate, or the same root renewed (the newer one

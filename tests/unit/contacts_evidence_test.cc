@@ -9,6 +9,9 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
+
+#include "common/openssl.h"
 
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/client_trust.h"
@@ -329,6 +332,41 @@ TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
   EXPECT_EQ(verdict.level, trust::Level::None);
   EXPECT_TRUE(verdict.paths.empty());
   EXPECT_EQ(after.endorsements_by(Identity{alice}).size(), 1u) << "Alice's endorsement of Carol stands";
+}
+
+// A copy of a root's name and key under another signature, with a serial
+// number the root revoked (its revocation lists are public): it revokes
+// nobody, and no chain ends at it.
+crypto::Certificate forged_root(const crypto::Certificate& root, const crypto::PrivateKey& forger, long serial) {
+  ossl::X509Cert forged(X509_new());
+  X509* raw = forged.get();
+  X509_set_version(raw, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(raw), serial);
+  X509_set_subject_name(raw, X509_get_subject_name(root.native()));
+  X509_set_issuer_name(raw, X509_get_subject_name(root.native()));
+  X509_set1_notBefore(raw, X509_get0_notBefore(root.native()));
+  X509_set1_notAfter(raw, X509_get0_notAfter(root.native()));
+  X509_set_pubkey(raw, X509_get0_pubkey(root.native()));
+  X509_sign(raw, forger.native(), EVP_sha256());
+  return crypto::Certificate(std::move(forged));
+}
+
+TEST_F(EvidenceTest, AForgedCopyOfARootRevokesNobody) {
+  const test::Person& bob = test::bob();
+  import_pem({&bob.encryption, &bob.root});
+  ASSERT_NE(bob_verdict().level, trust::Level::Revoked);
+  const test::Person& mallory = test::make_person("mallory@example.net");
+  crypto::Certificate forged = forged_root(bob.root, mallory.root_key, 4242);
+  ASSERT_TRUE(forged.is_self_issued());
+  ASSERT_FALSE(forged.is_issued_by(forged));
+  const Identity bob_identity(bob.root.key_fingerprint().to_string(udf::kFullBits));
+  store::TrustRecords records(store());
+  ASSERT_TRUE(records.add_revocation(bob_identity, forged.serial_hex(), "crl", mailseal::now()));
+  // As if a message had carried it before this check existed.
+  store().add_contact_chain_certificate(forged.der(), mailseal::now());
+  EXPECT_NE(bob_verdict().level, trust::Level::Revoked) << "the forged copy's serial is not Bob's root's";
+  EXPECT_TRUE(crypto::build_chain(bob.encryption, {forged, bob.root}).back() == bob.root)
+      << "the chain ends at the real root";
 }
 
 TEST_F(EvidenceTest, AFailedImportLeavesTheStoreAsItWas) {

@@ -10,12 +10,14 @@
 
 #include <gtest/gtest.h>
 
+#include "devices/internal/steps.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/service/server.h"
+#include "mailseal/smime/sealed.h"
 #include "scratch.h"
 #include "test_support.h"
 
@@ -56,6 +58,37 @@ TEST_F(ServiceChoiceTest, WithoutOneGivenTheRememberedServiceIsUsed) {
   EXPECT_EQ(service_to_use("", profile.store()), "http://remembered.example:8080");
   EXPECT_EQ(service_client("", profile.store()).url(), "http://remembered.example:8080");
   EXPECT_EQ(service_client_for_home("", home_).url(), "http://remembered.example:8080");
+}
+
+// A key bundle is taken only when the profile root signed it: a device key
+// of the profile (a removed device's, a read-only one's) is not enough.
+TEST_F(ServiceChoiceTest, OnlyABundleTheRootSignedIsOpened) {
+  profile::Profile profile = make_profile();
+  const KeyAccess access = KeyAccess::unencrypted();
+  const TimePoint now = mailseal::now();
+  store::DeviceRecord self = internal::this_device(profile.store());
+  const crypto::Certificate agreement = crypto::Certificate::from_der(self.agreement_certificate);
+  const crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, access);
+  internal::KeyBundle bundle = internal::bundle_for(profile, access, self, std::nullopt, now);
+
+  Bytes by_root = internal::seal_bundle(profile, access, bundle, agreement, now);
+  EXPECT_EQ(internal::open_bundle(by_root, agreement_key, agreement, profile.root_certificate()).fingerprint,
+            profile.store().profile().fingerprint);
+
+  const crypto::PrivateKey device_key = profile.load_key(self.signature_key_file, access);
+  smime::SignerIdentity device_signer{&device_key,
+                                      crypto::Certificate::from_der(self.signature_certificate),
+                                      {profile.root_certificate()},
+                                      smime::Capabilities::mailseal(),
+                                      now};
+  std::vector<crypto::Certificate> recipients{agreement};
+  Bytes by_device = smime::seal(internal::encode_bundle(bundle), device_signer, recipients);
+  try {
+    internal::open_bundle(by_device, agreement_key, agreement, profile.root_certificate());
+    ADD_FAILURE() << "a bundle a device key signed was opened";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::BadSignature);
+  }
 }
 
 TEST_F(ServiceChoiceTest, NoServiceKnownIsAUsageErrorNamingTheFlag) {
