@@ -116,9 +116,9 @@ void play_session(std::span<const std::uint8_t> input) {
     while ((n = ::recv(client_end.get(), buffer, sizeof buffer, 0)) > 0)
       written.append(buffer, static_cast<std::size_t>(n));
   });
-  static gateway::internal::Shared shared{options(),      nullptr, nullptr,
-                                          "fuzz.invalid", gateway::LookupSchedule(std::chrono::seconds(3600)),
-                                          fuzz_credential, nullptr, {}};
+  static gateway::internal::Shared shared{
+      options(),       nullptr, nullptr, "fuzz.invalid", gateway::LookupSchedule(std::chrono::seconds(3600)),
+      fuzz_credential, nullptr, {}};
   {
     smtp::Connection connection(std::move(server_end), std::chrono::seconds(5));
     try {
