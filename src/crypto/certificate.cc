@@ -1,6 +1,9 @@
 #include "mailseal/crypto/certificate.h"
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <openssl/pem.h>
@@ -51,27 +54,78 @@ std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
 
 }  // namespace
 
-Certificate::Certificate(ossl::X509Cert certificate) : certificate_(std::move(certificate)) {}
+struct Certificate::Derived {
+  std::once_flag key_fingerprint_once;
+  std::optional<udf::Fingerprint> key_fingerprint;
+};
 
-Certificate::Certificate(const Certificate& other) : certificate_(ossl::add_reference(other.certificate_.get())) {}
+Certificate::Certificate(ossl::X509Cert certificate)
+    : certificate_(std::move(certificate)), derived_(std::make_shared<Derived>()) {}
+
+Certificate::Certificate(const Certificate& other)
+    : certificate_(ossl::add_reference(other.certificate_.get())), derived_(other.derived_) {}
 
 Certificate& Certificate::operator=(const Certificate& other) {
   if (this != &other) {
     Certificate copy(other);
     certificate_ = std::move(copy.certificate_);
+    derived_ = std::move(copy.derived_);
   }
   return *this;
 }
 
 Certificate::~Certificate() = default;
 
+namespace {
+
+// Decoding a certificate is slow in OpenSSL 3.0 (its public key goes
+// through the decoder framework, under process-wide locks: a third of the
+// gateway's time per message), and the same few certificates are read again
+// and again (chains, renewal checks, trust evaluation). Decoded ones are
+// kept by their DER and handed out as copies, which share the X509 as every
+// copy of a Certificate does. Bounded: once full it starts over.
+class DecodedCertificates {
+ public:
+  static constexpr std::size_t kCapacity = 2048;
+
+  std::optional<Certificate> find(ByteView der) {
+    std::lock_guard guard(lock_);
+    auto found = by_der_.find(std::string(as_string_view(der)));
+    if (found == by_der_.end())
+      return std::nullopt;
+    return found->second;
+  }
+
+  void keep(ByteView der, const Certificate& certificate) {
+    std::lock_guard guard(lock_);
+    if (by_der_.size() >= kCapacity)
+      by_der_.clear();
+    by_der_.emplace(std::string(as_string_view(der)), certificate);
+  }
+
+ private:
+  std::mutex lock_;
+  std::unordered_map<std::string, Certificate> by_der_;
+};
+
+DecodedCertificates& decoded_certificates() {
+  static DecodedCertificates decoded;
+  return decoded;
+}
+
+}  // namespace
+
 Certificate Certificate::from_der(ByteView der) {
+  if (std::optional<Certificate> known = decoded_certificates().find(der))
+    return std::move(*known);
   const unsigned char* cursor = der.data();
   ossl::X509Cert certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
   if (!certificate || cursor != der.data() + der.size()) {
     ossl::fail("not a DER certificate", ErrorCode::Malformed);
   }
-  return Certificate(std::move(certificate));
+  Certificate decoded(std::move(certificate));
+  decoded_certificates().keep(der, decoded);
+  return decoded;
 }
 
 Certificate Certificate::from_pem(std::string_view pem) {
@@ -272,7 +326,10 @@ udf::Fingerprint Certificate::fingerprint() const {
 }
 
 udf::Fingerprint Certificate::key_fingerprint() const {
-  return public_key().fingerprint();
+  // Encoding the key is slow in OpenSSL 3.0 (the encoder framework), and
+  // trust evaluation asks for the same certificates' fingerprints often.
+  std::call_once(derived_->key_fingerprint_once, [this] { derived_->key_fingerprint = public_key().fingerprint(); });
+  return *derived_->key_fingerprint;
 }
 
 std::optional<Bytes> Certificate::smime_capabilities() const {

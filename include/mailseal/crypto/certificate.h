@@ -91,6 +91,10 @@ class Certificate {
 
  private:
   ossl::X509Cert certificate_;
+  // What is derived from the certificate and asked for often (its key's
+  // fingerprint), computed once and shared by every copy.
+  struct Derived;
+  std::shared_ptr<Derived> derived_;
 };
 
 // A PKCS#7 certs-only structure (RFC 2315 SignedData without signers, the
