@@ -534,6 +534,10 @@ void define_serve_limits(CLI::App* serve, ServeArgs& args) {
       ->type_name("N");
   serve->add_option("--join-minutes", args.join_minutes, "Minutes an undecided join request waits (default 60)")
       ->type_name("MINUTES");
+  serve->add_option("--join-retention-days", args.join_retention_days,
+                    "Days a rejected or expired join request is kept (its device learns the rejection), then "
+                    "deleted with its keys (default 7)")
+      ->type_name("DAYS");
   serve->add_option("--workers", args.workers, "Threads serving connections (default 8)")->type_name("N");
   serve->add_flag("--reuse-port", args.reuse_port,
                   "Share the port with other serve processes of this user (SO_REUSEPORT; docs/service.md)");

@@ -69,8 +69,8 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
     errors = [process.communicate(timeout=20)[1].decode() for process in starting]
     check(all(line.startswith("http://") for line in lines),
           "four processes started together on a new database all start", errors)
-    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("4",)],
-          "the schema was made once, at version 4")
+    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("5",)],
+          "the schema was made once, at version 5")
 
     os.environ["MAILSEAL_POSTGRES"] = cluster.uri
     # Both processes: the same database (KeyService names it by the folder), the same limits.
@@ -117,6 +117,23 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         reused = thief.run("device", "join", "alice@example.com", "--service", first.url, "--pin", invite["pin"])
         check(reused.returncode != 0 and b"used" in reused.stderr,
               "PIN: the same PIN on the first process is refused as used", reused.stderr.decode())
+
+        # --- A publication through one process, the next lookup through the other ---
+        # The second process has memoized its answers (a lookup is one query
+        # that checks the profile's generation); the first publishes the
+        # phone's device within the same second: the second answers it next.
+        def devices_seen(service):
+            status, profile = service.request("GET", "/v1/addresses/alice%40example.com")
+            status_fp, by_fingerprint = service.request("GET", "/v1/accounts/" + fingerprint)
+            return (len(profile.get("devices", [])) if status == 200 else None,
+                    len(by_fingerprint.get("devices", [])) if status_fp == 200 else None)
+
+        before = [devices_seen(second) for _ in range(2)]
+        alice.must("sync")  # accepts the phone (PIN) and publishes through the first process
+        after = devices_seen(second)
+        check(before[0] == before[1] and after[0] == after[1] == before[0][0] + 1,
+              "memo: a publication through the first process is what the second answers next, "
+              "by address and by fingerprint", (before, after))
 
         # --- Two claimants at once, one on each process --------------------------
         for round_ in range(3):
