@@ -64,6 +64,7 @@ struct Arguments {
   TrustArgs trust;
   TrustAnchorAddArgs trust_anchor_add;
   ServeArgs serve;
+  ServiceSmimeaArgs service_smimea;
   GatewayArgs gateway;
   CredentialAddArgs credential_add;
   CredentialRemoveArgs credential_remove;
@@ -598,6 +599,21 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
                   "Serve addresses without proof, first come first served (the default on loopback without --smtp)");
   define_serve_limits(serve, args.serve);
   d.runs(serve, run_serve, args.serve);
+
+  auto* service = d.group(app, "service", "Look into a key service's database (the service's administrator)");
+  auto* smimea = d.subcommand(*service, "smimea",
+                              "Print DNS SMIMEA records (RFC 8162) for a domain's verified addresses, as zone-file lines",
+                              "mailseal service smimea --domain example.org --db service.db");
+  smimea->add_option("--domain", args.service_smimea.domain, "The domain whose addresses to print")
+      ->type_name("DOMAIN")
+      ->required();
+  smimea
+      ->add_option("--db", args.service_smimea.database,
+                   "The service's database: a SQLite file (default mailseal-service.db), or postgresql://...")
+      ->type_name("DATABASE");
+  smimea->add_option("--ttl", args.service_smimea.ttl, "The records' TTL in seconds (default 3600)")
+      ->type_name("SECONDS");
+  d.runs(smimea, run_service_smimea, args.service_smimea);
 
   auto* gateway = d.subcommand(app, "gateway", "Run the SMTP submission gateway (until SIGINT or SIGTERM)",
                                "mailseal gateway --listen 127.0.0.1:10587 --upstream smtp.example.com:587 "

@@ -536,6 +536,12 @@ void ServiceStore::bump_generation(const Identity& account) {
   connection_->run("UPDATE accounts SET generation = generation + 1 WHERE fingerprint = ?1", {account.str()});
 }
 
+std::vector<Claim> ServiceStore::verified_claims() {
+  auto rows = connection_->query(
+      fmt::format("SELECT {} FROM claims WHERE state = 'verified' ORDER BY address, account", kClaimColumns));
+  return claims_from(*rows);
+}
+
 std::vector<Claim> ServiceStore::claims_of(const Identity& account) {
   auto rows = connection_->query(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns),
                                  {account.str()});

@@ -95,6 +95,8 @@ class ServiceStore {
 
   // Every claim to an address, oldest first; every claim of a profile.
   std::vector<Claim> claims(const std::string& address);
+  // Every verified claim, by address (SMIMEA export).
+  std::vector<Claim> verified_claims();
   // The same, with each claimant's ProfileVersion, in one statement.
   AddressClaims claims_with_versions(const std::string& address);
   std::vector<Claim> claims_of(const Identity& account);

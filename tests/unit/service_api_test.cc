@@ -24,6 +24,7 @@
 #include "mailseal/service/api.h"
 #include "mailseal/service/claims.h"
 #include "mailseal/service/server.h"
+#include "mailseal/service/smimea.h"
 #include "mailseal/udf/strong_address.h"
 #include "service/storage.h"
 #include "test_identities.h"
@@ -448,6 +449,40 @@ TEST_F(VerifiedServiceTest, AFailedMailLeavesTheClaimPendingAndTheNextPublicatio
   EXPECT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
   EXPECT_EQ(answer<PublishedProfile>(call("GET", "/v1/addresses/alice%40example.com"), 200).fingerprint,
             fingerprint(alice()));
+}
+
+// RFC 8162 section 3 names the records by the local part's SHA2-256 digest
+// truncated to 28 octets; RFC 7929 section 5.1 names OPENPGPKEY records the
+// same way and gives hugh@example.com's as an example.
+TEST(ServiceSmimea, TheOwnerIsTheLocalPartsTruncatedDigestUnderSmimecert) {
+  EXPECT_EQ(smimea_owner("hugh", "example.com"),
+            "c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._smimecert.example.com.");
+  EXPECT_EQ(smimea_owner("hugh", "Example.COM"), smimea_owner("hugh", "example.com"));
+}
+
+TEST_F(VerifiedServiceTest, SmimeaRecordsAreTheMailCertificatesOfVerifiedAddressesOnly) {
+  publish(alice());
+  EXPECT_TRUE(smimea_records(database_.string(), "example.com").empty()) << "a pending address is not exported";
+  ASSERT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+  const test::Person bob = test::make_person("bob@example.com", true);
+  publish(bob);  // never confirmed
+  std::vector<SmimeaRecord> records = smimea_records(database_.string(), "EXAMPLE.com");
+  ASSERT_EQ(records.size(), 2u) << "Alice's signing and encryption certificates, not Bob's";
+  std::vector<Bytes> certificates;
+  for (const auto& record : records) {
+    EXPECT_EQ(record.address, "alice@example.com");
+    EXPECT_EQ(record.owner, smimea_owner("alice", "example.com"));
+    certificates.push_back(record.certificate);
+  }
+  std::vector<Bytes> expected{alice().signing.der(), alice().encryption.der()};
+  std::sort(certificates.begin(), certificates.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(certificates, expected);
+  EXPECT_EQ(smimea_zone_line(records[0], std::chrono::seconds(3600)),
+            records[0].owner + " 3600 IN SMIMEA 3 0 0 " + to_hex(records[0].certificate));
+  EXPECT_TRUE(smimea_records(database_.string(), "example.org").empty()) << "another domain";
+  for (const char* bad : {"", "example..com", "-example.com", "exa mple.com", "example.com.;x"})
+    EXPECT_THROW(smimea_records(database_.string(), bad), Error) << bad;
 }
 
 TEST_F(VerifiedServiceTest, ExpiredLinksChangeNothing) {
