@@ -14,13 +14,11 @@ process accepted, the other must not accept again.
 Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -31,7 +29,7 @@ try:
     from smtp_tool import Upstream  # noqa: E402
 except ImportError as missing:
     skip(f"{missing} (install python3-aiosmtpd; Debian's is seen by /usr/bin/python3 only)")
-from service_tool import KeyService, ThrowawayDevice, raw  # noqa: E402
+from service_tool import KeyService, challenge_token, ThrowawayDevice, raw  # noqa: E402
 
 require_mailseal()
 try:
@@ -41,19 +39,6 @@ except postgres_tool.Unavailable as reason:
 
 # CTest's timeout ends a test with SIGTERM: the cluster is stopped then too.
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-LINK = re.compile(r"/verify/([0-9a-f]{64})")
-
-
-def challenge_token(upstream, address, kept):
-    for _ in range(200):
-        kept += upstream.take()
-        for mail in kept:
-            if address in mail.recipients:
-                kept.remove(mail)
-                found = LINK.search(mail.content.decode(errors="replace"))
-                return found.group(1) if found else None
-        time.sleep(0.05)
-    return None
 
 
 with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, Upstream() as upstream:

@@ -84,8 +84,11 @@ with tempfile.TemporaryDirectory() as work, SilentRelay() as relay, \
         KeyService(MAILSEAL, work, extra=["--smtp", f"127.0.0.1:{relay.port}", "--mail-from", "keys@keys.test"]) \
         as service:
     alice, bob = Home(work, "alice"), Home(work, "bob")
+    # Bob's profile is made first (its keys take a while on a busy machine),
+    # published later; it names two addresses: two mails queued.
+    bob.must("init", "bob@example.org", "bob@example.net", "--name", "Bob", "--suite", "modern")
     publishing = subprocess.Popen([MAILSEAL, "--home", alice.home, "--json", "init", "alice@example.com", "--name",
-                                   "Alice", "--service", service.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   "Alice", "--suite", "modern", "--service", service.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(wait_until(lambda: len(relay.accepted) >= 1), "the service connected to the relay to mail Alice's challenge")
     queued = service.rows("SELECT account, address, state FROM outbox")
     check(len(queued) == 1 and queued[0][1:] == ("alice@example.com", "queued"),
@@ -106,9 +109,8 @@ with tempfile.TemporaryDirectory() as work, SilentRelay() as relay, \
               f"while the relay stalls, {what} is answered ({seconds:.2f} s)", status)
     # Another profile's publication commits too (the database is not held),
     # then waits for the relay in its turn.
-    # Bob's profile names two addresses: two mails queued.
-    other = subprocess.Popen([MAILSEAL, "--home", bob.home, "init", "bob@example.org", "bob@example.net", "--name", "Bob",
-                              "--service", service.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    other = subprocess.Popen([MAILSEAL, "--home", bob.home, "publish", "--service", service.url],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(wait_until(lambda: len(service.rows("SELECT state FROM outbox WHERE account <> ?", (fingerprint,))) == 2,
                      ANSWER_WITHIN) and publishing.poll() is None,
           "Bob's publication commits while Alice's mail still waits for the relay")
@@ -124,7 +126,7 @@ with tempfile.TemporaryDirectory() as work, SilentRelay() as relay, \
           "Alice's publication stands; its receipt says the challenge mail failed", (out, err))
     out, err = other.communicate(timeout=90)
     check(other.returncode == 0 and b"could not send the mail" in err and b"mailseal publish" in err,
-          "Bob's init warns that the mail was not sent and says how to retry", err.decode())
+          "Bob's publish warns that the mail was not sent and says how to retry", err.decode())
     check(wait_until(lambda: {row[0] for row in service.rows("SELECT state FROM outbox")} == {"failed"}, 60),
           "every mail is recorded as failed once the relay timed out")
     rows = service.rows("SELECT address, state, message, error FROM outbox ORDER BY address")

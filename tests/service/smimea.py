@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -24,24 +23,11 @@ try:
     from smtp_tool import Upstream  # noqa: E402
 except ImportError as missing:
     skip(f"{missing} (install python3-aiosmtpd; Debian's is seen by /usr/bin/python3 only)")
-from service_tool import KeyService  # noqa: E402
+from service_tool import KeyService, challenge_token  # noqa: E402
 
 require_mailseal()
 
-LINK = re.compile(r"/verify/([0-9a-f]{64})")
 LINE = re.compile(r"^([0-9a-f]{56})\._smimecert\.([a-z0-9.-]+)\. (\d+) IN SMIMEA 3 0 0 ([0-9a-f]+)$")
-
-
-def token_for(upstream, address, kept):
-    for _ in range(200):
-        kept += upstream.take()
-        for mail in kept:
-            if address in mail.recipients:
-                kept.remove(mail)
-                found = LINK.search(mail.content.decode(errors="replace"))
-                return found.group(1) if found else None
-        time.sleep(0.05)
-    return None
 
 
 def certificate_emails(der):
@@ -56,11 +42,11 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     kept = []
     alice, bob, carol = Home(work, "alice"), Home(work, "bob"), Home(work, "carol")
     alice.must("init", "alice@example.com", "--name", "Alice", "--service", service.url)
-    status, _ = service.request("POST", "/verify/" + str(token_for(upstream, "alice@example.com", kept)), body=b"")
+    status, _ = service.request("POST", "/verify/" + str(challenge_token(upstream, "alice@example.com", kept)), body=b"")
     check(status == 200, "Alice's address is verified", status)
     bob.must("init", "bob@example.com", "--name", "Bob", "--service", service.url)  # pending: never confirmed
     carol.must("init", "carol@example.org", "--name", "Carol", "--service", service.url)
-    status, _ = service.request("POST", "/verify/" + str(token_for(upstream, "carol@example.org", kept)), body=b"")
+    status, _ = service.request("POST", "/verify/" + str(challenge_token(upstream, "carol@example.org", kept)), body=b"")
     check(status == 200, "Carol's address (another domain) is verified", status)
 
     exported = mailseal("service", "smimea", "--domain", "Example.com", "--db", service.database, "--ttl", "600")
