@@ -64,6 +64,7 @@ struct Arguments {
   TrustArgs trust;
   TrustAnchorAddArgs trust_anchor_add;
   ServeArgs serve;
+  ServiceSmimeaArgs service_smimea;
   GatewayArgs gateway;
   CredentialAddArgs credential_add;
   CredentialRemoveArgs credential_remove;
@@ -544,6 +545,10 @@ void define_serve_limits(CLI::App* serve, ServeArgs& args) {
       ->type_name("N");
   serve->add_option("--join-minutes", args.join_minutes, "Minutes an undecided join request waits (default 60)")
       ->type_name("MINUTES");
+  serve->add_option("--join-retention-days", args.join_retention_days,
+                    "Days a rejected or expired join request is kept (its device learns the rejection), then "
+                    "deleted with its keys (default 7)")
+      ->type_name("DAYS");
   serve->add_option("--workers", args.workers, "Threads serving connections (default 8)")->type_name("N");
   serve->add_flag("--reuse-port", args.reuse_port,
                   "Share the port with other serve processes of this user (SO_REUSEPORT; docs/service.md)");
@@ -604,6 +609,21 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
                   "Serve addresses without proof, first come first served (the default on loopback without --smtp)");
   define_serve_limits(serve, args.serve);
   d.runs(serve, run_serve, args.serve);
+
+  auto* service = d.group(app, "service", "Look into a key service's database (the service's administrator)");
+  auto* smimea = d.subcommand(*service, "smimea",
+                              "Print DNS SMIMEA records (RFC 8162) for a domain's verified addresses, as zone-file lines",
+                              "mailseal service smimea --domain example.org --db service.db");
+  smimea->add_option("--domain", args.service_smimea.domain, "The domain whose addresses to print")
+      ->type_name("DOMAIN")
+      ->required();
+  smimea
+      ->add_option("--db", args.service_smimea.database,
+                   "The service's database: a SQLite file (default mailseal-service.db), or postgresql://...")
+      ->type_name("DATABASE");
+  smimea->add_option("--ttl", args.service_smimea.ttl, "The records' TTL in seconds (default 3600)")
+      ->type_name("SECONDS");
+  d.runs(smimea, run_service_smimea, args.service_smimea);
 
   auto* gateway = d.subcommand(app, "gateway", "Run the SMTP submission gateway (until SIGINT or SIGTERM)",
                                "mailseal gateway --listen 127.0.0.1:10587 --upstream smtp.example.com:587 "

@@ -17,6 +17,12 @@ nlohmann::json claims_json(const std::vector<keyservice::AddressClaim>& claims) 
 void print_pending_claims(const std::vector<keyservice::AddressClaim>& claims) {
   bool any = false;
   for (const auto& claim : claims) {
+    if (claim.state == keyservice::kClaimMailFailed) {
+      print_warning(fmt::format("{} is not served yet, and the key service could not send the mail that proves the "
+                                "address is yours; run 'mailseal publish' again later to have a new one sent",
+                                escape_for_terminal(claim.address)));
+      continue;
+    }
     if (claim.state != keyservice::kClaimPending)
       continue;
     print_note(fmt::format("{} is not served yet: the key service mailed a link to it to prove the address is yours",

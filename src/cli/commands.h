@@ -248,6 +248,13 @@ int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args
 using ServeArgs = service::ServeSettings;
 int run_serve(const Context& context, const ServeArgs& args);
 
+struct ServiceSmimeaArgs {
+  std::string database = ServeArgs{}.database;
+  std::string domain;
+  long long ttl = 3600;
+};
+int run_service_smimea(const Context& context, const ServiceSmimeaArgs& args);
+
 // The gateway's settings and their defaults live in the gateway library.
 using GatewayArgs = gateway::GatewaySettings;
 int run_gateway(const Context& context, const GatewayArgs& args);

@@ -18,6 +18,7 @@
 #include "mailseal/profile/profile.h"
 #include "mailseal/service/api.h"
 #include "mailseal/service/server.h"
+#include "mailseal/service/smimea.h"
 
 namespace mailseal::cli {
 
@@ -121,6 +122,26 @@ int run_gateway(const Context& context, const GatewayArgs& args) {
                          args.upstream, args.upstream_tls, args.policy));
   stopper.serve([&] { gateway.run(); }, [&] { gateway.stop(); });
   print_note("SMTP gateway stopped");
+  return 0;
+}
+
+int run_service_smimea(const Context& context, const ServiceSmimeaArgs& args) {
+  if (args.ttl < 0 || args.ttl > 2147483647)
+    throw Error(ErrorCode::Usage, "--ttl is 0 to 2147483647 seconds");
+  std::vector<service::SmimeaRecord> records = service::smimea_records(args.database, args.domain);
+  const std::chrono::seconds ttl(args.ttl);
+  if (context.json()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& record : records)
+      list.push_back({{"address", record.address}, {"owner", record.owner}, {"zone_line", service::smimea_zone_line(record, ttl)}});
+    print_json({{"records", list}});
+    return 0;
+  }
+  if (records.empty())
+    print_note("no verified address at that domain has a mail certificate here");
+  // Only hex, a checked host name and checked addresses: nothing to escape.
+  for (const auto& record : records)
+    print_line(service::smimea_zone_line(record, ttl));
   return 0;
 }
 

@@ -199,53 +199,52 @@ OutgoingMail challenge_mail(const ServiceSettings& settings, const Claim& claim,
 
 // What a lookup answers (the profile as published with its served
 // addresses, when it was updated, whether the address is verified),
-// memoized by everything it is made of. Rendering reads the stored document
-// with PublishedProfile::parse, which decodes every certificate in it with
-// OpenSSL: four fifths of a lookup's time (bench/README.md). Each lookup
-// still reads the database; an entry answers only when the document, its
-// time, the served addresses and the verified flag all equal what was just
-// read, so processes sharing one database never answer from a stale copy.
+// memoized by the profile's version (storage.h, ProfileVersion). Rendering
+// reads the stored document with PublishedProfile::parse, which decodes
+// every certificate in it with OpenSSL: four fifths of a lookup's time
+// (bench/README.md). Each lookup still reads the database, in one
+// statement: the claims to the address with each claimant's generation,
+// which every change to the profile's document or claims increments in the
+// same transaction; an entry answers only for the version it was rendered
+// from, so processes sharing one database never answer from a stale copy.
 // Shared by the requests served at once (PostgreSQL serves several): the
 // answer is copied out under the lock, and rendered outside it. At most
-// kMaxBytes of documents, then emptied.
+// kMaxBytes of answers, then emptied.
 class RenderedProfiles {
  public:
   static constexpr std::size_t kMaxBytes = 64 * 1024 * 1024;
 
-  template <typename Render>
-  std::string get(const AccountRecord& account, const std::vector<std::string>& addresses,
-                  std::optional<bool> verified, Render render) {
-    const Key key{account.fingerprint.str(), verified};
-    {
-      std::lock_guard lock(mutex_);
-      auto found = entries_.find(key);
-      if (found != entries_.end() && found->second.updated_at == account.updated_at &&
-          found->second.addresses == addresses && found->second.document == account.document)
-        return found->second.answer;
-    }
-    Entry entry{account.document, account.updated_at, addresses, render()};
-    std::string answer = entry.answer;
+  std::optional<std::string> find(const Identity& fingerprint, std::optional<bool> verified,
+                                  const ProfileVersion& version) {
     std::lock_guard lock(mutex_);
+    auto found = entries_.find(Key{fingerprint.str(), verified});
+    if (found == entries_.end() || found->second.version != version)
+      return std::nullopt;
+    return found->second.answer;
+  }
+
+  // `version` is the profile's as read before what `answer` was rendered
+  // from (a change in between makes the version newer than the entry's).
+  void keep(const Identity& fingerprint, std::optional<bool> verified, const ProfileVersion& version,
+            const std::string& answer) {
+    std::lock_guard lock(mutex_);
+    const Key key{fingerprint.str(), verified};
     if (auto found = entries_.find(key); found != entries_.end()) {
-      bytes_ -= found->second.document.size() + found->second.answer.size();
+      bytes_ -= found->second.answer.size();
       entries_.erase(found);
     }
-    const std::size_t size = entry.document.size() + entry.answer.size();
-    if (bytes_ + size > kMaxBytes) {
+    if (bytes_ + answer.size() > kMaxBytes) {
       entries_.clear();
       bytes_ = 0;
     }
-    bytes_ += size;
-    entries_.insert_or_assign(key, std::move(entry));
-    return answer;
+    bytes_ += answer.size();
+    entries_.insert_or_assign(key, Entry{version, answer});
   }
 
  private:
   using Key = std::pair<std::string, std::optional<bool>>;
   struct Entry {
-    std::string document;
-    TimePoint updated_at;
-    std::vector<std::string> addresses;
+    ProfileVersion version;
     std::string answer;
   };
   std::mutex mutex_;
@@ -255,11 +254,39 @@ class RenderedProfiles {
 
 namespace {
 
+// A challenge mail queued in the outbox by a publication that committed
+// (storage.h, queue_mail), with the receipt that names its address.
+struct QueuedMail {
+  std::int64_t id;
+  OutgoingMail mail;
+};
+struct QueuedMails {
+  std::vector<QueuedMail> mails;
+  PublishReceipt receipt;
+};
+
+// Pending join requests expire (rejected); rejected ones are deleted with
+// their keys once kept long enough (Quotas::rejected_retention).
+void expire_requests(ServiceStore& store, const Quotas& quotas, TimePoint now) {
+  store.expire_requests(now - quotas.join_lifetime, now - quotas.join_lifetime - quotas.rejected_retention);
+}
+
+// How long a queued mail may wait for its process to send it before a
+// publication takes it for lost (the process stopped): far beyond the
+// relay's timeout.
+constexpr std::chrono::minutes kAbandonedMailAfter{10};
+
 class Handler {
  public:
   Handler(ServiceStore& store, const ServiceSettings& settings, Buckets& limiter, RenderedProfiles& rendered,
-          const HttpRequest& request, TimePoint now)
-      : store_(store), settings_(settings), limiter_(limiter), rendered_(rendered), request_(request), now_(now) {}
+          const HttpRequest& request, TimePoint now, QueuedMails& queued)
+      : store_(store),
+        settings_(settings),
+        limiter_(limiter),
+        rendered_(rendered),
+        request_(request),
+        now_(now),
+        queued_(queued) {}
 
   HttpResponse run() {
     // Every client's requests first, before anything costs: unsigned reads
@@ -418,27 +445,35 @@ class Handler {
     return profile;
   }
 
-  // The same as JSON, with `verified` for a lookup by address (memoized).
+  // The same as JSON, with `verified` for a lookup by address, memoized
+  // (RenderedProfiles). The account was read before its addresses are.
   HttpResponse public_profile_answer(const AccountRecord& account, std::optional<bool> verified) {
-    const std::vector<std::string> addresses = served_addresses(account.fingerprint);
-    return respond(200, rendered_.get(account, addresses, verified, [&] {
-      PublishedProfile profile = public_profile(account, addresses);
-      profile.verified = verified;
-      return profile.to_json();
-    }));
+    const ProfileVersion version{account.generation, account.updated_at};
+    if (auto answer = rendered_.find(account.fingerprint, verified, version))
+      return respond(200, std::move(*answer));
+    PublishedProfile profile = public_profile(account, served_addresses(account.fingerprint));
+    profile.verified = verified;
+    std::string answer = profile.to_json();
+    rendered_.keep(account.fingerprint, verified, version, answer);
+    return respond(200, std::move(answer));
   }
 
+  // One statement when the answer is memoized: the claims to the address
+  // with each claimant's version (docs/service.md, "Back ends").
   HttpResponse get_address(const std::string& text) {
     if (!EmailAddress::is_valid(text))
       refuse(400, "bad_address", "not an email address");
-    // Its three reads see one state of the database and lock it once.
+    // SQLite: its reads see one state of the database and lock it once.
     sql::ReadSnapshot snapshot(store_.connection());
-    std::vector<Claim> claims = store_.claims(EmailAddress::parse(text).str());
-    std::optional<std::size_t> served = served_claim(claims);
+    AddressClaims found = store_.claims_with_versions(EmailAddress::parse(text).str());
+    std::optional<std::size_t> served = served_claim(found.claims);
     if (!served)
       refuse(404, "unknown_address", "no profile is published here for that address (or none verified yet)");
-    return public_profile_answer(account_or_404(claims[*served].account),
-                                 claims[*served].state == ClaimState::Verified);
+    const Claim& claim = found.claims[*served];
+    const bool verified = claim.state == ClaimState::Verified;
+    if (auto answer = rendered_.find(claim.account, verified, found.versions[*served]))
+      return respond(200, std::move(*answer));
+    return public_profile_answer(account_or_404(claim.account), verified);
   }
 
   // GET /lookup?q=: the page for an address or a fingerprint (docs/service.md, "Pages").
@@ -557,8 +592,11 @@ class Handler {
       listed.push_back(address.str());
     sql::Transaction transaction(store_.connection());
     store_.save_account(account, devices);
-    PublishReceipt receipt{fingerprint, listed, now_, claim_addresses(fingerprint, listed)};
+    std::vector<QueuedMail> mails;
+    PublishReceipt receipt{fingerprint, listed, now_, claim_addresses(fingerprint, listed, mails)};
     transaction.commit();
+    // Sent by Api::handle once this request's connection is given back.
+    queued_ = QueuedMails{std::move(mails), receipt};
     return respond(200, receipt.to_json());
   }
 
@@ -604,13 +642,19 @@ class Handler {
     limiter_.take(client, settings_.rates.client_mails, now_, count);
   }
 
-  // The profile's claim to each address its root names (claims.h); mails
-  // the challenges, inside the publication's transaction: a mail that
-  // cannot be sent refuses the whole publication.
-  std::vector<AddressClaim> claim_addresses(const Identity& fingerprint, const std::vector<std::string>& addresses) {
+  // The profile's claim to each address its root names (claims.h); queues
+  // the challenges in the outbox, inside the publication's transaction
+  // (they are sent after it commits, with no connection held: a slow relay
+  // stalls nobody else). Mails a failure or a stopped process left unsent
+  // are mailed again with a new link.
+  std::vector<AddressClaim> claim_addresses(const Identity& fingerprint, const std::vector<std::string>& addresses,
+                                            std::vector<QueuedMail>& queued) {
     store_.drop_stale_claims(now_);
+    store_.fail_abandoned_mails(now_ - kAbandonedMailAfter, now_);
+    store_.forget_mail_failures(fingerprint);
     std::vector<AddressClaim> states;
     std::vector<OutgoingMail> mails;
+    std::vector<std::string> token_hashes;
     for (const auto& address : addresses) {
       std::vector<Claim> claims = store_.claims(address);
       switch (on_publish(claims, fingerprint, settings_.verification, now_)) {
@@ -623,7 +667,8 @@ class Handler {
         case PublishStep::Challenge: {
           Claim claim = pending_claim(address, fingerprint, now_, settings_.lifetimes);
           std::string token = to_hex(crypto::random_bytes(kTokenBytes));
-          store_.put_claim(claim, token_hash(token));
+          token_hashes.push_back(token_hash(token));
+          store_.put_claim(claim, token_hashes.back());
           mails.push_back(challenge_mail(settings_, claim, token, served_for_another(claim, claims), now_));
           states.push_back({address, std::string(kClaimPending)});
           break;
@@ -637,15 +682,9 @@ class Handler {
       }
     }
     limit_mails(fingerprint, mails);
-    for (const auto& mail : mails) {
-      try {
-        settings_.send_mail(mail);
-      } catch (const std::exception&) {
-        refuse(502, "mail_failed",
-               fmt::format("the service cannot send the challenge mail to {} now; nothing was published, try "
-                           "again later",
-                           mail.recipient));
-      }
+    for (std::size_t i = 0; i < mails.size(); ++i) {
+      const Claim claim{mails[i].recipient, fingerprint, ClaimState::Pending, now_, now_, now_};
+      queued.push_back({store_.queue_mail(claim, token_hashes[i], mails[i], now_), std::move(mails[i])});
     }
     return states;
   }
@@ -846,7 +885,7 @@ class Handler {
       }
     }();
     authenticate(key, kJoiningDeviceKey, fingerprint.str());
-    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
+    expire_requests(store_, settings_.quotas, now_);
     // Two lanes (docs/service.md, "Abuse"): a request with a valid PIN is
     // the owner's (the service knows the PIN id only from the root) and is
     // never limited or evicted by anyone else's; one without a PIN is a
@@ -901,7 +940,7 @@ class Handler {
   HttpResponse pending(const Identity& fingerprint) {
     AccountRecord account = account_or_404(fingerprint);
     authenticate_root(account);
-    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
+    expire_requests(store_, settings_.quotas, now_);
     PendingRequests answer;
     for (const auto& request : store_.pending_requests(fingerprint))
       answer.requests.push_back(stored<PendingRequest>(request.document));
@@ -919,7 +958,7 @@ class Handler {
     AccountRecord account = account_or_404(fingerprint);
     Decision decision = body<Decision>();
     authenticate_root(account);
-    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
+    expire_requests(store_, settings_.quotas, now_);
     auto request = store_.request(id);
     if (!request || request->account != fingerprint)
       refuse(404, "unknown_request", "no such request for this profile");
@@ -945,10 +984,11 @@ class Handler {
   }
 
   HttpResponse request_status(const RequestId& id) {
-    store_.expire_requests(now_ - settings_.quotas.join_lifetime);
+    expire_requests(store_, settings_.quotas, now_);
     auto request = store_.request(id);
     if (!request)
-      refuse(404, "unknown_request", "no such request");
+      refuse(404, "unknown_request",
+             "no such request (a rejected or expired request is deleted after some days; join again)");
     authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account.str());
     RequestStatus status{id, state_of(*request), std::nullopt};
     if (status.state == RequestState::Accepted) {
@@ -994,7 +1034,48 @@ class Handler {
   RenderedProfiles& rendered_;
   const HttpRequest& request_;
   TimePoint now_;
+  QueuedMails& queued_;
 };
+
+// Sends the mails a publication queued, with no connection held, then
+// records each outcome (a connection leased again by `with_store`). A mail
+// that failed is named in the receipt as kClaimMailFailed; its claim stays
+// pending and the profile's next publication mails a new link. After one
+// failure the rest are not tried (a relay that hung once would hold the
+// publication 20 s for each of up to 32 mails) and fail with it.
+HttpResponse send_queued(QueuedMails& queued, const ServiceSettings& settings,
+                         const std::function<void(const std::function<void(ServiceStore&)>&)>& with_store,
+                         TimePoint now) {
+  std::vector<std::pair<std::int64_t, std::string>> failed;
+  std::vector<std::int64_t> sent;
+  for (const auto& [id, mail] : queued.mails) {
+    try {
+      if (!failed.empty())
+        throw Error(ErrorCode::Io, fmt::format("not tried: the relay failed on an earlier mail ({})",
+                                               failed.front().second));
+      settings.send_mail(mail);
+      sent.push_back(id);
+    } catch (const std::exception& error) {
+      failed.emplace_back(id, error.what());
+      for (auto& claim : queued.receipt.claims) {
+        if (claim.address == mail.recipient)
+          claim.state = std::string(kClaimMailFailed);
+      }
+    }
+  }
+  try {
+    with_store([&](ServiceStore& store) {
+      for (std::int64_t id : sent)
+        store.mail_sent(id);
+      for (const auto& [id, error] : failed)
+        store.mail_failed(id, error, now);
+    });
+  } catch (const std::exception&) {
+    // Left queued: the next publication takes them for lost
+    // (kAbandonedMailAfter); a sent mail's row then only records a failure.
+  }
+  return respond(200, queued.receipt.to_json());
+}
 
 }  // namespace
 
@@ -1004,9 +1085,11 @@ class Handler {
 // (at most the server's worker threads), kept open for the next.
 struct Api::Backend {
   static constexpr std::size_t kMaxPostgresConnections = 64;
-  // Buckets untouched for longer than the longest period are full again
-  // (PostgreSQL); looked for this often.
-  static constexpr std::chrono::seconds kForgetBucketsEvery{300};
+  // Housekeeping, by whichever request comes this long after the last:
+  // buckets untouched for longer than the longest period are full again
+  // (PostgreSQL) and forgotten; expired join requests are rejected and old
+  // rejected ones deleted, even on a service nobody asks to join.
+  static constexpr std::chrono::seconds kHousekeepingEvery{300};
 
   std::string database;
   bool postgres;
@@ -1016,7 +1099,7 @@ struct Api::Backend {
   std::vector<std::unique_ptr<ServiceStore>> idle;
   std::size_t open = 0;
   MemoryBuckets memory;
-  TimePoint forgotten{};  // buckets were last forgotten then
+  TimePoint housekept{};  // housekeeping was done then
 
   explicit Backend(const std::string& name)
       : database(name), postgres(sql::is_postgres(name)), limit(postgres ? kMaxPostgresConnections : 1) {
@@ -1052,12 +1135,12 @@ struct Api::Backend {
     released.notify_one();
   }
 
-  // Whether this request should forget the full buckets (one at a time).
-  bool forget_buckets_due(TimePoint now) {
+  // Whether this request should do the housekeeping (one at a time).
+  bool housekeeping_due(TimePoint now) {
     std::lock_guard lock(mutex);
-    if (!postgres || now < forgotten + kForgetBucketsEvery)
+    if (now < housekept + kHousekeepingEvery)
       return false;
-    forgotten = now;
+    housekept = now;
     return true;
   }
 };
@@ -1095,14 +1178,29 @@ HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
   struct Return {
     Backend& backend;
     std::unique_ptr<ServiceStore>& store;
-    ~Return() { backend.give_back(std::move(store)); }
+    ~Return() {
+      if (store)  // not given back already (before the mails are sent)
+        backend.give_back(std::move(store));
+    }
   } give_back{*backend_, store};
   StoredBuckets stored(*store);
   Buckets& buckets = backend_->postgres ? static_cast<Buckets&>(stored) : backend_->memory;
+  QueuedMails queued;
   try {
-    if (backend_->forget_buckets_due(now))
-      store->forget_buckets(now - longest_period(settings_.rates));
-    return Handler(*store, settings_, buckets, *rendered_, request, now).run();
+    if (backend_->housekeeping_due(now)) {
+      if (backend_->postgres)
+        store->forget_buckets(now - longest_period(settings_.rates));
+      expire_requests(*store, settings_.quotas, now);
+    }
+    HttpResponse response = Handler(*store, settings_, buckets, *rendered_, request, now, queued).run();
+    if (queued.mails.empty())
+      return response;
+    backend_->give_back(std::move(store));
+    return send_queued(queued, settings_, [&](const std::function<void(ServiceStore&)>& use) {
+      std::unique_ptr<ServiceStore> again = backend_->lease();
+      Return give_back_again{*backend_, again};
+      use(*again);
+    }, now);
   } catch (const Refusal& refusal) {
     return error_response(refusal);
   } catch (const Error& error) {

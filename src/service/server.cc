@@ -39,8 +39,12 @@ namespace {
 // without reading it; up to it, read to its end and then refused (413).
 constexpr std::size_t kMaxDrainedBytes = 4 * keyservice::kMaxBodyBytes;
 
-// How long the relay may take for a challenge mail (the service waits).
-constexpr std::chrono::seconds kRelayTimeout{30};
+// How long the relay may take for each step of a challenge mail. The
+// publication that mails waits for it (after it committed, holding no
+// database connection); below the clients' 30 s read timeout
+// (keyservice::Client), so that a relay that hangs is reported in the
+// receipt ("mail_failed") rather than as a service that did not answer.
+constexpr std::chrono::seconds kRelayTimeout{20};
 
 std::string host_of_url(std::string_view url) {
   url.remove_prefix(url.find("://") + 3);
@@ -74,6 +78,8 @@ void set_abuse_options(const ServeSettings& settings, ServeOptions& options) {
   quotas.waiting_joins = static_cast<std::size_t>(within(
       settings.max_waiting_joins, 1, static_cast<long long>(keyservice::kMaxPendingRequests), "--max-waiting-joins"));
   quotas.join_lifetime = std::chrono::minutes(within(settings.join_minutes, 1, 7 * 24 * 60, "--join-minutes"));
+  quotas.rejected_retention =
+      std::chrono::hours(24 * within(settings.join_retention_days, 0, 366, "--join-retention-days"));
   ConnectionLimits& connections = options.connections;
   connections.workers = static_cast<unsigned>(within(settings.workers, 1, 256, "--workers"));
   connections.connections = static_cast<unsigned>(within(settings.max_connections, 16, 100000, "--max-connections"));

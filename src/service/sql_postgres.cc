@@ -1,10 +1,13 @@
 // The service's SQL connection over PostgreSQL (libpq): parameters and
 // results in binary form (no quoting, no escaping), ?N rewritten to $N.
+// Each statement is prepared once a connection (PQprepare) and then only
+// executed: the server parses and plans it once, not for every request.
 
 #include <libpq-fe.h>
 
 #include <array>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -148,11 +151,35 @@ class PostgresConnection final : public Connection {
  private:
   PgResult exec(std::string_view sql, Values values) {
     Parameters parameters(values);
-    PgResult result(PQexecParams(connection_.get(), postgres_text(sql).c_str(),
-                                 static_cast<int>(parameters.types.size()), parameters.types.data(),
-                                 parameters.values.data(), parameters.lengths.data(), parameters.formats.data(), 1));
+    const int count = static_cast<int>(parameters.types.size());
+    const std::string* name = prepared(sql, parameters.types);
+    PgResult result(name ? PQexecPrepared(connection_.get(), name->c_str(), count, parameters.values.data(),
+                                          parameters.lengths.data(), parameters.formats.data(), 1)
+                         : PQexecParams(connection_.get(), postgres_text(sql).c_str(), count,
+                                        parameters.types.data(), parameters.values.data(),
+                                        parameters.lengths.data(), parameters.formats.data(), 1));
     check(result);
     return result;
+  }
+
+  // The name of the statement prepared for `sql` with these parameter types
+  // (a NULL's type is left to the server, so types are part of the key);
+  // prepared now if it was not. The service's statements are a fixed set;
+  // beyond kMaxPrepared (never, unless SQL were built from input), nullptr:
+  // run unprepared.
+  const std::string* prepared(std::string_view sql, const std::vector<Oid>& types) {
+    static constexpr std::size_t kMaxPrepared = 256;
+    std::string key(sql);
+    key.append(reinterpret_cast<const char*>(types.data()), types.size() * sizeof(Oid));
+    if (auto found = prepared_.find(key); found != prepared_.end())
+      return &found->second;
+    if (prepared_.size() >= kMaxPrepared)
+      return nullptr;
+    std::string name = fmt::format("mailseal_{}", prepared_.size());
+    PgResult result(PQprepare(connection_.get(), name.c_str(), postgres_text(sql).c_str(),
+                              static_cast<int>(types.size()), types.data()));
+    check(result);
+    return &prepared_.emplace(std::move(key), std::move(name)).first->second;
   }
 
   // Only the primary message: the detail may quote stored values.
@@ -167,6 +194,7 @@ class PostgresConnection final : public Connection {
   }
 
   PgConnection connection_;
+  std::map<std::string, std::string> prepared_;  // statement and parameter types -> name
 };
 
 void ignore_notice(void*, const char*) {}

@@ -173,6 +173,47 @@ CREATE UNLOGGED TABLE rate_buckets (
 CREATE INDEX rate_buckets_by_time ON rate_buckets (updated);
 )sql";
 
+// Lookups in one query (docs/service.md, "Back ends"): every write to what
+// a lookup answers (a profile's document and time, its claims) adds one to
+// its generation in the same transaction, so a memoized answer is checked
+// against the generation that the lookup's one query reads. The outbox:
+// challenge mails recorded by the publication's transaction and sent after
+// it committed (docs/service.md, "Verified addresses").
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE accounts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE outbox (
+  id           INTEGER PRIMARY KEY,
+  account      TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  address      TEXT NOT NULL,
+  reverse_path TEXT NOT NULL,
+  message      TEXT NOT NULL,
+  token_hash   TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('queued', 'failed')),
+  error        TEXT,
+  created_at   INTEGER NOT NULL
+);
+CREATE INDEX outbox_by_account ON outbox (account, state);
+CREATE INDEX outbox_by_time ON outbox (state, created_at);
+)sql";
+
+// The same in PostgreSQL's types.
+constexpr std::string_view kPostgresV5 = R"sql(
+ALTER TABLE accounts ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE outbox (
+  id           BIGSERIAL PRIMARY KEY,
+  account      TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  address      TEXT NOT NULL,
+  reverse_path TEXT NOT NULL,
+  message      TEXT NOT NULL,
+  token_hash   TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('queued', 'failed')),
+  error        TEXT,
+  created_at   BIGINT NOT NULL
+);
+CREATE INDEX outbox_by_account ON outbox (account, state);
+CREATE INDEX outbox_by_time ON outbox (state, created_at);
+)sql";
+
 // One schema change: it brings a database to `version`.
 struct Migration {
   std::int64_t version;
@@ -180,8 +221,9 @@ struct Migration {
 };
 
 // SQLite's history from the first version; PostgreSQL's from version 3.
-constexpr std::array<Migration, 3> kSqliteMigrations = {{{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}}};
-constexpr std::array<Migration, 2> kPostgresMigrations = {{{3, kPostgresV3}, {4, kPostgresV4}}};
+constexpr std::array<Migration, 4> kSqliteMigrations = {
+    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
+constexpr std::array<Migration, 3> kPostgresMigrations = {{{3, kPostgresV3}, {4, kPostgresV4}, {5, kPostgresV5}}};
 
 // PostgreSQL keeps its version in a table; SQLite in its header.
 constexpr std::string_view kPostgresVersionTable =
@@ -257,7 +299,8 @@ void ServiceStore::lock_account(const Identity& fingerprint) {
 namespace {
 
 AccountRecord account_from(const sql::Rows& rows) {
-  AccountRecord out{Identity(rows.text(0)), rows.blob(1), rows.text(2), std::nullopt, std::nullopt, rows.time(5)};
+  AccountRecord out{Identity(rows.text(0)), rows.blob(1), rows.text(2), std::nullopt, std::nullopt, rows.time(5),
+                    rows.integer(6)};
   if (!rows.is_null(3))
     out.escrow = rows.blob(3);
   if (!rows.is_null(4))
@@ -265,7 +308,8 @@ AccountRecord account_from(const sql::Rows& rows) {
   return out;
 }
 
-constexpr std::string_view kAccountColumns = "fingerprint, root, document, escrow, escrow_id, updated_at";
+constexpr std::string_view kAccountColumns =
+    "fingerprint, root, document, escrow, escrow_id, updated_at, generation";
 
 std::int64_t lane_flag(JoinLane lane) {
   return lane == JoinLane::Pin ? 1 : 0;
@@ -297,7 +341,8 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
       "ON CONFLICT (fingerprint) DO UPDATE SET root = excluded.root, document = excluded.document, "
       "escrow = COALESCE(excluded.escrow, accounts.escrow), "
-      "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at",
+      "escrow_id = COALESCE(excluded.escrow_id, accounts.escrow_id), updated_at = excluded.updated_at, "
+      "generation = accounts.generation + 1",
       {account.fingerprint.str(), account.root, account.document,
        escrow ? sql::Value(*account.escrow) : sql::Value(std::nullopt),
        escrow ? sql::Value(*account.escrow_id) : sql::Value(std::nullopt), account.updated_at});
@@ -343,8 +388,9 @@ void ServiceStore::evict_oldest_requests(const Identity& account, std::size_t co
       {account.str(), static_cast<std::int64_t>(count)});
 }
 
-void ServiceStore::expire_requests(TimePoint cutoff) {
+void ServiceStore::expire_requests(TimePoint cutoff, TimePoint forget_before) {
   connection_->run("UPDATE requests SET status = 'rejected' WHERE status = 'pending' AND created_at <= ?1", {cutoff});
+  connection_->run("DELETE FROM requests WHERE status = 'rejected' AND created_at <= ?1", {forget_before});
 }
 
 std::vector<RequestId> ServiceStore::reject_pending(const Identity& account) {
@@ -471,6 +517,31 @@ std::vector<Claim> ServiceStore::claims(const std::string& address) {
   return claims_from(*rows);
 }
 
+AddressClaims ServiceStore::claims_with_versions(const std::string& address) {
+  auto rows = connection_->query(
+      "SELECT claims.address, claims.account, claims.state, claims.claimed_at, claims.expires_at, "
+      "claims.token_expires_at, accounts.generation, accounts.updated_at "
+      "FROM claims JOIN accounts ON accounts.fingerprint = claims.account "
+      "WHERE claims.address = ?1 ORDER BY claims.claimed_at, claims.account",
+      {address});
+  AddressClaims out;
+  while (rows->next()) {
+    out.claims.push_back(claim_from(*rows));
+    out.versions.push_back(ProfileVersion{rows->integer(6), rows->time(7)});
+  }
+  return out;
+}
+
+void ServiceStore::bump_generation(const Identity& account) {
+  connection_->run("UPDATE accounts SET generation = generation + 1 WHERE fingerprint = ?1", {account.str()});
+}
+
+std::vector<Claim> ServiceStore::verified_claims() {
+  auto rows = connection_->query(
+      fmt::format("SELECT {} FROM claims WHERE state = 'verified' ORDER BY address, account", kClaimColumns));
+  return claims_from(*rows);
+}
+
 std::vector<Claim> ServiceStore::claims_of(const Identity& account) {
   auto rows = connection_->query(fmt::format("SELECT {} FROM claims WHERE account = ?1 ORDER BY address", kClaimColumns),
                                  {account.str()});
@@ -486,6 +557,8 @@ std::optional<Claim> ServiceStore::claim_for_token(const std::string& token_hash
 }
 
 void ServiceStore::put_claim(const Claim& claim, const std::optional<std::string>& token_hash) {
+  sql::Transaction transaction(*connection_);
+  bump_generation(claim.account);  // the profile's row first, then its claims (the order of every lock)
   connection_->run(
       "INSERT INTO claims (address, account, state, token_hash, claimed_at, expires_at, token_expires_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
@@ -494,13 +567,27 @@ void ServiceStore::put_claim(const Claim& claim, const std::optional<std::string
       "token_expires_at = excluded.token_expires_at",
       {claim.address, claim.account.str(), to_string(claim.state), token_hash, claim.claimed_at, claim.expires_at,
        claim.token_expires_at});
+  transaction.commit();
 }
 
-// Every claim to the address is locked first, in one order, so that two
-// claimants confirming at once (two processes) wait for each other rather
-// than deadlock; the second then finds its claim gone.
+// The claimants' profiles, then every claim to the address, are locked
+// first, each in one order (a publication locks its profile, then its
+// claims), so that two claimants confirming at once (two processes) wait
+// for each other rather than deadlock; the second then finds its claim
+// gone. Every claimant's generation changes: the claim confirmed becomes
+// verified, the others are dropped.
 bool ServiceStore::confirm_claim(const Claim& claim, TimePoint now) {
   sql::Transaction transaction(*connection_);
+  auto claimants = connection_->query(
+      fmt::format("SELECT fingerprint FROM accounts WHERE fingerprint IN (SELECT account FROM claims WHERE address = "
+                  "?1) ORDER BY fingerprint{}",
+                  connection_->lock_rows()),
+      {claim.address});
+  std::vector<Identity> accounts;
+  while (claimants->next())
+    accounts.emplace_back(claimants->text(0));
+  for (const auto& account : accounts)
+    bump_generation(account);
   auto locked = connection_->query(
       fmt::format("SELECT account FROM claims WHERE address = ?1 ORDER BY account{}", connection_->lock_rows()),
       {claim.address});
@@ -516,9 +603,15 @@ bool ServiceStore::confirm_claim(const Claim& claim, TimePoint now) {
 }
 
 bool ServiceStore::remove_claim(const std::string& address, const Identity& account) {
-  return connection_->run("DELETE FROM claims WHERE address = ?1 AND account = ?2", {address, account.str()}) > 0;
+  sql::Transaction transaction(*connection_);
+  bump_generation(account);
+  if (connection_->run("DELETE FROM claims WHERE address = ?1 AND account = ?2", {address, account.str()}) == 0)
+    return false;
+  transaction.commit();
+  return true;
 }
 
+// Only pending claims, which no lookup serves: no generation changes.
 void ServiceStore::drop_stale_claims(TimePoint now) {
   connection_->run("DELETE FROM claims WHERE state = 'pending' AND expires_at <= ?1", {now});
 }
@@ -588,6 +681,52 @@ std::optional<std::chrono::seconds> ServiceStore::tokens_wait(const std::string&
 
 void ServiceStore::forget_buckets(TimePoint before) {
   connection_->run("DELETE FROM rate_buckets WHERE updated < ?1", {before});
+}
+
+}  // namespace mailseal::service
+
+namespace mailseal::service {
+
+std::int64_t ServiceStore::queue_mail(const Claim& claim, const std::string& token_hash, const OutgoingMail& mail,
+                                      TimePoint now) {
+  auto rows = connection_->query(
+      "INSERT INTO outbox (account, address, reverse_path, message, token_hash, state, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6) RETURNING id",
+      {claim.account.str(), claim.address, mail.reverse_path, mail.message, token_hash, now});
+  if (!rows->next())
+    throw Error(ErrorCode::Internal, "a challenge mail was not queued");
+  return rows->integer(0);
+}
+
+void ServiceStore::mail_sent(std::int64_t id) {
+  connection_->run("DELETE FROM outbox WHERE id = ?1 AND state = 'queued'", {id});
+}
+
+void ServiceStore::mail_failed(std::int64_t id, const std::string& error, TimePoint now) {
+  sql::Transaction transaction(*connection_);
+  // The link was never delivered: it expires now, so that the profile's
+  // next publication mails a new one (claims.h, on_publish). Only this
+  // mail's token: a newer challenge for the claim stays.
+  connection_->run(
+      "UPDATE claims SET token_expires_at = ?2 WHERE state = 'pending' AND token_hash = "
+      "(SELECT token_hash FROM outbox WHERE id = ?1 AND state = 'queued')",
+      {id, now});
+  connection_->run("UPDATE outbox SET state = 'failed', message = '', error = ?2 WHERE id = ?1 AND state = 'queued'",
+                   {id, error});
+  transaction.commit();
+}
+
+void ServiceStore::fail_abandoned_mails(TimePoint cutoff, TimePoint now) {
+  auto rows = connection_->query("SELECT id FROM outbox WHERE state = 'queued' AND created_at <= ?1", {cutoff});
+  std::vector<std::int64_t> abandoned;
+  while (rows->next())
+    abandoned.push_back(rows->integer(0));
+  for (std::int64_t id : abandoned)
+    mail_failed(id, "the service stopped before it sent the mail", now);
+}
+
+void ServiceStore::forget_mail_failures(const Identity& account) {
+  connection_->run("DELETE FROM outbox WHERE account = ?1 AND state = 'failed'", {account.str()});
 }
 
 }  // namespace mailseal::service

@@ -18,6 +18,7 @@
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/ids.h"
 #include "mailseal/common/time.h"
+#include "mailseal/service/api.h"
 #include "mailseal/service/claims.h"
 #include "mailseal/service/limits.h"
 #include "service/internal/sql.h"
@@ -31,6 +32,24 @@ struct AccountRecord {
   std::optional<Bytes> escrow;
   std::optional<std::string> escrow_id;  // derived from the profile's root secret
   TimePoint updated_at{};
+  // One more with every change to what a lookup answers for the profile
+  // (its document, its time, its claims), in the transaction that makes it.
+  std::int64_t generation = 0;
+};
+
+// What a memoized lookup answer is checked against (api.cc,
+// RenderedProfiles): the profile's generation and time as just read.
+struct ProfileVersion {
+  std::int64_t generation = 0;
+  TimePoint updated_at{};
+  bool operator==(const ProfileVersion&) const = default;
+};
+
+// The claims to one address with the version of each claimant's profile,
+// read in one statement (a lookup's one round trip).
+struct AddressClaims {
+  std::vector<Claim> claims;
+  std::vector<ProfileVersion> versions;  // versions[i] is claims[i].account's
 };
 
 struct StoredDevice {
@@ -76,6 +95,10 @@ class ServiceStore {
 
   // Every claim to an address, oldest first; every claim of a profile.
   std::vector<Claim> claims(const std::string& address);
+  // Every verified claim, by address (SMIMEA export).
+  std::vector<Claim> verified_claims();
+  // The same, with each claimant's ProfileVersion, in one statement.
+  AddressClaims claims_with_versions(const std::string& address);
   std::vector<Claim> claims_of(const Identity& account);
   // The claim whose challenge token hashes to `token_hash`.
   std::optional<Claim> claim_for_token(const std::string& token_hash);
@@ -103,8 +126,10 @@ class ServiceStore {
   int pending_count(const Identity& account, JoinLane lane);
   // Rejects the `count` oldest pending requests without a PIN.
   void evict_oldest_requests(const Identity& account, std::size_t count);
-  // Rejects every pending request made at or before `cutoff` (expired).
-  void expire_requests(TimePoint cutoff);
+  // Rejects every pending request made at or before `cutoff` (expired),
+  // and deletes (with their keys) the rejected ones made at or before
+  // `forget_before`.
+  void expire_requests(TimePoint cutoff, TimePoint forget_before);
   // Rejects every pending request of the profile; their ids.
   std::vector<RequestId> reject_pending(const Identity& account);
   // Only a pending request is decided; returns false otherwise.
@@ -120,6 +145,22 @@ class ServiceStore {
   void put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now);
   std::optional<Bytes> bundle(const Identity& account, const DeviceId& device_id);
 
+  // The outbox (docs/service.md, "Verified addresses"): a challenge mail is
+  // queued by the publication's transaction (with its claim's token hash)
+  // and sent after it committed, with no connection held. Its id.
+  std::int64_t queue_mail(const Claim& claim, const std::string& token_hash, const OutgoingMail& mail, TimePoint now);
+  // Sent: the row, and the token in its message, are gone.
+  void mail_sent(std::int64_t id);
+  // Not sent: the message (and the token in it) is dropped and the failure
+  // kept; the claim stays pending, its link expired, so that the profile's
+  // next publication mails a new one.
+  void mail_failed(std::int64_t id, const std::string& error, TimePoint now);
+  // Mails queued at or before `cutoff` and never sent (their process
+  // stopped) fail as above.
+  void fail_abandoned_mails(TimePoint cutoff, TimePoint now);
+  // Forgets the profile's failed mails (a new publication retries them).
+  void forget_mail_failures(const Identity& account);
+
   // Rate limits kept in the database (PostgreSQL: shared by every process):
   // the bucket `key` of `rate` as limits.h's RateLimiter keeps it, in one
   // atomic statement. Takes `cost` tokens if `min(cost, count)` are there
@@ -133,6 +174,10 @@ class ServiceStore {
   void forget_buckets(TimePoint before);
 
  private:
+  // The profile's generation goes up by one (and its row stays locked
+  // until the transaction ends).
+  void bump_generation(const Identity& account);
+
   std::unique_ptr<sql::Connection> connection_;
 };
 

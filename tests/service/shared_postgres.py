@@ -14,13 +14,11 @@ process accepted, the other must not accept again.
 Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -31,7 +29,7 @@ try:
     from smtp_tool import Upstream  # noqa: E402
 except ImportError as missing:
     skip(f"{missing} (install python3-aiosmtpd; Debian's is seen by /usr/bin/python3 only)")
-from service_tool import KeyService, ThrowawayDevice, raw  # noqa: E402
+from service_tool import KeyService, challenge_token, ThrowawayDevice, raw  # noqa: E402
 
 require_mailseal()
 try:
@@ -41,19 +39,6 @@ except postgres_tool.Unavailable as reason:
 
 # CTest's timeout ends a test with SIGTERM: the cluster is stopped then too.
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-LINK = re.compile(r"/verify/([0-9a-f]{64})")
-
-
-def challenge_token(upstream, address, kept):
-    for _ in range(200):
-        kept += upstream.take()
-        for mail in kept:
-            if address in mail.recipients:
-                kept.remove(mail)
-                found = LINK.search(mail.content.decode(errors="replace"))
-                return found.group(1) if found else None
-        time.sleep(0.05)
-    return None
 
 
 with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, Upstream() as upstream:
@@ -69,8 +54,8 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
     errors = [process.communicate(timeout=20)[1].decode() for process in starting]
     check(all(line.startswith("http://") for line in lines),
           "four processes started together on a new database all start", errors)
-    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("4",)],
-          "the schema was made once, at version 4")
+    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("5",)],
+          "the schema was made once, at version 5")
 
     os.environ["MAILSEAL_POSTGRES"] = cluster.uri
     # Both processes: the same database (KeyService names it by the folder), the same limits.
@@ -117,6 +102,23 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         reused = thief.run("device", "join", "alice@example.com", "--service", first.url, "--pin", invite["pin"], "--wait", "0")
         check(reused.returncode != 0 and b"used" in reused.stderr,
               "PIN: the same PIN on the first process is refused as used", reused.stderr.decode())
+
+        # --- A publication through one process, the next lookup through the other ---
+        # The second process has memoized its answers (a lookup is one query
+        # that checks the profile's generation); the first publishes the
+        # phone's device within the same second: the second answers it next.
+        def devices_seen(service):
+            status, profile = service.request("GET", "/v1/addresses/alice%40example.com")
+            status_fp, by_fingerprint = service.request("GET", "/v1/accounts/" + fingerprint)
+            return (len(profile.get("devices", [])) if status == 200 else None,
+                    len(by_fingerprint.get("devices", [])) if status_fp == 200 else None)
+
+        before = [devices_seen(second) for _ in range(2)]
+        alice.must("sync")  # accepts the phone (PIN) and publishes through the first process
+        after = devices_seen(second)
+        check(before[0] == before[1] and after[0] == after[1] == before[0][0] + 1,
+              "memo: a publication through the first process is what the second answers next, "
+              "by address and by fingerprint", (before, after))
 
         # --- Two claimants at once, one on each process --------------------------
         for round_ in range(3):

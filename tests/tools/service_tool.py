@@ -205,3 +205,21 @@ class ThrowawayDevice:
     def join(self, service, fingerprint, source):
         target, headers, body = self.signed_join(fingerprint)
         return raw(service, "POST", target, source, headers, body)
+
+
+VERIFY_LINK = re.compile(r"/verify/([0-9a-f]{64})")
+
+
+def challenge_token(upstream, address, kept):
+    """The token of the first challenge mail to `address` that the SMTP
+    server (smtp_tool.Upstream) received, waiting up to 10 s; mails for
+    others stay in `kept`. None when none came."""
+    for _ in range(200):
+        kept += upstream.take()
+        for mail in kept:
+            if address in mail.recipients:
+                kept.remove(mail)
+                found = VERIFY_LINK.search(mail.content.decode(errors="replace"))
+                return found.group(1) if found else None
+        time.sleep(0.05)
+    return None

@@ -24,6 +24,7 @@
 #include "mailseal/service/api.h"
 #include "mailseal/service/claims.h"
 #include "mailseal/service/server.h"
+#include "mailseal/service/smimea.h"
 #include "mailseal/udf/strong_address.h"
 #include "service/storage.h"
 #include "test_identities.h"
@@ -422,11 +423,69 @@ TEST_F(VerifiedServiceTest, ASquatterNeitherBlocksNorWins) {
       409, "confirmed_already");
 }
 
-TEST_F(VerifiedServiceTest, ExpiredLinksAndFailedMailsChangeNothing) {
+// The publication commits before its challenge mail is sent (the outbox):
+// a relay that fails leaves the claim pending, not served, the failure
+// recorded without the message (the token), and the next publication mails
+// a new link.
+TEST_F(VerifiedServiceTest, AFailedMailLeavesTheClaimPendingAndTheNextPublicationMailsAgain) {
   mail_fails_ = true;
-  expect_refused([&] { return as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()); }, 502,
-                 "mail_failed");
+  auto receipt = answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  ASSERT_EQ(receipt.claims.size(), 1u);
+  EXPECT_EQ(receipt.claims[0].state, kClaimMailFailed);
+  auto stored = snapshot(database_);
+  ASSERT_EQ(stored["outbox"].size(), 1u);
+  EXPECT_NE(stored["outbox"][0].find("|failed|the relay is down|"), std::string::npos) << stored["outbox"][0];
+  EXPECT_EQ(stored["outbox"][0].find("verify/"), std::string::npos) << "the unsent message (its token) is dropped";
+  ASSERT_EQ(stored["claims"].size(), 1u);
+  EXPECT_NE(stored["claims"][0].find("|pending|"), std::string::npos);
+  expect_refused([&] { return call("GET", "/v1/addresses/alice%40example.com"); }, 404, "unknown_address");
+
   mail_fails_ = false;
+  receipt = answer<PublishReceipt>(as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()), 200);
+  ASSERT_EQ(receipt.claims.size(), 1u);
+  EXPECT_EQ(receipt.claims[0].state, kClaimPending);
+  ASSERT_EQ(mails_.size(), 1u) << "the next publication mailed a new link";
+  EXPECT_TRUE(snapshot(database_)["outbox"].empty()) << "a sent mail leaves nothing in the outbox, nor the failure";
+  EXPECT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+  EXPECT_EQ(answer<PublishedProfile>(call("GET", "/v1/addresses/alice%40example.com"), 200).fingerprint,
+            fingerprint(alice()));
+}
+
+// RFC 8162 section 3 names the records by the local part's SHA2-256 digest
+// truncated to 28 octets; RFC 7929 section 5.1 names OPENPGPKEY records the
+// same way and gives hugh@example.com's as an example.
+TEST(ServiceSmimea, TheOwnerIsTheLocalPartsTruncatedDigestUnderSmimecert) {
+  EXPECT_EQ(smimea_owner("hugh", "example.com"),
+            "c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._smimecert.example.com.");
+  EXPECT_EQ(smimea_owner("hugh", "Example.COM"), smimea_owner("hugh", "example.com"));
+}
+
+TEST_F(VerifiedServiceTest, SmimeaRecordsAreTheMailCertificatesOfVerifiedAddressesOnly) {
+  publish(alice());
+  EXPECT_TRUE(smimea_records(database_.string(), "example.com").empty()) << "a pending address is not exported";
+  ASSERT_EQ(call("POST", "/verify/" + token_for("alice@example.com")).status, 200);
+  const test::Person bob = test::make_person("bob@example.com", true);
+  publish(bob);  // never confirmed
+  std::vector<SmimeaRecord> records = smimea_records(database_.string(), "EXAMPLE.com");
+  ASSERT_EQ(records.size(), 2u) << "Alice's signing and encryption certificates, not Bob's";
+  std::vector<Bytes> certificates;
+  for (const auto& record : records) {
+    EXPECT_EQ(record.address, "alice@example.com");
+    EXPECT_EQ(record.owner, smimea_owner("alice", "example.com"));
+    certificates.push_back(record.certificate);
+  }
+  std::vector<Bytes> expected{alice().signing.der(), alice().encryption.der()};
+  std::sort(certificates.begin(), certificates.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(certificates, expected);
+  EXPECT_EQ(smimea_zone_line(records[0], std::chrono::seconds(3600)),
+            records[0].owner + " 3600 IN SMIMEA 3 0 0 " + to_hex(records[0].certificate));
+  EXPECT_TRUE(smimea_records(database_.string(), "example.org").empty()) << "another domain";
+  for (const char* bad : {"", "example..com", "-example.com", "exa mple.com", "example.com.;x"})
+    EXPECT_THROW(smimea_records(database_.string(), bad), Error) << bad;
+}
+
+TEST_F(VerifiedServiceTest, ExpiredLinksChangeNothing) {
   publish(alice());
   const std::string token = token_for("alice@example.com");
   clock_ = kNow + kDefaultTokenLifetime;
@@ -469,6 +528,7 @@ TEST_F(ServiceApiTest, AVersionOneDatabaseIsUpgradedAndItsAddressesStayListed) {
                            "REFERENCES accounts (fingerprint) ON DELETE CASCADE);"
                            "INSERT INTO addresses SELECT address, account FROM claims; DROP TABLE claims;"
                            "DROP INDEX requests_by_time; ALTER TABLE requests DROP COLUMN pin_bound;"
+                           "DROP TABLE outbox; ALTER TABLE accounts DROP COLUMN generation;"
                            "PRAGMA user_version = 1;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
@@ -1004,6 +1064,41 @@ TEST_F(AbuseTest, PendingRequestsExpireAndTheOwnerRejectsThemAllAtOnce) {
   EXPECT_EQ(rejected.rejected.size(), 3u);
   EXPECT_TRUE(pending().requests.empty());
   EXPECT_TRUE(answer<Rejections>(as_root(alice(), "DELETE", account(alice()) + "/requests"), 200).rejected.empty());
+}
+
+// Rejected and expired join requests are kept rejected_retention (their
+// devices learn the rejection on sync), then deleted with their keys: by
+// the request path, and by the housekeeping whichever request comes does.
+TEST_F(AbuseTest, RejectedAndExpiredRequestsAreDeletedWithTheirKeysAfterTheirRetention) {
+  with([](ServiceSettings& settings) { settings.quotas.rejected_retention = 24h; });
+  publish(alice());
+  TestDevice expired, rejected, later;
+  const RequestId expired_id = answer<JoinReceipt>(stranger_joins(expired), 201).request_id;
+  const RequestId rejected_id = answer<JoinReceipt>(stranger_joins(rejected), 201).request_id;
+  answer<DecisionReceipt>(as_root(alice(), "POST", account(alice()) + "/requests/" + rejected_id.str(), Decision{}.to_json()),
+                          200);
+  clock_ += 1h;  // the first one expires
+  EXPECT_EQ(state_of(expired, expired_id), RequestState::Rejected);
+  EXPECT_EQ(state_of(rejected, rejected_id), RequestState::Rejected);
+  const RequestId later_id = answer<JoinReceipt>(stranger_joins(later), 201).request_id;
+  clock_ += 24h - 1s;
+  EXPECT_EQ(call("GET", "/v1/health").status, 200);
+  EXPECT_EQ(snapshot(database_)["requests"].size(), 3u) << "kept for the retention after they expired";
+  EXPECT_EQ(state_of(expired, expired_id), RequestState::Rejected) << "its device still learns it was rejected";
+
+  clock_ += 301s;  // past the retention, and the housekeeping is due again
+  EXPECT_EQ(call("GET", "/v1/health").status, 200);
+  auto rows = snapshot(database_)["requests"];
+  ASSERT_EQ(rows.size(), 1u) << "the two old requests are deleted by a request that is not about them";
+  EXPECT_NE(rows[0].find(later_id.str()), std::string::npos);
+  const Bytes gone_key = expired.signature_key.public_key().spki_der();
+  EXPECT_EQ(rows[0].find(std::string(gone_key.begin(), gone_key.end())), std::string::npos);
+  for (const auto& [device, id] : {std::pair{&expired, expired_id}, std::pair{&rejected, rejected_id}}) {
+    expect_refused(
+        [&] { return call("GET", "/v1/requests/" + id.str(), "", &device->signature_key, kJoiningDeviceKey); }, 404,
+        "unknown_request");
+  }
+  EXPECT_EQ(state_of(later, later_id), RequestState::Rejected) << "the later one, expired, is still kept";
 }
 
 TEST_F(AbuseTest, LookupsAreLimitedPerClientAndRecover) {

@@ -118,7 +118,9 @@ struct Publication {
 // Where one of a profile's addresses stands on the service (docs/service.md,
 // "Verified addresses"): "pending" (a challenge was mailed; not served),
 // "verified" (served, proved), "listed" (served, not proved: an unverified
-// service), "withdrawn" (the answer to a withdrawal).
+// service), "withdrawn" (the answer to a withdrawal), "mail_failed" (in a
+// publication's receipt: pending, but the challenge mail could not be sent;
+// the next publication sends a new one).
 struct AddressClaim {
   std::string address;
   std::string state;
@@ -129,6 +131,7 @@ inline constexpr std::string_view kClaimPending = "pending";
 inline constexpr std::string_view kClaimVerified = "verified";
 inline constexpr std::string_view kClaimListed = "listed";
 inline constexpr std::string_view kClaimWithdrawn = "withdrawn";
+inline constexpr std::string_view kClaimMailFailed = "mail_failed";
 
 // Its answer. `claims` is empty from a service that predates verification.
 struct PublishReceipt {

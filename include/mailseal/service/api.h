@@ -54,9 +54,11 @@ struct ServiceSettings {
   std::string public_url;
   std::string mail_from;
   ClaimLifetimes lifetimes;
-  // Sends a challenge mail; Error when it cannot (the publication that made
-  // it is then refused and changes nothing). Called with the service's lock
-  // held. Needed with Verification::Mail.
+  // Sends a challenge mail; throws when it cannot (the publication that
+  // made it stands, its claim pending; docs/service.md, "the outbox").
+  // Called after the publication committed, with no database connection
+  // held, possibly from several threads at once. Needed with
+  // Verification::Mail.
   std::function<void(const OutgoingMail&)> send_mail;
   // Abuse (docs/service.md): rate limits per client, profile and address;
   // what a profile may keep; the join queue's rules.

@@ -57,6 +57,11 @@ struct Quotas {
   // the open invitations) and are never evicted by them.
   std::size_t waiting_joins = 32;
   std::chrono::seconds join_lifetime{3600};  // a request nobody decided is dropped then
+  // A rejected request (by the owner, evicted or expired) is deleted with
+  // its keys this long after it expired or would have (made +
+  // join_lifetime): until then its device learns on sync that it was
+  // rejected; afterwards the service answers 404.
+  std::chrono::seconds rejected_retention{7 * 24 * 3600};
 };
 
 // Which join requests go when a new one without a PIN arrives: given the

@@ -70,6 +70,7 @@ struct ServeSettings {
   long long max_certificates = static_cast<long long>(Quotas{}.certificates);
   long long max_waiting_joins = static_cast<long long>(Quotas{}.waiting_joins);
   long long join_minutes = Quotas{}.join_lifetime.count() / 60;
+  long long join_retention_days = Quotas{}.rejected_retention.count() / (24 * 3600);
   long long workers = ConnectionLimits{}.workers;
   long long max_connections = ConnectionLimits{}.connections;
   long long max_connections_per_client = ConnectionLimits{}.connections_per_client;
