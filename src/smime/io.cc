@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/mime/mime.h"
 
 namespace mailseal::smime {
 
@@ -95,6 +96,12 @@ void OutputSink::commit() {
 }
 
 void CrlfSink::write(ByteView bytes) {
+  // Text already in CRLF (the common case, and every large decrypted
+  // message mailseal wrote) passes through without a copy.
+  if (!after_cr_ && mime::is_crlf(as_string_view(bytes))) {
+    next_.write(bytes);
+    return;
+  }
   buffer_.clear();
   buffer_.reserve(bytes.size() + bytes.size() / 16 + 2);
   for (std::uint8_t byte : bytes) {
