@@ -10,13 +10,31 @@
 #include <openssl/evp.h>
 
 #include "mailseal/common/error.h"
-#include "mailseal/mime/mime.h"
 
 namespace mailseal::smime {
 
 namespace {
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kBase64LineBytes = 57;  // 76 characters
+// Whether every line ending in `bytes` is CRLF: each LF after a CR, and no
+// other CR. memchr line by line (SIMD in the C library).
+bool all_crlf(ByteView bytes) {
+  const char* position = reinterpret_cast<const char*>(bytes.data());
+  const char* end = position + bytes.size();
+  while (position < end) {
+    const char* lf = static_cast<const char*>(std::memchr(position, '\n', static_cast<std::size_t>(end - position)));
+    const char* line_end = lf == nullptr ? end : lf - 1;  // where a CR may stand
+    if (lf != nullptr && (lf == position || lf[-1] != '\r'))
+      return false;
+    if (line_end > position && std::memchr(position, '\r', static_cast<std::size_t>(line_end - position)) != nullptr)
+      return false;
+    if (lf == nullptr)
+      break;
+    position = lf + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<FdSource> FdSource::open(const std::filesystem::path& path) {
@@ -98,7 +116,7 @@ void OutputSink::commit() {
 void CrlfSink::write(ByteView bytes) {
   // Text already in CRLF (the common case, and every large decrypted
   // message mailseal wrote) passes through without a copy.
-  if (!after_cr_ && mime::is_crlf(as_string_view(bytes))) {
+  if (!after_cr_ && all_crlf(bytes)) {
     next_.write(bytes);
     return;
   }

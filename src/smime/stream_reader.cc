@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -50,15 +51,12 @@ Bytes read_up_to(ByteSource& source, std::size_t limit, Bytes bytes = {}) {
   return bytes;
 }
 
-// Base64 (RFC 2045 section 6.8) decoded as it streams, as mime::decode_body
-// decodes it (OpenSSL's decoder: white space and line breaks skipped).
+// Base64 (RFC 2045 section 6.8) decoded as it streams: white space and line
+// breaks skipped, "=" padding only at the end (then only white space), any
+// other character refused. Four characters at a time where a line allows.
 class Base64Source : public ByteSource {
  public:
-  explicit Base64Source(ByteSource& text)
-      : text_(text), context_(ossl::check_ptr(EVP_ENCODE_CTX_new(), "cannot allocate a base64 context")),
-        in_(kBase64Chunk), out_(kBase64Chunk / 4 * 3 + 80) {
-    EVP_DecodeInit(context_.get());
-  }
+  explicit Base64Source(ByteSource& text) : text_(text), in_(kBase64Chunk), out_(kBase64Chunk / 4 * 3 + 3) {}
 
   std::size_t read(std::span<std::uint8_t> buffer) override {
     while (position_ == ready_) {
@@ -73,31 +71,99 @@ class Base64Source : public ByteSource {
   }
 
  private:
+  static constexpr std::uint8_t kSkip = 64;     // white space
+  static constexpr std::uint8_t kPad = 65;      // "="
+  static constexpr std::uint8_t kInvalid = 66;  // anything else
+
+  static const std::array<std::uint8_t, 256>& table() {
+    static const std::array<std::uint8_t, 256> values = [] {
+      std::array<std::uint8_t, 256> t{};
+      t.fill(kInvalid);
+      const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      for (std::uint8_t i = 0; i < 64; ++i)
+        t[static_cast<unsigned char>(alphabet[i])] = i;
+      for (unsigned char c : {' ', '\t', '\r', '\n'})
+        t[c] = kSkip;
+      t['='] = kPad;
+      return t;
+    }();
+    return values;
+  }
+
   void refill() {
     position_ = ready_ = 0;
-    int length = 0;
     std::size_t n = text_.read(in_);
     if (n == 0) {
       ended_ = true;
-      if (EVP_DecodeFinal(context_.get(), out_.data(), &length) < 0)
+      if (count_ != 0)
         fail("invalid base64 content (truncated?)");
-    } else if (EVP_DecodeUpdate(context_.get(), out_.data(), &length, in_.data(), static_cast<int>(n)) < 0) {
-      fail("invalid base64 content");
+      return;
     }
-    ready_ = static_cast<std::size_t>(length);
+    decode(in_.data(), n);
   }
 
-  [[noreturn]] static void fail(std::string_view what) {
-    ossl::take_errors();
-    throw Error(ErrorCode::Malformed, std::string(what));
+  void decode(const std::uint8_t* text, std::size_t size) {
+    const auto& t = table();
+    std::uint8_t* out = out_.data();
+    std::size_t i = 0;
+    while (i < size) {
+      if (count_ == 0 && padding_ == 0) {
+        // The fast path: whole groups of four alphabet characters.
+        while (i + 4 <= size) {
+          std::uint32_t a = t[text[i]], b = t[text[i + 1]], c = t[text[i + 2]], d = t[text[i + 3]];
+          if (((a | b | c | d) & 0xC0) != 0)
+            break;
+          std::uint32_t group = a << 18 | b << 12 | c << 6 | d;
+          out[ready_++] = static_cast<std::uint8_t>(group >> 16);
+          out[ready_++] = static_cast<std::uint8_t>(group >> 8);
+          out[ready_++] = static_cast<std::uint8_t>(group);
+          i += 4;
+        }
+        if (i >= size)
+          break;
+      }
+      take(t[text[i++]]);
+    }
   }
+
+  // One character outside the fast path.
+  void take(std::uint8_t value) {
+    if (value == kSkip)
+      return;
+    if (value == kInvalid || (padding_ > 0 && value != kPad))
+      fail("invalid base64 content");
+    if (value == kPad) {
+      // "xx==" ends in one byte, "xxx=" in two; padding elsewhere is an error.
+      if (count_ < 2 || count_ + padding_ >= 4)
+        fail("invalid base64 content (misplaced padding)");
+      ++padding_;
+      if (count_ + padding_ == 4) {
+        for (int k = 0; k < count_ - 1; ++k)
+          out_[ready_++] = static_cast<std::uint8_t>(group_ >> (6 * count_ - 8 * (k + 1)));
+        count_ = 0;
+      }
+      return;
+    }
+    group_ = group_ << 6 | value;
+    if (++count_ == 4) {
+      out_[ready_++] = static_cast<std::uint8_t>(group_ >> 16);
+      out_[ready_++] = static_cast<std::uint8_t>(group_ >> 8);
+      out_[ready_++] = static_cast<std::uint8_t>(group_);
+      group_ = 0;
+      count_ = 0;
+    }
+  }
+
+  [[noreturn]] static void fail(std::string_view what) { throw Error(ErrorCode::Malformed, std::string(what)); }
 
   ByteSource& text_;
-  ossl::EncodeCtx context_;
   std::vector<std::uint8_t> in_;
   std::vector<std::uint8_t> out_;
   std::size_t position_ = 0;
   std::size_t ready_ = 0;
+  std::uint32_t group_ = 0;
+  int count_ = 0;    // characters of the group so far
+  int padding_ = 0;  // "=" seen: the data has ended
   bool ended_ = false;
 };
 
