@@ -59,6 +59,8 @@ std::size_t FdSource::read(std::span<std::uint8_t> buffer) {
 
 std::size_t MemorySource::read(std::span<std::uint8_t> buffer) {
   std::size_t n = std::min(buffer.size(), bytes_.size() - position_);
+  if (n == 0)
+    return 0;  // an empty view may have no data pointer at all (memcpy from null is undefined)
   std::memcpy(buffer.data(), bytes_.data() + position_, n);
   position_ += n;
   return n;
@@ -94,6 +96,10 @@ std::unique_ptr<OutputSink> OutputSink::file(const std::filesystem::path& path) 
 }
 
 void OutputSink::write(ByteView bytes) {
+  if (buffer_.empty() && bytes.size() >= kChunk) {
+    write_all(fd_, bytes, "the output");  // large writes without a copy
+    return;
+  }
   buffer_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (buffer_.size() >= kChunk)
     flush_buffer();

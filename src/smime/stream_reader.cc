@@ -32,6 +32,7 @@ namespace {
 constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kBase64Chunk = 48 * 1024;
 constexpr std::size_t kSpoolFlush = 1024 * 1024;
+constexpr std::size_t kDirectWrite = 32 * 1024;  // written without a copy
 // Base64 text enough to hold a ContentInfo's header and content type.
 constexpr std::size_t kPeekText = 4096;
 // Of a spooled content, the body that is read with the header block (where a
@@ -182,7 +183,7 @@ class SpoolSink : public ByteSink {
   using ByteSink::write;
   void write(ByteView bytes) override {
     size_ += bytes.size();
-    if (buffer_.empty() && bytes.size() >= kSpoolFlush) {
+    if (buffer_.empty() && bytes.size() >= kDirectWrite) {
       write_all(file_.fd(), bytes, "the decrypted message (temporary file)");
       return;
     }
