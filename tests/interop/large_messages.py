@@ -87,24 +87,34 @@ try:
     os.makedirs(out_dir)
     os.makedirs(spool)
 
+    def encrypt_to_bob(path, *options):
+        with open(plain_path, "rb") as source:
+            encrypted = alice.must("encrypt", *options, "--to", "bob@example.org", stdin=source.read()).stdout
+        with open(path, "wb") as handle:
+            handle.write(encrypted)
+
+    def decrypt_to(message_path, name):
+        """Decrypts into out/NAME: (exit code, peak MiB, stderr, what was written)."""
+        out = os.path.join(out_dir, name)
+        code, peak, err = decrypt(bob, message_path, out, spool)
+        written = b""
+        if code == 0:
+            with open(out, "rb") as handle:
+                written = handle.read()
+        return code, peak, err, written
+
     def leftovers():
         return sorted(os.listdir(out_dir)) + sorted(os.listdir(spool))
 
     # mailseal's own AES-256-GCM message, unsigned: released, streamed.
     gcm = os.path.join(work, "gcm.eml")
-    with open(plain_path, "rb") as source:
-        gcm_bytes = alice.must("encrypt", "--gcm", "--no-sign", "--to", "bob@example.org", stdin=source.read()).stdout
-    with open(gcm, "wb") as handle:
-        handle.write(gcm_bytes)
-    out = os.path.join(out_dir, "gcm.out")
-    code, peak, err = decrypt(bob, gcm, out, spool)
-    with open(out, "rb") as handle:
-        decrypted = handle.read() if code == 0 else b""
+    encrypt_to_bob(gcm, "--gcm", "--no-sign")
+    code, peak, err, decrypted = decrypt_to(gcm, "gcm.out")
     check(code == 0 and body_of(decrypted) == body, "a large AES-GCM message from mailseal decrypts whole", err)
     check(b"Subject: large" in decrypted.split(b"\r\n\r\n")[0], "its protected Subject is restored")
     check(peak < MAX_PEAK_MIB, f"in bounded memory: peak {peak:.1f} MiB for a {MEGABYTES} MiB message")
     check(leftovers() == ["gcm.out"], "no temporary file is left beside the output", leftovers())
-    check(os.stat(out).st_mode & 0o777 == 0o600, "the output is 0600")
+    check(os.stat(os.path.join(out_dir, "gcm.out")).st_mode & 0o777 == 0o600, "the output is 0600")
 
     # To standard output: the plaintext waits in TMPDIR, and goes.
     code, peak, err = decrypt(bob, gcm, None, spool)
@@ -113,10 +123,7 @@ try:
     # openssl cms -stream: BER, indefinite lengths, the content in chunks.
     ber = os.path.join(work, "openssl-stream.eml")
     run("openssl", "cms", "-encrypt", "-stream", "-binary", "-aes-256-gcm", "-in", plain_path, "-out", ber, bob_crt)
-    out = os.path.join(out_dir, "openssl.out")
-    code, peak, err = decrypt(bob, ber, out, spool)
-    with open(out, "rb") as handle:
-        decrypted = handle.read() if code == 0 else b""
+    code, peak, err, decrypted = decrypt_to(ber, "openssl.out")
     check(code == 0 and decrypted == plain, "openssl's streamed (BER, chunked) AES-GCM message decrypts", err)
     check(peak < MAX_PEAK_MIB, f"openssl's streamed message in bounded memory: peak {peak:.1f} MiB")
 
@@ -173,14 +180,8 @@ try:
     # mailseal's default (signed inside, AES-CBC), large: the decryption
     # streams, the signed content is then verified whole.
     signed = os.path.join(work, "signed.eml")
-    with open(plain_path, "rb") as source:
-        signed_bytes = alice.must("encrypt", "--to", "bob@example.org", stdin=source.read()).stdout
-    with open(signed, "wb") as handle:
-        handle.write(signed_bytes)
-    out = os.path.join(out_dir, "signed.out")
-    code, peak, err = decrypt(bob, signed, out, spool)
-    with open(out, "rb") as handle:
-        decrypted = handle.read() if code == 0 else b""
+    encrypt_to_bob(signed)
+    code, peak, err, decrypted = decrypt_to(signed, "signed.out")
     check(code == 0 and body_of(decrypted) == body and "good signature from alice@example.com" in err,
           "a large signed-then-encrypted message decrypts and its signature holds", err)
     check(leftovers() == ["gcm.out", "openssl.out", "signed.out"], "no temporary file is left", leftovers())
