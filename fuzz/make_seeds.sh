@@ -91,3 +91,13 @@ echo "seeds written"
   cat corpus/smime/signed-opaque.eml
   printf -- '\r\n--w--\r\n'
 } >corpus/smime/wrapped-parts.eml
+# fuzz_cms_stream: the encrypted seeds above, and openssl's streamed (BER,
+# indefinite lengths, chunked content) and DER envelopes of a longer content.
+for seed in encrypted-signed encrypted openssl-cbc-rsa openssl-gcm-ec; do
+  cp "corpus/smime/$seed.eml" corpus/cms_stream/
+done
+{ printf 'Content-Type: text/plain\r\n\r\n'; for i in $(seq 80); do printf 'stream seed line for chunked content\r\n'; done; } >"$work/seed.txt"
+openssl cms -encrypt -stream -binary -outform DER -aes-256-gcm -in "$work/seed.txt" -out corpus/cms_stream/openssl-stream-gcm-rsa.der data/fuzz-rsa-cert.pem
+openssl cms -encrypt -stream -binary -outform DER -aes256 -in "$work/seed.txt" -out corpus/cms_stream/openssl-stream-cbc-rsa.der data/fuzz-rsa-cert.pem
+openssl cms -encrypt -stream -binary -outform DER -aes-128-gcm -in "$work/seed.txt" -out corpus/cms_stream/openssl-stream-gcm-ec.der data/fuzz-cert.pem
+openssl cms -encrypt -binary -outform DER -aes256 -in "$work/seed.txt" -out corpus/cms_stream/openssl-der-cbc-rsa-ec.der data/fuzz-rsa-cert.pem data/fuzz-cert.pem

@@ -223,6 +223,19 @@ smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, B
   return smime::read_message(message, keys, reader);
 }
 
+namespace {
+
+// The profile's addresses are the reader's (Policy::reader_addresses).
+smime::ReadResult read_stream(profile::Profile& profile, const KeyAccess& key_access, smime::ByteSource& message,
+                              const std::filesystem::path& spool, TimePoint now) {
+  ProfileKeys keys(&profile, key_access);
+  smime::Policy reader = smime::Policy::standard(now);
+  reader.reader_addresses = profile.addresses();
+  return smime::read_message(message, keys, reader, spool);
+}
+
+}  // namespace
+
 std::optional<contacts::TrustReport> address_trust(profile::Profile& profile, const EmailAddress& address,
                                                    TimePoint now) {
   if (profile.has_address(address)) {
@@ -262,9 +275,10 @@ std::optional<SenderTrust> sender_trust(profile::Profile& profile, const smime::
 
 namespace mailseal::agent {
 
-Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
-                  const DecryptOptions& options, TimePoint now) {
-  smime::ReadResult result = read(&profile, key_access, message, smime::Policy::standard(now));
+namespace {
+
+Decrypted decide_decrypted(profile::Profile& profile, smime::ReadResult result, const DecryptOptions& options,
+                           TimePoint now) {
   if (!result.decrypted && result.encrypted_part_only) {
     throw Error(ErrorCode::RejectedByPolicy,
                 "a part of this message is encrypted, but the message itself is not; mailseal decrypts only a "
@@ -283,6 +297,18 @@ Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteVi
   std::optional<SenderTrust> sender = sender_trust(profile, result, options.learn, now);
   smime::Release content = smime::Release::of_decrypted(result, options.bad_signature, options.unauthenticated);
   return Decrypted{std::move(result), std::move(content), std::move(sender), authenticated};
+}
+
+}  // namespace
+
+Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
+                  const DecryptOptions& options, TimePoint now) {
+  return decide_decrypted(profile, read(&profile, key_access, message, smime::Policy::standard(now)), options, now);
+}
+
+Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, smime::ByteSource& message,
+                  const std::filesystem::path& spool, const DecryptOptions& options, TimePoint now) {
+  return decide_decrypted(profile, read_stream(profile, key_access, message, spool, now), options, now);
 }
 
 Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,

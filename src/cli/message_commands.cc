@@ -174,8 +174,20 @@ int run_encrypt(const Context& context, const EncryptArgs& args) {
   return 0;
 }
 
+// Where the content of a large message waits until it is released: beside
+// the output file, or in the temporary directory for standard output, a
+// device or a FIFO.
+std::filesystem::path decrypt_spool(const std::string& output) {
+  if (!output.empty() && output != "-") {
+    OutputTarget target = resolve_output_target(output);
+    if (target.kind != OutputTarget::Kind::InPlace)
+      return target.path;
+  }
+  return std::filesystem::temp_directory_path() / "mailseal-decrypt";
+}
+
 int run_decrypt(const Context& context, const DecryptArgs& args) {
-  InputData input = InputData::read(args.input, smime::kMaxMessageSize);
+  auto input = open_input(args.input);
   auto profile = optional_profile(context);
   if (!profile) {
     throw Error(ErrorCode::NotFound, fmt::format("no mailseal profile in {}", context.home().string()),
@@ -186,7 +198,8 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   options.unauthenticated =
       args.allow_unauthenticated ? smime::Unauthenticated::Release : smime::Unauthenticated::Withhold;
   options.learn = !args.no_learn;
-  agent::Decrypted decrypted = agent::decrypt(*profile, context.key_access(), input.bytes(), options, context.now());
+  agent::Decrypted decrypted =
+      agent::decrypt(*profile, context.key_access(), *input, decrypt_spool(args.output), options, context.now());
   const smime::ReadResult& result = decrypted.read;
   const auto& sender = decrypted.sender;
   const bool bad_signature = result.has_bad_signature();
@@ -196,7 +209,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   const bool write = released && (!args.output.empty() || !context.json());
   if (write) {
     auto output = open_output(args.output);
-    output->write(decrypted.content.content());
+    decrypted.content.write_to(*output);
     output->commit();
   }
   if (context.json()) {

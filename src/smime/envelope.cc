@@ -1,6 +1,7 @@
 // Opening encryption layers (RFC 5652 section 6, RFC 5083).
 
 #include <algorithm>
+#include <deque>
 #include <iterator>
 #include <optional>
 
@@ -11,6 +12,7 @@
 #include "mailseal/common/secret.h"
 #include "smime/internal/bio_sink.h"
 #include "smime/internal/cms.h"
+#include "smime/internal/envelope_reader.h"
 #include "smime/internal/reading.h"
 
 namespace mailseal::smime::internal {
@@ -212,26 +214,6 @@ bool open_content_key(CMS_ContentInfo* cms, const Attempt& attempt, const Decryp
   return opened > 0;
 }
 
-// Decrypts the content under the key an attempt opened; nullopt (recorded in
-// `failure`, nothing of the plaintext kept) when CBC padding or the GCM tag
-// fails.
-std::optional<std::string> decrypt_content(CMS_ContentInfo* cms, std::size_t size, Failure& failure) {
-  // The plaintext is no longer than the ciphertext: one allocation, no copy.
-  StringSink plaintext;
-  plaintext.reserve(size);
-  SinkBio out(plaintext);
-  if (CMS_decrypt(cms, nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
-    failure.content = true;
-    failure.content_detail = ossl::take_errors();
-    out.rethrow_if_failed();
-    std::string partial = plaintext.take();
-    secure_wipe(partial.data(), partial.size());
-    return std::nullopt;
-  }
-  out.rethrow_if_failed();
-  return plaintext.take();
-}
-
 // Content that fails under a key that opened was changed after it was
 // encrypted: with AES-GCM the tag says so for certain (RFC 5083).
 void throw_decrypt_failure(const Decryption& result, const Failure& failure) {
@@ -266,63 +248,168 @@ void throw_decrypt_failure(const Decryption& result, const Failure& failure) {
 constexpr std::size_t kGcmTagBytes = 16;
 constexpr std::size_t kGcmNonceBytes = 12;
 constexpr long kGcmDefaultIcvLength = 12;  // aes-ICVlen DEFAULT 12 (RFC 5084)
+// More ways into one envelope for our keys than this are refused: a message
+// names a key once or twice (by issuer and serial, by key identifier).
+constexpr std::size_t kMaxCandidates = 4;
+constexpr std::size_t kChunkBytes = 64 * 1024;
 
-long small_integer(const Element& element) {
-  if (element.tag != V_ASN1_INTEGER || element.end - element.content < 1 || element.end - element.content > 2 ||
-      (element.content[0] & 0x80) != 0) {
-    return -1;
-  }
-  long value = 0;
-  for (const unsigned char* c = element.content; c < element.end; ++c)
-    value = (value << 8) | *c;
-  return value;
+[[noreturn]] void refuse_gcm(const std::string& cipher, const std::string& what) {
+  throw Error(ErrorCode::BadSignature,
+              fmt::format("the message was altered in transit or made to be forged: its {} content {}; mailseal "
+                          "accepts only a {}-byte nonce and a {}-byte authentication tag, and nothing was written",
+                          cipher, what, kGcmNonceBytes, kGcmTagBytes),
+              "ask the sender to send it again");
 }
 
-// The nonce, ICV length and mac of an AuthEnvelopedData (RFC 5083, 5084):
-// anything but a 12-byte nonce, aes-ICVlen 16 and a 16-byte mac is refused
-// before any key is tried. ContentInfo { contentType, [0] AuthEnvelopedData {
-// version, [0] originatorInfo OPTIONAL, recipientInfos, authEncryptedContentInfo
-// { contentType, { algorithm, GCMParameters { aes-nonce, aes-ICVlen } }, ... },
-// [1] authAttrs OPTIONAL, mac OCTET STRING, ... } }
-void check_gcm_parameters(ByteView der, const std::string& cipher) {
-  auto refuse = [&](const std::string& what) {
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("the message was altered in transit or made to be forged: its {} content {}; mailseal "
-                            "accepts only a {}-byte nonce and a {}-byte authentication tag, and nothing was written",
-                            cipher, what, kGcmNonceBytes, kGcmTagBytes),
-                "ask the sender to send it again");
-  };
-  Element info;
-  if (!read_element(der.data(), der.data() + der.size(), info, 0))
-    refuse("cannot be read");
-  auto top = children(info, 0);
-  auto explicit_content = top.size() < 2 ? std::vector<Element>{} : children(top[1], 1);
-  auto envelope = explicit_content.empty() ? std::vector<Element>{} : children(explicit_content[0], 2);
-  const Element* content_info = nullptr;
-  const Element* mac = nullptr;
-  for (const auto& field : envelope) {
-    if (field.xclass != V_ASN1_UNIVERSAL)
-      continue;
-    if (field.tag == V_ASN1_SEQUENCE && content_info == nullptr)
-      content_info = &field;
-    else if (field.tag == V_ASN1_OCTET_STRING && content_info != nullptr && mac == nullptr)
-      mac = &field;
+// The contents of a primitive element held in memory, or nullopt when it is
+// not one of `tag`.
+std::optional<Bytes> primitive(ByteView element, std::uint32_t tag) {
+  MemorySource source(element);
+  BerReader reader(source, element.size());
+  std::optional<BerHeader> header = reader.next();
+  if (!header || header->constructed || !header->is_universal(tag))
+    return std::nullopt;
+  return reader.read_primitive(element.size(), "element");
+}
+
+// RFC 5084 GCMParameters ::= SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen
+// INTEGER DEFAULT 12 }: anything but a 12-byte nonce and aes-ICVlen 16 is
+// refused before any key is tried.
+void check_gcm_parameters(const EnvelopeHead& head, const std::string& cipher) {
+  std::vector<Bytes> algorithm = element_children(head.algorithm, 4);
+  std::vector<Bytes> parameters;
+  if (algorithm.size() == 2 && !algorithm[1].empty() && algorithm[1][0] == 0x30)
+    parameters = element_children(algorithm[1], 4);
+  std::optional<Bytes> nonce = parameters.empty() ? std::nullopt : primitive(parameters[0], kTagOctetString);
+  if (!nonce || nonce->size() != kGcmNonceBytes)
+    refuse_gcm(cipher, "does not have a 12-byte nonce");
+  long icv_length = kGcmDefaultIcvLength;
+  if (parameters.size() > 1) {
+    std::optional<Bytes> value = primitive(parameters[1], kTagInteger);
+    icv_length = -1;
+    if (value && !value->empty() && value->size() <= 2 && ((*value)[0] & 0x80) == 0) {
+      icv_length = 0;
+      for (std::uint8_t octet : *value)
+        icv_length = (icv_length << 8) | octet;
+    }
   }
-  if (content_info == nullptr || mac == nullptr || mac->constructed)
-    refuse("has no authentication tag");
-  if (static_cast<std::size_t>(mac->end - mac->content) != kGcmTagBytes)
-    refuse(fmt::format("has a {}-byte authentication tag", mac->end - mac->content));
-  auto encrypted = children(*content_info, 3);
-  auto algorithm = encrypted.size() < 2 ? std::vector<Element>{} : children(encrypted[1], 4);
-  auto parameters = algorithm.size() < 2 || algorithm[1].tag != V_ASN1_SEQUENCE ? std::vector<Element>{}
-                                                                                 : children(algorithm[1], 5);
-  if (parameters.empty() || parameters[0].tag != V_ASN1_OCTET_STRING || parameters[0].constructed ||
-      static_cast<std::size_t>(parameters[0].end - parameters[0].content) != kGcmNonceBytes) {
-    refuse("does not have a 12-byte nonce");
-  }
-  long icv_length = parameters.size() > 1 ? small_integer(parameters[1]) : kGcmDefaultIcvLength;
   if (parameters.size() > 2 || icv_length != static_cast<long>(kGcmTagBytes))
-    refuse(fmt::format("names a {}-byte authentication tag (aes-ICVlen)", icv_length));
+    refuse_gcm(cipher, fmt::format("names a {}-byte authentication tag (aes-ICVlen)", icv_length));
+}
+
+// One way into the envelope that opened: OpenSSL unwrapped (or agreed) the
+// content-encryption key, and its cipher context, keyed, decrypts the content.
+struct Candidate {
+  ossl::Cms cms;
+  ossl::Bio chain;  // CMS_dataInit's cipher BIO; its context is used directly
+  EVP_CIPHER_CTX* context = nullptr;
+  bool failed = false;
+};
+
+// The cipher context for the key an attempt opened in `cms`, or nullopt.
+std::optional<Candidate> keyed_candidate(ossl::Cms cms) {
+  ossl::Bio empty(BIO_new(BIO_s_null()));
+  BIO* chain = empty ? CMS_dataInit(cms.get(), empty.get()) : nullptr;
+  if (chain == nullptr)
+    return std::nullopt;
+  empty.release();  // now the end of the chain
+  Candidate candidate{std::move(cms), ossl::Bio(chain)};
+  if (BIO_get_cipher_ctx(chain, &candidate.context) != 1 || candidate.context == nullptr)
+    return std::nullopt;
+  return candidate;
+}
+
+// Every way into the envelope for `keys` that opens.
+std::vector<Candidate> open_candidates(ByteView header_only, std::span<const DecryptionKey> keys, Failure& failure) {
+  std::vector<Candidate> candidates;
+  for (const auto& key : keys) {
+    const std::vector<Attempt> attempts = attempts_for(read_cms(header_only).get(), key.certificate);
+    for (const Attempt& attempt : attempts) {
+      // A fresh structure for each attempt: a failed one may leave state behind.
+      ossl::Cms cms = read_cms(header_only);
+      if (!open_content_key(cms.get(), attempt, key)) {
+        failure.unwrap = true;  // the message names this key, but its key part did not decrypt
+        failure.unwrap_detail = ossl::take_errors();
+        continue;
+      }
+      std::optional<Candidate> candidate = keyed_candidate(std::move(cms));
+      if (!candidate) {
+        failure.content = true;
+        failure.content_detail = ossl::take_errors();
+        continue;
+      }
+      if (candidates.size() == kMaxCandidates) {
+        throw Error(ErrorCode::Malformed,
+                    fmt::format("the message names the keys of this profile more than {} times; it is refused",
+                                kMaxCandidates));
+      }
+      candidates.push_back(std::move(*candidate));
+    }
+  }
+  return candidates;
+}
+
+// Decrypts the streamed content under every candidate, each into its sink.
+void decrypt_chunks(BerReader& reader, std::vector<Candidate>& candidates, const PlaintextSinks& sinks) {
+  std::vector<std::uint8_t> in(kChunkBytes);
+  std::vector<std::uint8_t> out(kChunkBytes + EVP_MAX_BLOCK_LENGTH);
+  while (std::size_t n = reader.read_octets(in)) {
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      Candidate& candidate = candidates[i];
+      int length = 0;
+      if (candidate.failed)
+        continue;
+      if (EVP_CipherUpdate(candidate.context, out.data(), &length, in.data(), static_cast<int>(n)) != 1) {
+        candidate.failed = true;
+        continue;
+      }
+      sinks(i).write(ByteView(out.data(), static_cast<std::size_t>(length)));
+    }
+  }
+}
+
+// Ends each candidate's decryption: CBC padding, or the GCM tag, checked.
+// The first that holds, or nullopt.
+std::optional<std::size_t> finish_candidates(std::vector<Candidate>& candidates, const EnvelopeTail& tail,
+                                             bool authenticated, const PlaintextSinks& sinks, Failure& failure) {
+  std::uint8_t out[EVP_MAX_BLOCK_LENGTH * 2];
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    Candidate& candidate = candidates[i];
+    int length = 0;
+    if (!candidate.failed && authenticated) {
+      std::vector<std::uint8_t> tag(tail.mac.begin(), tail.mac.end());
+      candidate.failed = EVP_CIPHER_CTX_ctrl(candidate.context, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag.size()),
+                                             tag.data()) != 1;
+    }
+    if (!candidate.failed && EVP_CipherFinal_ex(candidate.context, out, &length) == 1) {
+      sinks(i).write(ByteView(out, static_cast<std::size_t>(length)));
+      ossl::take_errors();
+      return i;
+    }
+    failure.content = true;
+    failure.content_detail = ossl::take_errors();
+  }
+  return std::nullopt;
+}
+
+// RC2 and single DES are broken; OpenSSL 3 does not even load them by default.
+std::string readable_cipher(const EnvelopeHead& head) {
+  std::string cipher = friendly_cipher_name(head.algorithm_nid);
+  static constexpr std::string_view kReadable[] = {"AES-256-GCM", "AES-192-GCM", "AES-128-GCM", "AES-256-CBC",
+                                                   "AES-192-CBC", "AES-128-CBC", "3DES-CBC"};
+  if (std::find(std::begin(kReadable), std::end(kReadable), cipher) == std::end(kReadable)) {
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("the message is encrypted with {}, an obsolete or unknown cipher mailseal does not decrypt",
+                            cipher));
+  }
+  const bool gcm = cipher.find("GCM") != std::string::npos;
+  if (gcm != (head.type == NID_id_smime_ct_authEnvelopedData)) {
+    throw Error(ErrorCode::Malformed,
+                fmt::format("the message names {} in {}; mailseal reads AES-GCM only as authenticated enveloped data "
+                            "(RFC 5083) and CBC only as enveloped data",
+                            cipher, gcm ? "enveloped data" : "authenticated enveloped data"));
+  }
+  return cipher;
 }
 
 }  // namespace
@@ -365,49 +452,70 @@ std::string content_encryption_algorithm(ByteView der) {
   return "unknown";
 }
 
-Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
-  int type = cms_content_type(der);
-  if (type != NID_pkcs7_enveloped && type != NID_id_smime_ct_authEnvelopedData) {
-    throw Error(ErrorCode::Malformed, "the encrypted part is not an enveloped-data structure");
-  }
-  Decryption result;
-  result.cipher = content_encryption_algorithm(der);
-  // RC2 and single DES are broken; OpenSSL 3 does not even load them by default.
-  static constexpr std::string_view kReadable[] = {"AES-256-GCM", "AES-192-GCM", "AES-128-GCM", "AES-256-CBC",
-                                                   "AES-192-CBC", "AES-128-CBC", "3DES-CBC"};
-  if (std::find(std::begin(kReadable), std::end(kReadable), result.cipher) == std::end(kReadable)) {
-    throw Error(ErrorCode::Unsupported,
-                fmt::format("the message is encrypted with {}, an obsolete or unknown cipher mailseal does not decrypt",
-                            result.cipher));
-  }
-  result.authenticated = type == NID_id_smime_ct_authEnvelopedData;
+StreamedDecryption decrypt_envelope_stream(ByteSource& der, std::span<const DecryptionKey> keys,
+                                           const PlaintextSinks& sinks) {
+  BerReader reader(der, kMaxMessageSize);
+  const EnvelopeHead head = read_envelope_head(reader);
+  StreamedDecryption result;
+  result.cipher = readable_cipher(head);
+  result.authenticated = head.type == NID_id_smime_ct_authEnvelopedData;
   if (result.authenticated)
-    check_gcm_parameters(der, result.cipher);
+    check_gcm_parameters(head, result.cipher);
+  const Bytes header_only = header_only_content_info(head);
   // What failed decides the message: a key part of ours that does not open,
   // or content that does not decrypt under a key that did open. (OpenSSL may
   // leave no error behind for a GCM tag that does not match: the flags
   // decide, not the error text.)
   Failure failure;
-  for (const auto& key : keys) {
-    const std::vector<Attempt> attempts = attempts_for(read_cms(der).get(), key.certificate);
-    for (const Attempt& attempt : attempts) {
-      // A fresh structure for each attempt: a failed one may leave state behind.
-      ossl::Cms cms = read_cms(der);
-      if (!open_content_key(cms.get(), attempt, key)) {
-        failure.unwrap = true;  // the message names this key, but its key part did not decrypt
-        failure.unwrap_detail = ossl::take_errors();
-        continue;
-      }
-      if (std::optional<std::string> plaintext = decrypt_content(cms.get(), der.size(), failure)) {
-        result.plaintext = std::move(*plaintext);
-        return result;
-      }
-    }
+  std::vector<Candidate> candidates = open_candidates(header_only, keys, failure);
+  decrypt_chunks(reader, candidates, sinks);
+  const EnvelopeTail tail = read_envelope_tail(reader, head);
+  if (result.authenticated && tail.mac.size() != kGcmTagBytes)
+    refuse_gcm(result.cipher, fmt::format("has a {}-byte authentication tag", tail.mac.size()));
+  if (result.authenticated && !tail.auth_attributes.empty()) {
+    throw Error(ErrorCode::Unsupported,
+                "the message's authenticated enveloped data carries authenticated attributes (RFC 5083 authAttrs), "
+                "which mailseal does not read; nothing was written");
   }
-  throw_decrypt_failure(result, failure);
+  if (std::optional<std::size_t> opened = finish_candidates(candidates, tail, result.authenticated, sinks, failure)) {
+    result.candidate = *opened;
+    return result;
+  }
+  Decryption described{"", result.cipher, result.authenticated};
+  throw_decrypt_failure(described, failure);
   throw Error(ErrorCode::NoMatchingKey,
               fmt::format("the message is not encrypted to any of the {} key{} of this profile; it is for: {}",
-                          keys.size(), keys.size() == 1 ? "" : "s", describe_recipients(read_cms(der).get())));
+                          keys.size(), keys.size() == 1 ? "" : "s", describe_recipients(read_cms(header_only).get())));
+}
+
+Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys) {
+  // The plaintext is no longer than the ciphertext: one allocation, no copy.
+  std::deque<StringSink> plaintexts;
+  auto sinks = [&](std::size_t candidate) -> ByteSink& {
+    while (plaintexts.size() <= candidate) {
+      plaintexts.emplace_back();
+      if (plaintexts.size() == 1)
+        plaintexts.back().reserve(der.size());
+    }
+    return plaintexts[candidate];
+  };
+  auto wipe_all = [&](std::optional<std::size_t> keep) {
+    for (std::size_t i = 0; i < plaintexts.size(); ++i) {
+      if (keep == i)
+        continue;
+      std::string text = plaintexts[i].take();
+      secure_wipe(text.data(), text.size());
+    }
+  };
+  MemorySource source(der);
+  try {
+    StreamedDecryption streamed = decrypt_envelope_stream(source, keys, sinks);
+    wipe_all(streamed.candidate);
+    return Decryption{plaintexts[streamed.candidate].take(), streamed.cipher, streamed.authenticated};
+  } catch (...) {
+    wipe_all(std::nullopt);
+    throw;
+  }
 }
 
 }  // namespace mailseal::smime::internal

@@ -16,6 +16,10 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
+}  // namespace
+
+namespace internal {
+
 // The end of the header block in `bytes` (offset of the body), if complete.
 std::optional<std::size_t> find_body(std::string_view bytes) {
   std::size_t position = 0;
@@ -31,13 +35,13 @@ std::optional<std::size_t> find_body(std::string_view bytes) {
   return std::nullopt;
 }
 
-}  // namespace
+}  // namespace internal
 
 OutgoingMessage OutgoingMessage::read(ByteSource& source) {
   std::string head;
   std::vector<std::uint8_t> buffer(kReadChunk);
   std::optional<std::size_t> body_start;
-  while (!(body_start = find_body(head))) {
+  while (!(body_start = internal::find_body(head))) {
     if (head.size() > mime::kMaxHeaderBlock) {
       throw Error(ErrorCode::Malformed, "the message's header block is larger than 1 MiB");
     }

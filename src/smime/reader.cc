@@ -142,6 +142,8 @@ struct Reading {
   bool outermost = true;
   std::optional<EmailAddress> outer_from;  // the From every protected From must equal
   std::vector<std::string> unparsed_from;  // From fields that are not one valid mailbox
+  // The outermost layer, decrypted already (a message read as a stream).
+  std::optional<internal::Decryption> predecrypted;
 };
 
 // The outermost header fields: the From address and Date signatures are
@@ -219,7 +221,9 @@ bool open_encryption(Reading& reading, const Bytes& decoded, KeyProvider& keys) 
     return false;
   }
   result.encrypted = true;
-  internal::Decryption decryption = internal::decrypt_envelope(decoded, keys.keys());
+  internal::Decryption decryption =
+      reading.predecrypted ? std::move(*reading.predecrypted) : internal::decrypt_envelope(decoded, keys.keys());
+  reading.predecrypted.reset();
   result.decrypted = true;
   result.content_cipher = decryption.cipher;
   result.authenticated_encryption = decryption.authenticated;
@@ -400,6 +404,10 @@ void remove_legacy_display(const mime::Entity& innermost, std::string& output, R
 
 }  // namespace
 
+namespace {
+ReadResult read_layers(const mime::Entity& top, Reading& reading, KeyProvider& keys, const Policy& policy);
+}  // namespace
+
 ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy) {
   struct Fixed : KeyProvider {
     std::span<const DecryptionKey> fixed;
@@ -418,6 +426,22 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     throw Error(ErrorCode::Malformed, "the input is not an email message: it has no header fields");
   }
   Reading reading;
+  return read_layers(top, reading, keys, policy);
+}
+
+namespace internal {
+
+ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyProvider& keys, const Policy& policy) {
+  Reading reading;
+  reading.predecrypted = std::move(decryption);
+  return read_layers(top, reading, keys, policy);
+}
+
+}  // namespace internal
+
+namespace {
+
+ReadResult read_layers(const mime::Entity& top, Reading& reading, KeyProvider& keys, const Policy& policy) {
   read_outer_headers(top, reading);
   reading.current = top;
   for (int layer = 0;; ++layer) {
@@ -426,7 +450,7 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
     }
     refuse_duplicate_content_fields(reading.current.headers);
     Bytes decoded;
-    LayerKind kind = classify(reading.current, decoded);
+    LayerKind kind = reading.predecrypted ? LayerKind::Encrypted : classify(reading.current, decoded);
     if (layer > 0)
       read_inner_headers(reading, kind);
     if (kind == LayerKind::Plain)
@@ -459,6 +483,8 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
   result.content = HeldContent(std::move(output));
   return std::move(result);
 }
+
+}  // namespace
 
 std::string signer_address(const SignatureReport& report, const std::vector<EmailAddress>& from) {
   if (!report.signer)

@@ -126,6 +126,11 @@ struct Decrypted {
 // exfiltration wraps it in the attacker's own content).
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteView message,
                   const DecryptOptions& options, TimePoint now);
+// The same for a message read from a stream: a large encrypted one is
+// decrypted in bounded memory, its content kept in a 0600 temporary file
+// beside `spool` until released (smime::read_message with a ByteSource).
+Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, smime::ByteSource& message,
+                  const std::filesystem::path& spool, const DecryptOptions& options, TimePoint now);
 
 // `mailseal verify`: the content is released only under a valid signature
 // and, when `required_trust` is set, only when the profile trusts the signer

@@ -5,9 +5,14 @@
 // way to read it is a Release, which carries the content when the decision
 // lets it out and only the reason when it does not.
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "mailseal/common/files.h"
+#include "mailseal/common/unique_fd.h"
 
 namespace mailseal::udf {
 class Fingerprint;
@@ -16,6 +21,16 @@ class Fingerprint;
 namespace mailseal::smime {
 
 struct ReadResult;
+class ByteSink;
+
+// The rest of a large decrypted message, kept in a 0600 temporary file
+// (deleted unless released): its bytes from `offset` on, line endings made
+// CRLF as they are read.
+struct SpooledContent {
+  TemporaryFile file;
+  UniqueFd reader;  // the file opened for reading
+  std::uint64_t offset = 0;
+};
 
 // Why content is withheld.
 enum class Withheld {
@@ -47,8 +62,16 @@ enum class Unauthenticated {
 // out. Nothing else reads it.
 class HeldContent {
  public:
-  HeldContent() = default;
-  explicit HeldContent(std::string text) : text_(std::move(text)) {}
+  HeldContent();
+  explicit HeldContent(std::string text);
+  HeldContent(HeldContent&&) noexcept;
+  HeldContent& operator=(HeldContent&&) noexcept;
+  ~HeldContent();
+
+  // The content goes on past the text it holds, in a file (a large message
+  // decrypted as a stream).
+  void continue_with(SpooledContent rest);
+  bool spooled() const noexcept { return rest_ != nullptr; }
 
   // The UDF (SHA-2-512, message/rfc822) of the content: names a message
   // without releasing it (learning counts each message once by it).
@@ -58,6 +81,7 @@ class HeldContent {
  private:
   friend class Release;
   std::string text_;
+  std::unique_ptr<SpooledContent> rest_;
   bool taken_ = false;
 };
 
@@ -83,12 +107,22 @@ class Release {
   bool released() const noexcept { return !reason_.has_value(); }
   std::optional<Withheld> withheld() const noexcept { return reason_; }
   // The released content. Error(BadSignature) or Error(RejectedByPolicy),
-  // naming the reason, when it is withheld.
+  // naming the reason, when it is withheld; Error(Unsupported) for content
+  // too large to hold in memory (spooled), which write_to() writes.
   const std::string& content() const;
+  // Writes the released content, held in memory or spooled, to `out`;
+  // errors as content().
+  void write_to(ByteSink& out) const;
+
+  Release(Release&&) noexcept;
+  Release& operator=(Release&&) noexcept;
+  ~Release();
 
  private:
   Release(HeldContent& held, std::optional<Withheld> reason);
+  [[noreturn]] void throw_withheld() const;
   std::string content_;
+  std::unique_ptr<SpooledContent> rest_;
   std::optional<Withheld> reason_;
 };
 

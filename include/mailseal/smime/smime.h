@@ -5,6 +5,7 @@
 // certificates as arguments; choosing them is the caller's job.
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -22,9 +23,12 @@
 
 namespace mailseal::smime {
 
-// Largest message read whole (decrypt, verify): OpenSSL's CMS reader needs it
-// in memory (DESIGN.md section 3).
+// Largest message read whole (decrypt, verify), and largest content an
+// encryption layer may hold.
 inline constexpr std::size_t kMaxMessageSize = 1024ull * 1024 * 1024;
+// Messages up to this size are read whole even from a stream; a larger
+// encrypted one streams (read_message with a ByteSource).
+inline constexpr std::size_t kStreamAbove = 4 * 1024 * 1024;
 
 // The key and certificates a signature is made with.
 struct SignerIdentity {
@@ -215,5 +219,18 @@ class KeyProvider {
 // keys (naming the recipients), Error(Malformed) for broken structure.
 ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& policy);
 ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, const Policy& policy);
+
+// Reads a message from a stream, with the same rules and results. One of up
+// to kStreamAbove bytes, or one whose outermost layer is not base64
+// encryption, is read whole (up to kMaxMessageSize). A larger encrypted one
+// streams in bounded memory (docs/smime.md, "Large messages"): its outer CMS
+// layers are read incrementally, its content decrypted chunk by chunk into a
+// 0600 temporary file beside `spool` and checked at the end (CBC padding, the
+// GCM tag) before anything else is read from it; content of one part stays
+// in that file (HeldContent::spooled, written out by Release::write_to), any
+// other (signed, multipart) is then read whole. The file is deleted unless
+// the content is released.
+ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& policy,
+                        const std::filesystem::path& spool);
 
 }  // namespace mailseal::smime

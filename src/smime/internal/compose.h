@@ -10,6 +10,10 @@
 
 namespace mailseal::smime::internal {
 
+// The end of the header block in `bytes` (the offset of the body, after the
+// empty line), if the block is complete.
+std::optional<std::size_t> find_body(std::string_view bytes);
+
 // How the body may travel: inside CMS anything goes; as the first part of a
 // multipart/signed it must survive 7-bit transport unchanged.
 enum class Transport { SevenBit, Binary };

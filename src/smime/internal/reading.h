@@ -1,6 +1,7 @@
 #pragma once
 // Checking one signature layer and opening one encryption layer.
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +44,32 @@ struct Decryption {
 // encrypted to. Error(NoMatchingKey) lists the recipients when none fits;
 // Error(BadSignature) when the content fails to decrypt cleanly.
 Decryption decrypt_envelope(ByteView der, std::span<const DecryptionKey> keys);
+
+// Where the plaintext goes: each way into an envelope that opens under our
+// keys (usually one) decrypts into its own sink, sinks(0), sinks(1), ...;
+// only the one that StreamedDecryption::candidate names holds the content,
+// and only once decrypt_envelope_stream has returned.
+using PlaintextSinks = std::function<ByteSink&(std::size_t candidate)>;
+
+struct StreamedDecryption {
+  std::string cipher;  // "AES-256-GCM"
+  bool authenticated = false;
+  std::size_t candidate = 0;
+};
+
+// Opens an enveloped-data or authEnveloped-data CMS read from `der` as it
+// streams (BerReader, constant memory): OpenSSL unwraps the content key from
+// the recipientInfos, and the content is decrypted chunk by chunk into the
+// sinks; CBC padding and the GCM tag are checked at the end. Errors as
+// decrypt_envelope; on any error, what the sinks received is not plaintext to
+// release.
+StreamedDecryption decrypt_envelope_stream(ByteSource& der, std::span<const DecryptionKey> keys,
+                                           const PlaintextSinks& sinks);
+
+// read_message for a message whose outermost layer (of `top`, its header
+// fields) was decrypted already, as a stream: the layers inside are read as
+// read_message reads them.
+ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyProvider& keys, const Policy& policy);
 
 // The CMS content type (NID) of a DER/BER ContentInfo.
 int cms_content_type(ByteView der);

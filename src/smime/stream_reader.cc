@@ -1,0 +1,331 @@
+// Reading a large encrypted message as a stream (docs/smime.md, "Large
+// messages"): the outer layers with BerReader, the content decrypted chunk by
+// chunk into a 0600 temporary file, which holds the content until a Release
+// lets it out; memory stays bounded whatever the size.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+
+#include "common/openssl.h"
+#include "mailseal/common/error.h"
+#include "mailseal/common/text.h"
+#include "mailseal/mime/legacy_display.h"
+#include "smime/internal/compose.h"
+#include "smime/internal/envelope_reader.h"
+#include "smime/internal/identity.h"
+#include "smime/internal/reading.h"
+
+namespace mailseal::smime {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 256 * 1024;
+constexpr std::size_t kBase64Chunk = 48 * 1024;
+constexpr std::size_t kSpoolFlush = 1024 * 1024;
+constexpr std::size_t kDirectWrite = 32 * 1024;  // written without a copy
+// Base64 text enough to hold a ContentInfo's header and content type.
+constexpr std::size_t kPeekText = 4096;
+// Of a spooled content, the body that is read with the header block (where a
+// Legacy Display Element would be, RFC 9788).
+constexpr std::size_t kBodyPrefix = 64 * 1024;
+
+// Up to `limit` bytes of `source` (fewer only at its end).
+Bytes read_up_to(ByteSource& source, std::size_t limit, Bytes bytes = {}) {
+  while (bytes.size() < limit) {
+    std::size_t old_size = bytes.size();
+    bytes.resize(std::min(limit, old_size + kReadChunk));
+    std::size_t n = source.read(std::span<std::uint8_t>(bytes.data() + old_size, bytes.size() - old_size));
+    bytes.resize(old_size + n);
+    if (n == 0)
+      break;
+  }
+  return bytes;
+}
+
+// Base64 (RFC 2045 section 6.8) decoded as it streams: white space and line
+// breaks skipped, "=" padding only at the end (then only white space), any
+// other character refused. Four characters at a time where a line allows.
+class Base64Source : public ByteSource {
+ public:
+  explicit Base64Source(ByteSource& text) : text_(text), in_(kBase64Chunk), out_(kBase64Chunk / 4 * 3 + 3) {}
+
+  std::size_t read(std::span<std::uint8_t> buffer) override {
+    while (position_ == ready_) {
+      if (ended_)
+        return 0;
+      refill();
+    }
+    std::size_t n = std::min(buffer.size(), ready_ - position_);
+    std::memcpy(buffer.data(), out_.data() + position_, n);
+    position_ += n;
+    return n;
+  }
+
+ private:
+  static constexpr std::uint8_t kSkip = 64;     // white space
+  static constexpr std::uint8_t kPad = 65;      // "="
+  static constexpr std::uint8_t kInvalid = 66;  // anything else
+
+  static const std::array<std::uint8_t, 256>& table() {
+    static const std::array<std::uint8_t, 256> values = [] {
+      std::array<std::uint8_t, 256> t{};
+      t.fill(kInvalid);
+      const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      for (std::uint8_t i = 0; i < 64; ++i)
+        t[static_cast<unsigned char>(alphabet[i])] = i;
+      for (unsigned char c : {' ', '\t', '\r', '\n'})
+        t[c] = kSkip;
+      t['='] = kPad;
+      return t;
+    }();
+    return values;
+  }
+
+  void refill() {
+    position_ = ready_ = 0;
+    std::size_t n = text_.read(in_);
+    if (n == 0) {
+      ended_ = true;
+      if (count_ != 0)
+        fail("invalid base64 content (truncated?)");
+      return;
+    }
+    decode(in_.data(), n);
+  }
+
+  void decode(const std::uint8_t* text, std::size_t size) {
+    const auto& t = table();
+    std::uint8_t* out = out_.data();
+    std::size_t i = 0;
+    while (i < size) {
+      if (count_ == 0 && padding_ == 0) {
+        // The fast path: whole groups of four alphabet characters.
+        while (i + 4 <= size) {
+          std::uint32_t a = t[text[i]], b = t[text[i + 1]], c = t[text[i + 2]], d = t[text[i + 3]];
+          if (((a | b | c | d) & 0xC0) != 0)
+            break;
+          std::uint32_t group = a << 18 | b << 12 | c << 6 | d;
+          out[ready_++] = static_cast<std::uint8_t>(group >> 16);
+          out[ready_++] = static_cast<std::uint8_t>(group >> 8);
+          out[ready_++] = static_cast<std::uint8_t>(group);
+          i += 4;
+        }
+        if (i >= size)
+          break;
+      }
+      take(t[text[i++]]);
+    }
+  }
+
+  // One character outside the fast path.
+  void take(std::uint8_t value) {
+    if (value == kSkip)
+      return;
+    if (value == kInvalid || (padding_ > 0 && value != kPad))
+      fail("invalid base64 content");
+    if (value == kPad) {
+      // "xx==" ends in one byte, "xxx=" in two; padding elsewhere is an error.
+      if (count_ < 2 || count_ + padding_ >= 4)
+        fail("invalid base64 content (misplaced padding)");
+      ++padding_;
+      if (count_ + padding_ == 4) {
+        for (int k = 0; k < count_ - 1; ++k)
+          out_[ready_++] = static_cast<std::uint8_t>(group_ >> (6 * count_ - 8 * (k + 1)));
+        count_ = 0;
+      }
+      return;
+    }
+    group_ = group_ << 6 | value;
+    if (++count_ == 4) {
+      out_[ready_++] = static_cast<std::uint8_t>(group_ >> 16);
+      out_[ready_++] = static_cast<std::uint8_t>(group_ >> 8);
+      out_[ready_++] = static_cast<std::uint8_t>(group_);
+      group_ = 0;
+      count_ = 0;
+    }
+  }
+
+  [[noreturn]] static void fail(std::string_view what) { throw Error(ErrorCode::Malformed, std::string(what)); }
+
+  ByteSource& text_;
+  std::vector<std::uint8_t> in_;
+  std::vector<std::uint8_t> out_;
+  std::size_t position_ = 0;
+  std::size_t ready_ = 0;
+  std::uint32_t group_ = 0;
+  int count_ = 0;    // characters of the group so far
+  int padding_ = 0;  // "=" seen: the data has ended
+  bool ended_ = false;
+};
+
+// Plaintext into a 0600 temporary file beside the spool path; removed unless
+// its file is taken and released.
+class SpoolSink : public ByteSink {
+ public:
+  explicit SpoolSink(const std::filesystem::path& beside)
+      : file_(TemporaryFile::create_beside(beside, FileMode::Private)),
+        reader_(::open(file_.path().c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (!reader_.valid()) {
+      throw Error(ErrorCode::Io, fmt::format("cannot open the temporary file {}: {}", file_.path().string(),
+                                             std::strerror(errno)));
+    }
+  }
+  using ByteSink::write;
+  void write(ByteView bytes) override {
+    size_ += bytes.size();
+    if (buffer_.empty() && bytes.size() >= kDirectWrite) {
+      write_all(file_.fd(), bytes, "the decrypted message (temporary file)");
+      return;
+    }
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+    if (buffer_.size() >= kSpoolFlush)
+      finish();
+  }
+  void finish() override {
+    write_all(file_.fd(), buffer_, "the decrypted message (temporary file)");
+    buffer_.clear();
+  }
+  std::uint64_t size() const noexcept { return size_; }
+  SpooledContent take(std::uint64_t offset) { return SpooledContent{std::move(file_), std::move(reader_), offset}; }
+  int reader() const noexcept { return reader_.get(); }
+
+ private:
+  TemporaryFile file_;
+  UniqueFd reader_;
+  Bytes buffer_;
+  std::uint64_t size_ = 0;
+};
+
+// `count` bytes of a file from its start.
+std::string read_back(int fd, std::size_t count) {
+  std::string text(count, '\0');
+  for (std::size_t done = 0; done < count;) {
+    ssize_t n = ::pread(fd, text.data() + done, count - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      throw Error(ErrorCode::Io, fmt::format("cannot read the decrypted message back: {}",
+                                             n < 0 ? std::strerror(errno) : "it is shorter than written"));
+    done += static_cast<std::size_t>(n);
+  }
+  return text;
+}
+
+// Whether the message whose header block is `top` and whose body starts with
+// `body` streams: its outermost layer is base64 (auth)enveloped data.
+bool is_streamed_envelope(const mime::Entity& top, std::string_view body) {
+  if (top.headers.fields().empty() || top.headers.count("Content-Type") > 1 ||
+      top.headers.count("Content-Transfer-Encoding") > 1 || top.transfer_encoding != "base64") {
+    return false;
+  }
+  if (!internal::is_pkcs7_mime(top.content_type) && !internal::is_p7m_octet_stream(top))
+    return false;
+  if (ascii_lower(top.content_type.parameter("smime-type").value_or("")) == "certs-only")
+    return false;
+  try {
+    // Whole lines only: a partial base64 group at the end is not an error.
+    std::size_t lines = body.rfind('\n', kPeekText);
+    MemorySource text(as_bytes(body.substr(0, lines == std::string_view::npos ? 0 : lines + 1)));
+    Base64Source decoded(text);
+    Bytes start = read_up_to(decoded, kPeekText);
+    MemorySource der(start);
+    internal::BerReader reader(der, start.size());
+    int type = internal::read_content_info_type(reader);
+    return type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData;
+  } catch (const Error&) {
+    return false;  // read whole, where the same error is reported as for a small message
+  }
+}
+
+// Whether decrypted content whose header block is `inner` may stay spooled:
+// one part that reading does not take apart (no multipart, no S/MIME inside,
+// no Legacy Display Element that is not at the top of a text/plain body it
+// need not decode).
+bool stays_spooled(std::string_view inner) {
+  mime::Entity entity;
+  try {
+    entity = mime::Entity::parse(inner);
+  } catch (const Error&) {
+    return false;
+  }
+  const mime::ContentType& type = entity.content_type;
+  if (entity.headers.fields().empty() || type.is_multipart() || internal::is_pkcs7_mime(type) ||
+      internal::is_p7m_octet_stream(entity) || type.media_type == "message") {
+    return false;
+  }
+  if (!type.parameter(mime::kLegacyDisplayParameter))
+    return true;
+  const std::string& encoding = entity.transfer_encoding;
+  return type.is("text", "plain") && (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty());
+}
+
+// The rest of reading, once the content is decrypted into `plain`.
+ReadResult read_spooled(const mime::Entity& top, SpoolSink& plain, internal::Decryption decryption, KeyProvider& keys,
+                        const Policy& policy) {
+  const std::uint64_t size = plain.size();
+  if (size <= kStreamAbove) {
+    decryption.plaintext = read_back(plain.reader(), static_cast<std::size_t>(size));
+    return internal::read_decrypted(top, std::move(decryption), keys, policy);
+  }
+  std::string prefix = read_back(plain.reader(), static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                 size, mime::kMaxHeaderBlock + kBodyPrefix)));
+  std::optional<std::size_t> body = internal::find_body(prefix);
+  std::size_t cut = body ? prefix.rfind('\n', std::min(prefix.size() - 1, *body + kBodyPrefix)) : 0;
+  if (!body || cut < *body || !stays_spooled(std::string_view(prefix).substr(0, *body))) {
+    // Content read whole: signed, multipart or not to be split.
+    if (size > kMaxMessageSize)
+      throw Error(ErrorCode::RejectedByPolicy, "the decrypted message is larger than 1 GiB");
+    decryption.plaintext = read_back(plain.reader(), static_cast<std::size_t>(size));
+    return internal::read_decrypted(top, std::move(decryption), keys, policy);
+  }
+  // The header block and the body's first lines are read as read_message
+  // reads a message; the rest follows them from the file unchanged but for
+  // its line endings, which is what read_message does with it.
+  prefix.resize(cut + 1);
+  decryption.plaintext = std::move(prefix);
+  ReadResult result = internal::read_decrypted(top, std::move(decryption), keys, policy);
+  result.content.continue_with(plain.take(cut + 1));
+  return result;
+}
+
+}  // namespace
+
+ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& policy,
+                        const std::filesystem::path& spool) {
+  Bytes head = read_up_to(message, kStreamAbove + 1);
+  std::optional<std::size_t> body;
+  if (head.size() > kStreamAbove)
+    body = internal::find_body(as_string_view(ByteView(head).first(std::min(head.size(), mime::kMaxHeaderBlock))));
+  const std::string header_text = body ? std::string(as_string_view(ByteView(head).first(*body))) : std::string();
+  const mime::Entity top = body ? mime::Entity::parse(header_text) : mime::Entity();
+  if (!body || !is_streamed_envelope(top, as_string_view(ByteView(head).subspan(*body)))) {
+    // Read whole, as a message in memory (up to kMaxMessageSize).
+    Bytes whole = read_up_to(message, kMaxMessageSize + 1, std::move(head));
+    return read_message(ByteView(whole), keys, policy);
+  }
+  PrefixedSource text(Bytes(head.begin() + static_cast<std::ptrdiff_t>(*body), head.end()), message);
+  Bytes().swap(head);
+  Base64Source der(text);
+  std::deque<SpoolSink> sinks;
+  auto sink = [&](std::size_t candidate) -> ByteSink& {
+    while (sinks.size() <= candidate)
+      sinks.emplace_back(spool);
+    return sinks[candidate];
+  };
+  internal::StreamedDecryption streamed = internal::decrypt_envelope_stream(der, keys.keys(), sink);
+  SpoolSink& plain = sinks[streamed.candidate];
+  plain.finish();
+  return read_spooled(top, plain, internal::Decryption{"", streamed.cipher, streamed.authenticated}, keys, policy);
+}
+
+}  // namespace mailseal::smime
