@@ -345,6 +345,11 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 7) {
+    database.execute(
+        "DROP TABLE records_keys; DROP TABLE trust_outbox; DROP TABLE own_records; DROP TABLE record_positions; "
+        "DROP TABLE record_decisions; DROP TABLE record_conflicts;");
+  }
   if (version < 6) {
     database.execute("DROP TABLE client_setups;");
   }
@@ -393,7 +398,7 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.client_setups().size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7));
 
 TEST(ClientSetups, RememberedByKindAndLocationTheLastStateWins) {
   ScratchDirectory scratch;
