@@ -5,6 +5,7 @@
 #include <set>
 
 #include "devices/internal/steps.h"
+#include "devices/internal/trust_exchange.h"
 #include "mailseal/common/error.h"
 #include "mailseal/profile/issuing.h"
 
@@ -32,6 +33,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, key_access);
   KeyBundle bundle = open_bundle(fetched.bundle, agreement_key,
                                  crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
+  take_records_material(store, bundle, now);
   auto known = store.mail_keys();
   std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
   // New certificates for keys this device holds already (re-issued ones)
@@ -79,12 +81,22 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
   SyncReport report;
   if (profile.holds_root()) {
     process_pin_requests(profile, client, key_access, report, now);
+    // The records key, made when first needed, and the roster reach every
+    // device in fresh bundles whenever either changed.
+    ensure_records_key(profile.store(), now);
+    if (records_material_changed(profile.store())) {
+      send_key_bundles(profile, client, key_access, now);
+      remember_records_material(profile.store());
+    }
     report.renewal = renew_certificates(profile, &client, key_access, now);
   } else {
     take_bundle(profile, client, key_access, report, now);
+    if (report.removed)
+      return report;
     // What the bundle brought may have renewed the certificates already.
     report.renewal = renew_certificates(profile, &client, key_access, now);
   }
+  report.records = exchange_records(profile, client, key_access, now);
   return report;
 }
 
