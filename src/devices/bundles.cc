@@ -23,7 +23,7 @@ KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
   bundle.addresses = record.addresses;
   bundle.root = record.root_certificate;
   bundle.issued_at = now;
-  bundle.records_keys = bundle_records_keys(profile.store());
+  bundle.records_keys = bundle_records_keys(profile.store(), key_access);
   bundle.roster = profile.store().devices();
   for (auto& key : profile.store().mail_keys()) {
     if (!wanted(key))

@@ -190,7 +190,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
                                  key_access, now, files);
   std::vector<store::MailKeyRecord> mail_keys = stored_keys(bundle, key_access, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
-  take_records_material(store, bundle, now);
+  take_records_material(store, bundle, key_access, now);
   remember_service(store, state.text("service"));
   std::filesystem::remove(join_file(home));
   report.joined = true;

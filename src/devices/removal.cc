@@ -74,7 +74,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   }
   // A new records key: the removed device cannot read what is written from
   // now on (it keeps the old key, and the records it could read before).
-  rotate_records_key(store, now);
+  rotate_records_key(store, new_files, now);
   publish(profile, client, key_access, now);
   report.devices_updated = send_key_bundles(profile, client, key_access, now);
   remember_records_material(store);

@@ -33,7 +33,6 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   crypto::PrivateKey agreement_key = profile.load_key(self.agreement_key_file, key_access);
   KeyBundle bundle = open_bundle(fetched.bundle, agreement_key,
                                  crypto::Certificate::from_der(self.agreement_certificate), profile.root_certificate());
-  take_records_material(store, bundle, now);
   auto known = store.mail_keys();
   std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
   // New certificates for keys this device holds already (re-issued ones)
@@ -43,6 +42,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   // Received keys are protected like the keys this store holds, whatever
   // passphrase this command was given.
   const KeyAccess new_key_files = profile.access_for_new_key_files(key_access);
+  take_records_material(store, bundle, new_key_files, now);
   for (const auto& record : known)
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
@@ -83,7 +83,7 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.
-    ensure_records_key(profile.store(), now);
+    ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now);
     if (records_material_changed(profile.store())) {
       send_key_bundles(profile, client, key_access, now);
       remember_records_material(profile.store());

@@ -15,10 +15,10 @@
 #include "devices/internal/merge.h"
 #include "devices/internal/records.h"
 #include "devices/internal/steps.h"
-#include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/crypto/symmetric.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/store/trust_sync.h"
 #include "mailseal/udf/udf.h"
@@ -27,30 +27,23 @@ namespace mailseal::devices::internal {
 
 namespace {
 
-// A records key file: the key in base64 between PEM-like lines.
-constexpr std::string_view kKeyFileBegin = "-----BEGIN MAILSEAL RECORDS KEY-----\n";
-constexpr std::string_view kKeyFileEnd = "\n-----END MAILSEAL RECORDS KEY-----\n";
 constexpr std::string_view kMaterialSetting = "records.material_sent";
 constexpr std::string_view kLastSyncSetting = "records.last_sync";
+// The records key is kept as a P-256 private key, so that its file is a key
+// file like the others (encrypted with the store's passphrase, carried in
+// bundles as PKCS#8); the AES key is derived from its scalar.
+constexpr std::string_view kRecordsKeyPurpose = "mailseal trust records";
 
-SecretBytes read_records_key(store::LocalStore& store, const store::RecordsKeyRecord& key) {
-  SecretBytes text = store.read_key_file(key.key_file);
-  std::string_view body(reinterpret_cast<const char*>(text.data()), text.size());
-  if (!body.starts_with(kKeyFileBegin) || !body.ends_with(kKeyFileEnd))
-    throw Error(ErrorCode::Malformed, fmt::format("the records key file {} is damaged", key.key_file));
-  body.remove_prefix(kKeyFileBegin.size());
-  body.remove_suffix(kKeyFileEnd.size());
-  Bytes secret = decode_base64(body);
-  SecretBytes out(secret.begin(), secret.end());
-  secure_wipe(secret.data(), secret.size());
-  return out;
+SecretBytes read_records_key(store::LocalStore& store, const store::RecordsKeyRecord& key,
+                             const KeyAccess& key_access) {
+  SecretBytes pem = store.read_key_file(key.key_file);
+  SecretBytes scalar = profile::read_key_file_pem(as_string_view(pem), key_access).ec_scalar();
+  return crypto::derive_symmetric_key(ByteView(scalar.data(), scalar.size()), kRecordsKeyPurpose);
 }
 
-void store_records_key(store::LocalStore& store, const std::string& key_id, const SecretBytes& key,
-                       store::KeyStatus status, TimePoint now) {
-  const std::string text =
-      std::string(kKeyFileBegin) + encode_base64(ByteView(key.data(), key.size())) + std::string(kKeyFileEnd);
-  store::KeyFile file{"records-" + key_id + ".key", SecretBytes(text.begin(), text.end())};
+void store_records_key(store::LocalStore& store, const std::string& key_id, const crypto::PrivateKey& key,
+                       store::KeyStatus status, const KeyAccess& key_access, TimePoint now) {
+  store::KeyFile file = profile::key_file("records", key, key_access);
   store::TrustSync(store).add_records_key({key_id, file.name, status, now}, file);
 }
 
@@ -67,26 +60,29 @@ std::vector<std::string> split_ref(const std::string& ref) {
 
 }  // namespace
 
-std::vector<BundleRecordsKey> bundle_records_keys(store::LocalStore& store) {
+std::vector<BundleRecordsKey> bundle_records_keys(store::LocalStore& store, const KeyAccess& key_access) {
   std::vector<BundleRecordsKey> out;
-  for (const auto& key : store::TrustSync(store).records_keys())
-    out.push_back({key.key_id, read_records_key(store, key), key.status});
+  for (const auto& key : store::TrustSync(store).records_keys()) {
+    SecretBytes pem = store.read_key_file(key.key_file);
+    out.push_back({key.key_id, profile::read_key_file_pem(as_string_view(pem), key_access).to_pkcs8_pem(), key.status});
+  }
   return out;
 }
 
-void take_records_material(store::LocalStore& store, const KeyBundle& bundle, TimePoint now) {
+void take_records_material(store::LocalStore& store, const KeyBundle& bundle, const KeyAccess& key_access,
+                           TimePoint now) {
   store::TrustSync sync(store);
   std::set<std::string> known;
   for (const auto& key : sync.records_keys())
     known.insert(key.key_id);
   // Archived ones first, so the current one stays current.
-  for (const auto& key : bundle.records_keys) {
-    if (key.status == store::KeyStatus::Archived && !known.count(key.key_id))
-      store_records_key(store, key.key_id, key.key, key.status, now);
-  }
-  for (const auto& key : bundle.records_keys) {
-    if (key.status == store::KeyStatus::Current && !known.count(key.key_id))
-      store_records_key(store, key.key_id, key.key, key.status, now);
+  for (const auto status : {store::KeyStatus::Archived, store::KeyStatus::Current}) {
+    for (const auto& key : bundle.records_keys) {
+      if (key.status == status && !known.count(key.key_id)) {
+        crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(as_string_view(key.key), nullptr);
+        store_records_key(store, key.key_id, private_key, key.status, key_access, now);
+      }
+    }
   }
   std::map<DeviceId, store::DeviceRecord> mine;
   for (auto& device : store.devices())
@@ -105,18 +101,16 @@ void take_records_material(store::LocalStore& store, const KeyBundle& bundle, Ti
   }
 }
 
-bool ensure_records_key(store::LocalStore& store, TimePoint now) {
+bool ensure_records_key(store::LocalStore& store, const KeyAccess& key_access, TimePoint now) {
   if (!store::TrustSync(store).records_keys().empty())
     return false;
-  rotate_records_key(store, now);
+  rotate_records_key(store, key_access, now);
   return true;
 }
 
-void rotate_records_key(store::LocalStore& store, TimePoint now) {
-  Bytes secret = crypto::random_bytes(crypto::kSymmetricKeyBytes);
-  SecretBytes key(secret.begin(), secret.end());
-  secure_wipe(secret.data(), secret.size());
-  store_records_key(store, to_hex(crypto::random_bytes(kRecordsKeyIdBytes)), key, store::KeyStatus::Current, now);
+void rotate_records_key(store::LocalStore& store, const KeyAccess& key_access, TimePoint now) {
+  store_records_key(store, to_hex(crypto::random_bytes(kRecordsKeyIdBytes)),
+                    crypto::PrivateKey::generate(crypto::KeyType::P256), store::KeyStatus::Current, key_access, now);
 }
 
 namespace {
@@ -268,6 +262,7 @@ void note_decisions(store::TrustSync& sync, const TrustRecord& record, std::set<
 
 struct Writer {
   store::LocalStore& store;
+  const KeyAccess& key_access;
   store::DeviceRecord self;
   crypto::PrivateKey signature_key;
   Identity profile;
@@ -296,7 +291,7 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
   record.lamport = highest_lamport(positions) + 1;
   record.frontier = frontier_of(positions, record.device);
   const auto keys = sync.records_keys();
-  const SecretBytes key = read_records_key(writer.store, keys.front());
+  const SecretBytes key = read_records_key(writer.store, keys.front(), writer.key_access);
   const Bytes sealed = seal_record(record, writer.signature_key,
                                    crypto::Certificate::from_der(writer.self.signature_certificate),
                                    from_hex(keys.front().key_id), ByteView(key.data(), key.size()));
@@ -606,14 +601,14 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   report.has_key = true;
   const store::DeviceRecord self = this_device(store);
   const Identity fingerprint = store.profile().fingerprint;
-  Writer writer{store, self, profile.load_key(self.signature_key_file, key_access), fingerprint, now};
+  Writer writer{store, key_access, self, profile.load_key(self.signature_key_file, key_access), fingerprint, now};
   report.written = write_own_records(writer);
   KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
   report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
 
   Context context{store, fingerprint, self.device_id, profile.root_certificate(), {}, {}};
   for (const auto& key : keys)
-    context.keys.emplace(key.key_id, read_records_key(store, key));
+    context.keys.emplace(key.key_id, read_records_key(store, key, key_access));
   for (auto& device : store.devices())
     context.roster.emplace(device.device_id, std::move(device));
   Fetched fetched = fetch_records(client, fingerprint, sync.positions(), signer.signer);

@@ -469,7 +469,7 @@ TEST_F(ServiceApiTest, AVersionOneDatabaseIsUpgradedAndItsAddressesStayListed) {
                            "REFERENCES accounts (fingerprint) ON DELETE CASCADE);"
                            "INSERT INTO addresses SELECT address, account FROM claims; DROP TABLE claims;"
                            "DROP INDEX requests_by_time; ALTER TABLE requests DROP COLUMN pin_bound;"
-                           "PRAGMA user_version = 1;",
+                           "DROP TABLE trust_records; PRAGMA user_version = 1;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
   }

@@ -94,7 +94,7 @@ json records_keys_json(const std::vector<BundleRecordsKey>& keys) {
   json out = json::array();
   for (const auto& key : keys) {
     out.push_back({{"key_id", key.key_id},
-                   {"key", encode_base64(ByteView(key.key.data(), key.key.size()))},
+                   {"key", text_of(key.key)},
                    {"status", store::to_string(key.status)}});
   }
   return out;
@@ -164,9 +164,9 @@ std::vector<BundleRecordsKey> decode_records_keys(const json& document) {
   for (const auto& item : get<std::vector<json>>(document, "records_keys")) {
     BundleRecordsKey key;
     key.key_id = get<std::string>(item, "key_id");
-    Bytes secret = get_base64(item, "key");
-    key.key.assign(secret.begin(), secret.end());
-    secure_wipe(secret.data(), secret.size());
+    std::string pem = get<std::string>(item, "key");
+    key.key.assign(pem.begin(), pem.end());
+    secure_wipe(pem.data(), pem.size());
     key.status = store::parse_key_status(get<std::string>(item, "status"));
     out.push_back(std::move(key));
   }

@@ -24,7 +24,7 @@ struct BundleKey {
 // A records key (trust records, records.h) as a bundle carries it.
 struct BundleRecordsKey {
   std::string key_id;  // hex
-  SecretBytes key;
+  SecretBytes key;     // unencrypted PKCS#8 (PEM) of the P-256 key it derives from
   store::KeyStatus status = store::KeyStatus::Current;
 };
 
