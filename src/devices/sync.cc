@@ -83,7 +83,9 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.
-    ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now);
+    // The escrow (published with the profile) keeps it for a recovery.
+    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now))
+      publish(profile, client, key_access, now);
     if (records_material_changed(profile.store())) {
       send_key_bundles(profile, client, key_access, now);
       remember_records_material(profile.store());

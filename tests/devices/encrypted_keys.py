@@ -179,8 +179,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     restored = restored_home.json("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "restored")
     check(restored["mail_keys"] == 4, "two shares restore the profile under a new passphrase", restored)
     files = restored_home.key_files()
-    check(len(files) == 7 and all_start_with(files, ENCRYPTED),
-          "every key file of the restored device is encrypted (root, two device keys, four mail keys)", list(files))
+    check(len(files) == 9 and all_start_with(files, ENCRYPTED),
+          "every key file of the restored device is encrypted (root, two device keys, four mail keys, two records "
+          "keys)", list(files))
     check(restored_home.json("status")["keys_encrypted"], "the restored device's status says so")
     check(restored_home.decrypts(second_message, "the second secret")
           and not restored_home.decrypts(second_message, "the second secret", bare=True),

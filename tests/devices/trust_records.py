@@ -261,4 +261,15 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         check(level(device, "erin@example.org") == "full" and not device.json("status")["trust_sync"]["conflicts"],
               f"device {number}: a decision that knows both settles it")
 
-finish(minimum=40)
+    # A profile restored from recovery shares reads the whole history: the
+    # escrow carries the records keys.
+    shares = first.json("recovery", "create", "--shares", "2", "--quorum", "2")["shares"]
+    restored = Home(work, "restored")
+    restored.must("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "restored")
+    merged = restored.json("sync")["records"]
+    check(merged["merged"] >= 5 and merged["deferred"] == 0, "the restored device merges every device's records",
+          merged)
+    check(level(restored, "erin@example.org") == "full" and level(restored, "bob@example.org") == "full",
+          "the restored device trusts Bob and Erin as the others do")
+
+finish(minimum=47)
