@@ -968,21 +968,15 @@ class Handler {
 
   HttpResponse get_bundle(const Identity& fingerprint, const DeviceId& device_id) {
     account_or_404(fingerprint);
-    auto device = store_.device(fingerprint, device_id);
-    if (!device)
-      refuse(404, "unknown_device", "no such device in the published profile");
-    authenticate(crypto::Certificate::from_der(device->signature_certificate).public_key(), device_id.str(),
-                 fingerprint.str());
-    if (device->status != "active")
-      refuse(403, std::string(kDeviceRemovedCode), "this device was removed from the profile");
+    authenticate_active_device(fingerprint, device_id);
     auto bundle = store_.bundle(fingerprint, device_id);
     if (!bundle)
       refuse(404, "no_bundle", "no key bundle for this device yet");
     return respond(200, DeviceBundle{device_id, *bundle}.to_json());
   }
 
-  // Trust records: an active device of the profile signs; a removed one is
-  // refused (403) as for its bundle.
+  // A request signed by an active device of the profile (its bundle, trust
+  // records); a removed one is refused (403).
   void authenticate_active_device(const Identity& fingerprint, const DeviceId& device_id) {
     auto device = store_.device(fingerprint, device_id);
     if (!device)
