@@ -249,7 +249,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         check(report["level"] == "conflict" and len(report["decided_differently"]) == 1,
               f"device {number}: the two pins of Erin are a conflict", report)
         text = device.must("trust", "erin@example.org").stdout.decode()
-        check("decided differently on device2" in text and "device4" in text,
+        check("decided differently on device" in text and "device2 (pin" in text and "device4 (pin" in text,
               f"device {number}: 'trust' names both devices", text)
         conflicts = device.json("status")["trust_sync"]["conflicts"]
         check([c["address"] for c in conflicts] == ["erin@example.org"], f"device {number}: status lists it",
