@@ -41,7 +41,8 @@ bool print_records(const devices::RecordsReport& records) {
 
 std::string describe_conflict(const devices::RecordsConflict& conflict) {
   return fmt::format("decided differently on {} ({}) and {} ({})", escape_for_terminal(conflict.device_a),
-                     conflict.decision_a, escape_for_terminal(conflict.device_b), conflict.decision_b);
+                     escape_for_terminal(conflict.decision_a), escape_for_terminal(conflict.device_b),
+                     escape_for_terminal(conflict.decision_b));
 }
 
 nlohmann::json records_status_json(const devices::RecordsStatus& status) {

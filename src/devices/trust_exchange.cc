@@ -392,6 +392,7 @@ struct Verified {
 struct Plan {
   std::vector<Verified> merge;
   std::map<DeviceId, std::int64_t> reached;  // positions after the merge
+  std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
   int refused = 0;
 };
@@ -457,6 +458,7 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     if (key == context.keys.end()) {
       // Sealed under a key this device has not received yet: later.
       plan.deferred += static_cast<int>(served.size() - next);
+      plan.waiting.insert(device);
       break;
     }
     SignedRecord opened = open_record(stored.sealed, context.profile, device, stored.seq,
@@ -469,7 +471,7 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     seq = stored.seq;
     plan.merge.push_back({std::move(opened), hash});
   }
-  if (seq < head && plan.deferred == 0)
+  if (seq < head && !plan.waiting.count(device))
     tampered(fmt::format("it says device {} wrote {} records but served {}", device.str(), head, seq));
   plan.reached[device] = seq;
 }
@@ -493,6 +495,7 @@ Plan plan_merge(Context& context, const Fetched& fetched) {
     const std::int64_t fresh = head - position.seq;
     if (member == context.roster.end()) {
       plan.deferred += static_cast<int>(std::max<std::int64_t>(fresh, 0));
+      plan.waiting.insert(device);
       continue;
     }
     if (member->second.status == store::DeviceStatus::Removed) {
@@ -511,7 +514,7 @@ Plan plan_merge(Context& context, const Fetched& fetched) {
   // must reach as far.
   for (const auto& verified : plan.merge) {
     for (const auto& [device, seq] : verified.record.record.frontier) {
-      if (device == context.self || !context.roster.count(device))
+      if (device == context.self || !context.roster.count(device) || plan.waiting.count(device))
         continue;
       auto reached = plan.reached.find(device);
       auto known = positions.find(device);
