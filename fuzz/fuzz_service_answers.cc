@@ -40,7 +40,11 @@ void run(std::span<const std::uint8_t> input) {
   using namespace keyservice;
   round_trip_all<Health, ErrorDocument, Publication, PublishReceipt, PublishedProfile, EscrowAnswer, Invitation,
                  JoinRequest, JoinReceipt, PendingRequest, PendingRequests, Decision, DecisionReceipt, RequestStatus,
-                 BundleEnvelope, BundleReceipt, DeviceBundle>(text);
+                 BundleEnvelope, BundleReceipt, DeviceBundle, RecordUpload, RecordReceipt, RecordBatch>(text);
+  if (auto after = parse_records_query(text)) {
+    if (parse_records_query(records_query(*after)) != after)
+      std::abort();
+  }
   static const EmailAddress alice = EmailAddress::parse("alice@example.com");
   try {
     keyservice::PublishedProfile profile = devices::read_published_profile(text, alice);

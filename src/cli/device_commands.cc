@@ -13,6 +13,7 @@
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/records_view.h"
 #include "cli/renewal_view.h"
 #include "cli/trust_view.h"
 #include "mailseal/agent/agent.h"
@@ -398,7 +399,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"refused", refused},
                    {"keys_added", report.keys_added},
                    {"keys_archived", report.keys_archived},
-                   {"renewal", renewal_json(report.renewal)}});
+                   {"renewal", renewal_json(report.renewal)},
+                   {"records", records_json(report.records)}});
     return !report.removed;
   }
   if (report.waiting)
@@ -417,8 +419,9 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
     return false;
   }
   print_renewal(report.renewal);
+  const bool records = print_records(report.records);
   if (!report.waiting && !report.joined && report.accepted.empty() && report.refused.empty() && report.keys_added == 0 &&
-      report.renewal.renewed.empty() && !report.renewal.published)
+      report.renewal.renewed.empty() && !report.renewal.published && !records)
     print_note("up to date");
   return true;
 }

@@ -8,6 +8,7 @@
 #include "cli/client_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/records_view.h"
 #include "mailseal/clients/mail_clients.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/escape.h"
@@ -179,7 +180,8 @@ int run_status(const Context& context) {
                 {"keys_encrypted", status.keys_encrypted},
                 {"renewal", expiry_json(profile, context.now())},
                 {"clients", describe_client_states(clients::client_states(profile, context.now()))},
-                {"gateway_service", describe_gateway_service()}});
+                {"gateway_service", describe_gateway_service()},
+                {"trust_sync", records_status_json(devices::records_status(profile.store()))}});
     return 0;
   }
   print_line(fmt::format("profile      {}", escape_for_terminal(status.name)));
@@ -203,6 +205,7 @@ int run_status(const Context& context) {
   print_expiry(profile, context.now());
   print_client_states(clients::client_states(profile, context.now()));
   print_gateway_service();
+  print_records_status(devices::records_status(profile.store()));
   return 0;
 }
 

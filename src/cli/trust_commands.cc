@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/records_view.h"
 #include "cli/trust_view.h"
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
@@ -145,13 +146,30 @@ int run_trust(const Context& context, const TrustArgs& args) {
                 "import one with 'mailseal contact import FILE', or learn it from a signed message");
   }
   IdentityNames names = names_for(profile);
+  // Decisions of two devices that did not know each other's (trust records).
+  std::vector<devices::RecordsConflict> decided_differently;
+  for (auto& conflict : devices::records_status(profile.store()).conflicts) {
+    if (conflict.address == address)
+      decided_differently.push_back(std::move(conflict));
+  }
   if (context.json()) {
-    print_json(trust_json(*report, names));
+    json document = trust_json(*report, names);
+    json sync_conflicts = json::array();
+    for (const auto& conflict : decided_differently) {
+      sync_conflicts.push_back({{"device_a", conflict.device_a},
+                                {"decision_a", conflict.decision_a},
+                                {"device_b", conflict.device_b},
+                                {"decision_b", conflict.decision_b}});
+    }
+    document["decided_differently"] = sync_conflicts;
+    print_json(document);
   } else if (args.dot) {
     print_line(trust::to_dot(report->verdict, report->facts, agent::evaluator(profile).root,
                              [&](const Identity& identity) { return names(identity); }));
   } else {
     print_trust(*report, names);
+    for (const auto& conflict : decided_differently)
+      print_line(fmt::format("  conflict     {}", describe_conflict(conflict)));
     if (report->verdict.level == trust::Level::Conflict) {
       print_hint(
           fmt::format("compare fingerprints with them, then 'mailseal contact accept {} FINGERPRINT' or "

@@ -10,6 +10,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/contacts.h"
 #include "mailseal/store/trust_records.h"
+#include "mailseal/store/trust_sync.h"
 #include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
 
@@ -72,6 +73,12 @@ bool revoked_itself(store::LocalStore& store, store::TrustRecords& records, cons
     return root.is_self_issued() && identity_of_key(root) == identity && root.is_issued_by(root) &&
            records.is_revoked(identity, root.serial_hex());
   });
+}
+
+// The fingerprint a merged decision names ("pin FINGERPRINT").
+std::string fingerprint_of_decision(const std::string& value) {
+  const std::size_t space = value.find(' ');
+  return space == std::string::npos ? value : value.substr(space + 1);
 }
 
 bool matches(const std::string& presentation, const std::vector<udf::Fingerprint>& candidates) {
@@ -242,6 +249,19 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
           facts.tofu = trust::TofuFact{first.first_seen, std::max(1, first.days), std::max(1, first.messages)};
         }
       }
+    }
+  }
+
+  // Two devices of this profile decided differently about the address
+  // without knowing each other's decision (trust records): a conflict for
+  // the person to settle, whichever certificate this is: neither pin counts
+  // until a decision that knows both is made.
+  if (!facts.own) {
+    for (const auto& conflict : store::TrustSync(store).conflicts(address)) {
+      const std::string& other = matches(fingerprint_of_decision(conflict.value_a), candidates) ? conflict.value_b
+                                                                                                 : conflict.value_a;
+      facts.conflict_with = Identity{fingerprint_of_decision(other)};
+      facts.pin.reset();
     }
   }
 

@@ -241,6 +241,18 @@ KeyFamily PrivateKey::family() const {
   return family_of(key_.get());
 }
 
+SecretBytes PrivateKey::ec_scalar() const {
+  if (family() != KeyFamily::Ec)
+    throw Error(ErrorCode::Usage, "only an EC key has a private scalar");
+  BIGNUM* raw = nullptr;
+  ossl::check(EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_PRIV_KEY, &raw), "cannot read the private scalar");
+  ossl::Bignum scalar(raw);
+  SecretBytes out(static_cast<std::size_t>((EVP_PKEY_get_bits(key_.get()) + 7) / 8));
+  ossl::check(BN_bn2binpad(scalar.get(), out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size()),
+              "cannot encode the private scalar");
+  return out;
+}
+
 SecretBytes PrivateKey::to_pkcs8_der() const {
   ossl::Pkcs8Info info(ossl::check_ptr(EVP_PKEY2PKCS8(key_.get()), "cannot encode a private key"));
   return ossl::pkcs8_der(info.get(), "cannot encode a private key");

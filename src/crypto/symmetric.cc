@@ -3,6 +3,7 @@
 #include <climits>
 
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 
 #include "common/openssl.h"
@@ -92,6 +93,14 @@ SecretBytes open_symmetric(ByteView key, ByteView sealed, ByteView associated) {
     throw Error(ErrorCode::BadSignature, "the sealed data was altered or the key is wrong");
   }
   return out;
+}
+
+Bytes sha256(ByteView data) {
+  Bytes digest(32);
+  unsigned int length = 0;
+  ossl::check(EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) == 1 && length == 32,
+              "SHA-256 failed");
+  return digest;
 }
 
 }  // namespace mailseal::crypto

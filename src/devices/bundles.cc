@@ -2,6 +2,7 @@
 // device's record, the mail keys its role may hold), and opening one.
 
 #include "devices/internal/steps.h"
+#include "devices/internal/trust_exchange.h"
 #include "mailseal/common/error.h"
 #include "mailseal/keyservice/protocol.h"
 #include "mailseal/keyservice/rules.h"
@@ -22,6 +23,8 @@ KeyBundle bundle_of(profile::Profile& profile, const KeyAccess& key_access,
   bundle.addresses = record.addresses;
   bundle.root = record.root_certificate;
   bundle.issued_at = now;
+  bundle.records_keys = bundle_records_keys(profile.store(), key_access);
+  bundle.roster = profile.store().devices();
   for (auto& key : profile.store().mail_keys()) {
     if (!wanted(key))
       continue;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "devices/internal/steps.h"
+#include "devices/internal/trust_exchange.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
@@ -189,6 +190,7 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
                                  key_access, now, files);
   std::vector<store::MailKeyRecord> mail_keys = stored_keys(bundle, key_access, files);
   store::LocalStore store = store::LocalStore::create(home, profile, device, mail_keys, files);
+  take_records_material(store, bundle, key_access, now);
   remember_service(store, state.text("service"));
   std::filesystem::remove(join_file(home));
   report.joined = true;

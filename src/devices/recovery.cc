@@ -4,6 +4,7 @@
 
 #include "devices/internal/bundle.h"
 #include "devices/internal/recovery_secret.h"
+#include "devices/internal/trust_exchange.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
@@ -100,6 +101,9 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
     if (other.device_id != device.device_id)
       store.add_device(other);
   }
+  // The records keys too, so that the restored device reads every device's
+  // trust records, the old ones included.
+  take_records_material(store, escrow, key_access, now);
   remember_service(store, client.url());
   profile::Profile restored = profile::Profile::open(home);
   publish(restored, client, key_access, now);

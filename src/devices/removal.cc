@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "devices/internal/steps.h"
+#include "devices/internal/trust_exchange.h"
 #include "mailseal/common/error.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/store/trust_records.h"
@@ -71,8 +72,12 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     store.add_mail_keys(additions);
     transaction.commit();
   }
+  // A new records key: the removed device cannot read what is written from
+  // now on (it keeps the old key, and the records it could read before).
+  rotate_records_key(store, new_files, now);
   publish(profile, client, key_access, now);
   report.devices_updated = send_key_bundles(profile, client, key_access, now);
+  remember_records_material(store);
   return report;
 }
 

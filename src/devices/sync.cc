@@ -5,6 +5,7 @@
 #include <set>
 
 #include "devices/internal/steps.h"
+#include "devices/internal/trust_exchange.h"
 #include "mailseal/common/error.h"
 #include "mailseal/profile/issuing.h"
 
@@ -67,6 +68,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
   // Received keys are protected like the keys this store holds, whatever
   // passphrase this command was given.
   const KeyAccess new_key_files = profile.access_for_new_key_files(key_access);
+  take_records_material(store, bundle, new_key_files, now);
   for (const auto& record : known)
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
@@ -106,12 +108,24 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
   SyncReport report;
   if (profile.holds_root()) {
     process_pin_requests(profile, client, key_access, report, now);
+    // The records key, made when first needed, and the roster reach every
+    // device in fresh bundles whenever either changed.
+    // The escrow (published with the profile) keeps it for a recovery.
+    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now))
+      publish(profile, client, key_access, now);
+    if (records_material_changed(profile.store())) {
+      send_key_bundles(profile, client, key_access, now);
+      remember_records_material(profile.store());
+    }
     report.renewal = renew_certificates(profile, &client, key_access, now);
   } else {
     take_bundle(profile, client, key_access, report, now);
+    if (report.removed)
+      return report;
     // What the bundle brought may have renewed the certificates already.
     report.renewal = renew_certificates(profile, &client, key_access, now);
   }
+  report.records = exchange_records(profile, client, key_access, now);
   return report;
 }
 

@@ -198,4 +198,16 @@ FetchedBundle Client::bundle(const Identity& profile, const DeviceId& device_id,
   return FetchedBundle{BundleState::Sent, read<DeviceBundle>(reply.body, kAnswerSource).bundle};
 }
 
+RecordReceipt Client::put_record(const Identity& profile, const RecordUpload& record, const RequestSigner& device) {
+  return answer<RecordReceipt>("POST", account_path(profile) + "/records", record.to_json(), &device);
+}
+
+RecordBatch Client::records(const Identity& profile, const std::vector<std::pair<DeviceId, std::int64_t>>& after,
+                            const RequestSigner& device) {
+  std::string path = account_path(profile) + "/records";
+  if (!after.empty())
+    path += "?after=" + path_segment(records_query(after));
+  return answer<RecordBatch>("GET", path, "", &device);
+}
+
 }  // namespace mailseal::keyservice

@@ -85,6 +85,16 @@ TimePoint Value::time() const {
   return from_unix_seconds(value_.get<std::int64_t>());
 }
 
+std::int64_t Value::integer(std::int64_t min, std::int64_t max) const {
+  if (!value_.is_number_integer() ||
+      (value_.is_number_unsigned() && value_.get<std::uint64_t>() > static_cast<std::uint64_t>(max)))
+    fail(FaultKind::BadField, "must be an integer");
+  const std::int64_t number = value_.get<std::int64_t>();
+  if (number < min || number > max)
+    fail(FaultKind::BadField, fmt::format("must be {} to {}", min, max));
+  return number;
+}
+
 bool Value::boolean() const {
   if (!value_.is_boolean())
     fail(FaultKind::BadField, "must be true or false");

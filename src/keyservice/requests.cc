@@ -1,6 +1,8 @@
 // The documents of connecting a device: invitations, join requests and the
 // decisions on them, and the key bundles that follow.
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "keyservice/internal/fields.h"
@@ -277,6 +279,97 @@ Parsed<DeviceBundle> DeviceBundle::parse(std::string_view text) {
 
 std::string DeviceBundle::to_json() const {
   return dump({{"device_id", device_id.str()}, {"bundle", base64_of(bundle)}});
+}
+
+namespace {
+
+constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int64_t>::max() / 2;
+
+StoredRecord read_stored_record(const Fields& fields) {
+  return StoredRecord{DeviceId(fields["device_id"].text()), fields["seq"].integer(1, kMaxSeq),
+                      fields["sealed"].bytes(kMaxRecordBytes)};
+}
+
+}  // namespace
+
+Parsed<RecordUpload> RecordUpload::parse(std::string_view text) {
+  return parse_document<RecordUpload>(text, [](const Fields& fields) {
+    StoredRecord record = read_stored_record(fields);
+    return RecordUpload{record.device_id, record.seq, std::move(record.sealed)};
+  });
+}
+
+std::string RecordUpload::to_json() const {
+  return dump({{"device_id", device_id.str()}, {"seq", seq}, {"sealed", base64_of(sealed)}});
+}
+
+Parsed<RecordReceipt> RecordReceipt::parse(std::string_view text) {
+  return parse_document<RecordReceipt>(text, [](const Fields& fields) {
+    return RecordReceipt{DeviceId(fields["device_id"].text()), fields["seq"].integer(1, kMaxSeq)};
+  });
+}
+
+std::string RecordReceipt::to_json() const {
+  return dump({{"device_id", device_id.str()}, {"seq", seq}});
+}
+
+Parsed<RecordBatch> RecordBatch::parse(std::string_view text) {
+  return parse_document<RecordBatch>(text, [](const Fields& fields) {
+    RecordBatch batch;
+    batch.records = fields["records"].list(kMaxRecordsPerAnswer,
+                                           [](const Value& item) { return read_stored_record(item.object()); });
+    batch.heads = fields["heads"].list(kMaxRecordsPerAnswer, [](const Value& item) {
+      Fields head = item.object();
+      return std::make_pair(DeviceId(head["device_id"].text()), head["seq"].integer(1, kMaxSeq));
+    });
+    return batch;
+  });
+}
+
+std::string RecordBatch::to_json() const {
+  json records_json = json::array();
+  for (const auto& record : records) {
+    records_json.push_back(
+        {{"device_id", record.device_id.str()}, {"seq", record.seq}, {"sealed", base64_of(record.sealed)}});
+  }
+  json heads_json = json::array();
+  for (const auto& [device, seq] : heads)
+    heads_json.push_back({{"device_id", device.str()}, {"seq", seq}});
+  return dump({{"records", records_json}, {"heads", heads_json}});
+}
+
+std::string records_query(const std::vector<std::pair<DeviceId, std::int64_t>>& after) {
+  std::string out;
+  for (const auto& [device, seq] : after) {
+    if (!out.empty())
+      out.push_back(',');
+    out += device.str() + ":" + std::to_string(seq);
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<DeviceId, std::int64_t>>> parse_records_query(std::string_view text) {
+  std::vector<std::pair<DeviceId, std::int64_t>> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string_view::npos)
+      end = text.size();
+    std::string_view item = text.substr(start, end - start);
+    std::size_t colon = item.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == item.size() || colon + 19 < item.size() ||
+        out.size() >= kMaxRecordsPerAnswer)
+      return std::nullopt;
+    std::int64_t seq = 0;
+    for (char c : item.substr(colon + 1)) {
+      if (c < '0' || c > '9')
+        return std::nullopt;
+      seq = seq * 10 + (c - '0');
+    }
+    out.emplace_back(DeviceId(std::string(item.substr(0, colon))), seq);
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace mailseal::keyservice

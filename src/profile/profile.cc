@@ -433,9 +433,13 @@ bool Profile::renewal_due(TimePoint now) {
   crypto::Certificate root = root_certificate();
   if (root_due(root, now))
     return true;
+  // Another device's certificates are this one's concern only where they
+  // can be renewed: on a device holding the root.
   auto devices = store_.devices();
-  if (std::any_of(devices.begin(), devices.end(),
-                  [&](const store::DeviceRecord& device) { return device_due(device, now); }))
+  const bool admin = holds_root();
+  if (std::any_of(devices.begin(), devices.end(), [&](const store::DeviceRecord& device) {
+        return (admin || device.is_this_device) && device_due(device, now);
+      }))
     return true;
   auto keys = store_.mail_keys();
   return std::any_of(keys.begin(), keys.end(),

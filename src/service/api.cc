@@ -343,6 +343,8 @@ class Handler {
         {"GET",
          {"v1", "accounts", "*", "devices", "*", "bundle"},
          [&] { return get_bundle(Identity(segments[2]), DeviceId(segments[4])); }},
+        {"POST", {"v1", "accounts", "*", "records"}, [&] { return put_record(Identity(segments[2])); }},
+        {"GET", {"v1", "accounts", "*", "records"}, [&] { return get_records(Identity(segments[2])); }},
     };
     // HEAD is GET without the body (RFC 9110 section 9.3.2; the HTTP server
     // sends no body for it). A method the path does not take: 405 with Allow.
@@ -1015,6 +1017,16 @@ class Handler {
 
   HttpResponse get_bundle(const Identity& fingerprint, const DeviceId& device_id) {
     account_or_404(fingerprint);
+    authenticate_active_device(fingerprint, device_id);
+    auto bundle = store_.bundle(fingerprint, device_id);
+    if (!bundle)
+      refuse(404, "no_bundle", "no key bundle for this device yet");
+    return respond(200, DeviceBundle{device_id, *bundle}.to_json());
+  }
+
+  // A request signed by an active device of the profile (its bundle, trust
+  // records); a removed one is refused (403).
+  void authenticate_active_device(const Identity& fingerprint, const DeviceId& device_id) {
     auto device = store_.device(fingerprint, device_id);
     if (!device)
       refuse(404, "unknown_device", "no such device in the published profile");
@@ -1022,10 +1034,41 @@ class Handler {
                  fingerprint.str());
     if (device->status != "active")
       refuse(403, std::string(kDeviceRemovedCode), "this device was removed from the profile");
-    auto bundle = store_.bundle(fingerprint, device_id);
-    if (!bundle)
-      refuse(404, "no_bundle", "no key bundle for this device yet");
-    return respond(200, DeviceBundle{device_id, *bundle}.to_json());
+  }
+
+  HttpResponse put_record(const Identity& fingerprint) {
+    account_or_404(fingerprint);
+    if (request_.body.size() > kMaxRecordBytes * 4 / 3 + 1024)
+      refuse(413, "too_large", fmt::format("a trust record is at most {} KiB", kMaxRecordBytes / 1024));
+    RecordUpload upload = body<RecordUpload>();
+    authenticate_active_device(fingerprint, upload.device_id);
+    sql::Transaction transaction(store_.connection());
+    store_.lock_account(fingerprint);
+    if (static_cast<std::size_t>(store_.record_count(fingerprint)) >= settings_.quotas.trust_records)
+      refuse(429, "quota_exceeded", "this profile keeps as many trust records as the service allows");
+    const std::int64_t last = store_.last_record(fingerprint, upload.device_id);
+    if (upload.seq != last + 1 ||
+        !store_.add_record(fingerprint, {upload.device_id, upload.seq, upload.sealed}, now_)) {
+      refuse(409, std::string(kRecordOutOfOrderCode),
+             fmt::format("the next trust record of this device is number {}, not {}", last + 1, upload.seq));
+    }
+    transaction.commit();
+    return respond(200, RecordReceipt{upload.device_id, upload.seq}.to_json());
+  }
+
+  HttpResponse get_records(const Identity& fingerprint) {
+    account_or_404(fingerprint);
+    RequestAuthorization authorization;
+    try {
+      authorization = parse_authorization(request_.authorization);
+    } catch (const Error& error) {
+      refuse(401, "bad_authorization", error.what());
+    }
+    authenticate_active_device(fingerprint, DeviceId(authorization.key));
+    auto after = parse_records_query(pages::query_parameter(request_.target, "after").value_or(""));
+    if (!after)
+      refuse(400, "bad_query", "after= is DEVICE:SEQ,DEVICE:SEQ");
+    return respond(200, store_.records_after(fingerprint, *after, kMaxRecordsPerAnswer).to_json());
   }
 
   ServiceStore& store_;

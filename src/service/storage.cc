@@ -214,6 +214,30 @@ CREATE INDEX outbox_by_account ON outbox (account, state);
 CREATE INDEX outbox_by_time ON outbox (state, created_at);
 )sql";
 
+// Trust records (docs/service.md, "Trust records"): each device's log of
+// sealed records, numbered from 1 without gaps. The same table on both back
+// ends (SQLite's version 5, PostgreSQL's version 6).
+constexpr std::string_view kTrustRecordsSqlite = R"sql(
+CREATE TABLE trust_records (
+  account    TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  device_id  TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  sealed     BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account, device_id, seq)
+);
+)sql";
+constexpr std::string_view kTrustRecordsPostgres = R"sql(
+CREATE TABLE trust_records (
+  account    TEXT NOT NULL REFERENCES accounts (fingerprint) ON DELETE CASCADE,
+  device_id  TEXT NOT NULL,
+  seq        BIGINT NOT NULL,
+  sealed     BYTEA NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (account, device_id, seq)
+);
+)sql";
+
 // One schema change: it brings a database to `version`.
 struct Migration {
   std::int64_t version;
@@ -221,9 +245,10 @@ struct Migration {
 };
 
 // SQLite's history from the first version; PostgreSQL's from version 3.
-constexpr std::array<Migration, 4> kSqliteMigrations = {
-    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
-constexpr std::array<Migration, 3> kPostgresMigrations = {{{3, kPostgresV3}, {4, kPostgresV4}, {5, kPostgresV5}}};
+constexpr std::array<Migration, 5> kSqliteMigrations = {
+    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kTrustRecordsSqlite}}};
+constexpr std::array<Migration, 4> kPostgresMigrations = {
+    {{3, kPostgresV3}, {4, kPostgresV4}, {5, kPostgresV5}, {6, kTrustRecordsPostgres}}};
 
 // PostgreSQL keeps its version in a table; SQLite in its header.
 constexpr std::string_view kPostgresVersionTable =
@@ -481,6 +506,53 @@ void ServiceStore::put_bundle(const Identity& account, const DeviceId& device_id
       "INSERT INTO bundles (account, device_id, bundle, updated_at) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (account, device_id) DO UPDATE SET bundle = excluded.bundle, updated_at = excluded.updated_at",
       {account.str(), device_id.str(), bundle, now});
+}
+
+std::int64_t ServiceStore::last_record(const Identity& account, const DeviceId& device_id) {
+  auto rows = connection_->query("SELECT COALESCE(MAX(seq), 0) FROM trust_records WHERE account = ?1 AND device_id = ?2",
+                                 {account.str(), device_id.str()});
+  rows->next();
+  return rows->integer(0);
+}
+
+std::int64_t ServiceStore::record_count(const Identity& account) {
+  auto rows = connection_->query("SELECT COUNT(*) FROM trust_records WHERE account = ?1", {account.str()});
+  rows->next();
+  return rows->integer(0);
+}
+
+bool ServiceStore::add_record(const Identity& account, const keyservice::StoredRecord& record, TimePoint now) {
+  return connection_->run(
+             "INSERT INTO trust_records (account, device_id, seq, sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+             "ON CONFLICT (account, device_id, seq) DO NOTHING",
+             {account.str(), record.device_id.str(), record.seq, record.sealed, now}) > 0;
+}
+
+keyservice::RecordBatch ServiceStore::records_after(const Identity& account,
+                                                    const std::vector<std::pair<DeviceId, std::int64_t>>& after,
+                                                    std::size_t limit) {
+  keyservice::RecordBatch batch;
+  auto heads = connection_->query(
+      "SELECT device_id, MAX(seq) FROM trust_records WHERE account = ?1 GROUP BY device_id ORDER BY device_id",
+      {account.str()});
+  while (heads->next())
+    batch.heads.emplace_back(DeviceId(heads->text(0)), heads->integer(1));
+  for (const auto& [device, head] : batch.heads) {
+    std::int64_t from = 0;
+    for (const auto& [named, seq] : after) {
+      if (named == device)
+        from = seq;
+    }
+    if (from >= head || batch.records.size() >= limit)
+      continue;
+    auto rows = connection_->query(
+        "SELECT seq, sealed FROM trust_records WHERE account = ?1 AND device_id = ?2 AND seq > ?3 ORDER BY seq "
+        "LIMIT ?4",
+        {account.str(), device.str(), from, static_cast<std::int64_t>(limit - batch.records.size())});
+    while (rows->next())
+      batch.records.push_back({device, rows->integer(0), rows->blob(1)});
+  }
+  return batch;
 }
 
 std::optional<Bytes> ServiceStore::bundle(const Identity& account, const DeviceId& device_id) {

@@ -19,6 +19,7 @@
 #include "mailseal/common/ids.h"
 #include "mailseal/common/time.h"
 #include "mailseal/service/api.h"
+#include "mailseal/keyservice/documents.h"
 #include "mailseal/service/claims.h"
 #include "mailseal/service/limits.h"
 #include "service/internal/sql.h"
@@ -144,6 +145,16 @@ class ServiceStore {
 
   void put_bundle(const Identity& account, const DeviceId& device_id, ByteView bundle, TimePoint now);
   std::optional<Bytes> bundle(const Identity& account, const DeviceId& device_id);
+  // Trust records: the last number a device's log holds here (0: none), how
+  // many the profile keeps, a new one (false when that number is taken),
+  // and those after the positions given (at most `limit`) with every
+  // device's last number.
+  std::int64_t last_record(const Identity& account, const DeviceId& device_id);
+  std::int64_t record_count(const Identity& account);
+  bool add_record(const Identity& account, const keyservice::StoredRecord& record, TimePoint now);
+  keyservice::RecordBatch records_after(const Identity& account,
+                                        const std::vector<std::pair<DeviceId, std::int64_t>>& after,
+                                        std::size_t limit);
 
   // The outbox (docs/service.md, "Verified addresses"): a challenge mail is
   // queued by the publication's transaction (with its claim's token hash)

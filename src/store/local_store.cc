@@ -15,6 +15,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/store/trust_sync.h"
 #include "store/internal/schema.h"
 
 namespace mailseal::store {
@@ -616,6 +617,8 @@ bool LocalStore::upsert_contact_certificate(const ContactCertificateRecord& reco
         .bind(4, record.capabilities)
         .run();
   }
+  if (is_new)
+    enqueue_trust_change(database_, kChangeContact, record.address.str() + "\n" + record.fingerprint);
   transaction.commit();
   return is_new;
 }

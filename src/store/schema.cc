@@ -194,9 +194,62 @@ CREATE TABLE client_setups (
 );
 )sql";
 
+// Schema version 7: trust records that follow the person (docs/service.md,
+// "Trust records"). `records_keys`: the profile's symmetric records keys (the
+// secret in a 0600 key file). `trust_outbox`: what this device decided or
+// learned and has not yet written into its log, by kind and a reference to
+// the row (written in the same transaction as the row). `own_records`: this
+// device's log as sealed, until the service has it and after. `record_positions`:
+// the highest record merged from each device (this one included), its hash
+// and lamport time. `record_decisions`: every decision about an address's
+// binding merged or written (device, seq, lamport, what was decided, the
+// frontier of the record), from which conflicts are judged;
+// `record_conflicts`: the addresses decided differently on two devices.
+constexpr std::string_view kSchemaV7 = R"sql(
+CREATE TABLE records_keys (
+  key_id     TEXT PRIMARY KEY,
+  key_file   TEXT NOT NULL,
+  status     TEXT NOT NULL CHECK (status IN ('current', 'archived')),
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE trust_outbox (
+  id   INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  ref  TEXT NOT NULL,
+  UNIQUE (kind, ref)
+);
+CREATE TABLE own_records (
+  seq      INTEGER PRIMARY KEY,
+  sealed   BLOB NOT NULL,
+  uploaded INTEGER NOT NULL CHECK (uploaded IN (0, 1))
+);
+CREATE TABLE record_positions (
+  device_id TEXT PRIMARY KEY,
+  seq       INTEGER NOT NULL,
+  hash      BLOB NOT NULL,
+  lamport   INTEGER NOT NULL
+);
+CREATE TABLE record_decisions (
+  address   TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  lamport   INTEGER NOT NULL,
+  value     TEXT NOT NULL,
+  frontier  TEXT NOT NULL,
+  PRIMARY KEY (address, device_id, seq)
+);
+CREATE TABLE record_conflicts (
+  address  TEXT PRIMARY KEY,
+  device_a TEXT NOT NULL,
+  value_a  TEXT NOT NULL,
+  device_b TEXT NOT NULL,
+  value_b  TEXT NOT NULL
+);
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 6> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                          kSchemaV4, kSchemaV5, kSchemaV6};
+constexpr std::array<std::string_view, 7> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                          kSchemaV5, kSchemaV6, kSchemaV7};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

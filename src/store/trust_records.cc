@@ -1,5 +1,7 @@
 #include "mailseal/store/trust_records.h"
 
+#include "mailseal/store/trust_sync.h"
+
 namespace mailseal::store {
 
 namespace {
@@ -58,11 +60,15 @@ constexpr std::string_view kEndorsementColumns =
 }  // namespace
 
 void TrustRecords::add_identity(const Identity& identity, ByteView certificate, TimePoint at) {
+  Transaction transaction(database_);
   database_.prepare("INSERT OR IGNORE INTO identities (fingerprint, certificate, first_seen) VALUES (?1, ?2, ?3)")
       .bind(1, identity.str())
       .bind(2, certificate)
       .bind(3, at)
       .run();
+  if (database_.changes() > 0)
+    enqueue_trust_change(database_, kChangeIdentity, identity.str());
+  transaction.commit();
 }
 
 std::optional<Bytes> TrustRecords::identity_certificate(const Identity& identity) {
@@ -74,12 +80,32 @@ std::optional<Bytes> TrustRecords::identity_certificate(const Identity& identity
 }
 
 void TrustRecords::add_pin(const PinRecord& pin) {
+  // A decision made here knows every record merged so far: it settles a
+  // conflict between other devices' decisions about the address.
+  Transaction transaction(database_);
+  merge_pin(pin);
+  enqueue_trust_change(database_, kChangePin, pin.address.str() + "\n" + pin.fingerprint + "\n" + pin.kind);
+  TrustSync(store_).clear_conflict(pin.address);
+  transaction.commit();
+}
+
+void TrustRecords::merge_pin(const PinRecord& pin) {
   database_.prepare("INSERT OR REPLACE INTO pins (address, fingerprint, kind, created_at) VALUES (?1, ?2, ?3, ?4)")
       .bind(1, pin.address.str())
       .bind(2, pin.fingerprint)
       .bind(3, pin.kind)
       .bind(4, pin.created_at)
       .run();
+}
+
+std::optional<PinRecord> TrustRecords::pin(const EmailAddress& address, const std::string& fingerprint,
+                                           const std::string& kind) {
+  auto statement =
+      database_.prepare("SELECT created_at FROM pins WHERE address = ?1 AND fingerprint = ?2 AND kind = ?3");
+  statement.bind(1, address.str()).bind(2, fingerprint).bind(3, kind);
+  if (!statement.step())
+    return std::nullopt;
+  return PinRecord{address, fingerprint, kind, statement.column_time(0)};
 }
 
 std::vector<PinRecord> TrustRecords::pins(const EmailAddress& address) {
@@ -138,8 +164,42 @@ bool TrustRecords::observe(const EmailAddress& address, const Sighting& sighting
         .bind(7, is_message ? 1 : 0)
         .run();
   }
+  enqueue_trust_change(database_, kChangeObservation, address.str() + "\n" + sighting.identity.str());
   transaction.commit();
   return true;
+}
+
+void TrustRecords::merge_observation(const ObservationRecord& observation) {
+  // A union: nothing either side saw is lost, and merging twice changes
+  // nothing. last_day is this device's own count of days; it follows the
+  // newest sighting.
+  database_
+      .prepare(
+          "INSERT INTO observations (address, identity, certificate, source, first_seen, last_seen, last_day, days, "
+          "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+          "ON CONFLICT (address, identity) DO UPDATE SET "
+          "certificate = CASE WHEN ?6 > last_seen THEN ?3 ELSE certificate END, "
+          "last_day = CASE WHEN ?6 > last_seen THEN ?7 ELSE last_day END, "
+          "first_seen = MIN(first_seen, ?5), last_seen = MAX(last_seen, ?6), days = MAX(days, ?8), "
+          "messages = MAX(messages, ?9)")
+      .bind(1, observation.address.str())
+      .bind(2, observation.identity.str())
+      .bind(3, observation.certificate)
+      .bind(4, observation.source)
+      .bind(5, observation.first_seen)
+      .bind(6, observation.last_seen)
+      .bind(7, day_of(observation.last_seen))
+      .bind(8, static_cast<std::int64_t>(observation.days))
+      .bind(9, static_cast<std::int64_t>(observation.messages))
+      .run();
+}
+
+std::optional<ObservationRecord> TrustRecords::observation(const EmailAddress& address, const Identity& identity) {
+  for (auto& record : observations(address)) {
+    if (record.identity == identity)
+      return std::move(record);
+  }
+  return std::nullopt;
 }
 
 std::vector<ObservationRecord> TrustRecords::observations(const EmailAddress& address) {
@@ -176,7 +236,17 @@ bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
       .bind(9, endorsement.certificate)
       .bind(10, endorsement.created_at)
       .run();
+  enqueue_trust_change(database_, kChangeEndorsement, std::to_string(database_.last_insert_id()));
   return true;
+}
+
+std::optional<EndorsementRecord> TrustRecords::endorsement(std::int64_t id) {
+  auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
+                                     " FROM endorsements WHERE id = ?1");
+  statement.bind(1, id);
+  if (!statement.step())
+    return std::nullopt;
+  return read_endorsement(statement);
 }
 
 std::vector<EndorsementRecord> TrustRecords::endorsements_by(const Identity& issuer) {
@@ -209,6 +279,7 @@ void TrustRecords::add_anchor(const AnchorRecord& anchor) {
       .bind(3, static_cast<std::int64_t>(anchor.amount))
       .bind(4, anchor.added_at)
       .run();
+  enqueue_trust_change(database_, kChangeAnchor, anchor.fingerprint);
 }
 
 std::vector<AnchorRecord> TrustRecords::anchors() {

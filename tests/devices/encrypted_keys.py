@@ -143,14 +143,16 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     removal = admin.json("device", "remove", phone_id)
     check(removal["devices_updated"] == 2 and removal["rotated"] == ["alice@example.com"],
           "removing the phone rotates the keys and sends them to the laptop and the tablet", removal)
+    # Seven key files, and two records keys (trust records: the first one,
+    # and the one the removal made).
     files = admin.key_files()
-    check(len(files) == 7 and all_start_with(files, ENCRYPTED), "the admin device's new key files are encrypted",
+    check(len(files) == 9 and all_start_with(files, ENCRYPTED), "the admin device's new key files are encrypted",
           list(files))
     check(refused_for_passphrase(laptop.bare("sync")), "the laptop takes no bundle without its passphrase")
     synced = laptop.json("sync")
     check(synced["keys_added"] == 2, "with it, the laptop takes the new keys", synced)
     files = laptop.key_files()
-    check(len(files) == 6 and all_start_with(files, ENCRYPTED),
+    check(len(files) == 8 and all_start_with(files, ENCRYPTED),
           "the laptop stores the keys it received under its passphrase", list(files))
     # A passphrase given to a device whose keys are not encrypted (here in
     # the environment, as a shell profile might set it for another device)
@@ -159,7 +161,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     synced = mailseal("--home", tablet.home, "sync", "--json", env=stray)
     check(synced.returncode == 0, "the tablet takes the new keys", synced.stderr.decode())
     files = tablet.key_files()
-    check(len(files) == 6 and all_start_with(files, PLAIN),
+    check(len(files) == 8 and all_start_with(files, PLAIN),
           "the tablet stores them unencrypted, like the rest of its store", list(files))
     bob.must("lookup", "alice@example.com")
     second_message = os.path.join(work, "second.eml")
@@ -177,8 +179,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work) as servic
     restored = restored_home.json("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "restored")
     check(restored["mail_keys"] == 4, "two shares restore the profile under a new passphrase", restored)
     files = restored_home.key_files()
-    check(len(files) == 7 and all_start_with(files, ENCRYPTED),
-          "every key file of the restored device is encrypted (root, two device keys, four mail keys)", list(files))
+    check(len(files) == 9 and all_start_with(files, ENCRYPTED),
+          "every key file of the restored device is encrypted (root, two device keys, four mail keys, two records "
+          "keys)", list(files))
     check(restored_home.json("status")["keys_encrypted"], "the restored device's status says so")
     check(restored_home.decrypts(second_message, "the second secret")
           and not restored_home.decrypts(second_message, "the second secret", bare=True),

@@ -54,8 +54,8 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
     errors = [process.communicate(timeout=20)[1].decode() for process in starting]
     check(all(line.startswith("http://") for line in lines),
           "four processes started together on a new database all start", errors)
-    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("5",)],
-          "the schema was made once, at version 5")
+    check(postgres_tool.psql(fresh, "SELECT version FROM mailseal_schema") == [("6",)],
+          "the schema was made once, at version 6")
 
     os.environ["MAILSEAL_POSTGRES"] = cluster.uri
     # Both processes: the same database (KeyService names it by the folder), the same limits.

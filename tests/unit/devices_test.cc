@@ -4,13 +4,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "devices/internal/steps.h"
+#include "devices/internal/merge.h"
+#include "devices/internal/records.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
 #include "mailseal/devices/connect.h"
@@ -18,7 +22,11 @@
 #include "mailseal/profile/profile.h"
 #include "mailseal/service/server.h"
 #include "mailseal/smime/sealed.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
+#include "mailseal/store/trust_sync.h"
 #include "scratch.h"
+#include "test_identities.h"
 #include "test_support.h"
 
 namespace mailseal::devices {
@@ -214,6 +222,198 @@ TEST_F(PinJoinTest, TheAdminDeviceRefusesAPinRequestOnceThePinHasExpired) {
             ErrorCode::RejectedByPolicy)
       << "the device learns it was refused";
   EXPECT_EQ(admin_->status().devices.size(), 1u) << "no device was added";
+}
+
+// --- Trust records: the record format and the merge rules ---
+
+using internal::Change;
+using internal::Decision;
+using internal::TrustRecord;
+
+// The action throws Error(code) whose message contains `words`.
+void expect_error(ErrorCode code, const std::function<void()>& action, const std::string& words) {
+  try {
+    action();
+    ADD_FAILURE() << "no error; expected one saying '" << words << "'";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), code) << error.what();
+    EXPECT_NE(std::string(error.what()).find(words), std::string::npos) << error.what();
+  }
+}
+
+TrustRecord sample_record(const DeviceId& device, std::int64_t seq) {
+  TrustRecord record;
+  record.profile = Identity("MPROFILE");
+  record.device = device;
+  record.seq = seq;
+  if (seq > 1)
+    record.previous = Bytes(32, 0xab);
+  record.lamport = 7;
+  record.frontier = {{DeviceId("MOTHER"), 3}};
+  Change pin;
+  pin.kind = std::string(store::kChangePin);
+  pin.address = EmailAddress::parse("bob@example.org");
+  pin.fingerprint = "MB2G-QXQK-DBHN-5W4D-3RTB";
+  pin.pin_kind = "pin";
+  pin.at = from_unix_seconds(1700000000);
+  Change observation;
+  observation.kind = std::string(store::kChangeObservation);
+  observation.address = EmailAddress::parse("bob@example.org");
+  observation.fingerprint = "MIDENTITY";
+  observation.certificate_fingerprint = "MCERT";
+  observation.source = "message";
+  observation.first_seen = from_unix_seconds(10);
+  observation.last_seen = from_unix_seconds(20);
+  observation.days = 2;
+  observation.messages = 5;
+  record.changes = {pin, observation};
+  record.made_at = from_unix_seconds(1700000001);
+  return record;
+}
+
+TEST(TrustRecordFormat, EncodesAndDecodesTheSameRecord) {
+  TrustRecord record = sample_record(DeviceId("MDEVICE"), 2);
+  std::string json = internal::encode_record(record);
+  EXPECT_EQ(internal::decode_record(as_bytes(json)), record);
+  EXPECT_EQ(json.find("\"kind\":\"pin\"") != std::string::npos, true) << json;
+}
+
+TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
+  std::string json = internal::encode_record(sample_record(DeviceId("MDEVICE"), 2));
+  auto decode = [](std::string text) { return internal::decode_record(as_bytes(text)); };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string out = json;
+    out.replace(out.find(from), from.size(), to);
+    return out;
+  };
+  expect_error(ErrorCode::Malformed, [&] { decode("[]"); }, "not a JSON object");
+  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"kind\":\"pin\"", "\"kind\":\"unpin\"")); },
+               "unknown kind");
+  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":1")); }, "previous record");
+  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":\"2\"")); }, "'seq'");
+  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"pin_kind\":\"pin\"", "\"pin_kind\":\"trust\"")); },
+               "neither");
+  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"days\":2", "\"days\":-1")); }, "out of range");
+  expect_error(ErrorCode::Unsupported, [&] { decode(replaced("\"version\":1", "\"version\":2")); }, "version");
+}
+
+class SealedRecordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const test::Person& alice = test::alice();
+    device_key_ = crypto::PrivateKey::generate(crypto::KeyType::P256);
+    auto agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+    auto certificates = profile::issue_device_certificates(alice.root_key, alice.root, "laptop",
+                                                           device_key_->public_key(), agreement.public_key(),
+                                                           from_unix_seconds(1700000000));
+    device_certificate_ = certificates.signature;
+    device_ = keyservice::device_id_of(device_key_->public_key());
+    record_ = sample_record(device_, 2);
+    record_.profile = Identity("MPROFILE");
+  }
+
+  Bytes seal(const TrustRecord& record) {
+    return internal::seal_record(record, *device_key_, *device_certificate_, key_id_, key_);
+  }
+
+  std::optional<crypto::PrivateKey> device_key_;
+  std::optional<crypto::Certificate> device_certificate_;
+  DeviceId device_;
+  TrustRecord record_;
+  Bytes key_ = Bytes(32, 0x11);
+  Bytes key_id_ = Bytes(16, 0x22);
+};
+
+TEST_F(SealedRecordTest, OpensWhereItWasWritten) {
+  Bytes sealed = seal(record_);
+  EXPECT_EQ(internal::sealed_key_id(sealed), key_id_);
+  internal::SignedRecord opened =
+      internal::open_record(sealed, record_.profile, device_, 2, key_, test::alice().root);
+  EXPECT_EQ(opened.record, record_);
+}
+
+TEST_F(SealedRecordTest, AlteredMovedOrForeignRecordsAreRefused) {
+  Bytes sealed = seal(record_);
+  const crypto::Certificate& root = test::alice().root;
+  Bytes altered = sealed;
+  altered[altered.size() - 20] ^= 1;
+  expect_error(ErrorCode::BadSignature, [&] { internal::open_record(altered, record_.profile, device_, 2, key_, root); },
+               "altered");
+  expect_error(ErrorCode::BadSignature, [&] { internal::open_record(sealed, record_.profile, device_, 3, key_, root); },
+               "not where it was written");
+  expect_error(ErrorCode::BadSignature,
+               [&] { internal::open_record(sealed, Identity("MOTHERPROFILE"), device_, 2, key_, root); },
+               "not where it was written");
+  expect_error(ErrorCode::BadSignature,
+               [&] { internal::open_record(sealed, record_.profile, device_, 2, Bytes(32, 0x12), root); }, "altered");
+  // Another profile's root did not issue the device certificate.
+  expect_error(ErrorCode::BadSignature,
+               [&] { internal::open_record(sealed, record_.profile, device_, 2, key_, test::bob().root); },
+               "not signed by that device");
+  // A device that signs as another device.
+  TrustRecord other = record_;
+  other.device = DeviceId("MSOMEONE-ELSE");
+  expect_error(ErrorCode::BadSignature,
+               [&] { internal::open_record(seal(other), record_.profile, other.device, 2, key_, root); },
+               "not signed by that device");
+}
+
+Decision decision(const std::string& device, std::int64_t seq, std::int64_t lamport, const std::string& value,
+                  internal::Frontier frontier = {}) {
+  return Decision{DeviceId(device), seq, lamport, value, std::move(frontier)};
+}
+
+TEST(TrustRecordMerge, ALaterDecisionCoversWhatItsDeviceHadMerged) {
+  Decision a = decision("A", 1, 1, "pin X");
+  Decision b = decision("B", 1, 2, "pin Y", {{DeviceId("A"), 1}});
+  Decision c = decision("C", 1, 2, "pin Y");
+  EXPECT_TRUE(internal::covers(b, a));
+  EXPECT_FALSE(internal::covers(a, b));
+  EXPECT_FALSE(internal::covers(c, a));
+  EXPECT_TRUE(internal::covers(decision("A", 2, 1, "pin Z"), a)) << "its own later record";
+}
+
+TEST(TrustRecordMerge, ConcurrentDecisionsThatDisagreeAreAConflictUntilOneKnowsBoth) {
+  Decision a = decision("A", 1, 1, "pin X");
+  Decision b = decision("B", 1, 1, "pin Y");
+  auto conflict = internal::conflict_of({a, b});
+  ASSERT_TRUE(conflict.has_value());
+  EXPECT_EQ(conflict->first.value, "pin X");
+  EXPECT_EQ(conflict->second.value, "pin Y") << "(lamport, device): B wins over A";
+  EXPECT_FALSE(internal::conflict_of({a, decision("B", 1, 1, "pin X")})) << "agreeing is no conflict";
+  Decision settles = decision("A", 2, 2, "pin Y", {{DeviceId("B"), 1}});
+  EXPECT_FALSE(internal::conflict_of({a, b, settles}));
+  // Knowing only one side settles nothing.
+  EXPECT_TRUE(internal::conflict_of({a, b, decision("C", 1, 2, "pin X", {{DeviceId("A"), 1}})}));
+}
+
+TEST(TrustRecordMerge, EveryOrderReachesTheSameState) {
+  std::vector<Decision> decisions = {decision("A", 1, 1, "pin X"), decision("B", 1, 3, "pin Y"),
+                                     decision("C", 1, 2, "accept Z", {{DeviceId("A"), 1}}),
+                                     decision("A", 2, 4, "pin X", {{DeviceId("C"), 1}})};
+  auto expected = internal::conflict_of(decisions);
+  ASSERT_TRUE(expected.has_value());
+  std::sort(decisions.begin(), decisions.end(),
+            [](const Decision& a, const Decision& b) { return std::tie(a.device, a.seq) < std::tie(b.device, b.seq); });
+  int orders = 0;
+  do {
+    auto conflict = internal::conflict_of(decisions);
+    ASSERT_TRUE(conflict.has_value());
+    EXPECT_EQ(conflict->first.device, expected->first.device);
+    EXPECT_EQ(conflict->second.device, expected->second.device);
+    EXPECT_EQ(internal::latest_decisions(decisions).size(), 2u);
+    ++orders;
+  } while (std::next_permutation(decisions.begin(), decisions.end(), [](const Decision& a, const Decision& b) {
+    return std::tie(a.device, a.seq) < std::tie(b.device, b.seq);
+  }));
+  EXPECT_EQ(orders, 24);
+}
+
+TEST(TrustRecordMerge, FrontiersReadBackAsWritten) {
+  internal::Frontier frontier = {{DeviceId("MAAA-BBBB"), 3}, {DeviceId("MCCC"), 12}};
+  EXPECT_EQ(internal::frontier_text(frontier), "MAAA-BBBB=3,MCCC=12");
+  EXPECT_EQ(internal::parse_frontier(internal::frontier_text(frontier)), frontier);
+  EXPECT_TRUE(internal::parse_frontier("").empty());
 }
 
 }  // namespace

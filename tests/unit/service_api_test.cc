@@ -529,7 +529,7 @@ TEST_F(ServiceApiTest, AVersionOneDatabaseIsUpgradedAndItsAddressesStayListed) {
                            "INSERT INTO addresses SELECT address, account FROM claims; DROP TABLE claims;"
                            "DROP INDEX requests_by_time; ALTER TABLE requests DROP COLUMN pin_bound;"
                            "DROP TABLE outbox; ALTER TABLE accounts DROP COLUMN generation;"
-                           "PRAGMA user_version = 1;",
+                           "DROP TABLE trust_records; PRAGMA user_version = 1;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
   }

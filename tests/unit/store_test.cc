@@ -15,6 +15,7 @@
 #include "mailseal/store/local_store.h"
 #include "mailseal/store/sqlite.h"
 #include "mailseal/store/trust_records.h"
+#include "mailseal/store/trust_sync.h"
 #include "scratch.h"
 
 namespace mailseal::store {
@@ -342,9 +343,103 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
   EXPECT_FALSE(records.discovered(kAlice, Identity("IBOB")));
 }
 
+// Trust records (schema 7): what this device decides or learns is noted in
+// the outbox in the same transaction; what another device decided is merged
+// without being noted again; observations merge as a union.
+TEST(TrustSyncRecords, DecisionsReachTheOutboxAndMergesDoNot) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+  TrustSync sync(store);
+  EXPECT_TRUE(sync.outbox().empty());
+  records.add_pin({kBob, "MBOB", "pin", at(10)});
+  records.add_pin({kBob, "MBOB", "pin", at(11)});
+  records.add_anchor({"MANCHOR", blob("anchor"), 60, at(12)});
+  auto outbox = sync.outbox();
+  ASSERT_EQ(outbox.size(), 2u) << "one entry per pin, however often it is made";
+  EXPECT_EQ(outbox[0].kind, kChangePin);
+  EXPECT_EQ(outbox[0].ref, "bob@example.org\nMBOB\npin");
+  EXPECT_EQ(outbox[1].kind, kChangeAnchor);
+  records.merge_pin({kBob, "MOTHER", "pin", at(13)});
+  EXPECT_EQ(sync.outbox().size(), 2u) << "a merged pin is not sent again";
+  EXPECT_EQ(records.pins(kBob).size(), 2u);
+  sync.discard_outbox(0, outbox[0].id);
+  EXPECT_EQ(sync.outbox().size(), 1u);
+  EXPECT_EQ(sync.outbox_mark(), outbox[1].id);
+}
+
+TEST(TrustSyncRecords, ALocalDecisionSettlesAConflict) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustSync sync(store);
+  sync.set_conflict({kBob, DeviceId("MA"), "pin MX", DeviceId("MB"), "pin MY"});
+  sync.set_conflict({kAlice, DeviceId("MA"), "pin MX", DeviceId("MB"), "pin MY"});
+  EXPECT_EQ(sync.conflicts().size(), 2u);
+  EXPECT_EQ(sync.conflicts(kBob).at(0).value_b, "pin MY");
+  TrustRecords(store).add_pin({kBob, "MY", "pin", at(10)});
+  EXPECT_TRUE(sync.conflicts(kBob).empty());
+  EXPECT_EQ(sync.conflicts().size(), 1u);
+}
+
+TEST(TrustSyncRecords, ObservationsMergeAsAUnionAndTwiceChangesNothing) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+  records.observe(kBob, {Identity("IBOB"), "CERT1", "message", at(100), at(100), std::string("digest1")});
+  ObservationRecord other{kBob, Identity("IBOB"), "CERT2", "message", at(50), at(500), 4, 7};
+  records.merge_observation(other);
+  records.merge_observation(other);
+  auto merged = records.observation(kBob, Identity("IBOB"));
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(merged->first_seen, at(50));
+  EXPECT_EQ(merged->last_seen, at(500));
+  EXPECT_EQ(merged->days, 4);
+  EXPECT_EQ(merged->messages, 7);
+  EXPECT_EQ(merged->certificate, "CERT2") << "the newest sighting's certificate";
+  ObservationRecord older{kBob, Identity("IBOB"), "CERT0", "import", at(60), at(70), 1, 1};
+  records.merge_observation(older);
+  auto again = records.observation(kBob, Identity("IBOB"));
+  EXPECT_EQ(again->first_seen, at(50));
+  EXPECT_EQ(again->last_seen, at(500));
+  EXPECT_EQ(again->messages, 7) << "nothing is lost, nothing counted twice";
+  EXPECT_EQ(again->certificate, "CERT2");
+  records.merge_observation({kBob, Identity("INEW"), "CERT3", "message", at(1), at(2), 1, 1});
+  EXPECT_EQ(records.observations(kBob).size(), 2u);
+}
+
+TEST(TrustSyncRecords, PositionsOwnRecordsAndDecisionsReadBack) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustSync sync(store);
+  sync.add_own_record(1, blob("sealed one"));
+  sync.add_own_record(2, blob("sealed two"));
+  sync.mark_uploaded(1);
+  auto own = sync.own_records();
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_TRUE(own[0].uploaded);
+  EXPECT_FALSE(own[1].uploaded);
+  sync.set_position({DeviceId("MA"), 1, blob("h1"), 3});
+  sync.set_position({DeviceId("MA"), 2, blob("h2"), 5});
+  auto positions = sync.positions();
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].seq, 2);
+  EXPECT_EQ(positions[0].lamport, 5);
+  sync.add_decision({kBob, DeviceId("MB"), 1, 4, "pin MY", ""});
+  sync.add_decision({kBob, DeviceId("MA"), 2, 2, "pin MX", "MB=0"});
+  auto decisions = sync.decisions(kBob);
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_EQ(decisions[0].device_id, DeviceId("MA")) << "by lamport";
+  EXPECT_EQ(decisions[0].frontier, "MB=0");
+}
+
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 7) {
+    database.execute(
+        "DROP TABLE records_keys; DROP TABLE trust_outbox; DROP TABLE own_records; DROP TABLE record_positions; "
+        "DROP TABLE record_decisions; DROP TABLE record_conflicts;");
+  }
   if (version < 6) {
     database.execute("DROP TABLE client_setups;");
   }
@@ -393,7 +488,7 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.client_setups().size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7));
 
 TEST(ClientSetups, RememberedByKindAndLocationTheLastStateWins) {
   ScratchDirectory scratch;

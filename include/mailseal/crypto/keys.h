@@ -78,6 +78,9 @@ class PrivateKey {
   // container.
   SecretBytes to_pkcs8_pem() const;
   SecretBytes to_pkcs8_der() const;
+  // An EC key's private scalar, big-endian, as long as the curve's order
+  // (from_ec_scalar's inverse). Error(Usage) for other keys.
+  SecretBytes ec_scalar() const;
   // PKCS#8 EncryptedPrivateKeyInfo with PBES2: scrypt (N=2^14, r=8, p=1) and
   // AES-256-CBC.
   std::string to_encrypted_pkcs8_pem(const Passphrase& passphrase) const;

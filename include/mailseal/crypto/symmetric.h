@@ -23,4 +23,7 @@ Bytes seal_symmetric(ByteView key, ByteView plaintext, ByteView associated);
 // Error(Malformed) when it is too short to be sealed data.
 SecretBytes open_symmetric(ByteView key, ByteView sealed, ByteView associated);
 
+// SHA-256 of `data` (the hash chain of trust records).
+Bytes sha256(ByteView data);
+
 }  // namespace mailseal::crypto

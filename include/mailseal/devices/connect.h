@@ -175,6 +175,18 @@ enum class RenewalStatus {
 std::string_view to_string(RenewalStatus status);
 RenewalStatus renewal_status(profile::Profile& profile, TimePoint now);
 
+// What a sync did with trust records (docs/service.md, "Trust records").
+struct RecordsReport {
+  bool has_key = false;  // false until an admin device made the records key
+  int written = 0;       // records this device wrote into its log
+  int uploaded = 0;      // records the service took
+  int merged = 0;        // other devices' records merged
+  int ignored = 0;       // decisions of read-only devices, not taken
+  int refused = 0;       // records of removed devices, not taken
+  int deferred = 0;      // records of devices or keys not known here yet
+  int conflicts = 0;     // addresses decided differently on two devices
+};
+
 struct SyncReport {
   bool joined = false;                   // a pending join completed
   bool waiting = false;                  // a pending join is still waiting
@@ -184,7 +196,27 @@ struct SyncReport {
   int keys_added = 0;
   int keys_archived = 0;
   RenewalReport renewal;  // admin devices renew; the others take the renewed certificates
+  RecordsReport records;
 };
+
+// An address decided differently on two devices (by their names).
+struct RecordsConflict {
+  EmailAddress address;
+  std::string device_a;
+  std::string decision_a;  // "pin FINGERPRINT" or "accept FINGERPRINT"
+  std::string device_b;
+  std::string decision_b;
+};
+
+// Where trust records stand on this device, for `mailseal status`.
+struct RecordsStatus {
+  bool has_key = false;
+  std::optional<TimePoint> last_sync;  // the last sync that exchanged records
+  int pending_changes = 0;             // decided or learned here, not yet in a record
+  int pending_records = 0;             // written, not yet taken by the service
+  std::vector<RecordsConflict> conflicts;
+};
+RecordsStatus records_status(store::LocalStore& store);
 
 // Completes a pending join, or (on a device of a profile) processes PIN
 // requests and renews the certificates that are due at `now` (admin devices:

@@ -86,6 +86,13 @@ class Client {
   // Signed by the device the bundle is for.
   FetchedBundle bundle(const Identity& profile, const DeviceId& device_id, const RequestSigner& device);
 
+  // Trust records, signed by an active device of the profile: the next
+  // record of its log (Error(RejectedByPolicy) for one out of order, or a
+  // removed device), and the records after `after` (documents.h).
+  RecordReceipt put_record(const Identity& profile, const RecordUpload& record, const RequestSigner& device);
+  RecordBatch records(const Identity& profile, const std::vector<std::pair<DeviceId, std::int64_t>>& after,
+                      const RequestSigner& device);
+
  private:
   struct Answer;
   Answer call(std::string_view method, const std::string& path, const std::string& body, const RequestSigner* signer);

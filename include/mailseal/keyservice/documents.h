@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <utility>
 #include <vector>
 
 #include "mailseal/common/bytes.h"
@@ -298,5 +299,53 @@ struct DeviceBundle {
   static Parsed<DeviceBundle> parse(std::string_view json);
   std::string to_json() const;
 };
+
+// Trust records (docs/service.md, "Trust records"): each device's log of
+// sealed records, numbered from 1. The service sees device ids, numbers and
+// sizes, never what a record says.
+inline constexpr std::size_t kMaxRecordBytes = 256 * 1024;
+// The most records one answer carries (a client asks again for the rest).
+inline constexpr std::size_t kMaxRecordsPerAnswer = 500;
+// The refusal code of a record whose number is not the device's next one.
+inline constexpr std::string_view kRecordOutOfOrderCode = "record_out_of_order";
+
+// POST /v1/accounts/{fingerprint}/records, signed by an active device of
+// the profile: the next record of its own log.
+struct RecordUpload {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  Bytes sealed;
+  static Parsed<RecordUpload> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// One record as the service keeps it, and the answer to an upload.
+struct StoredRecord {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  Bytes sealed;
+};
+struct RecordReceipt {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  static Parsed<RecordReceipt> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// GET /v1/accounts/{fingerprint}/records?after=DEVICE:SEQ,DEVICE:SEQ,
+// signed by an active device: the records after those positions (all of a
+// device's not named), oldest first per device, at most
+// kMaxRecordsPerAnswer; `heads` is the last number the service holds for
+// every device with records.
+struct RecordBatch {
+  std::vector<StoredRecord> records;
+  std::vector<std::pair<DeviceId, std::int64_t>> heads;
+  static Parsed<RecordBatch> parse(std::string_view json);
+  std::string to_json() const;
+};
+
+// The query `after` of a GET of records, and back (nullopt when it does not read).
+std::string records_query(const std::vector<std::pair<DeviceId, std::int64_t>>& after);
+std::optional<std::vector<std::pair<DeviceId, std::int64_t>>> parse_records_query(std::string_view text);
 
 }  // namespace mailseal::keyservice

@@ -52,6 +52,7 @@ struct Quotas {
   std::size_t addresses = 32;                // addresses a root names (400 beyond)
   std::size_t devices = 64;                  // devices listed (400 beyond)
   std::size_t certificates = 256;            // certificates published (400 beyond)
+  std::size_t trust_records = 100000;        // trust records a profile keeps (429 beyond)
   // Join requests without a PIN waiting at once; a new one evicts the
   // oldest. Requests made with a valid PIN have their own lane (bounded by
   // the open invitations) and are never evicted by them.

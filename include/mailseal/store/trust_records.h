@@ -56,13 +56,21 @@ struct AnchorRecord {
 
 class TrustRecords {
  public:
-  explicit TrustRecords(LocalStore& store) : database_(store.database()) {}
+  explicit TrustRecords(LocalStore& store) : store_(store), database_(store.database()) {}
+
+  // Every add_* and observe notes the change for trust records
+  // (trust_sync.h), in the same transaction; merge_* take changes that
+  // came from another device without noting them again.
 
   // Identities: the certificate at the top of a chain, by its identity.
   void add_identity(const Identity& identity, ByteView certificate, TimePoint at);
   std::optional<Bytes> identity_certificate(const Identity& identity);
 
+  // A pin or acceptance made on this device: it also settles a conflict
+  // between other devices' decisions about the address (trust_sync.h).
   void add_pin(const PinRecord& pin);
+  void merge_pin(const PinRecord& pin);
+  std::optional<PinRecord> pin(const EmailAddress& address, const std::string& fingerprint, const std::string& kind);
   std::vector<PinRecord> pins(const EmailAddress& address);
 
   // Records a sighting of `identity` for `address` at `at` (the local
@@ -81,10 +89,15 @@ class TrustRecords {
   // Returns false if the message was learned before (nothing changed).
   bool observe(const EmailAddress& address, const Sighting& sighting);
   std::vector<ObservationRecord> observations(const EmailAddress& address);
+  std::optional<ObservationRecord> observation(const EmailAddress& address, const Identity& identity);
+  // Another device's observation, merged as a union: the earliest
+  // first_seen, the latest last_seen, the larger counts.
+  void merge_observation(const ObservationRecord& observation);
 
   // Returns false if the same certificate is there already.
   bool add_endorsement(const EndorsementRecord& endorsement);
   std::vector<EndorsementRecord> endorsements_by(const Identity& issuer);
+  std::optional<EndorsementRecord> endorsement(std::int64_t id);
   // The cross-certificates (DER) of `issuer`'s exportable endorsements.
   std::vector<Bytes> exportable_endorsements(const Identity& issuer);
   std::vector<EndorsementRecord> endorsements_of(const Identity& subject);
@@ -106,6 +119,7 @@ class TrustRecords {
   bool discovered(const EmailAddress& address, const Identity& identity);
 
  private:
+  LocalStore& store_;
   Database& database_;
 };
 

@@ -75,12 +75,11 @@ std::vector<store::MailKeyRecord> stored_keys(const KeyBundle& bundle, const Key
   return records;
 }
 
-SecretBytes encode_bundle(const KeyBundle& bundle) {
-  json addresses = json::array();
-  for (const auto& address : bundle.addresses)
-    addresses.push_back(address.str());
+namespace {
+
+json devices_json(const std::vector<store::DeviceRecord>& list) {
   json devices = json::array();
-  for (const auto& device : bundle.devices) {
+  for (const auto& device : list) {
     devices.push_back({{"device_id", device.device_id.str()},
                        {"name", device.name},
                        {"role", store::to_string(device.role)},
@@ -88,6 +87,26 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
                        {"signature_certificate", encode_base64(device.signature_certificate)},
                        {"agreement_certificate", encode_base64(device.agreement_certificate)}});
   }
+  return devices;
+}
+
+json records_keys_json(const std::vector<BundleRecordsKey>& keys) {
+  json out = json::array();
+  for (const auto& key : keys) {
+    out.push_back({{"key_id", key.key_id},
+                   {"key", text_of(key.key)},
+                   {"status", store::to_string(key.status)}});
+  }
+  return out;
+}
+
+}  // namespace
+
+SecretBytes encode_bundle(const KeyBundle& bundle) {
+  json addresses = json::array();
+  for (const auto& address : bundle.addresses)
+    addresses.push_back(address.str());
+  json devices = devices_json(bundle.devices);
   json keys = json::array();
   for (const auto& key : bundle.keys) {
     json chain = json::array();
@@ -112,6 +131,8 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
                    {"keys", keys},
                    {"pin_proof", bundle.pin_proof ? json(*bundle.pin_proof) : json(nullptr)},
                    {"root_key", bundle.root_key ? json(text_of(*bundle.root_key)) : json(nullptr)},
+                   {"records_keys", records_keys_json(bundle.records_keys)},
+                   {"roster", devices_json(bundle.roster)},
                    {"issued_at", to_unix_seconds(bundle.issued_at)}};
   std::string text = document.dump();
   SecretBytes out(text.begin(), text.end());
@@ -120,6 +141,37 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
 }
 
 namespace {
+
+std::vector<store::DeviceRecord> decode_devices(const json& document, const char* name) {
+  std::vector<store::DeviceRecord> out;
+  for (const auto& item : get<std::vector<json>>(document, name)) {
+    store::DeviceRecord device;
+    device.device_id = DeviceId(get<std::string>(item, "device_id"));
+    device.name = get<std::string>(item, "name");
+    device.role = store::parse_device_role(get<std::string>(item, "role"));
+    device.status = store::parse_device_status(get<std::string>(item, "status"));
+    device.signature_certificate = get_base64(item, "signature_certificate");
+    device.agreement_certificate = get_base64(item, "agreement_certificate");
+    out.push_back(std::move(device));
+  }
+  return out;
+}
+
+std::vector<BundleRecordsKey> decode_records_keys(const json& document) {
+  std::vector<BundleRecordsKey> out;
+  if (!document.contains("records_keys"))
+    return out;  // an older bundle
+  for (const auto& item : get<std::vector<json>>(document, "records_keys")) {
+    BundleRecordsKey key;
+    key.key_id = get<std::string>(item, "key_id");
+    std::string pem = get<std::string>(item, "key");
+    key.key.assign(pem.begin(), pem.end());
+    secure_wipe(pem.data(), pem.size());
+    key.status = store::parse_key_status(get<std::string>(item, "status"));
+    out.push_back(std::move(key));
+  }
+  return out;
+}
 
 KeyBundle decode_document(const json& document) {
   if (!document.is_object() || !document.contains("type") || document["type"] != kType) {
@@ -135,16 +187,10 @@ KeyBundle decode_document(const json& document) {
   for (const auto& address : get<std::vector<std::string>>(document, "addresses"))
     bundle.addresses.push_back(EmailAddress::parse(address));
   bundle.root = get_base64(document, "root");
-  for (const auto& item : get<std::vector<json>>(document, "devices")) {
-    store::DeviceRecord device;
-    device.device_id = DeviceId(get<std::string>(item, "device_id"));
-    device.name = get<std::string>(item, "name");
-    device.role = store::parse_device_role(get<std::string>(item, "role"));
-    device.status = store::parse_device_status(get<std::string>(item, "status"));
-    device.signature_certificate = get_base64(item, "signature_certificate");
-    device.agreement_certificate = get_base64(item, "agreement_certificate");
-    bundle.devices.push_back(std::move(device));
-  }
+  bundle.devices = decode_devices(document, "devices");
+  bundle.records_keys = decode_records_keys(document);
+  if (document.contains("roster"))
+    bundle.roster = decode_devices(document, "roster");
   for (const auto& item : get<std::vector<json>>(document, "keys")) {
     BundleKey key{store::MailKeyRecord{.address = EmailAddress::parse(get<std::string>(item, "address"))}, {}};
     key.record.purpose = store::parse_key_purpose(get<std::string>(item, "purpose"));

@@ -21,6 +21,13 @@ struct BundleKey {
   SecretBytes pem;              // unencrypted PKCS#8
 };
 
+// A records key (trust records, records.h) as a bundle carries it.
+struct BundleRecordsKey {
+  std::string key_id;  // hex
+  SecretBytes key;     // unencrypted PKCS#8 (PEM) of the P-256 key it derives from
+  store::KeyStatus status = store::KeyStatus::Current;
+};
+
 struct KeyBundle {
   // The profile.
   Identity fingerprint;
@@ -33,6 +40,11 @@ struct KeyBundle {
   std::vector<BundleKey> keys;
   std::optional<std::string> pin_proof;  // PIN joins: the admin knew the PIN
   std::optional<SecretBytes> root_key;   // escrow only: the root's PKCS#8
+  // Trust records: the profile's records keys (current and archived), and
+  // every device of the profile with its role and status, as the admin
+  // device knows them (whose records to hear). Absent from older bundles.
+  std::vector<BundleRecordsKey> records_keys;
+  std::vector<store::DeviceRecord> roster;
   TimePoint issued_at{};
 };
 

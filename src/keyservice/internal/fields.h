@@ -38,6 +38,8 @@ class Value {
   // A point in time: an integer, Unix seconds.
   TimePoint time() const;
   bool boolean() const;
+  // An integer from min to max.
+  std::int64_t integer(std::int64_t min, std::int64_t max) const;
   // Base64 of 1 to max_bytes bytes.
   Bytes bytes(std::size_t max_bytes) const;
   // Base64 of a DER certificate.

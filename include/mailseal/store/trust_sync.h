@@ -1,0 +1,115 @@
+#pragma once
+// What a device keeps to send and receive trust records (schema 7,
+// docs/service.md "Trust records"): the profile's records keys, the outbox of
+// changes not yet written into this device's log, that log as sealed, the
+// position reached in every device's log, the decisions merged and the
+// conflicts found between them. Records only; src/devices decides.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/ids.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::store {
+
+// The kinds of change an outbox entry names, and what its `ref` is.
+inline constexpr std::string_view kChangePin = "pin";                  // address \n fingerprint \n kind
+inline constexpr std::string_view kChangeAnchor = "anchor";            // the anchor's fingerprint
+inline constexpr std::string_view kChangeEndorsement = "endorsement";  // the endorsement's row id
+inline constexpr std::string_view kChangeIdentity = "identity";        // the identity
+inline constexpr std::string_view kChangeObservation = "observation";  // address \n identity
+inline constexpr std::string_view kChangeContact = "contact";          // address \n certificate fingerprint
+
+// Notes a change in the outbox (once per kind and ref until it is written),
+// in the caller's transaction.
+void enqueue_trust_change(Database& database, std::string_view kind, std::string_view ref);
+
+struct OutboxEntry {
+  std::int64_t id = 0;
+  std::string kind;
+  std::string ref;
+};
+
+// A symmetric key sealing the profile's trust records; the secret is in a
+// 0600 key file.
+struct RecordsKeyRecord {
+  std::string key_id;
+  std::string key_file;
+  KeyStatus status = KeyStatus::Current;
+  TimePoint created_at{};
+};
+
+// The last record merged (or, for this device, written) of a device's log.
+struct RecordPosition {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  Bytes hash;  // SHA-256 of the sealed record
+  std::int64_t lamport = 0;
+};
+
+struct OwnRecord {
+  std::int64_t seq = 0;
+  Bytes sealed;
+  bool uploaded = false;
+};
+
+// A decision about an address's binding, as a record carried it.
+struct DecisionRecord {
+  EmailAddress address;
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  std::int64_t lamport = 0;
+  std::string value;     // "pin FINGERPRINT" or "accept FINGERPRINT"
+  std::string frontier;  // "DEVICE=SEQ,DEVICE=SEQ": what the device had merged
+};
+
+// An address decided differently on two devices, neither knowing the other's.
+struct ConflictRecord {
+  EmailAddress address;
+  DeviceId device_a;
+  std::string value_a;
+  DeviceId device_b;
+  std::string value_b;
+};
+
+class TrustSync {
+ public:
+  explicit TrustSync(LocalStore& store) : store_(store), database_(store.database()) {}
+
+  std::vector<OutboxEntry> outbox();
+  // The highest outbox id so far (0 when empty).
+  std::int64_t outbox_mark();
+  // Forgets the entries with ids in (after, up_to].
+  void discard_outbox(std::int64_t after, std::int64_t up_to);
+
+  // Writes the key file, then the row; the other keys become archived when
+  // this one is current.
+  void add_records_key(const RecordsKeyRecord& key, const KeyFile& file);
+  // Newest first.
+  std::vector<RecordsKeyRecord> records_keys();
+
+  void add_own_record(std::int64_t seq, ByteView sealed);
+  void mark_uploaded(std::int64_t seq);
+  std::vector<OwnRecord> own_records();
+
+  std::vector<RecordPosition> positions();
+  void set_position(const RecordPosition& position);
+
+  void add_decision(const DecisionRecord& decision);
+  std::vector<DecisionRecord> decisions(const EmailAddress& address);
+  void set_conflict(const ConflictRecord& conflict);
+  void clear_conflict(const EmailAddress& address);
+  std::vector<ConflictRecord> conflicts(const std::optional<EmailAddress>& address = std::nullopt);
+
+ private:
+  LocalStore& store_;
+  Database& database_;
+};
+
+}  // namespace mailseal::store

@@ -1,0 +1,76 @@
+#include "cli/records_view.h"
+
+#include <fmt/format.h>
+
+#include "cli/output.h"
+#include "mailseal/common/escape.h"
+
+namespace mailseal::cli {
+
+nlohmann::json records_json(const devices::RecordsReport& records) {
+  return {{"has_key", records.has_key},   {"written", records.written},   {"uploaded", records.uploaded},
+          {"merged", records.merged},     {"ignored", records.ignored},   {"refused", records.refused},
+          {"deferred", records.deferred}, {"conflicts", records.conflicts}};
+}
+
+bool print_records(const devices::RecordsReport& records) {
+  bool any = false;
+  if (records.uploaded > 0 || records.merged > 0) {
+    print_note(fmt::format("trust records: {} sent, {} received", records.uploaded, records.merged));
+    any = true;
+  }
+  if (records.ignored > 0) {
+    print_warning(fmt::format("{} decision(s) of read-only devices not taken", records.ignored));
+    any = true;
+  }
+  if (records.refused > 0) {
+    print_warning(fmt::format("{} trust record(s) of removed devices refused", records.refused));
+    any = true;
+  }
+  if (records.deferred > 0) {
+    print_note(fmt::format("{} trust record(s) wait for a key bundle from an admin device", records.deferred));
+    any = true;
+  }
+  if (records.conflicts > 0) {
+    print_warning(fmt::format("{} address(es) decided differently on two devices; 'mailseal status' lists them",
+                              records.conflicts));
+    any = true;
+  }
+  return any;
+}
+
+std::string describe_conflict(const devices::RecordsConflict& conflict) {
+  return fmt::format("decided differently on {} ({}) and {} ({})", escape_for_terminal(conflict.device_a),
+                     escape_for_terminal(conflict.decision_a), escape_for_terminal(conflict.device_b),
+                     escape_for_terminal(conflict.decision_b));
+}
+
+nlohmann::json records_status_json(const devices::RecordsStatus& status) {
+  nlohmann::json conflicts = nlohmann::json::array();
+  for (const auto& conflict : status.conflicts) {
+    conflicts.push_back({{"address", conflict.address.str()},
+                         {"device_a", conflict.device_a},
+                         {"decision_a", conflict.decision_a},
+                         {"device_b", conflict.device_b},
+                         {"decision_b", conflict.decision_b}});
+  }
+  return {{"has_key", status.has_key},
+          {"last_sync", status.last_sync ? nlohmann::json(iso_time(*status.last_sync)) : nlohmann::json(nullptr)},
+          {"pending_changes", status.pending_changes},
+          {"pending_records", status.pending_records},
+          {"conflicts", conflicts}};
+}
+
+void print_records_status(const devices::RecordsStatus& status) {
+  if (!status.has_key) {
+    print_line("trust sync   not yet (an admin device's 'mailseal sync' starts it)");
+    return;
+  }
+  print_line(fmt::format("trust sync   last {}, {} change(s) and {} record(s) pending",
+                         status.last_sync ? iso_time(*status.last_sync) : std::string("never"), status.pending_changes,
+                         status.pending_records));
+  for (const auto& conflict : status.conflicts)
+    print_line(fmt::format("conflict     {} {}", conflict.address.str(), describe_conflict(conflict)));
+}
+
+}  // namespace mailseal::cli

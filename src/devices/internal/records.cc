@@ -1,0 +1,345 @@
+#include "devices/internal/records.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "mailseal/common/base64.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/symmetric.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/store/trust_sync.h"
+
+namespace mailseal::devices::internal {
+
+namespace {
+
+using nlohmann::json;
+
+// The largest count a change may carry (days, messages, amounts, depths).
+constexpr std::int64_t kMaxCount = 1'000'000'000;
+
+[[noreturn]] void malformed(const std::string& what) {
+  throw Error(ErrorCode::Malformed, "a trust record is malformed: " + what);
+}
+
+const json& field(const json& object, const char* name) {
+  if (!object.is_object() || !object.contains(name))
+    malformed(fmt::format("the field '{}' is missing", name));
+  return object.at(name);
+}
+
+std::string text(const json& object, const char* name) {
+  const json& value = field(object, name);
+  if (!value.is_string())
+    malformed(fmt::format("the field '{}' is not a string", name));
+  return value.get<std::string>();
+}
+
+std::int64_t integer(const json& object, const char* name, std::int64_t min, std::int64_t max) {
+  const json& value = field(object, name);
+  if (!value.is_number_integer())
+    malformed(fmt::format("the field '{}' is not an integer", name));
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(max))
+    malformed(fmt::format("the field '{}' is out of range", name));
+  const std::int64_t number = value.get<std::int64_t>();
+  if (number < min || number > max)
+    malformed(fmt::format("the field '{}' is out of range", name));
+  return number;
+}
+
+int count(const json& object, const char* name) {
+  return static_cast<int>(integer(object, name, 0, kMaxCount));
+}
+
+TimePoint time(const json& object, const char* name) {
+  return from_unix_seconds(integer(object, name, 0, std::numeric_limits<std::int64_t>::max() / 2));
+}
+
+Bytes bytes(const json& object, const char* name) {
+  try {
+    return decode_base64(text(object, name));
+  } catch (const Error&) {
+    malformed(fmt::format("the field '{}' is not base64", name));
+  }
+}
+
+bool boolean(const json& object, const char* name) {
+  const json& value = field(object, name);
+  if (!value.is_boolean())
+    malformed(fmt::format("the field '{}' is not true or false", name));
+  return value.get<bool>();
+}
+
+std::vector<std::string> texts(const json& object, const char* name) {
+  const json& value = field(object, name);
+  if (!value.is_array())
+    malformed(fmt::format("the field '{}' is not a list", name));
+  std::vector<std::string> out;
+  for (const auto& item : value) {
+    if (!item.is_string())
+      malformed(fmt::format("the field '{}' holds something that is not a string", name));
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+EmailAddress address(const json& object) {
+  try {
+    return EmailAddress::parse(text(object, "address"));
+  } catch (const Error&) {
+    malformed("a change names an address that is not one");
+  }
+}
+
+json encode_change(const Change& change) {
+  json out = {{"kind", change.kind}};
+  if (change.address)
+    out["address"] = change.address->str();
+  if (change.kind == store::kChangePin) {
+    out.update({{"fingerprint", change.fingerprint}, {"pin_kind", change.pin_kind}, {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeAnchor) {
+    out.update({{"fingerprint", change.fingerprint},
+                {"certificate", encode_base64(change.certificate)},
+                {"amount", change.amount},
+                {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeEndorsement) {
+    out.update({{"certificate", encode_base64(change.certificate)},
+                {"issuer", change.issuer},
+                {"subject", change.subject},
+                {"amount", change.amount},
+                {"depth", change.depth},
+                {"scope", change.scope},
+                {"addresses", change.addresses},
+                {"endorsement_kind", change.endorsement_kind},
+                {"exportable", change.exportable},
+                {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeIdentity) {
+    out.update({{"fingerprint", change.fingerprint}, {"certificate", encode_base64(change.certificate)}});
+  } else if (change.kind == store::kChangeObservation) {
+    out.update({{"fingerprint", change.fingerprint},
+                {"certificate_fingerprint", change.certificate_fingerprint},
+                {"source", change.source},
+                {"first_seen", to_unix_seconds(change.first_seen)},
+                {"last_seen", to_unix_seconds(change.last_seen)},
+                {"days", change.days},
+                {"messages", change.messages}});
+  } else if (change.kind == store::kChangeContact) {
+    out.update({{"certificate", encode_base64(change.certificate)},
+                {"capabilities", change.capabilities},
+                {"source", change.source},
+                {"first_seen", to_unix_seconds(change.first_seen)},
+                {"last_seen", to_unix_seconds(change.last_seen)}});
+  } else {
+    throw Error(ErrorCode::Internal, "a trust record change of an unknown kind");
+  }
+  return out;
+}
+
+Change decode_change(const json& item) {
+  Change change;
+  change.kind = text(item, "kind");
+  if (change.kind == store::kChangePin) {
+    change.address = address(item);
+    change.fingerprint = text(item, "fingerprint");
+    change.pin_kind = text(item, "pin_kind");
+    if (change.pin_kind != "pin" && change.pin_kind != "accept")
+      malformed("a pin is neither 'pin' nor 'accept'");
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeAnchor) {
+    change.fingerprint = text(item, "fingerprint");
+    change.certificate = bytes(item, "certificate");
+    change.amount = static_cast<int>(integer(item, "amount", 1, 120));
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeEndorsement) {
+    change.certificate = bytes(item, "certificate");
+    change.issuer = text(item, "issuer");
+    change.subject = text(item, "subject");
+    change.amount = static_cast<int>(integer(item, "amount", 0, 120));
+    change.depth = static_cast<int>(integer(item, "depth", 0, 255));
+    change.scope = texts(item, "scope");
+    change.addresses = texts(item, "addresses");
+    change.endorsement_kind = text(item, "endorsement_kind");
+    if (change.endorsement_kind != "endorsement" && change.endorsement_kind != "rotation")
+      malformed("an endorsement of an unknown kind");
+    change.exportable = boolean(item, "exportable");
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeIdentity) {
+    change.fingerprint = text(item, "fingerprint");
+    change.certificate = bytes(item, "certificate");
+  } else if (change.kind == store::kChangeObservation) {
+    change.address = address(item);
+    change.fingerprint = text(item, "fingerprint");
+    change.certificate_fingerprint = text(item, "certificate_fingerprint");
+    change.source = text(item, "source");
+    change.first_seen = time(item, "first_seen");
+    change.last_seen = time(item, "last_seen");
+    change.days = count(item, "days");
+    change.messages = count(item, "messages");
+  } else if (change.kind == store::kChangeContact) {
+    change.address = address(item);
+    change.certificate = bytes(item, "certificate");
+    change.capabilities = text(item, "capabilities");
+    change.source = text(item, "source");
+    change.first_seen = time(item, "first_seen");
+    change.last_seen = time(item, "last_seen");
+  } else {
+    malformed(fmt::format("a change of an unknown kind '{}'", change.kind));
+  }
+  if (change.fingerprint.empty() && change.kind != store::kChangeEndorsement && change.kind != store::kChangeContact)
+    malformed("a change names an empty fingerprint");
+  return change;
+}
+
+json parse_object(ByteView data) {
+  json document = json::parse(data.begin(), data.end(), nullptr, false);
+  if (document.is_discarded() || !document.is_object())
+    malformed("not a JSON object");
+  return document;
+}
+
+}  // namespace
+
+bool is_decision(const Change& change) {
+  return change.kind == store::kChangePin || change.kind == store::kChangeAnchor ||
+         change.kind == store::kChangeEndorsement;
+}
+
+std::string encode_record(const TrustRecord& record) {
+  json frontier = json::object();
+  for (const auto& [device, seq] : record.frontier)
+    frontier[device.str()] = seq;
+  json changes = json::array();
+  for (const auto& change : record.changes)
+    changes.push_back(encode_change(change));
+  json document = {{"type", kRecordType},
+                   {"version", kRecordVersion},
+                   {"profile", record.profile.str()},
+                   {"device", record.device.str()},
+                   {"seq", record.seq},
+                   {"previous", to_hex(record.previous)},
+                   {"lamport", record.lamport},
+                   {"frontier", frontier},
+                   {"changes", changes},
+                   {"made_at", to_unix_seconds(record.made_at)}};
+  return document.dump();
+}
+
+namespace {
+
+TrustRecord decode_document(const json& document) {
+  if (text(document, "type") != kRecordType)
+    malformed("not a mailseal trust record");
+  if (integer(document, "version", 0, kMaxCount) != kRecordVersion)
+    throw Error(ErrorCode::Unsupported, "a trust record was made by another version of mailseal", "upgrade mailseal");
+  TrustRecord record;
+  try {
+    record.profile = Identity(text(document, "profile"));
+    record.device = DeviceId(text(document, "device"));
+  } catch (const Error&) {
+    malformed("the profile or device is not an id");
+  }
+  record.seq = integer(document, "seq", 1, std::numeric_limits<std::int64_t>::max());
+  try {
+    record.previous = from_hex(text(document, "previous"));
+  } catch (const Error&) {
+    malformed("the field 'previous' is not hexadecimal");
+  }
+  if ((record.seq == 1) != record.previous.empty() || (!record.previous.empty() && record.previous.size() != 32))
+    malformed("the previous record's hash does not fit the record's number");
+  record.lamport = integer(document, "lamport", 1, std::numeric_limits<std::int64_t>::max());
+  const json& frontier = field(document, "frontier");
+  if (!frontier.is_object())
+    malformed("the field 'frontier' is not an object");
+  for (const auto& [device, seq] : frontier.items()) {
+    if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0)
+      malformed("the frontier holds something that is not a record number");
+    try {
+      record.frontier[DeviceId(device)] = seq.get<std::int64_t>();
+    } catch (const Error&) {
+      malformed("the frontier names something that is not a device id");
+    }
+  }
+  const json& changes = field(document, "changes");
+  if (!changes.is_array() || changes.size() > kMaxChangesPerRecord)
+    malformed("the field 'changes' is not a list of at most " + std::to_string(kMaxChangesPerRecord));
+  for (const auto& item : changes) {
+    if (!item.is_object())
+      malformed("a change is not an object");
+    record.changes.push_back(decode_change(item));
+  }
+  record.made_at = time(document, "made_at");
+  return record;
+}
+
+}  // namespace
+
+TrustRecord decode_record(ByteView data) {
+  json document = parse_object(data);
+  try {
+    return decode_document(document);
+  } catch (const json::exception&) {
+    malformed("a field of the wrong type");
+  }
+}
+
+Bytes record_associated_data(const Identity& profile, const DeviceId& device, std::int64_t seq, ByteView key_id) {
+  std::string text = fmt::format("{}\n{}\n{}\n{}\n{}", kRecordType, profile.str(), device.str(), seq, to_hex(key_id));
+  return Bytes(text.begin(), text.end());
+}
+
+Bytes seal_record(const TrustRecord& record, const crypto::PrivateKey& signature_key,
+                  const crypto::Certificate& signature_certificate, ByteView key_id, ByteView records_key) {
+  if (key_id.size() != kRecordsKeyIdBytes)
+    throw Error(ErrorCode::Internal, "a records key id of the wrong length");
+  const std::string record_json = encode_record(record);
+  const ByteView signed_bytes = as_bytes(record_json);
+  json wrapper = {{"record", encode_base64(signed_bytes)},
+                  {"signature", encode_base64(signature_key.sign(signed_bytes))},
+                  {"certificate", encode_base64(signature_certificate.der())}};
+  const std::string plaintext = wrapper.dump();
+  Bytes sealed(key_id.begin(), key_id.end());
+  Bytes body = crypto::seal_symmetric(records_key, as_bytes(plaintext),
+                                      record_associated_data(record.profile, record.device, record.seq, key_id));
+  sealed.insert(sealed.end(), body.begin(), body.end());
+  return sealed;
+}
+
+Bytes sealed_key_id(ByteView sealed) {
+  if (sealed.size() <= kRecordsKeyIdBytes)
+    malformed("too short to be a sealed record");
+  return Bytes(sealed.begin(), sealed.begin() + kRecordsKeyIdBytes);
+}
+
+SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceId& device, std::int64_t seq,
+                         ByteView records_key, const crypto::Certificate& root) {
+  const Bytes key_id = sealed_key_id(sealed);
+  SecretBytes plaintext;
+  try {
+    plaintext = crypto::open_symmetric(records_key, sealed.subspan(kRecordsKeyIdBytes),
+                                       record_associated_data(profile, device, seq, key_id));
+  } catch (const Error& error) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("record {} of device {} was altered or is not where it was written ({})", seq, device.str(),
+                            error.what()));
+  }
+  json wrapper = parse_object(ByteView(plaintext.data(), plaintext.size()));
+  SignedRecord out{{}, bytes(wrapper, "record"), bytes(wrapper, "signature"), crypto::Certificate::from_der(
+                                                                                   bytes(wrapper, "certificate"))};
+  if (out.signer.is_ca() || !out.signer.is_issued_by(root) ||
+      keyservice::device_id_of(out.signer.public_key()) != device) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("record {} of device {} is not signed by that device of this profile", seq, device.str()));
+  }
+  if (!out.signer.public_key().verify(out.record_json, out.signature)) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("the signature of record {} of device {} does not verify", seq, device.str()));
+  }
+  out.record = decode_record(out.record_json);
+  if (out.record.profile != profile || out.record.device != device || out.record.seq != seq) {
+    throw Error(ErrorCode::BadSignature,
+                fmt::format("record {} of device {} says it is another record", seq, device.str()));
+  }
+  return out;
+}
+
+}  // namespace mailseal::devices::internal

@@ -1,0 +1,115 @@
+#pragma once
+// Trust records (docs/service.md, "Trust records"): what one device of a
+// profile tells the others about what it decided or learned. Each device
+// writes its own log, records numbered 1, 2, 3...; each record names the
+// previous one's hash, carries a lamport time and the frontier (the highest
+// record the device had merged from every other device), is signed by the
+// device's signature key and sealed (AES-256-GCM) under the profile's
+// records key, the associated data binding it to its profile, device,
+// number and key.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/common/email_address.h"
+#include "mailseal/common/ids.h"
+#include "mailseal/common/time.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/keys.h"
+
+namespace mailseal::devices::internal {
+
+inline constexpr std::string_view kRecordType = "mailseal-trust-record";
+inline constexpr int kRecordVersion = 1;
+// Bytes of a records key's id, at the start of every sealed record.
+inline constexpr std::size_t kRecordsKeyIdBytes = 16;
+// At most this many changes in one record (more make several records).
+inline constexpr std::size_t kMaxChangesPerRecord = 200;
+
+// One change. Which fields count depends on `kind` (store::kChange*):
+// pin: address, fingerprint, pin_kind, at
+// anchor: fingerprint, certificate, amount, at
+// endorsement: certificate, issuer, subject, amount, depth, scope, addresses, endorsement_kind, exportable, at
+// identity: fingerprint (the identity), certificate (the top of its chain)
+// observation: address, fingerprint (the identity), certificate_fingerprint, source, first_seen, last_seen, days,
+//   messages
+// contact: address, certificate, capabilities, source, first_seen, last_seen
+struct Change {
+  std::string kind;
+  std::optional<EmailAddress> address;
+  std::string fingerprint;
+  std::string pin_kind;
+  Bytes certificate;
+  std::string certificate_fingerprint;
+  int amount = 0;
+  int depth = 0;
+  std::vector<std::string> scope;
+  std::vector<std::string> addresses;
+  std::string issuer;
+  std::string subject;
+  std::string endorsement_kind;
+  bool exportable = true;
+  std::string capabilities;
+  std::string source;
+  TimePoint at{};
+  TimePoint first_seen{};
+  TimePoint last_seen{};
+  int days = 0;
+  int messages = 0;
+  bool operator==(const Change&) const = default;
+};
+
+// Whether a change is a decision (only devices that may decide are heard)
+// or something learned (shared by every device).
+bool is_decision(const Change& change);
+
+struct TrustRecord {
+  Identity profile;
+  DeviceId device;
+  std::int64_t seq = 0;
+  Bytes previous;  // SHA-256 of the device's previous sealed record; empty for seq 1
+  std::int64_t lamport = 0;
+  std::map<DeviceId, std::int64_t> frontier;
+  std::vector<Change> changes;
+  TimePoint made_at{};
+  bool operator==(const TrustRecord&) const = default;
+};
+
+// The record as JSON, and back. decode_record: Error(Malformed) naming the
+// problem for anything that is not a record of this version.
+std::string encode_record(const TrustRecord& record);
+TrustRecord decode_record(ByteView json);
+
+// What is sealed: the record, its signature by the device's signature key,
+// and that key's certificate (issued by the profile root).
+struct SignedRecord {
+  TrustRecord record;
+  Bytes record_json;  // what the signature covers
+  Bytes signature;
+  crypto::Certificate signer;
+};
+
+// The associated data of a sealed record.
+Bytes record_associated_data(const Identity& profile, const DeviceId& device, std::int64_t seq, ByteView key_id);
+
+// key id || AES-256-GCM(records key, {record, signature, certificate}).
+Bytes seal_record(const TrustRecord& record, const crypto::PrivateKey& signature_key,
+                  const crypto::Certificate& signature_certificate, ByteView key_id, ByteView records_key);
+
+// The key id a sealed record names; Error(Malformed) when too short.
+Bytes sealed_key_id(ByteView sealed);
+
+// Opens a sealed record served as (profile, device, seq) with `records_key`,
+// and checks: the record says the same profile, device and seq; the
+// signature verifies with the certificate it carries; that certificate is
+// a device certificate issued by `root` whose key is the device's id.
+// Error(BadSignature) for anything altered or forged, Error(Malformed) for
+// anything that does not read.
+SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceId& device, std::int64_t seq,
+                         ByteView records_key, const crypto::Certificate& root);
+
+}  // namespace mailseal::devices::internal

@@ -1,0 +1,654 @@
+// Trust records that follow the person (docs/service.md, "Trust records"):
+// the records keys and roster carried in key bundles, writing this device's
+// log, sending it, and merging the other devices' logs after checking that
+// the service served them whole, in order and unaltered.
+
+#include "devices/internal/trust_exchange.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "devices/internal/merge.h"
+#include "devices/internal/records.h"
+#include "devices/internal/steps.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/crypto/symmetric.h"
+#include "mailseal/profile/issuing.h"
+#include "mailseal/store/trust_records.h"
+#include "mailseal/store/trust_sync.h"
+#include "mailseal/udf/udf.h"
+
+namespace mailseal::devices::internal {
+
+namespace {
+
+constexpr std::string_view kMaterialSetting = "records.material_sent";
+constexpr std::string_view kLastSyncSetting = "records.last_sync";
+// The records key is kept as a P-256 private key, so that its file is a key
+// file like the others (encrypted with the store's passphrase, carried in
+// bundles as PKCS#8); the AES key is derived from its scalar.
+constexpr std::string_view kRecordsKeyPurpose = "mailseal trust records";
+
+SecretBytes read_records_key(store::LocalStore& store, const store::RecordsKeyRecord& key,
+                             const KeyAccess& key_access) {
+  SecretBytes pem = store.read_key_file(key.key_file);
+  SecretBytes scalar = profile::read_key_file_pem(as_string_view(pem), key_access).ec_scalar();
+  return crypto::derive_symmetric_key(ByteView(scalar.data(), scalar.size()), kRecordsKeyPurpose);
+}
+
+void store_records_key(store::LocalStore& store, const std::string& key_id, const crypto::PrivateKey& key,
+                       store::KeyStatus status, const KeyAccess& key_access, TimePoint now) {
+  store::KeyFile file = profile::key_file("records", key, key_access);
+  store::TrustSync(store).add_records_key({key_id, file.name, status, now}, file);
+}
+
+std::vector<std::string> split_ref(const std::string& ref) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t end = ref.find('\n'); end != std::string::npos; end = ref.find('\n', start)) {
+    out.push_back(ref.substr(start, end - start));
+    start = end + 1;
+  }
+  out.push_back(ref.substr(start));
+  return out;
+}
+
+}  // namespace
+
+std::vector<BundleRecordsKey> bundle_records_keys(store::LocalStore& store, const KeyAccess& key_access) {
+  std::vector<BundleRecordsKey> out;
+  for (const auto& key : store::TrustSync(store).records_keys()) {
+    SecretBytes pem = store.read_key_file(key.key_file);
+    out.push_back({key.key_id, profile::read_key_file_pem(as_string_view(pem), key_access).to_pkcs8_pem(), key.status});
+  }
+  return out;
+}
+
+void take_records_material(store::LocalStore& store, const KeyBundle& bundle, const KeyAccess& key_access,
+                           TimePoint now) {
+  store::TrustSync sync(store);
+  std::set<std::string> known;
+  for (const auto& key : sync.records_keys())
+    known.insert(key.key_id);
+  // Archived ones first, so the current one stays current.
+  for (const auto status : {store::KeyStatus::Archived, store::KeyStatus::Current}) {
+    for (const auto& key : bundle.records_keys) {
+      if (key.status == status && !known.count(key.key_id)) {
+        crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(as_string_view(key.key), nullptr);
+        store_records_key(store, key.key_id, private_key, key.status, key_access, now);
+      }
+    }
+  }
+  std::map<DeviceId, store::DeviceRecord> mine;
+  for (auto& device : store.devices())
+    mine.emplace(device.device_id, std::move(device));
+  for (auto device : bundle.roster) {
+    auto existing = mine.find(device.device_id);
+    if (existing == mine.end()) {
+      device.is_this_device = false;
+      device.signature_key_file.clear();
+      device.agreement_key_file.clear();
+      device.created_at = now;
+      store.add_device(device);
+    } else if (!existing->second.is_this_device && existing->second.status != device.status) {
+      store.set_device_status(device.device_id, device.status);
+    }
+  }
+}
+
+bool ensure_records_key(store::LocalStore& store, const KeyAccess& key_access, TimePoint now) {
+  if (!store::TrustSync(store).records_keys().empty())
+    return false;
+  rotate_records_key(store, key_access, now);
+  return true;
+}
+
+void rotate_records_key(store::LocalStore& store, const KeyAccess& key_access, TimePoint now) {
+  store_records_key(store, to_hex(crypto::random_bytes(kRecordsKeyIdBytes)),
+                    crypto::PrivateKey::generate(crypto::KeyType::P256), store::KeyStatus::Current, key_access, now);
+}
+
+namespace {
+
+std::string material_state(store::LocalStore& store) {
+  std::string state;
+  for (const auto& key : store::TrustSync(store).records_keys())
+    state += key.key_id + ":" + std::string(store::to_string(key.status)) + ";";
+  for (const auto& device : store.devices()) {
+    state += device.device_id.str() + ":" + std::string(store::to_string(device.role)) + ":" +
+             std::string(store::to_string(device.status)) + ";";
+  }
+  return to_hex(crypto::sha256(as_bytes(state)));
+}
+
+}  // namespace
+
+bool records_material_changed(store::LocalStore& store) {
+  return store.setting(kMaterialSetting) != material_state(store);
+}
+
+void remember_records_material(store::LocalStore& store) {
+  store.set_setting(kMaterialSetting, material_state(store));
+}
+
+// --- Writing this device's log ---
+
+namespace {
+
+std::optional<Change> change_of(store::LocalStore& store, const store::OutboxEntry& entry) {
+  store::TrustRecords records(store);
+  const std::vector<std::string> parts = split_ref(entry.ref);
+  Change change;
+  change.kind = entry.kind;
+  if (entry.kind == store::kChangePin && parts.size() == 3) {
+    const EmailAddress address = EmailAddress::parse(parts[0]);
+    auto pin = records.pin(address, parts[1], parts[2]);
+    if (!pin)
+      return std::nullopt;
+    change.address = address;
+    change.fingerprint = pin->fingerprint;
+    change.pin_kind = pin->kind;
+    change.at = pin->created_at;
+  } else if (entry.kind == store::kChangeAnchor) {
+    auto anchors = records.anchors();
+    auto anchor = std::find_if(anchors.begin(), anchors.end(),
+                               [&](const store::AnchorRecord& item) { return item.fingerprint == entry.ref; });
+    if (anchor == anchors.end())
+      return std::nullopt;
+    change.fingerprint = anchor->fingerprint;
+    change.certificate = anchor->certificate;
+    change.amount = anchor->amount;
+    change.at = anchor->added_at;
+  } else if (entry.kind == store::kChangeEndorsement) {
+    auto endorsement = records.endorsement(std::stoll(entry.ref));
+    if (!endorsement)
+      return std::nullopt;
+    change.certificate = endorsement->certificate;
+    change.issuer = endorsement->issuer.str();
+    change.subject = endorsement->subject.str();
+    change.amount = endorsement->amount;
+    change.depth = endorsement->depth;
+    change.scope = endorsement->scope;
+    change.addresses = endorsement->addresses;
+    change.endorsement_kind = endorsement->kind;
+    change.exportable = endorsement->exportable;
+    change.at = endorsement->created_at;
+  } else if (entry.kind == store::kChangeIdentity) {
+    auto certificate = records.identity_certificate(Identity(entry.ref));
+    if (!certificate)
+      return std::nullopt;
+    change.fingerprint = entry.ref;
+    change.certificate = *certificate;
+  } else if (entry.kind == store::kChangeObservation && parts.size() == 2) {
+    const EmailAddress address = EmailAddress::parse(parts[0]);
+    auto observation = records.observation(address, Identity(parts[1]));
+    if (!observation)
+      return std::nullopt;
+    change.address = address;
+    change.fingerprint = parts[1];
+    change.certificate_fingerprint = observation->certificate;
+    change.source = observation->source;
+    change.first_seen = observation->first_seen;
+    change.last_seen = observation->last_seen;
+    change.days = observation->days;
+    change.messages = observation->messages;
+  } else if (entry.kind == store::kChangeContact && parts.size() == 2) {
+    const EmailAddress address = EmailAddress::parse(parts[0]);
+    for (const auto& contact : store.contact_certificates(address)) {
+      if (contact.fingerprint != parts[1])
+        continue;
+      change.address = address;
+      change.certificate = contact.certificate;
+      change.capabilities = contact.capabilities;
+      change.source = contact.source;
+      change.first_seen = contact.first_seen;
+      change.last_seen = contact.last_seen;
+      return change;
+    }
+    return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  return change;
+}
+
+Frontier frontier_of(const std::vector<store::RecordPosition>& positions, const DeviceId& self) {
+  Frontier frontier;
+  for (const auto& position : positions) {
+    if (position.device_id != self)
+      frontier[position.device_id] = position.seq;
+  }
+  return frontier;
+}
+
+std::int64_t highest_lamport(const std::vector<store::RecordPosition>& positions) {
+  std::int64_t out = 0;
+  for (const auto& position : positions)
+    out = std::max(out, position.lamport);
+  return out;
+}
+
+// Recomputes the conflict about `address` from every decision known.
+int judge_conflict(store::TrustSync& sync, const EmailAddress& address) {
+  std::vector<Decision> decisions;
+  for (const auto& record : sync.decisions(address)) {
+    decisions.push_back(
+        {record.device_id, record.seq, record.lamport, record.value, parse_frontier(record.frontier)});
+  }
+  auto conflict = conflict_of(decisions);
+  if (!conflict) {
+    sync.clear_conflict(address);
+    return 0;
+  }
+  sync.set_conflict({address, conflict->first.device, conflict->first.value, conflict->second.device,
+                     conflict->second.value});
+  return 1;
+}
+
+void note_decisions(store::TrustSync& sync, const TrustRecord& record, std::set<EmailAddress>& touched) {
+  for (const auto& change : record.changes) {
+    if (change.kind != store::kChangePin || !change.address)
+      continue;
+    sync.add_decision({*change.address, record.device, record.seq, record.lamport,
+                       change.pin_kind + " " + change.fingerprint, frontier_text(record.frontier)});
+    touched.insert(*change.address);
+  }
+}
+
+struct Writer {
+  store::LocalStore& store;
+  const KeyAccess& key_access;
+  store::DeviceRecord self;
+  crypto::PrivateKey signature_key;
+  Identity profile;
+  TimePoint now;
+};
+
+// One record of this device's log from outbox entries, written with the
+// entries' removal in one transaction.
+void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries, std::int64_t after_id) {
+  store::TrustSync sync(writer.store);
+  store::Transaction transaction(writer.store.database());
+  TrustRecord record;
+  record.profile = writer.profile;
+  record.device = writer.self.device_id;
+  record.made_at = writer.now;
+  for (const auto& entry : entries) {
+    if (auto change = change_of(writer.store, entry))
+      record.changes.push_back(std::move(*change));
+  }
+  auto positions = sync.positions();
+  auto own = std::find_if(positions.begin(), positions.end(),
+                          [&](const store::RecordPosition& position) { return position.device_id == record.device; });
+  record.seq = own == positions.end() ? 1 : own->seq + 1;
+  if (own != positions.end())
+    record.previous = own->hash;
+  record.lamport = highest_lamport(positions) + 1;
+  record.frontier = frontier_of(positions, record.device);
+  const auto keys = sync.records_keys();
+  const SecretBytes key = read_records_key(writer.store, keys.front(), writer.key_access);
+  const Bytes sealed = seal_record(record, writer.signature_key,
+                                   crypto::Certificate::from_der(writer.self.signature_certificate),
+                                   from_hex(keys.front().key_id), ByteView(key.data(), key.size()));
+  sync.add_own_record(record.seq, sealed);
+  sync.set_position({record.device, record.seq, crypto::sha256(sealed), record.lamport});
+  std::set<EmailAddress> touched;
+  note_decisions(sync, record, touched);
+  for (const auto& address : touched)
+    judge_conflict(sync, address);
+  sync.discard_outbox(after_id, entries.back().id);
+  transaction.commit();
+}
+
+int write_own_records(Writer& writer) {
+  store::TrustSync sync(writer.store);
+  auto outbox = sync.outbox();
+  int written = 0;
+  std::int64_t after_id = 0;
+  for (std::size_t start = 0; start < outbox.size(); start += kMaxChangesPerRecord) {
+    std::vector<store::OutboxEntry> batch(
+        outbox.begin() + static_cast<std::ptrdiff_t>(start),
+        outbox.begin() + static_cast<std::ptrdiff_t>(std::min(outbox.size(), start + kMaxChangesPerRecord)));
+    write_record(writer, batch, after_id);
+    after_id = batch.back().id;
+    ++written;
+  }
+  return written;
+}
+
+int upload_own_records(store::LocalStore& store, keyservice::Client& client, const Identity& profile,
+                       const DeviceId& self, const keyservice::RequestSigner& signer) {
+  store::TrustSync sync(store);
+  int uploaded = 0;
+  for (const auto& record : sync.own_records()) {
+    if (record.uploaded)
+      continue;
+    try {
+      client.put_record(profile, {self, record.seq, record.sealed}, signer);
+    } catch (const Error& error) {
+      throw Error(error.code(),
+                  fmt::format("the key service did not take record {} of this device's trust records: {}", record.seq,
+                              error.what()),
+                  "'mailseal sync' tries again; if the service lost this device's records, tell its operator");
+    }
+    sync.mark_uploaded(record.seq);
+    ++uploaded;
+  }
+  return uploaded;
+}
+
+}  // namespace
+
+// --- Reading the other devices' logs ---
+
+namespace {
+
+using Logs = std::map<DeviceId, std::vector<keyservice::StoredRecord>>;
+
+struct Fetched {
+  Logs logs;
+  std::map<DeviceId, std::int64_t> heads;
+};
+
+// Asks from one before each position (the service must serve the record
+// this device merged last again, so that two different records under one
+// number show), and again while an answer was cut short.
+Fetched fetch_records(keyservice::Client& client, const Identity& profile,
+                      const std::vector<store::RecordPosition>& positions, const keyservice::RequestSigner& signer) {
+  std::map<DeviceId, std::int64_t> after;
+  for (const auto& position : positions)
+    after[position.device_id] = std::max<std::int64_t>(position.seq - 1, 0);
+  Fetched fetched;
+  for (int round = 0; round < 1000; ++round) {
+    keyservice::RecordBatch batch =
+        client.records(profile, std::vector<std::pair<DeviceId, std::int64_t>>(after.begin(), after.end()), signer);
+    for (const auto& [device, seq] : batch.heads)
+      fetched.heads[device] = seq;
+    if (batch.records.empty())
+      break;
+    for (auto& record : batch.records) {
+      after[record.device_id] = std::max(after[record.device_id], record.seq);
+      fetched.logs[record.device_id].push_back(std::move(record));
+    }
+  }
+  return fetched;
+}
+
+[[noreturn]] void tampered(const std::string& what) {
+  throw Error(ErrorCode::BadSignature, "the key service misbehaved with the trust records: " + what,
+              "nothing was merged; 'mailseal sync' tries again, and if this repeats the service is not to be trusted");
+}
+
+struct Verified {
+  SignedRecord record;
+  Bytes hash;
+};
+
+struct Plan {
+  std::vector<Verified> merge;
+  std::map<DeviceId, std::int64_t> reached;  // positions after the merge
+  std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
+  int deferred = 0;
+  int refused = 0;
+};
+
+struct Context {
+  store::LocalStore& store;
+  Identity profile;
+  DeviceId self;
+  crypto::Certificate root;
+  std::map<std::string, SecretBytes> keys;  // by key id, hex
+  std::map<DeviceId, store::DeviceRecord> roster;
+};
+
+void check_own_log(Context& context, const Fetched& fetched) {
+  std::int64_t uploaded = 0;
+  std::map<std::int64_t, Bytes> written;
+  for (auto& record : store::TrustSync(context.store).own_records()) {
+    if (record.uploaded)
+      uploaded = record.seq;
+    written[record.seq] = std::move(record.sealed);
+  }
+  auto head = fetched.heads.find(context.self);
+  const std::int64_t held = head == fetched.heads.end() ? 0 : head->second;
+  if (held < uploaded) {
+    tampered(fmt::format("it holds {} of this device's records, and this device wrote and sent {}", held, uploaded));
+  }
+  auto served = fetched.logs.find(context.self);
+  if (served == fetched.logs.end())
+    return;
+  for (const auto& record : served->second) {
+    auto mine = written.find(record.seq);
+    if (mine != written.end() && mine->second != record.sealed)
+      tampered(fmt::format("it served record {} of this device altered", record.seq));
+  }
+}
+
+// Checks one device's log as served after `position`: numbered without a
+// gap, each naming the previous one's hash, opening and verifying.
+void verify_log(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
+                const store::RecordPosition& position, std::int64_t head, Plan& plan) {
+  std::int64_t seq = position.seq;
+  Bytes hash = position.hash;
+  std::size_t next = 0;
+  if (position.seq > 0) {
+    if (head < position.seq) {
+      tampered(fmt::format("it holds {} records of device {}, and this device merged {} of them", head,
+                           device.str(), position.seq));
+    }
+    if (served.empty() || served.front().seq != position.seq)
+      tampered(fmt::format("it withheld record {} of device {}", position.seq, device.str()));
+    if (crypto::sha256(served.front().sealed) != position.hash) {
+      tampered(fmt::format("it served two different records as number {} of device {}", position.seq, device.str()));
+    }
+    next = 1;
+  }
+  for (; next < served.size(); ++next) {
+    const keyservice::StoredRecord& stored = served[next];
+    if (stored.seq != seq + 1) {
+      tampered(fmt::format("record {} of device {} came after record {}: records were dropped or reordered",
+                           stored.seq, device.str(), seq));
+    }
+    auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
+    if (key == context.keys.end()) {
+      // Sealed under a key this device has not received yet: later.
+      plan.deferred += static_cast<int>(served.size() - next);
+      plan.waiting.insert(device);
+      break;
+    }
+    SignedRecord opened = open_record(stored.sealed, context.profile, device, stored.seq,
+                                      ByteView(key->second.data(), key->second.size()), context.root);
+    if (opened.record.previous != hash) {
+      tampered(fmt::format("record {} of device {} does not follow the record this device has before it",
+                           stored.seq, device.str()));
+    }
+    hash = crypto::sha256(stored.sealed);
+    seq = stored.seq;
+    plan.merge.push_back({std::move(opened), hash});
+  }
+  if (seq < head && !plan.waiting.count(device))
+    tampered(fmt::format("it says device {} wrote {} records but served {}", device.str(), head, seq));
+  plan.reached[device] = seq;
+}
+
+Plan plan_merge(Context& context, const Fetched& fetched) {
+  check_own_log(context, fetched);
+  std::map<DeviceId, store::RecordPosition> positions;
+  for (auto& position : store::TrustSync(context.store).positions())
+    positions[position.device_id] = std::move(position);
+  Plan plan;
+  for (const auto& [device, head] : fetched.heads) {
+    if (device == context.self)
+      continue;
+    static const std::vector<keyservice::StoredRecord> kNone;
+    auto served = fetched.logs.find(device);
+    const auto& records = served == fetched.logs.end() ? kNone : served->second;
+    store::RecordPosition position{device, 0, {}, 0};
+    if (auto known = positions.find(device); known != positions.end())
+      position = known->second;
+    auto member = context.roster.find(device);
+    const std::int64_t fresh = head - position.seq;
+    if (member == context.roster.end()) {
+      plan.deferred += static_cast<int>(std::max<std::int64_t>(fresh, 0));
+      plan.waiting.insert(device);
+      continue;
+    }
+    if (member->second.status == store::DeviceStatus::Removed) {
+      plan.refused += static_cast<int>(std::max<std::int64_t>(fresh, 0));
+      continue;
+    }
+    verify_log(context, device, records, position, head, plan);
+  }
+  for (const auto& [device, position] : positions) {
+    if (device != context.self && !plan.reached.count(device) && context.roster.count(device) &&
+        context.roster.at(device).status == store::DeviceStatus::Active) {
+      tampered(fmt::format("it no longer serves the records of device {}", device.str()));
+    }
+  }
+  // Withheld tails: a record names what its device had merged; this device
+  // must reach as far.
+  for (const auto& verified : plan.merge) {
+    for (const auto& [device, seq] : verified.record.record.frontier) {
+      if (device == context.self || !context.roster.count(device) || plan.waiting.count(device))
+        continue;
+      auto reached = plan.reached.find(device);
+      auto known = positions.find(device);
+      std::int64_t have = reached != plan.reached.end() ? reached->second
+                          : known != positions.end()    ? known->second.seq
+                                                        : 0;
+      if (have < seq && context.roster.at(device).status == store::DeviceStatus::Active) {
+        tampered(fmt::format("it withheld the records of device {} after number {} (device {} has merged up to {})",
+                             device.str(), have, verified.record.record.device.str(), seq));
+      }
+    }
+  }
+  return plan;
+}
+
+void apply_change(store::LocalStore& store, const Change& change, TimePoint now) {
+  store::TrustRecords records(store);
+  if (change.kind == store::kChangePin) {
+    records.merge_pin({*change.address, change.fingerprint, change.pin_kind, change.at});
+  } else if (change.kind == store::kChangeAnchor) {
+    records.add_anchor({change.fingerprint, change.certificate, change.amount, change.at});
+  } else if (change.kind == store::kChangeEndorsement) {
+    records.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
+                             change.scope, change.addresses, change.endorsement_kind, change.exportable,
+                             change.certificate, change.at});
+  } else if (change.kind == store::kChangeIdentity) {
+    records.add_identity(Identity(change.fingerprint), change.certificate, now);
+    // The top of a chain: what certificates issued under it chain to.
+    if (crypto::Certificate::from_der(change.certificate).is_ca())
+      store.add_contact_chain_certificate(change.certificate, now);
+  } else if (change.kind == store::kChangeObservation) {
+    records.merge_observation({*change.address, Identity(change.fingerprint), change.certificate_fingerprint,
+                               change.source, change.first_seen, change.last_seen, change.days, change.messages});
+  } else if (change.kind == store::kChangeContact) {
+    crypto::Certificate certificate = crypto::Certificate::from_der(change.certificate);
+    store.upsert_contact_certificate({0, *change.address, change.certificate,
+                                      certificate.fingerprint().to_string(udf::kFullBits),
+                                      certificate.key_fingerprint().to_string(udf::kFullBits), change.capabilities,
+                                      change.source, change.first_seen, change.last_seen});
+  }
+}
+
+void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint now) {
+  std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
+    const TrustRecord& x = a.record.record;
+    const TrustRecord& y = b.record.record;
+    return std::tie(x.lamport, x.device, x.seq) < std::tie(y.lamport, y.device, y.seq);
+  });
+  store::TrustSync sync(context.store);
+  store::Transaction transaction(context.store.database());
+  const std::int64_t mark = sync.outbox_mark();
+  std::set<EmailAddress> touched;
+  for (const auto& verified : plan.merge) {
+    TrustRecord record = verified.record.record;
+    const bool may_decide = context.roster.at(record.device).role != store::DeviceRole::Read;
+    std::vector<Change> taken;
+    for (const auto& change : record.changes) {
+      if (is_decision(change) && !may_decide) {
+        ++report.ignored;
+        continue;
+      }
+      apply_change(context.store, change, now);
+      taken.push_back(change);
+    }
+    record.changes = std::move(taken);
+    note_decisions(sync, record, touched);
+    sync.set_position({record.device, record.seq, verified.hash, record.lamport});
+    ++report.merged;
+  }
+  // What came from other devices is not this device's to send again.
+  sync.discard_outbox(mark, std::numeric_limits<std::int64_t>::max());
+  for (const auto& address : touched)
+    judge_conflict(sync, address);
+  transaction.commit();
+}
+
+}  // namespace
+
+RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                               TimePoint now) {
+  store::LocalStore& store = profile.store();
+  store::TrustSync sync(store);
+  RecordsReport report;
+  const auto keys = sync.records_keys();
+  if (keys.empty())
+    return report;  // no admin device has made the records key yet
+  report.has_key = true;
+  const store::DeviceRecord self = this_device(store);
+  const Identity fingerprint = store.profile().fingerprint;
+  Writer writer{store, key_access, self, profile.load_key(self.signature_key_file, key_access), fingerprint, now};
+  report.written = write_own_records(writer);
+  KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
+  report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
+
+  Context context{store, fingerprint, self.device_id, profile.root_certificate(), {}, {}};
+  for (const auto& key : keys)
+    context.keys.emplace(key.key_id, read_records_key(store, key, key_access));
+  for (auto& device : store.devices())
+    context.roster.emplace(device.device_id, std::move(device));
+  Fetched fetched = fetch_records(client, fingerprint, sync.positions(), signer.signer);
+  Plan plan = plan_merge(context, fetched);
+  report.deferred = plan.deferred;
+  report.refused = plan.refused;
+  apply_plan(context, plan, report, now);
+  report.conflicts = static_cast<int>(sync.conflicts().size());
+  store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
+  return report;
+}
+
+}  // namespace mailseal::devices::internal
+
+namespace mailseal::devices {
+
+RecordsStatus records_status(store::LocalStore& store) {
+  store::TrustSync sync(store);
+  RecordsStatus status;
+  status.has_key = !sync.records_keys().empty();
+  if (auto last = store.setting(internal::kLastSyncSetting))
+    status.last_sync = from_unix_seconds(std::stoll(*last));
+  status.pending_changes = static_cast<int>(sync.outbox().size());
+  for (const auto& record : sync.own_records())
+    status.pending_records += record.uploaded ? 0 : 1;
+  std::map<DeviceId, std::string> names;
+  for (const auto& device : store.devices())
+    names[device.device_id] = device.name;
+  auto name_of = [&](const DeviceId& device) {
+    auto found = names.find(device);
+    return found == names.end() ? device.str() : found->second;
+  };
+  for (const auto& conflict : sync.conflicts()) {
+    status.conflicts.push_back(
+        {conflict.address, name_of(conflict.device_a), conflict.value_a, name_of(conflict.device_b), conflict.value_b});
+  }
+  return status;
+}
+
+}  // namespace mailseal::devices

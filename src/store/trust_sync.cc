@@ -1,0 +1,156 @@
+#include "mailseal/store/trust_sync.h"
+
+namespace mailseal::store {
+
+void enqueue_trust_change(Database& database, std::string_view kind, std::string_view ref) {
+  database.prepare("INSERT OR IGNORE INTO trust_outbox (kind, ref) VALUES (?1, ?2)").bind(1, kind).bind(2, ref).run();
+}
+
+std::vector<OutboxEntry> TrustSync::outbox() {
+  auto statement = database_.prepare("SELECT id, kind, ref FROM trust_outbox ORDER BY id");
+  std::vector<OutboxEntry> out;
+  while (statement.step())
+    out.push_back({statement.column_int(0), statement.column_text(1), statement.column_text(2)});
+  return out;
+}
+
+std::int64_t TrustSync::outbox_mark() {
+  auto statement = database_.prepare("SELECT COALESCE(MAX(id), 0) FROM trust_outbox");
+  statement.step();
+  return statement.column_int(0);
+}
+
+void TrustSync::discard_outbox(std::int64_t after, std::int64_t up_to) {
+  database_.prepare("DELETE FROM trust_outbox WHERE id > ?1 AND id <= ?2").bind(1, after).bind(2, up_to).run();
+}
+
+void TrustSync::add_records_key(const RecordsKeyRecord& key, const KeyFile& file) {
+  store_.write_key_file(file);
+  Transaction transaction(database_);
+  if (key.status == KeyStatus::Current)
+    database_.prepare("UPDATE records_keys SET status = 'archived'").run();
+  database_
+      .prepare(
+          "INSERT INTO records_keys (key_id, key_file, status, created_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (key_id) DO UPDATE SET status = ?3")
+      .bind(1, key.key_id)
+      .bind(2, file.name)
+      .bind(3, to_string(key.status))
+      .bind(4, key.created_at)
+      .run();
+  transaction.commit();
+}
+
+std::vector<RecordsKeyRecord> TrustSync::records_keys() {
+  auto statement = database_.prepare(
+      "SELECT key_id, key_file, status, created_at FROM records_keys "
+      "ORDER BY status = 'current' DESC, created_at DESC, key_id");
+  std::vector<RecordsKeyRecord> out;
+  while (statement.step()) {
+    out.push_back({statement.column_text(0), statement.column_text(1), parse_key_status(statement.column_text(2)),
+                   statement.column_time(3)});
+  }
+  return out;
+}
+
+void TrustSync::add_own_record(std::int64_t seq, ByteView sealed) {
+  database_.prepare("INSERT INTO own_records (seq, sealed, uploaded) VALUES (?1, ?2, 0)")
+      .bind(1, seq)
+      .bind(2, sealed)
+      .run();
+}
+
+void TrustSync::mark_uploaded(std::int64_t seq) {
+  database_.prepare("UPDATE own_records SET uploaded = 1 WHERE seq = ?1").bind(1, seq).run();
+}
+
+std::vector<OwnRecord> TrustSync::own_records() {
+  auto statement = database_.prepare("SELECT seq, sealed, uploaded FROM own_records ORDER BY seq");
+  std::vector<OwnRecord> out;
+  while (statement.step())
+    out.push_back({statement.column_int(0), statement.column_blob(1), statement.column_int(2) != 0});
+  return out;
+}
+
+std::vector<RecordPosition> TrustSync::positions() {
+  auto statement =
+      database_.prepare("SELECT device_id, seq, hash, lamport FROM record_positions ORDER BY device_id");
+  std::vector<RecordPosition> out;
+  while (statement.step()) {
+    out.push_back({DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_blob(2),
+                   statement.column_int(3)});
+  }
+  return out;
+}
+
+void TrustSync::set_position(const RecordPosition& position) {
+  database_
+      .prepare(
+          "INSERT INTO record_positions (device_id, seq, hash, lamport) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (device_id) DO UPDATE SET seq = ?2, hash = ?3, lamport = ?4")
+      .bind(1, position.device_id.str())
+      .bind(2, position.seq)
+      .bind(3, position.hash)
+      .bind(4, position.lamport)
+      .run();
+}
+
+void TrustSync::add_decision(const DecisionRecord& decision) {
+  database_
+      .prepare(
+          "INSERT OR IGNORE INTO record_decisions (address, device_id, seq, lamport, value, frontier) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+      .bind(1, decision.address.str())
+      .bind(2, decision.device_id.str())
+      .bind(3, decision.seq)
+      .bind(4, decision.lamport)
+      .bind(5, decision.value)
+      .bind(6, decision.frontier)
+      .run();
+}
+
+std::vector<DecisionRecord> TrustSync::decisions(const EmailAddress& address) {
+  auto statement = database_.prepare(
+      "SELECT device_id, seq, lamport, value, frontier FROM record_decisions WHERE address = ?1 "
+      "ORDER BY lamport, device_id, seq");
+  statement.bind(1, address.str());
+  std::vector<DecisionRecord> out;
+  while (statement.step()) {
+    out.push_back({address, DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_int(2),
+                   statement.column_text(3), statement.column_text(4)});
+  }
+  return out;
+}
+
+void TrustSync::set_conflict(const ConflictRecord& conflict) {
+  database_
+      .prepare(
+          "INSERT INTO record_conflicts (address, device_a, value_a, device_b, value_b) VALUES (?1, ?2, ?3, ?4, ?5) "
+          "ON CONFLICT (address) DO UPDATE SET device_a = ?2, value_a = ?3, device_b = ?4, value_b = ?5")
+      .bind(1, conflict.address.str())
+      .bind(2, conflict.device_a.str())
+      .bind(3, conflict.value_a)
+      .bind(4, conflict.device_b.str())
+      .bind(5, conflict.value_b)
+      .run();
+}
+
+void TrustSync::clear_conflict(const EmailAddress& address) {
+  database_.prepare("DELETE FROM record_conflicts WHERE address = ?1").bind(1, address.str()).run();
+}
+
+std::vector<ConflictRecord> TrustSync::conflicts(const std::optional<EmailAddress>& address) {
+  auto statement = database_.prepare(
+      "SELECT address, device_a, value_a, device_b, value_b FROM record_conflicts "
+      "WHERE ?1 IS NULL OR address = ?1 ORDER BY address");
+  if (address)
+    statement.bind(1, address->str());
+  std::vector<ConflictRecord> out;
+  while (statement.step()) {
+    out.push_back({EmailAddress::parse(statement.column_text(0)), DeviceId(statement.column_text(1)),
+                   statement.column_text(2), DeviceId(statement.column_text(3)), statement.column_text(4)});
+  }
+  return out;
+}
+
+}  // namespace mailseal::store
