@@ -61,7 +61,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["-
     with Gateway(MAILSEAL, alice.home, unused_upstream, "--sync", "1") as gateway:
         invite = alice.json("device", "invite")
         started = time.monotonic()
-        joined = phone.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
+        joined = phone.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"],
                            "--name", "phone", "--wait", "120")
         waited = time.monotonic() - started
         said = joined.stderr.decode(errors="replace")
@@ -87,7 +87,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["-
     # Nobody accepts in time: a clear error, a non-zero exit, and the request still waits.
     tablet = Home(work, "tablet")
     invite = alice.json("device", "invite")
-    late = tablet.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
+    late = tablet.run("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"],
                       "--name", "tablet", "--wait", "2")
     said = late.stderr.decode(errors="replace")
     check(late.returncode != 0 and "no admin device accepted this device within 2 s" in said
