@@ -12,18 +12,15 @@ Alice and Bob everything works (encrypt, decrypt, sign, verify), Bob's pin
 of Alice stands (no conflict), Carol and `openssl cms` still encrypt to
 Alice's old certificate and both of Alice's devices read that, also after
 the old certificate expired (the archived key)."""
-import email.utils
-import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, faketime_environment, finish, require_mailseal  # noqa: E402
+from clock_tool import ClockedHome, dated_message  # noqa: E402
+from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
@@ -33,22 +30,7 @@ MAIL_VALIDITY = 2 * 365 * DAY  # profile::kMailValidityDays
 TWO_WEEKS_BEFORE = MAIL_VALIDITY - 14 * DAY
 
 
-def at(seconds):
-    """The environment of a mailseal process whose clock runs `seconds` ahead."""
-    return faketime_environment(offset=f"+{seconds}")
-
-
-class Person(Home):
-    """A home whose commands run at the test's current clock offset."""
-    offset = 0
-
-    def run(self, *arguments, stdin=None, env=None):
-        return super().run(*arguments, stdin=stdin, env=env or (at(Person.offset) if Person.offset else None))
-
-    def decrypts(self, message, text):
-        result = self.run("decrypt", "--no-learn", message)
-        return result.returncode == 0 and text.encode() in result.stdout, result.stderr.decode()
-
+class Person(ClockedHome):
     def renewal(self):
         return self.json("status")["renewal"]
 
@@ -58,11 +40,7 @@ class Person(Home):
                 if k["purpose"] == purpose and k["status"] == "current" and k["origin"] == "profile"}
 
 
-def message(sender, to, subject, body):
-    """A message dated by the test's clock (a Date far from the signing time makes a signature bad)."""
-    date = email.utils.formatdate(time.time() + Person.offset)
-    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n"
-            f"Message-ID: <{secrets.token_hex(8)}@test>\r\n\r\n{body}\r\n").encode()
+message = dated_message
 
 
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_clock=True) as service:
@@ -105,7 +83,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
     phone.must("learn", from_bob)
 
     # --- Two weeks before the first certificates expire --------------------
-    Person.offset = TWO_WEEKS_BEFORE
+    ClockedHome.offset = TWO_WEEKS_BEFORE
     service.move_clock(TWO_WEEKS_BEFORE)
     due = alice.renewal()
     check(due["state"] == "due" and [c["state"] for c in due["certificates"][1:]] == ["due", "due"],
@@ -196,7 +174,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, settable_
           "carol learns alice's renewed certificate from signed mail: no conflict", carol_trust)
 
     # --- After the first certificates expired -----------------------------
-    Person.offset = MAIL_VALIDITY + DAY
+    ClockedHome.offset = MAIL_VALIDITY + DAY
     service.move_clock(MAIL_VALIDITY + DAY)
     for reader in (alice, phone):
         ok, detail = reader.decrypts(to_alice_old, "carol's secret")

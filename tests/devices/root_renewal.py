@@ -11,16 +11,14 @@ them to the phone, which adopts them. Ten years and a month on, after the
 first root certificate expired: Bob's pin stands (no conflict), mail between
 Alice's two devices and Bob works both ways, and Carol, who never looked
 Alice up again, verifies Alice's new signature as the same identity."""
-import email.utils
 import os
-import secrets
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, faketime_environment, finish, require_mailseal  # noqa: E402
+from clock_tool import ClockedHome, dated_message  # noqa: E402
+from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
@@ -30,30 +28,16 @@ SEVEN_YEARS = 7 * 365 * DAY
 TEN_YEARS_ON = 10 * 365 * DAY + 30 * DAY  # profile::kRootValidityDays, and a month
 
 
-class Person(Home):
-    """A home whose commands run at the test's current clock offset."""
-    offset = 0
-
-    def run(self, *arguments, stdin=None, env=None):
-        clock = faketime_environment(offset=f"+{Person.offset}") if Person.offset else None
-        return super().run(*arguments, stdin=stdin, env=env or clock)
-
-    def decrypts(self, message, text):
-        result = self.run("decrypt", "--no-learn", message)
-        return result.returncode == 0 and text.encode() in result.stdout, result.stderr.decode()
-
+class Person(ClockedHome):
     def root(self):
         return self.json("status")["renewal"]["certificates"][0]
 
 
-def message(sender, to, subject, body):
-    date = email.utils.formatdate(time.time() + Person.offset)
-    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n"
-            f"Message-ID: <{secrets.token_hex(8)}@test>\r\n\r\n{body}\r\n").encode()
+message = dated_message
 
 
 def move_to(service, seconds):
-    Person.offset = seconds
+    ClockedHome.offset = seconds
     service.move_clock(seconds)
 
 
