@@ -38,6 +38,9 @@ packages=(
   # the key service's pages in a real browser (tests/service/web_pages.py): Debian's chromium,
   # headless, driven by chromium-driver (chromedriver) through python3-selenium
   chromium chromium-driver python3-selenium
+  # bind9-utils (named-checkzone): tests/service/smimea checks the RFC 8162 zone lines
+  # `mailseal service smimea` prints with the DNS server's own zone parser
+  bind9-utils
   # Python 3 (/usr/bin/python3 with its standard library: sqlite3, ssl, plistlib, smtplib,
   # http.client, email) for the test scripts, tests/tools and the benchmarks
   python3

@@ -33,6 +33,8 @@ PROGRAMS = [
     "systemd-analyze", "systemctl",
     # the browser that tests/service/web_pages.py drives
     "chromium", "chromedriver",
+    # the zone parser the SMIMEA lines are checked with (tests/service/smimea)
+    "named-checkzone",
     # the throwaway PostgreSQL clusters of the key service's tests (tests/tools/postgres_tool.py)
     "/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_ctl", "psql", "pg_dump", "runuser",
     # interpreters
