@@ -166,12 +166,12 @@ std::string AddressClaim::to_json() const {
 
 Parsed<PublishReceipt> PublishReceipt::parse(std::string_view text) {
   return parse_document<PublishReceipt>(text, [](const Fields& fields) {
-    std::optional<Value> claims = fields.optional("claims");
+    std::optional<Value> listed_claims = fields.optional("claims");
     return PublishReceipt{Identity(fields["fingerprint"].text()),
                           fields["addresses"].list(kMaxAddresses, [](const Value& item) { return item.text(); }),
                           fields["updated_at"].time(),
-                          claims
-                              ? claims->list(kMaxAddresses, [](const Value& item) { return read_claim(item.object()); })
+                          listed_claims
+                              ? listed_claims->list(kMaxAddresses, [](const Value& item) { return read_claim(item.object()); })
                               : std::vector<AddressClaim>{}};
   });
 }
@@ -198,7 +198,7 @@ std::string Confirmation::to_json() const {
 Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
   return parse_document<PublishedProfile>(text, [](const Fields& fields) {
     std::optional<Value> updated = fields.optional("updated_at");
-    std::optional<Value> verified = fields.optional("verified");
+    std::optional<Value> verified_field = fields.optional("verified");
     return PublishedProfile{Identity(fields["fingerprint"].text()),
                             fields["root"].certificate(),
                             fields["addresses"].list(kMaxAddresses, read_address),
@@ -207,7 +207,7 @@ Parsed<PublishedProfile> PublishedProfile::parse(std::string_view text) {
                             read_revocations(fields["revocations"]),
                             read_devices(fields["devices"]),
                             updated ? std::optional(updated->time()) : std::nullopt,
-                            verified ? std::optional(verified->boolean()) : std::nullopt};
+                            verified_field ? std::optional(verified_field->boolean()) : std::nullopt};
   });
 }
 
