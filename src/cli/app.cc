@@ -723,7 +723,7 @@ int run(int argc, char** argv) {
     return 2;
   }
   try {
-    Context context(args.globals);
+    Context context(args.globals, std::span<char* const>(argv, static_cast<std::size_t>(argc)));
     return action(context);
   } catch (const Error& error) {
     print_error(escape_for_terminal(error.what()), escape_for_terminal(error.hint()));

@@ -22,8 +22,11 @@ Passphrase read_secret_line(const std::string& path) {
   return Passphrase(std::string_view(reinterpret_cast<const char*>(content.data()), end));
 }
 
-Context::Context(const GlobalOptions& options)
-    : home_flag_(options.home), json_(options.json), passphrase_file_(options.passphrase_file) {
+Context::Context(const GlobalOptions& options, std::span<char* const> command_line)
+    : home_flag_(options.home),
+      json_(options.json),
+      passphrase_file_(options.passphrase_file),
+      command_line_(command_line) {
   if (!options.passphrase_file.empty()) {
     Passphrase passphrase = read_secret_line(options.passphrase_file);
     if (passphrase.empty()) {

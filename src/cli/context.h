@@ -4,6 +4,7 @@
 // options once they are parsed.
 
 #include <filesystem>
+#include <span>
 #include <string>
 
 #include "mailseal/common/key_access.h"
@@ -20,7 +21,8 @@ struct GlobalOptions {
 
 class Context {
  public:
-  explicit Context(const GlobalOptions& options);
+  // `command_line`: the arguments this process was started with (argv).
+  explicit Context(const GlobalOptions& options, std::span<char* const> command_line = {});
 
   // The store's home (resolved when first asked, so commands that do not
   // use the store work without one).
@@ -35,6 +37,9 @@ class Context {
   // (once, when the command starts). The library decides by it (validity,
   // expiry) and dates what it makes and signs with it.
   TimePoint now() const noexcept { return now_; }
+  // The arguments this process was started with, for a command that hands
+  // itself over to another program (serve: cli/server_program.h).
+  std::span<char* const> command_line() const noexcept { return command_line_; }
 
  private:
   std::string home_flag_;
@@ -42,6 +47,7 @@ class Context {
   std::string passphrase_file_;
   KeyAccess key_access_ = KeyAccess::unencrypted();
   TimePoint now_ = mailseal::now();
+  std::span<char* const> command_line_;
 };
 
 // Reads a secret from a file: the first line, without its line ending.

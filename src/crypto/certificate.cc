@@ -115,6 +115,70 @@ DecodedCertificates& decoded_certificates() {
 
 }  // namespace
 
+namespace {
+
+// Moves `cursor` past the header of the DER element there, which must be
+// `tag` (universal class; constructed when a SEQUENCE) and lie within `end`;
+// returns its content's length.
+long enter(const unsigned char*& cursor, const unsigned char* end, int tag) {
+  long length = 0;
+  int found_tag = 0;
+  int found_class = 0;
+  const int flags = ASN1_get_object(&cursor, &length, &found_tag, &found_class, end - cursor);
+  const bool constructed = tag == V_ASN1_SEQUENCE;
+  // 0x80: an error; 0x21: an indefinite length, which DER does not have.
+  if ((flags & 0x80) != 0 || flags == 0x21 || found_class != V_ASN1_UNIVERSAL || found_tag != tag ||
+      ((flags & V_ASN1_CONSTRUCTED) != 0) != constructed || length > end - cursor)
+    throw Error(ErrorCode::Malformed, "not a DER certificate: damaged before its validity");
+  return length;
+}
+
+void skip(const unsigned char*& cursor, const unsigned char* end, int tag) {
+  cursor += enter(cursor, end, tag);
+}
+
+// Enters a SEQUENCE: returns where its content ends.
+const unsigned char* enter_sequence(const unsigned char*& cursor, const unsigned char* end) {
+  const long length = enter(cursor, end, V_ASN1_SEQUENCE);
+  return cursor + length;
+}
+
+TimePoint read_time(const unsigned char*& cursor, const unsigned char* end) {
+  ossl::Asn1Time time(d2i_ASN1_TIME(nullptr, &cursor, end - cursor));
+  if (!time || ASN1_TIME_check(time.get()) != 1)
+    throw Error(ErrorCode::Malformed, "not a DER certificate: its validity is not a time");
+  return to_time_point(time.get());
+}
+
+}  // namespace
+
+Validity read_validity(ByteView der) {
+  const unsigned char* cursor = der.data();
+  const unsigned char* end = cursor + der.size();
+  end = enter_sequence(cursor, end);                // Certificate
+  end = enter_sequence(cursor, end);                // TBSCertificate
+  constexpr unsigned char kExplicitVersion = 0xA0;  // [0] EXPLICIT, optional
+  if (cursor < end && *cursor == kExplicitVersion) {
+    long length = 0;
+    int tag = 0;
+    int tag_class = 0;
+    const int flags = ASN1_get_object(&cursor, &length, &tag, &tag_class, end - cursor);
+    if ((flags & 0x80) != 0 || flags == 0x21 || length > end - cursor)
+      throw Error(ErrorCode::Malformed, "not a DER certificate: damaged before its validity");
+    cursor += length;
+  }
+  skip(cursor, end, V_ASN1_INTEGER);   // serialNumber
+  skip(cursor, end, V_ASN1_SEQUENCE);  // signature
+  skip(cursor, end, V_ASN1_SEQUENCE);  // issuer
+  const unsigned char* validity_end = enter_sequence(cursor, end);
+  Validity out;
+  out.not_before = read_time(cursor, validity_end);
+  out.not_after = read_time(cursor, validity_end);
+  if (cursor != validity_end)
+    throw Error(ErrorCode::Malformed, "not a DER certificate: its validity has more than two times");
+  return out;
+}
+
 Certificate Certificate::from_der(ByteView der) {
   if (std::optional<Certificate> known = decoded_certificates().find(der))
     return std::move(*known);

@@ -324,15 +324,15 @@ std::string_view to_string(RenewalState state) {
   return "valid";
 }
 
-TimePoint renewal_due_at(const crypto::Certificate& certificate) {
-  const auto lifetime = certificate.not_after() - certificate.not_before();
-  return certificate.not_after() - lifetime / kRenewalFraction;
+TimePoint renewal_due_at(const crypto::Validity& validity) {
+  const auto lifetime = validity.not_after - validity.not_before;
+  return validity.not_after - lifetime / kRenewalFraction;
 }
 
-RenewalState renewal_state(const crypto::Certificate& certificate, TimePoint now) {
-  if (now >= certificate.not_after())
+RenewalState renewal_state(const crypto::Validity& validity, TimePoint now) {
+  if (now >= validity.not_after)
     return RenewalState::Expired;
-  if (now >= renewal_due_at(certificate))
+  if (now >= renewal_due_at(validity))
     return RenewalState::Due;
   return RenewalState::Valid;
 }
@@ -347,23 +347,23 @@ bool is_own_current_key(const store::MailKeyRecord& key) {
 bool renewable(const store::MailKeyRecord& key, const crypto::Certificate& root, TimePoint now) {
   if (!is_own_current_key(key))
     return false;
-  crypto::Certificate certificate = crypto::Certificate::from_der(key.certificate);
-  return renewal_state(certificate, now) != RenewalState::Valid &&
-         mail_certificate_end(root, now) > certificate.not_after();
+  // Read the validity alone: this runs for every key on every command.
+  const crypto::Validity validity = crypto::read_validity(key.certificate);
+  return renewal_state(validity, now) != RenewalState::Valid && mail_certificate_end(root, now) > validity.not_after;
 }
 
 }  // namespace
 
 std::vector<CertificateExpiry> Profile::certificate_expiry(TimePoint now) {
   crypto::Certificate root = root_certificate();
-  std::vector<CertificateExpiry> out{
-      {std::nullopt, std::nullopt, root.not_after(), renewal_due_at(root), renewal_state(root, now)}};
+  std::vector<CertificateExpiry> out{{std::nullopt, std::nullopt, root.not_after(), renewal_due_at(root.validity()),
+                                      renewal_state(root.validity(), now)}};
   for (const auto& key : store_.mail_keys()) {
     if (!is_own_current_key(key))
       continue;
     crypto::Certificate certificate = crypto::Certificate::from_der(key.certificate);
-    out.push_back({key.address, key.purpose, certificate.not_after(), renewal_due_at(certificate),
-                   renewal_state(certificate, now)});
+    out.push_back({key.address, key.purpose, certificate.not_after(), renewal_due_at(certificate.validity()),
+                   renewal_state(certificate.validity(), now)});
   }
   return out;
 }
@@ -371,7 +371,7 @@ std::vector<CertificateExpiry> Profile::certificate_expiry(TimePoint now) {
 namespace {
 
 bool root_due(const crypto::Certificate& root, TimePoint now) {
-  return renewal_state(root, now) != RenewalState::Valid;
+  return renewal_state(root.validity(), now) != RenewalState::Valid;
 }
 
 // An active device's certificates (five years) renew like mail certificates,
@@ -379,8 +379,8 @@ bool root_due(const crypto::Certificate& root, TimePoint now) {
 bool device_due(const store::DeviceRecord& device, TimePoint now) {
   if (device.status != store::DeviceStatus::Active)
     return false;
-  return renewal_state(crypto::Certificate::from_der(device.signature_certificate), now) != RenewalState::Valid ||
-         renewal_state(crypto::Certificate::from_der(device.agreement_certificate), now) != RenewalState::Valid;
+  return renewal_state(crypto::read_validity(device.signature_certificate), now) != RenewalState::Valid ||
+         renewal_state(crypto::read_validity(device.agreement_certificate), now) != RenewalState::Valid;
 }
 
 // The root, for its own key (docs/profile.md, "The root's renewal"): the

@@ -60,6 +60,42 @@ const Pki& pki() {
   return instance;
 }
 
+TEST(Validity, ReadAloneItEqualsWhatOpenSslDecodes) {
+  for (const Certificate* certificate : {&pki().root, &pki().mail}) {
+    const Validity validity = read_validity(certificate->der());
+    EXPECT_EQ(validity.not_before, certificate->not_before());
+    EXPECT_EQ(validity.not_after, certificate->not_after());
+  }
+}
+
+TEST(Validity, AGeneralizedTimeAfter2049IsRead) {
+  const auto start = from_unix_seconds(2524608000);  // 2050-01-01: GeneralizedTime from here on
+  PrivateKey key = PrivateKey::generate(KeyType::P256);
+  CertificateRequest request{.role = CertificateRole::ProfileRoot,
+                             .common_name = "Later",
+                             .permitted_addresses = {EmailAddress::parse("later@example.com")},
+                             .not_before = start,
+                             .not_after = start + 24h * 365 * 20};
+  Certificate certificate = issue_certificate(request, key.public_key(), key, nullptr);
+  const Validity validity = read_validity(certificate.der());
+  EXPECT_EQ(validity.not_before, start);
+  EXPECT_EQ(validity.not_after, certificate.not_after());
+}
+
+TEST(Validity, EveryTruncationAndAWrongTagAreMalformed) {
+  const Bytes der = pki().mail.der();
+  for (std::size_t length = 0; length < der.size(); length += 7)
+    EXPECT_EQ(error_code_of([&] { read_validity(ByteView(der.data(), length)); }), ErrorCode::Malformed) << length;
+  Bytes tampered = der;
+  tampered[0] = 0x31;  // a SET, not a SEQUENCE
+  EXPECT_EQ(error_code_of([&] { read_validity(tampered); }), ErrorCode::Malformed);
+  EXPECT_EQ(error_code_of([&] {
+              read_validity(Bytes{0x30, 0x80, 0x00, 0x00});
+            }),
+            ErrorCode::Malformed)
+      << "indefinite lengths are not DER";
+}
+
 TEST(Keys, Pkcs8RoundTripPlainAndEncrypted) {
   PrivateKey key = PrivateKey::generate(KeyType::P256);
   SecretBytes plain = key.to_pkcs8_pem();

@@ -84,13 +84,13 @@ TEST(ProfileRenewal, ACertificateIsDueOnceAThirdOfItsLifetimeRemains) {
   test::ScratchDirectory scratch;
   Profile profile = create_at(scratch / "home", kCreated);
   crypto::Certificate signing = profile.current_mail_certificates().at(0);
-  const TimePoint due = renewal_due_at(signing);
+  const TimePoint due = renewal_due_at(signing.validity());
   const auto lifetime = signing.not_after() - signing.not_before();
   EXPECT_EQ(signing.not_after() - due, lifetime / kRenewalFraction);
   EXPECT_GT(signing.not_after() - due, kDay * 200) << "months before the end, not days";
-  EXPECT_EQ(renewal_state(signing, due - std::chrono::seconds(1)), RenewalState::Valid);
-  EXPECT_EQ(renewal_state(signing, due), RenewalState::Due);
-  EXPECT_EQ(renewal_state(signing, signing.not_after()), RenewalState::Expired);
+  EXPECT_EQ(renewal_state(signing.validity(), due - std::chrono::seconds(1)), RenewalState::Valid);
+  EXPECT_EQ(renewal_state(signing.validity(), due), RenewalState::Due);
+  EXPECT_EQ(renewal_state(signing.validity(), signing.not_after()), RenewalState::Expired);
   EXPECT_FALSE(profile.renewal_due(due - std::chrono::seconds(1)));
   EXPECT_TRUE(profile.renewal_due(due));
   EXPECT_TRUE(profile.renew_certificates(KeyAccess::unencrypted(), due - std::chrono::seconds(1)).empty())

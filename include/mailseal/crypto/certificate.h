@@ -29,6 +29,20 @@ struct KeyUsage {
   bool key_cert_sign = false;
 };
 
+// When a certificate is valid.
+struct Validity {
+  TimePoint not_before{};
+  TimePoint not_after{};
+};
+
+// The validity of a DER certificate, read without decoding the rest: for the
+// checks every command makes (are the profile's own certificates due for
+// renewal?), where OpenSSL 3.0 decoding the public key would cost more than
+// the command's own work (bench/smime_profile.md). Reads only as far as the
+// validity: a certificate damaged after it throws later, in from_der.
+// Throws Error(Malformed) when the DER does not reach a well-formed validity.
+Validity read_validity(ByteView der);
+
 // A certificate; copies share the underlying object (reference counted).
 class Certificate {
  public:
@@ -60,6 +74,7 @@ class Certificate {
   Bytes issuer_name_der() const;
   TimePoint not_before() const;
   TimePoint not_after() const;
+  Validity validity() const { return {not_before(), not_after()}; }
 
   // The valid email addresses it names: subjectAltName rfc822Name entries,
   // then emailAddress attributes of the subject, without duplicates.

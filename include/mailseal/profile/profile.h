@@ -100,8 +100,8 @@ enum class RenewalState {
 std::string_view to_string(RenewalState state);
 
 // When `certificate` becomes due for renewal.
-TimePoint renewal_due_at(const crypto::Certificate& certificate);
-RenewalState renewal_state(const crypto::Certificate& certificate, TimePoint now);
+TimePoint renewal_due_at(const crypto::Validity& validity);
+RenewalState renewal_state(const crypto::Validity& validity, TimePoint now);
 
 // The expiry of one of the profile's own certificates: the root (no address)
 // or a current mail certificate.
