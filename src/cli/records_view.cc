@@ -32,7 +32,8 @@ bool print_records(const devices::RecordsReport& records) {
     any = true;
   }
   if (records.conflicts > 0) {
-    print_warning(fmt::format("{} address(es) decided differently on two devices; 'mailseal status' lists them",
+    print_warning(fmt::format("{} address(es), anchor(s) or endorsement(s) decided differently on two devices; 'mailseal status' lists "
+                              "them",
                               records.conflicts));
     any = true;
   }
@@ -48,7 +49,8 @@ std::string describe_conflict(const devices::RecordsConflict& conflict) {
 nlohmann::json records_status_json(const devices::RecordsStatus& status) {
   nlohmann::json conflicts = nlohmann::json::array();
   for (const auto& conflict : status.conflicts) {
-    conflicts.push_back({{"address", conflict.address.str()},
+    conflicts.push_back({{"subject", conflict.subject},
+                         {"address", conflict.address ? nlohmann::json(conflict.address->str()) : nlohmann::json(nullptr)},
                          {"device_a", conflict.device_a},
                          {"decision_a", conflict.decision_a},
                          {"device_b", conflict.device_b},
@@ -70,7 +72,7 @@ void print_records_status(const devices::RecordsStatus& status) {
                          status.last_sync ? iso_time(*status.last_sync) : std::string("never"), status.pending_changes,
                          status.pending_records));
   for (const auto& conflict : status.conflicts)
-    print_line(fmt::format("conflict     {} {}", conflict.address.str(), describe_conflict(conflict)));
+    print_line(fmt::format("conflict     {} {}", escape_for_terminal(conflict.subject), describe_conflict(conflict)));
 }
 
 }  // namespace mailseal::cli

@@ -201,9 +201,14 @@ struct SyncReport {
 
 // An address decided differently on two devices (by their names).
 struct RecordsConflict {
-  EmailAddress address;
+  // What was decided about: an address (pins and acceptances),
+  // "anchor:FINGERPRINT" (a trust anchor) or "endorsement:ISSUER:SUBJECT"
+  // (the endorsements the profile made of an identity).
+  std::string subject;
+  std::optional<EmailAddress> address;  // for an address's pins
   std::string device_a;
-  std::string decision_a;  // "pin FINGERPRINT" or "accept FINGERPRINT"
+  std::string decision_a;  // "pin F", "accept F", "unpin F" ("unpin *": all), "anchor F AMOUNT", "unanchor F",
+                           // "endorse DIGEST AMOUNT/DEPTH", "withdraw *"; several joined by "; "
   std::string device_b;
   std::string decision_b;
 };

@@ -113,6 +113,10 @@ json encode_change(const Change& change) {
                 {"endorsement_kind", change.endorsement_kind},
                 {"exportable", change.exportable},
                 {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeUnpin || change.kind == store::kChangeUnanchor) {
+    out.update({{"fingerprint", change.fingerprint}, {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeWithdrawal) {
+    out.update({{"issuer", change.issuer}, {"subject", change.subject}, {"at", to_unix_seconds(change.at)}});
   } else if (change.kind == store::kChangeIdentity) {
     out.update({{"fingerprint", change.fingerprint}, {"certificate", encode_base64(change.certificate)}});
   } else if (change.kind == store::kChangeObservation) {
@@ -163,6 +167,21 @@ Change decode_change(const json& item) {
       malformed("an endorsement of an unknown kind");
     change.exportable = boolean(item, "exportable");
     change.at = time(item, "at");
+  } else if (change.kind == store::kChangeUnpin) {
+    change.address = address(item);
+    change.fingerprint = text(item, "fingerprint");
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeUnanchor) {
+    change.fingerprint = text(item, "fingerprint");
+    if (change.fingerprint == store::kAllTargets)
+      malformed("an anchor removal names no anchor");
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeWithdrawal) {
+    change.issuer = text(item, "issuer");
+    change.subject = text(item, "subject");
+    if (change.issuer.empty() || change.subject.empty())
+      malformed("a withdrawal names no issuer or no subject");
+    change.at = time(item, "at");
   } else if (change.kind == store::kChangeIdentity) {
     change.fingerprint = text(item, "fingerprint");
     change.certificate = bytes(item, "certificate");
@@ -185,7 +204,8 @@ Change decode_change(const json& item) {
   } else {
     malformed(fmt::format("a change of an unknown kind '{}'", change.kind));
   }
-  if (change.fingerprint.empty() && change.kind != store::kChangeEndorsement && change.kind != store::kChangeContact)
+  if (change.fingerprint.empty() && change.kind != store::kChangeEndorsement && change.kind != store::kChangeContact &&
+      change.kind != store::kChangeWithdrawal)
     malformed("a change names an empty fingerprint");
   return change;
 }
@@ -201,7 +221,8 @@ json parse_object(ByteView data) {
 
 bool is_decision(const Change& change) {
   return change.kind == store::kChangePin || change.kind == store::kChangeAnchor ||
-         change.kind == store::kChangeEndorsement;
+         change.kind == store::kChangeEndorsement || change.kind == store::kChangeUnpin ||
+         change.kind == store::kChangeUnanchor || change.kind == store::kChangeWithdrawal;
 }
 
 std::string encode_record(const TrustRecord& record) {
