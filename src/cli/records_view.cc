@@ -10,13 +10,20 @@ namespace mailseal::cli {
 nlohmann::json records_json(const devices::RecordsReport& records) {
   return {{"has_key", records.has_key},   {"written", records.written},   {"uploaded", records.uploaded},
           {"merged", records.merged},     {"ignored", records.ignored},   {"refused", records.refused},
-          {"deferred", records.deferred}, {"conflicts", records.conflicts}};
+          {"deferred", records.deferred}, {"conflicts", records.conflicts},
+          {"restored", records.restored}};
 }
 
 bool print_records(const devices::RecordsReport& records) {
   bool any = false;
   if (records.uploaded > 0 || records.merged > 0) {
     print_note(fmt::format("trust records: {} sent, {} received", records.uploaded, records.merged));
+    any = true;
+  }
+  if (records.restored > 0) {
+    print_note(fmt::format("trust records: took back {} of this device's own record(s) the service held and this "
+                           "store lacked (restored from a backup?)",
+                           records.restored));
     any = true;
   }
   if (records.ignored > 0) {

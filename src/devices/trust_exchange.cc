@@ -546,8 +546,42 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
   plan.reached[device] = seq;
 }
 
+// A store restored from a backup is behind its own log as the service holds
+// it: the records after its own position, checked as another device's are
+// (in order, each naming the previous one's hash, opening under a records
+// key, signed by this device's key that the root certified), are taken back
+// as this device's own, before it writes anything new under their numbers.
+// Their changes are merged with the other devices' records.
+std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched) {
+  store::TrustSync sync(context.store);
+  auto head = fetched.heads.find(context.self);
+  store::RecordPosition position{context.self, 0, {}, 0};
+  for (auto& known : sync.positions()) {
+    if (known.device_id == context.self)
+      position = std::move(known);
+  }
+  if (head == fetched.heads.end() || head->second <= position.seq)
+    return {};
+  static const std::vector<keyservice::StoredRecord> kNone;
+  auto served = fetched.logs.find(context.self);
+  Plan plan;
+  verify_log(context, context.self, served == fetched.logs.end() ? kNone : served->second, position, head->second,
+             plan);
+  if (!plan.waiting.empty())
+    tampered("it served this device's own records under a records key this device does not have");
+  store::Transaction transaction(context.store.database());
+  for (const auto& verified : plan.merge) {
+    const TrustRecord& record = verified.record.record;
+    const keyservice::StoredRecord& stored = served->second[static_cast<std::size_t>(record.seq - served->second.front().seq)];
+    sync.add_own_record(record.seq, stored.sealed);
+    sync.mark_uploaded(record.seq);
+    sync.set_position({context.self, record.seq, verified.hash, record.lamport});
+  }
+  transaction.commit();
+  return std::move(plan.merge);
+}
+
 Plan plan_merge(Context& context, const Fetched& fetched) {
-  check_own_log(context, fetched);
   std::map<DeviceId, store::RecordPosition> positions;
   for (auto& position : store::TrustSync(context.store).positions())
     positions[position.device_id] = std::move(position);
@@ -687,6 +721,10 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
     }
     record.changes = std::move(taken);
     note_decisions(sync, record, context.own_root, touched);
+    // This device's own records taken back are in place already (and its
+    // position past them, when it wrote on).
+    if (record.device == context.self)
+      continue;
     sync.set_position({record.device, record.seq, verified.hash, record.lamport});
     ++report.merged;
   }
@@ -711,19 +749,26 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   const store::DeviceRecord self = this_device(store);
   const Identity fingerprint = store.profile().fingerprint;
   const Identity own_root = root_identity(profile);
-  Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
-                fingerprint, own_root,   now};
-  report.written = write_own_records(writer);
   KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
-  report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
-
   Context context{store, fingerprint, own_root, self.device_id, profile.root_certificate(), {}, {}};
   for (const auto& key : keys)
     context.keys.emplace(key.key_id, read_records_key(store, key, key_access));
   for (auto& device : store.devices())
     context.roster.emplace(device.device_id, std::move(device));
+  // Fetched first: the service's copy of this device's own log is checked
+  // (and taken back when this store is behind it) before anything new is
+  // written under the next number.
   Fetched fetched = fetch_records(client, fingerprint, sync.positions(), signer.signer);
+  check_own_log(context, fetched);
+  std::vector<Verified> own = take_back_own_log(context, fetched);
+  report.restored = static_cast<int>(own.size());
+
+  Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
+                fingerprint, own_root,   now};
+  report.written = write_own_records(writer);
+  report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
   Plan plan = plan_merge(context, fetched);
+  plan.merge.insert(plan.merge.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
   report.deferred = plan.deferred;
   report.refused = plan.refused;
   apply_plan(context, plan, report, now);

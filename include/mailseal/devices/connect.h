@@ -184,7 +184,8 @@ struct RecordsReport {
   int ignored = 0;       // decisions of read-only devices, not taken
   int refused = 0;       // records of removed devices, not taken
   int deferred = 0;      // records of devices or keys not known here yet
-  int conflicts = 0;     // addresses decided differently on two devices
+  int conflicts = 0;     // subjects decided differently on two devices
+  int restored = 0;      // this device's own records taken back from the service (a store restored from a backup)
 };
 
 struct SyncReport {
