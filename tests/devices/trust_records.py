@@ -44,14 +44,7 @@ lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lifted) as service:
     url = service.url
 
-    def service_write(sql, parameters=()):
-        """Edits the service's database as its operator could."""
-        connection = sqlite3.connect(service.database)
-        try:
-            connection.execute(sql, parameters)
-            connection.commit()
-        finally:
-            connection.close()
+    service_write = service.write  # edits the service's database as its operator could
 
     def stored_records(device_id):
         rows = service.rows("SELECT seq, sealed FROM trust_records WHERE device_id = ? ORDER BY seq", (device_id,))
