@@ -84,7 +84,7 @@ void TrustRecords::add_pin(const PinRecord& pin) {
   // conflict between other devices' decisions about the address.
   Transaction transaction(database_);
   merge_pin(pin);
-  enqueue_trust_change(database_, kChangePin, pin.address.str() + "\n" + pin.fingerprint + "\n" + pin.kind);
+  enqueue_decision(database_, kChangePin, pin.address.str() + "\n" + pin.fingerprint + "\n" + pin.kind);
   TrustSync(store_).clear_conflict(pin_subject(pin.address));
   transaction.commit();
 }
@@ -97,7 +97,7 @@ int TrustRecords::remove_pins(const EmailAddress& address, const std::optional<s
     statement.bind(2, *fingerprint);
   statement.run();
   const int removed = database_.changes();
-  enqueue_trust_change(database_, kChangeUnpin,
+  enqueue_decision(database_, kChangeUnpin,
                        address.str() + "\n" + fingerprint.value_or(std::string(kAllTargets)));
   TrustSync(store_).clear_conflict(pin_subject(address));
   transaction.commit();
@@ -275,7 +275,7 @@ int TrustRecords::withdraw_endorsements(const Identity& issuer, const Identity& 
       .bind(2, subject.str())
       .run();
   const int removed = database_.changes();
-  enqueue_trust_change(database_, kChangeWithdrawal, issuer.str() + "\n" + subject.str());
+  enqueue_decision(database_, kChangeWithdrawal, issuer.str() + "\n" + subject.str());
   TrustSync(store_).clear_conflict(endorsement_subject(issuer, subject));
   transaction.commit();
   return removed;
@@ -317,7 +317,7 @@ std::vector<EndorsementRecord> TrustRecords::endorsements_of(const Identity& sub
 void TrustRecords::add_anchor(const AnchorRecord& anchor) {
   Transaction transaction(database_);
   merge_anchor(anchor);
-  enqueue_trust_change(database_, kChangeAnchor, anchor.fingerprint);
+  enqueue_decision(database_, kChangeAnchor, anchor.fingerprint);
   TrustSync(store_).clear_conflict(anchor_subject(anchor.fingerprint));
   transaction.commit();
 }
@@ -339,7 +339,7 @@ bool TrustRecords::remove_anchor(const std::string& fingerprint) {
   merge_anchor_removal(fingerprint);
   const bool removed = database_.changes() > 0;
   if (removed) {
-    enqueue_trust_change(database_, kChangeUnanchor, fingerprint);
+    enqueue_decision(database_, kChangeUnanchor, fingerprint);
     TrustSync(store_).clear_conflict(anchor_subject(fingerprint));
   }
   transaction.commit();

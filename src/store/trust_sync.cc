@@ -31,6 +31,11 @@ void enqueue_trust_change(Database& database, std::string_view kind, std::string
   database.prepare("INSERT OR IGNORE INTO trust_outbox (kind, ref) VALUES (?1, ?2)").bind(1, kind).bind(2, ref).run();
 }
 
+void enqueue_decision(Database& database, std::string_view kind, std::string_view ref) {
+  database.prepare("DELETE FROM trust_outbox WHERE kind = ?1 AND ref = ?2").bind(1, kind).bind(2, ref).run();
+  enqueue_trust_change(database, kind, ref);
+}
+
 std::vector<OutboxEntry> TrustSync::outbox() {
   auto statement = database_.prepare("SELECT id, kind, ref FROM trust_outbox ORDER BY id");
   std::vector<OutboxEntry> out;

@@ -427,6 +427,19 @@ TEST(TrustSyncRecords, RemovalsAreNotedAndSettleConflictsLikeDecisions) {
   EXPECT_EQ(subject_address(pin_subject(kBob)), kBob);
 }
 
+TEST(TrustSyncRecords, DecisionsReachTheOutboxInTheOrderTheyWereMade) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+  records.add_pin({kBob, "MX", "pin", at(1)});
+  records.remove_pins(kBob, std::string("MX"));
+  records.add_pin({kBob, "MX", "pin", at(2)});
+  auto outbox = TrustSync(store).outbox();
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(outbox[0].kind, kChangeUnpin);
+  EXPECT_EQ(outbox[1].kind, kChangePin) << "pinned again: the pin comes last, so it is what the record ends with";
+}
+
 TEST(TrustSyncRecords, AnotherDevicesUnpinKeepsWhatWasDecidedLater) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");

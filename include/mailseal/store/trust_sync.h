@@ -46,6 +46,11 @@ std::optional<EmailAddress> subject_address(const std::string& subject);
 // Notes a change in the outbox (once per kind and ref until it is written),
 // in the caller's transaction.
 void enqueue_trust_change(Database& database, std::string_view kind, std::string_view ref);
+// A decision made here (a pin, a removal, an anchor's amount): noted after
+// every entry already there, even when the same one was noted before, so
+// that the record carries this device's decisions in the order it made
+// them (pin, unpin, pin again ends pinned everywhere).
+void enqueue_decision(Database& database, std::string_view kind, std::string_view ref);
 
 struct OutboxEntry {
   std::int64_t id = 0;
