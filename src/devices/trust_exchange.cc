@@ -278,7 +278,9 @@ int judge_conflict(store::TrustSync& sync, const std::string& subject) {
 }
 
 // What a change decides, and about what subject; nullopt for what is only
-// learned (and for endorsements by other issuers: imported, not decided).
+// learned (and for endorsements by other issuers: imported, not decided; a
+// withdrawal of another issuer's endorsements is no one's decision here and
+// is not applied).
 struct Decided {
   std::string subject;
   DecisionItem item;
@@ -301,7 +303,7 @@ std::optional<Decided> decided_by(const Change& change, const Identity& own_root
                    {"endorse", to_hex(crypto::sha256(change.certificate)),
                     fmt::format("{}/{}", change.amount, change.depth)}};
   }
-  if (change.kind == store::kChangeWithdrawal) {
+  if (change.kind == store::kChangeWithdrawal && change.issuer == own_root.str()) {
     return Decided{store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
                    {"withdraw", std::string(store::kAllTargets), ""}};
   }

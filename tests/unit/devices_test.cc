@@ -302,10 +302,15 @@ TEST(TrustRecordFormat, RemovalsEncodeAndDecode) {
   auto decode = [](std::string text) { return internal::decode_record(as_bytes(text)); };
   std::string no_anchor = json;
   no_anchor.replace(no_anchor.find("\"MANCHOR\""), 9, "\"*\"");
-  expect_error(ErrorCode::Malformed, [&] { decode(no_anchor); }, "names no anchor");
+  expect_error(ErrorCode::Malformed, [&] { decode(no_anchor); }, "'fingerprint' is not a fingerprint");
   std::string no_subject = json;
   no_subject.replace(no_subject.find("\"MCAROL\""), 8, "\"\"");
-  expect_error(ErrorCode::Malformed, [&] { decode(no_subject); }, "no subject");
+  expect_error(ErrorCode::Malformed, [&] { decode(no_subject); }, "'subject' is not a fingerprint");
+  // A fingerprint that would smuggle another item into the decisions kept
+  // ("VERB TARGET; VERB TARGET").
+  std::string smuggled = internal::encode_record(sample_record(DeviceId("MDEVICE"), 2));
+  smuggled.replace(smuggled.find("MB2G-QXQK-DBHN-5W4D-3RTB"), 24, "MB2G; unpin *");
+  expect_error(ErrorCode::Malformed, [&] { decode(smuggled); }, "'fingerprint' is not a fingerprint");
 }
 
 TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {

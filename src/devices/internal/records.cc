@@ -1,5 +1,7 @@
 #include "devices/internal/records.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -83,6 +85,21 @@ std::vector<std::string> texts(const json& object, const char* name) {
   return out;
 }
 
+// A fingerprint or an identity as decisions name them (UDF presentations:
+// letters, digits, dashes), or "*" where `all` allows it: decisions are
+// kept as "VERB TARGET" items (merge.h), so nothing else may get in.
+std::string target(const json& object, const char* name, bool all = false) {
+  std::string value = text(object, name);
+  if (all && value == store::kAllTargets)
+    return value;
+  const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+  if (!plain)
+    malformed(fmt::format("the field '{}' is not a fingerprint", name));
+  return value;
+}
+
 EmailAddress address(const json& object) {
   try {
     return EmailAddress::parse(text(object, "address"));
@@ -144,13 +161,13 @@ Change decode_change(const json& item) {
   change.kind = text(item, "kind");
   if (change.kind == store::kChangePin) {
     change.address = address(item);
-    change.fingerprint = text(item, "fingerprint");
+    change.fingerprint = target(item, "fingerprint");
     change.pin_kind = text(item, "pin_kind");
     if (change.pin_kind != "pin" && change.pin_kind != "accept")
       malformed("a pin is neither 'pin' nor 'accept'");
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeAnchor) {
-    change.fingerprint = text(item, "fingerprint");
+    change.fingerprint = target(item, "fingerprint");
     change.certificate = bytes(item, "certificate");
     change.amount = static_cast<int>(integer(item, "amount", 1, 120));
     change.at = time(item, "at");
@@ -169,18 +186,14 @@ Change decode_change(const json& item) {
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeUnpin) {
     change.address = address(item);
-    change.fingerprint = text(item, "fingerprint");
+    change.fingerprint = target(item, "fingerprint", true);
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeUnanchor) {
-    change.fingerprint = text(item, "fingerprint");
-    if (change.fingerprint == store::kAllTargets)
-      malformed("an anchor removal names no anchor");
+    change.fingerprint = target(item, "fingerprint");
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeWithdrawal) {
-    change.issuer = text(item, "issuer");
-    change.subject = text(item, "subject");
-    if (change.issuer.empty() || change.subject.empty())
-      malformed("a withdrawal names no issuer or no subject");
+    change.issuer = target(item, "issuer");
+    change.subject = target(item, "subject");
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeIdentity) {
     change.fingerprint = text(item, "fingerprint");
