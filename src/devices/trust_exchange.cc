@@ -583,7 +583,9 @@ std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched
   return std::move(plan.merge);
 }
 
-Plan plan_merge(Context& context, const Fetched& fetched) {
+// `own`: this device's own records taken back (take_back_own_log), merged
+// with the others' and held to the same check of withheld tails.
+Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> own) {
   std::map<DeviceId, store::RecordPosition> positions;
   for (auto& position : store::TrustSync(context.store).positions())
     positions[position.device_id] = std::move(position);
@@ -616,6 +618,7 @@ Plan plan_merge(Context& context, const Fetched& fetched) {
       tampered(fmt::format("it no longer serves the records of device {}", device.str()));
     }
   }
+  plan.merge.insert(plan.merge.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
   // Withheld tails: a record names what its device had merged; this device
   // must reach as far.
   for (const auto& verified : plan.merge) {
@@ -769,8 +772,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
                 fingerprint, own_root,   now};
   report.written = write_own_records(writer);
   report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
-  Plan plan = plan_merge(context, fetched);
-  plan.merge.insert(plan.merge.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
+  Plan plan = plan_merge(context, fetched, std::move(own));
   report.deferred = plan.deferred;
   report.refused = plan.refused;
   apply_plan(context, plan, report, now);
