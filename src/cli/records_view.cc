@@ -8,10 +8,9 @@
 namespace mailseal::cli {
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
-  return {{"has_key", records.has_key},   {"written", records.written},   {"uploaded", records.uploaded},
-          {"merged", records.merged},     {"ignored", records.ignored},   {"refused", records.refused},
-          {"deferred", records.deferred}, {"conflicts", records.conflicts},
-          {"restored", records.restored}};
+  return {{"has_key", records.has_key},   {"written", records.written},     {"uploaded", records.uploaded},
+          {"merged", records.merged},     {"ignored", records.ignored},     {"refused", records.refused},
+          {"deferred", records.deferred}, {"conflicts", records.conflicts}, {"restored", records.restored}};
 }
 
 bool print_records(const devices::RecordsReport& records) {
@@ -21,9 +20,10 @@ bool print_records(const devices::RecordsReport& records) {
     any = true;
   }
   if (records.restored > 0) {
-    print_note(fmt::format("trust records: took back {} of this device's own record(s) the service held and this "
-                           "store lacked (restored from a backup?)",
-                           records.restored));
+    print_note(
+        fmt::format("trust records: took back {} of this device's own record(s) the service held and this "
+                    "store lacked (restored from a backup?)",
+                    records.restored));
     any = true;
   }
   if (records.ignored > 0) {
@@ -39,9 +39,10 @@ bool print_records(const devices::RecordsReport& records) {
     any = true;
   }
   if (records.conflicts > 0) {
-    print_warning(fmt::format("{} address(es), anchor(s) or endorsement(s) decided differently on two devices; 'mailseal status' lists "
-                              "them",
-                              records.conflicts));
+    print_warning(
+        fmt::format("{} address(es), anchor(s) or endorsement(s) decided differently on two devices; "
+                    "'mailseal status' lists them",
+                    records.conflicts));
     any = true;
   }
   return any;
@@ -56,12 +57,13 @@ std::string describe_conflict(const devices::RecordsConflict& conflict) {
 nlohmann::json records_status_json(const devices::RecordsStatus& status) {
   nlohmann::json conflicts = nlohmann::json::array();
   for (const auto& conflict : status.conflicts) {
-    conflicts.push_back({{"subject", conflict.subject},
-                         {"address", conflict.address ? nlohmann::json(conflict.address->str()) : nlohmann::json(nullptr)},
-                         {"device_a", conflict.device_a},
-                         {"decision_a", conflict.decision_a},
-                         {"device_b", conflict.device_b},
-                         {"decision_b", conflict.decision_b}});
+    conflicts.push_back(
+        {{"subject", conflict.subject},
+         {"address", conflict.address ? nlohmann::json(conflict.address->str()) : nlohmann::json(nullptr)},
+         {"device_a", conflict.device_a},
+         {"decision_a", conflict.decision_a},
+         {"device_b", conflict.device_b},
+         {"decision_b", conflict.decision_b}});
   }
   return {{"has_key", status.has_key},
           {"last_sync", status.last_sync ? nlohmann::json(iso_time(*status.last_sync)) : nlohmann::json(nullptr)},

@@ -272,8 +272,8 @@ int judge_conflict(store::TrustSync& sync, const std::string& subject) {
     sync.clear_conflict(subject);
     return 0;
   }
-  sync.set_conflict({subject, conflict->first.device, conflict->first.value, conflict->second.device,
-                     conflict->second.value});
+  sync.set_conflict(
+      {subject, conflict->first.device, conflict->first.value, conflict->second.device, conflict->second.value});
   return 1;
 }
 
@@ -299,9 +299,9 @@ std::optional<Decided> decided_by(const Change& change, const Identity& own_root
     return Decided{store::anchor_subject(change.fingerprint), {"unanchor", change.fingerprint, ""}};
   if (change.kind == store::kChangeEndorsement && change.endorsement_kind == "endorsement" &&
       change.issuer == own_root.str()) {
-    return Decided{store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
-                   {"endorse", to_hex(crypto::sha256(change.certificate)),
-                    fmt::format("{}/{}", change.amount, change.depth)}};
+    return Decided{
+        store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
+        {"endorse", to_hex(crypto::sha256(change.certificate)), fmt::format("{}/{}", change.amount, change.depth)}};
   }
   if (change.kind == store::kChangeWithdrawal && change.issuer == own_root.str()) {
     return Decided{store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
@@ -574,7 +574,8 @@ std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched
   store::Transaction transaction(context.store.database());
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
-    const keyservice::StoredRecord& stored = served->second[static_cast<std::size_t>(record.seq - served->second.front().seq)];
+    const keyservice::StoredRecord& stored =
+        served->second[static_cast<std::size_t>(record.seq - served->second.front().seq)];
     sync.add_own_record(record.seq, stored.sealed);
     sync.mark_uploaded(record.seq);
     sync.set_position({context.self, record.seq, verified.hash, record.lamport});
@@ -802,9 +803,8 @@ RecordsStatus records_status(store::LocalStore& store) {
     return found == names.end() ? device.str() : found->second;
   };
   for (const auto& conflict : sync.conflicts()) {
-    status.conflicts.push_back({conflict.subject, store::subject_address(conflict.subject),
-                                name_of(conflict.device_a), conflict.value_a, name_of(conflict.device_b),
-                                conflict.value_b});
+    status.conflicts.push_back({conflict.subject, store::subject_address(conflict.subject), name_of(conflict.device_a),
+                                conflict.value_a, name_of(conflict.device_b), conflict.value_b});
   }
   return status;
 }

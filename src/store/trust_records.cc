@@ -97,8 +97,7 @@ int TrustRecords::remove_pins(const EmailAddress& address, const std::optional<s
     statement.bind(2, *fingerprint);
   statement.run();
   const int removed = database_.changes();
-  enqueue_decision(database_, kChangeUnpin,
-                       address.str() + "\n" + fingerprint.value_or(std::string(kAllTargets)));
+  enqueue_decision(database_, kChangeUnpin, address.str() + "\n" + fingerprint.value_or(std::string(kAllTargets)));
   TrustSync(store_).clear_conflict(pin_subject(address));
   transaction.commit();
   return removed;

@@ -177,8 +177,8 @@ std::vector<ConflictRecord> TrustSync::conflicts(const std::optional<std::string
     statement.bind(1, *subject);
   std::vector<ConflictRecord> out;
   while (statement.step()) {
-    out.push_back({statement.column_text(0), DeviceId(statement.column_text(1)),
-                   statement.column_text(2), DeviceId(statement.column_text(3)), statement.column_text(4)});
+    out.push_back({statement.column_text(0), DeviceId(statement.column_text(1)), statement.column_text(2),
+                   DeviceId(statement.column_text(3)), statement.column_text(4)});
   }
   return out;
 }

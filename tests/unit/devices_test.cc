@@ -302,15 +302,18 @@ TEST(TrustRecordFormat, RemovalsEncodeAndDecode) {
   auto decode = [](std::string text) { return internal::decode_record(as_bytes(text)); };
   std::string no_anchor = json;
   no_anchor.replace(no_anchor.find("\"MANCHOR\""), 9, "\"*\"");
-  expect_error(ErrorCode::Malformed, [&] { decode(no_anchor); }, "'fingerprint' is not a fingerprint");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(no_anchor); }, "'fingerprint' is not a fingerprint");
   std::string no_subject = json;
   no_subject.replace(no_subject.find("\"MCAROL\""), 8, "\"\"");
-  expect_error(ErrorCode::Malformed, [&] { decode(no_subject); }, "'subject' is not a fingerprint");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(no_subject); }, "'subject' is not a fingerprint");
   // A fingerprint that would smuggle another item into the decisions kept
   // ("VERB TARGET; VERB TARGET").
   std::string smuggled = internal::encode_record(sample_record(DeviceId("MDEVICE"), 2));
   smuggled.replace(smuggled.find("MB2G-QXQK-DBHN-5W4D-3RTB"), 24, "MB2G; unpin *");
-  expect_error(ErrorCode::Malformed, [&] { decode(smuggled); }, "'fingerprint' is not a fingerprint");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(smuggled); }, "'fingerprint' is not a fingerprint");
 }
 
 TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
@@ -322,8 +325,8 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
     return out;
   };
   expect_error(ErrorCode::Malformed, [&] { decode("[]"); }, "not a JSON object");
-  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"kind\":\"pin\"", "\"kind\":\"forget\"")); },
-               "unknown kind");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(replaced("\"kind\":\"pin\"", "\"kind\":\"forget\"")); }, "unknown kind");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":1")); }, "previous record");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":\"2\"")); }, "'seq'");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"pin_kind\":\"pin\"", "\"pin_kind\":\"trust\"")); },
@@ -463,7 +466,8 @@ TEST(TrustRecordMerge, ARemovalConcurrentWithAPinIsAConflict) {
   EXPECT_TRUE(internal::conflict_of({decision("A", 1, 1, "anchor F 60"), decision("B", 1, 1, "anchor F 90")}))
       << "two amounts of one anchor";
   EXPECT_TRUE(internal::conflict_of({decision("A", 1, 1, "endorse D1 120/0"), decision("B", 1, 1, "withdraw *")}));
-  EXPECT_FALSE(internal::conflict_of({decision("A", 1, 1, "endorse D1 120/0"), decision("B", 1, 1, "endorse D2 120/0")}))
+  EXPECT_FALSE(
+      internal::conflict_of({decision("A", 1, 1, "endorse D1 120/0"), decision("B", 1, 1, "endorse D2 120/0")}))
       << "two endorsements with the same terms agree";
 }
 

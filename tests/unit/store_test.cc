@@ -402,8 +402,8 @@ TEST(TrustSyncRecords, RemovalsAreNotedAndSettleConflictsLikeDecisions) {
   EXPECT_TRUE(unpin_all) << "removing every pin is noted as '*'";
 
   records.add_anchor({"MANCHOR", blob("ca"), 60, at(4)});
-  sync.set_conflict({anchor_subject("MANCHOR"), DeviceId("MA"), "anchor MANCHOR 60", DeviceId("MB"),
-                     "anchor MANCHOR 90"});
+  sync.set_conflict(
+      {anchor_subject("MANCHOR"), DeviceId("MA"), "anchor MANCHOR 60", DeviceId("MB"), "anchor MANCHOR 90"});
   records.add_anchor({"MANCHOR", blob("ca"), 90, at(5)});
   EXPECT_EQ(records.anchors().at(0).amount, 90);
   EXPECT_TRUE(sync.conflicts().size() == 0) << "changing the amount here settles it";
