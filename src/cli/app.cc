@@ -57,12 +57,14 @@ struct Arguments {
   LearnArgs learn;
   ContactPinArgs contact_pin;
   ContactAcceptArgs contact_accept;
+  ContactUnpinArgs contact_unpin;
   EndorseArgs endorse;
   ExportEndorsementsArgs export_endorsements;
   ExportRotationArgs export_rotation;
   ExportRevocationArgs export_revocation;
   TrustArgs trust;
   TrustAnchorAddArgs trust_anchor_add;
+  TrustAnchorRemoveArgs trust_anchor_remove;
   ServeArgs serve;
   ServiceSmimeaArgs service_smimea;
   GatewayArgs gateway;
@@ -348,7 +350,7 @@ void define_message_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(verify, run_verify, args.verify);
 }
 
-// contact import, list, pin, accept; learn
+// contact import, list, pin, accept, unpin; learn
 void define_contact_commands(Definitions& d, CLI::App& app, Arguments& args) {
   auto* contact = d.group(app, "contact", "Correspondents' certificates");
   auto* contact_import =
@@ -373,6 +375,13 @@ void define_contact_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->required()
       ->type_name("FINGERPRINT");
   d.runs(contact_accept, run_contact_accept, args.contact_accept);
+  auto* contact_unpin =
+      d.subcommand(*contact, "unpin", "Take back a pin or acceptance (all of the address's, or one fingerprint's)",
+                   "mailseal contact unpin bob@example.org MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G");
+  contact_unpin->add_option("address", args.contact_unpin.address, "The address")->required()->type_name("ADDRESS");
+  contact_unpin->add_option("fingerprint", args.contact_unpin.fingerprint, "Only the pin of this fingerprint")
+      ->type_name("FINGERPRINT");
+  d.runs(contact_unpin, run_contact_unpin, args.contact_unpin);
 
   auto* learn = d.subcommand(app, "learn", "Learn the sender's key and history from a signed message",
                              "mailseal learn signed.eml");
@@ -380,7 +389,7 @@ void define_contact_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(learn, run_learn, args.learn);
 }
 
-// endorse; trust, trust anchor add, list
+// endorse; trust, trust anchor add, list, remove
 void define_trust_commands(Definitions& d, CLI::App& app, Arguments& args) {
   auto* endorse = d.subcommand(app, "endorse", "Vouch for a contact's key with your profile root",
                                "mailseal endorse carol@example.org --depth 1 --scope example.org");
@@ -393,7 +402,14 @@ void define_trust_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->add_option("--scope", args.endorse.scope,
                    "Only for addresses in this domain (example.org, .example.org) or this address (repeatable)")
       ->type_name("DOMAIN");
-  endorse->add_flag("--local", args.endorse.local, "Keep the endorsement to yourself: never exported");
+  auto* local = endorse->add_flag("--local", args.endorse.local, "Keep the endorsement to yourself: never exported");
+  endorse
+      ->add_flag("--withdraw", args.endorse.withdraw,
+                 "Take back the endorsements you made of the contact's key (on every device, after sync)")
+      ->excludes(local)
+      ->excludes("--amount")
+      ->excludes("--depth")
+      ->excludes("--scope");
   d.runs(endorse, run_endorse, args.endorse);
 
   auto* trust = d.subcommand(app, "trust", "Show how far a key is trusted for an address, and why",
@@ -409,6 +425,12 @@ void define_trust_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(anchor_add, run_trust_anchor_add, args.trust_anchor_add);
   auto* anchor_list = d.subcommand(*anchor, "list", "List the trust anchors", "mailseal trust anchor list");
   d.runs(anchor_list, run_trust_anchor_list);
+  auto* anchor_remove = d.subcommand(*anchor, "remove", "Stop trusting a CA (on every device, after sync)",
+                                     "mailseal trust anchor remove MB2G-QXQK-DBHN-5W4D-3RTB-NOUN-GD5G");
+  anchor_remove->add_option("fingerprint", args.trust_anchor_remove.fingerprint, "As 'trust anchor list' shows it")
+      ->required()
+      ->type_name("FINGERPRINT");
+  d.runs(anchor_remove, run_trust_anchor_remove, args.trust_anchor_remove);
   trust->callback([&action = d.action(), &args, trust] {
     if (trust->get_subcommands().empty()) {
       if (args.trust.address.empty())

@@ -135,12 +135,19 @@ struct ContactAcceptArgs {
 };
 int run_contact_accept(const Context& context, const ContactAcceptArgs& args);
 
+struct ContactUnpinArgs {
+  std::string address;
+  std::string fingerprint;  // empty: every pin and acceptance of the address
+};
+int run_contact_unpin(const Context& context, const ContactUnpinArgs& args);
+
 struct EndorseArgs {
   std::string address;
   int amount = 120;
   int depth = 0;
   std::vector<std::string> scope;
   bool local = false;
+  bool withdraw = false;
 };
 int run_endorse(const Context& context, const EndorseArgs& args);
 
@@ -172,6 +179,11 @@ struct TrustAnchorAddArgs {
 };
 int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args);
 int run_trust_anchor_list(const Context& context);
+
+struct TrustAnchorRemoveArgs {
+  std::string fingerprint;
+};
+int run_trust_anchor_remove(const Context& context, const TrustAnchorRemoveArgs& args);
 
 // The key service to use: --service URL, else the one the store remembers.
 struct ServiceArgs {

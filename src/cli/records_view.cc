@@ -8,15 +8,22 @@
 namespace mailseal::cli {
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
-  return {{"has_key", records.has_key},   {"written", records.written},   {"uploaded", records.uploaded},
-          {"merged", records.merged},     {"ignored", records.ignored},   {"refused", records.refused},
-          {"deferred", records.deferred}, {"conflicts", records.conflicts}};
+  return {{"has_key", records.has_key},   {"written", records.written},     {"uploaded", records.uploaded},
+          {"merged", records.merged},     {"ignored", records.ignored},     {"refused", records.refused},
+          {"deferred", records.deferred}, {"conflicts", records.conflicts}, {"restored", records.restored}};
 }
 
 bool print_records(const devices::RecordsReport& records) {
   bool any = false;
   if (records.uploaded > 0 || records.merged > 0) {
     print_note(fmt::format("trust records: {} sent, {} received", records.uploaded, records.merged));
+    any = true;
+  }
+  if (records.restored > 0) {
+    print_note(
+        fmt::format("trust records: took back {} of this device's own record(s) the service held and this "
+                    "store lacked (restored from a backup?)",
+                    records.restored));
     any = true;
   }
   if (records.ignored > 0) {
@@ -32,8 +39,10 @@ bool print_records(const devices::RecordsReport& records) {
     any = true;
   }
   if (records.conflicts > 0) {
-    print_warning(fmt::format("{} address(es) decided differently on two devices; 'mailseal status' lists them",
-                              records.conflicts));
+    print_warning(
+        fmt::format("{} address(es), anchor(s) or endorsement(s) decided differently on two devices; "
+                    "'mailseal status' lists them",
+                    records.conflicts));
     any = true;
   }
   return any;
@@ -48,11 +57,13 @@ std::string describe_conflict(const devices::RecordsConflict& conflict) {
 nlohmann::json records_status_json(const devices::RecordsStatus& status) {
   nlohmann::json conflicts = nlohmann::json::array();
   for (const auto& conflict : status.conflicts) {
-    conflicts.push_back({{"address", conflict.address.str()},
-                         {"device_a", conflict.device_a},
-                         {"decision_a", conflict.decision_a},
-                         {"device_b", conflict.device_b},
-                         {"decision_b", conflict.decision_b}});
+    conflicts.push_back(
+        {{"subject", conflict.subject},
+         {"address", conflict.address ? nlohmann::json(conflict.address->str()) : nlohmann::json(nullptr)},
+         {"device_a", conflict.device_a},
+         {"decision_a", conflict.decision_a},
+         {"device_b", conflict.device_b},
+         {"decision_b", conflict.decision_b}});
   }
   return {{"has_key", status.has_key},
           {"last_sync", status.last_sync ? nlohmann::json(iso_time(*status.last_sync)) : nlohmann::json(nullptr)},
@@ -70,7 +81,7 @@ void print_records_status(const devices::RecordsStatus& status) {
                          status.last_sync ? iso_time(*status.last_sync) : std::string("never"), status.pending_changes,
                          status.pending_records));
   for (const auto& conflict : status.conflicts)
-    print_line(fmt::format("conflict     {} {}", conflict.address.str(), describe_conflict(conflict)));
+    print_line(fmt::format("conflict     {} {}", escape_for_terminal(conflict.subject), describe_conflict(conflict)));
 }
 
 }  // namespace mailseal::cli

@@ -1,4 +1,4 @@
-// learn, contact pin/accept, endorse, export endorsements/rotation/revocation,
+// learn, contact pin/accept/unpin, endorse (and --withdraw), export endorsements/rotation/revocation,
 // trust, trust anchor.
 
 #include <fmt/format.h>
@@ -86,9 +86,35 @@ int run_contact_accept(const Context& context, const ContactAcceptArgs& args) {
   return 0;
 }
 
+int run_contact_unpin(const Context& context, const ContactUnpinArgs& args) {
+  profile::Profile profile = profile::Profile::open(context.home());
+  EmailAddress address = parse_address_argument(args.address);
+  const int removed = contacts::unpin(profile.store(), address, args.fingerprint);
+  if (!context.json()) {
+    print_note(fmt::format("took back {} pin(s) or acceptance(s) of {}{}", removed, address.str(),
+                           args.fingerprint.empty() ? "" : " naming " + escape_for_terminal(args.fingerprint)));
+  }
+  show_standing(context, profile, address, {{"unpinned", address.str()}, {"removed", removed}});
+  return 0;
+}
+
+namespace {
+
+int withdraw_endorsement(const Context& context, profile::Profile& profile, const EmailAddress& address) {
+  const int removed = contacts::withdraw_endorsement(profile.store(), agent::evaluator(profile), address);
+  if (!context.json())
+    print_note(fmt::format("withdrew {} endorsement(s) of {}", removed, address.str()));
+  show_standing(context, profile, address, {{"withdrawn", address.str()}, {"removed", removed}});
+  return 0;
+}
+
+}  // namespace
+
 int run_endorse(const Context& context, const EndorseArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   EmailAddress address = parse_address_argument(args.address);
+  if (args.withdraw)
+    return withdraw_endorsement(context, profile, address);
   contacts::EndorseOptions options{args.amount, args.depth, args.scope, args.local};
   crypto::Certificate endorsement =
       contacts::endorse(profile.store(), agent::evaluator(profile), profile.root_key(context.key_access()),
@@ -197,6 +223,17 @@ int run_trust_anchor_add(const Context& context, const TrustAnchorAddArgs& args)
   }
   if (context.json())
     print_json({{"added", added}});
+  return 0;
+}
+
+int run_trust_anchor_remove(const Context& context, const TrustAnchorRemoveArgs& args) {
+  profile::Profile profile = profile::Profile::open(context.home());
+  contacts::remove_anchor(profile.store(), args.fingerprint);
+  if (context.json()) {
+    print_json({{"removed", args.fingerprint}});
+  } else {
+    print_note(fmt::format("no longer a trust anchor: {}", escape_for_terminal(args.fingerprint)));
+  }
   return 0;
 }
 

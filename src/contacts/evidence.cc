@@ -75,12 +75,6 @@ bool revoked_itself(store::LocalStore& store, store::TrustRecords& records, cons
   });
 }
 
-// The fingerprint a merged decision names ("pin FINGERPRINT").
-std::string fingerprint_of_decision(const std::string& value) {
-  const std::size_t space = value.find(' ');
-  return space == std::string::npos ? value : value.substr(space + 1);
-}
-
 bool matches(const std::string& presentation, const std::vector<udf::Fingerprint>& candidates) {
   try {
     udf::Fingerprint pinned = udf::Fingerprint::parse(presentation);
@@ -89,6 +83,32 @@ bool matches(const std::string& presentation, const std::vector<udf::Fingerprint
   } catch (const Error&) {
     return false;
   }
+}
+
+// The fingerprints two devices' decisions about an address name ("pin F",
+// "accept F", "unpin F"; "unpin *" names none), the one that is not this
+// certificate's first: what the conflict is with.
+std::string conflicting_fingerprint(const store::ConflictRecord& conflict,
+                                    const std::vector<udf::Fingerprint>& candidates) {
+  std::vector<std::string> named;
+  for (const std::string* value : {&conflict.value_a, &conflict.value_b}) {
+    std::size_t start = 0;
+    while (start < value->size()) {
+      std::size_t end = value->find("; ", start);
+      if (end == std::string::npos)
+        end = value->size();
+      const std::string item = value->substr(start, end - start);
+      const std::size_t space = item.find(' ');
+      if (space != std::string::npos && item.substr(space + 1) != store::kAllTargets)
+        named.push_back(item.substr(space + 1));
+      start = end + 2;
+    }
+  }
+  auto other = std::find_if(named.begin(), named.end(),
+                            [&](const std::string& fingerprint) { return !matches(fingerprint, candidates); });
+  if (other != named.end())
+    return *other;
+  return named.empty() ? std::string(store::kAllTargets) : named.front();
 }
 
 // Identities reachable from `from` by rotation statements (each signed by the
@@ -150,8 +170,17 @@ std::vector<trust::Edge> StoreGraph::endorsements_by(const Identity& issuer) {
     return {};
   store::TrustRecords records(store_);
   std::vector<trust::Edge> out;
+  if (!conflicts_) {
+    conflicts_.emplace();
+    for (auto& conflict : store::TrustSync(store_).conflicts())
+      conflicts_->insert(std::move(conflict.subject));
+  }
   for (auto& record : records.endorsements_by(issuer)) {
     if (record.kind != "endorsement" || revoked(record.subject))
+      continue;
+    // Endorsed on one device and withdrawn (or endorsed otherwise) on
+    // another, neither knowing the other: no edge until decided again.
+    if (conflicts_->contains(store::endorsement_subject(record.issuer, record.subject)))
       continue;
     out.push_back(trust::Edge{std::move(record.issuer), std::move(record.subject), record.amount, record.depth,
                               std::move(record.scope), std::move(record.addresses)});
@@ -256,16 +285,19 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
   // without knowing each other's decision (trust records): a conflict for
   // the person to settle, whichever certificate this is: neither pin counts
   // until a decision that knows both is made.
+  store::TrustSync sync(store);
   if (!facts.own) {
-    for (const auto& conflict : store::TrustSync(store).conflicts(address)) {
-      const std::string& other = matches(fingerprint_of_decision(conflict.value_a), candidates) ? conflict.value_b
-                                                                                                 : conflict.value_a;
-      facts.conflict_with = Identity{fingerprint_of_decision(other)};
+    for (const auto& conflict : sync.conflicts(store::pin_subject(address))) {
+      facts.conflict_with = Identity{conflicting_fingerprint(conflict, candidates)};
       facts.pin.reset();
     }
   }
 
   for (const auto& anchor : records.anchors()) {
+    // Two devices set the anchor differently: it counts for nothing until
+    // the person decides again (a conflict never raises trust).
+    if (!sync.conflicts(store::anchor_subject(anchor.fingerprint)).empty())
+      continue;
     crypto::Certificate anchor_certificate = crypto::Certificate::from_der(anchor.certificate);
     if (crypto::verify_chain(certificate, path, {anchor_certificate}, now).empty()) {
       facts.pkix.push_back({anchor_certificate.subject(), anchor.amount});
@@ -454,6 +486,63 @@ void accept(store::LocalStore& store, const EmailAddress& address, std::string_v
   store::TrustRecords(store).add_pin({address, presentation, "accept", at});
 }
 
+int unpin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint) {
+  store::TrustRecords records(store);
+  const bool in_conflict = !store::TrustSync(store).conflicts(store::pin_subject(address)).empty();
+  if (fingerprint.empty()) {
+    const int pins = static_cast<int>(records.pins(address).size());
+    if (pins == 0 && !in_conflict) {
+      throw Error(ErrorCode::NotFound, fmt::format("nothing is pinned or accepted for {}", address.str()),
+                  fmt::format("'mailseal trust {}' shows where it stands", address.str()));
+    }
+    records.remove_pins(address, std::nullopt);
+    return pins;
+  }
+  // The pins as recorded, that the fingerprint given names (at any precision).
+  const udf::Fingerprint given = udf::Fingerprint::parse(fingerprint);
+  std::set<std::string> named;
+  for (const auto& pin : records.pins(address)) {
+    if (matches(pin.fingerprint, {given}) || given.matches(udf::Fingerprint::parse(pin.fingerprint)))
+      named.insert(pin.fingerprint);
+  }
+  if (named.empty() && in_conflict)
+    named.insert(given.to_string(given.precision_bits()));
+  if (named.empty()) {
+    throw Error(ErrorCode::NotFound, fmt::format("no pin or acceptance of {} names {}", address.str(), fingerprint),
+                fmt::format("'mailseal trust {}' shows where it stands", address.str()));
+  }
+  int removed = 0;
+  for (const auto& presentation : named)
+    removed += records.remove_pins(address, presentation);
+  return removed;
+}
+
+int withdraw_endorsement(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address) {
+  store::TrustRecords records(store);
+  store::TrustSync sync(store);
+  // The identities the profile endorsed for the address, and those whose
+  // endorsement is in conflict between two devices.
+  std::set<Identity> subjects;
+  for (const auto& endorsement : records.endorsements_by(evaluator.root)) {
+    const auto& named = endorsement.addresses;
+    if (endorsement.kind == "endorsement" && std::find(named.begin(), named.end(), address.str()) != named.end())
+      subjects.insert(endorsement.subject);
+  }
+  for (const auto& record : store.contact_certificates(address)) {
+    const Identity identity = identify(store, crypto::Certificate::from_der(record.certificate)).identity;
+    if (!sync.conflicts(store::endorsement_subject(evaluator.root, identity)).empty())
+      subjects.insert(identity);
+  }
+  if (subjects.empty()) {
+    throw Error(ErrorCode::NotFound, fmt::format("you have not endorsed {}", address.str()),
+                fmt::format("'mailseal trust {}' shows who vouches for it", address.str()));
+  }
+  int removed = 0;
+  for (const auto& subject : subjects)
+    removed += records.withdraw_endorsements(evaluator.root, subject);
+  return removed;
+}
+
 namespace {
 
 void check_endorsement_terms(const Evaluator& evaluator, const EmailAddress& address, const EndorseOptions& options) {
@@ -516,7 +605,12 @@ crypto::Certificate endorse(store::LocalStore& store, const Evaluator& evaluator
   record.exportable = terms.exportable;
   record.certificate = endorsement.der();
   record.created_at = now;
+  store::Transaction transaction(store.database());
   records.add_endorsement(record);
+  // Made here, knowing what this device merged: it settles a conflict
+  // about the profile's endorsements of the identity.
+  store::TrustSync(store).clear_conflict(store::endorsement_subject(evaluator.root, identity.identity));
+  transaction.commit();
   return endorsement;
 }
 
@@ -769,6 +863,24 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
   }
   transaction.commit();
   return result;
+}
+
+void remove_anchor(store::LocalStore& store, std::string_view fingerprint) {
+  const udf::Fingerprint given = udf::Fingerprint::parse(fingerprint);
+  store::TrustRecords records(store);
+  std::vector<std::string> matching;
+  for (const auto& anchor : records.anchors()) {
+    if (matches(anchor.fingerprint, {given}) || given.matches(udf::Fingerprint::parse(anchor.fingerprint)))
+      matching.push_back(anchor.fingerprint);
+  }
+  if (matching.size() != 1) {
+    throw Error(ErrorCode::NotFound,
+                matching.empty() ? fmt::format("no trust anchor has the fingerprint {}", fingerprint)
+                                 : fmt::format("{} trust anchors match {}; give more of the fingerprint",
+                                               matching.size(), fingerprint),
+                "'mailseal trust anchor list' shows them");
+  }
+  records.remove_anchor(matching.front());
 }
 
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, TimePoint at) {

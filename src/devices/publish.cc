@@ -85,8 +85,36 @@ keyservice::PublishedProfile fetch_profile(keyservice::Client& client, const Ema
   return checked_profile(client.profile_for(address), address);
 }
 
-PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                      TimePoint now) {
+namespace {
+
+// Another device holding the root renewed it too and published first: the
+// service keeps the root that lasts longest (409 root_outdated for this
+// one). This device takes the published root when it is the same profile
+// root (the same key and name, self-signed: a service cannot forge one) and
+// lasts at least as long; what this device issued under its own renewal
+// verifies under it (same key, same name). False when there is none.
+bool adopt_published_root(profile::Profile& profile, keyservice::Client& client) {
+  const crypto::Certificate root = profile.root_certificate();
+  const Identity fingerprint = keyservice::profile_fingerprint_of(root);
+  for (const auto& address : profile.addresses()) {
+    std::optional<keyservice::PublishedProfile> published;
+    try {
+      published = fetch_profile(client, address);
+    } catch (const Error&) {
+      continue;  // not served for this address (unverified, or withdrawn)
+    }
+    const crypto::Certificate& other = published->root;
+    if (published->fingerprint == fingerprint && other.der() != root.der() &&
+        keyservice::same_profile_root(other, root) && other.not_after() >= root.not_after()) {
+      profile.store().set_root_certificate(other.der());
+      return true;
+    }
+  }
+  return false;
+}
+
+PublishReport publish_once(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                           TimePoint now) {
   crypto::PrivateKey root_key = profile.root_key(key_access);
   crypto::Certificate root = profile.root_certificate();
   const Identity fingerprint = keyservice::profile_fingerprint_of(root);
@@ -107,6 +135,21 @@ PublishReport publish(profile::Profile& profile, keyservice::Client& client, con
   remember_service(profile.store(), client.url());
   return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
                        static_cast<int>(publication.devices.size()), std::move(receipt.claims)};
+}
+
+}  // namespace
+
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                      TimePoint now) {
+  try {
+    return publish_once(profile, client, key_access, now);
+  } catch (const Error& error) {
+    // A refusal (409 root_outdated among them) after which the published
+    // root is this one renewed elsewhere: adopt it and publish again, once.
+    if (error.code() != ErrorCode::RejectedByPolicy || !adopt_published_root(profile, client))
+      throw;
+  }
+  return publish_once(profile, client, key_access, now);
 }
 
 keyservice::AddressClaim confirm_address(profile::Profile& profile, keyservice::Client& client,

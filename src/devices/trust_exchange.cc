@@ -140,7 +140,30 @@ void remember_records_material(store::LocalStore& store) {
 
 namespace {
 
-std::optional<Change> change_of(store::LocalStore& store, const store::OutboxEntry& entry) {
+// A removal: what it names is gone from the store, so the outbox entry's
+// reference is the whole change. nullopt for other kinds.
+std::optional<Change> removal_of(const store::OutboxEntry& entry, TimePoint now) {
+  const std::vector<std::string> parts = split_ref(entry.ref);
+  Change change;
+  change.kind = entry.kind;
+  change.at = now;
+  if (entry.kind == store::kChangeUnpin && parts.size() == 2) {
+    change.address = EmailAddress::parse(parts[0]);
+    change.fingerprint = parts[1];
+  } else if (entry.kind == store::kChangeUnanchor) {
+    change.fingerprint = entry.ref;
+  } else if (entry.kind == store::kChangeWithdrawal && parts.size() == 2) {
+    change.issuer = parts[0];
+    change.subject = parts[1];
+  } else {
+    return std::nullopt;
+  }
+  return change;
+}
+
+std::optional<Change> change_of(store::LocalStore& store, const store::OutboxEntry& entry, TimePoint now) {
+  if (auto removal = removal_of(entry, now))
+    return removal;
   store::TrustRecords records(store);
   const std::vector<std::string> parts = split_ref(entry.ref);
   Change change;
@@ -233,31 +256,78 @@ std::int64_t highest_lamport(const std::vector<store::RecordPosition>& positions
   return out;
 }
 
-// Recomputes the conflict about `address` from every decision known.
-int judge_conflict(store::TrustSync& sync, const EmailAddress& address) {
+std::vector<Decision> decisions_about(store::TrustSync& sync, const std::string& subject) {
   std::vector<Decision> decisions;
-  for (const auto& record : sync.decisions(address)) {
+  for (const auto& record : sync.decisions(subject)) {
     decisions.push_back(
         {record.device_id, record.seq, record.lamport, record.value, parse_frontier(record.frontier)});
   }
-  auto conflict = conflict_of(decisions);
+  return decisions;
+}
+
+// Recomputes the conflict about `subject` from every decision known.
+int judge_conflict(store::TrustSync& sync, const std::string& subject) {
+  auto conflict = conflict_of(decisions_about(sync, subject));
   if (!conflict) {
-    sync.clear_conflict(address);
+    sync.clear_conflict(subject);
     return 0;
   }
-  sync.set_conflict({address, conflict->first.device, conflict->first.value, conflict->second.device,
-                     conflict->second.value});
+  sync.set_conflict(
+      {subject, conflict->first.device, conflict->first.value, conflict->second.device, conflict->second.value});
   return 1;
 }
 
-void note_decisions(store::TrustSync& sync, const TrustRecord& record, std::set<EmailAddress>& touched) {
-  for (const auto& change : record.changes) {
-    if (change.kind != store::kChangePin || !change.address)
-      continue;
-    sync.add_decision({*change.address, record.device, record.seq, record.lamport,
-                       change.pin_kind + " " + change.fingerprint, frontier_text(record.frontier)});
-    touched.insert(*change.address);
+// What a change decides, and about what subject; nullopt for what is only
+// learned (and for endorsements by other issuers: imported, not decided; a
+// withdrawal of another issuer's endorsements is no one's decision here and
+// is not applied).
+struct Decided {
+  std::string subject;
+  DecisionItem item;
+};
+
+std::optional<Decided> decided_by(const Change& change, const Identity& own_root) {
+  if ((change.kind == store::kChangePin || change.kind == store::kChangeUnpin) && change.address) {
+    const std::string verb = change.kind == store::kChangePin ? change.pin_kind : std::string(store::kChangeUnpin);
+    return Decided{store::pin_subject(*change.address), {verb, change.fingerprint, ""}};
   }
+  if (change.kind == store::kChangeAnchor) {
+    return Decided{store::anchor_subject(change.fingerprint),
+                   {"anchor", change.fingerprint, std::to_string(change.amount)}};
+  }
+  if (change.kind == store::kChangeUnanchor)
+    return Decided{store::anchor_subject(change.fingerprint), {"unanchor", change.fingerprint, ""}};
+  if (change.kind == store::kChangeEndorsement && change.endorsement_kind == "endorsement" &&
+      change.issuer == own_root.str()) {
+    return Decided{
+        store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
+        {"endorse", to_hex(crypto::sha256(change.certificate)), fmt::format("{}/{}", change.amount, change.depth)}};
+  }
+  if (change.kind == store::kChangeWithdrawal && change.issuer == own_root.str()) {
+    return Decided{store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
+                   {"withdraw", std::string(store::kAllTargets), ""}};
+  }
+  return std::nullopt;
+}
+
+// Notes what `record` decided, one value per subject (its items in the
+// record's order), and the subjects it touched.
+void note_decisions(store::TrustSync& sync, const TrustRecord& record, const Identity& own_root,
+                    std::set<std::string>& touched) {
+  std::map<std::string, std::vector<DecisionItem>> items;
+  for (const auto& change : record.changes) {
+    if (auto decided = decided_by(change, own_root))
+      items[decided->subject].push_back(std::move(decided->item));
+  }
+  for (const auto& [subject, list] : items) {
+    sync.add_decision(
+        {subject, record.device, record.seq, record.lamport, decision_value(list), frontier_text(record.frontier)});
+    touched.insert(subject);
+  }
+}
+
+Identity root_identity(profile::Profile& profile) {
+  return Identity{profile.root_certificate().key_fingerprint().to_string(udf::kFullBits)};
 }
 
 struct Writer {
@@ -266,6 +336,7 @@ struct Writer {
   store::DeviceRecord self;
   crypto::PrivateKey signature_key;
   Identity profile;
+  Identity own_root;
   TimePoint now;
 };
 
@@ -279,7 +350,7 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
   record.device = writer.self.device_id;
   record.made_at = writer.now;
   for (const auto& entry : entries) {
-    if (auto change = change_of(writer.store, entry))
+    if (auto change = change_of(writer.store, entry, writer.now))
       record.changes.push_back(std::move(*change));
   }
   auto positions = sync.positions();
@@ -297,10 +368,10 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
                                    from_hex(keys.front().key_id), ByteView(key.data(), key.size()));
   sync.add_own_record(record.seq, sealed);
   sync.set_position({record.device, record.seq, crypto::sha256(sealed), record.lamport});
-  std::set<EmailAddress> touched;
-  note_decisions(sync, record, touched);
-  for (const auto& address : touched)
-    judge_conflict(sync, address);
+  std::set<std::string> touched;
+  note_decisions(sync, record, writer.own_root, touched);
+  for (const auto& subject : touched)
+    judge_conflict(sync, subject);
   sync.discard_outbox(after_id, entries.back().id);
   transaction.commit();
 }
@@ -400,6 +471,7 @@ struct Plan {
 struct Context {
   store::LocalStore& store;
   Identity profile;
+  Identity own_root;
   DeviceId self;
   crypto::Certificate root;
   std::map<std::string, SecretBytes> keys;  // by key id, hex
@@ -476,8 +548,45 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
   plan.reached[device] = seq;
 }
 
-Plan plan_merge(Context& context, const Fetched& fetched) {
-  check_own_log(context, fetched);
+// A store restored from a backup is behind its own log as the service holds
+// it: the records after its own position, checked as another device's are
+// (in order, each naming the previous one's hash, opening under a records
+// key, signed by this device's key that the root certified), are taken back
+// as this device's own, before it writes anything new under their numbers.
+// Their changes are merged with the other devices' records.
+std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched) {
+  store::TrustSync sync(context.store);
+  auto head = fetched.heads.find(context.self);
+  store::RecordPosition position{context.self, 0, {}, 0};
+  for (auto& known : sync.positions()) {
+    if (known.device_id == context.self)
+      position = std::move(known);
+  }
+  if (head == fetched.heads.end() || head->second <= position.seq)
+    return {};
+  static const std::vector<keyservice::StoredRecord> kNone;
+  auto served = fetched.logs.find(context.self);
+  Plan plan;
+  verify_log(context, context.self, served == fetched.logs.end() ? kNone : served->second, position, head->second,
+             plan);
+  if (!plan.waiting.empty())
+    tampered("it served this device's own records under a records key this device does not have");
+  store::Transaction transaction(context.store.database());
+  for (const auto& verified : plan.merge) {
+    const TrustRecord& record = verified.record.record;
+    const keyservice::StoredRecord& stored =
+        served->second[static_cast<std::size_t>(record.seq - served->second.front().seq)];
+    sync.add_own_record(record.seq, stored.sealed);
+    sync.mark_uploaded(record.seq);
+    sync.set_position({context.self, record.seq, verified.hash, record.lamport});
+  }
+  transaction.commit();
+  return std::move(plan.merge);
+}
+
+// `own`: this device's own records taken back (take_back_own_log), merged
+// with the others' and held to the same check of withheld tails.
+Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> own) {
   std::map<DeviceId, store::RecordPosition> positions;
   for (auto& position : store::TrustSync(context.store).positions())
     positions[position.device_id] = std::move(position);
@@ -510,6 +619,7 @@ Plan plan_merge(Context& context, const Fetched& fetched) {
       tampered(fmt::format("it no longer serves the records of device {}", device.str()));
     }
   }
+  plan.merge.insert(plan.merge.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
   // Withheld tails: a record names what its device had merged; this device
   // must reach as far.
   for (const auto& verified : plan.merge) {
@@ -530,12 +640,44 @@ Plan plan_merge(Context& context, const Fetched& fetched) {
   return plan;
 }
 
+// A decision of another device, unless a decision later in the order
+// overtook it (what arrives out of order ends as in order).
+void apply_decision(Context& context, const TrustRecord& record, const Change& change, const Decided& decided) {
+  store::TrustSync sync(context.store);
+  store::TrustRecords records(context.store);
+  const std::vector<Decision> known = decisions_about(sync, decided.subject);
+  const Decision here{record.device, record.seq, record.lamport, "", record.frontier};
+  if (overtaken(here, decided.item.target, known))
+    return;
+  const std::set<std::string> keep = decided_after(here, known);
+  if (change.kind == store::kChangePin) {
+    records.merge_pin({*change.address, change.fingerprint, change.pin_kind, change.at});
+  } else if (change.kind == store::kChangeUnpin) {
+    records.merge_unpin(*change.address, change.fingerprint, keep);
+  } else if (change.kind == store::kChangeAnchor) {
+    records.merge_anchor({change.fingerprint, change.certificate, change.amount, change.at});
+  } else if (change.kind == store::kChangeUnanchor) {
+    records.merge_anchor_removal(change.fingerprint);
+  } else if (change.kind == store::kChangeWithdrawal) {
+    for (const auto& endorsement : records.endorsements_by(Identity(change.issuer))) {
+      if (endorsement.subject.str() == change.subject && endorsement.kind == "endorsement" &&
+          !keep.contains(to_hex(crypto::sha256(endorsement.certificate)))) {
+        records.remove_endorsement(endorsement.id);
+      }
+    }
+  } else {
+    records.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
+                             change.scope, change.addresses, change.endorsement_kind, change.exportable,
+                             change.certificate, change.at});
+  }
+}
+
 void apply_change(store::LocalStore& store, const Change& change, TimePoint now) {
   store::TrustRecords records(store);
   if (change.kind == store::kChangePin) {
     records.merge_pin({*change.address, change.fingerprint, change.pin_kind, change.at});
   } else if (change.kind == store::kChangeAnchor) {
-    records.add_anchor({change.fingerprint, change.certificate, change.amount, change.at});
+    records.merge_anchor({change.fingerprint, change.certificate, change.amount, change.at});
   } else if (change.kind == store::kChangeEndorsement) {
     records.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
                              change.scope, change.addresses, change.endorsement_kind, change.exportable,
@@ -566,7 +708,7 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
   store::TrustSync sync(context.store);
   store::Transaction transaction(context.store.database());
   const std::int64_t mark = sync.outbox_mark();
-  std::set<EmailAddress> touched;
+  std::set<std::string> touched;
   for (const auto& verified : plan.merge) {
     TrustRecord record = verified.record.record;
     const bool may_decide = context.roster.at(record.device).role != store::DeviceRole::Read;
@@ -576,18 +718,26 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
         ++report.ignored;
         continue;
       }
-      apply_change(context.store, change, now);
+      if (auto decided = decided_by(change, context.own_root)) {
+        apply_decision(context, record, change, *decided);
+      } else {
+        apply_change(context.store, change, now);
+      }
       taken.push_back(change);
     }
     record.changes = std::move(taken);
-    note_decisions(sync, record, touched);
+    note_decisions(sync, record, context.own_root, touched);
+    // This device's own records taken back are in place already (and its
+    // position past them, when it wrote on).
+    if (record.device == context.self)
+      continue;
     sync.set_position({record.device, record.seq, verified.hash, record.lamport});
     ++report.merged;
   }
   // What came from other devices is not this device's to send again.
   sync.discard_outbox(mark, std::numeric_limits<std::int64_t>::max());
-  for (const auto& address : touched)
-    judge_conflict(sync, address);
+  for (const auto& subject : touched)
+    judge_conflict(sync, subject);
   transaction.commit();
 }
 
@@ -604,18 +754,26 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   report.has_key = true;
   const store::DeviceRecord self = this_device(store);
   const Identity fingerprint = store.profile().fingerprint;
-  Writer writer{store, key_access, self, profile.load_key(self.signature_key_file, key_access), fingerprint, now};
-  report.written = write_own_records(writer);
+  const Identity own_root = root_identity(profile);
   KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
-  report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
-
-  Context context{store, fingerprint, self.device_id, profile.root_certificate(), {}, {}};
+  Context context{store, fingerprint, own_root, self.device_id, profile.root_certificate(), {}, {}};
   for (const auto& key : keys)
     context.keys.emplace(key.key_id, read_records_key(store, key, key_access));
   for (auto& device : store.devices())
     context.roster.emplace(device.device_id, std::move(device));
+  // Fetched first: the service's copy of this device's own log is checked
+  // (and taken back when this store is behind it) before anything new is
+  // written under the next number.
   Fetched fetched = fetch_records(client, fingerprint, sync.positions(), signer.signer);
-  Plan plan = plan_merge(context, fetched);
+  check_own_log(context, fetched);
+  std::vector<Verified> own = take_back_own_log(context, fetched);
+  report.restored = static_cast<int>(own.size());
+
+  Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
+                fingerprint, own_root,   now};
+  report.written = write_own_records(writer);
+  report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
+  Plan plan = plan_merge(context, fetched, std::move(own));
   report.deferred = plan.deferred;
   report.refused = plan.refused;
   apply_plan(context, plan, report, now);
@@ -645,8 +803,8 @@ RecordsStatus records_status(store::LocalStore& store) {
     return found == names.end() ? device.str() : found->second;
   };
   for (const auto& conflict : sync.conflicts()) {
-    status.conflicts.push_back(
-        {conflict.address, name_of(conflict.device_a), conflict.value_a, name_of(conflict.device_b), conflict.value_b});
+    status.conflicts.push_back({conflict.subject, store::subject_address(conflict.subject), name_of(conflict.device_a),
+                                conflict.value_a, name_of(conflict.device_b), conflict.value_b});
   }
   return status;
 }

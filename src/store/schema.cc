@@ -205,6 +205,10 @@ CREATE TABLE client_setups (
 // binding merged or written (device, seq, lamport, what was decided, the
 // frontier of the record), from which conflicts are judged;
 // `record_conflicts`: the addresses decided differently on two devices.
+// Their `address` column holds a decision's subject (store::pin_subject,
+// anchor_subject, endorsement_subject): an address, "anchor:FINGERPRINT"
+// or "endorsement:ISSUER:SUBJECT"; an address is its own subject, so the
+// rows written before anchors and endorsements were ordered still read.
 constexpr std::string_view kSchemaV7 = R"sql(
 CREATE TABLE records_keys (
   key_id     TEXT PRIMARY KEY,

@@ -84,9 +84,36 @@ void TrustRecords::add_pin(const PinRecord& pin) {
   // conflict between other devices' decisions about the address.
   Transaction transaction(database_);
   merge_pin(pin);
-  enqueue_trust_change(database_, kChangePin, pin.address.str() + "\n" + pin.fingerprint + "\n" + pin.kind);
-  TrustSync(store_).clear_conflict(pin.address);
+  enqueue_decision(database_, kChangePin, pin.address.str() + "\n" + pin.fingerprint + "\n" + pin.kind);
+  TrustSync(store_).clear_conflict(pin_subject(pin.address));
   transaction.commit();
+}
+
+int TrustRecords::remove_pins(const EmailAddress& address, const std::optional<std::string>& fingerprint) {
+  Transaction transaction(database_);
+  auto statement = database_.prepare("DELETE FROM pins WHERE address = ?1 AND (?2 IS NULL OR fingerprint = ?2)");
+  statement.bind(1, address.str());
+  if (fingerprint)
+    statement.bind(2, *fingerprint);
+  statement.run();
+  const int removed = database_.changes();
+  enqueue_decision(database_, kChangeUnpin, address.str() + "\n" + fingerprint.value_or(std::string(kAllTargets)));
+  TrustSync(store_).clear_conflict(pin_subject(address));
+  transaction.commit();
+  return removed;
+}
+
+void TrustRecords::merge_unpin(const EmailAddress& address, const std::string& fingerprint,
+                               const std::set<std::string>& keep) {
+  for (const auto& pin : pins(address)) {
+    if ((fingerprint == kAllTargets || pin.fingerprint == fingerprint) && !keep.contains(pin.fingerprint)) {
+      database_.prepare("DELETE FROM pins WHERE address = ?1 AND fingerprint = ?2 AND kind = ?3")
+          .bind(1, address.str())
+          .bind(2, pin.fingerprint)
+          .bind(3, pin.kind)
+          .run();
+    }
+  }
 }
 
 void TrustRecords::merge_pin(const PinRecord& pin) {
@@ -240,6 +267,23 @@ bool TrustRecords::add_endorsement(const EndorsementRecord& endorsement) {
   return true;
 }
 
+int TrustRecords::withdraw_endorsements(const Identity& issuer, const Identity& subject) {
+  Transaction transaction(database_);
+  database_.prepare("DELETE FROM endorsements WHERE issuer = ?1 AND subject = ?2 AND kind = 'endorsement'")
+      .bind(1, issuer.str())
+      .bind(2, subject.str())
+      .run();
+  const int removed = database_.changes();
+  enqueue_decision(database_, kChangeWithdrawal, issuer.str() + "\n" + subject.str());
+  TrustSync(store_).clear_conflict(endorsement_subject(issuer, subject));
+  transaction.commit();
+  return removed;
+}
+
+void TrustRecords::remove_endorsement(std::int64_t id) {
+  database_.prepare("DELETE FROM endorsements WHERE id = ?1").bind(1, id).run();
+}
+
 std::optional<EndorsementRecord> TrustRecords::endorsement(std::int64_t id) {
   auto statement = database_.prepare(std::string("SELECT ") + std::string(kEndorsementColumns) +
                                      " FROM endorsements WHERE id = ?1");
@@ -270,6 +314,14 @@ std::vector<EndorsementRecord> TrustRecords::endorsements_of(const Identity& sub
 }
 
 void TrustRecords::add_anchor(const AnchorRecord& anchor) {
+  Transaction transaction(database_);
+  merge_anchor(anchor);
+  enqueue_decision(database_, kChangeAnchor, anchor.fingerprint);
+  TrustSync(store_).clear_conflict(anchor_subject(anchor.fingerprint));
+  transaction.commit();
+}
+
+void TrustRecords::merge_anchor(const AnchorRecord& anchor) {
   database_
       .prepare(
           "INSERT INTO trust_anchors (fingerprint, certificate, amount, added_at) VALUES (?1, ?2, ?3, ?4) "
@@ -279,7 +331,22 @@ void TrustRecords::add_anchor(const AnchorRecord& anchor) {
       .bind(3, static_cast<std::int64_t>(anchor.amount))
       .bind(4, anchor.added_at)
       .run();
-  enqueue_trust_change(database_, kChangeAnchor, anchor.fingerprint);
+}
+
+bool TrustRecords::remove_anchor(const std::string& fingerprint) {
+  Transaction transaction(database_);
+  merge_anchor_removal(fingerprint);
+  const bool removed = database_.changes() > 0;
+  if (removed) {
+    enqueue_decision(database_, kChangeUnanchor, fingerprint);
+    TrustSync(store_).clear_conflict(anchor_subject(fingerprint));
+  }
+  transaction.commit();
+  return removed;
+}
+
+void TrustRecords::merge_anchor_removal(const std::string& fingerprint) {
+  database_.prepare("DELETE FROM trust_anchors WHERE fingerprint = ?1").bind(1, fingerprint).run();
 }
 
 std::vector<AnchorRecord> TrustRecords::anchors() {

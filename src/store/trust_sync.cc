@@ -2,8 +2,38 @@
 
 namespace mailseal::store {
 
+namespace {
+
+constexpr std::string_view kAnchorPrefix = "anchor:";
+constexpr std::string_view kEndorsementPrefix = "endorsement:";
+
+}  // namespace
+
+std::string pin_subject(const EmailAddress& address) {
+  return address.str();
+}
+
+std::string anchor_subject(std::string_view fingerprint) {
+  return std::string(kAnchorPrefix) + std::string(fingerprint);
+}
+
+std::string endorsement_subject(const Identity& issuer, const Identity& subject) {
+  return std::string(kEndorsementPrefix) + issuer.str() + ":" + subject.str();
+}
+
+std::optional<EmailAddress> subject_address(const std::string& subject) {
+  if (subject.starts_with(kAnchorPrefix) || subject.starts_with(kEndorsementPrefix))
+    return std::nullopt;
+  return EmailAddress::parse(subject);
+}
+
 void enqueue_trust_change(Database& database, std::string_view kind, std::string_view ref) {
   database.prepare("INSERT OR IGNORE INTO trust_outbox (kind, ref) VALUES (?1, ?2)").bind(1, kind).bind(2, ref).run();
+}
+
+void enqueue_decision(Database& database, std::string_view kind, std::string_view ref) {
+  database.prepare("DELETE FROM trust_outbox WHERE kind = ?1 AND ref = ?2").bind(1, kind).bind(2, ref).run();
+  enqueue_trust_change(database, kind, ref);
 }
 
 std::vector<OutboxEntry> TrustSync::outbox() {
@@ -98,9 +128,9 @@ void TrustSync::set_position(const RecordPosition& position) {
 void TrustSync::add_decision(const DecisionRecord& decision) {
   database_
       .prepare(
-          "INSERT OR IGNORE INTO record_decisions (address, device_id, seq, lamport, value, frontier) "
+          "INSERT OR REPLACE INTO record_decisions (address, device_id, seq, lamport, value, frontier) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-      .bind(1, decision.address.str())
+      .bind(1, decision.subject)
       .bind(2, decision.device_id.str())
       .bind(3, decision.seq)
       .bind(4, decision.lamport)
@@ -109,14 +139,14 @@ void TrustSync::add_decision(const DecisionRecord& decision) {
       .run();
 }
 
-std::vector<DecisionRecord> TrustSync::decisions(const EmailAddress& address) {
+std::vector<DecisionRecord> TrustSync::decisions(const std::string& subject) {
   auto statement = database_.prepare(
       "SELECT device_id, seq, lamport, value, frontier FROM record_decisions WHERE address = ?1 "
       "ORDER BY lamport, device_id, seq");
-  statement.bind(1, address.str());
+  statement.bind(1, subject);
   std::vector<DecisionRecord> out;
   while (statement.step()) {
-    out.push_back({address, DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_int(2),
+    out.push_back({subject, DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_int(2),
                    statement.column_text(3), statement.column_text(4)});
   }
   return out;
@@ -127,7 +157,7 @@ void TrustSync::set_conflict(const ConflictRecord& conflict) {
       .prepare(
           "INSERT INTO record_conflicts (address, device_a, value_a, device_b, value_b) VALUES (?1, ?2, ?3, ?4, ?5) "
           "ON CONFLICT (address) DO UPDATE SET device_a = ?2, value_a = ?3, device_b = ?4, value_b = ?5")
-      .bind(1, conflict.address.str())
+      .bind(1, conflict.subject)
       .bind(2, conflict.device_a.str())
       .bind(3, conflict.value_a)
       .bind(4, conflict.device_b.str())
@@ -135,20 +165,20 @@ void TrustSync::set_conflict(const ConflictRecord& conflict) {
       .run();
 }
 
-void TrustSync::clear_conflict(const EmailAddress& address) {
-  database_.prepare("DELETE FROM record_conflicts WHERE address = ?1").bind(1, address.str()).run();
+void TrustSync::clear_conflict(const std::string& subject) {
+  database_.prepare("DELETE FROM record_conflicts WHERE address = ?1").bind(1, subject).run();
 }
 
-std::vector<ConflictRecord> TrustSync::conflicts(const std::optional<EmailAddress>& address) {
+std::vector<ConflictRecord> TrustSync::conflicts(const std::optional<std::string>& subject) {
   auto statement = database_.prepare(
       "SELECT address, device_a, value_a, device_b, value_b FROM record_conflicts "
       "WHERE ?1 IS NULL OR address = ?1 ORDER BY address");
-  if (address)
-    statement.bind(1, address->str());
+  if (subject)
+    statement.bind(1, *subject);
   std::vector<ConflictRecord> out;
   while (statement.step()) {
-    out.push_back({EmailAddress::parse(statement.column_text(0)), DeviceId(statement.column_text(1)),
-                   statement.column_text(2), DeviceId(statement.column_text(3)), statement.column_text(4)});
+    out.push_back({statement.column_text(0), DeviceId(statement.column_text(1)), statement.column_text(2),
+                   DeviceId(statement.column_text(3)), statement.column_text(4)});
   }
   return out;
 }

@@ -119,6 +119,16 @@ class KeyService:
             sql = sql.replace("?", "'" + str(value).replace("'", "''") + "'", 1)
         return postgres_tool.psql(self.database, sql)
 
+    def write(self, sql, parameters=()):
+        """Edits the service's SQLite database as its operator could (the
+        tests of a tampering service). Parameters as `?`."""
+        connection = sqlite3.connect(self.database)
+        try:
+            connection.execute(sql, parameters)
+            connection.commit()
+        finally:
+            connection.close()
+
     def tables(self):
         """The names of the service's tables."""
         if not self.postgres:

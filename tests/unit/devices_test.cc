@@ -278,6 +278,44 @@ TEST(TrustRecordFormat, EncodesAndDecodesTheSameRecord) {
   EXPECT_EQ(json.find("\"kind\":\"pin\"") != std::string::npos, true) << json;
 }
 
+TEST(TrustRecordFormat, RemovalsEncodeAndDecode) {
+  TrustRecord record = sample_record(DeviceId("MDEVICE"), 2);
+  Change unpin;
+  unpin.kind = std::string(store::kChangeUnpin);
+  unpin.address = EmailAddress::parse("bob@example.org");
+  unpin.fingerprint = std::string(store::kAllTargets);
+  unpin.at = from_unix_seconds(1700000100);
+  Change unanchor;
+  unanchor.kind = std::string(store::kChangeUnanchor);
+  unanchor.fingerprint = "MANCHOR";
+  unanchor.at = from_unix_seconds(1700000101);
+  Change withdrawal;
+  withdrawal.kind = std::string(store::kChangeWithdrawal);
+  withdrawal.issuer = "MROOT";
+  withdrawal.subject = "MCAROL";
+  withdrawal.at = from_unix_seconds(1700000102);
+  record.changes = {unpin, unanchor, withdrawal};
+  for (const auto& change : record.changes)
+    EXPECT_TRUE(internal::is_decision(change)) << change.kind << ": a read-only device's is not taken";
+  const std::string json = internal::encode_record(record);
+  EXPECT_EQ(internal::decode_record(as_bytes(json)), record);
+  auto decode = [](std::string text) { return internal::decode_record(as_bytes(text)); };
+  std::string no_anchor = json;
+  no_anchor.replace(no_anchor.find("\"MANCHOR\""), 9, "\"*\"");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(no_anchor); }, "'fingerprint' is not a fingerprint");
+  std::string no_subject = json;
+  no_subject.replace(no_subject.find("\"MCAROL\""), 8, "\"\"");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(no_subject); }, "'subject' is not a fingerprint");
+  // A fingerprint that would smuggle another item into the decisions kept
+  // ("VERB TARGET; VERB TARGET").
+  std::string smuggled = internal::encode_record(sample_record(DeviceId("MDEVICE"), 2));
+  smuggled.replace(smuggled.find("MB2G-QXQK-DBHN-5W4D-3RTB"), 24, "MB2G; unpin *");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(smuggled); }, "'fingerprint' is not a fingerprint");
+}
+
 TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
   std::string json = internal::encode_record(sample_record(DeviceId("MDEVICE"), 2));
   auto decode = [](std::string text) { return internal::decode_record(as_bytes(text)); };
@@ -287,8 +325,8 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
     return out;
   };
   expect_error(ErrorCode::Malformed, [&] { decode("[]"); }, "not a JSON object");
-  expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"kind\":\"pin\"", "\"kind\":\"unpin\"")); },
-               "unknown kind");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(replaced("\"kind\":\"pin\"", "\"kind\":\"forget\"")); }, "unknown kind");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":1")); }, "previous record");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":\"2\"")); }, "'seq'");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"pin_kind\":\"pin\"", "\"pin_kind\":\"trust\"")); },
@@ -407,6 +445,48 @@ TEST(TrustRecordMerge, EveryOrderReachesTheSameState) {
     return std::tie(a.device, a.seq) < std::tie(b.device, b.seq);
   }));
   EXPECT_EQ(orders, 24);
+}
+
+TEST(TrustRecordMerge, DecisionItemsReadBackAsWritten) {
+  auto items = internal::decision_items("unpin *; pin MX; anchor MA 60");
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].verb, "unpin");
+  EXPECT_EQ(items[0].target, "*");
+  EXPECT_EQ(items[1].target, "MX");
+  EXPECT_EQ(items[2].detail, "60");
+  EXPECT_EQ(internal::decision_value(items), "unpin *; pin MX; anchor MA 60");
+}
+
+TEST(TrustRecordMerge, ARemovalConcurrentWithAPinIsAConflict) {
+  Decision pin = decision("A", 1, 1, "pin X");
+  Decision unpin = decision("B", 1, 1, "unpin X");
+  ASSERT_TRUE(internal::conflict_of({pin, unpin}).has_value());
+  EXPECT_FALSE(internal::conflict_of({pin, decision("B", 1, 2, "unpin X", {{DeviceId("A"), 1}})}))
+      << "an unpin that knew the pin is no conflict";
+  EXPECT_TRUE(internal::conflict_of({decision("A", 1, 1, "anchor F 60"), decision("B", 1, 1, "anchor F 90")}))
+      << "two amounts of one anchor";
+  EXPECT_TRUE(internal::conflict_of({decision("A", 1, 1, "endorse D1 120/0"), decision("B", 1, 1, "withdraw *")}));
+  EXPECT_FALSE(
+      internal::conflict_of({decision("A", 1, 1, "endorse D1 120/0"), decision("B", 1, 1, "endorse D2 120/0")}))
+      << "two endorsements with the same terms agree";
+}
+
+TEST(TrustRecordMerge, WhatIsDecidedLaterInTheOrderOvertakesWhateverArrivesFirst) {
+  // Device B's unpin knew A's pin: later in the order, it wins even when it
+  // arrives first (A's record waited for a key bundle).
+  Decision pin = decision("A", 1, 3, "pin X");
+  Decision unpin = decision("B", 1, 4, "unpin X", {{DeviceId("A"), 1}});
+  EXPECT_TRUE(internal::overtaken(pin, "X", {unpin})) << "the pin arriving late is not applied";
+  EXPECT_FALSE(internal::overtaken(unpin, "X", {pin})) << "the unpin arriving late is applied";
+  EXPECT_FALSE(internal::overtaken(pin, "Y", {unpin})) << "pins of other fingerprints stand";
+  EXPECT_TRUE(internal::overtaken(pin, "X", {decision("C", 1, 4, "unpin *")})) << "'*' names every fingerprint";
+  // A removal of everything leaves what was decided after it.
+  Decision all = decision("A", 2, 5, "unpin *");
+  Decision later = decision("B", 2, 6, "pin Y; pin Z");
+  EXPECT_EQ(internal::decided_after(all, {pin, unpin, later}), (std::set<std::string>{"Y", "Z"}));
+  // Ties in lamport time are broken by device, then by number.
+  EXPECT_TRUE(internal::ordered_before(decision("A", 9, 4, "pin X"), decision("B", 1, 4, "pin X")));
+  EXPECT_TRUE(internal::ordered_before(decision("A", 1, 4, "pin X"), decision("A", 2, 4, "pin X")));
 }
 
 TEST(TrustRecordMerge, FrontiersReadBackAsWritten) {

@@ -372,13 +372,86 @@ TEST(TrustSyncRecords, ALocalDecisionSettlesAConflict) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
   TrustSync sync(store);
-  sync.set_conflict({kBob, DeviceId("MA"), "pin MX", DeviceId("MB"), "pin MY"});
-  sync.set_conflict({kAlice, DeviceId("MA"), "pin MX", DeviceId("MB"), "pin MY"});
+  sync.set_conflict({kBob.str(), DeviceId("MA"), "pin MX", DeviceId("MB"), "pin MY"});
+  sync.set_conflict({kAlice.str(), DeviceId("MA"), "pin MX", DeviceId("MB"), "pin MY"});
   EXPECT_EQ(sync.conflicts().size(), 2u);
-  EXPECT_EQ(sync.conflicts(kBob).at(0).value_b, "pin MY");
+  EXPECT_EQ(sync.conflicts(kBob.str()).at(0).value_b, "pin MY");
   TrustRecords(store).add_pin({kBob, "MY", "pin", at(10)});
-  EXPECT_TRUE(sync.conflicts(kBob).empty());
+  EXPECT_TRUE(sync.conflicts(kBob.str()).empty());
   EXPECT_EQ(sync.conflicts().size(), 1u);
+}
+
+TEST(TrustSyncRecords, RemovalsAreNotedAndSettleConflictsLikeDecisions) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustSync sync(store);
+  TrustRecords records(store);
+  records.add_pin({kBob, "MX", "pin", at(1)});
+  records.add_pin({kBob, "MY", "accept", at(2)});
+  records.add_pin({kAlice, "MZ", "pin", at(3)});
+  sync.set_conflict({pin_subject(kBob), DeviceId("MA"), "pin MX", DeviceId("MB"), "unpin MX"});
+  EXPECT_EQ(records.remove_pins(kBob, std::string("MX")), 1);
+  ASSERT_EQ(records.pins(kBob).size(), 1u);
+  EXPECT_TRUE(sync.conflicts(pin_subject(kBob)).empty()) << "an unpin made here knows both sides";
+  EXPECT_EQ(records.remove_pins(kBob, std::nullopt), 1);
+  EXPECT_TRUE(records.pins(kBob).empty());
+  EXPECT_EQ(records.pins(kAlice).size(), 1u) << "another address keeps its pin";
+  bool unpin_all = false;
+  for (const auto& entry : sync.outbox())
+    unpin_all = unpin_all || (entry.kind == kChangeUnpin && entry.ref == kBob.str() + "\n*");
+  EXPECT_TRUE(unpin_all) << "removing every pin is noted as '*'";
+
+  records.add_anchor({"MANCHOR", blob("ca"), 60, at(4)});
+  sync.set_conflict(
+      {anchor_subject("MANCHOR"), DeviceId("MA"), "anchor MANCHOR 60", DeviceId("MB"), "anchor MANCHOR 90"});
+  records.add_anchor({"MANCHOR", blob("ca"), 90, at(5)});
+  EXPECT_EQ(records.anchors().at(0).amount, 90);
+  EXPECT_TRUE(sync.conflicts().size() == 0) << "changing the amount here settles it";
+  EXPECT_TRUE(records.remove_anchor("MANCHOR"));
+  EXPECT_FALSE(records.remove_anchor("MANCHOR")) << "nothing left to remove";
+  EXPECT_TRUE(records.anchors().empty());
+
+  EndorsementRecord endorsement;
+  endorsement.issuer = Identity("IME");
+  endorsement.subject = Identity("ICAROL");
+  endorsement.certificate = blob("cross");
+  records.add_endorsement(endorsement);
+  endorsement.subject = Identity("IDAVE");
+  endorsement.certificate = blob("cross2");
+  records.add_endorsement(endorsement);
+  EXPECT_EQ(records.withdraw_endorsements(Identity("IME"), Identity("ICAROL")), 1);
+  ASSERT_EQ(records.endorsements_by(Identity("IME")).size(), 1u);
+  EXPECT_EQ(records.endorsements_by(Identity("IME")).at(0).subject, Identity("IDAVE"));
+  EXPECT_EQ(endorsement_subject(Identity("IME"), Identity("ICAROL")), "endorsement:IME:ICAROL");
+  EXPECT_FALSE(subject_address(anchor_subject("MANCHOR")).has_value());
+  EXPECT_EQ(subject_address(pin_subject(kBob)), kBob);
+}
+
+TEST(TrustSyncRecords, DecisionsReachTheOutboxInTheOrderTheyWereMade) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+  records.add_pin({kBob, "MX", "pin", at(1)});
+  records.remove_pins(kBob, std::string("MX"));
+  records.add_pin({kBob, "MX", "pin", at(2)});
+  auto outbox = TrustSync(store).outbox();
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(outbox[0].kind, kChangeUnpin);
+  EXPECT_EQ(outbox[1].kind, kChangePin) << "pinned again: the pin comes last, so it is what the record ends with";
+}
+
+TEST(TrustSyncRecords, AnotherDevicesUnpinKeepsWhatWasDecidedLater) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustRecords records(store);
+  records.merge_pin({kBob, "MX", "pin", at(1)});
+  records.merge_pin({kBob, "MY", "pin", at(2)});
+  records.merge_unpin(kBob, std::string(kAllTargets), {"MY"});
+  ASSERT_EQ(records.pins(kBob).size(), 1u);
+  EXPECT_EQ(records.pins(kBob).at(0).fingerprint, "MY");
+  records.merge_unpin(kBob, "MY", {});
+  EXPECT_TRUE(records.pins(kBob).empty());
+  EXPECT_TRUE(TrustSync(store).outbox().empty()) << "merged changes are not this device's to send";
 }
 
 TEST(TrustSyncRecords, ObservationsMergeAsAUnionAndTwiceChangesNothing) {
@@ -424,10 +497,12 @@ TEST(TrustSyncRecords, PositionsOwnRecordsAndDecisionsReadBack) {
   ASSERT_EQ(positions.size(), 1u);
   EXPECT_EQ(positions[0].seq, 2);
   EXPECT_EQ(positions[0].lamport, 5);
-  sync.add_decision({kBob, DeviceId("MB"), 1, 4, "pin MY", ""});
-  sync.add_decision({kBob, DeviceId("MA"), 2, 2, "pin MX", "MB=0"});
-  auto decisions = sync.decisions(kBob);
-  ASSERT_EQ(decisions.size(), 2u);
+  sync.add_decision({kBob.str(), DeviceId("MB"), 1, 4, "pin MY", ""});
+  sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MZ", "MB=0"});
+  sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MX", "MB=0"});
+  auto decisions = sync.decisions(kBob.str());
+  ASSERT_EQ(decisions.size(), 2u) << "one row per record and subject";
+  EXPECT_EQ(decisions[0].value, "pin MX") << "the record's last word";
   EXPECT_EQ(decisions[0].device_id, DeviceId("MA")) << "by lamport";
   EXPECT_EQ(decisions[0].frontier, "MB=0");
 }

@@ -99,6 +99,19 @@ void pin(store::LocalStore& store, const EmailAddress& address, std::string_view
 // fingerprint; Error(NotFound) if no certificate known for the address has it.
 void accept(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint, TimePoint at);
 
+// Removes what `pin` and `accept` recorded for `address`: every pin and
+// acceptance, or those naming `fingerprint` (at any precision) when it is
+// not empty. A decision like a pin: it syncs to the other devices and
+// settles a conflict about the address. Returns how many went.
+// Error(NotFound) when nothing matches and no conflict is to be settled.
+int unpin(store::LocalStore& store, const EmailAddress& address, std::string_view fingerprint);
+
+// Withdraws the endorsements the profile root made of the identity known
+// for `address` (a decision that syncs; the cross-certificates others
+// imported stay valid until they expire). Returns how many went.
+// Error(NotFound) when there is none and no conflict to settle.
+int withdraw_endorsement(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address);
+
 // The amounts an endorsement may carry: 1 (barely) to trust::kFullAmount
 // (fully); and its depths: 0 (no introducing) to trust::kMaxDepth.
 inline constexpr int kMinEndorsementAmount = 1;
@@ -165,6 +178,9 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
 // to trust::kFullAmount) for the addresses it certifies. Error(Usage) otherwise.
 inline constexpr int kMinAnchorAmount = 1;
 void add_anchor(store::LocalStore& store, const crypto::Certificate& anchor, int amount, TimePoint at);
+// Removes the trust anchor whose certificate fingerprint is `fingerprint`
+// (any precision that names one). Error(NotFound) when none or several match.
+void remove_anchor(store::LocalStore& store, std::string_view fingerprint);
 
 // A TrustGraph over the store's endorsements, skipping revoked identities.
 class StoreGraph : public trust::TrustGraph {
@@ -175,6 +191,7 @@ class StoreGraph : public trust::TrustGraph {
  private:
   bool revoked(const Identity& identity);
   store::LocalStore& store_;
+  std::optional<std::set<std::string>> conflicts_;  // subjects decided differently on two devices
   std::map<Identity, bool> revoked_;
   std::optional<std::set<Identity>> revoking_issuers_;
 };

@@ -184,7 +184,8 @@ struct RecordsReport {
   int ignored = 0;       // decisions of read-only devices, not taken
   int refused = 0;       // records of removed devices, not taken
   int deferred = 0;      // records of devices or keys not known here yet
-  int conflicts = 0;     // addresses decided differently on two devices
+  int conflicts = 0;     // subjects decided differently on two devices
+  int restored = 0;      // this device's own records taken back from the service (a store restored from a backup)
 };
 
 struct SyncReport {
@@ -201,9 +202,14 @@ struct SyncReport {
 
 // An address decided differently on two devices (by their names).
 struct RecordsConflict {
-  EmailAddress address;
+  // What was decided about: an address (pins and acceptances),
+  // "anchor:FINGERPRINT" (a trust anchor) or "endorsement:ISSUER:SUBJECT"
+  // (the endorsements the profile made of an identity).
+  std::string subject;
+  std::optional<EmailAddress> address;  // for an address's pins
   std::string device_a;
-  std::string decision_a;  // "pin FINGERPRINT" or "accept FINGERPRINT"
+  std::string decision_a;  // "pin F", "accept F", "unpin F" ("unpin *": all), "anchor F AMOUNT", "unanchor F",
+                           // "endorse DIGEST AMOUNT/DEPTH", "withdraw *"; several joined by "; "
   std::string device_b;
   std::string decision_b;
 };

@@ -70,6 +70,14 @@ class TrustRecords {
   // between other devices' decisions about the address (trust_sync.h).
   void add_pin(const PinRecord& pin);
   void merge_pin(const PinRecord& pin);
+  // Removes this device's pins and acceptances of `address` (of
+  // `fingerprint` only, when given), noting the removal as a decision and
+  // settling a conflict about the address, as add_pin does. Returns how many
+  // rows went.
+  int remove_pins(const EmailAddress& address, const std::optional<std::string>& fingerprint);
+  // Another device's removal: the rows of `fingerprint` (every row when
+  // kAllTargets) except those whose fingerprint is in `keep` (decided later).
+  void merge_unpin(const EmailAddress& address, const std::string& fingerprint, const std::set<std::string>& keep);
   std::optional<PinRecord> pin(const EmailAddress& address, const std::string& fingerprint, const std::string& kind);
   std::vector<PinRecord> pins(const EmailAddress& address);
 
@@ -101,8 +109,21 @@ class TrustRecords {
   // The cross-certificates (DER) of `issuer`'s exportable endorsements.
   std::vector<Bytes> exportable_endorsements(const Identity& issuer);
   std::vector<EndorsementRecord> endorsements_of(const Identity& subject);
+  // Withdraws the endorsements `issuer` made of `subject` on this device
+  // (noted as a decision, settling a conflict); returns how many went.
+  int withdraw_endorsements(const Identity& issuer, const Identity& subject);
+  // Another device's withdrawal, or an endorsement it overtook.
+  void remove_endorsement(std::int64_t id);
 
+  // A trust anchor added (or its amount changed) on this device: noted, and
+  // settles a conflict about the anchor.
   void add_anchor(const AnchorRecord& anchor);
+  // Another device's anchor, with its amount.
+  void merge_anchor(const AnchorRecord& anchor);
+  // Removes a trust anchor on this device (noted as a decision, settling a
+  // conflict); false if there was none with that fingerprint.
+  bool remove_anchor(const std::string& fingerprint);
+  void merge_anchor_removal(const std::string& fingerprint);
   std::vector<AnchorRecord> anchors();
 
   // A revoked certificate, by its issuer (the full-precision fingerprint of

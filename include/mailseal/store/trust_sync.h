@@ -25,10 +25,32 @@ inline constexpr std::string_view kChangeEndorsement = "endorsement";  // the en
 inline constexpr std::string_view kChangeIdentity = "identity";        // the identity
 inline constexpr std::string_view kChangeObservation = "observation";  // address \n identity
 inline constexpr std::string_view kChangeContact = "contact";          // address \n certificate fingerprint
+// Removals are decisions too (docs/service.md, "Trust records").
+inline constexpr std::string_view kChangeUnpin = "unpin";            // address \n fingerprint, or kAllTargets
+inline constexpr std::string_view kChangeUnanchor = "unanchor";      // the anchor's fingerprint
+inline constexpr std::string_view kChangeWithdrawal = "withdrawal";  // issuer \n subject (identities)
+
+// A removal of every pin and acceptance of an address, or of every
+// endorsement of an identity.
+inline constexpr std::string_view kAllTargets = "*";
+
+// What a decision is about, as record_decisions and record_conflicts keep
+// it: an address (its pins and acceptances), a trust anchor, or the
+// endorsements one issuer made of one identity.
+std::string pin_subject(const EmailAddress& address);
+std::string anchor_subject(std::string_view fingerprint);
+std::string endorsement_subject(const Identity& issuer, const Identity& subject);
+// The address of a pin subject; nullopt for the others.
+std::optional<EmailAddress> subject_address(const std::string& subject);
 
 // Notes a change in the outbox (once per kind and ref until it is written),
 // in the caller's transaction.
 void enqueue_trust_change(Database& database, std::string_view kind, std::string_view ref);
+// A decision made here (a pin, a removal, an anchor's amount): noted after
+// every entry already there, even when the same one was noted before, so
+// that the record carries this device's decisions in the order it made
+// them (pin, unpin, pin again ends pinned everywhere).
+void enqueue_decision(Database& database, std::string_view kind, std::string_view ref);
 
 struct OutboxEntry {
   std::int64_t id = 0;
@@ -59,19 +81,20 @@ struct OwnRecord {
   bool uploaded = false;
 };
 
-// A decision about an address's binding, as a record carried it.
+// What one record decided about a subject (pin_subject, anchor_subject,
+// endorsement_subject), as the record carried it.
 struct DecisionRecord {
-  EmailAddress address;
+  std::string subject;
   DeviceId device_id;
   std::int64_t seq = 0;
   std::int64_t lamport = 0;
-  std::string value;     // "pin FINGERPRINT" or "accept FINGERPRINT"
+  std::string value;     // items "VERB TARGET[ DETAIL]" joined by "; " (devices/internal/merge.h)
   std::string frontier;  // "DEVICE=SEQ,DEVICE=SEQ": what the device had merged
 };
 
-// An address decided differently on two devices, neither knowing the other's.
+// A subject decided differently on two devices, neither knowing the other's.
 struct ConflictRecord {
-  EmailAddress address;
+  std::string subject;
   DeviceId device_a;
   std::string value_a;
   DeviceId device_b;
@@ -101,11 +124,12 @@ class TrustSync {
   std::vector<RecordPosition> positions();
   void set_position(const RecordPosition& position);
 
+  // One row per (subject, device, seq): a record's last word replaces.
   void add_decision(const DecisionRecord& decision);
-  std::vector<DecisionRecord> decisions(const EmailAddress& address);
+  std::vector<DecisionRecord> decisions(const std::string& subject);
   void set_conflict(const ConflictRecord& conflict);
-  void clear_conflict(const EmailAddress& address);
-  std::vector<ConflictRecord> conflicts(const std::optional<EmailAddress>& address = std::nullopt);
+  void clear_conflict(const std::string& subject);
+  std::vector<ConflictRecord> conflicts(const std::optional<std::string>& subject = std::nullopt);
 
  private:
   LocalStore& store_;

@@ -1,8 +1,91 @@
 #include "devices/internal/merge.h"
 
 #include <algorithm>
+#include <tuple>
+
+#include "mailseal/store/trust_sync.h"
 
 namespace mailseal::devices::internal {
+
+namespace {
+
+constexpr std::string_view kItemSeparator = "; ";
+constexpr std::string_view kEndorse = "endorse";
+
+}  // namespace
+
+std::vector<DecisionItem> decision_items(const std::string& value) {
+  std::vector<DecisionItem> out;
+  std::size_t start = 0;
+  while (start < value.size()) {
+    std::size_t end = value.find(kItemSeparator, start);
+    if (end == std::string::npos)
+      end = value.size();
+    const std::string item = value.substr(start, end - start);
+    const std::size_t first = item.find(' ');
+    DecisionItem parsed{item.substr(0, first), "", ""};
+    if (first != std::string::npos) {
+      const std::size_t second = item.find(' ', first + 1);
+      parsed.target = item.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
+      if (second != std::string::npos)
+        parsed.detail = item.substr(second + 1);
+    }
+    out.push_back(std::move(parsed));
+    start = end + kItemSeparator.size();
+  }
+  return out;
+}
+
+std::string decision_value(const std::vector<DecisionItem>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty())
+      out += kItemSeparator;
+    out += item.verb + " " + item.target;
+    if (!item.detail.empty())
+      out += " " + item.detail;
+  }
+  return out;
+}
+
+bool ordered_before(const Decision& a, const Decision& b) {
+  return std::tie(a.lamport, a.device, a.seq) < std::tie(b.lamport, b.device, b.seq);
+}
+
+bool overtaken(const Decision& decision, const std::string& target, const std::vector<Decision>& all) {
+  for (const auto& other : all) {
+    if (!ordered_before(decision, other))
+      continue;
+    for (const auto& item : decision_items(other.value)) {
+      if (item.target == target || item.target == store::kAllTargets)
+        return true;
+    }
+  }
+  return false;
+}
+
+std::set<std::string> decided_after(const Decision& decision, const std::vector<Decision>& all) {
+  std::set<std::string> out;
+  for (const auto& other : all) {
+    if (!ordered_before(decision, other))
+      continue;
+    for (auto& item : decision_items(other.value))
+      out.insert(std::move(item.target));
+  }
+  return out;
+}
+
+bool agree(const Decision& a, const Decision& b) {
+  auto meaning = [](const Decision& decision) {
+    std::vector<DecisionItem> items = decision_items(decision.value);
+    for (auto& item : items) {
+      if (item.verb == kEndorse)
+        item.target.clear();
+    }
+    return decision_value(items);
+  };
+  return meaning(a) == meaning(b);
+}
 
 bool covers(const Decision& later, const Decision& earlier) {
   if (later.device == earlier.device)
@@ -19,13 +102,7 @@ std::vector<Decision> latest_decisions(const std::vector<Decision>& decisions) {
     if (!covered)
       out.push_back(decision);
   }
-  std::sort(out.begin(), out.end(), [](const Decision& a, const Decision& b) {
-    if (a.lamport != b.lamport)
-      return a.lamport < b.lamport;
-    if (a.device != b.device)
-      return a.device < b.device;
-    return a.seq < b.seq;
-  });
+  std::sort(out.begin(), out.end(), ordered_before);
   return out;
 }
 
@@ -36,7 +113,7 @@ std::optional<std::pair<Decision, Decision>> conflict_of(const std::vector<Decis
   // The winner by (lamport, device), against the newest that disagrees.
   const Decision& last = latest.back();
   for (auto other = latest.rbegin(); other != latest.rend(); ++other) {
-    if (other->value != last.value)
+    if (!agree(*other, last))
       return std::make_pair(*other, last);
   }
   return std::nullopt;

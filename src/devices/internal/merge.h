@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,8 +17,13 @@ namespace mailseal::devices::internal {
 
 using Frontier = std::map<DeviceId, std::int64_t>;
 
-// A decision about one address's binding ("pin FINGERPRINT", "accept
-// FINGERPRINT"), with the record that carried it.
+// What one record decided about one subject (store::pin_subject,
+// anchor_subject, endorsement_subject), with the record that carried it.
+// `value` holds items "VERB TARGET[ DETAIL]" joined by "; ", in the order
+// the record made them:
+//   pin F, accept F, unpin F, unpin *   an address's pins and acceptances
+//   anchor F AMOUNT, unanchor F         a trust anchor
+//   endorse DIGEST AMOUNT/DEPTH, withdraw *   an issuer's endorsements of an identity
 struct Decision {
   DeviceId device;
   std::int64_t seq = 0;
@@ -25,6 +31,32 @@ struct Decision {
   std::string value;
   Frontier frontier;  // what the device had merged when it decided
 };
+
+struct DecisionItem {
+  std::string verb;
+  std::string target;  // a fingerprint, a digest, or store::kAllTargets
+  std::string detail;
+};
+std::vector<DecisionItem> decision_items(const std::string& value);
+std::string decision_value(const std::vector<DecisionItem>& items);
+
+// The one order every device applies decisions in: (lamport, device, seq).
+bool ordered_before(const Decision& a, const Decision& b);
+
+// Whether what `decision` decided about `target` is overtaken: a decision
+// later in the order decided about the same target, or about all of them.
+// Applying only what is not overtaken makes the state the same whatever
+// order records arrive in (a removal that arrives before what it removes
+// still wins when it is later).
+bool overtaken(const Decision& decision, const std::string& target, const std::vector<Decision>& all);
+
+// The targets decided after `decision`: what a removal of everything it
+// makes must leave.
+std::set<std::string> decided_after(const Decision& decision, const std::vector<Decision>& all);
+
+// Whether two decisions say the same: the same items, an endorsement's
+// digest aside (two endorsements with the same terms agree).
+bool agree(const Decision& a, const Decision& b);
 
 // Whether `later` was made knowing `earlier`: a later record of the same
 // device, or one whose frontier includes it.

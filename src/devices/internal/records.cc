@@ -1,5 +1,7 @@
 #include "devices/internal/records.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -83,6 +85,21 @@ std::vector<std::string> texts(const json& object, const char* name) {
   return out;
 }
 
+// A fingerprint or an identity as decisions name them (UDF presentations:
+// letters, digits, dashes), or "*" where `all` allows it: decisions are
+// kept as "VERB TARGET" items (merge.h), so nothing else may get in.
+std::string target(const json& object, const char* name, bool all = false) {
+  std::string value = text(object, name);
+  if (all && value == store::kAllTargets)
+    return value;
+  const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+  if (!plain)
+    malformed(fmt::format("the field '{}' is not a fingerprint", name));
+  return value;
+}
+
 EmailAddress address(const json& object) {
   try {
     return EmailAddress::parse(text(object, "address"));
@@ -113,6 +130,10 @@ json encode_change(const Change& change) {
                 {"endorsement_kind", change.endorsement_kind},
                 {"exportable", change.exportable},
                 {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeUnpin || change.kind == store::kChangeUnanchor) {
+    out.update({{"fingerprint", change.fingerprint}, {"at", to_unix_seconds(change.at)}});
+  } else if (change.kind == store::kChangeWithdrawal) {
+    out.update({{"issuer", change.issuer}, {"subject", change.subject}, {"at", to_unix_seconds(change.at)}});
   } else if (change.kind == store::kChangeIdentity) {
     out.update({{"fingerprint", change.fingerprint}, {"certificate", encode_base64(change.certificate)}});
   } else if (change.kind == store::kChangeObservation) {
@@ -140,13 +161,13 @@ Change decode_change(const json& item) {
   change.kind = text(item, "kind");
   if (change.kind == store::kChangePin) {
     change.address = address(item);
-    change.fingerprint = text(item, "fingerprint");
+    change.fingerprint = target(item, "fingerprint");
     change.pin_kind = text(item, "pin_kind");
     if (change.pin_kind != "pin" && change.pin_kind != "accept")
       malformed("a pin is neither 'pin' nor 'accept'");
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeAnchor) {
-    change.fingerprint = text(item, "fingerprint");
+    change.fingerprint = target(item, "fingerprint");
     change.certificate = bytes(item, "certificate");
     change.amount = static_cast<int>(integer(item, "amount", 1, 120));
     change.at = time(item, "at");
@@ -162,6 +183,17 @@ Change decode_change(const json& item) {
     if (change.endorsement_kind != "endorsement" && change.endorsement_kind != "rotation")
       malformed("an endorsement of an unknown kind");
     change.exportable = boolean(item, "exportable");
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeUnpin) {
+    change.address = address(item);
+    change.fingerprint = target(item, "fingerprint", true);
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeUnanchor) {
+    change.fingerprint = target(item, "fingerprint");
+    change.at = time(item, "at");
+  } else if (change.kind == store::kChangeWithdrawal) {
+    change.issuer = target(item, "issuer");
+    change.subject = target(item, "subject");
     change.at = time(item, "at");
   } else if (change.kind == store::kChangeIdentity) {
     change.fingerprint = text(item, "fingerprint");
@@ -185,7 +217,8 @@ Change decode_change(const json& item) {
   } else {
     malformed(fmt::format("a change of an unknown kind '{}'", change.kind));
   }
-  if (change.fingerprint.empty() && change.kind != store::kChangeEndorsement && change.kind != store::kChangeContact)
+  if (change.fingerprint.empty() && change.kind != store::kChangeEndorsement && change.kind != store::kChangeContact &&
+      change.kind != store::kChangeWithdrawal)
     malformed("a change names an empty fingerprint");
   return change;
 }
@@ -201,7 +234,8 @@ json parse_object(ByteView data) {
 
 bool is_decision(const Change& change) {
   return change.kind == store::kChangePin || change.kind == store::kChangeAnchor ||
-         change.kind == store::kChangeEndorsement;
+         change.kind == store::kChangeEndorsement || change.kind == store::kChangeUnpin ||
+         change.kind == store::kChangeUnanchor || change.kind == store::kChangeWithdrawal;
 }
 
 std::string encode_record(const TrustRecord& record) {

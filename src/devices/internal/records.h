@@ -34,6 +34,9 @@ inline constexpr std::size_t kMaxChangesPerRecord = 200;
 // pin: address, fingerprint, pin_kind, at
 // anchor: fingerprint, certificate, amount, at
 // endorsement: certificate, issuer, subject, amount, depth, scope, addresses, endorsement_kind, exportable, at
+// unpin: address, fingerprint (the pin's, or "*": every pin and acceptance of the address), at
+// unanchor: fingerprint (the anchor's), at
+// withdrawal: issuer, subject (identities: every endorsement the issuer made of the subject), at
 // identity: fingerprint (the identity), certificate (the top of its chain)
 // observation: address, fingerprint (the identity), certificate_fingerprint, source, first_seen, last_seen, days,
 //   messages
