@@ -32,6 +32,7 @@
 #include "mailseal/mime/legacy_display.h"
 #include "smime/internal/identity.h"
 #include "smime/internal/reading.h"
+#include "smime/internal/signed_reader.h"
 
 namespace mailseal::smime {
 
@@ -144,6 +145,10 @@ struct Reading {
   std::vector<std::string> unparsed_from;  // From fields that are not one valid mailbox
   // The outermost layer, decrypted already (a message read as a stream).
   std::optional<internal::Decryption> predecrypted;
+  // The outermost layer, an opaque signature read as a stream: what was
+  // read of it, and the content reading goes on with.
+  const internal::StreamedSignedData* streamed = nullptr;
+  std::string streamed_content;
 };
 
 // The outermost header fields: the From address and Date signatures are
@@ -279,7 +284,10 @@ void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Polic
   std::optional<std::string_view> content;
   if (detached)
     content = detached->canonical;
-  internal::SignatureCheck check = internal::check_signature(decoded, content, context);
+  internal::SignatureCheck check =
+      reading.streamed ? internal::check_streamed_signature(*reading.streamed, std::move(reading.streamed_content), context)
+                       : internal::check_signature(decoded, content, context);
+  reading.streamed = nullptr;
   if (detached && check.content_mismatch && detached->raw != detached->canonical) {
     // Content signed without line-ending canonicalisation (binary parts):
     // the exact bytes may be what was signed.
@@ -437,6 +445,14 @@ ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyPro
   return read_layers(top, reading, keys, policy);
 }
 
+ReadResult read_verified(const mime::Entity& top, const StreamedSignedData& streamed, std::string content,
+                         KeyProvider& keys, const Policy& policy) {
+  Reading reading;
+  reading.streamed = &streamed;
+  reading.streamed_content = std::move(content);
+  return read_layers(top, reading, keys, policy);
+}
+
 }  // namespace internal
 
 namespace {
@@ -450,7 +466,9 @@ ReadResult read_layers(const mime::Entity& top, Reading& reading, KeyProvider& k
     }
     refuse_duplicate_content_fields(reading.current.headers);
     Bytes decoded;
-    LayerKind kind = reading.predecrypted ? LayerKind::Encrypted : classify(reading.current, decoded);
+    LayerKind kind = reading.predecrypted ? LayerKind::Encrypted
+                     : reading.streamed   ? LayerKind::SignedOpaque
+                                          : classify(reading.current, decoded);
     if (layer > 0)
       read_inner_headers(reading, kind);
     if (kind == LayerKind::Plain)

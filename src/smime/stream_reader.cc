@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <functional>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -24,6 +25,7 @@
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/identity.h"
 #include "smime/internal/reading.h"
+#include "smime/internal/signed_reader.h"
 
 namespace mailseal::smime {
 
@@ -221,17 +223,21 @@ std::string read_back(int fd, std::size_t count) {
   return text;
 }
 
+// Which outermost layers stream.
+enum class StreamedLayer { None, Envelope, Signed };
+
 // Whether the message whose header block is `top` and whose body starts with
-// `body` streams: its outermost layer is base64 (auth)enveloped data.
-bool is_streamed_envelope(const mime::Entity& top, std::string_view body) {
+// `body` streams: its outermost layer is base64 (auth)enveloped data, or
+// base64 opaque signed data.
+StreamedLayer streamed_layer(const mime::Entity& top, std::string_view body) {
   if (top.headers.fields().empty() || top.headers.count("Content-Type") > 1 ||
       top.headers.count("Content-Transfer-Encoding") > 1 || top.transfer_encoding != "base64") {
-    return false;
+    return StreamedLayer::None;
   }
   if (!internal::is_pkcs7_mime(top.content_type) && !internal::is_p7m_octet_stream(top))
-    return false;
+    return StreamedLayer::None;
   if (ascii_lower(top.content_type.parameter("smime-type").value_or("")) == "certs-only")
-    return false;
+    return StreamedLayer::None;
   try {
     // Whole lines only: a partial base64 group at the end is not an error.
     std::size_t lines = body.rfind('\n', kPeekText);
@@ -241,9 +247,11 @@ bool is_streamed_envelope(const mime::Entity& top, std::string_view body) {
     MemorySource der(start);
     internal::BerReader reader(der, start.size());
     int type = internal::read_content_info_type(reader);
-    return type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData;
+    if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData)
+      return StreamedLayer::Envelope;
+    return type == NID_pkcs7_signed ? StreamedLayer::Signed : StreamedLayer::None;
   } catch (const Error&) {
-    return false;  // read whole, where the same error is reported as for a small message
+    return StreamedLayer::None;  // read whole, where the same error is reported as for a small message
   }
 }
 
@@ -269,14 +277,15 @@ bool stays_spooled(std::string_view inner) {
   return type.is("text", "plain") && (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty());
 }
 
-// The rest of reading, once the content is decrypted into `plain`.
-ReadResult read_spooled(const mime::Entity& top, SpoolSink& plain, internal::Decryption decryption, KeyProvider& keys,
-                        const Policy& policy) {
+// Reading goes on with the content in memory: all of it, or (the content
+// staying in the file) its header block and the start of its body.
+using ReadContent = std::function<ReadResult(std::string content)>;
+
+// The rest of reading, once the content (decrypted, or signed) is in `plain`.
+ReadResult read_spooled(SpoolSink& plain, std::string_view what, const ReadContent& read_content) {
   const std::uint64_t size = plain.size();
-  if (size <= kStreamAbove) {
-    decryption.plaintext = read_back(plain.reader(), static_cast<std::size_t>(size));
-    return internal::read_decrypted(top, std::move(decryption), keys, policy);
-  }
+  if (size <= kStreamAbove)
+    return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
   std::string prefix = read_back(plain.reader(), static_cast<std::size_t>(std::min<std::uint64_t>(
                                                  size, mime::kMaxHeaderBlock + kBodyPrefix)));
   std::optional<std::size_t> body = internal::find_body(prefix);
@@ -284,18 +293,29 @@ ReadResult read_spooled(const mime::Entity& top, SpoolSink& plain, internal::Dec
   if (!body || cut < *body || !stays_spooled(std::string_view(prefix).substr(0, *body))) {
     // Content read whole: signed, multipart or not to be split.
     if (size > kMaxMessageSize)
-      throw Error(ErrorCode::RejectedByPolicy, "the decrypted message is larger than 1 GiB");
-    decryption.plaintext = read_back(plain.reader(), static_cast<std::size_t>(size));
-    return internal::read_decrypted(top, std::move(decryption), keys, policy);
+      throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));
+    return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
   }
   // The header block and the body's first lines are read as read_message
   // reads a message; the rest follows them from the file unchanged but for
   // its line endings, which is what read_message does with it.
   prefix.resize(cut + 1);
-  decryption.plaintext = std::move(prefix);
-  ReadResult result = internal::read_decrypted(top, std::move(decryption), keys, policy);
+  ReadResult result = read_content(std::move(prefix));
   result.content.continue_with(plain.take(cut + 1));
   return result;
+}
+
+// An opaque signed message: the signed data read as it streams, its content
+// digested into a temporary file; the signature is checked before anything
+// is read from that file.
+ReadResult read_signed(const mime::Entity& top, ByteSource& der, KeyProvider& keys, const Policy& policy,
+                       const std::filesystem::path& spool) {
+  SpoolSink plain(spool);
+  internal::StreamedSignedData streamed = internal::read_signed_stream(der, kMaxMessageSize, plain);
+  plain.finish();
+  return read_spooled(plain, "signed message", [&](std::string content) {
+    return internal::read_verified(top, streamed, std::move(content), keys, policy);
+  });
 }
 
 }  // namespace
@@ -308,7 +328,9 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
     body = internal::find_body(as_string_view(ByteView(head).first(std::min(head.size(), mime::kMaxHeaderBlock))));
   const std::string header_text = body ? std::string(as_string_view(ByteView(head).first(*body))) : std::string();
   const mime::Entity top = body ? mime::Entity::parse(header_text) : mime::Entity();
-  if (!body || !is_streamed_envelope(top, as_string_view(ByteView(head).subspan(*body)))) {
+  const StreamedLayer layer =
+      body ? streamed_layer(top, as_string_view(ByteView(head).subspan(*body))) : StreamedLayer::None;
+  if (layer == StreamedLayer::None) {
     // Read whole, as a message in memory (up to kMaxMessageSize).
     Bytes whole = read_up_to(message, kMaxMessageSize + 1, std::move(head));
     return read_message(ByteView(whole), keys, policy);
@@ -316,6 +338,8 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
   PrefixedSource text(Bytes(head.begin() + static_cast<std::ptrdiff_t>(*body), head.end()), message);
   Bytes().swap(head);
   Base64Source der(text);
+  if (layer == StreamedLayer::Signed)
+    return read_signed(top, der, keys, policy, spool);
   std::deque<SpoolSink> sinks;
   auto sink = [&](std::size_t candidate) -> ByteSink& {
     while (sinks.size() <= candidate)
@@ -325,7 +349,10 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
   internal::StreamedDecryption streamed = internal::decrypt_envelope_stream(der, keys.keys(), sink);
   SpoolSink& plain = sinks[streamed.candidate];
   plain.finish();
-  return read_spooled(top, plain, internal::Decryption{"", streamed.cipher, streamed.authenticated}, keys, policy);
+  return read_spooled(plain, "decrypted message", [&](std::string content) {
+    return internal::read_decrypted(top, internal::Decryption{std::move(content), streamed.cipher, streamed.authenticated},
+                                    keys, policy);
+  });
 }
 
 }  // namespace mailseal::smime
