@@ -276,7 +276,7 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   // Written only when released: a valid signature, by a signer trusted as required.
   if (verified.content.released() && !args.output.empty()) {
     auto output = open_output(args.output);
-    verified.content.write_to(*output);
+    verified.content.move_to(*output);
     output->commit();
   }
   const int status = verified.content.released() ? 0 : 1;

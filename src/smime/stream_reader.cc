@@ -185,6 +185,7 @@ class SpoolSink : public ByteSink {
   using ByteSink::write;
   void write(ByteView bytes) override {
     size_ += bytes.size();
+    crlf_.update(bytes);
     if (buffer_.empty() && bytes.size() >= kDirectWrite) {
       write_all(file_.fd(), bytes, "the decrypted message (temporary file)");
       return;
@@ -198,7 +199,9 @@ class SpoolSink : public ByteSink {
     buffer_.clear();
   }
   std::uint64_t size() const noexcept { return size_; }
-  SpooledContent take(std::uint64_t offset) { return SpooledContent{std::move(file_), std::move(reader_), offset}; }
+  SpooledContent take(std::uint64_t offset) {
+    return SpooledContent{std::move(file_), std::move(reader_), offset, crlf_.all_crlf()};
+  }
   int reader() const noexcept { return reader_.get(); }
 
  private:
@@ -206,6 +209,7 @@ class SpoolSink : public ByteSink {
   UniqueFd reader_;
   Bytes buffer_;
   std::uint64_t size_ = 0;
+  CrlfCheck crlf_;
 };
 
 // `count` bytes of a file from its start.
