@@ -256,45 +256,14 @@ DetachedParts split_detached(const mime::Entity& entity) {
     throw Error(ErrorCode::Malformed,
                 fmt::format("a multipart/signed part must have 2 parts, this one has {}", body.parts.size()));
   }
-  mime::Entity signature_part = mime::Entity::parse(body.parts[1]);
-  if (!is_pkcs7_signature(signature_part.content_type)) {
-    throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
-  }
-  return DetachedParts{mime::to_crlf(body.parts[0]), body.parts[0], mime::decode_body(signature_part)};
+  return DetachedParts{mime::to_crlf(body.parts[0]), body.parts[0], internal::detached_signature(body.parts[1])};
 }
 
-// Checks a signature layer (rule 3) and steps inside it; rule 1 leaves a
-// transport signature around the encryption uncounted.
-void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Policy& policy) {
+// After a signature layer's check: rule 1 leaves a transport signature
+// around the encryption uncounted; a counted one is recorded, and reading
+// steps inside it.
+void step_inside(Reading& reading, internal::SignatureCheck check, bool opaque, const SignatureContext& context) {
   ReadResult& result = reading.result;
-  std::optional<DetachedParts> detached;
-  if (kind == LayerKind::SignedDetached) {
-    detached = split_detached(reading.current);
-    decoded = std::move(detached->signature);
-  }
-  const bool opaque = kind == LayerKind::SignedOpaque;
-  SignatureContext context{result.from, reading.date, true, &policy};
-  // Rule 3: a sealed message signed again (an opaque signature inside an
-  // opaque one) whose layer carries no From of its own claims no author: its
-  // signer is not held to the forwarder's From. A layer that carries a From
-  // (adopted by read_inner_headers) is always held to it.
-  const bool resealed_without_from = opaque && reading.previous_opaque && !result.layers.empty() &&
-                                     !reading.current.headers.get("From");
-  context.check_from = !resealed_without_from;
-  std::optional<std::string_view> content;
-  if (detached)
-    content = detached->canonical;
-  internal::SignatureCheck check =
-      reading.streamed ? internal::check_streamed_signature(*reading.streamed, std::move(reading.streamed_content), context)
-                       : internal::check_signature(decoded, content, context);
-  reading.streamed = nullptr;
-  if (detached && check.content_mismatch && detached->raw != detached->canonical) {
-    // Content signed without line-ending canonicalisation (binary parts):
-    // the exact bytes may be what was signed.
-    internal::SignatureCheck exact = internal::check_signature(decoded, detached->raw, context);
-    if (!exact.content_mismatch)
-      check = std::move(exact);
-  }
   reading.storage.push_back(std::move(check.content));
   mime::Entity inner = parse_content(reading.storage.back());
   Bytes inner_decoded;
@@ -317,6 +286,61 @@ void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Polic
   reading.outermost = false;
   reading.previous_opaque = opaque;
   reading.current = inner;
+}
+
+// The outermost signature, read as a stream already (read_verified): checked
+// over the digests taken as it streamed; a detached one whose part was not
+// in CRLF is checked again over its bytes as they stand, as read_signature does.
+void read_streamed_signature(Reading& reading, LayerKind kind, const Policy& policy) {
+  ReadResult& result = reading.result;
+  SignatureContext context{result.from, reading.date, true, &policy};
+  const internal::StreamedSignedData& streamed = *reading.streamed;
+  reading.streamed = nullptr;
+  std::string content = std::move(reading.streamed_content);
+  internal::SignatureCheck check = internal::check_streamed_signature(streamed, content, context);
+  if (streamed.detached && check.content_mismatch && streamed.exact_digests) {
+    internal::SignatureCheck exact =
+        internal::check_streamed_signature(streamed, std::move(content), context, internal::DigestsOf::Exact);
+    if (!exact.content_mismatch)
+      check = std::move(exact);
+  }
+  step_inside(reading, std::move(check), kind == LayerKind::SignedOpaque, context);
+}
+
+// Checks a signature layer (rule 3) and steps inside it; rule 1 leaves a
+// transport signature around the encryption uncounted.
+void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Policy& policy) {
+  ReadResult& result = reading.result;
+  std::optional<DetachedParts> detached;
+  if (reading.streamed) {
+    read_streamed_signature(reading, kind, policy);
+    return;
+  }
+  if (kind == LayerKind::SignedDetached) {
+    detached = split_detached(reading.current);
+    decoded = std::move(detached->signature);
+  }
+  const bool opaque = kind == LayerKind::SignedOpaque;
+  SignatureContext context{result.from, reading.date, true, &policy};
+  // Rule 3: a sealed message signed again (an opaque signature inside an
+  // opaque one) whose layer carries no From of its own claims no author: its
+  // signer is not held to the forwarder's From. A layer that carries a From
+  // (adopted by read_inner_headers) is always held to it.
+  const bool resealed_without_from = opaque && reading.previous_opaque && !result.layers.empty() &&
+                                     !reading.current.headers.get("From");
+  context.check_from = !resealed_without_from;
+  std::optional<std::string_view> content;
+  if (detached)
+    content = detached->canonical;
+  internal::SignatureCheck check = internal::check_signature(decoded, content, context);
+  if (detached && check.content_mismatch && detached->raw != detached->canonical) {
+    // Content signed without line-ending canonicalisation (binary parts):
+    // the exact bytes may be what was signed.
+    internal::SignatureCheck exact = internal::check_signature(decoded, detached->raw, context);
+    if (!exact.content_mismatch)
+      check = std::move(exact);
+  }
+  step_inside(reading, std::move(check), opaque, context);
 }
 
 // The signature that vouches for the message: the outermost counted one,
@@ -439,6 +463,14 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
 
 namespace internal {
 
+Bytes detached_signature(std::string_view part) {
+  mime::Entity signature_part = mime::Entity::parse(part);
+  if (!is_pkcs7_signature(signature_part.content_type)) {
+    throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
+  }
+  return mime::decode_body(signature_part);
+}
+
 ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyProvider& keys, const Policy& policy) {
   Reading reading;
   reading.predecrypted = std::move(decryption);
@@ -467,7 +499,8 @@ ReadResult read_layers(const mime::Entity& top, Reading& reading, KeyProvider& k
     refuse_duplicate_content_fields(reading.current.headers);
     Bytes decoded;
     LayerKind kind = reading.predecrypted ? LayerKind::Encrypted
-                     : reading.streamed   ? LayerKind::SignedOpaque
+                     : reading.streamed   ? (reading.streamed->detached ? LayerKind::SignedDetached
+                                                                        : LayerKind::SignedOpaque)
                                           : classify(reading.current, decoded);
     if (layer > 0)
       read_inner_headers(reading, kind);

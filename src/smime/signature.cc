@@ -291,22 +291,28 @@ SignatureCheck check_signature(ByteView der, std::optional<std::string_view> det
 }
 
 SignatureCheck check_streamed_signature(const StreamedSignedData& streamed, std::string content,
-                                        const SignatureContext& context) {
+                                        const SignatureContext& context, DigestsOf digests_of) {
   ossl::Cms cms = read_signed_cms(streamed.detached_info);
   SignatureCheck check;
-  check.report.form = SignatureForm::Opaque;
+  SignatureReport& report = check.report;
+  report.form = streamed.detached ? SignatureForm::Detached : SignatureForm::Opaque;
   // As take_content says of the same structure read whole.
-  if (!streamed.has_content)
-    check.report.problems.push_back("the signature carries no content");
+  if (streamed.detached && streamed.has_content)
+    report.problems.push_back("the detached signature carries content of its own (eContent) besides the signed part");
+  if (!streamed.detached && !streamed.has_content)
+    report.problems.push_back("the signature carries no content");
   check.content = std::move(content);
   if (!streamed.data_content)
-    check.report.problems.push_back("the signed content is not of type id-data");
+    report.problems.push_back("the signed content is not of type id-data");
+  const ContentDigests& digests =
+      digests_of == DigestsOf::Exact && streamed.exact_digests ? *streamed.exact_digests : streamed.digests;
+  const bool has_content = streamed.detached || streamed.has_content;
   return check_signers(cms.get(), streamed.detached_info, std::move(check), context,
                        [&](CMS_ContentInfo* parsed, SignatureCheck& result) {
-                         if (!streamed.has_content) {
+                         if (!has_content) {
                            ERR_raise(ERR_LIB_CMS, CMS_R_NO_CONTENT);  // as CMS_verify says
                            record_mismatch(result);
-                         } else if (!verify_streamed_signers(parsed, streamed.digests)) {
+                         } else if (!verify_streamed_signers(parsed, digests)) {
                            record_mismatch(result);
                          }
                        });

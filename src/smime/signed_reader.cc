@@ -19,6 +19,7 @@
 #include <openssl/obj_mac.h>
 
 #include "mailseal/common/error.h"
+#include "smime/internal/cms.h"
 #include "smime/internal/envelope_reader.h"
 
 namespace mailseal::smime::internal {
@@ -224,11 +225,30 @@ StreamedSignedData read_signed_stream(ByteSource& der, std::uint64_t max_size, B
   StreamedSignedData out;
   read_head(reader, parts);
   out.data_content = object_nid(parts.content_type) == NID_pkcs7_data;
-  out.digests = ContentDigests(listed_digests(parts.digest_algorithms));
+  out.digest_nids = listed_digests(parts.digest_algorithms);
+  out.digests = ContentDigests(out.digest_nids);
   read_content(reader, out, content);
   reader.leave();  // EncapsulatedContentInfo
   read_tail(reader, parts, out);
   out.detached_info = detached_content_info(parts);
+  return out;
+}
+
+StreamedSignedData detached_signed_data(ByteView der) {
+  ossl::Cms cms = read_cms(der);
+  StreamedSignedData out;
+  out.detached = true;
+  out.detached_info = Bytes(der.begin(), der.end());
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed)
+    return out;  // refused by the check, as check_signature refuses it
+  ASN1_OCTET_STRING** content = CMS_get0_content(cms.get());
+  out.has_content = content != nullptr && *content != nullptr;
+  out.data_content = OBJ_obj2nid(CMS_get0_eContentType(cms.get())) == NID_pkcs7_data;
+  try {
+    out.digest_nids = listed_digest_algorithms(der);
+  } catch (const Error&) {
+    // the check reads the set again, and reports it as check_signature does
+  }
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include "smime/internal/compose.h"
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/identity.h"
+#include "smime/internal/multipart_stream.h"
 #include "smime/internal/reading.h"
 #include "smime/internal/signed_reader.h"
 
@@ -199,6 +200,7 @@ class SpoolSink : public ByteSink {
     buffer_.clear();
   }
   std::uint64_t size() const noexcept { return size_; }
+  bool all_crlf() const noexcept { return crlf_.all_crlf(); }
   SpooledContent take(std::uint64_t offset) {
     return SpooledContent{std::move(file_), std::move(reader_), offset, crlf_.all_crlf()};
   }
@@ -212,32 +214,50 @@ class SpoolSink : public ByteSink {
   CrlfCheck crlf_;
 };
 
-// `count` bytes of a file from its start.
-std::string read_back(int fd, std::size_t count) {
-  std::string text(count, '\0');
+// `count` bytes of a file from `offset` into `out`.
+void read_at(int fd, std::uint8_t* out, std::size_t count, std::uint64_t offset) {
   for (std::size_t done = 0; done < count;) {
-    ssize_t n = ::pread(fd, text.data() + done, count - done, static_cast<off_t>(done));
+    ssize_t n = ::pread(fd, out + done, count - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      throw Error(ErrorCode::Io, fmt::format("cannot read the decrypted message back: {}",
+      throw Error(ErrorCode::Io, fmt::format("cannot read the message back: {}",
                                              n < 0 ? std::strerror(errno) : "it is shorter than written"));
     done += static_cast<std::size_t>(n);
   }
+}
+
+// `count` bytes of a file from its start.
+std::string read_back(int fd, std::size_t count) {
+  std::string text(count, '\0');
+  read_at(fd, reinterpret_cast<std::uint8_t*>(text.data()), count, 0);
   return text;
 }
 
 // Which outermost layers stream.
-enum class StreamedLayer { None, Envelope, Signed };
+enum class StreamedLayer { None, Envelope, Signed, Detached };
+
+// A multipart/signed with an S/MIME signature (as reading classifies one)
+// and a boundary.
+bool is_smime_multipart_signed(const mime::Entity& top) {
+  if (!top.content_type.is("multipart", "signed") || !top.content_type.parameter("boundary"))
+    return false;
+  const std::string protocol = ascii_lower(top.content_type.parameter("protocol").value_or(""));
+  return protocol == "application/pkcs7-signature" || protocol == "application/x-pkcs7-signature";
+}
 
 // Whether the message whose header block is `top` and whose body starts with
 // `body` streams: its outermost layer is base64 (auth)enveloped data, or
 // base64 opaque signed data.
 StreamedLayer streamed_layer(const mime::Entity& top, std::string_view body) {
   if (top.headers.fields().empty() || top.headers.count("Content-Type") > 1 ||
-      top.headers.count("Content-Transfer-Encoding") > 1 || top.transfer_encoding != "base64") {
+      top.headers.count("Content-Transfer-Encoding") > 1) {
     return StreamedLayer::None;
   }
+  if (is_smime_multipart_signed(top))
+    return StreamedLayer::Detached;
+  if (top.transfer_encoding != "base64")
+    return StreamedLayer::None;
   if (!internal::is_pkcs7_mime(top.content_type) && !internal::is_p7m_octet_stream(top))
     return StreamedLayer::None;
   if (ascii_lower(top.content_type.parameter("smime-type").value_or("")) == "certs-only")
@@ -309,6 +329,57 @@ ReadResult read_spooled(SpoolSink& plain, std::string_view what, const ReadConte
   return result;
 }
 
+// Passes everything to `digests`.
+class DigestsSink : public ByteSink {
+ public:
+  explicit DigestsSink(internal::ContentDigests& digests) : digests_(digests) {}
+  using ByteSink::write;
+  void write(ByteView bytes) override { digests_.update(bytes); }
+
+ private:
+  internal::ContentDigests& digests_;
+};
+
+// The digests `nids` of what `plain` holds: made canonical (CRLF, RFC 8551
+// section 3.1.1), or as it stands.
+internal::ContentDigests digest_spooled(const SpoolSink& plain, const std::vector<int>& nids, bool canonical) {
+  internal::ContentDigests digests(nids);
+  DigestsSink exact(digests);
+  CrlfSink crlf(exact);
+  ByteSink& sink = canonical && !plain.all_crlf() ? static_cast<ByteSink&>(crlf) : exact;
+  std::vector<std::uint8_t> buffer(kReadChunk);
+  for (std::uint64_t offset = 0; offset < plain.size();) {
+    const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), plain.size() - offset));
+    read_at(plain.reader(), buffer.data(), count, offset);
+    sink.write(ByteView(buffer.data(), count));
+    offset += count;
+  }
+  return digests;
+}
+
+// A multipart/signed message: its first part streams into a temporary
+// file, its signature part is read whole, the part's digests are taken from
+// the file; the signature is checked before anything else is read from it.
+ReadResult read_detached(const mime::Entity& top, ByteSource& body, KeyProvider& keys, const Policy& policy,
+                         const std::filesystem::path& spool) {
+  SpoolSink part(spool);
+  internal::DetachedParts parts =
+      internal::read_detached_parts(body, *top.content_type.parameter("boundary"), part);
+  part.finish();
+  if (parts.parts != 2) {
+    throw Error(ErrorCode::Malformed,
+                fmt::format("a multipart/signed part must have 2 parts, this one has {}", parts.parts));
+  }
+  internal::StreamedSignedData streamed =
+      internal::detached_signed_data(internal::detached_signature(parts.signature_part));
+  streamed.digests = digest_spooled(part, streamed.digest_nids, true);
+  if (!part.all_crlf())
+    streamed.exact_digests = digest_spooled(part, streamed.digest_nids, false);
+  return read_spooled(part, "signed message", [&](std::string content) {
+    return internal::read_verified(top, streamed, std::move(content), keys, policy);
+  });
+}
+
 // An opaque signed message: the signed data read as it streams, its content
 // digested into a temporary file; the signature is checked before anything
 // is read from that file.
@@ -341,6 +412,8 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
   }
   PrefixedSource text(Bytes(head.begin() + static_cast<std::ptrdiff_t>(*body), head.end()), message);
   Bytes().swap(head);
+  if (layer == StreamedLayer::Detached)
+    return read_detached(top, text, keys, policy, spool);
   Base64Source der(text);
   if (layer == StreamedLayer::Signed)
     return read_signed(top, der, keys, policy, spool);

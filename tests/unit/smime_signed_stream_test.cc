@@ -23,6 +23,7 @@
 #include "mailseal/smime/smime.h"
 #include "scratch.h"
 #include "smime/internal/envelope_reader.h"
+#include "smime/internal/multipart_stream.h"
 #include "smime/internal/signed_reader.h"
 #include "test_identities.h"
 
@@ -376,6 +377,142 @@ TEST(SignedStreamRead, ASmallSignedMessageIsReadAsInMemory) {
   EXPECT_TRUE(streamed.result.signature->valid);
   EXPECT_FALSE(streamed.spooled);
   EXPECT_EQ(streamed.content, verify_in_memory(message).content);
+}
+
+
+// ---- multipart/signed read as a stream ----
+
+// What read_detached_parts makes of `body` read `step` bytes at a time,
+// against mime::split_multipart over it whole: the same first and second
+// parts, the same count.
+void expect_split_as_whole(const std::string& body, const std::string& boundary) {
+  mime::MultipartBody whole = mime::split_multipart(body, boundary);
+  for (std::size_t step : {1, 2, 3, 5, 64, 100000}) {
+    DripSource source(as_bytes(body), step);
+    StringSink first;
+    internal::DetachedParts parts = internal::read_detached_parts(source, boundary, first);
+    SCOPED_TRACE(testing::Message() << "step " << step << ", body " << testing::PrintToString(body));
+    EXPECT_EQ(parts.parts, whole.parts.size());
+    if (!whole.parts.empty()) {
+      EXPECT_EQ(first.text(), whole.parts[0]);
+    }
+    if (whole.parts.size() >= 2) {
+      EXPECT_EQ(parts.signature_part, whole.parts[1]);
+    }
+  }
+}
+
+TEST(DetachedStream, SplitsAsTheWholeBodyIsSplitAcrossAnyReadSize) {
+  const std::vector<std::string> bodies = {
+      "--b\r\nfirst\r\npart\r\n--b\r\nsignature\r\n--b--\r\n",
+      "preamble\r\n--b\r\nfirst\r\n--b \t\r\nsig\r\n--b-- \r\nepilogue\r\n--b\r\nmore\r\n",
+      "--b\nLF only\nlines\n--b\nsig\n--b--",
+      "--b\r\n\r\n--b\r\n\r\n--b--",
+      "--b\r\n--bx\r\n--b-x\r\n-- b\r\n--\r\n\r\r\n\r\n--b\r\nsig\r\n--b--\r\n",
+      "--b\r\nends with CR\r\r\n--b\r\nsig\r\n--b\r\nthird\r\n--b--\r\n",
+      "--b\r\nno end\r\n--b\r\nsig never closed",
+      "--b\r\nonly one part, the boundary never ends",
+      "--b\r\nfirst\r\n--b\r\nsig\r\n--b-",
+  };
+  for (const std::string& body : bodies)
+    expect_split_as_whole(body, "b");
+}
+
+TEST(DetachedStream, RefusesAnEndlessBoundaryLineAndAHugeSignaturePart) {
+  StringSink first;
+  const std::string padded = "--b\r\nfirst\r\n--b" + std::string(internal::kMaxDelimiterLine + 10, ' ');
+  MemorySource padded_source(as_bytes(padded));
+  EXPECT_THROW(internal::read_detached_parts(padded_source, "b", first), Error);
+  const std::string huge =
+      "--b\r\nfirst\r\n--b\r\n" + std::string(internal::kMaxSignaturePart + 10, 'A') + "\r\n--b--\r\n";
+  MemorySource huge_source(as_bytes(huge));
+  EXPECT_THROW(internal::read_detached_parts(huge_source, "b", first), Error);
+  MemorySource empty(as_bytes(std::string("--\r\n")));
+  EXPECT_THROW(internal::read_detached_parts(empty, "", first), Error);
+}
+
+std::string sign_detached(const std::string& message) {
+  MemorySource source(as_bytes(message));
+  OutgoingMessage outgoing = OutgoingMessage::read(source);
+  StringSink out;
+  sign_message(outgoing, out, alice().signer(), SignatureForm::Detached, mailseal::now());
+  return out.take();
+}
+
+TEST(DetachedStreamRead, ALargeDetachedSignatureStaysInItsTemporaryFileAndVerifiesAsInMemory) {
+  ScratchDirectory scratch;
+  const std::string message = sign_detached(large_message(6));
+  ASSERT_GT(message.size(), kStreamAbove);
+  Streamed streamed = verify_streamed(message, scratch / "out.eml");
+  Streamed whole = verify_in_memory(message);
+  ASSERT_TRUE(streamed.result.signature);
+  EXPECT_TRUE(streamed.result.signature->valid) << streamed.result.signature->problems.front();
+  EXPECT_EQ(streamed.result.signature->form, SignatureForm::Detached);
+  expect_same_verdict(streamed.result, whole.result);
+  EXPECT_TRUE(streamed.spooled);
+  ASSERT_TRUE(streamed.content && whole.content);
+  EXPECT_EQ(*streamed.content, *whole.content);
+  EXPECT_TRUE(scratch.names().empty());
+}
+
+TEST(DetachedStreamRead, AlteredContentOrAnUnendedBoundaryIsJudgedAsInMemoryAndNothingIsLeftBehind) {
+  ScratchDirectory scratch;
+  const std::string message = sign_detached(large_message(5));
+  std::string altered = message;
+  const std::size_t middle = altered.size() / 2;
+  altered[middle] = altered[middle] == 'x' ? 'y' : 'x';
+  Streamed streamed = verify_streamed(altered, scratch / "out.eml");
+  ASSERT_TRUE(streamed.result.signature);
+  EXPECT_FALSE(streamed.result.signature->valid);
+  EXPECT_FALSE(streamed.content);
+  expect_same_verdict(streamed.result, verify_in_memory(altered).result);
+  EXPECT_TRUE(scratch.names().empty());
+  // The boundary that would end the first part never comes.
+  const std::string boundary = *mime::Entity::parse(message).content_type.parameter("boundary");
+  std::string unended = message.substr(0, message.find("\r\n--" + boundary, message.find("\r\n\r\n") + 10));
+  unended += std::string(1024, 'x');
+  try {
+    verify_streamed(unended, scratch / "out.eml");
+    ADD_FAILURE() << "read";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Malformed) << error.what();
+    EXPECT_NE(std::string(error.what()).find("has 0"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(verify_in_memory(unended), Error) << "read whole, it is refused too";
+  EXPECT_TRUE(scratch.names().empty());
+}
+
+TEST(DetachedStreamRead, AContentSignedWithBareLineFeedsIsCheckedAsItStandsAsInMemory) {
+  // openssl cms -sign -binary over LF text signs the bytes as they are;
+  // the canonical form fails, the exact bytes hold (read_signature's rule).
+  ScratchDirectory scratch;
+  std::string content = "Content-Type: text/plain\n\n";
+  while (content.size() < 5 * 1024 * 1024)
+    content += "a line that ends in a bare line feed\n";
+  const Bytes der = sign_with_openssl(content, false, [](CMS_ContentInfo*) {});
+  ossl::Cms cms(d2i_CMS_ContentInfo(nullptr, nullptr, 0));
+  const unsigned char* cursor = der.data();
+  cms.reset(d2i_CMS_ContentInfo(nullptr, &cursor, static_cast<long>(der.size())));
+  ASSERT_EQ(CMS_set_detached(cms.get(), 1), 1);
+  unsigned char* out = nullptr;
+  int length = i2d_CMS_ContentInfo(cms.get(), &out);
+  ossl::OpensslString owner(reinterpret_cast<char*>(out));
+  StringSink signature;
+  Base64Sink base64(signature);
+  base64.write(ByteView(out, static_cast<std::size_t>(length)));
+  base64.finish();
+  const std::string message =
+      "From: Alice <alice@example.com>\r\nTo: Bob <bob@example.org>\r\nSubject: Lunch\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"s\"\r\n\r\n"
+      "--s\r\n" + content + "\r\n--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" + signature.take() + "\r\n--s--\r\n";
+  Streamed streamed = verify_streamed(message, scratch / "out.eml");
+  Streamed whole = verify_in_memory(message);
+  ASSERT_TRUE(whole.result.signature && streamed.result.signature);
+  EXPECT_EQ(whole.result.signature->problems, std::vector<std::string>{}) << "the exact bytes hold";
+  expect_same_verdict(streamed.result, whole.result);
+  EXPECT_EQ(streamed.content, whole.content);
+  EXPECT_TRUE(scratch.names().empty());
 }
 
 }  // namespace

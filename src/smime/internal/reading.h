@@ -36,12 +36,18 @@ std::string signer_mismatch(const crypto::Certificate& signer, const EmailAddres
 SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
                                const SignatureContext& context);
 
-// The same checks for an opaque signed-data read as a stream
-// (read_signed_stream): its content digested as it streamed, `content` what
-// reading goes on with (all of it, or its start when the rest stays in a
-// file).
+// The same checks for a signed-data read as a stream (read_signed_stream):
+// its content (opaque) or the signed part (detached) digested as it
+// streamed, `content` what reading goes on with (all of it, or its start
+// when the rest stays in a file). `exact`: a detached part's digests as it
+// stands rather than made canonical.
+enum class DigestsOf { Canonical, Exact };
 SignatureCheck check_streamed_signature(const StreamedSignedData& streamed, std::string content,
-                                        const SignatureContext& context);
+                                        const SignatureContext& context, DigestsOf digests = DigestsOf::Canonical);
+
+// The decoded signature of a multipart/signed's second part (as it stands);
+// Error(Malformed) when it is no application/pkcs7-signature.
+Bytes detached_signature(std::string_view part);
 
 struct Decryption {
   std::string plaintext;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -52,7 +53,12 @@ struct StreamedSignedData {
   // The ContentInfo as one DER structure without the eContent (as a
   // detached signature is), every other element as read.
   Bytes detached_info;
+  std::vector<int> digest_nids;  // the digestAlgorithms listed
   ContentDigests digests;
+  // A multipart/signed's: `digests` are of the first part made canonical
+  // (CRLF), `exact_digests` of its bytes as they stand when they differ.
+  bool detached = false;
+  std::optional<ContentDigests> exact_digests;
   bool has_content = false;    // an eContent was there
   bool data_content = false;   // its eContentType is id-data
   std::uint64_t content_size = 0;
@@ -63,5 +69,10 @@ struct StreamedSignedData {
 // passing the octets of its eContent to `content` in chunks and digesting
 // them. Error(Malformed) for any other structure, or one over the limits.
 StreamedSignedData read_signed_stream(ByteSource& der, std::uint64_t max_size, ByteSink& content);
+
+// A multipart/signed's signature, held whole (small), taken as
+// check_signature takes one (OpenSSL's parser, trailing zero padding
+// allowed); its digests are the caller's to compute over the signed part.
+StreamedSignedData detached_signed_data(ByteView der);
 
 }  // namespace mailseal::smime::internal
