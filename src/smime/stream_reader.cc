@@ -1,7 +1,8 @@
-// Reading a large encrypted message as a stream (docs/smime.md, "Large
-// messages"): the outer layers with BerReader, the content decrypted chunk by
-// chunk into a 0600 temporary file, which holds the content until a Release
-// lets it out; memory stays bounded whatever the size.
+// Reading a large encrypted or signed message as a stream (docs/smime.md,
+// "Large messages"): the outer layers with BerReader (or the multipart/signed
+// body split as it arrives), the content decrypted or digested chunk by chunk
+// into a 0600 temporary file, which holds the content until a Release lets it
+// out; memory stays bounded whatever the size.
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -21,6 +21,7 @@
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
 #include "mailseal/smime/smime.h"
+#include "drip_source.h"
 #include "scratch.h"
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/multipart_stream.h"
@@ -33,23 +34,7 @@ namespace {
 using test::alice;
 using test::bob;
 using test::ScratchDirectory;
-
-// Hands out at most `step` bytes a read, so every chunk border is crossed.
-class DripSource : public ByteSource {
- public:
-  DripSource(ByteView bytes, std::size_t step) : bytes_(bytes), step_(step) {}
-  std::size_t read(std::span<std::uint8_t> buffer) override {
-    std::size_t n = std::min({buffer.size(), step_, bytes_.size() - position_});
-    std::copy_n(bytes_.begin() + static_cast<std::ptrdiff_t>(position_), n, buffer.begin());
-    position_ += n;
-    return n;
-  }
-
- private:
-  ByteView bytes_;
-  std::size_t step_;
-  std::size_t position_ = 0;
-};
+using test::DripSource;
 
 const std::string kMessage =
     "From: Alice <alice@example.com>\r\n"
