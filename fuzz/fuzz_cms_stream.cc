@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "drip_source.h"
 #include "fuzz.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
@@ -43,23 +44,6 @@ const Keys& keys() {
   }();
   return value;
 }
-
-// Hands out at most `step` bytes a read.
-class DripSource : public smime::ByteSource {
- public:
-  DripSource(ByteView bytes, std::size_t step) : bytes_(bytes), step_(step) {}
-  std::size_t read(std::span<std::uint8_t> buffer) override {
-    std::size_t n = std::min({buffer.size(), step_, bytes_.size() - position_});
-    std::copy_n(bytes_.begin() + static_cast<std::ptrdiff_t>(position_), n, buffer.begin());
-    position_ += n;
-    return n;
-  }
-
- private:
-  ByteView bytes_;
-  std::size_t step_;
-  std::size_t position_ = 0;
-};
 
 // The structure itself, or the decoded body of a message that carries one.
 Bytes structure_of(std::span<const std::uint8_t> input) {

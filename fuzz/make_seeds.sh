@@ -101,3 +101,14 @@ openssl cms -encrypt -stream -binary -outform DER -aes-256-gcm -in "$work/seed.t
 openssl cms -encrypt -stream -binary -outform DER -aes256 -in "$work/seed.txt" -out corpus/cms_stream/openssl-stream-cbc-rsa.der data/fuzz-rsa-cert.pem
 openssl cms -encrypt -stream -binary -outform DER -aes-128-gcm -in "$work/seed.txt" -out corpus/cms_stream/openssl-stream-gcm-ec.der data/fuzz-cert.pem
 openssl cms -encrypt -binary -outform DER -aes256 -in "$work/seed.txt" -out corpus/cms_stream/openssl-der-cbc-rsa-ec.der data/fuzz-rsa-cert.pem data/fuzz-cert.pem
+# fuzz_signed_stream: the signed seeds above, and openssl's streamed (BER,
+# indefinite lengths, chunked content) and DER signed-data of a longer
+# content, with signed attributes and without, with two signers.
+mkdir -p corpus/signed_stream
+for seed in signed-opaque signed-detached two-from; do
+  cp "corpus/smime/$seed.eml" corpus/signed_stream/
+done
+openssl cms -sign -stream -binary -nodetach -outform DER -in "$work/seed.txt" -signer data/fuzz-rsa-cert.pem -inkey data/fuzz-rsa-key.pem -out corpus/signed_stream/openssl-stream-rsa.der
+openssl cms -sign -binary -nodetach -outform DER -in "$work/seed.txt" -signer data/fuzz-cert.pem -inkey data/fuzz-key.pem -out corpus/signed_stream/openssl-der-ec.der
+openssl cms -sign -binary -nodetach -noattr -outform DER -in "$work/seed.txt" -signer data/fuzz-rsa-cert.pem -inkey data/fuzz-rsa-key.pem -out corpus/signed_stream/openssl-noattr-rsa.der
+openssl cms -sign -stream -binary -nodetach -outform DER -in "$work/seed.txt" -signer data/fuzz-rsa-cert.pem -inkey data/fuzz-rsa-key.pem -signer data/fuzz-cert.pem -inkey data/fuzz-key.pem -md sha384 -out corpus/signed_stream/openssl-two-signers.der

@@ -225,12 +225,14 @@ smime::ReadResult read(profile::Profile* profile, const KeyAccess& key_access, B
 
 namespace {
 
-// The profile's addresses are the reader's (Policy::reader_addresses).
-smime::ReadResult read_stream(profile::Profile& profile, const KeyAccess& key_access, smime::ByteSource& message,
+// The profile's addresses are the reader's (Policy::reader_addresses); a
+// profile is needed only when an encryption layer is met.
+smime::ReadResult read_stream(profile::Profile* profile, const KeyAccess& key_access, smime::ByteSource& message,
                               const std::filesystem::path& spool, TimePoint now) {
-  ProfileKeys keys(&profile, key_access);
+  ProfileKeys keys(profile, key_access);
   smime::Policy reader = smime::Policy::standard(now);
-  reader.reader_addresses = profile.addresses();
+  if (profile != nullptr)
+    reader.reader_addresses = profile->addresses();
   return smime::read_message(message, keys, reader, spool);
 }
 
@@ -308,12 +310,13 @@ Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, ByteVi
 
 Decrypted decrypt(profile::Profile& profile, const KeyAccess& key_access, smime::ByteSource& message,
                   const std::filesystem::path& spool, const DecryptOptions& options, TimePoint now) {
-  return decide_decrypted(profile, read_stream(profile, key_access, message, spool, now), options, now);
+  return decide_decrypted(profile, read_stream(&profile, key_access, message, spool, now), options, now);
 }
 
-Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,
-                TimePoint now) {
-  smime::ReadResult result = read(profile, key_access, message, smime::Policy::standard(now));
+namespace {
+
+Verified decide_verified(profile::Profile* profile, smime::ReadResult result, const VerifyOptions& options,
+                         TimePoint now) {
   const bool valid = result.signature && result.signature->valid;
   if (options.required_trust && valid && profile == nullptr) {
     throw Error(ErrorCode::NotFound, "--require-trust needs a profile to judge trust with",
@@ -326,6 +329,18 @@ Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView
   require_trust(content, sender ? std::optional<trust::Level>(sender->report.verdict.level) : std::nullopt,
                 options.required_trust);
   return Verified{std::move(result), std::move(content), std::move(sender)};
+}
+
+}  // namespace
+
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,
+                TimePoint now) {
+  return decide_verified(profile, read(profile, key_access, message, smime::Policy::standard(now)), options, now);
+}
+
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, smime::ByteSource& message,
+                const std::filesystem::path& spool, const VerifyOptions& options, TimePoint now) {
+  return decide_verified(profile, read_stream(profile, key_access, message, spool, now), options, now);
 }
 
 void require_trust(smime::Release& content, std::optional<trust::Level> signer_level,

@@ -263,20 +263,20 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
 }
 
 int run_verify(const Context& context, const VerifyArgs& args) {
-  InputData input = InputData::read(args.input, smime::kMaxMessageSize);
+  auto input = open_input(args.input);
   auto profile = optional_profile(context);
   agent::VerifyOptions options;
   options.learn = !args.no_learn;
   if (!args.require_trust.empty())
     options.required_trust = trust::parse_level(args.require_trust);
-  agent::Verified verified =
-      agent::verify(profile ? &*profile : nullptr, context.key_access(), input.bytes(), options, context.now());
+  agent::Verified verified = agent::verify(profile ? &*profile : nullptr, context.key_access(), *input,
+                                          decrypt_spool(args.output), options, context.now());
   const smime::ReadResult& result = verified.read;
   const auto& sender = verified.sender;
   // Written only when released: a valid signature, by a signer trusted as required.
   if (verified.content.released() && !args.output.empty()) {
     auto output = open_output(args.output);
-    output->write(verified.content.content());
+    verified.content.move_to(*output);
     output->commit();
   }
   const int status = verified.content.released() ? 0 : 1;

@@ -51,6 +51,8 @@ bool is_constructed_context(const std::optional<BerHeader>& header, std::uint32_
   return header && header->constructed && header->is(TagClass::Context, tag);
 }
 
+}  // namespace
+
 // DER definite-length encoding of one element (X.690 section 10.1).
 void append_der(Bytes& out, std::uint8_t identifier, ByteView contents) {
   out.push_back(identifier);
@@ -79,8 +81,6 @@ Bytes type_element(int nid) {
     throw Error(ErrorCode::Internal, "cannot encode a content type");
   return Bytes(oid, oid + length);
 }
-
-}  // namespace
 
 int object_nid(ByteView element) {
   const unsigned char* cursor = element.data();

@@ -96,6 +96,7 @@ std::unique_ptr<OutputSink> OutputSink::file(const std::filesystem::path& path) 
 }
 
 void OutputSink::write(ByteView bytes) {
+  written_ = written_ || !bytes.empty();
   if (buffer_.empty() && bytes.size() >= kChunk) {
     write_all(fd_, bytes, "the output");  // large writes without a copy
     return;
@@ -110,6 +111,15 @@ void OutputSink::flush_buffer() {
   buffer_.clear();
 }
 
+bool OutputSink::adopt(TemporaryFile& file) {
+  if (!temporary_ || written_ || file.target() != temporary_->target())
+    return false;
+  temporary_.reset();  // the empty file made for the output is removed
+  temporary_.emplace(std::move(file));
+  fd_ = temporary_->fd();
+  return true;
+}
+
 void OutputSink::commit() {
   flush_buffer();
   if (temporary_) {
@@ -117,6 +127,21 @@ void OutputSink::commit() {
   } else if (in_place_.valid() && in_place_.close() != 0) {
     throw Error(ErrorCode::Io, fmt::format("cannot write the output: {}", std::strerror(errno)));
   }
+}
+
+void CrlfCheck::update(ByteView bytes) {
+  if (!ok_ || bytes.empty())
+    return;
+  if (after_cr_) {
+    ok_ = bytes.front() == '\n';
+    after_cr_ = false;
+    bytes = bytes.subspan(1);
+  }
+  if (!bytes.empty() && bytes.back() == '\r') {
+    after_cr_ = true;  // its LF may start the next chunk
+    bytes = bytes.first(bytes.size() - 1);
+  }
+  ok_ = ok_ && smime::all_crlf(bytes);
 }
 
 void CrlfSink::write(ByteView bytes) {

@@ -32,6 +32,7 @@
 #include "mailseal/mime/legacy_display.h"
 #include "smime/internal/identity.h"
 #include "smime/internal/reading.h"
+#include "smime/internal/signed_reader.h"
 
 namespace mailseal::smime {
 
@@ -144,6 +145,10 @@ struct Reading {
   std::vector<std::string> unparsed_from;  // From fields that are not one valid mailbox
   // The outermost layer, decrypted already (a message read as a stream).
   std::optional<internal::Decryption> predecrypted;
+  // The outermost layer, an opaque signature read as a stream: what was
+  // read of it, and the content reading goes on with.
+  const internal::StreamedSignedData* streamed = nullptr;
+  std::string streamed_content;
 };
 
 // The outermost header fields: the From address and Date signatures are
@@ -251,11 +256,55 @@ DetachedParts split_detached(const mime::Entity& entity) {
     throw Error(ErrorCode::Malformed,
                 fmt::format("a multipart/signed part must have 2 parts, this one has {}", body.parts.size()));
   }
-  mime::Entity signature_part = mime::Entity::parse(body.parts[1]);
-  if (!is_pkcs7_signature(signature_part.content_type)) {
-    throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
+  return DetachedParts{mime::to_crlf(body.parts[0]), body.parts[0], internal::detached_signature(body.parts[1])};
+}
+
+// After a signature layer's check: rule 1 leaves a transport signature
+// around the encryption uncounted; a counted one is recorded, and reading
+// steps inside it.
+void step_inside(Reading& reading, internal::SignatureCheck check, bool opaque, const SignatureContext& context) {
+  ReadResult& result = reading.result;
+  reading.storage.push_back(std::move(check.content));
+  mime::Entity inner = parse_content(reading.storage.back());
+  Bytes inner_decoded;
+  bool wraps_encryption = false;
+  try {
+    wraps_encryption = classify(inner, inner_decoded) == LayerKind::Encrypted;
+  } catch (const Error&) {
   }
-  return DetachedParts{mime::to_crlf(body.parts[0]), body.parts[0], mime::decode_body(signature_part)};
+  if (reading.outermost && wraps_encryption) {
+    // Rule 1: a transport signature over ciphertext says nothing about the author.
+    result.notes.push_back(fmt::format("an outer signature around the encryption was ignored{}",
+                                       check.report.valid ? "" : " (it was not valid either)"));
+  } else {
+    // A counted signer that is not the From address is an identity problem:
+    // no flag releases what it signs.
+    if (context.check_from && check.report.signer && !check.report.from_matches && context.from.size() == 1)
+      result.identity_problems.push_back(internal::signer_mismatch(*check.report.signer, context.from.front()));
+    result.layers.push_back(std::move(check.report));
+  }
+  reading.outermost = false;
+  reading.previous_opaque = opaque;
+  reading.current = inner;
+}
+
+// The outermost signature, read as a stream already (read_verified): checked
+// over the digests taken as it streamed; a detached one whose part was not
+// in CRLF is checked again over its bytes as they stand, as read_signature does.
+void read_streamed_signature(Reading& reading, LayerKind kind, const Policy& policy) {
+  ReadResult& result = reading.result;
+  SignatureContext context{result.from, reading.date, true, &policy};
+  const internal::StreamedSignedData& streamed = *reading.streamed;
+  reading.streamed = nullptr;
+  std::string content = std::move(reading.streamed_content);
+  internal::SignatureCheck check = internal::check_streamed_signature(streamed, content, context);
+  if (streamed.detached && check.content_mismatch && streamed.exact_digests) {
+    internal::SignatureCheck exact =
+        internal::check_streamed_signature(streamed, std::move(content), context, internal::DigestsOf::Exact);
+    if (!exact.content_mismatch)
+      check = std::move(exact);
+  }
+  step_inside(reading, std::move(check), kind == LayerKind::SignedOpaque, context);
 }
 
 // Checks a signature layer (rule 3) and steps inside it; rule 1 leaves a
@@ -263,6 +312,10 @@ DetachedParts split_detached(const mime::Entity& entity) {
 void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Policy& policy) {
   ReadResult& result = reading.result;
   std::optional<DetachedParts> detached;
+  if (reading.streamed) {
+    read_streamed_signature(reading, kind, policy);
+    return;
+  }
   if (kind == LayerKind::SignedDetached) {
     detached = split_detached(reading.current);
     decoded = std::move(detached->signature);
@@ -287,28 +340,7 @@ void read_signature(Reading& reading, LayerKind kind, Bytes decoded, const Polic
     if (!exact.content_mismatch)
       check = std::move(exact);
   }
-  reading.storage.push_back(std::move(check.content));
-  mime::Entity inner = parse_content(reading.storage.back());
-  Bytes inner_decoded;
-  bool wraps_encryption = false;
-  try {
-    wraps_encryption = classify(inner, inner_decoded) == LayerKind::Encrypted;
-  } catch (const Error&) {
-  }
-  if (reading.outermost && wraps_encryption) {
-    // Rule 1: a transport signature over ciphertext says nothing about the author.
-    result.notes.push_back(fmt::format("an outer signature around the encryption was ignored{}",
-                                       check.report.valid ? "" : " (it was not valid either)"));
-  } else {
-    // A counted signer that is not the From address is an identity problem:
-    // no flag releases what it signs.
-    if (context.check_from && check.report.signer && !check.report.from_matches && context.from.size() == 1)
-      result.identity_problems.push_back(internal::signer_mismatch(*check.report.signer, context.from.front()));
-    result.layers.push_back(std::move(check.report));
-  }
-  reading.outermost = false;
-  reading.previous_opaque = opaque;
-  reading.current = inner;
+  step_inside(reading, std::move(check), opaque, context);
 }
 
 // The signature that vouches for the message: the outermost counted one,
@@ -431,9 +463,25 @@ ReadResult read_message(ByteView message, KeyProvider& keys, const Policy& polic
 
 namespace internal {
 
+Bytes detached_signature(std::string_view part) {
+  mime::Entity signature_part = mime::Entity::parse(part);
+  if (!is_pkcs7_signature(signature_part.content_type)) {
+    throw Error(ErrorCode::Malformed, "the second part of multipart/signed is not an S/MIME signature");
+  }
+  return mime::decode_body(signature_part);
+}
+
 ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyProvider& keys, const Policy& policy) {
   Reading reading;
   reading.predecrypted = std::move(decryption);
+  return read_layers(top, reading, keys, policy);
+}
+
+ReadResult read_verified(const mime::Entity& top, const StreamedSignedData& streamed, std::string content,
+                         KeyProvider& keys, const Policy& policy) {
+  Reading reading;
+  reading.streamed = &streamed;
+  reading.streamed_content = std::move(content);
   return read_layers(top, reading, keys, policy);
 }
 
@@ -450,7 +498,10 @@ ReadResult read_layers(const mime::Entity& top, Reading& reading, KeyProvider& k
     }
     refuse_duplicate_content_fields(reading.current.headers);
     Bytes decoded;
-    LayerKind kind = reading.predecrypted ? LayerKind::Encrypted : classify(reading.current, decoded);
+    LayerKind kind = reading.predecrypted ? LayerKind::Encrypted
+                     : reading.streamed   ? (reading.streamed->detached ? LayerKind::SignedDetached
+                                                                        : LayerKind::SignedOpaque)
+                                          : classify(reading.current, decoded);
     if (layer > 0)
       read_inner_headers(reading, kind);
     if (kind == LayerKind::Plain)

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "common/openssl.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/smime/smime.h"
@@ -45,7 +46,76 @@ HeldContent::HeldContent(HeldContent&&) noexcept = default;
 HeldContent& HeldContent::operator=(HeldContent&&) noexcept = default;
 HeldContent::~HeldContent() = default;
 
+namespace {
+
+// Reads the file of `rest` from `offset` on, in chunks, into `out`, its line
+// endings made CRLF as in read_message (RFC 8551 section 3.1.1) unless they
+// are already.
+void read_spooled(const SpooledContent& rest, ByteSink& out) {
+  CrlfSink canonical(out);
+  ByteSink& sink = rest.crlf ? out : canonical;
+  std::vector<std::uint8_t> buffer(kSpoolChunk);
+  for (std::uint64_t offset = rest.offset;;) {
+    ssize_t n = ::pread(rest.reader.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw Error(ErrorCode::Io, fmt::format("cannot read the message back: {}", std::strerror(errno)));
+    if (n == 0)
+      break;
+    sink.write(ByteView(buffer.data(), static_cast<std::size_t>(n)));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  canonical.finish();
+}
+
+// Whether the file of `rest` starts with `text`.
+bool file_starts_with(const SpooledContent& rest, std::string_view text) {
+  std::string start(text.size(), '\0');
+  for (std::size_t done = 0; done < start.size();) {
+    ssize_t n = ::pread(rest.reader.get(), start.data() + done, start.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return start == text;
+}
+
+// A sink that digests what it is given.
+class DigestSink : public ByteSink {
+ public:
+  DigestSink() : context_(EVP_MD_CTX_new()) {
+    if (context_ == nullptr || EVP_DigestInit_ex(context_.get(), EVP_sha512(), nullptr) != 1)
+      throw Error(ErrorCode::Internal, "cannot start a digest");
+  }
+  using ByteSink::write;
+  void write(ByteView bytes) override {
+    if (EVP_DigestUpdate(context_.get(), bytes.data(), bytes.size()) != 1)
+      throw Error(ErrorCode::Internal, "cannot digest the content");
+  }
+  Bytes value() {
+    Bytes out(EVP_MAX_MD_SIZE);
+    unsigned int size = 0;
+    if (EVP_DigestFinal_ex(context_.get(), out.data(), &size) != 1)
+      throw Error(ErrorCode::Internal, "cannot finish a digest");
+    out.resize(size);
+    return out;
+  }
+
+ private:
+  ossl::MdCtx context_;
+};
+
+}  // namespace
+
 void HeldContent::continue_with(SpooledContent rest) {
+  if (rest.crlf && rest.offset == text_.size() && file_starts_with(rest, text_)) {
+    secure_wipe(text_.data(), text_.size());
+    text_.clear();
+    rest.offset = 0;
+  }
   rest_ = std::make_unique<SpooledContent>(std::move(rest));
 }
 
@@ -54,9 +124,11 @@ udf::Fingerprint HeldContent::fingerprint() const {
     throw Error(ErrorCode::Internal, "the content of the message was released before it was fingerprinted");
   }
   if (rest_) {
-    // Only signed content is fingerprinted (to learn from it), and signed
-    // content is never spooled (docs/smime.md, "Large messages").
-    throw Error(ErrorCode::Internal, "a large decrypted message is not fingerprinted");
+    // The content as write_to writes it, digested as it is read back.
+    DigestSink digest;
+    digest.write(text_);
+    read_spooled(*rest_, digest);
+    return udf::Fingerprint::of_content_digest(udf::DigestAlgorithm::Sha2_512, kMessageContentType, digest.value());
   }
   return udf::Fingerprint::of_content(udf::DigestAlgorithm::Sha2_512, kMessageContentType, as_bytes(text_));
 }
@@ -125,23 +197,18 @@ void Release::write_to(ByteSink& out) const {
   if (reason_)
     throw_withheld();
   out.write(content_);
-  if (!rest_)
+  if (rest_)
+    read_spooled(*rest_, out);
+}
+
+void Release::move_to(OutputSink& out) {
+  if (reason_)
+    throw_withheld();
+  if (rest_ && content_.empty() && rest_->offset == 0 && rest_->crlf && out.adopt(rest_->file)) {
+    rest_.reset();
     return;
-  // Line endings made CRLF as in read_message (RFC 8551 section 3.1.1).
-  CrlfSink canonical(out);
-  std::vector<std::uint8_t> buffer(kSpoolChunk);
-  for (std::uint64_t offset = rest_->offset;;) {
-    ssize_t n = ::pread(rest_->reader.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      throw Error(ErrorCode::Io, fmt::format("cannot read the decrypted message back: {}", std::strerror(errno)));
-    if (n == 0)
-      break;
-    canonical.write(ByteView(buffer.data(), static_cast<std::size_t>(n)));
-    offset += static_cast<std::uint64_t>(n);
   }
-  canonical.finish();
+  write_to(out);
 }
 
 void Release::throw_withheld() const {

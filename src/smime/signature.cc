@@ -1,12 +1,15 @@
 // Checking one signature layer (RFC 5652 section 5, RFC 8551 section 3.5).
 
 #include <cstdlib>
+#include <functional>
 
 #include <fmt/format.h>
+#include <openssl/err.h>
 
 #include "mailseal/common/error.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/reading.h"
+#include "smime/internal/signed_reader.h"
 
 namespace mailseal::smime::internal {
 
@@ -137,6 +140,14 @@ void read_signer(CMS_ContentInfo* cms, CMS_SignerInfo* info, const Policy& polic
   }
 }
 
+void record_mismatch(SignatureCheck& check) {
+  check.content_mismatch = true;
+  std::string detail = ossl::take_errors();
+  check.report.problems.push_back(detail.empty()
+                                      ? "the signature does not match the message"
+                                      : fmt::format("the signature does not match the message ({})", detail));
+}
+
 // Signature and content digest, without PKIX path validation: whom to
 // believe is the trust engine's question, not this one's.
 void verify_signature(CMS_ContentInfo* cms, std::optional<std::string_view> detached_content, SignatureCheck& check) {
@@ -145,13 +156,44 @@ void verify_signature(CMS_ContentInfo* cms, std::optional<std::string_view> deta
     data = ossl::memory_reader(detached_content->data(), detached_content->size());
   }
   unsigned int flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY;
-  if (CMS_verify(cms, nullptr, nullptr, data.get(), nullptr, flags) != 1) {
-    check.content_mismatch = true;
-    std::string detail = ossl::take_errors();
-    check.report.problems.push_back(detail.empty()
-                                        ? "the signature does not match the message"
-                                        : fmt::format("the signature does not match the message ({})", detail));
+  if (CMS_verify(cms, nullptr, nullptr, data.get(), nullptr, flags) != 1)
+    record_mismatch(check);
+}
+
+// What CMS_verify does with the flags above, steps in its order, for content
+// digested as it streamed (RFC 5652 section 5.4: the signed attributes'
+// message-digest is the content's digest, section 5.6: the signature over the
+// DER of the signed attributes, or over the digest when there are none):
+// every signer has its certificate, each signature over signed attributes
+// holds, then each signer's digest matches the content.
+bool verify_streamed_signers(CMS_ContentInfo* cms, const ContentDigests& digests) {
+  STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms);
+  const int count = signers ? sk_CMS_SignerInfo_num(signers) : 0;
+  for (int i = 0; i < count; ++i) {
+    X509* signer = nullptr;
+    CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(signers, i), nullptr, &signer, nullptr, nullptr);
+    if (signer == nullptr) {
+      ERR_raise(ERR_LIB_CMS, CMS_R_SIGNER_CERTIFICATE_NOT_FOUND);
+      return false;
+    }
   }
+  for (int i = 0; i < count; ++i) {
+    CMS_SignerInfo* info = sk_CMS_SignerInfo_value(signers, i);
+    if (CMS_signed_get_attr_count(info) >= 0 && CMS_SignerInfo_verify(info) <= 0)
+      return false;
+  }
+  if (digests.has_unknown()) {
+    ERR_raise(ERR_LIB_CMS, CMS_R_UNKNOWN_DIGEST_ALGORITHM);
+    return false;
+  }
+  ossl::Bio chain = digests.chain();
+  for (int i = 0; i < count; ++i) {
+    if (CMS_SignerInfo_verify_content(sk_CMS_SignerInfo_value(signers, i), chain.get()) <= 0) {
+      ERR_raise(ERR_LIB_CMS, CMS_R_CONTENT_VERIFY_ERROR);
+      return false;
+    }
+  }
+  return true;
 }
 
 // The signing time against the clock and the Date header.
@@ -195,6 +237,39 @@ void check_signer_certificate(const SignatureContext& context, SignatureReport& 
   }
 }
 
+ossl::Cms read_signed_cms(ByteView der) {
+  ossl::Cms cms = read_cms(der);
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
+    throw Error(ErrorCode::Malformed, "the signature is not a CMS signed-data structure");
+  }
+  return cms;
+}
+
+// The signer, its digest and certificate, the signature (by `verify`), the
+// signing time: the same checks whichever way the content was read.
+SignatureCheck check_signers(CMS_ContentInfo* cms, ByteView der, SignatureCheck check, const SignatureContext& context,
+                             const std::function<void(CMS_ContentInfo*, SignatureCheck&)>& verify) {
+  SignatureReport& report = check.report;
+  report.certificates = carried_certificates(cms);
+  CMS_SignerInfo* info = only_signer(cms, report);
+  if (info == nullptr) {
+    report.valid = false;
+    return check;
+  }
+  read_signer(cms, info, *context.policy, report);
+  if (digest_listed(der, info, report))
+    verify(cms, check);
+  else
+    check.content_mismatch = true;
+  report.signing_time = signing_time(info);
+  report.capabilities = signed_capabilities(info);
+  check_signing_time(context, report);
+  if (report.signer)
+    check_signer_certificate(context, report);
+  report.valid = report.problems.empty();
+  return check;
+}
+
 }  // namespace
 
 std::string signer_mismatch(const crypto::Certificate& signer, const EmailAddress& from) {
@@ -205,32 +280,42 @@ std::string signer_mismatch(const crypto::Certificate& signer, const EmailAddres
 
 SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
                                const SignatureContext& context) {
-  ossl::Cms cms = read_cms(der);
-  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
-    throw Error(ErrorCode::Malformed, "the signature is not a CMS signed-data structure");
-  }
+  ossl::Cms cms = read_signed_cms(der);
+  SignatureCheck check;
+  check.report.form = detached_content ? SignatureForm::Detached : SignatureForm::Opaque;
+  take_content(cms.get(), detached_content, check);
+  return check_signers(cms.get(), der, std::move(check), context,
+                       [&](CMS_ContentInfo* parsed, SignatureCheck& result) {
+                         verify_signature(parsed, detached_content, result);
+                       });
+}
+
+SignatureCheck check_streamed_signature(const StreamedSignedData& streamed, std::string content,
+                                        const SignatureContext& context, DigestsOf digests_of) {
+  ossl::Cms cms = read_signed_cms(streamed.detached_info);
   SignatureCheck check;
   SignatureReport& report = check.report;
-  report.form = detached_content ? SignatureForm::Detached : SignatureForm::Opaque;
-  take_content(cms.get(), detached_content, check);
-  report.certificates = carried_certificates(cms.get());
-  CMS_SignerInfo* info = only_signer(cms.get(), report);
-  if (info == nullptr) {
-    report.valid = false;
-    return check;
-  }
-  read_signer(cms.get(), info, *context.policy, report);
-  if (digest_listed(der, info, report))
-    verify_signature(cms.get(), detached_content, check);
-  else
-    check.content_mismatch = true;
-  report.signing_time = signing_time(info);
-  report.capabilities = signed_capabilities(info);
-  check_signing_time(context, report);
-  if (report.signer)
-    check_signer_certificate(context, report);
-  report.valid = report.problems.empty();
-  return check;
+  report.form = streamed.detached ? SignatureForm::Detached : SignatureForm::Opaque;
+  // As take_content says of the same structure read whole.
+  if (streamed.detached && streamed.has_content)
+    report.problems.push_back("the detached signature carries content of its own (eContent) besides the signed part");
+  if (!streamed.detached && !streamed.has_content)
+    report.problems.push_back("the signature carries no content");
+  check.content = std::move(content);
+  if (!streamed.data_content)
+    report.problems.push_back("the signed content is not of type id-data");
+  const ContentDigests& digests =
+      digests_of == DigestsOf::Exact && streamed.exact_digests ? *streamed.exact_digests : streamed.digests;
+  const bool has_content = streamed.detached || streamed.has_content;
+  return check_signers(cms.get(), streamed.detached_info, std::move(check), context,
+                       [&](CMS_ContentInfo* parsed, SignatureCheck& result) {
+                         if (!has_content) {
+                           ERR_raise(ERR_LIB_CMS, CMS_R_NO_CONTENT);  // as CMS_verify says
+                           record_mismatch(result);
+                         } else if (!verify_streamed_signers(parsed, digests)) {
+                           record_mismatch(result);
+                         }
+                       });
 }
 
 }  // namespace mailseal::smime::internal

@@ -1,7 +1,8 @@
-// Reading a large encrypted message as a stream (docs/smime.md, "Large
-// messages"): the outer layers with BerReader, the content decrypted chunk by
-// chunk into a 0600 temporary file, which holds the content until a Release
-// lets it out; memory stays bounded whatever the size.
+// Reading a large encrypted or signed message as a stream (docs/smime.md,
+// "Large messages"): the outer layers with BerReader (or the multipart/signed
+// body split as it arrives), the content decrypted or digested chunk by chunk
+// into a 0600 temporary file, which holds the content until a Release lets it
+// out; memory stays bounded whatever the size.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <functional>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -23,7 +25,9 @@
 #include "smime/internal/compose.h"
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/identity.h"
+#include "smime/internal/multipart_stream.h"
 #include "smime/internal/reading.h"
+#include "smime/internal/signed_reader.h"
 
 namespace mailseal::smime {
 
@@ -183,6 +187,7 @@ class SpoolSink : public ByteSink {
   using ByteSink::write;
   void write(ByteView bytes) override {
     size_ += bytes.size();
+    crlf_.update(bytes);
     if (buffer_.empty() && bytes.size() >= kDirectWrite) {
       write_all(file_.fd(), bytes, "the decrypted message (temporary file)");
       return;
@@ -196,7 +201,10 @@ class SpoolSink : public ByteSink {
     buffer_.clear();
   }
   std::uint64_t size() const noexcept { return size_; }
-  SpooledContent take(std::uint64_t offset) { return SpooledContent{std::move(file_), std::move(reader_), offset}; }
+  bool all_crlf() const noexcept { return crlf_.all_crlf(); }
+  SpooledContent take(std::uint64_t offset) {
+    return SpooledContent{std::move(file_), std::move(reader_), offset, crlf_.all_crlf()};
+  }
   int reader() const noexcept { return reader_.get(); }
 
  private:
@@ -204,34 +212,57 @@ class SpoolSink : public ByteSink {
   UniqueFd reader_;
   Bytes buffer_;
   std::uint64_t size_ = 0;
+  CrlfCheck crlf_;
 };
+
+// `count` bytes of a file from `offset` into `out`.
+void read_at(int fd, std::uint8_t* out, std::size_t count, std::uint64_t offset) {
+  for (std::size_t done = 0; done < count;) {
+    ssize_t n = ::pread(fd, out + done, count - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      throw Error(ErrorCode::Io, fmt::format("cannot read the message back: {}",
+                                             n < 0 ? std::strerror(errno) : "it is shorter than written"));
+    done += static_cast<std::size_t>(n);
+  }
+}
 
 // `count` bytes of a file from its start.
 std::string read_back(int fd, std::size_t count) {
   std::string text(count, '\0');
-  for (std::size_t done = 0; done < count;) {
-    ssize_t n = ::pread(fd, text.data() + done, count - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      throw Error(ErrorCode::Io, fmt::format("cannot read the decrypted message back: {}",
-                                             n < 0 ? std::strerror(errno) : "it is shorter than written"));
-    done += static_cast<std::size_t>(n);
-  }
+  read_at(fd, reinterpret_cast<std::uint8_t*>(text.data()), count, 0);
   return text;
 }
 
+// Which outermost layers stream.
+enum class StreamedLayer { None, Envelope, Signed, Detached };
+
+// A multipart/signed with an S/MIME signature (as reading classifies one)
+// and a boundary.
+bool is_smime_multipart_signed(const mime::Entity& top) {
+  if (!top.content_type.is("multipart", "signed") || !top.content_type.parameter("boundary"))
+    return false;
+  const std::string protocol = ascii_lower(top.content_type.parameter("protocol").value_or(""));
+  return protocol == "application/pkcs7-signature" || protocol == "application/x-pkcs7-signature";
+}
+
 // Whether the message whose header block is `top` and whose body starts with
-// `body` streams: its outermost layer is base64 (auth)enveloped data.
-bool is_streamed_envelope(const mime::Entity& top, std::string_view body) {
+// `body` streams: its outermost layer is base64 (auth)enveloped data, or
+// base64 opaque signed data.
+StreamedLayer streamed_layer(const mime::Entity& top, std::string_view body) {
   if (top.headers.fields().empty() || top.headers.count("Content-Type") > 1 ||
-      top.headers.count("Content-Transfer-Encoding") > 1 || top.transfer_encoding != "base64") {
-    return false;
+      top.headers.count("Content-Transfer-Encoding") > 1) {
+    return StreamedLayer::None;
   }
+  if (is_smime_multipart_signed(top))
+    return StreamedLayer::Detached;
+  if (top.transfer_encoding != "base64")
+    return StreamedLayer::None;
   if (!internal::is_pkcs7_mime(top.content_type) && !internal::is_p7m_octet_stream(top))
-    return false;
+    return StreamedLayer::None;
   if (ascii_lower(top.content_type.parameter("smime-type").value_or("")) == "certs-only")
-    return false;
+    return StreamedLayer::None;
   try {
     // Whole lines only: a partial base64 group at the end is not an error.
     std::size_t lines = body.rfind('\n', kPeekText);
@@ -241,9 +272,11 @@ bool is_streamed_envelope(const mime::Entity& top, std::string_view body) {
     MemorySource der(start);
     internal::BerReader reader(der, start.size());
     int type = internal::read_content_info_type(reader);
-    return type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData;
+    if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData)
+      return StreamedLayer::Envelope;
+    return type == NID_pkcs7_signed ? StreamedLayer::Signed : StreamedLayer::None;
   } catch (const Error&) {
-    return false;  // read whole, where the same error is reported as for a small message
+    return StreamedLayer::None;  // read whole, where the same error is reported as for a small message
   }
 }
 
@@ -269,14 +302,15 @@ bool stays_spooled(std::string_view inner) {
   return type.is("text", "plain") && (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty());
 }
 
-// The rest of reading, once the content is decrypted into `plain`.
-ReadResult read_spooled(const mime::Entity& top, SpoolSink& plain, internal::Decryption decryption, KeyProvider& keys,
-                        const Policy& policy) {
+// Reading goes on with the content in memory: all of it, or (the content
+// staying in the file) its header block and the start of its body.
+using ReadContent = std::function<ReadResult(std::string content)>;
+
+// The rest of reading, once the content (decrypted, or signed) is in `plain`.
+ReadResult read_spooled(SpoolSink& plain, std::string_view what, const ReadContent& read_content) {
   const std::uint64_t size = plain.size();
-  if (size <= kStreamAbove) {
-    decryption.plaintext = read_back(plain.reader(), static_cast<std::size_t>(size));
-    return internal::read_decrypted(top, std::move(decryption), keys, policy);
-  }
+  if (size <= kStreamAbove)
+    return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
   std::string prefix = read_back(plain.reader(), static_cast<std::size_t>(std::min<std::uint64_t>(
                                                  size, mime::kMaxHeaderBlock + kBodyPrefix)));
   std::optional<std::size_t> body = internal::find_body(prefix);
@@ -284,18 +318,80 @@ ReadResult read_spooled(const mime::Entity& top, SpoolSink& plain, internal::Dec
   if (!body || cut < *body || !stays_spooled(std::string_view(prefix).substr(0, *body))) {
     // Content read whole: signed, multipart or not to be split.
     if (size > kMaxMessageSize)
-      throw Error(ErrorCode::RejectedByPolicy, "the decrypted message is larger than 1 GiB");
-    decryption.plaintext = read_back(plain.reader(), static_cast<std::size_t>(size));
-    return internal::read_decrypted(top, std::move(decryption), keys, policy);
+      throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));
+    return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
   }
   // The header block and the body's first lines are read as read_message
   // reads a message; the rest follows them from the file unchanged but for
   // its line endings, which is what read_message does with it.
   prefix.resize(cut + 1);
-  decryption.plaintext = std::move(prefix);
-  ReadResult result = internal::read_decrypted(top, std::move(decryption), keys, policy);
+  ReadResult result = read_content(std::move(prefix));
   result.content.continue_with(plain.take(cut + 1));
   return result;
+}
+
+// Passes everything to `digests`.
+class DigestsSink : public ByteSink {
+ public:
+  explicit DigestsSink(internal::ContentDigests& digests) : digests_(digests) {}
+  using ByteSink::write;
+  void write(ByteView bytes) override { digests_.update(bytes); }
+
+ private:
+  internal::ContentDigests& digests_;
+};
+
+// The digests `nids` of what `plain` holds: made canonical (CRLF, RFC 8551
+// section 3.1.1), or as it stands.
+internal::ContentDigests digest_spooled(const SpoolSink& plain, const std::vector<int>& nids, bool canonical) {
+  internal::ContentDigests digests(nids);
+  DigestsSink exact(digests);
+  CrlfSink crlf(exact);
+  ByteSink& sink = canonical && !plain.all_crlf() ? static_cast<ByteSink&>(crlf) : exact;
+  std::vector<std::uint8_t> buffer(kReadChunk);
+  for (std::uint64_t offset = 0; offset < plain.size();) {
+    const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), plain.size() - offset));
+    read_at(plain.reader(), buffer.data(), count, offset);
+    sink.write(ByteView(buffer.data(), count));
+    offset += count;
+  }
+  return digests;
+}
+
+// A multipart/signed message: its first part streams into a temporary
+// file, its signature part is read whole, the part's digests are taken from
+// the file; the signature is checked before anything else is read from it.
+ReadResult read_detached(const mime::Entity& top, ByteSource& body, KeyProvider& keys, const Policy& policy,
+                         const std::filesystem::path& spool) {
+  SpoolSink part(spool);
+  internal::DetachedParts parts =
+      internal::read_detached_parts(body, *top.content_type.parameter("boundary"), part);
+  part.finish();
+  if (parts.parts != 2) {
+    throw Error(ErrorCode::Malformed,
+                fmt::format("a multipart/signed part must have 2 parts, this one has {}", parts.parts));
+  }
+  internal::StreamedSignedData streamed =
+      internal::detached_signed_data(internal::detached_signature(parts.signature_part));
+  streamed.digests = digest_spooled(part, streamed.digest_nids, true);
+  if (!part.all_crlf())
+    streamed.exact_digests = digest_spooled(part, streamed.digest_nids, false);
+  return read_spooled(part, "signed message", [&](std::string content) {
+    return internal::read_verified(top, streamed, std::move(content), keys, policy);
+  });
+}
+
+// An opaque signed message: the signed data read as it streams, its content
+// digested into a temporary file; the signature is checked before anything
+// is read from that file.
+ReadResult read_signed(const mime::Entity& top, ByteSource& der, KeyProvider& keys, const Policy& policy,
+                       const std::filesystem::path& spool) {
+  SpoolSink plain(spool);
+  internal::StreamedSignedData streamed = internal::read_signed_stream(der, kMaxMessageSize, plain);
+  plain.finish();
+  return read_spooled(plain, "signed message", [&](std::string content) {
+    return internal::read_verified(top, streamed, std::move(content), keys, policy);
+  });
 }
 
 }  // namespace
@@ -308,14 +404,20 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
     body = internal::find_body(as_string_view(ByteView(head).first(std::min(head.size(), mime::kMaxHeaderBlock))));
   const std::string header_text = body ? std::string(as_string_view(ByteView(head).first(*body))) : std::string();
   const mime::Entity top = body ? mime::Entity::parse(header_text) : mime::Entity();
-  if (!body || !is_streamed_envelope(top, as_string_view(ByteView(head).subspan(*body)))) {
+  const StreamedLayer layer =
+      body ? streamed_layer(top, as_string_view(ByteView(head).subspan(*body))) : StreamedLayer::None;
+  if (layer == StreamedLayer::None) {
     // Read whole, as a message in memory (up to kMaxMessageSize).
     Bytes whole = read_up_to(message, kMaxMessageSize + 1, std::move(head));
     return read_message(ByteView(whole), keys, policy);
   }
   PrefixedSource text(Bytes(head.begin() + static_cast<std::ptrdiff_t>(*body), head.end()), message);
   Bytes().swap(head);
+  if (layer == StreamedLayer::Detached)
+    return read_detached(top, text, keys, policy, spool);
   Base64Source der(text);
+  if (layer == StreamedLayer::Signed)
+    return read_signed(top, der, keys, policy, spool);
   std::deque<SpoolSink> sinks;
   auto sink = [&](std::size_t candidate) -> ByteSink& {
     while (sinks.size() <= candidate)
@@ -325,7 +427,10 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
   internal::StreamedDecryption streamed = internal::decrypt_envelope_stream(der, keys.keys(), sink);
   SpoolSink& plain = sinks[streamed.candidate];
   plain.finish();
-  return read_spooled(top, plain, internal::Decryption{"", streamed.cipher, streamed.authenticated}, keys, policy);
+  return read_spooled(plain, "decrypted message", [&](std::string content) {
+    return internal::read_decrypted(top, internal::Decryption{std::move(content), streamed.cipher, streamed.authenticated},
+                                    keys, policy);
+  });
 }
 
 }  // namespace mailseal::smime

@@ -115,7 +115,12 @@ Bytes typed_content_digest(DigestAlgorithm algorithm, std::string_view content_t
 }
 
 Fingerprint Fingerprint::of_content(DigestAlgorithm algorithm, std::string_view content_type, ByteView data) {
-  Bytes typed = typed_content_digest(algorithm, content_type, data);
+  return of_content_digest(algorithm, content_type, internal::digest(algorithm, data));
+}
+
+Fingerprint Fingerprint::of_content_digest(DigestAlgorithm algorithm, std::string_view content_type,
+                                           ByteView content_digest) {
+  Bytes typed = internal::digest(algorithm, as_bytes(content_type), as_bytes(":"), content_digest);
   Bytes binary;
   binary.reserve(1 + typed.size());
   binary.push_back(static_cast<std::uint8_t>(base_type(algorithm) + compression_offset(trailing_zero_bits(typed))));

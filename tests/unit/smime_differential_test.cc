@@ -6,6 +6,10 @@
 // (d2i_CMS_ContentInfo): the same content type, the same number of recipient
 // infos, the same encrypted content, and the structure put together again
 // from the reader's parts re-encodes (i2d) to the same DER as the original.
+// For signed-data, read_signed_stream against the same parser: the same
+// content and digests, the same signer infos (the structure put together
+// without its content re-encodes as the original made detached), and
+// check_streamed_signature gives the verdict check_signature gives.
 
 #include <filesystem>
 #include <fstream>
@@ -22,7 +26,10 @@
 #include "mailseal/common/error.h"
 #include "mailseal/mime/mime.h"
 #include "mailseal/smime/smime.h"
+#include "smime/internal/cms.h"
 #include "smime/internal/envelope_reader.h"
+#include "smime/internal/reading.h"
+#include "smime/internal/signed_reader.h"
 #include "test_identities.h"
 
 namespace mailseal::smime {
@@ -121,8 +128,87 @@ Bytes openssl_encode(CMS_ContentInfo* cms) {
 struct Tally {
   std::size_t structures = 0;  // both parsers read the content type
   std::size_t envelopes = 0;   // both took an envelope apart
+  std::size_t signed_data = 0;  // both took a signed-data apart
   std::vector<std::string> refused_by_reader_only;
 };
+
+// A digest of `bytes` with the algorithm `nid` (empty when OpenSSL has none).
+Bytes digest_of(int nid, ByteView bytes) {
+  const EVP_MD* md = EVP_get_digestbynid(nid);
+  if (md == nullptr)
+    return {};
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned int size = 0;
+  EXPECT_EQ(EVP_Digest(bytes.data(), bytes.size(), out.data(), &size, md, nullptr), 1);
+  out.resize(size);
+  return out;
+}
+
+// The signature verdict of check_signature over the structure whole and of
+// check_streamed_signature over what the streaming reader took from it.
+void compare_verdicts(ByteView der, const internal::StreamedSignedData& streamed, const std::string& content,
+                      const std::string& name) {
+  const Policy policy = Policy::standard(mailseal::now());
+  internal::SignatureContext context{{}, std::nullopt, true, &policy};
+  std::optional<internal::SignatureCheck> whole, parts;
+  try {
+    whole = internal::check_signature(der, std::nullopt, context);
+  } catch (const Error&) {
+  }
+  try {
+    parts = internal::check_streamed_signature(streamed, content, context);
+  } catch (const Error&) {
+  }
+  ASSERT_EQ(whole.has_value(), parts.has_value()) << name << ": one check threw, the other did not";
+  if (!whole)
+    return;
+  EXPECT_EQ(whole->report.valid, parts->report.valid) << name;
+  EXPECT_EQ(whole->report.problems, parts->report.problems) << name;
+  EXPECT_EQ(whole->report.digest, parts->report.digest) << name;
+  EXPECT_EQ(whole->report.certificates.size(), parts->report.certificates.size()) << name;
+  EXPECT_EQ(whole->content_mismatch, parts->content_mismatch) << name;
+  EXPECT_EQ(whole->content, parts->content) << name;
+}
+
+// The streaming reader of signed-data against OpenSSL's parser: the same
+// content and digests, the same signer infos and certificates (the
+// structure put together without its content re-encodes as the original
+// made detached does), the same verdict.
+void compare_signed(ByteView der, CMS_ContentInfo* cms, const std::string& name, Tally& tally) {
+  internal::StreamedSignedData streamed;
+  StringSink content;
+  try {
+    MemorySource source(der);
+    streamed = internal::read_signed_stream(source, der.size(), content);
+  } catch (const Error& error) {
+    tally.refused_by_reader_only.push_back(name + ": " + error.what());
+    return;
+  }
+  ++tally.signed_data;
+  ASN1_OCTET_STRING** embedded = CMS_get0_content(cms);
+  const bool has_content = embedded != nullptr && *embedded != nullptr;
+  EXPECT_EQ(streamed.has_content, has_content) << name;
+  const std::string openssl_content =
+      has_content ? std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(*embedded)),
+                                static_cast<std::size_t>(ASN1_STRING_length(*embedded)))
+                  : std::string();
+  EXPECT_EQ(content.text(), openssl_content) << name << ": the content";
+  EXPECT_EQ(streamed.signer_count, static_cast<std::size_t>(sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms))))
+      << name << ": the signer infos";
+  for (int nid : internal::listed_digest_algorithms(der)) {
+    Bytes expected = digest_of(nid, as_bytes(openssl_content));
+    if (!expected.empty()) {
+      EXPECT_EQ(streamed.digests.value(nid), expected) << name << ": the " << OBJ_nid2sn(nid) << " digest";
+    }
+  }
+  ossl::Cms detached = openssl_parse(streamed.detached_info);
+  ASSERT_TRUE(detached) << name << ": OpenSSL cannot read what the reader took apart";
+  ossl::Cms original = openssl_parse(der);
+  ASSERT_EQ(CMS_set_detached(original.get(), 1), 1);
+  EXPECT_EQ(openssl_encode(detached.get()), openssl_encode(original.get()))
+      << name << ": digest algorithms, certificates, CRLs or signer infos differ";
+  compare_verdicts(der, streamed, content.text(), name);
+}
 
 // Compares the two parsers on one structure; `name` for the messages.
 void compare(ByteView der, const std::string& name, Tally& tally) {
@@ -139,6 +225,10 @@ void compare(ByteView der, const std::string& name, Tally& tally) {
   ++tally.structures;
   const int openssl_type = OBJ_obj2nid(CMS_get0_type(cms.get()));
   EXPECT_EQ(reader_type, openssl_type) << name << ": the content type";
+  if (openssl_type == NID_pkcs7_signed) {
+    compare_signed(der, cms.get(), name, tally);
+    return;
+  }
   if (openssl_type != NID_pkcs7_enveloped && openssl_type != NID_id_smime_ct_authEnvelopedData)
     return;
   EnvelopeContents parts;
@@ -183,11 +273,13 @@ TEST(Differential, TheReaderAgreesWithOpenSslOnTheSharedCorpora) {
     GTEST_SKIP() << corpora << " is absent";
   Tally tally;
   compare_files(corpora, tally);
-  std::cout << "compared " << tally.structures << " CMS structures, " << tally.envelopes << " envelopes\n";
+  std::cout << "compared " << tally.structures << " CMS structures, " << tally.envelopes << " envelopes, "
+            << tally.signed_data << " signed-data\n";
   for (const auto& refused : tally.refused_by_reader_only)
     std::cout << "refused by the streaming reader only: " << refused << "\n";
   EXPECT_GE(tally.structures, 60u);
   EXPECT_GE(tally.envelopes, 15u);
+  EXPECT_GE(tally.signed_data, 20u);
   EXPECT_TRUE(tally.refused_by_reader_only.empty());
 }
 
@@ -205,7 +297,18 @@ TEST(Differential, TheReaderAgreesWithOpenSslOnTheProjectsOwnMessages) {
     for (const Bytes& der : structures_in(as_bytes(out.text())))
       compare(der, std::string(to_string(cipher)), tally);
   }
+  // Signed both ways.
+  for (SignatureForm form : {SignatureForm::Opaque, SignatureForm::Detached}) {
+    const std::string message = "From: alice@example.com\r\nTo: bob@example.org\r\n\r\nhello\r\n";
+    MemorySource source(as_bytes(message));
+    OutgoingMessage outgoing = OutgoingMessage::read(source);
+    StringSink out;
+    sign_message(outgoing, out, test::alice().signer(), form, mailseal::now());
+    for (const Bytes& der : structures_in(as_bytes(out.text())))
+      compare(der, std::string(to_string(form)), tally);
+  }
   EXPECT_GE(tally.envelopes, 10u);
+  EXPECT_GE(tally.signed_data, 4u);
   EXPECT_TRUE(tally.refused_by_reader_only.empty()) << tally.refused_by_reader_only.front();
 }
 

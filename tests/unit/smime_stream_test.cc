@@ -15,6 +15,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/smime/smime.h"
+#include "drip_source.h"
 #include "scratch.h"
 #include "smime/internal/ber_reader.h"
 #include "smime/internal/envelope_reader.h"
@@ -28,23 +29,7 @@ using internal::BerReader;
 using test::alice;
 using test::bob;
 using test::ScratchDirectory;
-
-// Hands out at most `step` bytes a read, so every chunk border is crossed.
-class DripSource : public ByteSource {
- public:
-  DripSource(ByteView bytes, std::size_t step) : bytes_(bytes), step_(step) {}
-  std::size_t read(std::span<std::uint8_t> buffer) override {
-    std::size_t n = std::min({buffer.size(), step_, bytes_.size() - position_});
-    std::copy_n(bytes_.begin() + static_cast<std::ptrdiff_t>(position_), n, buffer.begin());
-    position_ += n;
-    return n;
-  }
-
- private:
-  ByteView bytes_;
-  std::size_t step_;
-  std::size_t position_ = 0;
-};
+using test::DripSource;
 
 std::string streamed_octets(BerReader& reader) {
   reader.begin_octets();

@@ -148,6 +148,11 @@ struct Verified {
 };
 Verified verify(profile::Profile* profile, const KeyAccess& key_access, ByteView message, const VerifyOptions& options,
                 TimePoint now);
+// The same for a message read from a stream: a large opaque signed one is
+// verified in bounded memory, its content kept in a 0600 temporary file
+// beside `spool` until released (smime::read_message with a ByteSource).
+Verified verify(profile::Profile* profile, const KeyAccess& key_access, smime::ByteSource& message,
+                const std::filesystem::path& spool, const VerifyOptions& options, TimePoint now);
 
 // The trust requirement of `verify` on its own: withholds `content`
 // (Withheld::TrustBelowRequired) when `required` is set and the signer's level

@@ -82,6 +82,8 @@ class TemporaryFile {
 
   int fd() const noexcept { return fd_.get(); }
   const std::filesystem::path& path() const noexcept { return path_; }
+  // The path commit() renames the file to.
+  const std::filesystem::path& target() const noexcept { return target_; }
   // fsync, close, rename over the target, fsync the directory: readers see
   // the old file or the new one, never a mix. Error(Io) naming the target.
   void commit();

@@ -93,6 +93,11 @@ class OutputSink : public ByteSink {
   static std::unique_ptr<OutputSink> file(const std::filesystem::path& path);
   using ByteSink::write;
   void write(ByteView bytes) override;
+  // Takes `file`, complete, as the output, when nothing was written yet and
+  // `file` is a temporary file for the same target (commit() renames it
+  // into place instead of a copy being written); false, `file` untouched,
+  // otherwise.
+  bool adopt(TemporaryFile& file);
   void commit();
 
  private:
@@ -102,6 +107,20 @@ class OutputSink : public ByteSink {
   UniqueFd in_place_;                       // a device or FIFO opened by name
   std::optional<TemporaryFile> temporary_;  // for a regular file or a new path
   std::string buffer_;
+  bool written_ = false;
+};
+
+// Whether bytes written in chunks have CRLF line endings only (every LF after
+// a CR, every CR before an LF), across chunk borders: then CrlfSink would
+// pass them on unchanged.
+class CrlfCheck {
+ public:
+  void update(ByteView bytes);
+  bool all_crlf() const noexcept { return ok_ && !after_cr_; }
+
+ private:
+  bool ok_ = true;
+  bool after_cr_ = false;
 };
 
 // Copies everything to two sinks.

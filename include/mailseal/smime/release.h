@@ -22,6 +22,7 @@ namespace mailseal::smime {
 
 struct ReadResult;
 class ByteSink;
+class OutputSink;
 
 // The rest of a large decrypted message, kept in a 0600 temporary file
 // (deleted unless released): its bytes from `offset` on, line endings made
@@ -30,6 +31,7 @@ struct SpooledContent {
   TemporaryFile file;
   UniqueFd reader;  // the file opened for reading
   std::uint64_t offset = 0;
+  bool crlf = false;  // every line ending in the file is CRLF already
 };
 
 // Why content is withheld.
@@ -69,7 +71,8 @@ class HeldContent {
   ~HeldContent();
 
   // The content goes on past the text it holds, in a file (a large message
-  // decrypted as a stream).
+  // decrypted or verified as a stream). When the text is the file's start
+  // and the file is all CRLF, the file alone holds the content.
   void continue_with(SpooledContent rest);
   bool spooled() const noexcept { return rest_ != nullptr; }
 
@@ -113,6 +116,9 @@ class Release {
   // Writes the released content, held in memory or spooled, to `out`;
   // errors as content().
   void write_to(ByteSink& out) const;
+  // The same into an output; a file that holds the content alone, for the
+  // same target, becomes the output (renamed into place, not copied).
+  void move_to(OutputSink& out);
 
   Release(Release&&) noexcept;
   Release& operator=(Release&&) noexcept;

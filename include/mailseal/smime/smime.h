@@ -222,12 +222,14 @@ ReadResult read_message(ByteView message, std::span<const DecryptionKey> keys, c
 
 // Reads a message from a stream, with the same rules and results. One of up
 // to kStreamAbove bytes, or one whose outermost layer is not base64
-// encryption, is read whole (up to kMaxMessageSize). A larger encrypted one
-// streams in bounded memory (docs/smime.md, "Large messages"): its outer CMS
-// layers are read incrementally, its content decrypted chunk by chunk into a
-// 0600 temporary file beside `spool` and checked at the end (CBC padding, the
-// GCM tag) before anything else is read from it; content of one part stays
-// in that file (HeldContent::spooled, written out by Release::write_to), any
+// encryption, a base64 opaque signature or a multipart/signed, is read whole
+// (up to kMaxMessageSize). A larger one streams in bounded memory
+// (docs/smime.md, "Large messages"): its outer CMS layers (or its
+// multipart/signed body) are read incrementally, its content decrypted, or
+// digested, chunk by chunk into a 0600 temporary file beside `spool` and
+// checked at the end (CBC padding, the GCM tag; the signature) before
+// anything else is read from it; content of one part stays in that file
+// (HeldContent::spooled, written out by Release::write_to or move_to), any
 // other (signed, multipart) is then read whole. The file is deleted unless
 // the content is released.
 ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& policy,

@@ -71,6 +71,9 @@ class Fingerprint {
   // Content digest UDF of `data` of the given content type (section 5.1),
   // using the compressed type when the digest ends in 20/30/40/50 zero bits.
   static Fingerprint of_content(DigestAlgorithm algorithm, std::string_view content_type, ByteView data);
+  // The same from H(data), computed by the caller (data read as a stream).
+  static Fingerprint of_content_digest(DigestAlgorithm algorithm, std::string_view content_type,
+                                       ByteView content_digest);
 
   // Authenticator UDF keyed with a string (section 5.2); never compressed.
   static Fingerprint authenticator(DigestAlgorithm algorithm, std::string_view key, std::string_view content_type,

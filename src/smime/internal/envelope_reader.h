@@ -6,6 +6,7 @@
 // (streamed by the caller) and what follows it.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "mailseal/common/bytes.h"
@@ -36,6 +37,13 @@ struct EnvelopeTail {
   Bytes auth_attributes;         // AuthEnvelopedData's [1] element (authAttrs), or empty
   Bytes mac;                     // AuthEnvelopedData's mac: the contents of the OCTET STRING
 };
+
+// DER definite-length encoding of one element (X.690 section 10.1) onto `out`.
+void append_der(Bytes& out, std::uint8_t identifier, ByteView contents);
+// Appends bytes as they are.
+void append(Bytes& out, ByteView bytes);
+// The OBJECT IDENTIFIER element of a content type.
+Bytes type_element(int nid);
 
 // The NID of an OBJECT IDENTIFIER element (NID_undef when unknown).
 int object_nid(ByteView element);

@@ -11,6 +11,8 @@
 
 namespace mailseal::smime::internal {
 
+struct StreamedSignedData;
+
 struct SignatureContext {
   std::vector<EmailAddress> from;
   std::optional<TimePoint> date;     // the Date header
@@ -33,6 +35,19 @@ std::string signer_mismatch(const crypto::Certificate& signer, const EmailAddres
 // cannot be read throws.
 SignatureCheck check_signature(ByteView der, std::optional<std::string_view> detached_content,
                                const SignatureContext& context);
+
+// The same checks for a signed-data read as a stream (read_signed_stream):
+// its content (opaque) or the signed part (detached) digested as it
+// streamed, `content` what reading goes on with (all of it, or its start
+// when the rest stays in a file). `exact`: a detached part's digests as it
+// stands rather than made canonical.
+enum class DigestsOf { Canonical, Exact };
+SignatureCheck check_streamed_signature(const StreamedSignedData& streamed, std::string content,
+                                        const SignatureContext& context, DigestsOf digests = DigestsOf::Canonical);
+
+// The decoded signature of a multipart/signed's second part (as it stands);
+// Error(Malformed) when it is no application/pkcs7-signature.
+Bytes detached_signature(std::string_view part);
 
 struct Decryption {
   std::string plaintext;
@@ -70,6 +85,12 @@ StreamedDecryption decrypt_envelope_stream(ByteSource& der, std::span<const Decr
 // fields) was decrypted already, as a stream: the layers inside are read as
 // read_message reads them.
 ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyProvider& keys, const Policy& policy);
+
+// read_message for a message whose outermost layer (of `top`) is an opaque
+// signature read as a stream already: `content` is its content, or the start
+// of it, the layers inside read as read_message reads them.
+ReadResult read_verified(const mime::Entity& top, const StreamedSignedData& streamed, std::string content,
+                         KeyProvider& keys, const Policy& policy);
 
 // The CMS content type (NID) of a DER/BER ContentInfo.
 int cms_content_type(ByteView der);
