@@ -5,8 +5,9 @@ hostile_service.py): one that trickles its answer a byte a second (each read
 gets a byte in time, so cpp-httplib's per-read timeouts never fire) and one
 that never answers. `lookup`, `sync` (a full profile's, and a joining
 device's), `device join --wait` and `publish` end within a bound with an
-error naming the service; a gateway whose sync is stuck on such a service
-stops promptly on SIGTERM, long before the deadline.
+error naming the service; a gateway's sync stuck on such a service ends at
+the deadline, and a gateway told to stop (SIGTERM) meanwhile stops promptly,
+long before the deadline.
 
 The deadline is set to 3 s here ($MAILSEAL_SERVICE_TIMEOUT); the bound that
 proves "does not hang" is the harness timeout of each command (30 s), never
@@ -121,4 +122,12 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["-
             log = gateway.log.decode(errors="replace")
             check("cancelled" in log, "gateway: the log says the sync's request was cancelled", log)
 
-finish(minimum=17)
+        # With the deadline at 3 s, the stuck sync ends by itself, is logged,
+        # and the gateway goes on.
+        with Gateway(MAILSEAL, carol.home, free_port(), "--sync", "1", env=environment()) as gateway:
+            log = gateway.wait_for_log("did not answer within", BOUND)
+            check(f"sync with the key service failed: the key service at {hostile.url} did not answer within "
+                  f"{DEADLINE} s" in log, "gateway: a sync stuck on the service ends at the deadline, logged", log)
+            check(gateway.alive(), "gateway: and the gateway goes on running")
+
+finish(minimum=19)
