@@ -254,7 +254,9 @@ LookupReport lookup(profile::Profile& profile, keyservice::Client& client, const
   report.verified = published.verified;
   report.imported = contacts::record_discovery(
       profile.store(),
-      {address, published.root, published.certificates, published.endorsements, published.revocations, client.url()},
+      {address, published.root, published.certificates, published.endorsements, published.revocations, client.url(),
+       published.verified.value_or(false) ? store::DiscoveryVerification::Verified
+                                          : store::DiscoveryVerification::Unverified},
       now);
   report.trust = address_trust(profile, address, now);
   return report;

@@ -303,7 +303,10 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
       facts.pkix.push_back({anchor_certificate.subject(), anchor.amount});
     }
   }
-  facts.discovered = records.discovered(address, identity.identity);
+  if (auto discovery = records.discovery(address, identity.identity)) {
+    facts.discovery = *discovery == store::DiscoveryVerification::Verified ? trust::Discovery::Verified
+                                                                            : trust::Discovery::Listed;
+  }
 
   StoreGraph graph(store);
   trust::Verdict verdict = trust::evaluate(facts, graph, evaluator.root);
@@ -848,7 +851,7 @@ ImportResult record_discovery(store::LocalStore& store, const Discovery& discove
     auto added = add_certificate(store, certificate, "lookup", now);
     result.contacts.insert(result.contacts.end(), added.begin(), added.end());
   }
-  records.add_discovery(discovery.address, identity, discovery.source, now);
+  records.add_discovery(discovery.address, identity, discovery.source, discovery.verification, now);
   if (!discovery.endorsements.empty()) {
     ImportSummary summary = import_trust_material(store, as_bytes(discovery.endorsements), now);
     result.trust.endorsements += summary.endorsements;

@@ -143,7 +143,20 @@ SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& 
   }
   KeySigner signer(state.key("signature_key", key_access), std::string(keyservice::kJoiningDeviceKey), now);
   crypto::PrivateKey agreement_key = state.key("agreement_key", key_access);
-  keyservice::RequestStatus answer = client.request_status(RequestId(state.text("request_id")), signer.signer);
+  std::optional<keyservice::RequestStatus> status =
+      client.request_status(RequestId(state.text("request_id")), signer.signer);
+  if (!status) {
+    // The service deleted the request: rejected or expired, and kept no
+    // longer than its join retention. It cannot be accepted any more.
+    std::filesystem::remove(join_file(home));
+    throw Error(ErrorCode::RejectedByPolicy,
+                fmt::format("the key service at {} no longer holds this device's request to join: it was rejected, "
+                            "or it expired, and the service deleted it",
+                            client.url()),
+                "nothing was stored; ask for a new invitation ('mailseal device invite' on an admin device) and "
+                "run 'mailseal device join --pin PIN' here again");
+  }
+  const keyservice::RequestStatus& answer = *status;
   SyncReport report;
   if (answer.state == keyservice::RequestState::Pending) {
     report.waiting = true;

@@ -45,6 +45,8 @@ SyncLoop::~SyncLoop() {
   {
     std::lock_guard guard(lock_);
     stopping_ = true;
+    if (active_ != nullptr)
+      active_->cancel();
   }
   wake_.notify_all();
   if (thread_.joinable())
@@ -77,6 +79,20 @@ bool SyncLoop::sync_once() {
       return true;
     }
     keyservice::Client client(*url);
+    {
+      std::lock_guard guard(lock_);
+      if (stopping_)
+        return false;
+      active_ = &client;
+    }
+    // The client is forgotten before it goes, however the sync ends.
+    struct Forget {
+      SyncLoop& loop;
+      ~Forget() {
+        std::lock_guard guard(loop.lock_);
+        loop.active_ = nullptr;
+      }
+    } forget{*this};
     devices::SyncReport result = devices::sync(options_.home, client, options_.key_access, mailseal::now());
     for (const auto& line : describe(result))
       report(options_, line);

@@ -1,6 +1,9 @@
 #include "mailseal/keyservice/client.h"
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -14,6 +17,15 @@ namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 32 * 1024 * 1024;
 constexpr std::string_view kAnswerSource = "the key service's answer";
+
+// How often a watchdog past its deadline shuts the connection down again: a
+// shutdown that came before cpp-httplib opened the connection (it connects
+// holding the lock that stop() takes) ends nothing, so it is repeated until
+// the request returns.
+constexpr std::chrono::milliseconds kStopRepeat{100};
+
+// The largest deadline $MAILSEAL_SERVICE_TIMEOUT may set (an hour).
+constexpr long kMaxDeadlineSeconds = 3600;
 
 ErrorCode code_for(int status) {
   switch (status) {
@@ -52,9 +64,83 @@ std::string path_segment(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// kDefaultRequestDeadline, or the deadline $MAILSEAL_SERVICE_TIMEOUT sets.
+std::chrono::seconds request_deadline_from_environment() {
+  const char* text = std::getenv(std::string(kServiceTimeoutVariable).c_str());
+  if (text == nullptr || *text == '\0')
+    return kDefaultRequestDeadline;
+  char* end = nullptr;
+  const long seconds = std::strtol(text, &end, 10);
+  if (*end != '\0' || seconds < 1 || seconds > kMaxDeadlineSeconds) {
+    throw Error(ErrorCode::Usage, fmt::format("${} is '{}', not a number of seconds from 1 to {}",
+                                              kServiceTimeoutVariable, text, kMaxDeadlineSeconds));
+  }
+  return std::chrono::seconds(seconds);
+}
+
+// Why a watchdog ended a request, if it did.
+enum class Ended { No, Deadline, Cancelled };
+
+}  // namespace
+
 struct Client::Impl {
   httplib::Client http;
-  explicit Impl(const std::string& url) : http(url) {}
+  std::chrono::seconds deadline;
+  std::mutex lock;
+  std::condition_variable wake;
+  bool cancelled = false;  // under lock
+  Impl(const std::string& url, std::chrono::seconds request_deadline) : http(url), deadline(request_deadline) {}
+  class Watchdog;
+};
+
+// Watches one request for as long as it lives: at the deadline, or as soon
+// as the client is cancelled, it shuts the request's connection down
+// (httplib::Client::stop(), the one call cpp-httplib allows from another
+// thread), so that the request fails at once. cpp-httplib's own timeouts are
+// per read: a service that trickles a byte a second would hold a request
+// forever without this.
+class Client::Impl::Watchdog {
+ public:
+  explicit Watchdog(Client::Impl& impl) : impl_(impl), thread_([this] { watch(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard guard(impl_.lock);
+      done_ = true;
+    }
+    impl_.wake.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // Call once the request returned, before the destructor.
+  Ended ended() {
+    std::lock_guard guard(impl_.lock);
+    done_ = true;
+    return ended_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock guard(impl_.lock);
+    const bool woken = impl_.wake.wait_for(guard, impl_.deadline, [this] { return done_ || impl_.cancelled; });
+    if (done_)
+      return;
+    ended_ = woken ? Ended::Cancelled : Ended::Deadline;
+    while (!done_) {
+      guard.unlock();
+      impl_.http.stop();
+      guard.lock();
+      impl_.wake.wait_for(guard, kStopRepeat, [this] { return done_; });
+    }
+  }
+
+  Client::Impl& impl_;
+  bool done_ = false;  // under impl_.lock
+  Ended ended_ = Ended::No;
+  std::thread thread_;
 };
 
 struct Client::Answer {
@@ -82,7 +168,7 @@ Client::Client(std::string url) : url_(std::move(url)) {
     throw Error(ErrorCode::Usage,
                 fmt::format("'{}' is not a key service URL (http://HOST:PORT or https://HOST:PORT)", url_));
   }
-  impl_ = std::make_unique<Impl>(url_);
+  impl_ = std::make_unique<Impl>(url_, request_deadline_from_environment());
   impl_->http.set_connection_timeout(10, 0);
   impl_->http.set_read_timeout(30, 0);
   impl_->http.set_write_timeout(30, 0);
@@ -97,8 +183,25 @@ Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
+void Client::cancel() {
+  {
+    std::lock_guard guard(impl_->lock);
+    impl_->cancelled = true;
+  }
+  impl_->wake.notify_all();
+}
+
+std::chrono::seconds Client::request_deadline() const noexcept {
+  return impl_->deadline;
+}
+
 Client::Answer Client::call(std::string_view method, const std::string& path, const std::string& body,
                             const RequestSigner* signer) {
+  {
+    std::lock_guard guard(impl_->lock);
+    if (impl_->cancelled)
+      throw Error(ErrorCode::Io, fmt::format("the request to the key service at {} was cancelled", url_));
+  }
   httplib::Headers headers;
   if (signer != nullptr) {
     headers.emplace("Authorization", authorize(*signer->key, signer->key_id, method, path, as_bytes(body), signer->at));
@@ -114,7 +217,21 @@ Client::Answer Client::call(std::string_view method, const std::string& path, co
       return impl_->http.Delete(path, headers);
     throw Error(ErrorCode::Internal, "unsupported HTTP method");
   };
-  httplib::Result result = perform();
+  Ended ended = Ended::No;
+  httplib::Result result = [&] {
+    Impl::Watchdog watchdog(*impl_);
+    httplib::Result done = perform();
+    ended = watchdog.ended();
+    return done;
+  }();
+  if (ended == Ended::Cancelled)
+    throw Error(ErrorCode::Io, fmt::format("the request to the key service at {} was cancelled", url_));
+  if (ended == Ended::Deadline && !result) {
+    throw Error(ErrorCode::Io,
+                fmt::format("the key service at {} did not answer within {} s", url_, impl_->deadline.count()),
+                fmt::format("is the service overloaded or hostile? ${} sets the deadline in seconds",
+                            kServiceTimeoutVariable));
+  }
   if (!result) {
     throw Error(ErrorCode::Io,
                 fmt::format("cannot reach the key service at {} ({})", url_, httplib::to_string(result.error())),
@@ -183,8 +300,13 @@ JoinReceipt Client::join(const Identity& profile, const JoinRequest& request, co
   return answer<JoinReceipt>("POST", account_path(profile) + "/requests", request.to_json(), &device);
 }
 
-RequestStatus Client::request_status(const RequestId& request, const RequestSigner& device) {
-  return answer<RequestStatus>("GET", "/v1/requests/" + path_segment(request.str()), "", &device);
+std::optional<RequestStatus> Client::request_status(const RequestId& request, const RequestSigner& device) {
+  Answer reply = call("GET", "/v1/requests/" + path_segment(request.str()), "", &device);
+  if (reply.status == 404 && reply.refusal_code() == kUnknownRequestCode)
+    return std::nullopt;
+  if (reply.status >= 300)
+    throw reply.refusal();
+  return read<RequestStatus>(reply.body, kAnswerSource);
 }
 
 FetchedBundle Client::bundle(const Identity& profile, const DeviceId& device_id, const RequestSigner& device) {

@@ -963,7 +963,7 @@ class Handler {
     expire_requests(store_, settings_.quotas, now_);
     auto request = store_.request(id);
     if (!request || request->account != fingerprint)
-      refuse(404, "unknown_request", "no such request for this profile");
+      refuse(404, std::string(kUnknownRequestCode), "no such request for this profile");
     PendingRequest kept = stored<PendingRequest>(request->document);
     std::optional<Bytes> bundle;
     if (decision.accepted) {
@@ -989,7 +989,7 @@ class Handler {
     expire_requests(store_, settings_.quotas, now_);
     auto request = store_.request(id);
     if (!request)
-      refuse(404, "unknown_request",
+      refuse(404, std::string(kUnknownRequestCode),
              "no such request (a rejected or expired request is deleted after some days; join again)");
     authenticate(crypto::PublicKey::from_spki_der(request->signature_key), kJoiningDeviceKey, request->account.str());
     RequestStatus status{id, state_of(*request), std::nullopt};

@@ -92,6 +92,42 @@ bool join_expired(TimePoint created_at, TimePoint now, const Quotas& quotas) noe
   return now >= created_at + quotas.join_lifetime;
 }
 
+void ConnectionReservations::drop_lapsed(const std::string& key, Instant now) {
+  auto found = by_client_.find(key);
+  if (found == by_client_.end())
+    return;
+  std::deque<Instant>& reserved = found->second;
+  while (!reserved.empty() && now - reserved.front() > lapse_)
+    reserved.pop_front();
+  if (reserved.empty())
+    by_client_.erase(found);
+}
+
+bool ConnectionReservations::reserve(const std::string& key, unsigned open, unsigned cap, Instant now) {
+  for (std::size_t swept = 0; swept < kSweptPerReservation && !made_.empty() && now - made_.front().first > lapse_;
+       ++swept) {
+    drop_lapsed(made_.front().second, now);
+    made_.pop_front();
+  }
+  drop_lapsed(key, now);
+  auto found = by_client_.find(key);
+  const std::size_t reserved = found == by_client_.end() ? 0 : found->second.size();
+  if (open + reserved >= cap)
+    return false;
+  by_client_[key].push_back(now);
+  made_.emplace_back(now, key);
+  return true;
+}
+
+void ConnectionReservations::started(const std::string& key) {
+  auto found = by_client_.find(key);
+  if (found == by_client_.end())
+    return;
+  found->second.pop_front();
+  if (found->second.empty())
+    by_client_.erase(found);
+}
+
 RateLimiter::RateLimiter(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
 namespace {

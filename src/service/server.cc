@@ -287,13 +287,9 @@ struct Server::Impl {
   bool stopping = false;
   std::set<Connection*> connections;
   std::map<std::string, unsigned> per_client;  // open connections by client_key (an address, an IPv6 /64)
-  // Connections accept_policy let in whose NOTIFY_STARTED has not come yet,
-  // by client_key, with when each was let in. The worker threads accept in
-  // parallel: counted only at NOTIFY_STARTED, two connections of one client
-  // could both pass the cap. One MHD refuses after accept_policy (it ran out
-  // of memory) never starts; its reservation lapses after kReservationLapse.
-  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> reserved;
-  static constexpr std::chrono::seconds kReservationLapse{5};
+  // Connections accept_policy let in whose NOTIFY_STARTED has not come yet
+  // (limits.h explains why, and how they lapse and are swept).
+  ConnectionReservations reserved;
   // Last: stopped (its threads joined, its connections closed) before the rest goes.
   std::unique_ptr<MHD_Daemon, DaemonStop> daemon;
 
@@ -374,17 +370,10 @@ MHD_Result Server::Impl::accept_policy(void* cls, const sockaddr* address, sockl
   const std::string key = client_key(peer);
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(impl->mutex);
-  auto& reserved = impl->reserved[key];
-  while (!reserved.empty() && now - reserved.front() > kReservationLapse)
-    reserved.pop_front();
   auto found = impl->per_client.find(key);
-  const unsigned open = (found == impl->per_client.end() ? 0 : found->second) + static_cast<unsigned>(reserved.size());
-  if (open >= impl->options.connections.connections_per_client) {
-    if (reserved.empty())
-      impl->reserved.erase(key);
+  const unsigned open = found == impl->per_client.end() ? 0 : found->second;
+  if (!impl->reserved.reserve(key, open, impl->options.connections.connections_per_client, now))
     return MHD_NO;
-  }
-  reserved.push_back(now);
   impl->make_room();
   return MHD_YES;
 }
@@ -424,11 +413,7 @@ void Server::Impl::notify_connection(void* cls, MHD_Connection* connection, void
       ++impl->per_client[key];
       state->counted = true;
       // Its reservation (the oldest of its client's) is now counted as open.
-      auto reserved = impl->reserved.find(key);
-      if (reserved != impl->reserved.end() && !reserved->second.empty())
-        reserved->second.pop_front();
-      if (reserved != impl->reserved.end() && reserved->second.empty())
-        impl->reserved.erase(reserved);
+      impl->reserved.started(key);
     }
     impl->connections.insert(state.get());
     *context = state.release();

@@ -251,9 +251,16 @@ CREATE TABLE record_conflicts (
 );
 )sql";
 
+// Schema version 8: whether the key service a discovery came from said it
+// verified the address (docs/trust.md, "Discovery"). Discoveries recorded
+// before are taken as unverified: nothing said otherwise.
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE discoveries ADD COLUMN verified INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1));
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 7> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                          kSchemaV5, kSchemaV6, kSchemaV7};
+constexpr std::array<std::string_view, 8> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                          kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

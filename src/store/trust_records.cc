@@ -404,22 +404,25 @@ bool TrustRecords::is_revoked(const Identity& issuer, const std::string& serial)
 }
 
 void TrustRecords::add_discovery(const EmailAddress& address, const Identity& identity, const std::string& source,
-                                 TimePoint at) {
+                                 DiscoveryVerification verification, TimePoint at) {
   database_
       .prepare(
-          "INSERT INTO discoveries (address, identity, source, seen_at) VALUES (?1, ?2, ?3, ?4) "
-          "ON CONFLICT (address, identity) DO UPDATE SET seen_at = ?4")
+          "INSERT INTO discoveries (address, identity, source, seen_at, verified) VALUES (?1, ?2, ?3, ?4, ?5) "
+          "ON CONFLICT (address, identity) DO UPDATE SET source = ?3, seen_at = ?4, verified = ?5")
       .bind(1, address.str())
       .bind(2, identity.str())
       .bind(3, source)
       .bind(4, at)
+      .bind(5, static_cast<std::int64_t>(verification == DiscoveryVerification::Verified ? 1 : 0))
       .run();
 }
 
-bool TrustRecords::discovered(const EmailAddress& address, const Identity& identity) {
-  auto statement = database_.prepare("SELECT 1 FROM discoveries WHERE address = ?1 AND identity = ?2");
+std::optional<DiscoveryVerification> TrustRecords::discovery(const EmailAddress& address, const Identity& identity) {
+  auto statement = database_.prepare("SELECT verified FROM discoveries WHERE address = ?1 AND identity = ?2");
   statement.bind(1, address.str()).bind(2, identity.str());
-  return statement.step();
+  if (!statement.step())
+    return std::nullopt;
+  return statement.column_int(0) == 1 ? DiscoveryVerification::Verified : DiscoveryVerification::Unverified;
 }
 
 }  // namespace mailseal::store

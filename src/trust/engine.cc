@@ -315,9 +315,14 @@ Amounts weigh_evidence(const BindingFacts& facts, GraphCache& cache, const Ident
          fmt::format("seen on {} day{} in {} message{}", facts.tofu->days_seen, facts.tofu->days_seen == 1 ? "" : "s",
                      facts.tofu->messages, facts.tofu->messages == 1 ? "" : "s")});
   }
-  if (facts.discovered) {
+  if (facts.discovery == Discovery::Verified) {
+    amounts.discovery = kVerifiedDiscoveryAmount;
+    verdict.evidence.push_back(
+        {"discovery", amounts.discovery, "found through a key service that verified the address by mail"});
+  } else if (facts.discovery == Discovery::Listed) {
     amounts.discovery = kDiscoveryAmount;
-    verdict.evidence.push_back({"discovery", amounts.discovery, "found through a key service"});
+    verdict.evidence.push_back(
+        {"discovery", amounts.discovery, "found through a key service (the address was not verified)"});
   }
   if (facts.pin) {
     verdict.evidence.push_back(
@@ -370,7 +375,9 @@ int work_factor(const Verdict& verdict, const BindingFacts& facts, const Amounts
   if (amounts.tofu > 0)
     attacks.push_back({amounts.tofu, static_cast<double>(costs.steal_key_bits), "steal the key seen before"});
   if (amounts.discovery > 0 && !facts.tofu) {
-    attacks.push_back({amounts.discovery, static_cast<double>(costs.key_service_bits), "subvert the key service"});
+    const int bits =
+        facts.discovery == Discovery::Verified ? costs.verified_key_service_bits : costs.key_service_bits;
+    attacks.push_back({amounts.discovery, static_cast<double>(bits), "subvert the key service"});
   }
   return static_cast<int>(std::floor(cheapest_attack(attacks, threshold, forge_bits)));
 }
@@ -392,9 +399,10 @@ Verdict evaluate(const BindingFacts& facts, TrustGraph& graph, const Identity& o
     verdict.evidence.push_back({"conflict", 0, "a different key was seen for this address before, without a rotation"});
     return verdict;
   }
-  verdict.amount = decided
-                       ? kFullAmount
-                       : std::min(kFullAmount, amounts.endorsements + amounts.pkix + amounts.tofu + amounts.discovery);
+  // Trust on first use and discovery together stay below partial: neither
+  // is a check by the person or by an authority they chose.
+  const int weak = std::min(kWeakEvidenceCap, amounts.tofu + amounts.discovery);
+  verdict.amount = decided ? kFullAmount : std::min(kFullAmount, amounts.endorsements + amounts.pkix + weak);
   verdict.level = level_of(verdict.amount);
   verdict.work_factor_bits = work_factor(verdict, facts, amounts, costs);
   return verdict;

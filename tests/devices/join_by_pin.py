@@ -30,17 +30,6 @@ except ImportError as missing:  # python3-aiosmtpd, which scripts/install-deps.s
 require_mailseal()
 
 
-def wait_for_log(gateway, text, seconds=30):
-    """The gateway's log once it holds `text`, or what it holds after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        log = gateway.log_so_far().decode(errors="replace")
-        if text in log:
-            return log
-        time.sleep(0.1)
-    return gateway.log_so_far().decode(errors="replace")
-
-
 def encrypted_to(sender, recipient_certificates, text, work):
     """A message from `sender` encrypted to the certificates in the PEM file; its path."""
     plain = os.path.join(work, "plain.eml")
@@ -67,7 +56,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=["-
         said = joined.stderr.decode(errors="replace")
         check(joined.returncode == 0 and "joined the profile" in said,
               "`device join --pin` waits until the keys arrive, without anyone running sync", said)
-        log = wait_for_log(gateway, "accepted device phone")
+        log = gateway.wait_for_log("accepted device phone")
         check("sync: accepted device phone" in log, "the admin device's gateway accepted the PIN join by itself", log)
         check(waited < 120, "it stopped waiting once the keys were there", waited)
 
@@ -123,7 +112,7 @@ with tempfile.TemporaryDirectory() as work:
         carol = Home(work, "carol")
         carol.must("init", "carol@example.net", "--name", "Carol", "--service", service.url)
     with Gateway(MAILSEAL, carol.home, free_port(), "--sync", "1") as gateway:
-        log = wait_for_log(gateway, "sync with the key service failed")
+        log = gateway.wait_for_log("sync with the key service failed")
         check("sync with the key service failed" in log, "a failed sync is logged", log)
         with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as client:
             greeting = client.recv(200)

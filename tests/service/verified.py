@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,18 @@ def raw(service, data, read_timeout=15):
 def lookup(home, service, address):
     result = home.run("--json", "lookup", address, "--service", service.url)
     return result.returncode, json.loads(result.stdout) if result.returncode == 0 else result.stderr.decode()
+
+
+def discovery_evidence(home, address):
+    """The discovery item of `mailseal trust ADDRESS`'s evidence, or None."""
+    verdict = home.json("trust", address)
+    return next((item for item in verdict.get("evidence", []) if item["kind"] == "discovery"), None)
+
+
+def discovery_rows(home):
+    """(address, source, verified) of the discoveries in a home's local store."""
+    with sqlite3.connect(os.path.join(home.home, "mailseal.db")) as database:
+        return database.execute("SELECT address, source, verified FROM discoveries ORDER BY address").fetchall()
 
 
 def claims_in(service):
@@ -169,8 +182,14 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream, \
     status, found = lookup(alice, service, "bob@example.org")
     check(status == 0 and found["verified"] is True and found["fingerprint"] == made["fingerprint"],
           "flow: lookup now serves Bob's profile, marked verified", found)
-    check(status == 0 and found["trust"]["level"] == "marginal" and found["trust"]["amount"] == 1,
-          "flow: a verified lookup is still discovery (amount 1), not trust", found)
+    check(status == 0 and found["trust"]["level"] == "marginal" and found["trust"]["amount"] == 5,
+          "flow: a verified lookup is still discovery, marginal: amount 5, not trust", found)
+    evidence = discovery_evidence(alice, "bob@example.org")
+    check(status == 0 and evidence is not None and evidence["amount"] == 5
+          and "verified the address" in evidence["detail"] and found["trust"]["work_factor_bits"] == 48,
+          "flow: the evidence says the service verified the address; subverting it costs 2^48", (found, evidence))
+    check(discovery_rows(alice) == [("bob@example.org", service.url, 1)],
+          "flow: Alice's store records the discovery as verified", discovery_rows(alice))
     message = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: hi\r\n\r\nfor Bob only\r\n"
     encrypted = os.path.join(work, "to-bob.eml")
     alice.must("encrypt", "-o", encrypted, stdin=message)
@@ -426,10 +445,16 @@ with tempfile.TemporaryDirectory() as work:
         status, found = lookup(grace, service, "frank@example.com")
         check(status == 0 and found["verified"] is False,
               "modes: --unverified serves at once and says the address is not verified", found)
+        evidence = discovery_evidence(grace, "frank@example.com") or {}
+        check(status == 0 and found["trust"]["amount"] == 1 and found["trust"]["level"] == "marginal"
+              and "not verified" in evidence.get("detail", "") and found["trust"]["work_factor_bits"] == 40,
+              "modes: an unverified discovery counts 1 and subverting its service costs 2^40", (found, evidence))
+        check(discovery_rows(grace) == [("frank@example.com", service.url, 0)],
+              "modes: Grace's store records the discovery as not verified", discovery_rows(grace))
         squatter = Home(work, "squatter")
         squatter.must("init", "frank@example.com", "--name", "Squatter")
         taken = squatter.run("publish", "--service", service.url)
         check(taken.returncode != 0 and b"409" in taken.stderr,
               "modes: --unverified keeps first come, first served (409 for the second)", taken.stderr.decode())
 
-finish(minimum=73)
+finish(minimum=77)

@@ -163,6 +163,16 @@ class Gateway:
         """What the gateway has logged until now."""
         return b"".join(self._collected)
 
+    def wait_for_log(self, text, seconds=30):
+        """The log once it holds `text`, or what it holds after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            log = self.log_so_far().decode(errors="replace")
+            if text in log:
+                return log
+            time.sleep(0.1)
+        return self.log_so_far().decode(errors="replace")
+
     def alive(self):
         return self.process.poll() is None
 

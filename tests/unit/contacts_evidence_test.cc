@@ -313,7 +313,7 @@ TEST_F(EvidenceTest, ARevokedIntroducerBreaksThePathThroughIt) {
   endorsement(alice, carol, 120, 2);
   endorsement(carol, dave, 120, 1);
   endorsement(dave, bob, 90, 0);
-  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), bob, false, {}, {}, {}, false, {}, false, 128};
+  trust::BindingFacts facts{EmailAddress::parse("bob@example.org"), bob, false, {}, {}, {}, trust::Discovery::None, {}, false, 128};
 
   StoreGraph before(store());
   trust::Verdict verdict = trust::evaluate(facts, before, evaluator_.root);

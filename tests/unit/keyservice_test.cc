@@ -1,16 +1,29 @@
 // The key service's typed documents (keyservice/documents.h): each reads
 // back what it writes, and strict reading refuses every required field
 // missing or of the wrong type with a Fault, and read() with
-// Error(Malformed), that names the field. Also the protocol's shared rules.
+// Error(Malformed), that names the field. Also the protocol's shared rules,
+// and the client's deadline against a loopback "service" that trickles.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "mailseal/common/error.h"
+#include "mailseal/common/unique_fd.h"
+#include "mailseal/keyservice/client.h"
 #include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/profile/issuing.h"
@@ -326,6 +339,159 @@ TEST(KeyServiceRules, WrittenOnceForBothSides) {
   EXPECT_FALSE(device_name_allowed(""));
   EXPECT_TRUE(device_name_allowed(std::string(kMaxDeviceNameLength, 'x')));
   EXPECT_FALSE(device_name_allowed(std::string(kMaxDeviceNameLength + 1, 'x')));
+}
+
+// A "key service" on a loopback port that takes connections, reads what
+// comes, and then sends one byte of an endless answer every 200 ms
+// (Trickle), or nothing (Silent): every read of the client gets something
+// in time, or waits, and no per-read timeout ever ends the request.
+class HostileService {
+ public:
+  enum class Mode { Trickle, Silent };
+  explicit HostileService(Mode mode) : mode_(mode) {
+    listener_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (!listener_.valid() || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listener_.get(), 8) != 0 ||
+        ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      throw std::runtime_error("cannot listen on loopback");
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~HostileService() {
+    stop_ = true;
+    thread_.join();
+  }
+  HostileService(const HostileService&) = delete;
+  HostileService& operator=(const HostileService&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  bool accepted() const { return accepted_; }
+
+ private:
+  // Waits up to 50 ms for `fd` to be readable.
+  static bool readable(int fd) {
+    pollfd watched{fd, POLLIN, 0};
+    return ::poll(&watched, 1, 50) > 0;
+  }
+  void serve() {
+    std::vector<UniqueFd> connections;
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, ' ');
+    std::size_t sent = 0;
+    int ticks = 0;
+    while (!stop_) {
+      if (readable(listener_.get())) {
+        connections.emplace_back(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        accepted_ = true;
+      }
+      for (UniqueFd& connection : connections) {
+        char buffer[4096];
+        if (connection.valid() && readable(connection.get()) &&
+            ::recv(connection.get(), buffer, sizeof buffer, MSG_DONTWAIT) == 0)
+          connection = UniqueFd();  // the client went
+      }
+      if (mode_ == Mode::Trickle && ++ticks % 4 == 0 && sent < answer.size()) {
+        for (UniqueFd& connection : connections) {
+          if (connection.valid())
+            (void)::send(connection.get(), answer.data() + sent, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        ++sent;
+      }
+    }
+  }
+
+  Mode mode_;
+  UniqueFd listener_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> accepted_{false};
+  std::thread thread_;
+};
+
+// Sets an environment variable for one test, and puts the old value back.
+class Environment {
+ public:
+  Environment(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name))
+      old_ = old;
+    if (value != nullptr)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
+  }
+  ~Environment() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+const EmailAddress kBob = EmailAddress::parse("bob@example.org");
+
+// What a call to the client threw: its code and message (nullopt: none).
+std::optional<std::pair<ErrorCode, std::string>> failure_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& error) {
+    return std::make_pair(error.code(), std::string(error.what()));
+  }
+  return std::nullopt;
+}
+
+TEST(KeyServiceClient, ARequestEndsAtItsDeadlineHoweverTheServiceTrickles) {
+  for (auto mode : {HostileService::Mode::Trickle, HostileService::Mode::Silent}) {
+    HostileService service(mode);
+    Environment deadline(std::string(kServiceTimeoutVariable).c_str(), "1");
+    Client client(service.url());
+    EXPECT_EQ(client.request_deadline(), std::chrono::seconds(1));
+    auto failure = failure_of([&] { client.profile_for(kBob); });
+    ASSERT_TRUE(failure) << "the request ended only with an answer";
+    EXPECT_EQ(failure->first, ErrorCode::Io);
+    EXPECT_NE(failure->second.find("did not answer within 1 s"), std::string::npos) << failure->second;
+    EXPECT_NE(failure->second.find(service.url()), std::string::npos) << "names the service: " << failure->second;
+    EXPECT_TRUE(service.accepted()) << "the request reached the hostile service";
+  }
+}
+
+TEST(KeyServiceClient, CancelEndsTheRequestUnderWayAndEveryLaterOne) {
+  HostileService service(HostileService::Mode::Trickle);
+  Environment deadline(std::string(kServiceTimeoutVariable).c_str(), nullptr);
+  Client client(service.url());
+  EXPECT_EQ(client.request_deadline(), kDefaultRequestDeadline);
+  std::thread canceller([&] {
+    while (!service.accepted())
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    client.cancel();
+  });
+  auto failure = failure_of([&] { client.profile_for(kBob); });
+  canceller.join();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->first, ErrorCode::Io);
+  EXPECT_NE(failure->second.find("was cancelled"), std::string::npos) << failure->second;
+  auto later = failure_of([&] { client.escrow("E"); });
+  ASSERT_TRUE(later);
+  EXPECT_NE(later->second.find("was cancelled"), std::string::npos) << later->second;
+}
+
+TEST(KeyServiceClient, ADeadlineSettingOutOfRangeIsAUsageError) {
+  for (const char* setting : {"0", "-5", "3601", "30s", "soon"}) {
+    Environment deadline(std::string(kServiceTimeoutVariable).c_str(), setting);
+    auto failure = failure_of([] { Client client("http://127.0.0.1:1"); });
+    ASSERT_TRUE(failure) << setting;
+    EXPECT_EQ(failure->first, ErrorCode::Usage) << setting;
+  }
+  Environment deadline(std::string(kServiceTimeoutVariable).c_str(), "3600");
+  EXPECT_EQ(Client("http://127.0.0.1:1").request_deadline(), std::chrono::seconds(3600));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The key service's limits (limits.h) with `now` passed in: the token
 // buckets, their bounded memory, the join queue's rules, the --limit
-// syntax, and which client a forwarded request is from.
+// syntax, which client a forwarded request is from, and the connection
+// reservations of the accept policy.
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,62 @@ namespace {
 using std::chrono::seconds;
 
 const TimePoint kStart = from_unix_seconds(1'800'000'000);
+
+using Instant = ConnectionReservations::Instant;
+const Instant kBoot{};
+
+TEST(ConnectionReservations, ACapIsReservationsPlusOpenConnections) {
+  ConnectionReservations reservations(seconds(5));
+  EXPECT_TRUE(reservations.reserve("client", 0, 2, kBoot));
+  EXPECT_TRUE(reservations.reserve("client", 0, 2, kBoot));
+  EXPECT_FALSE(reservations.reserve("client", 0, 2, kBoot)) << "two reserved: the cap";
+  EXPECT_TRUE(reservations.reserve("other", 0, 2, kBoot)) << "clients are independent";
+  // One starts: counted as open by the server from now, its reservation goes.
+  reservations.started("client");
+  EXPECT_FALSE(reservations.reserve("client", 1, 2, kBoot));
+  EXPECT_TRUE(reservations.reserve("client", 0, 2, kBoot)) << "the open one closed";
+}
+
+TEST(ConnectionReservations, AClientWhoseReservationsLapsedIsAdmittedAgain) {
+  ConnectionReservations reservations(seconds(5));
+  // Three connections let in that never start (the library refused them).
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(reservations.reserve("client", 0, 3, kBoot)) << i;
+  EXPECT_FALSE(reservations.reserve("client", 0, 3, kBoot + seconds(5))) << "not lapsed yet";
+  EXPECT_TRUE(reservations.reserve("client", 0, 3, kBoot + seconds(6))) << "lapsed: admitted again";
+  EXPECT_TRUE(reservations.reserve("client", 0, 3, kBoot + seconds(6)));
+  EXPECT_TRUE(reservations.reserve("client", 0, 3, kBoot + seconds(6)));
+  EXPECT_FALSE(reservations.reserve("client", 0, 3, kBoot + seconds(6))) << "the cap holds for the new ones";
+}
+
+TEST(ConnectionReservations, LapsedReservationsOfClientsThatNeverCameBackAreSwept) {
+  ConnectionReservations reservations(seconds(5));
+  constexpr int kGone = 100;
+  for (int i = 0; i < kGone; ++i)
+    ASSERT_TRUE(reservations.reserve("gone-" + std::to_string(i), 0, 4, kBoot));
+  EXPECT_EQ(reservations.clients(), static_cast<std::size_t>(kGone));
+  // Each later reservation sweeps a few: enough of them sweep all.
+  const int enough = kGone / static_cast<int>(ConnectionReservations::kSweptPerReservation) + 1;
+  for (int i = 0; i < enough; ++i) {
+    ASSERT_TRUE(reservations.reserve("steady", 0, 1000, kBoot + seconds(6))) << i;
+    EXPECT_LE(reservations.clients(), static_cast<std::size_t>(kGone + 1));
+  }
+  EXPECT_EQ(reservations.clients(), 1u) << "only the client whose reservations have not lapsed";
+  // A reservation that started is not swept twice or from the wrong client.
+  reservations.started("steady");
+  EXPECT_EQ(reservations.clients(), 1u);
+  for (int i = 0; i < enough; ++i)
+    reservations.started("steady");
+  EXPECT_EQ(reservations.clients(), 0u);
+}
+
+TEST(ConnectionReservations, EachReservationSweepsABoundedNumber) {
+  ConnectionReservations reservations(seconds(5));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(reservations.reserve("gone-" + std::to_string(i), 0, 4, kBoot));
+  ASSERT_TRUE(reservations.reserve("steady", 0, 4, kBoot + seconds(6)));
+  EXPECT_EQ(reservations.clients(), 50 - ConnectionReservations::kSweptPerReservation + 1);
+}
 
 TEST(RateLimiter, AllowsTheBurstThenRefusesWithTheWait) {
   RateLimiter limiter;

@@ -337,10 +337,15 @@ TEST(TrustRecords, PinsEndorsementsAnchorsRevocationsDiscoveries) {
   EXPECT_EQ(records.revoked_serials(Identity("IBOB")), (std::vector<std::string>{"0A", "0B"}));
   EXPECT_EQ(records.revoking_issuers(), std::set<Identity>{Identity("IBOB")});
 
-  EXPECT_FALSE(records.discovered(kBob, Identity("IBOB")));
-  records.add_discovery(kBob, Identity("IBOB"), "https://keys.example", at(12));
-  EXPECT_TRUE(records.discovered(kBob, Identity("IBOB")));
-  EXPECT_FALSE(records.discovered(kAlice, Identity("IBOB")));
+  EXPECT_FALSE(records.discovery(kBob, Identity("IBOB")));
+  records.add_discovery(kBob, Identity("IBOB"), "https://keys.example", DiscoveryVerification::Unverified, at(12));
+  EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Unverified);
+  EXPECT_FALSE(records.discovery(kAlice, Identity("IBOB")));
+  // Found again through a service that verified the address: the latest answer counts.
+  records.add_discovery(kBob, Identity("IBOB"), "https://verifying.example", DiscoveryVerification::Verified, at(13));
+  EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Verified);
+  records.add_discovery(kBob, Identity("IBOB"), "https://keys.example", DiscoveryVerification::Unverified, at(14));
+  EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Unverified);
 }
 
 // Trust records (schema 7): what this device decides or learns is noted in
@@ -510,6 +515,9 @@ TEST(TrustSyncRecords, PositionsOwnRecordsAndDecisionsReadBack) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 8) {
+    database.execute("ALTER TABLE discoveries DROP COLUMN verified;");
+  }
   if (version < 7) {
     database.execute(
         "DROP TABLE records_keys; DROP TABLE trust_outbox; DROP TABLE own_records; DROP TABLE record_positions; "
@@ -561,9 +569,26 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.gateway_credentials().size(), 1u);
   store.remember_client_setup({"thunderbird", "/p", "S", at(4)});
   EXPECT_EQ(store.client_setups().size(), 1u);
+  records.add_discovery(kBob, Identity("IBOB"), "https://keys.example", DiscoveryVerification::Verified, at(5));
+  EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Verified);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8));
+
+// Schema 8 adds whether a discovery was verified: one recorded before says
+// nothing about it, so it stays unverified.
+TEST(SchemaMigration, DiscoveriesFromBeforeVerificationWasRecordedAreUnverified) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  {
+    LocalStore store = create_store(home);
+    TrustRecords(store).add_discovery(kBob, Identity("IBOB"), "https://keys.example",
+                                      DiscoveryVerification::Verified, at(1));
+    make_schema(store.database(), 7);
+  }
+  LocalStore store = LocalStore::open(home);
+  EXPECT_EQ(TrustRecords(store).discovery(kBob, Identity("IBOB")), DiscoveryVerification::Unverified);
+}
 
 TEST(ClientSetups, RememberedByKindAndLocationTheLastStateWins) {
   ScratchDirectory scratch;

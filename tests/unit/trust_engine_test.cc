@@ -47,7 +47,7 @@ const Identity kRoot{"R"};
 
 BindingFacts bob(const std::string& identity = "T") {
   return BindingFacts{
-      EmailAddress::parse("bob@example.org"), Identity{identity}, false, {}, {}, {}, false, {}, false, 128};
+      EmailAddress::parse("bob@example.org"), Identity{identity}, false, {}, {}, {}, Discovery::None, {}, false, 128};
 }
 
 Verdict run(MemoryGraph& graph, const BindingFacts& facts = bob()) {
@@ -177,6 +177,74 @@ TEST(TrustEngine, TofuAloneNeverReachesPartial) {
   EXPECT_EQ(years.level, Level::Marginal);
   EXPECT_EQ(years.amount, kTofuCap);
   EXPECT_LT(years.amount, kPartialAmount);
+}
+
+// Discovery (docs/trust.md, "Discovery"): a key service that lists what it
+// is given counts 1, and making it serve another key costs 2^40; one that
+// verified the address by mail counts 5, and the attacker must also
+// intercept that mail (or subvert a verifying operator): 2^48.
+TEST(TrustEngine, ADiscoveryAloneIsMarginalAndVerificationWeighsMore) {
+  MemoryGraph graph;
+  BindingFacts facts = bob();
+  facts.discovery = Discovery::Listed;
+  Verdict listed = run(graph, facts);
+  EXPECT_EQ(listed.level, Level::Marginal);
+  EXPECT_EQ(listed.amount, kDiscoveryAmount);
+  EXPECT_EQ(listed.work_factor_bits, 40) << "subverting a service that lists";
+  ASSERT_EQ(listed.evidence.size(), 1u);
+  EXPECT_EQ(listed.evidence[0].kind, "discovery");
+  EXPECT_NE(listed.evidence[0].detail.find("not verified"), std::string::npos) << listed.evidence[0].detail;
+
+  facts.discovery = Discovery::Verified;
+  Verdict verified = run(graph, facts);
+  EXPECT_EQ(verified.level, Level::Marginal) << "finding a key is never trusting it";
+  EXPECT_EQ(verified.amount, kVerifiedDiscoveryAmount);
+  EXPECT_EQ(verified.amount, 5);
+  EXPECT_EQ(verified.work_factor_bits, 48) << "intercepting the challenge mail as well";
+  ASSERT_EQ(verified.evidence.size(), 1u);
+  EXPECT_NE(verified.evidence[0].detail.find("verified the address"), std::string::npos);
+
+  CostModel costs;
+  costs.verified_key_service_bits = 56;
+  EXPECT_EQ(evaluate(facts, graph, kRoot, costs).work_factor_bits, 56) << "the cost model is a value passed in";
+}
+
+// Trust on first use at its cap plus a verified discovery: 39 + 5, but the
+// two together stay below partial.
+TEST(TrustEngine, DiscoveryAndFirstUseTogetherStayMarginal) {
+  MemoryGraph graph;
+  BindingFacts facts = bob();
+  facts.tofu = TofuFact{{}, 400, 5000};
+  for (Discovery discovery : {Discovery::Listed, Discovery::Verified}) {
+    facts.discovery = discovery;
+    Verdict verdict = run(graph, facts);
+    EXPECT_EQ(verdict.level, Level::Marginal);
+    EXPECT_EQ(verdict.amount, kWeakEvidenceCap);
+    EXPECT_LT(verdict.amount, kPartialAmount);
+    EXPECT_EQ(verdict.work_factor_bits, 64) << "the history belongs to the real key: steal it";
+  }
+  facts.tofu = TofuFact{{}, 1, 1};
+  facts.discovery = Discovery::Verified;
+  EXPECT_EQ(run(graph, facts).amount, 10 + 5) << "below the cap they add up";
+}
+
+// R -120/1-> A -35/0-> T, and T found through a verifying service: 35 + 5
+// reaches partial with real evidence; the attacker needs both moves.
+TEST(TrustEngine, AVerifiedDiscoveryAddsToOtherEvidence) {
+  MemoryGraph graph;
+  graph.add("R", "A", 120, 1).add("A", "T", 35, 0);
+  BindingFacts facts = bob();
+  facts.discovery = Discovery::Listed;
+  Verdict listed = run(graph, facts);
+  EXPECT_EQ(listed.amount, 36);
+  EXPECT_EQ(listed.level, Level::Marginal);
+  facts.discovery = Discovery::Verified;
+  Verdict verified = run(graph, facts);
+  EXPECT_EQ(verified.amount, 40);
+  EXPECT_EQ(verified.level, Level::Partial);
+  EXPECT_EQ(verified.work_factor_bits, 64) << "steal A's key (2^64) and subvert the service (2^48)";
+  facts.pkix.push_back({"Example CA", 60});
+  EXPECT_EQ(run(graph, facts).work_factor_bits, 48) << "fooling the CA alone reaches partial";
 }
 
 TEST(TrustEngine, ConflictOverridesEverythingButADecision) {

@@ -18,6 +18,7 @@
 #include "mailseal/crypto/keys.h"
 #include "mailseal/smime/smime.h"
 #include "mailseal/store/local_store.h"
+#include "mailseal/store/trust_records.h"
 #include "mailseal/trust/trust.h"
 
 namespace mailseal::contacts {
@@ -163,7 +164,8 @@ ImportResult import_file(store::LocalStore& store, ByteView data, const smime::P
 
 // What a key service said about an address (`mailseal lookup`): a profile
 // root and its certificates, endorsements and revocations. Recorded as
-// contacts found by discovery (evidence amount 1, not trust on first use).
+// contacts found by discovery (evidence amount 1, or 5 when the service
+// verified the address; not trust on first use).
 struct Discovery {
   EmailAddress address;
   crypto::Certificate root;
@@ -171,6 +173,8 @@ struct Discovery {
   std::string endorsements;        // PEM
   std::vector<Bytes> revocations;  // DER CRLs
   std::string source;              // the service's URL
+  // What the service said: verified only when it answered "verified": true.
+  store::DiscoveryVerification verification = store::DiscoveryVerification::Unverified;
 };
 ImportResult record_discovery(store::LocalStore& store, const Discovery& discovery, TimePoint now);
 

@@ -4,7 +4,9 @@
 // signed as protocol.h describes. Refusals become errors carrying the
 // service's message (raw text: escape it before printing).
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +27,16 @@ struct RequestSigner {
   std::string key_id;
   TimePoint at{};
 };
+
+// The longest a request to a key service may take, from connecting to the
+// last byte of the answer (docs/service.md "Deadlines"): generous for a
+// service that answers (it takes well under a second, or up to its relay
+// timeout of 20 s for a publication that mails a challenge), short enough
+// that a command, a sync or a gateway stop does not hang on a service that
+// trickles bytes or never answers.
+inline constexpr std::chrono::seconds kDefaultRequestDeadline{30};
+// The environment variable that sets another deadline, in seconds (1 to 3600).
+inline constexpr std::string_view kServiceTimeoutVariable = "MAILSEAL_SERVICE_TIMEOUT";
 
 // Percent-encodes one path segment (an address, a fingerprint).
 std::string path_segment(std::string_view text);
@@ -51,6 +63,13 @@ class Client {
   Client& operator=(Client&&) noexcept;
 
   const std::string& url() const noexcept { return url_; }
+
+  // Each request ends with Error(Io) naming the service once it took longer
+  // than this (kDefaultRequestDeadline, or $MAILSEAL_SERVICE_TIMEOUT).
+  std::chrono::seconds request_deadline() const noexcept;
+  // From any thread: ends the request under way, and every later one, with
+  // Error(Io) at once (a gateway that stops does not wait for a sync).
+  void cancel();
 
   // Every call: Error(Io) when the service cannot be reached; Error(NotFound)
   // for 404; Error(RejectedByPolicy) for 401/403/409/429; Error(Malformed)
@@ -81,7 +100,9 @@ class Client {
 
   // Signed with a joining device's own signature key.
   JoinReceipt join(const Identity& profile, const JoinRequest& request, const RequestSigner& device);
-  RequestStatus request_status(const RequestId& request, const RequestSigner& device);
+  // std::nullopt when the service holds no such request (kUnknownRequestCode:
+  // it deleted the request, rejected or expired, after its join retention).
+  std::optional<RequestStatus> request_status(const RequestId& request, const RequestSigner& device);
 
   // Signed by the device the bundle is for.
   FetchedBundle bundle(const Identity& profile, const DeviceId& device_id, const RequestSigner& device);

@@ -86,6 +86,9 @@ struct ErrorDocument {
 };
 // The refusal code of a bundle request from a device that was removed.
 inline constexpr std::string_view kDeviceRemovedCode = "device_removed";
+// The refusal code of a request the service does not hold: never made, or
+// deleted (rejected or expired, after the service's join retention).
+inline constexpr std::string_view kUnknownRequestCode = "unknown_request";
 
 // A device of a published profile.
 struct DeviceEntry {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <optional>
 #include <string>
@@ -122,6 +123,43 @@ struct ConnectionLimits {
   unsigned connections_per_client = 128;   // open at once from one client address (not trusted proxies)
   std::chrono::seconds request{30};        // to send a request's header and body, and to take its answer
   std::chrono::seconds idle{10};           // without a byte either way
+};
+
+// The connections the server let in whose start has not come yet, by client
+// key, each with when it was let in. The server's workers accept in
+// parallel: counted only once started, two connections of one client could
+// both pass its cap. A connection let in that never starts (the HTTP library
+// refused it after the accept policy, out of memory) keeps its reservation
+// until it lapses. Lapsed reservations of clients that do not come back are
+// swept a few at each reservation, so that neither the map nor the work of
+// an accept grows with the number of clients ever seen. Monotonic time is
+// passed in (`now`); not thread-safe: its owner serialises calls.
+class ConnectionReservations {
+ public:
+  using Instant = std::chrono::steady_clock::time_point;
+  static constexpr std::chrono::seconds kDefaultLapse{5};
+  // Lapsed reservations (of any client) swept by one reserve(), at most.
+  static constexpr std::size_t kSweptPerReservation = 8;
+  explicit ConnectionReservations(std::chrono::seconds lapse = kDefaultLapse) : lapse_(lapse) {}
+
+  // Whether a client with `open` started connections may have one more
+  // under `cap`, counting its reservations that have not lapsed; if so the
+  // new one is reserved.
+  bool reserve(const std::string& key, unsigned open, unsigned cap, Instant now);
+  // A connection of the client started: its oldest reservation goes (the
+  // connection is counted as open from now on).
+  void started(const std::string& key);
+  // Clients holding a reservation, lapsed or not (for tests).
+  std::size_t clients() const noexcept { return by_client_.size(); }
+
+ private:
+  // Drops the client's lapsed reservations, and the client when none is left.
+  void drop_lapsed(const std::string& key, Instant now);
+  std::chrono::seconds lapse_;
+  std::unordered_map<std::string, std::deque<Instant>> by_client_;
+  // Every reservation in the order made (so oldest first): what to sweep.
+  // An entry whose reservation started already sweeps nothing.
+  std::deque<std::pair<Instant, std::string>> made_;
 };
 
 // The client a request is from: `peer` (the TCP peer's address) unless it

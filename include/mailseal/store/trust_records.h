@@ -54,6 +54,10 @@ struct AnchorRecord {
   TimePoint added_at{};
 };
 
+// Whether the key service a binding was found through said it verified the
+// address (schema 8).
+enum class DiscoveryVerification { Unverified, Verified };
+
 class TrustRecords {
  public:
   explicit TrustRecords(LocalStore& store) : store_(store), database_(store.database()) {}
@@ -136,8 +140,13 @@ class TrustRecords {
   // The serials `issuer` revoked.
   std::vector<std::string> revoked_serials(const Identity& issuer);
 
-  void add_discovery(const EmailAddress& address, const Identity& identity, const std::string& source, TimePoint at);
-  bool discovered(const EmailAddress& address, const Identity& identity);
+  // A binding found through a key service (`source`, its URL), and whether
+  // that service said it verified the address. Found again, the row says
+  // what the latest lookup said.
+  void add_discovery(const EmailAddress& address, const Identity& identity, const std::string& source,
+                     DiscoveryVerification verification, TimePoint at);
+  // How the binding was discovered; nullopt when it was not.
+  std::optional<DiscoveryVerification> discovery(const EmailAddress& address, const Identity& identity);
 
  private:
   LocalStore& store_;

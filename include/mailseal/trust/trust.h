@@ -79,6 +79,14 @@ struct TofuFact {
   int messages = 1;
 };
 
+// Whether the binding was found through a key service, and whether that
+// service said it verified the address by mail (docs/trust.md, "Discovery").
+enum class Discovery {
+  None,
+  Listed,   // served by a service that did not say it verified the address
+  Verified  // served by a service that proved its publisher receives mail there
+};
+
 struct BindingFacts {
   EmailAddress address;
   Identity identity;
@@ -86,7 +94,7 @@ struct BindingFacts {
   std::optional<PinFact> pin{};             // a pin that matches
   std::vector<AnchorFact> pkix{};           // trust anchors the certificate validates to
   std::optional<TofuFact> tofu{};           // history of this identity for this address
-  bool discovered = false;                  // found through a key service
+  Discovery discovery = Discovery::None;    // found through a key service
   std::optional<Identity> conflict_with{};  // an earlier identity, not succeeded by rotation
   bool revoked = false;
   int key_security_bits = 128;  // strength of the identity's key
@@ -117,6 +125,10 @@ struct CostModel {
   int steal_key_bits = 64;    // take a private key from someone's device
   int fool_ca_bits = 48;      // have a public CA mis-issue a certificate
   int key_service_bits = 40;  // make a key service serve a substituted key
+  // ... as verified: intercept the one challenge mail to the address (or
+  // subvert the operator of a service that verifies), priced like fooling a
+  // CA that validates by mail (docs/trust.md, "Cost model").
+  int verified_key_service_bits = 48;
   // TOFU history stands until the attacker holds the real key: stealing it.
 };
 
@@ -124,7 +136,12 @@ struct CostModel {
 // capped below partial (it never reaches partial on its own).
 int tofu_amount(const TofuFact& fact) noexcept;
 inline constexpr int kTofuCap = 39;
+// A discovery: 1 from a service that lists what it is given, 5 from one
+// that verified the address. With trust on first use it stays below
+// partial (kWeakEvidenceCap): neither is a person's or an authority's check.
 inline constexpr int kDiscoveryAmount = 1;
+inline constexpr int kVerifiedDiscoveryAmount = 5;
+inline constexpr int kWeakEvidenceCap = kPartialAmount - 1;
 
 // Weighs the evidence for a binding. `own_root` is the evaluator's profile root,
 // the source of every endorsement path.

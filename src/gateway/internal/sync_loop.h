@@ -9,6 +9,10 @@
 
 #include "mailseal/gateway/gateway.h"
 
+namespace mailseal::keyservice {
+class Client;
+}
+
 namespace mailseal::gateway::internal {
 
 class SyncLoop {
@@ -18,7 +22,9 @@ class SyncLoop {
   // sessions (the store's transactions order their writes). Nothing runs
   // when the interval is 0.
   explicit SyncLoop(const GatewayOptions& options);
-  ~SyncLoop();  // stops and waits for a sync under way
+  // Stops: a request to the key service under way is cancelled, so that a
+  // stop does not wait for a service that trickles bytes or never answers.
+  ~SyncLoop();
   SyncLoop(const SyncLoop&) = delete;
   SyncLoop& operator=(const SyncLoop&) = delete;
 
@@ -31,6 +37,7 @@ class SyncLoop {
   std::mutex lock_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  keyservice::Client* active_ = nullptr;  // the sync's client, while one runs
   bool told_no_service_ = false;
   std::thread thread_;
 };
