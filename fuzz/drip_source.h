@@ -1,6 +1,8 @@
 #pragma once
 // A byte source that hands out at most `step` bytes a read, so that a reader
-// under test crosses every chunk border (the streaming readers of issue 15, fuzz_cms_stream and fuzz_signed_stream).
+// under test crosses every chunk border: the streaming readers of issue 15, in
+// fuzz_cms_stream, fuzz_signed_stream and their unit tests (which include it
+// from here).
 
 #include <algorithm>
 #include <cstddef>

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, run_measured, run_tool, skip  # noqa: E402
 
 require_mailseal()
 if shutil.which("openssl") is None:
@@ -25,17 +25,6 @@ MEGABYTES = 24
 # 100 MiB for this size); the streaming one needs a few buffers.
 MAX_PEAK_MIB = 48
 
-MEASURE = ("import resource, subprocess, sys\n"
-           "code = subprocess.run(sys.argv[1:]).returncode\n"
-           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n")
-
-
-def run(*arguments, stdin=None):
-    result = subprocess.run(list(arguments), capture_output=True, input=stdin)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(arguments)} failed: {result.stderr.decode(errors='replace')}")
-    return result.stdout
-
 
 def decrypt(bob, message_path, output, tmpdir, *extra):
     """mailseal decrypt in its own process: (exit code, peak RSS in MiB, stderr)."""
@@ -43,10 +32,8 @@ def decrypt(bob, message_path, output, tmpdir, *extra):
     arguments = [MAILSEAL, "--home", bob.home, "decrypt", message_path, *extra]
     if output:
         arguments += ["-o", output]
-    result = subprocess.run([sys.executable, "-c", MEASURE, *arguments], capture_output=True, env=env)
-    lines = result.stderr.decode(errors="replace").strip().splitlines()
-    code, peak = lines[-1].split()
-    return int(code), int(peak) / 1024, "\n".join(lines[:-1])
+    code, peak, stderr, _ = run_measured(arguments, env=env)
+    return code, peak, stderr
 
 
 def body_of(message):
@@ -73,7 +60,7 @@ try:
     p12 = os.path.join(work, "bob.p12")
     bob.must("export", "pkcs12", "--purpose", "encryption", "-o", p12, "--password-file", password)
     bob_crt = os.path.join(work, "bob.crt")
-    run("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nokeys", "-clcerts", "-out", bob_crt)
+    run_tool("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nokeys", "-clcerts", "-out", bob_crt)
 
     line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
     body = line * (MEGABYTES * 1024 * 1024 // len(line))
@@ -122,7 +109,7 @@ try:
 
     # openssl cms -stream: BER, indefinite lengths, the content in chunks.
     ber = os.path.join(work, "openssl-stream.eml")
-    run("openssl", "cms", "-encrypt", "-stream", "-binary", "-aes-256-gcm", "-in", plain_path, "-out", ber, bob_crt)
+    run_tool("openssl", "cms", "-encrypt", "-stream", "-binary", "-aes-256-gcm", "-in", plain_path, "-out", ber, bob_crt)
     code, peak, err, decrypted = decrypt_to(ber, "openssl.out")
     check(code == 0 and decrypted == plain, "openssl's streamed (BER, chunked) AES-GCM message decrypts", err)
     check(peak < MAX_PEAK_MIB, f"openssl's streamed message in bounded memory: peak {peak:.1f} MiB")
@@ -146,14 +133,14 @@ try:
 
     # Attack (EFAIL): unsigned AES-CBC from openssl, large: withheld, nothing left.
     cbc = os.path.join(work, "cbc.eml")
-    run("openssl", "cms", "-encrypt", "-stream", "-binary", "-aes256", "-in", plain_path, "-out", cbc, bob_crt)
+    run_tool("openssl", "cms", "-encrypt", "-stream", "-binary", "-aes256", "-in", plain_path, "-out", cbc, bob_crt)
     out = os.path.join(out_dir, "cbc.out")
     code, peak, err = decrypt(bob, cbc, out, spool)
     check(code != 0 and "without authentication" in err, "large unsigned AES-CBC content is withheld", err)
     check(not os.path.exists(out) and len(leftovers()) == 2, "and its plaintext is not left on disk", leftovers())
 
     # Attack: bytes after the CMS structure (hidden data a lenient parser skips).
-    der = run("openssl", "cms", "-encrypt", "-binary", "-aes-256-gcm", "-outform", "DER", "-in", plain_path, bob_crt)
+    der = run_tool("openssl", "cms", "-encrypt", "-binary", "-aes-256-gcm", "-outform", "DER", "-in", plain_path, bob_crt)
     trailing = os.path.join(work, "trailing.eml")
     with open(trailing, "wb") as handle:
         handle.write(wrap_smime(der + b"\x00\x00hidden", b"authEnveloped-data"))

@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, run_measured, run_tool, skip  # noqa: E402
 
 require_mailseal()
 if shutil.which("openssl") is None:
@@ -26,17 +26,6 @@ MEGABYTES = 24
 # Read whole, the message, its decoding and the content took well over 100
 # MiB for this size; the streaming reader needs a few buffers.
 MAX_PEAK_MIB = 48
-
-MEASURE = ("import resource, subprocess, sys\n"
-           "code = subprocess.run(sys.argv[1:]).returncode\n"
-           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n")
-
-
-def run(*arguments, stdin=None):
-    result = subprocess.run(list(arguments), capture_output=True, input=stdin)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(arguments)} failed: {result.stderr.decode(errors='replace')}")
-    return result.stdout
 
 
 def wrap_signed(der):
@@ -60,8 +49,8 @@ try:
         p12 = os.path.join(work, who + ".p12")
         home.must("export", "pkcs12", "--purpose", "signing", "-o", p12, "--password-file", password)
         pem[who] = (os.path.join(work, who + ".crt"), os.path.join(work, who + ".key"))
-        run("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nokeys", "-clcerts", "-out", pem[who][0])
-        run("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nocerts", "-nodes", "-out", pem[who][1])
+        run_tool("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nokeys", "-clcerts", "-out", pem[who][0])
+        run_tool("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nocerts", "-nodes", "-out", pem[who][1])
 
     line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
     body = line * (MEGABYTES * 1024 * 1024 // len(line))
@@ -79,19 +68,16 @@ try:
         """mailseal verify into out/NAME in its own process: (exit code, peak MiB, stderr, what was written)."""
         out = os.path.join(out_dir, name)
         arguments = [MAILSEAL, "--home", bob.home, "verify", message_path, "-o", out, *extra]
-        result = subprocess.run([sys.executable, "-c", MEASURE, *arguments], capture_output=True,
-                                env=dict(os.environ, TMPDIR=spool))
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        code, peak = lines[-1].split()
+        code, peak, stderr, stdout = run_measured(arguments, env=dict(os.environ, TMPDIR=spool))
         written = None
         if os.path.exists(out):
             with open(out, "rb") as handle:
                 written = handle.read()
-        verify.stdout = result.stdout.decode(errors="replace")
-        return int(code), int(peak) / 1024, "\n".join(lines[:-1]), written
+        verify.stdout = stdout
+        return code, peak, stderr, written
 
     def openssl_content(message_path):
-        return run("openssl", "cms", "-verify", "-noverify", "-binary", "-in", message_path)
+        return run_tool("openssl", "cms", "-verify", "-noverify", "-binary", "-in", message_path)
 
     def with_from(path):
         """openssl writes no From, To or Subject: added as the sending client does."""
@@ -129,7 +115,7 @@ try:
 
     # openssl cms -sign -stream: BER, indefinite lengths, the content in chunks.
     streamed = os.path.join(work, "openssl-stream.eml")
-    run("openssl", "cms", "-sign", "-stream", "-binary", "-nodetach", "-in", plain_path, "-signer", pem["alice"][0],
+    run_tool("openssl", "cms", "-sign", "-stream", "-binary", "-nodetach", "-in", plain_path, "-signer", pem["alice"][0],
         "-inkey", pem["alice"][1], "-out", streamed)
     with_from(streamed)
     code, peak, err, written = verify(streamed, "openssl.out")
@@ -162,7 +148,7 @@ try:
 
     # Attack: a second signer, Bob, over Alice's content (openssl, two -signer).
     two = os.path.join(work, "two-signers.eml")
-    run("openssl", "cms", "-sign", "-stream", "-binary", "-nodetach", "-in", plain_path, "-signer", pem["alice"][0],
+    run_tool("openssl", "cms", "-sign", "-stream", "-binary", "-nodetach", "-in", plain_path, "-signer", pem["alice"][0],
         "-inkey", pem["alice"][1], "-signer", pem["bob"][0], "-inkey", pem["bob"][1], "-out", two)
     with_from(two)
     code, peak, err, written = verify(two, "two.out")

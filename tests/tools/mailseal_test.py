@@ -63,6 +63,29 @@ def mailseal(*arguments, stdin=None, env=None):
     return subprocess.run([MAILSEAL, *arguments], capture_output=True, input=stdin, env=env)
 
 
+def run_tool(*arguments, stdin=None):
+    """Runs a peer tool (openssl...) for a test's set-up: its stdout, or an
+    exception with its stderr when it fails."""
+    result = subprocess.run(list(arguments), capture_output=True, input=stdin)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(arguments)} failed: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
+_MEASURE = ("import resource, subprocess, sys\n"
+            "code = subprocess.run(sys.argv[1:]).returncode\n"
+            "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n")
+
+
+def run_measured(arguments, env=None):
+    """Runs a command in a process of its own: (exit code, its peak resident
+    memory in MiB, its stderr, its stdout)."""
+    result = subprocess.run([sys.executable, "-c", _MEASURE, *arguments], capture_output=True, env=env)
+    lines = result.stderr.decode(errors="replace").strip().splitlines()
+    code, peak = lines[-1].split()
+    return int(code), int(peak) / 1024, "\n".join(lines[:-1]), result.stdout.decode(errors="replace")
+
+
 class Home:
     """One mailseal home (a person's profile, or one of their devices) in the
     test's work folder. `must` raises when a step that sets a test up fails,

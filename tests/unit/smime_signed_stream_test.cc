@@ -21,7 +21,7 @@
 #include "common/openssl.h"
 #include "mailseal/common/error.h"
 #include "mailseal/smime/smime.h"
-#include "drip_source.h"
+#include "fuzz/drip_source.h"
 #include "scratch.h"
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/multipart_stream.h"
@@ -34,7 +34,7 @@ namespace {
 using test::alice;
 using test::bob;
 using test::ScratchDirectory;
-using test::DripSource;
+using fuzz::DripSource;
 
 const std::string kMessage =
     "From: Alice <alice@example.com>\r\n"

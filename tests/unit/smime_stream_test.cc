@@ -15,7 +15,7 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/smime/smime.h"
-#include "drip_source.h"
+#include "fuzz/drip_source.h"
 #include "scratch.h"
 #include "smime/internal/ber_reader.h"
 #include "smime/internal/envelope_reader.h"
@@ -29,7 +29,7 @@ using internal::BerReader;
 using test::alice;
 using test::bob;
 using test::ScratchDirectory;
-using test::DripSource;
+using fuzz::DripSource;
 
 std::string streamed_octets(BerReader& reader) {
   reader.begin_octets();
