@@ -151,6 +151,19 @@ struct Reading {
   std::string streamed_content;
 };
 
+// Keeps a decrypted or signed layer's content for reading in the form it is
+// released in: with CRLF line endings, as restore_message writes it. Its
+// header fields are read from these bytes, never from the form before, where
+// a bare CR (not a line break to the header parser) would hide a field that
+// the release turns into one of its own: a From inside a Subject's value,
+// verified as part of that value and released as a second From.
+std::string_view keep_as_released(Reading& reading, std::string content) {
+  if (!mime::is_crlf(content))
+    content = mime::to_crlf(content);
+  reading.storage.push_back(std::move(content));
+  return reading.storage.back();
+}
+
 // The outermost header fields: the From address and Date signatures are
 // checked against. Exactly one From field with one mailbox (identity rule).
 // Two Date fields are two claims of when it was written, like two From fields.
@@ -232,8 +245,7 @@ bool open_encryption(Reading& reading, const Bytes& decoded, KeyProvider& keys) 
   result.decrypted = true;
   result.content_cipher = decryption.cipher;
   result.authenticated_encryption = decryption.authenticated;
-  reading.storage.push_back(std::move(decryption.plaintext));
-  reading.current = parse_content(reading.storage.back());
+  reading.current = parse_content(keep_as_released(reading, std::move(decryption.plaintext)));
   reading.outermost = false;
   reading.previous_opaque = false;
   return true;
@@ -264,8 +276,7 @@ DetachedParts split_detached(const mime::Entity& entity) {
 // steps inside it.
 void step_inside(Reading& reading, internal::SignatureCheck check, bool opaque, const SignatureContext& context) {
   ReadResult& result = reading.result;
-  reading.storage.push_back(std::move(check.content));
-  mime::Entity inner = parse_content(reading.storage.back());
+  mime::Entity inner = parse_content(keep_as_released(reading, std::move(check.content)));
   Bytes inner_decoded;
   bool wraps_encryption = false;
   try {

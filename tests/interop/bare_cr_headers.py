@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""A bare CR in the header block of signed content (found in review, 2026-12-01).
+
+The header parser breaks lines at LF; a release writes the content with CRLF
+line endings, where a bare CR becomes a line break. A signer who writes
+"Subject: hi<CR>From: ceo@bank.example" had that From checked as part of the
+Subject and released as a From of its own; a man in the middle who turns a
+signed CRLF into a bare CR (the canonical digest is the same) hid the signed
+From, and the outer, unsigned Reply-To was put on top of the release. Now the
+content is read in the form it is released in. Signed by openssl, small (read
+whole) and over 4 MiB (streamed), detached and opaque."""
+import base64
+import email.utils
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mailseal_test import Home, check, finish, require_mailseal, run_tool, skip  # noqa: E402
+
+require_mailseal()
+if shutil.which("openssl") is None:
+    skip("openssl is not installed")
+
+LARGE = 5 * 1000 * 1000
+# Dated now: a signing time far from the Date header is a problem of its own.
+OUTER = (f"To: bob@example.org\r\nDate: {email.utils.formatdate(usegmt=True)}\r\nSubject: hi\r\n"
+         "MIME-Version: 1.0\r\n").encode()
+
+
+def base64_lines(der):
+    return base64.encodebytes(der).replace(b"\n", b"\r\n")
+
+
+def content(header_block, size):
+    line = b"A" * 70 + b"\r\n"
+    return header_block + line * max(1, size // len(line))
+
+
+def sign(work, data, detached):
+    source, signature = os.path.join(work, "content"), os.path.join(work, "signature")
+    with open(source, "wb") as handle:
+        handle.write(data)
+    run_tool("openssl", "cms", "-sign", "-binary", *([] if detached else ["-nodetach"]), "-in", source, "-signer",
+             os.path.join(work, "cert.pem"), "-inkey", os.path.join(work, "key.pem"), "-outform", "DER", "-out",
+             signature, "-md", "sha256")
+    with open(signature, "rb") as handle:
+        return handle.read()
+
+
+def multipart_signed(part, signature, outer_extra=b""):
+    return (b"From: attacker@evil.example\r\n" + outer_extra + OUTER +
+            b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; "
+            b"boundary=\"BB\"\r\n\r\n--BB\r\n" + part + b"\r\n--BB\r\nContent-Type: application/pkcs7-signature; "
+            b"name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_lines(signature) + b"\r\n--BB--\r\n")
+
+
+def opaque_signed(signed_data):
+    return (b"From: attacker@evil.example\r\n" + OUTER +
+            b"Content-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(signed_data))
+
+
+def verify(bob, work, name, message):
+    path, out = os.path.join(work, name + ".eml"), os.path.join(work, name + ".out")
+    with open(path, "wb") as handle:
+        handle.write(message)
+    result = bob.run("verify", path, "-o", out)
+    released = None
+    if os.path.exists(out):
+        with open(out, "rb") as handle:
+            released = handle.read()
+    return result, released
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="mailseal-bare-cr.")
+    try:
+        # The signer: attacker@evil.example, with a certificate of its own.
+        run_tool("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+                 "30", "-subj", "/CN=attacker", "-addext", "subjectAltName=email:attacker@evil.example", "-keyout",
+                 os.path.join(work, "key.pem"), "-out", os.path.join(work, "cert.pem"))
+        bob = Home(work, "Bob")
+        bob.must("init", "bob@example.org")
+
+        hidden_from = b"Subject: hi\rFrom: ceo@bank.example\r\nContent-Type: text/plain\r\n\r\n"
+        for size, label in ((2000, "small"), (LARGE, "large")):
+            data = content(hidden_from, size)
+            for detached in (True, False):
+                form = "detached" if detached else "opaque"
+                signature = sign(work, data, detached)
+                message = multipart_signed(data, signature) if detached else opaque_signed(signature)
+                result, released = verify(bob, work, f"{label}-{form}", message)
+                stderr = result.stderr.decode(errors="replace")
+                check(result.returncode == 1, f"{label} {form}: a From hidden behind a bare CR is not verified", stderr)
+                check("ceo@bank.example" in stderr, f"{label} {form}: the hidden From is named as the problem",
+                      stderr)
+                check(released is None, f"{label} {form}: nothing is released")
+
+        # A man in the middle turns a signed CRLF into a bare CR and adds a Reply-To.
+        honest = content(b"Subject: pay invoice\r\nFrom: attacker@evil.example\r\nContent-Type: text/plain\r\n\r\n",
+                         LARGE)
+        signature = sign(work, honest, True)
+        altered = honest.replace(b"invoice\r\nFrom", b"invoice\rFrom", 1)
+        result, released = verify(bob, work, "mitm",
+                                  multipart_signed(altered, signature, b"Reply-To: mitm@evil2.example\r\n"))
+        stderr = result.stderr.decode(errors="replace")
+        check(result.returncode == 0, "man in the middle: the signature over the canonical form still holds", stderr)
+        check(released is not None and b"mitm@evil2.example" not in released,
+              "man in the middle: the unsigned outer Reply-To is not released")
+        check(released is not None and released.count(b"\r\nFrom: ") + released.startswith(b"From: ") == 1,
+              "man in the middle: the release has exactly one From, the signed one")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    finish(minimum=14)
+
+
+main()
