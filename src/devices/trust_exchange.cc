@@ -359,7 +359,11 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
   record.seq = own == positions.end() ? 1 : own->seq + 1;
   if (own != positions.end())
     record.previous = own->hash;
-  record.lamport = highest_lamport(positions) + 1;
+  const std::int64_t lamport = highest_lamport(positions);
+  if (lamport >= kMaxLamport)
+    throw Error(ErrorCode::RejectedByPolicy, "the trust records' clock has reached its end: no record can follow",
+                "a device of this profile wrote records with an impossible time; remove it ('mailseal device remove')");
+  record.lamport = lamport + 1;
   record.frontier = frontier_of(positions, record.device);
   const auto keys = sync.records_keys();
   const SecretBytes key = read_records_key(writer.store, keys.front(), writer.key_access);
@@ -731,7 +735,9 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
     // position past them, when it wrote on).
     if (record.device == context.self)
       continue;
-    sync.set_position({record.device, record.seq, verified.hash, record.lamport});
+    // A read-only device's clock orders nothing (its decisions are not
+    // taken), so it cannot move this device's clock either.
+    sync.set_position({record.device, record.seq, verified.hash, may_decide ? record.lamport : 0});
     ++report.merged;
   }
   // What came from other devices is not this device's to send again.

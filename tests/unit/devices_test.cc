@@ -333,6 +333,15 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
                "neither");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"days\":2", "\"days\":-1")); }, "out of range");
   expect_error(ErrorCode::Unsupported, [&] { decode(replaced("\"version\":1", "\"version\":2")); }, "version");
+  // A clock at the end of its range would stop every device that merges it
+  // from writing (its next time would overflow).
+  const std::string lamport = "\"lamport\":" + std::to_string(sample_record(DeviceId("MDEVICE"), 2).lamport);
+  EXPECT_NO_THROW(decode(replaced(lamport, "\"lamport\":" + std::to_string(internal::kMaxLamport))));
+  expect_error(
+      ErrorCode::Malformed,
+      [&] { decode(replaced(lamport, "\"lamport\":" + std::to_string(internal::kMaxLamport + 1))); }, "'lamport'");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(replaced(lamport, "\"lamport\":9223372036854775807")); }, "'lamport'");
 }
 
 class SealedRecordTest : public ::testing::Test {

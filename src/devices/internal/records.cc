@@ -280,7 +280,7 @@ TrustRecord decode_document(const json& document) {
   }
   if ((record.seq == 1) != record.previous.empty() || (!record.previous.empty() && record.previous.size() != 32))
     malformed("the previous record's hash does not fit the record's number");
-  record.lamport = integer(document, "lamport", 1, std::numeric_limits<std::int64_t>::max());
+  record.lamport = integer(document, "lamport", 1, kMaxLamport);
   const json& frontier = field(document, "frontier");
   if (!frontier.is_object())
     malformed("the field 'frontier' is not an object");

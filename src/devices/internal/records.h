@@ -70,6 +70,13 @@ struct Change {
 // or something learned (shared by every device).
 bool is_decision(const Change& change);
 
+// The highest lamport time a record may carry: far above what any profile
+// reaches (a decision a second for 30,000 years), far below where adding one
+// would overflow. A record above it is malformed, so that a device (a
+// read-only one above all) cannot push every other device's clock to the
+// end of its range and stop them writing (found in review).
+inline constexpr std::int64_t kMaxLamport = std::int64_t{1} << 40;
+
 struct TrustRecord {
   Identity profile;
   DeviceId device;
