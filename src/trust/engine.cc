@@ -375,8 +375,10 @@ int work_factor(const Verdict& verdict, const BindingFacts& facts, const Amounts
   if (amounts.tofu > 0)
     attacks.push_back({amounts.tofu, static_cast<double>(costs.steal_key_bits), "steal the key seen before"});
   if (amounts.discovery > 0 && !facts.tofu) {
-    const int bits =
-        facts.discovery == Discovery::Verified ? costs.verified_key_service_bits : costs.key_service_bits;
+    // "Verified" is the service's claim: subverting the service still gives it.
+    const int bits = facts.discovery == Discovery::Verified
+                         ? std::min(costs.key_service_bits, costs.verified_key_service_bits)
+                         : costs.key_service_bits;
     attacks.push_back({amounts.discovery, static_cast<double>(bits), "subvert the key service"});
   }
   return static_cast<int>(std::floor(cheapest_attack(attacks, threshold, forge_bits)));

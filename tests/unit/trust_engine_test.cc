@@ -200,13 +200,16 @@ TEST(TrustEngine, ADiscoveryAloneIsMarginalAndVerificationWeighsMore) {
   EXPECT_EQ(verified.level, Level::Marginal) << "finding a key is never trusting it";
   EXPECT_EQ(verified.amount, kVerifiedDiscoveryAmount);
   EXPECT_EQ(verified.amount, 5);
-  EXPECT_EQ(verified.work_factor_bits, 48) << "intercepting the challenge mail as well";
+  EXPECT_EQ(verified.work_factor_bits, 40) << "a subverted service says 'verified' for free";
   ASSERT_EQ(verified.evidence.size(), 1u);
   EXPECT_NE(verified.evidence[0].detail.find("verified the address"), std::string::npos);
 
   CostModel costs;
-  costs.verified_key_service_bits = 56;
-  EXPECT_EQ(evaluate(facts, graph, kRoot, costs).work_factor_bits, 56) << "the cost model is a value passed in";
+  costs.key_service_bits = 64;  // a service its users trust more than a CA
+  EXPECT_EQ(evaluate(facts, graph, kRoot, costs).work_factor_bits, 48)
+      << "then intercepting the challenge mail is the cheaper move";
+  facts.discovery = Discovery::Listed;
+  EXPECT_EQ(evaluate(facts, graph, kRoot, costs).work_factor_bits, 64);
 }
 
 // Trust on first use at its cap plus a verified discovery: 39 + 5, but the

@@ -125,9 +125,11 @@ struct CostModel {
   int steal_key_bits = 64;    // take a private key from someone's device
   int fool_ca_bits = 48;      // have a public CA mis-issue a certificate
   int key_service_bits = 40;  // make a key service serve a substituted key
-  // ... as verified: intercept the one challenge mail to the address (or
-  // subvert the operator of a service that verifies), priced like fooling a
-  // CA that validates by mail (docs/trust.md, "Cost model").
+  // ... as verified, from an honest service that verifies: intercept its one
+  // challenge mail to the address, priced like fooling a CA that validates
+  // by mail. "Verified" is the service's own word, which a subverted service
+  // gives for free, so a verified discovery costs the cheaper of the two
+  // (docs/trust.md, "Cost model").
   int verified_key_service_bits = 48;
   // TOFU history stands until the attacker holds the real key: stealing it.
 };
