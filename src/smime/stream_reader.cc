@@ -173,12 +173,15 @@ class Base64Source : public ByteSource {
 };
 
 // Plaintext into a 0600 temporary file beside the spool path; removed unless
-// its file is taken and released.
+// its file is taken and released. The reader opens the file just written
+// through its descriptor (/proc/self/fd), never by its name again: in a
+// folder others may write to, a file renamed in between would otherwise be
+// what is read back and released (found in review).
 class SpoolSink : public ByteSink {
  public:
   explicit SpoolSink(const std::filesystem::path& beside)
       : file_(TemporaryFile::create_beside(beside, FileMode::Private)),
-        reader_(::open(file_.path().c_str(), O_RDONLY | O_CLOEXEC)) {
+        reader_(::open(fmt::format("/proc/self/fd/{}", file_.fd()).c_str(), O_RDONLY | O_CLOEXEC)) {
     if (!reader_.valid()) {
       throw Error(ErrorCode::Io, fmt::format("cannot open the temporary file {}: {}", file_.path().string(),
                                              std::strerror(errno)));
