@@ -32,7 +32,7 @@ if not os.access(CHROMEDRIVER, os.X_OK) or not os.access("/usr/bin/chromium", os
     skip("chromium and chromium-driver are not installed (scripts/install-deps.sh installs them)")
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.common.exceptions import NoAlertPresentException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
@@ -90,7 +90,18 @@ def navigate_by(driver, action):
     replaced the page and loaded the next one."""
     old = driver.find_element(By.TAG_NAME, "html")
     action()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+
+    def replaced(_driver):
+        # staleness_of waits for StaleElementReferenceException only; in the
+        # middle of a navigation chromedriver may instead answer "Node with
+        # given id does not belong to the document", which means the same.
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 60).until(replaced)
     WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
