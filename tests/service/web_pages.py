@@ -35,7 +35,6 @@ try:
     from selenium.common.exceptions import NoAlertPresentException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as missing:
     skip(f"{missing} (install python3-selenium; Debian's is seen by /usr/bin/python3 only)")
