@@ -45,6 +45,8 @@ PROGRAMS = [
     "mktemp", "stat", "dd", "timeout", "mkfifo", "mknod", "sha256sum", "base64", "seq", "nproc", "find", "xargs",
     "cmp", "grep", "sed", "awk", "sort", "head", "tail", "wc", "tr", "cp", "mkdir", "touch", "id", "env", "ls", "ln",
     "readlink", "basename", "dirname", "rm", "cat", "sleep",
+    # whether mailseal is built with AddressSanitizer (tests/tools/mailseal_test.py)
+    "ldd",
 ]
 # Modules the scripts import with /usr/bin/python3 (the gateway and client
 # tests, the demo's SMTP sink, the benchmarks) beyond the interpreter itself.

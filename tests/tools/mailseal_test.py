@@ -63,6 +63,14 @@ def mailseal(*arguments, stdin=None, env=None):
     return subprocess.run([MAILSEAL, *arguments], capture_output=True, input=stdin, env=env)
 
 
+def sanitizer_memory_allowance_mib():
+    """MiB to add to a peak-memory bound when mailseal is built with
+    AddressSanitizer, whose shadow memory and quarantine add some 60 MiB to
+    every peak: the release build checks the bound itself."""
+    linked = subprocess.run(["ldd", MAILSEAL], capture_output=True, text=True).stdout
+    return 64 if "libasan" in linked else 0
+
+
 def run_tool(*arguments, stdin=None):
     """Runs a peer tool (openssl...) for a test's set-up: its stdout, or an
     exception with its stderr when it fails."""
