@@ -209,7 +209,7 @@ int run_decrypt(const Context& context, const DecryptArgs& args) {
   const bool write = released && (!args.output.empty() || !context.json());
   if (write) {
     auto output = open_output(args.output);
-    decrypted.content.write_to(*output);
+    decrypted.content.move_to(*output);
     output->commit();
   }
   if (context.json()) {

@@ -74,13 +74,6 @@ mode_t to_mode(FileMode mode) {
   return mode == FileMode::Private ? 0600 : 0644;
 }
 
-void sync_directory(const std::filesystem::path& directory) {
-  UniqueFd fd(::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.valid()) {
-    ::fsync(fd.get());  // best effort: some file systems refuse fsync on directories
-  }
-}
-
 // Links are followed by hand rather than with realpath(): the end of the
 // chain may not exist yet (a link to a file still to be written).
 constexpr int kMaxSymbolicLinks = 40;  // as the kernel's own limit (ELOOP)
@@ -233,36 +226,107 @@ UniqueFd open_in_place(const std::filesystem::path& path) {
   return fd;
 }
 
-TemporaryFile::TemporaryFile(UniqueFd fd, std::filesystem::path path, std::filesystem::path target)
-    : fd_(std::move(fd)), path_(std::move(path)), target_(std::move(target)) {}
+TemporaryFile::TemporaryFile(UniqueFd directory, UniqueFd fd, std::string name, std::filesystem::path target)
+    : directory_(std::move(directory)), fd_(std::move(fd)), name_(std::move(name)), target_(std::move(target)) {}
 
 TemporaryFile::TemporaryFile(TemporaryFile&& other) noexcept
-    : fd_(std::move(other.fd_)), path_(std::exchange(other.path_, {})), target_(std::move(other.target_)) {}
+    : directory_(std::move(other.directory_)),
+      fd_(std::move(other.fd_)),
+      name_(std::exchange(other.name_, {})),
+      target_(std::move(other.target_)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+namespace {
+
+std::string random_name_beside(const std::filesystem::path& target) {
+  std::random_device random;
+  return fmt::format("{}.tmp-{:08x}", target.filename().string(), random());
+}
+
+// Tries a few random names: another process may hold one of them.
+constexpr int kNameAttempts = 16;
+
+// A file opened through /proc/self/fd can be linked into a directory by an
+// unprivileged process (linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH).
+bool can_link_unnamed_files() {
+  return ::access("/proc/self/fd", X_OK) == 0;
+}
+
+std::string descriptor_path(int fd) {
+  return fmt::format("/proc/self/fd/{}", fd);
+}
+
+}  // namespace
 
 TemporaryFile TemporaryFile::create_beside(const std::filesystem::path& target, FileMode mode) {
-  std::random_device random;
-  auto path = target;
-  path += fmt::format(".tmp-{:08x}", random());
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, to_mode(mode)));
-  if (!fd.valid()) {
+  const std::filesystem::path parent = target.parent_path().empty() ? "." : target.parent_path();
+  UniqueFd directory(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!directory.valid() && errno == EACCES)  // a folder one may write to but not list
+    directory = UniqueFd(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!directory.valid())
     io_failure("create", target, errno);
+  if (can_link_unnamed_files()) {
+    UniqueFd fd(::openat(directory.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, to_mode(mode)));
+    if (fd.valid())
+      return TemporaryFile(std::move(directory), std::move(fd), std::string(), target);
+    // Not every file system has unnamed files (EOPNOTSUPP; EISDIR or EINVAL from older kernels).
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+      io_failure("create", target, errno);
   }
-  return TemporaryFile(std::move(fd), std::move(path), target);
+  for (int attempt = 0; attempt < kNameAttempts; ++attempt) {
+    std::string name = random_name_beside(target);
+    UniqueFd fd(::openat(directory.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, to_mode(mode)));
+    if (fd.valid())
+      return TemporaryFile(std::move(directory), std::move(fd), std::move(name), target);
+    if (errno != EEXIST)
+      io_failure("create", target, errno);
+  }
+  throw Error(ErrorCode::Io, fmt::format("cannot create a temporary file beside {}: every name tried is taken",
+                                         describe(target)));
 }
 
 TemporaryFile::~TemporaryFile() {
-  if (!path_.empty()) {
-    fd_.reset();
-    ::unlink(path_.c_str());  // never leave partial output behind
+  if (!committed_ && !name_.empty() && directory_.valid())
+    ::unlinkat(directory_.get(), name_.c_str(), 0);  // never leave partial output behind
+}
+
+// A new target gets the file's first name directly; an existing one is
+// replaced by linking under a random name and renaming that over it (a
+// rename is what makes the replacement atomic).
+void TemporaryFile::link_unnamed() {
+  const std::string source = descriptor_path(fd_.get());
+  const std::string final_name = target_.filename().string();
+  if (::linkat(AT_FDCWD, source.c_str(), directory_.get(), final_name.c_str(), AT_SYMLINK_FOLLOW) == 0)
+    return;
+  if (errno != EEXIST)
+    io_failure("write", target_, errno);
+  for (int attempt = 0; attempt < kNameAttempts; ++attempt) {
+    std::string name = random_name_beside(target_);
+    if (::linkat(AT_FDCWD, source.c_str(), directory_.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      name_ = std::move(name);  // removed by the destructor if the rename fails
+      return;
+    }
+    if (errno != EEXIST)
+      io_failure("write", target_, errno);
   }
+  throw Error(ErrorCode::Io, fmt::format("cannot write {}: every temporary name tried is taken", describe(target_)));
 }
 
 void TemporaryFile::commit() {
-  if (::fsync(fd_.get()) != 0 || fd_.close() != 0 || ::rename(path_.c_str(), target_.c_str()) != 0) {
+  if (committed_)
+    throw Error(ErrorCode::Internal, fmt::format("{} was already written", describe(target_)));
+  if (::fsync(fd_.get()) != 0)
     io_failure("write", target_, errno);
-  }
-  path_.clear();
-  sync_directory(target_.parent_path());
+  if (unnamed())
+    link_unnamed();
+  if (!name_.empty() &&
+      ::renameat(directory_.get(), name_.c_str(), directory_.get(), target_.filename().c_str()) != 0)
+    io_failure("write", target_, errno);
+  committed_ = true;
+  name_.clear();
+  if (fd_.close() != 0)
+    io_failure("write", target_, errno);
+  ::fsync(directory_.get());  // best effort: some file systems refuse fsync on directories
 }
 
 void write_all(int fd, ByteView contents, std::string_view description) {

@@ -183,7 +183,7 @@ class SpoolSink : public ByteSink {
       : file_(TemporaryFile::create_beside(beside, FileMode::Private)),
         reader_(::open(fmt::format("/proc/self/fd/{}", file_.fd()).c_str(), O_RDONLY | O_CLOEXEC)) {
     if (!reader_.valid()) {
-      throw Error(ErrorCode::Io, fmt::format("cannot open the temporary file {}: {}", file_.path().string(),
+      throw Error(ErrorCode::Io, fmt::format("cannot open the temporary file beside {}: {}", file_.target().string(),
                                              std::strerror(errno)));
     }
   }

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, run_measured, run_tool, sanitizer_memory_allowance_mib, skip  # noqa: E402
@@ -166,7 +167,34 @@ try:
     code, peak, err, written = verify(nested_path, "nested.out")
     check(code != 0 and "deeper" in err, "a content nested past the reader's limit is refused", err)
     check(written is None and len(leftovers()) == 2, "and nothing is written", leftovers())
+
+    # Killed halfway: the content read so far sits in a file with no name
+    # (O_TMPFILE) beside the output, so nothing is left behind to be mistaken
+    # for a verified output.
+    process = subprocess.Popen([MAILSEAL, "--home", bob.home, "verify", "-", "-o", os.path.join(out_dir, "killed.out")],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TMPDIR=spool))
+    process.stdin.write(signed[:len(signed) * 3 // 5])
+    process.stdin.flush()
+    spooling = None
+    links = []
+    for _ in range(1200):
+        try:
+            links = [os.readlink(f"/proc/{process.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{process.pid}/fd")]
+        except OSError:
+            links = []
+        spooling = next((link for link in links if link.startswith(out_dir + "/")), None)
+        if spooling:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    process.stdin.close()
+    check(spooling is not None and "(deleted)" in spooling,
+          "halfway through, the content is spooled beside the output in a file with no name",
+          f"{spooling}; open: {links}; exit {process.returncode}")
+    check(len(leftovers()) == 2, "killed then, it leaves nothing behind", leftovers())
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
-finish(minimum=17)
+finish(minimum=19)

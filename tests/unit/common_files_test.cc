@@ -226,16 +226,57 @@ TEST(TemporaryFile, RemovedUnlessCommitted) {
   {
     TemporaryFile temporary = TemporaryFile::create_beside(scratch / "target", FileMode::Private);
     write_all(temporary.fd(), as_bytes("partial"), "the test file");
-    EXPECT_EQ(scratch.names().size(), 1u);
-    EXPECT_EQ(temporary.path().parent_path(), scratch.path());
+    // Unnamed while written (O_TMPFILE, the file systems the tests run on have it).
+    EXPECT_TRUE(temporary.unnamed());
+    EXPECT_TRUE(scratch.names().empty()) << "an unnamed temporary file is in no directory listing";
   }
-  EXPECT_TRUE(scratch.names().empty()) << "an uncommitted temporary file is removed";
+  EXPECT_TRUE(scratch.names().empty()) << "an uncommitted temporary file leaves nothing";
   TemporaryFile temporary = TemporaryFile::create_beside(scratch / "target", FileMode::Public);
   write_all(temporary.fd(), as_bytes("whole"), "the test file");
   temporary.commit();
   EXPECT_EQ(scratch.names(), std::vector<std::string>{"target"});
   EXPECT_EQ(contents(scratch / "target"), "whole");
   EXPECT_EQ(mode_of(scratch / "target"), 0644u);
+}
+
+TEST(TemporaryFile, ReplacesAnExistingTargetWithoutASecondNameLeft) {
+  ScratchDirectory scratch;
+  write_file_atomic(scratch / "target", as_bytes("old"), FileMode::Public);
+  std::filesystem::create_hard_link(scratch / "target", scratch / "other-name");
+  TemporaryFile temporary = TemporaryFile::create_beside(scratch / "target", FileMode::Private);
+  write_all(temporary.fd(), as_bytes("new"), "the test file");
+  EXPECT_EQ(contents(scratch / "target"), "old") << "the target is untouched until commit";
+  temporary.commit();
+  EXPECT_EQ(contents(scratch / "target"), "new");
+  EXPECT_EQ(mode_of(scratch / "target"), 0600u);
+  EXPECT_EQ(contents(scratch / "other-name"), "old") << "replaced by a rename, not written through";
+  EXPECT_EQ(scratch.names(), (std::vector<std::string>{"other-name", "target"}));
+  EXPECT_THROW(temporary.commit(), Error) << "a file is put in place once";
+}
+
+// The directory is held from the start: a folder renamed, and another put
+// at its old path, between creating and committing does not redirect the
+// output (the review's "rename by path").
+TEST(TemporaryFile, LandsInTheDirectoryItWasCreatedIn) {
+  ScratchDirectory scratch;
+  std::filesystem::create_directory(scratch / "folder");
+  TemporaryFile temporary = TemporaryFile::create_beside(scratch / "folder" / "target", FileMode::Private);
+  write_all(temporary.fd(), as_bytes("content"), "the test file");
+  std::filesystem::rename(scratch / "folder", scratch / "moved");
+  std::filesystem::create_directory(scratch / "folder");
+  temporary.commit();
+  EXPECT_EQ(contents(scratch / "moved" / "target"), "content");
+  EXPECT_FALSE(std::filesystem::exists(scratch / "folder" / "target"));
+}
+
+TEST(TemporaryFile, RefusesAMissingFolderNamingIt) {
+  ScratchDirectory scratch;
+  try {
+    TemporaryFile::create_beside(scratch / "absent" / "target", FileMode::Private);
+    FAIL() << "a file beside a missing folder was created";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("absent"), std::string::npos) << error.what();
+  }
 }
 
 }  // namespace

@@ -69,8 +69,13 @@ OutputTarget resolve_output_target(const std::filesystem::path& path);
 UniqueFd open_in_place(const std::filesystem::path& path);
 
 // A file created next to its target (in the same directory, so that a
-// rename can replace the target) under a random name; removed again when its
-// owner goes, unless commit() made it the target.
+// rename can replace the target). It has no name while it is written
+// (O_TMPFILE): a process killed before commit() leaves nothing behind, and
+// nothing else can open it by a name. Where the file system cannot do that,
+// it is created under a random name beside the target and removed again when
+// its owner goes. The directory is held open from the start, so commit()
+// puts the file where the target was resolved even if the directory's path
+// is changed meanwhile.
 class TemporaryFile {
  public:
   static TemporaryFile create_beside(const std::filesystem::path& target, FileMode mode);
@@ -81,18 +86,23 @@ class TemporaryFile {
   ~TemporaryFile();
 
   int fd() const noexcept { return fd_.get(); }
-  const std::filesystem::path& path() const noexcept { return path_; }
-  // The path commit() renames the file to.
+  // The path commit() puts the file at.
   const std::filesystem::path& target() const noexcept { return target_; }
-  // fsync, close, rename over the target, fsync the directory: readers see
-  // the old file or the new one, never a mix. Error(Io) naming the target.
+  // Whether the file is nameless until commit() (false: the fallback).
+  bool unnamed() const noexcept { return name_.empty(); }
+  // fsync, then link the file at the target's name (replacing the target
+  // through a rename when it exists), fsync the directory: readers see the
+  // old file or the new one, never a mix. Error(Io) naming the target.
   void commit();
 
  private:
-  TemporaryFile(UniqueFd fd, std::filesystem::path path, std::filesystem::path target);
+  TemporaryFile(UniqueFd directory, UniqueFd fd, std::string name, std::filesystem::path target);
+  void link_unnamed();
+  UniqueFd directory_;
   UniqueFd fd_;
-  std::filesystem::path path_;
+  std::string name_;  // in directory_; empty while unnamed or once committed
   std::filesystem::path target_;
+  bool committed_ = false;
 };
 
 // Writes every byte or throws Error(Io) "cannot write DESCRIPTION: ...".
