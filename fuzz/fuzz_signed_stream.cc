@@ -10,6 +10,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -111,8 +112,10 @@ void run(std::span<const std::uint8_t> input) {
   const std::string in_memory = verdict([&] { return smime::internal::check_signature(der, std::nullopt, context); });
   const std::string streamed =
       verdict([&] { return smime::internal::check_streamed_signature(*whole.streamed, whole.content, context); });
-  if (in_memory != streamed)
+  if (in_memory != streamed) {
+    std::fprintf(stderr, "in memory: %s\nstreamed:  %s\n", in_memory.c_str(), streamed.c_str());
     std::abort();  // the streamed check judged otherwise
+  }
 }
 
 }  // namespace mailseal::fuzz

@@ -190,15 +190,17 @@ void ContentDigests::update(ByteView bytes) {
 }
 
 ossl::Bio ContentDigests::chain() const {
-  ossl::Bio head;
+  // Ended by a sink, as the chain CMS_verify builds is ended by the content:
+  // OpenSSL's search for a signer's digest walks to the end of the chain and
+  // would otherwise report a null parameter beside "no matching digest".
+  ossl::Bio head(ossl::check_ptr(BIO_new(BIO_s_null()), "cannot start a digest"));
   for (auto entry = contexts_.rbegin(); entry != contexts_.rend(); ++entry) {
     ossl::Bio md(ossl::check_ptr(BIO_new(BIO_f_md()), "cannot start a digest"));
     EVP_MD_CTX* state = nullptr;
     BIO_get_md_ctx(md.get(), &state);
     ossl::check(state != nullptr && EVP_MD_CTX_copy_ex(state, entry->second.get()) == 1 ? 1 : 0,
                 "cannot copy a digest");
-    if (head)
-      BIO_push(md.get(), head.release());
+    BIO_push(md.get(), head.release());
     head = std::move(md);
   }
   return head;
