@@ -496,6 +496,15 @@ ReadResult read_verified(const mime::Entity& top, const StreamedSignedData& stre
   return read_layers(top, reading, keys, policy);
 }
 
+ReadResult read_decrypted_verified(const mime::Entity& top, Decryption decryption, const StreamedSignedData& streamed,
+                                   std::string content, KeyProvider& keys, const Policy& policy) {
+  Reading reading;
+  reading.predecrypted = std::move(decryption);
+  reading.streamed = &streamed;
+  reading.streamed_content = std::move(content);
+  return read_layers(top, reading, keys, policy);
+}
+
 }  // namespace internal
 
 namespace {

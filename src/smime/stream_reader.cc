@@ -273,7 +273,9 @@ StreamedLayer streamed_layer(const mime::Entity& top, std::string_view body) {
     Base64Source decoded(text);
     Bytes start = read_up_to(decoded, kPeekText);
     MemorySource der(start);
-    internal::BerReader reader(der, start.size());
+    // Only the first headers are read here; a definite length (NSS,
+    // openssl cms without -stream) counts the whole structure.
+    internal::BerReader reader(der, kMaxMessageSize);
     int type = internal::read_content_info_type(reader);
     if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData)
       return StreamedLayer::Envelope;
@@ -361,14 +363,20 @@ internal::ContentDigests digest_spooled(const SpoolSink& plain, const std::vecto
   return digests;
 }
 
-// A multipart/signed message: its first part streams into a temporary
-// file, its signature part is read whole, the part's digests are taken from
-// the file; the signature is checked before anything else is read from it.
-ReadResult read_detached(const mime::Entity& top, ByteSource& body, KeyProvider& keys, const Policy& policy,
-                         const std::filesystem::path& spool) {
+// Reading goes on once a signature layer has streamed: its check and the
+// layers inside it, with its content (or the start of it) in memory.
+using ReadSigned = std::function<ReadResult(const internal::StreamedSignedData&, std::string content)>;
+
+// A multipart/signed `entity` whose body is `body`: its first part streams
+// into a temporary file, its signature part is read whole, the part's
+// digests are taken from the file; the signature is checked before anything
+// else is read from it. `exact_too`: also the digests of the part as it
+// stands, when it is not in CRLF (the outermost layer, as read_signature
+// does; a decrypted layer is read in CRLF, so its part is canonical).
+ReadResult read_detached(const mime::Entity& entity, ByteSource& body, const std::filesystem::path& spool,
+                         bool exact_too, const ReadSigned& read_on) {
   SpoolSink part(spool);
-  internal::DetachedParts parts =
-      internal::read_detached_parts(body, *top.content_type.parameter("boundary"), part);
+  internal::DetachedParts parts = internal::read_detached_parts(body, *entity.content_type.parameter("boundary"), part);
   part.finish();
   if (parts.parts != 2) {
     throw Error(ErrorCode::Malformed,
@@ -377,24 +385,73 @@ ReadResult read_detached(const mime::Entity& top, ByteSource& body, KeyProvider&
   internal::StreamedSignedData streamed =
       internal::detached_signed_data(internal::detached_signature(parts.signature_part));
   streamed.digests = digest_spooled(part, streamed.digest_nids, true);
-  if (!part.all_crlf())
+  if (exact_too && !part.all_crlf())
     streamed.exact_digests = digest_spooled(part, streamed.digest_nids, false);
-  return read_spooled(part, "signed message", [&](std::string content) {
-    return internal::read_verified(top, streamed, std::move(content), keys, policy);
-  });
+  return read_spooled(part, "signed message",
+                      [&](std::string content) { return read_on(streamed, std::move(content)); });
 }
 
-// An opaque signed message: the signed data read as it streams, its content
-// digested into a temporary file; the signature is checked before anything
-// is read from that file.
-ReadResult read_signed(const mime::Entity& top, ByteSource& der, KeyProvider& keys, const Policy& policy,
-                       const std::filesystem::path& spool) {
+// Opaque signed data: read as it streams, its content digested into a
+// temporary file; the signature is checked before anything is read from
+// that file.
+ReadResult read_signed(ByteSource& der, const std::filesystem::path& spool, const ReadSigned& read_on) {
   SpoolSink plain(spool);
   internal::StreamedSignedData streamed = internal::read_signed_stream(der, kMaxMessageSize, plain);
   plain.finish();
-  return read_spooled(plain, "signed message", [&](std::string content) {
-    return internal::read_verified(top, streamed, std::move(content), keys, policy);
-  });
+  return read_spooled(plain, "signed message",
+                      [&](std::string content) { return read_on(streamed, std::move(content)); });
+}
+
+// A CR that does not end a line (CRLF) is a line break only once released.
+bool has_bare_cr(std::string_view text) {
+  for (std::size_t at = text.find('\r'); at != std::string_view::npos; at = text.find('\r', at + 1)) {
+    if (at + 1 == text.size() || text[at + 1] != '\n')
+      return true;
+  }
+  return false;
+}
+
+// Decrypted content that is itself a large signature layer (signed, then
+// encrypted, as mailseal and most clients send) streams from the file it was
+// decrypted into instead of being read whole. Layers are read in the form
+// they are released in (CRLF, keep_as_released in reader.cc): a header block
+// with a bare CR, where that form has line breaks the one read here has not,
+// is read whole, as before; LF line endings map one to one.
+std::optional<ReadResult> read_signed_inside(const mime::Entity& top, SpoolSink& plain,
+                                             const internal::StreamedDecryption& decryption, KeyProvider& keys,
+                                             const Policy& policy, const std::filesystem::path& spool) {
+  if (plain.size() <= kStreamAbove)
+    return std::nullopt;
+  const std::string prefix =
+      read_back(plain.reader(),
+                static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), mime::kMaxHeaderBlock + kPeekText)));
+  const std::optional<std::size_t> body = internal::find_body(prefix);
+  if (!body)
+    return std::nullopt;
+  const std::string_view raw_header_block = std::string_view(prefix).substr(0, *body);
+  if (has_bare_cr(raw_header_block))
+    return std::nullopt;
+  std::string header_block = mime::to_crlf(raw_header_block);
+  mime::Entity inner;
+  try {
+    inner = mime::Entity::parse(header_block);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  const StreamedLayer layer = streamed_layer(inner, std::string_view(prefix).substr(*body));
+  if (layer != StreamedLayer::Signed && layer != StreamedLayer::Detached)
+    return std::nullopt;
+  if (::lseek(plain.reader(), static_cast<off_t>(*body), SEEK_SET) < 0)
+    throw Error(ErrorCode::Io, fmt::format("cannot read the decrypted message back: {}", std::strerror(errno)));
+  FdSource rest(plain.reader());
+  internal::Decryption decrypted{std::move(header_block), decryption.cipher, decryption.authenticated};
+  const ReadSigned read_on = [&](const internal::StreamedSignedData& streamed, std::string content) {
+    return internal::read_decrypted_verified(top, std::move(decrypted), streamed, std::move(content), keys, policy);
+  };
+  if (layer == StreamedLayer::Detached)
+    return read_detached(inner, rest, spool, false, read_on);
+  Base64Source der(rest);
+  return read_signed(der, spool, read_on);
 }
 
 }  // namespace
@@ -416,11 +473,14 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
   }
   PrefixedSource text(Bytes(head.begin() + static_cast<std::ptrdiff_t>(*body), head.end()), message);
   Bytes().swap(head);
+  const ReadSigned verified = [&](const internal::StreamedSignedData& streamed, std::string content) {
+    return internal::read_verified(top, streamed, std::move(content), keys, policy);
+  };
   if (layer == StreamedLayer::Detached)
-    return read_detached(top, text, keys, policy, spool);
+    return read_detached(top, text, spool, true, verified);
   Base64Source der(text);
   if (layer == StreamedLayer::Signed)
-    return read_signed(top, der, keys, policy, spool);
+    return read_signed(der, spool, verified);
   std::deque<SpoolSink> sinks;
   auto sink = [&](std::size_t candidate) -> ByteSink& {
     while (sinks.size() <= candidate)
@@ -430,6 +490,8 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
   internal::StreamedDecryption streamed = internal::decrypt_envelope_stream(der, keys.keys(), sink);
   SpoolSink& plain = sinks[streamed.candidate];
   plain.finish();
+  if (auto verified_inside = read_signed_inside(top, plain, streamed, keys, policy, spool))
+    return std::move(*verified_inside);
   return read_spooled(plain, "decrypted message", [&](std::string content) {
     return internal::read_decrypted(top, internal::Decryption{std::move(content), streamed.cipher, streamed.authenticated},
                                     keys, policy);

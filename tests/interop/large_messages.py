@@ -165,14 +165,75 @@ try:
           "a primitive element of indefinite length is refused as malformed", err)
 
     # mailseal's default (signed inside, AES-CBC), large: the decryption
-    # streams, the signed content is then verified whole.
+    # streams, and so does the signature inside it, from the decrypted file.
     signed = os.path.join(work, "signed.eml")
     encrypt_to_bob(signed)
     code, peak, err, decrypted = decrypt_to(signed, "signed.out")
     check(code == 0 and body_of(decrypted) == body and "good signature from alice@example.com" in err,
           "a large signed-then-encrypted message decrypts and its signature holds", err)
+    check(peak < MAX_PEAK_MIB, f"the signature inside streams too: peak {peak:.1f} MiB for a {MEGABYTES} MiB message")
     check(leftovers() == ["gcm.out", "openssl.out", "signed.out"], "no temporary file is left", leftovers())
+
+    # Signed by openssl (as another client signs), then encrypted by openssl
+    # (AES-256-CBC): a multipart/signed inside, as Thunderbird sends, and an
+    # opaque signature inside; each also with its signed content altered
+    # before the encryption (a signer's mistake or a forgery: the digest
+    # decides, nothing is written).
+    alice_p12 = os.path.join(work, "alice.p12")
+    alice.must("export", "pkcs12", "--purpose", "signing", "-o", alice_p12, "--password-file", password)
+    alice_pem = os.path.join(work, "alice.pem")
+    run_tool("openssl", "pkcs12", "-in", alice_p12, "-passin", "file:" + password, "-nodes", "-out", alice_pem)
+    inner_path = os.path.join(work, "inner.eml")
+    with open(inner_path, "wb") as handle:
+        handle.write(b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + body)
+
+    def signed_then_encrypted(name, *sign_options, alter=None, sender=b"Alice <alice@example.com>"):
+        signed_mime = run_tool("openssl", "cms", "-sign", "-signer", alice_pem, "-in", inner_path, "-binary",
+                               "-md", "sha256", *sign_options)
+        if alter:
+            signed_mime = alter(signed_mime)
+        signed_file = os.path.join(work, name + ".signed")
+        with open(signed_file, "wb") as handle:
+            handle.write(signed_mime)
+        encrypted = run_tool("openssl", "cms", "-encrypt", "-aes256", "-binary", "-in", signed_file, bob_crt)
+        path = os.path.join(work, name + ".eml")
+        with open(path, "wb") as handle:
+            handle.write(b"From: " + sender + b"\r\nTo: Bob <bob@example.org>\r\nSubject: large\r\n" +
+                         encrypted.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        return path
+
+    def flip_in_body(text):
+        at = text.index(b"again and again", len(text) // 2)
+        return text[:at] + b"AGAIN" + text[at + 5:]
+
+    def flip_in_der(text):
+        """The opaque signature's content is base64 inside: altered in the decoded DER."""
+        head, encoded = text.split(b"\n\n", 1) if b"\r\n\r\n" not in text else text.split(b"\r\n\r\n", 1)
+        der = base64.b64decode(encoded)
+        at = der.index(b"again and again", len(der) // 2)
+        der = der[:at] + b"AGAIN" + der[at + 5:]
+        return head + b"\r\n\r\n" + base64.encodebytes(der).replace(b"\n", b"\r\n")
+
+    for name, options, alter, form in (("detached-inside", [], flip_in_body, "multipart/signed"),
+                                       ("opaque-inside", ["-nodetach"], flip_in_der, "opaque")):
+        code, peak, err, decrypted = decrypt_to(signed_then_encrypted(name, *options), name + ".out")
+        check(code == 0 and body_of(decrypted) == body and "good signature from alice@example.com" in err,
+              f"openssl's {form} signature inside openssl's encryption holds", err)
+        check(peak < MAX_PEAK_MIB, f"and streams: peak {peak:.1f} MiB")
+        before = leftovers()
+        code, peak, err, decrypted = decrypt_to(signed_then_encrypted(name + "-altered", *options, alter=alter),
+                                                name + "-altered.out")
+        check(code != 0 and "signature is not valid" in err and decrypted == b"",
+              f"altered content under a {form} signature inside the encryption is withheld", err)
+        check(leftovers() == before, "and nothing of it is written or left behind", leftovers())
+
+    # Alice's signature inside a message whose From is someone else's: whom
+    # it is from is unknown, so nothing is released.
+    code, peak, err, decrypted = decrypt_to(
+        signed_then_encrypted("impostor", sender=b"Carol <carol@example.net>"), "impostor.out")
+    check(code != 0 and "carol@example.net" in err and decrypted == b"" and leftovers() == before,
+          "a streamed inner signature by someone other than the From is withheld", err)
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
-finish(minimum=16)
+finish(minimum=26)

@@ -123,6 +123,17 @@ try:
     check(code == 0 and written == plain, "openssl's streamed (BER, chunked) opaque signature holds", err)
     check(peak < MAX_PEAK_MIB, f"openssl's streamed message in bounded memory: peak {peak:.1f} MiB")
 
+    # Without -stream: DER, definite lengths counting the whole structure (as
+    # NSS writes): it streams as well.
+    definite = os.path.join(work, "openssl-definite.eml")
+    run_tool("openssl", "cms", "-sign", "-binary", "-nodetach", "-in", plain_path, "-signer", pem["alice"][0],
+             "-inkey", pem["alice"][1], "-out", definite)
+    with_from(definite)
+    code, peak, err, written = verify(definite, "definite.out")
+    check(code == 0 and written == plain, "openssl's DER opaque signature (definite lengths) holds", err)
+    check(peak < MAX_PEAK_MIB, f"and streams: peak {peak:.1f} MiB")
+    os.remove(os.path.join(out_dir, "definite.out"))
+
     # Attack: one altered base64 character in the middle of the content: the
     # digest fails at the end; nothing is written.
     with open(opaque, "rb") as handle:
@@ -197,4 +208,4 @@ try:
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
-finish(minimum=19)
+finish(minimum=21)

@@ -92,6 +92,14 @@ ReadResult read_decrypted(const mime::Entity& top, Decryption decryption, KeyPro
 ReadResult read_verified(const mime::Entity& top, const StreamedSignedData& streamed, std::string content,
                          KeyProvider& keys, const Policy& policy);
 
+// read_message for a message whose outermost layer was decrypted already and
+// whose decrypted content is a signature read as a stream already:
+// `decryption` holds only the decrypted layer's header block, `content` the
+// signed content or the start of it (signed, then encrypted, as mailseal and
+// most clients send, in constant memory).
+ReadResult read_decrypted_verified(const mime::Entity& top, Decryption decryption, const StreamedSignedData& streamed,
+                                   std::string content, KeyProvider& keys, const Policy& policy);
+
 // The CMS content type (NID) of a DER/BER ContentInfo.
 int cms_content_type(ByteView der);
 
