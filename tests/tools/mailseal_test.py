@@ -65,9 +65,9 @@ def mailseal(*arguments, stdin=None, env=None):
 
 def sanitizer_memory_allowance_mib():
     """MiB to add to a peak-memory bound when mailseal is built with
-    AddressSanitizer, whose shadow memory and quarantine add some 60 to
-    every peak (up to 80 MiB for a message read through two temporary
-    files): the release build checks the bound itself."""
+    AddressSanitizer, whose shadow memory and quarantine add 60 to 90 MiB to
+    a peak (the most for a message read through two temporary files): the
+    release build checks the bound itself."""
     linked = subprocess.run(["ldd", MAILSEAL], capture_output=True, text=True).stdout
     return 96 if "libasan" in linked else 0
 
