@@ -22,6 +22,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/mime/mime.h"
 #include "mailseal/smime/smime.h"
+#include "signature_problems.h"
 #include "smime/internal/reading.h"
 #include "smime/internal/signed_reader.h"
 
@@ -70,16 +71,6 @@ Extracted extract(ByteView der, std::size_t step) {
     out.summary = std::string("error: ") + error.what();
   }
   return out;
-}
-
-// A problem without OpenSSL's error queue, which record_mismatch adds in
-// parentheses: the streamed check takes CMS_verify's steps itself, and where
-// a structure breaks more than one rule, which error OpenSSL queues first is
-// not part of the verdict ("no matching digest" or "unsupported algorithm"
-// for a signer whose digest is unknown and unlisted, found by the fuzzer).
-std::string without_openssl_detail(const std::string& problem) {
-  const std::string mismatch = "the signature does not match the message";
-  return problem.rfind(mismatch, 0) == 0 ? mismatch : problem;
 }
 
 // The verdicts of the two checks, or "threw".

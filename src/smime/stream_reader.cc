@@ -285,14 +285,29 @@ StreamedLayer streamed_layer(const mime::Entity& top, std::string_view body) {
   }
 }
 
+// A CR that does not end a line (CRLF) is a line break only once released.
+bool has_bare_cr(std::string_view text) {
+  for (std::size_t at = text.find('\r'); at != std::string_view::npos; at = text.find('\r', at + 1)) {
+    if (at + 1 == text.size() || text[at + 1] != '\n')
+      return true;
+  }
+  return false;
+}
+
 // Whether decrypted content whose header block is `inner` may stay spooled:
 // one part that reading does not take apart (no multipart, no S/MIME inside,
 // no Legacy Display Element that is not at the top of a text/plain body it
-// need not decode).
+// need not decode). Judged on the form reading sees (CRLF, keep_as_released
+// in reader.cc); a bare CR, which only that form makes a line break, means
+// no: behind "Subject: x\r" a Content-Type naming a signature would be read
+// as a layer, and the rest of the file released after that layer's content,
+// which its signer never signed (found in review, 2026-12-01).
 bool stays_spooled(std::string_view inner) {
+  if (has_bare_cr(inner))
+    return false;
   mime::Entity entity;
   try {
-    entity = mime::Entity::parse(inner);
+    entity = mime::Entity::parse(mime::to_crlf(inner));
   } catch (const Error&) {
     return false;
   }
@@ -311,8 +326,16 @@ bool stays_spooled(std::string_view inner) {
 // staying in the file) its header block and the start of its body.
 using ReadContent = std::function<ReadResult(std::string content)>;
 
+// The layers read before the content in the file: reading its start must
+// enter none more, or the rest of the file would be released after the
+// content of a layer that does not cover it.
+struct LayersBefore {
+  std::size_t signatures = 0;
+  bool decrypted = false;
+};
+
 // The rest of reading, once the content (decrypted, or signed) is in `plain`.
-ReadResult read_spooled(SpoolSink& plain, std::string_view what, const ReadContent& read_content) {
+ReadResult read_spooled(SpoolSink& plain, std::string_view what, LayersBefore before, const ReadContent& read_content) {
   const std::uint64_t size = plain.size();
   if (size <= kStreamAbove)
     return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
@@ -331,6 +354,13 @@ ReadResult read_spooled(SpoolSink& plain, std::string_view what, const ReadConte
   // its line endings, which is what read_message does with it.
   prefix.resize(cut + 1);
   ReadResult result = read_content(std::move(prefix));
+  if (result.layers.size() != before.signatures || result.decrypted != before.decrypted) {
+    // stays_spooled judges as reading does, so this is not expected; if it
+    // happens, the content is read whole, as a small message is.
+    if (size > kMaxMessageSize)
+      throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));
+    return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
+  }
   result.content.continue_with(plain.take(cut + 1));
   return result;
 }
@@ -370,11 +400,11 @@ using ReadSigned = std::function<ReadResult(const internal::StreamedSignedData&,
 // A multipart/signed `entity` whose body is `body`: its first part streams
 // into a temporary file, its signature part is read whole, the part's
 // digests are taken from the file; the signature is checked before anything
-// else is read from it. `exact_too`: also the digests of the part as it
-// stands, when it is not in CRLF (the outermost layer, as read_signature
-// does; a decrypted layer is read in CRLF, so its part is canonical).
+// else is read from it. The outermost layer's part is also digested as it
+// stands when it is not in CRLF, as read_signature does; a decrypted layer
+// is read in CRLF, so a part inside one is taken canonical only.
 ReadResult read_detached(const mime::Entity& entity, ByteSource& body, const std::filesystem::path& spool,
-                         bool exact_too, const ReadSigned& read_on) {
+                         bool decrypted, const ReadSigned& read_on) {
   SpoolSink part(spool);
   internal::DetachedParts parts = internal::read_detached_parts(body, *entity.content_type.parameter("boundary"), part);
   part.finish();
@@ -385,30 +415,21 @@ ReadResult read_detached(const mime::Entity& entity, ByteSource& body, const std
   internal::StreamedSignedData streamed =
       internal::detached_signed_data(internal::detached_signature(parts.signature_part));
   streamed.digests = digest_spooled(part, streamed.digest_nids, true);
-  if (exact_too && !part.all_crlf())
+  if (!decrypted && !part.all_crlf())
     streamed.exact_digests = digest_spooled(part, streamed.digest_nids, false);
-  return read_spooled(part, "signed message",
+  return read_spooled(part, "signed message", LayersBefore{1, decrypted},
                       [&](std::string content) { return read_on(streamed, std::move(content)); });
 }
 
 // Opaque signed data: read as it streams, its content digested into a
 // temporary file; the signature is checked before anything is read from
 // that file.
-ReadResult read_signed(ByteSource& der, const std::filesystem::path& spool, const ReadSigned& read_on) {
+ReadResult read_signed(ByteSource& der, const std::filesystem::path& spool, bool decrypted, const ReadSigned& read_on) {
   SpoolSink plain(spool);
   internal::StreamedSignedData streamed = internal::read_signed_stream(der, kMaxMessageSize, plain);
   plain.finish();
-  return read_spooled(plain, "signed message",
+  return read_spooled(plain, "signed message", LayersBefore{1, decrypted},
                       [&](std::string content) { return read_on(streamed, std::move(content)); });
-}
-
-// A CR that does not end a line (CRLF) is a line break only once released.
-bool has_bare_cr(std::string_view text) {
-  for (std::size_t at = text.find('\r'); at != std::string_view::npos; at = text.find('\r', at + 1)) {
-    if (at + 1 == text.size() || text[at + 1] != '\n')
-      return true;
-  }
-  return false;
 }
 
 // Decrypted content that is itself a large signature layer (signed, then
@@ -449,9 +470,9 @@ std::optional<ReadResult> read_signed_inside(const mime::Entity& top, SpoolSink&
     return internal::read_decrypted_verified(top, std::move(decrypted), streamed, std::move(content), keys, policy);
   };
   if (layer == StreamedLayer::Detached)
-    return read_detached(inner, rest, spool, false, read_on);
+    return read_detached(inner, rest, spool, true, read_on);
   Base64Source der(rest);
-  return read_signed(der, spool, read_on);
+  return read_signed(der, spool, true, read_on);
 }
 
 }  // namespace
@@ -477,10 +498,10 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
     return internal::read_verified(top, streamed, std::move(content), keys, policy);
   };
   if (layer == StreamedLayer::Detached)
-    return read_detached(top, text, spool, true, verified);
+    return read_detached(top, text, spool, false, verified);
   Base64Source der(text);
   if (layer == StreamedLayer::Signed)
-    return read_signed(der, spool, verified);
+    return read_signed(der, spool, false, verified);
   std::deque<SpoolSink> sinks;
   auto sink = [&](std::size_t candidate) -> ByteSink& {
     while (sinks.size() <= candidate)
@@ -488,11 +509,14 @@ ReadResult read_message(ByteSource& message, KeyProvider& keys, const Policy& po
     return sinks[candidate];
   };
   internal::StreamedDecryption streamed = internal::decrypt_envelope_stream(der, keys.keys(), sink);
-  SpoolSink& plain = sinks[streamed.candidate];
+  // The other recipient entries' attempts are dropped at once: each holds a
+  // copy of the content on disk (found in review: five at a time).
+  SpoolSink plain = std::move(sinks[streamed.candidate]);
+  sinks.clear();
   plain.finish();
   if (auto verified_inside = read_signed_inside(top, plain, streamed, keys, policy, spool))
     return std::move(*verified_inside);
-  return read_spooled(plain, "decrypted message", [&](std::string content) {
+  return read_spooled(plain, "decrypted message", LayersBefore{0, true}, [&](std::string content) {
     return internal::read_decrypted(top, internal::Decryption{std::move(content), streamed.cipher, streamed.authenticated},
                                     keys, policy);
   });

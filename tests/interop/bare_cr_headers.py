@@ -112,9 +112,58 @@ def main():
               "man in the middle: the unsigned outer Reply-To is not released")
         check(released is not None and released.count(b"\r\nFrom: ") + released.startswith(b"From: ") == 1,
               "man in the middle: the release has exactly one From, the signed one")
+
+        # A signature hidden behind a bare CR at the top of large content
+        # (found in review, 2026-12-01): reading judged the content one
+        # text/plain part and kept the rest of the file for the release, but
+        # in the released form a Content-Type names a signature, whose
+        # content was released followed by the rest of the file, which that
+        # signature does not cover. Now such content is read whole.
+        inner_part = b"From: attacker@evil.example\r\nContent-Type: text/plain\r\n\r\nsigned words\r\n"
+        hidden_signature = (b"Subject: x\rContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+                            b"micalg=sha-256; boundary=\"CC\"\r\n\r\n--CC\r\n" + inner_part +
+                            b"\r\n--CC\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+                            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(sign(work, inner_part, True)) +
+                            b"\r\n--CC--\r\n")
+
+        def stitched(head):
+            """`head`, lines to past the first 64 KiB of the body, unsigned words, lines to LARGE."""
+            pad = b"E" * 70 + b"\r\n"
+            return head + pad * (70000 // len(pad)) + b"P.S. unsigned words\r\n" + pad * (LARGE // len(pad))
+
+        outer = sign(work, stitched(b"From: attacker@evil.example\r\n" + hidden_signature), False)
+        result, released = verify(bob, work, "hidden-signature", opaque_signed(outer))
+        check(released is None or b"P.S. unsigned" not in released,
+              "a signature hidden behind a bare CR inside a large signature: nothing it does not cover is released",
+              result.stderr.decode(errors="replace"))
+
+        p12, password = os.path.join(work, "bob.p12"), os.path.join(work, "pw")
+        with open(password, "w") as handle:
+            handle.write("pw")
+        bob.must("export", "pkcs12", "--purpose", "encryption", "-o", p12, "--password-file", password)
+        bob_cert = os.path.join(work, "bob.crt")
+        run_tool("openssl", "pkcs12", "-in", p12, "-passin", "file:" + password, "-nokeys", "-clcerts", "-out", bob_cert)
+        plain = os.path.join(work, "hidden-plain")
+        with open(plain, "wb") as handle:
+            handle.write(stitched(hidden_signature))
+        envelope = run_tool("openssl", "cms", "-encrypt", "-binary", "-aes-256-cbc", "-in", plain, "-outform", "DER",
+                            bob_cert)
+        encrypted = (b"From: attacker@evil.example\r\n" + OUTER +
+                     b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n"
+                     b"Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(envelope))
+        path, out = os.path.join(work, "hidden-encrypted.eml"), os.path.join(work, "hidden-encrypted.out")
+        with open(path, "wb") as handle:
+            handle.write(encrypted)
+        result = bob.run("decrypt", path, "-o", out)
+        released = open(out, "rb").read() if os.path.exists(out) else None
+        check(released is None or b"P.S. unsigned" not in released,
+              "a signature hidden behind a bare CR inside a large encryption: nothing it does not cover is released",
+              result.stderr.decode(errors="replace"))
+        check(result.returncode == 0 and released is not None and b"signed words" in released,
+              "and what it covers is released, as for a small message", result.stderr.decode(errors="replace"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    finish(minimum=14)
+    finish(minimum=17)
 
 
 main()
