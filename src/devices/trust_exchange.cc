@@ -675,10 +675,14 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
     if (seq <= 0)
       continue;
     std::optional<TimeBound> bound = time_of(clocks.times[device], seq);
-    if (!bound && device == context.self) {
+    if (device == context.self && !(bound && bound->low == bound->high)) {
+      // This device's own record, from its sealed copy; one it does not
+      // hold (the service hides its records, or this store is a stale
+      // copy of the device) makes the record wait.
       auto mine = own_time(context, seq);
       if (!mine)
-        clock_broken(record, fmt::format("it names record {} of this device, which this device never wrote", seq));
+        return false;
+      clocks.times[device][seq] = *mine;
       bound = TimeBound{*mine, *mine};
     }
     auto member = context.roster.find(device);
@@ -687,9 +691,11 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
     if (!bound) {
       // A removed device's records this device refused: at most one time
       // step each beyond the highest time known here.
-      if (seq > clocks.heads[device])
-        clock_broken(record, fmt::format("it names record {} of device {}, which the service does not hold", seq,
-                                         device.str()));
+      if (seq > clocks.heads[device]) {
+        clock_broken(record, fmt::format("it names record {} of device {}, which the service does not hold (the "
+                                         "service withheld it, or the device named a record never written)",
+                                         seq, device.str()));
+      }
       const auto& known = clocks.times[device];
       unseen += seq - (known.empty() ? 0 : known.rbegin()->first);
       continue;
