@@ -118,7 +118,7 @@ void play_session(std::span<const std::uint8_t> input) {
   });
   static gateway::internal::Shared shared{
       options(),       nullptr, nullptr, "fuzz.invalid", gateway::LookupSchedule(std::chrono::seconds(3600)),
-      fuzz_credential, nullptr, {}};
+      fuzz_credential, nullptr, {}, {}};
   {
     smtp::Connection connection(std::move(server_end), std::chrono::seconds(5));
     try {

@@ -249,10 +249,22 @@ Frontier frontier_of(const std::vector<store::RecordPosition>& positions, const 
   return frontier;
 }
 
-std::int64_t highest_lamport(const std::vector<store::RecordPosition>& positions) {
+// The highest time of the records this device's next record names (docs/
+// service.md, "Trust records", the clock rule): its own last one and the
+// last one merged of every device that may decide (a read-only device's
+// time orders nothing, so it moves no other device's clock).
+std::int64_t highest_lamport(store::LocalStore& store, const std::vector<store::RecordPosition>& positions,
+                             const DeviceId& self) {
+  std::set<DeviceId> read_only;
+  for (const auto& device : store.devices()) {
+    if (device.role == store::DeviceRole::Read)
+      read_only.insert(device.device_id);
+  }
   std::int64_t out = 0;
-  for (const auto& position : positions)
-    out = std::max(out, position.lamport);
+  for (const auto& position : positions) {
+    if (position.device_id == self || !read_only.count(position.device_id))
+      out = std::max(out, position.lamport);
+  }
   return out;
 }
 
@@ -359,7 +371,7 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
   record.seq = own == positions.end() ? 1 : own->seq + 1;
   if (own != positions.end())
     record.previous = own->hash;
-  const std::int64_t lamport = highest_lamport(positions);
+  const std::int64_t lamport = highest_lamport(writer.store, positions, record.device);
   if (lamport >= kMaxLamport)
     throw Error(ErrorCode::RejectedByPolicy, "the trust records' clock has reached its end: no record can follow",
                 "a device of this profile wrote records with an impossible time; remove it ('mailseal device remove')");
@@ -464,8 +476,11 @@ struct Verified {
   Bytes hash;
 };
 
+using Times = std::map<DeviceId, std::map<std::int64_t, std::int64_t>>;
+
 struct Plan {
   std::vector<Verified> merge;
+  Times times;  // the time of every record opened (number -> lamport), by device
   std::map<DeviceId, std::int64_t> reached;  // positions after the merge
   std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
@@ -522,6 +537,13 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     if (crypto::sha256(served.front().sealed) != position.hash) {
       tampered(fmt::format("it served two different records as number {} of device {}", position.seq, device.str()));
     }
+    // Merged before: its time is what the records that name it are held to.
+    auto key = context.keys.find(to_hex(sealed_key_id(served.front().sealed)));
+    if (key != context.keys.end()) {
+      plan.times[device][position.seq] = open_record(served.front().sealed, context.profile, device, position.seq,
+                                                     ByteView(key->second.data(), key->second.size()), context.root)
+                                             .record.lamport;
+    }
     next = 1;
   }
   for (; next < served.size(); ++next) {
@@ -545,6 +567,7 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     }
     hash = crypto::sha256(stored.sealed);
     seq = stored.seq;
+    plan.times[device][seq] = opened.record.lamport;
     plan.merge.push_back({std::move(opened), hash});
   }
   if (seq < head && !plan.waiting.count(device))
@@ -586,6 +609,139 @@ std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched
   }
   transaction.commit();
   return std::move(plan.merge);
+}
+
+// --- The clock rule (merge.h, clock_breach) ---
+
+[[noreturn]] void clock_broken(const TrustRecord& record, const std::string& what) {
+  throw Error(ErrorCode::BadSignature,
+              fmt::format("record {} of device {} breaks the trust records' clock and was refused: {}", record.seq,
+                          record.device.str(), what),
+              fmt::format("nothing was merged; the device signed it itself, so it is broken or in someone else's "
+                          "hands: remove it on an admin device ('mailseal device remove {}'), and sync again",
+                          record.device.str()));
+}
+
+// The time of record `seq` of this device's own log, from its sealed copy.
+std::optional<std::int64_t> own_time(Context& context, std::int64_t seq) {
+  for (const auto& own : store::TrustSync(context.store).own_records()) {
+    if (own.seq != seq)
+      continue;
+    auto key = context.keys.find(to_hex(sealed_key_id(own.sealed)));
+    if (key == context.keys.end())
+      return std::nullopt;
+    return open_record(own.sealed, context.profile, context.self, seq,
+                       ByteView(key->second.data(), key->second.size()), context.root)
+        .record.lamport;
+  }
+  return std::nullopt;
+}
+
+struct Clocks {
+  Times times;                              // every record time known here
+  std::int64_t highest = 0;                 // the highest of them
+  std::map<DeviceId, std::int64_t> heads;   // as the service says
+  std::set<DeviceId> waiting;               // devices whose records wait (verify_log)
+  std::map<DeviceId, std::int64_t> cut;     // a device's first record that waits here
+};
+
+Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
+                    const Fetched& fetched) {
+  Clocks clocks{plan.times, 0, fetched.heads, plan.waiting, {}};
+  for (const auto& verified : plan.merge)
+    clocks.times[verified.record.record.device][verified.record.record.seq] = verified.record.record.lamport;
+  // Positions of read-only devices written before their times were kept
+  // say 0: not a time.
+  for (const auto& [device, position] : positions) {
+    if (position.seq > 0 && position.lamport > 0)
+      clocks.times[device].emplace(position.seq, position.lamport);
+  }
+  for (const auto& [device, times] : clocks.times) {
+    for (const auto& [seq, lamport] : times)
+      clocks.highest = std::max(clocks.highest, lamport);
+  }
+  return clocks;
+}
+
+// What one record names, as times; false when the record must wait (it
+// names a record of a device this one cannot read yet).
+bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, std::vector<TimeBound>& named) {
+  if (record.seq > 1) {
+    auto previous = time_of(clocks.times[record.device], record.seq - 1);
+    named.push_back(previous ? *previous : TimeBound{record.seq - 1, clocks.highest});
+  }
+  std::int64_t unseen = 0;  // records named that nobody served this device
+  for (const auto& [device, seq] : record.frontier) {
+    if (seq <= 0)
+      continue;
+    std::optional<TimeBound> bound = time_of(clocks.times[device], seq);
+    if (device == context.self && !(bound && bound->low == bound->high)) {
+      // This device's own record, from its sealed copy; one it does not
+      // hold (the service hides its records, or this store is a stale
+      // copy of the device) makes the record wait.
+      auto mine = own_time(context, seq);
+      if (!mine)
+        return false;
+      clocks.times[device][seq] = *mine;
+      bound = TimeBound{*mine, *mine};
+    }
+    auto member = context.roster.find(device);
+    if (!bound && (member == context.roster.end() || clocks.waiting.count(device) || clocks.cut.count(device)))
+      return false;
+    if (!bound) {
+      // A removed device's records this device refused: at most one time
+      // step each beyond the highest time known here.
+      if (seq > clocks.heads[device]) {
+        clock_broken(record, fmt::format("it names record {} of device {}, which the service does not hold (the "
+                                         "service withheld it, or the device named a record never written)",
+                                         seq, device.str()));
+      }
+      const auto& known = clocks.times[device];
+      unseen += seq - (known.empty() ? 0 : known.rbegin()->first);
+      continue;
+    }
+    // An older writer counted a read-only device's time: it may raise the
+    // time a record carries but is never required.
+    named.push_back(member->second.role == store::DeviceRole::Read ? TimeBound{0, bound->high} : *bound);
+  }
+  if (unseen > 0)
+    named.push_back({0, clocks.highest + unseen});
+  return true;
+}
+
+// Holds every record to the clock rule; a record that names what this
+// device cannot read yet waits, with the rest of its device's log.
+void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
+                  const std::map<DeviceId, store::RecordPosition>& positions) {
+  Clocks clocks = known_clocks(plan, positions, fetched);
+  std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
+    return std::tie(a.record.record.device, a.record.record.seq) < std::tie(b.record.record.device, b.record.record.seq);
+  });
+  for (const auto& verified : plan.merge) {
+    const TrustRecord& record = verified.record.record;
+    if (clocks.cut.count(record.device))
+      continue;
+    std::vector<TimeBound> named;
+    if (!named_times(context, clocks, record, named)) {
+      // This device's own records taken back are in place already.
+      if (record.device != context.self)
+        clocks.cut[record.device] = record.seq;
+      continue;
+    }
+    if (auto breach = clock_breach(record.lamport, named))
+      clock_broken(record, *breach);
+  }
+  for (const auto& [device, first] : clocks.cut) {
+    const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), [&](const Verified& verified) {
+      return verified.record.record.device == device && verified.record.record.seq >= first;
+    });
+    std::erase_if(plan.merge, [&](const Verified& verified) {
+      return verified.record.record.device == device && verified.record.record.seq >= first;
+    });
+    plan.deferred += static_cast<int>(waiting);
+    plan.waiting.insert(device);
+    plan.reached[device] = first - 1;
+  }
 }
 
 // `own`: this device's own records taken back (take_back_own_log), merged
@@ -641,6 +797,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
       }
     }
   }
+  check_clocks(context, fetched, plan, positions);
   return plan;
 }
 
@@ -735,9 +892,10 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
     // position past them, when it wrote on).
     if (record.device == context.self)
       continue;
-    // A read-only device's clock orders nothing (its decisions are not
-    // taken), so it cannot move this device's clock either.
-    sync.set_position({record.device, record.seq, verified.hash, may_decide ? record.lamport : 0});
+    // A read-only device's time is kept (the clock rule bounds what an
+    // older writer that counted it may write) but moves no clock here
+    // (highest_lamport leaves it out).
+    sync.set_position({record.device, record.seq, verified.hash, record.lamport});
     ++report.merged;
   }
   // What came from other devices is not this device's to send again.

@@ -80,7 +80,12 @@ void fetch(profile::Profile& profile, keyservice::Client& service, const EmailAd
   } catch (const std::exception&) {
     // Not published, unreachable, or an answer that does not hold together:
     // what the store knows stands, and the policy decides about an address
-    // without a key.
+    // without a key. Not when the gateway stopped the lookup: the message
+    // waits (451) rather than go out on what was known before.
+    if (service.cancelled()) {
+      throw Error(ErrorCode::Io, fmt::format("the gateway is stopping (the lookup of {} was cancelled)", address.str()),
+                  "the mail client keeps the message and sends it again");
+    }
   }
   if (schedule != nullptr)
     schedule->fetched(address, now);

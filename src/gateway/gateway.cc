@@ -94,6 +94,7 @@ struct Gateway::Impl {
                LookupSchedule(options.refresh_interval),
                [this](std::string_view name, std::string_view secret) { return check(name, secret); },
                [this](const internal::Connection& connection) { authenticated(connection); },
+               {},
                {}} {}
 
   // One session, oldest first in `entries`.
@@ -268,7 +269,9 @@ void Gateway::run() {
       impl.serve(std::move(socket), std::move(peer), order);
     }).detach();
   }
-  // Stop: no new sessions; idle ones are told the connection is closing.
+  // Stop: no new sessions; idle ones are told the connection is closing,
+  // and lookups under way end at once.
+  impl.shared.service_clients.cancel_all();
   std::unique_lock lock(impl.sessions_lock);
   for (auto& [order, entry] : impl.entries) {
     if (entry.connection != nullptr)

@@ -525,6 +525,29 @@ bool Session::data(const Command& command) {
   return keep_going;
 }
 
+ServiceClients::Held::Held(ServiceClients& clients, keyservice::Client* client) : clients_(clients), client_(client) {
+  if (client_ == nullptr)
+    return;
+  std::lock_guard guard(clients_.lock_);
+  clients_.held_.insert(client_);
+  if (clients_.stopping_)
+    client_->cancel();
+}
+
+ServiceClients::Held::~Held() {
+  if (client_ == nullptr)
+    return;
+  std::lock_guard guard(clients_.lock_);
+  clients_.held_.erase(client_);
+}
+
+void ServiceClients::cancel_all() {
+  std::lock_guard guard(lock_);
+  stopping_ = true;
+  for (auto* client : held_)
+    client->cancel();
+}
+
 bool Session::deliver(std::string message) {
   const Transaction& transaction = *transaction_;
   DeliveryPlan plan;
@@ -533,6 +556,7 @@ bool Session::deliver(std::string message) {
     std::optional<keyservice::Client> service;
     if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
+    const ServiceClients::Held held(shared_.service_clients, service ? &*service : nullptr);
     // The gateway reads the clock here, once a message: the library plans by it.
     plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy, *submitter_,
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),

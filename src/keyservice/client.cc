@@ -191,6 +191,11 @@ void Client::cancel() {
   impl_->wake.notify_all();
 }
 
+bool Client::cancelled() const {
+  std::lock_guard guard(impl_->lock);
+  return impl_->cancelled;
+}
+
 std::chrono::seconds Client::request_deadline() const noexcept {
   return impl_->deadline;
 }

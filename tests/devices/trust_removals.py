@@ -15,7 +15,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
+from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
+from profile_tool import correspondents, devices_of_one_profile  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
@@ -58,29 +59,14 @@ def conflicts(device):
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lifted) as service:
     url = service.url
-    one, two, reader = (Home(work, f"device{i}") for i in (1, 2, 3))
-    one.must("init", "alice@example.com", "--name", "Alice", "--suite", "modern", "--device-name", "device1",
-             "--service", url)
-    for device, role in ((two, "full"), (reader, "read")):
-        invite = one.json("device", "invite", "--role", role)
-        device.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
-                    "--name", device.name)
-        one.must("sync")
-        device.must("sync")
+    one, two, reader = devices_of_one_profile(work, url, ("full", "read"))
     one.must("sync")
 
     def sync_all(*devices):
         for device in devices or (one, two, reader):
             device.must("sync")
 
-    people = {}
-    for name in ("bob", "carol"):
-        person = Home(work, name)
-        person.must("init", f"{name}@example.org", "--suite", "modern", "--service", url)
-        people[name] = person.json("status")["fingerprint"]
-    for device in (one, two, reader):
-        device.must("lookup", "bob@example.org")
-        device.must("lookup", "carol@example.org")
+    people = correspondents(work, url, ("bob", "carol"), (one, two, reader))
     before = trust(two, "bob@example.org")
     check(before["level"] != "full", "device 2 knows Bob by discovery only", before)
 

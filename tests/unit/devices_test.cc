@@ -505,5 +505,74 @@ TEST(TrustRecordMerge, FrontiersReadBackAsWritten) {
   EXPECT_TRUE(internal::parse_frontier("").empty());
 }
 
+// The clock rule: a record's time is exactly one more than the highest time
+// of the records it names (its device's previous one and its frontier's).
+using internal::TimeBound;
+
+TimeBound exactly(std::int64_t lamport) {
+  return TimeBound{lamport, lamport};
+}
+
+TEST(TrustRecordClock, ExactlyOneMoreThanTheHighestNamedIsKept) {
+  EXPECT_EQ(internal::clock_breach(1, {}), std::nullopt) << "a first record that names nothing";
+  EXPECT_EQ(internal::clock_breach(8, {exactly(3), exactly(7), exactly(5)}), std::nullopt);
+  EXPECT_EQ(internal::clock_breach(4, {exactly(3), exactly(2)}), std::nullopt) << "its own previous one is highest";
+}
+
+TEST(TrustRecordClock, AJumpAheadIsRefused) {
+  auto breach = internal::clock_breach(9, {exactly(3), exactly(7)});
+  ASSERT_TRUE(breach.has_value());
+  EXPECT_NE(breach->find("jumps ahead"), std::string::npos) << *breach;
+  EXPECT_NE(breach->find("it must be 8"), std::string::npos) << *breach;
+  // The attack: the end of the range, to stop every other device writing.
+  EXPECT_TRUE(internal::clock_breach(internal::kMaxLamport - 1, {exactly(7)}).has_value());
+  EXPECT_TRUE(internal::clock_breach(internal::kMaxLamport, {}).has_value()) << "a first record is 1";
+  EXPECT_TRUE(internal::clock_breach(2, {}).has_value());
+}
+
+TEST(TrustRecordClock, EqualToTheHighestNamedIsRefused) {
+  auto breach = internal::clock_breach(7, {exactly(3), exactly(7)});
+  ASSERT_TRUE(breach.has_value());
+  EXPECT_NE(breach->find("is not after"), std::string::npos) << *breach;
+  EXPECT_NE(breach->find("it must be 8"), std::string::npos) << *breach;
+}
+
+TEST(TrustRecordClock, BelowTheHighestNamedIsRefused) {
+  auto breach = internal::clock_breach(5, {exactly(3), exactly(7)});
+  ASSERT_TRUE(breach.has_value());
+  EXPECT_NE(breach->find("is not after"), std::string::npos) << *breach;
+  EXPECT_TRUE(internal::clock_breach(3, {exactly(3)}).has_value()) << "not after its own previous record";
+  EXPECT_TRUE(internal::clock_breach(0, {}).has_value());
+}
+
+TEST(TrustRecordClock, ARecordWhoseTimeIsNotKnownExactlyIsBoundedByItsNeighbours) {
+  const std::map<std::int64_t, std::int64_t> known = {{2, 5}, {6, 20}};
+  EXPECT_EQ(internal::time_of(known, 2)->low, 5);
+  EXPECT_EQ(internal::time_of(known, 2)->high, 5);
+  // Times grow by at least one a record: record 4 is between 5 + 2 and 20 - 2.
+  EXPECT_EQ(internal::time_of(known, 4)->low, 7);
+  EXPECT_EQ(internal::time_of(known, 4)->high, 18);
+  EXPECT_EQ(internal::time_of(known, 1)->low, 1);
+  EXPECT_EQ(internal::time_of(known, 1)->high, 4);
+  EXPECT_FALSE(internal::time_of(known, 7).has_value()) << "nothing known after it: no upper bound";
+  // A record naming record 4 may carry any time from 8 to 19, never more.
+  EXPECT_EQ(internal::clock_breach(19, {*internal::time_of(known, 4)}), std::nullopt);
+  EXPECT_EQ(internal::clock_breach(8, {*internal::time_of(known, 4)}), std::nullopt);
+  auto breach = internal::clock_breach(20, {*internal::time_of(known, 4)});
+  ASSERT_TRUE(breach.has_value());
+  EXPECT_NE(breach->find("between 8 and 19"), std::string::npos) << *breach;
+  EXPECT_TRUE(internal::clock_breach(7, {*internal::time_of(known, 4)}).has_value());
+}
+
+TEST(TrustRecordClock, AReadOnlyDevicesTimeMayRaiseATimeButNeverRequiresIt) {
+  // An older writer counted a read-only device's time (12); the writer now
+  // leaves it out (4). Both are kept; more is not.
+  const std::vector<TimeBound> named = {exactly(3), TimeBound{0, 11}};
+  EXPECT_EQ(internal::clock_breach(4, named), std::nullopt);
+  EXPECT_EQ(internal::clock_breach(12, named), std::nullopt);
+  EXPECT_TRUE(internal::clock_breach(13, named).has_value());
+  EXPECT_TRUE(internal::clock_breach(3, named).has_value());
+}
+
 }  // namespace
 }  // namespace mailseal::devices

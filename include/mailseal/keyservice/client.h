@@ -70,6 +70,8 @@ class Client {
   // From any thread: ends the request under way, and every later one, with
   // Error(Io) at once (a gateway that stops does not wait for a sync).
   void cancel();
+  // Whether cancel() was called.
+  bool cancelled() const;
 
   // Every call: Error(Io) when the service cannot be reached; Error(NotFound)
   // for 404; Error(RejectedByPolicy) for 401/403/409/429; Error(Malformed)

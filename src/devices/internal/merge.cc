@@ -1,7 +1,10 @@
 #include "devices/internal/merge.h"
 
 #include <algorithm>
+#include <iterator>
 #include <tuple>
+
+#include <fmt/format.h>
 
 #include "mailseal/store/trust_sync.h"
 
@@ -115,6 +118,39 @@ std::optional<std::pair<Decision, Decision>> conflict_of(const std::vector<Decis
   for (auto other = latest.rbegin(); other != latest.rend(); ++other) {
     if (!agree(*other, last))
       return std::make_pair(*other, last);
+  }
+  return std::nullopt;
+}
+
+std::optional<TimeBound> time_of(const std::map<std::int64_t, std::int64_t>& known, std::int64_t seq) {
+  auto after = known.lower_bound(seq);
+  if (after == known.end())
+    return std::nullopt;
+  if (after->first == seq)
+    return TimeBound{after->second, after->second};
+  TimeBound bound{seq, after->second - (after->first - seq)};
+  if (after != known.begin()) {
+    auto before = std::prev(after);
+    bound.low = std::max(bound.low, before->second + (seq - before->first));
+  }
+  return bound;
+}
+
+std::optional<std::string> clock_breach(std::int64_t lamport, const std::vector<TimeBound>& named) {
+  std::int64_t low = 1;
+  std::int64_t high = 1;
+  for (const auto& bound : named) {
+    low = std::max(low, bound.low + 1);
+    high = std::max(high, bound.high + 1);
+  }
+  const std::string expected =
+      low == high ? fmt::format("{}", low) : fmt::format("between {} and {}", low, high);
+  if (lamport > high) {
+    return fmt::format("its time {} jumps ahead of the records it names (it must be {})", lamport, expected);
+  }
+  if (lamport < low) {
+    return fmt::format("its time {} is not after the time of the records it names (it must be {})", lamport,
+                       expected);
   }
   return std::nullopt;
 }

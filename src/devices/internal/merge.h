@@ -70,6 +70,25 @@ std::vector<Decision> latest_decisions(const std::vector<Decision>& decisions);
 // until a decision that covers both is made. nullopt when they agree.
 std::optional<std::pair<Decision, Decision>> conflict_of(const std::vector<Decision>& decisions);
 
+// The clock rule (docs/service.md, "Trust records"): a record's lamport time
+// is exactly one more than the highest time of the records it names, its
+// device's previous record and, for every other device that may decide,
+// the record its frontier names (1 for a first record that names nothing).
+// A device knows a named record's time exactly when it holds that record or
+// merged it last; otherwise only between bounds (times grow by at least one
+// a record), and a record may then carry any time the bounds allow.
+struct TimeBound {
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+};
+// What the known times of one device's records (number -> time) say about
+// record `seq`: exact when known, else bounded by the known records around
+// it; nullopt when no record at or after `seq` is known (no upper bound).
+std::optional<TimeBound> time_of(const std::map<std::int64_t, std::int64_t>& known, std::int64_t seq);
+// nullopt when `lamport` keeps the rule for the times of the records named
+// (`named`), else what is wrong with it.
+std::optional<std::string> clock_breach(std::int64_t lamport, const std::vector<TimeBound>& named);
+
 // "DEVICE=SEQ,DEVICE=SEQ" and back (how the store keeps a frontier).
 std::string frontier_text(const Frontier& frontier);
 Frontier parse_frontier(const std::string& text);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@
 #include "mailseal/smtp/protocol.h"
 #include "smtp/client.h"
 #include "smtp/connection.h"
+
+namespace mailseal::keyservice {
+class Client;
+}
 
 namespace mailseal::gateway::internal {
 
@@ -42,6 +47,34 @@ struct UnauthenticatedLog {
   std::size_t suppressed = 0;  // since window_start
 };
 
+// The key-service clients of the deliveries under way. When the gateway
+// stops it cancels them, so that a lookup that a slow or hostile service
+// holds ends at once instead of at its deadline (the message is then
+// refused for now: 451, the client keeps it).
+class ServiceClients {
+ public:
+  // Keeps `client` (may be null) known while it lives; cancelled at once
+  // when the gateway is stopping already.
+  class Held {
+   public:
+    Held(ServiceClients& clients, keyservice::Client* client);
+    ~Held();
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+
+   private:
+    ServiceClients& clients_;
+    keyservice::Client* client_;
+  };
+  // Cancels every client held now and every one held later.
+  void cancel_all();
+
+ private:
+  std::mutex lock_;
+  bool stopping_ = false;
+  std::set<keyservice::Client*> held_;
+};
+
 struct Shared {
   const GatewayOptions& options;
   SSL_CTX* client_tls = nullptr;    // STARTTLS towards mail clients, if offered
@@ -60,6 +93,7 @@ struct Shared {
   // gateway may close to make room). Unset: nobody is told.
   std::function<void(const Connection&)> authenticated;
   UnauthenticatedLog unauthenticated_log;
+  ServiceClients service_clients;
 };
 
 class Session {
