@@ -116,8 +116,15 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
             out.write(PREFS)
         return directory
 
-    def setup_gateway(directory, *options, text=False):
-        command = [MAILSEAL, "--home", alice.home] + ([] if text else ["--json"]) + [
+    # Dora's home sees only refused set-ups until the last one: none may make a credential.
+    dora = Home(work, "dora")
+    dora.must("init", "alice@example.com", "--name", "Alice on another store")
+
+    def credentials(home):
+        return home.json("credential", "list")["credentials"]
+
+    def setup_gateway(directory, *options, text=False, home=alice):
+        command = [MAILSEAL, "--home", home.home] + ([] if text else ["--json"]) + [
             "setup", "gateway", "--upstream", "127.0.0.1:2525", "--listen", "127.0.0.1:10587",
             "--thunderbird", directory, *options]
         result = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -222,15 +229,16 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
     subprocess.run(["certutil", "-N", "-d", "sql:" + primary, "-f", right], check=True, capture_output=True)
     add_login(primary, "imap://mail.example.com", "alice", "imap password", "des3", password_file=right)
     before = tree(primary)
-    result, _ = setup_gateway(primary)
+    result, _ = setup_gateway(primary, home=dora)
     check(result.returncode != 0 and "primary password" in result.stderr and "--database-password-file"
           in result.stderr and tree(primary) == before,
           "a primary password and no --database-password-file: refused, saying which option, nothing changed",
           result.stderr)
-    result, _ = setup_gateway(primary, "--database-password-file", wrong)
+    result, _ = setup_gateway(primary, "--database-password-file", wrong, home=dora)
     check(result.returncode != 0 and "is wrong" in result.stderr and tree(primary) == before,
           "a wrong primary password: refused, nothing changed", result.stderr)
-    result, answer = setup_gateway(primary, "--database-password-file", right)
+    check(credentials(dora) == [], "the refused set-ups made no credential", credentials(dora))
+    result, answer = setup_gateway(primary, "--database-password-file", right, home=dora)
     decrypted = decrypt(primary, password_file=right) if result.returncode == 0 else []
     check(result.returncode == 0 and [(e["username"], e["password"]) for e in decrypted]
           == [("alice", "imap password"), ("thunderbird", answer["thunderbird"]["secret"])],
@@ -246,9 +254,12 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
         with open(os.path.join(bad, "logins.json"), "w") as f:
             f.write(text)
         before = tree(bad)
-        result, _ = setup_gateway(bad)
+        result, _ = setup_gateway(bad, home=dora)
         check(result.returncode != 0 and "logins.json" in result.stderr and says in result.stderr
               and "hint:" in result.stderr and tree(bad) == before,
               f"logins.json with {name}: refused with an error naming the file, nothing changed", result.stderr)
+    made = credentials(dora)
+    check(len(made) == 1 and made[0]["name"] == "thunderbird",
+          "after the refusals, Dora still has only the credential of her one successful set-up", made)
 
-finish(minimum=14)
+finish(minimum=20)
