@@ -13,20 +13,11 @@
 #include "clients/internal/sdr.h"
 #include "fuzz.h"
 #include "mailseal/common/error.h"
+#include "stand_in_cipher.h"
 
 namespace mailseal::fuzz {
 
 namespace {
-
-class StandInCipher final : public clients::internal::LoginCipher {
- public:
-  std::string encrypt(std::string_view text) override { return "enc:" + std::string(text); }
-  std::optional<std::string> decrypt(std::string_view text) override {
-    if (!text.starts_with("enc:"))
-      return std::nullopt;
-    return std::string(text.substr(4));
-  }
-};
 
 bool is_string(const nlohmann::json& entry, const char* name, std::string_view value) {
   const auto found = entry.find(name);

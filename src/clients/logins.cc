@@ -60,8 +60,11 @@ std::int64_t next_id(const json& logins) {
   std::int64_t next = logins.contains("nextId") ? logins["nextId"].get<std::int64_t>() : 1;
   for (const auto& entry : logins["logins"]) {
     const auto id = entry.find("id");
-    if (id != entry.end() && id->is_number_unsigned() && id->get<std::uint64_t>() < kLargestId)
-      next = std::max(next, id->get<std::int64_t>() + 1);
+    if (id == entry.end() || !id->is_number_integer())
+      continue;
+    const std::int64_t value = id->get<std::int64_t>();  // one past INT64_MAX reads negative
+    if (value >= 0 && value < kLargestId)
+      next = std::max(next, value + 1);
   }
   return next;
 }
@@ -107,6 +110,7 @@ StoredLogin store_login(json& logins, const ServerLogin& login, LoginCipher& cip
   const std::string password = cipher.encrypt(login.password->view());
   const std::string user = cipher.encrypt(login.user);
   const std::int64_t time = milliseconds(now);
+  const std::int64_t id = next_id(logins);  // before the entries move into `kept`
   StoredLogin stored;
   json kept = json::array();
   for (auto& entry : logins["logins"]) {
@@ -127,7 +131,6 @@ StoredLogin store_login(json& logins, const ServerLogin& login, LoginCipher& cip
     kept.push_back(std::move(entry));
   }
   if (!stored.replaced) {
-    const std::int64_t id = next_id(logins);
     kept.push_back({{"id", id},
                     {"hostname", login.origin},
                     {"httpRealm", login.origin},

@@ -425,7 +425,11 @@ nlohmann::json read_logins(const fs::path& directory) {
 ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const fs::path& directory,
                                              const ThunderbirdSubmission& submission,
                                              const std::function<Passphrase()>& make_secret, TimePoint now) {
-  const HostPort gateway = parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+  HostPort gateway = parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+  // Thunderbird keeps an IPv6 address without brackets and adds them itself
+  // where it makes a URI (SmtpServer.sys.mjs, _getServerURISpec).
+  if (gateway.host.size() > 2 && gateway.host.front() == '[' && gateway.host.back() == ']')
+    gateway.host = gateway.host.substr(1, gateway.host.size() - 2);
   // pref_string escapes quotes and backslashes; a line break would end the
   // preference and start another.
   for (std::string_view value : {std::string_view(gateway.host), std::string_view(submission.user)}) {

@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, skip  # noqa: E402
+from thunderbird_tool import LOCAL_FOLDERS_PREFS  # noqa: E402
 
 require_mailseal()
 for program in ("thunderbird", "Xvfb", "import", "xdotool", "tesseract"):
@@ -48,24 +49,9 @@ WAIT = float(os.environ.get("MAILSEAL_THUNDERBIRD_WAIT", "14"))
 DISPLAY = os.environ.get("MAILSEAL_DISPLAY", "91")
 SUBJECT = "Sent through the gateway"
 
-# A local-folders account with Alice's identity; no first-run pages, no
-# confirmation for the send shortcut, no copy to a Sent folder, online.
-PREFS = """// Mozilla User Preferences
-user_pref("mail.accountmanager.accounts", "account1");
-user_pref("mail.accountmanager.defaultaccount", "account1");
-user_pref("mail.accountmanager.localfoldersserver", "server1");
-user_pref("mail.account.account1.server", "server1");
-user_pref("mail.account.account1.identities", "id1");
-user_pref("mail.server.server1.type", "none");
-user_pref("mail.server.server1.hostname", "Local Folders");
-user_pref("mail.server.server1.name", "Local Folders");
-user_pref("mail.server.server1.userName", "nobody");
-user_pref("mail.server.server1.directory-rel", "[ProfD]Mail/Local Folders");
-user_pref("mail.server.server1.storeContractID", "@mozilla.org/msgstore/berkeleystore;1");
-user_pref("mail.identity.id1.fullName", "Alice");
-user_pref("mail.identity.id1.useremail", "alice@example.com");
-user_pref("mail.identity.id1.valid", true);
-user_pref("mail.identity.id1.fcc", false);
+# Thunderbird's local-folders profile, and for sending: no confirmation for
+# the send shortcut, no copy to a Sent folder, no spell check, online.
+PREFS = LOCAL_FOLDERS_PREFS + """user_pref("mail.identity.id1.fcc", false);
 user_pref("mail.identity.id1.compose_html", false);
 user_pref("mail.identity.id1.attach_signature", false);
 user_pref("mailnews.warn_on_send_accel_key", false);
@@ -73,21 +59,6 @@ user_pref("mail.warn_on_send_accel_key", false);
 user_pref("offline.autoDetect", false);
 user_pref("network.manage-offline-status", false);
 user_pref("offline.startup_state", 1);
-user_pref("mail.shell.checkDefaultClient", false);
-user_pref("mail.provider.enabled", false);
-user_pref("mail.rights.version", 1);
-user_pref("mail.spotlight.firstRunDone", true);
-user_pref("mailnews.start_page.enabled", false);
-user_pref("mail.inappnotifications.enabled", false);
-user_pref("browser.startup.homepage_override.mstone", "ignore");
-user_pref("datareporting.policy.dataSubmissionEnabled", false);
-user_pref("datareporting.healthreport.uploadEnabled", false);
-user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
-user_pref("app.update.auto", false);
-user_pref("app.update.enabled", false);
-user_pref("extensions.update.enabled", false);
-user_pref("mail.tabs.drawInTitlebar", false);
-user_pref("mail.openpgp.enable", false);
 user_pref("spellchecker.dictionary", "");
 user_pref("mail.spellcheck.inline", false);
 user_pref("mail.SpellCheckBeforeSend", false);

@@ -10,6 +10,7 @@
 
 #include "clients/internal/logins.h"
 #include "clients/internal/sdr.h"
+#include "fuzz/stand_in_cipher.h"
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 
@@ -62,16 +63,7 @@ TEST(SdrEnvelope, RefusesWhatIsNotOne) {
   EXPECT_FALSE(decode_sdr_envelope(long_form));
 }
 
-// "enc:" and the text, so that the tests can read what was stored.
-class StandInCipher final : public LoginCipher {
- public:
-  std::string encrypt(std::string_view text) override { return "enc:" + std::string(text); }
-  std::optional<std::string> decrypt(std::string_view text) override {
-    if (!text.starts_with("enc:"))
-      return std::nullopt;
-    return std::string(text.substr(4));
-  }
-};
+using fuzz::StandInCipher;  // "enc:" and the text
 
 json entry(int id, const std::string& origin, const std::string& user) {
   return {{"id", id},
