@@ -21,6 +21,7 @@ system's NSS for triple DES), not by mailseal.
   malformed   logins.json that Thunderbird could not load: refused with an
               error naming the file, nothing changed (not even the credential)
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -123,9 +124,9 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
     def credentials(home):
         return home.json("credential", "list")["credentials"]
 
-    def setup_gateway(directory, *options, text=False, home=alice):
+    def setup_gateway(directory, *options, text=False, home=alice, listen="127.0.0.1:10587"):
         command = [MAILSEAL, "--home", home.home] + ([] if text else ["--json"]) + [
-            "setup", "gateway", "--upstream", "127.0.0.1:2525", "--listen", "127.0.0.1:10587",
+            "setup", "gateway", "--upstream", "127.0.0.1:2525", "--listen", listen,
             "--thunderbird", directory, *options]
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         answer = json.loads(result.stdout) if result.returncode == 0 and not text else {}
@@ -219,6 +220,27 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
           and envelope(entry[0]["encryptedPassword"])[1] == DES3_OID and decrypted[0]["password"] == "imap password",
           "a triple-DES SDR key: the entry is encrypted with it and the system's NSS decrypts it", decrypted)
 
+    # ipv6: Thunderbird keeps the address bare in prefs.js and looks the
+    # password up under smtp://[::1].
+    ipv6 = profile("ipv6")
+    result, answer = setup_gateway(ipv6, listen="[::1]:10587")
+    decrypted = decrypt(ipv6, nss=THUNDERBIRD_NSS) if result.returncode == 0 and THUNDERBIRD_NSS else []
+    check(result.returncode == 0 and 'smtpserver.smtp2.hostname", "::1");' in open(os.path.join(ipv6, "prefs.js")).read()
+          and json.load(open(os.path.join(ipv6, "logins.json")))["logins"][0]["hostname"] == "smtp://[::1]"
+          and (not THUNDERBIRD_NSS or decrypted[0]["password"] == answer["thunderbird"]["secret"]),
+          "an IPv6 gateway: hostname ::1 in prefs.js, the password under smtp://[::1]", result.stderr)
+
+    # running: Thunderbird holds the lock on .parentlock.
+    running = profile("running")
+    before = tree(running)
+    with open(os.path.join(running, ".parentlock"), "w") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        result, _ = setup_gateway(running, home=dora)
+        fcntl.lockf(lock, fcntl.LOCK_UN)
+    os.unlink(os.path.join(running, ".parentlock"))
+    check(result.returncode != 0 and "Thunderbird is running" in result.stderr and tree(running) == before,
+          "Thunderbird running: refused, no logins.json, no database, nothing changed", result.stderr)
+
     # primary: a key database with a primary password.
     primary = profile("primary")
     right, wrong = os.path.join(work, "right"), os.path.join(work, "wrong")
@@ -262,4 +284,4 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
     check(len(made) == 1 and made[0]["name"] == "thunderbird",
           "after the refusals, Dora still has only the credential of her one successful set-up", made)
 
-finish(minimum=20)
+finish(minimum=22)
