@@ -266,6 +266,11 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
           == [("alice", "imap password"), ("thunderbird", answer["thunderbird"]["secret"])],
           "the right primary password: the entry is stored and decrypts with it", result.stderr + str(decrypted))
 
+    lone = subprocess.run([MAILSEAL, "--home", dora.home, "setup", "gateway", "--upstream", "127.0.0.1:2525",
+                           "--database-password-file", right], capture_output=True, text=True, env=env)
+    check(lone.returncode == 2 and "--database-password-file requires --thunderbird" in lone.stderr,
+          "--database-password-file without --thunderbird is a usage error", lone.stderr)
+
     # malformed: logins.json Thunderbird could not load.
     for name, text, says in (("not JSON", '{"nextId": 2, "logins": [', "is not JSON"),
                              ("logins not an array", '{"nextId": 2, "logins": {"id": 1}}', "not an array"),
@@ -284,4 +289,4 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
     check(len(made) == 1 and made[0]["name"] == "thunderbird",
           "after the refusals, Dora still has only the credential of her one successful set-up", made)
 
-finish(minimum=22)
+finish(minimum=23)
