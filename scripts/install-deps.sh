@@ -13,6 +13,9 @@ packages=(
   # libraries (DESIGN.md section 10)
   libssl-dev libgmime-3.0-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libcpp-httplib-dev libqrencode-dev
+  # NSS (libnss3-dev): `setup gateway --thunderbird` saves the gateway's password in Thunderbird's
+  # logins.json, encrypted with the key in the profile's key4.db (src/clients/sdr.cc)
+  libnss3-dev
   # the key service's HTTP server: libmicrohttpd (event-driven, built for hostile clients; docs/service.md)
   libmicrohttpd-dev
   # the key service's PostgreSQL back end (`serve --db postgresql://...`): libpq; and the server

@@ -256,8 +256,16 @@ void define_setup_gateway(Definitions& d, CLI::App& setup, SetupGatewayArgs& arg
                    "mailseal setup gateway --upstream smtp.example.com:587 --upstream-tls starttls "
                    "--thunderbird ~/.thunderbird/abcd1234.default-release");
   add_gateway_settings(*gateway, args.settings);
-  gateway->add_option("--thunderbird", args.thunderbird, "Make the gateway this Thunderbird profile's outgoing server")
-      ->type_name("DIR");
+  auto* thunderbird =
+      gateway
+          ->add_option("--thunderbird", args.thunderbird,
+                       "Make the gateway this Thunderbird profile's outgoing server and save its password there")
+          ->type_name("DIR");
+  gateway
+      ->add_option("--database-password-file", args.database_password_file,
+                   "The primary password of the Thunderbird profile's key database, if it has one")
+      ->type_name("FILE")
+      ->needs(thunderbird);
   gateway->add_option("--mutt", args.mutt, "Write mutt's key files and smtp_url for the gateway into DIR")
       ->type_name("DIR");
   gateway

@@ -67,6 +67,7 @@ int run_setup_mutt(const Context& context, const SetupMuttArgs& args);
 struct SetupGatewayArgs {
   gateway::GatewaySettings settings;
   std::string thunderbird;  // a Thunderbird profile directory
+  std::string database_password_file;  // the primary password of its key database
   std::string mutt;         // mutt's key-file directory
   std::string credential;   // a credential for other clients
 };

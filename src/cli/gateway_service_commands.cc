@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -105,10 +106,19 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
 
   std::vector<std::string> lines;  // what to tell each client, printed after the service's state
   if (!args.thunderbird.empty()) {
+    std::optional<Passphrase> database_password;
+    if (!args.database_password_file.empty())
+      database_password = read_secret_line(args.database_password_file);
+    gateway::NewCredential credential;
+    auto make_secret = [&] {
+      credential = gateway::create_credential(profile, kThunderbirdCredential, {}, context.now(), /*replace=*/true);
+      return Passphrase(credential.secret);
+    };
     clients::ThunderbirdOutgoing outgoing = clients::set_thunderbird_outgoing(
-        profile, args.thunderbird, {args.settings.listen, std::string(kThunderbirdCredential), security});
-    gateway::NewCredential credential =
-        gateway::create_credential(profile, kThunderbirdCredential, {}, context.now(), /*replace=*/true);
+        profile, args.thunderbird,
+        {args.settings.listen, std::string(kThunderbirdCredential), security,
+         database_password ? &*database_password : nullptr},
+        make_secret, context.now());
     json identities = json::array();
     for (const auto& identity : outgoing.identities) {
       identities.push_back({{"id", identity.id}, {"address", identity.address.str()}});
@@ -116,13 +126,16 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
                                   identity.id, identity.address.str(), outgoing.server));
     }
     lines.push_back(fmt::format(
-        "Thunderbird asks for the password of '{}' on the first send: type this one and let it remember it: {}",
-        credential.info.name, credential.secret));
+        "Thunderbird's password manager holds the password of '{}' for {} ({} logins.json): Thunderbird sends "
+        "without asking. Should it ever ask, the password is: {}",
+        credential.info.name, escape_for_terminal(outgoing.login_origin),
+        outgoing.login_replaced ? "replaced in" : "added to", credential.secret));
     answer["thunderbird"] = {{"profile", args.thunderbird},
                              {"server", outgoing.server},
                              {"identities", identities},
                              {"credential", credential.info.name},
-                             {"secret", credential.secret}};
+                             {"secret", credential.secret},
+                             {"login", {{"origin", outgoing.login_origin}, {"replaced", outgoing.login_replaced}}}};
   }
   if (!args.mutt.empty()) {
     gateway::NewCredential credential =

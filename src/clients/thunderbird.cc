@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "clients/internal/cbc.h"
+#include "clients/internal/logins.h"
 #include "clients/internal/nss.h"
 #include "clients/internal/setups.h"
 #include "mailseal/clients/mail_clients.h"
@@ -409,11 +410,26 @@ std::pair<std::string, bool> gateway_server(const std::map<std::string, std::str
   return {fmt::format("smtp{}", highest + 1), true};
 }
 
+// logins.json of `directory` as a document, a new one when there is none;
+// Error(Malformed) for one Thunderbird could not load.
+nlohmann::json read_logins(const fs::path& directory) {
+  const fs::path file = directory / "logins.json";
+  if (!fs::exists(file))
+    return internal::empty_logins();
+  const Bytes bytes = read_file(file);
+  return internal::parse_logins(as_string_view(bytes), file);
+}
+
 }  // namespace
 
 ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const fs::path& directory,
-                                             const ThunderbirdSubmission& submission) {
-  const HostPort gateway = parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+                                             const ThunderbirdSubmission& submission,
+                                             const std::function<Passphrase()>& make_secret, TimePoint now) {
+  HostPort gateway = parse_host_port(submission.gateway);  // Error(Usage) unless HOST:PORT
+  // Thunderbird keeps an IPv6 address without brackets and adds them itself
+  // where it makes a URI (SmtpServer.sys.mjs, _getServerURISpec).
+  if (gateway.host.size() > 2 && gateway.host.front() == '[' && gateway.host.back() == ']')
+    gateway.host = gateway.host.substr(1, gateway.host.size() - 2);
   // pref_string escapes quotes and backslashes; a line break would end the
   // preference and start another.
   for (std::string_view value : {std::string_view(gateway.host), std::string_view(submission.user)}) {
@@ -450,6 +466,17 @@ ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const fs
       {prefix + "description", pref_string(kGatewayDescription)}};
   for (const auto& identity : outgoing.identities)
     values.emplace_back("mail.identity." + identity.id + ".smtpServer", pref_string(outgoing.server));
+
+  // Everything that could refuse is checked before the secret is made and
+  // before anything is written.
+  nlohmann::json logins = read_logins(directory);
+  internal::ProfileSdr sdr(directory, submission.database_password);
+  const Passphrase secret = make_secret();
+  outgoing.login_origin = internal::smtp_login_origin(gateway.host);
+  const internal::StoredLogin stored =
+      internal::store_login(logins, {outgoing.login_origin, submission.user, &secret}, sdr, now);
+  outgoing.login_replaced = stored.replaced;
+  write_file_atomic(directory / "logins.json", as_bytes(logins.dump()), FileMode::Private);
   write_file_atomic(directory / "prefs.js", as_bytes(set_preferences(prefs, values)), FileMode::Private);
   return outgoing;
 }

@@ -51,13 +51,14 @@ PROGRAMS = [
 # Modules the scripts import with /usr/bin/python3 (the gateway and client
 # tests, the demo's SMTP sink, the benchmarks) beyond the interpreter itself.
 PYTHON_MODULES = ["aiosmtpd", "aiosmtpd.controller", "sqlite3", "ssl", "plistlib", "smtplib", "http.client",
-                  "email.utils", "concurrent.futures", "csv", "resource", "hashlib",
+                  "email.utils", "concurrent.futures", "csv", "resource", "hashlib", "ctypes",
                   "selenium.webdriver"]
 # swaks's STARTTLS (and implicit TLS).
 PERL_MODULES = ["Net::SSLeay"]
 # Libraries the build finds with pkg-config: the key service's HTTP server
-# (libmicrohttpd), its PostgreSQL client (libpq) and its client (cpp-httplib).
-PKG_CONFIG_MODULES = ["libmicrohttpd", "libpq", "cpp-httplib"]
+# (libmicrohttpd), its PostgreSQL client (libpq) and its client (cpp-httplib),
+# NSS for Thunderbird's saved passwords (src/clients/sdr.cc).
+PKG_CONFIG_MODULES = ["libmicrohttpd", "libpq", "cpp-httplib", "nss"]
 
 
 def listed_packages():

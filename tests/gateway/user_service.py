@@ -293,7 +293,7 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
         check(running_manager or ("systemctl --user" in again.stderr and "autostart" in again.stderr),
               "without a user manager it says how to start the gateway (systemctl --user, or autostart)",
               again.stderr)
-        new_secret = re.search(r"remember it: (\S+)", again.stdout)
+        new_secret = re.search(r"the password is: (\S+)", again.stdout)
         check(new_secret and submit(port, "thunderbird", new_secret.group(1)) is None
               and "535" in (submit(port, "thunderbird", thunderbird_secret) or ""),
               "the new secret submits, the replaced one no longer does", again.stdout)

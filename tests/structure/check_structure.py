@@ -190,11 +190,13 @@ OWNER_FILES = {
     "src/service/internal/postgres.h",  # libpq (the key service's PostgreSQL back end)
     "src/service/postgres_handles.cc",
     "src/common/qr_code.cc",  # libqrencode (its only user, owner and deleter in one file)
+    "src/clients/internal/nss_handles.h",  # NSS (Thunderbird's saved passwords)
 }
 # A call (with an argument) that releases a handle, memory or a descriptor.
 RELEASE_CALL = re.compile(
     r"(?<![\w.>:])((?:\w+_(?:free|free_all|pop_free|clear_free|unref|unload|finalize))|sqlite3_close\w*"
-    r"|PQfinish|PQclear|PQfreemem|PQfreeCancel|(?:::)?close)"
+    r"|PQfinish|PQclear|PQfreemem|PQfreeCancel|(?:::)?close"
+    r"|PK11_Free\w+|PK11_DestroyObject|SECITEM_\w*(?:Free|free)\w*|NSS_Shutdown\w*|PORT_Z?Free)"
     r"\s*\(\s*[^)\s]")
 
 
@@ -208,7 +210,8 @@ def check_owners(source: pathlib.Path) -> list:
         for match in RELEASE_CALL.finditer(code):
             line = code.count("\n", 0, match.start()) + 1
             problems.append(f"{relative}:{line}: calls {match.group(1)}() by hand; hold the handle in its owner "
-                            "(src/common/openssl.h, store/sqlite.h, mime/internal/gmime.h, service/internal/postgres.h, UniqueFd)")
+                            "(src/common/openssl.h, store/sqlite.h, mime/internal/gmime.h, service/internal/postgres.h, "
+                            "clients/internal/nss_handles.h, UniqueFd)")
     return problems
 
 

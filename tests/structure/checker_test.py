@@ -91,6 +91,16 @@ check(len(found) == 2 and "src/service/sql.cc:2: calls PQclear()" in found[0] an
       "libpq's PQclear and PQfinish by hand, outside the owners (service/internal/postgres.h)", found)
 
 found = owner_problems({
+    "src/clients/internal/nss_handles.h": "struct SlotDeleter {\n  void operator()(PK11SlotInfo* s) { PK11_FreeSlot(s); }\n};\n",
+    "src/clients/sdr.cc": "void f(PK11SymKey* k, SECItem* i) {\n  PK11_FreeSymKey(k);\n  SECITEM_ZfreeItem(i, PR_TRUE);\n"
+                          "  NSS_ShutdownContext(c);\n}\n",
+})
+check(len(found) == 3 and "src/clients/sdr.cc:2: calls PK11_FreeSymKey()" in found[0] and "SECITEM_ZfreeItem" in found[1]
+      and "NSS_ShutdownContext" in found[2],
+      "NSS's PK11_Free*, SECITEM_*FreeItem and NSS_ShutdownContext by hand, outside the owners "
+      "(clients/internal/nss_handles.h)", found)
+
+found = owner_problems({
     "src/common/openssl.h": "struct X509Free {\n  void operator()(X509* x) { X509_free(x); }\n};\n",
     "src/low/low.cc": "// X509_free(x) in a comment\nauto s = \"BIO_free(b)\";\nint UniqueFd::close() noexcept;\n"
                       "void f() { sink.close(); file->close(fd); }\n",

@@ -4,6 +4,7 @@
 // preferences, and mutt/neomutt with OpenSSL.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,32 +109,45 @@ ThunderbirdSetup setup_thunderbird(profile::Profile& profile, const std::filesys
 // Thunderbird's outgoing server for its identities: the mailseal gateway at
 // `gateway` (HOST:PORT) with the credential `user` (SMTP AUTH, "normal
 // password"), over STARTTLS when the gateway offers it, else in clear (it
-// listens on loopback).
+// listens on loopback). `database_password`: the primary password of the
+// profile's key database, if it has one.
 enum class SubmissionSecurity { None, StartTls };
 struct ThunderbirdSubmission {
   std::string gateway;
   std::string user;
   SubmissionSecurity security = SubmissionSecurity::None;
+  const Passphrase* database_password = nullptr;
 };
 
 struct ThunderbirdOutgoing {
   std::string server;                           // the key of its outgoing server ("smtp2")
   bool added = false;                           // a new server entry, not one that was already the gateway's
   std::vector<ThunderbirdIdentity> identities;  // the identities that now send through it
+  std::string login_origin;                     // where its password manager holds the secret ("smtp://127.0.0.1")
+  bool login_replaced = false;                  // it held an older one for the same server and user
 };
 
 // Adds (or updates) an outgoing server in prefs.js (mail.smtpservers,
-// mail.smtpserver.KEY.*) for the gateway and makes it the outgoing server
-// of every Thunderbird identity with one of the profile's addresses
-// (mail.identity.ID.smtpServer), atomically. A server entry with the
-// gateway's host and port is reused. The password is not written:
-// Thunderbird keeps passwords in logins.json, encrypted with the key in
-// key4.db, so it asks for the credential's secret on the first send and can
-// remember it. Error(NotFound) when no identity uses one of the addresses,
-// Error(RejectedByPolicy) while Thunderbird runs, Error(Usage) for a gateway
-// that is not HOST:PORT: nothing is changed then.
+// mail.smtpserver.KEY.*) for the gateway, makes it the outgoing server of
+// every Thunderbird identity with one of the profile's addresses
+// (mail.identity.ID.smtpServer), and saves the credential's secret in
+// Thunderbird's password manager, so that Thunderbird sends without asking:
+// logins.json, encrypted with the key of the profile's key database
+// (key4.db) as Thunderbird does (NSS's SDR; see src/clients/internal/sdr.h),
+// under the origin Thunderbird looks up ("smtp://HOST", no port). Other
+// saved passwords are kept; an older one for the same server and user is
+// replaced. `make_secret` is called once everything has been checked (the
+// profile, prefs.js, logins.json, the database and its password), before
+// anything is written, and gives the secret. Both files are written
+// atomically (0600), logins.json first. Error(NotFound) when no identity
+// uses one of the addresses, Error(RejectedByPolicy) while Thunderbird runs,
+// Error(Usage) for a gateway that is not HOST:PORT, Error(Malformed) for a
+// logins.json Thunderbird could not load, Error(BadPassword) when the key
+// database has a primary password and `database_password` is missing or
+// wrong: nothing is changed then.
 ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const std::filesystem::path& directory,
-                                             const ThunderbirdSubmission& submission);
+                                             const ThunderbirdSubmission& submission,
+                                             const std::function<Passphrase()>& make_secret, TimePoint now);
 
 struct MuttSetup {
   std::filesystem::path directory;
