@@ -29,7 +29,7 @@ constexpr int kRetryMilliseconds = 1000;
 // operator (and the tests) can tell it in pg_stat_activity, with TCP
 // keepalives and a bound on connecting.
 sql::PgConnection connect_listener(const std::string& uri) {
-  const std::string name = fmt::format("mailseal-serve lookups {}", ::getpid());
+  const std::string name = fmt::format("{} {}", kListenerName, ::getpid());
   const std::array<const char*, 7> keywords{"dbname", "application_name", "connect_timeout", "keepalives",
                                             "keepalives_idle", "keepalives_interval", nullptr};
   const std::array<const char*, 7> values{uri.c_str(), name.c_str(), "5", "1", "5", "2", nullptr};
@@ -41,8 +41,8 @@ bool command_ok(pg_conn* connection, const char* command) {
   return result && PQresultStatus(result.get()) == PGRES_COMMAND_OK;
 }
 
-// Reads the answers to the heartbeat (or the acks) once they are all there; false if one
-// was an error. `outstanding` becomes false once they are read.
+// Reads the answers to the heartbeat (or to the fences) once they are all
+// there; false if one was an error. `outstanding` becomes false once read.
 bool read_answers(pg_conn* connection, bool& outstanding) {
   while (outstanding && !PQisBusy(connection)) {
     sql::PgResult result(PQgetResult(connection));
