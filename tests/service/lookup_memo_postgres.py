@@ -10,6 +10,8 @@ the second answers repeated lookups without asking the database.
   profile's list of addresses at its other address) and a claim dropped by
   another profile's confirmation, each made through the first process, are
   answered by the second at once.
+- With a lookup limit set, a lookup from memory makes one statement: its
+  token from the bucket all processes share.
 - Each change waits for every listener to answer its fence (the
   statements that answer it are in the log).
 - Its listener connection killed (pg_terminate_backend) and kept from
@@ -166,6 +168,21 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
               "confirmation: the profile that took the address over through the first is served by the second "
               "at once (the old claim deleted)", (old, new))
 
+        # --- A lookup limit set: one statement a lookup, its token -------------------
+        limited = [a for a in extra if a not in ("--limit", "lookup=0/1s")]
+        with KeyService(MAILSEAL, work, extra=limited) as third:
+            check(wait_for(lambda: listeners(cluster.uri, third.process.pid)),
+                  "limit set: a third process (default lookup limit) on the database listens")
+            lookup(third, "carol@example.com")
+            lookup(third, "carol@example.com")
+            log.mark()
+            answers = {lookup(third, "carol@example.com") for _ in range(10)}
+            statements = log.since_mark()
+            tokens = [s for s in statements if "rate_buckets" in s]
+            check(answers == {new} and len(tokens) == 10 and len(statements) == 10,
+                  "limit set: each lookup from memory makes one statement, the token it takes from the shared "
+                  "bucket", statements)
+
         # --- The listener killed, and kept out --------------------------------------
         name = database.split("?")[0].rsplit("/", 1)[1]
         postgres_tool.psql(cluster.uri, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -215,4 +232,4 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
               (status_before, status_after, lookup(first, "alice@example.com"), withdrawn.stderr, withdrawn.stdout,
                first.rows("SELECT address, account, state FROM claims")))
 
-finish(minimum=16)
+finish(minimum=18)
