@@ -25,6 +25,8 @@ constexpr int kHeartbeatMilliseconds = 1000;
 // Between attempts to connect.
 constexpr int kRetryMilliseconds = 1000;
 
+void ignore_notice(void*, const char*) {}
+
 // The listener's own connection: the service's URI, named so that an
 // operator (and the tests) can tell it in pg_stat_activity, with TCP
 // keepalives and a bound on connecting.
@@ -33,7 +35,12 @@ sql::PgConnection connect_listener(const std::string& uri) {
   const std::array<const char*, 7> keywords{"dbname", "application_name", "connect_timeout", "keepalives",
                                             "keepalives_idle", "keepalives_interval", nullptr};
   const std::array<const char*, 7> values{uri.c_str(), name.c_str(), "5", "1", "5", "2", nullptr};
-  return sql::PgConnection(PQconnectdbParams(keywords.data(), values.data(), 1));
+  sql::PgConnection connection(PQconnectdbParams(keywords.data(), values.data(), 1));
+  // The server's notices (its FATAL when the session is terminated) are not
+  // the service's output: the loss is handled, the memo stopped.
+  if (connection)
+    PQsetNoticeProcessor(connection.get(), ignore_notice, nullptr);
+  return connection;
 }
 
 bool command_ok(pg_conn* connection, const char* command) {
