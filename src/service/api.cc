@@ -20,6 +20,8 @@
 #include "mailseal/udf/strong_address.h"
 #include "mailseal/udf/udf.h"
 #include "service/internal/buckets.h"
+#include "service/internal/lookup_listener.h"
+#include "service/internal/lookup_memo.h"
 #include "service/internal/pages.h"
 #include "service/storage.h"
 
@@ -279,11 +281,12 @@ constexpr std::chrono::minutes kAbandonedMailAfter{10};
 class Handler {
  public:
   Handler(ServiceStore& store, const ServiceSettings& settings, Buckets& limiter, RenderedProfiles& rendered,
-          const HttpRequest& request, TimePoint now, QueuedMails& queued)
+          LookupMemo* memo, const HttpRequest& request, TimePoint now, QueuedMails& queued)
       : store_(store),
         settings_(settings),
         limiter_(limiter),
         rendered_(rendered),
+        memo_(memo),
         request_(request),
         now_(now),
         queued_(queued) {}
@@ -449,33 +452,50 @@ class Handler {
 
   // The same as JSON, with `verified` for a lookup by address, memoized
   // (RenderedProfiles). The account was read before its addresses are.
-  HttpResponse public_profile_answer(const AccountRecord& account, std::optional<bool> verified) {
+  std::string public_profile_json(const AccountRecord& account, std::optional<bool> verified) {
     const ProfileVersion version{account.generation, account.updated_at};
     if (auto answer = rendered_.find(account.fingerprint, verified, version))
-      return respond(200, std::move(*answer));
+      return std::move(*answer);
     PublishedProfile profile = public_profile(account, served_addresses(account.fingerprint));
     profile.verified = verified;
     std::string answer = profile.to_json();
     rendered_.keep(account.fingerprint, verified, version, answer);
-    return respond(200, std::move(answer));
+    return answer;
   }
 
-  // One statement when the answer is memoized: the claims to the address
-  // with each claimant's version (docs/service.md, "Back ends").
+  HttpResponse public_profile_answer(const AccountRecord& account, std::optional<bool> verified) {
+    return respond(200, public_profile_json(account, verified));
+  }
+
+  // No round trip when this process's LookupMemo has the answer (PostgreSQL,
+  // its listener connected); else one statement when the answer is
+  // memoized by version: the claims to the address with each claimant's
+  // version (docs/service.md, "Back ends").
   HttpResponse get_address(const std::string& text) {
     if (!EmailAddress::is_valid(text))
       refuse(400, "bad_address", "not an email address");
+    const std::string address = EmailAddress::parse(text).str();
+    // Taken before the database is read: an answer read before a change is
+    // not kept once the change's notification came (lookup_memo.h).
+    const std::optional<LookupMemo::Ticket> ticket = memo_ ? memo_->ticket() : std::nullopt;
+    if (ticket) {
+      if (auto answer = memo_->find(address))
+        return respond(200, std::move(*answer));
+    }
     // SQLite: its reads see one state of the database and lock it once.
     sql::ReadSnapshot snapshot(store_.connection());
-    AddressClaims found = store_.claims_with_versions(EmailAddress::parse(text).str());
+    AddressClaims found = store_.claims_with_versions(address);
     std::optional<std::size_t> served = served_claim(found.claims);
     if (!served)
       refuse(404, "unknown_address", "no profile is published here for that address (or none verified yet)");
     const Claim& claim = found.claims[*served];
     const bool verified = claim.state == ClaimState::Verified;
-    if (auto answer = rendered_.find(claim.account, verified, found.versions[*served]))
-      return respond(200, std::move(*answer));
-    return public_profile_answer(account_or_404(claim.account), verified);
+    std::optional<std::string> answer = rendered_.find(claim.account, verified, found.versions[*served]);
+    if (!answer)
+      answer = public_profile_json(account_or_404(claim.account), verified);
+    if (ticket)
+      memo_->keep(address, claim.account.str(), *ticket, *answer);
+    return respond(200, std::move(*answer));
   }
 
   // GET /lookup?q=: the page for an address or a fingerprint (docs/service.md, "Pages").
@@ -1075,6 +1095,7 @@ class Handler {
   const ServiceSettings& settings_;
   Buckets& limiter_;
   RenderedProfiles& rendered_;
+  LookupMemo* memo_;  // PostgreSQL's lookups from memory; nullptr on SQLite
   const HttpRequest& request_;
   TimePoint now_;
   QueuedMails& queued_;
@@ -1143,11 +1164,19 @@ struct Api::Backend {
   std::size_t open = 0;
   MemoryBuckets memory;
   TimePoint housekept{};  // housekeeping was done then
+  // PostgreSQL: lookups answered from memory while the listener is
+  // connected (the listener goes first: it reports to the memo).
+  std::unique_ptr<LookupMemo> memo;
+  std::unique_ptr<LookupListener> listener;
 
   explicit Backend(const std::string& name)
       : database(name), postgres(sql::is_postgres(name)), limit(postgres ? kMaxPostgresConnections : 1) {
     idle.push_back(std::make_unique<ServiceStore>(database));  // made and upgraded now: errors at start
     open = 1;
+    if (postgres) {
+      memo = std::make_unique<LookupMemo>();
+      listener = std::make_unique<LookupListener>(database, *memo);
+    }
   }
 
   std::unique_ptr<ServiceStore> lease() {
@@ -1190,6 +1219,16 @@ struct Api::Backend {
 
 namespace {
 
+// Before a request is answered: every process's lookups from memory have
+// forgotten what its transactions changed (ServiceStore::fence_lookups). A
+// fence that fails is not the request's failure: what it wrote stands.
+void fence(ServiceStore& store) noexcept {
+  try {
+    store.fence_lookups();
+  } catch (const std::exception&) {
+  }
+}
+
 // The longest period of any rate limit: a bucket untouched that long is full.
 std::chrono::seconds longest_period(const RateLimits& rates) {
   std::chrono::seconds longest{1};
@@ -1222,8 +1261,10 @@ HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
     Backend& backend;
     std::unique_ptr<ServiceStore>& store;
     ~Return() {
-      if (store)  // not given back already (before the mails are sent)
+      if (store) {  // not given back already (before the mails are sent)
+        fence(*store);
         backend.give_back(std::move(store));
+      }
     }
   } give_back{*backend_, store};
   StoredBuckets stored(*store);
@@ -1235,9 +1276,10 @@ HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
         store->forget_buckets(now - longest_period(settings_.rates));
       expire_requests(*store, settings_.quotas, now);
     }
-    HttpResponse response = Handler(*store, settings_, buckets, *rendered_, request, now, queued).run();
+    HttpResponse response = Handler(*store, settings_, buckets, *rendered_, backend_->memo.get(), request, now, queued).run();
     if (queued.mails.empty())
       return response;
+    fence(*store);
     backend_->give_back(std::move(store));
     return send_queued(queued, settings_, [&](const std::function<void(ServiceStore&)>& use) {
       std::unique_ptr<ServiceStore> again = backend_->lease();

@@ -15,4 +15,8 @@ void PgClear::operator()(pg_result* result) const noexcept {
   PQclear(result);
 }
 
+void PgFreeNotify::operator()(pgNotify* notification) const noexcept {
+  PQfreemem(notification);
+}
+
 }  // namespace mailseal::service::sql

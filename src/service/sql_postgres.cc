@@ -4,6 +4,7 @@
 // executed: the server parses and plans it once, not for every request.
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <array>
 #include <cstring>
@@ -148,6 +149,20 @@ class PostgresConnection final : public Connection {
 
   bool healthy() const noexcept override { return PQstatus(connection_.get()) == CONNECTION_OK; }
 
+  std::vector<Notification> notifications(int milliseconds) override {
+    std::vector<Notification> out = take_notifications();
+    if (!out.empty())
+      return out;
+    pollfd watched{PQsocket(connection_.get()), POLLIN, 0};
+    if (watched.fd < 0 || ::poll(&watched, 1, milliseconds) <= 0)
+      return out;
+    if (PQconsumeInput(connection_.get()) != 1)
+      return out;
+    return take_notifications();
+  }
+
+  std::int64_t backend_pid() const noexcept override { return PQbackendPID(connection_.get()); }
+
  private:
   PgResult exec(std::string_view sql, Values values) {
     Parameters parameters(values);
@@ -180,6 +195,13 @@ class PostgresConnection final : public Connection {
                               static_cast<int>(types.size()), types.data()));
     check(result);
     return &prepared_.emplace(std::move(key), std::move(name)).first->second;
+  }
+
+  std::vector<Notification> take_notifications() {
+    std::vector<Notification> out;
+    while (PgNotification notification{PQnotifies(connection_.get())})
+      out.push_back({notification->relname, notification->extra ? notification->extra : ""});
+    return out;
   }
 
   // Only the primary message: the detail may quote stored values.

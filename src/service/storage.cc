@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 #include <span>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "service/internal/lookup_listener.h"
+#include "service/internal/lookup_memo.h"
 
 namespace mailseal::service {
 
@@ -371,6 +375,7 @@ void ServiceStore::save_account(const AccountRecord& account, const std::vector<
       {account.fingerprint.str(), account.root, account.document,
        escrow ? sql::Value(*account.escrow) : sql::Value(std::nullopt),
        escrow ? sql::Value(*account.escrow_id) : sql::Value(std::nullopt), account.updated_at});
+  notify_lookups(LookupMemo::account_payload(account.fingerprint.str()));
   connection_->run("DELETE FROM devices WHERE account = ?1", {account.fingerprint.str()});
   for (const auto& device : devices) {
     connection_->run("INSERT INTO devices (account, device_id, signature_certificate, status) VALUES (?1, ?2, ?3, ?4)",
@@ -606,6 +611,61 @@ AddressClaims ServiceStore::claims_with_versions(const std::string& address) {
 
 void ServiceStore::bump_generation(const Identity& account) {
   connection_->run("UPDATE accounts SET generation = generation + 1 WHERE fingerprint = ?1", {account.str()});
+  notify_lookups(LookupMemo::account_payload(account.str()));
+}
+
+// PostgreSQL delivers the notification to every listening process when
+// (and only if) the transaction commits (lookup_listener.h); SQLite has no
+// listeners and no memo.
+void ServiceStore::notify_lookups(const std::string& payload) {
+  if (connection_->dialect() != sql::Dialect::Postgres)
+    return;
+  connection_->query("SELECT pg_notify(?1, ?2)", {std::string(kLookupChannel), payload});
+  notified_ = true;
+}
+
+// After the request's transactions, before its answer (api.cc): a fence
+// notification, committed after every notification the request's
+// transactions sent (a rolled-back one sent none), to every listener that
+// had a connection when it was sent (pg_stat_activity, by the name
+// LookupListener gives its connection); each listener answers it once it
+// has forgotten what the notifications before it changed. Waits for those
+// answers on this connection's own channel, kFenceRounds quiet rounds of
+// kFenceRoundMilliseconds at most (a listener that went away, or one that
+// began to listen only after the fence, never answers).
+bool ServiceStore::fence_lookups() {
+  if (!notified_ || connection_->dialect() != sql::Dialect::Postgres)
+    return true;
+  notified_ = false;
+  if (ack_channel_.empty()) {
+    const std::string channel = fmt::format("{}{}", kAckChannelPrefix, connection_->backend_pid());
+    connection_->execute("LISTEN " + channel);
+    ack_channel_ = channel;
+  }
+  const std::string seq = std::to_string(++fence_seq_);
+  auto rows = connection_->query(
+      "SELECT array_to_string(ARRAY(SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+      "AND application_name LIKE ?3 AND (backend_start IS NULL OR backend_start < statement_timestamp())), ' ') "
+      "FROM pg_notify(?1, ?2)",
+      {std::string(kLookupChannel), fmt::format("{}{} {}", kFencePrefix, ack_channel_, seq),
+       std::string(kListenerName) + " %"});
+  std::set<std::string> waiting;
+  if (rows->next()) {
+    std::istringstream pids(rows->text(0));
+    for (std::string pid; pids >> pid;)
+      waiting.insert(pid);
+  }
+  for (int quiet = 0; !waiting.empty() && quiet < kFenceRounds;) {
+    auto answers = connection_->notifications(kFenceRoundMilliseconds);
+    if (answers.empty())
+      ++quiet;
+    for (const auto& answer : answers) {
+      const auto space = answer.payload.find(' ');
+      if (answer.channel == ack_channel_ && space != std::string::npos && answer.payload.substr(space + 1) == seq)
+        waiting.erase(answer.payload.substr(0, space));
+    }
+  }
+  return waiting.empty();
 }
 
 std::vector<Claim> ServiceStore::verified_claims() {
@@ -639,6 +699,7 @@ void ServiceStore::put_claim(const Claim& claim, const std::optional<std::string
       "token_expires_at = excluded.token_expires_at",
       {claim.address, claim.account.str(), to_string(claim.state), token_hash, claim.claimed_at, claim.expires_at,
        claim.token_expires_at});
+  notify_lookups(LookupMemo::address_payload(claim.address));
   transaction.commit();
 }
 
@@ -670,6 +731,7 @@ bool ServiceStore::confirm_claim(const Claim& claim, TimePoint now) {
                        {claim.address, claim.account.str(), now}) == 0)
     return false;
   connection_->run("DELETE FROM claims WHERE address = ?1 AND account <> ?2", {claim.address, claim.account.str()});
+  notify_lookups(LookupMemo::address_payload(claim.address));
   transaction.commit();
   return true;
 }
@@ -679,11 +741,13 @@ bool ServiceStore::remove_claim(const std::string& address, const Identity& acco
   bump_generation(account);
   if (connection_->run("DELETE FROM claims WHERE address = ?1 AND account = ?2", {address, account.str()}) == 0)
     return false;
+  notify_lookups(LookupMemo::address_payload(address));
   transaction.commit();
   return true;
 }
 
-// Only pending claims, which no lookup serves: no generation changes.
+// Only pending claims, which no lookup serves: no generation changes and
+// no notification (a lookup's answer is the same before and after).
 void ServiceStore::drop_stale_claims(TimePoint now) {
   connection_->run("DELETE FROM claims WHERE state = 'pending' AND expires_at <= ?1", {now});
 }

@@ -184,12 +184,25 @@ class ServiceStore {
   // Forgets the buckets untouched since `before` (full again by then).
   void forget_buckets(TimePoint before);
 
+  // PostgreSQL, when this connection's transactions notified lookups
+  // (notify_lookups): waits until every process's lookup listener has
+  // processed those notifications (docs/service.md, "Lookups from
+  // memory"), so that no process answers from before them once the request
+  // is answered. False when a listener did not answer in time.
+  bool fence_lookups();
+
  private:
   // The profile's generation goes up by one (and its row stays locked
   // until the transaction ends).
   void bump_generation(const Identity& account);
+  // PostgreSQL: tells every process's lookup listener, on commit, that the
+  // answers of an address or a profile changed (lookup_memo.h's payloads).
+  void notify_lookups(const std::string& payload);
 
   std::unique_ptr<sql::Connection> connection_;
+  bool notified_ = false;     // notify_lookups since the last fence
+  std::string ack_channel_;   // this connection's channel for the fences' answers, once it LISTENs
+  std::int64_t fence_seq_ = 0;
 };
 
 }  // namespace mailseal::service

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/time.h"
@@ -76,6 +77,15 @@ class Connection {
   // False once the connection is lost (the server went away): the pool
   // drops it rather than handing it out again.
   virtual bool healthy() const noexcept = 0;
+  // PostgreSQL's notifications to the channels this connection LISTENs to
+  // (channel, payload), waiting up to `milliseconds` for the first when
+  // none is there; none on SQLite. And the server process's id.
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  virtual std::vector<Notification> notifications(int /*milliseconds*/) { return {}; }
+  virtual std::int64_t backend_pid() const noexcept { return 0; }
 
   // What a SELECT inside a transaction appends to lock the rows it reads
   // until the transaction ends: PostgreSQL's FOR UPDATE; nothing for SQLite,
