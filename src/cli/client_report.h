@@ -2,12 +2,14 @@
 // How the commands that put keys into other mail clients report the
 // certificates they re-issued for clients without AES-GCM.
 
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "mailseal/clients/mail_clients.h"
+#include "mailseal/gateway/user_service.h"
 
 namespace mailseal::cli {
 
@@ -23,6 +25,7 @@ nlohmann::json describe_client_refreshes(const std::vector<clients::ClientRefres
 void report_client_refreshes(const std::vector<clients::ClientRefresh>& refreshes);
 
 // Whether the gateway runs as a per-user service (`status`).
+std::string systemd_manager_text(const gateway::UserManager& manager);
 nlohmann::json describe_gateway_service();
 void print_gateway_service();
 

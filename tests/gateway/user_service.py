@@ -172,11 +172,14 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
     # a different path out of ExecStart=.
     bin_dir = os.path.join(work, "bin" + PROGRAM_HOSTILE)
     os.makedirs(bin_dir)
+    # mailseal and the program it hands `setup gateway` to, side by side.
+    for name in ("mailseal", "mailseal-setup"):
+        source = os.path.join(os.path.dirname(MAILSEAL), name)
+        try:
+            os.link(source, os.path.join(bin_dir, name))
+        except OSError:
+            shutil.copy2(source, os.path.join(bin_dir, name))
     program = os.path.join(bin_dir, "mailseal")
-    try:
-        os.link(MAILSEAL, program)
-    except OSError:
-        shutil.copy2(MAILSEAL, program)
     user_home = os.path.join(work, "user home")  # HOME: where the user unit goes
     runtime = os.path.join(work, "runtime")
     os.makedirs(runtime, mode=0o700)
