@@ -732,12 +732,12 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
       clock_broken(record, *breach);
   }
   for (const auto& [device, first] : clocks.cut) {
-    const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), [&](const Verified& verified) {
-      return verified.record.record.device == device && verified.record.record.seq >= first;
-    });
-    std::erase_if(plan.merge, [&](const Verified& verified) {
-      return verified.record.record.device == device && verified.record.record.seq >= first;
-    });
+    // Not captured as bindings: clang before 16 cannot (the fuzz build).
+    const auto is_cut = [&cut_device = device, cut_from = first](const Verified& verified) {
+      return verified.record.record.device == cut_device && verified.record.record.seq >= cut_from;
+    };
+    const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), is_cut);
+    std::erase_if(plan.merge, is_cut);
     plan.deferred += static_cast<int>(waiting);
     plan.waiting.insert(device);
     plan.reached[device] = first - 1;

@@ -150,6 +150,10 @@ class PostgresConnection final : public Connection {
   bool healthy() const noexcept override { return PQstatus(connection_.get()) == CONNECTION_OK; }
 
   std::vector<Notification> notifications(int milliseconds) override {
+    // What the last statement's answer brought along may sit in libpq's
+    // buffer unparsed, where poll() does not see it.
+    if (PQconsumeInput(connection_.get()) != 1)
+      return {};
     std::vector<Notification> out = take_notifications();
     if (!out.empty())
       return out;
