@@ -141,9 +141,6 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
 
 PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                       TimePoint now) {
-  // The device list published replaces the service's: first what another
-  // admin device added or removed (roster.cc).
-  internal::learn_published_devices(profile, client, now);
   try {
     return publish_once(profile, client, key_access, now);
   } catch (const Error& error) {

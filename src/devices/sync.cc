@@ -85,9 +85,7 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
       else
         certificates_only.push_back(std::move(record));
       ++report.keys_added;
-    } else if (existing->status == store::KeyStatus::Current && key.record.status == store::KeyStatus::Archived) {
-      // An archived key stays archived: a bundle another admin device sent
-      // before it learned of a rotation does not bring a key back.
+    } else if (existing->status != key.record.status) {
       store.set_mail_key_status(existing->id, key.record.status);
       if (key.record.status == store::KeyStatus::Archived)
         ++report.keys_archived;
@@ -109,9 +107,6 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
   profile::Profile profile = profile::Profile::open(home);
   SyncReport report;
   if (profile.holds_root()) {
-    // Before anything is published or sent: what another admin device
-    // added or removed.
-    learn_published_devices(profile, client, now);
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.

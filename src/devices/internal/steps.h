@@ -57,12 +57,6 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
 
 // join.cc: the accepted join: the store is made from the bundle, and the
 // pending state goes.
-// Admin devices: adds the devices of this profile that the service lists
-// and this device does not know (another admin device added them), and
-// takes a removal the root's published revocation list shows. Both
-// certificates of each must be the root's. How many changed.
-int learn_published_devices(profile::Profile& profile, keyservice::Client& client, TimePoint now);
-
 SyncReport complete_join(const std::filesystem::path& home, keyservice::Client& client, const KeyAccess& key_access,
                          TimePoint now);
 // approval.cc: admin devices accept (or refuse) requests made with a PIN
