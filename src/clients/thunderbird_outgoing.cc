@@ -128,8 +128,17 @@ ThunderbirdOutgoing set_thunderbird_outgoing(profile::Profile& profile, const fs
   // before anything is written.
   nlohmann::json logins = read_logins(directory);
   internal::ProfileSdr sdr(directory, submission.database_password);
-  const Passphrase secret = make_secret();
   outgoing.login_origin = internal::smtp_login_origin(gateway.host);
+  // A rehearsal on a copy, with a stand-in password: every SDR step the
+  // real one takes (the key, each existing entry's decryption) has run
+  // before make_secret replaces the old credential, so a key database that
+  // refuses leaves Thunderbird its old password (found in review).
+  {
+    nlohmann::json rehearsal = logins;
+    const Passphrase stand_in("stand-in");
+    internal::store_login(rehearsal, {outgoing.login_origin, submission.user, &stand_in}, sdr, now);
+  }
+  const Passphrase secret = make_secret();
   const internal::StoredLogin stored =
       internal::store_login(logins, {outgoing.login_origin, submission.user, &secret}, sdr, now);
   outgoing.login_replaced = stored.replaced;
