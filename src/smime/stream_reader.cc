@@ -294,6 +294,15 @@ bool has_bare_cr(std::string_view text) {
   return false;
 }
 
+// A header block in the form reading sees it (CRLF, keep_as_released in
+// reader.cc), or nothing when that form differs in more than line endings:
+// a bare CR, which only that form makes a line break, could hide a field.
+std::optional<std::string> released_header_block(std::string_view raw) {
+  if (has_bare_cr(raw))
+    return std::nullopt;
+  return mime::to_crlf(raw);
+}
+
 // Whether decrypted content whose header block is `inner` may stay spooled:
 // one part that reading does not take apart (no multipart, no S/MIME inside,
 // no Legacy Display Element that is not at the top of a text/plain body it
@@ -303,11 +312,12 @@ bool has_bare_cr(std::string_view text) {
 // as a layer, and the rest of the file released after that layer's content,
 // which its signer never signed (found in review, 2026-12-01).
 bool stays_spooled(std::string_view inner) {
-  if (has_bare_cr(inner))
+  const std::optional<std::string> released = released_header_block(inner);
+  if (!released)
     return false;
   mime::Entity entity;
   try {
-    entity = mime::Entity::parse(mime::to_crlf(inner));
+    entity = mime::Entity::parse(*released);
   } catch (const Error&) {
     return false;
   }
@@ -449,13 +459,12 @@ std::optional<ReadResult> read_signed_inside(const mime::Entity& top, SpoolSink&
   const std::optional<std::size_t> body = internal::find_body(prefix);
   if (!body)
     return std::nullopt;
-  const std::string_view raw_header_block = std::string_view(prefix).substr(0, *body);
-  if (has_bare_cr(raw_header_block))
+  std::optional<std::string> header_block = released_header_block(std::string_view(prefix).substr(0, *body));
+  if (!header_block)
     return std::nullopt;
-  std::string header_block = mime::to_crlf(raw_header_block);
   mime::Entity inner;
   try {
-    inner = mime::Entity::parse(header_block);
+    inner = mime::Entity::parse(*header_block);
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -465,7 +474,7 @@ std::optional<ReadResult> read_signed_inside(const mime::Entity& top, SpoolSink&
   if (::lseek(plain.reader(), static_cast<off_t>(*body), SEEK_SET) < 0)
     throw Error(ErrorCode::Io, fmt::format("cannot read the decrypted message back: {}", std::strerror(errno)));
   FdSource rest(plain.reader());
-  internal::Decryption decrypted{std::move(header_block), decryption.cipher, decryption.authenticated};
+  internal::Decryption decrypted{std::move(*header_block), decryption.cipher, decryption.authenticated};
   const ReadSigned read_on = [&](const internal::StreamedSignedData& streamed, std::string content) {
     return internal::read_decrypted_verified(top, std::move(decrypted), streamed, std::move(content), keys, policy);
   };
