@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mailseal/common/error.h"
+#include "smime/internal/background_sink.h"
 #include "smime/internal/bio_sink.h"
 #include "smime/internal/cms.h"
 #include "smime/internal/compose.h"
@@ -167,8 +168,11 @@ void encrypt_message(OutgoingMessage& message, ByteSink& out, const EncryptOptio
   ossl::Cms cms = make_envelope(options);
   internal::stream_cms(cms.get(), out, "encryption", [&](ByteSink& plaintext) {
     if (options.signer != nullptr) {
-      internal::write_multipart_signed(message, plaintext, *options.signer, internal::Transport::Binary,
+      // The signature's digest and the encryption each take a core.
+      internal::BackgroundSink encryption(plaintext);
+      internal::write_multipart_signed(message, encryption, *options.signer, internal::Transport::Binary,
                                        internal::HeaderProtection::Cipher, "", legacy_display);
+      encryption.finish();
     } else {
       internal::write_content_entity(message, plaintext, internal::Transport::Binary,
                                      internal::HeaderProtection::Cipher, legacy_display);

@@ -16,6 +16,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/smime/io.h"
 #include "scratch.h"
+#include "smime/internal/background_sink.h"
 
 namespace mailseal::smime {
 namespace {
@@ -142,6 +143,79 @@ TEST(Sinks, Base64LinesOf76) {
   EXPECT_EQ(first_end, 76u);
   EXPECT_EQ(out.text().substr(0, 8), "YWFhYWFh");
   EXPECT_EQ(out.text().substr(76 + 2), "YWFhYWFhYWFhYWFhYQ==\r\n") << "57 + 13 bytes: the tail line";
+}
+
+// What the writer hands to a BackgroundSink reaches the sink behind it
+// whole and in order, from small writes below the start threshold and large
+// ones above it, split and joined across its chunks.
+TEST(BackgroundSink, PassesEverythingInOrder) {
+  StringSink out;
+  std::string expected;
+  {
+    internal::BackgroundSink background(out);
+    for (int i = 0; i < 6000; ++i) {
+      std::string piece =
+          std::to_string(i) + std::string(static_cast<std::size_t>(i % 7000), static_cast<char>('a' + i % 26));
+      background.write(std::string_view(piece));
+      expected += piece;
+    }
+    background.finish();
+    EXPECT_EQ(out.text().size(), expected.size()) << "finish returns once the sink behind has everything";
+  }
+  EXPECT_GT(expected.size(), 8u << 20) << "the test must pass the threshold at which the thread starts";
+  EXPECT_EQ(out.text(), expected);
+}
+
+// A sink behind that fails (the output's disk full, the encryption refused)
+// stops the writing: the writer sees the error, and nothing written after it
+// reaches the sink.
+class FailingSink : public ByteSink {
+ public:
+  explicit FailingSink(std::size_t fail_after) : fail_after_(fail_after) {}
+  using ByteSink::write;
+  void write(ByteView bytes) override {
+    if (received_ + bytes.size() > fail_after_)
+      throw Error(ErrorCode::Io, "disk full");
+    received_ += bytes.size();
+  }
+  std::size_t received() const { return received_; }
+
+ private:
+  std::size_t fail_after_;
+  std::size_t received_ = 0;
+};
+
+TEST(BackgroundSink, ErrorOfTheSinkBehindReachesTheWriter) {
+  FailingSink failing(6u << 20);
+  internal::BackgroundSink background(failing);
+  const std::string chunk(100 * 1024, 'x');
+  bool thrown = false;
+  std::string message;
+  try {
+    for (int i = 0; i < 400; ++i)
+      background.write(std::string_view(chunk));
+    background.finish();
+  } catch (const Error& error) {
+    thrown = true;
+    message = error.what();
+  }
+  EXPECT_TRUE(thrown) << "40 MB into a sink that takes 6 MB";
+  EXPECT_NE(message.find("disk full"), std::string::npos) << message;
+  EXPECT_LE(failing.received(), 6u << 20);
+}
+
+// A writer that gives up (an exception of its own) leaves without waiting for
+// what it wrote to be delivered, and without delivering it.
+TEST(BackgroundSink, DroppedWithoutFinishStopsItsThread) {
+  StringSink out;
+  {
+    internal::BackgroundSink background(out);
+    const std::string chunk(1 << 20, 'y');
+    for (int i = 0; i < 12; ++i)
+      background.write(std::string_view(chunk));
+  }
+  EXPECT_LE(out.text().size(), std::size_t{12} << 20);
+  EXPECT_EQ(out.text().find_first_not_of('y'), std::string::npos);
 }
 
 }  // namespace
