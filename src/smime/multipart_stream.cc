@@ -28,7 +28,8 @@ bool is_padding(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 class Splitter {
  public:
-  Splitter(std::string_view boundary, ByteSink& first) : delimiter_("--" + std::string(boundary)), first_(first) {}
+  Splitter(std::string_view boundary, std::uint64_t max_first, ByteSink& first)
+      : delimiter_("--" + std::string(boundary)), max_first_(max_first), first_(first) {}
 
   // False once the closing delimiter is read.
   bool feed(ByteView bytes) {
@@ -152,6 +153,10 @@ class Splitter {
     if (bytes.empty())
       return;
     if (part_ == 0) {
+      first_size_ += bytes.size();
+      if (first_size_ > max_first_)
+        throw Error(ErrorCode::RejectedByPolicy,
+                    fmt::format("the signed part of the multipart/signed is larger than {} bytes", max_first_));
       first_.write(bytes);
     } else if (part_ == 1) {
       if (signature_.size() + bytes.size() > kMaxSignaturePart)
@@ -161,6 +166,8 @@ class Splitter {
   }
 
   const std::string delimiter_;
+  const std::uint64_t max_first_;
+  std::uint64_t first_size_ = 0;
   ByteSink& first_;
   std::string line_;     // a line that may be a delimiter, so far
   std::string held_;     // the line break held back
@@ -173,10 +180,11 @@ class Splitter {
 
 }  // namespace
 
-DetachedParts read_detached_parts(ByteSource& body, std::string_view boundary, ByteSink& first) {
+DetachedParts read_detached_parts(ByteSource& body, std::string_view boundary, std::uint64_t max_first,
+                                  ByteSink& first) {
   if (boundary.empty() || boundary.size() > kMaxBoundary)
     malformed("a multipart entity has no valid boundary");
-  Splitter splitter(boundary, first);
+  Splitter splitter(boundary, max_first, first);
   std::vector<std::uint8_t> buffer(kReadChunk);
   while (std::size_t n = body.read(buffer)) {
     if (!splitter.feed(ByteView(buffer.data(), n)))

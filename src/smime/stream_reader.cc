@@ -416,7 +416,8 @@ using ReadSigned = std::function<ReadResult(const internal::StreamedSignedData&,
 ReadResult read_detached(const mime::Entity& entity, ByteSource& body, const std::filesystem::path& spool,
                          bool decrypted, const ReadSigned& read_on) {
   SpoolSink part(spool);
-  internal::DetachedParts parts = internal::read_detached_parts(body, *entity.content_type.parameter("boundary"), part);
+  internal::DetachedParts parts =
+      internal::read_detached_parts(body, *entity.content_type.parameter("boundary"), kMaxMessageSize, part);
   part.finish();
   if (parts.parts != 2) {
     throw Error(ErrorCode::Malformed,

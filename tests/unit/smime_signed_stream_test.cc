@@ -375,7 +375,7 @@ void expect_split_as_whole(const std::string& body, const std::string& boundary)
   for (std::size_t step : {1, 2, 3, 5, 64, 100000}) {
     DripSource source(as_bytes(body), step);
     StringSink first;
-    internal::DetachedParts parts = internal::read_detached_parts(source, boundary, first);
+    internal::DetachedParts parts = internal::read_detached_parts(source, boundary, body.size(), first);
     SCOPED_TRACE(testing::Message() << "step " << step << ", body " << testing::PrintToString(body));
     EXPECT_EQ(parts.parts, whole.parts.size());
     if (!whole.parts.empty()) {
@@ -407,13 +407,35 @@ TEST(DetachedStream, RefusesAnEndlessBoundaryLineAndAHugeSignaturePart) {
   StringSink first;
   const std::string padded = "--b\r\nfirst\r\n--b" + std::string(internal::kMaxDelimiterLine + 10, ' ');
   MemorySource padded_source(as_bytes(padded));
-  EXPECT_THROW(internal::read_detached_parts(padded_source, "b", first), Error);
+  EXPECT_THROW(internal::read_detached_parts(padded_source, "b", padded.size(), first), Error);
   const std::string huge =
       "--b\r\nfirst\r\n--b\r\n" + std::string(internal::kMaxSignaturePart + 10, 'A') + "\r\n--b--\r\n";
   MemorySource huge_source(as_bytes(huge));
-  EXPECT_THROW(internal::read_detached_parts(huge_source, "b", first), Error);
+  EXPECT_THROW(internal::read_detached_parts(huge_source, "b", huge.size(), first), Error);
   MemorySource empty(as_bytes(std::string("--\r\n")));
-  EXPECT_THROW(internal::read_detached_parts(empty, "", first), Error);
+  EXPECT_THROW(internal::read_detached_parts(empty, "", 100, first), Error);
+}
+
+// Standard input may be endless: the signed part stops at its limit (1 GiB
+// in reading), with the bytes up to it and no more given to the spool.
+TEST(DetachedStream, RefusesASignedPartOverItsLimit) {
+  const std::string body = "--b\r\n" + std::string(5000, 'x') + "\r\n--b\r\nsig\r\n--b--\r\n";
+  for (std::size_t step : {1, 7, 4096}) {
+    DripSource source(as_bytes(body), step);
+    StringSink first;
+    try {
+      internal::read_detached_parts(source, "b", 4000, first);
+      ADD_FAILURE() << "a first part of 5000 bytes passed a limit of 4000";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::RejectedByPolicy);
+      EXPECT_NE(std::string(error.what()).find("larger than 4000 bytes"), std::string::npos) << error.what();
+    }
+    EXPECT_LE(first.text().size(), 4000u);
+  }
+  DripSource exact(as_bytes(body), 64);
+  StringSink first;
+  EXPECT_EQ(internal::read_detached_parts(exact, "b", 5000, first).parts, 2u) << "a part at its limit passes";
+  EXPECT_EQ(first.text().size(), 5000u);
 }
 
 std::string sign_detached(const std::string& message) {

@@ -27,7 +27,10 @@ struct DetachedParts {
 // Reads `body` up to its closing delimiter (or end): the first part's bytes
 // to `first`, the second kept. Error(Malformed) for a boundary that is empty
 // or over 200 characters, a signature part over kMaxSignaturePart, a
-// delimiter-like line over kMaxDelimiterLine, more than mime::kMaxParts parts.
-DetachedParts read_detached_parts(ByteSource& body, std::string_view boundary, ByteSink& first);
+// delimiter-like line over kMaxDelimiterLine, more than mime::kMaxParts parts;
+// Error(RejectedByPolicy) for a first part over `max_first` bytes (the input
+// may be endless: standard input).
+DetachedParts read_detached_parts(ByteSource& body, std::string_view boundary, std::uint64_t max_first,
+                                  ByteSink& first);
 
 }  // namespace mailseal::smime::internal
