@@ -1143,12 +1143,14 @@ HttpResponse send_queued(QueuedMails& queued, const ServiceSettings& settings,
 
 }  // namespace
 
-// The connections of one Api (docs/service.md, "Back ends"): SQLite's one
-// connection serves one request at a time (its database has one writer
-// anyway); PostgreSQL gets one connection per request being served at once
-// (at most the server's worker threads), kept open for the next.
+// The connections of one Api (docs/service.md, "Back ends"): one per request
+// being served at once (at most the server's worker threads), opened when
+// first needed and kept for the next. SQLite's readers run side by side
+// (WAL); its writers take the file's one write lock in turn (BEGIN
+// IMMEDIATE, with the busy timeout), as several processes on one file do.
 struct Api::Backend {
   static constexpr std::size_t kMaxPostgresConnections = 64;
+  static constexpr std::size_t kMaxSqliteConnections = 4;
   // Housekeeping, by whichever request comes this long after the last:
   // buckets untouched for longer than the longest period are full again
   // (PostgreSQL) and forgotten; expired join requests are rejected and old
@@ -1170,7 +1172,9 @@ struct Api::Backend {
   std::unique_ptr<LookupListener> listener;
 
   explicit Backend(const std::string& name)
-      : database(name), postgres(sql::is_postgres(name)), limit(postgres ? kMaxPostgresConnections : 1) {
+      : database(name),
+        postgres(sql::is_postgres(name)),
+        limit(postgres ? kMaxPostgresConnections : kMaxSqliteConnections) {
     idle.push_back(std::make_unique<ServiceStore>(database));  // made and upgraded now: errors at start
     open = 1;
     if (postgres) {
