@@ -66,6 +66,7 @@ void add_identity_json(json& document, const smime::ReadResult& result, const sm
   document["warnings"] = result.warnings;
   document["addressed_to_reader"] = result.addressed_to_reader ? json(*result.addressed_to_reader) : json(nullptr);
   document["signed_part_only"] = result.signed_part_only;
+  document["parts_unchecked"] = result.parts_unchecked;
   document["released"] = content.released();
   document["withheld"] = content.withheld() ? json(std::string(smime::to_string(*content.withheld()))) : json(nullptr);
 }
@@ -297,10 +298,11 @@ int run_verify(const Context& context, const VerifyArgs& args) {
   if (!result.signature) {
     for (const auto& note : result.notes)
       print_note(escape_for_terminal(note));
-    if (result.signed_part_only) {
+    if (result.signed_part_only || result.parts_unchecked) {
       throw Error(ErrorCode::BadSignature,
-                  "the message is not signed as a whole: a part of it is signed, but a signature counts only when "
-                  "it covers the whole message, so nothing here is vouched for");
+                  fmt::format("the message is not signed as a whole: a part of it {}, but a signature counts only "
+                              "when it covers the whole message, so nothing here is vouched for",
+                              result.signed_part_only ? "is signed" : "may be signed"));
     }
     throw Error(ErrorCode::BadSignature, "the message is not signed");
   }

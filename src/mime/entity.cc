@@ -105,6 +105,8 @@ MultipartBody split_multipart(std::string_view body, std::string_view boundary) 
     }
     position = next;
   }
+  if (part_start)
+    out.unterminated = body.substr(std::min(*part_start, body.size()));
   return out;
 }
 

@@ -119,29 +119,66 @@ void classify_part(const mime::Entity& part, PartialLayers& found) {
   }
 }
 
-void find_in(const mime::Entity& entity, int depth, PartialLayers& found) {
-  if (depth > kMaxPartDepth)
+bool is_container(const mime::Entity& entity) {
+  return entity.content_type.is("message", "rfc822") || entity.content_type.is_multipart();
+}
+
+// Two Content-Type fields: mailseal reads the first, other readers (GMime)
+// the last, so a signature could hide behind a harmless first one.
+bool has_two_content_types(const mime::Entity& entity) {
+  std::size_t count = 0;
+  for (const auto& field : entity.headers.fields())
+    count += mime::same_field_name(field.name, "Content-Type") ? 1 : 0;
+  return count > 1;
+}
+
+void find_in(const mime::Entity& entity, int depth, PartialLayers& found);
+
+// One part as other readers see it: its type, then what it holds. A part
+// that does not parse is not checked, and says so, rather than hiding its
+// siblings.
+void look_at_part(std::string_view bytes, int depth, PartialLayers& found) {
+  mime::Entity part;
+  try {
+    part = mime::Entity::parse(bytes);
+  } catch (const Error&) {
+    found.unchecked = true;
     return;
+  }
+  if (has_two_content_types(part))
+    found.unchecked = true;
+  classify_part(part, found);
+  find_in(part, depth + 1, found);
+}
+
+// Fails closed (PartialLayers::unchecked) wherever the search cannot see
+// what another reader would show: too deep, too many parts, a part that
+// does not parse.
+void find_in(const mime::Entity& entity, int depth, PartialLayers& found) {
+  if (!is_container(entity))
+    return;
+  if (depth > kMaxPartDepth) {
+    found.unchecked = true;
+    return;
+  }
   if (entity.content_type.is("message", "rfc822")) {
-    try {
-      mime::Entity attached = mime::Entity::parse(entity.body);
-      classify_part(attached, found);
-      find_in(attached, depth + 1, found);
-    } catch (const Error&) {
-    }
+    look_at_part(entity.body, depth, found);
     return;
   }
   auto boundary = entity.content_type.parameter("boundary");
-  if (!entity.content_type.is_multipart() || !boundary)
-    return;
+  if (!boundary)
+    return;  // no parts: readers show the body as text
+  mime::MultipartBody body;
   try {
-    for (auto bytes : mime::split_multipart(entity.body, *boundary).parts) {
-      mime::Entity child = mime::Entity::parse(bytes);
-      classify_part(child, found);
-      find_in(child, depth + 1, found);
-    }
+    body = mime::split_multipart(entity.body, *boundary);
   } catch (const Error&) {
+    found.unchecked = true;
+    return;
   }
+  for (std::string_view bytes : body.parts)
+    look_at_part(bytes, depth, found);
+  if (body.unterminated)
+    look_at_part(*body.unterminated, depth, found);
 }
 
 }  // namespace
@@ -259,6 +296,7 @@ std::optional<bool> addressed_to(const mime::Headers& signed_fields, std::span<c
 
 PartialLayers find_partial_layers(const mime::Entity& entity) {
   PartialLayers found;
+  found.unchecked = has_two_content_types(entity);
   find_in(entity, 0, found);
   return found;
 }

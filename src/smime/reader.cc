@@ -376,8 +376,14 @@ void combine_signatures(ReadResult& result, const mime::Entity& innermost) {
   internal::PartialLayers partial = internal::find_partial_layers(innermost);
   result.signed_part_only = partial.signed_part;
   result.encrypted_part_only = partial.encrypted_part && !result.encrypted;
+  result.parts_unchecked = partial.unchecked;
   if (partial.signed_part)
     result.notes.push_back("a part of this message is signed, but no signature covers the whole message");
+  if (partial.unchecked) {
+    result.notes.push_back(
+        "a part of this message could not be looked into (malformed, nested too deep or one of too many): other "
+        "mail programs may show it as signed or encrypted, but no signature covers the whole message");
+  }
   if (result.encrypted_part_only) {
     result.notes.push_back(
         "a part of this message is encrypted, but the message itself is not: such a part is not decrypted");

@@ -275,6 +275,54 @@ TEST(SmimeAttacks, ASignedPartThatIsNotTheRootCountsForNothing) {
   EXPECT_EQ(Release::of_verified(result).withheld(), Withheld::NotSigned);
 }
 
+// "Johnny, You Are Fired" with the signed part hidden from the search for
+// it, in the six shapes an attacker's review found (2026-12-01): each is
+// shown as a signed part by GMime, so a client says "signed by Alice" beside
+// the attacker's text. Mailseal must still say that a part is, or may be,
+// signed and that nothing covers the whole.
+TEST(SmimeAttacks, ASignedPartHiddenFromTheSearchStillCountsForNothingAndIsNamed) {
+  const std::string signed_message = sign(kLetter, alice());
+  const std::string signed_part = signed_message.substr(signed_message.find("Content-Type:"));
+  const std::string head =
+      "From: mallory@evil.example\r\nTo: bob@example.org\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nYou are fired.\r\n";
+  std::string many_parts = head;
+  for (int i = 0; i < 1001; ++i)
+    many_parts += "--x\r\nContent-Type: text/plain\r\n\r\n.\r\n";
+  many_parts += "--x\r\n" + signed_part + "\r\n--x--\r\n";
+  std::string deep = signed_part;
+  for (int level = 0; level < 10; ++level) {
+    const std::string boundary = "level" + std::to_string(level);
+    deep = "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n--" + boundary + "\r\n" + deep +
+           "\r\n--" + boundary + "--\r\n";
+  }
+  const std::vector<std::pair<std::string, std::string>> shapes = {
+      {"the last part of a multipart never closed", head + "--x\r\n" + signed_part},
+      {"inside an inner multipart never closed",
+       head + "--x\r\nContent-Type: multipart/mixed; boundary=\"y\"\r\n\r\n--y\r\n" + signed_part + "\r\n--x--\r\n"},
+      {"after a sibling whose header block does not parse",
+       head + "--x\r\nnot a header field\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x\r\n" + signed_part +
+           "\r\n--x--\r\n"},
+      {"behind more parts than the search splits", many_parts},
+      {"nested deeper than the search goes", head + "--x\r\n" + deep + "\r\n--x--\r\n"},
+      {"behind a first, harmless Content-Type",
+       head + "--x\r\nContent-Type: text/plain\r\n" + signed_part + "\r\n--x--\r\n"},
+  };
+  for (const auto& [shape, message] : shapes) {
+    SCOPED_TRACE(shape);
+    ReadResult result = read(message);
+    EXPECT_FALSE(result.signature);
+    EXPECT_TRUE(result.signed_part_only || result.parts_unchecked);
+    EXPECT_TRUE(mentions(result.notes, "no signature covers the whole message", ""))
+        << testing::PrintToString(result.notes);
+    EXPECT_EQ(Release::of_verified(result).withheld(), Withheld::NotSigned);
+  }
+  // A well-formed message with no S/MIME part says nothing of the kind.
+  ReadResult plain = read(head + "--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n");
+  EXPECT_FALSE(plain.signed_part_only || plain.parts_unchecked);
+  EXPECT_TRUE(plain.notes.empty()) << testing::PrintToString(plain.notes);
+}
+
 TEST(SmimeAttacks, OuterFieldsThatDifferFromTheSignedOnesAreReported) {
   mime::Headers outer = mime::Headers::parse(
       "From: alice@example.com\r\nTo: bob@example.org\r\nSubject: You are fired\r\nReply-To: mallory@evil.example");

@@ -118,6 +118,9 @@ struct Entity {
 struct MultipartBody {
   std::vector<std::string_view> parts;
   bool closed = false;  // the close delimiter was present
+  // Without it, what follows the last delimiter: a part that other readers
+  // (GMime, mail clients) show although no delimiter ends it.
+  std::optional<std::string_view> unterminated;
 };
 MultipartBody split_multipart(std::string_view body, std::string_view boundary);
 

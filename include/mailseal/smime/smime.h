@@ -198,6 +198,9 @@ struct ReadResult {
   // whole (its root): such a part counts for nothing and is not opened.
   bool signed_part_only = false;
   bool encrypted_part_only = false;
+  // A part could not be looked into for those (malformed, too deep, too
+  // many): another reader may show it signed or encrypted.
+  bool parts_unchecked = false;
   // The innermost message, protected headers restored, CRLF line endings:
   // held back until a Release (release.h) decides that it may be read.
   HeldContent content;

@@ -48,6 +48,10 @@ bool is_p7m_octet_stream(const mime::Entity& entity);
 struct PartialLayers {
   bool signed_part = false;
   bool encrypted_part = false;
+  // A part could not be looked into (it does not parse, has two
+  // Content-Type fields, lies deeper than the search goes, or is one of too
+  // many): it may be signed or encrypted for a reader that shows it.
+  bool unchecked = false;
 };
 PartialLayers find_partial_layers(const mime::Entity& entity);
 
