@@ -144,9 +144,12 @@ void MultipartScan::on_delimiter(std::size_t k, bool closing, std::uint64_t raw_
     return;
   }
   Level& level = levels_[k];
-  if (level.in_part && level.part_transformed && raw_end > prefix_) {
-    refuse("a part with a Legacy Display Element ends past the start read in memory");
-    return;
+  if (level.in_part && level.part_transformed) {
+    if (raw_end > prefix_) {
+      refuse("a part with a Legacy Display Element ends past the start read in memory");
+      return;
+    }
+    needed_prefix_ = std::max(needed_prefix_, raw_end);
   }
   level.in_part = false;
   level.part_transformed = false;
@@ -228,7 +231,7 @@ bool MultipartScan::finish() {
   return refusal_.empty();
 }
 
-bool multipart_stays_spooled(int fd, std::uint64_t size, std::uint64_t prefix) {
+std::optional<std::uint64_t> multipart_spooled_prefix(int fd, std::uint64_t size, std::uint64_t prefix) {
   MultipartScan scan(prefix);
   std::vector<std::uint8_t> buffer(kScanChunk);
   for (std::uint64_t offset = 0; offset < size && scan.refusal().empty();) {
@@ -237,11 +240,13 @@ bool multipart_stays_spooled(int fd, std::uint64_t size, std::uint64_t prefix) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      return false;  // read whole, which reports the error
+      return std::nullopt;  // read whole, which reports the error
     scan.write(ByteView(buffer.data(), static_cast<std::size_t>(n)));
     offset += static_cast<std::uint64_t>(n);
   }
-  return scan.finish();
+  if (!scan.finish())
+    return std::nullopt;
+  return scan.needed_prefix();
 }
 
 }  // namespace mailseal::smime::internal

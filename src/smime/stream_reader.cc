@@ -341,19 +341,21 @@ Spooling spooling_of(std::string_view inner) {
   return plain_text ? Spooling::Stays : Spooling::Whole;
 }
 
-// Whether the content in `plain` stays in its file, its first `prefix` bytes
-// read in memory: its header block `inner` says so, or says its parts must
-// be scanned and the scan of the file says so.
-bool stays_spooled(const SpoolSink& plain, std::string_view inner, std::uint64_t prefix) {
+// Whether the content in `plain` stays in its file, of which `available`
+// bytes may be read in memory: nullopt when not, else how many bytes the
+// start read in memory must hold at least (internal::MultipartScan:
+// needed_prefix). Its header block `inner` says so, or says its parts must be
+// scanned and the scan of the file says so.
+std::optional<std::uint64_t> start_to_read(const SpoolSink& plain, std::string_view inner, std::uint64_t available) {
   switch (spooling_of(inner)) {
     case Spooling::Stays:
-      return true;
+      return 0;
     case Spooling::ScanParts:
-      return internal::multipart_stays_spooled(plain.reader(), plain.size(), prefix);
+      return internal::multipart_spooled_prefix(plain.reader(), plain.size(), available);
     case Spooling::Whole:
       break;
   }
-  return false;
+  return std::nullopt;
 }
 
 // Reading goes on with the content in memory: all of it, or (the content
@@ -377,7 +379,18 @@ ReadResult read_spooled(SpoolSink& plain, std::string_view what, LayersBefore be
                                                  size, mime::kMaxHeaderBlock + kBodyPrefix)));
   std::optional<std::size_t> body = internal::find_body(prefix);
   std::size_t cut = body ? prefix.rfind('\n', std::min(prefix.size() - 1, *body + kBodyPrefix)) : 0;
-  if (!body || cut < *body || !stays_spooled(plain, std::string_view(prefix).substr(0, *body), cut + 1)) {
+  std::optional<std::uint64_t> start;
+  if (body && cut >= *body)
+    start = start_to_read(plain, std::string_view(prefix).substr(0, *body), prefix.size());
+  if (start && *start > cut + 1) {
+    // A part reading changes (a Legacy Display Element) ends past the first
+    // 64 KiB of the body, within what was read: the start goes to its end.
+    if (prefix[*start - 1] == '\n')
+      cut = static_cast<std::size_t>(*start - 1);
+    else
+      start.reset();
+  }
+  if (!start) {
     // Content read whole: S/MIME inside, parts reading judges, or not to be split.
     if (size > kMaxMessageSize)
       throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));
@@ -389,7 +402,7 @@ ReadResult read_spooled(SpoolSink& plain, std::string_view what, LayersBefore be
   prefix.resize(cut + 1);
   ReadResult result = read_content(std::move(prefix));
   if (result.layers.size() != before.signatures || result.decrypted != before.decrypted) {
-    // stays_spooled judges as reading does, so this is not expected; if it
+    // start_to_read judges as reading does, so this is not expected; if it
     // happens, the content is read whole, as a small message is.
     if (size > kMaxMessageSize)
       throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));

@@ -272,11 +272,19 @@ TEST(MultipartStream, MailsealsDefaultMessageWithAnAttachmentStaysAndLosesItsLeg
       << "the element is removed";
 }
 
-TEST(MultipartStream, ALegacyDisplayPartLargerThanTheStartIsReadWhole) {
-  std::string text = "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
-  while (text.size() < 200 * 1024)
-    text += "All work and no play makes Jack a dull boy, all work and no play.\r\n";
-  expect_as_whole(mailseal_encrypted(with_attachment(6, text)), false);
+// The start read in memory goes to the end of a part holding an element
+// when that is within the first MiB; a longer one is read whole.
+TEST(MultipartStream, ALegacyDisplayPartPastTheFirstMibIsReadWhole) {
+  for (std::size_t kib : {200, 2048}) {
+    std::string text = "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
+    while (text.size() < kib * 1024)
+      text += "All work and no play makes Jack a dull boy, all work and no play.\r\n";
+    const std::string encrypted = mailseal_encrypted(with_attachment(6, text));
+    expect_as_whole(encrypted, kib < 1024);
+    ScratchDirectory scratch;
+    const Read streamed = read_streamed(encrypted, scratch);
+    EXPECT_EQ(streamed.content.find("Subject: Report\r\n\r\nAll work"), std::string::npos) << "removed";
+  }
 }
 
 TEST(MultipartStream, AnSmimePartDeepInsideIsReadWholeAsInASmallMessage) {

@@ -10,6 +10,7 @@
 // that is read in memory.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ class MultipartScan {
 
   // Why not: empty while it still may.
   const std::string& refusal() const noexcept { return refusal_; }
+  // How much of the content (as in the file) the start read in memory must
+  // hold: the end of the last delimiter line that ends a part holding a
+  // Legacy Display Element (or a part around one); 0 when none does.
+  std::uint64_t needed_prefix() const noexcept { return needed_prefix_; }
 
  private:
   struct Level {
@@ -54,6 +59,7 @@ class MultipartScan {
   void refuse(std::string why);
 
   std::uint64_t prefix_;
+  std::uint64_t needed_prefix_ = 0;
   std::string refusal_;
   std::vector<Level> levels_;
   bool in_header_ = true;     // reading an entity's header block (the content's first)
@@ -68,7 +74,9 @@ class MultipartScan {
 };
 
 // MultipartScan over a file's bytes [0, size), read through `fd` in chunks
-// (stopping at the first refusal); `prefix` as for MultipartScan.
-bool multipart_stays_spooled(int fd, std::uint64_t size, std::uint64_t prefix);
+// (stopping at the first refusal), `prefix` the most that may be read in
+// memory: nullopt when the content is to be read whole, else how much of it
+// the start read in memory must hold (needed_prefix).
+std::optional<std::uint64_t> multipart_spooled_prefix(int fd, std::uint64_t size, std::uint64_t prefix);
 
 }  // namespace mailseal::smime::internal
