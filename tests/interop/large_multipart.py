@@ -98,7 +98,8 @@ try:
     # openssl signs (multipart/signed, -stream) and encrypts (AES-256-CBC,
     # -stream) the message from Python's email package, as another client sends it.
     signed_path = write("signed.eml", run_tool("openssl", "cms", "-sign", "-stream", "-signer", alice_pem, "-md",
-                                               "sha256", "-in", plain_path))
+                                               "sha256", "-from", "alice@example.com", "-to", "bob@example.org",
+                                               "-subject", "the figures", "-in", plain_path))
     encrypted_path = os.path.join(work, "openssl-signed.eml")
     run_tool("openssl", "cms", "-encrypt", "-stream", "-aes256", "-from", "alice@example.com", "-to",
              "bob@example.org", "-subject", "the figures", "-in", signed_path, "-out", encrypted_path, bob_crt)
@@ -110,6 +111,19 @@ try:
           f"{len(written)} bytes against {len(expected)}")
     check(peak < MAX_PEAK_MIB, f"in bounded memory: peak {peak:.1f} MiB for a {ATTACHMENT_MIB} MiB attachment")
     check(os.listdir(spool) == [], "no temporary file is left", os.listdir(spool))
+
+    # The signed message alone (a multipart/signed around the multipart/mixed, as Thunderbird sends): verify.
+    out = os.path.join(out_dir, "verified.out")
+    code, peak, err, _ = run_measured([MAILSEAL, "--home", bob.home, "verify", signed_path, "-o", out],
+                                      env=dict(os.environ, TMPDIR=spool))
+    verified = b""
+    if os.path.exists(out):
+        with open(out, "rb") as handle:
+            verified = handle.read()
+        os.remove(out)
+    check(code == 0 and verified == openssl_verify(open(signed_path, "rb").read()),
+          "openssl's multipart/signed with a 40 MiB attachment verifies, and the output is openssl's", err)
+    check(peak < MAX_PEAK_MIB, f"and streams: peak {peak:.1f} MiB")
 
     # openssl encrypts only (AES-256-GCM, authenticated): the same, without a signature.
     gcm_path = os.path.join(work, "openssl-gcm.eml")
@@ -184,4 +198,4 @@ try:
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
-finish(minimum=17)
+finish(minimum=19)
