@@ -25,6 +25,7 @@
 #include "smime/internal/compose.h"
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/identity.h"
+#include "smime/internal/multipart_scan.h"
 #include "smime/internal/multipart_stream.h"
 #include "smime/internal/reading.h"
 #include "smime/internal/signed_reader.h"
@@ -304,32 +305,57 @@ std::optional<std::string> released_header_block(std::string_view raw) {
 }
 
 // Whether decrypted content whose header block is `inner` may stay spooled:
-// one part that reading does not take apart (no multipart, no S/MIME inside,
-// no Legacy Display Element that is not at the top of a text/plain body it
-// need not decode). Judged on the form reading sees (CRLF, keep_as_released
-// in reader.cc); a bare CR, which only that form makes a line break, means
-// no: behind "Subject: x\r" a Content-Type naming a signature would be read
-// as a layer, and the rest of the file released after that layer's content,
-// which its signer never signed (found in review, 2026-12-01).
-bool stays_spooled(std::string_view inner) {
+// one part that reading does not take apart (no S/MIME inside, no Legacy
+// Display Element that is not at the top of a text/plain body it need not
+// decode), or a multipart whose parts the scan of the file must judge
+// (internal/multipart_scan.h). Judged on the form reading sees (CRLF,
+// keep_as_released in reader.cc); a bare CR, which only that form makes a
+// line break, means no: behind "Subject: x\r" a Content-Type naming a
+// signature would be read as a layer, and the rest of the file released
+// after that layer's content, which its signer never signed (found in
+// review, 2026-12-01).
+enum class Spooling { Whole, Stays, ScanParts };
+
+Spooling spooling_of(std::string_view inner) {
   const std::optional<std::string> released = released_header_block(inner);
   if (!released)
-    return false;
+    return Spooling::Whole;
   mime::Entity entity;
   try {
     entity = mime::Entity::parse(*released);
   } catch (const Error&) {
-    return false;
+    return Spooling::Whole;
   }
   const mime::ContentType& type = entity.content_type;
-  if (entity.headers.fields().empty() || type.is_multipart() || internal::is_pkcs7_mime(type) ||
-      internal::is_p7m_octet_stream(entity) || type.media_type == "message") {
-    return false;
+  if (entity.headers.fields().empty() || internal::is_pkcs7_mime(type) || internal::is_p7m_octet_stream(entity) ||
+      type.media_type == "message") {
+    return Spooling::Whole;
   }
+  if (type.is_multipart())
+    return Spooling::ScanParts;
   if (!type.parameter(mime::kLegacyDisplayParameter))
-    return true;
+    return Spooling::Stays;
   const std::string& encoding = entity.transfer_encoding;
-  return type.is("text", "plain") && (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty());
+  const bool plain_text = type.is("text", "plain") &&
+                          (encoding == "7bit" || encoding == "8bit" || encoding == "binary" || encoding.empty());
+  return plain_text ? Spooling::Stays : Spooling::Whole;
+}
+
+// Whether the content in `plain` stays in its file, of which `available`
+// bytes may be read in memory: nullopt when not, else how many bytes the
+// start read in memory must hold at least (internal::MultipartScan:
+// needed_prefix). Its header block `inner` says so, or says its parts must be
+// scanned and the scan of the file says so.
+std::optional<std::uint64_t> start_to_read(const SpoolSink& plain, std::string_view inner, std::uint64_t available) {
+  switch (spooling_of(inner)) {
+    case Spooling::Stays:
+      return 0;
+    case Spooling::ScanParts:
+      return internal::multipart_spooled_prefix(plain.reader(), plain.size(), available);
+    case Spooling::Whole:
+      break;
+  }
+  return std::nullopt;
 }
 
 // Reading goes on with the content in memory: all of it, or (the content
@@ -353,8 +379,19 @@ ReadResult read_spooled(SpoolSink& plain, std::string_view what, LayersBefore be
                                                  size, mime::kMaxHeaderBlock + kBodyPrefix)));
   std::optional<std::size_t> body = internal::find_body(prefix);
   std::size_t cut = body ? prefix.rfind('\n', std::min(prefix.size() - 1, *body + kBodyPrefix)) : 0;
-  if (!body || cut < *body || !stays_spooled(std::string_view(prefix).substr(0, *body))) {
-    // Content read whole: signed, multipart or not to be split.
+  std::optional<std::uint64_t> start;
+  if (body && cut >= *body)
+    start = start_to_read(plain, std::string_view(prefix).substr(0, *body), prefix.size());
+  if (start && *start > cut + 1) {
+    // A part reading changes (a Legacy Display Element) ends past the first
+    // 64 KiB of the body, within what was read: the start goes to its end.
+    if (prefix[*start - 1] == '\n')
+      cut = static_cast<std::size_t>(*start - 1);
+    else
+      start.reset();
+  }
+  if (!start) {
+    // Content read whole: S/MIME inside, parts reading judges, or not to be split.
     if (size > kMaxMessageSize)
       throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));
     return read_content(read_back(plain.reader(), static_cast<std::size_t>(size)));
@@ -365,7 +402,7 @@ ReadResult read_spooled(SpoolSink& plain, std::string_view what, LayersBefore be
   prefix.resize(cut + 1);
   ReadResult result = read_content(std::move(prefix));
   if (result.layers.size() != before.signatures || result.decrypted != before.decrypted) {
-    // stays_spooled judges as reading does, so this is not expected; if it
+    // start_to_read judges as reading does, so this is not expected; if it
     // happens, the content is read whole, as a small message is.
     if (size > kMaxMessageSize)
       throw Error(ErrorCode::RejectedByPolicy, fmt::format("the {} is larger than 1 GiB", what));
