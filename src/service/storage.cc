@@ -620,7 +620,7 @@ void ServiceStore::bump_generation(const Identity& account) {
 void ServiceStore::notify_lookups(const std::string& payload) {
   if (connection_->dialect() != sql::Dialect::Postgres)
     return;
-  connection_->query("SELECT pg_notify(?1, ?2)", {std::string(kLookupChannel), payload});
+  connection_->notify_at_commit(kLookupChannel, payload);
   notified_ = true;
 }
 
