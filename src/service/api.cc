@@ -1226,9 +1226,9 @@ namespace {
 // Before a request is answered: every process's lookups from memory have
 // forgotten what its transactions changed (ServiceStore::fence_lookups). A
 // fence that fails is not the request's failure: what it wrote stands.
-void fence(ServiceStore& store) noexcept {
+void fence(ServiceStore& store, LookupListener* listener) noexcept {
   try {
-    store.fence_lookups();
+    store.fence_lookups(listener);
   } catch (const std::exception&) {
   }
 }
@@ -1266,7 +1266,7 @@ HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
     std::unique_ptr<ServiceStore>& store;
     ~Return() {
       if (store) {  // not given back already (before the mails are sent)
-        fence(*store);
+        fence(*store, backend.listener.get());
         backend.give_back(std::move(store));
       }
     }
@@ -1283,7 +1283,7 @@ HttpResponse Api::handle(const HttpRequest& request, TimePoint now) {
     HttpResponse response = Handler(*store, settings_, buckets, *rendered_, backend_->memo.get(), request, now, queued).run();
     if (queued.mails.empty())
       return response;
-    fence(*store);
+    fence(*store, backend_->listener.get());
     backend_->give_back(std::move(store));
     return send_queued(queued, settings_, [&](const std::function<void(ServiceStore&)>& use) {
       std::unique_ptr<ServiceStore> again = backend_->lease();

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <random>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -68,6 +71,21 @@ bool all_digits(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// "A B" as A and B; nullopt without a space.
+std::optional<std::pair<std::string_view, std::string_view>> two_words(std::string_view text) {
+  const auto space = text.find(' ');
+  if (space == std::string_view::npos)
+    return std::nullopt;
+  return std::pair{text.substr(0, space), text.substr(space + 1)};
+}
+
+// Tokens start at a random number: a channel named after a backend pid may
+// be another process's later, and answers to its fences must not count.
+std::uint64_t first_token() {
+  std::random_device random;
+  return ((std::uint64_t{random()} << 32) | random()) >> 1;
+}
+
 // The fences' answers, in one statement sent without waiting for it (its
 // answer, as a heartbeat's, shows the connection alive). Channels and
 // payloads are digits, '_', lower-case letters and a space (checked).
@@ -88,28 +106,89 @@ bool send_acks(pg_conn* connection, std::vector<LookupListener::Ack>& acks) {
 }  // namespace
 
 void LookupListener::take_notifications(pg_conn* connection, std::vector<Ack>& acks) {
+  const std::string self = std::to_string(PQbackendPID(connection));
+  const std::string own = fmt::format("{}{}", kAckChannelPrefix, self);
   while (sql::PgNotification notification{PQnotifies(connection)}) {
-    if (notification->relname != kLookupChannel)
-      continue;
+    const std::string_view channel = notification->relname;
     const std::string_view payload = notification->extra ? notification->extra : "";
+    if (channel == own) {  // "LISTENER TOKEN": an answer to one of this process's fences
+      if (const auto words = two_words(payload); words && all_digits(words->first) && all_digits(words->second))
+        answered(std::string(words->second), std::string(words->first));
+      continue;
+    }
+    if (channel != kLookupChannel)
+      continue;
     if (!payload.starts_with(kFencePrefix)) {
       memo_.notified(payload);
       continue;
     }
-    // "fence CHANNEL SEQ": answered once everything before it is forgotten.
-    const std::string_view rest = payload.substr(kFencePrefix.size());
-    const auto space = rest.find(' ');
-    if (space == std::string_view::npos)
+    // "fence CHANNEL TOKEN": answered once everything before it is
+    // forgotten, which it is now; this process's own, without a statement.
+    const auto words = two_words(payload.substr(kFencePrefix.size()));
+    if (!words || !words->first.starts_with(kAckChannelPrefix) ||
+        !all_digits(words->first.substr(kAckChannelPrefix.size())) || !all_digits(words->second))
       continue;
-    const std::string_view channel = rest.substr(0, space), seq = rest.substr(space + 1);
-    if (channel.starts_with(kAckChannelPrefix) && all_digits(channel.substr(kAckChannelPrefix.size())) &&
-        all_digits(seq))
-      acks.push_back({std::string(channel), fmt::format("{} {}", PQbackendPID(connection), seq)});
+    if (words->first == own)
+      answered(std::string(words->second), self);
+    else
+      acks.push_back({std::string(words->first), fmt::format("{} {}", self, words->second)});
   }
 }
 
+void LookupListener::answered(const std::string& token, std::string listener) {
+  std::lock_guard lock(mutex_);
+  auto found = fences_.find(token);
+  if (found == fences_.end())
+    return;  // not waited for (any more)
+  found->second.answered.insert(std::move(listener));
+  found->second.changed.notify_one();
+}
+
+void LookupListener::listening(std::string channel) {
+  std::lock_guard lock(mutex_);
+  if (channel.empty()) {
+    ++session_;  // the fences waited for may have lost answers with the connection
+    for (auto& [token, pending] : fences_)
+      pending.changed.notify_one();
+  }
+  channel_ = std::move(channel);
+}
+
+std::optional<LookupListener::Fence> LookupListener::begin_fence() {
+  std::lock_guard lock(mutex_);
+  if (channel_.empty())
+    return std::nullopt;
+  Fence fence{channel_, std::to_string(next_token_++), session_};
+  fences_.try_emplace(fence.token);
+  return fence;
+}
+
+LookupListener::Answered LookupListener::finish_fence(const Fence& fence, std::set<std::string> listeners) {
+  std::unique_lock lock(mutex_);
+  Pending& pending = fences_[fence.token];
+  Answered result = Answered::Missing;
+  for (int quiet = 0; quiet < kFenceRounds;) {
+    for (const auto& listener : pending.answered)
+      listeners.erase(listener);
+    if (listeners.empty()) {
+      result = Answered::All;
+      break;
+    }
+    if (session_ != fence.session) {
+      result = Answered::Lost;
+      break;
+    }
+    const std::size_t before = pending.answered.size();
+    if (!pending.changed.wait_for(lock, std::chrono::milliseconds(kFenceRoundMilliseconds),
+                                  [&] { return pending.answered.size() != before || session_ != fence.session; }))
+      ++quiet;
+  }
+  fences_.erase(fence.token);
+  return result;
+}
+
 LookupListener::LookupListener(std::string uri, LookupMemo& memo)
-    : uri_(std::move(uri)), memo_(memo), stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    : uri_(std::move(uri)), memo_(memo), stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), next_token_(first_token()) {
   if (!stop_.valid())
     throw Error(ErrorCode::Io, "cannot make the lookup listener's event descriptor");
   thread_ = std::thread([this] { run(); });
@@ -135,12 +214,19 @@ LookupListener::Wake LookupListener::wait(int socket, int milliseconds) {
 void LookupListener::run() {
   for (;;) {
     sql::PgConnection connection = connect_listener(uri_);
+    // Its statements (the answers to fences) change nothing that must
+    // last: their commits need not wait for the disk.
+    const std::string channel =
+        connection ? fmt::format("{}{}", kAckChannelPrefix, PQbackendPID(connection.get())) : std::string();
     if (connection && PQstatus(connection.get()) == CONNECTION_OK &&
-        command_ok(connection.get(), fmt::format("LISTEN {}", kLookupChannel).c_str())) {
+        command_ok(connection.get(), fmt::format("SET synchronous_commit = off; LISTEN {}; LISTEN {}",
+                                                 kLookupChannel, channel).c_str())) {
       // Every commit from now on notifies this connection: answers read
       // after this point may be kept.
       memo_.connected();
+      listening(channel);
       listen(connection.get());
+      listening("");
       memo_.disconnected();
     }
     if (wait(-1, kRetryMilliseconds) == Wake::Stop)

@@ -1,8 +1,12 @@
 // What both back ends of the service's SQL connection share: transactions
 // and savepoints.
 
+#include <algorithm>
+#include <utility>
+
 #include <fmt/format.h>
 
+#include "mailseal/common/error.h"
 #include "mailseal/service/api.h"
 #include "service/internal/sql.h"
 
@@ -23,6 +27,8 @@ Transaction::~Transaction() {
   if (done_)
     return;
   --connection_.depth_;
+  if (level_ == 0)
+    connection_.at_commit_.clear();
   try {
     if (level_ == 0)
       connection_.execute("ROLLBACK;");
@@ -35,9 +41,27 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-  connection_.execute(level_ == 0 ? std::string("COMMIT;") : fmt::format("RELEASE SAVEPOINT mailseal_{};", level_));
+  // One simple query: a failing statement stops it, COMMIT included (the
+  // transaction then rolls back), and its error is the query's answer.
+  std::string notifications = level_ == 0 ? std::exchange(connection_.at_commit_, {}) : std::string();
+  connection_.execute(level_ == 0 ? notifications + "COMMIT;"
+                                  : fmt::format("RELEASE SAVEPOINT mailseal_{};", level_));
   --connection_.depth_;
   done_ = true;
+}
+
+void Connection::notify_at_commit(std::string_view channel, std::string_view payload) {
+  if (channel.empty() || !std::all_of(channel.begin(), channel.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      }))
+    throw Error(ErrorCode::Usage, "a notification's channel is letters, digits and '_'");
+  // The payload in hexadecimal: no quoting, whatever it holds.
+  const std::string statement = fmt::format("SELECT pg_notify('{}', convert_from(decode('{}', 'hex'), 'UTF8')); ",
+                                            channel, to_hex(as_bytes(payload)));
+  if (depth_ == 0)
+    execute(statement);
+  else
+    at_commit_ += statement;
 }
 
 ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {

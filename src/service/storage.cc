@@ -620,7 +620,7 @@ void ServiceStore::bump_generation(const Identity& account) {
 void ServiceStore::notify_lookups(const std::string& payload) {
   if (connection_->dialect() != sql::Dialect::Postgres)
     return;
-  connection_->query("SELECT pg_notify(?1, ?2)", {std::string(kLookupChannel), payload});
+  connection_->notify_at_commit(kLookupChannel, payload);
   notified_ = true;
 }
 
@@ -629,32 +629,58 @@ void ServiceStore::notify_lookups(const std::string& payload) {
 // transactions sent (a rolled-back one sent none), to every listener that
 // had a connection when it was sent (pg_stat_activity, by the name
 // LookupListener gives its connection); each listener answers it once it
-// has forgotten what the notifications before it changed. Waits for those
-// answers on this connection's own channel, kFenceRounds quiet rounds of
-// kFenceRoundMilliseconds at most (a listener that went away, or one that
-// began to listen only after the fence, never answers).
-bool ServiceStore::fence_lookups() {
+// has forgotten what the notifications before it changed. The answers come
+// to this process's listener (which answers its own fences without a
+// statement), or, while it does not listen or if it lost its connection
+// meanwhile, to this connection: a second fence then. Waits kFenceRounds
+// quiet rounds of kFenceRoundMilliseconds at most (a listener that went
+// away, or one that began to listen only after the fence, never answers).
+bool ServiceStore::fence_lookups(LookupListener* listener) {
   if (!notified_ || connection_->dialect() != sql::Dialect::Postgres)
     return true;
   notified_ = false;
+  if (auto fence = listener ? listener->begin_fence() : std::nullopt) {
+    std::set<std::string> waiting;
+    try {
+      waiting = send_fence(fence->channel, fence->token);
+    } catch (...) {
+      listener->finish_fence(*fence, {});  // forgets it
+      throw;
+    }
+    const LookupListener::Answered answered = listener->finish_fence(*fence, std::move(waiting));
+    if (answered != LookupListener::Answered::Lost)
+      return answered == LookupListener::Answered::All;
+  }
+  return fence_on_own_channel();
+}
+
+// The fence's transaction changes nothing that must last: its commit does
+// not wait for the disk, and so holds PostgreSQL's lock on notifying
+// commits (taken for the database, until the commit is done) only briefly.
+std::set<std::string> ServiceStore::send_fence(const std::string& channel, const std::string& token) {
+  auto rows = connection_->query(
+      "SELECT array_to_string(ARRAY(SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+      "AND application_name LIKE ?3 AND (backend_start IS NULL OR backend_start < statement_timestamp())), ' ') "
+      "FROM pg_notify(?1, ?2), set_config('synchronous_commit', 'off', true)",
+      {std::string(kLookupChannel), fmt::format("{}{} {}", kFencePrefix, channel, token),
+       std::string(kListenerName) + " %"});
+  std::set<std::string> listeners;
+  if (rows->next()) {
+    std::istringstream pids(rows->text(0));
+    for (std::string pid; pids >> pid;)
+      listeners.insert(pid);
+  }
+  return listeners;
+}
+
+bool ServiceStore::fence_on_own_channel() {
   if (ack_channel_.empty()) {
     const std::string channel = fmt::format("{}{}", kAckChannelPrefix, connection_->backend_pid());
     connection_->execute("LISTEN " + channel);
     ack_channel_ = channel;
   }
   const std::string seq = std::to_string(++fence_seq_);
-  auto rows = connection_->query(
-      "SELECT array_to_string(ARRAY(SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-      "AND application_name LIKE ?3 AND (backend_start IS NULL OR backend_start < statement_timestamp())), ' ') "
-      "FROM pg_notify(?1, ?2)",
-      {std::string(kLookupChannel), fmt::format("{}{} {}", kFencePrefix, ack_channel_, seq),
-       std::string(kListenerName) + " %"});
-  std::set<std::string> waiting;
-  if (rows->next()) {
-    std::istringstream pids(rows->text(0));
-    for (std::string pid; pids >> pid;)
-      waiting.insert(pid);
-  }
+  std::set<std::string> waiting = send_fence(ack_channel_, seq);
   for (int quiet = 0; !waiting.empty() && quiet < kFenceRounds;) {
     auto answers = connection_->notifications(kFenceRoundMilliseconds);
     if (answers.empty())

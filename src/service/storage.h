@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@
 #include "service/internal/sql.h"
 
 namespace mailseal::service {
+
+class LookupListener;
 
 struct AccountRecord {
   Identity fingerprint;
@@ -188,8 +191,10 @@ class ServiceStore {
   // (notify_lookups): waits until every process's lookup listener has
   // processed those notifications (docs/service.md, "Lookups from
   // memory"), so that no process answers from before them once the request
-  // is answered. False when a listener did not answer in time.
-  bool fence_lookups();
+  // is answered. The answers come to this process's `listener` while it
+  // listens, else to this connection. False when a listener did not answer
+  // in time.
+  bool fence_lookups(LookupListener* listener);
 
  private:
   // The profile's generation goes up by one (and its row stays locked
@@ -198,6 +203,11 @@ class ServiceStore {
   // PostgreSQL: tells every process's lookup listener, on commit, that the
   // answers of an address or a profile changed (lookup_memo.h's payloads).
   void notify_lookups(const std::string& payload);
+  // Sends a fence whose answers come on `channel`; the backend pids of the
+  // listeners that must answer it.
+  std::set<std::string> send_fence(const std::string& channel, const std::string& token);
+  // A fence answered on this connection's own channel (it LISTENs, once).
+  bool fence_on_own_channel();
 
   std::unique_ptr<sql::Connection> connection_;
   bool notified_ = false;     // notify_lookups since the last fence

@@ -12,12 +12,17 @@ the second answers repeated lookups without asking the database.
   answered by the second at once.
 - With a lookup limit set, a lookup from memory makes one statement: its
   token from the bucket all processes share.
-- Each change waits for every listener to answer its fence (the
-  statements that answer it are in the log).
+- Each change waits for every listener to answer its fence: the other
+  process's listener answers with a statement (in the log), on the channel
+  of the writing process's listener, which answers its own fence without
+  one; the writers' connections do not LISTEN.
 - Its listener connection killed (pg_terminate_backend) and kept from
   reconnecting: every lookup reads the database, and a change made then is
   answered at once; let back in, it listens again and the memo resumes, and
   changes are still seen.
+- The writing process's listener killed and kept out: its fence is
+  answered on the writing connection's own channel (it LISTENs) and the
+  other process sees the change at once.
 
 Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
@@ -49,6 +54,9 @@ except postgres_tool.Unavailable as reason:
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 STATEMENT = re.compile(r"LOG:  (execute [^:]*|statement): (.*)")
+BACKEND = re.compile(r"\[(\d+)\]")
+FENCE = re.compile(r"'fence mailseal_ack_(\d+) \d+'")
+ANSWER = "pg_notify(c, p)"
 
 
 class StatementLog:
@@ -67,8 +75,20 @@ class StatementLog:
         self.start = len(self.lines())
 
     def since_mark(self):
-        found = [STATEMENT.search(line) for line in self.lines()[self.start:]]
-        return [match.group(2) for match in found if match and match.group(2).strip() != "SELECT 1"]
+        return [statement for _, statement in self.by_backend()]
+
+    def by_backend(self):
+        """(backend pid, statement) since the mark, but heartbeats."""
+        out = []
+        for line in self.lines()[self.start:]:
+            match, backend = STATEMENT.search(line), BACKEND.search(line)
+            if match and match.group(2).strip() != "SELECT 1":
+                out.append((backend.group(1) if backend else None, match.group(2)))
+        return out
+
+    def fence_channels(self):
+        """The backend pids named by the fences' answer channels since the mark."""
+        return {match.group(1) for line in self.lines()[self.start:] for match in [FENCE.search(line)] if match}
 
 
 def lookup(service, address):
@@ -146,9 +166,16 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         lookup(second, "al@example.com")
         log.mark()
         alice.must("address", "withdraw", "al@example.com", "--service", first.url)
-        fences = [s for s in log.since_mark() if "pg_notify(c, p)" in s]
-        check(len(fences) >= 2, "withdrawal: both processes' listeners answered the first's fence before it answered",
-              fences)
+        statements = log.by_backend()
+        answers = {backend for backend, statement in statements if ANSWER in statement}
+        first_listener, second_listener = listeners(cluster.uri, first.process.pid), listeners(cluster.uri, second.process.pid)
+        check(answers == set(second_listener) and len(second_listener) == 1,
+              "withdrawal: the second's listener answered the first's fence with a statement, the first's own "
+              "listener without one", (answers, first_listener, second_listener))
+        check(log.fence_channels() == set(first_listener),
+              "withdrawal: the fence is answered on the channel of the first's listener", (log.fence_channels(), first_listener))
+        check(not [s for s in log.since_mark() if s.startswith("LISTEN")],
+              "withdrawal: no writing connection LISTENs (one listening backend a process)", statements)
         check(lookup(second, "al@example.com")[0] == 404,
               "withdrawal: the address withdrawn through the first is unknown to the second at once")
         check(lookup(second, "alice@example.com")[2] == ("alice@example.com",),
@@ -232,4 +259,35 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
               (status_before, status_after, lookup(first, "alice@example.com"), withdrawn.stderr, withdrawn.stdout,
                first.rows("SELECT address, account, state FROM claims")))
 
-finish(minimum=18)
+        # --- The writing process's listener killed, and kept out --------------------
+        dave = Home(work, "dave")
+        dave.must("init", "dave@example.com", "--name", "Dave", "--service", first.url)
+        raw(first, "POST", f"/verify/{challenge_token(upstream, 'dave@example.com', kept)}")
+        def from_memory(service, address):
+            lookup(service, address)
+            log.mark()
+            answers = [lookup(service, address)[0] for _ in range(5)]
+            return answers == [200] * 5 and log.since_mark() == []
+
+        check(wait_for(lambda: from_memory(second, "dave@example.com")),
+              "own listener lost: the second answers Dave's address from memory")
+        postgres_tool.psql(cluster.uri, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        killed = listeners(cluster.uri, first.process.pid)
+        postgres_tool.psql(cluster.uri, f"SELECT pg_terminate_backend({killed[0]})")
+        check(len(killed) == 1 and wait_for(lambda: not listeners(cluster.uri, first.process.pid)),
+              "own listener lost: the first's listener backend is terminated", killed)
+        # Whether the first has read the end of its listener's connection yet
+        # or not, its fence is answered on the writing connection's channel.
+        log.mark()
+        dave.must("address", "withdraw", "dave@example.com", "--service", first.url)
+        after = lookup(second, "dave@example.com")
+        statements = log.by_backend()
+        writers = {backend for backend, statement in statements if statement.startswith("LISTEN mailseal_ack_")}
+        answers = {backend for backend, statement in statements if ANSWER in statement}
+        check(after[0] == 404, "own listener lost: a withdrawal through the first is seen by the second at once", after)
+        check(len(writers) == 1 and writers <= log.fence_channels() and answers == set(listeners(cluster.uri, second.process.pid)),
+              "own listener lost: the first's writing connection LISTENs and the second's listener answers the fence "
+              "on its channel", (writers, log.fence_channels(), answers))
+        postgres_tool.psql(cluster.uri, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+finish(minimum=23)

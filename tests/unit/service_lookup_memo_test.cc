@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include "mailseal/common/error.h"
+#include "scratch.h"
 #include "service/internal/lookup_memo.h"
+#include "service/internal/sql.h"
 
 namespace mailseal::service {
 namespace {
@@ -117,6 +120,41 @@ TEST(LookupMemo, IsEmptiedBeyondItsBound) {
   ASSERT_TRUE(memo.keep(kBob, "B", *memo.ticket(), big));
   EXPECT_FALSE(memo.find(kAlice));
   EXPECT_EQ(memo.size(), 1u);
+}
+
+// A transaction's notifications go with its COMMIT, in its round trip
+// (sql.h, notify_at_commit). SQLite has no pg_notify, so a notification that
+// goes with a COMMIT fails it there: that shows where it went.
+TEST(LookupNotifications, GoWithTheCommitAndAreDroppedWhenTheTransactionRollsBack) {
+  test::ScratchDirectory scratch;
+  auto connection = sql::open_sqlite((scratch / "service.db").string());
+  connection->execute("CREATE TABLE changes (n INTEGER);");
+  {
+    sql::Transaction rolled_back(*connection);
+    connection->notify_at_commit("mailseal_lookups", "address alice@example.com");
+  }
+  {
+    sql::Transaction transaction(*connection);
+    connection->run("INSERT INTO changes VALUES (1)");
+    EXPECT_NO_THROW(transaction.commit());  // the rolled-back transaction's notification is not sent
+  }
+  {
+    sql::Transaction transaction(*connection);
+    connection->run("INSERT INTO changes VALUES (2)");
+    connection->notify_at_commit("mailseal_lookups", "address o'brien@example.com");
+    EXPECT_THROW(transaction.commit(), Error);  // sent with the COMMIT, which then did not happen
+  }
+  auto rows = connection->query("SELECT count(*) FROM changes");
+  ASSERT_TRUE(rows->next());
+  EXPECT_EQ(rows->integer(0), 1);
+}
+
+TEST(LookupNotifications, ChannelsAreLettersDigitsAndUnderscoresOnly) {
+  test::ScratchDirectory scratch;
+  auto connection = sql::open_sqlite((scratch / "service.db").string());
+  sql::Transaction transaction(*connection);
+  EXPECT_THROW(connection->notify_at_commit("mailseal_lookups'); DROP TABLE accounts; --", "x"), Error);
+  EXPECT_THROW(connection->notify_at_commit("", "x"), Error);
 }
 
 }  // namespace

@@ -92,10 +92,19 @@ class Connection {
   // whose transactions (BEGIN IMMEDIATE) hold the database's one write lock.
   std::string_view lock_rows() const noexcept { return dialect() == Dialect::Postgres ? " FOR UPDATE" : ""; }
 
+  // PostgreSQL's NOTIFY of `payload` on `channel` (letters, digits, '_'),
+  // sent with the outermost transaction's COMMIT, in its round trip (a
+  // statement of its own costs one more round trip while the transaction
+  // holds its row locks); sent now outside a transaction. Dropped when the
+  // transaction rolls back; a savepoint rolled back keeps what it queued (a
+  // notification for nothing only makes listeners forget more).
+  void notify_at_commit(std::string_view channel, std::string_view payload);
+
  private:
   friend class Transaction;
   friend class ReadSnapshot;
-  int depth_ = 0;  // open transactions and savepoints
+  int depth_ = 0;          // open transactions and savepoints
+  std::string at_commit_;  // statements sent with the outermost COMMIT
 };
 
 // A transaction, or a savepoint within the enclosing one: what a function
