@@ -1175,12 +1175,21 @@ struct Api::Backend {
       : database(name),
         postgres(sql::is_postgres(name)),
         limit(postgres ? kMaxPostgresConnections : kMaxSqliteConnections) {
-    idle.push_back(std::make_unique<ServiceStore>(database));  // made and upgraded now: errors at start
+    idle.push_back(make_store());  // made and upgraded now: errors at start
     open = 1;
     if (postgres) {
       memo = std::make_unique<LookupMemo>();
       listener = std::make_unique<LookupListener>(database, *memo);
     }
+  }
+
+  // SQLite's writers of this process take turns (sql::Connection::share_write_turns).
+  std::shared_ptr<std::mutex> write_turns = std::make_shared<std::mutex>();
+
+  std::unique_ptr<ServiceStore> make_store() const {
+    auto store = std::make_unique<ServiceStore>(database);
+    store->connection().share_write_turns(write_turns);
+    return store;
   }
 
   std::unique_ptr<ServiceStore> lease() {
@@ -1194,7 +1203,7 @@ struct Api::Backend {
     ++open;
     lock.unlock();
     try {
-      return std::make_unique<ServiceStore>(database);
+      return make_store();
     } catch (...) {
       give_back(nullptr);
       throw;

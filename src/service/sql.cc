@@ -16,6 +16,8 @@ Transaction::Transaction(Connection& connection) : connection_(connection), leve
   if (level_ == 0) {
     // SQLite: take the write lock now, so that what the transaction reads
     // stays true until it commits (see lock_rows()).
+    if (connection_.dialect() == Dialect::Sqlite && connection_.write_turns_)
+      turn_ = std::unique_lock(*connection_.write_turns_);
     connection_.execute(connection_.dialect() == Dialect::Sqlite ? "BEGIN IMMEDIATE;" : "BEGIN;");
   } else {
     connection_.execute(fmt::format("SAVEPOINT mailseal_{};", level_));
@@ -48,6 +50,8 @@ void Transaction::commit() {
                                   : fmt::format("RELEASE SAVEPOINT mailseal_{};", level_));
   --connection_.depth_;
   done_ = true;
+  if (turn_.owns_lock())
+    turn_.unlock();
 }
 
 void Connection::notify_at_commit(std::string_view channel, std::string_view payload) {

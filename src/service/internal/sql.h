@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,11 +101,18 @@ class Connection {
   // notification for nothing only makes listeners forget more).
   void notify_at_commit(std::string_view channel, std::string_view payload);
 
+  // SQLite: the connections of one process that share `turns` take it
+  // before BEGIN IMMEDIATE, so that their writers queue in the process,
+  // each woken as the one before commits, rather than in SQLite's busy
+  // handler, which sleeps up to 100 ms between tries.
+  void share_write_turns(std::shared_ptr<std::mutex> turns) { write_turns_ = std::move(turns); }
+
  private:
   friend class Transaction;
   friend class ReadSnapshot;
   int depth_ = 0;          // open transactions and savepoints
   std::string at_commit_;  // statements sent with the outermost COMMIT
+  std::shared_ptr<std::mutex> write_turns_;
 };
 
 // A transaction, or a savepoint within the enclosing one: what a function
@@ -122,6 +130,7 @@ class Transaction {
   Connection& connection_;
   int level_;
   bool done_ = false;
+  std::unique_lock<std::mutex> turn_;  // held from BEGIN IMMEDIATE to its end
 };
 
 // Reads that see one state of the database. On SQLite a deferred
