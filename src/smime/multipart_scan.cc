@@ -172,6 +172,11 @@ void MultipartScan::on_header_block() {
   mime::Entity entity;
   const std::string block = header_ + "\r\n";
   header_.clear();
+  header_bytes_ += block.size();
+  if (header_bytes_ > kMaxHeaderBytes) {
+    refuse("the parts' header blocks are over 1 MiB in all");
+    return;
+  }
   try {
     entity = mime::Entity::parse(block);
   } catch (const Error&) {

@@ -25,6 +25,11 @@ class MultipartScan {
   // header block, beyond which content is read whole.
   static constexpr std::size_t kMaxNesting = 6;
   static constexpr std::size_t kMaxHeaderBlock = 256 * 1024;
+  // All the parts' header blocks together: each is parsed, and content
+  // whose parts are mostly header fields (found in review: 80 parts of
+  // 250 KiB parameters took 3.8 s where reading whole took 0.6 s) is read
+  // whole instead.
+  static constexpr std::uint64_t kMaxHeaderBytes = 1024 * 1024;
 
   // `prefix`: how many bytes of the content (as in the file) reading takes
   // in memory; the rest follows them unchanged but for line endings.
@@ -71,6 +76,7 @@ class MultipartScan {
   bool previous_bare_cr_ = false;
   std::uint64_t offset_ = 0;  // raw bytes seen
   bool seen_entity_ = false;  // the content's own header block has been read
+  std::uint64_t header_bytes_ = 0;  // header blocks parsed so far
 };
 
 // MultipartScan over a file's bytes [0, size), read through `fd` in chunks
