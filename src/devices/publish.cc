@@ -70,6 +70,10 @@ keyservice::EscrowReference escrow_of(profile::Profile& profile, const KeyAccess
     device.agreement_key_file.clear();
   }
   escrow.root_key = root_key.to_pkcs8_pem();
+  // What another admin device merges (roster.cc): the revocations, and
+  // which publications of each admin device this one follows.
+  escrow.revoked = store::TrustRecords(profile.store()).revoked_serials(profile.store().profile().fingerprint);
+  escrow.roster_clock = next_roster_clock(profile.store());
   RecoverySecret secret = RecoverySecret::of_root_key(root_key);
   Bytes sealed = crypto::seal_symmetric(secret.escrow_key(), encode_bundle(escrow), as_bytes(secret.escrow_id()));
   return {secret.escrow_id(), std::move(sealed)};
@@ -133,6 +137,7 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
   KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey), now);
   keyservice::PublishReceipt receipt = client.publish(fingerprint, publication, signer.signer);
   remember_service(profile.store(), client.url());
+  remember_roster_clock(profile.store(), next_roster_clock(profile.store()));
   return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
                        static_cast<int>(publication.devices.size()), std::move(receipt.claims)};
 }
@@ -141,6 +146,9 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
 
 PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                       TimePoint now) {
+  // The device list published replaces the service's: first what the other
+  // admin devices added, removed, rotated and revoked (roster.cc).
+  learn_from_escrow(profile, client, key_access, now);
   try {
     return publish_once(profile, client, key_access, now);
   } catch (const Error& error) {

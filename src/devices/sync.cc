@@ -107,11 +107,15 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
   profile::Profile profile = profile::Profile::open(home);
   SyncReport report;
   if (profile.holds_root()) {
+    // Before anything is published or sent: what the other admin devices
+    // added, removed, rotated and revoked (roster.cc).
+    const EscrowLearning learned = learn_from_escrow(profile, client, key_access, now);
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.
-    // The escrow (published with the profile) keeps it for a recovery.
-    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now))
+    // The escrow (published with the profile) keeps it for a recovery, and
+    // tells the other admin devices what this one holds.
+    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now) || learned.behind)
       publish(profile, client, key_access, now);
     if (records_material_changed(profile.store())) {
       send_key_bundles(profile, client, key_access, now);

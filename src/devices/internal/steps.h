@@ -5,7 +5,9 @@
 // approval steps a sync runs.
 
 #include <filesystem>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -52,6 +54,35 @@ Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const 
 // profile whose root is `root`, and that every key belongs to its certificate.
 KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
                       const crypto::Certificate& agreement_certificate, const crypto::Certificate& root);
+
+// --- Two admin devices (roster.cc) ---
+
+struct RosterChanges;  // roster.h
+
+// Adds, removes, restricts and renews devices as merging another list said.
+void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes, TimePoint now);
+
+// Publications of each admin device (device id to count) that a device has
+// seen, carried in the escrow: one older than what a device has seen is a
+// replay.
+using RosterClock = std::map<std::string, std::int64_t>;
+// What this device's next publication carries: what it has seen, its own
+// count one more.
+RosterClock next_roster_clock(store::LocalStore& store);
+// Notes a clock as seen (each count the higher of the two).
+void remember_roster_clock(store::LocalStore& store, const RosterClock& clock);
+
+struct EscrowLearning {
+  bool changed = false;  // this device took something from the escrow
+  bool behind = false;   // the escrow lacks something this device holds: publish
+};
+// Admin devices: merges what the escrow the service serves holds (the other
+// admin devices' devices, mail keys, records keys, revocations): removals
+// are final, roles only go down, keys only get archived. Error(BadSignature),
+// changing nothing, when the escrow was altered, is another profile's, or is
+// older than one this device has seen (a replay).
+EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                                 TimePoint now);
 
 // --- Steps a sync runs ---
 
