@@ -26,13 +26,17 @@ namespace mailseal::devices::internal {
 
 namespace {
 
+// The highest count of each admin device's publications seen (what this
+// device's next publication carries), and the clock of the newest escrow the
+// service served or this device published (what a replay is older than).
 constexpr std::string_view kClockSetting = "roster.clock";
+constexpr std::string_view kServedSetting = "roster.served";
 constexpr std::string_view kRemovedSource = "device removed";
 constexpr std::string_view kEscrowHint =
     "the key service is not serving what this profile's admin devices published; nothing on this device changed";
 
-RosterClock read_clock(store::LocalStore& store) {
-  auto text = store.setting(kClockSetting);
+RosterClock read_clock(store::LocalStore& store, std::string_view setting = kClockSetting) {
+  auto text = store.setting(setting);
   if (!text)
     return {};
   auto document = nlohmann::json::parse(*text, nullptr, false);
@@ -195,6 +199,33 @@ void take_mail_keys(store::LocalStore& store, const KeyBundle& escrow, const Key
     store.add_mail_certificate(record);
 }
 
+// Keys this device made that the escrow does not know: a current mail
+// certificate of the profile, or a current records key.
+bool holds_unseen_keys(store::LocalStore& store, const KeyBundle& escrow) {
+  std::set<Bytes> known;
+  for (const auto& key : escrow.keys)
+    known.insert(key.record.certificate);
+  for (const auto& key : store.mail_keys()) {
+    if (key.origin == store::KeyOrigin::Profile && key.status == store::KeyStatus::Current &&
+        !known.count(key.certificate))
+      return true;
+  }
+  const KeyStatuses served = statuses_of(escrow.records_keys);
+  for (const auto& [id, status] : statuses_held(store)) {
+    if (status == store::KeyStatus::Current && !served.count(id))
+      return true;
+  }
+  return false;
+}
+
+// Whether a device this one learns was removed could sign (its role here).
+bool could_sign(const std::vector<store::DeviceRecord>& held, const RosterChanges& changes) {
+  return std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
+    return device.role != store::DeviceRole::Read &&
+           std::find(changes.removed.begin(), changes.removed.end(), device.device_id) != changes.removed.end();
+  });
+}
+
 }  // namespace
 
 void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes, TimePoint now) {
@@ -221,6 +252,7 @@ void remember_roster_clock(store::LocalStore& store, const RosterClock& clock) {
   for (const auto& [device, count] : clock)
     seen[device] = std::max(seen[device], count);
   store.set_setting(kClockSetting, nlohmann::json(seen).dump());
+  store.set_setting(kServedSetting, nlohmann::json(clock).dump());
 }
 
 EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
@@ -229,11 +261,20 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   std::optional<KeyBundle> escrow = served_escrow(profile, client, profile.root_key(key_access));
   if (!escrow)
     return {};  // never published: nothing to learn, and sync does not publish it
-  refuse_older(escrow->roster_clock, read_clock(store));
+  // Older than the newest escrow served or published: a replay. (Not the
+  // highest counts seen: an escrow this device merged, concurrent with its
+  // own publication, is older than their union and is served again until
+  // the next publication.)
+  refuse_older(escrow->roster_clock, read_clock(store, kServedSetting));
   const std::string before = local_state(store);
   const crypto::Certificate root = profile.root_certificate();
-  const RosterChanges changes = merge_roster(store.devices(), escrow->devices, root);
+  const auto held = store.devices();
+  const RosterChanges changes = merge_roster(held, escrow->devices, root);
   const Identity fingerprint = store.profile().fingerprint;
+  // Another admin device removed a device while this one, not knowing it,
+  // made keys the other never saw (a removal of its own, at the same time):
+  // those may have reached that device in a bundle, so they go too.
+  const bool rotate = !changes.removed.empty() && holds_unseen_keys(store, *escrow);
   {
     store::Transaction transaction(store.database());
     apply_roster_changes(store, changes, now);
@@ -248,6 +289,10 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
     const crypto::Certificate renewed = crypto::Certificate::from_der(escrow->root);
     if (keyservice::same_profile_root(renewed, root) && renewed.not_after() > root.not_after())
       store.set_root_certificate(renewed.der());
+    if (rotate) {
+      rotate_mail_keys(profile, key_access, could_sign(held, changes), now);
+      rotate_records_key(store, new_files, now);
+    }
     remember_roster_clock(store, escrow->roster_clock);
     transaction.commit();
   }

@@ -206,4 +206,30 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     laptop.must("sync")
     check(devices_of(laptop) == devices_of(desk), "once the service serves the escrow again, both agree")
 
-finish(minimum=25)
+    # Two removals at once: the service withholds the laptop's removal of the
+    # tablet from the desk, which removes the watch meanwhile. Each admin
+    # device sent its new keys to the device the other removed; the keys
+    # both end with reached neither.
+    withheld = escrow(service)
+    laptop.must("device", "remove", tablet_id)
+    watch.must("sync")  # takes the laptop's new keys: it is still active there
+    serve_escrow(service, withheld)
+    desk.must("device", "remove", watch_id)
+    tablet.run("sync")  # takes the desk's new keys: the desk's publication listed it active again
+    for admin in (laptop, desk, laptop):
+        admin.must("sync")
+    final = devices_of(laptop)
+    check(final == devices_of(desk) and final.get(tablet_id) == ("read", "removed")
+          and final.get(watch_id) == ("read", "removed"), "both removals stand on both admin devices", final)
+    current = current_mail_certificates(laptop)
+    check(len(current) == 2 and current == current_mail_certificates(desk),
+          "after two removals at once, one set of current mail certificates on both")
+    check(len(current_records_key(laptop)) == 1 and current_records_key(laptop) == current_records_key(desk),
+          "and one current records key")
+    for name, gone_device in (("tablet", tablet), ("watch", watch)):
+        held = [row[0] for row in store_rows(gone_device, "SELECT certificate FROM mail_keys")]
+        keys = store_rows(gone_device, "SELECT key_id FROM records_keys")
+        check(not set(current) & set(held) and current_records_key(laptop)[0] not in keys,
+              f"the removed {name} holds neither the current mail keys nor the current records key")
+
+finish(minimum=30)

@@ -55,6 +55,14 @@ Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const 
 KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
                       const crypto::Certificate& agreement_certificate, const crypto::Certificate& root);
 
+// --- Removing a device (removal.cc) ---
+
+// Archives the profile's current encryption keys (and signing keys, their
+// certificates revoked, when `signing`) and issues new ones under the root:
+// what a removed device holds reads (and signs) nothing new. The addresses.
+std::vector<EmailAddress> rotate_mail_keys(profile::Profile& profile, const KeyAccess& key_access, bool signing,
+                                           TimePoint now);
+
 // --- Two admin devices (roster.cc) ---
 
 struct RosterChanges;  // roster.h
@@ -69,7 +77,9 @@ using RosterClock = std::map<std::string, std::int64_t>;
 // What this device's next publication carries: what it has seen, its own
 // count one more.
 RosterClock next_roster_clock(store::LocalStore& store);
-// Notes a clock as seen (each count the higher of the two).
+// Notes the clock of an escrow served or published: each count seen the
+// higher of the two, and the newest escrow's clock (what a replay is older
+// than).
 void remember_roster_clock(store::LocalStore& store, const RosterClock& clock);
 
 struct EscrowLearning {
