@@ -726,6 +726,23 @@ TEST(RosterMerge, RenewedCertificatesForTheSameKeysAreTaken) {
   EXPECT_TRUE(internal::merge_roster({renewed}, {old}, test::alice().root).empty());
 }
 
+TEST(RosterMerge, AnEscrowCarriesItsRevocationsAndRosterClock) {
+  internal::KeyBundle escrow;
+  escrow.fingerprint = Identity("MPROFILE");
+  escrow.name = "Alice";
+  escrow.root = test::alice().root.der();
+  escrow.revoked = {"0A1B", "00FF"};
+  escrow.roster_clock = {{"MLAPTOP", 7}, {"MDESK", 5}};
+  const SecretBytes encoded = internal::encode_bundle(escrow);
+  const internal::KeyBundle decoded = internal::decode_bundle(ByteView(encoded.data(), encoded.size()));
+  EXPECT_EQ(decoded.revoked, escrow.revoked);
+  EXPECT_EQ(decoded.roster_clock, escrow.roster_clock);
+  std::string text(encoded.begin(), encoded.end());
+  const std::string clock = "\"MLAPTOP\":7";
+  text.replace(text.find(clock), clock.size(), "\"MLAPTOP\":\"seven\"");
+  expect_error(ErrorCode::Malformed, [&] { internal::decode_bundle(as_bytes(text)); }, "roster_clock");
+}
+
 TEST(RecordsKeysMerge, TwoRotationsAtOnceAgreeOnOneCurrentKeyAndAnArchivedKeyStaysArchived) {
   const KeyStatuses laptop = {{"11", KeyStatus::Archived}, {"22", KeyStatus::Current}};
   const KeyStatuses desk = {{"11", KeyStatus::Archived}, {"33", KeyStatus::Current}};
