@@ -400,7 +400,9 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"keys_added", report.keys_added},
                    {"keys_archived", report.keys_archived},
                    {"renewal", renewal_json(report.renewal)},
-                   {"records", records_json(report.records)}});
+                   {"records", records_json(report.records)},
+                   {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected)
+                                                                          : json(nullptr)}});
     return !report.removed;
   }
   if (report.waiting)
@@ -417,6 +419,11 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
   if (report.removed) {
     print_warning("this device was removed from the profile; it receives no new keys");
     return false;
+  }
+  if (report.served_list_corrected) {
+    print_warning(fmt::format("the key service served a device list the profile's admin devices did not seal ({}); "
+                              "nothing was taken from it and the true list was published again",
+                              escape_for_terminal(*report.served_list_corrected)));
   }
   print_renewal(report.renewal);
   const bool records = print_records(report.records);

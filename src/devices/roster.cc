@@ -255,6 +255,44 @@ void remember_roster_clock(store::LocalStore& store, const RosterClock& clock) {
   store.set_setting(kServedSetting, nlohmann::json(clock).dump());
 }
 
+std::optional<std::string> served_list_differs(profile::Profile& profile, keyservice::Client& client) {
+  store::LocalStore& store = profile.store();
+  const Identity fingerprint = store.profile().fingerprint;
+  std::optional<keyservice::PublishedProfile> served;
+  for (const auto& address : profile.addresses()) {
+    try {
+      served = client.profile_for(address);
+    } catch (const Error&) {
+      continue;  // not served for this address (pending, withdrawn)
+    }
+    if (served->fingerprint == fingerprint)
+      break;
+    served.reset();
+  }
+  if (!served)
+    return std::nullopt;
+  std::map<DeviceId, store::DeviceRecord> sealed;
+  for (auto& device : store.devices())
+    sealed.emplace(device.device_id, std::move(device));
+  for (const auto& entry : served->devices) {
+    auto at = sealed.find(entry.device_id);
+    if (at == sealed.end())
+      return fmt::format("it listed a device {} that no admin device added", entry.device_id.str());
+    const store::DeviceRecord& device = at->second;
+    if (entry.role != store::to_string(device.role) || entry.status != store::to_string(device.status)) {
+      return fmt::format("it listed device {} as {} and {}; the admin devices sealed {} and {}", entry.device_id.str(),
+                         entry.role, entry.status, store::to_string(device.role), store::to_string(device.status));
+    }
+    if (entry.signature_certificate.der() != device.signature_certificate ||
+        entry.agreement_certificate.der() != device.agreement_certificate)
+      return fmt::format("it listed other certificates for device {}", entry.device_id.str());
+    sealed.erase(at);
+  }
+  if (!sealed.empty())
+    return fmt::format("it left out device {}", sealed.begin()->first.str());
+  return std::nullopt;
+}
+
 EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                                  TimePoint now) {
   store::LocalStore& store = profile.store();

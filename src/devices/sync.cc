@@ -117,6 +117,12 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
     // tells the other admin devices what this one holds.
     if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now) || learned.behind)
       publish(profile, client, key_access, now);
+    // The list the service serves is never read for what it says; where it
+    // differs from what the admin devices sealed, the person hears of it and
+    // the true list is published again.
+    report.served_list_corrected = served_list_differs(profile, client);
+    if (report.served_list_corrected)
+      publish(profile, client, key_access, now);
     if (records_material_changed(profile.store())) {
       send_key_bundles(profile, client, key_access, now);
       remember_records_material(profile.store());

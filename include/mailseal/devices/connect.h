@@ -198,6 +198,11 @@ struct SyncReport {
   int keys_archived = 0;
   RenewalReport renewal;  // admin devices renew; the others take the renewed certificates
   RecordsReport records;
+  // Admin devices: how the device list the key service served differed from
+  // what the profile's admin devices sealed (raw text naming a device the
+  // service listed); nothing was taken from it, and the true list was
+  // published again. Empty when it agreed (docs/service.md, "Two admin devices").
+  std::optional<std::string> served_list_corrected;
 };
 
 // An address decided differently on two devices (by their names).

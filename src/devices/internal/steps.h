@@ -94,6 +94,12 @@ struct EscrowLearning {
 EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                                  TimePoint now);
 
+// Admin devices: how the device list the service serves for the profile
+// differs from this device's (the first difference, naming the device), or
+// nullopt when it agrees or is not served. Only reported: nothing is taken
+// from it.
+std::optional<std::string> served_list_differs(profile::Profile& profile, keyservice::Client& client);
+
 // --- Steps a sync runs ---
 
 // join.cc: the accepted join: the store is made from the bundle, and the
