@@ -56,6 +56,9 @@ std::vector<EmailAddress> rotate_mail_keys(profile::Profile& profile, const KeyA
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                             const DeviceId& device_id, TimePoint now) {
   store::LocalStore& store = profile.store();
+  // What the other admin devices did, before anything changes here: an
+  // escrow that cannot be read stops the removal with nothing done.
+  learn_from_escrow(profile, client, key_access, now);
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
@@ -67,7 +70,8 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     throw Error(ErrorCode::Usage, "a device cannot remove itself", "remove it from another admin device");
   }
   if (target->status == store::DeviceStatus::Removed) {
-    throw Error(ErrorCode::AlreadyExists, "that device was removed already");
+    throw Error(ErrorCode::AlreadyExists, "that device was removed already",
+                "if publishing the removal failed, 'mailseal sync' publishes it");
   }
   auto record = store.profile();
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
@@ -90,7 +94,15 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   // A new records key: the removed device cannot read what is written from
   // now on (it keeps the old key, and the records it could read before).
   rotate_records_key(store, new_files, now);
-  publish(profile, client, key_access, now);
+  try {
+    publish(profile, client, key_access, now);
+  } catch (const Error& error) {
+    // Removed here, not yet published: the next sync publishes it (the
+    // escrow lacks the removal) and sends the new keys.
+    throw Error(error.code(), error.what(),
+                "the device is removed on this device; 'mailseal sync' publishes the removal once the key service "
+                "answers");
+  }
   report.devices_updated = send_key_bundles(profile, client, key_access, now);
   remember_records_material(store);
   return report;

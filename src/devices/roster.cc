@@ -33,7 +33,7 @@ constexpr std::string_view kClockSetting = "roster.clock";
 constexpr std::string_view kServedSetting = "roster.served";
 constexpr std::string_view kRemovedSource = "device removed";
 constexpr std::string_view kEscrowHint =
-    "the key service is not serving what this profile's admin devices published; nothing on this device changed";
+    "the key service is not serving what this profile's admin devices published; nothing was taken from it";
 
 RosterClock read_clock(store::LocalStore& store, std::string_view setting = kClockSetting) {
   auto text = store.setting(setting);
@@ -148,23 +148,6 @@ std::optional<KeyBundle> served_escrow(profile::Profile& profile, keyservice::Cl
                 std::string(kEscrowHint));
   }
   return escrow;
-}
-
-void refuse_older(const RosterClock& served, const RosterClock& seen) {
-  if (!is_older(served, seen))
-    return;
-  std::string counts;
-  for (const auto& [device, count] : seen) {
-    auto at = served.find(device);
-    if (at == served.end() || at->second < count)
-      counts += fmt::format("{}device {}: publication {}, this device has seen {}", counts.empty() ? "" : "; ", device,
-                            at == served.end() ? 0 : at->second, count);
-  }
-  throw Error(ErrorCode::BadSignature,
-              fmt::format("the key service serves an older escrow of this profile than one this device has seen "
-                          "({}): a replay; nothing was taken from it",
-                          counts),
-              std::string(kEscrowHint));
 }
 
 // The escrow's mail keys merged into the store: new ones added, statuses
@@ -299,11 +282,14 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   std::optional<KeyBundle> escrow = served_escrow(profile, client, profile.root_key(key_access));
   if (!escrow)
     return {};  // never published: nothing to learn, and sync does not publish it
-  // Older than the newest escrow served or published: a replay. (Not the
-  // highest counts seen: an escrow this device merged, concurrent with its
-  // own publication, is older than their union and is served again until
-  // the next publication.)
-  refuse_older(escrow->roster_clock, read_clock(store, kServedSetting));
+  // Older than the newest escrow served or published (a backup restored, a
+  // replay): merged all the same, since every merge only adds and what this
+  // device published holds every escrow it merged; the caller warns and
+  // publishes. (Not the highest counts seen: an escrow this device merged,
+  // concurrent with its own publication, is below their union.) An escrow
+  // without a clock (an older mailseal) is of unknown age.
+  const bool older =
+      !escrow->roster_clock.empty() && is_older(escrow->roster_clock, read_clock(store, kServedSetting));
   const std::string before = local_state(store);
   const crypto::Certificate root = profile.root_certificate();
   const auto held = store.devices();
@@ -337,7 +323,7 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   const std::string after = local_state(store);
   const std::string served = state_digest(escrow->devices, certificates_of(escrow->keys),
                                           statuses_of(escrow->records_keys), escrow->revoked);
-  return {before != after, after != served};
+  return {before != after, after != served, older};
 }
 
 }  // namespace mailseal::devices::internal

@@ -110,12 +110,14 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
     // Before anything is published or sent: what the other admin devices
     // added, removed, rotated and revoked (roster.cc).
     const EscrowLearning learned = learn_from_escrow(profile, client, key_access, now);
+    report.older_escrow_merged = learned.older_served;
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.
     // The escrow (published with the profile) keeps it for a recovery, and
     // tells the other admin devices what this one holds.
-    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now) || learned.behind)
+    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now) || learned.behind ||
+        learned.older_served)
       publish(profile, client, key_access, now);
     // The list the service serves is never read for what it says; where it
     // differs from what the admin devices sealed, the person hears of it and

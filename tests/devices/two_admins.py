@@ -13,7 +13,8 @@ own mail certificate, a fake "device" made of the profile's mail
 certificates) and the escrow the admin devices learn from (altered, another
 profile's, an older one served again). The lists it serves are never read:
 nothing changes, no key goes where it should not; the escrow's tampering is
-refused with a message saying what the service did, and nothing changes."""
+refused with a message saying what the service did, and nothing changes; an
+older escrow is merged (a no-op), with a warning, and the newer one published."""
 import base64
 import json
 import os
@@ -187,7 +188,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(quiet["served_list_corrected"] is None, "the next sync finds the list as sealed", quiet)
 
     # The escrow, the one thing an admin device learns from: altered, another
-    # profile's, or an older one served again. Each is refused; nothing changes.
+    # profile's, or an older one served again. The first two are refused and
+    # nothing changes; the older one is merged (every merge only adds, so it
+    # changes nothing) and the newer state is published again.
     current = escrow(service)
     serve_escrow(service, current[:-1] + bytes([current[-1] ^ 1]))
     ok, text = refused(desk, "the escrow the key service serves for this profile was altered")
@@ -200,12 +203,15 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(ok, "another profile's escrow is refused, nothing changed", text)
     serve_escrow(service, before_escrow)
     rewrite_served(service, lambda devices: [entry.update(status="active") for entry in devices])
-    ok, text = refused(desk, "older escrow of this profile than one this device has seen")
-    check(ok, "an older escrow served again (the phone active in it) is refused as a replay", text)
+    older = desk.run("--json", "sync")
+    check(older.returncode == 0 and json.loads(older.stdout or "{}").get("older_escrow_merged") is True
+          and b"served an older escrow than this device has seen: it was merged" in older.stderr,
+          "an older escrow served again (the phone active in it) is merged, with a warning", older.stderr)
     check(devices_of(desk).get(phone_id) == ("full", "removed"), "(b) the desk keeps the phone removed")
-    publish = desk.run("publish")
-    check(publish.returncode != 0 and served_devices(service).get(phone_id) == ("full", "active"),
-          "the desk does not publish over a replayed escrow either", publish.stderr.decode())
+    check(served_devices(service).get(phone_id) == ("full", "removed") and escrow(service) != before_escrow,
+          "the desk's sync publishes the newer state over the older escrow", served_devices(service))
+    quiet = desk.json("sync")
+    check(quiet["older_escrow_merged"] is False, "the warning is given once", quiet)
     serve_escrow(service, current)
     desk.must("sync")
     laptop.must("sync")
@@ -237,4 +243,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         check(not set(current) & set(held) and current_records_key(laptop)[0] not in keys,
               f"the removed {name} holds neither the current mail keys nor the current records key")
 
-finish(minimum=32)
+finish(minimum=33)

@@ -85,12 +85,16 @@ void remember_roster_clock(store::LocalStore& store, const RosterClock& clock);
 struct EscrowLearning {
   bool changed = false;  // this device took something from the escrow
   bool behind = false;   // the escrow lacks something this device holds: publish
+  bool older_served = false;  // older than the newest escrow served or published here (merged all the same)
 };
 // Admin devices: merges what the escrow the service serves holds (the other
 // admin devices' devices, mail keys, records keys, revocations): removals
 // are final, roles only go down, keys only get archived. Error(BadSignature),
-// changing nothing, when the escrow was altered, is another profile's, or is
-// older than one this device has seen (a replay).
+// changing nothing, when the escrow was altered or is another profile's. An
+// older escrow served again (a backup restored, a replay) is merged like any
+// other: every merge only adds, so it changes nothing; older_served says so,
+// and `behind` makes the caller publish the newer state again. An escrow
+// without a roster clock (an older mailseal) is merged as of unknown age.
 EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                                  TimePoint now);
 
