@@ -32,6 +32,7 @@ namespace {
 constexpr std::string_view kClockSetting = "roster.clock";
 constexpr std::string_view kServedSetting = "roster.served";
 constexpr std::string_view kRemovedSource = "device removed";
+constexpr std::string_view kSupersededSource = "superseded by a key another admin device made at the same time";
 constexpr std::string_view kEscrowHint =
     "the key service is not serving what this profile's admin devices published; nothing was taken from it";
 
@@ -175,6 +176,13 @@ void take_mail_keys(store::LocalStore& store, const KeyBundle& escrow, const Key
   for (const auto& record : held) {
     if (merged.at(record.certificate) != record.status)
       store.set_mail_key_status(record.id, merged.at(record.certificate));
+  }
+  // A signing certificate that lost to one made at the same time elsewhere
+  // may have been sealed to a device the other admin device removed.
+  store::TrustRecords records(store);
+  for (const auto& der : signing_certificates_superseded(certificates_of(held), certificates_of(escrow.keys), merged)) {
+    records.add_revocation(store.profile().fingerprint, crypto::Certificate::from_der(der).serial_hex(),
+                           std::string(kSupersededSource), now);
   }
   if (!additions.empty())
     store.add_mail_keys(additions);

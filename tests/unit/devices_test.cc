@@ -784,5 +784,31 @@ TEST(MailKeysMerge, AnArchivedCertificateStaysArchivedAndOneCurrentPerAddressAnd
             1);
 }
 
+TEST(MailKeysMerge, ASigningCertificateLosingTheTieBreakIsRevokedARenewedOneIsNot) {
+  const test::Person& alice = test::alice();
+  const auto address = alice.address;
+  const auto older = alice.signing.der();
+  const test::Person other = test::make_person(alice.address.str(), true);
+  const auto newer = other.signing.der();
+  const auto signing = [&](const Bytes& der, KeyStatus status) {
+    return MailCertificate{address, store::KeyPurpose::Signing, store::KeyOrigin::Profile, der, status};
+  };
+  // Two rotations at once: both current where they were made; one loses.
+  const std::vector<MailCertificate> laptop = {signing(older, KeyStatus::Current)};
+  const std::vector<MailCertificate> desk = {signing(newer, KeyStatus::Current)};
+  const auto merged = internal::merge_mail_certificates(laptop, desk);
+  const auto superseded = internal::signing_certificates_superseded(laptop, desk, merged);
+  ASSERT_EQ(superseded.size(), 1U);
+  EXPECT_EQ(merged.at(superseded.front()), KeyStatus::Archived);
+  EXPECT_EQ(superseded, internal::signing_certificates_superseded(desk, laptop, merged));
+  // A renewal (the old one archived where it was renewed) revokes nothing.
+  const std::vector<MailCertificate> renewed = {signing(older, KeyStatus::Archived), signing(newer, KeyStatus::Current)};
+  EXPECT_TRUE(internal::signing_certificates_superseded(
+                  laptop, renewed, internal::merge_mail_certificates(laptop, renewed))
+                  .empty());
+  // (Two renewals of one key at once revoke nothing either:
+  // devices.root_renewal_two_admins.)
+}
+
 }  // namespace
 }  // namespace mailseal::devices

@@ -161,4 +161,37 @@ std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<Mail
   return merged;
 }
 
+std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
+                                                   const std::vector<MailCertificate>& other,
+                                                   const std::map<Bytes, store::KeyStatus>& merged) {
+  std::set<Bytes> archived_somewhere;
+  std::set<Bytes> signing;
+  for (const auto* side : {&held, &other}) {
+    for (const auto& certificate : *side) {
+      if (certificate.status != store::KeyStatus::Current)
+        archived_somewhere.insert(certificate.certificate);
+      else if (certificate.origin == store::KeyOrigin::Profile && certificate.purpose == store::KeyPurpose::Signing)
+        signing.insert(certificate.certificate);
+    }
+  }
+  // A certificate renewed for the same key on both at once loses nothing:
+  // its key is the winner's.
+  std::vector<crypto::PublicKey> current_keys;
+  for (const auto& [der, status] : merged) {
+    if (status == store::KeyStatus::Current)
+      current_keys.push_back(crypto::Certificate::from_der(der).public_key());
+  }
+  std::vector<Bytes> out;
+  for (const auto& der : signing) {
+    auto at = merged.find(der);
+    if (archived_somewhere.count(der) || at == merged.end() || at->second == store::KeyStatus::Current)
+      continue;
+    const crypto::PublicKey key = crypto::Certificate::from_der(der).public_key();
+    if (std::none_of(current_keys.begin(), current_keys.end(),
+                     [&](const crypto::PublicKey& current) { return current == key; }))
+      out.push_back(der);
+  }
+  return out;
+}
+
 }  // namespace mailseal::devices::internal

@@ -66,4 +66,14 @@ struct MailCertificate {
 std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<MailCertificate>& held,
                                                           const std::vector<MailCertificate>& other);
 
+// The profile's signing certificates (DER) that `merged` archives although
+// neither side had archived them: current on both devices that knew them,
+// they lost the tie-break to one made at the same time elsewhere for another
+// key (two rotations at once; not two renewals of one key). Each may have
+// been sealed to a device the other admin device removed meanwhile, so it
+// is revoked, not only archived (docs/service.md, "Two admin devices").
+std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
+                                                   const std::vector<MailCertificate>& other,
+                                                   const std::map<Bytes, store::KeyStatus>& merged);
+
 }  // namespace mailseal::devices::internal
