@@ -155,7 +155,7 @@ std::optional<KeyBundle> served_escrow(profile::Profile& profile, keyservice::Cl
 // as merge_mail_certificates says.
 void take_mail_keys(store::LocalStore& store, const KeyBundle& escrow, const KeyAccess& key_access, TimePoint now) {
   const auto held = store.mail_keys();
-  const auto merged = merge_mail_certificates(certificates_of(held), certificates_of(escrow.keys));
+  const auto merged = merged_mail_statuses(held, escrow.keys);
   std::set<std::string> key_files;
   for (const auto& record : held)
     key_files.insert(record.key_file);
@@ -230,6 +230,11 @@ void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes
     store.set_device_role(id, role);
   for (const auto& device : changes.renewed)
     store.set_device_certificates(device.device_id, device.signature_certificate, device.agreement_certificate);
+}
+
+std::map<Bytes, store::KeyStatus> merged_mail_statuses(const std::vector<store::MailKeyRecord>& held,
+                                                       const std::vector<BundleKey>& keys) {
+  return merge_mail_certificates(certificates_of(held), certificates_of(keys));
 }
 
 RosterClock next_roster_clock(store::LocalStore& store) {

@@ -73,6 +73,9 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
   adopt_renewed_certificates(store, bundle);
+  // Statuses by the merge rule: a bundle replayed from before a removal does
+  // not make what the removal archived current again.
+  const auto merged = merged_mail_statuses(known, bundle.keys);
   for (const auto& key : bundle.keys) {
     auto existing = std::find_if(known.begin(), known.end(), [&](const store::MailKeyRecord& record) {
       return record.certificate == key.record.certificate;
@@ -80,16 +83,21 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
     if (existing == known.end()) {
       auto [record, file] = stored_key(key, new_key_files);
       record.created_at = now;
+      record.status = merged.at(record.certificate);
       if (key_files.insert(file.name).second)
         additions.emplace_back(std::move(record), std::move(file));
       else
         certificates_only.push_back(std::move(record));
       ++report.keys_added;
-    } else if (existing->status != key.record.status) {
-      store.set_mail_key_status(existing->id, key.record.status);
-      if (key.record.status == store::KeyStatus::Archived)
-        ++report.keys_archived;
     }
+  }
+  for (const auto& record : known) {
+    const store::KeyStatus status = merged.at(record.certificate);
+    if (status == record.status)
+      continue;
+    store.set_mail_key_status(record.id, status);
+    if (status == store::KeyStatus::Archived)
+      ++report.keys_archived;
   }
   if (!additions.empty())
     store.add_mail_keys(additions);

@@ -5,9 +5,12 @@ device (the gateway's periodic sync and the person's `publish`) never lock it
 out, and neither does the service's operator restoring a backup (an older
 escrow and profile): the device merges the older escrow (which changes
 nothing), warns once, publishes the newer state again, and `device remove`
-of a phone afterwards completes and reaches the phone."""
+of a phone afterwards completes and reaches the phone. A full device served
+its bundle from before the removal again keeps what the removal archived
+archived."""
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,12 @@ require_mailseal()
 
 def devices_of(device):
     return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
+
+
+def current_certificates(device):
+    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        return sorted(db.execute("SELECT purpose, certificate FROM mail_keys "
+                                 "WHERE status = 'current' AND origin = 'profile'").fetchall())
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
@@ -55,6 +64,13 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     laptop.must("sync")
     phone.must("sync")
     phone_id = phone.device_id()
+    tablet = Home(work, "tablet")
+    invite = laptop.json("device", "invite", "--role", "full")
+    tablet.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
+                "--name", "tablet")
+    laptop.must("sync")
+    tablet.must("sync")
+    tablet_id = tablet.device_id()
     backup = service.rows("SELECT document, escrow, updated_at FROM accounts WHERE fingerprint = ?", (fingerprint,))[0]
     laptop.must("publish")
 
@@ -72,6 +88,8 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "publish works after the restore")
 
     # Restored again, then the phone is removed: the removal completes.
+    old_bundle = service.rows("SELECT bundle FROM bundles WHERE device_id = ?", (tablet_id,))[0][0]
+    held_before = current_certificates(tablet)
     service.write("UPDATE accounts SET document = ?, escrow = ?, updated_at = ?, generation = generation + 1 "
                   "WHERE fingerprint = ?", (*backup, fingerprint))
     removed = laptop.run("device", "remove", phone_id)
@@ -82,5 +100,20 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "the phone is told it was removed", gone.stdout)
     check(laptop.run("sync").returncode == 0, "the laptop syncs on")
 
+    # The service serves the tablet its bundle from before the removal again:
+    # the certificates the removal archived (the phone holds their keys) stay
+    # archived on the tablet.
+    tablet.must("sync")
+    after_removal = current_certificates(tablet)
+    check(len(after_removal) == 2 and not set(after_removal) & set(held_before),
+          "the tablet takes the keys made at the phone's removal")
+    service.write("UPDATE bundles SET bundle = ? WHERE device_id = ?", (old_bundle, tablet_id))
+    replayed = tablet.run("sync")
+    check(replayed.returncode == 0 and current_certificates(tablet) == after_removal,
+          "a bundle from before the removal served again makes no archived certificate current",
+          replayed.stderr.decode())
+    exported = open(tablet.certificates()).read().count("BEGIN CERTIFICATE")
+    check(exported == 3, "the tablet exports the two current mail certificates and the root", exported)
 
-finish(minimum=9)
+
+finish(minimum=12)

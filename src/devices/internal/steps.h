@@ -82,6 +82,12 @@ RosterClock next_roster_clock(store::LocalStore& store);
 // than).
 void remember_roster_clock(store::LocalStore& store, const RosterClock& clock);
 
+// The status of every mail certificate held here or in `keys` (a bundle's,
+// an escrow's) after merging them (roster.h, merge_mail_certificates):
+// archived stays archived, one current per address and purpose.
+std::map<Bytes, store::KeyStatus> merged_mail_statuses(const std::vector<store::MailKeyRecord>& held,
+                                                       const std::vector<BundleKey>& keys);
+
 struct EscrowLearning {
   bool changed = false;  // this device took something from the escrow
   bool behind = false;   // the escrow lacks something this device holds: publish
