@@ -58,24 +58,24 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "and publishing and syncing go on working")
 
     # The operator restores last night's backup of the account.
-    invite = laptop.json("device", "invite", "--role", "full")
-    phone.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
-               "--name", "phone")
-    laptop.must("sync")
-    phone.must("sync")
-    phone_id = phone.device_id()
+    def join(device):
+        invite = laptop.json("device", "invite", "--role", "full")
+        device.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
+                    "--name", device.name)
+        laptop.must("sync")
+        device.must("sync")
+        return device.device_id()
+
+    phone_id = join(phone)
     tablet = Home(work, "tablet")
-    invite = laptop.json("device", "invite", "--role", "full")
-    tablet.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
-                "--name", "tablet")
-    laptop.must("sync")
-    tablet.must("sync")
-    tablet_id = tablet.device_id()
+    tablet_id = join(tablet)
+    def restore(row):
+        service.write("UPDATE accounts SET document = ?, escrow = ?, updated_at = ?, generation = generation + 1 "
+                      "WHERE fingerprint = ?", (*row, fingerprint))
+
     backup = service.rows("SELECT document, escrow, updated_at FROM accounts WHERE fingerprint = ?", (fingerprint,))[0]
     laptop.must("publish")
-
-    service.write("UPDATE accounts SET document = ?, escrow = ?, updated_at = ?, generation = generation + 1 "
-                  "WHERE fingerprint = ?", (*backup, fingerprint))
+    restore(backup)
     synced = laptop.run("--json", "sync")
     check(synced.returncode == 0 and json.loads(synced.stdout or "{}").get("older_escrow_merged") is True
           and b"served an older escrow than this device has seen" in synced.stderr,
@@ -90,8 +90,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     # Restored again, then the phone is removed: the removal completes.
     old_bundle = service.rows("SELECT bundle FROM bundles WHERE device_id = ?", (tablet_id,))[0][0]
     held_before = current_certificates(tablet)
-    service.write("UPDATE accounts SET document = ?, escrow = ?, updated_at = ?, generation = generation + 1 "
-                  "WHERE fingerprint = ?", (*backup, fingerprint))
+    restore(backup)
     removed = laptop.run("device", "remove", phone_id)
     check(removed.returncode == 0 and devices_of(laptop).get(phone_id) == ("full", "removed"),
           "`device remove` after a restore completes", removed.stderr)
