@@ -151,6 +151,20 @@ std::optional<KeyBundle> served_escrow(profile::Profile& profile, keyservice::Cl
   return escrow;
 }
 
+// An escrow that removes this very device: only a holder of the root
+// writes one, another admin device of the person's or a stolen one; taking
+// it would remove this device for good, whoever wrote it.
+void refuse_own_removal(store::LocalStore& store, const RosterChanges& changes) {
+  const DeviceId self = this_device(store).device_id;
+  if (std::find(changes.removed.begin(), changes.removed.end(), self) == changes.removed.end())
+    return;
+  throw Error(ErrorCode::RejectedByPolicy,
+              "an escrow sealed by an admin device removes this device; nothing was taken from it",
+              "only a device holding the profile's root writes one: if you did not remove this device from another "
+              "admin device of yours, that device is stolen or compromised and can do what an admin device can "
+              "until the profile's root is replaced (docs/service.md, \"Two admin devices\")");
+}
+
 // The escrow's mail keys merged into the store: new ones added, statuses
 // as merge_mail_certificates says.
 void take_mail_keys(store::LocalStore& store, const KeyBundle& escrow, const KeyAccess& key_access, TimePoint now) {
@@ -307,6 +321,7 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   const crypto::Certificate root = profile.root_certificate();
   const auto held = store.devices();
   const RosterChanges changes = merge_roster(held, escrow->devices, root);
+  refuse_own_removal(store, changes);
   const Identity fingerprint = store.profile().fingerprint;
   // Another admin device removed a device while this one, not knowing it,
   // made keys the other never saw (a removal of its own, at the same time):

@@ -9,7 +9,8 @@ certificates loses the tie-break and is archived: it is revoked too, since a
 removed device holds it. Checked as a correspondent would: every signing
 certificate either removed device holds fails `openssl verify -crl_check`
 against the root and the CRL the profile publishes, and `openssl cms -verify`
-with that CRL refuses what the removed devices sign."""
+with that CRL refuses what the removed devices sign. Then the desk is stolen
+and removed, and the thief's escrow removes the laptop: the laptop refuses it."""
 import base64
 import json
 import os
@@ -120,4 +121,22 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
               f"what the removed {name} signs verifies against the root, and fails with the published CRL",
               (plain.stderr + checked.stderr).decode()[:300])
 
-finish(minimum=3)
+    # The desk is stolen; the laptop removes it. The thief, whose desk was
+    # served the escrow from before that removal (or who edits mailseal),
+    # removes the laptop and publishes: an escrow sealed with the root's
+    # secret. The laptop refuses to take its own removal, and says so.
+    laptop_id, desk_id = laptop.device_id(), desk.device_id()
+    before = service.rows("SELECT escrow FROM accounts WHERE fingerprint = ?", (fingerprint,))[0][0]
+    laptop.must("device", "remove", desk_id)
+    service.write("UPDATE accounts SET escrow = ? WHERE fingerprint = ?", (before, fingerprint))
+    desk.must("device", "remove", laptop_id)
+    listed = devices_of(laptop)
+    synced = laptop.run("sync")
+    check(synced.returncode != 0 and b"an escrow sealed by an admin device removes this device" in synced.stderr
+          and b"stolen or compromised" in synced.stderr,
+          "the laptop refuses an escrow that removes it, saying a stolen admin device may have written it",
+          synced.stderr.decode())
+    check(devices_of(laptop) == listed and listed.get(laptop_id) == ("admin", "active")
+          and listed.get(desk_id) == ("admin", "removed"), "and takes nothing from it", devices_of(laptop))
+
+finish(minimum=5)
