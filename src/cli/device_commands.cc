@@ -73,12 +73,18 @@ void print_qr(const std::string& text) {
   }
 }
 
+constexpr std::string_view kOlderEscrowWarning =
+    "the key service served an older escrow than this device has seen: it was merged, which changes nothing, and "
+    "this device's publication restores the newer one";
+
 }  // namespace
 
 int run_publish(const Context& context, const ServiceArgs& args) {
   profile::Profile profile = profile::Profile::open(context.home());
   keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::PublishReport report = devices::publish(profile, client, context.key_access(), context.now());
+  if (report.older_escrow_merged)
+    print_warning(kOlderEscrowWarning);
   if (context.json()) {
     json addresses = json::array();
     for (const auto& address : report.addresses)
@@ -87,6 +93,7 @@ int run_publish(const Context& context, const ServiceArgs& args) {
                 {"fingerprint", short_fingerprint(report.fingerprint)},
                 {"addresses", addresses},
                 {"claims", claims_json(report.claims)},
+                {"older_escrow_merged", report.older_escrow_merged},
                 {"certificates", report.certificates},
                 {"devices", report.devices}});
     return 0;
@@ -385,6 +392,8 @@ namespace {
 // removed.
 bool sync_with_service(const Context& context, keyservice::Client& client, json& answer) {
   devices::SyncReport report = devices::sync(context.home(), client, context.key_access(), context.now());
+  if (report.older_escrow_merged)
+    print_warning(kOlderEscrowWarning);
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -400,7 +409,10 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"keys_added", report.keys_added},
                    {"keys_archived", report.keys_archived},
                    {"renewal", renewal_json(report.renewal)},
-                   {"records", records_json(report.records)}});
+                   {"records", records_json(report.records)},
+                   {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected)
+                                                                          : json(nullptr)},
+                   {"older_escrow_merged", report.older_escrow_merged}});
     return !report.removed;
   }
   if (report.waiting)
@@ -417,6 +429,11 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
   if (report.removed) {
     print_warning("this device was removed from the profile; it receives no new keys");
     return false;
+  }
+  if (report.served_list_corrected) {
+    print_warning(fmt::format("the key service served a device list the profile's admin devices did not seal ({}); "
+                              "nothing was taken from it and the true list was published again",
+                              escape_for_terminal(*report.served_list_corrected)));
   }
   print_renewal(report.renewal);
   const bool records = print_records(report.records);

@@ -111,6 +111,18 @@ StoredLogin store_login(json& logins, const ServerLogin& login, LoginCipher& cip
   const std::string user = cipher.encrypt(login.user);
   const std::int64_t time = milliseconds(now);
   const std::int64_t id = next_id(logins);  // before the entries move into `kept`
+  // A new entry takes `id` and leaves nextId one past it: at the largest id
+  // that would write 2^53, which Thunderbird's JavaScript does not hold
+  // exactly and the next run refuses. Refused before anything changes.
+  if (id >= kLargestId && std::none_of(logins["logins"].begin(), logins["logins"].end(),
+                                       [&](const json& entry) { return is_login_of(entry, login, cipher); })) {
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("logins.json has given out every id Thunderbird can hold (its next id would be {}, past "
+                            "2^53 - 1); the password was not saved",
+                            id + 1),
+                "Thunderbird cannot add a saved password to it either: move logins.json aside (Thunderbird then "
+                "asks for each password once) and run the command again; nothing was changed");
+  }
   StoredLogin stored;
   json kept = json::array();
   for (auto& entry : logins["logins"]) {

@@ -60,7 +60,7 @@ std::string endorsements_pem(store::LocalStore& store, const crypto::Certificate
 // The escrow (docs/service.md, "Recovery"): every mail key, the devices and
 // the root's private key, sealed under a key only the root secret gives.
 keyservice::EscrowReference escrow_of(profile::Profile& profile, const KeyAccess& key_access,
-                                      const crypto::PrivateKey& root_key, TimePoint now) {
+                                      const crypto::PrivateKey& root_key, const RosterClock& clock, TimePoint now) {
   KeyBundle escrow = bundle_of(
       profile, key_access, [](const store::MailKeyRecord&) { return true; }, now);
   escrow.devices = profile.store().devices();
@@ -70,6 +70,10 @@ keyservice::EscrowReference escrow_of(profile::Profile& profile, const KeyAccess
     device.agreement_key_file.clear();
   }
   escrow.root_key = root_key.to_pkcs8_pem();
+  // What another admin device merges (roster.cc): the revocations, and
+  // which publications of each admin device this one follows.
+  escrow.revoked = store::TrustRecords(profile.store()).revoked_serials(profile.store().profile().fingerprint);
+  escrow.roster_clock = clock;
   RecoverySecret secret = RecoverySecret::of_root_key(root_key);
   Bytes sealed = crypto::seal_symmetric(secret.escrow_key(), encode_bundle(escrow), as_bytes(secret.escrow_id()));
   return {secret.escrow_id(), std::move(sealed)};
@@ -118,9 +122,13 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
   crypto::PrivateKey root_key = profile.root_key(key_access);
   crypto::Certificate root = profile.root_certificate();
   const Identity fingerprint = keyservice::profile_fingerprint_of(root);
+  // The clock sealed is the clock remembered: another process of this
+  // device may publish in between, and a count above anything published
+  // would make every escrow served look older.
+  const RosterClock clock = next_roster_clock(profile.store());
   keyservice::Publication publication{
       root, profile.current_mail_certificates(),          endorsements_pem(profile.store(), root), {},
-      {},   escrow_of(profile, key_access, root_key, now)};
+      {},   escrow_of(profile, key_access, root_key, clock, now)};
   auto serials = store::TrustRecords(profile.store()).revoked_serials(fingerprint);
   if (!serials.empty())
     publication.revocations.push_back(crypto::issue_revocation_list(root_key, root, serials, now).der());
@@ -133,6 +141,7 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
   KeySigner signer(std::move(root_key), std::string(keyservice::kRootKey), now);
   keyservice::PublishReceipt receipt = client.publish(fingerprint, publication, signer.signer);
   remember_service(profile.store(), client.url());
+  remember_roster_clock(profile.store(), clock);
   return PublishReport{fingerprint, profile.addresses(), static_cast<int>(publication.certificates.size()),
                        static_cast<int>(publication.devices.size()), std::move(receipt.claims)};
 }
@@ -141,15 +150,21 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
 
 PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                       TimePoint now) {
+  // The device list published replaces the service's: first what the other
+  // admin devices added, removed, rotated and revoked (roster.cc).
+  const bool older = learn_from_escrow(profile, client, key_access, now).older_served;
+  PublishReport report;
   try {
-    return publish_once(profile, client, key_access, now);
+    report = publish_once(profile, client, key_access, now);
   } catch (const Error& error) {
     // A refusal (409 root_outdated among them) after which the published
     // root is this one renewed elsewhere: adopt it and publish again, once.
     if (error.code() != ErrorCode::RejectedByPolicy || !adopt_published_root(profile, client))
       throw;
+    report = publish_once(profile, client, key_access, now);
   }
-  return publish_once(profile, client, key_access, now);
+  report.older_escrow_merged = older;
+  return report;
 }
 
 keyservice::AddressClaim confirm_address(profile::Profile& profile, keyservice::Client& client,

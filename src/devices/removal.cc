@@ -15,9 +15,50 @@ namespace mailseal::devices {
 
 using namespace internal;
 
+namespace internal {
+
+std::vector<EmailAddress> rotate_mail_keys(profile::Profile& profile, const KeyAccess& key_access, bool signing,
+                                           TimePoint now) {
+  store::LocalStore& store = profile.store();
+  crypto::PrivateKey root_key = profile.root_key(key_access);
+  crypto::Certificate root = profile.root_certificate();
+  auto record = store.profile();
+  const KeyAccess new_files = profile.access_for_new_key_files(key_access);
+  store::TrustRecords records(store);
+  std::vector<EmailAddress> rotated;
+  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  for (const auto& key : store.mail_keys()) {
+    if (key.origin != store::KeyOrigin::Profile || key.status != store::KeyStatus::Current)
+      continue;
+    if (key.purpose == store::KeyPurpose::Signing && !signing)
+      continue;
+    store.set_mail_key_status(key.id, store::KeyStatus::Archived);
+    if (key.purpose == store::KeyPurpose::Signing) {
+      records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
+                             "device removed", now);
+    }
+    // The new certificate asks for what the old one asked for (CBC when the
+    // keys also live in a client without AES-GCM).
+    auto capabilities = smime::Capabilities::of_certificate_extension(
+        crypto::Certificate::from_der(key.certificate).smime_capabilities());
+    additions.push_back(profile::issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite,
+                                                new_files, now,
+                                                capabilities.advertised ? capabilities : smime::Capabilities::mailseal()));
+    if (std::find(rotated.begin(), rotated.end(), key.address) == rotated.end())
+      rotated.push_back(key.address);
+  }
+  store.add_mail_keys(additions);
+  return rotated;
+}
+
+}  // namespace internal
+
 RemovalReport remove_device(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                             const DeviceId& device_id, TimePoint now) {
   store::LocalStore& store = profile.store();
+  // What the other admin devices did, before anything changes here: an
+  // escrow that cannot be read stops the removal with nothing done.
+  learn_from_escrow(profile, client, key_access, now);
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == device_id; });
@@ -29,10 +70,9 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     throw Error(ErrorCode::Usage, "a device cannot remove itself", "remove it from another admin device");
   }
   if (target->status == store::DeviceStatus::Removed) {
-    throw Error(ErrorCode::AlreadyExists, "that device was removed already");
+    throw Error(ErrorCode::AlreadyExists, "that device was removed already",
+                "if publishing the removal failed, 'mailseal sync' publishes it");
   }
-  crypto::PrivateKey root_key = profile.root_key(key_access);
-  crypto::Certificate root = profile.root_certificate();
   auto record = store.profile();
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
   const bool could_sign = target->role != store::DeviceRole::Read;
@@ -48,34 +88,21 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     }
     // New keys for everything the removed device held: it keeps the old ones,
     // so nothing sent from now on may be readable (or signable) with them.
-    std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
-    for (const auto& key : store.mail_keys()) {
-      if (key.origin != store::KeyOrigin::Profile || key.status != store::KeyStatus::Current)
-        continue;
-      if (key.purpose == store::KeyPurpose::Signing && !could_sign)
-        continue;
-      store.set_mail_key_status(key.id, store::KeyStatus::Archived);
-      if (key.purpose == store::KeyPurpose::Signing) {
-        records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
-                               "device removed", now);
-      }
-      // The new certificate asks for what the old one asked for (CBC when the
-      // keys also live in a client without AES-GCM).
-      auto capabilities = smime::Capabilities::of_certificate_extension(
-          crypto::Certificate::from_der(key.certificate).smime_capabilities());
-      additions.push_back(
-          profile::issue_mail_key(root_key, root, record.name, key.address, key.purpose, record.suite, new_files, now,
-                                  capabilities.advertised ? capabilities : smime::Capabilities::mailseal()));
-      if (std::find(report.rotated.begin(), report.rotated.end(), key.address) == report.rotated.end())
-        report.rotated.push_back(key.address);
-    }
-    store.add_mail_keys(additions);
+    report.rotated = rotate_mail_keys(profile, key_access, could_sign, now);
     transaction.commit();
   }
   // A new records key: the removed device cannot read what is written from
   // now on (it keeps the old key, and the records it could read before).
   rotate_records_key(store, new_files, now);
-  publish(profile, client, key_access, now);
+  try {
+    publish(profile, client, key_access, now);
+  } catch (const Error& error) {
+    // Removed here, not yet published: the next sync publishes it (the
+    // escrow lacks the removal) and sends the new keys.
+    throw Error(error.code(), error.what(),
+                "the device is removed on this device; 'mailseal sync' publishes the removal once the key service "
+                "answers");
+  }
   report.devices_updated = send_key_bundles(profile, client, key_access, now);
   remember_records_material(store);
   return report;

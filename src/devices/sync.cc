@@ -73,6 +73,9 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
     key_files.insert(record.key_file);
   store::Transaction transaction(store.database());
   adopt_renewed_certificates(store, bundle);
+  // Statuses by the merge rule: a bundle replayed from before a removal does
+  // not make what the removal archived current again.
+  const auto merged = merged_mail_statuses(known, bundle.keys);
   for (const auto& key : bundle.keys) {
     auto existing = std::find_if(known.begin(), known.end(), [&](const store::MailKeyRecord& record) {
       return record.certificate == key.record.certificate;
@@ -80,16 +83,21 @@ void take_bundle(profile::Profile& profile, keyservice::Client& client, const Ke
     if (existing == known.end()) {
       auto [record, file] = stored_key(key, new_key_files);
       record.created_at = now;
+      record.status = merged.at(record.certificate);
       if (key_files.insert(file.name).second)
         additions.emplace_back(std::move(record), std::move(file));
       else
         certificates_only.push_back(std::move(record));
       ++report.keys_added;
-    } else if (existing->status != key.record.status) {
-      store.set_mail_key_status(existing->id, key.record.status);
-      if (key.record.status == store::KeyStatus::Archived)
-        ++report.keys_archived;
     }
+  }
+  for (const auto& record : known) {
+    const store::KeyStatus status = merged.at(record.certificate);
+    if (status == record.status)
+      continue;
+    store.set_mail_key_status(record.id, status);
+    if (status == store::KeyStatus::Archived)
+      ++report.keys_archived;
   }
   if (!additions.empty())
     store.add_mail_keys(additions);
@@ -107,11 +115,23 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
   profile::Profile profile = profile::Profile::open(home);
   SyncReport report;
   if (profile.holds_root()) {
+    // Before anything is published or sent: what the other admin devices
+    // added, removed, rotated and revoked (roster.cc).
+    const EscrowLearning learned = learn_from_escrow(profile, client, key_access, now);
+    report.older_escrow_merged = learned.older_served;
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.
-    // The escrow (published with the profile) keeps it for a recovery.
-    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now))
+    // The escrow (published with the profile) keeps it for a recovery, and
+    // tells the other admin devices what this one holds.
+    if (ensure_records_key(profile.store(), profile.access_for_new_key_files(key_access), now) || learned.behind ||
+        learned.older_served)
+      publish(profile, client, key_access, now);
+    // The list the service serves is never read for what it says; where it
+    // differs from what the admin devices sealed, the person hears of it and
+    // the true list is published again.
+    report.served_list_corrected = served_list_differs(profile, client);
+    if (report.served_list_corrected)
       publish(profile, client, key_access, now);
     if (records_material_changed(profile.store())) {
       send_key_bundles(profile, client, key_access, now);

@@ -14,6 +14,7 @@
 
 #include "devices/internal/merge.h"
 #include "devices/internal/records.h"
+#include "devices/internal/roster.h"
 #include "devices/internal/steps.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/keys.h"
@@ -72,33 +73,32 @@ std::vector<BundleRecordsKey> bundle_records_keys(store::LocalStore& store, cons
 void take_records_material(store::LocalStore& store, const KeyBundle& bundle, const KeyAccess& key_access,
                            TimePoint now) {
   store::TrustSync sync(store);
-  std::set<std::string> known;
+  KeyStatuses held;
   for (const auto& key : sync.records_keys())
-    known.insert(key.key_id);
+    held.emplace(key.key_id, key.status);
+  KeyStatuses offered;
+  for (const auto& key : bundle.records_keys)
+    offered.emplace(key.key_id, key.status);
+  // Two admin devices that rotated at once agree on one current key
+  // (roster.h); a key archived anywhere stays archived.
+  const KeyStatuses merged = merge_records_keys(held, offered);
   // Archived ones first, so the current one stays current.
   for (const auto status : {store::KeyStatus::Archived, store::KeyStatus::Current}) {
     for (const auto& key : bundle.records_keys) {
-      if (key.status == status && !known.count(key.key_id)) {
+      if (merged.at(key.key_id) == status && !held.count(key.key_id)) {
         crypto::PrivateKey private_key = crypto::PrivateKey::from_pkcs8_pem(as_string_view(key.key), nullptr);
-        store_records_key(store, key.key_id, private_key, key.status, key_access, now);
+        store_records_key(store, key.key_id, private_key, status, key_access, now);
       }
     }
   }
-  std::map<DeviceId, store::DeviceRecord> mine;
-  for (auto& device : store.devices())
-    mine.emplace(device.device_id, std::move(device));
-  for (auto device : bundle.roster) {
-    auto existing = mine.find(device.device_id);
-    if (existing == mine.end()) {
-      device.is_this_device = false;
-      device.signature_key_file.clear();
-      device.agreement_key_file.clear();
-      device.created_at = now;
-      store.add_device(device);
-    } else if (!existing->second.is_this_device && existing->second.status != device.status) {
-      store.set_device_status(device.device_id, device.status);
-    }
+  for (const auto& [key_id, status] : held) {
+    if (merged.at(key_id) != status)
+      sync.set_records_key_status(key_id, merged.at(key_id));
   }
+  // The roster: a removal is final and a role only goes down, whatever
+  // order bundles arrive in (an older one served again included).
+  const crypto::Certificate root = crypto::Certificate::from_der(store.profile().root_certificate);
+  apply_roster_changes(store, merge_roster(store.devices(), bundle.roster, root), now);
 }
 
 bool ensure_records_key(store::LocalStore& store, const KeyAccess& key_access, TimePoint now) {

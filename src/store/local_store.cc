@@ -447,6 +447,15 @@ void LocalStore::set_device_status(const DeviceId& device_id, DeviceStatus statu
     throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
 }
 
+void LocalStore::set_device_role(const DeviceId& device_id, DeviceRole role) {
+  database_.prepare("UPDATE devices SET role = ?2 WHERE device_id = ?1")
+      .bind(1, device_id.str())
+      .bind(2, to_string(role))
+      .run();
+  if (database_.changes() == 0)
+    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
+}
+
 void LocalStore::set_device_certificates(const DeviceId& device_id, ByteView signature_certificate,
                                          ByteView agreement_certificate) {
   database_.prepare("UPDATE devices SET signature_certificate = ?2, agreement_certificate = ?3 WHERE device_id = ?1")

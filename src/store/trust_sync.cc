@@ -71,6 +71,13 @@ void TrustSync::add_records_key(const RecordsKeyRecord& key, const KeyFile& file
   transaction.commit();
 }
 
+void TrustSync::set_records_key_status(const std::string& key_id, KeyStatus status) {
+  database_.prepare("UPDATE records_keys SET status = ?2 WHERE key_id = ?1")
+      .bind(1, key_id)
+      .bind(2, to_string(status))
+      .run();
+}
+
 std::vector<RecordsKeyRecord> TrustSync::records_keys() {
   auto statement = database_.prepare(
       "SELECT key_id, key_file, status, created_at FROM records_keys "

@@ -65,7 +65,7 @@ TEST(SdrEnvelope, RefusesWhatIsNotOne) {
 
 using fuzz::StandInCipher;  // "enc:" and the text
 
-json entry(int id, const std::string& origin, const std::string& user) {
+json entry(std::int64_t id, const std::string& origin, const std::string& user) {
   return {{"id", id},
           {"hostname", origin},
           {"httpRealm", origin},
@@ -126,6 +126,41 @@ TEST(Logins, ReplacesItsOwnEntryOnceAndDropsDuplicatesButNotTombstones) {
   EXPECT_EQ(logins["logins"][0]["timePasswordChanged"], 1800000000000);
   EXPECT_EQ(logins["logins"][1], tombstone);
   EXPECT_EQ(logins["logins"][2], other_key);
+}
+
+TEST(Logins, RefusesToGiveOutAnIdPastTheLargestJavaScriptHoldsExactly) {
+  constexpr std::int64_t largest = (std::int64_t{1} << 53) - 1;
+  StandInCipher cipher;
+  const Passphrase secret("s3cret");
+  const ServerLogin login{"smtp://127.0.0.1", "thunderbird", &secret};
+  // nextId at 2^53 - 1: a new entry would leave it at 2^53.
+  json logins = parse_logins(R"({"nextId": 9007199254740991, "logins": []})", "logins.json");
+  const json before = logins;
+  try {
+    store_login(logins, login, cipher, from_unix_seconds(1700000000));
+    ADD_FAILURE() << "gave out the largest id";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(error.what()).find("9007199254740992"), std::string::npos) << error.what();
+    EXPECT_FALSE(error.hint().empty());
+  }
+  EXPECT_EQ(logins, before) << "nothing changed";
+  // The same from an entry's id (nextId lower), and what was written is always read back.
+  json by_entry = empty_logins();
+  by_entry["logins"].push_back(entry(largest, "imap://mail.example.com", "alice"));
+  by_entry["logins"].push_back(entry(largest - 1, "imap://mail.example.com", "bob"));
+  EXPECT_THROW(store_login(by_entry, login, cipher, from_unix_seconds(1700000000)), Error);
+  json last = empty_logins();
+  last["nextId"] = largest - 1;
+  store_login(last, login, cipher, from_unix_seconds(1700000000));
+  EXPECT_EQ(last["logins"][0]["id"], largest - 1);
+  EXPECT_EQ(last["nextId"], largest);
+  EXPECT_NO_THROW(parse_logins(last.dump(), "logins.json"));
+  // Replacing its own entry needs no new id.
+  json own = parse_logins(R"({"nextId": 9007199254740991, "logins": []})", "logins.json");
+  own["logins"].push_back(entry(5, "smtp://127.0.0.1", "thunderbird"));
+  EXPECT_TRUE(store_login(own, login, cipher, from_unix_seconds(1700000000)).replaced);
+  EXPECT_NO_THROW(parse_logins(own.dump(), "logins.json"));
 }
 
 TEST(Logins, RefusesADocumentThunderbirdCouldNotLoad) {

@@ -15,6 +15,7 @@
 #include "devices/internal/steps.h"
 #include "devices/internal/merge.h"
 #include "devices/internal/records.h"
+#include "devices/internal/roster.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
 #include "mailseal/devices/connect.h"
@@ -24,6 +25,7 @@
 #include "mailseal/smime/sealed.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/profile/issuing.h"
+#include "mailseal/crypto/symmetric.h"
 #include "mailseal/store/trust_sync.h"
 #include "scratch.h"
 #include "test_identities.h"
@@ -572,6 +574,240 @@ TEST(TrustRecordClock, AReadOnlyDevicesTimeMayRaiseATimeButNeverRequiresIt) {
   EXPECT_EQ(internal::clock_breach(12, named), std::nullopt);
   EXPECT_TRUE(internal::clock_breach(13, named).has_value());
   EXPECT_TRUE(internal::clock_breach(3, named).has_value());
+}
+
+// --- Two admin devices: merging what the other one knows (roster.h) ---
+
+using internal::KeyStatuses;
+using internal::MailCertificate;
+using store::DeviceRole;
+using store::DeviceStatus;
+using store::KeyStatus;
+
+store::DeviceRecord device_issued_at(const test::Person& person, const crypto::PrivateKey& signature,
+                                     const crypto::PrivateKey& agreement, DeviceRole role, TimePoint at) {
+  auto certificates = profile::issue_device_certificates(person.root_key, person.root, "device",
+                                                         signature.public_key(), agreement.public_key(), at);
+  store::DeviceRecord device;
+  device.device_id = keyservice::device_id_of(signature.public_key());
+  device.name = "device";
+  device.role = role;
+  device.signature_certificate = certificates.signature.der();
+  device.agreement_certificate = certificates.agreement.der();
+  return device;
+}
+
+store::DeviceRecord new_device(DeviceRole role) {
+  static const crypto::PrivateKey agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  return device_issued_at(test::alice(), crypto::PrivateKey::generate(crypto::KeyType::P256), agreement, role,
+                          from_unix_seconds(1700000000));
+}
+
+store::DeviceRecord with_status(store::DeviceRecord device, DeviceStatus status) {
+  device.status = status;
+  return device;
+}
+
+store::DeviceRecord with_role(store::DeviceRecord device, DeviceRole role) {
+  device.role = role;
+  return device;
+}
+
+// The list after merging `other` into `held`, as apply_roster_changes does it.
+std::vector<store::DeviceRecord> merged(std::vector<store::DeviceRecord> held,
+                                       const std::vector<store::DeviceRecord>& other) {
+  const internal::RosterChanges changes = internal::merge_roster(held, other, test::alice().root);
+  auto find = [&](const DeviceId& id) {
+    return std::find_if(held.begin(), held.end(), [&](const store::DeviceRecord& d) { return d.device_id == id; });
+  };
+  for (const auto& id : changes.removed)
+    find(id)->status = DeviceStatus::Removed;
+  for (const auto& [id, role] : changes.restricted)
+    find(id)->role = role;
+  for (const auto& device : changes.renewed)
+    *find(device.device_id) = device;
+  held.insert(held.end(), changes.added.begin(), changes.added.end());
+  std::sort(held.begin(), held.end(),
+            [](const store::DeviceRecord& a, const store::DeviceRecord& b) { return a.device_id < b.device_id; });
+  return held;
+}
+
+std::string summary(const std::vector<store::DeviceRecord>& devices) {
+  std::string out;
+  for (const auto& device : devices) {
+    out += device.device_id.str() + " " + std::string(store::to_string(device.role)) + " " +
+           std::string(store::to_string(device.status)) + " " + to_hex(crypto::sha256(device.agreement_certificate)) +
+           "\n";
+  }
+  return out;
+}
+
+TEST(RosterMerge, DevicesEitherAdminDeviceAddedAreKnownToBothInEitherOrder) {
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto desk = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  const auto tablet = new_device(DeviceRole::Read);
+  const std::vector<store::DeviceRecord> on_laptop = {laptop, desk, phone};
+  const std::vector<store::DeviceRecord> on_desk = {laptop, desk, tablet};
+  const auto a = merged(on_laptop, on_desk);
+  EXPECT_EQ(a.size(), 4u);
+  EXPECT_EQ(summary(a), summary(merged(on_desk, on_laptop)));
+  EXPECT_EQ(summary(a), summary(merged(a, on_desk))) << "merging again changes nothing";
+  EXPECT_TRUE(internal::merge_roster(a, on_laptop, test::alice().root).empty());
+}
+
+TEST(RosterMerge, ARemovalIsFinalWhateverOrderTheListsArriveInOrAreServedAgain) {
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  const std::vector<store::DeviceRecord> before = {laptop, phone};
+  const std::vector<store::DeviceRecord> after = {laptop, with_status(phone, DeviceStatus::Removed)};
+  const auto removed = merged(before, after);
+  EXPECT_EQ(summary(removed), summary(merged(after, before)));
+  EXPECT_EQ(summary(removed), summary(merged(merged(before, after), before))) << "the old list served again";
+  const auto entry = std::find_if(removed.begin(), removed.end(),
+                                  [&](const store::DeviceRecord& d) { return d.device_id == phone.device_id; });
+  EXPECT_EQ(entry->status, DeviceStatus::Removed);
+  // A device this one never knew, removed elsewhere: known as removed.
+  const auto unknown = merged({laptop}, after);
+  EXPECT_EQ(unknown.size(), 2u);
+  EXPECT_TRUE(std::all_of(unknown.begin(), unknown.end(), [&](const store::DeviceRecord& d) {
+    return d.device_id != phone.device_id || d.status == DeviceStatus::Removed;
+  }));
+}
+
+TEST(RosterMerge, ARoleOnlyGoesDown) {
+  const auto reader = new_device(DeviceRole::Read);
+  const auto raised = with_role(reader, DeviceRole::Full);
+  EXPECT_TRUE(internal::merge_roster({reader}, {raised}, test::alice().root).empty()) << "a read device stays read";
+  const auto changes = internal::merge_roster({raised}, {reader}, test::alice().root);
+  ASSERT_EQ(changes.restricted.size(), 1u);
+  EXPECT_EQ(changes.restricted[0].second, DeviceRole::Read);
+  EXPECT_EQ(internal::lesser_role(DeviceRole::Admin, DeviceRole::Full), DeviceRole::Full);
+  EXPECT_EQ(internal::lesser_role(DeviceRole::Full, DeviceRole::Read), DeviceRole::Read);
+}
+
+TEST(RosterMerge, OnlyTheRootsDeviceCertificatesForTheDevicesOwnKeysAreTaken) {
+  const auto& root = test::alice().root;
+  const auto phone = new_device(DeviceRole::Full);
+  // Another agreement key for a device this one knows.
+  auto swapped = phone;
+  swapped.agreement_certificate =
+      device_issued_at(test::alice(), crypto::PrivateKey::generate(crypto::KeyType::P256),
+                       crypto::PrivateKey::generate(crypto::KeyType::P256), DeviceRole::Full,
+                       from_unix_seconds(1700000000))
+          .agreement_certificate;
+  expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({phone}, {swapped}, root); }, "other keys");
+  // A "device" made of the profile's own mail certificates.
+  auto fake = phone;
+  fake.signature_certificate = test::alice().signing.der();
+  fake.agreement_certificate = test::alice().encryption.der();
+  fake.device_id = keyservice::device_id_of(test::alice().signing.public_key());
+  expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({}, {fake}, root); }, "device certificates");
+  // A device of another profile, and an id that is not the signature key's.
+  auto foreign = device_issued_at(test::bob(), crypto::PrivateKey::generate(crypto::KeyType::P256),
+                                  crypto::PrivateKey::generate(crypto::KeyType::P256), DeviceRole::Full,
+                                  from_unix_seconds(1700000000));
+  expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({}, {foreign}, root); }, "device certificates");
+  auto misnamed = phone;
+  misnamed.device_id = new_device(DeviceRole::Full).device_id;
+  expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({}, {misnamed}, root); }, "device certificates");
+  expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({}, {phone, phone}, root); }, "twice");
+}
+
+TEST(RosterMerge, RenewedCertificatesForTheSameKeysAreTaken) {
+  const auto signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto old = device_issued_at(test::alice(), signature, agreement, DeviceRole::Full, from_unix_seconds(1700000000));
+  const auto renewed =
+      device_issued_at(test::alice(), signature, agreement, DeviceRole::Full, from_unix_seconds(1750000000));
+  const auto changes = internal::merge_roster({old}, {renewed}, test::alice().root);
+  ASSERT_EQ(changes.renewed.size(), 1u);
+  EXPECT_EQ(changes.renewed[0].agreement_certificate, renewed.agreement_certificate);
+  EXPECT_TRUE(internal::merge_roster({renewed}, {old}, test::alice().root).empty());
+}
+
+TEST(RosterMerge, AnEscrowCarriesItsRevocationsAndRosterClock) {
+  internal::KeyBundle escrow;
+  escrow.fingerprint = Identity("MPROFILE");
+  escrow.name = "Alice";
+  escrow.root = test::alice().root.der();
+  escrow.revoked = {"0A1B", "00FF"};
+  escrow.roster_clock = {{"MLAPTOP", 7}, {"MDESK", 5}};
+  const SecretBytes encoded = internal::encode_bundle(escrow);
+  const internal::KeyBundle decoded = internal::decode_bundle(ByteView(encoded.data(), encoded.size()));
+  EXPECT_EQ(decoded.revoked, escrow.revoked);
+  EXPECT_EQ(decoded.roster_clock, escrow.roster_clock);
+  std::string text(encoded.begin(), encoded.end());
+  const std::string clock = "\"MLAPTOP\":7";
+  text.replace(text.find(clock), clock.size(), "\"MLAPTOP\":\"seven\"");
+  expect_error(ErrorCode::Malformed, [&] { internal::decode_bundle(as_bytes(text)); }, "roster_clock");
+}
+
+TEST(RecordsKeysMerge, TwoRotationsAtOnceAgreeOnOneCurrentKeyAndAnArchivedKeyStaysArchived) {
+  const KeyStatuses laptop = {{"11", KeyStatus::Archived}, {"22", KeyStatus::Current}};
+  const KeyStatuses desk = {{"11", KeyStatus::Archived}, {"33", KeyStatus::Current}};
+  const KeyStatuses expected = {{"11", KeyStatus::Archived}, {"22", KeyStatus::Archived}, {"33", KeyStatus::Current}};
+  EXPECT_EQ(internal::merge_records_keys(laptop, desk), expected);
+  EXPECT_EQ(internal::merge_records_keys(desk, laptop), expected);
+  EXPECT_EQ(internal::merge_records_keys(expected, laptop), expected) << "an older state served again";
+  // One rotated (archiving the old key), the other had not heard of it.
+  const KeyStatuses before = {{"99", KeyStatus::Current}};
+  const KeyStatuses rotated = {{"99", KeyStatus::Archived}, {"55", KeyStatus::Current}};
+  const KeyStatuses after = {{"99", KeyStatus::Archived}, {"55", KeyStatus::Current}};
+  EXPECT_EQ(internal::merge_records_keys(before, rotated), after);
+  EXPECT_EQ(internal::merge_records_keys(rotated, before), after);
+}
+
+TEST(MailKeysMerge, AnArchivedCertificateStaysArchivedAndOneCurrentPerAddressAndPurpose) {
+  const test::Person& alice = test::alice();
+  const auto address = alice.address;
+  const auto older = alice.encryption.der();
+  const test::Person other = test::make_person(alice.address.str(), true);
+  const auto newer = other.encryption.der();  // begins no earlier
+  const std::vector<MailCertificate> before = {
+      {address, store::KeyPurpose::Encryption, store::KeyOrigin::Profile, older, KeyStatus::Current}};
+  const std::vector<MailCertificate> rotated = {
+      {address, store::KeyPurpose::Encryption, store::KeyOrigin::Profile, older, KeyStatus::Archived},
+      {address, store::KeyPurpose::Encryption, store::KeyOrigin::Profile, newer, KeyStatus::Current}};
+  for (const auto& result : {internal::merge_mail_certificates(before, rotated),
+                             internal::merge_mail_certificates(rotated, before)}) {
+    EXPECT_EQ(result.at(older), KeyStatus::Archived);
+    EXPECT_EQ(result.at(newer), KeyStatus::Current);
+  }
+  // Both current on two devices (two rotations at once): the same one wins on both.
+  const std::vector<MailCertificate> concurrent = {
+      {address, store::KeyPurpose::Encryption, store::KeyOrigin::Profile, newer, KeyStatus::Current}};
+  const auto one = internal::merge_mail_certificates(before, concurrent);
+  const auto two = internal::merge_mail_certificates(concurrent, before);
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(std::count_if(one.begin(), one.end(), [](const auto& item) { return item.second == KeyStatus::Current; }),
+            1);
+}
+
+TEST(MailKeysMerge, ASigningCertificateLosingTheTieBreakIsRevokedARenewedOneIsNot) {
+  const test::Person& alice = test::alice();
+  const auto address = alice.address;
+  const auto older = alice.signing.der();
+  const test::Person other = test::make_person(alice.address.str(), true);
+  const auto newer = other.signing.der();
+  const auto signing = [&](const Bytes& der, KeyStatus status) {
+    return MailCertificate{address, store::KeyPurpose::Signing, store::KeyOrigin::Profile, der, status};
+  };
+  // Two rotations at once: both current where they were made; one loses.
+  const std::vector<MailCertificate> laptop = {signing(older, KeyStatus::Current)};
+  const std::vector<MailCertificate> desk = {signing(newer, KeyStatus::Current)};
+  const auto merged = internal::merge_mail_certificates(laptop, desk);
+  const auto superseded = internal::signing_certificates_superseded(laptop, desk, merged);
+  ASSERT_EQ(superseded.size(), 1U);
+  EXPECT_EQ(merged.at(superseded.front()), KeyStatus::Archived);
+  EXPECT_EQ(superseded, internal::signing_certificates_superseded(desk, laptop, merged));
+  // A renewal (the old one archived where it was renewed) revokes nothing.
+  const std::vector<MailCertificate> renewed = {signing(older, KeyStatus::Archived), signing(newer, KeyStatus::Current)};
+  EXPECT_TRUE(internal::signing_certificates_superseded(
+                  laptop, renewed, internal::merge_mail_certificates(laptop, renewed))
+                  .empty());
+  // (Two renewals of one key at once revoke nothing either:
+  // devices.root_renewal_two_admins.)
 }
 
 }  // namespace

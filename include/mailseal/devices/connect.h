@@ -35,6 +35,10 @@ struct PublishReport {
   // addresses"): pending ones wait for the challenge mailed to them. Empty
   // from a service that predates verification.
   std::vector<keyservice::AddressClaim> claims;
+  // The key service served an older escrow than this device had seen (a
+  // backup restored, a replay): it was merged, which changes nothing, and
+  // this publication restores the newer one (docs/service.md, "Two admin devices").
+  bool older_escrow_merged = false;
 };
 
 // Publishes the profile (root, current mail certificates, exportable
@@ -198,6 +202,15 @@ struct SyncReport {
   int keys_archived = 0;
   RenewalReport renewal;  // admin devices renew; the others take the renewed certificates
   RecordsReport records;
+  // Admin devices: how the device list the key service served differed from
+  // what the profile's admin devices sealed (raw text naming a device the
+  // service listed); nothing was taken from it, and the true list was
+  // published again. Empty when it agreed (docs/service.md, "Two admin devices").
+  std::optional<std::string> served_list_corrected;
+  // Admin devices: the key service served an older escrow than this device
+  // had seen; it was merged (which changes nothing) and the newer one
+  // published again.
+  bool older_escrow_merged = false;
 };
 
 // An address decided differently on two devices (by their names).

@@ -171,6 +171,8 @@ class LocalStore {
 
   void add_device(const DeviceRecord& device);
   void set_device_status(const DeviceId& device_id, DeviceStatus status);
+  // Error(NotFound) for an unknown device.
+  void set_device_role(const DeviceId& device_id, DeviceRole role);
   // A renewed device's certificates (the same keys): Error(NotFound) for an unknown device.
   void set_device_certificates(const DeviceId& device_id, ByteView signature_certificate,
                                ByteView agreement_certificate);

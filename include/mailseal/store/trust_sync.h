@@ -116,6 +116,8 @@ class TrustSync {
   void add_records_key(const RecordsKeyRecord& key, const KeyFile& file);
   // Newest first.
   std::vector<RecordsKeyRecord> records_keys();
+  // The status of a records key held (merging two admin devices' keys).
+  void set_records_key_status(const std::string& key_id, KeyStatus status);
 
   void add_own_record(std::int64_t seq, ByteView sealed);
   void mark_uploaded(std::int64_t seq);

@@ -133,6 +133,8 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
                    {"root_key", bundle.root_key ? json(text_of(*bundle.root_key)) : json(nullptr)},
                    {"records_keys", records_keys_json(bundle.records_keys)},
                    {"roster", devices_json(bundle.roster)},
+                   {"revoked", bundle.revoked},
+                   {"roster_clock", bundle.roster_clock},
                    {"issued_at", to_unix_seconds(bundle.issued_at)}};
   std::string text = document.dump();
   SecretBytes out(text.begin(), text.end());
@@ -191,6 +193,10 @@ KeyBundle decode_document(const json& document) {
   bundle.records_keys = decode_records_keys(document);
   if (document.contains("roster"))
     bundle.roster = decode_devices(document, "roster");
+  if (document.contains("revoked"))
+    bundle.revoked = get<std::vector<std::string>>(document, "revoked");
+  if (document.contains("roster_clock"))
+    bundle.roster_clock = get<std::map<std::string, std::int64_t>>(document, "roster_clock");
   for (const auto& item : get<std::vector<json>>(document, "keys")) {
     BundleKey key{store::MailKeyRecord{.address = EmailAddress::parse(get<std::string>(item, "address"))}, {}};
     key.record.purpose = store::parse_key_purpose(get<std::string>(item, "purpose"));

@@ -4,6 +4,8 @@
 // the profile's root secret): the profile, the device's own certificates,
 // and mail private keys, as JSON. Both travel only sealed.
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -45,6 +47,12 @@ struct KeyBundle {
   // device knows them (whose records to hear). Absent from older bundles.
   std::vector<BundleRecordsKey> records_keys;
   std::vector<store::DeviceRecord> roster;
+  // Escrow only (docs/service.md, "Two admin devices"): the serials the
+  // root revoked, and the publications of each admin device that this one
+  // follows (device id to its count), so that another admin device reading
+  // it knows an escrow older than one it has seen. Absent from older ones.
+  std::vector<std::string> revoked;
+  std::map<std::string, std::int64_t> roster_clock;
   TimePoint issued_at{};
 };
 

@@ -5,7 +5,9 @@
 // approval steps a sync runs.
 
 #include <filesystem>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -52,6 +54,61 @@ Bytes seal_bundle(profile::Profile& profile, const KeyAccess& key_access, const 
 // profile whose root is `root`, and that every key belongs to its certificate.
 KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
                       const crypto::Certificate& agreement_certificate, const crypto::Certificate& root);
+
+// --- Removing a device (removal.cc) ---
+
+// Archives the profile's current encryption keys (and signing keys, their
+// certificates revoked, when `signing`) and issues new ones under the root:
+// what a removed device holds reads (and signs) nothing new. The addresses.
+std::vector<EmailAddress> rotate_mail_keys(profile::Profile& profile, const KeyAccess& key_access, bool signing,
+                                           TimePoint now);
+
+// --- Two admin devices (roster.cc) ---
+
+struct RosterChanges;  // roster.h
+
+// Adds, removes, restricts and renews devices as merging another list said.
+void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes, TimePoint now);
+
+// Publications of each admin device (device id to count) that a device has
+// seen, carried in the escrow: one older than what a device has seen is a
+// replay.
+using RosterClock = std::map<std::string, std::int64_t>;
+// What this device's next publication carries: what it has seen, its own
+// count one more.
+RosterClock next_roster_clock(store::LocalStore& store);
+// Notes the clock of an escrow served or published: each count seen the
+// higher of the two, and the newest escrow's clock (what a replay is older
+// than).
+void remember_roster_clock(store::LocalStore& store, const RosterClock& clock);
+
+// The status of every mail certificate held here or in `keys` (a bundle's,
+// an escrow's) after merging them (roster.h, merge_mail_certificates):
+// archived stays archived, one current per address and purpose.
+std::map<Bytes, store::KeyStatus> merged_mail_statuses(const std::vector<store::MailKeyRecord>& held,
+                                                       const std::vector<BundleKey>& keys);
+
+struct EscrowLearning {
+  bool changed = false;  // this device took something from the escrow
+  bool behind = false;   // the escrow lacks something this device holds: publish
+  bool older_served = false;  // older than the newest escrow served or published here (merged all the same)
+};
+// Admin devices: merges what the escrow the service serves holds (the other
+// admin devices' devices, mail keys, records keys, revocations): removals
+// are final, roles only go down, keys only get archived. Error(BadSignature),
+// changing nothing, when the escrow was altered or is another profile's. An
+// older escrow served again (a backup restored, a replay) is merged like any
+// other: every merge only adds, so it changes nothing; older_served says so,
+// and `behind` makes the caller publish the newer state again. An escrow
+// without a roster clock (an older mailseal) is merged as of unknown age.
+EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                                 TimePoint now);
+
+// Admin devices: how the device list the service serves for the profile
+// differs from this device's (the first difference, naming the device), or
+// nullopt when it agrees or is not served. Only reported: nothing is taken
+// from it.
+std::optional<std::string> served_list_differs(profile::Profile& profile, keyservice::Client& client);
 
 // --- Steps a sync runs ---
 

@@ -1,0 +1,197 @@
+#include "devices/internal/roster.h"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "mailseal/common/error.h"
+#include "mailseal/keyservice/rules.h"
+
+namespace mailseal::devices::internal {
+
+namespace {
+
+int rank(store::DeviceRole role) noexcept {
+  switch (role) {
+    case store::DeviceRole::Read:
+      return 0;
+    case store::DeviceRole::Full:
+      return 1;
+    case store::DeviceRole::Admin:
+      return 2;
+  }
+  return 0;
+}
+
+// A device certificate names no address (a mail certificate does, and the
+// root issues both).
+bool is_device_certificate(const crypto::Certificate& certificate, const crypto::Certificate& root) {
+  return certificate.is_issued_by(root) && !certificate.is_ca() && certificate.email_addresses().empty();
+}
+
+Error not_a_device(const DeviceId& id, std::string_view why) {
+  return Error(ErrorCode::BadSignature,
+               fmt::format("the device list another admin device sealed names device {}, {}: nothing was taken from it",
+                           id.str(), why),
+               "the other admin device may be compromised: compare 'mailseal device list' on both");
+}
+
+}  // namespace
+
+store::DeviceRole lesser_role(store::DeviceRole a, store::DeviceRole b) noexcept {
+  return rank(a) <= rank(b) ? a : b;
+}
+
+bool is_device_of(const store::DeviceRecord& device, const crypto::Certificate& root) {
+  try {
+    const auto signature = crypto::Certificate::from_der(device.signature_certificate);
+    const auto agreement = crypto::Certificate::from_der(device.agreement_certificate);
+    return is_device_certificate(signature, root) && is_device_certificate(agreement, root) &&
+           keyservice::device_id_of(signature.public_key()) == device.device_id;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+namespace {
+
+bool same_keys(const store::DeviceRecord& a, const store::DeviceRecord& b) {
+  return crypto::Certificate::from_der(a.signature_certificate).public_key() ==
+             crypto::Certificate::from_der(b.signature_certificate).public_key() &&
+         crypto::Certificate::from_der(a.agreement_certificate).public_key() ==
+             crypto::Certificate::from_der(b.agreement_certificate).public_key();
+}
+
+bool lasts_longer(const store::DeviceRecord& candidate, const store::DeviceRecord& held) {
+  return crypto::Certificate::from_der(candidate.signature_certificate).not_after() >
+         crypto::Certificate::from_der(held.signature_certificate).not_after();
+}
+
+}  // namespace
+
+RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const std::vector<store::DeviceRecord>& other,
+                           const crypto::Certificate& root) {
+  RosterChanges changes;
+  std::set<DeviceId> seen;
+  for (const auto& entry : other) {
+    if (!seen.insert(entry.device_id).second)
+      throw not_a_device(entry.device_id, "twice");
+    if (!is_device_of(entry, root))
+      throw not_a_device(entry.device_id, "whose certificates are not the profile root's device certificates for it");
+    auto mine = std::find_if(held.begin(), held.end(),
+                             [&](const store::DeviceRecord& device) { return device.device_id == entry.device_id; });
+    if (mine == held.end()) {
+      store::DeviceRecord added = entry;
+      added.is_this_device = false;
+      added.signature_key_file.clear();
+      added.agreement_key_file.clear();
+      changes.added.push_back(std::move(added));
+      continue;
+    }
+    if (!same_keys(*mine, entry))
+      throw not_a_device(entry.device_id, "with other keys than the device this one knows");
+    if (entry.status == store::DeviceStatus::Removed && mine->status == store::DeviceStatus::Active)
+      changes.removed.push_back(entry.device_id);
+    if (lesser_role(entry.role, mine->role) != mine->role)
+      changes.restricted.emplace_back(entry.device_id, entry.role);
+    if (lasts_longer(entry, *mine)) {
+      store::DeviceRecord renewed = *mine;
+      renewed.signature_certificate = entry.signature_certificate;
+      renewed.agreement_certificate = entry.agreement_certificate;
+      changes.renewed.push_back(std::move(renewed));
+    }
+  }
+  return changes;
+}
+
+KeyStatuses merge_records_keys(const KeyStatuses& held, const KeyStatuses& other) {
+  KeyStatuses merged = held;
+  for (const auto& [id, status] : other) {
+    auto [at, inserted] = merged.emplace(id, status);
+    if (!inserted && status == store::KeyStatus::Archived)
+      at->second = store::KeyStatus::Archived;
+  }
+  // The greatest current id stays current (a map is ordered by id).
+  bool current_seen = false;
+  for (auto at = merged.rbegin(); at != merged.rend(); ++at) {
+    if (at->second != store::KeyStatus::Current)
+      continue;
+    if (current_seen)
+      at->second = store::KeyStatus::Archived;
+    current_seen = true;
+  }
+  return merged;
+}
+
+std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<MailCertificate>& held,
+                                                          const std::vector<MailCertificate>& other) {
+  std::map<Bytes, store::KeyStatus> merged;
+  std::map<Bytes, const MailCertificate*> by_der;
+  for (const auto* side : {&held, &other}) {
+    for (const auto& certificate : *side) {
+      auto [at, inserted] = merged.emplace(certificate.certificate, certificate.status);
+      if (!inserted && certificate.status == store::KeyStatus::Archived)
+        at->second = store::KeyStatus::Archived;
+      by_der.emplace(certificate.certificate, &certificate);
+    }
+  }
+  // Of the profile's current certificates for one address and purpose, the
+  // one that begins last.
+  using Slot = std::pair<std::string, store::KeyPurpose>;
+  std::map<Slot, std::pair<TimePoint, Bytes>> newest;
+  for (const auto& [der, status] : merged) {
+    const MailCertificate& certificate = *by_der.at(der);
+    if (status != store::KeyStatus::Current || certificate.origin != store::KeyOrigin::Profile)
+      continue;
+    const Slot slot{certificate.address.str(), certificate.purpose};
+    std::pair<TimePoint, Bytes> candidate{crypto::Certificate::from_der(der).not_before(), der};
+    auto at = newest.find(slot);
+    if (at == newest.end() || at->second < candidate)
+      newest[slot] = std::move(candidate);
+  }
+  for (auto& [der, status] : merged) {
+    const MailCertificate& certificate = *by_der.at(der);
+    if (status != store::KeyStatus::Current || certificate.origin != store::KeyOrigin::Profile)
+      continue;
+    if (newest.at({certificate.address.str(), certificate.purpose}).second != der)
+      status = store::KeyStatus::Archived;
+  }
+  return merged;
+}
+
+std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
+                                                   const std::vector<MailCertificate>& other,
+                                                   const std::map<Bytes, store::KeyStatus>& merged) {
+  std::set<Bytes> archived_somewhere;
+  std::set<Bytes> signing;
+  for (const auto* side : {&held, &other}) {
+    for (const auto& certificate : *side) {
+      if (certificate.status != store::KeyStatus::Current)
+        archived_somewhere.insert(certificate.certificate);
+      else if (certificate.origin == store::KeyOrigin::Profile && certificate.purpose == store::KeyPurpose::Signing)
+        signing.insert(certificate.certificate);
+    }
+  }
+  // A certificate renewed for the same key on both at once loses nothing:
+  // its key is the winner's.
+  std::vector<crypto::PublicKey> current_keys;
+  for (const auto& [der, status] : merged) {
+    if (status == store::KeyStatus::Current)
+      current_keys.push_back(crypto::Certificate::from_der(der).public_key());
+  }
+  std::vector<Bytes> out;
+  for (const auto& der : signing) {
+    auto at = merged.find(der);
+    if (archived_somewhere.count(der) || at == merged.end() || at->second == store::KeyStatus::Current)
+      continue;
+    const crypto::PublicKey key = crypto::Certificate::from_der(der).public_key();
+    if (std::none_of(current_keys.begin(), current_keys.end(),
+                     [&](const crypto::PublicKey& current) { return current == key; }))
+      out.push_back(der);
+  }
+  return out;
+}
+
+}  // namespace mailseal::devices::internal

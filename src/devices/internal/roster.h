@@ -1,0 +1,79 @@
+#pragma once
+// Two admin devices (docs/service.md, "Two admin devices"): merging what
+// another admin device knows of the profile (its device list, its mail keys,
+// its records keys), read from the escrow it published (sealed under the
+// root's secret) or a key bundle (signed by the root), so that every admin
+// device reaches the same state whatever order the lists arrive in, and
+// whatever old ones a key service serves again. The rules are pure functions
+// of the two lists; roster.cc applies them to the store.
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mailseal/common/bytes.h"
+#include "mailseal/crypto/certificate.h"
+#include "mailseal/store/local_store.h"
+
+namespace mailseal::devices::internal {
+
+// The lesser of two roles: read < full < admin.
+store::DeviceRole lesser_role(store::DeviceRole a, store::DeviceRole b) noexcept;
+
+// A device of the profile whose root is `root`: both certificates issued by
+// it as device certificates (not a CA, naming no address), and the device id
+// the fingerprint of the signature key.
+bool is_device_of(const store::DeviceRecord& device, const crypto::Certificate& root);
+
+// What merging another admin device's list changes in the list held here.
+struct RosterChanges {
+  std::vector<store::DeviceRecord> added;  // devices not held here, with the other's role and status
+  std::vector<DeviceId> removed;           // active here, removed there: a removal is final
+  std::vector<std::pair<DeviceId, store::DeviceRole>> restricted;  // the lesser of the two roles
+  std::vector<store::DeviceRecord> renewed;  // the same keys, certificates that last longer
+  bool empty() const noexcept { return added.empty() && removed.empty() && restricted.empty() && renewed.empty(); }
+};
+
+// Error(BadSignature) naming the device when `other` holds an entry that is
+// not a device of the profile (is_device_of), or binds a device held here to
+// other keys; nothing is merged then. Merging is commutative, idempotent and
+// monotone: a removed device stays removed, a role only goes down.
+RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const std::vector<store::DeviceRecord>& other,
+                           const crypto::Certificate& root);
+
+// Records keys by id with their status. After merging: every id of either
+// side; archived where either side archived it (a rotation archives every
+// older key); of the others, the greatest id is current and the rest are
+// archived (two admin devices that rotated at once agree on one).
+using KeyStatuses = std::map<std::string, store::KeyStatus>;
+KeyStatuses merge_records_keys(const KeyStatuses& held, const KeyStatuses& other);
+
+// A mail certificate as merging sees it.
+struct MailCertificate {
+  EmailAddress address;
+  store::KeyPurpose purpose = store::KeyPurpose::Signing;
+  store::KeyOrigin origin = store::KeyOrigin::Profile;
+  Bytes certificate;  // DER
+  store::KeyStatus status = store::KeyStatus::Current;
+};
+
+// The status of every certificate of either side (by DER) after merging:
+// archived where either side archived it (a removal's rotation, a renewal);
+// of the profile's certificates still current for one address and purpose,
+// the one that begins last (then the greater DER) stays current and the
+// others are archived. Imported identities keep the union of statuses.
+std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<MailCertificate>& held,
+                                                          const std::vector<MailCertificate>& other);
+
+// The profile's signing certificates (DER) that `merged` archives although
+// neither side had archived them: current on both devices that knew them,
+// they lost the tie-break to one made at the same time elsewhere for another
+// key (two rotations at once; not two renewals of one key). Each may have
+// been sealed to a device the other admin device removed meanwhile, so it
+// is revoked, not only archived (docs/service.md, "Two admin devices").
+std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
+                                                   const std::vector<MailCertificate>& other,
+                                                   const std::map<Bytes, store::KeyStatus>& merged);
+
+}  // namespace mailseal::devices::internal

@@ -1,0 +1,357 @@
+// Two admin devices (docs/service.md, "Two admin devices"): each learns what
+// the other added, removed, rotated and revoked from the escrow the other
+// published, which is sealed under a key only the profile root's holders
+// derive (the admin devices), before it publishes and at each sync. The
+// device list the service serves is never read for this: nobody the devices
+// trust signed it.
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "devices/internal/recovery_secret.h"
+#include "devices/internal/roster.h"
+#include "devices/internal/steps.h"
+#include "devices/internal/trust_exchange.h"
+#include "mailseal/common/error.h"
+#include "mailseal/crypto/keys.h"
+#include "mailseal/crypto/symmetric.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/store/trust_records.h"
+#include "mailseal/store/trust_sync.h"
+
+namespace mailseal::devices::internal {
+
+namespace {
+
+// The highest count of each admin device's publications seen (what this
+// device's next publication carries), and the clock of the newest escrow the
+// service served or this device published (what a replay is older than).
+constexpr std::string_view kClockSetting = "roster.clock";
+constexpr std::string_view kServedSetting = "roster.served";
+constexpr std::string_view kRemovedSource = "device removed";
+constexpr std::string_view kSupersededSource = "superseded by a key another admin device made at the same time";
+constexpr std::string_view kEscrowHint =
+    "the key service is not serving what this profile's admin devices published; nothing was taken from it";
+
+RosterClock read_clock(store::LocalStore& store, std::string_view setting = kClockSetting) {
+  auto text = store.setting(setting);
+  if (!text)
+    return {};
+  auto document = nlohmann::json::parse(*text, nullptr, false);
+  if (document.is_discarded() || !document.is_object())
+    return {};
+  return document.get<RosterClock>();
+}
+
+// True when `served` is older than `seen`: no count above it, one below.
+bool is_older(const RosterClock& served, const RosterClock& seen) {
+  bool below = false;
+  for (const auto& [device, count] : served) {
+    auto at = seen.find(device);
+    if (at == seen.end() || count > at->second)
+      return false;
+  }
+  for (const auto& [device, count] : seen) {
+    auto at = served.find(device);
+    below = below || at == served.end() || at->second < count;
+  }
+  return below;
+}
+
+std::vector<MailCertificate> certificates_of(const std::vector<store::MailKeyRecord>& keys) {
+  std::vector<MailCertificate> out;
+  for (const auto& key : keys)
+    out.push_back({key.address, key.purpose, key.origin, key.certificate, key.status});
+  return out;
+}
+
+std::vector<MailCertificate> certificates_of(const std::vector<BundleKey>& keys) {
+  std::vector<MailCertificate> out;
+  for (const auto& key : keys)
+    out.push_back({key.record.address, key.record.purpose, key.record.origin, key.record.certificate, key.record.status});
+  return out;
+}
+
+KeyStatuses statuses_of(const std::vector<BundleRecordsKey>& keys) {
+  KeyStatuses out;
+  for (const auto& key : keys)
+    out.emplace(key.key_id, key.status);
+  return out;
+}
+
+KeyStatuses statuses_held(store::LocalStore& store) {
+  KeyStatuses out;
+  for (const auto& key : store::TrustSync(store).records_keys())
+    out.emplace(key.key_id, key.status);
+  return out;
+}
+
+// What an escrow and a store are compared by: whether the one lacks what the
+// other holds.
+std::string state_digest(const std::vector<store::DeviceRecord>& devices, const std::vector<MailCertificate>& mail,
+                         const KeyStatuses& records, std::vector<std::string> revoked) {
+  std::vector<std::string> parts;
+  for (const auto& device : devices) {
+    parts.push_back(fmt::format("device {} {} {} {}", device.device_id.str(), store::to_string(device.role),
+                                store::to_string(device.status), to_hex(crypto::sha256(device.signature_certificate))));
+  }
+  for (const auto& certificate : mail)
+    parts.push_back(fmt::format("mail {} {}", to_hex(crypto::sha256(certificate.certificate)),
+                                store::to_string(certificate.status)));
+  for (const auto& [id, status] : records)
+    parts.push_back(fmt::format("records {} {}", id, store::to_string(status)));
+  std::sort(revoked.begin(), revoked.end());
+  revoked.erase(std::unique(revoked.begin(), revoked.end()), revoked.end());
+  for (const auto& serial : revoked)
+    parts.push_back("revoked " + serial);
+  std::sort(parts.begin(), parts.end());
+  std::string all;
+  for (const auto& part : parts)
+    all += part + "\n";
+  return all;
+}
+
+std::string local_state(store::LocalStore& store) {
+  return state_digest(store.devices(), certificates_of(store.mail_keys()), statuses_held(store),
+                      store::TrustRecords(store).revoked_serials(store.profile().fingerprint));
+}
+
+// The escrow this profile's admin devices published, opened and checked:
+// nullopt when the service keeps none.
+std::optional<KeyBundle> served_escrow(profile::Profile& profile, keyservice::Client& client,
+                                       const crypto::PrivateKey& root_key) {
+  RecoverySecret secret = RecoverySecret::of_root_key(root_key);
+  keyservice::EscrowAnswer answer;
+  try {
+    answer = client.escrow(secret.escrow_id());
+  } catch (const Error& error) {
+    if (error.code() == ErrorCode::NotFound)
+      return std::nullopt;
+    throw;
+  }
+  KeyBundle escrow;
+  try {
+    escrow = decode_bundle(crypto::open_symmetric(secret.escrow_key(), answer.escrow, as_bytes(secret.escrow_id())));
+  } catch (const Error&) {
+    throw Error(ErrorCode::BadSignature,
+                "the escrow the key service serves for this profile was altered, or not sealed by an admin device "
+                "of it: nothing was taken from it",
+                std::string(kEscrowHint));
+  }
+  const crypto::Certificate root = profile.root_certificate();
+  if (escrow.fingerprint != keyservice::profile_fingerprint_of(root) || !escrow.root_key ||
+      !(crypto::PrivateKey::from_pkcs8_pem(as_string_view(*escrow.root_key), nullptr).public_key() ==
+        root.public_key())) {
+    throw Error(ErrorCode::BadSignature, "the escrow the key service serves is another profile's",
+                std::string(kEscrowHint));
+  }
+  return escrow;
+}
+
+// An escrow that removes this very device: only a holder of the root
+// writes one, another admin device of the person's or a stolen one; taking
+// it would remove this device for good, whoever wrote it.
+void refuse_own_removal(store::LocalStore& store, const RosterChanges& changes) {
+  const DeviceId self = this_device(store).device_id;
+  if (std::find(changes.removed.begin(), changes.removed.end(), self) == changes.removed.end())
+    return;
+  throw Error(ErrorCode::RejectedByPolicy,
+              "an escrow sealed by an admin device removes this device; nothing was taken from it",
+              "only a device holding the profile's root writes one: if you did not remove this device from another "
+              "admin device of yours, that device is stolen or compromised and can do what an admin device can "
+              "until the profile's root is replaced (docs/service.md, \"Two admin devices\")");
+}
+
+// The escrow's mail keys merged into the store: new ones added, statuses
+// as merge_mail_certificates says.
+void take_mail_keys(store::LocalStore& store, const KeyBundle& escrow, const KeyAccess& key_access, TimePoint now) {
+  const auto held = store.mail_keys();
+  const auto merged = merged_mail_statuses(held, escrow.keys);
+  std::set<std::string> key_files;
+  for (const auto& record : held)
+    key_files.insert(record.key_file);
+  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  std::vector<store::MailKeyRecord> certificates_only;
+  for (const auto& key : escrow.keys) {
+    if (std::any_of(held.begin(), held.end(),
+                    [&](const store::MailKeyRecord& record) { return record.certificate == key.record.certificate; }))
+      continue;
+    auto [record, file] = stored_key(key, key_access);
+    record.status = merged.at(record.certificate);
+    record.created_at = now;
+    if (key_files.insert(file.name).second)
+      additions.emplace_back(std::move(record), std::move(file));
+    else
+      certificates_only.push_back(std::move(record));
+  }
+  for (const auto& record : held) {
+    if (merged.at(record.certificate) != record.status)
+      store.set_mail_key_status(record.id, merged.at(record.certificate));
+  }
+  // A signing certificate that lost to one made at the same time elsewhere
+  // may have been sealed to a device the other admin device removed.
+  store::TrustRecords records(store);
+  for (const auto& der : signing_certificates_superseded(certificates_of(held), certificates_of(escrow.keys), merged)) {
+    records.add_revocation(store.profile().fingerprint, crypto::Certificate::from_der(der).serial_hex(),
+                           std::string(kSupersededSource), now);
+  }
+  if (!additions.empty())
+    store.add_mail_keys(additions);
+  for (const auto& record : certificates_only)
+    store.add_mail_certificate(record);
+}
+
+// Keys this device made that the escrow does not know: a current mail
+// certificate of the profile, or a current records key.
+bool holds_unseen_keys(store::LocalStore& store, const KeyBundle& escrow) {
+  std::set<Bytes> known;
+  for (const auto& key : escrow.keys)
+    known.insert(key.record.certificate);
+  for (const auto& key : store.mail_keys()) {
+    if (key.origin == store::KeyOrigin::Profile && key.status == store::KeyStatus::Current &&
+        !known.count(key.certificate))
+      return true;
+  }
+  const KeyStatuses served = statuses_of(escrow.records_keys);
+  for (const auto& [id, status] : statuses_held(store)) {
+    if (status == store::KeyStatus::Current && !served.count(id))
+      return true;
+  }
+  return false;
+}
+
+// Whether a device this one learns was removed could sign (its role here).
+bool could_sign(const std::vector<store::DeviceRecord>& held, const RosterChanges& changes) {
+  return std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
+    return device.role != store::DeviceRole::Read &&
+           std::find(changes.removed.begin(), changes.removed.end(), device.device_id) != changes.removed.end();
+  });
+}
+
+}  // namespace
+
+void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes, TimePoint now) {
+  for (auto device : changes.added) {
+    device.created_at = now;
+    store.add_device(device);
+  }
+  for (const auto& id : changes.removed)
+    store.set_device_status(id, store::DeviceStatus::Removed);
+  for (const auto& [id, role] : changes.restricted)
+    store.set_device_role(id, role);
+  for (const auto& device : changes.renewed)
+    store.set_device_certificates(device.device_id, device.signature_certificate, device.agreement_certificate);
+}
+
+std::map<Bytes, store::KeyStatus> merged_mail_statuses(const std::vector<store::MailKeyRecord>& held,
+                                                       const std::vector<BundleKey>& keys) {
+  return merge_mail_certificates(certificates_of(held), certificates_of(keys));
+}
+
+RosterClock next_roster_clock(store::LocalStore& store) {
+  RosterClock clock = read_clock(store);
+  ++clock[this_device(store).device_id.str()];
+  return clock;
+}
+
+void remember_roster_clock(store::LocalStore& store, const RosterClock& clock) {
+  RosterClock seen = read_clock(store);
+  for (const auto& [device, count] : clock)
+    seen[device] = std::max(seen[device], count);
+  store.set_setting(kClockSetting, nlohmann::json(seen).dump());
+  store.set_setting(kServedSetting, nlohmann::json(clock).dump());
+}
+
+std::optional<std::string> served_list_differs(profile::Profile& profile, keyservice::Client& client) {
+  store::LocalStore& store = profile.store();
+  const Identity fingerprint = store.profile().fingerprint;
+  std::optional<keyservice::PublishedProfile> served;
+  for (const auto& address : profile.addresses()) {
+    try {
+      served = client.profile_for(address);
+    } catch (const Error&) {
+      continue;  // not served for this address (pending, withdrawn)
+    }
+    if (served->fingerprint == fingerprint)
+      break;
+    served.reset();
+  }
+  if (!served)
+    return std::nullopt;
+  std::map<DeviceId, store::DeviceRecord> sealed;
+  for (auto& device : store.devices())
+    sealed.emplace(device.device_id, std::move(device));
+  for (const auto& entry : served->devices) {
+    auto at = sealed.find(entry.device_id);
+    if (at == sealed.end())
+      return fmt::format("it listed a device {} that no admin device added", entry.device_id.str());
+    const store::DeviceRecord& device = at->second;
+    if (entry.role != store::to_string(device.role) || entry.status != store::to_string(device.status)) {
+      return fmt::format("it listed device {} as {} and {}; the admin devices sealed {} and {}", entry.device_id.str(),
+                         entry.role, entry.status, store::to_string(device.role), store::to_string(device.status));
+    }
+    if (entry.signature_certificate.der() != device.signature_certificate ||
+        entry.agreement_certificate.der() != device.agreement_certificate)
+      return fmt::format("it listed other certificates for device {}", entry.device_id.str());
+    sealed.erase(at);
+  }
+  if (!sealed.empty())
+    return fmt::format("it left out device {}", sealed.begin()->first.str());
+  return std::nullopt;
+}
+
+EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                                 TimePoint now) {
+  store::LocalStore& store = profile.store();
+  std::optional<KeyBundle> escrow = served_escrow(profile, client, profile.root_key(key_access));
+  if (!escrow)
+    return {};  // never published: nothing to learn, and sync does not publish it
+  // Older than the newest escrow served or published (a backup restored, a
+  // replay): merged all the same, since every merge only adds and what this
+  // device published holds every escrow it merged; the caller warns and
+  // publishes. (Not the highest counts seen: an escrow this device merged,
+  // concurrent with its own publication, is below their union.) An escrow
+  // without a clock (an older mailseal) is of unknown age.
+  const bool older =
+      !escrow->roster_clock.empty() && is_older(escrow->roster_clock, read_clock(store, kServedSetting));
+  const std::string before = local_state(store);
+  const crypto::Certificate root = profile.root_certificate();
+  const auto held = store.devices();
+  const RosterChanges changes = merge_roster(held, escrow->devices, root);
+  refuse_own_removal(store, changes);
+  const Identity fingerprint = store.profile().fingerprint;
+  // Another admin device removed a device while this one, not knowing it,
+  // made keys the other never saw (a removal of its own, at the same time):
+  // those may have reached that device in a bundle, so they go too.
+  const bool rotate = !changes.removed.empty() && holds_unseen_keys(store, *escrow);
+  {
+    store::Transaction transaction(store.database());
+    apply_roster_changes(store, changes, now);
+    store::TrustRecords records(store);
+    for (const auto& serial : escrow->revoked)
+      records.add_revocation(fingerprint, serial, std::string(kRemovedSource), now);
+    const KeyAccess new_files = profile.access_for_new_key_files(key_access);
+    take_mail_keys(store, *escrow, new_files, now);
+    KeyBundle keys_only;
+    keys_only.records_keys = escrow->records_keys;
+    take_records_material(store, keys_only, new_files, now);
+    const crypto::Certificate renewed = crypto::Certificate::from_der(escrow->root);
+    if (keyservice::same_profile_root(renewed, root) && renewed.not_after() > root.not_after())
+      store.set_root_certificate(renewed.der());
+    if (rotate) {
+      rotate_mail_keys(profile, key_access, could_sign(held, changes), now);
+      rotate_records_key(store, new_files, now);
+    }
+    remember_roster_clock(store, escrow->roster_clock);
+    transaction.commit();
+  }
+  const std::string after = local_state(store);
+  const std::string served = state_digest(escrow->devices, certificates_of(escrow->keys),
+                                          statuses_of(escrow->records_keys), escrow->revoked);
+  return {before != after, after != served, older};
+}
+
+}  // namespace mailseal::devices::internal
