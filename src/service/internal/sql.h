@@ -104,7 +104,9 @@ class Connection {
   // SQLite: the connections of one process that share `turns` take it
   // before BEGIN IMMEDIATE, so that their writers queue in the process,
   // each woken as the one before commits, rather than in SQLite's busy
-  // handler, which sleeps up to 100 ms between tries.
+  // handler, which sleeps up to 100 ms between tries. A thread holding a
+  // turn must not wait for another connection of the same pool: the
+  // connections' holders could be waiting for its turn.
   void share_write_turns(std::shared_ptr<std::mutex> turns) { write_turns_ = std::move(turns); }
 
  private:
