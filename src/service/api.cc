@@ -1146,8 +1146,9 @@ HttpResponse send_queued(QueuedMails& queued, const ServiceSettings& settings,
 // The connections of one Api (docs/service.md, "Back ends"): one per request
 // being served at once (at most the server's worker threads), opened when
 // first needed and kept for the next. SQLite's readers run side by side
-// (WAL); its writers take the file's one write lock in turn (BEGIN
-// IMMEDIATE, with the busy timeout), as several processes on one file do.
+// (WAL); its writers take turns in the process (write_turns), then the
+// file's one write lock (BEGIN IMMEDIATE, with the busy timeout) against
+// other processes on the same file.
 struct Api::Backend {
   static constexpr std::size_t kMaxPostgresConnections = 64;
   static constexpr std::size_t kMaxSqliteConnections = 4;

@@ -126,10 +126,7 @@ bool is_container(const mime::Entity& entity) {
 // Two Content-Type fields: mailseal reads the first, other readers (GMime)
 // the last, so a signature could hide behind a harmless first one.
 bool has_two_content_types(const mime::Entity& entity) {
-  std::size_t count = 0;
-  for (const auto& field : entity.headers.fields())
-    count += mime::same_field_name(field.name, "Content-Type") ? 1 : 0;
-  return count > 1;
+  return entity.headers.count("Content-Type") > 1;
 }
 
 void find_in(const mime::Entity& entity, int depth, PartialLayers& found);
