@@ -7,7 +7,12 @@ run (issue: "Fast"). Cases, each printed as one JSON line, then a summary:
   decrypt-large   decrypt mailseal's AES-256-GCM message (both tools, same
                   input; mailseal streams it, openssl reads it whole)
   sign-small      sign N small messages (default 1000), one process each,
-                  in --rounds alternating batches
+                  in --rounds alternating batches, with `mailseal resident`
+                  running (as `setup resident` leaves it): each `mailseal
+                  sign` is the launcher, the command runs in a child forked
+                  from the resident process
+  sign-small-cold the same with no resident process (MAILSEAL_RESIDENT=off):
+                  every message starts mailseal-cli whole; informative
   sign-encrypt-large  mailseal's default (sign inside, then encrypt): informative
   decrypt-signed-large  decrypt mailseal's default message (multipart/signed inside,
                   AES-256-CBC) and check the inner signature: mailseal decrypt
@@ -118,7 +123,7 @@ def main():
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--cases", default="encrypt-large,decrypt-large,sign-small,sign-encrypt-large,"
+    parser.add_argument("--cases", default="encrypt-large,decrypt-large,sign-small,sign-small-cold,sign-encrypt-large,"
                                            "decrypt-signed-large,verify-opaque-large,verify-detached-large")
     args = parser.parse_args()
     cases = set(args.cases.split(","))
@@ -176,7 +181,7 @@ def main():
             handle.write("From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: small\r\n\r\n"
                          "A short note, one of many.\r\n")
 
-        def batch(command, count):
+        def batch(command, count, env=None):
             """Wall time of `count` runs of `command`, one process each, started
             straight from this process (a wrapper process per message would
             add its own start-up to both sides and hide the difference)."""
@@ -184,20 +189,37 @@ def main():
             for _ in range(count):
                 with open(small, "rb") as source:
                     subprocess.run(command, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   check=True)
+                                   check=True, env=env)
             return time.perf_counter() - start
 
-        if "sign-small" in cases:
-            sign_m = [mailseal, "sign", "--home", alice]
-            sign_o = ["openssl", "cms", "-sign", "-signer", os.path.join(work, "alice.crt"), "-inkey",
-                      os.path.join(work, "alice.key")]
+        sign_m = [mailseal, "sign", "--home", alice]
+        sign_o = ["openssl", "cms", "-sign", "-signer", os.path.join(work, "alice.crt"), "-inkey",
+                  os.path.join(work, "alice.key")]
+
+        def sign_small(case, env):
             # --rounds batches of messages/rounds each, alternating which tool
             # goes first; the total is the median batch times the rounds.
             per_batch = max(1, args.messages // args.rounds)
-            (m_time, _), (o_time, _) = alternate(args.rounds, lambda: (batch(sign_m, per_batch), 0),
+            (m_time, _), (o_time, _) = alternate(args.rounds, lambda: (batch(sign_m, per_batch, env), 0),
                                                  lambda: (batch(sign_o, per_batch), 0))
-            results.append(report("sign-small", (m_time * args.rounds, measure(sign_m, small)[1]),
+            results.append(report(case, (m_time * args.rounds, measure(sign_m, small)[1]),
                                   (o_time * args.rounds, measure(sign_o, small)[1])))
+
+        if "sign-small-cold" in cases:
+            sign_small("sign-small-cold", dict(os.environ, MAILSEAL_RESIDENT="off"))
+        if "sign-small" in cases:
+            socket = os.path.join(work, "resident", "socket")
+            os.mkdir(os.path.dirname(socket), 0o700)
+            env = dict(os.environ, MAILSEAL_RESIDENT=socket)
+            resident = subprocess.Popen([mailseal, "resident"], env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+            try:
+                if resident.stdout.readline().strip() != socket:
+                    raise SystemExit("mailseal resident did not start")
+                sign_small("sign-small", env)
+            finally:
+                resident.terminate()
+                resident.wait()
         if "sign-encrypt-large" in cases:
             sign_encrypt_m = [mailseal, "encrypt", "--to", "bob@example.org", "--home", alice]
             results.append(report("sign-encrypt-large", *alternate(args.rounds,

@@ -7,10 +7,19 @@
 
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/contacts.h"
+#include "mailseal/crypto/keys.h"
 #include "mailseal/devices/connect.h"
+#include "mailseal/mime/mime.h"
+#include "mailseal/store/sqlite.h"
 #include "mailseal/udf/udf.h"
 
 namespace mailseal::agent {
+
+void warm_up() {
+  crypto::warm_up();
+  mime::warm_up();
+  store::warm_up();
+}
 
 namespace {
 

@@ -677,6 +677,12 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->type_name("SECONDS");
   d.runs(gateway, run_gateway, args.gateway);
 
+  d.runs(d.subcommand(app, "resident",
+                      "Keep mailseal loaded so that each sign, encrypt, decrypt or verify starts at once "
+                      "(until SIGINT or SIGTERM)",
+                      "mailseal resident &"),
+         run_resident);
+
   auto* credential = d.group(app, "credential", "Credentials mail clients submit to the gateway with (SMTP AUTH)");
   auto* add = d.subcommand(*credential, "add", "Make a credential and print its secret, once",
                            "mailseal credential add thunderbird --address alice@example.com");
@@ -731,15 +737,37 @@ void define_commands(CLI::App& app, Arguments& args, Action& action) {
 
 }  // namespace
 
-int run(int argc, char** argv) {
-  CLI::App app{"mailseal: S/MIME email with hybrid trust and keys on every device", "mailseal"};
-  app.set_version_flag("--version", kVersion);
-  app.require_subcommand(1);
-  app.fallthrough();
+class CommandLine {
+ public:
+  CommandLine() : app{"mailseal: S/MIME email with hybrid trust and keys on every device", "mailseal"} {
+    app.set_version_flag("--version", kVersion);
+    app.require_subcommand(1);
+    app.fallthrough();
+    add_global_options(app, args.globals);
+    define_commands(app, args, action);
+  }
+  CommandLine(const CommandLine&) = delete;
+  CommandLine& operator=(const CommandLine&) = delete;
+
+  CLI::App app;
   Arguments args;
-  add_global_options(app, args.globals);
   Action action;
-  define_commands(app, args, action);
+};
+
+void CommandLineDeleter::operator()(CommandLine* definitions) const noexcept {
+  delete definitions;
+}
+
+std::unique_ptr<CommandLine, CommandLineDeleter> define_command_line() {
+  return std::unique_ptr<CommandLine, CommandLineDeleter>(new CommandLine());
+}
+
+int run(int argc, char** argv) {
+  return run(*define_command_line(), argc, argv);
+}
+
+int run(CommandLine& definitions, int argc, char** argv) {
+  auto& [app, args, action] = definitions;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

@@ -279,6 +279,9 @@ struct CredentialAddArgs {
 };
 int run_credential_add(const Context& context, const CredentialAddArgs& args);
 int run_credential_list(const Context& context);
+
+// The resident process (mailseal/resident/resident.h): resident_command.cc.
+int run_resident(const Context& context);
 struct CredentialRemoveArgs {
   std::string name;
 };

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -344,6 +346,23 @@ std::string random_password() {
     password.push_back(kAlphabet[random[i] % kAlphabet.size()]);
   }
   return password;
+}
+
+void warm_up() {
+  OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+  // Fetched once, a method stays in the default context's store; what is
+  // fetched here is what signing, encrypting and reading messages fetch.
+  for (const char* digest : {"SHA256", "SHA384", "SHA512", "SHA1"})
+    ossl::Md(EVP_MD_fetch(nullptr, digest, nullptr));
+  for (const char* cipher : {"AES-256-GCM", "AES-128-GCM", "AES-256-CBC", "AES-128-CBC"})
+    ossl::Cipher(EVP_CIPHER_fetch(nullptr, cipher, nullptr));
+  for (const char* key_type : {"RSA", "EC", "X25519"})
+    ossl::Keymgmt(EVP_KEYMGMT_fetch(nullptr, key_type, nullptr));
+  for (const char* signature : {"RSA", "ECDSA"})
+    ossl::Signature(EVP_SIGNATURE_fetch(nullptr, signature, nullptr));
+  ossl::AsymCipher(EVP_ASYM_CIPHER_fetch(nullptr, "RSA", nullptr));
+  for (const char* exchange : {"ECDH", "X25519"})
+    ossl::Keyexch(EVP_KEYEXCH_fetch(nullptr, exchange, nullptr));
 }
 
 }  // namespace mailseal::crypto

@@ -1,5 +1,6 @@
 #include <mutex>
 
+#include "mailseal/mime/mime.h"
 #include "mime/internal/gmime.h"
 
 namespace mailseal::mime::internal {
@@ -10,3 +11,11 @@ void ensure_gmime() {
 }
 
 }  // namespace mailseal::mime::internal
+
+namespace mailseal::mime {
+
+void warm_up() {
+  internal::ensure_gmime();
+}
+
+}  // namespace mailseal::mime

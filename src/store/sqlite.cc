@@ -213,4 +213,9 @@ void Transaction::commit() {
   done_ = true;
 }
 
+void warm_up() {
+  if (const int result = sqlite3_initialize(); result != SQLITE_OK)
+    throw Error(ErrorCode::Io, fmt::format("SQLite cannot start: {}", sqlite3_errstr(result)));
+}
+
 }  // namespace mailseal::store

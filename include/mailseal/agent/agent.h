@@ -16,6 +16,11 @@
 
 namespace mailseal::agent {
 
+// Sets up now what every message command sets up at its start (OpenSSL's
+// configuration and algorithms, GMime, SQLite): the resident process does it
+// once, and each command it forks starts with it done.
+void warm_up();
+
 // Signs with the current signing key of the From address.
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
           smime::SignatureForm form, TimePoint now);

@@ -102,4 +102,10 @@ Bytes random_bytes(std::size_t count);
 // characters from an unambiguous alphabet, about 100 bits.
 std::string random_password();
 
+// Loads OpenSSL's configuration and fetches the algorithms mailseal's
+// messages use, so that they are in OpenSSL's method store before the first
+// message: the resident process does it once for every command it forks.
+// Draws no random bytes (a forked child must not share a generator's state).
+void warm_up();
+
 }  // namespace mailseal::crypto

@@ -138,4 +138,8 @@ std::string encode_base64_lines(ByteView data);
 // A fresh MIME boundary, unlikely to occur in any content.
 std::string make_boundary();
 
+// Sets GMime up now instead of at the first message: the resident process
+// (mailseal/resident/resident.h) does it once for every command it forks.
+void warm_up();
+
 }  // namespace mailseal::mime

@@ -113,4 +113,8 @@ class Transaction {
   bool done_ = false;
 };
 
+// Initializes SQLite now rather than at the first store opened (the
+// resident process, once for every command it forks).
+void warm_up();
+
 }  // namespace mailseal::store

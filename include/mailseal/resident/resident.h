@@ -1,0 +1,55 @@
+#pragma once
+// The resident process (docs/resident.md): one process per user that has
+// loaded mailseal once, so that the commands run for every message (sign,
+// encrypt, decrypt, verify...) start without loading and setting up 31 shared
+// objects each time. `mailseal` itself is a small launcher: it hands the
+// command line, the environment, the umask, the standard streams and the
+// working folder to the resident process over a Unix socket; the resident
+// process forks, the child runs the command exactly as a new process would
+// (same code, same streams, same exit status) and the launcher exits with its
+// status. When no resident process answers, the launcher runs the command
+// itself (it starts mailseal-cli), so nothing depends on one running.
+//
+// Who can reach the socket: only the user. It lives in a folder that must be
+// the user's own and closed to everyone else (mode 0700), and both ends check
+// the other's user id (SO_PEERCRED): a command's input (plaintext, the
+// passphrase in the environment) never goes to another user's process.
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+
+namespace mailseal::resident {
+
+// Where the resident process listens, from the environment:
+// $MAILSEAL_RESIDENT (a socket path; "off": none), else
+// $XDG_RUNTIME_DIR/mailseal-resident.sock, else
+// /tmp/mailseal-resident-UID/socket. std::nullopt when turned off.
+std::optional<std::filesystem::path> socket_path();
+
+// The launcher's side. Runs `command_line` in the resident process when it
+// is a command the resident process runs and one answers, and returns its
+// exit status; std::nullopt when the command must run here (nothing of it
+// has run). `environment` is the process's (environ).
+std::optional<int> run_in_resident(std::span<char* const> command_line, char* const* environment);
+
+struct ServerSettings {
+  std::filesystem::path socket;
+  // Runs one command line in a forked child and returns its exit status.
+  std::function<int(std::span<char*> command_line)> run;
+  // Commands running at once; a launcher that finds them all busy runs its
+  // command itself.
+  std::size_t max_children = 16;
+  // Called once the socket accepts launchers.
+  std::function<void()> on_ready;
+};
+
+// Listens on settings.socket until SIGTERM, SIGINT or SIGHUP, or until
+// mailseal's program file changes (an update: the next launcher starts the
+// new one); returns the number of commands it started. Throws
+// std::runtime_error when it cannot listen (a folder that is not private,
+// another resident process already there).
+std::size_t serve(const ServerSettings& settings);
+
+}  // namespace mailseal::resident

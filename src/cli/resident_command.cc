@@ -1,0 +1,39 @@
+// mailseal resident (mailseal/resident/resident.h).
+
+#include <fmt/format.h>
+
+#include "cli/app.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "mailseal/agent/agent.h"
+#include "mailseal/common/error.h"
+#include "mailseal/resident/resident.h"
+
+namespace mailseal::cli {
+
+int run_resident(const Context& context) {
+  const auto socket = resident::socket_path();
+  if (!socket)
+    throw Error(ErrorCode::Usage, "MAILSEAL_RESIDENT is \"off\": there is no socket to listen at",
+                "unset MAILSEAL_RESIDENT, or set it to the socket's path");
+  agent::warm_up();
+  // Each forked command parses its own copy of these definitions.
+  const auto definitions = define_command_line();
+  resident::ServerSettings settings;
+  settings.socket = *socket;
+  settings.run = [&definitions](std::span<char*> command_line) {
+    return run(*definitions, static_cast<int>(command_line.size()), command_line.data());
+  };
+  settings.on_ready = [&] {
+    if (context.json())
+      print_json({{"socket", socket->string()}});
+    else
+      print_line(socket->string());
+    std::fflush(stdout);
+  };
+  const std::size_t commands = resident::serve(settings);
+  print_note(fmt::format("resident process stopped after {} command(s)", commands));
+  return 0;
+}
+
+}  // namespace mailseal::cli

@@ -1,0 +1,393 @@
+// The resident process's side (mailseal/resident/resident.h): one thread, a
+// poll loop over the listening socket, a signalfd and the connections; a
+// forked child per command.
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <list>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mailseal/common/unique_fd.h"
+#include "mailseal/resident/resident.h"
+#include "resident/internal/place.h"
+#include "resident/internal/request.h"
+
+extern char** environ;
+
+namespace mailseal::resident {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A launcher has this long to send its whole request (it sends it at once).
+constexpr auto kRequestDeadline = std::chrono::seconds(5);
+
+struct Connection {
+  UniqueFd socket;
+  std::vector<UniqueFd> passed;        // stdin, stdout, stderr, working folder
+  std::vector<std::uint8_t> received;  // the length prefix, then the request
+  Clock::time_point deadline;
+  pid_t child = 0;
+  bool launcher_gone = false;
+};
+
+// The program file as it was when the server started: a launcher after an
+// update must not run the old code.
+struct ProgramFile {
+  std::string path;
+  dev_t device = 0;
+  ino_t inode = 0;
+  timespec modified{};
+
+  static ProgramFile of_this_process() {
+    ProgramFile file;
+    std::error_code error;
+    file.path = std::filesystem::read_symlink("/proc/self/exe", error).string();
+    struct stat status {};
+    if (!error && ::stat(file.path.c_str(), &status) == 0) {
+      file.device = status.st_dev;
+      file.inode = status.st_ino;
+      file.modified = status.st_mtim;
+    }
+    return file;
+  }
+
+  bool unchanged() const {
+    struct stat status {};
+    return ::stat(path.c_str(), &status) == 0 && status.st_dev == device && status.st_ino == inode &&
+           status.st_mtim.tv_sec == modified.tv_sec && status.st_mtim.tv_nsec == modified.tv_nsec;
+  }
+};
+
+void send_bytes(int socket, std::span<const std::uint8_t> bytes) noexcept {
+  // Best effort: a launcher that went away needs no answer.
+  [[maybe_unused]] auto sent = ::send(socket, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void send_exit_status(int socket, int status) noexcept {
+  const auto code = static_cast<std::uint32_t>(status);
+  std::array<std::uint8_t, 1 + kLengthBytes> reply{static_cast<std::uint8_t>(Reply::Exited)};
+  for (std::size_t i = 0; i < kLengthBytes; ++i)
+    reply[1 + i] = static_cast<std::uint8_t>(code >> (8 * i));
+  send_bytes(socket, reply);
+}
+
+void refuse(Connection& connection, std::string_view why) {
+  std::vector<std::uint8_t> reply{static_cast<std::uint8_t>(Reply::Refused)};
+  reply.insert(reply.end(), why.begin(), why.end());
+  reply.push_back('\n');
+  send_bytes(connection.socket.get(), reply);
+  connection.socket.reset();
+}
+
+UniqueFd listen_at(const std::filesystem::path& socket_file) {
+  make_private_folder(socket_file.parent_path());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string path = socket_file.string();
+  if (path.size() >= sizeof address.sun_path)
+    throw std::runtime_error("the socket path " + path + " is too long for a Unix socket");
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0)
+    throw std::runtime_error("a resident process already listens at " + path);
+  ::unlink(path.c_str());  // a socket left by a process that stopped
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener.valid() || ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::chmod(path.c_str(), 0600) != 0 || ::listen(listener.get(), 64) != 0)
+    throw std::runtime_error("cannot listen at " + path + ": " + std::strerror(errno));
+  return listener;
+}
+
+// SIGCHLD and the stop signals arrive through a descriptor the loop polls.
+UniqueFd signals_as_descriptor() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+    sigaddset(&signals, signal);
+  if (::sigprocmask(SIG_BLOCK, &signals, nullptr) != 0)
+    throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(errno));
+  UniqueFd descriptor(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!descriptor.valid())
+    throw std::runtime_error(std::string("cannot receive signals: ") + std::strerror(errno));
+  return descriptor;
+}
+
+class Server {
+ public:
+  explicit Server(const ServerSettings& settings)
+      : settings_(settings),
+        listener_(listen_at(settings.socket)),
+        signals_(signals_as_descriptor()),
+        program_(ProgramFile::of_this_process()) {}
+
+  ~Server() {
+    for (auto& connection : connections_)
+      if (connection.child > 0)
+        ::kill(connection.child, SIGTERM);
+    if (listener_.valid())
+      ::unlink(settings_.socket.c_str());
+  }
+
+  void run() {
+    while (listener_.valid() || running_children() > 0) {
+      std::vector<pollfd> watched = {{signals_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+      std::vector<Connection*> watched_connections;
+      for (auto& connection : connections_) {
+        if (connection.socket.valid() && !connection.launcher_gone) {
+          watched.push_back({connection.socket.get(), POLLIN, 0});
+          watched_connections.push_back(&connection);
+        }
+      }
+      if (::poll(watched.data(), watched.size(), next_timeout()) < 0 && errno != EINTR)
+        throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+      if (watched[0].revents)
+        take_signals();
+      if (watched[1].revents && listener_.valid())
+        accept_launcher();
+      for (std::size_t i = 0; i < watched_connections.size(); ++i)
+        if (watched[i + 2].revents)
+          read_from(*watched_connections[i]);
+      drop_late_and_closed();
+    }
+  }
+
+ private:
+  std::size_t running_children() const {
+    return static_cast<std::size_t>(
+        std::count_if(connections_.begin(), connections_.end(), [](const auto& c) { return c.child > 0; }));
+  }
+
+  int next_timeout() const {
+    auto soonest = Clock::time_point::max();
+    for (const auto& connection : connections_)
+      if (connection.child == 0)
+        soonest = std::min(soonest, connection.deadline);
+    if (soonest == Clock::time_point::max())
+      return -1;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(soonest - Clock::now()).count();
+    return static_cast<int>(std::clamp<long long>(left + 1, 0, 60'000));
+  }
+
+  void stop_listening() {
+    ::unlink(settings_.socket.c_str());
+    listener_.reset();
+  }
+
+  void take_signals() {
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      if (info.ssi_signo != SIGCHLD)
+        stop_listening();
+    }
+    int status = 0;
+    for (pid_t child; (child = ::waitpid(-1, &status, WNOHANG)) > 0;)
+      report_exit(child, status);
+    if (!listener_.valid())
+      for (auto& connection : connections_)
+        if (connection.child > 0)
+          ::kill(connection.child, SIGTERM);
+  }
+
+  void report_exit(pid_t child, int status) {
+    for (auto& connection : connections_) {
+      if (connection.child != child)
+        continue;
+      // A command that ended normally has said so itself (run_in_child);
+      // the launcher reads one ending and what follows goes nowhere.
+      send_exit_status(connection.socket.get(), WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      connection.child = 0;
+      connection.socket.reset();
+    }
+  }
+
+  void accept_launcher() {
+    UniqueFd socket(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!socket.valid())
+      return;
+    if (!peer_is_this_user(socket.get()))
+      return;  // another user: closed without a word
+    connections_.push_back(Connection{std::move(socket), {}, {}, Clock::now() + kRequestDeadline});
+  }
+
+  void read_from(Connection& connection);
+  bool take_descriptors(Connection& connection, const msghdr& message);
+  void start(Connection& connection);
+  [[noreturn]] void run_in_child(Connection& connection, Request& request);
+
+  void drop_late_and_closed() {
+    const auto now = Clock::now();
+    for (auto& connection : connections_)
+      if (connection.child == 0 && connection.socket.valid() && connection.deadline < now)
+        refuse(connection, "the request did not arrive in time");
+    connections_.remove_if([](const Connection& c) { return c.child == 0 && !c.socket.valid(); });
+  }
+
+  const ServerSettings& settings_;
+  UniqueFd listener_;
+  UniqueFd signals_;
+  ProgramFile program_;
+  std::list<Connection> connections_;
+  std::size_t started_ = 0;
+
+ public:
+  std::size_t commands_started() const noexcept { return started_; }
+};
+
+bool Server::take_descriptors(Connection& connection, const msghdr& message) {
+  bool well_formed = (message.msg_flags & MSG_CTRUNC) == 0;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(const_cast<msghdr*>(&message), header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
+      continue;
+    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int descriptor = -1;
+      std::memcpy(&descriptor, CMSG_DATA(header) + i * sizeof(int), sizeof descriptor);
+      connection.passed.emplace_back(descriptor);  // owned, so closed whatever happens next
+    }
+  }
+  return well_formed;
+}
+
+void Server::read_from(Connection& connection) {
+  if (connection.child > 0) {
+    // The launcher sends nothing after its request: readable means it went
+    // away (interrupted by its user), and so does its command.
+    ::kill(connection.child, SIGTERM);
+    connection.launcher_gone = true;
+    return;
+  }
+  std::array<std::uint8_t, 64 * 1024> buffer{};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
+  iovec vector{buffer.data(), buffer.size()};
+  msghdr message{};
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  const ssize_t count = ::recvmsg(connection.socket.get(), &message, MSG_CMSG_CLOEXEC);
+  if (count < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  const bool descriptors_whole = take_descriptors(connection, message);
+  if (count <= 0 || !descriptors_whole) {
+    connection.socket.reset();
+    return;
+  }
+  connection.received.insert(connection.received.end(), buffer.begin(), buffer.begin() + count);
+  if (connection.received.size() < kLengthBytes)
+    return;
+  const std::size_t length =
+      read_length(std::span<const std::uint8_t, kLengthBytes>(connection.received.data(), kLengthBytes));
+  if (length > kMaxRequestBytes || connection.received.size() > kLengthBytes + length)
+    return refuse(connection, "the request is larger than it says or than 1 MiB");
+  if (connection.received.size() == kLengthBytes + length)
+    start(connection);
+}
+
+void Server::start(Connection& connection) {
+  if (connection.passed.size() != kPassedDescriptors)
+    return refuse(connection, "a request carries standard input, output, error and its working folder");
+  Request request;
+  try {
+    request = decode(std::span(connection.received).subspan(kLengthBytes));
+  } catch (const MalformedRequest& error) {
+    return refuse(connection, error.what());
+  }
+  std::vector<std::string_view> words(request.arguments.begin(), request.arguments.end());
+  if (!runs_in_resident(words))
+    return refuse(connection, "not a command the resident process runs");
+  if (!listener_.valid() || running_children() >= settings_.max_children)
+    return refuse(connection, "busy");
+  if (!program_.unchanged()) {
+    stop_listening();
+    return refuse(connection, "mailseal was updated since the resident process started");
+  }
+  // Started goes out before the fork: a quick command's own ending must not
+  // reach the launcher first, which would then run the command again.
+  const std::array<std::uint8_t, 1> started{static_cast<std::uint8_t>(Reply::Started)};
+  send_bytes(connection.socket.get(), started);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const std::string why =
+        std::string("mailseal: the resident process cannot start a process: ") + std::strerror(errno) + "\n";
+    [[maybe_unused]] auto written = ::write(connection.passed[2].get(), why.data(), why.size());
+    send_exit_status(connection.socket.get(), 71);  // EX_OSERR
+    connection.socket.reset();
+    return;
+  }
+  if (child == 0)
+    run_in_child(connection, request);
+  connection.child = child;
+  ++started_;
+  connection.passed.clear();
+  connection.received.clear();
+}
+
+void Server::run_in_child(Connection& connection, Request& request) {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Nothing of the server stays open in the command: not the listening
+  // socket, and not another launcher's streams or connection.
+  for (auto& other : connections_)
+    if (&other != &connection)
+      other = Connection{};
+  listener_.reset();
+  signals_.reset();
+  for (int target = 0; target < 3; ++target)
+    ::dup2(connection.passed[static_cast<std::size_t>(target)].get(), target);
+  const bool in_folder = ::fchdir(connection.passed[3].get()) == 0;
+  connection.passed.clear();
+  if (!in_folder)
+    std::_Exit(70);
+  ::umask(static_cast<mode_t>(request.umask));
+  std::vector<char*> environment;
+  for (auto& entry : request.environment)
+    environment.push_back(entry.data());
+  environment.push_back(nullptr);
+  environ = environment.data();
+  std::vector<char*> command_line;
+  for (auto& argument : request.arguments)
+    command_line.push_back(argument.data());
+  const int status = settings_.run(std::span(command_line));
+  // What the command wrote is flushed, then the launcher hears the status
+  // from here, without waiting for this process's memory to be taken down.
+  // The exit handlers are skipped: they would free, one by one, what the
+  // kernel takes back at once (OpenSSL's and GMime's tables, a fifth of a
+  // small command's time), and the stores the command opened were closed
+  // when it returned.
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  send_exit_status(connection.socket.get(), status);
+  std::_Exit(status);
+}
+
+}  // namespace
+
+std::size_t serve(const ServerSettings& settings) {
+  Server server(settings);
+  if (settings.on_ready)
+    settings.on_ready();
+  server.run();
+  return server.commands_started();
+}
+
+}  // namespace mailseal::resident

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""The resident process (docs/resident.md), end to end with the real programs:
+a command run through it is the command run alone (output, exit status,
+relative paths, environment, umask); it runs in a child of the resident
+process, not in a process the launcher started; two encryptions in two
+children draw different random numbers; an interrupted launcher takes its
+command with it; raw, hostile connections are refused without stopping it;
+a socket folder another user could have made is not used; an updated
+program is not run stale."""
+import os
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
+
+require_mailseal()
+work = tempfile.mkdtemp(prefix="mailseal-resident.")
+programs = os.path.join(work, "bin")
+os.mkdir(programs)
+# Copies of the programs, so that "updating" one below touches no one else's.
+for name in ("mailseal", "mailseal-cli"):
+    shutil.copy2(os.path.join(os.path.dirname(MAILSEAL), name), programs)
+launcher = os.path.join(programs, "mailseal")
+socket_folder = os.path.join(work, "run")
+os.mkdir(socket_folder, 0o700)
+socket_path = os.path.join(socket_folder, "socket")
+home = os.path.join(work, "alice")
+bob = os.path.join(work, "bob")
+message = (b"From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: hello\r\n\r\n"
+           b"A note through the resident process.\r\n")
+through = dict(os.environ, MAILSEAL_RESIDENT=socket_path)
+alone = dict(os.environ, MAILSEAL_RESIDENT="off")
+
+
+def run(arguments, env, stdin=b"", cwd=None):
+    return subprocess.run([launcher, *arguments], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=60)
+
+
+def start_resident(env=through):
+    process = subprocess.Popen([launcher, "resident"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready = process.stdout.readline().decode().strip()
+    return process, ready
+
+
+def children_of(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return found
+
+
+def raw_connection():
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(socket_path)
+    connection.settimeout(10)
+    return connection
+
+
+def request_bytes(arguments, environment=(), umask=0o22):
+    body = b"MSR1" + struct.pack("<III", umask, len(arguments), len(environment))
+    for text in list(arguments) + list(environment):
+        body += struct.pack("<I", len(text)) + text
+    return body
+
+
+def read_all(connection):
+    data = b""
+    try:
+        while True:
+            chunk = connection.recv(4096)
+            if not chunk:
+                return data
+            data += chunk
+    except socket.timeout:
+        return data + b"<timeout>"
+
+
+try:
+    subprocess.run([launcher, "init", "alice@example.com", "--home", home], check=True, capture_output=True,
+                   env=alone)
+    subprocess.run([launcher, "init", "bob@example.org", "--home", bob], check=True, capture_output=True, env=alone)
+    certificates = os.path.join(work, "bob.pem")
+    subprocess.run([launcher, "export", "certificates", "-o", certificates, "--home", bob], check=True,
+                   capture_output=True, env=alone)
+    subprocess.run([launcher, "contact", "import", certificates, "--home", home], check=True, capture_output=True,
+                   env=alone)
+
+    resident, ready = start_resident()
+    check(ready == socket_path, "mailseal resident prints its socket once it listens", ready)
+    mode = stat.S_IMODE(os.stat(socket_path).st_mode)
+    check(mode == 0o600, "the socket is the user's alone (0600)", oct(mode))
+
+    # The same commands alone and through the resident process.
+    signed_alone = run(["sign", "--home", home], alone, message)
+    signed_through = run(["sign", "--home", home], through, message)
+    check(signed_through.returncode == 0 and b"application/pkcs7-signature" in signed_through.stdout,
+          "sign runs through the resident process", signed_through.stderr)
+    verified = run(["--json", "verify", "--home", bob], through, signed_through.stdout)
+    check(verified.returncode == 0 and b'"valid":true' in verified.stdout.replace(b" ", b""),
+          "what it signed verifies, through the resident process too", verified.stdout + verified.stderr)
+    tampered = signed_through.stdout.replace(b"A note through", b"A note changed")
+    bad_alone, bad_through = run(["verify", "--home", bob], alone, tampered), run(["verify", "--home", bob],
+                                                                                  through, tampered)
+    check(bad_through.returncode == bad_alone.returncode == 1 and bad_through.stderr == bad_alone.stderr,
+          "a failed verification: the same exit status and the same words as alone",
+          (bad_alone.returncode, bad_through.returncode, bad_alone.stderr, bad_through.stderr))
+    usage_alone, usage_through = run(["sign", "--no-such-option"], alone), run(["sign", "--no-such-option"], through)
+    check(usage_through.returncode == usage_alone.returncode == 2 and usage_through.stderr == usage_alone.stderr,
+          "a usage error: exit 2 and the same message", (usage_alone.returncode, usage_through.returncode))
+    # A command that ends at once (a usage error) ends before the resident
+    # process has done anything more: it must still run once, never twice.
+    doubled = [run(["sign", "--no-such-option"], through).stderr.count(b"error:") for _ in range(25)]
+    check(doubled == [1] * 25, "25 quick commands each ran exactly once", doubled)
+    check(signed_alone.returncode == 0 and signed_alone.stdout.count(b"\n") == signed_through.stdout.count(b"\n"),
+          "signing alone and through the resident give messages of the same shape")
+
+    # The environment, the working folder and the umask are the launcher's.
+    folder = os.path.join(work, "elsewhere")
+    os.mkdir(folder)
+    modes = {}
+    for how, env in (("alone", alone), ("through", through)):
+        old_umask = os.umask(0o002)
+        try:
+            written = run(["encrypt", "--to", "bob@example.org", "-o", how + ".eml"], dict(env, MAILSEAL_HOME=home),
+                          message, cwd=folder)
+        finally:
+            os.umask(old_umask)
+        output = os.path.join(folder, how + ".eml")
+        modes[how] = stat.S_IMODE(os.stat(output).st_mode) if os.path.exists(output) else None
+    check(written.returncode == 0 and modes["through"] is not None,
+          "a relative -o lands in the launcher's folder; MAILSEAL_HOME from its environment", written.stderr)
+    check(modes["through"] == modes["alone"], "the file's mode is the one it gets alone under the same umask", modes)
+    if modes["through"] is not None:
+        decrypted = run(["decrypt", "--home", bob, output], through)
+        check(decrypted.returncode == 0 and b"A note through the resident process." in decrypted.stdout,
+              "decrypt through the resident process", decrypted.stderr)
+
+    # Two children must not share the random generator's state.
+    first = run(["encrypt", "--no-sign", "--to", "bob@example.org", "--home", home], through, message)
+    second = run(["encrypt", "--no-sign", "--to", "bob@example.org", "--home", home], through, message)
+    check(first.returncode == second.returncode == 0 and first.stdout != second.stdout,
+          "two encryptions in two forked children differ (each draws its own keys and nonces)")
+
+    # The command runs in a child of the resident process, and an interrupted
+    # launcher takes it with it: its standard input is a pipe left open.
+    waiting = subprocess.Popen([launcher, "sign", "--home", home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=through)
+    deadline = time.time() + 20
+    while not children_of(resident.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    running = children_of(resident.pid)
+    check(len(running) == 1, "the command runs in a child of the resident process", running)
+    check(not children_of(waiting.pid), "the launcher started no process of its own", children_of(waiting.pid))
+    waiting.send_signal(signal.SIGTERM)
+    waiting.wait(timeout=20)
+    deadline = time.time() + 20
+    while children_of(resident.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    check(not children_of(resident.pid), "an interrupted launcher's command is ended too", children_of(resident.pid))
+    waiting.stdin.close()
+
+    # Raw connections: each is refused, and the resident process goes on.
+    refusals = {
+        "garbage": b"\x10\x00\x00\x00" + b"not a request at all",
+        "a length over 1 MiB": struct.pack("<I", 2 << 20) + b"MSR1",
+        "a request without descriptors": None,
+    }
+    for name, payload in refusals.items():
+        connection = raw_connection()
+        if payload is None:
+            body = request_bytes([b"mailseal", b"sign"])
+            connection.sendall(struct.pack("<I", len(body)) + body)
+        else:
+            connection.sendall(payload)
+        answer = read_all(connection)
+        connection.close()
+        check(answer.startswith(b"R"), f"{name} is refused, with a reason", answer[:120])
+    # A request for a command the resident does not run, with descriptors.
+    connection = raw_connection()
+    body = request_bytes([b"mailseal", b"serve"], [b"A=b"])
+    with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+        descriptors = [null_in.fileno(), null_out.fileno(), null_out.fileno(), os.open(work, os.O_RDONLY)]
+        socket.send_fds(connection, [struct.pack("<I", len(body)) + body], descriptors)
+        os.close(descriptors[3])
+    answer = read_all(connection)
+    connection.close()
+    check(answer.startswith(b"Rnot a command the resident process runs"), "serve is not run by the resident process",
+          answer[:120])
+    # A connection that sends nothing is dropped by the deadline, and others
+    # are served meanwhile.
+    silent = raw_connection()
+    during = run(["sign", "--home", home], through, message)
+    check(during.returncode == 0, "a launcher is served while a silent connection waits", during.stderr)
+    answer = read_all(silent)
+    silent.close()
+    check(answer.startswith(b"Rthe request did not arrive in time"), "the silent connection is dropped", answer[:80])
+    check(resident.poll() is None, "the resident process survived every hostile connection")
+
+    # An update of the program: the resident process does not run it stale.
+    os.utime(os.path.join(programs, "mailseal-cli"))
+    after_update = run(["sign", "--home", home], through, message)
+    check(after_update.returncode == 0, "after an update the launcher runs the command itself", after_update.stderr)
+    try:
+        code = resident.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        code = None
+    check(code == 0, "the stale resident process stops", code)
+    check(not os.path.exists(socket_path), "and removes its socket")
+    stderr = resident.stderr.read().decode(errors="replace")
+    check("stopped after" in stderr and "stopped after 0 command" not in stderr,
+          "it reports the commands it ran", stderr)
+
+    # A socket folder others may enter is not used, and not listened at.
+    os.chmod(socket_folder, 0o755)
+    open_folder = run(["sign", "--home", home], through, message)
+    check(open_folder.returncode == 0 and b"not a folder closed to everyone but you" in open_folder.stderr,
+          "a launcher does not use a folder others can enter, says so, and runs the command itself",
+          open_folder.stderr)
+    refused, _ = start_resident()
+    refused_code = refused.wait(timeout=30)
+    refused_error = refused.stderr.read().decode(errors="replace")
+    check(refused_code == 1 and "not a folder of yours closed to everyone else" in refused_error,
+          "mailseal resident refuses to listen in it", refused_error)
+    os.chmod(socket_folder, 0o700)
+
+    # SIGTERM stops it cleanly.
+    resident, ready = start_resident()
+    check(run(["sign", "--home", home], through, message).returncode == 0, "a new resident process serves")
+    resident.send_signal(signal.SIGTERM)
+    check(resident.wait(timeout=20) == 0 and not os.path.exists(socket_path),
+          "SIGTERM stops it and removes its socket")
+finally:
+    for process in [p for p in (globals().get("resident"),) if p and p.poll() is None]:
+        process.kill()
+    shutil.rmtree(work, ignore_errors=True)
+
+finish(minimum=30)
