@@ -164,12 +164,20 @@ int run_setup_gateway(const Context& context, const SetupGatewayArgs& args) {
   }
 
   gateway::UserServiceInstall install = gateway::install_user_service(profile, service, unit_directory);
+  const gateway::UserServiceInstall resident = gateway::install_resident_service(service.executable, unit_directory);
   if (context.json()) {
     answer["service"] = install_json(install);
+    answer["resident_service"] = install_json(resident);
     print_json(answer);
     return 0;
   }
   report_install(install);
+  print_line(
+      fmt::format("Wrote the user unit {} (the resident process: sign, encrypt, decrypt and verify start at "
+                  "once){}.",
+                  escape_for_terminal(resident.unit_file.string()), resident.started ? " and started it" : ""));
+  for (const auto& problem : resident.problems)
+    print_warning(escape_for_terminal(problem));
   for (const auto& line : lines)
     print_line(line);
   return 0;

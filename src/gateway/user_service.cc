@@ -261,14 +261,17 @@ void check_user_service(profile::Profile& profile, const UserService& service) {
                 "give --passphrase-file FILE (mode 0600), not MAILSEAL_PASSPHRASE: the unit names the file");
 }
 
-UserServiceInstall install_user_service(profile::Profile& profile, const UserService& service,
-                                        const fs::path& unit_directory) {
-  check_user_service(profile, service);
+namespace {
+
+// Writes the unit (atomically; no unit holds a secret), enables it and, when
+// a user manager runs, reloads it and restarts the service.
+UserServiceInstall install_unit(const fs::path& unit_directory, std::string_view name, UserUnit unit,
+                                std::vector<std::string> command) {
   UserServiceInstall install;
-  install.unit = user_unit(service);
-  install.command = user_service_command(service);
+  install.unit = std::move(unit);
+  install.command = std::move(command);
   fs::create_directories(unit_directory);
-  install.unit_file = unit_directory / kUserUnitName;
+  install.unit_file = unit_directory / name;
   write_file_atomic(install.unit_file, as_bytes(install.unit.text), FileMode::Public);
 
   install.manager = user_manager();
@@ -277,17 +280,58 @@ UserServiceInstall install_user_service(profile::Profile& profile, const UserSer
     if (reload && reload->exit_status != 0)
       install.problems.push_back("systemctl --user daemon-reload: " + first_line(reload->output));
   }
-  std::optional<ProcessResult> enable = systemctl({"enable", std::string(kUserUnitName)});
+  std::optional<ProcessResult> enable = systemctl({"enable", std::string(name)});
   install.enabled = enable && enable->exit_status == 0;
   if (enable && !install.enabled)
     install.problems.push_back("systemctl --user enable: " + enable->output);
   if (install.manager.running) {
-    std::optional<ProcessResult> restart = systemctl({"restart", std::string(kUserUnitName)});
+    std::optional<ProcessResult> restart = systemctl({"restart", std::string(name)});
     install.started = restart && restart->exit_status == 0;
     if (restart && !install.started)
       install.problems.push_back("systemctl --user restart: " + first_line(restart->output));
   }
   return install;
+}
+
+}  // namespace
+
+UserServiceInstall install_user_service(profile::Profile& profile, const UserService& service,
+                                        const fs::path& unit_directory) {
+  check_user_service(profile, service);
+  return install_unit(unit_directory, kUserUnitName, user_unit(service), user_service_command(service));
+}
+
+UserUnit resident_user_unit(const fs::path& executable) {
+  if (!executable.is_absolute())
+    throw Error(ErrorCode::Usage,
+                fmt::format("the service's program must be an absolute path: {}", executable.string()));
+  UserUnit unit;
+  unit.text = fmt::format(
+      "# Written by 'mailseal setup gateway'; running it again rewrites this file.\n"
+      "[Unit]\n"
+      "Description=mailseal resident process (sign, encrypt, decrypt and verify start at once)\n"
+      "\n"
+      "[Service]\n"
+      "Type=exec\n"
+      "ExecStart={} resident\n"
+      "Restart=on-failure\n"
+      "RestartSec=5s\n"
+      "StandardOutput=journal\n"
+      "StandardError=journal\n"
+      "SyslogIdentifier=mailseal-resident\n"
+      "\n"
+      "[Install]\n"
+      "WantedBy=default.target\n",
+      systemd_quote(executable.string(), UnitWord::Executable));
+  unit.notes.push_back(
+      "the resident process runs without the gateway's sandbox: it runs your own commands, which must be able to do "
+      "what they do when run alone");
+  return unit;
+}
+
+UserServiceInstall install_resident_service(const fs::path& executable, const fs::path& unit_directory) {
+  return install_unit(unit_directory, kResidentUnitName, resident_user_unit(executable),
+                      {executable.string(), "resident"});
 }
 
 UserServiceStatus user_service_status(const fs::path& unit_directory) {

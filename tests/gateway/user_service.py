@@ -172,8 +172,9 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
     # a different path out of ExecStart=.
     bin_dir = os.path.join(work, "bin" + PROGRAM_HOSTILE)
     os.makedirs(bin_dir)
-    # mailseal and the program it hands `setup gateway` to, side by side.
-    for name in ("mailseal", "mailseal-setup"):
+    # mailseal (the launcher), the program it becomes and the one that hands
+    # `setup gateway` to, side by side.
+    for name in ("mailseal", "mailseal-cli", "mailseal-setup"):
         source = os.path.join(os.path.dirname(MAILSEAL), name)
         try:
             os.link(source, os.path.join(bin_dir, name))
@@ -250,6 +251,22 @@ with tempfile.TemporaryDirectory() as work, Upstream() as upstream:
     argv = exec_start(unit_text)
     check(argv[0] == program and argv[1:3] == ["--home", alice.home] and argv[3:6] == ["gateway", "--listen", listen],
           "ExecStart= parsed as systemd does gives the program, the store and the settings back unchanged", argv)
+    # The resident process's unit, written beside the gateway's.
+    resident_file = os.path.join(user_home, ".config", "systemd", "user", "mailseal-resident.service")
+    resident_service = answer.get("resident_service", {})
+    check(resident_service.get("unit_file") == resident_file and os.path.isfile(resident_file)
+          and os.path.islink(os.path.join(user_home, ".config", "systemd", "user", "default.target.wants",
+                                          "mailseal-resident.service")),
+          "the resident process's unit is written and enabled beside the gateway's", resident_service)
+    if os.path.isfile(resident_file):
+        with open(resident_file) as handle:
+            resident_text = handle.read()
+        resident_verify = subprocess.run(["systemd-analyze", "verify", "--user", resident_file], capture_output=True,
+                                         text=True, env=env)
+        check(resident_verify.returncode == 0 and resident_verify.stderr.strip() == "",
+              "systemd-analyze verify --user: the resident unit is valid", resident_verify.stderr)
+        check(exec_start(resident_text) == [program, "resident"] and "ProtectHome" not in resident_text,
+              "the resident unit runs 'PROGRAM resident', without the gateway's sandbox", resident_text)
     check(unit_paths(unit_text, "ReadWritePaths") == [alice.home],
           "ReadWritePaths= names the store, quoted for systemd", unit_text)
     for setting in ("Restart=on-failure", "StandardError=journal", "NoNewPrivileges=yes", "ProtectSystem=strict",
@@ -409,4 +426,4 @@ else:
     print("# skipped: running the gateway under a systemd user manager (started, restarted after SIGKILL, the "
           "journal); " + ("none runs here" if not running_manager else
                           "set MAILSEAL_TEST_SYSTEMD_USER=1 to install the unit for the real user and run it"))
-finish(minimum=28)
+finish(minimum=31)

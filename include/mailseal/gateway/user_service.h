@@ -102,6 +102,20 @@ struct UserServiceInstall {
 UserServiceInstall install_user_service(profile::Profile& profile, const UserService& service,
                                         const std::filesystem::path& unit_directory);
 
+// The resident process (mailseal/resident/resident.h) as a user service of
+// its own, which `setup gateway` installs beside the gateway: sign, encrypt,
+// decrypt and verify then start at once from every terminal and script.
+// Its unit has none of the gateway's sandbox: the resident process runs the
+// person's own commands, in children that must be able to do what the same
+// command run alone does (write a decrypted message into the home folder,
+// read a key file anywhere), so ProtectHome= or ProtectSystem= would change
+// their outcome. Its socket is in $XDG_RUNTIME_DIR, which the user manager
+// gives every user service.
+inline constexpr std::string_view kResidentUnitName = "mailseal-resident.service";
+UserUnit resident_user_unit(const std::filesystem::path& executable);
+UserServiceInstall install_resident_service(const std::filesystem::path& executable,
+                                            const std::filesystem::path& unit_directory);
+
 // What `mailseal status` says of the service.
 struct UserServiceStatus {
   std::filesystem::path unit_file;
