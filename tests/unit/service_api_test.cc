@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -747,6 +748,38 @@ TEST_F(ServiceApiTest, ADeviceJoinsAndIsAcceptedWithItsCertificates) {
                  "unknown_request");
   expect_refused([&] { return as_root(alice(), "POST", account(alice()) + "/requests/0123", Decision{}.to_json()); },
                  404, "unknown_request");
+}
+
+// More requests at once than the pool has SQLite connections (4), each
+// writing (join requests, publications) or reading: the writers take turns
+// (sql::WriteTurns) while requests wait for a connection, and a writer
+// holding a turn never waits for another connection, so all are answered;
+// none fails on a locked database.
+TEST_F(ServiceApiTest, MoreWritersAtOnceThanPooledConnectionsAreAllAnswered) {
+  publish(alice());
+  constexpr int kThreads = 8;
+  std::vector<TestDevice> devices(2 * kThreads);
+  std::vector<std::vector<int>> statuses(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < 2; ++n) {
+        const TestDevice& device = devices[static_cast<std::size_t>(2 * t + n)];
+        statuses[t].push_back(call("POST", account(alice()) + "/requests", device.join_request().to_json(),
+                                   &device.signature_key, kJoiningDeviceKey)
+                                  .status);
+        statuses[t].push_back(
+            as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()).status);
+        statuses[t].push_back(call("GET", "/v1/addresses/alice%40example.com").status);
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(statuses[t], (std::vector<int>{201, 200, 200, 201, 200, 200})) << "thread " << t;
+  auto pending = answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
+  EXPECT_EQ(pending.requests.size(), devices.size());
 }
 
 TEST_F(ServiceApiTest, ARejectedRequestSaysSo) {
