@@ -1149,6 +1149,34 @@ TEST_F(AbuseTest, LookupsAreLimitedPerClientAndRecover) {
   EXPECT_EQ(call("GET", "/v1/health").status, 200) << "and the first one is served again after Retry-After";
 }
 
+// The profile's own keys share one bucket (docs/service.md, "Abuse": a
+// runaway client), whichever address they come from; a joining device's key
+// is a stranger's and takes nothing from it.
+TEST_F(AbuseTest, AProfilesRequestsAreLimitedPerProfileFromAnyAddress) {
+  with([](ServiceSettings& settings) {
+    settings.rates.account = {3, 60s};
+    settings.rates.signed_request = {0, 60s};  // unlimited: only the profile's bucket counts here
+  });
+  publish(alice());  // the first of three
+  const std::string requests = account(alice()) + "/requests";
+  client_ = "192.0.2.2";
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 200);
+  client_ = "192.0.2.3";
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 200);
+  client_ = "192.0.2.4";
+  HttpResponse limited = as_root(alice(), "GET", requests);
+  EXPECT_EQ(limited.status, 429) << "a fourth request from a fourth address";
+  EXPECT_EQ(retry_after(limited), "20");
+  EXPECT_NE(limited.body.find("requests for this profile"), std::string::npos) << limited.body;
+  TestDevice stranger;
+  EXPECT_EQ(stranger_joins(stranger).status, 201) << "a joining device's request is not the profile's";
+  EXPECT_EQ(as_root(mallory(), "PUT", account(mallory()), publication(mallory()).to_json()).status, 200)
+      << "another profile has its own bucket";
+  clock_ += 20s;
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 200) << "served again after Retry-After";
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 429);
+}
+
 TEST_F(AbuseTest, NewProfilesAreLimitedPerClient) {
   with([](ServiceSettings& settings) { settings.rates.new_profile = {1, 3600s}; });
   publish(alice());
