@@ -92,14 +92,16 @@ TEST(WriteTurns, AHolderThatThrowsHandsTheTurnOn) {
   Record record;
   std::promise<void> holding;
   std::promise<void> go_on;
+  std::atomic<bool> caught{false};
   std::thread thrower([&] {
     try {
       sql::WriteTurns::Turn turn = turns.take();
       holding.set_value();
       go_on.get_future().wait();
+      record.add("throwing");  // while it holds the turn: the next one cannot have it yet
       throw std::runtime_error("the writer failed");
     } catch (const std::runtime_error&) {
-      record.add("threw");
+      caught = true;  // the turn was handed on as the exception left its scope
     }
   });
   holding.get_future().wait();
@@ -111,7 +113,8 @@ TEST(WriteTurns, AHolderThatThrowsHandsTheTurnOn) {
   go_on.set_value();
   thrower.join();
   next.join();
-  EXPECT_EQ(record.entries(), (std::vector<std::string>{"threw", "next"}));
+  EXPECT_TRUE(caught);
+  EXPECT_EQ(record.entries(), (std::vector<std::string>{"throwing", "next"}));
   EXPECT_EQ(turns.queued(), 0u);
 }
 
