@@ -1185,7 +1185,7 @@ struct Api::Backend {
   }
 
   // SQLite's writers of this process take turns (sql::Connection::share_write_turns).
-  std::shared_ptr<std::mutex> write_turns = std::make_shared<std::mutex>();
+  std::shared_ptr<sql::WriteTurns> write_turns = std::make_shared<sql::WriteTurns>();
 
   std::unique_ptr<ServiceStore> make_store() const {
     auto store = std::make_unique<ServiceStore>(database);

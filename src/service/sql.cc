@@ -17,7 +17,7 @@ Transaction::Transaction(Connection& connection) : connection_(connection), leve
     // SQLite: take the write lock now, so that what the transaction reads
     // stays true until it commits (see lock_rows()).
     if (connection_.dialect() == Dialect::Sqlite && connection_.write_turns_)
-      turn_ = std::unique_lock(*connection_.write_turns_);
+      turn_ = connection_.write_turns_->take();
     connection_.execute(connection_.dialect() == Dialect::Sqlite ? "BEGIN IMMEDIATE;" : "BEGIN;");
   } else {
     connection_.execute(fmt::format("SAVEPOINT mailseal_{};", level_));
@@ -50,8 +50,39 @@ void Transaction::commit() {
                                   : fmt::format("RELEASE SAVEPOINT mailseal_{};", level_));
   --connection_.depth_;
   done_ = true;
-  if (turn_.owns_lock())
-    turn_.unlock();
+  turn_.end();
+}
+
+WriteTurns::Turn& WriteTurns::Turn::operator=(Turn&& other) noexcept {
+  if (this != &other) {
+    end();
+    turns_ = std::exchange(other.turns_, nullptr);
+  }
+  return *this;
+}
+
+void WriteTurns::Turn::end() noexcept {
+  if (turns_ == nullptr)
+    return;
+  // Every waiter wakes and the next ticket's goes on (a pool has a few
+  // connections, so a few waiters at most); notified under the lock, so
+  // that no waiter can go on and destroy the turns before it is done.
+  std::lock_guard lock(turns_->mutex_);
+  ++turns_->serving_;
+  turns_->handed_on_.notify_all();
+  turns_ = nullptr;
+}
+
+WriteTurns::Turn WriteTurns::take() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t ticket = next_++;
+  handed_on_.wait(lock, [&] { return serving_ == ticket; });
+  return Turn(*this);
+}
+
+std::size_t WriteTurns::queued() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(next_ - serving_);
 }
 
 void Connection::notify_at_commit(std::string_view channel, std::string_view payload) {

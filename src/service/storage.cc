@@ -673,21 +673,34 @@ std::set<std::string> ServiceStore::send_fence(const std::string& channel, const
   return listeners;
 }
 
+// The connection LISTENs only while it waits: a backend that LISTENs to
+// any channel is woken by every notifying commit of the database (to read
+// PostgreSQL's one queue of notifications), and this one goes back to the
+// pool to serve requests. The answers that came too late are dropped.
 bool ServiceStore::fence_on_own_channel() {
-  if (ack_channel_.empty()) {
-    const std::string channel = fmt::format("{}{}", kAckChannelPrefix, connection_->backend_pid());
-    connection_->execute("LISTEN " + channel);
-    ack_channel_ = channel;
-  }
+  const std::string channel = fmt::format("{}{}", kAckChannelPrefix, connection_->backend_pid());
+  connection_->execute("LISTEN " + channel);
+  struct Listening {
+    sql::Connection& connection;
+    const std::string& channel;
+    ~Listening() {
+      try {
+        connection.execute("UNLISTEN " + channel);
+        connection.notifications(0);
+      } catch (...) {
+        // A connection that cannot UNLISTEN is lost: the pool drops it.
+      }
+    }
+  } listening{*connection_, channel};
   const std::string seq = std::to_string(++fence_seq_);
-  std::set<std::string> waiting = send_fence(ack_channel_, seq);
+  std::set<std::string> waiting = send_fence(channel, seq);
   for (int quiet = 0; !waiting.empty() && quiet < kFenceRounds;) {
     auto answers = connection_->notifications(kFenceRoundMilliseconds);
     if (answers.empty())
       ++quiet;
     for (const auto& answer : answers) {
       const auto space = answer.payload.find(' ');
-      if (answer.channel == ack_channel_ && space != std::string::npos && answer.payload.substr(space + 1) == seq)
+      if (answer.channel == channel && space != std::string::npos && answer.payload.substr(space + 1) == seq)
         waiting.erase(answer.payload.substr(0, space));
     }
   }

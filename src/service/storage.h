@@ -206,12 +206,12 @@ class ServiceStore {
   // Sends a fence whose answers come on `channel`; the backend pids of the
   // listeners that must answer it.
   std::set<std::string> send_fence(const std::string& channel, const std::string& token);
-  // A fence answered on this connection's own channel (it LISTENs, once).
+  // A fence answered on this connection's own channel, which it LISTENs
+  // to only while it waits for the answers.
   bool fence_on_own_channel();
 
   std::unique_ptr<sql::Connection> connection_;
-  bool notified_ = false;     // notify_lookups since the last fence
-  std::string ack_channel_;   // this connection's channel for the fences' answers, once it LISTENs
+  bool notified_ = false;  // notify_lookups since the last fence
   std::int64_t fence_seq_ = 0;
 };
 

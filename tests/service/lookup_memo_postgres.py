@@ -21,8 +21,9 @@ the second answers repeated lookups without asking the database.
   answered at once; let back in, it listens again and the memo resumes, and
   changes are still seen.
 - The writing process's listener killed and kept out: its fence is
-  answered on the writing connection's own channel (it LISTENs) and the
-  other process sees the change at once.
+  answered on the writing connection's own channel (it LISTENs, then
+  UNLISTENs) and the other process sees the change at once; the next
+  change's fence is answered the same way.
 
 Starts its own throwaway cluster (tests/tools/postgres_tool.py); skips
 where PostgreSQL or aiosmtpd is not installed."""
@@ -103,6 +104,16 @@ def listeners(database_uri, pid):
     """The backend pids of the lookup listener of the serve process `pid`."""
     return [row[0] for row in postgres_tool.psql(
         database_uri, f"SELECT pid FROM pg_stat_activity WHERE application_name = 'mailseal-serve lookups {pid}'")]
+
+
+def still_listening(statements):
+    """The backends whose last (UN)LISTEN on a fence's answer channel,
+    among (backend, statement) pairs, was a LISTEN."""
+    last = {}
+    for backend, statement in statements:
+        if statement.startswith(("LISTEN mailseal_ack_", "UNLISTEN mailseal_ack_")):
+            last[backend] = statement
+    return {backend for backend, statement in last.items() if statement.startswith("LISTEN")}
 
 
 def wait_for(condition, attempts=100, pause=0.1):
@@ -288,6 +299,20 @@ with postgres_tool.Cluster() as cluster, tempfile.TemporaryDirectory() as work, 
         check(len(writers) == 1 and writers <= log.fence_channels() and answers == set(listeners(cluster.uri, second.process.pid)),
               "own listener lost: the first's writing connection LISTENs and the second's listener answers the fence "
               "on its channel", (writers, log.fence_channels(), answers))
+        check(writers and not still_listening(statements),
+              "own listener lost: the writing connection UNLISTENs once its fence is answered (it does not stay "
+              "LISTENing, woken by every notification)", [s for s in statements if "LISTEN" in s[1]])
+        # A second change while the listener is still out: a fence on a
+        # connection that UNLISTENed is answered all the same.
+        log.mark()
+        dave.must("publish", "--service", first.url)
+        statements = log.by_backend()
+        again = {backend for backend, statement in statements if statement.startswith("LISTEN mailseal_ack_")}
+        answers = {backend for backend, statement in statements if ANSWER in statement}
+        check(len(again) == 1 and again <= log.fence_channels() and answers == set(listeners(cluster.uri, second.process.pid))
+              and not still_listening(statements),
+              "own listener lost: the next change's fence LISTENs again, is answered, and UNLISTENs",
+              [s for s in statements if "LISTEN" in s[1] or ANSWER in s[1]])
         postgres_tool.psql(cluster.uri, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
-finish(minimum=23)
+finish(minimum=27)

@@ -26,7 +26,13 @@ class KeyService:
     under libfaketime (the faketime package), reading its clock's offset from
     a file on every look at the clock, so that a test moves the service's
     clock forward (move_clock) instead of sleeping; the monotonic clock, which
-    times connections, stays real."""
+    times connections, stays real.
+
+    Under tests/tools/with_postgres.py, MAILSEAL_SERVICE_PROCESSES (2 there)
+    `serve` processes share the database and the port (--reuse-port: the
+    kernel hands each connection to one of them), so that a suite's requests
+    go to several processes, as on a service that outgrew one; `process` is
+    the first, `processes` all of them."""
 
     def __init__(self, mailseal, work, extra=(), settable_clock=False):
         self.mailseal = mailseal
@@ -41,12 +47,16 @@ class KeyService:
             self.database = os.path.join(work, "service.db")
         self.work = work
         self.extra = list(extra)
+        self.count = int(os.environ.get("MAILSEAL_SERVICE_PROCESSES", "1")) if self.postgres else 1
+        if self.count > 1:
+            self.extra.append("--reuse-port")
         self.process = None
+        self.processes = []
         self.url = None
         self.clock_file = os.path.join(work, "service-clock") if settable_clock else None
 
-    def command(self):
-        serve = [self.mailseal, "serve", "--listen", "127.0.0.1:0", "--db", self.database, *self.extra]
+    def command(self, listen="127.0.0.1:0"):
+        serve = [self.mailseal, "serve", "--listen", listen, "--db", self.database, *self.extra]
         if self.clock_file is None:
             return serve, None
         self.move_clock(0)
@@ -62,29 +72,44 @@ class KeyService:
             out.write(f"{seconds:+d}\n")
         os.replace(temporary, self.clock_file)
 
-    def __enter__(self):
-        command, environment = self.command()
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
-        line = self.process.stdout.readline().decode().strip()
+    def start(self, listen):
+        """Starts one `serve` process; the URL it printed."""
+        command, environment = self.command(listen)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+        self.processes.append(process)
+        line = process.stdout.readline().decode().strip()
         if not line.startswith("http"):
-            self.process.kill()
-            raise RuntimeError("the key service did not start: " + self.process.stderr.read().decode())
+            for started in self.processes:
+                started.kill()
+            raise RuntimeError("the key service did not start: " + process.stderr.read().decode())
+        return line
+
+    def __enter__(self):
+        line = self.start("127.0.0.1:0")
+        self.process = self.processes[0]
         self.url = line
         parsed = urllib.parse.urlparse(line)
         self.host, self.port = parsed.hostname, parsed.port
+        for _ in range(1, self.count):
+            self.start(f"127.0.0.1:{self.port}")
         return self
 
     def __exit__(self, *exception):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.exit_status = self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise RuntimeError("the key service did not stop on SIGTERM")
+        """Stops every process; exit_status is the first non-zero status, else 0."""
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        statuses = []
+        for process in self.processes:
+            try:
+                statuses.append(process.wait(timeout=20))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise RuntimeError("the key service did not stop on SIGTERM")
+        self.exit_status = next((status for status in statuses if status != 0), 0)
         return False
 
     def alive(self):
-        return self.process.poll() is None
+        return all(process.poll() is None for process in self.processes)
 
     def request(self, method, target, body=None, headers=None, content_type="application/json", timeout=30):
         """(status, JSON answer or {'raw': text})"""

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -749,6 +750,38 @@ TEST_F(ServiceApiTest, ADeviceJoinsAndIsAcceptedWithItsCertificates) {
                  404, "unknown_request");
 }
 
+// More requests at once than the pool has SQLite connections (4), each
+// writing (join requests, publications) or reading: the writers take turns
+// (sql::WriteTurns) while requests wait for a connection, and a writer
+// holding a turn never waits for another connection, so all are answered;
+// none fails on a locked database.
+TEST_F(ServiceApiTest, MoreWritersAtOnceThanPooledConnectionsAreAllAnswered) {
+  publish(alice());
+  constexpr int kThreads = 8;
+  std::vector<TestDevice> devices(2 * kThreads);
+  std::vector<std::vector<int>> statuses(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < 2; ++n) {
+        const TestDevice& device = devices[static_cast<std::size_t>(2 * t + n)];
+        statuses[t].push_back(call("POST", account(alice()) + "/requests", device.join_request().to_json(),
+                                   &device.signature_key, kJoiningDeviceKey)
+                                  .status);
+        statuses[t].push_back(
+            as_root(alice(), "PUT", account(alice()), publication(alice()).to_json()).status);
+        statuses[t].push_back(call("GET", "/v1/addresses/alice%40example.com").status);
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(statuses[t], (std::vector<int>{201, 200, 200, 201, 200, 200})) << "thread " << t;
+  auto pending = answer<PendingRequests>(as_root(alice(), "GET", account(alice()) + "/requests"), 200);
+  EXPECT_EQ(pending.requests.size(), devices.size());
+}
+
 TEST_F(ServiceApiTest, ARejectedRequestSaysSo) {
   publish(alice());
   TestDevice phone;
@@ -1114,6 +1147,34 @@ TEST_F(AbuseTest, LookupsAreLimitedPerClientAndRecover) {
   client_ = "192.0.2.1";
   clock_ += 30s;
   EXPECT_EQ(call("GET", "/v1/health").status, 200) << "and the first one is served again after Retry-After";
+}
+
+// The profile's own keys share one bucket (docs/service.md, "Abuse": a
+// runaway client), whichever address they come from; a joining device's key
+// is a stranger's and takes nothing from it.
+TEST_F(AbuseTest, AProfilesRequestsAreLimitedPerProfileFromAnyAddress) {
+  with([](ServiceSettings& settings) {
+    settings.rates.account = {3, 60s};
+    settings.rates.signed_request = {0, 60s};  // unlimited: only the profile's bucket counts here
+  });
+  publish(alice());  // the first of three
+  const std::string requests = account(alice()) + "/requests";
+  client_ = "192.0.2.2";
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 200);
+  client_ = "192.0.2.3";
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 200);
+  client_ = "192.0.2.4";
+  HttpResponse limited = as_root(alice(), "GET", requests);
+  EXPECT_EQ(limited.status, 429) << "a fourth request from a fourth address";
+  EXPECT_EQ(retry_after(limited), "20");
+  EXPECT_NE(limited.body.find("requests for this profile"), std::string::npos) << limited.body;
+  TestDevice stranger;
+  EXPECT_EQ(stranger_joins(stranger).status, 201) << "a joining device's request is not the profile's";
+  EXPECT_EQ(as_root(mallory(), "PUT", account(mallory()), publication(mallory()).to_json()).status, 200)
+      << "another profile has its own bucket";
+  clock_ += 20s;
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 200) << "served again after Retry-After";
+  EXPECT_EQ(as_root(alice(), "GET", requests).status, 429);
 }
 
 TEST_F(AbuseTest, NewProfilesAreLimitedPerClient) {

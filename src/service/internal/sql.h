@@ -6,6 +6,8 @@
 // PostgreSQL), ON CONFLICT ... DO NOTHING / DO UPDATE, RETURNING. Only
 // bound parameters, never SQL built from input.
 
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -65,6 +68,46 @@ class Rows {
   TimePoint time(int column) const { return from_unix_seconds(integer(column)); }
 };
 
+// Turns to write, for the SQLite connections of one process: each turn
+// begins once every turn asked for before it has ended, in the order they
+// were asked for (a ticket lock). A std::mutex is not fair: a writer that
+// hands on and asks again at once usually takes it back ahead of those
+// waiting, so one writer could wait behind many later ones.
+class WriteTurns {
+ public:
+  // A turn, held from take() until it ends or is destroyed: it is always
+  // handed on, whatever happened while it was held.
+  class Turn {
+   public:
+    Turn() noexcept = default;
+    Turn(Turn&& other) noexcept : turns_(std::exchange(other.turns_, nullptr)) {}
+    Turn& operator=(Turn&& other) noexcept;
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+    ~Turn() { end(); }
+    bool held() const noexcept { return turns_ != nullptr; }
+    // Hands the turn on to the next one asked for; nothing if not held.
+    void end() noexcept;
+
+   private:
+    friend class WriteTurns;
+    explicit Turn(WriteTurns& turns) noexcept : turns_(&turns) {}
+    WriteTurns* turns_ = nullptr;
+  };
+
+  // Waits until every turn asked for before has ended.
+  Turn take();
+  // Turns asked for that have not ended, the one held included (tests see
+  // that a writer has queued).
+  std::size_t queued() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable handed_on_;
+  std::uint64_t next_ = 0;     // the ticket of the next turn asked for
+  std::uint64_t serving_ = 0;  // the ticket whose turn it is
+};
+
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -101,20 +144,21 @@ class Connection {
   // notification for nothing only makes listeners forget more).
   void notify_at_commit(std::string_view channel, std::string_view payload);
 
-  // SQLite: the connections of one process that share `turns` take it
-  // before BEGIN IMMEDIATE, so that their writers queue in the process,
-  // each woken as the one before commits, rather than in SQLite's busy
-  // handler, which sleeps up to 100 ms between tries. A thread holding a
-  // turn must not wait for another connection of the same pool: the
-  // connections' holders could be waiting for its turn.
-  void share_write_turns(std::shared_ptr<std::mutex> turns) { write_turns_ = std::move(turns); }
+  // SQLite: the connections of one process that share `turns` take a turn
+  // before BEGIN IMMEDIATE (the outermost Transaction only), so that their
+  // writers queue in the process in the order they came, each woken as the
+  // one before ends, rather than in SQLite's busy handler, which sleeps up
+  // to 100 ms between tries. A thread holding a turn must not wait for
+  // another connection of the same pool: the connections' holders could be
+  // waiting for its turn.
+  void share_write_turns(std::shared_ptr<WriteTurns> turns) { write_turns_ = std::move(turns); }
 
  private:
   friend class Transaction;
   friend class ReadSnapshot;
   int depth_ = 0;          // open transactions and savepoints
   std::string at_commit_;  // statements sent with the outermost COMMIT
-  std::shared_ptr<std::mutex> write_turns_;
+  std::shared_ptr<WriteTurns> write_turns_;
 };
 
 // A transaction, or a savepoint within the enclosing one: what a function
@@ -132,7 +176,7 @@ class Transaction {
   Connection& connection_;
   int level_;
   bool done_ = false;
-  std::unique_lock<std::mutex> turn_;  // held from BEGIN IMMEDIATE to its end
+  WriteTurns::Turn turn_;  // SQLite: from before BEGIN IMMEDIATE until after its COMMIT or ROLLBACK
 };
 
 // Reads that see one state of the database. On SQLite a deferred
