@@ -11,7 +11,7 @@
 namespace mailseal::smime::internal {
 
 namespace {
-constexpr std::size_t kChunk = 256 * 1024;
+constexpr std::size_t kChunk = 128 * 1024;
 constexpr std::size_t kWaiting = 3;  // chunks handed over and not yet written
 // Below this, writing goes straight to `next`: a thread costs more than it
 // saves on a small message (the gateway signs hundreds a second).
