@@ -17,20 +17,29 @@ namespace {
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kBase64LineBytes = 57;  // 76 characters
 // Whether every line ending in `bytes` is CRLF: each LF after a CR, and no
-// other CR. memchr line by line (SIMD in the C library).
+// other CR. One pass comparing each byte with the one before it, 64 at a
+// time: the fixed-length inner loop is vectorised (SSE2), about four times
+// faster than the two memchr calls a line this was (7% of encrypting a large
+// message, on the thread that reads it; bench/smime_profile.md).
 bool all_crlf(ByteView bytes) {
-  const char* position = reinterpret_cast<const char*>(bytes.data());
-  const char* end = position + bytes.size();
-  while (position < end) {
-    const char* lf = static_cast<const char*>(std::memchr(position, '\n', static_cast<std::size_t>(end - position)));
-    const char* line_end = lf == nullptr ? end : lf - 1;  // where a CR may stand
-    if (lf != nullptr && (lf == position || lf[-1] != '\r'))
+  const std::uint8_t* p = bytes.data();
+  const std::size_t n = bytes.size();
+  if (n == 0)
+    return true;
+  if (p[0] == '\n' || p[n - 1] == '\r')
+    return false;
+  constexpr std::size_t kBlock = 64;
+  std::size_t i = 1;  // each pair (p[i - 1], p[i]): an LF at i exactly when a CR at i - 1
+  for (; i + kBlock <= n; i += kBlock) {
+    std::uint8_t bad = 0;
+    for (std::size_t j = 0; j < kBlock; ++j)
+      bad |= static_cast<std::uint8_t>((p[i + j] == '\n') ^ (p[i + j - 1] == '\r'));
+    if (bad != 0)
       return false;
-    if (line_end > position && std::memchr(position, '\r', static_cast<std::size_t>(line_end - position)) != nullptr)
+  }
+  for (; i < n; ++i) {
+    if ((p[i] == '\n') != (p[i - 1] == '\r'))
       return false;
-    if (lf == nullptr)
-      break;
-    position = lf + 1;
   }
   return true;
 }

@@ -133,6 +133,60 @@ TEST(Sinks, CrlfAcrossChunkBorders) {
   EXPECT_EQ(out.text(), "a\r\nb\r\nc\r\nd");
 }
 
+// CrlfSink lets CRLF text through untouched and rewrites anything else
+// (its CRLF check compares each byte with the one before it, 64 at a time):
+// on random text of CR, LF, CRLF and letters, split anywhere, the output is
+// what rewriting byte by byte gives, and CrlfCheck says CRLF exactly when
+// the text is its own rewriting.
+std::string crlf_reference(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n')
+        ++i;
+    } else if (text[i] == '\n') {
+      out += "\r\n";
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+TEST(Sinks, CrlfCheckAndRewriteAgreeWithByteByByte) {
+  std::uint32_t state = 7;
+  auto next = [&state] {
+    state = state * 1103515245u + 12345u;
+    return state >> 16;
+  };
+  int already_crlf = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const std::size_t length = next() % 400;
+    const bool only_crlf = round % 2 == 0;  // half the texts have no lone CR or LF
+    while (text.size() < length) {
+      const unsigned pick = only_crlf ? 2 + next() % 14 : next() % 16;
+      text += pick == 0 ? "\r" : pick == 1 ? "\n" : pick < 5 ? "\r\n" : "a";
+    }
+    StringSink out;
+    CrlfSink crlf(out);
+    CrlfCheck check;
+    const std::size_t step = 1 + next() % 150;
+    for (std::size_t offset = 0; offset < text.size(); offset += step) {
+      const std::string_view piece = std::string_view(text).substr(offset, step);
+      crlf.write(piece);
+      check.update(as_bytes(piece));
+    }
+    const std::string expected = crlf_reference(text);
+    ASSERT_EQ(out.text(), expected) << "round " << round;
+    ASSERT_EQ(check.all_crlf(), expected == text) << "round " << round;
+    already_crlf += expected == text;
+  }
+  EXPECT_GT(already_crlf, 1000) << "both answers must occur";
+  EXPECT_LT(already_crlf, 2000) << "both answers must occur";
+}
+
 TEST(Sinks, Base64LinesOf76) {
   StringSink out;
   Base64Sink base64(out);
