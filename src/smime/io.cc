@@ -240,8 +240,8 @@ char* encode_line(ByteView group, char* out) {
   return out + 2;
 }
 
-constexpr std::size_t kBase64LineChars = 78;           // 76 and CRLF
-constexpr std::size_t kBase64LinesPerWrite = 1024;     // about 78 KiB a write
+constexpr std::size_t kBase64LineChars = 78;        // 76 and CRLF
+constexpr std::size_t kBase64LinesPerWrite = 1024;  // about 78 KiB a write
 
 }  // namespace
 

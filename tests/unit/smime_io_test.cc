@@ -211,9 +211,9 @@ TEST(Sinks, Base64LinesAreOpenSslsBase64) {
     state = state * 1103515245u + 12345u;
     input.push_back(static_cast<char>(state >> 24));
   }
-  for (std::size_t length : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7},
-                             std::size_t{8}, std::size_t{56}, std::size_t{57}, std::size_t{58}, std::size_t{114},
-                             std::size_t{1000}, input.size()}) {
+  for (std::size_t length :
+       {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{8}, std::size_t{56},
+        std::size_t{57}, std::size_t{58}, std::size_t{114}, std::size_t{1000}, input.size()}) {
     for (std::size_t step : {std::size_t{1}, std::size_t{5}, std::size_t{57}, std::size_t{4096}, input.size()}) {
       const std::string_view data = std::string_view(input).substr(0, length);
       std::string expected;
