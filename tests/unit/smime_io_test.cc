@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/smime/io.h"
 #include "scratch.h"
@@ -132,6 +133,60 @@ TEST(Sinks, CrlfAcrossChunkBorders) {
   EXPECT_EQ(out.text(), "a\r\nb\r\nc\r\nd");
 }
 
+// CrlfSink lets CRLF text through untouched and rewrites anything else
+// (its CRLF check compares each byte with the one before it, 64 at a time):
+// on random text of CR, LF, CRLF and letters, split anywhere, the output is
+// what rewriting byte by byte gives, and CrlfCheck says CRLF exactly when
+// the text is its own rewriting.
+std::string crlf_reference(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n')
+        ++i;
+    } else if (text[i] == '\n') {
+      out += "\r\n";
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+TEST(Sinks, CrlfCheckAndRewriteAgreeWithByteByByte) {
+  std::uint32_t state = 7;
+  auto next = [&state] {
+    state = state * 1103515245u + 12345u;
+    return state >> 16;
+  };
+  int already_crlf = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const std::size_t length = next() % 400;
+    const bool only_crlf = round % 2 == 0;  // half the texts have no lone CR or LF
+    while (text.size() < length) {
+      const unsigned pick = only_crlf ? 2 + next() % 14 : next() % 16;
+      text += pick == 0 ? "\r" : pick == 1 ? "\n" : pick < 5 ? "\r\n" : "a";
+    }
+    StringSink out;
+    CrlfSink crlf(out);
+    CrlfCheck check;
+    const std::size_t step = 1 + next() % 150;
+    for (std::size_t offset = 0; offset < text.size(); offset += step) {
+      const std::string_view piece = std::string_view(text).substr(offset, step);
+      crlf.write(piece);
+      check.update(as_bytes(piece));
+    }
+    const std::string expected = crlf_reference(text);
+    ASSERT_EQ(out.text(), expected) << "round " << round;
+    ASSERT_EQ(check.all_crlf(), expected == text) << "round " << round;
+    already_crlf += expected == text;
+  }
+  EXPECT_GT(already_crlf, 1000) << "both answers must occur";
+  EXPECT_LT(already_crlf, 2000) << "both answers must occur";
+}
+
 TEST(Sinks, Base64LinesOf76) {
   StringSink out;
   Base64Sink base64(out);
@@ -143,6 +198,37 @@ TEST(Sinks, Base64LinesOf76) {
   EXPECT_EQ(first_end, 76u);
   EXPECT_EQ(out.text().substr(0, 8), "YWFhYWFh");
   EXPECT_EQ(out.text().substr(76 + 2), "YWFhYWFhYWFhYWFhYQ==\r\n") << "57 + 13 bytes: the tail line";
+}
+
+// The line encoder (two characters a lookup, eight bytes read for six) gives
+// what OpenSSL's EVP_EncodeBlock gives, line by line, for every length of a
+// last line and however the input is split, including writes larger than
+// the encoder's own output batch (1024 lines).
+TEST(Sinks, Base64LinesAreOpenSslsBase64) {
+  std::string input;
+  std::uint32_t state = 12345;
+  for (std::size_t i = 0; i < 57 * 2500 + 40; ++i) {
+    state = state * 1103515245u + 12345u;
+    input.push_back(static_cast<char>(state >> 24));
+  }
+  for (std::size_t length :
+       {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{8}, std::size_t{56},
+        std::size_t{57}, std::size_t{58}, std::size_t{114}, std::size_t{1000}, input.size()}) {
+    for (std::size_t step : {std::size_t{1}, std::size_t{5}, std::size_t{57}, std::size_t{4096}, input.size()}) {
+      const std::string_view data = std::string_view(input).substr(0, length);
+      std::string expected;
+      for (std::size_t offset = 0; offset < data.size(); offset += 57)
+        expected += encode_base64(as_bytes(data.substr(offset, 57))) + "\r\n";
+      StringSink out;
+      Base64Sink base64(out);
+      for (std::size_t offset = 0; offset < data.size(); offset += step)
+        base64.write(data.substr(offset, step));
+      base64.finish();
+      ASSERT_EQ(out.text(), expected) << length << " bytes written " << step << " at a time";
+      if (length > 100 && step > 1)
+        break;  // the long inputs once or twice, the short ones at every step
+    }
+  }
 }
 
 // What the writer hands to a BackgroundSink reaches the sink behind it

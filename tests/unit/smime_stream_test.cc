@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <openssl/obj_mac.h>
@@ -18,6 +19,7 @@
 #include "fuzz/drip_source.h"
 #include "scratch.h"
 #include "smime/internal/ber_reader.h"
+#include "smime/internal/cms.h"
 #include "smime/internal/envelope_reader.h"
 #include "smime/internal/reading.h"
 #include "test_identities.h"
@@ -391,6 +393,59 @@ TEST(StreamRead, ALargeAlteredMessageIsRefusedAndLeavesNoFileBehind) {
     EXPECT_EQ(error.code(), ErrorCode::BadSignature) << error.what();
   }
   EXPECT_TRUE(scratch.names().empty()) << "the partial plaintext is deleted";
+}
+
+// Encryption of a large message hands its base64 and its output to a second
+// thread (past 4 MiB): an output that fails there (a full disk) stops the
+// encryption with that error, in the caller's thread.
+TEST(EncryptStream, AnOutputErrorOnTheEncodingThreadReachesTheCaller) {
+  constexpr std::size_t kCapacity = 6 * 1024 * 1024;
+  class FullDisk : public ByteSink {
+   public:
+    using ByteSink::write;
+    void write(ByteView bytes) override {
+      if (received_ + bytes.size() > kCapacity) {
+        failed_on_ = std::this_thread::get_id();
+        throw Error(ErrorCode::Io, "cannot write the output: No space left on device");
+      }
+      received_ += bytes.size();
+    }
+    std::size_t received_ = 0;
+    std::thread::id failed_on_;
+  };
+  const std::string message = large_message(12);
+  for (bool with_signature : {false, true}) {
+    MemorySource source(as_bytes(message));
+    OutgoingMessage outgoing = OutgoingMessage::read(source);
+    FullDisk out;
+    auto signer = alice().signer();
+    EncryptOptions options{{bob().encryption}, with_signature ? &signer : nullptr, {ContentCipher::Aes256Gcm, false}};
+    try {
+      encrypt_message(outgoing, out, options, mailseal::now());
+      FAIL() << "12 MB encrypted into an output that takes 6 MB";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Io) << error.what();
+      EXPECT_NE(std::string(error.what()).find("No space left"), std::string::npos) << error.what();
+    }
+    EXPECT_LE(out.received_, kCapacity);
+    EXPECT_NE(out.failed_on_, std::thread::id()) << "the output failed";
+    EXPECT_NE(out.failed_on_, std::this_thread::get_id()) << "the failure came from the second thread's writes";
+  }
+}
+
+// The base64 of a large encryption, written by the second thread, is the
+// ciphertext in order: OpenSSL's parser reads the envelope, and it decrypts
+// (the GCM tag covers every byte) to the message's body, whole.
+TEST(EncryptStream, ALargeEncryptionIsWrittenInOrder) {
+  const std::string message = large_message(9);
+  const std::string encrypted = encrypt(message, ContentCipher::Aes256Gcm, false);
+  const Bytes der = envelope_of(encrypted);
+  ASSERT_GT(der.size(), std::size_t{8} << 20);
+  EXPECT_NO_THROW(internal::read_cms(der));
+  const std::string plaintext = internal::decrypt_envelope(der, bobs_keys()).plaintext;
+  const std::string body = message.substr(message.find("\r\n\r\n") + 4);
+  ASSERT_GE(plaintext.size(), body.size());
+  EXPECT_EQ(plaintext.substr(plaintext.size() - body.size()), body) << "the body, whole and in order, ends the content";
 }
 
 TEST(StreamRead, ASmallMessageIsReadAsInMemory) {

@@ -160,9 +160,11 @@ class Base64Sink : public ByteSink {
   void finish() override;
 
  private:
-  void emit_line(ByteView group);
+  // Encodes `whole_lines` (57 bytes a line; a shorter last one is padded).
+  void emit_lines(ByteView whole_lines);
   ByteSink& next_;
   Bytes pending_;
+  std::string encoded_;
 };
 
 // Reads a source to its end into a sink, in chunks.

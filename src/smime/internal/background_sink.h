@@ -1,8 +1,9 @@
 #pragma once
 // Writing on a second core: a large signed and encrypted message spends about
 // as long in the signature's digest and the line-ending pass as in the
-// encryption and base64 behind them (bench/smime_profile.md), so the two
-// halves run side by side.
+// encryption and base64 behind them, and a large message encrypted alone as
+// long reading and encrypting as in base64 and writing the output
+// (bench/smime_profile.md), so the two halves run side by side.
 
 #include <memory>
 
@@ -12,7 +13,7 @@ namespace mailseal::smime::internal {
 
 // Hands what is written to `next` in order, from a thread of its own once
 // more than a few MiB have passed (a small message never starts one).
-// Memory stays bounded: a few chunks of 256 KiB wait at most, and a writer
+// Memory stays bounded: a few chunks of 128 KiB wait at most, and a writer
 // that is ahead waits for room. An exception thrown by `next` is thrown
 // again by the next write() or by finish(); `next` sees nothing after it.
 class BackgroundSink : public ByteSink {
