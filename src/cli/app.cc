@@ -680,7 +680,7 @@ void define_server_commands(Definitions& d, CLI::App& app, Arguments& args) {
   d.runs(d.subcommand(app, "resident",
                       "Keep mailseal loaded so that each sign, encrypt, decrypt or verify starts at once "
                       "(until SIGINT or SIGTERM)",
-                      "mailseal resident &"),
+                      "setsid mailseal resident &   (or the user service 'setup gateway' installs)"),
          run_resident);
 
   auto* credential = d.group(app, "credential", "Credentials mail clients submit to the gateway with (SMTP AUTH)");

@@ -314,7 +314,9 @@ UserUnit resident_user_unit(const fs::path& executable) {
       "[Service]\n"
       "Type=exec\n"
       "ExecStart={} resident\n"
-      "Restart=on-failure\n"
+      // It stops by itself (status 0) after mailseal or a library it uses
+      // is updated: always restarted, it runs the new code.
+      "Restart=always\n"
       "RestartSec=5s\n"
       "StandardOutput=journal\n"
       "StandardError=journal\n"

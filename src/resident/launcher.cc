@@ -1,6 +1,8 @@
 // The launcher's side of the resident process (mailseal/resident/resident.h).
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -8,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -20,6 +23,10 @@
 namespace mailseal::resident {
 
 namespace {
+
+// How long a resident process has to offer to run a command (it answers in
+// well under a millisecond when it runs).
+constexpr int kOfferDeadlineMilliseconds = 2000;
 
 void note(std::string_view text) {
   const std::string line = "mailseal: " + std::string(text) + "\n";
@@ -57,14 +64,33 @@ std::uint32_t current_umask() noexcept {
   return mask;
 }
 
-// Sends the request, its descriptors travelling with its first bytes.
-bool send_request(int connection, std::span<const std::uint8_t> body, int working_folder) {
-  std::array<std::uint8_t, kLengthBytes> length{};
+// Sends the request: its length, then its bytes.
+bool send_request(int connection, std::span<const std::uint8_t> body) {
+  std::vector<std::uint8_t> bytes(kLengthBytes);
   for (std::size_t i = 0; i < kLengthBytes; ++i)
-    length[i] = static_cast<std::uint8_t>(body.size() >> (8 * i));
+    bytes[i] = static_cast<std::uint8_t>(body.size() >> (8 * i));
+  bytes.insert(bytes.end(), body.begin(), body.end());
+  for (std::size_t sent = 0; sent < bytes.size();) {
+    const ssize_t count = ::send(connection, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (count < 0 && errno == EINTR)
+      continue;
+    if (count <= 0)
+      return false;
+    sent += static_cast<std::size_t>(count);
+  }
+  return true;
+}
+
+// Sends Go with the standard streams and the working folder. They travel
+// only now, once the resident process has offered: descriptors sent with
+// the request would stay referenced in the socket of a resident process
+// that never answers, and a caller reading this process's output would
+// wait for an end that does not come.
+bool send_go(int connection, int working_folder) {
+  const std::array<std::uint8_t, 1> go{static_cast<std::uint8_t>(Reply::Go)};
   const std::array<int, kPassedDescriptors> passed = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, working_folder};
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof passed)> control{};
-  iovec vector{length.data(), length.size()};
+  iovec vector{const_cast<std::uint8_t*>(go.data()), go.size()};
   msghdr message{};
   message.msg_iov = &vector;
   message.msg_iovlen = 1;
@@ -75,17 +101,7 @@ bool send_request(int connection, std::span<const std::uint8_t> body, int workin
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof passed);
   std::memcpy(CMSG_DATA(header), passed.data(), sizeof passed);
-  if (::sendmsg(connection, &message, MSG_NOSIGNAL) != static_cast<ssize_t>(length.size()))
-    return false;
-  for (std::size_t sent = 0; sent < body.size();) {
-    const ssize_t count = ::send(connection, body.data() + sent, body.size() - sent, MSG_NOSIGNAL);
-    if (count < 0 && errno == EINTR)
-      continue;
-    if (count <= 0)
-      return false;
-    sent += static_cast<std::size_t>(count);
-  }
-  return true;
+  return ::sendmsg(connection, &message, MSG_NOSIGNAL) == 1;
 }
 
 // Reads exactly `out.size()` bytes; false at the end of the connection.
@@ -98,6 +114,49 @@ bool read_exactly(int connection, std::span<std::uint8_t> out) {
       return false;
     got += static_cast<std::size_t>(count);
   }
+  return true;
+}
+
+// Whether the resident process offers to run the command within the
+// deadline: a stopped, frozen or overloaded one leaves it to this process.
+bool offered_in_time(int connection) {
+  pollfd readable{connection, POLLIN, 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&readable, 1, kOfferDeadlineMilliseconds);
+  } while (ready < 0 && errno == EINTR);
+  std::array<std::uint8_t, 1> reply{};
+  return ready == 1 && read_exactly(connection, reply) && reply[0] == static_cast<std::uint8_t>(Reply::Offered);
+}
+
+// Ends this process as the command ended: with its exit status, or by the
+// same signal, so that a caller sees what it would have seen alone.
+int ending_of(int connection) {
+  std::array<std::uint8_t, 1 + kLengthBytes> ending{};
+  if (!read_exactly(connection, ending) || (ending[0] != static_cast<std::uint8_t>(Reply::Exited) &&
+                                            ending[0] != static_cast<std::uint8_t>(Reply::Signalled))) {
+    note("the resident process stopped while it ran the command, which may have done part of its work");
+    return 70;  // EX_SOFTWARE
+  }
+  const auto value =
+      static_cast<int>(read_length(std::span<const std::uint8_t, kLengthBytes>(ending.data() + 1, kLengthBytes)));
+  if (ending[0] == static_cast<std::uint8_t>(Reply::Signalled)) {
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);  // the command's crash, not the launcher's
+    ::signal(value, SIG_DFL);
+    ::raise(value);
+    return 128 + value;  // a signal that does not end a process by default
+  }
+  return value;
+}
+
+// A launcher whose standard input, output or error is closed would pass its
+// own connection to the resident process in its place (the socket takes the
+// lowest free number): such a command runs here, where it fails as it should.
+bool standard_streams_open() noexcept {
+  for (int descriptor : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+    if (::fcntl(descriptor, F_GETFD) == -1)
+      return false;
   return true;
 }
 
@@ -115,7 +174,7 @@ Request request_for(std::span<char* const> command_line, char* const* environmen
 
 std::optional<int> run_in_resident(std::span<char* const> command_line, char* const* environment) {
   std::vector<std::string_view> words(command_line.begin(), command_line.end());
-  if (!runs_in_resident(words))
+  if (!runs_in_resident(words) || !standard_streams_open())
     return std::nullopt;
   const auto socket_file = socket_path();
   if (!socket_file)
@@ -125,25 +184,14 @@ std::optional<int> run_in_resident(std::span<char* const> command_line, char* co
     return std::nullopt;
   UniqueFd working_folder(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   const auto body = encode(request_for(command_line, environment));
-  if (!working_folder.valid() || body.size() > kMaxRequestBytes ||
-      !send_request(connection.get(), body, working_folder.get()))
+  if (!working_folder.valid() || body.size() > kMaxRequestBytes || !send_request(connection.get(), body) ||
+      !offered_in_time(connection.get()))
     return std::nullopt;
-  std::array<std::uint8_t, 1> reply{};
-  // Until Started, nothing of the command has run: a refusal or a resident
-  // process that went away leaves it to this process. Any other answer
-  // leaves it unknown whether the command ran, so it does not run again.
-  if (!read_exactly(connection.get(), reply) || reply[0] == static_cast<std::uint8_t>(Reply::Refused))
+  // Without Go the resident process runs nothing: a failed send leaves the
+  // command to this process.
+  if (!send_go(connection.get(), working_folder.get()))
     return std::nullopt;
-  if (reply[0] != static_cast<std::uint8_t>(Reply::Started)) {
-    note("the resident process answered out of turn; the command may or may not have run");
-    return 70;  // EX_SOFTWARE
-  }
-  std::array<std::uint8_t, 1 + kLengthBytes> ending{};
-  if (!read_exactly(connection.get(), ending) || ending[0] != static_cast<std::uint8_t>(Reply::Exited)) {
-    note("the resident process stopped while it ran the command, which may have done part of its work");
-    return 70;  // EX_SOFTWARE
-  }
-  return static_cast<int>(read_length(std::span<const std::uint8_t, kLengthBytes>(ending.data() + 1, kLengthBytes)));
+  return ending_of(connection.get());
 }
 
 }  // namespace mailseal::resident

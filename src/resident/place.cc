@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 #include "mailseal/resident/resident.h"
@@ -47,6 +48,38 @@ bool peer_is_this_user(int socket) noexcept {
   if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 || size != sizeof peer)
     return false;
   return peer.uid == ::getuid();
+}
+
+namespace {
+
+// The confinement of a process as /proc shows it: its mount namespace and
+// the NoNewPrivs and Seccomp lines of its status; empty where unreadable.
+std::string confinement_of(const std::string& process) {
+  std::string confinement;
+  std::error_code error;
+  confinement += std::filesystem::read_symlink("/proc/" + process + "/ns/mnt", error).string() + "\n";
+  std::ifstream status("/proc/" + process + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.starts_with("NoNewPrivs:") || line.starts_with("Seccomp:"))
+      confinement += line + "\n";
+  return confinement;
+}
+
+}  // namespace
+
+std::optional<std::string> peer_confinement_differs(int socket) {
+  struct ucred peer {};
+  socklen_t size = sizeof peer;
+  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 || size != sizeof peer)
+    return "the launcher's process cannot be known";
+  // The launcher waits for the answer, so its process id still names it.
+  const std::string theirs = confinement_of(std::to_string(peer.pid));
+  const std::string ours = confinement_of("self");
+  if (theirs != ours || theirs.find("NoNewPrivs") == std::string::npos)
+    return "the launcher runs in a sandbox (its own mount namespace, no_new_privs or a seccomp filter): it runs its "
+           "command itself, inside it";
+  return std::nullopt;
 }
 
 }  // namespace mailseal::resident

@@ -16,9 +16,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <list>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -44,6 +47,7 @@ struct Connection {
   std::vector<UniqueFd> passed;        // stdin, stdout, stderr, working folder
   std::vector<std::uint8_t> received;  // the length prefix, then the request
   Clock::time_point deadline;
+  std::optional<Request> offered;  // the request, once offered: run on Go
   pid_t child = 0;
   bool launcher_gone = false;
 };
@@ -72,7 +76,20 @@ struct ProgramFile {
   bool unchanged() const {
     struct stat status {};
     return ::stat(path.c_str(), &status) == 0 && status.st_dev == device && status.st_ino == inode &&
-           status.st_mtim.tv_sec == modified.tv_sec && status.st_mtim.tv_nsec == modified.tv_nsec;
+           status.st_mtim.tv_sec == modified.tv_sec && status.st_mtim.tv_nsec == modified.tv_nsec &&
+           !library_replaced();
+  }
+
+  // A package manager installs a library (a security update of OpenSSL, say)
+  // as a new file renamed into place: the one this process mapped is then
+  // "(deleted)" in its maps.
+  static bool library_replaced() {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line))
+      if (line.ends_with(" (deleted)") && line.find(" /") != std::string::npos)
+        return true;
+    return false;
   }
 };
 
@@ -81,12 +98,24 @@ void send_bytes(int socket, std::span<const std::uint8_t> bytes) noexcept {
   [[maybe_unused]] auto sent = ::send(socket, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-void send_exit_status(int socket, int status) noexcept {
-  const auto code = static_cast<std::uint32_t>(status);
-  std::array<std::uint8_t, 1 + kLengthBytes> reply{static_cast<std::uint8_t>(Reply::Exited)};
+void send_ending(int socket, Reply kind, int value) noexcept {
+  const auto code = static_cast<std::uint32_t>(value);
+  std::array<std::uint8_t, 1 + kLengthBytes> reply{static_cast<std::uint8_t>(kind)};
   for (std::size_t i = 0; i < kLengthBytes; ++i)
     reply[1 + i] = static_cast<std::uint8_t>(code >> (8 * i));
   send_bytes(socket, reply);
+}
+
+std::optional<std::string> environment_value(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+std::optional<std::string> requested_value(const Request& request, std::string_view name) {
+  for (const auto& entry : request.environment)
+    if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=')
+      return entry.substr(name.size() + 1);
+  return std::nullopt;
 }
 
 void refuse(Connection& connection, std::string_view why) {
@@ -212,7 +241,10 @@ class Server {
         continue;
       // A command that ended normally has said so itself (run_in_child);
       // the launcher reads one ending and what follows goes nowhere.
-      send_exit_status(connection.socket.get(), WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      if (WIFSIGNALED(status))
+        send_ending(connection.socket.get(), Reply::Signalled, WTERMSIG(status));
+      else
+        send_ending(connection.socket.get(), Reply::Exited, WEXITSTATUS(status));
       connection.child = 0;
       connection.socket.reset();
     }
@@ -224,11 +256,17 @@ class Server {
       return;
     if (!peer_is_this_user(socket.get()))
       return;  // another user: closed without a word
-    connections_.push_back(Connection{std::move(socket), {}, {}, Clock::now() + kRequestDeadline});
+    Connection& connection = connections_.emplace_back();
+    connection.socket = std::move(socket);
+    connection.deadline = Clock::now() + kRequestDeadline;
+    if (const auto confined = peer_confinement_differs(connection.socket.get()))
+      refuse(connection, *confined);
   }
 
   void read_from(Connection& connection);
   bool take_descriptors(Connection& connection, const msghdr& message);
+  void offer(Connection& connection);
+  void take_go(Connection& connection);
   void start(Connection& connection);
   [[noreturn]] void run_in_child(Connection& connection, Request& request);
 
@@ -241,6 +279,9 @@ class Server {
   }
 
   const ServerSettings& settings_;
+  // The OpenSSL configuration loaded once for every child: a launcher that
+  // names another runs its command itself.
+  std::optional<std::string> openssl_conf_ = environment_value("OPENSSL_CONF");
   UniqueFd listener_;
   UniqueFd signals_;
   ProgramFile program_;
@@ -274,6 +315,8 @@ void Server::read_from(Connection& connection) {
     connection.launcher_gone = true;
     return;
   }
+  if (connection.offered)
+    return take_go(connection);
   std::array<std::uint8_t, 64 * 1024> buffer{};
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
   iovec vector{buffer.data(), buffer.size()};
@@ -290,6 +333,8 @@ void Server::read_from(Connection& connection) {
     connection.socket.reset();
     return;
   }
+  if (!connection.passed.empty())
+    return refuse(connection, "descriptors travel with Go, not with the request");
   connection.received.insert(connection.received.end(), buffer.begin(), buffer.begin() + count);
   if (connection.received.size() < kLengthBytes)
     return;
@@ -298,12 +343,32 @@ void Server::read_from(Connection& connection) {
   if (length > kMaxRequestBytes || connection.received.size() > kLengthBytes + length)
     return refuse(connection, "the request is larger than it says or than 1 MiB");
   if (connection.received.size() == kLengthBytes + length)
-    start(connection);
+    offer(connection);
 }
 
-void Server::start(Connection& connection) {
-  if (connection.passed.size() != kPassedDescriptors)
-    return refuse(connection, "a request carries standard input, output, error and its working folder");
+void Server::take_go(Connection& connection) {
+  std::array<std::uint8_t, 1> go{};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
+  iovec vector{go.data(), go.size()};
+  msghdr message{};
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  const ssize_t count = ::recvmsg(connection.socket.get(), &message, MSG_CMSG_CLOEXEC);
+  if (count < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  const bool descriptors_whole = take_descriptors(connection, message);
+  if (count != 1 || go[0] != static_cast<std::uint8_t>(Reply::Go)) {
+    connection.socket.reset();  // the launcher gave up: it runs the command itself
+    return;
+  }
+  if (!descriptors_whole || connection.passed.size() != kPassedDescriptors)
+    return refuse(connection, "Go carries standard input, output, error and the working folder");
+  start(connection);
+}
+
+void Server::offer(Connection& connection) {
   Request request;
   try {
     request = decode(std::span(connection.received).subspan(kLengthBytes));
@@ -315,35 +380,47 @@ void Server::start(Connection& connection) {
     return refuse(connection, "not a command the resident process runs");
   if (!listener_.valid() || running_children() >= settings_.max_children)
     return refuse(connection, "busy");
+  if (requested_value(request, "OPENSSL_CONF") != openssl_conf_)
+    return refuse(connection, "the launcher names another OPENSSL_CONF than the resident process loaded");
   if (!program_.unchanged()) {
     stop_listening();
-    return refuse(connection, "mailseal was updated since the resident process started");
+    return refuse(connection, "mailseal or a library it uses was updated since the resident process started");
   }
-  // Started goes out before the fork: a quick command's own ending must not
-  // reach the launcher first, which would then run the command again.
-  const std::array<std::uint8_t, 1> started{static_cast<std::uint8_t>(Reply::Started)};
-  send_bytes(connection.socket.get(), started);
+  connection.received.clear();
+  connection.offered = std::move(request);
+  const std::array<std::uint8_t, 1> offered{static_cast<std::uint8_t>(Reply::Offered)};
+  send_bytes(connection.socket.get(), offered);
+}
+
+void Server::start(Connection& connection) {
+  // Offered and told to go: it runs, even if the resident process is
+  // stopping meanwhile (it waits for its children).
   const pid_t child = ::fork();
   if (child < 0) {
     const std::string why =
         std::string("mailseal: the resident process cannot start a process: ") + std::strerror(errno) + "\n";
     [[maybe_unused]] auto written = ::write(connection.passed[2].get(), why.data(), why.size());
-    send_exit_status(connection.socket.get(), 71);  // EX_OSERR
+    send_ending(connection.socket.get(), Reply::Exited, 71);  // EX_OSERR
     connection.socket.reset();
     return;
   }
   if (child == 0)
-    run_in_child(connection, request);
+    run_in_child(connection, *connection.offered);
   connection.child = child;
   ++started_;
   connection.passed.clear();
-  connection.received.clear();
+  connection.offered.reset();
 }
 
 void Server::run_in_child(Connection& connection, Request& request) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // A session of its own: without a controlling terminal, a command that
+  // reads the launcher's terminal is not stopped by job control (SIGTTIN
+  // would stop the resident process's whole group, the resident included).
+  if (::setsid() < 0)
+    std::_Exit(71);
   // Nothing of the server stays open in the command: not the listening
   // socket, and not another launcher's streams or connection.
   for (auto& other : connections_)
@@ -376,7 +453,7 @@ void Server::run_in_child(Connection& connection, Request& request) {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
-  send_exit_status(connection.socket.get(), status);
+  send_ending(connection.socket.get(), Reply::Exited, status);
   std::_Exit(status);
 }
 

@@ -174,33 +174,108 @@ try:
     check(not children_of(resident.pid), "an interrupted launcher's command is ended too", children_of(resident.pid))
     waiting.stdin.close()
 
+    def runs_alone(arguments, env=through, prefix=()):
+        """Starts a launcher whose stdin stays open and says whether its
+        command ran in the launcher's own process (which became
+        mailseal-cli) rather than in a child of the resident process."""
+        process = subprocess.Popen([*prefix, launcher, *arguments], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env)
+        alone_seen, deadline = False, time.time() + 20
+        while time.time() < deadline and not alone_seen and not children_of(resident.pid):
+            try:
+                alone_seen = os.readlink(f"/proc/{process.pid}/exe").endswith("/mailseal-cli")
+            except OSError:
+                pass
+            time.sleep(0.05)
+        in_resident = bool(children_of(resident.pid))
+        process.communicate(message, timeout=60)
+        return alone_seen and not in_resident, process.returncode
+
+    # A sandboxed process of the user (no_new_privs here; also another mount
+    # namespace or a seccomp filter) runs its command itself, inside its
+    # sandbox: through the resident process it would run outside it.
+    if shutil.which("setpriv"):
+        alone_now, code = runs_alone(["sign", "--home", home], prefix=("setpriv", "--no-new-privs"))
+        check(alone_now and code == 0, "a launcher under no_new_privs runs its command itself", code)
+    # A launcher naming another OpenSSL configuration than the resident loaded.
+    alone_now, code = runs_alone(["sign", "--home", home], env=dict(through, OPENSSL_CONF="/dev/null"))
+    check(alone_now and code == 0, "a launcher with another OPENSSL_CONF runs its command itself", code)
+
+    # A launcher with a standard stream closed would hand the resident its
+    # own connection in its place: it runs the command itself, failing as
+    # it fails alone.
+    for stream, redirect in (("stdout", ">&-"), ("stdin", "<&-")):
+        outcomes = [subprocess.run(["sh", "-c", f'exec "$0" sign --home "$1" {redirect}', launcher, home],
+                                   input=message if stream == "stdout" else None, capture_output=True, env=env,
+                                   timeout=60)
+                    for env in (alone, through)]
+        check(outcomes[0].returncode == outcomes[1].returncode != 0 and not children_of(resident.pid),
+              f"{stream} closed: the same failure as alone, and nothing left in the resident process",
+              [(o.returncode, o.stderr[-200:]) for o in outcomes])
+
+    # A command ended by a signal ends the launcher by the same signal.
+    waiting = subprocess.Popen([launcher, "sign", "--home", home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=through)
+    deadline = time.time() + 20
+    while not children_of(resident.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    for child in children_of(resident.pid):
+        os.kill(child, signal.SIGKILL)
+    waiting.wait(timeout=20)
+    check(waiting.returncode == -signal.SIGKILL, "a command killed by SIGKILL: the launcher dies by SIGKILL too",
+          waiting.returncode)
+    waiting.stdin.close()
+
+    # A stopped resident process: the launcher runs the command itself after
+    # its deadline, and the resident, woken, does not run it again.
+    os.kill(resident.pid, signal.SIGSTOP)
+    try:
+        target = os.path.join(folder, "while-stopped.eml")
+        stopped = run(["encrypt", "--to", "bob@example.org", "--home", home, "-o", target], through, message)
+        written_at = os.stat(target).st_mtime_ns if os.path.exists(target) else None
+    finally:
+        os.kill(resident.pid, signal.SIGCONT)
+    time.sleep(1.5)
+    check(stopped.returncode == 0 and written_at is not None, "a stopped resident: the launcher runs it itself",
+          stopped.stderr)
+    check(written_at is not None and os.stat(target).st_mtime_ns == written_at and not children_of(resident.pid),
+          "and the resident process, woken, does not run it a second time")
+
     # Raw connections: each is refused, and the resident process goes on.
     refusals = {
         "garbage": b"\x10\x00\x00\x00" + b"not a request at all",
         "a length over 1 MiB": struct.pack("<I", 2 << 20) + b"MSR1",
-        "a request without descriptors": None,
+        "a request for serve": "serve",
+        "descriptors with the request": "with-request",
+        "Go without descriptors": "go-bare",
     }
     for name, payload in refusals.items():
         connection = raw_connection()
-        if payload is None:
-            body = request_bytes([b"mailseal", b"sign"])
-            connection.sendall(struct.pack("<I", len(body)) + body)
-        else:
-            connection.sendall(payload)
+        body = request_bytes([b"mailseal", b"serve" if payload == "serve" else b"sign"], [b"A=b"])
+        framed = struct.pack("<I", len(body)) + body
+        with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+            descriptors = [null_in.fileno(), null_out.fileno(), null_out.fileno()]
+            if payload == "with-request":
+                socket.send_fds(connection, [framed], descriptors)
+            elif isinstance(payload, bytes):
+                connection.sendall(payload)
+            else:
+                connection.sendall(framed)
+                if payload == "go-bare":
+                    offered = connection.recv(1)
+                    check(offered == b"O", "a well-formed request is offered", offered)
+                    connection.sendall(b"G")
         answer = read_all(connection)
         connection.close()
-        check(answer.startswith(b"R"), f"{name} is refused, with a reason", answer[:120])
-    # A request for a command the resident does not run, with descriptors.
+        check(answer.startswith(b"R"), f"{name}: refused, with a reason", answer[:120])
+    # An offer the launcher never takes up runs nothing.
     connection = raw_connection()
-    body = request_bytes([b"mailseal", b"serve"], [b"A=b"])
-    with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
-        descriptors = [null_in.fileno(), null_out.fileno(), null_out.fileno(), os.open(work, os.O_RDONLY)]
-        socket.send_fds(connection, [struct.pack("<I", len(body)) + body], descriptors)
-        os.close(descriptors[3])
-    answer = read_all(connection)
+    body = request_bytes([b"mailseal", b"sign"], [b"A=b"])
+    connection.sendall(struct.pack("<I", len(body)) + body)
+    offered = connection.recv(1)
     connection.close()
-    check(answer.startswith(b"Rnot a command the resident process runs"), "serve is not run by the resident process",
-          answer[:120])
+    time.sleep(0.5)
+    check(offered == b"O" and not children_of(resident.pid), "an offer not taken up runs nothing", offered)
     # A connection that sends nothing is dropped by the deadline, and others
     # are served meanwhile.
     silent = raw_connection()
@@ -249,4 +324,4 @@ finally:
         process.kill()
     shutil.rmtree(work, ignore_errors=True)
 
-finish(minimum=30)
+finish(minimum=40)

@@ -43,11 +43,17 @@ Request decode(std::span<const std::uint8_t> bytes);
 inline constexpr std::size_t kLengthBytes = 4;
 std::uint32_t read_length(std::span<const std::uint8_t, kLengthBytes> bytes) noexcept;
 
-// What the server answers, a byte each: Started once the command runs (from
-// then on the launcher must not run it itself), or Refused with a line of
-// text (the launcher runs the command itself); after Started, Exited and the
-// command's exit status as a u32 (128 + the signal that ended it).
-enum class Reply : std::uint8_t { Started = 'S', Refused = 'R', Exited = 'X' };
+// The conversation after the request, a byte each:
+//   resident: Offered (it will run the command once told to go), or Refused
+//             and a line of text (the launcher runs the command itself);
+//   launcher: Go, only if Offered came within its deadline; from then on it
+//             never runs the command itself;
+//   resident: once the command has ended, Exited and its exit status as a
+//             u32, or Signalled and the number of the signal that ended it.
+// The command runs only after Go: a launcher that gave up waiting (a
+// resident process stopped or overloaded) runs it itself, and it never
+// runs twice.
+enum class Reply : std::uint8_t { Offered = 'O', Go = 'G', Refused = 'R', Exited = 'X', Signalled = 'K' };
 
 // The descriptors every request carries, in this order (SCM_RIGHTS).
 inline constexpr std::size_t kPassedDescriptors = 4;  // stdin, stdout, stderr, working folder
