@@ -264,6 +264,13 @@ class Server {
   }
 
   void read_from(Connection& connection);
+  // Receives into `into`; descriptors that came along belong to the
+  // connection from then on, whatever happens next.
+  struct Received {
+    ssize_t count;
+    bool descriptors_whole;
+  };
+  Received receive(Connection& connection, std::span<std::uint8_t> into);
   bool take_descriptors(Connection& connection, const msghdr& message);
   void offer(Connection& connection);
   void take_go(Connection& connection);
@@ -292,6 +299,21 @@ class Server {
   std::size_t commands_started() const noexcept { return started_; }
 };
 
+Server::Received Server::receive(Connection& connection, std::span<std::uint8_t> into) {
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
+  iovec vector{into.data(), into.size()};
+  msghdr message{};
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  const ssize_t count = ::recvmsg(connection.socket.get(), &message, MSG_CMSG_CLOEXEC);
+  const int error = errno;
+  const bool descriptors_whole = count >= 0 && take_descriptors(connection, message);
+  errno = error;
+  return {count, descriptors_whole};
+}
+
 bool Server::take_descriptors(Connection& connection, const msghdr& message) {
   bool well_formed = (message.msg_flags & MSG_CTRUNC) == 0;
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(const_cast<msghdr*>(&message), header)) {
@@ -318,17 +340,9 @@ void Server::read_from(Connection& connection) {
   if (connection.offered)
     return take_go(connection);
   std::array<std::uint8_t, 64 * 1024> buffer{};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
-  iovec vector{buffer.data(), buffer.size()};
-  msghdr message{};
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  const ssize_t count = ::recvmsg(connection.socket.get(), &message, MSG_CMSG_CLOEXEC);
+  const auto [count, descriptors_whole] = receive(connection, buffer);
   if (count < 0 && (errno == EAGAIN || errno == EINTR))
     return;
-  const bool descriptors_whole = take_descriptors(connection, message);
   if (count <= 0 || !descriptors_whole) {
     connection.socket.reset();
     return;
@@ -348,17 +362,9 @@ void Server::read_from(Connection& connection) {
 
 void Server::take_go(Connection& connection) {
   std::array<std::uint8_t, 1> go{};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
-  iovec vector{go.data(), go.size()};
-  msghdr message{};
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  const ssize_t count = ::recvmsg(connection.socket.get(), &message, MSG_CMSG_CLOEXEC);
+  const auto [count, descriptors_whole] = receive(connection, go);
   if (count < 0 && (errno == EAGAIN || errno == EINTR))
     return;
-  const bool descriptors_whole = take_descriptors(connection, message);
   if (count != 1 || go[0] != static_cast<std::uint8_t>(Reply::Go)) {
     connection.socket.reset();  // the launcher gave up: it runs the command itself
     return;
