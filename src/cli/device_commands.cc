@@ -76,6 +76,10 @@ void print_qr(const std::string& text) {
 constexpr std::string_view kOlderEscrowWarning =
     "the key service served an older escrow than this device has seen: it was merged, which changes nothing, and "
     "this device's publication restores the newer one";
+constexpr std::string_view kIgnoredEscrowWarning =
+    "the key service served an escrow that removes this device or lowers its role, and lists as active an admin "
+    "device removed here (which may have written it): nothing was taken from it, and this device's publication "
+    "replaces it";
 
 }  // namespace
 
@@ -394,6 +398,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
   devices::SyncReport report = devices::sync(context.home(), client, context.key_access(), context.now());
   if (report.older_escrow_merged)
     print_warning(kOlderEscrowWarning);
+  if (report.escrow_ignored)
+    print_warning(kIgnoredEscrowWarning);
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -412,7 +418,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"records", records_json(report.records)},
                    {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected)
                                                                           : json(nullptr)},
-                   {"older_escrow_merged", report.older_escrow_merged}});
+                   {"older_escrow_merged", report.older_escrow_merged},
+                   {"escrow_ignored", report.escrow_ignored}});
     return !report.removed;
   }
   if (report.waiting)
