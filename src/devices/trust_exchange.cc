@@ -484,6 +484,7 @@ struct Plan {
   std::map<DeviceId, std::int64_t> reached;  // positions after the merge
   std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
+  int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
   int refused = 0;
 };
 
@@ -643,11 +644,12 @@ struct Clocks {
   std::map<DeviceId, std::int64_t> heads;   // as the service says
   std::set<DeviceId> waiting;               // devices whose records wait (verify_log)
   std::map<DeviceId, std::int64_t> cut;     // a device's first record that waits here
+  std::set<DeviceId> unserved;              // cut because they name a record the service does not serve
 };
 
 Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
                     const Fetched& fetched) {
-  Clocks clocks{plan.times, 0, fetched.heads, plan.waiting, {}};
+  Clocks clocks{plan.times, 0, fetched.heads, plan.waiting, {}, {}};
   for (const auto& verified : plan.merge)
     clocks.times[verified.record.record.device][verified.record.record.seq] = verified.record.record.lamport;
   // Positions of read-only devices written before their times were kept
@@ -691,10 +693,12 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
     if (!bound) {
       // A removed device's records this device refused: at most one time
       // step each beyond the highest time known here.
+      // A record the service does not hold: it withheld it, or the
+      // writer named a record never written. Only the service's word says
+      // so, so the writer is not blamed: its records wait, with a warning.
       if (seq > clocks.heads[device]) {
-        clock_broken(record, fmt::format("it names record {} of device {}, which the service does not hold (the "
-                                         "service withheld it, or the device named a record never written)",
-                                         seq, device.str()));
+        clocks.unserved.insert(record.device);
+        return false;
       }
       const auto& known = clocks.times[device];
       unseen += seq - (known.empty() ? 0 : known.rbegin()->first);
@@ -739,6 +743,8 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
     const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), is_cut);
     std::erase_if(plan.merge, is_cut);
     plan.deferred += static_cast<int>(waiting);
+    if (clocks.unserved.count(device))
+      plan.unserved += static_cast<int>(waiting);
     plan.waiting.insert(device);
     plan.reached[device] = first - 1;
   }
@@ -938,7 +944,8 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   report.written = write_own_records(writer);
   report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
   Plan plan = plan_merge(context, fetched, std::move(own));
-  report.deferred = plan.deferred;
+  report.deferred = plan.deferred - plan.unserved;
+  report.unserved = plan.unserved;
   report.refused = plan.refused;
   apply_plan(context, plan, report, now);
   report.conflicts = static_cast<int>(sync.conflicts().size());
