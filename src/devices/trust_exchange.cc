@@ -640,7 +640,6 @@ std::optional<std::int64_t> own_time(Context& context, std::int64_t seq) {
 
 struct Clocks {
   Times times;                              // every record time known here
-  std::int64_t highest = 0;                 // the highest of them
   std::map<DeviceId, std::int64_t> heads;   // as the service says
   std::set<DeviceId> waiting;               // devices whose records wait (verify_log)
   std::map<DeviceId, std::int64_t> cut;     // a device's first record that waits here
@@ -649,7 +648,7 @@ struct Clocks {
 
 Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
                     const Fetched& fetched) {
-  Clocks clocks{plan.times, 0, fetched.heads, plan.waiting, {}, {}};
+  Clocks clocks{plan.times, fetched.heads, plan.waiting, {}, {}};
   for (const auto& verified : plan.merge)
     clocks.times[verified.record.record.device][verified.record.record.seq] = verified.record.record.lamport;
   // Positions of read-only devices written before their times were kept
@@ -658,21 +657,35 @@ Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosi
     if (position.seq > 0 && position.lamport > 0)
       clocks.times[device].emplace(position.seq, position.lamport);
   }
-  for (const auto& [device, times] : clocks.times) {
-    for (const auto& [seq, lamport] : times)
-      clocks.highest = std::max(clocks.highest, lamport);
-  }
   return clocks;
+}
+
+// The highest time known before `record`: every time known here but its
+// own and its device's later records' (their claimed times would let a
+// record bound itself: review of issue 14, finding 3).
+std::int64_t highest_before(const Clocks& clocks, const TrustRecord& record) {
+  std::int64_t highest = 0;
+  for (const auto& [device, times] : clocks.times) {
+    for (const auto& [seq, lamport] : times) {
+      if (device == record.device && seq >= record.seq)
+        break;
+      highest = std::max(highest, lamport);
+    }
+  }
+  return highest;
 }
 
 // What one record names, as times; false when the record must wait (it
 // names a record of a device this one cannot read yet).
 bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, std::vector<TimeBound>& named) {
   if (record.seq > 1) {
-    auto previous = time_of(clocks.times[record.device], record.seq - 1);
-    named.push_back(previous ? *previous : TimeBound{record.seq - 1, clocks.highest});
+    // Only its device's records before it: not the record itself.
+    const auto& own = clocks.times[record.device];
+    const std::map<std::int64_t, std::int64_t> before(own.begin(), own.lower_bound(record.seq));
+    auto previous = time_of(before, record.seq - 1);
+    named.push_back(previous ? *previous : TimeBound{record.seq - 1, highest_before(clocks, record)});
   }
-  std::int64_t unseen = 0;  // records named that nobody served this device
+  std::int64_t unseen = 0;  // records of removed devices named, counted from each one's first
   for (const auto& [device, seq] : record.frontier) {
     if (seq <= 0)
       continue;
@@ -690,26 +703,32 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
     auto member = context.roster.find(device);
     if (!bound && (member == context.roster.end() || clocks.waiting.count(device) || clocks.cut.count(device)))
       return false;
-    if (!bound) {
-      // A removed device's records this device refused: at most one time
-      // step each beyond the highest time known here.
-      // A record the service does not hold: it withheld it, or the
-      // writer named a record never written. Only the service's word says
-      // so, so the writer is not blamed: its records wait, with a warning.
-      if (seq > clocks.heads[device]) {
+    if (!bound || member->second.status == store::DeviceStatus::Removed) {
+      // A removed device's records (refused here, or merged before its
+      // removal): the same bound on every device, whatever it merged of
+      // them. One the service does not hold (it withheld it, or the writer
+      // named a record never written) makes the record wait: only the
+      // service's word says so, so the writer is not blamed.
+      if (!bound && seq > clocks.heads[device]) {
         clocks.unserved.insert(record.device);
         return false;
       }
-      const auto& known = clocks.times[device];
-      unseen += seq - (known.empty() ? 0 : known.rbegin()->first);
+      unseen += seq;
       continue;
     }
     // An older writer counted a read-only device's time: it may raise the
     // time a record carries but is never required.
     named.push_back(member->second.role == store::DeviceRole::Read ? TimeBound{0, bound->high} : *bound);
   }
-  if (unseen > 0)
-    named.push_back({0, clocks.highest + unseen});
+  if (unseen > 0) {
+    // Each of those records is at most one step past the times the writer
+    // names otherwise (it had merged everything they named): sound for an
+    // honest writer, and the same on every device that knows those times.
+    std::int64_t base = 0;
+    for (const auto& bound : named)
+      base = std::max(base, bound.high);
+    named.push_back({0, base + unseen});
+  }
   return true;
 }
 
