@@ -18,6 +18,7 @@ readable on the phone; every signing certificate the phone holds, and every
 device certificate either admin device keeps for it, fails
 `openssl verify -crl_check` against the root and the CRL the profile
 publishes; what the phone signs fails `openssl cms -verify -crl_check`."""
+import json
 import os
 import sqlite3
 import subprocess
@@ -137,5 +138,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         check(plain.returncode == 0 and checked.returncode != 0,
               "what the removed phone signs verifies against the root, and fails with the published CRL",
               (plain.stderr + checked.stderr).decode()[:300])
+        verified = bob.run("--json", "verify", message)
+        trust = json.loads(verified.stdout or b"{}").get("trust", {})
+        check(trust.get("level") == "revoked", "Bob's mailseal, which looked Alice up after the removal, shows what "
+              "the removed phone signs as revoked", verified.stdout.decode()[:300])
 
-finish(minimum=10)
+finish(minimum=11)
