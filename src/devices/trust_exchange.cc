@@ -660,17 +660,15 @@ Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosi
   return clocks;
 }
 
-// The highest time known before `record`: every time known here but its
-// own and its device's later records' (their claimed times would let a
-// record bound itself: review of issue 14, finding 3).
-std::int64_t highest_before(const Clocks& clocks, const TrustRecord& record) {
+// The highest time known here, the claimed times of records not yet
+// checked included: only where a record's previous record is not known here
+// (this device's own log taken back from the service), which leaves the
+// record unbounded from above, as before.
+std::int64_t highest_known(const Clocks& clocks) {
   std::int64_t highest = 0;
   for (const auto& [device, times] : clocks.times) {
-    for (const auto& [seq, lamport] : times) {
-      if (device == record.device && seq >= record.seq)
-        break;
+    for (const auto& [seq, lamport] : times)
       highest = std::max(highest, lamport);
-    }
   }
   return highest;
 }
@@ -679,11 +677,12 @@ std::int64_t highest_before(const Clocks& clocks, const TrustRecord& record) {
 // names a record of a device this one cannot read yet).
 bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, std::vector<TimeBound>& named) {
   if (record.seq > 1) {
-    // Only its device's records before it: not the record itself.
+    // Only its device's records before it: never the record itself, whose
+    // claimed time would bound it by itself (review of issue 14, finding 3).
     const auto& own = clocks.times[record.device];
     const std::map<std::int64_t, std::int64_t> before(own.begin(), own.lower_bound(record.seq));
     auto previous = time_of(before, record.seq - 1);
-    named.push_back(previous ? *previous : TimeBound{record.seq - 1, highest_before(clocks, record)});
+    named.push_back(previous ? *previous : TimeBound{record.seq - 1, highest_known(clocks)});
   }
   std::int64_t unseen = 0;  // records of removed devices named, counted from each one's first
   for (const auto& [device, seq] : record.frontier) {
