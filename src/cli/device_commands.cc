@@ -76,6 +76,10 @@ void print_qr(const std::string& text) {
 constexpr std::string_view kOlderEscrowWarning =
     "the key service served an older escrow than this device has seen: it was merged, which changes nothing, and "
     "this device's publication restores the newer one";
+constexpr std::string_view kIgnoredEscrowWarning =
+    "the key service served an escrow that removes this device or lowers its role, and lists as active an admin "
+    "device removed here (which may have written it): nothing was taken from it, and this device's publication "
+    "replaces it";
 
 }  // namespace
 
@@ -394,6 +398,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
   devices::SyncReport report = devices::sync(context.home(), client, context.key_access(), context.now());
   if (report.older_escrow_merged)
     print_warning(kOlderEscrowWarning);
+  if (report.escrow_ignored)
+    print_warning(kIgnoredEscrowWarning);
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -412,7 +418,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"records", records_json(report.records)},
                    {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected)
                                                                           : json(nullptr)},
-                   {"older_escrow_merged", report.older_escrow_merged}});
+                   {"older_escrow_merged", report.older_escrow_merged},
+                   {"escrow_ignored", report.escrow_ignored}});
     return !report.removed;
   }
   if (report.waiting)
@@ -508,14 +515,45 @@ int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args
     json addresses = json::array();
     for (const auto& address : report.addresses)
       addresses.push_back(address.str());
+    json listed = json::array();
+    for (const auto& device : report.devices) {
+      listed.push_back({{"device_id", device.device_id.str()},
+                        {"name", device.name},
+                        {"role", store::to_string(device.role)},
+                        {"status", store::to_string(device.status)},
+                        {"this_device", device.this_device}});
+    }
+    json removed = json::array();
+    for (const auto& id : report.removed_by_revocations)
+      removed.push_back(id.str());
     print_json({{"fingerprint", short_fingerprint(report.fingerprint)},
                 {"addresses", addresses},
                 {"device_id", report.device_id.str()},
-                {"mail_keys", report.mail_keys}});
+                {"mail_keys", report.mail_keys},
+                {"escrow_sealed_at", iso_time(report.escrow_sealed_at)},
+                {"devices", listed},
+                {"removed_by_revocations", removed},
+                {"rotated", report.rotated}});
     return 0;
   }
   print_note(fmt::format("restored the profile {} with {} mail key(s); this is admin device {}",
                          short_fingerprint(report.fingerprint), report.mail_keys, report.device_id.str()));
+  print_note(fmt::format("the escrow restored from was sealed by an admin device at {}; its devices:",
+                         iso_time(report.escrow_sealed_at)));
+  for (const auto& device : report.devices) {
+    print_note(fmt::format("  {} {} {} {}{}", device.device_id.str(), escape_for_terminal(device.name),
+                           store::to_string(device.role), store::to_string(device.status),
+                           device.this_device ? " (this device)" : ""));
+  }
+  for (const auto& id : report.removed_by_revocations) {
+    print_warning(fmt::format("device {} was active in the escrow, but the profile's root revoked its certificates "
+                              "in the published revocation list: the escrow is older than its removal, so it is "
+                              "removed here too",
+                              id.str()));
+  }
+  if (report.rotated)
+    print_warning("the escrow's current mail keys may be held by a removed device: new ones were made and published");
+  print_note("if a device listed active was removed since that date, remove it again: 'mailseal device remove ID'");
   return 0;
 }
 

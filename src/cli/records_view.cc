@@ -10,7 +10,8 @@ namespace mailseal::cli {
 nlohmann::json records_json(const devices::RecordsReport& records) {
   return {{"has_key", records.has_key},   {"written", records.written},     {"uploaded", records.uploaded},
           {"merged", records.merged},     {"ignored", records.ignored},     {"refused", records.refused},
-          {"deferred", records.deferred}, {"conflicts", records.conflicts}, {"restored", records.restored}};
+          {"deferred", records.deferred}, {"conflicts", records.conflicts}, {"restored", records.restored},
+          {"unserved", records.unserved}};
 }
 
 bool print_records(const devices::RecordsReport& records) {
@@ -36,6 +37,14 @@ bool print_records(const devices::RecordsReport& records) {
   }
   if (records.deferred > 0) {
     print_note(fmt::format("{} trust record(s) wait for a key bundle from an admin device", records.deferred));
+    any = true;
+  }
+  if (records.unserved > 0) {
+    print_warning(
+        fmt::format("{} trust record(s) wait: they name a record of a removed device that the key service does not "
+                    "serve (it withheld it); they are merged once it does. If this repeats, the key service is not "
+                    "to be trusted",
+                    records.unserved));
     any = true;
   }
   if (records.conflicts > 0) {

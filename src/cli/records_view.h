@@ -8,7 +8,8 @@
 
 namespace mailseal::cli {
 
-// {"has_key", "written", "uploaded", "merged", "ignored", "refused", "deferred", "conflicts"}
+// {"has_key", "written", "uploaded", "merged", "ignored", "refused", "deferred", "conflicts", "restored",
+//  "unserved"}
 nlohmann::json records_json(const devices::RecordsReport& records);
 // Notes on stderr; true when anything happened.
 bool print_records(const devices::RecordsReport& records);

@@ -2,15 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "devices/internal/bundle.h"
 #include "devices/internal/recovery_secret.h"
+#include "devices/internal/steps.h"
 #include "devices/internal/trust_exchange.h"
 #include "mailseal/common/error.h"
+#include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/profile/issuing.h"
+#include "mailseal/store/trust_records.h"
 #include "mailseal/udf/shamir.h"
 #include "mailseal/udf/udf.h"
 
@@ -55,6 +60,76 @@ SecretBytes combine(const std::vector<std::string>& texts) {
   } catch (const Error& error) {
     throw Error(ErrorCode::BadSignature, fmt::format("the shares do not recover one secret: {}", error.what()));
   }
+}
+
+// The serials the profile's root revoked: the escrow's, and those of the
+// revocation lists the service publishes for the profile that the root
+// signed (evidence the service can withhold but not forge). An escrow
+// older than a publication lacks the newer ones.
+std::set<std::string> revoked_serials(keyservice::Client& client, const KeyBundle& escrow,
+                                      const crypto::Certificate& root) {
+  std::set<std::string> serials(escrow.revoked.begin(), escrow.revoked.end());
+  for (const auto& address : escrow.addresses) {
+    std::optional<keyservice::PublishedProfile> published;
+    try {
+      published = client.profile_for(address);
+    } catch (const Error&) {
+      continue;  // not served for this address
+    }
+    if (published->fingerprint != escrow.fingerprint)
+      continue;
+    for (const auto& der : published->revocations) {
+      try {
+        const auto list = crypto::RevocationList::read(der);
+        if (!list.is_issued_by(root))
+          continue;
+        for (auto& serial : list.revoked_serials())
+          serials.insert(std::move(serial));
+      } catch (const Error&) {
+        // not a revocation list: nothing the root said
+      }
+    }
+    break;
+  }
+  return serials;
+}
+
+// Takes in the revoked serials (kept, so that this device's publications'
+// revocation lists hold them), and removes every device whose device
+// certificate the root revoked. When a device is removed so, or a current
+// mail certificate of the profile is revoked, the escrow is older than a
+// removal: the keys that device may hold are rotated, as the removal did.
+void take_revocations(profile::Profile& profile, keyservice::Client& client, const KeyBundle& escrow,
+                      const KeyAccess& key_access, RestoreReport& report, TimePoint now) {
+  store::LocalStore& store = profile.store();
+  const std::set<std::string> serials = revoked_serials(client, escrow, profile.root_certificate());
+  const auto revoked = [&](const Bytes& der) { return serials.count(crypto::Certificate::from_der(der).serial_hex()) > 0; };
+  store::Transaction transaction(store.database());
+  store::TrustRecords records(store);
+  for (const auto& serial : serials)
+    records.add_revocation(escrow.fingerprint, serial, "revoked by the profile's root", now);
+  bool signing = false;
+  for (const auto& device : store.devices()) {
+    if (device.is_this_device || device.status != store::DeviceStatus::Active ||
+        !(revoked(device.signature_certificate) || revoked(device.agreement_certificate)))
+      continue;
+    store.set_device_status(device.device_id, store::DeviceStatus::Removed);
+    report.removed_by_revocations.push_back(device.device_id);
+    signing = signing || device.role != store::DeviceRole::Read;
+  }
+  bool rotate = !report.removed_by_revocations.empty();
+  for (const auto& key : store.mail_keys()) {
+    if (key.origin == store::KeyOrigin::Profile && key.status == store::KeyStatus::Current && revoked(key.certificate)) {
+      rotate = true;
+      signing = signing || key.purpose == store::KeyPurpose::Signing;
+    }
+  }
+  if (rotate) {
+    rotate_mail_keys(profile, key_access, signing, now);
+    rotate_records_key(store, profile.access_for_new_key_files(key_access), now);
+    report.rotated = true;
+  }
+  transaction.commit();
 }
 
 }  // namespace
@@ -105,9 +180,18 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   // trust records, the old ones included.
   take_records_material(store, escrow, key_access, now);
   remember_service(store, client.url());
+  RestoreReport report;
+  report.fingerprint = escrow.fingerprint;
+  report.addresses = escrow.addresses;
+  report.device_id = device.device_id;
+  report.mail_keys = static_cast<int>(mail_keys.size());
+  report.escrow_sealed_at = escrow.issued_at;
   profile::Profile restored = profile::Profile::open(home);
+  take_revocations(restored, client, escrow, key_access, report, now);
+  for (const auto& other : restored.store().devices())
+    report.devices.push_back({other.device_id, other.name, other.role, other.status, other.is_this_device});
   publish(restored, client, key_access, now);
-  return RestoreReport{escrow.fingerprint, escrow.addresses, device.device_id, static_cast<int>(mail_keys.size())};
+  return report;
 }
 
 }  // namespace mailseal::devices

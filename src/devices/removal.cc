@@ -57,8 +57,14 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
                             const DeviceId& device_id, TimePoint now) {
   store::LocalStore& store = profile.store();
   // What the other admin devices did, before anything changes here: an
-  // escrow that cannot be read stops the removal with nothing done.
-  learn_from_escrow(profile, client, key_access, now);
+  // escrow that cannot be read stops the removal with nothing done. One
+  // refused because it removes this device or lowers its role (a stolen
+  // admin device wrote it) does not: removing that device is what the
+  // refusal tells the person to do, and this removal's escrow replaces it.
+  try {
+    learn_from_escrow(profile, client, key_access, now);
+  } catch (const EscrowRefused&) {
+  }
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == device_id; });

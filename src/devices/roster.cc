@@ -32,7 +32,8 @@ namespace {
 constexpr std::string_view kClockSetting = "roster.clock";
 constexpr std::string_view kServedSetting = "roster.served";
 constexpr std::string_view kRemovedSource = "device removed";
-constexpr std::string_view kSupersededSource = "superseded by a key another admin device made at the same time";
+constexpr std::string_view kSupersededSource =
+    "superseded by a key another admin device made at the same time, or its key retired by a rotation";
 constexpr std::string_view kEscrowHint =
     "the key service is not serving what this profile's admin devices published; nothing was taken from it";
 
@@ -154,15 +155,46 @@ std::optional<KeyBundle> served_escrow(profile::Profile& profile, keyservice::Cl
 // An escrow that removes this very device: only a holder of the root
 // writes one, another admin device of the person's or a stolen one; taking
 // it would remove this device for good, whoever wrote it.
-void refuse_own_removal(store::LocalStore& store, const RosterChanges& changes) {
-  const DeviceId self = this_device(store).device_id;
+std::optional<EscrowRefused> own_removal(const DeviceId& self, const RosterChanges& changes) {
   if (std::find(changes.removed.begin(), changes.removed.end(), self) == changes.removed.end())
-    return;
-  throw Error(ErrorCode::RejectedByPolicy,
-              "an escrow sealed by an admin device removes this device; nothing was taken from it",
-              "only a device holding the profile's root writes one: if you did not remove this device from another "
-              "admin device of yours, that device is stolen or compromised and can do what an admin device can "
-              "until the profile's root is replaced (docs/service.md, \"Two admin devices\")");
+    return std::nullopt;
+  return EscrowRefused(
+      ErrorCode::RejectedByPolicy, "an escrow sealed by an admin device removes this device; nothing was taken from it",
+      "only a device holding the profile's root writes one: if you did not remove this device from another "
+      "admin device of yours, that device is stolen or compromised and can do what an admin device can "
+      "until the profile's root is replaced: remove it from this device ('mailseal device remove'; "
+      "docs/service.md, \"Two admin devices\")");
+}
+
+// An escrow that lowers this device's own role: only a holder of the root
+// writes one, and a device lowered to read would have its decisions ignored
+// by the others for good.
+std::optional<EscrowRefused> own_restriction(const DeviceId& self, const RosterChanges& changes) {
+  for (const auto& [id, role] : changes.restricted) {
+    if (id != self)
+      continue;
+    return EscrowRefused(
+        ErrorCode::RejectedByPolicy,
+        fmt::format("an escrow sealed by an admin device lowers this device's role to {}; nothing was taken from it",
+                    store::to_string(role)),
+        "only a device holding the profile's root writes one: if you did not change this device's role from another "
+        "admin device of yours, that device is stolen or compromised: remove it from this device ('mailseal device "
+        "remove'; docs/service.md, \"Two admin devices\")");
+  }
+  return std::nullopt;
+}
+
+// Whether the escrow lists as active an admin device removed here: once the
+// person removed the admin device a refusal named, the refused escrow (which
+// that device may keep writing) is ignored and this device publishes over it.
+bool lists_removed_admin_active(const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow) {
+  return std::any_of(escrow.devices.begin(), escrow.devices.end(), [&](const store::DeviceRecord& entry) {
+    return entry.status == store::DeviceStatus::Active &&
+           std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
+             return device.device_id == entry.device_id && device.status == store::DeviceStatus::Removed &&
+                    device.role == store::DeviceRole::Admin;
+           });
+  });
 }
 
 // The escrow's mail keys merged into the store: new ones added, statuses
@@ -223,12 +255,65 @@ bool holds_unseen_keys(store::LocalStore& store, const KeyBundle& escrow) {
   return false;
 }
 
-// Whether a device this one learns was removed could sign (its role here).
-bool could_sign(const std::vector<store::DeviceRecord>& held, const RosterChanges& changes) {
+// Devices removed here that the escrow lists as active: its writer did not
+// know of the removal, and sealed whatever keys it made to them.
+std::vector<DeviceId> removed_here_active_there(const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow) {
+  std::vector<DeviceId> out;
+  for (const auto& entry : escrow.devices) {
+    if (entry.status != store::DeviceStatus::Active)
+      continue;
+    if (std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
+          return device.device_id == entry.device_id && device.status == store::DeviceStatus::Removed;
+        }))
+      out.push_back(entry.device_id);
+  }
+  return out;
+}
+
+// Keys the escrow brings that this device does not hold: a current mail key
+// of the profile (compared by key, not certificate: a renewal brings none),
+// or a current records key. An older escrow served again brings none.
+bool brings_unknown_keys(store::LocalStore& store, const KeyBundle& escrow) {
+  std::set<Bytes> held_keys;
+  for (const auto& key : store.mail_keys())
+    held_keys.insert(crypto::Certificate::from_der(key.certificate).public_key().spki_der());
+  for (const auto& key : escrow.keys) {
+    if (key.record.origin == store::KeyOrigin::Profile && key.record.status == store::KeyStatus::Current &&
+        !held_keys.count(crypto::Certificate::from_der(key.record.certificate).public_key().spki_der()))
+      return true;
+  }
+  const KeyStatuses held = statuses_held(store);
+  for (const auto& [id, status] : statuses_of(escrow.records_keys)) {
+    if (status == store::KeyStatus::Current && !held.count(id))
+      return true;
+  }
+  return false;
+}
+
+// Whether one of `devices` could sign (its role here).
+bool could_sign(const std::vector<store::DeviceRecord>& held, const std::vector<DeviceId>& devices) {
   return std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
     return device.role != store::DeviceRole::Read &&
-           std::find(changes.removed.begin(), changes.removed.end(), device.device_id) != changes.removed.end();
+           std::find(devices.begin(), devices.end(), device.device_id) != devices.end();
   });
+}
+
+// Whether merging the escrow must rotate this device's keys, and which
+// devices the rotation is for: another admin device removed a device while
+// this one, not knowing it, made keys the other never saw (a removal of its
+// own, at the same time), which may have reached that device in a bundle;
+// or the mirror image, the escrow's writer, not knowing of a removal made
+// here, made keys this device lacks and may have sealed them to the device
+// removed here. Either way the keys that device may hold go.
+std::vector<DeviceId> rotation_for(store::LocalStore& store, const std::vector<store::DeviceRecord>& held,
+                                   const RosterChanges& changes, const KeyBundle& escrow) {
+  std::vector<DeviceId> out;
+  if (!changes.removed.empty() && holds_unseen_keys(store, escrow))
+    out = changes.removed;
+  const std::vector<DeviceId> unaware = removed_here_active_there(held, escrow);
+  if (!unaware.empty() && brings_unknown_keys(store, escrow))
+    out.insert(out.end(), unaware.begin(), unaware.end());
+  return out;
 }
 
 }  // namespace
@@ -244,6 +329,11 @@ void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes
     store.set_device_role(id, role);
   for (const auto& device : changes.renewed)
     store.set_device_certificates(device.device_id, device.signature_certificate, device.agreement_certificate);
+  store::TrustRecords records(store);
+  for (const auto& der : changes.revoked) {
+    records.add_revocation(store.profile().fingerprint, crypto::Certificate::from_der(der).serial_hex(),
+                           std::string(kRemovedSource), now);
+  }
 }
 
 std::map<Bytes, store::KeyStatus> merged_mail_statuses(const std::vector<store::MailKeyRecord>& held,
@@ -321,12 +411,18 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   const crypto::Certificate root = profile.root_certificate();
   const auto held = store.devices();
   const RosterChanges changes = merge_roster(held, escrow->devices, root);
-  refuse_own_removal(store, changes);
+  const DeviceId self = this_device(store).device_id;
+  std::optional<EscrowRefused> refused = own_removal(self, changes);
+  if (!refused)
+    refused = own_restriction(self, changes);
+  if (refused) {
+    if (!lists_removed_admin_active(held, *escrow))
+      throw *refused;
+    return {false, true, older, true};
+  }
   const Identity fingerprint = store.profile().fingerprint;
-  // Another admin device removed a device while this one, not knowing it,
-  // made keys the other never saw (a removal of its own, at the same time):
-  // those may have reached that device in a bundle, so they go too.
-  const bool rotate = !changes.removed.empty() && holds_unseen_keys(store, *escrow);
+  const std::vector<DeviceId> rotate_for = rotation_for(store, held, changes, *escrow);
+  const bool rotate = !rotate_for.empty();
   {
     store::Transaction transaction(store.database());
     apply_roster_changes(store, changes, now);
@@ -342,7 +438,7 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
     if (keyservice::same_profile_root(renewed, root) && renewed.not_after() > root.not_after())
       store.set_root_certificate(renewed.der());
     if (rotate) {
-      rotate_mail_keys(profile, key_access, could_sign(held, changes), now);
+      rotate_mail_keys(profile, key_access, could_sign(held, rotate_for), now);
       rotate_records_key(store, new_files, now);
     }
     remember_roster_clock(store, escrow->roster_clock);

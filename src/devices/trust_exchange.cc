@@ -484,6 +484,7 @@ struct Plan {
   std::map<DeviceId, std::int64_t> reached;  // positions after the merge
   std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
+  int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
   int refused = 0;
 };
 
@@ -639,15 +640,15 @@ std::optional<std::int64_t> own_time(Context& context, std::int64_t seq) {
 
 struct Clocks {
   Times times;                              // every record time known here
-  std::int64_t highest = 0;                 // the highest of them
   std::map<DeviceId, std::int64_t> heads;   // as the service says
   std::set<DeviceId> waiting;               // devices whose records wait (verify_log)
   std::map<DeviceId, std::int64_t> cut;     // a device's first record that waits here
+  std::set<DeviceId> unserved;              // cut because they name a record the service does not serve
 };
 
 Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
                     const Fetched& fetched) {
-  Clocks clocks{plan.times, 0, fetched.heads, plan.waiting, {}};
+  Clocks clocks{plan.times, fetched.heads, plan.waiting, {}, {}};
   for (const auto& verified : plan.merge)
     clocks.times[verified.record.record.device][verified.record.record.seq] = verified.record.record.lamport;
   // Positions of read-only devices written before their times were kept
@@ -656,21 +657,34 @@ Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosi
     if (position.seq > 0 && position.lamport > 0)
       clocks.times[device].emplace(position.seq, position.lamport);
   }
+  return clocks;
+}
+
+// The highest time known here, the claimed times of records not yet
+// checked included: only where a record's previous record is not known here
+// (this device's own log taken back from the service), which leaves the
+// record unbounded from above, as before.
+std::int64_t highest_known(const Clocks& clocks) {
+  std::int64_t highest = 0;
   for (const auto& [device, times] : clocks.times) {
     for (const auto& [seq, lamport] : times)
-      clocks.highest = std::max(clocks.highest, lamport);
+      highest = std::max(highest, lamport);
   }
-  return clocks;
+  return highest;
 }
 
 // What one record names, as times; false when the record must wait (it
 // names a record of a device this one cannot read yet).
 bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, std::vector<TimeBound>& named) {
   if (record.seq > 1) {
-    auto previous = time_of(clocks.times[record.device], record.seq - 1);
-    named.push_back(previous ? *previous : TimeBound{record.seq - 1, clocks.highest});
+    // Only its device's records before it: never the record itself, whose
+    // claimed time would bound it by itself (review of issue 14, finding 3).
+    const auto& own = clocks.times[record.device];
+    const std::map<std::int64_t, std::int64_t> before(own.begin(), own.lower_bound(record.seq));
+    auto previous = time_of(before, record.seq - 1);
+    named.push_back(previous ? *previous : TimeBound{record.seq - 1, highest_known(clocks)});
   }
-  std::int64_t unseen = 0;  // records named that nobody served this device
+  std::int64_t unseen = 0;  // records of removed devices named, counted from each one's first
   for (const auto& [device, seq] : record.frontier) {
     if (seq <= 0)
       continue;
@@ -688,24 +702,32 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
     auto member = context.roster.find(device);
     if (!bound && (member == context.roster.end() || clocks.waiting.count(device) || clocks.cut.count(device)))
       return false;
-    if (!bound) {
-      // A removed device's records this device refused: at most one time
-      // step each beyond the highest time known here.
-      if (seq > clocks.heads[device]) {
-        clock_broken(record, fmt::format("it names record {} of device {}, which the service does not hold (the "
-                                         "service withheld it, or the device named a record never written)",
-                                         seq, device.str()));
+    if (!bound || member->second.status == store::DeviceStatus::Removed) {
+      // A removed device's records (refused here, or merged before its
+      // removal): the same bound on every device, whatever it merged of
+      // them. One the service does not hold (it withheld it, or the writer
+      // named a record never written) makes the record wait: only the
+      // service's word says so, so the writer is not blamed.
+      if (!bound && seq > clocks.heads[device]) {
+        clocks.unserved.insert(record.device);
+        return false;
       }
-      const auto& known = clocks.times[device];
-      unseen += seq - (known.empty() ? 0 : known.rbegin()->first);
+      unseen += seq;
       continue;
     }
     // An older writer counted a read-only device's time: it may raise the
     // time a record carries but is never required.
     named.push_back(member->second.role == store::DeviceRole::Read ? TimeBound{0, bound->high} : *bound);
   }
-  if (unseen > 0)
-    named.push_back({0, clocks.highest + unseen});
+  if (unseen > 0) {
+    // Each of those records is at most one step past the times the writer
+    // names otherwise (it had merged everything they named): sound for an
+    // honest writer, and the same on every device that knows those times.
+    std::int64_t base = 0;
+    for (const auto& bound : named)
+      base = std::max(base, bound.high);
+    named.push_back({0, base + unseen});
+  }
   return true;
 }
 
@@ -739,6 +761,8 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
     const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), is_cut);
     std::erase_if(plan.merge, is_cut);
     plan.deferred += static_cast<int>(waiting);
+    if (clocks.unserved.count(device))
+      plan.unserved += static_cast<int>(waiting);
     plan.waiting.insert(device);
     plan.reached[device] = first - 1;
   }
@@ -938,7 +962,8 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   report.written = write_own_records(writer);
   report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
   Plan plan = plan_merge(context, fetched, std::move(own));
-  report.deferred = plan.deferred;
+  report.deferred = plan.deferred - plan.unserved;
+  report.unserved = plan.unserved;
   report.refused = plan.refused;
   apply_plan(context, plan, report, now);
   report.conflicts = static_cast<int>(sync.conflicts().size());

@@ -10,9 +10,9 @@ removed device holds it. Checked as a correspondent would: every signing
 certificate either removed device holds fails `openssl verify -crl_check`
 against the root and the CRL the profile publishes, and `openssl cms -verify`
 with that CRL refuses what the removed devices sign. Then the desk is stolen
-and removed, and the thief's escrow removes the laptop: the laptop refuses it."""
-import base64
-import json
+and the thief's escrow removes the laptop: the laptop refuses it, removes the
+desk, and then ignores the thief's escrow (with a warning) and publishes over
+it."""
 import os
 import sqlite3
 import subprocess
@@ -22,6 +22,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
+from profile_tool import pem_of, published_root_and_crl  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
@@ -35,10 +36,6 @@ def store_rows(device, sql):
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
         return db.execute(sql).fetchall()
 
-
-def pem_of(der, kind="x509"):
-    return subprocess.run(["openssl", kind, "-inform", "DER"], input=der, capture_output=True,
-                          check=True).stdout.decode()
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
@@ -81,14 +78,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(devices_of(laptop) == devices_of(desk) and devices_of(laptop).get(tablet_id) == ("full", "removed")
           and devices_of(laptop).get(watch_id) == ("full", "removed"), "both removals stand on both admin devices")
 
-    document = json.loads(service.rows("SELECT document FROM accounts WHERE fingerprint = ?", (fingerprint,))[0][0])
-    root = os.path.join(work, "root.pem")
-    with open(root, "w") as out:
-        out.write(pem_of(store_rows(laptop, "SELECT root_certificate FROM profile")[0][0]))
-    crl = os.path.join(work, "crl.pem")
-    with open(crl, "w") as out:
-        for item in document.get("revocations", []):
-            out.write(pem_of(base64.b64decode(item), "crl"))
+    root, crl = published_root_and_crl(service, fingerprint, laptop, work)
     held = []
     for name, gone in (("tablet", tablet), ("watch", watch)):
         held += [(name, der) for (der,) in store_rows(gone, "SELECT certificate FROM mail_keys WHERE purpose = 'signing'")]
@@ -121,15 +111,12 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
               f"what the removed {name} signs verifies against the root, and fails with the published CRL",
               (plain.stderr + checked.stderr).decode()[:300])
 
-    # The desk is stolen; the laptop removes it. The thief, whose desk was
-    # served the escrow from before that removal (or who edits mailseal),
-    # removes the laptop and publishes: an escrow sealed with the root's
-    # secret. The laptop refuses to take its own removal, and says so.
+    # The desk is stolen. The thief removes the laptop and publishes: an
+    # escrow sealed with the root's secret. The laptop refuses to take its
+    # own removal, and says so.
     laptop_id, desk_id = laptop.device_id(), desk.device_id()
-    before = service.rows("SELECT escrow FROM accounts WHERE fingerprint = ?", (fingerprint,))[0][0]
-    laptop.must("device", "remove", desk_id)
-    service.write("UPDATE accounts SET escrow = ? WHERE fingerprint = ?", (before, fingerprint))
     desk.must("device", "remove", laptop_id)
+    thiefs = service.rows("SELECT escrow FROM accounts WHERE fingerprint = ?", (fingerprint,))[0][0]
     listed = devices_of(laptop)
     synced = laptop.run("sync")
     check(synced.returncode != 0 and b"an escrow sealed by an admin device removes this device" in synced.stderr
@@ -137,6 +124,20 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "the laptop refuses an escrow that removes it, saying a stolen admin device may have written it",
           synced.stderr.decode())
     check(devices_of(laptop) == listed and listed.get(laptop_id) == ("admin", "active")
-          and listed.get(desk_id) == ("admin", "removed"), "and takes nothing from it", devices_of(laptop))
+          and listed.get(desk_id) == ("admin", "active"), "and takes nothing from it", devices_of(laptop))
+    # What the refusal says to do: remove the desk on the laptop. The thief's
+    # escrow served again (the thief publishes again) is then ignored with a
+    # warning, and the laptop publishes over it.
+    removed = laptop.run("device", "remove", desk_id)
+    check(removed.returncode == 0, "the laptop removes the stolen desk although the served escrow removes the laptop",
+          removed.stderr.decode())
+    service.write("UPDATE accounts SET escrow = ? WHERE fingerprint = ?", (thiefs, fingerprint))
+    synced = laptop.run("sync")
+    check(synced.returncode == 0 and b"lists as active an admin device removed here" in synced.stderr
+          and devices_of(laptop).get(laptop_id) == ("admin", "active")
+          and devices_of(laptop).get(desk_id) == ("admin", "removed"),
+          "the thief's escrow served again after that is ignored, with a warning", synced.stderr.decode())
+    check(service.rows("SELECT escrow FROM accounts WHERE fingerprint = ?", (fingerprint,))[0][0] != thiefs,
+          "and the laptop publishes over it")
 
-finish(minimum=5)
+finish(minimum=10)

@@ -1,5 +1,11 @@
 """One person's profile on several devices, and correspondents who publish
 theirs, against a key service: what the tests of tests/devices set up."""
+import base64
+import json
+import os
+import sqlite3
+import subprocess
+
 from mailseal_test import Home
 
 
@@ -31,3 +37,39 @@ def correspondents(work, url, names, devices=()):
         for device in devices:
             device.must("lookup", f"{name}@example.org")
     return people
+
+
+def admins_and_phone(work, url, home=Home):
+    """The laptop (admin, `init` with alice@example.com), the desk (admin, restored from two recovery shares) and
+    the phone (full, joined by PIN), all synced: the Homes (made with `home`)."""
+    laptop, desk, phone = (home(work, name) for name in ("laptop", "desk", "phone"))
+    laptop.must("init", "alice@example.com", "--name", "Alice", "--suite", "modern", "--device-name", "laptop",
+                "--service", url)
+    shares = laptop.json("recovery", "create", "--shares", "2", "--quorum", "2")["shares"]
+    desk.must("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "desk")
+    laptop.must("sync")
+    invite = laptop.json("device", "invite", "--role", "full")
+    phone.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
+               "--name", "phone")
+    for device in (laptop, phone, desk, laptop, phone):
+        device.must("sync")
+    return laptop, desk, phone
+
+
+def pem_of(der, kind="x509"):
+    return subprocess.run(["openssl", kind, "-inform", "DER"], input=der, capture_output=True,
+                          check=True).stdout.decode()
+
+
+def published_root_and_crl(service, fingerprint, admin, work):
+    """The profile's root (from an admin device's store) and the CRL the service publishes for it, as PEM files a
+    correspondent's OpenSSL takes: their paths."""
+    document = json.loads(service.rows("SELECT document FROM accounts WHERE fingerprint = ?", (fingerprint,))[0][0])
+    root = os.path.join(work, "root.pem")
+    with sqlite3.connect(os.path.join(admin.home, "mailseal.db")) as db, open(root, "w") as out:
+        out.write(pem_of(db.execute("SELECT root_certificate FROM profile").fetchone()[0]))
+    crl = os.path.join(work, "crl.pem")
+    with open(crl, "w") as out:
+        for item in document.get("revocations", []):
+            out.write(pem_of(base64.b64decode(item), "crl"))
+    return root, crl

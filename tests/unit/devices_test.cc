@@ -726,6 +726,47 @@ TEST(RosterMerge, RenewedCertificatesForTheSameKeysAreTaken) {
   EXPECT_TRUE(internal::merge_roster({renewed}, {old}, test::alice().root).empty());
 }
 
+TEST(RosterMerge, TwoRenewalsInTheSameSecondAgreeOnOneByDer) {
+  // Two admin devices renewed one device's certificates in the same second:
+  // the same end, different serials. Both keep the same pair (the greater
+  // DER), so their escrows stop differing.
+  const auto signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const TimePoint at = from_unix_seconds(1750000000);
+  const auto one = device_issued_at(test::alice(), signature, agreement, DeviceRole::Full, at);
+  const auto two = device_issued_at(test::alice(), signature, agreement, DeviceRole::Full, at);
+  ASSERT_NE(one.signature_certificate, two.signature_certificate);
+  EXPECT_EQ(summary(merged({one}, {two})), summary(merged({two}, {one})));
+  const auto& greater = one.signature_certificate > two.signature_certificate ? one : two;
+  EXPECT_EQ(merged({one}, {two}).front().signature_certificate, greater.signature_certificate);
+  EXPECT_TRUE(internal::merge_roster({greater}, {one}, test::alice().root).renewed.empty());
+  EXPECT_TRUE(internal::merge_roster({greater}, {two}, test::alice().root).renewed.empty());
+}
+
+TEST(RosterMerge, CertificatesRenewedForADeviceRemovedOnEitherSideAreRevokedNotTaken) {
+  // The desk renewed the phone's certificates before it knew that the laptop
+  // had removed the phone: the laptop does not take them, and both revoke them.
+  const auto signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto old = device_issued_at(test::alice(), signature, agreement, DeviceRole::Full, from_unix_seconds(1700000000));
+  const auto renewed =
+      device_issued_at(test::alice(), signature, agreement, DeviceRole::Full, from_unix_seconds(1750000000));
+  const auto removed = with_status(old, DeviceStatus::Removed);
+  const auto expect_revoked = [&](const internal::RosterChanges& changes) {
+    for (const Bytes* der : {&renewed.signature_certificate, &renewed.agreement_certificate}) {
+      EXPECT_NE(std::find(changes.revoked.begin(), changes.revoked.end(), *der), changes.revoked.end());
+    }
+  };
+  const auto on_laptop = internal::merge_roster({removed}, {renewed}, test::alice().root);
+  EXPECT_TRUE(on_laptop.renewed.empty()) << "a removed device's renewed certificates are not taken";
+  expect_revoked(on_laptop);
+  const auto on_desk = internal::merge_roster({renewed}, {removed}, test::alice().root);
+  ASSERT_EQ(on_desk.removed.size(), 1u);
+  EXPECT_TRUE(on_desk.renewed.empty());
+  expect_revoked(on_desk);
+  EXPECT_TRUE(internal::merge_roster({removed}, {removed}, test::alice().root).empty());
+}
+
 TEST(RosterMerge, AnEscrowCarriesItsRevocationsAndRosterClock) {
   internal::KeyBundle escrow;
   escrow.fingerprint = Identity("MPROFILE");
@@ -808,6 +849,45 @@ TEST(MailKeysMerge, ASigningCertificateLosingTheTieBreakIsRevokedARenewedOneIsNo
                   .empty());
   // (Two renewals of one key at once revoke nothing either:
   // devices.root_renewal_two_admins.)
+}
+
+TEST(MailKeysMerge, ARenewalOfAKeyRetiredElsewhereStaysArchivedAndIsRevoked) {
+  // The laptop removed the phone: its signing key (A) retired, a new one (B)
+  // current. The desk, not knowing, renewed A's key (A2, beginning after B).
+  // The retired key stays retired on both, and A2 is revoked: the phone holds
+  // that key.
+  const test::Person& alice = test::alice();
+  const auto address = alice.address;
+  const test::Person other = test::make_person(alice.address.str(), true);
+  const auto older = alice.signing.der();
+  const auto newer = other.signing.der();
+  const store::MailKeyRecord key{.address = address, .purpose = store::KeyPurpose::Signing};
+  const auto renewed = profile::reissue_mail_certificate(
+                           alice.root_key, alice.root, "Alice", key, alice.signing.public_key(),
+                           other.signing.not_before() + std::chrono::hours(48), smime::Capabilities::mailseal())
+                           .certificate;
+  ASSERT_GT(crypto::Certificate::from_der(renewed).not_before(), other.signing.not_before());
+  const auto signing = [&](const Bytes& der, KeyStatus status) {
+    return MailCertificate{address, store::KeyPurpose::Signing, store::KeyOrigin::Profile, der, status};
+  };
+  const std::vector<MailCertificate> laptop = {signing(older, KeyStatus::Archived), signing(newer, KeyStatus::Current)};
+  const std::vector<MailCertificate> desk = {signing(older, KeyStatus::Archived), signing(renewed, KeyStatus::Current)};
+  const auto merged = internal::merge_mail_certificates(laptop, desk);
+  EXPECT_EQ(merged, internal::merge_mail_certificates(desk, laptop));
+  EXPECT_EQ(merged.at(newer), KeyStatus::Current) << "the rotation's key stays current";
+  EXPECT_EQ(merged.at(renewed), KeyStatus::Archived) << "the retired key stays retired";
+  EXPECT_EQ(merged.at(older), KeyStatus::Archived);
+  EXPECT_EQ(internal::signing_certificates_superseded(laptop, desk, merged), std::vector<Bytes>{renewed});
+  // The desk, merging the laptop's escrow after the laptop merged its own.
+  const std::vector<MailCertificate> laptop_after = {signing(older, KeyStatus::Archived),
+                                                     signing(newer, KeyStatus::Current),
+                                                     signing(renewed, KeyStatus::Archived)};
+  EXPECT_EQ(internal::merge_mail_certificates(desk, laptop_after), merged);
+  // A plain renewal (no rotation anywhere) still wins over the old certificate.
+  const std::vector<MailCertificate> before = {signing(older, KeyStatus::Current)};
+  const std::vector<MailCertificate> renewal = {signing(older, KeyStatus::Archived), signing(renewed, KeyStatus::Current)};
+  EXPECT_EQ(internal::merge_mail_certificates(before, renewal).at(renewed), KeyStatus::Current);
+  EXPECT_EQ(internal::merge_mail_certificates(renewal, before).at(renewed), KeyStatus::Current);
 }
 
 }  // namespace

@@ -39,6 +39,11 @@ struct PublishReport {
   // backup restored, a replay): it was merged, which changes nothing, and
   // this publication restores the newer one (docs/service.md, "Two admin devices").
   bool older_escrow_merged = false;
+  // Admin devices: the key service served an escrow that removes this device
+  // or lowers its role, listing as active an admin device removed here (the
+  // one that may have written it): nothing was taken from it, and this
+  // device's state was published over it.
+  bool escrow_ignored = false;
 };
 
 // Publishes the profile (root, current mail certificates, exportable
@@ -188,6 +193,7 @@ struct RecordsReport {
   int ignored = 0;       // decisions of read-only devices, not taken
   int refused = 0;       // records of removed devices, not taken
   int deferred = 0;      // records of devices or keys not known here yet
+  int unserved = 0;      // records that wait: they name a removed device's record the key service does not serve
   int conflicts = 0;     // subjects decided differently on two devices
   int restored = 0;      // this device's own records taken back from the service (a store restored from a backup)
 };
@@ -211,6 +217,11 @@ struct SyncReport {
   // had seen; it was merged (which changes nothing) and the newer one
   // published again.
   bool older_escrow_merged = false;
+  // Admin devices: the key service served an escrow that removes this device
+  // or lowers its role, listing as active an admin device removed here (the
+  // one that may have written it): nothing was taken from it, and this
+  // device's state was published over it.
+  bool escrow_ignored = false;
 };
 
 // An address decided differently on two devices (by their names).

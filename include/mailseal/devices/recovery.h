@@ -28,15 +28,39 @@ struct RestoreOptions {
   KeyAccess key_access = KeyAccess::unencrypted();  // protects the restored key files
 };
 
+struct RestoredDevice {
+  DeviceId device_id;
+  std::string name;  // raw: escape to print
+  store::DeviceRole role = store::DeviceRole::Read;
+  store::DeviceStatus status = store::DeviceStatus::Active;
+  bool this_device = false;
+};
+
 struct RestoreReport {
   Identity fingerprint;
   std::vector<EmailAddress> addresses;
   DeviceId device_id;
   int mail_keys = 0;
+  // When an admin device sealed the escrow restored from: a key service may
+  // serve an old one (docs/service.md, "Recovery").
+  TimePoint escrow_sealed_at{};
+  // The devices as restored, removed ones included.
+  std::vector<RestoredDevice> devices;
+  // Active in the escrow, but the root revoked their device certificates in
+  // the revocation list the service publishes: the escrow is older than
+  // their removal, so they are removed here too.
+  std::vector<DeviceId> removed_by_revocations;
+  // The mail and records keys were rotated: the escrow's current ones may be
+  // held by a device removed since (its device or mail certificates revoked).
+  bool rotated = false;
 };
 
 // Restores the profile in `home` (which must hold none) as a new admin
-// device and publishes the new device list. Error(Usage) with the number
+// device and publishes the new device list. The serials the root revoked
+// (the escrow's and those of the revocation lists the service publishes for
+// the profile, signed by the root) are kept, a device whose device
+// certificate is among them is removed, and the keys rotated when the escrow
+// turns out older than a removal. Error(Usage) with the number
 // needed when there are too few shares; Error(BadSignature) when the shares
 // do not belong together.
 RestoreReport restore(const std::filesystem::path& home, keyservice::Client& client, const RestoreOptions& options,

@@ -64,9 +64,25 @@ bool same_keys(const store::DeviceRecord& a, const store::DeviceRecord& b) {
              crypto::Certificate::from_der(b.agreement_certificate).public_key();
 }
 
+// Two renewals in the same second end at the same time: the greater DER
+// wins, so that every admin device keeps the same certificates.
 bool lasts_longer(const store::DeviceRecord& candidate, const store::DeviceRecord& held) {
-  return crypto::Certificate::from_der(candidate.signature_certificate).not_after() >
-         crypto::Certificate::from_der(held.signature_certificate).not_after();
+  const TimePoint candidate_end = crypto::Certificate::from_der(candidate.signature_certificate).not_after();
+  const TimePoint held_end = crypto::Certificate::from_der(held.signature_certificate).not_after();
+  if (candidate_end != held_end)
+    return candidate_end > held_end;
+  return candidate.signature_certificate > held.signature_certificate;
+}
+
+// The device certificates of both entries for a device removed on either
+// side: whatever certificate for it an admin device renewed before it
+// learned of the removal is revoked too.
+void revoke_certificates_of(RosterChanges& changes, const store::DeviceRecord& a, const store::DeviceRecord& b) {
+  for (const Bytes* der :
+       {&a.signature_certificate, &a.agreement_certificate, &b.signature_certificate, &b.agreement_certificate}) {
+    if (std::find(changes.revoked.begin(), changes.revoked.end(), *der) == changes.revoked.end())
+      changes.revoked.push_back(*der);
+  }
 }
 
 }  // namespace
@@ -83,6 +99,8 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
     auto mine = std::find_if(held.begin(), held.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == entry.device_id; });
     if (mine == held.end()) {
+      if (entry.status == store::DeviceStatus::Removed)
+        revoke_certificates_of(changes, entry, entry);
       store::DeviceRecord added = entry;
       added.is_this_device = false;
       added.signature_key_file.clear();
@@ -96,6 +114,11 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
       changes.removed.push_back(entry.device_id);
     if (lesser_role(entry.role, mine->role) != mine->role)
       changes.restricted.emplace_back(entry.device_id, entry.role);
+    if (entry.status == store::DeviceStatus::Removed || mine->status == store::DeviceStatus::Removed) {
+      // Certificates renewed for a removed device are not taken: revoked.
+      revoke_certificates_of(changes, *mine, entry);
+      continue;
+    }
     if (lasts_longer(entry, *mine)) {
       store::DeviceRecord renewed = *mine;
       renewed.signature_certificate = entry.signature_certificate;
@@ -125,6 +148,33 @@ KeyStatuses merge_records_keys(const KeyStatuses& held, const KeyStatuses& other
   return merged;
 }
 
+namespace {
+
+Bytes key_of(const Bytes& certificate) {
+  return crypto::Certificate::from_der(certificate).public_key().spki_der();
+}
+
+// The profile's keys (SubjectPublicKeyInfo DER) every certificate of which
+// `side` holds archived: rotated away there (a removal, a lost tie-break).
+std::set<Bytes> retired_keys(const std::vector<MailCertificate>& side) {
+  std::map<Bytes, bool> all_archived;
+  for (const auto& certificate : side) {
+    if (certificate.origin != store::KeyOrigin::Profile)
+      continue;
+    auto [at, inserted] = all_archived.emplace(key_of(certificate.certificate), true);
+    if (certificate.status == store::KeyStatus::Current)
+      at->second = false;
+  }
+  std::set<Bytes> out;
+  for (const auto& [key, archived] : all_archived) {
+    if (archived)
+      out.insert(key);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<MailCertificate>& held,
                                                           const std::vector<MailCertificate>& other) {
   std::map<Bytes, store::KeyStatus> merged;
@@ -136,6 +186,15 @@ std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<Mail
         at->second = store::KeyStatus::Archived;
       by_der.emplace(certificate.certificate, &certificate);
     }
+  }
+  // A key retired on either side stays retired, whatever certificate for it
+  // the other side made meanwhile (a renewal that did not know of the
+  // rotation): a removed device may hold it.
+  std::set<Bytes> retired = retired_keys(held);
+  retired.merge(retired_keys(other));
+  for (auto& [der, status] : merged) {
+    if (by_der.at(der)->origin == store::KeyOrigin::Profile && retired.count(key_of(der)))
+      status = store::KeyStatus::Archived;
   }
   // Of the profile's current certificates for one address and purpose, the
   // one that begins last.

@@ -32,13 +32,20 @@ struct RosterChanges {
   std::vector<DeviceId> removed;           // active here, removed there: a removal is final
   std::vector<std::pair<DeviceId, store::DeviceRole>> restricted;  // the lesser of the two roles
   std::vector<store::DeviceRecord> renewed;  // the same keys, certificates that last longer
+  // Device certificates (DER) of devices removed on either side, those of
+  // both sides: a renewal made before the removal was known is revoked, not
+  // taken. Revoking again changes nothing, so empty() leaves them out.
+  std::vector<Bytes> revoked;
   bool empty() const noexcept { return added.empty() && removed.empty() && restricted.empty() && renewed.empty(); }
 };
 
 // Error(BadSignature) naming the device when `other` holds an entry that is
 // not a device of the profile (is_device_of), or binds a device held here to
 // other keys; nothing is merged then. Merging is commutative, idempotent and
-// monotone: a removed device stays removed, a role only goes down.
+// monotone: a removed device stays removed, a role only goes down, and of
+// two certificates for a device's keys the one that ends later (then the
+// greater DER) is kept, except for a removed device, whose certificates are
+// never renewed by a merge.
 RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const std::vector<store::DeviceRecord>& other,
                            const crypto::Certificate& root);
 
@@ -60,7 +67,10 @@ struct MailCertificate {
 
 // The status of every certificate of either side (by DER) after merging:
 // archived where either side archived it (a removal's rotation, a renewal);
-// of the profile's certificates still current for one address and purpose,
+// every certificate for a key retired on either side (the profile's key,
+// every certificate of which that side holds archived: rotated away) is
+// archived, so a renewal made elsewhere before the rotation was known does
+// not bring the key back; of the profile's certificates still current for one address and purpose,
 // the one that begins last (then the greater DER) stays current and the
 // others are archived. Imported identities keep the union of statuses.
 std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<MailCertificate>& held,
@@ -69,9 +79,11 @@ std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<Mail
 // The profile's signing certificates (DER) that `merged` archives although
 // neither side had archived them: current on both devices that knew them,
 // they lost the tie-break to one made at the same time elsewhere for another
-// key (two rotations at once; not two renewals of one key). Each may have
-// been sealed to a device the other admin device removed meanwhile, so it
-// is revoked, not only archived (docs/service.md, "Two admin devices").
+// key (two rotations at once; not two renewals of one key), or their key was
+// retired on the other side (a renewal that did not know of a rotation).
+// Each may have been sealed to a device the other admin device removed
+// meanwhile, so it is revoked, not only archived (docs/service.md, "Two
+// admin devices").
 std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
                                                    const std::vector<MailCertificate>& other,
                                                    const std::map<Bytes, store::KeyStatus>& merged);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "devices/internal/bundle.h"
+#include "mailseal/common/error.h"
 #include "mailseal/common/key_access.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/keyservice/client.h"
@@ -88,15 +89,29 @@ void remember_roster_clock(store::LocalStore& store, const RosterClock& clock);
 std::map<Bytes, store::KeyStatus> merged_mail_statuses(const std::vector<store::MailKeyRecord>& held,
                                                        const std::vector<BundleKey>& keys);
 
+// An escrow refused because it removes this device or lowers its role
+// (only a holder of the root writes one: another admin device or a stolen
+// one); RejectedByPolicy.
+class EscrowRefused : public Error {
+ public:
+  using Error::Error;
+};
+
 struct EscrowLearning {
   bool changed = false;  // this device took something from the escrow
   bool behind = false;   // the escrow lacks something this device holds: publish
   bool older_served = false;  // older than the newest escrow served or published here (merged all the same)
+  // Refused (it removes this device or lowers its role), but it lists as
+  // active an admin device removed here: not merged; publish over it.
+  bool ignored = false;
 };
 // Admin devices: merges what the escrow the service serves holds (the other
 // admin devices' devices, mail keys, records keys, revocations): removals
 // are final, roles only go down, keys only get archived. Error(BadSignature),
-// changing nothing, when the escrow was altered or is another profile's. An
+// changing nothing, when the escrow was altered or is another profile's;
+// EscrowRefused, changing nothing, when it removes this device or lowers
+// its role, unless it lists as active an admin device removed here (the
+// person removed the device the refusal named): then it is ignored. An
 // older escrow served again (a backup restored, a replay) is merged like any
 // other: every merge only adds, so it changes nothing; older_served says so,
 // and `behind` makes the caller publish the newer state again. An escrow
