@@ -222,17 +222,21 @@ class Server {
 
   void take_signals() {
     signalfd_siginfo info{};
-    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-      if (info.ssi_signo != SIGCHLD)
-        stop_listening();
-    }
+    bool told_to_stop = false;
+    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+      told_to_stop = told_to_stop || info.ssi_signo != SIGCHLD;
     int status = 0;
     for (pid_t child; (child = ::waitpid(-1, &status, WNOHANG)) > 0;)
       report_exit(child, status);
-    if (!listener_.valid())
-      for (auto& connection : connections_)
-        if (connection.child > 0)
-          ::kill(connection.child, SIGTERM);
+    if (!told_to_stop)
+      return;
+    // Stopped by SIGTERM, SIGINT or SIGHUP: the commands running stop too.
+    // (Stopping after an update lets them finish.)
+    if (listener_.valid())
+      stop_listening();
+    for (auto& connection : connections_)
+      if (connection.child > 0)
+        ::kill(connection.child, SIGTERM);
   }
 
   void report_exit(pid_t child, int status) {
@@ -252,8 +256,14 @@ class Server {
 
   void accept_launcher() {
     UniqueFd socket(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    if (!socket.valid())
+    if (!socket.valid()) {
+      // Out of descriptors, the listener would stay readable and the loop
+      // spin: stop listening (launchers run their commands themselves) and
+      // end once the commands running have, so that a new one starts.
+      if (errno == EMFILE || errno == ENFILE)
+        stop_listening();
       return;
+    }
     if (!peer_is_this_user(socket.get()))
       return;  // another user: closed without a word
     Connection& connection = connections_.emplace_back();
