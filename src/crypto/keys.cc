@@ -349,9 +349,12 @@ std::string random_password() {
 }
 
 void warm_up() {
-  OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+  if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr) != 1)
+    ossl::fail("OpenSSL cannot start (its configuration: OPENSSL_CONF, /usr/lib/ssl/openssl.cnf)");
   // Fetched once, a method stays in the default context's store; what is
-  // fetched here is what signing, encrypting and reading messages fetch.
+  // fetched here is what signing, encrypting and reading messages fetch. A
+  // method that cannot be fetched is left to the command that needs it,
+  // which says so.
   for (const char* digest : {"SHA256", "SHA384", "SHA512", "SHA1"})
     ossl::Md(EVP_MD_fetch(nullptr, digest, nullptr));
   for (const char* cipher : {"AES-256-GCM", "AES-128-GCM", "AES-256-CBC", "AES-128-CBC"})

@@ -444,9 +444,11 @@ void Server::run_in_child(Connection& connection, Request& request) {
       other = Connection{};
   listener_.reset();
   signals_.reset();
+  bool streams_in_place = true;
   for (int target = 0; target < 3; ++target)
-    ::dup2(connection.passed[static_cast<std::size_t>(target)].get(), target);
-  const bool in_folder = ::fchdir(connection.passed[3].get()) == 0;
+    streams_in_place =
+        ::dup2(connection.passed[static_cast<std::size_t>(target)].get(), target) == target && streams_in_place;
+  const bool in_folder = streams_in_place && ::fchdir(connection.passed[3].get()) == 0;
   connection.passed.clear();
   if (!in_folder)
     std::_Exit(70);
