@@ -289,4 +289,5 @@ with tempfile.TemporaryDirectory(prefix="mailseal-logins-") as work:
     check(len(made) == 1 and made[0]["name"] == "thunderbird",
           "after the refusals, Dora still has only the credential of her one successful set-up", made)
 
-finish(minimum=23)
+# Without Thunderbird (the default install, CI) its NSS's six checks are skipped.
+finish(minimum=23 if THUNDERBIRD_NSS else 18)
