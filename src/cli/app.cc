@@ -3,7 +3,12 @@
 
 #include "cli/app.h"
 
+#include <algorithm>
 #include <functional>
+#include <initializer_list>
+#include <span>
+#include <string_view>
+#include <vector>
 #include <iostream>
 #include <memory>
 
@@ -717,34 +722,73 @@ void define_udf_command(Definitions& d, CLI::App& app, Arguments& args) {
   });
 }
 
-// Every command, in the order `mailseal --help` lists them. The code that runs
-// each is in commands.h.
-void define_commands(CLI::App& app, Arguments& args, Action& action) {
+// Every command, in the order `mailseal --help` lists them, by group: the
+// top-level commands each group defines, and the function that defines them.
+// The code that runs each is in commands.h.
+struct CommandGroup {
+  std::initializer_list<std::string_view> commands;
+  void (*define)(Definitions&, CLI::App&, Arguments&);
+};
+const CommandGroup kCommandGroups[] = {
+    {{"init", "status", "fingerprint"}, define_profile_commands},
+    {{"export"}, define_export_commands},
+    {{"setup"}, define_setup_commands},
+    {{"import"}, define_import_commands},
+    {{"sign", "encrypt", "decrypt", "verify"}, define_message_commands},
+    {{"contact", "learn"}, define_contact_commands},
+    {{"endorse", "trust"}, define_trust_commands},
+    {{"publish", "lookup", "address", "sync"}, define_service_commands},
+    {{"device"}, define_device_commands},
+    {{"recovery"}, define_recovery_commands},
+    {{"serve", "service", "gateway", "resident", "credential"}, define_server_commands},
+    {{"udf"}, define_udf_command},
+};
+
+// The groups a command line needs: those with a command among its words, or
+// every group when no word names a command (`mailseal --help`, a typing
+// error). A command's own options are all it parses, so defining only its
+// group spares a one-message command most of CLI11's four hundred options
+// (a third of the heap `encrypt` peaks at). Every word that names a command
+// brings its group, so the parse sees every command it would have seen.
+std::vector<const CommandGroup*> groups_for(std::span<const std::string_view> words) {
+  std::vector<const CommandGroup*> named;
+  for (const CommandGroup& group : kCommandGroups) {
+    if (std::ranges::any_of(group.commands,
+                            [&](std::string_view command) { return std::ranges::find(words, command) != words.end(); }))
+      named.push_back(&group);
+  }
+  if (named.empty()) {
+    for (const CommandGroup& group : kCommandGroups)
+      named.push_back(&group);
+  }
+  return named;
+}
+
+void define_commands(CLI::App& app, Arguments& args, Action& action, std::span<const std::string_view> words) {
   Definitions definitions(args.globals, action);
-  define_profile_commands(definitions, app, args);
-  define_export_commands(definitions, app, args);
-  define_setup_commands(definitions, app, args);
-  define_import_commands(definitions, app, args);
-  define_message_commands(definitions, app, args);
-  define_contact_commands(definitions, app, args);
-  define_trust_commands(definitions, app, args);
-  define_service_commands(definitions, app, args);
-  define_device_commands(definitions, app, args);
-  define_recovery_commands(definitions, app, args);
-  define_server_commands(definitions, app, args);
-  define_udf_command(definitions, app, args);
+  for (const CommandGroup* group : groups_for(words))
+    group->define(definitions, app, args);
+}
+
+// What a command line's words are: the arguments after the program's name.
+std::vector<std::string_view> words_of(int argc, char** argv) {
+  std::vector<std::string_view> words;
+  for (int i = 1; i < argc; ++i)
+    words.emplace_back(argv[i]);
+  return words;
 }
 
 }  // namespace
 
 class CommandLine {
  public:
-  CommandLine() : app{"mailseal: S/MIME email with hybrid trust and keys on every device", "mailseal"} {
+  explicit CommandLine(std::span<const std::string_view> words)
+      : app{"mailseal: S/MIME email with hybrid trust and keys on every device", "mailseal"} {
     app.set_version_flag("--version", kVersion);
     app.require_subcommand(1);
     app.fallthrough();
     add_global_options(app, args.globals);
-    define_commands(app, args, action);
+    define_commands(app, args, action, words);
   }
   CommandLine(const CommandLine&) = delete;
   CommandLine& operator=(const CommandLine&) = delete;
@@ -759,11 +803,20 @@ void CommandLineDeleter::operator()(CommandLine* definitions) const noexcept {
 }
 
 std::unique_ptr<CommandLine, CommandLineDeleter> define_command_line() {
-  return std::unique_ptr<CommandLine, CommandLineDeleter>(new CommandLine());
+  return std::unique_ptr<CommandLine, CommandLineDeleter>(new CommandLine({}));
+}
+
+std::vector<std::string> commands_defined_for(std::span<const std::string_view> words) {
+  const CommandLine definitions(words);
+  std::vector<std::string> names;
+  for (const CLI::App* command : definitions.app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(command->get_name());
+  return names;
 }
 
 int run(int argc, char** argv) {
-  return run(*define_command_line(), argc, argv);
+  const std::vector<std::string_view> words = words_of(argc, argv);
+  return run(*std::unique_ptr<CommandLine, CommandLineDeleter>(new CommandLine(words)), argc, argv);
 }
 
 int run(CommandLine& definitions, int argc, char** argv) {

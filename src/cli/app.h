@@ -1,6 +1,10 @@
 #pragma once
 
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace mailseal::cli {
 
@@ -14,6 +18,11 @@ struct CommandLineDeleter {
 };
 
 std::unique_ptr<CommandLine, CommandLineDeleter> define_command_line();
+
+// The top-level commands defined to parse a command line of these words (the
+// arguments after the program's name): the groups of the commands the words
+// name, or every command when they name none. `run` defines no more than that.
+std::vector<std::string> commands_defined_for(std::span<const std::string_view> words);
 
 // Parses the command line and runs the command; returns the exit status.
 // `definitions` parses one command line only.

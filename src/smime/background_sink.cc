@@ -11,11 +11,12 @@
 namespace mailseal::smime::internal {
 
 namespace {
-// 128 KiB: at 64 KiB the two threads woke each other twice as often (5,400
-// context switches for a 100 MB encryption, 6% more CPU); at 256 KiB the
-// chunks in flight (at most five: filling, three waiting, one being written)
-// held 0.6 MiB more, against the 16 MiB the encryption is to stay under.
-constexpr std::size_t kChunk = 128 * 1024;
+// 64 KiB: five chunks in flight at most (filling, three waiting, one being
+// written) hold 0.3 MiB, against the 16 MiB the encryption is to stay under.
+// At 128 KiB the two threads woke each other half as often (2,700 against
+// 5,400 times for 100 MB, 4-6% less CPU) and held 0.3 MiB more, which took
+// the encryption's peak over 16 MiB (bench/smime_profile.md).
+constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kWaiting = 3;  // chunks handed over and not yet written
 // Below this, writing goes straight to `next`: a thread costs more than it
 // saves on a small message (the gateway signs hundreds a second).
