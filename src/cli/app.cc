@@ -560,6 +560,9 @@ void define_recovery_commands(Definitions& d, CLI::App& app, Arguments& args) {
       ->required()
       ->type_name("URL");
   restore->add_option("--name", args.recovery_restore.name, "This device's name");
+  restore->add_flag("--accept-old-escrow", args.recovery_restore.accept_old_escrow,
+                    "Restore even from an escrow older than a revocation list the profile's root signed "
+                    "(devices removed since may be listed active)");
   d.runs(restore, run_recovery_restore, args.recovery_restore);
 }
 

@@ -254,6 +254,7 @@ struct RecoveryRestoreArgs {
   std::vector<std::string> shares;
   std::string service;
   std::string name;
+  bool accept_old_escrow = false;
 };
 int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args);
 

@@ -505,46 +505,96 @@ int run_recovery_create(const Context& context, const RecoveryCreateArgs& args) 
   return 0;
 }
 
-int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args) {
-  if (args.service.empty())
-    throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
-  keyservice::Client client(args.service);
-  devices::RestoreReport report =
-      devices::restore(context.home(), client, {args.shares, args.name, context.key_access()}, context.now());
-  if (context.json()) {
-    json addresses = json::array();
-    for (const auto& address : report.addresses)
-      addresses.push_back(address.str());
-    json listed = json::array();
-    for (const auto& device : report.devices) {
-      listed.push_back({{"device_id", device.device_id.str()},
-                        {"name", device.name},
-                        {"role", store::to_string(device.role)},
-                        {"status", store::to_string(device.status)},
-                        {"this_device", device.this_device}});
-    }
-    json removed = json::array();
-    for (const auto& id : report.removed_by_revocations)
-      removed.push_back(id.str());
-    print_json({{"fingerprint", short_fingerprint(report.fingerprint)},
-                {"addresses", addresses},
-                {"device_id", report.device_id.str()},
-                {"mail_keys", report.mail_keys},
-                {"escrow_sealed_at", iso_time(report.escrow_sealed_at)},
-                {"devices", listed},
-                {"removed_by_revocations", removed},
-                {"rotated", report.rotated}});
-    return 0;
+namespace {
+
+json restore_json(const devices::RestoreReport& report) {
+  json addresses = json::array();
+  for (const auto& address : report.addresses)
+    addresses.push_back(address.str());
+  json listed = json::array();
+  for (const auto& device : report.devices) {
+    listed.push_back({{"device_id", device.device_id.str()},
+                      {"name", device.name},
+                      {"role", store::to_string(device.role)},
+                      {"status", store::to_string(device.status)},
+                      {"this_device", device.this_device}});
   }
-  print_note(fmt::format("restored the profile {} with {} mail key(s); this is admin device {}",
-                         short_fingerprint(report.fingerprint), report.mail_keys, report.device_id.str()));
-  print_note(fmt::format("the escrow restored from was sealed by an admin device at {}; its devices:",
-                         iso_time(report.escrow_sealed_at)));
+  json removed = json::array();
+  for (const auto& id : report.removed_by_revocations)
+    removed.push_back(id.str());
+  json old_escrow = nullptr;
+  if (report.old_escrow) {
+    old_escrow = {{"newest_revocation_list", iso_time(report.old_escrow->newest_revocation_list)},
+                  {"serials_not_in_escrow", report.old_escrow->serials_not_in_escrow},
+                  {"accepted", report.restored}};
+  }
+  return {{"restored", report.restored},
+          {"fingerprint", short_fingerprint(report.fingerprint)},
+          {"addresses", addresses},
+          {"device_id", report.restored ? json(report.device_id.str()) : json(nullptr)},
+          {"mail_keys", report.mail_keys},
+          {"escrow_sealed_at", iso_time(report.escrow_sealed_at)},
+          {"old_escrow", old_escrow},
+          {"devices", listed},
+          {"removed_by_revocations", removed},
+          {"rotated", report.rotated}};
+}
+
+void print_escrow_devices(const devices::RestoreReport& report) {
   for (const auto& device : report.devices) {
     print_note(fmt::format("  {} {} {} {}{}", device.device_id.str(), escape_for_terminal(device.name),
                            store::to_string(device.role), store::to_string(device.status),
                            device.this_device ? " (this device)" : ""));
   }
+}
+
+std::string old_escrow_text(const devices::RestoreReport& report) {
+  const devices::OldEscrow& old = *report.old_escrow;
+  std::string newer =
+      fmt::format("the profile's root signed a revocation list at {}", iso_time(old.newest_revocation_list));
+  if (!old.serials_not_in_escrow.empty())
+    newer += fmt::format(" that revokes {} certificate(s) the escrow does not", old.serials_not_in_escrow.size());
+  return fmt::format(
+      "the key service serves an escrow sealed at {}, and {}: the escrow is older than what the "
+      "root did since (a device removed or keys rotated after it)",
+      iso_time(report.escrow_sealed_at), newer);
+}
+
+int refuse_old_escrow(const Context& context, const devices::RestoreReport& report) {
+  if (context.json()) {
+    print_json(restore_json(report));
+    return 1;
+  }
+  print_error(old_escrow_text(report) + "; nothing was restored or published",
+              "restore when the key service serves the newest escrow; to restore from this one anyway (then remove "
+              "again any device listed active that was removed since), add --accept-old-escrow");
+  print_note("the escrow's devices:");
+  print_escrow_devices(report);
+  return 1;
+}
+
+}  // namespace
+
+int run_recovery_restore(const Context& context, const RecoveryRestoreArgs& args) {
+  if (args.service.empty())
+    throw Error(ErrorCode::Usage, "give --service URL, the key service that keeps the escrow");
+  keyservice::Client client(args.service);
+  const auto policy = args.accept_old_escrow ? devices::OldEscrowPolicy::Accept : devices::OldEscrowPolicy::Refuse;
+  devices::RestoreReport report =
+      devices::restore(context.home(), client, {args.shares, args.name, context.key_access(), policy}, context.now());
+  if (!report.restored)
+    return refuse_old_escrow(context, report);
+  if (context.json()) {
+    print_json(restore_json(report));
+    return 0;
+  }
+  print_note(fmt::format("restored the profile {} with {} mail key(s); this is admin device {}",
+                         short_fingerprint(report.fingerprint), report.mail_keys, report.device_id.str()));
+  if (report.old_escrow)
+    print_warning(old_escrow_text(report) + "; restored from it as --accept-old-escrow asked");
+  print_note(fmt::format("the escrow restored from was sealed by an admin device at {}; its devices:",
+                         iso_time(report.escrow_sealed_at)));
+  print_escrow_devices(report);
   for (const auto& id : report.removed_by_revocations) {
     print_warning(fmt::format("device {} was active in the escrow, but the profile's root revoked its certificates "
                               "in the published revocation list: the escrow is older than its removal, so it is "

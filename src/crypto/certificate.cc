@@ -10,9 +10,27 @@
 #include <openssl/pkcs7.h>
 
 #include "common/openssl.h"
+#include "crypto/internal/asn1_time.h"
 #include "mailseal/common/error.h"
 
 namespace mailseal::crypto {
+
+namespace internal {
+
+TimePoint to_time_point(const ASN1_TIME* time) {
+  // ASN1_TIME_to_tm reads a null time as now.
+  if (time == nullptr)
+    throw Error(ErrorCode::Malformed, "an ASN.1 time (a certificate's validity, a CRL's date) is missing");
+  struct tm broken_down {};
+  if (ASN1_TIME_to_tm(time, &broken_down) != 1) {
+    ossl::fail("an unreadable ASN.1 time (a certificate's validity, a CRL's date)", ErrorCode::Malformed);
+  }
+  return TimePoint(std::chrono::seconds(timegm(&broken_down)));
+}
+
+}  // namespace internal
+
+using internal::to_time_point;
 
 namespace {
 
@@ -27,14 +45,6 @@ std::string name_to_string(const X509_NAME* name) {
     return "(unreadable name)";
   }
   return std::string(ossl::memory_contents(bio.get()));
-}
-
-TimePoint to_time_point(const ASN1_TIME* time) {
-  struct tm broken_down {};
-  if (ASN1_TIME_to_tm(time, &broken_down) != 1) {
-    ossl::fail("certificate has an unreadable validity time", ErrorCode::Malformed);
-  }
-  return TimePoint(std::chrono::seconds(timegm(&broken_down)));
 }
 
 std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/openssl.h"
+#include "crypto/internal/asn1_time.h"
 #include "crypto/internal/extensions.h"
 #include "mailseal/common/error.h"
 
@@ -221,6 +222,10 @@ std::string RevocationList::issuer() const {
   char name[256];
   X509_NAME_oneline(X509_CRL_get_issuer(impl_->crl.get()), name, sizeof name);
   return name;
+}
+
+TimePoint RevocationList::last_update() const {
+  return internal::to_time_point(X509_CRL_get0_lastUpdate(impl_->crl.get()));
 }
 
 std::vector<std::string> RevocationList::revoked_serials() const {

@@ -1,8 +1,11 @@
 #include "mailseal/devices/recovery.h"
 
-#include <fmt/format.h>
-
+#include <algorithm>
+#include <iterator>
+#include <optional>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "devices/internal/bundle.h"
 #include "devices/internal/recovery_secret.h"
@@ -62,13 +65,16 @@ SecretBytes combine(const std::vector<std::string>& texts) {
   }
 }
 
-// The serials the profile's root revoked: the escrow's, and those of the
-// revocation lists the service publishes for the profile that the root
-// signed (evidence the service can withhold but not forge). An escrow
-// older than a publication lacks the newer ones.
-std::set<std::string> revoked_serials(keyservice::Client& client, const KeyBundle& escrow,
-                                      const crypto::Certificate& root) {
-  std::set<std::string> serials(escrow.revoked.begin(), escrow.revoked.end());
+// What the service publishes for the profile that the root signed: the
+// serials the root revoked (the escrow's too) and when it made its newest
+// revocation list (evidence the service can withhold but not forge).
+struct RootEvidence {
+  std::set<std::string> serials;
+  std::optional<TimePoint> newest_list;
+};
+
+RootEvidence root_evidence(keyservice::Client& client, const KeyBundle& escrow, const crypto::Certificate& root) {
+  RootEvidence evidence{{escrow.revoked.begin(), escrow.revoked.end()}, std::nullopt};
   for (const auto& address : escrow.addresses) {
     std::optional<keyservice::PublishedProfile> published;
     try {
@@ -84,14 +90,42 @@ std::set<std::string> revoked_serials(keyservice::Client& client, const KeyBundl
         if (!list.is_issued_by(root))
           continue;
         for (auto& serial : list.revoked_serials())
-          serials.insert(std::move(serial));
+          evidence.serials.insert(std::move(serial));
+        evidence.newest_list = std::max(evidence.newest_list.value_or(TimePoint{}), list.last_update());
       } catch (const Error&) {
         // not a revocation list: nothing the root said
       }
     }
     break;
   }
-  return serials;
+  return evidence;
+}
+
+// An escrow is older than what the root did since when the root signed a
+// revocation list after the escrow was sealed (one publication seals both
+// at the same moment), or revoked a serial the escrow does not hold (a
+// removal or rotation after it, whatever the clocks said). nullopt when
+// nothing says so.
+std::optional<OldEscrow> old_escrow_of(const KeyBundle& escrow, const RootEvidence& evidence) {
+  OldEscrow old;
+  const std::set<std::string> held(escrow.revoked.begin(), escrow.revoked.end());
+  std::set_difference(evidence.serials.begin(), evidence.serials.end(), held.begin(), held.end(),
+                      std::back_inserter(old.serials_not_in_escrow));
+  if (evidence.newest_list)
+    old.newest_revocation_list = *evidence.newest_list;
+  const bool later_list = evidence.newest_list && *evidence.newest_list > escrow.issued_at;
+  if (!later_list && old.serials_not_in_escrow.empty())
+    return std::nullopt;
+  return old;
+}
+
+// The escrow's devices as it lists them: what the person judges an old
+// escrow by before anything is restored.
+std::vector<RestoredDevice> escrow_devices(const KeyBundle& escrow) {
+  std::vector<RestoredDevice> out;
+  for (const auto& device : escrow.devices)
+    out.push_back({device.device_id, device.name, device.role, device.status, false});
+  return out;
 }
 
 // Takes in the revoked serials (kept, so that this device's publications'
@@ -99,10 +133,9 @@ std::set<std::string> revoked_serials(keyservice::Client& client, const KeyBundl
 // certificate the root revoked. When a device is removed so, or a current
 // mail certificate of the profile is revoked, the escrow is older than a
 // removal: the keys that device may hold are rotated, as the removal did.
-void take_revocations(profile::Profile& profile, keyservice::Client& client, const KeyBundle& escrow,
+void take_revocations(profile::Profile& profile, const std::set<std::string>& serials, const KeyBundle& escrow,
                       const KeyAccess& key_access, RestoreReport& report, TimePoint now) {
   store::LocalStore& store = profile.store();
-  const std::set<std::string> serials = revoked_serials(client, escrow, profile.root_certificate());
   const auto revoked = [&](const Bytes& der) { return serials.count(crypto::Certificate::from_der(der).serial_hex()) > 0; };
   store::Transaction transaction(store.database());
   store::TrustRecords records(store);
@@ -153,6 +186,18 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
       RecoverySecret::of_root_key(root_key).bytes() != secret.bytes()) {
     throw Error(ErrorCode::BadSignature, "the escrow does not belong to these shares");
   }
+  // Decided before anything is stored or published: an escrow older than
+  // what the root did since is restored only on the person's word.
+  const RootEvidence evidence = root_evidence(client, escrow, root);
+  RestoreReport report;
+  report.fingerprint = escrow.fingerprint;
+  report.addresses = escrow.addresses;
+  report.escrow_sealed_at = escrow.issued_at;
+  report.old_escrow = old_escrow_of(escrow, evidence);
+  if (report.old_escrow && options.old_escrow == OldEscrowPolicy::Refuse) {
+    report.devices = escrow_devices(escrow);
+    return report;
+  }
 
   const KeyAccess& key_access = options.key_access;
   std::vector<store::KeyFile> files;
@@ -180,14 +225,11 @@ RestoreReport restore(const std::filesystem::path& home, keyservice::Client& cli
   // trust records, the old ones included.
   take_records_material(store, escrow, key_access, now);
   remember_service(store, client.url());
-  RestoreReport report;
-  report.fingerprint = escrow.fingerprint;
-  report.addresses = escrow.addresses;
+  report.restored = true;
   report.device_id = device.device_id;
   report.mail_keys = static_cast<int>(mail_keys.size());
-  report.escrow_sealed_at = escrow.issued_at;
   profile::Profile restored = profile::Profile::open(home);
-  take_revocations(restored, client, escrow, key_access, report, now);
+  take_revocations(restored, evidence.serials, escrow, key_access, report, now);
   for (const auto& other : restored.store().devices())
     report.devices.push_back({other.device_id, other.name, other.role, other.status, other.is_this_device});
   publish(restored, client, key_access, now);

@@ -612,6 +612,82 @@ std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched
   return std::move(plan.merge);
 }
 
+// --- Times of the records merged before schema 9 ---
+
+// The devices whose records merged here are not all known by their time: a
+// store from before schema 9 kept only those that carried a decision and
+// each device's last one. Removed devices' are left: the clock rule bounds
+// a removed device's records alike everywhere (named_times). This device's
+// own are read from their sealed copies (own_time).
+std::vector<store::RecordPosition> positions_lacking_times(Context& context) {
+  store::TrustSync sync(context.store);
+  std::map<DeviceId, std::int64_t> known;
+  for (const auto& time : sync.record_times())
+    ++known[time.device_id];
+  std::vector<store::RecordPosition> out;
+  for (auto& position : sync.positions()) {
+    auto member = context.roster.find(position.device_id);
+    if (position.device_id != context.self && member != context.roster.end() &&
+        member->second.status == store::DeviceStatus::Active && known[position.device_id] < position.seq) {
+      out.push_back(std::move(position));
+    }
+  }
+  return out;
+}
+
+// The times of one device's records up to its position, from the service's
+// copy, checked back from the record merged last (its hash is kept; each
+// record names its predecessor's).
+void learn_times_of_log(Context& context, const store::RecordPosition& position,
+                        const std::vector<keyservice::StoredRecord>& served) {
+  std::map<std::int64_t, const keyservice::StoredRecord*> by_seq;
+  for (const auto& stored : served)
+    by_seq[stored.seq] = &stored;
+  store::TrustSync sync(context.store);
+  Bytes expected = position.hash;
+  for (std::int64_t seq = position.seq; seq >= 1; --seq) {
+    auto stored = by_seq.find(seq);
+    if (stored == by_seq.end())
+      tampered(fmt::format("it withheld record {} of device {}", seq, position.device_id.str()));
+    const Bytes& sealed = stored->second->sealed;
+    if (crypto::sha256(sealed) != expected) {
+      tampered(fmt::format("it served two different records as number {} of device {}", seq, position.device_id.str()));
+    }
+    auto key = context.keys.find(to_hex(sealed_key_id(sealed)));
+    if (key == context.keys.end()) {
+      tampered(
+          fmt::format("it served record {} of device {}, merged here before, under a records key this device "
+                      "does not have",
+                      seq, position.device_id.str()));
+    }
+    const TrustRecord record = open_record(sealed, context.profile, position.device_id, seq,
+                                           ByteView(key->second.data(), key->second.size()), context.root)
+                                   .record;
+    sync.add_record_time({position.device_id, seq, record.lamport});
+    expected = record.previous;
+  }
+}
+
+// Once, after an upgrade from before schema 9: every record merged here is
+// then known by its exact time, as on a device that merged it since (review
+// of issue 14, finding 4).
+void learn_missing_times(Context& context, keyservice::Client& client, const keyservice::RequestSigner& signer) {
+  std::vector<store::RecordPosition> lacking = positions_lacking_times(context);
+  if (lacking.empty())
+    return;
+  std::vector<store::RecordPosition> from_first;
+  for (const auto& position : lacking)
+    from_first.push_back({position.device_id, 1, {}, 0});
+  const Fetched fetched = fetch_records(client, context.profile, from_first, signer);
+  static const std::vector<keyservice::StoredRecord> kNone;
+  store::Transaction transaction(context.store.database());
+  for (const auto& position : lacking) {
+    auto served = fetched.logs.find(position.device_id);
+    learn_times_of_log(context, position, served == fetched.logs.end() ? kNone : served->second);
+  }
+  transaction.commit();
+}
+
 // --- The clock rule (merge.h, clock_breach) ---
 
 [[noreturn]] void clock_broken(const TrustRecord& record, const std::string& what) {
@@ -646,11 +722,17 @@ struct Clocks {
   std::set<DeviceId> unserved;              // cut because they name a record the service does not serve
 };
 
-Clocks known_clocks(const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
+// Every record merged here before is known by its exact time (record_times),
+// as is every record opened in this sync: two devices that merged the same
+// records judge a record naming any of them alike, whichever sync merged it
+// (review of issue 14, finding 4).
+Clocks known_clocks(Context& context, const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
                     const Fetched& fetched) {
   Clocks clocks{plan.times, fetched.heads, plan.waiting, {}, {}};
   for (const auto& verified : plan.merge)
     clocks.times[verified.record.record.device][verified.record.record.seq] = verified.record.record.lamport;
+  for (const auto& known : store::TrustSync(context.store).record_times())
+    clocks.times[known.device_id].emplace(known.seq, known.lamport);
   // Positions of read-only devices written before their times were kept
   // say 0: not a time.
   for (const auto& [device, position] : positions) {
@@ -735,7 +817,7 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
 // device cannot read yet waits, with the rest of its device's log.
 void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
                   const std::map<DeviceId, store::RecordPosition>& positions) {
-  Clocks clocks = known_clocks(plan, positions, fetched);
+  Clocks clocks = known_clocks(context, plan, positions, fetched);
   std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
     return std::tie(a.record.record.device, a.record.record.seq) < std::tie(b.record.record.device, b.record.record.seq);
   });
@@ -956,6 +1038,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   check_own_log(context, fetched);
   std::vector<Verified> own = take_back_own_log(context, fetched);
   report.restored = static_cast<int>(own.size());
+  learn_missing_times(context, client, signer.signer);
 
   Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
                 fingerprint, own_root,   now};

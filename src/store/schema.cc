@@ -258,9 +258,29 @@ constexpr std::string_view kSchemaV8 = R"sql(
 ALTER TABLE discoveries ADD COLUMN verified INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1));
 )sql";
 
+// Schema version 9: the lamport time of every trust record merged or
+// written, by device and number (docs/service.md, "The clock"), so that a
+// record naming an older record is held to its exact time on every device
+// that merged it, never to bounds (review of issue 14, finding 4). A store
+// from before knows the times of the records that carried a decision and of
+// the last record of each device; `sync` asks the service once for the
+// other records before the positions and takes their times.
+constexpr std::string_view kSchemaV9 = R"sql(
+CREATE TABLE record_times (
+  device_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  lamport   INTEGER NOT NULL,
+  PRIMARY KEY (device_id, seq)
+);
+INSERT OR IGNORE INTO record_times (device_id, seq, lamport)
+  SELECT device_id, seq, lamport FROM record_decisions;
+INSERT OR IGNORE INTO record_times (device_id, seq, lamport)
+  SELECT device_id, seq, lamport FROM record_positions WHERE seq > 0 AND lamport > 0;
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 8> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                          kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
+constexpr std::array<std::string_view, 9> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                                          kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

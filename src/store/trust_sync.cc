@@ -130,6 +130,26 @@ void TrustSync::set_position(const RecordPosition& position) {
       .bind(3, position.hash)
       .bind(4, position.lamport)
       .run();
+  // Positions of read-only devices that older writers kept as 0 are no time.
+  if (position.lamport <= 0)
+    return;
+  add_record_time({position.device_id, position.seq, position.lamport});
+}
+
+std::vector<RecordTime> TrustSync::record_times() {
+  auto statement = database_.prepare("SELECT device_id, seq, lamport FROM record_times ORDER BY device_id, seq");
+  std::vector<RecordTime> out;
+  while (statement.step())
+    out.push_back({DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_int(2)});
+  return out;
+}
+
+void TrustSync::add_record_time(const RecordTime& time) {
+  database_.prepare("INSERT OR REPLACE INTO record_times (device_id, seq, lamport) VALUES (?1, ?2, ?3)")
+      .bind(1, time.device_id.str())
+      .bind(2, time.seq)
+      .bind(3, time.lamport)
+      .run();
 }
 
 void TrustSync::add_decision(const DecisionRecord& decision) {

@@ -5,12 +5,17 @@ escrow (docs/service.md, "Recovery"; review of issue 14, finding 2).
 Alice's laptop (admin) and phone (full). The phone is stolen; the laptop
 removes it (new keys, the phone's certificates revoked in the published CRL).
 Then the laptop is lost, and Alice restores from her shares while the
-service serves the escrow from before the removal. The restore says when
-that escrow was sealed and lists its devices; it takes in the revocation
+service serves the escrow from before the removal. The restore refuses that
+escrow, naming its date and the newer revocation list the root signed, and
+stores and publishes nothing (text and --json), until Alice gives her word
+(--accept-old-escrow). Then it says when that escrow was sealed and lists its
+devices; it takes in the revocation
 list the root signed and the service publishes, so it removes the phone
 (its device certificates are revoked there), rotates the keys the phone
 holds, and its publication's CRL still names every serial the removal
-revoked. Bob's mail to Alice after the restore is not readable on the phone."""
+revoked. Bob's mail to Alice after the restore is not readable on the phone.
+A restore from the escrow the service serves with its own publication is not
+refused."""
 import base64
 import datetime
 import json
@@ -67,7 +72,30 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
 
     # The laptop is lost; the service serves the escrow from before the removal.
     service.write("UPDATE accounts SET escrow = ? WHERE fingerprint = ?", (old_escrow, fingerprint))
-    answer = restored.json("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "restored")
+    served = service.rows("SELECT document, escrow FROM accounts WHERE fingerprint = ?", (fingerprint,))
+    restore = ("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "restored")
+    refused = restored.run("--json", *restore)
+    report = json.loads(refused.stdout or b"{}")
+    old = report.get("old_escrow") or {}
+    check(refused.returncode == 1 and report.get("restored") is False and report.get("device_id") is None
+          and revoked_by_removal <= set(old.get("serials_not_in_escrow", []))
+          and old.get("newest_revocation_list", "") > report.get("escrow_sealed_at", "~")
+          and old.get("accepted") is False,
+          "--json: the old escrow is refused, with its date, the newer revocation list's and the serials it lacks",
+          (refused.returncode, report, refused.stderr.decode()))
+    check({d["device_id"]: d["status"] for d in report.get("devices", [])}.get(phone_id) == "active",
+          "--json: the refusal lists the escrow's devices as it holds them (the phone active)", report)
+    text_refusal = restored.run(*restore)
+    check(text_refusal.returncode == 1 and b"serves an escrow sealed at " + report["escrow_sealed_at"].encode()
+          in text_refusal.stderr and b"revocation list at " + old["newest_revocation_list"].encode()
+          in text_refusal.stderr and b"--accept-old-escrow" in text_refusal.stderr and not text_refusal.stdout,
+          "text: the refusal names the escrow's date, the newer revocation list's and the flag",
+          text_refusal.stderr.decode())
+    check(not os.path.exists(restored.home) and service.rows(
+          "SELECT document, escrow FROM accounts WHERE fingerprint = ?", (fingerprint,)) == served,
+          "a refused restore stores nothing here and publishes nothing")
+    answer = restored.json(*restore, "--accept-old-escrow")
+    check(answer["restored"] and answer["old_escrow"]["accepted"], "--accept-old-escrow restores from it", answer)
     sealed = datetime.datetime.fromisoformat(answer["escrow_sealed_at"].replace("Z", "+00:00"))
     check(abs((datetime.datetime.now(datetime.timezone.utc) - sealed).total_seconds()) < 3600
           and {d["device_id"]: d["status"] for d in answer["devices"]}.get(phone_id) == "removed",
@@ -76,8 +104,10 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "the phone, active in the old escrow, is removed: the root revoked its device certificates", answer)
     text = Home(work, "again")  # the same, as text, the old escrow served again
     service.write("UPDATE accounts SET escrow = ? WHERE fingerprint = ?", (old_escrow, fingerprint))
-    shown = text.run("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "again")
+    shown = text.run("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "again",
+                     "--accept-old-escrow")
     check(shown.returncode == 0 and b"was sealed by an admin device at" in shown.stderr
+          and b"restored from it as --accept-old-escrow asked" in shown.stderr
           and phone_id.encode() in shown.stderr and b"older than its removal" in shown.stderr,
           "the restore's text names the escrow's date, its devices and the removal it was older than",
           shown.stderr.decode())
@@ -100,4 +130,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(not (read.returncode == 0 and b"secret-after-restore" in read.stdout),
           "the removed phone cannot read Bob's mail after the restore")
 
-finish(minimum=9)
+    restored.must("sync")
+    fresh = Home(work, "fresh").json("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "fresh")
+    check(fresh["restored"] and fresh["old_escrow"] is None,
+          "the escrow served with its own publication's revocation list is restored without a word", fresh)
+
+finish(minimum=15)

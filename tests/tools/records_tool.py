@@ -169,6 +169,8 @@ class DeviceLog:
             db.execute("INSERT INTO own_records (seq, sealed, uploaded) VALUES (?, ?, 0)", (record["seq"], sealed))
             db.execute("UPDATE record_positions SET seq = ?, hash = ?, lamport = ? WHERE device_id = ?",
                        (record["seq"], hashlib.sha256(sealed).digest(), record["lamport"], self.device))
+            db.execute("INSERT OR REPLACE INTO record_times (device_id, seq, lamport) VALUES (?, ?, ?)",
+                       (self.device, record["seq"], record["lamport"]))
 
     def drop_last(self):
         """Forgets the device's last record (the caller deletes the service's copy): its log ends one earlier."""
@@ -177,5 +179,6 @@ class DeviceLog:
         lamport = self.open(seq - 1)["lamport"]
         with self._db() as db:
             db.execute("DELETE FROM own_records WHERE seq = ?", (seq,))
+            db.execute("DELETE FROM record_times WHERE device_id = ? AND seq = ?", (self.device, seq))
             db.execute("UPDATE record_positions SET seq = ?, hash = ?, lamport = ? WHERE device_id = ?",
                        (seq - 1, hashlib.sha256(previous).digest(), lamport, self.device))

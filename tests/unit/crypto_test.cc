@@ -10,6 +10,7 @@
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
 #include "mailseal/crypto/certificate.h"
+#include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/keys.h"
 #include "mailseal/crypto/pkcs12.h"
 #include "mailseal/crypto/symmetric.h"
@@ -152,6 +153,20 @@ TEST(Certificates, RootIsANameConstrainedCa) {
   EXPECT_TRUE(root.is_issued_by(root));
   EXPECT_TRUE(root.key_usage().key_cert_sign);
   EXPECT_EQ(root.common_name(), "Alice");
+}
+
+// A restore compares the escrow's date with when the root made its newest
+// revocation list (docs/service.md, "Recovery").
+TEST(RevocationLists, ReadBackTheirIssuerSerialsAndDate) {
+  const TimePoint made = from_unix_seconds(1'800'000'000);
+  const RevocationList list =
+      RevocationList::read(issue_revocation_list(pki().root_key, pki().root, {"0A1B", "FF"}, made).der());
+  EXPECT_TRUE(list.is_issued_by(pki().root));
+  EXPECT_FALSE(list.is_issued_by(pki().mail));
+  EXPECT_EQ(list.revoked_serials(), (std::vector<std::string>{"FF", "0A1B"})) << "sorted by number";
+  EXPECT_EQ(list.last_update(), made);
+  const std::string pem = issue_revocation_list(pki().root_key, pki().root, {}, made + 1s).pem();
+  EXPECT_EQ(RevocationList::read(as_bytes(pem)).last_update(), made + 1s) << "PEM too";
 }
 
 TEST(Certificates, MailCertificateHasTheSmimeExtensions) {

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -485,7 +487,7 @@ TEST(TrustSyncRecords, ObservationsMergeAsAUnionAndTwiceChangesNothing) {
   EXPECT_EQ(records.observations(kBob).size(), 2u);
 }
 
-TEST(TrustSyncRecords, PositionsOwnRecordsAndDecisionsReadBack) {
+TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
   TrustSync sync(store);
@@ -502,6 +504,14 @@ TEST(TrustSyncRecords, PositionsOwnRecordsAndDecisionsReadBack) {
   ASSERT_EQ(positions.size(), 1u);
   EXPECT_EQ(positions[0].seq, 2);
   EXPECT_EQ(positions[0].lamport, 5);
+  sync.add_record_time({DeviceId("MB"), 1, 4});
+  auto times = sync.record_times();
+  ASSERT_EQ(times.size(), 3u) << "every record a position moved to keeps its time";
+  EXPECT_EQ(times[0].seq, 1);
+  EXPECT_EQ(times[0].lamport, 3);
+  EXPECT_EQ(times[1].lamport, 5);
+  EXPECT_EQ(times[2].device_id, DeviceId("MB"));
+  EXPECT_EQ(times[2].lamport, 4);
   sync.add_decision({kBob.str(), DeviceId("MB"), 1, 4, "pin MY", ""});
   sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MZ", "MB=0"});
   sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MX", "MB=0"});
@@ -515,6 +525,9 @@ TEST(TrustSyncRecords, PositionsOwnRecordsAndDecisionsReadBack) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 9) {
+    database.execute("DROP TABLE record_times;");
+  }
   if (version < 8) {
     database.execute("ALTER TABLE discoveries DROP COLUMN verified;");
   }
@@ -573,7 +586,7 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Verified);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9));
 
 // Schema 8 adds whether a discovery was verified: one recorded before says
 // nothing about it, so it stays unverified.
@@ -588,6 +601,31 @@ TEST(SchemaMigration, DiscoveriesFromBeforeVerificationWasRecordedAreUnverified)
   }
   LocalStore store = LocalStore::open(home);
   EXPECT_EQ(TrustRecords(store).discovery(kBob, Identity("IBOB")), DiscoveryVerification::Unverified);
+}
+
+// Schema 9 keeps the time of every record merged or written; a store from
+// before gains the times it knew: of the records that carried a decision
+// and of each device's last one (a read-only device's position kept as 0
+// by older writers is no time).
+TEST(SchemaMigration, RecordTimesFromBeforeSchema9AreTheDecisionsAndPositions) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  {
+    LocalStore store = create_store(home);
+    TrustSync sync(store);
+    sync.set_position({DeviceId("MA"), 4, blob("h4"), 9});
+    sync.set_position({DeviceId("MR"), 2, blob("r2"), 0});
+    sync.add_decision({kBob.str(), DeviceId("MA"), 2, 5, "pin MX", ""});
+    sync.add_decision({"anchor:MY", DeviceId("MA"), 2, 5, "anchor MY 120", ""});
+    sync.add_decision({kBob.str(), DeviceId("MB"), 1, 3, "pin MZ", ""});
+    make_schema(store.database(), 8);
+  }
+  LocalStore store = LocalStore::open(home);
+  std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> times;
+  for (const auto& time : TrustSync(store).record_times())
+    times.emplace_back(time.device_id.str(), time.seq, time.lamport);
+  EXPECT_EQ(times, (std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>{
+                       {"MA", 2, 5}, {"MA", 4, 9}, {"MB", 1, 3}}));
 }
 
 TEST(ClientSetups, RememberedByKindAndLocationTheLastStateWins) {

@@ -60,6 +60,8 @@ class RevocationList {
   std::string issuer() const;
   // Serial numbers revoked, upper-case hex as Certificate::serial_hex gives.
   std::vector<std::string> revoked_serials() const;
+  // When the issuer made it (lastUpdate, RFC 5280 section 5.1.2.4).
+  TimePoint last_update() const;
   Bytes der() const;
   std::string pem() const;
 

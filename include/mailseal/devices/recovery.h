@@ -22,10 +22,16 @@ namespace mailseal::devices {
 std::vector<std::string> create_recovery_shares(profile::Profile& profile, const KeyAccess& key_access, int shares,
                                                 int quorum);
 
+// Whether to restore from an escrow older than what the profile's root did
+// since (RestoreReport::old_escrow): only on the person's word
+// (`--accept-old-escrow`).
+enum class OldEscrowPolicy { Refuse, Accept };
+
 struct RestoreOptions {
   std::vector<std::string> shares;
   std::string device_name;
   KeyAccess key_access = KeyAccess::unencrypted();  // protects the restored key files
+  OldEscrowPolicy old_escrow = OldEscrowPolicy::Refuse;
 };
 
 struct RestoredDevice {
@@ -36,7 +42,20 @@ struct RestoredDevice {
   bool this_device = false;
 };
 
+// What says the escrow the service serves is older than what the profile's
+// root did since: a revocation list the root signed after the escrow was
+// sealed, or serials it revoked that the escrow does not hold (a removal or
+// rotation made after it). Devices removed since may be active in it.
+struct OldEscrow {
+  TimePoint newest_revocation_list{};  // lastUpdate of the newest one the root signed
+  std::vector<std::string> serials_not_in_escrow;
+};
+
 struct RestoreReport {
+  // False when an old escrow was refused: nothing was stored or published,
+  // and `devices` lists the escrow's as it holds them.
+  bool restored = false;
+  std::optional<OldEscrow> old_escrow;
   Identity fingerprint;
   std::vector<EmailAddress> addresses;
   DeviceId device_id;
@@ -56,7 +75,9 @@ struct RestoreReport {
 };
 
 // Restores the profile in `home` (which must hold none) as a new admin
-// device and publishes the new device list. The serials the root revoked
+// device and publishes the new device list. An escrow older than what the
+// root did since (old_escrow) is restored only with OldEscrowPolicy::Accept;
+// otherwise nothing is stored or published. The serials the root revoked
 // (the escrow's and those of the revocation lists the service publishes for
 // the profile, signed by the root) are kept, a device whose device
 // certificate is among them is removed, and the keys rotated when the escrow

@@ -1,5 +1,5 @@
 #pragma once
-// What a device keeps to send and receive trust records (schema 7,
+// What a device keeps to send and receive trust records (schemas 7 and 9,
 // docs/service.md "Trust records"): the profile's records keys, the outbox of
 // changes not yet written into this device's log, that log as sealed, the
 // position reached in every device's log, the decisions merged and the
@@ -75,6 +75,13 @@ struct RecordPosition {
   std::int64_t lamport = 0;
 };
 
+// The lamport time of one record merged or written (schema 9).
+struct RecordTime {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  std::int64_t lamport = 0;
+};
+
 struct OwnRecord {
   std::int64_t seq = 0;
   Bytes sealed;
@@ -124,7 +131,14 @@ class TrustSync {
   std::vector<OwnRecord> own_records();
 
   std::vector<RecordPosition> positions();
+  // Moves a device's position to a record merged or written, and keeps that
+  // record's time (record_times) for the records that name it later.
   void set_position(const RecordPosition& position);
+  // The time of every record merged or written, by device and number.
+  std::vector<RecordTime> record_times();
+  // A record's time learned otherwise (a store from before schema 9 takes
+  // them from the service).
+  void add_record_time(const RecordTime& time);
 
   // One row per (subject, device, seq): a record's last word replaces.
   void add_decision(const DecisionRecord& decision);

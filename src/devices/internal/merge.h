@@ -74,9 +74,10 @@ std::optional<std::pair<Decision, Decision>> conflict_of(const std::vector<Decis
 // is exactly one more than the highest time of the records it names, its
 // device's previous record and, for every other device that may decide,
 // the record its frontier names (1 for a first record that names nothing).
-// A device knows a named record's time exactly when it holds that record or
-// merged it last; otherwise only between bounds (times grow by at least one
-// a record), and a record may then carry any time the bounds allow.
+// A device knows the time of every record it merged or wrote exactly
+// (store record_times); bounds (times grow by at least one a record) remain
+// only for a record not known here, and a record may then carry any time
+// the bounds allow.
 struct TimeBound {
   std::int64_t low = 0;
   std::int64_t high = 0;
