@@ -34,6 +34,7 @@
 #include "resident/internal/handoff.h"
 #include "resident/internal/passing.h"
 #include "resident/internal/place.h"
+#include "resident/internal/prefault.h"
 #include "resident/internal/request.h"
 
 extern char** environ;
@@ -520,6 +521,9 @@ void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident) {
       // the failure again, and says why.
     }
   }
+  // Last, so that what the preparation touched is populated too. A mapping
+  // the kernel would not populate faults in when touched, as without this.
+  [[maybe_unused]] const std::size_t left_to_fault = populate_private_mappings();
   auto command = wait_for_command(handoff.get());
   if (!command)
     std::_Exit(0);  // the resident process ended it, or stopped
