@@ -64,6 +64,20 @@ struct Connection {
   bool launcher_gone = false;
 };
 
+// The name ps shows for this process (PR_SET_NAME: at most 15 bytes). It is
+// for people and tests reading the process list; prctl fails only for an
+// address outside the process.
+struct ProcessName {
+  std::array<char, 16 + 1> text{};
+
+  static ProcessName current() noexcept {
+    ProcessName name;
+    [[maybe_unused]] const int read = ::prctl(PR_GET_NAME, name.text.data());
+    return name;
+  }
+  static void set(const char* text) noexcept { [[maybe_unused]] const int named = ::prctl(PR_SET_NAME, text); }
+};
+
 // The child forked ahead of the next command: it holds nothing of any
 // launcher, no key and no store, and waits on `handoff`.
 struct IdleChild {
@@ -252,11 +266,12 @@ class Server {
   }
 
   // An idle child forked before this moment must run nothing after it (an
-  // update, a stop): closing its end of the pair ends it even if it was
-  // stopped when SIGTERM came. It is reaped like any child.
+  // update, a stop). It holds nothing to save, so SIGKILL, which also ends
+  // one that was stopped; its end of the pair closes too. It is reaped like
+  // any child.
   void end_idle_child() noexcept {
     if (idle_.pid > 0)
-      ::kill(idle_.pid, SIGTERM);
+      ::kill(idle_.pid, SIGKILL);
     idle_.handoff.reset();
   }
 
@@ -339,7 +354,7 @@ class Server {
   void start(Connection& connection);
   bool hand_to_idle_child(Connection& connection);
   void fork_idle_child();
-  [[noreturn]] void wait_as_idle_child(UniqueFd handoff, pid_t resident);
+  [[noreturn]] void wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessName& own_name);
   void leave_the_resident() noexcept;
   [[noreturn]] void run_command(HandedCommand& command);
 
@@ -493,26 +508,29 @@ void Server::fork_idle_child() {
     return;
   auto& [resident_end, child_end] = *pair;
   const pid_t resident = ::getpid();
+  // Named before the fork, so that the child carries the idle name from its
+  // first instant: no one looking at the resident's children (ps, tests)
+  // sees an idle child as a running command.
+  const ProcessName own_name = ProcessName::current();
+  ProcessName::set(kIdleChildName);
   const pid_t child = ::fork();
-  if (child < 0)
-    return;
   if (child == 0) {
     resident_end.reset();
-    wait_as_idle_child(std::move(child_end), resident);
+    wait_as_idle_child(std::move(child_end), resident, own_name);
   }
+  ProcessName::set(own_name.text.data());
+  if (child < 0)
+    return;
   idle_ = IdleChild{child, std::move(resident_end)};
 }
 
-void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident) {
+void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessName& own_name) {
   leave_the_resident();
   // Dies with the resident process, however it ends (SIGKILL gives it no
   // chance to end this child); the check after it covers a resident that
   // ended before the call.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != resident)
     std::_Exit(0);
-  std::array<char, 17> own_name{};
-  ::prctl(PR_GET_NAME, own_name.data());
-  ::prctl(PR_SET_NAME, kIdleChildName);
   if (settings_.prepare_child) {
     try {
       settings_.prepare_child();
@@ -530,8 +548,9 @@ void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident) {
   handoff.reset();
   // From here it runs a command as a child forked for it would: to its end,
   // even if the resident process stops meanwhile.
-  ::prctl(PR_SET_PDEATHSIG, 0);
-  ::prctl(PR_SET_NAME, own_name.data());
+  // (It fails only for a signal number out of range: 0 is not.)
+  [[maybe_unused]] const int undone = ::prctl(PR_SET_PDEATHSIG, 0);
+  ProcessName::set(own_name.text.data());
   run_command(*command);
 }
 

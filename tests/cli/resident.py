@@ -369,7 +369,7 @@ try:
     stale = (idle_children_of(resident.pid) or [0])[0]
     os.utime(os.path.join(programs, "mailseal-cli"))
     alone_now, code = runs_alone(["sign", "--home", home])
-    check(alone_now and code == 0, "after an update the launcher runs the command itself", code)
+    check(alone_now and code == 0, "after an update the launcher runs the command itself", (alone_now, code))
     check(wait_for(lambda: not alive(stale)), "and the idle child forked before the update is ended", stale)
     try:
         code = resident.wait(timeout=20)

@@ -208,8 +208,8 @@ TEST(ResidentHandoff, TheChildRunsNothingButAWholeCommand) {
   {
     auto pair = handoff_pair();
     ASSERT_TRUE(pair);
-    const std::vector<int> six = {descriptors[0], descriptors[0], descriptors[1], descriptors[2], descriptors[3],
-                                  descriptors[0]};
+    const std::vector<int> six = {descriptors[0], descriptors[0], descriptors[1],
+                                  descriptors[2], descriptors[3], descriptors[0]};
     ASSERT_TRUE(send_with_descriptors(pair->first.get(), std::vector<std::uint8_t>{'G'}, six));
     EXPECT_FALSE(wait_for_command(pair->second.get()));
   }
@@ -217,8 +217,8 @@ TEST(ResidentHandoff, TheChildRunsNothingButAWholeCommand) {
   {
     auto pair = handoff_pair();
     ASSERT_TRUE(pair);
-    const std::vector<int> six = {descriptors[0], descriptors[0], descriptors[1], descriptors[2], descriptors[3],
-                                  descriptors[3]};
+    const std::vector<int> six = {descriptors[0], descriptors[0], descriptors[1],
+                                  descriptors[2], descriptors[3], descriptors[3]};
     ASSERT_TRUE(send_with_descriptors(pair->first.get(), command, six));
     EXPECT_FALSE(wait_for_command(pair->second.get()));
   }
