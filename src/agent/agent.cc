@@ -21,6 +21,12 @@ void warm_up() {
   store::warm_up();
 }
 
+void prepare_child() {
+  // The first draw instantiates the generators (fetching the DRBG and its
+  // seed source, seeding from getrandom); the byte itself is not used.
+  crypto::random_bytes(1);
+}
+
 namespace {
 
 // What a signature carries besides the signing certificate: the chain and the

@@ -24,6 +24,7 @@ int run_resident(const Context& context) {
   settings.run = [&definitions](std::span<char*> command_line) {
     return run(*definitions, static_cast<int>(command_line.size()), command_line.data());
   };
+  settings.prepare_child = agent::prepare_child;
   settings.on_ready = [&] {
     if (context.json())
       print_json({{"socket", socket->string()}});

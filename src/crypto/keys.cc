@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -366,6 +367,12 @@ void warm_up() {
   ossl::AsymCipher(EVP_ASYM_CIPHER_fetch(nullptr, "RSA", nullptr));
   for (const char* exchange : {"ECDH", "X25519"})
     ossl::Keyexch(EVP_KEYEXCH_fetch(nullptr, exchange, nullptr));
+  // OpenSSL 3.0 builds every provider's decoders the first time a process
+  // decodes a key or a certificate (d2i_X509 decodes the public key through
+  // them), then finds them in its store: built here once, not in each child.
+  // Listing them decodes nothing and reads no key.
+  OSSL_DECODER_do_all_provided(
+      nullptr, [](OSSL_DECODER*, void*) {}, nullptr);
 }
 
 }  // namespace mailseal::crypto

@@ -17,6 +17,7 @@
 
 #include "mailseal/common/unique_fd.h"
 #include "mailseal/resident/resident.h"
+#include "resident/internal/passing.h"
 #include "resident/internal/place.h"
 #include "resident/internal/request.h"
 
@@ -89,19 +90,7 @@ bool send_request(int connection, std::span<const std::uint8_t> body) {
 bool send_go(int connection, int working_folder) {
   const std::array<std::uint8_t, 1> go{static_cast<std::uint8_t>(Reply::Go)};
   const std::array<int, kPassedDescriptors> passed = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, working_folder};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof passed)> control{};
-  iovec vector{const_cast<std::uint8_t*>(go.data()), go.size()};
-  msghdr message{};
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof passed);
-  std::memcpy(CMSG_DATA(header), passed.data(), sizeof passed);
-  return ::sendmsg(connection, &message, MSG_NOSIGNAL) == 1;
+  return send_with_descriptors(connection, go, passed);
 }
 
 // Reads exactly `out.size()` bytes; false at the end of the connection.

@@ -1,9 +1,11 @@
 // The resident process's side (mailseal/resident/resident.h): one thread, a
 // poll loop over the listening socket, a signalfd and the connections; a
-// forked child per command.
+// child per command, forked ahead of it and idle until a launcher says Go
+// (resident/internal/handoff.h).
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,9 +28,13 @@
 #include <string>
 #include <vector>
 
+#include "mailseal/common/secret.h"
 #include "mailseal/common/unique_fd.h"
 #include "mailseal/resident/resident.h"
+#include "resident/internal/handoff.h"
+#include "resident/internal/passing.h"
 #include "resident/internal/place.h"
+#include "resident/internal/prefault.h"
 #include "resident/internal/request.h"
 
 extern char** environ;
@@ -42,14 +48,41 @@ using Clock = std::chrono::steady_clock;
 // A launcher has this long to send its whole request (it sends it at once).
 constexpr auto kRequestDeadline = std::chrono::seconds(5);
 
+// The name an idle child shows (ps, top; tests tell it from a running
+// command by it); it takes the resident's name back when it runs one.
+constexpr const char* kIdleChildName = "mailseal-idle";
+
 struct Connection {
   UniqueFd socket;
-  std::vector<UniqueFd> passed;        // stdin, stdout, stderr, working folder
-  std::vector<std::uint8_t> received;  // the length prefix, then the request
+  std::vector<UniqueFd> passed;  // stdin, stdout, stderr, working folder
+  // The length prefix, then the request: wiped when freed, since the
+  // environment in it may carry MAILSEAL_PASSPHRASE.
+  SecretBytes received;
   Clock::time_point deadline;
-  std::optional<Request> offered;  // the request, once offered: run on Go
+  bool offered = false;  // the request in `received` runs on Go
   pid_t child = 0;
   bool launcher_gone = false;
+};
+
+// The name ps shows for this process (PR_SET_NAME: at most 15 bytes). It is
+// for people and tests reading the process list; prctl fails only for an
+// address outside the process.
+struct ProcessName {
+  std::array<char, 16 + 1> text{};
+
+  static ProcessName current() noexcept {
+    ProcessName name;
+    [[maybe_unused]] const int read = ::prctl(PR_GET_NAME, name.text.data());
+    return name;
+  }
+  static void set(const char* text) noexcept { [[maybe_unused]] const int named = ::prctl(PR_SET_NAME, text); }
+};
+
+// The child forked ahead of the next command: it holds nothing of any
+// launcher, no key and no store, and waits on `handoff`.
+struct IdleChild {
+  pid_t pid = 0;
+  UniqueFd handoff;  // the resident's end; closing it ends the child
 };
 
 // The program file as it was when the server started: a launcher after an
@@ -118,6 +151,15 @@ std::optional<std::string> requested_value(const Request& request, std::string_v
   return std::nullopt;
 }
 
+// A decoded request's strings are wiped before they are freed: the
+// resident process keeps no launcher's passphrase in its memory, and so
+// neither does an idle child forked from it later.
+void wipe(Request& request) noexcept {
+  for (auto* strings : {&request.arguments, &request.environment})
+    for (auto& text : *strings)
+      secure_wipe(text.data(), text.size());
+}
+
 void refuse(Connection& connection, std::string_view why) {
   std::vector<std::uint8_t> reply{static_cast<std::uint8_t>(Reply::Refused)};
   reply.insert(reply.end(), why.begin(), why.end());
@@ -171,12 +213,14 @@ class Server {
     for (auto& connection : connections_)
       if (connection.child > 0)
         ::kill(connection.child, SIGTERM);
+    end_idle_child();
     if (listener_.valid())
       ::unlink(settings_.socket.c_str());
   }
 
   void run() {
-    while (listener_.valid() || running_children() > 0) {
+    while (listener_.valid() || running_children() > 0 || idle_.pid > 0) {
+      keep_idle_child();
       std::vector<pollfd> watched = {{signals_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
       std::vector<Connection*> watched_connections;
       for (auto& connection : connections_) {
@@ -218,6 +262,26 @@ class Server {
   void stop_listening() {
     ::unlink(settings_.socket.c_str());
     listener_.reset();
+    end_idle_child();
+  }
+
+  // An idle child forked before this moment must run nothing after it (an
+  // update, a stop). It holds nothing to save, so SIGKILL, which also ends
+  // one that was stopped; its end of the pair closes too. It is reaped like
+  // any child.
+  void end_idle_child() noexcept {
+    if (idle_.pid > 0)
+      ::kill(idle_.pid, SIGKILL);
+    idle_.handoff.reset();
+  }
+
+  // One idle child while the resident process listens, within the limit of
+  // children (the idle one counts). One that died idle is replaced once;
+  // if its successor dies idle too, the next command forks its own, so
+  // that a child that cannot live does not make the loop spin.
+  void keep_idle_child() {
+    if (listener_.valid() && idle_.pid == 0 && idle_children_lost_ < 2 && running_children() < settings_.max_children)
+      fork_idle_child();
   }
 
   void take_signals() {
@@ -240,6 +304,11 @@ class Server {
   }
 
   void report_exit(pid_t child, int status) {
+    if (child == idle_.pid) {
+      idle_ = IdleChild{};
+      ++idle_children_lost_;
+      return;
+    }
     for (auto& connection : connections_) {
       if (connection.child != child)
         continue;
@@ -276,16 +345,18 @@ class Server {
   void read_from(Connection& connection);
   // Receives into `into`; descriptors that came along belong to the
   // connection from then on, whatever happens next.
-  struct Received {
-    ssize_t count;
-    bool descriptors_whole;
-  };
-  Received receive(Connection& connection, std::span<std::uint8_t> into);
-  bool take_descriptors(Connection& connection, const msghdr& message);
+  Received receive(Connection& connection, std::span<std::uint8_t> into) {
+    return receive_with_descriptors(connection.socket.get(), into, connection.passed, kPassedDescriptors);
+  }
+  std::optional<std::string_view> refusal_of(const Request& request) const;
   void offer(Connection& connection);
   void take_go(Connection& connection);
   void start(Connection& connection);
-  [[noreturn]] void run_in_child(Connection& connection, Request& request);
+  bool hand_to_idle_child(Connection& connection);
+  void fork_idle_child();
+  [[noreturn]] void wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessName& own_name);
+  void leave_the_resident() noexcept;
+  [[noreturn]] void run_command(HandedCommand& command);
 
   void drop_late_and_closed() {
     const auto now = Clock::now();
@@ -303,41 +374,13 @@ class Server {
   UniqueFd signals_;
   ProgramFile program_;
   std::list<Connection> connections_;
+  IdleChild idle_;
+  std::size_t idle_children_lost_ = 0;  // idle children that died idle since the last command
   std::size_t started_ = 0;
 
  public:
   std::size_t commands_started() const noexcept { return started_; }
 };
-
-Server::Received Server::receive(Connection& connection, std::span<std::uint8_t> into) {
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kPassedDescriptors)> control{};
-  iovec vector{into.data(), into.size()};
-  msghdr message{};
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  const ssize_t count = ::recvmsg(connection.socket.get(), &message, MSG_CMSG_CLOEXEC);
-  const int error = errno;
-  const bool descriptors_whole = count >= 0 && take_descriptors(connection, message);
-  errno = error;
-  return {count, descriptors_whole};
-}
-
-bool Server::take_descriptors(Connection& connection, const msghdr& message) {
-  bool well_formed = (message.msg_flags & MSG_CTRUNC) == 0;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(const_cast<msghdr*>(&message), header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
-      continue;
-    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < count; ++i) {
-      int descriptor = -1;
-      std::memcpy(&descriptor, CMSG_DATA(header) + i * sizeof(int), sizeof descriptor);
-      connection.passed.emplace_back(descriptor);  // owned, so closed whatever happens next
-    }
-  }
-  return well_formed;
-}
 
 void Server::read_from(Connection& connection) {
   if (connection.child > 0) {
@@ -360,6 +403,7 @@ void Server::read_from(Connection& connection) {
   if (!connection.passed.empty())
     return refuse(connection, "descriptors travel with Go, not with the request");
   connection.received.insert(connection.received.end(), buffer.begin(), buffer.begin() + count);
+  secure_wipe(buffer.data(), static_cast<std::size_t>(count));
   if (connection.received.size() < kLengthBytes)
     return;
   const std::size_t length =
@@ -384,51 +428,133 @@ void Server::take_go(Connection& connection) {
   start(connection);
 }
 
+// Why the resident process does not offer to run `request`, or std::nullopt.
+std::optional<std::string_view> Server::refusal_of(const Request& request) const {
+  std::vector<std::string_view> words(request.arguments.begin(), request.arguments.end());
+  if (!runs_in_resident(words))
+    return "not a command the resident process runs";
+  if (!listener_.valid() || running_children() >= settings_.max_children)
+    return "busy";
+  if (requested_value(request, "OPENSSL_CONF") != openssl_conf_)
+    return "the launcher names another OPENSSL_CONF than the resident process loaded";
+  return std::nullopt;
+}
+
 void Server::offer(Connection& connection) {
-  Request request;
+  std::optional<std::string_view> refusal;
   try {
-    request = decode(std::span(connection.received).subspan(kLengthBytes));
+    Request request = decode(std::span(connection.received).subspan(kLengthBytes));
+    refusal = refusal_of(request);
+    wipe(request);  // the idle child decodes its own copy from `received`
   } catch (const MalformedRequest& error) {
     return refuse(connection, error.what());
   }
-  std::vector<std::string_view> words(request.arguments.begin(), request.arguments.end());
-  if (!runs_in_resident(words))
-    return refuse(connection, "not a command the resident process runs");
-  if (!listener_.valid() || running_children() >= settings_.max_children)
-    return refuse(connection, "busy");
-  if (requested_value(request, "OPENSSL_CONF") != openssl_conf_)
-    return refuse(connection, "the launcher names another OPENSSL_CONF than the resident process loaded");
+  if (refusal)
+    return refuse(connection, *refusal);
+  // Checked before each command: the idle child is this process's copy,
+  // with the same program and libraries mapped, so it is stale exactly
+  // when this process is, and stop_listening ends it.
   if (!program_.unchanged()) {
     stop_listening();
     return refuse(connection, "mailseal or a library it uses was updated since the resident process started");
   }
-  connection.received.clear();
-  connection.offered = std::move(request);
+  connection.offered = true;
   const std::array<std::uint8_t, 1> offered{static_cast<std::uint8_t>(Reply::Offered)};
   send_bytes(connection.socket.get(), offered);
 }
 
 void Server::start(Connection& connection) {
   // Offered and told to go: it runs, even if the resident process is
-  // stopping meanwhile (it waits for its children).
-  const pid_t child = ::fork();
-  if (child < 0) {
+  // stopping meanwhile (it waits for its children). An idle child that died
+  // unseen refuses the hand-off, and a second one, forked now, takes it.
+  if (hand_to_idle_child(connection) || hand_to_idle_child(connection)) {
+    ++started_;
+    idle_children_lost_ = 0;
+  } else {
     const std::string why =
         std::string("mailseal: the resident process cannot start a process: ") + std::strerror(errno) + "\n";
     [[maybe_unused]] auto written = ::write(connection.passed[2].get(), why.data(), why.size());
     send_ending(connection.socket.get(), Reply::Exited, 71);  // EX_OSERR
     connection.socket.reset();
-    return;
   }
-  if (child == 0)
-    run_in_child(connection, *connection.offered);
-  connection.child = child;
-  ++started_;
   connection.passed.clear();
-  connection.offered.reset();
+  connection.received = SecretBytes{};
+  connection.offered = false;
 }
 
-void Server::run_in_child(Connection& connection, Request& request) {
+bool Server::hand_to_idle_child(Connection& connection) {
+  if (idle_.pid == 0)
+    fork_idle_child();
+  if (idle_.pid == 0)
+    return false;
+  IdleChild child = std::exchange(idle_, IdleChild{});
+  if (!hand_over(child.handoff.get(), connection.socket.get(), connection.passed, connection.received)) {
+    // Nothing reached it, so it has run nothing; it is reaped as a
+    // stranger (no connection waits for it).
+    const int error = errno;
+    ::kill(child.pid, SIGKILL);
+    errno = error;
+    return false;
+  }
+  connection.child = child.pid;
+  return true;
+}
+
+// Without descriptors or processes left, there is no idle child (errno
+// says why): the next command tries again, and says so if it fails too.
+void Server::fork_idle_child() {
+  auto pair = handoff_pair();
+  if (!pair)
+    return;
+  auto& [resident_end, child_end] = *pair;
+  const pid_t resident = ::getpid();
+  // Named before the fork, so that the child carries the idle name from its
+  // first instant: no one looking at the resident's children (ps, tests)
+  // sees an idle child as a running command.
+  const ProcessName own_name = ProcessName::current();
+  ProcessName::set(kIdleChildName);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    resident_end.reset();
+    wait_as_idle_child(std::move(child_end), resident, own_name);
+  }
+  ProcessName::set(own_name.text.data());
+  if (child < 0)
+    return;
+  idle_ = IdleChild{child, std::move(resident_end)};
+}
+
+void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessName& own_name) {
+  leave_the_resident();
+  // Dies with the resident process, however it ends (SIGKILL gives it no
+  // chance to end this child); the check after it covers a resident that
+  // ended before the call.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != resident)
+    std::_Exit(0);
+  if (settings_.prepare_child) {
+    try {
+      settings_.prepare_child();
+    } catch (const std::exception&) {
+      // Only a head start: the command that needs what failed here meets
+      // the failure again, and says why.
+    }
+  }
+  // Last, so that what the preparation touched is populated too. A mapping
+  // the kernel would not populate faults in when touched, as without this.
+  [[maybe_unused]] const std::size_t left_to_fault = populate_private_mappings();
+  auto command = wait_for_command(handoff.get());
+  if (!command)
+    std::_Exit(0);  // the resident process ended it, or stopped
+  handoff.reset();
+  // From here it runs a command as a child forked for it would: to its end,
+  // even if the resident process stops meanwhile.
+  // (It fails only for a signal number out of range: 0 is not.)
+  [[maybe_unused]] const int undone = ::prctl(PR_SET_PDEATHSIG, 0);
+  ProcessName::set(own_name.text.data());
+  run_command(*command);
+}
+
+void Server::leave_the_resident() noexcept {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -438,18 +564,25 @@ void Server::run_in_child(Connection& connection, Request& request) {
   if (::setsid() < 0)
     std::_Exit(71);
   // Nothing of the server stays open in the command: not the listening
-  // socket, and not another launcher's streams or connection.
-  for (auto& other : connections_)
-    if (&other != &connection)
-      other = Connection{};
+  // socket, and not a launcher's streams, connection or request.
+  connections_.clear();
   listener_.reset();
   signals_.reset();
+}
+
+void Server::run_command(HandedCommand& command) {
+  Request request;
+  try {
+    request = decode(std::span(command.request).subspan(kLengthBytes));
+  } catch (const MalformedRequest&) {
+    std::_Exit(70);  // the resident process decoded these very bytes
+  }
   bool streams_in_place = true;
   for (int target = 0; target < 3; ++target)
     streams_in_place =
-        ::dup2(connection.passed[static_cast<std::size_t>(target)].get(), target) == target && streams_in_place;
-  const bool in_folder = streams_in_place && ::fchdir(connection.passed[3].get()) == 0;
-  connection.passed.clear();
+        ::dup2(command.passed[static_cast<std::size_t>(target)].get(), target) == target && streams_in_place;
+  const bool in_folder = streams_in_place && ::fchdir(command.passed[3].get()) == 0;
+  command.passed.clear();
   if (!in_folder)
     std::_Exit(70);
   ::umask(static_cast<mode_t>(request.umask));
@@ -471,7 +604,7 @@ void Server::run_in_child(Connection& connection, Request& request) {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
-  send_ending(connection.socket.get(), Reply::Exited, status);
+  send_ending(command.connection.get(), Reply::Exited, status);
   std::_Exit(status);
 }
 

@@ -6,7 +6,9 @@ process, not in a process the launcher started; two encryptions in two
 children draw different random numbers; an interrupted launcher takes its
 command with it; raw, hostile connections are refused without stopping it;
 a socket folder another user could have made is not used; an updated
-program is not run stale."""
+program is not run stale. The child forked ahead of the next command (the
+idle child) holds nothing of a launcher, is replaced when killed, never runs
+a command after an update, and ends with the resident process."""
 import os
 import shutil
 import signal
@@ -50,18 +52,50 @@ def start_resident(env=through):
     return process, ready
 
 
+IDLE_NAME = "mailseal-idle"  # what an idle child shows in /proc/PID/comm
+
+
+def process_status(pid):
+    """(name, state, parent, session) of a process, or None when it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    name = text[text.index("(") + 1:text.rindex(")")]
+    fields = text.rsplit(")", 1)[1].split()
+    return name, fields[0], int(fields[1]), int(fields[3])
+
+
+def alive(pid):
+    status = process_status(pid)
+    return status is not None and status[1] != "Z"
+
+
 def children_of(pid):
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    found.append(int(entry))
-            except (FileNotFoundError, ProcessLookupError):
-                pass
+            status = process_status(int(entry))
+            if status and status[2] == pid and status[1] != "Z":
+                found.append(int(entry))
     return found
+
+
+def commands_of(pid):
+    """The resident's children that run a command (not the idle one)."""
+    return [child for child in children_of(pid) if (process_status(child) or ("",))[0] != IDLE_NAME]
+
+
+def idle_children_of(pid):
+    return [child for child in children_of(pid) if (process_status(child) or ("",))[0] == IDLE_NAME]
+
+
+def wait_for(condition, seconds=20):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.02)
+    return condition()
 
 
 def raw_connection():
@@ -156,22 +190,65 @@ try:
     check(first.returncode == second.returncode == 0 and first.stdout != second.stdout,
           "two encryptions in two forked children differ (each draws its own keys and nonces)")
 
+    # The idle child: forked ahead of the next command, holding nothing of a
+    # launcher (only the standard streams the resident process had, and its
+    # end of the hand-off pair), in a session of its own.
+    check(wait_for(lambda: len(idle_children_of(resident.pid)) == 1),
+          "the resident process keeps one child forked ahead, idle", children_of(resident.pid))
+    idle = (idle_children_of(resident.pid) or [None])[0]
+    if idle:
+        held = sorted(int(fd) for fd in os.listdir(f"/proc/{idle}/fd"))
+        targets = [os.readlink(f"/proc/{idle}/fd/{fd}") for fd in held if fd > 2]
+        check(held[:3] == [0, 1, 2] and len(targets) == 1 and targets[0].startswith("socket:"),
+              "the idle child holds no launcher's stream, store or listening socket: its hand-off end alone",
+              list(zip(held, [None, None, None] + targets)))
+        check(process_status(idle)[3] == idle, "the idle child leads a session of its own", process_status(idle))
+    # Two encryptions in idle children forked one after the other, both
+    # before the commands came: each still draws its own keys and nonces.
+    third = run(["encrypt", "--no-sign", "--to", "bob@example.org", "--home", home], through, message)
+    check(third.returncode == 0 and third.stdout not in (first.stdout, second.stdout),
+          "an encryption in a child forked ahead differs from the others", third.stderr)
+
+    # A killed idle child is replaced, and the next command runs once.
+    wait_for(lambda: len(idle_children_of(resident.pid)) == 1)
+    idle = (idle_children_of(resident.pid) or [None])[0]
+    if idle:
+        os.kill(idle, signal.SIGKILL)
+    check(idle and wait_for(lambda: not alive(idle) and len(idle_children_of(resident.pid)) == 1),
+          "a killed idle child is replaced", children_of(resident.pid))
+    once = os.path.join(folder, "once.eml")
+    replaced = run(["encrypt", "--to", "bob@example.org", "--home", home, "-o", once], through, message)
+    check(replaced.returncode == 0 and os.path.exists(once), "and the next command runs in its successor",
+          replaced.stderr)
+    # Killed right before a command: the hand-off finds it gone (or it dies
+    # with the command), and the command still runs at most once, never twice.
+    outcomes = []
+    for _ in range(10):
+        if wait_for(lambda: len(idle_children_of(resident.pid)) == 1):
+            for child in idle_children_of(resident.pid):
+                os.kill(child, signal.SIGKILL)
+        quick = run(["sign", "--no-such-option"], through)
+        outcomes.append((quick.returncode, quick.stderr.count(b"error:")))
+    check(all(outcome in ((2, 1), (-signal.SIGKILL, 0)) for outcome in outcomes)
+          and outcomes.count((2, 1)) >= 1, "an idle child killed as a command comes: the command runs once or "
+          "ends by SIGKILL as a killed command does, never twice", outcomes)
+
     # The command runs in a child of the resident process, and an interrupted
     # launcher takes it with it: its standard input is a pipe left open.
     waiting = subprocess.Popen([launcher, "sign", "--home", home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=through)
     deadline = time.time() + 20
-    while not children_of(resident.pid) and time.time() < deadline:
+    while not commands_of(resident.pid) and time.time() < deadline:
         time.sleep(0.05)
-    running = children_of(resident.pid)
+    running = commands_of(resident.pid)
     check(len(running) == 1, "the command runs in a child of the resident process", running)
     check(not children_of(waiting.pid), "the launcher started no process of its own", children_of(waiting.pid))
     waiting.send_signal(signal.SIGTERM)
     waiting.wait(timeout=20)
     deadline = time.time() + 20
-    while children_of(resident.pid) and time.time() < deadline:
+    while commands_of(resident.pid) and time.time() < deadline:
         time.sleep(0.05)
-    check(not children_of(resident.pid), "an interrupted launcher's command is ended too", children_of(resident.pid))
+    check(not commands_of(resident.pid), "an interrupted launcher's command is ended too", commands_of(resident.pid))
     waiting.stdin.close()
 
     def runs_alone(arguments, env=through, prefix=()):
@@ -181,13 +258,13 @@ try:
         process = subprocess.Popen([*prefix, launcher, *arguments], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=env)
         alone_seen, deadline = False, time.time() + 20
-        while time.time() < deadline and not alone_seen and not children_of(resident.pid):
+        while time.time() < deadline and not alone_seen and not commands_of(resident.pid):
             try:
                 alone_seen = os.readlink(f"/proc/{process.pid}/exe").endswith("/mailseal-cli")
             except OSError:
                 pass
             time.sleep(0.05)
-        in_resident = bool(children_of(resident.pid))
+        in_resident = bool(commands_of(resident.pid))
         process.communicate(message, timeout=60)
         return alone_seen and not in_resident, process.returncode
 
@@ -209,7 +286,7 @@ try:
                                    input=message if stream == "stdout" else None, capture_output=True, env=env,
                                    timeout=60)
                     for env in (alone, through)]
-        check(outcomes[0].returncode == outcomes[1].returncode != 0 and not children_of(resident.pid),
+        check(outcomes[0].returncode == outcomes[1].returncode != 0 and not commands_of(resident.pid),
               f"{stream} closed: the same failure as alone, and nothing left in the resident process",
               [(o.returncode, o.stderr[-200:]) for o in outcomes])
 
@@ -217,9 +294,9 @@ try:
     waiting = subprocess.Popen([launcher, "sign", "--home", home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=through)
     deadline = time.time() + 20
-    while not children_of(resident.pid) and time.time() < deadline:
+    while not commands_of(resident.pid) and time.time() < deadline:
         time.sleep(0.05)
-    for child in children_of(resident.pid):
+    for child in commands_of(resident.pid):
         os.kill(child, signal.SIGKILL)
     waiting.wait(timeout=20)
     check(waiting.returncode == -signal.SIGKILL, "a command killed by SIGKILL: the launcher dies by SIGKILL too",
@@ -238,7 +315,7 @@ try:
     time.sleep(1.5)
     check(stopped.returncode == 0 and written_at is not None, "a stopped resident: the launcher runs it itself",
           stopped.stderr)
-    check(written_at is not None and os.stat(target).st_mtime_ns == written_at and not children_of(resident.pid),
+    check(written_at is not None and os.stat(target).st_mtime_ns == written_at and not commands_of(resident.pid),
           "and the resident process, woken, does not run it a second time")
 
     # Raw connections: each is refused, and the resident process goes on.
@@ -275,7 +352,7 @@ try:
     offered = connection.recv(1)
     connection.close()
     time.sleep(0.5)
-    check(offered == b"O" and not children_of(resident.pid), "an offer not taken up runs nothing", offered)
+    check(offered == b"O" and not commands_of(resident.pid), "an offer not taken up runs nothing", offered)
     # A connection that sends nothing is dropped by the deadline, and others
     # are served meanwhile.
     silent = raw_connection()
@@ -286,10 +363,14 @@ try:
     check(answer.startswith(b"Rthe request did not arrive in time"), "the silent connection is dropped", answer[:80])
     check(resident.poll() is None, "the resident process survived every hostile connection")
 
-    # An update of the program: the resident process does not run it stale.
+    # An update of the program: the resident process does not run it stale,
+    # nor lets the child it forked before the update run it.
+    check(wait_for(lambda: len(idle_children_of(resident.pid)) == 1), "an idle child waits before the update")
+    stale = (idle_children_of(resident.pid) or [0])[0]
     os.utime(os.path.join(programs, "mailseal-cli"))
-    after_update = run(["sign", "--home", home], through, message)
-    check(after_update.returncode == 0, "after an update the launcher runs the command itself", after_update.stderr)
+    alone_now, code = runs_alone(["sign", "--home", home])
+    check(alone_now and code == 0, "after an update the launcher runs the command itself", (alone_now, code))
+    check(wait_for(lambda: not alive(stale)), "and the idle child forked before the update is ended", stale)
     try:
         code = resident.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -313,12 +394,23 @@ try:
           "mailseal resident refuses to listen in it", refused_error)
     os.chmod(socket_folder, 0o700)
 
-    # SIGTERM stops it cleanly.
+    # SIGTERM stops it cleanly, its idle child with it.
     resident, ready = start_resident()
     check(run(["sign", "--home", home], through, message).returncode == 0, "a new resident process serves")
+    wait_for(lambda: len(idle_children_of(resident.pid)) == 1)
+    idle = idle_children_of(resident.pid)
     resident.send_signal(signal.SIGTERM)
     check(resident.wait(timeout=20) == 0 and not os.path.exists(socket_path),
           "SIGTERM stops it and removes its socket")
+    check(len(idle) == 1 and wait_for(lambda: not alive(idle[0])), "SIGTERM ends the idle child too", idle)
+
+    # Killed outright, it cannot end its idle child: the child dies with it.
+    resident, ready = start_resident()
+    wait_for(lambda: len(idle_children_of(resident.pid)) == 1)
+    idle = idle_children_of(resident.pid)
+    resident.kill()
+    resident.wait(timeout=20)
+    check(len(idle) == 1 and wait_for(lambda: not alive(idle[0])), "the idle child dies with a killed resident", idle)
 finally:
     for process in [p for p in (globals().get("resident"),) if p and p.poll() is None]:
         process.kill()

@@ -1,15 +1,22 @@
 // The resident process's request (resident/internal/request.h): what a
 // launcher sends, read back exactly, and every malformed request refused;
-// which command lines the resident process runs; the private-folder rule.
+// which command lines the resident process runs; the private-folder rule;
+// the hand-off of a command to the idle child (resident/internal/handoff.h).
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "mailseal/resident/resident.h"
+#include "resident/internal/handoff.h"
+#include "resident/internal/passing.h"
 #include "resident/internal/place.h"
 #include "resident/internal/request.h"
 #include "scratch.h"
@@ -133,6 +140,88 @@ TEST(ResidentPlace, OnlyAFolderOfThisUserClosedToOthersIsPrivate) {
   std::filesystem::create_directory_symlink(folder, link);
   EXPECT_FALSE(is_private_folder(link));
   EXPECT_FALSE(is_private_folder(scratch.path() / "missing"));
+}
+
+// The descriptors a command needs, as the resident process holds them.
+std::vector<UniqueFd> four_descriptors() {
+  std::vector<UniqueFd> passed;
+  for (int i = 0; i < 3; ++i)
+    passed.emplace_back(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  passed.emplace_back(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return passed;
+}
+
+TEST(ResidentHandoff, TheIdleChildReceivesTheConnectionDescriptorsAndRequest) {
+  auto pair = handoff_pair();
+  ASSERT_TRUE(pair);
+  int launcher[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, launcher), 0);
+  UniqueFd launcher_end(launcher[0]), connection(launcher[1]);
+  const auto passed = four_descriptors();
+  // Larger than one socket message holds: it travels in a memory file.
+  Request request = sample();
+  request.environment.push_back("LARGE=" + std::string(600 * 1024, 'x'));
+  auto bytes = encode(request);
+  bytes.insert(bytes.begin(), {0, 0, 0, 0});  // the length prefix travels with it
+  ASSERT_TRUE(hand_over(pair->first.get(), connection.get(), passed, bytes));
+  const auto handed = wait_for_command(pair->second.get());
+  ASSERT_TRUE(handed);
+  EXPECT_TRUE(std::equal(handed->request.begin(), handed->request.end(), bytes.begin(), bytes.end()));
+  ASSERT_EQ(handed->passed.size(), 4u);
+  struct stat folder {};
+  ASSERT_EQ(::fstat(handed->passed[3].get(), &folder), 0);
+  EXPECT_TRUE(S_ISDIR(folder.st_mode));
+  // The connection is the launcher's: what the child writes, the launcher reads.
+  ASSERT_EQ(::write(handed->connection.get(), "X", 1), 1);
+  char got = 0;
+  ASSERT_EQ(::read(launcher_end.get(), &got, 1), 1);
+  EXPECT_EQ(got, 'X');
+}
+
+TEST(ResidentHandoff, AChildThatHasGoneRefusesTheHandOff) {
+  auto pair = handoff_pair();
+  ASSERT_TRUE(pair);
+  pair->second.reset();  // the idle child died
+  const auto passed = four_descriptors();
+  const auto bytes = encode(sample());
+  EXPECT_FALSE(hand_over(pair->first.get(), passed[0].get(), passed, bytes));
+}
+
+TEST(ResidentHandoff, TheChildRunsNothingButAWholeCommand) {
+  const auto passed = four_descriptors();
+  const std::vector<int> descriptors = {passed[0].get(), passed[1].get(), passed[2].get(), passed[3].get()};
+  const std::vector<std::uint8_t> command{'C'};
+  // The resident process closed its end: the child ends.
+  {
+    auto pair = handoff_pair();
+    ASSERT_TRUE(pair);
+    pair->first.reset();
+    EXPECT_FALSE(wait_for_command(pair->second.get()));
+  }
+  // The right byte without the memory file; another byte with all six.
+  {
+    auto pair = handoff_pair();
+    ASSERT_TRUE(pair);
+    ASSERT_TRUE(send_with_descriptors(pair->first.get(), command, descriptors));
+    EXPECT_FALSE(wait_for_command(pair->second.get()));
+  }
+  {
+    auto pair = handoff_pair();
+    ASSERT_TRUE(pair);
+    const std::vector<int> six = {descriptors[0], descriptors[0], descriptors[1],
+                                  descriptors[2], descriptors[3], descriptors[0]};
+    ASSERT_TRUE(send_with_descriptors(pair->first.get(), std::vector<std::uint8_t>{'G'}, six));
+    EXPECT_FALSE(wait_for_command(pair->second.get()));
+  }
+  // Six descriptors, but the last is not a request's memory file of a sane size.
+  {
+    auto pair = handoff_pair();
+    ASSERT_TRUE(pair);
+    const std::vector<int> six = {descriptors[0], descriptors[0], descriptors[1],
+                                  descriptors[2], descriptors[3], descriptors[3]};
+    ASSERT_TRUE(send_with_descriptors(pair->first.get(), command, six));
+    EXPECT_FALSE(wait_for_command(pair->second.get()));
+  }
 }
 
 }  // namespace

@@ -21,6 +21,12 @@ namespace mailseal::agent {
 // once, and each command it forks starts with it done.
 void warm_up();
 
+// In a process forked from a warmed-up one, before its command: sets up
+// what each process must set up for itself (OpenSSL's random generators,
+// seeded here from the kernel, so that no two children share a state). The
+// resident process's idle child calls it while it waits.
+void prepare_child();
+
 // Signs with the current signing key of the From address.
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,
           smime::SignatureForm form, TimePoint now);

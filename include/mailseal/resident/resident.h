@@ -43,6 +43,11 @@ struct ServerSettings {
   std::size_t max_children = 16;
   // Called once the socket accepts launchers.
   std::function<void()> on_ready;
+  // Called in each idle child, forked ahead of the next command, before it
+  // waits (docs/resident.md, "The idle child"): set-up each process must do
+  // for itself and that needs nothing of a command, done before a launcher
+  // waits for it. It must open no store and read no key.
+  std::function<void()> prepare_child;
 };
 
 // Listens on settings.socket until SIGTERM, SIGINT or SIGHUP, or until
