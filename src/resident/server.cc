@@ -275,6 +275,16 @@ class Server {
     idle_.handoff.reset();
   }
 
+  // A stopped idle child (another process of the user sent it SIGSTOP) would
+  // take the next command and leave its launcher waiting for good: it is
+  // ended and replaced. A stopped command is the launcher's to resume.
+  void end_if_idle(pid_t child) noexcept {
+    if (child == idle_.pid && idle_.pid > 0) {
+      ::kill(idle_.pid, SIGKILL);
+      idle_ = IdleChild{};
+    }
+  }
+
   // One idle child while the resident process listens, within the limit of
   // children (the idle one counts). One that died idle is replaced once;
   // if its successor dies idle too, the next command forks its own, so
@@ -290,8 +300,12 @@ class Server {
     while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info))
       told_to_stop = told_to_stop || info.ssi_signo != SIGCHLD;
     int status = 0;
-    for (pid_t child; (child = ::waitpid(-1, &status, WNOHANG)) > 0;)
-      report_exit(child, status);
+    for (pid_t child; (child = ::waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0;) {
+      if (WIFSTOPPED(status))
+        end_if_idle(child);
+      else
+        report_exit(child, status);
+    }
     if (!told_to_stop)
       return;
     // Stopped by SIGTERM, SIGINT or SIGHUP: the commands running stop too.
@@ -487,6 +501,15 @@ bool Server::hand_to_idle_child(Connection& connection) {
     fork_idle_child();
   if (idle_.pid == 0)
     return false;
+  // Stopped since the last signals were read: not yet seen, so look now.
+  int status = 0;
+  if (::waitpid(idle_.pid, &status, WNOHANG | WUNTRACED) == idle_.pid) {
+    if (WIFSTOPPED(status))
+      end_if_idle(idle_.pid);
+    else
+      report_exit(idle_.pid, status);
+    return false;
+  }
   IdleChild child = std::exchange(idle_, IdleChild{});
   if (!hand_over(child.handoff.get(), connection.socket.get(), connection.passed, connection.received)) {
     // Nothing reached it, so it has run nothing; it is reaped as a

@@ -220,6 +220,22 @@ try:
     replaced = run(["encrypt", "--to", "bob@example.org", "--home", home, "-o", once], through, message)
     check(replaced.returncode == 0 and os.path.exists(once), "and the next command runs in its successor",
           replaced.stderr)
+    # A stopped idle child (SIGSTOP from another process of the user) is
+    # ended and replaced: the next command does not wait on it for good.
+    wait_for(lambda: len(idle_children_of(resident.pid)) == 1)
+    stopped = (idle_children_of(resident.pid) or [None])[0]
+    if stopped:
+        os.kill(stopped, signal.SIGSTOP)
+    try:
+        after_stop = subprocess.run([launcher, "sign", "--home", home], input=message, capture_output=True,
+                                    env=through, timeout=20)
+        ran = after_stop.returncode == 0 and b"application/pkcs7-signature" in after_stop.stdout
+    except subprocess.TimeoutExpired:
+        ran = False
+    check(stopped and ran and wait_for(lambda: not alive(stopped)),
+          "a stopped idle child is ended and the next command runs in another", stopped)
+    if stopped and alive(stopped):
+        os.kill(stopped, signal.SIGKILL)
     # Killed right before a command: the hand-off finds it gone (or it dies
     # with the command), and the command still runs at most once, never twice.
     outcomes = []
