@@ -77,8 +77,8 @@ constexpr std::string_view kOlderEscrowWarning =
     "the key service served an older escrow than this device has seen: it was merged, which changes nothing, and "
     "this device's publication restores the newer one";
 constexpr std::string_view kIgnoredEscrowWarning =
-    "the key service served an escrow that removes this device or lowers its role, and lists as active an admin "
-    "device removed here (which may have written it): nothing was taken from it, and this device's publication "
+    "the key service served an escrow that removes this device or lowers its role, after an admin device was "
+    "removed here (which may have written it): nothing was taken from it, and this device's publication "
     "replaces it";
 
 }  // namespace

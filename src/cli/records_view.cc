@@ -7,11 +7,31 @@
 
 namespace mailseal::cli {
 
+namespace {
+
+nlohmann::json overreaching_json(const std::vector<devices::OverreachingRecord>& found) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& record : found) {
+    out.push_back({{"writer", record.writer.str()},
+                   {"seq", record.seq},
+                   {"named", record.named.str()},
+                   {"named_seq", record.named_seq},
+                   {"served", record.served},
+                   {"waiting", record.waiting}});
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json records_json(const devices::RecordsReport& records) {
-  return {{"has_key", records.has_key},   {"written", records.written},     {"uploaded", records.uploaded},
-          {"merged", records.merged},     {"ignored", records.ignored},     {"refused", records.refused},
-          {"deferred", records.deferred}, {"conflicts", records.conflicts}, {"restored", records.restored},
-          {"unserved", records.unserved}};
+  nlohmann::json out = {{"has_key", records.has_key},   {"written", records.written},
+                        {"uploaded", records.uploaded}, {"merged", records.merged},
+                        {"ignored", records.ignored},   {"refused", records.refused},
+                        {"deferred", records.deferred}, {"conflicts", records.conflicts},
+                        {"restored", records.restored}, {"unserved", records.unserved}};
+  out["overreaching"] = overreaching_json(records.overreaching);
+  return out;
 }
 
 bool print_records(const devices::RecordsReport& records) {
@@ -45,6 +65,16 @@ bool print_records(const devices::RecordsReport& records) {
                     "serve (it withheld it); they are merged once it does. If this repeats, the key service is not "
                     "to be trusted",
                     records.unserved));
+    any = true;
+  }
+  for (const auto& record : records.overreaching) {
+    print_warning(fmt::format(
+        "trust record {1} of device {0} names record {3} of device {2}, but the key service holds that device's "
+        "records only up to {4}: {5} record(s) of device {0} wait, the other devices' records were merged. Either "
+        "device {0} claims what no device wrote, and is stolen or compromised: remove it ('mailseal device remove "
+        "{0}' on an admin device); or the key service withheld the records of device {2}. If this repeats after "
+        "device {2} synced, remove device {0}",
+        record.writer.str(), record.seq, record.named.str(), record.named_seq, record.served, record.waiting));
     any = true;
   }
   if (records.conflicts > 0) {

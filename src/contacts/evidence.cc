@@ -207,6 +207,29 @@ bool StoreGraph::revoked(const Identity& identity) {
   return is_revoked;
 }
 
+namespace {
+
+// Whether the certificate or anything above it is revoked (a root revokes
+// itself).
+bool is_revoked(store::LocalStore& store, store::TrustRecords& records, const crypto::Certificate& certificate,
+                const CertificateIdentity& identity) {
+  std::vector<crypto::Certificate> path = {certificate};
+  path.insert(path.end(), identity.chain.begin(), identity.chain.end());
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const bool top = i + 1 == path.size();
+    const crypto::Certificate& issuer = top ? path[i] : path[i + 1];
+    // The top revokes itself only if it is a root its own key signed.
+    if (top && !(path[i].is_self_issued() && path[i].is_issued_by(path[i])))
+      continue;
+    if (records.is_revoked(identity_of_key(issuer), path[i].serial_hex()))
+      return true;
+  }
+  return records.revoking_issuers().contains(identity.identity) &&
+         revoked_itself(store, records, identity.identity, identity.chain);
+}
+
+}  // namespace
+
 TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& evaluator, const EmailAddress& address,
                                  const crypto::Certificate& certificate,
                                  const std::vector<crypto::Certificate>& carried, TimePoint now) {
@@ -218,20 +241,9 @@ TrustReport evaluate_certificate(store::LocalStore& store, const Evaluator& eval
               std::find(evaluator.addresses.begin(), evaluator.addresses.end(), address) != evaluator.addresses.end();
   facts.key_security_bits = security_bits(identity.top.public_key());
 
-  // Revocation of the certificate or anything above it (a root revokes itself).
+  facts.revoked = is_revoked(store, records, certificate, identity);
   std::vector<crypto::Certificate> path = {certificate};
   path.insert(path.end(), identity.chain.begin(), identity.chain.end());
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    const bool top = i + 1 == path.size();
-    const crypto::Certificate& issuer = top ? path[i] : path[i + 1];
-    // The top revokes itself only if it is a root its own key signed.
-    if (top && !(path[i].is_self_issued() && path[i].is_issued_by(path[i])))
-      continue;
-    if (records.is_revoked(identity_of_key(issuer), path[i].serial_hex()))
-      facts.revoked = true;
-  }
-  if (!facts.revoked && records.revoking_issuers().contains(identity.identity))
-    facts.revoked = revoked_itself(store, records, identity.identity, identity.chain);
 
   // Pins and acceptances: a compared fingerprint may name the identity, the
   // certificate's key, or the certificate.
@@ -426,9 +438,14 @@ Learned learn_message(store::LocalStore& store, const smime::ReadResult& message
   const smime::SignatureReport& report = *message.signature;
   store::Transaction transaction(store.database());
   Learned out;
-  out.contacts = record_signature(store, report, "message", now);
   CertificateIdentity identity = identify(store, *report.signer, report.certificates);
   store::TrustRecords records(store);
+  // A revoked signer teaches nothing: the certificates it carries (an
+  // encryption certificate of a removed device's key, say) would otherwise
+  // become what mail to the address is encrypted to.
+  if (is_revoked(store, records, *report.signer, identity))
+    return out;
+  out.contacts = record_signature(store, report, "message", now);
   records.add_identity(identity.identity, identity.top.der(), now);
   if (auto address = signed_address(message)) {
     // The message's own date counts the days of history; a date in the

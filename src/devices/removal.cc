@@ -33,10 +33,11 @@ std::vector<EmailAddress> rotate_mail_keys(profile::Profile& profile, const KeyA
     if (key.purpose == store::KeyPurpose::Signing && !signing)
       continue;
     store.set_mail_key_status(key.id, store::KeyStatus::Archived);
-    if (key.purpose == store::KeyPurpose::Signing) {
-      records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
-                             "device removed", now);
-    }
+    // Revoked whatever its purpose: the removed device holds the key, and a
+    // correspondent who still has an encryption certificate for it must not
+    // encrypt to it (the published CRL tells them).
+    records.add_revocation(record.fingerprint, crypto::Certificate::from_der(key.certificate).serial_hex(),
+                           "device removed", now);
     // The new certificate asks for what the old one asked for (CBC when the
     // keys also live in a client without AES-GCM).
     auto capabilities = smime::Capabilities::of_certificate_extension(

@@ -170,7 +170,7 @@ std::optional<EscrowRefused> own_removal(const DeviceId& self, const RosterChang
 // writes one, and a device lowered to read would have its decisions ignored
 // by the others for good.
 std::optional<EscrowRefused> own_restriction(const DeviceId& self, const RosterChanges& changes) {
-  for (const auto& [id, role] : changes.restricted) {
+  for (const auto& [id, role] : changes.admins_lowered) {
     if (id != self)
       continue;
     return EscrowRefused(
@@ -184,17 +184,32 @@ std::optional<EscrowRefused> own_restriction(const DeviceId& self, const RosterC
   return std::nullopt;
 }
 
-// Whether the escrow lists as active an admin device removed here: once the
-// person removed the admin device a refusal named, the refused escrow (which
-// that device may keep writing) is ignored and this device publishes over it.
-bool lists_removed_admin_active(const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow) {
-  return std::any_of(escrow.devices.begin(), escrow.devices.end(), [&](const store::DeviceRecord& entry) {
-    return entry.status == store::DeviceStatus::Active &&
-           std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
-             return device.device_id == entry.device_id && device.status == store::DeviceStatus::Removed &&
-                    device.role == store::DeviceRole::Admin;
-           });
+// Whether only an admin device removed here can have sealed the escrow
+// (one that removes this device or lowers its role): it lists such a device
+// as active, so its writer did not know of the removal; or such a device
+// exists and no other admin device is active here. The escrow does not say
+// who sealed it (any holder of the root can), and the removed device keeps
+// the root: it may list itself removed (review of issue 14, F3). Once the
+// person removed the admin device a refusal named, such an escrow is
+// ignored and this device publishes over it, whatever it lists.
+bool sealed_by_removed_admin(const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow) {
+  const auto removed_admin = [&](const DeviceId& id) {
+    return std::any_of(held.begin(), held.end(), [&](const store::DeviceRecord& device) {
+      return device.device_id == id && device.status == store::DeviceStatus::Removed &&
+             device.role == store::DeviceRole::Admin;
+    });
+  };
+  const bool lists_removed_active =
+      std::any_of(escrow.devices.begin(), escrow.devices.end(), [&](const store::DeviceRecord& entry) {
+        return entry.status == store::DeviceStatus::Active && removed_admin(entry.device_id);
+      });
+  const bool other_admin_active = std::any_of(held.begin(), held.end(), [](const store::DeviceRecord& device) {
+    return !device.is_this_device && device.status == store::DeviceStatus::Active &&
+           device.role == store::DeviceRole::Admin;
   });
+  const bool admin_removed = std::any_of(
+      held.begin(), held.end(), [&](const store::DeviceRecord& device) { return removed_admin(device.device_id); });
+  return lists_removed_active || (admin_removed && !other_admin_active);
 }
 
 // The escrow's mail keys merged into the store: new ones added, statuses
@@ -223,10 +238,11 @@ void take_mail_keys(store::LocalStore& store, const KeyBundle& escrow, const Key
     if (merged.at(record.certificate) != record.status)
       store.set_mail_key_status(record.id, merged.at(record.certificate));
   }
-  // A signing certificate that lost to one made at the same time elsewhere
-  // may have been sealed to a device the other admin device removed.
+  // A certificate that lost to one made at the same time elsewhere, or one
+  // of a key retired there, may have been sealed to a device the other admin
+  // device removed.
   store::TrustRecords records(store);
-  for (const auto& der : signing_certificates_superseded(certificates_of(held), certificates_of(escrow.keys), merged)) {
+  for (const auto& der : certificates_superseded(certificates_of(held), certificates_of(escrow.keys), merged)) {
     records.add_revocation(store.profile().fingerprint, crypto::Certificate::from_der(der).serial_hex(),
                            std::string(kSupersededSource), now);
   }
@@ -416,7 +432,7 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   if (!refused)
     refused = own_restriction(self, changes);
   if (refused) {
-    if (!lists_removed_admin_active(held, *escrow))
+    if (!sealed_by_removed_admin(held, *escrow))
       throw *refused;
     return {false, true, older, true};
   }

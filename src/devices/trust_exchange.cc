@@ -486,6 +486,7 @@ struct Plan {
   int deferred = 0;
   int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
   int refused = 0;
+  std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
 };
 
 struct Context {
@@ -854,6 +855,63 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
   }
 }
 
+// The first record of its writer that names past the service's head.
+void note_overreach(Plan& plan, const OverreachingRecord& found) {
+  auto [at, inserted] = plan.overreaching.emplace(found.writer, found);
+  if (!inserted && found.seq < at->second.seq)
+    at->second = found;
+}
+
+// The writers' logs wait from their first overreaching record on.
+void hold_overreaching(Plan& plan) {
+  for (auto& [writer, found] : plan.overreaching) {
+    const auto is_held = [&held_writer = writer, from = found.seq](const Verified& verified) {
+      return verified.record.record.device == held_writer && verified.record.record.seq >= from;
+    };
+    found.waiting = static_cast<int>(std::count_if(plan.merge.begin(), plan.merge.end(), is_held));
+    std::erase_if(plan.merge, is_held);
+    plan.deferred += found.waiting;
+    plan.waiting.insert(writer);
+    auto reached = plan.reached.find(writer);
+    if (reached == plan.reached.end() || reached->second >= found.seq)
+      plan.reached[writer] = found.seq - 1;
+  }
+}
+
+// Withheld tails: a record names what its device had merged; this device
+// must reach as far. A record naming past the service's own head is
+// charged to its writer (note_overreach): either the service lies about the
+// head or the writer about its frontier, and stopping every merge would let
+// one stolen device silence all the others (review of issue 14, F4). This
+// device's own records taken back are its own word: the service withheld.
+void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
+                     const std::map<DeviceId, store::RecordPosition>& positions) {
+  for (const auto& verified : plan.merge) {
+    const TrustRecord& record = verified.record.record;
+    for (const auto& [device, seq] : record.frontier) {
+      if (device == context.self || !context.roster.count(device) || plan.waiting.count(device) ||
+          context.roster.at(device).status != store::DeviceStatus::Active)
+        continue;
+      auto reached = plan.reached.find(device);
+      auto known = positions.find(device);
+      std::int64_t have = reached != plan.reached.end() ? reached->second
+                          : known != positions.end()    ? known->second.seq
+                                                        : 0;
+      if (have >= seq)
+        continue;
+      auto head = fetched.heads.find(device);
+      const std::int64_t served = head == fetched.heads.end() ? 0 : head->second;
+      if (seq > served && record.device != context.self) {
+        note_overreach(plan, {record.device, record.seq, device, seq, served, 0});
+        continue;
+      }
+      tampered(fmt::format("it withheld the records of device {} after number {} (device {} has merged up to {})",
+                           device.str(), have, record.device.str(), seq));
+    }
+  }
+  hold_overreaching(plan);
+}
+
 // `own`: this device's own records taken back (take_back_own_log), merged
 // with the others' and held to the same check of withheld tails.
 Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> own) {
@@ -890,23 +948,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
     }
   }
   plan.merge.insert(plan.merge.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
-  // Withheld tails: a record names what its device had merged; this device
-  // must reach as far.
-  for (const auto& verified : plan.merge) {
-    for (const auto& [device, seq] : verified.record.record.frontier) {
-      if (device == context.self || !context.roster.count(device) || plan.waiting.count(device))
-        continue;
-      auto reached = plan.reached.find(device);
-      auto known = positions.find(device);
-      std::int64_t have = reached != plan.reached.end() ? reached->second
-                          : known != positions.end()    ? known->second.seq
-                                                        : 0;
-      if (have < seq && context.roster.at(device).status == store::DeviceStatus::Active) {
-        tampered(fmt::format("it withheld the records of device {} after number {} (device {} has merged up to {})",
-                             device.str(), have, verified.record.record.device.str(), seq));
-      }
-    }
-  }
+  check_frontiers(context, fetched, plan, positions);
   check_clocks(context, fetched, plan, positions);
   return plan;
 }
@@ -1052,6 +1094,10 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   report.deferred = plan.deferred - plan.unserved;
   report.unserved = plan.unserved;
   report.refused = plan.refused;
+  for (const auto& held_back : plan.overreaching) {
+    report.deferred -= held_back.second.waiting;
+    report.overreaching.push_back(held_back.second);
+  }
   apply_plan(context, plan, report, now);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));

@@ -8,7 +8,14 @@ in the desk's store (SQLite, no forging by hand: mailseal itself seals and
 publishes it) and publishes. The laptop's sync refuses the escrow, saying a
 stolen admin device may have written it, and keeps its role. The person then
 removes the desk on the laptop, which works although the served escrow is the
-thief's; afterwards the phone takes the laptop's decisions (a pin of Bob)."""
+thief's; afterwards the phone takes the laptop's decisions (a pin of Bob).
+
+Review of issue 14, second round: the thief's desk also syncs, which sends
+the phone fresh bundles listing the laptop as read (F2: the phone, which
+takes the roster from its bundles, must not lower an admin device's role);
+and once removed, the thief lists itself removed, lowers the laptop again
+and publishes (F3: the laptop must ignore that escrow and publish over it,
+not refuse every sync and publish for good)."""
 import os
 import sqlite3
 import sys
@@ -38,6 +45,10 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     with sqlite3.connect(os.path.join(desk.home, "mailseal.db")) as db:
         db.execute("UPDATE devices SET role = 'read' WHERE device_id = ?", (laptop_id,))
     desk.must("publish")
+    desk.run("sync")  # sends the phone fresh bundles with the thief's list
+    phone.must("sync")
+    check(roles_of(phone).get(laptop_id) == ("admin", "active"),
+          "the phone keeps the laptop admin whatever the thief's bundles list", roles_of(phone).get(laptop_id))
     listed = roles_of(laptop)
     synced = laptop.run("sync")
     check(synced.returncode != 0 and b"lowers this device's role to read" in synced.stderr
@@ -58,8 +69,25 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(roles_of(phone).get(laptop_id, ("",))[0] == "admin", "the phone lists the laptop as admin",
           roles_of(phone).get(laptop_id))
     laptop.must("contact", "pin", "bob@example.org", people["bob"])
-    laptop.must("sync")
-    phone.must("sync")
+    for device in (laptop, phone, laptop, phone):
+        device.must("sync")
     check(phone.json("trust", "bob@example.org")["level"] == "full", "the phone takes the laptop's pin of Bob")
 
-finish(minimum=6)
+
+    # The removed thief lists itself removed, lowers the laptop again and publishes.
+    with sqlite3.connect(os.path.join(desk.home, "mailseal.db")) as db:
+        db.execute("UPDATE devices SET status = 'removed' WHERE device_id = ?", (desk_id,))
+        db.execute("UPDATE devices SET role = 'read' WHERE device_id = ?", (laptop_id,))
+    desk.must("publish")
+    fingerprint = service.account_fingerprint("alice@example.com")
+    escrow_of_alice = ("SELECT escrow FROM accounts WHERE fingerprint = ?", (fingerprint,))
+    thiefs = service.rows(*escrow_of_alice)[0][0]
+    synced = laptop.run("sync")
+    check(synced.returncode == 0 and b"after an admin device was removed here" in synced.stderr,
+          "the laptop ignores, with a warning, an escrow of the removed thief that lists the thief removed",
+          synced.stderr.decode())
+    check(service.rows(*escrow_of_alice)[0][0] != thiefs, "and publishes over it")
+    check(laptop.run("publish").returncode == 0 and roles_of(laptop).get(laptop_id) == ("admin", "active"),
+          "the laptop publishes again and stays admin", roles_of(laptop))
+
+finish(minimum=10)

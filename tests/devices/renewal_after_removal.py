@@ -17,7 +17,14 @@ either admin device is one the phone holds; Bob's mail to Alice is not
 readable on the phone; every signing certificate the phone holds, and every
 device certificate either admin device keeps for it, fails
 `openssl verify -crl_check` against the root and the CRL the profile
-publishes; what the phone signs fails `openssl cms -verify -crl_check`."""
+publishes; what the phone signs fails `openssl cms -verify -crl_check`.
+
+The renewed encryption certificate (review of issue 14, second round, F1):
+it begins after the laptop's new one, so Bob, who looked Alice up while the
+desk's renewal was published, and Carol, who looks her up afterwards and
+then verifies a message the thief signs on the phone (carrying that
+certificate), would encrypt to the phone's key unless it is revoked and
+published in the CRL, and a revoked signer teaches no certificate."""
 import json
 import os
 import sqlite3
@@ -79,6 +86,8 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(len(renewal["renewed"]) >= 2 and renewal["published"],
           "the desk, not knowing of the removal, renewed the old mail certificates and published them", renewal)
     phone.must("sync")  # takes the desk's renewed certificates
+    # Bob looks Alice up now, and so holds the desk's renewed certificates.
+    bob.must("lookup", "alice@example.com")
     for device in (laptop, desk, laptop, desk):
         device.must("sync")
 
@@ -111,19 +120,20 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         return subprocess.run(["openssl", "verify", "-CAfile", root, *extra, "-purpose", "any", "-attime", at, path],
                               capture_output=True).returncode == 0
 
-    held = [("phone-signing", der) for (der,) in rows(phone, "SELECT certificate FROM mail_keys WHERE purpose = "
-                                                             "'signing' AND status = 'current'")]
+    held = [(f"phone-{purpose}", der) for (purpose, der) in
+            rows(phone, "SELECT purpose, certificate FROM mail_keys WHERE status = 'current' ORDER BY purpose DESC")]
     for device in (laptop, desk):
         for (signature, agreement) in rows(device, "SELECT signature_certificate, agreement_certificate FROM devices "
                                                    "WHERE device_id = ?", (phone_id,)):
             held += [(f"{device.name}-phone-signature", signature), (f"{device.name}-phone-agreement", agreement)]
-    check(len(held) == 5 and held[0][1] in {der for (der,) in
-                                            rows(desk, "SELECT certificate FROM mail_keys WHERE purpose = 'signing'")},
-          "the phone holds a current signing certificate the desk renewed", len(held))
+    renewed_by_desk = {der for (der,) in rows(desk, "SELECT certificate FROM mail_keys")}
+    check(len(held) == 6 and held[0][0] == "phone-signing" and held[1][0] == "phone-encryption"
+          and {held[0][1], held[1][1]} <= renewed_by_desk,
+          "the phone holds the current signing and encryption certificates the desk renewed", [n for n, _ in held])
     passing = [name for index, (name, der) in enumerate(held)
                if verifies(der, f"held{index}", False) and verifies(der, f"held{index}", True)]
-    check(not passing, "every signing certificate the removed phone holds, and every device certificate kept for "
-          "it, fails openssl verify -crl_check against the published CRL", passing)
+    check(not passing, "every mail certificate the removed phone holds (encryption too), and every device "
+          "certificate kept for it, fails openssl verify -crl_check against the published CRL", passing)
 
     signed = phone.run("sign", stdin=dated_message("alice@example.com", "bob@example.org", "x", "signed by the thief"))
     if signed.returncode == 0:
@@ -143,4 +153,25 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         check(trust.get("level") == "revoked", "Bob's mailseal, which looked Alice up after the removal, shows what "
               "the removed phone signs as revoked", verified.stdout.decode()[:300])
 
-finish(minimum=11)
+    # Carol looks Alice up after the admin devices agree; then the thief signs
+    # a message to her on the phone, which carries the renewed encryption
+    # certificate, and she verifies it.
+    carol = ClockedHome(work, "carol")
+    carol.must("init", "carol@example.org", "--name", "Carol", "--suite", "modern", "--service", url)
+    carol.must("lookup", "alice@example.com")
+    carol.must("contact", "pin", "alice@example.com", laptop.json("fingerprint")["fingerprint"])
+    to_carol = os.path.join(work, "thief-to-carol.eml")
+    with open(to_carol, "wb") as out:
+        out.write(phone.must("sign", stdin=dated_message("alice@example.com", "carol@example.org", "hi",
+                                                         "from the thief")).stdout)
+    verified = carol.run("--json", "verify", to_carol)
+    check(json.loads(verified.stdout or b"{}").get("trust", {}).get("level") == "revoked",
+          "Carol's mailseal shows what the removed phone signs as revoked", verified.stdout.decode()[:300])
+    carols = os.path.join(work, "carol-to-alice.eml")
+    carol.must("encrypt", "-o", carols,
+               stdin=dated_message("carol@example.org", "alice@example.com", "later", "carol-secret"))
+    check(laptop.decrypts(carols, "carol-secret")[0], "the laptop reads Carol's mail")
+    check(not phone.decrypts(carols, "carol-secret")[0],
+          "the removed phone cannot read Carol's mail after she verified the thief's signed message")
+
+finish(minimum=14)

@@ -185,12 +185,22 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     restore(good)
 
     # Withheld tail: device 3 merges everything and writes; the service then
-    # hides device 1's last record from device 2.
+    # hides device 1's last record from device 2. Device 3's record names it,
+    # past the head the service gives: device 3's log waits (the service or
+    # device 3 lies; stopping every merge would let a stolen device stop
+    # them all), saying so.
     third = alice[2]
     third.must("sync")
     pin_and_sync(third, "carol")
     service_write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (one, last[0]))
-    refused("a withheld tail", "withheld")
+    held_back = verifier.run("sync")
+    check(held_back.returncode == 0 and b"withheld" in held_back.stderr
+          and third.device_id().encode() in held_back.stderr,
+          "a withheld tail: the record naming it waits, saying so", held_back.stderr.decode())
+    reached = {device: seq for (device, seq, _) in positions(verifier)}
+    written = local_rows(third, "SELECT MAX(seq) FROM own_records")[0][0]
+    check(reached.get(third.device_id(), 0) < written, "a withheld tail: the record naming it is not merged",
+          (reached.get(third.device_id()), written))
     restore(good)
 
     verifier.must("sync")

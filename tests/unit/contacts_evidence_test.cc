@@ -290,6 +290,25 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
   EXPECT_EQ(observations.front().days, 1);
 }
 
+// A revoked signer's message teaches no certificate: it may carry an
+// encryption certificate of a removed device's key (review of issue 14,
+// second round, F1), which would become what mail to the address goes to.
+TEST_F(EvidenceTest, ARevokedSignerTeachesNoCertificate) {
+  const test::Person& bob = test::bob();
+  std::string text = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+  smime::MemorySource source(as_bytes(text));
+  smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+  smime::StringSink out;
+  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached, mailseal::now());
+  std::string signed_message = out.take();
+  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard(mailseal::now()));
+  ASSERT_TRUE(read.signature && read.signature->valid);
+  store::TrustRecords(store()).add_revocation(Identity(bob.root.key_fingerprint().to_string(udf::kFullBits)),
+                                              bob.signing.serial_hex(), "crl", mailseal::now());
+  EXPECT_FALSE(learn(store(), read, mailseal::now()));
+  EXPECT_TRUE(list(store()).empty()) << "no certificate of the revoked signer's message is kept";
+}
+
 // StoreGraph keeps TrustGraph's contract over the store: the endorsements
 // an introducer made count until its root is revoked, and then none of them
 // (nor any made of it) do. Alice -120/2-> Carol -120/1-> Dave -90/0-> Bob.

@@ -686,6 +686,21 @@ TEST(RosterMerge, ARoleOnlyGoesDown) {
   EXPECT_EQ(internal::lesser_role(DeviceRole::Full, DeviceRole::Read), DeviceRole::Read);
 }
 
+TEST(RosterMerge, NoListLowersAnAdminDevicesRole) {
+  // A stolen admin device's list taking the other admin device for read:
+  // reported, never taken, on an admin device and on a phone alike.
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  const auto changes =
+      internal::merge_roster({laptop, phone}, {with_role(laptop, DeviceRole::Read), phone}, test::alice().root);
+  EXPECT_TRUE(changes.restricted.empty());
+  ASSERT_EQ(changes.admins_lowered.size(), 1u);
+  EXPECT_EQ(changes.admins_lowered[0].first, laptop.device_id);
+  EXPECT_EQ(changes.admins_lowered[0].second, DeviceRole::Read);
+  EXPECT_EQ(summary(merged({laptop, phone}, {with_role(laptop, DeviceRole::Full), phone})),
+            summary(merged({laptop, phone}, {})));
+}
+
 TEST(RosterMerge, OnlyTheRootsDeviceCertificatesForTheDevicesOwnKeysAreTaken) {
   const auto& root = test::alice().root;
   const auto phone = new_device(DeviceRole::Full);
@@ -838,15 +853,14 @@ TEST(MailKeysMerge, ASigningCertificateLosingTheTieBreakIsRevokedARenewedOneIsNo
   const std::vector<MailCertificate> laptop = {signing(older, KeyStatus::Current)};
   const std::vector<MailCertificate> desk = {signing(newer, KeyStatus::Current)};
   const auto merged = internal::merge_mail_certificates(laptop, desk);
-  const auto superseded = internal::signing_certificates_superseded(laptop, desk, merged);
+  const auto superseded = internal::certificates_superseded(laptop, desk, merged);
   ASSERT_EQ(superseded.size(), 1U);
   EXPECT_EQ(merged.at(superseded.front()), KeyStatus::Archived);
-  EXPECT_EQ(superseded, internal::signing_certificates_superseded(desk, laptop, merged));
+  EXPECT_EQ(superseded, internal::certificates_superseded(desk, laptop, merged));
   // A renewal (the old one archived where it was renewed) revokes nothing.
   const std::vector<MailCertificate> renewed = {signing(older, KeyStatus::Archived), signing(newer, KeyStatus::Current)};
-  EXPECT_TRUE(internal::signing_certificates_superseded(
-                  laptop, renewed, internal::merge_mail_certificates(laptop, renewed))
-                  .empty());
+  EXPECT_TRUE(
+      internal::certificates_superseded(laptop, renewed, internal::merge_mail_certificates(laptop, renewed)).empty());
   // (Two renewals of one key at once revoke nothing either:
   // devices.root_renewal_two_admins.)
 }
@@ -877,7 +891,7 @@ TEST(MailKeysMerge, ARenewalOfAKeyRetiredElsewhereStaysArchivedAndIsRevoked) {
   EXPECT_EQ(merged.at(newer), KeyStatus::Current) << "the rotation's key stays current";
   EXPECT_EQ(merged.at(renewed), KeyStatus::Archived) << "the retired key stays retired";
   EXPECT_EQ(merged.at(older), KeyStatus::Archived);
-  EXPECT_EQ(internal::signing_certificates_superseded(laptop, desk, merged), std::vector<Bytes>{renewed});
+  EXPECT_EQ(internal::certificates_superseded(laptop, desk, merged), std::vector<Bytes>{renewed});
   // The desk, merging the laptop's escrow after the laptop merged its own.
   const std::vector<MailCertificate> laptop_after = {signing(older, KeyStatus::Archived),
                                                      signing(newer, KeyStatus::Current),
@@ -888,6 +902,32 @@ TEST(MailKeysMerge, ARenewalOfAKeyRetiredElsewhereStaysArchivedAndIsRevoked) {
   const std::vector<MailCertificate> renewal = {signing(older, KeyStatus::Archived), signing(renewed, KeyStatus::Current)};
   EXPECT_EQ(internal::merge_mail_certificates(before, renewal).at(renewed), KeyStatus::Current);
   EXPECT_EQ(internal::merge_mail_certificates(renewal, before).at(renewed), KeyStatus::Current);
+}
+
+TEST(MailKeysMerge, ARenewedEncryptionCertificateOfARetiredKeyIsRevokedToo) {
+  // As above for the encryption key (review of issue 14, F1): a
+  // correspondent holding the desk's renewal would keep encrypting to a key
+  // the removed phone holds unless the published CRL names it.
+  const test::Person& alice = test::alice();
+  const test::Person other = test::make_person(alice.address.str(), true);
+  const auto older = alice.encryption.der();
+  const auto newer = other.encryption.der();
+  const store::MailKeyRecord key{.address = alice.address, .purpose = store::KeyPurpose::Encryption};
+  const auto renewed = profile::reissue_mail_certificate(
+                           alice.root_key, alice.root, "Alice", key, alice.encryption.public_key(),
+                           other.encryption.not_before() + std::chrono::hours(48), smime::Capabilities::mailseal())
+                           .certificate;
+  const auto encryption = [&](const Bytes& der, KeyStatus status) {
+    return MailCertificate{alice.address, store::KeyPurpose::Encryption, store::KeyOrigin::Profile, der, status};
+  };
+  const std::vector<MailCertificate> laptop = {encryption(older, KeyStatus::Archived),
+                                               encryption(newer, KeyStatus::Current)};
+  const std::vector<MailCertificate> desk = {encryption(older, KeyStatus::Archived),
+                                             encryption(renewed, KeyStatus::Current)};
+  const auto merged = internal::merge_mail_certificates(laptop, desk);
+  EXPECT_EQ(merged.at(renewed), KeyStatus::Archived);
+  EXPECT_EQ(internal::certificates_superseded(laptop, desk, merged), std::vector<Bytes>{renewed});
+  EXPECT_EQ(internal::certificates_superseded(desk, laptop, merged), std::vector<Bytes>{renewed});
 }
 
 }  // namespace

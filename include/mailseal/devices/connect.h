@@ -184,6 +184,20 @@ enum class RenewalStatus {
 std::string_view to_string(RenewalStatus status);
 RenewalStatus renewal_status(profile::Profile& profile, TimePoint now);
 
+// A device's record whose frontier names a record of another active device
+// past the last one the key service holds for it: the writer claims to have
+// merged what no device wrote (a stolen device stopping the others' sync), or
+// the service withholds that device's records. The writer's log waits from
+// `seq` on; the other devices' records are merged (review of issue 14, F4).
+struct OverreachingRecord {
+  DeviceId writer;
+  std::int64_t seq = 0;  // the writer's first record that names too far
+  DeviceId named;        // the device it names
+  std::int64_t named_seq = 0;
+  std::int64_t served = 0;  // the last record of `named` the service holds
+  int waiting = 0;          // the writer's records that wait
+};
+
 // What a sync did with trust records (docs/service.md, "Trust records").
 struct RecordsReport {
   bool has_key = false;  // false until an admin device made the records key
@@ -196,6 +210,7 @@ struct RecordsReport {
   int unserved = 0;      // records that wait: they name a removed device's record the key service does not serve
   int conflicts = 0;     // subjects decided differently on two devices
   int restored = 0;      // this device's own records taken back from the service (a store restored from a backup)
+  std::vector<OverreachingRecord> overreaching;  // by writer
 };
 
 struct SyncReport {

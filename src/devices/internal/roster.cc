@@ -112,8 +112,12 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
       throw not_a_device(entry.device_id, "with other keys than the device this one knows");
     if (entry.status == store::DeviceStatus::Removed && mine->status == store::DeviceStatus::Active)
       changes.removed.push_back(entry.device_id);
-    if (lesser_role(entry.role, mine->role) != mine->role)
-      changes.restricted.emplace_back(entry.device_id, entry.role);
+    if (lesser_role(entry.role, mine->role) != mine->role) {
+      // An admin device taken for read would have its decisions ignored
+      // for good: a stolen admin device's way to silence the other one.
+      auto& list = mine->role == store::DeviceRole::Admin ? changes.admins_lowered : changes.restricted;
+      list.emplace_back(entry.device_id, entry.role);
+    }
     if (entry.status == store::DeviceStatus::Removed || mine->status == store::DeviceStatus::Removed) {
       // Certificates renewed for a removed device are not taken: revoked.
       revoke_certificates_of(changes, *mine, entry);
@@ -220,17 +224,17 @@ std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<Mail
   return merged;
 }
 
-std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
-                                                   const std::vector<MailCertificate>& other,
-                                                   const std::map<Bytes, store::KeyStatus>& merged) {
+std::vector<Bytes> certificates_superseded(const std::vector<MailCertificate>& held,
+                                           const std::vector<MailCertificate>& other,
+                                           const std::map<Bytes, store::KeyStatus>& merged) {
   std::set<Bytes> archived_somewhere;
-  std::set<Bytes> signing;
+  std::set<Bytes> profiles;
   for (const auto* side : {&held, &other}) {
     for (const auto& certificate : *side) {
       if (certificate.status != store::KeyStatus::Current)
         archived_somewhere.insert(certificate.certificate);
-      else if (certificate.origin == store::KeyOrigin::Profile && certificate.purpose == store::KeyPurpose::Signing)
-        signing.insert(certificate.certificate);
+      else if (certificate.origin == store::KeyOrigin::Profile)
+        profiles.insert(certificate.certificate);
     }
   }
   // A certificate renewed for the same key on both at once loses nothing:
@@ -241,7 +245,7 @@ std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertifi
       current_keys.push_back(crypto::Certificate::from_der(der).public_key());
   }
   std::vector<Bytes> out;
-  for (const auto& der : signing) {
+  for (const auto& der : profiles) {
     auto at = merged.find(der);
     if (archived_somewhere.count(der) || at == merged.end() || at->second == store::KeyStatus::Current)
       continue;

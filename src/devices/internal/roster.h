@@ -31,6 +31,10 @@ struct RosterChanges {
   std::vector<store::DeviceRecord> added;  // devices not held here, with the other's role and status
   std::vector<DeviceId> removed;           // active here, removed there: a removal is final
   std::vector<std::pair<DeviceId, store::DeviceRole>> restricted;  // the lesser of the two roles
+  // Admin devices here that the other list gives a lesser role: never taken
+  // (only a holder of the root writes such a list, and roles never change
+  // after joining, so it is a stolen admin device's), only reported.
+  std::vector<std::pair<DeviceId, store::DeviceRole>> admins_lowered;
   std::vector<store::DeviceRecord> renewed;  // the same keys, certificates that last longer
   // Device certificates (DER) of devices removed on either side, those of
   // both sides: a renewal made before the removal was known is revoked, not
@@ -42,7 +46,8 @@ struct RosterChanges {
 // Error(BadSignature) naming the device when `other` holds an entry that is
 // not a device of the profile (is_device_of), or binds a device held here to
 // other keys; nothing is merged then. Merging is commutative, idempotent and
-// monotone: a removed device stays removed, a role only goes down, and of
+// monotone: a removed device stays removed, a role only goes down (except
+// an admin device's, which no list lowers: admins_lowered), and of
 // two certificates for a device's keys the one that ends later (then the
 // greater DER) is kept, except for a removed device, whose certificates are
 // never renewed by a merge.
@@ -76,16 +81,17 @@ struct MailCertificate {
 std::map<Bytes, store::KeyStatus> merge_mail_certificates(const std::vector<MailCertificate>& held,
                                                           const std::vector<MailCertificate>& other);
 
-// The profile's signing certificates (DER) that `merged` archives although
-// neither side had archived them: current on both devices that knew them,
-// they lost the tie-break to one made at the same time elsewhere for another
-// key (two rotations at once; not two renewals of one key), or their key was
-// retired on the other side (a renewal that did not know of a rotation).
-// Each may have been sealed to a device the other admin device removed
-// meanwhile, so it is revoked, not only archived (docs/service.md, "Two
-// admin devices").
-std::vector<Bytes> signing_certificates_superseded(const std::vector<MailCertificate>& held,
-                                                   const std::vector<MailCertificate>& other,
-                                                   const std::map<Bytes, store::KeyStatus>& merged);
+// The profile's certificates (DER), signing and encryption, that `merged`
+// archives although neither side had archived them: current on both devices
+// that knew them, they lost the tie-break to one made at the same time
+// elsewhere for another key (two rotations at once; not two renewals of one
+// key), or their key was retired on the other side (a renewal that did not
+// know of a rotation). Each may have been sealed to a device the other admin
+// device removed meanwhile, so it is revoked, not only archived: a
+// correspondent holding an encryption certificate of such a key would
+// otherwise keep encrypting to it (docs/service.md, "Two admin devices").
+std::vector<Bytes> certificates_superseded(const std::vector<MailCertificate>& held,
+                                           const std::vector<MailCertificate>& other,
+                                           const std::map<Bytes, store::KeyStatus>& merged);
 
 }  // namespace mailseal::devices::internal

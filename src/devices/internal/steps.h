@@ -58,8 +58,8 @@ KeyBundle open_bundle(ByteView sealed, const crypto::PrivateKey& agreement_key,
 
 // --- Removing a device (removal.cc) ---
 
-// Archives the profile's current encryption keys (and signing keys, their
-// certificates revoked, when `signing`) and issues new ones under the root:
+// Archives the profile's current encryption keys (and signing keys, when
+// `signing`), revokes their certificates and issues new ones under the root:
 // what a removed device holds reads (and signs) nothing new. The addresses.
 std::vector<EmailAddress> rotate_mail_keys(profile::Profile& profile, const KeyAccess& key_access, bool signing,
                                            TimePoint now);
@@ -101,8 +101,8 @@ struct EscrowLearning {
   bool changed = false;  // this device took something from the escrow
   bool behind = false;   // the escrow lacks something this device holds: publish
   bool older_served = false;  // older than the newest escrow served or published here (merged all the same)
-  // Refused (it removes this device or lowers its role), but it lists as
-  // active an admin device removed here: not merged; publish over it.
+  // Refused (it removes this device or lowers its role), but only an admin
+  // device removed here can have sealed it: not merged; publish over it.
   bool ignored = false;
 };
 // Admin devices: merges what the escrow the service serves holds (the other
@@ -110,8 +110,9 @@ struct EscrowLearning {
 // are final, roles only go down, keys only get archived. Error(BadSignature),
 // changing nothing, when the escrow was altered or is another profile's;
 // EscrowRefused, changing nothing, when it removes this device or lowers
-// its role, unless it lists as active an admin device removed here (the
-// person removed the device the refusal named): then it is ignored. An
+// its role, unless only an admin device removed here can have sealed it
+// (it lists that device active, or no other admin device is active here):
+// then it is ignored, whatever else it lists. An
 // older escrow served again (a backup restored, a replay) is merged like any
 // other: every merge only adds, so it changes nothing; older_served says so,
 // and `behind` makes the caller publish the newer state again. An escrow
