@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <functional>
 #include <initializer_list>
+#include <iostream>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
-#include <iostream>
-#include <memory>
 
 #include <CLI/CLI.hpp>
 
