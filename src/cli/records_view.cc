@@ -71,9 +71,10 @@ bool print_records(const devices::RecordsReport& records) {
     print_warning(fmt::format(
         "trust record {1} of device {0} names record {3} of device {2}, but the key service holds that device's "
         "records only up to {4}: {5} record(s) of device {0} wait, the other devices' records were merged. Either "
-        "device {0} claims what no device wrote, and is stolen or compromised: remove it ('mailseal device remove "
-        "{0}' on an admin device); or the key service withheld the records of device {2}. If this repeats after "
-        "device {2} synced, remove device {0}",
+        "device {0} claims what no device wrote, or the key service withheld the records of device {2} from this "
+        "device (nothing here can tell which). If device {0} is not in your hands, remove it ('mailseal device "
+        "remove {0}' on an admin device); if it is, the key service is not to be trusted: move the profile to "
+        "another",
         record.writer.str(), record.seq, record.named.str(), record.named_seq, record.served, record.waiting));
     any = true;
   }
