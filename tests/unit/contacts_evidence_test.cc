@@ -59,6 +59,17 @@ class EvidenceTest : public ::testing::Test {
     return import_file(store(), as_bytes(pem), smime::Policy::standard(mailseal::now()));
   }
 
+  // A small message Bob signed, as the reader reports it.
+  static smime::ReadResult read_message_signed_by_bob() {
+    std::string text = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+    smime::MemorySource source(as_bytes(text));
+    smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
+    smime::StringSink out;
+    smime::sign_message(outgoing, out, test::bob().signer(), smime::SignatureForm::Detached, mailseal::now());
+    std::string signed_message = out.take();
+    return smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard(mailseal::now()));
+  }
+
   trust::Verdict bob_verdict() {
     auto report = evaluate_address(store(), evaluator_, EmailAddress::parse("bob@example.org"), mailseal::now());
     EXPECT_TRUE(report.has_value());
@@ -274,13 +285,7 @@ TEST_F(EvidenceTest, ACorporateRootIsNeverMadeAClientAnchor) {
 
 TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
   const test::Person& bob = test::bob();
-  std::string text = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
-  smime::MemorySource source(as_bytes(text));
-  smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
-  smime::StringSink out;
-  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached, mailseal::now());
-  std::string signed_message = out.take();
-  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard(mailseal::now()));
+  smime::ReadResult read = read_message_signed_by_bob();
   ASSERT_TRUE(read.signature && read.signature->valid);
   EXPECT_TRUE(learn(store(), read, mailseal::now()));
   EXPECT_FALSE(learn(store(), read, mailseal::now() + 24h * 3)) << "the same message, days later";
@@ -295,13 +300,7 @@ TEST_F(EvidenceTest, AReplayedMessageAddsNoHistory) {
 // second round, F1), which would become what mail to the address goes to.
 TEST_F(EvidenceTest, ARevokedSignerTeachesNoCertificate) {
   const test::Person& bob = test::bob();
-  std::string text = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
-  smime::MemorySource source(as_bytes(text));
-  smime::OutgoingMessage outgoing = smime::OutgoingMessage::read(source);
-  smime::StringSink out;
-  smime::sign_message(outgoing, out, bob.signer(), smime::SignatureForm::Detached, mailseal::now());
-  std::string signed_message = out.take();
-  smime::ReadResult read = smime::read_message(as_bytes(signed_message), {}, smime::Policy::standard(mailseal::now()));
+  smime::ReadResult read = read_message_signed_by_bob();
   ASSERT_TRUE(read.signature && read.signature->valid);
   store::TrustRecords(store()).add_revocation(Identity(bob.root.key_fingerprint().to_string(udf::kFullBits)),
                                               bob.signing.serial_hex(), "crl", mailseal::now());
