@@ -12,6 +12,7 @@ from it; the person removes the spare on the laptop, whose publication lists
 the phone removed and whose new keys never reach the phone. What stays
 refused: the laptop's own removal, and the thief's revocation of the laptop's
 device certificates."""
+import hashlib
 import json
 import os
 import subprocess
@@ -32,17 +33,17 @@ def devices_of(device):
     return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
 
 
-def crl_verdict(work, root, crl, certificate_der, name):
+def crl_verdict(work, root, crl, certificate_der):
     """What `openssl verify -crl_check` says of a certificate against the root and the published CRL: "revoked",
     "good", or its output."""
-    path = os.path.join(work, f"{name}.pem")
+    path = os.path.join(work, hashlib.sha256(certificate_der).hexdigest() + ".pem")
     with open(path, "w") as out:
         out.write(pem_of(certificate_der))
     plain = subprocess.run(["openssl", "verify", "-CAfile", root, "-purpose", "any", path], capture_output=True)
     checked = subprocess.run(["openssl", "verify", "-CAfile", root, "-CRLfile", crl, "-crl_check", "-purpose", "any",
                               path], capture_output=True)
     if plain.returncode != 0:
-        raise RuntimeError(f"{name} does not verify against the root at all: {plain.stderr.decode()}")
+        raise RuntimeError(f"{path} does not verify against the root at all: {plain.stderr.decode()}")
     said = (checked.stdout + checked.stderr).decode()
     if checked.returncode == 0:
         return "good"
@@ -104,28 +105,24 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     # service serves, so it must keep the desk's revocation of the phone's
     # device certificates, and must not take the thief's of the laptop's own.
     root, crl = published_root_and_crl(service, fingerprint, laptop, work)
-    phone_certificates = store_rows(laptop, "SELECT signature_certificate, agreement_certificate FROM devices "
-                                            "WHERE device_id = ?", (phone_id,))[0]
-    verdicts = [crl_verdict(work, root, crl, der, f"phone-device-{n}") for n, der in enumerate(phone_certificates)]
-    check(verdicts == ["revoked", "revoked"],
-          "the phone's device certificates fail openssl verify -crl_check against the CRL the laptop published",
-          verdicts)
-    phone_mail_certificates = [row[0] for row in store_rows(phone, "SELECT certificate FROM mail_keys "
-                                                                   "WHERE origin = 'profile'")]
-    verdicts = [crl_verdict(work, root, crl, der, f"phone-mail-{n}") for n, der in enumerate(phone_mail_certificates)]
-    check(len(verdicts) >= 4 and all(verdict == "revoked" for verdict in verdicts),
+
+    def verdicts(device, sql, parameters=()):
+        """What openssl verify -crl_check says of each certificate a query finds in a device's store."""
+        return [crl_verdict(work, root, crl, der) for row in store_rows(device, sql, parameters) for der in row]
+
+    said = verdicts(laptop, "SELECT signature_certificate, agreement_certificate FROM devices WHERE device_id = ?",
+                    (phone_id,))
+    check(said == ["revoked", "revoked"],
+          "the phone's device certificates fail openssl verify -crl_check against the CRL the laptop published", said)
+    said = verdicts(phone, "SELECT certificate FROM mail_keys WHERE origin = 'profile'")
+    check(len(said) >= 4 and all(verdict == "revoked" for verdict in said),
           "every mail certificate the phone holds (the thief's rotation's too, which only the desk revoked) fails "
-          "openssl verify -crl_check against the CRL the laptop published", verdicts)
-    own_certificates = store_rows(laptop, "SELECT signature_certificate, agreement_certificate FROM devices "
-                                          "WHERE is_self = 1")[0]
-    verdicts = [crl_verdict(work, root, crl, der, f"laptop-device-{n}") for n, der in enumerate(own_certificates)]
-    check(verdicts == ["good", "good"],
-          "the laptop's own device certificates, which the thief revoked, are not revoked in the laptop's CRL",
-          verdicts)
-    own_mail = [row[0] for row in store_rows(laptop, "SELECT certificate FROM mail_keys WHERE status = 'current' "
-                                                     "AND origin = 'profile'")]
-    verdicts = [crl_verdict(work, root, crl, der, f"laptop-mail-{n}") for n, der in enumerate(own_mail)]
-    check(verdicts and all(verdict == "good" for verdict in verdicts),
-          "the laptop's current mail certificates are not revoked in its CRL", verdicts)
+          "openssl verify -crl_check against the CRL the laptop published", said)
+    said = verdicts(laptop, "SELECT signature_certificate, agreement_certificate FROM devices WHERE is_self = 1")
+    check(said == ["good", "good"],
+          "the laptop's own device certificates, which the thief revoked, are not revoked in the laptop's CRL", said)
+    said = verdicts(laptop, "SELECT certificate FROM mail_keys WHERE status = 'current' AND origin = 'profile'")
+    check(said and all(verdict == "good" for verdict in said),
+          "the laptop's current mail certificates are not revoked in its CRL", said)
 
 finish(minimum=13)
