@@ -78,8 +78,8 @@ constexpr std::string_view kOlderEscrowWarning =
     "this device's publication restores the newer one";
 constexpr std::string_view kIgnoredEscrowWarning =
     "the key service served an escrow that removes this device or lowers its role, after an admin device was "
-    "removed here (which may have written it): nothing was taken from it, and this device's publication "
-    "replaces it";
+    "removed here (which may have written it): nothing but its removals of other devices was taken from it, and "
+    "this device's publication replaces it";
 
 }  // namespace
 

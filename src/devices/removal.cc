@@ -61,7 +61,8 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   // escrow that cannot be read stops the removal with nothing done. One
   // refused because it removes this device or lowers its role (a stolen
   // admin device wrote it) does not: removing that device is what the
-  // refusal tells the person to do, and this removal's escrow replaces it.
+  // refusal tells the person to do, and this removal's escrow replaces it
+  // (what of it only shrinks, its removals of other devices, is merged).
   try {
     learn_from_escrow(profile, client, key_access, now);
   } catch (const EscrowRefused&) {

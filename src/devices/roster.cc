@@ -159,7 +159,9 @@ std::optional<EscrowRefused> own_removal(const DeviceId& self, const RosterChang
   if (std::find(changes.removed.begin(), changes.removed.end(), self) == changes.removed.end())
     return std::nullopt;
   return EscrowRefused(
-      ErrorCode::RejectedByPolicy, "an escrow sealed by an admin device removes this device; nothing was taken from it",
+      ErrorCode::RejectedByPolicy,
+      "an escrow sealed by an admin device removes this device; nothing but its removals of other "
+      "devices was taken from it",
       "only a device holding the profile's root writes one: if you did not remove this device from another "
       "admin device of yours, that device is stolen or compromised and can do what an admin device can "
       "until the profile's root is replaced: remove it from this device ('mailseal device remove'; "
@@ -175,7 +177,8 @@ std::optional<EscrowRefused> own_restriction(const DeviceId& self, const RosterC
       continue;
     return EscrowRefused(
         ErrorCode::RejectedByPolicy,
-        fmt::format("an escrow sealed by an admin device lowers this device's role to {}; nothing was taken from it",
+        fmt::format("an escrow sealed by an admin device lowers this device's role to {}; nothing but its removals "
+                    "of other devices was taken from it",
                     store::to_string(role)),
         "only a device holding the profile's root writes one: if you did not change this device's role from another "
         "admin device of yours, that device is stolen or compromised: remove it from this device ('mailseal device "
@@ -332,6 +335,72 @@ std::vector<DeviceId> rotation_for(store::LocalStore& store, const std::vector<s
   return out;
 }
 
+// Serials an escrow may revoke that this device keeps using: its own device
+// certificates (as held here and as the escrow lists them) and its current
+// mail certificates. A thief's escrow that removes this device revokes them.
+std::set<std::string> serials_in_use(store::LocalStore& store, const KeyBundle& escrow) {
+  const store::DeviceRecord self = this_device(store);
+  std::vector<const Bytes*> certificates = {&self.signature_certificate, &self.agreement_certificate};
+  for (const auto& entry : escrow.devices) {
+    if (entry.device_id == self.device_id) {
+      certificates.push_back(&entry.signature_certificate);
+      certificates.push_back(&entry.agreement_certificate);
+    }
+  }
+  const auto keys = store.mail_keys();
+  for (const auto& key : keys) {
+    if (key.status == store::KeyStatus::Current)
+      certificates.push_back(&key.certificate);
+  }
+  std::set<std::string> out;
+  for (const Bytes* der : certificates)
+    out.insert(crypto::Certificate::from_der(*der).serial_hex());
+  return out;
+}
+
+// What of an escrow this device refuses (it removes this device or lowers
+// its role) is still merged, in one transaction: what only shrinks who can
+// read or sign (shrinking_changes). A removal there of a device active here
+// rotates this device's mail and records keys as 'device remove' does, since
+// this device may have sealed them to it; the revocations are a union (this
+// device's publication replaces the service's revocation list, which must
+// not lose one), except of what this device uses. Nothing that adds (a
+// device, a key, a renewal) is taken. The devices removed here.
+std::vector<DeviceId> take_what_only_shrinks(profile::Profile& profile, const KeyAccess& key_access,
+                                             const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow,
+                                             TimePoint now) {
+  store::LocalStore& store = profile.store();
+  const RosterChanges changes =
+      shrinking_changes(held, escrow.devices, this_device(store).device_id, profile.root_certificate());
+  store::Transaction transaction(store.database());
+  apply_roster_changes(store, changes, now);
+  if (!changes.removed.empty()) {
+    rotate_mail_keys(profile, key_access, could_sign(held, changes.removed), now);
+    rotate_records_key(store, profile.access_for_new_key_files(key_access), now);
+  }
+  const std::set<std::string> in_use = serials_in_use(store, escrow);
+  store::TrustRecords records(store);
+  for (const auto& serial : escrow.revoked) {
+    if (!in_use.count(serial))
+      records.add_revocation(store.profile().fingerprint, serial, std::string(kRemovedSource), now);
+  }
+  transaction.commit();
+  return changes.removed;
+}
+
+// The refusal, saying which devices it removed that this device took.
+EscrowRefused refusal_naming(const EscrowRefused& refused, const std::vector<DeviceId>& removed_here) {
+  if (removed_here.empty())
+    return refused;
+  std::string names;
+  for (const auto& id : removed_here)
+    names += (names.empty() ? "" : ", ") + id.str();
+  return EscrowRefused(
+      refused.code(),
+      fmt::format("{} (removed here: {}; this device's keys were rotated away from them)", refused.what(), names),
+      refused.hint());
+}
+
 }  // namespace
 
 void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes, TimePoint now) {
@@ -432,9 +501,13 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   if (!refused)
     refused = own_restriction(self, changes);
   if (refused) {
+    // Removals of other devices are never lost, whoever's list it is
+    // (review of issue 14, F3): the person's other admin device, listing
+    // this one removed on a thief's word, may have removed a phone since.
+    const std::vector<DeviceId> removed_here = take_what_only_shrinks(profile, key_access, held, *escrow, now);
     if (!sealed_by_removed_admin(held, *escrow))
-      throw *refused;
-    return {false, true, older, true};
+      throw refusal_naming(*refused, removed_here);
+    return {!removed_here.empty(), true, older, true};
   }
   const Identity fingerprint = store.profile().fingerprint;
   const std::vector<DeviceId> rotate_for = rotation_for(store, held, changes, *escrow);

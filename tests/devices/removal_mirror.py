@@ -12,34 +12,16 @@ lists the phone active and brings keys the laptop lacks: the laptop rotates
 again. In the end no current key of either admin device, mail or records, is
 one the phone holds."""
 import os
-import sqlite3
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
-from profile_tool import admins_and_phone  # noqa: E402
+from profile_tool import admins_and_phone, current_keys, held_keys  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
-
-
-def current(device):
-    """The current mail certificates' keys and the current records key ids of a device's store."""
-    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
-        mail = {row[0] for row in db.execute("SELECT key_fingerprint FROM mail_keys WHERE status = 'current' "
-                                             "AND origin = 'profile'")}
-        records = {row[0] for row in db.execute("SELECT key_id FROM records_keys WHERE status = 'current'")}
-    return mail, records
-
-
-def held(device):
-    """Every mail key and records key a device's store holds, whatever its status."""
-    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
-        mail = {row[0] for row in db.execute("SELECT key_fingerprint FROM mail_keys")}
-        records = {row[0] for row in db.execute("SELECT key_id FROM records_keys")}
-    return mail, records
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
@@ -60,11 +42,11 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     service.write("UPDATE accounts SET escrow = ? WHERE fingerprint = ?", (before, fingerprint))
     desk.must("device", "remove", tablet.device_id())
     phone.run("sync")  # still active on the desk: takes the desk's new keys
-    phone_mail, phone_records = held(phone)
+    phone_mail, phone_records = held_keys(phone)
     for device in (laptop, desk, laptop, desk):
         device.must("sync")
 
-    on_laptop, on_desk = current(laptop), current(desk)
+    on_laptop, on_desk = current_keys(laptop), current_keys(desk)
     check(on_laptop == on_desk and len(on_laptop[0]) == 2 and len(on_laptop[1]) == 1,
           "the two admin devices agree on the current keys", (on_laptop, on_desk))
     check(not (on_laptop[0] & phone_mail), "no current mail key is one the removed phone holds")

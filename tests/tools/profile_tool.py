@@ -39,21 +39,45 @@ def correspondents(work, url, names, devices=()):
     return people
 
 
-def admins_and_phone(work, url, home=Home):
+def admins_and_phone(work, url, home=Home, spares=()):
     """The laptop (admin, `init` with alice@example.com), the desk (admin, restored from two recovery shares) and
-    the phone (full, joined by PIN), all synced: the Homes (made with `home`)."""
+    the phone (full, joined by PIN), all synced: the Homes (made with `home`). Each name in `spares` is one more
+    admin device restored from the same shares before the phone joined, returned after the phone."""
     laptop, desk, phone = (home(work, name) for name in ("laptop", "desk", "phone"))
     laptop.must("init", "alice@example.com", "--name", "Alice", "--suite", "modern", "--device-name", "laptop",
                 "--service", url)
     shares = laptop.json("recovery", "create", "--shares", "2", "--quorum", "2")["shares"]
-    desk.must("recovery", "restore", shares[0], shares[1], "--service", url, "--name", "desk")
-    laptop.must("sync")
+    restored = [desk] + [home(work, name) for name in spares]
+    for admin in restored:
+        admin.must("recovery", "restore", shares[0], shares[1], "--service", url, "--name", admin.name)
+        laptop.must("sync")
     invite = laptop.json("device", "invite", "--role", "full")
     phone.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
                "--name", "phone")
-    for device in (laptop, phone, desk, laptop, phone):
+    for device in (laptop, phone, *restored, laptop, phone):
         device.must("sync")
-    return laptop, desk, phone
+    return (laptop, desk, phone, *restored[1:])
+
+
+def store_rows(device, sql, parameters=()):
+    """The rows a query finds in a device's store."""
+    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        return db.execute(sql, parameters).fetchall()
+
+
+def current_keys(device):
+    """The current mail keys of the profile and the current records key ids of a device's store."""
+    mail = {row[0] for row in store_rows(device, "SELECT key_fingerprint FROM mail_keys WHERE status = 'current' "
+                                                 "AND origin = 'profile'")}
+    records = {row[0] for row in store_rows(device, "SELECT key_id FROM records_keys WHERE status = 'current'")}
+    return mail, records
+
+
+def held_keys(device):
+    """Every mail key and records key a device's store holds, whatever its status."""
+    mail = {row[0] for row in store_rows(device, "SELECT key_fingerprint FROM mail_keys")}
+    records = {row[0] for row in store_rows(device, "SELECT key_id FROM records_keys")}
+    return mail, records
 
 
 def pem_of(der, kind="x509"):

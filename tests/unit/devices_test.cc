@@ -782,6 +782,71 @@ TEST(RosterMerge, CertificatesRenewedForADeviceRemovedOnEitherSideAreRevokedNotT
   EXPECT_TRUE(internal::merge_roster({removed}, {removed}, test::alice().root).empty());
 }
 
+TEST(RosterMerge, ARefusedListStillGivesItsRemovalsOfOtherDevicesAndNothingThatAddsOrRemovesThisOne) {
+  // Review of issue 14, F3: the desk's list removes the laptop (on a stolen
+  // admin device's word) and the phone (the person's wish). The laptop
+  // refuses the list but must not lose the phone's removal.
+  const auto desk_signature = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto desk_agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const auto desk =
+      device_issued_at(test::alice(), desk_signature, desk_agreement, DeviceRole::Admin, from_unix_seconds(1700000000));
+  const auto desk_renewed =
+      device_issued_at(test::alice(), desk_signature, desk_agreement, DeviceRole::Admin, from_unix_seconds(1750000000));
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto spare = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  const auto tablet = new_device(DeviceRole::Full);
+  const auto watch = new_device(DeviceRole::Full);  // joined on the desk: unknown to the laptop
+  const auto gone = new_device(DeviceRole::Full);   // joined and removed on the desk
+  const std::vector<store::DeviceRecord> held = {laptop, desk, spare, phone, tablet};
+  const std::vector<store::DeviceRecord> refused = {
+      with_status(laptop, DeviceStatus::Removed), desk_renewed,
+      with_role(spare, DeviceRole::Read),         with_status(phone, DeviceStatus::Removed),
+      with_role(tablet, DeviceRole::Read),        watch,
+      with_status(gone, DeviceStatus::Removed)};
+  const auto& root = test::alice().root;
+  ASSERT_EQ(internal::merge_roster(held, refused, root).removed.size(), 2u) << "merged whole, it removes the laptop";
+
+  const auto changes = internal::shrinking_changes(held, refused, laptop.device_id, root);
+  EXPECT_EQ(changes.removed, std::vector<DeviceId>{phone.device_id}) << "the phone's removal, not the laptop's";
+  ASSERT_EQ(changes.restricted.size(), 1u) << "a device that is not an admin device goes down";
+  EXPECT_EQ(changes.restricted[0].first, tablet.device_id);
+  EXPECT_EQ(changes.restricted[0].second, DeviceRole::Read);
+  EXPECT_TRUE(changes.admins_lowered.empty()) << "no admin device is lowered (F2)";
+  EXPECT_TRUE(changes.added.empty()) << "a refused list adds no device: an added one would read every key";
+  EXPECT_TRUE(changes.renewed.empty()) << "nor renews one";
+  const auto revoked = [&](const Bytes& der) {
+    return std::find(changes.revoked.begin(), changes.revoked.end(), der) != changes.revoked.end();
+  };
+  for (const auto* device : {&phone, &gone}) {
+    EXPECT_TRUE(revoked(device->signature_certificate) && revoked(device->agreement_certificate))
+        << "the certificates of a device removed there are revoked here";
+  }
+  EXPECT_FALSE(revoked(laptop.signature_certificate) || revoked(laptop.agreement_certificate))
+      << "this device's own certificates are not";
+
+  // Taken again, or with the list merged whole later, nothing more changes.
+  std::vector<store::DeviceRecord> after = held;
+  after[3] = with_status(phone, DeviceStatus::Removed);
+  after[4] = with_role(tablet, DeviceRole::Read);
+  const auto again = internal::shrinking_changes(after, refused, laptop.device_id, root);
+  EXPECT_TRUE(again.removed.empty() && again.restricted.empty());
+  // The same list on the desk, this device there: nothing of its own entry.
+  EXPECT_TRUE(
+      internal::shrinking_changes({laptop}, {with_status(laptop, DeviceStatus::Removed)}, laptop.device_id, root)
+          .revoked.empty());
+  // A refused list that is not a device list of the profile is still refused whole.
+  auto foreign = device_issued_at(test::bob(), crypto::PrivateKey::generate(crypto::KeyType::P256),
+                                  crypto::PrivateKey::generate(crypto::KeyType::P256), DeviceRole::Full,
+                                  from_unix_seconds(1700000000));
+  expect_error(
+      ErrorCode::BadSignature,
+      [&] {
+        internal::shrinking_changes(held, {with_status(phone, DeviceStatus::Removed), foreign}, laptop.device_id, root);
+      },
+      "device certificates");
+}
+
 TEST(RosterMerge, AnEscrowCarriesItsRevocationsAndRosterClock) {
   internal::KeyBundle escrow;
   escrow.fingerprint = Identity("MPROFILE");

@@ -1,6 +1,7 @@
 #include "devices/internal/roster.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <tuple>
 
@@ -130,6 +131,19 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
       changes.renewed.push_back(std::move(renewed));
     }
   }
+  return changes;
+}
+
+RosterChanges shrinking_changes(const std::vector<store::DeviceRecord>& held,
+                                const std::vector<store::DeviceRecord>& other, const DeviceId& self,
+                                const crypto::Certificate& root) {
+  std::vector<store::DeviceRecord> others;
+  std::copy_if(other.begin(), other.end(), std::back_inserter(others),
+               [&](const store::DeviceRecord& entry) { return entry.device_id != self; });
+  RosterChanges changes = merge_roster(held, others, root);
+  changes.added.clear();
+  changes.renewed.clear();
+  changes.admins_lowered.clear();
   return changes;
 }
 

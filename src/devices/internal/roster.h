@@ -54,6 +54,20 @@ struct RosterChanges {
 RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const std::vector<store::DeviceRecord>& other,
                            const crypto::Certificate& root);
 
+// What of another admin device's list is still merged when this device
+// refuses it, because it removes `self` or lowers this device's role: what
+// only shrinks who can read or sign. The removals of other devices (with the
+// revocation of their device certificates) and lowered roles of devices that
+// are not admin devices are kept; this device's own entry is left out (its
+// removal stays refused), no admin device is lowered (admins_lowered, F2),
+// and nothing is added or renewed (the list may be a stolen admin device's,
+// and an added device would read every key). Removals are final, so losing
+// one would bring back a device the person removed (review of issue 14, F3;
+// docs/service.md, "Two admin devices"). Throws like merge_roster.
+RosterChanges shrinking_changes(const std::vector<store::DeviceRecord>& held,
+                                const std::vector<store::DeviceRecord>& other, const DeviceId& self,
+                                const crypto::Certificate& root);
+
 // Records keys by id with their status. After merging: every id of either
 // side; archived where either side archived it (a rotation archives every
 // older key); of the others, the greatest id is current and the rest are

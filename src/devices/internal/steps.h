@@ -102,17 +102,20 @@ struct EscrowLearning {
   bool behind = false;   // the escrow lacks something this device holds: publish
   bool older_served = false;  // older than the newest escrow served or published here (merged all the same)
   // Refused (it removes this device or lowers its role), but only an admin
-  // device removed here can have sealed it: not merged; publish over it.
+  // device removed here can have sealed it: of it only what shrinks (the
+  // removals of other devices, revocations) is merged; publish over it.
   bool ignored = false;
 };
 // Admin devices: merges what the escrow the service serves holds (the other
 // admin devices' devices, mail keys, records keys, revocations): removals
 // are final, roles only go down, keys only get archived. Error(BadSignature),
 // changing nothing, when the escrow was altered or is another profile's;
-// EscrowRefused, changing nothing, when it removes this device or lowers
-// its role, unless only an admin device removed here can have sealed it
-// (it lists that device active, or no other admin device is active here):
-// then it is ignored, whatever else it lists. An
+// EscrowRefused when it removes this device or lowers its role, unless only
+// an admin device removed here can have sealed it (it lists that device
+// active, or no other admin device is active here): then it is ignored,
+// whatever else it lists. Either way what of it only shrinks is merged first
+// (roster.h, shrinking_changes): the removals of other devices, with a
+// rotation of this device's keys away from them, and the revocations. An
 // older escrow served again (a backup restored, a replay) is merged like any
 // other: every merge only adds, so it changes nothing; older_served says so,
 // and `behind` makes the caller publish the newer state again. An escrow
