@@ -805,12 +805,38 @@ void CommandLineDeleter::operator()(CommandLine* definitions) const noexcept {
   delete definitions;
 }
 
-std::unique_ptr<CommandLine, CommandLineDeleter> define_command_line() {
-  return std::unique_ptr<CommandLine, CommandLineDeleter>(new CommandLine({}));
+struct PreparedCommandLines::Prepared {
+  const CommandGroup* group;
+  std::unique_ptr<CommandLine, CommandLineDeleter> definitions;
+};
+
+PreparedCommandLines::PreparedCommandLines(std::span<const std::string_view> commands) {
+  for (const CommandGroup* group : groups_for(commands)) {
+    // A command of the group alone names the group alone.
+    const std::string_view command = *group->commands.begin();
+    prepared_.push_back(
+        {group, std::unique_ptr<CommandLine, CommandLineDeleter>(new CommandLine(std::span(&command, 1)))});
+  }
+}
+
+PreparedCommandLines::~PreparedCommandLines() = default;
+
+CommandLine& PreparedCommandLines::for_command_line(int argc, char** argv) {
+  const std::vector<std::string_view> words = words_of(argc, argv);
+  const std::vector<const CommandGroup*> groups = groups_for(words);
+  for (const auto& [group, definitions] : prepared_) {
+    if (groups.size() == 1 && groups.front() == group)
+      return *definitions;
+  }
+  built_.reset(new CommandLine(words));
+  return *built_;
 }
 
 std::vector<std::string> commands_defined_for(std::span<const std::string_view> words) {
-  const CommandLine definitions(words);
+  return commands_defined_in(CommandLine(words));
+}
+
+std::vector<std::string> commands_defined_in(const CommandLine& definitions) {
   std::vector<std::string> names;
   for (const CLI::App* command : definitions.app.get_subcommands([](const CLI::App*) { return true; }))
     names.push_back(command->get_name());

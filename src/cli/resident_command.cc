@@ -16,13 +16,15 @@ int run_resident(const Context& context) {
   if (!socket)
     throw Error(ErrorCode::Usage, "MAILSEAL_RESIDENT is \"off\": there is no socket to listen at",
                 "unset MAILSEAL_RESIDENT, or set it to the socket's path");
+  resident::bind_symbols_at_start(context.command_line());
   agent::warm_up();
-  // Each forked command parses its own copy of these definitions.
-  const auto definitions = define_command_line();
+  // Each forked command parses its own copy of its group's definitions.
+  PreparedCommandLines definitions(resident::commands_run_in_resident());
   resident::ServerSettings settings;
   settings.socket = *socket;
   settings.run = [&definitions](std::span<char*> command_line) {
-    return run(*definitions, static_cast<int>(command_line.size()), command_line.data());
+    const int count = static_cast<int>(command_line.size());
+    return run(definitions.for_command_line(count, command_line.data()), count, command_line.data());
   };
   settings.prepare_child = agent::prepare_child;
   settings.on_ready = [&] {

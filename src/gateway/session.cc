@@ -432,11 +432,12 @@ void Session::mail(const Command& command) {
 // check decides after DATA.)
 bool Session::sender_allowed(const std::string& reverse_path) {
   try {
-    profile::Profile profile = profile::Profile::open(shared_.options.home);
-    check_envelope_sender(profile, *submitter_, reverse_path);
+    check_envelope_sender(profile(), *submitter_, reverse_path);
   } catch (const Error& error) {
-    if (error.code() != ErrorCode::RejectedByPolicy)
+    if (error.code() != ErrorCode::RejectedByPolicy) {
+      profile_.reset();
       return true;
+    }
     send(550, fmt::format("5.7.1 {}", error.what()));
     return false;
   }
@@ -548,11 +549,17 @@ void ServiceClients::cancel_all() {
     client->cancel();
 }
 
+profile::Profile& Session::profile() {
+  if (!profile_)
+    profile_.emplace(profile::Profile::open(shared_.options.home));
+  return *profile_;
+}
+
 bool Session::deliver(std::string message) {
   const Transaction& transaction = *transaction_;
   DeliveryPlan plan;
   try {
-    profile::Profile profile = profile::Profile::open(shared_.options.home);
+    profile::Profile& profile = this->profile();
     std::optional<keyservice::Client> service;
     if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
@@ -575,6 +582,7 @@ bool Session::deliver(std::string message) {
       default:
         // The gateway's own trouble (a key passphrase, the store): the client
         // keeps the message and tries again later.
+        profile_.reset();
         send(451, fmt::format("4.3.0 the gateway cannot process the message now: {}", error.what()));
         break;
     }

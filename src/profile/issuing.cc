@@ -49,7 +49,11 @@ store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, 
 }
 
 TimePoint mail_certificate_end(const crypto::Certificate& root, TimePoint now) {
-  return std::min(TimePoint(now + kDay * kMailValidityDays), root.not_after());
+  return mail_certificate_end(root.not_after(), now);
+}
+
+TimePoint mail_certificate_end(TimePoint root_not_after, TimePoint now) {
+  return std::min(TimePoint(now + kDay * kMailValidityDays), root_not_after);
 }
 
 namespace {

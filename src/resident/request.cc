@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "mailseal/resident/resident.h"
+
 namespace mailseal::resident {
 
 namespace {
@@ -114,6 +116,10 @@ Request decode(std::span<const std::uint8_t> bytes) {
   if (!cursor.at_end())
     throw MalformedRequest("bytes after the request's last field");
   return request;
+}
+
+std::span<const std::string_view> commands_run_in_resident() noexcept {
+  return kResidentCommands;
 }
 
 bool runs_in_resident(std::span<const std::string_view> arguments) noexcept {

@@ -48,5 +48,41 @@ TEST(CommandLine, EveryCommandAWordNamesIsDefinedWhateverItsPlace) {
   EXPECT_FALSE(contains(defined, "serve"));
 }
 
+// The resident process's children parse with definitions built before they
+// were forked: each must hold what `run(argc, argv)` would have defined.
+TEST(PreparedCommandLines, GiveEachCommandLineTheDefinitionsItWouldHaveAlone) {
+  const std::vector<std::string_view> prepared_for{"sign", "trust", "udf"};
+  PreparedCommandLines prepared(prepared_for);
+  const std::vector<std::vector<std::string>> command_lines{
+      {"mailseal", "sign"},
+      {"mailseal", "--home", "/tmp/x", "encrypt", "--to", "bob@example.org"},
+      {"mailseal", "trust", "bob@example.org"},
+      {"mailseal", "udf", "--bits", "100"},
+      {"mailseal", "--home", "init", "verify", "signed.eml"},  // two groups: built for it
+      {"mailseal", "status"},                                  // a group not prepared
+      {"mailseal", "--json"},                                  // no command: every one
+  };
+  for (const auto& command_line : command_lines) {
+    std::vector<std::string> arguments = command_line;
+    std::vector<char*> argv;
+    for (auto& argument : arguments)
+      argv.push_back(argument.data());
+    const std::vector<std::string_view> words(command_line.begin() + 1, command_line.end());
+    EXPECT_EQ(commands_defined_in(prepared.for_command_line(static_cast<int>(argv.size()), argv.data())),
+              commands_defined_for(words))
+        << command_line.back();
+  }
+}
+
+TEST(PreparedCommandLines, AGroupPreparedIsBuiltOnceAndNotAgain) {
+  const std::vector<std::string_view> prepared_for{"sign"};
+  PreparedCommandLines prepared(prepared_for);
+  std::string program = "mailseal", sign = "sign", verify = "verify";
+  std::vector<char*> signing{program.data(), sign.data()};
+  std::vector<char*> verifying{program.data(), verify.data()};
+  EXPECT_EQ(&prepared.for_command_line(2, signing.data()), &prepared.for_command_line(2, verifying.data()))
+      << "sign and verify are one group: the same prepared definitions";
+}
+
 }  // namespace
 }  // namespace mailseal::cli

@@ -52,6 +52,8 @@ store::KeyFile key_file(std::string_view prefix, const crypto::PrivateKey& key, 
 // kMailValidityDays, but never past the root's notAfter (a chain is valid
 // only while every certificate in it is).
 TimePoint mail_certificate_end(const crypto::Certificate& root, TimePoint now);
+// The same from the root's notAfter alone (crypto::read_validity).
+TimePoint mail_certificate_end(TimePoint root_not_after, TimePoint now);
 
 // A new mail key for `address` and `purpose`, certified by the root; its
 // certificate advertises `capabilities` (RFC 4262). Mail certificates last

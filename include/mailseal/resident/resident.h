@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string_view>
 
 namespace mailseal::resident {
 
@@ -27,6 +28,10 @@ namespace mailseal::resident {
 // $XDG_RUNTIME_DIR/mailseal-resident.sock, else
 // /tmp/mailseal-resident-UID/socket. std::nullopt when turned off.
 std::optional<std::filesystem::path> socket_path();
+
+// The commands the resident process runs (sign, encrypt, decrypt, verify and
+// the others run for each message); every other runs in a process of its own.
+std::span<const std::string_view> commands_run_in_resident() noexcept;
 
 // The launcher's side. Runs `command_line` in the resident process when it
 // is a command the resident process runs and one answers, and returns its
@@ -49,6 +54,15 @@ struct ServerSettings {
   // waits for it. It must open no store and read no key.
   std::function<void()> prepare_child;
 };
+
+// Starts this program again with the same arguments and LD_BIND_NOW=1 in
+// its environment, unless the variable is set already: the dynamic loader
+// then binds every function of every library once, at start, instead of on
+// its first call in each forked child (lazy binding writes the binding into
+// the child's own copy of the tables, so every child paid again for what the
+// warm-up had not called). Returns only when the variable was set, or when
+// the program cannot start again (then it runs bound lazily, as before).
+void bind_symbols_at_start(std::span<char* const> command_line) noexcept;
 
 // Listens on settings.socket until SIGTERM, SIGINT or SIGHUP, or until
 // mailseal's program file changes (an update: the next launcher starts the
