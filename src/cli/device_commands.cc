@@ -76,10 +76,15 @@ void print_qr(const std::string& text) {
 constexpr std::string_view kOlderEscrowWarning =
     "the key service served an older escrow than this device has seen: it was merged, which changes nothing, and "
     "this device's publication restores the newer one";
-constexpr std::string_view kIgnoredEscrowWarning =
-    "the key service served an escrow that removes this device or lowers its role, after an admin device was "
-    "removed here (which may have written it): nothing but its removals of other devices was taken from it, and "
-    "this device's publication replaces it";
+// `taken`: what of the escrow was merged (devices::SyncReport).
+std::string ignored_escrow_warning(const std::string& taken) {
+  return fmt::format(
+      "the key service served an escrow that removes this device or lowers its role, after an admin device was "
+      "removed here (which may have written it): of it only what removes or lowers other devices was merged ({}), "
+      "and this device's publication replaces it. If you did not remove or lower those devices from another admin "
+      "device of yours, the removed admin device still holds the profile's root and wrote it",
+      taken);
+}
 
 }  // namespace
 
@@ -376,6 +381,10 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   keyservice::Client client = devices::service_client(args.service, profile.store());
   devices::RemovalReport report =
       devices::remove_device(profile, client, context.key_access(), DeviceId(args.device_id), context.now());
+  if (!report.escrow_refused.empty())
+    print_warning(fmt::format("the escrow the key service served was refused ({}); the removal went on and its "
+                              "publication replaced it",
+                              report.escrow_refused));
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)
@@ -399,7 +408,7 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
   if (report.older_escrow_merged)
     print_warning(kOlderEscrowWarning);
   if (report.escrow_ignored)
-    print_warning(kIgnoredEscrowWarning);
+    print_warning(ignored_escrow_warning(report.escrow_ignored_taken));
   if (context.json()) {
     json accepted = json::array();
     for (const auto& device : report.accepted)
@@ -419,7 +428,8 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
                    {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected)
                                                                           : json(nullptr)},
                    {"older_escrow_merged", report.older_escrow_merged},
-                   {"escrow_ignored", report.escrow_ignored}});
+                   {"escrow_ignored", report.escrow_ignored},
+                   {"escrow_ignored_taken", report.escrow_ignored ? json(report.escrow_ignored_taken) : json(nullptr)}});
     return !report.removed;
   }
   if (report.waiting)

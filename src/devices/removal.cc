@@ -63,9 +63,11 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   // admin device wrote it) does not: removing that device is what the
   // refusal tells the person to do, and this removal's escrow replaces it
   // (what of it only shrinks, its removals of other devices, is merged).
+  std::string escrow_refused;
   try {
     learn_from_escrow(profile, client, key_access, now);
-  } catch (const EscrowRefused&) {
+  } catch (const EscrowRefused& refused) {
+    escrow_refused = refused.what();  // said with the removal: it warns of a stolen device
   }
   auto devices = store.devices();
   auto target = std::find_if(devices.begin(), devices.end(),
@@ -78,6 +80,10 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
     throw Error(ErrorCode::Usage, "a device cannot remove itself", "remove it from another admin device");
   }
   if (target->status == store::DeviceStatus::Removed) {
+    if (!escrow_refused.empty()) {
+      throw Error(ErrorCode::AlreadyExists, fmt::format("that device was removed already, by an escrow: {}", escrow_refused),
+                  "remove the admin device that removed this one, if it is not in your hands");
+    }
     throw Error(ErrorCode::AlreadyExists, "that device was removed already",
                 "if publishing the removal failed, 'mailseal sync' publishes it");
   }
@@ -85,7 +91,7 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
   const bool could_sign = target->role != store::DeviceRole::Read;
 
-  RemovalReport report{device_id, {}, 0};
+  RemovalReport report{device_id, {}, 0, escrow_refused};
   {
     store::Transaction transaction(store.database());
     store.set_device_status(device_id, store::DeviceStatus::Removed);

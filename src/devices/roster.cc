@@ -26,6 +26,13 @@ namespace mailseal::devices::internal {
 
 namespace {
 
+// What this device took of an escrow it refused or ignored.
+struct ShrinkingPart {
+  std::vector<DeviceId> removed;
+  std::vector<std::pair<DeviceId, store::DeviceRole>> restricted;
+  std::vector<std::string> revoked;  // serials
+};
+
 // The highest count of each admin device's publications seen (what this
 // device's next publication carries), and the clock of the newest escrow the
 // service served or this device published (what a replay is older than).
@@ -160,8 +167,8 @@ std::optional<EscrowRefused> own_removal(const DeviceId& self, const RosterChang
     return std::nullopt;
   return EscrowRefused(
       ErrorCode::RejectedByPolicy,
-      "an escrow sealed by an admin device removes this device; nothing but its removals of other "
-      "devices was taken from it",
+      "an escrow sealed by an admin device removes this device; of it only what removes or lowers other "
+      "devices was taken",
       "only a device holding the profile's root writes one: if you did not remove this device from another "
       "admin device of yours, that device is stolen or compromised and can do what an admin device can "
       "until the profile's root is replaced: remove it from this device ('mailseal device remove'; "
@@ -177,8 +184,8 @@ std::optional<EscrowRefused> own_restriction(const DeviceId& self, const RosterC
       continue;
     return EscrowRefused(
         ErrorCode::RejectedByPolicy,
-        fmt::format("an escrow sealed by an admin device lowers this device's role to {}; nothing but its removals "
-                    "of other devices was taken from it",
+        fmt::format("an escrow sealed by an admin device lowers this device's role to {}; of it only what removes "
+                    "or lowers other devices was taken",
                     store::to_string(role)),
         "only a device holding the profile's root writes one: if you did not change this device's role from another "
         "admin device of yours, that device is stolen or compromised: remove it from this device ('mailseal device "
@@ -335,70 +342,115 @@ std::vector<DeviceId> rotation_for(store::LocalStore& store, const std::vector<s
   return out;
 }
 
-// Serials an escrow may revoke that this device keeps using: its own device
-// certificates (as held here and as the escrow lists them) and its current
-// mail certificates. A thief's escrow that removes this device revokes them.
-std::set<std::string> serials_in_use(store::LocalStore& store, const KeyBundle& escrow) {
+// Serials no escrow revokes here, read once the escrow was merged: this
+// device's own device certificates (as held here and as the escrow lists
+// them), its current mail certificates and the profile's root (a thief's
+// escrow that removes this device revokes them; a revoked root would make
+// every correspondent refuse the profile, for good, since revocations are
+// never undone: review of issue 14, fourth round). From an escrow this
+// device refuses, also the device certificates of every device still active
+// here: only the revocations of what it removed or retired are taken.
+std::set<std::string> serials_never_revoked(profile::Profile& profile, const KeyBundle& escrow, bool refused) {
+  store::LocalStore& store = profile.store();
   const store::DeviceRecord self = this_device(store);
-  std::vector<const Bytes*> certificates = {&self.signature_certificate, &self.agreement_certificate};
+  std::vector<Bytes> certificates = {self.signature_certificate, self.agreement_certificate,
+                                     profile.root_certificate().der(), escrow.root};
   for (const auto& entry : escrow.devices) {
     if (entry.device_id == self.device_id) {
-      certificates.push_back(&entry.signature_certificate);
-      certificates.push_back(&entry.agreement_certificate);
+      certificates.push_back(entry.signature_certificate);
+      certificates.push_back(entry.agreement_certificate);
     }
   }
-  const auto keys = store.mail_keys();
-  for (const auto& key : keys) {
+  for (const auto& device : store.devices()) {
+    if (refused && device.status == store::DeviceStatus::Active) {
+      certificates.push_back(device.signature_certificate);
+      certificates.push_back(device.agreement_certificate);
+    }
+  }
+  for (const auto& key : store.mail_keys()) {
     if (key.status == store::KeyStatus::Current)
-      certificates.push_back(&key.certificate);
+      certificates.push_back(key.certificate);
   }
   std::set<std::string> out;
-  for (const Bytes* der : certificates)
-    out.insert(crypto::Certificate::from_der(*der).serial_hex());
+  for (const Bytes& der : certificates) {
+    if (!der.empty())
+      out.insert(crypto::Certificate::from_der(der).serial_hex());
+  }
   return out;
+}
+
+// The revocations an escrow brings (its revocation list, and the device
+// certificates of the devices it removed), but none of serials_never_revoked.
+// They are a union: this device's publication replaces the service's
+// revocation list, which must not lose one. The serials revoked here.
+std::vector<std::string> take_revocations_of(profile::Profile& profile, const KeyBundle& escrow,
+                                             const RosterChanges& changes, bool refused, TimePoint now) {
+  store::LocalStore& store = profile.store();
+  std::vector<std::string> serials = escrow.revoked;
+  for (const auto& der : changes.revoked)
+    serials.push_back(crypto::Certificate::from_der(der).serial_hex());
+  const std::set<std::string> kept = serials_never_revoked(profile, escrow, refused);
+  std::vector<std::string> taken;
+  store::TrustRecords records(store);
+  for (const auto& serial : serials) {
+    if (kept.count(serial))
+      continue;
+    records.add_revocation(store.profile().fingerprint, serial, std::string(kRemovedSource), now);
+    taken.push_back(serial);
+  }
+  return taken;
+}
+
+// The roster changes without their revocations (take_revocations_of takes
+// those once the rest is merged).
+RosterChanges without_revocations(RosterChanges changes) {
+  changes.revoked.clear();
+  return changes;
 }
 
 // What of an escrow this device refuses (it removes this device or lowers
 // its role) is still merged, in one transaction: what only shrinks who can
 // read or sign (shrinking_changes). A removal there of a device active here
 // rotates this device's mail and records keys as 'device remove' does, since
-// this device may have sealed them to it; the revocations are a union (this
-// device's publication replaces the service's revocation list, which must
-// not lose one), except of what this device uses. Nothing that adds (a
-// device, a key, a renewal) is taken. The devices removed here.
-std::vector<DeviceId> take_what_only_shrinks(profile::Profile& profile, const KeyAccess& key_access,
-                                             const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow,
-                                             TimePoint now) {
+// this device may have sealed them to it. Nothing that adds (a device, a
+// key, a renewal) is taken, and of its revocations only those of what it
+// removed or retired (take_revocations_of).
+ShrinkingPart take_what_only_shrinks(profile::Profile& profile, const KeyAccess& key_access,
+                                     const std::vector<store::DeviceRecord>& held, const KeyBundle& escrow,
+                                     TimePoint now) {
   store::LocalStore& store = profile.store();
   const RosterChanges changes =
       shrinking_changes(held, escrow.devices, this_device(store).device_id, profile.root_certificate());
   store::Transaction transaction(store.database());
-  apply_roster_changes(store, changes, now);
+  apply_roster_changes(store, without_revocations(changes), now);
   if (!changes.removed.empty()) {
     rotate_mail_keys(profile, key_access, could_sign(held, changes.removed), now);
     rotate_records_key(store, profile.access_for_new_key_files(key_access), now);
   }
-  const std::set<std::string> in_use = serials_in_use(store, escrow);
-  store::TrustRecords records(store);
-  for (const auto& serial : escrow.revoked) {
-    if (!in_use.count(serial))
-      records.add_revocation(store.profile().fingerprint, serial, std::string(kRemovedSource), now);
-  }
+  ShrinkingPart part{changes.removed, changes.restricted, take_revocations_of(profile, escrow, changes, true, now)};
   transaction.commit();
-  return changes.removed;
+  return part;
 }
 
-// The refusal, saying which devices it removed that this device took.
-EscrowRefused refusal_naming(const EscrowRefused& refused, const std::vector<DeviceId>& removed_here) {
-  if (removed_here.empty())
-    return refused;
-  std::string names;
-  for (const auto& id : removed_here)
-    names += (names.empty() ? "" : ", ") + id.str();
-  return EscrowRefused(
-      refused.code(),
-      fmt::format("{} (removed here: {}; this device's keys were rotated away from them)", refused.what(), names),
-      refused.hint());
+// What of a refused or ignored escrow was taken here, said in words.
+std::string shrinking_part_text(const ShrinkingPart& part) {
+  std::string text;
+  for (const auto& id : part.removed)
+    text += fmt::format("{}device {} removed", text.empty() ? "" : ", ", id.str());
+  for (const auto& [id, role] : part.restricted)
+    text += fmt::format("{}device {} lowered to {}", text.empty() ? "" : ", ", id.str(), store::to_string(role));
+  if (!part.revoked.empty())
+    text += fmt::format("{}{} certificate(s) of removed devices or retired keys revoked", text.empty() ? "" : ", ",
+                        part.revoked.size());
+  return text.empty() ? "nothing was taken from it" : "taken here: " + text;
+}
+
+// The refusal, saying what of the escrow this device took.
+EscrowRefused refusal_naming(const EscrowRefused& refused, const ShrinkingPart& part) {
+  std::string what = refused.what();
+  if (!part.removed.empty())
+    what += "; this device's keys were rotated away from the devices removed";
+  return EscrowRefused(refused.code(), fmt::format("{} ({})", what, shrinking_part_text(part)), refused.hint());
 }
 
 }  // namespace
@@ -495,7 +547,20 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
   const std::string before = local_state(store);
   const crypto::Certificate root = profile.root_certificate();
   const auto held = store.devices();
-  const RosterChanges changes = merge_roster(held, escrow->devices, root);
+  RosterChanges changes;
+  try {
+    changes = merge_roster(held, escrow->devices, root);
+  } catch (const Error& error) {
+    // A list that does not read as the profile's devices (an entry twice,
+    // another device's certificate) was sealed by a holder of the root all
+    // the same: ignored once only a removed admin device can have sealed it,
+    // refused otherwise, so that 'device remove' goes on and its publication
+    // replaces it (a thief must not stop its own removal with a malformed
+    // list: review of issue 14, fourth round).
+    if (sealed_by_removed_admin(held, *escrow))
+      return {false, true, older, true, fmt::format("nothing was taken from it: {}", error.what())};
+    throw EscrowRefused(error.code(), error.what(), error.hint());
+  }
   const DeviceId self = this_device(store).device_id;
   std::optional<EscrowRefused> refused = own_removal(self, changes);
   if (!refused)
@@ -504,20 +569,16 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
     // Removals of other devices are never lost, whoever's list it is
     // (review of issue 14, F3): the person's other admin device, listing
     // this one removed on a thief's word, may have removed a phone since.
-    const std::vector<DeviceId> removed_here = take_what_only_shrinks(profile, key_access, held, *escrow, now);
+    const ShrinkingPart part = take_what_only_shrinks(profile, key_access, held, *escrow, now);
     if (!sealed_by_removed_admin(held, *escrow))
-      throw refusal_naming(*refused, removed_here);
-    return {!removed_here.empty(), true, older, true};
+      throw refusal_naming(*refused, part);
+    return {!part.removed.empty(), true, older, true, shrinking_part_text(part)};
   }
-  const Identity fingerprint = store.profile().fingerprint;
   const std::vector<DeviceId> rotate_for = rotation_for(store, held, changes, *escrow);
   const bool rotate = !rotate_for.empty();
   {
     store::Transaction transaction(store.database());
-    apply_roster_changes(store, changes, now);
-    store::TrustRecords records(store);
-    for (const auto& serial : escrow->revoked)
-      records.add_revocation(fingerprint, serial, std::string(kRemovedSource), now);
+    apply_roster_changes(store, without_revocations(changes), now);
     const KeyAccess new_files = profile.access_for_new_key_files(key_access);
     take_mail_keys(store, *escrow, new_files, now);
     KeyBundle keys_only;
@@ -530,13 +591,14 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
       rotate_mail_keys(profile, key_access, could_sign(held, rotate_for), now);
       rotate_records_key(store, new_files, now);
     }
+    take_revocations_of(profile, *escrow, changes, false, now);
     remember_roster_clock(store, escrow->roster_clock);
     transaction.commit();
   }
   const std::string after = local_state(store);
   const std::string served = state_digest(escrow->devices, certificates_of(escrow->keys),
                                           statuses_of(escrow->records_keys), escrow->revoked);
-  return {before != after, after != served, older};
+  return {before != after, after != served, older, false, {}};
 }
 
 }  // namespace mailseal::devices::internal

@@ -120,6 +120,7 @@ SyncReport sync(const std::filesystem::path& home, keyservice::Client& client, c
     const EscrowLearning learned = learn_from_escrow(profile, client, key_access, now);
     report.older_escrow_merged = learned.older_served;
     report.escrow_ignored = learned.ignored;
+    report.escrow_ignored_taken = learned.ignored_taken;
     process_pin_requests(profile, client, key_access, report, now);
     // The records key, made when first needed, and the roster reach every
     // device in fresh bundles whenever either changed.

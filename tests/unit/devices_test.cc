@@ -598,9 +598,8 @@ store::DeviceRecord device_issued_at(const test::Person& person, const crypto::P
 }
 
 store::DeviceRecord new_device(DeviceRole role) {
-  static const crypto::PrivateKey agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
-  return device_issued_at(test::alice(), crypto::PrivateKey::generate(crypto::KeyType::P256), agreement, role,
-                          from_unix_seconds(1700000000));
+  return device_issued_at(test::alice(), crypto::PrivateKey::generate(crypto::KeyType::P256),
+                          crypto::PrivateKey::generate(crypto::KeyType::P256), role, from_unix_seconds(1700000000));
 }
 
 store::DeviceRecord with_status(store::DeviceRecord device, DeviceStatus status) {
@@ -727,6 +726,28 @@ TEST(RosterMerge, OnlyTheRootsDeviceCertificatesForTheDevicesOwnKeysAreTaken) {
   misnamed.device_id = new_device(DeviceRole::Full).device_id;
   expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({}, {misnamed}, root); }, "device certificates");
   expect_error(ErrorCode::BadSignature, [&] { internal::merge_roster({}, {phone, phone}, root); }, "twice");
+}
+
+// A removed entry's certificates are revoked: an entry carrying another
+// device's certificate would revoke that device's (review of issue 14,
+// fourth round: a thief's list revoked the victim's own agreement
+// certificate through a device it made up).
+TEST(RosterMerge, AnEntryCarryingAnotherDevicesCertificateIsRefused) {
+  const auto& root = test::alice().root;
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  auto made_up = new_device(DeviceRole::Full);
+  made_up.agreement_certificate = laptop.agreement_certificate;
+  made_up.status = DeviceStatus::Removed;
+  expect_error(
+      ErrorCode::BadSignature, [&] { internal::merge_roster({laptop, phone}, {laptop, phone, made_up}, root); },
+      "a certificate of device " + laptop.device_id.str());
+  expect_error(
+      ErrorCode::BadSignature, [&] { internal::merge_roster({}, {laptop, made_up}, root); },
+      "a certificate of device " + laptop.device_id.str());
+  EXPECT_TRUE(internal::merge_roster({laptop, phone}, {laptop, with_status(phone, DeviceStatus::Removed)}, root)
+                  .revoked.size() == 2u)
+      << "a removal revokes the removed device's own two certificates";
 }
 
 TEST(RosterMerge, RenewedCertificatesForTheSameKeysAreTaken) {

@@ -233,10 +233,12 @@ struct SyncReport {
   // published again.
   bool older_escrow_merged = false;
   // Admin devices: the key service served an escrow that removes this device
-  // or lowers its role, listing as active an admin device removed here (the
-  // one that may have written it): nothing was taken from it, and this
-  // device's state was published over it.
+  // or lowers its role, after an admin device was removed here (the one that
+  // may have written it): only what removes or lowers other devices was
+  // taken from it (escrow_ignored_taken says what), and this device's state
+  // was published over it.
   bool escrow_ignored = false;
+  std::string escrow_ignored_taken;
 };
 
 // An address decided differently on two devices (by their names).
@@ -278,6 +280,10 @@ struct RemovalReport {
   DeviceId device_id;
   std::vector<EmailAddress> rotated;  // addresses with new keys
   int devices_updated = 0;            // remaining devices sent new bundles
+  // The escrow served was refused (it removes or lowers this device, or
+  // does not read as the profile's devices): why. The removal went on and
+  // its publication replaced it; empty when none was refused.
+  std::string escrow_refused;
 };
 
 // Removes a device: revokes its certificates, makes new mail encryption keys

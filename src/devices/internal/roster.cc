@@ -32,6 +32,21 @@ bool is_device_certificate(const crypto::Certificate& certificate, const crypto:
   return certificate.is_issued_by(root) && !certificate.is_ca() && certificate.email_addresses().empty();
 }
 
+Bytes key_of(const Bytes& certificate) {
+  return crypto::Certificate::from_der(certificate).public_key().spki_der();
+}
+
+// The device each key (SubjectPublicKeyInfo DER) of a list's device
+// certificates belongs to.
+std::map<Bytes, DeviceId> device_of_each_key(const std::vector<store::DeviceRecord>& devices) {
+  std::map<Bytes, DeviceId> out;
+  for (const auto& device : devices) {
+    for (const Bytes* der : {&device.signature_certificate, &device.agreement_certificate})
+      out.emplace(key_of(*der), device.device_id);
+  }
+  return out;
+}
+
 Error not_a_device(const DeviceId& id, std::string_view why) {
   return Error(ErrorCode::BadSignature,
                fmt::format("the device list another admin device sealed names device {}, {}: nothing was taken from it",
@@ -92,11 +107,23 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
                            const crypto::Certificate& root) {
   RosterChanges changes;
   std::set<DeviceId> seen;
+  const std::map<Bytes, DeviceId> held_keys = device_of_each_key(held);
+  const std::map<Bytes, DeviceId> listed_keys = device_of_each_key(other);
   for (const auto& entry : other) {
     if (!seen.insert(entry.device_id).second)
       throw not_a_device(entry.device_id, "twice");
     if (!is_device_of(entry, root))
       throw not_a_device(entry.device_id, "whose certificates are not the profile root's device certificates for it");
+    // A removed entry's certificates are revoked: one carrying another
+    // device's certificate would revoke that device (review of issue 14,
+    // fourth round: a thief's list revoked this device's own).
+    for (const Bytes* der : {&entry.signature_certificate, &entry.agreement_certificate}) {
+      for (const auto* keys : {&held_keys, &listed_keys}) {
+        auto owner = keys->find(key_of(*der));
+        if (owner != keys->end() && owner->second != entry.device_id)
+          throw not_a_device(entry.device_id, fmt::format("with a certificate of device {}", owner->second.str()));
+      }
+    }
     auto mine = std::find_if(held.begin(), held.end(),
                              [&](const store::DeviceRecord& device) { return device.device_id == entry.device_id; });
     if (mine == held.end()) {
@@ -167,10 +194,6 @@ KeyStatuses merge_records_keys(const KeyStatuses& held, const KeyStatuses& other
 }
 
 namespace {
-
-Bytes key_of(const Bytes& certificate) {
-  return crypto::Certificate::from_der(certificate).public_key().spki_der();
-}
 
 // The profile's keys (SubjectPublicKeyInfo DER) every certificate of which
 // `side` holds archived: rotated away there (a removal, a lost tie-break).

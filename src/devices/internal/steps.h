@@ -105,6 +105,9 @@ struct EscrowLearning {
   // device removed here can have sealed it: of it only what shrinks (the
   // removals of other devices, revocations) is merged; publish over it.
   bool ignored = false;
+  // Of an ignored escrow, what was taken here ("taken here: device X
+  // removed, ..."): the person judges whether they did it.
+  std::string ignored_taken;
 };
 // Admin devices: merges what the escrow the service serves holds (the other
 // admin devices' devices, mail keys, records keys, revocations): removals
