@@ -278,9 +278,23 @@ INSERT OR IGNORE INTO record_times (device_id, seq, lamport)
   SELECT device_id, seq, lamport FROM record_positions WHERE seq > 0 AND lamport > 0;
 )sql";
 
+// Schema version 10: frontier proofs (docs/service.md, "Frontier proofs"):
+// the head statement signature of the last record merged of each device
+// that signs them, which this device's next record carries for its
+// frontier entry. A device whose last record merged here is of version 1
+// has none: the entry naming it goes without a proof, as before.
+constexpr std::string_view kSchemaV10 = R"sql(
+CREATE TABLE record_head_proofs (
+  device_id TEXT PRIMARY KEY,
+  seq       INTEGER NOT NULL,
+  digest    BLOB NOT NULL,
+  signature BLOB NOT NULL
+);
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 9> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-                                                          kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9};
+constexpr std::array<std::string_view, 10> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                                           kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace
