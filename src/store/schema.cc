@@ -279,16 +279,18 @@ INSERT OR IGNORE INTO record_times (device_id, seq, lamport)
 )sql";
 
 // Schema version 10: frontier proofs (docs/service.md, "Frontier proofs"):
-// the head statement signature of the last record merged of each device
-// that signs them, which this device's next record carries for its
-// frontier entry. A device whose last record merged here is of version 1
-// has none: the entry naming it goes without a proof, as before.
+// the head statement signature and digest of every record of version 2
+// merged here, by device and number: this device's next record carries the
+// one its frontier entry names, and a proof naming a record merged here is
+// held to its digest. A record of version 1 has none: an entry naming it
+// goes without a proof, as before.
 constexpr std::string_view kSchemaV10 = R"sql(
 CREATE TABLE record_head_proofs (
-  device_id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
   seq       INTEGER NOT NULL,
   digest    BLOB NOT NULL,
-  signature BLOB NOT NULL
+  signature BLOB NOT NULL,
+  PRIMARY KEY (device_id, seq)
 );
 )sql";
 

@@ -138,7 +138,7 @@ void TrustSync::set_position(const RecordPosition& position) {
 
 std::vector<HeadProofRecord> TrustSync::head_proofs() {
   auto statement =
-      database_.prepare("SELECT device_id, seq, digest, signature FROM record_head_proofs ORDER BY device_id");
+      database_.prepare("SELECT device_id, seq, digest, signature FROM record_head_proofs ORDER BY device_id, seq");
   std::vector<HeadProofRecord> out;
   while (statement.step()) {
     out.push_back({DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_blob(2),
@@ -151,7 +151,7 @@ void TrustSync::set_head_proof(const HeadProofRecord& proof) {
   database_
       .prepare(
           "INSERT INTO record_head_proofs (device_id, seq, digest, signature) VALUES (?1, ?2, ?3, ?4) "
-          "ON CONFLICT (device_id) DO UPDATE SET seq = ?2, digest = ?3, signature = ?4")
+          "ON CONFLICT (device_id, seq) DO UPDATE SET digest = ?3, signature = ?4")
       .bind(1, proof.device_id.str())
       .bind(2, proof.seq)
       .bind(3, proof.digest)

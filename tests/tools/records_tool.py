@@ -2,7 +2,9 @@
 mailseal, as a thief holding a device's store would: the records key's
 scalar read by `openssl pkey`, HKDF-SHA-256 written here with hmac,
 AES-256-GCM from OpenSSL's libcrypto through ctypes, the record signed by
-`openssl dgst -sha256 -sign` with the device's own signature key file.
+`openssl dgst -sha256 -sign` with the device's own signature key file (and,
+for a record of version 2, its head statement: docs/service.md, "Frontier
+proofs").
 
     log = DeviceLog(home_path)
     record = log.open(seq)                  # the record (a dict) as the device wrote it

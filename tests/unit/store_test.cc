@@ -487,7 +487,7 @@ TEST(TrustSyncRecords, ObservationsMergeAsAUnionAndTwiceChangesNothing) {
   EXPECT_EQ(records.observations(kBob).size(), 2u);
 }
 
-TEST(TrustSyncRecords, AHeadProofIsKeptPerDeviceAndTheLaterOneReplaces) {
+TEST(TrustSyncRecords, HeadProofsAreKeptByDeviceAndNumber) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
   TrustSync sync(store);
@@ -495,13 +495,15 @@ TEST(TrustSyncRecords, AHeadProofIsKeptPerDeviceAndTheLaterOneReplaces) {
   sync.set_head_proof({DeviceId("MA"), 2, blob("digest 2"), blob("signature 2")});
   sync.set_head_proof({DeviceId("MB"), 1, blob("digest 1"), blob("signature 1")});
   sync.set_head_proof({DeviceId("MA"), 3, blob("digest 3"), blob("signature 3")});
+  sync.set_head_proof({DeviceId("MA"), 3, blob("digest 3"), blob("signature 3")});
   auto proofs = sync.head_proofs();
-  ASSERT_EQ(proofs.size(), 2u) << "one per device: the last record merged of it";
+  ASSERT_EQ(proofs.size(), 3u) << "one per record, however often it is merged";
   EXPECT_EQ(proofs[0].device_id, DeviceId("MA"));
-  EXPECT_EQ(proofs[0].seq, 3);
-  EXPECT_EQ(proofs[0].digest, blob("digest 3"));
-  EXPECT_EQ(proofs[0].signature, blob("signature 3"));
-  EXPECT_EQ(proofs[1].device_id, DeviceId("MB"));
+  EXPECT_EQ(proofs[0].seq, 2);
+  EXPECT_EQ(proofs[1].seq, 3);
+  EXPECT_EQ(proofs[1].digest, blob("digest 3"));
+  EXPECT_EQ(proofs[1].signature, blob("signature 3"));
+  EXPECT_EQ(proofs[2].device_id, DeviceId("MB"));
 }
 
 TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {

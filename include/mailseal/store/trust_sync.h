@@ -82,9 +82,10 @@ struct RecordTime {
   std::int64_t lamport = 0;
 };
 
-// A device's signature over the head statement of the last record of it
-// merged here (schema 10; docs/service.md, "Frontier proofs"): what this
-// device's next record carries as the proof of its frontier entry.
+// A device's signature over the head statement of a record of it merged
+// here (schema 10; docs/service.md, "Frontier proofs"): what this device's
+// next record carries as the proof of its frontier entry, and what a proof
+// naming that record is held to.
 struct HeadProofRecord {
   DeviceId device_id;
   std::int64_t seq = 0;
@@ -144,8 +145,8 @@ class TrustSync {
   // Moves a device's position to a record merged or written, and keeps that
   // record's time (record_times) for the records that name it later.
   void set_position(const RecordPosition& position);
-  // The head proof of the last record merged of each device that wrote one
-  // (records of version 2 on); set with the position in the same transaction.
+  // The head proof of every record of version 2 merged, by device and
+  // number; set with the position in the same transaction.
   std::vector<HeadProofRecord> head_proofs();
   void set_head_proof(const HeadProofRecord& proof);
   // The time of every record merged or written, by device and number.

@@ -8,6 +8,7 @@
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/symmetric.h"
+#include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/store/trust_sync.h"
 
@@ -16,6 +17,10 @@ namespace mailseal::devices::internal {
 namespace {
 
 using nlohmann::json;
+
+// A frontier names at most every device the profile lists (removed ones
+// included), so an honest record always fits the bound.
+static_assert(kMaxFrontierDevices >= keyservice::kMaxDevices, "a frontier may name every device of a profile");
 
 // The largest count a change may carry (days, messages, amounts, depths).
 constexpr std::int64_t kMaxCount = 1'000'000'000;
