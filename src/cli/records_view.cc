@@ -17,9 +17,49 @@ nlohmann::json overreaching_json(const std::vector<devices::OverreachingRecord>&
                    {"named", record.named.str()},
                    {"named_seq", record.named_seq},
                    {"served", record.served},
-                   {"waiting", record.waiting}});
+                   {"waiting", record.waiting},
+                   {"verdict", devices::to_string(record.verdict)}});
   }
   return out;
+}
+
+// Who lies, as the frontier proofs tell (docs/service.md, "Frontier
+// proofs"): only a writer charged for sure is to be removed.
+std::string held_back_warning(const devices::OverreachingRecord& record) {
+  const std::string writer = record.writer.str();
+  const std::string named = record.named.str();
+  switch (record.verdict) {
+    case devices::FrontierVerdict::Forged:
+      return fmt::format(
+          "trust record {1} of device {0} names record {3} of device {2} without device {2}'s signature for it: "
+          "device {0} forged it, so it is stolen or compromised. {4} record(s) of device {0} wait, the other "
+          "devices' records were merged. Remove it ('mailseal device remove {0}' on an admin device)",
+          writer, record.seq, named, record.named_seq, record.waiting);
+    case devices::FrontierVerdict::Downgraded:
+      return fmt::format(
+          "trust record {1} of device {0} goes back to the format without proofs after device {0} signed "
+          "them: only device {0}'s key makes its records, so it is stolen or compromised. {2} record(s) of device "
+          "{0} wait, the other devices' records were merged. Remove it ('mailseal device remove {0}' on an admin "
+          "device)",
+          writer, record.seq, record.waiting);
+    case devices::FrontierVerdict::Withheld:
+      return fmt::format(
+          "the key service withheld the trust records of device {2} from this device: device {2} signed its "
+          "record {3}, which device {0} merged, but the service serves that device's records only up to {4}. {5} "
+          "record(s) of device {0} wait until it serves them; neither device is at fault. If this repeats, the key "
+          "service is not to be trusted: move the profile to another",
+          writer, record.seq, named, record.named_seq, record.served, record.waiting);
+    case devices::FrontierVerdict::Unproven:
+      break;
+  }
+  return fmt::format(
+      "trust record {1} of device {0} names record {3} of device {2}, but the key service holds that device's "
+      "records only up to {4}: {5} record(s) of device {0} wait, the other devices' records were merged. Either "
+      "device {0} claims what no device wrote, or the key service withheld the records of device {2} from this "
+      "device (its record is of the format without proofs, so nothing here can tell which). If device {0} is not "
+      "in your hands, remove it ('mailseal device remove {0}' on an admin device); if it is, the key service is "
+      "not to be trusted: move the profile to another",
+      writer, record.seq, named, record.named_seq, record.served, record.waiting);
 }
 
 }  // namespace
@@ -68,14 +108,7 @@ bool print_records(const devices::RecordsReport& records) {
     any = true;
   }
   for (const auto& record : records.overreaching) {
-    print_warning(fmt::format(
-        "trust record {1} of device {0} names record {3} of device {2}, but the key service holds that device's "
-        "records only up to {4}: {5} record(s) of device {0} wait, the other devices' records were merged. Either "
-        "device {0} claims what no device wrote, or the key service withheld the records of device {2} from this "
-        "device (nothing here can tell which). If device {0} is not in your hands, remove it ('mailseal device "
-        "remove {0}' on an admin device); if it is, the key service is not to be trusted: move the profile to "
-        "another",
-        record.writer.str(), record.seq, record.named.str(), record.named_seq, record.served, record.waiting));
+    print_warning(held_back_warning(record));
     any = true;
   }
   if (records.conflicts > 0) {

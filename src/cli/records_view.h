@@ -9,7 +9,7 @@
 namespace mailseal::cli {
 
 // {"has_key", "written", "uploaded", "merged", "ignored", "refused", "deferred", "conflicts", "restored",
-//  "unserved", "overreaching": [{"writer", "seq", "named", "named_seq", "served", "waiting"}]}
+//  "unserved", "overreaching": [{"writer", "seq", "named", "named_seq", "served", "waiting", "verdict"}]}
 nlohmann::json records_json(const devices::RecordsReport& records);
 // Notes on stderr; true when anything happened.
 bool print_records(const devices::RecordsReport& records);

@@ -249,6 +249,19 @@ Frontier frontier_of(const std::vector<store::RecordPosition>& positions, const 
   return frontier;
 }
 
+// The proof of each frontier entry whose record this device merged with its
+// head statement (docs/service.md, "Frontier proofs"); an entry naming a
+// record of version 1 has none.
+std::map<DeviceId, HeadProof> proofs_of(const std::vector<store::HeadProofRecord>& heads, const Frontier& frontier) {
+  std::map<DeviceId, HeadProof> proofs;
+  for (const auto& head : heads) {
+    auto entry = frontier.find(head.device_id);
+    if (entry != frontier.end() && entry->second == head.seq)
+      proofs[head.device_id] = {head.digest, head.signature};
+  }
+  return proofs;
+}
+
 // The highest time of the records this device's next record names (docs/
 // service.md, "Trust records", the clock rule): its own last one and the
 // last one merged of every device that may decide (a read-only device's
@@ -377,6 +390,7 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
                 "a device of this profile wrote records with an impossible time; remove it ('mailseal device remove')");
   record.lamport = lamport + 1;
   record.frontier = frontier_of(positions, record.device);
+  record.proofs = proofs_of(sync.head_proofs(), record.frontier);
   const auto keys = sync.records_keys();
   const SecretBytes key = read_records_key(writer.store, keys.front(), writer.key_access);
   const Bytes sealed = seal_record(record, writer.signature_key,
@@ -499,6 +513,23 @@ struct Context {
   std::map<DeviceId, store::DeviceRecord> roster;
 };
 
+// The first record of its writer that is held back (check_frontiers, verify_log).
+// On one record, a verdict charging its writer for sure is the one shown.
+void note_overreach(Plan& plan, const OverreachingRecord& found) {
+  auto [at, inserted] = plan.overreaching.emplace(found.writer, found);
+  if (inserted)
+    return;
+  const auto definite = [](FrontierVerdict verdict) {
+    return verdict == FrontierVerdict::Forged || verdict == FrontierVerdict::Downgraded;
+  };
+  const bool surer = found.seq == at->second.seq && definite(found.verdict) && !definite(at->second.verdict);
+  if (found.seq < at->second.seq || surer) {
+    const int waiting = at->second.waiting;  // held by verify_log already
+    at->second = found;
+    at->second.waiting += waiting;
+  }
+}
+
 void check_own_log(Context& context, const Fetched& fetched) {
   std::int64_t uploaded = 0;
   std::map<std::int64_t, Bytes> written;
@@ -522,12 +553,33 @@ void check_own_log(Context& context, const Fetched& fetched) {
   }
 }
 
+// The version of record `seq` of `device` as merged here: 2 when its head
+// proof is kept (set_head_proof), else 1 (or nothing merged yet).
+int version_known(Context& context, const DeviceId& device, std::int64_t seq) {
+  for (const auto& proof : store::TrustSync(context.store).head_proofs()) {
+    if (proof.device_id == device && proof.seq == seq)
+      return kRecordVersion;
+  }
+  return kUnprovenRecordVersion;
+}
+
+// A record without proofs after its device signed them: only its writer's
+// key made it, to escape the checks of its frontier (docs/service.md,
+// "Frontier proofs"). Its log waits from there, charged to it.
+void hold_downgraded(Plan& plan, const DeviceId& device, std::int64_t seq, std::int64_t head, int waiting) {
+  note_overreach(plan, {device, seq, device, seq, head, waiting, FrontierVerdict::Downgraded});
+  plan.deferred += waiting;
+  plan.waiting.insert(device);
+}
+
 // Checks one device's log as served after `position`: numbered without a
-// gap, each naming the previous one's hash, opening and verifying.
+// gap, each naming the previous one's hash, opening and verifying; a record
+// going back to version 1 after one of version 2 waits (hold_downgraded).
 void verify_log(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
                 const store::RecordPosition& position, std::int64_t head, Plan& plan) {
   std::int64_t seq = position.seq;
   Bytes hash = position.hash;
+  int version = version_known(context, device, position.seq);
   std::size_t next = 0;
   if (position.seq > 0) {
     if (head < position.seq) {
@@ -542,9 +594,11 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     // Merged before: its time is what the records that name it are held to.
     auto key = context.keys.find(to_hex(sealed_key_id(served.front().sealed)));
     if (key != context.keys.end()) {
-      plan.times[device][position.seq] = open_record(served.front().sealed, context.profile, device, position.seq,
-                                                     ByteView(key->second.data(), key->second.size()), context.root)
-                                             .record.lamport;
+      const TrustRecord merged = open_record(served.front().sealed, context.profile, device, position.seq,
+                                             ByteView(key->second.data(), key->second.size()), context.root)
+                                     .record;
+      plan.times[device][position.seq] = merged.lamport;
+      version = merged.version;
     }
     next = 1;
   }
@@ -567,6 +621,11 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
       tampered(fmt::format("record {} of device {} does not follow the record this device has before it",
                            stored.seq, device.str()));
     }
+    if (downgrades(version, opened.record)) {
+      hold_downgraded(plan, device, stored.seq, head, static_cast<int>(served.size() - next));
+      break;
+    }
+    version = opened.record.version;
     hash = crypto::sha256(stored.sealed);
     seq = stored.seq;
     plan.times[device][seq] = opened.record.lamport;
@@ -855,22 +914,16 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
   }
 }
 
-// The first record of its writer that names past the service's head.
-void note_overreach(Plan& plan, const OverreachingRecord& found) {
-  auto [at, inserted] = plan.overreaching.emplace(found.writer, found);
-  if (!inserted && found.seq < at->second.seq)
-    at->second = found;
-}
-
 // The writers' logs wait from their first overreaching record on.
 void hold_overreaching(Plan& plan) {
   for (auto& [writer, found] : plan.overreaching) {
     const auto is_held = [&held_writer = writer, from = found.seq](const Verified& verified) {
       return verified.record.record.device == held_writer && verified.record.record.seq >= from;
     };
-    found.waiting = static_cast<int>(std::count_if(plan.merge.begin(), plan.merge.end(), is_held));
+    const auto held = static_cast<int>(std::count_if(plan.merge.begin(), plan.merge.end(), is_held));
     std::erase_if(plan.merge, is_held);
-    plan.deferred += found.waiting;
+    found.waiting += held;
+    plan.deferred += held;
     plan.waiting.insert(writer);
     auto reached = plan.reached.find(writer);
     if (reached == plan.reached.end() || reached->second >= found.seq)
@@ -878,31 +931,105 @@ void hold_overreaching(Plan& plan) {
   }
 }
 
+// What this device knows of the records frontier entries name: each
+// device's signature certificate (the roster's; the device id is its key's,
+// so a renewed certificate verifies the same), the first record known of
+// each device that signs head statements, and the digests of records
+// known here (docs/service.md, "Frontier proofs").
+struct ProofKnowledge {
+  std::map<DeviceId, crypto::Certificate> certificates;
+  std::map<DeviceId, std::int64_t> first_proving;
+  std::map<std::pair<DeviceId, std::int64_t>, Bytes> digests;
+};
+
+void know_proof(ProofKnowledge& known, const DeviceId& device, std::int64_t seq, const Bytes& digest) {
+  auto [first, inserted] = known.first_proving.emplace(device, seq);
+  if (!inserted)
+    first->second = std::min(first->second, seq);
+  known.digests[{device, seq}] = digest;
+}
+
+ProofKnowledge proof_knowledge(Context& context, const Plan& plan) {
+  ProofKnowledge known;
+  for (const auto& [device, member] : context.roster) {
+    if (!member.signature_certificate.empty())
+      known.certificates.emplace(device, crypto::Certificate::from_der(member.signature_certificate));
+  }
+  for (const auto& proof : store::TrustSync(context.store).head_proofs())
+    know_proof(known, proof.device_id, proof.seq, proof.digest);
+  for (const auto& verified : plan.merge) {
+    if (auto proof = head_proof_of(verified.record))
+      know_proof(known, verified.record.record.device, verified.record.record.seq, proof->digest);
+  }
+  return known;
+}
+
+EntryProof prove_entry(const ProofKnowledge& known, const TrustRecord& record, const DeviceId& named,
+                       std::int64_t seq) {
+  auto certificate = known.certificates.find(named);
+  auto first = known.first_proving.find(named);
+  return judge_frontier_entry(record, named, seq,
+                              certificate == known.certificates.end() ? nullptr : &certificate->second,
+                              first != known.first_proving.end() && first->second <= seq);
+}
+
+// A proven entry naming a record known here with another digest: the named
+// device signed two different records under one number. Only its own key
+// signs its head statements, so it is in someone else's hands.
+void check_named_digest(const ProofKnowledge& known, const TrustRecord& record, const DeviceId& named,
+                        std::int64_t seq) {
+  auto digest = known.digests.find({named, seq});
+  if (digest == known.digests.end() || digest->second == record.proofs.at(named).digest)
+    return;
+  throw Error(ErrorCode::BadSignature,
+              fmt::format("device {} signed two different trust records as number {} (record {} of device {} "
+                          "proves the other one)",
+                          named.str(), seq, record.seq, record.device.str()),
+              fmt::format("nothing was merged; only device {0}'s own key signs its records, so it is in someone "
+                          "else's hands: remove it on an admin device ('mailseal device remove {0}'), and sync again",
+                          named.str()));
+}
+
 // Withheld tails: a record names what its device had merged; this device
-// must reach as far. A record naming past the service's own head is
-// charged to its writer (note_overreach): either the service lies about the
-// head or the writer about its frontier, and stopping every merge would let
-// one stolen device silence all the others (review of issue 14, F4). This
-// device's own records taken back are its own word: the service withheld.
+// must reach as far. A frontier entry without the named device's valid
+// proof (where one is due) is forged by its writer; a proven one naming
+// past the service's head is a record the service withholds; a record of
+// version 1 naming past it is charged to neither for sure (Unproven). Each
+// holds back its writer's log (note_overreach): stopping every merge would
+// let one stolen device silence all the others (review of issue 14, F4).
+// This device's own records taken back are its own word: the service
+// withheld.
 void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
                      const std::map<DeviceId, store::RecordPosition>& positions) {
+  const ProofKnowledge known = proof_knowledge(context, plan);
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
     for (const auto& [device, seq] : record.frontier) {
-      if (device == context.self || !context.roster.count(device) || plan.waiting.count(device) ||
-          context.roster.at(device).status != store::DeviceStatus::Active)
-        continue;
-      auto reached = plan.reached.find(device);
-      auto known = positions.find(device);
-      std::int64_t have = reached != plan.reached.end() ? reached->second
-                          : known != positions.end()    ? known->second.seq
-                                                        : 0;
-      if (have >= seq)
+      if (!context.roster.count(device))
         continue;
       auto head = fetched.heads.find(device);
       const std::int64_t served = head == fetched.heads.end() ? 0 : head->second;
+      const EntryProof proof =
+          record.device == context.self ? EntryProof::Unproven : prove_entry(known, record, device, seq);
+      if (proof == EntryProof::Forged) {
+        note_overreach(plan, {record.device, record.seq, device, seq, served, 0, FrontierVerdict::Forged});
+        continue;
+      }
+      if (proof == EntryProof::Proven)
+        check_named_digest(known, record, device, seq);
+      if (device == context.self || plan.waiting.count(device) ||
+          context.roster.at(device).status != store::DeviceStatus::Active)
+        continue;
+      auto reached = plan.reached.find(device);
+      auto position = positions.find(device);
+      std::int64_t have = reached != plan.reached.end() ? reached->second
+                          : position != positions.end() ? position->second.seq
+                                                        : 0;
+      if (have >= seq)
+        continue;
       if (seq > served && record.device != context.self) {
-        note_overreach(plan, {record.device, record.seq, device, seq, served, 0});
+        const auto verdict = proof == EntryProof::Proven ? FrontierVerdict::Withheld : FrontierVerdict::Unproven;
+        note_overreach(plan, {record.device, record.seq, device, seq, served, 0, verdict});
         continue;
       }
       tampered(fmt::format("it withheld the records of device {} after number {} (device {} has merged up to {})",
@@ -1048,6 +1175,8 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
     // older writer that counted it may write) but moves no clock here
     // (highest_lamport leaves it out).
     sync.set_position({record.device, record.seq, verified.hash, record.lamport});
+    if (auto proof = head_proof_of(verified.record))
+      sync.set_head_proof({record.device, record.seq, proof->digest, proof->signature});
     ++report.merged;
   }
   // What came from other devices is not this device's to send again.
@@ -1129,6 +1258,24 @@ RecordsStatus records_status(store::LocalStore& store) {
                                 conflict.value_a, name_of(conflict.device_b), conflict.value_b});
   }
   return status;
+}
+
+}  // namespace mailseal::devices
+
+namespace mailseal::devices {
+
+std::string_view to_string(FrontierVerdict verdict) {
+  switch (verdict) {
+    case FrontierVerdict::Unproven:
+      return "unproven";
+    case FrontierVerdict::Forged:
+      return "forged";
+    case FrontierVerdict::Downgraded:
+      return "downgraded";
+    case FrontierVerdict::Withheld:
+      return "withheld";
+  }
+  return "unproven";
 }
 
 }  // namespace mailseal::devices

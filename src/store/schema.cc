@@ -278,9 +278,25 @@ INSERT OR IGNORE INTO record_times (device_id, seq, lamport)
   SELECT device_id, seq, lamport FROM record_positions WHERE seq > 0 AND lamport > 0;
 )sql";
 
+// Schema version 10: frontier proofs (docs/service.md, "Frontier proofs"):
+// the head statement signature and digest of every record of version 2
+// merged here, by device and number: this device's next record carries the
+// one its frontier entry names, and a proof naming a record merged here is
+// held to its digest. A record of version 1 has none: an entry naming it
+// goes without a proof, as before.
+constexpr std::string_view kSchemaV10 = R"sql(
+CREATE TABLE record_head_proofs (
+  device_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  digest    BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  PRIMARY KEY (device_id, seq)
+);
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 9> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-                                                          kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9};
+constexpr std::array<std::string_view, 10> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                                           kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

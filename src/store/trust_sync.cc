@@ -136,6 +136,29 @@ void TrustSync::set_position(const RecordPosition& position) {
   add_record_time({position.device_id, position.seq, position.lamport});
 }
 
+std::vector<HeadProofRecord> TrustSync::head_proofs() {
+  auto statement =
+      database_.prepare("SELECT device_id, seq, digest, signature FROM record_head_proofs ORDER BY device_id, seq");
+  std::vector<HeadProofRecord> out;
+  while (statement.step()) {
+    out.push_back({DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_blob(2),
+                   statement.column_blob(3)});
+  }
+  return out;
+}
+
+void TrustSync::set_head_proof(const HeadProofRecord& proof) {
+  database_
+      .prepare(
+          "INSERT INTO record_head_proofs (device_id, seq, digest, signature) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (device_id, seq) DO UPDATE SET digest = ?3, signature = ?4")
+      .bind(1, proof.device_id.str())
+      .bind(2, proof.seq)
+      .bind(3, proof.digest)
+      .bind(4, proof.signature)
+      .run();
+}
+
 std::vector<RecordTime> TrustSync::record_times() {
   auto statement = database_.prepare("SELECT device_id, seq, lamport FROM record_times ORDER BY device_id, seq");
   std::vector<RecordTime> out;

@@ -40,8 +40,10 @@ def carol_level(device):
 
 
 def forget_times(device):
-    """D2's store as mailseal before schema 9 left it: no table of every merged record's time."""
+    """D2's store as mailseal before schema 9 left it: no table of every merged record's time (nor the later
+    tables: schema 10's frontier proofs)."""
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        db.execute("DROP TABLE record_head_proofs")
         db.execute("DROP TABLE record_times")
         db.execute("PRAGMA user_version = 8")
 

@@ -6,11 +6,16 @@ record by hand from its store (tests/tools/records_tool.py), correctly
 signed and sealed, whose frontier says it merged record 1000000 of device 3,
 and lets device 2's own `sync` send it. The key service holds device 3's
 records only up to a small number, so either the writer or the service lies.
+The frontier entry carries no signature of device 3 over record 1000000
+(docs/service.md, "Frontier proofs"; only device 3's key could make one), so
+the writer forged it, for sure.
 
-Before the fix every sync of device 1 failed, merging nothing of any device
-and blaming the key service. Now device 2's log waits from that record,
-device 1 still merges device 3's decisions, and the warning tells the person
-to remove device 2; once it is removed, device 1's sync is quiet again."""
+Before the first fix every sync of device 1 failed, merging nothing of any
+device and blaming the key service; before the proofs, the warning could not
+tell the writer from the service. Now device 2's log waits from that record,
+device 1 still merges device 3's decisions, and the warning says device 2
+forged it and tells the person to remove it; once it is removed, device 1's
+sync is quiet again."""
 import json
 import os
 import sys
@@ -52,14 +57,17 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     report = json.loads(synced.stdout or b"{}").get("records", {})
     overreaching = report.get("overreaching", [])
     check(len(overreaching) == 1 and overreaching[0]["writer"] == two_id and overreaching[0]["named"] == three_id
-          and overreaching[0]["named_seq"] == FAR and overreaching[0]["waiting"] == 1,
-          "device 1 holds device 2's record back, naming device 2 as the writer and device 3 as the device named",
-          report)
+          and overreaching[0]["named_seq"] == FAR and overreaching[0]["waiting"] == 1
+          and overreaching[0].get("verdict") == "forged",
+          "device 1 holds device 2's record back, charging device 2 (forged) and naming device 3", report)
     check(one.json("trust", "carol@example.org")["level"] == "full", "device 1 takes device 3's pin of Carol")
     again = one.run("sync")
     warning = again.stderr.decode()
-    check(again.returncode == 0 and f"mailseal device remove {two_id}" in warning and "misbehaved" not in warning,
-          "the next sync warns, telling the person to remove device 2, not to distrust the key service", warning)
+    check(again.returncode == 0 and f"mailseal device remove {two_id}" in warning and "misbehaved" not in warning
+          and f"device {two_id} forged it" in warning and "nothing here can tell which" not in warning
+          and "not to be trusted" not in warning,
+          "the next sync warns that device 2 forged the record and to remove it, without doubting the service",
+          warning)
 
     # The person removes the stolen device on the admin device (device 1).
     one.must("device", "remove", two_id)

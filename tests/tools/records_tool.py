@@ -2,7 +2,9 @@
 mailseal, as a thief holding a device's store would: the records key's
 scalar read by `openssl pkey`, HKDF-SHA-256 written here with hmac,
 AES-256-GCM from OpenSSL's libcrypto through ctypes, the record signed by
-`openssl dgst -sha256 -sign` with the device's own signature key file.
+`openssl dgst -sha256 -sign` with the device's own signature key file (and,
+for a record of version 2, its head statement: docs/service.md, "Frontier
+proofs").
 
     log = DeviceLog(home_path)
     record = log.open(seq)                  # the record (a dict) as the device wrote it
@@ -20,6 +22,7 @@ import sqlite3
 import subprocess
 
 RECORD_TYPE = "mailseal-trust-record"
+HEAD_TYPE = "mailseal-trust-head"
 KEY_ID_BYTES = 16
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -78,6 +81,11 @@ def hkdf_sha256(secret, info, length=32):
 
 def associated_data(profile, device, seq, key_id):
     return f"{RECORD_TYPE}\n{profile}\n{device}\n{seq}\n{key_id.hex()}".encode()
+
+
+def head_statement(profile, device, seq, record_json):
+    """What a device signs about each record of version 2 (docs/service.md, "Frontier proofs")."""
+    return f"{HEAD_TYPE}\n{profile}\n{device}\n{seq}\n{hashlib.sha256(record_json).hexdigest()}".encode()
 
 
 def canonical(document):
@@ -139,16 +147,23 @@ class DeviceLog:
         sealed = dict(self.own_records())[seq]
         return self.open_sealed(sealed, seq)[0]
 
+    def sign(self, data):
+        """`data` signed with the device's own signature key (ECDSA with SHA-256, DER)."""
+        return subprocess.run(["openssl", "dgst", "-sha256", "-sign", self._key_path(self.signature_key_file)],
+                              input=data, capture_output=True, check=True).stdout
+
     def seal(self, record):
-        """The record signed with the device's own signature key and sealed under the current records key."""
+        """The record signed with the device's own signature key (and, from version 2 on, its head
+        statement) and sealed under the current records key."""
         record_json = canonical(record)
-        signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
-                                    self._key_path(self.signature_key_file)],
-                                   input=record_json, capture_output=True, check=True).stdout
         last_seq, last = self.own_records()[-1]
         _, wrapper = self.open_sealed(last, last_seq)
         wrapper = {"record": base64.b64encode(record_json).decode(),
-                   "signature": base64.b64encode(signature).decode(), "certificate": wrapper["certificate"]}
+                   "signature": base64.b64encode(self.sign(record_json)).decode(),
+                   "certificate": wrapper["certificate"]}
+        if record.get("version", 1) >= 2:
+            head = self.sign(head_statement(self.profile, self.device, record["seq"], record_json))
+            wrapper["head"] = base64.b64encode(head).decode()
         key_id = bytes.fromhex(self.current)
         nonce = os.urandom(NONCE_BYTES)
         ciphertext, tag = _gcm(True, self.keys[self.current], nonce, canonical(wrapper),

@@ -334,7 +334,8 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"pin_kind\":\"pin\"", "\"pin_kind\":\"trust\"")); },
                "neither");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"days\":2", "\"days\":-1")); }, "out of range");
-  expect_error(ErrorCode::Unsupported, [&] { decode(replaced("\"version\":1", "\"version\":2")); }, "version");
+  expect_error(
+      ErrorCode::Unsupported, [&] { decode(replaced("\"version\":2", "\"version\":3")); }, "version");
   // A clock at the end of its range would stop every device that merges it
   // from writing (its next time would overflow).
   const std::string lamport = "\"lamport\":" + std::to_string(sample_record(DeviceId("MDEVICE"), 2).lamport);
@@ -344,6 +345,36 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
       [&] { decode(replaced(lamport, "\"lamport\":" + std::to_string(internal::kMaxLamport + 1))); }, "'lamport'");
   expect_error(
       ErrorCode::Malformed, [&] { decode(replaced(lamport, "\"lamport\":9223372036854775807")); }, "'lamport'");
+}
+
+TEST(TrustRecordFormat, ProofsEncodeAndDecodeAndBelongToTheFrontier) {
+  TrustRecord record = sample_record(DeviceId("MDEVICE"), 2);
+  record.proofs[DeviceId("MOTHER")] = {Bytes(32, 0x33), Bytes(70, 0x44)};
+  const std::string json = internal::encode_record(record);
+  EXPECT_EQ(internal::decode_record(as_bytes(json)), record);
+  auto decode = [](std::string text) { return internal::decode_record(as_bytes(text)); };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string out = json;
+    out.replace(out.find(from), from.size(), to);
+    return out;
+  };
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(replaced("\"proofs\":{\"MOTHER\"", "\"proofs\":{\"MSTRANGER\"")); },
+      "names no record of the frontier");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(replaced("\"digest\":\"3333", "\"digest\":\"33")); }, "possible size");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(replaced("\"proofs\":{", "\"proofless\":{")); }, "'proofs'");
+  // Version 1: no proofs, and none smuggled in.
+  TrustRecord old = sample_record(DeviceId("MDEVICE"), 2);
+  old.version = internal::kUnprovenRecordVersion;
+  const std::string old_json = internal::encode_record(old);
+  EXPECT_EQ(old_json.find("proofs"), std::string::npos) << old_json;
+  EXPECT_EQ(internal::decode_record(as_bytes(old_json)), old);
+  std::string smuggled = old_json;
+  smuggled.replace(smuggled.find("\"profile\""), 9, "\"proofs\":{},\"profile\"");
+  expect_error(
+      ErrorCode::Malformed, [&] { decode(smuggled); }, "version 1 carries proofs");
 }
 
 class SealedRecordTest : public ::testing::Test {
@@ -405,6 +436,117 @@ TEST_F(SealedRecordTest, AlteredMovedOrForeignRecordsAreRefused) {
   expect_error(ErrorCode::BadSignature,
                [&] { internal::open_record(seal(other), record_.profile, other.device, 2, key_, root); },
                "not signed by that device");
+}
+
+// Frontier proofs (docs/service.md, "Frontier proofs"): device_ wrote
+// record 2; another device of the profile (the writer) names it.
+class FrontierProofTest : public SealedRecordTest {
+ protected:
+  void SetUp() override {
+    SealedRecordTest::SetUp();
+    const test::Person& alice = test::alice();
+    other_key_ = crypto::PrivateKey::generate(crypto::KeyType::P256);
+    auto agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+    other_certificate_ =
+        profile::issue_device_certificates(alice.root_key, alice.root, "phone", other_key_->public_key(),
+                                           agreement.public_key(), from_unix_seconds(1700000000))
+            .signature;
+    named_ = internal::open_record(seal(record_), record_.profile, device_, 2, key_, alice.root);
+    writer_ = sample_record(keyservice::device_id_of(other_key_->public_key()), 5);
+    writer_.profile = record_.profile;
+    writer_.frontier = {{device_, 2}};
+    writer_.proofs = {{device_, *internal::head_proof_of(*named_)}};
+  }
+
+  internal::EntryProof judge(const TrustRecord& record, std::int64_t seq, bool named_signs_proofs = true) {
+    return internal::judge_frontier_entry(record, device_, seq, &*device_certificate_, named_signs_proofs);
+  }
+
+  std::optional<crypto::PrivateKey> other_key_;
+  std::optional<crypto::Certificate> other_certificate_;
+  std::optional<internal::SignedRecord> named_;
+  TrustRecord writer_;
+};
+
+TEST_F(FrontierProofTest, ARecordOfVersion2ProvesItselfForItsNumberOnly) {
+  const internal::HeadProof proof = *internal::head_proof_of(*named_);
+  EXPECT_EQ(proof.digest, crypto::sha256(named_->record_json));
+  EXPECT_TRUE(internal::head_proof_holds(proof, record_.profile, device_, 2, *device_certificate_));
+  EXPECT_FALSE(internal::head_proof_holds(proof, record_.profile, device_, 3, *device_certificate_))
+      << "a proof of record 2 is no proof of record 3";
+  EXPECT_FALSE(internal::head_proof_holds(proof, Identity("MOTHERPROFILE"), device_, 2, *device_certificate_));
+  internal::HeadProof other_digest = proof;
+  other_digest.digest[0] ^= 1;
+  EXPECT_FALSE(internal::head_proof_holds(other_digest, record_.profile, device_, 2, *device_certificate_));
+}
+
+TEST_F(FrontierProofTest, AProvenEntryIsProvenAndAForgedSignatureIsForged) {
+  EXPECT_EQ(judge(writer_, 2), internal::EntryProof::Proven);
+  TrustRecord forged = writer_;
+  forged.proofs.at(device_).signature.back() ^= 1;
+  EXPECT_EQ(judge(forged, 2), internal::EntryProof::Forged);
+  // The real proof of record 2 named as record 1000000.
+  TrustRecord far = writer_;
+  far.frontier[device_] = 1000000;
+  EXPECT_EQ(judge(far, 1000000), internal::EntryProof::Forged);
+}
+
+TEST_F(FrontierProofTest, AWrongDigestIsForged) {
+  TrustRecord wrong = writer_;
+  wrong.proofs.at(device_).digest = crypto::sha256(as_bytes(std::string("another record")));
+  EXPECT_EQ(judge(wrong, 2), internal::EntryProof::Forged);
+}
+
+TEST_F(FrontierProofTest, AProofSignedByAnotherDeviceARemovedOneIncludedIsForged) {
+  // The writer (or a removed device whose key a thief holds) signs the head
+  // statement of a record the named device never wrote.
+  TrustRecord by_other = writer_;
+  const Bytes digest = crypto::sha256(as_bytes(std::string("never written")));
+  by_other.frontier[device_] = 9;
+  by_other.proofs[device_] = {digest, other_key_->sign(internal::head_statement(record_.profile, device_, 9, digest))};
+  EXPECT_EQ(judge(by_other, 9), internal::EntryProof::Forged);
+  // Checked against the other device's certificate, it is still no proof
+  // that the named device wrote it.
+  EXPECT_FALSE(
+      internal::head_proof_holds(by_other.proofs.at(device_), record_.profile, device_, 9, *other_certificate_));
+  // A certificate renewed for the named device's own key verifies it.
+  const test::Person& alice = test::alice();
+  auto agreement = crypto::PrivateKey::generate(crypto::KeyType::P256);
+  const crypto::Certificate renewed =
+      profile::issue_device_certificates(alice.root_key, alice.root, "laptop", device_key_->public_key(),
+                                         agreement.public_key(), from_unix_seconds(1760000000))
+          .signature;
+  EXPECT_TRUE(internal::head_proof_holds(writer_.proofs.at(device_), record_.profile, device_, 2, renewed));
+}
+
+TEST_F(FrontierProofTest, AMissingProofIsForgedOnlyWhereTheNamedDeviceSignsThem) {
+  TrustRecord missing = writer_;
+  missing.proofs.clear();
+  EXPECT_EQ(judge(missing, 2, true), internal::EntryProof::Forged);
+  EXPECT_EQ(judge(missing, 2, false), internal::EntryProof::Unproven)
+      << "the named record may be of version 1, written before its device was upgraded";
+  TrustRecord old = missing;
+  old.version = internal::kUnprovenRecordVersion;
+  EXPECT_EQ(judge(old, 2, true), internal::EntryProof::Unproven) << "a record of version 1 keeps today's verdict";
+}
+
+TEST_F(FrontierProofTest, ARecordOfVersion1AfterOneOfVersion2IsADowngrade) {
+  TrustRecord old = writer_;
+  old.version = internal::kUnprovenRecordVersion;
+  old.proofs.clear();
+  EXPECT_TRUE(internal::downgrades(internal::kRecordVersion, old));
+  EXPECT_FALSE(internal::downgrades(internal::kUnprovenRecordVersion, old)) << "a device not yet upgraded";
+  EXPECT_FALSE(internal::downgrades(internal::kRecordVersion, writer_));
+  EXPECT_FALSE(internal::downgrades(internal::kUnprovenRecordVersion, writer_)) << "the upgrade itself";
+}
+
+TEST_F(SealedRecordTest, ARecordOfVersion1SealsAndOpensWithoutAHeadStatement) {
+  TrustRecord old = record_;
+  old.version = internal::kUnprovenRecordVersion;
+  internal::SignedRecord opened = internal::open_record(seal(old), old.profile, device_, 2, key_, test::alice().root);
+  EXPECT_EQ(opened.record, old);
+  EXPECT_TRUE(opened.head_signature.empty());
+  EXPECT_FALSE(internal::head_proof_of(opened));
 }
 
 Decision decision(const std::string& device, std::int64_t seq, std::int64_t lamport, const std::string& value,

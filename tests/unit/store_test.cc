@@ -487,6 +487,25 @@ TEST(TrustSyncRecords, ObservationsMergeAsAUnionAndTwiceChangesNothing) {
   EXPECT_EQ(records.observations(kBob).size(), 2u);
 }
 
+TEST(TrustSyncRecords, HeadProofsAreKeptByDeviceAndNumber) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustSync sync(store);
+  EXPECT_TRUE(sync.head_proofs().empty());
+  sync.set_head_proof({DeviceId("MA"), 2, blob("digest 2"), blob("signature 2")});
+  sync.set_head_proof({DeviceId("MB"), 1, blob("digest 1"), blob("signature 1")});
+  sync.set_head_proof({DeviceId("MA"), 3, blob("digest 3"), blob("signature 3")});
+  sync.set_head_proof({DeviceId("MA"), 3, blob("digest 3"), blob("signature 3")});
+  auto proofs = sync.head_proofs();
+  ASSERT_EQ(proofs.size(), 3u) << "one per record, however often it is merged";
+  EXPECT_EQ(proofs[0].device_id, DeviceId("MA"));
+  EXPECT_EQ(proofs[0].seq, 2);
+  EXPECT_EQ(proofs[1].seq, 3);
+  EXPECT_EQ(proofs[1].digest, blob("digest 3"));
+  EXPECT_EQ(proofs[1].signature, blob("signature 3"));
+  EXPECT_EQ(proofs[2].device_id, DeviceId("MB"));
+}
+
 TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
@@ -525,6 +544,9 @@ TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 10) {
+    database.execute("DROP TABLE record_head_proofs;");
+  }
   if (version < 9) {
     database.execute("DROP TABLE record_times;");
   }
@@ -584,9 +606,11 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.client_setups().size(), 1u);
   records.add_discovery(kBob, Identity("IBOB"), "https://keys.example", DiscoveryVerification::Verified, at(5));
   EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Verified);
+  TrustSync(store).set_head_proof({DeviceId("MA"), 1, blob("d"), blob("s")});
+  EXPECT_EQ(TrustSync(store).head_proofs().size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
 
 // Schema 8 adds whether a discovery was verified: one recorded before says
 // nothing about it, so it stays unverified.

@@ -184,11 +184,20 @@ enum class RenewalStatus {
 std::string_view to_string(RenewalStatus status);
 RenewalStatus renewal_status(profile::Profile& profile, TimePoint now);
 
-// A device's record whose frontier names a record of another active device
-// past the last one the key service holds for it: the writer claims to have
-// merged what no device wrote (a stolen device stopping the others' sync), or
-// the service withholds that device's records. The writer's log waits from
-// `seq` on; the other devices' records are merged (review of issue 14, F4).
+// Who a record held back is charged to (docs/service.md, "Frontier proofs").
+enum class FrontierVerdict {
+  Unproven,    // a record without proofs names past the service's head: the writer or the service lies
+  Forged,      // a frontier entry without the named device's valid proof: the writer forged it
+  Downgraded,  // a record without proofs after its writer signed them: the writer escapes the proofs
+  Withheld,    // the named device signed the record named and the service does not serve it: the service lies
+};
+std::string_view to_string(FrontierVerdict verdict);
+
+// A device's record held back with the rest of its writer's log: its
+// frontier names a record of another device that the key service does not
+// serve, or names one without proof, or the record goes back to the format
+// without proofs. The other devices' records are merged (review of issue 14,
+// F4); `verdict` says who lies.
 struct OverreachingRecord {
   DeviceId writer;
   std::int64_t seq = 0;  // the writer's first record that names too far
@@ -196,6 +205,7 @@ struct OverreachingRecord {
   std::int64_t named_seq = 0;
   std::int64_t served = 0;  // the last record of `named` the service holds
   int waiting = 0;          // the writer's records that wait
+  FrontierVerdict verdict = FrontierVerdict::Unproven;
 };
 
 // What a sync did with trust records (docs/service.md, "Trust records").

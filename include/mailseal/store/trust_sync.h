@@ -82,6 +82,17 @@ struct RecordTime {
   std::int64_t lamport = 0;
 };
 
+// A device's signature over the head statement of a record of it merged
+// here (schema 10; docs/service.md, "Frontier proofs"): what this device's
+// next record carries as the proof of its frontier entry, and what a proof
+// naming that record is held to.
+struct HeadProofRecord {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  Bytes digest;     // SHA-256 of the record's JSON
+  Bytes signature;  // by the device's signature key
+};
+
 struct OwnRecord {
   std::int64_t seq = 0;
   Bytes sealed;
@@ -134,6 +145,10 @@ class TrustSync {
   // Moves a device's position to a record merged or written, and keeps that
   // record's time (record_times) for the records that name it later.
   void set_position(const RecordPosition& position);
+  // The head proof of every record of version 2 merged, by device and
+  // number; set with the position in the same transaction.
+  std::vector<HeadProofRecord> head_proofs();
+  void set_head_proof(const HeadProofRecord& proof);
   // The time of every record merged or written, by device and number.
   std::vector<RecordTime> record_times();
   // A record's time learned otherwise (a store from before schema 9 takes

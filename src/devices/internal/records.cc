@@ -8,6 +8,7 @@
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/crypto/symmetric.h"
+#include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/rules.h"
 #include "mailseal/store/trust_sync.h"
 
@@ -16,6 +17,10 @@ namespace mailseal::devices::internal {
 namespace {
 
 using nlohmann::json;
+
+// A frontier names at most every device the profile lists (removed ones
+// included), so an honest record always fits the bound.
+static_assert(kMaxFrontierDevices >= keyservice::kMaxDevices, "a frontier may name every device of a profile");
 
 // The largest count a change may carry (days, messages, amounts, depths).
 constexpr std::int64_t kMaxCount = 1'000'000'000;
@@ -246,7 +251,7 @@ std::string encode_record(const TrustRecord& record) {
   for (const auto& change : record.changes)
     changes.push_back(encode_change(change));
   json document = {{"type", kRecordType},
-                   {"version", kRecordVersion},
+                   {"version", record.version},
                    {"profile", record.profile.str()},
                    {"device", record.device.str()},
                    {"seq", record.seq},
@@ -255,17 +260,52 @@ std::string encode_record(const TrustRecord& record) {
                    {"frontier", frontier},
                    {"changes", changes},
                    {"made_at", to_unix_seconds(record.made_at)}};
+  if (record.version >= kRecordVersion) {
+    json proofs = json::object();
+    for (const auto& [device, proof] : record.proofs)
+      proofs[device.str()] = {{"digest", to_hex(proof.digest)}, {"signature", encode_base64(proof.signature)}};
+    document["proofs"] = proofs;
+  }
   return document.dump();
 }
 
 namespace {
 
+// The largest DER ECDSA signature (P-521: 139 bytes), with room to spare.
+constexpr std::size_t kMaxSignatureBytes = 160;
+
+// Each proof belongs to a frontier entry naming a record (a number above 0).
+std::map<DeviceId, HeadProof> decode_proofs(const json& proofs, const std::map<DeviceId, std::int64_t>& frontier) {
+  if (!proofs.is_object())
+    malformed("the field 'proofs' is not an object");
+  std::map<DeviceId, HeadProof> out;
+  for (const auto& [device, item] : proofs.items()) {
+    auto entry = std::find_if(frontier.begin(), frontier.end(),
+                              [&named = device](const auto& pair) { return pair.first.str() == named; });
+    if (entry == frontier.end() || entry->second <= 0)
+      malformed("a proof names no record of the frontier");
+    HeadProof proof;
+    try {
+      proof.digest = from_hex(text(item, "digest"));
+    } catch (const Error&) {
+      malformed("a proof's digest is not hexadecimal");
+    }
+    proof.signature = bytes(item, "signature");
+    if (proof.digest.size() != 32 || proof.signature.empty() || proof.signature.size() > kMaxSignatureBytes)
+      malformed("a proof's digest or signature is not of a possible size");
+    out.emplace(entry->first, std::move(proof));
+  }
+  return out;
+}
+
 TrustRecord decode_document(const json& document) {
   if (text(document, "type") != kRecordType)
     malformed("not a mailseal trust record");
-  if (integer(document, "version", 0, kMaxCount) != kRecordVersion)
+  const auto version = static_cast<int>(integer(document, "version", 0, kMaxCount));
+  if (version != kRecordVersion && version != kUnprovenRecordVersion)
     throw Error(ErrorCode::Unsupported, "a trust record was made by another version of mailseal", "upgrade mailseal");
   TrustRecord record;
+  record.version = version;
   try {
     record.profile = Identity(text(document, "profile"));
     record.device = DeviceId(text(document, "device"));
@@ -282,8 +322,8 @@ TrustRecord decode_document(const json& document) {
     malformed("the previous record's hash does not fit the record's number");
   record.lamport = integer(document, "lamport", 1, kMaxLamport);
   const json& frontier = field(document, "frontier");
-  if (!frontier.is_object())
-    malformed("the field 'frontier' is not an object");
+  if (!frontier.is_object() || frontier.size() > kMaxFrontierDevices)
+    malformed("the field 'frontier' is not an object of at most " + std::to_string(kMaxFrontierDevices) + " devices");
   for (const auto& [device, seq] : frontier.items()) {
     if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0)
       malformed("the frontier holds something that is not a record number");
@@ -292,6 +332,11 @@ TrustRecord decode_document(const json& document) {
     } catch (const Error&) {
       malformed("the frontier names something that is not a device id");
     }
+  }
+  if (record.version >= kRecordVersion) {
+    record.proofs = decode_proofs(field(document, "proofs"), record.frontier);
+  } else if (document.contains("proofs")) {
+    malformed("a record of version 1 carries proofs");
   }
   const json& changes = field(document, "changes");
   if (!changes.is_array() || changes.size() > kMaxChangesPerRecord)
@@ -330,6 +375,10 @@ Bytes seal_record(const TrustRecord& record, const crypto::PrivateKey& signature
   json wrapper = {{"record", encode_base64(signed_bytes)},
                   {"signature", encode_base64(signature_key.sign(signed_bytes))},
                   {"certificate", encode_base64(signature_certificate.der())}};
+  if (record.version >= kRecordVersion) {
+    const Bytes statement = head_statement(record.profile, record.device, record.seq, crypto::sha256(signed_bytes));
+    wrapper["head"] = encode_base64(signature_key.sign(statement));
+  }
   const std::string plaintext = wrapper.dump();
   Bytes sealed(key_id.begin(), key_id.end());
   Bytes body = crypto::seal_symmetric(records_key, as_bytes(plaintext),
@@ -357,8 +406,11 @@ SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceI
                             error.what()));
   }
   json wrapper = parse_object(ByteView(plaintext.data(), plaintext.size()));
-  SignedRecord out{{}, bytes(wrapper, "record"), bytes(wrapper, "signature"), crypto::Certificate::from_der(
-                                                                                   bytes(wrapper, "certificate"))};
+  SignedRecord out{{},
+                   bytes(wrapper, "record"),
+                   bytes(wrapper, "signature"),
+                   crypto::Certificate::from_der(bytes(wrapper, "certificate")),
+                   {}};
   if (out.signer.is_ca() || !out.signer.is_issued_by(root) ||
       keyservice::device_id_of(out.signer.public_key()) != device) {
     throw Error(ErrorCode::BadSignature,
@@ -373,7 +425,55 @@ SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceI
     throw Error(ErrorCode::BadSignature,
                 fmt::format("record {} of device {} says it is another record", seq, device.str()));
   }
+  if (out.record.version >= kRecordVersion) {
+    // Checked here, so that every device that merges the record can prove
+    // it in its own frontier later.
+    out.head_signature = bytes(wrapper, "head");
+    const Bytes statement = head_statement(profile, device, seq, crypto::sha256(out.record_json));
+    if (!out.signer.public_key().verify(statement, out.head_signature)) {
+      throw Error(ErrorCode::BadSignature,
+                  fmt::format("the head statement of record {} of device {} does not verify", seq, device.str()));
+    }
+  } else if (wrapper.contains("head")) {
+    malformed("a record of version 1 carries a head statement");
+  }
   return out;
+}
+
+Bytes head_statement(const Identity& profile, const DeviceId& device, std::int64_t seq, ByteView digest) {
+  std::string text =
+      fmt::format("{}\n{}\n{}\n{}\n{}", kHeadStatementType, profile.str(), device.str(), seq, to_hex(digest));
+  return Bytes(text.begin(), text.end());
+}
+
+std::optional<HeadProof> head_proof_of(const SignedRecord& record) {
+  if (record.record.version < kRecordVersion)
+    return std::nullopt;
+  return HeadProof{crypto::sha256(record.record_json), record.head_signature};
+}
+
+bool head_proof_holds(const HeadProof& proof, const Identity& profile, const DeviceId& named, std::int64_t seq,
+                      const crypto::Certificate& named_certificate) {
+  if (proof.digest.size() != 32 || keyservice::device_id_of(named_certificate.public_key()) != named)
+    return false;
+  return named_certificate.public_key().verify(head_statement(profile, named, seq, proof.digest), proof.signature);
+}
+
+EntryProof judge_frontier_entry(const TrustRecord& record, const DeviceId& named, std::int64_t seq,
+                                const crypto::Certificate* named_certificate, bool named_signs_proofs) {
+  if (record.version < kRecordVersion || seq <= 0)
+    return EntryProof::Unproven;
+  auto proof = record.proofs.find(named);
+  if (proof == record.proofs.end())
+    return named_signs_proofs ? EntryProof::Forged : EntryProof::Unproven;
+  if (named_certificate == nullptr)
+    return EntryProof::Unproven;
+  return head_proof_holds(proof->second, record.profile, named, seq, *named_certificate) ? EntryProof::Proven
+                                                                                         : EntryProof::Forged;
+}
+
+bool downgrades(int previous_version, const TrustRecord& next) {
+  return previous_version >= kRecordVersion && next.version < kRecordVersion;
 }
 
 }  // namespace mailseal::devices::internal

@@ -7,6 +7,12 @@
 // device's signature key and sealed (AES-256-GCM) under the profile's
 // records key, the associated data binding it to its profile, device,
 // number and key.
+//
+// From version 2 on (docs/service.md, "Frontier proofs") the writer also
+// signs a head statement (profile, device, number, SHA-256 of the record's
+// JSON), and each frontier entry carries the named device's head statement
+// signature for the record it names: a frontier entry is a proof that the
+// named device wrote that record, not the writer's word.
 
 #include <cstdint>
 #include <map>
@@ -24,7 +30,14 @@
 namespace mailseal::devices::internal {
 
 inline constexpr std::string_view kRecordType = "mailseal-trust-record";
-inline constexpr int kRecordVersion = 1;
+// Records with head statements and frontier proofs; what this version writes.
+inline constexpr int kRecordVersion = 2;
+// Records before: frontiers without proofs (read, never written).
+inline constexpr int kUnprovenRecordVersion = 1;
+inline constexpr std::string_view kHeadStatementType = "mailseal-trust-head";
+// At most this many devices in a frontier, so that a sealed record stays
+// small (a proof is about 170 bytes; a profile has a handful of devices).
+inline constexpr std::size_t kMaxFrontierDevices = 64;
 // Bytes of a records key's id, at the start of every sealed record.
 inline constexpr std::size_t kRecordsKeyIdBytes = 16;
 // At most this many changes in one record (more make several records).
@@ -77,20 +90,30 @@ bool is_decision(const Change& change);
 // end of its range and stop them writing (found in review).
 inline constexpr std::int64_t kMaxLamport = std::int64_t{1} << 40;
 
+// The named device's signature over the head statement of the record a
+// frontier entry names, as the writer merged it.
+struct HeadProof {
+  Bytes digest;     // SHA-256 of the named record's JSON (what its signature covers)
+  Bytes signature;  // by the named device's signature key over head_statement(...)
+  bool operator==(const HeadProof&) const = default;
+};
+
 struct TrustRecord {
+  int version = kRecordVersion;
   Identity profile;
   DeviceId device;
   std::int64_t seq = 0;
   Bytes previous;  // SHA-256 of the device's previous sealed record; empty for seq 1
   std::int64_t lamport = 0;
   std::map<DeviceId, std::int64_t> frontier;
+  std::map<DeviceId, HeadProof> proofs;  // version 2: by frontier entry, where the writer has one
   std::vector<Change> changes;
   TimePoint made_at{};
   bool operator==(const TrustRecord&) const = default;
 };
 
 // The record as JSON, and back. decode_record: Error(Malformed) naming the
-// problem for anything that is not a record of this version.
+// problem for anything that is not a record of version 1 or 2.
 std::string encode_record(const TrustRecord& record);
 TrustRecord decode_record(ByteView json);
 
@@ -101,7 +124,43 @@ struct SignedRecord {
   Bytes record_json;  // what the signature covers
   Bytes signature;
   crypto::Certificate signer;
+  Bytes head_signature;  // version 2: over the record's head statement, by the same key
 };
+
+// What a device signs about each record it writes (version 2):
+// "mailseal-trust-head\nPROFILE\nDEVICE\nSEQ\nHEX(SHA-256 of the record's JSON)".
+Bytes head_statement(const Identity& profile, const DeviceId& device, std::int64_t seq, ByteView digest);
+
+// The proof a record of version 2 gives of itself, for the frontiers of the
+// records that merge it; nullopt for version 1.
+std::optional<HeadProof> head_proof_of(const SignedRecord& record);
+
+// Whether `proof` shows that `named` wrote its record `seq`: the digest is
+// a SHA-256 and the signature verifies with `named_certificate`, which must
+// be a certificate of the named device's own key (the device id is the
+// key's: a certificate renewed for the same key verifies, any other
+// device's, a removed one's included, does not).
+bool head_proof_holds(const HeadProof& proof, const Identity& profile, const DeviceId& named, std::int64_t seq,
+                      const crypto::Certificate& named_certificate);
+
+// What one frontier entry of a record proves (docs/service.md, "Frontier
+// proofs").
+enum class EntryProof {
+  Unproven,  // a record of version 1, or one naming a device not known to sign proofs there
+  Proven,    // the named device signed that record's head statement
+  Forged,    // the proof does not hold, or is missing where the named device signs them: the writer forged it
+};
+// `named_certificate`: the named device's signature certificate (nullptr
+// when not known here); `named_signs_proofs`: this device knows a record
+// of version 2 of the named device at or before `seq` (its later records
+// are all of version 2, so each has a proof).
+EntryProof judge_frontier_entry(const TrustRecord& record, const DeviceId& named, std::int64_t seq,
+                                const crypto::Certificate* named_certificate, bool named_signs_proofs);
+
+// Whether `next`, following a record of version `previous_version` in its
+// device's log, goes back to an older version: once a device signs head
+// statements, a record without them is its writer escaping the proofs.
+bool downgrades(int previous_version, const TrustRecord& next);
 
 // The associated data of a sealed record.
 Bytes record_associated_data(const Identity& profile, const DeviceId& device, std::int64_t seq, ByteView key_id);
