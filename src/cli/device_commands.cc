@@ -382,9 +382,10 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
   devices::RemovalReport report =
       devices::remove_device(profile, client, context.key_access(), DeviceId(args.device_id), context.now());
   if (!report.escrow_refused.empty())
-    print_warning(fmt::format("the escrow the key service served was refused ({}); the removal went on and its "
-                              "publication replaced it",
-                              report.escrow_refused));
+    print_warning(
+        fmt::format("the escrow the key service served was refused ({}); the removal went on and its "
+                    "publication replaced it",
+                    report.escrow_refused));
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)
@@ -416,20 +417,20 @@ bool sync_with_service(const Context& context, keyservice::Client& client, json&
     json refused = json::array();
     for (const auto& request : report.refused)
       refused.push_back(request.str());
-    answer.update({{"joined", report.joined},
-                   {"waiting", report.waiting},
-                   {"removed", report.removed},
-                   {"accepted", accepted},
-                   {"refused", refused},
-                   {"keys_added", report.keys_added},
-                   {"keys_archived", report.keys_archived},
-                   {"renewal", renewal_json(report.renewal)},
-                   {"records", records_json(report.records)},
-                   {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected)
-                                                                          : json(nullptr)},
-                   {"older_escrow_merged", report.older_escrow_merged},
-                   {"escrow_ignored", report.escrow_ignored},
-                   {"escrow_ignored_taken", report.escrow_ignored ? json(report.escrow_ignored_taken) : json(nullptr)}});
+    answer.update(
+        {{"joined", report.joined},
+         {"waiting", report.waiting},
+         {"removed", report.removed},
+         {"accepted", accepted},
+         {"refused", refused},
+         {"keys_added", report.keys_added},
+         {"keys_archived", report.keys_archived},
+         {"renewal", renewal_json(report.renewal)},
+         {"records", records_json(report.records)},
+         {"served_list_corrected", report.served_list_corrected ? json(*report.served_list_corrected) : json(nullptr)},
+         {"older_escrow_merged", report.older_escrow_merged},
+         {"escrow_ignored", report.escrow_ignored},
+         {"escrow_ignored_taken", report.escrow_ignored ? json(report.escrow_ignored_taken) : json(nullptr)}});
     return !report.removed;
   }
   if (report.waiting)

@@ -81,7 +81,8 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   }
   if (target->status == store::DeviceStatus::Removed) {
     if (!escrow_refused.empty()) {
-      throw Error(ErrorCode::AlreadyExists, fmt::format("that device was removed already, by an escrow: {}", escrow_refused),
+      throw Error(ErrorCode::AlreadyExists,
+                  fmt::format("that device was removed already, by an escrow: {}", escrow_refused),
                   "remove the admin device that removed this one, if it is not in your hands");
     }
     throw Error(ErrorCode::AlreadyExists, "that device was removed already",

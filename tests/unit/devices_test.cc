@@ -882,10 +882,16 @@ TEST(RosterMerge, AnEntryCarryingAnotherDevicesCertificateIsRefused) {
   made_up.agreement_certificate = laptop.agreement_certificate;
   made_up.status = DeviceStatus::Removed;
   expect_error(
-      ErrorCode::BadSignature, [&] { internal::merge_roster({laptop, phone}, {laptop, phone, made_up}, root); },
+      ErrorCode::BadSignature,
+      [&] {
+        internal::merge_roster({laptop, phone}, {laptop, phone, made_up}, root);
+      },
       "a certificate of device " + laptop.device_id.str());
   expect_error(
-      ErrorCode::BadSignature, [&] { internal::merge_roster({}, {laptop, made_up}, root); },
+      ErrorCode::BadSignature,
+      [&] {
+        internal::merge_roster({}, {laptop, made_up}, root);
+      },
       "a certificate of device " + laptop.device_id.str());
   EXPECT_TRUE(internal::merge_roster({laptop, phone}, {laptop, with_status(phone, DeviceStatus::Removed)}, root)
                   .revoked.size() == 2u)
