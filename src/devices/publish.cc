@@ -148,21 +148,29 @@ PublishReport publish_once(profile::Profile& profile, keyservice::Client& client
 
 }  // namespace
 
-PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
-                      TimePoint now) {
-  // The device list published replaces the service's: first what the other
-  // admin devices added, removed, rotated and revoked (roster.cc).
-  const bool older = learn_from_escrow(profile, client, key_access, now).older_served;
-  PublishReport report;
+namespace internal {
+
+PublishReport publish_over_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                                  TimePoint now) {
   try {
-    report = publish_once(profile, client, key_access, now);
+    return publish_once(profile, client, key_access, now);
   } catch (const Error& error) {
     // A refusal (409 root_outdated among them) after which the published
     // root is this one renewed elsewhere: adopt it and publish again, once.
     if (error.code() != ErrorCode::RejectedByPolicy || !adopt_published_root(profile, client))
       throw;
-    report = publish_once(profile, client, key_access, now);
+    return publish_once(profile, client, key_access, now);
   }
+}
+
+}  // namespace internal
+
+PublishReport publish(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                      TimePoint now) {
+  // The device list published replaces the service's: first what the other
+  // admin devices added, removed, rotated and revoked (roster.cc).
+  const bool older = learn_from_escrow(profile, client, key_access, now).older_served;
+  PublishReport report = internal::publish_over_escrow(profile, client, key_access, now);
   report.older_escrow_merged = older;
   return report;
 }

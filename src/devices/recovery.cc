@@ -139,8 +139,14 @@ void take_revocations(profile::Profile& profile, const std::set<std::string>& se
   const auto revoked = [&](const Bytes& der) { return serials.count(crypto::Certificate::from_der(der).serial_hex()) > 0; };
   store::Transaction transaction(store.database());
   store::TrustRecords records(store);
-  for (const auto& serial : serials)
-    records.add_revocation(escrow.fingerprint, serial, "revoked by the profile's root", now);
+  // Never the root's own serial: a stolen admin device's list revoking it
+  // would make every correspondent refuse the profile, for good (review of
+  // issue 14, fourth round).
+  const std::string root_serial = profile.root_certificate().serial_hex();
+  for (const auto& serial : serials) {
+    if (serial != root_serial)
+      records.add_revocation(escrow.fingerprint, serial, "revoked by the profile's root", now);
+  }
   bool signing = false;
   for (const auto& device : store.devices()) {
     if (device.is_this_device || device.status != store::DeviceStatus::Active ||

@@ -110,7 +110,10 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   // now on (it keeps the old key, and the records it could read before).
   rotate_records_key(store, new_files, now);
   try {
-    publish(profile, client, key_access, now);
+    if (escrow_refused.empty())
+      publish(profile, client, key_access, now);
+    else
+      internal::publish_over_escrow(profile, client, key_access, now);
   } catch (const Error& error) {
     // Removed here, not yet published: the next sync publishes it (the
     // escrow lacks the removal) and sends the new keys.

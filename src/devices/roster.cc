@@ -344,13 +344,15 @@ std::vector<DeviceId> rotation_for(store::LocalStore& store, const std::vector<s
 
 // Serials no escrow revokes here, read once the escrow was merged: this
 // device's own device certificates (as held here and as the escrow lists
-// them), its current mail certificates and the profile's root (a thief's
+// them), its current mail certificates, the profile's root (a thief's
 // escrow that removes this device revokes them; a revoked root would make
 // every correspondent refuse the profile, for good, since revocations are
-// never undone: review of issue 14, fourth round). From an escrow this
-// device refuses, also the device certificates of every device still active
-// here: only the revocations of what it removed or retired are taken.
-std::set<std::string> serials_never_revoked(profile::Profile& profile, const KeyBundle& escrow, bool refused) {
+// never undone: review of issue 14, fourth round), and the device
+// certificates of every device still active here: an escrow revokes a
+// device by removing it, and only the revocations of what it removed or
+// retired are taken (a removed thief's escrow that leaves this device alone
+// revoked an active device's: fifth round).
+std::set<std::string> serials_never_revoked(profile::Profile& profile, const KeyBundle& escrow) {
   store::LocalStore& store = profile.store();
   const store::DeviceRecord self = this_device(store);
   std::vector<Bytes> certificates = {self.signature_certificate, self.agreement_certificate,
@@ -362,7 +364,7 @@ std::set<std::string> serials_never_revoked(profile::Profile& profile, const Key
     }
   }
   for (const auto& device : store.devices()) {
-    if (refused && device.status == store::DeviceStatus::Active) {
+    if (device.status == store::DeviceStatus::Active) {
       certificates.push_back(device.signature_certificate);
       certificates.push_back(device.agreement_certificate);
     }
@@ -384,12 +386,12 @@ std::set<std::string> serials_never_revoked(profile::Profile& profile, const Key
 // They are a union: this device's publication replaces the service's
 // revocation list, which must not lose one. The serials revoked here.
 std::vector<std::string> take_revocations_of(profile::Profile& profile, const KeyBundle& escrow,
-                                             const RosterChanges& changes, bool refused, TimePoint now) {
+                                             const RosterChanges& changes, TimePoint now) {
   store::LocalStore& store = profile.store();
   std::vector<std::string> serials = escrow.revoked;
   for (const auto& der : changes.revoked)
     serials.push_back(crypto::Certificate::from_der(der).serial_hex());
-  const std::set<std::string> kept = serials_never_revoked(profile, escrow, refused);
+  const std::set<std::string> kept = serials_never_revoked(profile, escrow);
   std::vector<std::string> taken;
   store::TrustRecords records(store);
   for (const auto& serial : serials) {
@@ -427,7 +429,7 @@ ShrinkingPart take_what_only_shrinks(profile::Profile& profile, const KeyAccess&
     rotate_mail_keys(profile, key_access, could_sign(held, changes.removed), now);
     rotate_records_key(store, profile.access_for_new_key_files(key_access), now);
   }
-  ShrinkingPart part{changes.removed, changes.restricted, take_revocations_of(profile, escrow, changes, true, now)};
+  ShrinkingPart part{changes.removed, changes.restricted, take_revocations_of(profile, escrow, changes, now)};
   transaction.commit();
   return part;
 }
@@ -591,7 +593,7 @@ EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& 
       rotate_mail_keys(profile, key_access, could_sign(held, rotate_for), now);
       rotate_records_key(store, new_files, now);
     }
-    take_revocations_of(profile, *escrow, changes, false, now);
+    take_revocations_of(profile, *escrow, changes, now);
     remember_roster_clock(store, escrow->roster_clock);
     transaction.commit();
   }

@@ -985,8 +985,10 @@ void check_named_digest(const ProofKnowledge& known, const TrustRecord& record, 
               fmt::format("device {} signed two different trust records as number {} (record {} of device {} "
                           "proves the other one)",
                           named.str(), seq, record.seq, record.device.str()),
-              fmt::format("nothing was merged; only device {0}'s own key signs its records, so it is in someone "
-                          "else's hands: remove it on an admin device ('mailseal device remove {0}'), and sync again",
+              fmt::format("nothing was merged; only device {0}'s own key signs its records: either it is in "
+                          "someone else's hands, or its store was restored from a backup and it wrote the number "
+                          "again. Either way remove it on an admin device ('mailseal device remove {0}') and sync "
+                          "again; a device restored from a backup then joins anew",
                           named.str()));
 }
 

@@ -12,17 +12,15 @@ from it; the person removes the spare on the laptop, whose publication lists
 the phone removed and whose new keys never reach the phone. What stays
 refused: the laptop's own removal, and the thief's revocation of the laptop's
 device certificates."""
-import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import (admins_and_phone, current_keys, held_keys, pem_of, published_root_and_crl,  # noqa: E402
+from profile_tool import (admins_and_phone, crl_verdict, current_keys, held_keys, published_root_and_crl,  # noqa: E402
                           store_rows)
 from service_tool import KeyService  # noqa: E402
 
@@ -31,23 +29,6 @@ require_mailseal()
 
 def devices_of(device):
     return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
-
-
-def crl_verdict(work, root, crl, certificate_der):
-    """What `openssl verify -crl_check` says of a certificate against the root and the published CRL: "revoked",
-    "good", or its output."""
-    path = os.path.join(work, hashlib.sha256(certificate_der).hexdigest() + ".pem")
-    with open(path, "w") as out:
-        out.write(pem_of(certificate_der))
-    plain = subprocess.run(["openssl", "verify", "-CAfile", root, "-purpose", "any", path], capture_output=True)
-    checked = subprocess.run(["openssl", "verify", "-CAfile", root, "-CRLfile", crl, "-crl_check", "-purpose", "any",
-                              path], capture_output=True)
-    if plain.returncode != 0:
-        raise RuntimeError(f"{path} does not verify against the root at all: {plain.stderr.decode()}")
-    said = (checked.stdout + checked.stderr).decode()
-    if checked.returncode == 0:
-        return "good"
-    return "revoked" if "certificate revoked" in said else said
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]

@@ -1,6 +1,7 @@
 """One person's profile on several devices, and correspondents who publish
 theirs, against a key service: what the tests of tests/devices set up."""
 import base64
+import hashlib
 import json
 import os
 import sqlite3
@@ -97,3 +98,27 @@ def published_root_and_crl(service, fingerprint, admin, work):
         for item in document.get("revocations", []):
             out.write(pem_of(base64.b64decode(item), "crl"))
     return root, crl
+
+
+def crl_verdict(work, root, crl, certificate_der):
+    """What `openssl verify -crl_check` says of a certificate against the root and the published CRL: "revoked",
+    "good", or its output."""
+    path = os.path.join(work, hashlib.sha256(certificate_der).hexdigest() + ".pem")
+    with open(path, "w") as out:
+        out.write(pem_of(certificate_der))
+    plain = subprocess.run(["openssl", "verify", "-CAfile", root, "-purpose", "any", path], capture_output=True)
+    checked = subprocess.run(["openssl", "verify", "-CAfile", root, "-CRLfile", crl, "-crl_check", "-purpose", "any",
+                              path], capture_output=True)
+    if plain.returncode != 0:
+        raise RuntimeError(f"{path} does not verify against the root at all: {plain.stderr.decode()}")
+    said = (checked.stdout + checked.stderr).decode()
+    if checked.returncode == 0:
+        return "good"
+    return "revoked" if "certificate revoked" in said else said
+
+
+def serial_of(certificate_der):
+    """The certificate's serial as hex, as openssl and the store write it."""
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=certificate_der,
+                         capture_output=True, check=True).stdout.decode().strip()
+    return out.split("=", 1)[1]

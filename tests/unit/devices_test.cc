@@ -527,7 +527,22 @@ TEST_F(FrontierProofTest, AMissingProofIsForgedOnlyWhereTheNamedDeviceSignsThem)
       << "the named record may be of version 1, written before its device was upgraded";
   TrustRecord old = missing;
   old.version = internal::kUnprovenRecordVersion;
-  EXPECT_EQ(judge(old, 2, true), internal::EntryProof::Unproven) << "a record of version 1 keeps today's verdict";
+  EXPECT_EQ(judge(old, 2, false), internal::EntryProof::Unproven) << "a record of version 1 keeps today's verdict";
+  EXPECT_EQ(judge(old, 2, true), internal::EntryProof::Forged)
+      << "a writer of version 1 cannot have merged a record of a device that signs proofs (fifth round)";
+}
+
+TEST_F(FrontierProofTest, AnEntryNamingItsOwnWriterIsForgedWhateverItsProof) {
+  // The writer names itself far ahead, with a proof its own key signed.
+  TrustRecord self = writer_;
+  self.device = device_;
+  self.frontier = {{device_, 1000000}};
+  self.proofs = {{device_, {crypto::sha256(as_bytes(std::string("x"))), {}}}};
+  self.proofs.at(device_).signature =
+      device_key_->sign(internal::head_statement(record_.profile, device_, 1000000, self.proofs.at(device_).digest));
+  ASSERT_TRUE(
+      internal::head_proof_holds(self.proofs.at(device_), record_.profile, device_, 1000000, *device_certificate_));
+  EXPECT_EQ(judge(self, 1000000), internal::EntryProof::Forged);
 }
 
 TEST_F(FrontierProofTest, ARecordOfVersion1AfterOneOfVersion2IsADowngrade) {
@@ -876,7 +891,8 @@ TEST(RosterMerge, OnlyTheRootsDeviceCertificatesForTheDevicesOwnKeysAreTaken) {
 // certificate through a device it made up).
 TEST(RosterMerge, AnEntryCarryingAnotherDevicesCertificateIsRefused) {
   const auto& root = test::alice().root;
-  const auto laptop = new_device(DeviceRole::Admin);
+  auto laptop = new_device(DeviceRole::Admin);
+  laptop.is_this_device = true;
   const auto phone = new_device(DeviceRole::Full);
   auto made_up = new_device(DeviceRole::Full);
   made_up.agreement_certificate = laptop.agreement_certificate;
@@ -896,6 +912,13 @@ TEST(RosterMerge, AnEntryCarryingAnotherDevicesCertificateIsRefused) {
   EXPECT_TRUE(internal::merge_roster({laptop, phone}, {laptop, with_status(phone, DeviceStatus::Removed)}, root)
                   .revoked.size() == 2u)
       << "a removal revokes the removed device's own two certificates";
+  // A device of another list carrying the certificate of a device held here
+  // (not this one) is the later list's to refuse, not a reason to refuse
+  // every list naming the true owner (fifth round: a thief's device, once
+  // taken, wedged two honest admin devices).
+  auto poisoned = new_device(DeviceRole::Full);
+  poisoned.agreement_certificate = phone.agreement_certificate;
+  EXPECT_NO_THROW(internal::merge_roster({laptop, poisoned}, {laptop, phone}, root));
 }
 
 TEST(RosterMerge, RenewedCertificatesForTheSameKeysAreTaken) {

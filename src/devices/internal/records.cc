@@ -461,8 +461,18 @@ bool head_proof_holds(const HeadProof& proof, const Identity& profile, const Dev
 
 EntryProof judge_frontier_entry(const TrustRecord& record, const DeviceId& named, std::int64_t seq,
                                 const crypto::Certificate* named_certificate, bool named_signs_proofs) {
-  if (record.version < kRecordVersion || seq <= 0)
+  if (seq <= 0)
     return EntryProof::Unproven;
+  // A frontier names what its writer merged of the other devices: an entry
+  // naming the writer itself, proof or not, is never honest (review of
+  // issue 14, fifth round: a stolen device named itself far ahead and got
+  // the key service blamed).
+  if (named == record.device)
+    return EntryProof::Forged;
+  // A device writing version 1 cannot read version 2, so it never merged a
+  // record of the named device past its first of version 2.
+  if (record.version < kRecordVersion)
+    return named_signs_proofs ? EntryProof::Forged : EntryProof::Unproven;
   auto proof = record.proofs.find(named);
   if (proof == record.proofs.end())
     return named_signs_proofs ? EntryProof::Forged : EntryProof::Unproven;

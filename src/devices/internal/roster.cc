@@ -107,7 +107,14 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
                            const crypto::Certificate& root) {
   RosterChanges changes;
   std::set<DeviceId> seen;
-  const std::map<Bytes, DeviceId> held_keys = device_of_each_key(held);
+  // This device's own keys, and the list's: not every device held here,
+  // or a thief's device, once taken, carrying the certificate of a device
+  // this one had not yet seen would refuse every later honest list naming
+  // that device (fifth round).
+  std::vector<store::DeviceRecord> own;
+  std::copy_if(held.begin(), held.end(), std::back_inserter(own),
+               [](const store::DeviceRecord& device) { return device.is_this_device; });
+  const std::map<Bytes, DeviceId> held_keys = device_of_each_key(own);
   const std::map<Bytes, DeviceId> listed_keys = device_of_each_key(other);
   for (const auto& entry : other) {
     if (!seen.insert(entry.device_id).second)

@@ -126,6 +126,14 @@ struct EscrowLearning {
 EscrowLearning learn_from_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                                  TimePoint now);
 
+// Publishes this device's state over the escrow the service serves without
+// merging it first: for 'device remove' once learn_from_escrow refused that
+// escrow (a stolen admin device's, which must not stop its own removal
+// from being published: review of issue 14, fifth round). publish() is
+// learn_from_escrow and this.
+PublishReport publish_over_escrow(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                                  TimePoint now);
+
 // Admin devices: how the device list the service serves for the profile
 // differs from this device's (the first difference, naming the device), or
 // nullopt when it agrees or is not served. Only reported: nothing is taken
