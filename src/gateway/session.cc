@@ -550,6 +550,11 @@ void ServiceClients::cancel_all() {
 }
 
 profile::Profile& Session::profile() {
+  // Opened again when the store's file was replaced or its schema changed
+  // (a newer mailseal upgraded it): the open checks the schema (review of
+  // issue 15, a session kept open wrote a store a newer mailseal owned).
+  if (profile_ && !profile_->store().still_current())
+    profile_.reset();
   if (!profile_)
     profile_.emplace(profile::Profile::open(shared_.options.home));
   return *profile_;

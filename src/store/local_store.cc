@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -249,8 +250,28 @@ Suite parse_suite(std::string_view text) {
   throw Error(ErrorCode::Usage, fmt::format("unknown suite '{}': choose compat or modern", text));
 }
 
+namespace {
+
+// The file's st_dev and st_ino; zeros when it cannot be read.
+std::pair<std::uint64_t, std::uint64_t> file_identity(const std::filesystem::path& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0)
+    return {0, 0};
+  return {static_cast<std::uint64_t>(status.st_dev), static_cast<std::uint64_t>(status.st_ino)};
+}
+
+}  // namespace
+
 LocalStore::LocalStore(std::filesystem::path home, Database database)
-    : home_(std::move(home)), database_(std::move(database)) {}
+    : home_(std::move(home)), database_(std::move(database)) {
+  std::tie(opened_device_, opened_inode_) = file_identity(home_ / kDatabaseName);
+}
+
+bool LocalStore::still_current() {
+  const auto [device, inode] = file_identity(home_ / kDatabaseName);
+  return inode != 0 && device == opened_device_ && inode == opened_inode_ &&
+         database_.user_version() == kSchemaVersion;
+}
 
 bool LocalStore::exists(const std::filesystem::path& home) {
   std::error_code error;

@@ -151,6 +151,25 @@ TEST(LocalStore, ASecondCreateChangesNothing) {
   EXPECT_EQ(LocalStore::open(home).mail_keys().size(), 2u);
 }
 
+// A gateway session keeps its store open: it must notice a store replaced
+// (a restore, a new init) or upgraded by a newer mailseal, and open it again
+// (review of issue 15: a session kept writing a store of schema 999).
+TEST(LocalStore, AStoreReplacedOrUpgradedIsNoLongerCurrent) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  LocalStore kept = create_store(home);
+  EXPECT_TRUE(kept.still_current());
+  LocalStore::open(home).database().set_user_version(999);
+  EXPECT_FALSE(kept.still_current()) << "a newer mailseal's schema";
+  kept.database().set_user_version(kSchemaVersion);
+  EXPECT_TRUE(kept.still_current());
+  auto other = scratch / "other";
+  create_store(other);
+  std::filesystem::rename(other / "mailseal.db", home / "mailseal.db");
+  EXPECT_FALSE(kept.still_current()) << "another file in its place";
+  EXPECT_TRUE(LocalStore::open(home).still_current());
+}
+
 TEST(LocalStore, AFailedCreateLeavesNothingBehind) {
   ScratchDirectory scratch;
   auto home = scratch / "deep" / "home";

@@ -210,10 +210,18 @@ class LocalStore {
 
   Database& database() noexcept { return database_; }
 
+  // Whether the file this store opened is still the store's file, at the
+  // schema this mailseal reads. A holder that keeps a store open long (a
+  // gateway session) opens it again otherwise, so that the schema check
+  // runs again and a store replaced by a restore or an init is read anew.
+  bool still_current();
+
  private:
   LocalStore(std::filesystem::path home, Database database);
   std::filesystem::path home_;
   Database database_;
+  std::uint64_t opened_device_ = 0;  // st_dev and st_ino of the file opened
+  std::uint64_t opened_inode_ = 0;
 };
 
 }  // namespace mailseal::store
