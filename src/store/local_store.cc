@@ -269,8 +269,7 @@ LocalStore::LocalStore(std::filesystem::path home, Database database)
 
 bool LocalStore::still_current() {
   const auto [device, inode] = file_identity(home_ / kDatabaseName);
-  return inode != 0 && device == opened_device_ && inode == opened_inode_ &&
-         database_.user_version() == kSchemaVersion;
+  return inode != 0 && device == opened_device_ && inode == opened_inode_ && database_.user_version() == kSchemaVersion;
 }
 
 bool LocalStore::exists(const std::filesystem::path& home) {
