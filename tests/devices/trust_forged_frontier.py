@@ -24,7 +24,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile  # noqa: E402
+from profile_tool import three_devices_bob_pinned_on_two  # noqa: E402
 from records_tool import DeviceLog  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
@@ -35,11 +35,7 @@ FAR = 1000000
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lifted) as service:
     url = service.url
-    one, two, three = devices_of_one_profile(work, url, ("full", "full"))
-    people = correspondents(work, url, ("bob", "carol"), (one, two, three))
-    two.must("contact", "pin", "bob@example.org", people["bob"])
-    for device in (two, one, three, one, two):
-        device.must("sync")
+    one, two, three, people = three_devices_bob_pinned_on_two(work, url, syncs=(1, 0, 2, 0, 1))
     two_id, three_id = two.device_id(), three.device_id()
 
     # The thief's record: one past device 2's last, naming record FAR of device 3.

@@ -40,6 +40,18 @@ def correspondents(work, url, names, devices=()):
     return people
 
 
+
+def three_devices_bob_pinned_on_two(work, url, syncs=(1, 0, 2)):
+    """Devices 1 to 3 of one profile (devices_of_one_profile, two full devices) and correspondents Bob and Carol;
+    device 2 pins Bob, then the devices sync in the order `syncs` gives (indexes of the three): the Homes and
+    the correspondents' fingerprints."""
+    devices = devices_of_one_profile(work, url, ("full", "full"))
+    people = correspondents(work, url, ("bob", "carol"), devices)
+    devices[1].must("contact", "pin", "bob@example.org", people["bob"])
+    for index in syncs:
+        devices[index].must("sync")
+    return (*devices, people)
+
 def admins_and_phone(work, url, home=Home, spares=()):
     """The laptop (admin, `init` with alice@example.com), the desk (admin, restored from two recovery shares) and
     the phone (full, joined by PIN), all synced: the Homes (made with `home`). Each name in `spares` is one more
