@@ -24,14 +24,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import admins_and_phone, correspondents  # noqa: E402
+from profile_tool import admins_and_phone, correspondents, roles_and_statuses  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
-
-
-def roles_of(device):
-    return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
@@ -47,16 +43,16 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     desk.must("publish")
     desk.run("sync")  # sends the phone fresh bundles with the thief's list
     phone.must("sync")
-    check(roles_of(phone).get(laptop_id) == ("admin", "active"),
-          "the phone keeps the laptop admin whatever the thief's bundles list", roles_of(phone).get(laptop_id))
-    listed = roles_of(laptop)
+    check(roles_and_statuses(phone).get(laptop_id) == ("admin", "active"),
+          "the phone keeps the laptop admin whatever the thief's bundles list", roles_and_statuses(phone).get(laptop_id))
+    listed = roles_and_statuses(laptop)
     synced = laptop.run("sync")
     check(synced.returncode != 0 and b"lowers this device's role to read" in synced.stderr
           and b"stolen or compromised" in synced.stderr,
           "the laptop refuses an escrow that lowers its own role, saying a stolen admin device may have written it",
           synced.stderr.decode())
-    check(roles_of(laptop) == listed and listed.get(laptop_id) == ("admin", "active"),
-          "and takes nothing from it", roles_of(laptop))
+    check(roles_and_statuses(laptop) == listed and listed.get(laptop_id) == ("admin", "active"),
+          "and takes nothing from it", roles_and_statuses(laptop))
 
     # What the refusal says to do: remove the desk on the laptop.
     removed = laptop.run("device", "remove", desk_id)
@@ -64,10 +60,10 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           removed.stderr.decode())
     laptop.must("sync")
     phone.must("sync")
-    check(roles_of(laptop).get(laptop_id) == ("admin", "active") and roles_of(laptop).get(desk_id)
-          == ("admin", "removed"), "the laptop stays admin and the desk is removed", roles_of(laptop))
-    check(roles_of(phone).get(laptop_id, ("",))[0] == "admin", "the phone lists the laptop as admin",
-          roles_of(phone).get(laptop_id))
+    check(roles_and_statuses(laptop).get(laptop_id) == ("admin", "active") and roles_and_statuses(laptop).get(desk_id)
+          == ("admin", "removed"), "the laptop stays admin and the desk is removed", roles_and_statuses(laptop))
+    check(roles_and_statuses(phone).get(laptop_id, ("",))[0] == "admin", "the phone lists the laptop as admin",
+          roles_and_statuses(phone).get(laptop_id))
     laptop.must("contact", "pin", "bob@example.org", people["bob"])
     for device in (laptop, phone, laptop, phone):
         device.must("sync")
@@ -87,7 +83,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "the laptop ignores, with a warning, an escrow of the removed thief that lists the thief removed",
           synced.stderr.decode())
     check(service.rows(*escrow_of_alice)[0][0] != thiefs, "and publishes over it")
-    check(laptop.run("publish").returncode == 0 and roles_of(laptop).get(laptop_id) == ("admin", "active"),
-          "the laptop publishes again and stays admin", roles_of(laptop))
+    check(laptop.run("publish").returncode == 0 and roles_and_statuses(laptop).get(laptop_id) == ("admin", "active"),
+          "the laptop publishes again and stays admin", roles_and_statuses(laptop))
 
 finish(minimum=10)

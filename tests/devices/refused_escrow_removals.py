@@ -21,14 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
 from profile_tool import (admins_and_phone, crl_verdict, current_keys, held_keys, published_root_and_crl,  # noqa: E402
-                          store_rows)
+                          roles_and_statuses, store_rows)
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
-
-
-def devices_of(device):
-    return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
@@ -45,9 +41,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     phone.must("sync")  # takes the thief's new keys
     desk.must("sync")
     desk.must("device", "remove", phone_id)
-    check(devices_of(desk).get(phone_id) == ("full", "removed") and devices_of(desk).get(laptop_id)
+    check(roles_and_statuses(desk).get(phone_id) == ("full", "removed") and roles_and_statuses(desk).get(laptop_id)
           == ("admin", "removed"), "the desk lists the phone removed, and the laptop removed on the thief's word",
-          devices_of(desk))
+          roles_and_statuses(desk))
 
     keys_before = current_keys(laptop)
     synced = laptop.run("sync")
@@ -55,7 +51,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           and phone_id.encode() in synced.stderr,
           "the laptop refuses the desk's escrow, which removes it, and names the phone it took the removal of",
           synced.stderr.decode())
-    listed = devices_of(laptop)
+    listed = roles_and_statuses(laptop)
     check(listed.get(phone_id) == ("full", "removed"), "the laptop takes the desk's removal of the phone", listed)
     check(listed.get(laptop_id) == ("admin", "active") and listed.get(desk_id) == ("admin", "active")
           and listed.get(spare_id) == ("admin", "active"),

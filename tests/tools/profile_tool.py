@@ -134,3 +134,8 @@ def serial_of(certificate_der):
     out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=certificate_der,
                          capture_output=True, check=True).stdout.decode().strip()
     return out.split("=", 1)[1]
+
+
+def roles_and_statuses(device):
+    """What `device list` on `device` says of each device: {device id: (role, status)}."""
+    return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
