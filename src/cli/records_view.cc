@@ -18,7 +18,8 @@ nlohmann::json overreaching_json(const std::vector<devices::OverreachingRecord>&
                    {"named_seq", record.named_seq},
                    {"served", record.served},
                    {"waiting", record.waiting},
-                   {"verdict", devices::to_string(record.verdict)}});
+                   {"verdict", devices::to_string(record.verdict)},
+                   {"problem", record.problem}});
   }
   return out;
 }
@@ -49,6 +50,28 @@ std::string held_back_warning(const devices::OverreachingRecord& record) {
           "record(s) of device {0} wait until it serves them; neither device is at fault. If this repeats, the key "
           "service is not to be trusted: move the profile to another",
           writer, record.seq, named, record.named_seq, record.served, record.waiting);
+    case devices::FrontierVerdict::Malformed:
+      return fmt::format(
+          "device {0} signed its trust record {1}, which is not a well-formed trust record ({3}): only device {0}'s "
+          "key signs its records, so it is stolen, compromised or runs a broken mailseal. {2} record(s) of device "
+          "{0} wait, the other devices' records were merged. Remove it ('mailseal device remove {0}' on an admin "
+          "device)",
+          writer, record.seq, record.waiting, escape_for_terminal(record.problem));
+    case devices::FrontierVerdict::Newer:
+      return fmt::format(
+          "device {0} signed its trust record {1} in a format this mailseal does not read ({3}). {2} record(s) of "
+          "device {0} wait, the other devices' records were merged. Upgrade mailseal on this device; if it runs the "
+          "newest version already, device {0} is stolen or compromised: remove it ('mailseal device remove {0}' on "
+          "an admin device)",
+          writer, record.seq, record.waiting, escape_for_terminal(record.problem));
+    case devices::FrontierVerdict::Unopened:
+      return fmt::format(
+          "trust record {1} of device {0} cannot be merged: it {3}. {2} record(s) of device {0} wait, the other "
+          "devices' records were merged. Only device {0} uploads into its log and only the profile's devices seal "
+          "records, so either device {0} sent it so, or the key service altered it. If device {0} is not in your "
+          "hands, remove it ('mailseal device remove {0}' on an admin device); if it is, the key service is not to be "
+          "trusted: move the profile to another",
+          writer, record.seq, record.waiting, escape_for_terminal(record.problem));
     case devices::FrontierVerdict::Unproven:
       break;
   }

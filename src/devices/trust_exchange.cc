@@ -563,18 +563,38 @@ int version_known(Context& context, const DeviceId& device, std::int64_t seq) {
   return kUnprovenRecordVersion;
 }
 
-// A record without proofs after its device signed them: only its writer's
-// key made it, to escape the checks of its frontier (docs/service.md,
-// "Frontier proofs"). Its log waits from there, charged to it.
-void hold_downgraded(Plan& plan, const DeviceId& device, std::int64_t seq, std::int64_t head, int waiting) {
-  note_overreach(plan, {device, seq, device, seq, head, waiting, FrontierVerdict::Downgraded});
+// A device's log waits from record `seq` on (`waiting` records), charged
+// as `verdict` says: a record without proofs after its device signed them
+// (only its writer's key made it, to escape the checks of its frontier:
+// docs/service.md, "Frontier proofs"), or one that does not open, verify or
+// decode ("Records that do not open").
+void hold_log_from(Plan& plan, const DeviceId& device, std::int64_t seq, std::int64_t head, int waiting,
+                   FrontierVerdict verdict, std::string problem = {}) {
+  note_overreach(plan, {device, seq, device, seq, head, waiting, verdict, std::move(problem)});
   plan.deferred += waiting;
   plan.waiting.insert(device);
 }
 
+FrontierVerdict verdict_of(RecordFault fault) {
+  switch (fault) {
+    case RecordFault::Malformed:
+      return FrontierVerdict::Malformed;
+    case RecordFault::Newer:
+      return FrontierVerdict::Newer;
+    case RecordFault::Unopened:
+      break;
+  }
+  return FrontierVerdict::Unopened;
+}
+
 // Checks one device's log as served after `position`: numbered without a
-// gap, each naming the previous one's hash, opening and verifying; a record
-// going back to version 1 after one of version 2 waits (hold_downgraded).
+// gap (only the service numbers them), each naming the previous one's hash,
+// opening and verifying. A record going back to version 1 after one of
+// version 2 waits with the rest of the log, as does one that does not open,
+// verify or decode: the device can upload any bytes into its own log, and
+// stopping every merge over them would let one stolen device silence all
+// the others (fifth review of issue 14, F3). This device's own log, taken
+// back from the service, is refused instead.
 void verify_log(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
                 const store::RecordPosition& position, std::int64_t head, Plan& plan) {
   std::int64_t seq = position.seq;
@@ -608,28 +628,38 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
       tampered(fmt::format("record {} of device {} came after record {}: records were dropped or reordered",
                            stored.seq, device.str(), seq));
     }
-    auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
-    if (key == context.keys.end()) {
-      // Sealed under a key this device has not received yet: later.
-      plan.deferred += static_cast<int>(served.size() - next);
-      plan.waiting.insert(device);
+    const int from_here = static_cast<int>(served.size() - next);
+    std::optional<SignedRecord> opened;
+    try {
+      auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
+      if (key == context.keys.end()) {
+        // Sealed under a key this device has not received yet: later.
+        plan.deferred += from_here;
+        plan.waiting.insert(device);
+        break;
+      }
+      opened = open_record(stored.sealed, context.profile, device, stored.seq,
+                           ByteView(key->second.data(), key->second.size()), context.root);
+      if (opened->record.previous != hash) {
+        const std::string what = "does not follow the record this device has before it";
+        throw RecordRefused(RecordFault::Unopened, ErrorCode::BadSignature,
+                            fmt::format("record {} of device {} {}", stored.seq, device.str(), what), what);
+      }
+    } catch (const RecordRefused& refused) {
+      if (device == context.self)
+        throw;
+      hold_log_from(plan, device, stored.seq, head, from_here, verdict_of(refused.fault()), refused.detail());
       break;
     }
-    SignedRecord opened = open_record(stored.sealed, context.profile, device, stored.seq,
-                                      ByteView(key->second.data(), key->second.size()), context.root);
-    if (opened.record.previous != hash) {
-      tampered(fmt::format("record {} of device {} does not follow the record this device has before it",
-                           stored.seq, device.str()));
-    }
-    if (downgrades(version, opened.record)) {
-      hold_downgraded(plan, device, stored.seq, head, static_cast<int>(served.size() - next));
+    if (downgrades(version, opened->record)) {
+      hold_log_from(plan, device, stored.seq, head, from_here, FrontierVerdict::Downgraded);
       break;
     }
-    version = opened.record.version;
+    version = opened->record.version;
     hash = crypto::sha256(stored.sealed);
     seq = stored.seq;
-    plan.times[device][seq] = opened.record.lamport;
-    plan.merge.push_back({std::move(opened), hash});
+    plan.times[device][seq] = opened->record.lamport;
+    plan.merge.push_back({std::move(*opened), hash});
   }
   if (seq < head && !plan.waiting.count(device))
     tampered(fmt::format("it says device {} wrote {} records but served {}", device.str(), head, seq));
@@ -1276,6 +1306,12 @@ std::string_view to_string(FrontierVerdict verdict) {
       return "downgraded";
     case FrontierVerdict::Withheld:
       return "withheld";
+    case FrontierVerdict::Unopened:
+      return "unopened";
+    case FrontierVerdict::Malformed:
+      return "malformed";
+    case FrontierVerdict::Newer:
+      return "newer";
   }
   return "unproven";
 }

@@ -6,7 +6,9 @@ removed device gets 403 and cannot read what is written after; concurrent
 offline decisions on two devices are shown as a conflict on both until a
 decision that knows both; and a service that alters, reorders, drops,
 replays or withholds records (its database edited between syncs, as a
-malicious operator would) is detected and nothing already stored changes."""
+malicious operator would) is detected: nothing altered is merged and nothing
+already stored changes. A record that does not open holds back only its
+writer's log (docs/service.md, "Records that do not open")."""
 import json
 import os
 import shutil
@@ -154,6 +156,25 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
               result.stderr.decode())
         check(positions(reader) == before, f"{what}: nothing stored changed")
 
+    def held_from_bad_record(what, needle, merged_to, reader=verifier):
+        # Only device 1 and the service put bytes at device 1's place: its log waits from the bad record,
+        # what comes before it and the other devices' records merge (docs/service.md, "Records that do not
+        # open"). Checked on a copy of the reader, which the later cases need as it is.
+        copy = os.path.join(work, f"reader-copy-{len(os.listdir(work))}")
+        shutil.copytree(reader.home, copy)
+        probe = Home.at(copy)
+        before = {device: seq for (device, seq, _) in positions(probe)}
+        result = probe.run("--json", "sync")
+        report = json.loads(result.stdout or b"{}").get("records", {})
+        held = [entry for entry in report.get("overreaching", []) if entry["writer"] == one]
+        check(result.returncode == 0 and len(held) == 1 and held[0]["verdict"] == "unopened"
+              and needle in held[0]["problem"] and held[0]["seq"] == merged_to + 1,
+              f"{what}: device 1's log held back from the bad record, saying so", result.stdout.decode())
+        after = {device: seq for (device, seq, _) in positions(probe)}
+        check(after == dict(before, **{one: merged_to}), f"{what}: device 1's records before it merged, nothing else",
+              (before, after))
+        shutil.rmtree(copy)
+
     def restore(records):
         service_write("DELETE FROM trust_records WHERE device_id = ?", (one,))
         for seq, sealed_bytes in records:
@@ -172,7 +193,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     altered = bytearray(last[1])
     altered[-5] ^= 1
     service_write("UPDATE trust_records SET sealed = ? WHERE device_id = ? AND seq = ?", (bytes(altered), one, last[0]))
-    refused("an altered record", "altered")
+    held_from_bad_record("an altered record", "altered", middle[0])
     restore(good)
 
     service_write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (one, middle[0]))
@@ -181,7 +202,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
 
     service_write("UPDATE trust_records SET sealed = ? WHERE device_id = ? AND seq = ?", (last[1], one, middle[0]))
     service_write("UPDATE trust_records SET sealed = ? WHERE device_id = ? AND seq = ?", (middle[1], one, last[0]))
-    refused("two records swapped", "not where it was written")
+    held_from_bad_record("two records swapped", "not where it was written", middle[0] - 1)
     restore(good)
 
     # Withheld tail: device 3 merges everything and writes; the service then
@@ -225,7 +246,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     restore(good)
     service_write("UPDATE trust_records SET sealed = ? WHERE device_id = ? AND seq = ?", (forked[middle[0]], one,
                                                                                            middle[0]))
-    refused("another record in the middle of the log", "does not follow", alice[4])
+    held_from_bad_record("another record in the middle of the log", "does not follow", middle[0], alice[4])
     restore(good)
 
     # Device 1's own log shorter than what it wrote.

@@ -10,22 +10,25 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
-#include "devices/internal/steps.h"
 #include "devices/internal/merge.h"
 #include "devices/internal/records.h"
 #include "devices/internal/roster.h"
+#include "devices/internal/steps.h"
+#include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
 #include "mailseal/common/files.h"
+#include "mailseal/crypto/symmetric.h"
 #include "mailseal/devices/connect.h"
 #include "mailseal/devices/key_service.h"
+#include "mailseal/keyservice/rules.h"
+#include "mailseal/profile/issuing.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/service/server.h"
 #include "mailseal/smime/sealed.h"
-#include "mailseal/keyservice/rules.h"
-#include "mailseal/profile/issuing.h"
-#include "mailseal/crypto/symmetric.h"
 #include "mailseal/store/trust_sync.h"
 #include "scratch.h"
 #include "test_identities.h"
@@ -436,6 +439,71 @@ TEST_F(SealedRecordTest, AlteredMovedOrForeignRecordsAreRefused) {
   expect_error(ErrorCode::BadSignature,
                [&] { internal::open_record(seal(other), record_.profile, other.device, 2, key_, root); },
                "not signed by that device");
+}
+
+// Bytes the device signs as record 2, wrapped and sealed as seal_record
+// does, whatever they hold.
+Bytes seal_signed_bytes(const std::string& text, const crypto::PrivateKey& key, const crypto::Certificate& certificate,
+                        const Identity& profile, const DeviceId& device, ByteView key_id, ByteView records_key) {
+  const ByteView signed_bytes = as_bytes(text);
+  const Bytes statement = internal::head_statement(profile, device, 2, crypto::sha256(signed_bytes));
+  const nlohmann::json wrapper = {{"record", encode_base64(signed_bytes)},
+                                  {"signature", encode_base64(key.sign(signed_bytes))},
+                                  {"certificate", encode_base64(certificate.der())},
+                                  {"head", encode_base64(key.sign(statement))}};
+  const std::string plaintext = wrapper.dump();
+  Bytes sealed(key_id.begin(), key_id.end());
+  const Bytes body = crypto::seal_symmetric(records_key, as_bytes(plaintext),
+                                            internal::record_associated_data(profile, device, 2, key_id));
+  sealed.insert(sealed.end(), body.begin(), body.end());
+  return sealed;
+}
+
+// Who made a record that cannot be merged so (docs/service.md, "Records that
+// do not open"): what the device's own key signed as a trust record is its
+// doing alone; anything else may be the service's.
+TEST_F(SealedRecordTest, ARefusalSaysWhetherTheDeviceItselfSignedWhatIsWrong) {
+  const crypto::Certificate& root = test::alice().root;
+  auto fault_of = [&](ByteView sealed) -> std::optional<internal::RecordFault> {
+    try {
+      internal::open_record(sealed, record_.profile, device_, 2, key_, root);
+    } catch (const internal::RecordRefused& refused) {
+      return refused.fault();
+    }
+    return std::nullopt;
+  };
+  auto signed_as_record = [&](const std::string& text) {
+    return seal_signed_bytes(text, *device_key_, *device_certificate_, record_.profile, device_, key_id_, key_);
+  };
+  const nlohmann::json good = nlohmann::json::parse(internal::encode_record(record_));
+  EXPECT_EQ(fault_of(signed_as_record(good.dump())), std::nullopt);
+
+  nlohmann::json outside = good;  // a proof for a device its frontier does not name
+  outside["proofs"]["MAAAA-AAAAA-AAAAA-AAAAA"] = {{"digest", std::string(64, '0')}, {"signature", "eHh4"}};
+  EXPECT_EQ(fault_of(signed_as_record(outside.dump())), internal::RecordFault::Malformed);
+  nlohmann::json crowded = good;  // more devices than a frontier holds
+  for (int i = 0; i <= static_cast<int>(internal::kMaxFrontierDevices); ++i)
+    crowded["frontier"][fmt::format("MZZZZ-ZZZZZ-ZZZZZ-{:05d}", i)] = 1;
+  EXPECT_EQ(fault_of(signed_as_record(crowded.dump())), internal::RecordFault::Malformed);
+  nlohmann::json later = good;
+  later["version"] = internal::kRecordVersion + 1;
+  EXPECT_EQ(fault_of(signed_as_record(later.dump())), internal::RecordFault::Newer);
+
+  // Something else the device's key signed, replayed as a record: not its doing.
+  const Bytes statement = internal::head_statement(record_.profile, device_, 2, Bytes(32, 0x33));
+  EXPECT_EQ(fault_of(signed_as_record(std::string(statement.begin(), statement.end()))),
+            internal::RecordFault::Unopened);
+  nlohmann::json untyped = good;
+  untyped.erase("type");
+  EXPECT_EQ(fault_of(signed_as_record(untyped.dump())), internal::RecordFault::Unopened);
+  // Altered, too short, or another device's: the device or the service.
+  Bytes altered = seal(record_);
+  altered[altered.size() - 20] ^= 1;
+  EXPECT_EQ(fault_of(altered), internal::RecordFault::Unopened);
+  EXPECT_EQ(fault_of(Bytes(10, 0x22)), internal::RecordFault::Unopened);
+  EXPECT_EQ(fault_of(seal_signed_bytes(good.dump(), *device_key_, *device_certificate_, record_.profile, device_,
+                                       key_id_, Bytes(32, 0x12))),
+            internal::RecordFault::Unopened);
 }
 
 // Frontier proofs (docs/service.md, "Frontier proofs"): device_ wrote

@@ -190,14 +190,20 @@ enum class FrontierVerdict {
   Forged,      // a frontier entry without the named device's valid proof: the writer forged it
   Downgraded,  // a record without proofs after its writer signed them: the writer escapes the proofs
   Withheld,    // the named device signed the record named and the service does not serve it: the service lies
+  // The record itself cannot be merged (docs/service.md, "Records that do not open"):
+  Unopened,   // it does not open or verify: its writer uploaded it so, or the service altered it
+  Malformed,  // its writer signed a record that does not decode: the writer
+  Newer,      // its writer signed a record of a version this mailseal does not read: upgrade, or the writer
 };
 std::string_view to_string(FrontierVerdict verdict);
 
 // A device's record held back with the rest of its writer's log: its
 // frontier names a record of another device that the key service does not
 // serve, or names one without proof, or the record goes back to the format
-// without proofs. The other devices' records are merged (review of issue 14,
-// F4); `verdict` says who lies.
+// without proofs, or it does not open, verify or decode (then `named` is
+// the writer and `problem` says what is wrong). The other devices' records
+// are merged (review of issue 14, F4 and the fifth round's F3); `verdict`
+// says who lies.
 struct OverreachingRecord {
   DeviceId writer;
   std::int64_t seq = 0;  // the writer's first record that names too far
@@ -206,6 +212,7 @@ struct OverreachingRecord {
   std::int64_t served = 0;  // the last record of `named` the service holds
   int waiting = 0;          // the writer's records that wait
   FrontierVerdict verdict = FrontierVerdict::Unproven;
+  std::string problem{};  // for a record that cannot be merged: why
 };
 
 // What a sync did with trust records (docs/service.md, "Trust records").

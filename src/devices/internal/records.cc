@@ -387,55 +387,108 @@ Bytes seal_record(const TrustRecord& record, const crypto::PrivateKey& signature
   return sealed;
 }
 
+RecordRefused::RecordRefused(RecordFault fault, ErrorCode code, const std::string& message, std::string detail)
+    : Error(code, message), fault_(fault), detail_(std::move(detail)) {}
+
 Bytes sealed_key_id(ByteView sealed) {
   if (sealed.size() <= kRecordsKeyIdBytes)
-    malformed("too short to be a sealed record");
+    throw RecordRefused(RecordFault::Unopened, ErrorCode::Malformed, "a trust record too short to be a sealed record",
+                        "is too short to be a sealed record");
   return Bytes(sealed.begin(), sealed.begin() + kRecordsKeyIdBytes);
 }
 
-SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceId& device, std::int64_t seq,
-                         ByteView records_key, const crypto::Certificate& root) {
+namespace {
+
+[[noreturn]] void unopened(ErrorCode code, const DeviceId& device, std::int64_t seq, const std::string& what) {
+  throw RecordRefused(RecordFault::Unopened, code, fmt::format("record {} of device {} {}", seq, device.str(), what),
+                      what);
+}
+
+// Bytes the device's key signed that mean to be a trust record: an object
+// of the record type. Anything else it signed (a key service request, a
+// head statement) replayed as a record is not its doing.
+bool meant_as_record(ByteView signed_bytes) {
+  const json document = json::parse(signed_bytes.begin(), signed_bytes.end(), nullptr, false);
+  if (document.is_discarded() || !document.is_object())
+    return false;
+  auto type = document.find("type");
+  return type != document.end() && type->is_string() && type->get<std::string>() == kRecordType;
+}
+
+// The record its device's key signed; a record that does not decode is the
+// device's doing unless the bytes never meant to be one.
+TrustRecord decode_signed(ByteView signed_bytes, const DeviceId& device, std::int64_t seq) {
+  try {
+    return decode_record(signed_bytes);
+  } catch (const Error& error) {
+    if (!meant_as_record(signed_bytes))
+      unopened(ErrorCode::BadSignature, device, seq, "is something its key signed that is not a trust record");
+    const std::string what =
+        fmt::format("record {} of device {}, signed by it, cannot be read: {}", seq, device.str(), error.what());
+    if (error.code() == ErrorCode::Unsupported)
+      throw RecordRefused(RecordFault::Newer, ErrorCode::Unsupported, what, error.what());
+    throw RecordRefused(RecordFault::Malformed, ErrorCode::Malformed, what, error.what());
+  }
+}
+
+// The wrapper's parts, opened under the records key and verified: signed
+// by the device's own key, certified by the profile's root.
+SignedRecord open_wrapper(ByteView sealed, const Identity& profile, const DeviceId& device, std::int64_t seq,
+                          ByteView records_key, const crypto::Certificate& root, json& wrapper) {
   const Bytes key_id = sealed_key_id(sealed);
   SecretBytes plaintext;
   try {
     plaintext = crypto::open_symmetric(records_key, sealed.subspan(kRecordsKeyIdBytes),
                                        record_associated_data(profile, device, seq, key_id));
   } catch (const Error& error) {
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("record {} of device {} was altered or is not where it was written ({})", seq, device.str(),
-                            error.what()));
+    unopened(ErrorCode::BadSignature, device, seq,
+             fmt::format("was altered or is not where it was written ({})", error.what()));
   }
-  json wrapper = parse_object(ByteView(plaintext.data(), plaintext.size()));
-  SignedRecord out{{},
-                   bytes(wrapper, "record"),
-                   bytes(wrapper, "signature"),
-                   crypto::Certificate::from_der(bytes(wrapper, "certificate")),
-                   {}};
+  std::optional<SignedRecord> read;
+  try {
+    wrapper = parse_object(ByteView(plaintext.data(), plaintext.size()));
+    read.emplace(SignedRecord{{},
+                              bytes(wrapper, "record"),
+                              bytes(wrapper, "signature"),
+                              crypto::Certificate::from_der(bytes(wrapper, "certificate")),
+                              {}});
+  } catch (const Error& error) {
+    unopened(error.code(), device, seq, fmt::format("does not read ({})", error.what()));
+  }
+  SignedRecord& out = *read;
   if (out.signer.is_ca() || !out.signer.is_issued_by(root) ||
       keyservice::device_id_of(out.signer.public_key()) != device) {
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("record {} of device {} is not signed by that device of this profile", seq, device.str()));
+    unopened(ErrorCode::BadSignature, device, seq, "is not signed by that device of this profile");
   }
-  if (!out.signer.public_key().verify(out.record_json, out.signature)) {
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("the signature of record {} of device {} does not verify", seq, device.str()));
-  }
-  out.record = decode_record(out.record_json);
-  if (out.record.profile != profile || out.record.device != device || out.record.seq != seq) {
-    throw Error(ErrorCode::BadSignature,
-                fmt::format("record {} of device {} says it is another record", seq, device.str()));
-  }
+  if (!out.signer.public_key().verify(out.record_json, out.signature))
+    unopened(ErrorCode::BadSignature, device, seq, "has a signature that does not verify");
+  return std::move(out);
+}
+
+}  // namespace
+
+SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceId& device, std::int64_t seq,
+                         ByteView records_key, const crypto::Certificate& root) {
+  json wrapper;
+  SignedRecord out = open_wrapper(sealed, profile, device, seq, records_key, root, wrapper);
+  out.record = decode_signed(out.record_json, device, seq);
+  // Signed by the device, but placed elsewhere: only a holder of the
+  // records key seals, so the device or the service with one.
+  if (out.record.profile != profile || out.record.device != device || out.record.seq != seq)
+    unopened(ErrorCode::BadSignature, device, seq, "says it is another record");
   if (out.record.version >= kRecordVersion) {
     // Checked here, so that every device that merges the record can prove
     // it in its own frontier later.
-    out.head_signature = bytes(wrapper, "head");
-    const Bytes statement = head_statement(profile, device, seq, crypto::sha256(out.record_json));
-    if (!out.signer.public_key().verify(statement, out.head_signature)) {
-      throw Error(ErrorCode::BadSignature,
-                  fmt::format("the head statement of record {} of device {} does not verify", seq, device.str()));
+    try {
+      out.head_signature = bytes(wrapper, "head");
+    } catch (const Error& error) {
+      unopened(error.code(), device, seq, fmt::format("lacks its head statement ({})", error.what()));
     }
+    const Bytes statement = head_statement(profile, device, seq, crypto::sha256(out.record_json));
+    if (!out.signer.public_key().verify(statement, out.head_signature))
+      unopened(ErrorCode::BadSignature, device, seq, "has a head statement that does not verify");
   } else if (wrapper.contains("head")) {
-    malformed("a record of version 1 carries a head statement");
+    unopened(ErrorCode::Malformed, device, seq, "is of version 1 and carries a head statement");
   }
   return out;
 }

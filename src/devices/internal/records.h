@@ -22,6 +22,7 @@
 
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
+#include "mailseal/common/error.h"
 #include "mailseal/common/ids.h"
 #include "mailseal/common/time.h"
 #include "mailseal/crypto/certificate.h"
@@ -169,15 +170,41 @@ Bytes record_associated_data(const Identity& profile, const DeviceId& device, st
 Bytes seal_record(const TrustRecord& record, const crypto::PrivateKey& signature_key,
                   const crypto::Certificate& signature_certificate, ByteView key_id, ByteView records_key);
 
-// The key id a sealed record names; Error(Malformed) when too short.
+// Who made a record served at a device's position unreadable. Only the
+// device itself uploads into its log (the service takes its records in
+// order, signed by its key), and only a holder of the records key seals:
+// what does not open is the device's doing or the service's, what its own
+// key signed is the device's alone (docs/service.md, "Records that do not
+// open").
+enum class RecordFault {
+  Unopened,   // does not open, is not signed by the device, or says another place: the device or the service
+  Malformed,  // the device signed a trust record that does not decode
+  Newer,      // the device signed a trust record of a version this mailseal does not read
+};
+
+// What open_record throws: an Error (BadSignature, Malformed or
+// Unsupported) that also says who made the record so.
+class RecordRefused : public Error {
+ public:
+  // `detail`: what is wrong, without naming the record ("was altered ...").
+  RecordRefused(RecordFault fault, ErrorCode code, const std::string& message, std::string detail);
+  RecordFault fault() const noexcept { return fault_; }
+  const std::string& detail() const noexcept { return detail_; }
+
+ private:
+  RecordFault fault_;
+  std::string detail_;
+};
+
+// The key id a sealed record names; RecordRefused(Unopened) when too short.
 Bytes sealed_key_id(ByteView sealed);
 
 // Opens a sealed record served as (profile, device, seq) with `records_key`,
 // and checks: the record says the same profile, device and seq; the
 // signature verifies with the certificate it carries; that certificate is
 // a device certificate issued by `root` whose key is the device's id.
-// Error(BadSignature) for anything altered or forged, Error(Malformed) for
-// anything that does not read.
+// RecordRefused: BadSignature for anything altered or forged, Malformed
+// for anything that does not read, Unsupported for another version.
 SignedRecord open_record(ByteView sealed, const Identity& profile, const DeviceId& device, std::int64_t seq,
                          ByteView records_key, const crypto::Certificate& root);
 
