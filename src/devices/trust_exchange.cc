@@ -252,12 +252,11 @@ Frontier frontier_of(const std::vector<store::RecordPosition>& positions, const 
 // The proof of each frontier entry whose record this device merged with its
 // head statement (docs/service.md, "Frontier proofs"); an entry naming a
 // record of version 1 has none.
-std::map<DeviceId, HeadProof> proofs_of(const std::vector<store::HeadProofRecord>& heads, const Frontier& frontier) {
+std::map<DeviceId, HeadProof> proofs_of(store::TrustSync& sync, const Frontier& frontier) {
   std::map<DeviceId, HeadProof> proofs;
-  for (const auto& head : heads) {
-    auto entry = frontier.find(head.device_id);
-    if (entry != frontier.end() && entry->second == head.seq)
-      proofs[head.device_id] = {head.digest, head.signature};
+  for (const auto& [device, seq] : frontier) {
+    if (auto head = sync.head_proof(device, seq))
+      proofs[device] = {head->digest, head->signature};
   }
   return proofs;
 }
@@ -390,7 +389,7 @@ void write_record(Writer& writer, const std::vector<store::OutboxEntry>& entries
                 "a device of this profile wrote records with an impossible time; remove it ('mailseal device remove')");
   record.lamport = lamport + 1;
   record.frontier = frontier_of(positions, record.device);
-  record.proofs = proofs_of(sync.head_proofs(), record.frontier);
+  record.proofs = proofs_of(sync, record.frontier);
   const auto keys = sync.records_keys();
   const SecretBytes key = read_records_key(writer.store, keys.front(), writer.key_access);
   const Bytes sealed = seal_record(record, writer.signature_key,
@@ -556,11 +555,7 @@ void check_own_log(Context& context, const Fetched& fetched) {
 // The version of record `seq` of `device` as merged here: 2 when its head
 // proof is kept (set_head_proof), else 1 (or nothing merged yet).
 int version_known(Context& context, const DeviceId& device, std::int64_t seq) {
-  for (const auto& proof : store::TrustSync(context.store).head_proofs()) {
-    if (proof.device_id == device && proof.seq == seq)
-      return kRecordVersion;
-  }
-  return kUnprovenRecordVersion;
+  return store::TrustSync(context.store).head_proof(device, seq) ? kRecordVersion : kUnprovenRecordVersion;
 }
 
 // A device's log waits from record `seq` on (`waiting` records), charged
@@ -985,8 +980,18 @@ ProofKnowledge proof_knowledge(Context& context, const Plan& plan) {
     if (!member.signature_certificate.empty())
       known.certificates.emplace(device, crypto::Certificate::from_der(member.signature_certificate));
   }
-  for (const auto& proof : store::TrustSync(context.store).head_proofs())
-    know_proof(known, proof.device_id, proof.seq, proof.digest);
+  // From the store, only what the records judged here name.
+  store::TrustSync sync(context.store);
+  for (const auto& [device, member] : context.roster) {
+    if (auto first = sync.first_head_proof(device))
+      known.first_proving.emplace(device, *first);
+  }
+  for (const auto& verified : plan.merge) {
+    for (const auto& [device, seq] : verified.record.record.frontier) {
+      if (auto proof = sync.head_proof(device, seq))
+        know_proof(known, device, seq, proof->digest);
+    }
+  }
   for (const auto& verified : plan.merge) {
     if (auto proof = head_proof_of(verified.record))
       know_proof(known, verified.record.record.device, verified.record.record.seq, proof->digest);

@@ -136,15 +136,21 @@ void TrustSync::set_position(const RecordPosition& position) {
   add_record_time({position.device_id, position.seq, position.lamport});
 }
 
-std::vector<HeadProofRecord> TrustSync::head_proofs() {
+std::optional<HeadProofRecord> TrustSync::head_proof(const DeviceId& device, std::int64_t seq) {
   auto statement =
-      database_.prepare("SELECT device_id, seq, digest, signature FROM record_head_proofs ORDER BY device_id, seq");
-  std::vector<HeadProofRecord> out;
-  while (statement.step()) {
-    out.push_back({DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_blob(2),
-                   statement.column_blob(3)});
-  }
-  return out;
+      database_.prepare("SELECT digest, signature FROM record_head_proofs WHERE device_id = ?1 AND seq = ?2");
+  statement.bind(1, device.str()).bind(2, seq);
+  if (!statement.step())
+    return std::nullopt;
+  return HeadProofRecord{device, seq, statement.column_blob(0), statement.column_blob(1)};
+}
+
+std::optional<std::int64_t> TrustSync::first_head_proof(const DeviceId& device) {
+  auto statement = database_.prepare("SELECT MIN(seq) FROM record_head_proofs WHERE device_id = ?1");
+  statement.bind(1, device.str());
+  if (!statement.step() || statement.column_is_null(0))
+    return std::nullopt;
+  return statement.column_int(0);
 }
 
 void TrustSync::set_head_proof(const HeadProofRecord& proof) {

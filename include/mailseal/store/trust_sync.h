@@ -145,9 +145,12 @@ class TrustSync {
   // Moves a device's position to a record merged or written, and keeps that
   // record's time (record_times) for the records that name it later.
   void set_position(const RecordPosition& position);
-  // The head proof of every record of version 2 merged, by device and
-  // number; set with the position in the same transaction.
-  std::vector<HeadProofRecord> head_proofs();
+  // The head proof of a record of version 2 merged here (nullopt: not
+  // merged, or of version 1), and a device's first record that has one; set
+  // with the position in the same transaction. Read one by one: a sync asks
+  // only about the records it judges, never about the whole history.
+  std::optional<HeadProofRecord> head_proof(const DeviceId& device, std::int64_t seq);
+  std::optional<std::int64_t> first_head_proof(const DeviceId& device);
   void set_head_proof(const HeadProofRecord& proof);
   // The time of every record merged or written, by device and number.
   std::vector<RecordTime> record_times();
