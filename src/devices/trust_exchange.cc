@@ -1052,10 +1052,13 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
         note_overreach(plan, {record.device, record.seq, device, seq, served, 0, FrontierVerdict::Forged});
         continue;
       }
-      if (proof == EntryProof::Proven)
+      const bool active = context.roster.at(device).status == store::DeviceStatus::Active;
+      // Once the device that signed two records under one number is
+      // removed, nothing it signed is taken any more: the sync goes on, as
+      // the error below tells the person to do.
+      if (proof == EntryProof::Proven && active)
         check_named_digest(known, record, device, seq);
-      if (device == context.self || plan.waiting.count(device) ||
-          context.roster.at(device).status != store::DeviceStatus::Active)
+      if (device == context.self || plan.waiting.count(device) || !active)
         continue;
       auto reached = plan.reached.find(device);
       auto position = positions.find(device);
