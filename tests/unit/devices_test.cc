@@ -332,6 +332,29 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
   expect_error(ErrorCode::Malformed, [&] { decode("[]"); }, "not a JSON object");
   expect_error(
       ErrorCode::Malformed, [&] { decode(replaced("\"kind\":\"pin\"", "\"kind\":\"forget\"")); }, "unknown kind");
+  try {  // the writer's text stays out of the message (it reaches a warning naming who to remove)
+    decode(replaced("\"kind\":\"pin\"", "\"kind\":\"remove MDESK\""));
+    ADD_FAILURE() << "an unknown kind decoded";
+  } catch (const Error& error) {
+    EXPECT_EQ(std::string(error.what()).find("MDESK"), std::string::npos) << error.what();
+  }
+  // A certificate a change carries is parsed when the record is: one that is
+  // not DER makes the record its writer's fault, not a failure of the merge.
+  for (const std::string kind : {"contact", "identity"}) {
+    TrustRecord record = sample_record(DeviceId("MDEVICE"), 2);
+    Change carrying;
+    carrying.kind = kind;
+    if (kind == "contact")
+      carrying.address = EmailAddress::parse("carol@example.org");
+    else
+      carrying.fingerprint = "MIDENTITY";
+    carrying.certificate = test::bob().signing.der();
+    record.changes.push_back(carrying);
+    EXPECT_EQ(decode(internal::encode_record(record)), record);
+    record.changes.back().certificate = Bytes{0x30, 0x03, 0x02, 0x01, 0x01};
+    expect_error(
+        ErrorCode::Malformed, [&] { decode(internal::encode_record(record)); }, "not a DER certificate");
+  }
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":1")); }, "previous record");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"seq\":2", "\"seq\":\"2\"")); }, "'seq'");
   expect_error(ErrorCode::Malformed, [&] { decode(replaced("\"pin_kind\":\"pin\"", "\"pin_kind\":\"trust\"")); },
