@@ -24,67 +24,6 @@ nlohmann::json overreaching_json(const std::vector<devices::OverreachingRecord>&
   return out;
 }
 
-// Who lies, as the frontier proofs tell (docs/service.md, "Frontier
-// proofs"): only a writer charged for sure is to be removed.
-std::string held_back_warning(const devices::OverreachingRecord& record) {
-  const std::string writer = record.writer.str();
-  const std::string named = record.named.str();
-  switch (record.verdict) {
-    case devices::FrontierVerdict::Forged:
-      return fmt::format(
-          "trust record {1} of device {0} names record {3} of device {2} without device {2}'s signature for it: "
-          "device {0} forged it, so it is stolen or compromised. {4} record(s) of device {0} wait, the other "
-          "devices' records were merged. Remove it ('mailseal device remove {0}' on an admin device)",
-          writer, record.seq, named, record.named_seq, record.waiting);
-    case devices::FrontierVerdict::Downgraded:
-      return fmt::format(
-          "trust record {1} of device {0} goes back to the format without proofs after device {0} signed "
-          "them: only device {0}'s key makes its records, so it is stolen or compromised. {2} record(s) of device "
-          "{0} wait, the other devices' records were merged. Remove it ('mailseal device remove {0}' on an admin "
-          "device)",
-          writer, record.seq, record.waiting);
-    case devices::FrontierVerdict::Withheld:
-      return fmt::format(
-          "the key service withheld the trust records of device {2} from this device: device {2} signed its "
-          "record {3}, which device {0} merged, but the service serves that device's records only up to {4}. {5} "
-          "record(s) of device {0} wait until it serves them; neither device is at fault. If this repeats, the key "
-          "service is not to be trusted: move the profile to another",
-          writer, record.seq, named, record.named_seq, record.served, record.waiting);
-    case devices::FrontierVerdict::Malformed:
-      return fmt::format(
-          "device {0} signed its trust record {1}, which is not a well-formed trust record ({3}): only device {0}'s "
-          "key signs its records, so it is stolen, compromised or runs a broken mailseal. {2} record(s) of device "
-          "{0} wait, the other devices' records were merged. Remove it ('mailseal device remove {0}' on an admin "
-          "device)",
-          writer, record.seq, record.waiting, escape_for_terminal(record.problem));
-    case devices::FrontierVerdict::Newer:
-      return fmt::format(
-          "device {0} signed its trust record {1} in a format this mailseal does not read ({3}). {2} record(s) of "
-          "device {0} wait, the other devices' records were merged. Upgrade mailseal on this device; if it runs the "
-          "newest version already, device {0} is stolen or compromised: remove it ('mailseal device remove {0}' on "
-          "an admin device)",
-          writer, record.seq, record.waiting, escape_for_terminal(record.problem));
-    case devices::FrontierVerdict::Unopened:
-      return fmt::format(
-          "trust record {1} of device {0} cannot be merged: it {3}. {2} record(s) of device {0} wait, the other "
-          "devices' records were merged. Only device {0} uploads into its log and only the profile's devices seal "
-          "records, so either device {0} sent it so, or the key service altered it. If device {0} is not in your "
-          "hands, remove it ('mailseal device remove {0}' on an admin device); if it is, the key service is not to be "
-          "trusted: move the profile to another",
-          writer, record.seq, record.waiting, escape_for_terminal(record.problem));
-    case devices::FrontierVerdict::Unproven:
-      break;
-  }
-  return fmt::format(
-      "trust record {1} of device {0} names record {3} of device {2}, but the key service holds that device's "
-      "records only up to {4}: {5} record(s) of device {0} wait, the other devices' records were merged. Either "
-      "device {0} claims what no device wrote, or the key service withheld the records of device {2} from this "
-      "device (its record is of the format without proofs, so nothing here can tell which). If device {0} is not "
-      "in your hands, remove it ('mailseal device remove {0}' on an admin device); if it is, the key service is "
-      "not to be trusted: move the profile to another",
-      writer, record.seq, named, record.named_seq, record.served, record.waiting);
-}
-
 }  // namespace
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
@@ -131,7 +70,7 @@ bool print_records(const devices::RecordsReport& records) {
     any = true;
   }
   for (const auto& record : records.overreaching) {
-    print_warning(held_back_warning(record));
+    print_warning(devices::describe_held_back(record));
     any = true;
   }
   if (records.conflicts > 0) {

@@ -29,6 +29,10 @@ std::vector<std::string> describe(const devices::SyncReport& report) {
     lines.push_back(fmt::format("sync: renewed {} certificate(s)", report.renewal.renewed.size()));
   if (report.renewal.publish_failure)
     lines.push_back(fmt::format("sync: publishing the renewal failed: {}", *report.renewal.publish_failure));
+  // Held back every sync until it is dealt with, as the CLI's sync says:
+  // the gateway's periodic sync is often the only one (review of b30d091, G3).
+  for (const auto& held : report.records.overreaching)
+    lines.push_back("sync: warning: " + devices::describe_held_back(held));
   if (report.removed)
     lines.push_back("sync: this device was removed from the profile; the gateway no longer syncs");
   return lines;

@@ -215,6 +215,10 @@ struct OverreachingRecord {
   std::string problem{};  // for a record that cannot be merged: why
 };
 
+// What to tell the person about a record held back: who is charged and what
+// to do (only a writer charged for sure is to be removed).
+std::string describe_held_back(const OverreachingRecord& record);
+
 // What a sync did with trust records (docs/service.md, "Trust records").
 struct RecordsReport {
   bool has_key = false;  // false until an admin device made the records key
