@@ -13,13 +13,13 @@ import glob
 import json
 import os
 import smtplib
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "tools"))
 from smtp_tool import Gateway, Upstream, make_credential  # noqa: E402
+from gateway_load import alice_and_bob, message, must  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--messages", type=int, default=10)
@@ -28,15 +28,6 @@ parser.add_argument("--cli", default=os.path.join(HERE, "..", "build", "src", "c
 parser.add_argument("--keep", help="a folder to keep the callgrind output in")
 arguments = parser.parse_args()
 CLI = os.path.abspath(arguments.cli)
-
-
-def must(*command):
-    subprocess.run(command, check=True, capture_output=True)
-
-
-def message(number):
-    return (f"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: n{number}\r\n"
-            f"Message-ID: <{number}@bench>\r\n\r\n" + "A short note, about one kilobyte.\r\n" * 30).encode()
 
 
 def total_instructions(path):
@@ -50,11 +41,7 @@ def total_instructions(path):
 
 with tempfile.TemporaryDirectory() as work:
     out_dir = arguments.keep or work
-    alice, bob = os.path.join(work, "alice"), os.path.join(work, "bob")
-    must(CLI, "--home", alice, "init", "alice@example.com")
-    must(CLI, "--home", bob, "init", "bob@example.org")
-    must(CLI, "--home", bob, "export", "certificates", "-o", os.path.join(work, "bob.pem"))
-    must(CLI, "--home", alice, "contact", "import", os.path.join(work, "bob.pem"))
+    alice, _, _ = alice_and_bob(CLI, work)
     credential = make_credential(CLI, alice, "bench")
     with Upstream() as upstream:
         gateway = Gateway(CLI, alice, upstream.port, "--sync", "0")
