@@ -21,6 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "tools"))
 from smtp_tool import Gateway, Upstream, make_credential  # noqa: E402
+from gateway_load import alice_and_bob, message, must  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--messages", type=int, default=400)
@@ -28,15 +29,6 @@ parser.add_argument("--sessions", type=int, default=4)
 parser.add_argument("--mailseal", default=os.path.join(HERE, "..", "build", "src", "cli", "mailseal"))
 arguments = parser.parse_args()
 MAILSEAL = os.path.abspath(arguments.mailseal)
-
-
-def must(*command):
-    subprocess.run(command, check=True, capture_output=True)
-
-
-def message(number):
-    return (f"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: n{number}\r\n"
-            f"Message-ID: <{number}@bench>\r\n\r\n" + "A short note, about one kilobyte.\r\n" * 30).encode()
 
 
 def submit_session(port, payloads, credential):
@@ -60,11 +52,7 @@ def submit_all(port, payloads, credential=None):
 
 
 with tempfile.TemporaryDirectory() as work:
-    alice, bob = os.path.join(work, "alice"), os.path.join(work, "bob")
-    must(MAILSEAL, "--home", alice, "init", "alice@example.com")
-    must(MAILSEAL, "--home", bob, "init", "bob@example.org")
-    must(MAILSEAL, "--home", bob, "export", "certificates", "-o", os.path.join(work, "bob.pem"))
-    must(MAILSEAL, "--home", alice, "contact", "import", os.path.join(work, "bob.pem"))
+    alice, _, bob_pem = alice_and_bob(MAILSEAL, work)
     # The same keys for openssl: Alice's signing key, Bob's encryption certificate.
     with open(os.path.join(work, "pw"), "w") as out:
         out.write("pw\n")
@@ -74,7 +62,7 @@ with tempfile.TemporaryDirectory() as work:
          os.path.join(work, "a.key"))
     must("openssl", "pkcs12", "-in", os.path.join(work, "a.p12"), "-passin", "pass:pw", "-nokeys", "-clcerts",
          "-out", os.path.join(work, "a.crt"))
-    pems = open(os.path.join(work, "bob.pem")).read().split("-----END CERTIFICATE-----")
+    pems = open(bob_pem).read().split("-----END CERTIFICATE-----")
     with open(os.path.join(work, "bob-enc.pem"), "w") as out:
         out.write(pems[1].strip() + "\n-----END CERTIFICATE-----\n")
     payloads = [message(n) for n in range(arguments.messages)]

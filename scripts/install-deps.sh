@@ -66,8 +66,9 @@ real_client_packages=(thunderbird xvfb imagemagick xdotool tesseract-ocr x11-app
 # service with and against: wrk (the HTTP load generator) and nginx-light (nginx, the peer serving
 # the same profile document as a static file), python3-cryptography (signs the publishes it
 # sends, each with its own nonce). PostgreSQL's rows (--db postgresql) also use Debian's
-# postgresql (initdb, pg_ctl of PostgreSQL 15).
-bench_packages=(nginx-light wrk python3-cryptography)
+# postgresql (initdb, pg_ctl of PostgreSQL 15). valgrind: bench/gateway_instructions.py counts the
+# gateway's instructions per message with callgrind (callgrind_control).
+bench_packages=(nginx-light wrk python3-cryptography valgrind)
 case "${1:-}" in
   "") ;;
   --real-clients) packages+=("${real_client_packages[@]}") ;;

@@ -131,6 +131,10 @@ bool PublicKey::operator==(const PublicKey& other) const {
 PrivateKey::PrivateKey(ossl::Pkey key) : key_(std::move(key)) {}
 PrivateKey::~PrivateKey() = default;
 
+PrivateKey PrivateKey::share() const {
+  return PrivateKey(ossl::add_reference(key_.get()));
+}
+
 PrivateKey PrivateKey::generate(KeyType type) {
   EVP_PKEY* key = nullptr;
   switch (type) {

@@ -91,17 +91,24 @@ void remove_credential(profile::Profile& profile, std::string_view name) {
                 "'mailseal gateway credential list' shows them");
 }
 
-std::optional<CredentialInfo> check_credential(profile::Profile& profile, std::string_view name,
-                                               std::string_view secret) {
-  const Bytes offered = sha256(secret);
-  std::optional<CredentialInfo> found;
+std::optional<ProvenCredential> check_credential(profile::Profile& profile, std::string_view name,
+                                                 std::string_view secret) {
+  Bytes offered = sha256(secret);
+  std::optional<ProvenCredential> found;
   for (const auto& record : profile.store().gateway_credentials()) {
     // Every hash is compared, in constant time, whatever the name.
     bool same = constant_time_equal(offered, record.secret_hash);
     if (same && record.name == name)
-      found = info_of(record);
+      found = ProvenCredential{info_of(record), offered};
   }
   return found;
+}
+
+bool still_valid(profile::Profile& profile, const ProvenCredential& proven) {
+  const auto records = profile.store().gateway_credentials();
+  return std::any_of(records.begin(), records.end(), [&](const store::GatewayCredentialRecord& record) {
+    return record.name == proven.info.name && constant_time_equal(proven.secret_hash, record.secret_hash);
+  });
 }
 
 }  // namespace mailseal::gateway

@@ -119,7 +119,7 @@ struct Gateway::Impl {
         entry.authenticated = true;
     }
   }
-  std::optional<CredentialInfo> check(std::string_view name, std::string_view secret) {
+  std::optional<ProvenCredential> check(std::string_view name, std::string_view secret) {
     profile::Profile profile = profile::Profile::open(options.home);
     return check_credential(profile, name, secret);
   }

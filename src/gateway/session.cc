@@ -340,7 +340,7 @@ bool Session::authenticate(const Command& command) {
     send(504, "5.5.4 unrecognized authentication mechanism; use PLAIN or LOGIN");
     return true;
   }
-  std::optional<CredentialInfo> found;
+  std::optional<ProvenCredential> found;
   if (shared_.check_credential && !other_identity) {
     try {
       found = shared_.check_credential(name, secret);
@@ -384,6 +384,14 @@ void Session::mail(const Command& command) {
   if (transaction_) {
     send(503, "5.5.1 a transaction is already open (RSET first)");
     return;
+  }
+  try {
+    if (credential_revoked())
+      return;
+  } catch (const Error&) {
+    // The store cannot be read now: deliver() checks again before anything
+    // is signed, and answers 451 if it still cannot.
+    profile_.reset();
   }
   PathArgument path;
   try {
@@ -432,7 +440,7 @@ void Session::mail(const Command& command) {
 // check decides after DATA.)
 bool Session::sender_allowed(const std::string& reverse_path) {
   try {
-    check_envelope_sender(profile(), *submitter_, reverse_path);
+    check_envelope_sender(profile(), submitter_->info, reverse_path);
   } catch (const Error& error) {
     if (error.code() != ErrorCode::RejectedByPolicy) {
       profile_.reset();
@@ -441,6 +449,20 @@ bool Session::sender_allowed(const std::string& reverse_path) {
     send(550, fmt::format("5.7.1 {}", error.what()));
     return false;
   }
+  return true;
+}
+
+bool Session::credential_revoked() {
+  if (still_valid(profile(), *submitter_))
+    return false;
+  const std::string name = submitter_->info.name;
+  log(fmt::format("the credential '{}' was removed or replaced; the session must authenticate again", name));
+  send(530, fmt::format("5.7.0 Authentication required: the credential '{}' was removed or replaced since this "
+                        "session authenticated; nothing was relayed (authenticate again)",
+                        name));
+  submitter_.reset();
+  // A fresh time to authenticate: the old deadline passed long ago.
+  auth_deadline_ = std::chrono::steady_clock::now() + shared_.options.auth_timeout;
   return true;
 }
 
@@ -565,17 +587,21 @@ bool Session::deliver(std::string message) {
   DeliveryPlan plan;
   try {
     profile::Profile& profile = this->profile();
+    // Again here, the last moment before the key is used: the credential
+    // may have been removed while the client sent RCPT and the data.
+    if (credential_revoked())
+      return true;
     std::optional<keyservice::Client> service;
     if (auto url = devices::service_to_use({}, profile.store()))
       service.emplace(*url);
     const ServiceClients::Held held(shared_.service_clients, service ? &*service : nullptr);
     // The gateway reads the clock here, once a message: the library plans by it.
-    plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy, *submitter_,
+    plan = plan_delivery(profile, shared_.options.key_access, shared_.options.policy, submitter_->info,
                          Envelope{transaction.reverse_path, transaction.recipients}, std::move(message),
                          mailseal::now(), service ? &*service : nullptr, &shared_.lookups);
   } catch (const Error& error) {
     log(fmt::format("message from <{}> to {} (credential {}) not relayed: {}", transaction.reverse_path,
-                    describe_recipients(transaction.recipients), submitter_->name, error.what()));
+                    describe_recipients(transaction.recipients), submitter_->info.name, error.what()));
     switch (error.code()) {
       case ErrorCode::RejectedByPolicy:
         send(550, fmt::format("5.7.1 {}", error.what()));
@@ -625,7 +651,7 @@ bool Session::deliver(std::string message) {
     ++delivered;
   }
   log(fmt::format("message from <{}> to {} (credential {}): {}", transaction.reverse_path,
-                  describe_recipients(transaction.recipients), submitter_->name, plan.summary));
+                  describe_recipients(transaction.recipients), submitter_->info.name, plan.summary));
   send(250, fmt::format("2.0.0 relayed: {}", plan.summary));
   return true;
 }

@@ -211,8 +211,8 @@ MailKey Profile::signing_key(const EmailAddress& address, const KeyAccess& key_a
   }
   for (const auto& record : preferred_order(store_.mail_keys(address))) {
     if (record.status == store::KeyStatus::Current && can_sign(record.purpose)) {
-      return MailKey{load_key(record.key_file, key_access), crypto::Certificate::from_der(record.certificate),
-                     chain_of(record)};
+      return MailKey{signing_private_key(record.key_file, key_access),
+                     crypto::Certificate::from_der(record.certificate), chain_of(record)};
     }
   }
   throw Error(ErrorCode::NotFound, fmt::format("this device holds no signing key for {}", address.str()),
@@ -252,6 +252,28 @@ std::vector<crypto::Certificate> Profile::current_mail_certificates() {
 crypto::PrivateKey Profile::load_key(const std::string& file, const KeyAccess& key_access) {
   SecretBytes pem = store_.read_key_file(file);
   return read_key_file_pem(as_string_view(pem), key_access);
+}
+
+namespace {
+
+// Both without a passphrase, or both with the same one.
+bool same_access(const KeyAccess& a, const KeyAccess& b) {
+  if (a.encrypted() != b.encrypted())
+    return false;
+  return !a.encrypted() || constant_time_equal(as_bytes(a.passphrase()->view()), as_bytes(b.passphrase()->view()));
+}
+
+}  // namespace
+
+crypto::PrivateKey Profile::signing_private_key(const std::string& file, const KeyAccess& key_access) {
+  SecretBytes pem = store_.read_key_file(file);
+  const DecodedKey* kept = decoded_signing_key_ ? &*decoded_signing_key_ : nullptr;
+  if (kept && kept->file == file && constant_time_equal(kept->pem, pem) && same_access(kept->access, key_access))
+    return kept->key.share();
+  decoded_signing_key_.reset();
+  crypto::PrivateKey key = read_key_file_pem(as_string_view(pem), key_access);
+  decoded_signing_key_.emplace(DecodedKey{file, std::move(pem), key_access, key.share()});
+  return key;
 }
 
 KeyAccess Profile::access_for_new_key_files(const KeyAccess& key_access) {

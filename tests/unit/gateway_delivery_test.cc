@@ -261,6 +261,31 @@ TEST_F(DeliveryTest, CredentialsAreMadeCheckedAndRemoved) {
   EXPECT_THROW(remove_credential(*alice_, "unit-mutt"), Error);
 }
 
+// What a session proved at AUTH stays valid only while the same secret is
+// in the store under that name: a removal or a replacement ends it, and a
+// credential added again under the name does not revive it.
+TEST_F(DeliveryTest, AProvenCredentialEndsWhenRemovedOrReplaced) {
+  NewCredential made = create_credential(*alice_, "unit-laptop", {}, mailseal::now());
+  NewCredential bystander = create_credential(*alice_, "unit-phone", {}, mailseal::now());
+  std::optional<ProvenCredential> proven = check_credential(*alice_, "unit-laptop", made.secret);
+  std::optional<ProvenCredential> other = check_credential(*alice_, "unit-phone", bystander.secret);
+  ASSERT_TRUE(proven && other);
+  EXPECT_EQ(proven->info.name, "unit-laptop");
+  EXPECT_TRUE(still_valid(*alice_, *proven));
+
+  NewCredential replaced = create_credential(*alice_, "unit-laptop", {}, mailseal::now(), true);
+  EXPECT_FALSE(still_valid(*alice_, *proven)) << "replaced by a new secret under the same name";
+  std::optional<ProvenCredential> current = check_credential(*alice_, "unit-laptop", replaced.secret);
+  ASSERT_TRUE(current);
+  EXPECT_TRUE(still_valid(*alice_, *current));
+
+  remove_credential(*alice_, "unit-laptop");
+  EXPECT_FALSE(still_valid(*alice_, *current)) << "removed";
+  create_credential(*alice_, "unit-laptop", {}, mailseal::now());
+  EXPECT_FALSE(still_valid(*alice_, *current)) << "added again: a new secret, not the one proven";
+  EXPECT_TRUE(still_valid(*alice_, *other)) << "another credential is untouched";
+}
+
 // A credential signs only for the addresses it was given.
 TEST_F(DeliveryTest, ACredentialSignsOnlyForItsAddresses) {
   const EmailAddress other = EmailAddress::parse("alice@other.example");

@@ -3,8 +3,10 @@
 // none without it; key files added later (an imported PKCS#12) follow the
 // store, not the passphrase a command happened to be given.
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +15,7 @@
 #include "mailseal/crypto/keys.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/profile/profile.h"
+#include "mailseal/smime/capabilities.h"
 #include "scratch.h"
 #include "test_support.h"
 
@@ -157,6 +160,76 @@ TEST(ProfileKeyAccess, AnImportedKeyIsStoredLikeTheOthers) {
   ASSERT_EQ(plain.import_pkcs12(pkcs12, password, passphrase("correct horse"), mailseal::now()).size(), 1u);
   const store::MailKeyRecord into_plain = imported_key(plain);
   EXPECT_TRUE(starts_with(plain.store().read_key_file(into_plain.key_file), kPlainPem));
+}
+
+// A Profile kept open (a gateway session's) keeps its signing key decoded
+// between messages; what another connection changes in the store meanwhile
+// is seen at the next signing_key call.
+
+// Archives the current signing key of `address` and issues a new one, as a
+// device removal's rotation does (devices/removal.cc), through a connection
+// of its own.
+void rotate_signing_key(const std::filesystem::path& home, const EmailAddress& address, const KeyAccess& key_access,
+                        TimePoint now) {
+  Profile other = Profile::open(home);
+  const store::ProfileRecord record = other.store().profile();
+  std::vector<std::pair<store::MailKeyRecord, store::KeyFile>> additions;
+  for (const auto& key : other.store().mail_keys(address)) {
+    if (key.status != store::KeyStatus::Current || key.purpose != store::KeyPurpose::Signing)
+      continue;
+    other.store().set_mail_key_status(key.id, store::KeyStatus::Archived);
+    additions.push_back(issue_mail_key(other.root_key(key_access), other.root_certificate(), record.name, address,
+                                       key.purpose, record.suite, key_access, now, smime::Capabilities::mailseal()));
+  }
+  ASSERT_EQ(additions.size(), 1u);
+  other.store().add_mail_keys(additions);
+}
+
+TEST(ProfileSigningKey, AKeptProfileSeesARenewal) {
+  ScratchDirectory scratch;
+  make_profile(scratch / "home", KeyAccess::unencrypted());
+  const EmailAddress alice = EmailAddress::parse("alice@example.com");
+  Profile session = Profile::open(scratch / "home");
+  const MailKey before = session.signing_key(alice, KeyAccess::unencrypted());
+  EXPECT_EQ(session.signing_key(alice, KeyAccess::unencrypted()).certificate, before.certificate);
+
+  Profile other = Profile::open(scratch / "home");
+  const std::vector<crypto::Certificate> renewed =
+      other.renew_certificates(KeyAccess::unencrypted(), mailseal::now() + kDay * 600);
+  ASSERT_FALSE(renewed.empty()) << "due after 600 days";
+
+  const MailKey after = session.signing_key(alice, KeyAccess::unencrypted());
+  EXPECT_NE(after.certificate.serial_hex(), before.certificate.serial_hex()) << "the renewed certificate";
+  EXPECT_TRUE(std::find(renewed.begin(), renewed.end(), after.certificate) != renewed.end());
+  EXPECT_EQ(after.key.public_key(), before.key.public_key()) << "a renewal keeps the key";
+  EXPECT_EQ(after.key.public_key(), after.certificate.public_key());
+}
+
+TEST(ProfileSigningKey, AKeptProfileSeesARotation) {
+  ScratchDirectory scratch;
+  make_profile(scratch / "home", passphrase("correct horse"));
+  const EmailAddress alice = EmailAddress::parse("alice@example.com");
+  Profile session = Profile::open(scratch / "home");
+  const MailKey before = session.signing_key(alice, passphrase("correct horse"));
+
+  rotate_signing_key(scratch / "home", alice, passphrase("correct horse"), mailseal::now());
+
+  const MailKey after = session.signing_key(alice, passphrase("correct horse"));
+  EXPECT_FALSE(after.key.public_key() == before.key.public_key()) << "the rotated key, not the one kept";
+  EXPECT_EQ(after.key.public_key(), after.certificate.public_key());
+  EXPECT_FALSE(after.certificate == before.certificate);
+  EXPECT_FALSE(after.key.sign(as_bytes(std::string_view("probe"))).empty()) << "the new key signs";
+}
+
+TEST(ProfileSigningKey, AKeptKeyStillNeedsItsPassphrase) {
+  ScratchDirectory scratch;
+  Profile profile = make_profile(scratch / "home", passphrase("correct horse"));
+  const EmailAddress alice = EmailAddress::parse("alice@example.com");
+  const MailKey key = profile.signing_key(alice, passphrase("correct horse"));
+  EXPECT_EQ(error_code_of([&] { profile.signing_key(alice, passphrase("wrong horse")); }), ErrorCode::BadPassword)
+      << "a key decoded earlier is not handed to a caller with another passphrase";
+  EXPECT_EQ(error_code_of([&] { profile.signing_key(alice, KeyAccess::unencrypted()); }), ErrorCode::BadPassword);
+  EXPECT_EQ(profile.signing_key(alice, passphrase("correct horse")).key.public_key(), key.key.public_key());
 }
 
 }  // namespace

@@ -70,6 +70,10 @@ class PrivateKey {
   PrivateKey(PrivateKey&&) noexcept = default;
   PrivateKey& operator=(PrivateKey&&) noexcept = default;
   ~PrivateKey();
+  // Another owner of the same decoded key (OpenSSL counts references), for
+  // a holder that keeps a key for later uses: a gateway session's signing
+  // key, whose decoding and RSA blinding set-up are then paid once.
+  PrivateKey share() const;
 
   PublicKey public_key() const;
   KeyFamily family() const;

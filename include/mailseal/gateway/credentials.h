@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mailseal/common/bytes.h"
 #include "mailseal/common/email_address.h"
 #include "mailseal/common/time.h"
 
@@ -34,6 +35,15 @@ struct NewCredential {
   std::string secret;  // base64url, 43 characters; shown once, never stored
 };
 
+// A credential proven at AUTH: what it may do, and the SHA-256 of the secret
+// that proved it. The hash tells this credential apart from a later one of
+// the same name (removed and added again, or `--replace`d), which a name
+// alone cannot.
+struct ProvenCredential {
+  CredentialInfo info;
+  Bytes secret_hash;
+};
+
 // A credential name: 1 to 64 letters, digits, '.', '_', '-' (it is the SMTP
 // AUTH user name, and goes into URLs such as mutt's smtp_url unescaped).
 bool is_valid_credential_name(std::string_view name);
@@ -51,7 +61,12 @@ void remove_credential(profile::Profile& profile, std::string_view name);
 
 // The credential `name` when `secret` is its secret (compared in constant
 // time); nullopt otherwise.
-std::optional<CredentialInfo> check_credential(profile::Profile& profile, std::string_view name,
-                                               std::string_view secret);
+std::optional<ProvenCredential> check_credential(profile::Profile& profile, std::string_view name,
+                                                 std::string_view secret);
+
+// Whether `proven` is still in the store with the same secret: false once it
+// was removed, or replaced by a new secret (a session that authenticated
+// with it must authenticate again; docs/gateway.md, "Authentication").
+bool still_valid(profile::Profile& profile, const ProvenCredential& proven);
 
 }  // namespace mailseal::gateway

@@ -225,7 +225,25 @@ class Profile {
   std::vector<std::pair<store::MailKeyRecord, crypto::Pkcs12Identity>> current_identities(
       const std::optional<EmailAddress>& address, const std::optional<store::KeyPurpose>& purpose,
       const KeyAccess& key_access);
+  // The private key of a signing key file, decoded at most once while the
+  // file and the key access stay the same (decoded_signing_key_).
+  crypto::PrivateKey signing_private_key(const std::string& file, const KeyAccess& key_access);
+
   store::LocalStore store_;
+  // The signing key decoded last. A gateway session keeps its Profile for
+  // its messages, and decoding the key and OpenSSL's RSA blinding set-up for
+  // each new key object were a quarter of the gateway's instructions a
+  // message (bench/smime_profile.md). Used again only while the key file's
+  // name and bytes and the key access are the same: a rotation writes a new
+  // key file. The certificate and chain are read from the store at every
+  // signing_key call, so a renewal (same key) is seen at the next message.
+  struct DecodedKey {
+    std::string file;
+    SecretBytes pem;
+    KeyAccess access;
+    crypto::PrivateKey key;
+  };
+  std::optional<DecodedKey> decoded_signing_key_;
 };
 
 }  // namespace mailseal::profile

@@ -89,7 +89,7 @@ struct Shared {
   LookupSchedule lookups;
   // Checks a user name and secret given with AUTH: the credential, or
   // nullopt. Unset: every AUTH fails.
-  std::function<std::optional<CredentialInfo>(std::string_view name, std::string_view secret)> check_credential;
+  std::function<std::optional<ProvenCredential>(std::string_view name, std::string_view secret)> check_credential;
   // Told when a session's client authenticated (it is no longer one the
   // gateway may close to make room). Unset: nobody is told.
   std::function<void(const Connection&)> authenticated;
@@ -128,6 +128,11 @@ class Session {
   Line read_line(std::size_t limit);
   void mail(const Command& command);
   bool sender_allowed(const std::string& reverse_path);
+  // True (after a 530, the session unauthenticated again) when the
+  // credential the session authenticated with was removed or replaced
+  // since: what a credential authorised ends with it. Error when the store
+  // cannot be read.
+  bool credential_revoked();
   void recipient(const Command& command);
   bool data(const Command& command);
   bool deliver(std::string message);
@@ -151,7 +156,7 @@ class Session {
   std::unique_ptr<Upstream> upstream_;
   bool local_;
   std::optional<std::string> client_name_;   // after HELO/EHLO
-  std::optional<CredentialInfo> submitter_;  // after a successful AUTH
+  std::optional<ProvenCredential> submitter_;  // after a successful AUTH
   int auth_failures_ = 0;
   // A protocol error (a 500 or 501 reply: an unknown command, a syntax
   // error, a line without CRLF): nothing is relayed on this session after it.
