@@ -1179,6 +1179,45 @@ void apply_change(store::LocalStore& store, const Change& change, TimePoint now)
   }
 }
 
+// One record's changes, decisions and position.
+void apply_record(Context& context, const Verified& verified, RecordsReport& report, std::set<std::string>& touched,
+                  TimePoint now) {
+  store::TrustSync sync(context.store);
+  TrustRecord record = verified.record.record;
+  const bool may_decide = context.roster.at(record.device).role != store::DeviceRole::Read;
+  std::vector<Change> taken;
+  for (const auto& change : record.changes) {
+    if (is_decision(change) && !may_decide) {
+      ++report.ignored;
+      continue;
+    }
+    if (auto decided = decided_by(change, context.own_root)) {
+      apply_decision(context, record, change, *decided);
+    } else {
+      apply_change(context.store, change, now);
+    }
+    taken.push_back(change);
+  }
+  record.changes = std::move(taken);
+  note_decisions(sync, record, context.own_root, touched);
+  // This device's own records taken back are in place already (and its
+  // position past them, when it wrote on).
+  if (record.device == context.self)
+    return;
+  // A read-only device's time is kept (the clock rule bounds what an
+  // older writer that counted it may write) but moves no clock here
+  // (highest_lamport leaves it out).
+  sync.set_position({record.device, record.seq, verified.hash, record.lamport});
+  if (auto proof = head_proof_of(verified.record))
+    sync.set_head_proof({record.device, record.seq, proof->digest, proof->signature});
+  ++report.merged;
+}
+
+// Each record is applied in a savepoint: one that decodes but fails while
+// applied (something decode_change does not check) is its writer's doing,
+// signed by its key, and holds back its log from there like one that does
+// not decode, instead of failing every sync of every device (review of
+// b30d091, G1). This device's own records taken back still fail the sync.
 void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint now) {
   std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
     const TrustRecord& x = a.record.record;
@@ -1189,35 +1228,27 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
   store::Transaction transaction(context.store.database());
   const std::int64_t mark = sync.outbox_mark();
   std::set<std::string> touched;
+  std::map<DeviceId, std::size_t> failed;  // writer -> its entry in report.overreaching
   for (const auto& verified : plan.merge) {
-    TrustRecord record = verified.record.record;
-    const bool may_decide = context.roster.at(record.device).role != store::DeviceRole::Read;
-    std::vector<Change> taken;
-    for (const auto& change : record.changes) {
-      if (is_decision(change) && !may_decide) {
-        ++report.ignored;
-        continue;
-      }
-      if (auto decided = decided_by(change, context.own_root)) {
-        apply_decision(context, record, change, *decided);
-      } else {
-        apply_change(context.store, change, now);
-      }
-      taken.push_back(change);
-    }
-    record.changes = std::move(taken);
-    note_decisions(sync, record, context.own_root, touched);
-    // This device's own records taken back are in place already (and its
-    // position past them, when it wrote on).
-    if (record.device == context.self)
+    const TrustRecord& record = verified.record.record;
+    if (auto held = failed.find(record.device); held != failed.end()) {
+      ++report.overreaching[held->second].waiting;
       continue;
-    // A read-only device's time is kept (the clock rule bounds what an
-    // older writer that counted it may write) but moves no clock here
-    // (highest_lamport leaves it out).
-    sync.set_position({record.device, record.seq, verified.hash, record.lamport});
-    if (auto proof = head_proof_of(verified.record))
-      sync.set_head_proof({record.device, record.seq, proof->digest, proof->signature});
-    ++report.merged;
+    }
+    const int ignored = report.ignored;
+    try {
+      store::Transaction one_record(context.store.database());
+      apply_record(context, verified, report, touched, now);
+      one_record.commit();
+    } catch (const Error& error) {
+      // This store failing, or a bug here, is nobody's record's doing.
+      if (record.device == context.self || error.code() == ErrorCode::Io || error.code() == ErrorCode::Internal)
+        throw;
+      report.ignored = ignored;
+      failed.emplace(record.device, report.overreaching.size());
+      report.overreaching.push_back({record.device, record.seq, record.device, record.seq, record.seq, 1,
+                                     FrontierVerdict::Malformed, fmt::format("it cannot be merged: {}", error.what())});
+    }
   }
   // What came from other devices is not this device's to send again.
   sync.discard_outbox(mark, std::numeric_limits<std::int64_t>::max());
