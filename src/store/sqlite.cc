@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "mailseal/common/error.h"
+#include "mailseal/store/store_error.h"
 
 namespace mailseal::store {
 
@@ -25,7 +26,7 @@ constexpr int kBusyTimeoutMs = 5000;
   } else if (code == SQLITE_CANTOPEN) {
     error = ErrorCode::NotFound;
   }
-  throw Error(error, fmt::format("{}: {}", what, message));
+  throw StoreError(error, fmt::format("{}: {}", what, message));
 }
 
 }  // namespace

@@ -338,6 +338,14 @@ TEST(TrustRecordFormat, RefusesWhatIsNotARecordOfThisVersion) {
   } catch (const Error& error) {
     EXPECT_EQ(std::string(error.what()).find("MDESK"), std::string::npos) << error.what();
   }
+  // A frontier naming something that is not a device id: its stored text
+  // (separators ',' and '=') broke every later sync (review h, H1).
+  for (const std::string name : {"x=", "MA,MB", ""}) {
+    TrustRecord record = sample_record(DeviceId("MDEVICE"), 2);
+    record.frontier = {{DeviceId(name), 0}};
+    expect_error(
+        ErrorCode::Malformed, [&] { decode(internal::encode_record(record)); }, "not a device id");
+  }
   // A certificate a change carries is parsed when the record is: one that is
   // not DER makes the record its writer's fault, not a failure of the merge.
   for (const std::string kind : {"contact", "identity"}) {
@@ -753,6 +761,10 @@ TEST(TrustRecordMerge, FrontiersReadBackAsWritten) {
   EXPECT_EQ(internal::frontier_text(frontier), "MAAA-BBBB=3,MCCC=12");
   EXPECT_EQ(internal::parse_frontier(internal::frontier_text(frontier)), frontier);
   EXPECT_TRUE(internal::parse_frontier("").empty());
+  // Damaged text is an Error the merge can handle, never std::stoll's exception.
+  for (const std::string damaged : {"x==0", "MA=", "MA=1x", "MA", "MA=99999999999999999999"})
+    expect_error(
+        ErrorCode::Malformed, [&] { internal::parse_frontier(damaged); }, "damaged");
 }
 
 // The clock rule: a record's time is exactly one more than the highest time

@@ -1,11 +1,13 @@
 #include "devices/internal/merge.h"
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
 #include <tuple>
 
 #include <fmt/format.h>
 
+#include "mailseal/common/error.h"
 #include "mailseal/store/trust_sync.h"
 
 namespace mailseal::devices::internal {
@@ -174,8 +176,17 @@ Frontier parse_frontier(const std::string& text) {
       end = text.size();
     const std::string item = text.substr(start, end - start);
     const std::size_t equals = item.find('=');
-    if (equals != std::string::npos)
-      out[DeviceId(item.substr(0, equals))] = std::stoll(item.substr(equals + 1));
+    std::int64_t seq = 0;
+    bool whole = false;
+    if (equals != std::string::npos) {
+      const char* last = item.data() + item.size();
+      auto [end_of_number, error] = std::from_chars(item.data() + equals + 1, last, seq);
+      whole = error == std::errc{} && end_of_number == last;
+    }
+    // An Error, not std::stoll's exception: what the merge catches.
+    if (!whole)
+      throw Error(ErrorCode::Malformed, "a frontier kept in this store is damaged");
+    out[DeviceId(item.substr(0, equals))] = seq;
     start = end + 1;
   }
   return out;

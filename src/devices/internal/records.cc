@@ -93,14 +93,19 @@ std::vector<std::string> texts(const json& object, const char* name) {
 // A fingerprint or an identity as decisions name them (UDF presentations:
 // letters, digits, dashes), or "*" where `all` allows it: decisions are
 // kept as "VERB TARGET" items (merge.h), so nothing else may get in.
+// A fingerprint or device id as mailseal writes them: letters, digits and
+// '-' (stored texts use ',' '=' ';' as separators: merge.h frontier_text).
+bool plain_id(const std::string& value) {
+  return !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
 std::string target(const json& object, const char* name, bool all = false) {
   std::string value = text(object, name);
   if (all && value == store::kAllTargets)
     return value;
-  const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-  if (!plain)
+  if (!plain_id(value))
     malformed(fmt::format("the field '{}' is not a fingerprint", name));
   return value;
 }
@@ -343,11 +348,11 @@ TrustRecord decode_document(const json& document) {
   for (const auto& [device, seq] : frontier.items()) {
     if (!seq.is_number_integer() || seq.get<std::int64_t>() < 0)
       malformed("the frontier holds something that is not a record number");
-    try {
-      record.frontier[DeviceId(device)] = seq.get<std::int64_t>();
-    } catch (const Error&) {
+    // Checked here: a name with a separator broke the frontier's stored
+    // text, and every later sync of every device (review h, H1).
+    if (!plain_id(device))
       malformed("the frontier names something that is not a device id");
-    }
+    record.frontier[DeviceId(device)] = seq.get<std::int64_t>();
   }
   if (record.version >= kRecordVersion) {
     record.proofs = decode_proofs(field(document, "proofs"), record.frontier);
