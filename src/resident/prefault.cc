@@ -17,6 +17,16 @@
 
 namespace mailseal::resident {
 
+namespace {
+
+// Larger mappings are reservations, not what a command touches: an
+// AddressSanitizer build's shadow memory (terabytes, reserved without
+// backing) populated made every idle child die by the OOM killer, and any
+// library's large reserve would cost its size in every child.
+constexpr std::uintptr_t kLargestPopulated = std::uintptr_t{64} << 20;
+
+}  // namespace
+
 std::size_t populate_private_mappings() noexcept {
   std::size_t refused = 0;
   try {
@@ -33,7 +43,7 @@ std::size_t populate_private_mappings() noexcept {
       const bool shared = permissions[3] == 's';
       // Shared mappings are the same pages in every process; a mapping that
       // cannot be read is a guard.
-      if (!readable || shared)
+      if (!readable || shared || end - start > kLargestPopulated)
         continue;
       const int advice = writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
       if (::madvise(reinterpret_cast<void*>(start), end - start, advice) != 0)

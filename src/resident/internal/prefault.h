@@ -13,7 +13,8 @@ namespace mailseal::resident {
 // page fault while its command runs: about 400 for a small `sign`, and on a
 // virtual machine a fault costs microseconds. Returns the number of mappings
 // the kernel would not populate (special ones such as [vvar]): their pages
-// fault in when touched, as before.
+// fault in when touched, as before. Mappings over 64 MiB are reservations
+// and left alone.
 std::size_t populate_private_mappings() noexcept;
 
 }  // namespace mailseal::resident
