@@ -583,6 +583,49 @@ FrontierVerdict verdict_of(RecordFault fault) {
   return FrontierVerdict::Unopened;
 }
 
+// A record of `device` found sealed under a records key that is not known
+// here, proven not to be what the device uploaded.
+struct ReplacedKeyId {
+  std::int64_t seq;
+  std::string problem;
+};
+
+// A record naming a records key this device does not hold waits for a key
+// bundle, unless the device's own later record, opening here, shows that the
+// record before it is not the one the device wrote: each record names its
+// predecessor's SHA-256 (sealed bytes, key id included) under the device's
+// signature, so a key id replaced by the service shows there, whatever
+// keys this device holds (docs/service.md, "A key id this device does not
+// hold"; review of b30d091, G2). `first` is the index of the first record
+// that waits; nullopt while nothing proves more than a wait.
+std::optional<ReplacedKeyId> replaced_key_id(Context& context, const DeviceId& device,
+                                             const std::vector<keyservice::StoredRecord>& served, std::size_t first) {
+  try {
+    for (std::size_t later = first + 1; later < served.size(); ++later) {
+      const keyservice::StoredRecord& before = served[later - 1];
+      const keyservice::StoredRecord& stored = served[later];
+      if (stored.seq != before.seq + 1)
+        return std::nullopt;  // refused as a gap once the records before it open
+      auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
+      if (key == context.keys.end())
+        continue;
+      const SignedRecord opened = open_record(stored.sealed, context.profile, device, stored.seq,
+                                              ByteView(key->second.data(), key->second.size()), context.root);
+      if (opened.record.previous == crypto::sha256(before.sealed))
+        return std::nullopt;  // the device's own record: it was sealed under a key not received yet
+      return ReplacedKeyId{
+          before.seq,
+          fmt::format("names a records key this device does not have, and is not the record that the device's "
+                      "record {} (which opens here) follows: its key id was replaced or it was altered",
+                      stored.seq)};
+    }
+  } catch (const RecordRefused&) {
+    // A later record that does not open proves nothing about this one; it
+    // is judged when its turn comes.
+  }
+  return std::nullopt;
+}
+
 // Checks one device's log as served after `position`: numbered without a
 // gap (only the service numbers them), each naming the previous one's hash,
 // opening and verifying. A record going back to version 1 after one of
@@ -629,6 +672,11 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     try {
       auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
       if (key == context.keys.end()) {
+        if (auto replaced = replaced_key_id(context, device, served, next)) {
+          hold_log_from(plan, device, replaced->seq, head, from_here, FrontierVerdict::Unopened,
+                        std::move(replaced->problem));
+          break;
+        }
         // Sealed under a key this device has not received yet: later.
         plan.deferred += from_here;
         plan.waiting.insert(device);
