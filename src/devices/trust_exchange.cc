@@ -501,6 +501,7 @@ struct Plan {
   int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
   int refused = 0;
   std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
+  std::map<std::pair<DeviceId, DeviceId>, RemovedDifference> removed_differences;  // by (removed, other)
 };
 
 struct Context {
@@ -1076,6 +1077,21 @@ void check_named_digest(const ProofKnowledge& known, const TrustRecord& record, 
                           named.str()));
 }
 
+// A record of another device naming a removed device's record past what
+// this device merged of it: the other device merged records this one now
+// refuses (docs/security.md, G6). Only reported: nothing reconciles them.
+void note_removed_difference(Plan& plan, const TrustRecord& record, const DeviceId& removed, std::int64_t seq,
+                             const std::map<DeviceId, store::RecordPosition>& positions) {
+  auto position = positions.find(removed);
+  const std::int64_t ours = position == positions.end() ? 0 : position->second.seq;
+  if (seq <= ours)
+    return;
+  auto [at, inserted] = plan.removed_differences.emplace(std::make_pair(removed, record.device),
+                                                         RemovedDifference{removed, record.device, seq, ours});
+  if (!inserted)
+    at->second.theirs = std::max(at->second.theirs, seq);
+}
+
 // Withheld tails: a record names what its device had merged; this device
 // must reach as far. A frontier entry without the named device's valid
 // proof (where one is due) is forged by its writer; a proven one naming
@@ -1107,6 +1123,8 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
       // the error below tells the person to do.
       if (proof == EntryProof::Proven && active)
         check_named_digest(known, record, device, seq);
+      if (!active && record.device != context.self)
+        note_removed_difference(plan, record, device, seq, positions);
       if (device == context.self || plan.waiting.count(device) || !active)
         continue;
       auto reached = plan.reached.find(device);
@@ -1351,6 +1369,8 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
     report.deferred -= held_back.second.waiting;
     report.overreaching.push_back(held_back.second);
   }
+  for (const auto& [devices, difference] : plan.removed_differences)
+    report.removed_differences.push_back(difference);
   apply_plan(context, plan, report, now);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));

@@ -22,15 +22,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile  # noqa: E402
+from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
 from records_tool import KEY_ID_BYTES, DeviceLog, held_back, merged_position  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
-
-
-def level(device, address):
-    return device.json("trust", address)["level"]
 
 
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
@@ -71,9 +67,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(len(by_one) == 1 and by_one[0]["verdict"] == "unopened" and by_one[0]["seq"] == replaced
           and "key id was replaced" in by_one[0]["problem"] and by_one[0]["waiting"] == 2,
           "device 2 holds device 1's log back from A as unopened, saying its key id was replaced", report)
-    check(merged_position(two, one_id) == merged_before and level(two, "carol@example.org") != "full"
-          and level(two, "dave@example.org") != "full", "nothing of device 1's records A and B was merged")
-    check(level(two, "erin@example.org") == "full", "device 2 merges device 3's pin of Erin meanwhile")
+    check(merged_position(two, one_id) == merged_before and trust_level(two, "carol@example.org") != "full"
+          and trust_level(two, "dave@example.org") != "full", "nothing of device 1's records A and B was merged")
+    check(trust_level(two, "erin@example.org") == "full", "device 2 merges device 3's pin of Erin meanwhile")
 
     again = two.run("sync")
     warning = again.stderr.decode()
@@ -85,7 +81,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     serve(replaced, original)
     restored = two.json("sync")["records"]
     check(not held_back(restored, one_id) and merged_position(two, one_id) == replaced + 1
-          and level(two, "carol@example.org") == "full" and level(two, "dave@example.org") == "full",
+          and trust_level(two, "carol@example.org") == "full" and trust_level(two, "dave@example.org") == "full",
           "served the right bytes again, device 2 merges device 1's records", restored)
 
     # A record device 1 really sealed under a records key device 2 never received, and its next record.
