@@ -24,6 +24,17 @@ nlohmann::json overreaching_json(const std::vector<devices::OverreachingRecord>&
   return out;
 }
 
+nlohmann::json removed_differences_json(const std::vector<devices::RemovedDifference>& found) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& difference : found) {
+    out.push_back({{"removed", difference.removed.str()},
+                   {"other", difference.other.str()},
+                   {"theirs", difference.theirs},
+                   {"ours", difference.ours}});
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
@@ -33,6 +44,7 @@ nlohmann::json records_json(const devices::RecordsReport& records) {
                         {"deferred", records.deferred}, {"conflicts", records.conflicts},
                         {"restored", records.restored}, {"unserved", records.unserved}};
   out["overreaching"] = overreaching_json(records.overreaching);
+  out["removed_differences"] = removed_differences_json(records.removed_differences);
   return out;
 }
 
@@ -71,6 +83,10 @@ bool print_records(const devices::RecordsReport& records) {
   }
   for (const auto& record : records.overreaching) {
     print_warning(devices::describe_held_back(record));
+    any = true;
+  }
+  for (const auto& difference : records.removed_differences) {
+    print_warning(devices::describe_removed_difference(difference));
     any = true;
   }
   if (records.conflicts > 0) {

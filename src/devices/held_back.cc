@@ -1,5 +1,7 @@
 // What a sync tells the person about a trust record it held back
-// (connect.h, describe_held_back): one text for the CLI and the gateway.
+// (connect.h, describe_held_back), and about a removed device's records
+// merged elsewhere (describe_removed_difference): one text for the CLI and
+// the gateway.
 
 #include <fmt/format.h>
 
@@ -76,6 +78,17 @@ std::string describe_held_back(const OverreachingRecord& record) {
       "which). If device {0} is not in your hands, remove it ({6}); if it is, the key service is not to be trusted: "
       "move the profile to another",
       writer, record.seq, named, record.named_seq, record.served, waiting(record), remove_it(record.writer));
+}
+
+// Re-deciding on either device reaches the other, which ends the
+// difference for what a person decided; what was learned is only a sighting.
+std::string describe_removed_difference(const RemovedDifference& difference) {
+  return fmt::format(
+      "device {1} merged the trust records of the removed device {0} up to number {2}, this device only up to {3}: "
+      "what device {0} decided in between holds on device {1} and not here, and stays so (a removed device's "
+      "records are no longer merged). Compare the two devices ('mailseal trust ADDRESS') and decide again on "
+      "either ('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): both then take it",
+      difference.removed.str(), difference.other.str(), difference.theirs, difference.ours);
 }
 
 }  // namespace mailseal::devices

@@ -501,6 +501,7 @@ struct Plan {
   int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
   int refused = 0;
   std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
+  std::map<std::pair<DeviceId, DeviceId>, RemovedDifference> removed_differences;  // by (removed, other)
 };
 
 struct Context {
@@ -583,6 +584,49 @@ FrontierVerdict verdict_of(RecordFault fault) {
   return FrontierVerdict::Unopened;
 }
 
+// A record of `device` found sealed under a records key that is not known
+// here, proven not to be what the device uploaded.
+struct ReplacedKeyId {
+  std::int64_t seq;
+  std::string problem;
+};
+
+// A record naming a records key this device does not hold waits for a key
+// bundle, unless the device's own later record, opening here, shows that the
+// record before it is not the one the device wrote: each record names its
+// predecessor's SHA-256 (sealed bytes, key id included) under the device's
+// signature, so a key id replaced by the service shows there, whatever
+// keys this device holds (docs/service.md, "A key id this device does not
+// hold"; review of b30d091, G2). `first` is the index of the first record
+// that waits; nullopt while nothing proves more than a wait.
+std::optional<ReplacedKeyId> replaced_key_id(Context& context, const DeviceId& device,
+                                             const std::vector<keyservice::StoredRecord>& served, std::size_t first) {
+  try {
+    for (std::size_t later = first + 1; later < served.size(); ++later) {
+      const keyservice::StoredRecord& before = served[later - 1];
+      const keyservice::StoredRecord& stored = served[later];
+      if (stored.seq != before.seq + 1)
+        return std::nullopt;  // refused as a gap once the records before it open
+      auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
+      if (key == context.keys.end())
+        continue;
+      const SignedRecord opened = open_record(stored.sealed, context.profile, device, stored.seq,
+                                              ByteView(key->second.data(), key->second.size()), context.root);
+      if (opened.record.previous == crypto::sha256(before.sealed))
+        return std::nullopt;  // the device's own record: it was sealed under a key not received yet
+      return ReplacedKeyId{
+          before.seq,
+          fmt::format("names a records key this device does not have, and is not the record that the device's "
+                      "record {} (which opens here) follows: its key id was replaced or it was altered",
+                      stored.seq)};
+    }
+  } catch (const RecordRefused&) {
+    // A later record that does not open proves nothing about this one; it
+    // is judged when its turn comes.
+  }
+  return std::nullopt;
+}
+
 // Checks one device's log as served after `position`: numbered without a
 // gap (only the service numbers them), each naming the previous one's hash,
 // opening and verifying. A record going back to version 1 after one of
@@ -629,6 +673,11 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     try {
       auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
       if (key == context.keys.end()) {
+        if (auto replaced = replaced_key_id(context, device, served, next)) {
+          hold_log_from(plan, device, replaced->seq, head, from_here, FrontierVerdict::Unopened,
+                        std::move(replaced->problem));
+          break;
+        }
         // Sealed under a key this device has not received yet: later.
         plan.deferred += from_here;
         plan.waiting.insert(device);
@@ -1028,6 +1077,21 @@ void check_named_digest(const ProofKnowledge& known, const TrustRecord& record, 
                           named.str()));
 }
 
+// A record of another device naming a removed device's record past what
+// this device merged of it: the other device merged records this one now
+// refuses (docs/security.md, G6). Only reported: nothing reconciles them.
+void note_removed_difference(Plan& plan, const TrustRecord& record, const DeviceId& removed, std::int64_t seq,
+                             const std::map<DeviceId, store::RecordPosition>& positions) {
+  auto position = positions.find(removed);
+  const std::int64_t ours = position == positions.end() ? 0 : position->second.seq;
+  if (seq <= ours)
+    return;
+  auto [at, inserted] = plan.removed_differences.emplace(std::make_pair(removed, record.device),
+                                                         RemovedDifference{removed, record.device, seq, ours});
+  if (!inserted)
+    at->second.theirs = std::max(at->second.theirs, seq);
+}
+
 // Withheld tails: a record names what its device had merged; this device
 // must reach as far. A frontier entry without the named device's valid
 // proof (where one is due) is forged by its writer; a proven one naming
@@ -1059,6 +1123,8 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
       // the error below tells the person to do.
       if (proof == EntryProof::Proven && active)
         check_named_digest(known, record, device, seq);
+      if (!active && record.device != context.self)
+        note_removed_difference(plan, record, device, seq, positions);
       if (device == context.self || plan.waiting.count(device) || !active)
         continue;
       auto reached = plan.reached.find(device);
@@ -1303,6 +1369,8 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
     report.deferred -= held_back.second.waiting;
     report.overreaching.push_back(held_back.second);
   }
+  for (const auto& [devices, difference] : plan.removed_differences)
+    report.removed_differences.push_back(difference);
   apply_plan(context, plan, report, now);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));

@@ -33,6 +33,8 @@ std::vector<std::string> describe(const devices::SyncReport& report) {
   // the gateway's periodic sync is often the only one (review of b30d091, G3).
   for (const auto& held : report.records.overreaching)
     lines.push_back("sync: warning: " + devices::describe_held_back(held));
+  for (const auto& difference : report.records.removed_differences)
+    lines.push_back("sync: warning: " + devices::describe_removed_difference(difference));
   if (report.removed)
     lines.push_back("sync: this device was removed from the profile; the gateway no longer syncs");
   return lines;

@@ -27,16 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
 from profile_tool import correspondents, devices_of_one_profile  # noqa: E402
-from records_tool import DeviceLog  # noqa: E402
+from records_tool import DeviceLog, held_back, merged_position  # noqa: E402
 from service_tool import KeyService, sign_request  # noqa: E402
 
 require_mailseal()
-
-
-def position(device, of):
-    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
-        row = db.execute("SELECT seq FROM record_positions WHERE device_id = ?", (of,)).fetchone()
-    return row[0] if row else 0
 
 
 def upload(service, device, seq, sealed):
@@ -49,10 +43,6 @@ def upload(service, device, seq, sealed):
                                       target, body)})
 
 
-def held(report, writer):
-    return [entry for entry in report.get("overreaching", []) if entry["writer"] == writer]
-
-
 lifted = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lifted) as service:
     one, two, three, four = devices_of_one_profile(work, service.url, ("full", "full", "full"))
@@ -61,7 +51,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     for device in (two, three, one, four, one):
         device.must("sync")
     two_id, three_id = two.device_id(), three.device_id()
-    reached = {device: position(one, device) for device in (two_id, three_id)}
+    reached = {device: merged_position(one, device) for device in (two_id, three_id)}
 
     # Device 2: a record signed by its own key that does not decode.
     thief = DeviceLog(two.home)
@@ -86,13 +76,13 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(synced.returncode == 0, "device 1's sync works despite both records", synced.stderr.decode())
     report = json.loads(synced.stdout or b"{}").get("records", {})
     check(one.json("trust", "carol@example.org")["level"] == "full", "device 1 takes device 4's pin of Carol")
-    by_two, by_three = held(report, two_id), held(report, three_id)
+    by_two, by_three = held_back(report, two_id), held_back(report, three_id)
     check(len(by_two) == 1 and by_two[0]["verdict"] == "malformed" and by_two[0]["seq"] == malformed["seq"]
           and "proof names no record" in by_two[0]["problem"],
           "device 2's record is held back, charged to device 2 (malformed), saying what is wrong", report)
     check(len(by_three) == 1 and by_three[0]["verdict"] == "unopened" and by_three[0]["seq"] == next_seq,
           "device 3's bytes are held back as unopened", report)
-    check({device: position(one, device) for device in (two_id, three_id)} == reached,
+    check({device: merged_position(one, device) for device in (two_id, three_id)} == reached,
           "nothing of devices 2 and 3 was merged", reached)
 
     again = one.run("sync")
@@ -107,7 +97,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     one.must("device", "remove", two_id)
     after = one.run("--json", "sync")
     report = json.loads(after.stdout or b"{}").get("records", {})
-    check(after.returncode == 0 and not held(report, two_id) and len(held(report, three_id)) == 1,
+    check(after.returncode == 0 and not held_back(report, two_id) and len(held_back(report, three_id)) == 1,
           "once device 2 is removed, only device 3's record is held back", report)
 
     # This store refusing a record (here a trigger in device 1's store) is nobody's record's doing: the
@@ -118,17 +108,17 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
                            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
     four.must("contact", "pin", "dave@example.org", people["dave"])
     four.must("sync")
-    four_id, at = four.device_id(), position(one, four.device_id())
+    four_id, at = four.device_id(), merged_position(one, four.device_id())
     failing = one.run("sync")
     message = failing.stderr.decode()
     check(failing.returncode != 0 and "refused by the test" in message and four_id not in message
-          and position(one, four_id) == at,
+          and merged_position(one, four_id) == at,
           "this store refusing a record fails the sync, charging no device", message)
     check(one.json("trust", "dave@example.org")["level"] != "full", "nothing of it was applied")
     with sqlite3.connect(db) as connection:
         connection.execute("DROP TRIGGER refuse_dave")
     lifted_sync = one.run("--json", "sync")
-    check(lifted_sync.returncode == 0 and position(one, four_id) == at + 1
+    check(lifted_sync.returncode == 0 and merged_position(one, four_id) == at + 1
           and one.json("trust", "dave@example.org")["level"] == "full",
           "once the store takes it, the next sync merges it", lifted_sync.stderr.decode())
 finish(minimum=13)

@@ -139,3 +139,8 @@ def serial_of(certificate_der):
 def roles_and_statuses(device):
     """What `device list` on `device` says of each device: {device id: (role, status)}."""
     return {d["device_id"]: (d["role"], d["status"]) for d in device.json("device", "list")["devices"]}
+
+
+def trust_level(device, address):
+    """The trust level `device` (a Home) gives `address` ('mailseal trust ADDRESS')."""
+    return device.json("trust", address)["level"]

@@ -197,3 +197,15 @@ class DeviceLog:
             db.execute("DELETE FROM record_times WHERE device_id = ? AND seq = ?", (self.device, seq))
             db.execute("UPDATE record_positions SET seq = ?, hash = ?, lamport = ? WHERE device_id = ?",
                        (seq - 1, hashlib.sha256(previous).digest(), lamport, self.device))
+
+
+def merged_position(device, of):
+    """The number of the last record of device `of` that `device` (a Home) merged: 0 when none."""
+    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        row = db.execute("SELECT seq FROM record_positions WHERE device_id = ?", (of,)).fetchone()
+    return row[0] if row else 0
+
+
+def held_back(report, writer):
+    """The entries of a `sync --json` records report that hold back `writer`'s log."""
+    return [entry for entry in report.get("overreaching", []) if entry["writer"] == writer]

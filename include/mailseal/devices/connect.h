@@ -219,6 +219,21 @@ struct OverreachingRecord {
 // to do (only a writer charged for sure is to be removed).
 std::string describe_held_back(const OverreachingRecord& record);
 
+// Another device merged more of a removed device's log than this one, which
+// now refuses the rest (docs/security.md, "Known open problems", G6): the
+// two differ for good about what the removed device decided or learned in
+// between. Shown by the frontier of a record of `other` merged in this sync.
+struct RemovedDifference {
+  DeviceId removed;
+  DeviceId other;
+  std::int64_t theirs = 0;  // the last record of `removed` that `other` merged
+  std::int64_t ours = 0;    // the last one this device merged
+};
+
+// The warning for a removed device's records merged on another device and
+// not here, naming both devices and what to do.
+std::string describe_removed_difference(const RemovedDifference& difference);
+
 // What a sync did with trust records (docs/service.md, "Trust records").
 struct RecordsReport {
   bool has_key = false;  // false until an admin device made the records key
@@ -232,6 +247,7 @@ struct RecordsReport {
   int conflicts = 0;     // subjects decided differently on two devices
   int restored = 0;      // this device's own records taken back from the service (a store restored from a backup)
   std::vector<OverreachingRecord> overreaching;  // by writer
+  std::vector<RemovedDifference> removed_differences;  // by removed device, then other device
 };
 
 struct SyncReport {
