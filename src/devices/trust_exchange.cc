@@ -584,45 +584,54 @@ FrontierVerdict verdict_of(RecordFault fault) {
   return FrontierVerdict::Unopened;
 }
 
-// A record of `device` found sealed under a records key that is not known
-// here, proven not to be what the device uploaded.
-struct ReplacedKeyId {
+// Why a device's log is held back from a record that names a records key
+// not known here.
+struct KeyIdHold {
   std::int64_t seq;
+  FrontierVerdict verdict;
   std::string problem;
 };
 
 // A record naming a records key this device does not hold waits for a key
-// bundle, unless the device's own later record, opening here, shows that the
-// record before it is not the one the device wrote: each record names its
+// bundle, unless the device's own later records show that the log as
+// served is not the one the device wrote: each record names its
 // predecessor's SHA-256 (sealed bytes, key id included) under the device's
-// signature, so a key id replaced by the service shows there, whatever
-// keys this device holds (docs/service.md, "A key id this device does not
-// hold"; review of b30d091, G2). `first` is the index of the first record
-// that waits; nullopt while nothing proves more than a wait.
-std::optional<ReplacedKeyId> replaced_key_id(Context& context, const DeviceId& device,
-                                             const std::vector<keyservice::StoredRecord>& served, std::size_t first) {
-  try {
-    for (std::size_t later = first + 1; later < served.size(); ++later) {
-      const keyservice::StoredRecord& before = served[later - 1];
-      const keyservice::StoredRecord& stored = served[later];
-      if (stored.seq != before.seq + 1)
-        return std::nullopt;  // refused as a gap once the records before it open
-      auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
-      if (key == context.keys.end())
-        continue;
-      const SignedRecord opened = open_record(stored.sealed, context.profile, device, stored.seq,
-                                              ByteView(key->second.data(), key->second.size()), context.root);
-      if (opened.record.previous == crypto::sha256(before.sealed))
-        return std::nullopt;  // the device's own record: it was sealed under a key not received yet
-      return ReplacedKeyId{
-          before.seq,
-          fmt::format("names a records key this device does not have, and is not the record that the device's "
-                      "record {} (which opens here) follows: its key id was replaced or it was altered",
-                      stored.seq)};
+// signature, so a key id replaced by the service shows in the next record
+// that opens here, whatever keys this device holds (docs/service.md, "A key
+// id this device does not hold"; review of b30d091, G2). The later records
+// are judged here as they would be in their turn, which never comes while
+// the log waits: a gap fails the sync (only the service numbers records), a
+// record under a key held here that does not open holds the log back, as
+// does one that opens and does not follow the record before it (review
+// i14i, finding 1). `first` is the index of the first record that waits;
+// nullopt while nothing proves more than a wait.
+std::optional<KeyIdHold> replaced_key_id(Context& context, const DeviceId& device,
+                                         const std::vector<keyservice::StoredRecord>& served, std::size_t first) {
+  for (std::size_t later = first + 1; later < served.size(); ++later) {
+    const keyservice::StoredRecord& before = served[later - 1];
+    const keyservice::StoredRecord& stored = served[later];
+    if (stored.seq != before.seq + 1) {
+      tampered(fmt::format("record {} of device {} came after record {}: records were dropped or reordered", stored.seq,
+                           device.str(), before.seq));
     }
-  } catch (const RecordRefused&) {
-    // A later record that does not open proves nothing about this one; it
-    // is judged when its turn comes.
+    auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
+    if (key == context.keys.end())
+      continue;
+    Bytes follows;  // what the device's signature says came before it
+    try {
+      follows = open_record(stored.sealed, context.profile, device, stored.seq,
+                            ByteView(key->second.data(), key->second.size()), context.root)
+                    .record.previous;
+    } catch (const RecordRefused& refused) {
+      return KeyIdHold{stored.seq, verdict_of(refused.fault()), refused.detail()};
+    }
+    if (follows == crypto::sha256(before.sealed))
+      return std::nullopt;  // the device's own record: it was sealed under a key not received yet
+    return KeyIdHold{before.seq, FrontierVerdict::Unopened,
+                     fmt::format("names a records key this device does not have, and is not the record that the "
+                                 "device's record {} (which opens here) follows: its key id was replaced or it was "
+                                 "altered",
+                                 stored.seq)};
   }
   return std::nullopt;
 }
@@ -673,9 +682,10 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     try {
       auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
       if (key == context.keys.end()) {
-        if (auto replaced = replaced_key_id(context, device, served, next)) {
-          hold_log_from(plan, device, replaced->seq, head, from_here, FrontierVerdict::Unopened,
-                        std::move(replaced->problem));
+        if (auto held = replaced_key_id(context, device, served, next)) {
+          if (device == context.self)
+            tampered(fmt::format("record {} of this device {}", held->seq, held->problem));
+          hold_log_from(plan, device, held->seq, head, from_here, held->verdict, std::move(held->problem));
           break;
         }
         // Sealed under a key this device has not received yet: later.
@@ -1077,19 +1087,31 @@ void check_named_digest(const ProofKnowledge& known, const TrustRecord& record, 
                           named.str()));
 }
 
-// A record of another device naming a removed device's record past what
-// this device merged of it: the other device merged records this one now
-// refuses (docs/security.md, G6). Only reported: nothing reconciles them.
-void note_removed_difference(Plan& plan, const TrustRecord& record, const DeviceId& removed, std::int64_t seq,
-                             const std::map<DeviceId, store::RecordPosition>& positions) {
-  auto position = positions.find(removed);
-  const std::int64_t ours = position == positions.end() ? 0 : position->second.seq;
-  if (seq <= ours)
-    return;
-  auto [at, inserted] = plan.removed_differences.emplace(std::make_pair(removed, record.device),
-                                                         RemovedDifference{removed, record.device, seq, ours});
-  if (!inserted)
-    at->second.theirs = std::max(at->second.theirs, seq);
+// Records of other devices merged in this sync naming a removed device's
+// record past what this device merged of it: those devices merged records
+// this one now refuses (docs/security.md, G6). Only reported: nothing
+// reconciles them. Run after every hold, so that a record held back (a
+// forged frontier entry among them) claims nothing (review i14i, finding 3).
+void note_removed_differences(const Context& context, Plan& plan,
+                              const std::map<DeviceId, store::RecordPosition>& positions) {
+  for (const auto& verified : plan.merge) {
+    const TrustRecord& record = verified.record.record;
+    if (record.device == context.self)
+      continue;
+    for (const auto& [device, seq] : record.frontier) {
+      auto member = context.roster.find(device);
+      if (member == context.roster.end() || member->second.status != store::DeviceStatus::Removed)
+        continue;
+      auto position = positions.find(device);
+      const std::int64_t ours = position == positions.end() ? 0 : position->second.seq;
+      if (seq <= ours)
+        continue;
+      auto [at, inserted] = plan.removed_differences.emplace(std::make_pair(device, record.device),
+                                                             RemovedDifference{device, record.device, seq, ours});
+      if (!inserted)
+        at->second.theirs = std::max(at->second.theirs, seq);
+    }
+  }
 }
 
 // Withheld tails: a record names what its device had merged; this device
@@ -1123,8 +1145,6 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
       // the error below tells the person to do.
       if (proof == EntryProof::Proven && active)
         check_named_digest(known, record, device, seq);
-      if (!active && record.device != context.self)
-        note_removed_difference(plan, record, device, seq, positions);
       if (device == context.self || plan.waiting.count(device) || !active)
         continue;
       auto reached = plan.reached.find(device);
@@ -1184,6 +1204,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
   plan.merge.insert(plan.merge.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
   check_frontiers(context, fetched, plan, positions);
   check_clocks(context, fetched, plan, positions);
+  note_removed_differences(context, plan, positions);
   return plan;
 }
 
@@ -1328,6 +1349,26 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
   transaction.commit();
 }
 
+// Each difference once: it does not change (the removed device writes no
+// more), and every record the other device writes names it again, so a
+// device would otherwise warn at every sync, for good; one that joined
+// after the removal too (review i14i, finding 2). A difference that grows
+// is reported again. Kept in the store's settings, after the merge.
+std::vector<RemovedDifference> first_reported(store::LocalStore& store,
+                                              const std::map<std::pair<DeviceId, DeviceId>, RemovedDifference>& found) {
+  std::vector<RemovedDifference> out;
+  for (const auto& [devices, difference] : found) {
+    const std::string key =
+        fmt::format("records.removed_difference.{}.{}", difference.removed.str(), difference.other.str());
+    const std::string theirs = std::to_string(difference.theirs);
+    if (store.setting(key) == theirs)
+      continue;
+    store.set_setting(key, theirs);
+    out.push_back(difference);
+  }
+  return out;
+}
+
 }  // namespace
 
 RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
@@ -1369,9 +1410,8 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
     report.deferred -= held_back.second.waiting;
     report.overreaching.push_back(held_back.second);
   }
-  for (const auto& [devices, difference] : plan.removed_differences)
-    report.removed_differences.push_back(difference);
   apply_plan(context, plan, report, now);
+  report.removed_differences = first_reported(store, plan.removed_differences);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
   return report;

@@ -6,16 +6,19 @@ before it synced, so it refuses that record for good, and the two devices
 differ about Carol. Nothing reconciles them yet; before, nothing reported it
 either. Now device 2's next record names device 3's record in its frontier,
 and device 1's sync warns that device 2 merged records of the removed device
-3 that this device did not (`sync --json` `records.removed_differences`).
+3 that this device did not (`sync --json` `records.removed_differences`),
+once: device 2's later records name the same record again and are merged
+without the warning, and a device that joins later hears of it once too.
 A device that merged as much or more says nothing."""
 import json
 import os
+import shutil
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
+from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
 from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
 from records_tool import merged_position  # noqa: E402
 from service_tool import KeyService  # noqa: E402
@@ -46,12 +49,21 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
 
     two.must("contact", "pin", "bob@example.org", people["bob"])
     two.must("sync")
-    synced = one.run("--json", "sync")
+    # The first report, read twice: as JSON on a copy of device 1, and as the CLI's warning on device 1.
+    copy = Home.at(os.path.join(work, "device1-copy"))
+    shutil.copytree(one.home, copy.home)
+    synced = copy.run("--json", "sync")
     report = json.loads(synced.stdout or b"{}").get("records", {})
     expected = [{"removed": three_id, "other": two.device_id(), "theirs": theirs, "ours": ours}]
     check(synced.returncode == 0 and report.get("removed_differences") == expected
-          and trust_level(one, "bob@example.org") == "full",
+          and trust_level(copy, "bob@example.org") == "full",
           "device 1 merges device 2's record and reports what device 2 merged of device 3 and it did not", report)
+    warned = one.run("sync")
+    warning = warned.stderr.decode()
+    check(warned.returncode == 0 and f"device {two.device_id()} merged the trust records of the removed device "
+          f"{three_id} up to number {theirs}, this device only up to {ours}" in warning
+          and "decide again" in warning,
+          "the CLI warns, naming both devices, the records and what to do", warning)
 
     one.must("contact", "pin", "dave@example.org", people["dave"])
     one.must("sync")
@@ -59,12 +71,28 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(trust_level(two, "dave@example.org") == "full" and not two_report["removed_differences"],
           "device 2, which merged more of device 3's log, reports nothing", two_report)
 
+    # Every later record of device 2 names device 3 again: the difference, unchanged, is not warned of again.
     two.must("contact", "unpin", "bob@example.org", people["bob"])
     two.must("sync")
-    warned = one.run("sync")
-    warning = warned.stderr.decode()
-    check(warned.returncode == 0 and f"device {two.device_id()} merged the trust records of the removed device "
-          f"{three_id} up to number {theirs}, this device only up to {ours}" in warning
-          and "decide again" in warning,
-          "the CLI warns, naming both devices, the records and what to do", warning)
-finish(minimum=6)
+    again = one.run("--json", "sync")
+    again_report = json.loads(again.stdout or b"{}").get("records", {})
+    check(again.returncode == 0 and again_report.get("removed_differences") == []
+          and trust_level(one, "bob@example.org") != "full",
+          "the same difference is reported once: device 2's next record merges without the warning again",
+          again_report)
+
+    # A device that joins after the removal differs from device 2 as well (it merges none of device 3's
+    # records): it hears of it once, not at every sync.
+    four = Home(work, "device4")
+    invite = one.json("device", "invite", "--role", "full")
+    four.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
+              "--name", four.name)
+    one.must("sync")
+    first = four.json("sync")["records"]
+    two.must("contact", "pin", "bob@example.org", people["bob"])
+    two.must("sync")
+    later = four.json("sync")["records"]
+    check([entry["other"] for entry in first["removed_differences"] + later["removed_differences"]].count(
+          two.device_id()) == 1, "a device joined after the removal hears of device 2's difference once",
+          (first, later))
+finish(minimum=8)

@@ -13,7 +13,9 @@ signature: the rewritten record is not that one. So device 2 holds device
 merges device 3's records meanwhile; served the right bytes again, it merges
 device 1's records. A record that device 1 really sealed under a records key
 device 2 never received (crafted here with a key of the test's own) still
-only waits: its successor follows it, so nothing is held and nothing warns."""
+only waits: its successor follows it, so nothing is held and nothing warns.
+The records after the waiting one are judged as in their turn (review i14i,
+finding 1): one altered is held back, one dropped fails the sync."""
 import json
 import os
 import sys
@@ -84,6 +86,57 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           and trust_level(two, "carol@example.org") == "full" and trust_level(two, "dave@example.org") == "full",
           "served the right bytes again, device 2 merges device 1's records", restored)
 
+    bob_pinned = [True]
+
+    def write_records(count):
+        """Device 1 writes and uploads `count` records (Bob unpinned and pinned in turn): their numbers."""
+        first = DeviceLog(one.home).own_records()[-1][0] + 1
+        for _ in range(count):
+            one.must("contact", "unpin" if bob_pinned[0] else "pin", "bob@example.org", people["bob"])
+            bob_pinned[0] = not bob_pinned[0]
+            one.must("sync")  # a record a sync
+        written = [seq for seq, _ in DeviceLog(one.home).own_records() if seq >= first]
+        check(written == list(range(first, first + count)), f"device 1 wrote {count} records", written)
+        return written
+
+    # Review i14i, finding 1: the records after the waiting one are judged as they would be in their turn.
+    # A's key id replaced and B altered (C follows B as device 1 wrote it): held back from B, not a silent wait.
+    a, b, c = write_records(3)
+    originals = {seq: stored(seq) for seq in (a, b)}
+    serve(a, os.urandom(KEY_ID_BYTES) + originals[a][KEY_ID_BYTES:])
+    altered = bytearray(originals[b])
+    altered[-5] ^= 1
+    serve(b, bytes(altered))
+    both = two.run("--json", "sync")
+    report = json.loads(both.stdout or b"{}").get("records", {})
+    by_one = held_back(report, one_id)
+    check(both.returncode == 0 and len(by_one) == 1 and by_one[0]["verdict"] == "unopened" and by_one[0]["seq"] == b
+          and by_one[0]["waiting"] == 3 and report.get("deferred") == 0,
+          "a replaced key id followed by an altered record: device 1's log held back from the altered one, no wait",
+          report)
+    for seq, sealed in originals.items():
+        serve(seq, sealed)
+    check(not held_back(two.json("sync")["records"], one_id) and merged_position(two, one_id) == c,
+          "served the right bytes again, device 2 merges them")
+
+    # A's key id replaced and B dropped, C served: the gap fails the sync as it would in its turn.
+    a, b, c = write_records(3)
+    row = service.rows("SELECT account, device_id, seq, sealed, created_at FROM trust_records "
+                       "WHERE device_id = ? AND seq = ?", (one_id, b))[0]
+    original_a = stored(a)
+    serve(a, os.urandom(KEY_ID_BYTES) + original_a[KEY_ID_BYTES:])
+    service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (one_id, b))
+    gap = two.run("sync")
+    check(gap.returncode != 0 and "dropped or reordered" in gap.stderr.decode()
+          and merged_position(two, one_id) == a - 1,
+          "a replaced key id followed by a dropped record: the sync refuses, saying records were dropped",
+          gap.stderr.decode())
+    service.write("INSERT INTO trust_records (account, device_id, seq, sealed, created_at) VALUES (?, ?, ?, ?, ?)",
+                  tuple(row))
+    serve(a, original_a)
+    check(two.run("sync").returncode == 0 and merged_position(two, one_id) == c,
+          "served the right bytes again, device 2 merges them")
+
     # A record device 1 really sealed under a records key device 2 never received, and its next record.
     log = DeviceLog(one.home)
     unknown = os.urandom(KEY_ID_BYTES).hex()
@@ -99,4 +152,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           and "warning" not in waits.stderr.decode() and merged_position(two, one_id) == genuine["seq"] - 1,
           "a record sealed under a key device 2 has not received only waits, with its successor: no warning",
           (report, waits.stderr.decode()))
-finish(minimum=8)
+finish(minimum=14)
