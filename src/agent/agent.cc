@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "agent/internal/rehearsal.h"
 #include "mailseal/common/error.h"
 #include "mailseal/contacts/contacts.h"
 #include "mailseal/crypto/keys.h"
@@ -21,10 +22,12 @@ void warm_up() {
   store::warm_up();
 }
 
-void prepare_child() {
+void prepare_child(TimePoint now) {
   // The first draw instantiates the generators (fetching the DRBG and its
   // seed source, seeding from getrandom); the byte itself is not used.
   crypto::random_bytes(1);
+  // Made here, in the child: the resident process draws no random bytes.
+  rehearse_a_signature(make_rehearsal(now));
 }
 
 namespace {

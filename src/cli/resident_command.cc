@@ -26,7 +26,7 @@ int run_resident(const Context& context) {
     const int count = static_cast<int>(command_line.size());
     return run(definitions.for_command_line(count, command_line.data()), count, command_line.data());
   };
-  settings.prepare_child = agent::prepare_child;
+  settings.prepare_child = [&context] { agent::prepare_child(context.now()); };
   settings.on_ready = [&] {
     if (context.json())
       print_json({{"socket", socket->string()}});
