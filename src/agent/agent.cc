@@ -22,12 +22,14 @@ void warm_up() {
   store::warm_up();
 }
 
-void prepare_child(TimePoint now) {
+void prepare_child(TimePoint now, const std::function<bool()>& command_came) {
   // The first draw instantiates the generators (fetching the DRBG and its
   // seed source, seeding from getrandom); the byte itself is not used.
   crypto::random_bytes(1);
+  if (command_came())
+    return;
   // Made here, in the child: the resident process draws no random bytes.
-  rehearse_a_signature(make_rehearsal(now));
+  rehearse_a_signature(make_rehearsal(now), command_came);
 }
 
 namespace {

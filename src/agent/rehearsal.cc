@@ -44,9 +44,11 @@ Rehearsal make_rehearsal(TimePoint now) {
   return Rehearsal{std::move(file.pem), std::move(record.certificate), root.der(), now};
 }
 
-void rehearse_a_signature(const Rehearsal& rehearsal) {
+void rehearse_a_signature(const Rehearsal& rehearsal, const std::function<bool()>& stop) {
   const crypto::PrivateKey key =
       profile::read_key_file_pem(as_string_view(rehearsal.key_pem), KeyAccess::unencrypted());
+  if (stop())
+    return;
   std::vector<crypto::Certificate> chain;
   chain.push_back(crypto::Certificate::from_der(rehearsal.issuer));
   const smime::SignerIdentity signer{.key = &key,
@@ -54,7 +56,11 @@ void rehearse_a_signature(const Rehearsal& rehearsal) {
                                      .chain = std::move(chain),
                                      .capabilities = smime::Capabilities::mailseal(),
                                      .signing_time = rehearsal.made_at};
+  if (stop())
+    return;
   rehearse_a_statement();
+  if (stop())
+    return;
   smime::MemorySource source(as_bytes(kMessage));
   smime::OutgoingMessage message = smime::OutgoingMessage::read(source);
   smime::StringSink out;

@@ -559,7 +559,7 @@ void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessN
   const auto command_came = [fd = handoff.get()] { return handoff_ready(fd); };
   if (settings_.prepare_child && !command_came()) {
     try {
-      settings_.prepare_child();
+      settings_.prepare_child(command_came);
     } catch (const std::exception&) {
       // Only a head start: the command that needs what failed here meets
       // the failure again, and says why.

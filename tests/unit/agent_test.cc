@@ -339,17 +339,33 @@ TEST(Rehearsal, AThrowawaySignerUnderAnAddressThatCannotExist) {
   EXPECT_NE(first.certificate, second.certificate);
 }
 
+TEST(Rehearsal, StopsBetweenItsStepsOnceACommandCame) {
+  const Rehearsal rehearsal = make_rehearsal(mailseal::now());
+  int asked = 0;
+  rehearse_a_signature(rehearsal, [&asked] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2);  // it asked again after each step until told, and no more
+  asked = 0;
+  rehearse_a_signature(rehearsal, [&asked] { return ++asked > 100; });
+  EXPECT_EQ(asked, 3);  // three pauses between four steps
+  // A damaged certificate is read in the second step: stopped before it, nothing fails.
+  Rehearsal damaged = rehearsal;
+  damaged.certificate.resize(damaged.certificate.size() / 2);
+  EXPECT_NO_THROW(rehearse_a_signature(damaged, [] { return true; }));
+  EXPECT_THROW(rehearse_a_signature(damaged, [] { return false; }), Error);
+}
+
 TEST(Rehearsal, SignsAsACommandDoesAndFailsOnWhatItCannotRead) {
   const Rehearsal rehearsal = make_rehearsal(mailseal::now());
-  EXPECT_NO_THROW(rehearse_a_signature(rehearsal));
-  EXPECT_NO_THROW(prepare_child(mailseal::now()));
+  const auto never = [] { return false; };
+  EXPECT_NO_THROW(rehearse_a_signature(rehearsal, never));
+  EXPECT_NO_THROW(prepare_child(mailseal::now(), never));
   // It really reads what it was given: a damaged certificate or key fails.
   Rehearsal damaged = rehearsal;
   damaged.certificate.resize(damaged.certificate.size() / 2);
-  EXPECT_THROW(rehearse_a_signature(damaged), Error);
+  EXPECT_THROW(rehearse_a_signature(damaged, never), Error);
   damaged = rehearsal;
   damaged.key_pem.resize(damaged.key_pem.size() / 2);
-  EXPECT_THROW(rehearse_a_signature(damaged), Error);
+  EXPECT_THROW(rehearse_a_signature(damaged, never), Error);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // The rehearsal of the resident process's idle child (agent::prepare_child;
 // docs/resident.md, "The idle child").
 
+#include <functional>
+
 #include "mailseal/common/bytes.h"
 #include "mailseal/common/secret.h"
 #include "mailseal/common/time.h"
@@ -23,7 +25,8 @@ Rehearsal make_rehearsal(TimePoint now);
 
 // Reads the key file and certificates back, runs a statement in a database
 // in memory and signs a short message, as `mailseal sign` does; the
-// signature is dropped. Throws what the steps throw.
-void rehearse_a_signature(const Rehearsal& rehearsal);
+// signature is dropped. Returns early, between two steps, once `stop` says
+// so. Throws what the steps throw.
+void rehearse_a_signature(const Rehearsal& rehearsal, const std::function<bool()>& stop);
 
 }  // namespace mailseal::agent
