@@ -1,6 +1,7 @@
 #include "resident/internal/handoff.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -104,6 +105,13 @@ std::optional<HandedCommand> wait_for_command(int handoff) noexcept {
     handed.passed.push_back(std::move(descriptors[1 + i]));
   handed.request = std::move(*request);
   return handed;
+}
+
+bool handoff_ready(int handoff) noexcept {
+  pollfd ready{handoff, POLLIN, 0};
+  // A failed poll counts as ready: wait_for_command meets the failure and
+  // ends the child as it should, rather than a warm-up going on.
+  return ::poll(&ready, 1, 0) != 0;
 }
 
 }  // namespace mailseal::resident

@@ -27,12 +27,12 @@ constexpr std::uintptr_t kLargestPopulated = std::uintptr_t{64} << 20;
 
 }  // namespace
 
-std::size_t populate_private_mappings() noexcept {
+std::size_t populate_private_mappings(const std::function<bool()>& stop) noexcept {
   std::size_t refused = 0;
   try {
     std::ifstream maps("/proc/self/maps");
     std::string line;
-    while (std::getline(maps, line)) {
+    while (!stop() && std::getline(maps, line)) {
       std::uintptr_t start = 0;
       std::uintptr_t end = 0;
       char permissions[5] = {};

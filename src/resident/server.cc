@@ -554,9 +554,12 @@ void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessN
   // ended before the call.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != resident)
     std::_Exit(0);
-  if (settings_.prepare_child) {
+  // Each step of the warm-up only if no command came meanwhile: a command
+  // handed over while the child warms up would wait for it.
+  const auto command_came = [fd = handoff.get()] { return handoff_ready(fd); };
+  if (settings_.prepare_child && !command_came()) {
     try {
-      settings_.prepare_child();
+      settings_.prepare_child(command_came);
     } catch (const std::exception&) {
       // Only a head start: the command that needs what failed here meets
       // the failure again, and says why.
@@ -564,7 +567,7 @@ void Server::wait_as_idle_child(UniqueFd handoff, pid_t resident, const ProcessN
   }
   // Last, so that what the preparation touched is populated too. A mapping
   // the kernel would not populate faults in when touched, as without this.
-  [[maybe_unused]] const std::size_t left_to_fault = populate_private_mappings();
+  [[maybe_unused]] const std::size_t left_to_fault = populate_private_mappings(command_came);
   auto command = wait_for_command(handoff.get());
   if (!command)
     std::_Exit(0);  // the resident process ended it, or stopped

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/internal/rehearsal.h"
 #include "mailseal/agent/agent.h"
 #include "mailseal/common/error.h"
+#include "mailseal/crypto/certificate.h"
 #include "mailseal/profile/issuing.h"
 #include "mailseal/smime/io.h"
 #include "test_support.h"
@@ -319,6 +321,51 @@ TEST_F(AgentTest, GcmIsRefusedWhenARecipientDoesNotReadIt) {
     EXPECT_NE(std::string(error.what()).find("bob@example.org"), std::string::npos) << error.what();
   }
   EXPECT_TRUE(encrypted.empty());
+}
+
+// The idle child's rehearsal (agent::prepare_child): a throwaway signer,
+// nobody's, that signs as a command does. A rehearsal that
+// fails is swallowed by the resident process (it is only a head start), so
+// only this test sees it fail.
+TEST(Rehearsal, AThrowawaySignerUnderAnAddressThatCannotExist) {
+  const TimePoint now = mailseal::now();
+  const Rehearsal first = make_rehearsal(now);
+  const Rehearsal second = make_rehearsal(now);
+  const auto certificate = crypto::Certificate::from_der(first.certificate);
+  EXPECT_EQ(certificate.email_addresses(), std::vector{EmailAddress::parse("rehearsal@mailseal.invalid")});
+  EXPECT_TRUE(certificate.is_issued_by(crypto::Certificate::from_der(first.issuer)));
+  // Made anew each time: no key is built into the program.
+  EXPECT_NE(first.key_pem, second.key_pem);
+  EXPECT_NE(first.certificate, second.certificate);
+}
+
+TEST(Rehearsal, StopsBetweenItsStepsOnceACommandCame) {
+  const Rehearsal rehearsal = make_rehearsal(mailseal::now());
+  int asked = 0;
+  rehearse_a_signature(rehearsal, [&asked] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2);  // it asked again after each step until told, and no more
+  asked = 0;
+  rehearse_a_signature(rehearsal, [&asked] { return ++asked > 100; });
+  EXPECT_EQ(asked, 3);  // three pauses between four steps
+  // A damaged certificate is read in the second step: stopped before it, nothing fails.
+  Rehearsal damaged = rehearsal;
+  damaged.certificate.resize(damaged.certificate.size() / 2);
+  EXPECT_NO_THROW(rehearse_a_signature(damaged, [] { return true; }));
+  EXPECT_THROW(rehearse_a_signature(damaged, [] { return false; }), Error);
+}
+
+TEST(Rehearsal, SignsAsACommandDoesAndFailsOnWhatItCannotRead) {
+  const Rehearsal rehearsal = make_rehearsal(mailseal::now());
+  const auto never = [] { return false; };
+  EXPECT_NO_THROW(rehearse_a_signature(rehearsal, never));
+  EXPECT_NO_THROW(prepare_child(mailseal::now(), never));
+  // It really reads what it was given: a damaged certificate or key fails.
+  Rehearsal damaged = rehearsal;
+  damaged.certificate.resize(damaged.certificate.size() / 2);
+  EXPECT_THROW(rehearse_a_signature(damaged, never), Error);
+  damaged = rehearsal;
+  damaged.key_pem.resize(damaged.key_pem.size() / 2);
+  EXPECT_THROW(rehearse_a_signature(damaged, never), Error);
 }
 
 }  // namespace

@@ -224,5 +224,25 @@ TEST(ResidentHandoff, TheChildRunsNothingButAWholeCommand) {
   }
 }
 
+TEST(ResidentHandoff, TheWarmUpStopsWhenACommandCameOrTheResidentEnded) {
+  {
+    auto pair = handoff_pair();
+    ASSERT_TRUE(pair);
+    EXPECT_FALSE(handoff_ready(pair->second.get()));  // nothing yet: warm up
+    const auto passed = four_descriptors();
+    const auto bytes = encode(sample());
+    ASSERT_TRUE(hand_over(pair->first.get(), passed[0].get(), passed, bytes));
+    EXPECT_TRUE(handoff_ready(pair->second.get()));
+    // Looking does not take it: the command is still there to be run.
+    EXPECT_TRUE(wait_for_command(pair->second.get()));
+  }
+  {
+    auto pair = handoff_pair();
+    ASSERT_TRUE(pair);
+    pair->first.reset();
+    EXPECT_TRUE(handoff_ready(pair->second.get()));
+  }
+}
+
 }  // namespace
 }  // namespace mailseal::resident

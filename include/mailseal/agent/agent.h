@@ -5,6 +5,7 @@
 // clock: the Date of a message without one, the time certificates must be
 // valid at and signatures are judged at, the time of what is learned.
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -18,14 +19,22 @@ namespace mailseal::agent {
 
 // Sets up now what every message command sets up at its start (OpenSSL's
 // configuration and algorithms, GMime, SQLite): the resident process does it
-// once, and each command it forks starts with it done.
+// once, and each command it forks starts with it done. Draws no random
+// bytes: each child seeds its own generators after its fork.
 void warm_up();
 
 // In a process forked from a warmed-up one, before its command: sets up
 // what each process must set up for itself (OpenSSL's random generators,
-// seeded here from the kernel, so that no two children share a state). The
-// resident process's idle child calls it while it waits.
-void prepare_child();
+// seeded here from the kernel, so that no two children share a state), then
+// rehearses a signature as a command makes one, with a throwaway key it
+// makes and drops (its certificates dated `now`: they need only agree with
+// each other): on a paravirtualised machine each page costs at its first
+// touch in each process even when populated, so the command the child is
+// handed finds those pages touched (bench/smime_profile.md). Between its
+// steps it asks `command_came` and stops when it says so (the command would
+// wait for the rest). The resident process's idle child calls it while it
+// waits.
+void prepare_child(TimePoint now, const std::function<bool()>& command_came);
 
 // Signs with the current signing key of the From address.
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,

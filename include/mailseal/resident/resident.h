@@ -51,8 +51,10 @@ struct ServerSettings {
   // Called in each idle child, forked ahead of the next command, before it
   // waits (docs/resident.md, "The idle child"): set-up each process must do
   // for itself and that needs nothing of a command, done before a launcher
-  // waits for it. It must open no store and read no key.
-  std::function<void()> prepare_child;
+  // waits for it. It must open no store and read no key. Given what says
+  // whether a command came meanwhile: it stops between its steps when so,
+  // since the command waits for it.
+  std::function<void(const std::function<bool()>& command_came)> prepare_child;
 };
 
 // Starts this program again with the same arguments and LD_BIND_NOW=1 in

@@ -41,4 +41,9 @@ struct HandedCommand {
 // or what came is not a whole command.
 std::optional<HandedCommand> wait_for_command(int handoff) noexcept;
 
+// The idle child's side, while it warms up: whether something came (a
+// command, or the resident's end closed) that wait_for_command would take
+// at once. The warm-up stops there: a launcher waits for nothing of it.
+bool handoff_ready(int handoff) noexcept;
+
 }  // namespace mailseal::resident

@@ -3,6 +3,7 @@
 // resident process (docs/resident.md, "The idle child").
 
 #include <cstddef>
+#include <functional>
 
 namespace mailseal::resident {
 
@@ -14,7 +15,8 @@ namespace mailseal::resident {
 // virtual machine a fault costs microseconds. Returns the number of mappings
 // the kernel would not populate (special ones such as [vvar]): their pages
 // fault in when touched, as before. Mappings over 64 MiB are reservations
-// and left alone.
-std::size_t populate_private_mappings() noexcept;
+// and left alone. Stops before the next mapping once `stop` says so (a
+// command came: what is left faults in as it is touched).
+std::size_t populate_private_mappings(const std::function<bool()>& stop) noexcept;
 
 }  // namespace mailseal::resident
