@@ -11,6 +11,7 @@
 
 #include "common/openssl.h"
 #include "crypto/internal/asn1_time.h"
+#include "crypto/internal/issuance_memo.h"
 #include "mailseal/common/error.h"
 
 namespace mailseal::crypto {
@@ -62,11 +63,44 @@ std::vector<Certificate> certificates_of_pkcs7(PKCS7* pkcs7) {
   return out;
 }
 
+// The names chain (X509_check_issued: names, key identifiers, the issuer's
+// key usage) and `issuer`'s key verifies the signature. Depends on nothing
+// but the two certificates' DER, which is what lets its successes be
+// remembered by their digests.
+bool verify_issued_by(X509* subject, X509* issuer) {
+  if (X509_check_issued(issuer, subject) != X509_V_OK) {
+    return false;
+  }
+  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
+  bool verified = issuer_key != nullptr && X509_verify(subject, issuer_key) == 1;
+  ossl::take_errors();
+  return verified;
+}
+
+std::optional<internal::DerDigest> digest_of_der(const X509* certificate) {
+  internal::DerDigest digest{};
+  unsigned int length = 0;
+  if (X509_digest(certificate, EVP_sha256(), digest.data(), &length) != 1 || length != digest.size()) {
+    ossl::take_errors();
+    return std::nullopt;
+  }
+  return digest;
+}
+
 }  // namespace
 
 struct Certificate::Derived {
   std::once_flag key_fingerprint_once;
   std::optional<udf::Fingerprint> key_fingerprint;
+  std::once_flag der_digest_once;
+  // Empty when the certificate cannot be encoded (out of memory): it is then
+  // verified every time, never looked up.
+  std::optional<internal::DerDigest> der_digest;
+
+  const std::optional<internal::DerDigest>& der_digest_of(const X509* certificate) {
+    std::call_once(der_digest_once, [&] { der_digest = digest_of_der(certificate); });
+    return der_digest;
+  }
 };
 
 Certificate::Certificate(ossl::X509Cert certificate)
@@ -461,13 +495,21 @@ bool Certificate::can_encrypt_mail() const {
 }
 
 bool Certificate::is_issued_by(const Certificate& issuer) const {
-  if (X509_check_issued(issuer.native(), certificate_.get()) != X509_V_OK) {
+  const auto& subject_digest = derived_->der_digest_of(certificate_.get());
+  const auto& issuer_digest = issuer.derived_->der_digest_of(issuer.native());
+  if (!subject_digest || !issuer_digest) {
+    return verify_issued_by(certificate_.get(), issuer.native());
+  }
+  const internal::Issuance issuance{*subject_digest, *issuer_digest};
+  auto& memo = internal::verified_issuances();
+  if (memo.contains(issuance)) {
+    return true;
+  }
+  if (!verify_issued_by(certificate_.get(), issuer.native())) {
     return false;
   }
-  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer.native());
-  bool verified = issuer_key != nullptr && X509_verify(certificate_.get(), issuer_key) == 1;
-  ossl::take_errors();
-  return verified;
+  memo.remember(issuance);
+  return true;
 }
 
 bool Certificate::operator==(const Certificate& other) const {

@@ -4,11 +4,9 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <map>
 #include <memory>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "mailseal/common/error.h"
 #include "mailseal/store/sqlite.h"
@@ -18,69 +16,34 @@ namespace mailseal::service::sql {
 
 namespace {
 
-// Compiled statements kept for reuse by their SQL text: compiling one cost
-// a third of a lookup's time (bench/README.md). A statement in use is taken
-// out, so the same query nested in another's rows gets its own.
-class StatementPool {
- public:
-  explicit StatementPool(store::Database& database) : database_(database) {}
-  std::unique_ptr<store::Statement> take(std::string_view sql) {
-    auto found = free_.find(sql);
-    if (found == free_.end() || found->second.empty())
-      return std::make_unique<store::Statement>(database_.prepare(sql));
-    auto statement = std::move(found->second.back());
-    found->second.pop_back();
-    return statement;
-  }
-  // Reset (no read stays open, no binding stays) and kept.
-  void give_back(std::string_view sql, std::unique_ptr<store::Statement> statement) noexcept {
-    try {
-      statement->reset();
-      auto found = free_.find(sql);
-      if (found == free_.end())
-        found = free_.emplace(std::string(sql), std::vector<std::unique_ptr<store::Statement>>()).first;
-      if (found->second.size() < kKeptPerQuery)
-        found->second.push_back(std::move(statement));
-    } catch (...) {
-      // Not kept: it is finalized with its handle.
-    }
-  }
-
- private:
-  static constexpr std::size_t kKeptPerQuery = 4;
-  store::Database& database_;
-  std::map<std::string, std::vector<std::unique_ptr<store::Statement>>, std::less<>> free_;
-};
-
+// Statements come from store::Database::prepare, which keeps the compiled
+// ones for reuse by their SQL text: compiling one cost a third of a lookup's
+// time (bench/README.md).
 class SqliteRows final : public Rows {
  public:
-  SqliteRows(StatementPool& pool, std::string_view sql, std::unique_ptr<store::Statement> statement)
-      : pool_(pool), sql_(sql), statement_(std::move(statement)) {}
-  ~SqliteRows() override { pool_.give_back(sql_, std::move(statement_)); }
-  bool next() override { return statement_->step(); }
-  std::int64_t integer(int column) const override { return statement_->column_int(column); }
-  std::string text(int column) const override { return statement_->column_text(column); }
-  Bytes blob(int column) const override { return statement_->column_blob(column); }
-  bool is_null(int column) const override { return statement_->column_is_null(column); }
+  explicit SqliteRows(store::Statement statement) : statement_(std::move(statement)) {}
+  bool next() override { return statement_.step(); }
+  std::int64_t integer(int column) const override { return statement_.column_int(column); }
+  std::string text(int column) const override { return statement_.column_text(column); }
+  Bytes blob(int column) const override { return statement_.column_blob(column); }
+  bool is_null(int column) const override { return statement_.column_is_null(column); }
 
  private:
-  StatementPool& pool_;
-  std::string sql_;
-  std::unique_ptr<store::Statement> statement_;
+  store::Statement statement_;
 };
 
 class SqliteConnection final : public Connection {
  public:
-  explicit SqliteConnection(store::Database database) : database_(std::move(database)), pool_(database_) {}
+  explicit SqliteConnection(store::Database database) : database_(std::move(database)) {}
 
   Dialect dialect() const noexcept override { return Dialect::Sqlite; }
 
   std::unique_ptr<Rows> query(std::string_view sql, Values values) override {
-    return std::make_unique<SqliteRows>(pool_, sql, bound(sql, values));
+    return std::make_unique<SqliteRows>(bound(sql, values));
   }
 
   int run(std::string_view sql, Values values) override {
-    SqliteRows statement(pool_, sql, bound(sql, values));
+    SqliteRows statement(bound(sql, values));
     while (statement.next()) {
     }
     return database_.changes();
@@ -90,21 +53,21 @@ class SqliteConnection final : public Connection {
   bool healthy() const noexcept override { return true; }
 
  private:
-  std::unique_ptr<store::Statement> bound(std::string_view sql, Values values) {
-    std::unique_ptr<store::Statement> statement = pool_.take(sql);
+  store::Statement bound(std::string_view sql, Values values) {
+    store::Statement statement = database_.prepare(sql);
     int index = 1;
     for (const Value& value : values) {
       std::visit(
           [&](const auto& held) {
             using Held = std::decay_t<decltype(held)>;
             if constexpr (std::is_same_v<Held, std::monostate>)
-              statement->bind_null(index);
+              statement.bind_null(index);
             else if constexpr (std::is_same_v<Held, Bytes>)
-              statement->bind(index, ByteView(held));
+              statement.bind(index, ByteView(held));
             else if constexpr (std::is_same_v<Held, std::string>)
-              statement->bind(index, std::string_view(held));
+              statement.bind(index, std::string_view(held));
             else
-              statement->bind(index, held);
+              statement.bind(index, held);
           },
           value.get());
       ++index;
@@ -112,8 +75,7 @@ class SqliteConnection final : public Connection {
     return statement;
   }
 
-  store::Database database_;  // before the pool, which uses it and goes first
-  StatementPool pool_;
+  store::Database database_;
 };
 
 // Switching a new database to WAL takes an exclusive lock for which SQLite

@@ -29,10 +29,21 @@ struct SqliteFree {
   void operator()(char* memory) const noexcept;
 };
 using SqliteString = std::unique_ptr<char, SqliteFree>;
+using StatementHandle = std::unique_ptr<sqlite3_stmt, SqliteFinalize>;
 
+class Database;
+// The prepared statements a connection keeps for its SQL texts (sqlite.cc).
+class PreparedStatements;
+
+// A prepared statement; Database::prepare makes them. When it ends it goes
+// back to its connection's kept statements, reset and with no binding left.
 class Statement {
  public:
-  Statement(sqlite3* database, sqlite3_stmt* statement);
+  Statement(Statement&& other) noexcept = default;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
 
   // Parameters are numbered from 1, as in SQL "?1".
   Statement& bind(int index, std::int64_t value);
@@ -55,8 +66,16 @@ class Statement {
   bool column_is_null(int index) const;
 
  private:
+  friend class Database;
+  Statement(sqlite3* database, StatementHandle statement, std::weak_ptr<PreparedStatements> home);
+  // To the connection's kept statements, or finalized when it has closed.
+  void go_home() noexcept;
+
   sqlite3* database_;
-  std::unique_ptr<sqlite3_stmt, SqliteFinalize> statement_;
+  StatementHandle statement_;
+  // Weak: a statement still in use when its connection closes is finalized
+  // on its own instead of going back.
+  std::weak_ptr<PreparedStatements> home_;
 };
 
 enum class OpenMode { ReadWrite, ReadWriteCreate, ReadOnly };
@@ -64,7 +83,13 @@ enum class OpenMode { ReadWrite, ReadWriteCreate, ReadOnly };
 class Database {
  public:
   static Database open(const std::filesystem::path& path, OpenMode mode);
+  Database(Database&& other) noexcept = default;
+  Database& operator=(Database&& other) noexcept;
+  ~Database();
 
+  // The statement for `sql`: one this connection kept from an earlier use
+  // when there is one not in use (SQLite prepares it again by itself if the
+  // schema changed since), else a new one.
   Statement prepare(std::string_view sql);
   // Runs one or more statements without parameters (schema definitions).
   void execute(std::string_view sql);
@@ -79,7 +104,9 @@ class Database {
 
  private:
   explicit Database(sqlite3* database);
+  // Declared after the connection, so destroyed (finalized) before it closes.
   std::unique_ptr<sqlite3, SqliteClose> database_;
+  std::shared_ptr<PreparedStatements> statements_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() ran.
