@@ -56,6 +56,8 @@ class PreparedStatements {
     StatementHandle statement = std::move(found->second.back());
     found->second.pop_back();
     --kept_;
+    if (found->second.empty())
+      free_.erase(found);  // no text stays without a statement (the bound below counts statements)
     return statement;
   }
 
@@ -68,8 +70,10 @@ class PreparedStatements {
     sqlite3_clear_bindings(statement.get());
     try {
       std::lock_guard lock(mutex_);
+      if (kept_ >= kKeptInAll)
+        return;  // finalized: no entry is made for its text either (review gw2)
       auto& same_text = free_[sqlite3_sql(statement.get())];
-      if (same_text.size() < kKeptPerText && kept_ < kKeptInAll) {
+      if (same_text.size() < kKeptPerText) {
         same_text.push_back(std::move(statement));
         ++kept_;
       }
