@@ -22,14 +22,17 @@ void warm_up() {
   store::warm_up();
 }
 
-void prepare_child(TimePoint now, const std::function<bool()>& command_came) {
+void prepare_child() {
   // The first draw instantiates the generators (fetching the DRBG and its
   // seed source, seeding from getrandom); the byte itself is not used.
   crypto::random_bytes(1);
-  if (command_came())
-    return;
+}
+
+void rehearse(TimePoint now, const std::function<bool()>& command_came) {
   // Made here, in the child: the resident process draws no random bytes.
-  rehearse_a_signature(make_rehearsal(now), command_came);
+  const Rehearsal rehearsal = make_rehearsal(now);
+  if (!command_came())
+    rehearse_a_signature(rehearsal, command_came);
 }
 
 namespace {

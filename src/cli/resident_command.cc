@@ -26,8 +26,9 @@ int run_resident(const Context& context) {
     const int count = static_cast<int>(command_line.size());
     return run(definitions.for_command_line(count, command_line.data()), count, command_line.data());
   };
-  settings.prepare_child = [&context](const std::function<bool()>& command_came) {
-    agent::prepare_child(context.now(), command_came);
+  settings.prepare_child = agent::prepare_child;
+  settings.rehearse = [&context](const std::function<bool()>& command_came) {
+    agent::rehearse(context.now(), command_came);
   };
   settings.on_ready = [&] {
     if (context.json())

@@ -107,11 +107,15 @@ std::optional<HandedCommand> wait_for_command(int handoff) noexcept {
   return handed;
 }
 
-bool handoff_ready(int handoff) noexcept {
+bool handoff_ready(int handoff, std::chrono::milliseconds wait) noexcept {
   pollfd ready{handoff, POLLIN, 0};
+  int polled = 0;
+  do {
+    polled = ::poll(&ready, 1, static_cast<int>(wait.count()));
+  } while (polled < 0 && errno == EINTR);
   // A failed poll counts as ready: wait_for_command meets the failure and
   // ends the child as it should, rather than a warm-up going on.
-  return ::poll(&ready, 1, 0) != 0;
+  return polled != 0;
 }
 
 }  // namespace mailseal::resident

@@ -358,7 +358,8 @@ TEST(Rehearsal, SignsAsACommandDoesAndFailsOnWhatItCannotRead) {
   const Rehearsal rehearsal = make_rehearsal(mailseal::now());
   const auto never = [] { return false; };
   EXPECT_NO_THROW(rehearse_a_signature(rehearsal, never));
-  EXPECT_NO_THROW(prepare_child(mailseal::now(), never));
+  EXPECT_NO_THROW(prepare_child());
+  EXPECT_NO_THROW(rehearse(mailseal::now(), never));
   // It really reads what it was given: a damaged certificate or key fails.
   Rehearsal damaged = rehearsal;
   damaged.certificate.resize(damaged.certificate.size() / 2);

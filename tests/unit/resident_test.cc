@@ -229,10 +229,12 @@ TEST(ResidentHandoff, TheWarmUpStopsWhenACommandCameOrTheResidentEnded) {
     auto pair = handoff_pair();
     ASSERT_TRUE(pair);
     EXPECT_FALSE(handoff_ready(pair->second.get()));  // nothing yet: warm up
+    EXPECT_FALSE(handoff_ready(pair->second.get(), std::chrono::milliseconds(20)));  // waited, still nothing
     const auto passed = four_descriptors();
     const auto bytes = encode(sample());
     ASSERT_TRUE(hand_over(pair->first.get(), passed[0].get(), passed, bytes));
     EXPECT_TRUE(handoff_ready(pair->second.get()));
+    EXPECT_TRUE(handoff_ready(pair->second.get(), std::chrono::milliseconds(50)));
     // Looking does not take it: the command is still there to be run.
     EXPECT_TRUE(wait_for_command(pair->second.get()));
   }

@@ -25,16 +25,20 @@ void warm_up();
 
 // In a process forked from a warmed-up one, before its command: sets up
 // what each process must set up for itself (OpenSSL's random generators,
-// seeded here from the kernel, so that no two children share a state), then
-// rehearses a signature as a command makes one, with a throwaway key it
-// makes and drops (its certificates dated `now`: they need only agree with
-// each other): on a paravirtualised machine each page costs at its first
-// touch in each process even when populated, so the command the child is
-// handed finds those pages touched (bench/smime_profile.md). Between its
-// steps it asks `command_came` and stops when it says so (the command would
-// wait for the rest). The resident process's idle child calls it while it
-// waits.
-void prepare_child(TimePoint now, const std::function<bool()>& command_came);
+// seeded here from the kernel, so that no two children share a state). The
+// resident process's idle child calls it while it waits.
+void prepare_child();
+
+// In a process forked from a warmed-up one, after prepare_child: rehearses
+// a signature as a command makes one, with a throwaway key it makes and
+// drops (its certificates dated `now`: they need only agree with each
+// other). On a paravirtualised machine each page costs at its first touch
+// in each process even when populated, so the command the child is handed
+// finds those pages touched (bench/smime_profile.md). Between its steps it
+// asks `command_came` and returns when it says so (the command would wait
+// for the rest). The resident process's idle child calls it once it has
+// waited a while without a command.
+void rehearse(TimePoint now, const std::function<bool()>& command_came);
 
 // Signs with the current signing key of the From address.
 void sign(profile::Profile& profile, const KeyAccess& key_access, smime::OutgoingMessage& message, smime::ByteSink& out,

@@ -51,10 +51,12 @@ struct ServerSettings {
   // Called in each idle child, forked ahead of the next command, before it
   // waits (docs/resident.md, "The idle child"): set-up each process must do
   // for itself and that needs nothing of a command, done before a launcher
-  // waits for it. It must open no store and read no key. Given what says
-  // whether a command came meanwhile: it stops between its steps when so,
-  // since the command waits for it.
-  std::function<void(const std::function<bool()>& command_came)> prepare_child;
+  // waits for it. It must open no store and read no key.
+  std::function<void()> prepare_child;
+  // Run in an idle child only once it has waited 50 ms without a command: what a command would touch for the first time
+  // (agent::rehearse). It must open no store and read no key, and return
+  // between its steps once `command_came` says so (the command waits).
+  std::function<void(const std::function<bool()>& command_came)> rehearse;
 };
 
 // Starts this program again with the same arguments and LD_BIND_NOW=1 in

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <span>
 #include <utility>
@@ -43,7 +44,8 @@ std::optional<HandedCommand> wait_for_command(int handoff) noexcept;
 
 // The idle child's side, while it warms up: whether something came (a
 // command, or the resident's end closed) that wait_for_command would take
-// at once. The warm-up stops there: a launcher waits for nothing of it.
-bool handoff_ready(int handoff) noexcept;
+// at once, waiting up to `wait` for it. The warm-up stops there: a launcher
+// waits for nothing of it.
+bool handoff_ready(int handoff, std::chrono::milliseconds wait = std::chrono::milliseconds(0)) noexcept;
 
 }  // namespace mailseal::resident
