@@ -82,9 +82,20 @@ def children_of(pid):
     return found
 
 
+def shares_descriptor_table(child, pid):
+    """Whether `child` shares `pid`'s table of descriptors (clone with
+    CLONE_FILES): LeakSanitizer's tracer does, which a sanitizer build's
+    resident process starts when it ends, to check for leaks. A command never
+    does (it holds the launcher's streams, not the listening socket)."""
+    held = descriptors_of(child)
+    return bool(held) and held == descriptors_of(pid)
+
+
 def commands_of(pid):
-    """The resident's children that run a command (not the idle one)."""
-    return [child for child in children_of(pid) if (process_status(child) or ("",))[0] != IDLE_NAME]
+    """The resident's children that run a command (not the idle one, nor a
+    sanitizer's tracer)."""
+    return [child for child in children_of(pid)
+            if (process_status(child) or ("",))[0] != IDLE_NAME and not shares_descriptor_table(child, pid)]
 
 
 def idle_children_of(pid):
