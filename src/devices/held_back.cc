@@ -61,6 +61,12 @@ std::string describe_held_back(const OverreachingRecord& record) {
           "mailseal on this device; if it runs the newest version already, device {0} is stolen or compromised: "
           "remove it ({4})",
           writer, record.seq, problem, waiting(record), remove_it(record.writer));
+    case FrontierVerdict::ClockBroken:
+      return fmt::format(
+          "trust record {1} of device {0} breaks the trust records' clock and is held back: {2}. Device {0} signed "
+          "it itself (only its key signs its records), and a time out of the rule would stop the others writing, so "
+          "it is stolen, compromised or runs a broken mailseal. {3}. Remove it ({4})",
+          writer, record.seq, problem, waiting(record), remove_it(record.writer));
     case FrontierVerdict::Unopened:
       return fmt::format(
           "trust record {1} of device {0} cannot be merged: it {2}. {3}. Only device {0} uploads into its log and "

@@ -962,40 +962,85 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
   return true;
 }
 
-// Holds every record to the clock rule; a record that names what this
-// device cannot read yet waits, with the rest of its device's log.
-void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
-                  const std::map<DeviceId, store::RecordPosition>& positions) {
-  Clocks clocks = known_clocks(context, plan, positions, fetched);
-  std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
-    return std::tie(a.record.record.device, a.record.record.seq) < std::tie(b.record.record.device, b.record.record.seq);
-  });
+// A device's log waits from record `seq` on (a record of it waits, or
+// breaks the clock); a cut only moves back.
+void cut_from(Clocks& clocks, const DeviceId& device, std::int64_t seq) {
+  auto [cut, inserted] = clocks.cut.emplace(device, seq);
+  if (!inserted)
+    cut->second = std::min(cut->second, seq);
+}
+
+// A writer's first record that breaks the clock rule, and how.
+struct ClockBreach {
+  std::int64_t seq = 0;
+  std::string what;
+};
+
+// One pass of the clock rule over the records not cut; true when it found
+// a record breaking it. That record and its writer's later ones are cut and
+// their times forgotten here, so that a record naming one of them waits
+// instead of taking its time; the records judged before it in this pass
+// must then be judged again (the caller passes again).
+bool find_clock_breach(Context& context, Clocks& clocks, const Plan& plan, std::map<DeviceId, ClockBreach>& broken) {
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
-    if (clocks.cut.count(record.device))
+    if (auto cut = clocks.cut.find(record.device); cut != clocks.cut.end() && record.seq >= cut->second)
       continue;
     std::vector<TimeBound> named;
     if (!named_times(context, clocks, record, named)) {
       // This device's own records taken back are in place already.
       if (record.device != context.self)
-        clocks.cut[record.device] = record.seq;
+        cut_from(clocks, record.device, record.seq);
       continue;
     }
-    if (auto breach = clock_breach(record.lamport, named))
+    auto breach = clock_breach(record.lamport, named);
+    if (!breach)
+      continue;
+    // This device's own log taken back cannot wait: it is in place.
+    if (record.device == context.self)
       clock_broken(record, *breach);
+    broken.emplace(record.device, ClockBreach{record.seq, *breach});
+    cut_from(clocks, record.device, record.seq);
+    auto& times = clocks.times[record.device];
+    times.erase(times.lower_bound(record.seq), times.end());
+    return true;
+  }
+  return false;
+}
+
+// Holds every record to the clock rule; a record that names what this
+// device cannot read yet waits, with the rest of its device's log. A record
+// breaking the rule holds back its writer's log, with a warning naming the
+// writer (only its key signs its records), while the other devices' records
+// merge: refusing the whole sync let one stolen device stop every device's
+// merge until the person removed it (docs/service.md, "The clock").
+void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
+                  const std::map<DeviceId, store::RecordPosition>& positions) {
+  Clocks clocks = known_clocks(context, plan, positions, fetched);
+  std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
+    return std::tie(a.record.record.device, a.record.record.seq) <
+           std::tie(b.record.record.device, b.record.record.seq);
+  });
+  std::map<DeviceId, ClockBreach> broken;
+  while (find_clock_breach(context, clocks, plan, broken)) {
   }
   for (const auto& [device, first] : clocks.cut) {
     // Not captured as bindings: clang before 16 cannot (the fuzz build).
     const auto is_cut = [&cut_device = device, cut_from = first](const Verified& verified) {
       return verified.record.record.device == cut_device && verified.record.record.seq >= cut_from;
     };
-    const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), is_cut);
+    const auto waiting = static_cast<int>(std::count_if(plan.merge.begin(), plan.merge.end(), is_cut));
     std::erase_if(plan.merge, is_cut);
-    plan.deferred += static_cast<int>(waiting);
-    if (clocks.unserved.count(device))
-      plan.unserved += static_cast<int>(waiting);
-    plan.waiting.insert(device);
     plan.reached[device] = first - 1;
+    if (auto breach = broken.find(device); breach != broken.end() && breach->second.seq == first) {
+      hold_log_from(plan, device, first, clocks.heads[device], waiting, FrontierVerdict::ClockBroken,
+                    breach->second.what);
+      continue;
+    }
+    plan.deferred += waiting;
+    if (clocks.unserved.count(device))
+      plan.unserved += waiting;
+    plan.waiting.insert(device);
   }
 }
 
@@ -1464,6 +1509,8 @@ std::string_view to_string(FrontierVerdict verdict) {
       return "malformed";
     case FrontierVerdict::Newer:
       return "newer";
+    case FrontierVerdict::ClockBroken:
+      return "clock";
   }
   return "unproven";
 }

@@ -191,9 +191,10 @@ enum class FrontierVerdict {
   Downgraded,  // a record without proofs after its writer signed them: the writer escapes the proofs
   Withheld,    // the named device signed the record named and the service does not serve it: the service lies
   // The record itself cannot be merged (docs/service.md, "Records that do not open"):
-  Unopened,   // it does not open or verify: its writer uploaded it so, or the service altered it
-  Malformed,  // its writer signed a record that does not decode: the writer
-  Newer,      // its writer signed a record of a version this mailseal does not read: upgrade, or the writer
+  Unopened,     // it does not open or verify: its writer uploaded it so, or the service altered it
+  Malformed,    // its writer signed a record that does not decode: the writer
+  Newer,        // its writer signed a record of a version this mailseal does not read: upgrade, or the writer
+  ClockBroken,  // its writer signed a time that breaks the clock rule (docs/service.md, "The clock"): the writer
 };
 std::string_view to_string(FrontierVerdict verdict);
 
