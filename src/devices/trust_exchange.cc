@@ -999,7 +999,7 @@ bool find_clock_breach(Context& context, Clocks& clocks, const Plan& plan, std::
     // This device's own log taken back cannot wait: it is in place.
     if (record.device == context.self)
       clock_broken(record, *breach);
-    broken.emplace(record.device, ClockBreach{record.seq, *breach});
+    broken[record.device] = ClockBreach{record.seq, *breach};  // a later pass finds only earlier ones
     cut_from(clocks, record.device, record.seq);
     auto& times = clocks.times[record.device];
     times.erase(times.lower_bound(record.seq), times.end());
