@@ -494,7 +494,6 @@ using Times = std::map<DeviceId, std::map<std::int64_t, std::int64_t>>;
 
 struct Plan {
   std::vector<Verified> merge;
-  Times times;  // the time of every record opened (number -> lamport), by device
   std::map<DeviceId, std::int64_t> reached;  // positions after the merge
   std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
@@ -666,7 +665,6 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
       const TrustRecord merged = open_record(served.front().sealed, context.profile, device, position.seq,
                                              ByteView(key->second.data(), key->second.size()), context.root)
                                      .record;
-      plan.times[device][position.seq] = merged.lamport;
       version = merged.version;
     }
     next = 1;
@@ -713,7 +711,6 @@ void verify_log(Context& context, const DeviceId& device, const std::vector<keys
     version = opened->record.version;
     hash = crypto::sha256(stored.sealed);
     seq = stored.seq;
-    plan.times[device][seq] = opened->record.lamport;
     plan.merge.push_back({std::move(*opened), hash});
   }
   if (seq < head && !plan.waiting.count(device))
@@ -877,7 +874,12 @@ struct Clocks {
 // (review of issue 14, finding 4).
 Clocks known_clocks(Context& context, const Plan& plan, const std::map<DeviceId, store::RecordPosition>& positions,
                     const Fetched& fetched) {
-  Clocks clocks{plan.times, fetched.heads, plan.waiting, {}, {}};
+  // Only records this sync may merge give times: one held back (a forged
+  // frontier, a wait) is no time here, or a record naming it would take
+  // a time nothing merged here bounds (review of e393575, F1: a stolen
+  // device's held record at the end of the clock, named by another stolen
+  // device's, ended every honest device's clock).
+  Clocks clocks{{}, fetched.heads, plan.waiting, {}, {}};
   for (const auto& verified : plan.merge)
     clocks.times[verified.record.record.device][verified.record.record.seq] = verified.record.record.lamport;
   for (const auto& known : store::TrustSync(context.store).record_times())
@@ -963,11 +965,15 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
 }
 
 // A device's log waits from record `seq` on (a record of it waits, or
-// breaks the clock); a cut only moves back.
+// breaks the clock); a cut only moves back. The times of the records cut
+// are forgotten for this sync: a record naming one of them waits too,
+// instead of taking a time that nothing merged here bounds.
 void cut_from(Clocks& clocks, const DeviceId& device, std::int64_t seq) {
   auto [cut, inserted] = clocks.cut.emplace(device, seq);
   if (!inserted)
     cut->second = std::min(cut->second, seq);
+  auto& times = clocks.times[device];
+  times.erase(times.lower_bound(cut->second), times.end());
 }
 
 // A writer's first record that breaks the clock rule, and how.
@@ -976,12 +982,11 @@ struct ClockBreach {
   std::string what;
 };
 
-// One pass of the clock rule over the records not cut; true when it found
-// a record breaking it. That record and its writer's later ones are cut and
-// their times forgotten here, so that a record naming one of them waits
-// instead of taking its time; the records judged before it in this pass
-// must then be judged again (the caller passes again).
-bool find_clock_breach(Context& context, Clocks& clocks, const Plan& plan, std::map<DeviceId, ClockBreach>& broken) {
+// One pass of the clock rule over the records not cut; true when it cut
+// a record (it waits, or breaks the rule: `broken`). The records judged
+// before it in this pass may name it, so the caller passes again; every
+// pass that cuts moves a cut back, so the passes end.
+bool cut_one(Context& context, Clocks& clocks, const Plan& plan, std::map<DeviceId, ClockBreach>& broken) {
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
     if (auto cut = clocks.cut.find(record.device); cut != clocks.cut.end() && record.seq >= cut->second)
@@ -989,9 +994,10 @@ bool find_clock_breach(Context& context, Clocks& clocks, const Plan& plan, std::
     std::vector<TimeBound> named;
     if (!named_times(context, clocks, record, named)) {
       // This device's own records taken back are in place already.
-      if (record.device != context.self)
-        cut_from(clocks, record.device, record.seq);
-      continue;
+      if (record.device == context.self)
+        continue;
+      cut_from(clocks, record.device, record.seq);
+      return true;
     }
     auto breach = clock_breach(record.lamport, named);
     if (!breach)
@@ -1001,8 +1007,6 @@ bool find_clock_breach(Context& context, Clocks& clocks, const Plan& plan, std::
       clock_broken(record, *breach);
     broken[record.device] = ClockBreach{record.seq, *breach};  // a later pass finds only earlier ones
     cut_from(clocks, record.device, record.seq);
-    auto& times = clocks.times[record.device];
-    times.erase(times.lower_bound(record.seq), times.end());
     return true;
   }
   return false;
@@ -1022,7 +1026,7 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
            std::tie(b.record.record.device, b.record.record.seq);
   });
   std::map<DeviceId, ClockBreach> broken;
-  while (find_clock_breach(context, clocks, plan, broken)) {
+  while (cut_one(context, clocks, plan, broken)) {
   }
   for (const auto& [device, first] : clocks.cut) {
     // Not captured as bindings: clang before 16 cannot (the fuzz build).
@@ -1113,6 +1117,36 @@ EntryProof prove_entry(const ProofKnowledge& known, const TrustRecord& record, c
                               first != known.first_proving.end() && first->second <= seq);
 }
 
+// The number of this device's last record (its own log, taken back from
+// the service after a restore included).
+std::int64_t last_own_record(Context& context) {
+  std::int64_t last = 0;
+  for (const auto& own : store::TrustSync(context.store).own_records())
+    last = std::max(last, own.seq);
+  return last;
+}
+
+// Another device's frontier entry naming a record of this device past the
+// last it wrote (review of e393575, F3: it waited silently for good). This
+// device knows its own log, and its records past its first of version 2
+// all carry head statements: without this device's valid proof the writer
+// forged the entry; with one, this device wrote the record and lost it (a
+// store restored from a backup) while the service no longer serves it.
+FrontierVerdict own_record_verdict(const ProofKnowledge& known, const TrustRecord& record, const DeviceId& self,
+                                   std::int64_t seq) {
+  auto certificate = known.certificates.find(self);
+  switch (judge_frontier_entry(record, self, seq,
+                               certificate == known.certificates.end() ? nullptr : &certificate->second, true)) {
+    case EntryProof::Proven:
+      return FrontierVerdict::Withheld;
+    case EntryProof::Forged:
+      return FrontierVerdict::Forged;
+    case EntryProof::Unproven:
+      break;
+  }
+  return FrontierVerdict::Unproven;
+}
+
 // A proven entry naming a record known here with another digest: the named
 // device signed two different records under one number. Only its own key
 // signs its head statements, so it is in someone else's hands.
@@ -1171,6 +1205,7 @@ void note_removed_differences(const Context& context, Plan& plan,
 void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
                      const std::map<DeviceId, store::RecordPosition>& positions) {
   const ProofKnowledge known = proof_knowledge(context, plan);
+  const std::int64_t own_last = last_own_record(context);
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
     for (const auto& [device, seq] : record.frontier) {
@@ -1182,6 +1217,11 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
           record.device == context.self ? EntryProof::Unproven : prove_entry(known, record, device, seq);
       if (proof == EntryProof::Forged) {
         note_overreach(plan, {record.device, record.seq, device, seq, served, 0, FrontierVerdict::Forged});
+        continue;
+      }
+      if (device == context.self && record.device != context.self && seq > own_last) {
+        note_overreach(plan, {record.device, record.seq, device, seq, served, 0,
+                              own_record_verdict(known, record, context.self, seq)});
         continue;
       }
       const bool active = context.roster.at(device).status == store::DeviceStatus::Active;

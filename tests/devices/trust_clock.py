@@ -62,7 +62,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(last["device"] == two_id and last["lamport"] == position_time(two, two_id),
           "the tool opens device 2's last record: its time is the one device 2 keeps", last)
 
-    def naming_held_record(held):
+    def naming_held_record(held, verdict):
         """Device 3's key (stolen too) signs a record naming device 2's held one, with device 2's proof and the
         time that record claims: device 1 must not take that time from a record it holds back, so device 3's
         record waits (whichever device the clock rule judges first) and device 1 warns about device 2 alone."""
@@ -79,9 +79,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         three.must("sync")
         before = position_time(one, three.device_id())
         report = one.json("sync")["records"]
-        check([(entry["writer"], entry["verdict"]) for entry in report["overreaching"]] == [(two_id, "clock")]
+        check([(entry["writer"], entry["verdict"]) for entry in report["overreaching"]] == [(two_id, verdict)]
               and report["deferred"] >= 1 and position_time(one, three.device_id()) == before,
-              "a record naming the held one waits, taking no time from it", report)
+              f"a record naming one held back as '{verdict}' waits, taking no time from it", report)
         service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (three.device_id(), naming["seq"]))
         accomplice.drop_last()
 
@@ -108,9 +108,25 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
               f"device 1 holds back a time {what}, saying the time it must be, and syncs on", message)
         check(position_time(one, two_id) == honest["lamport"], f"device 1 did not merge the time {what}")
         if what == "one ahead":
-            naming_held_record(wrong)
+            naming_held_record(wrong, "clock")
         service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (two_id, wrong["seq"]))
         thief.drop_last()
+    one.must("sync")
+
+    # A record held back for another reason (a forged frontier entry) gives no time either (review of e393575, F1:
+    # device 1 took the end of the clock from it through device 3's record, and could write no more).
+    forged = thief.next_record(lamport=END_OF_CLOCK,
+                               frontier=dict(honest["frontier"], **{three.device_id(): 1000000}))
+    thief.append(thief.seal(forged), forged)
+    two.must("sync")
+    naming_held_record(forged, "forged")
+    service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (two_id, forged["seq"]))
+    thief.drop_last()
+    one.must("contact", "pin", "carol@example.org", people["carol"])
+    one.must("sync")
+    check(DeviceLog(one.home).open(DeviceLog(one.home).own_records()[-1][0])["lamport"] < 1000,
+          "device 1 still writes at a small time")
+    one.must("contact", "unpin", "carol@example.org")
     one.must("sync")
 
     # 3. One whose time jumps to the end of the range is held back.
@@ -166,4 +182,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     one.must("sync")
     check(level(one, "carol@example.org") != "full", "device 3 writes on: device 1 takes its unpin of Carol")
 
-finish(minimum=30)
+finish(minimum=32)

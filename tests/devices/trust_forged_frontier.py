@@ -15,7 +15,9 @@ device and blaming the key service; before the proofs, the warning could not
 tell the writer from the service. Now device 2's log waits from that record,
 device 1 still merges device 3's decisions, and the warning says device 2
 forged it and tells the person to remove it; once it is removed, device 1's
-sync is quiet again."""
+sync is quiet again. A second profile: device 2 names a record of device 1
+that device 1 never wrote; device 1 knows its own log and charges device 2
+(review of e393575, F3: it waited silently, for good)."""
 import json
 import os
 import sys
@@ -73,4 +75,27 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     three.must("sync")
     check(three.json("trust", "carol@example.org")["level"] == "full", "device 3 keeps its own pin of Carol")
 
-finish(minimum=7)
+
+# Device 2 names a record of device 1 that device 1 never wrote, early in the profile's life (device 1 then knows no
+# proof of its own records from the others' records). Device 1 knows its own log, so it says device 2 forged the
+# entry (review of e393575, F3: it waited silently, for good; device 3 said "forged").
+with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lifted) as service:
+    one, two, three, people = three_devices_bob_pinned_on_two(work, service.url)
+    one.must("sync")
+    one_id, two_id = one.device_id(), two.device_id()
+    thief = DeviceLog(two.home)
+    last = thief.open(thief.own_records()[-1][0])
+    naming = thief.next_record(lamport=last["lamport"] + 1, frontier=dict(last["frontier"], **{one_id: FAR}))
+    thief.append(thief.seal(naming), naming)
+    two.must("sync")
+    synced = one.run("--json", "sync")
+    report = json.loads(synced.stdout or b"{}").get("records", {})
+    held = [(entry["writer"], entry["named"], entry["named_seq"], entry["verdict"])
+            for entry in report.get("overreaching", [])]
+    check(synced.returncode == 0 and held == [(two_id, one_id, FAR, "forged")] and report["deferred"] == 0,
+          "device 1 holds back a record naming a record of its own it never wrote, charging its writer", report)
+    warned = one.run("sync").stderr.decode()
+    check(f"device {two_id} forged it" in warned and f"mailseal device remove {two_id}" in warned,
+          "and says so, with what to do", warned)
+
+finish(minimum=9)
