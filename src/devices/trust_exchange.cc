@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "devices/internal/merge.h"
+#include "devices/internal/record_waits.h"
 #include "devices/internal/records.h"
 #include "devices/internal/roster.h"
 #include "devices/internal/steps.h"
@@ -499,6 +500,7 @@ struct Plan {
   std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
   int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
+  std::set<DeviceId> unserved_logs;  // the devices whose records those are
   int refused = 0;
   std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
   std::map<std::pair<DeviceId, DeviceId>, RemovedDifference> removed_differences;  // by (removed, other)
@@ -968,7 +970,8 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
                   const std::map<DeviceId, store::RecordPosition>& positions) {
   Clocks clocks = known_clocks(context, plan, positions, fetched);
   std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
-    return std::tie(a.record.record.device, a.record.record.seq) < std::tie(b.record.record.device, b.record.record.seq);
+    return std::tie(a.record.record.device, a.record.record.seq) <
+           std::tie(b.record.record.device, b.record.record.seq);
   });
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
@@ -992,8 +995,10 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
     const auto waiting = std::count_if(plan.merge.begin(), plan.merge.end(), is_cut);
     std::erase_if(plan.merge, is_cut);
     plan.deferred += static_cast<int>(waiting);
-    if (clocks.unserved.count(device))
+    if (clocks.unserved.count(device)) {
       plan.unserved += static_cast<int>(waiting);
+      plan.unserved_logs.insert(device);
+    }
     plan.waiting.insert(device);
     plan.reached[device] = first - 1;
   }
@@ -1349,6 +1354,33 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
   transaction.commit();
 }
 
+// The logs that wait here with no verdict and no warning of their own:
+// neither held back (a verdict charges someone) nor waiting for a removed
+// device's record the service does not serve (that warns, naming the
+// service). They wait for a key bundle (a records key, the device list) or
+// for a record they name, and a wait that never ends is a bundle withheld or
+// a key id rewritten (docs/service.md, "A wait without end"). Read after the
+// merge: from the first record not merged.
+std::vector<WaitingLog> silent_waits(store::LocalStore& store, const Plan& plan, const Fetched& fetched,
+                                     const RecordsReport& report) {
+  std::map<DeviceId, std::int64_t> merged;
+  for (const auto& position : store::TrustSync(store).positions())
+    merged[position.device_id] = position.seq;
+  std::set<DeviceId> warned = plan.unserved_logs;
+  for (const auto& held : report.overreaching)
+    warned.insert(held.writer);
+  std::vector<WaitingLog> out;
+  for (const auto& device : plan.waiting) {
+    auto head = fetched.heads.find(device);
+    const std::int64_t first = merged[device] + 1;
+    if (warned.count(device) || head == fetched.heads.end() || head->second < first)
+      continue;
+    const std::int64_t waiting = std::min<std::int64_t>(head->second - first + 1, std::numeric_limits<int>::max());
+    out.push_back({device, first, static_cast<int>(waiting)});
+  }
+  return out;
+}
+
 // Each difference once: it does not change (the removed device writes no
 // more), and every record the other device writes names it again, so a
 // device would otherwise warn at every sync, for good; one that joined
@@ -1412,6 +1444,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   }
   apply_plan(context, plan, report, now);
   report.removed_differences = first_reported(store, plan.removed_differences);
+  report.long_waits = note_waits(store, silent_waits(store, plan, fetched, report), now);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
   return report;
@@ -1430,6 +1463,11 @@ RecordsStatus records_status(store::LocalStore& store) {
   status.pending_changes = static_cast<int>(sync.outbox().size());
   for (const auto& record : sync.own_records())
     status.pending_records += record.uploaded ? 0 : 1;
+  for (const auto& wait : sync.record_waits()) {
+    ++status.waiting_logs;
+    if (!status.oldest_wait || wait.since < *status.oldest_wait)
+      status.oldest_wait = wait.since;
+  }
   std::map<DeviceId, std::string> names;
   for (const auto& device : store.devices())
     names[device.device_id] = device.name;
