@@ -970,8 +970,7 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
                   const std::map<DeviceId, store::RecordPosition>& positions) {
   Clocks clocks = known_clocks(context, plan, positions, fetched);
   std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
-    return std::tie(a.record.record.device, a.record.record.seq) <
-           std::tie(b.record.record.device, b.record.record.seq);
+    return std::tie(a.record.record.device, a.record.record.seq) < std::tie(b.record.record.device, b.record.record.seq);
   });
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
