@@ -35,6 +35,18 @@ nlohmann::json removed_differences_json(const std::vector<devices::RemovedDiffer
   return out;
 }
 
+nlohmann::json long_waits_json(const std::vector<devices::LongWait>& found) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& wait : found) {
+    out.push_back({{"writer", wait.writer.str()},
+                   {"seq", wait.seq},
+                   {"waiting", wait.waiting},
+                   {"since", iso_time(wait.since)},
+                   {"waited_seconds", wait.waited.count()}});
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
@@ -45,6 +57,7 @@ nlohmann::json records_json(const devices::RecordsReport& records) {
                         {"restored", records.restored}, {"unserved", records.unserved}};
   out["overreaching"] = overreaching_json(records.overreaching);
   out["removed_differences"] = removed_differences_json(records.removed_differences);
+  out["long_waits"] = long_waits_json(records.long_waits);
   return out;
 }
 
@@ -89,6 +102,10 @@ bool print_records(const devices::RecordsReport& records) {
     print_warning(devices::describe_removed_difference(difference));
     any = true;
   }
+  for (const auto& wait : records.long_waits) {
+    print_warning(devices::describe_long_wait(wait));
+    any = true;
+  }
   if (records.conflicts > 0) {
     print_warning(
         fmt::format("{} address(es), anchor(s) or endorsement(s) decided differently on two devices; "
@@ -120,6 +137,8 @@ nlohmann::json records_status_json(const devices::RecordsStatus& status) {
           {"last_sync", status.last_sync ? nlohmann::json(iso_time(*status.last_sync)) : nlohmann::json(nullptr)},
           {"pending_changes", status.pending_changes},
           {"pending_records", status.pending_records},
+          {"waiting_logs", status.waiting_logs},
+          {"oldest_wait", status.oldest_wait ? nlohmann::json(iso_time(*status.oldest_wait)) : nlohmann::json(nullptr)},
           {"conflicts", conflicts}};
 }
 
@@ -131,6 +150,12 @@ void print_records_status(const devices::RecordsStatus& status) {
   print_line(fmt::format("trust sync   last {}, {} change(s) and {} record(s) pending",
                          status.last_sync ? iso_time(*status.last_sync) : std::string("never"), status.pending_changes,
                          status.pending_records));
+  if (status.oldest_wait) {
+    print_line(
+        fmt::format("waiting      {} other device(s)' trust records wait for a key bundle or a record they "
+                    "name, the oldest since {}",
+                    status.waiting_logs, iso_time(*status.oldest_wait)));
+  }
   for (const auto& conflict : status.conflicts)
     print_line(fmt::format("conflict     {} {}", escape_for_terminal(conflict.subject), describe_conflict(conflict)));
 }

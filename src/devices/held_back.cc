@@ -1,10 +1,12 @@
 // What a sync tells the person about a trust record it held back
-// (connect.h, describe_held_back), and about a removed device's records
-// merged elsewhere (describe_removed_difference): one text for the CLI and
-// the gateway.
+// (connect.h, describe_held_back), about a removed device's records merged
+// elsewhere (describe_removed_difference) and about records that have
+// waited too long (describe_long_wait): one text for the CLI and the
+// gateway.
 
 #include <fmt/format.h>
 
+#include "devices/internal/record_waits.h"
 #include "mailseal/common/escape.h"
 #include "mailseal/devices/connect.h"
 
@@ -95,6 +97,22 @@ std::string describe_removed_difference(const RemovedDifference& difference) {
       "records are no longer merged). Compare the two devices ('mailseal trust ADDRESS') and decide again on "
       "either ('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): both then take it",
       difference.removed.str(), difference.other.str(), difference.theirs, difference.ours);
+}
+
+// A warning, not a hold: a bundle late or withheld and a key id rewritten
+// look the same from here (docs/service.md, "A wait without end"), so no
+// device is charged; syncing an admin device ends the first.
+std::string describe_long_wait(const LongWait& wait) {
+  using Days = std::chrono::duration<std::int64_t, std::ratio<86400>>;
+  return fmt::format(
+      "{2} trust record(s) of device {0}, from number {1}, have waited here {3} days, longer than a key bundle takes "
+      "to arrive ({4} days): they are sealed under a records key this device does not hold, come from a device not "
+      "in its device list, or name such a record. Either a key bundle for this device is late or withheld, or the key "
+      "service rewrote the key id of device {0}'s last records; nothing here tells which, so no device is charged. "
+      "Run 'mailseal sync' on an admin device (it sends the bundles), then here; if they still wait, the key service "
+      "is not to be trusted: move the profile to another",
+      wait.writer.str(), wait.seq, wait.waiting, std::chrono::floor<Days>(wait.waited).count(),
+      internal::kLongWait.count());
 }
 
 }  // namespace mailseal::devices

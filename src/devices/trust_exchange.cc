@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "devices/internal/merge.h"
+#include "devices/internal/record_waits.h"
 #include "devices/internal/records.h"
 #include "devices/internal/roster.h"
 #include "devices/internal/steps.h"
@@ -498,6 +499,7 @@ struct Plan {
   std::set<DeviceId> waiting;                // devices whose records wait for a key or the roster
   int deferred = 0;
   int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
+  std::set<DeviceId> unserved_logs;  // the devices whose records those are
   int refused = 0;
   std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
   std::map<std::pair<DeviceId, DeviceId>, RemovedDifference> removed_differences;  // by (removed, other)
@@ -1042,8 +1044,10 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
       continue;
     }
     plan.deferred += waiting;
-    if (clocks.unserved.count(device))
+    if (clocks.unserved.count(device)) {
       plan.unserved += waiting;
+      plan.unserved_logs.insert(device);
+    }
     plan.waiting.insert(device);
   }
 }
@@ -1434,6 +1438,33 @@ void apply_plan(Context& context, Plan& plan, RecordsReport& report, TimePoint n
   transaction.commit();
 }
 
+// The logs that wait here with no verdict and no warning of their own:
+// neither held back (a verdict charges someone) nor waiting for a removed
+// device's record the service does not serve (that warns, naming the
+// service). They wait for a key bundle (a records key, the device list) or
+// for a record they name, and a wait that never ends is a bundle withheld or
+// a key id rewritten (docs/service.md, "A wait without end"). Read after the
+// merge: from the first record not merged.
+std::vector<WaitingLog> silent_waits(store::LocalStore& store, const Plan& plan, const Fetched& fetched,
+                                     const RecordsReport& report) {
+  std::map<DeviceId, std::int64_t> merged;
+  for (const auto& position : store::TrustSync(store).positions())
+    merged[position.device_id] = position.seq;
+  std::set<DeviceId> warned = plan.unserved_logs;
+  for (const auto& held : report.overreaching)
+    warned.insert(held.writer);
+  std::vector<WaitingLog> out;
+  for (const auto& device : plan.waiting) {
+    auto head = fetched.heads.find(device);
+    const std::int64_t first = merged[device] + 1;
+    if (warned.count(device) || head == fetched.heads.end() || head->second < first)
+      continue;
+    const std::int64_t waiting = std::min<std::int64_t>(head->second - first + 1, std::numeric_limits<int>::max());
+    out.push_back({device, first, static_cast<int>(waiting)});
+  }
+  return out;
+}
+
 // Each difference once: it does not change (the removed device writes no
 // more), and every record the other device writes names it again, so a
 // device would otherwise warn at every sync, for good; one that joined
@@ -1497,6 +1528,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   }
   apply_plan(context, plan, report, now);
   report.removed_differences = first_reported(store, plan.removed_differences);
+  report.long_waits = note_waits(store, silent_waits(store, plan, fetched, report), now);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
   return report;
@@ -1515,6 +1547,11 @@ RecordsStatus records_status(store::LocalStore& store) {
   status.pending_changes = static_cast<int>(sync.outbox().size());
   for (const auto& record : sync.own_records())
     status.pending_records += record.uploaded ? 0 : 1;
+  for (const auto& wait : sync.record_waits()) {
+    ++status.waiting_logs;
+    if (!status.oldest_wait || wait.since < *status.oldest_wait)
+      status.oldest_wait = wait.since;
+  }
   std::map<DeviceId, std::string> names;
   for (const auto& device : store.devices())
     names[device.device_id] = device.name;

@@ -294,9 +294,23 @@ CREATE TABLE record_head_proofs (
 );
 )sql";
 
+// Schema version 11: since when the first record of another device's log
+// that waits here has waited (docs/service.md, "A wait without end"), so
+// that a wait no key bundle ends is told from one not over yet across
+// syncs. A store from before knows of no wait: each starts at its next sync.
+constexpr std::string_view kSchemaV11 = R"sql(
+CREATE TABLE record_waits (
+  device_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  since     INTEGER NOT NULL,
+  PRIMARY KEY (device_id, seq)
+);
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 10> kSchemaSteps = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-                                                           kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
+constexpr std::array<std::string_view, 11> kSchemaSteps = {kSchemaV1, kSchemaV2,  kSchemaV3, kSchemaV4,
+                                                           kSchemaV5, kSchemaV6,  kSchemaV7, kSchemaV8,
+                                                           kSchemaV9, kSchemaV10, kSchemaV11};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "mailseal/store/trust_sync.h"
 
+#include <algorithm>
+
 namespace mailseal::store {
 
 namespace {
@@ -179,6 +181,37 @@ void TrustSync::add_record_time(const RecordTime& time) {
       .bind(2, time.seq)
       .bind(3, time.lamport)
       .run();
+}
+
+void TrustSync::set_record_waits(const std::vector<RecordWait>& waiting) {
+  Transaction transaction(database_);
+  for (const auto& kept : record_waits()) {
+    const auto same = [&kept](const RecordWait& wait) {
+      return wait.device_id == kept.device_id && wait.seq == kept.seq;
+    };
+    if (std::none_of(waiting.begin(), waiting.end(), same)) {
+      database_.prepare("DELETE FROM record_waits WHERE device_id = ?1 AND seq = ?2")
+          .bind(1, kept.device_id.str())
+          .bind(2, kept.seq)
+          .run();
+    }
+  }
+  for (const auto& wait : waiting) {
+    database_.prepare("INSERT OR IGNORE INTO record_waits (device_id, seq, since) VALUES (?1, ?2, ?3)")
+        .bind(1, wait.device_id.str())
+        .bind(2, wait.seq)
+        .bind(3, wait.since)
+        .run();
+  }
+  transaction.commit();
+}
+
+std::vector<RecordWait> TrustSync::record_waits() {
+  auto statement = database_.prepare("SELECT device_id, seq, since FROM record_waits ORDER BY device_id, seq");
+  std::vector<RecordWait> out;
+  while (statement.step())
+    out.push_back({DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_time(2)});
+  return out;
 }
 
 void TrustSync::add_decision(const DecisionRecord& decision) {

@@ -41,8 +41,9 @@ def carol_level(device):
 
 def forget_times(device):
     """D2's store as mailseal before schema 9 left it: no table of every merged record's time (nor the later
-    tables: schema 10's frontier proofs)."""
+    tables: schema 10's frontier proofs, schema 11's record waits)."""
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        db.execute("DROP TABLE record_waits")
         db.execute("DROP TABLE record_head_proofs")
         db.execute("DROP TABLE record_times")
         db.execute("PRAGMA user_version = 8")

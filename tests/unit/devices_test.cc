@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "devices/internal/merge.h"
+#include "devices/internal/record_waits.h"
 #include "devices/internal/records.h"
 #include "devices/internal/roster.h"
 #include "devices/internal/steps.h"
@@ -666,6 +667,37 @@ TEST_F(SealedRecordTest, ARecordOfVersion1SealsAndOpensWithoutAHeadStatement) {
 Decision decision(const std::string& device, std::int64_t seq, std::int64_t lamport, const std::string& value,
                   internal::Frontier frontier = {}) {
   return Decision{DeviceId(device), seq, lamport, value, std::move(frontier)};
+}
+
+// A wait is warned about only once it lasted longer than the bound, from
+// the time it first began (docs/service.md, "A wait without end"); a wait
+// that ended is forgotten and one that begins again starts anew.
+TEST(RecordWaits, WarnedOnlyPastTheBoundFromTheFirstWait) {
+  test::ScratchDirectory scratch;
+  profile::InitOptions options;
+  options.addresses = {EmailAddress::parse("alice@example.com")};
+  options.suite = store::Suite::Modern;
+  options.device_name = "test";
+  const TimePoint start = from_unix_seconds(1'800'000'000);
+  profile::Profile profile = profile::Profile::create(scratch / "home", options, start);
+  const std::vector<internal::WaitingLog> waiting = {{DeviceId("MA"), 4, 2}, {DeviceId("MB"), 1, 1}};
+  EXPECT_TRUE(internal::note_waits(profile.store(), waiting, start).empty());
+  EXPECT_TRUE(internal::note_waits(profile.store(), waiting, start + internal::kLongWait).empty())
+      << "at the bound itself, no warning";
+  const TimePoint past = start + internal::kLongWait + std::chrono::seconds(1);
+  auto long_waits = internal::note_waits(profile.store(), {{DeviceId("MA"), 4, 3}}, past);
+  ASSERT_EQ(long_waits.size(), 1u) << "MB's wait ended: forgotten";
+  EXPECT_EQ(long_waits[0].writer, DeviceId("MA"));
+  EXPECT_EQ(long_waits[0].seq, 4);
+  EXPECT_EQ(long_waits[0].waiting, 3);
+  EXPECT_EQ(long_waits[0].since, start);
+  EXPECT_EQ(long_waits[0].waited, past - start);
+  const std::string warning = describe_long_wait(long_waits[0]);
+  EXPECT_NE(warning.find("3 trust record(s) of device MA, from number 4, have waited here 7 days"), std::string::npos)
+      << warning;
+  EXPECT_EQ(warning.find("device remove"), std::string::npos) << "nobody is charged: " << warning;
+  EXPECT_TRUE(internal::note_waits(profile.store(), {{DeviceId("MB"), 1, 1}}, past).empty())
+      << "MB waits again: its wait starts anew";
 }
 
 TEST(TrustRecordMerge, ALaterDecisionCoversWhatItsDeviceHadMerged) {

@@ -528,6 +528,34 @@ TEST(TrustSyncRecords, HeadProofsAreKeptByDeviceAndNumber) {
   EXPECT_EQ(sync.first_head_proof(DeviceId("MC")), std::nullopt);
 }
 
+// Schema 11: a record that waits keeps the time it first waited across
+// syncs; a wait that ended (merged, judged) is forgotten, and a record
+// waiting again later starts anew.
+TEST(TrustSyncRecords, RecordWaitsKeepTheirFirstTimeAndForgetTheEnded) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustSync sync(store);
+  EXPECT_TRUE(sync.record_waits().empty());
+  sync.set_record_waits({{DeviceId("MA"), 4, at(10)}, {DeviceId("MB"), 2, at(10)}});
+  sync.set_record_waits({{DeviceId("MA"), 4, at(20)}, {DeviceId("MB"), 2, at(20)}, {DeviceId("MC"), 1, at(20)}});
+  auto waits = sync.record_waits();
+  ASSERT_EQ(waits.size(), 3u);
+  EXPECT_EQ(waits[0].device_id, DeviceId("MA"));
+  EXPECT_EQ(waits[0].since, at(10)) << "a record still waiting keeps its first time";
+  EXPECT_EQ(waits[1].since, at(10));
+  EXPECT_EQ(waits[2].since, at(20)) << "a record found waiting now starts now";
+  // MA's record 4 merged and its record 5 waits; MB's wait was judged.
+  sync.set_record_waits({{DeviceId("MA"), 5, at(30)}, {DeviceId("MC"), 1, at(30)}});
+  waits = sync.record_waits();
+  ASSERT_EQ(waits.size(), 2u);
+  EXPECT_EQ(waits[0].seq, 5);
+  EXPECT_EQ(waits[0].since, at(30)) << "the next record's wait starts when it is the first that waits";
+  EXPECT_EQ(waits[1].device_id, DeviceId("MC"));
+  EXPECT_EQ(waits[1].since, at(20));
+  sync.set_record_waits({});
+  EXPECT_TRUE(sync.record_waits().empty()) << "every wait ended";
+}
+
 TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
@@ -566,6 +594,9 @@ TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 11) {
+    database.execute("DROP TABLE record_waits;");
+  }
   if (version < 10) {
     database.execute("DROP TABLE record_head_proofs;");
   }
@@ -630,9 +661,11 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(records.discovery(kBob, Identity("IBOB")), DiscoveryVerification::Verified);
   TrustSync(store).set_head_proof({DeviceId("MA"), 1, blob("d"), blob("s")});
   EXPECT_TRUE(TrustSync(store).head_proof(DeviceId("MA"), 1).has_value());
+  TrustSync(store).set_record_waits({{DeviceId("MA"), 2, at(6)}});
+  EXPECT_EQ(TrustSync(store).record_waits().size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
 
 // Schema 8 adds whether a discovery was verified: one recorded before says
 // nothing about it, so it stays unverified.
@@ -672,6 +705,28 @@ TEST(SchemaMigration, RecordTimesFromBeforeSchema9AreTheDecisionsAndPositions) {
     times.emplace_back(time.device_id.str(), time.seq, time.lamport);
   EXPECT_EQ(times, (std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>{
                        {"MA", 2, 5}, {"MA", 4, 9}, {"MB", 1, 3}}));
+}
+
+// Schema 11 keeps since when records wait; a store from before knew of no
+// wait, keeps what it held, and its waits start at the next sync.
+TEST(SchemaMigration, AStoreFromBeforeSchema11KnowsNoWaitAndKeepsItsPositions) {
+  ScratchDirectory scratch;
+  auto home = scratch / "home";
+  {
+    LocalStore store = create_store(home);
+    TrustSync(store).set_position({DeviceId("MA"), 3, blob("h3"), 7});
+    make_schema(store.database(), 10);
+    EXPECT_EQ(store.database().user_version(), 10);
+  }
+  LocalStore store = LocalStore::open(home);
+  EXPECT_EQ(store.database().user_version(), kSchemaVersion);
+  TrustSync sync(store);
+  EXPECT_TRUE(sync.record_waits().empty());
+  ASSERT_EQ(sync.positions().size(), 1u);
+  EXPECT_EQ(sync.positions()[0].seq, 3);
+  sync.set_record_waits({{DeviceId("MA"), 4, at(40)}});
+  ASSERT_EQ(sync.record_waits().size(), 1u);
+  EXPECT_EQ(sync.record_waits()[0].since, at(40));
 }
 
 TEST(ClientSetups, RememberedByKindAndLocationTheLastStateWins) {

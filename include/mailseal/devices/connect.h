@@ -235,6 +235,22 @@ struct RemovedDifference {
 // not here, naming both devices and what to do.
 std::string describe_removed_difference(const RemovedDifference& difference);
 
+// A device's log whose first waiting record has waited here longer than a
+// key bundle takes to arrive (docs/service.md, "A wait without end"): a key
+// bundle for this device is withheld or late, or the key service rewrote
+// the key id of the writer's last records; nothing here tells which.
+struct LongWait {
+  DeviceId writer;
+  std::int64_t seq = 0;  // the writer's first record that waits
+  int waiting = 0;       // the writer's records that wait
+  TimePoint since{};     // when this device first found it waiting
+  std::chrono::seconds waited{0};
+};
+
+// The warning for a long wait: the device, the record, how long, and what
+// to do.
+std::string describe_long_wait(const LongWait& wait);
+
 // What a sync did with trust records (docs/service.md, "Trust records").
 struct RecordsReport {
   bool has_key = false;  // false until an admin device made the records key
@@ -249,6 +265,7 @@ struct RecordsReport {
   int restored = 0;      // this device's own records taken back from the service (a store restored from a backup)
   std::vector<OverreachingRecord> overreaching;  // by writer
   std::vector<RemovedDifference> removed_differences;  // by removed device, then other device
+  std::vector<LongWait> long_waits;                    // by writer
 };
 
 struct SyncReport {
@@ -299,6 +316,8 @@ struct RecordsStatus {
   std::optional<TimePoint> last_sync;  // the last sync that exchanged records
   int pending_changes = 0;             // decided or learned here, not yet in a record
   int pending_records = 0;             // written, not yet taken by the service
+  int waiting_logs = 0;                // other devices' logs whose records wait here (a key bundle, or what they name)
+  std::optional<TimePoint> oldest_wait;  // since when the longest of those waits
   std::vector<RecordsConflict> conflicts;
 };
 RecordsStatus records_status(store::LocalStore& store);

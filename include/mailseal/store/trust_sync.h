@@ -1,9 +1,10 @@
 #pragma once
-// What a device keeps to send and receive trust records (schemas 7 and 9,
+// What a device keeps to send and receive trust records (schemas 7 to 11,
 // docs/service.md "Trust records"): the profile's records keys, the outbox of
 // changes not yet written into this device's log, that log as sealed, the
 // position reached in every device's log, the decisions merged and the
-// conflicts found between them. Records only; src/devices decides.
+// conflicts found between them, and since when records wait. Records only;
+// src/devices decides.
 
 #include <cstdint>
 #include <optional>
@@ -93,6 +94,15 @@ struct HeadProofRecord {
   Bytes signature;  // by the device's signature key
 };
 
+// The first record of another device's log that waits here (schema 11;
+// docs/service.md, "A wait without end"), and since when this device has
+// found it waiting.
+struct RecordWait {
+  DeviceId device_id;
+  std::int64_t seq = 0;
+  TimePoint since{};
+};
+
 struct OwnRecord {
   std::int64_t seq = 0;
   Bytes sealed;
@@ -157,6 +167,13 @@ class TrustSync {
   // A record's time learned otherwise (a store from before schema 9 takes
   // them from the service).
   void add_record_time(const RecordTime& time);
+
+  // The records waiting now, each `since` the time of this sync: a record
+  // that waited before keeps its first time; every other kept wait (the
+  // record merged, or was judged) is forgotten.
+  void set_record_waits(const std::vector<RecordWait>& waiting);
+  // By device, then number.
+  std::vector<RecordWait> record_waits();
 
   // One row per (subject, device, seq): a record's last word replaces.
   void add_decision(const DecisionRecord& decision);
