@@ -35,6 +35,13 @@ nlohmann::json removed_differences_json(const std::vector<devices::RemovedDiffer
   return out;
 }
 
+nlohmann::json past_cut_json(const std::vector<devices::PastCut>& found) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& past : found)
+    out.push_back({{"removed", past.removed.str()}, {"cut", past.cut}, {"merged", past.merged}});
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
@@ -45,6 +52,7 @@ nlohmann::json records_json(const devices::RecordsReport& records) {
                         {"restored", records.restored}, {"unserved", records.unserved}};
   out["overreaching"] = overreaching_json(records.overreaching);
   out["removed_differences"] = removed_differences_json(records.removed_differences);
+  out["past_cut"] = past_cut_json(records.past_cut);
   return out;
 }
 
@@ -87,6 +95,10 @@ bool print_records(const devices::RecordsReport& records) {
   }
   for (const auto& difference : records.removed_differences) {
     print_warning(devices::describe_removed_difference(difference));
+    any = true;
+  }
+  for (const auto& past : records.past_cut) {
+    print_warning(devices::describe_past_cut(past));
     any = true;
   }
   if (records.conflicts > 0) {

@@ -35,6 +35,8 @@ std::vector<std::string> describe(const devices::SyncReport& report) {
     lines.push_back("sync: warning: " + devices::describe_held_back(held));
   for (const auto& difference : report.records.removed_differences)
     lines.push_back("sync: warning: " + devices::describe_removed_difference(difference));
+  for (const auto& past : report.records.past_cut)
+    lines.push_back("sync: warning: " + devices::describe_past_cut(past));
   if (report.removed)
     lines.push_back("sync: this device was removed from the profile; the gateway no longer syncs");
   return lines;
