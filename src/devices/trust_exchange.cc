@@ -972,7 +972,8 @@ void check_clocks(Context& context, const Fetched& fetched, Plan& plan,
   Clocks clocks = known_clocks(context, plan, positions, fetched);
   std::map<DeviceId, OverreachingRecord> broken;  // removed devices' records breaking the clock
   std::sort(plan.merge.begin(), plan.merge.end(), [](const Verified& a, const Verified& b) {
-    return std::tie(a.record.record.device, a.record.record.seq) < std::tie(b.record.record.device, b.record.record.seq);
+    return std::tie(a.record.record.device, a.record.record.seq) <
+           std::tie(b.record.record.device, b.record.record.seq);
   });
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;

@@ -18,7 +18,12 @@ the root. Then:
   only key the thief holds) instead of the root: device 3 refuses it;
 - device 3, which had not synced since before the removal, takes the real
   bundle and merges device 2's pin up to the cut, and not the pin of Dave;
-- a device 4 that joins after the removal merges the pin too."""
+- a device 4 that joins after the removal merges the pin too.
+Last, a device that merged past a cut: device 5 pins Dave, device 4 merges
+it, and the service withholds that record from device 1 while it removes
+device 5, so the cut ends before it. Device 4 keeps the pin (taking it back
+is not done: docs/security.md, "The cut") and warns once that it merged past
+the cut; device 1 refuses the record."""
 import base64
 import hashlib
 import json
@@ -144,4 +149,35 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
         check(report["refused"] >= 1 and trust_level(device, "dave@example.org") != "full"
               and merged_position(device, two_id) == head,
               f"device {number} refuses device 2's record signed after the cut", report)
-finish(minimum=9)
+
+    five = Home(work, "device5")
+    invite = one.json("device", "invite", "--role", "full")
+    five.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
+              "--name", five.name)
+    one.must("sync")
+    five.must("sync")
+    five.must("lookup", "dave@example.org")
+    five.must("contact", "pin", "dave@example.org", people["dave"])
+    five.must("sync")
+    four.must("sync")
+    five_id = five.device_id()
+    withheld = service.rows("SELECT account, device_id, seq, sealed, created_at FROM trust_records "
+                            "WHERE device_id = ? ORDER BY seq DESC LIMIT 1", (five_id,))[0]
+    service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (five_id, withheld[2]))
+    short = one.json("device", "remove", five_id)
+    service.write("INSERT INTO trust_records (account, device_id, seq, sealed, created_at) VALUES (?, ?, ?, ?, ?)",
+                  withheld)
+    check(short.get("cut") == withheld[2] - 1 and trust_level(four, "dave@example.org") == "full",
+          "device 5 is removed with a cut before its pin of Dave, which device 4 had merged", (short, withheld[2]))
+    past = four.run("--json", "sync")
+    past_report = json.loads(past.stdout or b"{}").get("records", {})
+    check(past.returncode == 0 and past_report.get("past_cut") == [
+          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2]}],
+          "device 4 reports that it merged device 5's records past the cut", past_report)
+    warned = four.run("sync")
+    check(warned.returncode == 0 and b"past_cut" not in warned.stderr
+          and f"merged the trust records of the removed device {five_id}".encode() not in warned.stderr,
+          "once: the next sync does not warn again", warned.stderr.decode())
+    one.must("sync")
+    check(trust_level(one, "dave@example.org") != "full", "device 1 refuses device 5's pin after the cut")
+finish(minimum=13)
