@@ -386,12 +386,19 @@ int run_device_remove(const Context& context, const DeviceRemoveArgs& args) {
         fmt::format("the escrow the key service served was refused ({}); the removal went on and its "
                     "publication replaced it",
                     report.escrow_refused));
+  if (!report.cut_problem.empty())
+    print_warning(
+        fmt::format("the removed device's trust records are merged only up to number {}, what this device had "
+                    "merged: its log as the key service serves it could not be checked ({})",
+                    report.cut, report.cut_problem));
   if (context.json()) {
     json rotated = json::array();
     for (const auto& address : report.rotated)
       rotated.push_back(address.str());
-    print_json(
-        {{"removed", report.device_id.str()}, {"rotated", rotated}, {"devices_updated", report.devices_updated}});
+    print_json({{"removed", report.device_id.str()},
+                {"rotated", rotated},
+                {"devices_updated", report.devices_updated},
+                {"cut", report.cut}});
     return 0;
   }
   print_note(fmt::format("removed {}; new keys for {} address(es) were published and sent to {} device(s)",

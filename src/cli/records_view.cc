@@ -47,6 +47,13 @@ nlohmann::json long_waits_json(const std::vector<devices::LongWait>& found) {
   return out;
 }
 
+nlohmann::json past_cut_json(const std::vector<devices::PastCut>& found) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& past : found)
+    out.push_back({{"removed", past.removed.str()}, {"cut", past.cut}, {"merged", past.merged}});
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
@@ -58,6 +65,7 @@ nlohmann::json records_json(const devices::RecordsReport& records) {
   out["overreaching"] = overreaching_json(records.overreaching);
   out["removed_differences"] = removed_differences_json(records.removed_differences);
   out["long_waits"] = long_waits_json(records.long_waits);
+  out["past_cut"] = past_cut_json(records.past_cut);
   return out;
 }
 
@@ -104,6 +112,10 @@ bool print_records(const devices::RecordsReport& records) {
   }
   for (const auto& wait : records.long_waits) {
     print_warning(devices::describe_long_wait(wait));
+    any = true;
+  }
+  for (const auto& past : records.past_cut) {
+    print_warning(devices::describe_past_cut(past));
     any = true;
   }
   if (records.conflicts > 0) {

@@ -115,4 +115,15 @@ std::string describe_long_wait(const LongWait& wait) {
       internal::kLongWait.count());
 }
 
+// Deciding again on any device reaches every device, which ends the
+// difference for what a person decided.
+std::string describe_past_cut(const PastCut& past) {
+  return fmt::format(
+      "this device merged the trust records of the removed device {0} up to number {1}, but its removal accepts "
+      "them only up to {2}: what device {0} decided in records {3} to {1} holds here and on no other device. "
+      "Check what this device shows ('mailseal trust ADDRESS') and decide again where it differs "
+      "('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then takes it",
+      past.removed.str(), past.merged, past.cut, past.cut + 1);
+}
+
 }  // namespace mailseal::devices

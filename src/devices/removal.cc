@@ -92,10 +92,17 @@ RemovalReport remove_device(profile::Profile& profile, keyservice::Client& clien
   const KeyAccess new_files = profile.access_for_new_key_files(key_access);
   const bool could_sign = target->role != store::DeviceRole::Read;
 
-  RemovalReport report{device_id, {}, 0, escrow_refused};
+  // The removed device's trust records up to here are its decisions while
+  // it was the person's, and every device merges them, a device that joins
+  // later too; what it signs after the cut is refused (docs/security.md,
+  // "The cut"). Named before the removal, while the service still serves
+  // its log as any other.
+  const CutFound cut = removal_cut(profile, client, key_access, device_id, now);
+  RemovalReport report{device_id, {}, 0, escrow_refused, cut.cut.seq, cut.problem};
   {
     store::Transaction transaction(store.database());
     store.set_device_status(device_id, store::DeviceStatus::Removed);
+    store.set_device_removal_cut(device_id, cut.cut);
     store::TrustRecords records(store);
     for (const Bytes& der : {target->signature_certificate, target->agreement_certificate}) {
       records.add_revocation(record.fingerprint, crypto::Certificate::from_der(der).serial_hex(), "device removed",

@@ -103,8 +103,11 @@ std::string state_digest(const std::vector<store::DeviceRecord>& devices, const 
                          const KeyStatuses& records, std::vector<std::string> revoked) {
   std::vector<std::string> parts;
   for (const auto& device : devices) {
-    parts.push_back(fmt::format("device {} {} {} {}", device.device_id.str(), store::to_string(device.role),
-                                store::to_string(device.status), to_hex(crypto::sha256(device.signature_certificate))));
+    parts.push_back(fmt::format(
+        "device {} {} {} {}{}", device.device_id.str(), store::to_string(device.role), store::to_string(device.status),
+        to_hex(crypto::sha256(device.signature_certificate)),
+        device.removal_cut ? fmt::format(" cut {} {}", device.removal_cut->seq, to_hex(device.removal_cut->hash))
+                           : std::string()));
   }
   for (const auto& certificate : mail)
     parts.push_back(fmt::format("mail {} {}", to_hex(crypto::sha256(certificate.certificate)),
@@ -464,6 +467,8 @@ void apply_roster_changes(store::LocalStore& store, const RosterChanges& changes
   }
   for (const auto& id : changes.removed)
     store.set_device_status(id, store::DeviceStatus::Removed);
+  for (const auto& [id, cut] : changes.cuts)
+    store.set_device_removal_cut(id, cut);
   for (const auto& [id, role] : changes.restricted)
     store.set_device_role(id, role);
   for (const auto& device : changes.renewed)

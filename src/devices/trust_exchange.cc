@@ -124,6 +124,8 @@ std::string material_state(store::LocalStore& store) {
   for (const auto& device : store.devices()) {
     state += device.device_id.str() + ":" + std::string(store::to_string(device.role)) + ":" +
              std::string(store::to_string(device.status)) + ";";
+    if (device.removal_cut)
+      state += fmt::format("cut {} {};", device.removal_cut->seq, to_hex(device.removal_cut->hash));
   }
   return to_hex(crypto::sha256(as_bytes(state)));
 }
@@ -503,6 +505,7 @@ struct Plan {
   int refused = 0;
   std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
   std::map<std::pair<DeviceId, DeviceId>, RemovedDifference> removed_differences;  // by (removed, other)
+  std::vector<PastCut> past_cut;  // removed devices this one merged past the cut of
 };
 
 struct Context {
@@ -1175,6 +1178,9 @@ void check_named_digest(const ProofKnowledge& known, const TrustRecord& record, 
 // this one now refuses (docs/security.md, G6). Only reported: nothing
 // reconciles them. Run after every hold, so that a record held back (a
 // forged frontier entry among them) claims nothing (review i14i, finding 3).
+// Where the removal names a cut, every device merges up to it, so only a
+// record up to the cut that waits here is a difference (one past the cut is
+// the other device's to report, PastCut).
 void note_removed_differences(const Context& context, Plan& plan,
                               const std::map<DeviceId, store::RecordPosition>& positions) {
   for (const auto& verified : plan.merge) {
@@ -1186,13 +1192,18 @@ void note_removed_differences(const Context& context, Plan& plan,
       if (member == context.roster.end() || member->second.status != store::DeviceStatus::Removed)
         continue;
       auto position = positions.find(device);
-      const std::int64_t ours = position == positions.end() ? 0 : position->second.seq;
-      if (seq <= ours)
+      auto reached = plan.reached.find(device);
+      const std::int64_t ours = reached != plan.reached.end() ? reached->second
+                                : position != positions.end() ? position->second.seq
+                                                              : 0;
+      const auto& cut = member->second.removal_cut;
+      const std::int64_t theirs = cut ? std::min(seq, cut->seq) : seq;
+      if (theirs <= ours)
         continue;
       auto [at, inserted] = plan.removed_differences.emplace(std::make_pair(device, record.device),
-                                                             RemovedDifference{device, record.device, seq, ours});
+                                                             RemovedDifference{device, record.device, theirs, ours});
       if (!inserted)
-        at->second.theirs = std::max(at->second.theirs, seq);
+        at->second.theirs = std::max(at->second.theirs, theirs);
     }
   }
 }
@@ -1255,6 +1266,54 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
   hold_overreaching(plan);
 }
 
+// A removed device's log up to the cut its removal names (docs/security.md,
+// "The cut"), checked as any log (verify_log) and ending at the record the
+// admin device signed in the removal: a thief holding the removed key may
+// have signed another fork since, and the service would serve it. Records
+// after the cut are refused. A record up to the cut that waits here (a key,
+// a hold) keeps the log waiting with its note or warning; one the service
+// no longer serves waits as `unserved`, with a warning naming the service.
+// A device that merged past the cut (it synced between the removing
+// device's fetch and the removal's bundle) is reported (PastCut): what
+// those records decided is not taken back yet.
+void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
+                     const store::RecordPosition& position, std::int64_t head, const store::RemovalCut& cut,
+                     Plan& plan) {
+  plan.refused += static_cast<int>(std::max<std::int64_t>(head - std::max(position.seq, cut.seq), 0));
+  plan.reached[device] = position.seq;
+  if (position.seq > cut.seq || (position.seq == cut.seq && position.hash != cut.hash)) {
+    plan.past_cut.push_back({device, cut.seq, position.seq});
+    return;
+  }
+  if (position.seq == cut.seq)
+    return;
+  std::vector<keyservice::StoredRecord> up_to_cut;
+  std::copy_if(served.begin(), served.end(), std::back_inserter(up_to_cut),
+               [&](const keyservice::StoredRecord& stored) { return stored.seq <= cut.seq; });
+  const std::size_t first = plan.merge.size();
+  verify_log(context, device, up_to_cut, position, std::min(head, cut.seq), plan);
+  if (plan.waiting.count(device))
+    return;
+  const std::int64_t reached = plan.reached[device];
+  if (reached < cut.seq) {
+    // The service holds fewer of its records than the admin device saw.
+    const auto missing = static_cast<int>(cut.seq - reached);
+    plan.deferred += missing;
+    plan.unserved += missing;
+    plan.waiting.insert(device);
+    return;
+  }
+  if (plan.merge.back().hash == cut.hash)
+    return;
+  const auto taken = static_cast<int>(plan.merge.size() - first);
+  plan.merge.erase(plan.merge.begin() + static_cast<std::ptrdiff_t>(first), plan.merge.end());
+  plan.reached[device] = position.seq;
+  hold_log_from(plan, device, position.seq + 1, head, taken, FrontierVerdict::Unopened,
+                fmt::format("is not in the log that the removal of device {} names as its last record {} (the cut): "
+                            "the key service serves another fork of its log",
+                            device.str(), cut.seq));
+}
+
 // `own`: this device's own records taken back (take_back_own_log), merged
 // with the others' and held to the same check of withheld tails.
 Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> own) {
@@ -1279,7 +1338,10 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
       continue;
     }
     if (member->second.status == store::DeviceStatus::Removed) {
-      plan.refused += static_cast<int>(std::max<std::int64_t>(fresh, 0));
+      if (member->second.removal_cut)
+        merge_up_to_cut(context, device, records, position, head, *member->second.removal_cut, plan);
+      else
+        plan.refused += static_cast<int>(std::max<std::int64_t>(fresh, 0));
       continue;
     }
     verify_log(context, device, records, position, head, plan);
@@ -1485,7 +1547,78 @@ std::vector<RemovedDifference> first_reported(store::LocalStore& store,
   return out;
 }
 
+// Each once, like first_reported: merging past a cut does not change until
+// the person decides again, and would otherwise be warned of at every sync.
+std::vector<PastCut> first_reported(store::LocalStore& store, const std::vector<PastCut>& found) {
+  std::vector<PastCut> out;
+  for (const auto& past : found) {
+    const std::string key = fmt::format("records.past_cut.{}", past.removed.str());
+    const std::string seen = fmt::format("{}/{}", past.cut, past.merged);
+    if (store.setting(key) == seen)
+      continue;
+    store.set_setting(key, seen);
+    out.push_back(past);
+  }
+  return out;
+}
+
+// What every merge checks against: the profile, this device, the records
+// keys and the roster held here.
+Context context_of(profile::Profile& profile, const std::vector<store::RecordsKeyRecord>& keys,
+                   const KeyAccess& key_access) {
+  store::LocalStore& store = profile.store();
+  Context context{store,
+                  store.profile().fingerprint,
+                  root_identity(profile),
+                  this_device(store).device_id,
+                  profile.root_certificate(),
+                  {},
+                  {}};
+  for (const auto& key : keys)
+    context.keys.emplace(key.key_id, read_records_key(store, key, key_access));
+  for (auto& device : store.devices())
+    context.roster.emplace(device.device_id, std::move(device));
+  return context;
+}
+
 }  // namespace
+
+CutFound removal_cut(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                     const DeviceId& device, TimePoint now) {
+  store::LocalStore& store = profile.store();
+  store::TrustSync sync(store);
+  const auto positions = sync.positions();
+  CutFound found;
+  for (const auto& position : positions) {
+    if (position.device_id == device)
+      found.cut = {position.seq, position.hash};
+  }
+  const auto keys = sync.records_keys();
+  if (keys.empty())
+    return found;  // no records yet: none of its records
+  try {
+    Context context = context_of(profile, keys, key_access);
+    const store::DeviceRecord self = this_device(store);
+    KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
+    const Fetched fetched = fetch_records(client, context.profile, positions, signer.signer);
+    // Every log, as a sync checks them (frontiers, the clock), without
+    // merging anything: the cut is the device's last record that would be
+    // merged here now.
+    const Plan plan = plan_merge(context, fetched, {});
+    auto reached = plan.reached.find(device);
+    if (reached == plan.reached.end() || reached->second <= found.cut.seq)
+      return found;
+    for (const auto& verified : plan.merge) {
+      if (verified.record.record.device == device && verified.record.record.seq == reached->second)
+        found.cut = {reached->second, verified.hash};
+    }
+  } catch (const store::StoreError&) {
+    throw;
+  } catch (const Error& error) {
+    found.problem = error.what();
+  }
+  return found;
+}
 
 RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
                                TimePoint now) {
@@ -1500,11 +1633,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   const Identity fingerprint = store.profile().fingerprint;
   const Identity own_root = root_identity(profile);
   KeySigner signer(profile.load_key(self.signature_key_file, key_access), self.device_id.str(), now);
-  Context context{store, fingerprint, own_root, self.device_id, profile.root_certificate(), {}, {}};
-  for (const auto& key : keys)
-    context.keys.emplace(key.key_id, read_records_key(store, key, key_access));
-  for (auto& device : store.devices())
-    context.roster.emplace(device.device_id, std::move(device));
+  Context context = context_of(profile, keys, key_access);
   // Fetched first: the service's copy of this device's own log is checked
   // (and taken back when this store is behind it) before anything new is
   // written under the next number.
@@ -1529,6 +1658,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   apply_plan(context, plan, report, now);
   report.removed_differences = first_reported(store, plan.removed_differences);
   report.long_waits = note_waits(store, silent_waits(store, plan, fetched, report), now);
+  report.past_cut = first_reported(store, plan.past_cut);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
   return report;

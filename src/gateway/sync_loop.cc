@@ -37,6 +37,8 @@ std::vector<std::string> describe(const devices::SyncReport& report) {
     lines.push_back("sync: warning: " + devices::describe_removed_difference(difference));
   for (const auto& wait : report.records.long_waits)
     lines.push_back("sync: warning: " + devices::describe_long_wait(wait));
+  for (const auto& past : report.records.past_cut)
+    lines.push_back("sync: warning: " + devices::describe_past_cut(past));
   if (report.removed)
     lines.push_back("sync: this device was removed from the profile; the gateway no longer syncs");
   return lines;

@@ -111,12 +111,13 @@ void insert_profile(Database& database, const ProfileRecord& profile) {
 }
 
 void insert_device(Database& database, const DeviceRecord& device) {
-  database
-      .prepare(
-          "INSERT INTO devices (device_id, name, role, status, is_self, signature_certificate, "
-          "agreement_certificate, signature_key_file, agreement_key_file, created_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-      .bind(1, device.device_id.str())
+  auto statement = database.prepare(
+      "INSERT INTO devices (device_id, name, role, status, is_self, signature_certificate, "
+      "agreement_certificate, signature_key_file, agreement_key_file, created_at, removal_cut_seq, "
+      "removal_cut_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  if (device.removal_cut)
+    statement.bind(11, device.removal_cut->seq).bind(12, device.removal_cut->hash);
+  statement.bind(1, device.device_id.str())
       .bind(2, device.name)
       .bind(3, to_string(device.role))
       .bind(4, to_string(device.status))
@@ -366,7 +367,8 @@ ProfileRecord LocalStore::profile() {
 std::vector<DeviceRecord> LocalStore::devices() {
   auto statement = database_.prepare(
       "SELECT device_id, name, role, status, is_self, signature_certificate, agreement_certificate, "
-      "signature_key_file, agreement_key_file, created_at FROM devices ORDER BY created_at, device_id");
+      "signature_key_file, agreement_key_file, created_at, removal_cut_seq, removal_cut_hash FROM devices "
+      "ORDER BY created_at, device_id");
   std::vector<DeviceRecord> out;
   while (statement.step()) {
     DeviceRecord device;
@@ -380,6 +382,8 @@ std::vector<DeviceRecord> LocalStore::devices() {
     device.signature_key_file = statement.column_text(7);
     device.agreement_key_file = statement.column_text(8);
     device.created_at = statement.column_time(9);
+    if (!statement.column_is_null(10))
+      device.removal_cut = RemovalCut{statement.column_int(10), statement.column_blob(11)};
     out.push_back(std::move(device));
   }
   return out;
@@ -462,6 +466,16 @@ void LocalStore::set_device_status(const DeviceId& device_id, DeviceStatus statu
   database_.prepare("UPDATE devices SET status = ?2 WHERE device_id = ?1")
       .bind(1, device_id.str())
       .bind(2, to_string(status))
+      .run();
+  if (database_.changes() == 0)
+    throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));
+}
+
+void LocalStore::set_device_removal_cut(const DeviceId& device_id, const RemovalCut& cut) {
+  database_.prepare("UPDATE devices SET removal_cut_seq = ?2, removal_cut_hash = ?3 WHERE device_id = ?1")
+      .bind(1, device_id.str())
+      .bind(2, cut.seq)
+      .bind(3, cut.hash)
       .run();
   if (database_.changes() == 0)
     throw Error(ErrorCode::NotFound, fmt::format("no device {}", device_id.str()));

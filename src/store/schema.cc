@@ -307,10 +307,20 @@ CREATE TABLE record_waits (
 );
 )sql";
 
+// Schema version 12: the cut a removal names (docs/security.md, "The cut"):
+// the number and sealed-record hash of the last record of the removed
+// device that the removing admin device accepted. NULL for active devices
+// and for removals made before: their records not merged are refused, as
+// before.
+constexpr std::string_view kSchemaV12 = R"sql(
+ALTER TABLE devices ADD COLUMN removal_cut_seq INTEGER;
+ALTER TABLE devices ADD COLUMN removal_cut_hash BLOB;
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 11> kSchemaSteps = {kSchemaV1, kSchemaV2,  kSchemaV3, kSchemaV4,
+constexpr std::array<std::string_view, 12> kSchemaSteps = {kSchemaV1, kSchemaV2,  kSchemaV3, kSchemaV4,
                                                            kSchemaV5, kSchemaV6,  kSchemaV7, kSchemaV8,
-                                                           kSchemaV9, kSchemaV10, kSchemaV11};
+                                                           kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

@@ -41,8 +41,10 @@ def carol_level(device):
 
 def forget_times(device):
     """D2's store as mailseal before schema 9 left it: no table of every merged record's time (nor the later
-    tables: schema 10's frontier proofs, schema 11's record waits)."""
+    tables: schema 10's frontier proofs, schema 11's record waits, schema 12's removal cuts)."""
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        db.execute("ALTER TABLE devices DROP COLUMN removal_cut_seq")
+        db.execute("ALTER TABLE devices DROP COLUMN removal_cut_hash")
         db.execute("DROP TABLE record_waits")
         db.execute("DROP TABLE record_head_proofs")
         db.execute("DROP TABLE record_times")

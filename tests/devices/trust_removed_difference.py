@@ -9,10 +9,16 @@ and device 1's sync warns that device 2 merged records of the removed device
 3 that this device did not (`sync --json` `records.removed_differences`),
 once: device 2's later records name the same record again and are merged
 without the warning, and a device that joins later hears of it once too.
-A device that merged as much or more says nothing."""
+A device that merged as much or more says nothing.
+
+This is what a removal by an older mailseal does, which names no cut
+(docs/security.md, "The cut"): the removal's cut is taken out of device 1's
+store and the service's escrow is emptied, so that device 1 publishes its
+device list again without it, as an older mailseal would have."""
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 
@@ -42,6 +48,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
 
     ours = merged_position(one, three_id)
     one.must("device", "remove", three_id)
+    with sqlite3.connect(os.path.join(one.home, "mailseal.db")) as db:
+        db.execute("UPDATE devices SET removal_cut_seq = NULL, removal_cut_hash = NULL")
+    service.write("UPDATE accounts SET escrow = NULL, escrow_id = NULL")
     check(ours < theirs, "device 1 had merged less of device 3's log when it removed it", (ours, theirs))
     quiet = one.json("sync")["records"]
     check(quiet["refused"] >= 1 and not quiet["removed_differences"] and trust_level(one, "carol@example.org") != "full",

@@ -917,6 +917,8 @@ std::vector<store::DeviceRecord> merged(std::vector<store::DeviceRecord> held,
     find(id)->role = role;
   for (const auto& device : changes.renewed)
     *find(device.device_id) = device;
+  for (const auto& [id, cut] : changes.cuts)
+    find(id)->removal_cut = cut;
   held.insert(held.end(), changes.added.begin(), changes.added.end());
   std::sort(held.begin(), held.end(),
             [](const store::DeviceRecord& a, const store::DeviceRecord& b) { return a.device_id < b.device_id; });
@@ -1189,6 +1191,91 @@ TEST(RosterMerge, AnEscrowCarriesItsRevocationsAndRosterClock) {
   const std::string clock = "\"MLAPTOP\":7";
   text.replace(text.find(clock), clock.size(), "\"MLAPTOP\":\"seven\"");
   expect_error(ErrorCode::Malformed, [&] { internal::decode_bundle(as_bytes(text)); }, "roster_clock");
+}
+
+store::DeviceRecord removed_at(store::DeviceRecord device, std::optional<store::RemovalCut> cut) {
+  device.status = DeviceStatus::Removed;
+  device.removal_cut = std::move(cut);
+  return device;
+}
+
+store::RemovalCut cut_at(std::int64_t seq, std::string_view record) {
+  return {seq, crypto::sha256(as_bytes(record))};
+}
+
+// docs/security.md, "The cut": the higher number is kept, one number with
+// two hashes keeps the greater hash, and a removal without a cut takes the
+// other's; in either order.
+TEST(RemovalCut, TheLaterOfTwoCutsIsKeptInEitherOrder) {
+  const store::RemovalCut low = cut_at(2, "two");
+  const store::RemovalCut high = cut_at(5, "five");
+  EXPECT_EQ(internal::later_cut(low, high), high);
+  EXPECT_EQ(internal::later_cut(high, low), high);
+  EXPECT_EQ(internal::later_cut(std::nullopt, low), low) << "a removal by an older mailseal names no cut";
+  EXPECT_EQ(internal::later_cut(low, std::nullopt), low);
+  EXPECT_EQ(internal::later_cut(std::nullopt, std::nullopt), std::nullopt);
+  const store::RemovalCut fork_a = cut_at(5, "a");
+  const store::RemovalCut fork_b = cut_at(5, "b");
+  const auto greater = std::max(fork_a.hash, fork_b.hash) == fork_a.hash ? fork_a : fork_b;
+  EXPECT_EQ(internal::later_cut(fork_a, fork_b), greater) << "two forks at one number: every device keeps one";
+  EXPECT_EQ(internal::later_cut(fork_b, fork_a), greater);
+}
+
+TEST(RemovalCut, TwoAdminDevicesThatRemovedTheSameDeviceKeepTheHigherCut) {
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  const std::vector<store::DeviceRecord> on_laptop = {laptop, removed_at(phone, cut_at(3, "three"))};
+  const std::vector<store::DeviceRecord> on_desk = {laptop, removed_at(phone, cut_at(7, "seven"))};
+  for (const auto& [held, other] : {std::pair{on_laptop, on_desk}, std::pair{on_desk, on_laptop}}) {
+    const auto list = merged(held, other);
+    const auto entry = std::find_if(list.begin(), list.end(),
+                                    [&](const store::DeviceRecord& d) { return d.device_id == phone.device_id; });
+    EXPECT_EQ(entry->removal_cut, cut_at(7, "seven"));
+  }
+  EXPECT_TRUE(internal::merge_roster(merged(on_laptop, on_desk), on_laptop, test::alice().root).empty())
+      << "a lower cut served again changes nothing";
+  // A removal learned from the other list brings its cut; a device never
+  // known here comes with it; an older removal without one keeps the cut.
+  const auto learned = merged({laptop, phone}, on_desk);
+  EXPECT_EQ(learned[learned[0].device_id == phone.device_id ? 0 : 1].removal_cut, cut_at(7, "seven"));
+  const auto added = merged({laptop}, on_desk);
+  EXPECT_EQ(added[added[0].device_id == phone.device_id ? 0 : 1].removal_cut, cut_at(7, "seven"));
+  EXPECT_TRUE(internal::merge_roster(on_desk, {laptop, removed_at(phone, std::nullopt)}, test::alice().root).empty());
+  // What a refused escrow still gives (shrinking_changes) adds no records to merge.
+  EXPECT_TRUE(internal::shrinking_changes({laptop, phone}, on_desk, laptop.device_id, test::alice().root).cuts.empty());
+}
+
+TEST(RemovalCut, BundlesCarryTheCutAndRefuseAMalformedOne) {
+  const auto laptop = new_device(DeviceRole::Admin);
+  const auto phone = new_device(DeviceRole::Full);
+  const auto tablet = new_device(DeviceRole::Read);
+  internal::KeyBundle escrow;
+  escrow.fingerprint = Identity("MPROFILE");
+  escrow.name = "Alice";
+  escrow.root = test::alice().root.der();
+  escrow.devices = {laptop, removed_at(phone, cut_at(4, "four")), removed_at(tablet, store::RemovalCut{})};
+  escrow.roster = escrow.devices;
+  const SecretBytes encoded = internal::encode_bundle(escrow);
+  const internal::KeyBundle decoded = internal::decode_bundle(ByteView(encoded.data(), encoded.size()));
+  for (const auto* list : {&decoded.devices, &decoded.roster}) {
+    ASSERT_EQ(list->size(), 3u);
+    EXPECT_EQ((*list)[0].removal_cut, std::nullopt);
+    EXPECT_EQ((*list)[1].removal_cut, cut_at(4, "four"));
+    EXPECT_EQ((*list)[2].removal_cut, store::RemovalCut{}) << "none of its records";
+  }
+  const std::string text(encoded.begin(), encoded.end());
+  const auto refused = [&](const std::string& from, const std::string& to) {
+    std::string changed = text;
+    ASSERT_NE(changed.find(from), std::string::npos) << from;
+    changed.replace(changed.find(from), from.size(), to);
+    expect_error(
+        ErrorCode::Malformed, [&] { internal::decode_bundle(as_bytes(changed)); }, "removal_cut");
+  };
+  refused("\"seq\":4", "\"seq\":-4");
+  refused("\"seq\":4", "\"seq\":0");  // number 0 with a hash
+  refused("\"seq\":4", "\"seq\":\"four\"");
+  refused("\"hash\":\"\"", "\"hash\":\"AAAA\"");               // a hash that is no SHA-256
+  refused("\"status\":\"removed\"", "\"status\":\"active\"");  // an active device with a cut
 }
 
 TEST(RecordsKeysMerge, TwoRotationsAtOnceAgreeOnOneCurrentKeyAndAnArchivedKeyStaysArchived) {

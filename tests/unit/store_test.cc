@@ -594,6 +594,10 @@ TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 12) {
+    database.execute(
+        "ALTER TABLE devices DROP COLUMN removal_cut_seq; ALTER TABLE devices DROP COLUMN removal_cut_hash;");
+  }
   if (version < 11) {
     database.execute("DROP TABLE record_waits;");
   }
@@ -663,9 +667,14 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_TRUE(TrustSync(store).head_proof(DeviceId("MA"), 1).has_value());
   TrustSync(store).set_record_waits({{DeviceId("MA"), 2, at(6)}});
   EXPECT_EQ(TrustSync(store).record_waits().size(), 1u);
+  // Schema 12: a device removed before names no cut; one removed since does.
+  const DeviceId self = store.devices().front().device_id;
+  EXPECT_EQ(store.devices().front().removal_cut, std::nullopt);
+  store.set_device_removal_cut(self, {3, blob("h")});
+  EXPECT_EQ(store.devices().front().removal_cut, (RemovalCut{3, blob("h")}));
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
 
 // Schema 8 adds whether a discovery was verified: one recorded before says
 // nothing about it, so it stays unverified.

@@ -251,6 +251,21 @@ struct LongWait {
 // to do.
 std::string describe_long_wait(const LongWait& wait);
 
+// This device merged records of a removed device past the cut its removal
+// names (docs/security.md, "The cut"): it synced between the removing admin
+// device's fetch and the removal's bundle, or the service served it another
+// fork. What those records decided holds here and on no other device; it is
+// not taken back yet.
+struct PastCut {
+  DeviceId removed;
+  std::int64_t cut = 0;     // the last record of `removed` the removal accepts
+  std::int64_t merged = 0;  // the last one this device merged
+};
+
+// The warning for a removed device's records merged here past its cut,
+// saying what to do.
+std::string describe_past_cut(const PastCut& past);
+
 // What a sync did with trust records (docs/service.md, "Trust records").
 struct RecordsReport {
   bool has_key = false;  // false until an admin device made the records key
@@ -266,6 +281,7 @@ struct RecordsReport {
   std::vector<OverreachingRecord> overreaching;  // by writer
   std::vector<RemovedDifference> removed_differences;  // by removed device, then other device
   std::vector<LongWait> long_waits;                    // by writer
+  std::vector<PastCut> past_cut;                       // each said once (kept in the store's settings)
 };
 
 struct SyncReport {
@@ -341,6 +357,12 @@ struct RemovalReport {
   // does not read as the profile's devices): why. The removal went on and
   // its publication replaced it; empty when none was refused.
   std::string escrow_refused;
+  // The cut the removal names (docs/security.md, "The cut"): the last
+  // record of the removed device's log that this device checked and every
+  // device merges; `cut_problem` says why it is only what this device had
+  // merged before (the key service did not answer or misbehaved), else empty.
+  std::int64_t cut = 0;
+  std::string cut_problem;
 };
 
 // Removes a device: revokes its certificates, makes new mail encryption keys

@@ -22,7 +22,7 @@ namespace mailseal::store {
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
 
 // The schema this build reads and writes.
-inline constexpr std::int64_t kSchemaVersion = 11;
+inline constexpr std::int64_t kSchemaVersion = 12;
 
 enum class Suite { Compat, Modern };
 enum class DeviceRole { Admin, Full, Read };
@@ -57,6 +57,16 @@ struct ProfileRecord {
   TimePoint created_at{};
 };
 
+// The last record of a removed device's trust-record log that the admin
+// device removing it accepted (docs/security.md, "The cut"): every device
+// merges that log up to it, ending at `hash`, and refuses what follows.
+// seq 0 (hash empty): none of its records.
+struct RemovalCut {
+  std::int64_t seq = 0;
+  Bytes hash;  // SHA-256 of the sealed record `seq`, as the next record's `previous` names it
+  bool operator==(const RemovalCut&) const = default;
+};
+
 struct DeviceRecord {
   DeviceId device_id;
   std::string name;
@@ -68,6 +78,9 @@ struct DeviceRecord {
   std::string signature_key_file;  // empty for other devices
   std::string agreement_key_file;
   TimePoint created_at{};
+  // Removed devices (schema 11): the cut the removal named; nullopt for one
+  // removed by an older mailseal (its records not merged before are refused).
+  std::optional<RemovalCut> removal_cut{};
 };
 
 struct MailKeyRecord {
@@ -171,6 +184,8 @@ class LocalStore {
 
   void add_device(const DeviceRecord& device);
   void set_device_status(const DeviceId& device_id, DeviceStatus status);
+  // A removed device's cut (RemovalCut): Error(NotFound) for an unknown device.
+  void set_device_removal_cut(const DeviceId& device_id, const RemovalCut& cut);
   // Error(NotFound) for an unknown device.
   void set_device_role(const DeviceId& device_id, DeviceRole role);
   // A renewed device's certificates (the same keys): Error(NotFound) for an unknown device.

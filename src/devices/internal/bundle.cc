@@ -16,6 +16,7 @@ using nlohmann::json;
 
 constexpr std::string_view kType = "mailseal-key-bundle";
 constexpr int kVersion = 1;
+constexpr std::size_t kSha256Bytes = 32;
 
 std::string text_of(const SecretBytes& bytes) {
   return std::string(bytes.begin(), bytes.end());
@@ -86,6 +87,10 @@ json devices_json(const std::vector<store::DeviceRecord>& list) {
                        {"status", store::to_string(device.status)},
                        {"signature_certificate", encode_base64(device.signature_certificate)},
                        {"agreement_certificate", encode_base64(device.agreement_certificate)}});
+    if (device.removal_cut) {
+      devices.back()["removal_cut"] = {{"seq", device.removal_cut->seq},
+                                       {"hash", encode_base64(device.removal_cut->hash)}};
+    }
   }
   return devices;
 }
@@ -144,6 +149,26 @@ SecretBytes encode_bundle(const KeyBundle& bundle) {
 
 namespace {
 
+// A removal's cut (absent from older bundles and for active devices): a
+// number and the SHA-256 of that sealed record, or number 0 and no hash.
+std::optional<store::RemovalCut> decode_removal_cut(const json& item, store::DeviceStatus status) {
+  if (!item.contains("removal_cut"))
+    return std::nullopt;
+  const Error wrong(ErrorCode::Malformed, "the key bundle's field 'removal_cut' is wrong");
+  store::RemovalCut out;
+  try {
+    const json& cut = item.at("removal_cut");
+    out = {get<std::int64_t>(cut, "seq"), get_base64(cut, "hash")};
+  } catch (const Error&) {
+    throw wrong;
+  }
+  const bool none = out.seq == 0 && out.hash.empty();
+  const bool some = out.seq > 0 && out.hash.size() == kSha256Bytes;
+  if (status != store::DeviceStatus::Removed || !(none || some))
+    throw wrong;
+  return out;
+}
+
 std::vector<store::DeviceRecord> decode_devices(const json& document, const char* name) {
   std::vector<store::DeviceRecord> out;
   for (const auto& item : get<std::vector<json>>(document, name)) {
@@ -154,6 +179,7 @@ std::vector<store::DeviceRecord> decode_devices(const json& document, const char
     device.status = store::parse_device_status(get<std::string>(item, "status"));
     device.signature_certificate = get_base64(item, "signature_certificate");
     device.agreement_certificate = get_base64(item, "agreement_certificate");
+    device.removal_cut = decode_removal_cut(item, device.status);
     out.push_back(std::move(device));
   }
   return out;

@@ -103,6 +103,13 @@ void revoke_certificates_of(RosterChanges& changes, const store::DeviceRecord& a
 
 }  // namespace
 
+std::optional<store::RemovalCut> later_cut(const std::optional<store::RemovalCut>& a,
+                                           const std::optional<store::RemovalCut>& b) {
+  if (!a || !b)
+    return a ? a : b;
+  return std::tie(a->seq, a->hash) >= std::tie(b->seq, b->hash) ? a : b;
+}
+
 RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const std::vector<store::DeviceRecord>& other,
                            const crypto::Certificate& root) {
   RosterChanges changes;
@@ -153,6 +160,10 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
       auto& list = mine->role == store::DeviceRole::Admin ? changes.admins_lowered : changes.restricted;
       list.emplace_back(entry.device_id, entry.role);
     }
+    if (entry.status == store::DeviceStatus::Removed) {
+      if (auto cut = later_cut(mine->removal_cut, entry.removal_cut); cut != mine->removal_cut)
+        changes.cuts.emplace_back(entry.device_id, *cut);
+    }
     if (entry.status == store::DeviceStatus::Removed || mine->status == store::DeviceStatus::Removed) {
       // Certificates renewed for a removed device are not taken: revoked.
       revoke_certificates_of(changes, *mine, entry);
@@ -178,6 +189,7 @@ RosterChanges shrinking_changes(const std::vector<store::DeviceRecord>& held,
   changes.added.clear();
   changes.renewed.clear();
   changes.admins_lowered.clear();
+  changes.cuts.clear();
   return changes;
 }
 

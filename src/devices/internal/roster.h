@@ -8,6 +8,7 @@
 // of the two lists; roster.cc applies them to the store.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,8 +41,22 @@ struct RosterChanges {
   // both sides: a renewal made before the removal was known is revoked, not
   // taken. Revoking again changes nothing, so empty() leaves them out.
   std::vector<Bytes> revoked;
-  bool empty() const noexcept { return added.empty() && removed.empty() && restricted.empty() && renewed.empty(); }
+  // Removed devices whose cut (store::RemovalCut) the merge moves: the
+  // later of the two (later_cut).
+  std::vector<std::pair<DeviceId, store::RemovalCut>> cuts;
+  bool empty() const noexcept {
+    return added.empty() && removed.empty() && restricted.empty() && renewed.empty() && cuts.empty();
+  }
 };
+
+// The cut kept when two admin devices removed the same device at once
+// (docs/security.md, "The cut"): both checked the removed device's log up
+// to theirs, so the higher number is kept (merging only adds); the same
+// number with two hashes (the service served them two forks) keeps the
+// greater hash, so that every device agrees on one. A removal without a cut
+// (an older mailseal) takes the other's.
+std::optional<store::RemovalCut> later_cut(const std::optional<store::RemovalCut>& a,
+                                           const std::optional<store::RemovalCut>& b);
 
 // Error(BadSignature) naming the device when `other` holds an entry that is
 // not a device of the profile (is_device_of), or binds a device held here to
@@ -58,7 +73,8 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
 // refuses it, because it removes `self` or lowers this device's role: what
 // only shrinks who can read or sign. The removals of other devices (with the
 // revocation of their device certificates) and lowered roles of devices that
-// are not admin devices are kept; this device's own entry is left out (its
+// are not admin devices are kept, their cuts are not (a cut adds records to
+// merge); this device's own entry is left out (its
 // removal stays refused), no admin device is lowered (admins_lowered, F2),
 // and nothing is added or renewed (the list may be a stolen admin device's,
 // and an added device would read every key). Removals are final, so losing

@@ -27,6 +27,18 @@ void rotate_records_key(store::LocalStore& store, const KeyAccess& key_access, T
 bool records_material_changed(store::LocalStore& store);
 void remember_records_material(store::LocalStore& store);
 
+// The cut a removal of `device` names (docs/security.md, "The cut"): every
+// log as the service serves it, checked as a sync checks it (nothing
+// merged), and the last record of `device` that would be merged here; or
+// what this device merged of it when the service cannot be asked or
+// misbehaves (`problem` says why).
+struct CutFound {
+  store::RemovalCut cut;
+  std::string problem;
+};
+CutFound removal_cut(profile::Profile& profile, keyservice::Client& client, const KeyAccess& key_access,
+                     const DeviceId& device, TimePoint now);
+
 // Writes what this device decided or learned into its log, sends what the
 // service lacks, and merges the other devices' records: all of them or,
 // when the service misbehaved, none (Error(BadSignature) saying what).
