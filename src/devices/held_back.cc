@@ -118,6 +118,16 @@ std::string describe_long_wait(const LongWait& wait) {
 // Deciding again on any device reaches every device, which ends the
 // difference for what a person decided.
 std::string describe_past_cut(const PastCut& past) {
+  if (past.other_fork) {
+    return fmt::format(
+        "this device merged the trust records of the removed device {0} up to number {1} from another fork of its "
+        "log than the one its removal accepts (up to number {2}): device {0}'s key signed two different records "
+        "under one number, so it was in someone else's hands, and the records of it merged here are not the ones "
+        "every other device takes. Check what this device shows ('mailseal trust ADDRESS') and decide again where "
+        "it differs ('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then "
+        "takes it",
+        past.removed.str(), past.merged, past.cut);
+  }
   return fmt::format(
       "this device merged the trust records of the removed device {0} up to number {1}, but its removal accepts "
       "them only up to {2}: what device {0} decided in records {3} to {1} holds here and on no other device. "

@@ -865,6 +865,11 @@ std::optional<std::int64_t> own_time(Context& context, std::int64_t seq) {
   return std::nullopt;
 }
 
+// Records of a removed device past its cut that the clock rule's bound
+// counts (removed_records_named): more than any honest device merges in
+// the moments between a removal's fetch and its bundle.
+constexpr std::int64_t kRecordsPastCut = 1000;
+
 struct Clocks {
   Times times;                              // every record time known here
   std::map<DeviceId, std::int64_t> heads;   // as the service says
@@ -911,6 +916,18 @@ std::int64_t highest_known(const Clocks& clocks) {
   return highest;
 }
 
+// How many records of a removed device a frontier entry naming its record
+// `seq` counts in the clock rule's bound. With a cut, at most a few past it:
+// a device merges past the cut only between the removing device's fetch and
+// the removal's bundle, while the number comes from the writer and the
+// service's head, which a thief holding the removed key and a hostile
+// service can push near the end of the clock (review of 51781ba, F2).
+std::int64_t removed_records_named(const store::DeviceRecord& removed, std::int64_t seq) {
+  if (!removed.removal_cut)
+    return seq;
+  return std::min(seq, removed.removal_cut->seq + kRecordsPastCut);
+}
+
 // What one record names, as times; false when the record must wait (it
 // names a record of a device this one cannot read yet).
 bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, std::vector<TimeBound>& named) {
@@ -950,7 +967,7 @@ bool named_times(Context& context, Clocks& clocks, const TrustRecord& record, st
         clocks.unserved.insert(record.device);
         return false;
       }
-      unseen += seq;
+      unseen += removed_records_named(member->second, seq);
       continue;
     }
     // An older writer counted a read-only device's time: it may raise the
@@ -1266,6 +1283,21 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
   hold_overreaching(plan);
 }
 
+// A count of records from a difference of numbers the service or a root-
+// signed cut gave: never negative, never past what an int holds.
+int clamped_count(std::int64_t records) {
+  return static_cast<int>(std::clamp<std::int64_t>(records, 0, std::numeric_limits<int>::max()));
+}
+
+// A removed device's records up to its cut that the service does not
+// serve wait, with a warning naming the service.
+void wait_unserved(Plan& plan, const DeviceId& device, std::int64_t missing) {
+  plan.deferred += clamped_count(missing);
+  plan.unserved += clamped_count(missing);
+  plan.unserved_logs.insert(device);
+  plan.waiting.insert(device);
+}
+
 // A removed device's log up to the cut its removal names (docs/security.md,
 // "The cut"), checked as any log (verify_log) and ending at the record the
 // admin device signed in the removal: a thief holding the removed key may
@@ -1274,40 +1306,62 @@ void check_frontiers(Context& context, const Fetched& fetched, Plan& plan,
 // a hold) keeps the log waiting with its note or warning; one the service
 // no longer serves waits as `unserved`, with a warning naming the service.
 // A device that merged past the cut (it synced between the removing
-// device's fetch and the removal's bundle) is reported (PastCut): what
-// those records decided is not taken back yet.
+// device's fetch and the removal's bundle), or merged another fork, is
+// reported (PastCut): what those records decided is not taken back yet.
+// Nothing of the log merges in a sync that does not reach the cut's hash.
 void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
                      const store::RecordPosition& position, std::int64_t head, const store::RemovalCut& cut,
                      Plan& plan) {
-  plan.refused += static_cast<int>(std::max<std::int64_t>(head - std::max(position.seq, cut.seq), 0));
+  plan.refused += clamped_count(head - std::max(position.seq, cut.seq));
   plan.reached[device] = position.seq;
   if (position.seq > cut.seq || (position.seq == cut.seq && position.hash != cut.hash)) {
-    plan.past_cut.push_back({device, cut.seq, position.seq});
+    plan.past_cut.push_back({device, cut.seq, position.seq, position.seq == cut.seq});
     return;
   }
   if (position.seq == cut.seq)
     return;
+  // The record this device merged last, served otherwise: it merged another
+  // fork (review of 51781ba, F1: the sync failed for good as the service's
+  // tampering, where a removal had ended the failure before).
+  if (position.seq > 0) {
+    auto at = std::find_if(served.begin(), served.end(),
+                           [&](const keyservice::StoredRecord& stored) { return stored.seq == position.seq; });
+    if (at == served.end()) {
+      // Failing the sync as the service's tampering would last for good.
+      wait_unserved(plan, device, cut.seq - position.seq);
+      return;
+    }
+    if (crypto::sha256(at->sealed) != position.hash) {
+      plan.past_cut.push_back({device, cut.seq, position.seq, true});
+      return;
+    }
+  }
   std::vector<keyservice::StoredRecord> up_to_cut;
   std::copy_if(served.begin(), served.end(), std::back_inserter(up_to_cut),
                [&](const keyservice::StoredRecord& stored) { return stored.seq <= cut.seq; });
   const std::size_t first = plan.merge.size();
   verify_log(context, device, up_to_cut, position, std::min(head, cut.seq), plan);
-  if (plan.waiting.count(device))
+  const bool waits = plan.waiting.count(device) > 0;
+  const bool at_cut = !waits && plan.reached[device] == cut.seq && plan.merge.size() > first &&
+                      plan.merge.back().record.record.device == device && plan.merge.back().hash == cut.hash;
+  if (at_cut)
     return;
-  const std::int64_t reached = plan.reached[device];
-  if (reached < cut.seq) {
-    // The service holds fewer of its records than the admin device saw.
-    const auto missing = static_cast<int>(cut.seq - reached);
-    plan.deferred += missing;
-    plan.unserved += missing;
-    plan.waiting.insert(device);
-    return;
-  }
-  if (plan.merge.back().hash == cut.hash)
-    return;
+  // Nothing of the log merges before its chain reaches the cut's hash: the
+  // records below it may be a fork the thief signed after the removal
+  // (review of 51781ba, F3: one merged on one device and not on another).
   const auto taken = static_cast<int>(plan.merge.size() - first);
+  const std::int64_t reached = plan.reached[device];
   plan.merge.erase(plan.merge.begin() + static_cast<std::ptrdiff_t>(first), plan.merge.end());
   plan.reached[device] = position.seq;
+  if (waits) {
+    plan.deferred += taken;  // its wait or hold says why
+    return;
+  }
+  if (reached < cut.seq) {
+    // The service holds fewer of its records than the admin device saw.
+    wait_unserved(plan, device, cut.seq - position.seq);
+    return;
+  }
   hold_log_from(plan, device, position.seq + 1, head, taken, FrontierVerdict::Unopened,
                 fmt::format("is not in the log that the removal of device {} names as its last record {} (the cut): "
                             "the key service serves another fork of its log",
@@ -1333,7 +1387,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
     auto member = context.roster.find(device);
     const std::int64_t fresh = head - position.seq;
     if (member == context.roster.end()) {
-      plan.deferred += static_cast<int>(std::max<std::int64_t>(fresh, 0));
+      plan.deferred += clamped_count(fresh);
       plan.waiting.insert(device);
       continue;
     }
@@ -1341,7 +1395,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
       if (member->second.removal_cut)
         merge_up_to_cut(context, device, records, position, head, *member->second.removal_cut, plan);
       else
-        plan.refused += static_cast<int>(std::max<std::int64_t>(fresh, 0));
+        plan.refused += clamped_count(fresh);
       continue;
     }
     verify_log(context, device, records, position, head, plan);

@@ -172,7 +172,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     past = four.run("--json", "sync")
     past_report = json.loads(past.stdout or b"{}").get("records", {})
     check(past.returncode == 0 and past_report.get("past_cut") == [
-          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2]}],
+          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2], "other_fork": False}],
           "device 4 reports that it merged device 5's records past the cut", past_report)
     warned = four.run("sync")
     check(warned.returncode == 0 and b"past_cut" not in warned.stderr

@@ -260,6 +260,11 @@ struct PastCut {
   DeviceId removed;
   std::int64_t cut = 0;     // the last record of `removed` the removal accepts
   std::int64_t merged = 0;  // the last one this device merged
+  // The record this device merged as number `merged` is not the one the
+  // service serves under it: this device merged another fork of the log
+  // (a thief holding the removed device's key signed it), up to `merged`,
+  // which may be before the cut.
+  bool other_fork = false;
 };
 
 // The warning for a removed device's records merged here past its cut,

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""A removal's cut against a thief who holds the removed device's key and a
+key service that serves what the thief signs (docs/security.md, "The cut";
+review of 51781ba). Three profiles, each against a real key service:
+- below the cut: after the removal the thief signs another record under a
+  number below the cut, and the service serves it alone to a device that
+  had not merged that far. Nothing of the log merges until its chain
+  reaches the cut's hash: the device merges neither the thief's record nor
+  anything after (before, it merged the thief's pin, which no other device
+  had; F3);
+- a fork merged before the cut: the service served a device the thief's
+  record once, then the genuine log, and the admin device removed the
+  device with a cut past it. The device's syncs go on, warning that it
+  merged another fork of the removed device's log (before, every sync
+  failed for good, "it served two different records"; F1);
+- a stolen active device names a record of the removed device far past the
+  cut, with a proof signed by the removed device's key, and the service
+  says it holds that far: the clock rule counts at most a bounded number of
+  records past the cut, so the record is held back and no clock moves
+  (before, every device took a time near the end of the clock; F2)."""
+import base64
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
+from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
+from records_tool import DeviceLog, head_statement, merged_position  # noqa: E402
+from service_tool import KeyService  # noqa: E402
+
+require_mailseal()
+
+LIFTED = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
+END_OF_CLOCK = 2 ** 40
+
+
+def fork_of(log, seq, people, address):
+    """Record `seq` of the log re-signed by the thief with its first pin moved to `address`: another record under
+    the same number."""
+    genuine = dict(log.open(seq))
+    pin = next(change for change in genuine["changes"] if change["kind"] == "pin")
+    return log.seal(dict(genuine, changes=[dict(pin, address=address, fingerprint=people[address.split("@")[0]])]))
+
+
+def three_synced_devices(work, url, names):
+    one, two, three = devices_of_one_profile(work, url, ("full", "full"))
+    people = correspondents(work, url, names, (one, two, three))
+    for device in (one, two, three, one, two, three):
+        device.must("sync")
+    return one, two, three, people
+
+
+def largest_time(device):
+    with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        return db.execute("SELECT MAX(lamport) FROM record_positions").fetchone()[0]
+
+
+# 1. A record the thief signed after the removal, below the cut.
+with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
+    one, two, three, people = three_synced_devices(work, service.url, ("carol", "dave", "bob"))
+    two_id = two.device_id()
+    at = merged_position(three, two_id)
+    two.must("contact", "pin", "carol@example.org", people["carol"])
+    two.must("sync")
+    two.must("contact", "pin", "bob@example.org", people["bob"])
+    two.must("sync")
+    one.must("sync")
+    cut = one.json("device", "remove", two_id)["cut"]
+    check(cut >= at + 2, "the cut is two records past device 3's position", (cut, at))
+    forked = fork_of(DeviceLog(two.home), at + 1, people, "dave@example.org")
+    account = service.rows("SELECT account FROM trust_records WHERE device_id = ?", (two_id,))[0][0]
+    genuine = service.rows("SELECT account, device_id, seq, sealed, created_at FROM trust_records "
+                           "WHERE device_id = ? AND seq > ?", (two_id, at))
+    service.write("DELETE FROM trust_records WHERE device_id = ? AND seq > ?", (two_id, at))
+    service.write("INSERT INTO trust_records (account, device_id, seq, sealed, created_at) VALUES (?, ?, ?, ?, 0)",
+                  (account, two_id, at + 1, forked))
+    synced = three.run("--json", "sync")
+    report = json.loads(synced.stdout or b"{}").get("records", {})
+    check(synced.returncode == 0 and trust_level(three, "dave@example.org") != "full"
+          and merged_position(three, two_id) == at and report.get("unserved", 0) >= 1,
+          "device 3 merges nothing of a log served short of the cut: not the thief's record below it", report)
+    for row in genuine:
+        service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (two_id, row[2]))
+        service.write("INSERT INTO trust_records (account, device_id, seq, sealed, created_at) "
+                      "VALUES (?, ?, ?, ?, ?)", row)
+    synced = three.run("sync")
+    check(synced.returncode == 0 and merged_position(three, two_id) == cut
+          and trust_level(three, "bob@example.org") == "full" and trust_level(three, "dave@example.org") != "full",
+          "once the service serves the log up to the cut, device 3 merges it: device 2's pins, not the thief's",
+          synced.stderr.decode())
+
+# 2. A fork merged before the cut.
+with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
+    one, two, three, people = three_synced_devices(work, service.url, ("carol", "dave"))
+    two_id = two.device_id()
+    two.must("contact", "pin", "carol@example.org", people["carol"])
+    two.must("sync")
+    log = DeviceLog(two.home)
+    number, genuine = log.own_records()[-1]
+    where = "WHERE device_id = ? AND seq = ?"
+    service.write("UPDATE trust_records SET sealed = ? " + where,
+                  (fork_of(log, number, people, "dave@example.org"), two_id, number))
+    three.must("sync")
+    check(trust_level(three, "dave@example.org") == "full", "the service served device 3 the thief's record once")
+    service.write("UPDATE trust_records SET sealed = ? " + where, (genuine, two_id, number))
+    two.must("contact", "pin", "dave@example.org", people["dave"])
+    two.must("sync")
+    one.must("sync")
+    cut = one.json("device", "remove", two_id)["cut"]
+    check(cut == number + 1, "the cut is past the forked number", (cut, number))
+    synced = three.run("--json", "sync")
+    report = json.loads(synced.stdout or b"{}").get("records", {})
+    check(synced.returncode == 0 and [(past["removed"], past["merged"], past["other_fork"])
+                                      for past in report.get("past_cut", [])] == [(two_id, number, True)],
+          "device 3's sync goes on, reporting that it merged another fork of the removed device's log",
+          (synced.stderr.decode(), report))
+    again = three.run("sync")
+    check(again.returncode == 0 and b"another fork" not in again.stderr, "said once", again.stderr.decode())
+    shown = three.run("sync")
+    one.must("sync")
+    check(shown.returncode == 0 and one.run("sync").returncode == 0, "both devices sync on")
+
+# 3. A removed device's record named far past the cut.
+with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
+    admin, writer, removed, d1 = devices_of_one_profile(work, service.url, roles=("full",) * 3)
+    for device in (admin, writer, removed, d1):
+        device.must("sync")
+    people = correspondents(work, service.url, ["bob", "carol"], devices=(writer, removed, d1))
+    for device in (writer, removed, d1):
+        device.must("sync")
+    removed.must("contact", "pin", "bob@example.org", people["bob"])
+    removed.must("sync")
+    for device in (writer, d1, admin):
+        device.must("sync")
+    removed_id = removed.device_id()
+    admin.must("device", "remove", removed_id)
+    far = END_OF_CLOCK - 100
+    account = service.rows("SELECT account FROM trust_records WHERE device_id = ?", (removed_id,))[0][0]
+    service.write("INSERT INTO trust_records (account, device_id, seq, sealed, created_at) VALUES (?, ?, ?, ?, 0)",
+                  (account, removed_id, far, b"\0" * 64))
+    writer.must("contact", "pin", "carol@example.org", people["carol"])
+    writer.must("sync")
+    log = DeviceLog(writer.home)
+    seq, _ = log.own_records()[-1]
+    record = dict(log.open(seq))
+    named_json = b'{"anything":1}'
+    signature = DeviceLog(removed.home).sign(head_statement(log.profile, removed_id, far, named_json))
+    record["frontier"] = dict(record["frontier"], **{removed_id: far})
+    record["proofs"] = dict(record.get("proofs", {}), **{removed_id: {
+        "digest": hashlib.sha256(named_json).hexdigest(), "signature": base64.b64encode(signature).decode()}})
+    record["lamport"] = far
+    service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (writer.device_id(), seq))
+    log.drop_last()
+    log.append(log.seal(record), record)
+    writer.must("sync")
+    synced = d1.run("--json", "sync")
+    report = json.loads(synced.stdout or b"{}").get("records", {})
+    check(synced.returncode == 0 and largest_time(d1) < 1000
+          and trust_level(d1, "carol@example.org") != "full"
+          and [entry["verdict"] for entry in report.get("overreaching", [])] == ["clock"],
+          "a record naming the removed device far past its cut is held back, and no clock moves",
+          (largest_time(d1), report))
+
+finish(minimum=8)
