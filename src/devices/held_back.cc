@@ -120,12 +120,12 @@ std::string describe_long_wait(const LongWait& wait) {
 std::string describe_past_cut(const PastCut& past) {
   if (past.other_fork) {
     return fmt::format(
-        "this device merged the trust records of the removed device {0} up to number {1} from another fork of its "
-        "log than the one its removal accepts (up to number {2}): device {0}'s key signed two different records "
-        "under one number, so it was in someone else's hands, and the records of it merged here are not the ones "
-        "every other device takes. Check what this device shows ('mailseal trust ADDRESS') and decide again where "
-        "it differs ('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then "
-        "takes it",
+        "the key service serves record {1} of the removed device {0} otherwise than this device merged it, and its "
+        "removal accepts its records up to number {2}: device {0}'s key signed two different records under one "
+        "number (it was in someone else's hands), and either this device merged the other fork or the service "
+        "serves it now; nothing here tells which. No more of device {0}'s records merge here while it lasts. If it "
+        "lasts, check what this device shows ('mailseal trust ADDRESS') and decide again where it differs "
+        "('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then takes it",
         past.removed.str(), past.merged, past.cut);
   }
   return fmt::format(

@@ -925,7 +925,8 @@ std::int64_t highest_known(const Clocks& clocks) {
 std::int64_t removed_records_named(const store::DeviceRecord& removed, std::int64_t seq) {
   if (!removed.removal_cut)
     return seq;
-  return std::min(seq, removed.removal_cut->seq + kRecordsPastCut);
+  const std::int64_t cut = removed.removal_cut->seq;  // root-signed, yet bounded only by the decoder's checks
+  return cut > std::numeric_limits<std::int64_t>::max() - kRecordsPastCut ? seq : std::min(seq, cut + kRecordsPastCut);
 }
 
 // What one record names, as times; false when the record must wait (it
@@ -1603,9 +1604,16 @@ std::vector<RemovedDifference> first_reported(store::LocalStore& store,
 
 // Each once, like first_reported: merging past a cut does not change until
 // the person decides again, and would otherwise be warned of at every sync.
+// Another fork at this device's position is said at every sync, as an
+// unserved log is: it may be the service's doing, and it stops the removed
+// device's records merging here (review of d206923, finding 2).
 std::vector<PastCut> first_reported(store::LocalStore& store, const std::vector<PastCut>& found) {
   std::vector<PastCut> out;
   for (const auto& past : found) {
+    if (past.other_fork) {
+      out.push_back(past);
+      continue;
+    }
     const std::string key = fmt::format("records.past_cut.{}", past.removed.str());
     const std::string seen = fmt::format("{}/{}", past.cut, past.merged);
     if (store.setting(key) == seen)

@@ -261,9 +261,9 @@ struct PastCut {
   std::int64_t cut = 0;     // the last record of `removed` the removal accepts
   std::int64_t merged = 0;  // the last one this device merged
   // The record this device merged as number `merged` is not the one the
-  // service serves under it: this device merged another fork of the log
-  // (a thief holding the removed device's key signed it), up to `merged`,
-  // which may be before the cut.
+  // service serves under it (`merged` may be before the cut): the removed
+  // device's key signed two records under one number, and this device
+  // merged one fork or the service serves the other; said at every sync.
   bool other_fork = false;
 };
 

@@ -42,21 +42,24 @@ struct RosterChanges {
   // taken. Revoking again changes nothing, so empty() leaves them out.
   std::vector<Bytes> revoked;
   // Removed devices whose cut (store::RemovalCut) the merge moves: the
-  // later of the two (later_cut).
+  // earlier of the two (earlier_cut).
   std::vector<std::pair<DeviceId, store::RemovalCut>> cuts;
   bool empty() const noexcept {
     return added.empty() && removed.empty() && restricted.empty() && renewed.empty() && cuts.empty();
   }
 };
 
-// The cut kept when two admin devices removed the same device at once
-// (docs/security.md, "The cut"): both checked the removed device's log up
-// to theirs, so the higher number is kept (merging only adds); the same
-// number with two hashes (the service served them two forks) keeps the
-// greater hash, so that every device agrees on one. A removal without a cut
-// (an older mailseal) takes the other's.
-std::optional<store::RemovalCut> later_cut(const std::optional<store::RemovalCut>& a,
-                                           const std::optional<store::RemovalCut>& b);
+// The cut kept when two admin devices removed the same device (docs/
+// security.md, "The cut"): the lower number. The higher one may end on a
+// fork a thief signed after the first removal, which a service hid from the
+// second admin device (review of d206923: keeping the higher cut merged the
+// thief's records everywhere but on the first admin device); nothing at the
+// merge of two lists can tell, so only what both may have accepted before
+// either removal is kept. The same number with two hashes (two forks) keeps
+// the lesser hash, so that every device agrees on one. A removal without a
+// cut (an older mailseal) takes the other's.
+std::optional<store::RemovalCut> earlier_cut(const std::optional<store::RemovalCut>& a,
+                                             const std::optional<store::RemovalCut>& b);
 
 // Error(BadSignature) naming the device when `other` holds an entry that is
 // not a device of the profile (is_device_of), or binds a device held here to
