@@ -1203,25 +1203,28 @@ store::RemovalCut cut_at(std::int64_t seq, std::string_view record) {
   return {seq, crypto::sha256(as_bytes(record))};
 }
 
-// docs/security.md, "The cut": the lower number is kept, one number with
-// two hashes keeps the lesser hash, and a removal without a cut takes the
-// other's; in either order.
-TEST(RemovalCut, TheEarlierOfTwoCutsIsKeptInEitherOrder) {
+// docs/security.md, "The cut": two cuts that agree are kept, two that
+// differ (in number or hash: they may lie on two forks) give none of the
+// removed device's records, and a removal without a cut takes the other's;
+// in either order, and merging again changes nothing.
+TEST(RemovalCut, TwoCutsThatDifferKeepNone) {
   const store::RemovalCut low = cut_at(2, "two");
   const store::RemovalCut high = cut_at(5, "five");
-  EXPECT_EQ(internal::earlier_cut(low, high), low) << "the higher may end on a thief's fork";
-  EXPECT_EQ(internal::earlier_cut(high, low), low);
-  EXPECT_EQ(internal::earlier_cut(std::nullopt, low), low) << "a removal by an older mailseal names no cut";
-  EXPECT_EQ(internal::earlier_cut(low, std::nullopt), low);
-  EXPECT_EQ(internal::earlier_cut(std::nullopt, std::nullopt), std::nullopt);
+  const store::RemovalCut none{};
+  EXPECT_EQ(internal::agreed_cut(low, low), low);
+  EXPECT_EQ(internal::agreed_cut(low, high), none) << "either may end on a thief's fork";
+  EXPECT_EQ(internal::agreed_cut(high, low), none);
+  EXPECT_EQ(internal::agreed_cut(internal::agreed_cut(low, high), high), none) << "merging again changes nothing";
+  EXPECT_EQ(internal::agreed_cut(std::nullopt, low), low) << "a removal by an older mailseal names no cut";
+  EXPECT_EQ(internal::agreed_cut(low, std::nullopt), low);
+  EXPECT_EQ(internal::agreed_cut(std::nullopt, std::nullopt), std::nullopt);
   const store::RemovalCut fork_a = cut_at(5, "a");
   const store::RemovalCut fork_b = cut_at(5, "b");
-  const auto lesser = std::min(fork_a.hash, fork_b.hash) == fork_a.hash ? fork_a : fork_b;
-  EXPECT_EQ(internal::earlier_cut(fork_a, fork_b), lesser) << "two forks at one number: every device keeps one";
-  EXPECT_EQ(internal::earlier_cut(fork_b, fork_a), lesser);
+  EXPECT_EQ(internal::agreed_cut(fork_a, fork_b), none) << "two forks at one number: a hash order can be ground";
+  EXPECT_EQ(internal::agreed_cut(fork_b, fork_a), none);
 }
 
-TEST(RemovalCut, TwoAdminDevicesThatRemovedTheSameDeviceKeepTheLowerCut) {
+TEST(RemovalCut, TwoAdminDevicesThatRemovedTheSameDeviceWithOtherCutsKeepNone) {
   const auto laptop = new_device(DeviceRole::Admin);
   const auto phone = new_device(DeviceRole::Full);
   const std::vector<store::DeviceRecord> on_laptop = {laptop, removed_at(phone, cut_at(3, "three"))};
@@ -1230,10 +1233,11 @@ TEST(RemovalCut, TwoAdminDevicesThatRemovedTheSameDeviceKeepTheLowerCut) {
     const auto list = merged(held, other);
     const auto entry = std::find_if(list.begin(), list.end(),
                                     [&](const store::DeviceRecord& d) { return d.device_id == phone.device_id; });
-    EXPECT_EQ(entry->removal_cut, cut_at(3, "three"));
+    EXPECT_EQ(entry->removal_cut, store::RemovalCut{});
   }
   EXPECT_TRUE(internal::merge_roster(merged(on_laptop, on_desk), on_desk, test::alice().root).empty())
-      << "a higher cut served again changes nothing";
+      << "either cut served again changes nothing";
+  EXPECT_TRUE(internal::merge_roster(merged(on_laptop, on_desk), on_laptop, test::alice().root).empty());
   // A removal learned from the other list brings its cut; a device never
   // known here comes with it; an older removal without one keeps the cut.
   const auto learned = merged({laptop, phone}, on_desk);

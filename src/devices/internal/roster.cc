@@ -103,11 +103,11 @@ void revoke_certificates_of(RosterChanges& changes, const store::DeviceRecord& a
 
 }  // namespace
 
-std::optional<store::RemovalCut> earlier_cut(const std::optional<store::RemovalCut>& a,
-                                             const std::optional<store::RemovalCut>& b) {
+std::optional<store::RemovalCut> agreed_cut(const std::optional<store::RemovalCut>& a,
+                                            const std::optional<store::RemovalCut>& b) {
   if (!a || !b)
     return a ? a : b;
-  return std::tie(a->seq, a->hash) <= std::tie(b->seq, b->hash) ? a : b;
+  return *a == *b ? a : std::optional<store::RemovalCut>(store::RemovalCut{});
 }
 
 RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const std::vector<store::DeviceRecord>& other,
@@ -161,7 +161,7 @@ RosterChanges merge_roster(const std::vector<store::DeviceRecord>& held, const s
       list.emplace_back(entry.device_id, entry.role);
     }
     if (entry.status == store::DeviceStatus::Removed) {
-      if (auto cut = earlier_cut(mine->removal_cut, entry.removal_cut); cut != mine->removal_cut)
+      if (auto cut = agreed_cut(mine->removal_cut, entry.removal_cut); cut != mine->removal_cut)
         changes.cuts.emplace_back(entry.device_id, *cut);
     }
     if (entry.status == store::DeviceStatus::Removed || mine->status == store::DeviceStatus::Removed) {

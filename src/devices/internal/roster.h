@@ -41,8 +41,8 @@ struct RosterChanges {
   // both sides: a renewal made before the removal was known is revoked, not
   // taken. Revoking again changes nothing, so empty() leaves them out.
   std::vector<Bytes> revoked;
-  // Removed devices whose cut (store::RemovalCut) the merge moves: the
-  // earlier of the two (earlier_cut).
+  // Removed devices whose cut (store::RemovalCut) the merge moves
+  // (agreed_cut).
   std::vector<std::pair<DeviceId, store::RemovalCut>> cuts;
   bool empty() const noexcept {
     return added.empty() && removed.empty() && restricted.empty() && renewed.empty() && cuts.empty();
@@ -50,16 +50,17 @@ struct RosterChanges {
 };
 
 // The cut kept when two admin devices removed the same device (docs/
-// security.md, "The cut"): the lower number. The higher one may end on a
-// fork a thief signed after the first removal, which a service hid from the
-// second admin device (review of d206923: keeping the higher cut merged the
-// thief's records everywhere but on the first admin device); nothing at the
-// merge of two lists can tell, so only what both may have accepted before
-// either removal is kept. The same number with two hashes (two forks) keeps
-// the lesser hash, so that every device agrees on one. A removal without a
-// cut (an older mailseal) takes the other's.
-std::optional<store::RemovalCut> earlier_cut(const std::optional<store::RemovalCut>& a,
-                                             const std::optional<store::RemovalCut>& b);
+// security.md, "The cut"): theirs when they agree, else none of its records
+// (number 0). Two cuts that differ may lie on two forks, one a thief signed
+// after the first removal while the service hid that removal from the
+// second admin device, and nothing at the merge of two lists tells which:
+// keeping the higher merged the thief's longer fork, keeping the lower (or
+// the lesser hash at one number) its shorter one (reviews of d206923 and
+// ac0c460). Devices then keep what they had merged, as before the cut, and
+// each that merged some is told (PastCut). A removal without a cut (an
+// older mailseal) takes the other's. Commutative, associative, idempotent.
+std::optional<store::RemovalCut> agreed_cut(const std::optional<store::RemovalCut>& a,
+                                            const std::optional<store::RemovalCut>& b);
 
 // Error(BadSignature) naming the device when `other` holds an entry that is
 // not a device of the profile (is_device_of), or binds a device held here to
