@@ -49,9 +49,14 @@ nlohmann::json long_waits_json(const std::vector<devices::LongWait>& found) {
 
 nlohmann::json past_cut_json(const std::vector<devices::PastCut>& found) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& past : found)
-    out.push_back(
-        {{"removed", past.removed.str()}, {"cut", past.cut}, {"merged", past.merged}, {"other_fork", past.other_fork}});
+  for (const auto& past : found) {
+    out.push_back({{"removed", past.removed.str()},
+                   {"cut", past.cut},
+                   {"merged", past.merged},
+                   {"other_fork", past.other_fork},
+                   {"taken_back", past.taken_back},
+                   {"decide_again", past.decide_again}});
+  }
   return out;
 }
 

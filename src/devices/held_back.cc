@@ -115,6 +115,28 @@ std::string describe_long_wait(const LongWait& wait) {
       internal::kLongWait.count());
 }
 
+namespace {
+
+constexpr std::string_view kDecideAgain =
+    "check what this device shows ('mailseal trust ADDRESS', 'mailseal trust anchor list') and decide again where "
+    "it differs ('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then takes "
+    "it";
+
+// What was taken back, and where the person must decide again.
+std::string taken_back_text(const PastCut& past) {
+  std::string out = past.taken_back == 0
+                        ? std::string("they decided nothing (what they taught stays: it decides nothing)")
+                        : fmt::format("the {} decision(s) they made are taken back here, as no other device has them",
+                                      past.taken_back);
+  if (!past.decide_again.empty()) {
+    out += fmt::format("; what they replaced cannot be rebuilt here for {}: {}", fmt::join(past.decide_again, ", "),
+                       kDecideAgain);
+  }
+  return out;
+}
+
+}  // namespace
+
 // Deciding again on any device reaches every device, which ends the
 // difference for what a person decided.
 std::string describe_past_cut(const PastCut& past) {
@@ -123,17 +145,16 @@ std::string describe_past_cut(const PastCut& past) {
         "the key service serves record {1} of the removed device {0} otherwise than this device merged it, and its "
         "removal accepts its records up to number {2}: device {0}'s key signed two different records under one "
         "number (it was in someone else's hands), and either this device merged the other fork or the service "
-        "serves it now; nothing here tells which. No more of device {0}'s records merge here while it lasts. If it "
-        "lasts, check what this device shows ('mailseal trust ADDRESS') and decide again where it differs "
-        "('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then takes it",
-        past.removed.str(), past.merged, past.cut);
+        "serves it now; nothing here tells which. No more of device {0}'s records merge here while it lasts{3}. If "
+        "it lasts, {4}",
+        past.removed.str(), past.merged, past.cut,
+        past.merged > past.cut ? "; of the records past the cut, " + taken_back_text(past) : std::string(),
+        kDecideAgain);
   }
   return fmt::format(
-      "this device merged the trust records of the removed device {0} up to number {1}, but its removal accepts "
-      "them only up to {2}: what device {0} decided in records {3} to {1} holds here and on no other device. "
-      "Check what this device shows ('mailseal trust ADDRESS') and decide again where it differs "
-      "('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then takes it",
-      past.removed.str(), past.merged, past.cut, past.cut + 1);
+      "this device had merged the trust records of the removed device {0} up to number {1}, but its removal "
+      "accepts them only up to {2}: of records {3} to {1}, {4}",
+      past.removed.str(), past.merged, past.cut, past.cut + 1, taken_back_text(past));
 }
 
 }  // namespace mailseal::devices

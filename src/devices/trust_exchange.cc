@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "devices/internal/decisions.h"
 #include "devices/internal/merge.h"
 #include "devices/internal/record_waits.h"
 #include "devices/internal/records.h"
@@ -282,76 +283,6 @@ std::int64_t highest_lamport(store::LocalStore& store, const std::vector<store::
       out = std::max(out, position.lamport);
   }
   return out;
-}
-
-std::vector<Decision> decisions_about(store::TrustSync& sync, const std::string& subject) {
-  std::vector<Decision> decisions;
-  for (const auto& record : sync.decisions(subject)) {
-    decisions.push_back(
-        {record.device_id, record.seq, record.lamport, record.value, parse_frontier(record.frontier)});
-  }
-  return decisions;
-}
-
-// Recomputes the conflict about `subject` from every decision known.
-int judge_conflict(store::TrustSync& sync, const std::string& subject) {
-  auto conflict = conflict_of(decisions_about(sync, subject));
-  if (!conflict) {
-    sync.clear_conflict(subject);
-    return 0;
-  }
-  sync.set_conflict(
-      {subject, conflict->first.device, conflict->first.value, conflict->second.device, conflict->second.value});
-  return 1;
-}
-
-// What a change decides, and about what subject; nullopt for what is only
-// learned (and for endorsements by other issuers: imported, not decided; a
-// withdrawal of another issuer's endorsements is no one's decision here and
-// is not applied).
-struct Decided {
-  std::string subject;
-  DecisionItem item;
-};
-
-std::optional<Decided> decided_by(const Change& change, const Identity& own_root) {
-  if ((change.kind == store::kChangePin || change.kind == store::kChangeUnpin) && change.address) {
-    const std::string verb = change.kind == store::kChangePin ? change.pin_kind : std::string(store::kChangeUnpin);
-    return Decided{store::pin_subject(*change.address), {verb, change.fingerprint, ""}};
-  }
-  if (change.kind == store::kChangeAnchor) {
-    return Decided{store::anchor_subject(change.fingerprint),
-                   {"anchor", change.fingerprint, std::to_string(change.amount)}};
-  }
-  if (change.kind == store::kChangeUnanchor)
-    return Decided{store::anchor_subject(change.fingerprint), {"unanchor", change.fingerprint, ""}};
-  if (change.kind == store::kChangeEndorsement && change.endorsement_kind == "endorsement" &&
-      change.issuer == own_root.str()) {
-    return Decided{
-        store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
-        {"endorse", to_hex(crypto::sha256(change.certificate)), fmt::format("{}/{}", change.amount, change.depth)}};
-  }
-  if (change.kind == store::kChangeWithdrawal && change.issuer == own_root.str()) {
-    return Decided{store::endorsement_subject(Identity(change.issuer), Identity(change.subject)),
-                   {"withdraw", std::string(store::kAllTargets), ""}};
-  }
-  return std::nullopt;
-}
-
-// Notes what `record` decided, one value per subject (its items in the
-// record's order), and the subjects it touched.
-void note_decisions(store::TrustSync& sync, const TrustRecord& record, const Identity& own_root,
-                    std::set<std::string>& touched) {
-  std::map<std::string, std::vector<DecisionItem>> items;
-  for (const auto& change : record.changes) {
-    if (auto decided = decided_by(change, own_root))
-      items[decided->subject].push_back(std::move(decided->item));
-  }
-  for (const auto& [subject, list] : items) {
-    sync.add_decision(
-        {subject, record.device, record.seq, record.lamport, decision_value(list), frontier_text(record.frontier)});
-    touched.insert(subject);
-  }
 }
 
 Identity root_identity(profile::Profile& profile) {
@@ -1315,12 +1246,15 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
                      Plan& plan) {
   plan.refused += clamped_count(head - std::max(position.seq, cut.seq));
   plan.reached[device] = position.seq;
-  if (position.seq > cut.seq || (position.seq == cut.seq && position.hash != cut.hash)) {
-    plan.past_cut.push_back({device, cut.seq, position.seq, position.seq == cut.seq});
+  // Past the cut: taken back before the plan (take_back_past_cuts), which
+  // says so; no more of the log merges here.
+  if (position.seq > cut.seq)
+    return;
+  if (position.seq == cut.seq) {
+    if (position.hash != cut.hash)
+      plan.past_cut.push_back({device, cut.seq, position.seq, true, 0, {}});
     return;
   }
-  if (position.seq == cut.seq)
-    return;
   // The record this device merged last, served otherwise: it merged another
   // fork (review of 51781ba, F1: the sync failed for good as the service's
   // tampering, where a removal had ended the failure before).
@@ -1333,7 +1267,7 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
       return;
     }
     if (crypto::sha256(at->sealed) != position.hash) {
-      plan.past_cut.push_back({device, cut.seq, position.seq, true});
+      plan.past_cut.push_back({device, cut.seq, position.seq, true, 0, {}});
       return;
     }
   }
@@ -1367,6 +1301,49 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
                 fmt::format("is not in the log that the removal of device {} names as its last record {} (the cut): "
                             "the key service serves another fork of its log",
                             device.str(), cut.seq));
+}
+
+// The time of a record merged or written here; nullopt when not known.
+std::optional<std::int64_t> record_time(store::TrustSync& sync, const DeviceId& device, std::int64_t seq) {
+  for (const auto& time : sync.record_times()) {
+    if (time.device_id == device && time.seq == seq)
+      return time.lamport;
+  }
+  return std::nullopt;
+}
+
+// A removed device's records merged here past the cut its removal names
+// (docs/security.md, "The cut"; this device synced between the removing
+// device's fetch and the removal's bundle, or was served another fork):
+// what they decided is taken back (take_back_decisions), before this device
+// writes, so that its next record neither names them nor takes its time
+// from them. When the record this device merged under the cut's number is
+// the cut's (its hash, kept since schema 13), its position goes back to the
+// cut, as if it had merged no further, and the log is done with. Otherwise
+// (merged before hashes were kept, or another fork) it keeps its position:
+// no more of that log merges here, and another fork is said at every sync.
+std::vector<PastCut> take_back_past_cuts(Context& context, TimePoint now) {
+  store::TrustSync sync(context.store);
+  std::vector<PastCut> out;
+  for (const auto& position : sync.positions()) {
+    auto member = context.roster.find(position.device_id);
+    if (member == context.roster.end() || member->second.status != store::DeviceStatus::Removed ||
+        !member->second.removal_cut || position.seq <= member->second.removal_cut->seq)
+      continue;
+    const store::RemovalCut& cut = *member->second.removal_cut;
+    store::Transaction transaction(context.store.database());
+    TakenBack taken = take_back_decisions(context.store, position.device_id, cut.seq, context.own_root, now);
+    const std::optional<Bytes> merged_at_cut = sync.record_hash(position.device_id, cut.seq);
+    const std::optional<std::int64_t> time_at_cut = record_time(sync, position.device_id, cut.seq);
+    if (cut.seq == 0)
+      sync.forget_position(position.device_id);  // a cut that keeps none of its records
+    else if (merged_at_cut == cut.hash && time_at_cut)
+      sync.set_position({position.device_id, cut.seq, cut.hash, *time_at_cut});
+    transaction.commit();
+    out.push_back({position.device_id, cut.seq, position.seq, merged_at_cut && *merged_at_cut != cut.hash,
+                   taken.decisions, std::move(taken.decide_again)});
+  }
+  return out;
 }
 
 // `own`: this device's own records taken back (take_back_own_log), merged
@@ -1414,38 +1391,6 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
   return plan;
 }
 
-// A decision of another device, unless a decision later in the order
-// overtook it (what arrives out of order ends as in order).
-void apply_decision(Context& context, const TrustRecord& record, const Change& change, const Decided& decided) {
-  store::TrustSync sync(context.store);
-  store::TrustRecords records(context.store);
-  const std::vector<Decision> known = decisions_about(sync, decided.subject);
-  const Decision here{record.device, record.seq, record.lamport, "", record.frontier};
-  if (overtaken(here, decided.item.target, known))
-    return;
-  const std::set<std::string> keep = decided_after(here, known);
-  if (change.kind == store::kChangePin) {
-    records.merge_pin({*change.address, change.fingerprint, change.pin_kind, change.at});
-  } else if (change.kind == store::kChangeUnpin) {
-    records.merge_unpin(*change.address, change.fingerprint, keep);
-  } else if (change.kind == store::kChangeAnchor) {
-    records.merge_anchor({change.fingerprint, change.certificate, change.amount, change.at});
-  } else if (change.kind == store::kChangeUnanchor) {
-    records.merge_anchor_removal(change.fingerprint);
-  } else if (change.kind == store::kChangeWithdrawal) {
-    for (const auto& endorsement : records.endorsements_by(Identity(change.issuer))) {
-      if (endorsement.subject.str() == change.subject && endorsement.kind == "endorsement" &&
-          !keep.contains(to_hex(crypto::sha256(endorsement.certificate)))) {
-        records.remove_endorsement(endorsement.id);
-      }
-    }
-  } else {
-    records.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
-                             change.scope, change.addresses, change.endorsement_kind, change.exportable,
-                             change.certificate, change.at});
-  }
-}
-
 void apply_change(store::LocalStore& store, const Change& change, TimePoint now) {
   store::TrustRecords records(store);
   if (change.kind == store::kChangePin) {
@@ -1486,7 +1431,7 @@ void apply_record(Context& context, const Verified& verified, RecordsReport& rep
       continue;
     }
     if (auto decided = decided_by(change, context.own_root)) {
-      apply_decision(context, record, change, *decided);
+      apply_decision(context.store, {record.device, record.seq, record.lamport, "", record.frontier}, change, *decided);
     } else {
       apply_change(context.store, change, now);
     }
@@ -1704,6 +1649,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   std::vector<Verified> own = take_back_own_log(context, fetched);
   report.restored = static_cast<int>(own.size());
   learn_missing_times(context, client, signer.signer);
+  std::vector<PastCut> past_cut = take_back_past_cuts(context, now);
 
   Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
                 fingerprint, own_root,   now};
@@ -1720,7 +1666,8 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   apply_plan(context, plan, report, now);
   report.removed_differences = first_reported(store, plan.removed_differences);
   report.long_waits = note_waits(store, silent_waits(store, plan, fetched, report), now);
-  report.past_cut = first_reported(store, plan.past_cut);
+  past_cut.insert(past_cut.end(), plan.past_cut.begin(), plan.past_cut.end());
+  report.past_cut = first_reported(store, past_cut);
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
   return report;

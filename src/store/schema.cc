@@ -317,10 +317,28 @@ ALTER TABLE devices ADD COLUMN removal_cut_seq INTEGER;
 ALTER TABLE devices ADD COLUMN removal_cut_hash BLOB;
 )sql";
 
+// Schema version 13: taking back what a removed device's records past its
+// removal's cut decided (docs/security.md, "The cut"). `changes`: the
+// changes that made each decision, so that an earlier decision about the
+// same target can be applied again whole (a pin's kind, an anchor's
+// certificate, an endorsement); NULL for decisions noted before.
+// `record_hashes`: the hash of every record merged or written, so that a
+// device tells whether the record it merged under a cut's number is the
+// cut's. A store from before knows neither for what it merged before.
+constexpr std::string_view kSchemaV13 = R"sql(
+ALTER TABLE record_decisions ADD COLUMN changes TEXT;
+CREATE TABLE record_hashes (
+  device_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  hash      BLOB NOT NULL,
+  PRIMARY KEY (device_id, seq)
+);
+)sql";
+
 // Step i brings a store from schema version i to i + 1 (step 0 makes it).
-constexpr std::array<std::string_view, 12> kSchemaSteps = {kSchemaV1, kSchemaV2,  kSchemaV3, kSchemaV4,
-                                                           kSchemaV5, kSchemaV6,  kSchemaV7, kSchemaV8,
-                                                           kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
+constexpr std::array<std::string_view, 13> kSchemaSteps = {kSchemaV1,  kSchemaV2,  kSchemaV3, kSchemaV4, kSchemaV5,
+                                                           kSchemaV6,  kSchemaV7,  kSchemaV8, kSchemaV9, kSchemaV10,
+                                                           kSchemaV11, kSchemaV12, kSchemaV13};
 static_assert(kSchemaSteps.size() == kSchemaVersion, "a step for every schema version");
 
 }  // namespace

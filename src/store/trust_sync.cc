@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace mailseal::store {
 
 namespace {
@@ -27,6 +29,23 @@ std::optional<EmailAddress> subject_address(const std::string& subject) {
   if (subject.starts_with(kAnchorPrefix) || subject.starts_with(kEndorsementPrefix))
     return std::nullopt;
   return EmailAddress::parse(subject);
+}
+
+std::optional<std::string> subject_anchor(const std::string& subject) {
+  if (!subject.starts_with(kAnchorPrefix))
+    return std::nullopt;
+  return subject.substr(kAnchorPrefix.size());
+}
+
+// Identities are UDF presentations: letters, digits and '-', never ':'.
+std::optional<EndorsementSubject> subject_endorsement(const std::string& subject) {
+  if (!subject.starts_with(kEndorsementPrefix))
+    return std::nullopt;
+  const std::string rest = subject.substr(kEndorsementPrefix.size());
+  const std::size_t colon = rest.find(':');
+  if (colon == std::string::npos)
+    return std::nullopt;
+  return EndorsementSubject{Identity(rest.substr(0, colon)), Identity(rest.substr(colon + 1))};
 }
 
 void enqueue_trust_change(Database& database, std::string_view kind, std::string_view ref) {
@@ -132,10 +151,29 @@ void TrustSync::set_position(const RecordPosition& position) {
       .bind(3, position.hash)
       .bind(4, position.lamport)
       .run();
+  if (!position.hash.empty() && position.seq > 0) {
+    database_.prepare("INSERT OR REPLACE INTO record_hashes (device_id, seq, hash) VALUES (?1, ?2, ?3)")
+        .bind(1, position.device_id.str())
+        .bind(2, position.seq)
+        .bind(3, position.hash)
+        .run();
+  }
   // Positions of read-only devices that older writers kept as 0 are no time.
   if (position.lamport <= 0)
     return;
   add_record_time({position.device_id, position.seq, position.lamport});
+}
+
+void TrustSync::forget_position(const DeviceId& device) {
+  database_.prepare("DELETE FROM record_positions WHERE device_id = ?1").bind(1, device.str()).run();
+}
+
+std::optional<Bytes> TrustSync::record_hash(const DeviceId& device, std::int64_t seq) {
+  auto statement = database_.prepare("SELECT hash FROM record_hashes WHERE device_id = ?1 AND seq = ?2");
+  statement.bind(1, device.str()).bind(2, seq);
+  if (!statement.step())
+    return std::nullopt;
+  return statement.column_blob(0);
 }
 
 std::optional<HeadProofRecord> TrustSync::head_proof(const DeviceId& device, std::int64_t seq) {
@@ -215,30 +253,64 @@ std::vector<RecordWait> TrustSync::record_waits() {
 }
 
 void TrustSync::add_decision(const DecisionRecord& decision) {
-  database_
-      .prepare(
-          "INSERT OR REPLACE INTO record_decisions (address, device_id, seq, lamport, value, frontier) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-      .bind(1, decision.subject)
+  auto statement = database_.prepare(
+      "INSERT OR REPLACE INTO record_decisions (address, device_id, seq, lamport, value, frontier, changes) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  statement.bind(1, decision.subject)
       .bind(2, decision.device_id.str())
       .bind(3, decision.seq)
       .bind(4, decision.lamport)
       .bind(5, decision.value)
-      .bind(6, decision.frontier)
-      .run();
+      .bind(6, decision.frontier);
+  if (decision.changes)
+    statement.bind(7, *decision.changes);
+  statement.run();
 }
 
+namespace {
+
+constexpr std::string_view kDecisionColumns = "address, device_id, seq, lamport, value, frontier, changes";
+
+DecisionRecord read_decision(Statement& statement) {
+  DecisionRecord out{statement.column_text(0),
+                     DeviceId(statement.column_text(1)),
+                     statement.column_int(2),
+                     statement.column_int(3),
+                     statement.column_text(4),
+                     statement.column_text(5),
+                     std::nullopt};
+  if (!statement.column_is_null(6))
+    out.changes = statement.column_text(6);
+  return out;
+}
+
+}  // namespace
+
 std::vector<DecisionRecord> TrustSync::decisions(const std::string& subject) {
-  auto statement = database_.prepare(
-      "SELECT device_id, seq, lamport, value, frontier FROM record_decisions WHERE address = ?1 "
-      "ORDER BY lamport, device_id, seq");
+  auto statement = database_.prepare(fmt::format(
+      "SELECT {} FROM record_decisions WHERE address = ?1 ORDER BY lamport, device_id, seq", kDecisionColumns));
   statement.bind(1, subject);
   std::vector<DecisionRecord> out;
-  while (statement.step()) {
-    out.push_back({subject, DeviceId(statement.column_text(0)), statement.column_int(1), statement.column_int(2),
-                   statement.column_text(3), statement.column_text(4)});
-  }
+  while (statement.step())
+    out.push_back(read_decision(statement));
   return out;
+}
+
+std::vector<DecisionRecord> TrustSync::decisions_after(const DeviceId& device, std::int64_t seq) {
+  auto statement = database_.prepare(fmt::format(
+      "SELECT {} FROM record_decisions WHERE device_id = ?1 AND seq > ?2 ORDER BY seq, address", kDecisionColumns));
+  statement.bind(1, device.str()).bind(2, seq);
+  std::vector<DecisionRecord> out;
+  while (statement.step())
+    out.push_back(read_decision(statement));
+  return out;
+}
+
+void TrustSync::remove_decisions_after(const DeviceId& device, std::int64_t seq) {
+  database_.prepare("DELETE FROM record_decisions WHERE device_id = ?1 AND seq > ?2")
+      .bind(1, device.str())
+      .bind(2, seq)
+      .run();
 }
 
 void TrustSync::set_conflict(const ConflictRecord& conflict) {

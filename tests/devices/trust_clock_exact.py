@@ -41,8 +41,10 @@ def carol_level(device):
 
 def forget_times(device):
     """D2's store as mailseal before schema 9 left it: no table of every merged record's time (nor the later
-    tables: schema 10's frontier proofs, schema 11's record waits, schema 12's removal cuts)."""
+    tables: schema 10's frontier proofs, schema 11's record waits, schema 12's removal cuts, schema 13's decisions' changes and records' hashes)."""
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        db.execute("ALTER TABLE record_decisions DROP COLUMN changes")
+        db.execute("DROP TABLE record_hashes")
         db.execute("ALTER TABLE devices DROP COLUMN removal_cut_seq")
         db.execute("ALTER TABLE devices DROP COLUMN removal_cut_hash")
         db.execute("DROP TABLE record_waits")

@@ -22,8 +22,10 @@ require_mailseal()
 
 def as_before_schema_9(device):
     """The later tables gone (schema 10's frontier proofs, schema 11's record waits and schema 12's removal cuts
-    too), the version set back."""
+    and schema 13's decisions' changes and records' hashes too), the version set back."""
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
+        db.execute("ALTER TABLE record_decisions DROP COLUMN changes")
+        db.execute("DROP TABLE record_hashes")
         db.execute("ALTER TABLE devices DROP COLUMN removal_cut_seq")
         db.execute("ALTER TABLE devices DROP COLUMN removal_cut_hash")
         db.execute("DROP TABLE record_waits")

@@ -21,9 +21,9 @@ the root. Then:
 - a device 4 that joins after the removal merges the pin too.
 Last, a device that merged past a cut: device 5 pins Dave, device 4 merges
 it, and the service withholds that record from device 1 while it removes
-device 5, so the cut ends before it. Device 4 keeps the pin (taking it back
-is not done: docs/security.md, "The cut") and warns once that it merged past
-the cut; device 1 refuses the record."""
+device 5, so the cut ends before it. Device 4 takes the pin back (docs/security.md, "The
+cut"), goes back to the cut in device 5's log and says so once; device 1
+refuses the record."""
 import base64
 import hashlib
 import json
@@ -172,12 +172,18 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     past = four.run("--json", "sync")
     past_report = json.loads(past.stdout or b"{}").get("records", {})
     check(past.returncode == 0 and past_report.get("past_cut") == [
-          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2], "other_fork": False}],
-          "device 4 reports that it merged device 5's records past the cut", past_report)
+          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2], "other_fork": False,
+           "taken_back": 1, "decide_again": []}],
+          "device 4 reports that it had merged device 5's records past the cut, and takes back their decision",
+          past_report)
+    check(trust_level(four, "dave@example.org") != "full" and merged_position(four, five_id) == withheld[2] - 1,
+          "device 4 no longer has the pin of Dave past the cut, and is back at the cut in device 5's log",
+          (trust_level(four, "dave@example.org"), merged_position(four, five_id)))
     warned = four.run("sync")
     check(warned.returncode == 0 and b"past_cut" not in warned.stderr
-          and f"merged the trust records of the removed device {five_id}".encode() not in warned.stderr,
-          "once: the next sync does not warn again", warned.stderr.decode())
+          and f"merged the trust records of the removed device {five_id}".encode() not in warned.stderr
+          and trust_level(four, "dave@example.org") != "full",
+          "once: the next sync does not warn again, nor merge the pin again", warned.stderr.decode())
     one.must("sync")
     check(trust_level(one, "dave@example.org") != "full", "device 1 refuses device 5's pin after the cut")
-finish(minimum=13)
+finish(minimum=14)

@@ -9,39 +9,16 @@ devices, two amounts of one anchor, or an endorsement and its withdrawal,
 are a conflict on both (counting for nothing) until a decision that knows
 both; a read-only device's removals are not taken."""
 import os
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile  # noqa: E402
+from profile_tool import correspondents, devices_of_one_profile, openssl_ca_and_mail_certificate  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
 require_mailseal()
-
-
-def openssl(*arguments):
-    subprocess.run(["openssl", *arguments], check=True, capture_output=True)
-
-
-def openssl_ca_and_mail_certificate(work, address):
-    """A CA and a mail certificate it issued for `address`, both made by openssl: the two PEM files."""
-    ca_key, ca = os.path.join(work, "ca.key"), os.path.join(work, "ca.pem")
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
-            "-out", ca, "-subj", "/CN=Removal Test CA", "-days", "30", "-addext",
-            "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    key, request, mail = (os.path.join(work, "frank." + suffix) for suffix in ("key", "csr", "pem"))
-    extensions = os.path.join(work, "frank.cnf")
-    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
-            request, "-subj", f"/CN={address}")
-    with open(extensions, "w") as handle:
-        handle.write(f"[e]\nsubjectAltName=email:{address}\nkeyUsage=critical,digitalSignature,keyAgreement\n"
-                     "extendedKeyUsage=emailProtection\n")
-    openssl("x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-set_serial", "7", "-days", "20",
-            "-extfile", extensions, "-extensions", "e", "-out", mail)
-    return ca, mail
 
 
 def trust(device, address):

@@ -144,3 +144,26 @@ def roles_and_statuses(device):
 def trust_level(device, address):
     """The trust level `device` (a Home) gives `address` ('mailseal trust ADDRESS')."""
     return device.json("trust", address)["level"]
+
+
+def openssl(*arguments):
+    subprocess.run(["openssl", *arguments], check=True, capture_output=True)
+
+
+def openssl_ca_and_mail_certificate(work, address, name="ca"):
+    """A CA and a mail certificate it issued for `address`, both made by openssl: the two PEM files (`name`.pem,
+    and the certificate in `name`-mail.pem)."""
+    ca_key, ca = os.path.join(work, name + ".key"), os.path.join(work, name + ".pem")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
+            "-out", ca, "-subj", f"/CN=Test CA {name}", "-days", "30", "-addext",
+            "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    key, request, mail = (os.path.join(work, f"{name}-mail.{suffix}") for suffix in ("key", "csr", "pem"))
+    extensions = os.path.join(work, f"{name}-mail.cnf")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+            request, "-subj", f"/CN={address}")
+    with open(extensions, "w") as handle:
+        handle.write(f"[e]\nsubjectAltName=email:{address}\nkeyUsage=critical,digitalSignature,keyAgreement\n"
+                     "extendedKeyUsage=emailProtection\n")
+    openssl("x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-set_serial", "7", "-days", "20",
+            "-extfile", extensions, "-extensions", "e", "-out", mail)
+    return ca, mail

@@ -581,19 +581,36 @@ TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   EXPECT_EQ(times[1].lamport, 5);
   EXPECT_EQ(times[2].device_id, DeviceId("MB"));
   EXPECT_EQ(times[2].lamport, 4);
-  sync.add_decision({kBob.str(), DeviceId("MB"), 1, 4, "pin MY", ""});
-  sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MZ", "MB=0"});
-  sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MX", "MB=0"});
+  EXPECT_EQ(sync.record_hash(DeviceId("MA"), 1), blob("h1")) << "every record a position moved to keeps its hash";
+  EXPECT_EQ(sync.record_hash(DeviceId("MA"), 2), blob("h2"));
+  EXPECT_EQ(sync.record_hash(DeviceId("MB"), 1), std::nullopt) << "a time learned otherwise has no hash";
+  sync.add_decision({kBob.str(), DeviceId("MB"), 1, 4, "pin MY", "", std::nullopt});
+  sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MZ", "MB=0", "[]"});
+  sync.add_decision({kBob.str(), DeviceId("MA"), 2, 2, "pin MX", "MB=0", R"([{"kind":"pin"}])"});
+  sync.add_decision({"anchor:MQ", DeviceId("MA"), 3, 6, "anchor MQ 60", "MB=1", std::nullopt});
   auto decisions = sync.decisions(kBob.str());
   ASSERT_EQ(decisions.size(), 2u) << "one row per record and subject";
   EXPECT_EQ(decisions[0].value, "pin MX") << "the record's last word";
   EXPECT_EQ(decisions[0].device_id, DeviceId("MA")) << "by lamport";
   EXPECT_EQ(decisions[0].frontier, "MB=0");
+  EXPECT_EQ(decisions[0].changes, R"([{"kind":"pin"}])") << "the changes kept with it";
+  EXPECT_EQ(decisions[1].changes, std::nullopt) << "none noted";
+  auto after = sync.decisions_after(DeviceId("MA"), 1);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].subject, kBob.str()) << "by number";
+  EXPECT_EQ(after[1].subject, "anchor:MQ");
+  EXPECT_TRUE(sync.decisions_after(DeviceId("MA"), 3).empty());
+  sync.remove_decisions_after(DeviceId("MA"), 2);
+  EXPECT_EQ(sync.decisions_after(DeviceId("MA"), 0).size(), 1u) << "only those after the number go";
+  EXPECT_EQ(sync.decisions(kBob.str()).size(), 2u);
 }
 
 // A store as an older mailseal left it: the tables of later schemas removed,
 // the version set back.
 void make_schema(Database& database, std::int64_t version) {
+  if (version < 13) {
+    database.execute("ALTER TABLE record_decisions DROP COLUMN changes; DROP TABLE record_hashes;");
+  }
   if (version < 12) {
     database.execute(
         "ALTER TABLE devices DROP COLUMN removal_cut_seq; ALTER TABLE devices DROP COLUMN removal_cut_hash;");
@@ -672,9 +689,14 @@ TEST_P(SchemaMigration, OlderStoresGainTheLaterTablesAndKeepTheirRecords) {
   EXPECT_EQ(store.devices().front().removal_cut, std::nullopt);
   store.set_device_removal_cut(self, {3, blob("h")});
   EXPECT_EQ(store.devices().front().removal_cut, (RemovalCut{3, blob("h")}));
+  // Schema 13: decisions keep their changes, records their hashes.
+  TrustSync(store).add_decision({kBob.str(), DeviceId("MA"), 1, 1, "pin MX", "", "[]"});
+  EXPECT_EQ(TrustSync(store).decisions(kBob.str()).front().changes, "[]");
+  TrustSync(store).set_position({DeviceId("MA"), 1, blob("h1"), 1});
+  EXPECT_EQ(TrustSync(store).record_hash(DeviceId("MA"), 1), blob("h1"));
 }
 
-INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+INSTANTIATE_TEST_SUITE_P(FromVersion, SchemaMigration, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
 
 // Schema 8 adds whether a discovery was verified: one recorded before says
 // nothing about it, so it stays unverified.
@@ -703,9 +725,9 @@ TEST(SchemaMigration, RecordTimesFromBeforeSchema9AreTheDecisionsAndPositions) {
     TrustSync sync(store);
     sync.set_position({DeviceId("MA"), 4, blob("h4"), 9});
     sync.set_position({DeviceId("MR"), 2, blob("r2"), 0});
-    sync.add_decision({kBob.str(), DeviceId("MA"), 2, 5, "pin MX", ""});
-    sync.add_decision({"anchor:MY", DeviceId("MA"), 2, 5, "anchor MY 120", ""});
-    sync.add_decision({kBob.str(), DeviceId("MB"), 1, 3, "pin MZ", ""});
+    sync.add_decision({kBob.str(), DeviceId("MA"), 2, 5, "pin MX", "", std::nullopt});
+    sync.add_decision({"anchor:MY", DeviceId("MA"), 2, 5, "anchor MY 120", "", std::nullopt});
+    sync.add_decision({kBob.str(), DeviceId("MB"), 1, 3, "pin MZ", "", std::nullopt});
     make_schema(store.database(), 8);
   }
   LocalStore store = LocalStore::open(home);

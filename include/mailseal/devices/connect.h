@@ -254,17 +254,22 @@ std::string describe_long_wait(const LongWait& wait);
 // This device merged records of a removed device past the cut its removal
 // names (docs/security.md, "The cut"): it synced between the removing admin
 // device's fetch and the removal's bundle, or the service served it another
-// fork. What those records decided holds here and on no other device; it is
-// not taken back yet.
+// fork. What the records past the cut decided is taken back here, so that
+// this device shows what every other device shows.
 struct PastCut {
   DeviceId removed;
   std::int64_t cut = 0;     // the last record of `removed` the removal accepts
   std::int64_t merged = 0;  // the last one this device merged
-  // The record this device merged as number `merged` is not the one the
-  // service serves under it (`merged` may be before the cut): the removed
+  // The record this device merged as number `merged` (or as the cut's
+  // number) is not the one the removal or the service names: the removed
   // device's key signed two records under one number, and this device
   // merged one fork or the service serves the other; said at every sync.
   bool other_fork = false;
+  int taken_back = 0;  // decisions of records past the cut taken back in this sync
+  // The subjects (an address, "anchor:FINGERPRINT", "endorsement:ISSUER:
+  // SUBJECT") where what a taken-back decision replaced cannot be rebuilt
+  // here: the person decides again.
+  std::vector<std::string> decide_again;
 };
 
 // The warning for a removed device's records merged here past its cut,

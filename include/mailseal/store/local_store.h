@@ -22,7 +22,7 @@ namespace mailseal::store {
 std::filesystem::path resolve_home(const std::optional<std::filesystem::path>& flag);
 
 // The schema this build reads and writes.
-inline constexpr std::int64_t kSchemaVersion = 12;
+inline constexpr std::int64_t kSchemaVersion = 13;
 
 enum class Suite { Compat, Modern };
 enum class DeviceRole { Admin, Full, Read };

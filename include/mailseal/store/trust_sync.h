@@ -43,6 +43,14 @@ std::string anchor_subject(std::string_view fingerprint);
 std::string endorsement_subject(const Identity& issuer, const Identity& subject);
 // The address of a pin subject; nullopt for the others.
 std::optional<EmailAddress> subject_address(const std::string& subject);
+// The fingerprint of an anchor subject; nullopt for the others.
+std::optional<std::string> subject_anchor(const std::string& subject);
+// The issuer and identity of an endorsement subject; nullopt for the others.
+struct EndorsementSubject {
+  Identity issuer;
+  Identity subject;
+};
+std::optional<EndorsementSubject> subject_endorsement(const std::string& subject);
 
 // Notes a change in the outbox (once per kind and ref until it is written),
 // in the caller's transaction.
@@ -118,6 +126,11 @@ struct DecisionRecord {
   std::int64_t lamport = 0;
   std::string value;     // items "VERB TARGET[ DETAIL]" joined by "; " (devices/internal/merge.h)
   std::string frontier;  // "DEVICE=SEQ,DEVICE=SEQ": what the device had merged
+  // The changes that decided it, in the record's order, as the record
+  // carries them (a JSON array): what restores the decision when a later
+  // one about the same subject is taken back (schema 13). None for a
+  // decision noted before.
+  std::optional<std::string> changes;
 };
 
 // A subject decided differently on two devices, neither knowing the other's.
@@ -153,8 +166,15 @@ class TrustSync {
 
   std::vector<RecordPosition> positions();
   // Moves a device's position to a record merged or written, and keeps that
-  // record's time (record_times) for the records that name it later.
+  // record's time (record_times) for the records that name it later and its
+  // hash (record_hashes).
   void set_position(const RecordPosition& position);
+  // Back to none of a device's records (a removal whose cut keeps none).
+  void forget_position(const DeviceId& device);
+  // The SHA-256 of a device's sealed record merged or written here (schema
+  // 13): what tells whether this device merged the record a removal's cut
+  // names. nullopt for one merged before, or not merged.
+  std::optional<Bytes> record_hash(const DeviceId& device, std::int64_t seq);
   // The head proof of a record of version 2 merged here (nullopt: not
   // merged, or of version 1), and a device's first record that has one; set
   // with the position in the same transaction. Read one by one: a sync asks
@@ -178,6 +198,10 @@ class TrustSync {
   // One row per (subject, device, seq): a record's last word replaces.
   void add_decision(const DecisionRecord& decision);
   std::vector<DecisionRecord> decisions(const std::string& subject);
+  // A device's decisions from its records after number `seq`, and their
+  // removal (a removed device's records past its removal's cut).
+  std::vector<DecisionRecord> decisions_after(const DeviceId& device, std::int64_t seq);
+  void remove_decisions_after(const DeviceId& device, std::int64_t seq);
   void set_conflict(const ConflictRecord& conflict);
   void clear_conflict(const std::string& subject);
   std::vector<ConflictRecord> conflicts(const std::optional<std::string>& subject = std::nullopt);

@@ -264,13 +264,36 @@ bool is_decision(const Change& change) {
          change.kind == store::kChangeUnanchor || change.kind == store::kChangeWithdrawal;
 }
 
+namespace {
+
+json encode_change_list(const std::vector<Change>& changes) {
+  json out = json::array();
+  for (const auto& change : changes)
+    out.push_back(encode_change(change));
+  return out;
+}
+
+}  // namespace
+
+std::string encode_changes(const std::vector<Change>& changes) {
+  return encode_change_list(changes).dump();
+}
+
+std::vector<Change> decode_changes(std::string_view text) {
+  json list = json::parse(text.begin(), text.end(), nullptr, false);
+  if (list.is_discarded() || !list.is_array())
+    malformed("its changes are not a JSON array");
+  std::vector<Change> out;
+  for (const auto& item : list)
+    out.push_back(decode_change(item));
+  return out;
+}
+
 std::string encode_record(const TrustRecord& record) {
   json frontier = json::object();
   for (const auto& [device, seq] : record.frontier)
     frontier[device.str()] = seq;
-  json changes = json::array();
-  for (const auto& change : record.changes)
-    changes.push_back(encode_change(change));
+  const json changes = encode_change_list(record.changes);
   json document = {{"type", kRecordType},
                    {"version", record.version},
                    {"profile", record.profile.str()},

@@ -116,6 +116,10 @@ struct TrustRecord {
 // The record as JSON, and back. decode_record: Error(Malformed) naming the
 // problem for anything that is not a record of version 1 or 2.
 std::string encode_record(const TrustRecord& record);
+// Changes as a record carries them (a JSON array), and back, checked as a
+// record's are: what the store keeps of a decision (store::DecisionRecord).
+std::string encode_changes(const std::vector<Change>& changes);
+std::vector<Change> decode_changes(std::string_view json);
 TrustRecord decode_record(ByteView json);
 
 // What is sealed: the record, its signature by the device's signature key,
