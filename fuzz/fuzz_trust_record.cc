@@ -18,6 +18,13 @@ void run(std::span<const std::uint8_t> input) {
     std::string again = encode_record(record);
     if (!(decode_record(as_bytes(again)) == record))
       std::abort();
+    // What the store keeps of a record's decisions reads back the same.
+    if (decode_changes(encode_changes(record.changes)) != record.changes)
+      std::abort();
+  } catch (const Error&) {
+  }
+  try {
+    decode_changes(as_string_view(input));
   } catch (const Error&) {
   }
   try {

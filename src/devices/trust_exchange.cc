@@ -1076,10 +1076,7 @@ EntryProof prove_entry(const ProofKnowledge& known, const TrustRecord& record, c
 // The number of this device's last record (its own log, taken back from
 // the service after a restore included).
 std::int64_t last_own_record(Context& context) {
-  std::int64_t last = 0;
-  for (const auto& own : store::TrustSync(context.store).own_records())
-    last = std::max(last, own.seq);
-  return last;
+  return store::TrustSync(context.store).last_own_record();
 }
 
 // Another device's frontier entry naming a record of this device past the

@@ -130,6 +130,12 @@ std::vector<OwnRecord> TrustSync::own_records() {
   return out;
 }
 
+std::int64_t TrustSync::last_own_record() {
+  auto statement = database_.prepare("SELECT COALESCE(MAX(seq), 0) FROM own_records");
+  statement.step();
+  return statement.column_int(0);
+}
+
 std::vector<RecordPosition> TrustSync::positions() {
   auto statement =
       database_.prepare("SELECT device_id, seq, hash, lamport FROM record_positions ORDER BY device_id");

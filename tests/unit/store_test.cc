@@ -560,8 +560,10 @@ TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
   TrustSync sync(store);
+  EXPECT_EQ(sync.last_own_record(), 0) << "none yet";
   sync.add_own_record(1, blob("sealed one"));
   sync.add_own_record(2, blob("sealed two"));
+  EXPECT_EQ(sync.last_own_record(), 2);
   sync.mark_uploaded(1);
   auto own = sync.own_records();
   ASSERT_EQ(own.size(), 2u);

@@ -163,6 +163,9 @@ class TrustSync {
   void add_own_record(std::int64_t seq, ByteView sealed);
   void mark_uploaded(std::int64_t seq);
   std::vector<OwnRecord> own_records();
+  // The number of this device's last record kept (0: none), without reading
+  // the records.
+  std::int64_t last_own_record();
 
   std::vector<RecordPosition> positions();
   // Moves a device's position to a record merged or written, and keeps that
