@@ -2,11 +2,6 @@
 // decided (docs/security.md, "The cut"), on a real store: decisions merged as
 // a sync merges them, then taken back, and the pins, anchors, endorsements
 // and conflicts that remain.
-#include <unistd.h>
-
-#include <filesystem>
-#include <optional>
-
 #include <gtest/gtest.h>
 
 #include "devices/internal/decisions.h"
@@ -83,21 +78,6 @@ Change withdrawal() {
 
 class TakeBack : public ::testing::Test {
  protected:
-  void SetUp() override {
-    home_ = std::filesystem::temp_directory_path() / ("mailseal-decisions-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(home_);
-    profile::InitOptions options;
-    options.addresses = {EmailAddress::parse("alice@example.com")};
-    options.suite = store::Suite::Modern;
-    options.device_name = "test";
-    profile_.emplace(profile::Profile::create(home_, options, mailseal::now()));
-  }
-  void TearDown() override {
-    profile_.reset();
-    std::filesystem::remove_all(home_);
-  }
-
   store::LocalStore& store() { return profile_->store(); }
 
   // A record of `device` merged as a sync merges it (apply_record).
@@ -133,8 +113,7 @@ class TakeBack : public ::testing::Test {
 
   void forget_changes() { store().database().execute("UPDATE record_decisions SET changes = NULL"); }
 
-  std::filesystem::path home_;
-  std::optional<profile::Profile> profile_;
+  test::TemporaryProfile profile_{"decisions", "alice@example.com"};
 };
 
 TEST_F(TakeBack, APinPastTheCutIsTakenAway) {
