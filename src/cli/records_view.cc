@@ -63,11 +63,11 @@ nlohmann::json past_cut_json(const std::vector<devices::PastCut>& found) {
 }  // namespace
 
 nlohmann::json records_json(const devices::RecordsReport& records) {
-  nlohmann::json out = {{"has_key", records.has_key},   {"written", records.written},
-                        {"uploaded", records.uploaded}, {"merged", records.merged},
-                        {"ignored", records.ignored},   {"refused", records.refused},
-                        {"deferred", records.deferred}, {"conflicts", records.conflicts},
-                        {"restored", records.restored}, {"unserved", records.unserved}};
+  nlohmann::json out = {
+      {"has_key", records.has_key},         {"written", records.written},   {"uploaded", records.uploaded},
+      {"merged", records.merged},           {"ignored", records.ignored},   {"refused", records.refused},
+      {"refused_new", records.refused_new}, {"deferred", records.deferred}, {"conflicts", records.conflicts},
+      {"restored", records.restored},       {"unserved", records.unserved}};
   out["overreaching"] = overreaching_json(records.overreaching);
   out["removed_differences"] = removed_differences_json(records.removed_differences);
   out["long_waits"] = long_waits_json(records.long_waits);
@@ -92,8 +92,8 @@ bool print_records(const devices::RecordsReport& records) {
     print_warning(fmt::format("{} decision(s) of read-only devices not taken", records.ignored));
     any = true;
   }
-  if (records.refused > 0) {
-    print_warning(fmt::format("{} trust record(s) of removed devices refused", records.refused));
+  if (records.refused_new > 0) {
+    print_warning(fmt::format("{} trust record(s) of removed devices refused", records.refused_new));
     any = true;
   }
   if (records.deferred > 0) {

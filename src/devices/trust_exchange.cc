@@ -6,11 +6,13 @@
 #include "devices/internal/trust_exchange.h"
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "devices/internal/decisions.h"
 #include "devices/internal/merge.h"
@@ -33,6 +35,9 @@ namespace {
 
 constexpr std::string_view kMaterialSetting = "records.material_sent";
 constexpr std::string_view kLastSyncSetting = "records.last_sync";
+// Followed by a removed device's id: what a sync did about its records
+// merged past its cut, until a report says it (note_past_cut).
+constexpr std::string_view kPastCutSetting = "records.past_cut_report.";
 // The records key is kept as a P-256 private key, so that its file is a key
 // file like the others (encrypted with the store's passphrase, carried in
 // bundles as PKCS#8); the AES key is derived from its scalar.
@@ -434,6 +439,7 @@ struct Plan {
   int unserved = 0;  // of those, waiting for a removed device's record the service does not serve
   std::set<DeviceId> unserved_logs;  // the devices whose records those are
   int refused = 0;
+  std::map<DeviceId, std::int64_t> refused_heads;       // removed devices with records refused: the head served
   std::map<DeviceId, OverreachingRecord> overreaching;  // by writer: its log waits from there
   std::map<std::pair<DeviceId, DeviceId>, RemovedDifference> removed_differences;  // by (removed, other)
   std::vector<PastCut> past_cut;  // removed devices this one merged past the cut of
@@ -1218,6 +1224,15 @@ int clamped_count(std::int64_t records) {
   return static_cast<int>(std::clamp<std::int64_t>(records, 0, std::numeric_limits<int>::max()));
 }
 
+// A removed device's records after `kept` (its cut, or what this device
+// merged) are refused.
+void refuse(Plan& plan, const DeviceId& device, std::int64_t head, std::int64_t kept) {
+  if (head <= kept)
+    return;
+  plan.refused += clamped_count(head - kept);
+  plan.refused_heads[device] = head;
+}
+
 // A removed device's records up to its cut that the service does not
 // serve wait, with a warning naming the service.
 void wait_unserved(Plan& plan, const DeviceId& device, std::int64_t missing) {
@@ -1235,13 +1250,14 @@ void wait_unserved(Plan& plan, const DeviceId& device, std::int64_t missing) {
 // a hold) keeps the log waiting with its note or warning; one the service
 // no longer serves waits as `unserved`, with a warning naming the service.
 // A device that merged past the cut (it synced between the removing
-// device's fetch and the removal's bundle), or merged another fork, is
-// reported (PastCut): what those records decided is not taken back yet.
-// Nothing of the log merges in a sync that does not reach the cut's hash.
+// device's fetch and the removal's bundle) took back what those records
+// decided before the plan (take_back_past_cuts); one that merged another
+// fork is reported (PastCut). Nothing of the log merges in a sync that does
+// not reach the cut's hash.
 void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
                      const store::RecordPosition& position, std::int64_t head, const store::RemovalCut& cut,
                      Plan& plan) {
-  plan.refused += clamped_count(head - std::max(position.seq, cut.seq));
+  refuse(plan, device, head, std::max(position.seq, cut.seq));
   plan.reached[device] = position.seq;
   // Past the cut: taken back before the plan (take_back_past_cuts), which
   // says so; no more of the log merges here.
@@ -1309,38 +1325,118 @@ std::optional<std::int64_t> record_time(store::TrustSync& sync, const DeviceId& 
   return std::nullopt;
 }
 
-// A removed device's records merged here past the cut its removal names
-// (docs/security.md, "The cut"; this device synced between the removing
-// device's fetch and the removal's bundle, or was served another fork):
-// what they decided is taken back (take_back_decisions), before this device
-// writes, so that its next record neither names them nor takes its time
-// from them. When the record this device merged under the cut's number is
-// the cut's (its hash, kept since schema 13), its position goes back to the
-// cut, as if it had merged no further, and the log is done with. Otherwise
-// (merged before hashes were kept, or another fork) it keeps its position:
-// no more of that log merges here, and another fork is said at every sync.
-std::vector<PastCut> take_back_past_cuts(Context& context, TimePoint now) {
-  store::TrustSync sync(context.store);
+// What a sync did about a removed device's records merged here past its
+// cut, kept in the store's settings in the transaction that did it until a
+// sync's report says it (review of 854b35c, F3: a sync that failed after the
+// take-back lost what it took back, and what the person must decide again,
+// for good). Two notes before a report add up.
+void note_past_cut(store::LocalStore& store, const PastCut& past) {
+  const std::string key = std::string(kPastCutSetting) + past.removed.str();
+  PastCut sum = past;
+  if (auto kept = store.setting(key)) {
+    const nlohmann::json earlier = nlohmann::json::parse(*kept, nullptr, false);
+    if (earlier.is_object()) {
+      sum.merged = std::max(sum.merged, earlier.value("merged", std::int64_t{0}));
+      sum.other_fork = sum.other_fork || earlier.value("other_fork", false);
+      sum.taken_back += earlier.value("taken_back", 0);
+      for (const auto& subject : earlier.value("decide_again", std::vector<std::string>{})) {
+        if (std::find(sum.decide_again.begin(), sum.decide_again.end(), subject) == sum.decide_again.end())
+          sum.decide_again.push_back(subject);
+      }
+    }
+  }
+  const nlohmann::json note = {{"cut", sum.cut},
+                               {"merged", sum.merged},
+                               {"other_fork", sum.other_fork},
+                               {"taken_back", sum.taken_back},
+                               {"decide_again", sum.decide_again}};
+  store.set_setting(key, note.dump());
+}
+
+// The notes not yet reported, forgotten as they are read.
+std::vector<PastCut> reported_past_cuts(Context& context) {
   std::vector<PastCut> out;
-  for (const auto& position : sync.positions()) {
-    auto member = context.roster.find(position.device_id);
-    if (member == context.roster.end() || member->second.status != store::DeviceStatus::Removed ||
-        !member->second.removal_cut || position.seq <= member->second.removal_cut->seq)
+  for (const auto& [device, member] : context.roster) {
+    const std::string key = std::string(kPastCutSetting) + device.str();
+    auto kept = context.store.setting(key);
+    if (!kept || kept->empty())
       continue;
-    const store::RemovalCut& cut = *member->second.removal_cut;
-    store::Transaction transaction(context.store.database());
-    TakenBack taken = take_back_decisions(context.store, position.device_id, cut.seq, context.own_root, now);
-    const std::optional<Bytes> merged_at_cut = sync.record_hash(position.device_id, cut.seq);
-    const std::optional<std::int64_t> time_at_cut = record_time(sync, position.device_id, cut.seq);
-    if (cut.seq == 0)
-      sync.forget_position(position.device_id);  // a cut that keeps none of its records
-    else if (merged_at_cut == cut.hash && time_at_cut)
-      sync.set_position({position.device_id, cut.seq, cut.hash, *time_at_cut});
-    transaction.commit();
-    out.push_back({position.device_id, cut.seq, position.seq, merged_at_cut && *merged_at_cut != cut.hash,
-                   taken.decisions, std::move(taken.decide_again)});
+    context.store.set_setting(key, "");
+    const nlohmann::json note = nlohmann::json::parse(*kept, nullptr, false);
+    if (!note.is_object())
+      continue;
+    out.push_back({device, note.value("cut", std::int64_t{0}), note.value("merged", std::int64_t{0}),
+                   note.value("other_fork", false), note.value("taken_back", 0),
+                   note.value("decide_again", std::vector<std::string>{})});
   }
   return out;
+}
+
+// The removed devices whose removal names a cut, with it.
+std::vector<std::pair<DeviceId, store::RemovalCut>> removal_cuts(const Context& context) {
+  std::vector<std::pair<DeviceId, store::RemovalCut>> out;
+  for (const auto& [device, member] : context.roster) {
+    if (member.status == store::DeviceStatus::Removed && member.removal_cut)
+      out.emplace_back(device, *member.removal_cut);
+  }
+  return out;
+}
+
+// A removed device's records merged here past the cut its removal names
+// (docs/security.md, "The cut"; this device synced between the removing
+// device's fetch and the removal's bundle, or was served another fork).
+// Before this device writes, so that its next record neither names them nor
+// takes its time from them: when the record it merged under the cut's number
+// is the cut's (its hash, kept since schema 13), it goes back to the cut in
+// that log, as if it had merged no further. Otherwise (merged before hashes
+// were kept, or another fork) it keeps its position, and no more of that
+// log merges here; another fork is said at every sync.
+void return_to_cuts(Context& context) {
+  store::TrustSync sync(context.store);
+  std::map<DeviceId, store::RecordPosition> positions;
+  for (auto& position : sync.positions())
+    positions.emplace(position.device_id, std::move(position));
+  for (const auto& [device, cut] : removal_cuts(context)) {
+    auto position = positions.find(device);
+    if (position == positions.end() || position->second.seq <= cut.seq)
+      continue;
+    const std::optional<Bytes> merged_at_cut = sync.record_hash(device, cut.seq);
+    const std::optional<std::int64_t> time_at_cut = record_time(sync, device, cut.seq);
+    const bool other_fork = merged_at_cut && *merged_at_cut != cut.hash;
+    store::Transaction transaction(context.store.database());
+    if (cut.seq == 0) {
+      sync.forget_position(device);  // a cut that keeps none of its records
+    } else if (merged_at_cut == cut.hash && time_at_cut) {
+      sync.set_position({device, cut.seq, cut.hash, *time_at_cut});
+    } else if (!other_fork) {
+      continue;  // nothing to say: what was past the cut is taken back (take_back_past_cuts)
+    }
+    note_past_cut(context.store, {device, cut.seq, position->second.seq, other_fork, 0, {}});
+    transaction.commit();
+  }
+}
+
+// What a removed device's records past its cut decided, taken back
+// (take_back_decisions), after this device wrote its own record: a decision
+// of its own not yet written (a pending change in its outbox) is then one
+// of those that remain, which the take-back keeps (review of 854b35c, F2:
+// it was lost). Found by the decisions themselves, not by the position, so
+// that a take-back a failed sync left for later, or a store that warned of
+// the cut before it could take back, takes them back too (F3, F4).
+void take_back_past_cuts(Context& context, TimePoint now) {
+  store::TrustSync sync(context.store);
+  for (const auto& [device, cut] : removal_cuts(context)) {
+    const auto decisions = sync.decisions_after(device, cut.seq);
+    if (decisions.empty())
+      continue;
+    std::int64_t merged = cut.seq;
+    for (const auto& decision : decisions)
+      merged = std::max(merged, decision.seq);
+    store::Transaction transaction(context.store.database());
+    TakenBack taken = take_back_decisions(context.store, device, cut.seq, context.own_root, now);
+    note_past_cut(context.store, {device, cut.seq, merged, false, taken.decisions, std::move(taken.decide_again)});
+    transaction.commit();
+  }
 }
 
 // `own`: this device's own records taken back (take_back_own_log), merged
@@ -1370,7 +1466,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
       if (member->second.removal_cut)
         merge_up_to_cut(context, device, records, position, head, *member->second.removal_cut, plan);
       else
-        plan.refused += clamped_count(fresh);
+        refuse(plan, device, head, position.seq);
       continue;
     }
     verify_log(context, device, records, position, head, plan);
@@ -1544,6 +1640,26 @@ std::vector<RemovedDifference> first_reported(store::LocalStore& store,
   return out;
 }
 
+// The records of removed devices refused in this sync that no sync here
+// refused before (kept in the store's settings: the head served): the
+// service keeps serving them, and a warning at every sync, for good, would
+// teach the person to skip warnings.
+int newly_refused(store::LocalStore& store, const Plan& plan) {
+  std::int64_t out = 0;
+  for (const auto& [device, head] : plan.refused_heads) {
+    const std::string key = fmt::format("records.refused.{}", device.str());
+    std::int64_t told = 0;
+    if (auto seen = store.setting(key))
+      std::from_chars(seen->data(), seen->data() + seen->size(), told);
+    if (head <= told)
+      continue;
+    // Each term and the sum stay within an int: a hostile head cannot overflow it.
+    out = std::min<std::int64_t>(out + clamped_count(head - std::max<std::int64_t>(told, 0)), plan.refused);
+    store.set_setting(key, std::to_string(head));
+  }
+  return clamped_count(out);
+}
+
 // Each once, like first_reported: merging past a cut does not change until
 // the person decides again, and would otherwise be warned of at every sync.
 // Another fork at this device's position is said at every sync, as an
@@ -1646,16 +1762,18 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   std::vector<Verified> own = take_back_own_log(context, fetched);
   report.restored = static_cast<int>(own.size());
   learn_missing_times(context, client, signer.signer);
-  std::vector<PastCut> past_cut = take_back_past_cuts(context, now);
+  return_to_cuts(context);
 
   Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
                 fingerprint, own_root,   now};
   report.written = write_own_records(writer);
+  take_back_past_cuts(context, now);
   report.uploaded = upload_own_records(store, client, fingerprint, self.device_id, signer.signer);
   Plan plan = plan_merge(context, fetched, std::move(own));
   report.deferred = plan.deferred - plan.unserved;
   report.unserved = plan.unserved;
   report.refused = plan.refused;
+  report.refused_new = newly_refused(store, plan);
   for (const auto& held_back : plan.overreaching) {
     report.deferred -= held_back.second.waiting;
     report.overreaching.push_back(held_back.second);
@@ -1663,8 +1781,9 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   apply_plan(context, plan, report, now);
   report.removed_differences = first_reported(store, plan.removed_differences);
   report.long_waits = note_waits(store, silent_waits(store, plan, fetched, report), now);
-  past_cut.insert(past_cut.end(), plan.past_cut.begin(), plan.past_cut.end());
-  report.past_cut = first_reported(store, past_cut);
+  report.past_cut = reported_past_cuts(context);
+  for (auto& past : first_reported(store, plan.past_cut))
+    report.past_cut.push_back(std::move(past));
   report.conflicts = static_cast<int>(sync.conflicts().size());
   store.set_setting(kLastSyncSetting, std::to_string(to_unix_seconds(now)));
   return report;

@@ -18,7 +18,9 @@ At its next sync device 3 takes back the six decisions: Carol is `full`
 again (device 1's pin, applied again whole), anchor X is back at 90, Y and
 the pin of Dave are gone, Erin has device 3's own pin and no conflict,
 anchor Z is named for the person to decide again, and device 3 is back at
-the cut in device 2's log. It says so once; device 1 shows the same."""
+the cut in device 2's log. The person's own decision made on device 3 before
+that sync (Y kept, at 30) is not lost to the take-back and reaches device 1.
+It says so once; device 1 shows the same."""
 import json
 import os
 import sqlite3
@@ -104,6 +106,8 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(removal.get("cut") == cut, "device 2 is removed with a cut before its record", (removal, cut))
     one.must("sync")
 
+    # The person, on device 3, keeps the thief's anchor Y but at 30 (not yet synced when the take-back runs).
+    three.must("trust", "anchor", "add", cas["y"], "--amount", "30")
     forgotten = forget_changes(three, z)
     check(len(forgotten) == 1, "device 3's decisions of anchor Z keep no changes", forgotten)
     past = three.run("--json", "sync")
@@ -114,8 +118,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           "device 3 takes back the six decisions of device 2's record past the cut, naming anchor Z", report)
     check(trust_level(three, "carol@example.org") == "full",
           "device 3: Carol is 'full' again (device 1's pin, applied again)")
-    check(anchors(three) == {x: 90}, "device 3: anchor X is back at 90, Y is gone, Z is left to the person",
-          anchors(three))
+    check(anchors(three) == {x: 90, y: 30},
+          "device 3: anchor X is back at 90, Y at the person's 30 (decided here, not the thief's), Z is left to the "
+          "person", anchors(three))
     check(trust_level(three, "dave@example.org") != "full", "device 3: device 2's pin of Dave is gone")
     check(trust_level(three, "erin@example.org") == "full" and conflicts(three) == [],
           "device 3: Erin has device 3's own pin, and the conflict with device 2's unpin is gone", conflicts(three))
@@ -124,12 +129,13 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
 
     again = three.run("sync")
     check(again.returncode == 0 and f"removed device {two_id}".encode() not in again.stderr
-          and trust_level(three, "dave@example.org") != "full" and anchors(three) == {x: 90},
+          and trust_level(three, "dave@example.org") != "full" and anchors(three) == {x: 90, y: 30},
           "once: the next sync says nothing more and merges nothing of it again", again.stderr.decode())
     one.must("sync")
     check(trust_level(one, "carol@example.org") == "full" and trust_level(one, "dave@example.org") != "full"
-          and anchors(one) == {x: 90, z: 60} and trust_level(one, "erin@example.org") == "full",
-          "device 1 shows the same, Z aside (it never merged device 2's removal of it)", anchors(one))
+          and anchors(one) == {x: 90, y: 30, z: 60} and trust_level(one, "erin@example.org") == "full",
+          "device 1 shows the same, Y at 30 included, Z aside (it never merged device 2's removal of it)",
+          anchors(one))
     text = three.run("sync")
     check(text.returncode == 0, "device 3 syncs on", text.stderr.decode())
 finish(minimum=13)

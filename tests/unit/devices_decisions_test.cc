@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "devices/internal/decisions.h"
+#include "mailseal/crypto/endorsement.h"
 #include "mailseal/profile/profile.h"
 #include "mailseal/store/trust_records.h"
 #include "mailseal/store/trust_sync.h"
+#include "mailseal/udf/udf.h"
 #include "test_identities.h"
 #include "test_support.h"
 
@@ -44,24 +46,38 @@ Change unpin(std::string_view fingerprint) {
   return change;
 }
 
-Change anchor(std::string_view fingerprint, int amount) {
+// A trust anchor, named by its certificate's fingerprint as a record names it.
+Change anchor(const crypto::Certificate& certificate, int amount) {
   Change change;
   change.kind = std::string(store::kChangeAnchor);
-  change.fingerprint = std::string(fingerprint);
-  change.certificate = test::alice().root.der();  // a record carries a certificate that parses
+  change.fingerprint = certificate.fingerprint().to_string(udf::kFullBits);
+  change.certificate = certificate.der();
   change.amount = amount;
   change.at = at(1);
   return change;
 }
 
-// `certificate`: any that parses (a record's do).
-Change endorsement(const crypto::Certificate& certificate) {
+// Bob's identity: what the profile endorses.
+std::string endorsed_identity() {
+  return test::bob().root.key_fingerprint().to_string(udf::kFullBits);
+}
+
+// The profile's endorsement of `subject`'s root at `amount`, as a record
+// carries it (what it says is what its certificate says).
+Change endorsement(int amount) {
+  const test::Person& subject = test::bob();
+  crypto::EndorsementTerms terms;
+  terms.amount = amount;
+  terms.addresses = {subject.address};
+  const crypto::Certificate certificate =
+      crypto::issue_endorsement(subject.root, test::alice().root_key, test::alice().root, terms, at(0), at(1'000'000));
   Change change;
   change.kind = std::string(store::kChangeEndorsement);
   change.issuer = kRoot.str();
-  change.subject = "MBOB-IDENTITY";
+  change.subject = endorsed_identity();
   change.endorsement_kind = "endorsement";
-  change.amount = 120;
+  change.amount = amount;
+  change.addresses = {subject.address.str()};
   change.certificate = certificate.der();
   change.at = at(2);
   return change;
@@ -71,7 +87,7 @@ Change withdrawal() {
   Change change;
   change.kind = std::string(store::kChangeWithdrawal);
   change.issuer = kRoot.str();
-  change.subject = "MBOB-IDENTITY";
+  change.subject = endorsed_identity();
   change.at = at(3);
   return change;
 }
@@ -186,39 +202,57 @@ TEST_F(TakeBack, TheConflictWithATakenBackDecisionEnds) {
 }
 
 TEST_F(TakeBack, AnEndorsementComesBackAndOnePastTheCutGoes) {
-  const crypto::Certificate& first = test::alice().signing;
-  const crypto::Certificate& thiefs = test::bob().signing;
-  merge(kLaptop, 1, 1, {}, {endorsement(first)});
-  merge(kStolen, 2, 2, {{kLaptop, 1}}, {withdrawal(), endorsement(thiefs)});
-  ASSERT_EQ(endorsed(), std::vector<Bytes>{thiefs.der()});
+  const Change first = endorsement(60);
+  const Change thiefs = endorsement(120);
+  merge(kLaptop, 1, 1, {}, {first});
+  merge(kStolen, 2, 2, {{kLaptop, 1}}, {withdrawal(), thiefs});
+  ASSERT_EQ(endorsed(), std::vector<Bytes>{thiefs.certificate});
   store::TrustSync sync(store());
   const auto outbox = sync.outbox().size();
   const TakenBack taken = take_back();
   EXPECT_TRUE(taken.decide_again.empty());
-  EXPECT_EQ(endorsed(), std::vector<Bytes>{first.der()});
+  EXPECT_EQ(endorsed(), std::vector<Bytes>{first.certificate});
   EXPECT_EQ(sync.outbox().size(), outbox) << "what is put back is not this device's to send";
 }
 
 TEST_F(TakeBack, AnAnchorAmountComesBackFromTheDecisionWithoutItsChanges) {
-  merge(kLaptop, 1, 1, {}, {anchor("MCA-ONE", 90)});
-  merge(kStolen, 2, 2, {{kLaptop, 1}}, {anchor("MCA-ONE", 30), anchor("MCA-THIEF", 120)});
+  const crypto::Certificate& one = test::alice().root;
+  merge(kLaptop, 1, 1, {}, {anchor(one, 90)});
+  merge(kStolen, 2, 2, {{kLaptop, 1}}, {anchor(one, 30), anchor(test::bob().root, 120)});
   forget_changes();
   EXPECT_TRUE(take_back().decide_again.empty());
   const auto anchors = store::TrustRecords(store()).anchors();
   ASSERT_EQ(anchors.size(), 1u);
-  EXPECT_EQ(anchors[0].fingerprint, "MCA-ONE");
+  EXPECT_EQ(anchors[0].certificate, one.der());
   EXPECT_EQ(anchors[0].amount, 90);
 }
 
 TEST_F(TakeBack, AnAnchorRemovedWhoseCertificateIsGoneIsLeftToThePerson) {
-  merge(kLaptop, 1, 1, {}, {anchor("MCA-ONE", 90)});
+  const Change anchored = anchor(test::alice().root, 90);
+  merge(kLaptop, 1, 1, {}, {anchored});
   Change removal;
   removal.kind = std::string(store::kChangeUnanchor);
-  removal.fingerprint = "MCA-ONE";
+  removal.fingerprint = anchored.fingerprint;
   merge(kStolen, 2, 2, {{kLaptop, 1}}, {removal});
   forget_changes();
-  EXPECT_EQ(take_back().decide_again, std::vector<std::string>{store::anchor_subject("MCA-ONE")});
+  EXPECT_EQ(take_back().decide_again, std::vector<std::string>{store::anchor_subject(anchored.fingerprint)});
   EXPECT_TRUE(store::TrustRecords(store()).anchors().empty());
+}
+
+TEST_F(TakeBack, AnAnchorRemovedComesBackWholeFromItsChanges) {
+  const Change anchored = anchor(test::alice().root, 90);
+  merge(kLaptop, 1, 1, {}, {anchored});
+  Change removal;
+  removal.kind = std::string(store::kChangeUnanchor);
+  removal.fingerprint = anchored.fingerprint;
+  merge(kStolen, 2, 2, {{kLaptop, 1}}, {removal});
+  ASSERT_TRUE(store::TrustRecords(store()).anchors().empty());
+  EXPECT_TRUE(take_back().decide_again.empty());
+  const auto anchors = store::TrustRecords(store()).anchors();
+  ASSERT_EQ(anchors.size(), 1u);
+  EXPECT_EQ(anchors[0].certificate, anchored.certificate);
+  EXPECT_EQ(anchors[0].amount, 90);
+  EXPECT_EQ(anchors[0].added_at, anchored.at);
 }
 
 TEST_F(TakeBack, RecordsUpToTheCutStay) {
@@ -226,6 +260,35 @@ TEST_F(TakeBack, RecordsUpToTheCutStay) {
   const TakenBack taken = take_back();
   EXPECT_EQ(taken.decisions, 0);
   EXPECT_EQ(pins().size(), 1u);
+}
+
+// What a record says of an anchor or an endorsement is what its certificate
+// says (review of 854b35c, F1): otherwise it is its writer's malformed
+// record, refused before anything is applied.
+TEST(TrustRecordContent, AnAnchorNamedOtherwiseThanItsCertificateIsMalformed) {
+  Change named = anchor(test::alice().root, 90);
+  EXPECT_EQ(decode_changes(encode_changes({named})), std::vector<Change>{named});
+  Change other = named;
+  other.fingerprint = test::bob().root.fingerprint().to_string(udf::kFullBits);
+  EXPECT_EQ(test::error_code_of([&] { decode_changes(encode_changes({other})); }), ErrorCode::Malformed);
+}
+
+TEST(TrustRecordContent, AnEndorsementSayingOtherwiseThanItsCertificateIsMalformed) {
+  const Change made = endorsement(60);
+  EXPECT_EQ(decode_changes(encode_changes({made})), std::vector<Change>{made});
+  Change higher = made;
+  higher.amount = 120;
+  Change deeper = made;
+  deeper.depth = 9;
+  Change elsewhere = made;
+  elsewhere.subject = test::alice().root.key_fingerprint().to_string(udf::kFullBits);
+  Change wider = made;
+  wider.addresses.push_back("mallory@example.org");
+  for (const auto& changed : {higher, deeper, elsewhere, wider})
+    EXPECT_EQ(test::error_code_of([&] { decode_changes(encode_changes({changed})); }), ErrorCode::Malformed);
+  Change local = made;
+  local.exportable = false;
+  EXPECT_EQ(decode_changes(encode_changes({local})), std::vector<Change>{local}) << "as imported: kept local";
 }
 
 }  // namespace

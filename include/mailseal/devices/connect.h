@@ -284,6 +284,7 @@ struct RecordsReport {
   int merged = 0;        // other devices' records merged
   int ignored = 0;       // decisions of read-only devices, not taken
   int refused = 0;       // records of removed devices, not taken
+  int refused_new = 0;   // of those, the ones no sync here refused before (said once)
   int deferred = 0;      // records of devices or keys not known here yet
   int unserved = 0;      // records that wait: they name a removed device's record the key service does not serve
   int conflicts = 0;     // subjects decided differently on two devices

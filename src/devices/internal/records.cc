@@ -7,6 +7,7 @@
 
 #include "mailseal/common/base64.h"
 #include "mailseal/common/error.h"
+#include "mailseal/crypto/endorsement.h"
 #include "mailseal/crypto/symmetric.h"
 #include "mailseal/keyservice/documents.h"
 #include "mailseal/keyservice/rules.h"
@@ -124,6 +125,43 @@ Bytes certificate(const json& object, const char* name) {
   return der;
 }
 
+std::string full_fingerprint(const udf::Fingerprint& fingerprint) {
+  return fingerprint.to_string(udf::kFullBits);
+}
+
+// An anchor is named by its certificate's fingerprint: a record naming one
+// anchor with another's certificate would keep that certificate under the
+// name wherever it merged (review of 854b35c, F1).
+void check_anchor(const Change& change) {
+  if (full_fingerprint(crypto::Certificate::from_der(change.certificate).fingerprint()) != change.fingerprint)
+    malformed("an anchor's fingerprint is not its certificate's");
+}
+
+// What an endorsement change says is what its certificate says (review of
+// 854b35c, F1: the profile's own endorsement published again with a higher
+// amount and depth kept them wherever it merged). Another issuer's, as
+// imported, may count a lower depth and be kept local.
+void check_endorsement(const Change& change) {
+  const crypto::Certificate certificate = crypto::Certificate::from_der(change.certificate);
+  std::optional<crypto::EndorsementTerms> terms;
+  try {
+    terms = crypto::read_endorsement(certificate);
+  } catch (const Error&) {
+    malformed("an endorsement's extension is damaged");
+  }
+  if (!terms)
+    malformed("an endorsement's certificate carries no endorsement");
+  std::vector<std::string> addresses;
+  for (const auto& address : terms->addresses)
+    addresses.push_back(address.str());
+  const std::string kind = terms->kind == crypto::EndorsementTerms::Kind::Rotation ? "rotation" : "endorsement";
+  if (change.amount != terms->amount || change.depth > terms->depth || change.endorsement_kind != kind ||
+      (change.exportable && !terms->exportable) || change.scope != terms->scope || change.addresses != addresses ||
+      change.subject != full_fingerprint(certificate.key_fingerprint())) {
+    malformed("an endorsement says otherwise than its certificate");
+  }
+}
+
 EmailAddress address(const json& object) {
   try {
     return EmailAddress::parse(text(object, "address"));
@@ -195,6 +233,7 @@ Change decode_change(const json& item) {
     change.certificate = certificate(item, "certificate");
     change.amount = static_cast<int>(integer(item, "amount", 1, 120));
     change.at = time(item, "at");
+    check_anchor(change);
   } else if (change.kind == store::kChangeEndorsement) {
     change.certificate = certificate(item, "certificate");
     change.issuer = text(item, "issuer");
@@ -208,6 +247,7 @@ Change decode_change(const json& item) {
       malformed("an endorsement of an unknown kind");
     change.exportable = boolean(item, "exportable");
     change.at = time(item, "at");
+    check_endorsement(change);
   } else if (change.kind == store::kChangeUnpin) {
     change.address = address(item);
     change.fingerprint = target(item, "fingerprint", true);
