@@ -128,7 +128,10 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           merged_position(three, two_id))
 
     again = three.run("sync")
+    check(report.get("refused") == 1 and report.get("refused_new") == 1,
+          "device 3 refuses device 2's record past the cut, and warns of it", report)
     check(again.returncode == 0 and f"removed device {two_id}".encode() not in again.stderr
+          and b"of removed devices refused" not in again.stderr
           and trust_level(three, "dave@example.org") != "full" and anchors(three) == {x: 90, y: 30},
           "once: the next sync says nothing more and merges nothing of it again", again.stderr.decode())
     one.must("sync")
@@ -138,4 +141,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
           anchors(one))
     text = three.run("sync")
     check(text.returncode == 0, "device 3 syncs on", text.stderr.decode())
-finish(minimum=13)
+finish(minimum=14)
