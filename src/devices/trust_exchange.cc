@@ -1511,6 +1511,27 @@ void apply_change(store::LocalStore& store, const Change& change, TimePoint now)
   }
 }
 
+// An endorsement's issuer is the key that signed its certificate, where this
+// device knows that key; and the profile's own root signs only what names it
+// as issuer (second review of 854b35c, F2: the profile's own endorsement
+// published again under another issuer kept the genuine one out, as a
+// certificate is stored once). One from an issuer unknown here is taken as
+// learned. Throws Error(Malformed): the writer's record.
+void check_endorsement_issuer(Context& context, const Change& change) {
+  const crypto::Certificate certificate = crypto::Certificate::from_der(change.certificate);
+  const bool own = change.issuer == context.own_root.str();
+  if (!own && certificate.is_issued_by(context.root))
+    throw Error(ErrorCode::Malformed, "an endorsement this profile's root signed names another issuer");
+  std::optional<crypto::Certificate> issuer;
+  if (own) {
+    issuer = context.root;
+  } else if (auto der = store::TrustRecords(context.store).identity_certificate(Identity(change.issuer))) {
+    issuer = crypto::Certificate::from_der(*der);
+  }
+  if (issuer && !certificate.is_issued_by(*issuer))
+    throw Error(ErrorCode::Malformed, "an endorsement names an issuer that did not sign it");
+}
+
 // One record's changes, decisions and position.
 void apply_record(Context& context, const Verified& verified, RecordsReport& report, std::set<std::string>& touched,
                   TimePoint now) {
@@ -1523,6 +1544,8 @@ void apply_record(Context& context, const Verified& verified, RecordsReport& rep
       ++report.ignored;
       continue;
     }
+    if (change.kind == store::kChangeEndorsement)
+      check_endorsement_issuer(context, change);
     if (auto decided = decided_by(change, context.own_root)) {
       apply_decision(context.store, {record.device, record.seq, record.lamport, "", record.frontier}, change, *decided);
     } else {
@@ -1649,8 +1672,10 @@ int newly_refused(store::LocalStore& store, const Plan& plan) {
   for (const auto& [device, head] : plan.refused_heads) {
     const std::string key = fmt::format("records.refused.{}", device.str());
     std::int64_t told = 0;
-    if (auto seen = store.setting(key))
-      std::from_chars(seen->data(), seen->data() + seen->size(), told);
+    if (auto seen = store.setting(key)) {
+      if (std::from_chars(seen->data(), seen->data() + seen->size(), told).ec != std::errc{})
+        told = 0;  // damaged: warn again
+    }
     if (head <= told)
       continue;
     // Each term and the sum stay within an int: a hostile head cannot overflow it.
