@@ -27,7 +27,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile, openssl_ca_and_mail_certificate  # noqa: E402
+from profile_tool import (correspondents, devices_of_one_profile, join_device,  # noqa: E402
+                          openssl_ca_and_mail_certificate)
 from records_tool import DeviceLog, held_back  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
@@ -114,12 +115,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     service.write("DELETE FROM trust_records WHERE device_id = ? AND seq = ?", (three_id, last))
     log.append(log.seal(record), record)
     three.must("sync")
-    fresh = Home(work, "device4")
-    invite = one.json("device", "invite", "--role", "full")
-    fresh.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
-               "--name", fresh.name)
-    one.must("sync")
-    fresh.must("sync")
+    fresh = join_device(one, work, service.url, "device4")
     for name in ("carol", "dave", "erin"):
         fresh.must("lookup", f"{name}@example.org")
     merged = fresh.json("sync")["records"]

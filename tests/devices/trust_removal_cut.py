@@ -34,8 +34,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from mailseal_test import MAILSEAL, Home, check, finish, require_mailseal, run_tool  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
+from mailseal_test import MAILSEAL, check, finish, require_mailseal, run_tool  # noqa: E402
+from profile_tool import correspondents, devices_of_one_profile, join_device, trust_level  # noqa: E402
 from records_tool import DeviceLog, merged_position  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
@@ -130,12 +130,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     check(trust_level(three, "carol@example.org") == "full" and merged_position(three, two_id) == head,
           "device 3, which had not synced before the removal, merges device 2's pin up to the cut", three_report)
 
-    four = Home(work, "device4")
-    invite = one.json("device", "invite", "--role", "full")
-    four.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
-              "--name", four.name)
-    one.must("sync")
-    four.must("sync")  # completes the join
+    four = join_device(one, work, service.url, "device4")
     four.must("lookup", "carol@example.org")
     four.must("lookup", "dave@example.org")
     four_report = four.json("sync")["records"]
@@ -150,12 +145,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
               and merged_position(device, two_id) == head,
               f"device {number} refuses device 2's record signed after the cut", report)
 
-    five = Home(work, "device5")
-    invite = one.json("device", "invite", "--role", "full")
-    five.must("device", "join", "alice@example.com", "--service", service.url, "--pin", invite["pin"], "--wait", "0",
-              "--name", five.name)
-    one.must("sync")
-    five.must("sync")
+    five = join_device(one, work, service.url, "device5")
     five.must("lookup", "dave@example.org")
     five.must("contact", "pin", "dave@example.org", people["dave"])
     five.must("sync")

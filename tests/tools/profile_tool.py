@@ -10,6 +10,18 @@ import subprocess
 from mailseal_test import Home
 
 
+def join_device(admin, work, url, name, role="full"):
+    """A new device `name` joined to `admin`'s profile by PIN, the admin synced and the device synced (the
+    join completed): its Home."""
+    device = Home(work, name)
+    invite = admin.json("device", "invite", "--role", role)
+    device.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
+                "--name", device.name)
+    admin.must("sync")
+    device.must("sync")
+    return device
+
+
 def devices_of_one_profile(work, url, roles=("full",)):
     """Device 1 (the admin, `init` with alice@example.com) and one device per role in `roles`, each
     joined by PIN and synced: the Homes, device 1 first."""
@@ -18,13 +30,7 @@ def devices_of_one_profile(work, url, roles=("full",)):
              "--service", url)
     devices = [one]
     for number, role in enumerate(roles, start=2):
-        device = Home(work, f"device{number}")
-        invite = one.json("device", "invite", "--role", role)
-        device.must("device", "join", "alice@example.com", "--service", url, "--pin", invite["pin"], "--wait", "0",
-                    "--name", device.name)
-        one.must("sync")
-        device.must("sync")
-        devices.append(device)
+        devices.append(join_device(one, work, url, f"device{number}", role))
     return devices
 
 

@@ -57,6 +57,14 @@ Change anchor(const crypto::Certificate& certificate, int amount) {
   return change;
 }
 
+Change unanchor(const Change& anchored) {
+  Change change;
+  change.kind = std::string(store::kChangeUnanchor);
+  change.fingerprint = anchored.fingerprint;
+  change.at = at(3);
+  return change;
+}
+
 // Bob's identity: what the profile endorses.
 std::string endorsed_identity() {
   return test::bob().root.key_fingerprint().to_string(udf::kFullBits);
@@ -230,10 +238,7 @@ TEST_F(TakeBack, AnAnchorAmountComesBackFromTheDecisionWithoutItsChanges) {
 TEST_F(TakeBack, AnAnchorRemovedWhoseCertificateIsGoneIsLeftToThePerson) {
   const Change anchored = anchor(test::alice().root, 90);
   merge(kLaptop, 1, 1, {}, {anchored});
-  Change removal;
-  removal.kind = std::string(store::kChangeUnanchor);
-  removal.fingerprint = anchored.fingerprint;
-  merge(kStolen, 2, 2, {{kLaptop, 1}}, {removal});
+  merge(kStolen, 2, 2, {{kLaptop, 1}}, {unanchor(anchored)});
   forget_changes();
   EXPECT_EQ(take_back().decide_again, std::vector<std::string>{store::anchor_subject(anchored.fingerprint)});
   EXPECT_TRUE(store::TrustRecords(store()).anchors().empty());
@@ -242,10 +247,7 @@ TEST_F(TakeBack, AnAnchorRemovedWhoseCertificateIsGoneIsLeftToThePerson) {
 TEST_F(TakeBack, AnAnchorRemovedComesBackWholeFromItsChanges) {
   const Change anchored = anchor(test::alice().root, 90);
   merge(kLaptop, 1, 1, {}, {anchored});
-  Change removal;
-  removal.kind = std::string(store::kChangeUnanchor);
-  removal.fingerprint = anchored.fingerprint;
-  merge(kStolen, 2, 2, {{kLaptop, 1}}, {removal});
+  merge(kStolen, 2, 2, {{kLaptop, 1}}, {unanchor(anchored)});
   ASSERT_TRUE(store::TrustRecords(store()).anchors().empty());
   EXPECT_TRUE(take_back().decide_again.empty());
   const auto anchors = store::TrustRecords(store()).anchors();
