@@ -1491,9 +1491,7 @@ void apply_change(store::LocalStore& store, const Change& change, TimePoint now)
   } else if (change.kind == store::kChangeAnchor) {
     records.merge_anchor({change.fingerprint, change.certificate, change.amount, change.at});
   } else if (change.kind == store::kChangeEndorsement) {
-    records.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
-                             change.scope, change.addresses, change.endorsement_kind, change.exportable,
-                             change.certificate, change.at});
+    records.add_endorsement(endorsement_of(change));
   } else if (change.kind == store::kChangeIdentity) {
     records.add_identity(Identity(change.fingerprint), change.certificate, now);
     // The top of a chain: what certificates issued under it chain to.

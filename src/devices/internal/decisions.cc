@@ -146,9 +146,7 @@ class TargetRestorer {
     } else if (change.kind == store::kChangeAnchor) {
       records_.merge_anchor({change.fingerprint, change.certificate, change.amount, change.at});
     } else {
-      records_.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
-                                change.scope, change.addresses, change.endorsement_kind, change.exportable,
-                                change.certificate, change.at});
+      records_.add_endorsement(endorsement_of(change));
     }
   }
 
@@ -261,6 +259,20 @@ std::optional<Decided> decided_by(const Change& change, const Identity& own_root
   return std::nullopt;
 }
 
+store::EndorsementRecord endorsement_of(const Change& change) {
+  return {0,
+          Identity(change.issuer),
+          Identity(change.subject),
+          change.amount,
+          change.depth,
+          change.scope,
+          change.addresses,
+          change.endorsement_kind,
+          change.exportable,
+          change.certificate,
+          change.at};
+}
+
 std::vector<Decision> decisions_about(store::TrustSync& sync, const std::string& subject) {
   std::vector<Decision> decisions;
   for (const auto& row : sync.decisions(subject))
@@ -323,9 +335,7 @@ void apply_decision(store::LocalStore& store, const Decision& here, const Change
       }
     }
   } else {
-    records.add_endorsement({0, Identity(change.issuer), Identity(change.subject), change.amount, change.depth,
-                             change.scope, change.addresses, change.endorsement_kind, change.exportable,
-                             change.certificate, change.at});
+    records.add_endorsement(endorsement_of(change));
   }
 }
 

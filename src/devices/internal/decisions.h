@@ -15,6 +15,7 @@
 #include "devices/internal/records.h"
 #include "mailseal/common/ids.h"
 #include "mailseal/common/time.h"
+#include "mailseal/store/trust_records.h"
 #include "mailseal/store/trust_sync.h"
 
 namespace mailseal::devices::internal {
@@ -28,6 +29,10 @@ struct Decided {
   DecisionItem item;
 };
 std::optional<Decided> decided_by(const Change& change, const Identity& own_root);
+
+// The endorsement row an endorsement change stands for (merged, decided or
+// put back alike).
+store::EndorsementRecord endorsement_of(const Change& change);
 
 // Every decision noted about `subject`, in the order they apply.
 std::vector<Decision> decisions_about(store::TrustSync& sync, const std::string& subject);
