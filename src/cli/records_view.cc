@@ -54,6 +54,7 @@ nlohmann::json past_cut_json(const std::vector<devices::PastCut>& found) {
                    {"cut", past.cut},
                    {"merged", past.merged},
                    {"other_fork", past.other_fork},
+                   {"fork_from", past.fork_from},
                    {"taken_back", past.taken_back},
                    {"decide_again", past.decide_again}});
   }

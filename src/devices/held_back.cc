@@ -122,12 +122,12 @@ constexpr std::string_view kDecideAgain =
     "it differs ('mailseal contact pin', 'contact unpin', 'trust anchor add' or 'remove'): every device then takes "
     "it";
 
-// What was taken back, and where the person must decide again.
-std::string taken_back_text(const PastCut& past) {
+// What was taken back (`how`: what became of the decisions), and where the
+// person must decide again.
+std::string taken_back_text(const PastCut& past, std::string_view how) {
   std::string out = past.taken_back == 0
                         ? std::string("they decided nothing (what they taught stays: it decides nothing)")
-                        : fmt::format("the {} decision(s) they made are taken back here, as no other device has them",
-                                      past.taken_back);
+                        : fmt::format("the {} decision(s) they made {}", past.taken_back, how);
   if (!past.decide_again.empty()) {
     out += fmt::format("; what they replaced cannot be rebuilt here for {}: {}", fmt::join(past.decide_again, ", "),
                        kDecideAgain);
@@ -135,11 +135,23 @@ std::string taken_back_text(const PastCut& past) {
   return out;
 }
 
+constexpr std::string_view kTakenBack = "are taken back here, as no other device has them";
+
 }  // namespace
 
 // Deciding again on any device reaches every device, which ends the
 // difference for what a person decided.
 std::string describe_past_cut(const PastCut& past) {
+  if (past.fork_from > 0) {
+    return fmt::format(
+        "this device had merged another fork of the trust records of the removed device {0}, from number {1} to "
+        "{2}: its key signed two different records under one number (it was in someone else's hands). Its removal "
+        "accepts its records up to number {3}, and the key service serves that log: this device went back to "
+        "number {4} and merges the records the removal accepts. Of the records it had merged from number {1}, {5}",
+        past.removed.str(), past.fork_from, past.merged, past.cut, past.fork_from - 1,
+        taken_back_text(past, "are taken back here, and what the records the removal accepts decide is merged in "
+                              "their place"));
+  }
   if (past.other_fork) {
     return fmt::format(
         "the key service serves record {1} of the removed device {0} otherwise than this device merged it, and its "
@@ -148,13 +160,13 @@ std::string describe_past_cut(const PastCut& past) {
         "serves it now; nothing here tells which. No more of device {0}'s records merge here while it lasts{3}. If "
         "it lasts, {4}",
         past.removed.str(), past.merged, past.cut,
-        past.merged > past.cut ? "; of the records past the cut, " + taken_back_text(past) : std::string(),
+        past.merged > past.cut ? "; of the records past the cut, " + taken_back_text(past, kTakenBack) : std::string(),
         kDecideAgain);
   }
   return fmt::format(
       "this device had merged the trust records of the removed device {0} up to number {1}, but its removal "
       "accepts them only up to {2}: of records {3} to {1}, {4}",
-      past.removed.str(), past.merged, past.cut, past.cut + 1, taken_back_text(past));
+      past.removed.str(), past.merged, past.cut, past.cut + 1, taken_back_text(past, kTakenBack));
 }
 
 }  // namespace mailseal::devices

@@ -1252,9 +1252,10 @@ void wait_unserved(Plan& plan, const DeviceId& device, std::int64_t missing) {
 // A device that merged past the cut (it synced between the removing
 // device's fetch and the removal's bundle) took back what those records
 // decided before the plan (take_back_past_cuts); one that merged another
-// fork is reported (PastCut). Nothing of the log merges in a sync that does
-// not reach the cut's hash.
-void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
+// fork it could not leave (return_to_cuts) is reported (PastCut). Nothing
+// of the log merges in a sync that does not reach the cut's hash; true when
+// this plan reaches it.
+bool merge_up_to_cut(Context& context, const DeviceId& device, const std::vector<keyservice::StoredRecord>& served,
                      const store::RecordPosition& position, std::int64_t head, const store::RemovalCut& cut,
                      Plan& plan) {
   refuse(plan, device, head, std::max(position.seq, cut.seq));
@@ -1262,11 +1263,11 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
   // Past the cut: taken back before the plan (take_back_past_cuts), which
   // says so; no more of the log merges here.
   if (position.seq > cut.seq)
-    return;
+    return false;
   if (position.seq == cut.seq) {
     if (position.hash != cut.hash)
-      plan.past_cut.push_back({device, cut.seq, position.seq, true, 0, {}});
-    return;
+      plan.past_cut.push_back({.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
+    return position.hash == cut.hash;
   }
   // The record this device merged last, served otherwise: it merged another
   // fork (review of 51781ba, F1: the sync failed for good as the service's
@@ -1277,11 +1278,11 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
     if (at == served.end()) {
       // Failing the sync as the service's tampering would last for good.
       wait_unserved(plan, device, cut.seq - position.seq);
-      return;
+      return false;
     }
     if (crypto::sha256(at->sealed) != position.hash) {
-      plan.past_cut.push_back({device, cut.seq, position.seq, true, 0, {}});
-      return;
+      plan.past_cut.push_back({.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
+      return false;
     }
   }
   std::vector<keyservice::StoredRecord> up_to_cut;
@@ -1293,7 +1294,7 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
   const bool at_cut = !waits && plan.reached[device] == cut.seq && plan.merge.size() > first &&
                       plan.merge.back().record.record.device == device && plan.merge.back().hash == cut.hash;
   if (at_cut)
-    return;
+    return true;
   // Nothing of the log merges before its chain reaches the cut's hash: the
   // records below it may be a fork the thief signed after the removal
   // (review of 51781ba, F3: one merged on one device and not on another).
@@ -1303,17 +1304,18 @@ void merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
   plan.reached[device] = position.seq;
   if (waits) {
     plan.deferred += taken;  // its wait or hold says why
-    return;
+    return false;
   }
   if (reached < cut.seq) {
     // The service holds fewer of its records than the admin device saw.
     wait_unserved(plan, device, cut.seq - position.seq);
-    return;
+    return false;
   }
   hold_log_from(plan, device, position.seq + 1, head, taken, FrontierVerdict::Unopened,
                 fmt::format("is not in the log that the removal of device {} names as its last record {} (the cut): "
                             "the key service serves another fork of its log",
                             device.str(), cut.seq));
+  return false;
 }
 
 // The time of a record merged or written here; nullopt when not known.
@@ -1338,6 +1340,9 @@ void note_past_cut(store::LocalStore& store, const PastCut& past) {
     if (earlier.is_object()) {
       sum.merged = std::max(sum.merged, earlier.value("merged", std::int64_t{0}));
       sum.other_fork = sum.other_fork || earlier.value("other_fork", false);
+      const std::int64_t fork_from = earlier.value("fork_from", std::int64_t{0});
+      if (fork_from > 0 && (sum.fork_from == 0 || fork_from < sum.fork_from))
+        sum.fork_from = fork_from;
       sum.taken_back += earlier.value("taken_back", 0);
       for (const auto& subject : earlier.value("decide_again", std::vector<std::string>{})) {
         if (std::find(sum.decide_again.begin(), sum.decide_again.end(), subject) == sum.decide_again.end())
@@ -1348,6 +1353,7 @@ void note_past_cut(store::LocalStore& store, const PastCut& past) {
   const nlohmann::json note = {{"cut", sum.cut},
                                {"merged", sum.merged},
                                {"other_fork", sum.other_fork},
+                               {"fork_from", sum.fork_from},
                                {"taken_back", sum.taken_back},
                                {"decide_again", sum.decide_again}};
   store.set_setting(key, note.dump());
@@ -1365,9 +1371,13 @@ std::vector<PastCut> reported_past_cuts(Context& context) {
     const nlohmann::json note = nlohmann::json::parse(*kept, nullptr, false);
     if (!note.is_object())
       continue;
-    out.push_back({device, note.value("cut", std::int64_t{0}), note.value("merged", std::int64_t{0}),
-                   note.value("other_fork", false), note.value("taken_back", 0),
-                   note.value("decide_again", std::vector<std::string>{})});
+    out.push_back({.removed = device,
+                   .cut = note.value("cut", std::int64_t{0}),
+                   .merged = note.value("merged", std::int64_t{0}),
+                   .other_fork = note.value("other_fork", false),
+                   .fork_from = note.value("fork_from", std::int64_t{0}),
+                   .taken_back = note.value("taken_back", 0),
+                   .decide_again = note.value("decide_again", std::vector<std::string>{})});
   }
   return out;
 }
@@ -1382,41 +1392,127 @@ std::vector<std::pair<DeviceId, store::RemovalCut>> removal_cuts(const Context& 
   return out;
 }
 
+// The last record of a removed device's log merged here that the service
+// serves alike, at most number `limit`, with its time: where another fork
+// merged here parts from the log served. Found from the top down: records
+// name their predecessors' hashes, so below one alike all are. Hashes are
+// kept since schema 13, times since 9; with neither known, none (0), and
+// the whole log is merged again.
+store::RecordPosition last_shared_record(store::TrustSync& sync, const DeviceId& device,
+                                         const std::vector<keyservice::StoredRecord>& served, std::int64_t limit) {
+  for (auto stored = served.rbegin(); stored != served.rend(); ++stored) {
+    if (stored->seq > limit)
+      continue;
+    const std::optional<Bytes> merged = sync.record_hash(device, stored->seq);
+    if (!merged)
+      break;  // merged before hashes were kept, as all before it
+    if (*merged != crypto::sha256(stored->sealed))
+      continue;
+    if (auto time = record_time(sync, device, stored->seq))
+      return {device, stored->seq, *merged, *time};
+    break;
+  }
+  return {device, 0, {}, 0};
+}
+
+// A removed device's log served whole, going back to where it parts from
+// what this device merged (`position`, another fork: the thief signed two
+// records under one number and this device merged the one the removal does
+// not name; or, merged past the cut before schema 13, one not known to be
+// the cut's). Only when the log served from there reaches the cut's hash,
+// checked as a sync checks it, so what merges is what the removing admin
+// device accepted: this device goes back to the last record both share and
+// says so once; the removed device's decisions after it are taken back
+// after this device writes (take_back_past_cuts), and the log is merged
+// again up to the cut in this sync (`fetched` serves it from there). false
+// when it does not reach the cut (the service serves the fork, or not the
+// log): the fork is then reported, as before.
+struct Rejoin {
+  keyservice::Client& client;
+  const keyservice::RequestSigner& signer;
+};
+
+bool rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, const DeviceId& device,
+                    const store::RecordPosition& position, const store::RemovalCut& cut) {
+  Fetched whole;
+  store::TrustSync sync(context.store);
+  store::RecordPosition shared;
+  try {
+    whole = fetch_records(rejoin.client, context.profile, {{device, 1, {}, 0}}, rejoin.signer);
+    std::vector<keyservice::StoredRecord>& served = whole.logs[device];
+    shared = last_shared_record(sync, device, served, std::min(position.seq, cut.seq));
+    std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < shared.seq; });
+    Plan trial;
+    if (!merge_up_to_cut(context, device, served, shared, whole.heads[device], cut, trial))
+      return false;
+  } catch (const store::StoreError&) {
+    throw;
+  } catch (const Error&) {
+    return false;  // a log that does not verify is not the cut's: the fork stays reported
+  }
+  store::Transaction transaction(context.store.database());
+  sync.rewind_position(shared);
+  note_past_cut(context.store,
+                {.removed = device, .cut = cut.seq, .merged = position.seq, .fork_from = shared.seq + 1, .decide_again = {}});
+  transaction.commit();
+  fetched.logs[device] = std::move(whole.logs[device]);
+  fetched.heads[device] = whole.heads[device];
+  return true;
+}
+
 // A removed device's records merged here past the cut its removal names
 // (docs/security.md, "The cut"; this device synced between the removing
-// device's fetch and the removal's bundle, or was served another fork).
-// Before this device writes, so that its next record neither names them nor
-// takes its time from them: when the record it merged under the cut's number
-// is the cut's (its hash, kept since schema 13), it goes back to the cut in
-// that log, as if it had merged no further. Otherwise (merged before hashes
-// were kept, or another fork) it keeps its position, and no more of that
-// log merges here; another fork is said at every sync.
-void return_to_cuts(Context& context) {
+// device's fetch and the removal's bundle), or another fork of its log
+// (the service served it the thief's). Before this device writes, so that
+// its next record neither names them nor takes its time from them: when
+// the record it merged under the cut's number is the cut's (its hash, kept
+// since schema 13), it goes back to the cut in that log, as if it had merged
+// no further; otherwise back to where its log and the one served part, when
+// that one reaches the cut (rejoin_cut_log). A fork it cannot leave is said
+// at every sync, and no more of that log merges here.
+void return_to_cuts(Context& context, const Rejoin& rejoin, Fetched& fetched) {
   store::TrustSync sync(context.store);
   std::map<DeviceId, store::RecordPosition> positions;
   for (auto& position : sync.positions())
     positions.emplace(position.device_id, std::move(position));
   for (const auto& [device, cut] : removal_cuts(context)) {
-    auto position = positions.find(device);
-    if (position == positions.end() || position->second.seq <= cut.seq)
+    auto found = positions.find(device);
+    if (found == positions.end())
       continue;
-    const std::optional<Bytes> merged_at_cut = sync.record_hash(device, cut.seq);
-    const std::optional<std::int64_t> time_at_cut = record_time(sync, device, cut.seq);
-    const bool other_fork = merged_at_cut && *merged_at_cut != cut.hash;
-    store::Transaction transaction(context.store.database());
-    if (cut.seq == 0) {
-      sync.forget_position(device);  // a cut that keeps none of its records
-    } else if (merged_at_cut == cut.hash && time_at_cut) {
-      sync.set_position({device, cut.seq, cut.hash, *time_at_cut});
-    } else if (!other_fork) {
-      continue;  // nothing to say: what was past the cut is taken back (take_back_past_cuts)
+    const store::RecordPosition& position = found->second;
+    std::optional<Bytes> merged_at_cut;
+    if (position.seq > cut.seq) {
+      merged_at_cut = sync.record_hash(device, cut.seq);
+      const std::optional<std::int64_t> time_at_cut = record_time(sync, device, cut.seq);
+      if (cut.seq == 0 || (merged_at_cut == cut.hash && time_at_cut)) {
+        store::Transaction transaction(context.store.database());
+        sync.rewind_position({device, cut.seq, cut.hash, time_at_cut.value_or(0)});
+        note_past_cut(context.store, {.removed = device, .cut = cut.seq, .merged = position.seq, .decide_again = {}});
+        transaction.commit();
+        continue;
+      }
+    } else {
+      const auto& served = fetched.logs[device];
+      auto at = std::find_if(served.begin(), served.end(),
+                             [&](const keyservice::StoredRecord& stored) { return stored.seq == position.seq; });
+      // The same log so far, or a record not served (merge_up_to_cut waits).
+      if (position.seq == 0 || at == served.end() || crypto::sha256(at->sealed) == position.hash)
+        continue;
     }
-    note_past_cut(context.store, {device, cut.seq, position->second.seq, other_fork, 0, {}});
-    transaction.commit();
+    if (rejoin_cut_log(context, rejoin, fetched, device, position, cut))
+      continue;
+    // Merged past the cut, another fork at its number: what is past the cut is
+    // taken back (take_back_past_cuts); the fork is said at every sync. One
+    // below the cut is said by merge_up_to_cut.
+    if (merged_at_cut) {
+      note_past_cut(context.store,
+                    {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
+    }
   }
 }
 
-// What a removed device's records past its cut decided, taken back
+// What a removed device's records past its cut, or past where this device
+// went back to in its log (rejoin_cut_log), decided, taken back
 // (take_back_decisions), after this device wrote its own record: a decision
 // of its own not yet written (a pending change in its outbox) is then one
 // of those that remain, which the take-back keeps (review of 854b35c, F2:
@@ -1425,16 +1521,26 @@ void return_to_cuts(Context& context) {
 // the cut before it could take back, takes them back too (F3, F4).
 void take_back_past_cuts(Context& context, TimePoint now) {
   store::TrustSync sync(context.store);
+  std::map<DeviceId, std::int64_t> positions;
+  for (const auto& position : sync.positions())
+    positions[position.device_id] = position.seq;
   for (const auto& [device, cut] : removal_cuts(context)) {
-    const auto decisions = sync.decisions_after(device, cut.seq);
+    // Decisions noted past the position: of records merged and gone back from.
+    const std::int64_t kept = std::min(cut.seq, positions[device]);
+    const auto decisions = sync.decisions_after(device, kept);
     if (decisions.empty())
       continue;
-    std::int64_t merged = cut.seq;
+    std::int64_t merged = kept;
     for (const auto& decision : decisions)
       merged = std::max(merged, decision.seq);
     store::Transaction transaction(context.store.database());
-    TakenBack taken = take_back_decisions(context.store, device, cut.seq, context.own_root, now);
-    note_past_cut(context.store, {device, cut.seq, merged, false, taken.decisions, std::move(taken.decide_again)});
+    TakenBack taken = take_back_decisions(context.store, device, kept, context.own_root, now);
+    note_past_cut(context.store, {.removed = device,
+                                  .cut = cut.seq,
+                                  .merged = merged,
+                                  .fork_from = kept < cut.seq ? kept + 1 : 0,
+                                  .taken_back = taken.decisions,
+                                  .decide_again = std::move(taken.decide_again)});
     transaction.commit();
   }
 }
@@ -1785,7 +1891,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   std::vector<Verified> own = take_back_own_log(context, fetched);
   report.restored = static_cast<int>(own.size());
   learn_missing_times(context, client, signer.signer);
-  return_to_cuts(context);
+  return_to_cuts(context, {client, signer.signer}, fetched);
 
   Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
                 fingerprint, own_root,   now};

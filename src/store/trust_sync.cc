@@ -170,8 +170,20 @@ void TrustSync::set_position(const RecordPosition& position) {
   add_record_time({position.device_id, position.seq, position.lamport});
 }
 
-void TrustSync::forget_position(const DeviceId& device) {
-  database_.prepare("DELETE FROM record_positions WHERE device_id = ?1").bind(1, device.str()).run();
+void TrustSync::rewind_position(const RecordPosition& back_to) {
+  Transaction transaction(database_);
+  const std::string device = back_to.device_id.str();
+  if (back_to.seq <= 0)
+    database_.prepare("DELETE FROM record_positions WHERE device_id = ?1").bind(1, device).run();
+  else
+    set_position(back_to);
+  for (const char* table : {"record_hashes", "record_head_proofs"}) {
+    database_.prepare(fmt::format("DELETE FROM {} WHERE device_id = ?1 AND seq > ?2", table))
+        .bind(1, device)
+        .bind(2, std::max<std::int64_t>(back_to.seq, 0))
+        .run();
+  }
+  transaction.commit();
 }
 
 std::optional<Bytes> TrustSync::record_hash(const DeviceId& device, std::int64_t seq) {

@@ -113,7 +113,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     past = three.run("--json", "sync")
     report = json.loads(past.stdout or b"{}").get("records", {})
     check(past.returncode == 0 and report.get("past_cut") == [
-          {"removed": two_id, "cut": cut, "merged": cut + 1, "other_fork": False, "taken_back": 6,
+          {"removed": two_id, "cut": cut, "merged": cut + 1, "other_fork": False, "fork_from": 0, "taken_back": 6,
            "decide_again": forgotten}],
           "device 3 takes back the six decisions of device 2's record past the cut, naming anchor Z", report)
     check(trust_level(three, "carol@example.org") == "full",

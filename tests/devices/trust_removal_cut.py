@@ -162,7 +162,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=lif
     past = four.run("--json", "sync")
     past_report = json.loads(past.stdout or b"{}").get("records", {})
     check(past.returncode == 0 and past_report.get("past_cut") == [
-          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2], "other_fork": False,
+          {"removed": five_id, "cut": withheld[2] - 1, "merged": withheld[2], "other_fork": False, "fork_from": 0,
            "taken_back": 1, "decide_again": []}],
           "device 4 reports that it had merged device 5's records past the cut, and takes back their decision",
           past_report)

@@ -95,9 +95,9 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIF
           "once the service serves the log up to the cut, device 3 merges it: device 2's pins, not the thief's",
           synced.stderr.decode())
 
-# 2. A fork merged before the cut.
+# 2. A fork merged before the cut, left once the service serves the log the removal names.
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
-    one, two, three, people = three_synced_devices(work, service.url, ("carol", "dave"))
+    one, two, three, people = three_synced_devices(work, service.url, ("carol", "dave", "erin", "frank"))
     two_id = two.device_id()
     two.must("contact", "pin", "carol@example.org", people["carol"])
     two.must("sync")
@@ -107,24 +107,46 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIF
     service.write("UPDATE trust_records SET sealed = ? " + where,
                   (fork_of(log, number, people, "dave@example.org"), two_id, number))
     three.must("sync")
-    check(trust_level(three, "dave@example.org") == "full", "the service served device 3 the thief's record once")
+    check(trust_level(three, "dave@example.org") == "full" and trust_level(three, "carol@example.org") != "full",
+          "the service served device 3 the thief's record once: Dave pinned, not Carol")
     service.write("UPDATE trust_records SET sealed = ? " + where, (genuine, two_id, number))
-    two.must("contact", "pin", "dave@example.org", people["dave"])
+    two.must("contact", "pin", "erin@example.org", people["erin"])
     two.must("sync")
     one.must("sync")
     cut = one.json("device", "remove", two_id)["cut"]
     check(cut == number + 1, "the cut is past the forked number", (cut, number))
+    # The service now serves a third record under that number, which the thief signed too: no log reaches the cut.
+    service.write("UPDATE trust_records SET sealed = ? " + where,
+                  (fork_of(log, number, people, "frank@example.org"), two_id, number))
     synced = three.run("--json", "sync")
     report = json.loads(synced.stdout or b"{}").get("records", {})
     check(synced.returncode == 0 and [(past["removed"], past["merged"], past["other_fork"])
-                                      for past in report.get("past_cut", [])] == [(two_id, number, True)],
-          "device 3's sync goes on, reporting that it merged another fork of the removed device's log",
-          (synced.stderr.decode(), report))
+                                      for past in report.get("past_cut", [])] == [(two_id, number, True)]
+          and trust_level(three, "frank@example.org") != "full" and merged_position(three, two_id) == number,
+          "device 3's sync goes on, reporting that it merged another fork of the removed device's log, and merges "
+          "neither fork served", (synced.stderr.decode(), report))
     again = three.run("sync")
     check(again.returncode == 0 and f"serves record {number} of the removed device {two_id} otherwise".encode()
           in again.stderr and b"nothing here tells which" in again.stderr,
-          "said at every sync, blaming neither this device nor the service", again.stderr.decode())
-    check(one.run("sync").returncode == 0, "the admin device syncs on")
+          "said at every sync while no log served reaches the cut, blaming neither this device nor the service",
+          again.stderr.decode())
+    service.write("UPDATE trust_records SET sealed = ? " + where, (genuine, two_id, number))
+    synced = three.run("sync")
+    check(synced.returncode == 0 and f"another fork of the trust records of the removed device {two_id}, from number "
+          f"{number} to {number}:".encode() in synced.stderr and f"went back to number {number - 1}".encode()
+          in synced.stderr and b"the 1 decision(s) they made are taken back" in synced.stderr,
+          "once the service serves the log the removal names, device 3 goes back to where the forks part and says "
+          "so, taking back the thief's decision", synced.stderr.decode())
+    check(trust_level(three, "dave@example.org") != "full" and trust_level(three, "carol@example.org") == "full"
+          and trust_level(three, "erin@example.org") == "full" and merged_position(three, two_id) == cut,
+          "device 3 then has device 2's pins up to the cut (Carol, Erin), not the thief's (Dave), and is at the cut",
+          merged_position(three, two_id))
+    again = three.run("sync")
+    check(again.returncode == 0 and f"device {two_id}".encode() not in again.stderr
+          and trust_level(three, "dave@example.org") != "full",
+          "said once: the next sync is quiet about device 2", again.stderr.decode())
+    check(one.run("sync").returncode == 0 and trust_level(one, "dave@example.org") != "full",
+          "the admin device syncs on, without the thief's pin")
 
 # 3. A removed device's record named far past the cut.
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
@@ -167,4 +189,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIF
           "a record naming the removed device far past its cut is held back, and no clock moves",
           (largest_time(d1), report))
 
-finish(minimum=8)
+finish(minimum=12)

@@ -265,7 +265,11 @@ struct PastCut {
   // device's key signed two records under one number, and this device
   // merged one fork or the service serves the other; said at every sync.
   bool other_fork = false;
-  int taken_back = 0;  // decisions of records past the cut taken back in this sync
+  // Not 0: this device had merged another fork of the log from this number
+  // on, and went back to the record before it to merge the log the removal
+  // names (said once, as what was past the cut).
+  std::int64_t fork_from = 0;
+  int taken_back = 0;  // decisions of records past the cut (or of the fork) taken back in this sync
   // The subjects (an address, "anchor:FINGERPRINT", "endorsement:ISSUER:
   // SUBJECT") where what a taken-back decision replaced cannot be rebuilt
   // here: the person decides again.

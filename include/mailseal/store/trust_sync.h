@@ -172,8 +172,12 @@ class TrustSync {
   // record's time (record_times) for the records that name it later and its
   // hash (record_hashes).
   void set_position(const RecordPosition& position);
-  // Back to none of a device's records (a removal whose cut keeps none).
-  void forget_position(const DeviceId& device);
+  // Back to an earlier record of a device's log merged here (seq 0: none),
+  // forgetting the hashes and head proofs of its records after it: a
+  // removed device's records past its removal's cut, or another fork of its
+  // log, replaced by the log its removal names (docs/security.md, "The
+  // cut"). Its records' times stay: what named them keeps being judged.
+  void rewind_position(const RecordPosition& back_to);
   // The SHA-256 of a device's sealed record merged or written here (schema
   // 13): what tells whether this device merged the record a removal's cut
   // names. nullopt for one merged before, or not merged.
