@@ -40,12 +40,16 @@ LIFTED = ["--limit", "signed=0/1s", "--limit", "account=0/1s"]
 END_OF_CLOCK = 2 ** 40
 
 
+def repinned(record, people, address):
+    """`record` with its first pin moved to `address`."""
+    pin = next(change for change in record["changes"] if change["kind"] == "pin")
+    return dict(record, changes=[dict(pin, address=address, fingerprint=people[address.split("@")[0]])])
+
+
 def fork_of(log, seq, people, address):
     """Record `seq` of the log re-signed by the thief with its first pin moved to `address`: another record under
     the same number."""
-    genuine = dict(log.open(seq))
-    pin = next(change for change in genuine["changes"] if change["kind"] == "pin")
-    return log.seal(dict(genuine, changes=[dict(pin, address=address, fingerprint=people[address.split("@")[0]])]))
+    return log.seal(repinned(dict(log.open(seq)), people, address))
 
 
 def three_synced_devices(work, url, names):
@@ -189,4 +193,65 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIF
           "a record naming the removed device far past its cut is held back, and no clock moves",
           (largest_time(d1), report))
 
-finish(minimum=12)
+# 4. A fork merged past the cut: the thief's records from below the cut to past it. Again in a store from before
+# schema 13, which kept no record's hash: it goes back to the start of the log and merges it again up to the cut.
+for before_hashes in (False, True):
+    with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
+        one, two, three, people = three_synced_devices(work, service.url,
+                                                       ("bob", "carol", "dave", "erin", "frank", "gus"))
+        two_id = two.device_id()
+        two.must("contact", "pin", "bob@example.org", people["bob"])
+        two.must("sync")
+        three.must("sync")
+        two.must("contact", "pin", "carol@example.org", people["carol"])
+        two.must("sync")
+        two.must("contact", "pin", "erin@example.org", people["erin"])
+        two.must("sync")
+        log = DeviceLog(two.home)
+        number = log.own_records()[-1][0] - 1
+        rows = "SELECT account, device_id, seq, sealed, created_at FROM trust_records WHERE device_id = ? AND seq >= ?"
+        genuine = service.rows(rows, (two_id, number))
+        account = genuine[0][0]
+        first = fork_of(log, number, people, "dave@example.org")
+        second = repinned(dict(log.open(number + 1), previous=hashlib.sha256(first).hexdigest()), people,
+                          "frank@example.org")
+        second_sealed = log.seal(second)
+        third = repinned(dict(second, seq=number + 2, lamport=second["lamport"] + 1,
+                              previous=hashlib.sha256(second_sealed).hexdigest()), people, "gus@example.org")
+        forks = [(account, two_id, number + i, sealed, 0) for i, sealed in enumerate((first, second_sealed,
+                                                                                         log.seal(third)))]
+        insert = "INSERT INTO trust_records (account, device_id, seq, sealed, created_at) VALUES (?, ?, ?, ?, ?)"
+        service.write("DELETE FROM trust_records WHERE device_id = ? AND seq >= ?", (two_id, number))
+        for row in forks:
+            service.write(insert, row)
+        three.must("sync")
+        check([trust_level(three, name + "@example.org") for name in ("bob", "carol", "dave", "frank", "gus")]
+              == ["full", "marginal", "full", "full", "full"] and merged_position(three, two_id) == number + 2,
+              "device 3 merged the thief's fork, past where the cut will be", merged_position(three, two_id))
+        service.write("DELETE FROM trust_records WHERE device_id = ? AND seq >= ?", (two_id, number))
+        for row in genuine:
+            service.write(insert, row)
+        one.must("sync")
+        cut = one.json("device", "remove", two_id)["cut"]
+        service.write(insert, forks[-1])  # the thief's record past the cut stays served
+        if before_hashes:
+            with sqlite3.connect(os.path.join(three.home, "mailseal.db")) as db:
+                db.execute("DELETE FROM record_hashes WHERE device_id = ?", (two_id,))
+        synced = three.run("--json", "sync")
+        report = json.loads(synced.stdout or b"{}").get("records", {})
+        fork_from, taken_back = (1, 4) if before_hashes else (number, 3)
+        check(synced.returncode == 0 and cut == number + 1
+              and [(past["fork_from"], past["merged"], past["cut"], past["other_fork"], past["taken_back"])
+                   for past in report.get("past_cut", [])] == [(fork_from, number + 2, cut, False, taken_back)],
+              f"device 3 goes back to number {fork_from - 1} and says so once"
+              + (" (no hash kept: to the start)" if before_hashes else ""), (synced.stderr.decode(), report))
+        check([trust_level(three, name + "@example.org") for name in ("bob", "carol", "dave", "erin", "frank", "gus")]
+              == ["full", "full", "marginal", "full", "marginal", "marginal"]
+              and merged_position(three, two_id) == cut,
+              "device 3 then has device 2's pins up to the cut (Bob, Carol, Erin), none of the thief's, and is at the "
+              "cut", merged_position(three, two_id))
+        again = three.run("sync")
+        check(again.returncode == 0 and f"removed device {two_id}".encode() not in again.stderr,
+              "the next sync says nothing more of it", again.stderr.decode())
+
+finish(minimum=18)

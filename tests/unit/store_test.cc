@@ -556,6 +556,36 @@ TEST(TrustSyncRecords, RecordWaitsKeepTheirFirstTimeAndForgetTheEnded) {
   EXPECT_TRUE(sync.record_waits().empty()) << "every wait ended";
 }
 
+TEST(TrustSyncRecords, RewindForgetsWhatWasMergedAfterThePositionOfThatDeviceOnly) {
+  ScratchDirectory scratch;
+  LocalStore store = create_store(scratch / "home");
+  TrustSync sync(store);
+  for (std::int64_t seq = 1; seq <= 4; ++seq) {
+    sync.set_position({DeviceId("MA"), seq, blob("h" + std::to_string(seq)), seq * 2});
+    sync.set_head_proof({DeviceId("MA"), seq, blob("digest"), blob("signature")});
+  }
+  sync.set_position({DeviceId("MB"), 3, blob("b3"), 7});
+  sync.set_head_proof({DeviceId("MB"), 3, blob("digest"), blob("signature")});
+  sync.rewind_position({DeviceId("MA"), 2, blob("h2"), 4});
+  auto positions = sync.positions();
+  ASSERT_EQ(positions.size(), 2u);
+  EXPECT_EQ(positions[0].seq, 2);
+  EXPECT_EQ(positions[0].lamport, 4);
+  EXPECT_EQ(sync.record_hash(DeviceId("MA"), 2), blob("h2")) << "the records up to it stay";
+  EXPECT_EQ(sync.record_hash(DeviceId("MA"), 3), std::nullopt) << "another fork's hashes are forgotten";
+  EXPECT_EQ(sync.head_proof(DeviceId("MA"), 4), std::nullopt) << "and its head proofs";
+  EXPECT_TRUE(sync.head_proof(DeviceId("MA"), 2).has_value());
+  EXPECT_EQ(sync.record_hash(DeviceId("MB"), 3), blob("b3")) << "another device's are not touched";
+  EXPECT_TRUE(sync.head_proof(DeviceId("MB"), 3).has_value());
+  EXPECT_EQ(sync.record_times().size(), 5u) << "times stay: records that named them are judged by them";
+  sync.rewind_position({DeviceId("MA"), 0, {}, 0});
+  positions = sync.positions();
+  ASSERT_EQ(positions.size(), 1u) << "back to none of its records";
+  EXPECT_EQ(positions[0].device_id, DeviceId("MB"));
+  EXPECT_EQ(sync.record_hash(DeviceId("MA"), 1), std::nullopt);
+  EXPECT_EQ(sync.first_head_proof(DeviceId("MA")), std::nullopt);
+}
+
 TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   ScratchDirectory scratch;
   LocalStore store = create_store(scratch / "home");
