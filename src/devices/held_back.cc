@@ -149,8 +149,9 @@ std::string describe_past_cut(const PastCut& past) {
         "accepts its records up to number {3}, and the key service serves that log: this device went back to "
         "number {4} and merges the records the removal accepts. Of the records it had merged from number {1}, {5}",
         past.removed.str(), past.fork_from, past.merged, past.cut, past.fork_from - 1,
-        taken_back_text(past, "are taken back here, and what the records the removal accepts decide is merged in "
-                              "their place"));
+        taken_back_text(past,
+                        "are taken back here, and what the records the removal accepts decide is merged in "
+                        "their place"));
   }
   if (past.other_fork) {
     return fmt::format(

@@ -1266,7 +1266,8 @@ bool merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
     return false;
   if (position.seq == cut.seq) {
     if (position.hash != cut.hash)
-      plan.past_cut.push_back({.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
+      plan.past_cut.push_back(
+          {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
     return position.hash == cut.hash;
   }
   // The record this device merged last, served otherwise: it merged another
@@ -1281,7 +1282,8 @@ bool merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
       return false;
     }
     if (crypto::sha256(at->sealed) != position.hash) {
-      plan.past_cut.push_back({.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
+      plan.past_cut.push_back(
+          {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
       return false;
     }
   }
@@ -1452,8 +1454,9 @@ bool rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, co
   }
   store::Transaction transaction(context.store.database());
   sync.rewind_position(shared);
-  note_past_cut(context.store,
-                {.removed = device, .cut = cut.seq, .merged = position.seq, .fork_from = shared.seq + 1, .decide_again = {}});
+  note_past_cut(
+      context.store,
+      {.removed = device, .cut = cut.seq, .merged = position.seq, .fork_from = shared.seq + 1, .decide_again = {}});
   transaction.commit();
   fetched.logs[device] = std::move(whole.logs[device]);
   fetched.heads[device] = whole.heads[device];
@@ -1505,8 +1508,9 @@ void return_to_cuts(Context& context, const Rejoin& rejoin, Fetched& fetched) {
     // taken back (take_back_past_cuts); the fork is said at every sync. One
     // below the cut is said by merge_up_to_cut.
     if (merged_at_cut) {
-      note_past_cut(context.store,
-                    {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
+      note_past_cut(
+          context.store,
+          {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
     }
   }
 }
