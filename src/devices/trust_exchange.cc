@@ -419,6 +419,20 @@ Fetched fetch_records(keyservice::Client& client, const Identity& profile,
   return fetched;
 }
 
+// One device's records as served (none when the service served none).
+const std::vector<keyservice::StoredRecord>& log_of(const Fetched& fetched, const DeviceId& device) {
+  static const std::vector<keyservice::StoredRecord> kNone;
+  auto served = fetched.logs.find(device);
+  return served == fetched.logs.end() ? kNone : served->second;
+}
+
+// The record numbered `seq` among those served; nullptr when not served.
+const keyservice::StoredRecord* record_numbered(const std::vector<keyservice::StoredRecord>& served, std::int64_t seq) {
+  auto at = std::find_if(served.begin(), served.end(),
+                         [seq](const keyservice::StoredRecord& stored) { return stored.seq == seq; });
+  return at == served.end() ? nullptr : &*at;
+}
+
 [[noreturn]] void tampered(const std::string& what) {
   throw Error(ErrorCode::BadSignature, "the key service misbehaved with the trust records: " + what,
               "nothing was merged; 'mailseal sync' tries again, and if this repeats the service is not to be trusted");
@@ -676,18 +690,15 @@ std::vector<Verified> take_back_own_log(Context& context, const Fetched& fetched
   }
   if (head == fetched.heads.end() || head->second <= position.seq)
     return {};
-  static const std::vector<keyservice::StoredRecord> kNone;
-  auto served = fetched.logs.find(context.self);
+  const auto& served = log_of(fetched, context.self);
   Plan plan;
-  verify_log(context, context.self, served == fetched.logs.end() ? kNone : served->second, position, head->second,
-             plan);
+  verify_log(context, context.self, served, position, head->second, plan);
   if (!plan.waiting.empty())
     tampered("it served this device's own records under a records key this device does not have");
   store::Transaction transaction(context.store.database());
   for (const auto& verified : plan.merge) {
     const TrustRecord& record = verified.record.record;
-    const keyservice::StoredRecord& stored =
-        served->second[static_cast<std::size_t>(record.seq - served->second.front().seq)];
+    const keyservice::StoredRecord& stored = served[static_cast<std::size_t>(record.seq - served.front().seq)];
     sync.add_own_record(record.seq, stored.sealed);
     sync.mark_uploaded(record.seq);
     sync.set_position({context.self, record.seq, verified.hash, record.lamport});
@@ -767,12 +778,9 @@ void learn_missing_times(Context& context, keyservice::Client& client, const key
   for (const auto& position : lacking)
     from_first.push_back({position.device_id, 1, {}, 0});
   const Fetched fetched = fetch_records(client, context.profile, from_first, signer);
-  static const std::vector<keyservice::StoredRecord> kNone;
   store::Transaction transaction(context.store.database());
-  for (const auto& position : lacking) {
-    auto served = fetched.logs.find(position.device_id);
-    learn_times_of_log(context, position, served == fetched.logs.end() ? kNone : served->second);
-  }
+  for (const auto& position : lacking)
+    learn_times_of_log(context, position, log_of(fetched, position.device_id));
   transaction.commit();
 }
 
@@ -1274,9 +1282,8 @@ bool merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
   // fork (review of 51781ba, F1: the sync failed for good as the service's
   // tampering, where a removal had ended the failure before).
   if (position.seq > 0) {
-    auto at = std::find_if(served.begin(), served.end(),
-                           [&](const keyservice::StoredRecord& stored) { return stored.seq == position.seq; });
-    if (at == served.end()) {
+    const keyservice::StoredRecord* at = record_numbered(served, position.seq);
+    if (!at) {
       // Failing the sync as the service's tampering would last for good.
       wait_unserved(plan, device, cut.seq - position.seq);
       return false;
@@ -1495,11 +1502,9 @@ void return_to_cuts(Context& context, const Rejoin& rejoin, Fetched& fetched) {
         continue;
       }
     } else {
-      const auto& served = fetched.logs[device];
-      auto at = std::find_if(served.begin(), served.end(),
-                             [&](const keyservice::StoredRecord& stored) { return stored.seq == position.seq; });
+      const keyservice::StoredRecord* at = record_numbered(log_of(fetched, device), position.seq);
       // The same log so far, or a record not served (merge_up_to_cut waits).
-      if (position.seq == 0 || at == served.end() || crypto::sha256(at->sealed) == position.hash)
+      if (position.seq == 0 || !at || crypto::sha256(at->sealed) == position.hash)
         continue;
     }
     if (rejoin_cut_log(context, rejoin, fetched, device, position, cut))
@@ -1559,9 +1564,7 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
   for (const auto& [device, head] : fetched.heads) {
     if (device == context.self)
       continue;
-    static const std::vector<keyservice::StoredRecord> kNone;
-    auto served = fetched.logs.find(device);
-    const auto& records = served == fetched.logs.end() ? kNone : served->second;
+    const auto& records = log_of(fetched, device);
     store::RecordPosition position{device, 0, {}, 0};
     if (auto known = positions.find(device); known != positions.end())
       position = known->second;
