@@ -147,7 +147,8 @@ std::string describe_past_cut(const PastCut& past) {
         "this device had merged another fork of the trust records of the removed device {0}, from number {1} to "
         "{2}: its key signed two different records under one number (it was in someone else's hands). Its removal "
         "accepts its records up to number {3}, and the key service serves that log: this device went back to "
-        "number {4} and merges the records the removal accepts. Of the records it had merged from number {1}, {5}",
+        "number {4}, to merge from there the records the removal accepts. Of the records it had merged from number "
+        "{1}, {5}",
         past.removed.str(), past.fork_from, past.merged, past.cut, past.fork_from - 1,
         taken_back_text(past,
                         "are taken back here, and what the records the removal accepts decide is merged in "

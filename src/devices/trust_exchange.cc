@@ -730,6 +730,33 @@ std::vector<store::RecordPosition> positions_lacking_times(Context& context) {
   return out;
 }
 
+// A record served, opened and verified as its device's; nullopt when sealed
+// under a records key this device does not hold.
+std::optional<TrustRecord> open_served(Context& context, const DeviceId& device,
+                                       const keyservice::StoredRecord& stored) {
+  auto key = context.keys.find(to_hex(sealed_key_id(stored.sealed)));
+  if (key == context.keys.end())
+    return std::nullopt;
+  return open_record(stored.sealed, context.profile, device, stored.seq,
+                     ByteView(key->second.data(), key->second.size()), context.root)
+      .record;
+}
+
+// The whole logs of `devices` as served, naming every other device the
+// service holds records of at its head (`heads`), so that it serves none of
+// theirs: it serves all of a device not named.
+Fetched fetch_whole_logs(keyservice::Client& client, const Identity& profile, const std::vector<DeviceId>& devices,
+                         const std::map<DeviceId, std::int64_t>& heads, const keyservice::RequestSigner& signer) {
+  std::vector<store::RecordPosition> from;
+  for (const auto& [device, head] : heads) {
+    if (std::find(devices.begin(), devices.end(), device) == devices.end())
+      from.push_back({device, head < std::numeric_limits<std::int64_t>::max() ? head + 1 : head, {}, 0});
+  }
+  for (const auto& device : devices)
+    from.push_back({device, 1, {}, 0});
+  return fetch_records(client, profile, from, signer);
+}
+
 // The times of one device's records up to its position, from the service's
 // copy, checked back from the record merged last (its hash is kept; each
 // record names its predecessor's). A record the service no longer serves
@@ -752,32 +779,30 @@ void learn_times_of_log(Context& context, const store::RecordPosition& position,
     if (crypto::sha256(sealed) != expected) {
       tampered(fmt::format("it served two different records as number {} of device {}", seq, position.device_id.str()));
     }
-    auto key = context.keys.find(to_hex(sealed_key_id(sealed)));
-    if (key == context.keys.end()) {
+    const std::optional<TrustRecord> record = open_served(context, position.device_id, *stored->second);
+    if (!record) {
       tampered(
           fmt::format("it served record {} of device {}, merged here before, under a records key this device "
                       "does not have",
                       seq, position.device_id.str()));
     }
-    const TrustRecord record = open_record(sealed, context.profile, position.device_id, seq,
-                                           ByteView(key->second.data(), key->second.size()), context.root)
-                                   .record;
-    sync.add_record_time({position.device_id, seq, record.lamport});
-    expected = record.previous;
+    sync.add_record_time({position.device_id, seq, record->lamport});
+    expected = record->previous;
   }
 }
 
 // Once, after an upgrade from before schema 9: every record merged here is
 // then known by its exact time, as on a device that merged it since (review
 // of issue 14, finding 4).
-void learn_missing_times(Context& context, keyservice::Client& client, const keyservice::RequestSigner& signer) {
+void learn_missing_times(Context& context, keyservice::Client& client, const keyservice::RequestSigner& signer,
+                         const std::map<DeviceId, std::int64_t>& heads) {
   std::vector<store::RecordPosition> lacking = positions_lacking_times(context);
   if (lacking.empty())
     return;
-  std::vector<store::RecordPosition> from_first;
+  std::vector<DeviceId> devices;
   for (const auto& position : lacking)
-    from_first.push_back({position.device_id, 1, {}, 0});
-  const Fetched fetched = fetch_records(client, context.profile, from_first, signer);
+    devices.push_back(position.device_id);
+  const Fetched fetched = fetch_whole_logs(client, context.profile, devices, heads, signer);
   store::Transaction transaction(context.store.database());
   for (const auto& position : lacking)
     learn_times_of_log(context, position, log_of(fetched, position.device_id));
@@ -1402,13 +1427,14 @@ std::vector<std::pair<DeviceId, store::RemovalCut>> removal_cuts(const Context& 
 }
 
 // The last record of a removed device's log merged here that the service
-// serves alike, at most number `limit`, with its time: where another fork
-// merged here parts from the log served. Found from the top down: records
-// name their predecessors' hashes, so below one alike all are. Hashes are
-// kept since schema 13, times since 9; with neither known, none (0), and
-// the whole log is merged again.
-store::RecordPosition last_shared_record(store::TrustSync& sync, const DeviceId& device,
+// serves alike, at most number `limit`, with its time (from the record
+// served, which is the one merged): where another fork merged here parts
+// from the log served. Found from the top down: records name their
+// predecessors' hashes, so below one alike all are. Hashes are kept since
+// schema 13; with none known, none (0), and the whole log is merged again.
+store::RecordPosition last_shared_record(Context& context, const DeviceId& device,
                                          const std::vector<keyservice::StoredRecord>& served, std::int64_t limit) {
+  store::TrustSync sync(context.store);
   for (auto stored = served.rbegin(); stored != served.rend(); ++stored) {
     if (stored->seq > limit)
       continue;
@@ -1417,25 +1443,70 @@ store::RecordPosition last_shared_record(store::TrustSync& sync, const DeviceId&
       break;  // merged before hashes were kept, as all before it
     if (*merged != crypto::sha256(stored->sealed))
       continue;
-    if (auto time = record_time(sync, device, stored->seq))
-      return {device, stored->seq, *merged, *time};
+    if (auto record = open_served(context, device, *stored))
+      return {device, stored->seq, *merged, record->lamport};
     break;
   }
   return {device, 0, {}, 0};
 }
 
+// Merged past the cut, by a store from before schema 13 that does not know
+// whether its record at the cut's number is the cut's, where the log served
+// (`served`, whole) holds the record it merged last: the cut, when the log
+// served runs from the cut's record to this device's (each record names its
+// predecessor's hash, so the records this device merged up to the cut are
+// the cut's); nullopt otherwise.
+std::optional<store::RecordPosition> cut_below_position(Context& context, const DeviceId& device,
+                                                        const std::vector<keyservice::StoredRecord>& served,
+                                                        const store::RecordPosition& position,
+                                                        const store::RemovalCut& cut) {
+  const keyservice::StoredRecord* at_cut = record_numbered(served, cut.seq);
+  if (!at_cut)
+    return std::nullopt;
+  std::vector<keyservice::StoredRecord> through;
+  std::copy_if(served.begin(), served.end(), std::back_inserter(through), [&](const keyservice::StoredRecord& stored) {
+    return stored.seq >= cut.seq && stored.seq <= position.seq;
+  });
+  Plan trial;
+  verify_log(context, device, through, {device, cut.seq, cut.hash, 0}, position.seq, trial);
+  const std::optional<TrustRecord> record = open_served(context, device, *at_cut);
+  if (!record || trial.reached[device] != position.seq || trial.merge.empty() ||
+      trial.merge.back().hash != position.hash) {
+    return std::nullopt;
+  }
+  return store::RecordPosition{device, cut.seq, cut.hash, record->lamport};
+}
+
+// Where another fork merged here parts from the log served (`served`,
+// whole; last_shared_record), when the log served from there reaches the
+// cut's hash, checked as a sync checks it; nullopt otherwise.
+std::optional<store::RecordPosition> parting_point(Context& context, const DeviceId& device,
+                                                   std::vector<keyservice::StoredRecord>& served, std::int64_t head,
+                                                   const store::RecordPosition& position,
+                                                   const store::RemovalCut& cut) {
+  const store::RecordPosition shared = last_shared_record(context, device, served, std::min(position.seq, cut.seq));
+  std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < shared.seq; });
+  Plan trial;
+  if (!merge_up_to_cut(context, device, served, shared, head, cut, trial))
+    return std::nullopt;
+  return shared;
+}
+
 // A removed device's log served whole, going back to where it parts from
-// what this device merged (`position`, another fork: the thief signed two
+// what this device merged (`position`: another fork, the thief signed two
 // records under one number and this device merged the one the removal does
 // not name; or, merged past the cut before schema 13, one not known to be
-// the cut's). Only when the log served from there reaches the cut's hash,
-// checked as a sync checks it, so what merges is what the removing admin
-// device accepted: this device goes back to the last record both share and
-// says so once; the removed device's decisions after it are taken back
-// after this device writes (take_back_past_cuts), and the log is merged
-// again up to the cut in this sync (`fetched` serves it from there). false
-// when it does not reach the cut (the service serves the fork, or not the
-// log): the fork is then reported, as before.
+// the cut's). What merges is then what the removing admin device accepted:
+// this device goes back and says so once; the removed device's decisions
+// after that point are taken back after this device writes
+// (take_back_past_cuts), and the log is merged again up to the cut in this
+// sync (`fetched` serves it from there). false when no log served reaches
+// the cut (the service serves the fork, or not the log): the fork is then
+// reported, as before. A log served whole that holds the record this device
+// merged last below the cut, where this sync's fetch served another, is the
+// service serving two records under one number: the sync fails, and nothing
+// is taken back (review of 185f5f2, F1: a service alone made a device take
+// back the removed device's honest decisions).
 struct Rejoin {
   keyservice::Client& client;
   const keyservice::RequestSigner& signer;
@@ -1443,27 +1514,36 @@ struct Rejoin {
 
 bool rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, const DeviceId& device,
                     const store::RecordPosition& position, const store::RemovalCut& cut) {
-  Fetched whole;
-  store::TrustSync sync(context.store);
-  store::RecordPosition shared;
+  Fetched whole = fetch_whole_logs(rejoin.client, context.profile, {device}, fetched.heads, rejoin.signer);
+  std::vector<keyservice::StoredRecord>& served = whole.logs[device];
+  const keyservice::StoredRecord* ours = record_numbered(served, position.seq);
+  const bool holds_ours = ours && crypto::sha256(ours->sealed) == position.hash;
+  if (holds_ours && position.seq <= cut.seq)
+    tampered(fmt::format("it served two different records as number {} of device {}", position.seq, device.str()));
+  std::optional<store::RecordPosition> back_to;
   try {
-    whole = fetch_records(rejoin.client, context.profile, {{device, 1, {}, 0}}, rejoin.signer);
-    std::vector<keyservice::StoredRecord>& served = whole.logs[device];
-    shared = last_shared_record(sync, device, served, std::min(position.seq, cut.seq));
-    std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < shared.seq; });
-    Plan trial;
-    if (!merge_up_to_cut(context, device, served, shared, whole.heads[device], cut, trial))
-      return false;
+    // Past the cut, the record this device merged last may be served after
+    // another fork's records below it: then it merged that fork.
+    if (holds_ours)
+      back_to = cut_below_position(context, device, served, position, cut);
+    if (!back_to)
+      back_to = parting_point(context, device, served, whole.heads[device], position, cut);
   } catch (const store::StoreError&) {
     throw;
   } catch (const Error&) {
     return false;  // a log that does not verify is not the cut's: the fork stays reported
   }
+  if (!back_to)
+    return false;
+  std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < back_to->seq; });
   store::Transaction transaction(context.store.database());
-  sync.rewind_position(shared);
-  note_past_cut(
-      context.store,
-      {.removed = device, .cut = cut.seq, .merged = position.seq, .fork_from = shared.seq + 1, .decide_again = {}});
+  store::TrustSync(context.store).rewind_position(*back_to);
+  const bool fork = back_to->seq < std::min(position.seq, cut.seq);
+  note_past_cut(context.store, {.removed = device,
+                                .cut = cut.seq,
+                                .merged = position.seq,
+                                .fork_from = fork ? back_to->seq + 1 : 0,
+                                .decide_again = {}});
   transaction.commit();
   fetched.logs[device] = std::move(whole.logs[device]);
   fetched.heads[device] = whole.heads[device];
@@ -1512,7 +1592,7 @@ void return_to_cuts(Context& context, const Rejoin& rejoin, Fetched& fetched) {
     // Merged past the cut, another fork at its number: what is past the cut is
     // taken back (take_back_past_cuts); the fork is said at every sync. One
     // below the cut is said by merge_up_to_cut.
-    if (merged_at_cut) {
+    if (merged_at_cut && *merged_at_cut != cut.hash) {
       note_past_cut(
           context.store,
           {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
@@ -1583,6 +1663,17 @@ Plan plan_merge(Context& context, const Fetched& fetched, std::vector<Verified> 
       continue;
     }
     verify_log(context, device, records, position, head, plan);
+  }
+  // A removed device's log left out of the answer while this device is
+  // below the cut: the records its removal accepts are withheld (review of
+  // 185f5f2, F1: nothing was said).
+  for (const auto& [device, cut] : removal_cuts(context)) {
+    auto known = positions.find(device);
+    const std::int64_t at = known == positions.end() ? 0 : known->second.seq;
+    if (!fetched.heads.count(device) && at < cut.seq) {
+      plan.reached[device] = at;
+      wait_unserved(plan, device, cut.seq - at);
+    }
   }
   for (const auto& [device, position] : positions) {
     if (device != context.self && !plan.reached.count(device) && context.roster.count(device) &&
@@ -1897,7 +1988,7 @@ RecordsReport exchange_records(profile::Profile& profile, keyservice::Client& cl
   check_own_log(context, fetched);
   std::vector<Verified> own = take_back_own_log(context, fetched);
   report.restored = static_cast<int>(own.size());
-  learn_missing_times(context, client, signer.signer);
+  learn_missing_times(context, client, signer.signer, fetched.heads);
   return_to_cuts(context, {client, signer.signer}, fetched);
 
   Writer writer{store,       key_access, self, profile.load_key(self.signature_key_file, key_access),
