@@ -742,6 +742,23 @@ std::optional<TrustRecord> open_served(Context& context, const DeviceId& device,
       .record;
 }
 
+// A record served under a number where this device merged another record of
+// a removed device: another fork only when the device's key signed it (it
+// opens and verifies as the device's; a thief holding that key signs what
+// it likes). One that does not open or verify is the service's doing, since
+// it served this device the other record before and keeps what it is given
+// (second review of 185f5f2, F2: warned as the removed key's second record).
+void require_signed_fork(Context& context, const DeviceId& device, const keyservice::StoredRecord& stored) {
+  try {
+    open_served(context, device, stored);
+  } catch (const RecordRefused& refused) {
+    if (refused.fault() == RecordFault::Unopened) {
+      tampered(fmt::format("it served record {} of device {}, which this device merged before, altered: {}", stored.seq,
+                           device.str(), refused.detail()));
+    }
+  }
+}
+
 // The whole logs of `devices` as served, naming every other device the
 // service holds records of at its head (`heads`), so that it serves none of
 // theirs: it serves all of a device not named.
@@ -1314,6 +1331,7 @@ bool merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
       return false;
     }
     if (crypto::sha256(at->sealed) != position.hash) {
+      require_signed_fork(context, device, *at);
       plan.past_cut.push_back(
           {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});
       return false;
@@ -1429,25 +1447,36 @@ std::vector<std::pair<DeviceId, store::RemovalCut>> removal_cuts(const Context& 
 // The last record of a removed device's log merged here that the service
 // serves alike, at most number `limit`, with its time (from the record
 // served, which is the one merged): where another fork merged here parts
-// from the log served. Found from the top down: records name their
-// predecessors' hashes, so below one alike all are. Hashes are kept since
-// schema 13; with none known, none (0), and the whole log is merged again.
-store::RecordPosition last_shared_record(Context& context, const DeviceId& device,
-                                         const std::vector<keyservice::StoredRecord>& served, std::int64_t limit) {
+// from the log served; number 0 when they part at the first. Found from the
+// top down: records name their predecessors' hashes, so below one alike all
+// are. nullopt when a record merged before its hash was kept (schema 13)
+// comes first: where they part is then not known here, and going back to
+// the start on the service's word would let it take back every decision of
+// that log (second review of 185f5f2, F1).
+std::optional<store::RecordPosition> last_shared_record(Context& context, const DeviceId& device,
+                                                        const std::vector<keyservice::StoredRecord>& served,
+                                                        std::int64_t limit) {
   store::TrustSync sync(context.store);
+  std::int64_t below = limit;  // every merged record above it differs from the one served
   for (auto stored = served.rbegin(); stored != served.rend(); ++stored) {
-    if (stored->seq > limit)
+    if (stored->seq > below)
       continue;
+    if (stored->seq != below)
+      return std::nullopt;  // a gap in what is served: not known
     const std::optional<Bytes> merged = sync.record_hash(device, stored->seq);
     if (!merged)
-      break;  // merged before hashes were kept, as all before it
-    if (*merged != crypto::sha256(stored->sealed))
-      continue;
-    if (auto record = open_served(context, device, *stored))
-      return {device, stored->seq, *merged, record->lamport};
-    break;
+      return std::nullopt;
+    if (*merged == crypto::sha256(stored->sealed)) {
+      auto record = open_served(context, device, *stored);
+      if (!record)
+        return std::nullopt;
+      return store::RecordPosition{device, stored->seq, *merged, record->lamport};
+    }
+    --below;
   }
-  return {device, 0, {}, 0};
+  if (below > 0)
+    return std::nullopt;  // records not served: not known
+  return store::RecordPosition{device, 0, {}, 0};
 }
 
 // Merged past the cut, by a store from before schema 13 that does not know
@@ -1484,10 +1513,13 @@ std::optional<store::RecordPosition> parting_point(Context& context, const Devic
                                                    std::vector<keyservice::StoredRecord>& served, std::int64_t head,
                                                    const store::RecordPosition& position,
                                                    const store::RemovalCut& cut) {
-  const store::RecordPosition shared = last_shared_record(context, device, served, std::min(position.seq, cut.seq));
-  std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < shared.seq; });
+  const std::optional<store::RecordPosition> shared =
+      last_shared_record(context, device, served, std::min(position.seq, cut.seq));
+  if (!shared)
+    return std::nullopt;
+  std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < shared->seq; });
   Plan trial;
-  if (!merge_up_to_cut(context, device, served, shared, head, cut, trial))
+  if (!merge_up_to_cut(context, device, served, *shared, head, cut, trial))
     return std::nullopt;
   return shared;
 }
@@ -1512,8 +1544,10 @@ struct Rejoin {
   const keyservice::RequestSigner& signer;
 };
 
-bool rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, const DeviceId& device,
-                    const store::RecordPosition& position, const store::RemovalCut& cut) {
+enum class Rejoined { Yes, OtherFork, NotKnown };
+
+Rejoined rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, const DeviceId& device,
+                        const store::RecordPosition& position, const store::RemovalCut& cut) {
   Fetched whole = fetch_whole_logs(rejoin.client, context.profile, {device}, fetched.heads, rejoin.signer);
   std::vector<keyservice::StoredRecord>& served = whole.logs[device];
   const keyservice::StoredRecord* ours = record_numbered(served, position.seq);
@@ -1531,10 +1565,12 @@ bool rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, co
   } catch (const store::StoreError&) {
     throw;
   } catch (const Error&) {
-    return false;  // a log that does not verify is not the cut's: the fork stays reported
+    back_to.reset();  // a log that does not verify is not the cut's
   }
+  // The record merged last served, not running from the cut's: this device
+  // merged another fork, or the service serves one now.
   if (!back_to)
-    return false;
+    return holds_ours ? Rejoined::OtherFork : Rejoined::NotKnown;
   std::erase_if(served, [&](const keyservice::StoredRecord& stored) { return stored.seq < back_to->seq; });
   store::Transaction transaction(context.store.database());
   store::TrustSync(context.store).rewind_position(*back_to);
@@ -1547,7 +1583,7 @@ bool rejoin_cut_log(Context& context, const Rejoin& rejoin, Fetched& fetched, co
   transaction.commit();
   fetched.logs[device] = std::move(whole.logs[device]);
   fetched.heads[device] = whole.heads[device];
-  return true;
+  return Rejoined::Yes;
 }
 
 // A removed device's records merged here past the cut its removal names
@@ -1586,13 +1622,15 @@ void return_to_cuts(Context& context, const Rejoin& rejoin, Fetched& fetched) {
       // The same log so far, or a record not served (merge_up_to_cut waits).
       if (position.seq == 0 || !at || crypto::sha256(at->sealed) == position.hash)
         continue;
+      require_signed_fork(context, device, *at);
     }
-    if (rejoin_cut_log(context, rejoin, fetched, device, position, cut))
+    const Rejoined rejoined = rejoin_cut_log(context, rejoin, fetched, device, position, cut);
+    if (rejoined == Rejoined::Yes)
       continue;
-    // Merged past the cut, another fork at its number: what is past the cut is
-    // taken back (take_back_past_cuts); the fork is said at every sync. One
-    // below the cut is said by merge_up_to_cut.
-    if (merged_at_cut && *merged_at_cut != cut.hash) {
+    // Merged past the cut, another fork: what is past the cut is taken back
+    // (take_back_past_cuts); the fork is said at every sync. One below the
+    // cut is said by merge_up_to_cut.
+    if (rejoined == Rejoined::OtherFork || (merged_at_cut && *merged_at_cut != cut.hash)) {
       note_past_cut(
           context.store,
           {.removed = device, .cut = cut.seq, .merged = position.seq, .other_fork = true, .decide_again = {}});

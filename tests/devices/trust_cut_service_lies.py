@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
 from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
-from records_tool import merged_position  # noqa: E402
+from records_tool import DeviceLog, merged_position  # noqa: E402
 from relay_tool import RecordsRelay  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
@@ -47,6 +47,15 @@ def forget(device, table, of):
         db.execute(f"DELETE FROM {table} WHERE device_id = ?", (of,))
 
 
+def thief_record(home, seq, address, fingerprint):
+    """Record `seq` of a device's log signed again with its first pin moved to `address`: another record under
+    the same number, as a thief holding the device's key signs it."""
+    log = DeviceLog(home)
+    record = dict(log.open(seq))
+    pin = next(change for change in record["changes"] if change["kind"] == "pin")
+    return log.seal(dict(record, changes=[dict(pin, address=address, fingerprint=fingerprint)]))
+
+
 def decisions_of(device, of):
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
         return db.execute("SELECT address, seq FROM record_decisions WHERE device_id = ? ORDER BY address",
@@ -58,7 +67,7 @@ for forgotten in (None, "record_hashes", "record_times"):
     with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service, \
             RecordsRelay(service.url) as relay:
         one, two, three = devices_of_one_profile(work, relay.url, ("full", "full"))
-        people = correspondents(work, relay.url, ("bob", "carol"), (one, two, three))
+        people = correspondents(work, relay.url, ("bob", "carol", "dave"), (one, two, three))
         for device in (one, two, three, one, two, three):
             device.must("sync")
         two_id = two.device_id()
@@ -74,15 +83,24 @@ for forgotten in (None, "record_hashes", "record_times"):
               and len(kept) == 2, "device 3 is at the cut with device 2's two pins", (cut, kept))
         if forgotten:
             forget(three, forgotten, two_id)
-        # Device 1's log left out too: a sync that took back would then fail before merging again.
+        # Another record the thief signed under that number; device 1's log left out too: a sync that took back
+        # would then fail before merging again.
+        relay.other_record = thief_record(two.home, cut, "dave@example.org", people["dave"])
         relay.other_record_at_position, relay.hidden = two_id, one.device_id()
         lied = three.run("sync")
+        relay.other_record = None
+        altered = three.run("sync")
         relay.other_record_at_position, relay.hidden = None, None
         what = f" ({forgotten} not kept)" if forgotten else ""
         check(lied.returncode != 0 and relay.altered >= 1
               and f"served two different records as number {cut} of device {two_id}".encode() in lied.stderr
               and b"another fork" not in lied.stderr,
               "the sync fails, naming the service's two records under one number" + what, lied.stderr.decode())
+        check(altered.returncode != 0
+              and f"served record {cut} of device {two_id}, which this device merged before, altered".encode()
+              in altered.stderr and b"another fork" not in altered.stderr,
+              "one altered instead fails the sync too, as altered, not as the removed key's second record" + what,
+              altered.stderr.decode())
         check(merged_position(three, two_id) == cut and decisions_of(three, two_id) == kept
               and levels(three, ("bob", "carol")) == ["full", "full"],
               "nothing device 3 merged is taken back" + what, decisions_of(three, two_id))
@@ -150,4 +168,4 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIF
     check(levels(three, ("bob", "dave")) == ["full", "marginal"] and merged_position(three, two_id) == cut,
           "device 2's pin before the cut stays, the one past it is gone", merged_position(three, two_id))
 
-finish(minimum=13)
+finish(minimum=16)

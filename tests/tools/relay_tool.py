@@ -6,10 +6,11 @@ hostile service would, answer by answer:
 - `other_record_at_position = DEVICE`: in an answer to a fetch that asks for
   DEVICE's records from after a record this device merged (the regular
   fetch: `after` names DEVICE at a number above 0 and names other devices
-  too), the first record of DEVICE served is replaced by other bytes under
-  the same number; a fetch of DEVICE's whole log (`after` DEVICE:0) is
-  answered truly. The service serves two records under one number in one
-  sync.
+  too), the first record of DEVICE served is replaced under the same
+  number: by `other_record` (bytes, say another record the thief signed),
+  or when it is None by the record altered (one bit); a fetch of DEVICE's
+  whole log (`after` DEVICE:0) is answered truly. The service serves two
+  records under one number in one sync.
 - `hidden = DEVICE`: DEVICE's records and head are left out of every answer.
 
 Requests pass through unchanged (the service checks their signatures)."""
@@ -39,6 +40,7 @@ class RecordsRelay:
         upstream = urllib.parse.urlparse(upstream_url)
         self.upstream = (upstream.hostname, upstream.port)
         self.other_record_at_position = None
+        self.other_record = None
         self.hidden = None
         self.altered = 0  # records replaced so far
         relay = self
@@ -83,7 +85,7 @@ class RecordsRelay:
                 if record["device_id"] == device and record["seq"] == after[device] + 1:
                     sealed = bytearray(base64.b64decode(record["sealed"]))
                     sealed[-1] ^= 1
-                    record["sealed"] = base64.b64encode(bytes(sealed)).decode()
+                    record["sealed"] = base64.b64encode(self.other_record or bytes(sealed)).decode()
                     self.altered += 1
         return json.dumps(batch).encode()
 
