@@ -157,9 +157,10 @@ std::string describe_past_cut(const PastCut& past) {
   if (past.other_fork) {
     return fmt::format(
         "the key service serves record {1} of the removed device {0} otherwise than this device merged it, and its "
-        "removal accepts its records up to number {2}: device {0}'s key signed two different records under one "
-        "number (it was in someone else's hands), and either this device merged the other fork or the service "
-        "serves it now; nothing here tells which. No more of device {0}'s records merge here while it lasts{3}. If "
+        "removal accepts its records up to number {2}: either device {0}'s key signed two different records under "
+        "one number (it was in someone else's hands) and this device merged the other fork, or the service serves "
+        "another record or an altered one now; nothing here tells which. No more of device {0}'s records merge here "
+        "while it lasts{3}. If "
         "it lasts, {4}",
         past.removed.str(), past.merged, past.cut,
         past.merged > past.cut ? "; of the records past the cut, " + taken_back_text(past, kTakenBack) : std::string(),
