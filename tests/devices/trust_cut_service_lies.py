@@ -29,7 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
+from profile_tool import three_synced_devices, trust_level  # noqa: E402
 from records_tool import DeviceLog, merged_position  # noqa: E402
 from relay_tool import RecordsRelay  # noqa: E402
 from service_tool import KeyService  # noqa: E402
@@ -58,6 +58,19 @@ def thief_record(home, seq, address, fingerprint):
     return log.seal(dict(record, changes=[dict(pin, address=address, fingerprint=fingerprint)]))
 
 
+def removed_one_record_past_device_3(work, url, names):
+    """Device 2 pins Bob, device 3 merges that, device 2 pins Carol, and device 1 removes device 2 with the cut at
+    that last record: device 3 is one record below the cut."""
+    one, two, three, people = three_synced_devices(work, url, names)
+    two.must("contact", "pin", "bob@example.org", people["bob"])
+    two.must("sync")
+    three.must("sync")
+    two.must("contact", "pin", "carol@example.org", people["carol"])
+    two.must("sync")
+    one.must("sync")
+    return one, two, three, people, one.json("device", "remove", two.device_id())["cut"]
+
+
 def decisions_of(device, of):
     with sqlite3.connect(os.path.join(device.home, "mailseal.db")) as db:
         return db.execute("SELECT address, seq FROM record_decisions WHERE device_id = ? ORDER BY address",
@@ -69,18 +82,8 @@ def decisions_of(device, of):
 for forgotten in (None, "record_hashes", "record_times"):
     with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service, \
             RecordsRelay(service.url) as relay:
-        one, two, three = devices_of_one_profile(work, relay.url, ("full", "full"))
-        people = correspondents(work, relay.url, ("bob", "carol", "dave"), (one, two, three))
-        for device in (one, two, three, one, two, three):
-            device.must("sync")
+        one, two, three, people, cut = removed_one_record_past_device_3(work, relay.url, ("bob", "carol", "dave"))
         two_id = two.device_id()
-        two.must("contact", "pin", "bob@example.org", people["bob"])
-        two.must("sync")
-        three.must("sync")
-        two.must("contact", "pin", "carol@example.org", people["carol"])
-        two.must("sync")
-        one.must("sync")
-        cut = one.json("device", "remove", two_id)["cut"]
         kept = decisions_of(three, two_id)
         check(merged_position(three, two_id) == cut - 1 and levels(three, ("bob", "carol")) == ["full", "marginal"]
               and len(kept) == 1, "device 3 is one record below the cut, with device 2's pin of Bob", (cut, kept))
@@ -118,18 +121,8 @@ for forgotten in (None, "record_hashes", "record_times"):
 # 2. The removed device's log left out while a device is below the cut.
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service, \
         RecordsRelay(service.url) as relay:
-    one, two, three = devices_of_one_profile(work, relay.url, ("full", "full"))
-    people = correspondents(work, relay.url, ("bob", "carol"), (one, two, three))
-    for device in (one, two, three, one, two, three):
-        device.must("sync")
+    one, two, three, people, cut = removed_one_record_past_device_3(work, relay.url, ("bob", "carol"))
     two_id = two.device_id()
-    two.must("contact", "pin", "bob@example.org", people["bob"])
-    two.must("sync")
-    three.must("sync")
-    two.must("contact", "pin", "carol@example.org", people["carol"])
-    two.must("sync")
-    one.must("sync")
-    cut = one.json("device", "remove", two_id)["cut"]
     relay.hidden = two_id
     hidden = three.run("--json", "sync")
     report = json.loads(hidden.stdout or b"{}").get("records", {})
@@ -144,10 +137,7 @@ with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIF
 
 # 3. A store from before schema 13 that merged the removed device's genuine records past the cut.
 with tempfile.TemporaryDirectory() as work, KeyService(MAILSEAL, work, extra=LIFTED) as service:
-    one, two, three = devices_of_one_profile(work, service.url, ("full", "full"))
-    people = correspondents(work, service.url, ("bob", "dave"), (one, two, three))
-    for device in (one, two, three, one, two, three):
-        device.must("sync")
+    one, two, three, people = three_synced_devices(work, service.url, ("bob", "dave"))
     two_id = two.device_id()
     two.must("contact", "pin", "bob@example.org", people["bob"])
     two.must("sync")

@@ -30,7 +30,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from mailseal_test import MAILSEAL, check, finish, require_mailseal  # noqa: E402
-from profile_tool import correspondents, devices_of_one_profile, trust_level  # noqa: E402
+from profile_tool import correspondents, devices_of_one_profile, three_synced_devices, trust_level  # noqa: E402
 from records_tool import DeviceLog, head_statement, merged_position  # noqa: E402
 from service_tool import KeyService  # noqa: E402
 
@@ -54,14 +54,6 @@ def fork_of(log, seq, people, address):
 
 def levels(device, names):
     return [trust_level(device, name + "@example.org") for name in names]
-
-
-def three_synced_devices(work, url, names):
-    one, two, three = devices_of_one_profile(work, url, ("full", "full"))
-    people = correspondents(work, url, names, (one, two, three))
-    for device in (one, two, three, one, two, three):
-        device.must("sync")
-    return one, two, three, people
 
 
 def largest_time(device):

@@ -47,6 +47,16 @@ def correspondents(work, url, names, devices=()):
 
 
 
+def three_synced_devices(work, url, names):
+    """Three devices of one profile (two of them admin-made full devices), the correspondents `names` known to all
+    three, every device synced twice so that each has merged the others' records."""
+    one, two, three = devices_of_one_profile(work, url, ("full", "full"))
+    people = correspondents(work, url, names, (one, two, three))
+    for device in (one, two, three, one, two, three):
+        device.must("sync")
+    return one, two, three, people
+
+
 def three_devices_bob_pinned_on_two(work, url, syncs=(1, 0, 2)):
     """Devices 1 to 3 of one profile (devices_of_one_profile, two full devices) and correspondents Bob and Carol;
     device 2 pins Bob, then the devices sync in the order `syncs` gives (indexes of the three): the Homes and
