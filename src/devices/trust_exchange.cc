@@ -1352,15 +1352,6 @@ bool merge_up_to_cut(Context& context, const DeviceId& device, const std::vector
   return false;
 }
 
-// The time of a record merged or written here; nullopt when not known.
-std::optional<std::int64_t> record_time(store::TrustSync& sync, const DeviceId& device, std::int64_t seq) {
-  for (const auto& time : sync.record_times()) {
-    if (time.device_id == device && time.seq == seq)
-      return time.lamport;
-  }
-  return std::nullopt;
-}
-
 // What a sync did about a removed device's records merged here past its
 // cut, kept in the store's settings in the transaction that did it until a
 // sync's report says it (review of 854b35c, F3: a sync that failed after the
@@ -1591,7 +1582,7 @@ void return_to_cuts(Context& context, const Rejoin& rejoin, Fetched& fetched) {
     std::optional<Bytes> merged_at_cut;
     if (position.seq > cut.seq) {
       merged_at_cut = sync.record_hash(device, cut.seq);
-      const std::optional<std::int64_t> time_at_cut = record_time(sync, device, cut.seq);
+      const std::optional<std::int64_t> time_at_cut = sync.record_time(device, cut.seq);
       if (cut.seq == 0 || (merged_at_cut == cut.hash && time_at_cut)) {
         store::Transaction transaction(context.store.database());
         sync.rewind_position({device, cut.seq, cut.hash, time_at_cut.value_or(0)});

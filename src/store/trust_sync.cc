@@ -231,6 +231,14 @@ std::vector<RecordTime> TrustSync::record_times() {
   return out;
 }
 
+std::optional<std::int64_t> TrustSync::record_time(const DeviceId& device, std::int64_t seq) {
+  auto statement = database_.prepare("SELECT lamport FROM record_times WHERE device_id = ?1 AND seq = ?2");
+  statement.bind(1, device.str()).bind(2, seq);
+  if (!statement.step())
+    return std::nullopt;
+  return statement.column_int(0);
+}
+
 void TrustSync::add_record_time(const RecordTime& time) {
   database_.prepare("INSERT OR REPLACE INTO record_times (device_id, seq, lamport) VALUES (?1, ?2, ?3)")
       .bind(1, time.device_id.str())

@@ -613,6 +613,8 @@ TEST(TrustSyncRecords, PositionsTimesOwnRecordsAndDecisionsReadBack) {
   EXPECT_EQ(times[1].lamport, 5);
   EXPECT_EQ(times[2].device_id, DeviceId("MB"));
   EXPECT_EQ(times[2].lamport, 4);
+  EXPECT_EQ(sync.record_time(DeviceId("MA"), 2), 5) << "one record's time";
+  EXPECT_EQ(sync.record_time(DeviceId("MA"), 3), std::nullopt) << "not known";
   EXPECT_EQ(sync.record_hash(DeviceId("MA"), 1), blob("h1")) << "every record a position moved to keeps its hash";
   EXPECT_EQ(sync.record_hash(DeviceId("MA"), 2), blob("h2"));
   EXPECT_EQ(sync.record_hash(DeviceId("MB"), 1), std::nullopt) << "a time learned otherwise has no hash";

@@ -191,6 +191,8 @@ class TrustSync {
   void set_head_proof(const HeadProofRecord& proof);
   // The time of every record merged or written, by device and number.
   std::vector<RecordTime> record_times();
+  // One record's time; nullopt when not known.
+  std::optional<std::int64_t> record_time(const DeviceId& device, std::int64_t seq);
   // A record's time learned otherwise (a store from before schema 9 takes
   // them from the service).
   void add_record_time(const RecordTime& time);
